@@ -1,0 +1,187 @@
+"""The connector CLI contract shared by every tap and target (see DESIGN.md).
+
+    --config FILE|ENV (repeatable)   --about [--format json|markdown|text]
+    --discover  --catalog/--properties FILE  --state FILE        (taps)
+    --input FILE                                                  (targets)
+    --test                                                        (both)
+
+Exit codes: 0 done, 1 failed at run time, 2 bad usage or invalid config. Every error
+becomes one line on stderr; stdout carries Singer messages only.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable
+from typing import IO, Any
+
+import click
+import orjson
+
+from protocol.about import format_about, package_version
+from protocol.catalog import Catalog
+from protocol.config import RedactingFilter, load_config, read_json_file, secret_values
+from protocol.errors import EXIT_FAILED, ConfigError, DownstreamClosed, SluiceError
+from protocol.logs import setup_logging
+from protocol.state import Bookmarks
+from protocol.tap import Tap
+from protocol.target import Target
+from protocol.writer import MessageWriter
+
+__all__ = ["run_cli", "tap_main", "target_main"]
+
+log = logging.getLogger("sluice.cli")
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe, point fd 1 at /dev/null so interpreter shutdown stays quiet."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def run_cli(body: Callable[[], None]) -> None:
+    """Run a CLI body; turn every error into one stderr line and an exit code."""
+    try:
+        body()
+    except DownstreamClosed as exc:
+        _silence_stdout()
+        log.error("%s; stopping", exc)
+        sys.exit(exc.exit_code)
+    except SluiceError as exc:
+        log.error("%s", exc)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        log.error("interrupted")
+        sys.exit(130)
+    except BrokenPipeError:
+        _silence_stdout()
+        log.error("the program reading our output closed the pipe; stopping")
+        sys.exit(EXIT_FAILED)
+    except Exception as exc:  # noqa: BLE001 - the CLI boundary: one line, never a traceback
+        debug = log.isEnabledFor(logging.DEBUG)
+        log.error("internal error: %s: %s", type(exc).__name__, exc, exc_info=debug)
+        sys.exit(EXIT_FAILED)
+
+
+def _load(cls: Any, config_sources: tuple[str, ...]) -> dict[str, Any]:
+    return load_config(config_sources, connector_name=cls.name, settings_schema=cls.settings_schema)
+
+
+def _stdout_writer() -> MessageWriter:
+    return MessageWriter(sys.stdout.buffer)
+
+
+def _install_redactor(config: dict[str, Any], schema: dict[str, Any]) -> None:
+    secrets = secret_values(config, schema)
+    if secrets:
+        redactor = RedactingFilter(secrets)
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(redactor)
+
+
+_CONFIG_HELP = "Config JSON file, or ENV to read <CONNECTOR>_<SETTING> variables. Repeatable; merged left to right."
+_FORMAT = click.Choice(["json", "markdown", "text"])
+
+
+def tap_main(cls: type[Tap]) -> Callable[..., Any]:
+    """Build the console-script entry point of a tap."""
+
+    @click.command(name=cls.name, help=f"{cls.description}\n\nA Singer tap: writes SCHEMA, RECORD and STATE lines to stdout.",
+                   context_settings={"help_option_names": ["-h", "--help"]})
+    @click.option("--config", "configs", multiple=True, metavar="FILE|ENV", help=_CONFIG_HELP)
+    @click.option("--about", is_flag=True, help="Print name, version, capabilities and the settings schema.")
+    @click.option("--format", "fmt", type=_FORMAT, default=None, help="Format of --about (default text).")
+    @click.option("--discover", is_flag=True, help="Print the catalog of available streams and exit.")
+    @click.option("--catalog", type=click.Path(dir_okay=False), help="Catalog of selected streams.")
+    @click.option("--properties", type=click.Path(dir_okay=False), help="Legacy name for --catalog.")
+    @click.option("--state", type=click.Path(dir_okay=False), help="STATE JSON to resume from.")
+    @click.option("--test", "test", is_flag=False, flag_value="all", default=None,
+                  type=click.Choice(["all", "schema"]), help="Check the connection: exit 0, or 1 with one line.")
+    @click.version_option(package_version(), prog_name=cls.name)
+    def command(configs: tuple[str, ...], about: bool, fmt: str | None, discover: bool, catalog: str | None,
+                properties: str | None, state: str | None, test: str | None) -> None:
+        setup_logging()
+
+        def body() -> None:
+            if about:
+                click.echo(format_about(cls, fmt or "text"))
+                return
+            config = _load(cls, configs)
+            _install_redactor(config, cls.settings_schema)
+            tap = cls(config)
+            if test:
+                log.info("connection check passed: %s", tap.test_connection())
+                return
+            writer = _stdout_writer()
+            if discover:
+                cat = tap.discover()
+                sys.stdout.buffer.write(orjson.dumps(cat.to_dict(), option=orjson.OPT_INDENT_2) + b"\n")
+                sys.stdout.flush()
+                return
+            catalog_path = catalog or properties
+            if catalog_path:
+                selected = Catalog.from_dict(read_json_file(catalog_path, "catalog"))
+            else:
+                selected = tap.discover()
+                for entry in selected:
+                    entry.select_all()
+            bookmarks = Bookmarks(_read_state(state))
+            tap.sync(selected, bookmarks, writer)
+            writer.close()
+
+        run_cli(body)
+
+    return command
+
+
+def _read_state(path: str | None) -> dict[str, Any]:
+    if not path:
+        return {}
+    data = read_json_file(path, "state")
+    if isinstance(data, dict) and data.get("type") == "STATE" and isinstance(data.get("value"), dict):
+        data = data["value"]
+    if not isinstance(data, dict):
+        raise ConfigError(f"state file {path} must hold a JSON object")
+    return data
+
+
+def target_main(cls: type[Target]) -> Callable[..., Any]:
+    """Build the console-script entry point of a target."""
+
+    @click.command(name=cls.name, help=f"{cls.description}\n\nA Singer target: reads Singer lines on stdin (or --input).",
+                   context_settings={"help_option_names": ["-h", "--help"]})
+    @click.option("--config", "configs", multiple=True, metavar="FILE|ENV", help=_CONFIG_HELP)
+    @click.option("--about", is_flag=True, help="Print name, version, capabilities and the settings schema.")
+    @click.option("--format", "fmt", type=_FORMAT, default=None, help="Format of --about (default text).")
+    @click.option("--input", "input_file", type=click.File("rb"), default=None,
+                  help="Read Singer messages from FILE instead of stdin ('-' for stdin).")
+    @click.option("--test", "test", is_flag=False, flag_value="all", default=None,
+                  type=click.Choice(["all", "schema"]), help="Check the destination: exit 0, or 1 with one line.")
+    @click.version_option(package_version(), prog_name=cls.name)
+    def command(configs: tuple[str, ...], about: bool, fmt: str | None, input_file: IO[bytes] | None,
+                test: str | None) -> None:
+        setup_logging()
+
+        def body() -> None:
+            if about:
+                click.echo(format_about(cls, fmt or "text"))
+                return
+            config = _load(cls, configs)
+            _install_redactor(config, cls.settings_schema)
+            target = cls(config)
+            if test:
+                log.info("connection check passed: %s", target.test_connection())
+                return
+            source = input_file if input_file is not None else sys.stdin.buffer
+            writer = _stdout_writer()
+            target.run(source, writer)
+            writer.close()
+
+        run_cli(body)
+
+    return command
+
+

@@ -1,0 +1,159 @@
+"""Connector configuration: files and ``ENV`` merged left to right, validated once.
+
+The settings JSON Schema is the single description of a connector's config: it is what
+``--about`` publishes, what validation checks, and where ``secret: true`` marks values
+that must never reach a log line.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import orjson
+
+from protocol.errors import ConfigError
+
+__all__ = ["RedactingFilter", "env_prefix", "load_config", "read_json_file", "secret_values"]
+
+REDACTED = "********"
+
+
+def env_prefix(connector_name: str) -> str:
+    """``tap-csv`` reads ``TAP_CSV_<SETTING>`` variables."""
+    return connector_name.upper().replace("-", "_") + "_"
+
+
+def read_json_file(path: str | os.PathLike[str], what: str) -> Any:
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{what} file not found: {p}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} file {p}: {exc.strerror}") from exc
+    try:
+        return orjson.loads(raw) if raw.strip() else {}
+    except orjson.JSONDecodeError as exc:
+        raise ConfigError(f"{what} file {p} is not valid JSON: {exc}") from exc
+
+
+def _coerce_env(name: str, raw: str, prop: Mapping[str, Any]) -> Any:
+    types = prop.get("type", "string")
+    types = [types] if isinstance(types, str) else list(types)
+    if "array" in types or "object" in types:
+        if raw.lstrip().startswith(("[", "{")):
+            try:
+                return orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                raise ConfigError(f"environment variable {name} is not valid JSON: {exc}") from exc
+        if "array" in types:
+            return [part.strip() for part in raw.split(",") if part.strip()]
+    if "boolean" in types:
+        low = raw.strip().lower()
+        if low in ("1", "true", "yes", "on"):
+            return True
+        if low in ("0", "false", "no", "off", ""):
+            return False
+    if "integer" in types:
+        try:
+            return int(raw)
+        except ValueError:
+            pass
+    if "number" in types:
+        try:
+            return float(raw)
+        except ValueError:
+            pass
+    return raw
+
+
+def _from_env(prefix: str, schema: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, prop in (schema.get("properties") or {}).items():
+        name = prefix + key.upper().replace("-", "_")
+        if name in environ:
+            out[key] = _coerce_env(name, environ[name], prop)
+    return out
+
+
+def _apply_defaults(config: dict[str, Any], schema: Mapping[str, Any]) -> None:
+    for key, prop in (schema.get("properties") or {}).items():
+        if key not in config and isinstance(prop, Mapping) and "default" in prop:
+            config[key] = prop["default"]
+
+
+def secret_keys(schema: Mapping[str, Any]) -> list[str]:
+    return [
+        k
+        for k, p in (schema.get("properties") or {}).items()
+        if isinstance(p, Mapping) and (p.get("secret") or p.get("writeOnly"))
+    ]
+
+
+def secret_values(config: Mapping[str, Any], schema: Mapping[str, Any]) -> list[str]:
+    """The string values of settings marked secret (to scrub from any output)."""
+    values = []
+    for key in secret_keys(schema):
+        value = config.get(key)
+        if isinstance(value, (str, int, float)) and str(value):
+            values.append(str(value))
+    return values
+
+
+def _describe(error: jsonschema.ValidationError, secrets: Sequence[str]) -> str:
+    where = "/".join(str(p) for p in error.absolute_path)
+    message = error.message
+    for secret in secrets:
+        message = message.replace(secret, REDACTED)
+    return f"setting '{where}': {message}" if where else message
+
+
+def load_config(
+    sources: Iterable[str],
+    *,
+    connector_name: str,
+    settings_schema: Mapping[str, Any],
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Merge config sources left to right, apply defaults, validate, and list every problem."""
+    environ = os.environ if environ is None else environ
+    config: dict[str, Any] = {}
+    for source in sources:
+        if source == "ENV":
+            config.update(_from_env(env_prefix(connector_name), settings_schema, environ))
+            continue
+        data = read_json_file(source, "config")
+        if not isinstance(data, dict):
+            raise ConfigError(f"config file {source} must hold a JSON object")
+        config.update(data)
+    _apply_defaults(config, settings_schema)
+    validator = jsonschema.Draft7Validator(settings_schema)
+    secrets = secret_values(config, settings_schema)
+    problems = sorted(
+        (_describe(e, secrets) for e in validator.iter_errors(config)),
+    )
+    if problems:
+        raise ConfigError("invalid config", problems)
+    return config
+
+
+class RedactingFilter(logging.Filter):
+    """Replaces secret values in every log record with asterisks."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if len(s) >= 3]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            message = record.getMessage()
+            for secret in self.secrets:
+                message = message.replace(secret, REDACTED)
+            record.msg = message
+            record.args = None
+        return True

@@ -1,0 +1,112 @@
+"""The one exception tree of Sluice, grouped by how the caller must react.
+
+    SluiceError
+    ├── ConfigError ............ bad settings or usage: fix the config, never retry (exit 2)
+    ├── ProtocolError .......... a bad input line: names the line, the stream and the field
+    │   └── RecordValidationError   a RECORD that violates its stream's schema
+    ├── SourceError ............ the system a tap reads from failed
+    │   ├── RetryableSourceError    timeouts, resets, 5xx, 429 (may carry retry_after)
+    │   └── FatalSourceError        401/403, other 4xx, a missing or unreadable file
+    ├── TargetError ............ the destination failed to load or commit
+    └── DownstreamClosed ....... the reader of our stdout went away (broken pipe)
+
+Third-party exceptions are mapped into this tree where they enter our code, with
+``raise ... from exc``. The CLI boundary turns any of these into one line on stderr
+and an exit code (see :data:`EXIT_CODES`).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "ConfigError",
+    "DownstreamClosed",
+    "FatalSourceError",
+    "ProtocolError",
+    "RecordValidationError",
+    "RetryableSourceError",
+    "SluiceError",
+    "SourceError",
+    "TargetError",
+]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+class SluiceError(Exception):
+    """Base of every error Sluice raises on purpose."""
+
+    exit_code: int = EXIT_FAILED
+
+
+class ConfigError(SluiceError):
+    """Invalid configuration or usage. Fix it and run again; retrying cannot help."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        self.problems = list(problems or [])
+        if self.problems:
+            message = f"{message}: " + "; ".join(self.problems)
+        super().__init__(message)
+
+
+class ProtocolError(SluiceError):
+    """A Singer input line that cannot be accepted.
+
+    The message always starts with ``line N:`` and names the stream and field when known.
+    """
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        line: int | None = None,
+        stream: str | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.detail = detail
+        self.line = line
+        self.stream = stream
+        self.field = field
+        parts = []
+        if line is not None:
+            parts.append(f"line {line}")
+        if stream is not None and f"'{stream}'" not in detail:
+            parts.append(f"stream '{stream}'")
+        if field is not None:
+            parts.append(f"field '{field}'")
+        prefix = ", ".join(parts)
+        super().__init__(f"{prefix}: {detail}" if prefix else detail)
+
+
+class RecordValidationError(ProtocolError):
+    """A RECORD whose payload does not match the stream's schema."""
+
+
+class SourceError(SluiceError):
+    """The source system failed."""
+
+
+class RetryableSourceError(SourceError):
+    """A transient source failure: timeouts, connection resets, 5xx, 429."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class FatalSourceError(SourceError):
+    """A source failure that retrying cannot fix: auth, 4xx, missing or corrupt files."""
+
+
+class TargetError(SluiceError):
+    """The destination failed to accept or commit data."""
+
+
+class DownstreamClosed(SluiceError):
+    """The process reading our stdout closed the pipe."""

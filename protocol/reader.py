@@ -1,0 +1,167 @@
+"""The strict Singer reader: bytes in, typed messages out, one clear error per bad line."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import IO, Any
+
+import orjson
+
+from protocol.errors import ProtocolError
+from protocol.jsoncodec import exact_loads, needs_exact_parse
+from protocol.messages import (
+    ActivateVersionMessage,
+    BatchMessage,
+    Message,
+    RecordMessage,
+    SchemaMessage,
+    StateMessage,
+)
+from protocol.schema import RecordValidator, check_schema
+
+__all__ = ["DEFAULT_MAX_LINE_BYTES", "MessageReader"]
+
+DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024
+
+
+class MessageReader:
+    """Iterate typed messages from a binary stream of Singer lines.
+
+    Strict: a malformed line, an unknown message type, a RECORD before its SCHEMA, a
+    missing required message field, a line longer than ``max_line_bytes`` and (with
+    ``validate_records``) a record that violates its schema each raise one
+    :class:`ProtocolError` naming the line number, the stream and the field.
+    """
+
+    def __init__(
+        self,
+        stream: IO[bytes],
+        *,
+        validate_records: bool = True,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    ) -> None:
+        self._stream = stream
+        self._validate = validate_records
+        self._max = max_line_bytes
+        self.line_number = 0
+        self.schemas: dict[str, SchemaMessage] = {}
+        self._validators: dict[str, RecordValidator] = {}
+
+    def __iter__(self) -> Iterator[Message]:
+        readline = self._stream.readline
+        limit = self._max
+        loads = orjson.loads
+        validators = self._validators
+        validate = self._validate
+        n = self.line_number
+        while True:
+            line = readline(limit + 1)
+            if not line:
+                break
+            n += 1
+            self.line_number = n
+            if len(line) > limit and not (len(line) == limit + 1 and line[-1:] == b"\n"):
+                raise ProtocolError(f"line is longer than the limit of {limit} bytes", line=n)
+            try:
+                obj = exact_loads(line) if needs_exact_parse(line) else loads(line)
+            except orjson.JSONDecodeError as exc:
+                if not line.strip():
+                    continue
+                raise ProtocolError(f"malformed JSON: {exc}", line=n) from None
+            if obj.__class__ is not dict:
+                raise ProtocolError("line is not a JSON object", line=n)
+            kind = obj.get("type")
+            if kind == "RECORD":
+                stream = obj.get("stream")
+                record = obj.get("record")
+                validator = validators.get(stream) if stream.__class__ is str else None  # type: ignore[arg-type]
+                if validator is None:
+                    self._bad_record(obj, n)
+                elif record.__class__ is not dict:
+                    raise ProtocolError(
+                        "RECORD has no 'record' object", line=n, stream=stream, field="record"
+                    )
+                if validate:
+                    validator(record, n)  # type: ignore[misc]
+                yield RecordMessage(
+                    stream, record, obj.get("version"), obj.get("time_extracted"), n  # type: ignore[arg-type]
+                )
+            elif kind == "STATE":
+                if "value" not in obj:
+                    raise ProtocolError("STATE has no 'value'", line=n, field="value")
+                yield StateMessage(obj["value"], n)
+            elif kind == "SCHEMA":
+                yield self._schema(obj, n)
+            elif kind == "ACTIVATE_VERSION":
+                stream = self._stream_name(obj, n)
+                version = obj.get("version")
+                if not isinstance(version, int) or isinstance(version, bool):
+                    raise ProtocolError(
+                        "ACTIVATE_VERSION needs an integer 'version'",
+                        line=n, stream=stream, field="version",
+                    )
+                yield ActivateVersionMessage(stream, version, n)
+            elif kind == "BATCH":
+                stream = self._stream_name(obj, n)
+                self._require_schema(stream, "BATCH", n)
+                encoding = obj.get("encoding")
+                manifest = obj.get("manifest")
+                if not isinstance(encoding, dict):
+                    raise ProtocolError("BATCH has no 'encoding'", line=n, stream=stream, field="encoding")
+                if not isinstance(manifest, list):
+                    raise ProtocolError("BATCH has no 'manifest'", line=n, stream=stream, field="manifest")
+                yield BatchMessage(stream, encoding, manifest, n)
+            elif kind is None:
+                raise ProtocolError("message has no 'type'", line=n, field="type")
+            else:
+                raise ProtocolError(f"unknown message type {kind!r}", line=n, field="type")
+
+    def validator(self, stream: str) -> RecordValidator:
+        return self._validators[stream]
+
+    def _stream_name(self, obj: dict[str, Any], n: int) -> str:
+        stream = obj.get("stream")
+        if not isinstance(stream, str) or not stream:
+            raise ProtocolError(f"{obj.get('type')} has no 'stream' name", line=n, field="stream")
+        return stream
+
+    def _require_schema(self, stream: str, kind: str, n: int) -> None:
+        if stream not in self.schemas:
+            raise ProtocolError(f"{kind} for stream '{stream}' before its SCHEMA", line=n, stream=stream)
+
+    def _bad_record(self, obj: dict[str, Any], n: int) -> None:
+        stream = self._stream_name(obj, n)
+        self._require_schema(stream, "RECORD", n)
+
+    def _schema(self, obj: dict[str, Any], n: int) -> SchemaMessage:
+        stream = self._stream_name(obj, n)
+        schema = obj.get("schema")
+        if schema is None:
+            raise ProtocolError("SCHEMA has no 'schema'", line=n, stream=stream, field="schema")
+        check_schema(schema, stream=stream, line=n)
+        keys = obj.get("key_properties") or []
+        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+            raise ProtocolError(
+                "'key_properties' must be a list of field names",
+                line=n, stream=stream, field="key_properties",
+            )
+        bookmarks = obj.get("bookmark_properties") or []
+        if not isinstance(bookmarks, list):
+            raise ProtocolError(
+                "'bookmark_properties' must be a list",
+                line=n, stream=stream, field="bookmark_properties",
+            )
+        props = schema["properties"]
+        for key in keys:
+            if key not in props:
+                raise ProtocolError(
+                    "key property is not in the schema's properties",
+                    line=n, stream=stream, field=key,
+                )
+        message = SchemaMessage(stream, schema, keys, bookmarks, n)
+        try:
+            self._validators[stream] = RecordValidator(stream, schema, keys)
+        except ProtocolError as exc:
+            raise ProtocolError(exc.detail, line=n, stream=stream) from exc
+        self.schemas[stream] = message
+        return message

@@ -1,0 +1,193 @@
+"""JSON Schema helpers and the compiled per-stream record validator.
+
+``jsonschema`` checks schemas themselves (rarely, where speed does not matter); records
+are checked by a validator compiled once per stream with fastjsonschema. Formats
+``date-time``, ``date``, ``time``, ``uuid``, ``email`` and the other standard ones are
+checked. Decimals are accepted wherever a number is.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date, datetime, time
+from typing import Any
+
+import fastjsonschema
+import jsonschema
+
+from protocol.errors import ProtocolError, RecordValidationError
+
+__all__ = [
+    "RecordValidator",
+    "check_schema",
+    "compile_validator",
+    "field_types",
+    "is_nullable",
+    "merge_types",
+    "property_schemas",
+]
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}\Z")
+_TIME = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?(?:[+-]\d{2}:?\d{2}|[zZ])?\Z")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}\Z")
+
+
+def _is_date(value: str) -> bool:
+    if not _DATE.match(value):
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_date_time(value: str) -> bool:
+    # fastjsonschema's own pattern accepts day 39 and month 19; confirm with the calendar.
+    try:
+        datetime.fromisoformat(value.replace("z", "Z").replace("t", "T"))
+    except ValueError:
+        return False
+    return True
+
+
+def _is_time(value: str) -> bool:
+    if not _TIME.match(value):
+        return False
+    try:
+        time.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+_FORMATS: dict[str, Any] = {
+    "date": _is_date,
+    "time": _is_time,
+    "uuid": _UUID,
+    "singer.decimal": re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?\Z"),
+}
+
+_DATE_TIME_SHAPE = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[+-]\d{2}:?\d{2}|[zZ])?\Z"
+)
+
+
+def _date_time(value: str) -> bool:
+    return bool(_DATE_TIME_SHAPE.match(value)) and _is_date_time(value)
+
+
+_FORMATS["date-time"] = _date_time
+
+
+def check_schema(schema: Any, *, stream: str, line: int | None = None) -> None:
+    """Reject a stream schema that cannot describe records (not an object with properties)."""
+    if not isinstance(schema, dict):
+        raise ProtocolError("schema is not a JSON object", line=line, stream=stream)
+    try:
+        jsonschema.Draft7Validator.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        raise ProtocolError(f"invalid JSON Schema: {exc.message}", line=line, stream=stream) from exc
+    if not isinstance(schema.get("properties"), dict):
+        raise ProtocolError(
+            "schema has no 'properties': records cannot be described", line=line, stream=stream
+        )
+
+
+def _field_from_path(name: str) -> str | None:
+    # fastjsonschema names the failing value "data.a.b" or "data.items[0]"
+    if name == "data":
+        return None
+    return name[5:] if name.startswith("data.") else name
+
+
+_REQUIRED = re.compile(r"must contain \[(.*)\] properties")
+
+
+class RecordValidator:
+    """A compiled validator for one stream. Call it with a record; raises on failure."""
+
+    __slots__ = ("_validate", "key_properties", "stream")
+
+    def __init__(self, stream: str, schema: dict[str, Any], key_properties: Iterable[str] = ()):
+        self.stream = stream
+        self.key_properties = tuple(key_properties)
+        try:
+            self._validate: Callable[[Any], Any] = fastjsonschema.compile(
+                schema, formats=_FORMATS, use_default=False
+            )
+        except fastjsonschema.JsonSchemaDefinitionException as exc:
+            raise ProtocolError(f"schema cannot be compiled: {exc}", stream=stream) from exc
+
+    def __call__(self, record: Any, line: int | None = None) -> None:
+        try:
+            self._validate(record)
+        except fastjsonschema.JsonSchemaValueException as exc:
+            field = _field_from_path(exc.name)
+            detail = exc.message.replace(exc.name, "value", 1) if exc.name else exc.message
+            if exc.rule == "required":
+                missing = _REQUIRED.search(exc.message)
+                detail = f"required field missing ({missing.group(1) if missing else exc.message})"
+                if missing and field is None:
+                    field = missing.group(1).split(",")[0].strip(" '\"")
+            elif exc.rule == "type":
+                detail = f"value {_short(exc.value)} is not of type {exc.rule_definition}"
+            elif exc.rule == "format":
+                detail = f"value {_short(exc.value)} is not a valid {exc.rule_definition}"
+            raise RecordValidationError(
+                detail, line=line, stream=self.stream, field=field
+            ) from None
+        for key in self.key_properties:
+            if key not in record:
+                raise RecordValidationError(
+                    "key property missing from record", line=line, stream=self.stream, field=key
+                )
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def compile_validator(
+    stream: str, schema: dict[str, Any], key_properties: Iterable[str] = ()
+) -> RecordValidator:
+    return RecordValidator(stream, schema, key_properties)
+
+
+def property_schemas(schema: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The top-level property schemas of a stream schema."""
+    props = schema.get("properties") or {}
+    return dict(props)
+
+
+def field_types(prop: Mapping[str, Any]) -> set[str]:
+    """The JSON types a property allows, following anyOf/oneOf one level."""
+    types: set[str] = set()
+    raw = prop.get("type")
+    if isinstance(raw, str):
+        types.add(raw)
+    elif isinstance(raw, list):
+        types.update(t for t in raw if isinstance(t, str))
+    for key in ("anyOf", "oneOf"):
+        for sub in prop.get(key) or []:
+            if isinstance(sub, Mapping):
+                types |= field_types(sub)
+    if not types and "properties" in prop:
+        types.add("object")
+    return types
+
+
+def is_nullable(prop: Mapping[str, Any]) -> bool:
+    types = field_types(prop)
+    return not types or "null" in types
+
+
+def merge_types(a: str | None, b: str) -> str:
+    """The narrowest JSON type that holds values of both a and b (for inference)."""
+    if a is None or a == b:
+        return b
+    if {a, b} <= {"integer", "number"}:
+        return "number"
+    return "string"

@@ -1,0 +1,64 @@
+"""The bookmarks API: the one place that knows the shape of a Singer STATE value.
+
+The shape follows singer-sdk, so that states move between our taps and theirs::
+
+    {"bookmarks": {"<tap_stream_id>": {"replication_key": "updated_at",
+                                       "replication_key_value": "2024-01-01T00:00:00Z",
+                                       ...}}}
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+__all__ = ["Bookmarks"]
+
+
+class Bookmarks:
+    """Typed access to the bookmarks of a STATE value."""
+
+    def __init__(self, value: dict[str, Any] | None = None) -> None:
+        self._value: dict[str, Any] = copy.deepcopy(value) if value else {}
+        bookmarks = self._value.get("bookmarks")
+        if not isinstance(bookmarks, dict):
+            self._value["bookmarks"] = {}
+
+    @property
+    def _bookmarks(self) -> dict[str, dict[str, Any]]:
+        return self._value["bookmarks"]  # type: ignore[no-any-return]
+
+    def streams(self) -> list[str]:
+        return list(self._bookmarks)
+
+    def get(self, stream: str, key: str, default: Any = None) -> Any:
+        return self._bookmarks.get(stream, {}).get(key, default)
+
+    def set(self, stream: str, key: str, value: Any) -> None:
+        self._bookmarks.setdefault(stream, {})[key] = value
+
+    def clear(self, stream: str, key: str | None = None) -> None:
+        if key is None:
+            self._bookmarks.pop(stream, None)
+        else:
+            self._bookmarks.get(stream, {}).pop(key, None)
+
+    def replication_value(self, stream: str) -> Any:
+        return self.get(stream, "replication_key_value")
+
+    def advance(self, stream: str, replication_key: str, value: Any) -> None:
+        """Move a stream's replication bookmark forward (never backward)."""
+        current = self.get(stream, "replication_key_value")
+        if current is None or (value is not None and _greater(value, current)):
+            self.set(stream, "replication_key", replication_key)
+            self.set(stream, "replication_key_value", value)
+
+    def to_value(self) -> dict[str, Any]:
+        return copy.deepcopy(self._value)
+
+
+def _greater(a: Any, b: Any) -> bool:
+    try:
+        return bool(a > b)
+    except TypeError:
+        return str(a) > str(b)

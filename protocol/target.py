@@ -1,0 +1,211 @@
+"""The target side of the kit: the message loop, sinks, and the delivery guarantee.
+
+A target emits a STATE only after every record before it is durably committed: STATE
+messages are held until a *drain* (every sink flushed and committed), and a drain
+happens when a sink's batch is full, when a held STATE is older than
+``state_flush_seconds``, before a schema change or ACTIVATE_VERSION, and at the end.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import IO, Any, ClassVar
+from urllib.parse import unquote, urlparse
+
+from protocol.errors import ProtocolError, TargetError
+from protocol.jsoncodec import JSONDecodeError, loads
+from protocol.messages import (
+    ActivateVersionMessage,
+    BatchMessage,
+    RecordMessage,
+    SchemaMessage,
+    StateMessage,
+)
+from protocol.metrics import emit
+from protocol.reader import MessageReader
+from protocol.writer import MessageWriter
+
+__all__ = ["Sink", "Target"]
+
+log = logging.getLogger("sluice.target")
+
+CHECK_EVERY = 4096
+
+
+class Sink:
+    """Receives one stream's records. Subclasses implement ``add`` and ``flush``."""
+
+    def __init__(self, target: Target, schema: SchemaMessage) -> None:
+        self.target = target
+        self.stream = schema.stream
+        self.schema = schema.schema
+        self.key_properties = schema.key_properties
+        self.pending = 0
+        self.committed = 0
+
+    def add(self, record: dict[str, Any], message: RecordMessage) -> None:
+        raise NotImplementedError
+
+    def flush(self) -> None:
+        """Make every added record durable. Called only by the target's drain."""
+        raise NotImplementedError
+
+    def update_schema(self, schema: SchemaMessage) -> None:
+        """A new SCHEMA for this stream arrived (the sink was drained first)."""
+        self.schema = schema.schema
+        self.key_properties = schema.key_properties
+
+    def activate_version(self, version: int) -> None:
+        log.info("stream '%s': ACTIVATE_VERSION %s ignored by this target", self.stream, version)
+
+    def abort(self) -> None:
+        """Undo what was not committed, after a failure. Default: nothing to undo."""
+
+    def close(self) -> None:
+        """Release resources after a successful final drain."""
+
+
+class Target:
+    """Base of every target. Subclasses set ``name``, ``settings_schema`` and ``sink_class``."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    settings_schema: ClassVar[dict[str, Any]] = {"type": "object", "properties": {}}
+    capabilities: ClassVar[list[str]] = ["about", "stream-maps", "schema-flattening"]
+    kind: ClassVar[str] = "target"
+    sink_class: ClassVar[type[Sink]] = Sink
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self.config = dict(config)
+        self.sinks: dict[str, Sink] = {}
+        self.batch_size_rows = int(self.config.get("batch_size_rows") or 100_000)
+        self.state_flush_seconds = float(self.config.get("state_flush_seconds", 1.0))
+        self._pending_state: dict[str, Any] | None = None
+        self._state_since = 0.0
+        self._counts: dict[str, int] = {}
+        self._drained: dict[str, int] = {}
+        self.validate_records = bool(self.config.get("validate_records", True))
+
+    def test_connection(self) -> str:
+        return "ok"
+
+    def make_sink(self, schema: SchemaMessage) -> Sink:
+        return self.sink_class(self, schema)
+
+    # -- the loop ---------------------------------------------------------------------
+
+    def run(self, source: IO[bytes], out: MessageWriter) -> None:
+        reader = MessageReader(source, validate_records=self.validate_records)
+        self._out = out
+        self._reader = reader
+        sinks = self.sinks
+        batch = self.batch_size_rows
+        counts = self._counts
+        started = time.monotonic()
+        since_check = 0
+        try:
+            for msg in reader:
+                if msg.__class__ is RecordMessage:
+                    sink = sinks[msg.stream]  # type: ignore[union-attr]
+                    sink.add(msg.record, msg)  # type: ignore[union-attr]
+                    sink.pending += 1
+                    since_check += 1
+                    if sink.pending >= batch:
+                        self.drain()
+                    elif since_check >= CHECK_EVERY:
+                        since_check = 0
+                        self._maybe_drain_for_state()
+                elif msg.__class__ is StateMessage:
+                    if self._pending_state is None:
+                        self._state_since = time.monotonic()
+                    self._pending_state = msg.value  # type: ignore[union-attr]
+                    self._maybe_drain_for_state()
+                elif msg.__class__ is SchemaMessage:
+                    self._on_schema(msg)  # type: ignore[arg-type]
+                elif msg.__class__ is ActivateVersionMessage:
+                    self.drain()
+                    self._sink_for(msg.stream, msg.line).activate_version(msg.version)  # type: ignore[union-attr]
+                elif msg.__class__ is BatchMessage:
+                    self._on_batch(msg)  # type: ignore[arg-type]
+            self.drain()
+        except BaseException:
+            for sink in sinks.values():
+                sink.abort()
+            raise
+        for sink in sinks.values():
+            sink.close()
+        for stream, sink in sinks.items():
+            counts[stream] = sink.committed
+        emit("timer", "sync_duration", round(time.monotonic() - started, 6), {"status": "succeeded"})
+
+    def _sink_for(self, stream: str, line: int) -> Sink:
+        sink = self.sinks.get(stream)
+        if sink is None:
+            raise ProtocolError(f"message for stream '{stream}' before its SCHEMA", line=line, stream=stream)
+        return sink
+
+    def _on_schema(self, msg: SchemaMessage) -> None:
+        sink = self.sinks.get(msg.stream)
+        if sink is None:
+            self.sinks[msg.stream] = self.make_sink(msg)
+            return
+        if sink.schema == msg.schema and sink.key_properties == msg.key_properties:
+            return
+        self.drain()
+        sink.update_schema(msg)
+
+    def _on_batch(self, msg: BatchMessage) -> None:
+        sink = self._sink_for(msg.stream, msg.line)
+        validator = self._reader.validator(msg.stream)
+        compression = (msg.encoding.get("compression") or "none").lower()
+        fmt = (msg.encoding.get("format") or "jsonl").lower()
+        if fmt != "jsonl":
+            raise ProtocolError(f"BATCH format {fmt!r} is not supported", line=msg.line, stream=msg.stream, field="encoding")
+        for uri in msg.manifest:
+            path = Path(unquote(urlparse(uri).path)) if uri.startswith("file:") else Path(uri)
+            try:
+                opener = gzip.open if compression == "gzip" else open
+                with opener(path, "rb") as fh:  # type: ignore[operator]
+                    for i, raw in enumerate(fh, 1):
+                        if not raw.strip():
+                            continue
+                        try:
+                            record = loads(raw)
+                        except JSONDecodeError as exc:
+                            raise ProtocolError(
+                                f"BATCH file {path} line {i}: malformed JSON: {exc}",
+                                line=msg.line, stream=msg.stream,
+                            ) from None
+                        if self.validate_records:
+                            validator(record, msg.line)
+                        sink.add(record, RecordMessage(msg.stream, record, line=msg.line))
+                        sink.pending += 1
+            except OSError as exc:
+                raise ProtocolError(f"BATCH file {path} cannot be read: {exc.strerror}", line=msg.line, stream=msg.stream) from exc
+        self.drain()
+
+    def _maybe_drain_for_state(self) -> None:
+        if self._pending_state is not None and time.monotonic() - self._state_since >= self.state_flush_seconds:
+            self.drain()
+
+    def drain(self) -> None:
+        """Commit every sink, then emit the held STATE (if any)."""
+        for sink in self.sinks.values():
+            if sink.pending:
+                try:
+                    sink.flush()
+                except OSError as exc:
+                    raise TargetError(f"stream '{sink.stream}': cannot write: {exc}") from exc
+                emit("counter", "record_count", sink.pending, {"stream": sink.stream})
+                sink.committed += sink.pending
+                sink.pending = 0
+        if self._pending_state is not None:
+            self._out.write_state(self._pending_state)
+            self._pending_state = None
+
+    def committed_counts(self) -> dict[str, int]:
+        return {s: sink.committed for s, sink in self.sinks.items()}

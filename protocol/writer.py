@@ -1,0 +1,105 @@
+"""The buffered Singer writer. It is handed its stream; it never reaches for sys.stdout."""
+
+from __future__ import annotations
+
+from typing import IO, Any
+
+from protocol.errors import DownstreamClosed
+from protocol.jsoncodec import dumps
+from protocol.messages import Message, encode
+
+__all__ = ["MessageWriter"]
+
+
+class MessageWriter:
+    """Write Singer lines to a binary stream, buffered.
+
+    The buffer is flushed when it passes ``buffer_bytes``, on every STATE (so a STATE
+    never sits behind the records it covers) and on :meth:`close`. A closed pipe
+    downstream raises :class:`DownstreamClosed`.
+    """
+
+    def __init__(self, stream: IO[bytes], *, buffer_bytes: int = 256 * 1024) -> None:
+        self._stream = stream
+        self._limit = buffer_bytes
+        self._parts: list[bytes] = []
+        self._size = 0
+        self._record_prefix: dict[str, bytes] = {}
+        self.closed = False
+
+    def _add(self, data: bytes) -> None:
+        self._parts.append(data)
+        self._size += len(data)
+        if self._size >= self._limit:
+            self.flush()
+
+    def write_record(
+        self,
+        stream: str,
+        record: dict[str, Any],
+        *,
+        version: int | None = None,
+        time_extracted: str | None = None,
+    ) -> None:
+        prefix = self._record_prefix.get(stream)
+        if prefix is None:
+            prefix = b'{"type":"RECORD","stream":' + dumps(stream) + b',"record":'
+            self._record_prefix[stream] = prefix
+        tail = b"}\n"
+        if version is not None or time_extracted is not None:
+            extra = {}
+            if version is not None:
+                extra["version"] = version
+            if time_extracted is not None:
+                extra["time_extracted"] = time_extracted
+            tail = b"," + dumps(extra)[1:] + b"\n"
+        data = prefix + dumps(record) + tail
+        self._parts.append(data)
+        self._size += len(data)
+        if self._size >= self._limit:
+            self.flush()
+
+    def write_schema(
+        self,
+        stream: str,
+        schema: dict[str, Any],
+        key_properties: list[str] | None = None,
+        bookmark_properties: list[str] | None = None,
+    ) -> None:
+        msg: dict[str, Any] = {
+            "type": "SCHEMA",
+            "stream": stream,
+            "schema": schema,
+            "key_properties": list(key_properties or []),
+        }
+        if bookmark_properties:
+            msg["bookmark_properties"] = list(bookmark_properties)
+        self._add(dumps(msg) + b"\n")
+
+    def write_state(self, value: dict[str, Any]) -> None:
+        self._add(dumps({"type": "STATE", "value": value}) + b"\n")
+        self.flush()
+
+    def write_activate_version(self, stream: str, version: int) -> None:
+        self._add(dumps({"type": "ACTIVATE_VERSION", "stream": stream, "version": version}) + b"\n")
+
+    def write_message(self, message: Message) -> None:
+        self._add(encode(message))
+        if message.type == "STATE":
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._parts:
+            return
+        data = b"".join(self._parts)
+        self._parts.clear()
+        self._size = 0
+        try:
+            self._stream.write(data)
+            self._stream.flush()
+        except BrokenPipeError as exc:
+            self.closed = True
+            raise DownstreamClosed("the program reading our output closed the pipe") from exc
+
+    def close(self) -> None:
+        self.flush()
