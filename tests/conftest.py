@@ -1,0 +1,79 @@
+"""Fixtures shared by every test package.
+
+Services: a test that needs PostgreSQL asks for ``pg_dsn``. When the server is absent the
+test is skipped with the reason, except under CI=true, where it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+PG_BASE_DSN = os.environ.get("SLUICE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def exe(name: str) -> str:
+    """Path of a console script installed beside the running interpreter."""
+    path = BIN / name
+    if path.exists():
+        return str(path)
+    found = shutil.which(name)
+    if not found:
+        pytest.fail(f"console script {name!r} is not installed; run: pip install -e '.[dev]'")
+    return found
+
+
+def sdk_target_streams() -> Path:
+    import singer_sdk
+
+    return Path(singer_sdk.__file__).parent / "testing" / "target_test_streams"
+
+
+def service_unavailable(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: services are required)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def pg_server_dsn() -> str:
+    try:
+        import psycopg
+    except ImportError:
+        service_unavailable("psycopg is not installed")
+    try:
+        with psycopg.connect(PG_BASE_DSN, connect_timeout=3) as conn:
+            conn.execute("select 1")
+    except psycopg.OperationalError as exc:
+        service_unavailable(f"PostgreSQL is not reachable at {PG_BASE_DSN}: {exc}")
+    return PG_BASE_DSN
+
+
+@pytest.fixture
+def pg_dsn(pg_server_dsn: str) -> Iterator[str]:
+    """A fresh, empty database for one test; dropped afterwards."""
+    import psycopg
+
+    name = f"sluice_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_server_dsn, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    dsn = pg_server_dsn.rsplit("/", 1)[0] + f"/{name}"
+    yield dsn
+    with psycopg.connect(pg_server_dsn, autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+def run(args: list[str], *, input: bytes | None = None, cwd: Path | None = None,
+        env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[bytes]:
+    """Run a command, capturing stdout and stderr apart."""
+    return subprocess.run(args, input=input, capture_output=True, cwd=cwd, env=env, timeout=timeout, check=False)
