@@ -87,8 +87,8 @@ class MessageReader:
                     stream, record, obj.get("version"), obj.get("time_extracted"), n  # type: ignore[arg-type]
                 )
             elif kind == "STATE":
-                if "value" not in obj:
-                    raise ProtocolError("STATE has no 'value'", line=n, field="value")
+                if obj.get("value").__class__ is not dict:
+                    raise ProtocolError("STATE needs a 'value' object", line=n, field="value")
                 yield StateMessage(obj["value"], n)
             elif kind == "SCHEMA":
                 yield self._schema(obj, n)

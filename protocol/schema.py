@@ -102,6 +102,17 @@ def _field_from_path(name: str) -> str | None:
     return name[5:] if name.startswith("data.") else name
 
 
+class _RemoteRef(Exception):
+    pass
+
+
+def _refuse_remote(uri: str) -> Any:
+    raise _RemoteRef(f"remote $ref {uri!r} is not fetched; inline the definition")
+
+
+# A schema is untrusted input: never let it make the validator fetch a URL.
+_NO_REMOTE_REFS = {scheme: _refuse_remote for scheme in ("http", "https", "ftp", "file")}
+
 _REQUIRED = re.compile(r"must contain \[(.*)\] properties")
 
 
@@ -115,9 +126,9 @@ class RecordValidator:
         self.key_properties = tuple(key_properties)
         try:
             self._validate: Callable[[Any], Any] = fastjsonschema.compile(
-                schema, formats=_FORMATS, use_default=False
+                schema, formats=_FORMATS, use_default=False, handlers=_NO_REMOTE_REFS
             )
-        except fastjsonschema.JsonSchemaDefinitionException as exc:
+        except (fastjsonschema.JsonSchemaDefinitionException, _RemoteRef) as exc:
             raise ProtocolError(f"schema cannot be compiled: {exc}", stream=stream) from exc
 
     def __call__(self, record: Any, line: int | None = None) -> None:

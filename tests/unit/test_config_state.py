@@ -1,0 +1,93 @@
+"""Config merging, ENV settings, every problem listed at once, secrets never shown; bookmarks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from protocol import Bookmarks, ConfigError, load_config
+from protocol.config import RedactingFilter
+
+SCHEMA = {
+    "type": "object",
+    "required": ["host", "port"],
+    "properties": {
+        "host": {"type": "string"},
+        "port": {"type": "integer"},
+        "password": {"type": "string", "secret": True},
+        "tables": {"type": "array", "items": {"type": "string"}},
+        "ssl": {"type": "boolean", "default": False},
+    },
+}
+
+
+def write(tmp_path: Path, name: str, data: object) -> str:
+    p = tmp_path / name
+    p.write_text(json.dumps(data))
+    return str(p)
+
+
+def test_files_merge_left_to_right_with_defaults(tmp_path: Path) -> None:
+    a = write(tmp_path, "a.json", {"host": "a", "port": 1})
+    b = write(tmp_path, "b.json", {"port": 2})
+    cfg = load_config([a, b], connector_name="tap-x", settings_schema=SCHEMA, environ={})
+    assert cfg == {"host": "a", "port": 2, "ssl": False}
+
+
+def test_env_settings_are_typed(tmp_path: Path) -> None:
+    env = {"TAP_X_HOST": "h", "TAP_X_PORT": "5432", "TAP_X_TABLES": "a, b", "TAP_X_SSL": "true", "OTHER": "1"}
+    cfg = load_config(["ENV"], connector_name="tap-x", settings_schema=SCHEMA, environ=env)
+    assert cfg == {"host": "h", "port": 5432, "tables": ["a", "b"], "ssl": True}
+    env["TAP_X_TABLES"] = '["x"]'
+    assert load_config(["ENV"], connector_name="tap-x", settings_schema=SCHEMA, environ=env)["tables"] == ["x"]
+
+
+def test_all_problems_reported_together_and_secret_hidden(tmp_path: Path) -> None:
+    bad = write(tmp_path, "bad.json", {"port": "not-a-port", "password": 12345678, "tables": "x"})
+    with pytest.raises(ConfigError) as info:
+        load_config([bad], connector_name="tap-x", settings_schema=SCHEMA, environ={})
+    err = info.value
+    assert err.exit_code == 2
+    assert len(err.problems) == 4  # host missing, port type, password type, tables type
+    assert "'host' is a required property" in str(err)
+    assert "12345678" not in str(err)
+
+
+def test_missing_and_invalid_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config([str(tmp_path / "nope.json")], connector_name="t", settings_schema=SCHEMA, environ={})
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        load_config([str(broken)], connector_name="t", settings_schema=SCHEMA, environ={})
+
+
+def test_redacting_filter() -> None:
+    import logging
+
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "connecting with %s", ("pw=s3cret!",), None)
+    RedactingFilter(["s3cret!"]).filter(record)
+    assert record.getMessage() == "connecting with pw=********"
+
+
+def test_bookmarks_advance_never_backwards() -> None:
+    b = Bookmarks({"bookmarks": {"users": {"replication_key": "updated_at", "replication_key_value": "2024-02"}}})
+    b.advance("users", "updated_at", "2024-01")
+    assert b.replication_value("users") == "2024-02"
+    b.advance("users", "updated_at", "2024-03")
+    b.advance("orders", "id", 5)
+    assert b.to_value() == {"bookmarks": {
+        "users": {"replication_key": "updated_at", "replication_key_value": "2024-03"},
+        "orders": {"replication_key": "id", "replication_key_value": 5},
+    }}
+    b.clear("orders")
+    assert b.streams() == ["users"]
+
+
+def test_bookmarks_copy_input() -> None:
+    value = {"bookmarks": {"a": {"x": 1}}}
+    b = Bookmarks(value)
+    b.set("a", "x", 2)
+    assert value["bookmarks"]["a"]["x"] == 1

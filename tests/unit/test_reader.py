@@ -1,0 +1,158 @@
+"""The strict reader: every bad line gets one error naming its line, stream and field."""
+
+from __future__ import annotations
+
+import io
+from decimal import Decimal
+
+import pytest
+
+from protocol import (
+    ActivateVersionMessage,
+    BatchMessage,
+    MessageReader,
+    ProtocolError,
+    RecordMessage,
+    RecordValidationError,
+    SchemaMessage,
+    StateMessage,
+)
+
+SCHEMA = (
+    b'{"type":"SCHEMA","stream":"users","key_properties":["id"],'
+    b'"schema":{"type":"object","required":["id"],"properties":{"id":{"type":"integer"},'
+    b'"amount":{"type":["null","number"]},"at":{"type":["null","string"],"format":"date-time"}}}}\n'
+)
+
+
+def read(data: bytes, **kw: object) -> list[object]:
+    return list(MessageReader(io.BytesIO(data), **kw))  # type: ignore[arg-type]
+
+
+def error_of(data: bytes, **kw: object) -> ProtocolError:
+    with pytest.raises(ProtocolError) as info:
+        read(data, **kw)
+    return info.value
+
+
+def test_reads_every_message_type_typed() -> None:
+    data = (
+        SCHEMA
+        + b'{"type":"RECORD","stream":"users","record":{"id":1},"version":3,"time_extracted":"2024-01-01T00:00:00Z"}\n'
+        + b'{"type":"ACTIVATE_VERSION","stream":"users","version":3}\n'
+        + b'{"type":"BATCH","stream":"users","encoding":{"format":"jsonl"},"manifest":["file:///x"]}\n'
+        + b'{"type":"STATE","value":{"bookmarks":{}}}\n'
+    )
+    msgs = read(data)
+    assert [type(m) for m in msgs] == [
+        SchemaMessage, RecordMessage, ActivateVersionMessage, BatchMessage, StateMessage
+    ]
+    rec = msgs[1]
+    assert isinstance(rec, RecordMessage)
+    assert (rec.stream, rec.record, rec.version, rec.time_extracted, rec.line) == (
+        "users", {"id": 1}, 3, "2024-01-01T00:00:00Z", 2
+    )
+    assert isinstance(msgs[0], SchemaMessage) and msgs[0].key_properties == ["id"]
+
+
+def test_malformed_line_names_its_line() -> None:
+    err = error_of(SCHEMA + b'{"type":"RECORD","stream":"users","record":{"id":1}\n')
+    assert err.line == 2
+    assert str(err).startswith("line 2: malformed JSON")
+
+
+def test_record_before_schema() -> None:
+    err = error_of(b'{"type":"RECORD","stream":"users","record":{"id":1}}\n')
+    assert str(err) == "line 1: RECORD for stream 'users' before its SCHEMA"
+    assert err.stream == "users"
+
+
+def test_missing_required_message_fields() -> None:
+    assert error_of(b'{"type":"RECORD","record":{}}\n').field == "stream"
+    assert error_of(SCHEMA + b'{"type":"RECORD","stream":"users"}\n').field == "record"
+    assert error_of(b'{"type":"STATE"}\n').field == "value"
+    assert error_of(b'{"type":"SCHEMA","stream":"s"}\n').field == "schema"
+    assert error_of(b'{"stream":"s"}\n').field == "type"
+    assert error_of(b'{"type":"ACTIVATE_VERSION","stream":"s","version":"x"}\n').field == "version"
+
+
+def test_unknown_type_and_non_object() -> None:
+    assert "unknown message type 'NOPE'" in str(error_of(b'{"type":"NOPE"}\n'))
+    assert "not a JSON object" in str(error_of(b"[1,2]\n"))
+
+
+def test_record_violating_schema_names_field() -> None:
+    err = error_of(SCHEMA + b'{"type":"RECORD","stream":"users","record":{"id":1,"amount":"abc"}}\n')
+    assert isinstance(err, RecordValidationError)
+    assert (err.line, err.stream, err.field) == (2, "users", "amount")
+    assert str(err).startswith("line 2, stream 'users', field 'amount': value 'abc' is not of type")
+
+
+def test_missing_required_field_in_record() -> None:
+    err = error_of(SCHEMA + b'{"type":"RECORD","stream":"users","record":{"amount":1}}\n')
+    assert (err.line, err.field) == (2, "id")
+
+
+def test_date_time_format_is_checked() -> None:
+    bad = SCHEMA + b'{"type":"RECORD","stream":"users","record":{"id":1,"at":"2024-02-30T00:00:00Z"}}\n'
+    assert error_of(bad).field == "at"
+    good = SCHEMA + b'{"type":"RECORD","stream":"users","record":{"id":1,"at":"2024-02-29T23:59:59.5+02:00"}}\n'
+    assert len(read(good)) == 2
+
+
+def test_validation_can_be_turned_off() -> None:
+    data = SCHEMA + b'{"type":"RECORD","stream":"users","record":{"id":"x"}}\n'
+    assert len(read(data, validate_records=False)) == 2
+
+
+def test_line_longer_than_limit() -> None:
+    long_line = b'{"type":"STATE","value":{"k":"' + b"x" * 200 + b'"}}\n'
+    err = error_of(long_line, max_line_bytes=100)
+    assert err.line == 1 and "longer than the limit of 100 bytes" in str(err)
+    assert len(read(long_line, max_line_bytes=len(long_line) - 1)) == 1  # newline not counted
+
+
+def test_decimals_and_big_integers_stay_exact() -> None:
+    data = SCHEMA + (
+        b'{"type":"RECORD","stream":"users","record":{"id":123456789012345678901234567890,'
+        b'"amount":1234567890.123456789012}}\n'
+        b'{"type":"RECORD","stream":"users","record":{"id":2,"amount":19.99}}\n'
+    )
+    recs = [m for m in read(data) if isinstance(m, RecordMessage)]
+    assert recs[0].record["id"] == 123456789012345678901234567890
+    assert recs[0].record["amount"] == Decimal("1234567890.123456789012")
+    assert str(recs[1].record["amount"]) == "19.99"
+
+
+def test_invalid_schema_rejected() -> None:
+    err = error_of(b'{"type":"SCHEMA","stream":"s","schema":{"type":"object"},"key_properties":[]}\n')
+    assert "no 'properties'" in str(err) and err.stream == "s"
+    err = error_of(b'{"type":"SCHEMA","stream":"s","schema":{"type":"object","properties":{}},"key_properties":["id"]}\n')
+    assert err.field == "id"
+
+
+def test_blank_lines_are_skipped_but_counted() -> None:
+    err = error_of(SCHEMA + b"\n" + b"oops\n")
+    assert err.line == 3
+
+
+def test_schema_with_remote_ref_is_refused_without_fetching() -> None:
+    data = b'{"type":"SCHEMA","stream":"s","schema":{"type":"object","properties":{"a":{"$ref":"http://192.0.2.1/x.json"}}}}\n'
+    err = error_of(data)
+    assert err.stream == "s" and "remote $ref" in str(err)
+
+
+def test_schema_with_bad_regex_or_dangling_ref() -> None:
+    bad_regex = b'{"type":"SCHEMA","stream":"s","schema":{"type":"object","properties":{"a":{"type":"string","pattern":"("}}}}\n'
+    assert error_of(bad_regex).stream == "s"
+    dangling = b'{"type":"SCHEMA","stream":"s","schema":{"type":"object","properties":{"a":{"$ref":"#/definitions/x"}}}}\n'
+    assert error_of(dangling).stream == "s"
+
+
+def test_state_value_must_be_object() -> None:
+    assert error_of(b'{"type":"STATE","value":1}\n').field == "value"
+
+
+def test_infinite_number_is_malformed() -> None:
+    data = SCHEMA + b'{"type":"RECORD","stream":"users","record":{"id":1,"amount":1e999}}\n'
+    assert error_of(data).line == 2
