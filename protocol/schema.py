@@ -17,6 +17,7 @@ import fastjsonschema
 import jsonschema
 
 from protocol.errors import ProtocolError, RecordValidationError
+from protocol.fastcheck import compile_fast_check
 
 __all__ = [
     "RecordValidator",
@@ -119,7 +120,7 @@ _REQUIRED = re.compile(r"must contain \[(.*)\] properties")
 class RecordValidator:
     """A compiled validator for one stream. Call it with a record; raises on failure."""
 
-    __slots__ = ("_validate", "key_properties", "stream")
+    __slots__ = ("_fast", "_validate", "key_properties", "stream")
 
     def __init__(self, stream: str, schema: dict[str, Any], key_properties: Iterable[str] = ()):
         self.stream = stream
@@ -130,8 +131,12 @@ class RecordValidator:
             )
         except (fastjsonschema.JsonSchemaDefinitionException, _RemoteRef) as exc:
             raise ProtocolError(f"schema cannot be compiled: {exc}", stream=stream) from exc
+        self._fast = compile_fast_check(schema, also_required=self.key_properties, formats=_FORMATS)
 
     def __call__(self, record: Any, line: int | None = None) -> None:
+        fast = self._fast
+        if fast is not None and fast(record):
+            return
         try:
             self._validate(record)
         except fastjsonschema.JsonSchemaValueException as exc:

@@ -1,0 +1,144 @@
+"""A generated fast-accept check for the common shape of Singer schemas.
+
+Most stream schemas are an object of flat properties with simple types and formats.
+For those, :func:`compile_fast_check` generates a small Python function that answers
+"certainly valid" (True) or "not sure" (False) much faster than a general validator.
+Only a False answer runs the full validator, which then either accepts the record or
+names the failing field. The check is never looser than the schema: every construct it
+does not understand makes the whole check unavailable (None) or defers that property
+to a compiled sub-validator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import fastjsonschema
+
+__all__ = ["compile_fast_check"]
+
+_ANNOTATIONS = {"description", "title", "default", "examples", "$comment", "readOnly", "writeOnly", "deprecated"}
+_CLASSES = {
+    "string": ("str",),
+    "integer": ("int",),
+    "boolean": ("bool",),
+    "null": ("NoneType",),
+    "number": ("int", "float", "Decimal"),
+}
+_fromiso = datetime.fromisoformat
+_date_fromiso = date.fromisoformat
+
+
+def _is_dt(value: str) -> bool:
+    # The extended form only (YYYY-MM-DDTHH:MM...): fromisoformat alone would also take
+    # a bare date, the basic form and week dates. It checks the calendar in C.
+    if len(value) < 19 or value[10] != "T" or value[4] != "-" or value[7] != "-" or value[13] != ":":
+        return False
+    try:
+        _fromiso(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_date(value: str) -> bool:
+    if len(value) != 10 or value[4] != "-" or value[7] != "-":
+        return False
+    try:
+        _date_fromiso(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _types(prop: dict[str, Any]) -> list[str] | None:
+    raw = prop.get("type")
+    if isinstance(raw, str):
+        return [raw]
+    if isinstance(raw, list) and all(isinstance(t, str) for t in raw):
+        return list(raw)
+    return None
+
+
+def _has_ref(node: Any) -> bool:
+    if isinstance(node, dict):
+        return "$ref" in node or any(_has_ref(v) for v in node.values())
+    if isinstance(node, list):
+        return any(_has_ref(v) for v in node)
+    return False
+
+
+def compile_fast_check(
+    schema: dict[str, Any], *, also_required: tuple[str, ...] = (), formats: dict[str, Any] | None = None
+) -> Callable[[Any], bool] | None:
+    """A fast-accept function for ``schema``, or None when the shape is not supported.
+
+    ``also_required`` names fields that must be present (key properties); ``formats`` are
+    the format checks the full validator uses, given to property sub-validators.
+    """
+    if _has_ref(schema) or _types(schema) != ["object"]:
+        return None
+    if set(schema) - _ANNOTATIONS - {"type", "properties", "required", "additionalProperties", "$schema"}:
+        return None
+    if schema.get("additionalProperties", True) is not True:
+        return None
+    props = schema.get("properties")
+    required = schema.get("required", [])
+    if not isinstance(props, dict) or not isinstance(required, list):
+        return None
+    env: dict[str, Any] = {
+        "_is_dt": _is_dt, "_is_date": _is_date, "_M": object(),
+        "str": str, "int": int, "bool": bool, "NoneType": type(None), "float": float, "Decimal": Decimal,
+        "object": object, "dict": dict,
+    }
+    body = ["def check(r):", "    if r.__class__ is not dict: return False", "    g = r.get"]
+    for name in [*required, *[k for k in also_required if k not in required]]:
+        if not isinstance(name, str):
+            return None
+        body.append(f"    if {name!r} not in r: return False")
+    for i, (name, prop) in enumerate(props.items()):
+        if not isinstance(prop, dict):
+            return None
+        var = f"v{i}"
+        types = _types(prop)
+        extra = set(prop) - _ANNOTATIONS - {"type", "format"}
+        fmt = prop.get("format")
+        simple = types is not None and not extra and set(types) <= {"string", "integer", "number", "boolean", "null"}
+        if simple and fmt not in (None, "date-time", "date"):
+            simple = False
+        if simple and fmt is None:
+            # One lookup: a missing key yields _M, whose class (object) is allowed.
+            assert types is not None
+            allowed = sorted({c for t in types for c in _CLASSES[t]} | {"object"})
+            test = " and ".join(f"c is not {c}" for c in allowed)
+            body.append(f"    c = g({name!r}, _M).__class__")
+            body.append(f"    if {test}: return False")
+            continue
+        body.append(f"    {var} = g({name!r}, _M)")
+        body.append(f"    if {var} is not _M:")
+        if not simple:
+            # Defer anything richer to a sub-validator for this property alone.
+            try:
+                sub = fastjsonschema.compile(prop, formats=formats or {}, use_default=False)
+            except fastjsonschema.JsonSchemaDefinitionException:
+                return None
+            env[f"_sub{i}"] = sub
+            env["_VE"] = fastjsonschema.JsonSchemaValueException
+            body += [f"        try: _sub{i}({var})", "        except _VE: return False"]
+            continue
+        assert types is not None
+        test = " and ".join(f"c is not {c}" for c in sorted({c for t in types for c in _CLASSES[t]}))
+        body.append(f"        c = {var}.__class__")
+        body.append(f"        if {test}: return False")
+        if fmt is not None:
+            fn = "_is_dt" if fmt == "date-time" else "_is_date"
+            body.append(f"        if c is str and not {fn}({var}): return False")
+    body.append("    return True")
+    # Every name the body uses becomes a default argument: local lookups are the fastest.
+    body[0] = "def check(r, " + ", ".join(f"{k}={k}" for k in env) + "):"
+    namespace: dict[str, Any] = dict(env)
+    exec("\n".join(body), namespace)  # noqa: S102 - generated from the schema's structure only
+    return namespace["check"]  # type: ignore[no-any-return]

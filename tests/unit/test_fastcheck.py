@@ -1,0 +1,87 @@
+"""The generated fast-accept check is never looser than the full validator."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import fastjsonschema
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from protocol.fastcheck import compile_fast_check
+from protocol.schema import _FORMATS
+
+simple_types = st.sampled_from(["string", "integer", "number", "boolean", "null"])
+prop_schema = st.one_of(
+    st.builds(lambda t: {"type": t}, simple_types),
+    st.builds(lambda ts: {"type": sorted(set(ts))}, st.lists(simple_types, min_size=1, max_size=3)),
+    st.sampled_from([
+        {"type": "string", "format": "date-time"},
+        {"type": ["null", "string"], "format": "date-time"},
+        {"type": "string", "format": "date"},
+        {"type": "object", "properties": {"x": {"type": "integer"}}},
+        {"type": "array", "items": {"type": "string"}},
+        {"type": "string", "maxLength": 3},
+        {"type": "string", "enum": ["a", "b"]},
+        {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]},
+    ]),
+)
+names = st.sampled_from(["id", "a", "b", "c'\"", "ü"])
+schemas = st.builds(
+    lambda props, req: {"type": "object", "properties": props, "required": sorted({r for r in req if r in props})},
+    st.dictionaries(names, prop_schema, max_size=5),
+    st.lists(names, max_size=2),
+)
+values = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False),
+    st.decimals(allow_nan=False, allow_infinity=False), st.text(max_size=5),
+    st.sampled_from(["2024-02-29T10:00:00Z", "2023-02-29T10:00:00Z", "2024-01-01", "2024-13-01",
+                     "2024-01-01T10:00:00.123456+02:00", "2024-01-01 10:00:00", "20240101T100000"]),
+    st.lists(st.text(max_size=2), max_size=2), st.dictionaries(st.sampled_from(["x"]), st.integers(), max_size=1),
+)
+records = st.dictionaries(names, values, max_size=6)
+
+
+def full_accepts(schema: dict[str, Any], record: Any) -> bool:
+    try:
+        fastjsonschema.compile(schema, formats=_FORMATS)(record)
+    except fastjsonschema.JsonSchemaValueException:
+        return False
+    return True
+
+
+@settings(max_examples=600, deadline=None)
+@given(schemas, records, st.lists(names, max_size=2))
+def test_fast_accept_implies_full_accept(schema: dict[str, Any], record: dict[str, Any], keys: list[str]) -> None:
+    check = compile_fast_check(schema, also_required=tuple(keys), formats=_FORMATS)
+    assert check is not None
+    if check(record):
+        assert full_accepts(schema, record), (schema, record)
+        assert all(k in record for k in keys)
+
+
+def test_common_records_take_the_fast_path() -> None:
+    schema = {"type": "object", "required": ["id"], "properties": {
+        "id": {"type": "integer"}, "amount": {"type": ["null", "number"]},
+        "at": {"type": "string", "format": "date-time"}, "day": {"type": "string", "format": "date"},
+        "tags": {"type": "array", "items": {"type": "string"}}}}
+    check = compile_fast_check(schema)
+    assert check is not None
+    assert check({"id": 1, "amount": Decimal("1.10"), "at": "2024-01-01T00:00:00Z", "day": "2024-01-01", "tags": ["x"]})
+    assert check({"id": 1})
+    assert not check({"id": True})
+    assert not check({"id": 1, "at": "2024-02-30T00:00:00Z"})
+    assert not check({"id": 1, "tags": [1]})
+    assert not check({"amount": 1})
+
+
+@pytest.mark.parametrize("schema", [
+    {"type": "object", "properties": {"a": {"$ref": "#/definitions/x"}}, "definitions": {"x": {"type": "string"}}},
+    {"type": "object", "properties": {}, "additionalProperties": False},
+    {"type": ["object", "null"], "properties": {}},
+    {"type": "object", "properties": {}, "patternProperties": {"^x": {"type": "string"}}},
+])
+def test_unsupported_shapes_have_no_fast_path(schema: dict[str, Any]) -> None:
+    assert compile_fast_check(schema) is None
