@@ -62,6 +62,14 @@ class Sink:
     def activate_version(self, version: int) -> None:
         log.info("stream '%s': ACTIVATE_VERSION %s ignored by this target", self.stream, version)
 
+    def checkpoint(self) -> None:
+        """A held STATE is about to be emitted; every sink has flushed.
+
+        Everything this sink flushed so far is now covered by that STATE. Sinks that can
+        roll back (file targets truncate on :meth:`abort`) move their rollback point here,
+        so a failure never leaves records after the last emitted STATE. Default: nothing.
+        """
+
     def abort(self) -> None:
         """Undo what was not committed, after a failure. Default: nothing to undo."""
 
@@ -204,6 +212,8 @@ class Target:
                 sink.committed += sink.pending
                 sink.pending = 0
         if self._pending_state is not None:
+            for sink in self.sinks.values():
+                sink.checkpoint()
             self._out.write_state(self._pending_state)
             self._pending_state = None
 
