@@ -1,0 +1,1 @@
+"""target-csv: Singer records to CSV files."""

@@ -1,0 +1,3 @@
+from targets.csv.target import main
+
+main()

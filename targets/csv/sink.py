@@ -1,0 +1,197 @@
+"""target-csv's sink: one csv writer row per record, a header that only ever widens.
+
+Columns are the schema's properties in order, then any new property (a later SCHEMA, or a
+record field the schema does not list) appended at the end. When the column set widens
+after the header was written, the next flush rewrites the file with the wider header and
+pads the existing rows with empty cells (atomically: temporary file, fsync, rename), so the
+file always has one header and every row lines up with it. Nothing is dropped.
+
+Cells: null is empty, booleans are ``true``/``false``, objects and arrays are JSON text,
+numbers are written exactly as parsed (Decimals as ``str(Decimal)``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from typing import IO, Any
+
+from protocol import RecordMessage, SchemaMessage, TargetError, dumps, field_types
+from targets.files import FileSink, FileTarget
+from targets.files.sink import SPILL_ROWS
+
+__all__ = ["CsvSink"]
+
+_PLAIN = frozenset({"string", "integer", "number", "null"})
+
+
+class _Lines:
+    """What csv.writer writes to: every row appended to a list, joined at spill."""
+
+    __slots__ = ("lines", "write")
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.write = self.lines.append
+
+
+def _cell(value: Any) -> Any:
+    cls = value.__class__
+    if cls is bool:
+        return "true" if value else "false"
+    if cls is dict or cls is list:
+        return dumps(value).decode()
+    return value
+
+
+class CsvSink(FileSink):
+    target: FileTarget
+
+    def __init__(self, target: FileTarget, schema: SchemaMessage) -> None:
+        super().__init__(target, schema)
+        options = target.csv_options  # type: ignore[attr-defined]
+        self._dialect: dict[str, Any] = options
+        self._buf = _Lines()
+        self._writer = csv.writer(self._buf, **options)
+        self.header: list[str] = self._existing_header()  # the header row in the file, [] if none yet
+        self.columns: list[str] = list(self.header)
+        self._colset = set(self.columns)
+        self._special: list[int] = [] if target.validate_records else list(range(len(self.columns)))
+        self._widened = False
+        sort_by = target.config.get("record_sort_property_name")
+        self._sort_by: str | None = sort_by or None
+        self._rows: list[list[Any]] = []
+        self._add_columns(list(schema.schema.get("properties") or {}))
+
+    # -- columns ---------------------------------------------------------------------------
+
+    def _existing_header(self) -> list[str]:
+        if self.target.overwrite or self.file.existing_size() == 0:
+            return []
+        try:
+            with self.file.read_existing() as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as text:
+                first = next(csv.reader(text, **self._dialect), None)
+        except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            raise TargetError(f"stream '{self.stream}': cannot read the header of {self.file.path}: {exc}") from exc
+        if not first:
+            raise TargetError(f"stream '{self.stream}': {self.file.path} exists but has no header row")
+        return first
+
+    def _add_columns(self, names: list[str]) -> None:
+        props = self.schema.get("properties") or {}
+        validated = self.target.validate_records
+        for name in names:
+            if name in self._colset:
+                continue
+            self.columns.append(name)
+            self._colset.add(name)
+            prop = props.get(name)
+            types = field_types(prop) if isinstance(prop, dict) else set()
+            if not validated or not types or not types <= _PLAIN:
+                self._special.append(len(self.columns) - 1)
+            if self.header or self._buf.lines or self._rows:
+                self._widened = True
+
+    def update_schema(self, schema: SchemaMessage) -> None:
+        super().update_schema(schema)
+        self._add_columns(list(schema.schema.get("properties") or {}))
+
+    # -- records ---------------------------------------------------------------------------
+
+    def add(self, record: dict[str, Any], message: RecordMessage) -> None:
+        if not self._colset.issuperset(record):
+            self._add_columns([k for k in record if k not in self._colset])
+        row = list(map(record.get, self.columns))
+        for i in self._special:
+            value = row[i]
+            if value is not None:
+                row[i] = _cell(value)
+        if self._sort_by is not None:
+            self._rows.append(row)
+            return
+        self._writer.writerow(row)
+        if len(self._buf.lines) >= SPILL_ROWS:
+            self.spill()
+
+    def take(self) -> bytes:
+        if self._rows:
+            self._write_sorted()
+        lines = self._buf.lines
+        if not lines:
+            return b""
+        if not self.header:
+            self.header = list(self.columns)
+            head = _Lines()
+            csv.writer(head, **self._dialect).writerow(self.header)
+            lines.insert(0, head.lines[0])
+        data = "".join(lines).encode("utf-8")
+        lines.clear()
+        return data
+
+    def _write_sorted(self) -> None:
+        rows, self._rows = self._rows, []
+        sort_by = self._sort_by
+        if sort_by in self._colset:
+            i = self.columns.index(sort_by)  # type: ignore[arg-type]
+            try:
+                rows.sort(key=lambda r: (r[i] is None, r[i]) if i < len(r) else (True, None))
+            except TypeError as exc:
+                raise TargetError(f"stream '{self.stream}': cannot sort by '{sort_by}': {exc}") from exc
+        self._writer.writerows(rows)
+
+    def flush(self) -> None:
+        self.spill()
+        if self._widened:
+            self._rewrite()
+        super().flush()
+
+    def abort(self) -> None:
+        self._rows.clear()
+        super().abort()
+
+    def close(self) -> None:
+        if not self.file.opened and (self.target.overwrite or self.file.existing_size() == 0):
+            self._buf.lines.clear()
+            self.header = []
+            self._buf.lines.append("")  # a file with the header only: the stream had no records
+            self.spill()
+        super().close()
+
+    # -- widening ------------------------------------------------------------------------
+
+    def _rewrite(self) -> None:
+        """Rewrite the file with the current (wider) header; pad every row to its width."""
+        width = len(self.columns)
+        header_at_tail = self.file.committed == 0
+        dialect = self._dialect
+        header = self.columns
+
+        def transform(part: IO[bytes], first: bool) -> Iterator[bytes]:
+            out = _Lines()
+            writer = csv.writer(out, **dialect)
+            if first:
+                writer.writerow(header)
+            text = io.TextIOWrapper(part, encoding="utf-8", newline="")
+            try:
+                rows = csv.reader(text, **dialect)
+                if first or header_at_tail:
+                    next(rows, None)  # the old header
+                for row in rows:
+                    if len(row) < width:
+                        row.extend([""] * (width - len(row)))
+                    writer.writerow(row)
+                    if len(out.lines) >= SPILL_ROWS:
+                        yield "".join(out.lines).encode("utf-8")
+                        out.lines.clear()
+                yield "".join(out.lines).encode("utf-8")
+            finally:
+                text.detach()
+
+        try:
+            self.file.rewrite(transform)
+        except (OSError, csv.Error) as exc:
+            raise TargetError(f"stream '{self.stream}': cannot rewrite {self.file.path} "
+                              f"with the widened header: {exc}") from exc
+        self.header = list(self.columns)
+        self._widened = False

@@ -1,0 +1,258 @@
+"""A file that grows by appends, is made durable on demand, and rolls back on failure.
+
+The contract with the target's drain (see protocol/target.py):
+
+    write(data)    append bytes (compressed on the fly when gzip); not yet durable
+    sync()         everything written is on disk (gzip: the open member is ended; fsync)
+    checkpoint()   a STATE covering everything synced is about to be emitted: the
+                   rollback point moves to the current end of the file
+    abort()        after a failure: truncate back to the rollback point
+
+So after a failure the file holds exactly what the last emitted STATE covers: nothing
+before it is lost, nothing after it remains.
+
+Gzip: each sync ends a complete gzip member, and concatenated members are one valid gzip
+file (RFC 1952), so the rollback point always sits on a member boundary and truncating
+there leaves a file every gzip reader accepts.
+
+The file is opened lazily, on the first write: an ``overwrite`` file is truncated only
+then, so a run that fails before writing anything leaves the previous file untouched.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import logging
+import os
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+__all__ = ["DurableFile"]
+
+log = logging.getLogger("sluice.files")
+
+GZIP_LEVEL = 6
+_OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
+
+# transform(part, first) -> the new bytes for one part of the old content (uncompressed).
+Transform = Callable[[IO[bytes], bool], Iterable[bytes]]
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a directory entry (a new or renamed file) durable."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class _Window(io.RawIOBase):
+    """Read-only view of bytes [start, end) of an open file descriptor."""
+
+    def __init__(self, fd: int, start: int, end: int) -> None:
+        super().__init__()
+        self._fd = fd
+        self._pos = start
+        self._end = end
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        want = min(len(buffer), self._end - self._pos)
+        if want <= 0:
+            return 0
+        data = os.pread(self._fd, want, self._pos)
+        n = len(data)
+        buffer[:n] = data
+        self._pos += n
+        return n
+
+
+class DurableFile:
+    """One output file. Not thread-safe; shared by the sinks that write to the same path."""
+
+    def __init__(self, path: Path, *, overwrite: bool = False, compress: bool = False) -> None:
+        self.path = path
+        self.overwrite = overwrite
+        self.compress = compress
+        self._fd: int | None = None
+        self._z: zlib._Compress | None = None
+        self.size = 0        # bytes on disk (the end of the file)
+        self.synced = 0      # size at the last sync
+        self.committed = 0   # the rollback point: size at the last checkpoint (or at open)
+
+    # -- state -----------------------------------------------------------------------
+
+    @property
+    def opened(self) -> bool:
+        return self._fd is not None
+
+    def existing_size(self) -> int:
+        """Size of the file on disk before this run wrote to it (0 when absent)."""
+        if self._fd is not None:
+            return self.committed
+        try:
+            return self.path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    @contextmanager
+    def read_existing(self) -> Iterator[IO[bytes]]:
+        """The content already on disk, decompressed. For a header check before writing."""
+        fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        try:
+            with self._part(fd, 0, os.fstat(fd).st_size) as part:
+                yield part
+        finally:
+            os.close(fd)
+
+    # -- the write path --------------------------------------------------------------
+
+    def open(self) -> None:
+        if self._fd is not None:
+            return
+        parent = self.path.parent
+        parent.mkdir(parents=True, exist_ok=True)
+        created = not self.path.exists()
+        fd = os.open(self.path, _OPEN_FLAGS, 0o666)
+        try:
+            if self.overwrite:
+                os.ftruncate(fd, 0)
+                size = 0
+            else:
+                size = os.lseek(fd, 0, os.SEEK_END)
+            if created:
+                _fsync_dir(parent)
+        except OSError:
+            os.close(fd)
+            raise
+        self._fd = fd
+        self.size = self.synced = self.committed = size
+        log.info("writing to %s (%s)", self.path, "overwrite" if self.overwrite else "append")
+
+    def write(self, data: bytes) -> None:
+        if self._fd is None:
+            self.open()
+        if self.compress:
+            if self._z is None:
+                self._z = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
+            data = self._z.compress(data)
+        if data:
+            self._write_all(data)
+
+    def _write_all(self, data: bytes) -> None:
+        fd = self._fd
+        assert fd is not None
+        view = memoryview(data)
+        total = len(view)
+        done = 0
+        while done < total:
+            done += os.write(fd, view[done:])
+        self.size += total
+
+    def _end_member(self) -> None:
+        if self._z is not None:
+            tail = self._z.flush(zlib.Z_FINISH)
+            self._z = None
+            self._write_all(tail)
+
+    def sync(self) -> None:
+        """Make everything written durable (ends the open gzip member)."""
+        if self._fd is None:
+            return
+        self._end_member()
+        if self.size != self.synced:
+            os.fsync(self._fd)
+            self.synced = self.size
+
+    def checkpoint(self) -> None:
+        """A STATE covering everything synced is about to be emitted."""
+        if self._fd is not None:
+            self.committed = self.synced
+
+    def abort(self) -> None:
+        """Truncate back to the last checkpoint. Never raises: a failure is already on its way."""
+        if self._fd is None:
+            return
+        self._z = None
+        if self.size == self.committed:
+            return
+        try:
+            os.ftruncate(self._fd, self.committed)
+            os.fsync(self._fd)
+        except OSError as exc:
+            log.error("%s: could not roll back to %d bytes: %s", self.path, self.committed, exc)
+            return
+        log.info("%s: rolled back %d bytes written after the last STATE", self.path, self.size - self.committed)
+        self.size = self.synced = self.committed
+
+    def close(self) -> None:
+        if self._fd is None:
+            return
+        try:
+            self.sync()
+        finally:
+            os.close(self._fd)
+            self._fd = None
+
+    # -- rewriting (a CSV header that widens) -----------------------------------------
+
+    def rewrite(self, transform: Transform) -> None:
+        """Replace the content through ``transform``, atomically, keeping the rollback point.
+
+        The old content is handed over in two parts: up to the rollback point
+        (``first=True``) and after it. The new file is written to a temporary file, synced
+        and renamed over the old one; the rollback point moves to the end of the first
+        part's output, so :meth:`abort` still removes exactly what came after the last STATE.
+        """
+        if self._fd is None:
+            self.open()
+        self._end_member()
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.rewrite")
+        new = DurableFile(tmp, overwrite=True, compress=self.compress)
+        done = False
+        new_committed = 0
+        try:
+            src = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            try:
+                for first, start, end in ((True, 0, self.committed), (False, self.committed, self.size)):
+                    with self._part(src, start, end) as part:
+                        for chunk in transform(part, first):
+                            new.write(chunk)
+                    new.open()
+                    new._end_member()
+                    if first:
+                        new_committed = new.size
+            finally:
+                os.close(src)
+            new.sync()
+            os.replace(tmp, self.path)
+            _fsync_dir(self.path.parent)
+            done = True
+        finally:
+            if not done:
+                new.abort()
+                if new._fd is not None:
+                    os.close(new._fd)
+                    new._fd = None
+                tmp.unlink(missing_ok=True)
+        assert new._fd is not None
+        os.close(self._fd)  # type: ignore[arg-type]
+        self._fd, new._fd = new._fd, None
+        self.size = self.synced = new.size
+        self.committed = new_committed
+
+    @contextmanager
+    def _part(self, fd: int, start: int, end: int) -> Iterator[IO[bytes]]:
+        with io.BufferedReader(_Window(fd, start, end), buffer_size=1 << 20) as raw:
+            if not self.compress:
+                yield raw
+                return
+            with gzip.GzipFile(fileobj=raw, mode="rb") as unzipped:
+                yield unzipped  # type: ignore[misc]

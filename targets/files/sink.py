@@ -1,0 +1,64 @@
+"""The sink half shared by the file targets: buffer, spill, sync, checkpoint, roll back."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from protocol import SchemaMessage, Sink, TargetError
+from targets.files.durable import DurableFile
+from targets.files.target import FileTarget
+
+__all__ = ["SPILL_ROWS", "FileSink"]
+
+# Rendered records are written to the file (not yet durable) every SPILL_ROWS records, so
+# memory stays bounded whatever batch_size_rows is; durability comes only with flush().
+SPILL_ROWS = 4096
+
+
+class FileSink(Sink):
+    """Records rendered into memory, written out in large chunks, made durable at flush.
+
+    Subclasses render records in :meth:`add` and hand over the pending bytes in :meth:`take`.
+    """
+
+    target: FileTarget
+    shared_files: ClassVar[bool] = False
+
+    def __init__(self, target: FileTarget, schema: SchemaMessage) -> None:
+        super().__init__(target, schema)
+        self.file: DurableFile = target.file_for(self.stream, shared=self.shared_files)
+
+    def take(self) -> bytes:
+        """The rendered, not yet written bytes; the buffer is emptied."""
+        raise NotImplementedError
+
+    def spill(self) -> None:
+        data = self.take()
+        if data:
+            try:
+                self.file.write(data)
+            except OSError as exc:
+                raise self.error(exc) from exc
+
+    def flush(self) -> None:
+        self.spill()
+        try:
+            self.file.sync()
+        except OSError as exc:
+            raise self.error(exc) from exc
+
+    def checkpoint(self) -> None:
+        self.file.checkpoint()
+
+    def abort(self) -> None:
+        self.take()
+        self.file.abort()
+
+    def close(self) -> None:
+        try:
+            self.file.close()
+        except OSError as exc:
+            raise self.error(exc) from exc
+
+    def error(self, exc: OSError) -> TargetError:
+        return TargetError(f"stream '{self.stream}': cannot write {self.file.path}: {exc.strerror or exc}")

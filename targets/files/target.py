@@ -1,0 +1,86 @@
+"""The base of the file targets: where each stream's file lives, and the open files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, ClassVar
+
+from protocol import ConfigError, Target
+from targets.files.durable import DurableFile
+
+__all__ = ["COMMON_SETTINGS", "FileTarget"]
+
+# Settings every file target adds to its drop-in settings (the base Target reads the last three).
+COMMON_SETTINGS: dict[str, Any] = {
+    "mode": {
+        "type": "string",
+        "enum": ["append", "overwrite"],
+        "description": "append: add to an existing file. overwrite: replace it (the old file is truncated "
+                       "when the first batch is written, so a run that fails before that leaves it untouched).",
+    },
+    "compression": {
+        "type": "string",
+        "enum": ["none", "gzip"],
+        "default": "none",
+        "description": "gzip writes '.gz' files; every committed batch is one complete gzip member.",
+    },
+    "batch_size_rows": {
+        "type": "integer",
+        "minimum": 1,
+        "default": 100000,
+        "description": "Records per stream between durable commits (fsync) when no STATE asks for one sooner.",
+    },
+    "validate_records": {
+        "type": "boolean",
+        "default": True,
+        "description": "Check every record against its stream's schema; a bad record stops the run with "
+                       "one error line naming the line, the stream and the field.",
+    },
+    "state_flush_seconds": {
+        "type": "number",
+        "minimum": 0,
+        "default": 1.0,
+        "description": "A STATE is held at most this long before the files are synced and it is emitted.",
+    },
+}
+
+
+class FileTarget(Target):
+    """A target writing one file per stream. Subclasses define :meth:`file_path`."""
+
+    capabilities: ClassVar[list[str]] = ["about"]
+    default_mode: ClassVar[str] = "append"
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__(config)
+        if self.config.get("stream_maps"):
+            raise ConfigError("invalid config", [f"setting 'stream_maps': not supported by {self.name}"])
+        self.overwrite = self.write_mode() == "overwrite"
+        self.compress = (self.config.get("compression") or "none") == "gzip"
+        self._files: dict[str, tuple[DurableFile, str]] = {}
+
+    def write_mode(self) -> str:
+        return str(self.config.get("mode") or self.default_mode)
+
+    def file_path(self, stream: str) -> Path:
+        """Where ``stream`` is written (before the '.gz' suffix that compression adds)."""
+        raise NotImplementedError
+
+    def file_for(self, stream: str, *, shared: bool) -> DurableFile:
+        """The stream's file; streams that map to the same path share it when ``shared``."""
+        path = self.file_path(stream)
+        if self.compress and path.suffix != ".gz":
+            path = path.with_name(path.name + ".gz")
+        key = os.path.abspath(path)
+        known = self._files.get(key)
+        if known is not None:
+            if not shared:
+                raise ConfigError(
+                    f"streams '{known[1]}' and '{stream}' would both write to {path}: "
+                    "give each stream its own file name"
+                )
+            return known[0]
+        file = DurableFile(path, overwrite=self.overwrite, compress=self.compress)
+        self._files[key] = (file, stream)
+        return file

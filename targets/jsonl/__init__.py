@@ -1,0 +1,1 @@
+"""target-jsonl: Singer records to JSON Lines files."""

@@ -1,0 +1,3 @@
+from targets.jsonl.target import main
+
+main()
