@@ -201,21 +201,34 @@ class Target:
             self.drain()
 
     def drain(self) -> None:
-        """Commit every sink, then emit the held STATE (if any)."""
-        for sink in self.sinks.values():
-            if sink.pending:
-                try:
-                    sink.flush()
-                except OSError as exc:
-                    raise TargetError(f"stream '{sink.stream}': cannot write: {exc}") from exc
-                emit("counter", "record_count", sink.pending, {"stream": sink.stream})
-                sink.committed += sink.pending
-                sink.pending = 0
+        """Flush every sink, commit, then emit the held STATE (if any)."""
+        flushed = [sink for sink in self.sinks.values() if sink.pending]
+        for sink in flushed:
+            try:
+                sink.flush()
+            except OSError as exc:
+                raise TargetError(f"stream '{sink.stream}': cannot write: {exc}") from exc
+        if flushed:
+            try:
+                self.commit()
+            except OSError as exc:
+                raise TargetError(f"cannot commit: {exc}") from exc
+        for sink in flushed:
+            emit("counter", "record_count", sink.pending, {"stream": sink.stream})
+            sink.committed += sink.pending
+            sink.pending = 0
         if self._pending_state is not None:
             for sink in self.sinks.values():
                 sink.checkpoint()
             self._out.write_state(self._pending_state)
             self._pending_state = None
+
+    def commit(self) -> None:
+        """Make every flushed sink durable at once; called by the drain before the STATE.
+
+        Default: nothing (each sink's ``flush`` is durable by itself). Targets whose sinks
+        share one transaction (the SQL targets) commit it here.
+        """
 
     def committed_counts(self) -> dict[str, int]:
         return {s: sink.committed for s, sink in self.sinks.items()}

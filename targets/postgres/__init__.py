@@ -1,0 +1,1 @@
+"""target-postgres: COPY into a staging table, merge by key, one transaction per batch."""

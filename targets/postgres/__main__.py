@@ -1,0 +1,3 @@
+from targets.postgres.target import main
+
+main()

@@ -1,0 +1,202 @@
+"""The PostgreSQL connection: settings to conninfo, and a session that survives a drop.
+
+:class:`Session` runs every statement of the open transaction through :meth:`Session.run`,
+which keeps a journal of them. When the connection drops (server restart, a terminated
+backend, a network cut), the session reconnects with exponential backoff, replays the
+journal (the transaction was lost with the connection) and carries on; after
+``max_tries`` it gives up with one clear :class:`TargetError`. The journal is emptied
+by every commit, and chunk data lives in a spool file, so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import backoff
+import psycopg
+
+from protocol.errors import ConfigError, TargetError
+
+__all__ = ["Session", "conninfo_from_config", "describe_target"]
+
+log = logging.getLogger("sluice.target.postgres")
+
+T = TypeVar("T")
+Op = Callable[[psycopg.Connection[Any]], Any]
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+
+
+def _cert_file(value: str, storage: str, name: str) -> str:
+    """A certificate given as a path is used as is; given as PEM text it is written to a 0600 file."""
+    if "-----BEGIN" not in value:
+        return str(Path(value).expanduser())
+    folder = Path(storage).expanduser()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, stat.S_IRUSR | stat.S_IWUSR)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value)
+    return str(path)
+
+
+def conninfo_from_config(config: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(conninfo, keyword parameters) for psycopg.connect, from target-postgres settings.
+
+    A connection string (``sqlalchemy_url`` or ``connection_string``) wins over the separate
+    fields, as in MeltanoLabs target-postgres; the ssl_* settings apply to the separate fields.
+    """
+    url = config.get("connection_string") or config.get("sqlalchemy_url")
+    params: dict[str, Any] = {"application_name": "sluice target-postgres",
+                              "options": "-c TimeZone=UTC -c work_mem=64MB"}
+    if url:
+        url = str(url)
+        parts = urlsplit(url)
+        if parts.scheme.startswith("postgres") and "+" in parts.scheme:
+            url = urlunsplit(("postgresql", *parts[1:]))
+        return url, params
+    if not config.get("host"):
+        raise ConfigError("invalid config", ["set 'sqlalchemy_url' (or 'connection_string'), or 'host' with "
+                                             "'port', 'user', 'password' and 'database'"])
+    params.update(host=config["host"], port=int(config.get("port") or 5432))
+    for key, name in (("user", "user"), ("password", "password"), ("database", "dbname")):
+        if config.get(key) not in (None, ""):
+            params[name] = config[key]
+    if config.get("ssl_enable"):
+        mode = config.get("ssl_mode") or "verify-full"
+        if mode not in SSL_MODES:
+            raise ConfigError("invalid config", [f"setting 'ssl_mode': {mode!r} is not one of {', '.join(SSL_MODES)}"])
+        params["sslmode"] = mode
+        storage = str(config.get("ssl_storage_directory") or ".secrets")
+        if config.get("ssl_certificate_authority"):
+            params["sslrootcert"] = _cert_file(str(config["ssl_certificate_authority"]), storage, "root.crt")
+    if config.get("ssl_client_certificate_enable"):
+        storage = str(config.get("ssl_storage_directory") or ".secrets")
+        for key, name, file in (("ssl_client_certificate", "sslcert", "client.crt"),
+                                ("ssl_client_private_key", "sslkey", "client.key")):
+            if not config.get(key):
+                raise ConfigError("invalid config", [f"setting '{key}': required when ssl_client_certificate_enable"])
+            params[name] = _cert_file(str(config[key]), storage, file)
+    return "", params
+
+
+def describe_target(conninfo: str, params: Mapping[str, Any]) -> str:
+    """host:port/db for messages; never the password."""
+    if conninfo:
+        parts = urlsplit(conninfo)
+        if parts.hostname or parts.path:
+            return f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path or ''}"
+        return "the configured server"
+    return f"{params.get('host')}:{params.get('port')}/{params.get('dbname', '')}"
+
+
+class _ConnectionLost(Exception):
+    """Internal: the connection broke; retry after a reconnect."""
+
+
+class Session:
+    """One connection, its open transaction and the journal that can rebuild it."""
+
+    def __init__(self, conninfo: str, params: Mapping[str, Any], *, max_tries: int = 6,
+                 max_wait: float = 8.0) -> None:
+        self._conninfo = conninfo
+        self._params = dict(params)
+        self.where = describe_target(conninfo, params)
+        self.max_tries = max_tries
+        self.max_wait = max_wait
+        self._journal: list[Op] = []
+        self._lost = False
+        #: bumped by every reconnect: per-connection objects (temp tables) are gone after it
+        self.generation = 0
+        self.spool = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)
+        self.conn = self._connect()
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        try:
+            return psycopg.connect(self._conninfo, connect_timeout=10, **self._params)
+        except psycopg.OperationalError as exc:
+            detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            raise TargetError(f"cannot connect to PostgreSQL at {self.where}: {detail}") from exc
+
+    def _reconnect(self) -> None:
+        try:
+            self.conn.close()
+        except psycopg.Error:
+            pass
+        try:
+            self.conn = psycopg.connect(self._conninfo, connect_timeout=10, **self._params)
+        except psycopg.OperationalError as exc:
+            raise _ConnectionLost(str(exc)) from exc
+        self.generation += 1
+        self._lost = False
+
+    def _guard(self, op: Op) -> Any:
+        try:
+            return op(self.conn)
+        except psycopg.OperationalError as exc:
+            if self.conn.broken or self.conn.closed:
+                self._lost = True
+                raise _ConnectionLost(str(exc).strip()) from exc
+            raise TargetError(f"PostgreSQL at {self.where}: {_first_line(exc)}") from exc
+        except psycopg.Error as exc:
+            raise TargetError(f"PostgreSQL at {self.where}: {_first_line(exc)}") from exc
+
+    def _attempt(self, op: Op, journalled: bool) -> Any:
+        if self._lost:
+            self._reconnect()
+            for past in (self._journal[:-1] if journalled else self._journal):
+                self._guard(past)
+        return self._guard(op)
+
+    def _on_backoff(self, details: Any) -> None:
+        log.warning("connection to PostgreSQL at %s lost; reconnecting in %.1fs (try %d of %d) and replaying "
+                    "the open batch", self.where, details["wait"], details["tries"], self.max_tries)
+
+    def run(self, op: Callable[[psycopg.Connection[Any]], T], *, journal: bool = True) -> T:
+        """Run ``op(conn)`` in the open transaction; survive a dropped connection."""
+        if journal:
+            self._journal.append(op)
+        retrying = backoff.on_exception(
+            backoff.expo, _ConnectionLost, max_tries=self.max_tries, max_value=self.max_wait,
+            on_backoff=self._on_backoff, logger=None,
+        )(self._attempt)
+        try:
+            result: T = retrying(op, journal)
+        except _ConnectionLost as exc:
+            raise TargetError(
+                f"connection to PostgreSQL at {self.where} lost and {self.max_tries - 1} reconnects failed; "
+                f"nothing after the last STATE was committed: {str(exc).splitlines()[0] if str(exc) else exc}"
+            ) from exc
+        return result
+
+    def commit(self) -> None:
+        self.run(lambda conn: conn.commit(), journal=False)
+        self._journal.clear()
+        self.spool.seek(0)
+        self.spool.truncate()
+
+    def rollback(self) -> None:
+        self._journal.clear()
+        self.spool.seek(0)
+        self.spool.truncate()
+        if not (self.conn.closed or self.conn.broken):
+            try:
+                self.conn.rollback()
+            except psycopg.Error as exc:
+                log.warning("rollback failed: %s", _first_line(exc))
+
+    def close(self) -> None:
+        self.rollback()
+        self.spool.close()
+        self.conn.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

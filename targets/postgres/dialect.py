@@ -1,0 +1,361 @@
+"""PostgreSQL: each chunk is COPYed (text format, built in bulk) into a temp staging
+table, then merged into the table in the open transaction::
+
+    INSERT INTO t (cols) SELECT DISTINCT ON (keys) cols FROM stage ORDER BY keys, seq DESC
+    ON CONFLICT (keys) DO UPDATE SET col = EXCLUDED.col, ...
+
+so the last record of a key wins, duplicates within one chunk included. Streams without
+keys are COPYed straight into their table. PostgreSQL cannot store NUL characters in
+text or jsonb: they are dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+from psycopg import errors as pg_errors
+
+from protocol.errors import TargetError
+from protocol.jsoncodec import dumps
+from targets.postgres.connection import Session
+from targets.sql import types as T
+from targets.sql.dialect import (
+    DELETED_COLUMN,
+    VERSION_COLUMN,
+    Encoder,
+    Loader,
+    MetaValues,
+    quote_identifier,
+    utc_now,
+)
+from targets.sql.naming import IdentifierMapper, stable_hash
+from targets.sql.table import (
+    Action,
+    AddColumn,
+    AddUniqueKey,
+    AlterColumn,
+    CreateTable,
+    Existing,
+    TableSpec,
+    sibling_name,
+)
+
+__all__ = ["PostgresLoader"]
+
+SQL_TYPES = {
+    T.INTEGER: "BIGINT", T.NUMBER: "NUMERIC", T.BOOLEAN: "BOOLEAN", T.TIMESTAMP: "TIMESTAMPTZ",
+    T.DATE: "DATE", T.TIME: "TIME", T.JSON: "JSONB", T.STRING: "TEXT",
+}
+_FROM_PG = {
+    "bigint": T.INTEGER, "integer": T.INTEGER, "smallint": T.INTEGER, "numeric": T.NUMBER,
+    "double precision": T.NUMBER, "real": T.NUMBER, "boolean": T.BOOLEAN,
+    "timestamp with time zone": T.TIMESTAMP, "timestamp without time zone": T.TIMESTAMP,
+    "date": T.DATE, "time without time zone": T.TIME, "jsonb": T.JSON, "json": T.JSON,
+}
+NULL = "\\N"
+_JSON_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+def _slow(s: str) -> str:
+    return (s.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+            .replace("\r", "\\r").replace("\x00", ""))
+
+
+def _esc(s: str) -> str:
+    if "\\" in s or not s.isprintable():
+        return _slow(s)
+    return s
+
+
+def _text(v: Any) -> str:
+    cls = v.__class__
+    if cls is str:
+        return _esc(v)
+    if v is None:
+        return NULL
+    if cls is bool:
+        return "true" if v else "false"
+    if cls is dict or cls is list:
+        return _json(v)
+    if cls is float:
+        return repr(v)
+    return _esc(str(v))
+
+
+def _json(v: Any) -> str:
+    if v is None:
+        return NULL
+    text = dumps(v).decode()
+    if "\\u0000" in text:
+        text = _JSON_NUL.sub(r"\1", text)
+    return _esc(text)
+
+
+def _integer(v: Any) -> str:
+    if v.__class__ is int:
+        return str(v)
+    if v is None:
+        return NULL
+    if v.__class__ is float and v.is_integer():
+        return str(int(v))
+    return _text(v)
+
+
+def _number(v: Any) -> str:
+    cls = v.__class__
+    if cls is int:
+        return str(v)
+    if cls is float:
+        return repr(v)
+    if v is None:
+        return NULL
+    return _text(v)
+
+
+def _boolean(v: Any) -> str:
+    if v is True:
+        return "t"
+    if v is False:
+        return "f"
+    return _text(v)
+
+
+CONVERT: dict[str, Callable[[Any], str]] = {
+    T.INTEGER: _integer, T.NUMBER: _number, T.BOOLEAN: _boolean, T.JSON: _json,
+    T.TIMESTAMP: _text, T.DATE: _text, T.TIME: _text, T.STRING: _text,
+}
+_USING = {T.STRING: "{c}::text", T.NUMBER: "{c}::numeric", T.JSON: "to_jsonb({c})"}
+
+
+def _qual(schema: str | None, table: str) -> str:
+    return f"{quote_identifier(schema)}.{quote_identifier(table)}" if schema else quote_identifier(table)
+
+
+def _statement(sql: bytes, params: tuple[Any, ...] | None = None) -> Callable[[psycopg.Connection[Any]], None]:
+    def run(conn: psycopg.Connection[Any]) -> None:
+        conn.execute(sql, params)
+    return run
+
+
+class PostgresLoader(Loader):
+    name = "postgres"
+    max_identifier_bytes = 63
+    can_alter = True
+
+    def __init__(self, session: Session, schema: str, *, chunk_size: int | None = None) -> None:
+        self.session = session
+        self.schema = schema
+        if chunk_size:
+            self.chunk_size = chunk_size
+        self._stages: dict[str, int] = {}
+        self._schema_ready = False
+
+    # -- inspection -----------------------------------------------------------------
+
+    def check(self) -> str:
+        def probe(conn: psycopg.Connection[Any]) -> str:
+            row = conn.execute(
+                "SELECT current_user, current_database(), version(), "
+                "(SELECT oid FROM pg_namespace WHERE nspname = %s) IS NOT NULL", (self.schema,)).fetchone()
+            assert row is not None
+            user, db, version, schema_exists = row
+            if schema_exists:
+                ok = conn.execute("SELECT has_schema_privilege(%s, 'CREATE, USAGE')", (self.schema,)).fetchone()
+                missing = f"CREATE and USAGE on schema \"{self.schema}\""
+            else:
+                ok = conn.execute("SELECT has_database_privilege(current_database(), 'CREATE')").fetchone()
+                missing = f"CREATE on database \"{db}\" (schema \"{self.schema}\" does not exist yet)"
+            conn.rollback()
+            if not (ok and ok[0]):
+                raise TargetError(f"user \"{user}\" lacks {missing} at {self.session.where}")
+            return f"{str(version).split(',')[0]} at {self.session.where}: user \"{user}\" may create tables in " \
+                   f"schema \"{self.schema}\""
+        result: str = self.session.run(probe, journal=False)
+        return result
+
+    def describe(self, schema: str | None, table: str) -> Existing | None:
+        name = _qual(schema, table)
+
+        def read(conn: psycopg.Connection[Any]) -> Existing | None:
+            cols = conn.execute(
+                "SELECT a.attname, format_type(a.atttypid, NULL) FROM pg_attribute a "
+                "WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+                (name,)).fetchall()
+            if not cols:
+                return None
+            keys = conn.execute(
+                "SELECT array_agg(a.attname ORDER BY k.ord) FROM pg_index i "
+                "CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) "
+                "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
+                "WHERE i.indrelid = to_regclass(%s) AND i.indisunique AND i.indpred IS NULL "
+                "GROUP BY i.indexrelid", (name,)).fetchall()
+            return Existing({c: _FROM_PG.get(t, T.STRING) for c, t in cols}, [tuple(k[0]) for k in keys])
+        result: Existing | None = self.session.run(read, journal=False)
+        return result
+
+    # -- DDL ------------------------------------------------------------------------
+
+    def _ensure_schema(self) -> None:
+        if self._schema_ready:
+            return
+        schema = self.schema
+
+        def create(conn: psycopg.Connection[Any]) -> None:
+            found = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
+            if not found:
+                conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(schema)}".encode())
+        self.session.run(create)
+        self._schema_ready = True
+
+    def apply(self, schema: str | None, table: str, actions: list[Action]) -> None:
+        self._ensure_schema()
+        q = _qual(schema, table)
+        mapper = IdentifierMapper(self.max_identifier_bytes)
+        for action in actions:
+            if isinstance(action, AlterColumn):
+                self.session.run(self._alter(q, action, mapper))
+                continue
+            if isinstance(action, CreateTable):
+                cols = [f"{quote_identifier(n)} {SQL_TYPES[t]}" + (" NOT NULL" if n in action.key else "")
+                        for n, t in action.columns]
+                if action.key:
+                    cols.append("PRIMARY KEY (" + ", ".join(map(quote_identifier, action.key)) + ")")
+                sql = f"CREATE TABLE IF NOT EXISTS {q} (" + ", ".join(cols) + ")"
+            elif isinstance(action, AddColumn):
+                sql = f"ALTER TABLE {q} ADD COLUMN IF NOT EXISTS {quote_identifier(action.name)} " \
+                      f"{SQL_TYPES[action.logical]}"
+            elif isinstance(action, AddUniqueKey):
+                index = mapper.one(f"{table}__key_{stable_hash(','.join(action.columns))}")
+                sql = f"CREATE UNIQUE INDEX IF NOT EXISTS {quote_identifier(index)} ON {q} (" + \
+                      ", ".join(map(quote_identifier, action.columns)) + ")"
+            self.session.run(_statement(sql.encode()))
+
+    def _alter(self, q: str, action: AlterColumn, mapper: IdentifierMapper) -> Callable[[Any], None]:
+        col = quote_identifier(action.name)
+        using = _USING.get(action.new, "{c}").format(c=col)
+        alter = f"ALTER TABLE {q} ALTER COLUMN {col} TYPE {SQL_TYPES[action.new]} USING {using}"
+        sibling = quote_identifier(sibling_name(mapper, action.field, action.new))
+        add = f"ALTER TABLE {q} ADD COLUMN IF NOT EXISTS {sibling} {SQL_TYPES[action.new]}"
+
+        def run(conn: psycopg.Connection[Any]) -> None:
+            conn.execute(b"SAVEPOINT sluice_alter")
+            try:
+                conn.execute(alter.encode())
+            except (pg_errors.FeatureNotSupported, pg_errors.DependentObjectsStillExist):
+                # a view or rule depends on the column: keep it as it is, add a sibling column
+                conn.execute(b"ROLLBACK TO SAVEPOINT sluice_alter")
+                conn.execute(add.encode())
+            conn.execute(b"RELEASE SAVEPOINT sluice_alter")
+        return run
+
+    # -- rows -----------------------------------------------------------------------
+
+    def encoder(self, spec: TableSpec, meta: MetaValues) -> Encoder:
+        plain = [(c.source.field, CONVERT[c.logical]) for c in spec.columns if c.source.meta is None]
+        extra = [c.source.meta for c in spec.columns if c.source.meta is not None]
+        join = "\t".join
+        if not extra:
+            def encode(record: dict[str, Any], message: Any) -> str:
+                get = record.get
+                return join([conv(get(f)) for f, conv in plain]) + "\n"
+            return encode
+
+        def encode_meta(record: dict[str, Any], message: Any) -> str:
+            get = record.get
+            values = [conv(get(f)) for f, conv in plain]
+            for kind in extra:
+                if kind == "extracted":
+                    values.append(_text(message.time_extracted))
+                elif kind == "version":
+                    values.append(_integer(message.version))
+                elif kind == "sequence":
+                    values.append(str(meta.sequence))
+                else:
+                    values.append(meta.received_at)
+            return join(values) + "\n"
+        return encode_meta
+
+    def _stage(self, spec: TableSpec) -> tuple[str, bytes]:
+        """The temp staging table of a layout: name, and its CREATE statement."""
+        layout = ",".join(f"{c.name}:{c.logical}" for c in spec.columns)
+        name = f"sluice_stage_{stable_hash(_qual(spec.schema, spec.table) + '|' + layout)}"
+        cols = ", ".join(f"c{i} {SQL_TYPES[c.logical]}" for i, c in enumerate(spec.columns))
+        return name, f"CREATE TEMP TABLE IF NOT EXISTS {name} (seq BIGSERIAL, {cols})".encode()
+
+    def write(self, spec: TableSpec, rows: list[Any], *, upsert: bool, truncate: bool) -> None:
+        data = "".join(rows).encode("utf-8", "surrogatepass")
+        spool = self.session.spool
+        spool.seek(0, 2)
+        offset = spool.tell()
+        spool.write(data)
+        size = len(data)
+        del data
+        target = _qual(spec.schema, spec.table)
+        names = [quote_identifier(n) for n in spec.names]
+        cols = ", ".join(names)
+        statements: list[bytes] = [f"TRUNCATE {target}".encode()] if truncate else []
+        if upsert:
+            stage, create = self._stage(spec)
+            positions = {n: i for i, n in enumerate(spec.names)}
+            keys = ", ".join(f"c{positions[k]}" for k in spec.key)
+            others = [n for n in spec.names if n not in spec.key]
+            action = ("DO UPDATE SET " + ", ".join(f"{quote_identifier(n)} = EXCLUDED.{quote_identifier(n)}"
+                                                  for n in others)) if others else "DO NOTHING"
+            stage_cols = ", ".join(f"c{i}" for i in range(len(names)))
+            copy_sql = f"COPY {stage} ({stage_cols}) FROM STDIN".encode()
+            merge = (f"INSERT INTO {target} ({cols}) SELECT DISTINCT ON ({keys}) {stage_cols} FROM {stage} "
+                     f"ORDER BY {keys}, seq DESC ON CONFLICT ({', '.join(quote_identifier(k) for k in spec.key)}) "
+                     f"{action}").encode()
+            after = [merge, f"TRUNCATE {stage}".encode()]
+        else:
+            stage, create = "", b""
+            copy_sql = f"COPY {target} ({cols}) FROM STDIN".encode()
+            after = []
+        session = self.session
+
+        def load(conn: psycopg.Connection[Any]) -> None:
+            if stage and self._stages.get(stage) != session.generation:
+                conn.execute(create)
+                conn.execute(f"TRUNCATE {stage}".encode())
+                self._stages[stage] = session.generation
+            for sql in statements:
+                conn.execute(sql)
+            spool.seek(offset)
+            with conn.cursor() as cur, cur.copy(copy_sql) as copy:
+                left = size
+                while left:
+                    block = spool.read(min(left, 4 * 1024 * 1024))
+                    copy.write(block)
+                    left -= len(block)
+            for sql in after:
+                conn.execute(sql)
+        session.run(load)
+
+    # -- transactions ---------------------------------------------------------------
+
+    def commit(self) -> None:
+        self.session.commit()
+
+    def rollback(self) -> None:
+        self.session.rollback()
+
+    def activate_version(self, spec: TableSpec, version: int, *, hard_delete: bool) -> None:
+        q = _qual(spec.schema, spec.table).replace("%", "%%")
+        ver = quote_identifier(VERSION_COLUMN)
+        old = f"({ver} IS NULL OR {ver} < %s)"
+        params: tuple[Any, ...]
+        if hard_delete:
+            sql, params = f"DELETE FROM {q} WHERE {old}", (version,)
+        else:
+            deleted = quote_identifier(DELETED_COLUMN)
+            sql, params = f"UPDATE {q} SET {deleted} = %s WHERE {old} AND {deleted} IS NULL", (utc_now(), version)
+        self.session.run(_statement(sql.encode(), params))
+        self.session.commit()
+
+    def close(self) -> None:
+        self.session.close()
+
+

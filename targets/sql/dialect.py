@@ -1,0 +1,99 @@
+"""The one interface between the SQL core and a database (SQLite, PostgreSQL, ...).
+
+A :class:`Loader` owns one connection and one open transaction. The core calls it in
+this order, and nothing is committed except by :meth:`Loader.commit` (called by the
+target after every sink flushed, just before the STATE goes out) and by
+:meth:`Loader.activate_version` (called right after a drain)::
+
+    describe -> apply -> encoder -> write* -> commit | rollback
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from targets.sql.naming import IdentifierMapper
+from targets.sql.table import Action, Existing, TableSpec
+
+__all__ = ["DELETED_COLUMN", "VERSION_COLUMN", "Encoder", "Loader", "MetaValues", "quote_identifier", "utc_now"]
+
+Encoder = Callable[[dict[str, Any], Any], Any]
+VERSION_COLUMN = "_sdc_table_version"
+DELETED_COLUMN = "_sdc_deleted_at"
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def quote_identifier(name: str) -> str:
+    """Standard SQL quoting: double quotes, embedded quotes doubled. NUL is dropped."""
+    return '"' + name.replace("\x00", "").replace('"', '""') + '"'
+
+
+class MetaValues:
+    """Values of the metadata columns that are constant for one chunk of rows."""
+
+    __slots__ = ("batched_at", "received_at", "sequence")
+
+    def __init__(self) -> None:
+        self.received_at = ""
+        self.batched_at = ""
+        self.sequence = 0
+
+
+class Loader(ABC):
+    """One destination database. Subclasses implement the SQL of their dialect."""
+
+    name: ClassVar[str] = ""
+    #: the longest identifier in bytes (None: no limit)
+    max_identifier_bytes: ClassVar[int | None] = None
+    #: whether identifiers that differ only by case are the same (SQLite)
+    case_insensitive: ClassVar[bool] = False
+    #: whether a column's type can be changed in place (else: a sibling column)
+    can_alter: ClassVar[bool] = True
+    #: rows are measured with ``len(row)``; a chunk is written when it reaches this
+    chunk_size: int = 8 * 1024 * 1024
+    chunk_rows: int = 50_000
+
+    def mapper(self) -> IdentifierMapper:
+        return IdentifierMapper(self.max_identifier_bytes, case_insensitive=self.case_insensitive)
+
+    @abstractmethod
+    def check(self) -> str:
+        """Connect and check privileges; return a short description or raise TargetError."""
+
+    @abstractmethod
+    def describe(self, schema: str | None, table: str) -> Existing | None:
+        """The table's columns (logical types) and unique keys, or None if it is absent."""
+
+    @abstractmethod
+    def apply(self, schema: str | None, table: str, actions: list[Action]) -> None:
+        """Run DDL in the open transaction."""
+
+    @abstractmethod
+    def encoder(self, spec: TableSpec, meta: MetaValues) -> Encoder:
+        """A function turning (record, RecordMessage) into one row for :meth:`write`."""
+
+    @abstractmethod
+    def write(self, spec: TableSpec, rows: list[Any], *, upsert: bool, truncate: bool) -> None:
+        """Load a chunk of rows in the open transaction (last row of a key wins)."""
+
+    @abstractmethod
+    def commit(self) -> None:
+        """Commit the open transaction durably."""
+
+    @abstractmethod
+    def rollback(self) -> None:
+        """Undo the open transaction. Safe to call more than once and after a failure."""
+
+    @abstractmethod
+    def activate_version(self, spec: TableSpec, version: int, *, hard_delete: bool) -> None:
+        """Delete (or mark ``_sdc_deleted_at``) rows of versions older than ``version``; commit."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the connection."""

@@ -1,0 +1,111 @@
+"""JSON Schema to column types, and the widening rules of schema evolution.
+
+Every property maps to one *logical* type; each dialect names the SQL type for it:
+
+    integer    BIGINT / INTEGER           number   NUMERIC (exact, never float)
+    boolean    BOOLEAN                    timestamp  TIMESTAMPTZ ("date-time")
+    date       DATE                       time     TIME
+    json       JSONB / TEXT (objects, arrays, untyped values)
+    string     TEXT (anything else; also the type every other one widens to)
+
+Widening never loses data: an integer column widens to number; anything else that
+no longer fits widens to string (or json when the new type is json).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from protocol.schema import field_types
+
+__all__ = [
+    "BOOLEAN",
+    "DATE",
+    "INTEGER",
+    "JSON",
+    "LOGICAL_TYPES",
+    "NUMBER",
+    "STRING",
+    "TIME",
+    "TIMESTAMP",
+    "accepts",
+    "logical_type",
+    "widen",
+    "width",
+]
+
+INTEGER = "integer"
+NUMBER = "number"
+BOOLEAN = "boolean"
+TIMESTAMP = "timestamp"
+DATE = "date"
+TIME = "time"
+JSON = "json"
+STRING = "string"
+LOGICAL_TYPES = (INTEGER, NUMBER, BOOLEAN, TIMESTAMP, DATE, TIME, JSON, STRING)
+
+_FORMATS = {"date-time": TIMESTAMP, "date": DATE, "time": TIME}
+_DECIMAL_FORMATS = {"singer.decimal", "x-singer.decimal"}
+
+
+def _string_formats(prop: Mapping[str, Any]) -> set[str | None]:
+    """The formats of every string branch of a property (None: a plain string)."""
+    found: set[str | None] = set()
+    raw = prop.get("type")
+    types = {raw} if isinstance(raw, str) else set(raw or [])
+    if "string" in types:
+        found.add(prop.get("format"))
+    for key in ("anyOf", "oneOf"):
+        for sub in prop.get(key) or []:
+            if isinstance(sub, Mapping):
+                found |= _string_formats(sub)
+    return found
+
+
+def logical_type(prop: Mapping[str, Any]) -> str:
+    """The logical column type of one property schema."""
+    if not isinstance(prop, Mapping):
+        return JSON
+    types = field_types(prop) - {"null"}
+    if not types:
+        return JSON if not field_types(prop) else STRING
+    if types <= {INTEGER, NUMBER}:
+        return INTEGER if types == {INTEGER} else NUMBER
+    if types == {"boolean"}:
+        return BOOLEAN
+    if types <= {"object", "array"}:
+        return JSON
+    if types == {"string"}:
+        formats = _string_formats(prop)
+        if len(formats) == 1:
+            fmt = next(iter(formats))
+            if fmt in _DECIMAL_FORMATS:
+                return NUMBER
+            if fmt in _FORMATS:
+                return _FORMATS[fmt]
+        return STRING
+    if types & {"object", "array"}:
+        return JSON
+    return STRING
+
+
+def width(logical: str) -> int:
+    """How much a type holds: a wider column accepts every value of a narrower one."""
+    return {NUMBER: 1, JSON: 2, STRING: 3}.get(logical, 0)
+
+
+def accepts(column: str, needed: str) -> bool:
+    """Whether a column of logical type ``column`` holds values of type ``needed`` losslessly."""
+    return column == needed or column in (STRING, JSON) or (column == NUMBER and needed == INTEGER)
+
+
+def widen(current: str, needed: str) -> str:
+    """The narrowest type holding both (``current`` when it already does)."""
+    if accepts(current, needed):
+        return current
+    if {current, needed} <= {INTEGER, NUMBER}:
+        return NUMBER
+    if needed == JSON:
+        return JSON
+    return STRING

@@ -1,0 +1,1 @@
+"""target-sqlite: the embedded default destination."""

@@ -1,0 +1,3 @@
+from targets.sqlite.target import main
+
+main()

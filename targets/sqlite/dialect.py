@@ -1,0 +1,262 @@
+"""SQLite: the embedded default destination (stdlib sqlite3, WAL mode).
+
+Types: SQLite stores any value in any column; the declared type only sets an affinity
+that may *convert* values. Exact decimals would be rounded by NUMERIC affinity, so
+numbers are stored as exact decimal text in ``DECIMAL_TEXT`` columns (TEXT affinity);
+read them with ``CAST(x AS NUMERIC)`` or Python's ``Decimal``. SQLite cannot change a
+column's type, so a widened field gets a sibling column (see targets/sql/table.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from protocol.errors import TargetError
+from protocol.jsoncodec import dumps
+from targets.sql import types as T
+from targets.sql.dialect import (
+    DELETED_COLUMN,
+    VERSION_COLUMN,
+    Encoder,
+    Loader,
+    MetaValues,
+    quote_identifier,
+    utc_now,
+)
+from targets.sql.table import Action, AddColumn, AddUniqueKey, AlterColumn, CreateTable, Existing, TableSpec
+
+__all__ = ["SQLiteLoader"]
+
+log = logging.getLogger("sluice.target.sqlite")
+
+SQL_TYPES = {
+    T.INTEGER: "INTEGER", T.NUMBER: "DECIMAL_TEXT", T.BOOLEAN: "BOOLEAN", T.TIMESTAMP: "TIMESTAMP",
+    T.DATE: "DATE", T.TIME: "TIME", T.JSON: "JSON_TEXT", T.STRING: "TEXT",
+}
+LOGICAL = {v: k for k, v in SQL_TYPES.items()}
+INT64 = 2**63
+
+
+def _number(v: Any) -> Any:
+    if v is None or v.__class__ is str:
+        return v
+    if v.__class__ is float:
+        return repr(v) if not v.is_integer() or abs(v) >= 1e16 else str(int(v))
+    if v.__class__ is bool:
+        return "1" if v else "0"
+    return str(v)
+
+
+def _integer(v: Any) -> Any:
+    if v.__class__ is int:
+        return v if -INT64 <= v < INT64 else str(v)
+    if v is None or v.__class__ is bool:
+        return v
+    if v.__class__ is float and v.is_integer():
+        return int(v)
+    return _text(v)
+
+
+def _text(v: Any) -> Any:
+    cls = v.__class__
+    if v is None or cls is str:
+        return v
+    if cls is bool:
+        return "true" if v else "false"
+    if cls is dict or cls is list:
+        return dumps(v).decode()
+    if cls is float:
+        return repr(v)
+    return str(v)
+
+
+def _json(v: Any) -> Any:
+    return None if v is None else dumps(v).decode()
+
+
+def _boolean(v: Any) -> Any:
+    return v if v is None or v.__class__ is bool else _text(v)
+
+
+CONVERT: dict[str, Callable[[Any], Any]] = {
+    T.INTEGER: _integer, T.NUMBER: _number, T.BOOLEAN: _boolean, T.JSON: _json,
+    T.TIMESTAMP: _text, T.DATE: _text, T.TIME: _text, T.STRING: _text,
+}
+
+
+class SQLiteLoader(Loader):
+    name = "sqlite"
+    max_identifier_bytes = None
+    case_insensitive = True
+    can_alter = False
+    chunk_size = 20_000 * 12  # rows are measured in columns
+    chunk_rows = 20_000
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        try:
+            if path != ":memory:":
+                Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(str(Path(path).expanduser()) if path != ":memory:" else path,
+                                        isolation_level=None, timeout=30.0)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=FULL")
+        except (sqlite3.Error, OSError) as exc:
+            raise TargetError(f"cannot open SQLite database {path}: {exc}") from exc
+        self._in_tx = False
+        self._statements: dict[tuple[str, bool, tuple[str, ...]], str] = {}
+
+    # -- plumbing -------------------------------------------------------------------
+
+    def _begin(self) -> None:
+        if not self._in_tx:
+            self.conn.execute("BEGIN")
+            self._in_tx = True
+
+    def _run(self, what: str, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except sqlite3.Error as exc:
+            raise TargetError(f"SQLite {what} failed: {exc}") from exc
+
+    def _execute(self, what: str, sql: str, params: tuple[Any, ...] = ()) -> None:
+        try:
+            self.conn.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise TargetError(f"SQLite {what} failed: {exc}") from exc
+
+    @staticmethod
+    def _table(schema: str | None, table: str) -> str:
+        return quote_identifier(table)
+
+    # -- Loader ---------------------------------------------------------------------
+
+    def check(self) -> str:
+        def probe() -> str:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.execute("CREATE TABLE IF NOT EXISTS _sluice_check (x INTEGER)")
+            self.conn.execute("ROLLBACK")
+            return f"SQLite {sqlite3.sqlite_version} at {self.path} is writable"
+        return str(self._run("check", probe))
+
+    def describe(self, schema: str | None, table: str) -> Existing | None:
+        def read() -> Existing | None:
+            q = self._table(schema, table)
+            cols = self.conn.execute(f"PRAGMA table_info({q})").fetchall()
+            if not cols:
+                return None
+            columns = {c[1]: LOGICAL.get(str(c[2]).upper(), T.STRING) for c in cols}
+            keys: list[tuple[str, ...]] = []
+            pk = tuple(c[1] for c in sorted(cols, key=lambda c: c[5]) if c[5])
+            if pk:
+                keys.append(pk)
+            for idx in self.conn.execute(f"PRAGMA index_list({q})").fetchall():
+                if idx[2]:
+                    info = self.conn.execute(f"PRAGMA index_info({quote_identifier(idx[1])})").fetchall()
+                    keys.append(tuple(i[2] for i in sorted(info)))
+            return Existing(columns, keys)
+        result: Existing | None = self._run("describe", read)
+        return result
+
+    def apply(self, schema: str | None, table: str, actions: list[Action]) -> None:
+        q = self._table(schema, table)
+        self._begin()
+        for action in actions:
+            if isinstance(action, CreateTable):
+                cols = [f"{quote_identifier(n)} {SQL_TYPES[t]}" for n, t in action.columns]
+                if action.key:
+                    cols.append("PRIMARY KEY (" + ", ".join(quote_identifier(k) for k in action.key) + ")")
+                sql = f"CREATE TABLE {q} (" + ", ".join(cols) + ")"
+            elif isinstance(action, AddColumn):
+                sql = f"ALTER TABLE {q} ADD COLUMN {quote_identifier(action.name)} {SQL_TYPES[action.logical]}"
+            elif isinstance(action, AddUniqueKey):
+                name = quote_identifier(f"{table}__key_" + "_".join(action.columns))
+                sql = f"CREATE UNIQUE INDEX {name} ON {q} (" + ", ".join(map(quote_identifier, action.columns)) + ")"
+            elif isinstance(action, AlterColumn):  # never planned: can_alter is False
+                raise TargetError(f"SQLite cannot change the type of column {action.name}")
+            self._execute(f"DDL on table {table}", sql)
+
+    def encoder(self, spec: TableSpec, meta: MetaValues) -> Encoder:
+        plain = [(c.source.field, CONVERT[c.logical]) for c in spec.columns if c.source.meta is None]
+        extra = [c.source.meta for c in spec.columns if c.source.meta is not None]
+        if not extra:
+            def encode(record: dict[str, Any], message: Any) -> tuple[Any, ...]:
+                get = record.get
+                return tuple([conv(get(f)) for f, conv in plain])
+            return encode
+
+        def encode_meta(record: dict[str, Any], message: Any) -> tuple[Any, ...]:
+            get = record.get
+            values = [conv(get(f)) for f, conv in plain]
+            for kind in extra:
+                if kind == "extracted":
+                    values.append(message.time_extracted)
+                elif kind == "version":
+                    values.append(message.version)
+                elif kind == "sequence":
+                    values.append(meta.sequence)
+                else:
+                    values.append(meta.received_at)
+            return tuple(values)
+        return encode_meta
+
+    def _insert_sql(self, spec: TableSpec, upsert: bool) -> str:
+        cache_key = (spec.table, upsert, tuple(spec.names))
+        sql = self._statements.get(cache_key)
+        if sql is None:
+            cols = ", ".join(quote_identifier(n) for n in spec.names)
+            marks = ", ".join("?" for _ in spec.names)
+            sql = f"INSERT INTO {self._table(spec.schema, spec.table)} ({cols}) VALUES ({marks})"
+            if upsert:
+                others = [n for n in spec.names if n not in spec.key]
+                conflict = ", ".join(quote_identifier(k) for k in spec.key)
+                if others:
+                    sets = ", ".join(f"{quote_identifier(n)} = excluded.{quote_identifier(n)}" for n in others)
+                    sql += f" ON CONFLICT ({conflict}) DO UPDATE SET {sets}"
+                else:
+                    sql += f" ON CONFLICT ({conflict}) DO NOTHING"
+            self._statements[cache_key] = sql
+        return sql
+
+    def write(self, spec: TableSpec, rows: list[Any], *, upsert: bool, truncate: bool) -> None:
+        self._begin()
+        if truncate:
+            self._run("delete", lambda: self.conn.execute(f"DELETE FROM {self._table(spec.schema, spec.table)}"))
+        sql = self._insert_sql(spec, upsert)
+        self._run(f"insert into table {spec.table}", lambda: self.conn.executemany(sql, rows))
+
+    def commit(self) -> None:
+        if self._in_tx:
+            self._run("commit", lambda: self.conn.execute("COMMIT"))
+            self._in_tx = False
+
+    def rollback(self) -> None:
+        if self._in_tx:
+            self._in_tx = False
+            try:
+                self.conn.execute("ROLLBACK")
+            except sqlite3.Error as exc:
+                log.warning("rollback failed: %s", exc)
+
+    def activate_version(self, spec: TableSpec, version: int, *, hard_delete: bool) -> None:
+        q = self._table(spec.schema, spec.table)
+        ver = quote_identifier(VERSION_COLUMN)
+        old = f"({ver} IS NULL OR {ver} < ?)"
+        self._begin()
+        if hard_delete:
+            self._run("delete", lambda: self.conn.execute(f"DELETE FROM {q} WHERE {old}", (version,)))
+        else:
+            deleted = quote_identifier(DELETED_COLUMN)
+            self._run("update", lambda: self.conn.execute(
+                f"UPDATE {q} SET {deleted} = ? WHERE {old} AND {deleted} IS NULL", (utc_now(), version)))
+        self.commit()
+
+    def close(self) -> None:
+        self.rollback()
+        self.conn.close()
+
+
