@@ -32,6 +32,10 @@ class Stream:
     replication_key: ClassVar[str | None] = None
     replication_method: ClassVar[str | None] = None
     is_sorted: ClassVar[bool] = False
+    #: True when ``get_records`` advances the stream's replication bookmark itself (values
+    #: that need a typed comparison, such as date-times with offsets); the sync loop then
+    #: does not track the maximum replication-key value.
+    manages_bookmark: ClassVar[bool] = False
 
     def __init__(self, tap: Tap) -> None:
         self.tap = tap
@@ -53,6 +57,13 @@ class Stream:
     @property
     def bookmark_key(self) -> str | None:
         return self.replication_key
+
+    def bind(self, entry: CatalogEntry) -> None:
+        """Called by the sync loop before ``get_records`` with the catalog entry being synced.
+
+        Streams whose schema is built at run time (tap-csv) may adopt ``entry.selected_schema()``
+        so that the records they emit match the SCHEMA message. The default does nothing.
+        """
 
     def get_records(self, bookmarks: Bookmarks) -> Iterator[dict[str, Any]]:
         raise NotImplementedError
@@ -122,11 +133,12 @@ class Tap:
         self, stream: Stream, entry: CatalogEntry, bookmarks: Bookmarks, writer: MessageWriter
     ) -> None:
         name = stream.stream_name
+        stream.bind(entry)
         schema = entry.selected_schema()
         fields = set(schema.get("properties", {}))
         all_fields = fields == set(stream.schema.get("properties", {}))
         writer.write_schema(name, schema, stream.keys, [stream.bookmark_key] if stream.bookmark_key else None)
-        key = stream.bookmark_key
+        key = None if stream.manages_bookmark else stream.bookmark_key
         started = time.monotonic()
         count = 0
         best: Any = None
