@@ -1,0 +1,3 @@
+from taps.csv.tap import main
+
+main()

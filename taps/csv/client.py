@@ -1,0 +1,244 @@
+"""The CSV source: which files a stream reads, how they are opened, and how failures are named.
+
+A stream's files come from its ``path``: one file, a directory (every ``*.csv`` and
+``*.csv.gz`` under it, recursively, as MeltanoLabs tap-csv reads directories), a glob
+pattern in ``path``, or a directory plus a ``glob`` pattern. Files ending in ``.gz`` are
+decompressed. Every failure of the file system, the decompressor, the decoder or the CSV
+parser leaves this module as a :class:`FatalSourceError` naming the stream, the file and
+the line.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import glob as globlib
+import gzip
+import logging
+import os
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import IO, Any
+
+from protocol.errors import ConfigError, FatalSourceError
+
+__all__ = [
+    "DIALECT_OPTIONS",
+    "CsvReader",
+    "FileSpec",
+    "SourceFile",
+    "iso_to_ns",
+    "list_files",
+    "ns_to_iso",
+    "open_csv",
+    "read_header",
+    "source_error",
+]
+
+log = logging.getLogger("tap_csv")
+
+# The csv.reader options a file entry may set, as MeltanoLabs tap-csv names them.
+DIALECT_OPTIONS = ("delimiter", "quotechar", "doublequote", "escapechar", "skipinitialspace", "strict")
+CSV_SUFFIXES = (".csv", ".csv.gz")
+READ_ERRORS = (OSError, EOFError, zlib.error)
+
+CsvReader = Any  # the type of csv.reader(...) objects is private to the csv module
+
+
+def source_error(stream: str, path: str, detail: str, *, line: int | None = None,
+                 field: str | None = None) -> FatalSourceError:
+    """One line naming the stream, the file, the line and the field."""
+    where = f"stream '{stream}': {path}"
+    if line is not None:
+        where += f", line {line}"
+    if field is not None:
+        where += f", field '{field}'"
+    return FatalSourceError(f"{where}: {detail}")
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """One entry of the ``files`` setting, checked and with defaults applied."""
+
+    entity: str
+    path: str
+    keys: tuple[str, ...] = ()
+    replication_key: str | None = None
+    glob: str | None = None
+    encoding: str = "utf-8"
+    dialect: tuple[tuple[str, Any], ...] = ()
+    schema: dict[str, Any] | None = None
+    types: tuple[tuple[str, Any], ...] = ()
+    sample_size: int = 1000
+    infer_types: bool = True
+
+    @classmethod
+    def from_config(cls, item: dict[str, Any], *, sample_size: int, infer_types: bool) -> FileSpec:
+        entity = item["entity"]
+        dialect = tuple((k, item[k]) for k in DIALECT_OPTIONS if item.get(k) is not None)
+        try:
+            csv.reader([], **dict(dialect))
+        except (TypeError, csv.Error) as exc:
+            raise ConfigError(f"files entry '{entity}': invalid CSV dialect option: {exc}") from exc
+        encoding = item.get("encoding") or "utf-8"
+        try:
+            codecs.lookup(encoding)
+        except LookupError as exc:
+            raise ConfigError(f"files entry '{entity}': unknown encoding '{encoding}'") from exc
+        return cls(
+            entity=entity,
+            path=item["path"],
+            keys=tuple(item.get("keys") or ()),
+            replication_key=item.get("replication_key"),
+            glob=item.get("glob"),
+            encoding=encoding,
+            dialect=dialect,
+            schema=item.get("schema"),
+            types=tuple((item.get("types") or {}).items()),
+            sample_size=item.get("sample_size", sample_size),
+            infer_types=item.get("infer_types", infer_types),
+        )
+
+    @property
+    def read_encoding(self) -> str:
+        # A UTF-8 byte-order mark (spreadsheet exports) is not part of the first column's name.
+        return "utf-8-sig" if codecs.lookup(self.encoding).name == "utf-8" else self.encoding
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A file to read, stat'ed before reading.
+
+    ``changed_ns`` is the later of the modification and status-change times: a file moved
+    into a directory keeps its old mtime but gets a new ctime, so it is still seen as new.
+    """
+
+    path: str
+    mtime_ns: int
+    changed_ns: int
+
+    @classmethod
+    def stat(cls, path: str) -> SourceFile:
+        st = os.stat(path)
+        return cls(path, st.st_mtime_ns, max(st.st_mtime_ns, st.st_ctime_ns))
+
+    @property
+    def mtime_iso(self) -> str:
+        return ns_to_iso(self.mtime_ns)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def ns_to_iso(ns: int) -> str:
+    """Nanoseconds since the epoch as an ISO 8601 UTC date-time with microseconds."""
+    return (_EPOCH + timedelta(microseconds=ns // 1000)).isoformat(timespec="microseconds")
+
+
+def iso_to_ns(value: str) -> int:
+    """The inverse of :func:`ns_to_iso` (naive values are taken as UTC)."""
+    dt = datetime.fromisoformat(value)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return (dt - _EPOCH) // timedelta(microseconds=1) * 1000
+
+
+def _is_csv(name: str) -> bool:
+    return name.lower().endswith(CSV_SUFFIXES)
+
+
+def list_files(spec: FileSpec) -> list[SourceFile]:
+    """The files of a stream, sorted by path. A missing explicit file is an error; an empty
+    directory or a glob matching nothing gives an empty list."""
+    if spec.glob:
+        pattern = os.path.join(spec.path, spec.glob)
+    elif globlib.has_magic(spec.path):
+        pattern = spec.path
+    else:
+        pattern = ""
+    try:
+        if pattern:
+            paths = [p for p in globlib.glob(pattern, recursive=True) if os.path.isfile(p)]
+        elif os.path.isdir(spec.path):
+            paths = [
+                os.path.join(root, name)
+                for root, _dirs, names in os.walk(spec.path)
+                for name in names
+                if _is_csv(name)
+            ]
+        elif os.path.exists(spec.path):
+            paths = [spec.path]
+        else:
+            raise source_error(spec.entity, spec.path, "file not found")
+        return [SourceFile.stat(p) for p in sorted(paths)]
+    except OSError as exc:
+        raise source_error(spec.entity, exc.filename or spec.path, f"cannot read: {exc.strerror}") from exc
+
+
+def _open_text(path: str, encoding: str) -> IO[str]:
+    if path.lower().endswith(".gz"):
+        return gzip.open(path, "rt", encoding=encoding, newline="")
+    return open(path, encoding=encoding, newline="")  # closed by open_csv
+
+
+@contextmanager
+def open_csv(spec: FileSpec, path: str) -> Iterator[CsvReader]:
+    """A csv.reader over one file. Read failures inside the block become FatalSourceError."""
+    reader: CsvReader = None
+    try:
+        with _open_text(path, spec.read_encoding) as text:
+            reader = csv.reader(text, **dict(spec.dialect))
+            yield reader
+    except UnicodeDecodeError as exc:
+        line = _undecodable_line(path, spec.read_encoding)
+        raise source_error(spec.entity, path, f"cannot decode the bytes as {spec.encoding} ({exc.reason}); "
+                           "set 'encoding' for this file", line=line) from exc
+    except csv.Error as exc:
+        line = reader.line_num if reader is not None else None
+        raise source_error(spec.entity, path, f"malformed CSV: {exc}", line=line) from exc
+    except READ_ERRORS as exc:
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        if reader is not None:  # text is read ahead in blocks: the failure lies after the last row
+            detail = f"cannot read past line {reader.line_num}: {detail}"
+            raise source_error(spec.entity, path, detail, line=reader.line_num + 1) from exc
+        raise source_error(spec.entity, path, f"cannot read: {detail}") from exc
+
+
+def read_header(reader: CsvReader, spec: FileSpec, path: str) -> list[str]:
+    """The first row: every column named, no name twice."""
+    header: list[str] | None = next(reader, None)
+    if not header:
+        raise source_error(spec.entity, path, "no header row (the file is empty)", line=1)
+    seen: set[str] = set()
+    for position, name in enumerate(header, 1):
+        if not name.strip():
+            raise source_error(spec.entity, path, f"header column {position} has no name", line=reader.line_num)
+        if name in seen:
+            raise source_error(spec.entity, path, f"header names column '{name}' twice", line=reader.line_num)
+        seen.add(name)
+    return header
+
+
+def _undecodable_line(path: str, encoding: str) -> int | None:
+    """The slow path after a decode error: feed the raw lines to an incremental decoder and
+    return the number of the first line it rejects."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    opener = gzip.open if path.lower().endswith(".gz") else open
+    line = 1
+    try:
+        with opener(path, "rb") as raw:
+            for chunk in raw:
+                try:
+                    text = decoder.decode(chunk)
+                except UnicodeDecodeError:
+                    return line
+                line += text.count("\n")
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return line
+    except READ_ERRORS:
+        return None
+    return None
