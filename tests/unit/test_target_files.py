@@ -1,0 +1,139 @@
+"""The durable file layer shared by target-jsonl and target-csv, on real files."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+import pytest
+
+from targets.files import DurableFile, safe_name
+
+
+def test_append_keeps_existing_content_and_overwrite_replaces_it(tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(b"old\n")
+    appended = DurableFile(path)
+    appended.write(b"new\n")
+    appended.sync()
+    appended.close()
+    assert path.read_bytes() == b"old\nnew\n"
+
+    replaced = DurableFile(path, overwrite=True)
+    replaced.write(b"only\n")
+    replaced.close()
+    assert path.read_bytes() == b"only\n"
+
+
+def test_overwrite_leaves_the_old_file_alone_until_the_first_write(tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(b"previous run\n")
+    unused = DurableFile(path, overwrite=True)
+    unused.abort()
+    unused.close()
+    assert path.read_bytes() == b"previous run\n"
+
+
+def test_abort_truncates_to_the_last_checkpoint_not_the_last_sync(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "dir" / "s.jsonl"  # parents are created
+    f = DurableFile(path)
+    f.write(b"1\n2\n")
+    f.sync()
+    f.checkpoint()          # a STATE covering 1, 2 is emitted
+    f.write(b"3\n")
+    f.sync()                # flushed by a full batch, but no STATE covers it yet
+    f.write(b"4\n")         # spilled, not even synced
+    assert path.read_bytes() == b"1\n2\n3\n4\n"
+    f.abort()
+    assert path.read_bytes() == b"1\n2\n"
+    f.close()
+
+
+def test_abort_in_append_mode_without_checkpoint_restores_the_previous_file(tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(b"kept\n")
+    f = DurableFile(path)
+    f.write(b"lost\n")
+    f.sync()
+    f.abort()
+    f.close()
+    assert path.read_bytes() == b"kept\n"
+
+
+def test_gzip_members_concatenate_and_abort_cuts_on_a_member_boundary(tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl.gz"
+    f = DurableFile(path, compress=True)
+    f.write(b"a\n")
+    f.write(b"b\n")
+    f.sync()
+    f.checkpoint()
+    f.write(b"c\n")
+    f.sync()
+    f.checkpoint()
+    f.write(b"d\n" * 1000)
+    f.sync()
+    assert gzip.decompress(path.read_bytes()) == b"a\nb\nc\n" + b"d\n" * 1000
+    f.abort()
+    f.close()
+    assert gzip.decompress(path.read_bytes()) == b"a\nb\nc\n"
+    again = DurableFile(path, compress=True)  # append a member to an existing gzip file
+    again.write(b"e\n")
+    again.close()
+    with gzip.open(path, "rb") as fh:
+        assert fh.read() == b"a\nb\nc\ne\n"
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["plain", "gzip"])
+def test_rewrite_transforms_both_parts_and_keeps_the_rollback_point(tmp_path: Path, compress: bool) -> None:
+    path = tmp_path / "s.txt"
+    f = DurableFile(path, compress=compress)
+    f.write(b"h\nr1\n")
+    f.sync()
+    f.checkpoint()
+    f.write(b"r2\n")
+    seen: list[tuple[bool, bytes]] = []
+
+    def upper(part: IO[bytes], first: bool) -> Iterator[bytes]:
+        data = part.read()
+        seen.append((first, data))
+        yield data.upper()
+
+    f.rewrite(upper)
+    assert seen == [(True, b"h\nr1\n"), (False, b"r2\n")]
+    f.sync()
+    f.abort()  # removes only what came after the checkpoint, in the new file's coordinates
+    f.write(b"r3\n")
+    f.close()
+    raw = path.read_bytes()
+    assert (gzip.decompress(raw) if compress else raw) == b"H\nR1\nr3\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["s.txt"]  # no temporary file left
+
+
+def test_a_failed_rewrite_leaves_the_file_and_no_temporary(tmp_path: Path) -> None:
+    path = tmp_path / "s.txt"
+    f = DurableFile(path)
+    f.write(b"h\nr1\n")
+    f.sync()
+
+    def broken(part: IO[bytes], first: bool) -> Iterator[bytes]:
+        yield b"partial"
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space"):
+        f.rewrite(broken)
+    f.close()
+    assert path.read_bytes() == b"h\nr1\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["s.txt"]
+
+
+@pytest.mark.parametrize(("stream", "name"), [
+    ("orders", "orders"),
+    ("public/orders", "public_orders"),
+    ("a\\b", "a_b"),
+    ("test:SpecialChars!in?attributes", "test:SpecialChars!in?attributes"),
+    ("..", "_.."),
+])
+def test_safe_name_never_leaves_the_directory(stream: str, name: str) -> None:
+    assert safe_name(stream) == name
