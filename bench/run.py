@@ -1,0 +1,289 @@
+"""Benchmark our connectors side by side with public ones, on the same input.
+
+    .venv/bin/python bench/run.py [--records N] [--only NAME ...] [--repeat K] [--stat best|median]
+                                  [--rss-check] [--label TEXT] [--no-write]
+
+See bench/README.md for what each figure means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import _bootstrap  # noqa: F401 - first: re-runs in the project venv if needed
+import datagen
+import measure
+import orjson
+import peers
+
+BENCH = Path(__file__).resolve().parent
+RESULTS = BENCH / "RESULTS.md"
+OUT = datagen.DATA_DIR / "out"
+RSS_SIZES = (200_000, 1_000_000)
+
+
+def say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One program's aggregated runs."""
+
+    label: str
+    rate: float | None        # records/s; None when it failed or was skipped
+    rss_mb: float | None
+    note: str = ""
+
+
+# -- running programs ------------------------------------------------------------------
+
+def _exe(program: peers.Program, bins: dict[str, Path]) -> Path:
+    return bins[program.venv.name if program.venv else ""] / program.exe
+
+
+def _skip_reason(program: peers.Program, bins: dict[str, Path]) -> str:
+    """Empty when the program runs; else why it is skipped. Ours must answer ``--about``."""
+    if program.venv is not None and program.venv.name not in bins:
+        return "not installed"
+    exe = _exe(program, bins)
+    if not exe.exists():
+        return f"{exe} not found"
+    if program.venv is not None:
+        return ""
+    about = subprocess.run([str(exe), "--about"], capture_output=True, check=False)
+    if about.returncode != 0:
+        lines = about.stderr.decode("utf-8", "replace").strip().splitlines()
+        why = lines[-1] if lines else str(about.returncode)
+        return f"{program.exe} --about failed ({why}); not built yet?"
+    return ""
+
+
+def _run_once(program: peers.Program, exe: Path, ds: datagen.Dataset, work: Path) -> measure.Run:
+    out = work / "out"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    config = work / "config.json"
+    config.write_bytes(orjson.dumps(program.config(out, ds)))
+    stderr = work / "stderr.log"
+    stdin = ds.stream_path if program.kind == "target" else None
+    run = measure.run_child([str(exe), "--config", str(config)], stdin=stdin, cwd=out, stderr_path=stderr)
+    if run.ok:
+        problem = program.verify(out, stderr, ds.records)
+        if problem:
+            run = measure.Run(run.seconds, run.peak_rss_mb, run.returncode, problem)
+    say(f"  {program.label}: {run.seconds:.2f} s, {run.peak_rss_mb or 0:.0f} MB"
+        + (f"  FAILED: {run.error}" if not run.ok else ""))
+    shutil.rmtree(out, ignore_errors=True)
+    return run
+
+
+def _aggregate(label: str, runs: Sequence[measure.Run], records: int, stat: str) -> Figure:
+    bad = [r for r in runs if not r.ok]
+    if bad:
+        why = bad[0].error.splitlines()[-1] if bad[0].error else f"exit {bad[0].returncode}"
+        return Figure(label, None, None, f"FAILED: {why}")
+    seconds = min(r.seconds for r in runs) if stat == "best" else statistics.median(r.seconds for r in runs)
+    rss = [r.peak_rss_mb for r in runs if r.peak_rss_mb is not None]
+    return Figure(label, records / seconds, max(rss) if rss else None)
+
+
+def _alternate(programs: Sequence[tuple[peers.Program, Path]], ds: datagen.Dataset, repeat: int, stat: str,
+               work: Path) -> list[Figure]:
+    """ours, theirs, ours, theirs, ... ``repeat`` rounds; aggregate each side."""
+    runs: list[list[measure.Run]] = [[] for _ in programs]
+    for round_no in range(1, repeat + 1):
+        say(f"round {round_no}/{repeat}")
+        for i, (program, exe) in enumerate(programs):
+            side = work / f"side{i}"
+            side.mkdir(parents=True, exist_ok=True)
+            runs[i].append(_run_once(program, exe, ds, side))
+    return [_aggregate(p.label, r, ds.records, stat) for (p, _), r in zip(programs, runs, strict=True)]
+
+
+def _floors(ds: datagen.Dataset, repeat: int, stat: str) -> tuple[Figure, Figure]:
+    work = OUT / "floors"
+    work.mkdir(parents=True, exist_ok=True)
+    oj = [measure.orjson_floor(ds.stream_path) for _ in range(repeat)]
+    cat = [measure.cat_floor(ds.stream_path, work, work / "stderr.log") for _ in range(repeat)]
+    return (_aggregate("floor: orjson.loads per line (in-process)", oj, ds.records, stat),
+            _aggregate("floor: cat file > /dev/null", cat, ds.records, stat))
+
+
+# -- the report --------------------------------------------------------------------------
+
+def _fmt_rate(rate: float | None) -> str:
+    return f"{rate:,.0f}" if rate is not None else "-"
+
+
+def _fmt_rss(rss: float | None) -> str:
+    return f"{rss:,.1f}" if rss is not None else "-"
+
+
+def _judge(goal: peers.Goal, ours: Figure, peer: Figure | None, orjson_rate: float | None) -> str:
+    if ours.rate is None:
+        return f"{goal.text()}: n/a"
+    if goal.kind == "peer":
+        if peer is None or peer.rate is None:
+            return f"{goal.text()}: n/a"
+        ok = ours.rate >= goal.threshold * peer.rate
+    elif goal.kind == "floor":
+        if orjson_rate is None:
+            return f"{goal.text()}: n/a"
+        ok = ours.rate >= goal.threshold * orjson_rate
+    else:
+        ok = ours.rate >= goal.threshold
+    return f"{goal.text()}: {'PASS' if ok else 'FAIL'}"
+
+
+def _row(name: str, fig: Figure, vs_peer: str, vs_floor: str, goals: str) -> str:
+    cells = [name, fig.label, _fmt_rate(fig.rate), _fmt_rss(fig.rss_mb), vs_peer, vs_floor, goals]
+    return "| " + " | ".join(cells) + " |"
+
+
+def _comparison_rows(comp: peers.Comparison, figs: list[Figure], orjson_rate: float | None) -> list[str]:
+    ours, peer = figs[0], (figs[1] if len(figs) > 1 else None)
+
+    def floor_ratio(f: Figure) -> str:
+        return f"{f.rate / orjson_rate:.0%}" if f.rate and orjson_rate else "-"
+
+    vs_peer = f"{ours.rate / peer.rate:.1f}x" if peer and ours.rate and peer.rate else "-"
+    goals = "; ".join(_judge(g, ours, peer, orjson_rate) for g in comp.goals if g.kind != "rss")
+    rows = [_row(comp.name, ours, vs_peer, floor_ratio(ours), goals + (f" ({ours.note})" if ours.note else ""))]
+    if peer is not None:
+        rows.append(_row(comp.name, peer, "1.0x" if peer.rate else "-", floor_ratio(peer), peer.note))
+    return rows
+
+
+def _machine() -> list[str]:
+    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                if ln.startswith("model name")), platform.processor() or "?")
+    mem_kb = next((int(ln.split()[1]) for ln in Path("/proc/meminfo").read_text().splitlines()
+                   if ln.startswith("MemTotal:")), 0)
+    date = subprocess.run(["date", "-u"], capture_output=True, text=True, check=False).stdout.strip()
+    nproc = subprocess.run(["nproc"], capture_output=True, text=True, check=False).stdout.strip()
+    return [f"- date: {date}",
+            f"- machine: {nproc} cores, {cpu}, RAM {mem_kb / 1024 / 1024:.1f} GiB",
+            f"- Python (harness, ours): {platform.python_version()} ({sys.executable})",
+            "- peak RSS: " + ("child's own, via /usr/bin/time %M" if measure.rss_exact
+                              else "os.wait4 ru_maxrss (no /usr/bin/time: may include the harness's RSS)")]
+
+
+# -- main --------------------------------------------------------------------------------
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    names = [c.name for c in peers.COMPARISONS]
+    parser = argparse.ArgumentParser(prog="bench/run.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--records", type=int, default=200_000, metavar="N",
+                        help="records in the stream (default 200000)")
+    parser.add_argument("--only", nargs="+", choices=names, metavar="NAME", help=f"run only these: {', '.join(names)}")
+    parser.add_argument("--repeat", type=int, default=1, metavar="K", help="alternating rounds ours/peer (default 1)")
+    parser.add_argument("--stat", choices=["best", "median"], default="best",
+                        help="how K runs become one figure: best (fastest wall time, default) or median")
+    parser.add_argument("--rss-check", action="store_true",
+                        help=f"also run our targets at {RSS_SIZES[0]} and {RSS_SIZES[1]} records; compare peak RSS")
+    parser.add_argument("--label", default="", help="text added to the RESULTS.md heading (e.g. 'provisional')")
+    parser.add_argument("--no-write", action="store_true", help="print only; do not append to bench/RESULTS.md")
+    args = parser.parse_args(argv)
+    if args.records < 1 or args.repeat < 1:
+        parser.error("--records and --repeat must be positive")
+    return args
+
+
+def _rss_check(comps: Sequence[peers.Comparison], bins: dict[str, Path], skipped: set[str], stat: str,
+               repeat: int) -> list[str]:
+    rows = ["", "Peak RSS flatness (ours):", "",
+            f"| target | peak RSS MB at {RSS_SIZES[0]:,} | at {RSS_SIZES[1]:,} | change | goal |",
+            "|---|---|---|---|---|"]
+    for comp in comps:
+        if comp.ours.kind != "target" or comp.name in skipped:
+            continue
+        exe = _exe(comp.ours, bins)
+        figs = []
+        for size in RSS_SIZES:
+            say(f"RSS check: {comp.name} at {size:,} records")
+            ds = datagen.dataset(size, bins[""] / "tap-csv")
+            figs.append(_alternate([(comp.ours, exe)], ds, repeat, stat, OUT / f"rss-{comp.name}")[0])
+        small, big = figs[0].rss_mb, figs[1].rss_mb
+        limit = next((g.threshold for g in comp.goals if g.kind == "rss"), 10.0)
+        if small and big:
+            change = (big - small) / small * 100
+            verdict = f"+-{limit:g}%: {'PASS' if abs(change) <= limit else 'FAIL'}"
+            rows.append(f"| {comp.name} | {small:,.1f} | {big:,.1f} | {change:+.1f}% | {verdict} |")
+        else:
+            why = figs[0].note or figs[1].note
+            rows.append(f"| {comp.name} | {_fmt_rss(small)} | {_fmt_rss(big)} | - | n/a ({why}) |")
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parse(argv)
+    comps = [c for c in peers.COMPARISONS if not args.only or c.name in args.only]
+    bins: dict[str, Path] = {"": peers.ours_bin()}
+    notes: list[str] = []
+    started = time.monotonic()
+
+    say(f"inputs: {args.records:,} records")
+    ds = datagen.dataset(args.records, bins[""] / "tap-csv")
+    say(f"  {ds.stream_path} ({ds.stream_path.stat().st_size / 1e6:.1f} MB), {ds.csv_path}")
+
+    for venv in {c.peer.venv.name: c.peer.venv for c in comps if c.peer and c.peer.venv}.values():
+        try:
+            bins[venv.name] = peers.ensure_venv(venv, say)
+            quirk = f"; {venv.note}" if venv.note else ""
+            notes.append(f"- peer {venv.name}: {peers.venv_python_version(venv)}{quirk}")
+        except peers.InstallError as exc:
+            notes.append(f"- peer {venv.name}: NOT INSTALLED: {exc}")
+
+    orjson_fig, cat_fig = _floors(ds, args.repeat, args.stat)
+    table = ["| comparison | program | records/s | peak RSS MB | vs peer | vs orjson floor | goals |",
+             "|---|---|---|---|---|---|---|"]
+    skipped: set[str] = set()
+    for comp in comps:
+        say(f"{comp.name}:")
+        order = [p for p in (comp.ours, comp.peer) if p is not None]
+        sides: list[tuple[peers.Program, Path]] = []
+        placeholders: dict[str, Figure] = {}
+        for program in order:
+            why = _skip_reason(program, bins)
+            if why:
+                notes.append(f"- skipped {program.label}: {why}")
+                placeholders[program.label] = Figure(program.label, None, None, f"skipped: {why}")
+                if program is comp.ours:
+                    skipped.add(comp.name)
+                continue
+            sides.append((program, _exe(program, bins)))
+        measured = {f.label: f for f in _alternate(sides, ds, args.repeat, args.stat, OUT / comp.name)}
+        figs = [measured.get(p.label) or placeholders[p.label] for p in order]
+        table += _comparison_rows(comp, figs, orjson_fig.rate)
+    table.append(_row("floor", orjson_fig, "-", "100%", ""))
+    table.append(_row("floor", cat_fig, "-", f"{cat_fig.rate / orjson_fig.rate:.0%}" if cat_fig.rate and orjson_fig.rate
+                      else "-", ""))
+    if args.rss_check:
+        table += _rss_check(comps, bins, skipped, args.stat, args.repeat)
+
+    heading = (f"## {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC: {args.records:,} records, "
+               f"{args.repeat} round(s), {args.stat} of {args.repeat}" + (f" ({args.label})" if args.label else ""))
+    command = "python bench/run.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    section = [heading, "", *_machine(), f"- command: `{command.strip()}`",
+               f"- elapsed: {time.monotonic() - started:.0f} s", *notes, "", *table, ""]
+    print("\n".join(section))
+    if not args.no_write:
+        with RESULTS.open("a", encoding="utf-8") as fh:
+            fh.write("\n" + "\n".join(section))
+        say(f"appended to {RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
