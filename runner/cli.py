@@ -1,0 +1,280 @@
+"""The ``sluice`` command line. Heavy modules are imported inside the commands that use them."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from runner.cli_connectors import check, discover, select, spec
+from runner.cli_context import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_USAGE, Ctx
+
+__all__ = ["EXIT_LOCKED", "cli", "main"]
+
+EXIT_HELP = (
+    "Exit codes: 0 success; 1 a run (or a connector check) failed; 2 bad usage or an invalid "
+    "project file / config; 3 the pipeline is locked by another live run (the run was refused)."
+)
+
+
+def _echo(text: str, err: bool = False) -> None:
+    click.echo(text, err=err)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_HELP)
+@click.option("-p", "--project", "project_arg", metavar="FILE", envvar="SLUICE_PROJECT",
+              help="The project file (default: sluice.yml in the current directory).")
+@click.pass_context
+def cli(ctx: click.Context, project_arg: str | None) -> None:
+    """Run Singer taps into Singer targets, keep their state, and inspect any connector.
+
+    The state store is .sluice/state.db (SQLite) in the project directory, or the
+    PostgreSQL database named by `state_store:` in sluice.yml or SLUICE_STATE_URL.
+    """
+    ctx.obj = Ctx(project_arg)
+
+
+# -- run ------------------------------------------------------------------------------------
+@cli.command(epilog=EXIT_HELP)
+@click.argument("names", nargs=-1, metavar="PIPELINE | TAP TARGET")
+@click.option("--all", "all_", is_flag=True, help="Run every pipeline of the project.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="With --all: pipelines run at once.")
+@click.option("--full-refresh", is_flag=True, help="Ignore the stored state (it is replaced as the run goes).")
+@click.option("--state-id", help="Store state under this id instead of the pipeline's.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Stop the run after SECONDS.")
+@click.option("--dry-run", is_flag=True, help="Print the commands that would run, and exit.")
+@click.option("--metrics-file", type=click.Path(dir_okay=False), help="Write a Prometheus textfile after the run.")
+@click.option("--grace", type=click.FloatRange(min=0), default=10.0, show_default=True,
+              help="Seconds between SIGTERM and SIGKILL when a connector is stopped.")
+@click.option("-v", "--verbose", is_flag=True, help="Also show METRIC lines on the terminal.")
+@click.pass_obj
+def run(obj: Ctx, names: tuple[str, ...], all_: bool, jobs: int, full_refresh: bool, state_id: str | None,
+        timeout: float | None, dry_run: bool, metrics_file: str | None, grace: float, verbose: bool) -> int:
+    """Run a pipeline of sluice.yml, or TAP | TARGET ad hoc.
+
+    The tap's stdout is piped into the target's stdin; every STATE the target sends back
+    is stored as it arrives and given to the tap (--state) on the next run.
+    """
+    from runner.run import RunOptions, plan_adhoc, plan_pipeline, run_pipeline
+
+    options = RunOptions(full_refresh, state_id, timeout, dry_run,
+                         Path(metrics_file).resolve() if metrics_file else None, grace, verbose)
+    project = obj.project
+    if all_:
+        if names or state_id:
+            raise click.UsageError("--all takes no PIPELINE and no --state-id")
+        from runner.parallel import run_all
+
+        if not project.pipelines:
+            raise click.UsageError(f"{project.where} declares no pipelines")
+        run_args = [flag for flag, on in (("--full-refresh", full_refresh), ("--dry-run", dry_run),
+                                          ("--verbose", verbose)) if on]
+        if timeout is not None:
+            run_args += ["--timeout", str(timeout)]
+        if options.metrics_file:
+            run_args += ["--metrics-file", str(options.metrics_file)]
+        run_args += ["--grace", str(grace)]
+        return run_all(list(project.pipelines), jobs, obj.base_args(), run_args)
+    if len(names) == 1:
+        plan = plan_pipeline(project, names[0], options)
+    elif len(names) == 2:
+        plan = plan_adhoc(project, names[0], names[1], options)
+    else:
+        raise click.UsageError("give a PIPELINE, or a TAP and a TARGET, or --all")
+    return run_pipeline(project, plan, options)
+
+
+# -- state ----------------------------------------------------------------------------------
+@cli.group(epilog=EXIT_HELP)
+def state() -> None:
+    """Show or change stored states (the bookmarks a pipeline resumes from)."""
+
+
+def _state_id(obj: Ctx, name: str) -> str:
+    pipe = obj.project.pipelines.get(name)
+    return pipe.state_id if pipe else name
+
+
+def _store(obj: Ctx) -> Any:
+    from runner.stores import open_store
+
+    url, _ = obj.project.state_store_url()
+    return open_store(url, obj.project.dir)
+
+
+def _when(ts: float | None) -> str:
+    import time
+
+    return "-" if ts is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+
+
+@state.command("list")
+@click.pass_obj
+def state_list(obj: Ctx) -> int:
+    """Every stored state id and when it was last written."""
+    with _store(obj) as store:
+        for state_id, updated in store.list_states():
+            _echo(f"{state_id}\t{_when(updated)}")
+    return EXIT_OK
+
+
+@state.command("get")
+@click.argument("pipeline")
+@click.pass_obj
+def state_get(obj: Ctx, pipeline: str) -> int:
+    """Print the stored state of PIPELINE (or of a state id) as JSON."""
+    import json
+
+    with _store(obj) as store:
+        value = store.get_state(_state_id(obj, pipeline))
+    if value is None:
+        _echo(f"sluice: no state stored for '{pipeline}'", err=True)
+        return EXIT_FAILED
+    _echo(json.dumps(value, indent=2, default=str))
+    return EXIT_OK
+
+
+@state.command("set")
+@click.argument("pipeline")
+@click.argument("value", metavar="JSON|@FILE|-")
+@click.pass_obj
+def state_set(obj: Ctx, pipeline: str, value: str) -> int:
+    """Store a state for PIPELINE (refused while the pipeline runs)."""
+    from protocol.errors import ConfigError
+    from protocol.jsoncodec import JSONDecodeError, loads
+
+    if value == "-":
+        text = sys.stdin.read()
+    elif value.startswith("@"):
+        try:
+            text = Path(value[1:]).read_text()
+        except OSError as exc:
+            raise ConfigError(f"cannot read {value[1:]}: {exc.strerror}") from exc
+    else:
+        text = value
+    try:
+        data = loads(text)
+    except JSONDecodeError as exc:
+        raise ConfigError(f"the state is not valid JSON: {exc}") from exc
+    if isinstance(data, dict) and data.get("type") == "STATE" and isinstance(data.get("value"), dict):
+        data = data["value"]
+    if not isinstance(data, dict):
+        raise ConfigError("a state must be a JSON object")
+    state_id = _state_id(obj, pipeline)
+    with _store(obj) as store:
+        lock = store.lock(state_id)
+        try:
+            store.set_state(state_id, data)
+        finally:
+            lock.release()
+    _echo(f"sluice: state of '{state_id}' set", err=True)
+    return EXIT_OK
+
+
+@state.command("clear")
+@click.argument("pipeline")
+@click.pass_obj
+def state_clear(obj: Ctx, pipeline: str) -> int:
+    """Delete the stored state of PIPELINE: its next run starts from scratch."""
+    state_id = _state_id(obj, pipeline)
+    with _store(obj) as store:
+        lock = store.lock(state_id)
+        try:
+            existed = store.clear_state(state_id)
+        finally:
+            lock.release()
+    _echo(f"sluice: state of '{state_id}' {'cleared' if existed else 'was not stored'}", err=True)
+    return EXIT_OK
+
+
+# -- history, cron ----------------------------------------------------------------------------
+@cli.command()
+@click.argument("pipeline", required=False)
+@click.option("-n", "--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_obj
+def runs(obj: Ctx, pipeline: str | None, limit: int, as_json: bool) -> int:
+    """The run history: start, end, status, records, error (most recent first)."""
+    import json
+
+    with _store(obj) as store:
+        records = store.runs(pipeline, limit)
+    if as_json:
+        for r in records:
+            _echo(json.dumps(r.to_dict()))
+        return EXIT_OK
+    _echo("ID\tPIPELINE\tSTARTED\tENDED\tSTATUS\tRECORDS\tERROR")
+    for r in records:
+        recs = "-" if r.records_committed is None else str(r.records_committed)
+        _echo(f"{r.id}\t{r.pipeline}\t{_when(r.started_at)}\t{_when(r.ended_at)}\t{r.status}\t{recs}\t{r.error or ''}")
+    return EXIT_OK
+
+
+@cli.command()
+@click.option("--metrics-file", type=click.Path(dir_okay=False), help="Add --metrics-file to every line.")
+@click.pass_obj
+def crontab(obj: Ctx, metrics_file: str | None) -> int:
+    """Print crontab lines for the pipelines that have a schedule."""
+    from runner.crontab import crontab_lines
+
+    for line in crontab_lines(obj.project, Path(metrics_file).resolve() if metrics_file else None):
+        _echo(line)
+    return EXIT_OK
+
+
+@cli.command()
+@click.pass_obj
+def validate(obj: Ctx) -> int:
+    """Check sluice.yml and resolve every connector (programs, config files, ${ENV}), listing every problem."""
+    from protocol.errors import ConfigError
+
+    project = obj.project
+    problems: list[str] = []
+    for conn in project.connectors.values():
+        try:
+            project.resolve(conn, check_catalog=True)
+        except ConfigError as exc:
+            problems.extend(exc.problems or [str(exc)])
+    if problems:
+        raise ConfigError(f"{project.where}: problems found", problems)
+    _echo(f"{project.where}: ok ({len(project.connectors)} connectors, {len(project.pipelines)} pipelines)")
+    return EXIT_OK
+
+
+for command in (spec, check, discover, select):
+    cli.add_command(command)
+
+
+def _config_error_text(exc: Any) -> str:
+    text = str(exc)
+    if getattr(exc, "problems", None):
+        head = text[: len(text) - len("; ".join(exc.problems)) - 2]
+        return head + ":\n" + "\n".join(f"  {p}" for p in exc.problems)
+    return text
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``sluice`` console script."""
+    from protocol.errors import ConfigError, SluiceError
+
+    try:
+        code = cli.main(args=argv, prog_name="sluice", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("sluice: aborted", err=True)
+        sys.exit(EXIT_FAILED)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_USAGE if exc.exit_code == 2 else exc.exit_code)
+    except ConfigError as exc:
+        click.echo(f"sluice: error: {_config_error_text(exc)}", err=True)
+        sys.exit(EXIT_USAGE)
+    except SluiceError as exc:
+        click.echo(f"sluice: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("sluice: interrupted", err=True)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)

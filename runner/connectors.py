@@ -1,0 +1,188 @@
+"""Talking to any Singer connector as a program: ``--about``, ``--test``, ``--discover``.
+
+These work the same on our connectors and on third-party ones (singer-sdk or not): the
+connector runs isolated (declared environment, 0600 config file), and its output is parsed
+here, never its code imported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from protocol.catalog import Catalog
+from protocol.config import secret_values
+from protocol.errors import ConfigError, ProtocolError, SluiceError
+from protocol.schema import check_schema
+from runner.isolation import Redactor, RunDir, child_env
+from runner.project import ResolvedConnector
+from runner.pumps import error_message
+
+__all__ = ["CheckResult", "about", "check", "connector_secrets", "discover", "settings_schema", "validate_catalog"]
+
+ABOUT_TIMEOUT = 60.0
+
+
+class ConnectorError(SluiceError):
+    """A connector could not answer (--about, --discover) as the Singer contract says."""
+
+
+def _cache_key(argv: list[str]) -> str:
+    h = hashlib.blake2b(digest_size=12)
+    for part in argv:
+        h.update(part.encode() + b"\0")
+    try:
+        st = os.stat(argv[0])
+        h.update(f"{st.st_mtime_ns}:{st.st_size}".encode())
+    except OSError:
+        pass
+    return h.hexdigest()
+
+
+def about(conn: ResolvedConnector, cache_dir: Path | None = None, *, refresh: bool = False) -> dict[str, Any] | None:
+    """The connector's ``--about --format json``; None when it has none. Cached per program version."""
+    cache = cache_dir / f"about-{_cache_key(conn.argv)}.json" if cache_dir else None
+    if cache is not None and cache.exists() and not refresh:
+        try:
+            cached = orjson.loads(cache.read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            cached = None
+        if isinstance(cached, dict):
+            return cached.get("about") if isinstance(cached.get("about"), dict) else None
+    info: dict[str, Any] | None = None
+    try:
+        done = subprocess.run(
+            [*conn.argv, "--about", "--format", "json"], capture_output=True, env=child_env(conn.env),
+            stdin=subprocess.DEVNULL, timeout=ABOUT_TIMEOUT, check=False,
+        )
+        if done.returncode == 0:
+            parsed = orjson.loads(done.stdout)
+            info = parsed if isinstance(parsed, dict) else None
+    except (OSError, subprocess.TimeoutExpired, orjson.JSONDecodeError):
+        info = None
+    if cache is not None:
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            cache.write_bytes(orjson.dumps({"about": info}))
+        except OSError:
+            pass
+    return info
+
+
+def settings_schema(info: dict[str, Any] | None) -> dict[str, Any] | None:
+    if info is None:
+        return None
+    settings = info.get("settings")
+    return settings if isinstance(settings, dict) else None
+
+
+def connector_secrets(conn: ResolvedConnector, info: dict[str, Any] | None) -> set[str]:
+    """Values to redact: from ``${ENV}``, settings the connector marks secret, and declared ``secrets``."""
+    out = set(conn.secrets)
+    schema = settings_schema(info) or {"properties": {}}
+    out.update(secret_values(conn.config, schema))
+    for name in conn.secret_settings:
+        value = conn.config.get(name)
+        if isinstance(value, str | int | float) and not isinstance(value, bool) and str(value):
+            out.add(str(value))
+    return out
+
+
+def _run(
+    conn: ResolvedConnector, flags: list[str], run_dir: RunDir, timeout: float
+) -> subprocess.CompletedProcess[bytes]:
+    config = run_dir.write_private(f"{conn.name}.config.json", orjson.dumps(conn.config))
+    try:
+        return subprocess.run(
+            [*conn.argv, "--config", str(config), *flags], capture_output=True, env=child_env(conn.env),
+            stdin=subprocess.DEVNULL, timeout=timeout, check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise ConnectorError(f"{conn.name}: no answer after {timeout:g} s") from exc
+    except OSError as exc:
+        raise ConnectorError(f"{conn.name}: cannot start: {exc.strerror or exc}") from exc
+
+
+def _last_message(stderr: bytes, stdout: bytes = b"") -> str | None:
+    last_error = None
+    last_line = None
+    for raw in (stderr + b"\n" + stdout).decode("utf-8", "replace").splitlines():
+        line = raw.strip()
+        if not line or "METRIC: " in line:
+            continue
+        last_line = line
+        message = error_message(line)
+        if message is not None:
+            last_error = message
+    return last_error or last_line
+
+
+@dataclass
+class CheckResult:
+    ok: bool
+    message: str
+
+
+def check(conn: ResolvedConnector, run_dir: RunDir, redact: Redactor, timeout: float = 300.0) -> CheckResult:
+    """Run the connector's ``--test``."""
+    done = _run(conn, ["--test"], run_dir, timeout)
+    stderr_text = done.stderr.decode("utf-8", "replace")
+    if done.returncode == 2 and "no such option" in stderr_text.lower() and "--test" in stderr_text:
+        return CheckResult(False, redact(f"{conn.name} does not support --test"))
+    message = _last_message(done.stderr, done.stdout if done.returncode else b"")
+    if done.returncode == 0:
+        return CheckResult(True, redact(message or "connection check passed"))
+    return CheckResult(False, redact(message or f"exit code {done.returncode}"))
+
+
+def discover(conn: ResolvedConnector, run_dir: RunDir, redact: Redactor, timeout: float = 600.0) -> dict[str, Any]:
+    """Run ``--discover``; return the catalog after validating it."""
+    done = _run(conn, ["--discover"], run_dir, timeout)
+    if done.returncode != 0:
+        message = _last_message(done.stderr) or f"exit code {done.returncode}"
+        raise ConnectorError(redact(f"{conn.name} --discover failed: {message}"))
+    try:
+        data = orjson.loads(done.stdout)
+    except orjson.JSONDecodeError as exc:
+        raise ConnectorError(f"{conn.name} --discover did not print a JSON catalog: {exc}") from exc
+    problems = validate_catalog(data)
+    if problems:
+        raise ConnectorError(f"{conn.name} --discover printed an invalid catalog: " + "; ".join(problems))
+    return data  # type: ignore[no-any-return]
+
+
+def validate_catalog(data: Any) -> list[str]:
+    """Every problem of a Singer catalog, each naming its stream."""
+    try:
+        catalog = Catalog.from_dict(data)
+    except ConfigError as exc:
+        return [str(exc)]
+    problems: list[str] = []
+    seen: set[str] = set()
+    for raw, entry in zip(data["streams"], catalog.streams, strict=True):
+        name = entry.tap_stream_id
+        if name in seen:
+            problems.append(f"stream '{name}': duplicate tap_stream_id")
+        seen.add(name)
+        try:
+            check_schema(entry.schema, stream=name)
+        except ProtocolError as exc:
+            problems.append(str(exc))
+            continue
+        props = entry.schema.get("properties") or {}
+        for key in entry.key_properties:
+            if key not in props:
+                problems.append(f"stream '{name}': key property '{key}' is not in its schema")
+        if entry.replication_key and entry.replication_key not in props:
+            problems.append(f"stream '{name}': replication key '{entry.replication_key}' is not in its schema")
+        for i, item in enumerate(raw.get("metadata") or []):
+            if not isinstance(item, dict) or not isinstance(item.get("breadcrumb"), list) \
+                    or not isinstance(item.get("metadata"), dict):
+                problems.append(f"stream '{name}': metadata[{i}] needs a 'breadcrumb' list and a 'metadata' object")
+    return problems

@@ -1,0 +1,91 @@
+"""``sluice run --all -j N``: every pipeline, at most N at once, each in its own runner process.
+
+Each pipeline runs as ``python -m runner run NAME`` (its own lock, signals and state), so
+one failing pipeline cannot disturb the others. Their stderr lines are prefixed with the
+pipeline's name. SIGINT/SIGTERM stop launching and are passed on to the running ones.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from typing import IO
+
+from runner.isolation import make_preexec
+from runner.project import Limits
+
+__all__ = ["run_all"]
+
+
+def _pump(name: str, stream: IO[bytes], terminal: IO[str], lock: threading.Lock) -> None:
+    for raw in stream:
+        line = raw.decode("utf-8", "replace").rstrip("\n")
+        with lock:
+            terminal.write(f"[{name}] {line}\n")
+            terminal.flush()
+    stream.close()
+
+
+def combine(codes: Sequence[int]) -> int:
+    """1 if any run failed; else 2 for a config error, 3 for a locked pipeline; 0 when all succeeded."""
+    for code in (1, 2, 3):
+        if code in codes:
+            return code
+    return 1 if any(codes) else 0
+
+
+def run_all(names: list[str], jobs: int, base_args: list[str], run_args: list[str],
+            terminal: IO[str] | None = None) -> int:
+    terminal = terminal or sys.stderr
+    lock = threading.Lock()
+    pending = list(names)
+    running: dict[str, tuple[subprocess.Popen[bytes], threading.Thread]] = {}
+    codes: dict[str, int] = {}
+    stopping: list[int] = []
+
+    def on_signal(signum: int, frame: object) -> None:
+        stopping.append(signum)
+        for proc, _ in running.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    preexec = make_preexec(Limits())
+    try:
+        while pending or running:
+            while pending and len(running) < jobs and not stopping:
+                name = pending.pop(0)
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "runner", *base_args, "run", name, *run_args],
+                    stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=preexec, start_new_session=True,
+                )
+                assert proc.stderr is not None
+                pump = threading.Thread(target=_pump, args=(name, proc.stderr, terminal, lock), daemon=True)
+                pump.start()
+                running[name] = (proc, pump)
+            for name, (proc, pump) in list(running.items()):
+                rc = proc.poll()
+                if rc is not None:
+                    pump.join()
+                    codes[name] = rc
+                    del running[name]
+            if stopping and pending:
+                for name in pending:
+                    codes[name] = 1
+                pending.clear()
+            time.sleep(0.05)
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+    failed = sorted(name for name, rc in codes.items() if rc != 0)
+    ok = len(codes) - len(failed)
+    summary = f"sluice: {ok} of {len(codes)} pipeline(s) succeeded"
+    if failed:
+        summary += "; failed: " + ", ".join(f"{n} (exit {codes[n]})" for n in failed)
+    terminal.write(summary + "\n")
+    terminal.flush()
+    return combine(list(codes.values()))

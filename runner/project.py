@@ -1,0 +1,356 @@
+"""The project file ``sluice.yml``: loading, JSON Schema validation, ``${ENV}`` interpolation.
+
+Structure is validated when the file is loaded, and every problem is reported at once with
+its location (``sluice.yml:12: pipelines[0].tap: ...``). A connector's config is resolved
+(files read, ``${ENV}`` interpolated) only when the connector is used, again reporting every
+problem at once. Every value that came from the environment is remembered as a secret.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from protocol.errors import ConfigError
+
+__all__ = [
+    "Connector",
+    "Limits",
+    "Pipeline",
+    "Project",
+    "ResolvedConnector",
+    "find_project",
+    "interpolate",
+    "load_project",
+]
+
+PROJECT_FILES = ("sluice.yml", "sluice.yaml")
+_VAR = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory_mb: int | None = None
+    cpu_seconds: int | None = None
+
+
+@dataclass
+class Connector:
+    name: str
+    executable: str
+    location: str
+    args: list[str] = field(default_factory=list)
+    config: dict[str, Any] | str | None = None
+    catalog: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    secret_settings: list[str] = field(default_factory=list)
+    limits: Limits = field(default_factory=Limits)
+    declared: bool = True
+
+
+@dataclass
+class ResolvedConnector:
+    """A connector ready to start: absolute program, plain config, environment, secrets."""
+
+    name: str
+    argv: list[str]
+    config: dict[str, Any]
+    env: dict[str, str]
+    catalog: Path | None
+    limits: Limits
+    secrets: set[str]
+    secret_settings: list[str]
+
+
+@dataclass
+class Pipeline:
+    name: str
+    tap: str
+    target: str
+    state_id: str
+    schedule: str | None = None
+    timeout: float | None = None
+
+
+def interpolate(value: Any, environ: Mapping[str, str], where: str, problems: list[str], secrets: set[str]) -> Any:
+    """Replace ``${VAR}`` / ``${VAR:-default}`` in every string of ``value`` (``$${`` is a literal ``${``)."""
+    if isinstance(value, str):
+        def sub(m: re.Match[str]) -> str:
+            if m.group(0) == "$${":
+                return "${"
+            name, default = m.group(1), m.group(2)
+            if name in environ:
+                if environ[name]:
+                    secrets.add(environ[name])
+                return environ[name]
+            if default is not None:
+                return default
+            problems.append(f"{where}: environment variable {name} is not set")
+            return ""
+
+        return _VAR.sub(sub, value)
+    if isinstance(value, dict):
+        return {k: interpolate(v, environ, f"{where}.{k}", problems, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate(v, environ, f"{where}[{i}]", problems, secrets) for i, v in enumerate(value)]
+    return value
+
+
+def _path_text(path: Any) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+class Project:
+    def __init__(self, path: Path | None, data: dict[str, Any]) -> None:
+        self.path = path
+        self.dir = (path.parent if path else Path.cwd()).resolve()
+        self.state_store: str | None = data.get("state_store")
+        self.connectors: dict[str, Connector] = {}
+        self.pipelines: dict[str, Pipeline] = {}
+        for i, raw in enumerate(data.get("connectors") or []):
+            limits = raw.get("limits") or {}
+            self.connectors[raw["name"]] = Connector(
+                name=raw["name"],
+                executable=raw["executable"],
+                location=f"connectors[{i}]",
+                args=list(raw.get("args") or []),
+                config=raw.get("config"),
+                catalog=raw.get("catalog"),
+                env={k: _env_text(v) for k, v in (raw.get("env") or {}).items()},
+                secret_settings=list(raw.get("secrets") or []),
+                limits=Limits(limits.get("memory_mb"), limits.get("cpu_seconds")),
+            )
+        for raw in data.get("pipelines") or []:
+            self.pipelines[raw["name"]] = Pipeline(
+                name=raw["name"],
+                tap=raw["tap"],
+                target=raw["target"],
+                state_id=raw.get("state_id") or raw["name"],
+                schedule=raw.get("schedule"),
+                timeout=raw.get("timeout"),
+            )
+
+    @property
+    def where(self) -> str:
+        return str(self.path) if self.path else "(no sluice.yml)"
+
+    def state_store_url(self, environ: Mapping[str, str] | None = None) -> tuple[str | None, set[str]]:
+        """The state store URL (``SLUICE_STATE_URL`` wins over sluice.yml) and its secrets."""
+        environ = os.environ if environ is None else environ
+        secrets: set[str] = set()
+        if environ.get("SLUICE_STATE_URL"):
+            return environ["SLUICE_STATE_URL"], secrets
+        if not self.state_store:
+            return None, secrets
+        problems: list[str] = []
+        url = interpolate(self.state_store, environ, "state_store", problems, secrets)
+        if problems:
+            raise ConfigError(f"{self.where}: invalid state_store", problems)
+        return url, secrets
+
+    def pipeline(self, name: str) -> Pipeline:
+        if name not in self.pipelines:
+            known = ", ".join(sorted(self.pipelines)) or "none"
+            raise ConfigError(f"no pipeline named '{name}' in {self.where} (pipelines: {known})")
+        return self.pipelines[name]
+
+    def connector(self, name: str) -> Connector:
+        """A declared connector, or an ad hoc one: any program on PATH or by path, no config."""
+        if name in self.connectors:
+            return self.connectors[name]
+        if "/" in name or shutil.which(name):
+            return Connector(name=Path(name).name, executable=name, location=name, declared=False)
+        known = ", ".join(sorted(self.connectors)) or "none"
+        raise ConfigError(
+            f"no connector named '{name}' in {self.where}, and no such program on PATH (connectors: {known})"
+        )
+
+    def resolve(
+        self,
+        connector: Connector,
+        environ: Mapping[str, str] | None = None,
+        *,
+        check_catalog: bool = False,
+        with_config: bool = True,
+    ) -> ResolvedConnector:
+        """Read config files, interpolate ``${ENV}``, find the program. Lists every problem."""
+        environ = os.environ if environ is None else environ
+        problems: list[str] = []
+        secrets: set[str] = set()
+        where = connector.location
+        argv0 = self._find_program(connector.executable, f"{where}.executable", problems)
+        config: dict[str, Any] = {}
+        raw = connector.config if with_config else None
+        if isinstance(raw, str):
+            path = self.dir / interpolate(raw, environ, f"{where}.config", problems, secrets)
+            config = self._read_config_file(path, f"{where}.config", problems)
+            config = interpolate(config, environ, f"{where}.config({path.name})", problems, secrets)
+        elif isinstance(raw, dict):
+            config = interpolate(raw, environ, f"{where}.config", problems, secrets)
+        env = interpolate(connector.env, environ, f"{where}.env", problems, secrets)
+        args = interpolate(connector.args, environ, f"{where}.args", problems, secrets)
+        catalog = None
+        if connector.catalog:
+            catalog = self.dir / connector.catalog
+            if check_catalog and not catalog.is_file():
+                problems.append(f"{where}.catalog: catalog file not found: {catalog} "
+                                f"(write it with: sluice discover {connector.name} -o {connector.catalog})")
+        if problems:
+            raise ConfigError(f"{self.where}: connector '{connector.name}' cannot be used", problems)
+        return ResolvedConnector(
+            name=connector.name,
+            argv=[argv0, *args],
+            config=config,
+            env=env,
+            catalog=catalog,
+            limits=connector.limits,
+            secrets=secrets,
+            secret_settings=list(connector.secret_settings),
+        )
+
+    def _find_program(self, executable: str, where: str, problems: list[str]) -> str:
+        if "/" in executable:
+            path = Path(executable).expanduser()
+            path = path if path.is_absolute() else self.dir / path
+            if not os.access(path, os.X_OK) or path.is_dir():
+                problems.append(f"{where}: {path} is not an executable file")
+            return str(path)
+        found = shutil.which(executable)
+        if not found:
+            problems.append(f"{where}: program '{executable}' not found on PATH")
+            return executable
+        return found
+
+    @staticmethod
+    def _read_config_file(path: Path, where: str, problems: list[str]) -> dict[str, Any]:
+        import orjson
+
+        try:
+            data = orjson.loads(path.read_bytes())
+        except FileNotFoundError:
+            problems.append(f"{where}: config file not found: {path}")
+            return {}
+        except OSError as exc:
+            problems.append(f"{where}: cannot read config file {path}: {exc.strerror}")
+            return {}
+        except orjson.JSONDecodeError as exc:
+            problems.append(f"{where}: config file {path} is not valid JSON: {exc}")
+            return {}
+        if not isinstance(data, dict):
+            problems.append(f"{where}: config file {path} must hold a JSON object")
+            return {}
+        return data
+
+
+def _env_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def find_project(explicit: str | None) -> Path | None:
+    if explicit:
+        path = Path(explicit)
+        if path.is_dir():
+            for name in PROJECT_FILES:
+                if (path / name).exists():
+                    return path / name
+            raise ConfigError(f"no sluice.yml in {path}")
+        if not path.exists():
+            raise ConfigError(f"project file not found: {path}")
+        return path
+    for name in PROJECT_FILES:
+        if Path(name).exists():
+            return Path(name)
+    return None
+
+
+def load_project(path: Path | None) -> Project:
+    """Load and validate ``sluice.yml``; None gives an empty project in the current directory."""
+    if path is None:
+        return Project(None, {})
+    import yaml
+
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        data = yaml.load(text, Loader=loader) or {}
+        root = yaml.compose(text, Loader=loader)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the project file must be a mapping (connectors:, pipelines:)")
+    problems = validate_project(data, root)
+    if problems:
+        raise ConfigError(f"{path}: invalid project file", [f"{path.name}:{p}" for p in problems])
+    return Project(path, data)
+
+
+def validate_project(data: dict[str, Any], root: Any = None) -> list[str]:
+    """Every problem of a project file, as ``LINE: LOCATION: message`` (sorted by line)."""
+    import jsonschema
+
+    from runner.project_schema import PROJECT_SCHEMA
+
+    found: list[tuple[int, str]] = []
+    validator = jsonschema.Draft7Validator(PROJECT_SCHEMA)
+    for error in validator.iter_errors(data):
+        path = list(error.absolute_path)
+        found.append((_line_of(root, path), f"{_path_text(path)}: {error.message}"))
+    if not found:
+        found.extend(_check_references(data, root))
+    found.sort(key=lambda item: item[0])
+    return [f"{line}: {text}" for line, text in found]
+
+
+def _check_references(data: dict[str, Any], root: Any) -> list[tuple[int, str]]:
+    out: list[tuple[int, str]] = []
+    names: set[str] = set()
+    for i, conn in enumerate(data.get("connectors") or []):
+        if conn["name"] in names:
+            out.append((_line_of(root, ["connectors", i, "name"]),
+                        f"connectors[{i}].name: duplicate name '{conn['name']}'"))
+        names.add(conn["name"])
+    pipelines: set[str] = set()
+    for i, pipe in enumerate(data.get("pipelines") or []):
+        if pipe["name"] in pipelines:
+            out.append((_line_of(root, ["pipelines", i, "name"]),
+                        f"pipelines[{i}].name: duplicate name '{pipe['name']}'"))
+        pipelines.add(pipe["name"])
+        for side in ("tap", "target"):
+            if pipe[side] not in names:
+                out.append((_line_of(root, ["pipelines", i, side]),
+                            f"pipelines[{i}].{side}: no connector named '{pipe[side]}'"))
+    return out
+
+
+def _line_of(node: Any, path: list[Any]) -> int:
+    """The 1-based line of the YAML node at ``path`` (or of its nearest existing parent)."""
+    if node is None:
+        return 0
+    line = int(node.start_mark.line) + 1
+    for part in path:
+        child = None
+        if isinstance(part, int) and node.tag.endswith(":seq") and part < len(node.value):
+            child = node.value[part]
+        elif isinstance(node.value, list):
+            for key, value in node.value if node.tag.endswith(":map") else []:
+                if getattr(key, "value", None) == part:
+                    child = value
+                    break
+        if child is None:
+            break
+        node = child
+        line = int(node.start_mark.line) + 1
+    return line

@@ -1,0 +1,76 @@
+"""The JSON Schema of ``sluice.yml``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["PROJECT_SCHEMA"]
+
+_NAME = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]*$", "maxLength": 100}
+_CRON = r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly|reboot)|\S+(\s+\S+){4})$"
+
+_CONNECTOR: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name", "executable"],
+    "properties": {
+        "name": _NAME,
+        "executable": {"type": "string", "minLength": 1, "description": "A program on PATH, or a path."},
+        "args": {"type": "array", "items": {"type": "string"}, "description": "Arguments before the Singer flags."},
+        "config": {
+            "description": "Settings inline (an object), or the path of a JSON file. ${ENV} is interpolated.",
+            "type": ["object", "string"],
+        },
+        "catalog": {"type": "string", "minLength": 1, "description": "Path of the catalog file (taps)."},
+        "env": {
+            "type": "object",
+            "description": "Extra environment of the connector (besides PATH, HOME and LANG).",
+            "propertyNames": {"pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"},
+            "additionalProperties": {"type": ["string", "number", "boolean"]},
+        },
+        "secrets": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Setting names to treat as secret, besides those the connector marks secret.",
+        },
+        "limits": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "memory_mb": {"type": "integer", "minimum": 16},
+                "cpu_seconds": {"type": "integer", "minimum": 1},
+            },
+        },
+    },
+}
+
+_PIPELINE: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name", "tap", "target"],
+    "properties": {
+        "name": _NAME,
+        "tap": {"type": "string", "minLength": 1},
+        "target": {"type": "string", "minLength": 1},
+        "schedule": {"type": "string", "pattern": _CRON, "description": "A cron schedule (5 fields or @daily...)."},
+        "state_id": {"type": "string", "minLength": 1, "maxLength": 200},
+        "timeout": {"type": "number", "exclusiveMinimum": 0, "description": "Seconds before the run is stopped."},
+    },
+}
+
+PROJECT_SCHEMA: dict[str, Any] = {
+    "$schema": "http://json-schema.org/draft-07/schema#",
+    "title": "sluice.yml",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "version": {"const": 1},
+        "state_store": {
+            "type": "string",
+            "minLength": 1,
+            "description": "sqlite (default, .sluice/state.db), sqlite:PATH, or a postgresql:// URL.",
+        },
+        "connectors": {"type": "array", "items": _CONNECTOR},
+        "pipelines": {"type": "array", "items": _PIPELINE},
+    },
+}

@@ -1,0 +1,226 @@
+"""One run of one pipeline: lock, state in, supervised pair, state out, history, summary."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from runner.connectors import about, connector_secrets
+from runner.isolation import Redactor, RunDir, child_env, make_preexec
+from runner.output import RunOutput
+from runner.project import Connector, Project, ResolvedConnector
+from runner.stores import StateStore, StoreError, open_store
+from runner.supervise import Outcome, SideSpec, supervise
+
+__all__ = ["RunOptions", "RunPlan", "plan_adhoc", "plan_pipeline", "run_pipeline"]
+
+SLUICE_DIR = ".sluice"
+
+
+@dataclass
+class RunOptions:
+    full_refresh: bool = False
+    state_id: str | None = None
+    timeout: float | None = None
+    dry_run: bool = False
+    metrics_file: Path | None = None
+    grace: float = 10.0
+    verbose: bool = False
+
+
+@dataclass
+class RunPlan:
+    pipeline: str
+    state_id: str
+    tap: Connector
+    target: Connector
+    timeout: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def plan_pipeline(project: Project, name: str, options: RunOptions) -> RunPlan:
+    pipe = project.pipeline(name)
+    return RunPlan(
+        pipeline=pipe.name,
+        state_id=options.state_id or pipe.state_id,
+        tap=project.connector(pipe.tap),
+        target=project.connector(pipe.target),
+        timeout=options.timeout if options.timeout is not None else pipe.timeout,
+    )
+
+
+def plan_adhoc(project: Project, tap: str, target: str, options: RunOptions) -> RunPlan:
+    tap_conn, target_conn = project.connector(tap), project.connector(target)
+    name = f"{tap_conn.name}-to-{target_conn.name}"
+    return RunPlan(name, options.state_id or name, tap_conn, target_conn, options.timeout)
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)[:100]
+
+
+class _Commands:
+    """The argv of both sides, with their config (and state) files in a private run directory."""
+
+    def __init__(self, tap: ResolvedConnector, target: ResolvedConnector, state: dict[str, Any] | None,
+                 run_dir: RunDir | None) -> None:
+        def config_path(conn: ResolvedConnector, role: str) -> str:
+            name = f"{role}-{_safe(conn.name)}.config.json"
+            if run_dir is None:
+                return f"<run dir>/{name}"
+            return str(run_dir.write_private(name, orjson.dumps(conn.config)))
+
+        self.tap = [*tap.argv, "--config", config_path(tap, "tap")]
+        if tap.catalog is not None:
+            self.tap += ["--catalog", str(tap.catalog)]
+        if state:
+            path = "<run dir>/state.json" if run_dir is None else str(
+                run_dir.write_private("state.json", orjson.dumps(state)))
+            self.tap += ["--state", path]
+        self.target = [*target.argv, "--config", config_path(target, "target")]
+
+
+def _print_dry_run(plan: RunPlan, tap: ResolvedConnector, target: ResolvedConnector, state: dict[str, Any] | None,
+                   out: IO[str]) -> None:
+    cmds = _Commands(tap, target, state, None)
+    out.write(f"pipeline: {plan.pipeline} (state id {plan.state_id})\n")
+    out.write(f"tap:    {shlex.join(cmds.tap)}\n")
+    out.write(f"        env: {' '.join(sorted(child_env(tap.env)))}\n")
+    out.write(f"target: {shlex.join(cmds.target)}\n")
+    out.write(f"        env: {' '.join(sorted(child_env(target.env)))}\n")
+    out.write(f"pipe:   {Path(cmds.tap[0]).name} | {Path(cmds.target[0]).name}; STATE from the target is stored\n")
+
+
+def run_pipeline(project: Project, plan: RunPlan, options: RunOptions, *,
+                 terminal: IO[str] | None = None, out: IO[str] | None = None) -> int:
+    """Run one pipeline to the end; return the exit code (0 ok, 1 failed). Raises PipelineLocked."""
+    terminal = terminal or sys.stderr
+    out = out or sys.stdout
+    tap = project.resolve(plan.tap, check_catalog=True)
+    target = project.resolve(plan.target)
+    url, url_secrets = project.state_store_url()
+    store = open_store(url, project.dir)
+    try:
+        if options.dry_run:
+            state = None if options.full_refresh else store.get_state(plan.state_id)
+            _print_dry_run(plan, tap, target, state, out)
+            return 0
+        lock = store.lock(plan.state_id)
+        try:
+            return _locked_run(project, plan, options, store, lock.alive, tap, target, url_secrets, terminal)
+        finally:
+            lock.release()
+    finally:
+        store.close()
+
+
+def _locked_run(project: Project, plan: RunPlan, options: RunOptions, store: StateStore, lock_alive: Any,
+                tap: ResolvedConnector, target: ResolvedConnector, url_secrets: set[str], terminal: IO[str]) -> int:
+    base = project.dir / SLUICE_DIR
+    store.abandon_stale_runs(plan.state_id)
+    run_id = store.start_run(plan.pipeline, plan.state_id)
+    state = None if options.full_refresh else store.get_state(plan.state_id)
+    redactor = Redactor(url_secrets)
+    for conn in (tap, target):
+        redactor.add(connector_secrets(conn, about(conn, base / "cache")))
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    log_path = base / "logs" / _safe(plan.pipeline) / f"{stamp}-run{run_id}.log"
+    output = RunOutput(log_path, redactor, terminal, verbose=options.verbose)
+    saved = 0
+
+    def on_state(value: dict[str, Any]) -> None:
+        nonlocal saved
+        store.set_state(plan.state_id, value)
+        saved += 1
+
+    outcome: Outcome | None = None
+    error: str | None = None
+    try:
+        with RunDir(base / "tmp") as run_dir:
+            cmds = _Commands(tap, target, state, run_dir)
+            how = "full refresh" if options.full_refresh else ("resuming from the stored state" if state
+                                                                 else "no stored state")
+            output.runner_line(f"run {run_id} of pipeline '{plan.pipeline}': {tap.name} | {target.name} ({how})")
+            output.runner_line(f"tap: {shlex.join(cmds.tap)}", terminal=False)
+            output.runner_line(f"target: {shlex.join(cmds.target)}", terminal=False)
+            outcome = supervise(
+                SideSpec("tap", tap.name, cmds.tap, child_env(tap.env), make_preexec(tap.limits), str(project.dir)),
+                SideSpec("target", target.name, cmds.target, child_env(target.env), make_preexec(target.limits),
+                         str(project.dir)),
+                output, on_state, timeout=plan.timeout, grace=options.grace, lock_alive=lock_alive,
+            )
+    except StoreError as exc:
+        error = redactor(f"runner: state store failed during the run: {exc}")
+        raise
+    finally:
+        status = outcome.status if outcome is not None else "failed"
+        if outcome is not None and not outcome.ok:
+            error = redactor(f"{_side_name(outcome, tap, target)} failed: {outcome.reason}")
+        emitted = outcome.tap.stats.total if outcome and outcome.tap.stats.reported else None
+        committed = outcome.target.stats.total if outcome and outcome.target.stats.reported else None
+        try:
+            store.finish_run(run_id, status, emitted, committed, error)
+        except StoreError as exc:
+            output.runner_line(f"cannot record the run in the history: {exc}")
+        if outcome is not None:
+            _summary(output, plan, outcome, saved, state is not None)
+        output.runner_line(f"log: {log_path}", terminal=outcome is not None and not outcome.ok)
+        output.close()
+    if options.metrics_file is not None:
+        from runner.metrics_file import write_metrics_file
+
+        write_metrics_file(options.metrics_file, store.last_runs())
+    assert outcome is not None
+    if outcome.ok:
+        terminal.write(f"sluice: pipeline '{plan.pipeline}' succeeded in {outcome.elapsed:.2f} s\n")
+        return 0
+    terminal.write(f"sluice: pipeline '{plan.pipeline}' {outcome.status}: {error}\n")
+    terminal.flush()
+    return 1
+
+
+def _side_name(outcome: Outcome, tap: ResolvedConnector, target: ResolvedConnector) -> str:
+    if outcome.failed_side == "tap":
+        return f"tap '{tap.name}'"
+    if outcome.failed_side == "target":
+        return f"target '{target.name}'"
+    return "runner"
+
+
+def _summary(output: RunOutput, plan: RunPlan, outcome: Outcome, saved: int, had_state: bool) -> None:
+    emitted, committed = outcome.tap.stats, outcome.target.stats
+    streams = sorted(set(emitted.counts) | set(committed.counts))
+    width = max([len("stream"), *(len(s) for s in streams)])
+    lines = [f"summary: {outcome.status} in {outcome.elapsed:.2f} s"]
+    if not streams:
+        lines.append("  no record counts reported (no METRIC record_count lines from either side)")
+    else:
+        lines.append(f"  {'stream':<{width}}  {'tap emitted':>12}  {'target committed':>16}")
+        for stream in streams:
+            e = emitted.counts.get(stream) if emitted.reported else None
+            c = committed.counts.get(stream) if committed.reported else None
+            flag = ""
+            if e is not None and c is not None and e != c:
+                gap = f"{e - c:,} not committed" if e > c else f"{c - e:,} more committed than emitted"
+                flag = f"  <- MISMATCH: {gap}"
+            elif (e is None) != (c is None):
+                flag = "  <- MISMATCH: only one side reported"
+            lines.append(f"  {stream:<{width}}  {_n(e):>12}  {_n(c):>16}{flag}")
+    if saved:
+        lines.append(f"  state: {saved} STATE value(s) stored under '{plan.state_id}'")
+    else:
+        kept = "the stored bookmarks are unchanged" if had_state else "nothing stored"
+        lines.append(f"  state: the target sent no STATE; {kept}")
+    for line in lines:
+        output.runner_line(line)
+
+
+def _n(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"

@@ -1,0 +1,162 @@
+"""The state store interface: states, run history and one lock per pipeline.
+
+Two backends implement it: :mod:`runner.stores.sqlite` (an embedded file, the default) and
+:mod:`runner.stores.postgres` (many hosts). Both keep the same three things:
+
+- states: the last STATE value a target sent back, per state id;
+- run history: start, end, status, record counts and error of every run;
+- locks: one per pipeline (keyed by its state id), released by the OS or the database
+  when the holder dies, so a dead runner never blocks a pipeline for ever.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+from protocol.errors import SluiceError
+
+__all__ = [
+    "EXIT_LOCKED",
+    "PipelineLock",
+    "PipelineLocked",
+    "RunRecord",
+    "StateStore",
+    "StoreError",
+    "holder_description",
+]
+
+EXIT_LOCKED = 3
+
+
+class StoreError(SluiceError):
+    """The state store cannot be reached or used."""
+
+
+class PipelineLocked(SluiceError):
+    """Another live run holds the pipeline's lock."""
+
+    exit_code = EXIT_LOCKED
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: int
+    pipeline: str
+    state_id: str
+    started_at: float
+    ended_at: float | None
+    status: str
+    records_emitted: int | None
+    records_committed: int | None
+    error: str | None
+    host: str
+    pid: int
+
+    @property
+    def duration(self) -> float | None:
+        return None if self.ended_at is None else max(0.0, self.ended_at - self.started_at)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "pipeline": self.pipeline,
+            "state_id": self.state_id,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "status": self.status,
+            "records_emitted": self.records_emitted,
+            "records_committed": self.records_committed,
+            "error": self.error,
+            "host": self.host,
+            "pid": self.pid,
+        }
+
+
+def holder_description() -> str:
+    """Who holds a lock: ``pid 123 on host since 2024-01-01T00:00:00Z``."""
+    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return f"pid {os.getpid()} on {socket.gethostname()} since {since}"
+
+
+class PipelineLock(ABC):
+    """A held pipeline lock. Released explicitly, or by the OS/database when the holder dies."""
+
+    @abstractmethod
+    def alive(self) -> bool:
+        """True while the lock is still held (the database session may have been lost)."""
+
+    @abstractmethod
+    def release(self) -> None: ...
+
+
+class StateStore(ABC):
+    """What the runner needs from a state store."""
+
+    description: str = ""
+
+    # -- states -------------------------------------------------------------------------
+    @abstractmethod
+    def get_state(self, state_id: str) -> dict[str, Any] | None: ...
+
+    @abstractmethod
+    def set_state(self, state_id: str, value: dict[str, Any]) -> None: ...
+
+    @abstractmethod
+    def clear_state(self, state_id: str) -> bool:
+        """Delete a state; True when there was one."""
+
+    @abstractmethod
+    def list_states(self) -> list[tuple[str, float]]:
+        """Every state id with the time it was last written."""
+
+    # -- locks --------------------------------------------------------------------------
+    @abstractmethod
+    def try_lock(self, state_id: str) -> PipelineLock | None:
+        """Take the pipeline's lock without waiting; None when a live run holds it."""
+
+    @abstractmethod
+    def lock_holder(self, state_id: str) -> str | None:
+        """A description of the last holder of the lock, when known."""
+
+    def lock(self, state_id: str) -> PipelineLock:
+        held = self.try_lock(state_id)
+        if held is None:
+            holder = self.lock_holder(state_id)
+            who = f" (held by {holder})" if holder else ""
+            raise PipelineLocked(f"pipeline '{state_id}' is already running{who}; this run is refused")
+        return held
+
+    # -- run history --------------------------------------------------------------------
+    @abstractmethod
+    def start_run(self, pipeline: str, state_id: str) -> int: ...
+
+    @abstractmethod
+    def finish_run(
+        self, run_id: int, status: str, records_emitted: int | None, records_committed: int | None, error: str | None
+    ) -> None: ...
+
+    @abstractmethod
+    def runs(self, pipeline: str | None = None, limit: int = 20) -> list[RunRecord]:
+        """Most recent first."""
+
+    @abstractmethod
+    def last_runs(self) -> list[RunRecord]:
+        """The most recent finished run of every pipeline."""
+
+    @abstractmethod
+    def abandon_stale_runs(self, state_id: str) -> int:
+        """Mark 'running' rows of a pipeline whose lock we now hold as 'abandoned'."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> StateStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

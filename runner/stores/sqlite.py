@@ -1,0 +1,179 @@
+"""The embedded state store: one SQLite file, plus one flock()ed lock file per pipeline.
+
+The lock is ``fcntl.flock`` on ``locks/<pipeline>.lock`` next to the database. The kernel
+drops it when the holding process dies, however it dies (kill -9 included), so a dead
+runner never blocks a pipeline. The lock file is never deleted (deleting would race).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import re
+import socket
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+from protocol.jsoncodec import dumps, loads
+from runner.stores.base import PipelineLock, RunRecord, StateStore, StoreError, holder_description
+
+__all__ = ["SQLiteStore"]
+
+_SCHEMA = """
+create table if not exists sluice_state (
+    state_id text primary key,
+    value text not null,
+    updated_at real not null
+);
+create table if not exists sluice_runs (
+    id integer primary key autoincrement,
+    pipeline text not null,
+    state_id text not null,
+    started_at real not null,
+    ended_at real,
+    status text not null,
+    records_emitted integer,
+    records_committed integer,
+    error text,
+    host text not null,
+    pid integer not null
+);
+create index if not exists sluice_runs_pipeline on sluice_runs (pipeline, id);
+"""
+
+_RUN_COLUMNS = (
+    "id, pipeline, state_id, started_at, ended_at, status, records_emitted, records_committed, error, host, pid"
+)
+
+
+def lock_file_name(state_id: str) -> str:
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", state_id)[:80]
+    digest = hashlib.blake2b(state_id.encode(), digest_size=4).hexdigest()
+    return f"{safe}-{digest}.lock"
+
+
+class _FlockLock(PipelineLock):
+    def __init__(self, fd: int) -> None:
+        self._fd: int | None = fd
+
+    def alive(self) -> bool:
+        return self._fd is not None
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+class SQLiteStore(StateStore):
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.description = f"sqlite:{path}"
+        self.lock_dir = path.parent / "locks"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+            self._db.execute("pragma journal_mode=wal")
+            self._db.execute("pragma synchronous=normal")
+            self._db.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open the state store {path}: {exc}") from exc
+
+    def _exec(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        try:
+            return self._db.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise StoreError(f"state store {self.path}: {exc}") from exc
+
+    # -- states -------------------------------------------------------------------------
+    def get_state(self, state_id: str) -> dict[str, Any] | None:
+        row = self._exec("select value from sluice_state where state_id = ?", (state_id,)).fetchone()
+        return None if row is None else loads(row[0])  # type: ignore[no-any-return]
+
+    def set_state(self, state_id: str, value: dict[str, Any]) -> None:
+        self._exec(
+            "insert into sluice_state (state_id, value, updated_at) values (?, ?, ?) "
+            "on conflict (state_id) do update set value = excluded.value, updated_at = excluded.updated_at",
+            (state_id, dumps(value).decode(), time.time()),
+        )
+
+    def clear_state(self, state_id: str) -> bool:
+        return self._exec("delete from sluice_state where state_id = ?", (state_id,)).rowcount > 0
+
+    def list_states(self) -> list[tuple[str, float]]:
+        return list(self._exec("select state_id, updated_at from sluice_state order by state_id").fetchall())
+
+    # -- locks --------------------------------------------------------------------------
+    def _lock_path(self, state_id: str) -> Path:
+        return self.lock_dir / lock_file_name(state_id)
+
+    def try_lock(self, state_id: str) -> PipelineLock | None:
+        path = self._lock_path(state_id)
+        try:
+            self.lock_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise StoreError(f"cannot open lock file {path}: {exc.strerror}") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{holder_description()}\n".encode(), 0)
+        return _FlockLock(fd)
+
+    def lock_holder(self, state_id: str) -> str | None:
+        try:
+            text = self._lock_path(state_id).read_text().strip()
+        except OSError:
+            return None
+        return text or None
+
+    # -- run history --------------------------------------------------------------------
+    def start_run(self, pipeline: str, state_id: str) -> int:
+        cur = self._exec(
+            "insert into sluice_runs (pipeline, state_id, started_at, status, host, pid) values (?, ?, ?, ?, ?, ?)",
+            (pipeline, state_id, time.time(), "running", socket.gethostname(), os.getpid()),
+        )
+        return int(cur.lastrowid or 0)
+
+    def finish_run(
+        self, run_id: int, status: str, records_emitted: int | None, records_committed: int | None, error: str | None
+    ) -> None:
+        self._exec(
+            "update sluice_runs set ended_at = ?, status = ?, records_emitted = ?, records_committed = ?, error = ? "
+            "where id = ?",
+            (time.time(), status, records_emitted, records_committed, error, run_id),
+        )
+
+    def runs(self, pipeline: str | None = None, limit: int = 20) -> list[RunRecord]:
+        if pipeline is None:
+            rows = self._exec(f"select {_RUN_COLUMNS} from sluice_runs order by id desc limit ?", (limit,))
+        else:
+            rows = self._exec(
+                f"select {_RUN_COLUMNS} from sluice_runs where pipeline = ? order by id desc limit ?", (pipeline, limit)
+            )
+        return [RunRecord(*row) for row in rows.fetchall()]
+
+    def last_runs(self) -> list[RunRecord]:
+        rows = self._exec(
+            f"select {_RUN_COLUMNS} from sluice_runs where id in ("
+            "select max(id) from sluice_runs where status != 'running' group by pipeline) order by pipeline"
+        )
+        return [RunRecord(*row) for row in rows.fetchall()]
+
+    def abandon_stale_runs(self, state_id: str) -> int:
+        cur = self._exec(
+            "update sluice_runs set status = 'abandoned', ended_at = coalesce(ended_at, ?), "
+            "error = coalesce(error, 'the runner died during the run') where state_id = ? and status = 'running'",
+            (time.time(), state_id),
+        )
+        return cur.rowcount
+
+    def close(self) -> None:
+        self._db.close()
