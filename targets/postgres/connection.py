@@ -6,6 +6,11 @@ backend, a network cut), the session reconnects with exponential backoff, replay
 journal (the transaction was lost with the connection) and carries on; after
 ``max_tries`` it gives up with one clear :class:`TargetError`. The journal is emptied
 by every commit, and chunk data lives in a spool file, so memory stays bounded.
+
+The connection is used by one worker thread: :meth:`Session.submit` queues a statement
+and returns at once (at most ``MAX_PENDING`` wait), so the database loads one chunk
+while the main thread parses and encodes the next; :meth:`Session.run` waits for its
+result. An error of a queued statement is raised by the next ``submit``/``run``.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ import logging
 import os
 import stat
 import tempfile
+from collections import deque
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -29,6 +36,7 @@ __all__ = ["Session", "conninfo_from_config", "describe_target"]
 log = logging.getLogger("sluice.target.postgres")
 
 T = TypeVar("T")
+MAX_PENDING = 2
 Op = Callable[[psycopg.Connection[Any]], Any]
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 
@@ -100,6 +108,10 @@ class _ConnectionLost(Exception):
     """Internal: the connection broke; retry after a reconnect."""
 
 
+class _Skipped(Exception):
+    """Internal: a queued statement not run because an earlier one failed."""
+
+
 class Session:
     """One connection, its open transaction and the journal that can rebuild it."""
 
@@ -112,6 +124,9 @@ class Session:
         self.max_wait = max_wait
         self._journal: list[Op] = []
         self._lost = False
+        self._failed = False
+        self._pending: deque[Future[Any]] = deque()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="target-postgres")
         #: bumped by every reconnect: per-connection objects (temp tables) are gone after it
         self.generation = 0
         self.spool = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)
@@ -158,8 +173,10 @@ class Session:
         log.warning("connection to PostgreSQL at %s lost; reconnecting in %.1fs (try %d of %d) and replaying "
                     "the open batch", self.where, details["wait"], details["tries"], self.max_tries)
 
-    def run(self, op: Callable[[psycopg.Connection[Any]], T], *, journal: bool = True) -> T:
-        """Run ``op(conn)`` in the open transaction; survive a dropped connection."""
+    def _execute(self, op: Op, journal: bool) -> Any:
+        """In the worker thread: one statement, with reconnects and journal replay."""
+        if self._failed:
+            raise _Skipped
         if journal:
             self._journal.append(op)
         retrying = backoff.on_exception(
@@ -167,12 +184,37 @@ class Session:
             on_backoff=self._on_backoff, logger=None,
         )(self._attempt)
         try:
-            result: T = retrying(op, journal)
+            return retrying(op, journal)
         except _ConnectionLost as exc:
+            self._failed = True
             raise TargetError(
                 f"connection to PostgreSQL at {self.where} lost and {self.max_tries - 1} reconnects failed; "
                 f"nothing after the last STATE was committed: {str(exc).splitlines()[0] if str(exc) else exc}"
             ) from exc
+        except BaseException:
+            self._failed = True
+            raise
+
+    def _settle(self, limit: int) -> None:
+        """Wait until at most ``limit`` statements are queued; raise the first error."""
+        pending = self._pending
+        while pending and (len(pending) > limit or pending[0].done()):
+            try:
+                pending.popleft().result()
+            except _Skipped:
+                continue
+
+    def submit(self, op: Op) -> None:
+        """Queue ``op(conn)`` in the open transaction; returns before it ran."""
+        self._settle(MAX_PENDING - 1)
+        self._pending.append(self._pool.submit(self._execute, op, True))
+
+    def run(self, op: Callable[[psycopg.Connection[Any]], T], *, journal: bool = True) -> T:
+        """Run ``op(conn)`` after every queued statement; return its result."""
+        future = self._pool.submit(self._execute, op, journal)
+        self._pending.append(future)
+        self._settle(0)
+        result: T = future.result()
         return result
 
     def commit(self) -> None:
@@ -182,6 +224,13 @@ class Session:
         self.spool.truncate()
 
     def rollback(self) -> None:
+        self._failed = True
+        while self._pending:
+            try:
+                self._pending.popleft().result()
+            except (_Skipped, TargetError):
+                continue
+        self._failed = False
         self._journal.clear()
         self.spool.seek(0)
         self.spool.truncate()
@@ -193,6 +242,7 @@ class Session:
 
     def close(self) -> None:
         self.rollback()
+        self._pool.shutdown(wait=True)
         self.spool.close()
         self.conn.close()
 

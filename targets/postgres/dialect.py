@@ -140,6 +140,37 @@ def _statement(sql: bytes, params: tuple[Any, ...] | None = None) -> Callable[[p
     return run
 
 
+class _Chunk:
+    """COPY data of one chunk: sent from memory once, then kept in the session's spool
+    file (for a replay after a reconnect) instead of in memory."""
+
+    __slots__ = ("data", "offset", "session", "size")
+
+    def __init__(self, data: bytes, session: Session) -> None:
+        self.data: bytes | None = data
+        self.session = session
+        self.offset = -1
+        self.size = len(data)
+
+    def blocks(self) -> Any:
+        spool = self.session.spool
+        if self.data is not None:
+            spool.seek(0, 2)
+            self.offset = spool.tell()
+            spool.write(self.data)
+            data, self.data = self.data, None
+            yield data
+            return
+        spool.seek(self.offset)
+        left = self.size
+        while left:
+            block = spool.read(min(left, 4 * 1024 * 1024))
+            if not block:
+                break
+            yield block
+            left -= len(block)
+
+
 class PostgresLoader(Loader):
     name = "postgres"
     max_identifier_bytes = 63
@@ -151,6 +182,7 @@ class PostgresLoader(Loader):
         if chunk_size:
             self.chunk_size = chunk_size
         self._stages: dict[str, int] = {}
+        self._conflicts: set[str] = set()
         self._schema_ready = False
 
     # -- inspection -----------------------------------------------------------------
@@ -286,13 +318,6 @@ class PostgresLoader(Loader):
         return name, f"CREATE TEMP TABLE IF NOT EXISTS {name} (seq BIGSERIAL, {cols})".encode()
 
     def write(self, spec: TableSpec, rows: list[Any], *, upsert: bool, truncate: bool) -> None:
-        data = "".join(rows).encode("utf-8", "surrogatepass")
-        spool = self.session.spool
-        spool.seek(0, 2)
-        offset = spool.tell()
-        spool.write(data)
-        size = len(data)
-        del data
         target = _qual(spec.schema, spec.table)
         names = [quote_identifier(n) for n in spec.names]
         cols = ", ".join(names)
@@ -314,25 +339,38 @@ class PostgresLoader(Loader):
             stage, create = "", b""
             copy_sql = f"COPY {target} ({cols}) FROM STDIN".encode()
             after = []
-        session = self.session
+        chunk = _Chunk("".join(rows).encode("utf-8", "surrogatepass"), self.session)
+
+        direct_sql = f"COPY {target} ({cols}) FROM STDIN".encode()
+
+        def copy(conn: psycopg.Connection[Any], sql: bytes) -> None:
+            with conn.cursor() as cur, cur.copy(sql) as out:
+                for block in chunk.blocks():
+                    out.write(block)
 
         def load(conn: psycopg.Connection[Any]) -> None:
-            if stage and self._stages.get(stage) != session.generation:
-                conn.execute(create)
-                conn.execute(f"TRUNCATE {stage}".encode())
-                self._stages[stage] = session.generation
             for sql in statements:
                 conn.execute(sql)
-            spool.seek(offset)
-            with conn.cursor() as cur, cur.copy(copy_sql) as copy:
-                left = size
-                while left:
-                    block = spool.read(min(left, 4 * 1024 * 1024))
-                    copy.write(block)
-                    left -= len(block)
+            if stage and target not in self._conflicts:
+                # optimistic: while no key of this run met an existing one, COPY straight
+                # into the table; the key's unique index rejects any duplicate, and then
+                # this chunk and the rest of the run go through staging and merge.
+                conn.execute(b"SAVEPOINT sluice_copy")
+                try:
+                    copy(conn, direct_sql)
+                    conn.execute(b"RELEASE SAVEPOINT sluice_copy")
+                    return
+                except pg_errors.UniqueViolation:
+                    conn.execute(b"ROLLBACK TO SAVEPOINT sluice_copy")
+                    self._conflicts.add(target)
+            if stage and self._stages.get(stage) != self.session.generation:
+                conn.execute(create)
+                conn.execute(f"TRUNCATE {stage}".encode())
+                self._stages[stage] = self.session.generation
+            copy(conn, copy_sql)
             for sql in after:
                 conn.execute(sql)
-        session.run(load)
+        self.session.submit(load)
 
     # -- transactions ---------------------------------------------------------------
 
