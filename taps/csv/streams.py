@@ -98,8 +98,9 @@ class CsvStream(Stream):
         return self._schema
 
     def bind(self, entry: CatalogEntry) -> None:
+        if self._schema is None or entry.schema != self._schema:
+            self._schema_source = "catalog"
         self._schema = entry.selected_schema()
-        self._schema_source = "catalog"
 
     # -- schema -----------------------------------------------------------------------
 
