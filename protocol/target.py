@@ -220,7 +220,9 @@ class Target:
         if self._pending_state is not None:
             for sink in self.sinks.values():
                 sink.checkpoint()
-            self._out.write_state(self._pending_state)
+            # Singer convention (singer-python, singer-sdk, and what Meltano stores): a target
+            # echoes the bare state *value* as one JSON line, not a {"type": "STATE"} message.
+            self._out.write_state_value(self._pending_state)
             self._pending_state = None
 
     def commit(self) -> None:

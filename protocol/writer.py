@@ -80,6 +80,11 @@ class MessageWriter:
         self._add(dumps({"type": "STATE", "value": value}) + b"\n")
         self.flush()
 
+    def write_state_value(self, value: dict[str, Any]) -> None:
+        """A target's output: the bare state value on one line (what Meltano stores), flushed."""
+        self._add(dumps(value) + b"\n")
+        self.flush()
+
     def write_activate_version(self, stream: str, version: int) -> None:
         self._add(dumps({"type": "ACTIVATE_VERSION", "stream": stream, "version": version}) + b"\n")
 
