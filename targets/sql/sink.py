@@ -257,6 +257,8 @@ class SQLTarget(Target):
     def run(self, source: IO[bytes], out: MessageWriter) -> None:
         try:
             super().run(source, out)
+            if self._loader is not None:
+                self._loader.commit()  # tables of streams that sent a SCHEMA and no record
         finally:
             if self._loader is not None:
                 self._loader.close()

@@ -1,0 +1,136 @@
+"""Run target-sqlite / target-postgres as real subprocesses and read back what landed."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from tests.conftest import exe, run
+
+TARGETS = ("sqlite", "postgres")
+
+
+@dataclass
+class Dest:
+    """One destination database: how to configure the target, and how to read it back."""
+
+    kind: str
+    config_path: Path
+    sqlite_path: Path | None = None
+    dsn: str | None = None
+    schema: str = "public"
+
+    @property
+    def exe(self) -> str:
+        return exe(f"target-{self.kind}")
+
+    def load(self, data: bytes, *extra: str, timeout: float = 120) -> subprocess.CompletedProcess[bytes]:
+        return run([self.exe, "--config", str(self.config_path), *extra], input=data, timeout=timeout)
+
+    def tables(self) -> set[str]:
+        if self.kind == "sqlite":
+            with _sqlite(self.sqlite_path) as conn:
+                return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        with psycopg.connect(self.dsn) as conn:
+            rows = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (self.schema,)).fetchall()
+            return {r[0] for r in rows}
+
+    def columns(self, table: str) -> dict[str, str]:
+        """Column name -> declared SQL type (lower case)."""
+        if self.kind == "sqlite":
+            with _sqlite(self.sqlite_path) as conn:
+                return {r[1]: str(r[2]).lower() for r in conn.execute(f"PRAGMA table_info({_q(table)})")}
+        with psycopg.connect(self.dsn) as conn:
+            rows = conn.execute(
+                "SELECT a.attname, format_type(a.atttypid, NULL) FROM pg_attribute a WHERE a.attrelid = "
+                "to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+                (f"{_q(self.schema)}.{_q(table)}",)).fetchall()
+            return {r[0]: r[1] for r in rows}
+
+    def rows(self, table: str, columns: list[str] | None = None) -> list[dict[str, Any]]:
+        """Every row, values normalised: numbers exact (Decimal or int), JSON parsed, booleans bool."""
+        types = self.columns(table)
+        cols = columns or list(types)
+        select = ", ".join(_q(c) for c in cols)
+        if self.kind == "sqlite":
+            with _sqlite(self.sqlite_path) as conn:
+                raw = conn.execute(f"SELECT {select} FROM {_q(table)}").fetchall()
+            return [{c: _from_sqlite(v, types[c]) for c, v in zip(cols, r, strict=True)} for r in raw]
+        with psycopg.connect(self.dsn, row_factory=dict_row) as conn:
+            return [dict(r) for r in conn.execute(f"SELECT {select} FROM {_q(self.schema)}.{_q(table)}")]
+
+    def sql(self, query: str) -> list[tuple[Any, ...]]:
+        if self.kind == "sqlite":
+            with _sqlite(self.sqlite_path) as conn:
+                return list(conn.execute(query).fetchall())
+        with psycopg.connect(self.dsn) as conn:
+            return list(conn.execute(query.encode()).fetchall())
+
+
+class _sqlite:  # a context manager that closes (sqlite3's own only commits)
+    def __init__(self, path: Path | None) -> None:
+        self.conn = sqlite3.connect(str(path))
+
+    def __enter__(self) -> sqlite3.Connection:
+        return self.conn
+
+    def __exit__(self, *exc: object) -> None:
+        self.conn.close()
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _from_sqlite(value: Any, declared: str) -> Any:
+    if value is None:
+        return None
+    if declared == "decimal_text":
+        return Decimal(value)
+    if declared == "boolean":
+        return bool(value)
+    if declared == "json_text":
+        return json.loads(value, parse_float=Decimal)
+    return value
+
+
+def make_dest(kind: str, tmp_path: Path, pg_dsn: str | None, **settings: Any) -> Dest:
+    config: dict[str, Any] = {"state_flush_seconds": 0, **settings}
+    if kind == "sqlite":
+        path = tmp_path / "warehouse.db"
+        config.setdefault("database", str(path))
+        dest = Dest(kind, tmp_path / "sqlite.json", sqlite_path=Path(config["database"]))
+    else:
+        assert pg_dsn is not None
+        config.setdefault("sqlalchemy_url", pg_dsn)
+        config.setdefault("default_target_schema", "public")
+        dest = Dest(kind, tmp_path / "postgres.json", dsn=pg_dsn, schema=config["default_target_schema"])
+    dest.config_path.write_text(json.dumps(config))
+    return dest
+
+
+def singer(*messages: dict[str, Any]) -> bytes:
+    return b"".join(json.dumps(m).encode() + b"\n" for m in messages)
+
+
+def stdout_states(out: bytes) -> list[Any]:
+    """The states a target emitted: bare state values (a STATE envelope is unwrapped)."""
+    states = []
+    for line in out.splitlines():
+        if line.strip():
+            obj = json.loads(line)
+            is_envelope = isinstance(obj, dict) and obj.get("type") == "STATE" and "value" in obj
+            states.append(obj["value"] if is_envelope else obj)
+    return states
+
+
+def error_lines(stderr: bytes) -> list[str]:
+    return [line for line in stderr.decode().splitlines() if "| ERROR" in line]
