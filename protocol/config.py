@@ -11,12 +11,14 @@ import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import orjson
 
 from protocol.errors import ConfigError
+
+if TYPE_CHECKING:
+    import jsonschema
 
 __all__ = ["RedactingFilter", "env_prefix", "load_config", "read_json_file", "secret_values"]
 
@@ -132,6 +134,8 @@ def load_config(
             raise ConfigError(f"config file {source} must hold a JSON object")
         config.update(data)
     _apply_defaults(config, settings_schema)
+    import jsonschema  # imported here: costly, and only config validation needs it
+
     validator = jsonschema.Draft7Validator(settings_schema)
     secrets = secret_values(config, settings_schema)
     problems = sorted(

@@ -19,7 +19,6 @@ import orjson
 from protocol.catalog import Catalog
 from protocol.config import secret_values
 from protocol.errors import ConfigError, ProtocolError, SluiceError
-from protocol.schema import check_schema
 from runner.isolation import Redactor, RunDir, child_env
 from runner.project import ResolvedConnector
 from runner.pumps import error_message
@@ -159,6 +158,8 @@ def discover(conn: ResolvedConnector, run_dir: RunDir, redact: Redactor, timeout
 
 def validate_catalog(data: Any) -> list[str]:
     """Every problem of a Singer catalog, each naming its stream."""
+    from protocol.schema import check_schema  # jsonschema: imported only when a catalog is checked
+
     try:
         catalog = Catalog.from_dict(data)
     except ConfigError as exc:

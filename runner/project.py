@@ -307,7 +307,18 @@ def validate_project(data: dict[str, Any], root: Any = None) -> list[str]:
     validator = jsonschema.Draft7Validator(PROJECT_SCHEMA)
     for error in validator.iter_errors(data):
         path = list(error.absolute_path)
-        found.append((_line_of(root, path), f"{_path_text(path)}: {error.message}"))
+        message = error.message
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            known = set(error.schema.get("properties") or {})
+            extra = sorted(k for k in error.instance if k not in known)
+            if extra:
+                path.append(extra[0])
+                message = f"unknown setting (allowed: {', '.join(sorted(known))})"
+        elif error.validator == "pattern" and path and path[-1] == "schedule":
+            message = f"{error.instance!r} is not a cron schedule (5 fields, or @hourly, @daily, ...)"
+        elif error.validator == "pattern" and path and path[-1] == "name":
+            message = f"{error.instance!r} is not a valid name (letters, digits, '.', '_' and '-')"
+        found.append((_line_of(root, path), f"{_path_text(path)}: {message}"))
     if not found:
         found.extend(_check_references(data, root))
     found.sort(key=lambda item: item[0])
