@@ -13,6 +13,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -77,3 +78,24 @@ def run(args: list[str], *, input: bytes | None = None, cwd: Path | None = None,
         env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[bytes]:
     """Run a command, capturing stdout and stderr apart."""
     return subprocess.run(args, input=input, capture_output=True, cwd=cwd, env=env, timeout=timeout, check=False)
+
+
+def target_states(stdout: bytes) -> list[Any]:
+    """The state values a target printed, in order; every stdout line must be one.
+
+    A line is either a Singer STATE message (``{"type": "STATE", "value": ...}``) or the
+    bare state value (the singer-python / Meltano target convention). Compare the whole
+    list with what is expected: any stray stdout line shows up as an extra value.
+    """
+    import orjson
+
+    values = []
+    for raw in stdout.splitlines():
+        obj = orjson.loads(raw)
+        assert isinstance(obj, dict), f"stdout line is not a state object: {raw!r}"
+        if obj.get("type") == "STATE" and "value" in obj:
+            values.append(obj["value"])
+        else:
+            assert obj.get("type") not in ("RECORD", "SCHEMA", "ACTIVATE_VERSION", "BATCH"), raw
+            values.append(obj)
+    return values

@@ -152,10 +152,12 @@ class CsvSink(FileSink):
 
     def close(self) -> None:
         if not self.file.opened and (self.target.overwrite or self.file.existing_size() == 0):
-            self._buf.lines.clear()
-            self.header = []
-            self._buf.lines.append("")  # a file with the header only: the stream had no records
-            self.spill()
+            head = _Lines()  # the stream had no records: a file with the header only
+            csv.writer(head, **self._dialect).writerow(self.columns)
+            try:
+                self.file.write(head.lines[0].encode("utf-8"))
+            except OSError as exc:
+                raise self.error(exc) from exc
         super().close()
 
     # -- widening ------------------------------------------------------------------------

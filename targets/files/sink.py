@@ -8,11 +8,13 @@ from protocol import SchemaMessage, Sink, TargetError
 from targets.files.durable import DurableFile
 from targets.files.target import FileTarget
 
-__all__ = ["SPILL_ROWS", "FileSink"]
+__all__ = ["SPILL_BYTES", "SPILL_ROWS", "FileSink"]
 
-# Rendered records are written to the file (not yet durable) every SPILL_ROWS records, so
-# memory stays bounded whatever batch_size_rows is; durability comes only with flush().
+# Rendered records are written to the file (not yet durable) every SPILL_ROWS records or
+# SPILL_BYTES bytes, so memory stays bounded whatever batch_size_rows is; durability comes
+# only with flush().
 SPILL_ROWS = 4096
+SPILL_BYTES = 1 << 20
 
 
 class FileSink(Sink):

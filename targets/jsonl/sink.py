@@ -9,7 +9,7 @@ import orjson
 
 from protocol import ProtocolError, RecordMessage, SchemaMessage, dumps
 from targets.files import FileSink, FileTarget
-from targets.files.sink import SPILL_ROWS
+from targets.files.sink import SPILL_BYTES
 
 __all__ = ["JsonlSink"]
 
@@ -30,16 +30,17 @@ class JsonlSink(FileSink):
 
     def __init__(self, target: FileTarget, schema: SchemaMessage) -> None:
         super().__init__(target, schema)
-        self._parts: list[bytes] = []
+        # One growing bytearray, not a list of bytes: each orjson output is freed at once,
+        # which keeps glibc from growing and trimming its heap (a page fault per record).
+        self._buf = bytearray()
 
     def add(self, record: dict[str, Any], message: RecordMessage) -> None:
+        buf = self._buf
         try:
-            line = orjson.dumps(record, default=_exact, option=_NEWLINE)
+            buf += orjson.dumps(record, default=_exact, option=_NEWLINE)
         except TypeError:
-            line = self._slow(record, message)
-        parts = self._parts
-        parts.append(line)
-        if len(parts) >= SPILL_ROWS:
+            buf += self._slow(record, message)
+        if len(buf) >= SPILL_BYTES:
             self.spill()
 
     def _slow(self, record: dict[str, Any], message: RecordMessage) -> bytes:
@@ -50,9 +51,6 @@ class JsonlSink(FileSink):
                                 stream=self.stream) from None
 
     def take(self) -> bytes:
-        parts = self._parts
-        if not parts:
-            return b""
-        data = b"".join(parts)
-        parts.clear()
+        data = bytes(self._buf)
+        self._buf.clear()
         return data

@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 
 from protocol import loads
-from tests.conftest import exe, run
+from tests.conftest import exe, run, target_states
 
 CUSTOMERS = "id,name,amount\n1,Ada,1.25\n2,Grace,12345678901234567.891\n3,Alan,\n"
 
@@ -49,9 +49,7 @@ def test_tap_csv_piped_into_target_jsonl(tmp_path: Path) -> None:
         {"id": 2, "name": "Grace", "amount": Decimal("12345678901234567.891")},
         {"id": 3, "name": "Alan", "amount": None},
     ]
-    emitted = [orjson.loads(line) for line in out.splitlines()]
-    assert all(m["type"] == "STATE" for m in emitted)
-    assert emitted[-1]["value"] == tap_states[-1]
+    assert target_states(out)[-1] == tap_states[-1]
 
 
 def test_a_reader_that_closes_early_stops_the_tap_with_one_clear_line(tmp_path: Path) -> None:

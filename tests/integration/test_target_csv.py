@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.conftest import exe, run
+from tests.conftest import exe, run, target_states
 
 PROPS = {"id": {"type": "integer"}, "name": {"type": ["string", "null"]}}
 
@@ -45,12 +45,8 @@ def target(cfg: Path, data: bytes) -> subprocess.CompletedProcess[bytes]:
 
 
 def states(stdout: bytes) -> list[Any]:
-    values = []
-    for raw in stdout.splitlines():
-        msg = orjson.loads(raw)
-        assert msg["type"] == "STATE", f"stdout carries only STATE lines, got {raw!r}"
-        values.append(msg["value"])
-    return values
+    """The state values on stdout, in order (stdout carries nothing else)."""
+    return target_states(stdout)
 
 
 def rows(path: Path) -> list[list[str]]:

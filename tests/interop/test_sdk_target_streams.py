@@ -21,7 +21,7 @@ import orjson
 import pytest
 
 from protocol import loads
-from tests.conftest import exe, run, sdk_target_streams
+from tests.conftest import exe, run, sdk_target_streams, target_states
 
 
 @dataclass(frozen=True)
@@ -150,9 +150,7 @@ def test_canned_stream(kind: str, name: str, tmp_path: Path) -> None:
         return
     assert result.returncode == 0, stderr
     canned = read_canned(path)
-    emitted = [orjson.loads(ln) for ln in result.stdout.splitlines()]
-    assert all(msg["type"] == "STATE" for msg in emitted)
-    assert [msg["value"] for msg in emitted] == canned.states
+    assert target_states(result.stdout) == canned.states
     if kind == "jsonl":
         if not expected.streams:
             assert not out.exists()
