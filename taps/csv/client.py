@@ -44,6 +44,8 @@ log = logging.getLogger("tap_csv")
 DIALECT_OPTIONS = ("delimiter", "quotechar", "doublequote", "escapechar", "skipinitialspace", "strict")
 CSV_SUFFIXES = (".csv", ".csv.gz")
 READ_ERRORS = (OSError, EOFError, zlib.error)
+# The csv module refuses cells over 128 KiB by default; exports with long text or JSON cells exceed it.
+MAX_CELL_CHARS = 64 * 1024 * 1024
 
 CsvReader = Any  # the type of csv.reader(...) objects is private to the csv module
 
@@ -188,6 +190,7 @@ def _open_text(path: str, encoding: str) -> IO[str]:
 def open_csv(spec: FileSpec, path: str) -> Iterator[CsvReader]:
     """A csv.reader over one file. Read failures inside the block become FatalSourceError."""
     reader: CsvReader = None
+    csv.field_size_limit(MAX_CELL_CHARS)
     try:
         with _open_text(path, spec.read_encoding) as text:
             reader = csv.reader(text, **dict(spec.dialect))

@@ -47,6 +47,8 @@ _DATE_TIME = re.compile(
 _RFC3339 = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:Z|[+-][0-9]{2}:[0-9]{2})\Z"
 )
+# Naive, otherwise RFC 3339 (the common "2024-01-31 10:00:00"): taken as UTC by appending the offset.
+_NAIVE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?\Z")
 _fromisoformat = datetime.fromisoformat
 
 
@@ -160,10 +162,14 @@ def _to_date(value: str) -> str:
     return value
 
 
-def _to_date_time(value: str, _rfc3339: Any = _RFC3339.match, _parse: Any = _fromisoformat) -> str:
+def _to_date_time(value: str, _rfc3339: Any = _RFC3339.match, _naive: Any = _NAIVE.match,
+                  _parse: Any = _fromisoformat) -> str:
     if _rfc3339(value):
         _parse(value)  # the calendar: no February 30th
         return value
+    if _naive(value):
+        _parse(value)
+        return f"{value[:10]}T{value[11:]}+00:00"
     moment = _parse(value.upper())
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)

@@ -179,6 +179,11 @@ class CsvStream(Stream):
     def get_records(self, bookmarks: Bookmarks) -> Iterator[dict[str, Any]]:
         name = self.stream_name
         props = self.schema.get("properties") or {}
+        stored_key = bookmarks.get(name, "replication_key")
+        if stored_key is not None and stored_key != self.bookmark_key:
+            log.warning("stream '%s': the state's bookmark is for '%s', not '%s'; reading every file and row",
+                        name, stored_key, self.bookmark_key)
+            bookmarks.clear(name)
         since = bookmarks.get(name, MTIME_BOOKMARK)
         since_ns = self._bookmark_ns(since)
         files = self.files()
@@ -214,11 +219,6 @@ class CsvStream(Stream):
             return None
         prop = props[key]
         raw = bookmarks.replication_value(self.stream_name)
-        stored_key = bookmarks.get(self.stream_name, "replication_key")
-        if raw is not None and stored_key not in (None, key):
-            log.warning("stream '%s': the state's bookmark is for '%s', not '%s'; reading every row",
-                        self.stream_name, stored_key, key)
-            raw = None
         start = None
         if raw is not None:
             convert = converter_for(prop)

@@ -125,6 +125,16 @@ def test_metadata_columns(tmp_path: Path) -> None:
     assert datetime.fromisoformat(records[0]["_sdc_source_file_mtime"]) == mtime
 
 
+def test_long_cells_are_read_whole(tmp_path: Path) -> None:
+    note = "x" * 300_000  # over the csv module's default limit of 128 KiB
+    assert tap(tmp_path, one(tmp_path, "l.csv", f'id,note\n1,"{note}"\n')).records("s") == [{"id": 1, "note": note}]
+
+
+def test_windows_line_ends_and_quoted_line_breaks(tmp_path: Path) -> None:
+    result = tap(tmp_path, one(tmp_path, "w.csv", 'id,text\r\n1,"two\r\nlines"\r\n2,b\r\n'))
+    assert result.records("s") == [{"id": 1, "text": "two\r\nlines"}, {"id": 2, "text": "b"}]
+
+
 # -- files ---------------------------------------------------------------------------------
 
 
@@ -203,6 +213,18 @@ def test_integer_bookmarks_compare_as_numbers(tmp_path: Path) -> None:
     assert first.state["bookmarks"]["i"]["replication_key_value"] == 10
     path.write_text("seq\n9\n10\n11\n")
     assert [r["seq"] for r in tap(tmp_path, cfg, state=first.state).records("i")] == [10, 11]
+
+
+def test_a_new_replication_key_starts_the_stream_afresh(tmp_path: Path) -> None:
+    path = tmp_path / "k.csv"
+    path.write_text("id,seq\n1,5\n2,6\n")
+    cfg = {"files": [{"entity": "k", "path": str(path), "replication_key": "id"}]}
+    first = tap(tmp_path, cfg)
+    cfg["files"][0]["replication_key"] = "seq"  # unchanged file, but the bookmark is for another column
+    second = tap(tmp_path, cfg, state=first.state)
+    assert [r["id"] for r in second.records("k")] == [1, 2]
+    assert second.state["bookmarks"]["k"]["replication_key"] == "seq"
+    assert "the state's bookmark is for 'id', not 'seq'" in second.stderr
 
 
 def test_unchanged_files_are_skipped_by_modification_time(tmp_path: Path) -> None:
