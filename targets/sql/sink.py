@@ -76,8 +76,8 @@ COMMON_SETTINGS: dict[str, dict[str, Any]] = {
     "table_prefix": {"type": "string", "default": "", "description": "Prefix of every table name."},
     "table_names": {
         "type": "object", "additionalProperties": {"type": "string", "minLength": 1},
-        "description": "Table name per stream, e.g. {\"public-users\": \"users\"}. Default: the stream name, "
-                       "or its last part for streams named <schema>-<table>.",
+        "description": "Table name per stream, e.g. {\"public-users\": \"users\"}. Default: table_prefix + "
+                       "the stream name, or its last part for streams named <schema>-<table> or <db>-<schema>-<table>.",
     },
 }
 
@@ -91,7 +91,7 @@ class SQLSink(Sink):
         super().__init__(target, schema)
         assert isinstance(target, SQLTarget)
         self.loader = target.loader
-        self.table = target.table_name(self.stream)
+        self.table = self.loader.mapper().one(target.table_name(self.stream))
         self.meta = MetaValues()
         self.versioned = target.add_record_metadata
         self.soft_deletes = False
@@ -241,7 +241,7 @@ class SQLTarget(Target):
         if stream in self.table_names:
             return self.table_names[stream]
         parts = stream.split("-")
-        name = parts[-1] if len(parts) in (2, 3) and parts[-1] else stream
+        name = parts[-1] if len(parts) in (2, 3) and all(parts) else stream
         return self.table_prefix + name
 
     def test_connection(self) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
+from psycopg.types.json import set_json_loads
 
 from tests.conftest import exe, run
 
@@ -65,6 +66,7 @@ class Dest:
                 raw = conn.execute(f"SELECT {select} FROM {_q(table)}").fetchall()
             return [{c: _from_sqlite(v, types[c]) for c, v in zip(cols, r, strict=True)} for r in raw]
         with psycopg.connect(self.dsn, row_factory=dict_row) as conn:
+            set_json_loads(_exact_json, conn)
             return [dict(r) for r in conn.execute(f"SELECT {select} FROM {_q(self.schema)}.{_q(table)}")]
 
     def sql(self, query: str) -> list[tuple[Any, ...]]:
@@ -84,6 +86,10 @@ class _sqlite:  # a context manager that closes (sqlite3's own only commits)
 
     def __exit__(self, *exc: object) -> None:
         self.conn.close()
+
+
+def _exact_json(text: str | bytes) -> Any:
+    return json.loads(text, parse_float=Decimal)
 
 
 def _q(name: str) -> str:
