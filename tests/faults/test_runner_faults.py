@@ -1,0 +1,160 @@
+"""Failures around `sluice run`: killed and failing connectors, signals, timeouts, secrets."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.runner.helpers import (
+    bookmark,
+    finish,
+    kill9,
+    pid_alive,
+    read_ids,
+    sluice,
+    sluice_env,
+    start_sluice,
+    wait_for,
+    write_project,
+)
+
+
+def _last_line(stderr: str) -> str:
+    return stderr.strip().splitlines()[-1]
+
+
+def test_target_killed_mid_run_then_rerun_resumes_from_stored_state(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    pid_file = tmp_path / "target.pid"
+    write_project(tmp_path, tap={"records": 300, "state_every": 10, "sleep": 0.01},
+                  target={"path": str(out), "pid_file": str(pid_file)})
+    proc = start_sluice(["run", "demo"], tmp_path)
+    wait_for(lambda: (bookmark(tmp_path) or 0) >= 50, what="a stored bookmark >= 50")
+    kill9(int(pid_file.read_text()))
+    code, _, err = finish(proc)
+    assert code == 1
+    assert "target 'target-fix' failed" in _last_line(err) and "killed by SIGKILL" in _last_line(err)
+    stored = bookmark(tmp_path)
+    assert stored is not None and 50 <= stored < 300
+    assert set(range(1, stored + 1)) <= set(read_ids(out))  # nothing before the stored state lost
+
+    write_project(tmp_path, tap={"records": 300, "state_every": 10}, target={"path": str(out)})
+    done = sluice(["run", "demo"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert f"resuming after id {stored}" in done.stderr
+    ids = read_ids(out)
+    assert sorted(set(ids)) == list(range(1, 301))
+    duplicates = {i for i in ids if ids.count(i) > 1}
+    assert all(i > stored for i in duplicates)  # only records after the stored state are re-sent
+    assert bookmark(tmp_path) == 300
+    statuses = [json.loads(line)["status"] for line in sluice(["runs", "--json"], tmp_path).stdout.splitlines()]
+    assert statuses == ["succeeded", "failed"]
+
+
+def test_tap_failing_midway_fails_the_run_but_keeps_what_the_target_committed(tmp_path: Path) -> None:
+    write_project(tmp_path, tap={"records": 50, "state_every": 5, "fail_at": 18})
+    done = sluice(["run", "demo"], tmp_path)
+    assert done.returncode == 1
+    assert _last_line(done.stderr) == (
+        "sluice: pipeline 'demo' failed: tap 'tap-fix' failed: source went away at record 18 (exit code 1)"
+    )
+    assert bookmark(tmp_path) == 15
+    assert read_ids(tmp_path / "out.jsonl") == list(range(1, 18))  # the target finished and committed the rest
+    run = json.loads(sluice(["runs", "--json"], tmp_path).stdout.splitlines()[0])
+    assert run["status"] == "failed"
+    assert run["error"] == "tap 'tap-fix' failed: source went away at record 18 (exit code 1)"
+
+
+def test_target_failing_stops_the_tap(tmp_path: Path) -> None:
+    tap_pid = tmp_path / "tap.pid"
+    write_project(tmp_path, tap={"records": 100000, "state_every": 5, "sleep": 0.002, "pid_file": str(tap_pid)},
+                  target={"path": str(tmp_path / "out.jsonl"), "fail_at": 12})
+    done = sluice(["run", "demo"], tmp_path)
+    assert done.returncode == 1
+    assert _last_line(done.stderr) == (
+        "sluice: pipeline 'demo' failed: target 'target-fix' failed: disk full while writing record 12 (exit code 1)"
+    )
+    assert "sending SIGTERM to tap tap-fix" in done.stderr
+    assert not pid_alive(int(tap_pid.read_text()))
+    assert bookmark(tmp_path) == 10
+
+
+def test_tap_ignoring_sigterm_is_killed_after_the_grace_period(tmp_path: Path) -> None:
+    tap_pid = tmp_path / "tap.pid"
+    # the tap writes one record, then sleeps (writing nothing, so no broken pipe can end it)
+    write_project(tmp_path, tap={"records": 3, "sleep": 60, "ignore_sigterm": True, "pid_file": str(tap_pid)},
+                  target={"path": str(tmp_path / "out.jsonl"), "fail_at": 1})
+    done = sluice(["run", "demo", "--grace", "1"], tmp_path, timeout=60)
+    assert done.returncode == 1
+    assert "sending SIGTERM to tap tap-fix" in done.stderr
+    assert "sending SIGKILL to tap tap-fix" in done.stderr
+    assert "target 'target-fix' failed: disk full while writing record 1" in _last_line(done.stderr)
+    assert not pid_alive(int(tap_pid.read_text()))
+
+
+def test_target_quitting_early_is_a_failure_of_the_target(tmp_path: Path) -> None:
+    write_project(tmp_path, tap={"records": 2_000_000, "state_every": 1000},
+                  target={"path": str(tmp_path / "out.jsonl"), "exit_after": 5})
+    done = sluice(["run", "demo", "--grace", "2"], tmp_path)
+    assert done.returncode == 1
+    assert "target 'target-fix' failed: exited (exit code 0) before" in _last_line(done.stderr)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_to_the_runner_stops_both_and_keeps_the_last_committed_state(tmp_path: Path, sig: int) -> None:
+    out = tmp_path / "out.jsonl"
+    tap_pid, target_pid = tmp_path / "tap.pid", tmp_path / "target.pid"
+    write_project(tmp_path, tap={"records": 100000, "state_every": 10, "sleep": 0.005, "pid_file": str(tap_pid)},
+                  target={"path": str(out), "pid_file": str(target_pid)})
+    proc = start_sluice(["run", "demo"], tmp_path)
+    wait_for(lambda: (bookmark(tmp_path) or 0) >= 30, what="a stored bookmark >= 30")
+    seen = bookmark(tmp_path) or 0
+    proc.send_signal(sig)
+    code, _, err = finish(proc, timeout=60)
+    assert code == 1
+    assert f"interrupted by {signal.Signals(sig).name}" in _last_line(err)
+    assert not pid_alive(int(tap_pid.read_text())) and not pid_alive(int(target_pid.read_text()))
+    final = bookmark(tmp_path)
+    assert final is not None and final >= seen
+    assert set(range(1, final + 1)) <= set(read_ids(out))
+    run = json.loads(sluice(["runs", "--json"], tmp_path).stdout.splitlines()[0])
+    assert run["status"] == "interrupted"
+
+
+def test_timeout_stops_the_run(tmp_path: Path) -> None:
+    write_project(tmp_path, tap={"records": 100000, "state_every": 10, "sleep": 0.01})
+    started = time.monotonic()
+    done = sluice(["run", "demo", "--timeout", "1.5", "--grace", "2"], tmp_path)
+    assert done.returncode == 1
+    assert "timed out after 1.5 s" in _last_line(done.stderr)
+    assert time.monotonic() - started < 60
+
+
+def test_secrets_never_reach_logs_history_or_errors(tmp_path: Path) -> None:
+    env_secret = "envsecret-8f3a91c2"
+    schema_secret = "schema-secret-77b1"
+    write_project(
+        tmp_path,
+        tap={"records": 30, "state_every": 5, "fail_at": 22, "api_key": "${TAP_API_KEY}",
+             "log_secret": "${TAP_API_KEY}", "error_detail": " (key ${TAP_API_KEY} rejected)"},
+        target={"path": str(tmp_path / "out.jsonl"), "password": schema_secret, "log_secret": schema_secret},
+    )
+    env = sluice_env(TAP_API_KEY=env_secret)
+    done = sluice(["run", "demo"], tmp_path, env=env)
+    assert done.returncode == 1
+    assert "(key ******** rejected)" in _last_line(done.stderr)
+    runs = sluice(["runs"], tmp_path, env=env)
+    outputs = [done.stdout, done.stderr, runs.stdout, runs.stderr]
+    files = [p for p in (tmp_path / ".sluice").rglob("*") if p.is_file()]
+    assert any(p.suffix == ".log" for p in files)
+    for secret in (env_secret, schema_secret):
+        for text in outputs:
+            assert secret not in text
+        for path in files:
+            assert secret.encode() not in path.read_bytes(), path
+    log_text = next(p for p in files if p.suffix == ".log").read_text()
+    assert "connecting with key ********" in log_text and "password is ********" in log_text
