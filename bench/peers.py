@@ -22,11 +22,15 @@ from typing import Any, Literal
 import orjson
 from datagen import Dataset
 
-__all__ = ["COMPARISONS", "Comparison", "Goal", "InstallError", "Program", "Venv", "ensure_venv", "ours_bin"]
+__all__ = [
+    "COMPARISONS", "Comparison", "Goal", "InstallError", "Program", "Venv", "ensure_venv", "ours_bin",
+    "venv_description",
+]
 
 BENCH = Path(__file__).resolve().parent
 VENVS = BENCH / ".venvs"
 INSTALLED = ".sluice-bench-installed"
+FREEZE = ".sluice-bench-freeze"
 
 
 class InstallError(RuntimeError):
@@ -113,10 +117,11 @@ def _metric_count_check(out: Path, stderr: Path, records: int) -> str:
 
 TARGET_JSONL = Venv(
     "target-jsonl", ("target-jsonl==0.1.4",),
-    note="pins jsonschema 2.6.0, singer-python 5.8.0, simplejson 3.11.1 (2018-era); installs on CPython 3.11 "
-         "(sdists build) and runs, but opens its output file once per record",
+    note="its 2018-era pins (jsonschema 2.6.0, singer-python 5.8.0, simplejson 3.11.1) install on CPython 3.11: "
+         "singer-python and simplejson build from sdists; it opens its output file once per record",
 )
-MELTANOLABS_TARGET_CSV = Venv("meltanolabs-target-csv", ("meltanolabs-target-csv",))
+MELTANOLABS_TARGET_CSV = Venv("meltanolabs-target-csv", ("meltanolabs-target-csv",),
+                              note="built on singer-sdk; default settings (validate_records on)")
 
 # Later issues add entries here, e.g.
 #   Venv("pipelinewise-target-postgres", ("pipelinewise-target-postgres",)),
@@ -130,7 +135,7 @@ COMPARISONS: tuple[Comparison, ...] = (
     Comparison(
         "target-jsonl",
         ours=Program("sluice target-jsonl", "target-jsonl", "target",
-                     lambda out, _ds: {"destination_path": str(out)}, _jsonl),
+                     lambda out, _ds: {"destination_path": str(out), "do_timestamp_file": False}, _jsonl),
         peer=Program("PyPI target-jsonl 0.1.4", "target-jsonl", "target",
                      lambda out, _ds: {"destination_path": str(out), "do_timestamp_file": False}, _jsonl,
                      venv=TARGET_JSONL),
@@ -192,6 +197,9 @@ def ensure_venv(venv: Venv, log: Callable[[str], None]) -> Path:
         if done.returncode == 0:
             version = subprocess.run([str(home / "bin" / "python"), "--version"], capture_output=True, text=True,
                                      check=False).stdout.strip()
+            freeze = subprocess.run([str(home / "bin" / "python"), "-m", "pip", "freeze"], capture_output=True,
+                                    text=True, check=False).stdout
+            (home / FREEZE).write_text(freeze)
             marker.write_text(f"{version}\n{wanted}")
             return home / "bin"
         errors = [ln for ln in done.stderr.splitlines() if "is ignored" not in ln]
@@ -200,6 +208,12 @@ def ensure_venv(venv: Venv, log: Callable[[str], None]) -> Path:
     raise InstallError(f"{venv.name} did not install: " + "; ".join(tried))
 
 
-def venv_python_version(venv: Venv) -> str:
-    marker = VENVS / venv.name / INSTALLED
-    return marker.read_text().split("\n", 1)[0] if marker.exists() else "?"
+def venv_description(venv: Venv) -> str:
+    """'Python 3.11.7, target-jsonl==0.1.4': the interpreter and the installed requirement versions."""
+    home = VENVS / venv.name
+    marker, freeze = home / INSTALLED, home / FREEZE
+    python = marker.read_text().split("\n", 1)[0] if marker.exists() else "?"
+    names = {re.split(r"[<>=!~\[ ]", r, maxsplit=1)[0].lower().replace("_", "-") for r in venv.requirements}
+    pins = [ln for ln in (freeze.read_text().splitlines() if freeze.exists() else [])
+            if ln.split("==", 1)[0].lower().replace("_", "-") in names]
+    return ", ".join([python, *pins])

@@ -9,7 +9,9 @@ See bench/README.md for what each figure means.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -29,6 +31,7 @@ BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "RESULTS.md"
 OUT = datagen.DATA_DIR / "out"
 RSS_SIZES = (200_000, 1_000_000)
+CODE_PATHS = ("protocol", "taps", "targets", "runner")
 
 
 def say(text: str) -> None:
@@ -171,7 +174,12 @@ def _machine() -> list[str]:
                    if ln.startswith("MemTotal:")), 0)
     date = subprocess.run(["date", "-u"], capture_output=True, text=True, check=False).stdout.strip()
     nproc = subprocess.run(["nproc"], capture_output=True, text=True, check=False).stdout.strip()
+    head = subprocess.run(["git", "-C", str(BENCH.parent), "log", "-1", "--format=%h %s"], capture_output=True,
+                          text=True, check=False).stdout.strip()
+    dirty = subprocess.run(["git", "-C", str(BENCH.parent), "status", "--porcelain", "--", *CODE_PATHS],
+                           capture_output=True, text=True, check=False).stdout.strip()
     return [f"- date: {date}",
+            f"- code: {head or '?'}" + (" (plus uncommitted changes)" if dirty else ""),
             f"- machine: {nproc} cores, {cpu}, RAM {mem_kb / 1024 / 1024:.1f} GiB",
             f"- Python (harness, ours): {platform.python_version()} ({sys.executable})",
             "- peak RSS: " + ("child's own, via /usr/bin/time %M" if measure.rss_exact
@@ -232,6 +240,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     bins: dict[str, Path] = {"": peers.ours_bin()}
     notes: list[str] = []
     started = time.monotonic()
+    load_start = os.getloadavg()[0]
+    machine = _machine()
+    when = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
 
     say(f"inputs: {args.records:,} records")
     ds = datagen.dataset(args.records, bins[""] / "tap-csv")
@@ -241,7 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             bins[venv.name] = peers.ensure_venv(venv, say)
             quirk = f"; {venv.note}" if venv.note else ""
-            notes.append(f"- peer {venv.name}: {peers.venv_python_version(venv)}{quirk}")
+            notes.append(f"- peer {venv.name}: {peers.venv_description(venv)}{quirk}")
         except peers.InstallError as exc:
             notes.append(f"- peer {venv.name}: NOT INSTALLED: {exc}")
 
@@ -272,11 +283,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.rss_check:
         table += _rss_check(comps, bins, skipped, args.stat, args.repeat)
 
-    heading = (f"## {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC: {args.records:,} records, "
+    heading = (f"## {when} UTC: {args.records:,} records, "
                f"{args.repeat} round(s), {args.stat} of {args.repeat}" + (f" ({args.label})" if args.label else ""))
-    command = "python bench/run.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    section = [heading, "", *_machine(), f"- command: `{command.strip()}`",
-               f"- elapsed: {time.monotonic() - started:.0f} s", *notes, "", *table, ""]
+    command = "python bench/run.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+    load_end = os.getloadavg()[0]
+    section = [heading, "", *machine, f"- command: `{command.strip()}`",
+               f"- elapsed: {time.monotonic() - started:.0f} s; 1-min load average {load_start:.2f} at start, "
+               f"{load_end:.2f} at end", *notes, "", *table, ""]
     print("\n".join(section))
     if not args.no_write:
         with RESULTS.open("a", encoding="utf-8") as fh:
