@@ -36,7 +36,7 @@ __all__ = ["DurableFile"]
 log = logging.getLogger("sluice.files")
 
 GZIP_LEVEL = 6
-_OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
+_OPEN_FLAGS = os.O_RDWR | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
 
 # transform(part, first) -> the new bytes for one part of the old content (uncompressed).
 Transform = Callable[[IO[bytes], bool], Iterable[bytes]]
@@ -77,10 +77,12 @@ class _Window(io.RawIOBase):
 class DurableFile:
     """One output file. Not thread-safe; shared by the sinks that write to the same path."""
 
-    def __init__(self, path: Path, *, overwrite: bool = False, compress: bool = False) -> None:
+    def __init__(self, path: Path, *, overwrite: bool = False, compress: bool = False,
+                 line_based: bool = False) -> None:
         self.path = path
         self.overwrite = overwrite
         self.compress = compress
+        self.line_based = line_based  # plain files of whole lines: a torn last line is cut on open
         self._fd: int | None = None
         self._z: zlib._Compress | None = None
         self.size = 0        # bytes on disk (the end of the file)
@@ -127,6 +129,8 @@ class DurableFile:
                 size = 0
             else:
                 size = os.lseek(fd, 0, os.SEEK_END)
+                if size and self.line_based and not self.compress:
+                    size = self._cut_torn_line(fd, size)
             if created:
                 _fsync_dir(parent)
         except OSError:
@@ -135,6 +139,27 @@ class DurableFile:
         self._fd = fd
         self.size = self.synced = self.committed = size
         log.info("writing to %s (%s)", self.path, "overwrite" if self.overwrite else "append")
+
+    def _cut_torn_line(self, fd: int, size: int) -> int:
+        """A run killed mid-write (SIGKILL, power loss) can leave a partial last line; no
+        STATE ever covered it (STATEs follow whole synced batches), so it is cut off."""
+        pos = size
+        while pos > 0:
+            start = max(0, pos - 65536)
+            chunk = os.pread(fd, pos - start, start)
+            if pos == size and chunk.endswith(b"\n"):
+                return size
+            newline = chunk.rfind(b"\n")
+            if newline >= 0:
+                keep = start + newline + 1
+                break
+            pos = start
+        else:
+            keep = 0
+        os.ftruncate(fd, keep)
+        os.fsync(fd)
+        log.warning("%s: cut %d bytes of a partial last line left by an interrupted run", self.path, size - keep)
+        return keep
 
     def write(self, data: bytes) -> None:
         if self._fd is None:

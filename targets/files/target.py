@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Any, ClassVar
 
-from protocol import ConfigError, Target
+from protocol import ConfigError, Target, TargetError
 from targets.files.durable import DurableFile
 
 __all__ = ["COMMON_SETTINGS", "FileTarget"]
@@ -67,7 +68,19 @@ class FileTarget(Target):
         """Where ``stream`` is written (before the '.gz' suffix that compression adds)."""
         raise NotImplementedError
 
-    def file_for(self, stream: str, *, shared: bool) -> DurableFile:
+    def test_connection(self) -> str:
+        """--test: the directory of a stream named 'test' can be created and written to."""
+        directory = self.file_path("test").parent
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=directory) as probe:
+                probe.write(b"probe")
+                os.fsync(probe.fileno())
+        except OSError as exc:
+            raise TargetError(f"cannot write to {directory}: {exc.strerror or exc}") from exc
+        return f"{directory} is writable"
+
+    def file_for(self, stream: str, *, shared: bool, line_based: bool = False) -> DurableFile:
         """The stream's file; streams that map to the same path share it when ``shared``."""
         path = self.file_path(stream)
         if self.compress and path.suffix != ".gz":
@@ -81,6 +94,6 @@ class FileTarget(Target):
                     "give each stream its own file name"
                 )
             return known[0]
-        file = DurableFile(path, overwrite=self.overwrite, compress=self.compress)
+        file = DurableFile(path, overwrite=self.overwrite, compress=self.compress, line_based=line_based)
         self._files[key] = (file, stream)
         return file

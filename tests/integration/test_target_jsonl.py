@@ -218,3 +218,17 @@ def test_unwritable_destination_is_one_clear_error(tmp_path: Path) -> None:
     assert len(errors) == 1 and "stream 'orders'" in errors[0] and "Traceback" not in result.stderr.decode()
     assert result.stdout == b""
     assert sorted(os.listdir(tmp_path)) == ["c.json", "file"]
+
+
+def test_connection_check_writes_a_probe_and_names_an_unwritable_directory(tmp_path: Path) -> None:
+    ok = run([exe("target-jsonl"), "--config", str(config(tmp_path)), "--test"])
+    assert ok.returncode == 0, ok.stderr
+    assert list((tmp_path / "out").iterdir()) == []  # the probe is gone
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    cfg = tmp_path / "bad.json"
+    cfg.write_text(json.dumps({"destination_path": str(blocker / "out")}))
+    bad = run([exe("target-jsonl"), "--config", str(cfg), "--test"])
+    assert bad.returncode == 1
+    errors = [ln for ln in bad.stderr.decode().splitlines() if "ERROR" in ln]
+    assert len(errors) == 1 and str(blocker / "out") in errors[0]

@@ -137,3 +137,27 @@ def test_a_failed_rewrite_leaves_the_file_and_no_temporary(tmp_path: Path) -> No
 ])
 def test_safe_name_never_leaves_the_directory(stream: str, name: str) -> None:
     assert safe_name(stream) == name
+
+
+def test_a_torn_last_line_from_a_killed_run_is_cut_when_appending(tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(b'{"id":1}\n{"id":2}\n{"id":')
+    f = DurableFile(path, line_based=True)
+    f.write(b'{"id":3}\n')
+    f.close()
+    assert path.read_bytes() == b'{"id":1}\n{"id":2}\n{"id":3}\n'
+
+
+def test_whole_lines_and_other_formats_are_left_alone(tmp_path: Path) -> None:
+    whole = tmp_path / "whole.jsonl"
+    whole.write_bytes(b'{"id":1}\n')
+    f = DurableFile(whole, line_based=True)
+    f.write(b'{"id":2}\n')
+    f.close()
+    assert whole.read_bytes() == b'{"id":1}\n{"id":2}\n'
+    csv_like = tmp_path / "s.csv"
+    csv_like.write_bytes(b"id\r\n1")
+    g = DurableFile(csv_like)
+    g.write(b"\r\n2\r\n")
+    g.close()
+    assert csv_like.read_bytes() == b"id\r\n1\r\n2\r\n"
