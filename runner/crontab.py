@@ -26,7 +26,10 @@ def _sluice_command() -> list[str]:
 
 
 def crontab_lines(project: Project, metrics_file: Path | None = None) -> list[str]:
-    """Cron runs with a bare PATH: each line sets the PATH this shell had, so connectors are found."""
+    """One line per scheduled pipeline, run from the current directory (connectors run there).
+
+    Cron runs with a bare PATH: each line sets the PATH this shell had, so connectors are found.
+    """
     scheduled = [p for p in project.pipelines.values() if p.schedule]
     where = project.path.resolve() if project.path else None
     lines = [f"# sluice pipelines of {where or project.dir}"]
@@ -43,7 +46,7 @@ def crontab_lines(project: Project, metrics_file: Path | None = None) -> list[st
         if metrics_file:
             cmd += ["--metrics-file", str(metrics_file)]
         command = (
-            f"cd {shlex.quote(str(project.dir))} && mkdir -p {shlex.quote(str(log.parent))} && "
+            f"cd {shlex.quote(os.getcwd())} && mkdir -p {shlex.quote(str(log.parent))} && "
             f"PATH={shlex.quote(path)} {shlex.join(cmd)} >> {shlex.quote(str(log))} 2>&1"
         )
         lines.append(f"{pipe.schedule} {command.replace('%', chr(92) + '%')}")  # % is a newline to cron

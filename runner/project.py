@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,6 +102,14 @@ def interpolate(value: Any, environ: Mapping[str, str], where: str, problems: li
     return value
 
 
+def which(program: str) -> str | None:
+    """A program on PATH, or else beside the running interpreter (the venv sluice is installed in)."""
+    found = shutil.which(program)
+    if found:
+        return found
+    return shutil.which(program, path=str(Path(sys.executable).parent))
+
+
 def _path_text(path: Any) -> str:
     out = ""
     for part in path:
@@ -166,7 +175,7 @@ class Project:
         """A declared connector, or an ad hoc one: any program on PATH or by path, no config."""
         if name in self.connectors:
             return self.connectors[name]
-        if "/" in name or shutil.which(name):
+        if "/" in name or which(name):
             return Connector(name=Path(name).name, executable=name, location=name, declared=False)
         known = ", ".join(sorted(self.connectors)) or "none"
         raise ConfigError(
@@ -223,7 +232,7 @@ class Project:
             if not os.access(path, os.X_OK) or path.is_dir():
                 problems.append(f"{where}: {path} is not an executable file")
             return str(path)
-        found = shutil.which(executable)
+        found = which(executable)
         if not found:
             problems.append(f"{where}: program '{executable}' not found on PATH")
             return executable

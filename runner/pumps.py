@@ -14,7 +14,7 @@ import orjson
 
 from protocol.jsoncodec import loads
 
-__all__ = ["LineBuffer", "SideStats", "StateReader", "error_message", "parse_metric"]
+__all__ = ["LineBuffer", "SideStats", "StateReader", "error_message", "parse_metric", "state_value"]
 
 MAX_LINE = 1 << 20  # a longer line is cut into pieces rather than buffered for ever
 
@@ -98,8 +98,25 @@ class SideStats:
         return sum(self.counts.values())
 
 
+_MESSAGE_TYPES = frozenset({"SCHEMA", "RECORD", "ACTIVATE_VERSION", "BATCH"})
+
+
+def state_value(message: Any) -> dict[str, Any] | None:
+    """The state in one line of a target's stdout: a bare state value (the Singer convention:
+    singer-python, singer-sdk and Meltano) or a ``{"type": "STATE", "value": ...}`` message."""
+    if not isinstance(message, dict):
+        return None
+    kind = message.get("type")
+    if kind == "STATE":
+        value = message.get("value")
+        return value if isinstance(value, dict) else None
+    if isinstance(kind, str) and kind in _MESSAGE_TYPES:
+        return None
+    return message
+
+
 class StateReader:
-    """Reads the target's stdout; hands the last STATE value of each chunk to ``on_state``.
+    """Reads the target's stdout; hands the last state value of each chunk to ``on_state``.
 
     Only the newest STATE of a chunk is persisted: each one holds the whole state, and the
     older ones in the same chunk were superseded before we could store them.
@@ -126,8 +143,9 @@ class StateReader:
                 message = loads(raw)
             except orjson.JSONDecodeError:
                 message = None
-            if isinstance(message, dict) and message.get("type") == "STATE" and isinstance(message.get("value"), dict):
-                latest = message["value"]
+            value = state_value(message)
+            if value is not None:
+                latest = value
                 self.states += 1
             else:
                 self._on_other(raw[:500].decode("utf-8", "replace"))

@@ -151,9 +151,9 @@ def _locked_run(project: Project, plan: RunPlan, options: RunOptions, store: Sta
             output.runner_line(f"tap: {shlex.join(cmds.tap)}", terminal=False)
             output.runner_line(f"target: {shlex.join(cmds.target)}", terminal=False)
             outcome = supervise(
-                SideSpec("tap", tap.name, cmds.tap, child_env(tap.env), make_preexec(tap.limits), str(project.dir)),
-                SideSpec("target", target.name, cmds.target, child_env(target.env), make_preexec(target.limits),
-                         str(project.dir)),
+                # connectors run in the current directory, as in a shell pipe
+                SideSpec("tap", tap.name, cmds.tap, child_env(tap.env), make_preexec(tap.limits)),
+                SideSpec("target", target.name, cmds.target, child_env(target.env), make_preexec(target.limits)),
                 output, on_state, timeout=plan.timeout, grace=options.grace, lock_alive=lock_alive,
             )
     except StoreError as exc:
@@ -203,16 +203,19 @@ def _summary(output: RunOutput, plan: RunPlan, outcome: Outcome, saved: int, had
         lines.append("  no record counts reported (no METRIC record_count lines from either side)")
     else:
         lines.append(f"  {'stream':<{width}}  {'tap emitted':>12}  {'target committed':>16}")
+        both = emitted.reported and committed.reported
         for stream in streams:
-            e = emitted.counts.get(stream) if emitted.reported else None
-            c = committed.counts.get(stream) if committed.reported else None
+            e = emitted.counts.get(stream, 0) if emitted.reported else None
+            c = committed.counts.get(stream, 0) if committed.reported else None
             flag = ""
-            if e is not None and c is not None and e != c:
+            if both and e != c:
+                assert e is not None and c is not None
                 gap = f"{e - c:,} not committed" if e > c else f"{c - e:,} more committed than emitted"
                 flag = f"  <- MISMATCH: {gap}"
-            elif (e is None) != (c is None):
-                flag = "  <- MISMATCH: only one side reported"
             lines.append(f"  {stream:<{width}}  {_n(e):>12}  {_n(c):>16}{flag}")
+        for side, stats in (("tap", emitted), ("target", committed)):
+            if not stats.reported:
+                lines.append(f"  note: the {side} reported no record counts (no METRIC record_count lines)")
     if saved:
         lines.append(f"  state: {saved} STATE value(s) stored under '{plan.state_id}'")
     else:
