@@ -98,8 +98,13 @@ def describe_target(conninfo: str, params: Mapping[str, Any]) -> str:
     """host:port/db for messages; never the password."""
     if conninfo:
         parts = urlsplit(conninfo)
+        try:
+            port = parts.port
+        except ValueError:
+            raise ConfigError("invalid config", [f"the connection URL has a bad port: {parts.netloc.split('@')[-1]}"]) \
+                from None
         if parts.hostname or parts.path:
-            return f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path or ''}"
+            return f"{parts.hostname or 'localhost'}:{port or 5432}{parts.path or ''}"
         return "the configured server"
     return f"{params.get('host')}:{params.get('port')}/{params.get('dbname', '')}"
 

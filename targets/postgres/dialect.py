@@ -195,7 +195,8 @@ class PostgresLoader(Loader):
             assert row is not None
             user, db, version, schema_exists = row
             if schema_exists:
-                ok = conn.execute("SELECT has_schema_privilege(%s, 'CREATE, USAGE')", (self.schema,)).fetchone()
+                ok = conn.execute("SELECT has_schema_privilege(%s, 'CREATE') AND has_schema_privilege(%s, 'USAGE')",
+                                  (self.schema, self.schema)).fetchone()
                 missing = f"CREATE and USAGE on schema \"{self.schema}\""
             else:
                 ok = conn.execute("SELECT has_database_privilege(current_database(), 'CREATE')").fetchone()
@@ -295,11 +296,15 @@ class PostgresLoader(Loader):
                 return join([conv(get(f)) for f, conv in plain]) + "\n"
             return encode
 
-        def encode_meta(record: dict[str, Any], message: Any) -> str:
+        order = [(c.source.meta, c.source.field, CONVERT[c.logical]) for c in spec.columns]
+
+        def encode_meta(record: dict[str, Any], message: Any) -> Any:
             get = record.get
-            values = [conv(get(f)) for f, conv in plain]
-            for kind in extra:
-                if kind == "extracted":
+            values = []
+            for kind, f, conv in order:
+                if kind is None:
+                    values.append(conv(get(f)))
+                elif kind == "extracted":
                     values.append(_text(message.time_extracted))
                 elif kind == "version":
                     values.append(_integer(message.version))

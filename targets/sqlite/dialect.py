@@ -189,11 +189,15 @@ class SQLiteLoader(Loader):
                 return tuple([conv(get(f)) for f, conv in plain])
             return encode
 
-        def encode_meta(record: dict[str, Any], message: Any) -> tuple[Any, ...]:
+        order = [(c.source.meta, c.source.field, CONVERT[c.logical]) for c in spec.columns]
+
+        def encode_meta(record: dict[str, Any], message: Any) -> Any:
             get = record.get
-            values = [conv(get(f)) for f, conv in plain]
-            for kind in extra:
-                if kind == "extracted":
+            values = []
+            for kind, f, conv in order:
+                if kind is None:
+                    values.append(conv(get(f)))
+                elif kind == "extracted":
                     values.append(message.time_extracted)
                 elif kind == "version":
                     values.append(message.version)
