@@ -24,12 +24,11 @@ class FileSink(Sink):
     """
 
     target: FileTarget
-    shared_files: ClassVar[bool] = False
     line_based: ClassVar[bool] = False  # one record per line: a torn last line can be repaired
 
     def __init__(self, target: FileTarget, schema: SchemaMessage) -> None:
         super().__init__(target, schema)
-        self.file: DurableFile = target.file_for(self.stream, shared=self.shared_files, line_based=self.line_based)
+        self.file: DurableFile = target.file_for(self.stream, line_based=self.line_based)
 
     def take(self) -> bytes:
         """The rendered, not yet written bytes; the buffer is emptied."""

@@ -80,15 +80,19 @@ class FileTarget(Target):
             raise TargetError(f"cannot write to {directory}: {exc.strerror or exc}") from exc
         return f"{directory} is writable"
 
-    def file_for(self, stream: str, *, shared: bool, line_based: bool = False) -> DurableFile:
-        """The stream's file; streams that map to the same path share it when ``shared``."""
+    def shares_files(self) -> bool:
+        """Whether several streams may write to one file (target-jsonl's custom_name)."""
+        return False
+
+    def file_for(self, stream: str, *, line_based: bool = False) -> DurableFile:
+        """The stream's file; streams that map to the same path share it if :meth:`shares_files`."""
         path = self.file_path(stream)
         if self.compress and path.suffix != ".gz":
             path = path.with_name(path.name + ".gz")
         key = os.path.abspath(path)
         known = self._files.get(key)
         if known is not None:
-            if not shared:
+            if not self.shares_files():
                 raise ConfigError(
                     f"streams '{known[1]}' and '{stream}' would both write to {path}: "
                     "give each stream its own file name"

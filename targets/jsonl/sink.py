@@ -26,7 +26,6 @@ def _exact(obj: Any) -> Any:
 class JsonlSink(FileSink):
     """Writes each record as one JSON line, exactly as received (schema changes need nothing)."""
 
-    shared_files = True  # custom_name sends every stream to one file, as andyh1203's target does
     line_based = True
 
     def __init__(self, target: FileTarget, schema: SchemaMessage) -> None:

@@ -51,6 +51,9 @@ class TargetJsonl(FileTarget):
         super().__init__(config)
         self._stamp = "-" + run_time().strftime("%Y%m%dT%H%M%S") if self.config.get("do_timestamp_file") else ""
 
+    def shares_files(self) -> bool:
+        return bool(self.config.get("custom_name"))  # every stream to one file, as andyh1203's target does
+
     def file_path(self, stream: str) -> Path:
         base = safe_name(self.config.get("custom_name") or stream)
         directory = Path(self.config.get("destination_path") or ".").expanduser()

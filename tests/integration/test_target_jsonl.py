@@ -232,3 +232,12 @@ def test_connection_check_writes_a_probe_and_names_an_unwritable_directory(tmp_p
     assert bad.returncode == 1
     errors = [ln for ln in bad.stderr.decode().splitlines() if "ERROR" in ln]
     assert len(errors) == 1 and str(blocker / "out") in errors[0]
+
+
+def test_two_streams_whose_names_sanitize_alike_do_not_mix(tmp_path: Path) -> None:
+    data = (line(dict(SCHEMA, stream="a/b")) + record(1, stream="a/b")
+            + line(dict(SCHEMA, stream="a_b")) + record(2, stream="a_b"))
+    result = target(config(tmp_path), data)
+    assert result.returncode == 2
+    assert b"'a/b' and 'a_b'" in result.stderr
+    assert not (tmp_path / "out").exists()  # the pending record of 'a/b' was never written
