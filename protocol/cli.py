@@ -60,7 +60,7 @@ def run_cli(body: Callable[[], None]) -> None:
         _silence_stdout()
         log.error("the program reading our output closed the pipe; stopping")
         sys.exit(EXIT_FAILED)
-    except Exception as exc:  # noqa: BLE001 - the CLI boundary: one line, never a traceback
+    except Exception as exc:
         debug = log.isEnabledFor(logging.DEBUG)
         log.error("internal error: %s: %s", type(exc).__name__, exc, exc_info=debug)
         sys.exit(EXIT_FAILED)
@@ -89,7 +89,8 @@ _FORMAT = click.Choice(["json", "markdown", "text"])
 def tap_main(cls: type[Tap]) -> Callable[..., Any]:
     """Build the console-script entry point of a tap."""
 
-    @click.command(name=cls.name, help=f"{cls.description}\n\nA Singer tap: writes SCHEMA, RECORD and STATE lines to stdout.",
+    @click.command(name=cls.name,
+                   help=f"{cls.description}\n\nA Singer tap: writes SCHEMA, RECORD and STATE lines to stdout.",
                    context_settings={"help_option_names": ["-h", "--help"]})
     @click.option("--config", "configs", multiple=True, metavar="FILE|ENV", help=_CONFIG_HELP)
     @click.option("--about", is_flag=True, help="Print name, version, capabilities and the settings schema.")
@@ -151,7 +152,8 @@ def _read_state(path: str | None) -> dict[str, Any]:
 def target_main(cls: type[Target]) -> Callable[..., Any]:
     """Build the console-script entry point of a target."""
 
-    @click.command(name=cls.name, help=f"{cls.description}\n\nA Singer target: reads Singer lines on stdin (or --input).",
+    @click.command(name=cls.name,
+                   help=f"{cls.description}\n\nA Singer target: reads Singer lines on stdin (or --input).",
                    context_settings={"help_option_names": ["-h", "--help"]})
     @click.option("--config", "configs", multiple=True, metavar="FILE|ENV", help=_CONFIG_HELP)
     @click.option("--about", is_flag=True, help="Print name, version, capabilities and the settings schema.")

@@ -42,7 +42,7 @@ class RecordCounter:
         self._last = time.monotonic()
 
 
-class timer:  # noqa: N801 - used as a context manager, reads like a function
+class timer:
     """Emit a ``timer`` METRIC for the duration of the block."""
 
     def __init__(self, metric: str, **tags: Any) -> None:

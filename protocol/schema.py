@@ -140,7 +140,7 @@ class RecordValidator:
         try:
             self._validate(record)
         except fastjsonschema.JsonSchemaValueException as exc:
-            field = _field_from_path(exc.name)
+            field = _field_from_path(exc.name or "data")
             detail = exc.message.replace(exc.name, "value", 1) if exc.name else exc.message
             if exc.rule == "required":
                 missing = _REQUIRED.search(exc.message)

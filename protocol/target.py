@@ -172,7 +172,9 @@ class Target:
         compression = (msg.encoding.get("compression") or "none").lower()
         fmt = (msg.encoding.get("format") or "jsonl").lower()
         if fmt != "jsonl":
-            raise ProtocolError(f"BATCH format {fmt!r} is not supported", line=msg.line, stream=msg.stream, field="encoding")
+            raise ProtocolError(
+                f"BATCH format {fmt!r} is not supported", line=msg.line, stream=msg.stream, field="encoding"
+            )
         for uri in msg.manifest:
             path = Path(unquote(urlparse(uri).path)) if uri.startswith("file:") else Path(uri)
             try:
@@ -193,7 +195,9 @@ class Target:
                         sink.add(record, RecordMessage(msg.stream, record, line=msg.line))
                         sink.pending += 1
             except OSError as exc:
-                raise ProtocolError(f"BATCH file {path} cannot be read: {exc.strerror}", line=msg.line, stream=msg.stream) from exc
+                raise ProtocolError(
+                    f"BATCH file {path} cannot be read: {exc.strerror}", line=msg.line, stream=msg.stream
+                ) from exc
         self.drain()
 
     def _maybe_drain_for_state(self) -> None:

@@ -47,7 +47,7 @@ class MessageWriter:
             self._record_prefix[stream] = prefix
         tail = b"}\n"
         if version is not None or time_extracted is not None:
-            extra = {}
+            extra: dict[str, Any] = {}
             if version is not None:
                 extra["version"] = version
             if time_extracted is not None:

@@ -22,7 +22,8 @@ def test_stream_selection_rules() -> None:
     assert Catalog.from_dict({"streams": [entry([md([], selected_by_default=True)])]}).streams[0].selected
     explicit_no = entry([md([], selected=False, selected_by_default=True)])
     assert not Catalog.from_dict({"streams": [explicit_no]}).streams[0].selected
-    assert not Catalog.from_dict({"streams": [entry([md([], selected=True, inclusion="unsupported")])]}).streams[0].selected
+    unsupported = entry([md([], selected=True, inclusion="unsupported")])
+    assert not Catalog.from_dict({"streams": [unsupported]}).streams[0].selected
 
 
 def test_field_selection_rules() -> None:
@@ -51,7 +52,6 @@ def test_legacy_schema_selected_and_round_trip() -> None:
 
 
 def test_key_properties_from_metadata() -> None:
-    e = Catalog.from_dict({"streams": [{"tap_stream_id": "t", "schema": SCHEMA,
-                                        "metadata": [md([], table_key_properties=["id"], replication_method="INCREMENTAL",
-                                                        replication_key="id")]}]}).streams[0]
+    stream_md = md([], table_key_properties=["id"], replication_method="INCREMENTAL", replication_key="id")
+    e = Catalog.from_dict({"streams": [{"tap_stream_id": "t", "schema": SCHEMA, "metadata": [stream_md]}]}).streams[0]
     assert (e.key_properties, e.replication_method, e.replication_key) == (["id"], "INCREMENTAL", "id")

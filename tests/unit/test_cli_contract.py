@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 import pytest
@@ -27,7 +27,7 @@ SETTINGS = {
 
 class Numbers(Stream):
     name = "numbers"
-    primary_keys = ["n"]
+    primary_keys: ClassVar[list[str]] = ["n"]
     replication_key = "n"
     is_sorted = True
 
@@ -82,7 +82,7 @@ class ListSink(Sink):
 class ListTarget(Target):
     name = "target-list"
     description = "Keeps rows."
-    settings_schema = {"type": "object", "properties": {"fail": {"type": "boolean"}}}
+    settings_schema: ClassVar[dict[str, Any]] = {"type": "object", "properties": {"fail": {"type": "boolean"}}}
     sink_class = ListSink
 
 

@@ -49,7 +49,8 @@ def test_buffer_flushes_when_full_and_on_close() -> None:
 def test_record_extras_and_decimals() -> None:
     out = io.BytesIO()
     w = MessageWriter(out)
-    w.write_record("s", {"amount": Decimal("12345678901234567890.123")}, version=7, time_extracted="2024-01-01T00:00:00Z")
+    amount = Decimal("12345678901234567890.123")
+    w.write_record("s", {"amount": amount}, version=7, time_extracted="2024-01-01T00:00:00Z")
     w.close()
     line = out.getvalue()
     assert b'"amount":12345678901234567890.123' in line
