@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,18 +109,23 @@ def _run(
         raise ConnectorError(f"{conn.name}: cannot start: {exc.strerror or exc}") from exc
 
 
-def _last_message(stderr: bytes, stdout: bytes = b"") -> str | None:
+_LOG_PREFIX = re.compile(r"^\S+ \S+\s*\|\s*[A-Z]+\s*\|\s*[\w.\-]+\s*\|\s*")
+
+
+def _last_message(stderr: bytes, stdout: bytes = b"", *, errors: bool = True) -> str | None:
+    """The last ERROR message (``errors``), else the last other line, without its log prefix."""
     last_error = None
     last_line = None
     for raw in (stderr + b"\n" + stdout).decode("utf-8", "replace").splitlines():
         line = raw.strip()
         if not line or "METRIC: " in line:
             continue
-        last_line = line
         message = error_message(line)
         if message is not None:
             last_error = message
-    return last_error or last_line
+        else:
+            last_line = _LOG_PREFIX.sub("", line)
+    return (last_error or last_line) if errors else (last_line or last_error)
 
 
 @dataclass
@@ -134,7 +140,7 @@ def check(conn: ResolvedConnector, run_dir: RunDir, redact: Redactor, timeout: f
     stderr_text = done.stderr.decode("utf-8", "replace")
     if done.returncode == 2 and "no such option" in stderr_text.lower() and "--test" in stderr_text:
         return CheckResult(False, redact(f"{conn.name} does not support --test"))
-    message = _last_message(done.stderr, done.stdout if done.returncode else b"")
+    message = _last_message(done.stderr, done.stdout if done.returncode else b"", errors=done.returncode != 0)
     if done.returncode == 0:
         return CheckResult(True, redact(message or "connection check passed"))
     return CheckResult(False, redact(message or f"exit code {done.returncode}"))
