@@ -37,6 +37,7 @@ log = logging.getLogger("sluice.files")
 
 GZIP_LEVEL = 6
 _OPEN_FLAGS = os.O_RDWR | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
+_datasync = getattr(os, "fdatasync", os.fsync)
 
 # transform(part, first) -> the new bytes for one part of the old content (uncompressed).
 Transform = Callable[[IO[bytes], bool], Iterable[bytes]]
@@ -193,7 +194,7 @@ class DurableFile:
             return
         self._end_member()
         if self.size != self.synced:
-            os.fsync(self._fd)
+            _datasync(self._fd)  # data and the file size; not the mtime
             self.synced = self.size
 
     def checkpoint(self) -> None:
