@@ -67,7 +67,7 @@ _RUN_COLUMNS = (
 
 def redact_url(url: str) -> str:
     """``postgresql://user:secret@host/db`` -> ``postgresql://user:***@host/db``."""
-    return re.sub(r"(//[^:/@]*:)[^@]*@", r"\1***@", url)
+    return re.sub(r"(//[^:/@]*:).*@(?=[^@]*$)", r"\1***@", url)
 
 
 def lock_key(state_id: str) -> int:

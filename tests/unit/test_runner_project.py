@@ -1,0 +1,122 @@
+"""sluice.yml: schema validation with locations, ${ENV} interpolation, connector resolution."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from protocol.errors import ConfigError
+from runner.project import find_project, interpolate, load_project
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "sluice.yml"
+    path.write_text(text)
+    return path
+
+
+def test_every_problem_is_reported_at_once_with_line_and_location(tmp_path: Path) -> None:
+    path = _write(tmp_path, (
+        "connectors:\n"
+        "  - name: a\n"
+        "    executable: 5\n"
+        "  - name: a\n"
+        "    executable: x\n"
+        "    limits: {memory_mb: 1}\n"
+        "pipelines:\n"
+        "  - name: bad name\n"
+        "    tap: a\n"
+    ))
+    with pytest.raises(ConfigError) as info:
+        load_project(path)
+    problems = info.value.problems
+    assert "sluice.yml:3: connectors[0].executable: 5 is not of type 'string'" in problems
+    assert "sluice.yml:6: connectors[1].limits.memory_mb: 1 is less than the minimum of 16" in problems
+    assert any(p.startswith("sluice.yml:8: pipelines[0].name: 'bad name' is not a valid name") for p in problems)
+    assert "sluice.yml:8: pipelines[0]: 'target' is a required property" in problems
+    assert len(problems) == 4
+
+
+def test_references_and_duplicates_are_checked(tmp_path: Path) -> None:
+    path = _write(tmp_path, (
+        "connectors:\n"
+        "  - {name: a, executable: x}\n"
+        "  - {name: a, executable: y}\n"
+        "pipelines:\n"
+        "  - {name: p, tap: a, target: nope}\n"
+    ))
+    with pytest.raises(ConfigError) as info:
+        load_project(path)
+    assert info.value.problems == [
+        "sluice.yml:3: connectors[1].name: duplicate name 'a'",
+        "sluice.yml:5: pipelines[0].target: no connector named 'nope'",
+    ]
+
+
+def test_not_yaml_and_not_a_mapping(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_project(_write(tmp_path, "connectors: [\n"))
+    with pytest.raises(ConfigError, match="must be a mapping"):
+        load_project(_write(tmp_path, "- a\n- b\n"))
+
+
+def test_interpolation_tracks_secrets_and_lists_missing_variables() -> None:
+    problems: list[str] = []
+    secrets: set[str] = set()
+    value = interpolate(
+        {"dsn": "postgresql://u:${PW}@h/db", "n": 3, "d": "${MISSING:-fallback}", "lit": "$${NOT}", "l": ["${GONE}"]},
+        {"PW": "s3cret"}, "connectors[0].config", problems, secrets,
+    )
+    assert value == {"dsn": "postgresql://u:s3cret@h/db", "n": 3, "d": "fallback", "lit": "${NOT}", "l": [""]}
+    assert secrets == {"s3cret"}
+    assert problems == ["connectors[0].config.l[0]: environment variable GONE is not set"]
+
+
+def test_resolve_reads_config_file_finds_program_and_defaults_state_id(tmp_path: Path) -> None:
+    (tmp_path / "c.json").write_text('{"token": "${TOKEN}", "n": 1}')
+    path = _write(tmp_path, (
+        "state_store: postgresql://u:${PGPW}@h/db\n"
+        "connectors:\n"
+        f"  - {{name: t, executable: {sys.executable}, config: c.json, env: {{FLAG: true, N: 2}}}}\n"
+        "  - {name: u, executable: python3, catalog: cat.json}\n"
+        "pipelines:\n"
+        "  - {name: p, tap: t, target: u, schedule: '@hourly'}\n"
+    ))
+    project = load_project(path)
+    resolved = project.resolve(project.connectors["t"], {"TOKEN": "abc123"})
+    assert resolved.config == {"token": "abc123", "n": 1}
+    assert resolved.env == {"FLAG": "true", "N": "2"}
+    assert resolved.secrets == {"abc123"}
+    assert resolved.argv == [sys.executable]
+    assert project.pipelines["p"].state_id == "p"
+    url, secrets = project.state_store_url({"PGPW": "pw-1"})
+    assert url == "postgresql://u:pw-1@h/db" and secrets == {"pw-1"}
+    assert project.state_store_url({"SLUICE_STATE_URL": "sqlite:x.db"})[0] == "sqlite:x.db"
+    with pytest.raises(ConfigError) as info:
+        project.resolve(project.connectors["t"], {})
+    assert info.value.problems == ["connectors[0].config(c.json).token: environment variable TOKEN is not set"]
+    with pytest.raises(ConfigError, match="catalog file not found"):
+        project.resolve(project.connectors["u"], {}, check_catalog=True)
+
+
+def test_unknown_program_and_unknown_connector(tmp_path: Path) -> None:
+    project = load_project(_write(tmp_path, "connectors:\n  - {name: t, executable: no-such-program-xyz}\n"))
+    with pytest.raises(ConfigError) as info:
+        project.resolve(project.connectors["t"], {})
+    assert info.value.problems == ["connectors[0].executable: program 'no-such-program-xyz' not found on PATH"]
+    with pytest.raises(ConfigError, match="no connector named 'zzz-nothing'"):
+        project.connector("zzz-nothing")
+    adhoc = project.connector(sys.executable)
+    assert not adhoc.declared and adhoc.executable == sys.executable
+
+
+def test_find_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert find_project(None) is None
+    _write(tmp_path, "connectors: []\n")
+    assert find_project(None) == Path("sluice.yml")
+    assert find_project(str(tmp_path)) == tmp_path / "sluice.yml"
+    with pytest.raises(ConfigError, match="project file not found"):
+        find_project(str(tmp_path / "other.yml"))

@@ -1,0 +1,84 @@
+"""Reading connector output: METRIC sums, ERROR lines, STATE lines, redaction, metrics file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from runner.isolation import Redactor, child_env
+from runner.metrics_file import render, write_metrics_file
+from runner.pumps import LineBuffer, SideStats, StateReader, error_message
+from runner.stores.base import RunRecord
+
+
+def test_metric_lines_are_summed_per_stream() -> None:
+    stats = SideStats()
+    sdk = '2026-01-01 00:00:00,001 | INFO | singer_sdk.metrics | METRIC: {"type":"counter","metric":"record_count",' \
+          '"value":3,"tags":{"stream":"a","pid":1,"context":{}}}'
+    assert stats.take(sdk)
+    assert stats.take('METRIC: {"type": "counter", "metric": "record_count", "value": 4, "tags": {"stream": "a"}}')
+    assert stats.take('METRIC: {"type": "counter", "metric": "record_count", "value": 2, "tags": {"stream": "b"}}')
+    assert stats.take('METRIC: {"type": "timer", "metric": "sync_duration", "value": 9.5, "tags": {"stream": "a"}}')
+    assert stats.counts == {"a": 7, "b": 2} and stats.total == 9 and stats.reported
+    assert not stats.take("METRIC-ish but not: {")
+
+
+def test_error_lines() -> None:
+    assert error_message("2024-01-01 00:00:00,000 | ERROR    | sluice.cli | line 3: bad") == "line 3: bad"
+    assert error_message("2026 | ERROR    | tap-jsonl.items                | An error") == "An error"
+    assert error_message("CRITICAL: disk on fire") == "disk on fire"
+    assert error_message("INFO all good, no ERROR_CODE here") is None
+    stats = SideStats()
+    for line in ["Traceback (most recent call last):", "ERROR boom", "  File x", "ValueError: nope"]:
+        stats.take(line)
+    assert stats.last_error == "boom" and stats.last_line == "ValueError: nope"
+
+
+def test_line_buffer_joins_chunks() -> None:
+    buf = LineBuffer()
+    assert buf.feed(b"ab") == []
+    assert buf.feed(b"c\nde\nf") == [b"abc", b"de"]
+    assert buf.close() == [b"f"]
+
+
+def test_state_reader_takes_bare_values_and_messages_and_stores_the_last_of_a_chunk() -> None:
+    stored: list[dict[str, Any]] = []
+    other: list[str] = []
+    reader = StateReader(stored.append, other.append)
+    reader.feed(b'{"bookmarks": {"a": 1}}\n{"type": "STATE", "value": {"bookmarks": {"a": 2}}}\nnot json\n{"x"')
+    assert stored == [{"bookmarks": {"a": 2}}] and other == ["not json"]
+    reader.feed(b': 1}\n{"type": "RECORD", "stream": "s", "record": {}}\n')
+    reader.close()
+    assert stored[-1] == {"x": 1} and reader.states == 3
+    reader.feed(b'{"n": 12345678901234567890.5}\n')
+    assert str(stored[-1]["n"]) == "12345678901234567890.5"  # exact numbers
+
+
+def test_redactor_hides_secrets_and_their_json_forms() -> None:
+    redact = Redactor(["pa\"ss-123", "ab"])  # too short to redact safely: kept
+    assert redact('x pa"ss-123 y {"k": "pa\\"ss-123"} ab') == 'x ******** y {"k": "********"} ab'
+    assert not Redactor([]) and Redactor([]).__call__("text") == "text"
+
+
+def test_child_env_is_minimal() -> None:
+    env = child_env({"A": "1"}, {"PATH": "/bin", "HOME": "/h", "LANG": "C", "SECRET": "x", "VIRTUAL_ENV": "/v"})
+    assert env == {"PATH": "/bin", "HOME": "/h", "LANG": "C", "A": "1"}
+
+
+def test_metrics_file_is_complete_and_atomic(tmp_path: Path) -> None:
+    runs = [
+        RunRecord(1, "a", "a", 100.0, 112.5, "succeeded", 10, 10, None, "h", 1),
+        RunRecord(2, 'b"q', "b", 100.0, 101.0, "failed", 5, 3, "boom", "h", 1),
+    ]
+    text = render(runs)
+    assert 'sluice_last_run_success{pipeline="a"} 1\n' in text
+    assert 'sluice_last_run_success{pipeline="b\\"q"} 0\n' in text
+    assert 'sluice_last_run_duration_seconds{pipeline="a"} 12.5\n' in text
+    assert 'sluice_last_run_records{pipeline="b\\"q"} 3\n' in text
+    assert 'sluice_last_run_timestamp_seconds{pipeline="a"} 112.5\n' in text
+    assert text.count("# TYPE ") == 5
+    target = tmp_path / "m" / "sluice.prom"
+    write_metrics_file(target, runs)
+    assert target.read_text() == text and [p.name for p in target.parent.iterdir()] == ["sluice.prom"]
+    assert json.dumps(runs[0].to_dict())

@@ -1,0 +1,73 @@
+"""The state store interface, on SQLite and on PostgreSQL (real server)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from runner.stores import PipelineLocked, StateStore, open_store
+from runner.stores.postgres import lock_key, redact_url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
+    url = request.getfixturevalue("pg_dsn") if request.param == "postgres" else None
+    with open_store(url, tmp_path) as s:
+        yield s
+
+
+def _url(store: StateStore, tmp_path: Path) -> str | None:
+    return getattr(store, "url", None)
+
+
+def test_states(store: StateStore) -> None:
+    assert store.get_state("p") is None
+    store.set_state("p", {"bookmarks": {"s": {"v": Decimal("12345678901234567.25")}}})
+    store.set_state("q", {"bookmarks": {}})
+    assert store.get_state("p") == {"bookmarks": {"s": {"v": Decimal("12345678901234567.25")}}}
+    store.set_state("p", {"bookmarks": {"s": {"v": 2}}})
+    assert store.get_state("p") == {"bookmarks": {"s": {"v": 2}}}
+    assert [sid for sid, _ in store.list_states()] == ["p", "q"]
+    assert store.clear_state("p") and not store.clear_state("p")
+    assert store.get_state("p") is None
+
+
+def test_run_history(store: StateStore) -> None:
+    first = store.start_run("a", "a")
+    store.finish_run(first, "succeeded", 10, 9, None)
+    second = store.start_run("a", "a")
+    other = store.start_run("b", "b")
+    store.finish_run(other, "failed", None, None, "tap 'x' failed: boom")
+    runs = store.runs()
+    assert [r.id for r in runs] == [other, second, first]
+    assert runs[2].status == "succeeded" and runs[2].records_committed == 9 and runs[2].duration is not None
+    assert [r.id for r in store.runs("a", limit=1)] == [second]
+    assert {r.pipeline: r.id for r in store.last_runs()} == {"a": first, "b": other}
+    assert store.abandon_stale_runs("a") == 1
+    assert store.runs("a")[0].status == "abandoned"
+
+
+def test_one_lock_per_pipeline(store: StateStore, tmp_path: Path) -> None:
+    held = store.lock("p")
+    assert held.alive()
+    with open_store(_url(store, tmp_path), tmp_path) as other:
+        assert other.try_lock("p") is None
+        with pytest.raises(PipelineLocked, match=r"pipeline 'p' is already running \(held by pid \d+ on "):
+            other.lock("p")
+        q = other.try_lock("q")  # another pipeline is free
+        assert q is not None
+        q.release()
+        held.release()
+        again = other.try_lock("p")
+        assert again is not None
+        again.release()
+    assert not held.alive()
+
+
+def test_helpers() -> None:
+    assert redact_url("postgresql://user:pa@ss@host/db") == "postgresql://user:***@host/db"
+    assert redact_url("postgresql://host/db") == "postgresql://host/db"
+    assert lock_key("a") != lock_key("b") and -(2**63) <= lock_key("a") < 2**63
