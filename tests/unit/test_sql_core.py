@@ -1,0 +1,117 @@
+"""The SQL core without a database: identifier mapping, type mapping, evolution plans."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from targets.sql.naming import IdentifierMapper, safe_identifier
+from targets.sql.table import AddColumn, AddUniqueKey, AlterColumn, CreateTable, Existing, Wanted, plan_table
+from targets.sql.types import accepts, logical_type, widen
+
+
+def test_short_names_are_kept_as_they_are() -> None:
+    for name in ("id", "Id", 'a"b', "semi;colon", "ünïcødé", " x "):
+        assert safe_identifier(name, 63) == name
+
+
+def test_long_names_map_to_prefix_and_hash_within_the_limit() -> None:
+    a, b = "p" * 100 + "a", "p" * 100 + "b"
+    ma, mb = safe_identifier(a, 63), safe_identifier(b, 63)
+    assert ma != mb and len(ma.encode()) <= 63 and ma.startswith("p" * 50)
+    assert safe_identifier(a, 63) == ma  # deterministic
+
+
+def test_multibyte_names_are_cut_on_a_character_boundary() -> None:
+    mapped = safe_identifier("名" * 40, 63)
+    assert len(mapped.encode()) <= 63
+    mapped.encode().decode()  # still valid UTF-8
+
+
+def test_a_name_shaped_like_a_mapped_one_is_mapped_too() -> None:
+    long_name = "q" * 80
+    mapped = safe_identifier(long_name, 63)
+    assert safe_identifier(mapped, 63) != mapped
+
+
+@given(st.lists(st.text(min_size=1, max_size=120), min_size=1, max_size=8, unique=True))
+def test_distinct_names_never_share_a_column(names: list[str]) -> None:
+    mapped = IdentifierMapper(63).columns(names)
+    assert len(set(mapped.values())) == len(names)
+    assert all(len(m.encode("utf-8", "surrogatepass")) <= 63 for m in mapped.values())
+
+
+def test_case_insensitive_databases_separate_names_differing_by_case() -> None:
+    mapped = IdentifierMapper(None, case_insensitive=True).columns(["id", "Id", "ID", "name"])
+    assert mapped["id"] == "id" and mapped["name"] == "name"
+    assert len({m.lower() for m in mapped.values()}) == 4
+    assert IdentifierMapper(None, case_insensitive=True).columns(["Id"]) == {"Id": "Id"}
+
+
+@pytest.mark.parametrize(("prop", "logical"), [
+    ({"type": "integer"}, "integer"),
+    ({"type": ["null", "integer", "number"]}, "number"),
+    ({"type": "number"}, "number"),
+    ({"type": "string", "format": "date-time"}, "timestamp"),
+    ({"type": ["string", "null"], "format": "date"}, "date"),
+    ({"type": "string", "format": "time"}, "time"),
+    ({"type": "string", "format": "x-singer.decimal"}, "number"),
+    ({"anyOf": [{"type": "string", "format": "date-time"}, {"type": ["string", "null"]}]}, "string"),
+    ({"type": ["boolean", "null"]}, "boolean"),
+    ({"type": "object", "properties": {}}, "json"),
+    ({"type": "array", "items": {"type": "string"}}, "json"),
+    ({"type": ["string", "integer"]}, "string"),
+    ({"type": ["object", "string"]}, "json"),
+    ({}, "json"),
+    ({"type": "string"}, "string"),
+])
+def test_json_schema_to_logical_type(prop: dict[str, object], logical: str) -> None:
+    assert logical_type(prop) == logical
+
+
+def test_widening_rules() -> None:
+    assert widen("integer", "number") == "number"
+    assert widen("number", "integer") == "number"
+    assert widen("number", "string") == "string"
+    assert widen("boolean", "integer") == "string"
+    assert widen("timestamp", "json") == "json"
+    assert widen("string", "integer") == "string"
+    assert accepts("json", "boolean") and not accepts("integer", "number")
+
+
+def _wanted(**types: str) -> list[Wanted]:
+    return [Wanted(f, t) for f, t in types.items()]
+
+
+def test_plan_creates_a_table_with_its_key() -> None:
+    actions, spec = plan_table(None, _wanted(id="integer", v="string"), ["id"], IdentifierMapper(63),
+                               can_alter=True, schema="s", table="t")
+    assert actions == [CreateTable((("id", "integer"), ("v", "string")), ("id",))]
+    assert spec.names == ["id", "v"] and spec.key == ("id",)
+
+
+def test_plan_adds_and_alters_and_never_drops() -> None:
+    existing = Existing({"id": "integer", "a": "integer", "old": "string"}, [("id",)])
+    actions, spec = plan_table(existing, _wanted(id="integer", a="number", b="boolean"), ["id"],
+                               IdentifierMapper(63), can_alter=True, schema=None, table="t")
+    assert actions == [AlterColumn("a", "integer", "number", "a"), AddColumn("b", "boolean")]
+    assert [(c.name, c.logical) for c in spec.columns] == [("id", "integer"), ("a", "number"), ("b", "boolean")]
+
+
+def test_plan_adds_a_sibling_where_columns_cannot_change_and_keeps_using_it() -> None:
+    existing = Existing({"id": "integer", "a": "integer"}, [("id",)])
+    actions, spec = plan_table(existing, _wanted(id="integer", a="number"), ["id"], IdentifierMapper(None),
+                               can_alter=False, schema=None, table="t")
+    assert actions == [AddColumn("a__number", "number", sibling_of="a")]
+    existing.columns["a__number"] = "number"
+    actions, spec = plan_table(existing, _wanted(id="integer", a="integer"), ["id"], IdentifierMapper(None),
+                               can_alter=False, schema=None, table="t")
+    assert actions == [] and spec.columns[1].name == "a__number"
+
+
+def test_plan_adds_a_unique_key_for_new_key_properties() -> None:
+    existing = Existing({"id": "integer", "v": "string"}, [])
+    actions, _ = plan_table(existing, _wanted(id="integer", v="string"), ["id"], IdentifierMapper(63),
+                            can_alter=True, schema=None, table="t")
+    assert actions == [AddUniqueKey(("id",))]
