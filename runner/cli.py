@@ -77,7 +77,13 @@ def run(obj: Ctx, names: tuple[str, ...], all_: bool, jobs: int, full_refresh: b
         if options.metrics_file:
             run_args += ["--metrics-file", str(options.metrics_file)]
         run_args += ["--grace", str(grace)]
-        return run_all(list(project.pipelines), jobs, obj.base_args(), run_args)
+        code = run_all(list(project.pipelines), jobs, obj.base_args(), run_args)
+        if options.metrics_file and not dry_run:  # once more, after every run: the last writer saw them all
+            from runner.metrics_file import write_metrics_file
+
+            with _store(obj) as store:
+                write_metrics_file(options.metrics_file, store.last_runs())
+        return code
     if len(names) == 1:
         plan = plan_pipeline(project, names[0], options)
     elif len(names) == 2:
