@@ -128,8 +128,12 @@ def _locked_run(project: Project, plan: RunPlan, options: RunOptions, store: Sta
     run_id = store.start_run(plan.pipeline, plan.state_id)
     state = None if options.full_refresh else store.get_state(plan.state_id)
     redactor = Redactor(url_secrets)
-    for conn in (tap, target):
-        redactor.add(connector_secrets(conn, about(conn, base / "cache")))
+    try:
+        for conn in (tap, target):
+            redactor.add(connector_secrets(conn, about(conn, base / "cache")))
+    except KeyboardInterrupt:
+        store.finish_run(run_id, "interrupted", None, None, "interrupted before the connectors started")
+        raise
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     log_path = base / "logs" / _safe(plan.pipeline) / f"{stamp}-run{run_id}.log"
     output = RunOutput(log_path, redactor, terminal, verbose=options.verbose)
@@ -159,8 +163,12 @@ def _locked_run(project: Project, plan: RunPlan, options: RunOptions, store: Sta
     except StoreError as exc:
         error = redactor(f"runner: state store failed during the run: {exc}")
         raise
+    except KeyboardInterrupt:  # a signal before supervise() took over signal handling
+        error = "runner: interrupted before the connectors started"
+        raise
     finally:
-        status = outcome.status if outcome is not None else "failed"
+        status = outcome.status if outcome is not None else ("interrupted" if error and "interrupted" in error
+                                                             else "failed")
         if outcome is not None and not outcome.ok:
             error = redactor(f"{_side_name(outcome, tap, target)} failed: {outcome.reason}")
         emitted = outcome.tap.stats.total if outcome and outcome.tap.stats.reported else None
