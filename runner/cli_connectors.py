@@ -58,13 +58,15 @@ def spec(obj: Ctx, connector: str, full: bool) -> int:
 @click.pass_obj
 def check(obj: Ctx, connector: str, timeout: float) -> int:
     """Run CONNECTOR's --test: exit 0 when it passes, 1 with the connector's message when not."""
-    from runner.connectors import about, connector_secrets
+    from runner.connectors import about, coerce_config, connector_secrets
     from runner.connectors import check as run_check
     from runner.isolation import Redactor, RunDir
 
     project = obj.project
     conn = project.resolve(project.connector(connector))
-    redact = Redactor(connector_secrets(conn, about(conn, _cache_dir(obj))))
+    info = about(conn, _cache_dir(obj))
+    redact = Redactor(connector_secrets(conn, info))
+    conn.config = coerce_config(conn.config, info)
     with RunDir(project.dir / ".sluice" / "tmp") as run_dir:
         result = run_check(conn, run_dir, redact, timeout)
     if result.ok:
@@ -81,13 +83,15 @@ def check(obj: Ctx, connector: str, timeout: float) -> int:
 @click.pass_obj
 def discover(obj: Ctx, connector: str, output: str | None, timeout: float) -> int:
     """Run CONNECTOR's --discover, validate the catalog, and print or write it."""
-    from runner.connectors import about, connector_secrets
+    from runner.connectors import about, coerce_config, connector_secrets
     from runner.connectors import discover as run_discover
     from runner.isolation import Redactor, RunDir
 
     project = obj.project
     conn = project.resolve(project.connector(connector))
-    redact = Redactor(connector_secrets(conn, about(conn, _cache_dir(obj))))
+    info = about(conn, _cache_dir(obj))
+    redact = Redactor(connector_secrets(conn, info))
+    conn.config = coerce_config(conn.config, info)
     with RunDir(project.dir / ".sluice" / "tmp") as run_dir:
         catalog = run_discover(conn, run_dir, redact, timeout)
     if output is None:

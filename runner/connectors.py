@@ -24,7 +24,17 @@ from runner.isolation import Redactor, RunDir, child_env
 from runner.project import ResolvedConnector
 from runner.pumps import error_message
 
-__all__ = ["CheckResult", "about", "check", "connector_secrets", "discover", "settings_schema", "validate_catalog"]
+__all__ = [
+    "CheckResult",
+    "ConnectorError",
+    "about",
+    "check",
+    "coerce_config",
+    "connector_secrets",
+    "discover",
+    "settings_schema",
+    "validate_catalog",
+]
 
 ABOUT_TIMEOUT = 60.0
 
@@ -80,6 +90,36 @@ def settings_schema(info: dict[str, Any] | None) -> dict[str, Any] | None:
         return None
     settings = info.get("settings")
     return settings if isinstance(settings, dict) else None
+
+
+def coerce_config(config: dict[str, Any], info: dict[str, Any] | None) -> dict[str, Any]:
+    """Turn top-level strings into the type the connector's settings schema asks for.
+
+    ``port: "${PGPORT}"`` interpolates to the string "5432"; a connector whose schema says
+    ``integer`` gets 5432. Strings for settings that accept strings are left alone.
+    """
+    props = (settings_schema(info) or {}).get("properties") or {}
+    out = dict(config)
+    for key, value in config.items():
+        prop = props.get(key)
+        if not isinstance(value, str) or not isinstance(prop, dict) or "type" not in prop:
+            continue
+        types = prop["type"] if isinstance(prop["type"], list) else [prop["type"]]
+        if "string" in types:
+            continue
+        text = value.strip()
+        if "boolean" in types and text.lower() in ("true", "false"):
+            out[key] = text.lower() == "true"
+        elif "integer" in types and re.fullmatch(r"-?\d+", text):
+            out[key] = int(text)
+        elif "number" in types and re.fullmatch(r"-?\d+(\.\d*)?([eE][-+]?\d+)?", text):
+            out[key] = float(text)
+        elif ("array" in types or "object" in types) and text[:1] in ("[", "{"):
+            try:
+                out[key] = orjson.loads(text)
+            except orjson.JSONDecodeError:
+                pass
+    return out
 
 
 def connector_secrets(conn: ResolvedConnector, info: dict[str, Any] | None) -> set[str]:

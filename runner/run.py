@@ -12,7 +12,7 @@ from typing import IO, Any
 
 import orjson
 
-from runner.connectors import about, connector_secrets
+from runner.connectors import about, coerce_config, connector_secrets
 from runner.isolation import Redactor, RunDir, child_env, make_preexec
 from runner.output import RunOutput
 from runner.project import Connector, Project, ResolvedConnector
@@ -130,7 +130,9 @@ def _locked_run(project: Project, plan: RunPlan, options: RunOptions, store: Sta
     redactor = Redactor(url_secrets)
     try:
         for conn in (tap, target):
-            redactor.add(connector_secrets(conn, about(conn, base / "cache")))
+            info = about(conn, base / "cache")
+            redactor.add(connector_secrets(conn, info))
+            conn.config = coerce_config(conn.config, info)
     except KeyboardInterrupt:
         store.finish_run(run_id, "interrupted", None, None, "interrupted before the connectors started")
         raise

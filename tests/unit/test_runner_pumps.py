@@ -82,3 +82,15 @@ def test_metrics_file_is_complete_and_atomic(tmp_path: Path) -> None:
     write_metrics_file(target, runs)
     assert target.read_text() == text and [p.name for p in target.parent.iterdir()] == ["sluice.prom"]
     assert json.dumps(runs[0].to_dict())
+
+
+def test_interpolated_strings_are_coerced_to_the_settings_types() -> None:
+    from runner.connectors import coerce_config
+
+    info = {"settings": {"properties": {
+        "port": {"type": "integer"}, "ratio": {"type": ["number", "null"]}, "on": {"type": "boolean"},
+        "tags": {"type": "array"}, "name": {"type": ["string", "integer"]}, "bad": {"type": "integer"}}}}
+    config = {"port": "5432", "ratio": "0.5", "on": "true", "tags": '["a"]', "name": "7", "bad": "x", "other": "1"}
+    assert coerce_config(config, info) == {
+        "port": 5432, "ratio": 0.5, "on": True, "tags": ["a"], "name": "7", "bad": "x", "other": "1"}
+    assert coerce_config(config, None) == config
