@@ -134,8 +134,8 @@ class _Supervisor:
                 spec.argv, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, env=spec.env, cwd=spec.cwd,
                 preexec_fn=spec.preexec, start_new_session=True,
             )
-        except OSError as exc:
-            side.start_error = exc.strerror or str(exc)
+        except (OSError, subprocess.SubprocessError) as exc:  # SubprocessError: preexec (limits) failed
+            side.start_error = getattr(exc, "strerror", None) or str(exc)
             side.rc = 127
             return
         assert side.proc.stderr is not None
@@ -158,6 +158,8 @@ class _Supervisor:
             self._spawn(self.target, read_end, subprocess.PIPE)
             if self.target.proc is None:
                 self._fail("target", self.target.failure_reason())
+                self.tap.start_error = "not started: the target could not start"
+                self.tap.rc = 127
                 return
             assert self.target.proc.stdout is not None
             self._register(self.target.proc.stdout.fileno(), ("state", self.target, None))

@@ -279,3 +279,16 @@ def test_target_without_state_never_wipes_bookmarks(tmp_path: Path, target_cfg: 
     assert read_ids(tmp_path / "out.jsonl") == [3, 4, 5]
     assert stored_state(tmp_path) == before
     assert "the target sent no STATE; the stored bookmarks are unchanged" in done.stderr
+
+
+def test_a_connector_that_cannot_start_fails_the_run_cleanly(tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus-target"
+    bogus.write_bytes(b"\x00\x01\x02 not a program")
+    bogus.chmod(0o755)
+    write_project(tmp_path, connectors=[
+        fixture_connector("tap-fix", "fixture_tap.py", {"records": 3}),
+        {"name": "target-fix", "executable": str(bogus)},
+    ])
+    done = sluice(["run", "demo"], tmp_path, timeout=60)
+    assert done.returncode == 1
+    assert "target 'target-fix' failed: cannot start: Exec format error" in done.stderr.splitlines()[-1]
