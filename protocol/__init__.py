@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         SluiceError,
         SourceError,
         TargetError,
+        Terminated,
     )
     from protocol.jsoncodec import dumps, loads
     from protocol.messages import (
@@ -72,6 +73,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "Tap": ("protocol.tap", "Tap"),
     "Target": ("protocol.target", "Target"),
     "TargetError": ("protocol.errors", "TargetError"),
+    "Terminated": ("protocol.errors", "Terminated"),
     "check_schema": ("protocol.schema", "check_schema"),
     "dumps": ("protocol.jsoncodec", "dumps"),
     "emit_metric": ("protocol.metrics", "emit"),
@@ -117,6 +119,7 @@ __all__ = [
     "Tap",
     "Target",
     "TargetError",
+    "Terminated",
     "check_schema",
     "dumps",
     "emit_metric",

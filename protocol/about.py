@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from importlib import metadata
 from typing import Any
 
 from protocol.config import env_prefix
@@ -12,6 +11,8 @@ __all__ = ["about_info", "format_about", "package_version"]
 
 
 def package_version() -> str:
+    from importlib import metadata  # imported here: it costs ~20 ms at every start-up
+
     try:
         return metadata.version("sluice")
     except metadata.PackageNotFoundError:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable
 from typing import IO, Any
@@ -20,10 +21,10 @@ from typing import IO, Any
 import click
 import orjson
 
-from protocol.about import format_about, package_version
+from protocol.about import format_about
 from protocol.catalog import Catalog
 from protocol.config import RedactingFilter, load_config, read_json_file, secret_values
-from protocol.errors import EXIT_FAILED, ConfigError, DownstreamClosed, SluiceError
+from protocol.errors import EXIT_FAILED, ConfigError, DownstreamClosed, SluiceError, Terminated
 from protocol.logs import setup_logging
 from protocol.state import Bookmarks
 from protocol.tap import Tap
@@ -42,8 +43,17 @@ def _silence_stdout() -> None:
     os.close(devnull)
 
 
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated("stopped by SIGTERM")
+
+
 def run_cli(body: Callable[[], None]) -> None:
-    """Run a CLI body; turn every error into one stderr line and an exit code."""
+    """Run a CLI body; turn every error into one stderr line and an exit code.
+
+    SIGTERM becomes a :class:`Terminated` error raised where the program is, so a target
+    unwinds through its abort path (uncommitted records are rolled back) before exiting.
+    """
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         body()
     except DownstreamClosed as exc:
@@ -101,7 +111,7 @@ def tap_main(cls: type[Tap]) -> Callable[..., Any]:
     @click.option("--state", type=click.Path(dir_okay=False), help="STATE JSON to resume from.")
     @click.option("--test", "test", is_flag=False, flag_value="all", default=None,
                   type=click.Choice(["all", "schema"]), help="Check the connection: exit 0, or 1 with one line.")
-    @click.version_option(package_version(), prog_name=cls.name)
+    @click.version_option(package_name="sluice", prog_name=cls.name)
     def command(configs: tuple[str, ...], about: bool, fmt: str | None, discover: bool, catalog: str | None,
                 properties: str | None, state: str | None, test: str | None) -> None:
         setup_logging()
@@ -162,7 +172,7 @@ def target_main(cls: type[Target]) -> Callable[..., Any]:
                   help="Read Singer messages from FILE instead of stdin ('-' for stdin).")
     @click.option("--test", "test", is_flag=False, flag_value="all", default=None,
                   type=click.Choice(["all", "schema"]), help="Check the destination: exit 0, or 1 with one line.")
-    @click.version_option(package_version(), prog_name=cls.name)
+    @click.version_option(package_name="sluice", prog_name=cls.name)
     def command(configs: tuple[str, ...], about: bool, fmt: str | None, input_file: IO[bytes] | None,
                 test: str | None) -> None:
         setup_logging()

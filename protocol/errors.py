@@ -8,7 +8,8 @@
     │   ├── RetryableSourceError    timeouts, resets, 5xx, 429 (may carry retry_after)
     │   └── FatalSourceError        401/403, other 4xx, a missing or unreadable file
     ├── TargetError ............ the destination failed to load or commit
-    └── DownstreamClosed ....... the reader of our stdout went away (broken pipe)
+    ├── DownstreamClosed ....... the reader of our stdout went away (broken pipe)
+    └── Terminated ............. SIGTERM: stop now, undo what was not committed (exit 143)
 
 Third-party exceptions are mapped into this tree where they enter our code, with
 ``raise ... from exc``. The CLI boundary turns any of these into one line on stderr
@@ -30,6 +31,7 @@ __all__ = [
     "SluiceError",
     "SourceError",
     "TargetError",
+    "Terminated",
 ]
 
 EXIT_OK = 0
@@ -110,3 +112,9 @@ class TargetError(SluiceError):
 
 class DownstreamClosed(SluiceError):
     """The process reading our stdout closed the pipe."""
+
+
+class Terminated(SluiceError):
+    """The process was asked to stop (SIGTERM). Targets roll back what no STATE covers."""
+
+    exit_code = 143
