@@ -166,3 +166,26 @@ def test_postgres_test_flag_reports_missing_privileges(pg_dsn: str, tmp_path: An
             conn.execute("DROP SCHEMA locked")
             conn.execute(f"DROP OWNED BY {role}")
             conn.execute(f"DROP ROLE {role}")
+
+
+def test_postgres_ssl_settings_reach_libpq(pg_dsn: str, tmp_path: Any) -> None:
+    database = pg_dsn.rsplit("/", 1)[1]
+    pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({
+        "host": "127.0.0.1", "port": 5432, "user": "postgres", "database": database, "ssl_enable": True,
+        "ssl_mode": "require", "ssl_certificate_authority": pem, "ssl_storage_directory": str(tmp_path / "certs")}))
+    result = run([exe("target-postgres"), "--config", str(config), "--test"])
+    with psycopg.connect(pg_dsn) as conn:
+        ssl_on = conn.execute("SHOW ssl").fetchone() == ("on",)
+    if ssl_on:  # pragma: no cover - the test server here has no SSL
+        assert result.returncode == 0
+    else:
+        assert result.returncode == 1
+        (line,) = error_lines(result.stderr)
+        assert "cannot connect to PostgreSQL at 127.0.0.1:5432" in line and "SSL" in line
+    written = tmp_path / "certs" / "root.crt"
+    assert written.read_text() == pem and oct(written.stat().st_mode & 0o777) == "0o600"
+    config.write_text(json.dumps({"host": "127.0.0.1", "ssl_enable": True, "ssl_mode": "sometimes"}))
+    bad = run([exe("target-postgres"), "--config", str(config), "--test"])
+    assert bad.returncode == 2 and "ssl_mode" in bad.stderr.decode()
