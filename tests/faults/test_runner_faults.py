@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,7 @@ def _last_line(stderr: str) -> str:
 def test_target_killed_mid_run_then_rerun_resumes_from_stored_state(tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
     pid_file = tmp_path / "target.pid"
-    write_project(tmp_path, tap={"records": 300, "state_every": 10, "sleep": 0.01},
+    write_project(tmp_path, tap={"records": 3000, "state_every": 10, "sleep": 0.01},
                   target={"path": str(out), "pid_file": str(pid_file)})
     proc = start_sluice(["run", "demo"], tmp_path)
     wait_for(lambda: (bookmark(tmp_path) or 0) >= 50, what="a stored bookmark >= 50")
@@ -39,18 +40,18 @@ def test_target_killed_mid_run_then_rerun_resumes_from_stored_state(tmp_path: Pa
     assert code == 1
     assert "target 'target-fix' failed" in _last_line(err) and "killed by SIGKILL" in _last_line(err)
     stored = bookmark(tmp_path)
-    assert stored is not None and 50 <= stored < 300
+    assert stored is not None and 50 <= stored < 3000
     assert set(range(1, stored + 1)) <= set(read_ids(out))  # nothing before the stored state lost
 
-    write_project(tmp_path, tap={"records": 300, "state_every": 10}, target={"path": str(out)})
+    write_project(tmp_path, tap={"records": 3000, "state_every": 10}, target={"path": str(out)})
     done = sluice(["run", "demo"], tmp_path)
     assert done.returncode == 0, done.stderr
     assert f"resuming after id {stored}" in done.stderr
     ids = read_ids(out)
-    assert sorted(set(ids)) == list(range(1, 301))
-    duplicates = {i for i in ids if ids.count(i) > 1}
+    assert sorted(set(ids)) == list(range(1, 3001))
+    duplicates = {i for i, n in Counter(ids).items() if n > 1}
     assert all(i > stored for i in duplicates)  # only records after the stored state are re-sent
-    assert bookmark(tmp_path) == 300
+    assert bookmark(tmp_path) == 3000
     statuses = [json.loads(line)["status"] for line in sluice(["runs", "--json"], tmp_path).stdout.splitlines()]
     assert statuses == ["succeeded", "failed"]
 

@@ -31,8 +31,9 @@ def store_env(request: pytest.FixtureRequest) -> dict[str, str]:
 
 
 def test_second_concurrent_run_is_refused(tmp_path: Path, store_env: dict[str, str]) -> None:
-    started = tmp_path / "started"
-    write_project(tmp_path, tap={"records": 40, "state_every": 10, "sleep": 0.05, "started_file": str(started)})
+    started, release = tmp_path / "started", tmp_path / "release"
+    write_project(tmp_path, tap={"records": 40, "state_every": 10, "started_file": str(started),
+                                 "hold_until": str(release)})
     first = start_sluice(["run", "demo"], tmp_path, env=store_env)
     try:
         wait_for(started.exists, what="the first run's tap to start")
@@ -42,10 +43,11 @@ def test_second_concurrent_run_is_refused(tmp_path: Path, store_env: dict[str, s
         assert "pipeline 'demo' is already running (held by pid" in last and "this run is refused" in last
         assert sluice(["state", "clear", "demo"], tmp_path, env=store_env).returncode == EXIT_LOCKED
     finally:
+        release.touch()
         code, _, err = finish(first)
     assert code == 0, err
     assert read_ids(tmp_path / "out.jsonl") == list(range(1, 41))  # the refused run wrote nothing
-    again = sluice(["run", "demo", "--full-refresh"], tmp_path, env=store_env)
+    again = sluice(["run", "demo", "--full-refresh"], tmp_path, env=store_env)  # the lock is free again
     assert again.returncode == 0, again.stderr
     history = [json.loads(line) for line in sluice(["runs", "--json"], tmp_path, env=store_env).stdout.splitlines()]
     assert [r["status"] for r in history] == ["succeeded", "succeeded"]
