@@ -15,9 +15,6 @@ import time
 from collections.abc import Sequence
 from typing import IO
 
-from runner.isolation import make_preexec
-from runner.project import Limits
-
 __all__ = ["run_all"]
 
 
@@ -54,14 +51,15 @@ def run_all(names: list[str], jobs: int, base_args: list[str], run_args: list[st
                 proc.send_signal(signal.SIGTERM)
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    preexec = make_preexec(Limits())
     try:
         while pending or running:
             while pending and len(running) < jobs and not stopping:
                 name = pending.pop(0)
                 proc = subprocess.Popen(
                     [sys.executable, "-m", "runner", *base_args, "run", name, *run_args],
-                    stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=preexec, start_new_session=True,
+                    # no preexec_fn: the pump threads make fork-time code unsafe. A run started here
+                    # finishes on its own (with its own lock) even if this parent dies.
+                    stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
                 )
                 assert proc.stderr is not None
                 pump = threading.Thread(target=_pump, args=(name, proc.stderr, terminal, lock), daemon=True)
