@@ -4,14 +4,15 @@ table, then merged into the table in the open transaction::
     INSERT INTO t (cols) SELECT DISTINCT ON (keys) cols FROM stage ORDER BY keys, seq DESC
     ON CONFLICT (keys) DO UPDATE SET col = EXCLUDED.col, ...
 
-so the last record of a key wins, duplicates within one chunk included. Streams without
-keys are COPYed straight into their table. PostgreSQL cannot store NUL characters in
-text or jsonb: they are dropped.
+so the last record of a key wins, duplicates within one chunk included. Until a key of the
+run meets an existing one, chunks are COPYed straight into the table under a savepoint
+(the unique key rejects any duplicate; that chunk and the rest of the run then go through
+staging), so a first load runs at COPY speed. Streams without keys are always COPYed
+straight in. Row encoding: see copytext.py.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -19,8 +20,8 @@ import psycopg
 from psycopg import errors as pg_errors
 
 from protocol.errors import TargetError
-from protocol.jsoncodec import dumps
 from targets.postgres.connection import Session
+from targets.postgres.copytext import CONVERT, compile_encoder, integer_value, text_value
 from targets.sql import types as T
 from targets.sql.dialect import (
     DELETED_COLUMN,
@@ -55,105 +56,6 @@ _FROM_PG = {
     "timestamp with time zone": T.TIMESTAMP, "timestamp without time zone": T.TIMESTAMP,
     "date": T.DATE, "time without time zone": T.TIME, "jsonb": T.JSON, "json": T.JSON,
 }
-NULL = "\\N"
-_JSON_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
-
-
-def _slow(s: str) -> str:
-    return (s.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
-            .replace("\r", "\\r").replace("\x00", ""))
-
-
-def _esc(s: str) -> str:
-    if "\\" in s or not s.isprintable():
-        return _slow(s)
-    return s
-
-
-def _text(v: Any) -> str:
-    cls = v.__class__
-    if cls is str:
-        return _esc(v)
-    if v is None:
-        return NULL
-    if cls is bool:
-        return "true" if v else "false"
-    if cls is dict or cls is list:
-        return _json(v)
-    if cls is float:
-        return repr(v)
-    return _esc(str(v))
-
-
-def _json(v: Any) -> str:
-    if v is None:
-        return NULL
-    text = dumps(v).decode()
-    if "\\u0000" in text:
-        text = _JSON_NUL.sub(r"\1", text)
-    return _esc(text)
-
-
-def _integer(v: Any) -> str:
-    if v.__class__ is int:
-        return str(v)
-    if v is None:
-        return NULL
-    if v.__class__ is float and v.is_integer():
-        return str(int(v))
-    return _text(v)
-
-
-def _number(v: Any) -> str:
-    cls = v.__class__
-    if cls is int:
-        return str(v)
-    if cls is float:
-        return repr(v)
-    if v is None:
-        return NULL
-    return _text(v)
-
-
-def _boolean(v: Any) -> str:
-    if v is True:
-        return "t"
-    if v is False:
-        return "f"
-    return _text(v)
-
-
-CONVERT: dict[str, Callable[[Any], str]] = {
-    T.INTEGER: _integer, T.NUMBER: _number, T.BOOLEAN: _boolean, T.JSON: _json,
-    T.TIMESTAMP: _text, T.DATE: _text, T.TIME: _text, T.STRING: _text,
-}
-# Inline fast paths of the generated row encoder (see _compile); anything else calls the converter.
-_FAST = {
-    T.INTEGER: "(str({v}) if {v}.__class__ is int else {c}({v}))",
-    T.NUMBER: "(repr({v}) if {v}.__class__ is float else {c}({v}))",
-    T.BOOLEAN: "('t' if {v} is True else 'f' if {v} is False else {c}({v}))",
-    T.STRING: "({v} if {v}.__class__ is str and {v}.isprintable() and '\\\\' not in {v} else {c}({v}))",
-}
-for _t in (T.TIMESTAMP, T.DATE, T.TIME):
-    _FAST[_t] = _FAST[T.STRING]
-
-
-def _compile(fields: list[tuple[str, str]]) -> Callable[[dict[str, Any], Any], str]:
-    """A row encoder specialised for one column layout: one function, no per-column calls
-    on the common paths. Field names enter the source only through ``repr`` (a literal)."""
-    namespace: dict[str, Any] = {}
-    body = ["def encode(record, message):", "    get = record.get"]
-    parts = []
-    for i, (field, logical) in enumerate(fields):
-        namespace[f"c{i}"] = CONVERT[logical]
-        body.append(f"    v{i} = get({field!r})")
-        parts.append(_FAST.get(logical, "{c}({v})").format(v=f"v{i}", c=f"c{i}"))
-    body.append("    return '\\t'.join((" + ", ".join(parts) + ",)) + '\\n'")
-    exec("\n".join(body), namespace)  # the source comes from the fixed templates above
-    encode: Callable[[dict[str, Any], Any], str] = namespace["encode"]
-    return encode
-
-
 _USING = {T.STRING: "{c}::text", T.NUMBER: "{c}::numeric", T.JSON: "to_jsonb({c})"}
 
 
@@ -318,7 +220,7 @@ class PostgresLoader(Loader):
         extra = [c.source.meta for c in spec.columns if c.source.meta is not None]
         join = "\t".join
         if not extra:
-            return _compile([(c.source.field, c.logical) for c in spec.columns])
+            return compile_encoder([(c.source.field, c.logical) for c in spec.columns])
 
         order = [(c.source.meta, c.source.field, CONVERT[c.logical]) for c in spec.columns]
 
@@ -329,9 +231,9 @@ class PostgresLoader(Loader):
                 if kind is None:
                     values.append(conv(get(f)))
                 elif kind == "extracted":
-                    values.append(_text(message.time_extracted))
+                    values.append(text_value(message.time_extracted))
                 elif kind == "version":
-                    values.append(_integer(message.version))
+                    values.append(integer_value(message.version))
                 elif kind == "sequence":
                     values.append(str(meta.sequence))
                 else:

@@ -98,7 +98,7 @@ class SQLSink(Sink):
         self._truncate = target.load_method == "overwrite"
         self._rows: list[Any] = []
         self._size = 0
-        self._limit = target.chunk_size or self.loader.chunk_size
+        self._limit = self.loader.chunk_size
         self._row_limit = self.loader.chunk_rows
         self._batch_rows = 0
         self._batch_started = 0.0

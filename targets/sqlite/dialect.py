@@ -93,8 +93,8 @@ class SQLiteLoader(Loader):
     max_identifier_bytes = None
     case_insensitive = True
     can_alter = False
-    chunk_size = 20_000 * 12  # rows are measured in columns
-    chunk_rows = 20_000
+    chunk_size = 5_000 * 64  # rows are measured in columns: chunks are bounded by rows
+    chunk_rows = 5_000
 
     def __init__(self, path: str) -> None:
         self.path = path
