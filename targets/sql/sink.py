@@ -245,7 +245,12 @@ class SQLTarget(Target):
         return self.table_prefix + name
 
     def test_connection(self) -> str:
-        return self.loader.check()
+        try:
+            return self.loader.check()
+        finally:
+            if self._loader is not None:
+                self._loader.close()
+                self._loader = None
 
     def commit(self) -> None:
         self.loader.commit()
