@@ -54,6 +54,8 @@ class CsvSink(FileSink):
         self._dialect: dict[str, Any] = options
         self._buf = _Lines()
         self._writer = csv.writer(self._buf, **options)
+        # Excel dialect, no escape character: minimal quoting, "," and CRLF.
+        self._plain_dialect = options == {"dialect": "excel"}
         self.header: list[str] = self._existing_header()  # the header row in the file, [] if none yet
         self.columns: list[str] = list(self.header)
         self._colset = set(self.columns)
@@ -110,6 +112,15 @@ class CsvSink(FileSink):
         if self._sort_by is not None:
             self._rows.append(row)
             return
+        if self._plain_dialect and len(row) > 1:
+            # The common case without csv.writer (about 2x faster): join the cells, and keep
+            # the line only if no cell needed quoting (no quote, newline or extra delimiter).
+            line = ",".join([v if v.__class__ is str else ("" if v is None else str(v)) for v in row])
+            if line.count(",") == len(row) - 1 and '"' not in line and "\n" not in line and "\r" not in line:
+                self._buf.write(line + "\r\n")
+                if len(self._buf.lines) >= SPILL_ROWS:
+                    self.spill()
+                return
         self._writer.writerow(row)
         if len(self._buf.lines) >= SPILL_ROWS:
             self.spill()
