@@ -59,6 +59,22 @@ class MessageWriter:
         if self._size >= self._limit:
             self.flush()
 
+    def write_record_json(self, stream: str, payload: bytes, *, version: int | None = None) -> None:
+        """A RECORD whose payload is already one line of compact JSON (an object, no newline).
+
+        For taps whose source renders JSON itself (tap-postgres): no decode and re-encode.
+        """
+        prefix = self._record_prefix.get(stream)
+        if prefix is None:
+            prefix = b'{"type":"RECORD","stream":' + dumps(stream) + b',"record":'
+            self._record_prefix[stream] = prefix
+        tail = b"}\n" if version is None else b',"version":' + str(int(version)).encode() + b"}\n"
+        data = prefix + payload + tail
+        self._parts.append(data)
+        self._size += len(data)
+        if self._size >= self._limit:
+            self.flush()
+
     def write_schema(
         self,
         stream: str,

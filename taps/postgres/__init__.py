@@ -1,0 +1,1 @@
+"""tap-postgres: PostgreSQL tables and views as Singer streams (see tap.py)."""

@@ -1,0 +1,3 @@
+from taps.postgres.tap import main
+
+main()

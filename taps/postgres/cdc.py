@@ -1,0 +1,258 @@
+"""LOG_BASED streams: logical decoding through one slot (pgoutput) shared by every such stream.
+
+A run, in order:
+1. ensure the publication holds the tables and the slot exists (publication first: pgoutput
+   reads it with the slot's historic snapshot);
+2. advance the slot to the smallest ``lsn`` bookmark of the selected streams: the position the
+   runner gave back, so a run that died before its STATE was stored loses nothing; the WAL
+   before it may be recycled (the slot advances every run that has a state);
+3. a stream without a finished snapshot gets one: its ``lsn`` is the WAL insert position taken
+   before the read, and the read is a resumable, versioned full-table read (streams.py);
+4. changes are *peeked* (never consumed) up to a fixed ``end`` LSN; a change is emitted for a
+   stream when its transaction commits at or after the stream's ``lsn``, deletes with
+   ``_sdc_deleted_at`` (the commit time). Replays of changes a snapshot already holds are
+   harmless: keyed streams are upserted.
+5. every stream's ``lsn`` becomes ``end`` (or, in intermediate STATEs, the end of the last whole
+   transaction written), and the STATE carries it.
+
+A TRUNCATE cannot be replayed row by row: the stream's bookmarks are cleared so that the next
+run takes a new snapshot, whose ACTIVATE_VERSION removes the stale rows downstream.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from protocol.errors import ConfigError, FatalSourceError
+from protocol.state import Bookmarks
+from protocol.tap import STATE_EVERY_RECORDS
+from protocol.writer import MessageWriter
+from taps.postgres.client import Source
+from taps.postgres.pgoutput import UNCHANGED, Begin, Change, Commit, Relation, Truncate, decode, lsn_to_text
+from taps.postgres.streams import StreamPlan, sync_full_table
+from taps.postgres.values import Converter, converter_for
+
+__all__ = ["CDC_PROPERTIES", "sync_log_based"]
+
+log = logging.getLogger("sluice.tap.postgres")
+
+DELETED_AT = "_sdc_deleted_at"
+LSN = "_sdc_lsn"
+CDC_PROPERTIES: dict[str, Any] = {
+    DELETED_AT: {"type": ["null", "string"], "format": "date-time"},
+    LSN: {"type": ["null", "integer"]},
+}
+
+
+@dataclass
+class _Target:
+    """A decoded relation bound to its stream: column positions and converters."""
+
+    plan: StreamPlan
+    picks: list[tuple[int, str, Converter]]
+    key_picks: list[tuple[int, str, Converter]]
+
+
+def _lsn(source: Source, expr: str) -> int:
+    return int(source.query(f"SELECT ({expr}) - '0/0'::pg_lsn", doing="reading the WAL position")[0][0])
+
+
+def _ensure_publication(source: Source, name: str, plans: list[StreamPlan]) -> None:
+    rows = source.query("SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = %s", [name],
+                        doing="reading the publication")
+    exists = bool(source.query("SELECT 1 FROM pg_publication WHERE pubname = %s", [name],
+                               doing="reading the publication"))
+    have = {(s, t) for s, t in rows}
+    missing = [p.table for p in plans if (p.table.schema_name, p.table.name) not in have]
+    if exists and not missing:
+        return
+    tables = sql.SQL(", ").join(t.ident for t in missing)
+    if exists:
+        statement = sql.SQL("ALTER PUBLICATION {} ADD TABLE {}").format(sql.Identifier(name), tables)
+    else:
+        statement = sql.SQL("CREATE PUBLICATION {} FOR TABLE {}").format(sql.Identifier(name), tables)
+    try:
+        source.conn.execute(statement)
+    except psycopg.Error as exc:
+        raise FatalSourceError(
+            f"PostgreSQL at {source.where}: cannot add {', '.join(t.schema_name + '.' + t.name for t in missing)} "
+            f"to publication {name!r} ({str(exc).strip().splitlines()[0]}); ask the owner to run: "
+            f"{statement.as_string(source.conn)}") from exc
+    log.info("publication %s now holds %s", name, ", ".join(f"{t.schema_name}.{t.name}" for t in missing))
+
+
+def _ensure_slot(source: Source, slot: str) -> int:
+    """The slot's confirmed position; the slot is created (pgoutput) when missing."""
+    rows = source.query("SELECT database, plugin, confirmed_flush_lsn - '0/0'::pg_lsn FROM pg_replication_slots "
+                        "WHERE slot_name = %s", [slot], doing="reading replication slots")
+    if rows:
+        database, plugin, confirmed = rows[0]
+        current = source.query("SELECT current_database()", doing="reading the database")[0][0]
+        if database != current or plugin != "pgoutput":
+            raise ConfigError("invalid config", [f"setting 'replication_slot_name': slot {slot!r} belongs to "
+                                                 f"database {database!r} with plugin {plugin!r}; choose another name"])
+        return int(confirmed)
+    source.query("SELECT pg_create_logical_replication_slot(%s, 'pgoutput')", [slot],
+                 doing=f"creating replication slot {slot}")
+    log.info("created logical replication slot %s (pgoutput)", slot)
+    return _confirmed(source, slot)
+
+
+def _confirmed(source: Source, slot: str) -> int:
+    return int(source.query("SELECT confirmed_flush_lsn - '0/0'::pg_lsn FROM pg_replication_slots "
+                            "WHERE slot_name = %s", [slot], doing="reading replication slots")[0][0])
+
+
+def _check_ready(source: Source) -> None:
+    level = source.query("SELECT current_setting('wal_level')", doing="reading wal_level")[0][0]
+    if level != "logical":
+        raise FatalSourceError(f"PostgreSQL at {source.where}: wal_level is {level}; LOG_BASED streams need "
+                               "wal_level = logical (ALTER SYSTEM SET wal_level = logical, then restart)")
+
+
+def sync_log_based(source: Source, plans: list[StreamPlan], writer: MessageWriter, bookmarks: Bookmarks,
+                   config: Mapping[str, Any]) -> None:
+    _check_ready(source)
+    slot = str(config.get("replication_slot_name") or "tappostgres")
+    publication = str(config.get("publication_name") or slot)
+    _ensure_publication(source, publication, plans)
+    confirmed = _ensure_slot(source, slot)
+
+    # 2. advance the slot to the position the runner stored
+    for plan in plans:
+        lsn = bookmarks.get(plan.name, "lsn")
+        if isinstance(lsn, int) and lsn < confirmed:
+            log.warning("stream '%s': slot %s is past the stream's bookmark (%s < %s); changes in between are "
+                        "gone: taking a new snapshot", plan.name, slot, lsn_to_text(lsn), lsn_to_text(confirmed))
+            bookmarks.clear(plan.name)
+    held = [v for v in (bookmarks.get(p.name, "lsn") for p in plans) if isinstance(v, int)]
+    if held and min(held) > confirmed:
+        source.query("SELECT pg_replication_slot_advance(%s, %s::pg_lsn)", [slot, lsn_to_text(min(held))],
+                     doing=f"advancing replication slot {slot}")
+        log.info("slot %s advanced to %s", slot, lsn_to_text(min(held)))
+
+    # 3. snapshots
+    for plan in plans:
+        if bookmarks.get(plan.name, "snapshot_done") and isinstance(bookmarks.get(plan.name, "lsn"), int):
+            plan.write_schema(writer)
+            continue
+        if not isinstance(bookmarks.get(plan.name, "lsn"), int):
+            bookmarks.clear(plan.name)
+            bookmarks.set(plan.name, "lsn", _lsn(source, "pg_current_wal_insert_lsn()"))
+        log.info("stream '%s': initial snapshot", plan.name)
+        sync_full_table(source, plan, writer, bookmarks)
+        bookmarks.set(plan.name, "snapshot_done", True)
+        writer.write_state(bookmarks.to_value())
+
+    # 4. changes up to a fixed position
+    end = _lsn(source, "pg_current_wal_insert_lsn()")
+    _Changes(source, plans, writer, bookmarks, slot, publication).read(end)
+    for plan in plans:
+        if bookmarks.get(plan.name, "snapshot_done"):
+            bookmarks.set(plan.name, "lsn", max(end, bookmarks.get(plan.name, "lsn") or 0))
+    writer.write_state(bookmarks.to_value())
+
+
+class _Changes:
+    """One pass over the slot's pending changes, written as RECORDs."""
+
+    def __init__(self, source: Source, plans: list[StreamPlan], writer: MessageWriter, bookmarks: Bookmarks,
+                 slot: str, publication: str) -> None:
+        self.source, self.writer, self.bookmarks = source, writer, bookmarks
+        self.slot, self.publication = slot, publication
+        self.plans = {(p.table.schema_name, p.table.name): p for p in plans}
+        self.targets: dict[int, _Target | None] = {}
+        self.since = {p.name: int(bookmarks.get(p.name, "lsn") or 0) for p in plans}
+        self.truncated: set[str] = set()
+
+    def _bind(self, rel: Relation) -> None:
+        plan = self.plans.get((rel.schema, rel.name))
+        if plan is None:
+            self.targets[rel.relid] = None
+            return
+        wanted = {c.name: c for c in plan.columns}
+        picks = [(i, name, converter_for(wanted[name].kind, wanted[name].element_kind))
+                 for i, name in enumerate(rel.columns) if name in wanted]
+        key_picks = [p for p in picks if p[1] in plan.keys]
+        self.targets[rel.relid] = _Target(plan, picks, key_picks)
+
+    def read(self, end: int) -> None:
+        query = ("SELECT data FROM pg_logical_slot_peek_binary_changes(%s, %s::pg_lsn, NULL, 'proto_version', '1', "
+                 "'publication_names', %s)")
+        pub = '"' + self.publication.replace('"', '""') + '"'
+        count = since_state = 0
+        commit_lsn, committed_at, skip = 0, "", False
+        write = self.writer.write_record
+        try:
+            with self.source.conn.transaction(), self.source.conn.cursor(name="tap_postgres_changes") as cur:
+                cur.itersize = 5000
+                cur.execute(query, [self.slot, lsn_to_text(end), pub])
+                for (data,) in cur:
+                    msg = decode(bytes(data))
+                    if isinstance(msg, Change):
+                        target = self.targets.get(msg.relid)
+                        if target is None or skip or commit_lsn < self.since[target.plan.name]:
+                            continue
+                        for record in self._records(target, msg, commit_lsn, committed_at):
+                            write(target.plan.name, record)
+                            count += 1
+                            since_state += 1
+                    elif isinstance(msg, Begin):
+                        commit_lsn, committed_at = msg.commit_lsn, msg.committed_at
+                        skip = commit_lsn >= end  # belongs to the next run
+                    elif isinstance(msg, Commit):
+                        if since_state >= STATE_EVERY_RECORDS and not skip:
+                            self._checkpoint(msg.end_lsn)
+                            since_state = 0
+                    elif isinstance(msg, Relation):
+                        self._bind(msg)
+                    elif isinstance(msg, Truncate) and not skip:
+                        self._truncate(msg, commit_lsn)
+        except psycopg.Error as exc:
+            raise self.source.error(exc, f"reading changes from slot {self.slot}") from exc
+        for name in self.truncated:
+            self.bookmarks.clear(name)
+        log.info("read %d change(s) from slot %s up to %s", count, self.slot, lsn_to_text(end))
+
+    def _records(self, target: _Target, msg: Change, lsn: int, committed_at: str) -> list[dict[str, Any]]:
+        out = []
+        if msg.old is not None and (msg.action == "D" or msg.new is None or
+                                    any(msg.old[i] != msg.new[i] for i, _, _ in target.key_picks)):
+            deleted: dict[str, Any] = {name: conv(msg.old[i]) for i, name, conv in target.key_picks
+                                       if msg.old[i] is not None}
+            deleted[DELETED_AT] = committed_at
+            deleted[LSN] = lsn
+            out.append(deleted)
+        if msg.new is not None:
+            row = msg.new
+            record: dict[str, Any] = {}
+            for i, name, conv in target.picks:
+                value = row[i]
+                if value is None:
+                    record[name] = None
+                elif value is not UNCHANGED:
+                    record[name] = conv(value)
+            record[DELETED_AT] = None
+            record[LSN] = lsn
+            out.append(record)
+        return out
+
+    def _truncate(self, msg: Truncate, lsn: int) -> None:
+        for relid in msg.relids:
+            target = self.targets.get(relid)
+            if target is not None and lsn >= self.since[target.plan.name]:
+                log.warning("stream '%s': TRUNCATE at %s; the next run takes a new snapshot", target.plan.name,
+                            lsn_to_text(lsn))
+                self.truncated.add(target.plan.name)
+
+    def _checkpoint(self, end_lsn: int) -> None:
+        for name, since in self.since.items():
+            if name not in self.truncated and self.bookmarks.get(name, "snapshot_done"):
+                self.bookmarks.set(name, "lsn", max(since, end_lsn))
+        self.writer.write_state(self.bookmarks.to_value())

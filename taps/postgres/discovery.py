@@ -1,0 +1,209 @@
+"""Discovery: tables and views of the chosen schemas, their columns as JSON Schema, the catalog.
+
+Every column gets a *kind* that decides three things together: its JSON Schema, the SQL
+expression that renders it as JSON on the server (full-table and incremental reads), and
+the converter for its text form (log-based reads, see ``values.py``):
+
+    kind     PostgreSQL types                       JSON Schema             value
+    int      int2 int4 int8 oid                     integer
+    numeric  numeric, money                         number                  exact (raw JSON number)
+    float    float4 float8                          number
+    bool     bool                                   boolean
+    tstz     timestamptz                            string date-time        2024-01-02T03:04:05+00:00
+    ts       timestamp (read as UTC)                string date-time        ... with +00:00
+    date     date                                   string date
+    time     time                                   string time
+    uuid     uuid                                   string uuid
+    json     json, jsonb                            any JSON (object with json_as_object)
+    bytea    bytea                                  string, base16          lower-case hex, no \\x
+    enum     enum types                             string with enum
+    array    any array                              array of the element's type
+    text     everything else (text, interval, ...)  string                  PostgreSQL text form
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from psycopg import sql
+
+from protocol.catalog import CatalogEntry, Metadata
+from taps.postgres.client import Source
+
+__all__ = ["Column", "Table", "entry_for", "load_tables"]
+
+_KINDS = {
+    "int2": "int", "int4": "int", "int8": "int", "oid": "int",
+    "numeric": "numeric", "money": "numeric", "float4": "float", "float8": "float", "bool": "bool",
+    "timestamptz": "tstz", "timestamp": "ts", "date": "date", "time": "time", "uuid": "uuid",
+    "json": "json", "jsonb": "json", "bytea": "bytea",
+}
+_PLAIN_TEXT = {"text", "varchar", "bpchar", "name", "char", "citext"}
+_SCALAR_SCHEMA: dict[str, dict[str, Any]] = {
+    "int": {"type": "integer"}, "numeric": {"type": "number"}, "float": {"type": "number"},
+    "bool": {"type": "boolean"}, "tstz": {"type": "string", "format": "date-time"},
+    "ts": {"type": "string", "format": "date-time"}, "date": {"type": "string", "format": "date"},
+    "time": {"type": "string", "format": "time"}, "uuid": {"type": "string", "format": "uuid"},
+    "bytea": {"type": "string", "contentEncoding": "base16"}, "text": {"type": "string"},
+}
+_ITEM_SCHEMA = {"int": {"type": "integer"}, "numeric": {"type": "number"}, "float": {"type": "number"},
+                "bool": {"type": "boolean"}}
+
+
+@dataclass
+class Column:
+    name: str
+    sql_type: str  # format_type(), e.g. "numeric(12,2)" or "character varying"
+    base: str  # the base type's name (domains resolved), e.g. "numeric"
+    kind: str
+    nullable: bool = True
+    element_kind: str | None = None  # arrays
+    labels: list[str] | None = None  # enums
+
+    def schema(self, json_as_object: bool = False) -> dict[str, Any]:
+        if self.kind == "json":
+            return {"type": ["null", "object"]} if json_as_object else {}
+        if self.kind == "array":
+            items = _ITEM_SCHEMA.get(self.element_kind or "", {"type": "string"} if self.element_kind in
+                                     ("text", "enum", "uuid", "date", "tstz", "ts", "time", "bytea") else {})
+            return {"type": ["null", "array"] if self.nullable else "array", "items": items}
+        if self.kind == "enum":
+            labels: list[Any] = list(self.labels or [])
+            return {"type": ["null", "string"] if self.nullable else "string",
+                    "enum": [*labels, None] if self.nullable else labels}
+        out = dict(_SCALAR_SCHEMA[self.kind])
+        if self.nullable:
+            out["type"] = ["null", out["type"]]
+        return out
+
+    def select_expr(self) -> sql.Composable:
+        """The column rendered so that ``row_to_json`` gives its JSON value, named as the column."""
+        ident = sql.Identifier(self.name)
+        if self.kind == "ts":
+            expr: sql.Composable = sql.SQL("({} AT TIME ZONE 'UTC')").format(ident)
+        elif self.kind == "bytea":
+            expr = sql.SQL("encode({}, 'hex')").format(ident)
+        elif self.kind == "json":
+            expr = sql.SQL("{}::jsonb").format(ident)  # jsonb text never holds a raw newline
+        elif self.base == "money":
+            expr = sql.SQL("{}::numeric").format(ident)
+        elif self.kind == "text" and self.base not in _PLAIN_TEXT:
+            expr = sql.SQL("{}::text").format(ident)
+        else:
+            return ident
+        return sql.SQL("{} AS {}").format(expr, ident)
+
+    def from_json(self, value: Any) -> sql.Composable:
+        """A bookmark value (as emitted) back into a typed SQL literal for comparisons."""
+        if value is None:
+            return sql.NULL
+        text = value if isinstance(value, str) else ("true" if value is True else "false" if value is False
+                                                     else str(value))
+        if self.kind == "bytea":
+            return sql.SQL("decode({}, 'hex')").format(sql.Literal(text))
+        if self.kind == "ts":
+            return sql.SQL("({}::timestamptz AT TIME ZONE 'UTC')").format(sql.Literal(text))
+        return sql.SQL("CAST({} AS {})").format(sql.Literal(text), sql.SQL(self.sql_type))
+
+
+@dataclass
+class Table:
+    schema_name: str
+    name: str
+    is_view: bool
+    columns: dict[str, Column] = field(default_factory=dict)
+    keys: list[str] = field(default_factory=list)
+
+    @property
+    def stream_id(self) -> str:
+        return f"{self.schema_name}-{self.name}"
+
+    @property
+    def ident(self) -> sql.Composable:
+        return sql.Identifier(self.schema_name, self.name)
+
+    def json_schema(self, json_as_object: bool = False) -> dict[str, Any]:
+        return {"type": "object",
+                "properties": {name: col.schema(json_as_object) for name, col in self.columns.items()}}
+
+    def catalog_entry(self, json_as_object: bool = False) -> CatalogEntry:
+        md = Metadata()
+        md.set((), "inclusion", "available")
+        md.set((), "selected-by-default", True)
+        md.set((), "table-key-properties", list(self.keys))
+        md.set((), "schema-name", self.schema_name)
+        md.set((), "table-name", self.name)
+        md.set((), "is-view", self.is_view)
+        for name, col in self.columns.items():
+            crumb = ("properties", name)
+            md.set(crumb, "sql-datatype", col.sql_type)
+            if name in self.keys:
+                md.set(crumb, "inclusion", "automatic")
+            else:
+                md.set(crumb, "inclusion", "available")
+                md.set(crumb, "selected-by-default", True)
+        return CatalogEntry(tap_stream_id=self.stream_id, stream=self.stream_id,
+                            schema=self.json_schema(json_as_object), metadata=md, key_properties=list(self.keys))
+
+
+_COLUMNS = """
+SELECT n.nspname, c.relname, c.relkind IN ('v', 'm'), a.attname, format_type(a.atttypid, a.atttypmod),
+       t.typname, t.typtype, t.typcategory, et.typname, et.typtype, NOT a.attnotnull,
+       (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid)
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+JOIN pg_type t0 ON t0.oid = a.atttypid
+JOIN pg_type t ON t.oid = CASE WHEN t0.typtype = 'd' THEN t0.typbasetype ELSE t0.oid END
+LEFT JOIN pg_type et ON et.oid = t.typelem AND t.typcategory = 'A'
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relispartition
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%%'
+  AND n.nspname NOT LIKE 'pg\\_temp%%' AND (%(schemas)s::text[] IS NULL OR n.nspname = ANY(%(schemas)s::text[]))
+ORDER BY n.nspname, c.relname, a.attnum
+"""
+
+_KEYS = """
+SELECT n.nspname, c.relname, a.attname
+FROM pg_index i
+JOIN pg_class c ON c.oid = i.indrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY(i.indkey)
+WHERE i.indisprimary AND (%(schemas)s::text[] IS NULL OR n.nspname = ANY(%(schemas)s::text[]))
+ORDER BY n.nspname, c.relname, array_position(i.indkey::int2[], a.attnum)
+"""
+
+
+def _kind(typname: str, typtype: str, category: str) -> str:
+    if category == "A":
+        return "array"
+    if typtype == "e":
+        return "enum"
+    return _KINDS.get(typname, "text")
+
+
+def load_tables(source: Source, schemas: Iterable[str] | None) -> list[Table]:
+    """Every table and view of ``schemas`` (all user schemas when None), in name order."""
+    params = {"schemas": list(schemas) if schemas is not None else None}
+    tables: dict[tuple[str, str], Table] = {}
+    for (nsp, rel, is_view, att, sql_type, typname, typtype, category, elem, elem_typtype,
+         nullable, labels) in source.query(_COLUMNS, params, doing="reading the catalog"):
+        table = tables.get((nsp, rel))
+        if table is None:
+            table = tables[(nsp, rel)] = Table(nsp, rel, bool(is_view))
+        kind = _kind(typname, typtype, category)
+        element_kind = _kind(elem, elem_typtype, "") if kind == "array" and elem else None
+        table.columns[att] = Column(att, sql_type, typname, kind, bool(nullable), element_kind, labels)
+    for nsp, rel, att in source.query(_KEYS, params, doing="reading primary keys"):
+        if (nsp, rel) in tables:
+            tables[(nsp, rel)].keys.append(att)
+    return list(tables.values())
+
+
+def entry_for(tables: Mapping[str, Table], entry: CatalogEntry) -> Table | None:
+    """The live table behind a catalog entry (by its schema-name/table-name metadata, else its id)."""
+    nsp, rel = entry.metadata.get((), "schema-name"), entry.metadata.get((), "table-name")
+    if nsp and rel:
+        return tables.get(f"{nsp}-{rel}")
+    return tables.get(entry.tap_stream_id)

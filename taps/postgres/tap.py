@@ -1,0 +1,178 @@
+"""tap-postgres: tables and views of PostgreSQL as Singer streams.
+
+Accepts the settings of MeltanoLabs tap-postgres (host, port, user, password, database,
+sqlalchemy_url, filter_schemas, default_replication_method, replication_slot_name,
+json_as_object and the ssl_* settings); ``publication_name`` is our addition.
+Replication: FULL_TABLE (resumable by key, ACTIVATE_VERSION at the end), INCREMENTAL
+(by a replication key) and LOG_BASED (logical decoding with pgoutput, see cdc.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from protocol.catalog import Catalog, CatalogEntry
+from protocol.cli import tap_main
+from protocol.errors import ConfigError, FatalSourceError
+from protocol.metrics import emit
+from protocol.state import Bookmarks
+from protocol.tap import Stream, Tap
+from protocol.writer import MessageWriter
+from taps.postgres.cdc import CDC_PROPERTIES, sync_log_based
+from taps.postgres.client import SSL_MODES, Source
+from taps.postgres.discovery import Table, entry_for, load_tables
+from taps.postgres.streams import StreamPlan, sync_full_table, sync_incremental
+
+__all__ = ["SETTINGS", "TapPostgres", "main"]
+
+_IGNORED_WITH_URL = " Ignored when sqlalchemy_url is set."
+METHODS = ("FULL_TABLE", "INCREMENTAL", "LOG_BASED")
+
+SETTINGS: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "host": {"type": "string", "description": "Hostname of the PostgreSQL server." + _IGNORED_WITH_URL},
+        "port": {"type": "integer", "default": 5432, "description": "Port of the server." + _IGNORED_WITH_URL},
+        "user": {"type": "string", "description": "User name." + _IGNORED_WITH_URL},
+        "password": {"type": "string", "secret": True, "writeOnly": True,
+                     "description": "Password." + _IGNORED_WITH_URL},
+        "database": {"type": "string", "description": "Database name." + _IGNORED_WITH_URL},
+        "sqlalchemy_url": {"type": "string", "secret": True, "writeOnly": True,
+                           "description": "Connection URL, e.g. postgresql://user:pass@host:5432/db (a +driver "
+                                          "suffix is ignored). Overrides the separate fields."},
+        "filter_schemas": {"type": "array", "items": {"type": "string"},
+                           "description": "Only discover these schemas (default: every user schema)."},
+        "default_replication_method": {"type": "string", "enum": list(METHODS), "default": "FULL_TABLE",
+                                       "description": "Replication method of streams whose catalog entry names none."},
+        "replication_slot_name": {"type": "string", "default": "tappostgres", "pattern": "^[a-z0-9_]{1,63}$",
+                                  "description": "The logical replication slot shared by every LOG_BASED stream."},
+        "publication_name": {"type": "string", "minLength": 1,
+                             "description": "The publication LOG_BASED streams read through (default: the slot "
+                                            "name); created, or extended with the selected tables, when needed."},
+        "json_as_object": {"type": "boolean", "default": False,
+                           "description": "Declare json/jsonb columns as objects instead of any JSON value."},
+        "ssl_enable": {"type": "boolean", "default": False,
+                       "description": "Use SSL (see ssl_mode and ssl_certificate_authority)."},
+        "ssl_client_certificate_enable": {"type": "boolean", "default": False,
+                                          "description": "Authenticate with a client certificate."},
+        "ssl_mode": {"type": "string", "default": "verify-full", "enum": list(SSL_MODES),
+                     "description": "libpq sslmode when ssl_enable is true."},
+        "ssl_certificate_authority": {"type": "string", "default": "~/.postgresql/root.crl",
+                                      "description": "CA certificate: a file path or the PEM text."},
+        "ssl_client_certificate": {"type": "string", "default": "~/.postgresql/postgresql.crt",
+                                   "description": "Client certificate: a file path or the PEM text."},
+        "ssl_client_private_key": {"type": "string", "default": "~/.postgresql/postgresql.key", "secret": True,
+                                   "writeOnly": True,
+                                   "description": "Client private key: a file path or the PEM text."},
+        "ssl_storage_directory": {"type": "string", "default": ".secrets",
+                                  "description": "Where certificates given as PEM text are written (mode 0600)."},
+    },
+}
+
+_UNREADABLE = """
+SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relispartition
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%%'
+  AND (%(schemas)s::text[] IS NULL OR n.nspname = ANY(%(schemas)s::text[]))
+  AND NOT (has_schema_privilege(n.oid, 'USAGE') AND has_table_privilege(c.oid, 'SELECT'))
+ORDER BY 1
+"""
+
+
+class TapPostgres(Tap):
+    name: ClassVar[str] = "tap-postgres"
+    description: ClassVar[str] = (
+        "Singer tap for PostgreSQL: full-table (resumable, versioned), incremental and log-based (pgoutput) "
+        "replication, exact numerics, rows rendered as JSON by the server."
+    )
+    settings_schema: ClassVar[dict[str, Any]] = SETTINGS
+
+    @property
+    def schemas(self) -> list[str] | None:
+        value = self.config.get("filter_schemas")
+        return [str(s) for s in value] if value else None
+
+    def streams(self) -> list[Stream]:
+        return []  # streams are tables found at run time; see discover() and sync()
+
+    def discover(self) -> Catalog:
+        as_object = bool(self.config.get("json_as_object"))
+        with Source(self.config) as source:
+            return Catalog([t.catalog_entry(as_object) for t in load_tables(source, self.schemas)])
+
+    def test_connection(self) -> str:
+        with Source(self.config) as source:
+            user, level, can_replicate = source.query(
+                "SELECT current_user, current_setting('wal_level'), "
+                "(SELECT rolsuper OR rolreplication FROM pg_roles WHERE rolname = current_user)",
+                doing="checking the connection")[0]
+            problems: list[str] = []
+            unreadable = [r[0] for r in source.query(_UNREADABLE, {"schemas": self.schemas},
+                                                     doing="checking privileges")]
+            if unreadable:
+                shown = ", ".join(unreadable[:5]) + (f" and {len(unreadable) - 5} more" if len(unreadable) > 5 else "")
+                problems.append(f"user {user} lacks SELECT (or schema USAGE) on {shown}")
+            if self.config.get("default_replication_method") == "LOG_BASED":
+                if level != "logical":
+                    problems.append(f"wal_level is {level}, LOG_BASED needs logical "
+                                    "(ALTER SYSTEM SET wal_level = logical, then restart the server)")
+                if not can_replicate:
+                    problems.append(f"user {user} lacks the REPLICATION attribute LOG_BASED needs")
+            if problems:
+                raise FatalSourceError(f"PostgreSQL at {source.where}: " + "; ".join(problems))
+            count = len(load_tables(source, self.schemas))
+            return f"connected to {source.where} as {user}; {count} table(s) and view(s) readable"
+
+    def _plan(self, entry: CatalogEntry, table: Table) -> StreamPlan:
+        method = entry.replication_method or self.config.get("default_replication_method") or "FULL_TABLE"
+        if method not in METHODS:
+            raise ConfigError("invalid catalog", [f"stream '{entry.tap_stream_id}': replication method {method!r} "
+                                                  f"is not one of {', '.join(METHODS)}"])
+        keys = list(table.keys)
+        if table.is_view and not keys:
+            keys = list(entry.metadata.get((), "view-key-properties") or [])
+        rk = entry.replication_key if method == "INCREMENTAL" else None
+        problems = []
+        if method == "INCREMENTAL" and not rk:
+            problems.append("INCREMENTAL needs a replication key (metadata 'replication-key')")
+        if rk and rk not in table.columns:
+            problems.append(f"replication key {rk!r} is not a column")
+        if method == "LOG_BASED" and (table.is_view or not table.keys):
+            problems.append("LOG_BASED needs a table with a primary key")
+        if problems:
+            raise ConfigError("invalid catalog", [f"stream '{entry.tap_stream_id}': {p}" for p in problems])
+        always = set(keys) | ({rk} if rk else set())
+        columns = [c for name, c in table.columns.items()
+                   if name in always or entry.metadata.is_selected(("properties", name))]
+        return StreamPlan(name=entry.stream or entry.tap_stream_id, table=table, columns=columns, keys=keys,
+                          method=method, replication_key=rk,
+                          extra_properties=dict(CDC_PROPERTIES) if method == "LOG_BASED" else {},
+                          json_as_object=bool(self.config.get("json_as_object")))
+
+    def sync(self, catalog: Catalog, bookmarks: Bookmarks, writer: MessageWriter) -> None:
+        selected = catalog.selected()
+        with Source(self.config) as source:
+            schemas = sorted({str(e.metadata.get((), "schema-name") or e.tap_stream_id.split("-", 1)[0])
+                              for e in selected})
+            tables = {t.stream_id: t for t in load_tables(source, schemas)} if selected else {}
+            plans = []
+            for entry in selected:
+                table = entry_for(tables, entry)
+                if table is None:
+                    raise FatalSourceError(f"stream '{entry.tap_stream_id}': the table is gone from "
+                                           f"PostgreSQL at {source.where} (or not readable)")
+                plans.append(self._plan(entry, table))
+            for plan in plans:
+                if plan.method == "FULL_TABLE":
+                    sync_full_table(source, plan, writer, bookmarks)
+                elif plan.method == "INCREMENTAL":
+                    sync_incremental(source, plan, writer, bookmarks)
+            log_based = [p for p in plans if p.method == "LOG_BASED"]
+            if log_based:
+                sync_log_based(source, log_based, writer, bookmarks, self.config)
+        writer.write_state(bookmarks.to_value())
+        emit("counter", "streams_synced", len(plans), {"tap": self.name})
+
+
+main = tap_main(TapPostgres)

@@ -1,0 +1,132 @@
+"""Column values from their PostgreSQL text form (what logical decoding sends) to JSON values.
+
+The session settings of client.py (TimeZone=UTC, DateStyle=ISO, IntervalStyle=iso_8601)
+fix the text forms, and every converter gives the same JSON value the full-table read
+renders on the server for the same kind (see discovery.py).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import orjson
+
+from protocol.jsoncodec import loads
+
+__all__ = ["Converter", "converter_for", "parse_array"]
+
+Converter = Callable[[str], Any]
+
+_NOT_MONEY = re.compile(r"[^0-9.\-]")
+
+
+def _numeric(text: str) -> Decimal | None:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        value = Decimal(_NOT_MONEY.sub("", text))  # money: "$1,234.56"
+    return value if value.is_finite() else None
+
+
+def _float(text: str) -> float | None:
+    value = float(text)
+    return value if value == value and value not in (float("inf"), float("-inf")) else None
+
+
+def _tstz(text: str) -> str:
+    # "2024-01-02 03:04:05.123456+00" (UTC session) -> "2024-01-02T03:04:05.123456+00:00"
+    if text.endswith("+00"):
+        return text[:-3].replace(" ", "T", 1) + "+00:00"
+    return text.replace(" ", "T", 1)
+
+
+def _ts(text: str) -> str:
+    return text.replace(" ", "T", 1) + "+00:00" if text[:1].isdigit() else text
+
+
+def _ts_element(text: str) -> str:
+    return text.replace(" ", "T", 1)
+
+
+def _bytea(text: str) -> str:
+    return text[2:] if text.startswith("\\x") else text
+
+
+def _json(text: str) -> Any:
+    # jsonb text is one line: embed it as is (exact numbers, no re-encoding); json text may span lines
+    if "\n" in text or "\r" in text:
+        return loads(text)
+    return orjson.Fragment(text)
+
+
+def _identity(text: str) -> str:
+    return text
+
+
+_SCALARS: dict[str, Converter] = {
+    "int": int, "numeric": _numeric, "float": _float, "bool": lambda t: t == "t", "tstz": _tstz, "ts": _ts,
+    "bytea": _bytea, "json": _json,
+}
+
+
+def converter_for(kind: str, element_kind: str | None = None) -> Converter:
+    """The converter of one column kind (arrays: of their element kind)."""
+    if kind == "array":
+        element = _SCALARS.get(element_kind or "", _identity)
+        if element_kind == "bytea":
+            element = _identity  # the server's array JSON keeps "\\x..." elements
+        elif element_kind == "ts":
+            element = _ts_element  # ... and timestamps without an offset
+
+        def array(text: str) -> Any:
+            return parse_array(text, element)
+
+        return array
+    return _SCALARS.get(kind, _identity)
+
+
+def parse_array(text: str, element: Converter = _identity) -> list[Any]:
+    """A PostgreSQL array literal ``{1,2,NULL}``, ``{"a b","c\\"d"}``, ``{{1,2},{3,4}}`` as nested lists."""
+    if text.startswith("["):  # explicit bounds: "[0:1]={1,2}"
+        text = text[text.index("=") + 1:]
+    pos = 0
+    n = len(text)
+
+    def parse() -> list[Any]:
+        nonlocal pos
+        assert text[pos] == "{"
+        pos += 1
+        items: list[Any] = []
+        if text[pos] == "}":
+            pos += 1
+            return items
+        while True:
+            ch = text[pos]
+            if ch == "{":
+                items.append(parse())
+            elif ch == '"':
+                pos += 1
+                chars = []
+                while text[pos] != '"':
+                    if text[pos] == "\\":
+                        pos += 1
+                    chars.append(text[pos])
+                    pos += 1
+                pos += 1
+                items.append(element("".join(chars)))
+            else:
+                start = pos
+                while pos < n and text[pos] not in ",}":
+                    pos += 1
+                raw = text[start:pos].strip()
+                items.append(None if raw == "NULL" else element(raw))
+            if text[pos] == ",":
+                pos += 1
+                continue
+            pos += 1  # "}"
+            return items
+
+    return parse()
