@@ -5,6 +5,12 @@ The shape follows singer-sdk, so that states move between our taps and theirs::
     {"bookmarks": {"<tap_stream_id>": {"replication_key": "updated_at",
                                        "replication_key_value": "2024-01-01T00:00:00Z",
                                        ...}}}
+
+A stream synced per partition (one bookmark per parent, e.g. per repository) keeps a list::
+
+    {"bookmarks": {"issues": {"partitions": [{"context": {"org": "a", "repo": "b"},
+                                              "replication_key": "updated_at",
+                                              "replication_key_value": "..."}]}}}
 """
 
 from __future__ import annotations
@@ -52,6 +58,42 @@ class Bookmarks:
         if current is None or (value is not None and _greater(value, current)):
             self.set(stream, "replication_key", replication_key)
             self.set(stream, "replication_key_value", value)
+
+    # -- partitions (singer-sdk's shape) ---------------------------------------------------
+
+    def get_partition(self, stream: str, context: dict[str, Any]) -> dict[str, Any]:
+        """A copy of one partition's bookmark (``{}`` when there is none)."""
+        partitions = self._bookmarks.get(stream, {}).get("partitions")
+        for item in partitions if isinstance(partitions, list) else []:
+            if isinstance(item, dict) and item.get("context") == context:
+                return copy.deepcopy(item)
+        return {}
+
+    def partition_value(self, stream: str, context: dict[str, Any]) -> Any:
+        return self.get_partition(stream, context).get("replication_key_value")
+
+    def set_partition(self, stream: str, context: dict[str, Any], key: str, value: Any) -> None:
+        self._partition(stream, context)[key] = value
+
+    def _partition(self, stream: str, context: dict[str, Any]) -> dict[str, Any]:
+        entry = self._bookmarks.setdefault(stream, {})
+        partitions = entry.get("partitions")
+        if not isinstance(partitions, list):
+            partitions = entry["partitions"] = []
+        for item in partitions:
+            if isinstance(item, dict) and item.get("context") == context:
+                return item
+        item = {"context": dict(context)}
+        partitions.append(item)
+        return item
+
+    def advance_partition(self, stream: str, context: dict[str, Any], replication_key: str, value: Any) -> None:
+        """Move one partition's replication bookmark forward (never backward)."""
+        current = self.partition_value(stream, context)
+        if value is not None and (current is None or _greater(value, current)):
+            item = self._partition(stream, context)
+            item["replication_key"] = replication_key
+            item["replication_key_value"] = value
 
     def to_value(self) -> dict[str, Any]:
         return copy.deepcopy(self._value)

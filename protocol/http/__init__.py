@@ -1,0 +1,86 @@
+"""The HTTP kit for API taps: one pooled session, auth, pagination, rate limits, retries, breakers.
+
+    client = HttpClient(HttpSettings.from_config(config), auth=BearerTokenAuth(token))
+    for page in client.paginate(url, LinkPaginator(100), extract=lambda body: body):
+        ...
+
+Every failure arrives as a :mod:`protocol.errors` SourceError: retryable (timeouts, resets,
+5xx, 429) after the retries are spent, fatal (401, 403, other 4xx) at once.
+"""
+
+from protocol.http.auth import (
+    ApiKeyAuth,
+    Auth,
+    BasicAuth,
+    BearerTokenAuth,
+    OAuth2Base,
+    OAuth2ClientCredentials,
+    OAuth2RefreshToken,
+)
+from protocol.http.breaker import CLOSED, HALF_OPEN, OPEN, Breakers, CircuitBreaker
+from protocol.http.errors import (
+    CircuitOpenError,
+    HttpFatalError,
+    HttpRetryableError,
+    WaitTooLong,
+    map_request_exception,
+    parse_retry_after,
+    redact,
+    status_error,
+)
+from protocol.http.jsonpath import find, find_first
+from protocol.http.paginators import (
+    PAGINATION_SCHEMA,
+    CursorPaginator,
+    LinkPaginator,
+    NextPage,
+    OffsetPaginator,
+    PageNumberPaginator,
+    Paginator,
+    SinglePage,
+    paginator_from_config,
+)
+from protocol.http.ratelimit import RateLimiter
+from protocol.http.retry import RetryPolicy
+from protocol.http.session import HTTP_SETTINGS, HttpClient, HttpSettings, Page, redact_headers
+
+__all__ = [
+    "CLOSED",
+    "HALF_OPEN",
+    "HTTP_SETTINGS",
+    "OPEN",
+    "PAGINATION_SCHEMA",
+    "ApiKeyAuth",
+    "Auth",
+    "BasicAuth",
+    "BearerTokenAuth",
+    "Breakers",
+    "CircuitBreaker",
+    "CircuitOpenError",
+    "CursorPaginator",
+    "HttpClient",
+    "HttpFatalError",
+    "HttpRetryableError",
+    "HttpSettings",
+    "LinkPaginator",
+    "NextPage",
+    "OAuth2Base",
+    "OAuth2ClientCredentials",
+    "OAuth2RefreshToken",
+    "OffsetPaginator",
+    "Page",
+    "PageNumberPaginator",
+    "Paginator",
+    "RateLimiter",
+    "RetryPolicy",
+    "SinglePage",
+    "WaitTooLong",
+    "find",
+    "find_first",
+    "map_request_exception",
+    "paginator_from_config",
+    "parse_retry_after",
+    "redact",
+    "redact_headers",
+    "status_error",
+]

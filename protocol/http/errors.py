@@ -1,0 +1,136 @@
+"""Map HTTP failures into the protocol error tree, where they enter our code.
+
+    requests.Timeout, ConnectionError, ChunkedEncodingError  -> RetryableSourceError
+    any other requests.RequestException                       -> FatalSourceError
+    HTTP 429, 5xx, 403/429 with X-RateLimit-Remaining: 0      -> RetryableSourceError (retry_after)
+    HTTP 401, 403, any other 4xx                              -> FatalSourceError (the server's message)
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Iterable, Mapping
+from urllib.parse import quote, quote_plus
+
+import orjson
+import requests
+
+from protocol.errors import FatalSourceError, RetryableSourceError, SourceError
+
+__all__ = [
+    "CircuitOpenError",
+    "HttpFatalError",
+    "HttpRetryableError",
+    "WaitTooLong",
+    "map_request_exception",
+    "parse_retry_after",
+    "redact",
+    "status_error",
+]
+
+REDACTED = "********"
+_TRANSIENT = (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
+
+
+class CircuitOpenError(RetryableSourceError):
+    """The host's circuit breaker is open: no request was sent."""
+
+
+class WaitTooLong(RetryableSourceError):
+    """The server asks for a longer wait than ``max_wait``: retrying now cannot help; a later run can."""
+
+
+class HttpRetryableError(RetryableSourceError):
+    """A transient HTTP status (429, 5xx, rate limit exhausted)."""
+
+    def __init__(self, message: str, *, status: int, retry_after: float | None = None) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.status = status
+
+
+class HttpFatalError(FatalSourceError):
+    """An HTTP status that retrying cannot fix (401, 403, other 4xx)."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret (also URL-encoded, as in a query string) replaced by asterisks."""
+    for secret in secrets:
+        if secret and len(secret) >= 3:
+            for form in {secret, quote(secret, safe=""), quote_plus(secret)}:
+                text = text.replace(form, REDACTED)
+    return text
+
+
+def map_request_exception(exc: requests.RequestException, endpoint: str, secrets: Iterable[str] = ()) -> SourceError:
+    """A requests exception as one of ours (raise it ``from exc``)."""
+    name = type(exc).__name__
+    if isinstance(exc, requests.Timeout):
+        return RetryableSourceError(f"{endpoint}: timed out ({name})")
+    if isinstance(exc, _TRANSIENT):
+        return RetryableSourceError(f"{endpoint}: connection failed ({name})")
+    return FatalSourceError(redact(f"{endpoint}: request failed ({name}: {exc})", secrets))
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def _rate_limit_wait(headers: Mapping[str, str]) -> float | None:
+    reset = headers.get("X-RateLimit-Reset") or headers.get("RateLimit-Reset")
+    if reset is None:
+        return None
+    try:
+        value = float(reset)
+    except ValueError:
+        return None
+    return max(0.0, value - time.time()) if value > 1e9 else max(0.0, value)
+
+
+def response_message(response: requests.Response, limit: int = 300) -> str:
+    """The server's own words: a JSON ``message``/``error_description``/``error``, or the text."""
+    content = response.content or b""
+    try:
+        body = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        body = None
+    if isinstance(body, dict):
+        for key in ("message", "error_description", "error", "detail", "title"):
+            value = body.get(key)
+            if isinstance(value, str) and value:
+                return value[:limit]
+    text = content.decode("utf-8", "replace").strip().replace("\n", " ")
+    return text[:limit] or response.reason or ""
+
+
+def status_error(
+    response: requests.Response, endpoint: str, secrets: Iterable[str] = ()
+) -> HttpRetryableError | HttpFatalError:
+    """The error for a non-2xx response."""
+    status = response.status_code
+    message = redact(response_message(response), secrets)
+    what = f"{endpoint}: HTTP {status}" + (f" {message}" if message else "")
+    headers = response.headers
+    exhausted = headers.get("X-RateLimit-Remaining", headers.get("RateLimit-Remaining")) == "0"
+    if status == 429 or status >= 500 or (status == 403 and exhausted):
+        wait = parse_retry_after(headers.get("Retry-After"))
+        if wait is None and exhausted:
+            wait = _rate_limit_wait(headers)
+        return HttpRetryableError(what, status=status, retry_after=wait)
+    return HttpFatalError(what, status=status)

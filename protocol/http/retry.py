@@ -1,0 +1,55 @@
+"""Retries with exponential backoff and full jitter (the ``backoff`` package).
+
+Only :class:`~protocol.errors.RetryableSourceError` is retried: timeouts, connection
+resets, 5xx, 429, an open circuit. Every other error, and 401/403/4xx in particular,
+fails on the first try. A server-given wait (Retry-After, a rate-limit reset, a breaker
+cool-down) is handed to the rate limiter, so the next try waits at least that long.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import backoff
+
+from protocol.errors import RetryableSourceError
+from protocol.http.errors import WaitTooLong
+
+__all__ = ["RetryPolicy"]
+
+log = logging.getLogger("sluice.http")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """``max_tries`` attempts in all; waits grow ``base_wait * 2**n`` up to ``max_wait``, fully jittered."""
+
+    max_tries: int = 5
+    base_wait: float = 1.0
+    max_wait: float = 60.0
+    jitter: bool = True
+
+    def call(self, attempt: Callable[[], T], on_retry: Callable[[RetryableSourceError], None] | None = None) -> T:
+        def backing_off(details: Any) -> None:
+            exc = details.get("exception")
+            log.warning("retry %d/%d in %.2fs: %s", details["tries"], self.max_tries - 1, details["wait"], exc)
+            if on_retry is not None and isinstance(exc, RetryableSourceError):
+                on_retry(exc)
+
+        wrapped = backoff.on_exception(
+            backoff.expo,
+            RetryableSourceError,
+            max_tries=max(1, self.max_tries),
+            jitter=backoff.full_jitter if self.jitter else None,
+            on_backoff=backing_off,
+            giveup=lambda exc: isinstance(exc, WaitTooLong),
+            logger=None,
+            factor=self.base_wait,
+            max_value=self.max_wait,
+        )(attempt)
+        return wrapped()

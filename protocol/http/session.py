@@ -1,0 +1,262 @@
+"""HttpClient: one pooled ``requests`` session per tap, with every policy of the kit applied.
+
+A request goes: breaker check -> rate limiter -> auth -> send (errors mapped) -> METRIC line
+-> rate-limit headers read -> status checked; retried by the :class:`RetryPolicy` only when
+transient. Logs name the endpoint (the URL path), never the query, headers or secrets.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from protocol.errors import FatalSourceError, RetryableSourceError
+from protocol.http.auth import Auth, OAuth2Base
+from protocol.http.breaker import Breakers
+from protocol.http.errors import HttpFatalError, map_request_exception, redact, status_error
+from protocol.http.paginators import Paginator
+from protocol.http.ratelimit import RateLimiter
+from protocol.http.retry import RetryPolicy
+from protocol.jsoncodec import JSONDecodeError, loads
+from protocol.metrics import emit
+
+__all__ = ["HTTP_SETTINGS", "HttpClient", "HttpSettings", "Page", "redact_headers"]
+
+log = logging.getLogger("sluice.http")
+
+_SENSITIVE = ("authorization", "cookie", "set-cookie", "proxy-authorization", "x-api-key", "api-key", "token")
+
+#: settings every HTTP tap accepts (merged into its settings schema)
+HTTP_SETTINGS: dict[str, Any] = {
+    "timeout": {"type": "number", "exclusiveMinimum": 0, "default": 300,
+                "description": "Seconds to wait for the server to answer (read timeout)."},
+    "connect_timeout": {"type": "number", "exclusiveMinimum": 0, "default": 10,
+                        "description": "Seconds to wait for a connection."},
+    "max_retries": {"type": "integer", "minimum": 0, "default": 5,
+                    "description": "Retries of a transient failure (timeout, reset, 5xx, 429); 4xx never retried."},
+    "backoff_base": {"type": "number", "minimum": 0, "default": 1,
+                     "description": "First retry wait in seconds; doubles per retry, fully jittered."},
+    "backoff_max": {"type": "number", "minimum": 0, "default": 60, "description": "Longest retry wait in seconds."},
+    "requests_per_minute": {"type": ["number", "null"], "exclusiveMinimum": 0,
+                            "description": "Client-side rate limit (token bucket); unset: no limit."},
+    "burst": {"type": "integer", "minimum": 1, "default": 1,
+              "description": "Requests the token bucket lets through at once."},
+    "max_wait": {"type": "number", "minimum": 0, "default": 3600,
+                 "description": "Longest server-requested wait (Retry-After, rate-limit reset) honoured, in seconds."},
+    "breaker_failures": {"type": "integer", "minimum": 1, "default": 5,
+                         "description": "Consecutive failures that open a host's circuit breaker."},
+    "breaker_cool_down": {"type": "number", "minimum": 0, "default": 30,
+                          "description": "Seconds an open circuit waits before one trial request."},
+    "user_agent": {"type": "string", "description": "User-Agent header value."},
+}
+
+
+class _SecretsFilter(logging.Filter):
+    """Scrubs the secrets of every live client from urllib3's own (debug) log lines, which show query strings."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.auths: list[Auth] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        secrets = [s for auth in self.auths for s in auth.secrets()]
+        if secrets:
+            record.msg = redact(record.getMessage(), secrets)
+            record.args = None
+        return True
+
+
+_URLLIB3_FILTER = _SecretsFilter()
+for _name in ("urllib3.connectionpool", "urllib3.connection", "urllib3.util.retry"):
+    logging.getLogger(_name).addFilter(_URLLIB3_FILTER)
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    timeout: float = 300.0
+    connect_timeout: float = 10.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    requests_per_minute: float | None = None
+    burst: int = 1
+    rate_limit_buffer: int = 0
+    max_wait: float = 3600.0
+    breaker_failures: int = 5
+    breaker_cool_down: float = 30.0
+    user_agent: str = "sluice"
+    pool_size: int = 10
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], **overrides: Any) -> HttpSettings:
+        values: dict[str, Any] = {
+            "timeout": float(config.get("timeout", 300)),
+            "connect_timeout": float(config.get("connect_timeout", 10)),
+            "retry": RetryPolicy(max_tries=int(config.get("max_retries", 5)) + 1,
+                                 base_wait=float(config.get("backoff_base", 1)),
+                                 max_wait=float(config.get("backoff_max", 60))),
+            "requests_per_minute": config.get("requests_per_minute"),
+            "burst": int(config.get("burst", 1)),
+            "rate_limit_buffer": int(config.get("rate_limit_buffer", 0)),
+            "max_wait": float(config.get("max_wait", 3600)),
+            "breaker_failures": int(config.get("breaker_failures", 5)),
+            "breaker_cool_down": float(config.get("breaker_cool_down", 30)),
+            "user_agent": str(config.get("user_agent") or "sluice"),
+        }
+        values.update(overrides)
+        return cls(**values)
+
+
+def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """A copy safe to log: credentials replaced by asterisks."""
+    return {k: ("********" if any(s in k.lower() for s in _SENSITIVE) else v) for k, v in headers.items()}
+
+
+@dataclass
+class Page:
+    response: requests.Response
+    body: Any
+    records: list[Any]
+
+
+class HttpClient:
+    """The one session of a tap. Close it (or use ``with``) to release its connections."""
+
+    def __init__(self, settings: HttpSettings | None = None, auth: Auth | None = None,
+                 headers: Mapping[str, str] | None = None) -> None:
+        self.settings = settings or HttpSettings()
+        self.auth = auth or Auth()
+        if isinstance(self.auth, OAuth2Base):
+            self.auth.post = self._post_token
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=self.settings.pool_size, pool_maxsize=self.settings.pool_size,
+                              max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.headers.update({"User-Agent": self.settings.user_agent, **(headers or {})})
+        self.limiter = RateLimiter(self.settings.requests_per_minute, self.settings.burst,
+                                   buffer=self.settings.rate_limit_buffer, max_wait=self.settings.max_wait)
+        self.breakers = Breakers(self.settings.breaker_failures, self.settings.breaker_cool_down)
+        self.timeout = (self.settings.connect_timeout, self.settings.timeout)
+        _URLLIB3_FILTER.auths.append(self.auth)
+
+    def __enter__(self) -> HttpClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.session.close()
+        if self.auth in _URLLIB3_FILTER.auths:
+            _URLLIB3_FILTER.auths.remove(self.auth)
+
+    # -- requests -----------------------------------------------------------------------
+
+    def request(self, method: str, url: str, *, params: Mapping[str, Any] | None = None,
+                headers: Mapping[str, str] | None = None, endpoint: str | None = None,
+                use_auth: bool = True, **kwargs: Any) -> requests.Response:
+        """Send with retries; return a 2xx response or raise a SourceError."""
+        endpoint = endpoint or urlsplit(url).path or "/"
+
+        def on_retry(exc: RetryableSourceError) -> None:
+            if exc.retry_after:
+                self.limiter.block_for(exc.retry_after, f"{endpoint}: server asked to wait")
+
+        reauthorized = False
+
+        def attempt() -> requests.Response:
+            nonlocal reauthorized
+            try:
+                return self._send(method, url, params, headers, endpoint, use_auth, kwargs)
+            except HttpFatalError as exc:
+                if exc.status == 401 and use_auth and not reauthorized:
+                    reauthorized = True
+                    if self.auth.refresh_after_401():
+                        log.info("%s: HTTP 401, credentials refreshed; trying once more", endpoint)
+                        return self._send(method, url, params, headers, endpoint, use_auth, kwargs)
+                raise
+
+        return self.settings.retry.call(attempt, on_retry)
+
+    def _send(self, method: str, url: str, params: Mapping[str, Any] | None, headers: Mapping[str, str] | None,
+              endpoint: str, use_auth: bool, kwargs: dict[str, Any]) -> requests.Response:
+        breaker = self.breakers.for_host(urlsplit(url).netloc)
+        self.limiter.acquire()
+        breaker.before()
+        req_headers: dict[str, str] = dict(headers or {})
+        req_params: dict[str, Any] = dict(params or {})
+        if use_auth:
+            self.auth.apply(req_headers, req_params)
+        started = time.perf_counter()
+        try:
+            response = self.session.request(method, url, params=req_params or None, headers=req_headers or None,
+                                            timeout=self.timeout, **kwargs)
+            response.content  # noqa: B018 -- read the body now, so a reset mid-body is mapped here
+        except requests.RequestException as exc:
+            breaker.failure()
+            self._metric(started, endpoint, None)
+            raise map_request_exception(exc, endpoint, self.auth.secrets()) from exc
+        status = response.status_code
+        self._metric(started, endpoint, status)
+        self.limiter.observe(response.headers)
+        if status < 400:
+            breaker.success()
+            return response
+        error = status_error(response, endpoint, self.auth.secrets())
+        if status >= 500:
+            breaker.failure()
+        else:
+            breaker.success()  # the host answered; a 4xx is not the host failing
+        raise error
+
+    def _metric(self, started: float, endpoint: str, status: int | None) -> None:
+        ok = status is not None and status < 400
+        emit("timer", "http_request_duration", round(time.perf_counter() - started, 6),
+             {"endpoint": endpoint, "http_status_code": status, "status": "succeeded" if ok else "failed"})
+
+    def _post_token(self, url: str, form: dict[str, str], basic: tuple[str, str] | None) -> requests.Response:
+        return self.request("POST", url, data=form, auth=basic, use_auth=False, endpoint=urlsplit(url).path or "/")
+
+    def get_json(self, url: str, *, params: Mapping[str, Any] | None = None, endpoint: str | None = None,
+                 headers: Mapping[str, str] | None = None) -> tuple[requests.Response, Any]:
+        response = self.request("GET", url, params=params, endpoint=endpoint, headers=headers)
+        return response, self.decode(response, endpoint or urlsplit(url).path)
+
+    @staticmethod
+    def decode(response: requests.Response, endpoint: str) -> Any:
+        try:
+            return loads(response.content) if response.content else None
+        except JSONDecodeError as exc:
+            raise FatalSourceError(f"{endpoint}: the response is not valid JSON ({exc})") from exc
+
+    def paginate(self, url: str, paginator: Paginator, extract: Any, *, params: Mapping[str, Any] | None = None,
+                 endpoint: str | None = None, headers: Mapping[str, str] | None = None) -> Iterator[Page]:
+        """Every page of a listing; ``extract(body)`` returns a page's records."""
+        base = {**(params or {}), **paginator.first_params()}
+        next_url, next_params = url, base
+        while True:
+            response, body = self.get_json(next_url, params=next_params, endpoint=endpoint, headers=headers)
+            records = extract(body)
+            if not isinstance(records, list):
+                raise FatalSourceError(f"{endpoint or urlsplit(url).path}: expected a list of records, "
+                                       f"got {type(records).__name__}")
+            yield Page(response, body, records)
+            nxt = paginator.next_page(response, body, records)
+            if nxt is None:
+                return
+            if nxt.url is not None:
+                next_url, next_params = nxt.url, nxt.params
+            else:
+                next_params = {**base, **nxt.params}
+
+    def secrets(self) -> list[str]:
+        return self.auth.secrets()
+
+    def safe(self, text: str) -> str:
+        return redact(text, self.secrets())

@@ -1,0 +1,1 @@
+"""tap-github: repositories, issues, pull requests, commits and issue comments from the GitHub REST API."""

@@ -1,0 +1,3 @@
+from taps.github.tap import main
+
+main()

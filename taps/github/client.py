@@ -1,0 +1,45 @@
+"""The GitHub REST API client: the kit's HttpClient with GitHub's auth, headers and Link paging."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from protocol.http import Auth, BearerTokenAuth, HttpClient, HttpSettings, LinkPaginator
+
+__all__ = ["GitHubClient"]
+
+ACCEPT = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
+
+
+def _body(body: Any) -> Any:
+    return body
+
+
+class GitHubClient:
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self.api_url = str(config.get("api_url") or "https://api.github.com").rstrip("/")
+        self.per_page = int(config.get("per_page", 100))
+        token = config.get("auth_token")
+        auth: Auth = BearerTokenAuth(token, scheme="token") if token else Auth()
+        settings = HttpSettings.from_config(config, user_agent=str(config.get("user_agent") or "sluice-tap-github"))
+        self.http = HttpClient(settings, auth=auth, headers=ACCEPT)
+        self._repos: dict[str, dict[str, Any]] = {}
+
+    def close(self) -> None:
+        self.http.close()
+
+    def repository(self, full_name: str) -> dict[str, Any]:
+        """``GET /repos/{owner}/{repo}`` (cached for the run: children need its id)."""
+        repo = self._repos.get(full_name)
+        if repo is None:
+            _, repo = self.http.get_json(f"{self.api_url}/repos/{full_name}", endpoint="/repos/{owner}/{repo}")
+            self._repos[full_name] = repo
+        return repo  # type: ignore[no-any-return]
+
+    def pages(self, full_name: str, what: str, params: Mapping[str, Any]) -> Iterator[list[dict[str, Any]]]:
+        """Every page of ``GET /repos/{owner}/{repo}/{what}``, following the Link header."""
+        url = f"{self.api_url}/repos/{full_name}/{what}"
+        endpoint = "/repos/{owner}/{repo}/" + what
+        for page in self.http.paginate(url, LinkPaginator(self.per_page), _body, params=params, endpoint=endpoint):
+            yield page.records

@@ -1,0 +1,1 @@
+"""tap-rest: a generic REST API tap, configured entirely in its config file."""

@@ -1,0 +1,3 @@
+from taps.rest.tap import main
+
+main()

@@ -1,0 +1,334 @@
+"""The HTTP kit against a real HTTP server on loopback: pagination, retries, auth, breaker, limits."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+import requests
+
+from protocol.errors import FatalSourceError, RetryableSourceError, SourceError
+from protocol.http import (
+    CLOSED,
+    OPEN,
+    ApiKeyAuth,
+    BasicAuth,
+    BearerTokenAuth,
+    CircuitOpenError,
+    CursorPaginator,
+    HttpClient,
+    HttpFatalError,
+    HttpSettings,
+    LinkPaginator,
+    OAuth2ClientCredentials,
+    OAuth2RefreshToken,
+    OffsetPaginator,
+    PageNumberPaginator,
+    RateLimiter,
+    RetryPolicy,
+    WaitTooLong,
+    find,
+    parse_retry_after,
+    redact_headers,
+)
+from tests.integration.http.servers import TOKEN, FakeApi
+
+FAST = RetryPolicy(max_tries=4, base_wait=0.01, max_wait=0.05)
+KEY = ApiKeyAuth("X-API-Key", "k-123")
+
+
+@pytest.fixture
+def api() -> Any:
+    with FakeApi() as server:
+        server.add_repo("octo/hello", issues=250)
+        yield server
+
+
+def client(auth: Any = KEY, **settings: Any) -> HttpClient:
+    settings.setdefault("retry", FAST)
+    return HttpClient(HttpSettings(**settings), auth=auth)
+
+
+def ids(c: HttpClient, url: str, paginator: Any, extract: Any) -> list[int]:
+    return [r["id"] for page in c.paginate(url, paginator, extract) for r in page.records]
+
+
+# -- pagination: every record exactly once, and the stop condition holds -----------------------
+
+
+@pytest.mark.parametrize(("path", "paginator", "extract", "requests_made"), [
+    ("/api/link", LinkPaginator(30), lambda b: b, 9),
+    ("/api/offset", OffsetPaginator(40), lambda b: b["data"], 7),
+    ("/api/offset", OffsetPaginator(50, total_path="$.total"), lambda b: b["data"], 5),
+    ("/api/cursor", CursorPaginator("$.meta.next_cursor", page_size=25), lambda b: b["results"], 10),
+    ("/api/pages", PageNumberPaginator(page_size=20), lambda b: b, 13),
+    ("/api/pages", PageNumberPaginator(page_size=50), lambda b: b, 6),
+])
+def test_paginators_fetch_every_record_once(api: FakeApi, path: str, paginator: Any, extract: Any,
+                                            requests_made: int) -> None:
+    with client() as c:
+        assert ids(c, api.url + path, paginator, extract) == list(range(1, 251))
+    assert len(api.requests(path)) == requests_made
+
+
+def test_cursor_paginator_stops_on_a_repeated_cursor() -> None:
+    resp = _response(b"{}")
+    p = CursorPaginator("$.next")
+    p.first_params()
+    assert p.next_page(resp, {"next": "abc"}, [1]) is not None
+    assert p.next_page(resp, {"next": "abc"}, [1]) is None
+    assert p.next_page(resp, {"next": None}, [1]) is None
+
+
+def test_jsonpath_subset() -> None:
+    body = {"data": {"items": [{"id": 1}, {"id": 2}]}, "next": "x", "list": [[1], [2]]}
+    assert find(body, "$.data.items[*].id") == [1, 2]
+    assert find(body, "$.data.items[-1]") == [{"id": 2}]
+    assert find(body, "$['next']") == ["x"]
+    assert find(body, "next") == ["x"]
+    assert find(body, "$.missing[*]") == []
+    with pytest.raises(ValueError, match="unsupported JSONPath"):
+        find(body, "$..deep")
+
+
+# -- retries: only transient failures, counted server-side -----------------------------------
+
+
+def test_5xx_bursts_are_retried_until_they_pass(api: FakeApi) -> None:
+    api.fail("/api/offset", 502, 502, 503)
+    with client() as c:
+        assert ids(c, api.url + "/api/offset", OffsetPaginator(100), lambda b: b["data"]) == list(range(1, 251))
+    assert [r.status for r in api.requests("/api/offset")] == [502, 502, 503, 200, 200, 200]
+
+
+def test_retries_give_up_with_a_retryable_error(api: FakeApi) -> None:
+    api.fail("/api/offset", *[502] * 10)
+    with client() as c, pytest.raises(RetryableSourceError, match=r"/api/offset: HTTP 502 scripted failure 502"):
+        c.get_json(api.url + "/api/offset")
+    assert len(api.requests("/api/offset")) == FAST.max_tries
+
+
+def test_429_waits_for_retry_after(api: FakeApi) -> None:
+    api.fail("/api/offset", 429, headers={"Retry-After": "1"})
+    with client() as c:
+        _, body = c.get_json(api.url + "/api/offset")
+        assert c.limiter.waited >= 0.9  # the limiter held the retry back, as the server asked
+    assert len(body["data"]) == 10
+    first, second = api.requests("/api/offset")
+    assert first.status == 429 and second.status == 200
+    assert second.at - first.at >= 0.9
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
+def test_4xx_fail_at_once_with_the_servers_message(api: FakeApi, status: int) -> None:
+    api.fail("/api/offset", status)
+    with client() as c, pytest.raises(HttpFatalError, match=f"HTTP {status} scripted failure {status}") as info:
+        c.get_json(api.url + "/api/offset")
+    assert info.value.status == status
+    assert len(api.requests("/api/offset")) == 1
+
+
+def test_bad_credentials_are_fatal_and_not_retried(api: FakeApi) -> None:
+    with client(auth=BearerTokenAuth("wrong", "token")) as c, pytest.raises(FatalSourceError, match="Bad credentials"):
+        c.get_json(api.url + "/repos/octo/hello")
+    assert len(api.requests("/repos/octo/hello")) == 1
+
+
+def test_a_slow_endpoint_trips_the_timeout_and_is_retried(api: FakeApi) -> None:
+    api.slow_seconds = 1.0
+    with client(timeout=0.1, retry=RetryPolicy(3, 0.01, 0.02)) as c, \
+            pytest.raises(RetryableSourceError, match="/slow: timed out") as info:
+        c.get_json(api.url + "/slow")
+    assert isinstance(info.value.__cause__, requests.Timeout)
+    assert len(api.requests("/slow")) == 3
+
+
+# -- no requests exception slips through ------------------------------------------------------
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize(("url", "kind"), [
+    (f"http://127.0.0.1:{_closed_port()}/x", RetryableSourceError),  # connection refused
+    ("http://", FatalSourceError),                                    # invalid URL
+    ("ftp://127.0.0.1/x", FatalSourceError),                          # no adapter
+    ("http://127.0.0.1:99999/x", FatalSourceError),                   # invalid port
+])
+def test_requests_exceptions_are_mapped(url: str, kind: type[SourceError]) -> None:
+    with client(retry=RetryPolicy(2, 0.0, 0.0)) as c, pytest.raises(SourceError) as info:
+        c.get_json(url)
+    assert type(info.value).__module__.startswith("protocol.")
+    assert isinstance(info.value, kind)
+    assert isinstance(info.value.__cause__, requests.RequestException)
+
+
+def test_invalid_json_is_a_source_error() -> None:
+    with pytest.raises(FatalSourceError, match="/x: the response is not valid JSON"):
+        HttpClient.decode(_response(b"{oops"), "/x")
+
+
+def _response(content: bytes) -> requests.Response:
+    r = requests.Response()
+    r._content = content
+    r.status_code = 200
+    return r
+
+
+# -- the circuit breaker -------------------------------------------------------------------------
+
+
+def test_breaker_opens_after_n_failures_then_half_opens_and_closes(api: FakeApi) -> None:
+    api.fail("/api/offset", 502, 502, 502)
+    with client(retry=RetryPolicy(1), breaker_failures=3, breaker_cool_down=0.2) as c:
+        for _ in range(3):
+            with pytest.raises(RetryableSourceError, match="HTTP 502"):
+                c.get_json(api.url + "/api/offset")
+        breaker = c.breakers.for_host(f"127.0.0.1:{api.server.server_address[1]}")
+        assert breaker.state == OPEN
+        with pytest.raises(CircuitOpenError, match=r"circuit open for 127\.0\.0\.1"):
+            c.get_json(api.url + "/api/offset")
+        assert len(api.requests("/api/offset")) == 3  # open: nothing sent
+        import time
+
+        time.sleep(0.25)
+        c.get_json(api.url + "/api/offset")  # half-open trial succeeds
+        assert breaker.state == CLOSED
+    assert len(api.requests("/api/offset")) == 4
+
+
+def test_a_failed_half_open_trial_opens_the_breaker_again(api: FakeApi) -> None:
+    api.fail("/api/offset", 502, 502, 502)
+    with client(retry=RetryPolicy(1), breaker_failures=2, breaker_cool_down=0.1) as c:
+        for _ in range(2):
+            with pytest.raises(RetryableSourceError):
+                c.get_json(api.url + "/api/offset")
+        import time
+
+        time.sleep(0.15)
+        with pytest.raises(RetryableSourceError, match="HTTP 502"):
+            c.get_json(api.url + "/api/offset")  # the one trial
+        with pytest.raises(CircuitOpenError):
+            c.get_json(api.url + "/api/offset")
+    assert len(api.requests("/api/offset")) == 3
+
+
+def test_retries_wait_out_an_open_breaker(api: FakeApi) -> None:
+    api.fail("/api/offset", 502, 502)
+    with client(retry=RetryPolicy(5, 0.01, 0.02), breaker_failures=2, breaker_cool_down=0.1) as c:
+        _, body = c.get_json(api.url + "/api/offset")
+    assert body["total"] == 250
+    assert [r.status for r in api.requests("/api/offset")] == [502, 502, 200]
+
+
+# -- auth ----------------------------------------------------------------------------------------
+
+
+def test_api_key_in_the_query_and_basic_auth(api: FakeApi) -> None:
+    with client(auth=ApiKeyAuth("api_key", "k-123", "query")) as c:
+        c.get_json(api.url + "/api/offset")
+    assert api.requests("/api/offset")[-1].query["api_key"] == "k-123"
+    with client(auth=BasicAuth("u", "p")) as c:
+        c.get_json(api.url + "/api/offset")
+    assert api.requests("/api/offset")[-1].auth == "Basic dTpw"
+
+
+def test_oauth2_client_credentials_token_is_reused_then_refreshed_after_expiry(api: FakeApi) -> None:
+    auth = OAuth2ClientCredentials(api.url + "/oauth/token", "client-1", "secret-1")
+    with client(auth=auth) as c:
+        for _ in range(3):
+            c.get_json(api.url + "/repos/octo/hello")
+        assert len(api.requests("/oauth/token", "POST")) == 1
+        api.expire_tokens()
+        _, repo = c.get_json(api.url + "/repos/octo/hello")
+    assert repo["full_name"] == "octo/hello"
+    assert len(api.requests("/oauth/token", "POST")) == 2
+    assert [r.status for r in api.requests("/repos/octo/hello")] == [200, 200, 200, 401, 200]
+    assert [r.auth for r in api.requests("/repos/octo/hello")][-2:] == ["Bearer access-1", "Bearer access-2"]
+
+
+def test_oauth2_token_is_refreshed_before_it_expires(api: FakeApi) -> None:
+    api.token_lifetime = 30  # under the 60 s leeway: every request needs a fresh token
+    auth = OAuth2RefreshToken(api.url + "/oauth/token", "client-1", "secret-1", "refresh-1")
+    with client(auth=auth) as c:
+        for _ in range(3):
+            c.get_json(api.url + "/repos/octo/hello")
+    assert len(api.requests("/oauth/token", "POST")) == 3
+    assert all(r.status == 200 for r in api.requests("/repos/octo/hello"))
+
+
+def test_oauth2_bad_refresh_token_fails_once_and_says_why(api: FakeApi) -> None:
+    auth = OAuth2RefreshToken(api.url + "/oauth/token", "client-1", "secret-1", "stale-refresh")
+    with client(auth=auth) as c, pytest.raises(FatalSourceError, match="refresh token is invalid") as info:
+        c.get_json(api.url + "/repos/octo/hello")
+    assert "stale-refresh" not in str(info.value) and "secret-1" not in str(info.value)
+    assert len(api.requests("/oauth/token", "POST")) == 1
+    assert api.requests("/repos/octo/hello") == []
+
+
+# -- rate limiting -------------------------------------------------------------------------------
+
+
+def test_token_bucket_allows_a_burst_then_paces() -> None:
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(s: float) -> None:
+        slept.append(s)
+        now[0] += s
+
+    limiter = RateLimiter(60, burst=3, clock=lambda: now[0], sleep=sleep)
+    for _ in range(5):
+        limiter.acquire()
+    assert slept == pytest.approx([1.0, 1.0])
+
+
+def test_rate_limit_headers_are_honoured() -> None:
+    with FakeApi(rate_limit=3) as api:
+        api.add_repo("octo/hello", issues=250)
+        with client(auth=BearerTokenAuth(TOKEN, "token")) as c:
+            pages = list(c.paginate(api.url + "/repos/octo/hello/issues", LinkPaginator(30), lambda b: b))
+            assert c.limiter.waited > 0
+        assert sum(len(p.records) for p in pages) == 250
+        # the server refuses (403) any request made before its reset; the client never made one
+        assert [r.status for r in api.requests()] == [200] * 9
+
+
+def test_a_wait_longer_than_max_wait_fails_without_retrying(api: FakeApi) -> None:
+    api.fail("/api/offset", 429, headers={"Retry-After": "7200"})
+    with client(max_wait=60) as c, pytest.raises(WaitTooLong, match="more than max_wait"):
+        c.get_json(api.url + "/api/offset")
+    assert len(api.requests("/api/offset")) == 1
+
+
+def test_parse_retry_after() -> None:
+    assert parse_retry_after("3") == 3.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
+    assert parse_retry_after("soon") is None
+
+
+# -- metrics and secrets -------------------------------------------------------------------------
+
+
+def test_metric_lines_and_no_secrets_in_logs(api: FakeApi, caplog: pytest.LogCaptureFixture) -> None:
+    api.fail("/api/offset", 502)
+    caplog.set_level(logging.DEBUG)
+    with client(auth=ApiKeyAuth("api_key", "k-123", "query")) as c:
+        c.get_json(api.url + "/api/offset", endpoint="/offset")
+    metrics = [r.getMessage() for r in caplog.records if r.name == "sluice.metrics"]
+    assert len(metrics) == 2
+    assert '"metric":"http_request_duration"' in metrics[0]
+    assert '"endpoint":"/offset","http_status_code":502,"status":"failed"' in metrics[0]
+    assert '"http_status_code":200,"status":"succeeded"' in metrics[1]
+    assert "k-123" not in caplog.text
+
+
+def test_redact_headers() -> None:
+    safe = redact_headers({"Authorization": "token abc", "X-API-Key": "k", "Accept": "json"})
+    assert safe == {"Authorization": "********", "X-API-Key": "********", "Accept": "json"}
