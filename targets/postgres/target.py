@@ -72,6 +72,13 @@ class PostgresTarget(SQLTarget):
         self.conninfo, self.params = conninfo_from_config(self.config)
         self.db_schema = str(self.config.get("default_target_schema") or "public")
 
+    def destination(self) -> str:
+        from psycopg.conninfo import conninfo_to_dict
+
+        where = {**conninfo_to_dict(self.conninfo or ""), **self.params}  # never the password
+        host, port, db = where.get("host") or "localhost", where.get("port") or 5432, where.get("dbname") or ""
+        return f"PostgreSQL {host}:{port}/{db}, schema {self.db_schema}"
+
     def open_loader(self) -> Loader:
         retries = int(self.config.get("connection_retries", 5))
         session = Session(self.conninfo, self.params, max_tries=retries + 1)

@@ -259,6 +259,10 @@ class SQLTarget(Target):
         if self._loader is not None:
             self._loader.rollback()
 
+    def destination(self) -> str:
+        """Where the data lands, for the closing log line (never a secret)."""
+        return self.name
+
     def run(self, source: IO[bytes], out: MessageWriter) -> None:
         try:
             super().run(source, out)
@@ -267,3 +271,7 @@ class SQLTarget(Target):
         finally:
             if self._loader is not None:
                 self._loader.close()
+        if self.sinks:
+            tables = ", ".join(f"{sink.table} (+{sink.committed} rows)" for sink in self.sinks.values()
+                               if isinstance(sink, SQLSink))
+            log.info("loaded into %s: %s", self.destination(), tables)

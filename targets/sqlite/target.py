@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar
 
 from protocol.cli import target_main
@@ -32,6 +33,9 @@ class SQLiteTarget(SQLTarget):
         self.path = str(self.config.get("database") or self.config.get("path") or "")
         if not self.path:
             raise ConfigError("invalid config", ["setting 'database': the SQLite file path is required"])
+
+    def destination(self) -> str:
+        return str(Path(self.path).resolve())
 
     def open_loader(self) -> Loader:
         return SQLiteLoader(self.path)
