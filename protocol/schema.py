@@ -66,8 +66,9 @@ def _is_time(value: str) -> bool:
 _FORMATS: dict[str, Any] = {
     "date": _is_date,
     "time": _is_time,
-    "uuid": _UUID,
-    "singer.decimal": re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?\Z"),
+    # fastjsonschema calls a format check; a compiled pattern is not callable (TypeError per record)
+    "uuid": lambda value: _UUID.match(value) is not None,
+    "singer.decimal": re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?\Z").fullmatch,
 }
 
 _DATE_TIME_SHAPE = re.compile(

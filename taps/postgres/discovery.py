@@ -48,8 +48,8 @@ _SCALAR_SCHEMA: dict[str, dict[str, Any]] = {
     "time": {"type": "string", "format": "time"}, "uuid": {"type": "string", "format": "uuid"},
     "bytea": {"type": "string", "contentEncoding": "base16"}, "text": {"type": "string"},
 }
-_ITEM_SCHEMA = {"int": {"type": "integer"}, "numeric": {"type": "number"}, "float": {"type": "number"},
-                "bool": {"type": "boolean"}}
+_ITEM_SCHEMA = {"int": {"type": ["null", "integer"]}, "numeric": {"type": ["null", "number"]},
+                "float": {"type": ["null", "number"]}, "bool": {"type": ["null", "boolean"]}}
 
 
 @dataclass
@@ -66,7 +66,7 @@ class Column:
         if self.kind == "json":
             return {"type": ["null", "object"]} if json_as_object else {}
         if self.kind == "array":
-            items = _ITEM_SCHEMA.get(self.element_kind or "", {"type": "string"} if self.element_kind in
+            items = _ITEM_SCHEMA.get(self.element_kind or "", {"type": ["null", "string"]} if self.element_kind in
                                      ("text", "enum", "uuid", "date", "tstz", "ts", "time", "bytea") else {})
             return {"type": ["null", "array"] if self.nullable else "array", "items": items}
         if self.kind == "enum":
