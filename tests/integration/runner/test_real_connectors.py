@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import yaml
@@ -76,6 +78,17 @@ def test_demo_project_file_runs(tmp_path: Path) -> None:
                     ignore=shutil.ignore_patterns("output", ".sluice", "meltano"))
     done = sluice(["--project", "examples/sluice.yml", "run", "demo"], tmp_path)
     assert done.returncode == 0, done.stderr
-    assert (tmp_path / "examples" / "output" / "customers.jsonl").stat().st_size > 0
+    database = tmp_path / "examples" / "output" / "demo.db"
+    assert f"loaded into {database}" in done.stderr  # the README promises it says where
+    with closing(sqlite3.connect(database)) as conn:
+        assert conn.execute("select count(*) from customers").fetchone() == (50,)
+        assert conn.execute("select count(*) from orders").fetchone() == (200,)
     assert (tmp_path / "examples" / ".sluice" / "state.db").exists()
+    again = sluice(["--project", "examples/sluice.yml", "run", "demo"], tmp_path)
+    assert again.returncode == 0, again.stderr
+    with closing(sqlite3.connect(database)) as conn:  # keyed upserts: a rerun leaves one row per key
+        assert conn.execute("select count(*) from customers").fetchone() == (50,)
+    jsonl = sluice(["--project", "examples/sluice.yml", "run", "demo-jsonl"], tmp_path)
+    assert jsonl.returncode == 0, jsonl.stderr
+    assert (tmp_path / "examples" / "output" / "customers.jsonl").stat().st_size > 0
     assert sluice(["--project", "examples/sluice.yml", "validate"], tmp_path).returncode == 0
