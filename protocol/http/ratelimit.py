@@ -50,8 +50,7 @@ class RateLimiter:
         if until > self._blocked_until:
             self._blocked_until = until
             self._why = why
-            if seconds >= 1:
-                log.warning("%s: waiting %.1fs", why, seconds)
+            log.log(logging.WARNING if seconds >= 1 else logging.INFO, "%s: waiting %.2fs", why, seconds)
 
     def acquire(self) -> None:
         """Wait until one request may be sent."""

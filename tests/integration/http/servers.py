@@ -120,12 +120,12 @@ class FakeApi:
         repo.pulls = [{**make_issue(repo, n, updated=n), "id": repo.id * 200_000 + n, "merged_at": None,
                        "head": {"ref": f"feature-{n}", "sha": f"{n:040x}"}, "base": {"ref": "main"}, "draft": False}
                       for n in range(1, pulls + 1)]
-        repo.commits = [{"sha": f"{repo.id:08x}{n:032x}", "node_id": f"C_{n}", "url": f"/commits/{n}",
+        repo.commits = [{"sha": f"{repo.id:08x}{n:032x}", "node_id": f"C_{repo.id}_{n}", "url": f"/commits/{n}",
                          "commit": {"message": f"commit {n}", "author": {"name": "A", "email": "a@x", "date": iso(n)},
                                     "committer": {"name": "C", "email": "c@x", "date": iso(n)}},
                          "author": user(n % 5), "committer": user(n % 5), "parents": []}
                         for n in range(1, commits + 1)]
-        repo.comments = [{"id": repo.id * 300_000 + n, "node_id": f"IC_{n}", "body": f"comment {n}",
+        repo.comments = [{"id": repo.id * 300_000 + n, "node_id": f"IC_{repo.id}_{n}", "body": f"comment {n}",
                           "user": user(n % 7), "created_at": iso(n), "updated_at": iso(n),
                           "issue_url": f"/issues/{n % max(1, issues) + 1}", "author_association": "NONE"}
                          for n in range(1, comments + 1)]
@@ -152,7 +152,8 @@ class FakeApi:
             return [r for r in self.log if (path is None or r.path == path) and r.method == method]
 
     def since_values(self, path: str) -> list[str | None]:
-        return [r.query.get("since") for r in self.requests(path)]
+        """The ``since`` of each listing started at ``path`` (first pages; later pages repeat it)."""
+        return [r.query.get("since") for r in self.requests(path) if "page" not in r.query]
 
     # -- request handling (server threads) -------------------------------------------------
 
