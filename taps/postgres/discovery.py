@@ -90,7 +90,8 @@ class Column:
         elif self.base == "money":
             expr = sql.SQL("{}::numeric").format(ident)
         elif self.kind == "text" and self.base not in _PLAIN_TEXT:
-            expr = sql.SQL("{}::text").format(ident)
+            # the type's output function, as logical decoding sends it (a ::text cast may differ: inet)
+            expr = sql.SQL("CASE WHEN {0} IS NULL THEN NULL ELSE format('%s', {0}) END").format(ident)
         else:
             return ident
         return sql.SQL("{} AS {}").format(expr, ident)

@@ -36,7 +36,7 @@ def test_discovery_types_keys_views_and_schema_filter(src: Src) -> None:
     assert props["s"] == {"type": "string"}
     assert streams["public-t"]["key_properties"] == ["id"]
     assert streams["public-pair"]["key_properties"] == ["b", "a"]
-    root = {m["breadcrumb"] and "x" or "": m["metadata"] for m in streams["public-v"]["metadata"]}[""]
+    root = {(m["breadcrumb"] and "x") or "": m["metadata"] for m in streams["public-v"]["metadata"]}[""]
     assert root["is-view"] is True and root["table-key-properties"] == []
 
 
