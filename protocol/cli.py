@@ -96,37 +96,57 @@ _CONFIG_HELP = "Config JSON file, or ENV to read <CONNECTOR>_<SETTING> variables
 _FORMAT = click.Choice(["json", "markdown", "text"])
 
 
+def _connector_command(cls: Any, summary: str, test_help: str) -> Callable[[Callable[..., None]], click.Command]:
+    """The options every connector shares, around a command body."""
+
+    def wrap(func: Callable[..., None]) -> click.Command:
+        for option in reversed([
+            click.command(name=cls.name, help=f"{cls.description}\n\n{summary}",
+                          context_settings={"help_option_names": ["-h", "--help"]}),
+            click.option("--config", "configs", multiple=True, metavar="FILE|ENV", help=_CONFIG_HELP),
+            click.option("--about", is_flag=True, help="Print name, version, capabilities and the settings schema."),
+            click.option("--format", "fmt", type=_FORMAT, default=None, help="Format of --about (default text)."),
+            click.option("--test", "test", is_flag=False, flag_value="all", default=None,
+                         type=click.Choice(["all", "schema"]), help=test_help),
+            click.version_option(package_name="sluice", prog_name=cls.name),
+        ]):
+            func = option(func)
+        return func  # type: ignore[return-value]
+
+    return wrap
+
+
+def _start(cls: Any, configs: tuple[str, ...], about: bool, fmt: str | None, test: str | None) -> Any:
+    """Handle --about and --test; otherwise return the configured connector (None: done)."""
+    if about:
+        click.echo(format_about(cls, fmt or "text"))
+        return None
+    config = _load(cls, configs)
+    _install_redactor(config, cls.settings_schema)
+    connector = cls(config)
+    if test:
+        log.info("connection check passed: %s", connector.test_connection())
+        return None
+    return connector
+
+
 def tap_main(cls: type[Tap]) -> Callable[..., Any]:
     """Build the console-script entry point of a tap."""
 
-    @click.command(name=cls.name,
-                   help=f"{cls.description}\n\nA Singer tap: writes SCHEMA, RECORD and STATE lines to stdout.",
-                   context_settings={"help_option_names": ["-h", "--help"]})
-    @click.option("--config", "configs", multiple=True, metavar="FILE|ENV", help=_CONFIG_HELP)
-    @click.option("--about", is_flag=True, help="Print name, version, capabilities and the settings schema.")
-    @click.option("--format", "fmt", type=_FORMAT, default=None, help="Format of --about (default text).")
+    @_connector_command(cls, "A Singer tap: writes SCHEMA, RECORD and STATE lines to stdout.",
+                        "Check the connection: exit 0, or 1 with one line.")
     @click.option("--discover", is_flag=True, help="Print the catalog of available streams and exit.")
     @click.option("--catalog", type=click.Path(dir_okay=False), help="Catalog of selected streams.")
     @click.option("--properties", type=click.Path(dir_okay=False), help="Legacy name for --catalog.")
     @click.option("--state", type=click.Path(dir_okay=False), help="STATE JSON to resume from.")
-    @click.option("--test", "test", is_flag=False, flag_value="all", default=None,
-                  type=click.Choice(["all", "schema"]), help="Check the connection: exit 0, or 1 with one line.")
-    @click.version_option(package_name="sluice", prog_name=cls.name)
-    def command(configs: tuple[str, ...], about: bool, fmt: str | None, discover: bool, catalog: str | None,
-                properties: str | None, state: str | None, test: str | None) -> None:
+    def command(configs: tuple[str, ...], about: bool, fmt: str | None, test: str | None, discover: bool,
+                catalog: str | None, properties: str | None, state: str | None) -> None:
         setup_logging()
 
         def body() -> None:
-            if about:
-                click.echo(format_about(cls, fmt or "text"))
+            tap = _start(cls, configs, about, fmt, test)
+            if tap is None:
                 return
-            config = _load(cls, configs)
-            _install_redactor(config, cls.settings_schema)
-            tap = cls(config)
-            if test:
-                log.info("connection check passed: %s", tap.test_connection())
-                return
-            writer = _stdout_writer()
             if discover:
                 cat = tap.discover()
                 sys.stdout.buffer.write(orjson.dumps(cat.to_dict(), option=orjson.OPT_INDENT_2) + b"\n")
@@ -139,8 +159,8 @@ def tap_main(cls: type[Tap]) -> Callable[..., Any]:
                 selected = tap.discover()
                 for entry in selected:
                     entry.select_all()
-            bookmarks = Bookmarks(_read_state(state))
-            tap.sync(selected, bookmarks, writer)
+            writer = _stdout_writer()
+            tap.sync(selected, Bookmarks(_read_state(state)), writer)
             writer.close()
 
         run_cli(body)
@@ -162,30 +182,17 @@ def _read_state(path: str | None) -> dict[str, Any]:
 def target_main(cls: type[Target]) -> Callable[..., Any]:
     """Build the console-script entry point of a target."""
 
-    @click.command(name=cls.name,
-                   help=f"{cls.description}\n\nA Singer target: reads Singer lines on stdin (or --input).",
-                   context_settings={"help_option_names": ["-h", "--help"]})
-    @click.option("--config", "configs", multiple=True, metavar="FILE|ENV", help=_CONFIG_HELP)
-    @click.option("--about", is_flag=True, help="Print name, version, capabilities and the settings schema.")
-    @click.option("--format", "fmt", type=_FORMAT, default=None, help="Format of --about (default text).")
+    @_connector_command(cls, "A Singer target: reads Singer lines on stdin (or --input).",
+                        "Check the destination: exit 0, or 1 with one line.")
     @click.option("--input", "input_file", type=click.File("rb"), default=None,
                   help="Read Singer messages from FILE instead of stdin ('-' for stdin).")
-    @click.option("--test", "test", is_flag=False, flag_value="all", default=None,
-                  type=click.Choice(["all", "schema"]), help="Check the destination: exit 0, or 1 with one line.")
-    @click.version_option(package_name="sluice", prog_name=cls.name)
-    def command(configs: tuple[str, ...], about: bool, fmt: str | None, input_file: IO[bytes] | None,
-                test: str | None) -> None:
+    def command(configs: tuple[str, ...], about: bool, fmt: str | None, test: str | None,
+                input_file: IO[bytes] | None) -> None:
         setup_logging()
 
         def body() -> None:
-            if about:
-                click.echo(format_about(cls, fmt or "text"))
-                return
-            config = _load(cls, configs)
-            _install_redactor(config, cls.settings_schema)
-            target = cls(config)
-            if test:
-                log.info("connection check passed: %s", target.test_connection())
+            target = _start(cls, configs, about, fmt, test)
+            if target is None:
                 return
             source = input_file if input_file is not None else sys.stdin.buffer
             writer = _stdout_writer()
@@ -195,5 +202,3 @@ def target_main(cls: type[Target]) -> Callable[..., Any]:
         run_cli(body)
 
     return command
-
-
