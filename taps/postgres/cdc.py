@@ -22,6 +22,7 @@ run takes a new snapshot, whose ACTIVATE_VERSION removes the stale rows downstre
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +30,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from protocol.errors import ConfigError, FatalSourceError
+from protocol.errors import ConfigError, FatalSourceError, RetryableSourceError
 from protocol.state import Bookmarks
 from protocol.tap import STATE_EVERY_RECORDS
 from protocol.writer import MessageWriter
@@ -44,6 +45,7 @@ log = logging.getLogger("sluice.tap.postgres")
 
 DELETED_AT = "_sdc_deleted_at"
 LSN = "_sdc_lsn"
+SLOT_WAIT_SECONDS = 30.0
 CDC_PROPERTIES: dict[str, Any] = {
     DELETED_AT: {"type": ["null", "string"], "format": "date-time"},
     LSN: {"type": ["null", "integer"]},
@@ -97,11 +99,26 @@ def _ensure_slot(source: Source, slot: str) -> int:
         if database != current or plugin != "pgoutput":
             raise ConfigError("invalid config", [f"setting 'replication_slot_name': slot {slot!r} belongs to "
                                                  f"database {database!r} with plugin {plugin!r}; choose another name"])
+        _wait_until_free(source, slot)
         return int(confirmed)
     source.query("SELECT pg_create_logical_replication_slot(%s, 'pgoutput')", [slot],
                  doing=f"creating replication slot {slot}")
     log.info("created logical replication slot %s (pgoutput)", slot)
     return _confirmed(source, slot)
+
+
+def _wait_until_free(source: Source, slot: str) -> None:
+    """A killed run's server process may hold the slot for a moment: wait for it, then give up."""
+    deadline = time.monotonic() + SLOT_WAIT_SECONDS
+    while True:
+        rows = source.query("SELECT active_pid FROM pg_replication_slots WHERE slot_name = %s AND active_pid IS NOT "
+                            "NULL AND active_pid <> pg_backend_pid()", [slot], doing="reading replication slots")
+        if not rows:
+            return
+        if time.monotonic() > deadline:
+            raise RetryableSourceError(f"PostgreSQL at {source.where}: replication slot {slot!r} is in use by "
+                                       f"server process {rows[0][0]}; is another run of this tap active?")
+        time.sleep(0.5)
 
 
 def _confirmed(source: Source, slot: str) -> int:
