@@ -169,6 +169,26 @@ def test_requests_exceptions_are_mapped(url: str, kind: type[SourceError]) -> No
     assert isinstance(info.value.__cause__, requests.RequestException)
 
 
+@pytest.mark.parametrize("path", ["/drop", "/truncated"])
+def test_connection_broken_mid_request_is_retryable(api: FakeApi, path: str) -> None:
+    with client(retry=RetryPolicy(2, 0.0, 0.0)) as c, pytest.raises(RetryableSourceError, match="connection failed"):
+        c.get_json(api.url + path)
+    assert len(api.requests(path)) == 2
+
+
+def test_github_rate_limit_403_is_retried_after_the_reset(api: FakeApi) -> None:
+    import time
+
+    reset = str(int(time.time()) + 1)
+    api.fail("/api/offset", 403, headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset})
+    with client() as c:
+        _, body = c.get_json(api.url + "/api/offset")
+    assert body["total"] == 250
+    first, second = api.requests("/api/offset")
+    assert (first.status, second.status) == (403, 200)
+    assert second.at >= int(reset)
+
+
 def test_invalid_json_is_a_source_error() -> None:
     with pytest.raises(FatalSourceError, match="/x: the response is not valid JSON"):
         HttpClient.decode(_response(b"{oops"), "/x")

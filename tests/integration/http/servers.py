@@ -315,6 +315,9 @@ def _handler(api: FakeApi) -> Callable[..., BaseHTTPRequestHandler]:
                            self.headers.get("Authorization"), 0, time.time())
             with api._lock:
                 api.log.append(entry)  # logged on arrival (status 0 until answered)
+            if split.path in ("/drop", "/truncated"):
+                self._break(split.path)
+                return
             status, headers, payload = api.handle(self, method, body)
             entry.status = status
             data = orjson.dumps(payload)
@@ -328,6 +331,16 @@ def _handler(api: FakeApi) -> Callable[..., BaseHTTPRequestHandler]:
                 self.wfile.write(data)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up (a timeout test)
+
+        def _break(self, path: str) -> None:
+            """/drop closes the connection without an answer; /truncated cuts the body short."""
+            self.close_connection = True
+            if path == "/truncated":
+                self.send_response(200)
+                self.send_header("Content-Length", "1000")
+                self.end_headers()
+                self.wfile.write(b'[{"id": 1}')
+                self.wfile.flush()
 
         def do_GET(self) -> None:
             self._serve("GET")
