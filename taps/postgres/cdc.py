@@ -31,6 +31,7 @@ import psycopg
 from psycopg import sql
 
 from protocol.errors import ConfigError, FatalSourceError, RetryableSourceError
+from protocol.jsoncodec import loads
 from protocol.state import Bookmarks
 from protocol.tap import STATE_EVERY_RECORDS
 from protocol.writer import MessageWriter
@@ -187,6 +188,7 @@ class _Changes:
         self.targets: dict[int, _Target | None] = {}
         self.since = {p.name: int(bookmarks.get(p.name, "lsn") or 0) for p in plans}
         self.truncated: set[str] = set()
+        self.toast_warned: set[str] = set()
 
     def _bind(self, rel: Relation) -> None:
         plan = self.plans.get((rel.schema, rel.name))
@@ -249,16 +251,43 @@ class _Changes:
         if msg.new is not None:
             row = msg.new
             record: dict[str, Any] = {}
+            old = msg.old
+            unsent: list[str] = []
             for i, name, conv in target.picks:
                 value = row[i]
+                if value is UNCHANGED and old is not None:
+                    value = old[i]  # REPLICA IDENTITY FULL: the old row holds the unchanged TOASTed value
                 if value is None:
                     record[name] = None
                 elif value is not UNCHANGED:
                     record[name] = conv(value)
+                else:
+                    unsent.append(name)
+            if unsent:
+                self._fill_unsent(target.plan, record, unsent)
             record[DELETED_AT] = None
             record[LSN] = lsn
             out.append(record)
         return out
+
+    def _fill_unsent(self, plan: StreamPlan, record: dict[str, Any], names: list[str]) -> None:
+        """Values an update left unchanged that PostgreSQL did not send (TOASTed, default replica identity).
+
+        A target would null a missing field on upsert, so they are read from the table: the current
+        value, which later changes in the WAL (if any) overwrite in order. A row deleted since is skipped.
+        """
+        if plan.name not in self.toast_warned:
+            self.toast_warned.add(plan.name)
+            log.info("stream '%s': updates left TOASTed values unchanged; reading them from the table "
+                     "(ALTER TABLE ... REPLICA IDENTITY FULL makes PostgreSQL send them)", plan.name)
+        table = plan.table
+        where = sql.SQL(" AND ").join(
+            sql.SQL("{} = {}").format(sql.Identifier(k), table.columns[k].from_json(record[k])) for k in plan.keys)
+        query = sql.SQL("SELECT row_to_json(s)::text FROM (SELECT {} FROM {} WHERE {}) s").format(
+            sql.SQL(", ").join(table.columns[n].select_expr() for n in names), table.ident, where)
+        rows = self.source.query(query, doing=f"reading unchanged values of {table.schema_name}.{table.name}")
+        if rows:
+            record.update(loads(rows[0][0]))
 
     def _truncate(self, msg: Truncate, lsn: int) -> None:
         for relid in msg.relids:

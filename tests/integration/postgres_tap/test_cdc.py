@@ -167,3 +167,26 @@ def test_cdc_runs_through_sluice_with_a_kill_9_between_runs(src: Src) -> None:
     _assert_target_matches_source(src, deleted)
     _sluice(project, "run", "cdc")  # nothing new: still exact
     _assert_target_matches_source(src, deleted)
+
+
+def test_unchanged_toasted_values_are_never_sent_as_null(src: Src) -> None:
+    big = "SELECT string_agg(md5(g::text), '') FROM generate_series(1, 400) g"  # 12.8 kB, stored out of line
+    src.sql(f"CREATE TABLE docs (id int PRIMARY KEY, n int, body text); INSERT INTO docs VALUES (1, 0, ({big}))")
+    src.sql(f"CREATE TABLE full_docs (id int PRIMARY KEY, n int, body text); INSERT INTO full_docs VALUES "
+            f"(1, 0, ({big})); ALTER TABLE full_docs REPLICA IDENTITY FULL")
+    config = src.config()
+    catalog = src.catalog(config, {"public-docs": {"replication-method": "LOG_BASED"},
+                                   "public-full_docs": {"replication-method": "LOG_BASED"}})
+    state = last_state(tap(config, catalog))
+    src.sql("UPDATE docs SET n = 1; UPDATE full_docs SET n = 1")
+    src.sql("INSERT INTO docs SELECT 2, 0, body FROM docs; UPDATE docs SET n = 2 WHERE id = 2; "
+            "DELETE FROM docs WHERE id = 2")
+    changes = tap(config, catalog, state, src.tmp)
+    body = src.sql(big)[0][0]
+    plain = records(changes, "public-docs")
+    assert [(r["id"], r.get("n"), r.get("body") == body) for r in plain] == [
+        (1, 1, True),  # not sent by PostgreSQL: read from the table
+        (2, 0, True), (2, 2, False), (2, None, False)]  # deleted since: nothing to read, the field is left out
+    assert "body" not in plain[2] and plain[3]["_sdc_deleted_at"] is not None
+    [full] = records(changes, "public-full_docs")
+    assert full["n"] == 1 and full["body"] == body  # REPLICA IDENTITY FULL: the old row supplies it
