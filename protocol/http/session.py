@@ -193,6 +193,8 @@ class HttpClient:
         req_params: dict[str, Any] = dict(params or {})
         if use_auth:
             self.auth.apply(req_headers, req_params)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s %s headers=%s", method, endpoint, redact_headers({**self.session.headers, **req_headers}))
         started = time.perf_counter()
         try:
             response = self.session.request(method, url, params=req_params or None, headers=req_headers or None,

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from protocol import Bookmarks, CatalogEntry, Stream
+from protocol import Bookmarks, CatalogEntry, FatalSourceError, Stream
 from protocol.http import Paginator, paginator_from_config
 from taps.rest.inference import infer_schema
 
@@ -91,7 +91,7 @@ class RestStream(Stream):
         wanted = self.spec.num_inference_records
         taken: list[dict[str, Any]] = []
         for records in self.pages(dict(self.spec.params)):
-            taken.extend(records)
+            taken.extend(self.checked(records))
             if wanted <= 0 or len(taken) >= wanted:
                 break
         return taken[:wanted] if wanted > 0 else taken
@@ -106,8 +106,15 @@ class RestStream(Stream):
         props = self.schema.get("properties") or {}
         names = set(props)
         for records in self.pages(params):
-            for record in records:
-                if not isinstance(record, dict):
-                    continue
-                # fields the schema does not know (the sample did not show them) are left out
+            # fields the schema does not know (the sample did not show them) are left out
+            for record in self.checked(records):
                 yield record if record.keys() <= names else {k: v for k, v in record.items() if k in names}
+
+    def checked(self, records: list[Any]) -> list[dict[str, Any]]:
+        """The page's records, which must be JSON objects (else ``records_path`` is wrong)."""
+        for record in records:
+            if not isinstance(record, dict):
+                raise FatalSourceError(
+                    f"stream '{self.stream_name}': records_path {self.spec.records_path!r} matched a "
+                    f"{type(record).__name__}, not an object, in the response of {self.spec.path}; fix records_path")
+        return records

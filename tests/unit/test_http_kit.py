@@ -347,6 +347,11 @@ def test_metric_lines_and_no_secrets_in_logs(api: FakeApi, caplog: pytest.LogCap
     assert '"endpoint":"/offset","http_status_code":502,"status":"failed"' in metrics[0]
     assert '"http_status_code":200,"status":"succeeded"' in metrics[1]
     assert "k-123" not in caplog.text
+    caplog.clear()
+    with client(auth=BearerTokenAuth("tok-secret-1")) as c:
+        c.get_json(api.url + "/api/offset")
+    assert "'Authorization': '********'" in caplog.text
+    assert "tok-secret-1" not in caplog.text
 
 
 def test_redact_headers() -> None:

@@ -148,6 +148,12 @@ def test_catalog_selects_streams(tmp_path: Path, api: FakeApi) -> None:
     assert {m.get("stream") for m in result.messages if m["type"] == "RECORD"} == {"by_cursor"}
 
 
+def test_a_wrong_records_path_is_named(tmp_path: Path, api: FakeApi) -> None:
+    result = rest(tmp_path, api, [{**STREAMS[0], "records_path": "$.*"}], ok=False)
+    assert result.code == 1 and len(result.errors) == 1
+    assert "stream 'by_offset': records_path '$.*' matched a list, not an object" in result.errors[0]
+
+
 def test_config_errors_exit_2(tmp_path: Path, api: FakeApi) -> None:
     twice = rest(tmp_path, api, [STREAMS[0], STREAMS[0]], ok=False)
     assert twice.code == 2 and "'by_offset' is used twice" in twice.stderr
