@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["STREAM", "Dataset", "dataset", "read_lines"]
+__all__ = ["STREAM", "Dataset", "dataset", "read_lines", "stream_lines"]
 
 STREAM = "bench"
 STATE_EVERY = 10_000
@@ -181,3 +181,8 @@ def dataset(n: int, tap_csv: Path, data_dir: Path = DATA_DIR) -> Dataset:
 def read_lines(path: Path) -> list[bytes]:
     with path.open("rb") as fh:
         return fh.readlines()
+
+
+def stream_lines(ds: Dataset) -> int:
+    """Lines of the stream file: the SCHEMA, the RECORDs, a STATE per 10,000 and one at the end."""
+    return 1 + ds.records + ds.records // STATE_EVERY + (1 if ds.records % STATE_EVERY else 0)

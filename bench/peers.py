@@ -15,12 +15,13 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
 
 import orjson
-from datagen import Dataset
+from checks import lines_check, metric_count_check
+from cmp_runner import RUNNER_COMPARISONS
+from cmp_sql import SQL_COMPARISONS
+from model import Comparison, Goal, Program, Venv
 
 __all__ = [
     "COMPARISONS", "Comparison", "Goal", "InstallError", "Program", "Venv", "ensure_venv", "ours_bin",
@@ -37,82 +38,6 @@ class InstallError(RuntimeError):
     """A peer's venv could not be made; the message says what was tried."""
 
 
-@dataclass(frozen=True)
-class Venv:
-    name: str
-    requirements: tuple[str, ...]
-    pythons: tuple[str, ...] = ("python3.11", "python3.12", "python3.10")  # tried in order
-    note: str = ""  # install quirk, printed with the results
-
-
-@dataclass(frozen=True)
-class Program:
-    label: str
-    exe: str                                               # console-script name
-    kind: Literal["target", "tap"]
-    config: Callable[[Path, Dataset], dict[str, Any]]      # (output dir, dataset) -> config
-    verify: Callable[[Path, Path, int], str]               # (output dir, stderr file, records) -> "" or problem
-    venv: Venv | None = None                               # None: ours, from the project's venv
-
-
-@dataclass(frozen=True)
-class Goal:
-    kind: Literal["peer", "floor", "rate", "rss"]
-    threshold: float   # peer: x times the peer; floor: fraction of the orjson floor; rate: records/s; rss: max % change
-
-    def text(self) -> str:
-        if self.kind == "peer":
-            return f">= {self.threshold:g}x peer"
-        if self.kind == "floor":
-            return f">= {self.threshold:.0%} orjson"
-        if self.kind == "rate":
-            return f">= {self.threshold:,.0f} rec/s"
-        return f"RSS +<= {self.threshold:g}%"
-
-
-@dataclass(frozen=True)
-class Comparison:
-    name: str
-    ours: Program
-    peer: Program | None
-    goals: tuple[Goal, ...] = field(default_factory=tuple)
-
-
-# -- output checks: a run that did not deliver every record does not count -----------------
-
-def _count_lines(out: Path, pattern: str) -> tuple[int, int]:
-    files = sorted(p for p in out.rglob(pattern) if p.is_file())
-    lines = 0
-    for path in files:
-        with path.open("rb") as fh:
-            while chunk := fh.read(1 << 20):
-                lines += chunk.count(b"\n")
-    return len(files), lines
-
-
-def _lines_check(pattern: str, header: bool) -> Callable[[Path, Path, int], str]:
-    def check(out: Path, _stderr: Path, records: int) -> str:
-        files, lines = _count_lines(out, pattern)
-        rows = lines - (files if header else 0)
-        if rows != records:
-            return f"wrote {rows} rows in {files} {pattern} file(s) under {out}, expected {records}"
-        return ""
-    return check
-
-
-_METRIC_COUNT = re.compile(rb"METRIC: (\{.*\"record_count\".*\})")
-
-
-def _metric_count_check(out: Path, stderr: Path, records: int) -> str:
-    """A tap's stdout goes to /dev/null; its record_count METRIC lines say what it sent."""
-    total = 0
-    for match in _METRIC_COUNT.finditer(stderr.read_bytes()):
-        point = orjson.loads(match.group(1))
-        if point.get("type") == "counter":
-            total += int(point.get("value", 0))
-    return "" if total == records else f"reported {total} records in record_count METRICs, expected {records}"
-
-
 # -- the public connectors --------------------------------------------------------------
 
 TARGET_JSONL = Venv(
@@ -123,13 +48,8 @@ TARGET_JSONL = Venv(
 MELTANOLABS_TARGET_CSV = Venv("meltanolabs-target-csv", ("meltanolabs-target-csv",),
                               note="built on singer-sdk; default settings (validate_records on)")
 
-# Later issues add entries here, e.g.
-#   Venv("pipelinewise-target-postgres", ("pipelinewise-target-postgres",)),
-#   Venv("meltanolabs-target-postgres", ("meltanolabs-target-postgres",)),
-#   Venv("meltano", ("meltano",)), Venv("tap-rest-api-msdk", ("tap-rest-api-msdk",)).
-
-_jsonl = _lines_check("*.jsonl", header=False)
-_csv = _lines_check("*.csv", header=True)
+_jsonl = lines_check("*.jsonl", header=False)
+_csv = lines_check("*.csv", header=True)
 
 COMPARISONS: tuple[Comparison, ...] = (
     Comparison(
@@ -152,10 +72,12 @@ COMPARISONS: tuple[Comparison, ...] = (
     Comparison(
         "tap-csv",
         ours=Program("sluice tap-csv", "tap-csv", "tap",
-                     lambda _out, ds: orjson.loads(ds.tap_csv_config.read_bytes()), _metric_count_check),
+                     lambda _out, ds: orjson.loads(ds.tap_csv_config.read_bytes()), metric_count_check),
         peer=None,
         goals=(Goal("rate", 100_000),),
     ),
+    *RUNNER_COMPARISONS,   # issue 3: the runner
+    *SQL_COMPARISONS,      # issue 4: target-postgres, target-sqlite
 )
 
 

@@ -46,12 +46,24 @@ class Figure:
     rate: float | None        # records/s; None when it failed or was skipped
     rss_mb: float | None
     note: str = ""
+    seconds: float | None = None    # wall seconds of the run the figure comes from
+    startup: float | None = None    # wall seconds on an empty input (comparisons with startup=True)
+    net_rate: float | None = None   # units / (seconds - startup)
 
 
 # -- running programs ------------------------------------------------------------------
 
+def _bin(program: peers.Program, bins: dict[str, Path]) -> Path:
+    return bins[program.venv.name if program.venv else ""]
+
+
 def _exe(program: peers.Program, bins: dict[str, Path]) -> Path:
-    return bins[program.venv.name if program.venv else ""] / program.exe
+    """Venv bin, else ours; a command not among ours (sh, psql, an absolute path) is looked up on PATH."""
+    exe = _bin(program, bins) / program.exe
+    if program.kind == "command" and program.venv is None and not exe.exists():
+        found = shutil.which(program.exe)
+        return Path(found) if found else exe
+    return exe
 
 
 def _skip_reason(program: peers.Program, bins: dict[str, Path]) -> str:
@@ -61,7 +73,7 @@ def _skip_reason(program: peers.Program, bins: dict[str, Path]) -> str:
     exe = _exe(program, bins)
     if not exe.exists():
         return f"{exe} not found"
-    if program.venv is not None:
+    if program.venv is not None or program.kind == "command":
         return ""
     about = subprocess.run([str(exe), "--about"], capture_output=True, check=False)
     if about.returncode != 0:
@@ -71,46 +83,87 @@ def _skip_reason(program: peers.Program, bins: dict[str, Path]) -> str:
     return ""
 
 
-def _run_once(program: peers.Program, exe: Path, ds: datagen.Dataset, work: Path) -> measure.Run:
+def _set_up(program: peers.Program, bins: dict[str, Path], ds: datagen.Dataset) -> str:
+    """Run the program's one-off setup (a warm-up run, a Meltano project); empty or why it failed."""
+    if program.setup is None:
+        return ""
+    say(f"  setting up {program.label}")
+    try:
+        program.setup(_bin(program, bins), ds)
+    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+        return f"setup failed: {exc}"
+    return ""
+
+
+def _run_once(program: peers.Program, bins: dict[str, Path], ds: datagen.Dataset, work: Path) -> measure.Run:
     out = work / "out"
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    config = work / "config.json"
-    config.write_bytes(orjson.dumps(program.config(out, ds)))
     stderr = work / "stderr.log"
-    stdin = ds.stream_path if program.kind == "target" else None
-    run = measure.run_child([str(exe), "--config", str(config)], stdin=stdin, cwd=out, stderr_path=stderr)
+    try:
+        if program.prepare is not None:
+            program.prepare(ds)
+    except RuntimeError as exc:
+        say(f"  {program.label}: FAILED before the run: {exc}")
+        return measure.Run(0.0, None, 1, str(exc))
+    if program.argv is not None:
+        argv, stdin = program.argv(_bin(program, bins), out, ds), None
+    else:
+        assert program.config is not None, f"{program.label}: a {program.kind} needs a config builder"
+        config = work / "config.json"
+        config.write_bytes(orjson.dumps(program.config(out, ds)))
+        argv = [str(_exe(program, bins)), "--config", str(config)]
+        stdin = ds.stream_path if program.kind == "target" else None
+    env = {**os.environ, **program.env} if program.env else None
+    run = measure.run_child(argv, stdin=stdin, cwd=out, stderr_path=stderr, env=env, rss=program.rss,
+                            timing=program.timing)
     if run.ok:
-        problem = program.verify(out, stderr, ds.records)
+        problem = program.verify(out, stderr, ds)
         if problem:
             run = measure.Run(run.seconds, run.peak_rss_mb, run.returncode, problem)
-    say(f"  {program.label}: {run.seconds:.2f} s, {run.peak_rss_mb or 0:.0f} MB"
-        + (f"  FAILED: {run.error}" if not run.ok else ""))
+    say(f"  {program.label}{' (empty input)' if ds.records == 0 else ''}: {run.seconds:.3f} s, "
+        f"{run.peak_rss_mb or 0:.0f} MB" + (f"  FAILED: {run.error}" if not run.ok else ""))
     shutil.rmtree(out, ignore_errors=True)
     return run
 
 
-def _aggregate(label: str, runs: Sequence[measure.Run], records: int, stat: str) -> Figure:
-    bad = [r for r in runs if not r.ok]
+def _seconds(runs: Sequence[measure.Run], stat: str) -> float:
+    return min(r.seconds for r in runs) if stat == "best" else statistics.median(r.seconds for r in runs)
+
+
+def _aggregate(label: str, runs: Sequence[measure.Run], units: int, stat: str,
+               empty: Sequence[measure.Run] = ()) -> Figure:
+    bad = [r for r in (*runs, *empty) if not r.ok]
     if bad:
         why = bad[0].error.splitlines()[-1] if bad[0].error else f"exit {bad[0].returncode}"
         return Figure(label, None, None, f"FAILED: {why}")
-    seconds = min(r.seconds for r in runs) if stat == "best" else statistics.median(r.seconds for r in runs)
+    seconds = _seconds(runs, stat)
     rss = [r.peak_rss_mb for r in runs if r.peak_rss_mb is not None]
-    return Figure(label, records / seconds, max(rss) if rss else None)
+    startup = _seconds(empty, stat) if empty else None
+    net = units / (seconds - startup) if startup is not None and seconds > startup else None
+    return Figure(label, units / seconds, max(rss) if rss else None, seconds=seconds, startup=startup, net_rate=net)
 
 
-def _alternate(programs: Sequence[tuple[peers.Program, Path]], ds: datagen.Dataset, repeat: int, stat: str,
-               work: Path) -> list[Figure]:
-    """ours, theirs, ours, theirs, ... ``repeat`` rounds; aggregate each side."""
+def _alternate(programs: Sequence[peers.Program], bins: dict[str, Path], ds: datagen.Dataset, repeat: int,
+               stat: str, work: Path, *, empty: datagen.Dataset | None = None, units: int | None = None
+               ) -> list[Figure]:
+    """ours, theirs, ours, theirs, ... ``repeat`` rounds; aggregate each side.
+
+    With ``empty``, each side also runs on that empty input right before each measured run:
+    its start-up, subtracted for the net rate.
+    """
     runs: list[list[measure.Run]] = [[] for _ in programs]
+    starts: list[list[measure.Run]] = [[] for _ in programs]
     for round_no in range(1, repeat + 1):
         say(f"round {round_no}/{repeat}")
-        for i, (program, exe) in enumerate(programs):
+        for i, program in enumerate(programs):
             side = work / f"side{i}"
             side.mkdir(parents=True, exist_ok=True)
-            runs[i].append(_run_once(program, exe, ds, side))
-    return [_aggregate(p.label, r, ds.records, stat) for (p, _), r in zip(programs, runs, strict=True)]
+            if empty is not None:
+                starts[i].append(_run_once(program, bins, empty, side))
+            runs[i].append(_run_once(program, bins, ds, side))
+    n = ds.records if units is None else units
+    return [_aggregate(p.label, r, n, stat, e) for p, r, e in zip(programs, runs, starts, strict=True)]
 
 
 def _floors(ds: datagen.Dataset, repeat: int, stat: str) -> tuple[Figure, Figure]:
@@ -132,38 +185,68 @@ def _fmt_rss(rss: float | None) -> str:
     return f"{rss:,.1f}" if rss is not None else "-"
 
 
-def _judge(goal: peers.Goal, ours: Figure, peer: Figure | None, orjson_rate: float | None) -> str:
-    if ours.rate is None:
-        return f"{goal.text()}: n/a"
-    if goal.kind == "peer":
-        if peer is None or peer.rate is None:
-            return f"{goal.text()}: n/a"
-        ok = ours.rate >= goal.threshold * peer.rate
-    elif goal.kind == "floor":
-        if orjson_rate is None:
-            return f"{goal.text()}: n/a"
+def _fmt_s(seconds: float | None) -> str:
+    return f"{seconds:.3f}" if seconds is not None else "-"
+
+
+def _judge(goal: peers.Goal, ours: Figure, peer: Figure | None, figs: dict[str, Figure], orjson_rate: float | None,
+           net: bool) -> str:
+    """'<goal>: PASS' / 'FAIL' / 'n/a'; goals on records/s use the net rate when start-up was measured."""
+    def rate(f: Figure | None) -> float | None:
+        return None if f is None else (f.net_rate if net else f.rate)
+
+    other = figs.get(goal.against) if goal.against else None
+    text, ok = goal.text(), None
+    if goal.kind == "peer" and rate(ours) and rate(peer):
+        ok = rate(ours) >= goal.threshold * rate(peer)  # type: ignore[operator]
+    elif goal.kind == "vs" and rate(ours) and rate(other):
+        ok = rate(ours) >= goal.threshold * rate(other)  # type: ignore[operator]
+        text += f" ({rate(ours) / rate(other):.0%})" if goal.threshold < 1 else ""  # type: ignore[operator]
+    elif goal.kind == "floor" and ours.rate and orjson_rate:
         ok = ours.rate >= goal.threshold * orjson_rate
-    else:
-        ok = ours.rate >= goal.threshold
-    return f"{goal.text()}: {'PASS' if ok else 'FAIL'}"
+    elif goal.kind == "rate" and rate(ours):
+        ok = rate(ours) >= goal.threshold  # type: ignore[operator]
+    elif goal.kind == "overhead" and ours.seconds and other is not None and other.seconds:
+        extra = (ours.seconds - other.seconds) / other.seconds * 100
+        ok, text = extra <= goal.threshold, f"{text} ({extra:+.1f}%)"
+    elif goal.kind == "startup" and ours.startup is not None and other is not None and other.startup is not None:
+        extra = ours.startup - other.startup
+        ok, text = extra <= goal.threshold, f"{text} ({extra:+.3f} s)"
+    elif goal.kind == "mb" and ours.rss_mb is not None and ours.rss_mb == ours.rss_mb:
+        ok = ours.rss_mb <= goal.threshold
+    return f"{text}: {'n/a' if ok is None else 'PASS' if ok else 'FAIL'}"
+
+
+HEADER = ["| comparison | program | records/s | wall s | start-up s | net records/s | peak RSS MB | vs peer "
+          "| vs orjson floor | goals |", "|---|---|---|---|---|---|---|---|---|---|"]
 
 
 def _row(name: str, fig: Figure, vs_peer: str, vs_floor: str, goals: str) -> str:
-    cells = [name, fig.label, _fmt_rate(fig.rate), _fmt_rss(fig.rss_mb), vs_peer, vs_floor, goals]
-    return "| " + " | ".join(cells) + " |"
+    cells = [name, fig.label, _fmt_rate(fig.rate), _fmt_s(fig.seconds), _fmt_s(fig.startup), _fmt_rate(fig.net_rate),
+             _fmt_rss(fig.rss_mb), vs_peer, vs_floor, goals]
+    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
 
 
 def _comparison_rows(comp: peers.Comparison, figs: list[Figure], orjson_rate: float | None) -> list[str]:
-    ours, peer = figs[0], (figs[1] if len(figs) > 1 else None)
+    """Ours first (its goals), then the peer and the other sides ("ours Nx": ours / that side)."""
+    ours, peer = figs[0], (figs[1] if comp.peer is not None else None)
+    by_label = {f.label: f for f in figs}
 
     def floor_ratio(f: Figure) -> str:
-        return f"{f.rate / orjson_rate:.0%}" if f.rate and orjson_rate else "-"
+        return f"{f.rate / orjson_rate:.0%}" if f.rate and orjson_rate and not comp.startup else "-"
 
-    vs_peer = f"{ours.rate / peer.rate:.1f}x" if peer and ours.rate and peer.rate else "-"
-    goals = "; ".join(_judge(g, ours, peer, orjson_rate) for g in comp.goals if g.kind != "rss")
-    rows = [_row(comp.name, ours, vs_peer, floor_ratio(ours), goals + (f" ({ours.note})" if ours.note else ""))]
-    if peer is not None:
-        rows.append(_row(comp.name, peer, "1.0x" if peer.rate else "-", floor_ratio(peer), peer.note))
+    def speed(f: Figure | None) -> float | None:
+        return None if f is None else (f.net_rate if comp.startup else f.rate)
+
+    def ratio(f: Figure | None) -> str:
+        a, b = speed(ours), speed(f)
+        return f"{a / b:.1f}x" if a and b else "-"
+
+    goals = "; ".join(_judge(g, ours, peer, by_label, orjson_rate, comp.startup) for g in comp.goals
+                      if g.kind != "rss")
+    rows = [_row(comp.name, ours, ratio(peer), floor_ratio(ours), goals + (f" ({ours.note})" if ours.note else ""))]
+    for fig in figs[1:]:
+        rows.append(_row(comp.name, fig, f"ours {ratio(fig)}" if speed(fig) else "-", floor_ratio(fig), fig.note))
     return rows
 
 
@@ -216,12 +299,11 @@ def _rss_check(comps: Sequence[peers.Comparison], bins: dict[str, Path], skipped
     for comp in comps:
         if comp.ours.kind != "target" or comp.name in skipped:
             continue
-        exe = _exe(comp.ours, bins)
         figs = []
         for size in RSS_SIZES:
             say(f"RSS check: {comp.name} at {size:,} records")
             ds = datagen.dataset(size, bins[""] / "tap-csv")
-            figs.append(_alternate([(comp.ours, exe)], ds, repeat, stat, OUT / f"rss-{comp.name}")[0])
+            figs.append(_alternate([comp.ours], bins, ds, repeat, stat, OUT / f"rss-{comp.name}")[0])
         small, big = figs[0].rss_mb, figs[1].rss_mb
         limit = next((g.threshold for g in comp.goals if g.kind == "rss"), 10.0)
         if small and big:
@@ -248,7 +330,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ds = datagen.dataset(args.records, bins[""] / "tap-csv")
     say(f"  {ds.stream_path} ({ds.stream_path.stat().st_size / 1e6:.1f} MB), {ds.csv_path}")
 
-    for venv in {c.peer.venv.name: c.peer.venv for c in comps if c.peer and c.peer.venv}.values():
+    venvs = {p.venv.name: p.venv for c in comps for p in (c.peer, *c.others) if p is not None and p.venv}
+    for venv in venvs.values():
         try:
             bins[venv.name] = peers.ensure_venv(venv, say)
             quirk = f"; {venv.note}" if venv.note else ""
@@ -257,24 +340,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             notes.append(f"- peer {venv.name}: NOT INSTALLED: {exc}")
 
     orjson_fig, cat_fig = _floors(ds, args.repeat, args.stat)
-    table = ["| comparison | program | records/s | peak RSS MB | vs peer | vs orjson floor | goals |",
-             "|---|---|---|---|---|---|---|"]
+    empty = datagen.dataset(0, bins[""] / "tap-csv") if any(c.startup for c in comps) else None
+    table = list(HEADER)
     skipped: set[str] = set()
     for comp in comps:
         say(f"{comp.name}:")
-        order = [p for p in (comp.ours, comp.peer) if p is not None]
-        sides: list[tuple[peers.Program, Path]] = []
+        order = [p for p in (comp.ours, comp.peer, *comp.others) if p is not None]
+        sides: list[peers.Program] = []
         placeholders: dict[str, Figure] = {}
         for program in order:
-            why = _skip_reason(program, bins)
+            why = _skip_reason(program, bins) or _set_up(program, bins, ds)
             if why:
                 notes.append(f"- skipped {program.label}: {why}")
                 placeholders[program.label] = Figure(program.label, None, None, f"skipped: {why}")
                 if program is comp.ours:
                     skipped.add(comp.name)
                 continue
-            sides.append((program, _exe(program, bins)))
-        measured = {f.label: f for f in _alternate(sides, ds, args.repeat, args.stat, OUT / comp.name)}
+            sides.append(program)
+        units = comp.count(ds) if comp.count else ds.records
+        measured = {f.label: f for f in _alternate(sides, bins, ds, args.repeat, args.stat, OUT / comp.name,
+                                                   empty=empty if comp.startup else None, units=units)}
         figs = [measured.get(p.label) or placeholders[p.label] for p in order]
         table += _comparison_rows(comp, figs, orjson_fig.rate)
     table.append(_row("floor", orjson_fig, "-", "100%", ""))

@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""A Singer target that only counts lines, then echoes the last STATE: the cheapest possible target.
+
+    count_target.py --config CONFIG      CONFIG: {"count_path": "count.txt"} (optional)
+
+Reads stdin in 1 MB chunks and counts newlines (no per-line parsing). At EOF it writes the
+count to ``count_path`` and, if any STATE line came in, that line's value as one STATE message
+on stdout, so a runner stores it as it would a real target's.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from _singer_cli import parse
+
+CHUNK = 1 << 20
+MARK = b'"STATE"'
+
+
+def _last_state(block: bytes) -> bytes | None:
+    """The last complete line of ``block`` that is a STATE message."""
+    end = len(block)
+    while (hit := block.rfind(MARK, 0, end)) >= 0:
+        start = block.rfind(b"\n", 0, hit) + 1
+        stop = block.find(b"\n", hit)
+        line = block[start:stop if stop >= 0 else len(block)]
+        try:
+            if json.loads(line).get("type") == "STATE":
+                return line
+        except (ValueError, AttributeError):
+            pass
+        end = start
+    return None
+
+
+def main() -> int:
+    config = parse("count-target", "Counts the lines on stdin; echoes the last STATE.",
+                   {"count_path": {"type": "string", "description": "Where to write the line count."}}, tap=False)
+    if config is None:
+        return 0
+    stdin = sys.stdin.buffer
+    lines = 0
+    tail = b""
+    state: bytes | None = None
+    while chunk := stdin.read(CHUNK):
+        lines += chunk.count(b"\n")
+        cut = chunk.rfind(b"\n")
+        if cut < 0:
+            tail += chunk
+            continue
+        block = tail + chunk[:cut]  # complete lines only
+        tail = chunk[cut + 1:]
+        if MARK in block:
+            state = _last_state(block) or state
+    if tail:
+        lines += 1
+        if MARK in tail:
+            state = _last_state(tail) or state
+    if config.get("count_path"):
+        with open(config["count_path"], "w", encoding="utf-8") as fh:
+            fh.write(f"{lines}\n")
+    sys.stderr.write(f"count-target: {lines} lines\n")
+    if state is not None:
+        value = json.loads(state)["value"]
+        sys.stdout.write(json.dumps({"type": "STATE", "value": value}) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
