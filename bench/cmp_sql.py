@@ -29,8 +29,11 @@ PIPELINEWISE_TARGET_POSTGRES = Venv(
     note="2.1.2 (2023) with psycopg2-binary 2.9.5 installs from wheels on CPython 3.11; it always upserts "
          "(MERGE through a temp table) when the stream has key properties",
 )
-MELTANOLABS_TARGET_POSTGRES = Venv("meltanolabs-target-postgres", ("meltanolabs-target-postgres",),
-                                   note="built on singer-sdk; load_method upsert, otherwise default settings")
+MELTANOLABS_TARGET_POSTGRES = Venv(
+    "meltanolabs-target-postgres", ("meltanolabs-target-postgres",),
+    note="built on singer-sdk; load_method upsert, add_record_metadata false (no _sdc_ columns, as ours) and so "
+         "activate_version false (it refuses one without the other), otherwise default settings (validate_records on)",
+)
 
 
 # -- PostgreSQL ------------------------------------------------------------------------------
@@ -64,6 +67,8 @@ def _pipelinewise_pg(schema: str) -> dict[str, Any]:
             "dbname": pgbench.DATABASE, "default_target_schema": schema, "primary_key_required": True}
 
 
+# As ours: no _sdc_* columns. It refuses activate_version without them; the stream has no ACTIVATE_VERSION.
+_NO_METADATA = {"add_record_metadata": False, "activate_version": False}
 OURS_PG, PW_PG, ML_PG = "bench_sluice", "bench_pipelinewise", "bench_meltanolabs"
 PSQL_FLOOR = "floor: psql \\copy (CSV, PK)"
 MELTANOLABS = "meltanolabs-target-postgres"
@@ -97,7 +102,8 @@ SQL_COMPARISONS: tuple[Comparison, ...] = (
                      lambda _out, _ds: _pipelinewise_pg(PW_PG), _rows_check(PW_PG), venv=PIPELINEWISE_TARGET_POSTGRES,
                      prepare=_fresh(PW_PG)),
         others=(
-            Program(MELTANOLABS, "target-postgres", "target", lambda _out, _ds: _ours_pg(ML_PG), _rows_check(ML_PG),
+            Program(MELTANOLABS, "target-postgres", "target",
+                    lambda _out, _ds: {**_ours_pg(ML_PG), **_NO_METADATA}, _rows_check(ML_PG),
                     venv=MELTANOLABS_TARGET_POSTGRES, prepare=_fresh(ML_PG)),
             Program(PSQL_FLOOR, "psql", "command", None, _rows_check(pgbench.FLOOR_SCHEMA),
                     argv=lambda _bin, _out, ds: pgbench.psql_copy_argv(ds.csv_path),
