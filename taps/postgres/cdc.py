@@ -164,7 +164,8 @@ def sync_log_based(source: Source, plans: list[StreamPlan], writer: MessageWrite
             bookmarks.clear(plan.name)
             bookmarks.set(plan.name, "lsn", _lsn(source, "pg_current_wal_insert_lsn()"))
         log.info("stream '%s': initial snapshot", plan.name)
-        sync_full_table(source, plan, writer, bookmarks)
+        sync_full_table(source, plan, writer, bookmarks, open_source=lambda: Source(config),
+                        parallel=int(config.get("max_parallel_reads") or 2))
         bookmarks.set(plan.name, "snapshot_done", True)
         writer.write_state(bookmarks.to_value())
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -138,6 +138,15 @@ class Source:
             with self.conn.cursor() as cur:
                 cur.execute(statement, params)
                 return cur.fetchall() if cur.description else []
+        except psycopg.Error as exc:
+            raise self.error(exc, doing) from exc
+
+    def copy_rows(self, query: Any, doing: str) -> Iterator[bytes]:
+        """The rows of a ``COPY ... TO STDOUT`` (each ending in a newline), streamed."""
+        try:
+            with self.conn.cursor() as cur, cur.copy(query) as copy:
+                for data in copy:
+                    yield bytes(data)
         except psycopg.Error as exc:
             raise self.error(exc, doing) from exc
 

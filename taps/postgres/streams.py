@@ -4,11 +4,12 @@ The server renders each row as one line of JSON (``row_to_json`` over the column
 expressions of discovery.py), so the tap does no per-value work: a line becomes a RECORD
 by concatenation. Numerics stay exact (raw JSON numbers), jsonb is embedded as is. The CSV
 format with control characters as quote and delimiter never quotes JSON text (which holds
-no raw control characters), so each COPY row is ``<record JSON> \\x02 <bookmark JSON>``.
+no raw control characters), so each COPY row is the record's JSON and a newline. Only the
+row under a STATE is parsed, for its bookmark (key or replication-key values).
 COPY streams rows as the server produces them: memory stays flat however large the table.
 
 Bookmarks (per stream, see protocol.state):
-    FULL_TABLE   version, last_pk_fetched {key: value}  (both cleared when the table is done)
+    FULL_TABLE   version, last_pk_fetched {key: value}, or key_ranges (parallel.py)  (cleared when done)
     INCREMENTAL  replication_key, replication_key_value  (reads are ``>=`` it, in key order)
 """
 
@@ -16,11 +17,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
 
-import psycopg
 from psycopg import sql
 
 from protocol.jsoncodec import loads
@@ -30,8 +31,9 @@ from protocol.tap import STATE_EVERY_RECORDS
 from protocol.writer import MessageWriter
 from taps.postgres.client import Source
 from taps.postgres.discovery import Column, Table
+from taps.postgres.parallel import RangeReads, checkpoint_due, plan_ranges, range_where
 
-__all__ = ["StreamPlan", "copy_rows", "sync_full_table", "sync_incremental"]
+__all__ = ["StreamPlan", "sync_full_table", "sync_incremental"]
 
 log = logging.getLogger("sluice.tap.postgres")
 
@@ -62,8 +64,8 @@ class StreamPlan:
 
 
 def build_copy(plan: StreamPlan, *, where: sql.Composable | None, order: list[Column],
-               side: list[Column], nulls_first: bool = False) -> sql.Composed:
-    """COPY of ``row_to_json`` of the selected columns, plus a JSON array of ``side`` columns."""
+               nulls_first: bool = False) -> sql.Composed:
+    """COPY of ``row_to_json`` of the selected columns, filtered and ordered."""
     exprs = sql.SQL(", ").join(c.select_expr() for c in plan.columns)
     inner = sql.SQL("SELECT {} FROM {}").format(exprs, plan.table.ident)
     if where is not None:
@@ -72,29 +74,15 @@ def build_copy(plan: StreamPlan, *, where: sql.Composable | None, order: list[Co
         suffix = sql.SQL(" ASC NULLS FIRST" if nulls_first else " ASC")
         inner = sql.SQL("{} ORDER BY {}").format(
             inner, sql.SQL(", ").join(sql.Composed([sql.Identifier(c.name), suffix]) for c in order))
-    outputs: list[sql.Composable] = [sql.SQL("row_to_json(s)::text")]
-    if side:
-        outputs.append(sql.SQL("json_build_array({})::text").format(
-            sql.SQL(", ").join(sql.Identifier("s", c.name) for c in side)))
-    outer = sql.SQL("SELECT {} FROM ({}) s").format(sql.SQL(", ").join(outputs), inner)
+    outer = sql.SQL("SELECT row_to_json(s)::text FROM ({}) s").format(inner)
     return sql.SQL("COPY ({}) TO STDOUT {}").format(outer, _COPY_OPTIONS)
 
 
-def copy_rows(source: Source, query: sql.Composed, doing: str) -> Iterator[bytes]:
-    """The raw COPY rows (each ending in a newline), streamed."""
-    try:
-        with source.conn.cursor() as cur, cur.copy(query) as copy:
-            for data in copy:
-                yield bytes(data)
-    except psycopg.Error as exc:
-        raise source.error(exc, doing) from exc
-
-
-def _side(raw: bytes) -> list[Any]:
-    cut = raw.find(b"\x02")
-    value = loads(raw[cut + 1:].rstrip(b"\n"))
-    assert isinstance(value, list)
-    return value
+def _values(raw: bytes, names: list[str]) -> list[Any]:
+    """The values of ``names`` in one raw row (as emitted: the bookmark form)."""
+    record = loads(raw[:-1])
+    assert isinstance(record, dict)
+    return [record[name] for name in names]
 
 
 def _stream_rows(source: Source, plan: StreamPlan, writer: MessageWriter, query: sql.Composed,
@@ -109,9 +97,8 @@ def _stream_rows(source: Source, plan: StreamPlan, writer: MessageWriter, query:
     last = b""
     started = time.monotonic()
     every = STATE_EVERY_RECORDS
-    for raw in copy_rows(source, query, f"reading {plan.table.schema_name}.{plan.table.name}"):
-        cut = raw.find(b"\x02")
-        write(name, raw[:cut] if cut >= 0 else raw[:-1], version=version)
+    for raw in source.copy_rows(query, f"reading {plan.table.schema_name}.{plan.table.name}"):
+        write(name, raw[:-1], version=version)
         count += 1
         if count % every == 0:
             checkpoint(raw)
@@ -123,17 +110,78 @@ def _stream_rows(source: Source, plan: StreamPlan, writer: MessageWriter, query:
     return count
 
 
-def sync_full_table(source: Source, plan: StreamPlan, writer: MessageWriter, bookmarks: Bookmarks) -> None:
-    """The whole table, in key order, resumable after the last key of the last STATE; then ACTIVATE_VERSION."""
+def _read_ranges(plan: StreamPlan, writer: MessageWriter, bookmarks: Bookmarks, key: Column,
+                 ranges: list[dict[str, Any]], open_source: Callable[[], Source], version: int) -> None:
+    name = plan.name
+    queries = [build_copy(plan, where=range_where(key, part), order=[key]) for part in ranges]
+    log.info("stream '%s': reading %d key ranges at once", name, len(ranges))
+    write = writer.write_record_json
+    last: dict[int, bytes] = {}
+    count = 0
+    started = time.monotonic()
+
+    def checkpoint() -> None:
+        for index, raw in last.items():
+            ranges[index]["last"] = _values(raw, [key.name])[0]
+        bookmarks.set(name, "key_ranges", ranges)
+        writer.write_state(bookmarks.to_value())
+
+    reads = RangeReads(open_source, queries, f"reading {plan.table.schema_name}.{plan.table.name}")
+    with closing(reads.batches()) as batches:
+        for index, rows in batches:
+            for raw in rows:
+                write(name, raw[:-1], version=version)
+            last[index] = rows[-1]
+            before, count = count, count + len(rows)
+            if checkpoint_due(count, before):
+                checkpoint()
+    checkpoint()
+    emit("counter", "record_count", count, {"stream": name})
+    emit("timer", "sync_duration", round(time.monotonic() - started, 6), {"stream": name, "status": "succeeded"})
+
+
+def sync_full_table(source: Source, plan: StreamPlan, writer: MessageWriter, bookmarks: Bookmarks, *,
+                    open_source: Callable[[], Source] | None = None, parallel: int = 1) -> None:
+    """The whole table, in key order, resumable after the last key of the last STATE; then ACTIVATE_VERSION.
+
+    With ``open_source`` and ``parallel`` > 1, a large table with an integer key is read in key
+    ranges at once (parallel.py).
+    """
     name = plan.name
     version = bookmarks.get(name, "version")
     if not isinstance(version, int):
         version = int(time.time() * 1000)
         bookmarks.set(name, "version", version)
         bookmarks.clear(name, "last_pk_fetched")
+        bookmarks.clear(name, "key_ranges")
     keys = [plan.table.columns[k] for k in plan.keys if k in plan.table.columns]
     if len(keys) != len(plan.keys):
         keys = []  # a view whose declared keys are not columns: not resumable
+    last_pk = bookmarks.get(name, "last_pk_fetched")
+    ranges = bookmarks.get(name, "key_ranges")
+    if not (isinstance(ranges, list) and ranges and all(isinstance(r, dict) for r in ranges) and len(keys) == 1):
+        ranges = None
+        bookmarks.clear(name, "key_ranges")
+        if open_source is not None and last_pk is None and len(keys) == 1:
+            ranges = plan_ranges(source, plan.table, keys[0], parallel)
+    plan.write_schema(writer)
+    if ranges is not None and open_source is not None:
+        bookmarks.clear(name, "last_pk_fetched")
+        bookmarks.set(name, "key_ranges", ranges)
+        writer.write_state(bookmarks.to_value())
+        _read_ranges(plan, writer, bookmarks, keys[0], ranges, open_source, version)
+    else:
+        _read_sequential(source, plan, writer, bookmarks, keys, version)
+    writer.write_activate_version(name, version)
+    bookmarks.clear(name, "last_pk_fetched")
+    bookmarks.clear(name, "key_ranges")
+    bookmarks.clear(name, "version")
+    writer.write_state(bookmarks.to_value())
+
+
+def _read_sequential(source: Source, plan: StreamPlan, writer: MessageWriter, bookmarks: Bookmarks,
+                     keys: list[Column], version: int) -> None:
+    name = plan.name
     last_pk = bookmarks.get(name, "last_pk_fetched")
     where = None
     if keys and isinstance(last_pk, dict) and all(k.name in last_pk for k in keys):
@@ -143,20 +191,15 @@ def sync_full_table(source: Source, plan: StreamPlan, writer: MessageWriter, boo
         log.info("stream '%s': resuming the full-table read after key %s", name, last_pk)
     else:
         bookmarks.clear(name, "last_pk_fetched")
-    plan.write_schema(writer)
     writer.write_state(bookmarks.to_value())
 
     def checkpoint(raw: bytes) -> None:
         if keys:
-            bookmarks.set(name, "last_pk_fetched", dict(zip([k.name for k in keys], _side(raw), strict=True)))
+            names = [k.name for k in keys]
+            bookmarks.set(name, "last_pk_fetched", dict(zip(names, _values(raw, names), strict=True)))
         writer.write_state(bookmarks.to_value())
 
-    query = build_copy(plan, where=where, order=keys, side=keys)
-    _stream_rows(source, plan, writer, query, version, checkpoint)
-    writer.write_activate_version(name, version)
-    bookmarks.clear(name, "last_pk_fetched")
-    bookmarks.clear(name, "version")
-    writer.write_state(bookmarks.to_value())
+    _stream_rows(source, plan, writer, build_copy(plan, where=where, order=keys), version, checkpoint)
 
 
 def sync_incremental(source: Source, plan: StreamPlan, writer: MessageWriter, bookmarks: Bookmarks) -> None:
@@ -172,12 +215,12 @@ def sync_incremental(source: Source, plan: StreamPlan, writer: MessageWriter, bo
     plan.write_schema(writer)
 
     def checkpoint(raw: bytes) -> None:
-        latest = _side(raw)[0]
+        latest = _values(raw, [key])[0]
         if latest is not None:
             bookmarks.set(name, "replication_key", key)
             bookmarks.set(name, "replication_key_value", latest)
         writer.write_state(bookmarks.to_value())
 
-    query = build_copy(plan, where=where, order=[column], side=[column], nulls_first=True)
+    query = build_copy(plan, where=where, order=[column], nulls_first=True)
     _stream_rows(source, plan, writer, query, None, checkpoint)
     writer.write_state(bookmarks.to_value())

@@ -2,7 +2,8 @@
 
 Accepts the settings of MeltanoLabs tap-postgres (host, port, user, password, database,
 sqlalchemy_url, filter_schemas, default_replication_method, replication_slot_name,
-json_as_object and the ssl_* settings); ``publication_name`` is our addition.
+json_as_object and the ssl_* settings); ``publication_name`` and ``max_parallel_reads`` are
+our additions.
 Replication: FULL_TABLE (resumable by key, ACTIVATE_VERSION at the end), INCREMENTAL
 (by a replication key) and LOG_BASED (logical decoding with pgoutput, see cdc.py).
 """
@@ -49,6 +50,9 @@ SETTINGS: dict[str, Any] = {
         "publication_name": {"type": "string", "minLength": 1,
                              "description": "The publication LOG_BASED streams read through (default: the slot "
                                             "name); created, or extended with the selected tables, when needed."},
+        "max_parallel_reads": {"type": "integer", "minimum": 1, "maximum": 16, "default": 2,
+                               "description": "Connections reading key ranges of one large table at once "
+                                              "(full-table reads of tables with an integer key; 1: one)."},
         "json_as_object": {"type": "boolean", "default": False,
                            "description": "Declare json/jsonb columns as objects instead of any JSON value."},
         "ssl_enable": {"type": "boolean", "default": False,
@@ -124,6 +128,9 @@ class TapPostgres(Tap):
             count = len(load_tables(source, self.schemas))
             return f"connected to {source.where} as {user}; {count} table(s) and view(s) readable"
 
+    def _open_source(self) -> Source:
+        return Source(self.config)
+
     def _plan(self, entry: CatalogEntry, table: Table) -> StreamPlan:
         method = entry.replication_method or self.config.get("default_replication_method") or "FULL_TABLE"
         if method not in METHODS:
@@ -165,7 +172,8 @@ class TapPostgres(Tap):
                 plans.append(self._plan(entry, table))
             for plan in plans:
                 if plan.method == "FULL_TABLE":
-                    sync_full_table(source, plan, writer, bookmarks)
+                    sync_full_table(source, plan, writer, bookmarks, open_source=self._open_source,
+                                    parallel=int(self.config.get("max_parallel_reads") or 2))
                 elif plan.method == "INCREMENTAL":
                     sync_incremental(source, plan, writer, bookmarks)
             log_based = [p for p in plans if p.method == "LOG_BASED"]

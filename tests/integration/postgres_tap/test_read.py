@@ -132,3 +132,37 @@ def test_bad_password_and_unknown_database_are_one_fatal_line(src: Src) -> None:
     errors = [ln for ln in done.stderr.decode().splitlines() if "ERROR" in ln]
     assert len(errors) == 1 and "cannot connect" in errors[0] and "no_such_db_for_tap" in errors[0]
     assert messages(done.stdout) == []
+
+
+def test_large_table_is_read_in_key_ranges_at_once_and_resumes_every_range(src: Src) -> None:
+    src.sql("CREATE TABLE wide (id bigint PRIMARY KEY, v text)")
+    src.sql("INSERT INTO wide SELECT g, repeat(md5(g::text), 2) FROM generate_series(1, 100000) g")  # > 8 MB
+    config = src.config(max_parallel_reads=3)
+    proc = subprocess.Popen([exe("tap-postgres"), "--config", str(config)], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    seen: list[dict[str, object]] = []
+    state = None
+    for line in proc.stdout:
+        msg = json.loads(line)
+        seen.append(msg)
+        ranges = msg["value"]["bookmarks"].get("public-wide", {}).get("key_ranges") if msg["type"] == "STATE" else None
+        if ranges and sum(r["last"] is not None for r in ranges) >= 2:
+            state = msg["value"]
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait()
+    proc.stdout.close()
+    assert state is not None, "no STATE with key ranges"
+    ranges = state["bookmarks"]["public-wide"]["key_ranges"]
+    assert len(ranges) == 3 and ranges[0]["after"] is None and ranges[-1]["upto"] is None
+    before = [r["id"] for r in records(seen)]
+    resumed = tap(config, state=state, tmp=src.tmp)
+    after = [r["id"] for r in records(resumed)]
+    assert sorted(before + after) == list(range(1, 100001))  # every row once: nothing lost, nothing repeated
+    version = state["bookmarks"]["public-wide"]["version"]
+    assert [m["version"] for m in resumed if m["type"] == "ACTIVATE_VERSION"] == [version]
+    assert last_state(resumed)["bookmarks"]["public-wide"] == {}
+    # one connection: one range, in key order
+    single = tap(src.config(max_parallel_reads=1))
+    assert [r["id"] for r in records(single)] == list(range(1, 100001))
