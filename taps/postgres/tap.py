@@ -91,6 +91,8 @@ class TapPostgres(Tap):
         "replication, exact numerics, rows rendered as JSON by the server."
     )
     settings_schema: ClassVar[dict[str, Any]] = SETTINGS
+    capabilities: ClassVar[list[str]] = ["catalog", "properties", "discover", "state", "about", "test",
+                                         "activate-version", "log-based"]
 
     @property
     def schemas(self) -> list[str] | None:
