@@ -2,8 +2,8 @@
 
 runner-overhead: tap-csv | target-jsonl through ``sluice run`` vs ``sh -c 'tap-csv | target-jsonl'``.
 runner-ceiling: tools/cat_tap.py | tools/count_target.py (a file copied into a line counter)
-through ``sluice run``, ``meltano run`` and ``sh -c``; every side also runs on an empty input,
-which gives each its start-up time and a net rate (lines / (wall - start-up)).
+through ``sluice run``, ``meltano run`` and ``sh -c``, on 5 x N records; every side also runs on
+an empty input, which gives each its start-up time and a net rate (lines / (wall - start-up)).
 Both measure the peak RSS of the sluice process alone (sampled VmHWM, children excluded).
 """
 
@@ -115,5 +115,6 @@ RUNNER_COMPARISONS: tuple[Comparison, ...] = (
         goals=(Goal("peer", 10), Goal("startup", 0.3, SH_CEILING, "sh pipe"), Goal("mb", 60)),
         startup=True,
         count=stream_lines,
+        scale=5,
     ),
 )

@@ -84,3 +84,4 @@ class Comparison:
     others: tuple[Program, ...] = ()   # more sides (other peers, floors), run alternately with the rest
     startup: bool = False              # also run every side on an empty input; report start-up and net rate
     count: Callable[[Dataset], int] | None = None   # units per run (default: the records)
+    scale: int = 1                     # runs on N x scale records (a longer run, for a stable net rate)

@@ -244,9 +244,10 @@ def _comparison_rows(comp: peers.Comparison, figs: list[Figure], orjson_rate: fl
 
     goals = "; ".join(_judge(g, ours, peer, by_label, orjson_rate, comp.startup) for g in comp.goals
                       if g.kind != "rss")
-    rows = [_row(comp.name, ours, ratio(peer), floor_ratio(ours), goals + (f" ({ours.note})" if ours.note else ""))]
+    name = comp.name if comp.scale == 1 else f"{comp.name} (N x {comp.scale})"
+    rows = [_row(name, ours, ratio(peer), floor_ratio(ours), goals + (f" ({ours.note})" if ours.note else ""))]
     for fig in figs[1:]:
-        rows.append(_row(comp.name, fig, f"ours {ratio(fig)}" if speed(fig) else "-", floor_ratio(fig), fig.note))
+        rows.append(_row(name, fig, f"ours {ratio(fig)}" if speed(fig) else "-", floor_ratio(fig), fig.note))
     return rows
 
 
@@ -345,11 +346,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     skipped: set[str] = set()
     for comp in comps:
         say(f"{comp.name}:")
+        cds = ds if comp.scale == 1 else datagen.dataset(args.records * comp.scale, bins[""] / "tap-csv")
         order = [p for p in (comp.ours, comp.peer, *comp.others) if p is not None]
         sides: list[peers.Program] = []
         placeholders: dict[str, Figure] = {}
         for program in order:
-            why = _skip_reason(program, bins) or _set_up(program, bins, ds)
+            why = _skip_reason(program, bins) or _set_up(program, bins, cds)
             if why:
                 notes.append(f"- skipped {program.label}: {why}")
                 placeholders[program.label] = Figure(program.label, None, None, f"skipped: {why}")
@@ -357,8 +359,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     skipped.add(comp.name)
                 continue
             sides.append(program)
-        units = comp.count(ds) if comp.count else ds.records
-        measured = {f.label: f for f in _alternate(sides, bins, ds, args.repeat, args.stat, OUT / comp.name,
+        units = comp.count(cds) if comp.count else cds.records
+        measured = {f.label: f for f in _alternate(sides, bins, cds, args.repeat, args.stat, OUT / comp.name,
                                                    empty=empty if comp.startup else None, units=units)}
         figs = [measured.get(p.label) or placeholders[p.label] for p in order]
         table += _comparison_rows(comp, figs, orjson_fig.rate)

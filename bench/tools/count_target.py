@@ -3,7 +3,8 @@
 
     count_target.py --config CONFIG      CONFIG: {"count_path": "count.txt"} (optional)
 
-Reads stdin in 1 MB chunks and counts newlines (no per-line parsing). At EOF it writes the
+Reads stdin in chunks of up to 1 MB into one buffer and counts newlines (no per-line parsing;
+only a chunk that holds '"STATE"' is copied and searched for the line). At EOF it writes the
 count to ``count_path`` and, if any STATE line came in, that line's value as one STATE message
 on stdout, so a runner stores it as it would a real target's.
 """
@@ -40,24 +41,27 @@ def main() -> int:
                    {"count_path": {"type": "string", "description": "Where to write the line count."}}, tap=False)
     if config is None:
         return 0
-    stdin = sys.stdin.buffer
+    read = sys.stdin.buffer.raw.readinto  # one read(2) per call: no second copy through a buffer
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
     lines = 0
-    tail = b""
+    carry = b""  # the partial line after the last newline seen
     state: bytes | None = None
-    while chunk := stdin.read(CHUNK):
-        lines += chunk.count(b"\n")
-        cut = chunk.rfind(b"\n")
+    while n := read(buf):
+        lines += buf.count(b"\n", 0, n)
+        cut = buf.rfind(b"\n", 0, n)
         if cut < 0:
-            tail += chunk
+            carry += view[:n]
             continue
-        block = tail + chunk[:cut]  # complete lines only
-        tail = chunk[cut + 1:]
-        if MARK in block:
-            state = _last_state(block) or state
-    if tail:
+        # a MARK before the last newline, or one begun in the carried partial line
+        if buf.find(MARK, 0, cut) >= 0 or MARK in carry + view[:len(MARK)]:
+            state = _last_state(carry + view[:cut]) or state
+        carry = bytes(view[cut + 1:n])
+    view.release()
+    if carry:
         lines += 1
-        if MARK in tail:
-            state = _last_state(tail) or state
+        if MARK in carry:
+            state = _last_state(carry) or state
     if config.get("count_path"):
         with open(config["count_path"], "w", encoding="utf-8") as fh:
             fh.write(f"{lines}\n")
