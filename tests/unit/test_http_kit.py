@@ -357,3 +357,14 @@ def test_metric_lines_and_no_secrets_in_logs(api: FakeApi, caplog: pytest.LogCap
 def test_redact_headers() -> None:
     safe = redact_headers({"Authorization": "token abc", "X-API-Key": "k", "Accept": "json"})
     assert safe == {"Authorization": "********", "X-API-Key": "********", "Accept": "json"}
+
+
+def test_environment_is_read_once_unless_proxies_are_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/custom.pem")
+    with HttpClient() as c:
+        assert c.session.trust_env is False and c.session.verify == "/etc/ssl/custom.pem"
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    with HttpClient() as c:
+        assert c.session.trust_env is True  # requests applies proxies and no_proxy per URL

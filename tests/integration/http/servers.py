@@ -282,7 +282,7 @@ class FakeApi:
 
     def _rest(self, path: str, query: dict[str, str], h: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], Any]:
         since = query.get("updated_since")
-        rows = [r for r in self.items if since is None or r["updated_at"] >= since]
+        rows = self.items if since is None else [r for r in self.items if r["updated_at"] >= since]
         if path == "/api/offset":
             offset, limit = int(query.get("offset", 0)), int(query.get("limit", 10))
             return 200, {}, {"data": rows[offset: offset + limit], "total": len(rows)}
@@ -318,7 +318,10 @@ def _handler(api: FakeApi) -> Callable[..., BaseHTTPRequestHandler]:
             if split.path in ("/drop", "/truncated"):
                 self._break(split.path)
                 return
-            status, headers, payload = api.handle(self, method, body)
+            try:
+                status, headers, payload = api.handle(self, method, body)
+            except ValueError as exc:  # a malformed parameter, as a real API would answer it
+                status, headers, payload = 400, {}, {"message": f"bad request: {exc}"}
             entry.status = status
             data = orjson.dumps(payload)
             try:
