@@ -172,15 +172,17 @@ class TapPostgres(Tap):
                     raise FatalSourceError(f"stream '{entry.tap_stream_id}': the table is gone from "
                                            f"PostgreSQL at {source.where} (or not readable)")
                 plans.append(self._plan(entry, table))
+            # log-based first: creating a slot waits for every open transaction of the server, which
+            # must not include a target's, loading what this run has already written
+            log_based = [p for p in plans if p.method == "LOG_BASED"]
+            if log_based:
+                sync_log_based(source, log_based, writer, bookmarks, self.config)
             for plan in plans:
                 if plan.method == "FULL_TABLE":
                     sync_full_table(source, plan, writer, bookmarks, open_source=self._open_source,
                                     parallel=int(self.config.get("max_parallel_reads") or 2))
                 elif plan.method == "INCREMENTAL":
                     sync_incremental(source, plan, writer, bookmarks)
-            log_based = [p for p in plans if p.method == "LOG_BASED"]
-            if log_based:
-                sync_log_based(source, log_based, writer, bookmarks, self.config)
         writer.write_state(bookmarks.to_value())
         emit("counter", "streams_synced", len(plans), {"tap": self.name})
 

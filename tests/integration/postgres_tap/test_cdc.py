@@ -121,8 +121,11 @@ def _assert_target_matches_source(src: Src, deleted: set[int]) -> None:
 def test_cdc_runs_through_sluice_with_a_kill_9_between_runs(src: Src) -> None:
     src.sql("CREATE TABLE items (id int PRIMARY KEY, v text)")
     src.sql("INSERT INTO items SELECT g, 'v' || g FROM generate_series(1, 100) g")
+    src.sql("CREATE TABLE refs (id int PRIMARY KEY, v text)")  # full table, versioned, in the same runs
+    src.sql("INSERT INTO refs SELECT g, 'r' || g FROM generate_series(1, 20) g")
     config = src.config()
-    catalog = src.catalog(config, {"public-items": {"replication-method": "LOG_BASED"}})
+    catalog = src.catalog(config, {"public-items": {"replication-method": "LOG_BASED"},
+                                   "public-refs": {"replication-method": "FULL_TABLE"}})
     project = src.tmp / "project"
     project.mkdir()
     (project / "sluice.yml").write_text(yaml.safe_dump({
@@ -138,11 +141,16 @@ def test_cdc_runs_through_sluice_with_a_kill_9_between_runs(src: Src) -> None:
     _sluice(project, "run", "cdc")
     _assert_target_matches_source(src, deleted)
 
+    src.sql("DELETE FROM refs WHERE id > 15; UPDATE refs SET v = 'changed' WHERE id = 1")
     src.sql("INSERT INTO items SELECT g, 'w' || g FROM generate_series(101, 150) g")
     src.sql("UPDATE items SET v = v || '!' WHERE id % 7 = 0; DELETE FROM items WHERE id % 10 = 0")
     deleted |= {i for i in range(1, 151) if i % 10 == 0}
     _sluice(project, "run", "cdc")
     _assert_target_matches_source(src, deleted)
+    # ACTIVATE_VERSION: rows deleted at the source are marked deleted in the target
+    refs = dict(src.sql("SELECT id, _sdc_deleted_at IS NOT NULL FROM dst.refs"))
+    assert refs == {i: i > 15 for i in range(1, 21)}
+    assert src.sql("SELECT v FROM dst.refs WHERE id = 1") == [("changed",)]
 
     # a big batch of changes, and the run carrying them is killed -9 (runner, tap and target)
     src.sql("INSERT INTO items SELECT g, 'x' || g FROM generate_series(151, 30150) g")
