@@ -140,3 +140,24 @@ def test_metric_lines_on_stderr_only(tmp_path: Path, api: FakeApi) -> None:
     durations = [line for line in result.stderr.splitlines() if '"metric":"http_request_duration"' in line]
     assert any('"endpoint":"/repos/{owner}/{repo}/issues","http_status_code":200' in line for line in durations)
     assert all(line.startswith(b"{") for line in result.stdout.splitlines())
+
+
+def test_piped_into_target_jsonl(tmp_path: Path, api: FakeApi) -> None:
+    import subprocess
+
+    from tests.conftest import exe
+
+    (tmp_path / "tap.json").write_text(json.dumps(config(api)))
+    (tmp_path / "target.json").write_text(json.dumps({"destination_path": str(tmp_path / "out")}))
+    tap_proc = subprocess.Popen([exe("tap-github"), "--config", str(tmp_path / "tap.json")],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert tap_proc.stdout is not None
+    target = subprocess.run([exe("target-jsonl"), "--config", str(tmp_path / "target.json")], stdin=tap_proc.stdout,
+                            capture_output=True, timeout=60, check=False)
+    tap_proc.stdout.close()
+    assert tap_proc.wait(timeout=60) == 0 and target.returncode == 0, target.stderr.decode()
+    lines = {p.stem: p.read_text().splitlines() for p in (tmp_path / "out").glob("*.jsonl")}
+    assert {k: len(v) for k, v in lines.items()} == {
+        "repositories": 2, "issues": 280, "pull_requests": 125, "commits": 137, "issue_comments": 113}
+    state = json.loads(target.stdout.splitlines()[-1])
+    assert state["bookmarks"]["issues"]["partitions"][1]["replication_key_value"] == "2024-01-01T00:30:00Z"
