@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from protocol import Bookmarks, CatalogEntry, FatalSourceError, Stream
+from protocol import Bookmarks, CatalogEntry, ConfigError, FatalSourceError, Stream
 from protocol.http import Paginator, paginator_from_config
 from taps.rest.inference import infer_schema
 
@@ -73,7 +73,16 @@ class RestStream(Stream):
     @property
     def schema(self) -> dict[str, Any]:
         if self._schema is None:
-            self._schema = infer_schema(self.sample(), self.keys)
+            sample = self.sample()
+            if not sample:
+                raise ConfigError(f"stream '{self.stream_name}': {self.spec.path} returned no records to infer "
+                                  "a schema from; set the stream's 'schema'")
+            self._schema = infer_schema(sample, self.keys)
+            fields = self._schema["properties"]
+            missing = [k for k in [*self.keys, self.bookmark_key] if k is not None and k not in fields]
+            if missing:
+                raise ConfigError(f"stream '{self.stream_name}': no such field in the sampled records",
+                                  [f"'{name}' (fields: {', '.join(fields)})" for name in missing])
         return self._schema
 
     def bind(self, entry: CatalogEntry) -> None:

@@ -154,6 +154,15 @@ def test_a_wrong_records_path_is_named(tmp_path: Path, api: FakeApi) -> None:
     assert "stream 'by_offset': records_path '$.*' matched a list, not an object" in result.errors[0]
 
 
+def test_keys_must_be_fields_of_the_sample(tmp_path: Path, api: FakeApi) -> None:
+    result = rest(tmp_path, api, [{**STREAMS[0], "primary_keys": ["uuid"]}], "--discover", ok=False)
+    assert result.code == 2 and len(result.errors) == 1
+    assert "stream 'by_offset': no such field in the sampled records: 'uuid' (fields: id, name" in result.errors[0]
+    api.items.clear()
+    empty = rest(tmp_path, api, STREAMS[:1], "--discover", ok=False)
+    assert empty.code == 2 and "returned no records to infer a schema from; set the stream's 'schema'" in empty.stderr
+
+
 def test_config_errors_exit_2(tmp_path: Path, api: FakeApi) -> None:
     twice = rest(tmp_path, api, [STREAMS[0], STREAMS[0]], ok=False)
     assert twice.code == 2 and "'by_offset' is used twice" in twice.stderr
