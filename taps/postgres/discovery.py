@@ -89,6 +89,9 @@ class Column:
             expr = sql.SQL("{}::jsonb").format(ident)  # jsonb text never holds a raw newline
         elif self.base == "money":
             expr = sql.SQL("{}::numeric").format(ident)
+        elif self.kind in ("numeric", "float"):
+            # JSON has no NaN or Infinity (row_to_json would quote them): null, as logical decoding gives
+            expr = sql.SQL("CASE WHEN {0} IN ('NaN', 'Infinity', '-Infinity') THEN NULL ELSE {0} END").format(ident)
         elif self.kind == "text" and self.base not in _PLAIN_TEXT:
             # the type's output function, as logical decoding sends it (a ::text cast may differ: inet)
             expr = sql.SQL("CASE WHEN {0} IS NULL THEN NULL ELSE format('%s', {0}) END").format(ident)

@@ -166,3 +166,15 @@ def test_large_table_is_read_in_key_ranges_at_once_and_resumes_every_range(src: 
     # one connection: one range, in key order
     single = tap(src.config(max_parallel_reads=1))
     assert [r["id"] for r in records(single)] == list(range(1, 100001))
+
+
+def test_nan_and_infinity_become_null_in_both_paths(src: Src) -> None:
+    src.sql("CREATE TABLE f (id int PRIMARY KEY, n numeric, d float8)")
+    src.sql("INSERT INTO f VALUES (1, 'NaN', 'NaN'), (2, 'Infinity', '-Infinity'), (3, 1.5, 2.5)")
+    config = src.config()
+    catalog = src.catalog(config, {"public-f": {"replication-method": "LOG_BASED"}})
+    first = tap(config, catalog)
+    assert [(r["n"], r["d"]) for r in records(first)] == [(None, None), (None, None), (Decimal("1.5"), 2.5)]
+    src.sql("INSERT INTO f VALUES (4, '-Infinity', 'Infinity')")
+    second = tap(config, catalog, last_state(first), src.tmp)
+    assert [(r["id"], r["n"], r["d"]) for r in records(second)] == [(4, None, None)]
