@@ -1,8 +1,9 @@
 """The comparison table, and the virtual environments of the public connectors.
 
-A comparison is ours against one public peer (or against goals alone). Adding one is a table
-entry: a ``Venv`` (PyPI requirements, interpreters to try), a ``Program`` per side (console
-script, config builder, output check) and its ``Goal``s. Each public connector gets its own
+A comparison is ours against one public peer (and perhaps more sides, or goals alone). Adding one
+is a table entry: a ``Venv`` (PyPI requirements, interpreters to try), a ``Program`` per side
+(console script, config builder, output check) and its ``Goal``s; the types are in model.py, and
+the tables of later issues in cmp_*.py. Each public connector gets its own
 venv under bench/.venvs/<name>, made with ``python -m venv`` and pip, only when missing.
 """
 
@@ -21,6 +22,7 @@ import orjson
 from checks import lines_check, metric_count_check
 from cmp_runner import RUNNER_COMPARISONS
 from cmp_sql import SQL_COMPARISONS
+from cmp_taps_pg import TAP_PG_COMPARISONS
 from model import Comparison, Goal, Program, Venv
 
 __all__ = [
@@ -78,6 +80,7 @@ COMPARISONS: tuple[Comparison, ...] = (
     ),
     *RUNNER_COMPARISONS,   # issue 3: the runner
     *SQL_COMPARISONS,      # issue 4: target-postgres, target-sqlite
+    *TAP_PG_COMPARISONS,   # issue 5: tap-postgres
 )
 
 

@@ -16,7 +16,7 @@ import psycopg
 from psycopg import sql
 
 __all__ = ["DATABASE", "FLOOR_SCHEMA", "PgUnavailable", "conninfo", "count_rows", "fresh_floor_table", "fresh_schema",
-           "psql_copy_argv", "settings"]
+           "psql_argv", "psql_copy_argv", "settings"]
 
 DATABASE = "sluice_bench"
 FLOOR_SCHEMA = "floor"
@@ -77,8 +77,13 @@ def count_rows(schema: str, table: str = TABLE) -> tuple[int, int] | str:
     return int(row[0]), int(row[1])
 
 
-def psql_copy_argv(csv_path: Path) -> list[str]:
+def psql_argv(command: str) -> list[str]:
+    """``psql -c COMMAND`` on the bench database, stopping at the first error."""
     s = settings()
-    copy = f"\\copy {FLOOR_SCHEMA}.{TABLE} FROM '{csv_path}' WITH (FORMAT csv, HEADER)"
     return ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", s["host"], "-p", str(s["port"]), "-U", s["user"],
-            "-d", DATABASE, "-c", copy]
+            "-d", DATABASE, "-c", command]
+
+
+def psql_copy_argv(csv_path: Path, schema: str = FLOOR_SCHEMA) -> list[str]:
+    """``\\copy SCHEMA.bench FROM 'CSV' WITH (FORMAT csv, HEADER)``."""
+    return psql_argv(f"\\copy {schema}.{TABLE} FROM '{csv_path}' WITH (FORMAT csv, HEADER)")
