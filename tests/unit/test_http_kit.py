@@ -29,6 +29,7 @@ from protocol.http import (
     RetryPolicy,
     WaitTooLong,
     find,
+    map_request_exception,
     parse_retry_after,
     redact_headers,
 )
@@ -167,6 +168,22 @@ def test_requests_exceptions_are_mapped(url: str, kind: type[SourceError]) -> No
     assert type(info.value).__module__.startswith("protocol.")
     assert isinstance(info.value, kind)
     assert isinstance(info.value.__cause__, requests.RequestException)
+
+
+def _subclasses(cls: type) -> list[type]:
+    return [cls, *(sub for direct in cls.__subclasses__() for sub in _subclasses(direct))]
+
+
+def test_every_requests_exception_class_maps_to_a_source_error() -> None:
+    classes = [c for c in _subclasses(requests.RequestException) if c.__module__.startswith("requests")]
+    assert len(classes) > 15
+    for cls in classes:
+        exc = cls("boom", "", 0) if issubclass(cls, ValueError) and "JSON" in cls.__name__ else cls("boom")
+        mapped = map_request_exception(exc, "/x")
+        assert isinstance(mapped, SourceError), cls
+        transient = issubclass(cls, (requests.Timeout, requests.ConnectionError,
+                                     requests.exceptions.ChunkedEncodingError))
+        assert isinstance(mapped, RetryableSourceError) == transient, cls
 
 
 @pytest.mark.parametrize("path", ["/drop", "/truncated"])
