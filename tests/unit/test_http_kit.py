@@ -11,10 +11,12 @@ import requests
 from protocol.errors import FatalSourceError, RetryableSourceError, SourceError
 from protocol.http import (
     CLOSED,
+    HALF_OPEN,
     OPEN,
     ApiKeyAuth,
     BasicAuth,
     BearerTokenAuth,
+    CircuitBreaker,
     CircuitOpenError,
     CursorPaginator,
     HttpClient,
@@ -223,7 +225,7 @@ def _response(content: bytes) -> requests.Response:
 
 def test_breaker_opens_after_n_failures_then_half_opens_and_closes(api: FakeApi) -> None:
     api.fail("/api/offset", 502, 502, 502)
-    with client(retry=RetryPolicy(1), breaker_failures=3, breaker_cool_down=0.2) as c:
+    with client(retry=RetryPolicy(1), breaker_failures=3, breaker_cool_down=0.5) as c:
         for _ in range(3):
             with pytest.raises(RetryableSourceError, match="HTTP 502"):
                 c.get_json(api.url + "/api/offset")
@@ -234,7 +236,7 @@ def test_breaker_opens_after_n_failures_then_half_opens_and_closes(api: FakeApi)
         assert len(api.requests("/api/offset")) == 3  # open: nothing sent
         import time
 
-        time.sleep(0.25)
+        time.sleep(0.55)
         c.get_json(api.url + "/api/offset")  # half-open trial succeeds
         assert breaker.state == CLOSED
     assert len(api.requests("/api/offset")) == 4
@@ -242,18 +244,42 @@ def test_breaker_opens_after_n_failures_then_half_opens_and_closes(api: FakeApi)
 
 def test_a_failed_half_open_trial_opens_the_breaker_again(api: FakeApi) -> None:
     api.fail("/api/offset", 502, 502, 502)
-    with client(retry=RetryPolicy(1), breaker_failures=2, breaker_cool_down=0.1) as c:
+    with client(retry=RetryPolicy(1), breaker_failures=2, breaker_cool_down=0.5) as c:
         for _ in range(2):
             with pytest.raises(RetryableSourceError):
                 c.get_json(api.url + "/api/offset")
         import time
 
-        time.sleep(0.15)
+        time.sleep(0.55)
         with pytest.raises(RetryableSourceError, match="HTTP 502"):
             c.get_json(api.url + "/api/offset")  # the one trial
         with pytest.raises(CircuitOpenError):
             c.get_json(api.url + "/api/offset")
     assert len(api.requests("/api/offset")) == 3
+
+
+def test_breaker_states_on_a_clock() -> None:
+    now = [0.0]
+    breaker = CircuitBreaker("h", failures=2, cool_down=10, clock=lambda: now[0])
+    breaker.failure()
+    breaker.success()  # a success resets the count
+    breaker.failure()
+    assert breaker.state == CLOSED
+    breaker.failure()
+    assert breaker.state == OPEN
+    now[0] = 9.9
+    with pytest.raises(CircuitOpenError) as info:
+        breaker.before()
+    assert info.value.retry_after == pytest.approx(0.1)
+    now[0] = 10.0
+    breaker.before()
+    assert breaker.state == HALF_OPEN
+    breaker.failure()  # the trial failed: open again, for a new cool-down
+    assert breaker.state == OPEN
+    now[0] = 20.0
+    breaker.before()
+    breaker.success()
+    assert breaker.state == CLOSED and breaker.failures == 0
 
 
 def test_retries_wait_out_an_open_breaker(api: FakeApi) -> None:
