@@ -11,6 +11,7 @@ listings (offset, cursor, page number, Link). Faults are scripted per path; ever
 from __future__ import annotations
 
 import base64
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -352,3 +353,31 @@ def _handler(api: FakeApi) -> Callable[..., BaseHTTPRequestHandler]:
             self._serve("POST")
 
     return Handler
+
+
+def main() -> None:
+    """Serve the fake API until interrupted (for benchmarks): prints its URL and the token."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="The loopback fake API (GitHub-shaped and generic REST).")
+    parser.add_argument("--repo", action="append", default=[], help="owner/name (repeatable)")
+    parser.add_argument("--issues", type=int, default=20_000, help="issues per repository")
+    parser.add_argument("--items", type=int, default=20_000, help="records of the /api/* listings")
+    parser.add_argument("--rate-limit", type=int, default=None, help="GitHub-style requests per window")
+    args = parser.parse_args()
+    api = FakeApi(rate_limit=args.rate_limit)
+    for name in args.repo or ["octo/hello"]:
+        api.add_repo(name, issues=args.issues)
+    api.items = [{"id": i, "name": f"item {i}", "price": i * 1.5, "updated_at": iso(i)}
+                 for i in range(1, args.items + 1)]
+    with api:
+        sys.stdout.write(f"{api.url} {TOKEN}\n")
+        sys.stdout.flush()
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()
