@@ -6,17 +6,20 @@ A run, in order:
 2. advance the slot to the smallest ``lsn`` bookmark of the selected streams: the position the
    runner gave back, so a run that died before its STATE was stored loses nothing; the WAL
    before it may be recycled (the slot advances every run that has a state);
-3. a stream without a finished snapshot gets one: its ``lsn`` is the WAL insert position taken
-   before the read, and the read is a resumable, versioned full-table read (streams.py);
-4. changes are *peeked* (never consumed) up to a fixed ``end`` LSN; a change is emitted for a
+3. a stream without a finished snapshot gets one: its ``lsn`` is the slot's position (before the
+   read: changes the snapshot already holds are replayed, none it lacks is skipped), and the read
+   is a resumable, versioned full-table read (streams.py);
+4. changes are *peeked* (never consumed) up to a fixed ``end`` LSN, the flushed WAL position (every
+   commit record that starts before it is returned); a change is emitted for a
    stream when its transaction commits at or after the stream's ``lsn``, deletes with
    ``_sdc_deleted_at`` (the commit time). Replays of changes a snapshot already holds are
    harmless: keyed streams are upserted.
 5. every stream's ``lsn`` becomes ``end`` (or, in intermediate STATEs, the end of the last whole
    transaction written), and the STATE carries it.
 
-A TRUNCATE cannot be replayed row by row: the stream's bookmarks are cleared so that the next
-run takes a new snapshot, whose ACTIVATE_VERSION removes the stale rows downstream.
+A TRUNCATE cannot be replayed row by row: the stream's ``snapshot_done`` is cleared (its ``lsn``
+moves on past the TRUNCATE) so that the next run takes a new snapshot, whose ACTIVATE_VERSION
+removes the stale rows downstream.
 """
 
 from __future__ import annotations
@@ -154,6 +157,7 @@ def sync_log_based(source: Source, plans: list[StreamPlan], writer: MessageWrite
         source.query("SELECT pg_replication_slot_advance(%s, %s::pg_lsn)", [slot, lsn_to_text(min(held))],
                      doing=f"advancing replication slot {slot}")
         log.info("slot %s advanced to %s", slot, lsn_to_text(min(held)))
+        confirmed = _confirmed(source, slot)
 
     # 3. snapshots
     for plan in plans:
@@ -161,20 +165,21 @@ def sync_log_based(source: Source, plans: list[StreamPlan], writer: MessageWrite
             plan.write_schema(writer)
             continue
         if not isinstance(bookmarks.get(plan.name, "lsn"), int):
+            # the slot's position, not the current one: a transaction whose commit record is written
+            # but not yet visible to the snapshot must be replayed; replaying more is harmless
             bookmarks.clear(plan.name)
-            bookmarks.set(plan.name, "lsn", _lsn(source, "pg_current_wal_insert_lsn()"))
+            bookmarks.set(plan.name, "lsn", confirmed)
         log.info("stream '%s': initial snapshot", plan.name)
         sync_full_table(source, plan, writer, bookmarks, open_source=lambda: Source(config),
                         parallel=int(config.get("max_parallel_reads") or 2))
         bookmarks.set(plan.name, "snapshot_done", True)
         writer.write_state(bookmarks.to_value())
 
-    # 4. changes up to a fixed position
-    end = _lsn(source, "pg_current_wal_insert_lsn()")
+    # 4. changes up to a fixed position: flushed WAL, so that every commit starting before it is returned
+    end = _lsn(source, "pg_current_wal_flush_lsn()")
     _Changes(source, plans, writer, bookmarks, slot, publication).read(end)
     for plan in plans:
-        if bookmarks.get(plan.name, "snapshot_done"):
-            bookmarks.set(plan.name, "lsn", max(end, bookmarks.get(plan.name, "lsn") or 0))
+        bookmarks.set(plan.name, "lsn", max(end, bookmarks.get(plan.name, "lsn") or 0))
     writer.write_state(bookmarks.to_value())
 
 
@@ -188,7 +193,6 @@ class _Changes:
         self.plans = {(p.table.schema_name, p.table.name): p for p in plans}
         self.targets: dict[int, _Target | None] = {}
         self.since = {p.name: int(bookmarks.get(p.name, "lsn") or 0) for p in plans}
-        self.truncated: set[str] = set()
         self.toast_warned: set[str] = set()
 
     def _bind(self, rel: Relation) -> None:
@@ -236,8 +240,6 @@ class _Changes:
                         self._truncate(msg, commit_lsn)
         except psycopg.Error as exc:
             raise self.source.error(exc, f"reading changes from slot {self.slot}") from exc
-        for name in self.truncated:
-            self.bookmarks.clear(name)
         log.info("read %d change(s) from slot %s up to %s", count, self.slot, lsn_to_text(end))
 
     def _records(self, target: _Target, msg: Change, lsn: int, committed_at: str) -> list[dict[str, Any]]:
@@ -296,10 +298,9 @@ class _Changes:
             if target is not None and lsn >= self.since[target.plan.name]:
                 log.warning("stream '%s': TRUNCATE at %s; the next run takes a new snapshot", target.plan.name,
                             lsn_to_text(lsn))
-                self.truncated.add(target.plan.name)
+                self.bookmarks.clear(target.plan.name, "snapshot_done")
 
     def _checkpoint(self, end_lsn: int) -> None:
         for name, since in self.since.items():
-            if name not in self.truncated and self.bookmarks.get(name, "snapshot_done"):
-                self.bookmarks.set(name, "lsn", max(since, end_lsn))
+            self.bookmarks.set(name, "lsn", max(since, end_lsn))
         self.writer.write_state(self.bookmarks.to_value())
