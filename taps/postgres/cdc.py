@@ -82,7 +82,9 @@ def _ensure_publication(source: Source, name: str, plans: list[StreamPlan]) -> N
     if exists:
         statement = sql.SQL("ALTER PUBLICATION {} ADD TABLE {}").format(sql.Identifier(name), tables)
     else:
-        statement = sql.SQL("CREATE PUBLICATION {} FOR TABLE {}").format(sql.Identifier(name), tables)
+        # partitioned tables: changes of their partitions are published as the table's own
+        statement = sql.SQL("CREATE PUBLICATION {} FOR TABLE {} WITH (publish_via_partition_root = true)").format(
+            sql.Identifier(name), tables)
     try:
         source.conn.execute(statement)
     except psycopg.Error as exc:

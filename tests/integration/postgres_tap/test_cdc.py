@@ -234,3 +234,19 @@ def test_an_interrupted_snapshot_resumes_and_no_change_made_meanwhile_is_lost(sr
     assert {k: v for k, v in final.items() if v is not None} == dict(src.sql("SELECT id, v FROM s"))
     assert final[3] is None and final[49998] is None
     assert last_state(resumed)["bookmarks"]["public-s"]["snapshot_done"] is True
+
+
+def test_a_partitioned_table_is_one_stream_in_both_paths(src: Src) -> None:
+    src.sql("CREATE TABLE m (id int, at date, v text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at)")
+    src.sql("CREATE TABLE m_2023 PARTITION OF m FOR VALUES FROM ('2023-01-01') TO ('2024-01-01')")
+    src.sql("CREATE TABLE m_2024 PARTITION OF m FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')")
+    src.sql("INSERT INTO m VALUES (1, '2023-05-01', 'a'), (2, '2024-05-01', 'b')")
+    config = src.config()
+    done = run([exe("tap-postgres"), "--config", str(config), "--discover"])
+    assert [s["tap_stream_id"] for s in json.loads(done.stdout)["streams"]] == ["public-m"]  # no partitions
+    catalog = src.catalog(config, {"public-m": {"replication-method": "LOG_BASED"}})
+    first = tap(config, catalog)
+    assert [r["id"] for r in records(first)] == [1, 2]
+    src.sql("INSERT INTO m VALUES (3, '2023-06-01', 'c'), (4, '2024-06-01', 'd'); DELETE FROM m WHERE id = 1")
+    second = tap(config, catalog, last_state(first), src.tmp)
+    assert _changes(records(second, "public-m")) == [(3, "c", False), (4, "d", False), (1, None, True)]
