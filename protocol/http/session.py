@@ -145,8 +145,7 @@ class HttpClient:
                  headers: Mapping[str, str] | None = None) -> None:
         self.settings = settings or HttpSettings()
         self.auth = auth or Auth()
-        if isinstance(self.auth, OAuth2Base):
-            self.auth.post = self._post_token
+        self._auths: list[Auth] = []
         self.session = requests.Session()
         adapter = HTTPAdapter(pool_connections=self.settings.pool_size, pool_maxsize=self.settings.pool_size,
                               max_retries=0)
@@ -158,7 +157,16 @@ class HttpClient:
                                    buffer=self.settings.rate_limit_buffer, max_wait=self.settings.max_wait)
         self.breakers = Breakers(self.settings.breaker_failures, self.settings.breaker_cool_down)
         self.timeout = (self.settings.connect_timeout, self.settings.timeout)
-        _URLLIB3_FILTER.auths.append(self.auth)
+        self.attach(self.auth)
+
+    def attach(self, auth: Auth) -> Auth:
+        """Make ``auth`` usable with this client (OAuth2 token requests go through it; its secrets are scrubbed)."""
+        if isinstance(auth, OAuth2Base):
+            auth.post = self._post_token
+        if auth not in self._auths:
+            self._auths.append(auth)
+            _URLLIB3_FILTER.auths.append(auth)
+        return auth
 
     def __enter__(self) -> HttpClient:
         return self
@@ -168,16 +176,26 @@ class HttpClient:
 
     def close(self) -> None:
         self.session.close()
-        if self.auth in _URLLIB3_FILTER.auths:
-            _URLLIB3_FILTER.auths.remove(self.auth)
+        for auth in self._auths:
+            if auth in _URLLIB3_FILTER.auths:
+                _URLLIB3_FILTER.auths.remove(auth)
+        self._auths.clear()
 
     # -- requests -----------------------------------------------------------------------
 
     def request(self, method: str, url: str, *, params: Mapping[str, Any] | None = None,
                 headers: Mapping[str, str] | None = None, endpoint: str | None = None,
-                use_auth: bool = True, **kwargs: Any) -> requests.Response:
-        """Send with retries; return a 2xx response or raise a SourceError."""
+                use_auth: bool = True, strategy: Auth | None = None, **kwargs: Any) -> requests.Response:
+        """Send with retries; return a 2xx response or raise a SourceError.
+
+        ``strategy`` replaces the client's auth for this request (:meth:`attach` it first);
+        other keyword arguments go to ``requests`` (``data``, ``json``, its own ``auth``).
+        """
         endpoint = endpoint or urlsplit(url).path or "/"
+        if not use_auth:
+            strategy = Auth()
+        elif strategy is None:
+            strategy = self.auth
 
         def on_retry(exc: RetryableSourceError) -> None:
             if exc.retry_after:
@@ -188,26 +206,25 @@ class HttpClient:
         def attempt() -> requests.Response:
             nonlocal reauthorized
             try:
-                return self._send(method, url, params, headers, endpoint, use_auth, kwargs)
+                return self._send(method, url, params, headers, endpoint, strategy, kwargs)
             except HttpFatalError as exc:
-                if exc.status == 401 and use_auth and not reauthorized:
+                if exc.status == 401 and not reauthorized:
                     reauthorized = True
-                    if self.auth.refresh_after_401():
+                    if strategy.refresh_after_401():
                         log.info("%s: HTTP 401, credentials refreshed; trying once more", endpoint)
-                        return self._send(method, url, params, headers, endpoint, use_auth, kwargs)
+                        return self._send(method, url, params, headers, endpoint, strategy, kwargs)
                 raise
 
         return self.settings.retry.call(attempt, on_retry)
 
     def _send(self, method: str, url: str, params: Mapping[str, Any] | None, headers: Mapping[str, str] | None,
-              endpoint: str, use_auth: bool, kwargs: dict[str, Any]) -> requests.Response:
+              endpoint: str, auth: Auth, kwargs: dict[str, Any]) -> requests.Response:
         breaker = self.breakers.for_host(urlsplit(url).netloc)
         self.limiter.acquire()
         breaker.before()
         req_headers: dict[str, str] = dict(headers or {})
         req_params: dict[str, Any] = dict(params or {})
-        if use_auth:
-            self.auth.apply(req_headers, req_params)
+        auth.apply(req_headers, req_params)
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s %s headers=%s", method, endpoint, redact_headers({**self.session.headers, **req_headers}))
         started = time.perf_counter()
@@ -218,14 +235,14 @@ class HttpClient:
         except requests.RequestException as exc:
             breaker.failure()
             self._metric(started, endpoint, None)
-            raise map_request_exception(exc, endpoint, self.auth.secrets()) from exc
+            raise map_request_exception(exc, endpoint, auth.secrets()) from exc
         status = response.status_code
         self._metric(started, endpoint, status)
         self.limiter.observe(response.headers)
         if status < 400:
             breaker.success()
             return response
-        error = status_error(response, endpoint, self.auth.secrets())
+        error = status_error(response, endpoint, auth.secrets())
         if status >= 500:
             breaker.failure()
         else:
@@ -241,8 +258,9 @@ class HttpClient:
         return self.request("POST", url, data=form, auth=basic, use_auth=False, endpoint=urlsplit(url).path or "/")
 
     def get_json(self, url: str, *, params: Mapping[str, Any] | None = None, endpoint: str | None = None,
-                 headers: Mapping[str, str] | None = None) -> tuple[requests.Response, Any]:
-        response = self.request("GET", url, params=params, endpoint=endpoint, headers=headers)
+                 headers: Mapping[str, str] | None = None,
+                 strategy: Auth | None = None) -> tuple[requests.Response, Any]:
+        response = self.request("GET", url, params=params, endpoint=endpoint, headers=headers, strategy=strategy)
         return response, self.decode(response, endpoint or urlsplit(url).path)
 
     @staticmethod
@@ -253,12 +271,14 @@ class HttpClient:
             raise FatalSourceError(f"{endpoint}: the response is not valid JSON ({exc})") from exc
 
     def paginate(self, url: str, paginator: Paginator, extract: Any, *, params: Mapping[str, Any] | None = None,
-                 endpoint: str | None = None, headers: Mapping[str, str] | None = None) -> Iterator[Page]:
+                 endpoint: str | None = None, headers: Mapping[str, str] | None = None,
+                 strategy: Auth | None = None) -> Iterator[Page]:
         """Every page of a listing; ``extract(body)`` returns a page's records."""
         base = {**(params or {}), **paginator.first_params()}
         next_url, next_params = url, base
         while True:
-            response, body = self.get_json(next_url, params=next_params, endpoint=endpoint, headers=headers)
+            response, body = self.get_json(next_url, params=next_params, endpoint=endpoint, headers=headers,
+                                           strategy=strategy)
             records = extract(body)
             if not isinstance(records, list):
                 raise FatalSourceError(f"{endpoint or urlsplit(url).path}: expected a list of records, "
@@ -273,7 +293,7 @@ class HttpClient:
                 next_params = {**base, **nxt.params}
 
     def secrets(self) -> list[str]:
-        return self.auth.secrets()
+        return [s for auth in self._auths for s in auth.secrets()]
 
     def safe(self, text: str) -> str:
         return redact(text, self.secrets())

@@ -73,9 +73,13 @@ class RestClient:
     def close(self) -> None:
         self.http.close()
 
+    def auth_for(self, settings: Mapping[str, Any]) -> Auth:
+        """A stream's own auth (its ``auth_method`` and credentials over the top-level ones), attached."""
+        return self.http.attach(auth_from_config(settings))
+
     def pages(self, path: str, paginator: Paginator, records_path: str, params: Mapping[str, Any],
-              headers: Mapping[str, str] | None = None) -> Iterator[list[dict[str, Any]]]:
+              headers: Mapping[str, str] | None = None, auth: Auth | None = None) -> Iterator[list[dict[str, Any]]]:
         url = path if path.startswith(("http://", "https://")) else f"{self.api_url}/{path.lstrip('/')}"
         for page in self.http.paginate(url, paginator, lambda body: extract_records(body, records_path),
-                                       params=params, endpoint=path, headers=headers):
+                                       params=params, endpoint=path, headers=headers, strategy=auth):
             yield page.records

@@ -32,6 +32,8 @@ class StreamSpec:
     pagination: dict[str, Any] = field(default_factory=dict)
     schema: dict[str, Any] | None = None
     num_inference_records: int = 50
+    #: the stream's own auth settings (over the top-level ones), when it names an ``auth_method``
+    auth: dict[str, Any] | None = None
 
     @classmethod
     def from_config(cls, item: dict[str, Any], config: dict[str, Any]) -> StreamSpec:
@@ -47,6 +49,7 @@ class StreamSpec:
             pagination=dict(item.get("pagination") or config.get("pagination") or {"style": "none"}),
             schema=copy.deepcopy(item["schema"]) if item.get("schema") else None,
             num_inference_records=int(item.get("num_inference_records", config.get("num_inference_records", 50))),
+            auth={**config, **item} if "auth_method" in item else None,
         )
 
 
@@ -57,6 +60,7 @@ class RestStream(Stream):
         super().__init__(tap)
         self.spec = spec
         self._schema = spec.schema
+        self._auth = tap.client.auth_for(spec.auth) if spec.auth is not None else None
 
     @property
     def stream_name(self) -> str:
@@ -93,7 +97,8 @@ class RestStream(Stream):
 
     def pages(self, params: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
         spec = self.spec
-        return self.tap.client.pages(spec.path, self.paginator(), spec.records_path, params, spec.headers or None)
+        return self.tap.client.pages(spec.path, self.paginator(), spec.records_path, params, spec.headers or None,
+                                     self._auth)
 
     def sample(self) -> list[dict[str, Any]]:
         """The first ``num_inference_records`` records (0: the first page)."""

@@ -16,10 +16,28 @@ from protocol.http import HTTP_SETTINGS, PAGINATION_SCHEMA
 from taps.rest.client import AUTH_METHODS, RestClient
 from taps.rest.streams import RestStream, StreamSpec
 
-__all__ = ["TapRest", "main"]
+__all__ = ["AUTH_SETTINGS", "STREAM_SCHEMA", "TapRest", "main"]
 
 _STR_MAP = {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]}}
 _SECRET = {"type": "string", "secret": True, "writeOnly": True}
+
+AUTH_SETTINGS: dict[str, Any] = {
+    "auth_method": {"enum": AUTH_METHODS, "default": "no_auth", "description": "How to authenticate."},
+    "api_keys": {"type": "object", "additionalProperties": {"type": "string"}, "secret": True,
+                 "description": "api_key: one {name: value} pair."},
+    "api_key_location": {"enum": ["header", "query"], "default": "header",
+                         "description": "api_key: send the key as a header or a query parameter."},
+    "bearer_token": {**_SECRET, "description": "bearer_token: the token."},
+    "username": {"type": "string", "description": "basic: the user name."},
+    "password": {**_SECRET, "description": "basic: the password."},
+    "access_token_url": {"type": "string", "description": "oauth: the token endpoint."},
+    "client_id": {"type": "string", "description": "oauth: the client id."},
+    "client_secret": {**_SECRET, "description": "oauth: the client secret."},
+    "grant_type": {"enum": ["client_credentials", "refresh_token"], "default": "client_credentials",
+                   "description": "oauth: the grant."},
+    "refresh_token": {**_SECRET, "description": "oauth refresh_token grant: the refresh token."},
+    "scope": {"type": "string", "description": "oauth: the scopes requested."},
+}
 
 STREAM_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -37,6 +55,7 @@ STREAM_SCHEMA: dict[str, Any] = {
         "pagination": PAGINATION_SCHEMA,
         "schema": {"type": "object", "description": "The stream's JSON Schema; inferred from a sample when unset."},
         "num_inference_records": {"type": "integer", "minimum": 0, "description": "Records sampled to infer."},
+        **AUTH_SETTINGS,
     },
     "additionalProperties": False,
 }
@@ -59,21 +78,7 @@ class TapRest(Tap):
                                       "description": "Records sampled to infer a schema (0: the first page)."},
             "start_date": {"type": "string",
                            "description": "First value of the replication parameter when there is no bookmark."},
-            "auth_method": {"enum": AUTH_METHODS, "default": "no_auth", "description": "How to authenticate."},
-            "api_keys": {"type": "object", "additionalProperties": {"type": "string"}, "secret": True,
-                         "description": "api_key: one {name: value} pair."},
-            "api_key_location": {"enum": ["header", "query"], "default": "header",
-                                 "description": "api_key: send the key as a header or a query parameter."},
-            "bearer_token": {**_SECRET, "description": "bearer_token: the token."},
-            "username": {"type": "string", "description": "basic: the user name."},
-            "password": {**_SECRET, "description": "basic: the password."},
-            "access_token_url": {"type": "string", "description": "oauth: the token endpoint."},
-            "client_id": {"type": "string", "description": "oauth: the client id."},
-            "client_secret": {**_SECRET, "description": "oauth: the client secret."},
-            "grant_type": {"enum": ["client_credentials", "refresh_token"], "default": "client_credentials",
-                           "description": "oauth: the grant."},
-            "refresh_token": {**_SECRET, "description": "oauth refresh_token grant: the refresh token."},
-            "scope": {"type": "string", "description": "oauth: the scopes requested."},
+            **AUTH_SETTINGS,
             **HTTP_SETTINGS,
         },
     }

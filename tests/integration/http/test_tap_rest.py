@@ -103,6 +103,20 @@ def test_oauth2_token_is_fetched_and_refreshed_before_expiry(tmp_path: Path, api
     assert "secret-1" not in result.stderr and "refresh-1" not in result.stderr
 
 
+def test_each_stream_may_have_its_own_auth(tmp_path: Path, api: FakeApi) -> None:
+    api.add_repo("octo/hello", issues=120)
+    github = {"name": "issues", "path": "/repos/octo/hello/issues", "primary_keys": ["id"],
+              "pagination": {"style": "link", "page_size": 100}, "params": {"state": "all"},
+              "auth_method": "oauth", "access_token_url": api.url + "/oauth/token"}
+    items = {**STREAMS[1], "path": "/api/cursor"}
+    settings = {"api_url": api.url, "client_id": "client-1", "client_secret": "secret-1", **KEY}
+    result = tap("tap-rest", tmp_path, {"streams": [items, github], **FAST, **settings})
+    assert len(result.records("issues")) == 120 and len(result.records("by_cursor")) == 250
+    assert {r.auth for r in api.requests("/repos/octo/hello/issues")} == {"Bearer access-1"}
+    assert {r.auth for r in api.requests("/api/cursor")} == {None}  # the top-level API key, in its header
+    assert len(api.requests("/oauth/token", "POST")) == 1
+
+
 def test_bad_api_key_fails_fast_with_one_line(tmp_path: Path, api: FakeApi) -> None:
     result = rest(tmp_path, api, STREAMS[:1], settings={"api_keys": {"X-API-Key": "bad-key-999"}}, ok=False)
     assert result.code == 1
