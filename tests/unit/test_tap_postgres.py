@@ -141,3 +141,17 @@ def test_column_schemas() -> None:
         "type": ["null", "string"], "enum": ["a", None]}
     assert Column("j", "jsonb", "jsonb", "json").schema(json_as_object=True) == {"type": ["null", "object"]}
     assert Column("x", "tsvector", "tsvector", "text", False).schema() == {"type": "string"}
+
+
+def test_writer_takes_a_rendered_record_payload() -> None:
+    import io
+
+    from protocol.writer import MessageWriter
+
+    out = io.BytesIO()
+    writer = MessageWriter(out)
+    writer.write_record_json("s", b'{"n":1.50}')
+    writer.write_record_json("s", b'{"n":2}', version=7)
+    writer.close()
+    assert out.getvalue() == (b'{"type":"RECORD","stream":"s","record":{"n":1.50}}\n'
+                              b'{"type":"RECORD","stream":"s","record":{"n":2},"version":7}\n')
