@@ -16,7 +16,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 import orjson
@@ -27,9 +27,11 @@ from protocol.config import RedactingFilter, load_config, read_json_file, secret
 from protocol.errors import EXIT_FAILED, ConfigError, DownstreamClosed, SluiceError, Terminated
 from protocol.logs import setup_logging
 from protocol.state import Bookmarks
-from protocol.tap import Tap
-from protocol.target import Target
 from protocol.writer import MessageWriter
+
+if TYPE_CHECKING:  # a tap never loads the target side of the kit (reader, validators)
+    from protocol.tap import Tap
+    from protocol.target import Target
 
 __all__ = ["run_cli", "tap_main", "target_main"]
 

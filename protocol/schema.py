@@ -14,7 +14,6 @@ from datetime import date, datetime, time
 from typing import Any
 
 import fastjsonschema
-import jsonschema
 
 from protocol.errors import ProtocolError, RecordValidationError
 from protocol.fastcheck import compile_fast_check
@@ -87,6 +86,8 @@ def check_schema(schema: Any, *, stream: str, line: int | None = None) -> None:
     """Reject a stream schema that cannot describe records (not an object with properties)."""
     if not isinstance(schema, dict):
         raise ProtocolError("schema is not a JSON object", line=line, stream=stream)
+    import jsonschema  # imported here: ~45 ms, and only schema checks need it
+
     try:
         jsonschema.Draft7Validator.check_schema(schema)
     except jsonschema.SchemaError as exc:

@@ -91,3 +91,12 @@ def test_bookmarks_copy_input() -> None:
     b = Bookmarks(value)
     b.set("a", "x", 2)
     assert value["bookmarks"]["a"]["x"] == 1
+
+
+def test_a_format_only_the_quick_check_enforces_is_still_reported(tmp_path: Path) -> None:
+    schema = {"type": "object", "properties": {"url": {"type": "string", "format": "uri"},
+                                               "token": {"type": "string", "secret": True}}}
+    bad = write(tmp_path, "bad.json", {"url": "not a uri", "token": "tok-secret-1"})
+    with pytest.raises(ConfigError) as info:
+        load_config([bad], connector_name="tap-x", settings_schema=schema, environ={})
+    assert info.value.problems == ["setting 'url': data.url must be uri"]
