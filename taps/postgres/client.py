@@ -7,21 +7,17 @@ dropped connection, a server shutdown or a serialization failure may be retried.
 
 from __future__ import annotations
 
-import os
-import stat
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import errors as pg_errors
 
-from protocol.errors import ConfigError, FatalSourceError, RetryableSourceError, SourceError
+from protocol.errors import FatalSourceError, RetryableSourceError, SourceError
+from protocol.pgconn import SSL_MODES, conninfo_from_settings, describe
 
 __all__ = ["SSL_MODES", "Source", "conninfo_from_config", "describe", "source_error"]
 
-SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 
 #: Session settings every value rendering relies on: UTC date-times, ISO dates and intervals.
 SESSION_OPTIONS = "-c TimeZone=UTC -c DateStyle=ISO,YMD -c IntervalStyle=iso_8601 -c extra_float_digits=1"
@@ -30,66 +26,9 @@ _FATAL_CONNECT = ("password authentication failed", "does not exist", "no pg_hba
                   "permission denied", "certificate", "SSL", "role")
 
 
-def _cert_file(value: str, storage: str, name: str) -> str:
-    """A certificate given as a path is used as is; given as PEM text it is written to a 0600 file."""
-    if "-----BEGIN" not in value:
-        return str(Path(value).expanduser())
-    folder = Path(storage).expanduser()
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, stat.S_IRUSR | stat.S_IWUSR)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(value)
-    return str(path)
-
-
 def conninfo_from_config(config: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    """(conninfo, keyword parameters) for psycopg.connect, from the tap's settings.
-
-    ``sqlalchemy_url`` wins over the separate fields (as in MeltanoLabs tap-postgres); a
-    ``+driver`` suffix in its scheme is dropped. The ssl_* settings apply to both.
-    """
-    params: dict[str, Any] = {"application_name": "sluice tap-postgres", "options": SESSION_OPTIONS}
-    url = config.get("sqlalchemy_url")
-    conninfo = ""
-    if url:
-        parts = urlsplit(str(url))
-        conninfo = urlunsplit(("postgresql", *parts[1:])) if "+" in parts.scheme else str(url)
-    elif config.get("host"):
-        params.update(host=config["host"], port=int(config.get("port") or 5432))
-        for key, name in (("user", "user"), ("password", "password"), ("database", "dbname")):
-            if config.get(key) not in (None, ""):
-                params[name] = config[key]
-    else:
-        raise ConfigError("invalid config", ["set 'sqlalchemy_url', or 'host' with 'port', 'user', 'password' "
-                                             "and 'database'"])
-    storage = str(config.get("ssl_storage_directory") or ".secrets")
-    if config.get("ssl_enable"):
-        mode = config.get("ssl_mode") or "verify-full"
-        if mode not in SSL_MODES:
-            raise ConfigError("invalid config", [f"setting 'ssl_mode': {mode!r} is not one of {', '.join(SSL_MODES)}"])
-        params["sslmode"] = mode
-        if config.get("ssl_certificate_authority"):
-            params["sslrootcert"] = _cert_file(str(config["ssl_certificate_authority"]), storage, "root.crt")
-    if config.get("ssl_client_certificate_enable"):
-        for key, name, file in (("ssl_client_certificate", "sslcert", "client.crt"),
-                                ("ssl_client_private_key", "sslkey", "client.key")):
-            if not config.get(key):
-                raise ConfigError("invalid config", [f"setting '{key}': required when ssl_client_certificate_enable"])
-            params[name] = _cert_file(str(config[key]), storage, file)
-    return conninfo, params
-
-
-def describe(conninfo: str, params: Mapping[str, Any]) -> str:
-    """host:port/db for messages; never the password."""
-    if conninfo:
-        parts = urlsplit(conninfo)
-        try:
-            port = parts.port or 5432
-        except ValueError:
-            raise ConfigError("invalid config", ["setting 'sqlalchemy_url': bad port"]) from None
-        return f"{parts.hostname or 'localhost'}:{port}{parts.path or ''}"
-    return f"{params.get('host')}:{params.get('port')}/{params.get('dbname', '')}"
+    """(conninfo, keyword parameters) for psycopg.connect, from the tap's settings."""
+    return conninfo_from_settings(config, application_name="sluice tap-postgres", options=SESSION_OPTIONS)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -16,97 +16,31 @@ result. An error of a queued statement is raised by the next ``submit``/``run``.
 from __future__ import annotations
 
 import logging
-import os
-import stat
 import tempfile
 from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import backoff
 import psycopg
 
-from protocol.errors import ConfigError, TargetError
+from protocol.errors import TargetError
+from protocol.pgconn import conninfo_from_settings, describe
 
-__all__ = ["Session", "conninfo_from_config", "describe_target"]
+__all__ = ["Session", "conninfo_from_config"]
 
 log = logging.getLogger("sluice.target.postgres")
 
 T = TypeVar("T")
 MAX_PENDING = 2
 Op = Callable[[psycopg.Connection[Any]], Any]
-SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
-
-
-def _cert_file(value: str, storage: str, name: str) -> str:
-    """A certificate given as a path is used as is; given as PEM text it is written to a 0600 file."""
-    if "-----BEGIN" not in value:
-        return str(Path(value).expanduser())
-    folder = Path(storage).expanduser()
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, stat.S_IRUSR | stat.S_IWUSR)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(value)
-    return str(path)
 
 
 def conninfo_from_config(config: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    """(conninfo, keyword parameters) for psycopg.connect, from target-postgres settings.
-
-    A connection string (``sqlalchemy_url`` or ``connection_string``) wins over the separate
-    fields, as in MeltanoLabs target-postgres; the ssl_* settings apply to the separate fields.
-    """
-    url = config.get("connection_string") or config.get("sqlalchemy_url")
-    params: dict[str, Any] = {"application_name": "sluice target-postgres",
-                              "options": "-c TimeZone=UTC -c work_mem=64MB"}
-    if url:
-        url = str(url)
-        parts = urlsplit(url)
-        if parts.scheme.startswith("postgres") and "+" in parts.scheme:
-            url = urlunsplit(("postgresql", *parts[1:]))
-        return url, params
-    if not config.get("host"):
-        raise ConfigError("invalid config", ["set 'sqlalchemy_url' (or 'connection_string'), or 'host' with "
-                                             "'port', 'user', 'password' and 'database'"])
-    params.update(host=config["host"], port=int(config.get("port") or 5432))
-    for key, name in (("user", "user"), ("password", "password"), ("database", "dbname")):
-        if config.get(key) not in (None, ""):
-            params[name] = config[key]
-    if config.get("ssl_enable"):
-        mode = config.get("ssl_mode") or "verify-full"
-        if mode not in SSL_MODES:
-            raise ConfigError("invalid config", [f"setting 'ssl_mode': {mode!r} is not one of {', '.join(SSL_MODES)}"])
-        params["sslmode"] = mode
-        storage = str(config.get("ssl_storage_directory") or ".secrets")
-        if config.get("ssl_certificate_authority"):
-            params["sslrootcert"] = _cert_file(str(config["ssl_certificate_authority"]), storage, "root.crt")
-    if config.get("ssl_client_certificate_enable"):
-        storage = str(config.get("ssl_storage_directory") or ".secrets")
-        for key, name, file in (("ssl_client_certificate", "sslcert", "client.crt"),
-                                ("ssl_client_private_key", "sslkey", "client.key")):
-            if not config.get(key):
-                raise ConfigError("invalid config", [f"setting '{key}': required when ssl_client_certificate_enable"])
-            params[name] = _cert_file(str(config[key]), storage, file)
-    return "", params
-
-
-def describe_target(conninfo: str, params: Mapping[str, Any]) -> str:
-    """host:port/db for messages; never the password."""
-    if conninfo:
-        parts = urlsplit(conninfo)
-        try:
-            port = parts.port
-        except ValueError:
-            raise ConfigError("invalid config", [f"the connection URL has a bad port: {parts.netloc.split('@')[-1]}"]) \
-                from None
-        if parts.hostname or parts.path:
-            return f"{parts.hostname or 'localhost'}:{port or 5432}{parts.path or ''}"
-        return "the configured server"
-    return f"{params.get('host')}:{params.get('port')}/{params.get('dbname', '')}"
+    """(conninfo, keyword parameters) for psycopg.connect, from target-postgres settings."""
+    return conninfo_from_settings(config, application_name="sluice target-postgres",
+                                  options="-c TimeZone=UTC -c work_mem=64MB")
 
 
 class _ConnectionLost(Exception):
@@ -124,7 +58,7 @@ class Session:
                  max_wait: float = 8.0) -> None:
         self._conninfo = conninfo
         self._params = dict(params)
-        self.where = describe_target(conninfo, params)
+        self.where = describe(conninfo, params)
         self.max_tries = max_tries
         self.max_wait = max_wait
         self._journal: list[Op] = []

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from protocol.cli import target_main
+from protocol.pgconn import describe
 from targets.postgres.connection import Session, conninfo_from_config
 from targets.postgres.dialect import PostgresLoader
 from targets.sql.dialect import Loader
@@ -73,11 +74,7 @@ class PostgresTarget(SQLTarget):
         self.db_schema = str(self.config.get("default_target_schema") or "public")
 
     def destination(self) -> str:
-        from psycopg.conninfo import conninfo_to_dict
-
-        where = {**conninfo_to_dict(self.conninfo or ""), **self.params}  # never the password
-        host, port, db = where.get("host") or "localhost", where.get("port") or 5432, where.get("dbname") or ""
-        return f"PostgreSQL {host}:{port}/{db}, schema {self.db_schema}"
+        return f"PostgreSQL {describe(self.conninfo, self.params)}, schema {self.db_schema}"
 
     def open_loader(self) -> Loader:
         retries = int(self.config.get("connection_retries", 5))

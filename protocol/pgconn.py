@@ -1,0 +1,88 @@
+"""PostgreSQL connection settings, shared by every connector that talks to PostgreSQL.
+
+The settings are MeltanoLabs' (tap-postgres and target-postgres use the same names):
+``sqlalchemy_url`` (or our ``connection_string``) wins over ``host``/``port``/``user``/
+``password``/``database``; a ``+driver`` suffix in the URL scheme is dropped; the ``ssl_*``
+settings apply either way. Certificates may be paths or PEM text (written to 0600 files).
+Nothing here imports a driver: the result is a conninfo string and keyword parameters.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from protocol.errors import ConfigError
+
+__all__ = ["SSL_MODES", "conninfo_from_settings", "describe"]
+
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+URL_SETTINGS = ("connection_string", "sqlalchemy_url")
+
+
+def _cert_file(value: str, storage: str, name: str) -> str:
+    """A certificate given as a path is used as is; given as PEM text it is written to a 0600 file."""
+    if "-----BEGIN" not in value:
+        return str(Path(value).expanduser())
+    folder = Path(storage).expanduser()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, stat.S_IRUSR | stat.S_IWUSR)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value)
+    return str(path)
+
+
+def conninfo_from_settings(
+    config: Mapping[str, Any], *, application_name: str, options: str = ""
+) -> tuple[str, dict[str, Any]]:
+    """(conninfo, keyword parameters) for psycopg.connect, from the connection settings."""
+    params: dict[str, Any] = {"application_name": application_name}
+    if options:
+        params["options"] = options
+    url = next((config[k] for k in URL_SETTINGS if config.get(k)), None)
+    conninfo = ""
+    if url:
+        parts = urlsplit(str(url))
+        conninfo = urlunsplit(("postgresql", *parts[1:])) if "+" in parts.scheme else str(url)
+    elif config.get("host"):
+        params.update(host=config["host"], port=int(config.get("port") or 5432))
+        for key, name in (("user", "user"), ("password", "password"), ("database", "dbname")):
+            if config.get(key) not in (None, ""):
+                params[name] = config[key]
+    else:
+        raise ConfigError("invalid config", ["set 'sqlalchemy_url', or 'host' with 'port', 'user', 'password' "
+                                             "and 'database'"])
+    storage = str(config.get("ssl_storage_directory") or ".secrets")
+    if config.get("ssl_enable"):
+        mode = config.get("ssl_mode") or "verify-full"
+        if mode not in SSL_MODES:
+            raise ConfigError("invalid config", [f"setting 'ssl_mode': {mode!r} is not one of {', '.join(SSL_MODES)}"])
+        params["sslmode"] = mode
+        if config.get("ssl_certificate_authority"):
+            params["sslrootcert"] = _cert_file(str(config["ssl_certificate_authority"]), storage, "root.crt")
+    if config.get("ssl_client_certificate_enable"):
+        for key, name, file in (("ssl_client_certificate", "sslcert", "client.crt"),
+                                ("ssl_client_private_key", "sslkey", "client.key")):
+            if not config.get(key):
+                raise ConfigError("invalid config", [f"setting '{key}': required when ssl_client_certificate_enable"])
+            params[name] = _cert_file(str(config[key]), storage, file)
+    return conninfo, params
+
+
+def describe(conninfo: str, params: Mapping[str, Any]) -> str:
+    """host:port/database, for messages; never the password."""
+    if conninfo:
+        parts = urlsplit(conninfo)
+        try:
+            port = parts.port or 5432
+        except ValueError:
+            raise ConfigError("invalid config", ["the connection URL has a bad port"]) from None
+        if parts.hostname or parts.path:
+            return f"{parts.hostname or 'localhost'}:{port}{parts.path or ''}"
+        return "the configured server"
+    return f"{params.get('host')}:{params.get('port')}/{params.get('dbname', '')}"
