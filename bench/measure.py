@@ -48,6 +48,7 @@ class Run:
     peak_rss_mb: float | None     # None when not measured (in-process floor)
     returncode: int
     error: str = ""               # stderr tail, or why the run does not count
+    note: str = ""                # what the program's ``note`` hook said after the run
 
     @property
     def ok(self) -> bool:

@@ -39,6 +39,7 @@ class Program:
     env: Mapping[str, str] = field(default_factory=dict)       # added to the harness's environment
     rss: Literal["child", "self"] = "child"    # self: the process alone, its children excluded
     timing: Literal["wall", "reported"] = "wall"   # reported: the program prints seconds=S on stderr
+    note: Callable[[], str] | None = None      # after every run: a remark shown with its figure (server CPU)
 
 
 GoalKind = Literal["peer", "floor", "rate", "rss", "vs", "overhead", "startup", "mb"]
@@ -85,3 +86,5 @@ class Comparison:
     startup: bool = False              # also run every side on an empty input; report start-up and net rate
     count: Callable[[Dataset], int] | None = None   # units per run (default: the records)
     scale: int = 1                     # runs on N x scale records (a longer run, for a stable net rate)
+    records: Callable[[int], int] | None = None   # records it runs on, from N (e.g. a cap); overrides scale
+    teardown: Callable[[], None] | None = None    # after its last run (e.g. stop a server its setup started)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import orjson
 from checks import lines_check, metric_count_check
+from cmp_http import HTTP_COMPARISONS
 from cmp_runner import RUNNER_COMPARISONS
 from cmp_sql import SQL_COMPARISONS
 from cmp_taps_pg import TAP_PG_COMPARISONS
@@ -81,6 +82,7 @@ COMPARISONS: tuple[Comparison, ...] = (
     *RUNNER_COMPARISONS,   # issue 3: the runner
     *SQL_COMPARISONS,      # issue 4: target-postgres, target-sqlite
     *TAP_PG_COMPARISONS,   # issue 5: tap-postgres
+    *HTTP_COMPARISONS,     # issue 6: tap-rest, tap-github against a loopback API
 )
 
 

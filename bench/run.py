@@ -9,6 +9,7 @@ See bench/README.md for what each figure means.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 import shlex
@@ -121,8 +122,11 @@ def _run_once(program: peers.Program, bins: dict[str, Path], ds: datagen.Dataset
         problem = program.verify(out, stderr, ds)
         if problem:
             run = measure.Run(run.seconds, run.peak_rss_mb, run.returncode, problem)
+    if program.note is not None:
+        run = dataclasses.replace(run, note=program.note())
     say(f"  {program.label}{' (empty input)' if ds.records == 0 else ''}: {run.seconds:.3f} s, "
-        f"{run.peak_rss_mb or 0:.0f} MB" + (f"  FAILED: {run.error}" if not run.ok else ""))
+        f"{run.peak_rss_mb or 0:.0f} MB" + (f", {run.note}" if run.note else "")
+        + (f"  FAILED: {run.error}" if not run.ok else ""))
     shutil.rmtree(out, ignore_errors=True)
     return run
 
@@ -141,7 +145,9 @@ def _aggregate(label: str, runs: Sequence[measure.Run], units: int, stat: str,
     rss = [r.peak_rss_mb for r in runs if r.peak_rss_mb is not None]
     startup = _seconds(empty, stat) if empty else None
     net = units / (seconds - startup) if startup is not None and seconds > startup else None
-    return Figure(label, units / seconds, max(rss) if rss else None, seconds=seconds, startup=startup, net_rate=net)
+    note = min(runs, key=lambda r: abs(r.seconds - seconds)).note   # the run the figure comes from (or nearest)
+    return Figure(label, units / seconds, max(rss) if rss else None, note, seconds=seconds, startup=startup,
+                  net_rate=net)
 
 
 def _alternate(programs: Sequence[peers.Program], bins: dict[str, Path], ds: datagen.Dataset, repeat: int,
@@ -227,13 +233,19 @@ def _row(name: str, fig: Figure, vs_peer: str, vs_floor: str, goals: str) -> str
     return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
 
 
-def _comparison_rows(comp: peers.Comparison, figs: list[Figure], orjson_rate: float | None) -> list[str]:
-    """Ours first (its goals), then the peer and the other sides ("ours Nx": ours / that side)."""
+def _comparison_rows(comp: peers.Comparison, figs: list[Figure], orjson_rate: float | None, records: int,
+                     n_arg: int) -> list[str]:
+    """Ours first (its goals), then the peer and the other sides ("ours Nx": ours / that side).
+
+    ``records``: what the comparison ran on; ``n_arg``: --records. A comparison with its own record
+    count (``records=``, e.g. the HTTP taps) gets no orjson-floor ratio: that floor parses the bench
+    stream, not what it read."""
     ours, peer = figs[0], (figs[1] if comp.peer is not None else None)
     by_label = {f.label: f for f in figs}
 
     def floor_ratio(f: Figure) -> str:
-        return f"{f.rate / orjson_rate:.0%}" if f.rate and orjson_rate and not comp.startup else "-"
+        return (f"{f.rate / orjson_rate:.0%}" if f.rate and orjson_rate and not comp.startup and comp.records is None
+                else "-")
 
     def speed(f: Figure | None) -> float | None:
         return None if f is None else (f.net_rate if comp.startup else f.rate)
@@ -245,6 +257,8 @@ def _comparison_rows(comp: peers.Comparison, figs: list[Figure], orjson_rate: fl
     goals = "; ".join(_judge(g, ours, peer, by_label, orjson_rate, comp.startup) for g in comp.goals
                       if g.kind != "rss")
     name = comp.name if comp.scale == 1 else f"{comp.name} (N x {comp.scale})"
+    if comp.records is not None and records != n_arg:
+        name = f"{comp.name} ({records:,} records)"
     rows = [_row(name, ours, ratio(peer), floor_ratio(ours), goals + (f" ({ours.note})" if ours.note else ""))]
     for fig in figs[1:]:
         rows.append(_row(name, fig, f"ours {ratio(fig)}" if speed(fig) else "-", floor_ratio(fig), fig.note))
@@ -346,24 +360,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     skipped: set[str] = set()
     for comp in comps:
         say(f"{comp.name}:")
-        cds = ds if comp.scale == 1 else datagen.dataset(args.records * comp.scale, bins[""] / "tap-csv")
+        n = comp.records(args.records) if comp.records else args.records * comp.scale
+        cds = ds if n == args.records else datagen.dataset(n, bins[""] / "tap-csv")
+        if comp.records and n != args.records:
+            notes.append(f"- {comp.name}: runs on {n:,} records (its cap), not {args.records:,}")
         order = [p for p in (comp.ours, comp.peer, *comp.others) if p is not None]
         sides: list[peers.Program] = []
         placeholders: dict[str, Figure] = {}
-        for program in order:
-            why = _skip_reason(program, bins) or _set_up(program, bins, cds)
-            if why:
-                notes.append(f"- skipped {program.label}: {why}")
-                placeholders[program.label] = Figure(program.label, None, None, f"skipped: {why}")
-                if program is comp.ours:
-                    skipped.add(comp.name)
-                continue
-            sides.append(program)
-        units = comp.count(cds) if comp.count else cds.records
-        measured = {f.label: f for f in _alternate(sides, bins, cds, args.repeat, args.stat, OUT / comp.name,
-                                                   empty=empty if comp.startup else None, units=units)}
+        try:
+            for program in order:
+                why = _skip_reason(program, bins) or _set_up(program, bins, cds)
+                if why:
+                    notes.append(f"- skipped {program.label}: {why}")
+                    placeholders[program.label] = Figure(program.label, None, None, f"skipped: {why}")
+                    if program is comp.ours:
+                        skipped.add(comp.name)
+                    continue
+                sides.append(program)
+            units = comp.count(cds) if comp.count else cds.records
+            measured = {f.label: f for f in _alternate(sides, bins, cds, args.repeat, args.stat, OUT / comp.name,
+                                                       empty=empty if comp.startup else None, units=units)}
+        finally:
+            if comp.teardown is not None:
+                comp.teardown()
         figs = [measured.get(p.label) or placeholders[p.label] for p in order]
-        table += _comparison_rows(comp, figs, orjson_fig.rate)
+        table += _comparison_rows(comp, figs, orjson_fig.rate, cds.records, args.records)
     table.append(_row("floor", orjson_fig, "-", "100%", ""))
     table.append(_row("floor", cat_fig, "-", f"{cat_fig.rate / orjson_fig.rate:.0%}" if cat_fig.rate and orjson_fig.rate
                       else "-", ""))
