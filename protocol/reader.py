@@ -50,9 +50,7 @@ class MessageReader:
     def __iter__(self) -> Iterator[Message]:
         readline = self._stream.readline
         limit = self._max
-        loads = orjson.loads
-        validators = self._validators
-        validate = self._validate
+        parse = self.parse_line
         n = self.line_number
         while True:
             line = readline(limit + 1)
@@ -60,61 +58,79 @@ class MessageReader:
                 break
             n += 1
             self.line_number = n
-            if len(line) > limit and not (len(line) == limit + 1 and line[-1:] == b"\n"):
-                raise ProtocolError(f"line is longer than the limit of {limit} bytes", line=n)
-            try:
-                obj = exact_loads(line) if needs_exact_parse(line) else loads(line)
-            except orjson.JSONDecodeError as exc:
-                if not line.strip():
-                    continue
-                raise ProtocolError(f"malformed JSON: {exc}", line=n) from None
-            if obj.__class__ is not dict:
-                raise ProtocolError("line is not a JSON object", line=n)
-            kind = obj.get("type")
-            if kind == "RECORD":
-                stream = obj.get("stream")
-                record = obj.get("record")
-                validator = validators.get(stream) if stream.__class__ is str else None  # type: ignore[arg-type]
-                if validator is None:
-                    self._bad_record(obj, n)
-                elif record.__class__ is not dict:
-                    raise ProtocolError(
-                        "RECORD has no 'record' object", line=n, stream=stream, field="record"
-                    )
-                if validate:
-                    validator(record, n)  # type: ignore[misc]
-                yield RecordMessage(
-                    stream, record, obj.get("version"), obj.get("time_extracted"), n  # type: ignore[arg-type]
+            msg = parse(line, n)
+            if msg is not None:
+                yield msg
+
+    def parse_line(self, line: bytes, n: int) -> Message | None:
+        """One line (number ``n``) to its typed message; None for a blank line.
+
+        Updates the shared schema/validator state on SCHEMA lines; raises
+        :class:`ProtocolError` for a bad line exactly as iteration does.
+        """
+        limit = self._max
+        if len(line) > limit and not (len(line) == limit + 1 and line[-1:] == b"\n"):
+            raise ProtocolError(f"line is longer than the limit of {limit} bytes", line=n)
+        try:
+            obj = exact_loads(line) if needs_exact_parse(line) else orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            if not line.strip():
+                return None
+            raise ProtocolError(f"malformed JSON: {exc}", line=n) from None
+        if obj.__class__ is not dict:
+            raise ProtocolError("line is not a JSON object", line=n)
+        kind = obj.get("type")
+        if kind == "RECORD":
+            stream = obj.get("stream")
+            record = obj.get("record")
+            validator = self._validators.get(stream) if stream.__class__ is str else None  # type: ignore[arg-type]
+            if validator is None:
+                self._bad_record(obj, n)
+            elif record.__class__ is not dict:
+                raise ProtocolError(
+                    "RECORD has no 'record' object", line=n, stream=stream, field="record"
                 )
-            elif kind == "STATE":
-                if obj.get("value").__class__ is not dict:
-                    raise ProtocolError("STATE needs a 'value' object", line=n, field="value")
-                yield StateMessage(obj["value"], n)
-            elif kind == "SCHEMA":
-                yield self._schema(obj, n)
-            elif kind == "ACTIVATE_VERSION":
-                stream = self._stream_name(obj, n)
-                version = obj.get("version")
-                if not isinstance(version, int) or isinstance(version, bool):
-                    raise ProtocolError(
-                        "ACTIVATE_VERSION needs an integer 'version'",
-                        line=n, stream=stream, field="version",
-                    )
-                yield ActivateVersionMessage(stream, version, n)
-            elif kind == "BATCH":
-                stream = self._stream_name(obj, n)
-                self._require_schema(stream, "BATCH", n)
-                encoding = obj.get("encoding")
-                manifest = obj.get("manifest")
-                if not isinstance(encoding, dict):
-                    raise ProtocolError("BATCH has no 'encoding'", line=n, stream=stream, field="encoding")
-                if not isinstance(manifest, list):
-                    raise ProtocolError("BATCH has no 'manifest'", line=n, stream=stream, field="manifest")
-                yield BatchMessage(stream, encoding, manifest, n)
-            elif kind is None:
-                raise ProtocolError("message has no 'type'", line=n, field="type")
-            else:
-                raise ProtocolError(f"unknown message type {kind!r}", line=n, field="type")
+            if self._validate:
+                validator(record, n)  # type: ignore[misc]
+            return RecordMessage(
+                stream, record, obj.get("version"), obj.get("time_extracted"), n  # type: ignore[arg-type]
+            )
+        if kind == "STATE":
+            if obj.get("value").__class__ is not dict:
+                raise ProtocolError("STATE needs a 'value' object", line=n, field="value")
+            return StateMessage(obj["value"], n)
+        if kind == "SCHEMA":
+            return self._schema(obj, n)
+        if kind == "ACTIVATE_VERSION":
+            stream = self._stream_name(obj, n)
+            version = obj.get("version")
+            if not isinstance(version, int) or isinstance(version, bool):
+                raise ProtocolError(
+                    "ACTIVATE_VERSION needs an integer 'version'",
+                    line=n, stream=stream, field="version",
+                )
+            return ActivateVersionMessage(stream, version, n)
+        if kind == "BATCH":
+            stream = self._stream_name(obj, n)
+            self._require_schema(stream, "BATCH", n)
+            encoding = obj.get("encoding")
+            manifest = obj.get("manifest")
+            if not isinstance(encoding, dict):
+                raise ProtocolError("BATCH has no 'encoding'", line=n, stream=stream, field="encoding")
+            if not isinstance(manifest, list):
+                raise ProtocolError("BATCH has no 'manifest'", line=n, stream=stream, field="manifest")
+            return BatchMessage(stream, encoding, manifest, n)
+        if kind is None:
+            raise ProtocolError("message has no 'type'", line=n, field="type")
+        raise ProtocolError(f"unknown message type {kind!r}", line=n, field="type")
+
+    @property
+    def max_line_bytes(self) -> int:
+        return self._max
+
+    @property
+    def validate_records(self) -> bool:
+        return self._validate
 
     def validator(self, stream: str) -> RecordValidator:
         return self._validators[stream]

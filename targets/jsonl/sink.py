@@ -27,12 +27,16 @@ class JsonlSink(FileSink):
     """Writes each record as one JSON line, exactly as received (schema changes need nothing)."""
 
     line_based = True
+    accepts_raw = True
 
     def __init__(self, target: FileTarget, schema: SchemaMessage) -> None:
         super().__init__(target, schema)
         # One growing bytearray, not a list of bytes: each orjson output is freed at once,
         # which keeps glibc from growing and trimming its heap (a page fault per record).
         self._buf = bytearray()
+        # Raw runs (the fast path) are kept as they come and joined once by take().
+        self._parts: list[bytes | memoryview] = []
+        self._parts_size = 0
 
     def add(self, record: dict[str, Any], message: RecordMessage) -> None:
         buf = self._buf
@@ -43,6 +47,18 @@ class JsonlSink(FileSink):
         if len(buf) >= SPILL_BYTES:
             self.spill()
 
+    def add_raw(self, records: bytes | memoryview, count: int, first_line: int) -> None:
+        """Validated records as received: their bytes are the lines (numbers stay exact)."""
+        parts = self._parts
+        if self._buf:
+            parts.append(bytes(self._buf))  # records added one by one before: keep the order
+            self._buf.clear()
+        parts.append(records)
+        parts.append(b"\n")
+        self._parts_size += len(records) + 1
+        if self._parts_size >= SPILL_BYTES:
+            self.spill()
+
     def _slow(self, record: dict[str, Any], message: RecordMessage) -> bytes:
         try:
             return dumps(record) + b"\n"  # integers beyond 64 bits, tuples, ...
@@ -51,6 +67,12 @@ class JsonlSink(FileSink):
                                 stream=self.stream) from None
 
     def take(self) -> bytes:
-        data = bytes(self._buf)
+        if self._parts:
+            self._parts.append(bytes(self._buf))
+            data = b"".join(self._parts)
+            self._parts.clear()
+            self._parts_size = 0
+        else:
+            data = bytes(self._buf)
         self._buf.clear()
         return data
