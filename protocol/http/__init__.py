@@ -1,4 +1,4 @@
-"""The HTTP kit for API taps: one pooled session, auth, pagination, rate limits, retries, breakers.
+"""The HTTP kit for API taps: one pooled transport (urllib3), auth, pagination, rate limits, retries, breakers.
 
     client = HttpClient(HttpSettings.from_config(config), auth=BearerTokenAuth(token))
     for page in client.paginate(url, LinkPaginator(100), extract=lambda body: body):
@@ -24,6 +24,7 @@ from protocol.http.errors import (
     HttpRetryableError,
     WaitTooLong,
     map_request_exception,
+    map_transport_exception,
     parse_retry_after,
     redact,
     status_error,
@@ -43,6 +44,7 @@ from protocol.http.paginators import (
 from protocol.http.ratelimit import RateLimiter
 from protocol.http.retry import RetryPolicy
 from protocol.http.session import HTTP_SETTINGS, HttpClient, HttpSettings, Page, redact_headers
+from protocol.http.transport import Response, Transport, Urllib3Transport
 
 __all__ = [
     "CLOSED",
@@ -72,12 +74,16 @@ __all__ = [
     "PageNumberPaginator",
     "Paginator",
     "RateLimiter",
+    "Response",
     "RetryPolicy",
     "SinglePage",
+    "Transport",
+    "Urllib3Transport",
     "WaitTooLong",
     "find",
     "find_first",
     "map_request_exception",
+    "map_transport_exception",
     "paginator_from_config",
     "parse_retry_after",
     "redact",

@@ -19,9 +19,9 @@ from collections.abc import Callable, MutableMapping
 from typing import Any
 
 import orjson
-import requests
 
 from protocol.errors import FatalSourceError
+from protocol.http.transport import Response
 
 __all__ = [
     "ApiKeyAuth",
@@ -36,7 +36,7 @@ __all__ = [
 log = logging.getLogger("sluice.http")
 
 #: posts a form to the token endpoint; the client provides it (retries, metrics, errors mapped)
-TokenPoster = Callable[[str, dict[str, str], tuple[str, str] | None], requests.Response]
+TokenPoster = Callable[[str, dict[str, str], tuple[str, str] | None], Response]
 
 
 class Auth:
@@ -83,8 +83,11 @@ class BasicAuth(Auth):
         self.password = password
         self.encoded = base64.b64encode(f"{username}:{password}".encode()).decode()
 
+    def header(self) -> str:
+        return "Basic " + self.encoded
+
     def apply(self, headers: MutableMapping[str, str], params: MutableMapping[str, Any]) -> None:
-        headers["Authorization"] = "Basic " + self.encoded
+        headers["Authorization"] = self.header()
 
     def secrets(self) -> list[str]:
         return [self.password, self.encoded]

@@ -1,7 +1,9 @@
 """Map HTTP failures into the protocol error tree, where they enter our code.
 
-    requests.Timeout, ConnectionError, ChunkedEncodingError  -> RetryableSourceError
-    any other requests.RequestException                       -> FatalSourceError
+    urllib3 timeouts (connect, read), refused or reset connections,
+    a body cut short, TLS and proxy failures                 -> RetryableSourceError
+    any other urllib3 error (bad URL or scheme, too many
+    redirects, undecodable body, invalid header)              -> FatalSourceError
     HTTP 429, 5xx, 403/429 with X-RateLimit-Remaining: 0      -> RetryableSourceError (retry_after)
     HTTP 401, 403, any other 4xx                              -> FatalSourceError (the server's message)
 """
@@ -11,26 +13,34 @@ from __future__ import annotations
 import email.utils
 import time
 from collections.abc import Iterable, Mapping
+from http.client import HTTPException
 from urllib.parse import quote, quote_plus
 
 import orjson
-import requests
+from urllib3 import exceptions as u3
 
 from protocol.errors import FatalSourceError, RetryableSourceError, SourceError
+from protocol.http.transport import Response
 
 __all__ = [
     "CircuitOpenError",
     "HttpFatalError",
     "HttpRetryableError",
     "WaitTooLong",
+    "TRANSPORT_ERRORS",
     "map_request_exception",
+    "map_transport_exception",
     "parse_retry_after",
     "redact",
     "status_error",
 ]
 
 REDACTED = "********"
-_TRANSIENT = (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
+#: what the transport may raise: every urllib3 error, and the stdlib's should one get past urllib3
+TRANSPORT_ERRORS = (u3.HTTPError, u3.ProxySchemeUnsupported, u3.MessageDefect, HTTPException, OSError)
+_TIMEOUT = u3.TimeoutError  # its NewConnectionError subclass is a refused connection, not a timeout
+_TRANSIENT = (u3.TimeoutError, u3.ProtocolError, u3.SSLError, u3.ProxyError, u3.ClosedPoolError,
+              u3.IncompleteRead, u3.InvalidChunkLength, HTTPException, OSError)
 
 
 class CircuitOpenError(RetryableSourceError):
@@ -66,14 +76,20 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
-def map_request_exception(exc: requests.RequestException, endpoint: str, secrets: Iterable[str] = ()) -> SourceError:
-    """A requests exception as one of ours (raise it ``from exc``)."""
+def map_transport_exception(exc: BaseException, endpoint: str, secrets: Iterable[str] = ()) -> SourceError:
+    """A transport (urllib3) exception as one of ours (raise it ``from exc``)."""
+    if isinstance(exc, u3.MaxRetryError) and exc.reason is not None:
+        exc = exc.reason  # the real failure (a redirect loop is a ResponseError: fatal)
     name = type(exc).__name__
-    if isinstance(exc, requests.Timeout):
-        return RetryableSourceError(f"{endpoint}: timed out ({name})")
+    if isinstance(exc, _TIMEOUT) and not isinstance(exc, u3.NewConnectionError):
+        return RetryableSourceError(f"{endpoint}: timed out ({name.removesuffix('Error')})")
     if isinstance(exc, _TRANSIENT):
-        return RetryableSourceError(f"{endpoint}: connection failed ({name})")
+        return RetryableSourceError(redact(f"{endpoint}: connection failed ({name})", secrets))
     return FatalSourceError(redact(f"{endpoint}: request failed ({name}: {exc})", secrets))
+
+
+#: the former name, kept for callers of the requests-based kit
+map_request_exception = map_transport_exception
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -103,7 +119,7 @@ def _rate_limit_wait(headers: Mapping[str, str]) -> float | None:
     return max(0.0, value - time.time()) if value > 1e9 else max(0.0, value)
 
 
-def response_message(response: requests.Response, limit: int = 300) -> str:
+def response_message(response: Response, limit: int = 300) -> str:
     """The server's own words: a JSON ``message``/``error_description``/``error``, or the text."""
     content = response.content or b""
     try:
@@ -120,10 +136,10 @@ def response_message(response: requests.Response, limit: int = 300) -> str:
 
 
 def status_error(
-    response: requests.Response, endpoint: str, secrets: Iterable[str] = ()
+    response: Response, endpoint: str, secrets: Iterable[str] = ()
 ) -> HttpRetryableError | HttpFatalError:
     """The error for a non-2xx response."""
-    status = response.status_code
+    status = response.status
     message = redact(response_message(response), secrets)
     what = f"{endpoint}: HTTP {status}" + (f" {message}" if message else "")
     headers = response.headers

@@ -13,9 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import requests
-
 from protocol.http.jsonpath import find_first
+from protocol.http.transport import Response
 
 __all__ = [
     "CursorPaginator",
@@ -41,12 +40,12 @@ class Paginator:
     def first_params(self) -> dict[str, Any]:
         return {}
 
-    def next_page(self, response: requests.Response, body: Any, records: list[Any]) -> NextPage | None:
+    def next_page(self, response: Response, body: Any, records: list[Any]) -> NextPage | None:
         raise NotImplementedError
 
 
 class SinglePage(Paginator):
-    def next_page(self, response: requests.Response, body: Any, records: list[Any]) -> NextPage | None:
+    def next_page(self, response: Response, body: Any, records: list[Any]) -> NextPage | None:
         return None
 
 
@@ -57,7 +56,7 @@ class LinkPaginator(Paginator):
     def first_params(self) -> dict[str, Any]:
         return {self.size_param: self.page_size} if self.page_size else {}
 
-    def next_page(self, response: requests.Response, body: Any, records: list[Any]) -> NextPage | None:
+    def next_page(self, response: Response, body: Any, records: list[Any]) -> NextPage | None:
         link = response.headers.get("Link")
         if not link:
             return None
@@ -81,7 +80,7 @@ class CursorPaginator(Paginator):
         self._seen.clear()
         return {self.size_param: self.page_size} if self.page_size else {}
 
-    def next_page(self, response: requests.Response, body: Any, records: list[Any]) -> NextPage | None:
+    def next_page(self, response: Response, body: Any, records: list[Any]) -> NextPage | None:
         token = find_first(body, self.path)
         if token is None or token == "" or token is False:
             return None
@@ -105,7 +104,7 @@ class OffsetPaginator(Paginator):
         self._offset = 0
         return {self.offset_param: 0, self.limit_param: self.limit}
 
-    def next_page(self, response: requests.Response, body: Any, records: list[Any]) -> NextPage | None:
+    def next_page(self, response: Response, body: Any, records: list[Any]) -> NextPage | None:
         self._offset += len(records)
         if len(records) < self.limit:
             return None
@@ -130,7 +129,7 @@ class PageNumberPaginator(Paginator):
             params[self.size_param] = self.page_size
         return params
 
-    def next_page(self, response: requests.Response, body: Any, records: list[Any]) -> NextPage | None:
+    def next_page(self, response: Response, body: Any, records: list[Any]) -> NextPage | None:
         if not records or (self.page_size and len(records) < self.page_size):
             return None
         self._page += 1

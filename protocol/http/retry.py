@@ -8,6 +8,7 @@ cool-down) is handed to the rate limiter, so the next try waits at least that lo
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,21 +36,32 @@ class RetryPolicy:
     jitter: bool = True
 
     def call(self, attempt: Callable[[], T], on_retry: Callable[[RetryableSourceError], None] | None = None) -> T:
-        def backing_off(details: Any) -> None:
-            exc = details.get("exception")
-            log.warning("retry %d/%d in %.2fs: %s", details["tries"], self.max_tries - 1, details["wait"], exc)
-            if on_retry is not None and isinstance(exc, RetryableSourceError):
-                on_retry(exc)
+        return _runner(self)(attempt, on_retry)  # type: ignore[no-any-return]
 
-        wrapped = backoff.on_exception(
-            backoff.expo,
-            RetryableSourceError,
-            max_tries=max(1, self.max_tries),
-            jitter=backoff.full_jitter if self.jitter else None,
-            on_backoff=backing_off,
-            giveup=lambda exc: isinstance(exc, WaitTooLong),
-            logger=None,
-            factor=self.base_wait,
-            max_value=self.max_wait,
-        )(attempt)
-        return wrapped()
+
+def _invoke(attempt: Callable[[], T], on_retry: Callable[[RetryableSourceError], None] | None) -> T:
+    return attempt()
+
+
+@functools.lru_cache(maxsize=32)
+def _runner(policy: RetryPolicy) -> Callable[..., Any]:
+    """``_invoke`` wrapped in the policy's backoff, built once per policy (not once per request)."""
+
+    def backing_off(details: Any) -> None:
+        exc = details.get("exception")
+        log.warning("retry %d/%d in %.2fs: %s", details["tries"], policy.max_tries - 1, details["wait"], exc)
+        on_retry = details["args"][1]
+        if on_retry is not None and isinstance(exc, RetryableSourceError):
+            on_retry(exc)
+
+    return backoff.on_exception(  # type: ignore[no-any-return]
+        backoff.expo,
+        RetryableSourceError,
+        max_tries=max(1, policy.max_tries),
+        jitter=backoff.full_jitter if policy.jitter else None,
+        on_backoff=backing_off,
+        giveup=lambda exc: isinstance(exc, WaitTooLong),
+        logger=None,
+        factor=policy.base_wait,
+        max_value=policy.max_wait,
+    )(_invoke)

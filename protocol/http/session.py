@@ -1,4 +1,4 @@
-"""HttpClient: one pooled ``requests`` session per tap, with every policy of the kit applied.
+"""HttpClient: one pooled transport (urllib3) per tap, with every policy of the kit applied.
 
 A request goes: breaker check -> rate limiter -> auth -> send (errors mapped) -> METRIC line
 -> rate-limit headers read -> status checked; retried by the :class:`RetryPolicy` only when
@@ -8,24 +8,22 @@ transient. Logs name the endpoint (the URL path), never the query, headers or se
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
-from urllib.request import getproxies
+from urllib.parse import urlencode, urlsplit
 
-import requests
-from requests.adapters import HTTPAdapter
+import orjson
 
 from protocol.errors import FatalSourceError, RetryableSourceError
-from protocol.http.auth import Auth, OAuth2Base
+from protocol.http.auth import Auth, BasicAuth, OAuth2Base
 from protocol.http.breaker import Breakers
-from protocol.http.errors import HttpFatalError, map_request_exception, redact, status_error
+from protocol.http.errors import TRANSPORT_ERRORS, HttpFatalError, map_transport_exception, redact, status_error
 from protocol.http.paginators import Paginator
 from protocol.http.ratelimit import RateLimiter
 from protocol.http.retry import RetryPolicy
+from protocol.http.transport import DEFAULT_HEADERS, Response, Transport, Urllib3Transport
 from protocol.jsoncodec import JSONDecodeError, loads
 from protocol.metrics import emit
 
@@ -119,44 +117,48 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return {k: ("********" if any(s in k.lower() for s in _SENSITIVE) else v) for k, v in headers.items()}
 
 
-def _read_environment_once(session: requests.Session) -> None:
-    """Without proxy variables, read the CA bundle variables now and stop requests from scanning
-    the environment on every request (a sizeable share of a fast page's cost). With proxy
-    variables set, requests keeps doing it, since ``no_proxy`` is decided per URL."""
-    if getproxies():
-        return
-    session.trust_env = False
-    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-    if bundle:
-        session.verify = bundle
+def merge_headers(base: Mapping[str, str], extra: Mapping[str, str] | None) -> dict[str, str]:
+    """``base`` overridden by ``extra``, header names compared case-insensitively."""
+    if not extra:
+        return dict(base)
+    override = {k.lower() for k in extra}
+    merged = {k: v for k, v in base.items() if k.lower() not in override}
+    merged.update(extra)
+    return merged
+
+
+def encode_body(data: Mapping[str, Any] | str | bytes | None, json: Any) -> tuple[bytes | None, str | None]:
+    """A request body and its Content-Type: ``data`` form-encoded (or sent as is), or ``json``."""
+    if data is not None:
+        if isinstance(data, Mapping):
+            return urlencode(data, doseq=True).encode(), "application/x-www-form-urlencoded"
+        return (data.encode() if isinstance(data, str) else data), None
+    if json is not None:
+        return orjson.dumps(json), "application/json"
+    return None, None
 
 
 @dataclass
 class Page:
-    response: requests.Response
+    response: Response
     body: Any
     records: list[Any]
 
 
 class HttpClient:
-    """The one session of a tap. Close it (or use ``with``) to release its connections."""
+    """The one pooled transport of a tap. Close it (or use ``with``) to release its connections."""
 
     def __init__(self, settings: HttpSettings | None = None, auth: Auth | None = None,
-                 headers: Mapping[str, str] | None = None) -> None:
+                 headers: Mapping[str, str] | None = None, transport: Transport | None = None) -> None:
         self.settings = settings or HttpSettings()
         self.auth = auth or Auth()
         self._auths: list[Auth] = []
-        self.session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=self.settings.pool_size, pool_maxsize=self.settings.pool_size,
-                              max_retries=0)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
-        self.session.headers.update({"User-Agent": self.settings.user_agent, **(headers or {})})
-        _read_environment_once(self.session)
+        self.timeout = (self.settings.connect_timeout, self.settings.timeout)
+        self.transport: Transport = transport or Urllib3Transport(self.settings.pool_size, self.timeout)
+        self.headers = merge_headers({"User-Agent": self.settings.user_agent, **DEFAULT_HEADERS}, headers)
         self.limiter = RateLimiter(self.settings.requests_per_minute, self.settings.burst,
                                    buffer=self.settings.rate_limit_buffer, max_wait=self.settings.max_wait)
         self.breakers = Breakers(self.settings.breaker_failures, self.settings.breaker_cool_down)
-        self.timeout = (self.settings.connect_timeout, self.settings.timeout)
         self.attach(self.auth)
 
     def attach(self, auth: Auth) -> Auth:
@@ -175,7 +177,7 @@ class HttpClient:
         self.close()
 
     def close(self) -> None:
-        self.session.close()
+        self.transport.close()
         for auth in self._auths:
             if auth in _URLLIB3_FILTER.auths:
                 _URLLIB3_FILTER.auths.remove(auth)
@@ -185,13 +187,24 @@ class HttpClient:
 
     def request(self, method: str, url: str, *, params: Mapping[str, Any] | None = None,
                 headers: Mapping[str, str] | None = None, endpoint: str | None = None,
-                use_auth: bool = True, strategy: Auth | None = None, **kwargs: Any) -> requests.Response:
-        """Send with retries; return a 2xx response or raise a SourceError.
+                use_auth: bool = True, strategy: Auth | None = None,
+                data: Mapping[str, Any] | str | bytes | None = None, json: Any = None,
+                auth: tuple[str, str] | None = None) -> Response:
+        """Send with retries; return a 2xx (or 3xx) response or raise a SourceError.
 
         ``strategy`` replaces the client's auth for this request (:meth:`attach` it first);
-        other keyword arguments go to ``requests`` (``data``, ``json``, its own ``auth``).
+        ``data`` is a form (or a raw body), ``json`` a JSON body, ``auth`` a (user, password)
+        pair sent as Basic credentials.
         """
         endpoint = endpoint or urlsplit(url).path or "/"
+        body, content_type = encode_body(data, json)
+        extra: dict[str, str] = {}
+        if content_type:
+            extra["Content-Type"] = content_type
+        if auth is not None:
+            extra["Authorization"] = BasicAuth(*auth).header()
+        if extra:
+            headers = {**extra, **(headers or {})}
         if not use_auth:
             strategy = Auth()
         elif strategy is None:
@@ -203,40 +216,39 @@ class HttpClient:
 
         reauthorized = False
 
-        def attempt() -> requests.Response:
+        def attempt() -> Response:
             nonlocal reauthorized
             try:
-                return self._send(method, url, params, headers, endpoint, strategy, kwargs)
+                return self._send(method, url, params, headers, endpoint, strategy, body)
             except HttpFatalError as exc:
                 if exc.status == 401 and not reauthorized:
                     reauthorized = True
                     if strategy.refresh_after_401():
                         log.info("%s: HTTP 401, credentials refreshed; trying once more", endpoint)
-                        return self._send(method, url, params, headers, endpoint, strategy, kwargs)
+                        return self._send(method, url, params, headers, endpoint, strategy, body)
                 raise
 
         return self.settings.retry.call(attempt, on_retry)
 
     def _send(self, method: str, url: str, params: Mapping[str, Any] | None, headers: Mapping[str, str] | None,
-              endpoint: str, auth: Auth, kwargs: dict[str, Any]) -> requests.Response:
+              endpoint: str, auth: Auth, body: bytes | None) -> Response:
         breaker = self.breakers.for_host(urlsplit(url).netloc)
         self.limiter.acquire()
         breaker.before()
         req_headers: dict[str, str] = dict(headers or {})
         req_params: dict[str, Any] = dict(params or {})
         auth.apply(req_headers, req_params)
+        sent = merge_headers(self.headers, req_headers)
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("%s %s headers=%s", method, endpoint, redact_headers({**self.session.headers, **req_headers}))
+            log.debug("%s %s headers=%s", method, endpoint, redact_headers(sent))
         started = time.perf_counter()
         try:
-            response = self.session.request(method, url, params=req_params or None, headers=req_headers or None,
-                                            timeout=self.timeout, **kwargs)
-            response.content  # noqa: B018 -- read the body now, so a reset mid-body is mapped here
-        except requests.RequestException as exc:
+            response = self.transport.send(method, url, sent, req_params or None, body)
+        except TRANSPORT_ERRORS as exc:
             breaker.failure()
             self._metric(started, endpoint, None)
-            raise map_request_exception(exc, endpoint, auth.secrets()) from exc
-        status = response.status_code
+            raise map_transport_exception(exc, endpoint, auth.secrets()) from exc
+        status = response.status
         self._metric(started, endpoint, status)
         self.limiter.observe(response.headers)
         if status < 400:
@@ -254,17 +266,17 @@ class HttpClient:
         emit("timer", "http_request_duration", round(time.perf_counter() - started, 6),
              {"endpoint": endpoint, "http_status_code": status, "status": "succeeded" if ok else "failed"})
 
-    def _post_token(self, url: str, form: dict[str, str], basic: tuple[str, str] | None) -> requests.Response:
+    def _post_token(self, url: str, form: dict[str, str], basic: tuple[str, str] | None) -> Response:
         return self.request("POST", url, data=form, auth=basic, use_auth=False, endpoint=urlsplit(url).path or "/")
 
     def get_json(self, url: str, *, params: Mapping[str, Any] | None = None, endpoint: str | None = None,
                  headers: Mapping[str, str] | None = None,
-                 strategy: Auth | None = None) -> tuple[requests.Response, Any]:
+                 strategy: Auth | None = None) -> tuple[Response, Any]:
         response = self.request("GET", url, params=params, endpoint=endpoint, headers=headers, strategy=strategy)
         return response, self.decode(response, endpoint or urlsplit(url).path)
 
     @staticmethod
-    def decode(response: requests.Response, endpoint: str) -> Any:
+    def decode(response: Response, endpoint: str) -> Any:
         try:
             return loads(response.content) if response.content else None
         except JSONDecodeError as exc:

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 import pytest
-import requests
+from urllib3 import exceptions as u3
 
 from protocol.errors import FatalSourceError, RetryableSourceError, SourceError
 from protocol.http import (
@@ -28,10 +28,12 @@ from protocol.http import (
     OffsetPaginator,
     PageNumberPaginator,
     RateLimiter,
+    Response,
     RetryPolicy,
+    Urllib3Transport,
     WaitTooLong,
     find,
-    map_request_exception,
+    map_transport_exception,
     parse_retry_after,
     redact_headers,
 )
@@ -143,11 +145,11 @@ def test_a_slow_endpoint_trips_the_timeout_and_is_retried(api: FakeApi) -> None:
     with client(timeout=0.1, retry=RetryPolicy(3, 0.01, 0.02)) as c, \
             pytest.raises(RetryableSourceError, match="/slow: timed out") as info:
         c.get_json(api.url + "/slow")
-    assert isinstance(info.value.__cause__, requests.Timeout)
+    assert isinstance(info.value.__cause__, u3.ReadTimeoutError)
     assert len(api.requests("/slow")) == 3
 
 
-# -- no requests exception slips through ------------------------------------------------------
+# -- no transport (urllib3) exception slips through ------------------------------------------------------
 
 
 def _closed_port() -> int:
@@ -161,31 +163,87 @@ def _closed_port() -> int:
 @pytest.mark.parametrize(("url", "kind"), [
     (f"http://127.0.0.1:{_closed_port()}/x", RetryableSourceError),  # connection refused
     ("http://", FatalSourceError),                                    # invalid URL
-    ("ftp://127.0.0.1/x", FatalSourceError),                          # no adapter
+    ("ftp://127.0.0.1/x", FatalSourceError),                          # unknown scheme
     ("http://127.0.0.1:99999/x", FatalSourceError),                   # invalid port
 ])
-def test_requests_exceptions_are_mapped(url: str, kind: type[SourceError]) -> None:
+def test_transport_exceptions_are_mapped(url: str, kind: type[SourceError]) -> None:
     with client(retry=RetryPolicy(2, 0.0, 0.0)) as c, pytest.raises(SourceError) as info:
         c.get_json(url)
     assert type(info.value).__module__.startswith("protocol.")
     assert isinstance(info.value, kind)
-    assert isinstance(info.value.__cause__, requests.RequestException)
+    assert isinstance(info.value.__cause__, u3.HTTPError)
 
 
 def _subclasses(cls: type) -> list[type]:
     return [cls, *(sub for direct in cls.__subclasses__() for sub in _subclasses(direct))]
 
 
-def test_every_requests_exception_class_maps_to_a_source_error() -> None:
-    classes = [c for c in _subclasses(requests.RequestException) if c.__module__.startswith("requests")]
-    assert len(classes) > 15
+def _urllib3_exception_classes() -> list[type[Exception]]:
+    found = {c for c in vars(u3).values()
+             if isinstance(c, type) and issubclass(c, Exception) and not issubclass(c, Warning)
+             and c.__module__.startswith("urllib3")}
+    for root in list(found):
+        found.update(c for c in _subclasses(root) if c.__module__.startswith("urllib3"))
+    return sorted(found, key=lambda c: c.__name__)
+
+
+def _instance(cls: type[Exception]) -> Exception:
+    if issubclass(cls, u3.MaxRetryError):
+        return cls(None, "/x", u3.ResponseError("too many redirects"))
+    if issubclass(cls, (u3.ReadTimeoutError, u3.HostChangedError)):
+        return cls(None, "/x", "boom")
+    if issubclass(cls, u3.RequestError):
+        return cls(None, "/x", "boom")
+    if issubclass(cls, u3.PoolError):
+        return cls(None, "boom")
+    if issubclass(cls, u3.NameResolutionError):
+        return cls("h", None, OSError("boom"))
+    if issubclass(cls, u3.NewConnectionError):
+        return cls(None, "boom")
+    if issubclass(cls, u3.InvalidChunkLength):
+        from types import SimpleNamespace
+
+        return cls(SimpleNamespace(tell=lambda: 0, length_remaining=5), b"zz")  # type: ignore[arg-type]
+    if issubclass(cls, u3.IncompleteRead):
+        return cls(0, 10)
+    if issubclass(cls, (u3.ProxyError, u3.ProxySchemeUnknown)):
+        return cls("boom", OSError("boom")) if issubclass(cls, u3.ProxyError) else cls("gopher")
+    if issubclass(cls, u3.LocationParseError):
+        return cls("boom")
+    if issubclass(cls, u3.HeaderParsingError):
+        return cls([], b"")
+    if issubclass(cls, u3.UnrewindableBodyError):
+        return cls("boom")
+    return cls("boom")
+
+
+_TRANSIENT = (u3.TimeoutError, u3.ProtocolError, u3.SSLError, u3.ProxyError, u3.ClosedPoolError, u3.IncompleteRead,
+              u3.InvalidChunkLength)
+
+
+def test_every_urllib3_exception_class_maps_to_a_source_error() -> None:
+    classes = _urllib3_exception_classes()
+    assert len(classes) > 30
     for cls in classes:
-        exc = cls("boom", "", 0) if issubclass(cls, ValueError) and "JSON" in cls.__name__ else cls("boom")
-        mapped = map_request_exception(exc, "/x")
+        mapped = map_transport_exception(_instance(cls), "/x")
         assert isinstance(mapped, SourceError), cls
-        transient = issubclass(cls, (requests.Timeout, requests.ConnectionError,
-                                     requests.exceptions.ChunkedEncodingError))
+        assert type(mapped).__module__.startswith("protocol."), cls
+        transient = issubclass(cls, _TRANSIENT) and not issubclass(cls, u3.MaxRetryError)
         assert isinstance(mapped, RetryableSourceError) == transient, cls
+    # a MaxRetryError is judged by its reason: a redirect loop is fatal, a refused connection is not
+    refused = u3.MaxRetryError(None, "/x", u3.NewConnectionError(None, "refused"))
+    assert isinstance(map_transport_exception(refused, "/x"), RetryableSourceError)
+    timeout = map_transport_exception(u3.MaxRetryError(None, "/x", u3.ConnectTimeoutError("slow")), "/x")
+    assert isinstance(timeout, RetryableSourceError) and "timed out" in str(timeout)
+
+
+def test_a_redirect_loop_is_fatal_and_a_redirect_is_followed(api: FakeApi) -> None:
+    with client(retry=RetryPolicy(2, 0.0, 0.0)) as c:
+        _, body = c.get_json(api.url + "/redirect?to=/api/offset")
+        assert body["total"] == 250
+        with pytest.raises(FatalSourceError, match="ResponseError"):
+            c.get_json(api.url + "/redirect?to=/redirect")
+    assert len(api.requests("/api/offset")) == 1
 
 
 @pytest.mark.parametrize("path", ["/drop", "/truncated"])
@@ -213,11 +271,8 @@ def test_invalid_json_is_a_source_error() -> None:
         HttpClient.decode(_response(b"{oops"), "/x")
 
 
-def _response(content: bytes) -> requests.Response:
-    r = requests.Response()
-    r._content = content
-    r.status_code = 200
-    return r
+def _response(content: bytes) -> Response:
+    return Response(200, {}, content, "http://x/")
 
 
 # -- the circuit breaker -------------------------------------------------------------------------
@@ -407,7 +462,13 @@ def test_environment_is_read_once_unless_proxies_are_set(monkeypatch: pytest.Mon
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/custom.pem")
     with HttpClient() as c:
-        assert c.session.trust_env is False and c.session.verify == "/etc/ssl/custom.pem"
+        assert isinstance(c.transport, Urllib3Transport)
+        assert c.transport.ca_certs == "/etc/ssl/custom.pem"
+        assert c.transport.proxy_for("https://api.example/x") is None
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
-    with HttpClient() as c:
-        assert c.session.trust_env is True  # requests applies proxies and no_proxy per URL
+    monkeypatch.setenv("NO_PROXY", "internal.example")
+    with HttpClient() as c:  # proxies and no_proxy applied per URL
+        assert isinstance(c.transport, Urllib3Transport)
+        assert c.transport.proxy_for("https://api.example/x") == "http://proxy.example:3128"
+        assert c.transport.proxy_for("https://internal.example/x") is None
+        assert c.transport.proxy_for("http://api.example/x") is None

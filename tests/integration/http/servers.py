@@ -173,6 +173,9 @@ class FakeApi:
         if path == "/slow":
             time.sleep(self.slow_seconds)
             return 200, {}, [{"id": 1}]
+        if path == "/redirect":  # 302 to ?to= (a redirect to itself loops)
+            target = query.get("to", "/")
+            return 302, {"Location": target + ("?to=/redirect" if target == "/redirect" else "")}, {}
         if path.startswith("/api/"):
             if query.get("api_key") not in (None, "k-123") or h.headers.get("X-API-Key") not in (None, "k-123"):
                 return 401, {}, {"error": "invalid api key"}
