@@ -1,6 +1,6 @@
 """The chunked fast path of the reader: whole chunks of lines decoded and validated at once.
 
-:class:`BatchReader` reads about a megabyte of lines at a time and decodes every line's
+:class:`BatchReader` reads lines some 64 KiB at a time and decodes every line's
 envelope in ONE msgspec call. Consecutive RECORDs of one stream whose schema compiles to
 a msgspec type (:func:`compile_record_type`) and whose sink takes raw bytes
 (``Sink.accepts_raw``) are validated in ONE more call and handed over as a
@@ -29,7 +29,7 @@ from protocol.reader import MessageReader
 
 __all__ = ["CHUNK_BYTES", "BatchReader", "RawRun", "compile_record_type", "fast_path_enabled"]
 
-CHUNK_BYTES = 1 << 20
+CHUNK_BYTES = 1 << 16
 
 _NOTHING = msgspec.Raw(b"")
 
@@ -255,17 +255,15 @@ class BatchReader:
                 if len(carry) > limit + 1:
                     yield from self._one_by_one([carry])  # raises: line too long
                 continue
-            start = 0
             if carry:
-                start = data.find(b"\n") + 1
-                yield from self._one_by_one([carry + data[:start]])
-            if start < cut:
-                yield from self._block(data, start, cut)
+                cut += len(carry)
+                data = carry + data
+            yield from self._block(data, 0, cut)
             carry = data[cut:]
 
     def _block(self, data: bytes, start: int, cut: int) -> Iterator[Message | RawRun]:
         """The complete lines data[start:cut] (cut is just after a newline; start is 0 or
-        just after the first newline of data)."""
+        just after a newline)."""
         envelopes = None
         if cut - start <= self._reader.max_line_bytes and _utf8(data, start, cut):
             envelopes = self._envelopes(data, start, cut)
@@ -294,7 +292,7 @@ class BatchReader:
         joined = data.replace(b"\n", separator)
         grow = len(separator) - 1
         newlines = (len(joined) - len(data)) // grow  # none after cut - 1, the last one
-        before = 1 if start else 0  # newlines before start: none, or the one ending the carried line
+        before = data.count(b"\n", 0, start) if start else 0  # newlines before start
         try:
             decoded = decoder.decode(b"".join((
                 opening, memoryview(joined)[start + grow * before:cut - 1 + grow * (newlines - 1)], closing

@@ -310,3 +310,48 @@ def test_mostly_valid_blocks_match_line_reader(fragments: list[bytes], chunk: in
     reader = MessageReader(io.BytesIO(data))
     fast = _collect(BatchReader(reader, io.BufferedReader(io.BytesIO(data)), lambda s: True, chunk))
     assert _normal(fast) == _normal(reference)
+
+
+# -- the schema check's shortcut: plainly valid implies valid for jsonschema ---------------
+
+_keyword_values = st.one_of(
+    st.sampled_from(["string", "integer", "strin", "", "date-time", "object", "null"]),
+    st.lists(st.sampled_from(["string", "integer", "null", "strin", 1]), max_size=3),
+    st.integers(), st.booleans(), st.none(), st.just({}),
+    st.dictionaries(st.sampled_from(["a", "b"]), st.just({"type": "integer"}), max_size=2),
+    st.lists(st.sampled_from(["a", "b"]), max_size=3),
+)
+_any_schema = st.recursive(
+    st.dictionaries(
+        st.sampled_from(["type", "properties", "required", "items", "additionalProperties", "format",
+                         "description", "title", "$comment", "default", "enum", "minimum"]),
+        _keyword_values, max_size=4,
+    ),
+    lambda inner: st.one_of(
+        st.dictionaries(st.sampled_from(["properties"]), st.dictionaries(st.sampled_from(["a", "b"]), inner)),
+        st.dictionaries(st.sampled_from(["items", "additionalProperties"]), inner | st.booleans()),
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_any_schema)
+def test_plainly_valid_schemas_are_valid(schema: dict[str, Any]) -> None:
+    import jsonschema
+
+    from protocol.schema import plainly_valid
+
+    if plainly_valid(schema):
+        jsonschema.Draft7Validator.check_schema(schema)  # must not raise
+
+
+def test_common_schemas_skip_jsonschema() -> None:
+    from protocol.schema import plainly_valid
+
+    assert plainly_valid({"type": "object", "properties": {"a": {"type": ["string", "null"], "format": "date-time"},
+                          "b": {"type": "array", "items": {"type": "integer"}}}, "required": ["a"]})
+    assert not plainly_valid({"type": "strin"})
+    assert not plainly_valid({"type": ["string", "string"]})
+    assert not plainly_valid({"required": ["a", "a"]})
+    assert not plainly_valid({"properties": {"a": 5}})
