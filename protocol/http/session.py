@@ -74,7 +74,7 @@ class _SecretsFilter(logging.Filter):
 
 
 _URLLIB3_FILTER = _SecretsFilter()
-for _name in ("urllib3.connectionpool", "urllib3.connection", "urllib3.util.retry"):
+for _name in ("urllib3.connectionpool", "urllib3.connection", "urllib3.poolmanager", "urllib3.util.retry"):
     logging.getLogger(_name).addFilter(_URLLIB3_FILTER)
 
 

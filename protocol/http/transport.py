@@ -20,7 +20,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-from urllib.parse import unquote, urlencode, urlsplit
+from urllib.parse import unquote, urlencode, urljoin, urlsplit
 from urllib.request import getproxies, proxy_bypass
 
 import urllib3
@@ -171,8 +171,12 @@ class Urllib3Transport:
             method, full, body=body, headers=headers, retries=_RETRIES, redirect=True, preload_content=True,
             decode_content=True,
             timeout=self.timeout if timeout is None else urllib3.Timeout(connect=timeout[0], read=timeout[1]))
-        return Response(raw.status, raw.headers, raw.data, raw.url or full, time.perf_counter() - started,
-                        raw.reason or "")
+        final = full
+        if raw.retries is not None:
+            for step in raw.retries.history:  # the redirects followed, if any
+                if step.redirect_location:
+                    final = urljoin(final, step.redirect_location)
+        return Response(raw.status, raw.headers, raw.data, final, time.perf_counter() - started, raw.reason or "")
 
     def close(self) -> None:
         self.pool.clear()

@@ -239,8 +239,8 @@ def test_every_urllib3_exception_class_maps_to_a_source_error() -> None:
 
 def test_a_redirect_loop_is_fatal_and_a_redirect_is_followed(api: FakeApi) -> None:
     with client(retry=RetryPolicy(2, 0.0, 0.0)) as c:
-        _, body = c.get_json(api.url + "/redirect?to=/api/offset")
-        assert body["total"] == 250
+        response, body = c.get_json(api.url + "/redirect?to=/api/offset")
+        assert body["total"] == 250 and response.url == api.url + "/api/offset"
         with pytest.raises(FatalSourceError, match="ResponseError"):
             c.get_json(api.url + "/redirect?to=/redirect")
     assert len(api.requests("/api/offset")) == 1
@@ -472,3 +472,16 @@ def test_environment_is_read_once_unless_proxies_are_set(monkeypatch: pytest.Mon
         assert c.transport.proxy_for("https://api.example/x") == "http://proxy.example:3128"
         assert c.transport.proxy_for("https://internal.example/x") is None
         assert c.transport.proxy_for("http://api.example/x") is None
+
+
+def test_transport_helpers_keep_what_requests_did() -> None:
+    from protocol.http.session import merge_headers
+    from protocol.http.transport import parse_links, with_params
+
+    assert merge_headers({"User-Agent": "a", "Accept": "*/*"}, {"accept": "application/json"}) == {
+        "User-Agent": "a", "accept": "application/json"}
+    assert with_params("http://h/x?a=1", {"b": 2, "c": None, "d": [3, 4]}) == "http://h/x?a=1&b=2&d=3&d=4"
+    assert with_params("http://h/x", {"q": "a b&c"}) == "http://h/x?q=a+b%26c"
+    links = parse_links('<http://h/x?page=2>; rel="next", <http://h/x?page=9>; rel="last"')
+    assert links["next"]["url"] == "http://h/x?page=2" and links["last"]["url"] == "http://h/x?page=9"
+    assert _response(b"").links == {}
