@@ -355,3 +355,17 @@ def test_common_schemas_skip_jsonschema() -> None:
     assert not plainly_valid({"type": ["string", "string"]})
     assert not plainly_valid({"required": ["a", "a"]})
     assert not plainly_valid({"properties": {"a": 5}})
+
+
+def test_lines_longer_than_a_read_are_carried_whole() -> None:
+    big = b'{"type":"RECORD","stream":"s","record":{"id":1,"t":null,"x":2.50,"a":[[' + b"1," * 150_000 + b"1]]}}"
+    small = b'{"type":"RECORD","stream":"s","record":{"id":2}}'
+    data = b"\n".join([SCHEMA, small, big, small, big]) + b"\n" + big  # the last one without newline
+    reference = _collect(MessageReader(io.BytesIO(data)))
+    reader = MessageReader(io.BytesIO(data))
+    items = list(BatchReader(reader, io.BufferedReader(io.BytesIO(data)), lambda s: True))
+    assert any(isinstance(i, RawRun) and b"[[1,1," in bytes(i.records) for i in items)
+    reader = MessageReader(io.BytesIO(data))
+    fast = _collect(BatchReader(reader, io.BufferedReader(io.BytesIO(data)), lambda s: True))
+    assert _normal(fast) == _normal(reference)
+    assert [row[-1] for row in fast] == [1, 2, 3, 4, 5, 6]
