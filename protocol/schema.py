@@ -21,7 +21,6 @@ from protocol.fastcheck import compile_fast_check
 __all__ = [
     "RecordValidator",
     "check_schema",
-    "compile_validator",
     "field_types",
     "is_nullable",
     "merge_types",
@@ -203,12 +202,6 @@ class RecordValidator:
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-def compile_validator(
-    stream: str, schema: dict[str, Any], key_properties: Iterable[str] = ()
-) -> RecordValidator:
-    return RecordValidator(stream, schema, key_properties)
 
 
 def property_schemas(schema: Mapping[str, Any]) -> dict[str, dict[str, Any]]:

@@ -107,8 +107,6 @@ class Target:
         self.state_flush_seconds = float(self.config.get("state_flush_seconds", 1.0))
         self._pending_state: dict[str, Any] | None = None
         self._state_since = 0.0
-        self._counts: dict[str, int] = {}
-        self._drained: dict[str, int] = {}
         self.validate_records = bool(self.config.get("validate_records", True))
 
     def test_connection(self) -> str:
@@ -125,7 +123,6 @@ class Target:
         self._reader = reader
         sinks = self.sinks
         batch = self.batch_size_rows
-        counts = self._counts
         started = time.monotonic()
         since_check = 0
         messages: Iterable[Any] = reader
@@ -183,8 +180,6 @@ class Target:
             raise
         for sink in sinks.values():
             sink.close()
-        for stream, sink in sinks.items():
-            counts[stream] = sink.committed
         emit("timer", "sync_duration", round(time.monotonic() - started, 6), {"status": "succeeded"})
 
     def _accepts_raw(self, stream: str) -> bool:
@@ -276,6 +271,3 @@ class Target:
         Default: nothing (each sink's ``flush`` is durable by itself). Targets whose sinks
         share one transaction (the SQL targets) commit it here.
         """
-
-    def committed_counts(self) -> dict[str, int]:
-        return {s: sink.committed for s, sink in self.sinks.items()}
