@@ -18,10 +18,44 @@ from urllib.parse import urlsplit, urlunsplit
 
 from protocol.errors import ConfigError
 
-__all__ = ["SSL_MODES", "conninfo_from_settings", "describe"]
+__all__ = ["CONNECTION_SETTINGS", "SSL_MODES", "SSL_SETTINGS", "conninfo_from_settings", "describe"]
 
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 URL_SETTINGS = ("connection_string", "sqlalchemy_url")
+
+_IGNORED_WITH_URL = " Ignored when sqlalchemy_url or connection_string is set."
+
+#: The connection settings of MeltanoLabs' PostgreSQL connectors (plus ``connection_string``),
+#: as JSON Schema properties for a connector's settings schema.
+CONNECTION_SETTINGS: dict[str, Any] = {
+    "host": {"type": "string", "description": "PostgreSQL host." + _IGNORED_WITH_URL},
+    "port": {"type": "integer", "default": 5432, "description": "PostgreSQL port." + _IGNORED_WITH_URL},
+    "user": {"type": "string", "description": "User name." + _IGNORED_WITH_URL},
+    "password": {"type": "string", "secret": True, "writeOnly": True, "description": "Password." + _IGNORED_WITH_URL},
+    "database": {"type": "string", "description": "Database name." + _IGNORED_WITH_URL},
+    "sqlalchemy_url": {"type": "string", "secret": True, "writeOnly": True,
+                       "description": "Connection URL, e.g. postgresql://user:pass@host:5432/db (a +driver "
+                                      "suffix is ignored). Overrides the separate fields."},
+    "connection_string": {"type": "string", "secret": True, "writeOnly": True,
+                          "description": "libpq connection string or URL (alias of sqlalchemy_url)."},
+}
+
+SSL_SETTINGS: dict[str, Any] = {
+    "ssl_enable": {"type": "boolean", "default": False,
+                   "description": "Use SSL (see ssl_mode and ssl_certificate_authority)."},
+    "ssl_client_certificate_enable": {"type": "boolean", "default": False,
+                                      "description": "Authenticate with a client certificate."},
+    "ssl_mode": {"type": "string", "default": "verify-full", "enum": list(SSL_MODES),
+                 "description": "libpq sslmode when ssl_enable is true."},
+    "ssl_certificate_authority": {"type": "string", "default": "~/.postgresql/root.crl",
+                                  "description": "CA certificate: a file path or the PEM text."},
+    "ssl_client_certificate": {"type": "string", "default": "~/.postgresql/postgresql.crt",
+                               "description": "Client certificate: a file path or the PEM text."},
+    "ssl_client_private_key": {"type": "string", "default": "~/.postgresql/postgresql.key", "secret": True,
+                               "writeOnly": True, "description": "Client private key: a file path or the PEM text."},
+    "ssl_storage_directory": {"type": "string", "default": ".secrets",
+                              "description": "Where certificates given as PEM text are written (mode 0600)."},
+}
 
 
 def _cert_file(value: str, storage: str, name: str) -> str:

@@ -16,31 +16,23 @@ from protocol.catalog import Catalog, CatalogEntry
 from protocol.cli import tap_main
 from protocol.errors import ConfigError, FatalSourceError
 from protocol.metrics import emit
+from protocol.pgconn import CONNECTION_SETTINGS, SSL_SETTINGS
 from protocol.state import Bookmarks
 from protocol.tap import Stream, Tap
 from protocol.writer import MessageWriter
 from taps.postgres.cdc import CDC_PROPERTIES, sync_log_based
-from taps.postgres.client import SSL_MODES, Source
+from taps.postgres.client import Source
 from taps.postgres.discovery import Table, entry_for, load_tables
 from taps.postgres.streams import StreamPlan, sync_full_table, sync_incremental
 
 __all__ = ["SETTINGS", "TapPostgres", "main"]
 
-_IGNORED_WITH_URL = " Ignored when sqlalchemy_url is set."
 METHODS = ("FULL_TABLE", "INCREMENTAL", "LOG_BASED")
 
 SETTINGS: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "host": {"type": "string", "description": "Hostname of the PostgreSQL server." + _IGNORED_WITH_URL},
-        "port": {"type": "integer", "default": 5432, "description": "Port of the server." + _IGNORED_WITH_URL},
-        "user": {"type": "string", "description": "User name." + _IGNORED_WITH_URL},
-        "password": {"type": "string", "secret": True, "writeOnly": True,
-                     "description": "Password." + _IGNORED_WITH_URL},
-        "database": {"type": "string", "description": "Database name." + _IGNORED_WITH_URL},
-        "sqlalchemy_url": {"type": "string", "secret": True, "writeOnly": True,
-                           "description": "Connection URL, e.g. postgresql://user:pass@host:5432/db (a +driver "
-                                          "suffix is ignored). Overrides the separate fields."},
+        **CONNECTION_SETTINGS,
         "filter_schemas": {"type": "array", "items": {"type": "string"},
                            "description": "Only discover these schemas (default: every user schema)."},
         "default_replication_method": {"type": "string", "enum": list(METHODS), "default": "FULL_TABLE",
@@ -55,21 +47,7 @@ SETTINGS: dict[str, Any] = {
                                               "(full-table reads of tables with an integer key; 1: one)."},
         "json_as_object": {"type": "boolean", "default": False,
                            "description": "Declare json/jsonb columns as objects instead of any JSON value."},
-        "ssl_enable": {"type": "boolean", "default": False,
-                       "description": "Use SSL (see ssl_mode and ssl_certificate_authority)."},
-        "ssl_client_certificate_enable": {"type": "boolean", "default": False,
-                                          "description": "Authenticate with a client certificate."},
-        "ssl_mode": {"type": "string", "default": "verify-full", "enum": list(SSL_MODES),
-                     "description": "libpq sslmode when ssl_enable is true."},
-        "ssl_certificate_authority": {"type": "string", "default": "~/.postgresql/root.crl",
-                                      "description": "CA certificate: a file path or the PEM text."},
-        "ssl_client_certificate": {"type": "string", "default": "~/.postgresql/postgresql.crt",
-                                   "description": "Client certificate: a file path or the PEM text."},
-        "ssl_client_private_key": {"type": "string", "default": "~/.postgresql/postgresql.key", "secret": True,
-                                   "writeOnly": True,
-                                   "description": "Client private key: a file path or the PEM text."},
-        "ssl_storage_directory": {"type": "string", "default": ".secrets",
-                                  "description": "Where certificates given as PEM text are written (mode 0600)."},
+        **SSL_SETTINGS,
     },
 }
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from protocol.cli import target_main
-from protocol.pgconn import describe
+from protocol.pgconn import CONNECTION_SETTINGS, SSL_SETTINGS, describe
 from targets.postgres.connection import Session, conninfo_from_config
 from targets.postgres.dialect import PostgresLoader
 from targets.sql.dialect import Loader
@@ -18,42 +18,16 @@ from targets.sql.sink import COMMON_SETTINGS, SQLTarget
 
 __all__ = ["PostgresTarget", "main"]
 
-_IGNORED_WITH_URL = " Ignored when sqlalchemy_url or connection_string is set."
 
 SETTINGS: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "host": {"type": "string", "description": "PostgreSQL host." + _IGNORED_WITH_URL},
-        "port": {"type": "integer", "default": 5432, "description": "PostgreSQL port." + _IGNORED_WITH_URL},
-        "user": {"type": "string", "description": "User name." + _IGNORED_WITH_URL},
-        "password": {"type": "string", "secret": True, "writeOnly": True,
-                     "description": "Password." + _IGNORED_WITH_URL},
-        "database": {"type": "string", "description": "Database name." + _IGNORED_WITH_URL},
-        "sqlalchemy_url": {"type": "string", "secret": True, "writeOnly": True,
-                           "description": "Connection URL, e.g. postgresql://user:pass@host:5432/db (a "
-                                          "+driver suffix is ignored). Overrides the separate fields."},
-        "connection_string": {"type": "string", "secret": True, "writeOnly": True,
-                              "description": "libpq connection string or URL (alias of sqlalchemy_url)."},
+        **CONNECTION_SETTINGS,
         "dialect+driver": {"type": "string", "default": "postgresql+psycopg",
                            "description": "Accepted for compatibility; psycopg 3 is always used."},
         "default_target_schema": {"type": "string", "default": "public",
                                   "description": "Schema to load into (created if missing)."},
-        "ssl_enable": {"type": "boolean", "default": False,
-                       "description": "Verify the server with SSL (see ssl_mode, ssl_certificate_authority)."},
-        "ssl_client_certificate_enable": {"type": "boolean", "default": False,
-                                          "description": "Authenticate with a client certificate."},
-        "ssl_mode": {"type": "string", "default": "verify-full",
-                     "enum": ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"],
-                     "description": "libpq sslmode when ssl_enable is true."},
-        "ssl_certificate_authority": {"type": "string", "default": "~/.postgresql/root.crl",
-                                      "description": "CA certificate: a file path or the PEM text."},
-        "ssl_client_certificate": {"type": "string", "default": "~/.postgresql/postgresql.crt",
-                                   "description": "Client certificate: a file path or the PEM text."},
-        "ssl_client_private_key": {"type": "string", "default": "~/.postgresql/postgresql.key", "secret": True,
-                                   "writeOnly": True,
-                                   "description": "Client private key: a file path or the PEM text."},
-        "ssl_storage_directory": {"type": "string", "default": ".secrets",
-                                  "description": "Where certificates given as PEM text are written (mode 0600)."},
+        **SSL_SETTINGS,
         "connection_retries": {"type": "integer", "minimum": 0, "default": 5,
                                "description": "Reconnects (with exponential backoff) after a dropped connection."},
         **COMMON_SETTINGS,

@@ -133,7 +133,8 @@ def test_settings_are_the_meltanolabs_names_and_secrets_are_marked() -> None:
                  "ssl_client_certificate_enable", "ssl_mode", "ssl_certificate_authority", "ssl_client_certificate",
                  "ssl_client_private_key", "ssl_storage_directory"):
         assert name in props, name
-    assert {n for n, p in props.items() if p.get("secret")} == {"password", "sqlalchemy_url", "ssl_client_private_key"}
+    assert {n for n, p in props.items() if p.get("secret")} == {
+        "password", "sqlalchemy_url", "connection_string", "ssl_client_private_key"}
 
 
 def test_column_schemas() -> None:
