@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         TargetError,
         Terminated,
     )
+    from protocol.fastcheck import is_date
     from protocol.jsoncodec import dumps, loads
     from protocol.messages import (
         ActivateVersionMessage,
@@ -78,6 +79,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "dumps": ("protocol.jsoncodec", "dumps"),
     "emit_metric": ("protocol.metrics", "emit"),
     "field_types": ("protocol.schema", "field_types"),
+    "is_date": ("protocol.fastcheck", "is_date"),
     "is_nullable": ("protocol.schema", "is_nullable"),
     "load_config": ("protocol.config", "load_config"),
     "loads": ("protocol.jsoncodec", "loads"),
@@ -124,6 +126,7 @@ __all__ = [
     "dumps",
     "emit_metric",
     "field_types",
+    "is_date",
     "is_nullable",
     "load_config",
     "loads",

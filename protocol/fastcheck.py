@@ -18,7 +18,7 @@ from typing import Any
 
 import fastjsonschema
 
-__all__ = ["compile_fast_check"]
+__all__ = ["compile_fast_check", "is_date"]
 
 _ANNOTATIONS = {"description", "title", "default", "examples", "$comment", "readOnly", "writeOnly", "deprecated"}
 _CLASSES = {
@@ -44,7 +44,8 @@ def _is_dt(value: str) -> bool:
     return True
 
 
-def _is_date(value: str) -> bool:
+def is_date(value: str) -> bool:
+    """A calendar date in the extended form YYYY-MM-DD (the JSON Schema ``date`` format)."""
     if len(value) != 10 or value[4] != "-" or value[7] != "-":
         return False
     try:
@@ -90,7 +91,7 @@ def compile_fast_check(
     if not isinstance(props, dict) or not isinstance(required, list):
         return None
     env: dict[str, Any] = {
-        "_is_dt": _is_dt, "_is_date": _is_date, "_M": object(),
+        "_is_dt": _is_dt, "_is_date": is_date, "_M": object(),
         "str": str, "int": int, "bool": bool, "NoneType": type(None), "float": float, "Decimal": Decimal,
         "object": object, "dict": dict,
     }

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from datetime import date, datetime, time
+from datetime import datetime, time
 from typing import Any
 
 import fastjsonschema
 
 from protocol.errors import ProtocolError, RecordValidationError
-from protocol.fastcheck import compile_fast_check
+from protocol.fastcheck import compile_fast_check, is_date
 
 __all__ = [
     "RecordValidator",
@@ -27,19 +27,8 @@ __all__ = [
     "property_schemas",
 ]
 
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}\Z")
 _TIME = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?(?:[+-]\d{2}:?\d{2}|[zZ])?\Z")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}\Z")
-
-
-def _is_date(value: str) -> bool:
-    if not _DATE.match(value):
-        return False
-    try:
-        date.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
 
 
 def _is_date_time(value: str) -> bool:
@@ -62,7 +51,7 @@ def _is_time(value: str) -> bool:
 
 
 _FORMATS: dict[str, Any] = {
-    "date": _is_date,
+    "date": is_date,
     "time": _is_time,
     # fastjsonschema calls a format check; a compiled pattern is not callable (TypeError per record)
     "uuid": lambda value: _UUID.match(value) is not None,

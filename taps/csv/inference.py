@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from protocol import field_types, loads
+from protocol import field_types, is_date, loads
 
 __all__ = [
     "TYPE_NAMES",
@@ -52,16 +52,6 @@ _NAIVE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(?
 _fromisoformat = datetime.fromisoformat
 
 
-def _is_date(value: str) -> bool:
-    if not _DATE.match(value):
-        return False
-    try:
-        date.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
-
-
 def _is_date_time(value: str) -> bool:
     if not _DATE_TIME.match(value):
         return False
@@ -76,7 +66,7 @@ _CHECKS: tuple[tuple[str, Callable[[str], bool]], ...] = (
     ("integer", lambda v: bool(_INTEGER.match(v))),
     ("number", lambda v: bool(_NUMBER.match(v))),
     ("boolean", lambda v: v.lower() in ("true", "false")),
-    ("date", _is_date),
+    ("date", is_date),
     ("date-time", _is_date_time),
 )
 
