@@ -22,7 +22,7 @@ from datagen import DATA_DIR, Dataset, stream_lines
 from model import Comparison, Goal, Program, Venv
 from runnerbench import MELTANO_ENV, meltano_argv, meltano_setup, shell_pipe_argv, sluice_argv, tool
 
-__all__ = ["MELTANO", "RUNNER_COMPARISONS"]
+__all__ = ["MELTANO", "RUNNER_COMPARISONS", "warm"]
 
 MELTANO = Venv("meltano", ("meltano",),
                note="a throwaway project in bench/.data/meltano-project: both bench tools as custom plugins with an "
@@ -31,7 +31,7 @@ MELTANO = Venv("meltano", ("meltano",),
 Argv = Callable[[Path, Path, Dataset], list[str]]
 
 
-def _warm(argv: Argv, before: Callable[[Path, Dataset], None] | None = None) -> Callable[[Path, Dataset], None]:
+def warm(argv: Argv, before: Callable[[Path, Dataset], None] | None = None) -> Callable[[Path, Dataset], None]:
     """A setup that runs the program once, unmeasured: fills the runner's ``--about`` cache, Meltano's db."""
     def setup(bin_dir: Path, ds: Dataset) -> None:
         if before is not None:
@@ -101,16 +101,16 @@ RUNNER_COMPARISONS: tuple[Comparison, ...] = (
     Comparison(
         "runner-overhead",
         ours=Program(SLUICE_OVERHEAD, "sluice", "command", None, lines_check("*.jsonl", header=False),
-                     argv=_sluice_csv_jsonl, setup=_warm(_sluice_csv_jsonl), rss="self"),
+                     argv=_sluice_csv_jsonl, setup=warm(_sluice_csv_jsonl), rss="self"),
         peer=Program(SH_OVERHEAD, "sh", "command", None, lines_check("*.jsonl", header=False), argv=_sh_csv_jsonl),
         goals=(Goal("overhead", 3, SH_OVERHEAD, "sh pipe"), Goal("mb", 60)),
     ),
     Comparison(
         "runner-ceiling",
         ours=Program(SLUICE_CEILING, "sluice", "command", None, _count_check, argv=_sluice_cat_count,
-                     setup=_warm(_sluice_cat_count), rss="self"),
+                     setup=warm(_sluice_cat_count), rss="self"),
         peer=Program(MELTANO_CEILING, "meltano", "command", None, _count_check, venv=MELTANO, argv=meltano_argv,
-                     setup=_warm(meltano_argv, meltano_setup), env=MELTANO_ENV),
+                     setup=warm(meltano_argv, meltano_setup), env=MELTANO_ENV),
         others=(Program(SH_CEILING, "sh", "command", None, _count_check, argv=_sh_cat_count),),
         goals=(Goal("peer", 10), Goal("startup", 0.3, SH_CEILING, "sh pipe"), Goal("mb", 60)),
         startup=True,

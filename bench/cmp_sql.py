@@ -19,7 +19,7 @@ from checks import Check
 from datagen import Dataset
 from model import Comparison, Goal, Program, Venv
 
-__all__ = ["MELTANOLABS_TARGET_POSTGRES", "PIPELINEWISE_TARGET_POSTGRES", "SQL_COMPARISONS"]
+__all__ = ["MELTANOLABS_TARGET_POSTGRES", "PIPELINEWISE_TARGET_POSTGRES", "SQL_COMPARISONS", "ours_pg", "rows_check"]
 
 BENCH = Path(__file__).resolve().parent
 
@@ -38,7 +38,7 @@ MELTANOLABS_TARGET_POSTGRES = Venv(
 
 # -- PostgreSQL ------------------------------------------------------------------------------
 
-def _rows_check(schema: str) -> Check:
+def rows_check(schema: str) -> Check:
     def check(_out: Path, _stderr: Path, ds: Dataset) -> str:
         counted = pgbench.count_rows(schema)
         if isinstance(counted, str):
@@ -54,7 +54,7 @@ def _fresh(schema: str) -> Callable[[Dataset], None]:
     return lambda _ds: pgbench.fresh_schema(schema)
 
 
-def _ours_pg(schema: str) -> dict[str, Any]:
+def ours_pg(schema: str) -> dict[str, Any]:
     s = pgbench.settings()
     return {"host": s["host"], "port": s["port"], "user": s["user"], "password": s["password"],
             "database": pgbench.DATABASE, "default_target_schema": schema, "load_method": "upsert"}
@@ -96,16 +96,16 @@ SQLITE_FLOOR = "floor: sqlite3 executemany (in-process)"
 SQL_COMPARISONS: tuple[Comparison, ...] = (
     Comparison(
         "target-postgres",
-        ours=Program("sluice target-postgres", "target-postgres", "target", lambda _out, _ds: _ours_pg(OURS_PG),
-                     _rows_check(OURS_PG), prepare=_fresh(OURS_PG)),
+        ours=Program("sluice target-postgres", "target-postgres", "target", lambda _out, _ds: ours_pg(OURS_PG),
+                     rows_check(OURS_PG), prepare=_fresh(OURS_PG)),
         peer=Program("pipelinewise-target-postgres 2.1.2", "target-postgres", "target",
-                     lambda _out, _ds: _pipelinewise_pg(PW_PG), _rows_check(PW_PG), venv=PIPELINEWISE_TARGET_POSTGRES,
+                     lambda _out, _ds: _pipelinewise_pg(PW_PG), rows_check(PW_PG), venv=PIPELINEWISE_TARGET_POSTGRES,
                      prepare=_fresh(PW_PG)),
         others=(
             Program(MELTANOLABS, "target-postgres", "target",
-                    lambda _out, _ds: {**_ours_pg(ML_PG), **_NO_METADATA}, _rows_check(ML_PG),
+                    lambda _out, _ds: {**ours_pg(ML_PG), **_NO_METADATA}, rows_check(ML_PG),
                     venv=MELTANOLABS_TARGET_POSTGRES, prepare=_fresh(ML_PG)),
-            Program(PSQL_FLOOR, "psql", "command", None, _rows_check(pgbench.FLOOR_SCHEMA),
+            Program(PSQL_FLOOR, "psql", "command", None, rows_check(pgbench.FLOOR_SCHEMA),
                     argv=lambda _bin, _out, ds: pgbench.psql_copy_argv(ds.csv_path),
                     prepare=lambda _ds: pgbench.fresh_floor_table()),
         ),

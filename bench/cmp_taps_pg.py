@@ -5,6 +5,11 @@ The source is ``src.bench`` in ``sluice_bench``: the bench CSV (N records, 10 co
 the harness selects ``src.bench`` with replication-method FULL_TABLE and deselects the rest. A
 tap's run counts when its ``record_count`` METRIC lines add up to N. The floor is
 ``psql -c "\\copy (SELECT * FROM src.bench) TO '/dev/null'"``.
+
+tap-postgres-e2e: ``sluice run`` of tap-postgres (the same catalog) into target-postgres (upsert into
+a fresh schema before every run); it counts when the destination holds N rows with N distinct ids.
+No goal: the figure is recorded. With ``--rss-check``, our tap's peak RSS is also measured at
+200,000 and 1,000,000 rows: its setup reloads src.bench whenever it does not hold N rows.
 """
 
 from __future__ import annotations
@@ -17,8 +22,11 @@ from typing import Any
 import orjson
 import pgbench
 from checks import metric_count_check
+from cmp_runner import warm
+from cmp_sql import ours_pg, rows_check
 from datagen import DATA_DIR, Dataset
-from model import Comparison, Program, Venv
+from model import Comparison, Goal, Program, Venv
+from runnerbench import sluice_argv
 
 __all__ = ["MELTANOLABS_TAP_POSTGRES", "PIPELINEWISE_TAP_POSTGRES", "TAP_PG_COMPARISONS"]
 
@@ -67,9 +75,10 @@ def _discover(name: str, config: Callable[[], dict[str, Any]]) -> Callable[[Path
 
 
 def _setup(name: str, config: Callable[[], dict[str, Any]], load: bool) -> Callable[[Path, Dataset], None]:
-    """Once: (for ours) load src.bench from the CSV; discover with this tap and keep its selected catalog."""
+    """Once: (for ours) load src.bench from the CSV unless it holds N rows already; discover with this tap
+    and keep its selected catalog."""
     def setup(bin_dir: Path, ds: Dataset) -> None:
-        if load:
+        if load and pgbench.count_rows(SOURCE) != (ds.records, ds.records):
             pgbench.fresh_schema(SOURCE, ddl=pgbench.FLOOR_DDL)
             subprocess.run(pgbench.psql_copy_argv(ds.csv_path, SOURCE), check=True, capture_output=True)
             subprocess.run(pgbench.psql_argv("VACUUM ANALYZE src.bench"), check=True, capture_output=True)
@@ -84,8 +93,25 @@ def _setup(name: str, config: Callable[[], dict[str, Any]], load: bool) -> Calla
     return setup
 
 
+def _sluice_e2e(bin_dir: Path, _out: Path, _ds: Dataset) -> list[str]:
+    """``sluice run`` of a throwaway project: tap-postgres (our selected catalog) | target-postgres (upsert)."""
+    return sluice_argv(bin_dir, "tap-postgres-e2e", [
+        {"name": "tap-postgres", "executable": str(bin_dir / "tap-postgres"), "config": _ours_config(),
+         "catalog": str(CATALOGS / f"{OURS}.json")},
+        {"name": "target-postgres", "executable": str(bin_dir / "target-postgres"), "config": ours_pg(E2E_SCHEMA)},
+    ])
+
+
+def _e2e_before(bin_dir: Path, ds: Dataset) -> None:
+    """Before the warm-up run: src.bench holds N rows, our catalog exists, the destination schema is empty."""
+    _setup(OURS, _ours_config, load=True)(bin_dir, ds)
+    pgbench.fresh_schema(E2E_SCHEMA)
+
+
 OURS, PW, ML = "sluice-tap-postgres", "pipelinewise-tap-postgres", "meltanolabs-tap-postgres"
 PSQL_FLOOR = "floor: psql \\copy (SELECT ...) TO /dev/null"
+E2E_SCHEMA = "bench_e2e"
+E2E = "sluice run tap-postgres target-postgres"
 COPY_OUT = f"\\copy (SELECT * FROM {SOURCE}.bench) TO '/dev/null'"
 
 TAP_PG_COMPARISONS: tuple[Comparison, ...] = (
@@ -101,6 +127,14 @@ TAP_PG_COMPARISONS: tuple[Comparison, ...] = (
             Program(PSQL_FLOOR, "psql", "command", None, lambda _out, _err, _ds: "",
                     argv=lambda _bin, _out, _ds: pgbench.psql_argv(COPY_OUT)),
         ),
-        goals=(),  # none set yet: the figures are recorded against the floor and the peers
+        goals=(Goal("rss", 10),),  # only --rss-check's flatness; the figures are recorded against the floor and peers
+    ),
+    Comparison(
+        "tap-postgres-e2e",
+        ours=Program(E2E, "sluice", "command", None, rows_check(E2E_SCHEMA), argv=_sluice_e2e,
+                     setup=warm(_sluice_e2e, _e2e_before),
+                     prepare=lambda _ds: pgbench.fresh_schema(E2E_SCHEMA), rss="self"),
+        peer=None,
+        goals=(),  # none: the end-to-end figure is recorded
     ),
 )
