@@ -127,7 +127,9 @@ TAP_PG_COMPARISONS: tuple[Comparison, ...] = (
             Program(PSQL_FLOOR, "psql", "command", None, lambda _out, _err, _ds: "",
                     argv=lambda _bin, _out, _ds: pgbench.psql_argv(COPY_OUT)),
         ),
-        goals=(Goal("rss", 10),),  # only --rss-check's flatness; the figures are recorded against the floor and peers
+        # Issue 5: >= 25% of the psql floor, >= 8x pipelinewise, >= 12x meltanolabs, flat RSS.
+        goals=(Goal("vs", 0.25, PSQL_FLOOR, "psql \\copy"), Goal("peer", 8), Goal("vs", 12, ML, "meltanolabs"),
+               Goal("rss", 10)),
     ),
     Comparison(
         "tap-postgres-e2e",
