@@ -29,6 +29,7 @@ from targets.sql.dialect import (
     Encoder,
     Loader,
     MetaValues,
+    meta_row,
     quote_identifier,
     utc_now,
 )
@@ -223,22 +224,10 @@ class PostgresLoader(Loader):
             return compile_encoder([(c.source.field, c.logical) for c in spec.columns])
 
         order = [(c.source.meta, c.source.field, CONVERT[c.logical]) for c in spec.columns]
+        values = meta_row(order, meta, extracted=text_value, version=integer_value, sequence=str)
 
         def encode_meta(record: dict[str, Any], message: Any) -> Any:
-            get = record.get
-            values = []
-            for kind, f, conv in order:
-                if kind is None:
-                    values.append(conv(get(f)))
-                elif kind == "extracted":
-                    values.append(text_value(message.time_extracted))
-                elif kind == "version":
-                    values.append(integer_value(message.version))
-                elif kind == "sequence":
-                    values.append(str(meta.sequence))
-                else:
-                    values.append(meta.received_at)
-            return join(values) + "\n"
+            return join(values(record, message)) + "\n"
         return encode_meta
 
     def _stage(self, spec: TableSpec) -> tuple[str, bytes]:

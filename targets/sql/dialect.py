@@ -18,7 +18,8 @@ from typing import Any, ClassVar
 from targets.sql.naming import IdentifierMapper
 from targets.sql.table import Action, Existing, TableSpec
 
-__all__ = ["DELETED_COLUMN", "VERSION_COLUMN", "Encoder", "Loader", "MetaValues", "quote_identifier", "utc_now"]
+__all__ = ["DELETED_COLUMN", "VERSION_COLUMN", "Encoder", "Loader", "MetaValues", "meta_row", "quote_identifier",
+           "utc_now"]
 
 Encoder = Callable[[dict[str, Any], Any], Any]
 VERSION_COLUMN = "_sdc_table_version"
@@ -43,6 +44,38 @@ class MetaValues:
         self.received_at = ""
         self.batched_at = ""
         self.sequence = 0
+
+
+def meta_row(
+    order: list[tuple[str | None, str, Callable[[Any], Any]]],
+    meta: MetaValues,
+    *,
+    extracted: Callable[[Any], Any],
+    version: Callable[[Any], Any],
+    sequence: Callable[[Any], Any],
+) -> Callable[[dict[str, Any], Any], list[Any]]:
+    """A row builder for tables with metadata columns: ``order`` names, per column, its
+    metadata kind (None for a record field), the field, and the field's converter; the
+    dialect supplies how the extracted time, the version and the sequence are written.
+    """
+
+    def values(record: dict[str, Any], message: Any) -> list[Any]:
+        get = record.get
+        out: list[Any] = []
+        for kind, f, conv in order:
+            if kind is None:
+                out.append(conv(get(f)))
+            elif kind == "extracted":
+                out.append(extracted(message.time_extracted))
+            elif kind == "version":
+                out.append(version(message.version))
+            elif kind == "sequence":
+                out.append(sequence(meta.sequence))
+            else:
+                out.append(meta.received_at)
+        return out
+
+    return values
 
 
 class Loader(ABC):

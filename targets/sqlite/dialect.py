@@ -24,6 +24,7 @@ from targets.sql.dialect import (
     Encoder,
     Loader,
     MetaValues,
+    meta_row,
     quote_identifier,
     utc_now,
 )
@@ -86,6 +87,10 @@ CONVERT: dict[str, Callable[[Any], Any]] = {
     T.INTEGER: _integer, T.NUMBER: _number, T.BOOLEAN: _boolean, T.JSON: _json,
     T.TIMESTAMP: _text, T.DATE: _text, T.TIME: _text, T.STRING: _text,
 }
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 class SQLiteLoader(Loader):
@@ -190,22 +195,10 @@ class SQLiteLoader(Loader):
             return encode
 
         order = [(c.source.meta, c.source.field, CONVERT[c.logical]) for c in spec.columns]
+        values = meta_row(order, meta, extracted=_same, version=_same, sequence=_same)
 
         def encode_meta(record: dict[str, Any], message: Any) -> Any:
-            get = record.get
-            values = []
-            for kind, f, conv in order:
-                if kind is None:
-                    values.append(conv(get(f)))
-                elif kind == "extracted":
-                    values.append(message.time_extracted)
-                elif kind == "version":
-                    values.append(message.version)
-                elif kind == "sequence":
-                    values.append(meta.sequence)
-                else:
-                    values.append(meta.received_at)
-            return tuple(values)
+            return tuple(values(record, message))
         return encode_meta
 
     def _insert_sql(self, spec: TableSpec, upsert: bool) -> str:
