@@ -63,21 +63,30 @@ class RawRun:
 
     ``records`` holds the ``count`` "record" values joined by b"\\n" (no newline at the end);
     the first one was read from line ``first_line``.
+
+    ``values`` holds the decoded records (instances of the stream's
+    :func:`compile_record_type`, in order) and ``version`` the "version" of the RECORD
+    messages (one run never mixes versions).
     """
 
-    __slots__ = ("count", "first_line", "records", "stream")
+    __slots__ = ("count", "first_line", "records", "stream", "values", "version")
 
-    def __init__(self, stream: str, records: bytes | memoryview, count: int, first_line: int) -> None:
+    def __init__(self, stream: str, records: bytes | memoryview, count: int, first_line: int,
+                 values: list[Any] | None = None, version: int | None = None) -> None:
         self.stream = stream
         self.records = records
         self.count = count
         self.first_line = first_line
+        self.values: list[Any] = values if values is not None else []
+        self.version = version
 
     def split(self, head: int) -> tuple[RawRun, RawRun]:
         """The first ``head`` records and the rest (0 < head < count)."""
         parts = bytes(self.records).split(b"\n", head)
-        first = RawRun(self.stream, b"\n".join(parts[:head]), head, self.first_line)
-        return first, RawRun(self.stream, parts[head], self.count - head, self.first_line + head)
+        values = self.values
+        first = RawRun(self.stream, b"\n".join(parts[:head]), head, self.first_line, values[:head], self.version)
+        return first, RawRun(self.stream, parts[head], self.count - head, self.first_line + head, values[head:],
+                             self.version)
 
 
 def fast_path_enabled(config: Mapping[str, Any]) -> bool:
@@ -94,7 +103,9 @@ _IGNORED = frozenset(
 # additionalProperties is safe to ignore: every compiled object forbids unknown fields,
 # which is at least as strict as anything additionalProperties allows.
 _KNOWN = _IGNORED | {"type", "properties", "required", "items", "format"}
-_SCALARS: dict[str, Any] = {"integer": int, "number": float, "boolean": bool}
+# "number" is int | float, not float alone (which accepts the same JSON): an integer stays an
+# int, so a sink writing the decoded values writes 5 as 5, not 5.0.
+_SCALARS: dict[str, tuple[Any, ...]] = {"integer": (int,), "number": (int, float), "boolean": (bool,)}
 _FORMATS: dict[str, Any] = {"date-time": datetime.datetime, "date": datetime.date}
 
 
@@ -150,10 +161,14 @@ def _object_type(schema: Mapping[str, Any], name: str, keys: tuple[str, ...], *,
         if not isinstance(sub, dict):
             raise _NoFastPath(prop)
         kind = _value_type(sub, f"{name}_{i}")
-        fields.append((attr, kind) if prop in needed else (attr, kind, msgspec.UNSET))
-    return msgspec.defstruct(
-        name, fields, kw_only=True, forbid_unknown_fields=True, rename=rename, gc=False
-    )
+        # an absent optional field decodes as None, like a null (the decoded values are rows)
+        fields.append((attr, kind) if prop in needed else (attr, kind, None))
+    try:
+        return msgspec.defstruct(
+            name, fields, kw_only=True, forbid_unknown_fields=True, rename=rename, gc=False
+        )
+    except (TypeError, ValueError) as exc:  # msgspec refuses some names ('"', '\\', control characters)
+        raise _NoFastPath("name") from exc
 
 
 def _value_type(schema: Mapping[str, Any], name: str) -> Any:
@@ -176,7 +191,7 @@ def _value_type(schema: Mapping[str, Any], name: str) -> Any:
         if kind == "null":
             parts.append(None)
         elif kind in _SCALARS:
-            parts.append(_SCALARS[kind])
+            parts += [t for t in _SCALARS[kind] if t not in parts]
         elif kind == "string":
             fmt = schema.get("format")
             if fmt is not None and fmt not in _FORMATS:
@@ -194,8 +209,6 @@ def _value_type(schema: Mapping[str, Any], name: str) -> Any:
             parts.append(list[_value_type(items, name + "_i")])  # type: ignore[misc]
         else:
             raise _NoFastPath(kind)
-    if int in parts and float in parts:
-        parts.remove(int)  # float accepts every JSON number
     result = parts[0]
     for part in parts[1:]:
         result = result | part
@@ -220,6 +233,7 @@ _FIRST = itemgetter(0)
 _TYPE = attrgetter("type")
 _STREAM = attrgetter("stream")
 _RECORD = attrgetter("record")
+_VERSION = attrgetter("version")
 
 
 class BatchReader:
@@ -327,13 +341,14 @@ class BatchReader:
         reader = self._reader
         lines: list[bytes] | None = None
         i = 0
-        for kind, stream, size in _runs(envelopes):
+        for kind, stream, version, size in _runs(envelopes):
             j = i + size
             decoder = self._decoder(stream) if kind == "RECORD" and stream is not None else None
-            if decoder is not None and stream is not None:
+            if decoder is not None and stream is not None and (version is None or version.__class__ is int):
                 joined = b"\n".join(map(_RECORD, envelopes[i:j]))
                 try:
-                    ok = len(decoder.decode_lines(joined)) == j - i
+                    values = decoder.decode_lines(joined)
+                    ok = len(values) == j - i
                     if ok and _SPACED.search(bytes(envelopes[i].record)) is not None:
                         # a producer writing spaced JSON: written compact, token text unchanged
                         joined = b"\n".join([_format(raw, indent=-1) for raw in map(_RECORD, envelopes[i:j])])
@@ -342,7 +357,7 @@ class BatchReader:
                 if ok:
                     first = reader.line_number + 1
                     reader.line_number += j - i
-                    yield RawRun(stream, joined, j - i, first)
+                    yield RawRun(stream, joined, j - i, first, values, version)
                     i = j
                     continue
             if lines is None or len(lines) < j:
@@ -365,16 +380,22 @@ class BatchReader:
         return decoder
 
 
-def _runs(envelopes: list[Envelope]) -> Iterator[tuple[str, str | None, int]]:
-    """(type, stream, how many) of each run of consecutive envelopes alike."""
+def _runs(envelopes: list[Envelope]) -> Iterator[tuple[str, str | None, Any, int]]:
+    """(type, stream, version, how many) of each run of consecutive envelopes alike."""
     types = list(map(_TYPE, envelopes))
     streams = list(map(_STREAM, envelopes))
+    versions = list(map(_VERSION, envelopes))
     count = len(types)
-    if types.count(types[0]) == count and streams.count(streams[0]) == count:
-        yield types[0], streams[0], count  # the usual chunk: records of one stream
+    if versions.count(None) != count:
+        # a version that is not an int (bool included: True == 1) gets a key equal to nothing
+        versions = [v if v is None or v.__class__ is int else object() for v in versions]
+    if types.count(types[0]) == count and streams.count(streams[0]) == count and (
+        versions.count(versions[0]) == count
+    ):
+        yield types[0], streams[0], versions[0], count  # the usual chunk: records of one stream
         return
-    for (kind, stream), group in groupby(zip(types, streams, strict=True)):
-        yield kind, stream, len(list(group))
+    for (kind, stream, version), group in groupby(zip(types, streams, versions, strict=True)):
+        yield kind, stream, version, len(list(group))
 
 
 def _utf8(data: bytes, start: int, cut: int) -> bool:

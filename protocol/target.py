@@ -43,7 +43,7 @@ class Sink:
     then hands it runs of validated records as the exact bytes received (the fast path).
     """
 
-    accepts_raw: ClassVar[bool] = False
+    accepts_raw: bool = False
 
     def __init__(self, target: Target, schema: SchemaMessage) -> None:
         self.target = target
@@ -56,10 +56,11 @@ class Sink:
     def add(self, record: dict[str, Any], message: RecordMessage) -> None:
         raise NotImplementedError
 
-    def add_raw(self, records: bytes | memoryview, count: int, first_line: int) -> None:
-        """``count`` validated records: the exact JSON bytes of each "record" value received,
-        joined by b"\\n" (no newline at the end). ``first_line`` is the input line of the first.
-        The target counts them in ``pending``.
+    def add_raw(self, run: Any) -> None:
+        """A :class:`protocol.batch.RawRun`: ``run.count`` validated records, as the exact JSON
+        bytes of each "record" value received, joined by b"\\n" (``run.records``, no newline at
+        the end), and decoded (``run.values``). ``run.first_line`` is the input line of the
+        first. The target counts them in ``pending``.
         """
         raise NotImplementedError
 
@@ -127,7 +128,7 @@ class Target:
         since_check = 0
         messages: Iterable[Any] = reader
         raw_run: Any = None
-        if self.validate_records and self.sink_class.accepts_raw:
+        if self.validate_records and self.raw_capable():
             from protocol import batch as fast  # msgspec is imported only when it can be used
 
             if fast.fast_path_enabled(self.config):
@@ -153,7 +154,7 @@ class Target:
                     while run is not None:
                         room = max(batch - sink.pending, 1)
                         head, run = run.split(room) if run.count > room else (run, None)
-                        sink.add_raw(head.records, head.count, head.first_line)
+                        sink.add_raw(head)
                         sink.pending += head.count
                         since_check += head.count
                         if sink.pending >= batch:
@@ -181,6 +182,10 @@ class Target:
         for sink in sinks.values():
             sink.close()
         emit("timer", "sync_duration", round(time.monotonic() - started, 6), {"status": "succeeded"})
+
+    def raw_capable(self) -> bool:
+        """Whether any sink of this target may take raw runs (then the chunked reader is used)."""
+        return self.sink_class.accepts_raw
 
     def _accepts_raw(self, stream: str) -> bool:
         sink = self.sinks.get(stream)

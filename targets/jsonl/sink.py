@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from protocol import ProtocolError, RecordMessage, SchemaMessage, dumps
 from targets.files import FileSink, FileTarget
 from targets.files.sink import SPILL_BYTES
+
+if TYPE_CHECKING:
+    from protocol.batch import RawRun
 
 __all__ = ["JsonlSink"]
 
@@ -47,8 +50,9 @@ class JsonlSink(FileSink):
         if len(buf) >= SPILL_BYTES:
             self.spill()
 
-    def add_raw(self, records: bytes | memoryview, count: int, first_line: int) -> None:
+    def add_raw(self, run: RawRun) -> None:
         """Validated records as received: their bytes are the lines (numbers stay exact)."""
+        records = run.records
         parts = self._parts
         if self._buf:
             parts.append(bytes(self._buf))  # records added one by one before: keep the order

@@ -5,7 +5,8 @@ which keeps a journal of them. When the connection drops (server restart, a term
 backend, a network cut), the session reconnects with exponential backoff, replays the
 journal (the transaction was lost with the connection) and carries on; after
 ``max_tries`` it gives up with one clear :class:`TargetError`. The journal is emptied
-by every commit, and chunk data lives in a spool file, so memory stays bounded.
+by every commit; chunk data is kept in memory up to ``keep_bytes`` per transaction and
+in a spool file beyond that, so memory stays bounded.
 
 The connection is used by one worker thread: :meth:`Session.submit` queues a statement
 and returns at once (at most ``MAX_PENDING`` wait), so the database loads one chunk
@@ -34,6 +35,7 @@ log = logging.getLogger("sluice.target.postgres")
 
 T = TypeVar("T")
 MAX_PENDING = 2
+KEEP_BYTES = 32 * 1024 * 1024
 Op = Callable[[psycopg.Connection[Any]], Any]
 
 
@@ -69,6 +71,9 @@ class Session:
         #: bumped by every reconnect: per-connection objects (temp tables) are gone after it
         self.generation = 0
         self.spool = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)
+        #: chunk bytes of the open transaction kept in memory (beyond: the spool)
+        self.keep_bytes = KEEP_BYTES
+        self.kept = 0
         self.conn = self._connect()
 
     def _connect(self) -> psycopg.Connection[Any]:
@@ -159,6 +164,7 @@ class Session:
     def commit(self) -> None:
         self.run(lambda conn: conn.commit(), journal=False)
         self._journal.clear()
+        self.kept = 0
         self.spool.seek(0)
         self.spool.truncate()
 
@@ -171,6 +177,7 @@ class Session:
                 continue
         self._failed = False
         self._journal.clear()
+        self.kept = 0
         self.spool.seek(0)
         self.spool.truncate()
         if not (self.conn.closed or self.conn.broken):

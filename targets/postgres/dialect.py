@@ -71,26 +71,36 @@ def _statement(sql: bytes, params: tuple[Any, ...] | None = None) -> Callable[[p
 
 
 class _Chunk:
-    """COPY data of one chunk: sent from memory once, then kept in the session's spool
-    file (for a replay after a reconnect) instead of in memory."""
+    """COPY data of one chunk, kept until the commit for a replay after a reconnect: in
+    memory while the open transaction keeps at most ``Session.keep_bytes``, else in the
+    session's spool file (so memory stays bounded whatever the batch size)."""
 
-    __slots__ = ("data", "offset", "session", "size")
+    __slots__ = ("data", "offset", "sent", "session", "size")
 
     def __init__(self, data: bytes, session: Session) -> None:
         self.data: bytes | None = data
         self.session = session
         self.offset = -1
         self.size = len(data)
+        self.sent = False
 
     def blocks(self) -> Any:
-        spool = self.session.spool
+        session = self.session
         if self.data is not None:
-            spool.seek(0, 2)
-            self.offset = spool.tell()
-            spool.write(self.data)
-            data, self.data = self.data, None
+            data = self.data
+            if not self.sent:
+                self.sent = True
+                if session.kept + self.size <= session.keep_bytes:
+                    session.kept += self.size
+                else:
+                    spool = session.spool
+                    spool.seek(0, 2)
+                    self.offset = spool.tell()
+                    spool.write(data)
+                    self.data = None
             yield data
             return
+        spool = session.spool
         spool.seek(self.offset)
         left = self.size
         while left:
@@ -106,6 +116,7 @@ class PostgresLoader(Loader):
     max_identifier_bytes = 63
     can_alter = True
     chunk_size = 2 * 1024 * 1024  # small chunks: less to wait for at each commit, less memory
+    csv_rows = True
 
     def __init__(self, session: Session, schema: str, *, chunk_size: int | None = None) -> None:
         self.session = session
@@ -238,9 +249,18 @@ class PostgresLoader(Loader):
         return name, f"CREATE TEMP TABLE IF NOT EXISTS {name} (seq BIGSERIAL, {cols})".encode()
 
     def write(self, spec: TableSpec, rows: list[Any], *, upsert: bool, truncate: bool) -> None:
+        data = "".join(rows).encode("utf-8", "surrogatepass")
+        self._load(spec, data, spec.names, b"", upsert=upsert, truncate=truncate)
+
+    def write_csv(self, spec: TableSpec, data: bytes, columns: list[str], *, upsert: bool, truncate: bool) -> None:
+        """Rows as CSV lines holding JSON scalar text (see :mod:`targets.sql.rawrows`): one
+        value per name of ``columns`` (the columns of ``spec`` in some order), null unquoted."""
+        self._load(spec, data, columns, b" (FORMAT csv, NULL 'null')", upsert=upsert, truncate=truncate)
+
+    def _load(self, spec: TableSpec, data: bytes, columns: list[str], options: bytes, *, upsert: bool,
+              truncate: bool) -> None:
         target = _qual(spec.schema, spec.table)
-        names = [quote_identifier(n) for n in spec.names]
-        cols = ", ".join(names)
+        cols = ", ".join(quote_identifier(n) for n in columns)
         statements: list[bytes] = [f"TRUNCATE {target}".encode()] if truncate else []
         if upsert:
             stage, create = self._stage(spec)
@@ -249,19 +269,20 @@ class PostgresLoader(Loader):
             others = [n for n in spec.names if n not in spec.key]
             action = ("DO UPDATE SET " + ", ".join(f"{quote_identifier(n)} = EXCLUDED.{quote_identifier(n)}"
                                                   for n in others)) if others else "DO NOTHING"
-            stage_cols = ", ".join(f"c{i}" for i in range(len(names)))
-            copy_sql = f"COPY {stage} ({stage_cols}) FROM STDIN".encode()
-            merge = (f"INSERT INTO {target} ({cols}) SELECT DISTINCT ON ({keys}) {stage_cols} FROM {stage} "
+            stage_cols = ", ".join(f"c{i}" for i in range(len(spec.names)))
+            copy_sql = f"COPY {stage} ({', '.join(f'c{positions[n]}' for n in columns)}) FROM STDIN".encode() + options
+            all_cols = ", ".join(quote_identifier(n) for n in spec.names)
+            merge = (f"INSERT INTO {target} ({all_cols}) SELECT DISTINCT ON ({keys}) {stage_cols} FROM {stage} "
                      f"ORDER BY {keys}, seq DESC ON CONFLICT ({', '.join(quote_identifier(k) for k in spec.key)}) "
                      f"{action}").encode()
             after = [merge, f"TRUNCATE {stage}".encode()]
         else:
             stage, create = "", b""
-            copy_sql = f"COPY {target} ({cols}) FROM STDIN".encode()
+            copy_sql = f"COPY {target} ({cols}) FROM STDIN".encode() + options
             after = []
-        chunk = _Chunk("".join(rows).encode("utf-8", "surrogatepass"), self.session)
+        chunk = _Chunk(data, self.session)
 
-        direct_sql = f"COPY {target} ({cols}) FROM STDIN".encode()
+        direct_sql = f"COPY {target} ({cols}) FROM STDIN".encode() + options
 
         def copy(conn: psycopg.Connection[Any], sql: bytes) -> None:
             with conn.cursor() as cur, cur.copy(sql) as out:

@@ -46,6 +46,7 @@ class PostgresTarget(SQLTarget):
         super().__init__(config)
         self.conninfo, self.params = conninfo_from_config(self.config)
         self.db_schema = str(self.config.get("default_target_schema") or "public")
+        self.raw_rows = PostgresLoader.csv_rows
 
     def destination(self) -> str:
         return f"PostgreSQL {describe(self.conninfo, self.params)}, schema {self.db_schema}"

@@ -91,6 +91,8 @@ class Loader(ABC):
     #: rows are measured with ``len(row)``; a chunk is written when it reaches this
     chunk_size: int = 8 * 1024 * 1024
     chunk_rows: int = 50_000
+    #: whether :meth:`write_csv` is implemented (rows built in bulk from decoded records)
+    csv_rows: ClassVar[bool] = False
 
     def mapper(self) -> IdentifierMapper:
         return IdentifierMapper(self.max_identifier_bytes, case_insensitive=self.case_insensitive)
@@ -114,6 +116,10 @@ class Loader(ABC):
     @abstractmethod
     def write(self, spec: TableSpec, rows: list[Any], *, upsert: bool, truncate: bool) -> None:
         """Load a chunk of rows in the open transaction (last row of a key wins)."""
+
+    def write_csv(self, spec: TableSpec, data: bytes, columns: list[str], *, upsert: bool, truncate: bool) -> None:
+        """Load CSV rows (see :mod:`targets.sql.rawrows`) like :meth:`write`, if ``csv_rows``."""
+        raise NotImplementedError
 
     @abstractmethod
     def commit(self) -> None:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import IO, Any, ClassVar
+from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from protocol.errors import ConfigError
+from protocol.jsoncodec import loads
 from protocol.messages import RecordMessage, SchemaMessage
 from protocol.metrics import emit
 from protocol.schema import property_schemas
@@ -23,9 +24,16 @@ from targets.sql.dialect import DELETED_COLUMN, VERSION_COLUMN, Loader, MetaValu
 from targets.sql.table import Existing, TableSpec, Wanted, plan_table
 from targets.sql.types import INTEGER, TIMESTAMP, logical_type
 
+if TYPE_CHECKING:
+    from targets.sql.rawrows import RawRows
+
 __all__ = ["COMMON_SETTINGS", "METADATA_COLUMNS", "SQLSink", "SQLTarget"]
 
 log = logging.getLogger("sluice.target.sql")
+
+#: The first chunk of a transaction is this small (then each doubles up to the loader's
+#: chunk size), so the database starts loading while the rest of the batch is parsed.
+FIRST_CHUNK_BYTES = 256 * 1024
 
 #: name, logical type, source (``field``: read from the record like any field)
 METADATA_COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -97,8 +105,11 @@ class SQLSink(Sink):
         self.soft_deletes = False
         self._truncate = target.load_method == "overwrite"
         self._rows: list[Any] = []
+        self._csv: list[bytes] = []  # CSV rows of raw runs (a chunk holds either kind, never both)
+        self._csv_rows = 0
+        self.bulk_rows = 0  # rows built in bulk from raw runs (reported in the closing log line)
         self._size = 0
-        self._limit = self.loader.chunk_size
+        self._limit = self._first_limit = min(FIRST_CHUNK_BYTES, self.loader.chunk_size)
         self._row_limit = self.loader.chunk_rows
         self._batch_rows = 0
         self._batch_started = 0.0
@@ -136,6 +147,12 @@ class SQLSink(Sink):
         self.spec: TableSpec = spec
         self._upsert = bool(spec.key)
         self._encode = loader.encoder(spec, self.meta)
+        self._raw: RawRows | None = None
+        if loader.csv_rows and not self.target.add_record_metadata:
+            from targets.sql.rawrows import plan_raw_rows  # msgspec: only where it is used
+
+            self._raw = plan_raw_rows(spec, property_schemas(self.schema))
+        self.accepts_raw = self._raw is not None
         self._new_chunk()
 
     def update_schema(self, schema: SchemaMessage) -> None:
@@ -152,11 +169,35 @@ class SQLSink(Sink):
     def add(self, record: dict[str, Any], message: RecordMessage) -> None:
         if message.version is not None and not self.versioned:
             self._enable_versions()
+        if self._csv:
+            self._ship()
         row = self._encode(record, message)
         rows = self._rows
         rows.append(row)
         self._size += len(row)
         if self._size >= self._limit or len(rows) >= self._row_limit:
+            self._ship()
+
+    def add_raw(self, run: Any) -> None:
+        """A run of validated records from the chunked reader: built into CSV rows in bulk
+        when the table allows it (see rawrows.py), else added one by one."""
+        if run.version is not None and not self.versioned:
+            self._enable_versions()
+        data = self._raw.build(run.values, run.records, run.version) if self._raw is not None else None
+        if data is None:
+            line = run.first_line
+            for raw in bytes(run.records).split(b"\n"):
+                record = loads(raw)
+                self.add(record, RecordMessage(self.stream, record, run.version, None, line))
+                line += 1
+            return
+        if self._rows:
+            self._ship()  # rows added one by one before: theirs is the earlier chunk
+        self._csv.append(data)
+        self._csv_rows += run.count
+        self.bulk_rows += run.count
+        self._size += len(data)
+        if self._size >= self._limit or self._csv_rows >= self._row_limit:
             self._ship()
 
     def _new_chunk(self) -> None:
@@ -166,26 +207,41 @@ class SQLSink(Sink):
             self.meta.sequence = int(now * 1000)
 
     def _ship(self) -> None:
-        if not self._rows:
+        if not self._rows and not self._csv:
             return
         if not self._batch_rows:
             self._batch_started = time.monotonic()
-        self.loader.write(self.spec, self._rows, upsert=self._upsert, truncate=self._truncate)
+        if self._csv:
+            assert self._raw is not None
+            self.loader.write_csv(self.spec, b"".join(self._csv), self._raw.columns, upsert=self._upsert,
+                                  truncate=self._truncate)
+            self._batch_rows += self._csv_rows
+            self._csv = []
+            self._csv_rows = 0
+        else:
+            self.loader.write(self.spec, self._rows, upsert=self._upsert, truncate=self._truncate)
+            self._batch_rows += len(self._rows)
+            self._rows = []
         self._truncate = False
-        self._batch_rows += len(self._rows)
-        self._rows = []
         self._size = 0
+        self._limit = min(self._limit * 2, self.loader.chunk_size)
         self._new_chunk()
 
     def flush(self) -> None:
         self._ship()
+        self._limit = self._first_limit  # the next transaction starts with a small chunk again
         if self._batch_rows:
             emit("timer", "batch_processing_time", round(time.monotonic() - self._batch_started, 6),
                  {"stream": self.stream, "table": self.table, "rows": self._batch_rows})
         self._batch_rows = 0
 
+    def bulk_note(self) -> str:
+        return f", {self.bulk_rows} built in bulk" if self.bulk_rows else ""
+
     def abort(self) -> None:
         self._rows = []
+        self._csv = []
+        self._csv_rows = 0
         self.target.rollback()
 
     # -- versions -------------------------------------------------------------------
@@ -227,6 +283,8 @@ class SQLTarget(Target):
         self.table_names: dict[str, str] = dict(cfg.get("table_names") or {})
         self.db_schema: str | None = None
         self._loader: Loader | None = None
+        #: whether the loader builds rows in bulk (``Loader.csv_rows``): the chunked reader is used
+        self.raw_rows = False
 
     @property
     def loader(self) -> Loader:
@@ -255,6 +313,10 @@ class SQLTarget(Target):
     def commit(self) -> None:
         self.loader.commit()
 
+    def raw_capable(self) -> bool:
+        return self.raw_rows
+
+
     def rollback(self) -> None:
         if self._loader is not None:
             self._loader.rollback()
@@ -272,6 +334,6 @@ class SQLTarget(Target):
             if self._loader is not None:
                 self._loader.close()
         if self.sinks:
-            tables = ", ".join(f"{sink.table} (+{sink.committed} rows)" for sink in self.sinks.values()
-                               if isinstance(sink, SQLSink))
+            tables = ", ".join(f"{sink.table} (+{sink.committed} rows{sink.bulk_note()})"
+                               for sink in self.sinks.values() if isinstance(sink, SQLSink))
             log.info("loaded into %s: %s", self.destination(), tables)

@@ -1,0 +1,148 @@
+"""Rows built in bulk from the chunked reader's decoded records (the fast path of SQL sinks).
+
+The chunked reader (:mod:`protocol.batch`) hands a sink whole runs of validated records,
+decoded by msgspec into one struct per record. For a table whose every column is a scalar
+field of the record's own type (integer, number, boolean, plain string, date-time, date),
+a run becomes CSV in three C-level steps: one tuple per record (``attrgetter``), msgspec's
+``encode_lines`` (``[1,"Ada",12.5,true,null,"2024-01-02T03:04:05Z"]`` per line), and a
+``bytes.replace`` that drops the brackets. A JSON array of scalars *is* a CSV line:
+strings are double-quoted (and may hold commas), numbers and booleans are bare, and
+``null`` is read as NULL (``NULL 'null'``; a quoted "null" stays a string). Numbers keep
+their value: msgspec writes the shortest text that reads back the same float, as the
+reference path does.
+
+Two kinds of line are rewritten one by one: a record holding a digit run of 16 or more
+(a float could round it) from its exact parse, and a line whose text holds a backslash
+(JSON escapes are not CSV: ``\\"``, ``\\n``, ``\\u00e9``) from its decoded values; strings
+are quoted CSV-style (a quoted field may hold newlines) with NUL dropped, as the
+record-by-record path does.
+Constant columns (a field the schema lacks, the table version) are appended to every line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from operator import attrgetter
+from typing import Any
+
+import msgspec
+
+from protocol.jsoncodec import exact_loads, needs_exact_parse
+from protocol.schema import field_types
+from targets.sql import types as T
+from targets.sql.dialect import VERSION_COLUMN
+from targets.sql.table import TableSpec
+
+__all__ = ["RawRows", "plan_raw_rows"]
+
+_ENCODER = msgspec.json.Encoder()
+_DECODER = msgspec.json.Decoder()
+_SIMPLE: dict[str, tuple[frozenset[str], str | None]] = {
+    T.INTEGER: (frozenset({"integer"}), None),
+    T.NUMBER: (frozenset({"number"}), None),
+    T.BOOLEAN: (frozenset({"boolean"}), None),
+    T.STRING: (frozenset({"string"}), None),
+    T.TIMESTAMP: (frozenset({"string"}), "date-time"),
+    T.DATE: (frozenset({"string"}), "date"),
+}
+
+
+def _simple(prop: Mapping[str, Any], logical: str) -> bool:
+    """Whether the property is one scalar type whose decoded value writes the same column text."""
+    if not isinstance(prop, Mapping) or set(prop) & {"anyOf", "oneOf", "allOf", "enum", "const"}:
+        return False
+    types = field_types(prop) - {"null"}
+    wanted = _SIMPLE.get(logical)
+    if wanted is None:
+        return False
+    kinds, fmt = wanted
+    if logical == T.NUMBER and types == {"integer", "number"}:
+        types = {"number"}
+    return types == kinds and prop.get("format") == fmt
+
+
+class RawRows:
+    """How one table's CSV rows are built from decoded records."""
+
+    def __init__(self, fields: list[tuple[str, str]], constants: list[tuple[str, str]]) -> None:
+        #: (column, record field) written from the decoded record, then constant columns
+        self.fields = fields
+        self.constants = constants  # (column, "null" | "version")
+        self.columns = [c for c, _ in fields] + [c for c, _ in constants]
+        self._getters: dict[type, Callable[[Any], Any]] = {}
+
+    def _getter(self, cls: type) -> Callable[[Any], Any] | None:
+        getter = self._getters.get(cls)
+        if getter is None:
+            attrs = dict(zip(cls.__struct_encode_fields__, cls.__struct_fields__, strict=True))  # type: ignore[attr-defined]
+            if not all(f in attrs for _, f in self.fields):
+                return None
+            getter = attrgetter(*(attrs[f] for _, f in self.fields))
+            self._getters[cls] = getter
+        return getter
+
+    def build(self, values: list[Any], records: bytes | memoryview, version: int | None) -> bytes | None:
+        """CSV lines (newline-terminated) for the decoded ``values`` (``records``: their JSON
+        text, one per line), or None when this run must be written record by record."""
+        if not values:
+            return None
+        getter = self._getter(values[0].__class__)
+        if getter is None:
+            return None
+        data = _ENCODER.encode_lines(map(getter, values))
+        suffix = b"".join(b"," + (str(version).encode() if kind == "version" and version is not None else b"null")
+                          for _, kind in self.constants)
+        raw = bytes(records)
+        exact = needs_exact_parse(raw)
+        if not exact and b"\\" not in data:
+            return data[1:-2].replace(b"]\n[", suffix + b"\n") + suffix + b"\n"
+        # The few lines that need more are rewritten one by one: a record with a digit run a
+        # float could round (from its exact parse), or a string holding an escape.
+        lines = data[:-1].split(b"\n")
+        texts = raw.split(b"\n") if exact else []
+        out = []
+        try:
+            for i, line in enumerate(lines):
+                if exact and needs_exact_parse(texts[i]):
+                    record = exact_loads(texts[i])
+                    out.append(b",".join([_csv_value(record.get(f)) for _, f in self.fields]) + suffix)
+                elif b"\\" in line:
+                    out.append(b",".join(map(_csv_value, _DECODER.decode(line))) + suffix)
+                else:
+                    out.append(line[1:-1] + suffix)
+        except (msgspec.DecodeError, ValueError):
+            return None
+        return b"\n".join(out) + b"\n"
+
+
+def _csv_value(value: Any) -> bytes:
+    """One scalar as CSV text: strings quoted with '"' doubled and NUL dropped (PostgreSQL
+    cannot store it; the record-by-record path drops it too); exact Decimals as text."""
+    cls = value.__class__
+    if cls is str:
+        return b'"' + value.replace("\x00", "").replace('"', '""').encode() + b'"'
+    if cls is Decimal:
+        return str(value).encode()
+    return _ENCODER.encode(value)
+
+
+def plan_raw_rows(spec: TableSpec, props: Mapping[str, Any]) -> RawRows | None:
+    """The bulk row builder for ``spec``, or None when some column needs the per-record path."""
+    fields: list[tuple[str, str]] = []
+    constants: list[tuple[str, str]] = []
+    for col in spec.columns:
+        source = col.source
+        if source.meta is not None:
+            if source.meta != "version" or col.name != VERSION_COLUMN:
+                return None
+            constants.append((col.name, "version"))
+        elif source.field not in props:
+            constants.append((col.name, "null"))
+        elif col.logical == source.logical and _simple(props[source.field], col.logical):
+            fields.append((col.name, source.field))
+        else:
+            return None
+    if len(fields) < 2:
+        return None  # attrgetter of one name returns the value, not a tuple
+    return RawRows(fields, constants)
