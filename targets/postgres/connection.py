@@ -29,7 +29,7 @@ import psycopg
 from protocol.errors import TargetError
 from protocol.pgconn import conninfo_from_settings, describe
 
-__all__ = ["Session", "conninfo_from_config"]
+__all__ = ["KEEP_BYTES", "Session", "conninfo_from_config"]
 
 log = logging.getLogger("sluice.target.postgres")
 
@@ -57,7 +57,7 @@ class Session:
     """One connection, its open transaction and the journal that can rebuild it."""
 
     def __init__(self, conninfo: str, params: Mapping[str, Any], *, max_tries: int = 6,
-                 max_wait: float = 8.0) -> None:
+                 max_wait: float = 8.0, keep_bytes: int = KEEP_BYTES) -> None:
         self._conninfo = conninfo
         self._params = dict(params)
         self.where = describe(conninfo, params)
@@ -72,7 +72,7 @@ class Session:
         self.generation = 0
         self.spool = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)
         #: chunk bytes of the open transaction kept in memory (beyond: the spool)
-        self.keep_bytes = KEEP_BYTES
+        self.keep_bytes = keep_bytes
         self.kept = 0
         self.conn = self._connect()
 

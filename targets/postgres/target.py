@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from protocol.cli import target_main
 from protocol.pgconn import CONNECTION_SETTINGS, SSL_SETTINGS, describe
-from targets.postgres.connection import Session, conninfo_from_config
+from targets.postgres.connection import KEEP_BYTES, Session, conninfo_from_config
 from targets.postgres.dialect import PostgresLoader
 from targets.sql.dialect import Loader
 from targets.sql.sink import COMMON_SETTINGS, SQLTarget
@@ -53,7 +53,10 @@ class PostgresTarget(SQLTarget):
 
     def open_loader(self) -> Loader:
         retries = int(self.config.get("connection_retries", 5))
-        session = Session(self.conninfo, self.params, max_tries=retries + 1)
+        # chunks of the open transaction kept in memory for a replay: 16 chunks when the chunk
+        # size is set (batch_size_bytes bounds memory), else up to KEEP_BYTES; then a spool file
+        keep = 16 * self.chunk_size if self.chunk_size else KEEP_BYTES
+        session = Session(self.conninfo, self.params, max_tries=retries + 1, keep_bytes=keep)
         return PostgresLoader(session, str(self.db_schema), chunk_size=self.chunk_size or None)
 
 

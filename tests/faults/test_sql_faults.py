@@ -219,3 +219,23 @@ def test_connection_lost_for_good_fails_with_one_clear_line(pg_dsn: str, tmp_pat
     assert {_record(i)["record"]["id"] for i in range(1, last + 1)} <= ids
 
 
+
+
+def test_dropped_connection_replays_a_transaction_kept_partly_on_disk(pg_dsn: str, tmp_path: Path) -> None:
+    # One transaction for the whole run (no drain before the end) in 2 KiB chunks: the first 16
+    # are kept in memory for a replay, the rest in the spool file; the drop comes mid-run.
+    total = 9000
+    dest = make_dest("postgres", tmp_path, pg_dsn, batch_size_rows=100_000, state_flush_seconds=1000,
+                     batch_size_bytes=2048)
+    feeder = Feeder(dest, _stream(1, total + 1, every=400), pause_every=100, pause=0.02)
+    deadline = time.monotonic() + 30
+    while not _backends(pg_dsn):
+        assert time.monotonic() < deadline and feeder.proc.poll() is None, feeder.stderr.decode()
+        time.sleep(0.02)
+    time.sleep(0.8)  # about 40 records of every 100 fed: some 100 KiB in the open transaction
+    assert feeder.states == []
+    assert _terminate(pg_dsn) == 1
+    assert feeder.finish() == 0, feeder.stderr.decode()
+    assert b"reconnecting" in feeder.stderr
+    assert feeder.states == [{"done": total}]
+    assert _dest_checksum(dest) == _source_checksum(total)
