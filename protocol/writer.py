@@ -62,14 +62,22 @@ class MessageWriter:
     def write_record_json(self, stream: str, payload: bytes, *, version: int | None = None) -> None:
         """A RECORD whose payload is already one line of compact JSON (an object, no newline).
 
-        For taps whose source renders JSON itself (tap-postgres): no decode and re-encode.
+        For taps whose source renders JSON itself: no decode and re-encode.
         """
+        self.write_records_json(stream, payload + b"\n", version=version)
+
+    def write_records_json(self, stream: str, rows: bytes, *, version: int | None = None) -> None:
+        """Many RECORDs at once: ``rows`` holds one compact JSON object per line, each line
+        ending in a newline, and no raw newline elsewhere (JSON escapes it). The envelopes
+        are added in bulk (one ``bytes.replace``), not row by row."""
+        if not rows:
+            return
         prefix = self._record_prefix.get(stream)
         if prefix is None:
             prefix = b'{"type":"RECORD","stream":' + dumps(stream) + b',"record":'
             self._record_prefix[stream] = prefix
         tail = b"}\n" if version is None else b',"version":' + str(int(version)).encode() + b"}\n"
-        data = prefix + payload + tail
+        data = prefix + rows[:-1].replace(b"\n", tail + prefix) + tail
         self._parts.append(data)
         self._size += len(data)
         if self._size >= self._limit:

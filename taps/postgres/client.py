@@ -7,16 +7,21 @@ dropped connection, a server shutdown or a serialization failure may be retried.
 
 from __future__ import annotations
 
+import select
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg import pq
 
 from protocol.errors import FatalSourceError, RetryableSourceError, SourceError
 from protocol.pgconn import SSL_MODES, conninfo_from_settings, describe
 
-__all__ = ["SSL_MODES", "Source", "conninfo_from_config", "describe", "source_error"]
+#: rows of a COPY handed over at once by :meth:`Source.copy_blocks`
+BLOCK_ROWS = 500
+
+__all__ = ["BLOCK_ROWS", "SSL_MODES", "Source", "conninfo_from_config", "describe", "source_error"]
 
 
 #: Session settings every value rendering relies on: UTC date-times, ISO dates and intervals.
@@ -80,14 +85,67 @@ class Source:
         except psycopg.Error as exc:
             raise self.error(exc, doing) from exc
 
-    def copy_rows(self, query: Any, doing: str) -> Iterator[bytes]:
-        """The rows of a ``COPY ... TO STDOUT`` (each ending in a newline), streamed."""
+    def copy_blocks(self, query: Any, doing: str, rows: int = BLOCK_ROWS) -> Iterator[tuple[bytes, bytes, int]]:
+        """The rows of a ``COPY ... TO STDOUT`` in blocks of up to ``rows``: (the rows joined,
+        each ending in a newline; the last row; how many).
+
+        Reads through libpq directly (one call per row, no Python generator per row), which
+        takes about half the client CPU of psycopg's row iterator; psycopg's errors and its
+        connection state are kept: the COPY is consumed to the end, or the connection closed.
+        """
+        conn = self.conn
         try:
-            with self.conn.cursor() as cur, cur.copy(query) as copy:
-                for data in copy:
-                    yield bytes(data)
+            statement = query.as_bytes(conn) if isinstance(query, psycopg.sql.Composable) else query
         except psycopg.Error as exc:
             raise self.error(exc, doing) from exc
+        pg = conn.pgconn
+        done = False
+        try:
+            pg.send_query(statement if isinstance(statement, bytes) else str(statement).encode())
+            self._result(pq.ExecStatus.COPY_OUT)
+            get, sock = pg.get_copy_data, pg.socket
+            block: list[Any] = []
+            while True:
+                size, data = get(1)
+                if size > 0:
+                    block.append(data)
+                    if len(block) >= rows:
+                        yield b"".join(block), bytes(block[-1]), len(block)
+                        block = []
+                elif size == 0:
+                    select.select([sock], [], [])
+                    pg.consume_input()
+                elif size == -1:
+                    break
+                else:
+                    raise psycopg.OperationalError(pg.error_message.decode("utf-8", "replace").strip())
+            if block:
+                yield b"".join(block), bytes(block[-1]), len(block)
+            self._result(pq.ExecStatus.COMMAND_OK)
+            done = True
+        except psycopg.Error as exc:
+            raise self.error(exc, doing) from exc
+        finally:
+            if not done:
+                conn.close()  # the COPY was not read to its end: the connection is unusable
+
+    def _result(self, wanted: pq.ExecStatus) -> None:
+        """Wait for the next result of the statement sent; raise its error unless it is ``wanted``
+        (after its end: every result consumed)."""
+        pg = self.conn.pgconn
+        while True:
+            pg.consume_input()
+            if not pg.is_busy():
+                break
+            select.select([pg.socket], [], [])
+        result = pg.get_result()
+        if wanted == pq.ExecStatus.COMMAND_OK:
+            while pg.get_result() is not None:
+                pass
+        if result is None:
+            raise psycopg.OperationalError(pg.error_message.decode("utf-8", "replace").strip() or "no result")
+        if result.status != wanted:
+            raise _error_of(result)
 
     def close(self) -> None:
         self.conn.close()
@@ -97,3 +155,14 @@ class Source:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _error_of(result: pq.abc.PGresult) -> psycopg.Error:
+    """The psycopg exception of a failed result (its SQLSTATE class, as psycopg raises)."""
+    message = (result.error_message or b"").decode("utf-8", "replace").strip() or "the statement failed"
+    sqlstate = (result.error_field(pq.DiagnosticField.SQLSTATE) or b"").decode()
+    try:
+        cls: type[psycopg.Error] = pg_errors.lookup(sqlstate)
+    except KeyError:
+        cls = psycopg.DatabaseError
+    return cls(message)

@@ -34,8 +34,8 @@ __all__ = ["MIN_TABLE_BYTES", "RangeReads", "plan_ranges", "range_where"]
 log = logging.getLogger("sluice.tap.postgres")
 
 MIN_TABLE_BYTES = 8 * 1024 * 1024
-BATCH_ROWS = 2000
-QUEUE_BATCHES = 8
+BATCH_ROWS = 500
+QUEUE_BATCHES = 16
 
 
 def plan_ranges(source: Source, table: Table, key: Column, parts: int) -> list[dict[str, Any]] | None:
@@ -71,12 +71,13 @@ class RangeReads:
     """Reader threads, one connection each, feeding one bounded queue of (range, rows) batches."""
 
     def __init__(self, open_source: Callable[[], Source], queries: list[sql.Composed], doing: str) -> None:
-        self._queue: queue.Queue[tuple[int, list[bytes] | BaseException | None]] = queue.Queue(QUEUE_BATCHES)
+        self._queue: queue.Queue[tuple[int, tuple[bytes, bytes, int] | BaseException | None]] = queue.Queue(
+            QUEUE_BATCHES)
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._read, args=(i, open_source, q, doing), daemon=True,
                                           name=f"tap-postgres-range-{i}") for i, q in enumerate(queries)]
 
-    def _put(self, item: tuple[int, list[bytes] | BaseException | None]) -> bool:
+    def _put(self, item: tuple[int, tuple[bytes, bytes, int] | BaseException | None]) -> bool:
         while not self._stop.is_set():
             try:
                 self._queue.put(item, timeout=0.2)
@@ -88,21 +89,16 @@ class RangeReads:
     def _read(self, index: int, open_source: Callable[[], Source], query: sql.Composed, doing: str) -> None:
         try:
             with open_source() as source:
-                batch: list[bytes] = []
-                for raw in source.copy_rows(query, doing):
-                    batch.append(raw)
-                    if len(batch) >= BATCH_ROWS:
-                        if not self._put((index, batch)):
-                            return
-                        batch = []
-                if batch and not self._put((index, batch)):
-                    return
+                for block in source.copy_blocks(query, doing, BATCH_ROWS):
+                    if not self._put((index, block)):
+                        return
             self._put((index, None))
         except SluiceError as exc:
             self._put((index, exc))
 
     def batches(self) -> Any:
-        """(range index, rows) until every range is read; a reader's error is raised here."""
+        """(range index, rows joined, last row, how many) until every range is read; a
+        reader's error is raised here."""
         for thread in self._threads:
             thread.start()
         running = len(self._threads)
@@ -114,7 +110,7 @@ class RangeReads:
                 elif isinstance(item, BaseException):
                     raise item
                 else:
-                    yield index, item
+                    yield (index, *item)
         finally:
             self._stop.set()
             for thread in self._threads:

@@ -27,7 +27,6 @@ from psycopg import sql
 from protocol.jsoncodec import loads
 from protocol.metrics import emit
 from protocol.state import Bookmarks
-from protocol.tap import STATE_EVERY_RECORDS
 from protocol.writer import MessageWriter
 from taps.postgres.client import Source
 from taps.postgres.discovery import Column, Table
@@ -87,22 +86,21 @@ def _values(raw: bytes, names: list[str]) -> list[Any]:
 
 def _stream_rows(source: Source, plan: StreamPlan, writer: MessageWriter, query: sql.Composed,
                  version: int | None, checkpoint: Any) -> int:
-    """Write every row as a RECORD; call ``checkpoint(last_raw_row)`` every STATE_EVERY_RECORDS rows.
+    """Write every row as a RECORD; call ``checkpoint(last_raw_row)`` at the end of the block
+    of rows that reaches each STATE_EVERY_RECORDS rows, and once more at the end.
 
-    Returns the row count; the last raw row is handed to ``checkpoint`` once more at the end.
+    Returns the row count.
     """
     name = plan.name
-    write = writer.write_record_json
+    write = writer.write_records_json
     count = 0
     last = b""
     started = time.monotonic()
-    every = STATE_EVERY_RECORDS
-    for raw in source.copy_rows(query, f"reading {plan.table.schema_name}.{plan.table.name}"):
-        write(name, raw[:-1], version=version)
-        count += 1
-        if count % every == 0:
-            checkpoint(raw)
-        last = raw
+    for rows, last, size in source.copy_blocks(query, f"reading {plan.table.schema_name}.{plan.table.name}"):
+        write(name, rows, version=version)
+        before, count = count, count + size
+        if checkpoint_due(count, before):
+            checkpoint(last)
     if last:
         checkpoint(last)
     emit("counter", "record_count", count, {"stream": name})
@@ -115,7 +113,7 @@ def _read_ranges(plan: StreamPlan, writer: MessageWriter, bookmarks: Bookmarks, 
     name = plan.name
     queries = [build_copy(plan, where=range_where(key, part), order=[key]) for part in ranges]
     log.info("stream '%s': reading %d key ranges at once", name, len(ranges))
-    write = writer.write_record_json
+    write = writer.write_records_json
     last: dict[int, bytes] = {}
     count = 0
     started = time.monotonic()
@@ -128,11 +126,10 @@ def _read_ranges(plan: StreamPlan, writer: MessageWriter, bookmarks: Bookmarks, 
 
     reads = RangeReads(open_source, queries, f"reading {plan.table.schema_name}.{plan.table.name}")
     with closing(reads.batches()) as batches:
-        for index, rows in batches:
-            for raw in rows:
-                write(name, raw[:-1], version=version)
-            last[index] = rows[-1]
-            before, count = count, count + len(rows)
+        for index, rows, final, size in batches:
+            write(name, rows, version=version)
+            last[index] = final
+            before, count = count, count + size
             if checkpoint_due(count, before):
                 checkpoint()
     checkpoint()

@@ -156,3 +156,23 @@ def test_writer_takes_a_rendered_record_payload() -> None:
     writer.close()
     assert out.getvalue() == (b'{"type":"RECORD","stream":"s","record":{"n":1.50}}\n'
                               b'{"type":"RECORD","stream":"s","record":{"n":2},"version":7}\n')
+
+
+def test_writer_takes_rendered_records_in_bulk() -> None:
+    import io
+
+    from protocol.writer import MessageWriter
+
+    rows = b'{"n":1.50}\n{"s":"a\\nb"}\n{"n":2}\n'
+    bulk, single = io.BytesIO(), io.BytesIO()
+    for version in (None, 7):
+        writer = MessageWriter(bulk)
+        writer.write_records_json("s", rows, version=version)
+        writer.close()
+    for version in (None, 7):
+        writer = MessageWriter(single)
+        for row in rows.splitlines():
+            writer.write_record_json("s", row, version=version)
+        writer.close()
+    assert bulk.getvalue() == single.getvalue()
+    assert bulk.getvalue().splitlines()[4] == b'{"type":"RECORD","stream":"s","record":{"s":"a\\nb"},"version":7}'

@@ -178,3 +178,19 @@ def test_nan_and_infinity_become_null_in_both_paths(src: Src) -> None:
     src.sql("INSERT INTO f VALUES (4, '-Infinity', 'Infinity')")
     second = tap(config, catalog, last_state(first), src.tmp)
     assert [(r["id"], r["n"], r["d"]) for r in records(second)] == [(4, None, None)]
+
+
+def test_an_error_in_the_middle_of_a_read_is_one_fatal_line(src: Src) -> None:
+    # the view fails at its 3000th row, after blocks of rows were written: no ACTIVATE_VERSION,
+    # no final STATE, and one line naming the table and the server's error
+    src.sql("CREATE TABLE n (id int PRIMARY KEY)")
+    src.sql("INSERT INTO n SELECT generate_series(1, 6000)")
+    src.sql("CREATE VIEW bad AS SELECT id, 1 / (id - 3000) AS x FROM n")
+    catalog = src.catalog(src.config(), {"public-bad": {"replication-method": "FULL_TABLE"}})
+    done = run([exe("tap-postgres"), "--config", str(src.config()), "--catalog", str(catalog)])
+    assert done.returncode == 1
+    errors = [ln for ln in done.stderr.decode().splitlines() if "ERROR" in ln]
+    assert len(errors) == 1 and "reading public.bad" in errors[0] and "division by zero" in errors[0], errors
+    msgs = messages(done.stdout)
+    assert 0 < len(records(msgs, "public-bad")) < 3000
+    assert not [m for m in msgs if m["type"] == "ACTIVATE_VERSION"]
