@@ -94,6 +94,33 @@ def _install_redactor(config: dict[str, Any], schema: dict[str, Any]) -> None:
             handler.addFilter(redactor)
 
 
+class _ConnectorCommand(click.Command):
+    """A connector's command. Run as a program (the console script calls it), a successful
+    run ends at once: stdout, stderr and the logs are flushed, then the process exits 0 without
+    the interpreter's teardown (some 35 ms of module and object clean-up after a sync,
+    measured). Everything is durable by then: the writer flushed its last STATE, targets
+    committed and closed their sinks, every worker thread has finished. ``main()`` (how
+    click's test runner invokes a command) is unchanged."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return self.main(*args, **kwargs)
+        except SystemExit as exc:
+            if exc.code in (None, 0):
+                _exit_now()
+            raise
+
+
+def _exit_now() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # closed or broken: nothing left to write there
+            pass
+    logging.shutdown()
+    os._exit(0)
+
+
 _CONFIG_HELP = "Config JSON file, or ENV to read <CONNECTOR>_<SETTING> variables. Repeatable; merged left to right."
 _FORMAT = click.Choice(["json", "markdown", "text"])
 
@@ -103,7 +130,7 @@ def _connector_command(cls: Any, summary: str, test_help: str) -> Callable[[Call
 
     def wrap(func: Callable[..., None]) -> click.Command:
         for option in reversed([
-            click.command(name=cls.name, help=f"{cls.description}\n\n{summary}",
+            click.command(name=cls.name, help=f"{cls.description}\n\n{summary}", cls=_ConnectorCommand,
                           context_settings={"help_option_names": ["-h", "--help"]}),
             click.option("--config", "configs", multiple=True, metavar="FILE|ENV", help=_CONFIG_HELP),
             click.option("--about", is_flag=True, help="Print name, version, capabilities and the settings schema."),
