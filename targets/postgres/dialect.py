@@ -1,5 +1,5 @@
-"""PostgreSQL: each chunk is COPYed (text format, built in bulk) into a temp staging
-table, then merged into the table in the open transaction::
+"""PostgreSQL: each chunk is COPYed into a temp staging table, then merged into the table
+in the open transaction::
 
     INSERT INTO t (cols) SELECT DISTINCT ON (keys) cols FROM stage ORDER BY keys, seq DESC
     ON CONFLICT (keys) DO UPDATE SET col = EXCLUDED.col, ...
@@ -8,7 +8,8 @@ so the last record of a key wins, duplicates within one chunk included. Until a 
 run meets an existing one, chunks are COPYed straight into the table under a savepoint
 (the unique key rejects any duplicate; that chunk and the rest of the run then go through
 staging), so a first load runs at COPY speed. Streams without keys are always COPYed
-straight in. Row encoding: see copytext.py.
+straight in. A chunk is either COPY text built record by record (see copytext.py) or CSV
+built in bulk from decoded records (see targets/sql/rawrows.py).
 """
 
 from __future__ import annotations
