@@ -173,7 +173,7 @@ def sync_log_based(source: Source, plans: list[StreamPlan], writer: MessageWrite
             bookmarks.set(plan.name, "lsn", confirmed)
         log.info("stream '%s': initial snapshot", plan.name)
         sync_full_table(source, plan, writer, bookmarks, open_source=lambda: Source(config),
-                        parallel=int(config.get("max_parallel_reads") or 2))
+                        parallel=int(config.get("max_parallel_reads") or 3))
         bookmarks.set(plan.name, "snapshot_done", True)
         writer.write_state(bookmarks.to_value())
 

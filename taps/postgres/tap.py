@@ -42,7 +42,7 @@ SETTINGS: dict[str, Any] = {
         "publication_name": {"type": "string", "minLength": 1,
                              "description": "The publication LOG_BASED streams read through (default: the slot "
                                             "name); created, or extended with the selected tables, when needed."},
-        "max_parallel_reads": {"type": "integer", "minimum": 1, "maximum": 16, "default": 2,
+        "max_parallel_reads": {"type": "integer", "minimum": 1, "maximum": 16, "default": 3,
                                "description": "Connections reading key ranges of one large table at once "
                                               "(full-table reads of tables with an integer key; 1: one)."},
         "json_as_object": {"type": "boolean", "default": False,
@@ -158,7 +158,7 @@ class TapPostgres(Tap):
             for plan in plans:
                 if plan.method == "FULL_TABLE":
                     sync_full_table(source, plan, writer, bookmarks, open_source=self._open_source,
-                                    parallel=int(self.config.get("max_parallel_reads") or 2))
+                                    parallel=int(self.config.get("max_parallel_reads") or 3))
                 elif plan.method == "INCREMENTAL":
                     sync_incremental(source, plan, writer, bookmarks)
         writer.write_state(bookmarks.to_value())
