@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -25,6 +26,7 @@ from typing import Any, TypeVar
 
 import backoff
 import psycopg
+from psycopg import pq
 
 from protocol.errors import TargetError
 from protocol.pgconn import conninfo_from_settings, describe
@@ -70,6 +72,9 @@ class Session:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="target-postgres")
         #: bumped by every reconnect: per-connection objects (temp tables) are gone after it
         self.generation = 0
+        #: the open transaction's id (recorded when it starts): after a connection drop during
+        #: COMMIT, txid_status() tells whether that commit went through
+        self._xid: int | None = None
         self.spool = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)
         #: chunk bytes of the open transaction kept in memory (beyond: the spool)
         self.keep_bytes = keep_bytes
@@ -109,9 +114,44 @@ class Session:
     def _attempt(self, op: Op, journalled: bool) -> Any:
         if self._lost:
             self._reconnect()
+            if op is self._commit_op and self._committed_before():
+                return None  # the COMMIT went through; only its reply was lost: nothing to replay
+            self._xid = None
             for past in (self._journal[:-1] if journalled else self._journal):
+                self._begin()
                 self._guard(past)
+        if op is not self._commit_op:
+            self._begin()
         return self._guard(op)
+
+    def _begin(self) -> None:
+        """Record the id of the transaction that the next statement opens."""
+        if self.conn.info.transaction_status == pq.TransactionStatus.IDLE:
+            row = self._guard(lambda conn: conn.execute(b"SELECT txid_current()").fetchone())
+            self._xid = int(row[0])
+
+    def _committed_before(self) -> bool:
+        """Whether the open transaction committed, its COMMIT's reply lost with the connection."""
+        xid = self._xid
+        if xid is None:
+            return False
+        status = None
+        for _ in range(20):  # "in progress": the old backend has not finished yet (its COMMIT may be pending)
+            row = self._guard(lambda conn: conn.execute("SELECT txid_status(%s)", (xid,)).fetchone())
+            self._guard(lambda conn: conn.rollback())
+            status = row[0] if row is not None else None
+            if status != "in progress":
+                break
+            time.sleep(0.25)
+        if status == "committed":
+            log.warning("connection to PostgreSQL at %s lost during COMMIT, which went through (transaction %s "
+                        "committed): nothing to replay", self.where, xid)
+            return True
+        return False
+
+    @staticmethod
+    def _commit_op(conn: psycopg.Connection[Any]) -> None:
+        conn.commit()
 
     def _on_backoff(self, details: Any) -> None:
         log.warning("connection to PostgreSQL at %s lost; reconnecting in %.1fs (try %d of %d) and replaying "
@@ -162,7 +202,8 @@ class Session:
         return result
 
     def commit(self) -> None:
-        self.run(lambda conn: conn.commit(), journal=False)
+        self.run(self._commit_op, journal=False)
+        self._xid = None
         self._journal.clear()
         self.kept = 0
         self.spool.seek(0)
@@ -176,6 +217,7 @@ class Session:
             except (_Skipped, TargetError):
                 continue
         self._failed = False
+        self._xid = None
         self._journal.clear()
         self.kept = 0
         self.spool.seek(0)

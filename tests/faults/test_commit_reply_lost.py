@@ -1,0 +1,105 @@
+"""target-postgres when the connection drops during COMMIT: after the server committed, and before
+its reply reached the target.
+
+A loopback TCP proxy sits between the target and PostgreSQL. It forwards every byte, except
+that after the first COMMIT a client sends, it swallows the server's reply and closes both
+sides: the transaction is committed, and the target only sees a dropped connection. The
+target must find out that the commit went through (``txid_status``) and not replay the batch,
+which would load the rows of a stream without keys a second time.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from pathlib import Path
+
+import psycopg
+
+from tests.conftest import exe, run
+from tests.integration.sql.helpers import singer, stdout_states
+
+COMMIT = b"Q\x00\x00\x00\x0bCOMMIT\x00"  # the simple-query message psycopg sends for commit()
+
+
+class CommitReplyEater:
+    """Forwards loopback connections to PostgreSQL; loses the reply to the first COMMIT."""
+
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        self.upstream = upstream
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.eaten = threading.Event()
+        self._armed = threading.Lock()  # held by the connection whose COMMIT reply is to be lost
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.upstream)
+            state = {"commit_sent": False}
+            threading.Thread(target=self._up, args=(client, server, state), daemon=True).start()
+            threading.Thread(target=self._down, args=(server, client, state), daemon=True).start()
+
+    def _up(self, client: socket.socket, server: socket.socket, state: dict[str, bool]) -> None:
+        try:
+            while data := client.recv(65536):
+                if COMMIT in data and not self.eaten.is_set() and self._armed.acquire(blocking=False):
+                    state["commit_sent"] = True
+                server.sendall(data)
+        except OSError:
+            pass
+        finally:
+            _close(server)
+
+    def _down(self, server: socket.socket, client: socket.socket, state: dict[str, bool]) -> None:
+        try:
+            while data := server.recv(65536):
+                if state["commit_sent"] and b"COMMIT\x00" in data:  # the CommandComplete of our COMMIT
+                    self.eaten.set()
+                    break
+                client.sendall(data)
+        except OSError:
+            pass
+        finally:
+            _close(client)
+            _close(server)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def _close(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    sock.close()
+
+
+def test_a_commit_whose_reply_is_lost_is_not_replayed(pg_dsn: str, tmp_path: Path) -> None:
+    proxy = CommitReplyEater(("127.0.0.1", 5432))
+    try:
+        database = pg_dsn.rsplit("/", 1)[1]
+        config = tmp_path / "target.json"
+        config.write_text(f'{{"host": "127.0.0.1", "port": {proxy.port}, "user": "postgres", '
+                          f'"database": "{database}", "state_flush_seconds": 0}}')
+        schema = {"type": "SCHEMA", "stream": "log", "key_properties": [],
+                  "schema": {"type": "object", "properties": {"n": {"type": "integer"}, "s": {"type": "string"}}}}
+        lines = singer(schema, *({"type": "RECORD", "stream": "log", "record": {"n": i, "s": f"row {i}"}}
+                                 for i in range(1, 501)), {"type": "STATE", "value": {"n": 500}})
+        env = {**os.environ, "PGSSLMODE": "disable"}
+        done = run([exe("target-postgres"), "--config", str(config)], input=lines, env=env)
+        assert done.returncode == 0, done.stderr.decode()
+        assert proxy.eaten.is_set(), "the proxy never saw a COMMIT"
+        assert b"went through" in done.stderr
+        assert stdout_states(done.stdout) == [{"n": 500}]
+        with psycopg.connect(pg_dsn) as conn:
+            count, distinct = conn.execute("SELECT count(*), count(DISTINCT n) FROM public.log").fetchone()  # type: ignore[misc]
+        assert (count, distinct) == (500, 500)  # once each: the committed batch was not loaded again
+    finally:
+        proxy.close()
