@@ -89,22 +89,28 @@ def _apply_defaults(config: dict[str, Any], schema: Mapping[str, Any]) -> None:
             config[key] = prop["default"]
 
 
-def secret_keys(schema: Mapping[str, Any]) -> list[str]:
-    return [
-        k
-        for k, p in (schema.get("properties") or {}).items()
-        if isinstance(p, Mapping) and (p.get("secret") or p.get("writeOnly"))
-    ]
-
-
 def secret_values(config: Mapping[str, Any], schema: Mapping[str, Any]) -> list[str]:
-    """The string values of settings marked secret (to scrub from any output)."""
-    values = []
-    for key in secret_keys(schema):
-        value = config.get(key)
-        if isinstance(value, (str, int, float)) and str(value):
-            values.append(str(value))
-    return values
+    """The values of settings marked secret (``secret`` or ``writeOnly``), to scrub from any
+    output: every string or number inside a secret setting, at any depth of the config (a
+    stream's own password, each value of an ``api_keys`` map, ...)."""
+    found: list[str] = []
+    _secrets_in(config, schema, False, found)
+    return list(dict.fromkeys(found))
+
+
+def _secrets_in(value: Any, schema: Any, secret: bool, found: list[str]) -> None:
+    schema = schema if isinstance(schema, Mapping) else {}
+    secret = secret or bool(schema.get("secret") or schema.get("writeOnly"))
+    if isinstance(value, Mapping):
+        props = schema.get("properties") or {}
+        extra = schema.get("additionalProperties")
+        for key, item in value.items():
+            _secrets_in(item, props.get(key, extra), secret, found)
+    elif isinstance(value, list):
+        for item in value:
+            _secrets_in(item, schema.get("items"), secret, found)
+    elif secret and isinstance(value, (str, int, float)) and not isinstance(value, bool) and str(value):
+        found.append(str(value))
 
 
 def _describe(error: jsonschema.ValidationError, secrets: Sequence[str]) -> str:

@@ -100,3 +100,19 @@ def test_a_format_only_the_quick_check_enforces_is_still_reported(tmp_path: Path
     with pytest.raises(ConfigError) as info:
         load_config([bad], connector_name="tap-x", settings_schema=schema, environ={})
     assert info.value.problems == ["setting 'url': data.url must be uri"]
+
+
+def test_secrets_are_found_at_any_depth() -> None:
+    from protocol.config import secret_values
+
+    schema = {"type": "object", "properties": {
+        "password": {"type": "string", "secret": True},
+        "api_keys": {"type": "object", "additionalProperties": {"type": "string"}, "secret": True},
+        "streams": {"type": "array", "items": {"type": "object", "properties": {
+            "name": {"type": "string"}, "bearer_token": {"type": "string", "writeOnly": True}}}},
+        "flag": {"type": "boolean", "secret": True},
+        "host": {"type": "string"},
+    }}
+    config = {"password": "pw-1", "api_keys": {"X-Key": "key-2"}, "host": "db.example",
+              "streams": [{"name": "a", "bearer_token": "tok-3"}, {"name": "b"}], "flag": True}
+    assert secret_values(config, schema) == ["pw-1", "key-2", "tok-3"]  # never a plain value, never a boolean
