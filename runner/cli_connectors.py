@@ -7,11 +7,15 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from runner.cli_context import EXIT_FAILED, EXIT_OK, Ctx
+
+if TYPE_CHECKING:
+    from runner.isolation import Redactor
+    from runner.project import ResolvedConnector
 
 __all__ = ["check", "discover", "select", "spec"]
 
@@ -32,6 +36,20 @@ def _write_json_atomic(path: Path, data: Any) -> None:
 
 def _cache_dir(obj: Ctx) -> Path:
     return obj.project.dir / ".sluice" / "cache"
+
+
+def _configured(obj: Ctx, connector: str) -> tuple[ResolvedConnector, Redactor]:
+    """The project's CONNECTOR with its config coerced to its settings schema, and a redactor
+    of its secrets: what check and discover run with."""
+    from runner.connectors import about, coerce_config, connector_secrets
+    from runner.isolation import Redactor
+
+    project = obj.project
+    conn = project.resolve(project.connector(connector))
+    info = about(conn, _cache_dir(obj))
+    redact = Redactor(connector_secrets(conn, info))
+    conn.config = coerce_config(conn.config, info)
+    return conn, redact
 
 
 @click.command()
@@ -58,16 +76,11 @@ def spec(obj: Ctx, connector: str, full: bool) -> int:
 @click.pass_obj
 def check(obj: Ctx, connector: str, timeout: float) -> int:
     """Run CONNECTOR's --test: exit 0 when it passes, 1 with the connector's message when not."""
-    from runner.connectors import about, coerce_config, connector_secrets
     from runner.connectors import check as run_check
-    from runner.isolation import Redactor, RunDir
+    from runner.isolation import RunDir
 
-    project = obj.project
-    conn = project.resolve(project.connector(connector))
-    info = about(conn, _cache_dir(obj))
-    redact = Redactor(connector_secrets(conn, info))
-    conn.config = coerce_config(conn.config, info)
-    with RunDir(project.dir / ".sluice" / "tmp") as run_dir:
+    conn, redact = _configured(obj, connector)
+    with RunDir(obj.project.dir / ".sluice" / "tmp") as run_dir:
         result = run_check(conn, run_dir, redact, timeout)
     if result.ok:
         click.echo(f"{conn.name}: ok: {result.message}")
@@ -83,16 +96,11 @@ def check(obj: Ctx, connector: str, timeout: float) -> int:
 @click.pass_obj
 def discover(obj: Ctx, connector: str, output: str | None, timeout: float) -> int:
     """Run CONNECTOR's --discover, validate the catalog, and print or write it."""
-    from runner.connectors import about, coerce_config, connector_secrets
     from runner.connectors import discover as run_discover
-    from runner.isolation import Redactor, RunDir
+    from runner.isolation import RunDir
 
-    project = obj.project
-    conn = project.resolve(project.connector(connector))
-    info = about(conn, _cache_dir(obj))
-    redact = Redactor(connector_secrets(conn, info))
-    conn.config = coerce_config(conn.config, info)
-    with RunDir(project.dir / ".sluice" / "tmp") as run_dir:
+    conn, redact = _configured(obj, connector)
+    with RunDir(obj.project.dir / ".sluice" / "tmp") as run_dir:
         catalog = run_discover(conn, run_dir, redact, timeout)
     if output is None:
         click.echo(json.dumps(catalog, indent=2, default=str))
