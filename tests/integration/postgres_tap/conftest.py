@@ -7,8 +7,10 @@ dropped: every slot of the test database is dropped here, before ``pg_dsn`` drop
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -105,3 +107,24 @@ def tap(config: Path, catalog: Path | None = None, state: dict[str, Any] | None 
     done = run(args)
     assert done.returncode == 0, done.stderr.decode()
     return messages(done.stdout)
+
+
+def tap_killed_at(args: list[str], stop: Callable[[dict[str, Any]], bool]) -> tuple[list[dict[str, Any]], Any]:
+    """Run tap-postgres with ``args``; SIGKILL it at the first STATE whose value ``stop`` accepts.
+
+    Returns every message read until then, and that state value (None: the tap ended first).
+    """
+    proc = subprocess.Popen([exe("tap-postgres"), *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    seen: list[dict[str, Any]] = []
+    state = None
+    for line in proc.stdout:
+        msg = json.loads(line)
+        seen.append(msg)
+        if msg["type"] == "STATE" and stop(msg["value"]):
+            state = msg["value"]
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait()
+    proc.stdout.close()
+    return seen, state

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from tests.conftest import exe, run
-from tests.integration.postgres_tap.conftest import Src, last_state, records, tap
+from tests.integration.postgres_tap.conftest import Src, last_state, records, tap, tap_killed_at
 
 
 def _changes(recs: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
@@ -207,21 +207,9 @@ def test_an_interrupted_snapshot_resumes_and_no_change_made_meanwhile_is_lost(sr
     src.sql("INSERT INTO s SELECT g, 'v' || g FROM generate_series(1, 50000) g")
     config = src.config(max_parallel_reads=1)
     catalog = src.catalog(config, {"public-s": {"replication-method": "LOG_BASED"}})
-    proc = subprocess.Popen([exe("tap-postgres"), "--config", str(config), "--catalog", str(catalog)],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    assert proc.stdout is not None
-    emitted: list[dict[str, Any]] = []
-    state = None
-    for line in proc.stdout:
-        msg = json.loads(line)
-        if msg["type"] == "RECORD":
-            emitted.append(msg["record"])
-        if msg["type"] == "STATE" and "last_pk_fetched" in msg["value"]["bookmarks"].get("public-s", {}):
-            state = msg["value"]
-            proc.send_signal(signal.SIGKILL)
-            break
-    proc.wait()
-    proc.stdout.close()
+    seen, state = tap_killed_at(["--config", str(config), "--catalog", str(catalog)],
+                                lambda value: "last_pk_fetched" in value["bookmarks"].get("public-s", {}))
+    emitted = records(seen)
     assert state is not None and "lsn" in state["bookmarks"]["public-s"]
     # changes on both sides of the interruption point, made while no run is active
     src.sql("UPDATE s SET v = 'early' WHERE id IN (1, 2); UPDATE s SET v = 'late' WHERE id IN (49999, 50000)")

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
 from decimal import Decimal
+from typing import Any
 
 from tests.conftest import exe, run
-from tests.integration.postgres_tap.conftest import Src, last_state, messages, records, tap
+from tests.integration.postgres_tap.conftest import Src, last_state, messages, records, tap, tap_killed_at
 
 
 def test_discovery_types_keys_views_and_schema_filter(src: Src) -> None:
@@ -60,21 +59,9 @@ def test_full_table_resumes_after_the_last_key_of_a_killed_run(src: Src) -> None
     src.sql("CREATE TABLE big (id int PRIMARY KEY, v text)")
     src.sql("INSERT INTO big SELECT g, md5(g::text) FROM generate_series(1, 60000) g")
     config = src.config()
-    # a consumer that reads slowly: the tap is killed after its first STATE holding a key
-    proc = subprocess.Popen([exe("tap-postgres"), "--config", str(config)], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL)
-    assert proc.stdout is not None
-    seen: list[dict[str, object]] = []
-    state = None
-    for line in proc.stdout:
-        msg = json.loads(line)
-        seen.append(msg)
-        if msg["type"] == "STATE" and "last_pk_fetched" in msg["value"]["bookmarks"].get("public-big", {}):
-            state = msg["value"]
-            proc.send_signal(signal.SIGKILL)
-            break
-    proc.wait()
-    proc.stdout.close()
+    # the tap is killed after its first STATE holding a key
+    seen, state = tap_killed_at(["--config", str(config)],
+                                lambda value: "last_pk_fetched" in value["bookmarks"].get("public-big", {}))
     assert state is not None
     before = [r["id"] for r in records(seen)]
     last = state["bookmarks"]["public-big"]["last_pk_fetched"]["id"]
@@ -138,21 +125,12 @@ def test_large_table_is_read_in_key_ranges_at_once_and_resumes_every_range(src: 
     src.sql("CREATE TABLE wide (id bigint PRIMARY KEY, v text)")
     src.sql("INSERT INTO wide SELECT g, repeat(md5(g::text), 2) FROM generate_series(1, 100000) g")  # > 8 MB
     config = src.config(max_parallel_reads=3)
-    proc = subprocess.Popen([exe("tap-postgres"), "--config", str(config)], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL)
-    assert proc.stdout is not None
-    seen: list[dict[str, object]] = []
-    state = None
-    for line in proc.stdout:
-        msg = json.loads(line)
-        seen.append(msg)
-        ranges = msg["value"]["bookmarks"].get("public-wide", {}).get("key_ranges") if msg["type"] == "STATE" else None
-        if ranges and sum(r["last"] is not None for r in ranges) >= 2:
-            state = msg["value"]
-            proc.send_signal(signal.SIGKILL)
-            break
-    proc.wait()
-    proc.stdout.close()
+
+    def two_ranges_started(value: dict[str, Any]) -> bool:
+        ranges = value["bookmarks"].get("public-wide", {}).get("key_ranges")
+        return bool(ranges) and sum(r["last"] is not None for r in ranges) >= 2
+
+    seen, state = tap_killed_at(["--config", str(config)], two_ranges_started)
     assert state is not None, "no STATE with key ranges"
     ranges = state["bookmarks"]["public-wide"]["key_ranges"]
     assert len(ranges) == 3 and ranges[0]["after"] is None and ranges[-1]["upto"] is None
