@@ -11,46 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import ROOT, exe, run
+from tests.tapio import TapResult, run_tap
 
 
-class Result:
-    def __init__(self, proc: Any) -> None:
-        self.code = proc.returncode
-        self.stdout: bytes = proc.stdout
-        self.stderr: str = proc.stderr.decode()
-
-    @property
-    def messages(self) -> list[dict[str, Any]]:
-        # numbers as Decimal, so that the tests see exactly what was written
-        return [json.loads(line, parse_float=Decimal) for line in self.stdout.splitlines()]
-
-    def records(self, stream: str) -> list[dict[str, Any]]:
-        return [m["record"] for m in self.messages if m["type"] == "RECORD" and m["stream"] == stream]
-
-    def schema(self, stream: str) -> dict[str, Any]:
-        return next(m for m in self.messages if m["type"] == "SCHEMA" and m["stream"] == stream)
-
-    @property
-    def state(self) -> dict[str, Any]:
-        return [m for m in self.messages if m["type"] == "STATE"][-1]["value"]
+class Result(TapResult):
+    exact_numbers = True  # numbers as Decimal, so that the tests see exactly what was written
 
 
 def tap(tmp_path: Path, cfg: dict[str, Any], *args: str, state: dict[str, Any] | None = None,
         catalog: dict[str, Any] | None = None, ok: bool = True) -> Result:
-    config_file = tmp_path / "config.json"
-    config_file.write_text(json.dumps(cfg))
-    argv = [exe("tap-csv"), "--config", str(config_file), *args]
-    if state is not None:
-        (tmp_path / "state.json").write_text(json.dumps(state))
-        argv += ["--state", str(tmp_path / "state.json")]
-    if catalog is not None:
-        (tmp_path / "catalog.json").write_text(json.dumps(catalog))
-        argv += ["--catalog", str(tmp_path / "catalog.json")]
-    result = Result(run(argv))
-    if ok:
-        assert result.code == 0, result.stderr
-        assert "Traceback" not in result.stderr
-    return result
+    return run_tap("tap-csv", tmp_path, cfg, *args, result=Result, state=state, catalog=catalog, ok=ok)
 
 
 def one(tmp_path: Path, name: str, text: str | bytes, **item: Any) -> dict[str, Any]:
