@@ -41,12 +41,12 @@ class PostgresTarget(SQLTarget):
         "Load Singer streams into PostgreSQL: COPY into a staging table, upsert by key, one transaction per batch."
     )
     settings_schema: ClassVar[dict[str, Any]] = SETTINGS
+    loader_class: ClassVar[type[Loader]] = PostgresLoader
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
         self.conninfo, self.params = conninfo_from_config(self.config)
         self.db_schema = str(self.config.get("default_target_schema") or "public")
-        self.raw_rows = PostgresLoader.csv_rows
 
     def destination(self) -> str:
         return f"PostgreSQL {describe(self.conninfo, self.params)}, schema {self.db_schema}"

@@ -264,6 +264,8 @@ class SQLTarget(Target):
     """Base of the SQL targets: a Loader, the shared settings, one commit per drain."""
 
     sink_class: ClassVar[type[Sink]] = SQLSink
+    #: the class of :meth:`open_loader`'s loader (known before any connection is made); set by each target
+    loader_class: ClassVar[type[Loader]]
     capabilities: ClassVar[list[str]] = [
         "about", "stream-maps", "schema-flattening", "activate-version", "hard-delete",
         "validate-records", "target-schema",
@@ -283,8 +285,6 @@ class SQLTarget(Target):
         self.table_names: dict[str, str] = dict(cfg.get("table_names") or {})
         self.db_schema: str | None = None
         self._loader: Loader | None = None
-        #: whether the loader builds rows in bulk (``Loader.csv_rows``): the chunked reader is used
-        self.raw_rows = False
 
     @property
     def loader(self) -> Loader:
@@ -314,8 +314,8 @@ class SQLTarget(Target):
         self.loader.commit()
 
     def raw_capable(self) -> bool:
-        return self.raw_rows
-
+        """The chunked reader is used when the loader builds rows in bulk (``Loader.csv_rows``)."""
+        return self.loader_class.csv_rows
 
     def rollback(self) -> None:
         if self._loader is not None:

@@ -19,6 +19,7 @@ class SQLiteTarget(SQLTarget):
     description: ClassVar[str] = (
         "Load Singer streams into an SQLite database file: one table per stream, upserted by key."
     )
+    loader_class: ClassVar[type[Loader]] = SQLiteLoader
     settings_schema: ClassVar[dict[str, Any]] = {
         "type": "object",
         "properties": {
