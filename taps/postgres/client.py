@@ -13,7 +13,7 @@ from typing import Any
 
 import psycopg
 from psycopg import errors as pg_errors
-from psycopg import pq
+from psycopg import pq, sql
 
 from protocol.errors import FatalSourceError, RetryableSourceError, SourceError
 from protocol.pgconn import SSL_MODES, conninfo_from_settings, describe
@@ -85,7 +85,8 @@ class Source:
         except psycopg.Error as exc:
             raise self.error(exc, doing) from exc
 
-    def copy_blocks(self, query: Any, doing: str, rows: int = BLOCK_ROWS) -> Iterator[tuple[bytes, bytes, int]]:
+    def copy_blocks(self, query: sql.Composable, doing: str, rows: int = BLOCK_ROWS,
+                    ) -> Iterator[tuple[bytes, bytes, int]]:
         """The rows of a ``COPY ... TO STDOUT`` in blocks of up to ``rows``: (the rows joined,
         each ending in a newline; the last row; how many).
 
@@ -95,13 +96,13 @@ class Source:
         """
         conn = self.conn
         try:
-            statement = query.as_bytes(conn) if isinstance(query, psycopg.sql.Composable) else query
+            statement = query.as_bytes(conn)
         except psycopg.Error as exc:
             raise self.error(exc, doing) from exc
         pg = conn.pgconn
         done = False
         try:
-            pg.send_query(statement if isinstance(statement, bytes) else str(statement).encode())
+            pg.send_query(statement)
             self._result(pq.ExecStatus.COPY_OUT)
             get, sock = pg.get_copy_data, pg.socket
             block: list[Any] = []
