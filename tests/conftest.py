@@ -1,7 +1,10 @@
 """Fixtures shared by every test package.
 
-Services: a test that needs PostgreSQL asks for ``pg_dsn``. When the server is absent the
-test is skipped with the reason, except under CI=true, where it fails.
+Services: a test that needs PostgreSQL asks for ``pg_dsn`` (a fresh database) or
+``pg_server_dsn`` (the server). The server is ``SLUICE_TEST_PG`` when that is set, otherwise a
+throwaway cluster this session starts from the installed server binaries with the settings the
+tests need (tests/pgserver.py), so the tests do not depend on how the machine's own server is
+configured. Without either the test is skipped with the reason, except under CI=true, where it fails.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-PG_BASE_DSN = os.environ.get("SLUICE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_GIVEN_DSN = os.environ.get("SLUICE_TEST_PG")
 
 
 def exe(name: str) -> str:
@@ -47,17 +50,46 @@ def service_unavailable(reason: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def pg_server_dsn() -> str:
+def pg_server_dsn() -> Iterator[str]:
     try:
         import psycopg
     except ImportError:
         service_unavailable("psycopg is not installed")
+    server = None
+    if PG_GIVEN_DSN:
+        dsn = PG_GIVEN_DSN
+    else:
+        from tests.pgserver import ThrowawayServer, find_server_bin
+
+        bindir = find_server_bin()
+        if bindir is None:
+            service_unavailable("no PostgreSQL server binaries (initdb, pg_ctl) found and SLUICE_TEST_PG is not set")
+        server = ThrowawayServer(bindir)
+        try:
+            dsn = server.start()
+        except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+            server.stop()
+            service_unavailable(f"cannot start a throwaway PostgreSQL from {bindir}: {exc}")
     try:
-        with psycopg.connect(PG_BASE_DSN, connect_timeout=3) as conn:
+        with psycopg.connect(dsn, connect_timeout=5) as conn:
             conn.execute("select 1")
     except psycopg.OperationalError as exc:
-        service_unavailable(f"PostgreSQL is not reachable at {PG_BASE_DSN}: {exc}")
-    return PG_BASE_DSN
+        if server is not None:
+            server.stop()
+        service_unavailable(f"PostgreSQL is not reachable at {dsn}: {exc}")
+    try:
+        yield dsn
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def pg_address(dsn: str) -> tuple[str, int]:
+    """Host and port of a ``postgresql://`` DSN (for configs that take them apart)."""
+    from urllib.parse import urlparse
+
+    parsed = urlparse(dsn)
+    return parsed.hostname or "127.0.0.1", parsed.port or 5432
 
 
 @pytest.fixture

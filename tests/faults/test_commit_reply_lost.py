@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psycopg
 
-from tests.conftest import exe, run
+from tests.conftest import exe, pg_address, run
 from tests.integration.sql.helpers import singer, stdout_states
 
 COMMIT = b"Q\x00\x00\x00\x0bCOMMIT\x00"  # the simple-query message psycopg sends for commit()
@@ -82,7 +82,7 @@ def _close(sock: socket.socket) -> None:
 
 
 def test_a_commit_whose_reply_is_lost_is_not_replayed(pg_dsn: str, tmp_path: Path) -> None:
-    proxy = CommitReplyEater(("127.0.0.1", 5432))
+    proxy = CommitReplyEater(pg_address(pg_dsn))
     try:
         database = pg_dsn.rsplit("/", 1)[1]
         config = tmp_path / "target.json"

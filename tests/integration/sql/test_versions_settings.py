@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.conftest import exe, run
+from tests.conftest import exe, pg_address, run
 from tests.integration.sql.helpers import Dest, error_lines, singer
 
 SCHEMA = {"type": "SCHEMA", "stream": "items", "key_properties": ["id"],
@@ -123,8 +123,9 @@ def test_postgres_accepts_the_meltanolabs_settings() -> None:
 
 def test_postgres_separate_fields_schema_and_driver_url(pg_dsn: str, tmp_path: Any) -> None:
     database = pg_dsn.rsplit("/", 1)[1]
+    host, port = pg_address(pg_dsn)
     config = tmp_path / "c.json"
-    config.write_text(json.dumps({"host": "127.0.0.1", "port": 5432, "user": "postgres", "password": "s3cr3t-pw",
+    config.write_text(json.dumps({"host": host, "port": port, "user": "postgres", "password": "s3cr3t-pw",
                                   "database": database, "default_target_schema": "melty", "ssl_enable": False,
                                   "dialect+driver": "postgresql+psycopg2", "batch_size_rows": 1000,
                                   "validate_records": True, "load_method": "upsert", "add_record_metadata": False}))
@@ -156,7 +157,7 @@ def test_postgres_test_flag_reports_missing_privileges(pg_dsn: str, tmp_path: An
         assert bad.returncode == 1
         (line,) = error_lines(bad.stderr)
         assert f'user "{role}" lacks CREATE' in line and "locked" in line
-        config.write_text(json.dumps({"sqlalchemy_url": url.replace(":5432/", ":1/")}))
+        config.write_text(json.dumps({"sqlalchemy_url": url.replace(f":{pg_address(pg_dsn)[1]}/", ":1/")}))
         down = run([exe("target-postgres"), "--config", str(config), "--test"])
         assert down.returncode == 1
         (line,) = error_lines(down.stderr)
@@ -170,10 +171,11 @@ def test_postgres_test_flag_reports_missing_privileges(pg_dsn: str, tmp_path: An
 
 def test_postgres_ssl_settings_reach_libpq(pg_dsn: str, tmp_path: Any) -> None:
     database = pg_dsn.rsplit("/", 1)[1]
+    host, port = pg_address(pg_dsn)
     pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
     config = tmp_path / "c.json"
     config.write_text(json.dumps({
-        "host": "127.0.0.1", "port": 5432, "user": "postgres", "database": database, "ssl_enable": True,
+        "host": host, "port": port, "user": "postgres", "database": database, "ssl_enable": True,
         "ssl_mode": "require", "ssl_certificate_authority": pem, "ssl_storage_directory": str(tmp_path / "certs")}))
     result = run([exe("target-postgres"), "--config", str(config), "--test"])
     with psycopg.connect(pg_dsn) as conn:
@@ -183,7 +185,7 @@ def test_postgres_ssl_settings_reach_libpq(pg_dsn: str, tmp_path: Any) -> None:
     else:
         assert result.returncode == 1
         (line,) = error_lines(result.stderr)
-        assert "cannot connect to PostgreSQL at 127.0.0.1:5432" in line and "SSL" in line
+        assert f"cannot connect to PostgreSQL at {host}:{port}" in line and "SSL" in line
     written = tmp_path / "certs" / "root.crt"
     assert written.read_text() == pem and oct(written.stat().st_mode & 0o777) == "0o600"
     config.write_text(json.dumps({"host": "127.0.0.1", "ssl_enable": True, "ssl_mode": "sometimes"}))
