@@ -257,6 +257,22 @@ def test_the_final_state_holds_every_bookmark(tmp_path: Path) -> None:
     assert bookmarks["retired"] == state["bookmarks"]["retired"]
 
 
+def test_each_state_is_written_once(tmp_path: Path) -> None:
+    # 10,000 rows: a checkpoint falls on the last row, where the stream's end and the run's end write too
+    (tmp_path / "a.csv").write_text("id\n" + "".join(f"{i}\n" for i in range(1, 10_001)))
+    (tmp_path / "b.csv").write_text("id\n1\n")
+    cfg = {"files": [{"entity": "a", "path": str(tmp_path / "a.csv"), "replication_key": "id"},
+                     {"entity": "b", "path": str(tmp_path / "b.csv")}]}
+    for state in (None, {"bookmarks": {}}):
+        result = tap(tmp_path, cfg, state=state)
+        assert len(result.records("a")) == 10_000
+        states = [json.dumps(m["value"], sort_keys=True) for m in result.messages if m["type"] == "STATE"]
+        assert all(states[i] != states[i - 1] for i in range(1, len(states))), states
+        assert result.messages[-1]["type"] == "STATE" and result.messages[-2]["type"] != "STATE"
+    unchanged = tap(tmp_path, cfg, state=result.state)  # nothing new: the state given back, once
+    assert [m["type"] for m in unchanged.messages].count("STATE") == 1
+
+
 # -- the catalog ---------------------------------------------------------------------------
 
 
