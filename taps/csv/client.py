@@ -32,6 +32,7 @@ __all__ = [
     "SourceFile",
     "iso_to_ns",
     "list_files",
+    "missing_path",
     "ns_to_iso",
     "open_csv",
     "read_header",
@@ -150,6 +151,17 @@ def iso_to_ns(value: str) -> int:
 
 def _is_csv(name: str) -> bool:
     return name.lower().endswith(CSV_SUFFIXES)
+
+
+def missing_path(spec: FileSpec) -> str | None:
+    """The configured path when it must exist and does not: a file or directory named in ``path``,
+    or the directory a ``glob`` setting is matched under. A glob pattern in ``path`` may match
+    nothing (yet), so it is never missing."""
+    if spec.glob:
+        return None if os.path.isdir(spec.path) else spec.path
+    if globlib.has_magic(spec.path) or os.path.exists(spec.path):
+        return None
+    return spec.path
 
 
 def list_files(spec: FileSpec) -> list[SourceFile]:

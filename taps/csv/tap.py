@@ -13,7 +13,7 @@ import jsonschema
 
 from protocol import ConfigError, Tap, tap_main
 from protocol.config import read_json_file
-from taps.csv.client import FileSpec
+from taps.csv.client import FileSpec, missing_path
 from taps.csv.inference import TYPE_NAMES
 from taps.csv.streams import CsvStream
 
@@ -77,6 +77,10 @@ class TapCsv(Tap):
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
         self.specs = file_specs(self.config)
+        missing = [f"files entry '{spec.entity}': {path} does not exist"
+                   for spec in self.specs if (path := missing_path(spec)) is not None]
+        if missing:
+            raise ConfigError("input not found", missing)
         self._streams: list[CsvStream] | None = None
 
     def streams(self) -> list[CsvStream]:  # type: ignore[override]
