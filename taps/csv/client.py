@@ -77,9 +77,11 @@ class FileSpec:
     types: tuple[tuple[str, Any], ...] = ()
     sample_size: int = 1000
     infer_types: bool = True
+    empty_as_null: bool = False
 
     @classmethod
-    def from_config(cls, item: dict[str, Any], *, sample_size: int, infer_types: bool) -> FileSpec:
+    def from_config(cls, item: dict[str, Any], *, sample_size: int, infer_types: bool,
+                    empty_as_null: bool = False) -> FileSpec:
         entity = item["entity"]
         dialect = tuple((k, item[k]) for k in DIALECT_OPTIONS if item.get(k) is not None)
         try:
@@ -103,6 +105,7 @@ class FileSpec:
             types=tuple((item.get("types") or {}).items()),
             sample_size=item.get("sample_size", sample_size),
             infer_types=item.get("infer_types", infer_types),
+            empty_as_null=item.get("empty_as_null", empty_as_null),
         )
 
     @property

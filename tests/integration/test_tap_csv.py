@@ -47,7 +47,7 @@ def test_the_examples_sync_with_types_keys_and_bookmarks() -> None:
     assert result.schema("customers")["key_properties"] == ["id"]
     assert result.schema("customers")["bookmark_properties"] == ["updated_at"]
     assert customers[0]["id"] == 1 and isinstance(customers[0]["amount"], Decimal)
-    assert isinstance(orders[0]["gift"], bool) and orders[0]["note"] is None
+    assert isinstance(orders[0]["gift"], bool) and orders[0]["note"] == ""
     bookmarks = result.state["bookmarks"]
     assert bookmarks["customers"]["replication_key"] == "updated_at"
     assert bookmarks["customers"]["replication_key_value"] == max(c["updated_at"] for c in customers)
@@ -68,9 +68,10 @@ def test_numbers_are_written_exactly_as_in_the_file(tmp_path: Path) -> None:
     assert result.schema("s")["schema"]["properties"]["big"] == {"type": ["integer"]}
 
 
-def test_empty_cells_are_null_and_make_columns_nullable(tmp_path: Path) -> None:
+def test_empty_cells_make_columns_nullable(tmp_path: Path) -> None:
     result = tap(tmp_path, one(tmp_path, "e.csv", "id,name,score\n1,,3\n2,Bo,\n"))
-    assert result.records("s") == [{"id": 1, "name": None, "score": 3}, {"id": 2, "name": "Bo", "score": None}]
+    # more on empty cells in test_tap_csv_empty_cells.py
+    assert result.records("s") == [{"id": 1, "name": "", "score": 3}, {"id": 2, "name": "Bo", "score": None}]
     props = result.schema("s")["schema"]["properties"]
     assert props["name"]["type"] == ["string", "null"] and props["id"]["type"] == ["integer"]
 
