@@ -117,7 +117,11 @@ class Tap:
         return Catalog([s.catalog_entry() for s in self.streams()])
 
     def sync(self, catalog: Catalog, bookmarks: Bookmarks, writer: MessageWriter) -> None:
-        """Write every selected stream, then one STATE holding every bookmark."""
+        """Write every selected stream, then the STATE holding every bookmark.
+
+        Checkpoints, stream ends and this last STATE often carry the same value; the writer
+        writes a STATE only when it differs from the last one written, so the run ends with one.
+        """
         by_name = {s.stream_name: s for s in self.streams()}
         started = time.monotonic()
         for entry in catalog.selected():

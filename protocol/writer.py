@@ -17,6 +17,10 @@ class MessageWriter:
     The buffer is flushed when it passes ``buffer_bytes``, on every STATE (so a STATE
     never sits behind the records it covers) and on :meth:`close`. A closed pipe
     downstream raises :class:`DownstreamClosed`.
+
+    :meth:`write_state` skips a value equal to the last one it wrote: a STATE that did not
+    move covers nothing new (and a target would commit records that a rerun sends again),
+    so checkpoints, stream ends and the end of a run may each ask for one freely.
     """
 
     def __init__(self, stream: IO[bytes], *, buffer_bytes: int = 256 * 1024) -> None:
@@ -25,6 +29,7 @@ class MessageWriter:
         self._parts: list[bytes] = []
         self._size = 0
         self._record_prefix: dict[str, bytes] = {}
+        self._last_state: bytes | None = None
         self.closed = False
 
     def _add(self, data: bytes) -> None:
@@ -101,7 +106,11 @@ class MessageWriter:
         self._add(dumps(msg) + b"\n")
 
     def write_state(self, value: dict[str, Any]) -> None:
-        self._add(dumps({"type": "STATE", "value": value}) + b"\n")
+        """A STATE line, flushed with everything before it; nothing when ``value`` is the last one written."""
+        line = dumps({"type": "STATE", "value": value}) + b"\n"
+        if line != self._last_state:
+            self._last_state = line
+            self._add(line)
         self.flush()
 
     def write_state_value(self, value: dict[str, Any]) -> None:

@@ -32,6 +32,7 @@ __all__ = [
     "SourceFile",
     "iso_to_ns",
     "list_files",
+    "missing_path",
     "ns_to_iso",
     "open_csv",
     "read_header",
@@ -76,9 +77,11 @@ class FileSpec:
     types: tuple[tuple[str, Any], ...] = ()
     sample_size: int = 1000
     infer_types: bool = True
+    empty_as_null: bool = False
 
     @classmethod
-    def from_config(cls, item: dict[str, Any], *, sample_size: int, infer_types: bool) -> FileSpec:
+    def from_config(cls, item: dict[str, Any], *, sample_size: int, infer_types: bool,
+                    empty_as_null: bool = False) -> FileSpec:
         entity = item["entity"]
         dialect = tuple((k, item[k]) for k in DIALECT_OPTIONS if item.get(k) is not None)
         try:
@@ -102,6 +105,7 @@ class FileSpec:
             types=tuple((item.get("types") or {}).items()),
             sample_size=item.get("sample_size", sample_size),
             infer_types=item.get("infer_types", infer_types),
+            empty_as_null=item.get("empty_as_null", empty_as_null),
         )
 
     @property
@@ -150,6 +154,17 @@ def iso_to_ns(value: str) -> int:
 
 def _is_csv(name: str) -> bool:
     return name.lower().endswith(CSV_SUFFIXES)
+
+
+def missing_path(spec: FileSpec) -> str | None:
+    """The configured path when it must exist and does not: a file or directory named in ``path``,
+    or the directory a ``glob`` setting is matched under. A glob pattern in ``path`` may match
+    nothing (yet), so it is never missing."""
+    if spec.glob:
+        return None if os.path.isdir(spec.path) else spec.path
+    if globlib.has_magic(spec.path) or os.path.exists(spec.path):
+        return None
+    return spec.path
 
 
 def list_files(spec: FileSpec) -> list[SourceFile]:

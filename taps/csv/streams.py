@@ -3,7 +3,9 @@
 The schema comes from the configured ``schema``, or is inferred from the headers of all
 the stream's files and a sample of their rows; ``types`` overrides single columns. During
 a sync the catalog's schema is adopted (:meth:`CsvStream.bind`), and every column's
-converter is chosen once per file from it.
+converter is chosen once per file from it. An empty cell, bare or quoted, is ``""`` in a
+string column (as MeltanoLabs tap-csv reads it) and null in a typed one; ``empty_as_null``
+makes it null in string columns too.
 
 Two bookmarks per stream:
 - ``replication_key`` / ``replication_key_value``: rows whose key is below the bookmark
@@ -238,7 +240,10 @@ class CsvStream(Stream):
             width = len(header)
             names = [n for n in header if n in props]
             convs = [converter_for(props[n]) for n in names]
-            required = {n for n in names if not is_nullable(props[n])}
+            # an empty cell of a string column is "" (MeltanoLabs), of a typed one null
+            kept = set() if spec.empty_as_null else {n for n, conv in zip(names, convs) if conv is None}  # noqa: B905
+            blank = dict.fromkeys(kept, "")
+            required = {n for n in names if not is_nullable(props[n])} - kept
             pick = None if names == header else _picker([header.index(n) for n in names])
             meta = [(n, v) for n, v in ((SDC_FILE, file.path), (SDC_MTIME, file.mtime_iso)) if n in props]
             lineno_field = SDC_LINENO in props
@@ -259,7 +264,7 @@ class CsvStream(Stream):
                         elif n in required:
                             raise _EmptyCell(n)
                         else:
-                            record[n] = None
+                            record[n] = blank.get(n)
                 except CELL_ERRORS:
                     raise self._cell_error(file.path, reader.line_num, names, convs, required, values) from None
                 if meta:
@@ -268,7 +273,7 @@ class CsvStream(Stream):
                     record[SDC_LINENO] = lineno
                 if key_filter is not None:
                     value = record.get(key)  # type: ignore[arg-type]
-                    if value is None:
+                    if value is None or value == "":
                         if start is not None:
                             key_filter.null_rows += 1
                             continue

@@ -2,7 +2,7 @@
 
 Settings are those of MeltanoLabs tap-csv (``files``, ``csv_files_definition``,
 ``add_metadata_columns``) plus our additions: ``replication_key``, ``schema``, ``types``,
-``glob``, ``sample_size`` and ``infer_types``.
+``glob``, ``sample_size``, ``infer_types`` and ``empty_as_null``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import jsonschema
 
 from protocol import ConfigError, Tap, tap_main
 from protocol.config import read_json_file
-from taps.csv.client import FileSpec
+from taps.csv.client import FileSpec, missing_path
 from taps.csv.inference import TYPE_NAMES
 from taps.csv.streams import CsvStream
 
@@ -50,8 +50,14 @@ FILE_SCHEMA: dict[str, Any] = {
         "sample_size": {"type": "integer", "minimum": 0,
                         "description": "Rows sampled to infer this file's types (0: every row)."},
         "infer_types": {"type": "boolean", "description": "Infer column types; false makes every column a string."},
+        "empty_as_null": {"type": "boolean", "description": "This file's empty cells are null in string columns too."},
     },
 }
+
+EMPTY_AS_NULL = (
+    'An empty cell (bare or quoted as "") of a string column is the empty string "", as MeltanoLabs tap-csv '
+    "reads it; true makes it null. Empty cells of typed columns (integer, number, boolean, date, date-time) "
+    "are always null.")
 
 
 class TapCsv(Tap):
@@ -71,12 +77,17 @@ class TapCsv(Tap):
                             "description": "Rows sampled per stream to infer column types (0: every row)."},
             "infer_types": {"type": "boolean", "default": True,
                             "description": "Infer column types; false makes every column a nullable string."},
+            "empty_as_null": {"type": "boolean", "default": False, "description": EMPTY_AS_NULL},
         },
     }
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
         self.specs = file_specs(self.config)
+        missing = [f"files entry '{spec.entity}': {path} does not exist"
+                   for spec in self.specs if (path := missing_path(spec)) is not None]
+        if missing:
+            raise ConfigError("input not found", missing)
         self._streams: list[CsvStream] | None = None
 
     def streams(self) -> list[CsvStream]:  # type: ignore[override]
@@ -110,7 +121,9 @@ def file_specs(config: dict[str, Any]) -> list[FileSpec]:
         raise ConfigError("no CSV files configured: set 'files' or 'csv_files_definition'")
     sample_size = int(config.get("sample_size", 1000))
     infer_types = bool(config.get("infer_types", True))
-    specs = [FileSpec.from_config(item, sample_size=sample_size, infer_types=infer_types) for item in items]
+    empty_as_null = bool(config.get("empty_as_null", False))
+    specs = [FileSpec.from_config(item, sample_size=sample_size, infer_types=infer_types, empty_as_null=empty_as_null)
+             for item in items]
     names = [spec.entity for spec in specs]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:

@@ -47,7 +47,7 @@ def test_the_examples_sync_with_types_keys_and_bookmarks() -> None:
     assert result.schema("customers")["key_properties"] == ["id"]
     assert result.schema("customers")["bookmark_properties"] == ["updated_at"]
     assert customers[0]["id"] == 1 and isinstance(customers[0]["amount"], Decimal)
-    assert isinstance(orders[0]["gift"], bool) and orders[0]["note"] is None
+    assert isinstance(orders[0]["gift"], bool) and orders[0]["note"] == ""
     bookmarks = result.state["bookmarks"]
     assert bookmarks["customers"]["replication_key"] == "updated_at"
     assert bookmarks["customers"]["replication_key_value"] == max(c["updated_at"] for c in customers)
@@ -68,9 +68,10 @@ def test_numbers_are_written_exactly_as_in_the_file(tmp_path: Path) -> None:
     assert result.schema("s")["schema"]["properties"]["big"] == {"type": ["integer"]}
 
 
-def test_empty_cells_are_null_and_make_columns_nullable(tmp_path: Path) -> None:
+def test_empty_cells_make_columns_nullable(tmp_path: Path) -> None:
     result = tap(tmp_path, one(tmp_path, "e.csv", "id,name,score\n1,,3\n2,Bo,\n"))
-    assert result.records("s") == [{"id": 1, "name": None, "score": 3}, {"id": 2, "name": "Bo", "score": None}]
+    # more on empty cells in test_tap_csv_empty_cells.py
+    assert result.records("s") == [{"id": 1, "name": "", "score": 3}, {"id": 2, "name": "Bo", "score": None}]
     props = result.schema("s")["schema"]["properties"]
     assert props["name"]["type"] == ["string", "null"] and props["id"]["type"] == ["integer"]
 
@@ -255,6 +256,22 @@ def test_the_final_state_holds_every_bookmark(tmp_path: Path) -> None:
     assert "max_file_mtime" in bookmarks["a"]
     assert bookmarks["b"] == state["bookmarks"]["b"]
     assert bookmarks["retired"] == state["bookmarks"]["retired"]
+
+
+def test_each_state_is_written_once(tmp_path: Path) -> None:
+    # 10,000 rows: a checkpoint falls on the last row, where the stream's end and the run's end write too
+    (tmp_path / "a.csv").write_text("id\n" + "".join(f"{i}\n" for i in range(1, 10_001)))
+    (tmp_path / "b.csv").write_text("id\n1\n")
+    cfg = {"files": [{"entity": "a", "path": str(tmp_path / "a.csv"), "replication_key": "id"},
+                     {"entity": "b", "path": str(tmp_path / "b.csv")}]}
+    for state in (None, {"bookmarks": {}}):
+        result = tap(tmp_path, cfg, state=state)
+        assert len(result.records("a")) == 10_000
+        states = [json.dumps(m["value"], sort_keys=True) for m in result.messages if m["type"] == "STATE"]
+        assert all(states[i] != states[i - 1] for i in range(1, len(states))), states
+        assert result.messages[-1]["type"] == "STATE" and result.messages[-2]["type"] != "STATE"
+    unchanged = tap(tmp_path, cfg, state=result.state)  # nothing new: the state given back, once
+    assert [m["type"] for m in unchanged.messages].count("STATE") == 1
 
 
 # -- the catalog ---------------------------------------------------------------------------

@@ -60,11 +60,26 @@ def test_a_bad_file_gives_one_clear_line(tmp_path: Path, name: str, data: bytes,
     assert expected in line
 
 
-def test_a_missing_file_is_named(tmp_path: Path) -> None:
+@pytest.mark.parametrize("args", [(), ("--discover",), ("--test",)])
+def test_a_missing_file_is_a_config_error_naming_it(tmp_path: Path, args: tuple[str, ...]) -> None:
     missing = tmp_path / "nowhere" / "people.csv"
-    code, stdout, stderr = sync(tmp_path, {"files": [{"entity": "people", "path": str(missing)}]})
-    assert code == 1 and stdout == b""
-    assert f"stream 'people': {missing}: file not found" in the_error(stderr)
+    code, stdout, stderr = sync(tmp_path, {"files": [{"entity": "people", "path": str(missing)}]}, *args)
+    assert code == 2 and stdout == b""
+    assert the_error(stderr).endswith(f"files entry 'people': {missing} does not exist")
+
+
+def test_every_missing_path_is_listed_on_one_line(tmp_path: Path) -> None:
+    (tmp_path / "here.csv").write_text("id\n1\n")
+    files = [{"entity": "here", "path": str(tmp_path / "here.csv")},
+             {"entity": "gone", "path": str(tmp_path / "gone.csv")},
+             {"entity": "dir", "path": str(tmp_path / "no-dir"), "glob": "*.csv"},
+             {"entity": "pattern", "path": str(tmp_path / "none-*.csv")}]  # a glob may match nothing yet
+    code, stdout, stderr = sync(tmp_path, {"files": files})
+    assert code == 2 and stdout == b""
+    line = the_error(stderr)
+    assert f"files entry 'gone': {tmp_path / 'gone.csv'} does not exist" in line
+    assert f"files entry 'dir': {tmp_path / 'no-dir'} does not exist" in line
+    assert "'here'" not in line and "'pattern'" not in line
 
 
 def test_an_empty_directory_cannot_be_discovered(tmp_path: Path) -> None:

@@ -124,8 +124,9 @@ def test_sync_writes_schema_records_and_final_state(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     lines = singer_lines(result.stdout_bytes)
     assert [r["record"]["n"] for r in lines if r["type"] == "RECORD"] == [0, 1, 2]
-    assert lines[-1] == {"type": "STATE", "value": {"bookmarks": {
-        "numbers": {"replication_key": "n", "replication_key_value": 2}}}}
+    # written once: the stream 'empty' after it and the end of the run leave the state as it was
+    assert [r for r in lines if r["type"] == "STATE"] == [{"type": "STATE", "value": {"bookmarks": {
+        "numbers": {"replication_key": "n", "replication_key_value": 2}}}}]
     assert 'METRIC: {"type":"counter","metric":"record_count","value":3,"tags":{"stream":"numbers"}}' in result.stderr
 
 
@@ -137,7 +138,8 @@ def test_final_state_keeps_every_input_bookmark(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     lines = singer_lines(result.stdout_bytes)
     assert [r for r in lines if r["type"] == "RECORD"] == []
-    assert lines[-1]["value"]["bookmarks"] == {"numbers": {"replication_key": "n", "replication_key_value": 5},
+    [final] = [r for r in lines if r["type"] == "STATE"]
+    assert final["value"]["bookmarks"] == {"numbers": {"replication_key": "n", "replication_key_value": 5},
                                                "gone": {"x": 1}}
 
 

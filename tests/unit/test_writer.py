@@ -81,3 +81,18 @@ def test_closed_pipe_raises_downstream_closed() -> None:
             stream.close()
         except BrokenPipeError:
             pass
+
+
+def test_a_state_equal_to_the_last_one_written_is_not_written_again() -> None:
+    out = io.BytesIO()
+    w = MessageWriter(out)
+    first = {"bookmarks": {"s": {"id": 1}}}
+    w.write_state(first)
+    w.write_state({"bookmarks": {"s": {"id": 1}}})  # unchanged: nothing new to commit
+    w.write_record("s", {"id": 2})
+    w.write_state({"bookmarks": {"s": {"id": 1}}})  # records since, but the same resume point
+    w.write_state({"bookmarks": {"s": {"id": 2}}})
+    w.write_state(first)  # changed back: written
+    w.close()
+    lines = [orjson.loads(line) for line in out.getvalue().splitlines()]
+    assert [m["value"]["bookmarks"]["s"]["id"] if m["type"] == "STATE" else "R" for m in lines] == [1, "R", 2, 1]
