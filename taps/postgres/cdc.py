@@ -39,8 +39,9 @@ from protocol.state import Bookmarks
 from protocol.tap import STATE_EVERY_RECORDS
 from protocol.writer import MessageWriter
 from taps.postgres.client import Source
+from taps.postgres.discovery import Column
 from taps.postgres.pgoutput import UNCHANGED, Begin, Change, Commit, Relation, Truncate, decode, lsn_to_text
-from taps.postgres.streams import StreamPlan, sync_full_table
+from taps.postgres.streams import ROW, ROW_JSON, StreamPlan, sync_full_table
 from taps.postgres.values import Converter, converter_for
 
 __all__ = ["CDC_PROPERTIES", "sync_log_based"]
@@ -203,10 +204,17 @@ class _Changes:
             self.targets[rel.relid] = None
             return
         wanted = {c.name: c for c in plan.columns}
-        picks = [(i, name, converter_for(wanted[name].kind, wanted[name].element_kind))
-                 for i, name in enumerate(rel.columns) if name in wanted]
+        picks = [(i, name, self._converter(plan, wanted[name])) for i, name in enumerate(rel.columns)
+                 if name in wanted]
         key_picks = [p for p in picks if p[1] in plan.keys]
         self.targets[rel.relid] = _Target(plan, picks, key_picks)
+
+    @staticmethod
+    def _converter(plan: StreamPlan, column: Column) -> Converter:
+        convert = converter_for(column.kind, column.element_kind, json_as_object=plan.json_as_object)
+        if column.kind in ("numeric", "float"):
+            return plan.nonfinite.counting(column.name, convert)  # NaN, ±Infinity: null, counted
+        return convert
 
     def read(self, end: int) -> None:
         query = ("SELECT data FROM pg_logical_slot_peek_binary_changes(%s, %s::pg_lsn, NULL, 'proto_version', '1', "
@@ -287,12 +295,13 @@ class _Changes:
                      "(ALTER TABLE ... REPLICA IDENTITY FULL makes PostgreSQL send them)", plan.name)
         table = plan.table
         where = sql.SQL(" AND ").join(
-            sql.SQL("{} = {}").format(sql.Identifier(k), table.columns[k].from_json(record[k])) for k in plan.keys)
-        query = sql.SQL("SELECT row_to_json(s)::text FROM (SELECT {} FROM {} WHERE {}) s").format(
-            sql.SQL(", ").join(table.columns[n].select_expr() for n in names), table.ident, where)
+            sql.SQL("{} = {}").format(table.columns[k].ref, table.columns[k].from_json(record[k])) for k in plan.keys)
+        query = sql.SQL("SELECT {}::text FROM (SELECT {} FROM {} WHERE {}) {}").format(
+            ROW_JSON, sql.SQL(", ").join(table.columns[n].select_expr(plan.json_as_object) for n in names),
+            table.aliased, where, sql.Identifier(ROW))
         rows = self.source.query(query, doing=f"reading unchanged values of {table.schema_name}.{table.name}")
         if rows:
-            record.update(loads(rows[0][0]))
+            record.update(loads(plan.nonfinite.scan(rows[0][0].encode())))
 
     def _truncate(self, msg: Truncate, lsn: int) -> None:
         for relid in msg.relids:

@@ -137,6 +137,20 @@ class TapPostgres(Tap):
                           extra_properties=dict(CDC_PROPERTIES) if method == "LOG_BASED" else {},
                           json_as_object=bool(self.config.get("json_as_object")))
 
+    def _sync_plans(self, source: Source, plans: list[StreamPlan], writer: MessageWriter,
+                    bookmarks: Bookmarks) -> None:
+        # log-based first: creating a slot waits for every open transaction of the server, which
+        # must not include a target's, loading what this run has already written
+        log_based = [p for p in plans if p.method == "LOG_BASED"]
+        if log_based:
+            sync_log_based(source, log_based, writer, bookmarks, self.config)
+        for plan in plans:
+            if plan.method == "FULL_TABLE":
+                sync_full_table(source, plan, writer, bookmarks, open_source=self._open_source,
+                                parallel=int(self.config.get("max_parallel_reads") or 3))
+            elif plan.method == "INCREMENTAL":
+                sync_incremental(source, plan, writer, bookmarks)
+
     def sync(self, catalog: Catalog, bookmarks: Bookmarks, writer: MessageWriter) -> None:
         selected = catalog.selected()
         with Source(self.config) as source:
@@ -150,17 +164,11 @@ class TapPostgres(Tap):
                     raise FatalSourceError(f"stream '{entry.tap_stream_id}': the table is gone from "
                                            f"PostgreSQL at {source.where} (or not readable)")
                 plans.append(self._plan(entry, table))
-            # log-based first: creating a slot waits for every open transaction of the server, which
-            # must not include a target's, loading what this run has already written
-            log_based = [p for p in plans if p.method == "LOG_BASED"]
-            if log_based:
-                sync_log_based(source, log_based, writer, bookmarks, self.config)
-            for plan in plans:
-                if plan.method == "FULL_TABLE":
-                    sync_full_table(source, plan, writer, bookmarks, open_source=self._open_source,
-                                    parallel=int(self.config.get("max_parallel_reads") or 3))
-                elif plan.method == "INCREMENTAL":
-                    sync_incremental(source, plan, writer, bookmarks)
+            try:
+                self._sync_plans(source, plans, writer, bookmarks)
+            finally:
+                for plan in plans:
+                    plan.nonfinite.report(plan.name)
         writer.write_state(bookmarks.to_value())
         emit("counter", "streams_synced", len(plans), {"tap": self.name})
 

@@ -72,8 +72,16 @@ _SCALARS: dict[str, Converter] = {
 }
 
 
-def converter_for(kind: str, element_kind: str | None = None) -> Converter:
+def _json_object(text: str) -> Any:
+    # json_as_object: what is not an object (nor null) becomes {"value": <it>}, as the snapshot renders it
+    head = text.lstrip()[:1]
+    return _json(text) if head in ("{", "n") else {"value": _json(text)}
+
+
+def converter_for(kind: str, element_kind: str | None = None, *, json_as_object: bool = False) -> Converter:
     """The converter of one column kind (arrays: of their element kind)."""
+    if kind == "json" and json_as_object:
+        return _json_object
     if kind == "array":
         element = _SCALARS.get(element_kind or "", _identity)
         if element_kind == "bytea":

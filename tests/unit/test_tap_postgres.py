@@ -176,3 +176,31 @@ def test_writer_takes_rendered_records_in_bulk() -> None:
         writer.close()
     assert bulk.getvalue() == single.getvalue()
     assert bulk.getvalue().splitlines()[4] == b'{"type":"RECORD","stream":"s","record":{"s":"a\\nb"},"version":7}'
+
+
+def test_json_columns_declare_every_json_type_and_json_as_object_wraps_the_rest() -> None:
+    import orjson
+
+    from taps.postgres.values import converter_for
+
+    column = Column("j", "jsonb", "jsonb", "json")
+    assert column.schema() == {"type": ["null", "object", "array", "string", "number", "boolean"]}
+    wrap = converter_for("json", json_as_object=True)
+    as_json = [orjson.dumps(wrap(text)) for text in ('{"a": 1}', "[1, 2]", '"s"', "1.50", "true", "null", ' [\n 1]')]
+    assert as_json == [b'{"a": 1}', b'{"value":[1, 2]}', b'{"value":"s"}', b'{"value":1.50}', b'{"value":true}',
+                       b"null", b'{"value":[1]}']
+
+
+def test_nonfinite_marks_are_counted_per_column_and_removed() -> None:
+    from taps.postgres.nonfinite import NonFinite
+
+    tally = NonFinite()
+    rows = b'{"id":1,"n":null\t,"a\\"b":null\t,"s":"x:null"}\n{"id":2,"n":null\t,"m":null,"s":"\\t"}\n'
+    assert tally.scan(rows) == rows.replace(b"null\t", b"null")
+    assert tally.counts == {"n": 2, 'a"b': 1}
+    assert tally.scan(b'{"id":3,"n":1}\n') == b'{"id":3,"n":1}\n' and sum(tally.counts.values()) == 3
+    from taps.postgres.values import converter_for
+
+    count = tally.counting("f", converter_for("float"))
+    assert count("1.5") == 1.5 and tally.counts["f"] == 0
+    assert count("NaN") is None and count("-Infinity") is None and tally.counts["f"] == 2

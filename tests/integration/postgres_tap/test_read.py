@@ -28,7 +28,7 @@ def test_discovery_types_keys_views_and_schema_filter(src: Src) -> None:
     assert props["n"] == {"type": ["null", "number"]}
     assert props["ts"] == {"type": ["null", "string"], "format": "date-time"}
     assert props["d"]["format"] == "date" and props["u"]["format"] == "uuid"
-    assert props["j"] == {}
+    assert props["j"] == {"type": ["null", "object", "array", "string", "number", "boolean"]}
     assert props["a"] == {"type": ["null", "array"], "items": {"type": ["null", "integer"]}}
     assert props["b"]["contentEncoding"] == "base16"
     assert props["m"]["enum"] == ["sad", "happy", None]
