@@ -163,6 +163,7 @@ def sync_log_based(source: Source, plans: list[StreamPlan], writer: MessageWrite
         confirmed = _confirmed(source, slot)
 
     # 3. snapshots
+    pending = False
     for plan in plans:
         if bookmarks.get(plan.name, "snapshot_done") and isinstance(bookmarks.get(plan.name, "lsn"), int):
             plan.write_schema(writer)
@@ -174,13 +175,13 @@ def sync_log_based(source: Source, plans: list[StreamPlan], writer: MessageWrite
             bookmarks.set(plan.name, "lsn", confirmed)
         log.info("stream '%s': initial snapshot", plan.name)
         sync_full_table(source, plan, writer, bookmarks, open_source=lambda: Source(config),
-                        parallel=int(config.get("max_parallel_reads") or 3))
+                        parallel=int(config.get("max_parallel_reads") or 3), final_state=False)
         bookmarks.set(plan.name, "snapshot_done", True)
-        writer.write_state(bookmarks.to_value())
+        pending = True  # its STATE: before the next record, or the run's final STATE
 
     # 4. changes up to a fixed position: flushed WAL, so that every commit starting before it is returned
     end = _lsn(source, "pg_current_wal_flush_lsn()")
-    _Changes(source, plans, writer, bookmarks, slot, publication).read(end)
+    _Changes(source, plans, writer, bookmarks, slot, publication, pending).read(end)
     for plan in plans:
         bookmarks.set(plan.name, "lsn", max(end, bookmarks.get(plan.name, "lsn") or 0))
     writer.write_state(bookmarks.to_value())
@@ -190,8 +191,9 @@ class _Changes:
     """One pass over the slot's pending changes, written as RECORDs."""
 
     def __init__(self, source: Source, plans: list[StreamPlan], writer: MessageWriter, bookmarks: Bookmarks,
-                 slot: str, publication: str) -> None:
+                 slot: str, publication: str, pending: bool = False) -> None:
         self.source, self.writer, self.bookmarks = source, writer, bookmarks
+        self.pending = pending  # a snapshot's STATE is due before the first record
         self.slot, self.publication = slot, publication
         self.plans = {(p.table.schema_name, p.table.name): p for p in plans}
         self.targets: dict[int, _Target | None] = {}
@@ -233,6 +235,9 @@ class _Changes:
                         target = self.targets.get(msg.relid)
                         if target is None or skip or commit_lsn < self.since[target.plan.name]:
                             continue
+                        if self.pending:
+                            self.pending = False
+                            self.writer.write_state(self.bookmarks.to_value())
                         for record in self._records(target, msg, commit_lsn, committed_at):
                             write(target.plan.name, record)
                             count += 1

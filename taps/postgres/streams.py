@@ -144,8 +144,10 @@ def _read_ranges(plan: StreamPlan, writer: MessageWriter, bookmarks: Bookmarks, 
 
 
 def sync_full_table(source: Source, plan: StreamPlan, writer: MessageWriter, bookmarks: Bookmarks, *,
-                    open_source: Callable[[], Source] | None = None, parallel: int = 1) -> None:
-    """The whole table, in key order, resumable after the last key of the last STATE; then ACTIVATE_VERSION.
+                    open_source: Callable[[], Source] | None = None, parallel: int = 1,
+                    final_state: bool = True) -> None:
+    """The whole table, in key order, resumable after the last key of the last STATE; then ACTIVATE_VERSION
+    and (unless ``final_state`` is false: the caller writes it) the STATE without the read's bookmarks.
 
     With ``open_source`` and ``parallel`` > 1, a large table with an integer key is read in key
     ranges at once (parallel.py).
@@ -179,7 +181,8 @@ def sync_full_table(source: Source, plan: StreamPlan, writer: MessageWriter, boo
     bookmarks.clear(name, "last_pk_fetched")
     bookmarks.clear(name, "key_ranges")
     bookmarks.clear(name, "version")
-    writer.write_state(bookmarks.to_value())
+    if final_state:
+        writer.write_state(bookmarks.to_value())
 
 
 def _read_sequential(source: Source, plan: StreamPlan, writer: MessageWriter, bookmarks: Bookmarks,
@@ -225,5 +228,5 @@ def sync_incremental(source: Source, plan: StreamPlan, writer: MessageWriter, bo
         writer.write_state(bookmarks.to_value())
 
     query = build_copy(plan, where=where, order=[column], nulls_first=True)
-    _stream_rows(source, plan, writer, query, None, checkpoint)
-    writer.write_state(bookmarks.to_value())
+    if not _stream_rows(source, plan, writer, query, None, checkpoint):
+        writer.write_state(bookmarks.to_value())  # no rows: no checkpoint wrote the stream's STATE

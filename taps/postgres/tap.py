@@ -169,7 +169,8 @@ class TapPostgres(Tap):
             finally:
                 for plan in plans:
                     plan.nonfinite.report(plan.name)
-        writer.write_state(bookmarks.to_value())
+        if not plans:
+            writer.write_state(bookmarks.to_value())  # otherwise each stream's sync ended with this STATE
         emit("counter", "streams_synced", len(plans), {"tap": self.name})
 
 

@@ -172,3 +172,27 @@ def test_an_error_in_the_middle_of_a_read_is_one_fatal_line(src: Src) -> None:
     msgs = messages(done.stdout)
     assert 0 < len(records(msgs, "public-bad")) < 3000
     assert not [m for m in msgs if m["type"] == "ACTIVATE_VERSION"]
+
+
+def _trailing_states(msgs: list[dict[str, Any]]) -> int:
+    last_other = max((i for i, m in enumerate(msgs) if m["type"] != "STATE"), default=-1)
+    return len(msgs) - 1 - last_other
+
+
+def test_the_final_state_is_written_once_in_every_mode(src: Src) -> None:
+    src.sql("CREATE TABLE a (id int PRIMARY KEY, at int); INSERT INTO a VALUES (1, 10), (2, 20)")
+    src.sql("CREATE TABLE b (id int PRIMARY KEY, at int); INSERT INTO b VALUES (1, 10)")
+    src.sql("CREATE TABLE c (id int PRIMARY KEY, at int); INSERT INTO c VALUES (1, 10)")
+    config = src.config()
+    modes = {"public-a": {"replication-method": "FULL_TABLE"},
+             "public-b": {"replication-method": "INCREMENTAL", "replication-key": "at"},
+             "public-c": {"replication-method": "LOG_BASED"}}
+    catalogs = [src.catalog(config, {name: mode}) for name, mode in modes.items()] + [src.catalog(config, modes)]
+    for catalog in catalogs:
+        state = None
+        for _ in range(2):  # a first run, then one from its state (incremental and log-based: nothing new)
+            msgs = tap(config, catalog, state, src.tmp)
+            assert _trailing_states(msgs) == 1, (catalog.read_text()[:80], [m["type"] for m in msgs])
+            pairs = zip(msgs, msgs[1:], strict=False)
+            assert not [a for a, b in pairs if a["type"] == b["type"] == "STATE" and a["value"] == b["value"]]
+            state = last_state(msgs)
