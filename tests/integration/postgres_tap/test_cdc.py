@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import yaml
 
 from tests.conftest import exe, run
@@ -120,6 +121,27 @@ def _assert_target_matches_source(src: Src, deleted: set[int]) -> None:
     assert {k for k, (_, gone) in loaded.items() if gone} == deleted - set(source)
 
 
+def _kill_9_once_loading(project: Path, src: Src) -> int:
+    """Start ``sluice run cdc``; once the target has committed rows of the new batch (ids over 150),
+    SIGKILL the runner, the tap and the target. Returns how many of those rows had landed then."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICE_")}
+    proc = subprocess.Popen([exe("sluice"), "run", "cdc"], cwd=project, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        if src.sql("SELECT count(*) FROM dst.items WHERE id > 150")[0][0]:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before it was killed"
+    for pid in [proc.pid, *_descendants(proc.pid)]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    proc.wait()
+    return int(src.sql("SELECT count(*) FROM dst.items WHERE id > 150")[0][0])
+
+
 def test_cdc_runs_through_sluice_with_a_kill_9_between_runs(src: Src) -> None:
     src.sql("CREATE TABLE items (id int PRIMARY KEY, v text)")
     src.sql("INSERT INTO items SELECT g, 'v' || g FROM generate_series(1, 100) g")
@@ -135,7 +157,7 @@ def test_cdc_runs_through_sluice_with_a_kill_9_between_runs(src: Src) -> None:
             {"name": "tap-postgres", "executable": "tap-postgres", "config": json.loads(config.read_text()),
              "catalog": str(catalog)},
             {"name": "target-postgres", "executable": "target-postgres",
-             "config": {"sqlalchemy_url": src.dsn, "default_target_schema": "dst"}},
+             "config": {"sqlalchemy_url": src.dsn, "default_target_schema": "dst", "batch_size_rows": 2000}},
         ],
         "pipelines": [{"name": "cdc", "tap": "tap-postgres", "target": "target-postgres"}],
     }))
@@ -154,23 +176,17 @@ def test_cdc_runs_through_sluice_with_a_kill_9_between_runs(src: Src) -> None:
     assert refs == {i: i > 15 for i in range(1, 21)}
     assert src.sql("SELECT v FROM dst.refs WHERE id = 1") == [("changed",)]
 
-    # a big batch of changes, and the run carrying them is killed -9 (runner, tap and target)
+    # a big batch of changes, and the run carrying them is killed -9 (runner, tap and target) once the
+    # target has committed part of it: a row the batch updates only after its inserts is locked meanwhile,
+    # so the load cannot complete before the kill
     src.sql("INSERT INTO items SELECT g, 'x' || g FROM generate_series(151, 30150) g")
     src.sql("UPDATE items SET v = 'u' || id WHERE id % 3 = 0; DELETE FROM items WHERE id % 11 = 0")
     deleted |= {i for i in range(1, 30151) if i % 11 == 0}
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICE_")}
-    proc = subprocess.Popen([exe("sluice"), "run", "cdc"], cwd=project, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while len(_descendants(proc.pid)) < 2 and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.02)
-    for pid in [proc.pid, *_descendants(proc.pid)]:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    proc.wait()
-
+    with psycopg.connect(src.dsn) as blocker:
+        blocker.execute("SELECT 1 FROM dst.items WHERE id = 3 FOR UPDATE")
+        landed = _kill_9_once_loading(project, src)
+        blocker.rollback()
+    assert 0 < landed < 30000 and src.sql("SELECT v FROM dst.items WHERE id = 3") == [("v3",)]  # partial
     src.sql("UPDATE items SET v = 'z' || id WHERE id % 5 = 0; DELETE FROM items WHERE id BETWEEN 200 AND 210")
     deleted |= set(range(200, 211))
     _sluice(project, "run", "cdc")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from itertools import pairwise
 from typing import Any
 
 from tests.conftest import exe, run
@@ -193,6 +194,6 @@ def test_the_final_state_is_written_once_in_every_mode(src: Src) -> None:
         for _ in range(2):  # a first run, then one from its state (incremental and log-based: nothing new)
             msgs = tap(config, catalog, state, src.tmp)
             assert _trailing_states(msgs) == 1, (catalog.read_text()[:80], [m["type"] for m in msgs])
-            pairs = zip(msgs, msgs[1:], strict=False)
+            pairs = pairwise(msgs)
             assert not [a for a, b in pairs if a["type"] == b["type"] == "STATE" and a["value"] == b["value"]]
             state = last_state(msgs)
