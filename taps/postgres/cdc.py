@@ -208,7 +208,8 @@ class _Changes:
         wanted = {c.name: c for c in plan.columns}
         picks = [(i, name, self._converter(plan, wanted[name])) for i, name in enumerate(rel.columns)
                  if name in wanted]
-        key_picks = [p for p in picks if p[1] in plan.keys]
+        # a deleted row is identified by its key; without one (REPLICA IDENTITY FULL) by its whole old row
+        key_picks = [p for p in picks if p[1] in plan.keys] if plan.keys else picks
         self.targets[rel.relid] = _Target(plan, picks, key_picks)
 
     @staticmethod
@@ -259,10 +260,11 @@ class _Changes:
 
     def _records(self, target: _Target, msg: Change, lsn: int, committed_at: str) -> list[dict[str, Any]]:
         out = []
-        if msg.old is not None and (msg.action == "D" or msg.new is None or
-                                    any(msg.old[i] != msg.new[i] for i, _, _ in target.key_picks)):
-            deleted: dict[str, Any] = {name: conv(msg.old[i]) for i, name, conv in target.key_picks
-                                       if msg.old[i] is not None}
+        if msg.old is not None and (msg.action == "D" or msg.new is None or (
+                target.plan.keys and any(msg.old[i] != msg.new[i] for i, _, _ in target.key_picks))):
+            old = msg.old
+            deleted: dict[str, Any] = {name: None if old[i] is None else conv(old[i])
+                                       for i, name, conv in target.key_picks if old[i] is not UNCHANGED}
             deleted[DELETED_AT] = committed_at
             deleted[LSN] = lsn
             out.append(deleted)
@@ -294,6 +296,8 @@ class _Changes:
         A target would null a missing field on upsert, so they are read from the table: the current
         value, which later changes in the WAL (if any) overwrite in order. A row deleted since is skipped.
         """
+        if not plan.keys:
+            return  # REPLICA IDENTITY FULL sends every value of the old row: nothing is unsent
         if plan.name not in self.toast_warned:
             self.toast_warned.add(plan.name)
             log.info("stream '%s': updates left TOASTed values unchanged; reading them from the table "

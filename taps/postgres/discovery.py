@@ -140,6 +140,17 @@ class Table:
     is_view: bool
     columns: dict[str, Column] = field(default_factory=dict)
     keys: list[str] = field(default_factory=list)
+    #: pg_class.relreplident: d(efault: the primary key), f(ull row), i(ndex), n(othing)
+    replica_identity: str = "d"
+
+    def log_based_problem(self) -> str | None:
+        """Why LOG_BASED cannot read this relation (None: it can)."""
+        if self.is_view:
+            return "LOG_BASED needs a table with a primary key or REPLICA IDENTITY FULL; views have no changes"
+        if self.keys or self.replica_identity == "f":
+            return None
+        return (f"LOG_BASED needs a table with a primary key or REPLICA IDENTITY FULL (updates and deletes must "
+                f"carry the old row); run: ALTER TABLE {self.schema_name}.{self.name} REPLICA IDENTITY FULL")
 
     @property
     def stream_id(self) -> str:
@@ -179,7 +190,7 @@ class Table:
 
 
 _COLUMNS = """
-SELECT n.nspname, c.relname, c.relkind IN ('v', 'm'), a.attname, format_type(a.atttypid, a.atttypmod),
+SELECT n.nspname, c.relname, c.relkind IN ('v', 'm'), c.relreplident, a.attname, format_type(a.atttypid, a.atttypmod),
        t.typname, t.typtype, t.typcategory, et.typname, et.typtype, NOT a.attnotnull,
        (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid)
 FROM pg_class c
@@ -217,11 +228,11 @@ def load_tables(source: Source, schemas: Iterable[str] | None) -> list[Table]:
     """Every table and view of ``schemas`` (all user schemas when None), in name order."""
     params = {"schemas": list(schemas) if schemas is not None else None}
     tables: dict[tuple[str, str], Table] = {}
-    for (nsp, rel, is_view, att, sql_type, typname, typtype, category, elem, elem_typtype,
+    for (nsp, rel, is_view, identity, att, sql_type, typname, typtype, category, elem, elem_typtype,
          nullable, labels) in source.query(_COLUMNS, params, doing="reading the catalog"):
         table = tables.get((nsp, rel))
         if table is None:
-            table = tables[(nsp, rel)] = Table(nsp, rel, bool(is_view))
+            table = tables[(nsp, rel)] = Table(nsp, rel, bool(is_view), replica_identity=str(identity))
         kind = _kind(typname, typtype, category)
         element_kind = _kind(elem, elem_typtype, "") if kind == "array" and elem else None
         table.columns[att] = Column(att, sql_type, typname, kind, bool(nullable), element_kind, labels)

@@ -125,8 +125,9 @@ class TapPostgres(Tap):
             problems.append("INCREMENTAL needs a replication key (metadata 'replication-key')")
         if rk and rk not in table.columns:
             problems.append(f"replication key {rk!r} is not a column")
-        if method == "LOG_BASED" and (table.is_view or not table.keys):
-            problems.append("LOG_BASED needs a table with a primary key")
+        problem = table.log_based_problem() if method == "LOG_BASED" else None
+        if problem:
+            problems.append(problem)
         if problems:
             raise ConfigError("invalid catalog", [f"stream '{entry.tap_stream_id}': {p}" for p in problems])
         always = set(keys) | ({rk} if rk else set())

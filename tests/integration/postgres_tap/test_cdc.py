@@ -282,3 +282,30 @@ def test_the_slot_advances_to_the_oldest_bookmark_when_streams_run_on_alternate_
     # a's change made before b's newer bookmark is read: the slot stayed at a's, now the oldest
     assert _changes(records(run_both, "public-a")) == [(3, "three", False)] and records(run_both, "public-b") == []
     assert src.slot_position() == lsn_a
+
+
+def test_log_based_reads_a_table_without_key_with_replica_identity_full_and_refuses_others(src: Src) -> None:
+    src.sql("CREATE TABLE nk (a int, b text); ALTER TABLE nk REPLICA IDENTITY FULL")
+    src.sql("INSERT INTO nk VALUES (1, 'x'), (1, 'x'), (2, NULL)")
+    config = src.config()
+    catalog = src.catalog(config, {"public-nk": {"replication-method": "LOG_BASED"}})
+    first = tap(config, catalog)
+    assert sorted(((r["a"], r["b"]) for r in records(first)), key=str) == [(1, "x"), (1, "x"), (2, None)]
+    src.sql("UPDATE nk SET b = 'y' WHERE a = 2; DELETE FROM nk WHERE ctid = (SELECT min(ctid) FROM nk WHERE a = 1)")
+    src.sql("INSERT INTO nk VALUES (3, 'z')")
+    changes = [(r["a"], r["b"], r["_sdc_deleted_at"] is not None)
+               for r in records(tap(config, catalog, last_state(first), src.tmp))]
+    assert changes == [(2, "y", False), (1, "x", True), (3, "z", False)]  # a delete carries the whole old row
+
+    src.sql("CREATE TABLE plain (a int, b text); CREATE TABLE by_nothing (a int); "
+            "ALTER TABLE by_nothing REPLICA IDENTITY NOTHING")
+    for name in ("plain", "by_nothing"):
+        refused = src.catalog(config, {f"public-{name}": {"replication-method": "LOG_BASED"}})
+        done = run([exe("tap-postgres"), "--config", str(config), "--catalog", str(refused)])
+        assert done.returncode == 2 and done.stdout == b""
+        errors = [ln for ln in done.stderr.decode().splitlines() if "ERROR" in ln]
+        assert len(errors) == 1 and f"public-{name}" in errors[0], errors
+        assert "LOG_BASED needs a table with a primary key or REPLICA IDENTITY FULL" in errors[0]
+        assert f"ALTER TABLE public.{name} REPLICA IDENTITY FULL" in errors[0]
+    publication = src.sql("SELECT tablename FROM pg_publication_tables WHERE pubname = %s", [src.slot])
+    assert publication == [("nk",)]  # a refused table is never added (its updates would fail at the source)
