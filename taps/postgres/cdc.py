@@ -262,9 +262,9 @@ class _Changes:
         out = []
         if msg.old is not None and (msg.action == "D" or msg.new is None or (
                 target.plan.keys and any(msg.old[i] != msg.new[i] for i, _, _ in target.key_picks))):
-            old = msg.old
-            deleted: dict[str, Any] = {name: None if old[i] is None else conv(old[i])
-                                       for i, name, conv in target.key_picks if old[i] is not UNCHANGED}
+            gone = msg.old
+            deleted: dict[str, Any] = {name: None if gone[i] is None else conv(gone[i])
+                                       for i, name, conv in target.key_picks if gone[i] is not UNCHANGED}
             deleted[DELETED_AT] = committed_at
             deleted[LSN] = lsn
             out.append(deleted)

@@ -57,6 +57,12 @@ JSON_TYPES = ("null", "object", "array", "string", "number", "boolean")
 #: json_as_object: a value that is not an object (nor null) becomes {"value": <it>}
 _AS_OBJECT = ("CASE WHEN jsonb_typeof({0}::jsonb) IN ('array', 'string', 'number', 'boolean') "
               "THEN jsonb_build_object('value', {0}::jsonb) ELSE {0}::jsonb END")
+#: timestamps and dates RFC 3339 cannot hold, as PostgreSQL writes them: ±infinity, years past 9999, BC
+_BEYOND_RFC3339 = {
+    "tstz": r"^(-?infinity|\d{5,}-\d\d-\d\dT\S+|\d{4}-\d\d-\d\dT\S+ BC)$",
+    "ts": r"^(-?infinity|\d{5,}-\d\d-\d\dT\S+|\d{4}-\d\d-\d\dT\S+ BC)$",
+    "date": r"^(-?infinity|\d{5,}-\d\d-\d\d|\d{4}-\d\d-\d\d BC)$",
+}
 _ITEM_SCHEMA = {"int": {"type": ["null", "integer"]}, "numeric": {"type": ["null", "number"]},
                 "float": {"type": ["null", "number"]}, "bool": {"type": ["null", "boolean"]}}
 
@@ -72,6 +78,12 @@ class Column:
     labels: list[str] | None = None  # enums
 
     def schema(self, json_as_object: bool = False) -> dict[str, Any]:
+        if self.kind in _BEYOND_RFC3339:
+            # RFC 3339 values, or PostgreSQL's own text of what it cannot express (see README)
+            fmt = "date" if self.kind == "date" else "date-time"
+            branches: list[dict[str, Any]] = [{"type": "string", "format": fmt},
+                                              {"type": "string", "pattern": _BEYOND_RFC3339[self.kind]}]
+            return {"anyOf": [*branches, {"type": "null"}] if self.nullable else branches}
         if self.kind == "json":
             return {"type": ["null", "object"]} if json_as_object else {"type": list(JSON_TYPES)}
         if self.kind == "array":

@@ -37,14 +37,21 @@ def _float(text: str) -> float | None:
 
 
 def _tstz(text: str) -> str:
-    # "2024-01-02 03:04:05.123456+00" (UTC session) -> "2024-01-02T03:04:05.123456+00:00"
+    # "2024-01-02 03:04:05.123456+00" (UTC session) -> "2024-01-02T03:04:05.123456+00:00";
+    # "... BC" keeps its suffix after the offset, as row_to_json writes it; "infinity" stays
+    if text.endswith(" BC"):
+        return _tstz(text[:-3]) + " BC"
     if text.endswith("+00"):
         return text[:-3].replace(" ", "T", 1) + "+00:00"
     return text.replace(" ", "T", 1)
 
 
 def _ts(text: str) -> str:
-    return text.replace(" ", "T", 1) + "+00:00" if text[:1].isdigit() else text
+    if not text[:1].isdigit():
+        return text  # infinity, -infinity
+    if text.endswith(" BC"):
+        return text[:-3].replace(" ", "T", 1) + "+00:00 BC"
+    return text.replace(" ", "T", 1) + "+00:00"
 
 
 def _ts_element(text: str) -> str:

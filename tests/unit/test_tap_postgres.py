@@ -40,6 +40,13 @@ from taps.postgres.values import converter_for, parse_array
     ("bool", "f", False),
     ("tstz", "2024-01-02 03:04:05.5+00", "2024-01-02T03:04:05.5+00:00"),
     ("ts", "1999-12-31 23:59:59", "1999-12-31T23:59:59+00:00"),
+    ("tstz", "infinity", "infinity"),
+    ("tstz", "-infinity", "-infinity"),
+    ("tstz", "10000-01-01 00:00:00+00", "10000-01-01T00:00:00+00:00"),
+    ("tstz", "0044-03-15 10:00:00.5+00 BC", "0044-03-15T10:00:00.5+00:00 BC"),
+    ("ts", "0044-03-15 10:00:00 BC", "0044-03-15T10:00:00+00:00 BC"),
+    ("ts", "-infinity", "-infinity"),
+    ("date", "0044-03-15 BC", "0044-03-15 BC"),
     ("date", "2024-02-29", "2024-02-29"),
     ("bytea", "\\x00ff", "00ff"),
     ("text", "a\nb", "a\nb"),
@@ -204,3 +211,30 @@ def test_nonfinite_marks_are_counted_per_column_and_removed() -> None:
     count = tally.counting("f", converter_for("float"))
     assert count("1.5") == 1.5 and tally.counts["f"] == 0
     assert count("NaN") is None and count("-Infinity") is None and tally.counts["f"] == 2
+
+
+def test_date_time_schemas_admit_what_rfc3339_cannot_hold_and_keep_their_column_type() -> None:
+    from protocol.errors import SluiceError
+    from protocol.schema import RecordValidator
+    from targets.sql.types import DATE, STRING, TIMESTAMP, logical_type
+
+    for kind, good, special, wrong in [
+            ("tstz", "2024-01-02T03:04:05+00:00", ["infinity", "-infinity", "10000-01-01T00:00:00+00:00",
+                                                   "0044-03-15T10:00:00+00:00 BC"], "2024-13-01T00:00:00+00:00"),
+            ("date", "2024-01-02", ["infinity", "12024-01-02", "0044-03-15 BC"], "Jan 2")]:
+        schema = Column("c", kind, kind, kind).schema()
+        validator = RecordValidator("s", {"type": "object", "properties": {"c": schema}})  # formats checked
+
+        def valid(value: object, check: RecordValidator = validator) -> bool:
+            try:
+                check({"c": value})
+            except SluiceError:
+                return False
+            return True
+
+        assert all(valid(v) for v in [good, *special, None])
+        assert not valid(wrong) and not valid("infinityx")
+        assert logical_type(schema) == (DATE if kind == "date" else TIMESTAMP)
+        assert not Column("c", kind, kind, kind, nullable=False).schema().get("type")
+    assert logical_type({"type": "string", "pattern": "^a$"}) == STRING
+    assert logical_type({"anyOf": [{"type": "string", "format": "date"}, {"type": "string"}]}) == STRING

@@ -102,3 +102,44 @@ def test_nan_and_infinity_become_null_and_are_counted_once_per_stream_and_column
     counts = sorted(re.findall(r"stream '(public-[fg])': column '(.+?)': (\d+) NaN", stderr))
     assert counts == [("public-f", "d", "2"), ("public-f", "n", "2"), ("public-f", "r", "2"),
                       ("public-g", 'we,ird"', "1")]
+
+
+BEYOND = ["'infinity'", "'-infinity'", "'10000-01-01 12:00:00.5+00'", "'0044-03-15 10:00:00+00 BC'",
+          "'2024-02-29 23:59:59+00'", "NULL"]
+
+
+def test_infinite_bc_and_far_future_dates_validate_and_round_trip_through_target_postgres(src: Src) -> None:
+    src.sql("CREATE TABLE w (id int PRIMARY KEY, tz timestamptz, t timestamp, d date)")
+    src.sql("INSERT INTO w VALUES " + ", ".join(f"({i}, {v}, {v}, {v})" for i, v in enumerate(BEYOND, 1)))
+    config = src.config()
+    catalog = src.catalog(config, {"public-w": {"replication-method": "LOG_BASED"}})
+    schema = json.loads(catalog.read_text())["streams"][0]["schema"]
+    target = src.tmp / "target.json"
+    target.write_text(json.dumps({"sqlalchemy_url": src.dsn, "default_target_schema": "dst"}))
+    tap_args = [exe("tap-postgres"), "--config", str(config), "--catalog", str(catalog)]
+    snapshot, _ = _run(tap_args[1:])
+    states = pipe(tap_args, target)
+    src.sql("INSERT INTO w SELECT id + 100, tz, t, d FROM w")  # the same values through logical decoding
+    state = src.tmp / "state.json"
+    state.write_text(json.dumps(states[-1]))
+    changes, _ = _run([*tap_args[1:], "--state", str(state)])
+    pipe([*tap_args, "--state", str(state)], target)
+    validator = jsonschema.Draft7Validator({**schema, "properties": {**schema["properties"], "_sdc_deleted_at": {},
+                                                                     "_sdc_lsn": {}}},
+                                           format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
+    assert [(r["tz"], r["t"], r["d"]) for r in records(snapshot)] == [
+        ("infinity", "infinity", "infinity"), ("-infinity", "-infinity", "-infinity"),
+        ("10000-01-01T12:00:00.5+00:00", "10000-01-01T12:00:00.5+00:00", "10000-01-01"),
+        ("0044-03-15T10:00:00+00:00 BC", "0044-03-15T10:00:00+00:00 BC", "0044-03-15 BC"),
+        ("2024-02-29T23:59:59+00:00", "2024-02-29T23:59:59+00:00", "2024-02-29"), (None, None, None)]
+    replayed = [{k: v for k, v in r.items() if not k.startswith("_sdc_")} for r in records(changes)]
+    assert replayed == [{**r, "id": r["id"] + 100} for r in records(snapshot)]
+    for record in records(snapshot) + records(changes):
+        assert not [e.message for e in validator.iter_errors(record)], record
+    types = src.sql("SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'dst' "
+                    "AND table_name = 'w' AND column_name IN ('tz', 't', 'd') ORDER BY 1")
+    assert types == [("d", "date"), ("t", "timestamp with time zone"), ("tz", "timestamp with time zone")]
+    bad = src.sql("SELECT s.id FROM w s FULL JOIN dst.w x ON x.id = s.id WHERE s.id IS NULL OR x.id IS NULL "
+                  "OR s.tz IS DISTINCT FROM x.tz OR (s.t AT TIME ZONE 'UTC') IS DISTINCT FROM x.t "
+                  "OR s.d IS DISTINCT FROM x.d")
+    assert bad == [] and src.sql("SELECT count(*) FROM dst.w")[0][0] == 2 * len(BEYOND)
