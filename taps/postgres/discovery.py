@@ -9,9 +9,9 @@ the converter for its text form (log-based reads, see ``values.py``):
     numeric  numeric, money                         number                  exact (raw JSON number)
     float    float4 float8                          number
     bool     bool                                   boolean
-    tstz     timestamptz                            string date-time        2024-01-02T03:04:05+00:00
-    ts       timestamp (read as UTC)                string date-time        ... with +00:00
-    date     date                                   string date
+    tstz     timestamptz                            string date-time (*)    2024-01-02T03:04:05+00:00
+    ts       timestamp (read as UTC)                string date-time (*)    ... with +00:00
+    date     date                                   string date (*)
     time     time                                   string time
     uuid     uuid                                   string uuid
     json     json, jsonb                            any JSON value (object with json_as_object: others wrapped)
@@ -19,6 +19,9 @@ the converter for its text form (log-based reads, see ``values.py``):
     enum     enum types                             string with enum
     array    any array                              array of the element's type
     text     everything else (text, interval, ...)  string                  PostgreSQL text form
+
+(*) or, in an anyOf beside it, PostgreSQL's text of what RFC 3339 cannot hold: ``infinity``,
+``-infinity``, years past 9999 (``10000-01-01T00:00:00+00:00``) and BC (``... BC``).
 """
 
 from __future__ import annotations
