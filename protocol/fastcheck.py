@@ -92,6 +92,14 @@ def _any_of_accept(prop: dict[str, Any], var: str) -> str | None:
     return " or ".join(tests) or None
 
 
+def _deferred(prop: dict[str, Any], var: str, sub: str) -> list[str]:
+    """The lines running the sub-validator ``sub`` on ``var``, unless a plain anyOf branch takes it."""
+    accept = _any_of_accept(prop, var)  # a value one plain branch of an anyOf takes is valid
+    if accept is None:
+        return [f"        try: {sub}({var})", "        except _VE: return False"]
+    return [f"        if not ({accept}):", f"            try: {sub}({var})", "            except _VE: return False"]
+
+
 def compile_fast_check(
     schema: dict[str, Any], *, also_required: tuple[str, ...] = (), formats: dict[str, Any] | None = None
 ) -> Callable[[Any], bool] | None:
@@ -148,12 +156,7 @@ def compile_fast_check(
                 return None
             env[f"_sub{i}"] = sub
             env["_VE"] = fastjsonschema.JsonSchemaValueException
-            accept = _any_of_accept(prop, var)  # a value one plain branch of an anyOf takes is valid
-            indent = "        "
-            if accept:
-                body.append(f"        if not ({accept}):")
-                indent += "    "
-            body += [f"{indent}try: _sub{i}({var})", f"{indent}except _VE: return False"]
+            body += _deferred(prop, var, f"_sub{i}")
             continue
         assert types is not None
         test = " and ".join(f"c is not {c}" for c in sorted({c for t in types for c in _CLASSES[t]}))
