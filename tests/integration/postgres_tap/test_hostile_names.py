@@ -61,6 +61,9 @@ def test_full_table_sequential_resumed_and_incremental(src: Src) -> None:
     resumed = tap(config, catalog, {"bookmarks": {"public-h": {"version": 1, "last_pk_fetched": {"s": 15}}}},
                   src.tmp)
     _check(records(resumed), list(range(16, 21)))  # the resume condition names the key column
+    as_object = src.config(max_parallel_reads=1, json_as_object=True)  # the json rendering names columns too
+    wrapped = records(tap(as_object, src.catalog(as_object, {"public-h": {"replication-method": "FULL_TABLE"}})))
+    assert [(r["t"], r["value"]) for r in wrapped] == [({"k": g}, {"value": [1, 2]}) for g in range(1, 21)]
     incremental = src.catalog(config, {"public-h": {"replication-method": "INCREMENTAL",
                                                     "replication-key": "_sluice_row"}})
     msgs = tap(config, incremental)
