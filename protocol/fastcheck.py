@@ -72,6 +72,34 @@ def _has_ref(node: Any) -> bool:
     return False
 
 
+def _any_of_accept(prop: dict[str, Any], var: str) -> str | None:
+    """A Python test that ``var`` satisfies one plain branch (scalar types, an optional date-time or
+    date format) of ``prop``'s anyOf: enough for the whole anyOf. None: no such branch."""
+    branches = prop.get("anyOf")
+    if set(prop) - _ANNOTATIONS != {"anyOf"} or not isinstance(branches, list):
+        return None
+    tests = []
+    for branch in branches:
+        types = _types(branch) if isinstance(branch, dict) else None
+        if types is None or set(branch) - _ANNOTATIONS - {"type", "format"} or not set(types) <= set(_CLASSES):
+            continue
+        fmt = branch.get("format")
+        if fmt not in (None, "date-time", "date"):
+            continue
+        classes = " or ".join(f"{var}.__class__ is {c}" for c in sorted({c for t in types for c in _CLASSES[t]}))
+        check = {"date-time": "_is_dt", "date": "_is_date"}.get(fmt or "")
+        tests.append(f"(({classes}) and {check}({var}))" if check else f"({classes})")
+    return " or ".join(tests) or None
+
+
+def _deferred(prop: dict[str, Any], var: str, sub: str) -> list[str]:
+    """The lines running the sub-validator ``sub`` on ``var``, unless a plain anyOf branch takes it."""
+    accept = _any_of_accept(prop, var)  # a value one plain branch of an anyOf takes is valid
+    if accept is None:
+        return [f"        try: {sub}({var})", "        except _VE: return False"]
+    return [f"        if not ({accept}):", f"            try: {sub}({var})", "            except _VE: return False"]
+
+
 def compile_fast_check(
     schema: dict[str, Any], *, also_required: tuple[str, ...] = (), formats: dict[str, Any] | None = None
 ) -> Callable[[Any], bool] | None:
@@ -128,7 +156,7 @@ def compile_fast_check(
                 return None
             env[f"_sub{i}"] = sub
             env["_VE"] = fastjsonschema.JsonSchemaValueException
-            body += [f"        try: _sub{i}({var})", "        except _VE: return False"]
+            body += _deferred(prop, var, f"_sub{i}")
             continue
         assert types is not None
         test = " and ".join(f"c is not {c}" for c in sorted({c for t in types for c in _CLASSES[t]}))

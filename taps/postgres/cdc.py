@@ -39,8 +39,9 @@ from protocol.state import Bookmarks
 from protocol.tap import STATE_EVERY_RECORDS
 from protocol.writer import MessageWriter
 from taps.postgres.client import Source
+from taps.postgres.discovery import Column
 from taps.postgres.pgoutput import UNCHANGED, Begin, Change, Commit, Relation, Truncate, decode, lsn_to_text
-from taps.postgres.streams import StreamPlan, sync_full_table
+from taps.postgres.streams import ROW, ROW_JSON, StreamPlan, sync_full_table
 from taps.postgres.values import Converter, converter_for
 
 __all__ = ["CDC_PROPERTIES", "sync_log_based"]
@@ -162,6 +163,7 @@ def sync_log_based(source: Source, plans: list[StreamPlan], writer: MessageWrite
         confirmed = _confirmed(source, slot)
 
     # 3. snapshots
+    pending = False
     for plan in plans:
         if bookmarks.get(plan.name, "snapshot_done") and isinstance(bookmarks.get(plan.name, "lsn"), int):
             plan.write_schema(writer)
@@ -173,13 +175,13 @@ def sync_log_based(source: Source, plans: list[StreamPlan], writer: MessageWrite
             bookmarks.set(plan.name, "lsn", confirmed)
         log.info("stream '%s': initial snapshot", plan.name)
         sync_full_table(source, plan, writer, bookmarks, open_source=lambda: Source(config),
-                        parallel=int(config.get("max_parallel_reads") or 3))
+                        parallel=int(config.get("max_parallel_reads") or 3), final_state=False)
         bookmarks.set(plan.name, "snapshot_done", True)
-        writer.write_state(bookmarks.to_value())
+        pending = True  # its STATE: before the next record, or the run's final STATE
 
     # 4. changes up to a fixed position: flushed WAL, so that every commit starting before it is returned
     end = _lsn(source, "pg_current_wal_flush_lsn()")
-    _Changes(source, plans, writer, bookmarks, slot, publication).read(end)
+    _Changes(source, plans, writer, bookmarks, slot, publication, pending).read(end)
     for plan in plans:
         bookmarks.set(plan.name, "lsn", max(end, bookmarks.get(plan.name, "lsn") or 0))
     writer.write_state(bookmarks.to_value())
@@ -189,8 +191,9 @@ class _Changes:
     """One pass over the slot's pending changes, written as RECORDs."""
 
     def __init__(self, source: Source, plans: list[StreamPlan], writer: MessageWriter, bookmarks: Bookmarks,
-                 slot: str, publication: str) -> None:
+                 slot: str, publication: str, pending: bool = False) -> None:
         self.source, self.writer, self.bookmarks = source, writer, bookmarks
+        self.pending = pending  # a snapshot's STATE is due before the first record
         self.slot, self.publication = slot, publication
         self.plans = {(p.table.schema_name, p.table.name): p for p in plans}
         self.targets: dict[int, _Target | None] = {}
@@ -203,10 +206,18 @@ class _Changes:
             self.targets[rel.relid] = None
             return
         wanted = {c.name: c for c in plan.columns}
-        picks = [(i, name, converter_for(wanted[name].kind, wanted[name].element_kind))
-                 for i, name in enumerate(rel.columns) if name in wanted]
-        key_picks = [p for p in picks if p[1] in plan.keys]
+        picks = [(i, name, self._converter(plan, wanted[name])) for i, name in enumerate(rel.columns)
+                 if name in wanted]
+        # a deleted row is identified by its key; without one (REPLICA IDENTITY FULL) by its whole old row
+        key_picks = [p for p in picks if p[1] in plan.keys] if plan.keys else picks
         self.targets[rel.relid] = _Target(plan, picks, key_picks)
+
+    @staticmethod
+    def _converter(plan: StreamPlan, column: Column) -> Converter:
+        convert = converter_for(column.kind, column.element_kind, json_as_object=plan.json_as_object)
+        if column.kind in ("numeric", "float"):
+            return plan.nonfinite.counting(column.name, convert)  # NaN, ±Infinity: null, counted
+        return convert
 
     def read(self, end: int) -> None:
         query = ("SELECT data FROM pg_logical_slot_peek_binary_changes(%s, %s::pg_lsn, NULL, 'proto_version', '1', "
@@ -225,6 +236,9 @@ class _Changes:
                         target = self.targets.get(msg.relid)
                         if target is None or skip or commit_lsn < self.since[target.plan.name]:
                             continue
+                        if self.pending:
+                            self.pending = False
+                            self.writer.write_state(self.bookmarks.to_value())
                         for record in self._records(target, msg, commit_lsn, committed_at):
                             write(target.plan.name, record)
                             count += 1
@@ -246,10 +260,11 @@ class _Changes:
 
     def _records(self, target: _Target, msg: Change, lsn: int, committed_at: str) -> list[dict[str, Any]]:
         out = []
-        if msg.old is not None and (msg.action == "D" or msg.new is None or
-                                    any(msg.old[i] != msg.new[i] for i, _, _ in target.key_picks)):
-            deleted: dict[str, Any] = {name: conv(msg.old[i]) for i, name, conv in target.key_picks
-                                       if msg.old[i] is not None}
+        if msg.old is not None and (msg.action == "D" or msg.new is None or (
+                target.plan.keys and any(msg.old[i] != msg.new[i] for i, _, _ in target.key_picks))):
+            gone = msg.old
+            deleted: dict[str, Any] = {name: None if gone[i] is None else conv(gone[i])
+                                       for i, name, conv in target.key_picks if gone[i] is not UNCHANGED}
             deleted[DELETED_AT] = committed_at
             deleted[LSN] = lsn
             out.append(deleted)
@@ -281,18 +296,21 @@ class _Changes:
         A target would null a missing field on upsert, so they are read from the table: the current
         value, which later changes in the WAL (if any) overwrite in order. A row deleted since is skipped.
         """
+        if not plan.keys:
+            return  # REPLICA IDENTITY FULL sends every value of the old row: nothing is unsent
         if plan.name not in self.toast_warned:
             self.toast_warned.add(plan.name)
             log.info("stream '%s': updates left TOASTed values unchanged; reading them from the table "
                      "(ALTER TABLE ... REPLICA IDENTITY FULL makes PostgreSQL send them)", plan.name)
         table = plan.table
         where = sql.SQL(" AND ").join(
-            sql.SQL("{} = {}").format(sql.Identifier(k), table.columns[k].from_json(record[k])) for k in plan.keys)
-        query = sql.SQL("SELECT row_to_json(s)::text FROM (SELECT {} FROM {} WHERE {}) s").format(
-            sql.SQL(", ").join(table.columns[n].select_expr() for n in names), table.ident, where)
+            sql.SQL("{} = {}").format(table.columns[k].ref, table.columns[k].from_json(record[k])) for k in plan.keys)
+        query = sql.SQL("SELECT {}::text FROM (SELECT {} FROM {} WHERE {}) {}").format(
+            ROW_JSON, sql.SQL(", ").join(table.columns[n].select_expr(plan.json_as_object) for n in names),
+            table.aliased, where, sql.Identifier(ROW))
         rows = self.source.query(query, doing=f"reading unchanged values of {table.schema_name}.{table.name}")
         if rows:
-            record.update(loads(rows[0][0]))
+            record.update(loads(plan.nonfinite.scan(rows[0][0].encode())))
 
     def _truncate(self, msg: Truncate, lsn: int) -> None:
         for relid in msg.relids:

@@ -9,16 +9,19 @@ the converter for its text form (log-based reads, see ``values.py``):
     numeric  numeric, money                         number                  exact (raw JSON number)
     float    float4 float8                          number
     bool     bool                                   boolean
-    tstz     timestamptz                            string date-time        2024-01-02T03:04:05+00:00
-    ts       timestamp (read as UTC)                string date-time        ... with +00:00
-    date     date                                   string date
+    tstz     timestamptz                            string date-time (*)    2024-01-02T03:04:05+00:00
+    ts       timestamp (read as UTC)                string date-time (*)    ... with +00:00
+    date     date                                   string date (*)
     time     time                                   string time
     uuid     uuid                                   string uuid
-    json     json, jsonb                            any JSON (object with json_as_object)
+    json     json, jsonb                            any JSON value (object with json_as_object: others wrapped)
     bytea    bytea                                  string, base16          lower-case hex, no \\x
     enum     enum types                             string with enum
     array    any array                              array of the element's type
     text     everything else (text, interval, ...)  string                  PostgreSQL text form
+
+(*) or, in an anyOf beside it, PostgreSQL's text of what RFC 3339 cannot hold: ``infinity``,
+``-infinity``, years past 9999 (``10000-01-01T00:00:00+00:00``) and BC (``... BC``).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from psycopg import sql
 from protocol.catalog import CatalogEntry, Metadata
 from taps.postgres.client import Source
 
-__all__ = ["Column", "Table", "entry_for", "load_tables"]
+__all__ = ["JSON_TYPES", "NONFINITE_MARK", "REL", "Column", "Table", "entry_for", "load_tables"]
 
 _KINDS = {
     "int2": "int", "int4": "int", "int8": "int", "oid": "int",
@@ -47,6 +50,21 @@ _SCALAR_SCHEMA: dict[str, dict[str, Any]] = {
     "ts": {"type": "string", "format": "date-time"}, "date": {"type": "string", "format": "date"},
     "time": {"type": "string", "format": "time"}, "uuid": {"type": "string", "format": "uuid"},
     "bytea": {"type": "string", "contentEncoding": "base16"}, "text": {"type": "string"},
+}
+#: the relation alias of the table in every generated query (columns are always qualified by it)
+REL = "_sluice_rel"
+#: what a NaN or ±Infinity is rendered as: JSON null followed by a tab
+NONFINITE_MARK = "null\t"
+#: the schema types of a json/jsonb column: any JSON value
+JSON_TYPES = ("null", "object", "array", "string", "number", "boolean")
+#: json_as_object: a value that is not an object (nor null) becomes {"value": <it>}
+_AS_OBJECT = ("CASE WHEN jsonb_typeof({0}::jsonb) IN ('array', 'string', 'number', 'boolean') "
+              "THEN jsonb_build_object('value', {0}::jsonb) ELSE {0}::jsonb END")
+#: timestamps and dates RFC 3339 cannot hold, as PostgreSQL writes them: ±infinity, years past 9999, BC
+_BEYOND_RFC3339 = {
+    "tstz": r"^(-?infinity|\d{5,}-\d\d-\d\dT\S+|\d{4}-\d\d-\d\dT\S+ BC)$",
+    "ts": r"^(-?infinity|\d{5,}-\d\d-\d\dT\S+|\d{4}-\d\d-\d\dT\S+ BC)$",
+    "date": r"^(-?infinity|\d{5,}-\d\d-\d\d|\d{4}-\d\d-\d\d BC)$",
 }
 _ITEM_SCHEMA = {"int": {"type": ["null", "integer"]}, "numeric": {"type": ["null", "number"]},
                 "float": {"type": ["null", "number"]}, "bool": {"type": ["null", "boolean"]}}
@@ -63,8 +81,14 @@ class Column:
     labels: list[str] | None = None  # enums
 
     def schema(self, json_as_object: bool = False) -> dict[str, Any]:
+        if self.kind in _BEYOND_RFC3339:
+            # RFC 3339 values, or PostgreSQL's own text of what it cannot express (see README)
+            fmt = "date" if self.kind == "date" else "date-time"
+            branches: list[dict[str, Any]] = [{"type": "string", "format": fmt},
+                                              {"type": "string", "pattern": _BEYOND_RFC3339[self.kind]}]
+            return {"anyOf": [*branches, {"type": "null"}] if self.nullable else branches}
         if self.kind == "json":
-            return {"type": ["null", "object"]} if json_as_object else {}
+            return {"type": ["null", "object"]} if json_as_object else {"type": list(JSON_TYPES)}
         if self.kind == "array":
             items = _ITEM_SCHEMA.get(self.element_kind or "", {"type": ["null", "string"]} if self.element_kind in
                                      ("text", "enum", "uuid", "date", "tstz", "ts", "time", "bytea") else {})
@@ -78,26 +102,38 @@ class Column:
             out["type"] = ["null", out["type"]]
         return out
 
-    def select_expr(self) -> sql.Composable:
-        """The column rendered so that ``row_to_json`` gives its JSON value, named as the column."""
-        ident = sql.Identifier(self.name)
+    @property
+    def ref(self) -> sql.Composable:
+        """The column qualified by the relation alias of every generated query (:data:`REL`)."""
+        return sql.Identifier(REL, self.name)
+
+    def select_expr(self, json_as_object: bool = False) -> sql.Composable:
+        """The column rendered so that ``row_to_json`` gives its JSON value, named as the column.
+
+        Every reference is qualified (``"_sluice_rel"."col"``), so no column name can stand for
+        another column, the row or a function argument of the generated SQL.
+        """
+        ref = self.ref
         if self.kind == "ts":
-            expr: sql.Composable = sql.SQL("({} AT TIME ZONE 'UTC')").format(ident)
+            expr: sql.Composable = sql.SQL("({} AT TIME ZONE 'UTC')").format(ref)
         elif self.kind == "bytea":
-            expr = sql.SQL("encode({}, 'hex')").format(ident)
+            expr = sql.SQL("encode({}, 'hex')").format(ref)
         elif self.kind == "json":
-            expr = sql.SQL("{}::jsonb").format(ident)  # jsonb text never holds a raw newline
+            # jsonb text never holds a raw newline; json_as_object wraps what is not an object
+            expr = sql.SQL(_AS_OBJECT if json_as_object else "{}::jsonb").format(ref)
         elif self.base == "money":
-            expr = sql.SQL("{}::numeric").format(ident)
+            expr = sql.SQL("{}::numeric").format(ref)
         elif self.kind in ("numeric", "float"):
-            # JSON has no NaN or Infinity (row_to_json would quote them): null, as logical decoding gives
-            expr = sql.SQL("CASE WHEN {0} IN ('NaN', 'Infinity', '-Infinity') THEN NULL ELSE {0} END").format(ident)
+            # JSON has no NaN or Infinity (row_to_json would quote them): null, as logical decoding gives,
+            # marked by a tab (JSON whitespace, never in row_to_json text otherwise) so the tap can count it
+            expr = sql.SQL("CASE WHEN {0} IN ('NaN', 'Infinity', '-Infinity') THEN {1}::json "
+                           "ELSE to_json({0}) END").format(ref, sql.Literal(NONFINITE_MARK))
         elif self.kind == "text" and self.base not in _PLAIN_TEXT:
             # the type's output function, as logical decoding sends it (a ::text cast may differ: inet)
-            expr = sql.SQL("CASE WHEN {0} IS NULL THEN NULL ELSE format('%s', {0}) END").format(ident)
+            expr = sql.SQL("CASE WHEN {0} IS NULL THEN NULL ELSE format('%s', {0}) END").format(ref)
         else:
-            return ident
-        return sql.SQL("{} AS {}").format(expr, ident)
+            expr = ref
+        return sql.SQL("{} AS {}").format(expr, sql.Identifier(self.name))
 
     def from_json(self, value: Any) -> sql.Composable:
         """A bookmark value (as emitted) back into a typed SQL literal for comparisons."""
@@ -119,6 +155,17 @@ class Table:
     is_view: bool
     columns: dict[str, Column] = field(default_factory=dict)
     keys: list[str] = field(default_factory=list)
+    #: pg_class.relreplident: d(efault: the primary key), f(ull row), i(ndex), n(othing)
+    replica_identity: str = "d"
+
+    def log_based_problem(self) -> str | None:
+        """Why LOG_BASED cannot read this relation (None: it can)."""
+        if self.is_view:
+            return "LOG_BASED needs a table with a primary key or REPLICA IDENTITY FULL; views have no changes"
+        if self.keys or self.replica_identity == "f":
+            return None
+        return (f"LOG_BASED needs a table with a primary key or REPLICA IDENTITY FULL (updates and deletes must "
+                f"carry the old row); run: ALTER TABLE {self.schema_name}.{self.name} REPLICA IDENTITY FULL")
 
     @property
     def stream_id(self) -> str:
@@ -127,6 +174,11 @@ class Table:
     @property
     def ident(self) -> sql.Composable:
         return sql.Identifier(self.schema_name, self.name)
+
+    @property
+    def aliased(self) -> sql.Composable:
+        """The table as the FROM item of generated queries: ``"schema"."table" AS "_sluice_rel"``."""
+        return sql.SQL("{} AS {}").format(self.ident, sql.Identifier(REL))
 
     def json_schema(self, json_as_object: bool = False) -> dict[str, Any]:
         return {"type": "object",
@@ -153,7 +205,7 @@ class Table:
 
 
 _COLUMNS = """
-SELECT n.nspname, c.relname, c.relkind IN ('v', 'm'), a.attname, format_type(a.atttypid, a.atttypmod),
+SELECT n.nspname, c.relname, c.relkind IN ('v', 'm'), c.relreplident, a.attname, format_type(a.atttypid, a.atttypmod),
        t.typname, t.typtype, t.typcategory, et.typname, et.typtype, NOT a.attnotnull,
        (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid)
 FROM pg_class c
@@ -191,11 +243,11 @@ def load_tables(source: Source, schemas: Iterable[str] | None) -> list[Table]:
     """Every table and view of ``schemas`` (all user schemas when None), in name order."""
     params = {"schemas": list(schemas) if schemas is not None else None}
     tables: dict[tuple[str, str], Table] = {}
-    for (nsp, rel, is_view, att, sql_type, typname, typtype, category, elem, elem_typtype,
+    for (nsp, rel, is_view, identity, att, sql_type, typname, typtype, category, elem, elem_typtype,
          nullable, labels) in source.query(_COLUMNS, params, doing="reading the catalog"):
         table = tables.get((nsp, rel))
         if table is None:
-            table = tables[(nsp, rel)] = Table(nsp, rel, bool(is_view))
+            table = tables[(nsp, rel)] = Table(nsp, rel, bool(is_view), replica_identity=str(identity))
         kind = _kind(typname, typtype, category)
         element_kind = _kind(elem, elem_typtype, "") if kind == "array" and elem else None
         table.columns[att] = Column(att, sql_type, typname, kind, bool(nullable), element_kind, labels)

@@ -48,7 +48,7 @@ def plan_ranges(source: Source, table: Table, key: Column, parts: int) -> list[d
     if not size or (size[0][0] or 0) < MIN_TABLE_BYTES:
         return None
     lo, hi = source.query(sql.SQL("SELECT min({k}), max({k}) FROM {t}").format(
-        k=sql.Identifier(key.name), t=table.ident), doing="reading the key range")[0]
+        k=key.ref, t=table.aliased), doing="reading the key range")[0]
     if lo is None or hi - lo < parts * BATCH_ROWS:
         return None
     step = (hi - lo) // parts
@@ -57,7 +57,7 @@ def plan_ranges(source: Source, table: Table, key: Column, parts: int) -> list[d
 
 
 def range_where(key: Column, part: dict[str, Any]) -> sql.Composable | None:
-    ident = sql.Identifier(key.name)
+    ident = key.ref
     clauses = []
     start = part["last"] if part.get("last") is not None else part.get("after")
     if start is not None:

@@ -30,12 +30,16 @@ from protocol.state import Bookmarks
 from protocol.writer import MessageWriter
 from taps.postgres.client import Source
 from taps.postgres.discovery import Column, Table
+from taps.postgres.nonfinite import NonFinite
 from taps.postgres.parallel import RangeReads, checkpoint_due, plan_ranges, range_where
 
-__all__ = ["StreamPlan", "sync_full_table", "sync_incremental"]
+__all__ = ["ROW", "ROW_JSON", "StreamPlan", "sync_full_table", "sync_incremental"]
 
 log = logging.getLogger("sluice.tap.postgres")
 
+#: the alias of the subquery whose whole row (``alias.*``: never a column) row_to_json renders
+ROW = "_sluice_row"
+ROW_JSON = sql.SQL("row_to_json({}.*)").format(sql.Identifier(ROW))
 _COPY_OPTIONS = sql.SQL("WITH (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01')")
 
 
@@ -51,6 +55,7 @@ class StreamPlan:
     replication_key: str | None = None
     extra_properties: dict[str, Any] = field(default_factory=dict)
     json_as_object: bool = False
+    nonfinite: NonFinite = field(default_factory=NonFinite)
 
     def schema(self) -> dict[str, Any]:
         props = {c.name: c.schema(self.json_as_object) for c in self.columns}
@@ -65,15 +70,15 @@ class StreamPlan:
 def build_copy(plan: StreamPlan, *, where: sql.Composable | None, order: list[Column],
                nulls_first: bool = False) -> sql.Composed:
     """COPY of ``row_to_json`` of the selected columns, filtered and ordered."""
-    exprs = sql.SQL(", ").join(c.select_expr() for c in plan.columns)
-    inner = sql.SQL("SELECT {} FROM {}").format(exprs, plan.table.ident)
+    exprs = sql.SQL(", ").join(c.select_expr(plan.json_as_object) for c in plan.columns)
+    inner = sql.SQL("SELECT {} FROM {}").format(exprs, plan.table.aliased)
     if where is not None:
         inner = sql.SQL("{} WHERE {}").format(inner, where)
     if order:
         suffix = sql.SQL(" ASC NULLS FIRST" if nulls_first else " ASC")
         inner = sql.SQL("{} ORDER BY {}").format(
-            inner, sql.SQL(", ").join(sql.Composed([sql.Identifier(c.name), suffix]) for c in order))
-    outer = sql.SQL("SELECT row_to_json(s)::text FROM ({}) s").format(inner)
+            inner, sql.SQL(", ").join(sql.Composed([c.ref, suffix]) for c in order))
+    outer = sql.SQL("SELECT {}::text FROM ({}) {}").format(ROW_JSON, inner, sql.Identifier(ROW))
     return sql.SQL("COPY ({}) TO STDOUT {}").format(outer, _COPY_OPTIONS)
 
 
@@ -96,8 +101,9 @@ def _stream_rows(source: Source, plan: StreamPlan, writer: MessageWriter, query:
     count = 0
     last = b""
     started = time.monotonic()
+    scan = plan.nonfinite.scan
     for rows, last, size in source.copy_blocks(query, f"reading {plan.table.schema_name}.{plan.table.name}"):
-        write(name, rows, version=version)
+        write(name, scan(rows), version=version)
         before, count = count, count + size
         if checkpoint_due(count, before):
             checkpoint(last)
@@ -127,7 +133,7 @@ def _read_ranges(plan: StreamPlan, writer: MessageWriter, bookmarks: Bookmarks, 
     reads = RangeReads(open_source, queries, f"reading {plan.table.schema_name}.{plan.table.name}")
     with closing(reads.batches()) as batches:
         for index, rows, final, size in batches:
-            write(name, rows, version=version)
+            write(name, plan.nonfinite.scan(rows), version=version)
             last[index] = final
             before, count = count, count + size
             if checkpoint_due(count, before):
@@ -138,8 +144,10 @@ def _read_ranges(plan: StreamPlan, writer: MessageWriter, bookmarks: Bookmarks, 
 
 
 def sync_full_table(source: Source, plan: StreamPlan, writer: MessageWriter, bookmarks: Bookmarks, *,
-                    open_source: Callable[[], Source] | None = None, parallel: int = 1) -> None:
-    """The whole table, in key order, resumable after the last key of the last STATE; then ACTIVATE_VERSION.
+                    open_source: Callable[[], Source] | None = None, parallel: int = 1,
+                    final_state: bool = True) -> None:
+    """The whole table, in key order, resumable after the last key of the last STATE; then ACTIVATE_VERSION
+    and (unless ``final_state`` is false: the caller writes it) the STATE without the read's bookmarks.
 
     With ``open_source`` and ``parallel`` > 1, a large table with an integer key is read in key
     ranges at once (parallel.py).
@@ -173,7 +181,8 @@ def sync_full_table(source: Source, plan: StreamPlan, writer: MessageWriter, boo
     bookmarks.clear(name, "last_pk_fetched")
     bookmarks.clear(name, "key_ranges")
     bookmarks.clear(name, "version")
-    writer.write_state(bookmarks.to_value())
+    if final_state:
+        writer.write_state(bookmarks.to_value())
 
 
 def _read_sequential(source: Source, plan: StreamPlan, writer: MessageWriter, bookmarks: Bookmarks,
@@ -183,7 +192,7 @@ def _read_sequential(source: Source, plan: StreamPlan, writer: MessageWriter, bo
     where = None
     if keys and isinstance(last_pk, dict) and all(k.name in last_pk for k in keys):
         where = sql.SQL("({}) > ({})").format(
-            sql.SQL(", ").join(sql.Identifier(k.name) for k in keys),
+            sql.SQL(", ").join(k.ref for k in keys),
             sql.SQL(", ").join(k.from_json(last_pk[k.name]) for k in keys))
         log.info("stream '%s': resuming the full-table read after key %s", name, last_pk)
     else:
@@ -208,7 +217,7 @@ def sync_incremental(source: Source, plan: StreamPlan, writer: MessageWriter, bo
     value = bookmarks.get(name, "replication_key_value") if bookmarks.get(name, "replication_key") == key else None
     where = None
     if value is not None:
-        where = sql.SQL("{} >= {}").format(sql.Identifier(key), column.from_json(value))
+        where = sql.SQL("{} >= {}").format(column.ref, column.from_json(value))
     plan.write_schema(writer)
 
     def checkpoint(raw: bytes) -> None:
@@ -219,5 +228,5 @@ def sync_incremental(source: Source, plan: StreamPlan, writer: MessageWriter, bo
         writer.write_state(bookmarks.to_value())
 
     query = build_copy(plan, where=where, order=[column], nulls_first=True)
-    _stream_rows(source, plan, writer, query, None, checkpoint)
-    writer.write_state(bookmarks.to_value())
+    if not _stream_rows(source, plan, writer, query, None, checkpoint):
+        writer.write_state(bookmarks.to_value())  # no rows: no checkpoint wrote the stream's STATE

@@ -125,8 +125,9 @@ class TapPostgres(Tap):
             problems.append("INCREMENTAL needs a replication key (metadata 'replication-key')")
         if rk and rk not in table.columns:
             problems.append(f"replication key {rk!r} is not a column")
-        if method == "LOG_BASED" and (table.is_view or not table.keys):
-            problems.append("LOG_BASED needs a table with a primary key")
+        problem = table.log_based_problem() if method == "LOG_BASED" else None
+        if problem:
+            problems.append(problem)
         if problems:
             raise ConfigError("invalid catalog", [f"stream '{entry.tap_stream_id}': {p}" for p in problems])
         always = set(keys) | ({rk} if rk else set())
@@ -136,6 +137,20 @@ class TapPostgres(Tap):
                           method=method, replication_key=rk,
                           extra_properties=dict(CDC_PROPERTIES) if method == "LOG_BASED" else {},
                           json_as_object=bool(self.config.get("json_as_object")))
+
+    def _sync_plans(self, source: Source, plans: list[StreamPlan], writer: MessageWriter,
+                    bookmarks: Bookmarks) -> None:
+        # log-based first: creating a slot waits for every open transaction of the server, which
+        # must not include a target's, loading what this run has already written
+        log_based = [p for p in plans if p.method == "LOG_BASED"]
+        if log_based:
+            sync_log_based(source, log_based, writer, bookmarks, self.config)
+        for plan in plans:
+            if plan.method == "FULL_TABLE":
+                sync_full_table(source, plan, writer, bookmarks, open_source=self._open_source,
+                                parallel=int(self.config.get("max_parallel_reads") or 3))
+            elif plan.method == "INCREMENTAL":
+                sync_incremental(source, plan, writer, bookmarks)
 
     def sync(self, catalog: Catalog, bookmarks: Bookmarks, writer: MessageWriter) -> None:
         selected = catalog.selected()
@@ -150,18 +165,13 @@ class TapPostgres(Tap):
                     raise FatalSourceError(f"stream '{entry.tap_stream_id}': the table is gone from "
                                            f"PostgreSQL at {source.where} (or not readable)")
                 plans.append(self._plan(entry, table))
-            # log-based first: creating a slot waits for every open transaction of the server, which
-            # must not include a target's, loading what this run has already written
-            log_based = [p for p in plans if p.method == "LOG_BASED"]
-            if log_based:
-                sync_log_based(source, log_based, writer, bookmarks, self.config)
-            for plan in plans:
-                if plan.method == "FULL_TABLE":
-                    sync_full_table(source, plan, writer, bookmarks, open_source=self._open_source,
-                                    parallel=int(self.config.get("max_parallel_reads") or 3))
-                elif plan.method == "INCREMENTAL":
-                    sync_incremental(source, plan, writer, bookmarks)
-        writer.write_state(bookmarks.to_value())
+            try:
+                self._sync_plans(source, plans, writer, bookmarks)
+            finally:
+                for plan in plans:
+                    plan.nonfinite.report(plan.name)
+        if not plans:
+            writer.write_state(bookmarks.to_value())  # otherwise each stream's sync ended with this STATE
         emit("counter", "streams_synced", len(plans), {"tap": self.name})
 
 

@@ -37,14 +37,21 @@ def _float(text: str) -> float | None:
 
 
 def _tstz(text: str) -> str:
-    # "2024-01-02 03:04:05.123456+00" (UTC session) -> "2024-01-02T03:04:05.123456+00:00"
+    # "2024-01-02 03:04:05.123456+00" (UTC session) -> "2024-01-02T03:04:05.123456+00:00";
+    # "... BC" keeps its suffix after the offset, as row_to_json writes it; "infinity" stays
+    if text.endswith(" BC"):
+        return _tstz(text[:-3]) + " BC"
     if text.endswith("+00"):
         return text[:-3].replace(" ", "T", 1) + "+00:00"
     return text.replace(" ", "T", 1)
 
 
 def _ts(text: str) -> str:
-    return text.replace(" ", "T", 1) + "+00:00" if text[:1].isdigit() else text
+    if not text[:1].isdigit():
+        return text  # infinity, -infinity
+    if text.endswith(" BC"):
+        return text[:-3].replace(" ", "T", 1) + "+00:00 BC"
+    return text.replace(" ", "T", 1) + "+00:00"
 
 
 def _ts_element(text: str) -> str:
@@ -72,8 +79,16 @@ _SCALARS: dict[str, Converter] = {
 }
 
 
-def converter_for(kind: str, element_kind: str | None = None) -> Converter:
+def _json_object(text: str) -> Any:
+    # json_as_object: what is not an object (nor null) becomes {"value": <it>}, as the snapshot renders it
+    head = text.lstrip()[:1]
+    return _json(text) if head in ("{", "n") else {"value": _json(text)}
+
+
+def converter_for(kind: str, element_kind: str | None = None, *, json_as_object: bool = False) -> Converter:
     """The converter of one column kind (arrays: of their element kind)."""
+    if kind == "json" and json_as_object:
+        return _json_object
     if kind == "array":
         element = _SCALARS.get(element_kind or "", _identity)
         if element_kind == "bytea":

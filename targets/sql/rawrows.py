@@ -50,7 +50,12 @@ _SIMPLE: dict[str, tuple[frozenset[str], str | None]] = {
 
 def _simple(prop: Mapping[str, Any], logical: str) -> bool:
     """Whether the property is one scalar type whose decoded value writes the same column text."""
-    if not isinstance(prop, Mapping) or set(prop) & {"anyOf", "oneOf", "allOf", "enum", "const"}:
+    if not isinstance(prop, Mapping):
+        return False
+    if logical in (T.TIMESTAMP, T.DATE) and set(prop) == {"anyOf"} and all(
+            isinstance(sub, Mapping) and field_types(sub) <= {"string", "null"} for sub in prop["anyOf"]):
+        return True  # RFC 3339 text or the database's own (infinity, BC): a string written as it is
+    if set(prop) & {"anyOf", "oneOf", "allOf", "enum", "const"}:
         return False
     types = field_types(prop) - {"null"}
     wanted = _SIMPLE.get(logical)

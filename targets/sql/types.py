@@ -49,13 +49,17 @@ _FORMATS = {"date-time": TIMESTAMP, "date": DATE, "time": TIME}
 _DECIMAL_FORMATS = {"singer.decimal", "x-singer.decimal"}
 
 
+#: a plain string branch restricted by a pattern (see :func:`logical_type`)
+_PATTERNED = "pattern"
+
+
 def _string_formats(prop: Mapping[str, Any]) -> set[str | None]:
     """The formats of every string branch of a property (None: a plain string)."""
     found: set[str | None] = set()
     raw = prop.get("type")
     types = {raw} if isinstance(raw, str) else set(raw or [])
     if "string" in types:
-        found.add(prop.get("format"))
+        found.add(prop.get("format") or (_PATTERNED if prop.get("pattern") else None))
     for key in ("anyOf", "oneOf"):
         for sub in prop.get(key) or []:
             if isinstance(sub, Mapping):
@@ -78,6 +82,10 @@ def logical_type(prop: Mapping[str, Any]) -> str:
         return JSON
     if types == {"string"}:
         formats = _string_formats(prop)
+        if len(formats) > 1:
+            # a pattern-restricted branch beside a formatted one holds the special values of that type
+            # (tap-postgres: infinity, BC and years past 9999, which the database parses): the format's type
+            formats.discard(_PATTERNED)
         if len(formats) == 1:
             fmt = next(iter(formats))
             if fmt in _DECIMAL_FORMATS:

@@ -85,3 +85,20 @@ def test_common_records_take_the_fast_path() -> None:
 ])
 def test_unsupported_shapes_have_no_fast_path(schema: dict[str, Any]) -> None:
     assert compile_fast_check(schema) is None
+
+
+def test_an_any_of_with_a_plain_branch_is_accepted_without_its_sub_validator() -> None:
+    calls: list[str] = []
+
+    def date_time(value: str) -> bool:  # the full validator's format check: counts its calls
+        calls.append(value)
+        return value.startswith("2024")
+
+    prop = {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "string", "pattern": "^-?infinity$"},
+                      {"type": "null"}]}
+    check = compile_fast_check({"type": "object", "properties": {"t": prop}}, formats={"date-time": date_time})
+    assert check is not None
+    assert check({"t": "2024-01-02T03:04:05+00:00"}) and check({"t": None}) and check({})
+    assert calls == []  # a plain branch took them: no sub-validator ran
+    assert check({"t": "infinity"})  # the pattern branch, through the sub-validator
+    assert not check({"t": "infinityx"}) and not check({"t": 5}) and not check({"t": "2025-13-01T00:00:00+00:00"})

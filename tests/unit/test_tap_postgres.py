@@ -40,6 +40,13 @@ from taps.postgres.values import converter_for, parse_array
     ("bool", "f", False),
     ("tstz", "2024-01-02 03:04:05.5+00", "2024-01-02T03:04:05.5+00:00"),
     ("ts", "1999-12-31 23:59:59", "1999-12-31T23:59:59+00:00"),
+    ("tstz", "infinity", "infinity"),
+    ("tstz", "-infinity", "-infinity"),
+    ("tstz", "10000-01-01 00:00:00+00", "10000-01-01T00:00:00+00:00"),
+    ("tstz", "0044-03-15 10:00:00.5+00 BC", "0044-03-15T10:00:00.5+00:00 BC"),
+    ("ts", "0044-03-15 10:00:00 BC", "0044-03-15T10:00:00+00:00 BC"),
+    ("ts", "-infinity", "-infinity"),
+    ("date", "0044-03-15 BC", "0044-03-15 BC"),
     ("date", "2024-02-29", "2024-02-29"),
     ("bytea", "\\x00ff", "00ff"),
     ("text", "a\nb", "a\nb"),
@@ -176,3 +183,58 @@ def test_writer_takes_rendered_records_in_bulk() -> None:
         writer.close()
     assert bulk.getvalue() == single.getvalue()
     assert bulk.getvalue().splitlines()[4] == b'{"type":"RECORD","stream":"s","record":{"s":"a\\nb"},"version":7}'
+
+
+def test_json_columns_declare_every_json_type_and_json_as_object_wraps_the_rest() -> None:
+    import orjson
+
+    from taps.postgres.values import converter_for
+
+    column = Column("j", "jsonb", "jsonb", "json")
+    assert column.schema() == {"type": ["null", "object", "array", "string", "number", "boolean"]}
+    wrap = converter_for("json", json_as_object=True)
+    as_json = [orjson.dumps(wrap(text)) for text in ('{"a": 1}', "[1, 2]", '"s"', "1.50", "true", "null", ' [\n 1]')]
+    assert as_json == [b'{"a": 1}', b'{"value":[1, 2]}', b'{"value":"s"}', b'{"value":1.50}', b'{"value":true}',
+                       b"null", b'{"value":[1]}']
+
+
+def test_nonfinite_marks_are_counted_per_column_and_removed() -> None:
+    from taps.postgres.nonfinite import NonFinite
+
+    tally = NonFinite()
+    rows = b'{"id":1,"n":null\t,"a\\"b":null\t,"s":"x:null"}\n{"id":2,"n":null\t,"m":null,"s":"\\t"}\n'
+    assert tally.scan(rows) == rows.replace(b"null\t", b"null")
+    assert tally.counts == {"n": 2, 'a"b': 1}
+    assert tally.scan(b'{"id":3,"n":1}\n') == b'{"id":3,"n":1}\n' and sum(tally.counts.values()) == 3
+    from taps.postgres.values import converter_for
+
+    count = tally.counting("f", converter_for("float"))
+    assert count("1.5") == 1.5 and tally.counts["f"] == 0
+    assert count("NaN") is None and count("-Infinity") is None and tally.counts["f"] == 2
+
+
+def test_date_time_schemas_admit_what_rfc3339_cannot_hold_and_keep_their_column_type() -> None:
+    from protocol.errors import SluiceError
+    from protocol.schema import RecordValidator
+    from targets.sql.types import DATE, STRING, TIMESTAMP, logical_type
+
+    for kind, good, special, wrong in [
+            ("tstz", "2024-01-02T03:04:05+00:00", ["infinity", "-infinity", "10000-01-01T00:00:00+00:00",
+                                                   "0044-03-15T10:00:00+00:00 BC"], "2024-13-01T00:00:00+00:00"),
+            ("date", "2024-01-02", ["infinity", "12024-01-02", "0044-03-15 BC"], "Jan 2")]:
+        schema = Column("c", kind, kind, kind).schema()
+        validator = RecordValidator("s", {"type": "object", "properties": {"c": schema}})  # formats checked
+
+        def valid(value: object, check: RecordValidator = validator) -> bool:
+            try:
+                check({"c": value})
+            except SluiceError:
+                return False
+            return True
+
+        assert all(valid(v) for v in [good, *special, None])
+        assert not valid(wrong) and not valid("infinityx")
+        assert logical_type(schema) == (DATE if kind == "date" else TIMESTAMP)
+        assert not Column("c", kind, kind, kind, nullable=False).schema().get("type")
+    assert logical_type({"type": "string", "pattern": "^a$"}) == STRING
+    assert logical_type({"anyOf": [{"type": "string", "format": "date"}, {"type": "string"}]}) == STRING

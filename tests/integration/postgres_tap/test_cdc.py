@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import yaml
 
 from tests.conftest import exe, run
@@ -120,6 +121,27 @@ def _assert_target_matches_source(src: Src, deleted: set[int]) -> None:
     assert {k for k, (_, gone) in loaded.items() if gone} == deleted - set(source)
 
 
+def _kill_9_once_loading(project: Path, src: Src) -> int:
+    """Start ``sluice run cdc``; once the target has committed rows of the new batch (ids over 150),
+    SIGKILL the runner, the tap and the target. Returns how many of those rows had landed then."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICE_")}
+    proc = subprocess.Popen([exe("sluice"), "run", "cdc"], cwd=project, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        if src.sql("SELECT count(*) FROM dst.items WHERE id > 150")[0][0]:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before it was killed"
+    for pid in [proc.pid, *_descendants(proc.pid)]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    proc.wait()
+    return int(src.sql("SELECT count(*) FROM dst.items WHERE id > 150")[0][0])
+
+
 def test_cdc_runs_through_sluice_with_a_kill_9_between_runs(src: Src) -> None:
     src.sql("CREATE TABLE items (id int PRIMARY KEY, v text)")
     src.sql("INSERT INTO items SELECT g, 'v' || g FROM generate_series(1, 100) g")
@@ -135,7 +157,7 @@ def test_cdc_runs_through_sluice_with_a_kill_9_between_runs(src: Src) -> None:
             {"name": "tap-postgres", "executable": "tap-postgres", "config": json.loads(config.read_text()),
              "catalog": str(catalog)},
             {"name": "target-postgres", "executable": "target-postgres",
-             "config": {"sqlalchemy_url": src.dsn, "default_target_schema": "dst"}},
+             "config": {"sqlalchemy_url": src.dsn, "default_target_schema": "dst", "batch_size_rows": 2000}},
         ],
         "pipelines": [{"name": "cdc", "tap": "tap-postgres", "target": "target-postgres"}],
     }))
@@ -154,23 +176,17 @@ def test_cdc_runs_through_sluice_with_a_kill_9_between_runs(src: Src) -> None:
     assert refs == {i: i > 15 for i in range(1, 21)}
     assert src.sql("SELECT v FROM dst.refs WHERE id = 1") == [("changed",)]
 
-    # a big batch of changes, and the run carrying them is killed -9 (runner, tap and target)
+    # a big batch of changes, and the run carrying them is killed -9 (runner, tap and target) once the
+    # target has committed part of it: a row the batch updates only after its inserts is locked meanwhile,
+    # so the load cannot complete before the kill
     src.sql("INSERT INTO items SELECT g, 'x' || g FROM generate_series(151, 30150) g")
     src.sql("UPDATE items SET v = 'u' || id WHERE id % 3 = 0; DELETE FROM items WHERE id % 11 = 0")
     deleted |= {i for i in range(1, 30151) if i % 11 == 0}
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICE_")}
-    proc = subprocess.Popen([exe("sluice"), "run", "cdc"], cwd=project, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while len(_descendants(proc.pid)) < 2 and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.02)
-    for pid in [proc.pid, *_descendants(proc.pid)]:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    proc.wait()
-
+    with psycopg.connect(src.dsn) as blocker:
+        blocker.execute("SELECT 1 FROM dst.items WHERE id = 3 FOR UPDATE")
+        landed = _kill_9_once_loading(project, src)
+        blocker.rollback()
+    assert 0 < landed < 30000 and src.sql("SELECT v FROM dst.items WHERE id = 3") == [("v3",)]  # partial
     src.sql("UPDATE items SET v = 'z' || id WHERE id % 5 = 0; DELETE FROM items WHERE id BETWEEN 200 AND 210")
     deleted |= set(range(200, 211))
     _sluice(project, "run", "cdc")
@@ -238,3 +254,58 @@ def test_a_partitioned_table_is_one_stream_in_both_paths(src: Src) -> None:
     src.sql("INSERT INTO m VALUES (3, '2023-06-01', 'c'), (4, '2024-06-01', 'd'); DELETE FROM m WHERE id = 1")
     second = tap(config, catalog, last_state(first), src.tmp)
     assert _changes(records(second, "public-m")) == [(3, "c", False), (4, "d", False), (1, None, True)]
+
+
+def test_the_slot_advances_to_the_oldest_bookmark_when_streams_run_on_alternate_runs(src: Src) -> None:
+    src.sql("CREATE TABLE a (id int PRIMARY KEY, v text); CREATE TABLE b (id int PRIMARY KEY, v text)")
+    src.sql("INSERT INTO a VALUES (1, 'one'); INSERT INTO b VALUES (1, 'uno')")
+    config = src.config()
+    both = src.catalog(config, {"public-a": {"replication-method": "LOG_BASED"},
+                                "public-b": {"replication-method": "LOG_BASED"}})
+    only_a = src.catalog(config, {"public-a": {"replication-method": "LOG_BASED"}})
+    only_b = src.catalog(config, {"public-b": {"replication-method": "LOG_BASED"}})
+    s1 = last_state(tap(config, both))
+    src.sql("INSERT INTO a VALUES (2, 'two'); INSERT INTO b VALUES (2, 'dos'); DELETE FROM b WHERE id = 1")
+    run_a = tap(config, only_a, s1, src.tmp)  # b is not selected: its bookmark stays behind
+    assert _changes(records(run_a)) == [(2, "two", False)]
+    s2 = last_state(run_a)
+    lsn_a, lsn_b = s2["bookmarks"]["public-a"]["lsn"], s2["bookmarks"]["public-b"]["lsn"]
+    assert lsn_b == s1["bookmarks"]["public-b"]["lsn"] < lsn_a
+    src.sql("INSERT INTO a VALUES (3, 'three'); INSERT INTO b VALUES (3, 'tres')")
+    run_b = tap(config, only_b, s2, src.tmp)
+    # b's changes made before a's bookmark are still read: none is lost
+    assert _changes(records(run_b)) == [(2, "dos", False), (1, None, True), (3, "tres", False)]
+    assert src.slot_position() == lsn_b  # the oldest bookmark, never a newer one
+    s3 = last_state(run_b)
+    assert s3["bookmarks"]["public-a"]["lsn"] == lsn_a
+    run_both = tap(config, both, s3, src.tmp)
+    # a's change made before b's newer bookmark is read: the slot stayed at a's, now the oldest
+    assert _changes(records(run_both, "public-a")) == [(3, "three", False)] and records(run_both, "public-b") == []
+    assert src.slot_position() == lsn_a
+
+
+def test_log_based_reads_a_table_without_key_with_replica_identity_full_and_refuses_others(src: Src) -> None:
+    src.sql("CREATE TABLE nk (a int, b text); ALTER TABLE nk REPLICA IDENTITY FULL")
+    src.sql("INSERT INTO nk VALUES (1, 'x'), (1, 'x'), (2, NULL)")
+    config = src.config()
+    catalog = src.catalog(config, {"public-nk": {"replication-method": "LOG_BASED"}})
+    first = tap(config, catalog)
+    assert sorted(((r["a"], r["b"]) for r in records(first)), key=str) == [(1, "x"), (1, "x"), (2, None)]
+    src.sql("UPDATE nk SET b = 'y' WHERE a = 2; DELETE FROM nk WHERE ctid = (SELECT min(ctid) FROM nk WHERE a = 1)")
+    src.sql("INSERT INTO nk VALUES (3, 'z')")
+    changes = [(r["a"], r["b"], r["_sdc_deleted_at"] is not None)
+               for r in records(tap(config, catalog, last_state(first), src.tmp))]
+    assert changes == [(2, "y", False), (1, "x", True), (3, "z", False)]  # a delete carries the whole old row
+
+    src.sql("CREATE TABLE plain (a int, b text); CREATE TABLE by_nothing (a int); "
+            "ALTER TABLE by_nothing REPLICA IDENTITY NOTHING")
+    for name in ("plain", "by_nothing"):
+        refused = src.catalog(config, {f"public-{name}": {"replication-method": "LOG_BASED"}})
+        done = run([exe("tap-postgres"), "--config", str(config), "--catalog", str(refused)])
+        assert done.returncode == 2 and done.stdout == b""
+        errors = [ln for ln in done.stderr.decode().splitlines() if "ERROR" in ln]
+        assert len(errors) == 1 and f"public-{name}" in errors[0], errors
+        assert "LOG_BASED needs a table with a primary key or REPLICA IDENTITY FULL" in errors[0]
+        assert f"ALTER TABLE public.{name} REPLICA IDENTITY FULL" in errors[0]
+    publication = src.sql("SELECT tablename FROM pg_publication_tables WHERE pubname = %s", [src.slot])
+    assert publication == [("nk",)]  # a refused table is never added (its updates would fail at the source)

@@ -1,0 +1,59 @@
+"""NaN and ±Infinity of numeric and float columns: emitted as null (JSON has neither), counted, reported.
+
+The full-table read renders such a value as JSON ``null`` followed by a tab (discovery.py,
+``NONFINITE_MARK``): row_to_json text holds no raw tab otherwise (strings escape it, jsonb
+text has none), so a block without a tab, the usual case, costs one byte search. Logical
+decoding counts in its converters. At the end of a run one WARNING per stream and column
+gives the count (stderr).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from protocol.jsoncodec import loads
+from taps.postgres.values import Converter
+
+__all__ = ["NonFinite"]
+
+log = logging.getLogger("sluice.tap.postgres")
+
+# a top-level key of a row followed by the marker: the key's JSON text (escapes kept)
+_MARKED = re.compile(rb'[{,]"((?:[^"\\]|\\.)*)":null\t')
+
+
+@dataclass
+class NonFinite:
+    """The NaN/±Infinity values one stream emitted as null, per column."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def scan(self, rows: bytes) -> bytes:
+        """Count the marked values of server-rendered rows; the rows without the marks."""
+        if b"\t" not in rows:
+            return rows
+        for key in _MARKED.findall(rows):
+            name = loads(b'"' + key + b'"')
+            self.counts[str(name)] += 1
+        return rows.replace(b":null\t", b":null")
+
+    def counting(self, column: str, convert: Converter) -> Converter:
+        """``convert`` (of logical decoding text), counting the non-null texts it turns into null."""
+        counts = self.counts
+
+        def counted(text: str) -> object:
+            value = convert(text)
+            if value is None:
+                counts[column] += 1
+            return value
+
+        return counted
+
+    def report(self, stream: str) -> None:
+        for column, count in sorted(self.counts.items()):
+            log.warning("stream '%s': column '%s': %d NaN/Infinity value(s) emitted as null "
+                        "(JSON has no NaN or Infinity)", stream, column, count)
+        self.counts.clear()

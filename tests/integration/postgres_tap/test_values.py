@@ -1,0 +1,145 @@
+"""Values whose JSON form needs a decision: json/jsonb columns (any JSON value, or objects with
+json_as_object) and NaN/±Infinity (null, counted in one WARNING per stream and column)."""
+
+from __future__ import annotations
+
+import json
+import re
+from decimal import Decimal
+from typing import Any
+
+import jsonschema
+
+from tests.conftest import exe, run
+from tests.integration.postgres_tap.conftest import Src, last_state, messages, records
+from tests.integration.postgres_tap.test_roundtrip import pipe
+
+JSON_VALUES = ["'{\"a\": [1, 2.50]}'", "'[1, \"x\", {\"b\": null}]'", "'\"text\"'", "'12345678901234567890.5'",
+               "'true'", "'null'", "NULL", "'{}'", "'[]'"]
+
+
+def _json_table(src: Src) -> None:
+    src.sql("CREATE TABLE j (id int PRIMARY KEY, jb jsonb, js json)")
+    src.sql("INSERT INTO j VALUES " + ", ".join(f"({i}, {v}, {v})" for i, v in enumerate(JSON_VALUES, 1)))
+
+
+def _run(args: list[str]) -> tuple[list[dict[str, Any]], str]:
+    done = run([exe("tap-postgres"), *args])
+    assert done.returncode == 0, done.stderr.decode()
+    return messages(done.stdout), done.stderr.decode()
+
+
+def test_json_columns_are_declared_as_any_json_and_load_as_jsonb(src: Src) -> None:
+    _json_table(src)
+    config = src.config()
+    catalog = src.catalog(config, {"public-j": {"replication-method": "LOG_BASED"}})
+    schema = json.loads(catalog.read_text())["streams"][0]["schema"]["properties"]
+    assert schema["jb"] == schema["js"] == {"type": ["null", "object", "array", "string", "number", "boolean"]}
+    target = src.tmp / "target.json"
+    target.write_text(json.dumps({"sqlalchemy_url": src.dsn, "default_target_schema": "dst"}))
+    states = pipe([exe("tap-postgres"), "--config", str(config), "--catalog", str(catalog)], target)
+    types = src.sql("SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'dst' "
+                    "AND table_name = 'j' AND column_name IN ('jb', 'js') ORDER BY 1")
+    assert types == [("jb", "jsonb"), ("js", "jsonb")]
+    src.sql("INSERT INTO j SELECT id + 100, jb, js FROM j")  # the same values through logical decoding
+    state = src.tmp / "state.json"
+    state.write_text(json.dumps(states[-1]))
+    pipe([exe("tap-postgres"), "--config", str(config), "--catalog", str(catalog), "--state", str(state)], target)
+    # every value lands as the same JSON document; a JSON null is a null field in Singer: SQL NULL
+    bad = src.sql("SELECT s.id, s.jb, d.jb, d.js FROM j s FULL JOIN dst.j d ON d.id = s.id WHERE s.id IS NULL "
+                  "OR d.id IS NULL OR NULLIF(s.jb, 'null') IS DISTINCT FROM d.jb "
+                  "OR NULLIF(s.js::jsonb, 'null') IS DISTINCT FROM d.js")
+    assert bad == [] and src.sql("SELECT count(*) FROM dst.j")[0][0] == 2 * len(JSON_VALUES)
+
+
+def test_json_as_object_wraps_what_is_not_an_object_so_records_match_the_schema(src: Src) -> None:
+    _json_table(src)
+    config = src.config(json_as_object=True)
+    catalog = src.catalog(config, {"public-j": {"replication-method": "LOG_BASED"}})
+    schema = json.loads(catalog.read_text())["streams"][0]["schema"]
+    assert schema["properties"]["jb"] == {"type": ["null", "object"]}
+    first, _ = _run(["--config", str(config), "--catalog", str(catalog)])
+    src.sql("INSERT INTO j SELECT id + 100, jb, js FROM j")
+    state = src.tmp / "state.json"
+    state.write_text(json.dumps(last_state(first)))
+    second, _ = _run(["--config", str(config), "--catalog", str(catalog), "--state", str(state)])
+    expected = [{"a": [1, Decimal("2.50")]}, {"value": [1, "x", {"b": None}]}, {"value": "text"},
+                {"value": Decimal("12345678901234567890.5")}, {"value": True}, None, None, {}, {"value": []}]
+    validator = jsonschema.Draft7Validator({**schema, "properties": {**schema["properties"],
+                                                                     "_sdc_deleted_at": {}, "_sdc_lsn": {}}})
+    for recs in (records(first), records(second)):  # snapshot and logical decoding alike
+        assert [r["jb"] for r in recs] == expected and [r["js"] for r in recs] == expected
+        for record in recs:
+            assert not list(validator.iter_errors(json.loads(json.dumps(record, default=float))))
+
+
+def test_nan_and_infinity_become_null_and_are_counted_once_per_stream_and_column(src: Src) -> None:
+    src.sql("CREATE TABLE f (id int PRIMARY KEY, n numeric, d float8, r real)")
+    src.sql("INSERT INTO f VALUES (1, 'NaN', 'NaN', 1), (2, 'Infinity', '-Infinity', 2), (3, 1.5, 2.5, 'NaN'), "
+            "(4, '-Infinity', 1, 3)")
+    src.sql("CREATE TABLE g (id int PRIMARY KEY, \"we,ird\"\"\" float8); INSERT INTO g VALUES (1, 'Infinity')")
+    config = src.config()
+    catalog = src.catalog(config, {"public-f": {"replication-method": "LOG_BASED"},
+                                   "public-g": {"replication-method": "FULL_TABLE"}})
+    first, stderr = _run(["--config", str(config), "--catalog", str(catalog)])
+    assert [(r["n"], r["d"], r["r"]) for r in records(first, "public-f")][:2] == [(None, None, 1), (None, None, 2)]
+    assert records(first, "public-g") == [{"id": 1, 'we,ird"': None}]
+    warnings = [line.split("| ", 3)[-1] for line in stderr.splitlines() if "WARNING" in line]
+    assert sorted(warnings) == [
+        "stream 'public-f': column 'd': 2 NaN/Infinity value(s) emitted as null (JSON has no NaN or Infinity)",
+        "stream 'public-f': column 'n': 3 NaN/Infinity value(s) emitted as null (JSON has no NaN or Infinity)",
+        "stream 'public-f': column 'r': 1 NaN/Infinity value(s) emitted as null (JSON has no NaN or Infinity)",
+        "stream 'public-g': column 'we,ird\"': 1 NaN/Infinity value(s) emitted as null "
+        "(JSON has no NaN or Infinity)"]
+    assert not [m for m in first if m["type"] == "RECORD" and "\t" in json.dumps(m)]  # the marker is gone
+    src.sql("INSERT INTO f VALUES (5, '-Infinity', 'Infinity', 'Infinity'), (6, 'NaN', 0, 0); "
+            "UPDATE f SET d = 'NaN' WHERE id = 3")
+    state = src.tmp / "state.json"
+    state.write_text(json.dumps(last_state(first)))
+    second, stderr = _run(["--config", str(config), "--catalog", str(catalog), "--state", str(state)])
+    assert [(r["id"], r["n"], r["d"]) for r in records(second, "public-f")] == [(5, None, None), (6, None, 0),
+                                                                               (3, 1.5, None)]
+    counts = sorted(re.findall(r"stream '(public-[fg])': column '(.+?)': (\d+) NaN", stderr))
+    assert counts == [("public-f", "d", "2"), ("public-f", "n", "2"), ("public-f", "r", "2"),
+                      ("public-g", 'we,ird"', "1")]
+
+
+BEYOND = ["'infinity'", "'-infinity'", "'10000-01-01 12:00:00.5+00'", "'0044-03-15 10:00:00+00 BC'",
+          "'2024-02-29 23:59:59+00'", "NULL"]
+
+
+def test_infinite_bc_and_far_future_dates_validate_and_round_trip_through_target_postgres(src: Src) -> None:
+    src.sql("CREATE TABLE w (id int PRIMARY KEY, tz timestamptz, t timestamp, d date)")
+    src.sql("INSERT INTO w VALUES " + ", ".join(f"({i}, {v}, {v}, {v})" for i, v in enumerate(BEYOND, 1)))
+    config = src.config()
+    catalog = src.catalog(config, {"public-w": {"replication-method": "LOG_BASED"}})
+    schema = json.loads(catalog.read_text())["streams"][0]["schema"]
+    target = src.tmp / "target.json"
+    target.write_text(json.dumps({"sqlalchemy_url": src.dsn, "default_target_schema": "dst"}))
+    tap_args = [exe("tap-postgres"), "--config", str(config), "--catalog", str(catalog)]
+    snapshot, _ = _run(tap_args[1:])
+    states = pipe(tap_args, target)
+    src.sql("INSERT INTO w SELECT id + 100, tz, t, d FROM w")  # the same values through logical decoding
+    state = src.tmp / "state.json"
+    state.write_text(json.dumps(states[-1]))
+    changes, _ = _run([*tap_args[1:], "--state", str(state)])
+    pipe([*tap_args, "--state", str(state)], target)
+    validator = jsonschema.Draft7Validator({**schema, "properties": {**schema["properties"], "_sdc_deleted_at": {},
+                                                                     "_sdc_lsn": {}}},
+                                           format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
+    assert [(r["tz"], r["t"], r["d"]) for r in records(snapshot)] == [
+        ("infinity", "infinity", "infinity"), ("-infinity", "-infinity", "-infinity"),
+        ("10000-01-01T12:00:00.5+00:00", "10000-01-01T12:00:00.5+00:00", "10000-01-01"),
+        ("0044-03-15T10:00:00+00:00 BC", "0044-03-15T10:00:00+00:00 BC", "0044-03-15 BC"),
+        ("2024-02-29T23:59:59+00:00", "2024-02-29T23:59:59+00:00", "2024-02-29"), (None, None, None)]
+    replayed = [{k: v for k, v in r.items() if not k.startswith("_sdc_")} for r in records(changes)]
+    assert replayed == [{**r, "id": r["id"] + 100} for r in records(snapshot)]
+    for record in records(snapshot) + records(changes):
+        assert not [e.message for e in validator.iter_errors(record)], record
+    types = src.sql("SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'dst' "
+                    "AND table_name = 'w' AND column_name IN ('tz', 't', 'd') ORDER BY 1")
+    assert types == [("d", "date"), ("t", "timestamp with time zone"), ("tz", "timestamp with time zone")]
+    bad = src.sql("SELECT s.id FROM w s FULL JOIN dst.w x ON x.id = s.id WHERE s.id IS NULL OR x.id IS NULL "
+                  "OR s.tz IS DISTINCT FROM x.tz OR (s.t AT TIME ZONE 'UTC') IS DISTINCT FROM x.t "
+                  "OR s.d IS DISTINCT FROM x.d")
+    assert bad == [] and src.sql("SELECT count(*) FROM dst.w")[0][0] == 2 * len(BEYOND)
