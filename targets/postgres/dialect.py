@@ -186,15 +186,18 @@ class PostgresLoader(Loader):
         result: str | None = self.session.run(read, journal=False)
         return result
 
-    def record_owner(self, schema: str | None, table: str, stream: str) -> None:
+    def record_owner(self, schema: str | None, table: str, stream: str, *, replace: bool) -> str:
         self._ensure_schema()
         owners = _qual(schema, OWNERS_TABLE)
         create = f"CREATE TABLE IF NOT EXISTS {owners} (table_name TEXT PRIMARY KEY, stream TEXT NOT NULL, " \
                  "created_at TIMESTAMPTZ NOT NULL DEFAULT now())"
-        upsert = f"INSERT INTO {owners.replace('%', '%%')} (table_name, stream) VALUES (%s, %s) ON CONFLICT " \
-                 "(table_name) DO UPDATE SET stream = EXCLUDED.stream, created_at = EXCLUDED.created_at"
+        on_conflict = "DO UPDATE SET stream = EXCLUDED.stream, created_at = EXCLUDED.created_at" if replace \
+            else "DO NOTHING"  # a concurrent claim waits for the other transaction, then keeps its owner
+        insert = f"INSERT INTO {owners.replace('%', '%%')} (table_name, stream) VALUES (%s, %s) ON CONFLICT " \
+                 f"(table_name) {on_conflict}"
         self.session.run(_statement(create.encode()))
-        self.session.run(_statement(upsert.encode(), (table, stream)))
+        self.session.run(_statement(insert.encode(), (table, stream)))
+        return str(self.owner(schema, table))
 
     # -- DDL ------------------------------------------------------------------------
 

@@ -112,8 +112,9 @@ class Loader(ABC):
         """The stream recorded in :data:`OWNERS_TABLE` for ``table`` (None: no record)."""
 
     @abstractmethod
-    def record_owner(self, schema: str | None, table: str, stream: str) -> None:
-        """Record (or replace) ``stream`` as the owner of ``table``, in the open transaction."""
+    def record_owner(self, schema: str | None, table: str, stream: str, *, replace: bool) -> str:
+        """Record ``stream`` as the owner of ``table`` in the open transaction, replacing a
+        record only if ``replace``; return the owner recorded now (another run may have won)."""
 
     @abstractmethod
     def apply(self, schema: str | None, table: str, actions: list[Action]) -> None:

@@ -62,8 +62,9 @@ class TableClaims:
             other_table, other = self._claimed[key]
             raise self._collision(at, stream, other, table, other_table)
         exists = self.loader.describe(self.schema, table) is not None
-        owner = self.loader.owner(self.schema, table) if exists else None
-        if owner is not None and owner != _recorded(stream):
+        me = _recorded(stream)
+        owner = self.loader.owner(self.schema, table)
+        if exists and owner is not None and owner != me:
             raise self._collision(at, stream, owner, table, table, earlier=True)
         if exists and owner is None:
             if not self.adopt_existing:
@@ -72,8 +73,10 @@ class TableClaims:
                     f"this target for the stream; set adopt_existing_tables to load into it, or map the stream "
                     f"elsewhere with table_names")
             log.info("stream '%s': adopting existing table %s (adopt_existing_tables)", stream, table)
-        if owner is None:
-            self.loader.record_owner(self.schema, table, _recorded(stream))
+        if owner != me:  # no record, or a stale one (its table is gone)
+            now = self.loader.record_owner(self.schema, table, me, replace=owner is not None)
+            if now != me:  # another run claimed it meanwhile
+                raise self._collision(at, stream, now, table, table, earlier=True)
         self._claimed[key] = (table, stream)
         return table
 
@@ -82,6 +85,6 @@ class TableClaims:
                    earlier: bool = False) -> ConfigError:
         where = f"table \"{other_table}\"" if other_table == table else \
             f"tables \"{other_table}\" and \"{table}\" (one table to the database)"
-        when = " (recorded by an earlier run)" if earlier else ""
+        when = " (recorded by another run)" if earlier else ""
         return ConfigError(f"{at}streams '{other}'{when} and '{stream}' would both load into {where}; "
                            f"give one of them its own table with table_names")

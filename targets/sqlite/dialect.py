@@ -178,16 +178,17 @@ class SQLiteLoader(Loader):
         result: str | None = self._run("read of table owners", read)
         return result
 
-    def record_owner(self, schema: str | None, table: str, stream: str) -> None:
+    def record_owner(self, schema: str | None, table: str, stream: str, *, replace: bool) -> str:
         owners = quote_identifier(OWNERS_TABLE)
         self._begin()
         # NOCASE: table names are compared as SQLite compares identifiers (ASCII case folded)
         self._execute("create table owners", f"CREATE TABLE IF NOT EXISTS {owners} (table_name TEXT PRIMARY KEY "
                       "COLLATE NOCASE, stream TEXT NOT NULL, created_at TEXT NOT NULL)")
-        self._execute("record of a table owner",
-                      f"INSERT INTO {owners} (table_name, stream, created_at) VALUES (?, ?, ?) ON CONFLICT "
-                      "(table_name) DO UPDATE SET table_name = excluded.table_name, stream = excluded.stream, "
-                      "created_at = excluded.created_at", (table, stream, utc_now()))
+        on_conflict = "DO UPDATE SET table_name = excluded.table_name, stream = excluded.stream, created_at = " \
+            "excluded.created_at" if replace else "DO NOTHING"
+        self._execute("record of a table owner", f"INSERT INTO {owners} (table_name, stream, created_at) VALUES "
+                      f"(?, ?, ?) ON CONFLICT (table_name) {on_conflict}", (table, stream, utc_now()))
+        return str(self.owner(schema, table))
 
     def apply(self, schema: str | None, table: str, actions: list[Action]) -> None:
         q = self._table(schema, table)

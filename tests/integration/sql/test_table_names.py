@@ -4,10 +4,15 @@ load into the stream's own table (see targets/sql/owners.py)."""
 
 from __future__ import annotations
 
+import subprocess
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from tests.integration.sql.helpers import Dest, error_lines, singer, stdout_states
+import psycopg
+
+from tests.integration.sql.helpers import Dest, error_lines, make_dest, singer, stdout_states
 
 
 def _schema(stream: str, *fields: str, key: tuple[str, ...] = ("id",)) -> dict[str, Any]:
@@ -71,7 +76,7 @@ def test_a_later_run_of_another_stream_cannot_take_the_table(dest: Dest) -> None
     first = dest.load(singer(_schema("public-people", "name"), _rec("public-people", id=1, name="Ada"), _state(1)))
     assert first.returncode == 0, first.stderr.decode()
     error = _one_error(dest.load(singer(_schema("crm-people", "email"), _rec("crm-people", id=1, email="x@y"))))
-    assert "'public-people'" in error and "'crm-people'" in error and "earlier run" in error
+    assert "'public-people'" in error and "'crm-people'" in error and "another run" in error
     assert dest.columns("people").keys() == {"id", "name"}
     # the stream that owns it loads into it again, run after run
     again = dest.load(singer(_schema("public-people", "name", "extra"),
@@ -143,3 +148,43 @@ def test_an_empty_property_name_lands_in_a_mapped_column(dest: Dest) -> None:
     assert sorted(dest.columns("odd")) == sorted(columns)
     assert sorted(dest.rows("odd"), key=lambda r: r[EMPTY]) == [{EMPTY: 1, "v": "a2", literal: None},
                                                                 {EMPTY: 2, "v": "b2", literal: "lit2"}]
+
+
+def test_a_concurrent_claim_of_the_same_new_table_fails_one_run(tmp_path: Path, pg_dsn: str) -> None:
+    """Two runs that create one table at once: the second waits for the first's record and
+    then fails naming both streams, instead of loading into the first one's table."""
+    dest = make_dest("postgres", tmp_path, pg_dsn)
+    assert dest.load(singer(_schema("public-other"), _state(0))).returncode == 0  # the record table exists
+    with psycopg.connect(pg_dsn) as other:  # another run, its transaction still open
+        other.execute("INSERT INTO public._sluice_tables (table_name, stream) VALUES ('people', 'crm-people')")
+        proc = subprocess.Popen([dest.exe, "--config", str(dest.config_path)], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            out, err = _feed_when_blocked(proc, pg_dsn, other)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    error = _one_error(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
+    assert "'crm-people'" in error and "'public-people'" in error and '"people"' in error
+    assert dest.owners() == {"other": "public-other", "people": "crm-people"}
+    assert "people" not in dest.tables()
+
+
+def _feed_when_blocked(proc: subprocess.Popen[bytes], dsn: str, other: psycopg.Connection[Any]) -> tuple[bytes, bytes]:
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    proc.stdin.write(singer(_schema("public-people", "name"), _rec("public-people", id=1, name="Ada")))
+    proc.stdin.close()
+    with psycopg.connect(dsn, autocommit=True) as watch:
+        for _ in range(600):  # until the target waits for the other run's row lock
+            if watch.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                             "AND wait_event_type = 'Lock'").fetchone() != (0,):
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the target never waited for the other run")
+    other.commit()
+    with proc.stdout, proc.stderr:
+        out, err = proc.stdout.read(), proc.stderr.read()
+    proc.wait(timeout=60)
+    return out, err
