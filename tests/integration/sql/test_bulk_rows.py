@@ -244,6 +244,8 @@ def test_a_clean_stream_is_built_in_bulk_with_exact_values(tmp_path: Path, pg_ds
     fast = _outcome(tmp_path, pg_dsn, data, True, {})
     assert fast["code"] == 0 and fast["states"] == [{"n": 3000}]
     assert fast["bulk"] == ["3000"]
+    oracle = {"load_method": "upsert", "batch_size_rows": 100_000, "hard_delete": False}
+    assert fast["values"] == _expected(data, oracle)["values"]
     rows = sorted(fast["rows"], key=lambda text: orjson.loads(text)["id"])
     first, second = orjson.loads(rows[0]), orjson.loads(rows[1])
     assert first == {"id": 0, "name": 'n"0,x', "amount": 2.25, "qty": 0, "ok": True,
