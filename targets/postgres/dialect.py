@@ -26,6 +26,7 @@ from targets.postgres.copytext import CONVERT, compile_encoder, integer_value, t
 from targets.sql import types as T
 from targets.sql.dialect import (
     DELETED_COLUMN,
+    OWNERS_TABLE,
     VERSION_COLUMN,
     Encoder,
     Loader,
@@ -171,6 +172,32 @@ class PostgresLoader(Loader):
             return Existing({c: _FROM_PG.get(t, T.STRING) for c, t in cols}, [tuple(k[0]) for k in keys])
         result: Existing | None = self.session.run(read, journal=False)
         return result
+
+    def owner(self, schema: str | None, table: str) -> str | None:
+        owners = _qual(schema, OWNERS_TABLE)
+
+        def read(conn: psycopg.Connection[Any]) -> str | None:
+            found = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (owners,)).fetchone()
+            if not (found and found[0]):
+                return None
+            sql = f"SELECT stream FROM {owners.replace('%', '%%')} WHERE table_name = %s"
+            row = conn.execute(sql.encode(), (table,)).fetchone()
+            return None if row is None else str(row[0])
+        result: str | None = self.session.run(read, journal=False)
+        return result
+
+    def record_owner(self, schema: str | None, table: str, stream: str, *, replace: bool) -> str:
+        self._ensure_schema()
+        owners = _qual(schema, OWNERS_TABLE)
+        create = f"CREATE TABLE IF NOT EXISTS {owners} (table_name TEXT PRIMARY KEY, stream TEXT NOT NULL, " \
+                 "created_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+        on_conflict = "DO UPDATE SET stream = EXCLUDED.stream, created_at = EXCLUDED.created_at" if replace \
+            else "DO NOTHING"  # a concurrent claim waits for the other transaction, then keeps its owner
+        insert = f"INSERT INTO {owners.replace('%', '%%')} (table_name, stream) VALUES (%s, %s) ON CONFLICT " \
+                 f"(table_name) {on_conflict}"
+        self.session.run(_statement(create.encode()))
+        self.session.run(_statement(insert.encode(), (table, stream)))
+        return str(self.owner(schema, table))
 
     # -- DDL ------------------------------------------------------------------------
 

@@ -18,12 +18,14 @@ from typing import Any, ClassVar
 from targets.sql.naming import IdentifierMapper
 from targets.sql.table import Action, Existing, TableSpec
 
-__all__ = ["DELETED_COLUMN", "VERSION_COLUMN", "Encoder", "Loader", "MetaValues", "meta_row", "quote_identifier",
-           "utc_now"]
+__all__ = ["DELETED_COLUMN", "OWNERS_TABLE", "VERSION_COLUMN", "Encoder", "Loader", "MetaValues", "meta_row",
+           "quote_identifier", "utc_now"]
 
 Encoder = Callable[[dict[str, Any], Any], Any]
 VERSION_COLUMN = "_sdc_table_version"
 DELETED_COLUMN = "_sdc_deleted_at"
+#: which stream each table was created for (see targets/sql/owners.py)
+OWNERS_TABLE = "_sluice_tables"
 
 
 def utc_now() -> str:
@@ -104,6 +106,15 @@ class Loader(ABC):
     @abstractmethod
     def describe(self, schema: str | None, table: str) -> Existing | None:
         """The table's columns (logical types) and unique keys, or None if it is absent."""
+
+    @abstractmethod
+    def owner(self, schema: str | None, table: str) -> str | None:
+        """The stream recorded in :data:`OWNERS_TABLE` for ``table`` (None: no record)."""
+
+    @abstractmethod
+    def record_owner(self, schema: str | None, table: str, stream: str, *, replace: bool) -> str:
+        """Record ``stream`` as the owner of ``table`` in the open transaction, replacing a
+        record only if ``replace``; return the owner recorded now (another run may have won)."""
 
     @abstractmethod
     def apply(self, schema: str | None, table: str, actions: list[Action]) -> None:

@@ -6,9 +6,13 @@ whole name, so two long names that share a prefix never meet::
 
     "a" * 200   ->   "aaaa...aaaa_3f2a91c0"      (at most ``limit`` bytes)
 
+The empty name (``""``, a legal JSON property name and stream name, but no identifier in
+PostgreSQL) and a name holding NUL characters are mapped the same way, as the kept part
+plus the hash of the whole name: ``""`` becomes ``_da39a3ee`` in every SQL target.
+
 The mapping stays unambiguous: every mapped name ends in ``_`` and 8 hex digits and is
-within 12 bytes of the limit, and a name given by the user that has that very shape is
-mapped too, so a kept name can never equal a mapped one.
+within 12 bytes of the limit (or is the empty name's ``_da39a3ee``), and a name given by
+the user that has that very shape is mapped too, so a kept name can never equal a mapped one.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import hashlib
 import re
 from collections.abc import Iterable
 
-__all__ = ["HASH_LEN", "IdentifierMapper", "safe_identifier", "stable_hash"]
+__all__ = ["EMPTY_NAME", "HASH_LEN", "IdentifierMapper", "safe_identifier", "stable_hash"]
 
 HASH_LEN = 8
 _MAPPED_SHAPE = re.compile(r"_[0-9a-f]{8}\Z")
@@ -25,6 +29,11 @@ _MAPPED_SHAPE = re.compile(r"_[0-9a-f]{8}\Z")
 
 def stable_hash(name: str) -> str:
     return hashlib.sha1(name.encode("utf-8", "surrogatepass")).hexdigest()[:HASH_LEN]
+
+
+#: the identifier of the empty name
+EMPTY_NAME = "_" + stable_hash("")
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
 def _truncate_utf8(name: str, max_bytes: int) -> str:
@@ -35,11 +44,12 @@ def _truncate_utf8(name: str, max_bytes: int) -> str:
 def safe_identifier(name: str, limit: int | None) -> str:
     """The identifier for ``name`` under a byte limit (``None``: no limit)."""
     clean = name.replace("\x00", "")
+    unsafe = clean != name or not clean or name == EMPTY_NAME
     if limit is None:
-        return clean if clean == name else f"{clean}_{stable_hash(name)}"
+        return f"{clean}_{stable_hash(name)}" if unsafe else name
     size = len(name.encode("utf-8", "surrogatepass"))
     looks_mapped = size >= limit - HASH_LEN - 4 and _MAPPED_SHAPE.search(name) is not None
-    if size <= limit and not looks_mapped and clean == name:
+    if size <= limit and not looks_mapped and not unsafe:
         return name
     return f"{_truncate_utf8(clean, limit - HASH_LEN - 1)}_{stable_hash(name)}"
 
@@ -72,6 +82,11 @@ class IdentifierMapper:
 
     def one(self, name: str) -> str:
         return safe_identifier(name, self.limit)
+
+    def same_key(self, identifier: str) -> str:
+        """What the database compares when it looks an identifier up: SQLite folds ASCII
+        letters (only those), PostgreSQL compares quoted identifiers exactly."""
+        return identifier.translate(_ASCII_LOWER) if self.case_insensitive else identifier
 
     def _forced(self, name: str) -> str:
         limit = self.limit or 10_000

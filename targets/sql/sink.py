@@ -21,6 +21,7 @@ from protocol.schema import property_schemas
 from protocol.target import Sink, Target
 from protocol.writer import MessageWriter
 from targets.sql.dialect import DELETED_COLUMN, VERSION_COLUMN, Loader, MetaValues, utc_now
+from targets.sql.owners import TableClaims
 from targets.sql.table import Existing, TableSpec, Wanted, plan_table
 from targets.sql.types import INTEGER, TIMESTAMP, logical_type
 
@@ -85,7 +86,17 @@ COMMON_SETTINGS: dict[str, dict[str, Any]] = {
     "table_names": {
         "type": "object", "additionalProperties": {"type": "string", "minLength": 1},
         "description": "Table name per stream, e.g. {\"public-users\": \"users\"}. Default: table_prefix + "
-                       "the stream name, or its last part for streams named <schema>-<table> or <db>-<schema>-<table>.",
+                       "the stream name, or its last part for streams named <schema>-<table> or <db>-<schema>-<table>. "
+                       "Each stream needs a table of its own: two streams whose names resolve to one table (e.g. "
+                       "public-people and crm-people, or Users and users in SQLite) fail the run before the second "
+                       "loads a row; map one of them here.",
+    },
+    "adopt_existing_tables": {
+        "type": "boolean", "default": False,
+        "description": "Load into (and evolve) an existing table that this target did not create for the stream, "
+                       "e.g. one made by hand or by another loader. Default false: such a table is never altered, "
+                       "the run fails naming it. Tables the target creates are recorded in _sluice_tables with "
+                       "their stream, so reruns need no setting; an adopted table is recorded the same way.",
     },
 }
 
@@ -99,7 +110,7 @@ class SQLSink(Sink):
         super().__init__(target, schema)
         assert isinstance(target, SQLTarget)
         self.loader = target.loader
-        self.table = self.loader.mapper().one(target.table_name(self.stream))
+        self.table = target.claim_table(self.stream, schema.line or None)
         self.meta = MetaValues()
         self.versioned = target.add_record_metadata
         self.soft_deletes = False
@@ -283,8 +294,10 @@ class SQLTarget(Target):
         self.chunk_size = int(cfg.get("batch_size_bytes") or 0)
         self.table_prefix = str(cfg.get("table_prefix") or "")
         self.table_names: dict[str, str] = dict(cfg.get("table_names") or {})
+        self.adopt_existing_tables = bool(cfg.get("adopt_existing_tables", False))
         self.db_schema: str | None = None
         self._loader: Loader | None = None
+        self._claims: TableClaims | None = None
 
     @property
     def loader(self) -> Loader:
@@ -301,6 +314,12 @@ class SQLTarget(Target):
         parts = stream.split("-")
         name = parts[-1] if len(parts) in (2, 3) and all(parts) else stream
         return self.table_prefix + name
+
+    def claim_table(self, stream: str, line: int | None) -> str:
+        """The table of ``stream``, its own (see targets/sql/owners.py), or ConfigError."""
+        if self._claims is None:
+            self._claims = TableClaims(self.loader, self.db_schema, adopt_existing=self.adopt_existing_tables)
+        return self._claims.claim(stream, self.table_name(stream), line)
 
     def test_connection(self) -> str:
         try:

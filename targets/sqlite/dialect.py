@@ -20,6 +20,7 @@ from protocol.jsoncodec import dumps
 from targets.sql import types as T
 from targets.sql.dialect import (
     DELETED_COLUMN,
+    OWNERS_TABLE,
     VERSION_COLUMN,
     Encoder,
     Loader,
@@ -166,6 +167,28 @@ class SQLiteLoader(Loader):
             return Existing(columns, keys)
         result: Existing | None = self._run("describe", read)
         return result
+
+    def owner(self, schema: str | None, table: str) -> str | None:
+        def read() -> str | None:
+            if not self.conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (OWNERS_TABLE,)).fetchone():
+                return None
+            row = self.conn.execute(f"SELECT stream FROM {quote_identifier(OWNERS_TABLE)} WHERE table_name = ?",
+                                    (table,)).fetchone()
+            return None if row is None else str(row[0])
+        result: str | None = self._run("read of table owners", read)
+        return result
+
+    def record_owner(self, schema: str | None, table: str, stream: str, *, replace: bool) -> str:
+        owners = quote_identifier(OWNERS_TABLE)
+        self._begin()
+        # NOCASE: table names are compared as SQLite compares identifiers (ASCII case folded)
+        self._execute("create table owners", f"CREATE TABLE IF NOT EXISTS {owners} (table_name TEXT PRIMARY KEY "
+                      "COLLATE NOCASE, stream TEXT NOT NULL, created_at TEXT NOT NULL)")
+        on_conflict = "DO UPDATE SET table_name = excluded.table_name, stream = excluded.stream, created_at = " \
+            "excluded.created_at" if replace else "DO NOTHING"
+        self._execute("record of a table owner", f"INSERT INTO {owners} (table_name, stream, created_at) VALUES "
+                      f"(?, ?, ?) ON CONFLICT (table_name) {on_conflict}", (table, stream, utc_now()))
+        return str(self.owner(schema, table))
 
     def apply(self, schema: str | None, table: str, actions: list[Action]) -> None:
         q = self._table(schema, table)

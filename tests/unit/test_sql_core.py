@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from targets.sql.naming import IdentifierMapper, safe_identifier
+from targets.sql.naming import EMPTY_NAME, IdentifierMapper, safe_identifier
 from targets.sql.table import AddColumn, AddUniqueKey, AlterColumn, CreateTable, Existing, Wanted, plan_table
 from targets.sql.types import accepts, logical_type, widen
 
@@ -35,11 +35,25 @@ def test_a_name_shaped_like_a_mapped_one_is_mapped_too() -> None:
     assert safe_identifier(mapped, 63) != mapped
 
 
-@given(st.lists(st.text(min_size=1, max_size=120), min_size=1, max_size=8, unique=True))
+def test_the_empty_name_is_mapped_like_an_unsafe_one_in_every_database() -> None:
+    assert EMPTY_NAME == "_da39a3ee"
+    for limit in (63, None):
+        assert safe_identifier("", limit) == EMPTY_NAME
+        assert safe_identifier(EMPTY_NAME, limit) not in (EMPTY_NAME, "")  # a literal one is mapped apart
+        assert safe_identifier("\x00", limit) not in (EMPTY_NAME, "")
+
+
+_NAMES = st.lists(st.sampled_from(["", EMPTY_NAME, "\x00", "Id", "id"]) | st.text(max_size=120), min_size=1,
+                  max_size=8, unique=True)
+
+
+@given(_NAMES)
 def test_distinct_names_never_share_a_column(names: list[str]) -> None:
-    mapped = IdentifierMapper(63).columns(names)
-    assert len(set(mapped.values())) == len(names)
-    assert all(len(m.encode("utf-8", "surrogatepass")) <= 63 for m in mapped.values())
+    for mapper, limit in ((IdentifierMapper(63), 63), (IdentifierMapper(None, case_insensitive=True), None)):
+        mapped = mapper.columns(names)
+        keys = {mapper.same_key(m) for m in mapped.values()}
+        assert len(keys) == len(names) and "" not in keys
+        assert limit is None or all(len(m.encode("utf-8", "surrogatepass")) <= limit for m in mapped.values())
 
 
 def test_case_insensitive_databases_separate_names_differing_by_case() -> None:

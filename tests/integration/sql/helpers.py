@@ -36,13 +36,21 @@ class Dest:
     def load(self, data: bytes, *extra: str, timeout: float = 120) -> subprocess.CompletedProcess[bytes]:
         return run([self.exe, "--config", str(self.config_path), *extra], input=data, timeout=timeout)
 
-    def tables(self) -> set[str]:
+    def tables(self, *, own: bool = False) -> set[str]:
+        """The tables of the streams (``own``: also the target's own, named ``_sluice_*``)."""
         if self.kind == "sqlite":
             with _sqlite(self.sqlite_path) as conn:
-                return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        with psycopg.connect(self.dsn) as conn:
-            rows = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (self.schema,)).fetchall()
-            return {r[0] for r in rows}
+                names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        else:
+            with psycopg.connect(self.dsn) as conn:
+                rows = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (self.schema,)).fetchall()
+                names = {r[0] for r in rows}
+        return names if own else {n for n in names if not n.startswith("_sluice_")}
+
+    def owners(self) -> dict[str, str]:
+        """The target's record of which stream each table was created for."""
+        table = "_sluice_tables" if self.kind == "sqlite" else f"{_q(self.schema)}._sluice_tables"
+        return {str(t): str(s) for t, s in self.sql(f"SELECT table_name, stream FROM {table}")}
 
     def columns(self, table: str) -> dict[str, str]:
         """Column name -> declared SQL type (lower case)."""
@@ -68,6 +76,18 @@ class Dest:
         with psycopg.connect(self.dsn, row_factory=dict_row) as conn:
             set_json_loads(_exact_json, conn)
             return [dict(r) for r in conn.execute(f"SELECT {select} FROM {_q(self.schema)}.{_q(table)}")]
+
+    def execute(self, *statements: str) -> None:
+        """Run statements and commit them (set-up done by hand, not by the target)."""
+        if self.kind == "sqlite":
+            with _sqlite(self.sqlite_path) as conn:
+                for statement in statements:
+                    conn.execute(statement)
+                conn.commit()
+            return
+        with psycopg.connect(self.dsn) as conn:
+            for statement in statements:
+                conn.execute(statement.encode())
 
     def sql(self, query: str) -> list[tuple[Any, ...]]:
         if self.kind == "sqlite":

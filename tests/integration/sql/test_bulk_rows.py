@@ -6,20 +6,27 @@ date-times with offsets), duplicate keys, schema changes, table versions and bad
 records, each fed to a real target-postgres twice: as is, and with
 ``SLUICE_FAST_PATH=0`` (the reference, record by record). The landed tables are compared
 as PostgreSQL renders them (``row_to_json``: a numeric 5 and 5.0 differ), with the
-states, the exit code and the error lines.
+states, the exit code and the error lines. Both are also compared with a table computed
+independently in plain Python from the input lines (:func:`_expected`): the last record of
+a key wins (all records, for append-only), committed at the drain points (STATE, a batch
+full, a schema change, ACTIVATE_VERSION), and nothing after the last one survives a bad record.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import orjson
 import psycopg
 import pytest
+from psycopg.rows import dict_row
 
 from protocol.batch import compile_record_type
 from targets.sql.rawrows import RawRows
@@ -99,6 +106,88 @@ def _stream(rng: random.Random) -> bytes:
     return b"".join(out)
 
 
+FIELDS = ("id", "name", "amount", "qty", "ok", "at", "day", "extra")
+
+
+def _normal_row(values: dict[str, Any], version: Any, deleted: bool) -> tuple[Any, ...]:
+    """One row as comparable values: exact numbers, UTC times, dates; None where absent."""
+    out: list[Any] = []
+    for f in FIELDS:
+        v = values.get(f)
+        if f == "amount" and v is not None:
+            v = Decimal(v).normalize()
+        elif f == "at" and isinstance(v, str):
+            v = datetime.fromisoformat(v)
+        elif f == "day" and isinstance(v, str):
+            v = date.fromisoformat(v)
+        elif f == "name" and v is not None:
+            v = v.replace("\x00", "")  # PostgreSQL text cannot hold NUL: the targets drop it
+        if isinstance(v, datetime):
+            v = v.astimezone(UTC)
+        out.append(v)
+    return (*out, version, deleted)
+
+
+def _expected(data: bytes, config: dict[str, Any]) -> dict[str, Any]:
+    """The oracle: what a correct target commits, from the input lines alone."""
+    keyed = config["load_method"] != "append-only"
+    batch, hard = config["batch_size_rows"], config["hard_delete"]
+    table: dict[Any, tuple[Any, ...]] | list[tuple[Any, ...]] = {} if keyed else []
+    committed: list[tuple[Any, ...]] = []
+    states: list[Any] = []
+    held: list[Any] = []
+    pending, schema = 0, None
+
+    def rows() -> list[tuple[Any, ...]]:
+        return list(table.values()) if isinstance(table, dict) else list(table)
+
+    def drain() -> None:
+        nonlocal pending, committed
+        committed, pending = rows(), 0
+        states.extend(held)
+        held.clear()
+
+    for line in data.splitlines(keepends=True):
+        if line in BAD:
+            return {"code": 1, "states": states, "values": sorted(committed, key=repr)}
+        msg = json.loads(line, parse_float=Decimal)
+        if msg["type"] == "SCHEMA":
+            if schema is not None and msg["schema"] != schema:
+                drain()
+            schema = msg["schema"]
+        elif msg["type"] == "RECORD":
+            row = _normal_row(msg["record"], msg.get("version"), False)
+            if isinstance(table, dict):
+                table[row[0]] = row
+            else:
+                table.append(row)
+            pending += 1
+            if pending >= batch:
+                drain()
+        elif msg["type"] == "STATE":
+            held.append(msg["value"])
+            drain()  # state_flush_seconds is 0
+        elif msg["type"] == "ACTIVATE_VERSION":
+            drain()
+            v = msg["version"]
+            old = [r for r in rows() if r[-2] is None or r[-2] < v]
+            kept = [r for r in rows() if r not in old] + ([] if hard else [(*r[:-1], True) for r in old])
+            table = {r[0]: r for r in kept} if keyed else kept
+            committed = rows()
+    drain()
+    return {"code": 0, "states": states, "values": sorted(committed, key=repr)}
+
+
+def _landed_values(dsn: str, schema: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(dsn, row_factory=dict_row) as conn:
+        found = conn.execute("SELECT to_regclass(%s) IS NOT NULL AS t", (f"{schema}.s",)).fetchone()
+        if not (found and found["t"]):
+            return []
+        rows = conn.execute(f"SELECT * FROM {schema}.s".encode()).fetchall()
+    return sorted((_normal_row(r, r.get("_sdc_table_version"), r.get("_sdc_deleted_at") is not None) for r in rows),
+                  key=repr)
+
+
 _STAMP = re.compile(r"^\S+ \S+ \| ")
 _DELETED_AT = re.compile(r'"_sdc_deleted_at":"[^"]+"')  # when the run marked the row: differs
 
@@ -120,6 +209,7 @@ def _outcome(tmp: Path, dsn: str, data: bytes, fast: bool, config: dict[str, Any
         "rows": sorted(_DELETED_AT.sub(r'"_sdc_deleted_at":"(a time)"', r[0]) for r in rows),  # append-only: no key
         "errors": [_STAMP.sub("", x) for x in stderr.splitlines() if "| ERROR" in x],
         "bulk": re.findall(r"(\d+) built in bulk", stderr),
+        "values": _landed_values(dsn, schema),
     }
 
 
@@ -132,6 +222,10 @@ def test_rows_built_in_bulk_land_as_record_by_record(tmp_path: Path, pg_dsn: str
               "load_method": ["upsert", "append-only", "overwrite"][seed % 3]}
     fast = _outcome(tmp_path, pg_dsn, data, True, config)
     slow = _outcome(tmp_path, pg_dsn, data, False, config)
+    expected = _expected(data, config)
+    assert (slow["code"], slow["states"]) == (expected["code"], expected["states"])
+    assert slow["values"] == expected["values"]
+    assert fast["values"] == expected["values"]
     assert fast["code"] == slow["code"]
     assert fast["errors"] == slow["errors"]
     assert fast["states"] == slow["states"]
@@ -150,6 +244,8 @@ def test_a_clean_stream_is_built_in_bulk_with_exact_values(tmp_path: Path, pg_ds
     fast = _outcome(tmp_path, pg_dsn, data, True, {})
     assert fast["code"] == 0 and fast["states"] == [{"n": 3000}]
     assert fast["bulk"] == ["3000"]
+    oracle = {"load_method": "upsert", "batch_size_rows": 100_000, "hard_delete": False}
+    assert fast["values"] == _expected(data, oracle)["values"]
     rows = sorted(fast["rows"], key=lambda text: orjson.loads(text)["id"])
     first, second = orjson.loads(rows[0]), orjson.loads(rows[1])
     assert first == {"id": 0, "name": 'n"0,x', "amount": 2.25, "qty": 0, "ok": True,
