@@ -12,6 +12,10 @@ The connection is used by one worker thread: :meth:`Session.submit` queues a sta
 and returns at once (at most ``MAX_PENDING`` wait), so the database loads one chunk
 while the main thread parses and encodes the next; :meth:`Session.run` waits for its
 result. An error of a queued statement is raised by the next ``submit``/``run``.
+
+A SIGTERM arriving while COMMIT is in flight does not abandon it: :meth:`Session.commit`
+waits for the outcome (see :mod:`protocol.sigterm`), so what the target reports is what
+the database holds.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from psycopg import pq
 
 from protocol.errors import TargetError
 from protocol.pgconn import conninfo_from_settings, describe
+from protocol.sigterm import sigterm_held
 
 __all__ = ["KEEP_BYTES", "Session", "conninfo_from_config"]
 
@@ -202,7 +207,9 @@ class Session:
         return result
 
     def commit(self) -> None:
-        self.run(self._commit_op, journal=False)
+        # Once COMMIT is sent, its outcome is what we report: a SIGTERM waits for it.
+        with sigterm_held("the commit in flight went through"):
+            self.run(self._commit_op, journal=False)
         self._xid = None
         self._journal.clear()
         self.kept = 0

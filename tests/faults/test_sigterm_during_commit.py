@@ -1,0 +1,174 @@
+"""SIGTERM to target-postgres while its COMMIT is in flight: what it reports is what the database holds.
+
+The table is created beforehand with a deferred constraint trigger that, at COMMIT, waits for an
+advisory lock the test holds (and may then refuse the commit). So the test knows the COMMIT is in
+flight (the backend waits on the lock), sends SIGTERM, and only then lets the COMMIT finish.
+If the rows are committed, the STATE covering them is echoed (and the runner stores it); if the
+STATE is not echoed, the rows are not there.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psycopg
+import pytest
+import yaml
+
+from tests.conftest import exe
+from tests.integration.runner.helpers import fixture_connector, sluice_env, stored_state
+from tests.integration.sql.helpers import stdout_states
+
+LOCK = 7331
+GATE = f"""
+CREATE TABLE ctl (refuse boolean NOT NULL);
+INSERT INTO ctl VALUES (false);
+CREATE FUNCTION gate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock_shared({LOCK});
+    IF (SELECT refuse FROM ctl) THEN
+        RAISE EXCEPTION 'commit refused by the test';
+    END IF;
+    RETURN NULL;
+END $$;
+"""
+
+
+def _gate_table(dsn: str, create: str, table: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(GATE)
+        conn.execute(create)
+        conn.execute(f"CREATE CONSTRAINT TRIGGER gate AFTER INSERT ON {table} DEFERRABLE INITIALLY DEFERRED "
+                     "FOR EACH ROW EXECUTE FUNCTION gate()")
+
+
+def _commit_waiting(dsn: str) -> bool:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query = 'COMMIT' "
+            "AND state = 'active' AND wait_event_type = 'Lock' AND wait_event = 'advisory'").fetchone()
+    return bool(row and row[0])
+
+
+def _query(dsn: str, sql: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(sql.encode()).fetchall()
+
+
+def _wait_for(condition: Any, what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def _config(tmp_path: Path, dsn: str) -> Path:
+    config = tmp_path / "target.json"
+    config.write_text(json.dumps({"sqlalchemy_url": dsn, "state_flush_seconds": 0}))
+    return config
+
+
+SCHEMA = {"type": "SCHEMA", "stream": "log", "key_properties": [],
+          "schema": {"type": "object", "properties": {"n": {"type": "integer"}, "s": {"type": "string"}}}}
+
+
+def _lines(first: int, last: int) -> bytes:
+    return b"".join(orjson.dumps({"type": "RECORD", "stream": "log", "record": {"n": i, "s": f"row {i}"}}) + b"\n"
+                    for i in range(first, last + 1)) + orjson.dumps({"type": "STATE", "value": {"n": last}}) + b"\n"
+
+
+@pytest.mark.parametrize("refuse", [False, True], ids=["commit-goes-through", "commit-fails"])
+def test_sigterm_while_commit_is_in_flight(pg_dsn: str, tmp_path: Path, refuse: bool) -> None:
+    _gate_table(pg_dsn, "CREATE TABLE log (n BIGINT, s TEXT)", "log")
+    config = _config(tmp_path, pg_dsn)
+    with psycopg.connect(pg_dsn, autocommit=True) as holder:
+        proc = subprocess.Popen([exe("target-postgres"), "--config", str(config)], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert proc.stdin and proc.stdout and proc.stderr
+        try:
+            # a first batch commits before the gate closes: its STATE is echoed in any case
+            proc.stdin.write(orjson.dumps(SCHEMA) + b"\n" + _lines(1, 100))
+            proc.stdin.flush()
+            assert json.loads(proc.stdout.readline()) == {"n": 100}
+            holder.execute("SELECT pg_advisory_lock(%s)", (LOCK,))
+            proc.stdin.write(_lines(101, 300))  # stdin stays open: the target stops on SIGTERM alone
+            proc.stdin.flush()
+            _wait_for(lambda: _commit_waiting(pg_dsn), "the target's COMMIT waiting on the gate")
+            proc.send_signal(signal.SIGTERM)
+            time.sleep(0.5)  # the signal reaches the target while its COMMIT still waits
+            if refuse:
+                holder.execute("UPDATE ctl SET refuse = true")
+            holder.execute("SELECT pg_advisory_unlock(%s)", (LOCK,))
+            code = proc.wait(timeout=60)
+            out, err = proc.stdout.read(), proc.stderr.read().decode()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.communicate()
+    count = _query(pg_dsn, "SELECT count(*) FROM log")[0][0]
+    states = stdout_states(out)
+    assert "Traceback" not in err
+    if refuse:
+        assert count == 100 and states == []
+        assert code == 1 and "commit refused by the test" in err
+    else:
+        assert count == 300, err
+        assert states == [{"n": 300}], err  # the committed rows are covered by the echoed STATE
+        assert code == 143
+        assert "stopped by SIGTERM after the commit in flight went through" in err.strip().splitlines()[-1]
+
+
+def test_sluice_run_stores_the_state_of_a_commit_that_a_sigterm_did_not_undo(pg_dsn: str, tmp_path: Path) -> None:
+    """The runner is stopped while the target's COMMIT waits; it stops the tap, then (after 2 x grace)
+    SIGTERMs the target; the COMMIT then goes through and the runner stores the STATE it covers."""
+    _gate_table(pg_dsn, "CREATE TABLE items (id BIGINT PRIMARY KEY, name TEXT, address JSONB)", "items")
+    hold = tmp_path / "never"
+    tap = fixture_connector("tap-fix", "fixture_tap.py", {"records": 60, "state_every": 30, "hold_until": str(hold)})
+    target = {"name": "target-postgres", "executable": exe("target-postgres"),
+              "config": {"sqlalchemy_url": pg_dsn, "state_flush_seconds": 0}}
+    (tmp_path / "sluice.yml").write_text(yaml.safe_dump({
+        "connectors": [tap, target], "pipelines": [{"name": "demo", "tap": "tap-fix", "target": "target-postgres"}]}))
+    with psycopg.connect(pg_dsn, autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (LOCK,))
+        proc = subprocess.Popen([exe("sluice"), "run", "demo", "--grace", "1"], cwd=tmp_path, env=sluice_env(),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert proc.stderr is not None
+        lines: list[str] = []
+        target_stopped = threading.Event()
+
+        def read_stderr() -> None:
+            assert proc.stderr is not None
+            for raw in proc.stderr:
+                lines.append(raw.decode())
+                if "sending SIGTERM to target" in lines[-1]:
+                    target_stopped.set()
+
+        reader = threading.Thread(target=read_stderr, daemon=True)
+        reader.start()
+        try:
+            _wait_for(lambda: _commit_waiting(pg_dsn), "the target's COMMIT waiting on the gate")
+            proc.send_signal(signal.SIGTERM)
+            assert target_stopped.wait(30), "".join(lines)
+            time.sleep(0.5)  # the signal reaches the target while its COMMIT still waits
+            holder.execute("SELECT pg_advisory_unlock(%s)", (LOCK,))
+            proc.wait(timeout=60)
+            reader.join(10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.communicate()
+    err = "".join(lines)
+    ids = [r[0] for r in _query(pg_dsn, "SELECT id FROM items ORDER BY id")]
+    state = stored_state(tmp_path)
+    assert ids == list(range(1, 31)), err
+    assert state is not None, err
+    assert state["bookmarks"]["items"]["replication_key_value"] == 30
+    assert "stopped by SIGTERM after the commit in flight went through" in err
