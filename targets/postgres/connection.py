@@ -80,6 +80,7 @@ class Session:
         #: the open transaction's id (recorded when it starts): after a connection drop during
         #: COMMIT, txid_status() tells whether that commit went through
         self._xid: int | None = None
+        self._backend: int | None = None  # the server process of that transaction
         self.spool = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)
         #: chunk bytes of the open transaction kept in memory (beyond: the spool)
         self.keep_bytes = keep_bytes
@@ -130,24 +131,44 @@ class Session:
         return self._guard(op)
 
     def _begin(self) -> None:
-        """Record the id of the transaction that the next statement opens."""
+        """Record the id of the transaction that the next statement opens, and its backend."""
         if self.conn.info.transaction_status == pq.TransactionStatus.IDLE:
-            row = self._guard(lambda conn: conn.execute(b"SELECT txid_current()").fetchone())
-            self._xid = int(row[0])
+            row = self._guard(lambda conn: conn.execute(b"SELECT txid_current(), pg_backend_pid()").fetchone())
+            self._xid, self._backend = int(row[0]), int(row[1])
+
+    def _txid_status(self, xid: int) -> str | None:
+        row = self._guard(lambda conn: conn.execute("SELECT txid_status(%s)", (xid,)).fetchone())
+        self._guard(lambda conn: conn.rollback())
+        return row[0] if row is not None else None
 
     def _committed_before(self) -> bool:
-        """Whether the open transaction committed, its COMMIT's reply lost with the connection."""
+        """Whether the open transaction committed, its COMMIT's reply lost with the connection.
+
+        If the old backend is still running that COMMIT (a deferred trigger, a lock, a slow
+        disk), it is cancelled first, so the outcome is final before anything is decided: a
+        commit past its point of no return stays committed, anything else is rolled back.
+        Replaying beside a COMMIT that may still go through would load the batch twice."""
         xid = self._xid
         if xid is None:
             return False
-        status = None
-        for _ in range(20):  # "in progress": the old backend has not finished yet (its COMMIT may be pending)
-            row = self._guard(lambda conn: conn.execute("SELECT txid_status(%s)", (xid,)).fetchone())
-            self._guard(lambda conn: conn.rollback())
-            status = row[0] if row is not None else None
-            if status != "in progress":
-                break
-            time.sleep(0.25)
+        status = self._txid_status(xid)
+        if status == "in progress":
+            backend, low = self._backend, xid & 0xFFFFFFFF  # backend_xid: the 32-bit xid, no epoch
+            self._guard(lambda conn: conn.execute(
+                "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE pid = %s AND backend_xid::text = %s",
+                (backend, str(low))).fetchall())
+            for _ in range(100):
+                time.sleep(0.1)
+                status = self._txid_status(xid)
+                if status != "in progress":
+                    break
+            log.warning("connection to PostgreSQL at %s lost during COMMIT; the server was still running it, so it "
+                        "was cancelled: transaction %s %s", self.where, xid, status)
+        if status == "in progress":
+            raise TargetError(
+                f"connection to PostgreSQL at {self.where} lost during COMMIT, and transaction {xid} is still in "
+                f"progress on the server: whether it commits is unknown, so the batch is not replayed and no STATE "
+                f"is emitted for it (SELECT txid_status({xid}) tells the outcome)")
         if status == "committed":
             log.warning("connection to PostgreSQL at %s lost during COMMIT, which went through (transaction %s "
                         "committed): nothing to replay", self.where, xid)

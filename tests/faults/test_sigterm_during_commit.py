@@ -10,7 +10,9 @@ STATE is not echoed, the rows are not there.
 from __future__ import annotations
 
 import json
+import os
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -23,6 +25,7 @@ import pytest
 import yaml
 
 from tests.conftest import exe
+from tests.faults.test_commit_reply_lost import COMMIT, CommitReplyEater, _close
 from tests.integration.runner.helpers import fixture_connector, sluice_env, stored_state
 from tests.integration.sql.helpers import stdout_states
 
@@ -172,3 +175,73 @@ def test_sluice_run_stores_the_state_of_a_commit_that_a_sigterm_did_not_undo(pg_
     assert state is not None, err
     assert state["bookmarks"]["items"]["replication_key_value"] == 30
     assert "stopped by SIGTERM after the commit in flight went through" in err
+
+
+class CommitCutter(CommitReplyEater):
+    """Forwards loopback connections to PostgreSQL; cuts the first connection that sends COMMIT
+    right after forwarding it, so the server goes on with that COMMIT on its own."""
+
+    def _up(self, client: socket.socket, server: socket.socket, state: dict[str, bool]) -> None:
+        try:
+            while data := client.recv(65536):
+                server.sendall(data)
+                if COMMIT in data and not self.eaten.is_set():
+                    self.eaten.set()
+                    time.sleep(0.2)  # let the server read the COMMIT before its client goes away
+                    break
+        except OSError:
+            pass
+        finally:
+            _close(client)
+            _close(server)
+
+
+def _commit_pids(dsn: str) -> set[int]:
+    return {row[0] for row in _query(dsn, "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                          "AND query = 'COMMIT' AND state = 'active'")}
+
+
+def test_a_commit_still_running_after_the_connection_dropped_is_not_run_twice(pg_dsn: str, tmp_path: Path) -> None:
+    """The connection drops while the server still runs the COMMIT (its deferred trigger waits on the
+    gate): the target must not replay the batch beside a commit that may still go through."""
+    _gate_table(pg_dsn, "CREATE TABLE log (n BIGINT, s TEXT)", "log")
+    proxy = CommitCutter(("127.0.0.1", 5432))
+    config = tmp_path / "target.json"
+    config.write_text(json.dumps({"host": "127.0.0.1", "port": proxy.port, "user": "postgres",
+                                  "database": pg_dsn.rsplit("/", 1)[1], "state_flush_seconds": 0}))
+    try:
+        with psycopg.connect(pg_dsn, autocommit=True) as holder:
+            holder.execute("SELECT pg_advisory_lock(%s)", (LOCK,))
+            proc = subprocess.Popen([exe("target-postgres"), "--config", str(config)], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    env={**os.environ, "PGSSLMODE": "disable"})
+            try:
+                out, err = _cut_then_release(proc, proxy, holder, pg_dsn)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+                for pipe in (proc.stdout, proc.stderr):
+                    assert pipe is not None
+                    pipe.close()
+    finally:
+        proxy.close()
+    count, distinct = _query(pg_dsn, "SELECT count(*), count(DISTINCT n) FROM log")[0]
+    assert proc.returncode == 0, err
+    assert (count, distinct) == (300, 300), err  # once each
+    assert stdout_states(out) == [{"n": 300}]
+
+
+def _cut_then_release(proc: subprocess.Popen[bytes], proxy: CommitCutter, holder: psycopg.Connection[Any],
+                      dsn: str) -> tuple[bytes, str]:
+    assert proc.stdin
+    proc.stdin.write(orjson.dumps(SCHEMA) + b"\n" + _lines(1, 300))
+    proc.stdin.close()
+    _wait_for(proxy.eaten.is_set, "the proxy cutting the connection after COMMIT")
+    first = _commit_pids(dsn)
+    # the target reconnects and (at last) sends its COMMIT again on a new connection; then the gate opens
+    _wait_for(lambda: bool(_commit_pids(dsn) - first), "a COMMIT on a new connection", timeout=60)
+    holder.execute("SELECT pg_advisory_unlock(%s)", (LOCK,))
+    proc.wait(timeout=60)
+    assert proc.stdout and proc.stderr
+    return proc.stdout.read(), proc.stderr.read().decode()
