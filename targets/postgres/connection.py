@@ -197,13 +197,23 @@ class Session:
             return retrying(op, journal)
         except _ConnectionLost as exc:
             self._failed = True
-            raise TargetError(
-                f"connection to PostgreSQL at {self.where} lost and {self.max_tries - 1} reconnects failed; "
-                f"nothing after the last STATE was committed: {str(exc).splitlines()[0] if str(exc) else exc}"
-            ) from exc
+            raise self._gave_up(op is self._commit_op, exc) from exc
         except BaseException:
             self._failed = True
             raise
+
+    def _gave_up(self, committing: bool, exc: _ConnectionLost) -> TargetError:
+        cause = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        lost = f"connection to PostgreSQL at {self.where} lost"
+        if not committing:  # the server rolls back a transaction whose connection is gone
+            return TargetError(f"{lost} and {self.max_tries - 1} reconnects failed; nothing after the last STATE "
+                               f"was committed: {cause}")
+        # the server may have committed before the connection went: say so, never guess
+        xid = self._xid
+        what, check = (f"transaction {xid}", f" (SELECT txid_status({xid}) tells)") if xid is not None else \
+            ("the open transaction", "")
+        return TargetError(f"{lost} during COMMIT and {self.max_tries - 1} reconnects failed: whether {what} "
+                           f"committed is unknown, and no STATE was emitted for it{check}: {cause}")
 
     def _settle(self, limit: int) -> None:
         """Wait until at most ``limit`` statements are queued; raise the first error."""
