@@ -73,6 +73,30 @@ def _wait_for(condition: Any, what: str, timeout: float = 30) -> None:
         time.sleep(0.05)
 
 
+class StderrWatch:
+    """Reads a process's stderr in a thread; tells when a line holding ``text`` arrived."""
+
+    HELD = "SIGTERM received while a COMMIT is in flight"
+
+    def __init__(self, proc: subprocess.Popen[bytes], *texts: str) -> None:
+        self.lines: list[str] = []
+        self.seen = {text: threading.Event() for text in (self.HELD, *texts)}
+        self._thread = threading.Thread(target=self._read, args=(proc,), daemon=True)
+        self._thread.start()
+
+    def _read(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stderr is not None
+        for raw in proc.stderr:
+            self.lines.append(raw.decode())
+            for text, event in self.seen.items():
+                if text in self.lines[-1]:
+                    event.set()
+
+    def text(self) -> str:
+        self._thread.join(10)
+        return "".join(self.lines)
+
+
 def _config(tmp_path: Path, dsn: str) -> Path:
     config = tmp_path / "target.json"
     config.write_text(json.dumps({"sqlalchemy_url": dsn, "state_flush_seconds": 0}))
@@ -105,20 +129,22 @@ def test_sigterm_while_commit_is_in_flight(pg_dsn: str, tmp_path: Path, refuse: 
             proc.stdin.write(_lines(101, 300))  # stdin stays open: the target stops on SIGTERM alone
             proc.stdin.flush()
             _wait_for(lambda: _commit_waiting(pg_dsn), "the target's COMMIT waiting on the gate")
+            watch = StderrWatch(proc)
             proc.send_signal(signal.SIGTERM)
-            time.sleep(0.5)  # the signal reaches the target while its COMMIT still waits
+            # the target takes the signal while its COMMIT still waits (before the fix: no such line)
+            watch.seen[watch.HELD].wait(10)
             if refuse:
                 holder.execute("UPDATE ctl SET refuse = true")
             holder.execute("SELECT pg_advisory_unlock(%s)", (LOCK,))
             code = proc.wait(timeout=60)
-            out, err = proc.stdout.read(), proc.stderr.read().decode()
+            out, err = proc.stdout.read(), watch.text()
         finally:
             if proc.poll() is None:
                 proc.kill()
             proc.communicate()
     count = _query(pg_dsn, "SELECT count(*) FROM log")[0][0]
     states = stdout_states(out)
-    assert "Traceback" not in err
+    assert "Traceback" not in err and StderrWatch.HELD in err
     if refuse:
         assert count == 100 and states == []
         assert code == 1 and "commit refused by the test" in err
@@ -143,36 +169,25 @@ def test_sluice_run_stores_the_state_of_a_commit_that_a_sigterm_did_not_undo(pg_
         holder.execute("SELECT pg_advisory_lock(%s)", (LOCK,))
         proc = subprocess.Popen([exe("sluice"), "run", "demo", "--grace", "1"], cwd=tmp_path, env=sluice_env(),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        assert proc.stderr is not None
-        lines: list[str] = []
-        target_stopped = threading.Event()
-
-        def read_stderr() -> None:
-            assert proc.stderr is not None
-            for raw in proc.stderr:
-                lines.append(raw.decode())
-                if "sending SIGTERM to target" in lines[-1]:
-                    target_stopped.set()
-
-        reader = threading.Thread(target=read_stderr, daemon=True)
-        reader.start()
+        watch = StderrWatch(proc, "sending SIGTERM to target")
         try:
             _wait_for(lambda: _commit_waiting(pg_dsn), "the target's COMMIT waiting on the gate")
             proc.send_signal(signal.SIGTERM)
-            assert target_stopped.wait(30), "".join(lines)
-            time.sleep(0.5)  # the signal reaches the target while its COMMIT still waits
+            assert watch.seen["sending SIGTERM to target"].wait(30), "".join(watch.lines)
+            watch.seen[watch.HELD].wait(10)  # the target took it while its COMMIT waits (before the fix: no line)
             holder.execute("SELECT pg_advisory_unlock(%s)", (LOCK,))
             proc.wait(timeout=60)
-            reader.join(10)
         finally:
             if proc.poll() is None:
                 proc.kill()
+                proc.wait()
+            err = watch.text()
             proc.communicate()
-    err = "".join(lines)
     ids = [r[0] for r in _query(pg_dsn, "SELECT id FROM items ORDER BY id")]
     state = stored_state(tmp_path)
     assert ids == list(range(1, 31)), err
     assert state is not None, err
+    assert StderrWatch.HELD in err
     assert state["bookmarks"]["items"]["replication_key_value"] == 30
     assert "stopped by SIGTERM after the commit in flight went through" in err
 
