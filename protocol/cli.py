@@ -24,8 +24,9 @@ import orjson
 from protocol.about import format_about
 from protocol.catalog import Catalog
 from protocol.config import RedactingFilter, load_config, read_json_file, secret_values
-from protocol.errors import EXIT_FAILED, ConfigError, DownstreamClosed, SluiceError, Terminated
+from protocol.errors import EXIT_FAILED, ConfigError, DownstreamClosed, SluiceError
 from protocol.logs import setup_logging
+from protocol.sigterm import on_sigterm
 from protocol.state import Bookmarks
 from protocol.writer import MessageWriter
 
@@ -45,17 +46,14 @@ def _silence_stdout() -> None:
     os.close(devnull)
 
 
-def _on_sigterm(signum: int, frame: object) -> None:
-    raise Terminated("stopped by SIGTERM")
-
-
 def run_cli(body: Callable[[], None]) -> None:
     """Run a CLI body; turn every error into one stderr line and an exit code.
 
     SIGTERM becomes a :class:`Terminated` error raised where the program is, so a target
-    unwinds through its abort path (uncommitted records are rolled back) before exiting.
+    unwinds through its abort path (uncommitted records are rolled back) before exiting;
+    while a COMMIT is in flight it waits for the outcome (see :mod:`protocol.sigterm`).
     """
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGTERM, on_sigterm)
     try:
         body()
     except DownstreamClosed as exc:

@@ -12,6 +12,10 @@ The connection is used by one worker thread: :meth:`Session.submit` queues a sta
 and returns at once (at most ``MAX_PENDING`` wait), so the database loads one chunk
 while the main thread parses and encodes the next; :meth:`Session.run` waits for its
 result. An error of a queued statement is raised by the next ``submit``/``run``.
+
+A SIGTERM arriving while COMMIT is in flight does not abandon it: :meth:`Session.commit`
+waits for the outcome (see :mod:`protocol.sigterm`), so what the target reports is what
+the database holds.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from psycopg import pq
 
 from protocol.errors import TargetError
 from protocol.pgconn import conninfo_from_settings, describe
+from protocol.sigterm import sigterm_held
 
 __all__ = ["KEEP_BYTES", "Session", "conninfo_from_config"]
 
@@ -75,6 +80,7 @@ class Session:
         #: the open transaction's id (recorded when it starts): after a connection drop during
         #: COMMIT, txid_status() tells whether that commit went through
         self._xid: int | None = None
+        self._backend: int | None = None  # the server process of that transaction
         self.spool = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)
         #: chunk bytes of the open transaction kept in memory (beyond: the spool)
         self.keep_bytes = keep_bytes
@@ -125,24 +131,44 @@ class Session:
         return self._guard(op)
 
     def _begin(self) -> None:
-        """Record the id of the transaction that the next statement opens."""
+        """Record the id of the transaction that the next statement opens, and its backend."""
         if self.conn.info.transaction_status == pq.TransactionStatus.IDLE:
-            row = self._guard(lambda conn: conn.execute(b"SELECT txid_current()").fetchone())
-            self._xid = int(row[0])
+            row = self._guard(lambda conn: conn.execute(b"SELECT txid_current(), pg_backend_pid()").fetchone())
+            self._xid, self._backend = int(row[0]), int(row[1])
+
+    def _txid_status(self, xid: int) -> str | None:
+        row = self._guard(lambda conn: conn.execute("SELECT txid_status(%s)", (xid,)).fetchone())
+        self._guard(lambda conn: conn.rollback())
+        return row[0] if row is not None else None
 
     def _committed_before(self) -> bool:
-        """Whether the open transaction committed, its COMMIT's reply lost with the connection."""
+        """Whether the open transaction committed, its COMMIT's reply lost with the connection.
+
+        If the old backend is still running that COMMIT (a deferred trigger, a lock, a slow
+        disk), it is cancelled first, so the outcome is final before anything is decided: a
+        commit past its point of no return stays committed, anything else is rolled back.
+        Replaying beside a COMMIT that may still go through would load the batch twice."""
         xid = self._xid
         if xid is None:
             return False
-        status = None
-        for _ in range(20):  # "in progress": the old backend has not finished yet (its COMMIT may be pending)
-            row = self._guard(lambda conn: conn.execute("SELECT txid_status(%s)", (xid,)).fetchone())
-            self._guard(lambda conn: conn.rollback())
-            status = row[0] if row is not None else None
-            if status != "in progress":
-                break
-            time.sleep(0.25)
+        status = self._txid_status(xid)
+        if status == "in progress":
+            backend, low = self._backend, xid & 0xFFFFFFFF  # backend_xid: the 32-bit xid, no epoch
+            self._guard(lambda conn: conn.execute(
+                "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE pid = %s AND backend_xid::text = %s",
+                (backend, str(low))).fetchall())
+            for _ in range(100):
+                time.sleep(0.1)
+                status = self._txid_status(xid)
+                if status != "in progress":
+                    break
+            log.warning("connection to PostgreSQL at %s lost during COMMIT; the server was still running it, so it "
+                        "was cancelled: transaction %s %s", self.where, xid, status)
+        if status == "in progress":
+            raise TargetError(
+                f"connection to PostgreSQL at {self.where} lost during COMMIT, and transaction {xid} is still in "
+                f"progress on the server: whether it commits is unknown, so the batch is not replayed and no STATE "
+                f"is emitted for it (SELECT txid_status({xid}) tells the outcome)")
         if status == "committed":
             log.warning("connection to PostgreSQL at %s lost during COMMIT, which went through (transaction %s "
                         "committed): nothing to replay", self.where, xid)
@@ -171,13 +197,23 @@ class Session:
             return retrying(op, journal)
         except _ConnectionLost as exc:
             self._failed = True
-            raise TargetError(
-                f"connection to PostgreSQL at {self.where} lost and {self.max_tries - 1} reconnects failed; "
-                f"nothing after the last STATE was committed: {str(exc).splitlines()[0] if str(exc) else exc}"
-            ) from exc
+            raise self._gave_up(op is self._commit_op, exc) from exc
         except BaseException:
             self._failed = True
             raise
+
+    def _gave_up(self, committing: bool, exc: _ConnectionLost) -> TargetError:
+        cause = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        lost = f"connection to PostgreSQL at {self.where} lost"
+        if not committing:  # the server rolls back a transaction whose connection is gone
+            return TargetError(f"{lost} and {self.max_tries - 1} reconnects failed; nothing after the last STATE "
+                               f"was committed: {cause}")
+        # the server may have committed before the connection went: say so, never guess
+        xid = self._xid
+        what, check = (f"transaction {xid}", f" (SELECT txid_status({xid}) tells)") if xid is not None else \
+            ("the open transaction", "")
+        return TargetError(f"{lost} during COMMIT and {self.max_tries - 1} reconnects failed: whether {what} "
+                           f"committed is unknown, and no STATE was emitted for it{check}: {cause}")
 
     def _settle(self, limit: int) -> None:
         """Wait until at most ``limit`` statements are queued; raise the first error."""
@@ -202,7 +238,9 @@ class Session:
         return result
 
     def commit(self) -> None:
-        self.run(self._commit_op, journal=False)
+        # Once COMMIT is sent, its outcome is what we report: a SIGTERM waits for it.
+        with sigterm_held("the commit in flight went through"):
+            self.run(self._commit_op, journal=False)
         self._xid = None
         self._journal.clear()
         self.kept = 0

@@ -2,7 +2,8 @@
 
 Values are tab-separated, rows end with a newline, NULL is ``\\N``; backslash, tab, newline
 and carriage return are escaped. PostgreSQL cannot store NUL characters in text or jsonb:
-they are dropped (in JSON, the ``\\u0000`` escape is removed).
+they are dropped (in JSON, the ``\\u0000`` escape is removed), and each value that loses one
+is counted (:func:`counting_converter`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 from protocol.jsoncodec import dumps
 from targets.sql import types as T
 
-__all__ = ["CONVERT", "NULL", "compile_encoder", "integer_value", "text_value"]
+__all__ = ["CONVERT", "NULL", "compile_encoder", "counting_converter", "integer_value", "text_value"]
 
 NULL = "\\N"
 _JSON_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
@@ -88,6 +89,36 @@ CONVERT: dict[str, Callable[[Any], str]] = {
     T.INTEGER: _integer, T.NUMBER: _number, T.BOOLEAN: _boolean, T.JSON: _json,
     T.TIMESTAMP: _text, T.DATE: _text, T.TIME: _text, T.STRING: _text,
 }
+
+
+def counting_converter(logical: str, count: Callable[[], None]) -> Callable[[Any], str]:
+    """The converter of a ``logical`` column that calls ``count()`` for every value it removes
+    NUL characters from. Called by the generated encoder only off its fast paths (a string
+    holding NUL is not printable), so plain values cost nothing more."""
+    convert = CONVERT[logical]
+
+    def json_value(v: Any) -> str:
+        if v is None:
+            return NULL
+        text = dumps(v).decode()
+        if "\\u0000" in text:
+            text, removed = _JSON_NUL.subn(r"\1", text)
+            if removed:
+                count()
+        return _esc(text)
+
+    def value(v: Any) -> str:
+        cls = v.__class__
+        if cls is str:
+            if "\x00" in v:
+                count()
+        elif cls is dict or cls is list:
+            return json_value(v)
+        return convert(v)
+
+    return json_value if logical == T.JSON else value
+
+
 # Inline fast paths of the generated row encoder (see _compile); anything else calls the converter.
 _FAST = {
     T.INTEGER: "(str({v}) if {v}.__class__ is int else {c}({v}))",
@@ -99,14 +130,16 @@ for _t in (T.TIMESTAMP, T.DATE, T.TIME):
     _FAST[_t] = _FAST[T.STRING]
 
 
-def compile_encoder(fields: list[tuple[str, str]]) -> Callable[[dict[str, Any], Any], str]:
+def compile_encoder(fields: list[tuple[str, str]],
+                    converters: list[Callable[[Any], str]] | None = None) -> Callable[[dict[str, Any], Any], str]:
     """A row encoder specialised for one column layout: one function, no per-column calls
-    on the common paths. Field names enter the source only through ``repr`` (a literal)."""
+    on the common paths. Field names enter the source only through ``repr`` (a literal).
+    ``converters`` (one per field; default ``CONVERT`` of its type) handle the other values."""
     namespace: dict[str, Any] = {}
     body = ["def encode(record, message):", "    get = record.get"]
     parts = []
     for i, (field, logical) in enumerate(fields):
-        namespace[f"c{i}"] = CONVERT[logical]
+        namespace[f"c{i}"] = converters[i] if converters is not None else CONVERT[logical]
         body.append(f"    v{i} = get({field!r})")
         parts.append(_FAST.get(logical, "{c}({v})").format(v=f"v{i}", c=f"c{i}"))
     body.append("    return '\\t'.join((" + ", ".join(parts) + ",)) + '\\n'")

@@ -14,6 +14,7 @@ built in bulk from decoded records (see targets/sql/rawrows.py).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -22,7 +23,7 @@ from psycopg import errors as pg_errors
 
 from protocol.errors import TargetError
 from targets.postgres.connection import Session
-from targets.postgres.copytext import CONVERT, compile_encoder, integer_value, text_value
+from targets.postgres.copytext import compile_encoder, counting_converter, integer_value, text_value
 from targets.sql import types as T
 from targets.sql.dialect import (
     DELETED_COLUMN,
@@ -128,6 +129,8 @@ class PostgresLoader(Loader):
         self._stages: dict[str, int] = {}
         self._conflicts: set[str] = set()
         self._schema_ready = False
+        #: values whose NUL characters were removed, per (table, column): PostgreSQL cannot store NUL
+        self.nul_removed: Counter[tuple[str, str]] = Counter()
 
     # -- inspection -----------------------------------------------------------------
 
@@ -259,15 +262,23 @@ class PostgresLoader(Loader):
     def encoder(self, spec: TableSpec, meta: MetaValues) -> Encoder:
         extra = [c.source.meta for c in spec.columns if c.source.meta is not None]
         join = "\t".join
+        converters = [counting_converter(c.logical, self._nul_counter(spec.table, c.name)) for c in spec.columns]
         if not extra:
-            return compile_encoder([(c.source.field, c.logical) for c in spec.columns])
+            return compile_encoder([(c.source.field, c.logical) for c in spec.columns], converters)
 
-        order = [(c.source.meta, c.source.field, CONVERT[c.logical]) for c in spec.columns]
+        order = [(c.source.meta, c.source.field, conv) for c, conv in zip(spec.columns, converters, strict=True)]
         values = meta_row(order, meta, extracted=text_value, version=integer_value, sequence=str)
 
         def encode_meta(record: dict[str, Any], message: Any) -> Any:
             return join(values(record, message)) + "\n"
         return encode_meta
+
+    def _nul_counter(self, table: str, column: str) -> Callable[[], None]:
+        tally, key = self.nul_removed, (table, column)
+
+        def count() -> None:
+            tally[key] += 1
+        return count
 
     def _stage(self, spec: TableSpec) -> tuple[str, bytes]:
         """The temp staging table of a layout: name, and its CREATE statement."""

@@ -11,6 +11,7 @@ target after every sink flushed, just before the STATE goes out) and by
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -95,6 +96,9 @@ class Loader(ABC):
     chunk_rows: int = 50_000
     #: whether :meth:`write_csv` is implemented (rows built in bulk from decoded records)
     csv_rows: ClassVar[bool] = False
+    #: for a database that cannot store NUL characters: how many values had them removed, per
+    #: (table, column), counted by the row builders; None where NUL is stored as it is
+    nul_removed: Counter[tuple[str, str]] | None = None
 
     def mapper(self) -> IdentifierMapper:
         return IdentifierMapper(self.max_identifier_bytes, case_insensitive=self.case_insensitive)

@@ -15,13 +15,15 @@ Two kinds of line are rewritten one by one: a record holding a digit run of 16 o
 (a float could round it) from its exact parse, and a line whose text holds a backslash
 (JSON escapes are not CSV: ``\\"``, ``\\n``, ``\\u00e9``) from its decoded values; strings
 are quoted CSV-style (a quoted field may hold newlines) with NUL dropped, as the
-record-by-record path does.
+record-by-record path does; every value that loses a NUL is counted per (table, column) in
+the loader's ``nul_removed`` (a NUL is always escaped in JSON, so only these lines hold one).
 Constant columns (a field the schema lacks, the table version) are appended to every line.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from operator import attrgetter
 from typing import Any
@@ -70,12 +72,15 @@ def _simple(prop: Mapping[str, Any], logical: str) -> bool:
 class RawRows:
     """How one table's CSV rows are built from decoded records."""
 
-    def __init__(self, fields: list[tuple[str, str]], constants: list[tuple[str, str]]) -> None:
+    def __init__(self, fields: list[tuple[str, str]], constants: list[tuple[str, str]], *, table: str = "",
+                 nul_removed: Counter[tuple[str, str]] | None = None) -> None:
         #: (column, record field) written from the decoded record, then constant columns
         self.fields = fields
         self.constants = constants  # (column, "null" | "version")
         self.columns = [c for c, _ in fields] + [c for c, _ in constants]
         self._getters: dict[type, Callable[[Any], Any]] = {}
+        self._nul_keys = [(table, c) for c, _ in fields]
+        self._nul_removed = nul_removed
 
     def _getter(self, cls: type) -> Callable[[Any], Any] | None:
         getter = self._getters.get(cls)
@@ -107,18 +112,30 @@ class RawRows:
         lines = data[:-1].split(b"\n")
         texts = raw.split(b"\n") if exact else []
         out = []
+        nul: Counter[tuple[str, str]] = Counter()  # added to the loader's count once the run is built
         try:
             for i, line in enumerate(lines):
                 if exact and needs_exact_parse(texts[i]):
                     record = exact_loads(texts[i])
-                    out.append(b",".join([_csv_value(record.get(f)) for _, f in self.fields]) + suffix)
+                    out.append(self._csv_row([record.get(f) for _, f in self.fields], nul) + suffix)
                 elif b"\\" in line:
-                    out.append(b",".join(map(_csv_value, _DECODER.decode(line))) + suffix)
+                    out.append(self._csv_row(_DECODER.decode(line), nul) + suffix)
                 else:
                     out.append(line[1:-1] + suffix)
         except (msgspec.DecodeError, ValueError):
             return None
+        if nul and self._nul_removed is not None:
+            self._nul_removed.update(nul)
         return b"\n".join(out) + b"\n"
+
+    def _csv_row(self, values: Iterable[Any], nul: Counter[tuple[str, str]]) -> bytes:
+        """One CSV line (no suffix) of the field values; counts in ``nul`` the values that lose a NUL."""
+        parts = []
+        for key, value in zip(self._nul_keys, values, strict=True):
+            if value.__class__ is str and "\x00" in value:
+                nul[key] += 1
+            parts.append(_csv_value(value))
+        return b",".join(parts)
 
 
 def _csv_value(value: Any) -> bytes:
@@ -132,8 +149,10 @@ def _csv_value(value: Any) -> bytes:
     return _ENCODER.encode(value)
 
 
-def plan_raw_rows(spec: TableSpec, props: Mapping[str, Any]) -> RawRows | None:
-    """The bulk row builder for ``spec``, or None when some column needs the per-record path."""
+def plan_raw_rows(spec: TableSpec, props: Mapping[str, Any],
+                  nul_removed: Counter[tuple[str, str]] | None = None) -> RawRows | None:
+    """The bulk row builder for ``spec``, or None when some column needs the per-record path.
+    ``nul_removed`` counts, per (table, column), the values whose NUL characters were dropped."""
     fields: list[tuple[str, str]] = []
     constants: list[tuple[str, str]] = []
     for col in spec.columns:
@@ -150,4 +169,4 @@ def plan_raw_rows(spec: TableSpec, props: Mapping[str, Any]) -> RawRows | None:
             return None
     if len(fields) < 2:
         return None  # attrgetter of one name returns the value, not a tuple
-    return RawRows(fields, constants)
+    return RawRows(fields, constants, table=spec.table, nul_removed=nul_removed)

@@ -162,7 +162,7 @@ class SQLSink(Sink):
         if loader.csv_rows and not self.target.add_record_metadata:
             from targets.sql.rawrows import plan_raw_rows  # msgspec: only where it is used
 
-            self._raw = plan_raw_rows(spec, property_schemas(self.schema))
+            self._raw = plan_raw_rows(spec, property_schemas(self.schema), loader.nul_removed)
         self.accepts_raw = self._raw is not None
         self._new_chunk()
 

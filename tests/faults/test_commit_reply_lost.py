@@ -11,6 +11,7 @@ which would load the rows of a stream without keys a second time.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import threading
 from pathlib import Path
@@ -103,3 +104,33 @@ def test_a_commit_whose_reply_is_lost_is_not_replayed(pg_dsn: str, tmp_path: Pat
         assert (count, distinct) == (500, 500)  # once each: the committed batch was not loaded again
     finally:
         proxy.close()
+
+
+def test_a_lost_commit_without_reconnects_is_reported_as_unknown(pg_dsn: str, tmp_path: Path) -> None:
+    """No reconnect allowed: the target cannot learn whether its COMMIT went through (here it did),
+    so it must not say that nothing was committed; it names the transaction to look up."""
+    proxy = CommitReplyEater(("127.0.0.1", 5432))
+    try:
+        database = pg_dsn.rsplit("/", 1)[1]
+        config = tmp_path / "target.json"
+        config.write_text(f'{{"host": "127.0.0.1", "port": {proxy.port}, "user": "postgres", '
+                          f'"database": "{database}", "state_flush_seconds": 0, "connection_retries": 0}}')
+        schema = {"type": "SCHEMA", "stream": "log", "key_properties": [],
+                  "schema": {"type": "object", "properties": {"n": {"type": "integer"}}}}
+        lines = singer(schema, *({"type": "RECORD", "stream": "log", "record": {"n": i}} for i in range(1, 51)),
+                       {"type": "STATE", "value": {"n": 50}})
+        done = run([exe("target-postgres"), "--config", str(config)], input=lines,
+                   env={**os.environ, "PGSSLMODE": "disable"})
+        assert proxy.eaten.is_set(), "the proxy never saw a COMMIT"
+    finally:
+        proxy.close()
+    err = done.stderr.decode().strip().splitlines()[-1]
+    assert done.returncode == 1 and stdout_states(done.stdout) == []
+    with psycopg.connect(pg_dsn) as conn:
+        committed = conn.execute("SELECT count(*) FROM public.log").fetchone() == (50,)
+        xid = re.search(r"transaction (\d+)", err)
+        assert xid, err
+        status = conn.execute("SELECT txid_status(%s)", (int(xid[1]),)).fetchone()
+    assert committed and status == ("committed",)  # what the line points to is the truth
+    assert "nothing after the last STATE was committed" not in err
+    assert "whether transaction" in err and "committed is unknown" in err
