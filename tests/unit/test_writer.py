@@ -76,8 +76,9 @@ def test_closed_pipe_raises_downstream_closed() -> None:
         w.write_record("s", {"id": 1})
         with pytest.raises(DownstreamClosed):
             w.write_state({})
+        w.write_record("s", {"id": 2})
+        with pytest.raises(DownstreamClosed):
+            w.flush()
         # the half-written buffer must not raise again when the file object closes
-        try:
-            stream.close()
-        except BrokenPipeError:
-            pass
+        stream.close()
+    assert stream.closed
