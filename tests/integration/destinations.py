@@ -48,8 +48,12 @@ class Destination:
             path = self.out / f"{stream}.csv"
             if not path.exists():
                 return []
-            with path.open(newline="", encoding="utf-8") as fh:
-                return [tuple(_cell(row.get(c), k) for c, k in columns.items()) for row in csv.DictReader(fh)]
+            limit = csv.field_size_limit(1 << 30)  # cells as large as a line may be
+            try:
+                with path.open(newline="", encoding="utf-8") as fh:
+                    return [tuple(_cell(row.get(c), k) for c, k in columns.items()) for row in csv.DictReader(fh)]
+            finally:
+                csv.field_size_limit(limit)
         assert self.sql is not None
         if stream not in self.sql.tables():
             return []
