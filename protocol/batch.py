@@ -372,7 +372,8 @@ class BatchReader:
         if message is None or not reader.validate_records or not self._accepts(stream):
             return None
         cached = self._decoders.get(stream)
-        if cached is not None and cached[0] == message.schema and cached[1] == message.key_properties:
+        # the reader hands the same schema object for a SCHEMA sent again: identity is equality
+        if cached is not None and cached[0] is message.schema and cached[1] == message.key_properties:
             return cached[2]  # type: ignore[no-any-return]
         kind = compile_record_type(message.schema, message.key_properties)
         decoder = msgspec.json.Decoder(kind) if kind is not None else None

@@ -8,7 +8,14 @@ from typing import IO, Any
 import orjson
 
 from protocol.errors import ProtocolError
-from protocol.jsoncodec import MAX_DEPTH, exact_loads, needs_exact_parse, too_deep, where_too_deep
+from protocol.jsoncodec import (
+    MAX_DEPTH,
+    deep_recursion,
+    exact_loads,
+    needs_exact_parse,
+    too_deep,
+    where_too_deep,
+)
 from protocol.messages import (
     ActivateVersionMessage,
     BatchMessage,
@@ -155,6 +162,11 @@ class MessageReader:
         if schema is None:
             raise ProtocolError("SCHEMA has no 'schema'", line=n, stream=stream, field="schema")
         check_schema(schema, stream=stream, line=n)
+        previous = self.schemas.get(stream)
+        if previous is not None and previous.schema is not schema:
+            with deep_recursion():  # a schema may nest 1,000 levels; == recurses
+                if previous.schema == schema:
+                    schema = previous.schema  # the same schema again: the same object (compared by identity)
         keys = obj.get("key_properties") or []
         if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
             raise ProtocolError(

@@ -47,9 +47,9 @@ def state_line(n: int) -> bytes:
     return b'{"type":"STATE","value":{"n":%d}}\n' % n
 
 
-def deep_schema(levels: int) -> str:
+def deep_schema(levels: int, leaf: str = '{"type":"integer"}') -> str:
     """A schema describing ``levels`` nested objects {"a": ...} around an integer."""
-    return '{"type":"object","properties":{"a":' * levels + '{"type":"integer"}' + "}}" * levels
+    return '{"type":"object","properties":{"a":' * levels + leaf + "}}" * levels
 
 
 # The deepest record value a line may hold: line (1) > record (2) > v (3 .. LIMIT).
@@ -90,6 +90,32 @@ def test_nesting_up_to_the_limit_loads(kind: str, fast: bool, tmp_path: Path, re
     with room():
         assert sorted(dest.rows("loose", {"id": "int", "v": "json"})) == sorted(expected.items())
         assert sorted(dest.rows("typed", {"id": "int", "v": "json"})) == sorted(deep_expected.items())
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "reference"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_deep_schema_sent_again_or_changed_deep_down(
+    kind: str, fast: bool, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    pg_dsn = request.getfixturevalue("pg_dsn") if kind == "postgres" else None
+    dest = make(kind, tmp_path, pg_dsn)
+    levels = SCHEMA_LEVELS - 1  # room for the changed leaf's list
+    data = b"".join([
+        schema_line("s", deep_schema(levels)),
+        record_line("s", 1, nested(levels, "1")),
+        state_line(1),
+        schema_line("s", deep_schema(levels)),  # the same again
+        record_line("s", 2, nested(levels, "2")),
+        schema_line("s", deep_schema(levels, '{"type":["integer","string"]}')),  # changed at the bottom
+        record_line("s", 3, nested(levels, '"x"')),
+        state_line(2),
+    ])
+    result = dest.load(data, fast=fast)
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    assert target_states(result.stdout) == [{"n": 1}, {"n": 2}]
+    with room():
+        assert sorted(dest.rows("s", {"id": "int", "v": "json"})) == [
+            (1, value(levels, 1)), (2, value(levels, 2)), (3, value(levels, "x"))]
 
 
 TOO_DEEP = [
