@@ -117,7 +117,7 @@ def compile_record_type(schema: Mapping[str, Any], key_properties: list[str] | t
     """A msgspec type accepting a subset of what ``RecordValidator`` accepts; None if none maps exactly."""
     try:
         return _object_type(schema, "Record", tuple(key_properties), top=True)
-    except _NoFastPath:
+    except (_NoFastPath, RecursionError):  # a schema nested too deep for a msgspec type
         return None
 
 
@@ -320,7 +320,7 @@ class BatchReader:
             decoded = decoder.decode(b"".join((
                 opening, memoryview(joined)[start + grow * before:cut - 1 + grow * (newlines - 1)], closing
             )))
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):  # msgspec recurses: a deep line goes line by line
             return None
         if len(decoded) != newlines - before:
             return None
@@ -352,7 +352,7 @@ class BatchReader:
                     if ok and _SPACED.search(bytes(envelopes[i].record)) is not None:
                         # a producer writing spaced JSON: written compact, token text unchanged
                         joined = b"\n".join([_format(raw, indent=-1) for raw in map(_RECORD, envelopes[i:j])])
-                except msgspec.DecodeError:
+                except (msgspec.DecodeError, RecursionError):  # deep records: the reference path decides
                     ok = False
                 if ok:
                     first = reader.line_number + 1
@@ -372,7 +372,8 @@ class BatchReader:
         if message is None or not reader.validate_records or not self._accepts(stream):
             return None
         cached = self._decoders.get(stream)
-        if cached is not None and cached[0] == message.schema and cached[1] == message.key_properties:
+        # the reader hands the same schema object for a SCHEMA sent again: identity is equality
+        if cached is not None and cached[0] is message.schema and cached[1] == message.key_properties:
             return cached[2]  # type: ignore[no-any-return]
         kind = compile_record_type(message.schema, message.key_properties)
         decoder = msgspec.json.Decoder(kind) if kind is not None else None

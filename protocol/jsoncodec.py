@@ -5,17 +5,33 @@ any number of up to 15 significant digits (the shortest repr round-trips), but s
 rounds longer numbers and integers beyond 64 bits. A line holding a digit run that long
 is therefore parsed again by the standard library with ``Decimal`` for non-integers and
 Python ``int`` for integers, so that no value is ever rounded.
+
+Nesting: a line may nest objects and arrays up to :data:`MAX_DEPTH` levels (orjson's own
+limit; the message is level 1, a RECORD's record level 2). Every path honours the same
+limit: the exact parser checks it with orjson first, and :func:`dumps` encodes values that
+orjson refuses to encode (it stops at 255 levels) without recursion. :func:`deep_recursion`
+gives the recursive libraries (stdlib json, jsonschema) room for that depth.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
 import orjson
 
-__all__ = ["dumps", "loads", "needs_exact_parse"]
+__all__ = ["MAX_DEPTH", "deep_recursion", "dumps", "loads", "needs_exact_parse", "too_deep", "where_too_deep"]
+
+MAX_DEPTH = 1024
+# Lines with fewer opening brackets than this cannot hit the interpreter's recursion limit.
+_SHALLOW = 256
+# Frames the recursive libraries may need for MAX_DEPTH levels (jsonschema takes several a level).
+_DEEP_RECURSION = 40 * MAX_DEPTH
 
 # A run of 16 or more digits and dots: a number with at least 15 significant digits, or a
 # long digit run inside a string (a harmless false positive). bytes.translate maps digits
@@ -45,28 +61,66 @@ def _default(obj: Any) -> Any:
 
 
 def dumps(obj: Any) -> bytes:
-    """Encode to compact JSON bytes (no newline). Decimals and integers beyond 64 bits stay exact."""
+    """Encode to compact JSON bytes (no newline). Decimals and integers beyond 64 bits stay exact;
+    values nested deeper than orjson encodes (255 levels) are encoded too."""
     try:
         return orjson.dumps(obj, default=_default)
     except TypeError:
-        # orjson refuses integers beyond 64 bits without calling ``default``; the exact
-        # parser produces them from long digit runs. Encode them as raw number text.
-        return orjson.dumps(_big_ints_as_text(obj), default=_default)
+        # orjson refuses integers beyond 64 bits without calling ``default`` (the exact parser
+        # produces them from long digit runs), and values nested deeper than 255 levels.
+        return _dumps_piecewise(obj)
 
 
 _INT64_MIN = -(2**63)
 _UINT64_MAX = 2**64 - 1
+_EMIT = object()
 
 
-def _big_ints_as_text(obj: Any) -> Any:
-    cls = obj.__class__
-    if cls is int and not _INT64_MIN <= obj <= _UINT64_MAX:
-        return orjson.Fragment(str(obj).encode())
-    if cls is dict:
-        return {k: _big_ints_as_text(v) for k, v in obj.items()}
-    if cls is list or cls is tuple:
-        return [_big_ints_as_text(v) for v in obj]
-    return obj
+def _dumps_piecewise(obj: Any) -> bytes:
+    """What orjson refused: every part it encodes is encoded by it, the rest piece by piece.
+
+    No recursion (an explicit stack): nesting is bounded by memory only. Raises TypeError
+    for what cannot be encoded at all, as orjson does.
+    """
+    out: list[bytes] = []
+    stack: list[tuple[object, Any]] = [(None, obj)]
+    while stack:
+        tag, item = stack.pop()
+        if tag is _EMIT:
+            out.append(item)
+            continue
+        try:
+            out.append(orjson.dumps(item, default=_default))
+            continue
+        except TypeError:
+            if item.__class__ is int and not _INT64_MIN <= item <= _UINT64_MAX:
+                out.append(str(item).encode())
+                continue
+            if not isinstance(item, (dict, list, tuple, set, frozenset)):
+                raise
+        out.append(_open_container(item, stack))
+    return b"".join(out)
+
+
+def _open_container(item: Any, stack: list[tuple[object, Any]]) -> bytes:
+    """Push a container's parts (separators, keys, values, closing bracket); its opening bracket."""
+    parts: list[tuple[object, Any]] = []
+    if isinstance(item, dict):
+        for i, (key, value) in enumerate(item.items()):
+            if not isinstance(key, str):
+                raise TypeError("Dict key must be str")
+            parts.append((_EMIT, (b"," if i else b"") + orjson.dumps(key) + b":"))
+            parts.append((None, value))
+        stack.append((_EMIT, b"}"))
+        stack.extend(reversed(parts))
+        return b"{"
+    for i, value in enumerate(item):
+        if i:
+            parts.append((_EMIT, b","))
+        parts.append((None, value))
+    stack.append((_EMIT, b"]"))
+    stack.extend(reversed(parts))
+    return b"["
 
 
 def loads(data: bytes | str) -> Any:
@@ -81,8 +135,75 @@ def loads(data: bytes | str) -> Any:
 
 
 def exact_loads(raw: bytes) -> Any:
-    """The slow, exact path: stdlib json with Decimal for non-integers."""
+    """The slow, exact path: stdlib json with Decimal for non-integers.
+
+    A line that may be deep is first checked by orjson, so the depth limit is orjson's.
+    """
     try:
-        return json.loads(raw, parse_float=Decimal)
-    except ValueError as exc:  # json.JSONDecodeError and UnicodeDecodeError
+        if raw.count(b"{") + raw.count(b"[") < _SHALLOW:
+            return json.loads(raw, parse_float=Decimal)
+        orjson.loads(raw)  # raises past MAX_DEPTH levels
+        with deep_recursion():
+            return json.loads(raw, parse_float=Decimal)
+    except ValueError as exc:  # json.JSONDecodeError, orjson.JSONDecodeError and UnicodeDecodeError
         raise orjson.JSONDecodeError(str(exc), raw.decode("utf-8", "replace"), 0) from exc
+
+
+@contextmanager
+def deep_recursion() -> Iterator[None]:
+    """Room for recursive code (stdlib json, jsonschema, deep comparisons) on MAX_DEPTH levels."""
+    old = sys.getrecursionlimit()
+    if old >= _DEEP_RECURSION:
+        yield
+        return
+    sys.setrecursionlimit(_DEEP_RECURSION)
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old)
+
+
+def too_deep(exc: ValueError) -> bool:
+    """Whether a decode error is orjson's nesting limit (MAX_DEPTH levels)."""
+    return "depth limit exceeded" in str(exc)
+
+
+# A JSON string (with a following ":" when it is a key), or a bracket.
+_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"\s*:?|[\[\]{}]')
+_SCAN_TOKENS = 1 << 20
+
+
+def where_too_deep(raw: bytes) -> tuple[str | None, str | None]:
+    """For a line nested deeper than MAX_DEPTH: its message's "stream" and the field (the key
+    of the record, or of the message) holding the too-deep value; None where not found."""
+    depth = 0
+    keys: list[Any] = [None, None]  # the current key of the message object and of its child
+    stream: str | None = None
+    field: str | None = None
+    for count, match in enumerate(_TOKEN.finditer(raw)):
+        token = match.group()
+        first = token[:1]
+        if first == b"{" or first == b"[":
+            depth += 1
+            if depth <= 2:
+                keys[depth - 1] = None
+            elif depth > MAX_DEPTH and field is None:
+                field = keys[1] if keys[0] == "record" and keys[1] is not None else keys[0]
+        elif first == b"}" or first == b"]":
+            depth -= 1
+        elif token.endswith(b":"):
+            if depth <= 2:
+                keys[depth - 1] = _text(token[:token.rindex(b'"') + 1])
+        elif depth == 1 and keys[0] == "stream":
+            stream = _text(token)
+        if (stream is not None and field is not None) or count >= _SCAN_TOKENS:
+            break
+    return stream, field
+
+
+def _text(token: bytes) -> str | None:
+    try:
+        value = orjson.loads(token)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, str) else None

@@ -8,7 +8,14 @@ from typing import IO, Any
 import orjson
 
 from protocol.errors import ProtocolError
-from protocol.jsoncodec import exact_loads, needs_exact_parse
+from protocol.jsoncodec import (
+    MAX_DEPTH,
+    deep_recursion,
+    exact_loads,
+    needs_exact_parse,
+    too_deep,
+    where_too_deep,
+)
 from protocol.messages import (
     ActivateVersionMessage,
     BatchMessage,
@@ -27,9 +34,9 @@ DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024
 class MessageReader:
     """Iterate typed messages from a binary stream of Singer lines.
 
-    Strict: a malformed line, an unknown message type, a RECORD before its SCHEMA, a
-    missing required message field, a line longer than ``max_line_bytes`` and (with
-    ``validate_records``) a record that violates its schema each raise one
+    Strict: a malformed line, a line nested deeper than ``MAX_DEPTH`` levels, an unknown
+    message type, a RECORD before its SCHEMA, a missing required message field, a line
+    longer than ``max_line_bytes`` and (with ``validate_records``) a record that violates its schema each raise one
     :class:`ProtocolError` naming the line number, the stream and the field.
     """
 
@@ -76,7 +83,7 @@ class MessageReader:
         except orjson.JSONDecodeError as exc:
             if not line.strip():
                 return None
-            raise ProtocolError(f"malformed JSON: {exc}", line=n) from None
+            raise _malformed(line, n, exc) from None
         if obj.__class__ is not dict:
             raise ProtocolError("line is not a JSON object", line=n)
         kind = obj.get("type")
@@ -155,6 +162,11 @@ class MessageReader:
         if schema is None:
             raise ProtocolError("SCHEMA has no 'schema'", line=n, stream=stream, field="schema")
         check_schema(schema, stream=stream, line=n)
+        previous = self.schemas.get(stream)
+        if previous is not None and previous.schema is not schema:
+            with deep_recursion():  # a schema may nest 1,000 levels; == recurses
+                if previous.schema == schema:
+                    schema = previous.schema  # the same schema again: the same object (compared by identity)
         keys = obj.get("key_properties") or []
         if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
             raise ProtocolError(
@@ -181,3 +193,11 @@ class MessageReader:
             raise ProtocolError(exc.detail, line=n, stream=stream) from exc
         self.schemas[stream] = message
         return message
+
+
+def _malformed(line: bytes, n: int, exc: ValueError) -> ProtocolError:
+    if too_deep(exc):
+        stream, field = where_too_deep(line)
+        return ProtocolError(f"nested deeper than {MAX_DEPTH} levels (the limit for a Singer line)",
+                             line=n, stream=stream, field=field)
+    return ProtocolError(f"malformed JSON: {exc}", line=n)

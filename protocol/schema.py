@@ -4,6 +4,10 @@
 are checked by a validator compiled once per stream with fastjsonschema. Formats
 ``date-time``, ``date``, ``time``, ``uuid``, ``email`` and the other standard ones are
 checked. Decimals are accepted wherever a number is.
+
+fastjsonschema generates nested Python code, which Python refuses past some 45 levels of
+nested properties; a schema nested deeper than :data:`FAST_SCHEMA_DEPTH` levels is checked
+by jsonschema instead (slower, same formats, recursion room for ``MAX_DEPTH`` levels).
 """
 
 from __future__ import annotations
@@ -17,8 +21,10 @@ import fastjsonschema
 
 from protocol.errors import ProtocolError, RecordValidationError
 from protocol.fastcheck import compile_fast_check, is_date
+from protocol.jsoncodec import deep_recursion
 
 __all__ = [
+    "FAST_SCHEMA_DEPTH",
     "RecordValidator",
     "check_schema",
     "field_types",
@@ -114,7 +120,8 @@ def check_schema(schema: Any, *, stream: str, line: int | None = None) -> None:
         import jsonschema  # imported here: ~45 ms, and only unusual schemas need it
 
         try:
-            jsonschema.Draft7Validator.check_schema(schema)
+            with deep_recursion():
+                jsonschema.Draft7Validator.check_schema(schema)
         except jsonschema.SchemaError as exc:
             raise ProtocolError(f"invalid JSON Schema: {exc.message}", line=line, stream=stream) from exc
     if not isinstance(schema.get("properties"), dict):
@@ -144,25 +151,40 @@ _NO_REMOTE_REFS = {scheme: _refuse_remote for scheme in ("http", "https", "ftp",
 _REQUIRED = re.compile(r"must contain \[(.*)\] properties")
 
 
+FAST_SCHEMA_DEPTH = 64
+
+
 class RecordValidator:
     """A compiled validator for one stream. Call it with a record; raises on failure."""
 
-    __slots__ = ("_fast", "_validate", "key_properties", "stream")
+    __slots__ = ("_deep", "_fast", "_validate", "key_properties", "stream")
 
     def __init__(self, stream: str, schema: dict[str, Any], key_properties: Iterable[str] = ()):
         self.stream = stream
         self.key_properties = tuple(key_properties)
+        self._deep: _DeepValidator | None = None
+        self._fast: Callable[[Any], bool] | None = None
+        if nesting_depth(schema) > FAST_SCHEMA_DEPTH:
+            self._deep = _DeepValidator(stream, schema)
+            return
         try:
             self._validate: Callable[[Any], Any] = fastjsonschema.compile(
                 schema, formats=_FORMATS, use_default=False, handlers=_NO_REMOTE_REFS
             )
         except (fastjsonschema.JsonSchemaDefinitionException, _RemoteRef) as exc:
             raise ProtocolError(f"schema cannot be compiled: {exc}", stream=stream) from exc
+        except (SyntaxError, RecursionError):  # generated code Python refuses (nested too deep)
+            self._deep = _DeepValidator(stream, schema)
+            return
         self._fast = compile_fast_check(schema, also_required=self.key_properties, formats=_FORMATS)
 
     def __call__(self, record: Any, line: int | None = None) -> None:
         fast = self._fast
         if fast is not None and fast(record):
+            return
+        if self._deep is not None:
+            self._deep(record, line)
+            self._check_keys(record, line)
             return
         try:
             self._validate(record)
@@ -181,11 +203,81 @@ class RecordValidator:
             raise RecordValidationError(
                 detail, line=line, stream=self.stream, field=field
             ) from None
+        self._check_keys(record, line)
+
+    def _check_keys(self, record: Any, line: int | None) -> None:
         for key in self.key_properties:
             if key not in record:
                 raise RecordValidationError(
                     "key property missing from record", line=line, stream=self.stream, field=key
                 )
+
+
+class _DeepValidator:
+    """jsonschema for a schema too deep for fastjsonschema: same formats, no remote $ref."""
+
+    __slots__ = ("_validator", "stream")
+
+    def __init__(self, stream: str, schema: dict[str, Any]) -> None:
+        import jsonschema
+
+        self.stream = stream
+        remote = _remote_ref(schema)
+        if remote is not None:
+            raise ProtocolError(f"schema cannot be compiled: remote $ref {remote!r} is not fetched; "
+                                "inline the definition", stream=stream)
+        checker = jsonschema.FormatChecker()
+        for name, check in _FORMATS.items():
+            checker.checks(name)(check)
+        self._validator = jsonschema.Draft7Validator(schema, format_checker=checker)
+
+    def __call__(self, record: Any, line: int | None) -> None:
+        with deep_recursion():
+            error = next(self._validator.iter_errors(record), None)
+            if error is None:
+                return
+            path = list(error.absolute_path)
+            if error.validator == "type":
+                detail = f"value {_short(error.instance)} is not of type {error.validator_value}"
+            elif error.validator == "format":
+                detail = f"value {_short(error.instance)} is not a valid {error.validator_value}"
+            elif error.validator == "required":
+                detail = f"required field missing ({error.message.split(' is a required')[0]})"
+            else:
+                detail = f"value {_short(error.instance)} fails '{error.validator}'"
+        field = ".".join(map(str, path)) if path else None
+        raise RecordValidationError(detail, line=line, stream=self.stream, field=field)
+
+
+def nesting_depth(node: Any) -> int:
+    """How many levels of objects and arrays ``node`` nests (0 for a scalar); no recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(node, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            stack.extend((value, depth + 1) for value in item.values())
+        elif isinstance(item, list):
+            stack.extend((value, depth + 1) for value in item)
+        else:
+            continue
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _remote_ref(node: Any) -> str | None:
+    """The first "$ref" in ``node`` that points outside the schema; no recursion."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            ref = item.get("$ref")
+            if isinstance(ref, str) and not ref.startswith("#"):
+                return ref
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
 
 
 def _short(value: Any) -> str:

@@ -17,7 +17,7 @@ from typing import IO, Any, ClassVar
 from urllib.parse import unquote, urlparse
 
 from protocol.errors import ProtocolError, TargetError
-from protocol.jsoncodec import JSONDecodeError, loads
+from protocol.jsoncodec import JSONDecodeError, deep_recursion, loads
 from protocol.messages import (
     ActivateVersionMessage,
     BatchMessage,
@@ -202,7 +202,9 @@ class Target:
         if sink is None:
             self.sinks[msg.stream] = self.make_sink(msg)
             return
-        if sink.schema == msg.schema and sink.key_properties == msg.key_properties:
+        with deep_recursion():  # a schema may nest 1,000 levels: == recurses down to the change
+            same = sink.schema == msg.schema and sink.key_properties == msg.key_properties
+        if same:
             return
         self.drain()
         sink.update_schema(msg)

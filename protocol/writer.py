@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import IO, Any
 
 from protocol.errors import DownstreamClosed
@@ -16,7 +17,9 @@ class MessageWriter:
 
     The buffer is flushed when it passes ``buffer_bytes``, on every STATE (so a STATE
     never sits behind the records it covers) and on :meth:`close`. A closed pipe
-    downstream raises :class:`DownstreamClosed`.
+    downstream raises :class:`DownstreamClosed`, then and at every later flush; the
+    stream's descriptor is pointed at /dev/null, so what the stream object still buffers
+    and its own close raise nothing more.
 
     :meth:`write_state` skips a value equal to the last one it wrote: a STATE that did not
     move covers nothing new (and a target would commit records that a rerun sends again),
@@ -129,6 +132,9 @@ class MessageWriter:
     def flush(self) -> None:
         if not self._parts:
             return
+        if self.closed:
+            self._parts.clear()
+            raise DownstreamClosed("the program reading our output closed the pipe")
         data = b"".join(self._parts)
         self._parts.clear()
         self._size = 0
@@ -137,7 +143,21 @@ class MessageWriter:
             self._stream.flush()
         except BrokenPipeError as exc:
             self.closed = True
+            _discard(self._stream)
             raise DownstreamClosed("the program reading our output closed the pipe") from exc
 
     def close(self) -> None:
         self.flush()
+
+
+def _discard(stream: IO[bytes]) -> None:
+    """Point a broken pipe's descriptor at /dev/null: the stream object's leftovers go nowhere."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # no descriptor (an in-memory stream)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)

@@ -24,6 +24,9 @@ from targets.files.sink import SPILL_ROWS
 __all__ = ["CsvSink"]
 
 _PLAIN = frozenset({"string", "integer", "number", "null"})
+# The file is read back (its header; every row when the header widens): a cell is as large as
+# a Singer line may be, and the csv module refuses fields over 128 KiB by default.
+_FIELD_LIMIT = 1 << 30
 
 
 class _Lines:
@@ -50,6 +53,8 @@ class CsvSink(FileSink):
 
     def __init__(self, target: FileTarget, schema: SchemaMessage) -> None:
         super().__init__(target, schema)
+        if csv.field_size_limit() < _FIELD_LIMIT:
+            csv.field_size_limit(_FIELD_LIMIT)
         options = target.csv_options  # type: ignore[attr-defined]
         self._dialect: dict[str, Any] = options
         self._buf = _Lines()

@@ -211,3 +211,21 @@ def test_about_publishes_the_meltanolabs_settings_plus_ours() -> None:
                  "mode", "compression", "batch_size_rows", "validate_records", "state_flush_seconds"):
         assert name in settings, name
     assert settings["file_naming_scheme"]["default"] == "{stream_name}.csv"
+
+
+def test_a_header_widens_over_cells_larger_than_the_csv_modules_default_limit(tmp_path: Path) -> None:
+    big = "x" * 300_000  # the csv module refuses fields over 128 KiB unless told otherwise
+    cfg = config(tmp_path, state_flush_seconds=0, mode="append")
+    first = target(cfg, schema() + record(id=1, name=big) + state(1) + record(id=2, name="b", extra=True) + state(2))
+    assert first.returncode == 0, first.stderr.decode()[-2000:]
+    assert states(first.stdout) == [{"n": 1}, {"n": 2}]
+    # a second run appends to that file and widens it again
+    second = target(cfg, schema() + record(id=3, name=big, more=1) + state(3))
+    assert second.returncode == 0, second.stderr.decode()[-2000:]
+    limit = csv.field_size_limit(1 << 30)
+    try:
+        table = rows(tmp_path / "out" / "users.csv")
+    finally:
+        csv.field_size_limit(limit)
+    assert table == [["id", "name", "extra", "more"], ["1", big, "", ""], ["2", "b", "true", ""],
+                     ["3", big, "", "1"]]

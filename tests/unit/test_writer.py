@@ -76,11 +76,12 @@ def test_closed_pipe_raises_downstream_closed() -> None:
         w.write_record("s", {"id": 1})
         with pytest.raises(DownstreamClosed):
             w.write_state({})
+        w.write_record("s", {"id": 2})
+        with pytest.raises(DownstreamClosed):
+            w.flush()
         # the half-written buffer must not raise again when the file object closes
-        try:
-            stream.close()
-        except BrokenPipeError:
-            pass
+        stream.close()
+    assert stream.closed
 
 
 def test_a_state_equal_to_the_last_one_written_is_not_written_again() -> None:
