@@ -61,6 +61,41 @@ def test_redactor_hides_secrets_and_their_json_forms() -> None:
     assert not Redactor([]) and Redactor([]).__call__("text") == "text"
 
 
+# secrets overlapping every way: a prefix of another (abc / abcdef / abcdefgh), one inside
+# another (cde), a suffix (def, efgh), and each also standing alone
+_OVERLAPPING = ["abc", "abcdef", "cde", "def", "abcdefgh", "efgh", "bcdefg"]
+
+
+def test_redactor_with_overlapping_secrets_leaves_no_tail() -> None:
+    pair = Redactor(["abc", "abcdef"])
+    assert pair("key=abcdef; abc") == "key=********; ********"  # not "********def"
+    assert Redactor(["secret", "secret-key-9"])("k: secret-key-9") == "k: ********"  # not "********-key-9"
+    redact = Redactor(_OVERLAPPING)
+    assert redact("key=abcdef;") == "key=********;"  # not "****************"
+    assert redact("abcdefgh") == "********"  # not "********gh" nor two masks
+    assert redact("[xbcdefgx]") == "[x********x]"
+
+
+def test_redactor_oracle_on_secrets_at_different_positions() -> None:
+    """Texts made of whole secrets joined by filler from another alphabet: redaction must turn
+    each secret into exactly one mask and keep every filler (an oracle in plain Python)."""
+    import random
+
+    rng = random.Random(1234)
+    redact = Redactor(_OVERLAPPING)
+    fillers = ["-", " ", "=", "..", "XY", "1", " :: ", "[", "]"]
+    for _ in range(300):
+        secrets = [rng.choice(_OVERLAPPING) for _ in range(rng.randint(1, 6))]
+        gaps = [rng.choice(fillers) for _ in range(len(secrets) + 1)]
+        if rng.random() < 0.3:
+            gaps[0] = ""  # a secret at the very start
+        if rng.random() < 0.3:
+            gaps[-1] = ""  # ... and at the very end
+        text = gaps[0] + "".join(s + g for s, g in zip(secrets, gaps[1:], strict=True))
+        expected = gaps[0] + "".join("********" + g for g in gaps[1:])
+        assert redact(text) == expected, text
+
+
 def test_child_env_is_minimal() -> None:
     env = child_env({"A": "1"}, {"PATH": "/bin", "HOME": "/h", "LANG": "C", "SECRET": "x", "VIRTUAL_ENV": "/v"})
     assert env == {"PATH": "/bin", "HOME": "/h", "LANG": "C", "A": "1"}
