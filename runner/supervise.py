@@ -77,8 +77,13 @@ class Side:
         return f"exit code {rc}"
 
     def failure_reason(self) -> str:
-        message = self.stats.last_error or self.stats.last_line
+        """How it ended, with what it said last: for a signal only its last ERROR line (a
+        killed program's last INFO line explains nothing), else also the end of a traceback."""
         status = self.describe_exit()
+        if self.rc is not None and self.rc < 0:
+            error = self.stats.last_error
+            return f"{status}; its last error: {error}" if error else status
+        message = self.stats.last_error or self.stats.last_line
         return f"{message} ({status})" if message else status
 
 

@@ -56,6 +56,25 @@ def test_target_killed_mid_run_then_rerun_resumes_from_stored_state(tmp_path: Pa
     assert statuses == ["succeeded", "failed"]
 
 
+@pytest.mark.parametrize("error_line", [False, True])
+def test_a_killed_targets_reason_is_the_signal_and_its_last_error_never_an_info_line(
+        tmp_path: Path, error_line: bool) -> None:
+    pid_file = tmp_path / "target.pid"
+    target: dict[str, object] = {"path": str(tmp_path / "out.jsonl"), "pid_file": str(pid_file),
+                                 "log_progress": True}
+    if error_line:
+        target["warn_error_at"] = 3
+    write_project(tmp_path, tap={"records": 3000, "state_every": 10, "sleep": 0.01}, target=target)
+    proc = start_sluice(["run", "demo"], tmp_path)
+    wait_for(lambda: (bookmark(tmp_path) or 0) >= 30, what="a stored bookmark >= 30")
+    kill9(int(pid_file.read_text()))
+    code, _, err = finish(proc)
+    assert code == 1
+    assert "committed" in err and "records so far" in err  # the INFO lines were there to be picked
+    reason = "killed by SIGKILL" + ("; its last error: lock wait timeout at record 3, retrying" if error_line else "")
+    assert _last_line(err) == f"sluice: pipeline 'demo' failed: target 'target-fix' failed: {reason}"
+
+
 def test_tap_failing_midway_fails_the_run_but_keeps_what_the_target_committed(tmp_path: Path) -> None:
     write_project(tmp_path, tap={"records": 50, "state_every": 5, "fail_at": 18})
     done = sluice(["run", "demo"], tmp_path)

@@ -33,6 +33,9 @@ def test_error_lines() -> None:
     for line in ["Traceback (most recent call last):", "ERROR boom", "  File x", "ValueError: nope"]:
         stats.take(line)
     assert stats.last_error == "boom" and stats.last_line == "ValueError: nope"
+    for line in ["2024-01-01 00:00:00,000 | INFO     | t | committed 80", "DEBUG:root:x", 'level=info msg="ok"']:
+        stats.take(line)
+    assert stats.last_line == "ValueError: nope"  # routine log lines never become a failure's reason
 
 
 def test_line_buffer_joins_chunks() -> None:
