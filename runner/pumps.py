@@ -23,6 +23,8 @@ _LOGGER_PREFIX = re.compile(r"^[\w.\-]+\s*\|\s*")
 # a routine log line (INFO, DEBUG, ...): never the reason a connector failed
 _ROUTINE = re.compile(r"\b(?:TRACE|DEBUG|INFO|NOTICE)\b|\blevel[\"']?\s*[=:]\s*[\"']?(?:trace|debug|info)\b")
 _METRIC = "METRIC: "
+# what a program says when its output pipe was closed under it (Python, Go, Rust, Java, Node, our kit)
+_BROKEN_PIPE = re.compile(r"broken pipe|\bEPIPE\b|errno 32\b|closed the pipe", re.IGNORECASE)
 
 
 class LineBuffer:
@@ -75,6 +77,7 @@ class SideStats:
     reported: bool = False
     last_error: str | None = None
     last_line: str | None = None
+    broken_pipe: bool = False
 
     def take(self, line: str) -> bool:
         """Account for one stderr line. True when it is a METRIC line."""
@@ -90,6 +93,8 @@ class SideStats:
             return True
         stripped = line.strip()
         if stripped:
+            if _BROKEN_PIPE.search(stripped):
+                self.broken_pipe = True
             message = error_message(stripped)
             if message is not None:
                 self.last_error = message

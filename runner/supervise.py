@@ -8,6 +8,11 @@ children (pidfds, so an exit is seen at once), and reacts:
   the run fails with the tap's error;
 - the target fails (or quits early): the tap is stopped, SIGTERM then SIGKILL after
   ``grace`` seconds; the run fails with the target's error;
+- the first cause is what the run reports. A failing tap breaks the target's input, and the
+  target may exit first (the tap still logging or cleaning up); a failing target only breaks
+  the tap's output pipe. So when the target fails the tap gets ``SETTLE_SECONDS`` to exit on
+  its own: a tap failure that is not a broken pipe (SIGPIPE, "Broken pipe", EPIPE) is the
+  cause; otherwise the target is, and the tap is stopped;
 - SIGINT/SIGTERM to the runner, or ``timeout``: the tap is stopped first so the target can
   commit and send its last STATE; the target is stopped ``grace`` s later if still alive.
   A second signal kills both at once.
@@ -36,6 +41,7 @@ _F_SETPIPE_SZ = 1031
 POLL_SECONDS = 0.5
 DRAIN_SECONDS = 2.0
 LOCK_CHECK_SECONDS = 30.0
+SETTLE_SECONDS = 1.0
 
 
 @dataclass
@@ -57,10 +63,21 @@ class Side:
     term_sent: float | None = None
     stopped_by_us: bool = False
     start_error: str | None = None
+    exited_at: float | None = None
 
     @property
     def running(self) -> bool:
         return self.proc is not None and self.rc is None
+
+    @property
+    def failed_by_itself(self) -> bool:
+        """It exited non-zero, and not because we stopped it."""
+        return self.rc not in (None, 0) and not self.stopped_by_us
+
+    @property
+    def broke_pipe(self) -> bool:
+        """Its output pipe was closed under it: the consequence of a failure, not a cause."""
+        return self.rc in (-signal.SIGPIPE, 128 + signal.SIGPIPE) or self.stats.broken_pipe
 
     def describe_exit(self) -> str:
         if self.start_error:
@@ -126,7 +143,6 @@ class _Supervisor:
         self.stop_reason: str | None = None
         self.stop_started: float | None = None
         self.interrupted = False
-        self.target_early: float | None = None
         self.signals: list[int] = []
         self.started = time.monotonic()
         self.open_fds = 0
@@ -224,19 +240,22 @@ class _Supervisor:
         if rc is None:
             return
         side.rc = rc
+        side.exited_at = time.monotonic()
         self.output.runner_line(f"{side.spec.role} {side.spec.name} finished: {side.describe_exit()}", terminal=False)
-        if side is self.target:
-            if rc != 0:
-                self._fail("target", side.failure_reason())
-                self._terminate(self.tap)
-            elif self.tap.running:
-                self.target_early = time.monotonic()  # the tap may be exiting too; see _tick
-        elif rc != 0 and not side.stopped_by_us:
-            if self.target.rc == 0:
-                self._fail("target", f"exited (exit code 0) before reading all of the tap's output; "
-                                     f"the tap then ended with: {side.failure_reason()}")
-            else:
-                self._fail("tap", side.failure_reason())
+        self._judge()
+
+    def _judge(self) -> None:
+        """Name the first cause as soon as the exits tell it (see the module docstring)."""
+        tap, target = self.tap, self.target
+        if tap.failed_by_itself and not tap.broke_pipe:
+            self._fail("tap", tap.failure_reason())
+        elif tap.running or target.running:
+            return  # a target that exited while the tap runs: see _tick; a broken pipe: wait for the target
+        elif target.rc != 0:
+            self._fail("target", target.failure_reason())
+        elif tap.failed_by_itself:
+            self._fail("target", f"exited (exit code 0) before reading all of the tap's output; "
+                                 f"the tap then ended with: {tap.failure_reason()}")
 
     def _fail(self, role: str, reason: str) -> None:
         if self.failure is None and self.stop_reason is None:
@@ -277,9 +296,15 @@ class _Supervisor:
         for side in (self.tap, self.target):
             if side.running and side.term_sent is not None and now - side.term_sent > self.grace:
                 self._terminate(side, signal.SIGKILL)
-        if self.target_early is not None and self.tap.running and now - self.target_early > self.grace:
-            self._fail("target", "exited (exit code 0) before the tap finished")
-            self._terminate(self.tap)
+        target = self.target
+        if self.tap.running and target.exited_at is not None:
+            waited = now - target.exited_at
+            if target.rc != 0 and waited > min(SETTLE_SECONDS, self.grace):
+                self._fail("target", target.failure_reason())  # the tap did not fail by itself meanwhile
+                self._terminate(self.tap)
+            elif target.rc == 0 and waited > self.grace:
+                self._fail("target", "exited (exit code 0) before the tap finished")
+                self._terminate(self.tap)
         # a stop: the tap has had `grace` s to exit, the target `grace` more to commit
         if self.stop_started is not None and self.target.running and self.target.term_sent is None:
             if now - self.stop_started > 2 * self.grace:

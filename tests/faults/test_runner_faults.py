@@ -89,6 +89,21 @@ def test_tap_failing_midway_fails_the_run_but_keeps_what_the_target_committed(tm
     assert run["error"] == "tap 'tap-fix' failed: source went away at record 18 (exit code 1)"
 
 
+@pytest.mark.parametrize("linger", [0.0, 0.4])
+def test_a_failing_tap_that_breaks_the_targets_input_is_the_reported_cause(tmp_path: Path, linger: float) -> None:
+    # the tap fails with half a RECORD line out; the target fails on that line at once, while
+    # the tap exits in the same moment (linger 0) or after logging and cleaning up (0.4 s)
+    write_project(tmp_path, tap={"records": 50, "state_every": 5, "fail_at": 18, "garble": True, "linger": linger})
+    done = sluice(["run", "demo"], tmp_path)
+    assert done.returncode == 1
+    assert "target-fix | 2024-01-01 00:00:00,000 | ERROR    | fixture-target | line 22: malformed JSON" in done.stderr
+    reason = "tap 'tap-fix' failed: source went away at record 18 (exit code 1)"
+    assert _last_line(done.stderr) == f"sluice: pipeline 'demo' failed: {reason}"
+    assert json.loads(sluice(["runs", "--json"], tmp_path).stdout.splitlines()[0])["error"] == reason
+    assert bookmark(tmp_path) == 15
+    assert "sending SIGTERM" not in done.stderr  # the tap ended by itself
+
+
 def test_target_failing_stops_the_tap(tmp_path: Path) -> None:
     tap_pid = tmp_path / "tap.pid"
     write_project(tmp_path, tap={"records": 100000, "state_every": 5, "sleep": 0.002, "pid_file": str(tap_pid)},
@@ -98,7 +113,8 @@ def test_target_failing_stops_the_tap(tmp_path: Path) -> None:
     assert _last_line(done.stderr) == (
         "sluice: pipeline 'demo' failed: target 'target-fix' failed: disk full while writing record 12 (exit code 1)"
     )
-    assert "sending SIGTERM to tap tap-fix" in done.stderr
+    # the tap, writing every 2 ms, meets the closed pipe at once; else the runner stops it
+    assert "sending SIGTERM to tap tap-fix" in done.stderr or "BrokenPipeError" in done.stderr
     assert not pid_alive(int(tap_pid.read_text()))
     assert bookmark(tmp_path) == 10
 

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from runner.isolation import Redactor, child_env
 from runner.metrics_file import render, write_metrics_file
 from runner.pumps import LineBuffer, SideStats, StateReader, error_message
@@ -36,6 +38,19 @@ def test_error_lines() -> None:
     for line in ["2024-01-01 00:00:00,000 | INFO     | t | committed 80", "DEBUG:root:x", 'level=info msg="ok"']:
         stats.take(line)
     assert stats.last_line == "ValueError: nope"  # routine log lines never become a failure's reason
+    assert not stats.broken_pipe
+
+
+@pytest.mark.parametrize("line", [
+    "BrokenPipeError: [Errno 32] Broken pipe",
+    "2026 | ERROR | tap-x | the program reading our output closed the pipe; stopping",
+    "write /dev/stdout: broken pipe",
+    "Error: write EPIPE",
+])
+def test_a_broken_pipe_is_recognised(line: str) -> None:
+    stats = SideStats()
+    stats.take(line)
+    assert stats.broken_pipe
 
 
 def test_line_buffer_joins_chunks() -> None:
