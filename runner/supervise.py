@@ -15,7 +15,9 @@ children (pidfds, so an exit is seen at once), and reacts:
   cause; otherwise the target is, and the tap is stopped;
 - SIGINT/SIGTERM to the runner, or ``timeout``: the tap is stopped first so the target can
   commit and send its last STATE; the target is stopped ``grace`` s later if still alive.
-  A second signal kills both at once.
+  A second signal kills both at once. A timeout that cut nothing short (the tap had
+  finished by itself, and the target then finished by itself, both with exit code 0) does
+  not fail the run.
 """
 
 from __future__ import annotations
@@ -143,6 +145,7 @@ class _Supervisor:
         self.stop_reason: str | None = None
         self.stop_started: float | None = None
         self.interrupted = False
+        self.timed_out = False
         self.signals: list[int] = []
         self.started = time.monotonic()
         self.open_fds = 0
@@ -277,7 +280,10 @@ class _Supervisor:
         if self.stop_reason is None:
             self.stop_reason = reason
             self.stop_started = time.monotonic()
-            self.output.runner_line(f"{reason}: stopping the tap; the target may commit what it has")
+            if self.tap.rc == 0:
+                self.output.runner_line(f"{reason}: the tap has finished; the target may still commit")
+            else:
+                self.output.runner_line(f"{reason}: stopping the tap; the target may commit what it has")
         self._terminate(self.tap)
 
     def _tick(self, now: float) -> None:
@@ -292,6 +298,7 @@ class _Supervisor:
                 self._terminate(self.tap, signal.SIGKILL)
                 self._terminate(self.target, signal.SIGKILL)
         if self.timeout is not None and self.stop_reason is None and now - self.started > self.timeout:
+            self.timed_out = True
             self._stop(f"timed out after {self.timeout:g} s")
         for side in (self.tap, self.target):
             if side.running and side.term_sent is not None and now - side.term_sent > self.grace:
@@ -374,7 +381,7 @@ class _Supervisor:
         if self.failure is not None:
             role, reason = self.failure
             status = "failed"
-        elif self.stop_reason is not None:
+        elif self.stop_reason is not None and self._cut_short():
             role, reason = "runner", self.stop_reason
             status = "interrupted" if self.interrupted else "failed"
         else:
@@ -384,6 +391,13 @@ class _Supervisor:
                     role, reason, status = side.spec.role, side.failure_reason(), "failed"
                     break
         return Outcome(status, role, reason, self.tap, self.target, self.states.states, elapsed)
+
+    def _cut_short(self) -> bool:
+        """Whether the stop took work away. A timeout after which both sides still finished
+        by themselves with exit code 0 did not: the tap emitted all, the target read it all."""
+        if self.interrupted or not self.timed_out:
+            return True
+        return any(side.rc != 0 or side.stopped_by_us for side in (self.tap, self.target))
 
 
 def _pidfd(pid: int) -> int | None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import select
 import signal
+import subprocess
 import time
 from collections import Counter
 from pathlib import Path
@@ -26,6 +29,20 @@ from tests.integration.runner.helpers import (
 
 def _last_line(stderr: str) -> str:
     return stderr.strip().splitlines()[-1]
+
+
+def _stderr_until(proc: subprocess.Popen[bytes], text: str, timeout: float = 60) -> str:
+    """What a running sluice wrote on stderr up to ``text`` (read raw, so finish() gets the rest)."""
+    assert proc.stderr is not None
+    fd, seen = proc.stderr.fileno(), b""
+    deadline = time.monotonic() + timeout
+    while text.encode() not in seen:
+        assert time.monotonic() < deadline, f"no {text!r} on stderr: {seen.decode()}"
+        if select.select([fd], [], [], 0.5)[0]:
+            chunk = os.read(fd, 65536)
+            assert chunk, f"stderr closed before {text!r}: {seen.decode()}"
+            seen += chunk
+    return seen.decode()
 
 
 def test_target_killed_mid_run_then_rerun_resumes_from_stored_state(tmp_path: Path) -> None:
@@ -168,6 +185,27 @@ def test_timeout_stops_the_run(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "timed out after 1.5 s" in _last_line(done.stderr)
     assert time.monotonic() - started < 60
+
+
+def test_a_timeout_after_all_work_was_done_does_not_fail_the_run(tmp_path: Path) -> None:
+    # the tap finishes at once; the target holds its last commit until the timeout has fired
+    release = tmp_path / "release"
+    out = tmp_path / "out.jsonl"
+    write_project(tmp_path, tap={"records": 7, "state_every": 5},
+                  target={"path": str(out), "hold_until": str(release)})
+    proc = start_sluice(["run", "demo", "--timeout", "4", "--grace", "30"], tmp_path)
+    head = _stderr_until(proc, "timed out after 4 s")
+    release.touch()
+    code, _, rest = finish(proc, timeout=60)
+    err = head + rest
+    assert code == 0, err
+    log = next((tmp_path / ".sluice" / "logs").rglob("*.log")).read_text()
+    assert log.index("tap tap-fix finished: exit code 0") < log.index("timed out after 4 s")
+    assert "timed out after 4 s: the tap has finished; the target may still commit" in err
+    assert _last_line(err).startswith("sluice: pipeline 'demo' succeeded in ")
+    assert read_ids(out) == list(range(1, 8)) and bookmark(tmp_path) == 7
+    run = json.loads(sluice(["runs", "--json"], tmp_path).stdout.splitlines()[0])
+    assert run["status"] == "succeeded" and run["error"] is None
 
 
 def test_secrets_never_reach_logs_history_or_errors(tmp_path: Path) -> None:
