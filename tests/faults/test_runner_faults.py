@@ -232,3 +232,27 @@ def test_secrets_never_reach_logs_history_or_errors(tmp_path: Path) -> None:
             assert secret.encode() not in path.read_bytes(), path
     log_text = next(p for p in files if p.suffix == ".log").read_text()
     assert "connecting with key ********" in log_text and "password is ********" in log_text
+
+
+def test_a_host_from_env_shows_in_errors_and_logs_a_password_from_env_never(tmp_path: Path) -> None:
+    host, password = "db-7.internal.example", "pw-from-env-3c9e1a"
+    write_project(
+        tmp_path,
+        tap={"records": 30, "state_every": 5, "fail_at": 12, "host": "${DB_HOST}", "api_key": "${DB_PASSWORD}",
+             "log_secret": "${DB_HOST}", "error_detail": " (cannot reach ${DB_HOST} with key ${DB_PASSWORD})"},
+        target={"path": str(tmp_path / "out.jsonl"), "password": "${DB_PASSWORD}", "log_secret": "${DB_PASSWORD}"},
+    )
+    env = sluice_env(DB_HOST=host, DB_PASSWORD=password)
+    done = sluice(["run", "demo"], tmp_path, env=env)
+    assert done.returncode == 1
+    assert _last_line(done.stderr) == ("sluice: pipeline 'demo' failed: tap 'tap-fix' failed: source went away at "
+                                       f"record 12 (cannot reach {host} with key ********) (exit code 1)")
+    log_text = next((tmp_path / ".sluice" / "logs").rglob("*.log")).read_text()
+    assert f"connecting with key {host}" in log_text and "password is ********" in log_text
+    runs = sluice(["runs"], tmp_path, env=env)
+    assert host in runs.stdout
+    files = [p for p in (tmp_path / ".sluice").rglob("*") if p.is_file()]
+    for text in (done.stdout, done.stderr, runs.stdout, runs.stderr):
+        assert password not in text
+    for path in files:
+        assert password.encode() not in path.read_bytes(), path
