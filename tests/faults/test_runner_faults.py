@@ -106,10 +106,10 @@ def test_tap_failing_midway_fails_the_run_but_keeps_what_the_target_committed(tm
     assert run["error"] == "tap 'tap-fix' failed: source went away at record 18 (exit code 1)"
 
 
-@pytest.mark.parametrize("linger", [0.0, 0.4])
+@pytest.mark.parametrize("linger", [0.0, 0.25])
 def test_a_failing_tap_that_breaks_the_targets_input_is_the_reported_cause(tmp_path: Path, linger: float) -> None:
     # the tap fails with half a RECORD line out; the target fails on that line at once, while
-    # the tap exits in the same moment (linger 0) or after logging and cleaning up (0.4 s)
+    # the tap exits in the same moment (linger 0) or after logging and cleaning up (0.25 s)
     write_project(tmp_path, tap={"records": 50, "state_every": 5, "fail_at": 18, "garble": True, "linger": linger})
     done = sluice(["run", "demo"], tmp_path)
     assert done.returncode == 1
