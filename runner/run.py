@@ -251,7 +251,7 @@ def _summary(output: RunOutput, plan: RunPlan, outcome: Outcome, saved: int, had
 
 def _shortfall_flag(gap: int, has_keys: bool | None) -> str:
     if has_keys is False:
-        return f"  <- LOST: {gap:,} not committed (no key properties)"
+        return f"  <- MISMATCH: {gap:,} not committed (no key properties)"
     why = "keys unknown: not in the catalog" if has_keys is None else "has key properties: may be merged duplicates"
     return f"  <- MISMATCH: {gap:,} not committed ({why})"
 

@@ -94,7 +94,7 @@ def test_records_lost_on_a_keyless_stream_fail_the_run(tmp_path: Path, keys: lis
     run = json.loads(sluice(["runs", "--json"], tmp_path).stdout.splitlines()[0])
     if keys == []:
         assert done.returncode == 1
-        assert "<- LOST: 2 not committed (no key properties)" in row
+        assert "<- MISMATCH: 2 not committed (no key properties)" in row
         reason = ("target 'target-fix' failed: stream 'items' has no key properties, yet only 8 of the 10 "
                   "records the tap emitted were committed (2 lost)")
         assert done.stderr.strip().splitlines()[-1] == f"sluice: pipeline 'demo' failed: {reason}"
