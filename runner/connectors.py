@@ -122,16 +122,56 @@ def coerce_config(config: dict[str, Any], info: dict[str, Any] | None) -> dict[s
     return out
 
 
+# an ``env:`` variable named like a credential (no settings schema describes ``env:``)
+_CREDENTIAL_NAME = re.compile(r"PASSW|SECRET|TOKEN|CREDENTIAL|PRIVATE|(?:^|_)(?:KEY|PWD|PASS|AUTH)(?:_|$)|APIKEY")
+
+
 def connector_secrets(conn: ResolvedConnector, info: dict[str, Any] | None) -> set[str]:
-    """Values to redact: from ``${ENV}``, settings the connector marks secret, and declared ``secrets``."""
-    out = set(conn.secrets)
-    schema = settings_schema(info) or {"properties": {}}
-    out.update(secret_values(conn.config, schema))
-    for name in conn.secret_settings:
+    """Values to redact. Where a value came from (``${ENV}`` or not) does not make it secret:
+
+    - config settings the connector's settings schema marks ``secret``/``writeOnly`` (any depth),
+      and top-level settings named in the project's ``secrets:`` list;
+    - ``env:`` variables named in ``secrets:`` or named like a credential (``*PASSWORD*``, ``*_KEY``, ...);
+    - the ``${ENV}`` values interpolated into any of those (a password inside a DSN, alone);
+    - every ``${ENV}`` value in ``args``, and, for a connector that publishes no settings schema
+      (no ``--about``), every ``${ENV}`` value in its config: nothing says which are harmless.
+    """
+    schema = settings_schema(info)
+    out = set(secret_values(conn.config, schema or {"properties": {}}))
+    names = set(conn.secret_settings)
+    for name in names:
         value = conn.config.get(name)
         if isinstance(value, str | int | float) and not isinstance(value, bool) and str(value):
             out.add(str(value))
+    secret_env = {n for n, v in conn.env.items() if v and (n in names or _CREDENTIAL_NAME.search(n.upper()))}
+    out.update(conn.env[n] for n in secret_env)
+    for place, values in conn.env_values.items():
+        root, rest = place[0], place[1:]
+        if root == "args":
+            secret = True
+        elif root == "env":
+            secret = rest[0] in secret_env
+        else:
+            secret = schema is None or _secret_place(rest, schema, names)
+        if secret:
+            out.update(values)
     return out
+
+
+def _secret_place(path: tuple[str | int, ...], schema: dict[str, Any], names: set[str]) -> bool:
+    """Whether the setting at ``path`` is secret: declared in ``secrets:``, or marked so on the
+    way down the settings schema (as :func:`protocol.config.secret_values` walks it)."""
+    if path and path[0] in names:
+        return True
+    node: Any = schema
+    for part in path:
+        if not isinstance(node, dict):
+            return False
+        if node.get("secret") or node.get("writeOnly"):
+            return True
+        node = node.get("items") if isinstance(part, int) else \
+            (node.get("properties") or {}).get(part, node.get("additionalProperties"))
+    return isinstance(node, dict) and bool(node.get("secret") or node.get("writeOnly"))
 
 
 def _run(

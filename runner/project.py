@@ -3,7 +3,9 @@
 Structure is validated when the file is loaded, and every problem is reported at once with
 its location (``sluice.yml:12: pipelines[0].tap: ...``). A connector's config is resolved
 (files read, ``${ENV}`` interpolated) only when the connector is used, again reporting every
-problem at once. Every value that came from the environment is remembered as a secret.
+problem at once. Every value that came from the environment is remembered with the place it
+went to (``env_values``); which of them are secret is decided from the connector's settings
+schema (``runner.connectors.connector_secrets``), not from where a value came from.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ __all__ = [
 
 PROJECT_FILES = ("sluice.yml", "sluice.yaml")
 _VAR = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+#: where a value sits in a resolved connector: ("config", key, ...), ("env", NAME), ("args", i)
+Place = tuple[str | int, ...]
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,7 @@ class ResolvedConnector:
     env: dict[str, str]
     catalog: Path | None
     limits: Limits
-    secrets: set[str]
+    env_values: dict[Place, set[str]]  # the ${ENV} values interpolated into each place
     secret_settings: list[str]
 
 
@@ -78,8 +83,12 @@ class Pipeline:
     timeout: float | None = None
 
 
-def interpolate(value: Any, environ: Mapping[str, str], where: str, problems: list[str], secrets: set[str]) -> Any:
-    """Replace ``${VAR}`` / ``${VAR:-default}`` in every string of ``value`` (``$${`` is a literal ``${``)."""
+def interpolate(value: Any, environ: Mapping[str, str], where: str, problems: list[str], secrets: set[str],
+                origins: dict[Place, set[str]] | None = None, place: Place = ()) -> Any:
+    """Replace ``${VAR}`` / ``${VAR:-default}`` in every string of ``value`` (``$${`` is a literal ``${``).
+
+    Every non-empty value taken from ``environ`` goes into ``secrets``, and into ``origins``
+    under the place (``place`` + keys and indexes) of the string it went into."""
     if isinstance(value, str):
         def sub(m: re.Match[str]) -> str:
             if m.group(0) == "$${":
@@ -88,6 +97,8 @@ def interpolate(value: Any, environ: Mapping[str, str], where: str, problems: li
             if name in environ:
                 if environ[name]:
                     secrets.add(environ[name])
+                    if origins is not None:
+                        origins.setdefault(place, set()).add(environ[name])
                 return environ[name]
             if default is not None:
                 return default
@@ -96,9 +107,11 @@ def interpolate(value: Any, environ: Mapping[str, str], where: str, problems: li
 
         return _VAR.sub(sub, value)
     if isinstance(value, dict):
-        return {k: interpolate(v, environ, f"{where}.{k}", problems, secrets) for k, v in value.items()}
+        return {k: interpolate(v, environ, f"{where}.{k}", problems, secrets, origins, (*place, k))
+                for k, v in value.items()}
     if isinstance(value, list):
-        return [interpolate(v, environ, f"{where}[{i}]", problems, secrets) for i, v in enumerate(value)]
+        return [interpolate(v, environ, f"{where}[{i}]", problems, secrets, origins, (*place, i))
+                for i, v in enumerate(value)]
     return value
 
 
@@ -194,6 +207,7 @@ class Project:
         environ = os.environ if environ is None else environ
         problems: list[str] = []
         secrets: set[str] = set()
+        origins: dict[Place, set[str]] = {}
         where = connector.location
         argv0 = self._find_program(connector.executable, f"{where}.executable", problems)
         config: dict[str, Any] = {}
@@ -201,11 +215,12 @@ class Project:
         if isinstance(raw, str):
             path = self.dir / interpolate(raw, environ, f"{where}.config", problems, secrets)
             config = self._read_config_file(path, f"{where}.config", problems)
-            config = interpolate(config, environ, f"{where}.config({path.name})", problems, secrets)
+            config = interpolate(config, environ, f"{where}.config({path.name})", problems, secrets, origins,
+                                 ("config",))
         elif isinstance(raw, dict):
-            config = interpolate(raw, environ, f"{where}.config", problems, secrets)
-        env = interpolate(connector.env, environ, f"{where}.env", problems, secrets)
-        args = interpolate(connector.args, environ, f"{where}.args", problems, secrets)
+            config = interpolate(raw, environ, f"{where}.config", problems, secrets, origins, ("config",))
+        env = interpolate(connector.env, environ, f"{where}.env", problems, secrets, origins, ("env",))
+        args = interpolate(connector.args, environ, f"{where}.args", problems, secrets, origins, ("args",))
         catalog = None
         if connector.catalog:
             catalog = self.dir / connector.catalog
@@ -221,7 +236,7 @@ class Project:
             env=env,
             catalog=catalog,
             limits=connector.limits,
-            secrets=secrets,
+            env_values=origins,
             secret_settings=list(connector.secret_settings),
         )
 

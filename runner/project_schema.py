@@ -31,7 +31,8 @@ _CONNECTOR: dict[str, Any] = {
         "secrets": {
             "type": "array",
             "items": {"type": "string"},
-            "description": "Setting names to treat as secret, besides those the connector marks secret.",
+            "description": "Setting (or env: variable) names to treat as secret, besides those the connector marks "
+                           "secret and env: variables named like credentials.",
         },
         "limits": {
             "type": "object",

@@ -20,7 +20,11 @@ MAX_LINE = 1 << 20  # a longer line is cut into pieces rather than buffered for 
 
 _ERROR = re.compile(r"\b(?:ERROR|CRITICAL|FATAL)\b[\s|:\]\-]*(.*)")
 _LOGGER_PREFIX = re.compile(r"^[\w.\-]+\s*\|\s*")
+# a routine log line (INFO, DEBUG, ...): never the reason a connector failed
+_ROUTINE = re.compile(r"\b(?:TRACE|DEBUG|INFO|NOTICE)\b|\blevel[\"']?\s*[=:]\s*[\"']?(?:trace|debug|info)\b")
 _METRIC = "METRIC: "
+# what a program says when its output pipe was closed under it (Python, Go, Rust, Java, Node, our kit)
+_BROKEN_PIPE = re.compile(r"broken pipe|\bEPIPE\b|errno 32\b|closed the pipe", re.IGNORECASE)
 
 
 class LineBuffer:
@@ -66,12 +70,14 @@ def parse_metric(line: str) -> dict[str, Any] | None:
 
 @dataclass
 class SideStats:
-    """What one side's stderr told us: record counts per stream, its last ERROR, its last line."""
+    """What one side's stderr told us: record counts per stream, its last ERROR, and its last
+    line that is not a routine (INFO, DEBUG) log line, such as the end of a traceback."""
 
     counts: dict[str, int] = field(default_factory=dict)
     reported: bool = False
     last_error: str | None = None
     last_line: str | None = None
+    broken_pipe: bool = False
 
     def take(self, line: str) -> bool:
         """Account for one stderr line. True when it is a METRIC line."""
@@ -87,10 +93,14 @@ class SideStats:
             return True
         stripped = line.strip()
         if stripped:
-            self.last_line = stripped
+            if _BROKEN_PIPE.search(stripped):
+                self.broken_pipe = True
             message = error_message(stripped)
             if message is not None:
                 self.last_error = message
+                self.last_line = stripped
+            elif _ROUTINE.search(stripped) is None:
+                self.last_line = stripped
         return False
 
     @property

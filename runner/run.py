@@ -13,6 +13,7 @@ from typing import IO, Any
 import orjson
 
 from runner.connectors import about, coerce_config, connector_secrets
+from runner.counts import keyless_shortfalls, stream_keys
 from runner.isolation import Redactor, RunDir, child_env, make_preexec
 from runner.output import RunOutput
 from runner.project import Connector, Project, ResolvedConnector
@@ -148,6 +149,7 @@ def _locked_run(project: Project, plan: RunPlan, options: RunOptions, store: Sta
 
     outcome: Outcome | None = None
     error: str | None = None
+    keyed = stream_keys(tap.catalog)
     try:
         with RunDir(base / "tmp") as run_dir:
             cmds = _Commands(tap, target, state, run_dir)
@@ -169,6 +171,8 @@ def _locked_run(project: Project, plan: RunPlan, options: RunOptions, store: Sta
         error = "runner: interrupted before the connectors started"
         raise
     finally:
+        if outcome is not None:
+            _fail_on_lost_records(outcome, keyed)
         status = outcome.status if outcome is not None else ("interrupted" if error and "interrupted" in error
                                                              else "failed")
         if outcome is not None and not outcome.ok:
@@ -180,7 +184,7 @@ def _locked_run(project: Project, plan: RunPlan, options: RunOptions, store: Sta
         except StoreError as exc:
             output.runner_line(f"cannot record the run in the history: {exc}")
         if outcome is not None:
-            _summary(output, plan, outcome, saved, state is not None)
+            _summary(output, plan, outcome, saved, state is not None, keyed)
         output.runner_line(f"log: {log_path}", terminal=outcome is not None and not outcome.ok)
         output.close()
     if options.metrics_file is not None:
@@ -204,7 +208,16 @@ def _side_name(outcome: Outcome, tap: ResolvedConnector, target: ResolvedConnect
     return "runner"
 
 
-def _summary(output: RunOutput, plan: RunPlan, outcome: Outcome, saved: int, had_state: bool) -> None:
+def _fail_on_lost_records(outcome: Outcome, keyed: dict[str, bool]) -> None:
+    """A run that committed fewer records of a keyless stream than the tap emitted failed."""
+    lost = keyless_shortfalls(outcome.tap.stats, outcome.target.stats, keyed)
+    if lost and outcome.ok:
+        outcome.status, outcome.failed_side = "failed", "target"
+        outcome.reason = "; ".join(shortfall.describe() for shortfall in lost)
+
+
+def _summary(output: RunOutput, plan: RunPlan, outcome: Outcome, saved: int, had_state: bool,
+             keyed: dict[str, bool]) -> None:
     emitted, committed = outcome.tap.stats, outcome.target.stats
     streams = sorted(set(emitted.counts) | set(committed.counts))
     width = max([len("stream"), *(len(s) for s in streams)])
@@ -220,8 +233,9 @@ def _summary(output: RunOutput, plan: RunPlan, outcome: Outcome, saved: int, had
             flag = ""
             if both and e != c:
                 assert e is not None and c is not None
-                gap = f"{e - c:,} not committed" if e > c else f"{c - e:,} more committed than emitted"
-                flag = f"  <- MISMATCH: {gap}"
+                flag = f"  <- MISMATCH: {c - e:,} more committed than emitted"
+                if e > c:
+                    flag = _shortfall_flag(e - c, keyed.get(stream))
             lines.append(f"  {stream:<{width}}  {_n(e):>12}  {_n(c):>16}{flag}")
         for side, stats in (("tap", emitted), ("target", committed)):
             if not stats.reported:
@@ -233,6 +247,13 @@ def _summary(output: RunOutput, plan: RunPlan, outcome: Outcome, saved: int, had
         lines.append(f"  state: the target sent no STATE; {kept}")
     for line in lines:
         output.runner_line(line)
+
+
+def _shortfall_flag(gap: int, has_keys: bool | None) -> str:
+    if has_keys is False:
+        return f"  <- MISMATCH: {gap:,} not committed (no key properties)"
+    why = "keys unknown: not in the catalog" if has_keys is None else "has key properties: may be merged duplicates"
+    return f"  <- MISMATCH: {gap:,} not committed ({why})"
 
 
 def _n(value: int | None) -> str:

@@ -8,9 +8,16 @@ children (pidfds, so an exit is seen at once), and reacts:
   the run fails with the tap's error;
 - the target fails (or quits early): the tap is stopped, SIGTERM then SIGKILL after
   ``grace`` seconds; the run fails with the target's error;
+- the first cause is what the run reports. A failing tap breaks the target's input, and the
+  target may exit first (the tap still logging or cleaning up); a failing target only breaks
+  the tap's output pipe. So when the target fails the tap gets ``SETTLE_SECONDS`` to exit on
+  its own: a tap failure that is not a broken pipe (SIGPIPE, "Broken pipe", EPIPE) is the
+  cause; otherwise the target is, and the tap is stopped;
 - SIGINT/SIGTERM to the runner, or ``timeout``: the tap is stopped first so the target can
   commit and send its last STATE; the target is stopped ``grace`` s later if still alive.
-  A second signal kills both at once.
+  A second signal kills both at once. A timeout that cut nothing short (the tap had
+  finished by itself, and the target then finished by itself, both with exit code 0) does
+  not fail the run.
 """
 
 from __future__ import annotations
@@ -23,11 +30,12 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from runner.output import RunOutput
-from runner.pumps import LineBuffer, SideStats, StateReader
+from runner.pumps import LineBuffer, StateReader
+from runner.sides import Side
 
 __all__ = ["Outcome", "Side", "SideSpec", "supervise"]
 
@@ -36,6 +44,7 @@ _F_SETPIPE_SZ = 1031
 POLL_SECONDS = 0.5
 DRAIN_SECONDS = 2.0
 LOCK_CHECK_SECONDS = 30.0
+SETTLE_SECONDS = 1.0
 
 
 @dataclass
@@ -46,40 +55,6 @@ class SideSpec:
     env: dict[str, str]
     preexec: Callable[[], None] | None = None
     cwd: str | None = None
-
-
-@dataclass
-class Side:
-    spec: SideSpec
-    proc: subprocess.Popen[bytes] | None = None
-    rc: int | None = None
-    stats: SideStats = field(default_factory=SideStats)
-    term_sent: float | None = None
-    stopped_by_us: bool = False
-    start_error: str | None = None
-
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.rc is None
-
-    def describe_exit(self) -> str:
-        if self.start_error:
-            return f"cannot start: {self.start_error}"
-        rc = self.rc
-        if rc is None:
-            return "still running"
-        if rc < 0:
-            try:
-                name = signal.Signals(-rc).name
-            except ValueError:
-                name = f"signal {-rc}"
-            return f"killed by {name}"
-        return f"exit code {rc}"
-
-    def failure_reason(self) -> str:
-        message = self.stats.last_error or self.stats.last_line
-        status = self.describe_exit()
-        return f"{message} ({status})" if message else status
 
 
 @dataclass
@@ -121,7 +96,7 @@ class _Supervisor:
         self.stop_reason: str | None = None
         self.stop_started: float | None = None
         self.interrupted = False
-        self.target_early: float | None = None
+        self.timed_out = False
         self.signals: list[int] = []
         self.started = time.monotonic()
         self.open_fds = 0
@@ -219,19 +194,22 @@ class _Supervisor:
         if rc is None:
             return
         side.rc = rc
+        side.exited_at = time.monotonic()
         self.output.runner_line(f"{side.spec.role} {side.spec.name} finished: {side.describe_exit()}", terminal=False)
-        if side is self.target:
-            if rc != 0:
-                self._fail("target", side.failure_reason())
-                self._terminate(self.tap)
-            elif self.tap.running:
-                self.target_early = time.monotonic()  # the tap may be exiting too; see _tick
-        elif rc != 0 and not side.stopped_by_us:
-            if self.target.rc == 0:
-                self._fail("target", f"exited (exit code 0) before reading all of the tap's output; "
-                                     f"the tap then ended with: {side.failure_reason()}")
-            else:
-                self._fail("tap", side.failure_reason())
+        self._judge()
+
+    def _judge(self) -> None:
+        """Name the first cause as soon as the exits tell it (see the module docstring)."""
+        tap, target = self.tap, self.target
+        if tap.failed_by_itself and not tap.broke_pipe:
+            self._fail("tap", tap.failure_reason())
+        elif tap.running or target.running:
+            return  # a target that exited while the tap runs: see _tick; a broken pipe: wait for the target
+        elif target.rc != 0:
+            self._fail("target", target.failure_reason())
+        elif tap.failed_by_itself:
+            self._fail("target", f"exited (exit code 0) before reading all of the tap's output; "
+                                 f"the tap then ended with: {tap.failure_reason()}")
 
     def _fail(self, role: str, reason: str) -> None:
         if self.failure is None and self.stop_reason is None:
@@ -253,7 +231,10 @@ class _Supervisor:
         if self.stop_reason is None:
             self.stop_reason = reason
             self.stop_started = time.monotonic()
-            self.output.runner_line(f"{reason}: stopping the tap; the target may commit what it has")
+            if self.tap.rc == 0:
+                self.output.runner_line(f"{reason}: the tap has finished; the target may still commit")
+            else:
+                self.output.runner_line(f"{reason}: stopping the tap; the target may commit what it has")
         self._terminate(self.tap)
 
     def _tick(self, now: float) -> None:
@@ -268,13 +249,20 @@ class _Supervisor:
                 self._terminate(self.tap, signal.SIGKILL)
                 self._terminate(self.target, signal.SIGKILL)
         if self.timeout is not None and self.stop_reason is None and now - self.started > self.timeout:
+            self.timed_out = True
             self._stop(f"timed out after {self.timeout:g} s")
         for side in (self.tap, self.target):
             if side.running and side.term_sent is not None and now - side.term_sent > self.grace:
                 self._terminate(side, signal.SIGKILL)
-        if self.target_early is not None and self.tap.running and now - self.target_early > self.grace:
-            self._fail("target", "exited (exit code 0) before the tap finished")
-            self._terminate(self.tap)
+        target = self.target
+        if self.tap.running and target.exited_at is not None:
+            waited = now - target.exited_at
+            if target.rc != 0 and waited > min(SETTLE_SECONDS, self.grace):
+                self._fail("target", target.failure_reason())  # the tap did not fail by itself meanwhile
+                self._terminate(self.tap)
+            elif target.rc == 0 and waited > self.grace:
+                self._fail("target", "exited (exit code 0) before the tap finished")
+                self._terminate(self.tap)
         # a stop: the tap has had `grace` s to exit, the target `grace` more to commit
         if self.stop_started is not None and self.target.running and self.target.term_sent is None:
             if now - self.stop_started > 2 * self.grace:
@@ -344,7 +332,7 @@ class _Supervisor:
         if self.failure is not None:
             role, reason = self.failure
             status = "failed"
-        elif self.stop_reason is not None:
+        elif self.stop_reason is not None and self._cut_short():
             role, reason = "runner", self.stop_reason
             status = "interrupted" if self.interrupted else "failed"
         else:
@@ -354,6 +342,13 @@ class _Supervisor:
                     role, reason, status = side.spec.role, side.failure_reason(), "failed"
                     break
         return Outcome(status, role, reason, self.tap, self.target, self.states.states, elapsed)
+
+    def _cut_short(self) -> bool:
+        """Whether the stop took work away. A timeout after which both sides still finished
+        by themselves with exit code 0 did not: the tap emitted all, the target read it all."""
+        if self.interrupted or not self.timed_out:
+            return True
+        return any(side.rc != 0 or side.stopped_by_us for side in (self.tap, self.target))
 
 
 def _pidfd(pid: int) -> int | None:

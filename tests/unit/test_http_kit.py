@@ -107,6 +107,26 @@ def test_5xx_bursts_are_retried_until_they_pass(api: FakeApi) -> None:
     assert [r.status for r in api.requests("/api/offset")] == [502, 502, 503, 200, 200, 200]
 
 
+@pytest.mark.parametrize(("status", "headers"), [
+    (500, None), (502, None), (503, None), (504, None), (429, {"Retry-After": "0"}),
+])
+def test_each_transient_status_is_retried_once_then_succeeds(api: FakeApi, status: int,
+                                                             headers: dict[str, str] | None) -> None:
+    api.fail("/api/offset", status, headers=headers)
+    with client() as c:
+        _, body = c.get_json(api.url + "/api/offset")
+    assert len(body["data"]) == 10
+    assert [r.status for r in api.requests("/api/offset")] == [status, 200]
+
+
+def test_http_500_that_persists_gives_up_as_retryable_not_fatal(api: FakeApi) -> None:
+    api.fail("/api/offset", *[500] * 10)
+    with client() as c, pytest.raises(RetryableSourceError, match=r"HTTP 500 scripted failure 500") as info:
+        c.get_json(api.url + "/api/offset")
+    assert not isinstance(info.value, FatalSourceError)
+    assert len(api.requests("/api/offset")) == FAST.max_tries
+
+
 def test_retries_give_up_with_a_retryable_error(api: FakeApi) -> None:
     api.fail("/api/offset", *[502] * 10)
     with client() as c, pytest.raises(RetryableSourceError, match=r"/api/offset: HTTP 502 scripted failure 502"):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from protocol.errors import ConfigError
+from runner.connectors import connector_secrets
 from runner.project import find_project, interpolate, load_project
 
 
@@ -88,7 +90,7 @@ def test_resolve_reads_config_file_finds_program_and_defaults_state_id(tmp_path:
     resolved = project.resolve(project.connectors["t"], {"TOKEN": "abc123"})
     assert resolved.config == {"token": "abc123", "n": 1}
     assert resolved.env == {"FLAG": "true", "N": "2"}
-    assert resolved.secrets == {"abc123"}
+    assert resolved.env_values == {("config", "token"): {"abc123"}}
     assert resolved.argv == [sys.executable]
     assert project.pipelines["p"].state_id == "p"
     url, secrets = project.state_store_url({"PGPW": "pw-1"})
@@ -120,3 +122,44 @@ def test_find_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert find_project(str(tmp_path)) == tmp_path / "sluice.yml"
     with pytest.raises(ConfigError, match="project file not found"):
         find_project(str(tmp_path / "other.yml"))
+
+
+_SCHEMA = {"type": "object", "properties": {
+    "host": {"type": "string"},
+    "password": {"type": "string", "secret": True},
+    "dsn": {"type": "string", "writeOnly": True},
+    "streams": {"type": "array", "items": {"type": "object", "properties": {"token": {"type": "string",
+                                                                                     "secret": True}}}},
+}}
+
+
+def _secrets_of(tmp_path: Path, connector: str, environ: dict[str, str], schema: dict[str, Any] | None) -> set[str]:
+    project = load_project(_write(tmp_path, f"connectors:\n  - {connector}\n"))
+    resolved = project.resolve(next(iter(project.connectors.values())), environ)
+    return connector_secrets(resolved, None if schema is None else {"settings": schema})
+
+
+def test_only_secret_settings_and_declared_secrets_are_masked_not_every_env_value(tmp_path: Path) -> None:
+    environ = {"HOST": "db.internal.example", "PW": "pw-7f3a", "USER": "loader", "TOK": "tok-1234",
+               "PORT": "5432", "REGION": "eu-west-1", "AWSKEY": "aws-9d8c", "ARG": "arg-5e6f"}
+    connector = ("{name: c, executable: " + sys.executable + ", args: ['--x=${ARG}'], "
+                 "config: {host: '${HOST}', password: '${PW}', port: '${PORT}', "
+                 "dsn: 'postgresql://${USER}:${PW}@${HOST}/db', streams: [{token: 'tok-${TOK}', name: s}], "
+                 "region: '${REGION}', extra: lit-secret-1}, "
+                 "env: {AWS_SECRET_ACCESS_KEY: '${AWSKEY}', AWS_REGION: '${REGION}'}, secrets: [extra]}")
+    found = _secrets_of(tmp_path, connector, environ, _SCHEMA)
+    assert found == {
+        "pw-7f3a", "postgresql://loader:pw-7f3a@db.internal.example/db", "loader", "db.internal.example",
+        "tok-tok-1234", "tok-1234", "lit-secret-1", "aws-9d8c", "arg-5e6f",
+    }  # host is masked only because it is part of the secret DSN; port and region never
+
+
+def test_a_host_from_env_is_not_a_secret_when_nothing_secret_holds_it(tmp_path: Path) -> None:
+    connector = "{name: c, executable: " + sys.executable + ", config: {host: '${HOST}', password: '${PW}'}}"
+    found = _secrets_of(tmp_path, connector, {"HOST": "db.internal.example", "PW": "pw-7f3a"}, _SCHEMA)
+    assert found == {"pw-7f3a"}
+
+
+def test_without_a_settings_schema_every_env_value_in_the_config_stays_masked(tmp_path: Path) -> None:
+    connector = "{name: c, executable: " + sys.executable + ", config: {host: '${HOST}', n: 1, lit: plain}}"
+    assert _secrets_of(tmp_path, connector, {"HOST": "db.internal.example"}, None) == {"db.internal.example"}

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from runner.isolation import Redactor, child_env
 from runner.metrics_file import render, write_metrics_file
 from runner.pumps import LineBuffer, SideStats, StateReader, error_message
@@ -33,6 +35,22 @@ def test_error_lines() -> None:
     for line in ["Traceback (most recent call last):", "ERROR boom", "  File x", "ValueError: nope"]:
         stats.take(line)
     assert stats.last_error == "boom" and stats.last_line == "ValueError: nope"
+    for line in ["2024-01-01 00:00:00,000 | INFO     | t | committed 80", "DEBUG:root:x", 'level=info msg="ok"']:
+        stats.take(line)
+    assert stats.last_line == "ValueError: nope"  # routine log lines never become a failure's reason
+    assert not stats.broken_pipe
+
+
+@pytest.mark.parametrize("line", [
+    "BrokenPipeError: [Errno 32] Broken pipe",
+    "2026 | ERROR | tap-x | the program reading our output closed the pipe; stopping",
+    "write /dev/stdout: broken pipe",
+    "Error: write EPIPE",
+])
+def test_a_broken_pipe_is_recognised(line: str) -> None:
+    stats = SideStats()
+    stats.take(line)
+    assert stats.broken_pipe
 
 
 def test_line_buffer_joins_chunks() -> None:
@@ -59,6 +77,41 @@ def test_redactor_hides_secrets_and_their_json_forms() -> None:
     redact = Redactor(["pa\"ss-123", "ab"])  # too short to redact safely: kept
     assert redact('x pa"ss-123 y {"k": "pa\\"ss-123"} ab') == 'x ******** y {"k": "********"} ab'
     assert not Redactor([]) and Redactor([]).__call__("text") == "text"
+
+
+# secrets overlapping every way: a prefix of another (abc / abcdef / abcdefgh), one inside
+# another (cde), a suffix (def, efgh), and each also standing alone
+_OVERLAPPING = ["abc", "abcdef", "cde", "def", "abcdefgh", "efgh", "bcdefg"]
+
+
+def test_redactor_with_overlapping_secrets_leaves_no_tail() -> None:
+    pair = Redactor(["abc", "abcdef"])
+    assert pair("key=abcdef; abc") == "key=********; ********"  # not "********def"
+    assert Redactor(["secret", "secret-key-9"])("k: secret-key-9") == "k: ********"  # not "********-key-9"
+    redact = Redactor(_OVERLAPPING)
+    assert redact("key=abcdef;") == "key=********;"  # not "****************"
+    assert redact("abcdefgh") == "********"  # not "********gh" nor two masks
+    assert redact("[xbcdefgx]") == "[x********x]"
+
+
+def test_redactor_oracle_on_secrets_at_different_positions() -> None:
+    """Texts made of whole secrets joined by filler from another alphabet: redaction must turn
+    each secret into exactly one mask and keep every filler (an oracle in plain Python)."""
+    import random
+
+    rng = random.Random(1234)
+    redact = Redactor(_OVERLAPPING)
+    fillers = ["-", " ", "=", "..", "XY", "1", " :: ", "[", "]"]
+    for _ in range(300):
+        secrets = [rng.choice(_OVERLAPPING) for _ in range(rng.randint(1, 6))]
+        gaps = [rng.choice(fillers) for _ in range(len(secrets) + 1)]
+        if rng.random() < 0.3:
+            gaps[0] = ""  # a secret at the very start
+        if rng.random() < 0.3:
+            gaps[-1] = ""  # ... and at the very end
+        text = gaps[0] + "".join(s + g for s, g in zip(secrets, gaps[1:], strict=True))
+        expected = gaps[0] + "".join("********" + g for g in gaps[1:])
+        assert redact(text) == expected, text
 
 
 def test_child_env_is_minimal() -> None:

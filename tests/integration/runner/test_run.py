@@ -71,6 +71,41 @@ def test_record_count_difference_is_flagged(tmp_path: Path) -> None:
     assert "MISMATCH: 7 not committed" in row
 
 
+@pytest.mark.parametrize("keys", [[], ["id"], None])
+def test_records_lost_on_a_keyless_stream_fail_the_run(tmp_path: Path, keys: list[str] | None) -> None:
+    # a target that silently loses every 4th record, under a catalog saying the stream has
+    # no keys (a failure), has keys (merged duplicates are possible: a note), or no catalog
+    extra = {}
+    if keys is not None:
+        entry = {"tap_stream_id": "items", "stream": "items", "key_properties": keys,
+                 "schema": {"type": "object", "properties": {"id": {"type": "integer"}}},
+                 "metadata": [{"breadcrumb": [], "metadata": {"selected": True, "table-key-properties": keys}}]}
+        (tmp_path / "cat.json").write_text(json.dumps({"streams": [entry]}))
+        extra["catalog"] = "cat.json"
+    out = tmp_path / "out.jsonl"
+    write_project(tmp_path, connectors=[
+        fixture_connector("tap-fix", "fixture_tap.py", {"records": 10, "state_every": 5}, **extra),
+        fixture_connector("target-fix", "fixture_target.py", {"path": str(out), "drop_every": 4}),
+    ])
+    done = sluice(["run", "demo"], tmp_path)
+    assert read_ids(out) == [1, 2, 3, 5, 6, 7, 9, 10]
+    row = next(line for line in done.stderr.splitlines() if line.strip().startswith("sluice |   items"))
+    assert row.split()[3:5] == ["10", "8"]
+    run = json.loads(sluice(["runs", "--json"], tmp_path).stdout.splitlines()[0])
+    if keys == []:
+        assert done.returncode == 1
+        assert "<- MISMATCH: 2 not committed (no key properties)" in row
+        reason = ("target 'target-fix' failed: stream 'items' has no key properties, yet only 8 of the 10 "
+                  "records the tap emitted were committed (2 lost)")
+        assert done.stderr.strip().splitlines()[-1] == f"sluice: pipeline 'demo' failed: {reason}"
+        assert run["status"] == "failed" and run["error"] == reason
+    else:
+        assert done.returncode == 0, done.stderr
+        why = "has key properties: may be merged duplicates" if keys else "keys unknown: not in the catalog"
+        assert f"<- MISMATCH: 2 not committed ({why})" in row
+        assert run["status"] == "succeeded"
+
+
 def test_dry_run_prints_commands_and_runs_nothing(tmp_path: Path) -> None:
     write_project(tmp_path)
     done = sluice(["run", "demo", "--dry-run"], tmp_path)
