@@ -2,7 +2,7 @@
 
 Per target kind, TRIALS trials (24 by default): the victim is the tap, the target or the
 runner; the signal SIGKILL or SIGTERM; the delay drawn from the trial's seed; half the
-trials run the chaos tap (a STATE every 50 rows), half tap-csv (its bookmark moves only
+trials run the chaos tap (a STATE every 100 rows per stream), half tap-csv (its bookmark moves only
 at the end). Each kill is followed by reruns until one succeeds; then the keyed stream and
 the keyless stream must each hold exactly the source's rows: the same count, no row twice,
 the same checksum (computed in plain Python, tests/faults/chaos/source.py).

@@ -2,8 +2,9 @@
 
 Stream ``keyed`` (key ``id``) and stream ``events`` (no key properties) each hold ``rows``
 distinct rows, interleaved. A STATE with both bookmarks follows every ``state_every``
-positions and the end; the tap sleeps ``sleep`` seconds after each STATE so that a run
-lasts long enough to be killed in the middle. ``--state`` resumes after the bookmarks.
+positions and the end. Every ``pause_every`` positions the tap flushes and sleeps ``sleep``
+seconds, so that a run lasts long enough to be killed anywhere between two STATEs, not
+only just after one. ``--state`` resumes after the bookmarks.
 
 The rows come from :func:`source_row`, which the tests also use as their oracle, and which
 the tap-csv trials write into CSV files.
@@ -23,7 +24,7 @@ SCHEMAS = {
                                                 "qty": {"type": "integer"}}},
 }
 SETTINGS = {"type": "object", "properties": {"rows": {"type": "integer"}, "state_every": {"type": "integer"},
-                                             "sleep": {"type": "number"}}}
+                                             "pause_every": {"type": "integer"}, "sleep": {"type": "number"}}}
 
 
 def source_row(stream, i):
@@ -65,7 +66,7 @@ def main():
         start = min(int(marks.get(s, {}).get("replication_key_value") or 0) for s in STREAMS)
         sys.stderr.write(f"chaos-tap | INFO | resuming after position {start}\n")
     total, every = int(config.get("rows", 100)), int(config.get("state_every", 10))
-    sleep = float(config.get("sleep", 0))
+    pause, sleep = int(config.get("pause_every", 0)), float(config.get("sleep", 0))
     out = sys.stdout
     for stream, keys in STREAMS.items():
         _emit(out, {"type": "SCHEMA", "stream": stream, "schema": SCHEMAS[stream], "key_properties": keys})
@@ -74,9 +75,9 @@ def main():
             _emit(out, {"type": "RECORD", "stream": stream, "record": source_row(stream, i)})
         if every and i % every == 0 and i < total:
             _emit(out, {"type": "STATE", "value": _bookmarks(i)})
+        if pause and i % pause == 0:
             out.flush()
-            if sleep:
-                time.sleep(sleep)
+            time.sleep(sleep)
     _emit(out, {"type": "STATE", "value": _bookmarks(max(total, start))})
     out.flush()
     return 0

@@ -29,9 +29,9 @@ __all__ = ["ROWS", "Trial", "TrialResult", "run_trial"]
 
 TAP_SCRIPT = Path(__file__).with_name("chaos_tap.py")
 ROWS = 1500  # per stream
-STATE_EVERY = 50
-TAP_SLEEP = 0.02  # after each STATE of the chatty tap: ~0.6 s of sleeping per run
-BATCH_ROWS = 100  # targets commit mid-run, with or without a STATE to cover the batch
+STATE_EVERY = 100
+PAUSE_EVERY, TAP_SLEEP = 25, 0.01  # the chatty tap pauses 4 times between two STATEs: ~0.6 s per run
+BATCH_ROWS = 30  # targets commit several batches between two STATEs: rows that no STATE covers yet
 VICTIMS = ("tap", "target", "runner")
 SIGNALS = (signal.SIGKILL, signal.SIGTERM)
 # the delay window (s after the victim started) per tap kind and victim: about the victim's lifetime
@@ -90,7 +90,8 @@ class TrialResult:
 def _project(root: Path, trial: Trial, dest: Destination) -> None:
     if trial.tap == "chatty":
         tap: dict[str, Any] = {"name": "tap-chaos", "executable": sys.executable, "args": [str(TAP_SCRIPT)],
-                               "config": {"rows": ROWS, "state_every": STATE_EVERY, "sleep": TAP_SLEEP}}
+                               "config": {"rows": ROWS, "state_every": STATE_EVERY, "pause_every": PAUSE_EVERY,
+                                          "sleep": TAP_SLEEP}}
     else:
         files = write_source_csv(root / "source", ROWS)
         keys = {"keyed": ["id"], "events": []}
@@ -138,8 +139,12 @@ def _children(ppid: int) -> dict[int, list[str]]:
     return found
 
 
+QUERIES = {"--about", "--discover", "--test", "--committed-state"}  # short calls before the run proper
+
+
 def _role(argv: list[str]) -> str | None:
-    if "--about" in argv or "--config" not in argv:
+    """'tap' or 'target' for the runner's child that moves the data, None for any other."""
+    if "--config" not in argv or QUERIES.intersection(argv):
         return None
     names = [Path(a).name for a in argv[:3]]
     if "chaos_tap.py" in names or "tap-csv" in names:
