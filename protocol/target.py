@@ -4,6 +4,13 @@ A target emits a STATE only after every record before it is durably committed: S
 messages are held until a *drain* (every sink flushed and committed), and a drain
 happens when a sink's batch is full, when a held STATE is older than
 ``state_flush_seconds``, before a schema change or ACTIVATE_VERSION, and at the end.
+
+Under `sluice` (see protocol/exactly_once.py) a target that supports it is exactly-once:
+a drain only *writes* (rows into the open transaction, bytes into the file), and commits
+happen only at a STATE message, with that STATE's value stored in the same transaction
+(when ``state_flush_seconds`` passed or ``batch_size_rows`` records wait since the last
+commit), and at the end: the records after the last STATE only if the runner says the
+tap exited 0.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from typing import IO, Any, ClassVar
 from urllib.parse import unquote, urlparse
 
 from protocol.errors import ProtocolError, TargetError
+from protocol.exactly_once import TAP_OK, Committed, Control
 from protocol.jsoncodec import JSONDecodeError, loads
 from protocol.messages import (
     ActivateVersionMessage,
@@ -50,7 +58,8 @@ class Sink:
         self.stream = schema.stream
         self.schema = schema.schema
         self.key_properties = schema.key_properties
-        self.pending = 0
+        self.pending = 0  # records added since the last flush
+        self.flushed = 0  # records flushed and not yet committed
         self.committed = 0
 
     def add(self, record: dict[str, Any], message: RecordMessage) -> None:
@@ -100,6 +109,9 @@ class Target:
     capabilities: ClassVar[list[str]] = ["about", "stream-maps", "schema-flattening"]
     kind: ClassVar[str] = "target"
     sink_class: ClassVar[type[Sink]] = Sink
+    #: whether the target stores its committed state with its data (then its ``capabilities``
+    #: list protocol.exactly_once.CAPABILITY, which is how the runner knows)
+    exactly_once: ClassVar[bool] = False
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         self.config = dict(config)
@@ -109,6 +121,37 @@ class Target:
         self._pending_state: dict[str, Any] | None = None
         self._state_since = 0.0
         self.validate_records = bool(self.config.get("validate_records", True))
+        #: the runner's control channel: set when run by `sluice` with exactly-once
+        self.control: Control | None = Control.from_env() if self.exactly_once else None
+        #: the destination's committed state at the start, and after each commit (exactly-once)
+        self.previous: Committed | None = None
+        self.last_commit: Committed | None = None
+        self._uncovered = 0  # records since the last STATE message
+        self._since_commit = 0  # records since the last commit
+        self._committed_at = 0.0
+
+    @property
+    def resuming(self) -> bool:
+        """Exactly-once: this run continues one that committed part of its data and died
+        (same generation, not complete); an ``overwrite`` must then not empty the data again."""
+        prev, control = self.previous, self.control
+        return (control is not None and prev is not None and prev.generation == control.generation
+                and not prev.complete)
+
+    # -- exactly-once hooks (targets with ``exactly_once``) --------------------------------
+
+    def load_committed(self, state_id: str) -> Committed | None:
+        """The destination's committed state for ``state_id`` (``--committed-state``)."""
+        raise NotImplementedError
+
+    def start_exactly_once(self) -> None:
+        """Before the first message: roll the destination back to its committed state
+        (files: truncate to the marker) and read it into :attr:`previous`."""
+        raise NotImplementedError
+
+    def commit_state(self, committed: Committed) -> None:
+        """Commit every flushed sink together with ``committed``, atomically."""
+        raise NotImplementedError
 
     def test_connection(self) -> str:
         return "ok"
@@ -135,11 +178,15 @@ class Target:
                 messages = fast.BatchReader(reader, source, self._accepts_raw)
                 raw_run = fast.RawRun
         try:
+            if self.control is not None:
+                self.start_exactly_once()
+                self._committed_at = time.monotonic()
             for msg in messages:
                 if msg.__class__ is RecordMessage:
                     sink = sinks[msg.stream]
                     sink.add(msg.record, msg)
                     sink.pending += 1
+                    self._uncovered += 1
                     since_check += 1
                     if sink.pending >= batch:
                         self.drain()
@@ -156,6 +203,7 @@ class Target:
                         head, run = run.split(room) if run.count > room else (run, None)
                         sink.add_raw(head)
                         sink.pending += head.count
+                        self._uncovered += head.count
                         since_check += head.count
                         if sink.pending >= batch:
                             self.drain()
@@ -166,7 +214,10 @@ class Target:
                     if self._pending_state is None:
                         self._state_since = time.monotonic()
                     self._pending_state = msg.value
-                    self._maybe_drain_for_state()
+                    if self.control is not None:
+                        self._at_state_boundary()
+                    else:
+                        self._maybe_drain_for_state()
                 elif msg.__class__ is SchemaMessage:
                     self._on_schema(msg)
                 elif msg.__class__ is ActivateVersionMessage:
@@ -174,7 +225,10 @@ class Target:
                     self._sink_for(msg.stream, msg.line).activate_version(msg.version)
                 elif msg.__class__ is BatchMessage:
                     self._on_batch(msg)
-            self.drain()
+            if self.control is not None:
+                self._finish_exactly_once()
+            else:
+                self.drain()
         except BaseException:
             for sink in sinks.values():
                 sink.abort()
@@ -242,26 +296,32 @@ class Target:
         self.drain()
 
     def _maybe_drain_for_state(self) -> None:
-        if self._pending_state is not None and time.monotonic() - self._state_since >= self.state_flush_seconds:
+        if (self.control is None and self._pending_state is not None
+                and time.monotonic() - self._state_since >= self.state_flush_seconds):
             self.drain()
 
-    def drain(self) -> None:
-        """Flush every sink, commit, then emit the held STATE (if any)."""
+    def _flush_sinks(self) -> bool:
+        """Write every sink's pending records out (not yet committed); True if any were."""
         flushed = [sink for sink in self.sinks.values() if sink.pending]
         for sink in flushed:
             try:
                 sink.flush()
             except OSError as exc:
                 raise TargetError(f"stream '{sink.stream}': cannot write: {exc}") from exc
-        if flushed:
-            try:
-                self.commit()
-            except OSError as exc:
-                raise TargetError(f"cannot commit: {exc}") from exc
-        for sink in flushed:
-            emit("counter", "record_count", sink.pending, {"stream": sink.stream})
-            sink.committed += sink.pending
+            sink.flushed += sink.pending
+            self._since_commit += sink.pending
             sink.pending = 0
+        return bool(flushed)
+
+    def _count_committed(self) -> None:
+        for sink in self.sinks.values():
+            if sink.flushed:
+                emit("counter", "record_count", sink.flushed, {"stream": sink.stream})
+                sink.committed += sink.flushed
+                sink.flushed = 0
+        self._since_commit = 0
+
+    def _emit_state(self) -> None:
         if self._pending_state is not None:
             for sink in self.sinks.values():
                 sink.checkpoint()
@@ -269,6 +329,73 @@ class Target:
             # echoes the bare state *value* as one JSON line, not a {"type": "STATE"} message.
             self._out.write_state_value(self._pending_state)
             self._pending_state = None
+
+    def drain(self) -> None:
+        """Flush every sink, commit, then emit the held STATE (if any).
+
+        Exactly-once: only flush; the commit waits for a STATE boundary (see the module doc).
+        """
+        if self.control is not None:
+            self._flush_sinks()
+            return
+        if self._flush_sinks() or any(sink.flushed for sink in self.sinks.values()):
+            try:
+                self.commit()
+            except OSError as exc:
+                raise TargetError(f"cannot commit: {exc}") from exc
+        self._count_committed()
+        self._emit_state()
+
+    # -- exactly-once ---------------------------------------------------------------------
+
+    def _at_state_boundary(self) -> None:
+        """A STATE arrived: every record so far is covered. Commit if one is due."""
+        self._uncovered = 0
+        waiting = self._since_commit + sum(sink.pending for sink in self.sinks.values())
+        if waiting >= self.batch_size_rows or time.monotonic() - self._committed_at >= self.state_flush_seconds:
+            self._commit_exactly_once(complete=False)
+
+    def _commit_exactly_once(self, *, complete: bool) -> None:
+        control = self.control
+        assert control is not None
+        self._flush_sinks()
+        if control.runner_gone():
+            raise TargetError("the sluice runner is gone (control channel closed): nothing more is committed")
+        value = self._pending_state
+        if value is None:  # no STATE since the last commit: the committed value still holds
+            last = self.last_commit or self.previous
+            value = last.value if last is not None and last.generation == control.generation else None
+        sequence = (self.last_commit or self.previous or Committed(0, 0, True, None)).sequence + 1
+        committed = Committed(control.generation, sequence, complete, value)
+        try:
+            self.commit_state(committed)
+        except OSError as exc:
+            raise TargetError(f"cannot commit: {exc}") from exc
+        self.last_commit = committed
+        self._committed_at = time.monotonic()
+        self._count_committed()
+        for sink in self.sinks.values():
+            sink.checkpoint()
+        self._emit_state()
+
+    def _finish_exactly_once(self) -> None:
+        """End of input: commit what a STATE covers; the rest only if the tap exited 0."""
+        control = self.control
+        assert control is not None
+        self._flush_sinks()
+        verdict = control.wait_verdict()
+        if verdict is None:
+            raise TargetError("the sluice runner is gone (control channel closed): nothing more is committed")
+        if self._uncovered and verdict != TAP_OK:
+            log.warning("the tap did not finish cleanly: %d record(s) after its last STATE are rolled back "
+                        "(the next run reads them again)", self._uncovered)
+            for sink in self.sinks.values():
+                sink.abort()
+                sink.pending = sink.flushed = 0
+            self._since_commit = 0
+            self._pending_state = None  # a held STATE is rolled back with them: the next run resumes before it
+            return
+        self._commit_exactly_once(complete=verdict == TAP_OK)
 
     def commit(self) -> None:
         """Make every flushed sink durable at once; called by the drain before the STATE.
