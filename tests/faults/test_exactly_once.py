@@ -74,8 +74,13 @@ def test_tap_killed_with_its_bookmark_only_at_the_end(pipeline: Pipeline) -> Non
     _rerun(pipeline)
 
 
-def test_runner_killed(pipeline: Pipeline) -> None:
+@pytest.mark.parametrize("with_target", [False, True], ids=["runner", "runner-and-target"])
+def test_runner_killed(pipeline: Pipeline, with_target: bool) -> None:
+    """The runner alone (its children get SIGTERM from the kernel), or the runner and the target
+    together (a host-wide kill: nothing rolls back before the next start)."""
     runner, pid = _start_paused(pipeline)
+    if with_target:
+        kill9(pid)
     kill9(runner.pid)
     finish(runner)
     wait_gone(pid)
