@@ -24,7 +24,6 @@ from typing import IO, Any, ClassVar
 from urllib.parse import unquote, urlparse
 
 from protocol.errors import ProtocolError, TargetError
-from protocol.exactly_once import TAP_OK, Committed, Control
 from protocol.jsoncodec import JSONDecodeError, loads
 from protocol.messages import (
     ActivateVersionMessage,
@@ -35,6 +34,7 @@ from protocol.messages import (
 )
 from protocol.metrics import emit
 from protocol.reader import MessageReader
+from protocol.target_eo import ExactlyOnceMixin
 from protocol.writer import MessageWriter
 
 __all__ = ["Sink", "Target"]
@@ -100,7 +100,7 @@ class Sink:
         """Release resources after a successful final drain."""
 
 
-class Target:
+class Target(ExactlyOnceMixin):
     """Base of every target. Subclasses set ``name``, ``settings_schema`` and ``sink_class``."""
 
     name: ClassVar[str] = ""
@@ -109,9 +109,6 @@ class Target:
     capabilities: ClassVar[list[str]] = ["about", "stream-maps", "schema-flattening"]
     kind: ClassVar[str] = "target"
     sink_class: ClassVar[type[Sink]] = Sink
-    #: whether the target stores its committed state with its data (then its ``capabilities``
-    #: list protocol.exactly_once.CAPABILITY, which is how the runner knows)
-    exactly_once: ClassVar[bool] = False
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         self.config = dict(config)
@@ -121,37 +118,7 @@ class Target:
         self._pending_state: dict[str, Any] | None = None
         self._state_since = 0.0
         self.validate_records = bool(self.config.get("validate_records", True))
-        #: the runner's control channel: set when run by `sluice` with exactly-once
-        self.control: Control | None = Control.from_env() if self.exactly_once else None
-        #: the destination's committed state at the start, and after each commit (exactly-once)
-        self.previous: Committed | None = None
-        self.last_commit: Committed | None = None
-        self._uncovered = 0  # records since the last STATE message
-        self._since_commit = 0  # records since the last commit
-        self._committed_at = 0.0
-
-    @property
-    def resuming(self) -> bool:
-        """Exactly-once: this run continues one that committed part of its data and died
-        (same generation, not complete); an ``overwrite`` must then not empty the data again."""
-        prev, control = self.previous, self.control
-        return (control is not None and prev is not None and prev.generation == control.generation
-                and not prev.complete)
-
-    # -- exactly-once hooks (targets with ``exactly_once``) --------------------------------
-
-    def load_committed(self, state_id: str) -> Committed | None:
-        """The destination's committed state for ``state_id`` (``--committed-state``)."""
-        raise NotImplementedError
-
-    def start_exactly_once(self) -> None:
-        """Before the first message: roll the destination back to its committed state
-        (files: truncate to the marker) and read it into :attr:`previous`."""
-        raise NotImplementedError
-
-    def commit_state(self, committed: Committed) -> None:
-        """Commit every flushed sink together with ``committed``, atomically."""
-        raise NotImplementedError
+        self.init_exactly_once()
 
     def test_connection(self) -> str:
         return "ok"
@@ -289,6 +256,7 @@ class Target:
                             validator(record, msg.line)
                         sink.add(record, RecordMessage(msg.stream, record, line=msg.line))
                         sink.pending += 1
+                        self._uncovered += 1
             except OSError as exc:
                 raise ProtocolError(
                     f"BATCH file {path} cannot be read: {exc.strerror}", line=msg.line, stream=msg.stream
@@ -345,57 +313,6 @@ class Target:
                 raise TargetError(f"cannot commit: {exc}") from exc
         self._count_committed()
         self._emit_state()
-
-    # -- exactly-once ---------------------------------------------------------------------
-
-    def _at_state_boundary(self) -> None:
-        """A STATE arrived: every record so far is covered. Commit if one is due."""
-        self._uncovered = 0
-        waiting = self._since_commit + sum(sink.pending for sink in self.sinks.values())
-        if waiting >= self.batch_size_rows or time.monotonic() - self._committed_at >= self.state_flush_seconds:
-            self._commit_exactly_once(complete=False)
-
-    def _commit_exactly_once(self, *, complete: bool) -> None:
-        control = self.control
-        assert control is not None
-        self._flush_sinks()
-        if control.runner_gone():
-            raise TargetError("the sluice runner is gone (control channel closed): nothing more is committed")
-        value = self._pending_state
-        if value is None:  # no STATE since the last commit: the committed value still holds
-            last = self.last_commit or self.previous
-            value = last.value if last is not None and last.generation == control.generation else None
-        sequence = (self.last_commit or self.previous or Committed(0, 0, True, None)).sequence + 1
-        committed = Committed(control.generation, sequence, complete, value)
-        try:
-            self.commit_state(committed)
-        except OSError as exc:
-            raise TargetError(f"cannot commit: {exc}") from exc
-        self.last_commit = committed
-        self._committed_at = time.monotonic()
-        self._count_committed()
-        for sink in self.sinks.values():
-            sink.checkpoint()
-        self._emit_state()
-
-    def _finish_exactly_once(self) -> None:
-        """End of input: commit what a STATE covers; the rest only if the tap exited 0."""
-        control = self.control
-        assert control is not None
-        self._flush_sinks()
-        verdict = control.wait_verdict()
-        if verdict is None:
-            raise TargetError("the sluice runner is gone (control channel closed): nothing more is committed")
-        if self._uncovered and verdict != TAP_OK:
-            log.warning("the tap did not finish cleanly: %d record(s) after its last STATE are rolled back "
-                        "(the next run reads them again)", self._uncovered)
-            for sink in self.sinks.values():
-                sink.abort()
-                sink.pending = sink.flushed = 0
-            self._since_commit = 0
-            self._pending_state = None  # a held STATE is rolled back with them: the next run resumes before it
-            return
-        self._commit_exactly_once(complete=verdict == TAP_OK)
 
     def commit(self) -> None:
         """Make every flushed sink durable at once; called by the drain before the STATE.
