@@ -22,6 +22,7 @@ PYTHONPATH so that a connector started by a test imports the mutant too. (Connec
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import os
 import shutil
@@ -82,12 +83,34 @@ def _setup_cfg(group: Group) -> str:
     return ("[mutmut]\n"
             f"source_paths ={lines(tuple(p + '/' for p in PACKAGES))}\n"
             f"only_mutate ={lines(group.modules)}\n"
-            f"pytest_add_cli_args_test_selection ={lines(group.tests)}\n"
-            "pytest_add_cli_args = -p no:cacheprovider\n")
+            f"pytest_add_cli_args_test_selection ={lines(group.tests)}\n")
+
+
+# mutmut reads its configuration from the current directory, which a connector started by a
+# test does not share; this sitecustomize loads it from the work directory at start-up (the
+# variable is not named SLUICE_*: the runner's tests strip those from the environment).
+SITECUSTOMIZE = """\
+import os
+
+_root = os.environ.get("MUTMUT_WORK_ROOT")
+if _root and os.environ.get("MUTANT_UNDER_TEST"):
+    _cwd = os.getcwd()
+    os.chdir(_root)
+    try:
+        from mutmut.configuration import config
+
+        config()
+    finally:
+        os.chdir(_cwd)
+"""
 
 
 def _mutmut(work: Path, *args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(work / "mutants")}
+    site = work / "mutation-site"
+    site.mkdir(exist_ok=True)
+    (work / "mutants").mkdir(exist_ok=True)  # a PYTHONPATH entry missing at start-up is never looked at again
+    (site / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    env = {**os.environ, "PYTHONPATH": f"{work / 'mutants'}{os.pathsep}{site}", "MUTMUT_WORK_ROOT": str(work)}
     return subprocess.run([str(BIN / "mutmut"), *args], cwd=work, env=env, text=True, capture_output=True,
                           check=check)
 
@@ -109,14 +132,18 @@ def run_group(name: str, group: Group, base: Path, children: int) -> list[str]:
     _copy_tree(work)
     (work / "setup.cfg").write_text(_setup_cfg(group))
     if group.subprocess:  # collect the stats (no mutant matches the pattern), then widen them
-        _mutmut(work, "run", "--max-children", str(children), "no-such-mutant")
+        stats = _mutmut(work, "run", "--max-children", str(children), "no-such-mutant")
+        if not (work / "mutants" / "mutmut-stats.json").exists():
+            sys.stderr.write(stats.stdout[-3000:] + stats.stderr[-3000:])
+            raise SystemExit(f"mutmut could not collect the stats of group {name}; see {work}")
         _widen_stats(work, group)
     done = _mutmut(work, "run", "--max-children", str(children), *group.mutants)
     if done.returncode != 0:
         sys.stderr.write(done.stdout[-3000:] + done.stderr[-3000:])
         raise SystemExit(f"mutmut failed for group {name} (exit {done.returncode}); see {work}")
     results = _mutmut(work, "results", "--all", "true").stdout.splitlines()
-    wanted = [r.strip() for r in results if ":" in r]
+    wanted = [r.strip() for r in results
+              if ":" in r and any(fnmatch.fnmatch(r.strip().rsplit(":", 1)[0], g) for g in group.mutants)]
     counts: dict[str, int] = {}
     for line in wanted:
         status = line.rsplit(":", 1)[1].strip()
