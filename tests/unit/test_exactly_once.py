@@ -84,9 +84,12 @@ def test_marker_recover_truncates_only_files_it_knows(tmp_path: Path) -> None:
     marker.write(Committed(2, 3, False, S1), files)
     replaced.rename(tmp_path / "moved-away.jsonl")  # kept, so the new file gets another inode
     replaced.write_bytes(b"new file\n")  # replaced outside sluice: left alone
+    stale = tmp_path / f"{marker.path.name}.999.tmp"
+    stale.write_bytes(b"{")  # a marker write killed before its rename
     again = Marker(tmp_path, "pipe/1")
     assert again.load() == Committed(2, 3, False, S1)
     again.recover()
+    assert not stale.exists()
     assert grown.read_bytes() == b"a\n"
     assert replaced.read_bytes() == b"new file\n"
     assert short.read_bytes() == b"a\nb\n"  # shorter than committed: changed outside sluice
