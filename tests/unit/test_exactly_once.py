@@ -14,7 +14,6 @@ import pytest
 from protocol.exactly_once import ENV_CONTROL_FD, ENV_GENERATION, ENV_STATE_ID, Committed, Control
 from protocol.writer import MessageWriter
 from runner.reconcile import ControlPipe, choose_state
-from runner.stores.sqlite import SQLiteStore
 from targets.files.marker import Marker
 from targets.jsonl.target import TargetJsonl
 
@@ -94,16 +93,6 @@ def test_marker_recover_truncates_only_files_it_knows(tmp_path: Path) -> None:
     assert replaced.read_bytes() == b"new file\n"
     assert short.read_bytes() == b"a\nb\n"  # shorter than committed: changed outside sluice
     assert Marker(tmp_path, "other").load() is None
-
-
-def test_store_generation_is_bumped_per_state_id(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "state.db")
-    try:
-        assert store.generation("p") == 0
-        assert [store.bump_generation("p"), store.bump_generation("p"), store.bump_generation("q")] == [1, 2, 1]
-        assert store.generation("p") == 2
-    finally:
-        store.close()
 
 
 def _stream(*messages: dict[str, Any]) -> io.BytesIO:
