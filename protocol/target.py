@@ -153,7 +153,6 @@ class Target(ExactlyOnceMixin):
                     sink = sinks[msg.stream]
                     sink.add(msg.record, msg)
                     sink.pending += 1
-                    self._uncovered += 1
                     since_check += 1
                     if sink.pending >= batch:
                         self.drain()
@@ -170,7 +169,6 @@ class Target(ExactlyOnceMixin):
                         head, run = run.split(room) if run.count > room else (run, None)
                         sink.add_raw(head)
                         sink.pending += head.count
-                        self._uncovered += head.count
                         since_check += head.count
                         if sink.pending >= batch:
                             self.drain()
@@ -256,7 +254,6 @@ class Target(ExactlyOnceMixin):
                             validator(record, msg.line)
                         sink.add(record, RecordMessage(msg.stream, record, line=msg.line))
                         sink.pending += 1
-                        self._uncovered += 1
             except OSError as exc:
                 raise ProtocolError(
                     f"BATCH file {path} cannot be read: {exc.strerror}", line=msg.line, stream=msg.stream

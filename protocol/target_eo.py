@@ -38,9 +38,13 @@ class ExactlyOnceMixin:
         #: the destination's committed state at the start, and after each commit
         self.previous: Committed | None = None
         self.last_commit: Committed | None = None
-        self._uncovered = 0  # records since the last STATE message
+        self._covered = 0  # records received up to the last STATE message
         self._since_commit = 0  # records since the last commit
         self._committed_at = 0.0
+
+    def _received(self) -> int:
+        """Records received so far (counted by the sinks, so the record loop pays nothing)."""
+        return sum(sink.pending + sink.flushed + sink.committed for sink in self.sinks.values())
 
     def _flush_sinks(self) -> bool:
         raise NotImplementedError
@@ -76,7 +80,7 @@ class ExactlyOnceMixin:
 
     def _at_state_boundary(self) -> None:
         """A STATE arrived: every record so far is covered. Commit if one is due."""
-        self._uncovered = 0
+        self._covered = self._received()
         waiting = self._since_commit + sum(sink.pending for sink in self.sinks.values())
         if waiting >= self.batch_size_rows or time.monotonic() - self._committed_at >= self.state_flush_seconds:
             self._commit_exactly_once(complete=False)
@@ -112,9 +116,10 @@ class ExactlyOnceMixin:
         verdict = control.wait_verdict()
         if verdict is None:
             raise TargetError("the sluice runner is gone (control channel closed): nothing more is committed")
-        if self._uncovered and verdict != TAP_OK:
+        uncovered = self._received() - self._covered
+        if uncovered and verdict != TAP_OK:
             log.warning("the tap did not finish cleanly: %d record(s) after its last STATE are rolled back "
-                        "(the next run reads them again)", self._uncovered)
+                        "(the next run reads them again)", uncovered)
             for sink in self.sinks.values():
                 sink.abort()
                 sink.pending = sink.flushed = 0

@@ -20,6 +20,7 @@ first byte is written to it, so a run killed before its first commit is undone t
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import logging
 import os
@@ -79,9 +80,11 @@ class Marker:
         return self.committed
 
     def recover(self) -> None:
-        """Truncate every listed file back to its committed size."""
+        """Truncate every listed file back to its committed size; drop unfinished markers."""
         for name, positions in self.files.items():
             _truncate_back(Path(name), positions)
+        for stale in self.directory.glob(f"{glob.escape(self.path.name)}.*.tmp"):
+            stale.unlink(missing_ok=True)  # a marker write killed before its rename: never committed
 
     def write(self, committed: Committed | None, files: dict[str, Positions]) -> None:
         """Replace the marker atomically and durably."""

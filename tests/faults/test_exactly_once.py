@@ -141,3 +141,21 @@ def test_a_deliberate_reset_wins_over_the_destinations_state(tmp_path: Path, res
     done = sluice(["run", STATE_ID], tmp_path)
     assert "resuming after position 100" in done.stderr
     assert len(p.rows()) == 200
+
+
+def test_csv_header_widened_then_target_killed(tmp_path: Path) -> None:
+    """target-csv rewrites its file when a SCHEMA adds a column (a new inode, the committed rows
+    at new offsets); killed after that, the marker still says which bytes are committed."""
+    p = Pipeline(tmp_path, "csv", mode="append")
+    runner, pid = _start_paused(p, widen_at=215)
+    kill9(pid)
+    assert finish(runner)[0] == 1
+    assert bookmark_of(p) == 200
+    p.write(records=400, widen_at=215)
+    done = sluice(["run", STATE_ID], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert_exactly_once(p.rows(), 400)
+    lines = (p.out / "events.csv").read_text().splitlines()
+    assert lines[0] == "seq,amount,label,note" and lines.count(lines[0]) == 1
+    assert lines[1] == "1,7919,e1," and lines[-1] == "400,5388,e400,n400"
+
