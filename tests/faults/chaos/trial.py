@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from tests.conftest import exe
+from tests.faults.chaos.chaos_tap import SCHEMAS
 from tests.faults.chaos.source import STREAMS, Check, Destination, check_stream, target_config, write_source_csv
 
 __all__ = ["ROWS", "Trial", "TrialResult", "run_trial"]
@@ -94,21 +95,14 @@ def _project(root: Path, trial: Trial, dest: Destination) -> None:
                                           "sleep": TAP_SLEEP}}
     else:
         files = write_source_csv(root / "source", ROWS)
-        keys = {"keyed": ["id"], "events": []}
         tap = {"name": "tap-csv", "executable": exe("tap-csv"), "config": {"files": [
-            {"entity": s, "path": str(p), "keys": keys[s], "infer_types": False,
-             "schema": {"properties": _csv_schema(s)}} for s, p in files.items()]}}
+            {"entity": s, "path": str(p), "keys": STREAMS[s], "schema": {"properties": SCHEMAS[s]["properties"]}}
+            for s, p in files.items()]}}
     target = {"name": f"target-{trial.kind}", "executable": exe(f"target-{trial.kind}"),
               "config": target_config(dest, BATCH_ROWS)}
     project = {"connectors": [tap, target], "pipelines": [{"name": "chaos", "tap": tap["name"],
                                                            "target": target["name"]}]}
     (root / "sluice.yml").write_text(yaml.safe_dump(project, sort_keys=False))
-
-
-def _csv_schema(stream: str) -> dict[str, Any]:
-    from tests.faults.chaos.chaos_tap import SCHEMAS
-
-    return SCHEMAS[stream]["properties"]  # type: ignore[no-any-return]
 
 
 def _env() -> dict[str, str]:
