@@ -115,6 +115,8 @@ def test_destination_ahead_of_the_store_is_reconciled(pipeline: Pipeline) -> Non
     err = _rerun(pipeline, 500)
     assert "resuming after position 400" in err
     assert bookmark_of(pipeline) == 500
+    logs = [path.read_text() for path in (pipeline.root / ".sluice" / "logs" / STATE_ID).glob("*.log")]
+    assert len(logs) == 2 and all("delivery: exactly-once (the target commits state id 'demo'" in t for t in logs)
 
 
 def bookmark_of(p: Pipeline) -> int | None:
