@@ -105,9 +105,10 @@ class Control:
     def _read(self, timeout: float | None) -> None:
         """Read what the runner sent; ``timeout`` None waits for a verdict or the end of file."""
         buf = b""
+        poller = select.poll()  # not select(): the descriptor may be above FD_SETSIZE
+        poller.register(self.fd, select.POLLIN)
         while not self.gone and self.verdict is None:
-            ready, _, _ = select.select([self.fd], [], [], timeout)
-            if not ready:
+            if not poller.poll(None if timeout is None else int(timeout * 1000)):
                 return
             chunk = os.read(self.fd, 64)
             if not chunk:

@@ -34,6 +34,7 @@ from protocol.exactly_once import (
     Committed,
 )
 from protocol.jsoncodec import JSONDecodeError
+from runner.pumps import SideStats
 
 __all__ = ["ControlPipe", "ReconcileError", "choose_state", "read_committed", "supports_exactly_once"]
 
@@ -57,8 +58,10 @@ def read_committed(argv: list[str], config: str, state_id: str, env: dict[str, s
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise ReconcileError(f"cannot read the committed state of target '{name}': {exc}") from exc
     if done.returncode != 0:
-        lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        detail = lines[-1] if lines else f"exit code {done.returncode}"
+        stats = SideStats()
+        for line in done.stderr.decode("utf-8", "replace").splitlines():
+            stats.take(line)
+        detail = stats.last_error or stats.last_line or f"exit code {done.returncode}"
         raise ReconcileError(f"cannot read the committed state of target '{name}': {detail}")
     out = done.stdout.strip().splitlines()
     try:

@@ -163,6 +163,10 @@ def _locked_run(project: Project, plan: RunPlan, options: RunOptions, store: Sta
                                                                  else "no stored state")
             output.runner_line(f"run {run_id} of pipeline '{plan.pipeline}': {tap.name} | {target.name} ({how})")
             output.runner_line(f"tap: {shlex.join(cmds.tap)}", terminal=False)
+            output.runner_line(f"delivery: exactly-once (the target commits state id '{plan.state_id}', generation "
+                               f"{generation}, with its rows)" if exactly_once else
+                               "delivery: at-least-once (the target does not list sluice-exactly-once)",
+                               terminal=False)
             output.runner_line(f"target: {shlex.join(cmds.target)}", terminal=False)
             outcome = supervise(
                 # connectors run in the current directory, as in a shell pipe

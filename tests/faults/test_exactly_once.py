@@ -115,6 +115,8 @@ def test_destination_ahead_of_the_store_is_reconciled(pipeline: Pipeline) -> Non
     err = _rerun(pipeline, 500)
     assert "resuming after position 400" in err
     assert bookmark_of(pipeline) == 500
+    logs = [path.read_text() for path in (pipeline.root / ".sluice" / "logs" / STATE_ID).glob("*.log")]
+    assert len(logs) == 2 and all("delivery: exactly-once (the target commits state id 'demo'" in t for t in logs)
 
 
 def bookmark_of(p: Pipeline) -> int | None:
@@ -159,3 +161,16 @@ def test_csv_header_widened_then_target_killed(tmp_path: Path) -> None:
     assert lines[0] == "seq,amount,label,note" and lines.count(lines[0]) == 1
     assert lines[1] == "1,7919,e1," and lines[-1] == "400,5388,e400,n400"
 
+
+
+def test_the_run_does_not_start_when_the_committed_state_cannot_be_read(tmp_path: Path) -> None:
+    p = Pipeline(tmp_path, "postgres", "postgresql://postgres:pw-secret@127.0.0.1:1/none", connection_retries=0)
+    p.write(pid_file=str(tmp_path / "tap.pid"))
+    done = sluice(["run", STATE_ID], tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1].startswith(
+        "sluice: error: cannot read the committed state of target 'target-postgres': cannot connect to PostgreSQL at "
+        "127.0.0.1:1/none")
+    assert not (tmp_path / "tap.pid").exists()  # the tap never started
+    run = json.loads(sluice(["runs", "--json"], tmp_path).stdout.splitlines()[0])
+    assert run["status"] == "failed" and run["error"].startswith("runner: cannot read the committed state")
