@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from protocol.errors import TargetError
 from protocol.exactly_once import TAP_OK, Committed, Control
+from protocol.signals import sigterm_deferred
 
 __all__ = ["ExactlyOnceMixin"]
 
@@ -97,15 +98,16 @@ class ExactlyOnceMixin:
             value = last.value if last is not None and last.generation == control.generation else None
         sequence = (self.last_commit or self.previous or Committed(0, 0, True, None)).sequence + 1
         committed = Committed(control.generation, sequence, complete, value)
-        try:
-            self.commit_state(committed)
-        except OSError as exc:
-            raise TargetError(f"cannot commit: {exc}") from exc
-        self.last_commit = committed
-        self._committed_at = time.monotonic()
-        self._count_committed()
-        for sink in self.sinks.values():
-            sink.checkpoint()
+        with sigterm_deferred():  # an abort between the commit and the checkpoints would undo committed rows
+            try:
+                self.commit_state(committed)
+            except OSError as exc:
+                raise TargetError(f"cannot commit: {exc}") from exc
+            self.last_commit = committed
+            self._committed_at = time.monotonic()
+            self._count_committed()
+            for sink in self.sinks.values():
+                sink.checkpoint()
         self._emit_state()
 
     def _finish_exactly_once(self) -> None:

@@ -124,3 +124,40 @@ def test_file_target_commits_the_tail_only_after_tap_ok(tmp_path: Path, monkeypa
     assert [json.loads(line) for line in out.getvalue().splitlines()] == [S1]  # the tail has no STATE of its own
     committed = Marker(tmp_path, "p").load()
     assert committed == Committed(0, 2 if ok else 1, ok, S1)
+
+
+def test_sigterm_right_after_the_marker_commit_keeps_the_committed_rows(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A SIGTERM landing between the marker's rename and the sinks' checkpoint (found by the chaos
+    suite: the runner killed -9, its target getting SIGTERM from PR_SET_PDEATHSIG) must not let the
+    abort path truncate the files below what the marker just committed."""
+    import signal
+
+    from protocol.cli import _on_sigterm
+    from protocol.errors import Terminated
+
+    pipe = ControlPipe("p", 0)
+    for name, value in pipe.env.items():
+        monkeypatch.setenv(name, value)
+    real_write = Marker.write
+
+    def write_then_sigterm(self: Marker, committed: Committed | None, files: Any) -> None:
+        real_write(self, committed, files)
+        if committed is not None:  # the commit of the first STATE: the signal arrives right after it
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(Marker, "write", write_then_sigterm)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        target = TargetJsonl({"destination_path": str(tmp_path), "batch_size_rows": 100, "state_flush_seconds": 0})
+        messages = [SCHEMA, *map(_record, range(1, 6)), {"type": "STATE", "value": S1}, *map(_record, range(6, 10))]
+        with pytest.raises(Terminated):
+            target.run(_stream(*messages), MessageWriter(io.BytesIO()))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        pipe.close()
+    marker = Marker(tmp_path, "p")
+    assert marker.load() == Committed(0, 1, False, S1)
+    marker.recover()  # what the next run does first
+    lines = (tmp_path / "s.jsonl").read_text().splitlines()
+    assert [json.loads(line)["n"] for line in lines] == [1, 2, 3, 4, 5]
