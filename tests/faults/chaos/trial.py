@@ -214,6 +214,17 @@ def _last_line(stderr: bytes) -> str:
     return lines[-1] if lines else "(no stderr)"
 
 
+def _finish(proc: subprocess.Popen[bytes], result: TrialResult, what: str) -> bytes:
+    """The stderr of a `sluice run` once it ended; killed (and noted) after RUN_TIMEOUT."""
+    try:
+        _, err = proc.communicate(timeout=RUN_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()  # its connectors get SIGTERM from PR_SET_PDEATHSIG
+        _, err = proc.communicate()
+        result.errors.append(f"{what} did not end within {RUN_TIMEOUT:.0f} s")
+    return err
+
+
 def run_trial(trial: Trial, root: Path, dest: Destination) -> TrialResult:
     result = TrialResult(trial)
     root.mkdir(parents=True, exist_ok=True)
@@ -221,12 +232,7 @@ def run_trial(trial: Trial, root: Path, dest: Destination) -> TrialResult:
     runner = _sluice(root)
     killer = _Killer(trial, runner)
     killer.start()
-    try:
-        _, err = runner.communicate(timeout=RUN_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        runner.kill()
-        _, err = runner.communicate()
-        result.errors.append(f"the killed run did not end within {RUN_TIMEOUT:.0f} s")
+    err = _finish(runner, result, "the killed run")
     killer.join()
     result.killed, result.first_rc = killer.outcome, runner.returncode
     (root / "first-run.stderr").write_bytes(err)
@@ -235,7 +241,7 @@ def run_trial(trial: Trial, root: Path, dest: Destination) -> TrialResult:
         result.errors.append(f"tap/target pids {left} still alive {ORPHAN_TIMEOUT:.0f} s after the run ended")
     for attempt in range(RERUNS):
         rerun = _sluice(root)
-        _, err = rerun.communicate(timeout=RUN_TIMEOUT)
+        err = _finish(rerun, result, f"rerun {attempt + 1}")
         (root / f"rerun-{attempt + 1}.stderr").write_bytes(err)
         result.reruns.append(rerun.returncode)
         if rerun.returncode == 0:
