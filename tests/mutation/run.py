@@ -5,6 +5,7 @@ Not run by CI. Usage, from the repository root, with the dev extra installed:
     .venv/bin/python tests/mutation/run.py                 # every group
     .venv/bin/python tests/mutation/run.py redaction retry # some groups
     .venv/bin/python tests/mutation/run.py --list
+    .venv/bin/python tests/mutation/run.py drain --mutants 'protocol.target.xǁTargetǁdrain*'
 
 Each group runs in its own copy of the work tree (the tracked files, as they are on disk)
 under $SLUICE_MUTATION_DIR (default /tmp/sluice-mutation/<group>), so a crash never leaves
@@ -22,6 +23,7 @@ PYTHONPATH so that a connector started by a test imports the mutant too. (Connec
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import fnmatch
 import json
 import os
@@ -160,6 +162,8 @@ def main() -> int:
     parser.add_argument("groups", nargs="*", choices=[*GROUPS, []], metavar="GROUP")
     parser.add_argument("--list", action="store_true", help="list the groups and their tests")
     parser.add_argument("--max-children", type=int, default=2)
+    parser.add_argument("--mutants", metavar="GLOB", action="append",
+                        help="only these mutants (mutmut names, e.g. 'protocol.target.xǁTargetǁdrain*')")
     args = parser.parse_args()
     if args.list:
         for name, group in GROUPS.items():
@@ -168,7 +172,10 @@ def main() -> int:
     base = Path(os.environ.get("SLUICE_MUTATION_DIR", "/tmp/sluice-mutation"))
     survivors = 0
     for name in args.groups or list(GROUPS):
-        survivors += len(run_group(name, GROUPS[name], base, args.max_children))
+        group = GROUPS[name]
+        if args.mutants:
+            group = dataclasses.replace(group, mutants=tuple(args.mutants))
+        survivors += len(run_group(name, group, base, args.max_children))
     return 1 if survivors else 0
 
 
