@@ -3,6 +3,7 @@
     --config FILE|ENV (repeatable)   --about [--format json|markdown|text]
     --discover  --catalog/--properties FILE  --state FILE        (taps)
     --input FILE                                                  (targets)
+    --committed-state STATE_ID       (targets that are exactly-once under sluice)
     --test                                                        (both)
 
 Exit codes: 0 done, 1 failed at run time, 2 bad usage or invalid config. Every error
@@ -213,13 +214,24 @@ def target_main(cls: type[Target]) -> Callable[..., Any]:
                         "Check the destination: exit 0, or 1 with one line.")
     @click.option("--input", "input_file", type=click.File("rb"), default=None,
                   help="Read Singer messages from FILE instead of stdin ('-' for stdin).")
+    @click.option("--committed-state", "committed_state", metavar="STATE_ID", default=None,
+                  hidden=not cls.exactly_once,
+                  help="Print the state committed in the destination for STATE_ID as JSON (null: none); "
+                       "the sluice runner asks before each run.")
     def command(configs: tuple[str, ...], about: bool, fmt: str | None, test: str | None,
-                input_file: IO[bytes] | None) -> None:
+                input_file: IO[bytes] | None, committed_state: str | None) -> None:
         setup_logging()
 
         def body() -> None:
             target = _start(cls, configs, about, fmt, test)
             if target is None:
+                return
+            if committed_state is not None:
+                if not cls.exactly_once:
+                    raise ConfigError(f"{cls.name} does not keep a committed state (no exactly-once support)")
+                found = target.load_committed(committed_state)
+                sys.stdout.buffer.write((found.to_json() if found is not None else b"null") + b"\n")
+                sys.stdout.flush()
                 return
             source = input_file if input_file is not None else sys.stdin.buffer
             writer = _stdout_writer()

@@ -4,6 +4,13 @@ A target emits a STATE only after every record before it is durably committed: S
 messages are held until a *drain* (every sink flushed and committed), and a drain
 happens when a sink's batch is full, when a held STATE is older than
 ``state_flush_seconds``, before a schema change or ACTIVATE_VERSION, and at the end.
+
+Under `sluice` (see protocol/exactly_once.py) a target that supports it is exactly-once:
+a drain only *writes* (rows into the open transaction, bytes into the file), and commits
+happen only at a STATE message, with that STATE's value stored in the same transaction
+(when ``state_flush_seconds`` passed or ``batch_size_rows`` records wait since the last
+commit), and at the end: the records after the last STATE only if the runner says the
+tap exited 0.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from protocol.messages import (
 )
 from protocol.metrics import emit
 from protocol.reader import MessageReader
+from protocol.target_eo import ExactlyOnceMixin
 from protocol.writer import MessageWriter
 
 __all__ = ["Sink", "Target"]
@@ -50,7 +58,8 @@ class Sink:
         self.stream = schema.stream
         self.schema = schema.schema
         self.key_properties = schema.key_properties
-        self.pending = 0
+        self.pending = 0  # records added since the last flush
+        self.flushed = 0  # records flushed and not yet committed
         self.committed = 0
 
     def add(self, record: dict[str, Any], message: RecordMessage) -> None:
@@ -91,7 +100,7 @@ class Sink:
         """Release resources after a successful final drain."""
 
 
-class Target:
+class Target(ExactlyOnceMixin):
     """Base of every target. Subclasses set ``name``, ``settings_schema`` and ``sink_class``."""
 
     name: ClassVar[str] = ""
@@ -109,6 +118,7 @@ class Target:
         self._pending_state: dict[str, Any] | None = None
         self._state_since = 0.0
         self.validate_records = bool(self.config.get("validate_records", True))
+        self.init_exactly_once()
 
     def test_connection(self) -> str:
         return "ok"
@@ -135,6 +145,9 @@ class Target:
                 messages = fast.BatchReader(reader, source, self._accepts_raw)
                 raw_run = fast.RawRun
         try:
+            if self.control is not None:
+                self.start_exactly_once()
+                self._committed_at = time.monotonic()
             for msg in messages:
                 if msg.__class__ is RecordMessage:
                     sink = sinks[msg.stream]
@@ -166,7 +179,10 @@ class Target:
                     if self._pending_state is None:
                         self._state_since = time.monotonic()
                     self._pending_state = msg.value
-                    self._maybe_drain_for_state()
+                    if self.control is not None:
+                        self._at_state_boundary()
+                    else:
+                        self._maybe_drain_for_state()
                 elif msg.__class__ is SchemaMessage:
                     self._on_schema(msg)
                 elif msg.__class__ is ActivateVersionMessage:
@@ -174,7 +190,10 @@ class Target:
                     self._sink_for(msg.stream, msg.line).activate_version(msg.version)
                 elif msg.__class__ is BatchMessage:
                     self._on_batch(msg)
-            self.drain()
+            if self.control is not None:
+                self._finish_exactly_once()
+            else:
+                self.drain()
         except BaseException:
             for sink in sinks.values():
                 sink.abort()
@@ -244,26 +263,32 @@ class Target:
         self.drain()
 
     def _maybe_drain_for_state(self) -> None:
-        if self._pending_state is not None and time.monotonic() - self._state_since >= self.state_flush_seconds:
+        if (self.control is None and self._pending_state is not None
+                and time.monotonic() - self._state_since >= self.state_flush_seconds):
             self.drain()
 
-    def drain(self) -> None:
-        """Flush every sink, commit, then emit the held STATE (if any)."""
+    def _flush_sinks(self) -> bool:
+        """Write every sink's pending records out (not yet committed); True if any were."""
         flushed = [sink for sink in self.sinks.values() if sink.pending]
         for sink in flushed:
             try:
                 sink.flush()
             except OSError as exc:
                 raise TargetError(f"stream '{sink.stream}': cannot write: {exc}") from exc
-        if flushed:
-            try:
-                self.commit()
-            except OSError as exc:
-                raise TargetError(f"cannot commit: {exc}") from exc
-        for sink in flushed:
-            emit("counter", "record_count", sink.pending, {"stream": sink.stream})
-            sink.committed += sink.pending
+            sink.flushed += sink.pending
+            self._since_commit += sink.pending
             sink.pending = 0
+        return bool(flushed)
+
+    def _count_committed(self) -> None:
+        for sink in self.sinks.values():
+            if sink.flushed:
+                emit("counter", "record_count", sink.flushed, {"stream": sink.stream})
+                sink.committed += sink.flushed
+                sink.flushed = 0
+        self._since_commit = 0
+
+    def _emit_state(self) -> None:
         if self._pending_state is not None:
             for sink in self.sinks.values():
                 sink.checkpoint()
@@ -271,6 +296,22 @@ class Target:
             # echoes the bare state *value* as one JSON line, not a {"type": "STATE"} message.
             self._out.write_state_value(self._pending_state)
             self._pending_state = None
+
+    def drain(self) -> None:
+        """Flush every sink, commit, then emit the held STATE (if any).
+
+        Exactly-once: only flush; the commit waits for a STATE boundary (see the module doc).
+        """
+        if self.control is not None:
+            self._flush_sinks()
+            return
+        if self._flush_sinks() or any(sink.flushed for sink in self.sinks.values()):
+            try:
+                self.commit()
+            except OSError as exc:
+                raise TargetError(f"cannot commit: {exc}") from exc
+        self._count_committed()
+        self._emit_state()
 
     def commit(self) -> None:
         """Make every flushed sink durable at once; called by the drain before the STATE.

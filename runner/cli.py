@@ -174,6 +174,7 @@ def state_set(obj: Ctx, pipeline: str, value: str) -> int:
         lock = store.lock(state_id)
         try:
             store.set_state(state_id, data)
+            store.bump_generation(state_id)  # a deliberate reset wins over a destination's committed state
         finally:
             lock.release()
     _echo(f"sluice: state of '{state_id}' set", err=True)
@@ -190,6 +191,7 @@ def state_clear(obj: Ctx, pipeline: str) -> int:
         lock = store.lock(state_id)
         try:
             existed = store.clear_state(state_id)
+            store.bump_generation(state_id)
         finally:
             lock.release()
     _echo(f"sluice: state of '{state_id}' {'cleared' if existed else 'was not stored'}", err=True)

@@ -17,6 +17,7 @@ from runner.counts import keyless_shortfalls, stream_keys
 from runner.isolation import Redactor, RunDir, child_env, make_preexec
 from runner.output import RunOutput
 from runner.project import Connector, Project, ResolvedConnector
+from runner.reconcile import ControlPipe, ReconcileError, choose_state, read_committed, supports_exactly_once
 from runner.stores import StateStore, StoreError, open_store
 from runner.supervise import Outcome, SideSpec, supervise
 
@@ -128,12 +129,15 @@ def _locked_run(project: Project, plan: RunPlan, options: RunOptions, store: Sta
     store.abandon_stale_runs(plan.state_id)
     run_id = store.start_run(plan.pipeline, plan.state_id)
     state = None if options.full_refresh else store.get_state(plan.state_id)
+    generation = store.bump_generation(plan.state_id) if options.full_refresh else store.generation(plan.state_id)
     redactor = Redactor(url_secrets)
+    exactly_once = False
     try:
         for conn in (tap, target):
             info = about(conn, base / "cache")
             redactor.add(connector_secrets(conn, info))
             conn.config = coerce_config(conn.config, info)
+            exactly_once = conn is target and supports_exactly_once(info)
     except KeyboardInterrupt:
         store.finish_run(run_id, "interrupted", None, None, "interrupted before the connectors started")
         raise
@@ -150,22 +154,36 @@ def _locked_run(project: Project, plan: RunPlan, options: RunOptions, store: Sta
     outcome: Outcome | None = None
     error: str | None = None
     keyed = stream_keys(tap.catalog)
+    control: ControlPipe | None = None
     try:
         with RunDir(base / "tmp") as run_dir:
+            if exactly_once:
+                state = _reconcile(plan, target, run_dir, store, state, generation, output, redactor)
+                control = ControlPipe(plan.state_id, generation)
             cmds = _Commands(tap, target, state, run_dir)
             how = "full refresh" if options.full_refresh else ("resuming from the stored state" if state
                                                                  else "no stored state")
             output.runner_line(f"run {run_id} of pipeline '{plan.pipeline}': {tap.name} | {target.name} ({how})")
             output.runner_line(f"tap: {shlex.join(cmds.tap)}", terminal=False)
+            output.runner_line(f"delivery: exactly-once (the target commits state id '{plan.state_id}', generation "
+                               f"{generation}, with its rows)" if exactly_once else
+                               "delivery: at-least-once (the target does not list sluice-exactly-once)",
+                               terminal=False)
             output.runner_line(f"target: {shlex.join(cmds.target)}", terminal=False)
             outcome = supervise(
                 # connectors run in the current directory, as in a shell pipe
                 SideSpec("tap", tap.name, cmds.tap, child_env(tap.env), make_preexec(tap.limits)),
-                SideSpec("target", target.name, cmds.target, child_env(target.env), make_preexec(target.limits)),
+                SideSpec("target", target.name, cmds.target,
+                         {**child_env(target.env), **(control.env if control else {})},
+                         make_preexec(target.limits), pass_fds=(control.read_fd,) if control else ()),
                 output, on_state, timeout=plan.timeout, grace=options.grace, lock_alive=lock_alive,
+                on_tap_exit=control.tap_exited if control else None,
             )
     except StoreError as exc:
         error = redactor(f"runner: state store failed during the run: {exc}")
+        raise
+    except ReconcileError as exc:
+        error = redactor(f"runner: {exc}")
         raise
     except KeyboardInterrupt:  # a signal before supervise() took over signal handling
         error = "runner: interrupted before the connectors started"
@@ -173,6 +191,8 @@ def _locked_run(project: Project, plan: RunPlan, options: RunOptions, store: Sta
     finally:
         if outcome is not None:
             _fail_on_lost_records(outcome, keyed)
+        if control is not None:
+            control.close()
         status = outcome.status if outcome is not None else ("interrupted" if error and "interrupted" in error
                                                              else "failed")
         if outcome is not None and not outcome.ok:
@@ -198,6 +218,20 @@ def _locked_run(project: Project, plan: RunPlan, options: RunOptions, store: Sta
     terminal.write(f"sluice: pipeline '{plan.pipeline}' {outcome.status}: {error}\n")
     terminal.flush()
     return 1
+
+
+def _reconcile(plan: RunPlan, target: ResolvedConnector, run_dir: RunDir, store: StateStore,
+               state: dict[str, Any] | None, generation: int, output: RunOutput,
+               redactor: Redactor) -> dict[str, Any] | None:
+    """Exactly-once: start from the destination's committed state when it is the newer truth."""
+    config = str(run_dir.write_private("committed-state.config.json", orjson.dumps(target.config)))
+    committed = read_committed(target.argv, config, plan.state_id, child_env(target.env), target.name)
+    chosen, changed = choose_state(state, generation, committed)
+    if changed and chosen is not None:
+        store.set_state(plan.state_id, chosen)
+        output.runner_line(redactor(f"target '{target.name}' committed a newer state than the store held "
+                                    f"(an interrupted run); resuming from it"))
+    return chosen
 
 
 def _side_name(outcome: Outcome, tap: ResolvedConnector, target: ResolvedConnector) -> str:

@@ -55,6 +55,7 @@ class SideSpec:
     env: dict[str, str]
     preexec: Callable[[], None] | None = None
     cwd: str | None = None
+    pass_fds: tuple[int, ...] = ()  # the target's exactly-once control channel (runner/reconcile.py)
 
 
 @dataclass
@@ -83,7 +84,9 @@ class _Supervisor:
         timeout: float | None,
         grace: float,
         lock_alive: Callable[[], bool] | None,
+        on_tap_exit: Callable[[bool], None] | None = None,
     ) -> None:
+        self.on_tap_exit = on_tap_exit
         self.tap = Side(tap)
         self.target = Side(target)
         self.output = output
@@ -107,7 +110,7 @@ class _Supervisor:
         try:
             side.proc = subprocess.Popen(
                 spec.argv, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, env=spec.env, cwd=spec.cwd,
-                preexec_fn=spec.preexec, start_new_session=True,
+                preexec_fn=spec.preexec, start_new_session=True, pass_fds=spec.pass_fds,
             )
         except (OSError, subprocess.SubprocessError) as exc:  # SubprocessError: preexec (limits) failed
             side.start_error = getattr(exc, "strerror", None) or str(exc)
@@ -141,6 +144,7 @@ class _Supervisor:
             self._spawn(self.tap, subprocess.DEVNULL, write_end)
             if self.tap.proc is None:
                 self._fail("tap", self.tap.failure_reason())
+                self._tap_exited(False)
         finally:
             os.close(read_end)
             os.close(write_end)
@@ -196,6 +200,8 @@ class _Supervisor:
         side.rc = rc
         side.exited_at = time.monotonic()
         self.output.runner_line(f"{side.spec.role} {side.spec.name} finished: {side.describe_exit()}", terminal=False)
+        if side is self.tap:
+            self._tap_exited(rc == 0 and not side.stopped_by_us)
         self._judge()
 
     def _judge(self) -> None:
@@ -210,6 +216,11 @@ class _Supervisor:
         elif tap.failed_by_itself:
             self._fail("target", f"exited (exit code 0) before reading all of the tap's output; "
                                  f"the tap then ended with: {tap.failure_reason()}")
+
+    def _tap_exited(self, ok: bool) -> None:
+        """Exactly-once: the target commits records no STATE covers only after a clean exit."""
+        if self.on_tap_exit is not None:
+            self.on_tap_exit(ok and self.stop_reason is None)
 
     def _fail(self, role: str, reason: str) -> None:
         if self.failure is None and self.stop_reason is None:
@@ -370,6 +381,11 @@ def supervise(
     timeout: float | None = None,
     grace: float = 10.0,
     lock_alive: Callable[[], bool] | None = None,
+    on_tap_exit: Callable[[bool], None] | None = None,
 ) -> Outcome:
-    """Run the pair to the end and say how it went. Never leaves a child behind."""
-    return _Supervisor(tap, target, output, on_state, timeout=timeout, grace=grace, lock_alive=lock_alive).run()
+    """Run the pair to the end and say how it went. Never leaves a child behind.
+
+    ``on_tap_exit(ok)`` is called once the tap has exited: ok when it exited 0 on its own.
+    """
+    return _Supervisor(tap, target, output, on_state, timeout=timeout, grace=grace, lock_alive=lock_alive,
+                       on_tap_exit=on_tap_exit).run()

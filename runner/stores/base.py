@@ -3,7 +3,9 @@
 Two backends implement it: :mod:`runner.stores.sqlite` (an embedded file, the default) and
 :mod:`runner.stores.postgres` (many hosts). Both keep the same three things:
 
-- states: the last STATE value a target sent back, per state id;
+- states: the last STATE value a target sent back, per state id, and its generation: a
+  number bumped by every deliberate reset (`sluice state set|clear`, ``--full-refresh``),
+  which exactly-once targets store with their data (see runner/reconcile.py);
 - run history: start, end, status, record counts and error of every run;
 - locks: one per pipeline (keyed by its state id), released by the OS or the database
   when the holder dies, so a dead runner never blocks a pipeline for ever.
@@ -113,6 +115,14 @@ class StateStore(ABC):
     @abstractmethod
     def list_states(self) -> list[tuple[str, float]]:
         """Every state id with the time it was last written."""
+
+    @abstractmethod
+    def generation(self, state_id: str) -> int:
+        """The state's generation (0 until the first reset)."""
+
+    @abstractmethod
+    def bump_generation(self, state_id: str) -> int:
+        """A deliberate reset of the state: the next generation, returned."""
 
     # -- locks --------------------------------------------------------------------------
     @abstractmethod

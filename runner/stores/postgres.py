@@ -40,6 +40,9 @@ _SCHEMA = [
         state_id text primary key,
         value jsonb not null,
         updated_at timestamptz not null default now())""",
+    """create table if not exists sluice_generation (
+        state_id text primary key,
+        generation bigint not null)""",
     """create table if not exists sluice_runs (
         id bigserial primary key,
         pipeline text not null,
@@ -154,6 +157,17 @@ class PostgresStore(StateStore):
             "select state_id, extract(epoch from updated_at)::float8 from sluice_state order by state_id"
         ).fetchall()
         return [(r[0], r[1]) for r in rows]
+
+    def generation(self, state_id: str) -> int:
+        row = self._exec("select generation from sluice_generation where state_id = %s", (state_id,)).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def bump_generation(self, state_id: str) -> int:
+        row = self._exec(
+            "insert into sluice_generation (state_id, generation) values (%s, 1) on conflict (state_id) "
+            "do update set generation = sluice_generation.generation + 1 returning generation", (state_id,)).fetchone()
+        assert row is not None
+        return int(row[0])
 
     # -- locks --------------------------------------------------------------------------
     def try_lock(self, state_id: str) -> PipelineLock | None:

@@ -28,6 +28,10 @@ create table if not exists sluice_state (
     value text not null,
     updated_at real not null
 );
+create table if not exists sluice_generation (
+    state_id text primary key,
+    generation integer not null
+);
 create table if not exists sluice_runs (
     id integer primary key autoincrement,
     pipeline text not null,
@@ -106,6 +110,17 @@ class SQLiteStore(StateStore):
 
     def list_states(self) -> list[tuple[str, float]]:
         return list(self._exec("select state_id, updated_at from sluice_state order by state_id").fetchall())
+
+    def generation(self, state_id: str) -> int:
+        row = self._exec("select generation from sluice_generation where state_id = ?", (state_id,)).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def bump_generation(self, state_id: str) -> int:
+        row = self._exec(
+            "insert into sluice_generation (state_id, generation) values (?, 1) on conflict (state_id) "
+            "do update set generation = generation + 1 returning generation", (state_id,)).fetchone()
+        assert row is not None
+        return int(row[0])
 
     # -- locks --------------------------------------------------------------------------
     def _lock_path(self, state_id: str) -> Path:

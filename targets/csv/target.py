@@ -107,14 +107,16 @@ class TargetCsv(FileTarget):
             return str(self.config["mode"])
         return "append" if self.config.get("overwrite_behavior") == "append_records" else "overwrite"
 
+    def output_dir(self) -> Path:
+        return Path(self.config.get("output_path") or self.config.get("destination_path")
+                    or self.config.get("output_path_prefix") or ".").expanduser()
+
     def file_path(self, stream: str) -> Path:
         name = str(self.config.get("file_naming_scheme") or "{stream_name}.csv")
         name = name.replace("{stream_name}", safe_name(stream))
         for key, value in self._substitutions.items():
             name = name.replace(key, value)
-        directory = (self.config.get("output_path") or self.config.get("destination_path")
-                     or self.config.get("output_path_prefix") or ".")
-        return Path(directory).expanduser() / name
+        return self.output_dir() / name
 
 
 main = target_main(TargetCsv)

@@ -17,6 +17,10 @@ there leaves a file every gzip reader accepts.
 
 The file is opened lazily, on the first write: an ``overwrite`` file is truncated only
 then, so a run that fails before writing anything leaves the previous file untouched.
+
+Exactly-once (targets/files/marker.py): ``journal(file, [(inode, size), ...])`` is called
+before the first byte is written (or the file truncated) and before a rewritten copy
+replaces the file, so the commit marker names the file's committed bytes at all times.
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ _datasync = getattr(os, "fdatasync", os.fsync)
 
 # transform(part, first) -> the new bytes for one part of the old content (uncompressed).
 Transform = Callable[[IO[bytes], bool], Iterable[bytes]]
+# journal(file, [(inode, committed size), ...]): where the committed bytes of the file are
+Journal = Callable[["DurableFile", list[tuple[int, int]]], None]
 
 
 def _fsync_dir(path: Path) -> None:
@@ -89,6 +95,8 @@ class DurableFile:
         self.size = 0        # bytes on disk (the end of the file)
         self.synced = 0      # size at the last sync
         self.committed = 0   # the rollback point: size at the last checkpoint (or at open)
+        self.ino = 0         # the inode of the open file
+        self.journal: Journal | None = None
 
     # -- state -----------------------------------------------------------------------
 
@@ -125,16 +133,17 @@ class DurableFile:
         created = not self.path.exists()
         fd = os.open(self.path, _OPEN_FLAGS, 0o666)
         try:
-            if self.overwrite:
-                os.ftruncate(fd, 0)
-                size = 0
-            else:
-                size = os.lseek(fd, 0, os.SEEK_END)
-                if size and self.line_based and not self.compress:
-                    size = self._cut_torn_line(fd, size)
+            size = 0 if self.overwrite else os.lseek(fd, 0, os.SEEK_END)
+            if size and self.line_based and not self.compress:
+                size = self._cut_torn_line(fd, size)
             if created:
                 _fsync_dir(parent)
-        except OSError:
+            self.ino = os.fstat(fd).st_ino
+            if self.journal is not None:
+                self.journal(self, [(self.ino, size)])
+            if self.overwrite:
+                os.ftruncate(fd, 0)
+        except BaseException:
             os.close(fd)
             raise
         self._fd = fd
@@ -258,7 +267,11 @@ class DurableFile:
             finally:
                 os.close(src)
             new.sync()
+            new_ino = os.fstat(new._fd).st_ino  # type: ignore[arg-type]
+            if self.journal is not None:
+                self.journal(self, [(self.ino, self.committed), (new_ino, new_committed)])
             os.replace(tmp, self.path)
+            self.ino = new_ino
             _fsync_dir(self.path.parent)
             done = True
         finally:

@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from protocol import ConfigError, Target, TargetError
+from protocol.exactly_once import CAPABILITY, Committed
 from targets.files.durable import DurableFile
+from targets.files.marker import Marker, Positions
 
 __all__ = ["COMMON_SETTINGS", "FileTarget"]
 
@@ -50,8 +52,9 @@ COMMON_SETTINGS: dict[str, Any] = {
 class FileTarget(Target):
     """A target writing one file per stream. Subclasses define :meth:`file_path`."""
 
-    capabilities: ClassVar[list[str]] = ["about"]
+    capabilities: ClassVar[list[str]] = ["about", CAPABILITY]
     default_mode: ClassVar[str] = "append"
+    exactly_once = True
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
@@ -60,6 +63,7 @@ class FileTarget(Target):
         self.overwrite = self.write_mode() == "overwrite"
         self.compress = (self.config.get("compression") or "none") == "gzip"
         self._files: dict[str, tuple[DurableFile, str]] = {}
+        self._marker: Marker | None = None
 
     def write_mode(self) -> str:
         return str(self.config.get("mode") or self.default_mode)
@@ -67,6 +71,48 @@ class FileTarget(Target):
     def file_path(self, stream: str) -> Path:
         """Where ``stream`` is written (before the '.gz' suffix that compression adds)."""
         raise NotImplementedError
+
+    def output_dir(self) -> Path:
+        """The configured output directory (where the commit marker lives)."""
+        raise NotImplementedError
+
+    # -- exactly-once: the commit marker (targets/files/marker.py) -------------------------
+
+    def _marker_for(self, state_id: str) -> Marker:
+        return Marker(Path(os.path.abspath(self.output_dir())), state_id)
+
+    def load_committed(self, state_id: str) -> Committed | None:
+        return self._marker_for(state_id).load()
+
+    def start_exactly_once(self) -> None:
+        assert self.control is not None
+        marker = self._marker = self._marker_for(self.control.state_id)
+        try:
+            self.previous = marker.load()
+            marker.recover()
+        except OSError as exc:
+            raise TargetError(f"cannot roll back to the commit marker {marker.path}: {exc}") from exc
+        if self.resuming:
+            self.overwrite = False  # continue the files of the run that died; they were this run's
+
+    def _positions(self, synced: bool) -> dict[str, Positions]:
+        return {key: [(file.ino, file.synced if synced else file.committed)]
+                for key, (file, _) in self._files.items() if file.opened}
+
+    def _journal(self, file: DurableFile, positions: Positions) -> None:
+        """A file is about to get its first bytes (or be replaced): list it in the marker."""
+        assert self._marker is not None
+        files = self._positions(synced=False)
+        files[os.path.abspath(file.path)] = positions
+        try:
+            self._marker.write(self.last_commit or self.previous, files)
+        except OSError as exc:
+            raise TargetError(f"cannot write the commit marker {self._marker.path}: {exc}") from exc
+
+    def commit_state(self, committed: Committed) -> None:
+        """Every file is synced (the drain flushed them): the marker's rename commits."""
+        assert self._marker is not None
+        self._marker.write(committed, self._positions(synced=True))
 
     def test_connection(self) -> str:
         """--test: the directory of a stream named 'test' can be created and written to."""
@@ -99,5 +145,7 @@ class FileTarget(Target):
                 )
             return known[0]
         file = DurableFile(path, overwrite=self.overwrite, compress=self.compress, line_based=line_based)
+        if self._marker is not None:
+            file.journal = self._journal
         self._files[key] = (file, stream)
         return file

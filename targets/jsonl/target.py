@@ -54,10 +54,12 @@ class TargetJsonl(FileTarget):
     def shares_files(self) -> bool:
         return bool(self.config.get("custom_name"))  # every stream to one file, as andyh1203's target does
 
+    def output_dir(self) -> Path:
+        return Path(self.config.get("destination_path") or ".").expanduser()
+
     def file_path(self, stream: str) -> Path:
         base = safe_name(self.config.get("custom_name") or stream)
-        directory = Path(self.config.get("destination_path") or ".").expanduser()
-        return directory / f"{base}{self._stamp}.jsonl"
+        return self.output_dir() / f"{base}{self._stamp}.jsonl"
 
 
 main = target_main(TargetJsonl)

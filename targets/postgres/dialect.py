@@ -22,8 +22,10 @@ import psycopg
 from psycopg import errors as pg_errors
 
 from protocol.errors import TargetError
+from protocol.exactly_once import Committed
 from targets.postgres.connection import Session
 from targets.postgres.copytext import compile_encoder, counting_converter, integer_value, text_value
+from targets.sql import statetable
 from targets.sql import types as T
 from targets.sql.dialect import (
     DELETED_COLUMN,
@@ -360,7 +362,7 @@ class PostgresLoader(Loader):
     def rollback(self) -> None:
         self.session.rollback()
 
-    def activate_version(self, spec: TableSpec, version: int, *, hard_delete: bool) -> None:
+    def activate_version(self, spec: TableSpec, version: int, *, hard_delete: bool, commit: bool = True) -> None:
         q = _qual(spec.schema, spec.table).replace("%", "%%")
         ver = quote_identifier(VERSION_COLUMN)
         old = f"({ver} IS NULL OR {ver} < %s)"
@@ -371,7 +373,25 @@ class PostgresLoader(Loader):
             deleted = quote_identifier(DELETED_COLUMN)
             sql, params = f"UPDATE {q} SET {deleted} = %s WHERE {old} AND {deleted} IS NULL", (utc_now(), version)
         self.session.run(_statement(sql.encode(), params))
-        self.session.commit()
+        if commit:
+            self.session.commit()
+
+    def save_state(self, schema: str | None, state_id: str, committed: Committed) -> None:
+        self._ensure_schema()
+        self.session.run(_statement(statetable.create_sql(schema).encode()))
+        self.session.run(_statement(statetable.upsert_sql(schema, "%s").encode(),
+                                    statetable.params(state_id, committed)))
+
+    def load_state(self, schema: str | None, state_id: str) -> Committed | None:
+        name = _qual(schema, statetable.TABLE)
+
+        def read(conn: psycopg.Connection[Any]) -> Any:
+            found = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()
+            row = conn.execute(statetable.select_sql(schema, "%s").encode(), (state_id,)).fetchone() \
+                if found and found[0] else None
+            conn.rollback()
+            return row
+        return statetable.from_row(self.session.run(read, journal=False))
 
     def close(self) -> None:
         self.session.close()

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from protocol.exactly_once import Committed
 from targets.sql.naming import IdentifierMapper
 from targets.sql.table import Action, Existing, TableSpec
 
@@ -145,8 +146,17 @@ class Loader(ABC):
         """Undo the open transaction. Safe to call more than once and after a failure."""
 
     @abstractmethod
-    def activate_version(self, spec: TableSpec, version: int, *, hard_delete: bool) -> None:
-        """Delete (or mark ``_sdc_deleted_at``) rows of versions older than ``version``; commit."""
+    def activate_version(self, spec: TableSpec, version: int, *, hard_delete: bool, commit: bool = True) -> None:
+        """Delete (or mark ``_sdc_deleted_at``) rows of versions older than ``version``; commit
+        (unless ``commit`` is false: exactly-once commits only with a STATE)."""
+
+    def save_state(self, schema: str | None, state_id: str, committed: Committed) -> None:
+        """Write the committed state (targets/sql/statetable.py) into the open transaction."""
+        raise NotImplementedError
+
+    def load_state(self, schema: str | None, state_id: str) -> Committed | None:
+        """The committed state of ``state_id``, or None (no row, no table)."""
+        raise NotImplementedError
 
     @abstractmethod
     def close(self) -> None:

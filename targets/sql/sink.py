@@ -14,6 +14,7 @@ import time
 from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from protocol.errors import ConfigError
+from protocol.exactly_once import CAPABILITY, Committed
 from protocol.jsoncodec import loads
 from protocol.messages import RecordMessage, SchemaMessage
 from protocol.metrics import emit
@@ -114,7 +115,8 @@ class SQLSink(Sink):
         self.meta = MetaValues()
         self.versioned = target.add_record_metadata
         self.soft_deletes = False
-        self._truncate = target.load_method == "overwrite"
+        # overwrite empties the table once per run; not again when resuming a run that died
+        self._truncate = target.load_method == "overwrite" and not target.resuming
         self._rows: list[Any] = []
         self._csv: list[bytes] = []  # CSV rows of raw runs (a chunk holds either kind, never both)
         self._csv_rows = 0
@@ -266,7 +268,7 @@ class SQLSink(Sink):
             self.versioned = True
             self.soft_deletes = self.soft_deletes or not hard
             self._prepare()
-        self.loader.activate_version(self.spec, version, hard_delete=hard)
+        self.loader.activate_version(self.spec, version, hard_delete=hard, commit=self.target.control is None)
         log.info("stream '%s': version %s active; older rows %s", self.stream, version,
                  "deleted" if hard else "marked _sdc_deleted_at")
 
@@ -279,8 +281,9 @@ class SQLTarget(Target):
     loader_class: ClassVar[type[Loader]]
     capabilities: ClassVar[list[str]] = [
         "about", "stream-maps", "schema-flattening", "activate-version", "hard-delete",
-        "validate-records", "target-schema",
+        "validate-records", "target-schema", CAPABILITY,
     ]
+    exactly_once = True
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
@@ -330,6 +333,26 @@ class SQLTarget(Target):
                 self._loader = None
 
     def commit(self) -> None:
+        self.loader.commit()
+
+    # -- exactly-once: the committed state lives in the _sluice_state table ----------------
+
+    def load_committed(self, state_id: str) -> Committed | None:
+        opened = self._loader is None
+        try:
+            return self.loader.load_state(self.db_schema, state_id)
+        finally:
+            if opened and self._loader is not None and self.control is None:
+                self._loader.close()
+                self._loader = None
+
+    def start_exactly_once(self) -> None:
+        assert self.control is not None
+        self.previous = self.loader.load_state(self.db_schema, self.control.state_id)
+
+    def commit_state(self, committed: Committed) -> None:
+        assert self.control is not None
+        self.loader.save_state(self.db_schema, self.control.state_id, committed)
         self.loader.commit()
 
     def raw_capable(self) -> bool:

@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from protocol.errors import TargetError
+from protocol.exactly_once import Committed
 from protocol.jsoncodec import dumps
+from targets.sql import statetable
 from targets.sql import types as T
 from targets.sql.dialect import (
     DELETED_COLUMN,
@@ -262,7 +264,7 @@ class SQLiteLoader(Loader):
             except sqlite3.Error as exc:
                 log.warning("rollback failed: %s", exc)
 
-    def activate_version(self, spec: TableSpec, version: int, *, hard_delete: bool) -> None:
+    def activate_version(self, spec: TableSpec, version: int, *, hard_delete: bool, commit: bool = True) -> None:
         q = self._table(spec.schema, spec.table)
         ver = quote_identifier(VERSION_COLUMN)
         old = f"({ver} IS NULL OR {ver} < ?)"
@@ -273,7 +275,23 @@ class SQLiteLoader(Loader):
             deleted = quote_identifier(DELETED_COLUMN)
             self._run("update", lambda: self.conn.execute(
                 f"UPDATE {q} SET {deleted} = ? WHERE {old} AND {deleted} IS NULL", (utc_now(), version)))
-        self.commit()
+        if commit:
+            self.commit()
+
+    def save_state(self, schema: str | None, state_id: str, committed: Committed) -> None:
+        self._begin()
+        self._execute("create of the state table", statetable.create_sql(None))
+        self._execute("write of the committed state", statetable.upsert_sql(None, "?"),
+                      statetable.params(state_id, committed))
+
+    def load_state(self, schema: str | None, state_id: str) -> Committed | None:
+        def read() -> Any:
+            found = self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                                      (statetable.TABLE,)).fetchone()
+            if not found:
+                return None
+            return self.conn.execute(statetable.select_sql(None, "?"), (state_id,)).fetchone()
+        return statetable.from_row(self._run("read of the committed state", read))
 
     def close(self) -> None:
         self.rollback()

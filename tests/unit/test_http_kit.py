@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 import pytest
+from urllib3 import HTTPHeaderDict
 from urllib3 import exceptions as u3
 
 from protocol.errors import FatalSourceError, RetryableSourceError, SourceError
@@ -21,6 +22,7 @@ from protocol.http import (
     CursorPaginator,
     HttpClient,
     HttpFatalError,
+    HttpRetryableError,
     HttpSettings,
     LinkPaginator,
     OAuth2ClientCredentials,
@@ -36,6 +38,7 @@ from protocol.http import (
     map_transport_exception,
     parse_retry_after,
     redact_headers,
+    status_error,
 )
 from tests.integration.http.servers import TOKEN, FakeApi
 
@@ -447,8 +450,46 @@ def test_a_wait_longer_than_max_wait_fails_without_retrying(api: FakeApi) -> Non
 
 def test_parse_retry_after() -> None:
     assert parse_retry_after("3") == 3.0
+    assert parse_retry_after("0") == 0.0
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412490.0) == 0.0  # already past
+    assert 0.0 < parse_retry_after("Fri, 01 Jan 2100 00:00:00 GMT") < 3e9  # against the clock
     assert parse_retry_after("soon") is None
+
+
+def _answer(status: int, **headers: str) -> Response:
+    return Response(status=status, headers=HTTPHeaderDict(headers), content=b'{"message": "no"}', url="http://h/y")
+
+
+@pytest.mark.parametrize("status", [429, 500, 502, 503, 599])
+def test_429_and_every_5xx_are_retryable(status: int) -> None:
+    err = status_error(_answer(status), "/y")
+    assert isinstance(err, HttpRetryableError) and err.status == status and err.retry_after is None
+    assert str(err) == f"/y: HTTP {status} no"
+
+
+@pytest.mark.parametrize("status", [400, 403, 499])
+def test_4xx_without_an_exhausted_rate_limit_are_fatal(status: int) -> None:
+    err = status_error(_answer(status, **{"X-RateLimit-Remaining": "1", "X-RateLimit-Reset": "5"}), "/y")
+    assert isinstance(err, HttpFatalError) and err.status == status
+
+
+def test_exhausted_rate_limit_waits_for_its_reset_in_either_spelling_and_retry_after_wins() -> None:
+    import time
+
+    later = str(time.time() + 30)  # an epoch time: the wait is counted from now
+    for prefix in ("X-", ""):
+        headers = {f"{prefix}RateLimit-Remaining": "0", f"{prefix}RateLimit-Reset": later}
+        err = status_error(_answer(403, **headers), "/y")
+        assert isinstance(err, HttpRetryableError) and err.status == 403
+        assert err.retry_after is not None and 20 < err.retry_after <= 30
+    delta = status_error(_answer(403, **{"RateLimit-Remaining": "0", "RateLimit-Reset": "12"}), "/y")
+    assert delta.retry_after == 12.0  # a small number is a delay in seconds
+    asked = status_error(_answer(429, **{"Retry-After": "3", "X-RateLimit-Remaining": "0",
+                                         "X-RateLimit-Reset": later}), "/y")
+    assert asked.retry_after == 3.0
+    plain = status_error(_answer(503, **{"X-RateLimit-Reset": later}), "/y")  # requests left: the reset is moot
+    assert plain.retry_after is None
 
 
 # -- metrics and secrets -------------------------------------------------------------------------

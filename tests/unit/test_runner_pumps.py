@@ -114,6 +114,15 @@ def test_redactor_oracle_on_secrets_at_different_positions() -> None:
         assert redact(text) == expected, text
 
 
+def test_redactor_hides_the_longest_of_overlapping_secrets_whole_and_secrets_of_three_characters() -> None:
+    # "tok" is a prefix of "token-9f8e" (and the shorter sorts first): the longer must win, or its tail leaks
+    for secrets in (["tok", "token-9f8e"], ["token-9f8e", "tok"]):
+        redact = Redactor(secrets)
+        assert redact("a token-9f8e b tok c") == "a ******** b ******** c"
+        assert redact
+    assert Redactor(["xyz"])("key xyz") == "key ********"  # three characters are enough to redact
+
+
 def test_child_env_is_minimal() -> None:
     env = child_env({"A": "1"}, {"PATH": "/bin", "HOME": "/h", "LANG": "C", "SECRET": "x", "VIRTUAL_ENV": "/v"})
     assert env == {"PATH": "/bin", "HOME": "/h", "LANG": "C", "A": "1"}

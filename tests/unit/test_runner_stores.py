@@ -35,6 +35,14 @@ def test_states(store: StateStore) -> None:
     assert store.get_state("p") is None
 
 
+def test_generation_is_bumped_per_state_id(store: StateStore) -> None:
+    assert store.generation("p") == 0
+    assert [store.bump_generation("p"), store.bump_generation("p"), store.bump_generation("q")] == [1, 2, 1]
+    assert (store.generation("p"), store.generation("q"), store.generation("r")) == (2, 1, 0)
+    store.set_state("p", {"bookmarks": {}})  # storing a STATE echo is no reset
+    assert store.generation("p") == 2
+
+
 def test_run_history(store: StateStore) -> None:
     first = store.start_run("a", "a")
     store.finish_run(first, "succeeded", 10, 9, None)

@@ -1,0 +1,131 @@
+"""The commit marker of the file targets: which bytes of which files a STATE covers.
+
+Under `sluice` (exactly-once, see protocol/exactly_once.py) a file target keeps one marker
+per state id in its output directory, ``.sluice-state-<state id>-<hash>.json``::
+
+    {"state_id": ..., "generation": 3, "sequence": 41, "complete": false,
+     "value": {...the STATE value...},
+     "files": {"/abs/path/users.jsonl": [[inode, size], ...], ...}}
+
+It is replaced atomically (temporary file, fsync, rename, fsync of the directory) after
+every file was synced, so the marker always names committed bytes: the first ``size``
+bytes of the file with that inode. A commit is the marker's rename. On the next start
+under sluice every listed file is truncated back to its size, which removes whatever a
+killed run wrote after its last commit. A file has two candidates only while target-csv
+replaces it with a rewritten copy (a wider header): the inode on disk says which one holds.
+
+A file the marker does not list is entered (with its size at that moment) before the
+first byte is written to it, so a run killed before its first commit is undone too.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from protocol.errors import TargetError
+from protocol.exactly_once import Committed
+from protocol.jsoncodec import JSONDecodeError, dumps, loads
+
+__all__ = ["Marker", "Positions"]
+
+log = logging.getLogger("sluice.files")
+
+#: (inode, committed size) candidates of one file
+Positions = list[tuple[int, int]]
+
+
+def marker_name(state_id: str) -> str:
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", state_id)[:80]
+    digest = hashlib.blake2b(state_id.encode(), digest_size=4).hexdigest()
+    return f".sluice-state-{safe}-{digest}.json"
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Marker:
+    """One state id's marker file; holds the last written content in memory."""
+
+    def __init__(self, directory: Path, state_id: str) -> None:
+        self.directory = directory
+        self.state_id = state_id
+        self.path = directory / marker_name(state_id)
+        self.committed: Committed | None = None
+        self.files: dict[str, Positions] = {}
+
+    def load(self) -> Committed | None:
+        """Read the marker (None if there is none)."""
+        try:
+            data: Any = loads(self.path.read_bytes())
+        except FileNotFoundError:
+            return None
+        except (OSError, JSONDecodeError) as exc:
+            raise TargetError(f"cannot read the commit marker {self.path}: {exc}") from exc
+        try:
+            self.committed = Committed.from_dict(data)
+            self.files = {str(k): [(int(i), int(n)) for i, n in v] for k, v in (data.get("files") or {}).items()}
+        except (KeyError, TypeError, ValueError) as exc:
+            raise TargetError(f"the commit marker {self.path} is malformed: {exc}") from exc
+        return self.committed
+
+    def recover(self) -> None:
+        """Truncate every listed file back to its committed size; drop unfinished markers."""
+        for name, positions in self.files.items():
+            _truncate_back(Path(name), positions)
+        for stale in self.directory.glob(f"{glob.escape(self.path.name)}.*.tmp"):
+            stale.unlink(missing_ok=True)  # a marker write killed before its rename: never committed
+
+    def write(self, committed: Committed | None, files: dict[str, Positions]) -> None:
+        """Replace the marker atomically and durably."""
+        base = committed or Committed(0, 0, True, None)
+        data = {"state_id": self.state_id, "generation": base.generation, "sequence": base.sequence,
+                "complete": base.complete, "value": base.value,
+                "files": {k: [list(p) for p in v] for k, v in files.items()}}
+        self.directory.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o644)
+        try:
+            os.write(fd, dumps(data) + b"\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, self.path)
+        _fsync_dir(self.directory)
+        self.committed = committed
+        self.files = {k: list(v) for k, v in files.items()}
+
+
+def _truncate_back(path: Path, positions: Positions) -> None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return
+    sizes = [size for ino, size in positions if ino == st.st_ino]
+    if not sizes:
+        log.warning("%s was replaced outside sluice since its last commit; left as it is", path)
+        return
+    size = sizes[-1]
+    if st.st_size < size:
+        log.warning("%s is shorter (%d bytes) than its last commit (%d bytes): changed outside sluice",
+                    path, st.st_size, size)
+        return
+    if st.st_size == size:
+        return
+    fd = os.open(path, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        os.ftruncate(fd, size)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    log.warning("%s: removed %d bytes written after the last commit by an interrupted run", path, st.st_size - size)

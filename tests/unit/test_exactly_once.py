@@ -1,0 +1,163 @@
+"""Exactly-once pieces on their own: the runner's choice of state, the control channel, the
+file targets' commit marker, the store's generation, and a file target under a control channel."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from protocol.exactly_once import ENV_CONTROL_FD, ENV_GENERATION, ENV_STATE_ID, Committed, Control
+from protocol.writer import MessageWriter
+from runner.reconcile import ControlPipe, choose_state
+from targets.files.marker import Marker
+from targets.jsonl.target import TargetJsonl
+
+S1 = {"bookmarks": {"s": {"position": 1}}}
+S2 = {"bookmarks": {"s": {"position": 2}}}
+
+
+@pytest.mark.parametrize(("stored", "generation", "committed", "expected"), [
+    (S1, 0, None, (S1, False)),  # no committed state (a third-party target's, a first run)
+    (S1, 0, Committed(0, 5, False, S2), (S2, True)),  # the destination is ahead: the runner died
+    (S2, 0, Committed(0, 5, False, S2), (S2, False)),
+    (S1, 1, Committed(0, 5, False, S2), (S1, False)),  # reset since (state set): the store wins
+    (None, 1, Committed(0, 5, True, S2), (None, False)),  # cleared or --full-refresh
+    (S1, 0, Committed(0, 1, True, None), (S1, False)),  # committed rows but no STATE value yet
+])
+def test_choose_state(stored: Any, generation: int, committed: Committed | None, expected: Any) -> None:
+    assert choose_state(stored, generation, committed) == expected
+
+
+def test_committed_json_roundtrip() -> None:
+    value = Committed(3, 7, False, {"bookmarks": {"a": {"v": 1}}})
+    assert Committed.from_json(value.to_json()) == value
+    assert Committed.from_json(b"null") is None
+    with pytest.raises(ValueError, match="object or null"):
+        Committed.from_json(b'{"generation": 1, "value": [1]}')
+
+
+def _control(pipe: ControlPipe) -> Control:
+    control = Control.from_env(pipe.env)
+    assert control is not None
+    return control
+
+
+def test_control_channel_verdicts() -> None:
+    assert Control.from_env({ENV_STATE_ID: "p"}) is None  # not under sluice
+    for ok, verdict in ((True, b"tap-ok\n"), (False, b"tap-failed\n")):
+        pipe = ControlPipe("p", 4)
+        control = _control(pipe)
+        assert (control.state_id, control.generation) == ("p", 4)
+        assert not control.runner_gone()  # nothing said yet, the runner is alive
+        pipe.tap_exited(ok)
+        pipe.tap_exited(not ok)  # only the first verdict is sent
+        assert control.wait_verdict() == verdict and not control.runner_gone()
+        pipe.close()
+    pipe = ControlPipe("p", 0)
+    control = _control(pipe)
+    os.close(pipe.write_fd)  # the runner died: end of file without a verdict
+    assert control.runner_gone() and control.wait_verdict() is None
+    os.close(pipe.read_fd)
+
+
+def test_control_env_must_name_an_open_descriptor() -> None:
+    from protocol.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=ENV_CONTROL_FD):
+        Control.from_env({ENV_STATE_ID: "p", ENV_CONTROL_FD: "987654", ENV_GENERATION: "1"})
+
+
+def test_marker_recover_truncates_only_files_it_knows(tmp_path: Path) -> None:
+    grown, replaced, short = (tmp_path / n for n in ("grown.jsonl", "replaced.jsonl", "short.jsonl"))
+    for path in (grown, replaced, short):
+        path.write_bytes(b"a\nb\n")
+    marker = Marker(tmp_path, "pipe/1")
+    files = {str(p): [(p.stat().st_ino, 2)] for p in (grown, replaced, short)}
+    files[str(grown)].insert(0, (grown.stat().st_ino + 1, 4))  # the other candidate of a rewrite
+    files[str(short)] = [(short.stat().st_ino, 9)]
+    marker.write(Committed(2, 3, False, S1), files)
+    replaced.rename(tmp_path / "moved-away.jsonl")  # kept, so the new file gets another inode
+    replaced.write_bytes(b"new file\n")  # replaced outside sluice: left alone
+    stale = tmp_path / f"{marker.path.name}.999.tmp"
+    stale.write_bytes(b"{")  # a marker write killed before its rename
+    again = Marker(tmp_path, "pipe/1")
+    assert again.load() == Committed(2, 3, False, S1)
+    again.recover()
+    assert not stale.exists()
+    assert grown.read_bytes() == b"a\n"
+    assert replaced.read_bytes() == b"new file\n"
+    assert short.read_bytes() == b"a\nb\n"  # shorter than committed: changed outside sluice
+    assert Marker(tmp_path, "other").load() is None
+
+
+def _stream(*messages: dict[str, Any]) -> io.BytesIO:
+    return io.BytesIO(b"".join(json.dumps(m).encode() + b"\n" for m in messages))
+
+
+SCHEMA = {"type": "SCHEMA", "stream": "s", "key_properties": [],
+          "schema": {"type": "object", "properties": {"n": {"type": "integer"}}}}
+
+
+def _record(n: int) -> dict[str, Any]:
+    return {"type": "RECORD", "stream": "s", "record": {"n": n}}
+
+
+@pytest.mark.parametrize("ok", [True, False])
+def test_file_target_commits_the_tail_only_after_tap_ok(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        ok: bool) -> None:
+    pipe = ControlPipe("p", 0)
+    for name, value in pipe.env.items():
+        monkeypatch.setenv(name, value)
+    target = TargetJsonl({"destination_path": str(tmp_path), "batch_size_rows": 2, "state_flush_seconds": 0})
+    pipe.tap_exited(ok)
+    out = io.BytesIO()
+    messages = [SCHEMA, *map(_record, range(1, 6)), {"type": "STATE", "value": S1}, *map(_record, range(6, 10))]
+    target.run(_stream(*messages), MessageWriter(out))
+    pipe.close()
+    lines = (tmp_path / "s.jsonl").read_text().splitlines()
+    assert [json.loads(line)["n"] for line in lines] == list(range(1, 10 if ok else 6))
+    assert [json.loads(line) for line in out.getvalue().splitlines()] == [S1]  # the tail has no STATE of its own
+    committed = Marker(tmp_path, "p").load()
+    assert committed == Committed(0, 2 if ok else 1, ok, S1)
+
+
+def test_sigterm_right_after_the_marker_commit_keeps_the_committed_rows(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A SIGTERM landing between the marker's rename and the sinks' checkpoint (found by the chaos
+    suite: the runner killed -9, its target getting SIGTERM from PR_SET_PDEATHSIG) must not let the
+    abort path truncate the files below what the marker just committed."""
+    import signal
+
+    from protocol.cli import _on_sigterm
+    from protocol.errors import Terminated
+
+    pipe = ControlPipe("p", 0)
+    for name, value in pipe.env.items():
+        monkeypatch.setenv(name, value)
+    real_write = Marker.write
+
+    def write_then_sigterm(self: Marker, committed: Committed | None, files: Any) -> None:
+        real_write(self, committed, files)
+        if committed is not None:  # the commit of the first STATE: the signal arrives right after it
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(Marker, "write", write_then_sigterm)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        target = TargetJsonl({"destination_path": str(tmp_path), "batch_size_rows": 100, "state_flush_seconds": 0})
+        messages = [SCHEMA, *map(_record, range(1, 6)), {"type": "STATE", "value": S1}, *map(_record, range(6, 10))]
+        with pytest.raises(Terminated):
+            target.run(_stream(*messages), MessageWriter(io.BytesIO()))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        pipe.close()
+    marker = Marker(tmp_path, "p")
+    assert marker.load() == Committed(0, 1, False, S1)
+    marker.recover()  # what the next run does first
+    lines = (tmp_path / "s.jsonl").read_text().splitlines()
+    assert [json.loads(line)["n"] for line in lines] == [1, 2, 3, 4, 5]
