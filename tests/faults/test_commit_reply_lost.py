@@ -109,7 +109,7 @@ def test_a_commit_whose_reply_is_lost_is_not_replayed(pg_dsn: str, tmp_path: Pat
 def test_a_lost_commit_without_reconnects_is_reported_as_unknown(pg_dsn: str, tmp_path: Path) -> None:
     """No reconnect allowed: the target cannot learn whether its COMMIT went through (here it did),
     so it must not say that nothing was committed; it names the transaction to look up."""
-    proxy = CommitReplyEater(("127.0.0.1", 5432))
+    proxy = CommitReplyEater(pg_address(pg_dsn))
     try:
         database = pg_dsn.rsplit("/", 1)[1]
         config = tmp_path / "target.json"

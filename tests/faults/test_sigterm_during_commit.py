@@ -24,7 +24,7 @@ import psycopg
 import pytest
 import yaml
 
-from tests.conftest import exe
+from tests.conftest import exe, pg_address
 from tests.faults.test_commit_reply_lost import COMMIT, CommitReplyEater, _close
 from tests.integration.runner.helpers import fixture_connector, sluice_env, stored_state
 from tests.integration.sql.helpers import stdout_states
@@ -220,7 +220,7 @@ def test_a_commit_still_running_after_the_connection_dropped_is_not_run_twice(pg
     """The connection drops while the server still runs the COMMIT (its deferred trigger waits on the
     gate): the target must not replay the batch beside a commit that may still go through."""
     _gate_table(pg_dsn, "CREATE TABLE log (n BIGINT, s TEXT)", "log")
-    proxy = CommitCutter(("127.0.0.1", 5432))
+    proxy = CommitCutter(pg_address(pg_dsn))
     config = tmp_path / "target.json"
     config.write_text(json.dumps({"host": "127.0.0.1", "port": proxy.port, "user": "postgres",
                                   "database": pg_dsn.rsplit("/", 1)[1], "state_flush_seconds": 0}))
