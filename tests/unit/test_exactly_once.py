@@ -133,8 +133,8 @@ def test_sigterm_right_after_the_marker_commit_keeps_the_committed_rows(tmp_path
     abort path truncate the files below what the marker just committed."""
     import signal
 
-    from protocol.cli import _on_sigterm
     from protocol.errors import Terminated
+    from protocol.sigterm import on_sigterm as _on_sigterm
 
     pipe = ControlPipe("p", 0)
     for name, value in pipe.env.items():
