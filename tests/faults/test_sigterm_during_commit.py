@@ -156,7 +156,10 @@ def test_sigterm_while_commit_is_in_flight(pg_dsn: str, tmp_path: Path, refuse: 
         assert "stopped by SIGTERM after the commit in flight went through" in err.strip().splitlines()[-1]
 
 
-@pytest.mark.xfail(reason="merge of #10 branches: with the exactly-once control pipe the runner's stop path differs from the one this test was written against; to reconcile in the next session", strict=False)
+@pytest.mark.xfail(reason=(
+    "merge of #10 branches: with the exactly-once control pipe the runner's stop path differs "
+    "from the one this test was written against; to reconcile in the next session"
+), strict=False)
 def test_sluice_run_stores_the_state_of_a_commit_that_a_sigterm_did_not_undo(pg_dsn: str, tmp_path: Path) -> None:
     """The runner is stopped while the target's COMMIT waits; it stops the tap, then (after 2 x grace)
     SIGTERMs the target; the COMMIT then goes through and the runner stores the STATE it covers."""
