@@ -48,7 +48,8 @@ class Group:
 
 GROUPS = {
     "config": Group(("protocol/config.py",), ("protocol.config.*",),
-                    ("tests/unit/test_config_state.py", "tests/unit/test_cli_contract.py")),
+                    ("tests/unit/test_config_state.py", "tests/unit/test_cli_contract.py",
+                     "tests/unit/test_config_env.py")),
     "drain": Group(("protocol/target.py",), ("protocol.target.*",),
                    ("tests/unit/test_target_files.py", "tests/unit/test_exactly_once.py",
                     "tests/integration/test_target_jsonl.py",
@@ -60,7 +61,8 @@ GROUPS = {
                        subprocess=True),
     "retry": Group(("protocol/http/retry.py", "protocol/http/errors.py"),
                    ("protocol.http.retry.*", "protocol.http.errors.*"), ("tests/unit/test_http_kit.py",)),
-    "bookmarks": Group(("protocol/state.py",), ("protocol.state.*",), ("tests/unit/test_config_state.py",)),
+    "bookmarks": Group(("protocol/state.py",), ("protocol.state.*",),
+                       ("tests/unit/test_config_state.py", "tests/unit/test_bookmarks.py")),
     "slot": Group(("taps/postgres/cdc.py",), ("taps.postgres.cdc.*",),
                   ("tests/unit/test_tap_postgres.py", "tests/integration/postgres_tap/test_cdc.py"),
                   subprocess=True),
