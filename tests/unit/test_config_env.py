@@ -127,3 +127,18 @@ def test_the_redacting_filter_ignores_secrets_shorter_than_three_characters() ->
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "pw %s and %s", ("ab", "abc"), None)
     assert RedactingFilter(["ab", "abc"]).filter(record)
     assert record.getMessage() == "pw ab and ********"
+
+
+def test_a_config_file_that_is_no_object_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "c.json"
+    path.write_text("[1, 2]")
+    with pytest.raises(ConfigError, match=r"^config file .*c\.json must hold a JSON object$"):
+        load_config([str(path)], connector_name="tap-x", settings_schema=SCHEMA, environ={})
+
+
+def test_a_missing_required_setting_is_reported_without_an_empty_path() -> None:
+    schema = {**SCHEMA, "required": ["count"]}
+    with pytest.raises(ConfigError) as err:
+        load_config([], connector_name="tap-x", settings_schema=schema, environ={})
+    assert str(err.value).startswith("invalid config")
+    assert err.value.problems == ["'count' is a required property"]
