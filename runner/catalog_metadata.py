@@ -28,9 +28,9 @@ from typing import Any
 
 from protocol.catalog import REPLICATION_METHODS, Breadcrumb, Metadata
 from protocol.errors import ConfigError
-from runner.catalog_select import field_paths
+from runner.catalog_select import field_paths, replication_of
 
-__all__ = ["MetadataRule", "apply_metadata", "metadata_rules", "replication_of"]
+__all__ = ["MetadataRule", "apply_metadata", "metadata_rules"]
 
 _LEGACY = {"replication-method": "replication_method", "replication-key": "replication_key"}
 
@@ -152,11 +152,3 @@ def _replication_problems(name: str, stream: dict[str, Any], rules: list[Metadat
                         f"but has no replication-key")
     return problems
 
-
-def replication_of(stream: dict[str, Any]) -> tuple[str | None, str | None]:
-    """The replication method and key a catalog stream entry names (metadata first, then legacy fields)."""
-    md = Metadata.from_list(stream.get("metadata") or [])
-    method = md.get((), "replication-method") or stream.get("replication_method") \
-        or md.get((), "forced-replication-method")
-    key = md.get((), "replication-key") or stream.get("replication_key")
-    return method, key

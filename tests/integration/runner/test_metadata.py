@@ -110,3 +110,62 @@ def test_an_unknown_replication_method_is_refused_by_validate(tmp_path: Path, pg
     assert done.returncode == 2
     assert "connectors[0].metadata.public-orders.replication-method" in done.stderr
     assert "'INCREMENTL' is not one of" in done.stderr
+
+
+def test_select_replication_round_trip_keeps_comments_and_drives_the_run(tmp_path: Path, pg_dsn: str) -> None:
+    _tables(pg_dsn)
+    (tmp_path / "sluice.yml").write_text(
+        "# the project\n"
+        "connectors:\n"
+        "  - name: tap-pg  # source\n"
+        "    executable: tap-postgres\n"
+        f"    config: {{sqlalchemy_url: '{pg_dsn}', filter_schemas: [public]}}\n"
+        "    metadata:\n"
+        "      public-audit_log:  # noisy\n"
+        "        selected: false\n"
+        "  - name: target-jsonl\n"
+        "    executable: target-jsonl\n"
+        f"    config: {{destination_path: '{tmp_path / 'out'}'}}\n"
+        "pipelines:\n"
+        "  - {name: pg, tap: tap-pg, target: target-jsonl}  # every 15 minutes\n")
+    listed = sluice(["select", "tap-pg", "--list"], tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert "public-orders [selected]\n" in listed.stdout and "public-audit_log [excluded]\n" in listed.stdout
+
+    done = sluice(["select", "tap-pg", "--replication", "public-orders", "INCREMENTAL:updated_at"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "public-orders [selected] INCREMENTAL:updated_at\n" in done.stdout
+    text = (tmp_path / "sluice.yml").read_text()
+    assert "# the project" in text and "# source" in text and "# noisy" in text and "# every 15 minutes" in text
+    block = yaml.safe_load(text)["connectors"][0]["metadata"]
+    assert block == {"public-audit_log": {"selected": False},
+                     "public-orders": {"replication-method": "INCREMENTAL", "replication-key": "updated_at"}}
+    assert sluice(["validate"], tmp_path).returncode == 0
+
+    listed = sluice(["select", "tap-pg", "--list"], tmp_path)
+    assert "public-orders [selected] INCREMENTAL:updated_at\n" in listed.stdout
+    assert sluice(["run", "pg"], tmp_path).returncode == 0
+    state = json.loads(sluice(["state", "get", "pg"], tmp_path).stdout)
+    assert state["bookmarks"]["public-orders"]["replication_key"] == "updated_at"
+
+    back = sluice(["select", "tap-pg", "--replication", "public-orders", "FULL_TABLE"], tmp_path)
+    assert back.returncode == 0, back.stderr
+    assert yaml.safe_load((tmp_path / "sluice.yml").read_text())["connectors"][0]["metadata"]["public-orders"] == {
+        "replication-method": "FULL_TABLE"}
+
+
+def test_select_replication_refuses_what_does_not_fit(tmp_path: Path, pg_dsn: str) -> None:
+    _tables(pg_dsn)
+    _project(tmp_path, pg_dsn, {})
+    before = (tmp_path / "sluice.yml").read_text()
+    for args, message in [
+        (["public-orders", "INCREMENTAL:nope"], "replication-key 'nope' is not a property of stream 'public-orders'"),
+        (["public-ordrs", "FULL_TABLE"], "--replication public-ordrs: matches no stream"),
+        (["public-orders", "SOMETIMES"], "'SOMETIMES' is not a replication method"),
+        (["public-orders", "INCREMENTAL"], "INCREMENTAL needs a key"),
+    ]:
+        done = sluice(["select", "tap-pg", "--replication", *args], tmp_path)
+        assert done.returncode == 2, done.stderr
+        assert message in done.stderr
+        assert "Traceback" not in done.stderr
+    assert (tmp_path / "sluice.yml").read_text() == before
