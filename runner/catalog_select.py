@@ -19,7 +19,7 @@ from typing import Any
 from protocol.catalog import Breadcrumb, Metadata
 from protocol.errors import ConfigError
 
-__all__ = ["Rule", "apply_selection", "describe_selection", "field_paths", "parse_patterns"]
+__all__ = ["Rule", "apply_selection", "describe_selection", "field_paths", "parse_patterns", "replication_of"]
 
 
 @dataclass(frozen=True)
@@ -94,12 +94,15 @@ def apply_selection(catalog: dict[str, Any], patterns: list[str]) -> tuple[dict[
 
 
 def describe_selection(catalog: dict[str, Any]) -> list[str]:
-    """One line per stream and field: ``[selected]``, ``[automatic]`` or ``[excluded]``."""
+    """One line per stream and field: ``[selected]``, ``[automatic]`` or ``[excluded]``; a stream's line
+    ends with its replication when the catalog names one (``orders [selected] INCREMENTAL:updated_at``)."""
     lines = []
     for stream in catalog.get("streams") or []:
         name = str(stream.get("tap_stream_id") or stream.get("stream"))
         md = Metadata.from_list(stream.get("metadata") or [])
-        lines.append(f"{name} [{'selected' if md.is_selected(()) else 'excluded'}]")
+        method, key = replication_of(stream)
+        how = f" {method or 'default'}{':' + key if key else ''}" if method or key else ""
+        lines.append(f"{name} [{'selected' if md.is_selected(()) else 'excluded'}]{how}")
         for path, crumb in field_paths(stream.get("schema") or {}):
             if md.get(crumb, "inclusion") == "automatic":
                 mark = "automatic"
@@ -109,3 +112,12 @@ def describe_selection(catalog: dict[str, Any]) -> list[str]:
                 mark = "selected" if md.is_selected(crumb) else "excluded"
             lines.append(f"  {name}.{path} [{mark}]")
     return lines
+
+
+def replication_of(stream: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The replication method and key a catalog stream entry names (metadata first, then legacy fields)."""
+    md = Metadata.from_list(stream.get("metadata") or [])
+    method = md.get((), "replication-method") or stream.get("replication_method") \
+        or md.get((), "forced-replication-method")
+    key = md.get((), "replication-key") or stream.get("replication_key")
+    return method, key

@@ -116,18 +116,35 @@ def discover(obj: Ctx, connector: str, output: str | None, timeout: float) -> in
 @click.argument("patterns", nargs=-1)
 @click.option("--catalog", "catalog_path", type=click.Path(dir_okay=False),
               help="The catalog file (default: the connector's `catalog:` in sluice.yml).")
-@click.option("--list", "list_only", is_flag=True, help="Only show the current selection.")
+@click.option("--list", "list_only", is_flag=True,
+              help="Only show the selection and replication the tap runs with (metadata: of sluice.yml applied).")
+@click.option("--replication", nargs=2, multiple=True, metavar="STREAM METHOD[:KEY]",
+              help="Set STREAM's replication in sluice.yml's metadata: (INCREMENTAL:updated_at, FULL_TABLE, "
+                   "LOG_BASED); repeatable.")
 @click.pass_obj
-def select(obj: Ctx, connector: str, patterns: tuple[str, ...], catalog_path: str | None, list_only: bool) -> int:
+def select(obj: Ctx, connector: str, patterns: tuple[str, ...], catalog_path: str | None, list_only: bool,
+           replication: tuple[tuple[str, str], ...]) -> int:
     """Select streams and fields in CONNECTOR's catalog, as Meltano's select does.
 
     PATTERN is STREAM.FIELD with globs (users.*, *.id, orders.address.city); STREAM alone
     means all its fields; a leading ! excludes. The patterns given are the whole selection.
+    --list and --replication work on the catalog the tap runs with: its catalog file (or its
+    discovery) with the metadata: block of sluice.yml laid over it.
     """
     from protocol.config import read_json_file
     from protocol.errors import ConfigError
     from runner.catalog_select import apply_selection, describe_selection
 
+    if replication or list_only:
+        if patterns:
+            raise click.UsageError("give PATTERNs, or --list / --replication, not both")
+        from runner.select_metadata import select_metadata
+
+        lines = select_metadata(obj, connector, list(replication), catalog_path, lambda: _configured(obj, connector),
+                                lambda text: click.echo(f"sluice: {text}", err=True))
+        for line in lines:
+            click.echo(line)
+        return EXIT_OK
     project = obj.project
     if catalog_path is None:
         conn = project.connector(connector)
@@ -139,14 +156,13 @@ def select(obj: Ctx, connector: str, patterns: tuple[str, ...], catalog_path: st
     if not path.is_file():
         raise ConfigError(f"catalog file not found: {path} (write it with: sluice discover {connector} -o {path})")
     catalog = read_json_file(path, "catalog")
-    if not list_only:
-        if not patterns:
-            raise click.UsageError("give at least one PATTERN, or --list")
-        catalog, warnings = apply_selection(catalog, list(patterns))
-        for warning in warnings:
-            click.echo(f"sluice: warning: {warning}", err=True)
-        _write_json_atomic(path, catalog)
-        click.echo(f"sluice: selection written to {path}", err=True)
+    if not patterns:
+        raise click.UsageError("give at least one PATTERN, or --list, or --replication")
+    catalog, warnings = apply_selection(catalog, list(patterns))
+    for warning in warnings:
+        click.echo(f"sluice: warning: {warning}", err=True)
+    _write_json_atomic(path, catalog)
+    click.echo(f"sluice: selection written to {path}", err=True)
     for line in describe_selection(catalog):
         click.echo(line)
     sys.stdout.flush()

@@ -57,6 +57,7 @@ class Connector:
     secret_settings: list[str] = field(default_factory=list)
     limits: Limits = field(default_factory=Limits)
     declared: bool = True
+    metadata: dict[str, Any] = field(default_factory=dict)  # stream glob -> Singer metadata (taps)
 
 
 @dataclass
@@ -149,6 +150,7 @@ class Project:
                 env={k: _env_text(v) for k, v in (raw.get("env") or {}).items()},
                 secret_settings=list(raw.get("secrets") or []),
                 limits=Limits(limits.get("memory_mb"), limits.get("cpu_seconds")),
+                metadata=dict(raw.get("metadata") or {}),
             )
         for raw in data.get("pipelines") or []:
             self.pipelines[raw["name"]] = Pipeline(

@@ -9,6 +9,18 @@ __all__ = ["PROJECT_SCHEMA"]
 _NAME = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]*$", "maxLength": 100}
 _CRON = r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly|reboot)|\S+(\s+\S+){4})$"
 
+_METADATA_ENTRY: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "replication-method": {"enum": ["FULL_TABLE", "INCREMENTAL", "LOG_BASED"]},
+        "replication-key": {"type": "string", "minLength": 1},
+        "selected": {"type": "boolean"},
+        "inclusion": {"enum": ["available", "automatic", "unsupported"]},
+    },
+    # any other Singer metadata key; a mapping is a property (col: {selected: false})
+    "additionalProperties": {"if": {"type": "object"}, "then": {"$ref": "#/definitions/metadata_entry"}},
+}
+
 _CONNECTOR: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -33,6 +45,12 @@ _CONNECTOR: dict[str, Any] = {
             "items": {"type": "string"},
             "description": "Setting (or env: variable) names to treat as secret, besides those the connector marks "
                            "secret and env: variables named like credentials.",
+        },
+        "metadata": {
+            "type": "object",
+            "description": "Taps: Singer metadata by stream glob (replication-method, replication-key, selected, "
+                           "col: {selected: false}), laid over the discovered (or catalog:) catalog at each run.",
+            "additionalProperties": {"$ref": "#/definitions/metadata_entry"},
         },
         "limits": {
             "type": "object",
@@ -62,6 +80,7 @@ _PIPELINE: dict[str, Any] = {
 PROJECT_SCHEMA: dict[str, Any] = {
     "$schema": "http://json-schema.org/draft-07/schema#",
     "title": "sluice.yml",
+    "definitions": {"metadata_entry": _METADATA_ENTRY},
     "type": "object",
     "additionalProperties": False,
     "properties": {

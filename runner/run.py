@@ -12,7 +12,8 @@ from typing import IO, Any
 
 import orjson
 
-from runner.connectors import about, coerce_config, connector_secrets
+from protocol.errors import ConfigError
+from runner.connectors import ConnectorError, about, coerce_config, connector_secrets
 from runner.counts import keyless_shortfalls, stream_keys
 from runner.isolation import Redactor, RunDir, child_env, make_preexec
 from runner.output import RunOutput
@@ -20,6 +21,7 @@ from runner.project import Connector, Project, ResolvedConnector
 from runner.reconcile import ControlPipe, ReconcileError, choose_state, read_committed, supports_exactly_once
 from runner.stores import StateStore, StoreError, open_store
 from runner.supervise import Outcome, SideSpec, supervise
+from runner.tap_catalog import write_effective_catalog
 
 __all__ = ["RunOptions", "RunPlan", "plan_adhoc", "plan_pipeline", "run_pipeline"]
 
@@ -94,6 +96,9 @@ def _print_dry_run(plan: RunPlan, tap: ResolvedConnector, target: ResolvedConnec
     cmds = _Commands(tap, target, state, None)
     out.write(f"pipeline: {plan.pipeline} (state id {plan.state_id})\n")
     out.write(f"tap:    {shlex.join(cmds.tap)}\n")
+    if plan.tap.metadata:
+        base = "the catalog file" if tap.catalog else "its --discover output"
+        out.write(f"        --catalog <run dir>/catalog.json: {base} with the metadata: of sluice.yml laid over it\n")
     out.write(f"        env: {' '.join(sorted(child_env(tap.env)))}\n")
     out.write(f"target: {shlex.join(cmds.target)}\n")
     out.write(f"        env: {' '.join(sorted(child_env(target.env)))}\n")
@@ -157,6 +162,9 @@ def _locked_run(project: Project, plan: RunPlan, options: RunOptions, store: Sta
     control: ControlPipe | None = None
     try:
         with RunDir(base / "tmp") as run_dir:
+            if plan.tap.metadata:  # sluice.yml metadata: over the catalog file or a fresh discovery
+                write_effective_catalog(tap, plan.tap.metadata, run_dir, redactor, output.runner_line)
+                keyed = stream_keys(tap.catalog)
             if exactly_once:
                 state = _reconcile(plan, target, run_dir, store, state, generation, output, redactor)
                 control = ControlPipe(plan.state_id, generation)
@@ -182,7 +190,7 @@ def _locked_run(project: Project, plan: RunPlan, options: RunOptions, store: Sta
     except StoreError as exc:
         error = redactor(f"runner: state store failed during the run: {exc}")
         raise
-    except ReconcileError as exc:
+    except (ReconcileError, ConfigError, ConnectorError) as exc:
         error = redactor(f"runner: {exc}")
         raise
     except KeyboardInterrupt:  # a signal before supervise() took over signal handling

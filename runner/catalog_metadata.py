@@ -1,0 +1,154 @@
+"""A tap's ``metadata:`` block of ``sluice.yml``, laid over its catalog as Meltano's ``metadata`` extra is.
+
+The block maps a stream glob (``fnmatch`` on ``tap_stream_id``) to Singer metadata::
+
+    metadata:
+      "public-*":
+        selected: false
+      public-orders:
+        selected: true
+        replication-method: INCREMENTAL
+        replication-key: updated_at
+        email: {selected: false}          # a property: any mapping under the stream
+        properties.address.properties.zip: {selected: false}
+
+A scalar (or list) value sets that key on the stream's breadcrumb; a mapping names a property
+(``col``, ``col.sub``, or the breadcrumb form ``properties.col``; property names are globs too).
+Entries apply in file order and the last one that sets a key wins, as in Meltano: put broad
+globs first. ``replication-method`` / ``replication-key`` also set the catalog's legacy
+top-level ``replication_method`` / ``replication_key`` so no reader sees two answers.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any
+
+from protocol.catalog import REPLICATION_METHODS, Breadcrumb, Metadata
+from protocol.errors import ConfigError
+from runner.catalog_select import field_paths, replication_of
+
+__all__ = ["MetadataRule", "apply_metadata", "metadata_rules"]
+
+_LEGACY = {"replication-method": "replication_method", "replication-key": "replication_key"}
+
+
+@dataclass(frozen=True, eq=False)  # hashed by identity: values may be lists
+class MetadataRule:
+    stream: str  # a glob of tap_stream_id
+    breadcrumb: Breadcrumb  # () for the stream; property names may be globs
+    key: str
+    value: Any
+
+    @property
+    def where(self) -> str:
+        return ".".join((self.stream, *self.breadcrumb[1::2], self.key))
+
+    def matches_stream(self, tap_stream_id: str) -> bool:
+        return fnmatchcase(tap_stream_id, self.stream)
+
+    def matches_crumb(self, crumb: Breadcrumb) -> bool:
+        return len(crumb) == len(self.breadcrumb) and fnmatchcase(".".join(crumb), ".".join(self.breadcrumb))
+
+
+def _property_crumb(parts: list[str]) -> Breadcrumb:
+    if parts and parts[0] == "properties":
+        return tuple(parts)  # already a breadcrumb: properties.col.properties.sub
+    crumb: list[str] = []
+    for part in parts:
+        crumb += ["properties", part]
+    return tuple(crumb)
+
+
+def _flatten(value: Any, prefix: list[str]) -> list[tuple[list[str], Any]]:
+    if not isinstance(value, dict):
+        return [(prefix, value)]
+    out: list[tuple[list[str], Any]] = []
+    for key, sub in value.items():
+        out += _flatten(sub, [*prefix, *str(key).split(".")])
+    return out
+
+
+def metadata_rules(block: dict[str, Any] | None) -> list[MetadataRule]:
+    """The rules of a ``metadata:`` block, in file order."""
+    rules: list[MetadataRule] = []
+    for stream, entry in (block or {}).items():
+        if not isinstance(entry, dict):
+            raise ConfigError(f"metadata '{stream}': must be a mapping of metadata keys (replication-method: ...)")
+        for path, value in _flatten(entry, []):
+            *props, key = path
+            rule = MetadataRule(str(stream), _property_crumb(props), key, value)
+            if key == "replication-method" and value not in REPLICATION_METHODS:
+                raise ConfigError(f"metadata '{rule.where}': {value!r} is not a replication method "
+                                  f"({', '.join(REPLICATION_METHODS)})")
+            rules.append(rule)
+    return rules
+
+
+def _apply_stream(stream: dict[str, Any], rules: list[MetadataRule], used: set[MetadataRule]) -> None:
+    md = Metadata.from_list(stream.get("metadata") or [])
+    crumbs = [crumb for _, crumb in field_paths(stream.get("schema") or {})]
+    for rule in rules:
+        if not rule.breadcrumb:
+            md.set((), rule.key, rule.value)
+            used.add(rule)
+            if rule.key in _LEGACY:
+                stream[_LEGACY[rule.key]] = rule.value
+            continue
+        for crumb in crumbs:
+            if rule.matches_crumb(crumb):
+                md.set(crumb, rule.key, rule.value)
+                used.add(rule)
+    stream["metadata"] = md.to_list()
+
+
+def apply_metadata(catalog: dict[str, Any], rules: list[MetadataRule],
+                   where: str) -> tuple[dict[str, Any], list[str]]:
+    """A copy of ``catalog`` with the rules applied; and warnings for globs that matched nothing.
+
+    Raises ConfigError when a selected stream's replication key is not one of its properties.
+    ``where`` names the connector in messages (``connector 'tap-pg'``)."""
+    out = copy.deepcopy(catalog)
+    used: set[MetadataRule] = set()
+    matched_streams: set[str] = set()
+    problems: list[str] = []
+    for stream in out.get("streams") or []:
+        name = str(stream.get("tap_stream_id") or stream.get("stream"))
+        mine = [r for r in rules if r.matches_stream(name)]
+        matched_streams.update(r.stream for r in mine)
+        if not mine:
+            continue
+        _apply_stream(stream, mine, used)
+        problems += _replication_problems(name, stream, mine)
+    if problems:
+        raise ConfigError(f"{where}: metadata does not fit the catalog", problems)
+    warnings = [f"{where}: metadata '{glob}' matches no stream" for glob in _unique(r.stream for r in rules)
+                if glob not in matched_streams]
+    warnings += [f"{where}: metadata '{where_}' matches no property" for where_ in _unique(
+        r.where for r in rules if r.breadcrumb and r not in used and r.stream in matched_streams)]
+    return out, warnings
+
+
+def _unique(items: Any) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def _replication_problems(name: str, stream: dict[str, Any], rules: list[MetadataRule]) -> list[str]:
+    md = Metadata.from_list(stream.get("metadata") or [])
+    if not md.is_selected(()):
+        return []
+    method, key = replication_of(stream)
+    props = (stream.get("schema") or {}).get("properties") or {}
+    set_here = {r.key: r for r in rules if not r.breadcrumb and r.key in _LEGACY}
+    problems = []
+    if "replication-key" in set_here and key is not None and key not in props:
+        shown = ", ".join(sorted(props)[:12]) or "none"
+        problems.append(f"metadata '{set_here['replication-key'].stream}': replication-key {key!r} is not a "
+                        f"property of stream '{name}' (properties: {shown})")
+    if "replication-method" in set_here and method == "INCREMENTAL" and not key:
+        problems.append(f"metadata '{set_here['replication-method'].stream}': stream '{name}' is INCREMENTAL "
+                        f"but has no replication-key")
+    return problems
+
