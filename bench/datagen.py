@@ -21,14 +21,13 @@ from __future__ import annotations
 import csv
 import os
 import random
+import re
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-import re
 
 import orjson
 

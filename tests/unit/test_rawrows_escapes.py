@@ -21,7 +21,7 @@ from targets.sql.rawrows import RawRows, _csv_text
 SCHEMA: dict[str, Any] = {"type": "object", "properties": {
     "id": {"type": "integer"}, "a": {"type": ["null", "string"]}, "b": {"type": ["null", "string"]}}}
 # Everything JSON escapes, what CSV quotes, and text that merely looks like structure.
-TEXT = st.text(alphabet=st.sampled_from(list('ab,"\\\n\r\t\b\f]\n[é☃ /u0') + ["\x00", "\x01", "\x1f"]),
+TEXT = st.text(alphabet=st.sampled_from([*'ab,"\\\n\r\t\b\f]\n[é☃ /u0', "\x00", "\x01", "\x1f"]),
                max_size=12)
 
 
