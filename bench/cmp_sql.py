@@ -8,12 +8,14 @@ every run. target-sqlite: ours against a raw ``executemany`` floor (tools/sqlite
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import datagen
 import pgbench
 from checks import Check
 from datagen import Dataset
@@ -93,6 +95,22 @@ def _sqlite_check(db_name: str) -> Check:
 
 SQLITE_FLOOR = "floor: sqlite3 executemany (in-process)"
 
+# -- escaped text (issue 12) -----------------------------------------------------------------
+
+PLAIN_SAME = "sluice target-postgres, plain data"
+
+
+def _plain_argv(bin_dir: Path, out: Path, ds: Dataset) -> list[str]:
+    """Ours on the plain data set of the same size, as a command (stdin from the plain stream file)."""
+    plain = datagen.dataset(ds.records, bin_dir / "tap-csv")
+    config = out / "config.json"
+    config.write_bytes(json.dumps(ours_pg(PLAIN_PG)).encode())
+    return ["sh", "-c", 'exec "$0" --config "$1" < "$2"', str(bin_dir / "target-postgres"), str(config),
+            str(plain.stream_path)]
+
+
+ESC_PG, PLAIN_PG = "bench_sluice_escaped", "bench_sluice_plain"
+
 SQL_COMPARISONS: tuple[Comparison, ...] = (
     Comparison(
         "target-postgres",
@@ -123,5 +141,22 @@ SQL_COMPARISONS: tuple[Comparison, ...] = (
                                                     str(ds.csv_path), str(out / "floor.db")],
                         timing="reported"),),
         goals=(Goal("rss", 10),),
+    ),
+    Comparison(
+        # Every record with a quote, a newline and \u-escaped non-ASCII text, as singer-python
+        # writes it; against the COPY floor of the same rows and ours on the plain rows.
+        "target-postgres-escaped",
+        ours=Program("sluice target-postgres, escaped data", "target-postgres", "target",
+                     lambda _out, _ds: ours_pg(ESC_PG), rows_check(ESC_PG), prepare=_fresh(ESC_PG)),
+        peer=None,
+        others=(
+            Program(PLAIN_SAME, "sh", "command", None, rows_check(PLAIN_PG), argv=_plain_argv,
+                    prepare=_fresh(PLAIN_PG)),
+            Program(PSQL_FLOOR, "psql", "command", None, rows_check(pgbench.FLOOR_SCHEMA),
+                    argv=lambda _bin, _out, ds: pgbench.psql_copy_argv(ds.csv_path),
+                    prepare=lambda _ds: pgbench.fresh_floor_table()),
+        ),
+        goals=(Goal("vs", 0.5, PSQL_FLOOR, "psql \\copy"), Goal("vs", 0.91, PLAIN_SAME, "plain data (time +<= 10%)")),
+        data="escaped",
     ),
 )

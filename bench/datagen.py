@@ -1,4 +1,4 @@
-"""Deterministic benchmark inputs, cached under bench/.data/ keyed by the record count.
+r"""Deterministic benchmark inputs, cached under bench/.data/ keyed by the record count.
 
 For N records this writes, once:
 
@@ -9,6 +9,11 @@ For N records this writes, once:
 Every record has 10 fields: int id, name, email, an exact decimal amount written as a JSON
 number with two decimals, int quantity, bool, two ISO 8601 date-times ending in Z, category,
 and a 60-character note. The same N always gives byte-identical files.
+
+The ``escaped`` variant (files ``stream-escaped-N.singer`` and so on) is the same records with
+text as real taps write it: every record's name holds non-ASCII letters and its note a double
+quote, a newline and non-ASCII text, and the stream file writes every non-ASCII character as a
+``\uXXXX`` escape, as singer-python (``json.dumps`` with ``ensure_ascii``) does.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import csv
 import os
 import random
+import re
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,7 +31,9 @@ from typing import Any
 
 import orjson
 
-__all__ = ["STREAM", "Dataset", "dataset", "read_lines", "stream_lines"]
+__all__ = ["STREAM", "VARIANTS", "Dataset", "dataset", "read_lines", "stream_lines"]
+
+VARIANTS = ("plain", "escaped")
 
 STREAM = "bench"
 STATE_EVERY = 10_000
@@ -73,6 +81,7 @@ class Dataset:
     stream_path: Path   # Singer messages, one per line
     csv_path: Path      # the same records as CSV
     tap_csv_config: Path
+    variant: str = "plain"
 
 
 def _iso(moment: datetime) -> str:
@@ -86,17 +95,30 @@ def _note(rng: random.Random) -> str:
     return " ".join(words)[:NOTE_LEN].ljust(NOTE_LEN, ".")
 
 
-def _rows(n: int) -> Iterator[tuple[dict[str, Any], str]]:
+_ACCENTED = {"Ada": "Adé", "Grace": "Grâce", "Alan": "Alañ", "Edsger": "Edsgër", "Barbara": "Bárbara",
+             "Donald": "Dönald", "Frances": "Françes", "Ken": "Kén", "Radia": "Rádia", "Linus": "Linüs",
+             "Margaret": "Margarét", "Dennis": "Dénnis", "Sophie": "Søphie", "Tony": "Tøny", "Ingrid": "Íngrid",
+             "Niklaus": "Niklåus"}
+
+
+def _escaped_note(note: str) -> str:
+    """The note, kept at its length, with a quoted word, a line break and non-ASCII text."""
+    tail = ' "Zürich" señor\n☃ — naïve'
+    return note[:NOTE_LEN - len(tail)] + tail
+
+
+def _rows(n: int, variant: str = "plain") -> Iterator[tuple[dict[str, Any], str]]:
     """(record, amount text) pairs; the amount is kept as text so it stays exact."""
     rng = random.Random(SEED)
     for i in range(1, n + 1):
         first, last = rng.choice(_FIRST), rng.choice(_LAST)
+        shown = _ACCENTED[first] if variant == "escaped" else first
         cents = rng.randrange(1, 10_000_000)
         created = _EPOCH + timedelta(seconds=rng.randrange(0, 365 * 86400))
         amount = f"{cents // 100}.{cents % 100:02d}"
         yield {
             "id": i,
-            "name": f"{first} {last}",
+            "name": f"{shown} {last}",
             "email": f"{first.lower()}.{last.lower()}{i}@example.com",
             "amount": amount,
             "quantity": rng.randrange(1, 500),
@@ -104,18 +126,30 @@ def _rows(n: int) -> Iterator[tuple[dict[str, Any], str]]:
             "created_at": _iso(created),
             "updated_at": _iso(created + timedelta(seconds=rng.randrange(0, 30 * 86400))),
             "category": rng.choice(_CATEGORIES),
-            "note": _note(rng),
+            "note": _escaped_note(_note(rng)) if variant == "escaped" else _note(rng),
         }, amount
 
 
-def _write_stream(n: int, path: Path) -> None:
+_NON_ASCII = re.compile(rb"[\x80-\xff]+")
+
+
+def _ascii_escaped(line: bytes) -> bytes:
+    """JSON text with every non-ASCII character written as ``\\uXXXX`` (surrogate pairs beyond the BMP)."""
+    def escape(match: re.Match[bytes]) -> bytes:
+        units = match.group().decode("utf-8").encode("utf-16-be")
+        return b"".join(b"\\u%04x" % int.from_bytes(units[i:i + 2], "big") for i in range(0, len(units), 2))
+    return _NON_ASCII.sub(escape, line)
+
+
+def _write_stream(n: int, path: Path, variant: str = "plain") -> None:
     schema = {"type": "SCHEMA", "stream": STREAM, "schema": SCHEMA, "key_properties": ["id"]}
     with path.open("wb") as out:
         out.write(orjson.dumps(schema) + b"\n")
         buf: list[bytes] = []
-        for record, amount in _rows(n):
+        for record, amount in _rows(n, variant):
             record["amount"] = orjson.Fragment(amount.encode())
-            buf.append(orjson.dumps({"type": "RECORD", "stream": STREAM, "record": record}))
+            line = orjson.dumps({"type": "RECORD", "stream": STREAM, "record": record})
+            buf.append(_ascii_escaped(line) if variant == "escaped" else line)
             if record["id"] % STATE_EVERY == 0:
                 value = {"bookmarks": {STREAM: {"replication_key": "id", "replication_key_value": record["id"]}}}
                 buf.append(orjson.dumps({"type": "STATE", "value": value}))
@@ -128,11 +162,11 @@ def _write_stream(n: int, path: Path) -> None:
             out.write(orjson.dumps({"type": "STATE", "value": value}) + b"\n")
 
 
-def _write_csv(n: int, path: Path) -> None:
+def _write_csv(n: int, path: Path, variant: str = "plain") -> None:
     with path.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(FIELDS)
-        for record, _amount in _rows(n):
+        for record, _amount in _rows(n, variant):
             record["active"] = "true" if record["active"] else "false"
             writer.writerow([record[f] for f in FIELDS])
 
@@ -165,14 +199,18 @@ def _atomic(path: Path, write: Any) -> None:
     os.replace(tmp, path)
 
 
-def dataset(n: int, tap_csv: Path, data_dir: Path = DATA_DIR) -> Dataset:
+def dataset(n: int, tap_csv: Path, data_dir: Path = DATA_DIR, variant: str = "plain") -> Dataset:
     """The cached inputs for ``n`` records, generated on first use (``tap_csv``: our executable)."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown data set variant {variant!r}; known: {', '.join(VARIANTS)}")
     data_dir.mkdir(parents=True, exist_ok=True)
-    ds = Dataset(n, data_dir / f"stream-{n}.singer", data_dir / f"bench-{n}.csv", data_dir / f"tap-csv-{n}.json")
+    tag = "" if variant == "plain" else f"{variant}-"
+    ds = Dataset(n, data_dir / f"stream-{tag}{n}.singer", data_dir / f"bench-{tag}{n}.csv",
+                 data_dir / f"tap-csv-{tag}{n}.json", variant)
     if not ds.stream_path.exists():
-        _atomic(ds.stream_path, lambda p: _write_stream(n, p))
+        _atomic(ds.stream_path, lambda p: _write_stream(n, p, variant))
     if not ds.csv_path.exists():
-        _atomic(ds.csv_path, lambda p: _write_csv(n, p))
+        _atomic(ds.csv_path, lambda p: _write_csv(n, p, variant))
     # Always rewritten: cheap, and follows tap-csv's settings as they change.
     ds.tap_csv_config.write_bytes(orjson.dumps(_tap_csv_config(ds.csv_path, tap_csv), option=orjson.OPT_INDENT_2))
     return ds

@@ -88,3 +88,4 @@ class Comparison:
     scale: int = 1                     # runs on N x scale records (a longer run, for a stable net rate)
     records: Callable[[int], int] | None = None   # records it runs on, from N (e.g. a cap); overrides scale
     teardown: Callable[[], None] | None = None    # after its last run (e.g. stop a server its setup started)
+    data: str = "plain"                # the data set variant it runs on (datagen.VARIANTS)

@@ -365,7 +365,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for comp in comps:
         say(f"{comp.name}:")
         n = comp.records(args.records) if comp.records else args.records * comp.scale
-        cds = ds if n == args.records else datagen.dataset(n, bins[""] / "tap-csv")
+        cds = ds if n == args.records and comp.data == "plain" else \
+            datagen.dataset(n, bins[""] / "tap-csv", variant=comp.data)
         if comp.records and n != args.records:
             notes.append(f"- {comp.name}: runs on {n:,} records (its cap), not {args.records:,}")
         order = [p for p in (comp.ours, comp.peer, *comp.others) if p is not None]

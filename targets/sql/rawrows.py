@@ -11,12 +11,16 @@ strings are double-quoted (and may hold commas), numbers and booleans are bare, 
 their value: msgspec writes the shortest text that reads back the same float, as the
 reference path does.
 
-Two kinds of line are rewritten one by one: a record holding a digit run of 16 or more
-(a float could round it) from its exact parse, and a line whose text holds a backslash
-(JSON escapes are not CSV: ``\\"``, ``\\n``, ``\\u00e9``) from its decoded values; strings
-are quoted CSV-style (a quoted field may hold newlines) with NUL dropped, as the
-record-by-record path does; every value that loses a NUL is counted per (table, column) in
-the loader's ``nul_removed`` (a NUL is always escaped in JSON, so only these lines hold one).
+JSON escapes are not CSV. msgspec writes non-ASCII text as itself (a ``\\u00e9`` of the input
+is gone), so the escapes left are a quote, a backslash and control characters: the common ones
+(``\\"``, ``\\\\``, ``\\n``, ``\\t``, ``\\r``, ``\\b``, ``\\f``) are undone for the whole run
+at once (a quoted CSV field may hold newlines). A run that still holds
+an escape then (a control character as ``\\u00XX``, NUL among them) and a run with a digit run
+of 16 or more (a float could round it) are rewritten line by line: the escaped lines from their
+decoded values, the long-digit ones from their exact parse; strings are quoted CSV-style with
+NUL dropped, as the record-by-record path does; every value that loses a NUL is counted per
+(table, column) in the loader's ``nul_removed`` (a NUL is always escaped in JSON, so only
+these lines hold one).
 Constant columns (a field the schema lacks, the table version) are appended to every line.
 """
 
@@ -105,8 +109,15 @@ class RawRows:
                           for _, kind in self.constants)
         raw = bytes(records)
         exact = needs_exact_parse(raw)
-        if not exact and b"\\" not in data:
-            return data[1:-2].replace(b"]\n[", suffix + b"\n") + suffix + b"\n"
+        if not exact:
+            # Lines are split on the structure first: until the escapes are undone, the only
+            # newlines in ``data`` are the ones between records.
+            rows = data[1:-2].replace(b"]\n[", suffix + b"\n") + suffix + b"\n"
+            if b"\\" not in rows:
+                return rows
+            unescaped = _csv_text(rows)
+            if unescaped is not None:
+                return unescaped
         # The few lines that need more are rewritten one by one: a record with a digit run a
         # float could round (from its exact parse), or a string holding an escape.
         lines = data[:-1].split(b"\n")
@@ -136,6 +147,47 @@ class RawRows:
                 nul[key] += 1
             parts.append(_csv_value(value))
         return b",".join(parts)
+
+
+# The escapes msgspec writes inside a string (by the letter after the backslash), and what a
+# quoted CSV field holds instead.
+_UNESCAPE = {ord('"'): b'""', ord("n"): b"\n", ord("t"): b"\t", ord("r"): b"\r", ord("b"): b"\b",
+             ord("f"): b"\f"}
+
+
+def _csv_text(rows: bytes) -> bytes | None:
+    """Rows of JSON scalars with their string escapes undone in bulk (``\\"`` becomes ``""``,
+    ``\\n`` a newline inside the quoted field), or None when an escape is left that needs the
+    line-by-line path: a control character written as ``\\u00XX``, NUL among them. msgspec
+    writes every other character as itself, so ``\\u`` escapes of the input are already gone.
+
+    Split on the backslash (one ``memchr`` pass), every piece after the first starts with an
+    escape letter; two-byte ``bytes.replace`` passes cost several times more per run."""
+    parts = rows.split(b"\\")
+    try:
+        if b"" not in parts:
+            return parts[0] + b"".join([_UNESCAPE[p[0]] + p[1:] for p in parts[1:]])
+        return _with_backslashes(parts)
+    except KeyError:  # \u00XX
+        return None
+
+
+def _with_backslashes(parts: list[bytes]) -> bytes:
+    """:func:`_csv_text` for text that holds a backslash itself (``\\\\``): its split leaves an
+    empty piece, and the piece after that follows the backslash as written."""
+    out = [parts[0]]
+    i, n = 1, len(parts)
+    while i < n:
+        piece = parts[i]
+        if piece:
+            out.append(_UNESCAPE[piece[0]])
+            out.append(piece[1:])
+            i += 1
+        else:
+            out.append(b"\\")
+            out.append(parts[i + 1])
+            i += 2
+    return b"".join(out)
 
 
 def _csv_value(value: Any) -> bytes:
