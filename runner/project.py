@@ -71,6 +71,7 @@ class ResolvedConnector:
     limits: Limits
     env_values: dict[Place, set[str]]  # the ${ENV} values interpolated into each place
     secret_settings: list[str]
+    cwd: Path  # the project directory: relative paths in config and args resolve from it
 
 
 @dataclass
@@ -117,10 +118,9 @@ def interpolate(value: Any, environ: Mapping[str, str], where: str, problems: li
 
 def which(program: str) -> str | None:
     """A program on PATH, or else beside the running interpreter (the venv sluice is installed in)."""
-    found = shutil.which(program)
-    if found:
-        return found
-    return shutil.which(program, path=str(Path(sys.executable).parent))
+    found = shutil.which(program) or shutil.which(program, path=str(Path(sys.executable).parent))
+    # absolute: connectors run in the project directory, where a relative PATH entry means something else
+    return os.path.abspath(found) if found else None
 
 
 def _path_text(path: Any) -> str:
@@ -188,8 +188,11 @@ class Project:
         """A declared connector, or an ad hoc one: any program on PATH or by path, no config."""
         if name in self.connectors:
             return self.connectors[name]
-        if "/" in name or which(name):
-            return Connector(name=Path(name).name, executable=name, location=name, declared=False)
+        if "/" in name:  # a path on the command line: from the current directory, as a shell would
+            path = os.path.abspath(os.path.expanduser(name))
+            return Connector(name=Path(name).name, executable=path, location=name, declared=False)
+        if which(name):
+            return Connector(name=name, executable=name, location=name, declared=False)
         known = ", ".join(sorted(self.connectors)) or "none"
         raise ConfigError(
             f"no connector named '{name}' in {self.where}, and no such program on PATH (connectors: {known})"
@@ -238,6 +241,7 @@ class Project:
             limits=connector.limits,
             env_values=origins,
             secret_settings=list(connector.secret_settings),
+            cwd=self.dir,
         )
 
     def _find_program(self, executable: str, where: str, problems: list[str]) -> str:
