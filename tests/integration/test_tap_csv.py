@@ -36,7 +36,8 @@ def test_discover_output_is_the_committed_catalog() -> None:
     proc = run([exe("tap-csv"), "--config", "tap-csv.json", "--discover"], cwd=ROOT / "examples")
     assert proc.returncode == 0, proc.stderr.decode()
     assert proc.stdout == (ROOT / "catalogs" / "tap-csv.json").read_bytes(), (
-        "catalogs/tap-csv.json is stale: cd examples && tap-csv --config tap-csv.json --discover > ../catalogs/tap-csv.json")
+        "catalogs/tap-csv.json is stale: "
+        "cd examples && tap-csv --config tap-csv.json --discover > ../catalogs/tap-csv.json")
 
 
 def test_the_examples_sync_with_types_keys_and_bookmarks() -> None:
