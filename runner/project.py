@@ -3,9 +3,13 @@
 Structure is validated when the file is loaded, and every problem is reported at once with
 its location (``sluice.yml:12: pipelines[0].tap: ...``). A connector's config is resolved
 (files read, ``${ENV}`` interpolated) only when the connector is used, again reporting every
-problem at once. Every value that came from the environment is remembered with the place it
-went to (``env_values``); which of them are secret is decided from the connector's settings
-schema (``runner.connectors.connector_secrets``), not from where a value came from.
+problem at once. Relative paths (``config:`` and ``catalog:`` files, an ``executable:`` path,
+``sqlite:`` stores) resolve from the project file's directory, which is also where connectors run
+(``ResolvedConnector.cwd``), so the paths inside their settings resolve from it too; a path typed
+on the command line resolves from the current directory. Every value that came from the
+environment is remembered with the place it went to (``env_values``); which of them are secret
+is decided from the connector's settings schema (``runner.connectors.connector_secrets``), not
+from where a value came from.
 """
 
 from __future__ import annotations
@@ -229,7 +233,7 @@ class Project:
             catalog = self.dir / connector.catalog
             if check_catalog and not catalog.is_file():
                 problems.append(f"{where}.catalog: catalog file not found: {catalog} "
-                                f"(write it with: sluice discover {connector.name} -o {connector.catalog})")
+                                f"(write it with: sluice discover {connector.name} -o {os.path.relpath(catalog)})")
         if problems:
             raise ConfigError(f"{self.where}: connector '{connector.name}' cannot be used", problems)
         return ResolvedConnector(

@@ -75,7 +75,7 @@ def test_a_pipeline_run_from_another_directory_reads_and_writes_in_the_project(t
     assert (project.parent / ".sluice" / "state.db").exists()
 
 
-def test_check_and_discover_run_the_connector_in_the_project_directory(tmp_path: Path, token: str) -> None:
+def test_check_discover_and_dry_run_use_the_project_directory(tmp_path: Path, token: str) -> None:
     project = _project(tmp_path / "proj", token)
     cwd = tmp_path / "elsewhere"
     cwd.mkdir()
@@ -85,6 +85,8 @@ def test_check_and_discover_run_the_connector_in_the_project_directory(tmp_path:
     assert done.returncode == 0, done.stderr
     assert (cwd / "catalog.json").exists()  # a path typed on the command line: from the current directory
     assert not (project.parent / "catalog.json").exists()
+    dry = sluice(["-p", "../proj", "run", "x", "--dry-run"], cwd)
+    assert f"dir:    {project.parent.resolve()} " in dry.stdout
 
 
 def test_an_ad_hoc_program_path_is_relative_to_the_current_directory(tmp_path: Path, token: str) -> None:
