@@ -32,6 +32,9 @@ def cli(ctx: click.Context, project_arg: str | None) -> None:
 
     The state store is .sluice/state.db (SQLite) in the project directory, or the
     PostgreSQL database named by `state_store:` in sluice.yml or SLUICE_STATE_URL.
+
+    Relative paths in sluice.yml and in connector settings resolve from the directory of
+    sluice.yml (connectors run there); paths given on the command line, from the current one.
     """
     ctx.obj = Ctx(project_arg)
 
@@ -56,7 +59,9 @@ def run(obj: Ctx, names: tuple[str, ...], all_: bool, jobs: int, full_refresh: b
     """Run a pipeline of sluice.yml, or TAP | TARGET ad hoc.
 
     The tap's stdout is piped into the target's stdin; every STATE the target sends back
-    is stored as it arrives and given to the tap (--state) on the next run.
+    is stored as it arrives and given to the tap (--state) on the next run. Both run in the
+    project directory (that of sluice.yml), whatever the current one: relative paths in their
+    settings resolve from there.
     """
     from runner.run import RunOptions, plan_adhoc, plan_pipeline, run_pipeline
 
@@ -225,7 +230,7 @@ def runs(obj: Ctx, pipeline: str | None, limit: int, as_json: bool) -> int:
 @click.option("--metrics-file", type=click.Path(dir_okay=False), help="Add --metrics-file to every line.")
 @click.pass_obj
 def crontab(obj: Ctx, metrics_file: str | None) -> int:
-    """Print crontab lines for the pipelines that have a schedule."""
+    """Print crontab lines for the pipelines that have a schedule (the same from any directory)."""
     from runner.crontab import crontab_lines
 
     for line in crontab_lines(obj.project, Path(metrics_file).resolve() if metrics_file else None):

@@ -1,8 +1,8 @@
 """Talking to any Singer connector as a program: ``--about``, ``--test``, ``--discover``.
 
 These work the same on our connectors and on third-party ones (singer-sdk or not): the
-connector runs isolated (declared environment, 0600 config file), and its output is parsed
-here, never its code imported.
+connector runs isolated (declared environment, 0600 config file, the project directory as its
+working directory), and its output is parsed here, never its code imported.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def about(conn: ResolvedConnector, cache_dir: Path | None = None, *, refresh: bo
     try:
         done = subprocess.run(
             [*conn.argv, "--about", "--format", "json"], capture_output=True, env=child_env(conn.env),
-            stdin=subprocess.DEVNULL, timeout=ABOUT_TIMEOUT, check=False,
+            cwd=conn.cwd, stdin=subprocess.DEVNULL, timeout=ABOUT_TIMEOUT, check=False,
         )
         if done.returncode == 0:
             parsed = orjson.loads(done.stdout)
@@ -181,7 +181,7 @@ def _run(
     try:
         return subprocess.run(
             [*conn.argv, "--config", str(config), *flags], capture_output=True, env=child_env(conn.env),
-            stdin=subprocess.DEVNULL, timeout=timeout, check=False,
+            cwd=conn.cwd, stdin=subprocess.DEVNULL, timeout=timeout, check=False,
         )
     except subprocess.TimeoutExpired as exc:
         raise ConnectorError(f"{conn.name}: no answer after {timeout:g} s") from exc

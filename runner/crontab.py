@@ -1,4 +1,9 @@
-"""``sluice crontab``: one crontab line per scheduled pipeline."""
+"""``sluice crontab``: one crontab line per scheduled pipeline.
+
+The lines are the same whatever directory ``sluice crontab`` runs in: they name the project
+file and the ``sluice`` program by absolute path, and need no ``cd`` (connectors run in the
+project directory whatever the current one is).
+"""
 
 from __future__ import annotations
 
@@ -17,16 +22,23 @@ CRON_PATH_TAIL = "/usr/local/bin:/usr/bin:/bin"
 
 def _sluice_command() -> list[str]:
     argv0 = Path(sys.argv[0])
-    if argv0.name == "sluice" and argv0.exists():
+    if os.sep in sys.argv[0] and argv0.name == "sluice" and argv0.exists():
         return [str(argv0.resolve())]
     found = shutil.which("sluice")
     if found:
         return [str(Path(found).resolve())]
-    return [sys.executable, "-m", "runner"]
+    return [str(Path(sys.executable).absolute()), "-m", "runner"]
+
+
+def _cron_path() -> str:
+    """This shell's PATH without its relative (and empty) entries: they meant the directory the
+    command was typed in, which cron does not run in."""
+    entries = [e for e in (os.environ.get("PATH") or "").split(os.pathsep) if os.path.isabs(e)]
+    return os.pathsep.join(dict.fromkeys(entries)) or CRON_PATH_TAIL
 
 
 def crontab_lines(project: Project, metrics_file: Path | None = None) -> list[str]:
-    """One line per scheduled pipeline, run from the current directory (connectors run there).
+    """One line per scheduled pipeline, independent of the current directory.
 
     Cron runs with a bare PATH: each line sets the PATH this shell had, so connectors are found.
     """
@@ -36,7 +48,6 @@ def crontab_lines(project: Project, metrics_file: Path | None = None) -> list[st
     if not scheduled:
         lines.append("# (no pipeline has a schedule)")
         return lines
-    path = os.environ.get("PATH") or CRON_PATH_TAIL
     log = project.dir / ".sluice" / "logs" / "cron.log"
     for pipe in scheduled:
         cmd = [*_sluice_command()]
@@ -44,10 +55,10 @@ def crontab_lines(project: Project, metrics_file: Path | None = None) -> list[st
             cmd += ["--project", str(where)]
         cmd += ["run", pipe.name]
         if metrics_file:
-            cmd += ["--metrics-file", str(metrics_file)]
+            cmd += ["--metrics-file", str(metrics_file.absolute())]
         command = (
-            f"cd {shlex.quote(os.getcwd())} && mkdir -p {shlex.quote(str(log.parent))} && "
-            f"PATH={shlex.quote(path)} {shlex.join(cmd)} >> {shlex.quote(str(log))} 2>&1"
+            f"mkdir -p {shlex.quote(str(log.parent))} && "
+            f"PATH={shlex.quote(_cron_path())} {shlex.join(cmd)} >> {shlex.quote(str(log))} 2>&1"
         )
         lines.append(f"{pipe.schedule} {command.replace('%', chr(92) + '%')}")  # % is a newline to cron
     return lines

@@ -3,9 +3,13 @@
 Structure is validated when the file is loaded, and every problem is reported at once with
 its location (``sluice.yml:12: pipelines[0].tap: ...``). A connector's config is resolved
 (files read, ``${ENV}`` interpolated) only when the connector is used, again reporting every
-problem at once. Every value that came from the environment is remembered with the place it
-went to (``env_values``); which of them are secret is decided from the connector's settings
-schema (``runner.connectors.connector_secrets``), not from where a value came from.
+problem at once. Relative paths (``config:`` and ``catalog:`` files, an ``executable:`` path,
+``sqlite:`` stores) resolve from the project file's directory, which is also where connectors run
+(``ResolvedConnector.cwd``), so the paths inside their settings resolve from it too; a path typed
+on the command line resolves from the current directory. Every value that came from the
+environment is remembered with the place it went to (``env_values``); which of them are secret
+is decided from the connector's settings schema (``runner.connectors.connector_secrets``), not
+from where a value came from.
 """
 
 from __future__ import annotations
@@ -72,6 +76,7 @@ class ResolvedConnector:
     limits: Limits
     env_values: dict[Place, set[str]]  # the ${ENV} values interpolated into each place
     secret_settings: list[str]
+    cwd: Path  # the project directory: relative paths in config and args resolve from it
 
 
 @dataclass
@@ -118,10 +123,9 @@ def interpolate(value: Any, environ: Mapping[str, str], where: str, problems: li
 
 def which(program: str) -> str | None:
     """A program on PATH, or else beside the running interpreter (the venv sluice is installed in)."""
-    found = shutil.which(program)
-    if found:
-        return found
-    return shutil.which(program, path=str(Path(sys.executable).parent))
+    found = shutil.which(program) or shutil.which(program, path=str(Path(sys.executable).parent))
+    # absolute: connectors run in the project directory, where a relative PATH entry means something else
+    return os.path.abspath(found) if found else None
 
 
 def _path_text(path: Any) -> str:
@@ -190,8 +194,11 @@ class Project:
         """A declared connector, or an ad hoc one: any program on PATH or by path, no config."""
         if name in self.connectors:
             return self.connectors[name]
-        if "/" in name or which(name):
-            return Connector(name=Path(name).name, executable=name, location=name, declared=False)
+        if "/" in name:  # a path on the command line: from the current directory, as a shell would
+            path = os.path.abspath(os.path.expanduser(name))
+            return Connector(name=Path(name).name, executable=path, location=name, declared=False)
+        if which(name):
+            return Connector(name=name, executable=name, location=name, declared=False)
         known = ", ".join(sorted(self.connectors)) or "none"
         raise ConfigError(
             f"no connector named '{name}' in {self.where}, and no such program on PATH (connectors: {known})"
@@ -228,7 +235,7 @@ class Project:
             catalog = self.dir / connector.catalog
             if check_catalog and not catalog.is_file():
                 problems.append(f"{where}.catalog: catalog file not found: {catalog} "
-                                f"(write it with: sluice discover {connector.name} -o {connector.catalog})")
+                                f"(write it with: sluice discover {connector.name} -o {os.path.relpath(catalog)})")
         if problems:
             raise ConfigError(f"{self.where}: connector '{connector.name}' cannot be used", problems)
         return ResolvedConnector(
@@ -240,6 +247,7 @@ class Project:
             limits=connector.limits,
             env_values=origins,
             secret_settings=list(connector.secret_settings),
+            cwd=self.dir,
         )
 
     def _find_program(self, executable: str, where: str, problems: list[str]) -> str:

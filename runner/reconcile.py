@@ -50,11 +50,12 @@ def supports_exactly_once(info: dict[str, Any] | None) -> bool:
     return isinstance(caps, list) and CAPABILITY in caps
 
 
-def read_committed(argv: list[str], config: str, state_id: str, env: dict[str, str], name: str) -> Committed | None:
-    """The target's committed state for ``state_id`` (None: it has none)."""
+def read_committed(argv: list[str], config: str, state_id: str, env: dict[str, str], name: str,
+                   cwd: str | None = None) -> Committed | None:
+    """The target's committed state for ``state_id`` (None: it has none); run in ``cwd``."""
     try:
         done = subprocess.run([*argv, "--config", config, "--committed-state", state_id], capture_output=True,
-                              env=env, stdin=subprocess.DEVNULL, timeout=READ_TIMEOUT, check=False)
+                              env=env, cwd=cwd, stdin=subprocess.DEVNULL, timeout=READ_TIMEOUT, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise ReconcileError(f"cannot read the committed state of target '{name}': {exc}") from exc
     if done.returncode != 0:

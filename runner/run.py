@@ -103,6 +103,7 @@ def _print_dry_run(plan: RunPlan, tap: ResolvedConnector, target: ResolvedConnec
     out.write(f"target: {shlex.join(cmds.target)}\n")
     out.write(f"        env: {' '.join(sorted(child_env(target.env)))}\n")
     out.write(f"pipe:   {Path(cmds.tap[0]).name} | {Path(cmds.target[0]).name}; STATE from the target is stored\n")
+    out.write(f"dir:    {tap.cwd} (both run here: relative paths in their config resolve from it)\n")
 
 
 def run_pipeline(project: Project, plan: RunPlan, options: RunOptions, *,
@@ -178,12 +179,14 @@ def _locked_run(project: Project, plan: RunPlan, options: RunOptions, store: Sta
                                "delivery: at-least-once (the target does not list sluice-exactly-once)",
                                terminal=False)
             output.runner_line(f"target: {shlex.join(cmds.target)}", terminal=False)
+            output.runner_line(f"working directory of both: {tap.cwd}", terminal=False)
             outcome = supervise(
-                # connectors run in the current directory, as in a shell pipe
-                SideSpec("tap", tap.name, cmds.tap, child_env(tap.env), make_preexec(tap.limits)),
+                # connectors run in the project directory: relative paths in their config resolve from it
+                SideSpec("tap", tap.name, cmds.tap, child_env(tap.env), make_preexec(tap.limits), str(tap.cwd)),
                 SideSpec("target", target.name, cmds.target,
                          {**child_env(target.env), **(control.env if control else {})},
-                         make_preexec(target.limits), pass_fds=(control.read_fd,) if control else ()),
+                         make_preexec(target.limits), str(target.cwd),
+                         pass_fds=(control.read_fd,) if control else ()),
                 output, on_state, timeout=plan.timeout, grace=options.grace, lock_alive=lock_alive,
                 on_tap_exit=control.tap_exited if control else None,
             )
@@ -233,7 +236,8 @@ def _reconcile(plan: RunPlan, target: ResolvedConnector, run_dir: RunDir, store:
                redactor: Redactor) -> dict[str, Any] | None:
     """Exactly-once: start from the destination's committed state when it is the newer truth."""
     config = str(run_dir.write_private("committed-state.config.json", orjson.dumps(target.config)))
-    committed = read_committed(target.argv, config, plan.state_id, child_env(target.env), target.name)
+    committed = read_committed(target.argv, config, plan.state_id, child_env(target.env), target.name,
+                               str(target.cwd))
     chosen, changed = choose_state(state, generation, committed)
     if changed and chosen is not None:
         store.set_state(plan.state_id, chosen)

@@ -87,12 +87,12 @@ def rich_config(folder: Path) -> Path:
 def tap_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Run:
     folder = tmp_path_factory.mktemp("tap_csv_expectations")
     config = str(ROOT / "examples" / "tap-csv.json") if request.param == "examples" else str(rich_config(folder))
-    discovered = run([exe("tap-csv"), "--config", config, "--discover"], cwd=ROOT)
+    discovered = run([exe("tap-csv"), "--config", config, "--discover"], cwd=ROOT / "examples")
     assert discovered.returncode == 0, discovered.stderr.decode()
     catalog = json.loads(discovered.stdout)
     (folder / "catalog.json").write_bytes(discovered.stdout)
     # TapDiscoveryTest: the discovered catalog is accepted back
-    synced = run([exe("tap-csv"), "--config", config, "--catalog", str(folder / "catalog.json")], cwd=ROOT)
+    synced = run([exe("tap-csv"), "--config", config, "--catalog", str(folder / "catalog.json")], cwd=ROOT / "examples")
     assert synced.returncode == 0, synced.stderr.decode()
     lines = synced.stdout.splitlines()
     return Run(catalog, lines, [json.loads(line) for line in lines])
@@ -105,7 +105,7 @@ def test_cli_prints() -> None:
 
 
 def test_stream_connections() -> None:
-    proc = run([exe("tap-csv"), "--config", "examples/tap-csv.json", "--test"], cwd=ROOT)
+    proc = run([exe("tap-csv"), "--config", "tap-csv.json", "--test"], cwd=ROOT / "examples")
     assert proc.returncode == 0, proc.stderr.decode()
 
 

@@ -163,3 +163,25 @@ def test_a_host_from_env_is_not_a_secret_when_nothing_secret_holds_it(tmp_path: 
 def test_without_a_settings_schema_every_env_value_in_the_config_stays_masked(tmp_path: Path) -> None:
     connector = "{name: c, executable: " + sys.executable + ", config: {host: '${HOST}', n: 1, lit: plain}}"
     assert _secrets_of(tmp_path, connector, {"HOST": "db.internal.example"}, None) == {"db.internal.example"}
+
+
+def test_relative_paths_resolve_from_the_project_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "c.json").write_text('{"path": "data.csv"}')
+    (proj / "bin").mkdir()
+    (proj / "bin" / "tap-x").write_text("#!/bin/sh\n")
+    (proj / "bin" / "tap-x").chmod(0o755)
+    (proj / "sluice.yml").write_text(
+        "connectors:\n  - {name: t, executable: bin/tap-x, config: c.json, catalog: cat.json}\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    project = load_project(find_project("../proj"))
+    resolved = project.resolve(project.connectors["t"], {})
+    assert resolved.cwd == proj.resolve()  # connectors run there: "data.csv" is proj/data.csv to them
+    assert resolved.argv == [str(proj.resolve() / "bin" / "tap-x")]
+    assert resolved.catalog == proj.resolve() / "cat.json"
+    with pytest.raises(ConfigError) as info:  # the hint's -o path is typed in the current directory
+        project.resolve(project.connectors["t"], {}, check_catalog=True)
+    assert "sluice discover t -o ../proj/cat.json)" in info.value.problems[0]

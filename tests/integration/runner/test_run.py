@@ -250,7 +250,7 @@ def test_crontab_lines_for_scheduled_pipelines(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     lines = [line for line in done.stdout.splitlines() if not line.startswith("#")]
     assert len(lines) == 1
-    assert lines[0].startswith("0 * * * * cd ")
+    assert lines[0].startswith("0 * * * * mkdir -p ")
     assert " run hourly --metrics-file /var/lib/node_exporter/sluice.prom" in lines[0]
     assert f"--project {tmp_path.resolve() / 'sluice.yml'}" in lines[0]
     # the line works as a shell command
