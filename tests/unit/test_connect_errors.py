@@ -1,8 +1,10 @@
 """A failure to connect leads with its cause (refused, name resolution), before the circuit breaker
-and the retries: against a real refused port on loopback and an unresolvable ``.invalid`` host."""
+and the retries (HTTP kit, tap-rest) or the libpq detail (tap-postgres): against a real refused
+port on loopback and an unresolvable ``.invalid`` host."""
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +13,7 @@ import pytest
 
 from protocol.errors import RetryableSourceError
 from protocol.http import CircuitOpenError, HttpClient, HttpSettings, RetryPolicy
+from tests.conftest import exe, run
 from tests.integration.http.tapio import tap
 
 UNRESOLVABLE = "api.example.invalid"  # .invalid never resolves (RFC 2606): fails locally, no network
@@ -83,3 +86,19 @@ def test_tap_rest_says_why_it_cannot_reach_the_api(tmp_path: Path, refused_port:
         assert f"cannot reach {host}: " in result.errors[0]
         assert result.errors[0].endswith("; gave up after 3 attempts"), result.errors[0]
         assert ("connection refused;" if host != unresolvable else "name resolution failed (") in result.errors[0]
+
+
+@pytest.mark.parametrize("flag", ["--discover", "--test"])
+def test_tap_postgres_says_why_it_cannot_reach_the_server(tmp_path: Path, refused_port: int, unresolvable: str,
+                                                          flag: str) -> None:
+    for host, port, cause in (("127.0.0.1", refused_port, "connection refused ("),
+                              (unresolvable, 5432, "name resolution failed (")):
+        config = tmp_path / "c.json"
+        config.write_text(json.dumps({"host": host, "port": port, "user": "u", "password": "pw-secret",
+                                      "database": "d"}))
+        done = run([exe("tap-postgres"), "--config", str(config), flag])
+        assert done.returncode == 1 and done.stdout == b""
+        errors = [ln for ln in done.stderr.decode().splitlines() if "ERROR" in ln]
+        assert len(errors) == 1, done.stderr
+        assert errors[0].split(" | ")[-1].startswith(f"cannot reach PostgreSQL at {host}:{port}/d: {cause}"), errors
+        assert "pw-secret" not in done.stderr.decode()
