@@ -24,6 +24,8 @@ def _echo(text: str, err: bool = False) -> None:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_HELP)
+@click.version_option(None, "-V", "--version", package_name="sluice", prog_name="sluice",
+                      help="Print the version of sluice and exit.")
 @click.option("-p", "--project", "project_arg", metavar="FILE", envvar="SLUICE_PROJECT",
               help="The project file (default: sluice.yml in the current directory).")
 @click.pass_context
@@ -74,7 +76,9 @@ def run(obj: Ctx, names: tuple[str, ...], all_: bool, jobs: int, full_refresh: b
         from runner.parallel import run_all
 
         if not project.pipelines:
-            raise click.UsageError(f"{project.where} declares no pipelines")
+            from protocol.errors import ConfigError
+
+            raise ConfigError(project.missing() if project.path is None else f"{project.where} declares no pipelines")
         run_args = [flag for flag, on in (("--full-refresh", full_refresh), ("--dry-run", dry_run),
                                           ("--verbose", verbose)) if on]
         if timeout is not None:

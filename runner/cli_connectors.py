@@ -6,6 +6,8 @@ import json
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +16,7 @@ import click
 from runner.cli_context import EXIT_FAILED, EXIT_OK, Ctx
 
 if TYPE_CHECKING:
-    from runner.isolation import Redactor
+    from runner.isolation import Redactor, RunDir
     from runner.project import ResolvedConnector
 
 __all__ = ["check", "discover", "select", "spec"]
@@ -34,22 +36,80 @@ def _write_json_atomic(path: Path, data: Any) -> None:
         raise
 
 
-def _cache_dir(obj: Ctx) -> Path:
-    return obj.project.dir / ".sluice" / "cache"
+def _cache_dir(obj: Ctx) -> Path | None:
+    """Where --about answers are cached: the project's .sluice/cache; outside a project, nowhere."""
+    project = obj.project
+    return project.dir / ".sluice" / "cache" if project.path else None
 
 
-def _configured(obj: Ctx, connector: str) -> tuple[ResolvedConnector, Redactor]:
-    """The project's CONNECTOR with its config coerced to its settings schema, and a redactor
-    of its secrets: what check and discover run with."""
+@contextmanager
+def _run_dir(obj: Ctx) -> Iterator[RunDir]:
+    """A private directory for the connector's config file: under the project's .sluice/tmp, or,
+    outside a project, in a temporary directory removed afterwards (nothing left in the cwd)."""
+    from runner.isolation import RunDir
+
+    project = obj.project
+    if project.path:
+        with RunDir(project.dir / ".sluice" / "tmp") as run_dir:
+            yield run_dir
+        return
+    with tempfile.TemporaryDirectory(prefix="sluice-") as root, RunDir(Path(root)) as run_dir:
+        yield run_dir
+
+
+def _read_configs(paths: tuple[str, ...]) -> dict[str, Any]:
+    """``--config FILE`` files merged left to right (as every connector merges them)."""
+    from protocol.config import read_json_file
+    from protocol.errors import ConfigError
+
+    merged: dict[str, Any] = {}
+    for path in paths:
+        data = read_json_file(path, "config")
+        if not isinstance(data, dict):
+            raise ConfigError(f"config file {path} must hold a JSON object")
+        merged.update(data)
+    return merged
+
+
+def _configured(obj: Ctx, connector: str, configs: tuple[str, ...] = (), *, tap_only: bool = False,
+                ) -> tuple[ResolvedConnector, Redactor]:
+    """CONNECTOR (declared in sluice.yml, or any program) with its config (``configs`` when given,
+    else sluice.yml's) coerced to its settings schema, and a redactor of its secrets: what check
+    and discover run with. ``tap_only``: a connector whose --about says it is no tap is refused."""
     from runner.connectors import about, coerce_config, connector_secrets
     from runner.isolation import Redactor
 
     project = obj.project
-    conn = project.resolve(project.connector(connector))
+    declared = project.connector(connector)
+    conn = project.resolve(declared, with_config=not configs)
     info = about(conn, _cache_dir(obj))
+    if tap_only:
+        _refuse_a_target(conn, info)
+    if configs:
+        conn.config = _read_configs(configs)
     redact = Redactor(connector_secrets(conn, info))
     conn.config = coerce_config(conn.config, info)
     return conn, redact
+
+
+def _refuse_a_target(conn: ResolvedConnector, info: dict[str, Any] | None) -> None:
+    """A target has no catalog: say so, instead of running its (absent) --discover. Its --about
+    capabilities tell (a tap lists discover, catalog or properties); without --about, its name."""
+    from protocol.errors import ConfigError
+
+    capabilities = (info or {}).get("capabilities")
+    if isinstance(capabilities, list):
+        is_tap = bool({"discover", "catalog", "properties"} & set(capabilities))
+    else:  # no --about (many singer-io connectors)
+        is_tap = not any(name.startswith("target-") for name in (conn.name, Path(conn.argv[0]).name))
+    if not is_tap:
+        raise ConfigError(f"{conn.name} is a target: targets have no catalog (discover works on taps)")
+
+
+_CONFIG_OPTION = click.option(
+    "--config", "configs", multiple=True, type=click.Path(dir_okay=False), metavar="FILE",
+    help="Config JSON file (repeatable, merged left to right) instead of the connector's config in sluice.yml; "
+         "works outside any project.")
 
 
 @click.command()
@@ -72,15 +132,18 @@ def spec(obj: Ctx, connector: str, full: bool) -> int:
 
 @click.command()
 @click.argument("connector")
+@_CONFIG_OPTION
 @click.option("--timeout", type=float, default=300.0, show_default=True)
 @click.pass_obj
-def check(obj: Ctx, connector: str, timeout: float) -> int:
-    """Run CONNECTOR's --test: exit 0 when it passes, 1 with the connector's message when not."""
-    from runner.connectors import check as run_check
-    from runner.isolation import RunDir
+def check(obj: Ctx, connector: str, configs: tuple[str, ...], timeout: float) -> int:
+    """Run CONNECTOR's --test: exit 0 when it passes, 1 with the connector's message when not.
 
-    conn, redact = _configured(obj, connector)
-    with RunDir(obj.project.dir / ".sluice" / "tmp") as run_dir:
+    CONNECTOR is a connector of sluice.yml, or any program (on PATH or a path) with --config FILE.
+    """
+    from runner.connectors import check as run_check
+
+    conn, redact = _configured(obj, connector, configs)
+    with _run_dir(obj) as run_dir:
         result = run_check(conn, run_dir, redact, timeout)
     if result.ok:
         click.echo(f"{conn.name}: ok: {result.message}")
@@ -91,16 +154,19 @@ def check(obj: Ctx, connector: str, timeout: float) -> int:
 
 @click.command()
 @click.argument("connector")
+@_CONFIG_OPTION
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the catalog here (default: stdout).")
 @click.option("--timeout", type=float, default=600.0, show_default=True)
 @click.pass_obj
-def discover(obj: Ctx, connector: str, output: str | None, timeout: float) -> int:
-    """Run CONNECTOR's --discover, validate the catalog, and print or write it."""
-    from runner.connectors import discover as run_discover
-    from runner.isolation import RunDir
+def discover(obj: Ctx, connector: str, configs: tuple[str, ...], output: str | None, timeout: float) -> int:
+    """Run the tap CONNECTOR's --discover, validate the catalog, and print or write it.
 
-    conn, redact = _configured(obj, connector)
-    with RunDir(obj.project.dir / ".sluice" / "tmp") as run_dir:
+    CONNECTOR is a tap of sluice.yml, or any tap program (on PATH or a path) with --config FILE.
+    """
+    from runner.connectors import discover as run_discover
+
+    conn, redact = _configured(obj, connector, configs, tap_only=True)
+    with _run_dir(obj) as run_dir:
         catalog = run_discover(conn, run_dir, redact, timeout)
     if output is None:
         click.echo(json.dumps(catalog, indent=2, default=str))

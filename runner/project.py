@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from protocol.errors import ConfigError
+from runner.hints import did_you_mean, yaml_error_text
 
 __all__ = [
     "Connector",
@@ -184,11 +185,18 @@ class Project:
             raise ConfigError(f"{self.where}: invalid state_store", problems)
         return url, secrets
 
+    def missing(self) -> str:
+        """Where no project file was found, and what to do about it."""
+        return f"no sluice.yml found in {self.dir}; pass -p FILE"
+
     def pipeline(self, name: str) -> Pipeline:
-        if name not in self.pipelines:
-            known = ", ".join(sorted(self.pipelines)) or "none"
-            raise ConfigError(f"no pipeline named '{name}' in {self.where} (pipelines: {known})")
-        return self.pipelines[name]
+        if name in self.pipelines:
+            return self.pipelines[name]
+        if self.path is None:
+            raise ConfigError(f"no pipeline named '{name}': {self.missing()}")
+        known = ", ".join(sorted(self.pipelines)) or "none declared"
+        raise ConfigError(f"no pipeline named '{name}' in {self.path.resolve()} (pipelines: {known})"
+                          + did_you_mean(name, self.pipelines))
 
     def connector(self, name: str) -> Connector:
         """A declared connector, or an ad hoc one: any program on PATH or by path, no config."""
@@ -199,10 +207,12 @@ class Project:
             return Connector(name=Path(name).name, executable=path, location=name, declared=False)
         if which(name):
             return Connector(name=name, executable=name, location=name, declared=False)
-        known = ", ".join(sorted(self.connectors)) or "none"
-        raise ConfigError(
-            f"no connector named '{name}' in {self.where}, and no such program on PATH (connectors: {known})"
-        )
+        if self.path is None:
+            raise ConfigError(f"no program named '{name}' on PATH, and no sluice.yml found in {self.dir} "
+                              "to declare a connector (pass -p FILE)")
+        known = ", ".join(sorted(self.connectors)) or "none declared"
+        raise ConfigError(f"no connector named '{name}' in {self.path.resolve()}, and no such program on PATH "
+                          f"(connectors: {known})" + did_you_mean(name, self.connectors))
 
     def resolve(
         self,
@@ -322,7 +332,7 @@ def load_project(path: Path | None) -> Project:
         data = yaml.load(text, Loader=loader) or {}
         root = yaml.compose(text, Loader=loader)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        raise ConfigError(yaml_error_text(path, text, exc)) from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the project file must be a mapping (connectors:, pipelines:)")
     problems = validate_project(data, root)

@@ -4,8 +4,9 @@
                                          ^                     |
                                          +------failure--------+
 
-While open, requests fail at once with :class:`CircuitOpenError` (no request is sent);
-after the cool-down one trial request is let through (half-open).
+While open, requests fail at once with :class:`CircuitOpenError` (no request is sent), whose
+message leads with the last failure (its cause); after the cool-down one trial request is let
+through (half-open).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class CircuitBreaker:
         self._clock = clock
         self.state = CLOSED
         self.failures = 0
+        self.last_failure: str | None = None
         self._opened_at = 0.0
 
     def before(self) -> None:
@@ -41,8 +43,9 @@ class CircuitBreaker:
         if self.state == OPEN:
             left = self._opened_at + self.cool_down - self._clock()
             if left > 0:
+                cause = f"{self.last_failure}; " if self.last_failure else ""
                 raise CircuitOpenError(
-                    f"circuit open for {self.host} after {self.failures} consecutive failures; "
+                    f"{cause}circuit open for {self.host} after {self.failures} consecutive failures; "
                     f"next try in {left:.1f}s", retry_after=left)
             self.state = HALF_OPEN
             log.info("circuit half-open for %s: one trial request", self.host)
@@ -52,9 +55,12 @@ class CircuitBreaker:
             log.info("circuit closed for %s", self.host)
         self.state = CLOSED
         self.failures = 0
+        self.last_failure = None
 
-    def failure(self) -> None:
+    def failure(self, cause: str | None = None) -> None:
+        """Count a failure; ``cause`` (one line) leads the message of a refusal while open."""
         self.failures += 1
+        self.last_failure = cause or self.last_failure
         if self.state == HALF_OPEN or (self.state == CLOSED and self.failures >= self.threshold):
             if self.state == CLOSED:
                 log.warning("circuit open for %s after %d consecutive failures", self.host, self.failures)

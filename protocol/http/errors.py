@@ -2,6 +2,8 @@
 
     urllib3 timeouts (connect, read), refused or reset connections,
     a body cut short, TLS and proxy failures                 -> RetryableSourceError
+        (a failure to connect leads with its cause: "cannot reach HOST: connection refused",
+        "... name resolution failed (...)", "... connection timed out")
     any other urllib3 error (bad URL or scheme, too many
     redirects, undecodable body, invalid header)              -> FatalSourceError
     HTTP 429, 5xx, 403/429 with X-RateLimit-Remaining: 0      -> RetryableSourceError (retry_after)
@@ -11,6 +13,7 @@
 from __future__ import annotations
 
 import email.utils
+import socket
 import time
 from collections.abc import Iterable, Mapping
 from http.client import HTTPException
@@ -28,6 +31,7 @@ __all__ = [
     "HttpRetryableError",
     "WaitTooLong",
     "TRANSPORT_ERRORS",
+    "connect_failure",
     "map_request_exception",
     "map_transport_exception",
     "parse_retry_after",
@@ -76,16 +80,47 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
-def map_transport_exception(exc: BaseException, endpoint: str, secrets: Iterable[str] = ()) -> SourceError:
-    """A transport (urllib3) exception as one of ours (raise it ``from exc``)."""
+def map_transport_exception(exc: BaseException, endpoint: str, secrets: Iterable[str] = (),
+                            host: str | None = None) -> SourceError:
+    """A transport (urllib3) exception as one of ours (raise it ``from exc``); ``host`` names the
+    server in a failure to connect (else the host urllib3 tried, else the endpoint)."""
     if isinstance(exc, u3.MaxRetryError) and exc.reason is not None:
         exc = exc.reason  # the real failure (a redirect loop is a ResponseError: fatal)
     name = type(exc).__name__
-    if isinstance(exc, _TIMEOUT) and not isinstance(exc, u3.NewConnectionError):
+    cause = connect_failure(exc)
+    if cause is not None:
+        return RetryableSourceError(redact(f"cannot reach {host or _conn_host(exc) or endpoint}: {cause}", secrets))
+    if isinstance(exc, _TIMEOUT):
         return RetryableSourceError(f"{endpoint}: timed out ({name.removesuffix('Error')})")
     if isinstance(exc, _TRANSIENT):
         return RetryableSourceError(redact(f"{endpoint}: connection failed ({name})", secrets))
     return FatalSourceError(redact(f"{endpoint}: request failed ({name}: {exc})", secrets))
+
+
+def connect_failure(exc: BaseException) -> str | None:
+    """Why a connection could not be made, in words ("connection refused", "name resolution
+    failed (...)", "connection timed out"); None when ``exc`` is not a failure to connect."""
+    if isinstance(exc, u3.NameResolutionError | socket.gaierror):
+        reason = exc.__cause__ if isinstance(exc, u3.NameResolutionError) else exc
+        return f"name resolution failed ({reason or exc})"
+    if isinstance(exc, u3.NewConnectionError):
+        reason = exc.__cause__ or exc.__context__
+        if isinstance(reason, OSError):
+            return connect_failure(reason) or f"connection failed ({reason.strerror or reason})"
+        return f"connection failed ({exc})"
+    if isinstance(exc, u3.ConnectTimeoutError):
+        return "connection timed out"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    return None
+
+
+def _conn_host(exc: BaseException) -> str | None:
+    conn = getattr(exc, "conn", None)
+    host, port = getattr(conn, "host", None), getattr(conn, "port", None)
+    if not host:
+        return None
+    return f"{host}:{port}" if port else str(host)
 
 
 #: the former name, kept for callers of the requests-based kit

@@ -2,8 +2,10 @@
 
 Only :class:`~protocol.errors.RetryableSourceError` is retried: timeouts, connection
 resets, 5xx, 429, an open circuit. Every other error, and 401/403/4xx in particular,
-fails on the first try. A server-given wait (Retry-After, a rate-limit reset, a breaker
-cool-down) is handed to the rate limiter, so the next try waits at least that long.
+fails on the first try. A failure that outlasts every try says so after its cause
+("cannot reach HOST: connection refused; gave up after 6 attempts"). A server-given wait
+(Retry-After, a rate-limit reset, a breaker cool-down) is handed to the rate limiter, so
+the next try waits at least that long.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any, TypeVar
 import backoff
 
 from protocol.errors import RetryableSourceError
-from protocol.http.errors import WaitTooLong
+from protocol.http.errors import CircuitOpenError, WaitTooLong
 
 __all__ = ["RetryPolicy"]
 
@@ -36,7 +38,29 @@ class RetryPolicy:
     jitter: bool = True
 
     def call(self, attempt: Callable[[], T], on_retry: Callable[[RetryableSourceError], None] | None = None) -> T:
-        return _runner(self)(attempt, on_retry)  # type: ignore[no-any-return]
+        """``attempt()`` until it succeeds; a transient failure that outlasts every try is raised
+        with "; gave up after N attempts" added to its message (its cause stays first)."""
+        tries = 0
+
+        def counted() -> T:
+            nonlocal tries
+            tries += 1
+            return attempt()
+
+        try:
+            return _runner(self)(counted, on_retry)  # type: ignore[no-any-return]
+        except RetryableSourceError as exc:
+            if tries > 1 and not isinstance(exc, WaitTooLong):
+                exc.args = (f"{_cause_first(exc)}; gave up after {tries} attempts", *exc.args[1:])
+            raise
+
+
+def _cause_first(exc: RetryableSourceError) -> str:
+    """The message of the last failure, without an open circuit's "next try in" (there is none)."""
+    text = str(exc)
+    if isinstance(exc, CircuitOpenError):
+        text = text.rpartition("; next try in ")[0] or text
+    return text
 
 
 def _invoke(attempt: Callable[[], T], on_retry: Callable[[RetryableSourceError], None] | None) -> T:

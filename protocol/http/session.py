@@ -232,7 +232,8 @@ class HttpClient:
 
     def _send(self, method: str, url: str, params: Mapping[str, Any] | None, headers: Mapping[str, str] | None,
               endpoint: str, auth: Auth, body: bytes | None) -> Response:
-        breaker = self.breakers.for_host(urlsplit(url).netloc)
+        host = urlsplit(url).netloc.rpartition("@")[2]
+        breaker = self.breakers.for_host(host)
         self.limiter.acquire()
         breaker.before()
         req_headers: dict[str, str] = dict(headers or {})
@@ -245,9 +246,10 @@ class HttpClient:
         try:
             response = self.transport.send(method, url, sent, req_params or None, body)
         except TRANSPORT_ERRORS as exc:
-            breaker.failure()
+            mapped = map_transport_exception(exc, endpoint, auth.secrets(), host)
+            breaker.failure(str(mapped))
             self._metric(started, endpoint, None)
-            raise map_transport_exception(exc, endpoint, auth.secrets()) from exc
+            raise mapped from exc
         status = response.status
         self._metric(started, endpoint, status)
         self.limiter.observe(response.headers)
@@ -256,7 +258,7 @@ class HttpClient:
             return response
         error = status_error(response, endpoint, auth.secrets())
         if status >= 500:
-            breaker.failure()
+            breaker.failure(str(error))
         else:
             breaker.success()  # the host answered; a 4xx is not the host failing
         raise error

@@ -2,7 +2,9 @@
 
 Every psycopg error enters our code through :func:`source_error`, which maps it into
 protocol.errors: bad credentials, a missing database or privilege are fatal; a refused or
-dropped connection, a server shutdown or a serialization failure may be retried.
+dropped connection, a server shutdown or a serialization failure may be retried. A server
+that cannot be reached says why first (:func:`connect_error`): "cannot reach PostgreSQL at
+HOST:PORT/DB: connection refused (...)", "... name resolution failed (...)".
 """
 
 from __future__ import annotations
@@ -21,11 +23,17 @@ from protocol.pgconn import SSL_MODES, conninfo_from_settings, describe
 #: rows of a COPY handed over at once by :meth:`Source.copy_blocks`
 BLOCK_ROWS = 500
 
-__all__ = ["BLOCK_ROWS", "SSL_MODES", "Source", "conninfo_from_config", "describe", "source_error"]
+__all__ = ["BLOCK_ROWS", "SSL_MODES", "Source", "connect_error", "conninfo_from_config", "describe", "source_error"]
 
 
 #: Session settings every value rendering relies on: UTC date-times, ISO dates and intervals.
 SESSION_OPTIONS = "-c TimeZone=UTC -c DateStyle=ISO,YMD -c IntervalStyle=iso_8601 -c extra_float_digits=1"
+
+#: libpq's words for a server that cannot be reached, and ours
+_UNREACHABLE = (("failed to resolve host", "name resolution failed"),
+                ("could not translate host name", "name resolution failed"),
+                ("Connection refused", "connection refused"), ("timeout expired", "connection timed out"),
+                ("No route to host", "no route to host"), ("Network is unreachable", "network is unreachable"))
 
 _FATAL_CONNECT = ("password authentication failed", "does not exist", "no pg_hba.conf entry",
                   "permission denied", "certificate", "SSL", "role")
@@ -61,6 +69,16 @@ def source_error(exc: psycopg.Error, where: str, doing: str) -> SourceError:
     return FatalSourceError(message)
 
 
+def connect_error(exc: psycopg.Error, where: str) -> SourceError:
+    """A failed connection attempt: its cause first when the server could not be reached."""
+    text = str(exc)
+    cause = next((ours for words, ours in _UNREACHABLE if words in text), None)
+    if cause is None:
+        return source_error(exc, where, "cannot connect")
+    detail = _first_line(exc).removeprefix("connection failed: ")
+    return RetryableSourceError(f"cannot reach PostgreSQL at {where}: {cause} ({detail})")
+
+
 class Source:
     """One autocommit connection with the session settings the tap relies on, and where it points."""
 
@@ -71,7 +89,7 @@ class Source:
             self.conn: psycopg.Connection[Any] = psycopg.connect(conninfo, autocommit=True, connect_timeout=10,
                                                                  **params)
         except psycopg.Error as exc:
-            raise source_error(exc, self.where, "cannot connect") from exc
+            raise connect_error(exc, self.where) from exc
 
     def error(self, exc: psycopg.Error, doing: str) -> SourceError:
         return source_error(exc, self.where, doing)

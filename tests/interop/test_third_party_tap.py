@@ -4,6 +4,7 @@ discover, select and run: the runner treats it exactly as it treats ours."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import pytest
 import yaml
 
 from tests.conftest import IN_CI
-from tests.integration.runner.helpers import sluice
+from tests.integration.runner.helpers import sluice, sluice_env
 
 pytestmark = pytest.mark.slow
 
@@ -99,3 +100,21 @@ def test_discover_select_and_run_into_our_target(project: Path) -> None:
     assert again.returncode == 0, again.stderr
     assert "resuming from the stored state" in again.stderr
     assert bookmark in again.stderr  # the SDK tap logs the bookmark it was given with --state
+
+
+def test_spec_check_and_discover_outside_a_project_by_program_name(tmp_path: Path, tap_jsonl: Path) -> None:
+    """No sluice.yml: the tap named as a program on PATH, its config given with --config FILE."""
+    (tmp_path / "a.jsonl").write_text(json.dumps({"id": 1, "name": "n1"}) + "\n")
+    (tmp_path / "c.json").write_text(json.dumps({"path": str(tmp_path / "*.jsonl"), "stream_name": "items",
+                                                 "primary_keys": ["id"]}))
+    env = sluice_env(PATH=f"{tap_jsonl.parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    done = sluice(["spec", "tap-jsonl"], tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "path" in json.loads(done.stdout)["properties"]
+    done = sluice(["check", "tap-jsonl", "--config", "c.json"], tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("tap-jsonl: ok:")
+    done = sluice(["discover", "tap-jsonl", "--config", "c.json"], tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    assert [s["tap_stream_id"] for s in json.loads(done.stdout)["streams"]] == ["items"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jsonl", "c.json"]  # no .sluice/ left behind

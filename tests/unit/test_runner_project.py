@@ -58,8 +58,10 @@ def test_references_and_duplicates_are_checked(tmp_path: Path) -> None:
 
 
 def test_not_yaml_and_not_a_mapping(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="not valid YAML"):
+    with pytest.raises(ConfigError) as info:
         load_project(_write(tmp_path, "connectors: [\n"))
+    assert str(info.value) == (f"{tmp_path / 'sluice.yml'}: line 2, column 1: did not find expected node content "
+                               "(while parsing a flow node at line 2)")
     with pytest.raises(ConfigError, match="must be a mapping"):
         load_project(_write(tmp_path, "- a\n- b\n"))
 
