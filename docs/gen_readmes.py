@@ -48,7 +48,7 @@ def connectors(root: Path = ROOT) -> list[ConnectorDoc]:
         if not module_name.startswith(("taps.", "targets.")):
             continue
         module = importlib.import_module(module_name)
-        cls = next((obj for obj in vars(module).values()
+        cls: Any = next((obj for obj in vars(module).values()
                     if isinstance(obj, type) and getattr(obj, "name", None) == name
                     and isinstance(getattr(obj, "settings_schema", None), dict)), None)
         if cls is None:
