@@ -14,7 +14,7 @@ __all__ = ["SettingRow", "about_info", "format_about", "package_version", "setti
 class SettingRow(NamedTuple):
     name: str  # the path: "files[].delimiter"
     required: bool  # within its parent
-    default: str | None  # JSON text of the default, None when there is none
+    default: str  # as singer-sdk prints it: str() of the default, "None" when there is none
     description: str
     secret: bool
 
@@ -53,9 +53,9 @@ def settings_rows(schema: Mapping[str, Any], parent: str = "") -> list[SettingRo
         if not isinstance(prop, Mapping):
             continue
         full = f"{parent}.{name}" if parent else name
-        default = json.dumps(prop["default"], default=str) if "default" in prop else None
-        rows.append(SettingRow(full, name in required, default, str(prop.get("description", "")),
-                               bool(prop.get("secret") or prop.get("writeOnly"))))
+        secret = bool(prop.get("secret") or prop.get("writeOnly"))
+        rows.append(SettingRow(full, name in required, str(prop.get("default", "None")),
+                               str(prop.get("description", "")), secret))
         for child, suffix in _children(prop):
             rows.extend(settings_rows(child, f"{full}{suffix}"))
     return rows
@@ -80,16 +80,15 @@ def _cell(text: str) -> str:
 
 
 def settings_table(schema: Mapping[str, Any]) -> list[str]:
-    """The markdown table of :func:`settings_rows`, as ``--about --format markdown`` and the
-    connector READMEs (``docs/gen_readmes.py``) print it."""
+    """The markdown table of :func:`settings_rows`, in singer-sdk's ``--about --format markdown``
+    form; the connector READMEs (``docs/gen_readmes.py``) hold the same table."""
     lines = [
         "| Setting | Required | Default | Description |",
         "|:--------|:--------:|:-------:|:------------|",
     ]
     for row in settings_rows(schema):
-        default = "None" if row.default is None else f"`{_cell(row.default)}`"
         description = row.description + (" (secret)" if row.secret else "")
-        lines.append(f"| `{row.name}` | {row.required} | {default} | {_cell(description)} |")
+        lines.append(f"| {row.name} | {row.required} | {_cell(row.default)} | {_cell(description)} |")
     return lines
 
 

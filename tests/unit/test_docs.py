@@ -83,8 +83,8 @@ def test_every_setting_is_in_the_readme_and_about(doc: Any) -> None:
     hidden = set(_schema_names(doc.settings_schema)) - shown
     assert not hidden, f"{doc.name}: nested settings with no row: {sorted(hidden)}"
     for row in rows:
-        assert f"| `{row.name}` |" in readme, f"{doc.readme}: setting {row.name} is not documented"
-        assert f"| `{row.name}` |" in about_md, f"{doc.name} --about --format markdown: no row for {row.name}"
+        assert f"| {row.name} |" in readme, f"{doc.readme}: setting {row.name} is not documented"
+        assert f"| {row.name} |" in about_md, f"{doc.name} --about --format markdown: no row for {row.name}"
 
 
 class _AboutView:
@@ -105,11 +105,11 @@ def test_about_markdown_lists_nested_settings_with_relative_required() -> None:
             "opts": {"type": "object", "properties": {"deep": {"type": "integer", "default": 3}}}}}},
         "token": {"type": "string", "secret": True}}}
     about_md = format_about(_AboutView(type("D", (), {"name": "tap-x", "settings_schema": schema})()), "markdown")
-    assert "| `files` | True | None |  |" in about_md
-    assert "| `files[].path` | True | None | a \\| pipe |" in about_md
-    assert '| `files[].delimiter` | False | `","` |  |' in about_md
-    assert "| `files[].opts.deep` | False | `3` |  |" in about_md
-    assert "| `token` | False | None |  (secret) |" in about_md
+    assert "| files | True | None |  |" in about_md
+    assert "| files[].path | True | None | a \\| pipe |" in about_md
+    assert "| files[].delimiter | False | , |  |" in about_md
+    assert "| files[].opts.deep | False | 3 |  |" in about_md
+    assert "| token | False | None |  (secret) |" in about_md
 
 
 # -- config keys read by the code -------------------------------------------------------------
