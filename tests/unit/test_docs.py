@@ -273,19 +273,18 @@ def test_the_code_scan_reaches_the_shared_modules() -> None:
 # -- sluice.yml ------------------------------------------------------------------------------
 
 def _project_keys(schema: Any) -> Iterator[str]:
-    if isinstance(schema, Mapping):
-        for name, sub in (schema.get("properties") or {}).items():
-            yield name
-            yield from _project_keys(sub)
-        for key in ("items", "additionalProperties", "patternProperties"):
-            value = schema.get(key)
-            yield from _project_keys(value.values() if key == "patternProperties" and value else value)
-        for key in ("anyOf", "oneOf", "allOf"):
-            yield from _project_keys(schema.get(key))
-    elif isinstance(schema, list | tuple) or (schema is not None and hasattr(schema, "__iter__")
-                                               and not isinstance(schema, str)):
+    """Every key name a JSON Schema accepts, at any depth."""
+    if isinstance(schema, list):
         for sub in schema:
             yield from _project_keys(sub)
+    if not isinstance(schema, Mapping):
+        return
+    for name, sub in (schema.get("properties") or {}).items():
+        yield name
+        yield from _project_keys(sub)
+    yield from _project_keys(list((schema.get("patternProperties") or {}).values()))
+    for key in ("items", "additionalProperties", "anyOf", "oneOf", "allOf"):
+        yield from _project_keys(schema.get(key))
 
 
 def test_every_project_file_key_is_in_the_reference() -> None:
