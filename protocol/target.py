@@ -37,7 +37,16 @@ from protocol.reader import MessageReader
 from protocol.target_eo import ExactlyOnceMixin
 from protocol.writer import MessageWriter
 
-__all__ = ["Sink", "Target"]
+__all__ = ["FAST_PATH_SETTING", "Sink", "Target"]
+
+#: the ``fast_path`` setting every target reads (protocol.batch.fast_path_enabled); declared in their schemas
+FAST_PATH_SETTING: dict[str, Any] = {
+    "type": "boolean",
+    "default": True,
+    "description": "Validate and hand over simple records in large chunks where the target supports it; "
+                   "false reads line by line (same result, slower). SLUICE_FAST_PATH=0 in the environment "
+                   "does the same.",
+}
 
 log = logging.getLogger("sluice.target")
 

@@ -48,6 +48,9 @@ HTTP_SETTINGS: dict[str, Any] = {
                             "description": "Client-side rate limit (token bucket); unset: no limit."},
     "burst": {"type": "integer", "minimum": 1, "default": 1,
               "description": "Requests the token bucket lets through at once."},
+    "rate_limit_buffer": {"type": "integer", "minimum": 0, "default": 0,
+                          "description": "Wait for the rate-limit reset when fewer requests than this remain "
+                                         "(X-RateLimit-Remaining / RateLimit-Remaining headers)."},
     "max_wait": {"type": "number", "minimum": 0, "default": 3600,
                  "description": "Longest server-requested wait (Retry-After, rate-limit reset) honoured, in seconds."},
     "breaker_failures": {"type": "integer", "minimum": 1, "default": 5,

@@ -34,8 +34,6 @@ class TapGitHub(Tap):
                         "description": "The GitHub REST API base URL (GitHub Enterprise: https://HOST/api/v3)."},
             "start_date": {"type": "string", "format": "date-time",
                            "description": "Sync only what changed at or after this time, when there is no bookmark."},
-            "rate_limit_buffer": {"type": "integer", "minimum": 0, "default": 0,
-                                  "description": "Wait for the rate-limit reset when fewer requests than this remain."},
             "per_page": {"type": "integer", "minimum": 1, "maximum": 100, "default": 100,
                          "description": "Records per page (at most 100)."},
             **HTTP_SETTINGS,
