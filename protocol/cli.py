@@ -26,7 +26,7 @@ import orjson
 from protocol.about import format_about
 from protocol.catalog import Catalog
 from protocol.config import RedactingFilter, load_config, read_json_file, secret_values
-from protocol.errors import EXIT_FAILED, ConfigError, DownstreamClosed, SluiceError
+from protocol.errors import EXIT_FAILED, ConfigError, DownstreamClosed, SluiceError, Terminated
 from protocol.logs import setup_logging
 from protocol.signals import install as install_signal_handlers
 from protocol.state import Bookmarks
@@ -62,6 +62,10 @@ def run_cli(body: Callable[[], None]) -> None:
     except DownstreamClosed as exc:
         _silence_stdout()
         log.error("%s; stopping", exc)
+        sys.exit(exc.exit_code)
+    except Terminated as exc:
+        log.error("%s", exc)
+        _silence_stdout()  # what is still buffered is not covered by a STATE: dropped, not cut in half
         sys.exit(exc.exit_code)
     except SluiceError as exc:
         log.error("%s", exc)

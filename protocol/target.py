@@ -174,7 +174,8 @@ class Target(ExactlyOnceMixin):
         if cause is None:
             raise exc
         signum = {"SIGINT": signal.SIGINT, "SIGTERM": signal.SIGTERM}.get(cause, signal.SIGTERM)
-        how = stop_description(signum) if cause in ("SIGINT", "SIGTERM") else f"stopped ({cause})"
+        how = stop_description(signum) if cause in ("SIGINT", "SIGTERM") else (
+            "stopped by its --timeout" if cause == "timeout" else f"stopped ({cause})")
         log.info("line %s: the input ended in the middle of a line: the tap was stopped", exc.line)
         return Terminated(signum, detail=f"the sluice run was {how}: the input ended at line {exc.line}, in the "
                                          f"middle of a line the stopped tap was writing; nothing after the "
