@@ -16,10 +16,9 @@ children (pidfds, so an exit is seen at once), and reacts:
 - SIGINT/SIGTERM to the runner, or ``timeout``: the tap is stopped first so the target can
   commit and send its last STATE; the target is stopped ``grace`` s later if still alive.
   A second signal kills both at once. ``on_stop(cause)`` hears of a stop first ("SIGINT",
-  "SIGTERM", "timeout"; for the exactly-once control channel), and the outcome names it
-  (``stopped_by``). A timeout that cut nothing short (the tap had
-  finished by itself, and the target then finished by itself, both with exit code 0) does
-  not fail the run.
+  "SIGTERM", "timeout"), and the outcome names it (``stopped_by``). A timeout that cut
+  nothing short (the tap had finished by itself, and the target then finished by itself,
+  both with exit code 0) does not fail the run.
 """
 
 from __future__ import annotations
@@ -69,8 +68,7 @@ class Outcome:
     target: Side
     states: int
     elapsed: float
-    stopped_by: str | None = None  # "SIGINT", "SIGTERM" or "timeout" when the run was cut short so
-
+    stopped_by: str | None = None  # "SIGINT", "SIGTERM" or "timeout": the stop that cut the run short
 
     @property
     def ok(self) -> bool:
@@ -91,8 +89,7 @@ class _Supervisor:
         on_tap_exit: Callable[[bool], None] | None = None,
         on_stop: Callable[[str], None] | None = None,
     ) -> None:
-        self.on_tap_exit = on_tap_exit
-        self.on_stop = on_stop
+        self.on_tap_exit, self.on_stop = on_tap_exit, on_stop
         self.stop_cause: str | None = None
         self.tap = Side(tap)
         self.target = Side(target)
@@ -362,8 +359,7 @@ class _Supervisor:
                 if side.rc != 0:
                     role, reason, status = side.spec.role, side.failure_reason(), "failed"
                     break
-        stopped_by = self.stop_cause if role == "runner" and self.stop_cause in ("SIGINT", "SIGTERM", "timeout") \
-            else None
+        stopped_by = self.stop_cause if role == "runner" and self.stop_cause != "lock" else None
         return Outcome(status, role, reason, self.tap, self.target, self.states.states, elapsed, stopped_by)
 
     def _cut_short(self) -> bool:

@@ -177,3 +177,50 @@ def test_sigterm_right_after_the_marker_commit_keeps_the_committed_rows(tmp_path
     marker.recover()  # what the next run does first
     lines = (tmp_path / "s.jsonl").read_text().splitlines()
     assert [json.loads(line)["n"] for line in lines] == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize("stop", [None, "SIGINT", "SIGTERM", "timeout"])
+def test_a_line_cut_at_the_end_is_an_interruption_only_when_the_runner_stopped_the_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stop: str | None) -> None:
+    from protocol.errors import Terminated, TruncatedLineError
+
+    pipe = ControlPipe("p", 0)
+    for name, value in pipe.env.items():
+        monkeypatch.setenv(name, value)
+    target = TargetJsonl({"destination_path": str(tmp_path), "batch_size_rows": 100, "state_flush_seconds": 0})
+    if stop is not None:
+        pipe.stopping(stop)  # the runner announces the stop before it stops the tap
+    pipe.tap_exited(False)
+    torn = b'{"type": "RECORD", "stream": "s", "record": {"n'
+    source = io.BytesIO(_stream(SCHEMA, *map(_record, range(1, 4)), {"type": "STATE", "value": S1},
+                                *map(_record, range(4, 6))).read() + torn)
+    out = io.BytesIO()
+    try:
+        if stop is None:
+            with pytest.raises(TruncatedLineError, match=r"^line 8: malformed JSON: .*the input ends in the middle"):
+                target.run(source, MessageWriter(out))
+        else:
+            with pytest.raises(Terminated, match=r"^the sluice run was .*: the input ended at line 8, in the middle "
+                                                 r"of a line the stopped tap was writing") as caught:
+                target.run(source, MessageWriter(out))
+            assert caught.value.exit_code == (130 if stop == "SIGINT" else 143)
+            assert ("SIGINT (Ctrl-C)" if stop == "SIGINT" else stop) in str(caught.value)
+    finally:
+        pipe.close()
+    assert [json.loads(line) for line in out.getvalue().splitlines()] == [S1]
+    Marker(tmp_path, "p").recover()
+    assert [json.loads(line)["n"] for line in (tmp_path / "s.jsonl").read_text().splitlines()] == [1, 2, 3]
+
+
+def test_control_reads_the_stop_then_the_verdict() -> None:
+    pipe = ControlPipe("p", 3)
+    try:
+        control = Control("p", 3, pipe.read_fd)
+        assert not control.runner_gone() and control.stop is None
+        pipe.stopping("SIGTERM")
+        pipe.tap_exited(False)
+        pipe.stopping("SIGINT")  # after the verdict: nothing more is said
+        assert control.stopped() == "SIGTERM"
+        assert control.verdict == b"tap-failed\n"
+    finally:
+        pipe.close()
