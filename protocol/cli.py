@@ -70,7 +70,7 @@ def run_cli(body: Callable[[], None]) -> None:
     except SluiceError as exc:
         log.error("%s", exc)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:  # SIGINT raised by a handler other than ours (an embedding program's)
+    except KeyboardInterrupt:  # SIGINT under the default handler (an embedding program put it back)
         log.error("interrupted by SIGINT (Ctrl-C)")
         sys.exit(128 + signal.SIGINT)
     except BrokenPipeError:
