@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         SourceError,
         TargetError,
         Terminated,
+        TruncatedLineError,
     )
     from protocol.fastcheck import is_date
     from protocol.jsoncodec import dumps, loads
@@ -75,6 +76,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "Target": ("protocol.target", "Target"),
     "TargetError": ("protocol.errors", "TargetError"),
     "Terminated": ("protocol.errors", "Terminated"),
+    "TruncatedLineError": ("protocol.errors", "TruncatedLineError"),
     "check_schema": ("protocol.schema", "check_schema"),
     "dumps": ("protocol.jsoncodec", "dumps"),
     "emit_metric": ("protocol.metrics", "emit"),
@@ -122,6 +124,7 @@ __all__ = [
     "Target",
     "TargetError",
     "Terminated",
+    "TruncatedLineError",
     "check_schema",
     "dumps",
     "emit_metric",

@@ -6,8 +6,9 @@
     --committed-state STATE_ID       (targets that are exactly-once under sluice)
     --test                                                        (both)
 
-Exit codes: 0 done, 1 failed at run time, 2 bad usage or invalid config. Every error
-becomes one line on stderr; stdout carries Singer messages only.
+Exit codes: 0 done, 1 failed at run time, 2 bad usage or invalid config, 130 interrupted
+by SIGINT (Ctrl-C), 143 stopped by SIGTERM. Every error becomes one line on stderr, never a
+traceback; stdout carries Singer messages only.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ import orjson
 from protocol.about import format_about
 from protocol.catalog import Catalog
 from protocol.config import RedactingFilter, load_config, read_json_file, secret_values
-from protocol.errors import EXIT_FAILED, ConfigError, DownstreamClosed, SluiceError
+from protocol.errors import EXIT_FAILED, ConfigError, DownstreamClosed, SluiceError, Terminated
 from protocol.logs import setup_logging
-from protocol.sigterm import on_sigterm
+from protocol.signals import install as install_signal_handlers
 from protocol.state import Bookmarks
 from protocol.writer import MessageWriter
 
@@ -50,23 +51,28 @@ def _silence_stdout() -> None:
 def run_cli(body: Callable[[], None]) -> None:
     """Run a CLI body; turn every error into one stderr line and an exit code.
 
-    SIGTERM becomes a :class:`Terminated` error raised where the program is, so a target
-    unwinds through its abort path (uncommitted records are rolled back) before exiting;
-    while a COMMIT is in flight it waits for the outcome (see :mod:`protocol.sigterm`).
+    SIGTERM and SIGINT become a :class:`Terminated` error raised where the program is, so a
+    target unwinds through its abort path (uncommitted records are rolled back) before
+    exiting; while a COMMIT is in flight it waits for the outcome (see :mod:`protocol.signals`).
+    The previous handlers are back when it returns or exits.
     """
-    signal.signal(signal.SIGTERM, on_sigterm)
+    restore = install_signal_handlers()
     try:
         body()
     except DownstreamClosed as exc:
         _silence_stdout()
         log.error("%s; stopping", exc)
         sys.exit(exc.exit_code)
+    except Terminated as exc:
+        log.error("%s", exc)
+        _silence_stdout()  # what is still buffered is not covered by a STATE: dropped, not cut in half
+        sys.exit(exc.exit_code)
     except SluiceError as exc:
         log.error("%s", exc)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        log.error("interrupted")
-        sys.exit(130)
+    except KeyboardInterrupt:  # SIGINT under the default handler (an embedding program put it back)
+        log.error("interrupted by SIGINT (Ctrl-C)")
+        sys.exit(128 + signal.SIGINT)
     except BrokenPipeError:
         _silence_stdout()
         log.error("the program reading our output closed the pipe; stopping")
@@ -75,6 +81,8 @@ def run_cli(body: Callable[[], None]) -> None:
         debug = log.isEnabledFor(logging.DEBUG)
         log.error("internal error: %s: %s", type(exc).__name__, exc, exc_info=debug)
         sys.exit(EXIT_FAILED)
+    finally:
+        restore()
 
 
 def _load(cls: Any, config_sources: tuple[str, ...]) -> dict[str, Any]:
@@ -107,6 +115,8 @@ class _ConnectorCommand(click.Command):
         except SystemExit as exc:
             if exc.code in (None, 0):
                 _exit_now()
+            # the exit code is decided: a Ctrl-C during the interpreter's teardown prints no traceback
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
             raise
 
 

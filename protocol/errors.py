@@ -9,7 +9,8 @@
     │   └── FatalSourceError        401/403, other 4xx, a missing or unreadable file
     ├── TargetError ............ the destination failed to load or commit
     ├── DownstreamClosed ....... the reader of our stdout went away (broken pipe)
-    └── Terminated ............. SIGTERM: stop now, undo what was not committed (exit 143)
+    └── Terminated ............. SIGTERM or SIGINT: stop now, undo what was not committed
+                                 (exit 128 + the signal's number: 143, 130)
 
 Third-party exceptions are mapped into this tree where they enter our code, with
 ``raise ... from exc``. The CLI boundary turns any of these into one line on stderr
@@ -17,6 +18,8 @@ and an exit code (see :data:`EXIT_CODES`).
 """
 
 from __future__ import annotations
+
+import signal
 
 __all__ = [
     "EXIT_FAILED",
@@ -32,6 +35,8 @@ __all__ = [
     "SourceError",
     "TargetError",
     "Terminated",
+    "TruncatedLineError",
+    "stop_description",
 ]
 
 EXIT_OK = 0
@@ -90,6 +95,14 @@ class RecordValidationError(ProtocolError):
     """A RECORD whose payload does not match the stream's schema."""
 
 
+class TruncatedLineError(ProtocolError):
+    """The input ended in the middle of its last line (no newline, not valid JSON).
+
+    Bad input, unless the program writing it was stopped: then the line was cut, not written
+    wrong, and a target says that it was interrupted instead (see protocol/target.py).
+    """
+
+
 class SourceError(SluiceError):
     """The source system failed."""
 
@@ -114,7 +127,29 @@ class DownstreamClosed(SluiceError):
     """The process reading our stdout closed the pipe."""
 
 
-class Terminated(SluiceError):
-    """The process was asked to stop (SIGTERM). Targets roll back what no STATE covers."""
+def stop_description(signum: int) -> str:
+    """How a stop by ``signum`` is told: "stopped by SIGTERM", "interrupted by SIGINT (Ctrl-C)"."""
+    if signum == signal.SIGINT:
+        return "interrupted by SIGINT (Ctrl-C)"
+    try:
+        name = signal.Signals(signum).name
+    except ValueError:
+        name = f"signal {signum}"
+    return f"stopped by {name}"
 
-    exit_code = 143
+
+class Terminated(SluiceError):
+    """The process was asked to stop (SIGTERM, SIGINT). Targets roll back what no STATE covers.
+
+    The exit code is the shell's for a death by that signal: 128 + its number (143, 130).
+    ``after`` completes "stopped by SIGTERM after ..." when work in flight was finished first;
+    ``detail`` replaces the whole message.
+    """
+
+    exit_code = 128 + signal.SIGTERM
+
+    def __init__(self, signum: int = signal.SIGTERM, *, after: str | None = None, detail: str | None = None) -> None:
+        self.signum = int(signum)
+        self.exit_code = 128 + self.signum
+        text = detail or stop_description(self.signum)
+        super().__init__(f"{text} after {after}" if after else text)

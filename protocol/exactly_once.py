@@ -13,6 +13,9 @@ The target then commits records only together with a STATE covering them, and st
 STATE are committed at the end only if the runner wrote ``tap-ok`` on the control channel
 (the tap exited 0); ``tap-failed`` (the tap failed or was stopped) or the channel closed
 (the runner is gone) means they are rolled back, and an orphaned target commits nothing.
+When the runner stops a run (it got SIGINT or SIGTERM, or ``--timeout`` expired) it first
+writes ``stop REASON`` (``stop SIGINT``, ``stop SIGTERM``, ``stop timeout``): a target whose
+input then ends in the middle of a line knows the line was cut, not written wrong.
 
 Before a run, ``TARGET --committed-state STATE_ID`` prints the committed :class:`Committed`
 as JSON (``null`` if none); the runner uses its value when its generation is the store's
@@ -33,8 +36,8 @@ from typing import Any
 from protocol.errors import ConfigError
 from protocol.jsoncodec import dumps, loads
 
-__all__ = ["CAPABILITY", "ENV_CONTROL_FD", "ENV_GENERATION", "ENV_STATE_ID", "TAP_FAILED", "TAP_OK", "Committed",
-           "Control"]
+__all__ = ["CAPABILITY", "ENV_CONTROL_FD", "ENV_GENERATION", "ENV_STATE_ID", "STOP", "TAP_FAILED", "TAP_OK",
+           "Committed", "Control"]
 
 CAPABILITY = "sluice-exactly-once"
 ENV_STATE_ID = "SLUICE_STATE_ID"
@@ -42,6 +45,7 @@ ENV_GENERATION = "SLUICE_STATE_GENERATION"
 ENV_CONTROL_FD = "SLUICE_CONTROL_FD"
 TAP_OK = b"tap-ok\n"
 TAP_FAILED = b"tap-failed\n"
+STOP = b"stop "  # + the reason the runner stops the run, and a newline
 
 
 @dataclass(frozen=True)
@@ -86,7 +90,9 @@ class Control:
         self.generation = generation
         self.fd = fd
         self.verdict: bytes | None = None  # TAP_OK or TAP_FAILED once the runner sent it
+        self.stop: str | None = None  # why the runner stopped the run: "SIGINT", "SIGTERM", "timeout", ...
         self.gone = False  # end of file: the runner died (or closed the channel early)
+        self._buf = b""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Control | None:
@@ -104,7 +110,6 @@ class Control:
 
     def _read(self, timeout: float | None) -> None:
         """Read what the runner sent; ``timeout`` None waits for a verdict or the end of file."""
-        buf = b""
         poller = select.poll()  # not select(): the descriptor may be above FD_SETSIZE
         poller.register(self.fd, select.POLLIN)
         while not self.gone and self.verdict is None:
@@ -114,16 +119,26 @@ class Control:
             if not chunk:
                 self.gone = True
                 return
-            buf += chunk
-            for verdict in (TAP_OK, TAP_FAILED):
-                if verdict in buf:
-                    self.verdict = verdict
+            *lines, self._buf = (self._buf + chunk).split(b"\n")
+            for line in lines:
+                self._take(line + b"\n")
+
+    def _take(self, line: bytes) -> None:
+        if line in (TAP_OK, TAP_FAILED):
+            self.verdict = line
+        elif line.startswith(STOP):
+            self.stop = line[len(STOP):].strip().decode("ascii", "replace") or "unknown"
 
     def runner_gone(self) -> bool:
         """Checked (without waiting) before every commit: a target orphaned by a killed runner
         must not commit while a new run may already have read the committed state."""
         self._read(0)
         return self.gone and self.verdict is None
+
+    def stopped(self) -> str | None:
+        """Why the runner stopped the run, waiting for its verdict on the tap (None: it did not)."""
+        self._read(None)
+        return self.stop
 
     def wait_verdict(self) -> bytes | None:
         """At the end of the input: wait for the runner's verdict on the tap (None: runner gone)."""

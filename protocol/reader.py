@@ -7,7 +7,7 @@ from typing import IO, Any
 
 import orjson
 
-from protocol.errors import ProtocolError
+from protocol.errors import ProtocolError, TruncatedLineError
 from protocol.jsoncodec import (
     MAX_DEPTH,
     deep_recursion,
@@ -83,6 +83,9 @@ class MessageReader:
         except orjson.JSONDecodeError as exc:
             if not line.strip():
                 return None
+            if not line.endswith(b"\n") and not too_deep(exc):  # the input ended mid-line: cut short, or written wrong
+                raise TruncatedLineError(f"malformed JSON: {exc} (the input ends in the middle of this line)",
+                                         line=n) from None
             raise _malformed(line, n, exc) from None
         if obj.__class__ is not dict:
             raise ProtocolError("line is not a JSON object", line=n)

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import gzip
 import logging
+import signal
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any, ClassVar
 from urllib.parse import unquote, urlparse
 
-from protocol.errors import ProtocolError, TargetError
+from protocol.errors import ProtocolError, TargetError, Terminated, TruncatedLineError, stop_description
 from protocol.jsoncodec import JSONDecodeError, deep_recursion, loads
 from protocol.messages import (
     ActivateVersionMessage,
@@ -34,6 +35,7 @@ from protocol.messages import (
 )
 from protocol.metrics import emit
 from protocol.reader import MessageReader
+from protocol.signals import stop_held
 from protocol.target_eo import ExactlyOnceMixin
 from protocol.writer import MessageWriter
 
@@ -141,10 +143,7 @@ class Target(ExactlyOnceMixin):
         reader = MessageReader(source, validate_records=self.validate_records)
         self._out = out
         self._reader = reader
-        sinks = self.sinks
-        batch = self.batch_size_rows
         started = time.monotonic()
-        since_check = 0
         messages: Iterable[Any] = reader
         raw_run: Any = None
         if self.validate_records and self.raw_capable():
@@ -153,63 +152,91 @@ class Target(ExactlyOnceMixin):
             if fast.fast_path_enabled(self.config):
                 messages = fast.BatchReader(reader, source, self._accepts_raw)
                 raw_run = fast.RawRun
+        stopped: Terminated | None = None
         try:
             if self.control is not None:
                 self.start_exactly_once()
                 self._committed_at = time.monotonic()
-            for msg in messages:
-                if msg.__class__ is RecordMessage:
-                    sink = sinks[msg.stream]
-                    sink.add(msg.record, msg)
-                    sink.pending += 1
-                    since_check += 1
-                    if sink.pending >= batch:
-                        self.drain()
-                    elif since_check >= CHECK_EVERY:
-                        since_check = 0
-                        self._maybe_drain_for_state()
-                elif msg.__class__ is raw_run:
-                    # Same drain points as record by record: a run is split where the sink's
-                    # pending count reaches the batch size.
-                    sink = sinks[msg.stream]
-                    run = msg
-                    while run is not None:
-                        room = max(batch - sink.pending, 1)
-                        head, run = run.split(room) if run.count > room else (run, None)
-                        sink.add_raw(head)
-                        sink.pending += head.count
-                        since_check += head.count
-                        if sink.pending >= batch:
-                            self.drain()
-                        elif since_check >= CHECK_EVERY:
-                            since_check = 0
-                            self._maybe_drain_for_state()
-                elif msg.__class__ is StateMessage:
-                    if self._pending_state is None:
-                        self._state_since = time.monotonic()
-                    self._pending_state = msg.value
-                    if self.control is not None:
-                        self._at_state_boundary()
-                    else:
-                        self._maybe_drain_for_state()
-                elif msg.__class__ is SchemaMessage:
-                    self._on_schema(msg)
-                elif msg.__class__ is ActivateVersionMessage:
-                    self.drain()
-                    self._sink_for(msg.stream, msg.line).activate_version(msg.version)
-                elif msg.__class__ is BatchMessage:
-                    self._on_batch(msg)
+            try:
+                self._consume(messages, raw_run)
+            except TruncatedLineError as exc:
+                stopped = self._cut_by_a_stop(exc)
             if self.control is not None:
                 self._finish_exactly_once()
             else:
                 self.drain()
         except BaseException:
-            for sink in sinks.values():
+            for sink in self.sinks.values():
                 sink.abort()
             raise
-        for sink in sinks.values():
+        for sink in self.sinks.values():
             sink.close()
+        if stopped is not None:
+            raise stopped
         emit("timer", "sync_duration", round(time.monotonic() - started, 6), {"status": "succeeded"})
+
+    def _cut_by_a_stop(self, exc: TruncatedLineError) -> Terminated:
+        """The input ended mid-line. Under `sluice`, a run the runner stopped (protocol/exactly_once.py)
+        cut that line: the target ends as the input's end, committing what a STATE covers, then says
+        it was interrupted. Otherwise the line is bad input, as any other."""
+        cause = self.control.stopped() if self.control is not None else None
+        if cause is None:
+            raise exc
+        signum = {"SIGINT": signal.SIGINT, "SIGTERM": signal.SIGTERM}.get(cause, signal.SIGTERM)
+        how = stop_description(signum) if cause in ("SIGINT", "SIGTERM") else (
+            "stopped by its --timeout" if cause == "timeout" else f"stopped ({cause})")
+        log.info("line %s: the input ended in the middle of a line: the tap was stopped", exc.line)
+        return Terminated(signum, detail=f"the sluice run was {how}: the input ended at line {exc.line}, in the "
+                                         f"middle of a line the stopped tap was writing; nothing after the "
+                                         f"last STATE is committed")
+
+    def _consume(self, messages: Iterable[Any], raw_run: Any) -> None:
+        """The message loop: every message to its sink, drains at their points (see the module doc)."""
+        sinks = self.sinks
+        batch = self.batch_size_rows
+        since_check = 0
+        for msg in messages:
+            if msg.__class__ is RecordMessage:
+                sink = sinks[msg.stream]
+                sink.add(msg.record, msg)
+                sink.pending += 1
+                since_check += 1
+                if sink.pending >= batch:
+                    self.drain()
+                elif since_check >= CHECK_EVERY:
+                    since_check = 0
+                    self._maybe_drain_for_state()
+            elif msg.__class__ is raw_run:
+                # Same drain points as record by record: a run is split where the sink's
+                # pending count reaches the batch size.
+                sink = sinks[msg.stream]
+                run = msg
+                while run is not None:
+                    room = max(batch - sink.pending, 1)
+                    head, run = run.split(room) if run.count > room else (run, None)
+                    sink.add_raw(head)
+                    sink.pending += head.count
+                    since_check += head.count
+                    if sink.pending >= batch:
+                        self.drain()
+                    elif since_check >= CHECK_EVERY:
+                        since_check = 0
+                        self._maybe_drain_for_state()
+            elif msg.__class__ is StateMessage:
+                if self._pending_state is None:
+                    self._state_since = time.monotonic()
+                self._pending_state = msg.value
+                if self.control is not None:
+                    self._at_state_boundary()
+                else:
+                    self._maybe_drain_for_state()
+            elif msg.__class__ is SchemaMessage:
+                self._on_schema(msg)
+            elif msg.__class__ is ActivateVersionMessage:
+                self.drain()
+                self._sink_for(msg.stream, msg.line).activate_version(msg.version)
+            elif msg.__class__ is BatchMessage:
+                self._on_batch(msg)
 
     def raw_capable(self) -> bool:
         """Whether any sink of this target may take raw runs (then the chunked reader is used)."""
@@ -314,13 +341,25 @@ class Target(ExactlyOnceMixin):
         if self.control is not None:
             self._flush_sinks()
             return
-        if self._flush_sinks() or any(sink.flushed for sink in self.sinks.values()):
+        if not (self._flush_sinks() or any(sink.flushed for sink in self.sinks.values())):
+            self._count_committed()
+            self._emit_state()
+            return
+        # From the commit to its STATE, a SIGTERM/SIGINT waits (protocol/signals.py): a commit
+        # that went through is always followed by its STATE; a failed one reports its own error.
+        with stop_held(self.commit_done()):
             try:
                 self.commit()
             except OSError as exc:
                 raise TargetError(f"cannot commit: {exc}") from exc
-        self._count_committed()
-        self._emit_state()
+            self._count_committed()
+            self._emit_state()
+
+    def commit_done(self) -> str:
+        """What a stop signal that waited for a commit says was done first."""
+        if self._pending_state is not None:
+            return "the commit in flight went through and the STATE it covers was emitted"
+        return "the commit in flight went through (no STATE to emit)"
 
     def commit(self) -> None:
         """Make every flushed sink durable at once; called by the drain before the STATE.

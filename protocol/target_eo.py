@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from protocol.errors import TargetError
 from protocol.exactly_once import TAP_OK, Committed, Control
-from protocol.signals import sigterm_deferred
+from protocol.signals import stop_held
 
 __all__ = ["ExactlyOnceMixin"]
 
@@ -54,6 +54,9 @@ class ExactlyOnceMixin:
         raise NotImplementedError
 
     def _emit_state(self) -> None:
+        raise NotImplementedError
+
+    def commit_done(self) -> str:
         raise NotImplementedError
 
     @property
@@ -98,7 +101,10 @@ class ExactlyOnceMixin:
             value = last.value if last is not None and last.generation == control.generation else None
         sequence = (self.last_commit or self.previous or Committed(0, 0, True, None)).sequence + 1
         committed = Committed(control.generation, sequence, complete, value)
-        with sigterm_deferred():  # an abort between the commit and the checkpoints would undo committed rows
+        # A SIGTERM/SIGINT waits until the STATE is out (protocol/signals.py): an abort between the
+        # commit and the checkpoints would undo committed rows, and one before the STATE would
+        # leave committed rows the target never reported.
+        with stop_held(self.commit_done()):
             try:
                 self.commit_state(committed)
             except OSError as exc:
@@ -108,7 +114,7 @@ class ExactlyOnceMixin:
             self._count_committed()
             for sink in self.sinks.values():
                 sink.checkpoint()
-        self._emit_state()
+            self._emit_state()
 
     def _finish_exactly_once(self) -> None:
         """End of input: commit what a STATE covers; the rest only if the tap exited 0."""

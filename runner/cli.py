@@ -15,7 +15,9 @@ __all__ = ["EXIT_LOCKED", "cli", "main"]
 
 EXIT_HELP = (
     "Exit codes: 0 success; 1 a run (or a connector check) failed; 2 bad usage or an invalid "
-    "project file / config; 3 the pipeline is locked by another live run (the run was refused)."
+    "project file / config; 3 the pipeline is locked by another live run (the run was refused); "
+    "124 the run timed out (--timeout); 130 interrupted by SIGINT (Ctrl-C); 143 interrupted by SIGTERM "
+    "(an interrupted or timed-out run keeps what was committed up to the last STATE)."
 )
 
 
@@ -292,6 +294,6 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"sluice: error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        click.echo("sluice: interrupted", err=True)
+        click.echo("sluice: interrupted by SIGINT (Ctrl-C)", err=True)
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else EXIT_OK)

@@ -11,7 +11,8 @@ committed state (STATE value, generation, sequence) with its data, in the same t
 3. starts the target with ``SLUICE_STATE_ID``, ``SLUICE_STATE_GENERATION`` and
    ``SLUICE_CONTROL_FD``: the read end of a pipe whose write end only the runner holds.
    When the tap exits the runner writes ``tap-ok`` (exit 0, not stopped by us) or
-   ``tap-failed``; the pipe closes when the runner exits or dies.
+   ``tap-failed``; the pipe closes when the runner exits or dies. A run the runner stops
+   (SIGINT, SIGTERM, ``--timeout``) is announced first with ``stop REASON``.
 
 Third-party targets never see any of this: they run as before (at-least-once).
 """
@@ -29,6 +30,7 @@ from protocol.exactly_once import (
     ENV_CONTROL_FD,
     ENV_GENERATION,
     ENV_STATE_ID,
+    STOP,
     TAP_FAILED,
     TAP_OK,
     Committed,
@@ -99,6 +101,14 @@ class ControlPipe:
         self._told = True
         with contextlib.suppress(OSError):  # the target is gone already: nothing to tell
             os.write(self.write_fd, TAP_OK if ok else TAP_FAILED)
+
+    def stopping(self, reason: str) -> None:
+        """Tell the target the run is being stopped, and why ("SIGINT", "SIGTERM", "timeout"), before
+        the tap is: its input may then end in the middle of a line, cut rather than written wrong."""
+        if self._told:
+            return
+        with contextlib.suppress(OSError):
+            os.write(self.write_fd, STOP + reason.encode("ascii", "replace") + b"\n")
 
     def close(self) -> None:
         for fd in (self.read_fd, self.write_fd):

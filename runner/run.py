@@ -23,9 +23,12 @@ from runner.stores import StateStore, StoreError, open_store
 from runner.supervise import Outcome, SideSpec, supervise
 from runner.tap_catalog import write_effective_catalog
 
-__all__ = ["RunOptions", "RunPlan", "plan_adhoc", "plan_pipeline", "run_pipeline"]
+__all__ = ["STOP_EXIT_CODES", "RunOptions", "RunPlan", "plan_adhoc", "plan_pipeline", "run_pipeline"]
 
 SLUICE_DIR = ".sluice"
+#: the exit code of a run the runner stopped: the shell's for a death by that signal, GNU timeout's for --timeout
+STOP_EXIT_CODES = {"SIGINT": 130, "SIGTERM": 143, "timeout": 124}
+_STOPPED_BY = {"SIGINT": "interrupted by SIGINT (Ctrl-C)", "SIGTERM": "interrupted by SIGTERM"}
 
 
 @dataclass
@@ -189,6 +192,7 @@ def _locked_run(project: Project, plan: RunPlan, options: RunOptions, store: Sta
                          pass_fds=(control.read_fd,) if control else ()),
                 output, on_state, timeout=plan.timeout, grace=options.grace, lock_alive=lock_alive,
                 on_tap_exit=control.tap_exited if control else None,
+                on_stop=control.stopping if control else None,
             )
     except StoreError as exc:
         error = redactor(f"runner: state store failed during the run: {exc}")
@@ -226,9 +230,26 @@ def _locked_run(project: Project, plan: RunPlan, options: RunOptions, store: Sta
     if outcome.ok:
         terminal.write(f"sluice: pipeline '{plan.pipeline}' succeeded in {outcome.elapsed:.2f} s\n")
         return 0
+    if outcome.stopped_by is not None:
+        terminal.write(_stopped_line(plan, outcome, saved, state is not None) + "\n")
+        terminal.flush()
+        return STOP_EXIT_CODES[outcome.stopped_by]
     terminal.write(f"sluice: pipeline '{plan.pipeline}' {outcome.status}: {error}\n")
     terminal.flush()
     return 1
+
+
+def _stopped_line(plan: RunPlan, outcome: Outcome, saved: int, had_state: bool) -> str:
+    """The last line of a run the runner stopped: by whom, and what is kept. Never the data's fault."""
+    cause = outcome.stopped_by or ""
+    how = _STOPPED_BY.get(cause) or f"timed out after {plan.timeout:g} s (--timeout)"
+    if saved:
+        kept = (f"the data is committed up to the last STATE the target sent ({saved} stored this run); "
+                f"the next run resumes from there")
+    else:
+        kept = "the target sent no STATE, so no new state was stored; the next run starts from " + (
+            "the stored state again" if had_state else "the beginning again")
+    return f"sluice: run of pipeline '{plan.pipeline}' {how}; {kept}"
 
 
 def _reconcile(plan: RunPlan, target: ResolvedConnector, run_dir: RunDir, store: StateStore,

@@ -15,9 +15,10 @@ children (pidfds, so an exit is seen at once), and reacts:
   cause; otherwise the target is, and the tap is stopped;
 - SIGINT/SIGTERM to the runner, or ``timeout``: the tap is stopped first so the target can
   commit and send its last STATE; the target is stopped ``grace`` s later if still alive.
-  A second signal kills both at once. A timeout that cut nothing short (the tap had
-  finished by itself, and the target then finished by itself, both with exit code 0) does
-  not fail the run.
+  A second signal kills both at once. ``on_stop(cause)`` hears of a stop first ("SIGINT",
+  "SIGTERM", "timeout"), and the outcome names it (``stopped_by``). A timeout that cut
+  nothing short (the tap had finished by itself, and the target then finished by itself,
+  both with exit code 0) does not fail the run.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ class Outcome:
     target: Side
     states: int
     elapsed: float
+    stopped_by: str | None = None  # "SIGINT", "SIGTERM" or "timeout": the stop that cut the run short
 
     @property
     def ok(self) -> bool:
@@ -85,8 +87,10 @@ class _Supervisor:
         grace: float,
         lock_alive: Callable[[], bool] | None,
         on_tap_exit: Callable[[bool], None] | None = None,
+        on_stop: Callable[[str], None] | None = None,
     ) -> None:
-        self.on_tap_exit = on_tap_exit
+        self.on_tap_exit, self.on_stop = on_tap_exit, on_stop
+        self.stop_cause: str | None = None
         self.tap = Side(tap)
         self.target = Side(target)
         self.output = output
@@ -238,10 +242,13 @@ class _Supervisor:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(side.proc.pid, sig)
 
-    def _stop(self, reason: str) -> None:
+    def _stop(self, reason: str, cause: str) -> None:
         if self.stop_reason is None:
             self.stop_reason = reason
+            self.stop_cause = cause
             self.stop_started = time.monotonic()
+            if self.on_stop is not None:
+                self.on_stop(cause)
             if self.tap.rc == 0:
                 self.output.runner_line(f"{reason}: the tap has finished; the target may still commit")
             else:
@@ -254,14 +261,14 @@ class _Supervisor:
             name = signal.Signals(signum).name
             self.interrupted = True
             if self.stop_reason is None:
-                self._stop(f"interrupted by {name}")
+                self._stop(f"interrupted by {name}", name)
             else:
                 self.output.runner_line(f"{name} again: killing both connectors")
                 self._terminate(self.tap, signal.SIGKILL)
                 self._terminate(self.target, signal.SIGKILL)
         if self.timeout is not None and self.stop_reason is None and now - self.started > self.timeout:
             self.timed_out = True
-            self._stop(f"timed out after {self.timeout:g} s")
+            self._stop(f"timed out after {self.timeout:g} s", "timeout")
         for side in (self.tap, self.target):
             if side.running and side.term_sent is not None and now - side.term_sent > self.grace:
                 self._terminate(side, signal.SIGKILL)
@@ -318,7 +325,7 @@ class _Supervisor:
                 last_lock_check = now
                 if not self.lock_alive():
                     self._fail("runner", "lost the pipeline lock (state store connection broken)")
-                    self._stop("lost the pipeline lock")
+                    self._stop("lost the pipeline lock", "lock")
             if self.tap.rc is not None and self.target.rc is not None:
                 exited_at = exited_at or now
                 if self.open_fds == 0 or now - exited_at > DRAIN_SECONDS:
@@ -352,7 +359,8 @@ class _Supervisor:
                 if side.rc != 0:
                     role, reason, status = side.spec.role, side.failure_reason(), "failed"
                     break
-        return Outcome(status, role, reason, self.tap, self.target, self.states.states, elapsed)
+        stopped_by = self.stop_cause if role == "runner" and self.stop_cause != "lock" else None
+        return Outcome(status, role, reason, self.tap, self.target, self.states.states, elapsed, stopped_by)
 
     def _cut_short(self) -> bool:
         """Whether the stop took work away. A timeout after which both sides still finished
@@ -382,10 +390,12 @@ def supervise(
     grace: float = 10.0,
     lock_alive: Callable[[], bool] | None = None,
     on_tap_exit: Callable[[bool], None] | None = None,
+    on_stop: Callable[[str], None] | None = None,
 ) -> Outcome:
     """Run the pair to the end and say how it went. Never leaves a child behind.
 
-    ``on_tap_exit(ok)`` is called once the tap has exited: ok when it exited 0 on its own.
+    ``on_tap_exit(ok)`` is called once the tap has exited: ok when it exited 0 on its own;
+    ``on_stop(cause)`` when the runner starts stopping the run ("SIGINT", "SIGTERM", "timeout").
     """
     return _Supervisor(tap, target, output, on_state, timeout=timeout, grace=grace, lock_alive=lock_alive,
-                       on_tap_exit=on_tap_exit).run()
+                       on_tap_exit=on_tap_exit, on_stop=on_stop).run()

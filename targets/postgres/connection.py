@@ -13,8 +13,8 @@ and returns at once (at most ``MAX_PENDING`` wait), so the database loads one ch
 while the main thread parses and encodes the next; :meth:`Session.run` waits for its
 result. An error of a queued statement is raised by the next ``submit``/``run``.
 
-A SIGTERM arriving while COMMIT is in flight does not abandon it: :meth:`Session.commit`
-waits for the outcome (see :mod:`protocol.sigterm`), so what the target reports is what
+A SIGTERM (or SIGINT) arriving while COMMIT is in flight does not abandon it: :meth:`Session.commit`
+waits for the outcome (see :mod:`protocol.signals`), so what the target reports is what
 the database holds.
 """
 
@@ -34,7 +34,7 @@ from psycopg import pq
 
 from protocol.errors import TargetError
 from protocol.pgconn import conninfo_from_settings, describe
-from protocol.sigterm import sigterm_held
+from protocol.signals import stop_held
 
 __all__ = ["KEEP_BYTES", "Session", "conninfo_from_config"]
 
@@ -238,8 +238,8 @@ class Session:
         return result
 
     def commit(self) -> None:
-        # Once COMMIT is sent, its outcome is what we report: a SIGTERM waits for it.
-        with sigterm_held("the commit in flight went through"):
+        # Once COMMIT is sent, its outcome is what we report: a SIGTERM or SIGINT waits for it.
+        with stop_held("the commit in flight went through"):
             self.run(self._commit_op, journal=False)
         self._xid = None
         self._journal.clear()

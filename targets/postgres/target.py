@@ -8,12 +8,10 @@ it is a drop-in replacement; ``connection_string``, ``batch_size_bytes``, ``tabl
 from __future__ import annotations
 
 import logging
-from contextlib import ExitStack
 from typing import IO, Any, ClassVar
 
 from protocol.cli import target_main
 from protocol.pgconn import CONNECTION_SETTINGS, SSL_SETTINGS, describe
-from protocol.sigterm import sigterm_held
 from protocol.writer import MessageWriter
 from targets.postgres.connection import KEEP_BYTES, Session, conninfo_from_config
 from targets.postgres.dialect import PostgresLoader
@@ -53,7 +51,6 @@ class PostgresTarget(SQLTarget):
         super().__init__(config)
         self.conninfo, self.params = conninfo_from_config(self.config)
         self.db_schema = str(self.config.get("default_target_schema") or "public")
-        self._after_commit = ExitStack()  # the drain's: the SIGTERM hold taken by commit()
 
     def run(self, source: IO[bytes], out: MessageWriter) -> None:
         try:
@@ -75,20 +72,6 @@ class PostgresTarget(SQLTarget):
             names = "', '".join(streams.get(table, [table]))
             log.warning("stream '%s' column '%s': removed NUL characters from %d value%s (PostgreSQL cannot "
                         "store them)", names, column, n, "" if n == 1 else "s")
-
-    def drain(self) -> None:
-        """Flush, commit, emit the held STATE; a SIGTERM arriving once COMMIT is sent is acted on
-        after the STATE that the commit covers is written (see :meth:`commit`)."""
-        with ExitStack() as self._after_commit:
-            super().drain()
-
-    def commit(self) -> None:
-        # Held until the end of the drain, so a commit that went through is always followed by
-        # its STATE; a failed commit raises its own error instead.
-        done = ("the commit in flight went through and the STATE it covers was emitted"
-                if self._pending_state is not None else "the commit in flight went through (no STATE to emit)")
-        self._after_commit.enter_context(sigterm_held(done))
-        super().commit()
 
     def destination(self) -> str:
         return f"PostgreSQL {describe(self.conninfo, self.params)}, schema {self.db_schema}"
