@@ -113,13 +113,16 @@ def test_the_final_state_is_written_when_anything_was_written_since_the_last_one
     w.write_state(state)
     w.write_state(state, final=True)  # nothing since: the line just written would repeat
     assert _trace(out) == [1]
+    w.write_schema("t", {"type": "object"})
+    w.write_state(state, final=True)  # the output ends with its STATE, even after a stream with no records
+    assert _trace(out) == [1, "SCHEMA", 1]
     w.write_record("s", {"id": 1})
     w.write_state(state)  # a checkpoint that did not move
     w.write_state(state, final=True)  # the run's end: the output ends with a STATE after the record
     w.write_state(state, final=True)
     w.write_activate_version("s", 7)
     w.write_state(state, final=True)
-    assert _trace(out) == [1, "RECORD", 1, "ACTIVATE_VERSION", 1]
+    assert _trace(out) == [1, "SCHEMA", 1, "RECORD", 1, "ACTIVATE_VERSION", 1]
 
 
 def test_the_final_state_counts_records_a_full_buffer_already_flushed() -> None:
