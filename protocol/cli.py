@@ -198,7 +198,9 @@ def tap_main(cls: type[Tap]) -> Callable[..., Any]:
                 for entry in selected:
                     entry.select_all()
             writer = _stdout_writer()
-            tap.sync(selected, Bookmarks(_read_state(state)), writer)
+            bookmarks = Bookmarks(_read_state(state))
+            writer.resume_from(bookmarks.to_value())
+            tap.sync(selected, bookmarks, writer)
             writer.close()
 
         run_cli(body)

@@ -120,7 +120,8 @@ class Tap:
         """Write every selected stream, then the STATE holding every bookmark.
 
         Checkpoints, stream ends and this last STATE often carry the same value; the writer
-        writes a STATE only when it differs from the last one written, so the run ends with one.
+        skips a checkpoint that did not move, and writes this final one unless it would repeat
+        the line just before it, so the run ends with exactly one STATE.
         """
         by_name = {s.stream_name: s for s in self.streams()}
         started = time.monotonic()
@@ -130,7 +131,7 @@ class Tap:
                 log.warning("catalog stream '%s' is not offered by %s; skipped", entry.tap_stream_id, self.name)
                 continue
             self._sync_stream(stream, entry, bookmarks, writer)
-        writer.write_state(bookmarks.to_value())
+        writer.write_state(bookmarks.to_value(), final=True)
         emit("timer", "sync_duration", round(time.monotonic() - started, 6), {"status": "succeeded"})
 
     def _sync_stream(

@@ -21,9 +21,13 @@ class MessageWriter:
     stream's descriptor is pointed at /dev/null, so what the stream object still buffers
     and its own close raise nothing more.
 
-    :meth:`write_state` skips a value equal to the last one it wrote: a STATE that did not
-    move covers nothing new (and a target would commit records that a rerun sends again),
-    so checkpoints, stream ends and the end of a run may each ask for one freely.
+    :meth:`write_state` skips a checkpoint equal to the last STATE it wrote, records since
+    or not: a STATE that did not move the resume point does not cover the records before it
+    (a rerun from it sends them again), and a target that committed them under it would hold
+    them twice after a crash. So checkpoints and stream ends may each ask for one freely.
+    The run's last STATE (``final=True``) is skipped only when it would repeat the line just
+    written: the output ends with one STATE after everything, and a tap that finished
+    cleanly may have its tail committed under it (the runner commits that tail anyway).
     """
 
     def __init__(self, stream: IO[bytes], *, buffer_bytes: int = 256 * 1024) -> None:
@@ -33,6 +37,8 @@ class MessageWriter:
         self._size = 0
         self._record_prefix: dict[str, bytes] = {}
         self._last_state: bytes | None = None
+        self._written = 0  # bytes handed to the stream; with ``_size``, every byte written so far
+        self._state_end = -1  # that total right after the last STATE written
         self.closed = False
 
     def _add(self, data: bytes) -> None:
@@ -108,13 +114,23 @@ class MessageWriter:
             msg["bookmark_properties"] = list(bookmark_properties)
         self._add(dumps(msg) + b"\n")
 
-    def write_state(self, value: dict[str, Any]) -> None:
-        """A STATE line, flushed with everything before it; nothing when ``value`` is the last one written."""
+    def write_state(self, value: dict[str, Any], *, final: bool = False) -> None:
+        """A STATE line, flushed with everything before it.
+
+        Nothing when ``value`` is the last one written; with ``final`` (the end of a run that
+        finished) nothing only when nothing at all was written since that STATE.
+        """
         line = dumps({"type": "STATE", "value": value}) + b"\n"
-        if line != self._last_state:
+        if line != self._last_state or (final and self._written + self._size != self._state_end):
             self._last_state = line
             self._add(line)
+            self._state_end = self._written + self._size
         self.flush()
+
+    def resume_from(self, value: dict[str, Any]) -> None:
+        """The state the run starts from: a checkpoint equal to it moved nothing and is skipped
+        like a repeat (the run's final STATE is still written). Writes nothing."""
+        self._last_state = dumps({"type": "STATE", "value": value}) + b"\n"
 
     def write_state_value(self, value: dict[str, Any]) -> None:
         """A target's output: the bare state value on one line (what Meltano stores), flushed."""
@@ -138,6 +154,7 @@ class MessageWriter:
         data = b"".join(self._parts)
         self._parts.clear()
         self._size = 0
+        self._written += len(data)
         try:
             self._stream.write(data)
             self._stream.flush()

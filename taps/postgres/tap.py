@@ -170,8 +170,8 @@ class TapPostgres(Tap):
             finally:
                 for plan in plans:
                     plan.nonfinite.report(plan.name)
-        if not plans:
-            writer.write_state(bookmarks.to_value())  # otherwise each stream's sync ended with this STATE
+        # each stream's sync ended with a STATE too: the writer skips this one when it repeats that line
+        writer.write_state(bookmarks.to_value(), final=True)
         emit("counter", "streams_synced", len(plans), {"tap": self.name})
 
 

@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-__all__ = ["DurableFile"]
+__all__ = ["DurableFile", "fsync_dir"]
 
 log = logging.getLogger("sluice.files")
 
@@ -49,7 +49,7 @@ Transform = Callable[[IO[bytes], bool], Iterable[bytes]]
 Journal = Callable[["DurableFile", list[tuple[int, int]]], None]
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     """Make a directory entry (a new or renamed file) durable."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
@@ -137,7 +137,7 @@ class DurableFile:
             if size and self.line_based and not self.compress:
                 size = self._cut_torn_line(fd, size)
             if created:
-                _fsync_dir(parent)
+                fsync_dir(parent)
             self.ino = os.fstat(fd).st_ino
             if self.journal is not None:
                 self.journal(self, [(self.ino, size)])
@@ -272,7 +272,7 @@ class DurableFile:
                 self.journal(self, [(self.ino, self.committed), (new_ino, new_committed)])
             os.replace(tmp, self.path)
             self.ino = new_ino
-            _fsync_dir(self.path.parent)
+            fsync_dir(self.path.parent)
             done = True
         finally:
             if not done:

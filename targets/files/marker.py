@@ -31,6 +31,7 @@ from typing import Any
 from protocol.errors import TargetError
 from protocol.exactly_once import Committed
 from protocol.jsoncodec import JSONDecodeError, dumps, loads
+from targets.files.durable import fsync_dir
 
 __all__ = ["Marker", "Positions"]
 
@@ -44,14 +45,6 @@ def marker_name(state_id: str) -> str:
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", state_id)[:80]
     digest = hashlib.blake2b(state_id.encode(), digest_size=4).hexdigest()
     return f".sluice-state-{safe}-{digest}.json"
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class Marker:
@@ -101,7 +94,7 @@ class Marker:
         finally:
             os.close(fd)
         os.replace(tmp, self.path)
-        _fsync_dir(self.directory)
+        fsync_dir(self.directory)
         self.committed = committed
         self.files = {k: list(v) for k, v in files.items()}
 

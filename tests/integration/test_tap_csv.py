@@ -275,6 +275,19 @@ def test_each_state_is_written_once(tmp_path: Path) -> None:
     assert [m["type"] for m in unchanged.messages].count("STATE") == 1
 
 
+def test_no_state_that_does_not_cover_the_rows_before_it_is_written(tmp_path: Path) -> None:
+    # a keyless file's bookmark moves only at the end: a checkpoint among its rows would carry the
+    # value the run started from, and a target committing rows under it would get them twice after
+    # a kill (the rerun starts from that value and reads them again)
+    (tmp_path / "k.csv").write_text("n\n" + "".join(f"{i * 7 % 10}\n" for i in range(25_000)))
+    cfg = {"files": [{"entity": "k", "path": str(tmp_path / "k.csv")}]}
+    for state in (None, {"bookmarks": {"k": {"max_file_mtime": "2000-01-01T00:00:00+00:00"}}}):
+        result = tap(tmp_path, cfg, state=state)
+        assert len(result.records("k")) == 25_000
+        assert [m["type"] for m in result.messages][-2:] == ["RECORD", "STATE"]
+        assert [m["type"] for m in result.messages].count("STATE") == 1, state
+
+
 # -- the catalog ---------------------------------------------------------------------------
 
 

@@ -124,9 +124,10 @@ def test_sync_writes_schema_records_and_final_state(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     lines = singer_lines(result.stdout_bytes)
     assert [r["record"]["n"] for r in lines if r["type"] == "RECORD"] == [0, 1, 2]
-    # written once: the stream 'empty' after it and the end of the run leave the state as it was
-    assert [r for r in lines if r["type"] == "STATE"] == [{"type": "STATE", "value": {"bookmarks": {
-        "numbers": {"replication_key": "n", "replication_key_value": 2}}}}]
+    # the run ends with its STATE, once: the stream 'empty' wrote only its SCHEMA since the same value
+    final = {"type": "STATE", "value": {"bookmarks": {"numbers": {"replication_key": "n", "replication_key_value": 2}}}}
+    assert lines[-1] == final
+    assert [r["type"] for r in lines] == ["SCHEMA", "RECORD", "RECORD", "RECORD", "STATE", "SCHEMA", "STATE"]
     assert 'METRIC: {"type":"counter","metric":"record_count","value":3,"tags":{"stream":"numbers"}}' in result.stderr
 
 

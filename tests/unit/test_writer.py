@@ -84,16 +84,77 @@ def test_closed_pipe_raises_downstream_closed() -> None:
     assert stream.closed
 
 
-def test_a_state_equal_to_the_last_one_written_is_not_written_again() -> None:
+def _trace(out: io.BytesIO) -> list[object]:
+    """Each line as the STATE's id, or the message type."""
+    lines = [orjson.loads(line) for line in out.getvalue().splitlines()]
+    return [m["value"]["bookmarks"]["s"]["id"] if m["type"] == "STATE" else m["type"] for m in lines]
+
+
+def test_a_checkpoint_equal_to_the_last_state_written_is_not_written_again() -> None:
     out = io.BytesIO()
     w = MessageWriter(out)
     first = {"bookmarks": {"s": {"id": 1}}}
     w.write_state(first)
     w.write_state({"bookmarks": {"s": {"id": 1}}})  # unchanged: nothing new to commit
     w.write_record("s", {"id": 2})
-    w.write_state({"bookmarks": {"s": {"id": 1}}})  # records since, but the same resume point
+    # records since, but the same resume point: a rerun from it sends record 2 again, so it must
+    # not be what a target commits record 2 under (a keyless full-table read checkpoints this way)
+    w.write_state({"bookmarks": {"s": {"id": 1}}})
     w.write_state({"bookmarks": {"s": {"id": 2}}})
     w.write_state(first)  # changed back: written
     w.close()
-    lines = [orjson.loads(line) for line in out.getvalue().splitlines()]
-    assert [m["value"]["bookmarks"]["s"]["id"] if m["type"] == "STATE" else "R" for m in lines] == [1, "R", 2, 1]
+    assert _trace(out) == [1, "RECORD", 2, 1]
+
+
+def test_the_final_state_is_written_when_anything_was_written_since_the_last_one() -> None:
+    state = {"bookmarks": {"s": {"id": 1}}}
+    out = io.BytesIO()
+    w = MessageWriter(out)
+    w.write_state(state)
+    w.write_state(state, final=True)  # nothing since: the line just written would repeat
+    assert _trace(out) == [1]
+    w.write_schema("t", {"type": "object"})
+    w.write_state(state, final=True)  # the output ends with its STATE, even after a stream with no records
+    assert _trace(out) == [1, "SCHEMA", 1]
+    w.write_record("s", {"id": 1})
+    w.write_state(state)  # a checkpoint that did not move
+    w.write_state(state, final=True)  # the run's end: the output ends with a STATE after the record
+    w.write_state(state, final=True)
+    w.write_activate_version("s", 7)
+    w.write_state(state, final=True)
+    assert _trace(out) == [1, "SCHEMA", 1, "RECORD", 1, "ACTIVATE_VERSION", 1]
+
+
+def test_the_final_state_counts_records_a_full_buffer_already_flushed() -> None:
+    state = {"bookmarks": {"s": {"id": 1}}}
+    out = CountingBytesIO()
+    w = MessageWriter(out, buffer_bytes=100)
+    w.write_state(state)
+    for i in range(20):
+        w.write_record("s", {"id": i, "pad": "x" * 20})
+    w.flush()  # as a full buffer does: the records left, nothing is pending
+    assert out.writes > 2
+    w.write_state(state, final=True)
+    assert _trace(out)[-2:] == ["RECORD", 1]
+    writes = out.writes
+    w.write_record("s", {"id": 99})
+    w.write_state({"bookmarks": {"s": {"id": 99}}}, final=True)
+    assert out.writes == writes + 1  # a STATE leaves in one write with the records before it
+
+
+def test_a_checkpoint_equal_to_the_state_the_run_started_from_is_skipped() -> None:
+    start = {"bookmarks": {"s": {"id": 1}}}
+    out = io.BytesIO()
+    w = MessageWriter(out)
+    w.resume_from(start)
+    assert out.getvalue() == b""
+    w.write_record("s", {"id": 1})
+    w.write_state({"bookmarks": {"s": {"id": 1}}})  # did not move: a rerun sends record 1 again
+    w.write_state(start, final=True)
+    w.write_state({"bookmarks": {"s": {"id": 2}}})
+    assert _trace(out) == ["RECORD", 1, 2]
+    nothing = io.BytesIO()
+    idle = MessageWriter(nothing)
+    idle.resume_from(start)
+    idle.write_state(start, final=True)  # a run that wrote nothing still ends with its STATE
+    assert _trace(nothing) == [1]

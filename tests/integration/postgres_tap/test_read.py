@@ -7,8 +7,6 @@ from decimal import Decimal
 from itertools import pairwise
 from typing import Any
 
-import pytest
-
 from tests.conftest import exe, run
 from tests.integration.postgres_tap.conftest import Src, last_state, messages, records, tap, tap_killed_at
 
@@ -185,10 +183,6 @@ def _trailing_states(msgs: list[dict[str, Any]]) -> int:
     return len(msgs) - 1 - last_other
 
 
-@pytest.mark.xfail(reason=(
-    "merge of #10 branches: the writer's skip of a STATE equal to the last one written (h6) "
-    "drops tap-postgres's final STATE in one mode; to reconcile in the next session"
-), strict=False)
 def test_the_final_state_is_written_once_in_every_mode(src: Src) -> None:
     src.sql("CREATE TABLE a (id int PRIMARY KEY, at int); INSERT INTO a VALUES (1, 10), (2, 20)")
     src.sql("CREATE TABLE b (id int PRIMARY KEY, at int); INSERT INTO b VALUES (1, 10)")

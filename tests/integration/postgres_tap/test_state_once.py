@@ -45,3 +45,17 @@ def test_full_table_incremental_and_log_based_runs_write_each_state_once(src: Sr
     changes = tap(config, catalog, last_state(snapshot), src.tmp)
     assert [r["id"] for r in records(changes)] == [2]
     assert_each_state_once(changes)
+
+
+def test_a_keyless_full_table_read_writes_no_state_among_its_rows(src: Src) -> None:
+    # without a key the read cannot resume mid-table: its checkpoints carry the value written before
+    # the first row, and a target committing rows under one would get them twice after a kill
+    src.sql("CREATE TABLE nokey (n int); INSERT INTO nokey SELECT g % 10 FROM generate_series(1, 25000) g")
+    config = src.config()
+    msgs = tap(config, src.catalog(config, {"public-nokey": {"replication-method": "FULL_TABLE"}}))
+    assert len(records(msgs)) == 25000
+    kinds = [m["type"] for m in msgs]
+    first, last = kinds.index("RECORD"), len(kinds) - 1 - kinds[::-1].index("RECORD")
+    assert "STATE" not in kinds[first:last]
+    assert kinds[last + 1:] == ["ACTIVATE_VERSION", "STATE"]
+    assert_each_state_once(msgs)
