@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import orjson
@@ -53,6 +54,7 @@ def test_a_target_interrupted_by_sigint_mid_line_says_so_and_keeps_what_its_stat
     assert json.loads(proc.stdout.readline()) == {"upto": 50}
     proc.stdin.write(_records(51, 60) + b'{"type": "RECORD", "stream": "events", "record": {"id": 6')  # cut
     proc.stdin.flush()
+    time.sleep(1.0)  # the target has read the cut line and waits for the rest: no commit in flight
     proc.send_signal(signal.SIGINT)  # stdin stays open: the signal alone stops it
     out, err_bytes = proc.communicate(timeout=60)
     err = err_bytes.decode()
