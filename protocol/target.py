@@ -34,6 +34,7 @@ from protocol.messages import (
 )
 from protocol.metrics import emit
 from protocol.reader import MessageReader
+from protocol.settings_check import with_kit_settings
 from protocol.target_eo import ExactlyOnceMixin
 from protocol.writer import MessageWriter
 
@@ -109,6 +110,10 @@ class Target(ExactlyOnceMixin):
     capabilities: ClassVar[list[str]] = ["about", "stream-maps", "schema-flattening"]
     kind: ClassVar[str] = "target"
     sink_class: ClassVar[type[Sink]] = Sink
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.settings_schema = with_kit_settings(cls.settings_schema)  # strict_settings, in --about too
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         self.config = dict(config)
