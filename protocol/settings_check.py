@@ -17,7 +17,7 @@ configuration error listing them all (exit 2).
 Keys that are not typos stay quiet at the top level (:data:`QUIET_SETTINGS`): the
 settings singer-sdk adds to every plugin it builds, which Meltano Hub definitions declare
 and Meltano writes into the config file whenever they hold a value (Meltano passes only
-settings with a value, and never its own ``_``-prefixed extras). See docs/settings.md.
+settings with a value, and never its own ``_``-prefixed extras). See docs/unknown-settings.md.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "FEATURE_SWITCHES",
     "KIT_SETTINGS",
     "QUIET_SETTINGS",
     "RESERVED_SETTINGS",
@@ -58,6 +59,10 @@ RESERVED_SETTINGS: frozenset[str] = frozenset({
     "stream_maps", "stream_map_config", "faker_config", "flattening_enabled", "flattening_max_depth",
     "batch_config",
 })
+
+#: The reserved keys that switch a feature on: a value there that is not empty or false is
+#: warned about (records would otherwise pass unmapped or unflattened without a word).
+FEATURE_SWITCHES: frozenset[str] = frozenset({"stream_maps", "flattening_enabled"})
 
 #: Quiet where a connector does not declare them: the reserved keys above plus singer-sdk's
 #: built-in target settings, which Hub definitions of SDK loaders carry (Meltano fills
@@ -139,7 +144,7 @@ def unknown_settings(config: Mapping[str, Any], schema: Mapping[str, Any],
     on this kit, whose nested objects may be open without saying so)."""
     out: list[UnknownSetting] = []
     top = {key: schema[key] for key in ("additionalProperties", "patternProperties") if key in schema}
-    top["properties"] = dict.fromkeys(schema.get("properties") or {}, {})  # known names, nothing below
+    top["properties"] = {key: {} for key in schema.get("properties") or {}}  # known names, nothing below
     _walk(config, schema if nested else top, "", out)
     return out
 
@@ -150,7 +155,7 @@ def _asks_for_feature(value: Any) -> bool:
 
 def report_unknown(config: Mapping[str, Any], schema: Mapping[str, Any], connector_name: str,
                    *, strict: bool) -> list[str]:
-    """Warn once per unknown key (and per reserved feature asked for), on stderr.
+    """Warn once per unknown key (and per reserved feature switched on), on stderr.
 
     Returns the problems that make the config invalid: every unknown key under ``strict``,
     else those the schema itself forbids. Nothing is logged for keys returned."""
@@ -161,7 +166,7 @@ def report_unknown(config: Mapping[str, Any], schema: Mapping[str, Any], connect
         else:
             log.warning("%s; it is ignored (set strict_settings to make this an error)", unknown.describe())
     declared = schema.get("properties") or {}
-    for key in sorted(RESERVED_SETTINGS - set(declared)):
+    for key in sorted(FEATURE_SWITCHES - set(declared)):
         if _asks_for_feature(config.get(key)):
             log.warning("setting '%s' is reserved: %s does not apply it yet; its value is ignored",
                         key, connector_name)

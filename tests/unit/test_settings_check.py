@@ -133,10 +133,16 @@ def test_reserved_feature_asked_for_is_reported_as_not_applied(tmp_path: Path,
                                                                caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING)
     schema = with_kit_settings({"properties": {"path": {"type": "string"}}})
-    source = _write(tmp_path, {"stream_maps": {"s": {"x": None}}, "flattening_enabled": False, "faker_config": {}})
+    source = _write(tmp_path, {"stream_maps": {"s": {"x": None}}, "flattening_enabled": True,
+                               "flattening_max_depth": 3, "faker_config": {"seed": 1}, "batch_config": {}})
     load_config([source], connector_name="tap-x", settings_schema=schema, environ={})
     assert [r.getMessage() for r in caplog.records] == [
+        "setting 'flattening_enabled' is reserved: tap-x does not apply it yet; its value is ignored",
         "setting 'stream_maps' is reserved: tap-x does not apply it yet; its value is ignored"]
+    caplog.clear()
+    source = _write(tmp_path, {"stream_maps": {}, "flattening_enabled": False})
+    load_config([source], connector_name="tap-x", settings_schema=schema, environ={})
+    assert caplog.records == []
 
 
 def test_a_schema_open_at_the_top_is_respected() -> None:
