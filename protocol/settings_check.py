@@ -33,6 +33,7 @@ __all__ = [
     "KIT_SETTINGS",
     "QUIET_SETTINGS",
     "RESERVED_SETTINGS",
+    "TARGET_KIT_SETTINGS",
     "UnknownSetting",
     "report_unknown",
     "unknown_settings",
@@ -48,6 +49,16 @@ KIT_SETTINGS: dict[str, dict[str, Any]] = {
         "default": False,
         "description": "Treat unknown settings (typos such as 'delimeter' for 'delimiter', at any depth) "
                        "as a configuration error (exit 2) instead of a warning.",
+    },
+}
+
+#: Settings every target built on the kit accepts (read by protocol/target.py and batch.py).
+TARGET_KIT_SETTINGS: dict[str, dict[str, Any]] = {
+    "fast_path": {
+        "type": "boolean",
+        "default": True,
+        "description": "Decode and validate runs of records in chunks where a stream's schema allows; false "
+                       "reads every line on the reference path (the same result, slower). For troubleshooting.",
     },
 }
 
@@ -86,10 +97,10 @@ class UnknownSetting:
         return f"unknown setting '{self.path}'{hint}"
 
 
-def with_kit_settings(schema: Mapping[str, Any]) -> dict[str, Any]:
-    """``schema`` with the kit's own settings added to its top-level properties."""
+def with_kit_settings(schema: Mapping[str, Any], *, target: bool = False) -> dict[str, Any]:
+    """``schema`` with the kit's own settings (and a target's) added to its top-level properties."""
     properties = dict(schema.get("properties") or {})
-    for key, prop in KIT_SETTINGS.items():
+    for key, prop in {**KIT_SETTINGS, **(TARGET_KIT_SETTINGS if target else {})}.items():
         properties.setdefault(key, prop)
     return {**schema, "properties": properties}
 

@@ -113,7 +113,7 @@ class Target(ExactlyOnceMixin):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls.settings_schema = with_kit_settings(cls.settings_schema)  # strict_settings, in --about too
+        cls.settings_schema = with_kit_settings(cls.settings_schema, target=True)  # in --about too
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         self.config = dict(config)
