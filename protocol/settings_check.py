@@ -134,14 +134,15 @@ def _walk(value: Any, schema: Any, path: str, out: list[UnknownSetting]) -> None
         return
     extra = schema.get("additionalProperties")
     declared = _declared(schema)
-    if declared is None:
-        if extra is not False:
-            return
-        declared = {}
+    if declared is None and extra is not False and not isinstance(extra, Mapping):
+        return  # free-form: no properties, no rule for the keys
+    declared = declared or {}
     closed = (extra is None or extra is False) and "patternProperties" not in schema
     for key, item in value.items():
         if key in declared:
             _walk(item, declared[key], _child(path, key), out)
+        elif isinstance(extra, Mapping):  # a map: each value has the additionalProperties schema
+            _walk(item, extra, _child(path, str(key)), out)
         elif closed and not (not path and key in QUIET_SETTINGS):
             match = difflib.get_close_matches(str(key), list(declared), n=1, cutoff=0.6)
             out.append(UnknownSetting(_child(path, str(key)), match[0] if match else None, extra is False))

@@ -148,3 +148,14 @@ def test_reserved_feature_asked_for_is_reported_as_not_applied(tmp_path: Path,
 def test_a_schema_open_at_the_top_is_respected() -> None:
     schema = {"type": "object", "properties": {"a": {"type": "string"}}, "additionalProperties": True}
     assert unknown_settings({"b": 1}, schema) == unknown_settings({"b": 1}, schema, nested=False) == []
+
+
+def test_values_of_a_map_are_walked_with_its_value_schema(tmp_path: Path) -> None:
+    closed = {"type": "object", "properties": {"url": {"type": "string"}}, "additionalProperties": False}
+    schema = {"type": "object", "properties": {"sources": {"type": "object", "additionalProperties": closed}}}
+    assert [(u.path, u.suggestion, u.forbidden) for u in unknown_settings({"sources": {"a": {"ulr": "x"}}}, schema)
+            ] == [("sources.a.ulr", "url", True)]
+    source = _write(tmp_path, {"sources": {"a": {"ulr": "x"}}})  # the schema's own error, named once
+    with pytest.raises(ConfigError) as err:
+        load_config([source], connector_name="tap-x", settings_schema=schema, environ={})
+    assert err.value.problems == ["unknown setting 'sources.a.ulr' (did you mean 'url'?)"]
