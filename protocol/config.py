@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from protocol.errors import ConfigError
+from protocol.settings_check import report_unknown
 
 if TYPE_CHECKING:
     import jsonschema
@@ -139,12 +140,23 @@ def load_config(
         if not isinstance(data, dict):
             raise ConfigError(f"config file {source} must hold a JSON object")
         config.update(data)
+    unknown = report_unknown(config, settings_schema, connector_name,
+                             strict=config.get("strict_settings") is True)
     _apply_defaults(config, settings_schema)
+    problems = _validate(config, settings_schema)
+    if problems or unknown:
+        raise ConfigError("invalid config", [*problems, *unknown])
+    return config
+
+
+def _validate(config: dict[str, Any], settings_schema: Mapping[str, Any]) -> list[str]:
+    """Every schema problem of ``config``, sorted; an unknown key the schema forbids is left
+    to :func:`report_unknown`, which names it with a did-you-mean."""
     import fastjsonschema
 
     try:  # the quick check (~15 ms to compile) for the common case of a valid config
         fastjsonschema.validate(dict(settings_schema), config, use_default=False)
-        return config
+        return []
     except fastjsonschema.JsonSchemaValueException as exc:
         where = (exc.name or "data").removeprefix("data").lstrip(".")
         quick = f"setting '{where}': {exc.message}" if where else exc.message
@@ -152,14 +164,13 @@ def load_config(
 
     validator = jsonschema.Draft7Validator(settings_schema)
     secrets = secret_values(config, settings_schema)
-    problems = sorted(
-        (_describe(e, secrets) for e in validator.iter_errors(config)),
-    )
-    if not problems:  # fastjsonschema is stricter on a format: report what it said
+    errors = list(validator.iter_errors(config))
+    problems = sorted(_describe(e, secrets) for e in errors if e.validator != "additionalProperties")
+    if not errors:  # fastjsonschema is stricter on a format: report what it said
         for secret in secrets:
             quick = quick.replace(secret, REDACTED)
         problems = [quick]
-    raise ConfigError("invalid config", problems)
+    return problems
 
 
 class RedactingFilter(logging.Filter):

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 from protocol.catalog import Catalog, CatalogEntry, Metadata
 from protocol.metrics import emit
+from protocol.settings_check import with_kit_settings
 from protocol.state import Bookmarks
 from protocol.writer import MessageWriter
 
@@ -101,6 +102,10 @@ class Tap:
     settings_schema: ClassVar[dict[str, Any]] = {"type": "object", "properties": {}}
     capabilities: ClassVar[list[str]] = ["catalog", "discover", "state", "about", "test"]
     kind: ClassVar[str] = "tap"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.settings_schema = with_kit_settings(cls.settings_schema)  # strict_settings, in --about too
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         self.config = dict(config)

@@ -35,20 +35,12 @@ from protocol.messages import (
 )
 from protocol.metrics import emit
 from protocol.reader import MessageReader
+from protocol.settings_check import with_kit_settings
 from protocol.signals import stop_held
 from protocol.target_eo import ExactlyOnceMixin
 from protocol.writer import MessageWriter
 
-__all__ = ["FAST_PATH_SETTING", "Sink", "Target"]
-
-#: the ``fast_path`` setting every target reads (protocol.batch.fast_path_enabled); declared in their schemas
-FAST_PATH_SETTING: dict[str, Any] = {
-    "type": "boolean",
-    "default": True,
-    "description": "Validate and hand over simple records in large chunks where the target supports it; "
-                   "false reads line by line (same result, slower). SLUICE_FAST_PATH=0 in the environment "
-                   "does the same.",
-}
+__all__ = ["Sink", "Target"]
 
 log = logging.getLogger("sluice.target")
 
@@ -120,6 +112,10 @@ class Target(ExactlyOnceMixin):
     capabilities: ClassVar[list[str]] = ["about", "stream-maps", "schema-flattening"]
     kind: ClassVar[str] = "target"
     sink_class: ClassVar[type[Sink]] = Sink
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.settings_schema = with_kit_settings(cls.settings_schema, target=True)  # in --about too
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         self.config = dict(config)

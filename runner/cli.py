@@ -245,10 +245,14 @@ def crontab(obj: Ctx, metrics_file: str | None) -> int:
 
 
 @cli.command()
+@click.option("--strict", is_flag=True, help="Unknown settings are problems (exit 2), not warnings.")
 @click.pass_obj
-def validate(obj: Ctx) -> int:
-    """Check sluice.yml and resolve every connector (programs, config files, ${ENV}), listing every problem."""
+def validate(obj: Ctx, strict: bool) -> int:
+    """Check sluice.yml and resolve every connector (programs, config files, ${ENV}), listing every problem.
+
+    Also reports config keys a connector's settings schema does not declare (typos)."""
     from protocol.errors import ConfigError
+    from runner.settings_report import settings_report
 
     project = obj.project
     problems: list[str] = []
@@ -257,9 +261,14 @@ def validate(obj: Ctx) -> int:
             project.resolve(conn, check_catalog=True)
         except ConfigError as exc:
             problems.extend(exc.problems or [str(exc)])
+    report = settings_report(project, strict=strict)
+    for line in report.warnings:
+        _echo(f"sluice: warning: {line}", err=True)
+    problems.extend(report.problems)
     if problems:
         raise ConfigError(f"{project.where}: problems found", problems)
-    _echo(f"{project.where}: ok ({len(project.connectors)} connectors, {len(project.pipelines)} pipelines)")
+    unknown = f"; {len(report.warnings)} unknown setting(s), see the warnings" if report.warnings else ""
+    _echo(f"{project.where}: ok ({len(project.connectors)} connectors, {len(project.pipelines)} pipelines{unknown})")
     return EXIT_OK
 
 

@@ -13,6 +13,7 @@ import jsonschema
 
 from protocol import ConfigError, Tap, tap_main
 from protocol.config import read_json_file
+from protocol.settings_check import report_unknown
 from taps.csv.client import FileSpec, missing_path
 from taps.csv.inference import TYPE_NAMES
 from taps.csv.streams import CsvStream
@@ -44,6 +45,7 @@ FILE_SCHEMA: dict[str, Any] = {
         "schema": {"type": "object", "required": ["properties"],
                    "properties": {"properties": {"type": "object",
                                                  "description": "The columns: name -> JSON Schema."}},
+                   "additionalProperties": True,
                    "description": "The stream's JSON Schema; no inference."},
         "types": {"type": "object",
                   "additionalProperties": {"anyOf": [{"enum": list(TYPE_NAMES)}, {"type": "object"}]},
@@ -55,6 +57,8 @@ FILE_SCHEMA: dict[str, Any] = {
         "empty_as_null": {"type": "boolean", "description": "This file's empty cells are null in string columns too."},
     },
 }
+
+_DEFINITION_SCHEMA: dict[str, Any] = {"properties": {"csv_files_definition": {"type": "array", "items": FILE_SCHEMA}}}
 
 EMPTY_AS_NULL = (
     'An empty cell (bare or quoted as "") of a string column is the empty string "", as MeltanoLabs tap-csv '
@@ -117,6 +121,8 @@ def file_specs(config: dict[str, Any]) -> list[FileSpec]:
             f"entry {i}" + (f" '{'/'.join(map(str, e.absolute_path))}'" if e.absolute_path else "") + f": {e.message}"
             for i, item in enumerate(items) for e in validator.iter_errors(item)
         )
+        problems += report_unknown({"csv_files_definition": items}, _DEFINITION_SCHEMA, TapCsv.name,
+                                   strict=config.get("strict_settings") is True)
         if problems:
             raise ConfigError(f"invalid csv_files_definition {definition}", problems)
     if not items:

@@ -9,7 +9,6 @@ from typing import Any, ClassVar
 
 from protocol import ConfigError, Target, TargetError
 from protocol.exactly_once import CAPABILITY, Committed
-from protocol.target import FAST_PATH_SETTING
 from targets.files.durable import DurableFile
 from targets.files.marker import Marker, Positions
 
@@ -47,7 +46,6 @@ COMMON_SETTINGS: dict[str, Any] = {
         "default": 1.0,
         "description": "A STATE is held at most this long before the files are synced and it is emitted.",
     },
-    "fast_path": FAST_PATH_SETTING,
 }
 
 

@@ -19,7 +19,7 @@ from protocol.jsoncodec import loads
 from protocol.messages import RecordMessage, SchemaMessage
 from protocol.metrics import emit
 from protocol.schema import property_schemas
-from protocol.target import FAST_PATH_SETTING, Sink, Target
+from protocol.target import Sink, Target
 from protocol.writer import MessageWriter
 from targets.sql.dialect import DELETED_COLUMN, VERSION_COLUMN, Loader, MetaValues, utc_now
 from targets.sql.owners import TableClaims
@@ -68,7 +68,6 @@ COMMON_SETTINGS: dict[str, dict[str, Any]] = {
         "type": "boolean", "default": False,
         "description": "On ACTIVATE_VERSION, delete rows of older versions instead of setting _sdc_deleted_at.",
     },
-    "fast_path": FAST_PATH_SETTING,
     "batch_size_rows": {
         "type": "integer", "minimum": 1, "default": 100_000,
         "description": "Commit (and emit the held STATE) at most every this many rows.",

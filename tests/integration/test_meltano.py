@@ -33,8 +33,8 @@ def meltano_exe() -> Path:
     return exe
 
 
-def meltano(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MELTANO_", "VIRTUAL_ENV"))}
+def meltano(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("MELTANO_", "VIRTUAL_ENV"))}, **(env or {})}
     env["MELTANO_SEND_ANONYMOUS_USAGE_STATS"] = "false"
     env["MELTANO_DISABLE_TRACKING"] = "true"
     return subprocess.run([str(meltano_exe()), *args], cwd=PROJECT, env=env, capture_output=True,
@@ -49,6 +49,9 @@ def test_meltano_run_lands_rows_and_stores_state() -> None:
 
     result = meltano("run", "tap-csv", "target-jsonl")
     assert result.returncode == 0, result.stderr[-3000:]
+    # the config files Meltano writes hold only keys our settings schemas know: no typo warning
+    assert "tap-csv" in result.stderr and "target-jsonl" in result.stderr  # both sides' logs are there
+    assert "unknown setting" not in result.stderr and "is reserved" not in result.stderr
 
     source_rows = (ROOT / "examples" / "data" / "customers.csv").read_text().strip().splitlines()[1:]
     landed = [json.loads(line) for line in (PROJECT / "output" / "customers.jsonl").read_text().splitlines()]
@@ -67,5 +70,12 @@ def test_meltano_run_lands_rows_and_stores_state() -> None:
     again = meltano("run", "tap-csv", "target-jsonl")
     assert again.returncode == 0, again.stderr[-3000:]
     assert "unchanged since" in again.stderr
+    assert "unknown setting" not in again.stderr
+
+    # ... and a real typo does reach the user through Meltano (so the checks above can fail)
+    typo = [{"entity": "customers", "path": "../data/customers.csv", "delimeter": ","}]
+    invoked = meltano("invoke", "tap-csv", "--discover", env={"TAP_CSV_FILES": json.dumps(typo)})
+    assert invoked.returncode == 0, invoked.stderr[-3000:]
+    assert "unknown setting 'files[0].delimeter' (did you mean 'delimiter'?)" in invoked.stderr
     relanded = (PROJECT / "output" / "customers.jsonl").read_text().splitlines()
     assert len(relanded) == len(source_rows)

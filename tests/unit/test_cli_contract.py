@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from protocol import Bookmarks, FatalSourceError, Sink, Stream, Tap, Target, tap_main, target_main
 from protocol.messages import RecordMessage, SchemaMessage
+from protocol.settings_check import KIT_SETTINGS
 
 SETTINGS = {
     "type": "object",
@@ -109,7 +110,10 @@ def test_about_json_has_sdk_shape() -> None:
     about = json.loads(result.stdout)
     assert set(about) == {"name", "description", "version", "sdk_version", "supported_python_versions",
                           "capabilities", "settings"}
-    assert about["name"] == "tap-numbers" and about["settings"] == SETTINGS
+    # the declared settings, plus the kit's own strict_settings, published for every connector
+    assert about["name"] == "tap-numbers"
+    kit = {"strict_settings": KIT_SETTINGS["strict_settings"]}
+    assert about["settings"]["properties"] == {**SETTINGS["properties"], **kit}
     assert "discover" in about["capabilities"] and "state" in about["capabilities"]
 
 
