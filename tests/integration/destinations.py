@@ -78,10 +78,15 @@ def _plain(value: Any, kind: str) -> Any:
     return value
 
 
+def _integral(text: str) -> Any:
+    return int(text) if text.lstrip("-").isdigit() else exact(text)
+
+
 def _cell(text: str | None, kind: str) -> Any:
     if text is None or text == "":
         return None
-    convert: Callable[[str], Any] = {"int": int, "str": str, "json": exact}[kind]
+    # an integer column may hold "0.0": a number such as 2.5e-400 reads as 0.0 in every JSON parser
+    convert: Callable[[str], Any] = {"int": _integral, "str": str, "json": exact}[kind]
     return convert(text)
 
 

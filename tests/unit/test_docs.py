@@ -193,9 +193,8 @@ def _module_file(name: str) -> Path | None:
 
 def _imported_modules(path: Path, module: str) -> Iterator[str]:
     tree = ast.parse(path.read_text())
-    lazy: dict[str, tuple[str, str]] = {}
-    if module == "protocol":
-        lazy = importlib.import_module("protocol")._LAZY
+    # ``from protocol import X`` loads X's module through the package's lazy table
+    lazy: dict[str, tuple[str, str]] = importlib.import_module("protocol")._LAZY
     skip: set[int] = set()
     for node in ast.walk(tree):  # imports under `if TYPE_CHECKING:` are not run
         if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
