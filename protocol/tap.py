@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from protocol.catalog import Catalog, CatalogEntry, Metadata
 from protocol.metrics import emit
 from protocol.state import Bookmarks
+from protocol.wording import plural
 from protocol.writer import MessageWriter
 
 __all__ = ["Stream", "Tap"]
@@ -111,7 +112,7 @@ class Tap:
     def test_connection(self) -> str:
         """Connect, authenticate and touch one object; return a one-line success message."""
         streams = self.streams()
-        return f"{len(streams)} stream(s) available"
+        return f"{plural(len(streams), 'stream')} available"
 
     def discover(self) -> Catalog:
         return Catalog([s.catalog_entry() for s in self.streams()])

@@ -238,6 +238,7 @@ def crontab(obj: Ctx, metrics_file: str | None) -> int:
 def validate(obj: Ctx) -> int:
     """Check sluice.yml and resolve every connector (programs, config files, ${ENV}), listing every problem."""
     from protocol.errors import ConfigError
+    from protocol.wording import plural
 
     project = obj.project
     problems: list[str] = []
@@ -248,7 +249,8 @@ def validate(obj: Ctx) -> int:
             problems.extend(exc.problems or [str(exc)])
     if problems:
         raise ConfigError(f"{project.where}: problems found", problems)
-    _echo(f"{project.where}: ok ({len(project.connectors)} connectors, {len(project.pipelines)} pipelines)")
+    counts = f"{plural(len(project.connectors), 'connector')}, {plural(len(project.pipelines), 'pipeline')}"
+    _echo(f"{project.where}: ok ({counts})")
     return EXIT_OK
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from protocol.wording import plural
 from runner.cli_context import EXIT_FAILED, EXIT_OK, Ctx
 
 if TYPE_CHECKING:
@@ -107,7 +108,7 @@ def discover(obj: Ctx, connector: str, output: str | None, timeout: float) -> in
     else:
         path = Path(output)
         _write_json_atomic(path, catalog)
-        click.echo(f"sluice: {conn.name}: {len(catalog['streams'])} stream(s) written to {path}", err=True)
+        click.echo(f"sluice: {conn.name}: {plural(len(catalog['streams']), 'stream')} written to {path}", err=True)
     return EXIT_OK
 
 

@@ -12,6 +12,7 @@ from typing import IO, Any
 
 import orjson
 
+from protocol.wording import plural
 from runner.connectors import about, coerce_config, connector_secrets
 from runner.counts import keyless_shortfalls, stream_keys
 from runner.isolation import Redactor, RunDir, child_env, make_preexec
@@ -275,7 +276,7 @@ def _summary(output: RunOutput, plan: RunPlan, outcome: Outcome, saved: int, had
             if not stats.reported:
                 lines.append(f"  note: the {side} reported no record counts (no METRIC record_count lines)")
     if saved:
-        lines.append(f"  state: {saved} STATE value(s) stored under '{plan.state_id}'")
+        lines.append(f"  state: {plural(saved, 'STATE value')} stored under '{plan.state_id}'")
     else:
         kept = "the stored bookmarks are unchanged" if had_state else "nothing stored"
         lines.append(f"  state: the target sent no STATE; {kept}")

@@ -297,7 +297,7 @@ def test_connection_check(tmp_path: Path) -> None:
     cfg = one(tmp_path, "a.csv", "id\n1\n")
     result = tap(tmp_path, cfg, "--test")
     assert result.stdout == b""
-    assert "1 stream(s), 1 readable file(s) with a header" in result.stderr
+    assert "1 stream, 1 readable file with a header" in result.stderr
     (tmp_path / "a.csv").write_text("")
     failed = tap(tmp_path, cfg, "--test", ok=False)
     assert failed.code == 1 and "no header row" in failed.stderr
