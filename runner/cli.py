@@ -214,10 +214,10 @@ def runs(obj: Ctx, pipeline: str | None, limit: int, as_json: bool) -> int:
         for r in records:
             _echo(json.dumps(r.to_dict()))
         return EXIT_OK
-    _echo("ID\tPIPELINE\tSTARTED\tENDED\tSTATUS\tRECORDS\tERROR")
+    _echo("RUN\tPIPELINE\tSTARTED\tENDED\tSTATUS\tRECORDS\tERROR")
     for r in records:
         recs = "-" if r.records_committed is None else str(r.records_committed)
-        _echo(f"{r.id}\t{r.pipeline}\t{_when(r.started_at)}\t{_when(r.ended_at)}\t{r.status}\t{recs}\t{r.error or ''}")
+        _echo(f"{r.number}\t{r.pipeline}\t{_when(r.started_at)}\t{_when(r.ended_at)}\t{r.status}\t{recs}\t{r.error or ''}")
     return EXIT_OK
 
 

@@ -128,7 +128,8 @@ def _locked_run(project: Project, plan: RunPlan, options: RunOptions, store: Sta
                 tap: ResolvedConnector, target: ResolvedConnector, url_secrets: set[str], terminal: IO[str]) -> int:
     base = project.dir / SLUICE_DIR
     store.abandon_stale_runs(plan.state_id)
-    run_id = store.start_run(plan.pipeline, plan.state_id)
+    started = store.start_run(plan.pipeline, plan.state_id)
+    run_id = started.id
     state = None if options.full_refresh else store.get_state(plan.state_id)
     generation = store.bump_generation(plan.state_id) if options.full_refresh else store.generation(plan.state_id)
     redactor = Redactor(url_secrets)
@@ -143,7 +144,7 @@ def _locked_run(project: Project, plan: RunPlan, options: RunOptions, store: Sta
         store.finish_run(run_id, "interrupted", None, None, "interrupted before the connectors started")
         raise
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    log_path = base / "logs" / _safe(plan.pipeline) / f"{stamp}-run{run_id}.log"
+    log_path = base / "logs" / _safe(plan.pipeline) / f"{stamp}-run{started.number}.log"
     output = RunOutput(log_path, redactor, terminal, verbose=options.verbose)
     saved = 0
 
@@ -164,7 +165,7 @@ def _locked_run(project: Project, plan: RunPlan, options: RunOptions, store: Sta
             cmds = _Commands(tap, target, state, run_dir)
             how = "full refresh" if options.full_refresh else ("resuming from the stored state" if state
                                                                  else "no stored state")
-            output.runner_line(f"run {run_id} of pipeline '{plan.pipeline}': {tap.name} | {target.name} ({how})")
+            output.runner_line(f"run {started.number} of pipeline '{plan.pipeline}': {tap.name} | {target.name} ({how})")
             output.runner_line(f"tap: {shlex.join(cmds.tap)}", terminal=False)
             output.runner_line(f"delivery: exactly-once (the target commits state id '{plan.state_id}', generation "
                                f"{generation}, with its rows)" if exactly_once else
