@@ -217,7 +217,8 @@ def runs(obj: Ctx, pipeline: str | None, limit: int, as_json: bool) -> int:
     _echo("RUN\tPIPELINE\tSTARTED\tENDED\tSTATUS\tRECORDS\tERROR")
     for r in records:
         recs = "-" if r.records_committed is None else str(r.records_committed)
-        _echo(f"{r.number}\t{r.pipeline}\t{_when(r.started_at)}\t{_when(r.ended_at)}\t{r.status}\t{recs}\t{r.error or ''}")
+        _echo(f"{r.number}\t{r.pipeline}\t{_when(r.started_at)}\t{_when(r.ended_at)}\t{r.status}\t{recs}\t"
+              f"{r.error or ''}")
     return EXIT_OK
 
 

@@ -165,7 +165,8 @@ def _locked_run(project: Project, plan: RunPlan, options: RunOptions, store: Sta
             cmds = _Commands(tap, target, state, run_dir)
             how = "full refresh" if options.full_refresh else ("resuming from the stored state" if state
                                                                  else "no stored state")
-            output.runner_line(f"run {started.number} of pipeline '{plan.pipeline}': {tap.name} | {target.name} ({how})")
+            output.runner_line(f"run {started.number} of pipeline '{plan.pipeline}': {tap.name} | {target.name} "
+                               f"({how})")
             output.runner_line(f"tap: {shlex.join(cmds.tap)}", terminal=False)
             output.runner_line(f"delivery: exactly-once (the target commits state id '{plan.state_id}', generation "
                                f"{generation}, with its rows)" if exactly_once else
