@@ -14,7 +14,7 @@ import orjson
 
 from protocol.wording import plural
 from runner.connectors import about, coerce_config, connector_secrets
-from runner.counts import keyless_shortfalls, stream_keys
+from runner.counts import keyless_shortfalls, nothing_moved, stream_keys
 from runner.isolation import Redactor, RunDir, child_env, make_preexec
 from runner.output import RunOutput
 from runner.project import Connector, Project, ResolvedConnector
@@ -202,6 +202,8 @@ def _locked_run(project: Project, plan: RunPlan, options: RunOptions, store: Sta
             error = redactor(f"{_side_name(outcome, tap, target)} failed: {outcome.reason}")
         emitted = outcome.tap.stats.total if outcome and outcome.tap.stats.reported else None
         committed = outcome.target.stats.total if outcome and outcome.target.stats.reported else None
+        if outcome is not None and outcome.ok and nothing_moved(outcome.tap.stats, outcome.target.stats):
+            committed = 0
         try:
             store.finish_run(run_id, status, emitted, committed, error)
         except StoreError as exc:
@@ -259,7 +261,10 @@ def _summary(output: RunOutput, plan: RunPlan, outcome: Outcome, saved: int, had
     streams = sorted(set(emitted.counts) | set(committed.counts))
     width = max([len("stream"), *(len(s) for s in streams)])
     lines = [f"summary: {outcome.status} in {outcome.elapsed:.2f} s"]
-    if not streams:
+    if outcome.ok and nothing_moved(emitted, committed):
+        lines.append("  0 records: nothing new since the last run" if had_state else
+                     "  0 records: the tap emitted none")
+    elif not streams:
         lines.append("  no record counts reported (no METRIC record_count lines from either side)")
     else:
         lines.append(f"  {'stream':<{width}}  {'tap emitted':>12}  {'target committed':>16}")
