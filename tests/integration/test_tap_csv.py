@@ -211,7 +211,7 @@ def test_unchanged_files_are_skipped_by_modification_time(tmp_path: Path) -> Non
     again = tap(tmp_path, cfg, state=first.state)
     assert again.records("f") == []
     assert again.state["bookmarks"]["f"]["max_file_mtime"] == mark
-    assert "1 of 2" not in again.stderr and "2 of 2 file(s) unchanged" in again.stderr
+    assert "1 of 2" not in again.stderr and "2 of 2 files unchanged" in again.stderr
 
     (folder / "c.csv").write_text("id\n3\n")
     with open(folder / "a.csv", "a") as fh:
