@@ -56,7 +56,9 @@ def run(obj: Ctx, names: tuple[str, ...], all_: bool, jobs: int, full_refresh: b
     """Run a pipeline of sluice.yml, or TAP | TARGET ad hoc.
 
     The tap's stdout is piped into the target's stdin; every STATE the target sends back
-    is stored as it arrives and given to the tap (--state) on the next run.
+    is stored as it arrives and given to the tap (--state) on the next run. On a terminal a
+    live progress line shows records emitted and committed; SLUICE_PROGRESS=SECONDS prints
+    one every SECONDS anywhere (and in the run's log), SLUICE_PROGRESS=0 none.
     """
     from runner.run import RunOptions, plan_adhoc, plan_pipeline, run_pipeline
 

@@ -60,7 +60,7 @@ def test_an_incremental_run_that_moves_nothing_reports_0_records(tmp_path: Path)
     _csv_project(tmp_path)
     first = sluice(["run", "customers"], tmp_path)
     assert first.returncode == 0, first.stderr
-    assert "0 records" not in first.stderr
+    assert "0 records:" not in first.stderr
     done = sluice(["run", "customers"], tmp_path)
     assert done.returncode == 0, done.stderr
     assert "sluice |   0 records: nothing new since the last run" in done.stderr, done.stderr
