@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from protocol.state import Bookmarks
     from protocol.tap import Stream, Tap
     from protocol.target import Sink, Target
+    from protocol.wording import plural
     from protocol.writer import MessageWriter
 
 _LAZY: dict[str, tuple[str, str]] = {
@@ -86,6 +87,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "load_config": ("protocol.config", "load_config"),
     "loads": ("protocol.jsoncodec", "loads"),
     "merge_types": ("protocol.schema", "merge_types"),
+    "plural": ("protocol.wording", "plural"),
     "run_cli": ("protocol.cli", "run_cli"),
     "secret_values": ("protocol.config", "secret_values"),
     "tap_main": ("protocol.cli", "tap_main"),
@@ -134,6 +136,7 @@ __all__ = [
     "load_config",
     "loads",
     "merge_types",
+    "plural",
     "run_cli",
     "secret_values",
     "tap_main",

@@ -8,9 +8,10 @@ from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 from protocol.catalog import Catalog, CatalogEntry, Metadata
-from protocol.metrics import emit
+from protocol.metrics import RecordCounter, emit
 from protocol.settings_check import with_kit_settings
 from protocol.state import Bookmarks
+from protocol.wording import plural
 from protocol.writer import MessageWriter
 
 __all__ = ["Stream", "Tap"]
@@ -116,7 +117,7 @@ class Tap:
     def test_connection(self) -> str:
         """Connect, authenticate and touch one object; return a one-line success message."""
         streams = self.streams()
-        return f"{len(streams)} stream(s) available"
+        return f"{plural(len(streams), 'stream')} available"
 
     def discover(self) -> Catalog:
         return Catalog([s.catalog_entry() for s in self.streams()])
@@ -153,11 +154,14 @@ class Tap:
         count = 0
         best: Any = None
         write = writer.write_record
+        counter = RecordCounter(name, writer.flush)
         for record in stream.get_records(bookmarks):
             if not all_fields:
                 record = {k: v for k, v in record.items() if k in fields}
             write(name, record)
             count += 1
+            if count >= counter.check_at:
+                counter.tick(count)
             if key is not None:
                 value = record.get(key)
                 if value is not None and (best is None or value > best):
@@ -168,6 +172,6 @@ class Tap:
                 writer.write_state(bookmarks.to_value())
         if key is not None and best is not None:
             bookmarks.advance(name, key, best)
-        emit("counter", "record_count", count, {"stream": name})
+        counter.finish(count)
         emit("timer", "sync_duration", round(time.monotonic() - started, 6), {"stream": name, "status": "succeeded"})
         writer.write_state(bookmarks.to_value())

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from protocol.errors import TargetError
 from protocol.exactly_once import TAP_OK, Committed, Control
 from protocol.signals import stop_held
+from protocol.wording import plural
 
 __all__ = ["ExactlyOnceMixin"]
 
@@ -126,8 +127,8 @@ class ExactlyOnceMixin:
             raise TargetError("the sluice runner is gone (control channel closed): nothing more is committed")
         uncovered = self._received() - self._covered
         if uncovered and verdict != TAP_OK:
-            log.warning("the tap did not finish cleanly: %d record(s) after its last STATE are rolled back "
-                        "(the next run reads them again)", uncovered)
+            log.warning("the tap did not finish cleanly: rolled back %s received after its last STATE "
+                        "(the next run reads them again)", plural(uncovered, "record"))
             for sink in self.sinks.values():
                 sink.abort()
                 sink.pending = sink.flushed = 0

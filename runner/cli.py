@@ -65,7 +65,9 @@ def run(obj: Ctx, names: tuple[str, ...], all_: bool, jobs: int, full_refresh: b
     The tap's stdout is piped into the target's stdin; every STATE the target sends back
     is stored as it arrives and given to the tap (--state) on the next run. Both run in the
     project directory (that of sluice.yml), whatever the current one: relative paths in their
-    settings resolve from there.
+    settings resolve from there. On a terminal a live progress line shows records emitted and
+    committed; SLUICE_PROGRESS=SECONDS prints one every SECONDS anywhere (and in the run's log),
+    SLUICE_PROGRESS=0 none.
     """
     from runner.run import RunOptions, plan_adhoc, plan_pipeline, run_pipeline
 
@@ -225,10 +227,11 @@ def runs(obj: Ctx, pipeline: str | None, limit: int, as_json: bool) -> int:
         for r in records:
             _echo(json.dumps(r.to_dict()))
         return EXIT_OK
-    _echo("ID\tPIPELINE\tSTARTED\tENDED\tSTATUS\tRECORDS\tERROR")
+    _echo("RUN\tPIPELINE\tSTARTED\tENDED\tSTATUS\tRECORDS\tERROR")
     for r in records:
         recs = "-" if r.records_committed is None else str(r.records_committed)
-        _echo(f"{r.id}\t{r.pipeline}\t{_when(r.started_at)}\t{_when(r.ended_at)}\t{r.status}\t{recs}\t{r.error or ''}")
+        _echo(f"{r.number}\t{r.pipeline}\t{_when(r.started_at)}\t{_when(r.ended_at)}\t{r.status}\t{recs}\t"
+              f"{r.error or ''}")
     return EXIT_OK
 
 
@@ -252,6 +255,7 @@ def validate(obj: Ctx, strict: bool) -> int:
 
     Also reports config keys a connector's settings schema does not declare (typos)."""
     from protocol.errors import ConfigError
+    from protocol.wording import plural
     from runner.settings_report import settings_report
 
     project = obj.project
@@ -267,8 +271,9 @@ def validate(obj: Ctx, strict: bool) -> int:
     problems.extend(report.problems)
     if problems:
         raise ConfigError(f"{project.where}: problems found", problems)
-    unknown = f"; {len(report.warnings)} unknown setting(s), see the warnings" if report.warnings else ""
-    _echo(f"{project.where}: ok ({len(project.connectors)} connectors, {len(project.pipelines)} pipelines{unknown})")
+    unknown = f"; {plural(len(report.warnings), 'unknown setting')}, see the warnings" if report.warnings else ""
+    counts = f"{plural(len(project.connectors), 'connector')}, {plural(len(project.pipelines), 'pipeline')}"
+    _echo(f"{project.where}: ok ({counts}{unknown})")
     return EXIT_OK
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from protocol.wording import plural
 from runner.cli_context import EXIT_FAILED, EXIT_OK, Ctx
 
 if TYPE_CHECKING:
@@ -173,7 +174,7 @@ def discover(obj: Ctx, connector: str, configs: tuple[str, ...], output: str | N
     else:
         path = Path(output)
         _write_json_atomic(path, catalog)
-        click.echo(f"sluice: {conn.name}: {len(catalog['streams'])} stream(s) written to {path}", err=True)
+        click.echo(f"sluice: {conn.name}: {plural(len(catalog['streams']), 'stream')} written to {path}", err=True)
     return EXIT_OK
 
 

@@ -19,7 +19,7 @@ from protocol.catalog import Catalog
 from protocol.errors import ConfigError
 from runner.pumps import SideStats
 
-__all__ = ["Shortfall", "keyless_shortfalls", "stream_keys"]
+__all__ = ["Shortfall", "keyless_shortfalls", "nothing_moved", "stream_keys"]
 
 
 @dataclass(frozen=True)
@@ -63,3 +63,12 @@ def keyless_shortfalls(emitted: SideStats, committed: SideStats, keyed: dict[str
         if done < count:
             out.append(Shortfall(stream, count, done))
     return out
+
+
+def nothing_moved(emitted: SideStats, committed: SideStats) -> bool:
+    """The tap reported its counts and emitted no record, and the target committed none.
+
+    A target that received no record often says nothing at all (no METRIC line), which then
+    means 0, not "unknown": there was nothing for it to count.
+    """
+    return emitted.reported and emitted.total == 0 and committed.total == 0

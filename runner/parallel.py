@@ -15,6 +15,8 @@ import time
 from collections.abc import Sequence
 from typing import IO
 
+from protocol.wording import plural
+
 __all__ = ["run_all"]
 
 
@@ -81,7 +83,7 @@ def run_all(names: list[str], jobs: int, base_args: list[str], run_args: list[st
             signal.signal(s, handler)
     failed = sorted(name for name, rc in codes.items() if rc != 0)
     ok = len(codes) - len(failed)
-    summary = f"sluice: {ok} of {len(codes)} pipeline(s) succeeded"
+    summary = f"sluice: {ok:,} of {plural(len(codes), 'pipeline')} succeeded"
     if failed:
         summary += "; failed: " + ", ".join(f"{n} (exit {codes[n]})" for n in failed)
     terminal.write(summary + "\n")

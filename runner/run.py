@@ -13,8 +13,9 @@ from typing import IO, Any
 import orjson
 
 from protocol.errors import ConfigError
+from protocol.wording import plural
 from runner.connectors import ConnectorError, about, coerce_config, connector_secrets
-from runner.counts import keyless_shortfalls, stream_keys
+from runner.counts import keyless_shortfalls, nothing_moved, stream_keys
 from runner.isolation import Redactor, RunDir, child_env, make_preexec
 from runner.output import RunOutput
 from runner.project import Connector, Project, ResolvedConnector
@@ -136,7 +137,8 @@ def _locked_run(project: Project, plan: RunPlan, options: RunOptions, store: Sta
                 tap: ResolvedConnector, target: ResolvedConnector, url_secrets: set[str], terminal: IO[str]) -> int:
     base = project.dir / SLUICE_DIR
     store.abandon_stale_runs(plan.state_id)
-    run_id = store.start_run(plan.pipeline, plan.state_id)
+    started = store.start_run(plan.pipeline, plan.state_id)
+    run_id = started.id
     state = None if options.full_refresh else store.get_state(plan.state_id)
     generation = store.bump_generation(plan.state_id) if options.full_refresh else store.generation(plan.state_id)
     redactor = Redactor(url_secrets)
@@ -151,7 +153,7 @@ def _locked_run(project: Project, plan: RunPlan, options: RunOptions, store: Sta
         store.finish_run(run_id, "interrupted", None, None, "interrupted before the connectors started")
         raise
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    log_path = base / "logs" / _safe(plan.pipeline) / f"{stamp}-run{run_id}.log"
+    log_path = base / "logs" / _safe(plan.pipeline) / f"{stamp}-run{started.number}.log"
     output = RunOutput(log_path, redactor, terminal, verbose=options.verbose)
     saved = 0
 
@@ -175,7 +177,8 @@ def _locked_run(project: Project, plan: RunPlan, options: RunOptions, store: Sta
             cmds = _Commands(tap, target, state, run_dir)
             how = "full refresh" if options.full_refresh else ("resuming from the stored state" if state
                                                                  else "no stored state")
-            output.runner_line(f"run {run_id} of pipeline '{plan.pipeline}': {tap.name} | {target.name} ({how})")
+            output.runner_line(f"run {started.number} of pipeline '{plan.pipeline}': {tap.name} | {target.name} "
+                               f"({how})")
             output.runner_line(f"tap: {shlex.join(cmds.tap)}", terminal=False)
             output.runner_line(f"delivery: exactly-once (the target commits state id '{plan.state_id}', generation "
                                f"{generation}, with its rows)" if exactly_once else
@@ -214,6 +217,8 @@ def _locked_run(project: Project, plan: RunPlan, options: RunOptions, store: Sta
             error = redactor(f"{_side_name(outcome, tap, target)} failed: {outcome.reason}")
         emitted = outcome.tap.stats.total if outcome and outcome.tap.stats.reported else None
         committed = outcome.target.stats.total if outcome and outcome.target.stats.reported else None
+        if outcome is not None and outcome.ok and nothing_moved(outcome.tap.stats, outcome.target.stats):
+            committed = 0
         try:
             store.finish_run(run_id, status, emitted, committed, error)
         except StoreError as exc:
@@ -289,7 +294,10 @@ def _summary(output: RunOutput, plan: RunPlan, outcome: Outcome, saved: int, had
     streams = sorted(set(emitted.counts) | set(committed.counts))
     width = max([len("stream"), *(len(s) for s in streams)])
     lines = [f"summary: {outcome.status} in {outcome.elapsed:.2f} s"]
-    if not streams:
+    if outcome.ok and nothing_moved(emitted, committed):
+        lines.append("  0 records: nothing new since the last run" if had_state else
+                     "  0 records: the tap emitted none")
+    elif not streams:
         lines.append("  no record counts reported (no METRIC record_count lines from either side)")
     else:
         lines.append(f"  {'stream':<{width}}  {'tap emitted':>12}  {'target committed':>16}")
@@ -308,7 +316,7 @@ def _summary(output: RunOutput, plan: RunPlan, outcome: Outcome, saved: int, had
             if not stats.reported:
                 lines.append(f"  note: the {side} reported no record counts (no METRIC record_count lines)")
     if saved:
-        lines.append(f"  state: {saved} STATE value(s) stored under '{plan.state_id}'")
+        lines.append(f"  state: {plural(saved, 'STATE value')} stored under '{plan.state_id}'")
     else:
         kept = "the stored bookmarks are unchanged" if had_state else "nothing stored"
         lines.append(f"  state: the target sent no STATE; {kept}")

@@ -307,7 +307,6 @@ class _Supervisor:
         return self._outcome()
 
     def _loop(self) -> None:
-        last_progress = 0.0
         last_lock_check = time.monotonic()
         exited_at: float | None = None
         while True:
@@ -330,9 +329,8 @@ class _Supervisor:
                 exited_at = exited_at or now
                 if self.open_fds == 0 or now - exited_at > DRAIN_SECONDS:
                     break
-            if self.output.tty and now - last_progress >= 1.0:
-                last_progress = now
-                self.output.progress(self.tap.stats.total, self.target.stats.total, now - self.started)
+            if self.output.progress_due(now):
+                self.output.progress(self.tap.stats, self.target.stats, now - self.started)
 
     def _kill_leftovers(self) -> None:
         for side in (self.tap, self.target):

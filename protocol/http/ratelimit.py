@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 
 from protocol.http.errors import WaitTooLong
+from protocol.wording import plural
 
 __all__ = ["RateLimiter"]
 
@@ -96,4 +97,4 @@ class RateLimiter:
             return
         wait = value - time.time() if value > 1e9 else value  # epoch seconds, or seconds from now
         if wait > 0:
-            self.block_for(wait + 0.05, f"rate limit: {left} request(s) left")
+            self.block_for(wait + 0.05, f"rate limit: {plural(left, 'request')} left")

@@ -6,7 +6,10 @@ Two backends implement it: :mod:`runner.stores.sqlite` (an embedded file, the de
 - states: the last STATE value a target sent back, per state id, and its generation: a
   number bumped by every deliberate reset (`sluice state set|clear`, ``--full-refresh``),
   which exactly-once targets store with their data (see runner/reconcile.py);
-- run history: start, end, status, record counts and error of every run;
+- run history: start, end, status, record counts and error of every run. A run has an
+  internal id (global, unique in the store) and a number within its pipeline: the first run
+  of a pipeline is run 1 whatever other pipelines ran before. Stores written before the
+  numbers existed are numbered in place on first open (their history kept, in id order);
 - locks: one per pipeline (keyed by its state id), released by the OS or the database
   when the holder dies, so a dead runner never blocks a pipeline for ever.
 """
@@ -27,6 +30,7 @@ __all__ = [
     "PipelineLock",
     "PipelineLocked",
     "RunRecord",
+    "StartedRun",
     "StateStore",
     "StoreError",
     "holder_description",
@@ -58,6 +62,7 @@ class RunRecord:
     error: str | None
     host: str
     pid: int
+    number: int = 0  # the run's number within its pipeline (1, 2, ...); ``id`` is the store's own
 
     @property
     def duration(self) -> float | None:
@@ -66,6 +71,7 @@ class RunRecord:
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
+            "run": self.number,
             "pipeline": self.pipeline,
             "state_id": self.state_id,
             "started_at": self.started_at,
@@ -77,6 +83,14 @@ class RunRecord:
             "host": self.host,
             "pid": self.pid,
         }
+
+
+@dataclass(frozen=True)
+class StartedRun:
+    """A run just entered in the history: its internal id and its number within its pipeline."""
+
+    id: int
+    number: int
 
 
 def holder_description() -> str:
@@ -143,7 +157,8 @@ class StateStore(ABC):
 
     # -- run history --------------------------------------------------------------------
     @abstractmethod
-    def start_run(self, pipeline: str, state_id: str) -> int: ...
+    def start_run(self, pipeline: str, state_id: str) -> StartedRun:
+        """Enter a 'running' run; its number is one more than the pipeline's last run's."""
 
     @abstractmethod
     def finish_run(

@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 
 from protocol.jsoncodec import dumps, loads
-from runner.stores.base import PipelineLock, RunRecord, StateStore, StoreError, holder_description
+from runner.stores.base import PipelineLock, RunRecord, StartedRun, StateStore, StoreError, holder_description
 
 __all__ = ["PostgresStore", "lock_key", "redact_url"]
 
@@ -56,6 +56,13 @@ _SCHEMA = [
         host text not null,
         pid integer not null)""",
     "create index if not exists sluice_runs_pipeline on sluice_runs (pipeline, id)",
+    # runs are numbered per pipeline; a store from before that gets its history numbered in id order
+    "alter table sluice_runs add column if not exists run_number bigint",
+    """update sluice_runs set run_number = numbered.n
+        from (select id, row_number() over (partition by pipeline order by id) as n from sluice_runs) numbered
+        where sluice_runs.id = numbered.id and sluice_runs.run_number is null
+        and exists (select 1 from sluice_runs where run_number is null)""",
+    "create unique index if not exists sluice_runs_number on sluice_runs (pipeline, run_number)",
     """create table if not exists sluice_locks (
         state_id text primary key,
         holder text not null,
@@ -64,7 +71,7 @@ _SCHEMA = [
 
 _RUN_COLUMNS = (
     "id, pipeline, state_id, extract(epoch from started_at)::float8, extract(epoch from ended_at)::float8, status, "
-    "records_emitted, records_committed, error, host, pid"
+    "records_emitted, records_committed, error, host, pid, coalesce(run_number, 0)"
 )
 
 
@@ -193,14 +200,23 @@ class PostgresStore(StateStore):
         return None if row is None else str(row[0])
 
     # -- run history --------------------------------------------------------------------
-    def start_run(self, pipeline: str, state_id: str) -> int:
-        row = self._exec(
-            "insert into sluice_runs (pipeline, state_id, status, host, pid) values (%s, %s, 'running', %s, %s) "
-            "returning id",
-            (pipeline, state_id, socket.gethostname(), os.getpid()),
-        ).fetchone()
+    def start_run(self, pipeline: str, state_id: str) -> StartedRun:
+        try:
+            with self._db.transaction():
+                # runs of one pipeline under different state ids hold different pipeline locks:
+                # this transaction lock keeps them from taking the same number
+                self._db.execute("select pg_advisory_xact_lock(%s)", (lock_key(f"run-number:{pipeline}"),))
+                row = self._db.execute(
+                    "insert into sluice_runs (pipeline, state_id, status, host, pid, run_number) "
+                    "values (%s, %s, 'running', %s, %s, "
+                    "(select coalesce(max(run_number), 0) + 1 from sluice_runs where pipeline = %s)) "
+                    "returning id, run_number",
+                    (pipeline, state_id, socket.gethostname(), os.getpid(), pipeline),
+                ).fetchone()
+        except psycopg.Error as exc:
+            raise StoreError(f"state store {self.description}: {_first_line(exc)}") from exc
         assert row is not None
-        return int(row[0])
+        return StartedRun(int(row[0]), int(row[1]))
 
     def finish_run(
         self, run_id: int, status: str, records_emitted: int | None, records_committed: int | None, error: str | None

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from protocol.jsoncodec import dumps, loads
-from runner.stores.base import PipelineLock, RunRecord, StateStore, StoreError, holder_description
+from runner.stores.base import PipelineLock, RunRecord, StartedRun, StateStore, StoreError, holder_description
 
 __all__ = ["SQLiteStore"]
 
@@ -43,13 +43,24 @@ create table if not exists sluice_runs (
     records_committed integer,
     error text,
     host text not null,
-    pid integer not null
+    pid integer not null,
+    run_number integer
 );
 create index if not exists sluice_runs_pipeline on sluice_runs (pipeline, id);
 """
 
+# a store written before runs were numbered per pipeline: number its history in id order
+_NUMBER_RUNS = """
+alter table sluice_runs add column run_number integer;
+update sluice_runs set run_number = (
+    select count(*) from sluice_runs earlier
+    where earlier.pipeline = sluice_runs.pipeline and earlier.id <= sluice_runs.id);
+"""
+_NUMBER_INDEX = "create unique index if not exists sluice_runs_number on sluice_runs (pipeline, run_number)"
+
 _RUN_COLUMNS = (
-    "id, pipeline, state_id, started_at, ended_at, status, records_emitted, records_committed, error, host, pid"
+    "id, pipeline, state_id, started_at, ended_at, status, records_emitted, records_committed, error, host, pid, "
+    "coalesce(run_number, 0)"
 )
 
 
@@ -84,8 +95,27 @@ class SQLiteStore(StateStore):
             self._db.execute("pragma journal_mode=wal")
             self._db.execute("pragma synchronous=normal")
             self._db.executescript(_SCHEMA)
+            self._number_runs()
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the state store {path}: {exc}") from exc
+
+    def _number_runs(self) -> None:
+        """Add per-pipeline run numbers to a store that predates them (once, under the write lock)."""
+        if not self._has_run_numbers():
+            self._db.execute("begin immediate")
+            try:
+                if not self._has_run_numbers():  # another runner may have migrated meanwhile
+                    for statement in _NUMBER_RUNS.split(";"):
+                        if statement.strip():
+                            self._db.execute(statement)
+                self._db.execute("commit")
+            except sqlite3.Error:
+                self._db.execute("rollback")
+                raise
+        self._db.execute(_NUMBER_INDEX)
+
+    def _has_run_numbers(self) -> bool:
+        return any(row[1] == "run_number" for row in self._db.execute("pragma table_info(sluice_runs)"))
 
     def _exec(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
         try:
@@ -150,12 +180,16 @@ class SQLiteStore(StateStore):
         return text or None
 
     # -- run history --------------------------------------------------------------------
-    def start_run(self, pipeline: str, state_id: str) -> int:
-        cur = self._exec(
-            "insert into sluice_runs (pipeline, state_id, started_at, status, host, pid) values (?, ?, ?, ?, ?, ?)",
-            (pipeline, state_id, time.time(), "running", socket.gethostname(), os.getpid()),
-        )
-        return int(cur.lastrowid or 0)
+    def start_run(self, pipeline: str, state_id: str) -> StartedRun:
+        # one statement: SQLite's write lock keeps two runners from taking the same number
+        row = self._exec(
+            "insert into sluice_runs (pipeline, state_id, started_at, status, host, pid, run_number) "
+            "values (?, ?, ?, ?, ?, ?, (select coalesce(max(run_number), 0) + 1 from sluice_runs where pipeline = ?)) "
+            "returning id, run_number",
+            (pipeline, state_id, time.time(), "running", socket.gethostname(), os.getpid(), pipeline),
+        ).fetchone()
+        assert row is not None
+        return StartedRun(int(row[0]), int(row[1]))
 
     def finish_run(
         self, run_id: int, status: str, records_emitted: int | None, records_committed: int | None, error: str | None

@@ -23,6 +23,7 @@ from operator import itemgetter
 from typing import Any
 
 from protocol import Bookmarks, CatalogEntry, ConfigError, Stream, Tap, is_nullable
+from protocol.wording import plural
 from taps.csv.client import (
     FileSpec,
     SourceFile,
@@ -191,8 +192,8 @@ class CsvStream(Stream):
         files = self.files()
         todo = [f for f in files if since_ns is None or f.changed_ns // 1000 * 1000 > since_ns]
         if len(todo) < len(files):
-            log.info("stream '%s': %d of %d file(s) unchanged since %s; skipped", name, len(files) - len(todo),
-                     len(files), since)
+            log.info("stream '%s': %d of %s unchanged since %s; skipped", name, len(files) - len(todo),
+                     plural(len(files), "file"), since)
         key_filter = self._key_filter(bookmarks, props)
         for file in todo:
             yield from self._read_file(file, props, key_filter)
@@ -203,8 +204,8 @@ class CsvStream(Stream):
                 bookmarks.set(name, "replication_key", key_filter.key)
                 bookmarks.set(name, "replication_key_value", key_filter.best_value)
             if key_filter.null_rows:
-                log.warning("stream '%s': %d row(s) with an empty '%s' skipped (they cannot be compared "
-                            "with the bookmark)", name, key_filter.null_rows, key_filter.key)
+                log.warning("stream '%s': %s with an empty '%s' skipped (they cannot be compared "
+                            "with the bookmark)", name, plural(key_filter.null_rows, "row"), key_filter.key)
 
     def _bookmark_ns(self, value: Any) -> int | None:
         if value is None:

@@ -14,6 +14,7 @@ import jsonschema
 from protocol import ConfigError, Tap, tap_main
 from protocol.config import read_json_file
 from protocol.settings_check import report_unknown
+from protocol.wording import plural
 from taps.csv.client import FileSpec, missing_path
 from taps.csv.inference import TYPE_NAMES
 from taps.csv.streams import CsvStream
@@ -105,7 +106,7 @@ class TapCsv(Tap):
     def test_connection(self) -> str:
         streams = self.streams()
         files = sum(stream.check() for stream in streams)
-        return f"{len(streams)} stream(s), {files} readable file(s) with a header"
+        return f"{plural(len(streams), 'stream')}, {plural(files, 'readable file')} with a header"
 
 
 def file_specs(config: dict[str, Any]) -> list[FileSpec]:

@@ -37,6 +37,7 @@ from protocol.errors import ConfigError, FatalSourceError, RetryableSourceError
 from protocol.jsoncodec import loads
 from protocol.state import Bookmarks
 from protocol.tap import STATE_EVERY_RECORDS
+from protocol.wording import plural
 from protocol.writer import MessageWriter
 from taps.postgres.client import Source
 from taps.postgres.discovery import Column
@@ -256,7 +257,7 @@ class _Changes:
                         self._truncate(msg, commit_lsn)
         except psycopg.Error as exc:
             raise self.source.error(exc, f"reading changes from slot {self.slot}") from exc
-        log.info("read %d change(s) from slot %s up to %s", count, self.slot, lsn_to_text(end))
+        log.info("read %s from slot %s up to %s", plural(count, "change"), self.slot, lsn_to_text(end))
 
     def _records(self, target: _Target, msg: Change, lsn: int, committed_at: str) -> list[dict[str, Any]]:
         out = []

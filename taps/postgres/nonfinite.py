@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from protocol.jsoncodec import loads
+from protocol.wording import plural
 from taps.postgres.values import Converter
 
 __all__ = ["NonFinite"]
@@ -54,6 +55,6 @@ class NonFinite:
 
     def report(self, stream: str) -> None:
         for column, count in sorted(self.counts.items()):
-            log.warning("stream '%s': column '%s': %d NaN/Infinity value(s) emitted as null "
-                        "(JSON has no NaN or Infinity)", stream, column, count)
+            log.warning("stream '%s': column '%s': %s emitted as null "
+                        "(JSON has no NaN or Infinity)", stream, column, plural(count, "NaN/Infinity value"))
         self.counts.clear()

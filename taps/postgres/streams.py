@@ -25,7 +25,7 @@ from typing import Any
 from psycopg import sql
 
 from protocol.jsoncodec import loads
-from protocol.metrics import emit
+from protocol.metrics import RecordCounter, emit
 from protocol.state import Bookmarks
 from protocol.writer import MessageWriter
 from taps.postgres.client import Source
@@ -102,14 +102,17 @@ def _stream_rows(source: Source, plan: StreamPlan, writer: MessageWriter, query:
     last = b""
     started = time.monotonic()
     scan = plan.nonfinite.scan
+    counter = RecordCounter(name, writer.flush)
     for rows, last, size in source.copy_blocks(query, f"reading {plan.table.schema_name}.{plan.table.name}"):
         write(name, scan(rows), version=version)
         before, count = count, count + size
         if checkpoint_due(count, before):
             checkpoint(last)
+        if count >= counter.check_at:
+            counter.tick(count)
     if last:
         checkpoint(last)
-    emit("counter", "record_count", count, {"stream": name})
+    counter.finish(count)
     emit("timer", "sync_duration", round(time.monotonic() - started, 6), {"stream": name, "status": "succeeded"})
     return count
 
@@ -131,6 +134,7 @@ def _read_ranges(plan: StreamPlan, writer: MessageWriter, bookmarks: Bookmarks, 
         writer.write_state(bookmarks.to_value())
 
     reads = RangeReads(open_source, queries, f"reading {plan.table.schema_name}.{plan.table.name}")
+    counter = RecordCounter(name, writer.flush)
     with closing(reads.batches()) as batches:
         for index, rows, final, size in batches:
             write(name, plan.nonfinite.scan(rows), version=version)
@@ -138,8 +142,10 @@ def _read_ranges(plan: StreamPlan, writer: MessageWriter, bookmarks: Bookmarks, 
             before, count = count, count + size
             if checkpoint_due(count, before):
                 checkpoint()
+            if count >= counter.check_at:
+                counter.tick(count)
     checkpoint()
-    emit("counter", "record_count", count, {"stream": name})
+    counter.finish(count)
     emit("timer", "sync_duration", round(time.monotonic() - started, 6), {"stream": name, "status": "succeeded"})
 
 

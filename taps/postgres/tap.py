@@ -19,6 +19,7 @@ from protocol.metrics import emit
 from protocol.pgconn import CONNECTION_SETTINGS, SSL_SETTINGS
 from protocol.state import Bookmarks
 from protocol.tap import Stream, Tap
+from protocol.wording import plural
 from protocol.writer import MessageWriter
 from taps.postgres.cdc import CDC_PROPERTIES, sync_log_based
 from taps.postgres.client import Source
@@ -105,8 +106,8 @@ class TapPostgres(Tap):
                     problems.append(f"user {user} lacks the REPLICATION attribute LOG_BASED needs")
             if problems:
                 raise FatalSourceError(f"PostgreSQL at {source.where}: " + "; ".join(problems))
-            count = len(load_tables(source, self.schemas))
-            return f"connected to {source.where} as {user}; {count} table(s) and view(s) readable"
+            readable = plural(len(load_tables(source, self.schemas)), "table or view", "tables and views")
+            return f"connected to {source.where} as {user}; {readable} readable"
 
     def _open_source(self) -> Source:
         return Source(self.config)

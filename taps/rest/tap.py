@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from protocol import Bookmarks, Catalog, ConfigError, MessageWriter, Tap, tap_main
 from protocol.http import HTTP_SETTINGS, PAGINATION_SCHEMA
+from protocol.wording import plural
 from taps.rest.client import AUTH_METHODS, RestClient
 from taps.rest.streams import RestStream, StreamSpec
 
@@ -104,7 +105,7 @@ class TapRest(Tap):
             records = next(stream.pages(dict(stream.spec.params)), [])
         finally:
             self.client.close()
-        return f"'{stream.stream_name}' answered with {len(records)} record(s)"
+        return f"'{stream.stream_name}' answered with {plural(len(records), 'record')}"
 
     def sync(self, catalog: Catalog, bookmarks: Bookmarks, writer: MessageWriter) -> None:
         try:

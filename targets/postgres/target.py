@@ -12,6 +12,7 @@ from typing import IO, Any, ClassVar
 
 from protocol.cli import target_main
 from protocol.pgconn import CONNECTION_SETTINGS, SSL_SETTINGS, describe
+from protocol.wording import plural
 from protocol.writer import MessageWriter
 from targets.postgres.connection import KEEP_BYTES, Session, conninfo_from_config
 from targets.postgres.dialect import PostgresLoader
@@ -70,8 +71,8 @@ class PostgresTarget(SQLTarget):
                 streams.setdefault(sink.table, []).append(sink.stream)
         for (table, column), n in sorted(removed.items()):
             names = "', '".join(streams.get(table, [table]))
-            log.warning("stream '%s' column '%s': removed NUL characters from %d value%s (PostgreSQL cannot "
-                        "store them)", names, column, n, "" if n == 1 else "s")
+            log.warning("stream '%s' column '%s': removed NUL characters from %s (PostgreSQL cannot "
+                        "store them)", names, column, plural(n, "value"))
 
     def destination(self) -> str:
         return f"PostgreSQL {describe(self.conninfo, self.params)}, schema {self.db_schema}"

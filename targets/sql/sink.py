@@ -20,6 +20,7 @@ from protocol.messages import RecordMessage, SchemaMessage
 from protocol.metrics import emit
 from protocol.schema import property_schemas
 from protocol.target import Sink, Target
+from protocol.wording import plural
 from protocol.writer import MessageWriter
 from targets.sql.dialect import DELETED_COLUMN, VERSION_COLUMN, Loader, MetaValues, utc_now
 from targets.sql.owners import TableClaims
@@ -376,6 +377,6 @@ class SQLTarget(Target):
             if self._loader is not None:
                 self._loader.close()
         if self.sinks:
-            tables = ", ".join(f"{sink.table} (+{sink.committed} rows{sink.bulk_note()})"
+            tables = ", ".join(f"{sink.table} ({plural(sink.committed, 'row')}{sink.bulk_note()})"
                                for sink in self.sinks.values() if isinstance(sink, SQLSink))
             log.info("loaded into %s: %s", self.destination(), tables)

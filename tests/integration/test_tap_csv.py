@@ -212,7 +212,7 @@ def test_unchanged_files_are_skipped_by_modification_time(tmp_path: Path) -> Non
     again = tap(tmp_path, cfg, state=first.state)
     assert again.records("f") == []
     assert again.state["bookmarks"]["f"]["max_file_mtime"] == mark
-    assert "1 of 2" not in again.stderr and "2 of 2 file(s) unchanged" in again.stderr
+    assert "1 of 2" not in again.stderr and "2 of 2 files unchanged" in again.stderr
 
     (folder / "c.csv").write_text("id\n3\n")
     with open(folder / "a.csv", "a") as fh:
@@ -311,7 +311,7 @@ def test_connection_check(tmp_path: Path) -> None:
     cfg = one(tmp_path, "a.csv", "id\n1\n")
     result = tap(tmp_path, cfg, "--test")
     assert result.stdout == b""
-    assert "1 stream(s), 1 readable file(s) with a header" in result.stderr
+    assert "1 stream, 1 readable file with a header" in result.stderr
     (tmp_path / "a.csv").write_text("")
     failed = tap(tmp_path, cfg, "--test", ok=False)
     assert failed.code == 1 and "no header row" in failed.stderr

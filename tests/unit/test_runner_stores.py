@@ -44,10 +44,10 @@ def test_generation_is_bumped_per_state_id(store: StateStore) -> None:
 
 
 def test_run_history(store: StateStore) -> None:
-    first = store.start_run("a", "a")
+    first = store.start_run("a", "a").id
     store.finish_run(first, "succeeded", 10, 9, None)
-    second = store.start_run("a", "a")
-    other = store.start_run("b", "b")
+    second = store.start_run("a", "a").id
+    other = store.start_run("b", "b").id
     store.finish_run(other, "failed", None, None, "tap 'x' failed: boom")
     runs = store.runs()
     assert [r.id for r in runs] == [other, second, first]

@@ -126,7 +126,7 @@ def test_rate_limit_headers_are_respected(tmp_path: Path) -> None:
         assert len(result.records("issues")) == 250
         # the server answers 403 to any request before its reset; the tap waited every time
         assert {r.status for r in api.requests()} == {200}
-        assert "rate limit: 0 request(s) left" in result.stderr
+        assert "rate limit: 0 requests left" in result.stderr
 
 
 def test_config_errors_exit_2(tmp_path: Path, api: FakeApi) -> None:

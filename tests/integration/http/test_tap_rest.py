@@ -150,7 +150,7 @@ def test_slow_endpoint_times_out_and_retries_are_counted(tmp_path: Path, api: Fa
 
 def test_test_flag(tmp_path: Path, api: FakeApi) -> None:
     good = rest(tmp_path, api, STREAMS[:1], "--test")
-    assert "'by_offset' answered with 40 record(s)" in good.stderr
+    assert "'by_offset' answered with 40 records" in good.stderr
     api.fail("/api/offset", 403)
     bad = rest(tmp_path, api, STREAMS[:1], "--test", ok=False)
     assert bad.code == 1 and len(bad.errors) == 1 and "HTTP 403" in bad.errors[0]

@@ -86,10 +86,10 @@ def test_nan_and_infinity_become_null_and_are_counted_once_per_stream_and_column
     assert records(first, "public-g") == [{"id": 1, 'we,ird"': None}]
     warnings = [line.split("| ", 3)[-1] for line in stderr.splitlines() if "WARNING" in line]
     assert sorted(warnings) == [
-        "stream 'public-f': column 'd': 2 NaN/Infinity value(s) emitted as null (JSON has no NaN or Infinity)",
-        "stream 'public-f': column 'n': 3 NaN/Infinity value(s) emitted as null (JSON has no NaN or Infinity)",
-        "stream 'public-f': column 'r': 1 NaN/Infinity value(s) emitted as null (JSON has no NaN or Infinity)",
-        "stream 'public-g': column 'we,ird\"': 1 NaN/Infinity value(s) emitted as null "
+        "stream 'public-f': column 'd': 2 NaN/Infinity values emitted as null (JSON has no NaN or Infinity)",
+        "stream 'public-f': column 'n': 3 NaN/Infinity values emitted as null (JSON has no NaN or Infinity)",
+        "stream 'public-f': column 'r': 1 NaN/Infinity value emitted as null (JSON has no NaN or Infinity)",
+        "stream 'public-g': column 'we,ird\"': 1 NaN/Infinity value emitted as null "
         "(JSON has no NaN or Infinity)"]
     assert not [m for m in first if m["type"] == "RECORD" and "\t" in json.dumps(m)]  # the marker is gone
     src.sql("INSERT INTO f VALUES (5, '-Infinity', 'Infinity', 'Infinity'), (6, 'NaN', 0, 0); "

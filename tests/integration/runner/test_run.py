@@ -143,7 +143,7 @@ def test_run_all_runs_every_pipeline_and_reports_a_failure(tmp_path: Path) -> No
     assert read_ids(tmp_path / "out0.jsonl") == list(range(1, 13))
     assert read_ids(tmp_path / "out2.jsonl") == list(range(1, 13))
     assert "[p1]" in done.stderr and "source went away at record 3" in done.stderr
-    assert "2 of 3 pipeline(s) succeeded; failed: p1" in done.stderr
+    assert "2 of 3 pipelines succeeded; failed: p1" in done.stderr
     text = metrics.read_text()
     assert 'sluice_last_run_success{pipeline="p0"} 1' in text
     assert 'sluice_last_run_success{pipeline="p1"} 0' in text

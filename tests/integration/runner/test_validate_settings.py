@@ -33,7 +33,7 @@ def test_validate_warns_per_connector_and_passes(tmp_path: Path) -> None:
     done = sluice(["validate"], tmp_path, env=sluice_env())
     assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines() == [f"sluice: warning: {line}" for line in (TAP_LINE, TARGET_LINE, THIRD_LINE)]
-    assert done.stdout.strip().endswith("ok (3 connectors, 1 pipelines; 3 unknown setting(s), see the warnings)")
+    assert done.stdout.strip().endswith("ok (3 connectors, 1 pipeline; 3 unknown settings, see the warnings)")
 
 
 def test_validate_strict_lists_them_all_and_exits_2(tmp_path: Path) -> None:

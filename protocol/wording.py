@@ -1,0 +1,18 @@
+"""Counts in messages a user reads: ``1 row``, ``2 rows``, ``1,200 records``, never ``1 rows``."""
+
+from __future__ import annotations
+
+__all__ = ["plural"]
+
+_IRREGULAR = {"entry": "entries", "property": "properties", "was": "were"}
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``count`` and ``word``, the word in its plural form unless the count is exactly one.
+
+    The plural is ``many`` when given, else a known irregular form, else ``word + "s"``.
+    Counts get thousands separators: ``plural(1200, "record")`` is ``"1,200 records"``.
+    """
+    if count == 1:
+        return f"1 {word}"
+    return f"{count:,} {many or _IRREGULAR.get(word, word + 's')}"
