@@ -36,6 +36,11 @@ class BookmarkKind:
         raise NotImplementedError
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON form: the kind's keys whose value is set."""
+        return {key: value for key, value in self._items() if value is not None}
+
+    def _items(self) -> list[tuple[str, Any]]:
+        """Each of ``KEYS`` with its JSON value (None: unset)."""
         raise NotImplementedError
 
 
@@ -82,15 +87,10 @@ class FullTableBookmark(BookmarkKind):
         return cls(version if isinstance(version, int) else None,
                    dict(last_pk) if isinstance(last_pk, dict) else None, parts)
 
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if self.version is not None:
-            out["version"] = self.version
-        if self.last_pk is not None:
-            out["last_pk_fetched"] = dict(self.last_pk)
-        if self.key_ranges is not None:
-            out["key_ranges"] = [r.to_dict() for r in self.key_ranges]
-        return out
+    def _items(self) -> list[tuple[str, Any]]:
+        return [("version", self.version),
+                ("last_pk_fetched", None if self.last_pk is None else dict(self.last_pk)),
+                ("key_ranges", None if self.key_ranges is None else [r.to_dict() for r in self.key_ranges])]
 
 
 @dataclass(frozen=True)
@@ -111,13 +111,8 @@ class IncrementalBookmark(BookmarkKind):
         key = entry.get("replication_key")
         return cls(key if isinstance(key, str) else None, entry.get("replication_key_value"))
 
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if self.replication_key is not None:
-            out["replication_key"] = self.replication_key
-        if self.value is not None:
-            out["replication_key_value"] = self.value
-        return out
+    def _items(self) -> list[tuple[str, Any]]:
+        return [("replication_key", self.replication_key), ("replication_key_value", self.value)]
 
 
 @dataclass(frozen=True)
@@ -134,10 +129,5 @@ class LogBasedBookmark(BookmarkKind):
         lsn = entry.get("lsn")
         return cls(lsn if isinstance(lsn, int) else None, bool(entry.get("snapshot_done")))
 
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if self.lsn is not None:
-            out["lsn"] = self.lsn
-        if self.snapshot_done:
-            out["snapshot_done"] = True
-        return out
+    def _items(self) -> list[tuple[str, Any]]:
+        return [("lsn", self.lsn), ("snapshot_done", True if self.snapshot_done else None)]

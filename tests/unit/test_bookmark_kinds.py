@@ -137,3 +137,13 @@ def test_an_incremental_bookmark_with_a_non_text_key_applies_to_no_key() -> None
 ])
 def test_state_value_unwraps_a_state_message_or_takes_a_bare_value(data: Any, expected: Any) -> None:
     assert state_value(data) == expected
+
+
+@pytest.mark.parametrize("bookmark", [
+    FullTableBookmark(1, {"id": 2}, (KeyRange(1, 2, 3),)),
+    IncrementalBookmark("k", "v"),
+    LogBasedBookmark(9, snapshot_done=True),
+])
+def test_a_kind_writes_exactly_the_keys_it_owns(bookmark: Any) -> None:
+    assert tuple(bookmark.to_dict()) == bookmark.KEYS
+    assert type(bookmark).from_dict(bookmark.to_dict()) == bookmark
