@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -43,6 +43,7 @@ from protocol.writer import MessageWriter
 from taps.postgres.client import Source
 from taps.postgres.discovery import Column
 from taps.postgres.pgoutput import UNCHANGED, Begin, Change, Commit, Relation, Truncate, decode, lsn_to_text
+from taps.postgres.settings import TapSettings
 from taps.postgres.streams import ROW, ROW_JSON, StreamPlan, sync_full_table
 from taps.postgres.values import Converter, converter_for
 
@@ -143,10 +144,9 @@ def _check_ready(source: Source) -> None:
 
 
 def sync_log_based(source: Source, plans: list[StreamPlan], writer: MessageWriter, bookmarks: Bookmarks,
-                   config: Mapping[str, Any]) -> None:
+                   settings: TapSettings, open_source: Callable[[], Source]) -> None:
     _check_ready(source)
-    slot = str(config.get("replication_slot_name") or "tappostgres")
-    publication = str(config.get("publication_name") or slot)
+    slot, publication = settings.replication_slot_name, settings.publication_name
     _ensure_publication(source, publication, plans)
     confirmed = _ensure_slot(source, slot)
 
@@ -177,8 +177,8 @@ def sync_log_based(source: Source, plans: list[StreamPlan], writer: MessageWrite
             bookmarks.clear(plan.name)
             bookmarks.write(plan.name, LogBasedBookmark(lsn=confirmed))
         log.info("stream '%s': initial snapshot", plan.name)
-        sync_full_table(source, plan, writer, bookmarks, open_source=lambda: Source(config),
-                        parallel=int(config.get("max_parallel_reads") or 3), final_state=False)
+        sync_full_table(source, plan, writer, bookmarks, open_source=open_source,
+                        parallel=settings.max_parallel_reads, final_state=False)
         bookmarks.write(plan.name, replace(bookmarks.read(plan.name, LogBasedBookmark), snapshot_done=True))
         pending = True  # its STATE: before the next record, or the run's final STATE
 
