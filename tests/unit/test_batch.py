@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from protocol.chunks import ChunkReader
-from protocol.lane import Lane, RecordRun, choose_lane
 from protocol.errors import ProtocolError
 from protocol.jsoncodec import dumps, loads
+from protocol.lane import Lane, RecordRun, choose_lane
 from protocol.reader import MessageReader
 from protocol.recordtype import compile_record_type
 from protocol.schema import _FORMATS, RecordValidator
