@@ -45,10 +45,12 @@ def is_date_time(value: str) -> bool:
     offset. The one date-time check of the three validators: the compiled validator's format
     (protocol/schema.py), the fast-accept check here, and the fast lane's msgspec type, which
     tests/unit/test_batch.py proves accepts no value this refuses."""
-    if (len(value) < 19 or value[4] != "-" or value[7] != "-" or value[13] != ":" or value[16] != ":"
-            or value[10] not in "Tt "):
+    n = len(value)
+    if n < 19 or value[4] != "-" or value[7] != "-" or value[13] != ":" or value[16] != ":":
         return False
-    if value[19:] != "Z" and _TAIL(value, 19) is None:
+    if value[10] != "T" and value[10] not in "t ":
+        return False
+    if (n != 20 or value[19] != "Z") and _TAIL(value, 19) is None:
         return False
     try:
         _fromiso(value)
