@@ -120,6 +120,45 @@ def _deferred(prop: dict[str, Any], var: str, sub: str) -> list[str]:
     return [f"        if not ({accept}):", f"            try: {sub}({var})", "            except _VE: return False"]
 
 
+def _property_lines(i: int, name: str, prop: Any, env: dict[str, Any],
+                    formats: dict[str, Any] | None) -> list[str] | None:
+    """The check's lines for property ``name`` (the i-th); sub-validators go into ``env``. None:
+    the property makes the whole check unavailable."""
+    if not isinstance(prop, dict):
+        return None
+    var = f"v{i}"
+    types = _types(prop)
+    extra = set(prop) - _ANNOTATIONS - {"type", "format"}
+    fmt = prop.get("format")
+    simple = types is not None and not extra and set(types) <= {"string", "integer", "number", "boolean", "null"}
+    if simple and fmt not in (None, "date-time", "date"):
+        simple = False
+    if simple and fmt is None:
+        # One lookup: a missing key yields _M, whose class (object) is allowed.
+        assert types is not None
+        allowed = sorted({c for t in types for c in _CLASSES[t]} | {"object"})
+        test = " and ".join(f"c is not {c}" for c in allowed)
+        return [f"    c = g({name!r}, _M).__class__", f"    if {test}: return False"]
+    body = [f"    {var} = g({name!r}, _M)", f"    if {var} is not _M:"]
+    if not simple:
+        # Defer anything richer to a sub-validator for this property alone.
+        try:
+            sub = fastjsonschema.compile(prop, formats=formats or {}, use_default=False)
+        except fastjsonschema.JsonSchemaDefinitionException:
+            return None
+        env[f"_sub{i}"] = sub
+        env["_VE"] = fastjsonschema.JsonSchemaValueException
+        return body + _deferred(prop, var, f"_sub{i}")
+    assert types is not None
+    test = " and ".join(f"c is not {c}" for c in sorted({c for t in types for c in _CLASSES[t]}))
+    body.append(f"        c = {var}.__class__")
+    body.append(f"        if {test}: return False")
+    if fmt is not None:
+        fn = "_is_dt" if fmt == "date-time" else "_is_date"
+        body.append(f"        if c is str and not {fn}({var}): return False")
+    return body
+
+
 def compile_fast_check(
     schema: dict[str, Any], *, also_required: tuple[str, ...] = (), formats: dict[str, Any] | None = None
 ) -> Callable[[Any], bool] | None:
@@ -149,42 +188,10 @@ def compile_fast_check(
             return None
         body.append(f"    if {name!r} not in r: return False")
     for i, (name, prop) in enumerate(props.items()):
-        if not isinstance(prop, dict):
+        lines = _property_lines(i, name, prop, env, formats)
+        if lines is None:
             return None
-        var = f"v{i}"
-        types = _types(prop)
-        extra = set(prop) - _ANNOTATIONS - {"type", "format"}
-        fmt = prop.get("format")
-        simple = types is not None and not extra and set(types) <= {"string", "integer", "number", "boolean", "null"}
-        if simple and fmt not in (None, "date-time", "date"):
-            simple = False
-        if simple and fmt is None:
-            # One lookup: a missing key yields _M, whose class (object) is allowed.
-            assert types is not None
-            allowed = sorted({c for t in types for c in _CLASSES[t]} | {"object"})
-            test = " and ".join(f"c is not {c}" for c in allowed)
-            body.append(f"    c = g({name!r}, _M).__class__")
-            body.append(f"    if {test}: return False")
-            continue
-        body.append(f"    {var} = g({name!r}, _M)")
-        body.append(f"    if {var} is not _M:")
-        if not simple:
-            # Defer anything richer to a sub-validator for this property alone.
-            try:
-                sub = fastjsonschema.compile(prop, formats=formats or {}, use_default=False)
-            except fastjsonschema.JsonSchemaDefinitionException:
-                return None
-            env[f"_sub{i}"] = sub
-            env["_VE"] = fastjsonschema.JsonSchemaValueException
-            body += _deferred(prop, var, f"_sub{i}")
-            continue
-        assert types is not None
-        test = " and ".join(f"c is not {c}" for c in sorted({c for t in types for c in _CLASSES[t]}))
-        body.append(f"        c = {var}.__class__")
-        body.append(f"        if {test}: return False")
-        if fmt is not None:
-            fn = "_is_dt" if fmt == "date-time" else "_is_date"
-            body.append(f"        if c is str and not {fn}({var}): return False")
+        body += lines
     body.append("    return True")
     # Every name the body uses becomes a default argument: local lookups are the fastest.
     body[0] = "def check(r, " + ", ".join(f"{k}={k}" for k in env) + "):"
