@@ -11,6 +11,7 @@ to a compiled sub-validator.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
@@ -18,7 +19,7 @@ from typing import Any
 
 import fastjsonschema
 
-__all__ = ["compile_fast_check", "is_date"]
+__all__ = ["compile_fast_check", "is_date", "is_date_time"]
 
 _ANNOTATIONS = {"description", "title", "default", "examples", "$comment", "readOnly", "writeOnly", "deprecated"}
 _CLASSES = {
@@ -32,15 +33,34 @@ _fromiso = datetime.fromisoformat
 _date_fromiso = date.fromisoformat
 
 
-def _is_dt(value: str) -> bool:
-    # The extended form only (YYYY-MM-DDTHH:MM...): fromisoformat alone would also take
-    # a bare date, the basic form and week dates. It checks the calendar in C.
-    if len(value) < 19 or value[10] != "T" or value[4] != "-" or value[7] != "-" or value[13] != ":":
+# The RFC 3339 shape after the seconds: a fraction, then "Z" or an offset (with or without ":").
+# Before them, fixed separators do the shape's work: fromisoformat reads every digit group there
+# as ASCII digits and refuses anything else.
+_TAIL = re.compile(r"(?:\.\d+)?(?:[+-]\d{2}:?\d{2}|[zZ])?\Z").match
+
+
+def is_date_time(value: str) -> bool:
+    """An RFC 3339 date-time (the JSON Schema ``date-time`` format), checked against the calendar:
+    ``YYYY-MM-DD``, ``T``/``t``/blank, ``HH:MM:SS``, an optional fraction, an optional ``Z`` or
+    offset. The one date-time check of the three validators: the compiled validator's format
+    (protocol/schema.py), the fast-accept check here, and the fast lane's msgspec type, which
+    tests/unit/test_batch.py proves accepts no value this refuses."""
+    n = len(value)
+    if n < 19 or value[4] != "-" or value[7] != "-" or value[13] != ":" or value[16] != ":":
+        return False
+    if value[10] != "T" and value[10] not in "t ":
+        return False
+    if (n != 20 or value[19] != "Z") and _TAIL(value, 19) is None:
         return False
     try:
         _fromiso(value)
     except ValueError:
-        return False
+        if "z" not in value:
+            return False
+        try:
+            _fromiso(value.replace("z", "Z"))  # the lower-case zone fromisoformat does not read
+        except ValueError:
+            return False
     return True
 
 
@@ -100,6 +120,45 @@ def _deferred(prop: dict[str, Any], var: str, sub: str) -> list[str]:
     return [f"        if not ({accept}):", f"            try: {sub}({var})", "            except _VE: return False"]
 
 
+def _property_lines(i: int, name: str, prop: Any, env: dict[str, Any],
+                    formats: dict[str, Any] | None) -> list[str] | None:
+    """The check's lines for property ``name`` (the i-th); sub-validators go into ``env``. None:
+    the property makes the whole check unavailable."""
+    if not isinstance(prop, dict):
+        return None
+    var = f"v{i}"
+    types = _types(prop)
+    extra = set(prop) - _ANNOTATIONS - {"type", "format"}
+    fmt = prop.get("format")
+    simple = types is not None and not extra and set(types) <= {"string", "integer", "number", "boolean", "null"}
+    if simple and fmt not in (None, "date-time", "date"):
+        simple = False
+    if simple and fmt is None:
+        # One lookup: a missing key yields _M, whose class (object) is allowed.
+        assert types is not None
+        allowed = sorted({c for t in types for c in _CLASSES[t]} | {"object"})
+        test = " and ".join(f"c is not {c}" for c in allowed)
+        return [f"    c = g({name!r}, _M).__class__", f"    if {test}: return False"]
+    body = [f"    {var} = g({name!r}, _M)", f"    if {var} is not _M:"]
+    if not simple:
+        # Defer anything richer to a sub-validator for this property alone.
+        try:
+            sub = fastjsonschema.compile(prop, formats=formats or {}, use_default=False)
+        except fastjsonschema.JsonSchemaDefinitionException:
+            return None
+        env[f"_sub{i}"] = sub
+        env["_VE"] = fastjsonschema.JsonSchemaValueException
+        return body + _deferred(prop, var, f"_sub{i}")
+    assert types is not None
+    test = " and ".join(f"c is not {c}" for c in sorted({c for t in types for c in _CLASSES[t]}))
+    body.append(f"        c = {var}.__class__")
+    body.append(f"        if {test}: return False")
+    if fmt is not None:
+        fn = "_is_dt" if fmt == "date-time" else "_is_date"
+        body.append(f"        if c is str and not {fn}({var}): return False")
+    return body
+
+
 def compile_fast_check(
     schema: dict[str, Any], *, also_required: tuple[str, ...] = (), formats: dict[str, Any] | None = None
 ) -> Callable[[Any], bool] | None:
@@ -119,7 +178,7 @@ def compile_fast_check(
     if not isinstance(props, dict) or not isinstance(required, list):
         return None
     env: dict[str, Any] = {
-        "_is_dt": _is_dt, "_is_date": is_date, "_M": object(),
+        "_is_dt": is_date_time, "_is_date": is_date, "_M": object(),
         "str": str, "int": int, "bool": bool, "NoneType": type(None), "float": float, "Decimal": Decimal,
         "object": object, "dict": dict,
     }
@@ -129,42 +188,10 @@ def compile_fast_check(
             return None
         body.append(f"    if {name!r} not in r: return False")
     for i, (name, prop) in enumerate(props.items()):
-        if not isinstance(prop, dict):
+        lines = _property_lines(i, name, prop, env, formats)
+        if lines is None:
             return None
-        var = f"v{i}"
-        types = _types(prop)
-        extra = set(prop) - _ANNOTATIONS - {"type", "format"}
-        fmt = prop.get("format")
-        simple = types is not None and not extra and set(types) <= {"string", "integer", "number", "boolean", "null"}
-        if simple and fmt not in (None, "date-time", "date"):
-            simple = False
-        if simple and fmt is None:
-            # One lookup: a missing key yields _M, whose class (object) is allowed.
-            assert types is not None
-            allowed = sorted({c for t in types for c in _CLASSES[t]} | {"object"})
-            test = " and ".join(f"c is not {c}" for c in allowed)
-            body.append(f"    c = g({name!r}, _M).__class__")
-            body.append(f"    if {test}: return False")
-            continue
-        body.append(f"    {var} = g({name!r}, _M)")
-        body.append(f"    if {var} is not _M:")
-        if not simple:
-            # Defer anything richer to a sub-validator for this property alone.
-            try:
-                sub = fastjsonschema.compile(prop, formats=formats or {}, use_default=False)
-            except fastjsonschema.JsonSchemaDefinitionException:
-                return None
-            env[f"_sub{i}"] = sub
-            env["_VE"] = fastjsonschema.JsonSchemaValueException
-            body += _deferred(prop, var, f"_sub{i}")
-            continue
-        assert types is not None
-        test = " and ".join(f"c is not {c}" for c in sorted({c for t in types for c in _CLASSES[t]}))
-        body.append(f"        c = {var}.__class__")
-        body.append(f"        if {test}: return False")
-        if fmt is not None:
-            fn = "_is_dt" if fmt == "date-time" else "_is_date"
-            body.append(f"        if c is str and not {fn}({var}): return False")
+        body += lines
     body.append("    return True")
     # Every name the body uses becomes a default argument: local lookups are the fastest.
     body[0] = "def check(r, " + ", ".join(f"{k}={k}" for k in env) + "):"

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, time
+from datetime import time
 from typing import Any
 
 import fastjsonschema
 
 from protocol.errors import ProtocolError, RecordValidationError
-from protocol.fastcheck import compile_fast_check, is_date
+from protocol.fastcheck import compile_fast_check, is_date, is_date_time
 from protocol.jsoncodec import deep_recursion
 
 __all__ = [
@@ -37,15 +37,6 @@ _TIME = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?(?:[+-]\d{2}:?\
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}\Z")
 
 
-def _is_date_time(value: str) -> bool:
-    # fastjsonschema's own pattern accepts day 39 and month 19; confirm with the calendar.
-    try:
-        datetime.fromisoformat(value.replace("z", "Z").replace("t", "T"))
-    except ValueError:
-        return False
-    return True
-
-
 def _is_time(value: str) -> bool:
     if not _TIME.match(value):
         return False
@@ -58,22 +49,12 @@ def _is_time(value: str) -> bool:
 
 _FORMATS: dict[str, Any] = {
     "date": is_date,
+    "date-time": is_date_time,
     "time": _is_time,
     # fastjsonschema calls a format check; a compiled pattern is not callable (TypeError per record)
     "uuid": lambda value: _UUID.match(value) is not None,
     "singer.decimal": re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?\Z").fullmatch,
 }
-
-_DATE_TIME_SHAPE = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[+-]\d{2}:?\d{2}|[zZ])?\Z"
-)
-
-
-def _date_time(value: str) -> bool:
-    return bool(_DATE_TIME_SHAPE.match(value)) and _is_date_time(value)
-
-
-_FORMATS["date-time"] = _date_time
 
 
 _SIMPLE_TYPES = frozenset({"array", "boolean", "integer", "null", "number", "object", "string"})

@@ -52,7 +52,7 @@ KIT_SETTINGS: dict[str, dict[str, Any]] = {
     },
 }
 
-#: Settings every target built on the kit accepts (read by protocol/target.py and batch.py).
+#: Settings every target built on the kit accepts (read by protocol/target.py and protocol/lane.py).
 TARGET_KIT_SETTINGS: dict[str, dict[str, Any]] = {
     "fast_path": {
         "type": "boolean",

@@ -26,6 +26,7 @@ from urllib.parse import unquote, urlparse
 
 from protocol.errors import ProtocolError, TargetError, Terminated, TruncatedLineError, stop_description
 from protocol.jsoncodec import JSONDecodeError, deep_recursion, loads
+from protocol.lane import Lane, RecordRun, choose_lane, fast_path_enabled
 from protocol.messages import (
     ActivateVersionMessage,
     BatchMessage,
@@ -50,11 +51,12 @@ CHECK_EVERY = 4096
 class Sink:
     """Receives one stream's records. Subclasses implement ``add`` and ``flush``.
 
-    A sink that sets ``accepts_raw = True`` also implements :meth:`add_raw`; the target
-    then hands it runs of validated records as the exact bytes received (the fast path).
+    A sink that sets ``accepts_runs = True`` (read when its stream's SCHEMA arrives, see
+    protocol/lane.py) also implements :meth:`add_run`; the target then hands it runs of
+    validated records (the fast lane).
     """
 
-    accepts_raw: bool = False
+    accepts_runs: bool = False
 
     def __init__(self, target: Target, schema: SchemaMessage) -> None:
         self.target = target
@@ -68,13 +70,13 @@ class Sink:
     def add(self, record: dict[str, Any], message: RecordMessage) -> None:
         raise NotImplementedError
 
-    def add_raw(self, run: Any) -> None:
-        """A :class:`protocol.batch.RawRun`: ``run.count`` validated records, as the exact JSON
-        bytes of each "record" value received, joined by b"\\n" (``run.records``, no newline at
-        the end), and decoded (``run.values``). ``run.first_line`` is the input line of the
-        first. The target counts them in ``pending``.
+    def add_run(self, run: RecordRun) -> bool:
+        """Take a :class:`protocol.lane.RecordRun` in bulk: ``run.count`` validated records, as
+        the exact JSON bytes received (``run.records``) and decoded (``run.values``). False: not
+        this run; the target then hands its records to :meth:`add` one by one. The target counts
+        them in ``pending`` either way.
         """
-        raise NotImplementedError
+        return False
 
     def flush(self) -> None:
         """Make every added record durable. Called only by the target's drain."""
@@ -125,6 +127,8 @@ class Target(ExactlyOnceMixin):
         self._pending_state: dict[str, Any] | None = None
         self._state_since = 0.0
         self.validate_records = bool(self.config.get("validate_records", True))
+        self.lanes: dict[str, Lane] = {}  # each stream's record lane, chosen at its SCHEMA
+        self._fast_lanes = False
         self.init_exactly_once()
 
     def test_connection(self) -> str:
@@ -141,20 +145,18 @@ class Target(ExactlyOnceMixin):
         self._reader = reader
         started = time.monotonic()
         messages: Iterable[Any] = reader
-        raw_run: Any = None
-        if self.validate_records and self.raw_capable():
-            from protocol import batch as fast  # msgspec is imported only when it can be used
+        self._fast_lanes = self.validate_records and self.raw_capable() and fast_path_enabled(self.config)
+        if self._fast_lanes:
+            from protocol.chunks import ChunkReader  # msgspec is imported only when it can be used
 
-            if fast.fast_path_enabled(self.config):
-                messages = fast.BatchReader(reader, source, self._accepts_raw)
-                raw_run = fast.RawRun
+            messages = ChunkReader(reader, source, self.lanes.get)
         stopped: Terminated | None = None
         try:
             if self.control is not None:
                 self.start_exactly_once()
                 self._committed_at = time.monotonic()
             try:
-                self._consume(messages, raw_run)
+                self._consume(messages)
             except TruncatedLineError as exc:
                 stopped = self._cut_by_a_stop(exc)
             if self.control is not None:
@@ -186,7 +188,7 @@ class Target(ExactlyOnceMixin):
                                          f"middle of a line the stopped tap was writing; nothing after the "
                                          f"last STATE is committed")
 
-    def _consume(self, messages: Iterable[Any], raw_run: Any) -> None:
+    def _consume(self, messages: Iterable[Any]) -> None:
         """The message loop: every message to its sink, drains at their points (see the module doc)."""
         sinks = self.sinks
         batch = self.batch_size_rows
@@ -197,27 +199,10 @@ class Target(ExactlyOnceMixin):
                 sink.add(msg.record, msg)
                 sink.pending += 1
                 since_check += 1
-                if sink.pending >= batch:
-                    self.drain()
-                elif since_check >= CHECK_EVERY:
-                    since_check = 0
-                    self._maybe_drain_for_state()
-            elif msg.__class__ is raw_run:
-                # Same drain points as record by record: a run is split where the sink's
-                # pending count reaches the batch size.
-                sink = sinks[msg.stream]
-                run = msg
-                while run is not None:
-                    room = max(batch - sink.pending, 1)
-                    head, run = run.split(room) if run.count > room else (run, None)
-                    sink.add_raw(head)
-                    sink.pending += head.count
-                    since_check += head.count
-                    if sink.pending >= batch:
-                        self.drain()
-                    elif since_check >= CHECK_EVERY:
-                        since_check = 0
-                        self._maybe_drain_for_state()
+                if sink.pending >= batch or since_check >= CHECK_EVERY:
+                    since_check = self._after_records(sink, since_check)
+            elif msg.__class__ is RecordRun:
+                since_check = self._add_run(sinks[msg.stream], msg, since_check)
             elif msg.__class__ is StateMessage:
                 if self._pending_state is None:
                     self._state_since = time.monotonic()
@@ -234,13 +219,42 @@ class Target(ExactlyOnceMixin):
             elif msg.__class__ is BatchMessage:
                 self._on_batch(msg)
 
-    def raw_capable(self) -> bool:
-        """Whether any sink of this target may take raw runs (then the chunked reader is used)."""
-        return self.sink_class.accepts_raw
+    def _after_records(self, sink: Sink, since_check: int) -> int:
+        """The drain points after records were added (one lane or the other): a full batch drains;
+        every CHECK_EVERY records a held STATE may be due. Returns the new ``since_check``."""
+        if sink.pending >= self.batch_size_rows:
+            self.drain()
+            return since_check
+        if since_check >= CHECK_EVERY:
+            self._maybe_drain_for_state()
+            return 0
+        return since_check
 
-    def _accepts_raw(self, stream: str) -> bool:
-        sink = self.sinks.get(stream)
-        return sink is not None and sink.accepts_raw
+    def _add_run(self, sink: Sink, run: RecordRun | None, since_check: int) -> int:
+        """A fast-lane run, split where the sink's pending count reaches the batch size (the
+        same drain points as record by record). A run the sink does not take in bulk goes to
+        its ``add`` record by record: the one place a run falls back."""
+        batch = self.batch_size_rows
+        while run is not None:
+            room = max(batch - sink.pending, 1)
+            head, run = run.split(room) if run.count > room else (run, None)
+            if not sink.add_run(head):
+                add = sink.add
+                for record, message in head.messages():
+                    add(record, message)
+            sink.pending += head.count
+            since_check += head.count
+            since_check = self._after_records(sink, since_check)
+        return since_check
+
+    def raw_capable(self) -> bool:
+        """Whether any sink of this target may take runs (then the chunked reader is used)."""
+        return self.sink_class.accepts_runs
+
+    def _choose_lane(self, msg: SchemaMessage, sink: Sink) -> None:
+        """Decide the stream's record lane, once per (changed) SCHEMA; see protocol/lane.py."""
+        if self._fast_lanes:
+            self.lanes[msg.stream] = choose_lane(msg, sink.accepts_runs)
 
     def _sink_for(self, stream: str, line: int) -> Sink:
         sink = self.sinks.get(stream)
@@ -251,7 +265,8 @@ class Target(ExactlyOnceMixin):
     def _on_schema(self, msg: SchemaMessage) -> None:
         sink = self.sinks.get(msg.stream)
         if sink is None:
-            self.sinks[msg.stream] = self.make_sink(msg)
+            sink = self.sinks[msg.stream] = self.make_sink(msg)
+            self._choose_lane(msg, sink)
             return
         with deep_recursion():  # a schema may nest 1,000 levels: == recurses down to the change
             same = sink.schema == msg.schema and sink.key_properties == msg.key_properties
@@ -259,6 +274,7 @@ class Target(ExactlyOnceMixin):
             return
         self.drain()
         sink.update_schema(msg)
+        self._choose_lane(msg, sink)
 
     def _on_batch(self, msg: BatchMessage) -> None:
         sink = self._sink_for(msg.stream, msg.line)

@@ -12,7 +12,7 @@ from targets.files import FileSink, FileTarget
 from targets.files.sink import SPILL_BYTES
 
 if TYPE_CHECKING:
-    from protocol.batch import RawRun
+    from protocol.lane import RecordRun
 
 __all__ = ["JsonlSink"]
 
@@ -30,7 +30,7 @@ class JsonlSink(FileSink):
     """Writes each record as one JSON line, exactly as received (schema changes need nothing)."""
 
     line_based = True
-    accepts_raw = True
+    accepts_runs = True
 
     def __init__(self, target: FileTarget, schema: SchemaMessage) -> None:
         super().__init__(target, schema)
@@ -50,7 +50,7 @@ class JsonlSink(FileSink):
         if len(buf) >= SPILL_BYTES:
             self.spill()
 
-    def add_raw(self, run: RawRun) -> None:
+    def add_run(self, run: RecordRun) -> bool:
         """Validated records as received: their bytes are the lines (numbers stay exact)."""
         records = run.records
         parts = self._parts
@@ -62,6 +62,7 @@ class JsonlSink(FileSink):
         self._parts_size += len(records) + 1
         if self._parts_size >= SPILL_BYTES:
             self.spill()
+        return True
 
     def _slow(self, record: dict[str, Any], message: RecordMessage) -> bytes:
         try:

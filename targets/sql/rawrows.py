@@ -1,6 +1,6 @@
 """Rows built in bulk from the chunked reader's decoded records (the fast path of SQL sinks).
 
-The chunked reader (:mod:`protocol.batch`) hands a sink whole runs of validated records,
+The chunked reader (:mod:`protocol.chunks`, the fast record lane) hands a sink whole runs of validated records,
 decoded by msgspec into one struct per record. For a table whose every column is a scalar
 field of the record's own type (integer, number, boolean, plain string, date-time, date),
 a run becomes CSV in three C-level steps: one tuple per record (``attrgetter``), msgspec's

@@ -15,7 +15,7 @@ from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from protocol.errors import ConfigError
 from protocol.exactly_once import CAPABILITY, Committed
-from protocol.jsoncodec import loads
+from protocol.lane import RecordRun
 from protocol.messages import RecordMessage, SchemaMessage
 from protocol.metrics import emit
 from protocol.schema import property_schemas
@@ -118,10 +118,12 @@ class SQLSink(Sink):
         self.soft_deletes = False
         # overwrite empties the table once per run; not again when resuming a run that died
         self._truncate = target.load_method == "overwrite" and not target.resuming
-        self._rows: list[Any] = []
-        self._csv: list[bytes] = []  # CSV rows of raw runs (a chunk holds either kind, never both)
-        self._csv_rows = 0
-        self.bulk_rows = 0  # rows built in bulk from raw runs (reported in the closing log line)
+        # The chunk being built: encoded rows (``add``) or, when ``_bulk``, CSV text of whole runs
+        # (``add_run``, ``_bulk_count`` rows); a chunk holds one kind, never both.
+        self._chunk: list[Any] = []
+        self._bulk = False
+        self._bulk_count = 0
+        self.bulk_rows = 0  # rows built in bulk from runs (reported in the closing log line)
         self._size = 0
         self._limit = self._first_limit = min(FIRST_CHUNK_BYTES, self.loader.chunk_size)
         self._row_limit = self.loader.chunk_rows
@@ -166,7 +168,7 @@ class SQLSink(Sink):
             from targets.sql.rawrows import plan_raw_rows  # msgspec: only where it is used
 
             self._raw = plan_raw_rows(spec, property_schemas(self.schema), loader.nul_removed)
-        self.accepts_raw = self._raw is not None
+        self.accepts_runs = self._raw is not None
         self._new_chunk()
 
     def update_schema(self, schema: SchemaMessage) -> None:
@@ -183,36 +185,33 @@ class SQLSink(Sink):
     def add(self, record: dict[str, Any], message: RecordMessage) -> None:
         if message.version is not None and not self.versioned:
             self._enable_versions()
-        if self._csv:
-            self._ship()
+        if self._bulk:
+            self._ship()  # runs added in bulk before: theirs is the earlier chunk
         row = self._encode(record, message)
-        rows = self._rows
+        rows = self._chunk
         rows.append(row)
         self._size += len(row)
         if self._size >= self._limit or len(rows) >= self._row_limit:
             self._ship()
 
-    def add_raw(self, run: Any) -> None:
-        """A run of validated records from the chunked reader: built into CSV rows in bulk
-        when the table allows it (see rawrows.py), else added one by one."""
+    def add_run(self, run: RecordRun) -> bool:
+        """A fast-lane run built into CSV rows in bulk (see rawrows.py); False when the table
+        or this run needs the record-by-record path (the target then adds it record by record)."""
         if run.version is not None and not self.versioned:
             self._enable_versions()
         data = self._raw.build(run.values, run.records, run.version) if self._raw is not None else None
         if data is None:
-            line = run.first_line
-            for raw in bytes(run.records).split(b"\n"):
-                record = loads(raw)
-                self.add(record, RecordMessage(self.stream, record, run.version, None, line))
-                line += 1
-            return
-        if self._rows:
+            return False
+        if self._chunk and not self._bulk:
             self._ship()  # rows added one by one before: theirs is the earlier chunk
-        self._csv.append(data)
-        self._csv_rows += run.count
+        self._bulk = True
+        self._chunk.append(data)
+        self._bulk_count += run.count
         self.bulk_rows += run.count
         self._size += len(data)
-        if self._size >= self._limit or self._csv_rows >= self._row_limit:
+        if self._size >= self._limit or self._bulk_count >= self._row_limit:
             self._ship()
+        return True
 
     def _new_chunk(self) -> None:
         if self.target.add_record_metadata:
@@ -221,21 +220,22 @@ class SQLSink(Sink):
             self.meta.sequence = int(now * 1000)
 
     def _ship(self) -> None:
-        if not self._rows and not self._csv:
+        chunk = self._chunk
+        if not chunk:
             return
         if not self._batch_rows:
             self._batch_started = time.monotonic()
-        if self._csv:
+        if self._bulk:
             assert self._raw is not None
-            self.loader.write_csv(self.spec, b"".join(self._csv), self._raw.columns, upsert=self._upsert,
+            self.loader.write_csv(self.spec, b"".join(chunk), self._raw.columns, upsert=self._upsert,
                                   truncate=self._truncate)
-            self._batch_rows += self._csv_rows
-            self._csv = []
-            self._csv_rows = 0
+            self._batch_rows += self._bulk_count
+            self._bulk = False
+            self._bulk_count = 0
         else:
-            self.loader.write(self.spec, self._rows, upsert=self._upsert, truncate=self._truncate)
-            self._batch_rows += len(self._rows)
-            self._rows = []
+            self.loader.write(self.spec, chunk, upsert=self._upsert, truncate=self._truncate)
+            self._batch_rows += len(chunk)
+        self._chunk = []
         self._truncate = False
         self._size = 0
         self._limit = min(self._limit * 2, self.loader.chunk_size)
@@ -253,9 +253,9 @@ class SQLSink(Sink):
         return f", {self.bulk_rows} built in bulk" if self.bulk_rows else ""
 
     def abort(self) -> None:
-        self._rows = []
-        self._csv = []
-        self._csv_rows = 0
+        self._chunk = []
+        self._bulk = False
+        self._bulk_count = 0
         self.target.rollback()
 
     # -- versions -------------------------------------------------------------------
@@ -357,7 +357,7 @@ class SQLTarget(Target):
         self.loader.commit()
 
     def raw_capable(self) -> bool:
-        """The chunked reader is used when the loader builds rows in bulk (``Loader.csv_rows``)."""
+        """The fast lane is open when the loader builds rows in bulk (``Loader.csv_rows``)."""
         return self.loader_class.csv_rows
 
     def rollback(self) -> None:

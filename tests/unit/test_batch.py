@@ -12,10 +12,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from protocol.batch import BatchReader, RawRun, compile_record_type
+from protocol.chunks import ChunkReader
 from protocol.errors import ProtocolError
 from protocol.jsoncodec import dumps, loads
+from protocol.lane import Lane, RecordRun, choose_lane
 from protocol.reader import MessageReader
+from protocol.recordtype import compile_record_type
 from protocol.schema import _FORMATS, RecordValidator
 
 # -- date-time and date: msgspec accepts only what our formats accept ----------------------
@@ -222,11 +224,27 @@ FRAGMENTS = [
 ]
 
 
+def _fast_lanes(reader: MessageReader) -> Any:
+    """Every stream on the fast lane its schema allows, chosen from the SCHEMA the reader last
+    accepted (as a target whose sinks all take runs chooses it)."""
+    lanes: dict[str, tuple[Any, Lane]] = {}
+
+    def lane_of(stream: str) -> Lane | None:
+        message = reader.schemas.get(stream)
+        if message is None:
+            return None
+        if stream not in lanes or lanes[stream][0] is not message:
+            lanes[stream] = (message, choose_lane(message, True))
+        return lanes[stream][1]
+
+    return lane_of
+
+
 def _collect(items: Any) -> list[Any]:
     out: list[Any] = []
     try:
         for item in items:
-            if isinstance(item, RawRun):
+            if isinstance(item, RecordRun):
                 rows = bytes(item.records).split(b"\n")
                 assert len(rows) == item.count
                 out.extend(("RECORD", item.stream, loads(r), item.first_line + k) for k, r in enumerate(rows))
@@ -250,7 +268,7 @@ def test_batch_reader_matches_line_reader(fragments: list[bytes], chunk: int, fi
     data = b"\n".join([SCHEMA, *fragments]) + (b"\n" if final_newline else b"")
     reference = _collect(MessageReader(io.BytesIO(data)))
     reader = MessageReader(io.BytesIO(data))
-    fast = _collect(BatchReader(reader, io.BufferedReader(io.BytesIO(data)), lambda s: True, chunk))
+    fast = _collect(ChunkReader(reader, io.BufferedReader(io.BytesIO(data)), _fast_lanes(reader), chunk))
     assert _normal(fast) == _normal(reference)
 
 
@@ -259,8 +277,8 @@ def test_clean_records_come_as_raw_runs_with_exact_bytes() -> None:
         b'{"type":"RECORD","stream":"s","record":{"id":%d,"x":2.50}}\n' % i for i in range(100)
     )
     reader = MessageReader(io.BytesIO(data))
-    items = list(BatchReader(reader, io.BytesIO(data), lambda s: True))
-    runs = [i for i in items if isinstance(i, RawRun)]
+    items = list(ChunkReader(reader, io.BytesIO(data), _fast_lanes(reader)))
+    runs = [i for i in items if isinstance(i, RecordRun)]
     assert sum(r.count for r in runs) == 100
     assert bytes(runs[0].records).split(b"\n")[0] == b'{"id":0,"x":2.50}'
     assert runs[0].first_line == 2
@@ -273,7 +291,7 @@ def test_long_line_error_is_the_same() -> None:
 
     def run(fast: bool) -> str:
         reader = MessageReader(io.BytesIO(data), max_line_bytes=limit)
-        items = BatchReader(reader, io.BytesIO(data), lambda s: True, 64) if fast else reader
+        items = ChunkReader(reader, io.BytesIO(data), _fast_lanes(reader), 64) if fast else reader
         with pytest.raises(ProtocolError) as exc:
             list(items)
         return str(exc.value)
@@ -295,7 +313,7 @@ def test_pathological_lines_match_line_reader(lines: list[bytes], chunk: int) ->
     data = b"\n".join([SCHEMA, clean, *lines, clean]) + b"\n"
     reference = _collect(MessageReader(io.BytesIO(data)))
     reader = MessageReader(io.BytesIO(data))
-    fast = _collect(BatchReader(reader, io.BufferedReader(io.BytesIO(data)), lambda s: True, chunk))
+    fast = _collect(ChunkReader(reader, io.BufferedReader(io.BytesIO(data)), _fast_lanes(reader), chunk))
     assert _normal(fast) == _normal(reference)
 
 
@@ -352,7 +370,7 @@ def test_mostly_valid_blocks_match_line_reader(fragments: list[bytes], chunk: in
     data = b"\n".join([SCHEMA, *fragments]) + b"\n"
     reference = _collect(MessageReader(io.BytesIO(data)))
     reader = MessageReader(io.BytesIO(data))
-    fast = _collect(BatchReader(reader, io.BufferedReader(io.BytesIO(data)), lambda s: True, chunk))
+    fast = _collect(ChunkReader(reader, io.BufferedReader(io.BytesIO(data)), _fast_lanes(reader), chunk))
     assert _normal(fast) == _normal(reference)
     # and both are what the lines say, independently of either reader
     expected = _oracle(fragments)
@@ -411,9 +429,9 @@ def test_lines_longer_than_a_read_are_carried_whole() -> None:
     data = b"\n".join([SCHEMA, small, big, small, big]) + b"\n" + big  # the last one without newline
     reference = _collect(MessageReader(io.BytesIO(data)))
     reader = MessageReader(io.BytesIO(data))
-    items = list(BatchReader(reader, io.BufferedReader(io.BytesIO(data)), lambda s: True))
-    assert any(isinstance(i, RawRun) and b"[[1,1," in bytes(i.records) for i in items)
+    items = list(ChunkReader(reader, io.BufferedReader(io.BytesIO(data)), _fast_lanes(reader)))
+    assert any(isinstance(i, RecordRun) and b"[[1,1," in bytes(i.records) for i in items)
     reader = MessageReader(io.BytesIO(data))
-    fast = _collect(BatchReader(reader, io.BufferedReader(io.BytesIO(data)), lambda s: True))
+    fast = _collect(ChunkReader(reader, io.BufferedReader(io.BytesIO(data)), _fast_lanes(reader)))
     assert _normal(fast) == _normal(reference)
     assert [row[-1] for row in fast] == [1, 2, 3, 4, 5, 6]

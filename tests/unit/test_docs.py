@@ -258,7 +258,7 @@ def test_every_config_key_the_code_reads_is_declared(doc: Any) -> None:
 def test_the_code_scan_reaches_the_shared_modules() -> None:
     """The scan would miss undeclared reads if it did not follow the imports into the kit."""
     by_name = {doc.name: doc for doc in CONNECTORS}
-    assert "fast_path" in keys_read(by_name["target-jsonl"])  # protocol/batch.py, behind a lazy import
+    assert "fast_path" in keys_read(by_name["target-jsonl"])  # protocol/lane.py
     assert "batch_size_rows" in keys_read(by_name["target-postgres"])  # protocol/target.py
     assert "load_method" in keys_read(by_name["target-sqlite"])  # targets/sql/sink.py
     assert "max_retries" in keys_read(by_name["tap-github"])  # protocol/http/session.py

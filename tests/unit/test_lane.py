@@ -1,0 +1,124 @@
+"""The record lane: chosen once per SCHEMA, one run-of-records interface, fallback per run."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import orjson
+import pytest
+
+import protocol.target as target_module
+from protocol.lane import Lane, RecordRun, choose_lane
+from protocol.messages import RecordMessage, SchemaMessage
+from protocol.target import Sink, Target
+from protocol.writer import MessageWriter
+
+PROPS = {"id": {"type": "integer"}, "name": {"type": ["string", "null"]}}
+
+
+def _schema(props: dict[str, Any] = PROPS) -> bytes:
+    return orjson.dumps({"type": "SCHEMA", "stream": "s", "schema": {"type": "object", "properties": props},
+                         "key_properties": ["id"]})
+
+
+def _records(start: int, count: int) -> list[bytes]:
+    return [orjson.dumps({"type": "RECORD", "stream": "s", "record": {"id": i, "name": f"n{i}"}})
+            for i in range(start, start + count)]
+
+
+class _Sink(Sink):
+    """Keeps every record in order, noting how each came: in bulk (a run) or one by one."""
+
+    accepts_runs = True
+    refuse: Any = staticmethod(lambda run: False)
+
+    def __init__(self, target: Target, schema: SchemaMessage) -> None:
+        super().__init__(target, schema)
+        self.got: list[tuple[str, dict[str, Any], int | None]] = []
+
+    def add(self, record: dict[str, Any], message: RecordMessage) -> None:
+        self.got.append(("one", record, message.line))
+
+    def add_run(self, run: RecordRun) -> bool:
+        if self.refuse(run):
+            return False
+        assert len(run.values) == run.count
+        records = bytes(run.records).split(b"\n")
+        self.got += [("run", orjson.loads(raw), run.first_line + k) for k, raw in enumerate(records)]
+        return True
+
+    def flush(self) -> None:
+        pass
+
+
+class _Target(Target):
+    name = "target-lane-test"
+    sink_class = _Sink
+
+
+def _run(lines: list[bytes], **config: Any) -> _Target:
+    target = _Target({"batch_size_rows": 1000, **config})
+    target.run(io.BufferedReader(io.BytesIO(b"\n".join(lines) + b"\n")), MessageWriter(io.BytesIO()))
+    return target
+
+
+def test_the_lane_is_chosen_once_per_schema(monkeypatch: pytest.MonkeyPatch) -> None:
+    chosen: list[Lane] = []
+
+    def counting(schema: SchemaMessage, takes_runs: bool) -> Lane:
+        chosen.append(choose_lane(schema, takes_runs))
+        return chosen[-1]
+
+    monkeypatch.setattr(target_module, "choose_lane", counting)
+    changed = _schema({**PROPS, "x": {"type": "number"}})
+    lines = [_schema(), *_records(0, 5000), _schema(), *_records(5000, 10), changed, *_records(5010, 3000)]
+    target = _run(lines)
+    assert len(chosen) == 2  # the first SCHEMA and the changed one; the same one sent again decides nothing
+    assert all(lane.fast for lane in chosen) and chosen[0] is not chosen[1]
+    assert target.lanes["s"] is chosen[1]
+    got = target.sinks["s"].got  # type: ignore[attr-defined]
+    assert [r["id"] for _, r, _ in got] == list(range(8010))
+    assert {how for how, _, _ in got} == {"run"}
+
+
+def test_a_schema_without_a_fast_type_takes_the_reference_lane() -> None:
+    target = _run([_schema({"id": {"type": "integer"}, "name": {"type": "string", "pattern": "^n"}}),
+                   *_records(0, 50)])
+    assert not target.lanes["s"].fast
+    got = target.sinks["s"].got  # type: ignore[attr-defined]
+    assert [(how, r["id"], line) for how, r, line in got] == [("one", i, i + 2) for i in range(50)]
+
+
+def test_a_sink_that_takes_no_runs_gets_the_reference_lane(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_Sink, "accepts_runs", False)
+    target = _run([_schema(), *_records(0, 20)], fast_path=True)
+    assert target.lanes == {}  # no sink of this target takes runs: the chunked reader is not used
+    assert {how for how, _, _ in target.sinks["s"].got} == {"one"}  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("batch", [7, 1000])
+def test_a_refused_run_falls_back_record_by_record_in_order(monkeypatch: pytest.MonkeyPatch, batch: int) -> None:
+    """Runs the sink refuses reach ``add`` one record at a time, with their lines, in order with the
+    runs it takes; the drain points (split at the batch size) are the same for both."""
+    monkeypatch.setattr(_Sink, "refuse", staticmethod(lambda run: run.first_line // 10 % 2 == 0))
+    lines = [_schema()]
+    for k in range(12):  # runs broken up by STATE lines, so that both kinds of run occur
+        lines += [*_records(k * 9, 9), b'{"type":"STATE","value":{"k":%d}}' % k]
+    target = _run(lines, batch_size_rows=batch)
+    got = target.sinks["s"].got  # type: ignore[attr-defined]
+    assert {how for how, _, _ in got} == {"one", "run"}
+    assert [r["id"] for _, r, _ in got] == list(range(108))
+    assert [r["name"] for _, r, _ in got] == [f"n{i}" for i in range(108)]
+    expected_lines = [2 + (i // 9) * 10 + i % 9 for i in range(108)]
+    assert [line for _, _, line in got] == expected_lines
+    assert target.sinks["s"].committed == 108
+
+
+def test_a_run_splits_and_gives_its_messages() -> None:
+    run = RecordRun("s", b'{"id":1}\n{"id":2}\n{"id":3}', 3, 10, ["a", "b", "c"], 4)
+    head, rest = run.split(1)
+    assert (bytes(head.records), head.count, head.first_line, head.values) == (b'{"id":1}', 1, 10, ["a"])
+    assert (bytes(rest.records), rest.count, rest.first_line, rest.values) == (b'{"id":2}\n{"id":3}', 2, 11, ["b", "c"])
+    assert [(r, m.stream, m.version, m.line) for r, m in rest.messages()] == [
+        ({"id": 2}, "s", 4, 11), ({"id": 3}, "s", 4, 12)]
