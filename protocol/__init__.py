@@ -7,6 +7,7 @@ Everything not listed in ``__all__`` is private to the kit. Names are imported o
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from protocol.bookmarks import FullTableBookmark, IncrementalBookmark, KeyRange, LogBasedBookmark
     from protocol.catalog import Breadcrumb, Catalog, CatalogEntry, Metadata
     from protocol.cli import run_cli, tap_main, target_main
     from protocol.config import load_config, secret_values
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
     from protocol.metrics import emit as emit_metric
     from protocol.reader import MessageReader
     from protocol.schema import RecordValidator, check_schema, field_types, is_nullable, merge_types
-    from protocol.state import Bookmarks
+    from protocol.state import Bookmarks, state_value
     from protocol.tap import Stream, TableStream, Tap
     from protocol.target import Sink, Target
     from protocol.wording import plural
@@ -58,6 +59,10 @@ _LAZY: dict[str, tuple[str, str]] = {
     "EXIT_OK": ("protocol.errors", "EXIT_OK"),
     "EXIT_USAGE": ("protocol.errors", "EXIT_USAGE"),
     "FatalSourceError": ("protocol.errors", "FatalSourceError"),
+    "FullTableBookmark": ("protocol.bookmarks", "FullTableBookmark"),
+    "IncrementalBookmark": ("protocol.bookmarks", "IncrementalBookmark"),
+    "KeyRange": ("protocol.bookmarks", "KeyRange"),
+    "LogBasedBookmark": ("protocol.bookmarks", "LogBasedBookmark"),
     "Message": ("protocol.messages", "Message"),
     "MessageReader": ("protocol.reader", "MessageReader"),
     "MessageWriter": ("protocol.writer", "MessageWriter"),
@@ -91,6 +96,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "plural": ("protocol.wording", "plural"),
     "run_cli": ("protocol.cli", "run_cli"),
     "secret_values": ("protocol.config", "secret_values"),
+    "state_value": ("protocol.state", "state_value"),
     "tap_main": ("protocol.cli", "tap_main"),
     "target_main": ("protocol.cli", "target_main"),
 }
@@ -108,6 +114,10 @@ __all__ = [
     "ConfigError",
     "DownstreamClosed",
     "FatalSourceError",
+    "FullTableBookmark",
+    "IncrementalBookmark",
+    "KeyRange",
+    "LogBasedBookmark",
     "Message",
     "MessageReader",
     "MessageWriter",
@@ -141,6 +151,7 @@ __all__ = [
     "plural",
     "run_cli",
     "secret_values",
+    "state_value",
     "tap_main",
     "target_main",
 ]

@@ -29,7 +29,7 @@ from protocol.config import RedactingFilter, load_config, read_json_file, secret
 from protocol.errors import EXIT_FAILED, ConfigError, DownstreamClosed, SluiceError, Terminated
 from protocol.logs import setup_logging
 from protocol.signals import install as install_signal_handlers
-from protocol.state import Bookmarks
+from protocol.state import Bookmarks, state_value
 from protocol.writer import MessageWriter
 
 if TYPE_CHECKING:  # a tap never loads the target side of the kit (reader, validators)
@@ -211,10 +211,8 @@ def tap_main(cls: type[Tap]) -> Callable[..., Any]:
 def _read_state(path: str | None) -> dict[str, Any]:
     if not path:
         return {}
-    data = read_json_file(path, "state")
-    if isinstance(data, dict) and data.get("type") == "STATE" and isinstance(data.get("value"), dict):
-        data = data["value"]
-    if not isinstance(data, dict):
+    data = state_value(read_json_file(path, "state"))
+    if data is None:
         raise ConfigError(f"state file {path} must hold a JSON object")
     return data
 

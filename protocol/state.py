@@ -11,14 +11,41 @@ A stream synced per partition (one bookmark per parent, e.g. per repository) kee
     {"bookmarks": {"issues": {"partitions": [{"context": {"org": "a", "repo": "b"},
                                               "replication_key": "updated_at",
                                               "replication_key_value": "..."}]}}}
+
+A table stream's bookmark is one of three typed kinds (bookmarks.py), read with
+``Bookmarks.read(stream, Kind)`` and written with ``Bookmarks.write(stream, bookmark)``; a
+kind owns its keys and leaves the stream's other keys alone (a LOG_BASED stream's snapshot
+is a full-table read whose bookmark sits beside the LSN).
 """
 
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["Bookmarks"]
+from protocol.bookmarks import BookmarkKind
+
+__all__ = ["Bookmarks", "state_value"]
+
+_MESSAGE_TYPES = frozenset({"SCHEMA", "RECORD", "ACTIVATE_VERSION", "BATCH"})
+
+K = TypeVar("K", bound=BookmarkKind)
+
+
+def state_value(data: Any) -> dict[str, Any] | None:
+    """The state value in a parsed JSON document: a bare state value (the Singer convention:
+    singer-python, singer-sdk and Meltano write it so) or a ``{"type": "STATE", "value": ...}``
+    message unwrapped. None when it holds no state (not an object, another Singer message,
+    or a STATE whose value is not an object)."""
+    if not isinstance(data, dict):
+        return None
+    kind = data.get("type")
+    if kind == "STATE":
+        value = data.get("value")
+        return value if isinstance(value, dict) else None
+    if isinstance(kind, str) and kind in _MESSAGE_TYPES:
+        return None
+    return data
 
 
 class Bookmarks:
@@ -48,6 +75,22 @@ class Bookmarks:
             self._bookmarks.pop(stream, None)
         else:
             self._bookmarks.get(stream, {}).pop(key, None)
+
+    def read(self, stream: str, kind: type[K]) -> K:
+        """A stream's bookmark of one kind (its empty form when the state holds none)."""
+        entry = self._bookmarks.get(stream)
+        return kind.from_dict(entry if isinstance(entry, dict) else {})
+
+    def write(self, stream: str, bookmark: BookmarkKind) -> None:
+        """Store a bookmark: its keys are set (in place, keeping their order) or removed when unset;
+        the stream's other keys stay."""
+        entry = self._bookmarks.setdefault(stream, {})
+        values = bookmark.to_dict()
+        for key in bookmark.KEYS:
+            if key in values:
+                entry[key] = values[key]
+            else:
+                entry.pop(key, None)
 
     def replication_value(self, stream: str) -> Any:
         return self.get(stream, "replication_key_value")

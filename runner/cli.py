@@ -164,6 +164,7 @@ def state_set(obj: Ctx, pipeline: str, value: str) -> int:
     """Store a state for PIPELINE (refused while the pipeline runs)."""
     from protocol.errors import ConfigError
     from protocol.jsoncodec import JSONDecodeError, loads
+    from protocol.state import state_value
 
     if value == "-":
         text = sys.stdin.read()
@@ -178,9 +179,8 @@ def state_set(obj: Ctx, pipeline: str, value: str) -> int:
         data = loads(text)
     except JSONDecodeError as exc:
         raise ConfigError(f"the state is not valid JSON: {exc}") from exc
-    if isinstance(data, dict) and data.get("type") == "STATE" and isinstance(data.get("value"), dict):
-        data = data["value"]
-    if not isinstance(data, dict):
+    data = state_value(data)
+    if data is None:
         raise ConfigError("a state must be a JSON object")
     state_id = _state_id(obj, pipeline)
     with _store(obj) as store:

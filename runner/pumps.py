@@ -13,8 +13,9 @@ from typing import Any
 import orjson
 
 from protocol.jsoncodec import loads
+from protocol.state import state_value
 
-__all__ = ["LineBuffer", "SideStats", "StateReader", "error_message", "parse_metric", "state_value"]
+__all__ = ["LineBuffer", "SideStats", "StateReader", "error_message", "parse_metric"]
 
 MAX_LINE = 1 << 20  # a longer line is cut into pieces rather than buffered for ever
 
@@ -106,23 +107,6 @@ class SideStats:
     @property
     def total(self) -> int:
         return sum(self.counts.values())
-
-
-_MESSAGE_TYPES = frozenset({"SCHEMA", "RECORD", "ACTIVATE_VERSION", "BATCH"})
-
-
-def state_value(message: Any) -> dict[str, Any] | None:
-    """The state in one line of a target's stdout: a bare state value (the Singer convention:
-    singer-python, singer-sdk and Meltano) or a ``{"type": "STATE", "value": ...}`` message."""
-    if not isinstance(message, dict):
-        return None
-    kind = message.get("type")
-    if kind == "STATE":
-        value = message.get("value")
-        return value if isinstance(value, dict) else None
-    if isinstance(kind, str) and kind in _MESSAGE_TYPES:
-        return None
-    return message
 
 
 class StateReader:

@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
+from protocol.bookmarks import LogBasedBookmark
 from protocol.errors import ConfigError, FatalSourceError, RetryableSourceError
 from protocol.jsoncodec import loads
 from protocol.state import Bookmarks
@@ -42,6 +43,7 @@ from protocol.writer import MessageWriter
 from taps.postgres.client import Source
 from taps.postgres.discovery import Column
 from taps.postgres.pgoutput import UNCHANGED, Begin, Change, Commit, Relation, Truncate, decode, lsn_to_text
+from taps.postgres.settings import TapSettings
 from taps.postgres.streams import ROW, ROW_JSON, StreamPlan, sync_full_table
 from taps.postgres.values import Converter, converter_for
 
@@ -142,21 +144,20 @@ def _check_ready(source: Source) -> None:
 
 
 def sync_log_based(source: Source, plans: list[StreamPlan], writer: MessageWriter, bookmarks: Bookmarks,
-                   config: Mapping[str, Any]) -> None:
+                   settings: TapSettings, open_source: Callable[[], Source]) -> None:
     _check_ready(source)
-    slot = str(config.get("replication_slot_name") or "tappostgres")
-    publication = str(config.get("publication_name") or slot)
+    slot, publication = settings.replication_slot_name, settings.publication_name
     _ensure_publication(source, publication, plans)
     confirmed = _ensure_slot(source, slot)
 
     # 2. advance the slot to the position the runner stored
     for plan in plans:
-        lsn = bookmarks.get(plan.name, "lsn")
-        if isinstance(lsn, int) and lsn < confirmed:
+        lsn = bookmarks.read(plan.name, LogBasedBookmark).lsn
+        if lsn is not None and lsn < confirmed:
             log.warning("stream '%s': slot %s is past the stream's bookmark (%s < %s); changes in between are "
                         "gone: taking a new snapshot", plan.name, slot, lsn_to_text(lsn), lsn_to_text(confirmed))
             bookmarks.clear(plan.name)
-    held = [v for v in (bookmarks.get(p.name, "lsn") for p in plans) if isinstance(v, int)]
+    held = [v for v in (bookmarks.read(p.name, LogBasedBookmark).lsn for p in plans) if v is not None]
     if held and min(held) > confirmed:
         source.query("SELECT pg_replication_slot_advance(%s, %s::pg_lsn)", [slot, lsn_to_text(min(held))],
                      doing=f"advancing replication slot {slot}")
@@ -166,25 +167,27 @@ def sync_log_based(source: Source, plans: list[StreamPlan], writer: MessageWrite
     # 3. snapshots
     pending = False
     for plan in plans:
-        if bookmarks.get(plan.name, "snapshot_done") and isinstance(bookmarks.get(plan.name, "lsn"), int):
+        held_at = bookmarks.read(plan.name, LogBasedBookmark)
+        if held_at.snapshot_done and held_at.lsn is not None:
             plan.write_schema(writer)
             continue
-        if not isinstance(bookmarks.get(plan.name, "lsn"), int):
+        if held_at.lsn is None:
             # the slot's position, not the current one: a transaction whose commit record is written
             # but not yet visible to the snapshot must be replayed; replaying more is harmless
             bookmarks.clear(plan.name)
-            bookmarks.set(plan.name, "lsn", confirmed)
+            bookmarks.write(plan.name, LogBasedBookmark(lsn=confirmed))
         log.info("stream '%s': initial snapshot", plan.name)
-        sync_full_table(source, plan, writer, bookmarks, open_source=lambda: Source(config),
-                        parallel=int(config.get("max_parallel_reads") or 3), final_state=False)
-        bookmarks.set(plan.name, "snapshot_done", True)
+        sync_full_table(source, plan, writer, bookmarks, open_source=open_source,
+                        parallel=settings.max_parallel_reads, final_state=False)
+        bookmarks.write(plan.name, replace(bookmarks.read(plan.name, LogBasedBookmark), snapshot_done=True))
         pending = True  # its STATE: before the next record, or the run's final STATE
 
     # 4. changes up to a fixed position: flushed WAL, so that every commit starting before it is returned
     end = _lsn(source, "pg_current_wal_flush_lsn()")
     _Changes(source, plans, writer, bookmarks, slot, publication, pending).read(end)
     for plan in plans:
-        bookmarks.set(plan.name, "lsn", max(end, bookmarks.get(plan.name, "lsn") or 0))
+        held_at = bookmarks.read(plan.name, LogBasedBookmark)
+        bookmarks.write(plan.name, replace(held_at, lsn=max(end, held_at.lsn or 0)))
     writer.write_state(bookmarks.to_value())
 
 
@@ -198,7 +201,7 @@ class _Changes:
         self.slot, self.publication = slot, publication
         self.plans = {(p.table.schema_name, p.table.name): p for p in plans}
         self.targets: dict[int, _Target | None] = {}
-        self.since = {p.name: int(bookmarks.get(p.name, "lsn") or 0) for p in plans}
+        self.since = {p.name: bookmarks.read(p.name, LogBasedBookmark).lsn or 0 for p in plans}
         self.toast_warned: set[str] = set()
 
     def _bind(self, rel: Relation) -> None:
@@ -319,9 +322,11 @@ class _Changes:
             if target is not None and lsn >= self.since[target.plan.name]:
                 log.warning("stream '%s': TRUNCATE at %s; the next run takes a new snapshot", target.plan.name,
                             lsn_to_text(lsn))
-                self.bookmarks.clear(target.plan.name, "snapshot_done")
+                name = target.plan.name
+                self.bookmarks.write(name, replace(self.bookmarks.read(name, LogBasedBookmark), snapshot_done=False))
 
     def _checkpoint(self, end_lsn: int) -> None:
         for name, since in self.since.items():
-            self.bookmarks.set(name, "lsn", max(since, end_lsn))
+            held_at = self.bookmarks.read(name, LogBasedBookmark)
+            self.bookmarks.write(name, replace(held_at, lsn=max(since, end_lsn)))
         self.writer.write_state(self.bookmarks.to_value())

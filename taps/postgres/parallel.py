@@ -3,15 +3,10 @@
 The server renders JSON at about 2.5 µs a row on one core; the tap needs well under half
 of that. Reading ranges of an integer primary key over ``max_parallel_reads`` connections
 puts more server cores to work. Each range is read in key order; records of the ranges are
-interleaved. The bookmark keeps, per range, the last key written::
-
-    "key_ranges": [{"after": null, "upto": 500000, "last": 120000},
-                   {"after": 500000, "upto": null, "last": 610000}]
-
-a range holding the keys ``after < key <= upto``. A resumed run continues every range after
-its ``last``. The last range has no upper bound, so rows added during the read are read too,
-as a sequential read would. Readers hand rows over in batches through a bounded queue, so
-memory stays flat.
+interleaved. The bookmark (``FullTableBookmark.key_ranges``, protocol.bookmarks) keeps, per
+range, the last key written; a resumed run continues every range after it. The last range has
+no upper bound, so rows added during the read are read too, as a sequential read would.
+Readers hand rows over in batches through a bounded queue, so memory stays flat.
 """
 
 from __future__ import annotations
@@ -24,6 +19,7 @@ from typing import Any
 
 from psycopg import sql
 
+from protocol.bookmarks import KeyRange
 from protocol.errors import SluiceError
 from protocol.tap import STATE_EVERY_RECORDS
 from taps.postgres.client import Source
@@ -38,7 +34,7 @@ BATCH_ROWS = 500
 QUEUE_BATCHES = 16
 
 
-def plan_ranges(source: Source, table: Table, key: Column, parts: int) -> list[dict[str, Any]] | None:
+def plan_ranges(source: Source, table: Table, key: Column, parts: int) -> tuple[KeyRange, ...] | None:
     """Equal-width ranges of an integer key for a table worth splitting; None otherwise."""
     if parts < 2 or key.kind != "int" or key.base == "oid" or table.is_view:
         return None
@@ -53,17 +49,16 @@ def plan_ranges(source: Source, table: Table, key: Column, parts: int) -> list[d
         return None
     step = (hi - lo) // parts
     bounds: list[int | None] = [None, *[lo + step * i for i in range(1, parts)], None]
-    return [{"after": bounds[i], "upto": bounds[i + 1], "last": None} for i in range(parts)]
+    return tuple(KeyRange(after=bounds[i], upto=bounds[i + 1]) for i in range(parts))
 
 
-def range_where(key: Column, part: dict[str, Any]) -> sql.Composable | None:
+def range_where(key: Column, part: KeyRange) -> sql.Composable | None:
     ident = key.ref
     clauses = []
-    start = part["last"] if part.get("last") is not None else part.get("after")
-    if start is not None:
-        clauses.append(sql.SQL("{} > {}").format(ident, key.from_json(start)))
-    if part.get("upto") is not None:
-        clauses.append(sql.SQL("{} <= {}").format(ident, key.from_json(part["upto"])))
+    if part.start is not None:
+        clauses.append(sql.SQL("{} > {}").format(ident, key.from_json(part.start)))
+    if part.upto is not None:
+        clauses.append(sql.SQL("{} <= {}").format(ident, key.from_json(part.upto)))
     return sql.SQL(" AND ").join(clauses) if clauses else None
 
 

@@ -8,9 +8,9 @@ no raw control characters), so each COPY row is the record's JSON and a newline.
 row under a STATE is parsed, for its bookmark (key or replication-key values).
 COPY streams rows as the server produces them: memory stays flat however large the table.
 
-Bookmarks (per stream, see protocol.state):
-    FULL_TABLE   version, last_pk_fetched {key: value}, or key_ranges (parallel.py)  (cleared when done)
-    INCREMENTAL  replication_key, replication_key_value  (reads are ``>=`` it, in key order)
+Bookmarks (per stream, typed in protocol.bookmarks):
+    FULL_TABLE   FullTableBookmark: version, last key or key ranges (parallel.py)  (cleared when done)
+    INCREMENTAL  IncrementalBookmark: replication key and value  (reads are ``>=`` it, in key order)
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ import logging
 import time
 from collections.abc import Callable
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from psycopg import sql
 
+from protocol.bookmarks import FullTableBookmark, IncrementalBookmark, KeyRange
 from protocol.jsoncodec import loads
 from protocol.metrics import RecordCounter, emit
 from protocol.state import Bookmarks
@@ -118,19 +119,20 @@ def _stream_rows(source: Source, plan: StreamPlan, writer: MessageWriter, query:
 
 
 def _read_ranges(plan: StreamPlan, writer: MessageWriter, bookmarks: Bookmarks, key: Column,
-                 ranges: list[dict[str, Any]], open_source: Callable[[], Source], version: int) -> None:
+                 ranges: tuple[KeyRange, ...], open_source: Callable[[], Source], bookmark: FullTableBookmark) -> None:
     name = plan.name
     queries = [build_copy(plan, where=range_where(key, part), order=[key]) for part in ranges]
     log.info("stream '%s': reading %d key ranges at once", name, len(ranges))
     write = writer.write_records_json
+    version = bookmark.version
     last: dict[int, bytes] = {}
     count = 0
     started = time.monotonic()
 
     def checkpoint() -> None:
-        for index, raw in last.items():
-            ranges[index]["last"] = _values(raw, [key.name])[0]
-        bookmarks.set(name, "key_ranges", ranges)
+        parts = tuple(replace(part, last=_values(last[i], [key.name])[0]) if i in last else part
+                      for i, part in enumerate(ranges))
+        bookmarks.write(name, replace(bookmark, key_ranges=parts))
         writer.write_state(bookmarks.to_value())
 
     reads = RangeReads(open_source, queries, f"reading {plan.table.schema_name}.{plan.table.name}")
@@ -159,59 +161,58 @@ def sync_full_table(source: Source, plan: StreamPlan, writer: MessageWriter, boo
     ranges at once (parallel.py).
     """
     name = plan.name
-    version = bookmarks.get(name, "version")
-    if not isinstance(version, int):
+    bookmark = bookmarks.read(name, FullTableBookmark)
+    version = bookmark.version
+    if version is None:
         version = int(time.time() * 1000)
-        bookmarks.set(name, "version", version)
-        bookmarks.clear(name, "last_pk_fetched")
-        bookmarks.clear(name, "key_ranges")
+        bookmark = FullTableBookmark(version=version)
+        bookmarks.write(name, bookmark)
     keys = [plan.table.columns[k] for k in plan.keys if k in plan.table.columns]
     if len(keys) != len(plan.keys):
         keys = []  # a view whose declared keys are not columns: not resumable
-    last_pk = bookmarks.get(name, "last_pk_fetched")
-    ranges = bookmarks.get(name, "key_ranges")
-    if not (isinstance(ranges, list) and ranges and all(isinstance(r, dict) for r in ranges) and len(keys) == 1):
-        ranges = None
-        bookmarks.clear(name, "key_ranges")
-        if open_source is not None and last_pk is None and len(keys) == 1:
+    ranges = bookmark.key_ranges if len(keys) == 1 else None
+    if ranges is None:
+        bookmark = replace(bookmark, key_ranges=None)
+        bookmarks.write(name, bookmark)
+        if open_source is not None and bookmark.last_pk is None and len(keys) == 1:
             ranges = plan_ranges(source, plan.table, keys[0], parallel)
     plan.write_schema(writer)
     if ranges is not None and open_source is not None:
-        bookmarks.clear(name, "last_pk_fetched")
-        bookmarks.set(name, "key_ranges", ranges)
+        bookmark = replace(bookmark, last_pk=None, key_ranges=ranges)
+        bookmarks.write(name, bookmark)
         writer.write_state(bookmarks.to_value())
-        _read_ranges(plan, writer, bookmarks, keys[0], ranges, open_source, version)
+        _read_ranges(plan, writer, bookmarks, keys[0], ranges, open_source, bookmark)
     else:
-        _read_sequential(source, plan, writer, bookmarks, keys, version)
+        _read_sequential(source, plan, writer, bookmarks, keys, bookmark)
     writer.write_activate_version(name, version)
-    bookmarks.clear(name, "last_pk_fetched")
-    bookmarks.clear(name, "key_ranges")
-    bookmarks.clear(name, "version")
+    bookmarks.write(name, FullTableBookmark())
     if final_state:
         writer.write_state(bookmarks.to_value())
 
 
 def _read_sequential(source: Source, plan: StreamPlan, writer: MessageWriter, bookmarks: Bookmarks,
-                     keys: list[Column], version: int) -> None:
+                     keys: list[Column], bookmark: FullTableBookmark) -> None:
     name = plan.name
-    last_pk = bookmarks.get(name, "last_pk_fetched")
+    last_pk = bookmark.last_pk
     where = None
-    if keys and isinstance(last_pk, dict) and all(k.name in last_pk for k in keys):
+    if keys and last_pk is not None and all(k.name in last_pk for k in keys):
         where = sql.SQL("({}) > ({})").format(
             sql.SQL(", ").join(k.ref for k in keys),
             sql.SQL(", ").join(k.from_json(last_pk[k.name]) for k in keys))
         log.info("stream '%s': resuming the full-table read after key %s", name, last_pk)
     else:
-        bookmarks.clear(name, "last_pk_fetched")
+        bookmark = replace(bookmark, last_pk=None)
+        bookmarks.write(name, bookmark)
     writer.write_state(bookmarks.to_value())
+    names = [k.name for k in keys]
 
     def checkpoint(raw: bytes) -> None:
         if keys:
-            names = [k.name for k in keys]
-            bookmarks.set(name, "last_pk_fetched", dict(zip(names, _values(raw, names), strict=True)))
+            bookmarks.write(name, replace(bookmark, last_pk=dict(zip(names, _values(raw, names), strict=True))))
         writer.write_state(bookmarks.to_value())
 
-    _stream_rows(source, plan, writer, build_copy(plan, where=where, order=keys), version, checkpoint)
+    query = build_copy(plan, where=where, order=keys)
+    _stream_rows(source, plan, writer, query, bookmark.version, checkpoint)
 
 
 def sync_incremental(source: Source, plan: StreamPlan, writer: MessageWriter, bookmarks: Bookmarks) -> None:
@@ -220,7 +221,7 @@ def sync_incremental(source: Source, plan: StreamPlan, writer: MessageWriter, bo
     key = plan.replication_key
     assert key is not None
     column = plan.table.columns[key]
-    value = bookmarks.get(name, "replication_key_value") if bookmarks.get(name, "replication_key") == key else None
+    value = bookmarks.read(name, IncrementalBookmark).value_for(key)
     where = None
     if value is not None:
         where = sql.SQL("{} >= {}").format(column.ref, column.from_json(value))
@@ -229,8 +230,7 @@ def sync_incremental(source: Source, plan: StreamPlan, writer: MessageWriter, bo
     def checkpoint(raw: bytes) -> None:
         latest = _values(raw, [key])[0]
         if latest is not None:
-            bookmarks.set(name, "replication_key", key)
-            bookmarks.set(name, "replication_key_value", latest)
+            bookmarks.write(name, IncrementalBookmark(key, latest))
         writer.write_state(bookmarks.to_value())
 
     query = build_copy(plan, where=where, order=[column], nulls_first=True)

@@ -10,13 +10,13 @@ Replication: FULL_TABLE (resumable by key, ACTIVATE_VERSION at the end), INCREME
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any, ClassVar
 
 from protocol.catalog import Catalog, CatalogEntry
 from protocol.cli import tap_main
 from protocol.errors import ConfigError, FatalSourceError
 from protocol.metrics import emit
-from protocol.pgconn import CONNECTION_SETTINGS, SSL_SETTINGS
 from protocol.state import Bookmarks
 from protocol.tap import Stream, Tap
 from protocol.wording import plural
@@ -24,33 +24,10 @@ from protocol.writer import MessageWriter
 from taps.postgres.cdc import CDC_PROPERTIES, sync_log_based
 from taps.postgres.client import Source
 from taps.postgres.discovery import Table, entry_for, load_tables
+from taps.postgres.settings import METHODS, SETTINGS, TapSettings
 from taps.postgres.streams import StreamPlan, sync_full_table, sync_incremental
 
 __all__ = ["SETTINGS", "TapPostgres", "main"]
-
-METHODS = ("FULL_TABLE", "INCREMENTAL", "LOG_BASED")
-
-SETTINGS: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        **CONNECTION_SETTINGS,
-        "filter_schemas": {"type": "array", "items": {"type": "string"},
-                           "description": "Only discover these schemas (default: every user schema)."},
-        "default_replication_method": {"type": "string", "enum": list(METHODS), "default": "FULL_TABLE",
-                                       "description": "Replication method of streams whose catalog entry names none."},
-        "replication_slot_name": {"type": "string", "default": "tappostgres", "pattern": "^[a-z0-9_]{1,63}$",
-                                  "description": "The logical replication slot shared by every LOG_BASED stream."},
-        "publication_name": {"type": "string", "minLength": 1,
-                             "description": "The publication LOG_BASED streams read through (default: the slot "
-                                            "name); created, or extended with the selected tables, when needed."},
-        "max_parallel_reads": {"type": "integer", "minimum": 1, "maximum": 16, "default": 3,
-                               "description": "Connections reading key ranges of one large table at once "
-                                              "(full-table reads of tables with an integer key; 1: one)."},
-        "json_as_object": {"type": "boolean", "default": False,
-                           "description": "Declare json/jsonb columns as objects instead of any JSON value."},
-        **SSL_SETTINGS,
-    },
-}
 
 _UNREADABLE = """
 SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname)
@@ -73,16 +50,20 @@ class TapPostgres(Tap):
     capabilities: ClassVar[list[str]] = ["catalog", "properties", "discover", "state", "about", "test",
                                          "activate-version", "log-based"]
 
+    @cached_property
+    def settings(self) -> TapSettings:
+        return TapSettings.from_config(self.config)
+
     @property
     def schemas(self) -> list[str] | None:
-        value = self.config.get("filter_schemas")
-        return [str(s) for s in value] if value else None
+        value = self.settings.filter_schemas
+        return list(value) if value else None
 
     def streams(self) -> list[Stream]:
         return []  # streams are tables found at run time; see discover() and sync()
 
     def discover(self) -> Catalog:
-        as_object = bool(self.config.get("json_as_object"))
+        as_object = self.settings.json_as_object
         with Source(self.config) as source:
             return Catalog([t.catalog_entry(as_object) for t in load_tables(source, self.schemas)])
 
@@ -98,7 +79,7 @@ class TapPostgres(Tap):
             if unreadable:
                 shown = ", ".join(unreadable[:5]) + (f" and {len(unreadable) - 5} more" if len(unreadable) > 5 else "")
                 problems.append(f"user {user} lacks SELECT (or schema USAGE) on {shown}")
-            if self.config.get("default_replication_method") == "LOG_BASED":
+            if self.settings.default_replication_method == "LOG_BASED":
                 if level != "logical":
                     problems.append(f"wal_level is {level}, LOG_BASED needs logical "
                                     "(ALTER SYSTEM SET wal_level = logical, then restart the server)")
@@ -113,7 +94,7 @@ class TapPostgres(Tap):
         return Source(self.config)
 
     def _plan(self, entry: CatalogEntry, table: Table) -> StreamPlan:
-        method = entry.replication_method or self.config.get("default_replication_method") or "FULL_TABLE"
+        method = entry.replication_method or self.settings.default_replication_method
         if method not in METHODS:
             raise ConfigError("invalid catalog", [f"stream '{entry.tap_stream_id}': replication method {method!r} "
                                                   f"is not one of {', '.join(METHODS)}"])
@@ -137,7 +118,7 @@ class TapPostgres(Tap):
         return StreamPlan(name=entry.stream or entry.tap_stream_id, table=table, columns=columns, keys=keys,
                           method=method, replication_key=rk,
                           extra_properties=dict(CDC_PROPERTIES) if method == "LOG_BASED" else {},
-                          json_as_object=bool(self.config.get("json_as_object")))
+                          json_as_object=self.settings.json_as_object)
 
     def _sync_plans(self, source: Source, plans: list[StreamPlan], writer: MessageWriter,
                     bookmarks: Bookmarks) -> None:
@@ -145,11 +126,11 @@ class TapPostgres(Tap):
         # must not include a target's, loading what this run has already written
         log_based = [p for p in plans if p.method == "LOG_BASED"]
         if log_based:
-            sync_log_based(source, log_based, writer, bookmarks, self.config)
+            sync_log_based(source, log_based, writer, bookmarks, self.settings, self._open_source)
         for plan in plans:
             if plan.method == "FULL_TABLE":
                 sync_full_table(source, plan, writer, bookmarks, open_source=self._open_source,
-                                parallel=int(self.config.get("max_parallel_reads") or 3))
+                                parallel=self.settings.max_parallel_reads)
             elif plan.method == "INCREMENTAL":
                 sync_incremental(source, plan, writer, bookmarks)
 

@@ -148,6 +148,27 @@ def test_final_state_keeps_every_input_bookmark(tmp_path: Path) -> None:
                                                "gone": {"x": 1}}
 
 
+@pytest.mark.parametrize("wrapped", [False, True])
+def test_a_state_file_holds_a_bare_value_or_a_state_message(tmp_path: Path, wrapped: bool) -> None:
+    value = {"bookmarks": {"numbers": {"replication_key": "n", "replication_key_value": 3}}}
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps({"type": "STATE", "value": value} if wrapped else value))
+    result = CliRunner().invoke(tap, ["--config", cfg(tmp_path, rows=5), "--state", str(state)])
+    assert result.exit_code == 0, result.stderr
+    assert [r["record"]["n"] for r in singer_lines(result.stdout_bytes) if r["type"] == "RECORD"] == [3, 4]
+
+
+@pytest.mark.parametrize("text", ['[{"bookmarks": {}}]', '{"type": "STATE", "value": 3}',
+                                  '{"type": "RECORD", "stream": "numbers", "record": {"n": 1}}'])
+def test_a_state_file_without_a_state_is_refused(tmp_path: Path, text: str) -> None:
+    state = tmp_path / "state.json"
+    state.write_text(text)
+    result = CliRunner().invoke(tap, ["--config", cfg(tmp_path, rows=5), "--state", str(state)])
+    assert result.exit_code == 2
+    assert f"state file {state} must hold a JSON object" in result.stderr
+    assert result.stdout == ""
+
+
 def test_catalog_selection_limits_streams_and_fields(tmp_path: Path) -> None:
     disc = CliRunner().invoke(tap, ["--config", cfg(tmp_path, rows=2), "--discover"])
     catalog = json.loads(disc.stdout)
