@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from protocol.reader import MessageReader
     from protocol.schema import RecordValidator, check_schema, field_types, is_nullable, merge_types
     from protocol.state import Bookmarks, state_value
-    from protocol.tap import Stream, Tap
+    from protocol.tap import Stream, TableStream, Tap
     from protocol.target import Sink, Target
     from protocol.wording import plural
     from protocol.writer import MessageWriter
@@ -78,6 +78,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "SourceError": ("protocol.errors", "SourceError"),
     "StateMessage": ("protocol.messages", "StateMessage"),
     "Stream": ("protocol.tap", "Stream"),
+    "TableStream": ("protocol.tap", "TableStream"),
     "Tap": ("protocol.tap", "Tap"),
     "Target": ("protocol.target", "Target"),
     "TargetError": ("protocol.errors", "TargetError"),
@@ -132,6 +133,7 @@ __all__ = [
     "SourceError",
     "StateMessage",
     "Stream",
+    "TableStream",
     "Tap",
     "Target",
     "TargetError",

@@ -1,8 +1,14 @@
-"""Typed Singer messages. Lines become these objects once, in the reader."""
+"""Typed Singer messages. Lines become these objects once, in the reader.
+
+They are also the one serializer of control messages: a SCHEMA, STATE, ACTIVATE_VERSION or
+BATCH line leaves through :meth:`encode` (the writer's own methods build these objects).
+Only the RECORD hot paths of :class:`protocol.writer.MessageWriter` build their lines by hand,
+byte for byte what :meth:`RecordMessage.encode` gives.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from protocol import jsoncodec
 
@@ -16,7 +22,19 @@ __all__ = [
 ]
 
 
-class SchemaMessage:
+class _Message:
+    __slots__ = ()
+    type: ClassVar[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def encode(self) -> bytes:
+        """This message as one Singer line: compact JSON, newline included."""
+        return jsoncodec.dumps(self.to_dict()) + b"\n"
+
+
+class SchemaMessage(_Message):
     __slots__ = ("bookmark_properties", "key_properties", "line", "schema", "stream")
     type = "SCHEMA"
 
@@ -46,7 +64,7 @@ class SchemaMessage:
         return out
 
 
-class RecordMessage:
+class RecordMessage(_Message):
     __slots__ = ("line", "record", "stream", "time_extracted", "version")
     type = "RECORD"
 
@@ -73,7 +91,7 @@ class RecordMessage:
         return out
 
 
-class StateMessage:
+class StateMessage(_Message):
     __slots__ = ("line", "value")
     type = "STATE"
 
@@ -85,7 +103,7 @@ class StateMessage:
         return {"type": "STATE", "value": self.value}
 
 
-class ActivateVersionMessage:
+class ActivateVersionMessage(_Message):
     __slots__ = ("line", "stream", "version")
     type = "ACTIVATE_VERSION"
 
@@ -98,7 +116,7 @@ class ActivateVersionMessage:
         return {"type": "ACTIVATE_VERSION", "stream": self.stream, "version": self.version}
 
 
-class BatchMessage:
+class BatchMessage(_Message):
     """A BATCH message: records of one stream stored in files listed by the manifest."""
 
     __slots__ = ("encoding", "line", "manifest", "stream")
@@ -123,7 +141,3 @@ class BatchMessage:
 
 Message = SchemaMessage | RecordMessage | StateMessage | ActivateVersionMessage | BatchMessage
 
-
-def encode(message: Message) -> bytes:
-    """One Singer line, newline included."""
-    return jsoncodec.dumps(message.to_dict()) + b"\n"

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 from protocol.catalog import Catalog, CatalogEntry, Metadata
+from protocol.messages import SchemaMessage
 from protocol.metrics import RecordCounter, emit
 from protocol.settings_check import with_kit_settings
 from protocol.state import Bookmarks
 from protocol.wording import plural
 from protocol.writer import MessageWriter
 
-__all__ = ["Stream", "Tap"]
+__all__ = ["Stream", "TableStream", "Tap"]
 
 log = logging.getLogger("sluice.tap")
 
@@ -24,15 +25,19 @@ STATE_EVERY_RECORDS = 10_000
 class Stream:
     """One stream of a tap. Subclasses set the class attributes and ``get_records``.
 
+    ``name``, ``primary_keys``, ``replication_key`` and ``replication_method`` are class
+    attributes for streams declared in code (tap-github); streams built from config or found
+    at run time (tap-csv, tap-rest, :class:`TableStream`) set the same attributes per instance.
+
     ``is_sorted``: records arrive in ascending replication-key order, so intermediate
     STATE messages may carry the bookmark. When False the bookmark only moves at the end
     of the stream.
     """
 
-    name: ClassVar[str] = ""
-    primary_keys: ClassVar[list[str]] = []
-    replication_key: ClassVar[str | None] = None
-    replication_method: ClassVar[str | None] = None
+    name: str = ""
+    primary_keys: Sequence[str] = ()
+    replication_key: str | None = None
+    replication_method: str | None = None
     is_sorted: ClassVar[bool] = False
     #: True when ``get_records`` advances the stream's replication bookmark itself (values
     #: that need a typed comparison, such as date-times with offsets); the sync loop then
@@ -47,19 +52,6 @@ class Stream:
     def schema(self) -> dict[str, Any]:
         raise NotImplementedError
 
-    # Instance-level overrides for streams built from config (tap-csv, tap-rest).
-    @property
-    def stream_name(self) -> str:
-        return self.name
-
-    @property
-    def keys(self) -> list[str]:
-        return list(self.primary_keys)
-
-    @property
-    def bookmark_key(self) -> str | None:
-        return self.replication_key
-
     def bind(self, entry: CatalogEntry) -> None:
         """Called by the sync loop before ``get_records`` with the catalog entry being synced.
 
@@ -71,27 +63,85 @@ class Stream:
         raise NotImplementedError
 
     def catalog_entry(self) -> CatalogEntry:
+        method = self.replication_method or ("INCREMENTAL" if self.replication_key else "FULL_TABLE")
+        return CatalogEntry(
+            tap_stream_id=self.name,
+            stream=self.name,
+            schema=self.schema,
+            metadata=self._metadata(method),
+            key_properties=list(self.primary_keys),
+            replication_key=self.replication_key,
+            replication_method=method,
+        )
+
+    def _metadata(
+        self,
+        forced_method: str | None,
+        stream_extra: Mapping[str, Any] | None = None,
+        field_extra: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> Metadata:
+        """The discovery metadata: the stream selected by default, its keys automatic, every other
+        field available and selected by default; ``*_extra`` add the source's own entries."""
+        keys = list(self.primary_keys)
         md = Metadata()
         md.set((), "inclusion", "available")
         md.set((), "selected-by-default", True)
-        md.set((), "table-key-properties", self.keys)
-        method = self.replication_method or ("INCREMENTAL" if self.bookmark_key else "FULL_TABLE")
-        md.set((), "forced-replication-method", method)
-        if self.bookmark_key:
-            md.set((), "valid-replication-keys", [self.bookmark_key])
+        md.set((), "table-key-properties", keys)
+        if forced_method:
+            md.set((), "forced-replication-method", forced_method)
+        if self.replication_key:
+            md.set((), "valid-replication-keys", [self.replication_key])
+        for key, value in (stream_extra or {}).items():
+            md.set((), key, value)
         for prop in self.schema.get("properties", {}):
-            automatic = prop in self.keys or prop == self.bookmark_key
-            md.set(("properties", prop), "inclusion", "automatic" if automatic else "available")
+            crumb = ("properties", prop)
+            for key, value in (field_extra or {}).get(prop, {}).items():
+                md.set(crumb, key, value)
+            automatic = prop in keys or prop == self.replication_key
+            md.set(crumb, "inclusion", "automatic" if automatic else "available")
             if not automatic:
-                md.set(("properties", prop), "selected-by-default", True)
+                md.set(crumb, "selected-by-default", True)
+        return md
+
+
+class TableStream(Stream):
+    """A stream found at run time, such as one table or view of a database.
+
+    Its name, schema and keys come from the source. The catalog chooses its replication method
+    and key, so its entry forces neither; ``stream_metadata`` (for example the schema and table
+    names) and ``field_metadata`` (for example each column's SQL type) are the source's own
+    entries. A tap that syncs such streams itself (by its own plans) still offers them here, so
+    discovery and the connection check see them like any other stream.
+    """
+
+    def __init__(
+        self,
+        tap: Tap,
+        name: str,
+        schema: dict[str, Any],
+        *,
+        primary_keys: Sequence[str] = (),
+        stream_metadata: Mapping[str, Any] | None = None,
+        field_metadata: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        super().__init__(tap)
+        self.name = name
+        self.primary_keys = list(primary_keys)
+        self._schema = schema
+        self.stream_metadata = dict(stream_metadata or {})
+        self.field_metadata = {k: dict(v) for k, v in (field_metadata or {}).items()}
+
+    @property
+    def schema(self) -> dict[str, Any]:
+        return self._schema
+
+    def catalog_entry(self) -> CatalogEntry:
         return CatalogEntry(
-            tap_stream_id=self.stream_name,
-            stream=self.stream_name,
+            tap_stream_id=self.name,
+            stream=self.name,
             schema=self.schema,
-            metadata=md,
-            key_properties=self.keys,
-            replication_key=self.bookmark_key,
-            replication_method=method,
+            metadata=self._metadata(None, self.stream_metadata, self.field_metadata),
+            key_properties=list(self.primary_keys),
         )
 
 
@@ -129,7 +179,7 @@ class Tap:
         skips a checkpoint that did not move, and writes this final one unless it would repeat
         the line just before it, so the run ends with exactly one STATE.
         """
-        by_name = {s.stream_name: s for s in self.streams()}
+        by_name = {s.name: s for s in self.streams()}
         started = time.monotonic()
         for entry in catalog.selected():
             stream = by_name.get(entry.tap_stream_id)
@@ -143,13 +193,14 @@ class Tap:
     def _sync_stream(
         self, stream: Stream, entry: CatalogEntry, bookmarks: Bookmarks, writer: MessageWriter
     ) -> None:
-        name = stream.stream_name
+        name = stream.name
         stream.bind(entry)
         schema = entry.selected_schema()
         fields = set(schema.get("properties", {}))
         all_fields = fields == set(stream.schema.get("properties", {}))
-        writer.write_schema(name, schema, stream.keys, [stream.bookmark_key] if stream.bookmark_key else None)
-        key = None if stream.manages_bookmark else stream.bookmark_key
+        rk = stream.replication_key
+        writer.write_message(SchemaMessage(name, schema, list(stream.primary_keys), [rk] if rk else None))
+        key = None if stream.manages_bookmark else rk
         started = time.monotonic()
         count = 0
         best: Any = None

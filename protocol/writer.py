@@ -1,4 +1,8 @@
-"""The buffered Singer writer. It is handed its stream; it never reaches for sys.stdout."""
+"""The buffered Singer writer. It is handed its stream; it never reaches for sys.stdout.
+
+Control messages (SCHEMA, STATE, ACTIVATE_VERSION, BATCH) are encoded by the message types
+themselves (:mod:`protocol.messages`); only the RECORD paths build their lines by hand, for speed.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from typing import IO, Any
 
 from protocol.errors import DownstreamClosed
 from protocol.jsoncodec import dumps
-from protocol.messages import Message, encode
+from protocol.messages import ActivateVersionMessage, Message, SchemaMessage, StateMessage
 
 __all__ = ["MessageWriter"]
 
@@ -47,6 +51,10 @@ class MessageWriter:
         if self._size >= self._limit:
             self.flush()
 
+    def _new_prefix(self, stream: str) -> bytes:
+        prefix = self._record_prefix[stream] = b'{"type":"RECORD","stream":' + dumps(stream) + b',"record":'
+        return prefix
+
     def write_record(
         self,
         stream: str,
@@ -55,10 +63,7 @@ class MessageWriter:
         version: int | None = None,
         time_extracted: str | None = None,
     ) -> None:
-        prefix = self._record_prefix.get(stream)
-        if prefix is None:
-            prefix = b'{"type":"RECORD","stream":' + dumps(stream) + b',"record":'
-            self._record_prefix[stream] = prefix
+        prefix = self._record_prefix.get(stream) or self._new_prefix(stream)
         tail = b"}\n"
         if version is not None or time_extracted is not None:
             extra: dict[str, Any] = {}
@@ -73,29 +78,26 @@ class MessageWriter:
         if self._size >= self._limit:
             self.flush()
 
-    def write_record_json(self, stream: str, payload: bytes, *, version: int | None = None) -> None:
-        """A RECORD whose payload is already one line of compact JSON (an object, no newline).
-
-        For taps whose source renders JSON itself: no decode and re-encode.
-        """
-        self.write_records_json(stream, payload + b"\n", version=version)
-
     def write_records_json(self, stream: str, rows: bytes, *, version: int | None = None) -> None:
         """Many RECORDs at once: ``rows`` holds one compact JSON object per line, each line
         ending in a newline, and no raw newline elsewhere (JSON escapes it). The envelopes
         are added in bulk (one ``bytes.replace``), not row by row."""
         if not rows:
             return
-        prefix = self._record_prefix.get(stream)
-        if prefix is None:
-            prefix = b'{"type":"RECORD","stream":' + dumps(stream) + b',"record":'
-            self._record_prefix[stream] = prefix
+        prefix = self._record_prefix.get(stream) or self._new_prefix(stream)
         tail = b"}\n" if version is None else b',"version":' + str(int(version)).encode() + b"}\n"
         data = prefix + rows[:-1].replace(b"\n", tail + prefix) + tail
         self._parts.append(data)
         self._size += len(data)
         if self._size >= self._limit:
             self.flush()
+
+    def write_message(self, message: Message) -> None:
+        """A control message, encoded by its own type. A STATE goes through :meth:`write_state`."""
+        if isinstance(message, StateMessage):
+            self.write_state(message.value)
+        else:
+            self._add(message.encode())
 
     def write_schema(
         self,
@@ -104,15 +106,7 @@ class MessageWriter:
         key_properties: list[str] | None = None,
         bookmark_properties: list[str] | None = None,
     ) -> None:
-        msg: dict[str, Any] = {
-            "type": "SCHEMA",
-            "stream": stream,
-            "schema": schema,
-            "key_properties": list(key_properties or []),
-        }
-        if bookmark_properties:
-            msg["bookmark_properties"] = list(bookmark_properties)
-        self._add(dumps(msg) + b"\n")
+        self.write_message(SchemaMessage(stream, schema, key_properties, bookmark_properties))
 
     def write_state(self, value: dict[str, Any], *, final: bool = False) -> None:
         """A STATE line, flushed with everything before it.
@@ -120,7 +114,7 @@ class MessageWriter:
         Nothing when ``value`` is the last one written; with ``final`` (the end of a run that
         finished) nothing only when nothing at all was written since that STATE.
         """
-        line = dumps({"type": "STATE", "value": value}) + b"\n"
+        line = StateMessage(value).encode()
         if line != self._last_state or (final and self._written + self._size != self._state_end):
             self._last_state = line
             self._add(line)
@@ -130,7 +124,7 @@ class MessageWriter:
     def resume_from(self, value: dict[str, Any]) -> None:
         """The state the run starts from: a checkpoint equal to it moved nothing and is skipped
         like a repeat (the run's final STATE is still written). Writes nothing."""
-        self._last_state = dumps({"type": "STATE", "value": value}) + b"\n"
+        self._last_state = StateMessage(value).encode()
 
     def write_state_value(self, value: dict[str, Any]) -> None:
         """A target's output: the bare state value on one line (what Meltano stores), flushed."""
@@ -138,12 +132,7 @@ class MessageWriter:
         self.flush()
 
     def write_activate_version(self, stream: str, version: int) -> None:
-        self._add(dumps({"type": "ACTIVATE_VERSION", "stream": stream, "version": version}) + b"\n")
-
-    def write_message(self, message: Message) -> None:
-        self._add(encode(message))
-        if message.type == "STATE":
-            self.flush()
+        self.write_message(ActivateVersionMessage(stream, version))
 
     def flush(self) -> None:
         if not self._parts:

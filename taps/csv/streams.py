@@ -72,22 +72,13 @@ class CsvStream(Stream):
     def __init__(self, tap: Tap, spec: FileSpec, *, add_metadata: bool) -> None:
         super().__init__(tap)
         self.spec = spec
+        self.name = spec.entity
+        self.primary_keys = list(spec.keys)
+        self.replication_key = spec.replication_key
         self.add_metadata = add_metadata
         self._files: list[SourceFile] | None = None
         self._schema: dict[str, Any] | None = None
         self._schema_source = "configured" if spec.schema is not None else "inferred"
-
-    @property
-    def stream_name(self) -> str:
-        return self.spec.entity
-
-    @property
-    def keys(self) -> list[str]:
-        return list(self.spec.keys)
-
-    @property
-    def bookmark_key(self) -> str | None:
-        return self.spec.replication_key
 
     def files(self) -> list[SourceFile]:
         if self._files is None:
@@ -180,12 +171,12 @@ class CsvStream(Stream):
         return len(files)
 
     def get_records(self, bookmarks: Bookmarks) -> Iterator[dict[str, Any]]:
-        name = self.stream_name
+        name = self.name
         props = self.schema.get("properties") or {}
         stored_key = bookmarks.get(name, "replication_key")
-        if stored_key is not None and stored_key != self.bookmark_key:
+        if stored_key is not None and stored_key != self.replication_key:
             log.warning("stream '%s': the state's bookmark is for '%s', not '%s'; reading every file and row",
-                        name, stored_key, self.bookmark_key)
+                        name, stored_key, self.replication_key)
             bookmarks.clear(name)
         since = bookmarks.get(name, MTIME_BOOKMARK)
         since_ns = self._bookmark_ns(since)
@@ -213,15 +204,15 @@ class CsvStream(Stream):
         try:
             return iso_to_ns(str(value))
         except ValueError as exc:
-            raise ConfigError(f"state: stream '{self.stream_name}': {MTIME_BOOKMARK} {value!r} is not "
+            raise ConfigError(f"state: stream '{self.name}': {MTIME_BOOKMARK} {value!r} is not "
                               "an ISO 8601 date-time") from exc
 
     def _key_filter(self, bookmarks: Bookmarks, props: dict[str, Any]) -> _KeyFilter | None:
-        key = self.bookmark_key
+        key = self.replication_key
         if key is None or key not in props:
             return None
         prop = props[key]
-        raw = bookmarks.replication_value(self.stream_name)
+        raw = bookmarks.replication_value(self.name)
         start = None
         if raw is not None:
             convert = converter_for(prop)
@@ -229,7 +220,7 @@ class CsvStream(Stream):
                 value = convert(str(raw)) if convert is not None else str(raw)
                 start = comparable_for(prop)(value)
             except CELL_ERRORS as exc:
-                raise ConfigError(f"state: stream '{self.stream_name}': bookmark {raw!r} is not a valid "
+                raise ConfigError(f"state: stream '{self.name}': bookmark {raw!r} is not a valid "
                                   f"{type_label(prop)}") from exc
         return _KeyFilter(key, prop, start)
 

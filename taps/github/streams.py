@@ -35,7 +35,7 @@ class GitHubStream(Stream):
 
 class RepositoriesStream(GitHubStream):
     name = "repositories"
-    primary_keys: ClassVar[list[str]] = ["id"]
+    primary_keys = ("id",)
 
     def get_records(self, bookmarks: Bookmarks) -> Iterator[dict[str, Any]]:
         fields = self.fields()
@@ -95,7 +95,7 @@ class RepoChildStream(GitHubStream):
 
 class IssuesStream(RepoChildStream):
     name = "issues"
-    primary_keys: ClassVar[list[str]] = ["id"]
+    primary_keys = ("id",)
     replication_key = "updated_at"
     path = "issues"
     params: ClassVar[dict[str, Any]] = {"state": "all", "sort": "updated", "direction": "asc"}
@@ -103,7 +103,7 @@ class IssuesStream(RepoChildStream):
 
 class IssueCommentsStream(RepoChildStream):
     name = "issue_comments"
-    primary_keys: ClassVar[list[str]] = ["id"]
+    primary_keys = ("id",)
     replication_key = "updated_at"
     path = "issues/comments"
     params: ClassVar[dict[str, Any]] = {"sort": "updated", "direction": "asc"}
@@ -111,7 +111,7 @@ class IssueCommentsStream(RepoChildStream):
 
 class PullRequestsStream(RepoChildStream):
     name = "pull_requests"
-    primary_keys: ClassVar[list[str]] = ["id"]
+    primary_keys = ("id",)
     replication_key = "updated_at"
     path = "pulls"
     params: ClassVar[dict[str, Any]] = {"state": "all", "sort": "updated", "direction": "desc"}
@@ -121,7 +121,7 @@ class PullRequestsStream(RepoChildStream):
 
 class CommitsStream(RepoChildStream):
     name = "commits"
-    primary_keys: ClassVar[list[str]] = ["node_id"]
+    primary_keys = ("node_id",)
     replication_key = "commit_timestamp"
     path = "commits"
     ascending = False

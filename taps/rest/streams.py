@@ -59,33 +59,24 @@ class RestStream(Stream):
     def __init__(self, tap: TapRest, spec: StreamSpec) -> None:
         super().__init__(tap)
         self.spec = spec
+        self.name = spec.name
+        self.primary_keys = list(spec.primary_keys)
+        self.replication_key = spec.replication_key
         self._schema = spec.schema
         self._auth = tap.client.auth_for(spec.auth) if spec.auth is not None else None
-
-    @property
-    def stream_name(self) -> str:
-        return self.spec.name
-
-    @property
-    def keys(self) -> list[str]:
-        return list(self.spec.primary_keys)
-
-    @property
-    def bookmark_key(self) -> str | None:
-        return self.spec.replication_key
 
     @property
     def schema(self) -> dict[str, Any]:
         if self._schema is None:
             sample = self.sample()
             if not sample:
-                raise ConfigError(f"stream '{self.stream_name}': {self.spec.path} returned no records to infer "
+                raise ConfigError(f"stream '{self.name}': {self.spec.path} returned no records to infer "
                                   "a schema from; set the stream's 'schema'")
-            self._schema = infer_schema(sample, self.keys)
+            self._schema = infer_schema(sample, self.primary_keys)
             fields = self._schema["properties"]
-            missing = [k for k in [*self.keys, self.bookmark_key] if k is not None and k not in fields]
+            missing = [k for k in [*self.primary_keys, self.replication_key] if k is not None and k not in fields]
             if missing:
-                raise ConfigError(f"stream '{self.stream_name}': no such field in the sampled records",
+                raise ConfigError(f"stream '{self.name}': no such field in the sampled records",
                                   [f"'{name}' (fields: {', '.join(fields)})" for name in missing])
         return self._schema
 
@@ -129,6 +120,6 @@ class RestStream(Stream):
         for record in records:
             if not isinstance(record, dict):
                 raise FatalSourceError(
-                    f"stream '{self.stream_name}': records_path {self.spec.records_path!r} matched a "
+                    f"stream '{self.name}': records_path {self.spec.records_path!r} matched a "
                     f"{type(record).__name__}, not an object, in the response of {self.spec.path}; fix records_path")
         return records

@@ -105,7 +105,7 @@ class TapRest(Tap):
             records = next(stream.pages(dict(stream.spec.params)), [])
         finally:
             self.client.close()
-        return f"'{stream.stream_name}' answered with {plural(len(records), 'record')}"
+        return f"'{stream.name}' answered with {plural(len(records), 'record')}"
 
     def sync(self, catalog: Catalog, bookmarks: Bookmarks, writer: MessageWriter) -> None:
         try:

@@ -28,7 +28,7 @@ SETTINGS = {
 
 class Numbers(Stream):
     name = "numbers"
-    primary_keys: ClassVar[list[str]] = ["n"]
+    primary_keys = ("n",)
     replication_key = "n"
     is_sorted = True
 

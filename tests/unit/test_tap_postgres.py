@@ -158,8 +158,8 @@ def test_writer_takes_a_rendered_record_payload() -> None:
 
     out = io.BytesIO()
     writer = MessageWriter(out)
-    writer.write_record_json("s", b'{"n":1.50}')
-    writer.write_record_json("s", b'{"n":2}', version=7)
+    writer.write_records_json("s", b'{"n":1.50}\n')
+    writer.write_records_json("s", b'{"n":2}\n', version=7)
     writer.close()
     assert out.getvalue() == (b'{"type":"RECORD","stream":"s","record":{"n":1.50}}\n'
                               b'{"type":"RECORD","stream":"s","record":{"n":2},"version":7}\n')
@@ -179,7 +179,7 @@ def test_writer_takes_rendered_records_in_bulk() -> None:
     for version in (None, 7):
         writer = MessageWriter(single)
         for row in rows.splitlines():
-            writer.write_record_json("s", row, version=version)
+            writer.write_records_json("s", row + b"\n", version=version)
         writer.close()
     assert bulk.getvalue() == single.getvalue()
     assert bulk.getvalue().splitlines()[4] == b'{"type":"RECORD","stream":"s","record":{"s":"a\\nb"},"version":7}'

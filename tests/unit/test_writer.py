@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Callable
 from decimal import Decimal
 
 import orjson
 import pytest
 
-from protocol import DownstreamClosed, MessageWriter
+from protocol import (
+    ActivateVersionMessage,
+    BatchMessage,
+    DownstreamClosed,
+    Message,
+    MessageWriter,
+    RecordMessage,
+    SchemaMessage,
+    StateMessage,
+)
 
 
 class CountingBytesIO(io.BytesIO):
@@ -158,3 +168,81 @@ def test_a_checkpoint_equal_to_the_state_the_run_started_from_is_skipped() -> No
     idle.resume_from(start)
     idle.write_state(start, final=True)  # a run that wrote nothing still ends with its STATE
     assert _trace(nothing) == [1]
+
+
+def _written(action: Callable[[MessageWriter], None]) -> bytes:
+    out = io.BytesIO()
+    w = MessageWriter(out)
+    action(w)
+    w.close()
+    return out.getvalue()
+
+
+SCHEMA = {"type": "object", "properties": {"id": {"type": "integer"}, "at": {"type": "string"}}}
+# values chosen to catch an encoder that differs: non-ASCII, an escape, a long exact number, nesting
+STATE_VALUE = {"bookmarks": {"é\"s": {"replication_key_value": Decimal("1234567890.1234567890123"),
+                                      "ids": [1, 2**70], "at": "2024-01-01T00:00:00+01:00"}}}
+
+
+@pytest.mark.parametrize("message", [
+    SchemaMessage("s", SCHEMA, ["id"], ["at"]),
+    SchemaMessage("s", SCHEMA),
+    SchemaMessage("é\n", SCHEMA, ["id", "at"]),
+    ActivateVersionMessage("s", 1701234567890),
+    BatchMessage("s", {"format": "jsonl", "compression": "gzip"}, ["file:///tmp/a.jsonl.gz"]),
+])
+def test_control_messages_leave_as_their_own_type_encodes_them(message: Message) -> None:
+    line = _written(lambda w: w.write_message(message))
+    assert line == message.encode()
+    assert orjson.loads(line) == message.to_dict()
+
+
+def test_the_typed_control_paths_write_what_the_message_types_encode() -> None:
+    schema = SchemaMessage("s", SCHEMA, ["id"], ["at"])
+    assert _written(lambda w: w.write_schema("s", SCHEMA, ["id"], ["at"])) == schema.encode()
+    assert _written(lambda w: w.write_schema("s", SCHEMA)) == SchemaMessage("s", SCHEMA).encode()
+    activate = ActivateVersionMessage("s", 7)
+    assert _written(lambda w: w.write_activate_version("s", 7)) == activate.encode()
+    state = StateMessage(STATE_VALUE)
+    assert _written(lambda w: w.write_state(STATE_VALUE)) == state.encode()
+    assert _written(lambda w: w.write_message(state)) == state.encode()
+    assert _written(lambda w: (w.write_message(state), w.write_message(state))) == state.encode()  # a repeat
+
+
+@pytest.mark.parametrize(("version", "extracted"), [(None, None), (3, None), (None, "2024-01-01T00:00:00Z"),
+                                                  (3, "2024-01-01T00:00:00Z")])
+def test_the_hand_built_record_paths_match_the_record_type(version: int | None, extracted: str | None) -> None:
+    record = {"id": 2**70, "n": Decimal("0.10"), "s": 'a"b\nc é', "nested": {"l": [1, None]}}
+    want = RecordMessage("é", record, version, extracted).encode()
+    assert _written(lambda w: w.write_record("é", record, version=version, time_extracted=extracted)) == want
+    if extracted is None:
+        rows = b'{"id":1}\n{"s":"a\\nb"}\n'
+        want = b"".join(RecordMessage("s", orjson.loads(r), version).encode() for r in rows.splitlines())
+        assert _written(lambda w: w.write_records_json("s", rows, version=version)) == want
+
+
+def test_golden_bytes() -> None:
+    def run(w: MessageWriter) -> None:
+        w.write_schema("users", {"type": "object", "properties": {"id": {"type": "integer"}}}, ["id"], ["id"])
+        w.write_schema("t", {})
+        w.write_record("users", {"id": 1, "name": "Zoë \"Z\""})
+        w.write_record("users", {"id": 2}, version=5, time_extracted="2024-01-01T00:00:00Z")
+        w.write_records_json("t", b'{"a":1.50}\n{"a":2}\n', version=5)
+        w.write_activate_version("users", 5)
+        w.write_message(BatchMessage("t", {"format": "jsonl"}, ["file:///b.jsonl"]))
+        w.write_state({"bookmarks": {"users": {"replication_key_value": Decimal("12345678901234567.5")}}})
+        w.write_state_value({"bookmarks": {}})
+
+    assert _written(run) == (
+        b'{"type":"SCHEMA","stream":"users","schema":{"type":"object","properties":{"id":{"type":"integer"}}},'
+        b'"key_properties":["id"],"bookmark_properties":["id"]}\n'
+        b'{"type":"SCHEMA","stream":"t","schema":{},"key_properties":[]}\n'
+        b'{"type":"RECORD","stream":"users","record":{"id":1,"name":"Zo\xc3\xab \\"Z\\""}}\n'
+        b'{"type":"RECORD","stream":"users","record":{"id":2},"version":5,"time_extracted":"2024-01-01T00:00:00Z"}\n'
+        b'{"type":"RECORD","stream":"t","record":{"a":1.50},"version":5}\n'
+        b'{"type":"RECORD","stream":"t","record":{"a":2},"version":5}\n'
+        b'{"type":"ACTIVATE_VERSION","stream":"users","version":5}\n'
+        b'{"type":"BATCH","stream":"t","encoding":{"format":"jsonl"},"manifest":["file:///b.jsonl"]}\n'
+        b'{"type":"STATE","value":{"bookmarks":{"users":{"replication_key_value":12345678901234567.5}}}}\n'
+        b'{"bookmarks":{}}\n'
+    )
