@@ -32,7 +32,8 @@ from typing import Any
 
 from psycopg import sql
 
-from protocol.catalog import CatalogEntry, Metadata
+from protocol.catalog import CatalogEntry
+from protocol.tap import TableStream, Tap
 from taps.postgres.client import Source
 
 __all__ = ["JSON_TYPES", "NONFINITE_MARK", "REL", "Column", "Table", "entry_for", "load_tables"]
@@ -184,24 +185,13 @@ class Table:
         return {"type": "object",
                 "properties": {name: col.schema(json_as_object) for name, col in self.columns.items()}}
 
-    def catalog_entry(self, json_as_object: bool = False) -> CatalogEntry:
-        md = Metadata()
-        md.set((), "inclusion", "available")
-        md.set((), "selected-by-default", True)
-        md.set((), "table-key-properties", list(self.keys))
-        md.set((), "schema-name", self.schema_name)
-        md.set((), "table-name", self.name)
-        md.set((), "is-view", self.is_view)
-        for name, col in self.columns.items():
-            crumb = ("properties", name)
-            md.set(crumb, "sql-datatype", col.sql_type)
-            if name in self.keys:
-                md.set(crumb, "inclusion", "automatic")
-            else:
-                md.set(crumb, "inclusion", "available")
-                md.set(crumb, "selected-by-default", True)
-        return CatalogEntry(tap_stream_id=self.stream_id, stream=self.stream_id,
-                            schema=self.json_schema(json_as_object), metadata=md, key_properties=list(self.keys))
+    def stream(self, tap: Tap, json_as_object: bool = False) -> TableStream:
+        """This table as a stream of the kit; its catalog entry is what --discover writes."""
+        return TableStream(
+            tap, self.stream_id, self.json_schema(json_as_object), primary_keys=self.keys,
+            stream_metadata={"schema-name": self.schema_name, "table-name": self.name, "is-view": self.is_view},
+            field_metadata={name: {"sql-datatype": col.sql_type} for name, col in self.columns.items()},
+        )
 
 
 _COLUMNS = """

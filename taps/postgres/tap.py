@@ -60,12 +60,10 @@ class TapPostgres(Tap):
         return list(value) if value else None
 
     def streams(self) -> list[Stream]:
-        return []  # streams are tables found at run time; see discover() and sync()
-
-    def discover(self) -> Catalog:
+        """Every readable table and view (Tap.discover builds the catalog from these)."""
         as_object = self.settings.json_as_object
         with Source(self.config) as source:
-            return Catalog([t.catalog_entry(as_object) for t in load_tables(source, self.schemas)])
+            return [t.stream(self, as_object) for t in load_tables(source, self.schemas)]
 
     def test_connection(self) -> str:
         with Source(self.config) as source:
