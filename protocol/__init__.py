@@ -11,9 +11,6 @@ if TYPE_CHECKING:
     from protocol.cli import run_cli, tap_main, target_main
     from protocol.config import load_config, secret_values
     from protocol.errors import (
-        EXIT_FAILED,
-        EXIT_OK,
-        EXIT_USAGE,
         ConfigError,
         DownstreamClosed,
         FatalSourceError,
@@ -26,6 +23,7 @@ if TYPE_CHECKING:
         Terminated,
         TruncatedLineError,
     )
+    from protocol.exitcodes import ExitCode
     from protocol.fastcheck import is_date
     from protocol.jsoncodec import dumps, loads
     from protocol.messages import (
@@ -54,9 +52,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "CatalogEntry": ("protocol.catalog", "CatalogEntry"),
     "ConfigError": ("protocol.errors", "ConfigError"),
     "DownstreamClosed": ("protocol.errors", "DownstreamClosed"),
-    "EXIT_FAILED": ("protocol.errors", "EXIT_FAILED"),
-    "EXIT_OK": ("protocol.errors", "EXIT_OK"),
-    "EXIT_USAGE": ("protocol.errors", "EXIT_USAGE"),
+    "ExitCode": ("protocol.exitcodes", "ExitCode"),
     "FatalSourceError": ("protocol.errors", "FatalSourceError"),
     "Message": ("protocol.messages", "Message"),
     "MessageReader": ("protocol.reader", "MessageReader"),
@@ -95,9 +91,6 @@ _LAZY: dict[str, tuple[str, str]] = {
 }
 
 __all__ = [
-    "EXIT_FAILED",
-    "EXIT_OK",
-    "EXIT_USAGE",
     "ActivateVersionMessage",
     "BatchMessage",
     "Bookmarks",
@@ -106,6 +99,7 @@ __all__ = [
     "CatalogEntry",
     "ConfigError",
     "DownstreamClosed",
+    "ExitCode",
     "FatalSourceError",
     "Message",
     "MessageReader",

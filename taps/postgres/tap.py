@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from protocol.catalog import Catalog, CatalogEntry
+from protocol.catalog import REPLICATION_METHODS, Catalog, CatalogEntry
 from protocol.cli import tap_main
 from protocol.errors import ConfigError, FatalSourceError
 from protocol.metrics import emit
@@ -28,15 +28,13 @@ from taps.postgres.streams import StreamPlan, sync_full_table, sync_incremental
 
 __all__ = ["SETTINGS", "TapPostgres", "main"]
 
-METHODS = ("FULL_TABLE", "INCREMENTAL", "LOG_BASED")
-
 SETTINGS: dict[str, Any] = {
     "type": "object",
     "properties": {
         **CONNECTION_SETTINGS,
         "filter_schemas": {"type": "array", "items": {"type": "string"},
                            "description": "Only discover these schemas (default: every user schema)."},
-        "default_replication_method": {"type": "string", "enum": list(METHODS), "default": "FULL_TABLE",
+        "default_replication_method": {"type": "string", "enum": list(REPLICATION_METHODS), "default": "FULL_TABLE",
                                        "description": "Replication method of streams whose catalog entry names none."},
         "replication_slot_name": {"type": "string", "default": "tappostgres", "pattern": "^[a-z0-9_]{1,63}$",
                                   "description": "The logical replication slot shared by every LOG_BASED stream."},
@@ -114,9 +112,9 @@ class TapPostgres(Tap):
 
     def _plan(self, entry: CatalogEntry, table: Table) -> StreamPlan:
         method = entry.replication_method or self.config.get("default_replication_method") or "FULL_TABLE"
-        if method not in METHODS:
+        if method not in REPLICATION_METHODS:
             raise ConfigError("invalid catalog", [f"stream '{entry.tap_stream_id}': replication method {method!r} "
-                                                  f"is not one of {', '.join(METHODS)}"])
+                                                  f"is not one of {', '.join(REPLICATION_METHODS)}"])
         keys = list(table.keys)
         if table.is_view and not keys:
             keys = list(entry.metadata.get((), "view-key-properties") or [])
