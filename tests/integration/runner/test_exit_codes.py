@@ -15,7 +15,14 @@ import pytest
 
 from protocol.exitcodes import ExitCode
 from tests.conftest import exe
-from tests.integration.runner.helpers import bookmark, fixture_connector, sluice, sluice_env, wait_for, write_project
+from tests.integration.runner.helpers import (
+    bookmark,
+    fixture_connector,
+    sluice,
+    sluice_env,
+    stop_when,
+    write_project,
+)
 
 
 def _torn_project(root: Path, pipelines: int = 1) -> None:
@@ -50,15 +57,9 @@ def test_run_all_stopped_by_a_signal_exits_with_that_signals_code(tmp_path: Path
     _torn_project(tmp_path)
     proc = subprocess.Popen([exe("sluice"), "run", "--all", "--grace", "5"], cwd=tmp_path, env=sluice_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    try:
-        wait_for(lambda: bookmark(tmp_path) == 30, what="the STATE of record 30 stored")
-        proc.send_signal(sig)  # to sluice --all only: it passes SIGTERM on to the pipeline's runner
-        _, err_bytes = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    err = err_bytes.decode()
+    # to sluice --all only: it passes SIGTERM on to the pipeline's runner
+    err = stop_when(proc, lambda: bookmark(tmp_path) == 30, lambda: proc.send_signal(sig),
+                    what="the STATE of record 30 stored")
     assert proc.returncode == code, err  # was 1 before the table
     assert "failed: demo (exit 143)" in err  # the pipeline's runner was stopped by SIGTERM
     assert _last_run(tmp_path)["status"] == "interrupted"
