@@ -288,7 +288,7 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("sluice: aborted", err=True)
         sys.exit(ExitCode.FAILED)
-    except click.ClickException as exc:  # a usage error: 2 (ExitCode.USAGE), as click's own
+    except click.ClickException as exc:  # click says its code: 2 (ExitCode.USAGE) for a usage error
         exc.show()
         sys.exit(exc.exit_code)
     except ConfigError as exc:
