@@ -12,9 +12,6 @@ if TYPE_CHECKING:
     from protocol.cli import run_cli, tap_main, target_main
     from protocol.config import load_config, secret_values
     from protocol.errors import (
-        EXIT_FAILED,
-        EXIT_OK,
-        EXIT_USAGE,
         ConfigError,
         DownstreamClosed,
         FatalSourceError,
@@ -27,6 +24,7 @@ if TYPE_CHECKING:
         Terminated,
         TruncatedLineError,
     )
+    from protocol.exitcodes import ExitCode
     from protocol.fastcheck import is_date
     from protocol.jsoncodec import dumps, loads
     from protocol.messages import (
@@ -55,9 +53,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "CatalogEntry": ("protocol.catalog", "CatalogEntry"),
     "ConfigError": ("protocol.errors", "ConfigError"),
     "DownstreamClosed": ("protocol.errors", "DownstreamClosed"),
-    "EXIT_FAILED": ("protocol.errors", "EXIT_FAILED"),
-    "EXIT_OK": ("protocol.errors", "EXIT_OK"),
-    "EXIT_USAGE": ("protocol.errors", "EXIT_USAGE"),
+    "ExitCode": ("protocol.exitcodes", "ExitCode"),
     "FatalSourceError": ("protocol.errors", "FatalSourceError"),
     "FullTableBookmark": ("protocol.bookmarks", "FullTableBookmark"),
     "IncrementalBookmark": ("protocol.bookmarks", "IncrementalBookmark"),
@@ -102,9 +98,6 @@ _LAZY: dict[str, tuple[str, str]] = {
 }
 
 __all__ = [
-    "EXIT_FAILED",
-    "EXIT_OK",
-    "EXIT_USAGE",
     "ActivateVersionMessage",
     "BatchMessage",
     "Bookmarks",
@@ -113,6 +106,7 @@ __all__ = [
     "CatalogEntry",
     "ConfigError",
     "DownstreamClosed",
+    "ExitCode",
     "FatalSourceError",
     "FullTableBookmark",
     "IncrementalBookmark",

@@ -6,9 +6,9 @@
     --committed-state STATE_ID       (targets that are exactly-once under sluice)
     --test                                                        (both)
 
-Exit codes: 0 done, 1 failed at run time, 2 bad usage or invalid config, 130 interrupted
-by SIGINT (Ctrl-C), 143 stopped by SIGTERM. Every error becomes one line on stderr, never a
-traceback; stdout carries Singer messages only.
+Exit codes (the table is :mod:`protocol.exitcodes`): 0 done, 1 failed at run time, 2 bad usage
+or invalid config, 130 interrupted by SIGINT (Ctrl-C), 143 stopped by SIGTERM. Every error
+becomes one line on stderr, never a traceback; stdout carries Singer messages only.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ import orjson
 from protocol.about import format_about
 from protocol.catalog import Catalog
 from protocol.config import RedactingFilter, load_config, read_json_file, secret_values
-from protocol.errors import EXIT_FAILED, ConfigError, DownstreamClosed, SluiceError, Terminated
+from protocol.errors import ConfigError, DownstreamClosed, SluiceError, Terminated
+from protocol.exitcodes import ExitCode
 from protocol.logs import setup_logging
 from protocol.signals import install as install_signal_handlers
 from protocol.state import Bookmarks, state_value
@@ -72,15 +73,15 @@ def run_cli(body: Callable[[], None]) -> None:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:  # SIGINT under the default handler (an embedding program put it back)
         log.error("interrupted by SIGINT (Ctrl-C)")
-        sys.exit(128 + signal.SIGINT)
+        sys.exit(ExitCode.INTERRUPTED)
     except BrokenPipeError:
         _silence_stdout()
         log.error("the program reading our output closed the pipe; stopping")
-        sys.exit(EXIT_FAILED)
+        sys.exit(ExitCode.FAILED)
     except Exception as exc:
         debug = log.isEnabledFor(logging.DEBUG)
         log.error("internal error: %s: %s", type(exc).__name__, exc, exc_info=debug)
-        sys.exit(EXIT_FAILED)
+        sys.exit(ExitCode.FAILED)
     finally:
         restore()
 
@@ -113,7 +114,7 @@ class _ConnectorCommand(click.Command):
         try:
             return self.main(*args, **kwargs)
         except SystemExit as exc:
-            if exc.code in (None, 0):
+            if exc.code in (None, ExitCode.OK):
                 _exit_now()
             # the exit code is decided: a Ctrl-C during the interpreter's teardown prints no traceback
             signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -127,7 +128,7 @@ def _exit_now() -> None:
         except (OSError, ValueError):  # closed or broken: nothing left to write there
             pass
     logging.shutdown()
-    os._exit(0)
+    os._exit(ExitCode.OK)
 
 
 _CONFIG_HELP = "Config JSON file, or ENV to read <CONNECTOR>_<SETTING> variables. Repeatable; merged left to right."

@@ -1,7 +1,8 @@
 """The one exception tree of Sluice, grouped by how the caller must react.
 
     SluiceError
-    ├── ConfigError ............ bad settings or usage: fix the config, never retry (exit 2)
+    ├── ConfigError ............ bad settings or usage: fix the config, never retry (exit 2);
+    │                            a summary and the list of problems, rendered here only
     ├── ProtocolError .......... a bad input line: names the line, the stream and the field
     │   └── RecordValidationError   a RECORD that violates its stream's schema
     ├── SourceError ............ the system a tap reads from failed
@@ -14,17 +15,17 @@
 
 Third-party exceptions are mapped into this tree where they enter our code, with
 ``raise ... from exc``. The CLI boundary turns any of these into one line on stderr
-and an exit code (see :data:`EXIT_CODES`).
+and an exit code from the one table, :class:`protocol.exitcodes.ExitCode`.
 """
 
 from __future__ import annotations
 
 import signal
+from collections.abc import Iterable
+
+from protocol.exitcodes import ExitCode, signal_exit_code
 
 __all__ = [
-    "EXIT_FAILED",
-    "EXIT_OK",
-    "EXIT_USAGE",
     "ConfigError",
     "DownstreamClosed",
     "FatalSourceError",
@@ -39,27 +40,38 @@ __all__ = [
     "stop_description",
 ]
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-
 
 class SluiceError(Exception):
     """Base of every error Sluice raises on purpose."""
 
-    exit_code: int = EXIT_FAILED
+    exit_code: int = ExitCode.FAILED
 
 
 class ConfigError(SluiceError):
-    """Invalid configuration or usage. Fix it and run again; retrying cannot help."""
+    """Invalid configuration or usage. Fix it and run again; retrying cannot help.
 
-    exit_code = EXIT_USAGE
+    ``summary`` says what is wrong ("invalid config", "sluice.yml: invalid project file"),
+    ``problems`` lists every problem found, each on its own. Code that needs either reads
+    these fields, never the text: ``str()`` is :meth:`one_line`, and :meth:`block` is the
+    form with one problem per line.
+    """
 
-    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+    exit_code = ExitCode.USAGE
+
+    def __init__(self, summary: str, problems: Iterable[str] | None = None) -> None:
+        self.summary = summary
         self.problems = list(problems or [])
-        if self.problems:
-            message = f"{message}: " + "; ".join(self.problems)
-        super().__init__(message)
+        super().__init__(self.one_line())
+
+    def one_line(self) -> str:
+        """``summary: problem; problem`` (a connector's one stderr line)."""
+        return f"{self.summary}: " + "; ".join(self.problems) if self.problems else self.summary
+
+    def block(self, indent: str = "  ") -> str:
+        """``summary:`` and one indented problem per line (the runner's form)."""
+        if not self.problems:
+            return self.summary
+        return f"{self.summary}:\n" + "\n".join(f"{indent}{problem}" for problem in self.problems)
 
 
 class ProtocolError(SluiceError):
@@ -146,10 +158,10 @@ class Terminated(SluiceError):
     ``detail`` replaces the whole message.
     """
 
-    exit_code = 128 + signal.SIGTERM
+    exit_code: int = ExitCode.TERMINATED
 
     def __init__(self, signum: int = signal.SIGTERM, *, after: str | None = None, detail: str | None = None) -> None:
         self.signum = int(signum)
-        self.exit_code = 128 + self.signum
+        self.exit_code = signal_exit_code(self.signum)
         text = detail or stop_description(self.signum)
         super().__init__(f"{text} after {after}" if after else text)

@@ -8,17 +8,15 @@ from typing import Any
 
 import click
 
+from protocol.exitcodes import RUNNER_CODES, ExitCode, describe
 from runner.cli_connectors import check, discover, select, spec
-from runner.cli_context import EXIT_FAILED, EXIT_LOCKED, EXIT_OK, EXIT_USAGE, Ctx
+from runner.cli_context import Ctx
+from runner.outcome import ALL_EXIT_HELP
 
-__all__ = ["EXIT_LOCKED", "cli", "main"]
+__all__ = ["cli", "main"]
 
-EXIT_HELP = (
-    "Exit codes: 0 success; 1 a run (or a connector check) failed; 2 bad usage or an invalid "
-    "project file / config; 3 the pipeline is locked by another live run (the run was refused); "
-    "124 the run timed out (--timeout); 130 interrupted by SIGINT (Ctrl-C); 143 interrupted by SIGTERM "
-    "(an interrupted or timed-out run keeps what was committed up to the last STATE)."
-)
+EXIT_HELP = (f"Exit codes: {describe(RUNNER_CODES)} (an interrupted or timed-out run keeps what was committed "
+             "up to the last STATE).")
 
 
 def _echo(text: str, err: bool = False) -> None:
@@ -46,7 +44,7 @@ def cli(ctx: click.Context, project_arg: str | None) -> None:
 # -- run ------------------------------------------------------------------------------------
 @cli.command(epilog=EXIT_HELP)
 @click.argument("names", nargs=-1, metavar="PIPELINE | TAP TARGET")
-@click.option("--all", "all_", is_flag=True, help="Run every pipeline of the project.")
+@click.option("--all", "all_", is_flag=True, help=f"Run every pipeline of the project. {ALL_EXIT_HELP}")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="With --all: pipelines run at once.")
 @click.option("--full-refresh", is_flag=True, help="Ignore the stored state (it is replaced as the run goes).")
@@ -137,7 +135,7 @@ def state_list(obj: Ctx) -> int:
     with _store(obj) as store:
         for state_id, updated in store.list_states():
             _echo(f"{state_id}\t{_when(updated)}")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 @state.command("get")
@@ -151,9 +149,9 @@ def state_get(obj: Ctx, pipeline: str) -> int:
         value = store.get_state(_state_id(obj, pipeline))
     if value is None:
         _echo(f"sluice: no state stored for '{pipeline}'", err=True)
-        return EXIT_FAILED
+        return ExitCode.FAILED
     _echo(json.dumps(value, indent=2, default=str))
-    return EXIT_OK
+    return ExitCode.OK
 
 
 @state.command("set")
@@ -191,7 +189,7 @@ def state_set(obj: Ctx, pipeline: str, value: str) -> int:
         finally:
             lock.release()
     _echo(f"sluice: state of '{state_id}' set", err=True)
-    return EXIT_OK
+    return ExitCode.OK
 
 
 @state.command("clear")
@@ -208,7 +206,7 @@ def state_clear(obj: Ctx, pipeline: str) -> int:
         finally:
             lock.release()
     _echo(f"sluice: state of '{state_id}' {'cleared' if existed else 'was not stored'}", err=True)
-    return EXIT_OK
+    return ExitCode.OK
 
 
 # -- history, cron ----------------------------------------------------------------------------
@@ -226,13 +224,13 @@ def runs(obj: Ctx, pipeline: str | None, limit: int, as_json: bool) -> int:
     if as_json:
         for r in records:
             _echo(json.dumps(r.to_dict()))
-        return EXIT_OK
+        return ExitCode.OK
     _echo("RUN\tPIPELINE\tSTARTED\tENDED\tSTATUS\tRECORDS\tERROR")
     for r in records:
         recs = "-" if r.records_committed is None else str(r.records_committed)
         _echo(f"{r.number}\t{r.pipeline}\t{_when(r.started_at)}\t{_when(r.ended_at)}\t{r.status}\t{recs}\t"
               f"{r.error or ''}")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 @cli.command()
@@ -244,7 +242,7 @@ def crontab(obj: Ctx, metrics_file: str | None) -> int:
 
     for line in crontab_lines(obj.project, Path(metrics_file).resolve() if metrics_file else None):
         _echo(line)
-    return EXIT_OK
+    return ExitCode.OK
 
 
 @cli.command()
@@ -264,7 +262,7 @@ def validate(obj: Ctx, strict: bool) -> int:
         try:
             project.resolve(conn, check_catalog=True)
         except ConfigError as exc:
-            problems.extend(exc.problems or [str(exc)])
+            problems.extend(exc.problems or [exc.summary])
     report = settings_report(project, strict=strict)
     for line in report.warnings:
         _echo(f"sluice: warning: {line}", err=True)
@@ -274,19 +272,11 @@ def validate(obj: Ctx, strict: bool) -> int:
     unknown = f"; {plural(len(report.warnings), 'unknown setting')}, see the warnings" if report.warnings else ""
     counts = f"{plural(len(project.connectors), 'connector')}, {plural(len(project.pipelines), 'pipeline')}"
     _echo(f"{project.where}: ok ({counts}{unknown})")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 for command in (spec, check, discover, select):
     cli.add_command(command)
-
-
-def _config_error_text(exc: Any) -> str:
-    text = str(exc)
-    if getattr(exc, "problems", None):
-        head = text[: len(text) - len("; ".join(exc.problems)) - 2]
-        return head + ":\n" + "\n".join(f"  {p}" for p in exc.problems)
-    return text
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -297,17 +287,17 @@ def main(argv: list[str] | None = None) -> None:
         code = cli.main(args=argv, prog_name="sluice", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("sluice: aborted", err=True)
-        sys.exit(EXIT_FAILED)
-    except click.ClickException as exc:
+        sys.exit(ExitCode.FAILED)
+    except click.ClickException as exc:  # click says its code: 2 (ExitCode.USAGE) for a usage error
         exc.show()
-        sys.exit(EXIT_USAGE if exc.exit_code == 2 else exc.exit_code)
+        sys.exit(exc.exit_code)
     except ConfigError as exc:
-        click.echo(f"sluice: error: {_config_error_text(exc)}", err=True)
-        sys.exit(EXIT_USAGE)
+        click.echo(f"sluice: error: {exc.block()}", err=True)
+        sys.exit(exc.exit_code)
     except SluiceError as exc:
         click.echo(f"sluice: error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("sluice: interrupted by SIGINT (Ctrl-C)", err=True)
-        sys.exit(130)
-    sys.exit(code if isinstance(code, int) else EXIT_OK)
+        sys.exit(ExitCode.INTERRUPTED)
+    sys.exit(code if isinstance(code, int) else ExitCode.OK)

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from protocol.exitcodes import ExitCode
 from protocol.wording import plural
-from runner.cli_context import EXIT_FAILED, EXIT_OK, Ctx
+from runner.cli_context import Ctx
 
 if TYPE_CHECKING:
     from runner.isolation import Redactor, RunDir
@@ -128,7 +129,7 @@ def spec(obj: Ctx, connector: str, full: bool) -> int:
     if info is None or schema is None:
         raise ConnectorError(f"{conn.name} has no --about --format json with a settings schema")
     click.echo(json.dumps(info if full else schema, indent=2, default=str))
-    return EXIT_OK
+    return ExitCode.OK
 
 
 @click.command()
@@ -148,9 +149,9 @@ def check(obj: Ctx, connector: str, configs: tuple[str, ...], timeout: float) ->
         result = run_check(conn, run_dir, redact, timeout)
     if result.ok:
         click.echo(f"{conn.name}: ok: {result.message}")
-        return EXIT_OK
+        return ExitCode.OK
     click.echo(f"sluice: {conn.name}: check failed: {result.message}", err=True)
-    return EXIT_FAILED
+    return ExitCode.FAILED
 
 
 @click.command()
@@ -175,7 +176,7 @@ def discover(obj: Ctx, connector: str, configs: tuple[str, ...], output: str | N
         path = Path(output)
         _write_json_atomic(path, catalog)
         click.echo(f"sluice: {conn.name}: {plural(len(catalog['streams']), 'stream')} written to {path}", err=True)
-    return EXIT_OK
+    return ExitCode.OK
 
 
 @click.command()
@@ -211,7 +212,7 @@ def select(obj: Ctx, connector: str, patterns: tuple[str, ...], catalog_path: st
                                 lambda text: click.echo(f"sluice: {text}", err=True))
         for line in lines:
             click.echo(line)
-        return EXIT_OK
+        return ExitCode.OK
     project = obj.project
     if catalog_path is None:
         conn = project.connector(connector)
@@ -233,4 +234,4 @@ def select(obj: Ctx, connector: str, patterns: tuple[str, ...], catalog_path: st
     for line in describe_selection(catalog):
         click.echo(line)
     sys.stdout.flush()
-    return EXIT_OK
+    return ExitCode.OK

@@ -20,6 +20,7 @@ import orjson
 from protocol.catalog import Catalog
 from protocol.config import secret_values
 from protocol.errors import ConfigError, ProtocolError, SluiceError
+from protocol.exitcodes import ExitCode
 from runner.isolation import Redactor, RunDir, child_env
 from runner.project import ResolvedConnector
 from runner.pumps import error_message
@@ -71,7 +72,7 @@ def about(conn: ResolvedConnector, cache_dir: Path | None = None, *, refresh: bo
             [*conn.argv, "--about", "--format", "json"], capture_output=True, env=child_env(conn.env),
             cwd=conn.cwd, stdin=subprocess.DEVNULL, timeout=ABOUT_TIMEOUT, check=False,
         )
-        if done.returncode == 0:
+        if done.returncode == ExitCode.OK:
             parsed = orjson.loads(done.stdout)
             info = parsed if isinstance(parsed, dict) else None
     except (OSError, subprocess.TimeoutExpired, orjson.JSONDecodeError):
@@ -218,10 +219,10 @@ def check(conn: ResolvedConnector, run_dir: RunDir, redact: Redactor, timeout: f
     """Run the connector's ``--test``."""
     done = _run(conn, ["--test"], run_dir, timeout)
     stderr_text = done.stderr.decode("utf-8", "replace")
-    if done.returncode == 2 and "no such option" in stderr_text.lower() and "--test" in stderr_text:
+    if done.returncode == ExitCode.USAGE and "no such option" in stderr_text.lower() and "--test" in stderr_text:
         return CheckResult(False, redact(f"{conn.name} does not support --test"))
-    message = _last_message(done.stderr, done.stdout if done.returncode else b"", errors=done.returncode != 0)
-    if done.returncode == 0:
+    message = _last_message(done.stderr, done.stdout if done.returncode else b"", errors=done.returncode != ExitCode.OK)
+    if done.returncode == ExitCode.OK:
         return CheckResult(True, redact(message or "connection check passed"))
     return CheckResult(False, redact(message or f"exit code {done.returncode}"))
 
@@ -229,7 +230,7 @@ def check(conn: ResolvedConnector, run_dir: RunDir, redact: Redactor, timeout: f
 def discover(conn: ResolvedConnector, run_dir: RunDir, redact: Redactor, timeout: float = 600.0) -> dict[str, Any]:
     """Run ``--discover``; return the catalog after validating it."""
     done = _run(conn, ["--discover"], run_dir, timeout)
-    if done.returncode != 0:
+    if done.returncode != ExitCode.OK:
         message = _last_message(done.stderr) or f"exit code {done.returncode}"
         raise ConnectorError(redact(f"{conn.name} --discover failed: {message}"))
     try:

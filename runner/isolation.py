@@ -19,6 +19,7 @@ import signal
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
+from protocol.exitcodes import ExitCode
 from runner.project import Limits
 
 __all__ = ["BASE_ENV", "REDACTED", "Redactor", "RunDir", "child_env", "make_preexec"]
@@ -128,7 +129,7 @@ def make_preexec(limits: Limits) -> Callable[[], None]:
         if libc is not None:
             libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
             if os.getppid() != parent:  # the runner died before prctl took effect
-                os._exit(1)
+                os._exit(ExitCode.FAILED)
         if memory is not None:
             resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         if cpu is not None:

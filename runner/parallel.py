@@ -2,7 +2,8 @@
 
 Each pipeline runs as ``python -m runner run NAME`` (its own lock, signals and state), so
 one failing pipeline cannot disturb the others. Their stderr lines are prefixed with the
-pipeline's name. SIGINT/SIGTERM stop launching and are passed on to the running ones.
+pipeline's name. SIGINT/SIGTERM stop launching and are passed on to the running ones. The
+exit code combines theirs (runner/outcome.py, :data:`~runner.outcome.ALL_EXIT_HELP`).
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
 from typing import IO
 
+from protocol.exitcodes import ExitCode
 from protocol.wording import plural
+from runner.outcome import combine_exit_codes
 
 __all__ = ["run_all"]
 
@@ -27,14 +29,6 @@ def _pump(name: str, stream: IO[bytes], terminal: IO[str], lock: threading.Lock)
             terminal.write(f"[{name}] {line}\n")
             terminal.flush()
     stream.close()
-
-
-def combine(codes: Sequence[int]) -> int:
-    """1 if any run failed; else 2 for a config error, 3 for a locked pipeline; 0 when all succeeded."""
-    for code in (1, 2, 3):
-        if code in codes:
-            return code
-    return 1 if any(codes) else 0
 
 
 def run_all(names: list[str], jobs: int, base_args: list[str], run_args: list[str],
@@ -75,17 +69,17 @@ def run_all(names: list[str], jobs: int, base_args: list[str], run_args: list[st
                     del running[name]
             if stopping and pending:
                 for name in pending:
-                    codes[name] = 1
+                    codes[name] = ExitCode.FAILED  # never started: counted as failed in the summary
                 pending.clear()
             time.sleep(0.05)
     finally:
         for s, handler in old.items():
             signal.signal(s, handler)
-    failed = sorted(name for name, rc in codes.items() if rc != 0)
+    failed = sorted(name for name, rc in codes.items() if rc != ExitCode.OK)
     ok = len(codes) - len(failed)
     summary = f"sluice: {ok:,} of {plural(len(codes), 'pipeline')} succeeded"
     if failed:
         summary += "; failed: " + ", ".join(f"{n} (exit {codes[n]})" for n in failed)
     terminal.write(summary + "\n")
     terminal.flush()
-    return combine(list(codes.values()))
+    return combine_exit_codes(codes.values(), stopping[0] if stopping else None)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from protocol.catalog import REPLICATION_METHODS
+
 __all__ = ["PROJECT_SCHEMA"]
 
 _NAME = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]*$", "maxLength": 100}
@@ -12,7 +14,7 @@ _CRON = r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly|reboot)|\S+(\
 _METADATA_ENTRY: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "replication-method": {"enum": ["FULL_TABLE", "INCREMENTAL", "LOG_BASED"]},
+        "replication-method": {"enum": list(REPLICATION_METHODS)},
         "replication-key": {"type": "string", "minLength": 1},
         "selected": {"type": "boolean"},
         "inclusion": {"enum": ["available", "automatic", "unsupported"]},

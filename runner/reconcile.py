@@ -35,6 +35,7 @@ from protocol.exactly_once import (
     TAP_OK,
     Committed,
 )
+from protocol.exitcodes import ExitCode
 from protocol.jsoncodec import JSONDecodeError
 from runner.pumps import SideStats
 
@@ -60,7 +61,7 @@ def read_committed(argv: list[str], config: str, state_id: str, env: dict[str, s
                               env=env, cwd=cwd, stdin=subprocess.DEVNULL, timeout=READ_TIMEOUT, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise ReconcileError(f"cannot read the committed state of target '{name}': {exc}") from exc
-    if done.returncode != 0:
+    if done.returncode != ExitCode.OK:
         stats = SideStats()
         for line in done.stderr.decode("utf-8", "replace").splitlines():
             stats.take(line)

@@ -7,6 +7,7 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from protocol.exitcodes import ExitCode, signal_exit_code
 from runner.pumps import SideStats
 
 if TYPE_CHECKING:
@@ -33,12 +34,12 @@ class Side:
     @property
     def failed_by_itself(self) -> bool:
         """It exited non-zero, and not because we stopped it."""
-        return self.rc not in (None, 0) and not self.stopped_by_us
+        return self.rc not in (None, ExitCode.OK) and not self.stopped_by_us
 
     @property
     def broke_pipe(self) -> bool:
         """Its output pipe was closed under it: the consequence of a failure, not a cause."""
-        return self.rc in (-signal.SIGPIPE, 128 + signal.SIGPIPE) or self.stats.broken_pipe
+        return self.rc in (-signal.SIGPIPE, signal_exit_code(signal.SIGPIPE)) or self.stats.broken_pipe
 
     def describe_exit(self) -> str:
         if self.start_error:

@@ -34,11 +34,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from protocol.exitcodes import ExitCode
+from runner.outcome import Outcome, RunStatus, StopCause
 from runner.output import RunOutput
 from runner.pumps import LineBuffer, StateReader
 from runner.sides import Side
 
-__all__ = ["Outcome", "Side", "SideSpec", "supervise"]
+__all__ = ["Side", "SideSpec", "supervise"]
 
 PIPE_SIZE = 1 << 20
 _F_SETPIPE_SZ = 1031
@@ -59,22 +61,6 @@ class SideSpec:
     pass_fds: tuple[int, ...] = ()  # the target's exactly-once control channel (runner/reconcile.py)
 
 
-@dataclass
-class Outcome:
-    status: str  # succeeded | failed | interrupted
-    failed_side: str | None
-    reason: str | None
-    tap: Side
-    target: Side
-    states: int
-    elapsed: float
-    stopped_by: str | None = None  # "SIGINT", "SIGTERM" or "timeout": the stop that cut the run short
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "succeeded"
-
-
 class _Supervisor:
     def __init__(
         self,
@@ -87,10 +73,10 @@ class _Supervisor:
         grace: float,
         lock_alive: Callable[[], bool] | None,
         on_tap_exit: Callable[[bool], None] | None = None,
-        on_stop: Callable[[str], None] | None = None,
+        on_stop: Callable[[StopCause], None] | None = None,
     ) -> None:
         self.on_tap_exit, self.on_stop = on_tap_exit, on_stop
-        self.stop_cause: str | None = None
+        self.stop_cause: StopCause | None = None
         self.tap = Side(tap)
         self.target = Side(target)
         self.output = output
@@ -118,7 +104,7 @@ class _Supervisor:
             )
         except (OSError, subprocess.SubprocessError) as exc:  # SubprocessError: preexec (limits) failed
             side.start_error = getattr(exc, "strerror", None) or str(exc)
-            side.rc = 127
+            side.rc = ExitCode.NOT_STARTED
             return
         assert side.proc.stderr is not None
         self._register(side.proc.stderr.fileno(), ("stderr", side, LineBuffer()))
@@ -141,7 +127,7 @@ class _Supervisor:
             if self.target.proc is None:
                 self._fail("target", self.target.failure_reason())
                 self.tap.start_error = "not started: the target could not start"
-                self.tap.rc = 127
+                self.tap.rc = ExitCode.NOT_STARTED
                 return
             assert self.target.proc.stdout is not None
             self._register(self.target.proc.stdout.fileno(), ("state", self.target, None))
@@ -205,7 +191,7 @@ class _Supervisor:
         side.exited_at = time.monotonic()
         self.output.runner_line(f"{side.spec.role} {side.spec.name} finished: {side.describe_exit()}", terminal=False)
         if side is self.tap:
-            self._tap_exited(rc == 0 and not side.stopped_by_us)
+            self._tap_exited(rc == ExitCode.OK and not side.stopped_by_us)
         self._judge()
 
     def _judge(self) -> None:
@@ -215,7 +201,7 @@ class _Supervisor:
             self._fail("tap", tap.failure_reason())
         elif tap.running or target.running:
             return  # a target that exited while the tap runs: see _tick; a broken pipe: wait for the target
-        elif target.rc != 0:
+        elif target.rc != ExitCode.OK:
             self._fail("target", target.failure_reason())
         elif tap.failed_by_itself:
             self._fail("target", f"exited (exit code 0) before reading all of the tap's output; "
@@ -242,14 +228,14 @@ class _Supervisor:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(side.proc.pid, sig)
 
-    def _stop(self, reason: str, cause: str) -> None:
+    def _stop(self, reason: str, cause: StopCause) -> None:
         if self.stop_reason is None:
             self.stop_reason = reason
             self.stop_cause = cause
             self.stop_started = time.monotonic()
             if self.on_stop is not None:
                 self.on_stop(cause)
-            if self.tap.rc == 0:
+            if self.tap.rc == ExitCode.OK:
                 self.output.runner_line(f"{reason}: the tap has finished; the target may still commit")
             else:
                 self.output.runner_line(f"{reason}: stopping the tap; the target may commit what it has")
@@ -261,24 +247,24 @@ class _Supervisor:
             name = signal.Signals(signum).name
             self.interrupted = True
             if self.stop_reason is None:
-                self._stop(f"interrupted by {name}", name)
+                self._stop(f"interrupted by {name}", StopCause(name))
             else:
                 self.output.runner_line(f"{name} again: killing both connectors")
                 self._terminate(self.tap, signal.SIGKILL)
                 self._terminate(self.target, signal.SIGKILL)
         if self.timeout is not None and self.stop_reason is None and now - self.started > self.timeout:
             self.timed_out = True
-            self._stop(f"timed out after {self.timeout:g} s", "timeout")
+            self._stop(f"timed out after {self.timeout:g} s", StopCause.TIMEOUT)
         for side in (self.tap, self.target):
             if side.running and side.term_sent is not None and now - side.term_sent > self.grace:
                 self._terminate(side, signal.SIGKILL)
         target = self.target
         if self.tap.running and target.exited_at is not None:
             waited = now - target.exited_at
-            if target.rc != 0 and waited > min(SETTLE_SECONDS, self.grace):
+            if target.rc != ExitCode.OK and waited > min(SETTLE_SECONDS, self.grace):
                 self._fail("target", target.failure_reason())  # the tap did not fail by itself meanwhile
                 self._terminate(self.tap)
-            elif target.rc == 0 and waited > self.grace:
+            elif target.rc == ExitCode.OK and waited > self.grace:
                 self._fail("target", "exited (exit code 0) before the tap finished")
                 self._terminate(self.tap)
         # a stop: the tap has had `grace` s to exit, the target `grace` more to commit
@@ -324,7 +310,7 @@ class _Supervisor:
                 last_lock_check = now
                 if not self.lock_alive():
                     self._fail("runner", "lost the pipeline lock (state store connection broken)")
-                    self._stop("lost the pipeline lock", "lock")
+                    self._stop("lost the pipeline lock", StopCause.LOCK)
             if self.tap.rc is not None and self.target.rc is not None:
                 exited_at = exited_at or now
                 if self.open_fds == 0 or now - exited_at > DRAIN_SECONDS:
@@ -345,19 +331,21 @@ class _Supervisor:
 
     def _outcome(self) -> Outcome:
         elapsed = time.monotonic() - self.started
+        role: str | None
+        reason: str | None
         if self.failure is not None:
             role, reason = self.failure
-            status = "failed"
+            status = RunStatus.FAILED
         elif self.stop_reason is not None and self._cut_short():
             role, reason = "runner", self.stop_reason
-            status = "interrupted" if self.interrupted else "failed"
+            status = RunStatus.INTERRUPTED if self.interrupted else RunStatus.FAILED
         else:
-            role, reason, status = None, None, "succeeded"  # type: ignore[assignment]
+            role, reason, status = None, None, RunStatus.SUCCEEDED
             for side in (self.tap, self.target):
-                if side.rc != 0:
-                    role, reason, status = side.spec.role, side.failure_reason(), "failed"
+                if side.rc != ExitCode.OK:
+                    role, reason, status = side.spec.role, side.failure_reason(), RunStatus.FAILED
                     break
-        stopped_by = self.stop_cause if role == "runner" and self.stop_cause != "lock" else None
+        stopped_by = self.stop_cause if role == "runner" and self.stop_cause is not StopCause.LOCK else None
         return Outcome(status, role, reason, self.tap, self.target, self.states.states, elapsed, stopped_by)
 
     def _cut_short(self) -> bool:
@@ -365,7 +353,7 @@ class _Supervisor:
         by themselves with exit code 0 did not: the tap emitted all, the target read it all."""
         if self.interrupted or not self.timed_out:
             return True
-        return any(side.rc != 0 or side.stopped_by_us for side in (self.tap, self.target))
+        return any(side.rc != ExitCode.OK or side.stopped_by_us for side in (self.tap, self.target))
 
 
 def _pidfd(pid: int) -> int | None:
@@ -388,7 +376,7 @@ def supervise(
     grace: float = 10.0,
     lock_alive: Callable[[], bool] | None = None,
     on_tap_exit: Callable[[bool], None] | None = None,
-    on_stop: Callable[[str], None] | None = None,
+    on_stop: Callable[[StopCause], None] | None = None,
 ) -> Outcome:
     """Run the pair to the end and say how it went. Never leaves a child behind.
 

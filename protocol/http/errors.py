@@ -32,7 +32,6 @@ __all__ = [
     "WaitTooLong",
     "TRANSPORT_ERRORS",
     "connect_failure",
-    "map_request_exception",
     "map_transport_exception",
     "parse_retry_after",
     "redact",
@@ -121,10 +120,6 @@ def _conn_host(exc: BaseException) -> str | None:
     if not host:
         return None
     return f"{host}:{port}" if port else str(host)
-
-
-#: the former name, kept for callers of the requests-based kit
-map_request_exception = map_transport_exception
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:

@@ -67,10 +67,6 @@ class Response:
     _links: dict[str, dict[str, str]] | None = field(default=None, repr=False)
 
     @property
-    def status_code(self) -> int:
-        return self.status
-
-    @property
     def links(self) -> dict[str, dict[str, str]]:
         if self._links is None:
             self._links = parse_links(self.headers.get("Link"))

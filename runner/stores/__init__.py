@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runner.stores.base import EXIT_LOCKED, PipelineLock, PipelineLocked, RunRecord, StartedRun, StateStore, StoreError
+from runner.stores.base import PipelineLock, PipelineLocked, RunRecord, StartedRun, StateStore, StoreError
 
 __all__ = [
-    "EXIT_LOCKED",
     "PipelineLock",
     "PipelineLocked",
     "RunRecord",

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from protocol.errors import SluiceError
+from protocol.exitcodes import ExitCode
 
 __all__ = [
-    "EXIT_LOCKED",
     "PipelineLock",
     "PipelineLocked",
     "RunRecord",
@@ -36,8 +36,6 @@ __all__ = [
     "holder_description",
 ]
 
-EXIT_LOCKED = 3
-
 
 class StoreError(SluiceError):
     """The state store cannot be reached or used."""
@@ -46,7 +44,7 @@ class StoreError(SluiceError):
 class PipelineLocked(SluiceError):
     """Another live run holds the pipeline's lock."""
 
-    exit_code = EXIT_LOCKED
+    exit_code = ExitCode.LOCKED
 
 
 @dataclass(frozen=True)

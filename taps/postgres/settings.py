@@ -10,11 +10,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from protocol.catalog import REPLICATION_METHODS
 from protocol.pgconn import CONNECTION_SETTINGS, SSL_SETTINGS
 
-__all__ = ["METHODS", "SETTINGS", "TapSettings"]
+__all__ = ["SETTINGS", "TapSettings"]
 
-METHODS = ("FULL_TABLE", "INCREMENTAL", "LOG_BASED")
 
 SETTINGS: dict[str, Any] = {
     "type": "object",
@@ -22,7 +22,7 @@ SETTINGS: dict[str, Any] = {
         **CONNECTION_SETTINGS,
         "filter_schemas": {"type": "array", "items": {"type": "string"},
                            "description": "Only discover these schemas (default: every user schema)."},
-        "default_replication_method": {"type": "string", "enum": list(METHODS), "default": "FULL_TABLE",
+        "default_replication_method": {"type": "string", "enum": list(REPLICATION_METHODS), "default": "FULL_TABLE",
                                        "description": "Replication method of streams whose catalog entry names none."},
         "replication_slot_name": {"type": "string", "default": "tappostgres", "pattern": "^[a-z0-9_]{1,63}$",
                                   "description": "The logical replication slot shared by every LOG_BASED stream."},

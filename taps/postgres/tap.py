@@ -13,7 +13,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any, ClassVar
 
-from protocol.catalog import Catalog, CatalogEntry
+from protocol.catalog import REPLICATION_METHODS, Catalog, CatalogEntry
 from protocol.cli import tap_main
 from protocol.errors import ConfigError, FatalSourceError
 from protocol.metrics import emit
@@ -24,7 +24,7 @@ from protocol.writer import MessageWriter
 from taps.postgres.cdc import CDC_PROPERTIES, sync_log_based
 from taps.postgres.client import Source
 from taps.postgres.discovery import Table, entry_for, load_tables
-from taps.postgres.settings import METHODS, SETTINGS, TapSettings
+from taps.postgres.settings import SETTINGS, TapSettings
 from taps.postgres.streams import StreamPlan, sync_full_table, sync_incremental
 
 __all__ = ["SETTINGS", "TapPostgres", "main"]
@@ -93,9 +93,9 @@ class TapPostgres(Tap):
 
     def _plan(self, entry: CatalogEntry, table: Table) -> StreamPlan:
         method = entry.replication_method or self.settings.default_replication_method
-        if method not in METHODS:
+        if method not in REPLICATION_METHODS:
             raise ConfigError("invalid catalog", [f"stream '{entry.tap_stream_id}': replication method {method!r} "
-                                                  f"is not one of {', '.join(METHODS)}"])
+                                                  f"is not one of {', '.join(REPLICATION_METHODS)}"])
         keys = list(table.keys)
         if table.is_view and not keys:
             keys = list(entry.metadata.get((), "view-key-properties") or [])

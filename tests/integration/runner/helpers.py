@@ -112,3 +112,18 @@ def pid_alive(pid: int) -> bool:
 
 def kill9(pid: int) -> None:
     os.kill(pid, signal.SIGKILL)
+
+
+def stop_when(proc: subprocess.Popen[bytes], condition: Callable[[], bool], stop: Callable[[], None], *,
+              what: str, timeout: float = 60) -> str:
+    """Wait for ``condition``, then ``stop`` the process (send it a signal); its stderr once it exited.
+    It is killed if anything goes wrong on the way, so no test leaves it behind."""
+    try:
+        wait_for(condition, what=what)
+        stop()
+        _, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    return err.decode()

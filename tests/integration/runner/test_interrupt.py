@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import exe
-from tests.integration.runner.helpers import bookmark, fixture_connector, sluice_env, wait_for, write_project
+from tests.integration.runner.helpers import bookmark, fixture_connector, sluice_env, stop_when, write_project
 
 TORN_AT = 35  # after the STATEs at 10, 20 and 30
 
@@ -57,18 +57,14 @@ def test_an_interrupted_run_names_the_signal_and_exits_with_its_code(tmp_path: P
     out = _project(tmp_path)
     proc = subprocess.Popen([exe("sluice"), "run", "demo", "--grace", "5"], cwd=tmp_path, env=sluice_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    try:
-        wait_for(lambda: bookmark(tmp_path) == 30, what="the STATE of record 30 stored")
+
+    def stop() -> None:
         if sig == signal.SIGINT:
             os.killpg(proc.pid, sig)  # as a terminal's Ctrl-C: every process of the foreground group
         else:
             proc.send_signal(sig)
-        _, err_bytes = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    err = err_bytes.decode()
+
+    err = stop_when(proc, lambda: bookmark(tmp_path) == 30, stop, what="the STATE of record 30 stored")
     assert proc.returncode == code, err
     assert "the input ended at line" in err  # the target says why its last line is cut
     _assert_interrupted(err, ending, out, tmp_path)

@@ -1,0 +1,72 @@
+"""What a run tells at its end: the summary of records and state, and the line of a stopped run."""
+
+from __future__ import annotations
+
+from protocol.wording import plural
+from runner.counts import nothing_moved
+from runner.outcome import Outcome, StopCause
+from runner.output import RunOutput
+
+__all__ = ["stopped_line", "summary"]
+
+_STOPPED_BY = {StopCause.SIGINT: "interrupted by SIGINT (Ctrl-C)", StopCause.SIGTERM: "interrupted by SIGTERM"}
+
+
+def stopped_line(pipeline: str, timeout: float | None, cause: StopCause, saved: int, had_state: bool) -> str:
+    """The last line of a run the runner stopped: by whom, and what is kept. Never the data's fault."""
+    how = _STOPPED_BY.get(cause) or f"timed out after {timeout:g} s (--timeout)"
+    if saved:
+        kept = (f"the data is committed up to the last STATE the target sent ({saved} stored this run); "
+                f"the next run resumes from there")
+    else:
+        kept = "the target sent no STATE, so no new state was stored; the next run starts from " + (
+            "the stored state again" if had_state else "the beginning again")
+    return f"sluice: run of pipeline '{pipeline}' {how}; {kept}"
+
+
+def summary(output: RunOutput, state_id: str, outcome: Outcome, saved: int, had_state: bool,
+            keyed: dict[str, bool]) -> None:
+    """The run's summary: its status, records per stream (emitted, committed, mismatches), state kept."""
+    emitted, committed = outcome.tap.stats, outcome.target.stats
+    streams = sorted(set(emitted.counts) | set(committed.counts))
+    width = max([len("stream"), *(len(s) for s in streams)])
+    lines = [f"summary: {outcome.status} in {outcome.elapsed:.2f} s"]
+    if outcome.ok and nothing_moved(emitted, committed):
+        lines.append("  0 records: nothing new since the last run" if had_state else
+                     "  0 records: the tap emitted none")
+    elif not streams:
+        lines.append("  no record counts reported (no METRIC record_count lines from either side)")
+    else:
+        lines.append(f"  {'stream':<{width}}  {'tap emitted':>12}  {'target committed':>16}")
+        both = emitted.reported and committed.reported
+        for stream in streams:
+            e = emitted.counts.get(stream, 0) if emitted.reported else None
+            c = committed.counts.get(stream, 0) if committed.reported else None
+            flag = ""
+            if both and e != c:
+                assert e is not None and c is not None
+                flag = f"  <- MISMATCH: {c - e:,} more committed than emitted"
+                if e > c:
+                    flag = _shortfall_flag(e - c, keyed.get(stream))
+            lines.append(f"  {stream:<{width}}  {_n(e):>12}  {_n(c):>16}{flag}")
+        for side, stats in (("tap", emitted), ("target", committed)):
+            if not stats.reported:
+                lines.append(f"  note: the {side} reported no record counts (no METRIC record_count lines)")
+    if saved:
+        lines.append(f"  state: {plural(saved, 'STATE value')} stored under '{state_id}'")
+    else:
+        kept = "the stored bookmarks are unchanged" if had_state else "nothing stored"
+        lines.append(f"  state: the target sent no STATE; {kept}")
+    for line in lines:
+        output.runner_line(line)
+
+
+def _shortfall_flag(gap: int, has_keys: bool | None) -> str:
+    if has_keys is False:
+        return f"  <- MISMATCH: {gap:,} not committed (no key properties)"
+    why = "keys unknown: not in the catalog" if has_keys is None else "has key properties: may be merged duplicates"
+    return f"  <- MISMATCH: {gap:,} not committed ({why})"
+
+
+def _n(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
