@@ -112,27 +112,30 @@ class MessageReader:
         if kind == "SCHEMA":
             return self._schema(obj, n)
         if kind == "ACTIVATE_VERSION":
-            stream = self._stream_name(obj, n)
-            version = obj.get("version")
-            if not isinstance(version, int) or isinstance(version, bool):
-                raise ProtocolError(
-                    "ACTIVATE_VERSION needs an integer 'version'",
-                    line=n, stream=stream, field="version",
-                )
-            return ActivateVersionMessage(stream, version, n)
+            return self._activate_version(obj, n)
         if kind == "BATCH":
-            stream = self._stream_name(obj, n)
-            self._require_schema(stream, "BATCH", n)
-            encoding = obj.get("encoding")
-            manifest = obj.get("manifest")
-            if not isinstance(encoding, dict):
-                raise ProtocolError("BATCH has no 'encoding'", line=n, stream=stream, field="encoding")
-            if not isinstance(manifest, list):
-                raise ProtocolError("BATCH has no 'manifest'", line=n, stream=stream, field="manifest")
-            return BatchMessage(stream, encoding, manifest, n)
+            return self._batch(obj, n)
         if kind is None:
             raise ProtocolError("message has no 'type'", line=n, field="type")
         raise ProtocolError(f"unknown message type {kind!r}", line=n, field="type")
+
+    def _activate_version(self, obj: dict[str, Any], n: int) -> ActivateVersionMessage:
+        stream = self._stream_name(obj, n)
+        version = obj.get("version")
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise ProtocolError("ACTIVATE_VERSION needs an integer 'version'", line=n, stream=stream, field="version")
+        return ActivateVersionMessage(stream, version, n)
+
+    def _batch(self, obj: dict[str, Any], n: int) -> BatchMessage:
+        stream = self._stream_name(obj, n)
+        self._require_schema(stream, "BATCH", n)
+        encoding = obj.get("encoding")
+        manifest = obj.get("manifest")
+        if not isinstance(encoding, dict):
+            raise ProtocolError("BATCH has no 'encoding'", line=n, stream=stream, field="encoding")
+        if not isinstance(manifest, list):
+            raise ProtocolError("BATCH has no 'manifest'", line=n, stream=stream, field="manifest")
+        return BatchMessage(stream, encoding, manifest, n)
 
     @property
     def max_line_bytes(self) -> int:

@@ -25,6 +25,7 @@ from typing import Any
 
 from protocol.errors import ConfigError
 from runner.hints import did_you_mean, yaml_error_text
+from runner.project_validate import validate_project
 
 __all__ = [
     "Connector",
@@ -127,13 +128,6 @@ def which(program: str) -> str | None:
     found = shutil.which(program) or shutil.which(program, path=str(Path(sys.executable).parent))
     # absolute: connectors run in the project directory, where a relative PATH entry means something else
     return os.path.abspath(found) if found else None
-
-
-def _path_text(path: Any) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
 
 
 class Project:
@@ -339,73 +333,3 @@ def load_project(path: Path | None) -> Project:
     if problems:
         raise ConfigError(f"{path}: invalid project file", [f"{path.name}:{p}" for p in problems])
     return Project(path, data)
-
-
-def validate_project(data: dict[str, Any], root: Any = None) -> list[str]:
-    """Every problem of a project file, as ``LINE: LOCATION: message`` (sorted by line)."""
-    import jsonschema
-
-    from runner.project_schema import PROJECT_SCHEMA
-
-    found: list[tuple[int, str]] = []
-    validator = jsonschema.Draft7Validator(PROJECT_SCHEMA)
-    for error in validator.iter_errors(data):
-        path = list(error.absolute_path)
-        message = error.message
-        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-            known = set(error.schema.get("properties") or {})
-            extra = sorted(k for k in error.instance if k not in known)
-            if extra:
-                path.append(extra[0])
-                message = f"unknown setting (allowed: {', '.join(sorted(known))})"
-        elif error.validator == "pattern" and path and path[-1] == "schedule":
-            message = f"{error.instance!r} is not a cron schedule (5 fields, or @hourly, @daily, ...)"
-        elif error.validator == "pattern" and path and path[-1] == "name":
-            message = f"{error.instance!r} is not a valid name (letters, digits, '.', '_' and '-')"
-        found.append((_line_of(root, path), f"{_path_text(path)}: {message}"))
-    if not found:
-        found.extend(_check_references(data, root))
-    found.sort(key=lambda item: item[0])
-    return [f"{line}: {text}" for line, text in found]
-
-
-def _check_references(data: dict[str, Any], root: Any) -> list[tuple[int, str]]:
-    out: list[tuple[int, str]] = []
-    names: set[str] = set()
-    for i, conn in enumerate(data.get("connectors") or []):
-        if conn["name"] in names:
-            out.append((_line_of(root, ["connectors", i, "name"]),
-                        f"connectors[{i}].name: duplicate name '{conn['name']}'"))
-        names.add(conn["name"])
-    pipelines: set[str] = set()
-    for i, pipe in enumerate(data.get("pipelines") or []):
-        if pipe["name"] in pipelines:
-            out.append((_line_of(root, ["pipelines", i, "name"]),
-                        f"pipelines[{i}].name: duplicate name '{pipe['name']}'"))
-        pipelines.add(pipe["name"])
-        for side in ("tap", "target"):
-            if pipe[side] not in names:
-                out.append((_line_of(root, ["pipelines", i, side]),
-                            f"pipelines[{i}].{side}: no connector named '{pipe[side]}'"))
-    return out
-
-
-def _line_of(node: Any, path: list[Any]) -> int:
-    """The 1-based line of the YAML node at ``path`` (or of its nearest existing parent)."""
-    if node is None:
-        return 0
-    line = int(node.start_mark.line) + 1
-    for part in path:
-        child = None
-        if isinstance(part, int) and node.tag.endswith(":seq") and part < len(node.value):
-            child = node.value[part]
-        elif isinstance(node.value, list):
-            for key, value in node.value if node.tag.endswith(":map") else []:
-                if getattr(key, "value", None) == part:
-                    child = value
-                    break
-        if child is None:
-            break
-        node = child
-        line = int(node.start_mark.line) + 1
-    return line

@@ -1,0 +1,84 @@
+"""Checks of a project file against its schema, with the line of each problem (``sluice validate``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["validate_project"]
+
+
+def _path_text(path: Any) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def validate_project(data: dict[str, Any], root: Any = None) -> list[str]:
+    """Every problem of a project file, as ``LINE: LOCATION: message`` (sorted by line)."""
+    import jsonschema
+
+    from runner.project_schema import PROJECT_SCHEMA
+
+    found: list[tuple[int, str]] = []
+    validator = jsonschema.Draft7Validator(PROJECT_SCHEMA)
+    for error in validator.iter_errors(data):
+        path = list(error.absolute_path)
+        message = error.message
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            known = set(error.schema.get("properties") or {})
+            extra = sorted(k for k in error.instance if k not in known)
+            if extra:
+                path.append(extra[0])
+                message = f"unknown setting (allowed: {', '.join(sorted(known))})"
+        elif error.validator == "pattern" and path and path[-1] == "schedule":
+            message = f"{error.instance!r} is not a cron schedule (5 fields, or @hourly, @daily, ...)"
+        elif error.validator == "pattern" and path and path[-1] == "name":
+            message = f"{error.instance!r} is not a valid name (letters, digits, '.', '_' and '-')"
+        found.append((_line_of(root, path), f"{_path_text(path)}: {message}"))
+    if not found:
+        found.extend(_check_references(data, root))
+    found.sort(key=lambda item: item[0])
+    return [f"{line}: {text}" for line, text in found]
+
+
+def _check_references(data: dict[str, Any], root: Any) -> list[tuple[int, str]]:
+    out: list[tuple[int, str]] = []
+    names: set[str] = set()
+    for i, conn in enumerate(data.get("connectors") or []):
+        if conn["name"] in names:
+            out.append((_line_of(root, ["connectors", i, "name"]),
+                        f"connectors[{i}].name: duplicate name '{conn['name']}'"))
+        names.add(conn["name"])
+    pipelines: set[str] = set()
+    for i, pipe in enumerate(data.get("pipelines") or []):
+        if pipe["name"] in pipelines:
+            out.append((_line_of(root, ["pipelines", i, "name"]),
+                        f"pipelines[{i}].name: duplicate name '{pipe['name']}'"))
+        pipelines.add(pipe["name"])
+        for side in ("tap", "target"):
+            if pipe[side] not in names:
+                out.append((_line_of(root, ["pipelines", i, side]),
+                            f"pipelines[{i}].{side}: no connector named '{pipe[side]}'"))
+    return out
+
+
+def _line_of(node: Any, path: list[Any]) -> int:
+    """The 1-based line of the YAML node at ``path`` (or of its nearest existing parent)."""
+    if node is None:
+        return 0
+    line = int(node.start_mark.line) + 1
+    for part in path:
+        child = None
+        if isinstance(part, int) and node.tag.endswith(":seq") and part < len(node.value):
+            child = node.value[part]
+        elif isinstance(node.value, list):
+            for key, value in node.value if node.tag.endswith(":map") else []:
+                if getattr(key, "value", None) == part:
+                    child = value
+                    break
+        if child is None:
+            break
+        node = child
+        line = int(node.start_mark.line) + 1
+    return line
