@@ -11,7 +11,7 @@ schema that declares ``properties`` is *closed* for this check unless it says ot
 - an object schema without ``properties`` is free-form and never walked.
 
 Each unknown key is one warning line with the closest known key at its level
-(:func:`difflib.get_close_matches`); under ``strict_settings: true`` they become one
+(:func:`protocol.wording.closest`); under ``strict_settings: true`` they become one
 configuration error listing them all (exit 2).
 
 Keys that are not typos stay quiet at the top level (:data:`QUIET_SETTINGS`): the
@@ -22,11 +22,12 @@ settings with a value, and never its own ``_``-prefixed extras). See docs/unknow
 
 from __future__ import annotations
 
-import difflib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from protocol.wording import closest
 
 __all__ = [
     "FEATURE_SWITCHES",
@@ -145,8 +146,7 @@ def _walk(value: Any, schema: Any, path: str, out: list[UnknownSetting]) -> None
         elif isinstance(extra, Mapping):  # a map: each value has the additionalProperties schema
             _walk(item, extra, _child(path, str(key)), out)
         elif closed and not (not path and key in QUIET_SETTINGS):
-            match = difflib.get_close_matches(str(key), list(declared), n=1, cutoff=0.6)
-            out.append(UnknownSetting(_child(path, str(key)), match[0] if match else None, extra is False))
+            out.append(UnknownSetting(_child(path, str(key)), closest(str(key), declared), extra is False))
 
 
 def unknown_settings(config: Mapping[str, Any], schema: Mapping[str, Any],

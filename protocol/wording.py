@@ -1,8 +1,12 @@
-"""Counts in messages a user reads: ``1 row``, ``2 rows``, ``1,200 records``, never ``1 rows``."""
+"""Words in messages a user reads: counts (``1 row``, ``2 rows``, ``1,200 records``, never
+``1 rows``) and the known name closest to a mistyped one."""
 
 from __future__ import annotations
 
-__all__ = ["plural"]
+import difflib
+from collections.abc import Iterable
+
+__all__ = ["closest", "plural"]
 
 _IRREGULAR = {"entry": "entries", "property": "properties", "was": "were"}
 
@@ -16,3 +20,9 @@ def plural(count: int, word: str, many: str | None = None) -> str:
     if count == 1:
         return f"1 {word}"
     return f"{count:,} {many or _IRREGULAR.get(word, word + 's')}"
+
+
+def closest(name: str, known: Iterable[str]) -> str | None:
+    """The known name closest to ``name`` (a did-you-mean), or None when none is close."""
+    match = difflib.get_close_matches(name, list(known), n=1)
+    return match[0] if match else None

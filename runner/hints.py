@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from protocol.wording import closest
 
 __all__ = ["did_you_mean", "yaml_error_text"]
 
@@ -29,5 +30,5 @@ def yaml_error_text(path: Path, text: str, exc: Exception) -> str:
 
 def did_you_mean(name: str, known: Mapping[str, Any]) -> str:
     """The hint "; did you mean 'x'?" for the known name closest to ``name``, or nothing."""
-    close = difflib.get_close_matches(name, list(known), n=1)
-    return f"; did you mean '{close[0]}'?" if close else ""
+    close = closest(name, known)
+    return f"; did you mean '{close}'?" if close else ""

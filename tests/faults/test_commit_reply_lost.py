@@ -10,6 +10,7 @@ which would load the rows of a stream without keys a second time.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -82,13 +83,18 @@ def _close(sock: socket.socket) -> None:
     sock.close()
 
 
+def _config_through(proxy: CommitReplyEater, pg_dsn: str, tmp_path: Path, **extra: object) -> Path:
+    """target-postgres's config, connecting through the proxy to the session's database."""
+    config = tmp_path / "target.json"
+    config.write_text(json.dumps({"host": "127.0.0.1", "port": proxy.port, "user": "postgres",
+                                  "database": pg_dsn.rsplit("/", 1)[1], "state_flush_seconds": 0, **extra}))
+    return config
+
+
 def test_a_commit_whose_reply_is_lost_is_not_replayed(pg_dsn: str, tmp_path: Path) -> None:
     proxy = CommitReplyEater(pg_address(pg_dsn))
     try:
-        database = pg_dsn.rsplit("/", 1)[1]
-        config = tmp_path / "target.json"
-        config.write_text(f'{{"host": "127.0.0.1", "port": {proxy.port}, "user": "postgres", '
-                          f'"database": "{database}", "state_flush_seconds": 0}}')
+        config = _config_through(proxy, pg_dsn, tmp_path)
         schema = {"type": "SCHEMA", "stream": "log", "key_properties": [],
                   "schema": {"type": "object", "properties": {"n": {"type": "integer"}, "s": {"type": "string"}}}}
         lines = singer(schema, *({"type": "RECORD", "stream": "log", "record": {"n": i, "s": f"row {i}"}}
@@ -111,10 +117,7 @@ def test_a_lost_commit_without_reconnects_is_reported_as_unknown(pg_dsn: str, tm
     so it must not say that nothing was committed; it names the transaction to look up."""
     proxy = CommitReplyEater(pg_address(pg_dsn))
     try:
-        database = pg_dsn.rsplit("/", 1)[1]
-        config = tmp_path / "target.json"
-        config.write_text(f'{{"host": "127.0.0.1", "port": {proxy.port}, "user": "postgres", '
-                          f'"database": "{database}", "state_flush_seconds": 0, "connection_retries": 0}}')
+        config = _config_through(proxy, pg_dsn, tmp_path, connection_retries=0)
         schema = {"type": "SCHEMA", "stream": "log", "key_properties": [],
                   "schema": {"type": "object", "properties": {"n": {"type": "integer"}}}}
         lines = singer(schema, *({"type": "RECORD", "stream": "log", "record": {"n": i}} for i in range(1, 51)),
