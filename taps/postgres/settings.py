@@ -12,6 +12,7 @@ from typing import Any
 
 from protocol.catalog import REPLICATION_METHODS
 from protocol.pgconn import CONNECTION_SETTINGS, SSL_SETTINGS
+from protocol.settings import build_settings, setting
 
 __all__ = ["SETTINGS", "TapSettings"]
 
@@ -39,12 +40,6 @@ SETTINGS: dict[str, Any] = {
 }
 
 
-def _setting(config: Mapping[str, Any], name: str) -> Any:
-    """A setting's value, or the schema's default when it is unset (absent or null)."""
-    value = config.get(name)
-    return SETTINGS["properties"][name].get("default") if value is None else value
-
-
 @dataclass(frozen=True)
 class TapSettings:
     """The settings the tap itself reads (the connection settings go to the Source as they are)."""
@@ -59,10 +54,7 @@ class TapSettings:
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> TapSettings:
         schemas = config.get("filter_schemas")
-        slot = str(_setting(config, "replication_slot_name"))
-        return cls(filter_schemas=tuple(str(s) for s in schemas) if schemas else None,
-                   default_replication_method=str(_setting(config, "default_replication_method")),
-                   replication_slot_name=slot,
-                   publication_name=str(config.get("publication_name") or slot),
-                   max_parallel_reads=int(_setting(config, "max_parallel_reads")),
-                   json_as_object=bool(_setting(config, "json_as_object")))
+        slot = str(setting(SETTINGS, config, "replication_slot_name"))
+        return build_settings(cls, SETTINGS, config,
+                              filter_schemas=tuple(str(s) for s in schemas) if schemas else None,
+                              publication_name=str(config.get("publication_name") or slot))
