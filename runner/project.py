@@ -64,6 +64,15 @@ class Connector:
     limits: Limits = field(default_factory=Limits)
     declared: bool = True
     metadata: dict[str, Any] = field(default_factory=dict)  # stream glob -> Singer metadata (taps)
+    pip_url: tuple[str, ...] = ()  # requirement specs installed into the connector's own venv (sluice install)
+    python: str | None = None  # the interpreter of that venv (None: the one running sluice)
+
+
+def _pip_specs(value: str | list[str] | None) -> tuple[str, ...]:
+    """``pip_url`` as a tuple of requirement specs (a string is split on whitespace, as Meltano does)."""
+    if value is None:
+        return ()
+    return tuple(value.split()) if isinstance(value, str) else tuple(value)
 
 
 @dataclass
@@ -150,6 +159,8 @@ class Project:
                 secret_settings=list(raw.get("secrets") or []),
                 limits=Limits(limits.get("memory_mb"), limits.get("cpu_seconds")),
                 metadata=dict(raw.get("metadata") or {}),
+                pip_url=_pip_specs(raw.get("pip_url")),
+                python=raw.get("python"),
             )
         for raw in data.get("pipelines") or []:
             self.pipelines[raw["name"]] = Pipeline(

@@ -30,6 +30,15 @@ _CONNECTOR: dict[str, Any] = {
     "properties": {
         "name": _NAME,
         "executable": {"type": "string", "minLength": 1, "description": "A program on PATH, or a path."},
+        "pip_url": {
+            "description": "What `sluice install` installs into the connector's own virtual environment: one or "
+                           "more pip requirement specs, a git URL or a local path, separated by spaces (or a list).",
+            "oneOf": [{"type": "string", "minLength": 1},
+                      {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}}],
+        },
+        "python": {"type": "string", "minLength": 1,
+                   "description": "The interpreter the connector's environment is built with (default: the one "
+                                  "running sluice)."},
         "args": {"type": "array", "items": {"type": "string"}, "description": "Arguments before the Singer flags."},
         "config": {
             "description": "Settings inline (an object), or the path of a JSON file. ${ENV} is interpolated.",
