@@ -1,0 +1,48 @@
+"""``sluice import meltano.yml``: migrate a Meltano project (runner.meltano_import)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from protocol.exitcodes import ExitCode
+
+__all__ = ["import_command"]
+
+
+@click.command("import")
+@click.argument("meltano_yml", default="meltano.yml", type=click.Path(dir_okay=True, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write sluice.yml (default: beside meltano.yml).")
+@click.option("--force", is_flag=True, help="Replace an existing file.")
+@click.option("-e", "--environment", metavar="NAME",
+              help="The Meltano environment whose config overlay is applied (default: the project's "
+                   "default_environment; '' for none).")
+@click.option("--dry-run", is_flag=True, help="Print the sluice.yml on stdout instead of writing it.")
+def import_command(meltano_yml: Path, output: Path | None, force: bool, environment: str | None,
+                   dry_run: bool) -> int:
+    """Convert a Meltano project (MELTANO_YML, default ./meltano.yml) into a sluice.yml.
+
+    Extractors and loaders become connectors (executable, pip_url, config with $VAR as ${VAR},
+    select and metadata as a metadata: block, env); jobs and schedules become pipelines. A secret
+    in meltano.yml (a password-kind or sensitive setting, a credential-like name, a password in a
+    URL) is never written: the file references the variable Meltano reads it from
+    (TAP_X_PASSWORD) instead. The report on stderr lists what was converted, what was not and why,
+    and the environment variables to set. .env files are never read for values.
+    See docs/import-meltano.md.
+    """
+    from runner.meltano_import import import_meltano, write_import
+
+    source = meltano_yml / "meltano.yml" if meltano_yml.is_dir() else meltano_yml
+    target = output if output is not None else source.parent / "sluice.yml"
+    result = import_meltano(source, target.parent, environment)
+    if dry_run:
+        click.echo(result.text, nl=False)
+    else:
+        write_import(result, target, force)
+    for line in result.report.lines():
+        click.echo(f"sluice import: {line}", err=True)
+    if not dry_run:
+        click.echo(f"sluice import: wrote {target}; next: sluice -p {target} validate", err=True)
+    return ExitCode.OK
