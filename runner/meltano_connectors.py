@@ -81,7 +81,9 @@ def _ref_names(text: str) -> list[str]:
 
 
 def _declared_secret(setting: dict[str, Any] | None) -> bool:
-    return bool(setting) and (setting.get("kind") in ("password", "oauth") or setting.get("sensitive") is True)
+    if not setting:
+        return False
+    return setting.get("kind") in ("password", "oauth") or setting.get("sensitive") is True
 
 
 def _has_literal(value: Any) -> bool:
