@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +142,8 @@ def _value(plugin: Plugin, path: list[str], value: Any, ctx: Context, secret: bo
         return convert_refs(value, ctx.refs, f"{plugin.name}.{where}")
     if isinstance(value, list):
         return [_value(plugin, [*path, str(i)], v, ctx, secret, found) for i, v in enumerate(value)]
+    if isinstance(value, date | datetime):  # an unquoted YAML date: Meltano hands it on as text
+        return value.isoformat()
     return value
 
 

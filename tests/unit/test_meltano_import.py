@@ -18,9 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from runner.catalog_metadata import apply_metadata, metadata_rules
-from runner.meltano_select import metadata_block
+from runner.meltano_select import metadata_block, select_rules
 from runner.meltano_select import metadata_rules as meltano_metadata_rules
-from runner.meltano_select import select_rules
 from runner.meltano_values import Refs, convert_refs, env_var_name, holds_password, is_secret_name
 
 STREAMS = {"users": ["id", "email", "name"], "orders": ["id", "total", "email"], "order_items": ["id", "sku"]}
@@ -155,4 +154,5 @@ def test_passwords_inside_values() -> None:
 
 
 def test_meltano_variable_names() -> None:
-    assert env_var_name("tap-postgres--archive", "ssh_tunnel.private_key") == "TAP_POSTGRES__ARCHIVE_SSH_TUNNEL_PRIVATE_KEY"
+    name = env_var_name("tap-postgres--archive", "ssh_tunnel.private_key")
+    assert name == "TAP_POSTGRES__ARCHIVE_SSH_TUNNEL_PRIVATE_KEY"
