@@ -12,6 +12,7 @@ catalog, as Meltano applies them; the ``catalog`` extra; ``env``. Secrets become
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -23,6 +24,8 @@ from runner.meltano_select import metadata_block, metadata_rules, select_rules
 from runner.meltano_values import Refs, convert_refs, env_var_name, holds_password, is_secret_name, literal_part
 
 __all__ = ["Context", "connector"]
+
+_URL_USER = re.compile(r"://([^/@\s]+)@")  # the user part of a URL: a token, in git+https://TOKEN@host/...
 
 # keys of a plugin that describe it for Meltano and Meltano Hub: nothing for sluice to do with them
 _DESCRIPTIVE = {"name", "inherit_from", "variant", "namespace", "label", "logo_url", "description", "docs",
@@ -64,9 +67,9 @@ def _pip_url(plugin: Plugin, ctx: Context) -> str | None:
                                     f"Meltano Hub lists for variant '{plugin.get('variant')}'")
         return None
     text = " ".join(str(value).split())
-    if holds_password(text) or any(is_secret_name(n) for n in _ref_names(text)):
-        ctx.report.skip(f"{plugin.name}.pip_url", "it carries a credential; write it without one "
-                        "(or install from a private index configured for pip)")
+    if holds_password(text) or any(user != "git" and literal_part(user) for user in _URL_USER.findall(text)):
+        ctx.report.skip(f"{plugin.name}.pip_url", "it carries a credential; write it with a ${VAR} reference "
+                        "instead (or install from a private index configured for pip)")
         return None
     converted = convert_refs(text, ctx.refs, f"{plugin.name}.pip_url")
     if _ref_names(text):

@@ -127,6 +127,9 @@ def _job_schedule(schedule: dict[str, Any], cron: str | None, out: Pipelines, re
     if job not in out.by_job:
         report.skip(f"schedule {schedule['name']}", f"its job '{job}' is not in meltano.yml")
         return
+    if not out.by_job[job]:
+        report.skip(f"schedule {schedule['name']}", f"its job '{job}' gave no pipeline (see above)")
+        return
     for index in list(out.by_job[job]):
         pipe = out.items[index]
         if "schedule" not in pipe and cron is not None:

@@ -22,7 +22,7 @@ FIXTURE = Path(__file__).parent / "meltano_project"
 
 # every secret value written in the fixture's meltano.yml and .env
 SECRETS = ["pg-literal-s3cret", "env-secret-7d41c0", "tok-live-93be1f", "url-p4ss-0x9", "ssh-key-body-55aa",
-           "LOADER_ROLE_X9", "ghp-dotenv-a1b2c3", "snow-dotenv-77"]
+           "LOADER_ROLE_X9", "ghp-dotenv-a1b2c3", "snow-dotenv-77", "deploy-token-8812"]
 
 _ALL = {"selected": True, "*": {"selected": True}}
 _NONE = {"*": {"selected": False, "*": {"selected": False}}}
@@ -60,6 +60,8 @@ EXPECTED: dict[str, Any] = {
                     "streams": [{"name": "invoices", "path": "/invoices", "primary_keys": ["id"]}]},
          "metadata": {"*": _ALL},
          "secrets": ["bearer_token"]},
+        # its pip_url holds a token: left out; capabilities without catalog: no metadata, as in Meltano
+        {"name": "tap-internal", "executable": "tap-internal"},
         {"name": "target-postgres", "executable": "target-postgres", "pip_url": "meltanolabs-target-postgres==0.0.9",
          "config": {"sqlalchemy_url": "${TARGET_POSTGRES_SQLALCHEMY_URL}",
                     "default_target_schema": "${MELTANO_EXTRACT__LOAD_SCHEMA}",
@@ -117,7 +119,10 @@ def test_import_writes_the_project_as_sluice_yml(tmp_path: Path) -> None:
                  "tap-rest-api-msdk.schema: catalog schema overrides",
                  "state_backend: a Meltano setting with no sluice.yml equivalent",
                  "environment dev: only one environment is converted",
-                 "$MELTANO_EXTRACT__LOAD_SCHEMA (target-postgres.config.default_target_schema): Meltano sets it"):
+                 "$MELTANO_EXTRACT__LOAD_SCHEMA (target-postgres.config.default_target_schema): Meltano sets it",
+                 "tap-internal.pip_url: it carries a credential",
+                 "tap-internal.select/metadata: its capabilities name neither catalog nor properties",
+                 "schedule masked-hourly: its job 'masked' gave no pipeline"):
         assert line in report, line
     assert _report_vars(report) == ENV_VARS
 
@@ -127,7 +132,7 @@ def test_the_imported_file_validates_once_its_variables_are_set(tmp_path: Path) 
     assert sluice(["import"], root).returncode == 0
     bin_dir = tmp_path / "bin"  # the two third-party programs, as installed ones would answer
     bin_dir.mkdir()
-    for name in ("tap-rest-api-msdk", "target-snowflake"):
+    for name in ("tap-rest-api-msdk", "target-snowflake", "tap-internal"):
         (bin_dir / name).write_text("#!/bin/sh\nexit 0\n")
         (bin_dir / name).chmod(0o755)
     env = sluice_env(PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
@@ -139,7 +144,7 @@ def test_the_imported_file_validates_once_its_variables_are_set(tmp_path: Path) 
     assert missing == ENV_VARS - {"SHARED_API_SECRET"}
     done = sluice(["validate"], root, env={**env, **dict.fromkeys(ENV_VARS, "x")})
     assert done.returncode == 0, done.stderr
-    assert "8 connectors, 5 pipelines" in done.stdout
+    assert "9 connectors, 5 pipelines" in done.stdout
 
 
 def test_no_secret_of_meltano_yml_or_env_reaches_the_file_or_the_report(tmp_path: Path) -> None:
