@@ -64,7 +64,8 @@ STREAM_SCHEMA: dict[str, Any] = {
                          "description": "Key properties."},
         "replication_key": {"type": "string", "description": "The field that orders changes (incremental sync)."},
         "replication_param": {"type": "string",
-                              "description": "Query parameter that carries the bookmark (or start_date)."},
+                              "description": "Query parameter that carries the bookmark (or start_date); needs "
+                                             "replication_key."},
         "params": {**_STR_MAP, "description": "Query parameters of this stream (over the top-level params)."},
         "headers": {**_STR_MAP, "description": "Extra headers of this stream."},
         "pagination": {**PAGINATION_SCHEMA, "description": "This stream's pagination (default: the top-level "
@@ -162,6 +163,10 @@ class StreamSettings:
 
         name = setting(STREAM_SCHEMA, item, "name")
         where = f"streams entry '{name}': "
+        param = setting(STREAM_SCHEMA, item, "replication_param")
+        if param is not None and setting(STREAM_SCHEMA, item, "replication_key") is None:
+            raise ConfigError(f"{where}replication_param '{param}' has no effect without a replication_key "
+                              "(the field whose bookmark it carries)")
         schema = setting(STREAM_SCHEMA, item, "schema")
         has_auth = any(item.get(key) is not None for key in AUTH_SETTINGS)
         # (the entry's schema is copied, not shared with the config; build_settings takes
