@@ -31,9 +31,9 @@ HTTP_SETTINGS: dict[str, Any] = {
     "requests_per_minute": {"type": ["number", "null"], "exclusiveMinimum": 0,
                             "description": "Client-side rate limit (token bucket); unset: no limit."},
     "burst": {"type": "integer", "minimum": 1, "default": 1,
-              "description": "Requests the token bucket lets through at once."},
+              "description": "Requests the token bucket lets through at once (with requests_per_minute)."},
     "rate_limit_buffer": {"type": "integer", "minimum": 0, "default": 0,
-                          "description": "Wait for the rate-limit reset when fewer requests than this remain "
+                          "description": "Wait for the rate-limit reset when this many requests or fewer remain "
                                          "(X-RateLimit-Remaining / RateLimit-Remaining headers)."},
     "max_wait": {"type": "number", "minimum": 0, "default": 3600,
                  "description": "Longest server-requested wait (Retry-After, rate-limit reset) honoured, in seconds."},

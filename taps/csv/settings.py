@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,8 @@ from protocol.settings_check import report_unknown
 from taps.csv.inference import TYPE_NAMES
 
 __all__ = ["DIALECT_OPTIONS", "EMPTY_AS_NULL", "FILE_SCHEMA", "SETTINGS", "CsvSettings", "FileSpec", "file_specs"]
+
+log = logging.getLogger("tap_csv")
 
 # The csv.reader options a file entry may set, as MeltanoLabs tap-csv names them.
 DIALECT_OPTIONS = ("delimiter", "quotechar", "doublequote", "escapechar", "skipinitialspace", "strict")
@@ -81,7 +84,8 @@ EMPTY_AS_NULL = (
 SETTINGS: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "files": {"type": "array", "items": FILE_SCHEMA, "description": "An array of csv file stream settings."},
+        "files": {"type": "array", "items": FILE_SCHEMA,
+                  "description": "An array of csv file stream settings (csv_files_definition replaces it)."},
         "csv_files_definition": {
             "type": "string", "description": "A path to the JSON file holding an array of file settings."},
         "add_metadata_columns": {
@@ -176,7 +180,11 @@ def _definition(config: Mapping[str, Any], definition: str) -> list[Any]:
 def file_specs(config: Mapping[str, Any]) -> list[FileSpec]:
     """The ``files`` entries (from ``csv_files_definition`` when set, as MeltanoLabs does)."""
     definition = setting(SETTINGS, config, "csv_files_definition")
-    items = _definition(config, definition) if definition else setting(SETTINGS, config, "files")
+    items = setting(SETTINGS, config, "files")
+    if definition:
+        if items:
+            log.warning("setting 'files' is ignored: csv_files_definition %s replaces it", definition)
+        items = _definition(config, definition)
     if not items:
         raise ConfigError("no CSV files configured: set 'files' or 'csv_files_definition'")
     top = {name: setting(SETTINGS, config, name) for name in _INHERITED}

@@ -55,11 +55,16 @@ def test_every_settings_problem_is_listed_at_once(tmp_path: Path) -> None:
     assert any("sample_size" in p for p in problems)
 
 
-def test_csv_files_definition_replaces_files(tmp_path: Path) -> None:
+def test_csv_files_definition_replaces_files(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     definition = tmp_path / "files_def.json"
     definition.write_text(json.dumps([{"entity": "opportunities", "path": "o.csv", "keys": ["Id"]}]))
     specs = file_specs(config(files=[{"entity": "ignored", "path": "x.csv"}], csv_files_definition=str(definition)))
     assert [s.entity for s in specs] == ["opportunities"]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"setting 'files' is ignored: csv_files_definition {definition} replaces it"]  # said, not silent
+    caplog.clear()
+    file_specs(config(csv_files_definition=str(definition)))
+    assert not caplog.records
 
 
 def test_csv_files_definition_is_validated_like_files(tmp_path: Path) -> None:
