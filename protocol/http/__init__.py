@@ -1,5 +1,6 @@
 """The HTTP kit for API taps: one pooled transport (urllib3), auth, pagination, rate limits, retries, breakers.
 
+    # SETTINGS: the tap's settings schema, holding HTTP_SETTINGS (or http_settings("my-agent"))
     client = HttpClient(HttpSettings.from_config(config, SETTINGS), auth=BearerTokenAuth(token))
     for page in client.paginate(url, LinkPaginator(100), extract=lambda body: body):
         ...

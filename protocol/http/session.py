@@ -36,6 +36,7 @@ POOL_SIZE = 10
 
 _SENSITIVE = ("authorization", "cookie", "set-cookie", "proxy-authorization", "x-api-key", "api-key", "token")
 
+
 class _SecretsFilter(logging.Filter):
     """Scrubs the secrets of every live client from urllib3's own (debug) log lines, which show query strings."""
 
