@@ -4,7 +4,13 @@
     --discover  --catalog/--properties FILE  --state FILE        (taps)
     --input FILE                                                  (targets)
     --committed-state STATE_ID       (targets that are exactly-once under sluice)
-    --test                                                        (both)
+    --test[=all|schema]                                           (both)
+
+``--test`` (``--test=all``) checks the config, then the connection: connect, authenticate,
+touch one object; exit 0, or 1 with one line. ``--test=schema`` checks the config only: it is
+validated against the settings schema (unknown settings included) and the connector parses
+its settings from it, connecting nowhere; exit 0 with "config is valid for <connector>" on
+stderr, or 2 listing every problem.
 
 Exit codes (the table is :mod:`protocol.exitcodes`): 0 done, 1 failed at run time, 2 bad usage
 or invalid config, 130 interrupted by SIGINT (Ctrl-C), 143 stopped by SIGTERM. Every error
@@ -131,6 +137,8 @@ def _exit_now() -> None:
     os._exit(ExitCode.OK)
 
 
+_TEST_HELP = ("Check the config, then {what}: exit 0, or 1 with one line. --test=schema checks the config "
+              "only (the settings schema, unknown settings included) and connects nowhere: exit 0, or 2.")
 _CONFIG_HELP = "Config JSON file, or ENV to read <CONNECTOR>_<SETTING> variables. Repeatable; merged left to right."
 _FORMAT = click.Choice(["json", "markdown", "text"])
 
@@ -162,7 +170,10 @@ def _start(cls: Any, configs: tuple[str, ...], about: bool, fmt: str | None, tes
         return None
     config = _load(cls, configs)
     _install_redactor(config, cls.settings_schema)
-    connector = cls(config)
+    connector = cls(config)  # parses its settings: the connector's own checks of the config; connects nowhere
+    if test == "schema":
+        log.info("config is valid for %s", cls.name)
+        return None
     if test:
         log.info("connection check passed: %s", connector.test_connection())
         return None
@@ -173,7 +184,7 @@ def tap_main(cls: type[Tap]) -> Callable[..., Any]:
     """Build the console-script entry point of a tap."""
 
     @_connector_command(cls, "A Singer tap: writes SCHEMA, RECORD and STATE lines to stdout.",
-                        "Check the connection: exit 0, or 1 with one line.")
+                        _TEST_HELP.format(what="the connection (connect, authenticate, read one object)"))
     @click.option("--discover", is_flag=True, help="Print the catalog of available streams and exit.")
     @click.option("--catalog", type=click.Path(dir_okay=False), help="Catalog of selected streams.")
     @click.option("--properties", type=click.Path(dir_okay=False), help="Legacy name for --catalog.")
@@ -222,7 +233,7 @@ def target_main(cls: type[Target]) -> Callable[..., Any]:
     """Build the console-script entry point of a target."""
 
     @_connector_command(cls, "A Singer target: reads Singer lines on stdin (or --input).",
-                        "Check the destination: exit 0, or 1 with one line.")
+                        _TEST_HELP.format(what="the destination (connect, authenticate, touch one object)"))
     @click.option("--input", "input_file", type=click.File("rb"), default=None,
                   help="Read Singer messages from FILE instead of stdin ('-' for stdin).")
     @click.option("--committed-state", "committed_state", metavar="STATE_ID", default=None,

@@ -1,6 +1,7 @@
 """The HTTP kit for API taps: one pooled transport (urllib3), auth, pagination, rate limits, retries, breakers.
 
-    client = HttpClient(HttpSettings.from_config(config), auth=BearerTokenAuth(token))
+    # SETTINGS: the tap's settings schema, holding HTTP_SETTINGS (or http_settings("my-agent"))
+    client = HttpClient(HttpSettings.from_config(config, SETTINGS), auth=BearerTokenAuth(token))
     for page in client.paginate(url, LinkPaginator(100), extract=lambda body: body):
         ...
 
@@ -36,13 +37,15 @@ from protocol.http.paginators import (
     NextPage,
     OffsetPaginator,
     PageNumberPaginator,
+    PaginationSettings,
     Paginator,
     SinglePage,
     paginator_from_config,
 )
 from protocol.http.ratelimit import RateLimiter
 from protocol.http.retry import RetryPolicy
-from protocol.http.session import HTTP_SETTINGS, HttpClient, HttpSettings, Page, redact_headers
+from protocol.http.session import HttpClient, Page, redact_headers
+from protocol.http.settings import HTTP_SETTINGS, HttpSettings, http_settings
 from protocol.http.transport import Response, Transport, Urllib3Transport
 
 __all__ = [
@@ -71,6 +74,7 @@ __all__ = [
     "OffsetPaginator",
     "Page",
     "PageNumberPaginator",
+    "PaginationSettings",
     "Paginator",
     "RateLimiter",
     "Response",
@@ -81,6 +85,7 @@ __all__ = [
     "WaitTooLong",
     "find",
     "find_first",
+    "http_settings",
     "map_transport_exception",
     "paginator_from_config",
     "parse_retry_after",

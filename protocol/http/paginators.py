@@ -10,19 +10,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from protocol.errors import ConfigError
 from protocol.http.jsonpath import find_first
 from protocol.http.transport import Response
+from protocol.settings import build_settings, setting
 
 __all__ = [
+    "PAGINATION_SCHEMA",
     "CursorPaginator",
     "LinkPaginator",
     "NextPage",
     "OffsetPaginator",
     "PageNumberPaginator",
     "Paginator",
+    "PaginationSettings",
     "SinglePage",
     "paginator_from_config",
 ]
@@ -139,39 +144,80 @@ class PageNumberPaginator(Paginator):
         return NextPage(params=params)
 
 
-def paginator_from_config(spec: dict[str, Any] | None) -> Paginator:
-    """Build a paginator from a config object ``{"style": ..., ...}``; see PAGINATION_SCHEMA."""
-    spec = dict(spec or {})
-    style = spec.pop("style", "none")
-    size = spec.get("page_size")
-    if style == "none":
-        return SinglePage()
-    if style == "link":
-        return LinkPaginator(size, spec.get("size_param", "per_page"))
-    if style == "cursor":
-        return CursorPaginator(spec.get("next_token_path", "$.next"), spec.get("param", "cursor"), size,
-                               spec.get("size_param", "limit"))
-    if style == "offset":
-        return OffsetPaginator(size or 100, spec.get("param", "offset"), spec.get("size_param", "limit"),
-                               spec.get("total_path"))
-    if style == "page":
-        return PageNumberPaginator(spec.get("start", 1), spec.get("param", "page"), size,
-                                   spec.get("size_param", "per_page"))
-    raise ValueError(f"unknown pagination style {style!r}")
-
+#: Per style: the settings it reads, and the defaults of those whose default depends on the style.
+STYLES: dict[str, tuple[frozenset[str], dict[str, Any]]] = {
+    "none": (frozenset(), {}),
+    "link": (frozenset({"page_size", "size_param"}), {"size_param": "per_page"}),
+    "cursor": (frozenset({"next_token_path", "param", "page_size", "size_param"}),
+               {"param": "cursor", "size_param": "limit"}),
+    "offset": (frozenset({"param", "page_size", "size_param", "total_path"}),
+               {"param": "offset", "page_size": 100, "size_param": "limit"}),
+    "page": (frozenset({"start", "param", "page_size", "size_param"}), {"param": "page", "size_param": "per_page"}),
+}
 
 PAGINATION_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "style": {"enum": ["none", "link", "cursor", "offset", "page"],
+        "style": {"enum": list(STYLES), "default": "none",
                   "description": "How pages follow each other: none, link (Link header), cursor (a token or URL "
                                  "at next_token_path), offset (offset/limit) or page (page number)."},
-        "next_token_path": {"type": "string", "description": "cursor: JSONPath of the next token or URL."},
-        "param": {"type": "string", "description": "Query parameter carrying the cursor, offset or page number."},
-        "page_size": {"type": "integer", "minimum": 1, "description": "Records per page (sent in size_param)."},
-        "size_param": {"type": "string", "description": "Query parameter carrying the page size."},
-        "start": {"type": "integer", "description": "page: the first page number (default 1)."},
+        "next_token_path": {"type": "string", "default": "$.next",
+                            "description": "cursor: JSONPath of the next token or URL."},
+        "param": {"type": "string", "description": "cursor, offset, page: query parameter carrying the cursor, "
+                                                   "offset or page number (default: cursor, offset, page)."},
+        "page_size": {"type": "integer", "minimum": 1,
+                      "description": "Records per page, sent in size_param (offset: default 100; others: not sent "
+                                     "when unset)."},
+        "size_param": {"type": "string", "description": "Query parameter carrying the page size (default: limit "
+                                                        "for cursor and offset, per_page for link and page)."},
+        "start": {"type": "integer", "default": 1, "description": "page: the first page number."},
         "total_path": {"type": "string", "description": "offset: JSONPath of the total record count."},
     },
     "additionalProperties": False,
 }
+
+
+@dataclass(frozen=True)
+class PaginationSettings:
+    """A pagination object of a config (see :data:`PAGINATION_SCHEMA`), with the defaults of its
+    style applied. A setting its style does not read is a configuration error, never ignored."""
+
+    style: str
+    next_token_path: str
+    param: str | None
+    page_size: int | None
+    size_param: str | None
+    start: int
+    total_path: str | None
+
+    @classmethod
+    def from_config(cls, spec: Mapping[str, Any] | None, where: str = "pagination") -> PaginationSettings:
+        spec = spec or {}
+        style = str(setting(PAGINATION_SCHEMA, spec, "style"))
+        if style not in STYLES:
+            raise ConfigError(f"setting '{where}.style': unknown pagination style {style!r}")
+        reads, defaults = STYLES[style]
+        unused = sorted(k for k, v in spec.items() if k != "style" and k not in reads and v is not None)
+        if unused:
+            raise ConfigError(f"setting '{where}': style '{style}' does not read",
+                              [f"'{name}' (it has no effect; remove it or choose a style that uses it)"
+                               for name in unused])
+        given = {name: value for name, value in defaults.items() if spec.get(name) is None}
+        return build_settings(cls, PAGINATION_SCHEMA, spec, **given)
+
+    def paginator(self) -> Paginator:
+        """A new paginator (paginators keep the position of one listing)."""
+        if self.style == "link":
+            return LinkPaginator(self.page_size, str(self.size_param))
+        if self.style == "cursor":
+            return CursorPaginator(self.next_token_path, str(self.param), self.page_size, str(self.size_param))
+        if self.style == "offset":
+            return OffsetPaginator(int(self.page_size or 0), str(self.param), str(self.size_param), self.total_path)
+        if self.style == "page":
+            return PageNumberPaginator(self.start, str(self.param), self.page_size, str(self.size_param))
+        return SinglePage()
+
+
+def paginator_from_config(spec: Mapping[str, Any] | None) -> Paginator:
+    """Build a paginator from a config object ``{"style": ..., ...}``; see PAGINATION_SCHEMA."""
+    return PaginationSettings.from_config(spec).paginator()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -22,43 +22,19 @@ from protocol.http.breaker import Breakers
 from protocol.http.errors import TRANSPORT_ERRORS, HttpFatalError, map_transport_exception, redact, status_error
 from protocol.http.paginators import Paginator
 from protocol.http.ratelimit import RateLimiter
-from protocol.http.retry import RetryPolicy
+from protocol.http.settings import HttpSettings
 from protocol.http.transport import DEFAULT_HEADERS, Response, Transport, Urllib3Transport
 from protocol.jsoncodec import JSONDecodeError, loads
 from protocol.metrics import emit
 
-__all__ = ["HTTP_SETTINGS", "HttpClient", "HttpSettings", "Page", "redact_headers"]
+__all__ = ["HttpClient", "Page", "redact_headers"]
 
 log = logging.getLogger("sluice.http")
 
-_SENSITIVE = ("authorization", "cookie", "set-cookie", "proxy-authorization", "x-api-key", "api-key", "token")
+#: connections kept per host
+POOL_SIZE = 10
 
-#: settings every HTTP tap accepts (merged into its settings schema)
-HTTP_SETTINGS: dict[str, Any] = {
-    "timeout": {"type": "number", "exclusiveMinimum": 0, "default": 300,
-                "description": "Seconds to wait for the server to answer (read timeout)."},
-    "connect_timeout": {"type": "number", "exclusiveMinimum": 0, "default": 10,
-                        "description": "Seconds to wait for a connection."},
-    "max_retries": {"type": "integer", "minimum": 0, "default": 5,
-                    "description": "Retries of a transient failure (timeout, reset, 5xx, 429); 4xx never retried."},
-    "backoff_base": {"type": "number", "minimum": 0, "default": 1,
-                     "description": "First retry wait in seconds; doubles per retry, fully jittered."},
-    "backoff_max": {"type": "number", "minimum": 0, "default": 60, "description": "Longest retry wait in seconds."},
-    "requests_per_minute": {"type": ["number", "null"], "exclusiveMinimum": 0,
-                            "description": "Client-side rate limit (token bucket); unset: no limit."},
-    "burst": {"type": "integer", "minimum": 1, "default": 1,
-              "description": "Requests the token bucket lets through at once."},
-    "rate_limit_buffer": {"type": "integer", "minimum": 0, "default": 0,
-                          "description": "Wait for the rate-limit reset when fewer requests than this remain "
-                                         "(X-RateLimit-Remaining / RateLimit-Remaining headers)."},
-    "max_wait": {"type": "number", "minimum": 0, "default": 3600,
-                 "description": "Longest server-requested wait (Retry-After, rate-limit reset) honoured, in seconds."},
-    "breaker_failures": {"type": "integer", "minimum": 1, "default": 5,
-                         "description": "Consecutive failures that open a host's circuit breaker."},
-    "breaker_cool_down": {"type": "number", "minimum": 0, "default": 30,
-                          "description": "Seconds an open circuit waits before one trial request."},
-    "user_agent": {"type": "string", "description": "User-Agent header value."},
-}
+_SENSITIVE = ("authorization", "cookie", "set-cookie", "proxy-authorization", "x-api-key", "api-key", "token")
 
 
 class _SecretsFilter(logging.Filter):
@@ -79,40 +55,6 @@ class _SecretsFilter(logging.Filter):
 _URLLIB3_FILTER = _SecretsFilter()
 for _name in ("urllib3.connectionpool", "urllib3.connection", "urllib3.poolmanager", "urllib3.util.retry"):
     logging.getLogger(_name).addFilter(_URLLIB3_FILTER)
-
-
-@dataclass(frozen=True)
-class HttpSettings:
-    timeout: float = 300.0
-    connect_timeout: float = 10.0
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    requests_per_minute: float | None = None
-    burst: int = 1
-    rate_limit_buffer: int = 0
-    max_wait: float = 3600.0
-    breaker_failures: int = 5
-    breaker_cool_down: float = 30.0
-    user_agent: str = "sluice"
-    pool_size: int = 10
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any], **overrides: Any) -> HttpSettings:
-        values: dict[str, Any] = {
-            "timeout": float(config.get("timeout", 300)),
-            "connect_timeout": float(config.get("connect_timeout", 10)),
-            "retry": RetryPolicy(max_tries=int(config.get("max_retries", 5)) + 1,
-                                 base_wait=float(config.get("backoff_base", 1)),
-                                 max_wait=float(config.get("backoff_max", 60))),
-            "requests_per_minute": config.get("requests_per_minute"),
-            "burst": int(config.get("burst", 1)),
-            "rate_limit_buffer": int(config.get("rate_limit_buffer", 0)),
-            "max_wait": float(config.get("max_wait", 3600)),
-            "breaker_failures": int(config.get("breaker_failures", 5)),
-            "breaker_cool_down": float(config.get("breaker_cool_down", 30)),
-            "user_agent": str(config.get("user_agent") or "sluice"),
-        }
-        values.update(overrides)
-        return cls(**values)
 
 
 def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
@@ -157,7 +99,7 @@ class HttpClient:
         self.auth = auth or Auth()
         self._auths: list[Auth] = []
         self.timeout = (self.settings.connect_timeout, self.settings.timeout)
-        self.transport: Transport = transport or Urllib3Transport(self.settings.pool_size, self.timeout)
+        self.transport: Transport = transport or Urllib3Transport(POOL_SIZE, self.timeout)
         self.headers = merge_headers({"User-Agent": self.settings.user_agent, **DEFAULT_HEADERS}, headers)
         self.limiter = RateLimiter(self.settings.requests_per_minute, self.settings.burst,
                                    buffer=self.settings.rate_limit_buffer, max_wait=self.settings.max_wait)

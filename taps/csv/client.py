@@ -23,12 +23,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
-from protocol.errors import ConfigError, FatalSourceError
+from protocol import FatalSourceError
+from taps.csv.settings import FileSpec
 
 __all__ = [
-    "DIALECT_OPTIONS",
     "CsvReader",
-    "FileSpec",
     "SourceFile",
     "iso_to_ns",
     "list_files",
@@ -41,8 +40,6 @@ __all__ = [
 
 log = logging.getLogger("tap_csv")
 
-# The csv.reader options a file entry may set, as MeltanoLabs tap-csv names them.
-DIALECT_OPTIONS = ("delimiter", "quotechar", "doublequote", "escapechar", "skipinitialspace", "strict")
 CSV_SUFFIXES = (".csv", ".csv.gz")
 READ_ERRORS = (OSError, EOFError, zlib.error)
 # The csv module refuses cells over 128 KiB by default; exports with long text or JSON cells exceed it.
@@ -60,58 +57,6 @@ def source_error(stream: str, path: str, detail: str, *, line: int | None = None
     if field is not None:
         where += f", field '{field}'"
     return FatalSourceError(f"{where}: {detail}")
-
-
-@dataclass(frozen=True)
-class FileSpec:
-    """One entry of the ``files`` setting, checked and with defaults applied."""
-
-    entity: str
-    path: str
-    keys: tuple[str, ...] = ()
-    replication_key: str | None = None
-    glob: str | None = None
-    encoding: str = "utf-8"
-    dialect: tuple[tuple[str, Any], ...] = ()
-    schema: dict[str, Any] | None = None
-    types: tuple[tuple[str, Any], ...] = ()
-    sample_size: int = 1000
-    infer_types: bool = True
-    empty_as_null: bool = False
-
-    @classmethod
-    def from_config(cls, item: dict[str, Any], *, sample_size: int, infer_types: bool,
-                    empty_as_null: bool = False) -> FileSpec:
-        entity = item["entity"]
-        dialect = tuple((k, item[k]) for k in DIALECT_OPTIONS if item.get(k) is not None)
-        try:
-            csv.reader([], **dict(dialect))
-        except (TypeError, csv.Error) as exc:
-            raise ConfigError(f"files entry '{entity}': invalid CSV dialect option: {exc}") from exc
-        encoding = item.get("encoding") or "utf-8"
-        try:
-            codecs.lookup(encoding)
-        except LookupError as exc:
-            raise ConfigError(f"files entry '{entity}': unknown encoding '{encoding}'") from exc
-        return cls(
-            entity=entity,
-            path=item["path"],
-            keys=tuple(item.get("keys") or ()),
-            replication_key=item.get("replication_key"),
-            glob=item.get("glob"),
-            encoding=encoding,
-            dialect=dialect,
-            schema=item.get("schema"),
-            types=tuple((item.get("types") or {}).items()),
-            sample_size=item.get("sample_size", sample_size),
-            infer_types=item.get("infer_types", infer_types),
-            empty_as_null=item.get("empty_as_null", empty_as_null),
-        )
-
-    @property
-    def read_encoding(self) -> str:
-        # A UTF-8 byte-order mark (spreadsheet exports) is not part of the first column's name.
-        return "utf-8-sig" if codecs.lookup(self.encoding).name == "utf-8" else self.encoding
 
 
 @dataclass(frozen=True)

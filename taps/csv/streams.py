@@ -25,7 +25,6 @@ from typing import Any
 from protocol import Bookmarks, CatalogEntry, ConfigError, Stream, Tap, is_nullable
 from protocol.wording import plural
 from taps.csv.client import (
-    FileSpec,
     SourceFile,
     iso_to_ns,
     list_files,
@@ -35,6 +34,7 @@ from taps.csv.client import (
     source_error,
 )
 from taps.csv.inference import comparable_for, converter_for, infer_properties, property_for, type_label
+from taps.csv.settings import FileSpec
 
 __all__ = ["MTIME_BOOKMARK", "SDC_COLUMNS", "CsvStream"]
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from protocol.http import Auth, BearerTokenAuth, HttpClient, HttpSettings, LinkPaginator
+from protocol.http import Auth, BearerTokenAuth, HttpClient, LinkPaginator
+from taps.github.settings import GitHubSettings
 
 __all__ = ["GitHubClient"]
 
@@ -17,13 +18,12 @@ def _body(body: Any) -> Any:
 
 
 class GitHubClient:
-    def __init__(self, config: Mapping[str, Any]) -> None:
-        self.api_url = str(config.get("api_url") or "https://api.github.com").rstrip("/")
-        self.per_page = int(config.get("per_page", 100))
-        token = config.get("auth_token")
+    def __init__(self, settings: GitHubSettings) -> None:
+        self.api_url = settings.api_url
+        self.per_page = settings.per_page
+        token = settings.auth_token
         auth: Auth = BearerTokenAuth(token, scheme="token") if token else Auth()
-        settings = HttpSettings.from_config(config, user_agent=str(config.get("user_agent") or "sluice-tap-github"))
-        self.http = HttpClient(settings, auth=auth, headers=ACCEPT)
+        self.http = HttpClient(settings.http, auth=auth, headers=ACCEPT)
         self._repos: dict[str, dict[str, Any]] = {}
 
     def close(self) -> None:

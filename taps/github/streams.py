@@ -39,7 +39,7 @@ class RepositoriesStream(GitHubStream):
 
     def get_records(self, bookmarks: Bookmarks) -> Iterator[dict[str, Any]]:
         fields = self.fields()
-        for full_name in self.tap.repositories:
+        for full_name in self.tap.settings.repositories:
             raw = self.tap.client.repository(full_name)
             org, repo = full_name.split("/", 1)
             yield {**{f: raw.get(f) for f in fields}, "org": org, "repo": repo}
@@ -55,13 +55,13 @@ class RepoChildStream(GitHubStream):
 
     def start_value(self, bookmarks: Bookmarks, context: dict[str, Any]) -> str | None:
         value = bookmarks.partition_value(self.name, context)
-        return str(value) if value is not None else self.tap.start_date
+        return str(value) if value is not None else self.tap.settings.start_date
 
     def get_records(self, bookmarks: Bookmarks) -> Iterator[dict[str, Any]]:
         fields = self.fields()
         key = self.replication_key
         assert key is not None
-        for full_name in self.tap.repositories:
+        for full_name in self.tap.settings.repositories:
             org, repo = full_name.split("/", 1)
             context = {"org": org, "repo": repo}
             repo_id = self.tap.client.repository(full_name).get("id")

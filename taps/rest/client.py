@@ -1,59 +1,42 @@
-"""The REST client: the kit's HttpClient with the auth named in the config."""
+"""The REST client: the kit's HttpClient with the auth named in the settings."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from protocol import ConfigError
 from protocol.http import (
     ApiKeyAuth,
     Auth,
     BasicAuth,
     BearerTokenAuth,
     HttpClient,
-    HttpSettings,
     OAuth2ClientCredentials,
     OAuth2RefreshToken,
     Paginator,
     find,
 )
+from taps.rest.settings import AuthSettings, RestSettings
 
-__all__ = ["AUTH_METHODS", "RestClient", "auth_from_config", "extract_records"]
-
-AUTH_METHODS = ["no_auth", "api_key", "bearer_token", "basic", "oauth"]
-
-
-def _need(config: Mapping[str, Any], method: str, *names: str) -> list[Any]:
-    missing = [n for n in names if not config.get(n)]
-    if missing:
-        raise ConfigError(f"auth_method '{method}' needs", [f"setting '{n}' is missing" for n in missing])
-    return [config[n] for n in names]
+__all__ = ["RestClient", "auth_from_settings", "extract_records"]
 
 
-def auth_from_config(config: Mapping[str, Any]) -> Auth:
-    method = config.get("auth_method") or "no_auth"
-    if method == "no_auth":
-        return Auth()
+def auth_from_settings(settings: AuthSettings) -> Auth:
+    """The auth strategy of checked auth settings (:meth:`AuthSettings.from_config` checked them)."""
+    method = settings.auth_method
     if method == "api_key":
-        (keys,) = _need(config, method, "api_keys")
-        if len(keys) != 1:
-            raise ConfigError("setting 'api_keys' must hold exactly one name: value pair")
-        name, value = next(iter(keys.items()))
-        return ApiKeyAuth(name, str(value), config.get("api_key_location", "header"))
+        name, value = next(iter((settings.api_keys or {}).items()))
+        return ApiKeyAuth(name, str(value), settings.api_key_location)
     if method == "bearer_token":
-        (token,) = _need(config, method, "bearer_token")
-        return BearerTokenAuth(token)
+        return BearerTokenAuth(str(settings.bearer_token))
     if method == "basic":
-        user, password = _need(config, method, "username", "password")
-        return BasicAuth(user, password)
+        return BasicAuth(str(settings.username), str(settings.password))
     if method == "oauth":
-        url, cid, secret = _need(config, method, "access_token_url", "client_id", "client_secret")
-        if config.get("grant_type", "client_credentials") == "refresh_token":
-            (refresh,) = _need(config, method, "refresh_token")
-            return OAuth2RefreshToken(url, cid, secret, refresh, scope=config.get("scope"))
-        return OAuth2ClientCredentials(url, cid, secret, scope=config.get("scope"))
-    raise ConfigError(f"setting 'auth_method': unknown method {method!r}")
+        url, cid, secret = str(settings.access_token_url), str(settings.client_id), str(settings.client_secret)
+        if settings.grant_type == "refresh_token":
+            return OAuth2RefreshToken(url, cid, secret, str(settings.refresh_token), scope=settings.scope)
+        return OAuth2ClientCredentials(url, cid, secret, scope=settings.scope)
+    return Auth()
 
 
 def extract_records(body: Any, path: str) -> list[Any]:
@@ -65,17 +48,16 @@ def extract_records(body: Any, path: str) -> list[Any]:
 
 
 class RestClient:
-    def __init__(self, config: Mapping[str, Any]) -> None:
-        self.api_url = str(config["api_url"]).rstrip("/")
-        settings = HttpSettings.from_config(config, user_agent=str(config.get("user_agent") or "sluice-tap-rest"))
-        self.http = HttpClient(settings, auth=auth_from_config(config), headers=config.get("headers") or {})
+    def __init__(self, settings: RestSettings) -> None:
+        self.api_url = settings.api_url
+        self.http = HttpClient(settings.http, auth=auth_from_settings(settings.auth), headers=settings.headers)
 
     def close(self) -> None:
         self.http.close()
 
-    def auth_for(self, settings: Mapping[str, Any]) -> Auth:
-        """A stream's own auth (its ``auth_method`` and credentials over the top-level ones), attached."""
-        return self.http.attach(auth_from_config(settings))
+    def auth_for(self, settings: AuthSettings) -> Auth:
+        """A stream's own auth, attached."""
+        return self.http.attach(auth_from_settings(settings))
 
     def pages(self, path: str, paginator: Paginator, records_path: str, params: Mapping[str, Any],
               headers: Mapping[str, str] | None = None, auth: Auth | None = None) -> Iterator[list[dict[str, Any]]]:

@@ -2,61 +2,24 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from protocol import Bookmarks, CatalogEntry, ConfigError, FatalSourceError, Stream
-from protocol.http import Paginator, paginator_from_config
+from protocol.http import Paginator
 from taps.rest.inference import infer_schema
+from taps.rest.settings import StreamSettings
 
 if TYPE_CHECKING:
     from taps.rest.tap import TapRest
 
-__all__ = ["RestStream", "StreamSpec"]
-
-
-@dataclass
-class StreamSpec:
-    """A ``streams`` entry, with the top-level defaults applied."""
-
-    name: str
-    path: str
-    records_path: str = "$[*]"
-    primary_keys: list[str] = field(default_factory=list)
-    replication_key: str | None = None
-    replication_param: str | None = None
-    params: dict[str, Any] = field(default_factory=dict)
-    headers: dict[str, str] = field(default_factory=dict)
-    pagination: dict[str, Any] = field(default_factory=dict)
-    schema: dict[str, Any] | None = None
-    num_inference_records: int = 50
-    #: the stream's own auth settings (over the top-level ones), when it names an ``auth_method``
-    auth: dict[str, Any] | None = None
-
-    @classmethod
-    def from_config(cls, item: dict[str, Any], config: dict[str, Any]) -> StreamSpec:
-        return cls(
-            name=item["name"],
-            path=item["path"],
-            records_path=item.get("records_path") or config.get("records_path") or "$[*]",
-            primary_keys=list(item.get("primary_keys") or []),
-            replication_key=item.get("replication_key"),
-            replication_param=item.get("replication_param"),
-            params={**(config.get("params") or {}), **(item.get("params") or {})},
-            headers=dict(item.get("headers") or {}),
-            pagination=dict(item.get("pagination") or config.get("pagination") or {"style": "none"}),
-            schema=copy.deepcopy(item["schema"]) if item.get("schema") else None,
-            num_inference_records=int(item.get("num_inference_records", config.get("num_inference_records", 50))),
-            auth={**config, **item} if "auth_method" in item else None,
-        )
+__all__ = ["RestStream"]
 
 
 class RestStream(Stream):
     tap: TapRest
 
-    def __init__(self, tap: TapRest, spec: StreamSpec) -> None:
+    def __init__(self, tap: TapRest, spec: StreamSettings) -> None:
         super().__init__(tap)
         self.spec = spec
         self.name = spec.name
@@ -84,12 +47,12 @@ class RestStream(Stream):
         self._schema = entry.selected_schema()
 
     def paginator(self) -> Paginator:
-        return paginator_from_config(self.spec.pagination)
+        return self.spec.pagination.paginator()
 
     def pages(self, params: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
         spec = self.spec
-        return self.tap.client.pages(spec.path, self.paginator(), spec.records_path, params, spec.headers or None,
-                                     self._auth)
+        return self.tap.client.pages(spec.path, self.paginator(), spec.records_path, params,
+                                     dict(spec.headers) or None, self._auth)
 
     def sample(self) -> list[dict[str, Any]]:
         """The first ``num_inference_records`` records (0: the first page)."""
@@ -105,7 +68,7 @@ class RestStream(Stream):
         spec = self.spec
         params = dict(spec.params)
         if spec.replication_key and spec.replication_param:
-            start = bookmarks.replication_value(spec.name) or self.tap.config.get("start_date")
+            start = bookmarks.replication_value(spec.name) or self.tap.settings.start_date
             if start is not None:
                 params[spec.replication_param] = start
         props = self.schema.get("properties") or {}

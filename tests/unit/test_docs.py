@@ -116,7 +116,8 @@ def test_about_markdown_lists_nested_settings_with_relative_required() -> None:
 
 _CONFIG_NAMES = {"config", "cfg", "settings"}
 # per-entry settings (tap-csv's files[], tap-rest's streams[]) are read as item/spec in the
-# connector's own package, and pagination settings in the HTTP kit's paginator_from_config
+# connector's own package, and pagination settings in the HTTP kit's PaginationSettings; a
+# settings dataclass filled by build_settings(Cls, SCHEMA, config) reads each of its fields
 _ENTRY_NAMES = {"item", "spec"}
 
 
@@ -148,17 +149,35 @@ def _loop_bindings(scope: ast.AST, constants: Mapping[str, list[str]]) -> dict[s
     return bound
 
 
-def _reads(scope: ast.AST, names: set[str], bound: Mapping[str, set[str]]) -> Iterator[tuple[str, int]]:
-    """``X.get(k)``, ``X.pop(k)``, ``X[k]`` for X (a name or attribute) in ``names``."""
+def _owner_name(node: ast.AST | None) -> str:
+    return node.id if isinstance(node, ast.Name) else (node.attr if isinstance(node, ast.Attribute) else "")
+
+
+def _built(node: ast.Call, names: set[str], fields: Mapping[str, list[str]]) -> list[str]:
+    """``build_settings(Cls, SCHEMA, X, **given)`` reads every field of ``Cls`` not given."""
+    if _owner_name(node.func) != "build_settings" or len(node.args) < 3 or _owner_name(node.args[2]) not in names:
+        return []
+    given = {kw.arg for kw in node.keywords}
+    return [f for f in fields.get(_owner_name(node.args[0]), []) if f not in given]
+
+
+def _reads(scope: ast.AST, names: set[str], bound: Mapping[str, set[str]],
+           fields: Mapping[str, list[str]]) -> Iterator[tuple[str, int]]:
+    """``X.get(k)``, ``X.pop(k)``, ``X[k]``, ``setting(S, X, k)`` for X (a name or attribute) in
+    ``names``, and the fields a ``build_settings`` call fills from X."""
     for node in ast.walk(scope):
         owner: ast.AST | None = None
         key: ast.AST | None = None
+        if isinstance(node, ast.Call):
+            yield from ((field, node.lineno) for field in _built(node, names, fields))
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("get", "pop") \
                 and node.args:
             owner, key = node.func.value, node.args[0]
+        elif isinstance(node, ast.Call) and _owner_name(node.func) == "setting" and len(node.args) >= 3:
+            owner, key = node.args[1], node.args[2]
         elif isinstance(node, ast.Subscript):
             owner, key = node.value, node.slice
-        name = owner.id if isinstance(owner, ast.Name) else (owner.attr if isinstance(owner, ast.Attribute) else "")
+        name = _owner_name(owner)
         if name not in names or key is None:
             continue
         line = getattr(node, "lineno", 0)
@@ -178,9 +197,15 @@ def _keys_in_file(path: Path, names: set[str]) -> Iterator[tuple[str, int]]:
             for target in targets:
                 if isinstance(target, ast.Name) and values:
                     constants[target.id] = values
+    fields = {node.name: [f.target.id for f in node.body if isinstance(f, ast.AnnAssign)
+                          and isinstance(f.target, ast.Name) and "ClassVar" not in ast.unparse(f.annotation)]
+              for node in ast.walk(tree) if isinstance(node, ast.ClassDef)}  # settings dataclasses
+    owners = {id(f): fields[node.name] for node in ast.walk(tree) if isinstance(node, ast.ClassDef)
+              for f in node.body}  # methods: ``cls`` is their class
     scopes = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
     for scope in scopes:
-        yield from _reads(scope, names, _loop_bindings(scope, constants))
+        own = {**fields, "cls": owners[id(scope)]} if id(scope) in owners else fields
+        yield from _reads(scope, names, _loop_bindings(scope, constants), own)
 
 
 def _module_file(name: str) -> Path | None:
@@ -239,7 +264,8 @@ def keys_read(doc: Any) -> dict[str, str]:
     for path in files:
         names = set(_CONFIG_NAMES)
         if path.is_relative_to(doc.source_dir) or (
-                path == ROOT / "protocol" / "http" / "paginators.py" and "paginator_from_config" in own_text):
+                path == ROOT / "protocol" / "http" / "paginators.py"
+                and ("paginator_from_config" in own_text or "PaginationSettings" in own_text)):
             names |= _ENTRY_NAMES
         for key, line in _keys_in_file(path, names):
             found.setdefault(key, f"{path.relative_to(ROOT)}:{line}")
@@ -261,11 +287,12 @@ def test_the_code_scan_reaches_the_shared_modules() -> None:
     assert "fast_path" in keys_read(by_name["target-jsonl"])  # protocol/lane.py
     assert "batch_size_rows" in keys_read(by_name["target-postgres"])  # protocol/target.py
     assert "load_method" in keys_read(by_name["target-sqlite"])  # targets/sql/sink.py
-    assert "max_retries" in keys_read(by_name["tap-github"])  # protocol/http/session.py
+    assert "max_retries" in keys_read(by_name["tap-github"])  # protocol/http/settings.py, setting() in a loop
+    assert {"burst", "per_page", "repositories"} <= set(keys_read(by_name["tap-github"]))  # build_settings fields
     assert {"user", "database", "ssl_client_private_key"} <= set(keys_read(by_name["target-postgres"]))  # loops
     assert "delimiter" not in keys_read(by_name["tap-rest"])
     assert "size_param" not in keys_read(by_name["tap-github"])  # its pagination is not configurable
-    assert {"entity", "delimiter"} <= set(keys_read(by_name["tap-csv"]))  # files[] entries
+    assert {"entity", "delimiter", "encoding"} <= set(keys_read(by_name["tap-csv"]))  # files[] entries
     assert {"size_param", "replication_param"} <= set(keys_read(by_name["tap-rest"]))  # streams[] entries
 
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from protocol import Bookmarks, ConfigError, FatalSourceError, load_config
-from taps.csv.client import FileSpec, iso_to_ns, list_files, ns_to_iso
-from taps.csv.tap import TapCsv, file_specs
+from taps.csv.client import iso_to_ns, list_files, ns_to_iso
+from taps.csv.settings import FileSpec, file_specs
+from taps.csv.tap import TapCsv
 
 
 def config(**settings: object) -> dict:
@@ -54,11 +55,16 @@ def test_every_settings_problem_is_listed_at_once(tmp_path: Path) -> None:
     assert any("sample_size" in p for p in problems)
 
 
-def test_csv_files_definition_replaces_files(tmp_path: Path) -> None:
+def test_csv_files_definition_replaces_files(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     definition = tmp_path / "files_def.json"
     definition.write_text(json.dumps([{"entity": "opportunities", "path": "o.csv", "keys": ["Id"]}]))
     specs = file_specs(config(files=[{"entity": "ignored", "path": "x.csv"}], csv_files_definition=str(definition)))
     assert [s.entity for s in specs] == ["opportunities"]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"setting 'files' is ignored: csv_files_definition {definition} replaces it"]  # said, not silent
+    caplog.clear()
+    file_specs(config(csv_files_definition=str(definition)))
+    assert not caplog.records
 
 
 def test_csv_files_definition_is_validated_like_files(tmp_path: Path) -> None:
@@ -134,7 +140,7 @@ def test_files_of_a_directory_a_glob_and_a_glob_setting(tmp_path: Path) -> None:
         (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_bytes(b"")
     def names(**item: str) -> list[str]:
-        spec = FileSpec.from_config({"entity": "e", **item}, sample_size=10, infer_types=True)
+        spec = FileSpec.from_config({"entity": "e", **item}, sample_size=10, infer_types=True, empty_as_null=False)
         return [Path(f.path).relative_to(tmp_path).as_posix() for f in list_files(spec)]
     assert names(path=str(tmp_path)) == ["a.CSV", "b.csv", "c.csv.gz", "sub/d.csv"]
     assert names(path=str(tmp_path / "*.csv")) == ["b.csv"]

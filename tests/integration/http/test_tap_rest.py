@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import exe, run
-from tests.integration.http.servers import FakeApi
+from tests.integration.http.servers import TOKEN, FakeApi
 from tests.integration.http.tapio import Result, select, tap
 
 FAST = {"backoff_base": 0.01, "backoff_max": 0.05}
@@ -115,6 +115,20 @@ def test_each_stream_may_have_its_own_auth(tmp_path: Path, api: FakeApi) -> None
     assert {r.auth for r in api.requests("/repos/octo/hello/issues")} == {"Bearer access-1"}
     assert {r.auth for r in api.requests("/api/cursor")} == {None}  # the top-level API key, in its header
     assert len(api.requests("/oauth/token", "POST")) == 1
+
+
+def test_a_stream_credential_applies_without_naming_the_method(tmp_path: Path, api: FakeApi) -> None:
+    """A stream that sets only its own token authenticates with it (the top-level method, its token)."""
+    api.add_repo("octo/hello", issues=30)
+    github = {"name": "issues", "path": "/repos/octo/hello/issues", "primary_keys": ["id"],
+              "pagination": {"style": "link", "page_size": 100}, "params": {"state": "all"}, "bearer_token": TOKEN}
+    items = {**STREAMS[1], "path": "/api/cursor"}
+    settings = {"api_url": api.url, "auth_method": "bearer_token", "bearer_token": "top-level-token"}
+    result = tap("tap-rest", tmp_path, {"streams": [items, github], **FAST, **settings})
+    assert len(result.records("issues")) == 30 and len(result.records("by_cursor")) == 250
+    assert {r.auth for r in api.requests("/repos/octo/hello/issues")} == {f"Bearer {TOKEN}"}
+    assert {r.auth for r in api.requests("/api/cursor")} == {"Bearer top-level-token"}
+    assert TOKEN not in result.stderr
 
 
 def test_bad_api_key_fails_fast_with_one_line(tmp_path: Path, api: FakeApi) -> None:
