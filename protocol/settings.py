@@ -37,7 +37,7 @@ def _frozen(value: Any) -> Any:
     return value
 
 
-def build_settings(cls: type[T], schema: Mapping[str, Any], config: Mapping[str, Any], **given: Any) -> T:
+def build_settings(cls: type[T], schema: Mapping[str, Any], config: Mapping[str, Any], /, **given: Any) -> T:
     """An instance of the frozen dataclass ``cls``: fields named in ``given`` take that value,
     every other field the value of the setting of the same name (lists become tuples)."""
     values: dict[str, Any] = {}
