@@ -11,6 +11,7 @@ import click
 from protocol.exitcodes import RUNNER_CODES, ExitCode, describe
 from runner.cli_connectors import check, discover, select, spec
 from runner.cli_context import Ctx
+from runner.cli_registry import add, search
 from runner.outcome import ALL_EXIT_HELP
 
 __all__ = ["cli", "main"]
@@ -275,7 +276,7 @@ def validate(obj: Ctx, strict: bool) -> int:
     return ExitCode.OK
 
 
-for command in (spec, check, discover, select):
+for command in (spec, check, discover, select, add, search):
     cli.add_command(command)
 
 
