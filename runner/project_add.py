@@ -39,8 +39,8 @@ def _insertion(text: str, entry: dict[str, Any], comment: str) -> tuple[int, int
         pos = len(text)
         prefix = "" if not text or text.endswith("\n") else "\n"
         return pos, pos, prefix + "connectors:\n" + render_entry(entry, 2, 4, comment)
-    if isinstance(conns, yaml.ScalarNode) and conns.value in ("", "~", "null") or \
-            isinstance(conns, yaml.SequenceNode) and not conns.value:
+    if (isinstance(conns, yaml.ScalarNode) and conns.value in ("", "~", "null")) or \
+            (isinstance(conns, yaml.SequenceNode) and not conns.value):
         start = _line_start(text, key.start_mark.line)
         end = _line_start(text, _last_line(conns) + 1)
         indent = key.start_mark.column
