@@ -47,7 +47,8 @@ def _entry_dict(name: str, entry: Entry | None, pip_url: str | None, executable:
 @click.argument("name")
 @click.option("--as", "as_name", metavar="NAME", help="The connector's name in sluice.yml (default: NAME); "
               "to add the same connector twice.")
-@click.option("--variant", help="Which variant of NAME (default: the registry's default; see sluice search NAME).")
+@click.option("--variant", metavar="VARIANT",
+              help="Which variant of NAME (default: the registry's default; see sluice search NAME).")
 @click.option("--pip-url", metavar="SPEC", help="What sluice install installs (requirement specs separated by "
               "spaces, a git URL or a path). Required for a NAME the registry does not know; overrides its "
               "pip_url otherwise.")
@@ -55,8 +56,9 @@ def _entry_dict(name: str, entry: Entry | None, pip_url: str | None, executable:
 @click.pass_obj
 def add(obj: Ctx, name: str, as_name: str | None, variant: str | None, pip_url: str | None,
         executable: str | None) -> int:
-    """Add connector NAME to sluice.yml from the registry: executable, pip_url and a config with its required settings.
+    """Add connector NAME from the registry to sluice.yml.
 
+    Writes its executable, its pip_url (for sluice install) and a config with its required settings.
     Secret settings (and settings with no usual value) are written as ${NAME_SETTING} references to
     environment variables, never as values; the command lists the variables to set. For a
     connector the registry does not know, give --pip-url (the executable is NAME unless
@@ -87,9 +89,10 @@ def add(obj: Ctx, name: str, as_name: str | None, variant: str | None, pip_url: 
 @click.command(epilog=REGISTRY_HELP)
 @click.argument("word", required=False)
 def search(word: str | None) -> int:
-    """List the registry's connectors whose name, variant, keywords or description contain WORD (all without WORD).
+    """Find connectors in the registry (all of them without WORD).
 
-    One per line: name, kind, variant, description, separated by tabs; the default variant of
+    Lists the entries whose name, variant, keywords or description contain WORD, one
+    per line: name, kind, variant, description, separated by tabs; the default variant of
     a name comes first. Exit 1 when nothing matches.
     """
     from runner.registry import load_registry

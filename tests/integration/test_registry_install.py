@@ -25,7 +25,8 @@ import pytest
 
 from runner.registry import BUILTIN, Entry, load_registry
 
-pytestmark = pytest.mark.slow
+# cold (nothing cached) this takes a few minutes on 2 idle cores, far more on a loaded machine
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
 CACHE = Path(os.environ.get("SLUICE_TEST_CACHE", Path.home() / ".cache" / "sluice-tests")) / "registry"
 PUBLIC = [e for e in load_registry([BUILTIN]).entries() if e.pip_url]
