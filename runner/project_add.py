@@ -63,6 +63,8 @@ def add_connector(path: Path, entry: dict[str, Any], comment: str = "") -> None:
     """Append ``entry`` to ``connectors:`` of ``path`` (created if missing); refuse a duplicate name."""
     from runner.project_validate import validate_project
 
+    if not path.parent.is_dir():
+        raise ConfigError(f"cannot create {path}: directory {path.parent} does not exist")
     text = path.read_text() if path.exists() else "version: 1\n"
     before = yaml.load(text, Loader=_loader()) or {}
     if not isinstance(before, dict):

@@ -119,7 +119,8 @@ class Entry:
 
 def env_name(connector: str, setting: str) -> str:
     """``tap-github`` + ``auth_token`` -> ``TAP_GITHUB_AUTH_TOKEN`` (the variable names Meltano uses too)."""
-    return re.sub(r"[^A-Z0-9]+", "_", f"{connector}_{setting}".upper()).strip("_")
+    name = re.sub(r"[^A-Z0-9]+", "_", f"{connector}_{setting}".upper()).strip("_")
+    return f"_{name}" if name[:1].isdigit() else name  # ${1X} would not be a reference
 
 
 class Registry:
@@ -128,8 +129,7 @@ class Registry:
     def __init__(self, entries: Iterable[Entry], sources: list[str]) -> None:
         self.sources = sources
         by_key: dict[tuple[str, str], Entry] = {}
-        for entry in entries:  # a later file's entry replaces an earlier one of the same name and variant
-            by_key.pop((entry.name, entry.variant), None)
+        for entry in entries:  # a later file's entry replaces an earlier one of the same name and variant, in place
             by_key[(entry.name, entry.variant)] = entry
         self.by_name: dict[str, list[Entry]] = {}
         for entry in by_key.values():

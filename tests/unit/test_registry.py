@@ -134,12 +134,18 @@ connectors:
     assert [e.variant for e in registry.by_name["tap-github"]] == ["meltanolabs", "sluice"]
     assert registry.get("tap-internal").executable == "tap-int"
     assert len(registry.by_name) == len(load_registry([BUILTIN]).by_name) + 1
+    # replacing an entry keeps its place: ours stays the default unless a file says otherwise
+    pinned = tmp_path / "pinned.yml"
+    pinned.write_text("connectors:\n  - {name: tap-github, kind: tap, variant: sluice, description: pinned,\n"
+                      "     pip_url: sluice==0.1.0}\n")
+    assert load_registry([BUILTIN, pinned]).get("tap-github").pip_url == "sluice==0.1.0"
 
 
 def test_skeleton_nests_dotted_names_and_names_variables_after_the_connector() -> None:
     entry = load_registry([BUILTIN]).get("tap-singer-jsonl")
     assert entry.skeleton("replay-1") == {"local": {"folders": "${REPLAY_1_LOCAL_FOLDERS}"}}
     assert entry.env_vars("replay-1") == ["REPLAY_1_LOCAL_FOLDERS"]
+    assert entry.env_vars("2nd.replay") == ["_2ND_REPLAY_LOCAL_FOLDERS"]
     postgres = load_registry([BUILTIN]).get("target-postgres", "meltanolabs")
     assert postgres.skeleton("wh") == {"host": "${WH_HOST}", "port": 5432, "user": "${WH_USER}",
                                        "password": "${WH_PASSWORD}", "database": "${WH_DATABASE}"}

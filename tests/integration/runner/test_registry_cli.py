@@ -96,6 +96,10 @@ def test_add_fills_an_empty_list_and_creates_a_missing_file(tmp_path: Path) -> N
     other.parent.mkdir()
     assert sluice(["-p", str(other), "add", "tap-csv"], tmp_path).returncode == 0
     assert yaml.safe_load(other.read_text())["version"] == 1
+    nowhere = sluice(["-p", str(tmp_path / "no" / "sluice.yml"), "add", "tap-csv"], tmp_path)
+    assert nowhere.returncode == 2
+    assert nowhere.stderr == (f"sluice: error: cannot create {tmp_path}/no/sluice.yml: "
+                              f"directory {tmp_path}/no does not exist\n")
 
 
 def test_a_duplicate_name_is_refused_and_as_adds_it_twice(tmp_path: Path) -> None:
