@@ -12,6 +12,7 @@ from protocol.exitcodes import RUNNER_CODES, ExitCode, describe
 from runner.cli_connectors import check, discover, select, spec
 from runner.cli_context import Ctx
 from runner.cli_import import import_command
+from runner.cli_registry import add, search
 from runner.outcome import ALL_EXIT_HELP
 
 __all__ = ["cli", "main"]
@@ -276,7 +277,7 @@ def validate(obj: Ctx, strict: bool) -> int:
     return ExitCode.OK
 
 
-for command in (spec, check, discover, select, import_command):
+for command in (spec, check, discover, select, add, search, import_command):
     cli.add_command(command)
 
 
