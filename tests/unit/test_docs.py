@@ -4,7 +4,8 @@
   from its settings schema, so a setting added to a schema fails here until the READMEs are
   regenerated (``python docs/gen_readmes.py``);
 - ``--about --format markdown`` lists every setting, nested ones included;
-- every config key a connector's code reads (``config.get("x")``, ``config["x"]``, the per-file
+- every config key a connector's code reads (``config.get("x")``, ``config["x"]``,
+  ``setting(SCHEMA, config, "x")``, the fields of a ``build_settings`` dataclass, the per-file
   and per-stream entries) is declared in its settings schema, so it is in ``--about`` and the
   README too;
 - every key ``sluice.yml`` accepts is in docs/sluice-yml.md.
@@ -41,10 +42,6 @@ def _load_generator() -> ModuleType:
 GEN = _load_generator()
 CONNECTORS = GEN.connectors()
 IDS = [doc.name for doc in CONNECTORS]
-
-# keys read only to refuse them with a clear error: not settings, so not declared
-READ_TO_REFUSE = {"stream_maps"}
-
 
 def test_every_connector_of_the_suite_is_documented() -> None:
     assert set(IDS) >= {"tap-csv", "tap-postgres", "tap-github", "tap-rest",
@@ -168,8 +165,56 @@ def _reads(scope: ast.AST, names: set[str], bound: Mapping[str, set[str]]) -> It
             yield from ((value, line) for value in sorted(bound.get(key.id, ())))
 
 
-def _keys_in_file(path: Path, names: set[str]) -> Iterator[tuple[str, int]]:
+# A frozen settings dataclass: its name -> (its own fields, its base classes' names)
+Classes = Mapping[str, tuple[list[str], list[str]]]
+
+
+def _classes(tree: ast.AST) -> dict[str, tuple[list[str], list[str]]]:
+    """Each class of a module with its annotated fields (ClassVars left out) and its bases."""
+    found: dict[str, tuple[list[str], list[str]]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef):
+            fields = [stmt.target.id for stmt in node.body if isinstance(stmt, ast.AnnAssign)
+                      and isinstance(stmt.target, ast.Name) and "ClassVar" not in ast.unparse(stmt.annotation)]
+            found[node.name] = (fields, [b.id for b in node.bases if isinstance(b, ast.Name)])
+    return found
+
+
+def _fields(name: str, classes: Classes) -> list[str]:
+    fields, bases = classes[name]
+    return [f for base in bases if base in classes for f in _fields(base, classes)] + fields
+
+
+def _settings_reads(scope: ast.AST, bound: Mapping[str, set[str]], classes: Classes,
+                    owner: str) -> Iterator[tuple[str, int]]:
+    """``setting(schema, config, k)``, and ``build_settings(Cls, schema, config, **given)``: each
+    field of the dataclass ``Cls`` not given is read as the setting of its name (protocol/settings.py)."""
+    for node in ast.walk(scope):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+        if func == "setting":
+            key = node.args[2] if len(node.args) > 2 else next(
+                (kw.value for kw in node.keywords if kw.arg == "name"), None)
+            if isinstance(key, ast.Constant) and isinstance(key.value, str):
+                yield key.value, node.lineno
+            elif isinstance(key, ast.Name):
+                yield from ((value, node.lineno) for value in sorted(bound.get(key.id, ())))
+        elif func == "build_settings" and node.args:
+            cls = ast.unparse(node.args[0])
+            cls = owner if cls == "cls" else cls
+            if cls not in classes:  # the scan would be blind to its fields: say so
+                yield f"<settings class {cls} not found by the scan>", node.lineno
+                continue
+            given = {kw.arg for kw in node.keywords}
+            yield from ((field, node.lineno) for field in _fields(cls, classes) if field not in given)
+
+
+def _keys_in_file(path: Path, names: set[str], classes: Classes | None = None) -> Iterator[tuple[str, int]]:
     tree = ast.parse(path.read_text())
+    classes = {**_classes(tree), **(classes or {})}
+    owners = {id(stmt): node.name for node in ast.walk(tree) if isinstance(node, ast.ClassDef)
+              for stmt in node.body if isinstance(stmt, ast.FunctionDef)}
     constants: dict[str, list[str]] = {}
     for node in tree.body:  # module-level tuples of setting names: DIALECT_OPTIONS = ("delimiter", ...)
         if isinstance(node, ast.Assign | ast.AnnAssign):
@@ -180,7 +225,9 @@ def _keys_in_file(path: Path, names: set[str]) -> Iterator[tuple[str, int]]:
                     constants[target.id] = values
     scopes = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
     for scope in scopes:
-        yield from _reads(scope, names, _loop_bindings(scope, constants))
+        bound = _loop_bindings(scope, constants)
+        yield from _reads(scope, names, bound)
+        yield from _settings_reads(scope, bound, classes, owners.get(id(scope), ""))
 
 
 def _module_file(name: str) -> Path | None:
@@ -236,12 +283,13 @@ def keys_read(doc: Any) -> dict[str, str]:
     found: dict[str, str] = {}
     files = _source_files(f"{doc.source_dir.parent.name}.{doc.source_dir.name}.__main__")
     own_text = "".join(path.read_text() for path in files if path.is_relative_to(doc.source_dir))
+    classes = {name: found for path in files for name, found in _classes(ast.parse(path.read_text())).items()}
     for path in files:
         names = set(_CONFIG_NAMES)
         if path.is_relative_to(doc.source_dir) or (
                 path == ROOT / "protocol" / "http" / "paginators.py" and "paginator_from_config" in own_text):
             names |= _ENTRY_NAMES
-        for key, line in _keys_in_file(path, names):
+        for key, line in _keys_in_file(path, names, classes):
             found.setdefault(key, f"{path.relative_to(ROOT)}:{line}")
     return found
 
@@ -250,8 +298,7 @@ def keys_read(doc: Any) -> dict[str, str]:
 def test_every_config_key_the_code_reads_is_declared(doc: Any) -> None:
     declared = set(_schema_names(doc.settings_schema))
     read = keys_read(doc)
-    undeclared = sorted(f"{key} ({where})" for key, where in read.items()
-                        if key not in declared and key not in READ_TO_REFUSE)
+    undeclared = sorted(f"{key} ({where})" for key, where in read.items() if key not in declared)
     assert not undeclared, f"{doc.name} reads settings its schema does not declare: {', '.join(undeclared)}"
 
 
@@ -267,6 +314,36 @@ def test_the_code_scan_reaches_the_shared_modules() -> None:
     assert "size_param" not in keys_read(by_name["tap-github"])  # its pagination is not configurable
     assert {"entity", "delimiter"} <= set(keys_read(by_name["tap-csv"]))  # files[] entries
     assert {"size_param", "replication_param"} <= set(keys_read(by_name["tap-rest"]))  # streams[] entries
+    # settings read through protocol/settings.py: setting(...) and the fields of build_settings' dataclass
+    assert "max_parallel_reads" in keys_read(by_name["tap-postgres"])  # TapSettings, built by cls
+    csv_keys = set(keys_read(by_name["target-csv"]))
+    # own and inherited (FileSettings) fields, setting() calls, one in a loop over the path aliases
+    assert {"file_naming_scheme", "compression", "stream_maps", "output_path_prefix"} <= csv_keys
+    assert not {"output_dir", "overwrite"} & csv_keys  # derived fields are given, not read
+
+
+def test_the_code_scan_sees_undeclared_settings_read_through_the_settings_kit(tmp_path: Path) -> None:
+    planted = tmp_path / "planted.py"
+    planted.write_text(
+        "from dataclasses import dataclass\n"
+        "from protocol.settings import build_settings, setting\n"
+        "NAMES = ('looped_name',)\n"
+        "@dataclass(frozen=True)\n"
+        "class Base:\n"
+        "    base_field: int\n"
+        "@dataclass(frozen=True)\n"
+        "class Planted(Base):\n"
+        "    planted_field: str\n"
+        "    derived: int\n"
+        "def read(config):\n"
+        "    for name in NAMES:\n"
+        "        setting(S, config, name)\n"
+        "    return build_settings(Planted, S, config, derived=setting(S, config, 'undeclared_x'))\n"
+        "def blind(config):\n"
+        "    return build_settings(Elsewhere, S, config)\n")
+    found = {key for key, _ in _keys_in_file(planted, set(_CONFIG_NAMES))}
+    assert found == {"looped_name", "undeclared_x", "base_field", "planted_field",
+                     "<settings class Elsewhere not found by the scan>"}
 
 
 # -- sluice.yml ------------------------------------------------------------------------------
