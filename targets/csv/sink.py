@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from protocol import RecordMessage, SchemaMessage, TargetError, dumps, field_types
+from targets.csv.settings import CsvSettings
 from targets.files import FileSink, FileTarget
 from targets.files.sink import SPILL_ROWS
 
@@ -50,12 +51,13 @@ def _cell(value: Any) -> Any:
 
 class CsvSink(FileSink):
     target: FileTarget
+    settings: CsvSettings
 
-    def __init__(self, target: FileTarget, schema: SchemaMessage) -> None:
-        super().__init__(target, schema)
+    def __init__(self, target: FileTarget, schema: SchemaMessage, settings: CsvSettings) -> None:
+        super().__init__(target, schema, settings)
         if csv.field_size_limit() < _FIELD_LIMIT:
             csv.field_size_limit(_FIELD_LIMIT)
-        options = target.csv_options  # type: ignore[attr-defined]
+        options = settings.dialect
         self._dialect: dict[str, Any] = options
         self._buf = _Lines()
         self._writer = csv.writer(self._buf, **options)
@@ -66,8 +68,7 @@ class CsvSink(FileSink):
         self._colset = set(self.columns)
         self._special: list[int] = [] if target.validate_records else list(range(len(self.columns)))
         self._widened = False
-        sort_by = target.config.get("record_sort_property_name")
-        self._sort_by: str | None = sort_by or None
+        self._sort_by: str | None = settings.record_sort_property_name or None
         self._rows: list[list[Any]] = []
         self._add_columns(list(schema.schema.get("properties") or {}))
 

@@ -6,6 +6,7 @@ from typing import ClassVar
 
 from protocol import SchemaMessage, Sink, TargetError
 from targets.files.durable import DurableFile
+from targets.files.settings import FileSettings
 from targets.files.target import FileTarget
 
 __all__ = ["SPILL_BYTES", "SPILL_ROWS", "FileSink"]
@@ -21,13 +22,15 @@ class FileSink(Sink):
     """Records rendered into memory, written out in large chunks, made durable at flush.
 
     Subclasses render records in :meth:`add` and hand over the pending bytes in :meth:`take`.
+    A sink is handed its target's settings (the frozen object, never the config mapping).
     """
 
     target: FileTarget
     line_based: ClassVar[bool] = False  # one record per line: a torn last line can be repaired
 
-    def __init__(self, target: FileTarget, schema: SchemaMessage) -> None:
+    def __init__(self, target: FileTarget, schema: SchemaMessage, settings: FileSettings) -> None:
         super().__init__(target, schema)
+        self.settings = settings
         self.file: DurableFile = target.file_for(self.stream, line_based=self.line_based)
 
     def take(self) -> bytes:

@@ -9,77 +9,43 @@ from typing import Any, ClassVar
 
 from protocol import ConfigError, Target, TargetError
 from protocol.exactly_once import CAPABILITY, Committed
+from protocol.settings import setting
 from targets.files.durable import DurableFile
 from targets.files.marker import Marker, Positions
+from targets.files.settings import FileSettings
 
-__all__ = ["COMMON_SETTINGS", "FileTarget"]
-
-# Settings every file target adds to its drop-in settings (the base Target reads the last three).
-COMMON_SETTINGS: dict[str, Any] = {
-    "mode": {
-        "type": "string",
-        "enum": ["append", "overwrite"],
-        "description": "append: add to an existing file. overwrite: replace it (the old file is truncated "
-                       "when the first batch is written, so a run that fails before that leaves it untouched).",
-    },
-    "compression": {
-        "type": "string",
-        "enum": ["none", "gzip"],
-        "default": "none",
-        "description": "gzip writes '.gz' files; every committed batch is one complete gzip member.",
-    },
-    "batch_size_rows": {
-        "type": "integer",
-        "minimum": 1,
-        "default": 100000,
-        "description": "Records per stream between durable commits (fsync) when no STATE asks for one sooner.",
-    },
-    "validate_records": {
-        "type": "boolean",
-        "default": True,
-        "description": "Check every record against its stream's schema; a bad record stops the run with "
-                       "one error line naming the line, the stream and the field.",
-    },
-    "state_flush_seconds": {
-        "type": "number",
-        "minimum": 0,
-        "default": 1.0,
-        "description": "A STATE is held at most this long before the files are synced and it is emitted.",
-    },
-}
+__all__ = ["FileTarget"]
 
 
 class FileTarget(Target):
-    """A target writing one file per stream. Subclasses define :meth:`file_path`."""
+    """A target writing one file per stream. Subclasses define :meth:`read_settings`,
+    :meth:`make_sink` (handing the sink the settings) and :meth:`file_path`."""
 
     capabilities: ClassVar[list[str]] = ["about", CAPABILITY]
-    default_mode: ClassVar[str] = "append"
     exactly_once = True
+    settings: FileSettings
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
-        if self.config.get("stream_maps"):
+        if setting(self.settings_schema, self.config, "stream_maps"):
             raise ConfigError("invalid config", [f"setting 'stream_maps': not supported by {self.name}"])
-        self.overwrite = self.write_mode() == "overwrite"
-        self.compress = (self.config.get("compression") or "none") == "gzip"
+        self.settings = self.read_settings()
+        self.overwrite = self.settings.overwrite  # false when resuming a run that died (start_exactly_once)
         self._files: dict[str, tuple[DurableFile, str]] = {}
         self._marker: Marker | None = None
 
-    def write_mode(self) -> str:
-        return str(self.config.get("mode") or self.default_mode)
+    def read_settings(self) -> FileSettings:
+        """The target's settings, built once from the validated config."""
+        raise NotImplementedError
 
     def file_path(self, stream: str) -> Path:
         """Where ``stream`` is written (before the '.gz' suffix that compression adds)."""
         raise NotImplementedError
 
-    def output_dir(self) -> Path:
-        """The configured output directory (where the commit marker lives)."""
-        raise NotImplementedError
-
     # -- exactly-once: the commit marker (targets/files/marker.py) -------------------------
 
     def _marker_for(self, state_id: str) -> Marker:
-        return Marker(Path(os.path.abspath(self.output_dir())), state_id)
+        return Marker(Path(os.path.abspath(self.settings.output_dir)), state_id)
 
     def load_committed(self, state_id: str) -> Committed | None:
         return self._marker_for(state_id).load()
@@ -133,7 +99,8 @@ class FileTarget(Target):
     def file_for(self, stream: str, *, line_based: bool = False) -> DurableFile:
         """The stream's file; streams that map to the same path share it if :meth:`shares_files`."""
         path = self.file_path(stream)
-        if self.compress and path.suffix != ".gz":
+        compress = self.settings.compress
+        if compress and path.suffix != ".gz":
             path = path.with_name(path.name + ".gz")
         key = os.path.abspath(path)
         known = self._files.get(key)
@@ -144,7 +111,7 @@ class FileTarget(Target):
                     "give each stream its own file name"
                 )
             return known[0]
-        file = DurableFile(path, overwrite=self.overwrite, compress=self.compress, line_based=line_based)
+        file = DurableFile(path, overwrite=self.overwrite, compress=compress, line_based=line_based)
         if self._marker is not None:
             file.journal = self._journal
         self._files[key] = (file, stream)

@@ -2,7 +2,8 @@
 
 Drop-in for the andyh1203 variant (Meltano Hub's default): ``destination_path``,
 ``do_timestamp_file`` and ``custom_name`` keep their meaning; the file of a stream is
-``<destination_path>/<custom_name or stream>[-<YYYYmmddTHHMMSS>].jsonl``.
+``<destination_path>/<custom_name or stream>[-<YYYYmmddTHHMMSS>].jsonl``. The settings are
+declared, and read into one frozen object, in targets/jsonl/settings.py.
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from protocol import target_main
+from protocol import SchemaMessage, target_main
 from targets.files import FileTarget, safe_name
 from targets.files.naming import run_time
-from targets.files.target import COMMON_SETTINGS
+from targets.jsonl.settings import SETTINGS, JsonlSettings
 from targets.jsonl.sink import JsonlSink
 
 __all__ = ["TargetJsonl", "main"]
@@ -23,43 +24,25 @@ class TargetJsonl(FileTarget):
     name = "target-jsonl"
     description = "Writes each stream's records to a JSON Lines file, synced to disk before every STATE."
     sink_class = JsonlSink
-    default_mode = "append"
-    settings_schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
-            "destination_path": {
-                "type": "string",
-                "default": "",
-                "description": "Directory of the output files, created if missing. Empty: the current directory.",
-            },
-            "do_timestamp_file": {
-                "type": "boolean",
-                "default": False,
-                "description": "Add the run's local time to each file name: <stream>-YYYYmmddTHHMMSS.jsonl.",
-            },
-            "custom_name": {
-                "type": "string",
-                "description": "File name (without .jsonl) used instead of the stream name; with several "
-                               "streams, all of them go to this one file.",
-            },
-            **COMMON_SETTINGS,
-            "mode": {**COMMON_SETTINGS["mode"], "default": "append"},
-        },
-    }
+    settings_schema: ClassVar[dict[str, Any]] = SETTINGS
+    settings: JsonlSettings
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
-        self._stamp = "-" + run_time().strftime("%Y%m%dT%H%M%S") if self.config.get("do_timestamp_file") else ""
+        self._stamp = "-" + run_time().strftime("%Y%m%dT%H%M%S") if self.settings.do_timestamp_file else ""
+
+    def read_settings(self) -> JsonlSettings:
+        return JsonlSettings.from_config(self.config)
+
+    def make_sink(self, schema: SchemaMessage) -> JsonlSink:
+        return JsonlSink(self, schema, self.settings)
 
     def shares_files(self) -> bool:
-        return bool(self.config.get("custom_name"))  # every stream to one file, as andyh1203's target does
-
-    def output_dir(self) -> Path:
-        return Path(self.config.get("destination_path") or ".").expanduser()
+        return bool(self.settings.custom_name)  # every stream to one file, as andyh1203's target does
 
     def file_path(self, stream: str) -> Path:
-        base = safe_name(self.config.get("custom_name") or stream)
-        return self.output_dir() / f"{base}{self._stamp}.jsonl"
+        base = safe_name(self.settings.custom_name or stream)
+        return self.settings.output_dir / f"{base}{self._stamp}.jsonl"
 
 
 main = target_main(TargetJsonl)

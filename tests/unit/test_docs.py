@@ -4,7 +4,8 @@
   from its settings schema, so a setting added to a schema fails here until the READMEs are
   regenerated (``python docs/gen_readmes.py``);
 - ``--about --format markdown`` lists every setting, nested ones included;
-- every config key a connector's code reads (``config.get("x")``, ``config["x"]``, the per-file
+- every config key a connector's code reads (``config.get("x")``, ``config["x"]``,
+  ``setting(SCHEMA, config, "x")``, the fields of a ``build_settings`` dataclass, the per-file
   and per-stream entries) is declared in its settings schema, so it is in ``--about`` and the
   README too;
 - every key ``sluice.yml`` accepts is in docs/sluice-yml.md.
@@ -41,10 +42,6 @@ def _load_generator() -> ModuleType:
 GEN = _load_generator()
 CONNECTORS = GEN.connectors()
 IDS = [doc.name for doc in CONNECTORS]
-
-# keys read only to refuse them with a clear error: not settings, so not declared
-READ_TO_REFUSE = {"stream_maps"}
-
 
 def test_every_connector_of_the_suite_is_documented() -> None:
     assert set(IDS) >= {"tap-csv", "tap-postgres", "tap-github", "tap-rest",
@@ -116,8 +113,7 @@ def test_about_markdown_lists_nested_settings_with_relative_required() -> None:
 
 _CONFIG_NAMES = {"config", "cfg", "settings"}
 # per-entry settings (tap-csv's files[], tap-rest's streams[]) are read as item/spec in the
-# connector's own package, and pagination settings in the HTTP kit's PaginationSettings; a
-# settings dataclass filled by build_settings(Cls, SCHEMA, config) reads each of its fields
+# connector's own package, and pagination settings in the HTTP kit's paginator_from_config
 _ENTRY_NAMES = {"item", "spec"}
 
 
@@ -149,35 +145,17 @@ def _loop_bindings(scope: ast.AST, constants: Mapping[str, list[str]]) -> dict[s
     return bound
 
 
-def _owner_name(node: ast.AST | None) -> str:
-    return node.id if isinstance(node, ast.Name) else (node.attr if isinstance(node, ast.Attribute) else "")
-
-
-def _built(node: ast.Call, names: set[str], fields: Mapping[str, list[str]]) -> list[str]:
-    """``build_settings(Cls, SCHEMA, X, **given)`` reads every field of ``Cls`` not given."""
-    if _owner_name(node.func) != "build_settings" or len(node.args) < 3 or _owner_name(node.args[2]) not in names:
-        return []
-    given = {kw.arg for kw in node.keywords}
-    return [f for f in fields.get(_owner_name(node.args[0]), []) if f not in given]
-
-
-def _reads(scope: ast.AST, names: set[str], bound: Mapping[str, set[str]],
-           fields: Mapping[str, list[str]]) -> Iterator[tuple[str, int]]:
-    """``X.get(k)``, ``X.pop(k)``, ``X[k]``, ``setting(S, X, k)`` for X (a name or attribute) in
-    ``names``, and the fields a ``build_settings`` call fills from X."""
+def _reads(scope: ast.AST, names: set[str], bound: Mapping[str, set[str]]) -> Iterator[tuple[str, int]]:
+    """``X.get(k)``, ``X.pop(k)``, ``X[k]`` for X (a name or attribute) in ``names``."""
     for node in ast.walk(scope):
         owner: ast.AST | None = None
         key: ast.AST | None = None
-        if isinstance(node, ast.Call):
-            yield from ((field, node.lineno) for field in _built(node, names, fields))
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("get", "pop") \
                 and node.args:
             owner, key = node.func.value, node.args[0]
-        elif isinstance(node, ast.Call) and _owner_name(node.func) == "setting" and len(node.args) >= 3:
-            owner, key = node.args[1], node.args[2]
         elif isinstance(node, ast.Subscript):
             owner, key = node.value, node.slice
-        name = _owner_name(owner)
+        name = owner.id if isinstance(owner, ast.Name) else (owner.attr if isinstance(owner, ast.Attribute) else "")
         if name not in names or key is None:
             continue
         line = getattr(node, "lineno", 0)
@@ -187,8 +165,64 @@ def _reads(scope: ast.AST, names: set[str], bound: Mapping[str, set[str]],
             yield from ((value, line) for value in sorted(bound.get(key.id, ())))
 
 
-def _keys_in_file(path: Path, names: set[str]) -> Iterator[tuple[str, int]]:
+# A frozen settings dataclass: its name -> (its own fields, its base classes' names)
+Classes = Mapping[str, tuple[list[str], list[str]]]
+
+
+def _classes(tree: ast.AST) -> dict[str, tuple[list[str], list[str]]]:
+    """Each class of a module with its annotated fields (ClassVars left out) and its bases."""
+    found: dict[str, tuple[list[str], list[str]]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef):
+            fields = [stmt.target.id for stmt in node.body if isinstance(stmt, ast.AnnAssign)
+                      and isinstance(stmt.target, ast.Name) and "ClassVar" not in ast.unparse(stmt.annotation)]
+            found[node.name] = (fields, [b.id for b in node.bases if isinstance(b, ast.Name)])
+    return found
+
+
+def _fields(name: str, classes: Classes) -> list[str]:
+    fields, bases = classes[name]
+    return [f for base in bases if base in classes for f in _fields(base, classes)] + fields
+
+
+def _owner(node: ast.AST) -> str:
+    return node.id if isinstance(node, ast.Name) else (node.attr if isinstance(node, ast.Attribute) else "")
+
+
+def _settings_reads(scope: ast.AST, names: set[str], bound: Mapping[str, set[str]], classes: Classes,
+                    owner: str) -> Iterator[tuple[str, int]]:
+    """``setting(schema, X, k)``, and ``build_settings(Cls, schema, X, **given)``: each field of the
+    dataclass ``Cls`` not given is read as the setting of its name (protocol/settings.py); X (the
+    mapping read from, a name or attribute) must be one of ``names``."""
+    for node in ast.walk(scope):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+        source = node.args[1 if func == "setting" else 2] if len(node.args) > 2 else None
+        if source is not None and _owner(source) not in names:
+            continue
+        if func == "setting":
+            key = node.args[2] if len(node.args) > 2 else next(
+                (kw.value for kw in node.keywords if kw.arg == "name"), None)
+            if isinstance(key, ast.Constant) and isinstance(key.value, str):
+                yield key.value, node.lineno
+            elif isinstance(key, ast.Name):
+                yield from ((value, node.lineno) for value in sorted(bound.get(key.id, ())))
+        elif func == "build_settings" and node.args:
+            cls = ast.unparse(node.args[0])
+            cls = owner if cls == "cls" else cls
+            if cls not in classes:  # the scan would be blind to its fields: say so
+                yield f"<settings class {cls} not found by the scan>", node.lineno
+                continue
+            given = {kw.arg for kw in node.keywords}
+            yield from ((field, node.lineno) for field in _fields(cls, classes) if field not in given)
+
+
+def _keys_in_file(path: Path, names: set[str], classes: Classes | None = None) -> Iterator[tuple[str, int]]:
     tree = ast.parse(path.read_text())
+    classes = {**_classes(tree), **(classes or {})}
+    owners = {id(stmt): node.name for node in ast.walk(tree) if isinstance(node, ast.ClassDef)
+              for stmt in node.body if isinstance(stmt, ast.FunctionDef)}
     constants: dict[str, list[str]] = {}
     for node in tree.body:  # module-level tuples of setting names: DIALECT_OPTIONS = ("delimiter", ...)
         if isinstance(node, ast.Assign | ast.AnnAssign):
@@ -197,15 +231,11 @@ def _keys_in_file(path: Path, names: set[str]) -> Iterator[tuple[str, int]]:
             for target in targets:
                 if isinstance(target, ast.Name) and values:
                     constants[target.id] = values
-    fields = {node.name: [f.target.id for f in node.body if isinstance(f, ast.AnnAssign)
-                          and isinstance(f.target, ast.Name) and "ClassVar" not in ast.unparse(f.annotation)]
-              for node in ast.walk(tree) if isinstance(node, ast.ClassDef)}  # settings dataclasses
-    owners = {id(f): fields[node.name] for node in ast.walk(tree) if isinstance(node, ast.ClassDef)
-              for f in node.body}  # methods: ``cls`` is their class
     scopes = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
     for scope in scopes:
-        own = {**fields, "cls": owners[id(scope)]} if id(scope) in owners else fields
-        yield from _reads(scope, names, _loop_bindings(scope, constants), own)
+        bound = _loop_bindings(scope, constants)
+        yield from _reads(scope, names, bound)
+        yield from _settings_reads(scope, names, bound, classes, owners.get(id(scope), ""))
 
 
 def _module_file(name: str) -> Path | None:
@@ -261,13 +291,14 @@ def keys_read(doc: Any) -> dict[str, str]:
     found: dict[str, str] = {}
     files = _source_files(f"{doc.source_dir.parent.name}.{doc.source_dir.name}.__main__")
     own_text = "".join(path.read_text() for path in files if path.is_relative_to(doc.source_dir))
+    classes = {name: found for path in files for name, found in _classes(ast.parse(path.read_text())).items()}
     for path in files:
         names = set(_CONFIG_NAMES)
         if path.is_relative_to(doc.source_dir) or (
                 path == ROOT / "protocol" / "http" / "paginators.py"
                 and ("paginator_from_config" in own_text or "PaginationSettings" in own_text)):
             names |= _ENTRY_NAMES
-        for key, line in _keys_in_file(path, names):
+        for key, line in _keys_in_file(path, names, classes):
             found.setdefault(key, f"{path.relative_to(ROOT)}:{line}")
     return found
 
@@ -276,8 +307,7 @@ def keys_read(doc: Any) -> dict[str, str]:
 def test_every_config_key_the_code_reads_is_declared(doc: Any) -> None:
     declared = set(_schema_names(doc.settings_schema))
     read = keys_read(doc)
-    undeclared = sorted(f"{key} ({where})" for key, where in read.items()
-                        if key not in declared and key not in READ_TO_REFUSE)
+    undeclared = sorted(f"{key} ({where})" for key, where in read.items() if key not in declared)
     assert not undeclared, f"{doc.name} reads settings its schema does not declare: {', '.join(undeclared)}"
 
 
@@ -294,6 +324,36 @@ def test_the_code_scan_reaches_the_shared_modules() -> None:
     assert "size_param" not in keys_read(by_name["tap-github"])  # its pagination is not configurable
     assert {"entity", "delimiter", "encoding"} <= set(keys_read(by_name["tap-csv"]))  # files[] entries
     assert {"size_param", "replication_param"} <= set(keys_read(by_name["tap-rest"]))  # streams[] entries
+    # settings read through protocol/settings.py: setting(...) and the fields of build_settings' dataclass
+    assert "max_parallel_reads" in keys_read(by_name["tap-postgres"])  # TapSettings, built by cls
+    csv_keys = set(keys_read(by_name["target-csv"]))
+    # own and inherited (FileSettings) fields, setting() calls, one in a loop over the path aliases
+    assert {"file_naming_scheme", "compression", "stream_maps", "output_path_prefix"} <= csv_keys
+    assert not {"output_dir", "overwrite"} & csv_keys  # derived fields are given, not read
+
+
+def test_the_code_scan_sees_undeclared_settings_read_through_the_settings_kit(tmp_path: Path) -> None:
+    planted = tmp_path / "planted.py"
+    planted.write_text(
+        "from dataclasses import dataclass\n"
+        "from protocol.settings import build_settings, setting\n"
+        "NAMES = ('looped_name',)\n"
+        "@dataclass(frozen=True)\n"
+        "class Base:\n"
+        "    base_field: int\n"
+        "@dataclass(frozen=True)\n"
+        "class Planted(Base):\n"
+        "    planted_field: str\n"
+        "    derived: int\n"
+        "def read(config):\n"
+        "    for name in NAMES:\n"
+        "        setting(S, config, name)\n"
+        "    return build_settings(Planted, S, config, derived=setting(S, config, 'undeclared_x'))\n"
+        "def blind(config):\n"
+        "    return build_settings(Elsewhere, S, config)\n")
+    found = {key for key, _ in _keys_in_file(planted, set(_CONFIG_NAMES))}
+    assert found == {"looped_name", "undeclared_x", "base_field", "planted_field",
+                     "<settings class Elsewhere not found by the scan>"}
 
 
 # -- sluice.yml ------------------------------------------------------------------------------
