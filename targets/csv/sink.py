@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import IO, Any
 
 from protocol import RecordMessage, SchemaMessage, TargetError, dumps, field_types
-from targets.files import FileSink, FileTarget
+from targets.files import DurableFile, FileSink
 from targets.files.sink import SPILL_ROWS
 
-__all__ = ["CsvSink"]
+__all__ = ["CsvSink", "CsvSinkSettings"]
 
 _PLAIN = frozenset({"string", "integer", "number", "null"})
 # The file is read back (its header; every row when the header widens): a cell is as large as
@@ -48,14 +49,23 @@ def _cell(value: Any) -> Any:
     return value
 
 
-class CsvSink(FileSink):
-    target: FileTarget
+@dataclass(frozen=True)
+class CsvSinkSettings:
+    """What a CSV sink reads of target-csv's settings (built by the target)."""
 
-    def __init__(self, target: FileTarget, schema: SchemaMessage) -> None:
-        super().__init__(target, schema)
+    csv_options: Mapping[str, Any]  # csv.writer keyword arguments
+    validate_records: bool
+    record_sort_property_name: str | None
+
+
+class CsvSink(FileSink):
+    settings: CsvSinkSettings
+
+    def __init__(self, schema: SchemaMessage, loader: DurableFile, settings: CsvSinkSettings) -> None:
+        super().__init__(schema, loader, settings)
         if csv.field_size_limit() < _FIELD_LIMIT:
             csv.field_size_limit(_FIELD_LIMIT)
-        options = target.csv_options  # type: ignore[attr-defined]
+        options = dict(settings.csv_options)
         self._dialect: dict[str, Any] = options
         self._buf = _Lines()
         self._writer = csv.writer(self._buf, **options)
@@ -64,17 +74,16 @@ class CsvSink(FileSink):
         self.header: list[str] = self._existing_header()  # the header row in the file, [] if none yet
         self.columns: list[str] = list(self.header)
         self._colset = set(self.columns)
-        self._special: list[int] = [] if target.validate_records else list(range(len(self.columns)))
+        self._special: list[int] = [] if settings.validate_records else list(range(len(self.columns)))
         self._widened = False
-        sort_by = target.config.get("record_sort_property_name")
-        self._sort_by: str | None = sort_by or None
+        self._sort_by: str | None = settings.record_sort_property_name
         self._rows: list[list[Any]] = []
         self._add_columns(list(schema.schema.get("properties") or {}))
 
     # -- columns ---------------------------------------------------------------------------
 
     def _existing_header(self) -> list[str]:
-        if self.target.overwrite or self.file.existing_size() == 0:
+        if self.file.overwrite or self.file.existing_size() == 0:
             return []
         try:
             with self.file.read_existing() as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as text:
@@ -87,7 +96,7 @@ class CsvSink(FileSink):
 
     def _add_columns(self, names: list[str]) -> None:
         props = self.schema.get("properties") or {}
-        validated = self.target.validate_records
+        validated = self.settings.validate_records
         for name in names:
             if name in self._colset:
                 continue
@@ -167,7 +176,7 @@ class CsvSink(FileSink):
         super().abort()
 
     def close(self) -> None:
-        if not self.file.opened and (self.target.overwrite or self.file.existing_size() == 0):
+        if not self.file.opened and (self.file.overwrite or self.file.existing_size() == 0):
             head = _Lines()  # the stream had no records: a file with the header only
             csv.writer(head, **self._dialect).writerow(self.columns)
             try:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from protocol import target_main
-from targets.csv.sink import CsvSink
+from targets.csv.sink import CsvSink, CsvSinkSettings
 from targets.files import FileTarget, safe_name
 from targets.files.naming import run_time
 from targets.files.target import COMMON_SETTINGS
@@ -98,9 +98,11 @@ class TargetCsv(FileTarget):
             "{datestamp}": started.strftime(self.config.get("datestamp_format") or "%Y-%m-%d"),
             "{timestamp}": started.strftime(self.config.get("timestamp_format") or "%Y-%m-%d.T%H%M%S"),
         }
-        self.csv_options: dict[str, Any] = {"dialect": "excel"}
+        csv_options: dict[str, Any] = {"dialect": "excel"}
         if self.config.get("escape_character"):
-            self.csv_options["escapechar"] = self.config["escape_character"]
+            csv_options["escapechar"] = self.config["escape_character"]
+        self.settings = CsvSinkSettings(csv_options, self.validate_records,
+                                        self.config.get("record_sort_property_name") or None)
 
     def write_mode(self) -> str:
         if self.config.get("mode"):

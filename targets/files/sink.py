@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from protocol import SchemaMessage, Sink, TargetError
 from targets.files.durable import DurableFile
-from targets.files.target import FileTarget
 
 __all__ = ["SPILL_BYTES", "SPILL_ROWS", "FileSink"]
 
@@ -23,12 +22,12 @@ class FileSink(Sink):
     Subclasses render records in :meth:`add` and hand over the pending bytes in :meth:`take`.
     """
 
-    target: FileTarget
+    loader: DurableFile
     line_based: ClassVar[bool] = False  # one record per line: a torn last line can be repaired
 
-    def __init__(self, target: FileTarget, schema: SchemaMessage) -> None:
-        super().__init__(target, schema)
-        self.file: DurableFile = target.file_for(self.stream, line_based=self.line_based)
+    def __init__(self, schema: SchemaMessage, loader: DurableFile, settings: Any) -> None:
+        super().__init__(schema, loader, settings)
+        self.file = loader
 
     def take(self) -> bytes:
         """The rendered, not yet written bytes; the buffer is emptied."""
