@@ -101,6 +101,9 @@ class _Kept:
         self.spool.seek(0)
         self.spool.truncate()
 
+    def close(self) -> None:
+        self.spool.close()
+
 
 class Chunk:
     """One chunk of COPY data in the open transaction (:meth:`Session.chunk`). Its first
@@ -335,7 +338,7 @@ class Session:
     def close(self) -> None:
         self.rollback()
         self._pool.shutdown(wait=True)
-        self._kept.spool.close()
+        self._kept.close()
         self.conn.close()
 
 
