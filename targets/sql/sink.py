@@ -4,7 +4,8 @@ Rows are encoded as records arrive and written to the database in chunks (bounde
 rows and by size) inside one open transaction, so memory stays flat whatever the
 batch size. The target's drain flushes every sink and then calls :meth:`SQLTarget.commit`
 once, before it emits the STATE: either everything before the STATE is committed, or,
-on any error, the open transaction is rolled back and nothing after the last STATE is.
+on any error, the open transaction is rolled back (``Target.abort``) and nothing after the
+last STATE is. A sink is given the target's one :class:`Loader` and its :class:`SQLSettings`.
 """
 
 from __future__ import annotations
@@ -19,14 +20,14 @@ from protocol.exactly_once import CAPABILITY, Committed
 from protocol.lane import RecordRun
 from protocol.schema import property_schemas
 from targets.sql.dialect import DELETED_COLUMN, VERSION_COLUMN, Loader, MetaValues, utc_now
-from targets.sql.settings import COMMON_SETTINGS, SQLSettings
+from targets.sql.settings import SQLSettings
 from targets.sql.table import Existing, TableSpec, Wanted, plan_table
 from targets.sql.types import INTEGER, TIMESTAMP, logical_type
 
 if TYPE_CHECKING:
     from targets.sql.rawrows import RawRows
 
-__all__ = ["COMMON_SETTINGS", "METADATA_COLUMNS", "SQLSink", "SQLTarget"]
+__all__ = ["METADATA_COLUMNS", "SQLSink", "SQLTarget"]
 
 log = logging.getLogger("sluice.target.sql")
 
@@ -189,7 +190,7 @@ class SQLSink(Sink):
         self._limit = self._first_limit  # the next transaction starts with a small chunk again
         if self._batch_rows:
             emit_metric("timer", "batch_processing_time", round(time.monotonic() - self._batch_started, 6),
-                 {"stream": self.stream, "table": self.table, "rows": self._batch_rows})
+                        {"stream": self.stream, "table": self.table, "rows": self._batch_rows})
         self._batch_rows = 0
 
     def bulk_note(self) -> str:
