@@ -34,7 +34,7 @@ import backoff
 import psycopg
 from psycopg import pq
 
-from protocol.errors import TargetError
+from protocol import TargetError
 from protocol.pgconn import conninfo_from_settings, describe
 from protocol.signals import stop_held
 
