@@ -59,8 +59,9 @@ def run_cli(body: Callable[[], None]) -> None:
     """Run a CLI body; turn every error into one stderr line and an exit code.
 
     SIGTERM and SIGINT become a :class:`Terminated` error raised where the program is, so a
-    target unwinds through its abort path (uncommitted records are rolled back) before
-    exiting; while a COMMIT is in flight it waits for the outcome (see :mod:`protocol.signals`).
+    target unwinds through ``Target.abort()`` (every sink and the destination's transaction roll
+    back what was not committed) before exiting; while a COMMIT is in flight it waits for the
+    outcome (see :mod:`protocol.signals`).
     The previous handlers are back when it returns or exits.
     """
     restore = install_signal_handlers()

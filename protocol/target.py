@@ -49,7 +49,9 @@ CHECK_EVERY = 4096
 
 
 class Sink:
-    """Receives one stream's records. Subclasses implement ``add`` and ``flush``.
+    """Receives one stream's records. Subclasses implement ``add`` and ``flush``. A sink is
+    given its SCHEMA, its ``loader`` (where the records go: :meth:`Target.loader_for`) and the
+    target's frozen ``settings``, nothing else; it never reaches back into the target.
 
     A sink that sets ``accepts_runs = True`` (read when its stream's SCHEMA arrives, see
     protocol/lane.py) also implements :meth:`add_run`; the target then hands it runs of
@@ -58,8 +60,9 @@ class Sink:
 
     accepts_runs: bool = False
 
-    def __init__(self, target: Target, schema: SchemaMessage) -> None:
-        self.target = target
+    def __init__(self, schema: SchemaMessage, loader: Any, settings: Any) -> None:
+        self.loader = loader
+        self.settings = settings
         self.stream = schema.stream
         self.schema = schema.schema
         self.key_properties = schema.key_properties
@@ -99,14 +102,15 @@ class Sink:
         """
 
     def abort(self) -> None:
-        """Undo what was not committed, after a failure. Default: nothing to undo."""
+        """Drop and undo what was not committed (called by :meth:`Target.abort`). Default: nothing."""
 
     def close(self) -> None:
         """Release resources after a successful final drain."""
 
 
 class Target(ExactlyOnceMixin):
-    """Base of every target. Subclasses set ``name``, ``settings_schema`` and ``sink_class``."""
+    """Base of every target. Subclasses set ``name``, ``settings_schema`` and ``sink_class``,
+    build :attr:`settings` from the validated config and give each sink its :meth:`loader_for`."""
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
@@ -114,6 +118,7 @@ class Target(ExactlyOnceMixin):
     capabilities: ClassVar[list[str]] = ["about", "stream-maps", "schema-flattening"]
     kind: ClassVar[str] = "target"
     sink_class: ClassVar[type[Sink]] = Sink
+    settings: Any = None  #: one frozen object built from the validated config, handed to every sink
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -134,8 +139,22 @@ class Target(ExactlyOnceMixin):
     def test_connection(self) -> str:
         return "ok"
 
+    def loader_for(self, schema: SchemaMessage) -> Any:
+        """Where the records of ``schema``'s stream go, handed to its sink. Default: nothing."""
+        return None
+
     def make_sink(self, schema: SchemaMessage) -> Sink:
-        return self.sink_class(self, schema)
+        return self.sink_class(schema, self.loader_for(schema), self.settings)
+
+    def abort(self) -> None:
+        """Undo everything not committed: every sink's part, then the destination's open
+        transaction (:meth:`rollback`). The one path of every failure, stop and rollback."""
+        for sink in self.sinks.values():
+            sink.abort()
+        self.rollback()
+
+    def rollback(self) -> None:
+        """Roll back the destination's open transaction. Default: nothing (sinks undo their part)."""
 
     # -- the loop ---------------------------------------------------------------------
 
@@ -164,8 +183,7 @@ class Target(ExactlyOnceMixin):
             else:
                 self.drain()
         except BaseException:
-            for sink in self.sinks.values():
-                sink.abort()
+            self.abort()
             raise
         for sink in self.sinks.values():
             sink.close()
@@ -216,6 +234,8 @@ class Target(ExactlyOnceMixin):
             elif msg.__class__ is ActivateVersionMessage:
                 self.drain()
                 self._sink_for(msg.stream, msg.line).activate_version(msg.version)
+                if self.control is None:
+                    self.commit()  # what the version deleted (exactly-once: with the next STATE)
             elif msg.__class__ is BatchMessage:
                 self._on_batch(msg)
 
@@ -374,8 +394,6 @@ class Target(ExactlyOnceMixin):
         return "the commit in flight went through (no STATE to emit)"
 
     def commit(self) -> None:
-        """Make every flushed sink durable at once; called by the drain before the STATE.
-
-        Default: nothing (each sink's ``flush`` is durable by itself). Targets whose sinks
-        share one transaction (the SQL targets) commit it here.
-        """
+        """Make every flushed sink durable at once: by the drain before the STATE, and after an
+        ACTIVATE_VERSION. Default: nothing (each sink's ``flush`` is durable by itself); targets
+        whose sinks share one transaction (the SQL targets) commit it here."""

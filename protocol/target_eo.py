@@ -60,6 +60,9 @@ class ExactlyOnceMixin:
     def commit_done(self) -> str:
         raise NotImplementedError
 
+    def abort(self) -> None:
+        raise NotImplementedError
+
     @property
     def resuming(self) -> bool:
         """Exactly-once: this run continues one that committed part of its data and died
@@ -129,8 +132,8 @@ class ExactlyOnceMixin:
         if uncovered and verdict != TAP_OK:
             log.warning("the tap did not finish cleanly: rolled back %s received after its last STATE "
                         "(the next run reads them again)", plural(uncovered, "record"))
+            self.abort()
             for sink in self.sinks.values():
-                sink.abort()
                 sink.pending = sink.flushed = 0
             self._since_commit = 0
             self._pending_state = None  # a held STATE is rolled back with them: the next run resumes before it

@@ -19,7 +19,7 @@ from typing import IO, Any
 
 from protocol import RecordMessage, SchemaMessage, TargetError, dumps, field_types
 from targets.csv.settings import CsvSettings
-from targets.files import FileSink, FileTarget
+from targets.files import DurableFile, FileSink
 from targets.files.sink import SPILL_ROWS
 
 __all__ = ["CsvSink"]
@@ -50,11 +50,10 @@ def _cell(value: Any) -> Any:
 
 
 class CsvSink(FileSink):
-    target: FileTarget
     settings: CsvSettings
 
-    def __init__(self, target: FileTarget, schema: SchemaMessage, settings: CsvSettings) -> None:
-        super().__init__(target, schema, settings)
+    def __init__(self, schema: SchemaMessage, loader: DurableFile, settings: CsvSettings) -> None:
+        super().__init__(schema, loader, settings)
         if csv.field_size_limit() < _FIELD_LIMIT:
             csv.field_size_limit(_FIELD_LIMIT)
         options = settings.dialect
@@ -66,7 +65,7 @@ class CsvSink(FileSink):
         self.header: list[str] = self._existing_header()  # the header row in the file, [] if none yet
         self.columns: list[str] = list(self.header)
         self._colset = set(self.columns)
-        self._special: list[int] = [] if target.validate_records else list(range(len(self.columns)))
+        self._special: list[int] = [] if settings.validate_records else list(range(len(self.columns)))
         self._widened = False
         self._sort_by: str | None = settings.record_sort_property_name or None
         self._rows: list[list[Any]] = []
@@ -75,7 +74,7 @@ class CsvSink(FileSink):
     # -- columns ---------------------------------------------------------------------------
 
     def _existing_header(self) -> list[str]:
-        if self.target.overwrite or self.file.existing_size() == 0:
+        if self.file.overwrite or self.file.existing_size() == 0:
             return []
         try:
             with self.file.read_existing() as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as text:
@@ -88,7 +87,7 @@ class CsvSink(FileSink):
 
     def _add_columns(self, names: list[str]) -> None:
         props = self.schema.get("properties") or {}
-        validated = self.target.validate_records
+        validated = self.settings.validate_records
         for name in names:
             if name in self._colset:
                 continue
@@ -168,7 +167,7 @@ class CsvSink(FileSink):
         super().abort()
 
     def close(self) -> None:
-        if not self.file.opened and (self.target.overwrite or self.file.existing_size() == 0):
+        if not self.file.opened and (self.file.overwrite or self.file.existing_size() == 0):
             head = _Lines()  # the stream had no records: a file with the header only
             csv.writer(head, **self._dialect).writerow(self.columns)
             try:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from protocol import SchemaMessage, target_main
+from protocol import target_main
 from targets.csv.settings import SETTINGS, CsvSettings
 from targets.csv.sink import CsvSink
 from targets.files import FileTarget, safe_name
@@ -39,9 +39,6 @@ class TargetCsv(FileTarget):
 
     def read_settings(self) -> CsvSettings:
         return CsvSettings.from_config(self.config)
-
-    def make_sink(self, schema: SchemaMessage) -> CsvSink:
-        return CsvSink(self, schema, self.settings)
 
     def file_path(self, stream: str) -> Path:
         name = self.settings.file_naming_scheme.replace("{stream_name}", safe_name(stream))

@@ -75,6 +75,7 @@ class FileSettings:
     output_dir: Path  # where the files (and the commit marker) go
     overwrite: bool   # mode 'overwrite': each file is replaced, else appended to
     compression: str
+    validate_records: bool  # the kit validates records itself; a sink that renders values reads it too
 
     @property
     def compress(self) -> bool:

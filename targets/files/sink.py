@@ -7,7 +7,6 @@ from typing import ClassVar
 from protocol import SchemaMessage, Sink, TargetError
 from targets.files.durable import DurableFile
 from targets.files.settings import FileSettings
-from targets.files.target import FileTarget
 
 __all__ = ["SPILL_BYTES", "SPILL_ROWS", "FileSink"]
 
@@ -25,13 +24,12 @@ class FileSink(Sink):
     A sink is handed its target's settings (the frozen object, never the config mapping).
     """
 
-    target: FileTarget
+    loader: DurableFile
     line_based: ClassVar[bool] = False  # one record per line: a torn last line can be repaired
 
-    def __init__(self, target: FileTarget, schema: SchemaMessage, settings: FileSettings) -> None:
-        super().__init__(target, schema)
-        self.settings = settings
-        self.file: DurableFile = target.file_for(self.stream, line_based=self.line_based)
+    def __init__(self, schema: SchemaMessage, loader: DurableFile, settings: FileSettings) -> None:
+        super().__init__(schema, loader, settings)
+        self.file = loader
 
     def take(self) -> bytes:
         """The rendered, not yet written bytes; the buffer is emptied."""

@@ -7,12 +7,13 @@ import tempfile
 from pathlib import Path
 from typing import Any, ClassVar
 
-from protocol import ConfigError, Target, TargetError
+from protocol import ConfigError, SchemaMessage, Target, TargetError
 from protocol.exactly_once import CAPABILITY, Committed
 from protocol.settings import setting
 from targets.files.durable import DurableFile
 from targets.files.marker import Marker, Positions
 from targets.files.settings import FileSettings
+from targets.files.sink import FileSink
 
 __all__ = ["FileTarget"]
 
@@ -22,6 +23,7 @@ class FileTarget(Target):
     :meth:`make_sink` (handing the sink the settings) and :meth:`file_path`."""
 
     capabilities: ClassVar[list[str]] = ["about", CAPABILITY]
+    sink_class: ClassVar[type[FileSink]]
     exactly_once = True
     settings: FileSettings
 
@@ -95,6 +97,10 @@ class FileTarget(Target):
     def shares_files(self) -> bool:
         """Whether several streams may write to one file (target-jsonl's custom_name)."""
         return False
+
+    def loader_for(self, schema: SchemaMessage) -> DurableFile:
+        """A file sink's loader: its stream's file."""
+        return self.file_for(schema.stream, line_based=self.sink_class.line_based)
 
     def file_for(self, stream: str, *, line_based: bool = False) -> DurableFile:
         """The stream's file; streams that map to the same path share it if :meth:`shares_files`."""

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from protocol import ProtocolError, RecordMessage, SchemaMessage, dumps
-from targets.files import FileSettings, FileSink, FileTarget
+from targets.files import DurableFile, FileSettings, FileSink
 from targets.files.sink import SPILL_BYTES
 
 if TYPE_CHECKING:
@@ -32,8 +32,8 @@ class JsonlSink(FileSink):
     line_based = True
     accepts_runs = True
 
-    def __init__(self, target: FileTarget, schema: SchemaMessage, settings: FileSettings) -> None:
-        super().__init__(target, schema, settings)
+    def __init__(self, schema: SchemaMessage, loader: DurableFile, settings: FileSettings) -> None:
+        super().__init__(schema, loader, settings)
         # One growing bytearray, not a list of bytes: each orjson output is freed at once,
         # which keeps glibc from growing and trimming its heap (a page fault per record).
         self._buf = bytearray()

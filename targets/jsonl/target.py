@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from protocol import SchemaMessage, target_main
+from protocol import target_main
 from targets.files import FileTarget, safe_name
 from targets.files.naming import run_time
 from targets.jsonl.settings import SETTINGS, JsonlSettings
@@ -33,9 +33,6 @@ class TargetJsonl(FileTarget):
 
     def read_settings(self) -> JsonlSettings:
         return JsonlSettings.from_config(self.config)
-
-    def make_sink(self, schema: SchemaMessage) -> JsonlSink:
-        return JsonlSink(self, schema, self.settings)
 
     def shares_files(self) -> bool:
         return bool(self.settings.custom_name)  # every stream to one file, as andyh1203's target does

@@ -5,8 +5,10 @@ which keeps a journal of them. When the connection drops (server restart, a term
 backend, a network cut), the session reconnects with exponential backoff, replays the
 journal (the transaction was lost with the connection) and carries on; after
 ``max_tries`` it gives up with one clear :class:`TargetError`. The journal is emptied
-by every commit; chunk data is kept in memory up to ``keep_bytes`` per transaction and
-in a spool file beyond that, so memory stays bounded.
+by every commit. The COPY data of the open transaction is the session's too: a loader wraps
+each chunk in :meth:`Session.chunk`, and the session keeps it for a replay in memory, up to
+16 chunks (``KEEP_BYTES`` when no chunk size is set), and in a spool file beyond that, so
+memory stays bounded whatever the batch size.
 
 The connection is used by one worker thread: :meth:`Session.submit` queues a statement
 and returns at once (at most ``MAX_PENDING`` wait), so the database loads one chunk
@@ -24,7 +26,7 @@ import logging
 import tempfile
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -32,17 +34,20 @@ import backoff
 import psycopg
 from psycopg import pq
 
-from protocol.errors import TargetError
+from protocol import TargetError
 from protocol.pgconn import conninfo_from_settings, describe
 from protocol.signals import stop_held
 
-__all__ = ["KEEP_BYTES", "Session", "conninfo_from_config"]
+__all__ = ["KEEP_BYTES", "Chunk", "Session", "conninfo_from_config"]
 
 log = logging.getLogger("sluice.target.postgres")
 
 T = TypeVar("T")
 MAX_PENDING = 2
+#: chunk bytes of the open transaction kept in memory for a replay when no chunk size is set
 KEEP_BYTES = 32 * 1024 * 1024
+KEEP_CHUNKS = 16  # when it is set: this many chunks
+SPOOL_MEMORY = 16 * 1024 * 1024  # the spool file itself stays in memory up to this size
 Op = Callable[[psycopg.Connection[Any]], Any]
 
 
@@ -60,11 +65,77 @@ class _Skipped(Exception):
     """Internal: a queued statement not run because an earlier one failed."""
 
 
+class _Kept:
+    """The COPY data of the open transaction, kept for a replay: in memory up to ``limit``
+    bytes, in a spool file beyond that. Emptied by every commit and rollback."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.in_memory = 0
+        self.spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY)
+
+    def keep(self, data: bytes) -> int:
+        """Keep ``data``: -1 when it may stay in memory (the caller holds it), else its offset
+        in the spool file (the caller lets it go)."""
+        if self.in_memory + len(data) <= self.limit:
+            self.in_memory += len(data)
+            return -1
+        spool = self.spool
+        spool.seek(0, 2)
+        offset = spool.tell()
+        spool.write(data)
+        return offset
+
+    def read(self, offset: int, size: int) -> Iterator[bytes]:
+        spool = self.spool
+        spool.seek(offset)
+        while size:
+            block = spool.read(min(size, 4 * 1024 * 1024))
+            if not block:
+                break
+            yield block
+            size -= len(block)
+
+    def clear(self) -> None:
+        self.in_memory = 0
+        self.spool.seek(0)
+        self.spool.truncate()
+
+    def close(self) -> None:
+        self.spool.close()
+
+
+class Chunk:
+    """One chunk of COPY data in the open transaction (:meth:`Session.chunk`). Its first
+    :meth:`blocks` sends it and hands it to the session to keep; a replay reads it back."""
+
+    __slots__ = ("_data", "_kept", "_offset", "_sent", "size")
+
+    def __init__(self, data: bytes, kept: _Kept) -> None:
+        self._data: bytes | None = data
+        self._kept = kept
+        self._offset = -1
+        self._sent = False
+        self.size = len(data)
+
+    def blocks(self) -> Iterator[bytes]:
+        data = self._data
+        if data is None:
+            yield from self._kept.read(self._offset, self.size)
+            return
+        if not self._sent:
+            self._sent = True
+            self._offset = self._kept.keep(data)
+            if self._offset >= 0:
+                self._data = None
+        yield data
+
+
 class Session:
     """One connection, its open transaction and the journal that can rebuild it."""
 
     def __init__(self, conninfo: str, params: Mapping[str, Any], *, max_tries: int = 6,
-                 max_wait: float = 8.0, keep_bytes: int = KEEP_BYTES) -> None:
+                 max_wait: float = 8.0, chunk_size: int | None = None) -> None:
         self._conninfo = conninfo
         self._params = dict(params)
         self.where = describe(conninfo, params)
@@ -81,10 +152,7 @@ class Session:
         #: COMMIT, txid_status() tells whether that commit went through
         self._xid: int | None = None
         self._backend: int | None = None  # the server process of that transaction
-        self.spool = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)
-        #: chunk bytes of the open transaction kept in memory (beyond: the spool)
-        self.keep_bytes = keep_bytes
-        self.kept = 0
+        self._kept = _Kept(KEEP_CHUNKS * chunk_size if chunk_size else KEEP_BYTES)
         self.conn = self._connect()
 
     def _connect(self) -> psycopg.Connection[Any]:
@@ -229,6 +297,11 @@ class Session:
         self._settle(MAX_PENDING - 1)
         self._pending.append(self._pool.submit(self._execute, op, True))
 
+    def chunk(self, data: bytes) -> Chunk:
+        """``data``, COPY data that a statement of the open transaction sends with
+        :meth:`Chunk.blocks`, kept by the session until the commit for a replay."""
+        return Chunk(data, self._kept)
+
     def run(self, op: Callable[[psycopg.Connection[Any]], T], *, journal: bool = True) -> T:
         """Run ``op(conn)`` after every queued statement; return its result."""
         future = self._pool.submit(self._execute, op, journal)
@@ -243,9 +316,7 @@ class Session:
             self.run(self._commit_op, journal=False)
         self._xid = None
         self._journal.clear()
-        self.kept = 0
-        self.spool.seek(0)
-        self.spool.truncate()
+        self._kept.clear()
 
     def rollback(self) -> None:
         self._failed = True
@@ -257,9 +328,7 @@ class Session:
         self._failed = False
         self._xid = None
         self._journal.clear()
-        self.kept = 0
-        self.spool.seek(0)
-        self.spool.truncate()
+        self._kept.clear()
         if not (self.conn.closed or self.conn.broken):
             try:
                 self.conn.rollback()
@@ -269,7 +338,7 @@ class Session:
     def close(self) -> None:
         self.rollback()
         self._pool.shutdown(wait=True)
-        self.spool.close()
+        self._kept.close()
         self.conn.close()
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import psycopg
 from psycopg import errors as pg_errors
 
-from protocol.errors import TargetError
+from protocol import TargetError
 from protocol.exactly_once import Committed
 from targets.postgres.connection import Session
 from targets.postgres.copytext import compile_encoder, counting_converter, integer_value, text_value
@@ -75,53 +75,14 @@ def _statement(sql: bytes, params: tuple[Any, ...] | None = None) -> Callable[[p
     return run
 
 
-class _Chunk:
-    """COPY data of one chunk, kept until the commit for a replay after a reconnect: in
-    memory while the open transaction keeps at most ``Session.keep_bytes``, else in the
-    session's spool file (so memory stays bounded whatever the batch size)."""
-
-    __slots__ = ("data", "offset", "sent", "session", "size")
-
-    def __init__(self, data: bytes, session: Session) -> None:
-        self.data: bytes | None = data
-        self.session = session
-        self.offset = -1
-        self.size = len(data)
-        self.sent = False
-
-    def blocks(self) -> Any:
-        session = self.session
-        if self.data is not None:
-            data = self.data
-            if not self.sent:
-                self.sent = True
-                if session.kept + self.size <= session.keep_bytes:
-                    session.kept += self.size
-                else:
-                    spool = session.spool
-                    spool.seek(0, 2)
-                    self.offset = spool.tell()
-                    spool.write(data)
-                    self.data = None
-            yield data
-            return
-        spool = session.spool
-        spool.seek(self.offset)
-        left = self.size
-        while left:
-            block = spool.read(min(left, 4 * 1024 * 1024))
-            if not block:
-                break
-            yield block
-            left -= len(block)
-
-
 class PostgresLoader(Loader):
     name = "postgres"
     max_identifier_bytes = 63
     can_alter = True
     chunk_size = 2 * 1024 * 1024  # small chunks: less to wait for at each commit, less memory
     csv_rows = True
+
+    schema: str
 
     def __init__(self, session: Session, schema: str, *, chunk_size: int | None = None) -> None:
         self.session = session
@@ -321,7 +282,7 @@ class PostgresLoader(Loader):
             stage, create = "", b""
             copy_sql = f"COPY {target} ({cols}) FROM STDIN".encode() + options
             after = []
-        chunk = _Chunk(data, self.session)
+        chunk = self.session.chunk(data)
 
         direct_sql = f"COPY {target} ({cols}) FROM STDIN".encode() + options
 
@@ -362,7 +323,7 @@ class PostgresLoader(Loader):
     def rollback(self) -> None:
         self.session.rollback()
 
-    def activate_version(self, spec: TableSpec, version: int, *, hard_delete: bool, commit: bool = True) -> None:
+    def activate_version(self, spec: TableSpec, version: int, *, hard_delete: bool) -> None:
         q = _qual(spec.schema, spec.table).replace("%", "%%")
         ver = quote_identifier(VERSION_COLUMN)
         old = f"({ver} IS NULL OR {ver} < %s)"
@@ -373,8 +334,6 @@ class PostgresLoader(Loader):
             deleted = quote_identifier(DELETED_COLUMN)
             sql, params = f"UPDATE {q} SET {deleted} = %s WHERE {old} AND {deleted} IS NULL", (utc_now(), version)
         self.session.run(_statement(sql.encode(), params))
-        if commit:
-            self.session.commit()
 
     def save_state(self, schema: str | None, state_id: str, committed: Committed) -> None:
         self._ensure_schema()

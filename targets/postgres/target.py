@@ -10,34 +10,17 @@ from __future__ import annotations
 import logging
 from typing import IO, Any, ClassVar
 
-from protocol.cli import target_main
-from protocol.pgconn import CONNECTION_SETTINGS, SSL_SETTINGS, describe
-from protocol.wording import plural
-from protocol.writer import MessageWriter
-from targets.postgres.connection import KEEP_BYTES, Session, conninfo_from_config
+from protocol import MessageWriter, plural, target_main
+from protocol.pgconn import describe
+from targets.postgres.connection import Session, conninfo_from_config
 from targets.postgres.dialect import PostgresLoader
+from targets.postgres.settings import SETTINGS, PostgresSettings
 from targets.sql.dialect import Loader
-from targets.sql.sink import COMMON_SETTINGS, SQLSink, SQLTarget
+from targets.sql.sink import SQLSink, SQLTarget
 
 __all__ = ["PostgresTarget", "main"]
 
 log = logging.getLogger("sluice.target.postgres")
-
-
-SETTINGS: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        **CONNECTION_SETTINGS,
-        "dialect+driver": {"type": "string", "default": "postgresql+psycopg",
-                           "description": "Accepted for compatibility; psycopg 3 is always used."},
-        "default_target_schema": {"type": "string", "default": "public",
-                                  "description": "Schema to load into (created if missing)."},
-        **SSL_SETTINGS,
-        "connection_retries": {"type": "integer", "minimum": 0, "default": 5,
-                               "description": "Reconnects (with exponential backoff) after a dropped connection."},
-        **COMMON_SETTINGS,
-    },
-}
 
 
 class PostgresTarget(SQLTarget):
@@ -47,11 +30,12 @@ class PostgresTarget(SQLTarget):
     )
     settings_schema: ClassVar[dict[str, Any]] = SETTINGS
     loader_class: ClassVar[type[Loader]] = PostgresLoader
+    settings: PostgresSettings
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
+        self.settings = PostgresSettings.from_config(self.config)
         self.conninfo, self.params = conninfo_from_config(self.config)
-        self.db_schema = str(self.config.get("default_target_schema") or "public")
 
     def run(self, source: IO[bytes], out: MessageWriter) -> None:
         try:
@@ -75,15 +59,13 @@ class PostgresTarget(SQLTarget):
                         "store them)", names, column, plural(n, "value"))
 
     def destination(self) -> str:
-        return f"PostgreSQL {describe(self.conninfo, self.params)}, schema {self.db_schema}"
+        return f"PostgreSQL {describe(self.conninfo, self.params)}, schema {self.settings.default_target_schema}"
 
     def open_loader(self) -> Loader:
-        retries = int(self.config.get("connection_retries", 5))
-        # chunks of the open transaction kept in memory for a replay: 16 chunks when the chunk
-        # size is set (batch_size_bytes bounds memory), else up to KEEP_BYTES; then a spool file
-        keep = 16 * self.chunk_size if self.chunk_size else KEEP_BYTES
-        session = Session(self.conninfo, self.params, max_tries=retries + 1, keep_bytes=keep)
-        return PostgresLoader(session, str(self.db_schema), chunk_size=self.chunk_size or None)
+        settings = self.settings
+        session = Session(self.conninfo, self.params, max_tries=settings.connection_retries + 1,
+                          chunk_size=settings.batch_size_bytes)
+        return PostgresLoader(session, settings.default_target_schema, chunk_size=settings.batch_size_bytes)
 
 
 main = target_main(PostgresTarget)

@@ -2,7 +2,8 @@
 
 from targets.sql.dialect import Loader, MetaValues, quote_identifier
 from targets.sql.naming import IdentifierMapper, safe_identifier
-from targets.sql.sink import COMMON_SETTINGS, METADATA_COLUMNS, SQLSink, SQLTarget
+from targets.sql.settings import COMMON_SETTINGS, SQLSettings
+from targets.sql.sink import METADATA_COLUMNS, SQLSink, SQLTarget
 from targets.sql.table import Existing, TableSpec, plan_table
 from targets.sql.types import logical_type, widen
 
@@ -13,6 +14,7 @@ __all__ = [
     "IdentifierMapper",
     "Loader",
     "MetaValues",
+    "SQLSettings",
     "SQLSink",
     "SQLTarget",
     "TableSpec",

@@ -1,11 +1,11 @@
 """The one interface between the SQL core and a database (SQLite, PostgreSQL, ...).
 
-A :class:`Loader` owns one connection and one open transaction. The core calls it in
-this order, and nothing is committed except by :meth:`Loader.commit` (called by the
-target after every sink flushed, just before the STATE goes out) and by
-:meth:`Loader.activate_version` (called right after a drain)::
+A :class:`Loader` owns one connection, one open transaction and the tables the run's
+streams claimed. It is what a SQL sink is given besides its settings. The core calls it in
+this order, and nothing is committed except by :meth:`Loader.commit` (called by the target
+after every sink flushed, just before the STATE goes out, and after an ACTIVATE_VERSION)::
 
-    describe -> apply -> encoder -> write* -> commit | rollback
+    claim_table -> describe -> apply -> encoder -> write* -> commit | rollback
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 from protocol.exactly_once import Committed
 from targets.sql.naming import IdentifierMapper
+from targets.sql.owners import OWNERS_TABLE, TableClaims
 from targets.sql.table import Action, Existing, TableSpec
 
 __all__ = ["DELETED_COLUMN", "OWNERS_TABLE", "VERSION_COLUMN", "Encoder", "Loader", "MetaValues", "meta_row",
@@ -26,8 +27,6 @@ __all__ = ["DELETED_COLUMN", "OWNERS_TABLE", "VERSION_COLUMN", "Encoder", "Loade
 Encoder = Callable[[dict[str, Any], Any], Any]
 VERSION_COLUMN = "_sdc_table_version"
 DELETED_COLUMN = "_sdc_deleted_at"
-#: which stream each table was created for (see targets/sql/owners.py)
-OWNERS_TABLE = "_sluice_tables"
 
 
 def utc_now() -> str:
@@ -92,17 +91,30 @@ class Loader(ABC):
     case_insensitive: ClassVar[bool] = False
     #: whether a column's type can be changed in place (else: a sibling column)
     can_alter: ClassVar[bool] = True
-    #: rows are measured with ``len(row)``; a chunk is written when it reaches this
+    #: the database schema the tables are in (None: the database has none)
+    schema: str | None = None
+    #: a chunk is written when its rows, measured by ``row_size``, reach ``chunk_size``, or
+    #: when it holds ``chunk_rows`` rows
     chunk_size: int = 8 * 1024 * 1024
     chunk_rows: int = 50_000
+    row_size: Callable[[Any], int] = staticmethod(len)
     #: whether :meth:`write_csv` is implemented (rows built in bulk from decoded records)
     csv_rows: ClassVar[bool] = False
     #: for a database that cannot store NUL characters: how many values had them removed, per
     #: (table, column), counted by the row builders; None where NUL is stored as it is
     nul_removed: Counter[tuple[str, str]] | None = None
 
+    _claims: TableClaims | None = None
+
     def mapper(self) -> IdentifierMapper:
         return IdentifierMapper(self.max_identifier_bytes, case_insensitive=self.case_insensitive)
+
+    def claim_table(self, stream: str, name: str, line: int | None, *, adopt_existing: bool) -> str:
+        """The table of ``stream`` (``name`` as configured), its own for this run (see
+        targets/sql/owners.py), or ConfigError."""
+        if self._claims is None:
+            self._claims = TableClaims(self, self.schema)
+        return self._claims.claim(stream, name, line, adopt_existing=adopt_existing)
 
     @abstractmethod
     def check(self) -> str:
@@ -146,9 +158,9 @@ class Loader(ABC):
         """Undo the open transaction. Safe to call more than once and after a failure."""
 
     @abstractmethod
-    def activate_version(self, spec: TableSpec, version: int, *, hard_delete: bool, commit: bool = True) -> None:
-        """Delete (or mark ``_sdc_deleted_at``) rows of versions older than ``version``; commit
-        (unless ``commit`` is false: exactly-once commits only with a STATE)."""
+    def activate_version(self, spec: TableSpec, version: int, *, hard_delete: bool) -> None:
+        """Delete (or mark ``_sdc_deleted_at``) rows of versions older than ``version`` in the
+        open transaction (the target commits it)."""
 
     def save_state(self, schema: str | None, state_id: str, committed: Committed) -> None:
         """Write the committed state (targets/sql/statetable.py) into the open transaction."""

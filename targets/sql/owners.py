@@ -23,14 +23,19 @@ starting with ``_sluice_`` are reserved for the target's own tables.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
-from protocol.errors import ConfigError
-from targets.sql.dialect import OWNERS_TABLE, Loader
+from protocol import ConfigError
+
+if TYPE_CHECKING:
+    from targets.sql.dialect import Loader
 
 __all__ = ["OWNERS_TABLE", "RESERVED_PREFIX", "TableClaims"]
 
 log = logging.getLogger("sluice.target.sql")
 
+#: which stream each table was created for
+OWNERS_TABLE = "_sluice_tables"
 RESERVED_PREFIX = "_sluice_"
 
 
@@ -40,18 +45,19 @@ def _recorded(stream: str) -> str:
 
 
 class TableClaims:
-    """The tables claimed by the streams of one run, checked against the recorded owners."""
+    """The tables claimed by the streams of one run (kept by its :class:`Loader`), checked
+    against the recorded owners."""
 
-    def __init__(self, loader: Loader, schema: str | None, *, adopt_existing: bool) -> None:
+    def __init__(self, loader: Loader, schema: str | None) -> None:
         self.loader = loader
         self.schema = schema
-        self.adopt_existing = adopt_existing
         self.mapper = loader.mapper()
         self._claimed: dict[str, tuple[str, str]] = {}  # same_key(table) -> (table, stream)
 
-    def claim(self, stream: str, name: str, line: int | None) -> str:
+    def claim(self, stream: str, name: str, line: int | None, *, adopt_existing: bool) -> str:
         """The table of ``stream`` (``name`` as configured, not yet a safe identifier);
-        raises ConfigError when it belongs to another stream or to nobody."""
+        raises ConfigError when it belongs to another stream or, unless ``adopt_existing``,
+        to nobody."""
         table = self.mapper.one(name)
         key = self.mapper.same_key(table)
         at = f"line {line}: " if line is not None else ""
@@ -67,7 +73,7 @@ class TableClaims:
         if exists and owner is not None and owner != me:
             raise self._collision(at, stream, owner, table, table, earlier=True)
         if exists and owner is None:
-            if not self.adopt_existing:
+            if not adopt_existing:
                 raise ConfigError(
                     f"{at}stream '{stream}' would load into table \"{table}\", which exists and was not created by "
                     f"this target for the stream; set adopt_existing_tables to load into it, or map the stream "

@@ -15,9 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from protocol.errors import TargetError
+from protocol import TargetError, dumps
 from protocol.exactly_once import Committed
-from protocol.jsoncodec import dumps
 from targets.sql import statetable
 from targets.sql import types as T
 from targets.sql.dialect import (
@@ -96,16 +95,30 @@ def _same(value: Any) -> Any:
     return value
 
 
+def _row_bytes(row: tuple[Any, ...]) -> int:
+    """About the bytes a row holds in memory: text by its length, 8 for any value."""
+    size = 8 * len(row)
+    for value in row:
+        if value.__class__ is str:
+            size += len(value)
+    return size
+
+
 class SQLiteLoader(Loader):
     name = "sqlite"
     max_identifier_bytes = None
     case_insensitive = True
     can_alter = False
-    chunk_size = 5_000 * 64  # rows are measured in columns: chunks are bounded by rows
+    chunk_size = 5_000 * 64  # without batch_size_bytes, rows are measured in columns: chunks are bounded by rows
     chunk_rows = 5_000
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, chunk_size: int | None = None) -> None:
+        """``chunk_size``: batch_size_bytes; rows are then measured in bytes and sent to the
+        database when the buffered bytes reach it."""
         self.path = path
+        if chunk_size:
+            self.chunk_size = chunk_size
+            self.row_size = _row_bytes
         try:
             if path != ":memory:":
                 Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
@@ -264,7 +277,7 @@ class SQLiteLoader(Loader):
             except sqlite3.Error as exc:
                 log.warning("rollback failed: %s", exc)
 
-    def activate_version(self, spec: TableSpec, version: int, *, hard_delete: bool, commit: bool = True) -> None:
+    def activate_version(self, spec: TableSpec, version: int, *, hard_delete: bool) -> None:
         q = self._table(spec.schema, spec.table)
         ver = quote_identifier(VERSION_COLUMN)
         old = f"({ver} IS NULL OR {ver} < ?)"
@@ -275,8 +288,6 @@ class SQLiteLoader(Loader):
             deleted = quote_identifier(DELETED_COLUMN)
             self._run("update", lambda: self.conn.execute(
                 f"UPDATE {q} SET {deleted} = ? WHERE {old} AND {deleted} IS NULL", (utc_now(), version)))
-        if commit:
-            self.commit()
 
     def save_state(self, schema: str | None, state_id: str, committed: Committed) -> None:
         self._begin()

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from protocol.cli import target_main
-from protocol.errors import ConfigError
+from protocol import target_main
 from targets.sql.dialect import Loader
-from targets.sql.sink import COMMON_SETTINGS, SQLTarget
+from targets.sql.sink import SQLTarget
 from targets.sqlite.dialect import SQLiteLoader
+from targets.sqlite.settings import SETTINGS, SQLiteSettings
 
 __all__ = ["SQLiteTarget", "main"]
 
@@ -20,26 +20,18 @@ class SQLiteTarget(SQLTarget):
         "Load Singer streams into an SQLite database file: one table per stream, upserted by key."
     )
     loader_class: ClassVar[type[Loader]] = SQLiteLoader
-    settings_schema: ClassVar[dict[str, Any]] = {
-        "type": "object",
-        "properties": {
-            "database": {"type": "string", "description": "Path of the SQLite database file (created if missing)."},
-            "path": {"type": "string", "description": "Alias of 'database'."},
-            **COMMON_SETTINGS,
-        },
-    }
+    settings_schema: ClassVar[dict[str, Any]] = SETTINGS
+    settings: SQLiteSettings
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
-        self.path = str(self.config.get("database") or self.config.get("path") or "")
-        if not self.path:
-            raise ConfigError("invalid config", ["setting 'database': the SQLite file path is required"])
+        self.settings = SQLiteSettings.from_config(self.config)
 
     def destination(self) -> str:
-        return str(Path(self.path).resolve())
+        return str(Path(self.settings.database).resolve())
 
     def open_loader(self) -> Loader:
-        return SQLiteLoader(self.path)
+        return SQLiteLoader(self.settings.database, chunk_size=self.settings.batch_size_bytes)
 
 
 main = target_main(SQLiteTarget)

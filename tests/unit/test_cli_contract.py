@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -67,16 +68,23 @@ class NumbersTap(Tap):
         return "ok"
 
 
+@dataclass(frozen=True)
+class ListSettings:
+    fail: bool
+
+
 class ListSink(Sink):
-    def __init__(self, target: Target, schema: SchemaMessage) -> None:
-        super().__init__(target, schema)
+    settings: ListSettings
+
+    def __init__(self, schema: SchemaMessage, loader: Any, settings: ListSettings) -> None:
+        super().__init__(schema, loader, settings)
         self.rows: list[dict[str, Any]] = []
 
     def add(self, record: dict[str, Any], message: RecordMessage) -> None:
         self.rows.append(record)
 
     def flush(self) -> None:
-        if self.target.config.get("fail"):
+        if self.settings.fail:
             raise OSError(28, "No space left on device")
 
 
@@ -85,6 +93,10 @@ class ListTarget(Target):
     description = "Keeps rows."
     settings_schema: ClassVar[dict[str, Any]] = {"type": "object", "properties": {"fail": {"type": "boolean"}}}
     sink_class = ListSink
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__(config)
+        self.settings = ListSettings(bool(config.get("fail")))
 
 
 tap = tap_main(NumbersTap)

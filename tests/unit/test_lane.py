@@ -33,8 +33,8 @@ class _Sink(Sink):
     accepts_runs = True
     refuse: Any = staticmethod(lambda run: False)
 
-    def __init__(self, target: Target, schema: SchemaMessage) -> None:
-        super().__init__(target, schema)
+    def __init__(self, schema: SchemaMessage, loader: Any, settings: Any) -> None:
+        super().__init__(schema, loader, settings)
         self.got: list[tuple[str, dict[str, Any], int | None]] = []
 
     def add(self, record: dict[str, Any], message: RecordMessage) -> None:
