@@ -67,6 +67,7 @@ _TYPE = attrgetter("type")
 _STREAM = attrgetter("stream")
 _RECORD = attrgetter("record")
 _VERSION = attrgetter("version")
+_EXTRACTED = attrgetter("time_extracted")
 
 
 class ChunkReader:
@@ -188,10 +189,15 @@ class ChunkReader:
                         joined = b"\n".join([_format(raw, indent=-1) for raw in map(_RECORD, envelopes[i:j])])
                 except (msgspec.DecodeError, RecursionError):  # deep records: the reference path decides
                     ok = False
+                extracted = list(map(_EXTRACTED, envelopes[i:j])) if ok else None
+                if extracted is not None and extracted.count(None) == j - i:
+                    extracted = None
+                elif extracted is not None and not all(e is None or e.__class__ is str for e in extracted):
+                    ok = False  # a time_extracted that is not a string: the reference path keeps it as parsed
                 if ok:
                     first = reader.line_number + 1
                     reader.line_number += j - i
-                    yield RecordRun(stream, joined, j - i, first, values, version)
+                    yield RecordRun(stream, joined, j - i, first, values, version, extracted)
                     i = j
                     continue
             if lines is None or len(lines) < j:

@@ -16,6 +16,14 @@ errors are the reference path's own); a run the sink does not take in bulk is ha
 its ``add`` one record at a time by :meth:`RecordRun.messages` (in the target, the one
 place a run falls back).
 
+That fallback stays, as a safety net that our sinks do not reach: target-jsonl takes every
+run, and the SQL sinks take every run of a stream on the fast lane (their bulk rows handle
+escapes and long digit runs line by line inside the run, targets/sql/rawrows.py); an SQL
+sink refuses a run only when its table no longer maps to bulk rows, which a stream's lane
+(chosen from the same table plan) rules out. A sink of another target may refuse runs it
+cannot build; :meth:`RecordRun.messages` then gives exactly the reference lane's records,
+parsed again from the bytes (the decoded values are lossy, see there).
+
 Off with ``SLUICE_FAST_PATH=0`` or ``"fast_path": false`` in the config (tests compare both).
 """
 
@@ -75,33 +83,46 @@ class RecordRun:
     ``records`` holds the ``count`` "record" values as the exact bytes received, joined by
     b"\\n" (no newline at the end); the first one was read from line ``first_line``.
     ``values`` holds the same records decoded (instances of the stream's compiled record
-    type, in order) and ``version`` the "version" of the RECORD messages (one run never
-    mixes versions).
+    type, in order), ``version`` the "version" of the RECORD messages (one run never
+    mixes versions) and ``extracted`` their "time_extracted" strings in order (None when no
+    record of the run has one).
     """
 
-    __slots__ = ("count", "first_line", "records", "stream", "values", "version")
+    __slots__ = ("count", "extracted", "first_line", "records", "stream", "values", "version")
 
     def __init__(self, stream: str, records: bytes | memoryview, count: int, first_line: int,
-                 values: list[Any] | None = None, version: int | None = None) -> None:
+                 values: list[Any] | None = None, version: int | None = None,
+                 extracted: list[str | None] | None = None) -> None:
         self.stream = stream
         self.records = records
         self.count = count
         self.first_line = first_line
         self.values: list[Any] = values if values is not None else []
         self.version = version
+        self.extracted = extracted
 
     def split(self, head: int) -> tuple[RecordRun, RecordRun]:
         """The first ``head`` records and the rest (0 < head < count)."""
         parts = bytes(self.records).split(b"\n", head)
-        values = self.values
-        first = RecordRun(self.stream, b"\n".join(parts[:head]), head, self.first_line, values[:head], self.version)
+        values, extracted = self.values, self.extracted
+        first = RecordRun(self.stream, b"\n".join(parts[:head]), head, self.first_line, values[:head], self.version,
+                          None if extracted is None else extracted[:head])
         return first, RecordRun(self.stream, parts[head], self.count - head, self.first_line + head, values[head:],
-                                self.version)
+                                self.version, None if extracted is None else extracted[head:])
 
     def messages(self) -> Iterator[tuple[dict[str, Any], RecordMessage]]:
-        """The run as the reference lane gives it: each record parsed from its bytes, with its message."""
+        """The run exactly as the reference lane gives it: each record parsed again from its
+        bytes, with its message (line, version, time_extracted).
+
+        The one fallback of the fast lane (see the module doc). It parses the bytes, not
+        ``values``: the decoded values are not the reference lane's records (a number with a
+        digit run a float rounds, an absent optional field decoded as None, date-times as
+        ``datetime``); parsing the exact bytes again is the only lossless way back.
+        """
         line = self.first_line
-        for raw in bytes(self.records).split(b"\n"):
+        extracted = self.extracted
+        for k, raw in enumerate(bytes(self.records).split(b"\n")):
             record = loads(raw)
-            yield record, RecordMessage(self.stream, record, self.version, None, line)
+            yield record, RecordMessage(self.stream, record, self.version,
+                                        None if extracted is None else extracted[k], line)
             line += 1

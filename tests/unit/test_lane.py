@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import io
+import json
+from decimal import Decimal
 from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import protocol.target as target_module
+from protocol.chunks import ChunkReader
 from protocol.lane import Lane, RecordRun, choose_lane
 from protocol.messages import RecordMessage, SchemaMessage
+from protocol.reader import MessageReader
 from protocol.target import Sink, Target
 from protocol.writer import MessageWriter
 
@@ -122,3 +128,71 @@ def test_a_run_splits_and_gives_its_messages() -> None:
     assert (bytes(rest.records), rest.count, rest.first_line, rest.values) == (b'{"id":2}\n{"id":3}', 2, 11, ["b", "c"])
     assert [(r, m.stream, m.version, m.line) for r, m in rest.messages()] == [
         ({"id": 2}, "s", 4, 11), ({"id": 3}, "s", 4, 12)]
+
+
+# -- the fallback: a refused run's records are exactly the reference lane's --------------------
+
+_WIDE = {"id": {"type": "integer"}, "name": {"type": ["string", "null"]}, "amount": {"type": ["number", "null"]},
+         "at": {"type": ["string", "null"], "format": "date-time"}}
+_AMOUNTS = [b"2.50", b"7", b"0.10000000000000001", b"12345678901234567.891", b"1e3", b"-0.0", b"null"]
+_NAMES = st.sampled_from(["Ada", 'say "hi"\n', "Zo\u00eb \u2603", "back\\slash", "nul\x00", "\U0001f600", ""])
+
+
+@st.composite
+def _record_lines(draw: st.DrawFn) -> list[bytes]:
+    lines = []
+    for i in range(draw(st.integers(1, 30))):
+        body = b'{"id":%d' % i
+        if draw(st.booleans()):  # an optional field left out: the decoded value says None
+            body += b',"name":' + json.dumps(draw(_NAMES), ensure_ascii=draw(st.booleans())).encode()
+        body += b',"amount":' + draw(st.sampled_from(_AMOUNTS))
+        if draw(st.booleans()):
+            at = draw(st.sampled_from([b"2024-02-29T10:00:00.123456+02:00", b"2023-07-04T18:01:41Z"]))
+            body += b',"at":"' + at + b'"'
+        head = b'{"type":"RECORD","stream":"s",'
+        if draw(st.integers(0, 3)) == 0:
+            head += b'"time_extracted":"2024-01-0%dT00:00:00Z",' % draw(st.integers(1, 9))
+        lines.append(head + b'"record":' + body + b"}}")
+    return lines
+
+
+@settings(max_examples=200, deadline=None)
+@given(_record_lines(), st.integers(1, 12))
+def test_a_runs_messages_are_the_reference_lanes_records(lines: list[bytes], head: int) -> None:
+    """Whatever the fast lane accepts, :meth:`RecordRun.messages` gives what the line-by-line
+    reader gives: the same record dicts (exact numbers, absent fields absent, date-times as
+    written), lines, versions and time_extracted, also after a split."""
+    data = b"\n".join([_schema(_WIDE), *lines]) + b"\n"
+    reference = [msg for msg in MessageReader(io.BytesIO(data)) if msg.__class__ is RecordMessage]
+    reader = MessageReader(io.BytesIO(data))
+    lanes: dict[str, Lane] = {}
+    runs: list[RecordRun] = []
+    for msg in ChunkReader(reader, io.BufferedReader(io.BytesIO(data)), lanes.get):
+        if msg.__class__ is SchemaMessage:
+            lanes["s"] = choose_lane(msg, True)
+        else:
+            assert msg.__class__ is RecordRun  # every record here is one the fast lane takes
+            runs.append(msg)
+    if runs and runs[0].count > head:
+        runs[:1] = runs[0].split(head)
+    got = [(r, m.stream, m.version, m.time_extracted, m.line) for run in runs for r, m in run.messages()]
+    assert got == [(m.record, m.stream, m.version, m.time_extracted, m.line) for m in reference]
+
+
+def test_the_decoded_values_are_not_the_reference_records() -> None:
+    """Why the fallback parses the bytes again: the decoded values lose what the reference keeps."""
+    line = (b'{"type":"RECORD","stream":"s","time_extracted":"2024-01-02T00:00:00Z",'
+            b'"record":{"id":1,"amount":0.10000000000000001,"at":"2023-07-04T18:01:41Z"}}')
+    data = _schema(_WIDE) + b"\n" + line + b"\n"
+    lanes: dict[str, Lane] = {}
+    out = list(ChunkReader(MessageReader(io.BytesIO(data)), io.BufferedReader(io.BytesIO(data)),
+                           lambda s: lanes.setdefault(s, choose_lane(SchemaMessage("s", {"type": "object",
+                                                                                      "properties": _WIDE}, []),
+                                                                       True))))
+    run = out[-1]
+    assert isinstance(run, RecordRun)
+    value = run.values[0]
+    assert (value.f1, value.f2, value.f3.isoformat()) == (None, 0.1, "2023-07-04T18:01:41+00:00")  # lossy
+    [(record, message)] = list(run.messages())
+    assert record == {"id": 1, "amount": Decimal("0.10000000000000001"), "at": "2023-07-04T18:01:41Z"}
+    assert (message.time_extracted, message.line) == ("2024-01-02T00:00:00Z", 2)

@@ -16,13 +16,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from protocol.recordtype import compile_record_type
-from targets.sql.rawrows import RawRows, _csv_text
+from targets.sql.rawrows import _NOT_QUOTE_OR_NEWLINE, RawRows, _csv_text, _split_at_escapes
 
 SCHEMA: dict[str, Any] = {"type": "object", "properties": {
     "id": {"type": "integer"}, "a": {"type": ["null", "string"]}, "b": {"type": ["null", "string"]}}}
 # Everything JSON escapes, what CSV quotes, and text that merely looks like structure.
 TEXT = st.text(alphabet=st.sampled_from([*'ab,"\\\n\r\t\b\f]\n[é☃ /u0', "\x00", "\x01", "\x1f"]),
                max_size=12)
+# Text whose only escapes are \" and \n (the three-pass step), with the letters and quotes that
+# sit beside a backslash in an escape: "n", "u", '"n', 'n"'.
+COMMON = st.lists(st.sampled_from([*'an,"\n u]é☃ ', '","', '"n', "\n\n", "00e9"]), max_size=8).map("".join)
 
 
 def _build(values: list[tuple[str | None, str | None]], *, ascii_only: bool) -> tuple[bytes | None, list[Any]]:
@@ -77,3 +80,30 @@ def test_a_control_character_leaves_the_bulk_step_for_the_line_by_line_path() ->
     assert _csv_text(rows[1:-2].replace(b"]\n[", b"\n") + b"\n") is None
     built, _ = _build([("nul\x00", "x"), ("unit\x1f", None)], ascii_only=True)
     assert built == b'0,"nul","x"\n1,"unit\x1f",null\n'
+
+
+def _rows(values: list[tuple[str | None, str | None]]) -> bytes:
+    encoded = msgspec.json.Encoder().encode_lines([(i, a, b) for i, (a, b) in enumerate(values)])
+    return encoded[1:-2].replace(b"]\n[", b"\n") + b"\n"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.none() | COMMON, st.none() | COMMON), min_size=1, max_size=6))
+def test_quotes_and_newlines_take_three_passes_over_the_run(values: list[tuple[str | None, str | None]]) -> None:
+    rows = _rows(values)
+    assert _NOT_QUOTE_OR_NEWLINE.search(rows) is None  # the generator reaches the three-pass step
+    built = _csv_text(rows)
+    assert built is not None
+    assert built == _split_at_escapes(rows)  # the same bytes as the split at every escape
+    back = list(csv.reader(io.StringIO(built.decode(), newline="")))
+    assert back == [[str(i), "null" if a is None else a, "null" if b is None else b] for i, (a, b) in enumerate(values)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.none() | TEXT | COMMON, st.none() | TEXT | COMMON), min_size=1, max_size=6))
+def test_the_three_passes_apply_exactly_when_only_quotes_and_newlines_are_escaped(
+        values: list[tuple[str | None, str | None]]) -> None:
+    rows = _rows(values)
+    others = rb"\\" in rows or any(escape in rows for escape in (rb"\t", rb"\r", rb"\b", rb"\f", rb"\u"))
+    assert (_NOT_QUOTE_OR_NEWLINE.search(rows) is None) == (not others)
+    assert _csv_text(rows) == _split_at_escapes(rows)
