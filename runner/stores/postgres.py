@@ -16,7 +16,7 @@ from typing import Any
 
 import psycopg
 
-from protocol.jsoncodec import dumps, loads
+from protocol import dumps, loads
 from runner.stores.base import PipelineLock, RunRecord, StartedRun, StateStore, StoreError, holder_description
 
 __all__ = ["PostgresStore", "lock_key", "redact_url"]

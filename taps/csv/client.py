@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
-from protocol.errors import ConfigError, FatalSourceError
+from protocol import ConfigError, FatalSourceError
 
 __all__ = [
     "DIALECT_OPTIONS",

@@ -11,10 +11,7 @@ from typing import Any, ClassVar
 
 import jsonschema
 
-from protocol import ConfigError, Tap, tap_main
-from protocol.config import read_json_file
-from protocol.settings_check import report_unknown
-from protocol.wording import plural
+from protocol import ConfigError, Tap, plural, read_json_file, report_unknown, tap_main
 from taps.csv.client import FileSpec, missing_path
 from taps.csv.inference import TYPE_NAMES
 from taps.csv.streams import CsvStream

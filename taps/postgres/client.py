@@ -1,7 +1,7 @@
 """The PostgreSQL connection of tap-postgres: settings to conninfo, SSL, and error mapping.
 
 Every psycopg error enters our code through :func:`source_error`, which maps it into
-protocol.errors: bad credentials, a missing database or privilege are fatal; a refused or
+protocol._errors: bad credentials, a missing database or privilege are fatal; a refused or
 dropped connection, a server shutdown or a serialization failure may be retried. A server
 that cannot be reached says why first (:func:`connect_error`): "cannot reach PostgreSQL at
 HOST:PORT/DB: connection refused (...)", "... name resolution failed (...)".
@@ -17,8 +17,8 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg import pq, sql
 
-from protocol.errors import FatalSourceError, RetryableSourceError, SourceError
-from protocol.pgconn import SSL_MODES, conninfo_from_settings, describe
+from protocol import FatalSourceError, RetryableSourceError, SourceError
+from protocol.pg import SSL_MODES, conninfo_from_settings, describe
 
 #: rows of a COPY handed over at once by :meth:`Source.copy_blocks`
 BLOCK_ROWS = 500

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from protocol import Bookmarks, Catalog, ConfigError, MessageWriter, Tap, tap_main
+from protocol import Bookmarks, Catalog, ConfigError, MessageWriter, Tap, plural, tap_main
 from protocol.http import HTTP_SETTINGS, PAGINATION_SCHEMA
-from protocol.wording import plural
 from taps.rest.client import AUTH_METHODS, RestClient
 from taps.rest.streams import RestStream, StreamSpec
 

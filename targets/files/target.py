@@ -7,8 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, ClassVar
 
-from protocol import ConfigError, Target, TargetError
-from protocol.exactly_once import CAPABILITY, Committed
+from protocol import EXACTLY_ONCE_CAPABILITY, Committed, ConfigError, Target, TargetError
 from targets.files.durable import DurableFile
 from targets.files.marker import Marker, Positions
 
@@ -52,7 +51,7 @@ COMMON_SETTINGS: dict[str, Any] = {
 class FileTarget(Target):
     """A target writing one file per stream. Subclasses define :meth:`file_path`."""
 
-    capabilities: ClassVar[list[str]] = ["about", CAPABILITY]
+    capabilities: ClassVar[list[str]] = ["about", EXACTLY_ONCE_CAPABILITY]
     default_mode: ClassVar[str] = "append"
     exactly_once = True
 

@@ -14,7 +14,7 @@ while the main thread parses and encodes the next; :meth:`Session.run` waits for
 result. An error of a queued statement is raised by the next ``submit``/``run``.
 
 A SIGTERM (or SIGINT) arriving while COMMIT is in flight does not abandon it: :meth:`Session.commit`
-waits for the outcome (see :mod:`protocol.signals`), so what the target reports is what
+waits for the outcome (see :mod:`protocol._signals`), so what the target reports is what
 the database holds.
 """
 
@@ -32,9 +32,8 @@ import backoff
 import psycopg
 from psycopg import pq
 
-from protocol.errors import TargetError
-from protocol.pgconn import conninfo_from_settings, describe
-from protocol.signals import stop_held
+from protocol import TargetError, stop_held
+from protocol.pg import conninfo_from_settings, describe
 
 __all__ = ["KEEP_BYTES", "Session", "conninfo_from_config"]
 

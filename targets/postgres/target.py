@@ -10,10 +10,8 @@ from __future__ import annotations
 import logging
 from typing import IO, Any, ClassVar
 
-from protocol.cli import target_main
-from protocol.pgconn import CONNECTION_SETTINGS, SSL_SETTINGS, describe
-from protocol.wording import plural
-from protocol.writer import MessageWriter
+from protocol import MessageWriter, plural, target_main
+from protocol.pg import CONNECTION_SETTINGS, SSL_SETTINGS, describe
 from targets.postgres.connection import KEEP_BYTES, Session, conninfo_from_config
 from targets.postgres.dialect import PostgresLoader
 from targets.sql.dialect import Loader

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 
-from protocol.errors import ConfigError
+from protocol import ConfigError
 from targets.sql.dialect import OWNERS_TABLE, Loader
 
 __all__ = ["OWNERS_TABLE", "RESERVED_PREFIX", "TableClaims"]

@@ -13,15 +13,20 @@ import logging
 import time
 from typing import IO, TYPE_CHECKING, Any, ClassVar
 
-from protocol.errors import ConfigError
-from protocol.exactly_once import CAPABILITY, Committed
-from protocol.lane import RecordRun
-from protocol.messages import RecordMessage, SchemaMessage
-from protocol.metrics import emit
-from protocol.schema import property_schemas
-from protocol.target import Sink, Target
-from protocol.wording import plural
-from protocol.writer import MessageWriter
+from protocol import (
+    EXACTLY_ONCE_CAPABILITY,
+    Committed,
+    ConfigError,
+    MessageWriter,
+    RecordMessage,
+    RecordRun,
+    SchemaMessage,
+    Sink,
+    Target,
+    emit_metric,
+    plural,
+    property_schemas,
+)
 from targets.sql.dialect import DELETED_COLUMN, VERSION_COLUMN, Loader, MetaValues, utc_now
 from targets.sql.owners import TableClaims
 from targets.sql.table import Existing, TableSpec, Wanted, plan_table
@@ -245,7 +250,7 @@ class SQLSink(Sink):
         self._ship()
         self._limit = self._first_limit  # the next transaction starts with a small chunk again
         if self._batch_rows:
-            emit("timer", "batch_processing_time", round(time.monotonic() - self._batch_started, 6),
+            emit_metric("timer", "batch_processing_time", round(time.monotonic() - self._batch_started, 6),
                  {"stream": self.stream, "table": self.table, "rows": self._batch_rows})
         self._batch_rows = 0
 
@@ -282,7 +287,7 @@ class SQLTarget(Target):
     loader_class: ClassVar[type[Loader]]
     capabilities: ClassVar[list[str]] = [
         "about", "stream-maps", "schema-flattening", "activate-version", "hard-delete",
-        "validate-records", "target-schema", CAPABILITY,
+        "validate-records", "target-schema", EXACTLY_ONCE_CAPABILITY,
     ]
     exactly_once = True
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from protocol.cli import target_main
-from protocol.errors import ConfigError
+from protocol import ConfigError, target_main
 from targets.sql.dialect import Loader
 from targets.sql.sink import COMMON_SETTINGS, SQLTarget
 from targets.sqlite.dialect import SQLiteLoader

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from protocol.errors import RetryableSourceError
+from protocol._errors import RetryableSourceError
 from protocol.http import CircuitOpenError, HttpClient, HttpSettings, RetryPolicy
 from tests.conftest import exe, run
 from tests.integration.http.tapio import tap

@@ -65,5 +65,5 @@ def test_the_rules_catch_a_violation() -> None:
     assert not allowed("runner.run", "targets.jsonl.sink")
     assert not allowed("taps.csv.tap", "taps.postgres.client")
     assert not allowed("targets.jsonl.sink", "targets.csv.sink")
-    assert not allowed("protocol.reader", "runner.cli")
+    assert not allowed("protocol._reader", "runner.cli")
     assert allowed("targets.postgres.dialect", "targets.sql.sink")

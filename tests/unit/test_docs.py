@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from protocol.about import format_about, settings_rows
+from protocol._about import format_about, settings_rows
 
 ROOT = Path(__file__).resolve().parents[2]
 _OURS = ("protocol", "taps", "targets")
@@ -258,10 +258,10 @@ def test_every_config_key_the_code_reads_is_declared(doc: Any) -> None:
 def test_the_code_scan_reaches_the_shared_modules() -> None:
     """The scan would miss undeclared reads if it did not follow the imports into the kit."""
     by_name = {doc.name: doc for doc in CONNECTORS}
-    assert "fast_path" in keys_read(by_name["target-jsonl"])  # protocol/lane.py
-    assert "batch_size_rows" in keys_read(by_name["target-postgres"])  # protocol/target.py
+    assert "fast_path" in keys_read(by_name["target-jsonl"])  # protocol/_lane.py
+    assert "batch_size_rows" in keys_read(by_name["target-postgres"])  # protocol/_target.py
     assert "load_method" in keys_read(by_name["target-sqlite"])  # targets/sql/sink.py
-    assert "max_retries" in keys_read(by_name["tap-github"])  # protocol/http/session.py
+    assert "max_retries" in keys_read(by_name["tap-github"])  # protocol/http/_session.py
     assert {"user", "database", "ssl_client_private_key"} <= set(keys_read(by_name["target-postgres"]))  # loops
     assert "delimiter" not in keys_read(by_name["tap-rest"])
     assert "size_param" not in keys_read(by_name["tap-github"])  # its pagination is not configurable

@@ -8,11 +8,11 @@ from typing import Any
 import orjson
 import pytest
 
-import protocol.target as target_module
-from protocol.lane import Lane, RecordRun, choose_lane
-from protocol.messages import RecordMessage, SchemaMessage
-from protocol.target import Sink, Target
-from protocol.writer import MessageWriter
+import protocol._target as target_module
+from protocol._lane import Lane, RecordRun, choose_lane
+from protocol._messages import RecordMessage, SchemaMessage
+from protocol._target import Sink, Target
+from protocol._writer import MessageWriter
 
 PROPS = {"id": {"type": "integer"}, "name": {"type": ["string", "null"]}}
 

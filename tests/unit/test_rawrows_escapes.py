@@ -15,7 +15,7 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocol.recordtype import compile_record_type
+from protocol._recordtype import compile_record_type
 from targets.sql.rawrows import RawRows, _csv_text
 
 SCHEMA: dict[str, Any] = {"type": "object", "properties": {

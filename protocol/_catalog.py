@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from protocol.errors import ConfigError
+from protocol._errors import ConfigError
 
 __all__ = ["Breadcrumb", "Catalog", "CatalogEntry", "Metadata"]
 

@@ -1,6 +1,6 @@
 """Retries with exponential backoff and full jitter (the ``backoff`` package).
 
-Only :class:`~protocol.errors.RetryableSourceError` is retried: timeouts, connection
+Only :class:`~protocol._errors.RetryableSourceError` is retried: timeouts, connection
 resets, 5xx, 429, an open circuit. Every other error, and 401/403/4xx in particular,
 fails on the first try. A failure that outlasts every try says so after its cause
 ("cannot reach HOST: connection refused; gave up after 6 attempts"). A server-given wait
@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 
 import backoff
 
-from protocol.errors import RetryableSourceError
-from protocol.http.errors import CircuitOpenError, WaitTooLong
+from protocol._errors import RetryableSourceError
+from protocol.http._errors import CircuitOpenError, WaitTooLong
 
 __all__ = ["RetryPolicy"]
 

@@ -22,8 +22,8 @@ from urllib.parse import quote, quote_plus
 import orjson
 from urllib3 import exceptions as u3
 
-from protocol.errors import FatalSourceError, RetryableSourceError, SourceError
-from protocol.http.transport import Response
+from protocol._errors import FatalSourceError, RetryableSourceError, SourceError
+from protocol.http._transport import Response
 
 __all__ = [
     "CircuitOpenError",

@@ -33,8 +33,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from protocol.errors import ConfigError
-from protocol.jsoncodec import dumps, loads
+from protocol._errors import ConfigError
+from protocol._jsoncodec import dumps, loads
 
 __all__ = ["CAPABILITY", "ENV_CONTROL_FD", "ENV_GENERATION", "ENV_STATE_ID", "STOP", "TAP_FAILED", "TAP_OK",
            "Committed", "Control"]

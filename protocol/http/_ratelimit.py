@@ -13,8 +13,8 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
-from protocol.http.errors import WaitTooLong
-from protocol.wording import plural
+from protocol._wording import plural
+from protocol.http._errors import WaitTooLong
 
 __all__ = ["RateLimiter"]
 

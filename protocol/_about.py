@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from protocol.config import env_prefix
+from protocol._config import env_prefix
 
 __all__ = ["SettingRow", "about_info", "format_about", "package_version", "settings_rows", "settings_table"]
 

@@ -1,9 +1,9 @@
 """The record lane's schema compiler: a stream schema as a msgspec type, when one maps exactly.
 
 :func:`compile_record_type` turns a stream's JSON Schema into a msgspec Struct type that
-accepts a subset of what the reference validator (:class:`protocol.schema.RecordValidator`)
+accepts a subset of what the reference validator (:class:`protocol._schema.RecordValidator`)
 accepts, or None when some construct has no exact msgspec equivalent. The fast record lane
-(:mod:`protocol.lane`) decodes and validates whole runs of records with it in one call.
+(:mod:`protocol._lane`) decodes and validates whole runs of records with it in one call.
 """
 
 from __future__ import annotations

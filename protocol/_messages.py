@@ -2,7 +2,7 @@
 
 They are also the one serializer of control messages: a SCHEMA, STATE, ACTIVATE_VERSION or
 BATCH line leaves through :meth:`encode` (the writer's own methods build these objects).
-Only the RECORD hot paths of :class:`protocol.writer.MessageWriter` build their lines by hand,
+Only the RECORD hot paths of :class:`protocol._writer.MessageWriter` build their lines by hand,
 byte for byte what :meth:`RecordMessage.encode` gives.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from protocol import jsoncodec
+from protocol import _jsoncodec as jsoncodec
 
 __all__ = [
     "ActivateVersionMessage",

@@ -9,7 +9,7 @@ The environment is read once, when the transport is made: ``REQUESTS_CA_BUNDLE``
 ``CURL_CA_BUNDLE`` or ``SSL_CERT_FILE`` (a file or a directory of certificates, else certifi's
 bundle, else the system's), and the proxy variables (``HTTP(S)_PROXY``, ``ALL_PROXY``,
 ``NO_PROXY``), applied per host. Every urllib3 error is mapped by :func:`map_transport_exception`
-in :mod:`protocol.http.errors`; this module raises urllib3's own.
+in :mod:`protocol.http._errors`; this module raises urllib3's own.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from protocol.errors import ConfigError
+from protocol._errors import ConfigError
 
 __all__ = ["CONNECTION_SETTINGS", "SSL_MODES", "SSL_SETTINGS", "conninfo_from_settings", "describe"]
 

@@ -6,7 +6,7 @@
     --committed-state STATE_ID       (targets that are exactly-once under sluice)
     --test                                                        (both)
 
-Exit codes (the table is :mod:`protocol.exitcodes`): 0 done, 1 failed at run time, 2 bad usage
+Exit codes (the table is :mod:`protocol._exitcodes`): 0 done, 1 failed at run time, 2 bad usage
 or invalid config, 130 interrupted by SIGINT (Ctrl-C), 143 stopped by SIGTERM. Every error
 becomes one line on stderr, never a traceback; stdout carries Singer messages only.
 """
@@ -23,19 +23,19 @@ from typing import IO, TYPE_CHECKING, Any
 import click
 import orjson
 
-from protocol.about import format_about
-from protocol.catalog import Catalog
-from protocol.config import RedactingFilter, load_config, read_json_file, secret_values
-from protocol.errors import ConfigError, DownstreamClosed, SluiceError, Terminated
-from protocol.exitcodes import ExitCode
-from protocol.logs import setup_logging
-from protocol.signals import install as install_signal_handlers
-from protocol.state import Bookmarks, state_value
-from protocol.writer import MessageWriter
+from protocol._about import format_about
+from protocol._catalog import Catalog
+from protocol._config import RedactingFilter, load_config, read_json_file, secret_values
+from protocol._errors import ConfigError, DownstreamClosed, SluiceError, Terminated
+from protocol._exitcodes import ExitCode
+from protocol._logs import setup_logging
+from protocol._signals import install as install_signal_handlers
+from protocol._state import Bookmarks, state_value
+from protocol._writer import MessageWriter
 
 if TYPE_CHECKING:  # a tap never loads the target side of the kit (reader, validators)
-    from protocol.tap import Tap
-    from protocol.target import Target
+    from protocol._tap import Tap
+    from protocol._target import Target
 
 __all__ = ["run_cli", "tap_main", "target_main"]
 
@@ -54,7 +54,7 @@ def run_cli(body: Callable[[], None]) -> None:
 
     SIGTERM and SIGINT become a :class:`Terminated` error raised where the program is, so a
     target unwinds through its abort path (uncommitted records are rolled back) before
-    exiting; while a COMMIT is in flight it waits for the outcome (see :mod:`protocol.signals`).
+    exiting; while a COMMIT is in flight it waits for the outcome (see :mod:`protocol._signals`).
     The previous handlers are back when it returns or exits.
     """
     restore = install_signal_handlers()

@@ -2,8 +2,8 @@
 
 :class:`ChunkReader` reads lines some 64 KiB at a time and decodes every line's envelope
 in ONE msgspec call. Consecutive RECORDs of one stream on the fast lane (its
-:class:`protocol.lane.Lane`, chosen by the target when the stream's SCHEMA arrived, holds a
-decoder) are validated in ONE more call and handed over as a :class:`protocol.lane.RecordRun`.
+:class:`protocol._lane.Lane`, chosen by the target when the stream's SCHEMA arrived, holds a
+decoder) are validated in ONE more call and handed over as a :class:`protocol._lane.RecordRun`.
 Everything else -- control messages, a chunk that does not decode, a run that fails the
 fast check, a stream on the reference lane -- goes line by line through
 :meth:`MessageReader.parse_line`, the reference path, so every accepted stream and every
@@ -23,9 +23,9 @@ from typing import IO, Any
 
 import msgspec
 
-from protocol.lane import Lane, RecordRun
-from protocol.messages import Message
-from protocol.reader import MessageReader
+from protocol._lane import Lane, RecordRun
+from protocol._messages import Message
+from protocol._reader import MessageReader
 
 __all__ = ["CHUNK_BYTES", "ChunkReader"]
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from protocol.http.jsonpath import find_first
-from protocol.http.transport import Response
+from protocol.http._jsonpath import find_first
+from protocol.http._transport import Response
 
 __all__ = [
     "CursorPaginator",

@@ -43,7 +43,7 @@ def is_date_time(value: str) -> bool:
     """An RFC 3339 date-time (the JSON Schema ``date-time`` format), checked against the calendar:
     ``YYYY-MM-DD``, ``T``/``t``/blank, ``HH:MM:SS``, an optional fraction, an optional ``Z`` or
     offset. The one date-time check of the three validators: the compiled validator's format
-    (protocol/schema.py), the fast-accept check here, and the fast lane's msgspec type, which
+    (protocol/_schema.py), the fast-accept check here, and the fast lane's msgspec type, which
     tests/unit/test_batch.py proves accepts no value this refuses."""
     n = len(value)
     if n < 19 or value[4] != "-" or value[7] != "-" or value[13] != ":" or value[16] != ":":

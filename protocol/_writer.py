@@ -1,7 +1,7 @@
 """The buffered Singer writer. It is handed its stream; it never reaches for sys.stdout.
 
 Control messages (SCHEMA, STATE, ACTIVATE_VERSION, BATCH) are encoded by the message types
-themselves (:mod:`protocol.messages`); only the RECORD paths build their lines by hand, for speed.
+themselves (:mod:`protocol._messages`); only the RECORD paths build their lines by hand, for speed.
 """
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 from typing import IO, Any
 
-from protocol.errors import DownstreamClosed
-from protocol.jsoncodec import dumps
-from protocol.messages import ActivateVersionMessage, Message, SchemaMessage, StateMessage
+from protocol._errors import DownstreamClosed
+from protocol._jsoncodec import dumps
+from protocol._messages import ActivateVersionMessage, Message, SchemaMessage, StateMessage
 
 __all__ = ["MessageWriter"]
 

@@ -1,4 +1,4 @@
-"""The exactly-once half of :class:`protocol.target.Target` (see protocol/exactly_once.py).
+"""The exactly-once half of :class:`protocol._target.Target` (see protocol/_exactly_once.py).
 
 Under `sluice`, a target with ``exactly_once = True`` commits only at STATE boundaries:
 the target's drain only writes (``_flush_sinks``), :meth:`_at_state_boundary` commits when
@@ -13,10 +13,10 @@ import logging
 import time
 from typing import Any, ClassVar
 
-from protocol.errors import TargetError
-from protocol.exactly_once import TAP_OK, Committed, Control
-from protocol.signals import stop_held
-from protocol.wording import plural
+from protocol._errors import TargetError
+from protocol._exactly_once import TAP_OK, Committed, Control
+from protocol._signals import stop_held
+from protocol._wording import plural
 
 __all__ = ["ExactlyOnceMixin"]
 
@@ -27,7 +27,7 @@ class ExactlyOnceMixin:
     """Mixed into Target; the attributes below are the Target's."""
 
     #: whether the target stores its committed state with its data (then its ``capabilities``
-    #: list protocol.exactly_once.CAPABILITY, which is how the runner knows)
+    #: list protocol._exactly_once.CAPABILITY, which is how the runner knows)
     exactly_once: ClassVar[bool] = False
     sinks: dict[str, Any]
     batch_size_rows: int
@@ -102,7 +102,7 @@ class ExactlyOnceMixin:
             value = last.value if last is not None and last.generation == control.generation else None
         sequence = (self.last_commit or self.previous or Committed(0, 0, True, None)).sequence + 1
         committed = Committed(control.generation, sequence, complete, value)
-        # A SIGTERM/SIGINT waits until the STATE is out (protocol/signals.py): an abort between the
+        # A SIGTERM/SIGINT waits until the STATE is out (protocol/_signals.py): an abort between the
         # commit and the checkpoints would undo committed rows, and one before the STATE would
         # leave committed rows the target never reported.
         with stop_held(self.commit_done()):

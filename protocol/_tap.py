@@ -7,13 +7,13 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
-from protocol.catalog import Catalog, CatalogEntry, Metadata
-from protocol.messages import SchemaMessage
-from protocol.metrics import RecordCounter, emit
-from protocol.settings_check import with_kit_settings
-from protocol.state import Bookmarks
-from protocol.wording import plural
-from protocol.writer import MessageWriter
+from protocol._catalog import Catalog, CatalogEntry, Metadata
+from protocol._messages import SchemaMessage
+from protocol._metrics import RecordCounter, emit
+from protocol._settings_check import with_kit_settings
+from protocol._state import Bookmarks
+from protocol._wording import plural
+from protocol._writer import MessageWriter
 
 __all__ = ["Stream", "TableStream", "Tap"]
 

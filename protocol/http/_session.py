@@ -16,16 +16,16 @@ from urllib.parse import urlencode, urlsplit
 
 import orjson
 
-from protocol.errors import FatalSourceError, RetryableSourceError
-from protocol.http.auth import Auth, BasicAuth, OAuth2Base
-from protocol.http.breaker import Breakers
-from protocol.http.errors import TRANSPORT_ERRORS, HttpFatalError, map_transport_exception, redact, status_error
-from protocol.http.paginators import Paginator
-from protocol.http.ratelimit import RateLimiter
-from protocol.http.retry import RetryPolicy
-from protocol.http.transport import DEFAULT_HEADERS, Response, Transport, Urllib3Transport
-from protocol.jsoncodec import JSONDecodeError, loads
-from protocol.metrics import emit
+from protocol._errors import FatalSourceError, RetryableSourceError
+from protocol._jsoncodec import JSONDecodeError, loads
+from protocol._metrics import emit
+from protocol.http._auth import Auth, BasicAuth, OAuth2Base
+from protocol.http._breaker import Breakers
+from protocol.http._errors import TRANSPORT_ERRORS, HttpFatalError, map_transport_exception, redact, status_error
+from protocol.http._paginators import Paginator
+from protocol.http._ratelimit import RateLimiter
+from protocol.http._retry import RetryPolicy
+from protocol.http._transport import DEFAULT_HEADERS, Response, Transport, Urllib3Transport
 
 __all__ = ["HTTP_SETTINGS", "HttpClient", "HttpSettings", "Page", "redact_headers"]
 

@@ -1,6 +1,6 @@
 """SIGTERM and SIGINT: an error raised where the program is, except while a commit's outcome is pending.
 
-:func:`install` (called by the CLI, see protocol/cli.py) makes both signals raise
+:func:`install` (called by the CLI, see protocol/_cli.py) makes both signals raise
 :class:`Terminated` in the main thread, so a tap stops with one line and exit code 130/143
 and a target unwinds through its abort path and rolls back what no STATE covers.
 
@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from protocol.errors import Terminated
+from protocol._errors import Terminated
 
 __all__ = ["STOP_SIGNALS", "install", "on_stop_signal", "stop_held"]
 

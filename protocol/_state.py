@@ -23,7 +23,7 @@ from __future__ import annotations
 import copy
 from typing import Any, TypeVar
 
-from protocol.bookmarks import BookmarkKind
+from protocol._bookmarks import BookmarkKind
 
 __all__ = ["Bookmarks", "state_value"]
 

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from protocol.errors import ConfigError
-from protocol.settings_check import report_unknown
+from protocol._errors import ConfigError
+from protocol._settings_check import report_unknown
 
 if TYPE_CHECKING:
     import jsonschema

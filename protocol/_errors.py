@@ -15,7 +15,7 @@
 
 Third-party exceptions are mapped into this tree where they enter our code, with
 ``raise ... from exc``. The CLI boundary turns any of these into one line on stderr
-and an exit code from the one table, :class:`protocol.exitcodes.ExitCode`.
+and an exit code from the one table, :class:`protocol._exitcodes.ExitCode`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from __future__ import annotations
 import signal
 from collections.abc import Iterable
 
-from protocol.exitcodes import ExitCode, signal_exit_code
+from protocol._exitcodes import ExitCode, signal_exit_code
 
 __all__ = [
     "ConfigError",
@@ -111,7 +111,7 @@ class TruncatedLineError(ProtocolError):
     """The input ended in the middle of its last line (no newline, not valid JSON).
 
     Bad input, unless the program writing it was stopped: then the line was cut, not written
-    wrong, and a target says that it was interrupted instead (see protocol/target.py).
+    wrong, and a target says that it was interrupted instead (see protocol/_target.py).
     """
 
 

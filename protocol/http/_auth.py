@@ -20,8 +20,8 @@ from typing import Any
 
 import orjson
 
-from protocol.errors import FatalSourceError
-from protocol.http.transport import Response
+from protocol._errors import FatalSourceError
+from protocol.http._transport import Response
 
 __all__ = [
     "ApiKeyAuth",

@@ -11,7 +11,7 @@ schema that declares ``properties`` is *closed* for this check unless it says ot
 - an object schema without ``properties`` is free-form and never walked.
 
 Each unknown key is one warning line with the closest known key at its level
-(:func:`protocol.wording.closest`); under ``strict_settings: true`` they become one
+(:func:`protocol._wording.closest`); under ``strict_settings: true`` they become one
 configuration error listing them all (exit 2).
 
 Keys that are not typos stay quiet at the top level (:data:`QUIET_SETTINGS`): the
@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from protocol.wording import closest
+from protocol._wording import closest
 
 __all__ = [
     "FEATURE_SWITCHES",
@@ -53,7 +53,7 @@ KIT_SETTINGS: dict[str, dict[str, Any]] = {
     },
 }
 
-#: Settings every target built on the kit accepts (read by protocol/target.py and protocol/lane.py).
+#: Settings every target built on the kit accepts (read by protocol/_target.py and protocol/_lane.py).
 TARGET_KIT_SETTINGS: dict[str, dict[str, Any]] = {
     "fast_path": {
         "type": "boolean",

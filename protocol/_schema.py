@@ -19,9 +19,9 @@ from typing import Any
 
 import fastjsonschema
 
-from protocol.errors import ProtocolError, RecordValidationError
-from protocol.fastcheck import compile_fast_check, is_date, is_date_time
-from protocol.jsoncodec import deep_recursion
+from protocol._errors import ProtocolError, RecordValidationError
+from protocol._fastcheck import compile_fast_check, is_date, is_date_time
+from protocol._jsoncodec import deep_recursion
 
 __all__ = [
     "FAST_SCHEMA_DEPTH",

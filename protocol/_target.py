@@ -5,7 +5,7 @@ messages are held until a *drain* (every sink flushed and committed), and a drai
 happens when a sink's batch is full, when a held STATE is older than
 ``state_flush_seconds``, before a schema change or ACTIVATE_VERSION, and at the end.
 
-Under `sluice` (see protocol/exactly_once.py) a target that supports it is exactly-once:
+Under `sluice` (see protocol/_exactly_once.py) a target that supports it is exactly-once:
 a drain only *writes* (rows into the open transaction, bytes into the file), and commits
 happen only at a STATE message, with that STATE's value stored in the same transaction
 (when ``state_flush_seconds`` passed or ``batch_size_rows`` records wait since the last
@@ -24,22 +24,22 @@ from pathlib import Path
 from typing import IO, Any, ClassVar
 from urllib.parse import unquote, urlparse
 
-from protocol.errors import ProtocolError, TargetError, Terminated, TruncatedLineError, stop_description
-from protocol.jsoncodec import JSONDecodeError, deep_recursion, loads
-from protocol.lane import Lane, RecordRun, choose_lane, fast_path_enabled
-from protocol.messages import (
+from protocol._errors import ProtocolError, TargetError, Terminated, TruncatedLineError, stop_description
+from protocol._jsoncodec import JSONDecodeError, deep_recursion, loads
+from protocol._lane import Lane, RecordRun, choose_lane, fast_path_enabled
+from protocol._messages import (
     ActivateVersionMessage,
     BatchMessage,
     RecordMessage,
     SchemaMessage,
     StateMessage,
 )
-from protocol.metrics import emit
-from protocol.reader import MessageReader
-from protocol.settings_check import with_kit_settings
-from protocol.signals import stop_held
-from protocol.target_eo import ExactlyOnceMixin
-from protocol.writer import MessageWriter
+from protocol._metrics import emit
+from protocol._reader import MessageReader
+from protocol._settings_check import with_kit_settings
+from protocol._signals import stop_held
+from protocol._target_eo import ExactlyOnceMixin
+from protocol._writer import MessageWriter
 
 __all__ = ["Sink", "Target"]
 
@@ -52,7 +52,7 @@ class Sink:
     """Receives one stream's records. Subclasses implement ``add`` and ``flush``.
 
     A sink that sets ``accepts_runs = True`` (read when its stream's SCHEMA arrives, see
-    protocol/lane.py) also implements :meth:`add_run`; the target then hands it runs of
+    protocol/_lane.py) also implements :meth:`add_run`; the target then hands it runs of
     validated records (the fast lane).
     """
 
@@ -71,7 +71,7 @@ class Sink:
         raise NotImplementedError
 
     def add_run(self, run: RecordRun) -> bool:
-        """Take a :class:`protocol.lane.RecordRun` in bulk: ``run.count`` validated records, as
+        """Take a :class:`protocol._lane.RecordRun` in bulk: ``run.count`` validated records, as
         the exact JSON bytes received (``run.records``) and decoded (``run.values``). False: not
         this run; the target then hands its records to :meth:`add` one by one. The target counts
         them in ``pending`` either way.
@@ -147,7 +147,7 @@ class Target(ExactlyOnceMixin):
         messages: Iterable[Any] = reader
         self._fast_lanes = self.validate_records and self.raw_capable() and fast_path_enabled(self.config)
         if self._fast_lanes:
-            from protocol.chunks import ChunkReader  # msgspec is imported only when it can be used
+            from protocol._chunks import ChunkReader  # msgspec is imported only when it can be used
 
             messages = ChunkReader(reader, source, self.lanes.get)
         stopped: Terminated | None = None
@@ -174,7 +174,7 @@ class Target(ExactlyOnceMixin):
         emit("timer", "sync_duration", round(time.monotonic() - started, 6), {"status": "succeeded"})
 
     def _cut_by_a_stop(self, exc: TruncatedLineError) -> Terminated:
-        """The input ended mid-line. Under `sluice`, a run the runner stopped (protocol/exactly_once.py)
+        """The input ended mid-line. Under `sluice`, a run the runner stopped (protocol/_exactly_once.py)
         cut that line: the target ends as the input's end, committing what a STATE covers, then says
         it was interrupted. Otherwise the line is bad input, as any other."""
         cause = self.control.stopped() if self.control is not None else None
@@ -252,7 +252,7 @@ class Target(ExactlyOnceMixin):
         return self.sink_class.accepts_runs
 
     def _choose_lane(self, msg: SchemaMessage, sink: Sink) -> None:
-        """Decide the stream's record lane, once per (changed) SCHEMA; see protocol/lane.py."""
+        """Decide the stream's record lane, once per (changed) SCHEMA; see protocol/_lane.py."""
         if self._fast_lanes:
             self.lanes[msg.stream] = choose_lane(msg, sink.accepts_runs)
 
@@ -357,7 +357,7 @@ class Target(ExactlyOnceMixin):
             self._count_committed()
             self._emit_state()
             return
-        # From the commit to its STATE, a SIGTERM/SIGINT waits (protocol/signals.py): a commit
+        # From the commit to its STATE, a SIGTERM/SIGINT waits (protocol/_signals.py): a commit
         # that went through is always followed by its STATE; a failed one reports its own error.
         with stop_held(self.commit_done()):
             try:

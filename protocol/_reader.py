@@ -7,8 +7,8 @@ from typing import IO, Any
 
 import orjson
 
-from protocol.errors import ProtocolError, TruncatedLineError
-from protocol.jsoncodec import (
+from protocol._errors import ProtocolError, TruncatedLineError
+from protocol._jsoncodec import (
     MAX_DEPTH,
     deep_recursion,
     exact_loads,
@@ -16,7 +16,7 @@ from protocol.jsoncodec import (
     too_deep,
     where_too_deep,
 )
-from protocol.messages import (
+from protocol._messages import (
     ActivateVersionMessage,
     BatchMessage,
     Message,
@@ -24,7 +24,7 @@ from protocol.messages import (
     SchemaMessage,
     StateMessage,
 )
-from protocol.schema import RecordValidator, check_schema
+from protocol._schema import RecordValidator, check_schema
 
 __all__ = ["DEFAULT_MAX_LINE_BYTES", "MessageReader"]
 

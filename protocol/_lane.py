@@ -2,11 +2,11 @@
 
 A stream's records travel one of two lanes:
 
-- the **reference lane**: line by line through :class:`protocol.reader.MessageReader`
+- the **reference lane**: line by line through :class:`protocol._reader.MessageReader`
   (orjson, the compiled validator); each record reaches its sink's ``add`` as a dict;
-- the **fast lane**: the chunked reader (:mod:`protocol.chunks`) decodes and validates
+- the **fast lane**: the chunked reader (:mod:`protocol._chunks`) decodes and validates
   whole runs of a stream's consecutive records in one msgspec call, with a type compiled
-  from the schema (:mod:`protocol.recordtype`), and hands the sink one :class:`RecordRun`
+  from the schema (:mod:`protocol._recordtype`), and hands the sink one :class:`RecordRun`
   holding both the exact bytes received and the decoded values.
 
 The target chooses a stream's lane in :func:`choose_lane` when the stream's SCHEMA arrives
@@ -25,8 +25,8 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from protocol.jsoncodec import loads
-from protocol.messages import RecordMessage, SchemaMessage
+from protocol._jsoncodec import loads
+from protocol._messages import RecordMessage, SchemaMessage
 
 __all__ = ["Lane", "RecordRun", "choose_lane", "fast_path_enabled"]
 
@@ -59,7 +59,7 @@ def choose_lane(schema: SchemaMessage, takes_runs: bool) -> Lane:
     schema compiles to a msgspec type; the reference lane otherwise."""
     if not takes_runs:
         return Lane(schema.stream)
-    from protocol.recordtype import compile_record_type  # msgspec: imported only where it is used
+    from protocol._recordtype import compile_record_type  # msgspec: imported only where it is used
 
     kind = compile_record_type(schema.schema, schema.key_properties)
     if kind is None:

@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from protocol.http.errors import CircuitOpenError
+from protocol.http._errors import CircuitOpenError
 
 __all__ = ["CLOSED", "HALF_OPEN", "OPEN", "Breakers", "CircuitBreaker"]
 
