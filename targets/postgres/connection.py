@@ -33,7 +33,7 @@ import psycopg
 from psycopg import pq
 
 from protocol import TargetError, stop_held
-from protocol.pg import conninfo_from_settings, describe
+from protocol.pg import connect, conninfo_from_settings, describe, first_line
 
 __all__ = ["KEEP_BYTES", "Session", "conninfo_from_config"]
 
@@ -88,7 +88,7 @@ class Session:
 
     def _connect(self) -> psycopg.Connection[Any]:
         try:
-            return psycopg.connect(self._conninfo, connect_timeout=10, **self._params)
+            return connect(self._conninfo, self._params)
         except psycopg.OperationalError as exc:
             detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
             raise TargetError(f"cannot connect to PostgreSQL at {self.where}: {detail}") from exc
@@ -99,7 +99,7 @@ class Session:
         except psycopg.Error:
             pass
         try:
-            self.conn = psycopg.connect(self._conninfo, connect_timeout=10, **self._params)
+            self.conn = connect(self._conninfo, self._params)
         except psycopg.OperationalError as exc:
             raise _ConnectionLost(str(exc)) from exc
         self.generation += 1
@@ -112,9 +112,9 @@ class Session:
             if self.conn.broken or self.conn.closed:
                 self._lost = True
                 raise _ConnectionLost(str(exc).strip()) from exc
-            raise TargetError(f"PostgreSQL at {self.where}: {_first_line(exc)}") from exc
+            raise TargetError(f"PostgreSQL at {self.where}: {first_line(exc)}") from exc
         except psycopg.Error as exc:
-            raise TargetError(f"PostgreSQL at {self.where}: {_first_line(exc)}") from exc
+            raise TargetError(f"PostgreSQL at {self.where}: {first_line(exc)}") from exc
 
     def _attempt(self, op: Op, journalled: bool) -> Any:
         if self._lost:
@@ -263,7 +263,7 @@ class Session:
             try:
                 self.conn.rollback()
             except psycopg.Error as exc:
-                log.warning("rollback failed: %s", _first_line(exc))
+                log.warning("rollback failed: %s", first_line(exc))
 
     def close(self) -> None:
         self.rollback()
@@ -271,7 +271,3 @@ class Session:
         self.spool.close()
         self.conn.close()
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
