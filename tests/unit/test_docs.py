@@ -193,8 +193,9 @@ def _module_file(name: str) -> Path | None:
 
 def _imported_modules(path: Path, module: str) -> Iterator[str]:
     tree = ast.parse(path.read_text())
-    # ``from protocol import X`` loads X's module through the package's lazy table
-    lazy: dict[str, tuple[str, str]] = importlib.import_module("protocol")._LAZY
+    # ``from protocol import X`` (or protocol.http, protocol.pg) loads X's module through the face's lazy table
+    lazy: dict[str, dict[str, tuple[str, str]]] = {
+        face: importlib.import_module(face)._LAZY for face in ("protocol", "protocol.http", "protocol.pg")}
     skip: set[int] = set()
     for node in ast.walk(tree):  # imports under `if TYPE_CHECKING:` are not run
         if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
@@ -207,8 +208,8 @@ def _imported_modules(path: Path, module: str) -> Iterator[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             yield node.module
             for alias in node.names:
-                if node.module == "protocol" and alias.name in lazy:
-                    yield lazy[alias.name][0]
+                if alias.name in lazy.get(node.module, {}):
+                    yield lazy[node.module][alias.name][0]
                 else:
                     yield f"{node.module}.{alias.name}"
 
@@ -239,7 +240,7 @@ def keys_read(doc: Any) -> dict[str, str]:
     for path in files:
         names = set(_CONFIG_NAMES)
         if path.is_relative_to(doc.source_dir) or (
-                path == ROOT / "protocol" / "http" / "paginators.py" and "paginator_from_config" in own_text):
+                path == ROOT / "protocol" / "http" / "_paginators.py" and "paginator_from_config" in own_text):
             names |= _ENTRY_NAMES
         for key, line in _keys_in_file(path, names):
             found.setdefault(key, f"{path.relative_to(ROOT)}:{line}")
