@@ -158,7 +158,7 @@ def connector_secrets(conn: ResolvedConnector, info: dict[str, Any] | None) -> s
 
 def _secret_place(path: tuple[str | int, ...], schema: dict[str, Any], names: set[str]) -> bool:
     """Whether the setting at ``path`` is secret: declared in ``secrets:``, or marked so on the
-    way down the settings schema (as :func:`protocol._config.secret_values` walks it)."""
+    way down the settings schema (as :func:`protocol.secret_values` walks it)."""
     if path and path[0] in names:
         return True
     node: Any = schema

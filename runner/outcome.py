@@ -1,7 +1,7 @@
 """How a run ended, as types: its status, what stopped it, and the exit code that follows.
 
 The status is what the run history records (``sluice runs``); the exit code comes from the
-one table, :class:`protocol._exitcodes.ExitCode`. Nothing here reads an error's text.
+one table, :class:`protocol.ExitCode`. Nothing here reads an error's text.
 """
 
 from __future__ import annotations
