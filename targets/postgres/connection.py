@@ -33,7 +33,7 @@ import psycopg
 from psycopg import pq
 
 from protocol import TargetError, stop_held
-from protocol.pg import connect, conninfo_from_settings, describe, first_line
+from protocol.pg import connect, conninfo_from_settings, describe, first_line, unreachable
 
 __all__ = ["KEEP_BYTES", "Session", "conninfo_from_config"]
 
@@ -90,7 +90,7 @@ class Session:
         try:
             return connect(self._conninfo, self._params)
         except psycopg.OperationalError as exc:
-            detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            detail = unreachable(exc) or (str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__)
             raise TargetError(f"cannot connect to PostgreSQL at {self.where}: {detail}") from exc
 
     def _reconnect(self) -> None:
