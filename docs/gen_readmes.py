@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from protocol.about import settings_table  # noqa: E402  (after the path set-up above)
-from protocol.config import env_prefix  # noqa: E402
+from protocol._about import settings_table  # noqa: E402  (after the path set-up above)
+from protocol._config import env_prefix  # noqa: E402
 
 BEGIN = "<!-- BEGIN GENERATED SETTINGS: python docs/gen_readmes.py writes this section from --about -->"
 END = "<!-- END GENERATED SETTINGS -->"

@@ -26,8 +26,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
-from protocol.catalog import REPLICATION_METHODS, Breadcrumb, Metadata
-from protocol.errors import ConfigError
+from protocol import REPLICATION_METHODS, Breadcrumb, ConfigError, Metadata
 from runner.catalog_select import field_paths, replication_of
 
 __all__ = ["MetadataRule", "apply_metadata", "metadata_rules"]

@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
-from protocol.catalog import Breadcrumb, Metadata
-from protocol.errors import ConfigError
+from protocol import Breadcrumb, ConfigError, Metadata
 
 __all__ = ["Rule", "apply_selection", "describe_selection", "field_paths", "parse_patterns", "replication_of"]
 

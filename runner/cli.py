@@ -8,7 +8,8 @@ from typing import Any
 
 import click
 
-from protocol.exitcodes import RUNNER_CODES, ExitCode, describe
+from protocol import RUNNER_CODES, ExitCode
+from protocol import describe_exit_codes as describe
 from runner.cli_connectors import check, discover, select, spec
 from runner.cli_context import Ctx
 from runner.cli_import import import_command
@@ -80,7 +81,7 @@ def run(obj: Ctx, names: tuple[str, ...], all_: bool, jobs: int, full_refresh: b
         from runner.parallel import run_all
 
         if not project.pipelines:
-            from protocol.errors import ConfigError
+            from protocol import ConfigError
 
             raise ConfigError(project.missing() if project.path is None else f"{project.where} declares no pipelines")
         run_args = [flag for flag, on in (("--full-refresh", full_refresh), ("--dry-run", dry_run),
@@ -162,9 +163,7 @@ def state_get(obj: Ctx, pipeline: str) -> int:
 @click.pass_obj
 def state_set(obj: Ctx, pipeline: str, value: str) -> int:
     """Store a state for PIPELINE (refused while the pipeline runs)."""
-    from protocol.errors import ConfigError
-    from protocol.jsoncodec import JSONDecodeError, loads
-    from protocol.state import state_value
+    from protocol import ConfigError, JSONDecodeError, loads, state_value
 
     if value == "-":
         text = sys.stdin.read()
@@ -254,8 +253,7 @@ def validate(obj: Ctx, strict: bool) -> int:
     """Check sluice.yml and resolve every connector (programs, config files, ${ENV}), listing every problem.
 
     Also reports config keys a connector's settings schema does not declare (typos)."""
-    from protocol.errors import ConfigError
-    from protocol.wording import plural
+    from protocol import ConfigError, plural
     from runner.settings_report import settings_report
 
     project = obj.project
@@ -283,7 +281,7 @@ for command in (spec, check, discover, select, add, search, import_command):
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``sluice`` console script."""
-    from protocol.errors import ConfigError, SluiceError
+    from protocol import ConfigError, SluiceError
 
     try:
         code = cli.main(args=argv, prog_name="sluice", standalone_mode=False)

@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from protocol.exitcodes import ExitCode
-from protocol.wording import plural
+from protocol import ExitCode, plural
 from runner.cli_context import Ctx
 
 if TYPE_CHECKING:
@@ -61,8 +60,7 @@ def _run_dir(obj: Ctx) -> Iterator[RunDir]:
 
 def _read_configs(paths: tuple[str, ...]) -> dict[str, Any]:
     """``--config FILE`` files merged left to right (as every connector merges them)."""
-    from protocol.config import read_json_file
-    from protocol.errors import ConfigError
+    from protocol import ConfigError, read_json_file
 
     merged: dict[str, Any] = {}
     for path in paths:
@@ -97,7 +95,7 @@ def _configured(obj: Ctx, connector: str, configs: tuple[str, ...] = (), *, tap_
 def _refuse_a_target(conn: ResolvedConnector, info: dict[str, Any] | None) -> None:
     """A target has no catalog: say so, instead of running its (absent) --discover. Its --about
     capabilities tell (a tap lists discover, catalog or properties); without --about, its name."""
-    from protocol.errors import ConfigError
+    from protocol import ConfigError
 
     capabilities = (info or {}).get("capabilities")
     if isinstance(capabilities, list):
@@ -199,8 +197,7 @@ def select(obj: Ctx, connector: str, patterns: tuple[str, ...], catalog_path: st
     --list and --replication work on the catalog the tap runs with: its catalog file (or its
     discovery) with the metadata: block of sluice.yml laid over it.
     """
-    from protocol.config import read_json_file
-    from protocol.errors import ConfigError
+    from protocol import ConfigError, read_json_file
     from runner.catalog_select import apply_selection, describe_selection
 
     if replication or list_only:

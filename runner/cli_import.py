@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from protocol.exitcodes import ExitCode
+from protocol import ExitCode
 
 __all__ = ["import_command"]
 

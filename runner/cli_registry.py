@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from protocol.exitcodes import ExitCode
+from protocol import ExitCode
 from runner.cli_context import Ctx
 
 if TYPE_CHECKING:

@@ -17,10 +17,7 @@ from typing import Any
 
 import orjson
 
-from protocol.catalog import Catalog
-from protocol.config import secret_values
-from protocol.errors import ConfigError, ProtocolError, SluiceError
-from protocol.exitcodes import ExitCode
+from protocol import Catalog, ConfigError, ExitCode, ProtocolError, SluiceError, secret_values
 from runner.isolation import Redactor, RunDir, child_env
 from runner.project import ResolvedConnector
 from runner.pumps import error_message
@@ -161,7 +158,7 @@ def connector_secrets(conn: ResolvedConnector, info: dict[str, Any] | None) -> s
 
 def _secret_place(path: tuple[str | int, ...], schema: dict[str, Any], names: set[str]) -> bool:
     """Whether the setting at ``path`` is secret: declared in ``secrets:``, or marked so on the
-    way down the settings schema (as :func:`protocol.config.secret_values` walks it)."""
+    way down the settings schema (as :func:`protocol.secret_values` walks it)."""
     if path and path[0] in names:
         return True
     node: Any = schema
@@ -245,7 +242,7 @@ def discover(conn: ResolvedConnector, run_dir: RunDir, redact: Redactor, timeout
 
 def validate_catalog(data: Any) -> list[str]:
     """Every problem of a Singer catalog, each naming its stream."""
-    from protocol.schema import check_schema  # jsonschema: imported only when a catalog is checked
+    from protocol import check_schema  # jsonschema: imported only when a catalog is checked
 
     try:
         catalog = Catalog.from_dict(data)

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import orjson
 
-from protocol.catalog import Catalog
-from protocol.errors import ConfigError
+from protocol import Catalog, ConfigError
 from runner.pumps import SideStats
 
 __all__ = ["Shortfall", "keyless_shortfalls", "nothing_moved", "stream_keys"]

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from protocol.wording import closest
+from protocol import closest
 
 __all__ = ["did_you_mean", "yaml_error_text"]
 

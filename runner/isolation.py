@@ -19,7 +19,7 @@ import signal
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-from protocol.exitcodes import ExitCode
+from protocol import ExitCode
 from runner.project import Limits
 
 __all__ = ["BASE_ENV", "REDACTED", "Redactor", "RunDir", "child_env", "make_preexec"]

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from protocol.errors import ConfigError
+from protocol import ConfigError
 from runner.meltano_connectors import Context, connector
 from runner.meltano_pipelines import pipelines
 from runner.meltano_project import OTHER_TYPES, PLUGIN_TYPES, MeltanoProject, Plugin, load_meltano

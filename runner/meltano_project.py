@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from protocol.errors import ConfigError
+from protocol import ConfigError
 
 __all__ = ["MeltanoProject", "Plugin", "deep_merge", "load_meltano"]
 

@@ -1,7 +1,7 @@
 """How a run ended, as types: its status, what stopped it, and the exit code that follows.
 
 The status is what the run history records (``sluice runs``); the exit code comes from the
-one table, :class:`protocol.exitcodes.ExitCode`. Nothing here reads an error's text.
+one table, :class:`protocol.ExitCode`. Nothing here reads an error's text.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from protocol.exitcodes import ExitCode, signal_exit_code
+from protocol import ExitCode, signal_exit_code
 
 if TYPE_CHECKING:
     from runner.sides import Side

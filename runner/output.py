@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import IO
 
-from protocol.wording import plural
+from protocol import plural
 from runner.isolation import Redactor
 from runner.pumps import SideStats
 

@@ -15,8 +15,7 @@ import threading
 import time
 from typing import IO
 
-from protocol.exitcodes import ExitCode
-from protocol.wording import plural
+from protocol import ExitCode, plural
 from runner.outcome import combine_exit_codes
 
 __all__ = ["run_all"]

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from protocol.errors import ConfigError
+from protocol import ConfigError
 from runner.hints import did_you_mean, yaml_error_text
 from runner.project_validate import validate_project
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from protocol.errors import ConfigError
+from protocol import ConfigError
 from runner.project_edit import _item, _last_line, _line_start, _loader, write_text_atomic
 
 __all__ = ["add_connector", "render_entry"]

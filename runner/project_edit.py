@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from protocol.errors import ConfigError
+from protocol import ConfigError
 
 __all__ = ["set_stream_metadata", "write_text_atomic"]
 

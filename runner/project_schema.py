@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from protocol.catalog import REPLICATION_METHODS
+from protocol import REPLICATION_METHODS
 
 __all__ = ["PROJECT_SCHEMA"]
 

@@ -12,8 +12,7 @@ from typing import Any
 
 import orjson
 
-from protocol.jsoncodec import loads
-from protocol.state import state_value
+from protocol import loads, state_value
 
 __all__ = ["LineBuffer", "SideStats", "StateReader", "error_message", "parse_metric"]
 

@@ -2,7 +2,7 @@
 
 A target that lists ``sluice-exactly-once`` in its ``--about`` capabilities stores its
 committed state (STATE value, generation, sequence) with its data, in the same transaction
-(protocol/exactly_once.py). For such a target the runner, before the run:
+(protocol/_exactly_once.py). For such a target the runner, before the run:
 
 1. asks it for that committed state (``TARGET --config ... --committed-state STATE_ID``);
 2. uses it instead of the store's when its generation is the store's: the destination
@@ -24,19 +24,19 @@ import os
 import subprocess
 from typing import Any
 
-from protocol.errors import SluiceError
-from protocol.exactly_once import (
-    CAPABILITY,
+from protocol import (
+    CONTROL_STOP,
+    CONTROL_TAP_FAILED,
+    CONTROL_TAP_OK,
     ENV_CONTROL_FD,
     ENV_GENERATION,
     ENV_STATE_ID,
-    STOP,
-    TAP_FAILED,
-    TAP_OK,
+    EXACTLY_ONCE_CAPABILITY,
     Committed,
+    ExitCode,
+    JSONDecodeError,
+    SluiceError,
 )
-from protocol.exitcodes import ExitCode
-from protocol.jsoncodec import JSONDecodeError
 from runner.pumps import SideStats
 
 __all__ = ["ControlPipe", "ReconcileError", "choose_state", "read_committed", "supports_exactly_once"]
@@ -50,7 +50,7 @@ class ReconcileError(SluiceError):
 
 def supports_exactly_once(info: dict[str, Any] | None) -> bool:
     caps = (info or {}).get("capabilities")
-    return isinstance(caps, list) and CAPABILITY in caps
+    return isinstance(caps, list) and EXACTLY_ONCE_CAPABILITY in caps
 
 
 def read_committed(argv: list[str], config: str, state_id: str, env: dict[str, str], name: str,
@@ -101,7 +101,7 @@ class ControlPipe:
             return
         self._told = True
         with contextlib.suppress(OSError):  # the target is gone already: nothing to tell
-            os.write(self.write_fd, TAP_OK if ok else TAP_FAILED)
+            os.write(self.write_fd, CONTROL_TAP_OK if ok else CONTROL_TAP_FAILED)
 
     def stopping(self, reason: str) -> None:
         """Tell the target the run is being stopped, and why ("SIGINT", "SIGTERM", "timeout"), before
@@ -109,7 +109,7 @@ class ControlPipe:
         if self._told:
             return
         with contextlib.suppress(OSError):
-            os.write(self.write_fd, STOP + reason.encode("ascii", "replace") + b"\n")
+            os.write(self.write_fd, CONTROL_STOP + reason.encode("ascii", "replace") + b"\n")
 
     def close(self) -> None:
         for fd in (self.read_fd, self.write_fd):

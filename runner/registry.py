@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from protocol.errors import ConfigError
+from protocol import ConfigError
 
 __all__ = ["BUILTIN", "REGISTRY_SCHEMA", "Entry", "Registry", "Setting", "load_registry", "registry_paths"]
 

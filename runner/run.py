@@ -12,8 +12,7 @@ from typing import IO, Any
 
 import orjson
 
-from protocol.errors import ConfigError
-from protocol.exitcodes import ExitCode
+from protocol import ConfigError, ExitCode
 from runner.connectors import ConnectorError, about, coerce_config, connector_secrets
 from runner.counts import keyless_shortfalls, nothing_moved, stream_keys
 from runner.isolation import Redactor, RunDir, child_env, make_preexec

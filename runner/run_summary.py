@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from protocol.wording import plural
+from protocol import plural
 from runner.counts import nothing_moved
 from runner.outcome import Outcome, StopCause
 from runner.output import RunOutput

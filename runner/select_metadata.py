@@ -12,9 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from protocol.catalog import REPLICATION_METHODS
-from protocol.config import read_json_file
-from protocol.errors import ConfigError
+from protocol import REPLICATION_METHODS, ConfigError, read_json_file
 from runner.catalog_metadata import apply_metadata, metadata_rules
 from runner.catalog_select import describe_selection
 

@@ -19,9 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from protocol.config import read_json_file
-from protocol.errors import ConfigError
-from protocol.settings_check import unknown_settings
+from protocol import ConfigError, read_json_file, unknown_settings
 from runner.connectors import about, coerce_config, settings_schema
 from runner.project import interpolate
 

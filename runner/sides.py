@@ -7,7 +7,7 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from protocol.exitcodes import ExitCode, signal_exit_code
+from protocol import ExitCode, signal_exit_code
 from runner.pumps import SideStats
 
 if TYPE_CHECKING:

@@ -34,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from protocol.exitcodes import ExitCode
+from protocol import ExitCode
 from runner.outcome import Outcome, RunStatus, StopCause
 from runner.output import RunOutput
 from runner.pumps import LineBuffer, StateReader

@@ -14,8 +14,7 @@ from typing import Any
 
 import orjson
 
-from protocol.config import read_json_file
-from protocol.errors import ConfigError
+from protocol import ConfigError, read_json_file
 from runner.catalog_metadata import apply_metadata, metadata_rules
 from runner.connectors import discover
 from runner.isolation import Redactor, RunDir

@@ -35,6 +35,6 @@ def open_store(url: str | None, project_dir: Path) -> StateStore:
             rest = rest[2:]
         path = Path(rest).expanduser()
         return SQLiteStore(path if path.is_absolute() else project_dir / path)
-    from protocol.errors import ConfigError
+    from protocol import ConfigError
 
     raise ConfigError(f"unknown state store {url!r}: use sqlite, sqlite:PATH or postgresql://...")

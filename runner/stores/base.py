@@ -23,8 +23,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
-from protocol.errors import SluiceError
-from protocol.exitcodes import ExitCode
+from protocol import ExitCode, SluiceError
 
 __all__ = [
     "PipelineLock",

@@ -16,7 +16,8 @@ from typing import Any
 
 import psycopg
 
-from protocol.jsoncodec import dumps, loads
+from protocol import dumps, loads
+from protocol.pg import first_line
 from runner.stores.base import PipelineLock, RunRecord, StartedRun, StateStore, StoreError, holder_description
 
 __all__ = ["PostgresStore", "lock_key", "redact_url"]
@@ -90,12 +91,7 @@ def _connect(url: str) -> psycopg.Connection[Any]:
     try:
         return psycopg.connect(url, autocommit=True, **_CONNECT_ARGS)
     except psycopg.Error as exc:
-        raise StoreError(f"cannot connect to the state store {redact_url(url)}: {_first_line(exc)}") from exc
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+        raise StoreError(f"cannot connect to the state store {redact_url(url)}: {first_line(exc)}") from exc
 
 
 class _AdvisoryLock(PipelineLock):
@@ -136,13 +132,13 @@ class PostgresStore(StateStore):
                     self._db.execute(ddl)
         except psycopg.Error as exc:
             self._db.close()
-            raise StoreError(f"state store {self.description}: {_first_line(exc)}") from exc
+            raise StoreError(f"state store {self.description}: {first_line(exc)}") from exc
 
     def _exec(self, sql: str, params: tuple[Any, ...] = ()) -> psycopg.Cursor[Any]:
         try:
             return self._db.execute(sql, params)  # type: ignore[arg-type]
         except psycopg.Error as exc:
-            raise StoreError(f"state store {self.description}: {_first_line(exc)}") from exc
+            raise StoreError(f"state store {self.description}: {first_line(exc)}") from exc
 
     # -- states -------------------------------------------------------------------------
     def get_state(self, state_id: str) -> dict[str, Any] | None:
@@ -192,7 +188,7 @@ class PostgresStore(StateStore):
             )
         except psycopg.Error as exc:
             conn.close()
-            raise StoreError(f"state store {self.description}: cannot take the lock: {_first_line(exc)}") from exc
+            raise StoreError(f"state store {self.description}: cannot take the lock: {first_line(exc)}") from exc
         return _AdvisoryLock(conn, key)
 
     def lock_holder(self, state_id: str) -> str | None:
@@ -214,7 +210,7 @@ class PostgresStore(StateStore):
                     (pipeline, state_id, socket.gethostname(), os.getpid(), pipeline),
                 ).fetchone()
         except psycopg.Error as exc:
-            raise StoreError(f"state store {self.description}: {_first_line(exc)}") from exc
+            raise StoreError(f"state store {self.description}: {first_line(exc)}") from exc
         assert row is not None
         return StartedRun(int(row[0]), int(row[1]))
 

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from protocol.jsoncodec import dumps, loads
+from protocol import dumps, loads
 from runner.stores.base import PipelineLock, RunRecord, StartedRun, StateStore, StoreError, holder_description
 
 __all__ = ["SQLiteStore"]

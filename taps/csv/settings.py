@@ -21,10 +21,7 @@ from typing import Any
 
 import jsonschema
 
-from protocol import ConfigError
-from protocol.config import read_json_file
-from protocol.settings import build_settings, setting
-from protocol.settings_check import report_unknown
+from protocol import ConfigError, build_settings, read_json_file, report_unknown, setting
 from taps.csv.inference import TYPE_NAMES
 
 __all__ = ["DIALECT_OPTIONS", "EMPTY_AS_NULL", "FILE_SCHEMA", "SETTINGS", "CsvSettings", "FileSpec", "file_specs"]

@@ -22,8 +22,7 @@ from collections.abc import Iterator
 from operator import itemgetter
 from typing import Any
 
-from protocol import Bookmarks, CatalogEntry, ConfigError, Stream, Tap, is_nullable
-from protocol.wording import plural
+from protocol import Bookmarks, CatalogEntry, ConfigError, Stream, Tap, is_nullable, plural
 from taps.csv.client import (
     SourceFile,
     iso_to_ns,

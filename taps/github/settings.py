@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from protocol import ConfigError
+from protocol import ConfigError, build_settings, setting
 from protocol.http import HttpSettings, http_settings
-from protocol.settings import build_settings, setting
 
 __all__ = ["SETTINGS", "GitHubSettings"]
 

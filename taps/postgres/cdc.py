@@ -33,13 +33,17 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from protocol.bookmarks import LogBasedBookmark
-from protocol.errors import ConfigError, FatalSourceError, RetryableSourceError
-from protocol.jsoncodec import loads
-from protocol.state import Bookmarks
-from protocol.tap import STATE_EVERY_RECORDS
-from protocol.wording import plural
-from protocol.writer import MessageWriter
+from protocol import (
+    STATE_EVERY_RECORDS,
+    Bookmarks,
+    ConfigError,
+    FatalSourceError,
+    LogBasedBookmark,
+    MessageWriter,
+    RetryableSourceError,
+    loads,
+    plural,
+)
 from taps.postgres.client import Source
 from taps.postgres.discovery import Column
 from taps.postgres.pgoutput import UNCHANGED, Begin, Change, Commit, Relation, Truncate, decode, lsn_to_text

@@ -1,7 +1,8 @@
-"""The PostgreSQL connection of tap-postgres: settings to conninfo, SSL, and error mapping.
+"""The PostgreSQL connection of tap-postgres: its session settings, COPY reading, and error mapping
+(settings, conninfo, SSL and connecting are the kit's :mod:`protocol.pg`).
 
 Every psycopg error enters our code through :func:`source_error`, which maps it into
-protocol.errors: bad credentials, a missing database or privilege are fatal; a refused or
+the kit's error tree: bad credentials, a missing database or privilege are fatal; a refused or
 dropped connection, a server shutdown or a serialization failure may be retried. A server
 that cannot be reached says why first (:func:`connect_error`): "cannot reach PostgreSQL at
 HOST:PORT/DB: connection refused (...)", "... name resolution failed (...)".
@@ -17,8 +18,8 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg import pq, sql
 
-from protocol.errors import FatalSourceError, RetryableSourceError, SourceError
-from protocol.pgconn import SSL_MODES, conninfo_from_settings, describe
+from protocol import FatalSourceError, RetryableSourceError, SourceError
+from protocol.pg import SSL_MODES, connect, conninfo_from_settings, describe, first_line, refused_for_good, unreachable
 
 #: rows of a COPY handed over at once by :meth:`Source.copy_blocks`
 BLOCK_ROWS = 500
@@ -29,29 +30,14 @@ __all__ = ["BLOCK_ROWS", "SSL_MODES", "Source", "connect_error", "conninfo_from_
 #: Session settings every value rendering relies on: UTC date-times, ISO dates and intervals.
 SESSION_OPTIONS = "-c TimeZone=UTC -c DateStyle=ISO,YMD -c IntervalStyle=iso_8601 -c extra_float_digits=1"
 
-#: libpq's words for a server that cannot be reached, and ours
-_UNREACHABLE = (("failed to resolve host", "name resolution failed"),
-                ("could not translate host name", "name resolution failed"),
-                ("Connection refused", "connection refused"), ("timeout expired", "connection timed out"),
-                ("No route to host", "no route to host"), ("Network is unreachable", "network is unreachable"))
-
-_FATAL_CONNECT = ("password authentication failed", "does not exist", "no pg_hba.conf entry",
-                  "permission denied", "certificate", "SSL", "role")
-
-
 def conninfo_from_config(config: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     """(conninfo, keyword parameters) for psycopg.connect, from the tap's settings."""
     return conninfo_from_settings(config, application_name="sluice tap-postgres", options=SESSION_OPTIONS)
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def source_error(exc: psycopg.Error, where: str, doing: str) -> SourceError:
     """Map a psycopg error into the kit's tree (raise the result ``from exc``)."""
-    message = f"PostgreSQL at {where}: {doing}: {_first_line(exc)}"
+    message = f"PostgreSQL at {where}: {doing}: {first_line(exc)}"
     if isinstance(exc, (pg_errors.InsufficientPrivilege, pg_errors.InvalidPassword,
                         pg_errors.InvalidAuthorizationSpecification, pg_errors.UndefinedTable,
                         pg_errors.UndefinedColumn, pg_errors.UndefinedObject, pg_errors.InvalidCatalogName,
@@ -62,21 +48,16 @@ def source_error(exc: psycopg.Error, where: str, doing: str) -> SourceError:
                         pg_errors.AdminShutdown, pg_errors.CannotConnectNow, pg_errors.QueryCanceled)):
         return RetryableSourceError(message)
     if isinstance(exc, psycopg.OperationalError):
-        detail = str(exc)
-        if any(marker in detail for marker in _FATAL_CONNECT):
-            return FatalSourceError(message)
-        return RetryableSourceError(message)
+        return FatalSourceError(message) if refused_for_good(exc) else RetryableSourceError(message)
     return FatalSourceError(message)
 
 
 def connect_error(exc: psycopg.Error, where: str) -> SourceError:
     """A failed connection attempt: its cause first when the server could not be reached."""
-    text = str(exc)
-    cause = next((ours for words, ours in _UNREACHABLE if words in text), None)
+    cause = unreachable(exc)
     if cause is None:
         return source_error(exc, where, "cannot connect")
-    detail = _first_line(exc).removeprefix("connection failed: ")
-    return RetryableSourceError(f"cannot reach PostgreSQL at {where}: {cause} ({detail})")
+    return RetryableSourceError(f"cannot reach PostgreSQL at {where}: {cause}")
 
 
 class Source:
@@ -86,8 +67,7 @@ class Source:
         conninfo, params = conninfo_from_config(config)
         self.where = describe(conninfo, params)
         try:
-            self.conn: psycopg.Connection[Any] = psycopg.connect(conninfo, autocommit=True, connect_timeout=10,
-                                                                 **params)
+            self.conn: psycopg.Connection[Any] = connect(conninfo, params, autocommit=True)
         except psycopg.Error as exc:
             raise connect_error(exc, self.where) from exc
 

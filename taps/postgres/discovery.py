@@ -32,8 +32,7 @@ from typing import Any
 
 from psycopg import sql
 
-from protocol.catalog import CatalogEntry
-from protocol.tap import TableStream, Tap
+from protocol import CatalogEntry, TableStream, Tap
 from taps.postgres.client import Source
 
 __all__ = ["JSON_TYPES", "NONFINITE_MARK", "REL", "Column", "Table", "entry_for", "load_tables"]

@@ -14,8 +14,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from protocol.jsoncodec import loads
-from protocol.wording import plural
+from protocol import loads, plural
 from taps.postgres.values import Converter
 
 __all__ = ["NonFinite"]

@@ -3,7 +3,7 @@
 The server renders JSON at about 2.5 µs a row on one core; the tap needs well under half
 of that. Reading ranges of an integer primary key over ``max_parallel_reads`` connections
 puts more server cores to work. Each range is read in key order; records of the ranges are
-interleaved. The bookmark (``FullTableBookmark.key_ranges``, protocol.bookmarks) keeps, per
+interleaved. The bookmark (``FullTableBookmark.key_ranges``, protocol._bookmarks) keeps, per
 range, the last key written; a resumed run continues every range after it. The last range has
 no upper bound, so rows added during the read are read too, as a sequential read would.
 Readers hand rows over in batches through a bounded queue, so memory stays flat.
@@ -19,9 +19,7 @@ from typing import Any
 
 from psycopg import sql
 
-from protocol.bookmarks import KeyRange
-from protocol.errors import SluiceError
-from protocol.tap import STATE_EVERY_RECORDS
+from protocol import STATE_EVERY_RECORDS, KeyRange, SluiceError
 from taps.postgres.client import Source
 from taps.postgres.discovery import Column, Table
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from protocol.errors import FatalSourceError
+from protocol import FatalSourceError
 
 __all__ = ["UNCHANGED", "Begin", "Change", "Commit", "Relation", "Truncate", "decode", "lsn_from_text", "lsn_to_text"]
 

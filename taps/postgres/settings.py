@@ -10,9 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from protocol.catalog import REPLICATION_METHODS
-from protocol.pgconn import CONNECTION_SETTINGS, SSL_SETTINGS
-from protocol.settings import build_settings, setting
+from protocol import REPLICATION_METHODS, build_settings, setting
+from protocol.pg import CONNECTION_SETTINGS, SSL_SETTINGS
 
 __all__ = ["SETTINGS", "TapSettings"]
 

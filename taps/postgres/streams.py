@@ -8,7 +8,7 @@ no raw control characters), so each COPY row is the record's JSON and a newline.
 row under a STATE is parsed, for its bookmark (key or replication-key values).
 COPY streams rows as the server produces them: memory stays flat however large the table.
 
-Bookmarks (per stream, typed in protocol.bookmarks):
+Bookmarks (per stream, typed in protocol._bookmarks):
     FULL_TABLE   FullTableBookmark: version, last key or key ranges (parallel.py)  (cleared when done)
     INCREMENTAL  IncrementalBookmark: replication key and value  (reads are ``>=`` it, in key order)
 """
@@ -24,11 +24,16 @@ from typing import Any
 
 from psycopg import sql
 
-from protocol.bookmarks import FullTableBookmark, IncrementalBookmark, KeyRange
-from protocol.jsoncodec import loads
-from protocol.metrics import RecordCounter, emit
-from protocol.state import Bookmarks
-from protocol.writer import MessageWriter
+from protocol import (
+    Bookmarks,
+    FullTableBookmark,
+    IncrementalBookmark,
+    KeyRange,
+    MessageWriter,
+    RecordCounter,
+    emit_metric,
+    loads,
+)
 from taps.postgres.client import Source
 from taps.postgres.discovery import Column, Table
 from taps.postgres.nonfinite import NonFinite
@@ -114,7 +119,7 @@ def _stream_rows(source: Source, plan: StreamPlan, writer: MessageWriter, query:
     if last:
         checkpoint(last)
     counter.finish(count)
-    emit("timer", "sync_duration", round(time.monotonic() - started, 6), {"stream": name, "status": "succeeded"})
+    emit_metric("timer", "sync_duration", round(time.monotonic() - started, 6), {"stream": name, "status": "succeeded"})
     return count
 
 
@@ -148,7 +153,7 @@ def _read_ranges(plan: StreamPlan, writer: MessageWriter, bookmarks: Bookmarks, 
                 counter.tick(count)
     checkpoint()
     counter.finish(count)
-    emit("timer", "sync_duration", round(time.monotonic() - started, 6), {"stream": name, "status": "succeeded"})
+    emit_metric("timer", "sync_duration", round(time.monotonic() - started, 6), {"stream": name, "status": "succeeded"})
 
 
 def sync_full_table(source: Source, plan: StreamPlan, writer: MessageWriter, bookmarks: Bookmarks, *,

@@ -13,14 +13,20 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any, ClassVar
 
-from protocol.catalog import REPLICATION_METHODS, Catalog, CatalogEntry
-from protocol.cli import tap_main
-from protocol.errors import ConfigError, FatalSourceError
-from protocol.metrics import emit
-from protocol.state import Bookmarks
-from protocol.tap import Stream, Tap
-from protocol.wording import plural
-from protocol.writer import MessageWriter
+from protocol import (
+    REPLICATION_METHODS,
+    Bookmarks,
+    Catalog,
+    CatalogEntry,
+    ConfigError,
+    FatalSourceError,
+    MessageWriter,
+    Stream,
+    Tap,
+    emit_metric,
+    plural,
+    tap_main,
+)
 from taps.postgres.cdc import CDC_PROPERTIES, sync_log_based
 from taps.postgres.client import Source
 from taps.postgres.discovery import Table, entry_for, load_tables
@@ -152,7 +158,7 @@ class TapPostgres(Tap):
                     plan.nonfinite.report(plan.name)
         # each stream's sync ended with a STATE too: the writer skips this one when it repeats that line
         writer.write_state(bookmarks.to_value(), final=True)
-        emit("counter", "streams_synced", len(plans), {"tap": self.name})
+        emit_metric("counter", "streams_synced", len(plans), {"tap": self.name})
 
 
 main = tap_main(TapPostgres)

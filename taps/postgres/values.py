@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from protocol.jsoncodec import loads
+from protocol import loads
 
 __all__ = ["Converter", "converter_for", "parse_array"]
 

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from protocol import ConfigError
+from protocol import ConfigError, build_settings, setting
 from protocol.http import PAGINATION_SCHEMA, HttpSettings, PaginationSettings, http_settings
-from protocol.settings import build_settings, setting
 
 __all__ = ["AUTH_METHODS", "AUTH_SETTINGS", "SETTINGS", "STREAM_SCHEMA", "AuthSettings", "RestSettings",
            "StreamSettings"]

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from protocol.settings import build_settings, setting
+from protocol import build_settings, setting
 from targets.files.settings import COMMON_SETTINGS, FileSettings, directory
 
 __all__ = ["OUTPUT_PATHS", "SETTINGS", "CsvSettings"]

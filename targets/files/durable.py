@@ -1,6 +1,6 @@
 """A file that grows by appends, is made durable on demand, and rolls back on failure.
 
-The contract with the target's drain (see protocol/target.py):
+The contract with the target's drain (see protocol/_target.py):
 
     write(data)    append bytes (compressed on the fly when gzip); not yet durable
     sync()         everything written is on disk (gzip: the open member is ended; fsync)

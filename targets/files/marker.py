@@ -1,6 +1,6 @@
 """The commit marker of the file targets: which bytes of which files a STATE covers.
 
-Under `sluice` (exactly-once, see protocol/exactly_once.py) a file target keeps one marker
+Under `sluice` (exactly-once, see protocol/_exactly_once.py) a file target keeps one marker
 per state id in its output directory, ``.sluice-state-<state id>-<hash>.json``::
 
     {"state_id": ..., "generation": 3, "sequence": 41, "complete": false,
@@ -28,9 +28,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from protocol.errors import TargetError
-from protocol.exactly_once import Committed
-from protocol.jsoncodec import JSONDecodeError, dumps, loads
+from protocol import Committed, JSONDecodeError, TargetError, dumps, loads
 from targets.files.durable import fsync_dir
 
 __all__ = ["Marker", "Positions"]

@@ -1,6 +1,6 @@
 """The settings every file target shares: their schema (merged into each file target's own) and
 the frozen object the shared file-target code reads them from, built once from the validated
-config (protocol/settings.py).
+config (protocol/_settings.py).
 
 Defaults are stated once, in the schema. A file target's settings class extends
 :class:`FileSettings` with its own settings; fields whose value is derived from other settings
@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 __all__ = ["COMMON_SETTINGS", "FileSettings", "directory"]
 
 # Settings every file target adds to its drop-in settings (the kit reads the last three itself,
-# protocol/target.py; they are declared here because these targets publish them).
+# protocol/_target.py; they are declared here because these targets publish them).
 COMMON_SETTINGS: dict[str, Any] = {
     "mode": {
         "type": "string",

@@ -7,9 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, ClassVar
 
-from protocol import ConfigError, SchemaMessage, Target, TargetError
-from protocol.exactly_once import CAPABILITY, Committed
-from protocol.settings import setting
+from protocol import EXACTLY_ONCE_CAPABILITY, Committed, ConfigError, SchemaMessage, Target, TargetError, setting
 from targets.files.durable import DurableFile
 from targets.files.marker import Marker, Positions
 from targets.files.settings import FileSettings
@@ -22,7 +20,7 @@ class FileTarget(Target):
     """A target writing one file per stream. Subclasses define :meth:`read_settings`,
     :meth:`make_sink` (handing the sink the settings) and :meth:`file_path`."""
 
-    capabilities: ClassVar[list[str]] = ["about", CAPABILITY]
+    capabilities: ClassVar[list[str]] = ["about", EXACTLY_ONCE_CAPABILITY]
     sink_class: ClassVar[type[FileSink]]
     exactly_once = True
     settings: FileSettings

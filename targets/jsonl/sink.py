@@ -12,7 +12,7 @@ from targets.files import DurableFile, FileSettings, FileSink
 from targets.files.sink import SPILL_BYTES
 
 if TYPE_CHECKING:
-    from protocol.lane import RecordRun
+    from protocol import RecordRun
 
 __all__ = ["JsonlSink"]
 

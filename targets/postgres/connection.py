@@ -16,7 +16,7 @@ while the main thread parses and encodes the next; :meth:`Session.run` waits for
 result. An error of a queued statement is raised by the next ``submit``/``run``.
 
 A SIGTERM (or SIGINT) arriving while COMMIT is in flight does not abandon it: :meth:`Session.commit`
-waits for the outcome (see :mod:`protocol.signals`), so what the target reports is what
+waits for the outcome (see :mod:`protocol._signals`), so what the target reports is what
 the database holds.
 """
 
@@ -34,9 +34,8 @@ import backoff
 import psycopg
 from psycopg import pq
 
-from protocol import TargetError
-from protocol.pgconn import conninfo_from_settings, describe
-from protocol.signals import stop_held
+from protocol import TargetError, stop_held
+from protocol.pg import connect, conninfo_from_settings, describe, first_line, unreachable
 
 __all__ = ["KEEP_BYTES", "Chunk", "Session", "conninfo_from_config"]
 
@@ -157,9 +156,9 @@ class Session:
 
     def _connect(self) -> psycopg.Connection[Any]:
         try:
-            return psycopg.connect(self._conninfo, connect_timeout=10, **self._params)
+            return connect(self._conninfo, self._params)
         except psycopg.OperationalError as exc:
-            detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            detail = unreachable(exc) or (str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__)
             raise TargetError(f"cannot connect to PostgreSQL at {self.where}: {detail}") from exc
 
     def _reconnect(self) -> None:
@@ -168,7 +167,7 @@ class Session:
         except psycopg.Error:
             pass
         try:
-            self.conn = psycopg.connect(self._conninfo, connect_timeout=10, **self._params)
+            self.conn = connect(self._conninfo, self._params)
         except psycopg.OperationalError as exc:
             raise _ConnectionLost(str(exc)) from exc
         self.generation += 1
@@ -181,9 +180,9 @@ class Session:
             if self.conn.broken or self.conn.closed:
                 self._lost = True
                 raise _ConnectionLost(str(exc).strip()) from exc
-            raise TargetError(f"PostgreSQL at {self.where}: {_first_line(exc)}") from exc
+            raise TargetError(f"PostgreSQL at {self.where}: {first_line(exc)}") from exc
         except psycopg.Error as exc:
-            raise TargetError(f"PostgreSQL at {self.where}: {_first_line(exc)}") from exc
+            raise TargetError(f"PostgreSQL at {self.where}: {first_line(exc)}") from exc
 
     def _attempt(self, op: Op, journalled: bool) -> Any:
         if self._lost:
@@ -333,7 +332,7 @@ class Session:
             try:
                 self.conn.rollback()
             except psycopg.Error as exc:
-                log.warning("rollback failed: %s", _first_line(exc))
+                log.warning("rollback failed: %s", first_line(exc))
 
     def close(self) -> None:
         self.rollback()
@@ -341,7 +340,3 @@ class Session:
         self._kept.close()
         self.conn.close()
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

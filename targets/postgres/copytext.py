@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from protocol.jsoncodec import dumps
+from protocol import dumps
 from targets.sql import types as T
 
 __all__ = ["CONVERT", "NULL", "compile_encoder", "counting_converter", "integer_value", "text_value"]

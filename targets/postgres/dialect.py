@@ -21,8 +21,7 @@ from typing import Any
 import psycopg
 from psycopg import errors as pg_errors
 
-from protocol import TargetError
-from protocol.exactly_once import Committed
+from protocol import Committed, TargetError
 from targets.postgres.connection import Session
 from targets.postgres.copytext import compile_encoder, counting_converter, integer_value, text_value
 from targets.sql import statetable

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from protocol.pgconn import CONNECTION_SETTINGS, SSL_SETTINGS
+from protocol.pg import CONNECTION_SETTINGS, SSL_SETTINGS
 from targets.sql.settings import COMMON_SETTINGS, SQLSettings
 
 __all__ = ["SETTINGS", "PostgresSettings"]

@@ -11,7 +11,7 @@ import logging
 from typing import IO, Any, ClassVar
 
 from protocol import MessageWriter, plural, target_main
-from protocol.pgconn import describe
+from protocol.pg import describe
 from targets.postgres.connection import Session, conninfo_from_config
 from targets.postgres.dialect import PostgresLoader
 from targets.postgres.settings import SETTINGS, PostgresSettings

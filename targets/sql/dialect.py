@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from protocol.exactly_once import Committed
+from protocol import Committed
 from targets.sql.naming import IdentifierMapper
 from targets.sql.owners import OWNERS_TABLE, TableClaims
 from targets.sql.table import Action, Existing, TableSpec

@@ -1,6 +1,6 @@
 """Rows built in bulk from the chunked reader's decoded records (the fast path of SQL sinks).
 
-The chunked reader (:mod:`protocol.chunks`, the fast record lane) hands a sink whole runs of validated records,
+The chunked reader (:mod:`protocol._chunks`, the fast record lane) hands a sink whole runs of validated records,
 decoded by msgspec into one struct per record. For a table whose every column is a scalar
 field of the record's own type (integer, number, boolean, plain string, date-time, date),
 a run becomes CSV in three C-level steps: one tuple per record (``attrgetter``), msgspec's
@@ -35,8 +35,7 @@ from typing import Any
 
 import msgspec
 
-from protocol.jsoncodec import exact_loads, needs_exact_parse
-from protocol.schema import field_types
+from protocol import exact_loads, field_types, needs_exact_parse
 from targets.sql import types as T
 from targets.sql.dialect import VERSION_COLUMN
 from targets.sql.table import TableSpec

@@ -1,10 +1,10 @@
 """The settings every SQL target shares: their schema (``COMMON_SETTINGS``, merged into each
 target's) and the frozen object the SQL core reads them from, built once from the validated
-config. Defaults are stated once, in the schema; :func:`protocol.settings.build_settings`
+config. Defaults are stated once, in the schema; :func:`protocol.build_settings`
 takes them from there.
 
 ``batch_size_rows``, ``state_flush_seconds`` and ``validate_records`` are the kit's (read by
-protocol/target.py); the rest are the SQL core's, in :class:`SQLSettings`. Each SQL target
+protocol/_target.py); the rest are the SQL core's, in :class:`SQLSettings`. Each SQL target
 extends it with its own settings (targets/postgres/settings.py, targets/sqlite/settings.py).
 """
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Self
 
-from protocol.settings import build_settings, setting
+from protocol import build_settings, setting
 
 __all__ = ["COMMON_SETTINGS", "LOAD_METHODS", "SQLSettings"]
 

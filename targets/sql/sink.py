@@ -15,10 +15,19 @@ import time
 from dataclasses import replace
 from typing import IO, TYPE_CHECKING, Any, ClassVar
 
-from protocol import MessageWriter, RecordMessage, SchemaMessage, Sink, Target, emit_metric, plural
-from protocol.exactly_once import CAPABILITY, Committed
-from protocol.lane import RecordRun
-from protocol.schema import property_schemas
+from protocol import (
+    EXACTLY_ONCE_CAPABILITY,
+    Committed,
+    MessageWriter,
+    RecordMessage,
+    RecordRun,
+    SchemaMessage,
+    Sink,
+    Target,
+    emit_metric,
+    plural,
+    property_schemas,
+)
 from targets.sql.dialect import DELETED_COLUMN, VERSION_COLUMN, Loader, MetaValues, utc_now
 from targets.sql.settings import SQLSettings
 from targets.sql.table import Existing, TableSpec, Wanted, plan_table
@@ -230,7 +239,7 @@ class SQLTarget(Target):
     loader_class: ClassVar[type[Loader]]
     capabilities: ClassVar[list[str]] = [
         "about", "stream-maps", "schema-flattening", "activate-version", "hard-delete",
-        "validate-records", "target-schema", CAPABILITY,
+        "validate-records", "target-schema", EXACTLY_ONCE_CAPABILITY,
     ]
     exactly_once = True
     settings: SQLSettings

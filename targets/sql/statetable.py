@@ -11,8 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from protocol.exactly_once import Committed
-from protocol.jsoncodec import dumps, loads
+from protocol import Committed, dumps, loads
 from targets.sql.dialect import quote_identifier
 
 __all__ = ["TABLE", "create_sql", "from_row", "params", "select_sql", "upsert_sql"]

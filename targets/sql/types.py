@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from protocol.schema import field_types
+from protocol import field_types
 
 __all__ = [
     "BOOLEAN",

@@ -15,8 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from protocol import TargetError, dumps
-from protocol.exactly_once import Committed
+from protocol import Committed, TargetError, dumps
 from targets.sql import statetable
 from targets.sql import types as T
 from targets.sql.dialect import (

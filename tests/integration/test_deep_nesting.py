@@ -1,6 +1,6 @@
 """Deeply nested records and schemas through every target, on the fast and the reference path.
 
-The limit (protocol.jsoncodec.MAX_DEPTH, documented in the READMEs): a Singer line nests up to
+The limit (protocol._jsoncodec.MAX_DEPTH, documented in the READMEs): a Singer line nests up to
 1024 levels (the message is level 1, its record level 2). Up to it everything loads, exact
 numbers included; past it the run stops with one error line naming the line, stream and
 field, exit 1, and the STATE before the bad line echoed with its records kept.

@@ -5,7 +5,7 @@ Not run by CI. Usage, from the repository root, with the dev extra installed:
     .venv/bin/python tests/mutation/run.py                 # every group
     .venv/bin/python tests/mutation/run.py redaction retry # some groups
     .venv/bin/python tests/mutation/run.py --list
-    .venv/bin/python tests/mutation/run.py drain --mutants 'protocol.target.xǁTargetǁdrain*'
+    .venv/bin/python tests/mutation/run.py drain --mutants 'protocol._target.xǁTargetǁdrain*'
 
 Each group runs in its own copy of the work tree (the tracked files, as they are on disk)
 under $SLUICE_MUTATION_DIR (default /tmp/sluice-mutation/<group>), so a crash never leaves
@@ -47,10 +47,10 @@ class Group:
 
 
 GROUPS = {
-    "config": Group(("protocol/config.py",), ("protocol.config.*",),
+    "config": Group(("protocol/_config.py",), ("protocol._config.*",),
                     ("tests/unit/test_config_state.py", "tests/unit/test_cli_contract.py",
                      "tests/unit/test_config_env.py")),
-    "drain": Group(("protocol/target.py",), ("protocol.target.*",),
+    "drain": Group(("protocol/_target.py",), ("protocol._target.*",),
                    ("tests/unit/test_target_files.py", "tests/unit/test_exactly_once.py",
                     "tests/integration/test_target_jsonl.py",
                     "tests/faults/test_target_sigterm.py", "tests/faults/test_commit_reply_lost.py"),
@@ -59,9 +59,9 @@ GROUPS = {
                        ("tests/unit/test_runner_pumps.py",
                         "tests/faults/test_runner_faults.py::test_secrets_never_reach_logs_history_or_errors"),
                        subprocess=True),
-    "retry": Group(("protocol/http/retry.py", "protocol/http/errors.py"),
-                   ("protocol.http.retry.*", "protocol.http.errors.*"), ("tests/unit/test_http_kit.py",)),
-    "bookmarks": Group(("protocol/state.py",), ("protocol.state.*",),
+    "retry": Group(("protocol/http/_retry.py", "protocol/http/_errors.py"),
+                   ("protocol.http._retry.*", "protocol.http._errors.*"), ("tests/unit/test_http_kit.py",)),
+    "bookmarks": Group(("protocol/_state.py",), ("protocol._state.*",),
                        ("tests/unit/test_config_state.py", "tests/unit/test_bookmarks.py")),
     "slot": Group(("taps/postgres/cdc.py",), ("taps.postgres.cdc.*",),
                   ("tests/unit/test_tap_postgres.py", "tests/integration/postgres_tap/test_cdc.py"),
@@ -185,7 +185,7 @@ def main() -> int:
     parser.add_argument("--list", action="store_true", help="list the groups and their tests")
     parser.add_argument("--max-children", type=int, default=2)
     parser.add_argument("--mutants", metavar="GLOB", action="append",
-                        help="only these mutants (mutmut names, e.g. 'protocol.target.xǁTargetǁdrain*')")
+                        help="only these mutants (mutmut names, e.g. 'protocol._target.xǁTargetǁdrain*')")
     args = parser.parse_args()
     if args.list:
         for name, group in GROUPS.items():

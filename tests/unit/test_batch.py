@@ -12,13 +12,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from protocol.chunks import ChunkReader
-from protocol.errors import ProtocolError
-from protocol.jsoncodec import dumps, loads
-from protocol.lane import Lane, RecordRun, choose_lane
-from protocol.reader import MessageReader
-from protocol.recordtype import compile_record_type
-from protocol.schema import _FORMATS, RecordValidator
+from protocol._chunks import ChunkReader
+from protocol._errors import ProtocolError
+from protocol._jsoncodec import dumps, loads
+from protocol._lane import Lane, RecordRun, choose_lane
+from protocol._reader import MessageReader
+from protocol._recordtype import compile_record_type
+from protocol._schema import _FORMATS, RecordValidator
 
 # -- date-time and date: msgspec accepts only what our formats accept ----------------------
 
@@ -406,14 +406,14 @@ _any_schema = st.recursive(
 def test_plainly_valid_schemas_are_valid(schema: dict[str, Any]) -> None:
     import jsonschema
 
-    from protocol.schema import plainly_valid
+    from protocol._schema import plainly_valid
 
     if plainly_valid(schema):
         jsonschema.Draft7Validator.check_schema(schema)  # must not raise
 
 
 def test_common_schemas_skip_jsonschema() -> None:
-    from protocol.schema import plainly_valid
+    from protocol._schema import plainly_valid
 
     assert plainly_valid({"type": "object", "properties": {"a": {"type": ["string", "null"], "format": "date-time"},
                           "b": {"type": "array", "items": {"type": "integer"}}}, "required": ["a"]})

@@ -1,4 +1,4 @@
-"""The typed bookmark kinds (protocol/bookmarks.py) and ``state_value``: states written by
+"""The typed bookmark kinds (protocol/_bookmarks.py) and ``state_value``: states written by
 earlier runs, as literal JSON, load into the kinds and are written back byte for byte; a kind
 touches only its own keys; malformed values read as unset, as the taps always treated them."""
 
@@ -9,8 +9,8 @@ from typing import Any
 import orjson
 import pytest
 
-from protocol.bookmarks import FullTableBookmark, IncrementalBookmark, KeyRange, LogBasedBookmark
-from protocol.state import Bookmarks, state_value
+from protocol._bookmarks import FullTableBookmark, IncrementalBookmark, KeyRange, LogBasedBookmark
+from protocol._state import Bookmarks, state_value
 
 # STATE values as tap-postgres wrote them before the kinds existed (one per shape it writes)
 OLD_FULL_TABLE = b'{"bookmarks":{"public-users":{"version":1733300000123,"last_pk_fetched":{"id":41,"region":"eu"}}}}'

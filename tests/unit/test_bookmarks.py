@@ -1,5 +1,5 @@
 """The bookmarks API at its edges: empty and malformed states, clearing, copies, and the
-comparison of values of different types (mutants of protocol/state.py that the older tests let
+comparison of values of different types (mutants of protocol/_state.py that the older tests let
 through; see tests/mutation/)."""
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from protocol import Bookmarks, FatalSourceError, Sink, Stream, Tap, Target, tap_main, target_main
-from protocol.messages import RecordMessage, SchemaMessage
-from protocol.settings_check import KIT_SETTINGS
+from protocol._messages import RecordMessage, SchemaMessage
+from protocol._settings_check import KIT_SETTINGS
 
 SETTINGS = {
     "type": "object",

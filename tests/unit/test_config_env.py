@@ -1,6 +1,6 @@
 """Config from ``ENV`` and files at their edges: every word a boolean accepts, numbers, JSON and
 comma lists, names with dashes, empty and unreadable files, secrets at any depth, the path an
-error names (mutants of protocol/config.py that the older tests let through; see tests/mutation/)."""
+error names (mutants of protocol/_config.py that the older tests let through; see tests/mutation/)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from protocol import ConfigError, load_config
-from protocol.config import RedactingFilter, read_json_file, secret_values
+from protocol._config import RedactingFilter, read_json_file, secret_values
 
 SCHEMA: dict[str, Any] = {
     "type": "object",

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from protocol.errors import ConfigError
-from protocol.exitcodes import ExitCode
+from protocol._errors import ConfigError
+from protocol._exitcodes import ExitCode
 from runner.cli import main
 
 

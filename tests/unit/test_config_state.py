@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from protocol import Bookmarks, ConfigError, load_config
-from protocol.config import RedactingFilter
+from protocol._config import RedactingFilter
 
 SCHEMA = {
     "type": "object",
@@ -103,7 +103,7 @@ def test_a_format_only_the_quick_check_enforces_is_still_reported(tmp_path: Path
 
 
 def test_secrets_are_found_at_any_depth() -> None:
-    from protocol.config import secret_values
+    from protocol._config import secret_values
 
     schema = {"type": "object", "properties": {
         "password": {"type": "string", "secret": True},

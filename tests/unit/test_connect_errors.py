@@ -1,5 +1,5 @@
 """A failure to connect leads with its cause (refused, name resolution), before the circuit breaker
-and the retries (HTTP kit, tap-rest) or the libpq detail (tap-postgres): against a real refused
+and the retries (HTTP kit, tap-rest) or the libpq detail (tap-postgres, target-postgres): against a real refused
 port on loopback and an unresolvable ``.invalid`` host."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from protocol.errors import RetryableSourceError
+from protocol._errors import RetryableSourceError
 from protocol.http import CircuitOpenError, HttpClient, HttpSettings, RetryPolicy
 from tests.conftest import exe, run
 from tests.integration.http.tapio import tap
@@ -101,4 +101,21 @@ def test_tap_postgres_says_why_it_cannot_reach_the_server(tmp_path: Path, refuse
         errors = [ln for ln in done.stderr.decode().splitlines() if "ERROR" in ln]
         assert len(errors) == 1, done.stderr
         assert errors[0].split(" | ")[-1].startswith(f"cannot reach PostgreSQL at {host}:{port}/d: {cause}"), errors
+        assert "pw-secret" not in done.stderr.decode()
+
+
+def test_target_postgres_says_why_it_cannot_reach_the_server(tmp_path: Path, refused_port: int,
+                                                             unresolvable: str) -> None:
+    """The same causes, read by the kit (protocol.pg.unreachable), in the target's own error."""
+    for host, port, cause in (("127.0.0.1", refused_port, "connection refused ("),
+                              (unresolvable, 5432, "name resolution failed (")):
+        config = tmp_path / "c.json"
+        config.write_text(json.dumps({"host": host, "port": port, "user": "u", "password": "pw-secret",
+                                      "database": "d"}))
+        done = run([exe("target-postgres"), "--config", str(config), "--test"])
+        assert done.returncode == 1 and done.stdout == b""
+        errors = [ln for ln in done.stderr.decode().splitlines() if "ERROR" in ln]
+        assert len(errors) == 1, done.stderr
+        message = errors[0].split(" | ")[-1]
+        assert message.startswith(f"cannot connect to PostgreSQL at {host}:{port}/d: {cause}"), errors
         assert "pw-secret" not in done.stderr.decode()

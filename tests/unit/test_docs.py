@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from protocol.about import format_about, settings_rows
+from protocol._about import format_about, settings_rows
 
 ROOT = Path(__file__).resolve().parents[2]
 _OURS = ("protocol", "taps", "targets")
@@ -192,7 +192,7 @@ def _owner(node: ast.AST) -> str:
 def _settings_reads(scope: ast.AST, names: set[str], bound: Mapping[str, set[str]], classes: Classes,
                     owner: str) -> Iterator[tuple[str, int]]:
     """``setting(schema, X, k)``, and ``build_settings(Cls, schema, X, **given)``: each field of the
-    dataclass ``Cls`` not given is read as the setting of its name (protocol/settings.py); X (the
+    dataclass ``Cls`` not given is read as the setting of its name (protocol/_settings.py); X (the
     mapping read from, a name or attribute) must be one of ``names``."""
     for node in ast.walk(scope):
         if not isinstance(node, ast.Call):
@@ -248,8 +248,9 @@ def _module_file(name: str) -> Path | None:
 
 def _imported_modules(path: Path, module: str) -> Iterator[str]:
     tree = ast.parse(path.read_text())
-    # ``from protocol import X`` loads X's module through the package's lazy table
-    lazy: dict[str, tuple[str, str]] = importlib.import_module("protocol")._LAZY
+    # ``from protocol import X`` (or protocol.http, protocol.pg) loads X's module through the face's lazy table
+    lazy: dict[str, dict[str, tuple[str, str]]] = {
+        face: importlib.import_module(face)._LAZY for face in ("protocol", "protocol.http", "protocol.pg")}
     skip: set[int] = set()
     for node in ast.walk(tree):  # imports under `if TYPE_CHECKING:` are not run
         if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
@@ -262,8 +263,8 @@ def _imported_modules(path: Path, module: str) -> Iterator[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             yield node.module
             for alias in node.names:
-                if node.module == "protocol" and alias.name in lazy:
-                    yield lazy[alias.name][0]
+                if alias.name in lazy.get(node.module, {}):
+                    yield lazy[node.module][alias.name][0]
                 else:
                     yield f"{node.module}.{alias.name}"
 
@@ -314,17 +315,17 @@ def test_every_config_key_the_code_reads_is_declared(doc: Any) -> None:
 def test_the_code_scan_reaches_the_shared_modules() -> None:
     """The scan would miss undeclared reads if it did not follow the imports into the kit."""
     by_name = {doc.name: doc for doc in CONNECTORS}
-    assert "fast_path" in keys_read(by_name["target-jsonl"])  # protocol/lane.py
-    assert "batch_size_rows" in keys_read(by_name["target-postgres"])  # protocol/target.py
+    assert "fast_path" in keys_read(by_name["target-jsonl"])  # protocol/_lane.py
+    assert "batch_size_rows" in keys_read(by_name["target-postgres"])  # protocol/_target.py
     assert {"load_method", "table_names"} <= set(keys_read(by_name["target-sqlite"]))  # targets/sql/settings.py
-    assert "max_retries" in keys_read(by_name["tap-github"])  # protocol/http/settings.py, setting() in a loop
+    assert "max_retries" in keys_read(by_name["tap-github"])  # protocol/http/_settings.py, setting() in a loop
     assert {"burst", "per_page", "repositories"} <= set(keys_read(by_name["tap-github"]))  # build_settings fields
     assert {"user", "database", "ssl_client_private_key"} <= set(keys_read(by_name["target-postgres"]))  # loops
     assert "delimiter" not in keys_read(by_name["tap-rest"])
     assert "size_param" not in keys_read(by_name["tap-github"])  # its pagination is not configurable
     assert {"entity", "delimiter", "encoding"} <= set(keys_read(by_name["tap-csv"]))  # files[] entries
     assert {"size_param", "replication_param"} <= set(keys_read(by_name["tap-rest"]))  # streams[] entries
-    # settings read through protocol/settings.py: setting(...) and the fields of build_settings' dataclass
+    # settings read through protocol/_settings.py: setting(...) and the fields of build_settings' dataclass
     assert "max_parallel_reads" in keys_read(by_name["tap-postgres"])  # TapSettings, built by cls
     csv_keys = set(keys_read(by_name["target-csv"]))
     # own and inherited (FileSettings) fields, setting() calls, one in a loop over the path aliases
@@ -336,7 +337,7 @@ def test_the_code_scan_sees_undeclared_settings_read_through_the_settings_kit(tm
     planted = tmp_path / "planted.py"
     planted.write_text(
         "from dataclasses import dataclass\n"
-        "from protocol.settings import build_settings, setting\n"
+        "from protocol._settings import build_settings, setting\n"
         "NAMES = ('looped_name',)\n"
         "@dataclass(frozen=True)\n"
         "class Base:\n"

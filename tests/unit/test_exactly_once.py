@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from protocol.exactly_once import ENV_CONTROL_FD, ENV_GENERATION, ENV_STATE_ID, Committed, Control
-from protocol.writer import MessageWriter
+from protocol._exactly_once import ENV_CONTROL_FD, ENV_GENERATION, ENV_STATE_ID, Committed, Control
+from protocol._writer import MessageWriter
 from runner.reconcile import ControlPipe, choose_state
 from targets.files.marker import Marker
 from targets.jsonl.target import TargetJsonl
@@ -66,7 +66,7 @@ def test_control_channel_verdicts() -> None:
 
 
 def test_control_env_must_name_an_open_descriptor() -> None:
-    from protocol.errors import ConfigError
+    from protocol._errors import ConfigError
 
     with pytest.raises(ConfigError, match=ENV_CONTROL_FD):
         Control.from_env({ENV_STATE_ID: "p", ENV_CONTROL_FD: "987654", ENV_GENERATION: "1"})
@@ -137,12 +137,12 @@ def test_sigterm_right_after_the_marker_commit_keeps_the_committed_rows(tmp_path
     With another thread running (as in a full test run, or a target with worker threads), a
     SIGTERM blocked by the main thread's signal mask went to that thread, and Python ran the
     handler inside the block at once: the file was empty after the run. The hold in
-    protocol.signals does not depend on which thread the kernel picks."""
+    protocol._signals does not depend on which thread the kernel picks."""
     import signal
     import threading
 
-    from protocol.errors import Terminated
-    from protocol.signals import install
+    from protocol._errors import Terminated
+    from protocol._signals import install
 
     pipe = ControlPipe("p", 0)
     for name, value in pipe.env.items():
@@ -182,7 +182,7 @@ def test_sigterm_right_after_the_marker_commit_keeps_the_committed_rows(tmp_path
 @pytest.mark.parametrize("stop", [None, "SIGINT", "SIGTERM", "timeout"])
 def test_a_line_cut_at_the_end_is_an_interruption_only_when_the_runner_stopped_the_run(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stop: str | None) -> None:
-    from protocol.errors import Terminated, TruncatedLineError
+    from protocol._errors import Terminated, TruncatedLineError
 
     pipe = ControlPipe("p", 0)
     for name, value in pipe.env.items():

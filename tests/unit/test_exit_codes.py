@@ -1,4 +1,4 @@
-"""One table of exit codes (protocol/exitcodes.py): every code has a meaning, the README and the
+"""One table of exit codes (protocol/_exitcodes.py): every code has a meaning, the README and the
 help say the same, no exit code is written as a bare number elsewhere, and ``sluice run --all``
 combines its pipelines' codes without folding a stop into a failure."""
 
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import protocol.cli
-from protocol.exitcodes import CONNECTOR_CODES, RUNNER_CODES, ExitCode, describe, signal_exit_code
+import protocol._cli
+from protocol._exitcodes import CONNECTOR_CODES, RUNNER_CODES, ExitCode, describe, signal_exit_code
 from runner.cli import cli
 from runner.outcome import ALL_EXIT_HELP, ALL_PRECEDENCE, Outcome, RunStatus, StopCause, combine_exit_codes
 
@@ -37,7 +37,7 @@ def test_the_readme_documents_every_code_once_per_program() -> None:
     readme = _flat((ROOT / "README.md").read_text())
     # the connector contract's sentence is the table's own words
     assert f"Exit codes: {describe(CONNECTOR_CODES, connector=True, sep=', ')}." in readme
-    runner = re.search(r"Exit codes \(one table for sluice and every connector: `protocol/exitcodes.py`\): ([^.]*)\.",
+    runner = re.search(r"Exit codes \(one table for sluice and every connector: `protocol/_exitcodes.py`\): ([^.]*)\.",
                        readme)
     assert runner is not None
     said = [int(n) for n in re.findall(r"\b(\d+) ", runner.group(1) + " ")]
@@ -55,7 +55,7 @@ def test_the_help_of_sluice_and_the_connector_contract_come_from_the_table() -> 
     for code in RUNNER_CODES:
         assert f"{int(code)} {code.meaning}" in text
     assert _flat(ALL_EXIT_HELP) in text
-    assert describe(CONNECTOR_CODES, connector=True, sep=", ") in _flat(protocol.cli.__doc__ or "")
+    assert describe(CONNECTOR_CODES, connector=True, sep=", ") in _flat(protocol._cli.__doc__ or "")
 
 
 def _literal_exit_codes(path: Path) -> list[str]:

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocol.fastcheck import compile_fast_check, is_date_time
-from protocol.schema import _FORMATS
+from protocol._fastcheck import compile_fast_check, is_date_time
+from protocol._schema import _FORMATS
 
 simple_types = st.sampled_from(["string", "integer", "number", "boolean", "null"])
 prop_schema = st.one_of(

@@ -9,7 +9,7 @@ import pytest
 from urllib3 import HTTPHeaderDict
 from urllib3 import exceptions as u3
 
-from protocol.errors import FatalSourceError, RetryableSourceError, SourceError
+from protocol._errors import FatalSourceError, RetryableSourceError, SourceError
 from protocol.http import (
     CLOSED,
     HALF_OPEN,
@@ -536,8 +536,8 @@ def test_environment_is_read_once_unless_proxies_are_set(monkeypatch: pytest.Mon
 
 
 def test_transport_helpers_keep_what_requests_did() -> None:
-    from protocol.http.session import merge_headers
-    from protocol.http.transport import parse_links, with_params
+    from protocol.http._session import merge_headers
+    from protocol.http._transport import parse_links, with_params
 
     assert merge_headers({"User-Agent": "a", "Accept": "*/*"}, {"accept": "application/json"}) == {
         "User-Agent": "a", "accept": "application/json"}

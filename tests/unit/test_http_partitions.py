@@ -1,4 +1,4 @@
-"""Per-partition bookmarks (singer-sdk's "partitions" shape), added to protocol.state for the HTTP taps."""
+"""Per-partition bookmarks (singer-sdk's "partitions" shape), added to protocol._state for the HTTP taps."""
 
 from __future__ import annotations
 

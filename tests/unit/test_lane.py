@@ -12,13 +12,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import protocol.target as target_module
-from protocol.chunks import ChunkReader
-from protocol.lane import Lane, RecordRun, choose_lane
-from protocol.messages import RecordMessage, SchemaMessage
-from protocol.reader import MessageReader
-from protocol.target import Sink, Target
-from protocol.writer import MessageWriter
+import protocol._target as target_module
+from protocol._chunks import ChunkReader
+from protocol._lane import Lane, RecordRun, choose_lane
+from protocol._messages import RecordMessage, SchemaMessage
+from protocol._reader import MessageReader
+from protocol._target import Sink, Target
+from protocol._writer import MessageWriter
 
 PROPS = {"id": {"type": "integer"}, "name": {"type": ["string", "null"]}}
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from protocol import MessageReader, ProtocolError
-from protocol.jsoncodec import MAX_DEPTH, deep_recursion, dumps, where_too_deep
-from protocol.schema import RecordValidator
+from protocol._jsoncodec import MAX_DEPTH, deep_recursion, dumps, where_too_deep
+from protocol._schema import RecordValidator
 
 
 def nest(depth: int, leaf: Any) -> Any:

@@ -15,7 +15,7 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocol.recordtype import compile_record_type
+from protocol._recordtype import compile_record_type
 from targets.sql.rawrows import _NOT_QUOTE_OR_NEWLINE, RawRows, _csv_text, _split_at_escapes
 
 SCHEMA: dict[str, Any] = {"type": "object", "properties": {

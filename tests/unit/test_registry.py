@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from protocol.errors import ConfigError
+from protocol._errors import ConfigError
 from runner.registry import BUILTIN, load_registry, registry_paths
 from tests.conftest import ROOT
 from tests.unit.test_docs import CONNECTORS

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from protocol.catalog import Catalog
-from protocol.errors import ConfigError
+from protocol._catalog import Catalog
+from protocol._errors import ConfigError
 from runner.catalog_metadata import apply_metadata, metadata_rules
 from runner.project import validate_project
 from runner.project_edit import set_stream_metadata

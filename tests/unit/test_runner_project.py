@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from protocol.errors import ConfigError
+from protocol._errors import ConfigError
 from runner.connectors import connector_secrets
 from runner.project import find_project, interpolate, load_project
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from protocol.catalog import Catalog
-from protocol.errors import ConfigError
+from protocol._catalog import Catalog
+from protocol._errors import ConfigError
 from runner.catalog_select import apply_selection, describe_selection, parse_patterns
 
 

@@ -1,4 +1,4 @@
-"""protocol.settings: one frozen settings object from a validated config, defaults from the schema."""
+"""protocol._settings: one frozen settings object from a validated config, defaults from the schema."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from protocol.settings import build_settings, setting
+from protocol._settings import build_settings, setting
 
 SCHEMA = {"type": "object", "properties": {
     "batch_rows": {"type": "integer", "default": 1000},

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from protocol import ConfigError, load_config
-from protocol.settings_check import QUIET_SETTINGS, unknown_settings, with_kit_settings
+from protocol._settings_check import QUIET_SETTINGS, unknown_settings, with_kit_settings
 
 ITEM = {
     "type": "object",

@@ -1,4 +1,4 @@
-"""protocol.signals: SIGTERM and SIGINT raise Terminated, except inside a hold, where they wait for its end."""
+"""protocol._signals: SIGTERM and SIGINT raise Terminated, except inside a hold, where they wait for its end."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from protocol.errors import TargetError, Terminated
-from protocol.signals import install, on_stop_signal, stop_held
+from protocol._errors import TargetError, Terminated
+from protocol._signals import install, on_stop_signal, stop_held
 
 
 @pytest.fixture(autouse=True)
@@ -59,7 +59,7 @@ def test_sigint_is_a_stop_too_with_its_own_exit_code_and_waits_in_a_hold() -> No
 
 def test_run_cli_puts_the_previous_handlers_back() -> None:
     """A connector run inside a test process (click's CliRunner) leaves no handler of its own behind."""
-    from protocol.cli import run_cli
+    from protocol._cli import run_cli
 
     def before() -> dict[int, object]:
         return {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}

@@ -10,8 +10,8 @@ import psycopg
 import pytest
 from psycopg import errors as pg_errors
 
-from protocol.errors import ConfigError, FatalSourceError, RetryableSourceError
-from protocol.jsoncodec import dumps
+from protocol._errors import ConfigError, FatalSourceError, RetryableSourceError
+from protocol._jsoncodec import dumps
 from taps.postgres.client import conninfo_from_config, describe, source_error
 from taps.postgres.discovery import Column
 from taps.postgres.pgoutput import (
@@ -154,7 +154,7 @@ def test_column_schemas() -> None:
 def test_writer_takes_a_rendered_record_payload() -> None:
     import io
 
-    from protocol.writer import MessageWriter
+    from protocol._writer import MessageWriter
 
     out = io.BytesIO()
     writer = MessageWriter(out)
@@ -168,7 +168,7 @@ def test_writer_takes_a_rendered_record_payload() -> None:
 def test_writer_takes_rendered_records_in_bulk() -> None:
     import io
 
-    from protocol.writer import MessageWriter
+    from protocol._writer import MessageWriter
 
     rows = b'{"n":1.50}\n{"s":"a\\nb"}\n{"n":2}\n'
     bulk, single = io.BytesIO(), io.BytesIO()
@@ -214,8 +214,8 @@ def test_nonfinite_marks_are_counted_per_column_and_removed() -> None:
 
 
 def test_date_time_schemas_admit_what_rfc3339_cannot_hold_and_keep_their_column_type() -> None:
-    from protocol.errors import SluiceError
-    from protocol.schema import RecordValidator
+    from protocol._errors import SluiceError
+    from protocol._schema import RecordValidator
     from targets.sql.types import DATE, STRING, TIMESTAMP, logical_type
 
     for kind, good, special, wrong in [

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from protocol.config import load_config
+from protocol._config import load_config
 from taps.postgres.settings import SETTINGS, TapSettings
 from taps.postgres.tap import TapPostgres
 

@@ -14,7 +14,7 @@ import pytest
 
 from protocol import ConfigError, load_config
 from protocol.http import HTTP_SETTINGS, HttpSettings, PaginationSettings, RetryPolicy
-from protocol.http.paginators import PAGINATION_SCHEMA
+from protocol.http._paginators import PAGINATION_SCHEMA
 from taps.csv.settings import FILE_SCHEMA, CsvSettings, FileSpec
 from taps.csv.settings import SETTINGS as CSV_SETTINGS
 from taps.csv.tap import TapCsv

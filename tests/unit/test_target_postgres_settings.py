@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from protocol.config import load_config
+from protocol._config import load_config
 from targets.postgres.settings import SETTINGS, PostgresSettings
 from targets.postgres.target import PostgresTarget
 

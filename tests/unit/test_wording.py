@@ -27,7 +27,7 @@ def test_record_counter_increments_add_up_to_the_count(caplog: pytest.LogCapture
     import json
     import logging
 
-    from protocol.metrics import RecordCounter
+    from protocol._metrics import RecordCounter
 
     flushes = []
     ticks = 0

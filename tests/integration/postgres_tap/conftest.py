@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from protocol.jsoncodec import loads
+from protocol._jsoncodec import loads
 from tests.conftest import exe, run
 
 

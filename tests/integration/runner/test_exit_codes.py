@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from protocol.exitcodes import ExitCode
+from protocol._exitcodes import ExitCode
 from tests.conftest import exe
 from tests.integration.runner.helpers import (
     bookmark,

@@ -28,7 +28,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from protocol.recordtype import compile_record_type
+from protocol._recordtype import compile_record_type
 from targets.sql.rawrows import RawRows
 from tests.conftest import exe, run, target_states
 

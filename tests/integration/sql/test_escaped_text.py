@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from protocol.writer import MessageWriter
+from protocol._writer import MessageWriter
 from targets.postgres.target import PostgresTarget
 
 pytestmark = pytest.mark.usefixtures("pg_server_dsn")

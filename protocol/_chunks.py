@@ -1,0 +1,244 @@
+"""The fast record lane's reader: whole chunks of lines decoded and validated at once.
+
+:class:`ChunkReader` reads lines some 64 KiB at a time and decodes every line's envelope
+in ONE msgspec call. Consecutive RECORDs of one stream on the fast lane (its
+:class:`protocol._lane.Lane`, chosen by the target when the stream's SCHEMA arrived, holds a
+decoder) are validated in ONE more call and handed over as a :class:`protocol._lane.RecordRun`.
+Everything else -- control messages, a chunk that does not decode, a run that fails the
+fast check, a stream on the reference lane -- goes line by line through
+:meth:`MessageReader.parse_line`, the reference path, so every accepted stream and every
+error is exactly what the per-line reader gives. The fast checks are never looser than the
+full ones; anything they reject is simply re-checked by the reference path. Records of a
+producer writing spaced JSON (", " and ": ", detected on a run's first record) are made
+compact with msgspec's formatter, which keeps every token's text (numbers stay exact).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from itertools import groupby
+from operator import attrgetter, itemgetter
+from typing import IO, Any
+
+import msgspec
+
+from protocol._lane import Lane, RecordRun
+from protocol._messages import Message
+from protocol._reader import MessageReader
+
+__all__ = ["CHUNK_BYTES", "ChunkReader"]
+
+CHUNK_BYTES = 1 << 16
+
+_NOTHING = msgspec.Raw(b"")
+
+
+class Envelope(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """One Singer line's envelope. Unknown fields fail the decode (the chunk goes line by line).
+
+    Only ``record`` is left raw: every other value is parsed (and thereby syntax- and
+    range-checked) even though control lines are parsed again by the reference path.
+    """
+
+    type: str
+    stream: str | None = None
+    record: msgspec.Raw = _NOTHING
+    value: Any = None
+    schema: Any = None
+    key_properties: Any = None
+    bookmark_properties: Any = None
+    version: Any = None
+    time_extracted: Any = None
+    encoding: Any = None
+    manifest: Any = None
+
+
+_LINES = msgspec.json.Decoder(list[Envelope])
+_WRAPPED = msgspec.json.Decoder(list[tuple[Envelope]])
+_OBJECTS = re.compile(rb"\}[ \t\r]*,[ \t\r]*\{")
+_ARRAYS = re.compile(rb"\][ \t\r]*,[ \t\r]*\[")
+# A record written with blanks between tokens (json.dumps' default ", " and ": "): such a
+# producer's records are reformatted compact (token text, numbers included, unchanged).
+_SPACED = re.compile(rb'[,:\[{] |\s[,:\]}]')
+_format = msgspec.json.format
+_FIRST = itemgetter(0)
+_TYPE = attrgetter("type")
+_STREAM = attrgetter("stream")
+_RECORD = attrgetter("record")
+_VERSION = attrgetter("version")
+_EXTRACTED = attrgetter("time_extracted")
+
+
+class ChunkReader:
+    """Iterate typed messages and :class:`RecordRun` batches from a binary stream of Singer lines.
+
+    ``lane_of(stream)`` is the stream's :class:`Lane` (None before its SCHEMA): only streams on
+    the fast lane are handed over as runs. Shares ``reader``'s schema/validator state and line
+    numbers.
+    """
+
+    def __init__(
+        self,
+        reader: MessageReader,
+        source: IO[bytes],
+        lane_of: Callable[[str], Lane | None],
+        chunk_bytes: int = CHUNK_BYTES,
+    ) -> None:
+        self._reader = reader
+        self._source = source
+        self._lane_of = lane_of
+        self._chunk = chunk_bytes
+
+    def __iter__(self) -> Iterator[Message | RecordRun]:
+        # read1: what is available now (a pipe from a slow tap does not stall a whole chunk)
+        read = getattr(self._source, "read1", self._source.read)
+        limit = self._reader.max_line_bytes
+        carry: list[bytes] = []  # the start of a line longer than one read: joined once
+        carried = 0
+        while True:
+            data = read(self._chunk)
+            if not data:
+                if carry:
+                    yield from self._one_by_one([b"".join(carry)])  # the last line has no newline
+                break
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:
+                carry.append(data)
+                carried += len(data)
+                if carried > limit + 1:
+                    yield from self._one_by_one([b"".join(carry)])  # raises: line too long
+                continue
+            if carry:
+                carry.append(data)
+                cut += carried
+                data = b"".join(carry)
+            yield from self._block(data, 0, cut)
+            tail = data[cut:]
+            carry = [tail] if tail else []
+            carried = len(tail)
+
+    def _block(self, data: bytes, start: int, cut: int) -> Iterator[Message | RecordRun]:
+        """The complete lines data[start:cut] (cut is just after a newline; start is 0 or
+        just after a newline)."""
+        envelopes = None
+        if cut - start <= self._reader.max_line_bytes and _utf8(data, start, cut):
+            envelopes = self._envelopes(data, start, cut)
+        if envelopes is None:
+            yield from self._one_by_one(_split(data, start, cut))
+        else:
+            yield from self._fast(envelopes, data, start, cut)
+
+    @staticmethod
+    def _envelopes(data: bytes, start: int, cut: int) -> list[Envelope] | None:
+        """Every line's envelope, in one call; None if any line is not exactly one envelope.
+
+        The lines are decoded as ``[line1,line2,...]`` when no line holds "}" "," "{" (with
+        optional blanks), which alone could make one line hold two objects; otherwise as
+        ``[[line1],[line2],...]``, where only a line holding "]" "," "[" could make a
+        sub-array straddle lines (such a chunk goes line by line). With that text absent,
+        every top-level separator is one of ours: each element is exactly one line.
+        """
+        if data.find(b"}", start, cut) >= 0 and _OBJECTS.search(data, start, cut) is not None:
+            if data.find(b"]", start, cut) >= 0 and _ARRAYS.search(data, start, cut) is not None:
+                return None
+            decoder: msgspec.json.Decoder[Any] = _WRAPPED
+            separator, opening, closing = b"],[", b"[[", b"]]"
+        else:
+            separator, opening, closing, decoder = b" ,", b"[", b"]", _LINES
+        joined = data.replace(b"\n", separator)
+        grow = len(separator) - 1
+        newlines = (len(joined) - len(data)) // grow  # none after cut - 1, the last one
+        before = data.count(b"\n", 0, start) if start else 0  # newlines before start
+        try:
+            decoded = decoder.decode(b"".join((
+                opening, memoryview(joined)[start + grow * before:cut - 1 + grow * (newlines - 1)], closing
+            )))
+        except (msgspec.DecodeError, RecursionError):  # msgspec recurses: a deep line goes line by line
+            return None
+        if len(decoded) != newlines - before:
+            return None
+        return decoded if decoder is _LINES else list(map(_FIRST, decoded))  # type: ignore[no-any-return]
+
+    def _one_by_one(self, lines: list[bytes]) -> Iterator[Message]:
+        reader = self._reader
+        parse = reader.parse_line
+        n = reader.line_number
+        for line in lines:
+            n += 1
+            reader.line_number = n
+            msg = parse(line, n)
+            if msg is not None:
+                yield msg
+
+    def _fast(self, envelopes: list[Envelope], data: bytes, start: int, cut: int) -> Iterator[Message | RecordRun]:
+        reader = self._reader
+        lines: list[bytes] | None = None
+        i = 0
+        for kind, stream, version, size in _runs(envelopes):
+            j = i + size
+            lane = self._lane_of(stream) if kind == "RECORD" and stream is not None else None
+            decoder = lane.decoder if lane is not None else None
+            if decoder is not None and stream is not None and (version is None or version.__class__ is int):
+                joined = b"\n".join(map(_RECORD, envelopes[i:j]))
+                try:
+                    values = decoder.decode_lines(joined)
+                    ok = len(values) == j - i
+                    if ok and _SPACED.search(bytes(envelopes[i].record)) is not None:
+                        # a producer writing spaced JSON: written compact, token text unchanged
+                        joined = b"\n".join([_format(raw, indent=-1) for raw in map(_RECORD, envelopes[i:j])])
+                except (msgspec.DecodeError, RecursionError):  # deep records: the reference path decides
+                    ok = False
+                extracted = list(map(_EXTRACTED, envelopes[i:j])) if ok else None
+                if extracted is not None and extracted.count(None) == j - i:
+                    extracted = None
+                elif extracted is not None and not all(e is None or e.__class__ is str for e in extracted):
+                    ok = False  # a time_extracted that is not a string: the reference path keeps it as parsed
+                if ok:
+                    first = reader.line_number + 1
+                    reader.line_number += j - i
+                    yield RecordRun(stream, joined, j - i, first, values, version, extracted)
+                    i = j
+                    continue
+            if lines is None or len(lines) < j:
+                lines = _split(data, start, cut, j)
+            yield from self._one_by_one(lines[i:j])
+            i = j
+
+
+def _runs(envelopes: list[Envelope]) -> Iterator[tuple[str, str | None, Any, int]]:
+    """(type, stream, version, how many) of each run of consecutive envelopes alike."""
+    types = list(map(_TYPE, envelopes))
+    streams = list(map(_STREAM, envelopes))
+    versions = list(map(_VERSION, envelopes))
+    count = len(types)
+    if versions.count(None) != count:
+        # a version that is not an int (bool included: True == 1) gets a key equal to nothing
+        versions = [v if v is None or v.__class__ is int else object() for v in versions]
+    if types.count(types[0]) == count and streams.count(streams[0]) == count and (
+        versions.count(versions[0]) == count
+    ):
+        yield types[0], streams[0], versions[0], count  # the usual chunk: records of one stream
+        return
+    for (kind, stream, version), group in groupby(zip(types, streams, versions, strict=True)):
+        yield kind, stream, version, len(list(group))
+
+
+def _utf8(data: bytes, start: int, cut: int) -> bool:
+    """msgspec does not check UTF-8 inside the values it skips; orjson refuses bad UTF-8."""
+    if data.isascii():
+        return True
+    try:
+        str(memoryview(data)[start:cut], "utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _split(data: bytes, start: int, cut: int, upto: int = -1) -> list[bytes]:
+    """The lines of data[start:cut], newlines kept (cut is just after a newline); at least
+    ``upto`` of them, or all."""
+    lines = memoryview(data)[start:cut - 1].tobytes().split(b"\n", upto)
+    if upto < 0 or len(lines) <= upto:
+        return [line + b"\n" for line in lines]
+    return [line + b"\n" for line in lines[:upto]]

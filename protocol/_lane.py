@@ -1,0 +1,128 @@
+"""The record lane of a stream, decided once, when its SCHEMA arrives.
+
+A stream's records travel one of two lanes:
+
+- the **reference lane**: line by line through :class:`protocol._reader.MessageReader`
+  (orjson, the compiled validator); each record reaches its sink's ``add`` as a dict;
+- the **fast lane**: the chunked reader (:mod:`protocol._chunks`) decodes and validates
+  whole runs of a stream's consecutive records in one msgspec call, with a type compiled
+  from the schema (:mod:`protocol._recordtype`), and hands the sink one :class:`RecordRun`
+  holding both the exact bytes received and the decoded values.
+
+The target chooses a stream's lane in :func:`choose_lane` when the stream's SCHEMA arrives
+(again only when a changed SCHEMA arrives); nothing further down decides it again. A run
+the fast check refuses is read again by the reference reader (in the chunked reader, so
+errors are the reference path's own); a run the sink does not take in bulk is handed to
+its ``add`` one record at a time by :meth:`RecordRun.messages` (in the target, the one
+place a run falls back).
+
+That fallback stays, as a safety net that our sinks do not reach: target-jsonl takes every
+run, and the SQL sinks take every run of a stream on the fast lane (their bulk rows handle
+escapes and long digit runs line by line inside the run, targets/sql/rawrows.py); an SQL
+sink refuses a run only when its table no longer maps to bulk rows, which a stream's lane
+(chosen from the same table plan) rules out. A sink of another target may refuse runs it
+cannot build; :meth:`RecordRun.messages` then gives exactly the reference lane's records,
+parsed again from the bytes (the decoded values are lossy, see there).
+
+Off with ``SLUICE_FAST_PATH=0`` or ``"fast_path": false`` in the config (tests compare both).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from protocol._jsoncodec import loads
+from protocol._messages import RecordMessage, SchemaMessage
+
+__all__ = ["Lane", "RecordRun", "choose_lane", "fast_path_enabled"]
+
+
+def fast_path_enabled(config: Mapping[str, Any]) -> bool:
+    """Off with ``SLUICE_FAST_PATH=0`` in the environment or ``"fast_path": false`` in the config."""
+    return os.environ.get("SLUICE_FAST_PATH", "1") != "0" and config.get("fast_path", True) is not False
+
+
+class Lane:
+    """One stream's lane: ``decoder`` (a msgspec decoder of the stream's record type) is set
+    on the fast lane and None on the reference lane."""
+
+    __slots__ = ("decoder", "stream")
+
+    def __init__(self, stream: str, decoder: Any = None) -> None:
+        self.stream = stream
+        self.decoder = decoder
+
+    @property
+    def fast(self) -> bool:
+        return self.decoder is not None
+
+    def __repr__(self) -> str:
+        return f"Lane({self.stream!r}, {'fast' if self.fast else 'reference'})"
+
+
+def choose_lane(schema: SchemaMessage, takes_runs: bool) -> Lane:
+    """The lane of ``schema``'s stream: fast when its sink takes runs (``takes_runs``) and the
+    schema compiles to a msgspec type; the reference lane otherwise."""
+    if not takes_runs:
+        return Lane(schema.stream)
+    from protocol._recordtype import compile_record_type  # msgspec: imported only where it is used
+
+    kind = compile_record_type(schema.schema, schema.key_properties)
+    if kind is None:
+        return Lane(schema.stream)
+    import msgspec
+
+    return Lane(schema.stream, msgspec.json.Decoder(kind))
+
+
+class RecordRun:
+    """Consecutive validated RECORDs of one stream from the fast lane.
+
+    ``records`` holds the ``count`` "record" values as the exact bytes received, joined by
+    b"\\n" (no newline at the end); the first one was read from line ``first_line``.
+    ``values`` holds the same records decoded (instances of the stream's compiled record
+    type, in order), ``version`` the "version" of the RECORD messages (one run never
+    mixes versions) and ``extracted`` their "time_extracted" strings in order (None when no
+    record of the run has one).
+    """
+
+    __slots__ = ("count", "extracted", "first_line", "records", "stream", "values", "version")
+
+    def __init__(self, stream: str, records: bytes | memoryview, count: int, first_line: int,
+                 values: list[Any] | None = None, version: int | None = None,
+                 extracted: list[str | None] | None = None) -> None:
+        self.stream = stream
+        self.records = records
+        self.count = count
+        self.first_line = first_line
+        self.values: list[Any] = values if values is not None else []
+        self.version = version
+        self.extracted = extracted
+
+    def split(self, head: int) -> tuple[RecordRun, RecordRun]:
+        """The first ``head`` records and the rest (0 < head < count)."""
+        parts = bytes(self.records).split(b"\n", head)
+        values, extracted = self.values, self.extracted
+        first = RecordRun(self.stream, b"\n".join(parts[:head]), head, self.first_line, values[:head], self.version,
+                          None if extracted is None else extracted[:head])
+        return first, RecordRun(self.stream, parts[head], self.count - head, self.first_line + head, values[head:],
+                                self.version, None if extracted is None else extracted[head:])
+
+    def messages(self) -> Iterator[tuple[dict[str, Any], RecordMessage]]:
+        """The run exactly as the reference lane gives it: each record parsed again from its
+        bytes, with its message (line, version, time_extracted).
+
+        The one fallback of the fast lane (see the module doc). It parses the bytes, not
+        ``values``: the decoded values are not the reference lane's records (a number with a
+        digit run a float rounds, an absent optional field decoded as None, date-times as
+        ``datetime``); parsing the exact bytes again is the only lossless way back.
+        """
+        line = self.first_line
+        extracted = self.extracted
+        for k, raw in enumerate(bytes(self.records).split(b"\n")):
+            record = loads(raw)
+            yield record, RecordMessage(self.stream, record, self.version,
+                                        None if extracted is None else extracted[k], line)
+            line += 1

@@ -1,0 +1,139 @@
+"""The record lane's schema compiler: a stream schema as a msgspec type, when one maps exactly.
+
+:func:`compile_record_type` turns a stream's JSON Schema into a msgspec Struct type that
+accepts a subset of what the reference validator (:class:`protocol._schema.RecordValidator`)
+accepts, or None when some construct has no exact msgspec equivalent. The fast record lane
+(:mod:`protocol._lane`) decodes and validates whole runs of records with it in one call.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+
+__all__ = ["compile_record_type"]
+
+_IGNORED = frozenset(
+    {"description", "title", "default", "examples", "$comment", "$schema", "inclusion",
+     "selected", "selected-by-default", "additionalProperties"}
+)
+# additionalProperties is safe to ignore: every compiled object forbids unknown fields,
+# which is at least as strict as anything additionalProperties allows.
+_KNOWN = _IGNORED | {"type", "properties", "required", "items", "format"}
+# "number" is int | float, not float alone (which accepts the same JSON): an integer stays an
+# int, so a sink writing the decoded values writes 5 as 5, not 5.0.
+_SCALARS: dict[str, tuple[Any, ...]] = {"integer": (int,), "number": (int, float), "boolean": (bool,)}
+_FORMATS: dict[str, Any] = {"date-time": datetime.datetime, "date": datetime.date}
+
+
+class _NoFastPath(Exception):
+    pass
+
+
+def compile_record_type(schema: Mapping[str, Any], key_properties: list[str] | tuple[str, ...] = ()) -> Any:
+    """A msgspec type accepting a subset of what ``RecordValidator`` accepts; None if none maps exactly."""
+    try:
+        return _object_type(schema, "Record", tuple(key_properties), top=True)
+    except (_NoFastPath, RecursionError):  # a schema nested too deep for a msgspec type
+        return None
+
+
+def _check_keys(schema: Mapping[str, Any]) -> None:
+    for key in schema:
+        if key not in _KNOWN and not key.startswith("x-"):
+            raise _NoFastPath(key)
+
+
+def _types(schema: Mapping[str, Any]) -> list[str]:
+    raw = schema.get("type")
+    types = [raw] if isinstance(raw, str) else raw
+    if not isinstance(types, list) or not types or not all(isinstance(t, str) for t in types):
+        raise _NoFastPath("type")
+    if len(set(types)) != len(types):
+        raise _NoFastPath("type")
+    return types
+
+
+def _object_type(schema: Mapping[str, Any], name: str, keys: tuple[str, ...], *, top: bool = False) -> Any:
+    _check_keys(schema)
+    if top and "type" not in schema:
+        types = ["object"]
+    else:
+        types = _types(schema)
+    if top and not set(types) <= {"object", "null"}:
+        raise _NoFastPath("type")
+    props = schema.get("properties")
+    required = schema.get("required", [])
+    if not isinstance(props, dict) or not isinstance(required, list):
+        raise _NoFastPath("properties")
+    if not all(isinstance(r, str) for r in required):
+        raise _NoFastPath("required")
+    needed = set(required) | set(keys)
+    fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
+    rename: dict[str, str] = {}
+    for i, prop in enumerate([*props, *sorted(needed - set(props))]):
+        attr = f"f{i}"
+        rename[attr] = prop
+        sub = props.get(prop, {})
+        if not isinstance(sub, dict):
+            raise _NoFastPath(prop)
+        kind = _value_type(sub, f"{name}_{i}")
+        # an absent optional field decodes as None, like a null (the decoded values are rows)
+        fields.append((attr, kind) if prop in needed else (attr, kind, None))
+    try:
+        return msgspec.defstruct(
+            name, fields, kw_only=True, forbid_unknown_fields=True, rename=rename, gc=False
+        )
+    except (TypeError, ValueError) as exc:  # msgspec refuses some names ('"', '\\', control characters)
+        raise _NoFastPath("name") from exc
+
+
+def _value_type(schema: Mapping[str, Any], name: str) -> Any:
+    _check_keys(schema)
+    if "type" not in schema:
+        if set(schema) & {"properties", "required", "items", "format"}:
+            raise _NoFastPath("untyped constraint")
+        return Any  # annotations only: any JSON value
+    types = _types(schema)
+    if "format" in schema and (types != ["string"] and sorted(types) != ["null", "string"]):
+        raise _NoFastPath("format")  # a format on a non-string or union: keep the reference path
+    if "properties" in schema and "object" not in types:
+        raise _NoFastPath("properties")
+    if "required" in schema and "properties" not in schema:
+        raise _NoFastPath("required")
+    if "items" in schema and "array" not in types:
+        raise _NoFastPath("items")
+    parts: list[Any] = []
+    for kind in types:
+        if kind == "null":
+            parts.append(None)
+        elif kind in _SCALARS:
+            parts += [t for t in _SCALARS[kind] if t not in parts]
+        elif kind == "string":
+            fmt = schema.get("format")
+            if fmt is not None and fmt not in _FORMATS:
+                raise _NoFastPath("format")
+            parts.append(_FORMATS[fmt] if fmt is not None else str)
+        elif kind == "object":
+            if "properties" in schema:
+                parts.append(_object_type(schema, name, ()))
+            else:
+                parts.append(dict[str, Any])
+        elif kind == "array":
+            items = schema.get("items", {})
+            if not isinstance(items, dict):
+                raise _NoFastPath("items")
+            parts.append(list[_value_type(items, name + "_i")])  # type: ignore[misc]
+        else:
+            raise _NoFastPath(kind)
+    result = parts[0]
+    for part in parts[1:]:
+        result = result | part
+    try:
+        msgspec.json.Decoder(result)  # msgspec refuses some unions (two object types, ...)
+    except TypeError as exc:
+        raise _NoFastPath("union") from exc
+    return result
