@@ -296,7 +296,7 @@ def keys_read(doc: Any) -> dict[str, str]:
     for path in files:
         names = set(_CONFIG_NAMES)
         if path.is_relative_to(doc.source_dir) or (
-                path == ROOT / "protocol" / "http" / "paginators.py"
+                path == ROOT / "protocol" / "http" / "_paginators.py"
                 and ("paginator_from_config" in own_text or "PaginationSettings" in own_text)):
             names |= _ENTRY_NAMES
         for key, line in _keys_in_file(path, names, classes):
