@@ -233,7 +233,12 @@ class Project:
         secrets: set[str] = set()
         origins: dict[Place, set[str]] = {}
         where = connector.location
-        argv0 = self._find_program(connector.executable, f"{where}.executable", problems)
+        if connector.pip_url:  # inside the connector's own environment (sluice install)
+            from runner.install.envs import program_in_env
+
+            argv0 = program_in_env(self, connector, connector.executable, f"{where}.executable", problems)
+        else:
+            argv0 = self._find_program(connector.executable, f"{where}.executable", problems)
         config: dict[str, Any] = {}
         raw = connector.config if with_config else None
         if isinstance(raw, str):

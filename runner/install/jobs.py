@@ -1,0 +1,119 @@
+"""Install many connectors at once: ``-j N`` builds in parallel, each failure kept to its connector.
+
+A connector whose environment is current (same pip_url and interpreter, see envs.py) is left as it
+is unless ``force``; with a lock (``--frozen``) it must also hold what the lock lists. A build that
+fails leaves no environment behind (so the connector counts as not installed), its installer's
+whole output in ``.sluice/venvs/NAME.log`` and the last lines of it in the :class:`Outcome`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from runner.install.builder import Installer, InstallFailed, write_marker
+from runner.install.envs import ConnectorEnv, read_marker
+from runner.install.lockfile import LockEntry
+
+__all__ = ["Outcome", "install_envs"]
+
+TAIL_LINES = 15
+Report = Callable[[str, str], None]  # (connector, what it is doing now)
+
+
+@dataclass
+class Outcome:
+    name: str
+    status: str  # "installed", "up to date" or "failed"
+    seconds: float = 0.0
+    entry: LockEntry | None = None
+    message: str = ""
+    tail: list[str] = field(default_factory=list)
+    log: Path | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
+
+
+def _marker_entry(env: ConnectorEnv) -> LockEntry | None:
+    marker = read_marker(env.home)
+    if marker is None or "entry" not in marker:
+        return None
+    try:
+        return LockEntry.from_dict(marker["entry"], str(env.marker))
+    except ValueError:
+        return None
+
+
+def _frozen_problem(env: ConnectorEnv, locked: LockEntry | None) -> str:
+    if locked is None:
+        return "not in sluice.lock (run `sluice install` without --frozen to add it)"
+    if locked.pip_url != env.specs:
+        return (f"sluice.lock was made for pip_url '{' '.join(locked.pip_url)}', sluice.yml now says "
+                f"'{' '.join(env.specs)}' (run `sluice install` without --frozen to re-lock)")
+    return ""
+
+
+def _install_one(env: ConnectorEnv, installer: Installer, force: bool, frozen: bool, locked: LockEntry | None,
+                 report: Report) -> Outcome:
+    started = time.monotonic()
+    if frozen and (problem := _frozen_problem(env, locked)):
+        return Outcome(env.name, "failed", message=problem)
+    if not force and env.current():
+        entry = _marker_entry(env)
+        if entry is not None and not (frozen and locked and entry.versions() != locked.versions()):
+            report(env.name, "up to date")
+            return Outcome(env.name, "up to date", time.monotonic() - started, entry)
+    log: list[str] = []
+    log_path = env.home.parent / f"{env.name}.log"
+    try:
+        report(env.name, "creating the environment")
+        installer.create(env, log)
+
+        def step(text: str) -> None:
+            report(env.name, text)
+
+        if frozen and locked is not None:
+            version = installer.python_version(env)
+            if version != locked.python:
+                raise InstallFailed(f"sluice.lock was made with Python {locked.python}; "
+                                    f"this environment's python is {version}")
+            entry = installer.install_locked(env, locked, step, log)
+        else:
+            entry = installer.resolve_and_install(env, step, log)
+        write_marker(env, entry, installer.name)
+    except (InstallFailed, OSError) as exc:
+        shutil.rmtree(env.home, ignore_errors=True)
+        output = getattr(exc, "output", "") or ""
+        _write_log(log_path, log)
+        report(env.name, "failed")
+        return Outcome(env.name, "failed", time.monotonic() - started, message=str(exc),
+                       tail=[ln for ln in output.splitlines() if ln.strip()][-TAIL_LINES:], log=log_path)
+    _write_log(log_path, log)
+    seconds = time.monotonic() - started
+    report(env.name, f"installed ({len(entry.distributions)} distributions, {seconds:.1f} s)")
+    return Outcome(env.name, "installed", seconds, entry, log=log_path)
+
+
+def _write_log(path: Path, log: list[str]) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(log) + "\n")
+    except OSError:
+        return
+
+
+def install_envs(envs: list[ConnectorEnv], installer: Installer, *, jobs: int, force: bool,
+                 lock: dict[str, LockEntry] | None, report: Report) -> list[Outcome]:
+    """Install every environment of ``envs``, ``jobs`` at a time; with ``lock``, exactly from it
+    (``--frozen``). The outcomes are in the order of ``envs``."""
+    frozen = lock is not None
+    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="sluice-install") as pool:
+        futures = [pool.submit(_install_one, env, installer, force, frozen, (lock or {}).get(env.name), report)
+                   for env in envs]
+        return [f.result() for f in futures]
