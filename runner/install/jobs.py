@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runner.install.builder import Installer, InstallFailed, write_marker
-from runner.install.envs import ConnectorEnv, read_marker
+from runner.install.envs import ConnectorEnv, installed_distributions, read_marker
 from runner.install.lockfile import LockEntry
 
 __all__ = ["Outcome", "install_envs"]
@@ -50,6 +50,10 @@ def _marker_entry(env: ConnectorEnv) -> LockEntry | None:
         return None
 
 
+def _installed(env: ConnectorEnv, locked: LockEntry) -> dict[str, str]:
+    return installed_distributions(env.home, frozenset(locked.versions()))
+
+
 def _frozen_problem(env: ConnectorEnv, locked: LockEntry | None) -> str:
     if locked is None:
         return "not in sluice.lock (run `sluice install` without --frozen to add it)"
@@ -66,7 +70,8 @@ def _install_one(env: ConnectorEnv, installer: Installer, force: bool, frozen: b
         return Outcome(env.name, "failed", message=problem)
     if not force and env.current():
         entry = _marker_entry(env)
-        if entry is not None and not (frozen and locked and entry.versions() != locked.versions()):
+        # with --frozen, what is really there (a hand-made change too) must be what the lock lists
+        if entry is not None and not (frozen and locked and _installed(env, locked) != locked.versions()):
             report(env.name, "up to date")
             return Outcome(env.name, "up to date", time.monotonic() - started, entry)
     log: list[str] = []
