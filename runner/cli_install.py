@@ -13,7 +13,8 @@ from protocol.wording import plural
 from runner.cli_context import Ctx
 
 if TYPE_CHECKING:
-    from runner.install.jobs import Outcome
+    from runner.install.jobs import Mode, Outcome
+    from runner.install.lockfile import LockEntry
     from runner.project import Project
 
 __all__ = ["INSTALL_HELP", "ensure_installed", "install", "lock_problems", "run_connectors"]
@@ -29,23 +30,32 @@ INSTALL_HELP = "Install a connector with a pip_url that is not installed (defaul
 @click.option("--frozen", is_flag=True,
               help="Install exactly what sluice.lock lists (hashes checked); fail when it cannot. The lock is not "
                    "changed.")
+@click.option("-U", "--upgrade", is_flag=True,
+              help="Resolve the pip_url afresh (newest versions it allows) instead of installing what sluice.lock "
+                   "lists, and re-lock.")
 @click.pass_obj
-def install(obj: Ctx, connectors: tuple[str, ...], jobs: int, force: bool, frozen: bool) -> int:
+def install(obj: Ctx, connectors: tuple[str, ...], jobs: int, force: bool, frozen: bool, upgrade: bool) -> int:
     """Install the connectors that have a pip_url (default: all of them), each into its own
     virtual environment under .sluice/venvs/ in the project directory, and record what was
     resolved in sluice.lock next to sluice.yml.
 
     An environment is rebuilt only when the connector's pip_url or python changed (or with
-    --force); a failing connector is reported with the end of its installer's output while the
+    --force). A connector whose sluice.lock entry was made for its pip_url gets exactly the
+    versions listed there (--upgrade resolves afresh); the others are resolved and added to the
+    lock. A failing connector is reported with the end of its installer's output while the
     others finish, and the command then exits 1. Installs use uv when it is available
     (SLUICE_INSTALLER=pip forces python -m venv + pip).
     """
+    from runner.install.jobs import Mode
+
+    if frozen and upgrade:
+        raise click.UsageError("--frozen and --upgrade contradict each other")
     project = obj.project
     names = _names(obj, connectors)
     if not names:
         click.echo("sluice: no connector declares a pip_url: nothing to install", err=True)
         return ExitCode.OK
-    outcomes = run_installs(obj, names, jobs=jobs, force=force, frozen=frozen)
+    outcomes = run_installs(obj, names, jobs=jobs, mode=Mode(force, frozen, upgrade))
     failed = [o for o in outcomes if o.failed]
     for o in failed:
         click.echo(f"sluice: {o.name}: install failed: {o.message}", err=True)
@@ -75,26 +85,39 @@ def _names(obj: Ctx, connectors: tuple[str, ...]) -> list[str]:
     return list(dict.fromkeys(connectors))
 
 
-def run_installs(obj: Ctx, names: list[str], *, jobs: int, force: bool = False, frozen: bool = False) -> list[Outcome]:
+def run_installs(obj: Ctx, names: list[str], *, jobs: int, mode: Mode) -> list[Outcome]:
     from runner.install.builder import find_installer
     from runner.install.envs import connector_env
     from runner.install.jobs import install_envs
-    from runner.install.lockfile import LOCK_FILE, read_lock
     from runner.install.progress import Progress
 
     project = obj.project
-    lock = None
-    if frozen:
-        lock = read_lock(project.dir / LOCK_FILE)
-        if lock is None:
-            raise ConfigError(f"--frozen: no {LOCK_FILE} in {project.dir} (run `sluice install` to write it)")
+    lock = _read_lock(obj, strict=mode.frozen)
     envs = [connector_env(project, project.connectors[n]) for n in names]
     installer = find_installer()
     progress = Progress(names, sys.stderr, sys.stderr.isatty())
     try:
-        return install_envs(envs, installer, jobs=jobs, force=force, lock=lock, report=progress)
+        return install_envs(envs, installer, jobs=jobs, mode=mode, lock=lock, report=progress)
     finally:
         progress.close()
+
+
+def _read_lock(obj: Ctx, *, strict: bool) -> dict[str, LockEntry]:
+    """sluice.lock's entries. ``strict`` (--frozen): it must exist and be intact; otherwise a damaged
+    lock is ignored with a warning (the install resolves afresh and writes it anew)."""
+    from runner.install.lockfile import LOCK_FILE, read_lock
+
+    path = obj.project.dir / LOCK_FILE
+    if not strict:
+        try:
+            return read_lock(path) or {}
+        except ConfigError as exc:
+            click.echo(f"sluice: warning: {exc}; resolving afresh", err=True)
+            return {}
+    lock = read_lock(path)
+    if lock is None:
+        raise ConfigError(f"--frozen: no {LOCK_FILE} in {obj.project.dir} (run `sluice install` to write it)")
+    return lock
 
 
 def _update_lock(obj: Ctx, outcomes: list[Outcome]) -> None:
@@ -104,8 +127,7 @@ def _update_lock(obj: Ctx, outcomes: list[Outcome]) -> None:
     path = project.dir / LOCK_FILE
     try:
         entries = read_lock(path) or {}
-    except ConfigError as exc:
-        click.echo(f"sluice: warning: {exc}; writing it anew", err=True)
+    except ConfigError:  # damaged: said once already, when the install read it
         entries = {}
     old = dict(entries)
     for o in outcomes:
@@ -127,7 +149,9 @@ def ensure_installed(obj: Ctx, names: list[str], install_missing: bool) -> None:
         return
     if not install_missing:
         raise missing_error(missing)
-    outcomes = run_installs(obj, missing, jobs=len(missing))
+    from runner.install.jobs import Mode
+
+    outcomes = run_installs(obj, missing, jobs=len(missing), mode=Mode())
     failed = [o for o in outcomes if o.failed]
     if failed:
         from protocol.errors import SluiceError

@@ -173,12 +173,20 @@ class Installer:
         return got
 
     def _install_pinned(self, env: ConnectorEnv, dists: list[Distribution], log: list[str]) -> None:
-        hashed = [d for d in dists if d.hashes]
-        plain = [d for d in dists if not d.hashes]
-        for group, extra in ((hashed, ["--require-hashes"]), (plain, [])):
+        """``--no-deps`` installs of exactly ``dists``, checking every hash given. uv checks the
+        hashes a line has (its default) in one call; pip checks hashes only in its all-or-nothing
+        ``--require-hashes`` mode, so the lines without any (a path, a git URL) go in a second call.
+        (uv's ``--require-hashes`` would rebuild every sdist on each install: its built wheels are
+        not reused in that mode.)"""
+        groups: list[tuple[list[Distribution], list[str]]]
+        if self.uv:
+            groups = [(dists, [])]
+        else:
+            groups = [([d for d in dists if d.hashes], ["--require-hashes"]), ([d for d in dists if not d.hashes], [])]
+        for group, extra in groups:
             if not group:
                 continue
-            reqs = env.home / f"sluice-requirements{'-hashed' if extra else ''}.txt"
+            reqs = env.home / f"sluice-requirements{'-hashed' if extra else ''}.txt"  # kept: what was installed
             reqs.write_text("".join(f"{d.requirement}{''.join(f' --hash={h}' for h in d.hashes)}\n" for d in group))
             if self.uv:
                 argv = [self.uv, "pip", "install", "--python", str(env.bin / "python")]
