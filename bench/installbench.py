@@ -8,8 +8,11 @@ pip_url, executable), under bench/.data/install/. Both tools read the same packa
 ``UV_CACHE_DIR`` (bench/.data/install/uv-cache), filled by an unmeasured first install of each,
 since Meltano's default venv backend is uv too. Then, alternating, K rounds of
 
-- **cold**: the project as a fresh checkout has it (no ``.sluice``, no ``.meltano``): every
-  environment is built, the packages come from the cache;
+- **cold**: the project as a fresh checkout has it (no ``.sluice``, no ``.meltano``; sluice.lock
+  is a project file, committed next to sluice.yml): every environment is built, the packages
+  come from the cache; sluice installs what the lock lists, with no resolution;
+- **cold, no lock**: the same without sluice.lock: sluice resolves every pip_url (and writes the
+  lock), as Meltano always does;
 - **warm**: the same command again, nothing changed: nothing should be installed.
 
 ``--empty-cache`` adds a round with an empty cache each (every package downloaded again).
@@ -98,19 +101,26 @@ def main() -> None:
         shutil.rmtree(state, ignore_errors=True)
         timed(argv, cwd, environ(cache))
     figures: dict[tuple[str, str], list[float]] = {}
+
+    def measure(name: str, case: str, fresh: list[Path]) -> None:
+        argv, cwd, _ = runs[name]
+        for path in fresh:
+            shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+        figures.setdefault((name, case), []).append(timed(argv, cwd, environ(cache)))
+
     for round_ in range(args.repeat):
-        for name, (argv, cwd, state) in runs.items():
-            shutil.rmtree(state, ignore_errors=True)
-            cold = timed(argv, cwd, environ(cache))
-            warm = timed(argv, cwd, environ(cache))
-            figures.setdefault((name, "cold"), []).append(cold)
-            figures.setdefault((name, "warm"), []).append(warm)
-            say(f"round {round_ + 1}: {name}: cold {cold:.2f} s, warm {warm:.2f} s")
+        measure("sluice", "cold, no lock", [ours / ".sluice", ours / "sluice.lock"])
+        measure("sluice", "warm", [])
+        measure("sluice", "cold", [ours / ".sluice"])
+        measure("meltano", "cold", [theirs / ".meltano"])
+        measure("meltano", "warm", [])
+        say(f"round {round_ + 1}: " + ", ".join(f"{n} {c} {v[-1]:.2f} s" for (n, c), v in figures.items()))
     if args.empty_cache:
         for name, (argv, cwd, state) in runs.items():
             empty = HOME / f"empty-cache-{name}"
             shutil.rmtree(empty, ignore_errors=True)
             shutil.rmtree(state, ignore_errors=True)
+            (cwd / "sluice.lock").unlink(missing_ok=True)
             figures[(name, "empty cache")] = [timed(argv, cwd, environ(empty))]
             shutil.rmtree(empty, ignore_errors=True)
     report(figures, args.repeat)
@@ -120,8 +130,9 @@ def report(figures: dict[tuple[str, str], list[float]], repeat: int) -> None:
     print(f"4 connectors ({', '.join(p for _, p, _ in CONNECTORS)}); median of {repeat} alternating rounds\n")
     print("| case | sluice install -j 4 | meltano install | meltano / sluice |")
     print("|---|---:|---:|---:|")
-    for case in ("cold", "warm", "empty cache"):
-        if (case_s := figures.get(("sluice", case))) and (case_m := figures.get(("meltano", case))):
+    for case, peer in (("cold", "cold"), ("cold, no lock", "cold"), ("warm", "warm"),
+                       ("empty cache", "empty cache")):
+        if (case_s := figures.get(("sluice", case))) and (case_m := figures.get(("meltano", peer))):
             s, m = statistics.median(case_s), statistics.median(case_m)
             print(f"| {case} | {s:.2f} s | {m:.2f} s | {m / s:.1f}x |")
     cold = statistics.median(figures[("meltano", "cold")]) / statistics.median(figures[("sluice", "cold")])
