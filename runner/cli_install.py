@@ -22,7 +22,9 @@ __all__ = ["INSTALL_HELP", "ensure_installed", "install", "lock_problems", "run_
 INSTALL_HELP = "Install a connector with a pip_url that is not installed (default: fail, naming `sluice install`)."
 
 
-@click.command()
+@click.command(epilog="Exit codes: 0 every connector installed or up to date; 1 one or more failed (each is "
+                      "reported); 2 a usage or project-file problem, or a damaged sluice.lock with --frozen. "
+                      "See docs/install.md.")
 @click.argument("connectors", nargs=-1, metavar="[CONNECTOR]...")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=4, show_default=True,
               help="Connectors installed at once.")

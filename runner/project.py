@@ -249,6 +249,10 @@ class Project:
         elif isinstance(raw, dict):
             config = interpolate(raw, environ, f"{where}.config", problems, secrets, origins, ("config",))
         env = interpolate(connector.env, environ, f"{where}.env", problems, secrets, origins, ("env",))
+        if connector.pip_url:  # as if its environment were activated (its own programs first on PATH)
+            from runner.install.envs import activation
+
+            env = {**activation(self, connector, environ), **env}
         args = interpolate(connector.args, environ, f"{where}.args", problems, secrets, origins, ("args",))
         catalog = None
         if connector.catalog:

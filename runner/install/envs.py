@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MARKER",
+    "activation",
     "ConnectorEnv",
     "connector_env",
     "installed_distributions",
@@ -130,6 +132,13 @@ def program_in_env(project: Project, connector: Connector, executable: str, wher
         problems.append(f"{where}: program '{executable}' not found in {env.bin} "
                         f"(installed from pip_url {' '.join(env.specs)})")
     return str(path)
+
+
+def activation(project: Project, connector: Connector, environ: Mapping[str, str]) -> dict[str, str]:
+    """What activating the connector's environment sets: VIRTUAL_ENV, and its bin/ first on PATH."""
+    home = project.dir / ".sluice" / "venvs" / connector.name
+    path = environ.get("PATH", os.defpath)
+    return {"VIRTUAL_ENV": str(home), "PATH": f"{home / 'bin'}{os.pathsep}{path}"}
 
 
 def site_packages(home: Path) -> list[Path]:
