@@ -1,7 +1,8 @@
 """Build one connector's environment, with uv or with ``python -m venv`` + pip.
 
 uv (``SLUICE_INSTALLER=uv``, or by default when it is installed: it is a dependency of sluice)
-resolves the pip_url with ``uv pip compile --generate-hashes`` and installs exactly that list;
+installs the pip_url with ``uv pip install``, then takes the hashes of what it installed from
+``uv pip compile --no-deps --generate-hashes`` of the pins;
 pip (``SLUICE_INSTALLER=pip``, or when uv is missing) installs the pip_url with ``--report``, which
 names every distribution it installed with the hash of the file it took. Either way the result is
 the connector's :class:`LockEntry`; ``install_locked`` installs one back exactly (``--no-deps``,
@@ -19,7 +20,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from protocol.errors import SluiceError
-from runner.install.envs import MARKER, ConnectorEnv, installed_distributions, normalize, record_seeded
+from runner.install.envs import (
+    MARKER,
+    ConnectorEnv,
+    direct_requirements,
+    installed_distributions,
+    normalize,
+    record_seeded,
+)
 from runner.install.lockfile import Distribution, LockEntry
 
 __all__ = ["InstallFailed", "Installer", "find_installer", "parse_compiled", "write_marker"]
@@ -146,14 +154,12 @@ class Installer:
     def resolve_and_install(self, env: ConnectorEnv, step: Step, log: list[str]) -> LockEntry:
         """Install the pip_url afresh; what was installed, as a lock entry."""
         py = str(env.bin / "python")
-        if self.uv:
-            step("resolving")
-            compiled = self._run(env, [self.uv, "pip", "compile", "-", "--quiet", "--generate-hashes", "--no-header",
-                                       "--no-annotate", "--python", py], "resolving the pip_url", log,
-                                 stdin="\n".join(_spec_lines(env.specs)) + "\n")
-            dists = parse_compiled(compiled)
+        if self.uv:  # one resolution and build, as `uv pip install` does; then the hashes of what it chose
             step("installing")
-            self._install_pinned(env, dists, log)
+            self._run(env, [self.uv, "pip", "install", "--python", py, *_spec_lines_argv(env.specs)],
+                      "uv pip install", log)
+            step("locking")
+            dists = self._hashes_of_installed(self.uv, env, log)
         else:
             step("installing")
             report = env.home / "sluice-pip-report.json"
@@ -161,6 +167,22 @@ class Installer:
                       "pip install", log)
             dists = _from_pip_report(report)
         return self._entry(env, dists)
+
+    def _hashes_of_installed(self, uv: str, env: ConnectorEnv, log: list[str]) -> list[Distribution]:
+        """The installed distributions as lock lines: those from the index pinned, with the hashes of
+        their files (``uv pip compile --no-deps`` of the pins: nothing is built again); those from a
+        path or URL (PEP 610 ``direct_url.json``) as that path or URL, a git one at its commit."""
+        installed = installed_distributions(env.home)
+        direct = direct_requirements(env.home, env.cwd)
+        pins = [f"{name}=={version}" for name, version in sorted(installed.items()) if name not in direct]
+        dists = [Distribution(name, installed[name], requirement) for name, requirement in direct.items()
+                 if name in installed]
+        if pins:
+            compiled = self._run(env, [uv, "pip", "compile", "-", "--quiet", "--no-deps", "--generate-hashes",
+                                       "--no-header", "--no-annotate", "--python", str(env.bin / "python")],
+                                 "hashing the installed distributions", log, stdin="\n".join(pins) + "\n")
+            dists.extend(parse_compiled(compiled))
+        return dists
 
     def install_locked(self, env: ConnectorEnv, entry: LockEntry, step: Step, log: list[str]) -> LockEntry:
         """Install exactly the distributions of ``entry``; fail unless exactly those landed."""

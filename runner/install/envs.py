@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from protocol.errors import ConfigError
 
@@ -30,6 +31,7 @@ __all__ = [
     "activation",
     "ConnectorEnv",
     "connector_env",
+    "direct_requirements",
     "installed_distributions",
     "missing_error",
     "normalize",
@@ -159,6 +161,30 @@ def installed_distributions(home: Path, keep_seeded: frozenset[str] = frozenset(
             name, version = _name_version(info)
             if name and (name not in seeded or name in keep_seeded):
                 found[name] = version
+    return found
+
+
+def direct_requirements(home: Path, base: Path) -> dict[str, str]:
+    """``{name: requirement}`` of the distributions installed from a path or URL, from their PEP 610
+    ``direct_url.json``: ``name @ git+URL@COMMIT``, ``name @ URL``, or the directory (``-e`` when
+    editable; relative to ``base``, the project directory, when inside it, so the lock travels)."""
+    found: dict[str, str] = {}
+    for folder in site_packages(home):
+        for info in folder.glob("*.dist-info"):
+            try:
+                data = json.loads((info / "direct_url.json").read_text())
+            except (OSError, ValueError):
+                continue
+            name, _ = _name_version(info)
+            url, vcs, folder_info = data.get("url", ""), data.get("vcs_info"), data.get("dir_info")
+            if vcs:
+                found[name] = f"{name} @ {vcs['vcs']}+{url}@{vcs['commit_id']}"
+            elif folder_info is not None and url.startswith("file://"):
+                path = Path(unquote(url[len("file://"):]))
+                shown = f"./{path.relative_to(base)}" if path.is_relative_to(base) else str(path)
+                found[name] = f"-e {shown}" if folder_info.get("editable") else shown
+            else:
+                found[name] = f"{name} @ {url}"
     return found
 
 
