@@ -13,7 +13,7 @@ import yaml
 
 from protocol.errors import ConfigError
 from runner.install.builder import parse_compiled
-from runner.install.envs import installed_distributions, normalize
+from runner.install.envs import direct_requirements, installed_distributions, normalize
 from runner.install.lockfile import Distribution, LockEntry, read_lock, write_lock
 from runner.install.progress import Progress
 from tests.integration.runner.helpers import sluice
@@ -100,6 +100,32 @@ def test_installed_distributions_are_read_from_dist_info(tmp_path: Path) -> None
     assert installed_distributions(tmp_path) == {"singer-sdk": "0.53.7", "jsonschema": "2.6.0"}
     assert installed_distributions(tmp_path, frozenset({"pip"}))["pip"] == "24.0"
     assert normalize("Zope.Interface__x") == "zope-interface-x"
+
+
+def test_distributions_from_a_path_or_url_are_locked_as_that_path_or_url(tmp_path: Path) -> None:
+    site = tmp_path / "venv" / "lib" / "python3.11" / "site-packages"
+    project = tmp_path / "my project"
+    cases = {
+        "tap-mine": {"url": f"file://{project}/conn/tap%20mine".replace(" ", "%20"), "dir_info": {"editable": True}},
+        "tap-away": {"url": "file:///opt/taps/tap-away", "dir_info": {}},
+        "tap-git": {"url": "https://example.invalid/org/tap-git.git",
+                    "vcs_info": {"vcs": "git", "commit_id": "0123abcd", "requested_revision": "v1"}},
+        "tap-zip": {"url": "https://example.invalid/tap-zip-1.0.tar.gz", "archive_info": {"hashes": {}}},
+    }
+    for name, direct in cases.items():
+        info = site / f"{name}-1.0.dist-info"
+        info.mkdir(parents=True)
+        (info / "METADATA").write_text(f"Name: {name}\nVersion: 1.0\n")
+        (info / "direct_url.json").write_text(json.dumps(direct))
+    plain = site / "six-1.17.0.dist-info"
+    plain.mkdir()
+    (plain / "METADATA").write_text("Name: six\nVersion: 1.17.0\n")
+    assert direct_requirements(tmp_path / "venv", project) == {
+        "tap-mine": "-e ./conn/tap mine",
+        "tap-away": "/opt/taps/tap-away",
+        "tap-git": "tap-git @ git+https://example.invalid/org/tap-git.git@0123abcd",
+        "tap-zip": "tap-zip @ https://example.invalid/tap-zip-1.0.tar.gz",
+    }
 
 
 def test_progress_is_plain_lines_off_a_terminal_and_redrawn_on_one() -> None:
