@@ -13,6 +13,7 @@ from protocol import describe_exit_codes as describe
 from runner.cli_connectors import check, discover, select, spec
 from runner.cli_context import Ctx
 from runner.cli_import import import_command
+from runner.cli_install import INSTALL_HELP, ensure_installed, install, lock_problems, run_connectors
 from runner.cli_registry import add, search
 from runner.outcome import ALL_EXIT_HELP
 
@@ -58,9 +59,11 @@ def cli(ctx: click.Context, project_arg: str | None) -> None:
 @click.option("--grace", type=click.FloatRange(min=0), default=10.0, show_default=True,
               help="Seconds between SIGTERM and SIGKILL when a connector is stopped.")
 @click.option("-v", "--verbose", is_flag=True, help="Also show METRIC lines on the terminal.")
+@click.option("--install", "install_", is_flag=True, help=INSTALL_HELP)
 @click.pass_obj
 def run(obj: Ctx, names: tuple[str, ...], all_: bool, jobs: int, full_refresh: bool, state_id: str | None,
-        timeout: float | None, dry_run: bool, metrics_file: str | None, grace: float, verbose: bool) -> int:
+        timeout: float | None, dry_run: bool, metrics_file: str | None, grace: float, verbose: bool,
+        install_: bool) -> int:
     """Run a pipeline of sluice.yml, or TAP | TARGET ad hoc.
 
     The tap's stdout is piped into the target's stdin; every STATE the target sends back
@@ -75,6 +78,7 @@ def run(obj: Ctx, names: tuple[str, ...], all_: bool, jobs: int, full_refresh: b
     options = RunOptions(full_refresh, state_id, timeout, dry_run,
                          Path(metrics_file).resolve() if metrics_file else None, grace, verbose)
     project = obj.project
+    ensure_installed(obj, run_connectors(project, names, all_), install_)
     if all_:
         if names or state_id:
             raise click.UsageError("--all takes no PIPELINE and no --state-id")
@@ -252,7 +256,8 @@ def crontab(obj: Ctx, metrics_file: str | None) -> int:
 def validate(obj: Ctx, strict: bool) -> int:
     """Check sluice.yml and resolve every connector (programs, config files, ${ENV}), listing every problem.
 
-    Also reports config keys a connector's settings schema does not declare (typos)."""
+    Also reports config keys a connector's settings schema does not declare (typos), and
+    connectors whose environment differs from their pip_url or from sluice.lock."""
     from protocol import ConfigError, plural
     from runner.settings_report import settings_report
 
@@ -263,6 +268,7 @@ def validate(obj: Ctx, strict: bool) -> int:
             project.resolve(conn, check_catalog=True)
         except ConfigError as exc:
             problems.extend(exc.problems or [exc.summary])
+    problems.extend(lock_problems(obj))
     report = settings_report(project, strict=strict)
     for line in report.warnings:
         _echo(f"sluice: warning: {line}", err=True)
@@ -275,7 +281,7 @@ def validate(obj: Ctx, strict: bool) -> int:
     return ExitCode.OK
 
 
-for command in (spec, check, discover, select, add, search, import_command):
+for command in (spec, check, discover, select, install, add, search, import_command):
     cli.add_command(command)
 
 

@@ -15,6 +15,7 @@ import click
 
 from protocol import ExitCode, plural
 from runner.cli_context import Ctx
+from runner.cli_install import INSTALL_HELP, ensure_installed
 
 if TYPE_CHECKING:
     from runner.isolation import Redactor, RunDir
@@ -72,7 +73,7 @@ def _read_configs(paths: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _configured(obj: Ctx, connector: str, configs: tuple[str, ...] = (), *, tap_only: bool = False,
-                ) -> tuple[ResolvedConnector, Redactor]:
+                install_: bool = False) -> tuple[ResolvedConnector, Redactor]:
     """CONNECTOR (declared in sluice.yml, or any program) with its config (``configs`` when given,
     else sluice.yml's) coerced to its settings schema, and a redactor of its secrets: what check
     and discover run with. ``tap_only``: a connector whose --about says it is no tap is refused."""
@@ -81,6 +82,7 @@ def _configured(obj: Ctx, connector: str, configs: tuple[str, ...] = (), *, tap_
 
     project = obj.project
     declared = project.connector(connector)
+    ensure_installed(obj, [declared.name], install_)
     conn = project.resolve(declared, with_config=not configs)
     info = about(conn, _cache_dir(obj))
     if tap_only:
@@ -110,18 +112,22 @@ _CONFIG_OPTION = click.option(
     "--config", "configs", multiple=True, type=click.Path(dir_okay=False), metavar="FILE",
     help="Config JSON file (repeatable, merged left to right) instead of the connector's config in sluice.yml; "
          "works outside any project.")
+_INSTALL_OPTION = click.option("--install", "install_", is_flag=True, help=INSTALL_HELP)
 
 
 @click.command()
 @click.argument("connector")
 @click.option("--full", is_flag=True, help="Print the whole --about output, not only the settings schema.")
+@_INSTALL_OPTION
 @click.pass_obj
-def spec(obj: Ctx, connector: str, full: bool) -> int:
+def spec(obj: Ctx, connector: str, full: bool, install_: bool) -> int:
     """Print CONNECTOR's settings JSON Schema (from its --about --format json)."""
     from runner.connectors import ConnectorError, about, settings_schema
 
     project = obj.project
-    conn = project.resolve(project.connector(connector), with_config=False)
+    declared = project.connector(connector)
+    ensure_installed(obj, [declared.name], install_)
+    conn = project.resolve(declared, with_config=False)
     info = about(conn, None)
     schema = settings_schema(info)
     if info is None or schema is None:
@@ -134,15 +140,16 @@ def spec(obj: Ctx, connector: str, full: bool) -> int:
 @click.argument("connector")
 @_CONFIG_OPTION
 @click.option("--timeout", type=float, default=300.0, show_default=True)
+@_INSTALL_OPTION
 @click.pass_obj
-def check(obj: Ctx, connector: str, configs: tuple[str, ...], timeout: float) -> int:
+def check(obj: Ctx, connector: str, configs: tuple[str, ...], timeout: float, install_: bool) -> int:
     """Run CONNECTOR's --test: exit 0 when it passes, 1 with the connector's message when not.
 
     CONNECTOR is a connector of sluice.yml, or any program (on PATH or a path) with --config FILE.
     """
     from runner.connectors import check as run_check
 
-    conn, redact = _configured(obj, connector, configs)
+    conn, redact = _configured(obj, connector, configs, install_=install_)
     with _run_dir(obj) as run_dir:
         result = run_check(conn, run_dir, redact, timeout)
     if result.ok:
@@ -157,15 +164,17 @@ def check(obj: Ctx, connector: str, configs: tuple[str, ...], timeout: float) ->
 @_CONFIG_OPTION
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the catalog here (default: stdout).")
 @click.option("--timeout", type=float, default=600.0, show_default=True)
+@_INSTALL_OPTION
 @click.pass_obj
-def discover(obj: Ctx, connector: str, configs: tuple[str, ...], output: str | None, timeout: float) -> int:
+def discover(obj: Ctx, connector: str, configs: tuple[str, ...], output: str | None, timeout: float,
+             install_: bool) -> int:
     """Run the tap CONNECTOR's --discover, validate the catalog, and print or write it.
 
     CONNECTOR is a tap of sluice.yml, or any tap program (on PATH or a path) with --config FILE.
     """
     from runner.connectors import discover as run_discover
 
-    conn, redact = _configured(obj, connector, configs, tap_only=True)
+    conn, redact = _configured(obj, connector, configs, tap_only=True, install_=install_)
     with _run_dir(obj) as run_dir:
         catalog = run_discover(conn, run_dir, redact, timeout)
     if output is None:

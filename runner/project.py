@@ -233,7 +233,12 @@ class Project:
         secrets: set[str] = set()
         origins: dict[Place, set[str]] = {}
         where = connector.location
-        argv0 = self._find_program(connector.executable, f"{where}.executable", problems)
+        if connector.pip_url:  # inside the connector's own environment (sluice install)
+            from runner.install.envs import program_in_env
+
+            argv0 = program_in_env(self, connector, connector.executable, f"{where}.executable", problems)
+        else:
+            argv0 = self._find_program(connector.executable, f"{where}.executable", problems)
         config: dict[str, Any] = {}
         raw = connector.config if with_config else None
         if isinstance(raw, str):
@@ -244,6 +249,10 @@ class Project:
         elif isinstance(raw, dict):
             config = interpolate(raw, environ, f"{where}.config", problems, secrets, origins, ("config",))
         env = interpolate(connector.env, environ, f"{where}.env", problems, secrets, origins, ("env",))
+        if connector.pip_url:  # as if its environment were activated (its own programs first on PATH)
+            from runner.install.envs import activation
+
+            env = {**activation(self, connector, environ), **env}
         args = interpolate(connector.args, environ, f"{where}.args", problems, secrets, origins, ("args",))
         catalog = None
         if connector.catalog:
