@@ -53,8 +53,28 @@ KIT_SETTINGS: dict[str, dict[str, Any]] = {
     },
 }
 
-#: Settings every target built on the kit accepts (read by protocol/_target.py and protocol/_lane.py).
+#: Settings every target built on the kit accepts (read by protocol/_target.py and protocol/_lane.py);
+#: a target that declares one itself (its own wording or default) keeps its own.
 TARGET_KIT_SETTINGS: dict[str, dict[str, Any]] = {
+    "batch_size_rows": {
+        "type": "integer",
+        "minimum": 1,
+        "default": 100_000,
+        "description": "Records per stream between commits when no STATE asks for one sooner.",
+    },
+    "state_flush_seconds": {
+        "type": "number",
+        "minimum": 0,
+        "default": 1.0,
+        "description": "A STATE is held at most this long before the records before it are committed and it is "
+                       "emitted.",
+    },
+    "validate_records": {
+        "type": "boolean",
+        "default": True,
+        "description": "Check every record against its stream's schema; a bad record stops the run with one "
+                       "error line naming the line, the stream and the field.",
+    },
     "fast_path": {
         "type": "boolean",
         "default": True,

@@ -36,6 +36,7 @@ from protocol._messages import (
 )
 from protocol._metrics import emit
 from protocol._reader import MessageReader
+from protocol._settings import setting
 from protocol._settings_check import with_kit_settings
 from protocol._signals import stop_held
 from protocol._target_eo import ExactlyOnceMixin
@@ -127,11 +128,12 @@ class Target(ExactlyOnceMixin):
     def __init__(self, config: Mapping[str, Any]) -> None:
         self.config = dict(config)
         self.sinks: dict[str, Sink] = {}
-        self.batch_size_rows = int(self.config.get("batch_size_rows") or 100_000)
-        self.state_flush_seconds = float(self.config.get("state_flush_seconds", 1.0))
+        schema = self.settings_schema  # the kit's settings are declared in every target's (with_kit_settings)
+        self.batch_size_rows = int(setting(schema, self.config, "batch_size_rows"))
+        self.state_flush_seconds = float(setting(schema, self.config, "state_flush_seconds"))
         self._pending_state: dict[str, Any] | None = None
         self._state_since = 0.0
-        self.validate_records = bool(self.config.get("validate_records", True))
+        self.validate_records = bool(setting(schema, self.config, "validate_records"))
         self.lanes: dict[str, Lane] = {}  # each stream's record lane, chosen at its SCHEMA
         self._fast_lanes = False
         self.init_exactly_once()
