@@ -7,7 +7,9 @@ Names are imported on first use (PEP 562), so ``from protocol import ConfigError
 for programs that need little of the kit.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from protocol._face import lazy_attributes
 
 if TYPE_CHECKING:
     from protocol._bookmarks import FullTableBookmark, IncrementalBookmark, KeyRange, LogBasedBookmark
@@ -158,6 +160,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "unknown_settings": ("protocol._settings_check", "unknown_settings"),
 }
 
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
+
 __all__ = [
     "ActivateVersionMessage",
     "BatchMessage",
@@ -237,18 +241,3 @@ __all__ = [
     "target_main",
     "unknown_settings",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        module, attr = _LAZY[name]
-        value = getattr(importlib.import_module(module), attr)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'protocol' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))

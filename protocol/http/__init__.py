@@ -12,7 +12,9 @@ Everything not listed in ``__all__`` is private (modules ``protocol.http._x``); 
 imported on first use (PEP 562).
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from protocol._face import lazy_attributes
 
 if TYPE_CHECKING:
     from protocol.http._auth import (
@@ -100,6 +102,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "status_error": ("protocol.http._errors", "status_error"),
 }
 
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
+
 __all__ = [
     "ApiKeyAuth",
     "Auth",
@@ -145,18 +149,3 @@ __all__ = [
     "redact_headers",
     "status_error",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        module, attr = _LAZY[name]
-        value = getattr(importlib.import_module(module), attr)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'protocol.http' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))

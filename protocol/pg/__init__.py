@@ -16,7 +16,9 @@ in ``__all__`` is private (modules ``protocol.pg._x``); names are imported on fi
 so psycopg is loaded only by a connector that connects.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from protocol._face import lazy_attributes
 
 if TYPE_CHECKING:
     from protocol.pg._connect import CONNECT_TIMEOUT, connect, first_line, refused_for_good, unreachable
@@ -35,6 +37,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "unreachable": ("protocol.pg._connect", "unreachable"),
 }
 
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
+
 __all__ = [
     "CONNECTION_SETTINGS",
     "CONNECT_TIMEOUT",
@@ -47,18 +51,3 @@ __all__ = [
     "refused_for_good",
     "unreachable",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        module, attr = _LAZY[name]
-        value = getattr(importlib.import_module(module), attr)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'protocol.pg' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))

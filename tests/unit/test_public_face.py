@@ -108,8 +108,9 @@ def _imported_after(code: str) -> list[str]:
 
 
 def test_faces_import_only_what_is_asked_for() -> None:
-    assert _imported_after("import protocol, protocol.http, protocol.pg") == ["protocol", "protocol.http",
-                                                                              "protocol.pg"]
+    # the faces and their shared lazy-lookup machinery (protocol/_face.py), nothing else
+    assert _imported_after("import protocol, protocol.http, protocol.pg") == ["protocol", "protocol._face",
+                                                                              "protocol.http", "protocol.pg"]
     loaded = _imported_after("from protocol import ConfigError\nfrom protocol.pg import describe")
     assert {"protocol._errors", "protocol.pg._conninfo"} <= set(loaded)
     assert not [m for m in loaded if m.startswith(("psycopg", "protocol.http", "protocol.pg._connect", "protocol._t"))]
