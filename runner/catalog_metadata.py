@@ -29,7 +29,7 @@ from typing import Any
 from protocol import REPLICATION_METHODS, Breadcrumb, ConfigError, Metadata
 from runner.catalog_select import field_paths, replication_of
 
-__all__ = ["MetadataRule", "apply_metadata", "metadata_rules"]
+__all__ = ["MetadataRule", "apply_metadata", "flatten_metadata", "metadata_rules"]
 
 _LEGACY = {"replication-method": "replication_method", "replication-key": "replication_key"}
 
@@ -61,12 +61,13 @@ def _property_crumb(parts: list[str]) -> Breadcrumb:
     return tuple(crumb)
 
 
-def _flatten(value: Any, prefix: list[str]) -> list[tuple[list[str], Any]]:
+def flatten_metadata(value: Any, prefix: list[str]) -> list[tuple[list[str], Any]]:
+    """A nested metadata mapping as (key path, value) pairs; dotted keys are split into path parts."""
     if not isinstance(value, dict):
         return [(prefix, value)]
     out: list[tuple[list[str], Any]] = []
     for key, sub in value.items():
-        out += _flatten(sub, [*prefix, *str(key).split(".")])
+        out += flatten_metadata(sub, [*prefix, *str(key).split(".")])
     return out
 
 
@@ -76,7 +77,7 @@ def metadata_rules(block: dict[str, Any] | None) -> list[MetadataRule]:
     for stream, entry in (block or {}).items():
         if not isinstance(entry, dict):
             raise ConfigError(f"metadata '{stream}': must be a mapping of metadata keys (replication-method: ...)")
-        for path, value in _flatten(entry, []):
+        for path, value in flatten_metadata(entry, []):
             *props, key = path
             rule = MetadataRule(str(stream), _property_crumb(props), key, value)
             if key == "replication-method" and value not in REPLICATION_METHODS:

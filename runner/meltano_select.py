@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
+from runner.catalog_metadata import flatten_metadata
+
 __all__ = ["MetaRule", "metadata_block", "metadata_rules", "select_rules"]
 
 _GLOB = re.compile(r"[*?\[\]]")
@@ -69,19 +71,10 @@ def metadata_rules(block: dict[str, Any]) -> list[MetaRule]:
     for stream, entry in block.items():
         if not isinstance(entry, dict):
             continue  # reported by the caller
-        for path, value in _flatten(entry, []):
+        for path, value in flatten_metadata(entry, []):
             *props, key = path
             rules.append(MetaRule(str(stream), _property_path(props), key, value))
     return rules
-
-
-def _flatten(value: Any, prefix: list[str]) -> list[tuple[list[str], Any]]:
-    if not isinstance(value, dict):
-        return [(prefix, value)]
-    out: list[tuple[list[str], Any]] = []
-    for key, sub in value.items():
-        out += _flatten(sub, [*prefix, *str(key).split(".")])
-    return out
 
 
 def _property_path(parts: list[str]) -> tuple[str, ...]:
