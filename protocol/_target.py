@@ -1,16 +1,15 @@
 """The target side of the kit: the message loop, sinks, and the delivery guarantee.
 
-A target emits a STATE only after every record before it is durably committed: STATE
-messages are held until a *drain* (every sink flushed and committed), and a drain
-happens when a sink's batch is full, when a held STATE is older than
-``state_flush_seconds``, before a schema change or ACTIVATE_VERSION, and at the end.
+A target emits a STATE only after every record before it is durably committed: STATE messages
+are held until a *drain* (every sink flushed and committed), and a drain happens when a sink's
+batch is full, when a held STATE is older than ``state_flush_seconds``, before a schema change
+or ACTIVATE_VERSION, and at the end.
 
-Under `sluice` (see protocol/_exactly_once.py) a target that supports it is exactly-once:
-a drain only *writes* (rows into the open transaction, bytes into the file), and commits
-happen only at a STATE message, with that STATE's value stored in the same transaction
-(when ``state_flush_seconds`` passed or ``batch_size_rows`` records wait since the last
-commit), and at the end: the records after the last STATE only if the runner says the
-tap exited 0.
+Under `sluice` (see protocol/_exactly_once.py) a target that supports it is exactly-once: a
+drain only *writes* (rows into the open transaction, bytes into the file), and commits happen
+only at a STATE message, with that STATE's value stored in the same transaction (when
+``state_flush_seconds`` passed or ``batch_size_rows`` records wait since the last commit), and
+at the end: the records after the last STATE only if the runner says the tap exited 0.
 """
 
 from __future__ import annotations
@@ -131,9 +130,9 @@ class Target(ExactlyOnceMixin):
         schema = self.settings_schema  # the kit's settings are declared in every target's (with_kit_settings)
         self.batch_size_rows = int(setting(schema, self.config, "batch_size_rows"))
         self.state_flush_seconds = float(setting(schema, self.config, "state_flush_seconds"))
+        self.validate_records = bool(setting(schema, self.config, "validate_records"))
         self._pending_state: dict[str, Any] | None = None
         self._state_since = 0.0
-        self.validate_records = bool(setting(schema, self.config, "validate_records"))
         self.lanes: dict[str, Lane] = {}  # each stream's record lane, chosen at its SCHEMA
         self._fast_lanes = False
         self.init_exactly_once()
