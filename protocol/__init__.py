@@ -38,18 +38,18 @@ if TYPE_CHECKING:  # what a type checker sees: the names declared below (``X as 
     from protocol._errors import TargetError as TargetError
     from protocol._errors import Terminated as Terminated
     from protocol._errors import TruncatedLineError as TruncatedLineError
-    from protocol._exactly_once import CAPABILITY as EXACTLY_ONCE_CAPABILITY  # noqa: F401
+    from protocol._exactly_once import CONTROL_STOP as CONTROL_STOP
+    from protocol._exactly_once import CONTROL_TAP_FAILED as CONTROL_TAP_FAILED
+    from protocol._exactly_once import CONTROL_TAP_OK as CONTROL_TAP_OK
     from protocol._exactly_once import ENV_CONTROL_FD as ENV_CONTROL_FD
     from protocol._exactly_once import ENV_GENERATION as ENV_GENERATION
     from protocol._exactly_once import ENV_STATE_ID as ENV_STATE_ID
-    from protocol._exactly_once import STOP as CONTROL_STOP  # noqa: F401
-    from protocol._exactly_once import TAP_FAILED as CONTROL_TAP_FAILED  # noqa: F401
-    from protocol._exactly_once import TAP_OK as CONTROL_TAP_OK  # noqa: F401
+    from protocol._exactly_once import EXACTLY_ONCE_CAPABILITY as EXACTLY_ONCE_CAPABILITY
     from protocol._exactly_once import Committed as Committed
     from protocol._exitcodes import CONNECTOR_CODES as CONNECTOR_CODES
     from protocol._exitcodes import RUNNER_CODES as RUNNER_CODES
     from protocol._exitcodes import ExitCode as ExitCode
-    from protocol._exitcodes import describe as describe_exit_codes  # noqa: F401
+    from protocol._exitcodes import describe_exit_codes as describe_exit_codes
     from protocol._exitcodes import signal_exit_code as signal_exit_code
     from protocol._fastcheck import is_date as is_date
     from protocol._jsoncodec import JSONDecodeError as JSONDecodeError
@@ -65,7 +65,7 @@ if TYPE_CHECKING:  # what a type checker sees: the names declared below (``X as 
     from protocol._messages import SchemaMessage as SchemaMessage
     from protocol._messages import StateMessage as StateMessage
     from protocol._metrics import RecordCounter as RecordCounter
-    from protocol._metrics import emit as emit_metric  # noqa: F401
+    from protocol._metrics import emit_metric as emit_metric
     from protocol._reader import MessageReader as MessageReader
     from protocol._schema import RecordValidator as RecordValidator
     from protocol._schema import check_schema as check_schema
@@ -90,21 +90,21 @@ if TYPE_CHECKING:  # what a type checker sees: the names declared below (``X as 
     from protocol._wording import plural as plural
     from protocol._writer import MessageWriter as MessageWriter
 
-_LAZY = lazy_table(__name__, {  # private module: its public names (``public=attribute`` for a new name)
+_LAZY = lazy_table(__name__, {  # private module: its public names
     "_bookmarks": "FullTableBookmark IncrementalBookmark KeyRange LogBasedBookmark",
     "_catalog": "Breadcrumb Catalog CatalogEntry Metadata REPLICATION_METHODS",
     "_cli": "run_cli tap_main target_main",
     "_config": "load_config read_json_file secret_values",
     "_errors": ("ConfigError DownstreamClosed FatalSourceError ProtocolError RecordValidationError RetryableSourceError"
                 " SluiceError SourceError TargetError Terminated TruncatedLineError"),
-    "_exactly_once": ("CONTROL_STOP=STOP CONTROL_TAP_FAILED=TAP_FAILED CONTROL_TAP_OK=TAP_OK Committed ENV_CONTROL_FD"
-                      " ENV_GENERATION ENV_STATE_ID EXACTLY_ONCE_CAPABILITY=CAPABILITY"),
-    "_exitcodes": "CONNECTOR_CODES ExitCode RUNNER_CODES describe_exit_codes=describe signal_exit_code",
+    "_exactly_once": ("CONTROL_STOP CONTROL_TAP_FAILED CONTROL_TAP_OK Committed ENV_CONTROL_FD ENV_GENERATION"
+                      " ENV_STATE_ID EXACTLY_ONCE_CAPABILITY"),
+    "_exitcodes": "CONNECTOR_CODES ExitCode RUNNER_CODES describe_exit_codes signal_exit_code",
     "_fastcheck": "is_date",
     "_jsoncodec": "JSONDecodeError dumps exact_loads loads needs_exact_parse",
     "_lane": "RecordRun",
     "_messages": "ActivateVersionMessage BatchMessage Message RecordMessage SchemaMessage StateMessage",
-    "_metrics": "RecordCounter emit_metric=emit",
+    "_metrics": "RecordCounter emit_metric",
     "_reader": "MessageReader",
     "_schema": "RecordValidator check_schema field_types is_nullable merge_types property_schemas",
     "_settings": "build_settings setting",
@@ -116,4 +116,6 @@ _LAZY = lazy_table(__name__, {  # private module: its public names (``public=att
     "_wording": "closest plural",
     "_writer": "MessageWriter",
 })
-__getattr__, __dir__, __all__ = lazy_attributes(__name__, _LAZY)
+
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
+__all__ = sorted(_LAZY)

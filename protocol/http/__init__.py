@@ -61,7 +61,7 @@ if TYPE_CHECKING:  # what a type checker sees: the names declared below (``X as 
     from protocol.http._transport import Transport as Transport
     from protocol.http._transport import Urllib3Transport as Urllib3Transport
 
-_LAZY = lazy_table(__name__, {  # private module: its public names (``public=attribute`` for a new name)
+_LAZY = lazy_table(__name__, {  # private module: its public names
     "_auth": "ApiKeyAuth Auth BasicAuth BearerTokenAuth OAuth2Base OAuth2ClientCredentials OAuth2RefreshToken",
     "_breaker": "Breakers CLOSED CircuitBreaker HALF_OPEN OPEN",
     "_errors": ("CircuitOpenError HttpFatalError HttpRetryableError WaitTooLong map_transport_exception"
@@ -75,4 +75,6 @@ _LAZY = lazy_table(__name__, {  # private module: its public names (``public=att
     "_settings": "HTTP_SETTINGS HttpSettings http_settings",
     "_transport": "Response Transport Urllib3Transport",
 })
-__getattr__, __dir__, __all__ = lazy_attributes(__name__, _LAZY)
+
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
+__all__ = sorted(_LAZY)

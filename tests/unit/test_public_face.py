@@ -36,11 +36,10 @@ def face_tables(package: str, source: str
     for node in ast.parse(source).body:
         if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["_LAZY"]:
             assert isinstance(node.value, ast.Call) and getattr(node.value.func, "id", None) == "lazy_table"
-            for module, entries in ast.literal_eval(node.value.args[1]).items():
-                for entry in entries.split():
-                    name, _, attribute = entry.partition("=")
+            for module, declared in ast.literal_eval(node.value.args[1]).items():
+                for name in declared.split():
                     names.append(name)
-                    lazy[name] = (f"{package}.{module}", attribute or name)
+                    lazy[name] = (f"{package}.{module}", name)
         elif isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
             for sub in node.body:
                 assert isinstance(sub, ast.ImportFrom) and sub.module, "only from-imports under TYPE_CHECKING"
@@ -110,7 +109,8 @@ def test_the_checker_catches_a_face_out_of_step() -> None:
 def test_the_face_helper_refuses_a_name_declared_twice() -> None:
     from protocol._face import lazy_table
 
-    assert lazy_table("protocol", {"_x": "a b=c"}) == {"a": ("protocol._x", "a"), "b": ("protocol._x", "c")}
+    assert lazy_table("protocol", {"_x": "a b", "_y": "c"}) == {"a": ("protocol._x", "a"), "b": ("protocol._x", "b"),
+                                                                "c": ("protocol._y", "c")}
     with pytest.raises(ValueError, match="a is declared twice"):
         lazy_table("protocol", {"_x": "a", "_y": "a"})
 
