@@ -8,7 +8,7 @@ makes the module ``__getattr__`` and ``__dir__`` from it::
         from protocol.pg._connect import connect as connect
         from protocol.pg._conninfo import describe as describe
 
-    _LAZY = lazy_table(__name__, {"_connect": "connect", "_conninfo": "describe"})
+    _LAZY = lazy_table(__name__, {"_connect": ["connect"], "_conninfo": ["describe"]})
     __getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
     __all__ = sorted(_LAZY)
 
@@ -20,21 +20,23 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 __all__ = ["lazy_attributes", "lazy_table"]
 
 
-def lazy_table(package: str, declared: Mapping[str, str]) -> dict[str, tuple[str, str]]:
-    """name -> (module, name) from ``{private module: "Name other_name ..."}``.
+def lazy_table(package: str, declared: Mapping[str, Sequence[str]]) -> dict[str, tuple[str, str]]:
+    """name -> (module, name) from ``{private module: [its public names]}``.
 
     Modules are named relative to ``package`` (``"_errors"``); a public name is the name its
     private module gives it (one name per thing: no renaming on the way out).
     """
     table: dict[str, tuple[str, str]] = {}
     for module, names in declared.items():
-        for name in names.split():
+        if isinstance(names, str):
+            raise TypeError(f"{package}: the names of {module} are a list, not one string")
+        for name in names:
             if name in table:
                 raise ValueError(f"{package}: {name} is declared twice")
             table[name] = (f"{package}.{module}", name)

@@ -62,18 +62,19 @@ if TYPE_CHECKING:  # what a type checker sees: the names declared below (``X as 
     from protocol.http._transport import Urllib3Transport as Urllib3Transport
 
 _LAZY = lazy_table(__name__, {  # private module: its public names
-    "_auth": "ApiKeyAuth Auth BasicAuth BearerTokenAuth OAuth2Base OAuth2ClientCredentials OAuth2RefreshToken",
-    "_breaker": "Breakers CLOSED CircuitBreaker HALF_OPEN OPEN",
-    "_errors": ("CircuitOpenError HttpFatalError HttpRetryableError WaitTooLong map_transport_exception"
-                " parse_retry_after redact status_error"),
-    "_jsonpath": "find find_first",
-    "_paginators": ("CursorPaginator LinkPaginator NextPage OffsetPaginator PAGINATION_SCHEMA PageNumberPaginator"
-                    " PaginationSettings Paginator SinglePage paginator_from_config"),
-    "_ratelimit": "RateLimiter",
-    "_retry": "RetryPolicy",
-    "_session": "HttpClient Page redact_headers",
-    "_settings": "HTTP_SETTINGS HttpSettings http_settings",
-    "_transport": "Response Transport Urllib3Transport",
+    "_auth": ["ApiKeyAuth", "Auth", "BasicAuth", "BearerTokenAuth", "OAuth2Base", "OAuth2ClientCredentials",
+              "OAuth2RefreshToken"],
+    "_breaker": ["Breakers", "CLOSED", "CircuitBreaker", "HALF_OPEN", "OPEN"],
+    "_errors": ["CircuitOpenError", "HttpFatalError", "HttpRetryableError", "WaitTooLong", "map_transport_exception",
+                "parse_retry_after", "redact", "status_error"],
+    "_jsonpath": ["find", "find_first"],
+    "_paginators": ["CursorPaginator", "LinkPaginator", "NextPage", "OffsetPaginator", "PAGINATION_SCHEMA",
+                    "PageNumberPaginator", "PaginationSettings", "Paginator", "SinglePage", "paginator_from_config"],
+    "_ratelimit": ["RateLimiter"],
+    "_retry": ["RetryPolicy"],
+    "_session": ["HttpClient", "Page", "redact_headers"],
+    "_settings": ["HTTP_SETTINGS", "HttpSettings", "http_settings"],
+    "_transport": ["Response", "Transport", "Urllib3Transport"],
 })
 
 __getattr__, __dir__ = lazy_attributes(__name__, _LAZY)

@@ -33,8 +33,8 @@ if TYPE_CHECKING:  # what a type checker sees: the names declared below (``X as 
     from protocol.pg._conninfo import describe as describe
 
 _LAZY = lazy_table(__name__, {  # private module: its public names
-    "_connect": "CONNECT_TIMEOUT connect first_line refused_for_good unreachable",
-    "_conninfo": "CONNECTION_SETTINGS SSL_MODES SSL_SETTINGS conninfo_from_settings describe",
+    "_connect": ["CONNECT_TIMEOUT", "connect", "first_line", "refused_for_good", "unreachable"],
+    "_conninfo": ["CONNECTION_SETTINGS", "SSL_MODES", "SSL_SETTINGS", "conninfo_from_settings", "describe"],
 })
 
 __getattr__, __dir__ = lazy_attributes(__name__, _LAZY)

@@ -37,7 +37,7 @@ def face_tables(package: str, source: str
         if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["_LAZY"]:
             assert isinstance(node.value, ast.Call) and getattr(node.value.func, "id", None) == "lazy_table"
             for module, declared in ast.literal_eval(node.value.args[1]).items():
-                for name in declared.split():
+                for name in declared:
                     names.append(name)
                     lazy[name] = (f"{package}.{module}", name)
         elif isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
@@ -92,7 +92,7 @@ PUBLIC_PATH = "protocol" + ".wording"
 
 
 def test_the_checker_catches_a_face_out_of_step() -> None:
-    planted = face_source("protocol").replace('"_wording": "closest plural"', '"wording": "closest"', 1)
+    planted = face_source("protocol").replace('"_wording": ["closest", "plural"]', '"wording": ["closest"]', 1)
     planted = planted.replace("import TargetError as TargetError", "import SourceError as TargetError")
     planted = planted.replace("    from protocol._lane import RecordRun as RecordRun\n", "")
     assert sorted(face_problems("protocol", planted)) == sorted([
@@ -102,17 +102,19 @@ def test_the_checker_catches_a_face_out_of_step() -> None:
         f"closest: lazy ('{PUBLIC_PATH}', 'closest') but typed as ('protocol._wording', 'closest')",
         f"closest: {PUBLIC_PATH} is not a private module of protocol",
     ])
-    twice = face_source("protocol.pg").replace(" describe\"", " describe describe\"", 1)
+    twice = face_source("protocol.pg").replace('"describe"]', '"describe", "describe"]', 1)
     assert face_problems("protocol.pg", twice) == ["describe declared twice"]
 
 
 def test_the_face_helper_refuses_a_name_declared_twice() -> None:
     from protocol._face import lazy_table
 
-    assert lazy_table("protocol", {"_x": "a b", "_y": "c"}) == {"a": ("protocol._x", "a"), "b": ("protocol._x", "b"),
-                                                                "c": ("protocol._y", "c")}
+    assert lazy_table("protocol", {"_x": ["a", "b"], "_y": ["c"]}) == {
+        "a": ("protocol._x", "a"), "b": ("protocol._x", "b"), "c": ("protocol._y", "c")}
     with pytest.raises(ValueError, match="a is declared twice"):
-        lazy_table("protocol", {"_x": "a", "_y": "a"})
+        lazy_table("protocol", {"_x": ["a"], "_y": ["a"]})
+    with pytest.raises(TypeError, match="a list, not one string"):
+        lazy_table("protocol", {"_x": "a"})
 
 
 def _imported_after(code: str) -> list[str]:
