@@ -9,235 +9,115 @@ for programs that need little of the kit.
 
 from typing import TYPE_CHECKING
 
-from protocol._face import lazy_attributes
+from protocol._face import lazy_attributes, lazy_table
 
-if TYPE_CHECKING:
-    from protocol._bookmarks import FullTableBookmark, IncrementalBookmark, KeyRange, LogBasedBookmark
-    from protocol._catalog import REPLICATION_METHODS, Breadcrumb, Catalog, CatalogEntry, Metadata
-    from protocol._cli import run_cli, tap_main, target_main
-    from protocol._config import load_config, read_json_file, secret_values
-    from protocol._errors import (
-        ConfigError,
-        DownstreamClosed,
-        FatalSourceError,
-        ProtocolError,
-        RecordValidationError,
-        RetryableSourceError,
-        SluiceError,
-        SourceError,
-        TargetError,
-        Terminated,
-        TruncatedLineError,
-    )
-    from protocol._exactly_once import (
-        CAPABILITY as EXACTLY_ONCE_CAPABILITY,
-    )
-    from protocol._exactly_once import (
-        ENV_CONTROL_FD,
-        ENV_GENERATION,
-        ENV_STATE_ID,
-        Committed,
-    )
-    from protocol._exactly_once import (
-        STOP as CONTROL_STOP,
-    )
-    from protocol._exactly_once import (
-        TAP_FAILED as CONTROL_TAP_FAILED,
-    )
-    from protocol._exactly_once import (
-        TAP_OK as CONTROL_TAP_OK,
-    )
-    from protocol._exitcodes import (
-        CONNECTOR_CODES,
-        RUNNER_CODES,
-        ExitCode,
-        signal_exit_code,
-    )
-    from protocol._exitcodes import (
-        describe as describe_exit_codes,
-    )
-    from protocol._fastcheck import is_date
-    from protocol._jsoncodec import JSONDecodeError, dumps, exact_loads, loads, needs_exact_parse
-    from protocol._lane import RecordRun
-    from protocol._messages import (
-        ActivateVersionMessage,
-        BatchMessage,
-        Message,
-        RecordMessage,
-        SchemaMessage,
-        StateMessage,
-    )
-    from protocol._metrics import RecordCounter
-    from protocol._metrics import emit as emit_metric
-    from protocol._reader import MessageReader
-    from protocol._schema import RecordValidator, check_schema, field_types, is_nullable, merge_types, property_schemas
-    from protocol._settings import build_settings, setting
-    from protocol._settings_check import report_unknown, unknown_settings
-    from protocol._signals import stop_held
-    from protocol._state import Bookmarks, state_value
-    from protocol._tap import STATE_EVERY_RECORDS, Stream, TableStream, Tap
-    from protocol._target import Sink, Target
-    from protocol._wording import closest, plural
-    from protocol._writer import MessageWriter
+if TYPE_CHECKING:  # what a type checker sees: the names declared below (``X as X`` re-exports them)
+    from protocol._bookmarks import FullTableBookmark as FullTableBookmark
+    from protocol._bookmarks import IncrementalBookmark as IncrementalBookmark
+    from protocol._bookmarks import KeyRange as KeyRange
+    from protocol._bookmarks import LogBasedBookmark as LogBasedBookmark
+    from protocol._catalog import REPLICATION_METHODS as REPLICATION_METHODS
+    from protocol._catalog import Breadcrumb as Breadcrumb
+    from protocol._catalog import Catalog as Catalog
+    from protocol._catalog import CatalogEntry as CatalogEntry
+    from protocol._catalog import Metadata as Metadata
+    from protocol._cli import run_cli as run_cli
+    from protocol._cli import tap_main as tap_main
+    from protocol._cli import target_main as target_main
+    from protocol._config import load_config as load_config
+    from protocol._config import read_json_file as read_json_file
+    from protocol._config import secret_values as secret_values
+    from protocol._errors import ConfigError as ConfigError
+    from protocol._errors import DownstreamClosed as DownstreamClosed
+    from protocol._errors import FatalSourceError as FatalSourceError
+    from protocol._errors import ProtocolError as ProtocolError
+    from protocol._errors import RecordValidationError as RecordValidationError
+    from protocol._errors import RetryableSourceError as RetryableSourceError
+    from protocol._errors import SluiceError as SluiceError
+    from protocol._errors import SourceError as SourceError
+    from protocol._errors import TargetError as TargetError
+    from protocol._errors import Terminated as Terminated
+    from protocol._errors import TruncatedLineError as TruncatedLineError
+    from protocol._exactly_once import CONTROL_STOP as CONTROL_STOP
+    from protocol._exactly_once import CONTROL_TAP_FAILED as CONTROL_TAP_FAILED
+    from protocol._exactly_once import CONTROL_TAP_OK as CONTROL_TAP_OK
+    from protocol._exactly_once import ENV_CONTROL_FD as ENV_CONTROL_FD
+    from protocol._exactly_once import ENV_GENERATION as ENV_GENERATION
+    from protocol._exactly_once import ENV_STATE_ID as ENV_STATE_ID
+    from protocol._exactly_once import EXACTLY_ONCE_CAPABILITY as EXACTLY_ONCE_CAPABILITY
+    from protocol._exactly_once import Committed as Committed
+    from protocol._exitcodes import CONNECTOR_CODES as CONNECTOR_CODES
+    from protocol._exitcodes import RUNNER_CODES as RUNNER_CODES
+    from protocol._exitcodes import ExitCode as ExitCode
+    from protocol._exitcodes import describe_exit_codes as describe_exit_codes
+    from protocol._exitcodes import signal_exit_code as signal_exit_code
+    from protocol._fastcheck import is_date as is_date
+    from protocol._jsoncodec import JSONDecodeError as JSONDecodeError
+    from protocol._jsoncodec import dumps as dumps
+    from protocol._jsoncodec import exact_loads as exact_loads
+    from protocol._jsoncodec import loads as loads
+    from protocol._jsoncodec import needs_exact_parse as needs_exact_parse
+    from protocol._lane import RecordRun as RecordRun
+    from protocol._messages import ActivateVersionMessage as ActivateVersionMessage
+    from protocol._messages import BatchMessage as BatchMessage
+    from protocol._messages import Message as Message
+    from protocol._messages import RecordMessage as RecordMessage
+    from protocol._messages import SchemaMessage as SchemaMessage
+    from protocol._messages import StateMessage as StateMessage
+    from protocol._metrics import RecordCounter as RecordCounter
+    from protocol._metrics import emit_metric as emit_metric
+    from protocol._reader import MessageReader as MessageReader
+    from protocol._schema import RecordValidator as RecordValidator
+    from protocol._schema import check_schema as check_schema
+    from protocol._schema import field_types as field_types
+    from protocol._schema import is_nullable as is_nullable
+    from protocol._schema import merge_types as merge_types
+    from protocol._schema import property_schemas as property_schemas
+    from protocol._settings import build_settings as build_settings
+    from protocol._settings import setting as setting
+    from protocol._settings_check import report_unknown as report_unknown
+    from protocol._settings_check import unknown_settings as unknown_settings
+    from protocol._signals import stop_held as stop_held
+    from protocol._state import Bookmarks as Bookmarks
+    from protocol._state import state_value as state_value
+    from protocol._tap import STATE_EVERY_RECORDS as STATE_EVERY_RECORDS
+    from protocol._tap import Stream as Stream
+    from protocol._tap import TableStream as TableStream
+    from protocol._tap import Tap as Tap
+    from protocol._target import Sink as Sink
+    from protocol._target import Target as Target
+    from protocol._wording import closest as closest
+    from protocol._wording import plural as plural
+    from protocol._writer import MessageWriter as MessageWriter
 
-_LAZY: dict[str, tuple[str, str]] = {
-    "ActivateVersionMessage": ("protocol._messages", "ActivateVersionMessage"),
-    "BatchMessage": ("protocol._messages", "BatchMessage"),
-    "Bookmarks": ("protocol._state", "Bookmarks"),
-    "Breadcrumb": ("protocol._catalog", "Breadcrumb"),
-    "CONNECTOR_CODES": ("protocol._exitcodes", "CONNECTOR_CODES"),
-    "CONTROL_STOP": ("protocol._exactly_once", "STOP"),
-    "CONTROL_TAP_FAILED": ("protocol._exactly_once", "TAP_FAILED"),
-    "CONTROL_TAP_OK": ("protocol._exactly_once", "TAP_OK"),
-    "Catalog": ("protocol._catalog", "Catalog"),
-    "CatalogEntry": ("protocol._catalog", "CatalogEntry"),
-    "Committed": ("protocol._exactly_once", "Committed"),
-    "ConfigError": ("protocol._errors", "ConfigError"),
-    "DownstreamClosed": ("protocol._errors", "DownstreamClosed"),
-    "ENV_CONTROL_FD": ("protocol._exactly_once", "ENV_CONTROL_FD"),
-    "ENV_GENERATION": ("protocol._exactly_once", "ENV_GENERATION"),
-    "ENV_STATE_ID": ("protocol._exactly_once", "ENV_STATE_ID"),
-    "EXACTLY_ONCE_CAPABILITY": ("protocol._exactly_once", "CAPABILITY"),
-    "ExitCode": ("protocol._exitcodes", "ExitCode"),
-    "FatalSourceError": ("protocol._errors", "FatalSourceError"),
-    "FullTableBookmark": ("protocol._bookmarks", "FullTableBookmark"),
-    "IncrementalBookmark": ("protocol._bookmarks", "IncrementalBookmark"),
-    "JSONDecodeError": ("protocol._jsoncodec", "JSONDecodeError"),
-    "KeyRange": ("protocol._bookmarks", "KeyRange"),
-    "LogBasedBookmark": ("protocol._bookmarks", "LogBasedBookmark"),
-    "Message": ("protocol._messages", "Message"),
-    "MessageReader": ("protocol._reader", "MessageReader"),
-    "MessageWriter": ("protocol._writer", "MessageWriter"),
-    "Metadata": ("protocol._catalog", "Metadata"),
-    "ProtocolError": ("protocol._errors", "ProtocolError"),
-    "REPLICATION_METHODS": ("protocol._catalog", "REPLICATION_METHODS"),
-    "RUNNER_CODES": ("protocol._exitcodes", "RUNNER_CODES"),
-    "RecordCounter": ("protocol._metrics", "RecordCounter"),
-    "RecordMessage": ("protocol._messages", "RecordMessage"),
-    "RecordRun": ("protocol._lane", "RecordRun"),
-    "RecordValidationError": ("protocol._errors", "RecordValidationError"),
-    "RecordValidator": ("protocol._schema", "RecordValidator"),
-    "RetryableSourceError": ("protocol._errors", "RetryableSourceError"),
-    "STATE_EVERY_RECORDS": ("protocol._tap", "STATE_EVERY_RECORDS"),
-    "SchemaMessage": ("protocol._messages", "SchemaMessage"),
-    "Sink": ("protocol._target", "Sink"),
-    "SluiceError": ("protocol._errors", "SluiceError"),
-    "SourceError": ("protocol._errors", "SourceError"),
-    "StateMessage": ("protocol._messages", "StateMessage"),
-    "Stream": ("protocol._tap", "Stream"),
-    "TableStream": ("protocol._tap", "TableStream"),
-    "Tap": ("protocol._tap", "Tap"),
-    "Target": ("protocol._target", "Target"),
-    "TargetError": ("protocol._errors", "TargetError"),
-    "Terminated": ("protocol._errors", "Terminated"),
-    "TruncatedLineError": ("protocol._errors", "TruncatedLineError"),
-    "build_settings": ("protocol._settings", "build_settings"),
-    "check_schema": ("protocol._schema", "check_schema"),
-    "closest": ("protocol._wording", "closest"),
-    "describe_exit_codes": ("protocol._exitcodes", "describe"),
-    "dumps": ("protocol._jsoncodec", "dumps"),
-    "emit_metric": ("protocol._metrics", "emit"),
-    "exact_loads": ("protocol._jsoncodec", "exact_loads"),
-    "field_types": ("protocol._schema", "field_types"),
-    "is_date": ("protocol._fastcheck", "is_date"),
-    "is_nullable": ("protocol._schema", "is_nullable"),
-    "load_config": ("protocol._config", "load_config"),
-    "loads": ("protocol._jsoncodec", "loads"),
-    "merge_types": ("protocol._schema", "merge_types"),
-    "needs_exact_parse": ("protocol._jsoncodec", "needs_exact_parse"),
-    "plural": ("protocol._wording", "plural"),
-    "property_schemas": ("protocol._schema", "property_schemas"),
-    "read_json_file": ("protocol._config", "read_json_file"),
-    "report_unknown": ("protocol._settings_check", "report_unknown"),
-    "run_cli": ("protocol._cli", "run_cli"),
-    "secret_values": ("protocol._config", "secret_values"),
-    "setting": ("protocol._settings", "setting"),
-    "signal_exit_code": ("protocol._exitcodes", "signal_exit_code"),
-    "state_value": ("protocol._state", "state_value"),
-    "stop_held": ("protocol._signals", "stop_held"),
-    "tap_main": ("protocol._cli", "tap_main"),
-    "target_main": ("protocol._cli", "target_main"),
-    "unknown_settings": ("protocol._settings_check", "unknown_settings"),
-}
+_LAZY = lazy_table(__name__, {  # private module: its public names
+    "_bookmarks": ["FullTableBookmark", "IncrementalBookmark", "KeyRange", "LogBasedBookmark"],
+    "_catalog": ["Breadcrumb", "Catalog", "CatalogEntry", "Metadata", "REPLICATION_METHODS"],
+    "_cli": ["run_cli", "tap_main", "target_main"],
+    "_config": ["load_config", "read_json_file", "secret_values"],
+    "_errors": ["ConfigError", "DownstreamClosed", "FatalSourceError", "ProtocolError", "RecordValidationError",
+                "RetryableSourceError", "SluiceError", "SourceError", "TargetError", "Terminated",
+                "TruncatedLineError"],
+    "_exactly_once": ["CONTROL_STOP", "CONTROL_TAP_FAILED", "CONTROL_TAP_OK", "Committed", "ENV_CONTROL_FD",
+                      "ENV_GENERATION", "ENV_STATE_ID", "EXACTLY_ONCE_CAPABILITY"],
+    "_exitcodes": ["CONNECTOR_CODES", "ExitCode", "RUNNER_CODES", "describe_exit_codes", "signal_exit_code"],
+    "_fastcheck": ["is_date"],
+    "_jsoncodec": ["JSONDecodeError", "dumps", "exact_loads", "loads", "needs_exact_parse"],
+    "_lane": ["RecordRun"],
+    "_messages": ["ActivateVersionMessage", "BatchMessage", "Message", "RecordMessage", "SchemaMessage",
+                  "StateMessage"],
+    "_metrics": ["RecordCounter", "emit_metric"],
+    "_reader": ["MessageReader"],
+    "_schema": ["RecordValidator", "check_schema", "field_types", "is_nullable", "merge_types", "property_schemas"],
+    "_settings": ["build_settings", "setting"],
+    "_settings_check": ["report_unknown", "unknown_settings"],
+    "_signals": ["stop_held"],
+    "_state": ["Bookmarks", "state_value"],
+    "_tap": ["STATE_EVERY_RECORDS", "Stream", "TableStream", "Tap"],
+    "_target": ["Sink", "Target"],
+    "_wording": ["closest", "plural"],
+    "_writer": ["MessageWriter"],
+})
 
 __getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
-
-__all__ = [
-    "ActivateVersionMessage",
-    "BatchMessage",
-    "Bookmarks",
-    "Breadcrumb",
-    "CONNECTOR_CODES",
-    "CONTROL_STOP",
-    "CONTROL_TAP_FAILED",
-    "CONTROL_TAP_OK",
-    "Catalog",
-    "CatalogEntry",
-    "Committed",
-    "ConfigError",
-    "DownstreamClosed",
-    "ENV_CONTROL_FD",
-    "ENV_GENERATION",
-    "ENV_STATE_ID",
-    "EXACTLY_ONCE_CAPABILITY",
-    "ExitCode",
-    "FatalSourceError",
-    "FullTableBookmark",
-    "IncrementalBookmark",
-    "JSONDecodeError",
-    "KeyRange",
-    "LogBasedBookmark",
-    "Message",
-    "MessageReader",
-    "MessageWriter",
-    "Metadata",
-    "ProtocolError",
-    "REPLICATION_METHODS",
-    "RUNNER_CODES",
-    "RecordCounter",
-    "RecordMessage",
-    "RecordRun",
-    "RecordValidationError",
-    "RecordValidator",
-    "RetryableSourceError",
-    "STATE_EVERY_RECORDS",
-    "SchemaMessage",
-    "Sink",
-    "SluiceError",
-    "SourceError",
-    "StateMessage",
-    "Stream",
-    "TableStream",
-    "Tap",
-    "Target",
-    "TargetError",
-    "Terminated",
-    "TruncatedLineError",
-    "build_settings",
-    "check_schema",
-    "closest",
-    "describe_exit_codes",
-    "dumps",
-    "emit_metric",
-    "exact_loads",
-    "field_types",
-    "is_date",
-    "is_nullable",
-    "load_config",
-    "loads",
-    "merge_types",
-    "needs_exact_parse",
-    "plural",
-    "property_schemas",
-    "read_json_file",
-    "report_unknown",
-    "run_cli",
-    "secret_values",
-    "setting",
-    "signal_exit_code",
-    "state_value",
-    "stop_held",
-    "tap_main",
-    "target_main",
-    "unknown_settings",
-]
+__all__ = sorted(_LAZY)

@@ -1,6 +1,6 @@
 """Exactly-once delivery under the `sluice` runner: what a target learns from it, and keeps.
 
-When the runner starts one of our targets (it advertises :data:`CAPABILITY` in ``--about``),
+When the runner starts one of our targets (it advertises :data:`EXACTLY_ONCE_CAPABILITY` in ``--about``),
 it passes three environment variables::
 
     SLUICE_STATE_ID          the pipeline's state id: the key of the committed state
@@ -36,16 +36,16 @@ from typing import Any
 from protocol._errors import ConfigError
 from protocol._jsoncodec import dumps, loads
 
-__all__ = ["CAPABILITY", "ENV_CONTROL_FD", "ENV_GENERATION", "ENV_STATE_ID", "STOP", "TAP_FAILED", "TAP_OK",
-           "Committed", "Control"]
+__all__ = ["CONTROL_STOP", "CONTROL_TAP_FAILED", "CONTROL_TAP_OK", "Committed", "Control", "ENV_CONTROL_FD",
+           "ENV_GENERATION", "ENV_STATE_ID", "EXACTLY_ONCE_CAPABILITY"]
 
-CAPABILITY = "sluice-exactly-once"
+EXACTLY_ONCE_CAPABILITY = "sluice-exactly-once"
 ENV_STATE_ID = "SLUICE_STATE_ID"
 ENV_GENERATION = "SLUICE_STATE_GENERATION"
 ENV_CONTROL_FD = "SLUICE_CONTROL_FD"
-TAP_OK = b"tap-ok\n"
-TAP_FAILED = b"tap-failed\n"
-STOP = b"stop "  # + the reason the runner stops the run, and a newline
+CONTROL_TAP_OK = b"tap-ok\n"
+CONTROL_TAP_FAILED = b"tap-failed\n"
+CONTROL_STOP = b"stop "  # + the reason the runner stops the run, and a newline
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ class Control:
         self.state_id = state_id
         self.generation = generation
         self.fd = fd
-        self.verdict: bytes | None = None  # TAP_OK or TAP_FAILED once the runner sent it
+        self.verdict: bytes | None = None  # CONTROL_TAP_OK or CONTROL_TAP_FAILED once the runner sent it
         self.stop: str | None = None  # why the runner stopped the run: "SIGINT", "SIGTERM", "timeout", ...
         self.gone = False  # end of file: the runner died (or closed the channel early)
         self._buf = b""
@@ -124,10 +124,10 @@ class Control:
                 self._take(line + b"\n")
 
     def _take(self, line: bytes) -> None:
-        if line in (TAP_OK, TAP_FAILED):
+        if line in (CONTROL_TAP_OK, CONTROL_TAP_FAILED):
             self.verdict = line
-        elif line.startswith(STOP):
-            self.stop = line[len(STOP):].strip().decode("ascii", "replace") or "unknown"
+        elif line.startswith(CONTROL_STOP):
+            self.stop = line[len(CONTROL_STOP):].strip().decode("ascii", "replace") or "unknown"
 
     def runner_gone(self) -> bool:
         """Checked (without waiting) before every commit: a target orphaned by a killed runner

@@ -20,7 +20,7 @@ from __future__ import annotations
 import signal
 from enum import IntEnum
 
-__all__ = ["CONNECTOR_CODES", "RUNNER_CODES", "ExitCode", "describe", "signal_exit_code"]
+__all__ = ["CONNECTOR_CODES", "RUNNER_CODES", "ExitCode", "describe_exit_codes", "signal_exit_code"]
 
 
 def signal_exit_code(signum: int) -> int:
@@ -68,7 +68,7 @@ CONNECTOR_CODES = tuple(_CONNECTOR)
 RUNNER_CODES = tuple(code for code in _RUNNER if code is not ExitCode.NOT_STARTED)
 
 
-def describe(codes: tuple[ExitCode, ...], *, connector: bool = False, sep: str = "; ") -> str:
+def describe_exit_codes(codes: tuple[ExitCode, ...], *, connector: bool = False, sep: str = "; ") -> str:
     """``codes`` with their meanings, "0 success; 1 ..." (a connector's words with ``connector``)."""
     words = _CONNECTOR if connector else _RUNNER
     return sep.join(f"{int(code)} {words[code]}" for code in codes)

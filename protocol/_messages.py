@@ -8,6 +8,7 @@ byte for byte what :meth:`RecordMessage.encode` gives.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from protocol import _jsoncodec as jsoncodec
@@ -64,23 +65,14 @@ class SchemaMessage(_Message):
         return out
 
 
+@dataclass(slots=True, eq=False, repr=False)  # a constructor that keeps its fields
 class RecordMessage(_Message):
-    __slots__ = ("line", "record", "stream", "time_extracted", "version")
     type = "RECORD"
-
-    def __init__(
-        self,
-        stream: str,
-        record: dict[str, Any],
-        version: int | None = None,
-        time_extracted: str | None = None,
-        line: int = 0,
-    ) -> None:
-        self.stream = stream
-        self.record = record
-        self.version = version
-        self.time_extracted = time_extracted
-        self.line = line
+    stream: str
+    record: dict[str, Any]
+    version: int | None = None
+    time_extracted: str | None = None
+    line: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": "RECORD", "stream": self.stream, "record": self.record}
@@ -91,26 +83,22 @@ class RecordMessage(_Message):
         return out
 
 
+@dataclass(slots=True, eq=False, repr=False)  # a constructor that keeps its fields
 class StateMessage(_Message):
-    __slots__ = ("line", "value")
     type = "STATE"
-
-    def __init__(self, value: dict[str, Any], line: int = 0) -> None:
-        self.value = value
-        self.line = line
+    value: dict[str, Any]
+    line: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": "STATE", "value": self.value}
 
 
+@dataclass(slots=True, eq=False, repr=False)  # a constructor that keeps its fields
 class ActivateVersionMessage(_Message):
-    __slots__ = ("line", "stream", "version")
     type = "ACTIVATE_VERSION"
-
-    def __init__(self, stream: str, version: int, line: int = 0) -> None:
-        self.stream = stream
-        self.version = version
-        self.line = line
+    stream: str
+    version: int
+    line: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": "ACTIVATE_VERSION", "stream": self.stream, "version": self.version}

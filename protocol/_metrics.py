@@ -9,14 +9,14 @@ from typing import Any
 
 import orjson
 
-__all__ = ["METRICS_LOGGER", "REPORT_SECONDS", "RecordCounter", "emit"]
+__all__ = ["METRICS_LOGGER", "REPORT_SECONDS", "RecordCounter", "emit_metric"]
 
 METRICS_LOGGER = logging.getLogger("sluice.metrics")
 REPORT_SECONDS = 1.0  # a stream's record_count grows on stderr about this often while it syncs
 _MAX_STRIDE = 8192
 
 
-def emit(metric_type: str, metric: str, value: Any, tags: dict[str, Any] | None = None) -> None:
+def emit_metric(metric_type: str, metric: str, value: Any, tags: dict[str, Any] | None = None) -> None:
     point = {"type": metric_type, "metric": metric, "value": value, "tags": tags or {}}
     METRICS_LOGGER.info("METRIC: %s", orjson.dumps(point, default=str).decode())
 
@@ -63,5 +63,5 @@ class RecordCounter:
         self._emit(count)
 
     def _emit(self, count: int) -> None:
-        emit("counter", "record_count", count - self.reported, {"stream": self.stream})
+        emit_metric("counter", "record_count", count - self.reported, {"stream": self.stream})
         self.reported = count

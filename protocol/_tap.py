@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from protocol._catalog import Catalog, CatalogEntry, Metadata
 from protocol._messages import SchemaMessage
-from protocol._metrics import RecordCounter, emit
+from protocol._metrics import RecordCounter, emit_metric
 from protocol._settings_check import with_kit_settings
 from protocol._state import Bookmarks
 from protocol._wording import plural
@@ -188,7 +188,7 @@ class Tap:
                 continue
             self._sync_stream(stream, entry, bookmarks, writer)
         writer.write_state(bookmarks.to_value(), final=True)
-        emit("timer", "sync_duration", round(time.monotonic() - started, 6), {"status": "succeeded"})
+        emit_metric("timer", "sync_duration", round(time.monotonic() - started, 6), {"status": "succeeded"})
 
     def _sync_stream(
         self, stream: Stream, entry: CatalogEntry, bookmarks: Bookmarks, writer: MessageWriter
@@ -224,5 +224,6 @@ class Tap:
         if key is not None and best is not None:
             bookmarks.advance(name, key, best)
         counter.finish(count)
-        emit("timer", "sync_duration", round(time.monotonic() - started, 6), {"stream": name, "status": "succeeded"})
+        emit_metric("timer", "sync_duration", round(time.monotonic() - started, 6),
+                    {"stream": name, "status": "succeeded"})
         writer.write_state(bookmarks.to_value())

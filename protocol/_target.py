@@ -33,7 +33,7 @@ from protocol._messages import (
     SchemaMessage,
     StateMessage,
 )
-from protocol._metrics import emit
+from protocol._metrics import emit_metric
 from protocol._reader import MessageReader
 from protocol._settings import setting
 from protocol._settings_check import with_kit_settings
@@ -190,7 +190,7 @@ class Target(ExactlyOnceMixin):
             sink.close()
         if stopped is not None:
             raise stopped
-        emit("timer", "sync_duration", round(time.monotonic() - started, 6), {"status": "succeeded"})
+        emit_metric("timer", "sync_duration", round(time.monotonic() - started, 6), {"status": "succeeded"})
 
     def _cut_by_a_stop(self, exc: TruncatedLineError) -> Terminated:
         """The input ended mid-line. Under `sluice`, a run the runner stopped (protocol/_exactly_once.py)
@@ -352,7 +352,7 @@ class Target(ExactlyOnceMixin):
     def _count_committed(self) -> None:
         for sink in self.sinks.values():
             if sink.flushed:
-                emit("counter", "record_count", sink.flushed, {"stream": sink.stream})
+                emit_metric("counter", "record_count", sink.flushed, {"stream": sink.stream})
                 sink.committed += sink.flushed
                 sink.flushed = 0
         self._since_commit = 0

@@ -14,7 +14,7 @@ import time
 from typing import Any, ClassVar
 
 from protocol._errors import TargetError
-from protocol._exactly_once import TAP_OK, Committed, Control
+from protocol._exactly_once import CONTROL_TAP_OK, Committed, Control
 from protocol._signals import stop_held
 from protocol._wording import plural
 
@@ -27,7 +27,7 @@ class ExactlyOnceMixin:
     """Mixed into Target; the attributes below are the Target's."""
 
     #: whether the target stores its committed state with its data (then its ``capabilities``
-    #: list protocol._exactly_once.CAPABILITY, which is how the runner knows)
+    #: list protocol._exactly_once.EXACTLY_ONCE_CAPABILITY, which is how the runner knows)
     exactly_once: ClassVar[bool] = False
     sinks: dict[str, Any]
     batch_size_rows: int
@@ -129,7 +129,7 @@ class ExactlyOnceMixin:
         if verdict is None:
             raise TargetError("the sluice runner is gone (control channel closed): nothing more is committed")
         uncovered = self._received() - self._covered
-        if uncovered and verdict != TAP_OK:
+        if uncovered and verdict != CONTROL_TAP_OK:
             log.warning("the tap did not finish cleanly: rolled back %s received after its last STATE "
                         "(the next run reads them again)", plural(uncovered, "record"))
             self.abort()
@@ -138,4 +138,4 @@ class ExactlyOnceMixin:
             self._since_commit = 0
             self._pending_state = None  # a held STATE is rolled back with them: the next run resumes before it
             return
-        self._commit_exactly_once(complete=verdict == TAP_OK)
+        self._commit_exactly_once(complete=verdict == CONTROL_TAP_OK)

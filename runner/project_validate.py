@@ -46,21 +46,23 @@ def _check_references(data: dict[str, Any], root: Any) -> list[tuple[int, str]]:
     out: list[tuple[int, str]] = []
     names: set[str] = set()
     for i, conn in enumerate(data.get("connectors") or []):
-        if conn["name"] in names:
-            out.append((_line_of(root, ["connectors", i, "name"]),
-                        f"connectors[{i}].name: duplicate name '{conn['name']}'"))
-        names.add(conn["name"])
+        out += _duplicate_name(root, "connectors", i, conn["name"], names)
     pipelines: set[str] = set()
     for i, pipe in enumerate(data.get("pipelines") or []):
-        if pipe["name"] in pipelines:
-            out.append((_line_of(root, ["pipelines", i, "name"]),
-                        f"pipelines[{i}].name: duplicate name '{pipe['name']}'"))
-        pipelines.add(pipe["name"])
+        out += _duplicate_name(root, "pipelines", i, pipe["name"], pipelines)
         for side in ("tap", "target"):
             if pipe[side] not in names:
                 out.append((_line_of(root, ["pipelines", i, side]),
                             f"pipelines[{i}].{side}: no connector named '{pipe[side]}'"))
     return out
+
+
+def _duplicate_name(root: Any, kind: str, i: int, name: str, seen: set[str]) -> list[tuple[int, str]]:
+    """The complaint when entry ``i`` of ``kind`` repeats a name already ``seen`` (which it joins)."""
+    if name not in seen:
+        seen.add(name)
+        return []
+    return [(_line_of(root, [kind, i, "name"]), f"{kind}[{i}].name: duplicate name '{name}'")]
 
 
 def _line_of(node: Any, path: list[Any]) -> int:

@@ -112,6 +112,16 @@ def run(args: list[str], *, input: bytes | None = None, cwd: Path | None = None,
     return subprocess.run(args, input=input, capture_output=True, cwd=cwd, env=env, timeout=timeout, check=False)
 
 
+def validated_config(tmp_path: Path, connector: Any, text: str) -> dict[str, Any]:
+    """``text`` as a config file, read and validated as the ``connector`` class reads its config."""
+    from protocol._config import load_config
+
+    path = tmp_path / "c.json"
+    path.write_text(text)
+    return load_config([str(path)], connector_name=connector.name, settings_schema=connector.settings_schema,
+                       environ={})
+
+
 def target_states(stdout: bytes) -> list[Any]:
     """The state values a target printed, in order; every stdout line must be one.
 

@@ -14,138 +14,68 @@ imported on first use (PEP 562).
 
 from typing import TYPE_CHECKING
 
-from protocol._face import lazy_attributes
+from protocol._face import lazy_attributes, lazy_table
 
-if TYPE_CHECKING:
-    from protocol.http._auth import (
-        ApiKeyAuth,
-        Auth,
-        BasicAuth,
-        BearerTokenAuth,
-        OAuth2Base,
-        OAuth2ClientCredentials,
-        OAuth2RefreshToken,
-    )
-    from protocol.http._breaker import CLOSED, HALF_OPEN, OPEN, Breakers, CircuitBreaker
-    from protocol.http._errors import (
-        CircuitOpenError,
-        HttpFatalError,
-        HttpRetryableError,
-        WaitTooLong,
-        map_transport_exception,
-        parse_retry_after,
-        redact,
-        status_error,
-    )
-    from protocol.http._jsonpath import find, find_first
-    from protocol.http._paginators import (
-        PAGINATION_SCHEMA,
-        CursorPaginator,
-        LinkPaginator,
-        NextPage,
-        OffsetPaginator,
-        PageNumberPaginator,
-        PaginationSettings,
-        Paginator,
-        SinglePage,
-        paginator_from_config,
-    )
-    from protocol.http._ratelimit import RateLimiter
-    from protocol.http._retry import RetryPolicy
-    from protocol.http._session import HttpClient, Page, redact_headers
-    from protocol.http._settings import HTTP_SETTINGS, HttpSettings, http_settings
-    from protocol.http._transport import Response, Transport, Urllib3Transport
+if TYPE_CHECKING:  # what a type checker sees: the names declared below (``X as X`` re-exports them)
+    from protocol.http._auth import ApiKeyAuth as ApiKeyAuth
+    from protocol.http._auth import Auth as Auth
+    from protocol.http._auth import BasicAuth as BasicAuth
+    from protocol.http._auth import BearerTokenAuth as BearerTokenAuth
+    from protocol.http._auth import OAuth2Base as OAuth2Base
+    from protocol.http._auth import OAuth2ClientCredentials as OAuth2ClientCredentials
+    from protocol.http._auth import OAuth2RefreshToken as OAuth2RefreshToken
+    from protocol.http._breaker import CLOSED as CLOSED
+    from protocol.http._breaker import HALF_OPEN as HALF_OPEN
+    from protocol.http._breaker import OPEN as OPEN
+    from protocol.http._breaker import Breakers as Breakers
+    from protocol.http._breaker import CircuitBreaker as CircuitBreaker
+    from protocol.http._errors import CircuitOpenError as CircuitOpenError
+    from protocol.http._errors import HttpFatalError as HttpFatalError
+    from protocol.http._errors import HttpRetryableError as HttpRetryableError
+    from protocol.http._errors import WaitTooLong as WaitTooLong
+    from protocol.http._errors import map_transport_exception as map_transport_exception
+    from protocol.http._errors import parse_retry_after as parse_retry_after
+    from protocol.http._errors import redact as redact
+    from protocol.http._errors import status_error as status_error
+    from protocol.http._jsonpath import find as find
+    from protocol.http._jsonpath import find_first as find_first
+    from protocol.http._paginators import PAGINATION_SCHEMA as PAGINATION_SCHEMA
+    from protocol.http._paginators import CursorPaginator as CursorPaginator
+    from protocol.http._paginators import LinkPaginator as LinkPaginator
+    from protocol.http._paginators import NextPage as NextPage
+    from protocol.http._paginators import OffsetPaginator as OffsetPaginator
+    from protocol.http._paginators import PageNumberPaginator as PageNumberPaginator
+    from protocol.http._paginators import PaginationSettings as PaginationSettings
+    from protocol.http._paginators import Paginator as Paginator
+    from protocol.http._paginators import SinglePage as SinglePage
+    from protocol.http._paginators import paginator_from_config as paginator_from_config
+    from protocol.http._ratelimit import RateLimiter as RateLimiter
+    from protocol.http._retry import RetryPolicy as RetryPolicy
+    from protocol.http._session import HttpClient as HttpClient
+    from protocol.http._session import Page as Page
+    from protocol.http._session import redact_headers as redact_headers
+    from protocol.http._settings import HTTP_SETTINGS as HTTP_SETTINGS
+    from protocol.http._settings import HttpSettings as HttpSettings
+    from protocol.http._settings import http_settings as http_settings
+    from protocol.http._transport import Response as Response
+    from protocol.http._transport import Transport as Transport
+    from protocol.http._transport import Urllib3Transport as Urllib3Transport
 
-_LAZY: dict[str, tuple[str, str]] = {
-    "ApiKeyAuth": ("protocol.http._auth", "ApiKeyAuth"),
-    "Auth": ("protocol.http._auth", "Auth"),
-    "BasicAuth": ("protocol.http._auth", "BasicAuth"),
-    "BearerTokenAuth": ("protocol.http._auth", "BearerTokenAuth"),
-    "Breakers": ("protocol.http._breaker", "Breakers"),
-    "CLOSED": ("protocol.http._breaker", "CLOSED"),
-    "CircuitBreaker": ("protocol.http._breaker", "CircuitBreaker"),
-    "CircuitOpenError": ("protocol.http._errors", "CircuitOpenError"),
-    "CursorPaginator": ("protocol.http._paginators", "CursorPaginator"),
-    "HALF_OPEN": ("protocol.http._breaker", "HALF_OPEN"),
-    "HTTP_SETTINGS": ("protocol.http._settings", "HTTP_SETTINGS"),
-    "HttpClient": ("protocol.http._session", "HttpClient"),
-    "HttpFatalError": ("protocol.http._errors", "HttpFatalError"),
-    "HttpRetryableError": ("protocol.http._errors", "HttpRetryableError"),
-    "HttpSettings": ("protocol.http._settings", "HttpSettings"),
-    "LinkPaginator": ("protocol.http._paginators", "LinkPaginator"),
-    "NextPage": ("protocol.http._paginators", "NextPage"),
-    "OAuth2Base": ("protocol.http._auth", "OAuth2Base"),
-    "OAuth2ClientCredentials": ("protocol.http._auth", "OAuth2ClientCredentials"),
-    "OAuth2RefreshToken": ("protocol.http._auth", "OAuth2RefreshToken"),
-    "OPEN": ("protocol.http._breaker", "OPEN"),
-    "OffsetPaginator": ("protocol.http._paginators", "OffsetPaginator"),
-    "PAGINATION_SCHEMA": ("protocol.http._paginators", "PAGINATION_SCHEMA"),
-    "Page": ("protocol.http._session", "Page"),
-    "PageNumberPaginator": ("protocol.http._paginators", "PageNumberPaginator"),
-    "PaginationSettings": ("protocol.http._paginators", "PaginationSettings"),
-    "Paginator": ("protocol.http._paginators", "Paginator"),
-    "RateLimiter": ("protocol.http._ratelimit", "RateLimiter"),
-    "Response": ("protocol.http._transport", "Response"),
-    "RetryPolicy": ("protocol.http._retry", "RetryPolicy"),
-    "SinglePage": ("protocol.http._paginators", "SinglePage"),
-    "Transport": ("protocol.http._transport", "Transport"),
-    "Urllib3Transport": ("protocol.http._transport", "Urllib3Transport"),
-    "WaitTooLong": ("protocol.http._errors", "WaitTooLong"),
-    "find": ("protocol.http._jsonpath", "find"),
-    "find_first": ("protocol.http._jsonpath", "find_first"),
-    "http_settings": ("protocol.http._settings", "http_settings"),
-    "map_transport_exception": ("protocol.http._errors", "map_transport_exception"),
-    "paginator_from_config": ("protocol.http._paginators", "paginator_from_config"),
-    "parse_retry_after": ("protocol.http._errors", "parse_retry_after"),
-    "redact": ("protocol.http._errors", "redact"),
-    "redact_headers": ("protocol.http._session", "redact_headers"),
-    "status_error": ("protocol.http._errors", "status_error"),
-}
+_LAZY = lazy_table(__name__, {  # private module: its public names
+    "_auth": ["ApiKeyAuth", "Auth", "BasicAuth", "BearerTokenAuth", "OAuth2Base", "OAuth2ClientCredentials",
+              "OAuth2RefreshToken"],
+    "_breaker": ["Breakers", "CLOSED", "CircuitBreaker", "HALF_OPEN", "OPEN"],
+    "_errors": ["CircuitOpenError", "HttpFatalError", "HttpRetryableError", "WaitTooLong", "map_transport_exception",
+                "parse_retry_after", "redact", "status_error"],
+    "_jsonpath": ["find", "find_first"],
+    "_paginators": ["CursorPaginator", "LinkPaginator", "NextPage", "OffsetPaginator", "PAGINATION_SCHEMA",
+                    "PageNumberPaginator", "PaginationSettings", "Paginator", "SinglePage", "paginator_from_config"],
+    "_ratelimit": ["RateLimiter"],
+    "_retry": ["RetryPolicy"],
+    "_session": ["HttpClient", "Page", "redact_headers"],
+    "_settings": ["HTTP_SETTINGS", "HttpSettings", "http_settings"],
+    "_transport": ["Response", "Transport", "Urllib3Transport"],
+})
 
 __getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
-
-__all__ = [
-    "ApiKeyAuth",
-    "Auth",
-    "BasicAuth",
-    "BearerTokenAuth",
-    "Breakers",
-    "CLOSED",
-    "CircuitBreaker",
-    "CircuitOpenError",
-    "CursorPaginator",
-    "HALF_OPEN",
-    "HTTP_SETTINGS",
-    "HttpClient",
-    "HttpFatalError",
-    "HttpRetryableError",
-    "HttpSettings",
-    "LinkPaginator",
-    "NextPage",
-    "OAuth2Base",
-    "OAuth2ClientCredentials",
-    "OAuth2RefreshToken",
-    "OPEN",
-    "OffsetPaginator",
-    "PAGINATION_SCHEMA",
-    "Page",
-    "PageNumberPaginator",
-    "PaginationSettings",
-    "Paginator",
-    "RateLimiter",
-    "Response",
-    "RetryPolicy",
-    "SinglePage",
-    "Transport",
-    "Urllib3Transport",
-    "WaitTooLong",
-    "find",
-    "find_first",
-    "http_settings",
-    "map_transport_exception",
-    "paginator_from_config",
-    "parse_retry_after",
-    "redact",
-    "redact_headers",
-    "status_error",
-]
+__all__ = sorted(_LAZY)

@@ -18,7 +18,7 @@ import orjson
 
 from protocol._errors import FatalSourceError, RetryableSourceError
 from protocol._jsoncodec import JSONDecodeError, loads
-from protocol._metrics import emit
+from protocol._metrics import emit_metric
 from protocol.http._auth import Auth, BasicAuth, OAuth2Base
 from protocol.http._breaker import Breakers
 from protocol.http._errors import TRANSPORT_ERRORS, HttpFatalError, map_transport_exception, redact, status_error
@@ -210,8 +210,8 @@ class HttpClient:
 
     def _metric(self, started: float, endpoint: str, status: int | None) -> None:
         ok = status is not None and status < 400
-        emit("timer", "http_request_duration", round(time.perf_counter() - started, 6),
-             {"endpoint": endpoint, "http_status_code": status, "status": "succeeded" if ok else "failed"})
+        emit_metric("timer", "http_request_duration", round(time.perf_counter() - started, 6),
+                    {"endpoint": endpoint, "http_status_code": status, "status": "succeeded" if ok else "failed"})
 
     def _post_token(self, url: str, form: dict[str, str], basic: tuple[str, str] | None) -> Response:
         return self.request("POST", url, data=form, auth=basic, use_auth=False, endpoint=urlsplit(url).path or "/")

@@ -8,7 +8,7 @@ schema (which may give ``user_agent`` its own default, see :func:`http_settings`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,32 +17,36 @@ from protocol.http._retry import RetryPolicy
 
 __all__ = ["HTTP_SETTINGS", "HttpSettings", "http_settings"]
 
-#: settings every HTTP tap accepts (merged into its settings schema)
-HTTP_SETTINGS: dict[str, Any] = {
-    "timeout": {"type": "number", "exclusiveMinimum": 0, "default": 300,
-                "description": "Seconds to wait for the server to answer (read timeout)."},
-    "connect_timeout": {"type": "number", "exclusiveMinimum": 0, "default": 10,
-                        "description": "Seconds to wait for a connection."},
-    "max_retries": {"type": "integer", "minimum": 0, "default": 5,
-                    "description": "Retries of a transient failure (timeout, reset, 5xx, 429); 4xx never retried."},
-    "backoff_base": {"type": "number", "minimum": 0, "default": 1,
-                     "description": "First retry wait in seconds; doubles per retry, fully jittered."},
-    "backoff_max": {"type": "number", "minimum": 0, "default": 60, "description": "Longest retry wait in seconds."},
-    "requests_per_minute": {"type": ["number", "null"], "exclusiveMinimum": 0,
-                            "description": "Client-side rate limit (token bucket); unset: no limit."},
-    "burst": {"type": "integer", "minimum": 1, "default": 1,
-              "description": "Requests the token bucket lets through at once (with requests_per_minute)."},
-    "rate_limit_buffer": {"type": "integer", "minimum": 0, "default": 0,
-                          "description": "Wait for the rate-limit reset when this many requests or fewer remain "
-                                         "(X-RateLimit-Remaining / RateLimit-Remaining headers)."},
-    "max_wait": {"type": "number", "minimum": 0, "default": 3600,
-                 "description": "Longest server-requested wait (Retry-After, rate-limit reset) honoured, in seconds."},
-    "breaker_failures": {"type": "integer", "minimum": 1, "default": 5,
-                         "description": "Consecutive failures that open a host's circuit breaker."},
-    "breaker_cool_down": {"type": "number", "minimum": 0, "default": 30,
-                          "description": "Seconds an open circuit waits before one trial request."},
-    "user_agent": {"type": "string", "default": "sluice", "description": "User-Agent header value."},
-}
+
+def _entry(kind: str | Sequence[str], bound: str, default: Any, description: str) -> dict[str, Any]:
+    """One setting's schema; ``bound`` is ``">0"`` (above zero), ``">=N"`` (at least N) or ``""``."""
+    entry: dict[str, Any] = {"type": kind}
+    if bound:
+        entry["exclusiveMinimum" if bound == ">0" else "minimum"] = int(bound.lstrip(">="))
+    if default is not None:
+        entry["default"] = default
+    entry["description"] = description
+    return entry
+
+
+#: settings every HTTP tap accepts (merged into its settings schema): type, lower bound, default, description
+HTTP_SETTINGS: dict[str, Any] = {name: _entry(*spec) for name, spec in {
+    "timeout": ("number", ">0", 300, "Seconds to wait for the server to answer (read timeout)."),
+    "connect_timeout": ("number", ">0", 10, "Seconds to wait for a connection."),
+    "max_retries": ("integer", ">=0", 5,
+                    "Retries of a transient failure (timeout, reset, 5xx, 429); 4xx never retried."),
+    "backoff_base": ("number", ">=0", 1, "First retry wait in seconds; doubles per retry, fully jittered."),
+    "backoff_max": ("number", ">=0", 60, "Longest retry wait in seconds."),
+    "requests_per_minute": (["number", "null"], ">0", None, "Client-side rate limit (token bucket); unset: no limit."),
+    "burst": ("integer", ">=1", 1, "Requests the token bucket lets through at once (with requests_per_minute)."),
+    "rate_limit_buffer": ("integer", ">=0", 0, "Wait for the rate-limit reset when this many requests or fewer "
+                          "remain (X-RateLimit-Remaining / RateLimit-Remaining headers)."),
+    "max_wait": ("number", ">=0", 3600,
+                 "Longest server-requested wait (Retry-After, rate-limit reset) honoured, in seconds."),
+    "breaker_failures": ("integer", ">=1", 5, "Consecutive failures that open a host's circuit breaker."),
+    "breaker_cool_down": ("number", ">=0", 30, "Seconds an open circuit waits before one trial request."),
+    "user_agent": ("string", "", "sluice", "User-Agent header value."),
+}.items()}
 
 _SCHEMA: dict[str, Any] = {"type": "object", "properties": HTTP_SETTINGS}
 

@@ -18,36 +18,24 @@ so psycopg is loaded only by a connector that connects.
 
 from typing import TYPE_CHECKING
 
-from protocol._face import lazy_attributes
+from protocol._face import lazy_attributes, lazy_table
 
-if TYPE_CHECKING:
-    from protocol.pg._connect import CONNECT_TIMEOUT, connect, first_line, refused_for_good, unreachable
-    from protocol.pg._conninfo import CONNECTION_SETTINGS, SSL_MODES, SSL_SETTINGS, conninfo_from_settings, describe
+if TYPE_CHECKING:  # what a type checker sees: the names declared below (``X as X`` re-exports them)
+    from protocol.pg._connect import CONNECT_TIMEOUT as CONNECT_TIMEOUT
+    from protocol.pg._connect import connect as connect
+    from protocol.pg._connect import first_line as first_line
+    from protocol.pg._connect import refused_for_good as refused_for_good
+    from protocol.pg._connect import unreachable as unreachable
+    from protocol.pg._conninfo import CONNECTION_SETTINGS as CONNECTION_SETTINGS
+    from protocol.pg._conninfo import SSL_MODES as SSL_MODES
+    from protocol.pg._conninfo import SSL_SETTINGS as SSL_SETTINGS
+    from protocol.pg._conninfo import conninfo_from_settings as conninfo_from_settings
+    from protocol.pg._conninfo import describe as describe
 
-_LAZY: dict[str, tuple[str, str]] = {
-    "CONNECTION_SETTINGS": ("protocol.pg._conninfo", "CONNECTION_SETTINGS"),
-    "CONNECT_TIMEOUT": ("protocol.pg._connect", "CONNECT_TIMEOUT"),
-    "SSL_MODES": ("protocol.pg._conninfo", "SSL_MODES"),
-    "SSL_SETTINGS": ("protocol.pg._conninfo", "SSL_SETTINGS"),
-    "connect": ("protocol.pg._connect", "connect"),
-    "conninfo_from_settings": ("protocol.pg._conninfo", "conninfo_from_settings"),
-    "describe": ("protocol.pg._conninfo", "describe"),
-    "first_line": ("protocol.pg._connect", "first_line"),
-    "refused_for_good": ("protocol.pg._connect", "refused_for_good"),
-    "unreachable": ("protocol.pg._connect", "unreachable"),
-}
+_LAZY = lazy_table(__name__, {  # private module: its public names
+    "_connect": ["CONNECT_TIMEOUT", "connect", "first_line", "refused_for_good", "unreachable"],
+    "_conninfo": ["CONNECTION_SETTINGS", "SSL_MODES", "SSL_SETTINGS", "conninfo_from_settings", "describe"],
+})
 
 __getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
-
-__all__ = [
-    "CONNECTION_SETTINGS",
-    "CONNECT_TIMEOUT",
-    "SSL_MODES",
-    "SSL_SETTINGS",
-    "connect",
-    "conninfo_from_settings",
-    "describe",
-    "first_line",
-    "refused_for_good",
-    "unreachable",
-]
+__all__ = sorted(_LAZY)

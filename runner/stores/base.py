@@ -29,6 +29,7 @@ __all__ = [
     "PipelineLock",
     "PipelineLocked",
     "RunRecord",
+    "SQLStore",
     "StartedRun",
     "StateStore",
     "StoreError",
@@ -182,3 +183,35 @@ class StateStore(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class SQLStore(StateStore):
+    """The statements both SQL backends share, written once: each backend gives its ``_exec``,
+    its parameter mark (``%s`` or ``?``) and the run columns as :class:`RunRecord` takes them."""
+
+    _mark: str
+    _run_columns: str
+
+    @abstractmethod
+    def _exec(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        """A cursor of ``sql`` run with ``params``; a database error raised as StoreError."""
+
+    def clear_state(self, state_id: str) -> bool:
+        return bool(self._exec(f"delete from sluice_state where state_id = {self._mark}", (state_id,)).rowcount > 0)
+
+    def generation(self, state_id: str) -> int:
+        sql = f"select generation from sluice_generation where state_id = {self._mark}"
+        row = self._exec(sql, (state_id,)).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def runs(self, pipeline: str | None = None, limit: int = 20) -> list[RunRecord]:
+        where, params = ("", (limit,)) if pipeline is None else (f"where pipeline = {self._mark} ", (pipeline, limit))
+        sql = f"select {self._run_columns} from sluice_runs {where}order by id desc limit {self._mark}"
+        return [RunRecord(*row) for row in self._exec(sql, params).fetchall()]
+
+    def last_runs(self) -> list[RunRecord]:
+        cur = self._exec(
+            f"select {self._run_columns} from sluice_runs where id in ("
+            "select max(id) from sluice_runs where status != 'running' group by pipeline) order by pipeline"
+        )
+        return [RunRecord(*row) for row in cur.fetchall()]

@@ -18,7 +18,7 @@ import psycopg
 
 from protocol import dumps, loads
 from protocol.pg import first_line
-from runner.stores.base import PipelineLock, RunRecord, StartedRun, StateStore, StoreError, holder_description
+from runner.stores.base import PipelineLock, SQLStore, StartedRun, StoreError, holder_description
 
 __all__ = ["PostgresStore", "lock_key", "redact_url"]
 
@@ -120,7 +120,10 @@ class _AdvisoryLock(PipelineLock):
             conn.close()
 
 
-class PostgresStore(StateStore):
+class PostgresStore(SQLStore):
+    _mark = "%s"
+    _run_columns = _RUN_COLUMNS
+
     def __init__(self, url: str) -> None:
         self.url = url
         self.description = redact_url(url)
@@ -152,18 +155,11 @@ class PostgresStore(StateStore):
             (state_id, dumps(value).decode()),
         )
 
-    def clear_state(self, state_id: str) -> bool:
-        return self._exec("delete from sluice_state where state_id = %s", (state_id,)).rowcount > 0
-
     def list_states(self) -> list[tuple[str, float]]:
         rows = self._exec(
             "select state_id, extract(epoch from updated_at)::float8 from sluice_state order by state_id"
         ).fetchall()
         return [(r[0], r[1]) for r in rows]
-
-    def generation(self, state_id: str) -> int:
-        row = self._exec("select generation from sluice_generation where state_id = %s", (state_id,)).fetchone()
-        return 0 if row is None else int(row[0])
 
     def bump_generation(self, state_id: str) -> int:
         row = self._exec(
@@ -222,23 +218,6 @@ class PostgresStore(StateStore):
             "error = %s where id = %s",
             (status, records_emitted, records_committed, error, run_id),
         )
-
-    def runs(self, pipeline: str | None = None, limit: int = 20) -> list[RunRecord]:
-        if pipeline is None:
-            cur = self._exec(f"select {_RUN_COLUMNS} from sluice_runs order by id desc limit %s", (limit,))
-        else:
-            cur = self._exec(
-                f"select {_RUN_COLUMNS} from sluice_runs where pipeline = %s order by id desc limit %s",
-                (pipeline, limit),
-            )
-        return [RunRecord(*row) for row in cur.fetchall()]
-
-    def last_runs(self) -> list[RunRecord]:
-        cur = self._exec(
-            f"select {_RUN_COLUMNS} from sluice_runs where id in ("
-            "select max(id) from sluice_runs where status != 'running' group by pipeline) order by pipeline"
-        )
-        return [RunRecord(*row) for row in cur.fetchall()]
 
     def abandon_stale_runs(self, state_id: str) -> int:
         cur = self._exec(

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from protocol import dumps, loads
-from runner.stores.base import PipelineLock, RunRecord, StartedRun, StateStore, StoreError, holder_description
+from runner.stores.base import PipelineLock, SQLStore, StartedRun, StoreError, holder_description
 
 __all__ = ["SQLiteStore"]
 
@@ -84,7 +84,10 @@ class _FlockLock(PipelineLock):
             self._fd = None
 
 
-class SQLiteStore(StateStore):
+class SQLiteStore(SQLStore):
+    _mark = "?"
+    _run_columns = _RUN_COLUMNS
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self.description = f"sqlite:{path}"
@@ -135,15 +138,8 @@ class SQLiteStore(StateStore):
             (state_id, dumps(value).decode(), time.time()),
         )
 
-    def clear_state(self, state_id: str) -> bool:
-        return self._exec("delete from sluice_state where state_id = ?", (state_id,)).rowcount > 0
-
     def list_states(self) -> list[tuple[str, float]]:
         return list(self._exec("select state_id, updated_at from sluice_state order by state_id").fetchall())
-
-    def generation(self, state_id: str) -> int:
-        row = self._exec("select generation from sluice_generation where state_id = ?", (state_id,)).fetchone()
-        return 0 if row is None else int(row[0])
 
     def bump_generation(self, state_id: str) -> int:
         row = self._exec(
@@ -199,22 +195,6 @@ class SQLiteStore(StateStore):
             "where id = ?",
             (time.time(), status, records_emitted, records_committed, error, run_id),
         )
-
-    def runs(self, pipeline: str | None = None, limit: int = 20) -> list[RunRecord]:
-        if pipeline is None:
-            rows = self._exec(f"select {_RUN_COLUMNS} from sluice_runs order by id desc limit ?", (limit,))
-        else:
-            rows = self._exec(
-                f"select {_RUN_COLUMNS} from sluice_runs where pipeline = ? order by id desc limit ?", (pipeline, limit)
-            )
-        return [RunRecord(*row) for row in rows.fetchall()]
-
-    def last_runs(self) -> list[RunRecord]:
-        rows = self._exec(
-            f"select {_RUN_COLUMNS} from sluice_runs where id in ("
-            "select max(id) from sluice_runs where status != 'running' group by pipeline) order by pipeline"
-        )
-        return [RunRecord(*row) for row in rows.fetchall()]
 
     def abandon_stale_runs(self, state_id: str) -> int:
         cur = self._exec(

@@ -88,34 +88,21 @@ def test_tap_rest_says_why_it_cannot_reach_the_api(tmp_path: Path, refused_port:
         assert ("connection refused;" if host != unresolvable else "name resolution failed (") in result.errors[0]
 
 
-@pytest.mark.parametrize("flag", ["--discover", "--test"])
-def test_tap_postgres_says_why_it_cannot_reach_the_server(tmp_path: Path, refused_port: int, unresolvable: str,
-                                                          flag: str) -> None:
+@pytest.mark.parametrize(("connector", "flag", "says"), [("tap-postgres", "--discover", "cannot reach"),
+                                                       ("tap-postgres", "--test", "cannot reach"),
+                                                       ("target-postgres", "--test", "cannot connect to")])
+def test_postgres_connectors_say_why_they_cannot_reach_the_server(tmp_path: Path, refused_port: int,
+                                                                  unresolvable: str, connector: str, flag: str,
+                                                                  says: str) -> None:
+    """The causes are read by the kit (protocol.pg.unreachable), each connector says them in its own error."""
     for host, port, cause in (("127.0.0.1", refused_port, "connection refused ("),
                               (unresolvable, 5432, "name resolution failed (")):
         config = tmp_path / "c.json"
         config.write_text(json.dumps({"host": host, "port": port, "user": "u", "password": "pw-secret",
                                       "database": "d"}))
-        done = run([exe("tap-postgres"), "--config", str(config), flag])
+        done = run([exe(connector), "--config", str(config), flag])
         assert done.returncode == 1 and done.stdout == b""
         errors = [ln for ln in done.stderr.decode().splitlines() if "ERROR" in ln]
         assert len(errors) == 1, done.stderr
-        assert errors[0].split(" | ")[-1].startswith(f"cannot reach PostgreSQL at {host}:{port}/d: {cause}"), errors
-        assert "pw-secret" not in done.stderr.decode()
-
-
-def test_target_postgres_says_why_it_cannot_reach_the_server(tmp_path: Path, refused_port: int,
-                                                             unresolvable: str) -> None:
-    """The same causes, read by the kit (protocol.pg.unreachable), in the target's own error."""
-    for host, port, cause in (("127.0.0.1", refused_port, "connection refused ("),
-                              (unresolvable, 5432, "name resolution failed (")):
-        config = tmp_path / "c.json"
-        config.write_text(json.dumps({"host": host, "port": port, "user": "u", "password": "pw-secret",
-                                      "database": "d"}))
-        done = run([exe("target-postgres"), "--config", str(config), "--test"])
-        assert done.returncode == 1 and done.stdout == b""
-        errors = [ln for ln in done.stderr.decode().splitlines() if "ERROR" in ln]
-        assert len(errors) == 1, done.stderr
-        message = errors[0].split(" | ")[-1]
-        assert message.startswith(f"cannot connect to PostgreSQL at {host}:{port}/d: {cause}"), errors
+        assert errors[0].split(" | ")[-1].startswith(f"{says} PostgreSQL at {host}:{port}/d: {cause}"), errors
         assert "pw-secret" not in done.stderr.decode()

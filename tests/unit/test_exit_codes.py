@@ -13,7 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 import protocol._cli
-from protocol._exitcodes import CONNECTOR_CODES, RUNNER_CODES, ExitCode, describe, signal_exit_code
+from protocol._exitcodes import CONNECTOR_CODES, RUNNER_CODES, ExitCode, signal_exit_code
+from protocol._exitcodes import describe_exit_codes as describe
 from runner.cli import cli
 from runner.outcome import ALL_EXIT_HELP, ALL_PRECEDENCE, Outcome, RunStatus, StopCause, combine_exit_codes
 

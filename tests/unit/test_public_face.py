@@ -1,9 +1,10 @@
 """The kit's public faces (protocol, protocol.http, protocol.pg) list each public name once.
 
-In each face ``__init__.py``: ``__all__``, the keys of the lazy table ``_LAZY`` and the names its
-``if TYPE_CHECKING:`` block imports are the same set; each lazy entry names the same private
-module and attribute as its typing import and resolves to that object; nothing is imported
-before it is asked for. The checker is tried on a face with a planted mismatch.
+Each face ``__init__.py`` declares its names once, by private module (``_LAZY = lazy_table(...)``),
+and ``__all__`` and the lazy table are both made from that declaration; the names its
+``if TYPE_CHECKING:`` block imports for the type checker are the same set, each from the same
+private module and attribute, and each resolves to that object; nothing is imported before it is
+asked for. The checker is tried on a face with a planted mismatch.
 """
 
 from __future__ import annotations
@@ -22,18 +23,23 @@ from tests.conftest import ROOT, pg_address
 FACES = ("protocol", "protocol.http", "protocol.pg")
 
 
-def face_tables(source: str) -> tuple[list[str], dict[str, tuple[str, str]], dict[str, tuple[str, str]]]:
-    """(``__all__``, ``_LAZY``, the TYPE_CHECKING imports as name -> (module, attribute)) of a face."""
-    tree = ast.parse(source)
+def face_tables(package: str, source: str
+                ) -> tuple[list[str], dict[str, tuple[str, str]], dict[str, tuple[str, str]]]:
+    """(the declared names in order, the lazy table they make, the TYPE_CHECKING imports) of a face.
+
+    The lazy table and the imports map a name to (module, attribute); the declaration is read
+    from the source, not through the kit's own helper.
+    """
     names: list[str] = []
     lazy: dict[str, tuple[str, str]] = {}
     typing: dict[str, tuple[str, str]] = {}
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["__all__"]:
-            names = ast.literal_eval(node.value)
-        elif isinstance(node, ast.AnnAssign) and getattr(node.target, "id", None) == "_LAZY":
-            assert node.value is not None
-            lazy = ast.literal_eval(node.value)
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["_LAZY"]:
+            assert isinstance(node.value, ast.Call) and getattr(node.value.func, "id", None) == "lazy_table"
+            for module, declared in ast.literal_eval(node.value.args[1]).items():
+                for name in declared:
+                    names.append(name)
+                    lazy[name] = (f"{package}.{module}", name)
         elif isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
             for sub in node.body:
                 assert isinstance(sub, ast.ImportFrom) and sub.module, "only from-imports under TYPE_CHECKING"
@@ -43,11 +49,10 @@ def face_tables(source: str) -> tuple[list[str], dict[str, tuple[str, str]], dic
 
 
 def face_problems(package: str, source: str) -> list[str]:
-    names, lazy, typing = face_tables(source)
-    problems = [f"{name} twice in __all__" for name in sorted({n for n in names if names.count(n) > 1})]
-    for what, keys in (("the lazy table", set(lazy)), ("the TYPE_CHECKING imports", set(typing))):
-        problems += [f"{n} in __all__, not in {what}" for n in sorted(set(names) - keys)]
-        problems += [f"{n} in {what}, not in __all__" for n in sorted(keys - set(names))]
+    names, lazy, typing = face_tables(package, source)
+    problems = [f"{name} declared twice" for name in sorted({n for n in names if names.count(n) > 1})]
+    problems += [f"{n} declared, not in the TYPE_CHECKING imports" for n in sorted(set(lazy) - set(typing))]
+    problems += [f"{n} in the TYPE_CHECKING imports, not declared" for n in sorted(set(typing) - set(lazy))]
     for name in sorted(set(lazy) & set(typing)):
         if lazy[name] != typing[name]:
             problems.append(f"{name}: lazy {lazy[name]} but typed as {typing[name]}")
@@ -63,15 +68,18 @@ def face_source(package: str) -> str:
 
 @pytest.mark.parametrize("package", FACES)
 def test_all_lazy_table_and_typing_imports_agree(package: str) -> None:
-    names, lazy, _ = face_tables(face_source(package))
+    names, lazy, _ = face_tables(package, face_source(package))
     assert names and lazy
     assert face_problems(package, face_source(package)) == []
+    face = importlib.import_module(package)
+    assert face._LAZY == lazy
+    assert face.__all__ == sorted(lazy)
 
 
 @pytest.mark.parametrize("package", FACES)
 def test_every_public_name_resolves_to_its_private_object(package: str) -> None:
     face = importlib.import_module(package)
-    _, lazy, _ = face_tables(face_source(package))
+    _, lazy, _ = face_tables(package, face_source(package))
     for name, (module, attr) in lazy.items():
         assert getattr(face, name) is getattr(importlib.import_module(module), attr), name
     assert set(face.__all__) <= set(dir(face))
@@ -84,20 +92,29 @@ PUBLIC_PATH = "protocol" + ".wording"
 
 
 def test_the_checker_catches_a_face_out_of_step() -> None:
-    planted = face_source("protocol").replace('    "plural",\n', "", 1)  # dropped from __all__ only
-    planted = planted.replace('("protocol._errors", "TargetError")', '("protocol._errors", "SourceError")')
-    planted = planted.replace('"closest": ("protocol._wording"', f'"closest": ("{PUBLIC_PATH}"')
-    planted = planted.replace("    from protocol._lane import RecordRun\n", "")
+    planted = face_source("protocol").replace('"_wording": ["closest", "plural"]', '"wording": ["closest"]', 1)
+    planted = planted.replace("import TargetError as TargetError", "import SourceError as TargetError")
+    planted = planted.replace("    from protocol._lane import RecordRun as RecordRun\n", "")
     assert sorted(face_problems("protocol", planted)) == sorted([
-        "RecordRun in __all__, not in the TYPE_CHECKING imports",
-        "plural in the lazy table, not in __all__",
-        "plural in the TYPE_CHECKING imports, not in __all__",
-        "TargetError: lazy ('protocol._errors', 'SourceError') but typed as ('protocol._errors', 'TargetError')",
+        "RecordRun declared, not in the TYPE_CHECKING imports",
+        "plural in the TYPE_CHECKING imports, not declared",
+        "TargetError: lazy ('protocol._errors', 'TargetError') but typed as ('protocol._errors', 'SourceError')",
         f"closest: lazy ('{PUBLIC_PATH}', 'closest') but typed as ('protocol._wording', 'closest')",
         f"closest: {PUBLIC_PATH} is not a private module of protocol",
     ])
-    twice = face_source("protocol.pg").replace('    "describe",\n', '    "describe",\n    "describe",\n')
-    assert face_problems("protocol.pg", twice) == ["describe twice in __all__"]
+    twice = face_source("protocol.pg").replace('"describe"]', '"describe", "describe"]', 1)
+    assert face_problems("protocol.pg", twice) == ["describe declared twice"]
+
+
+def test_the_face_helper_refuses_a_name_declared_twice() -> None:
+    from protocol._face import lazy_table
+
+    assert lazy_table("protocol", {"_x": ["a", "b"], "_y": ["c"]}) == {
+        "a": ("protocol._x", "a"), "b": ("protocol._x", "b"), "c": ("protocol._y", "c")}
+    with pytest.raises(ValueError, match="a is declared twice"):
+        lazy_table("protocol", {"_x": ["a"], "_y": ["a"]})
+    with pytest.raises(TypeError, match="a list, not one string"):
+        lazy_table("protocol", {"_x": "a"})
 
 
 def _imported_after(code: str) -> list[str]:

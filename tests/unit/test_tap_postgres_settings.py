@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from protocol._config import load_config
 from taps.postgres.settings import SETTINGS, TapSettings
 from taps.postgres.tap import TapPostgres
+from tests.conftest import validated_config
 
 
 def test_every_setting_is_declared_in_the_schema() -> None:
@@ -41,10 +41,7 @@ def test_set_settings_are_kept_and_the_publication_follows_the_slot() -> None:
 
 
 def test_the_tap_reads_the_validated_config_once(tmp_path: Path) -> None:
-    path = tmp_path / "c.json"
-    path.write_text('{"host": "h", "user": "u", "database": "d", "max_parallel_reads": 5, '
-                    '"filter_schemas": ["x"]}')
-    tap = TapPostgres(load_config([str(path)], connector_name="tap-postgres",
-                                  settings_schema=TapPostgres.settings_schema, environ={}))
+    tap = TapPostgres(validated_config(tmp_path, TapPostgres, '{"host": "h", "user": "u", "database": "d", '
+                                                              '"max_parallel_reads": 5, "filter_schemas": ["x"]}'))
     assert tap.settings.max_parallel_reads == 5 and tap.schemas == ["x"]
     assert tap.settings is tap.settings

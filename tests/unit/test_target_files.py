@@ -12,19 +12,21 @@ import pytest
 from targets.files import DurableFile, safe_name
 
 
+def _written(path: Path, before: bytes, data: bytes, *, sync: bool = False, **options: bool) -> bytes:
+    """The file's bytes once it held ``before`` and a DurableFile on it wrote ``data`` (synced or not) and closed."""
+    path.write_bytes(before)
+    f = DurableFile(path, **options)
+    f.write(data)
+    if sync:
+        f.sync()
+    f.close()
+    return path.read_bytes()
+
+
 def test_append_keeps_existing_content_and_overwrite_replaces_it(tmp_path: Path) -> None:
     path = tmp_path / "s.jsonl"
-    path.write_bytes(b"old\n")
-    appended = DurableFile(path)
-    appended.write(b"new\n")
-    appended.sync()
-    appended.close()
-    assert path.read_bytes() == b"old\nnew\n"
-
-    replaced = DurableFile(path, overwrite=True)
-    replaced.write(b"only\n")
-    replaced.close()
-    assert path.read_bytes() == b"only\n"
+    assert _written(path, b"old\n", b"new\n", sync=True) == b"old\nnew\n"
+    assert _written(path, b"old\nnew\n", b"only\n", overwrite=True) == b"only\n"
 
 
 def test_overwrite_leaves_the_old_file_alone_until_the_first_write(tmp_path: Path) -> None:
@@ -140,24 +142,11 @@ def test_safe_name_never_leaves_the_directory(stream: str, name: str) -> None:
 
 
 def test_a_torn_last_line_from_a_killed_run_is_cut_when_appending(tmp_path: Path) -> None:
-    path = tmp_path / "s.jsonl"
-    path.write_bytes(b'{"id":1}\n{"id":2}\n{"id":')
-    f = DurableFile(path, line_based=True)
-    f.write(b'{"id":3}\n')
-    f.close()
-    assert path.read_bytes() == b'{"id":1}\n{"id":2}\n{"id":3}\n'
+    torn = b'{"id":1}\n{"id":2}\n{"id":'
+    assert _written(tmp_path / "s.jsonl", torn, b'{"id":3}\n', line_based=True) == b'{"id":1}\n{"id":2}\n{"id":3}\n'
 
 
 def test_whole_lines_and_other_formats_are_left_alone(tmp_path: Path) -> None:
-    whole = tmp_path / "whole.jsonl"
-    whole.write_bytes(b'{"id":1}\n')
-    f = DurableFile(whole, line_based=True)
-    f.write(b'{"id":2}\n')
-    f.close()
-    assert whole.read_bytes() == b'{"id":1}\n{"id":2}\n'
-    csv_like = tmp_path / "s.csv"
-    csv_like.write_bytes(b"id\r\n1")
-    g = DurableFile(csv_like)
-    g.write(b"\r\n2\r\n")
-    g.close()
-    assert csv_like.read_bytes() == b"id\r\n1\r\n2\r\n"
+    whole = _written(tmp_path / "whole.jsonl", b'{"id":1}\n', b'{"id":2}\n', line_based=True)
+    assert whole == b'{"id":1}\n{"id":2}\n'
+    assert _written(tmp_path / "s.csv", b"id\r\n1", b"\r\n2\r\n") == b"id\r\n1\r\n2\r\n"

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from protocol._config import load_config
 from targets.postgres.settings import SETTINGS, PostgresSettings
 from targets.postgres.target import PostgresTarget
+from tests.conftest import validated_config
 
 CONNECTION = {"host": "db.example", "user": "u", "database": "d"}
 
@@ -53,11 +53,8 @@ def test_set_settings_are_kept_and_frozen() -> None:
 
 
 def test_the_target_reads_the_validated_config_once(tmp_path: Path) -> None:
-    path = tmp_path / "c.json"
-    path.write_text('{"host": "db.example", "user": "u", "database": "d", "hard_delete": true, '
-                    '"default_target_schema": "raw"}')
-    target = PostgresTarget(load_config([str(path)], connector_name="target-postgres",
-                                        settings_schema=PostgresTarget.settings_schema, environ={}))
+    target = PostgresTarget(validated_config(tmp_path, PostgresTarget, '{"host": "db.example", "user": "u", '
+                                             '"database": "d", "hard_delete": true, "default_target_schema": "raw"}'))
     assert target.settings.hard_delete is True and target.settings.default_target_schema == "raw"
     assert target.settings.load_method == "upsert"
     assert "schema raw" in target.destination()
