@@ -23,6 +23,7 @@ from typing import Any
 from protocol.maps import _limits as lim
 from protocol.maps._closures import Expression, Undefined
 from protocol.maps._closures import constant as _constant
+from protocol.maps._closures import exact as _exact
 from protocol.maps._closures import frame_lookup as _frame_lookup
 from protocol.maps._closures import record as _record
 from protocol.maps._closures import record_lookup as _record_lookup
@@ -213,7 +214,7 @@ class _Compiler(CallNodes, ComprehensionNodes):
 
     def n_Subscript(self, node: ast.Subscript) -> Expression:
         value, index = self.node(node.value), self.node(node.slice)
-        return lambda r: value(r)[index(r)]
+        return lambda r: _exact(value(r)[index(r)])
 
     def n_Slice(self, node: ast.Slice) -> Expression:
         lower, upper, step = [self.node(part) if part is not None else _constant(None)

@@ -12,7 +12,7 @@ import ast
 from typing import TYPE_CHECKING, Any
 
 from protocol.maps import _limits as lim
-from protocol.maps._closures import Expression, constant
+from protocol.maps._closures import Expression, constant, exact
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -54,7 +54,7 @@ class CallNodes:
         if not self.attr_name(attr):
             return constant(None)
         target = self.node(node.value)
-        return lambda r: _attribute(target(r), attr)
+        return lambda r: exact(_attribute(target(r), attr))
 
     def arguments(self, node: ast.Call) -> tuple[list[Expression], list[tuple[str, Expression]]] | None:
         if any(isinstance(arg, ast.Starred) for arg in node.args) or any(kw.arg is None for kw in node.keywords):
@@ -94,7 +94,7 @@ class CallNodes:
             values = tuple(a(r) for a in args)
             named = {k: v(r) for k, v in kwargs}
             lim.check_call(name, obj, values, named)
-            return lim.check_length(bound(*values, **named))
+            return exact(lim.check_length(bound(*values, **named)))
         return method
 
 

@@ -124,6 +124,16 @@ def _arith(op: Callable[[Any, Any], Any], name: str, a: Any, b: Any) -> Any:
     return op(a, b)
 
 
+def _divide(a: Any, b: Any) -> Any:
+    """Division of decimals at the default 28 digits, as in singer-sdk (it cannot be exact anyway)."""
+    if a.__class__ is Decimal or b.__class__ is Decimal:
+        if a.__class__ is float:
+            a = Decimal(repr(a))
+        if b.__class__ is float:
+            b = Decimal(repr(b))
+    return a / b
+
+
 def _plain(op: Callable[[Any, Any], Any], name: str) -> Callable[[Any, Any], Any]:
     def arith(a: Any, b: Any) -> Any:
         return _arith(op, name, a, b)
@@ -139,7 +149,7 @@ def _fill_binary() -> None:
 
     BINARY.update({
         ast.Add: _add, ast.Sub: _plain(operator.sub, "subtract"), ast.Mult: _mul,
-        ast.Div: _plain(operator.truediv, "divide"), ast.FloorDiv: _plain(operator.floordiv, "divide_int"),
+        ast.Div: _divide, ast.FloorDiv: _plain(operator.floordiv, "divide_int"),
         ast.Mod: _mod, ast.Pow: _pow, ast.LShift: _shift(operator.lshift), ast.RShift: _shift(operator.rshift),
         ast.BitAnd: operator.and_, ast.BitOr: operator.or_, ast.BitXor: operator.xor,
     })
