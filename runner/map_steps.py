@@ -55,31 +55,35 @@ def map_problems(project: Project, cache_dir: Path, *, strict: bool = False) -> 
     Third-party mappers are started only by ``sluice run``.
     """
     from protocol import ExitCode, unknown_settings
-    from runner.connectors import about, coerce_config, connector_secrets, dry_start, settings_schema
+    from runner.connectors import ConnectorError, about, coerce_config, connector_secrets, dry_start, settings_schema
     from runner.isolation import Redactor, RunDir
 
     warnings: list[str] = []
     problems: list[str] = []
-    with RunDir(cache_dir.parent / "tmp") as run_dir:
-        for pipe in project.pipelines.values():
-            for step in pipe.maps:
-                try:
-                    mapper = resolve_step(project, step)
-                except ConfigError as exc:
-                    problems.extend(exc.problems or [exc.summary])
-                    continue
-                info = about(mapper, cache_dir)
-                schema = settings_schema(info)
-                if info is None or schema is None or not str(info.get("sdk_version", "")).startswith(KIT_SDK):
-                    continue
-                mapper.config = coerce_config(mapper.config, info)
-                where = f"{step.location} ({step.mapper})"
-                fatal = strict or mapper.config.get("strict_settings") is True
-                for unknown in unknown_settings(mapper.config, schema, nested=True):
-                    (problems if fatal or unknown.forbidden else warnings).append(f"{where}: {unknown.describe()}")
-                code, message = dry_start(mapper, run_dir, Redactor(connector_secrets(mapper, info)))
-                if code == ExitCode.USAGE:
-                    problems.append(f"{where}: {message}")
-                elif code != ExitCode.OK:
-                    problems.append(f"{where}: exits {code} on empty input: {message}")
+    for pipe in project.pipelines.values():
+        for step in pipe.maps:
+            try:
+                mapper = resolve_step(project, step)
+            except ConfigError as exc:
+                problems.extend(exc.problems or [exc.summary])
+                continue
+            info = about(mapper, cache_dir)
+            schema = settings_schema(info)
+            if info is None or schema is None or not str(info.get("sdk_version", "")).startswith(KIT_SDK):
+                continue
+            mapper.config = coerce_config(mapper.config, info)
+            where = f"{step.location} ({step.mapper})"
+            fatal = strict or mapper.config.get("strict_settings") is True
+            for unknown in unknown_settings(mapper.config, schema, nested=True):
+                (problems if fatal or unknown.forbidden else warnings).append(f"{where}: {unknown.describe()}")
+            try:
+                with RunDir(cache_dir.parent / "tmp") as run_dir:
+                    code, message = dry_start(mapper, run_dir, Redactor(connector_secrets(mapper, info)))
+            except ConnectorError as exc:
+                problems.append(f"{where}: {exc}")
+                continue
+            if code == ExitCode.USAGE:
+                problems.append(f"{where}: {message}")
+            elif code != ExitCode.OK:
+                problems.append(f"{where}: exits {code} on empty input: {message}")
     return warnings, problems
