@@ -165,6 +165,13 @@ def check_spec(spec: str) -> str:
     return spec
 
 
+#: str methods whose result is no longer than a few times their string: called without the checks
+STR_BOUNDED_METHODS = frozenset({
+    "capitalize", "casefold", "count", "encode", "endswith", "find", "index", "isalnum", "isalpha", "isascii",
+    "isdecimal", "isdigit", "islower", "isnumeric", "isspace", "istitle", "isupper", "lower", "lstrip",
+    "partition", "removeprefix", "removesuffix", "rfind", "rindex", "rpartition", "rsplit", "rstrip", "split",
+    "splitlines", "startswith", "strip", "swapcase", "title", "upper",
+})
 _WIDTH_METHODS = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs", "to_bytes"})
 
 
@@ -174,6 +181,9 @@ def check_call(name: str, target: Any, args: tuple[Any, ...], kwargs: dict[str, 
         for value in (*args, *kwargs.values()):
             if isinstance(value, int) and value > MAX_LENGTH:
                 raise LimitExceeded(f"{name}() with a size past {MAX_LENGTH}")
+    elif name == "join" and isinstance(target, (str, bytes)) and args and isinstance(args[0], _SIZED):
+        if len(target) * len(args[0]) > MAX_LENGTH:
+            raise LimitExceeded(f"join() past {MAX_LENGTH} characters of separators")
     elif name == "replace" and isinstance(target, (str, bytes)) and len(args) >= 2:
         old, new = args[0], args[1]
         if isinstance(old, (str, bytes)) and isinstance(new, (str, bytes)):
@@ -187,9 +197,14 @@ def md5(text: str) -> str:
     return hashlib.md5(text.encode("utf-8")).hexdigest()  # a mask, not a signature
 
 
+_SHA256 = hashlib.sha256
+#: the hashlib constructor behind each digest function (compiled calls inline them)
+DIGESTS: dict[str, Any] = {"md5": hashlib.md5, "sha256": hashlib.sha256}
+
+
 def sha256(text: str) -> str:
     """The hex SHA-256 digest of a string's UTF-8 bytes (as singer-sdk's ``sha256``)."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return _SHA256(text.encode()).hexdigest()
 
 
 def _dumps(obj: Any, **options: Any) -> str:
