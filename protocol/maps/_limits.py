@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 MAX_LENGTH = 100_000  # characters of a string, items of a sequence (simpleeval's MAX_STRING_LENGTH)
-MAX_INT_BITS = 4_000_000  # bits of an integer result of ** * << (simpleeval bounds the exponent at 4,000,000)
+MAX_INT_BITS = 100_000  # bits of an integer result of ** and * (30,000 digits; simpleeval bounds the exponent)
 MAX_SHIFT = 10_000
 MAX_ITERATIONS = 100_000  # loop steps of one comprehension, nested loops counted together
 _SIZED = (str, bytes, list, tuple, dict, set, frozenset)
@@ -42,8 +42,13 @@ _BIG_DIRECTIVE = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(?:\*|\d{6,}|\d*\.(?:\*|\d{
 # a format spec (f"{x:>10}") with a width or precision of 6 digits or more
 _BIG_SPEC = re.compile(r"\d{6,}")
 
-#: methods that are never called (they reach attributes by name, or evaluate code)
-FORBIDDEN_METHODS = frozenset({"format", "format_map", "mro", "exec"})
+#: methods that are never called: they reach attributes by name or evaluate code, or change a value in
+#: place (a record the other outputs still read; a list that doubles in every step of a comprehension)
+FORBIDDEN_METHODS = frozenset({
+    "format", "format_map", "mro", "exec",
+    "append", "extend", "insert", "pop", "remove", "clear", "update", "setdefault", "popitem", "add", "discard",
+    "difference_update", "intersection_update", "symmetric_difference_update",
+})
 
 
 class LimitExceeded(ArithmeticError):
