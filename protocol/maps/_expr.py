@@ -18,10 +18,11 @@ from __future__ import annotations
 import ast
 import operator
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from protocol.maps import _limits as lim
-from protocol.maps._closures import Expression, Undefined
+from protocol.maps._closures import Expression, Undefined, compare1, constant_of
 from protocol.maps._closures import constant as _constant
 from protocol.maps._closures import exact as _exact
 from protocol.maps._closures import frame_lookup as _frame_lookup
@@ -135,12 +136,14 @@ class _Compiler(CallNodes, ComprehensionNodes):
         if op is None:
             return self.refuse(f"operator {type(node.op).__name__} is not allowed")
         left, right = self.node(node.left), self.node(node.right)
-        return lambda r: op(left(r), right(r))
+        folded = _fold(op, left, right)
+        return folded if folded is not None else lambda r: op(left(r), right(r))
 
     def n_UnaryOp(self, node: ast.UnaryOp) -> Expression:
         op = _UNARY[type(node.op)]
         operand = self.node(node.operand)
-        return lambda r: op(operand(r))
+        folded = _fold(op, operand)
+        return folded if folded is not None else lambda r: op(operand(r))
 
     def n_BoolOp(self, node: ast.BoolOp) -> Expression:
         parts = [self.node(value) for value in node.values]
@@ -168,8 +171,7 @@ class _Compiler(CallNodes, ComprehensionNodes):
         first = self.node(node.left)
         rest = [self.node(value) for value in node.comparators]
         if len(ops) == 1:
-            op, right = ops[0], rest[0]
-            return lambda r: op(first(r), right(r))
+            return compare1(ops[0], first, rest[0])
         pairs = list(zip(ops, rest, strict=True))
 
         def chain(r: dict[str, Any]) -> Any:
@@ -214,6 +216,14 @@ class _Compiler(CallNodes, ComprehensionNodes):
 
     def n_Subscript(self, node: ast.Subscript) -> Expression:
         value, index = self.node(node.value), self.node(node.slice)
+        fixed = constant_of(index)
+        if fixed is not None:
+            key = fixed[0]
+
+            def item(r: dict[str, Any]) -> Any:
+                found = value(r)[key]
+                return Decimal(repr(found)) if found.__class__ is float else found
+            return item
         return lambda r: _exact(value(r)[index(r)])
 
     def n_Slice(self, node: ast.Slice) -> Expression:
@@ -245,3 +255,16 @@ def _describe(node: ast.AST) -> str:
     names = {"Lambda": "lambda", "NamedExpr": "':=' assignment", "Await": "await", "Yield": "yield",
              "YieldFrom": "yield", "Starred": "'*' unpacking", "MatMult": "'@'"}
     return names.get(type(node).__name__, f"{type(node).__name__} syntax")
+
+
+def _fold(op: Callable[..., Any], *parts: Expression) -> Expression | None:
+    """An operator on constants (``-1``, ``2 ** 10``), computed once; None when a part is not constant
+    or the operation fails or is refused (it then fails on every record, with the record's line)."""
+    values = [constant_of(part) for part in parts]
+    if any(value is None for value in values):
+        return None
+    try:
+        return _constant(op(*(value[0] for value in values)))  # type: ignore[index]
+    except (ArithmeticError, LookupError, TypeError, ValueError):
+        return None
+
