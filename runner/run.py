@@ -68,7 +68,9 @@ def plan_pipeline(project: Project, name: str, options: RunOptions) -> RunPlan:
 def plan_adhoc(project: Project, tap: str, target: str, options: RunOptions, maps: tuple[str, ...] = ()) -> RunPlan:
     """``sluice run TAP TARGET [--map MAPPER ...]``: connectors of sluice.yml or programs on PATH."""
     tap_conn, target_conn = project.connector(tap), project.connector(target)
-    steps = [MapStep(name, None, "--map") for name in maps if project.connector(name)]
+    for name in maps:
+        project.connector(name)  # a connector of sluice.yml or a program on PATH, or a ConfigError now
+    steps = [MapStep(name, None, "--map") for name in maps]
     name = f"{tap_conn.name}-to-{target_conn.name}"
     return RunPlan(name, options.state_id or name, tap_conn, target_conn, options.timeout, maps=steps)
 
