@@ -60,14 +60,18 @@ def cli(ctx: click.Context, project_arg: str | None) -> None:
               help="Seconds between SIGTERM and SIGKILL when a connector is stopped.")
 @click.option("-v", "--verbose", is_flag=True, help="Also show METRIC lines on the terminal.")
 @click.option("--install", "install_", is_flag=True, help=INSTALL_HELP)
+@click.option("--map", "maps", multiple=True, metavar="MAPPER",
+              help="With TAP TARGET: a mapper run between them (TAP | MAPPER | TARGET), a connector of sluice.yml "
+                   "or a program on PATH; repeat for several, in pipe order.")
 @click.pass_obj
 def run(obj: Ctx, names: tuple[str, ...], all_: bool, jobs: int, full_refresh: bool, state_id: str | None,
         timeout: float | None, dry_run: bool, metrics_file: str | None, grace: float, verbose: bool,
-        install_: bool) -> int:
+        install_: bool, maps: tuple[str, ...]) -> int:
     """Run a pipeline of sluice.yml, or TAP | TARGET ad hoc.
 
-    The tap's stdout is piped into the target's stdin; every STATE the target sends back
-    is stored as it arrives and given to the tap (--state) on the next run. Both run in the
+    The tap's stdout is piped into the target's stdin (through the pipeline's maps: or the
+    --map mappers, if any); every STATE the target sends back is stored as it arrives and
+    given to the tap (--state) on the next run. Both run in the
     project directory (that of sluice.yml), whatever the current one: relative paths in their
     settings resolve from there. On a terminal a live progress line shows records emitted and
     committed; SLUICE_PROGRESS=SECONDS prints one every SECONDS anywhere (and in the run's log),
@@ -78,7 +82,9 @@ def run(obj: Ctx, names: tuple[str, ...], all_: bool, jobs: int, full_refresh: b
     options = RunOptions(full_refresh, state_id, timeout, dry_run,
                          Path(metrics_file).resolve() if metrics_file else None, grace, verbose)
     project = obj.project
-    ensure_installed(obj, run_connectors(project, names, all_), install_)
+    if maps and len(names) != 2:
+        raise click.UsageError("--map goes with TAP TARGET; a pipeline of sluice.yml lists its mappers under maps:")
+    ensure_installed(obj, run_connectors(project, names, all_, maps), install_)
     if all_:
         if names or state_id:
             raise click.UsageError("--all takes no PIPELINE and no --state-id")
@@ -105,7 +111,7 @@ def run(obj: Ctx, names: tuple[str, ...], all_: bool, jobs: int, full_refresh: b
     if len(names) == 1:
         plan = plan_pipeline(project, names[0], options)
     elif len(names) == 2:
-        plan = plan_adhoc(project, names[0], names[1], options)
+        plan = plan_adhoc(project, names[0], names[1], options, maps)
     else:
         raise click.UsageError("give a PIPELINE, or a TAP and a TARGET, or --all")
     return run_pipeline(project, plan, options)
@@ -256,9 +262,12 @@ def crontab(obj: Ctx, metrics_file: str | None) -> int:
 def validate(obj: Ctx, strict: bool) -> int:
     """Check sluice.yml and resolve every connector (programs, config files, ${ENV}), listing every problem.
 
-    Also reports config keys a connector's settings schema does not declare (typos), and
-    connectors whose environment differs from their pip_url or from sluice.lock."""
+    Also reports config keys a connector's settings schema does not declare (typos),
+    connectors whose environment differs from their pip_url or from sluice.lock, and pipeline
+    maps whose mapper is unknown or, for mapper-sluice and other mappers on Sluice's kit,
+    whose settings it refuses (a bad expression, an unknown setting)."""
     from protocol import ConfigError, plural
+    from runner.map_steps import map_problems
     from runner.settings_report import settings_report
 
     project = obj.project
@@ -270,9 +279,12 @@ def validate(obj: Ctx, strict: bool) -> int:
             problems.extend(exc.problems or [exc.summary])
     problems.extend(lock_problems(obj))
     report = settings_report(project, strict=strict)
+    map_warnings, map_issues = map_problems(project, project.dir / ".sluice" / "cache", strict=strict)
+    report.warnings.extend(map_warnings)
     for line in report.warnings:
         _echo(f"sluice: warning: {line}", err=True)
     problems.extend(report.problems)
+    problems.extend(map_issues)
     if problems:
         raise ConfigError(f"{project.where}: problems found", problems)
     unknown = f"; {plural(len(report.warnings), 'unknown setting')}, see the warnings" if report.warnings else ""

@@ -161,14 +161,16 @@ def ensure_installed(obj: Ctx, names: list[str], install_missing: bool) -> None:
     _update_lock(obj, outcomes)
 
 
-def run_connectors(project: Project, names: tuple[str, ...], all_: bool) -> list[str]:
-    """The connectors ``sluice run`` would start: a pipeline's, an ad hoc pair, or every pipeline's."""
+def run_connectors(project: Project, names: tuple[str, ...], all_: bool, maps: tuple[str, ...] = ()) -> list[str]:
+    """The connectors ``sluice run`` would start: a pipeline's (with its mappers), an ad hoc pair
+    (with its --map mappers), or every pipeline's."""
     if all_:
-        return list(dict.fromkeys(n for p in project.pipelines.values() for n in (p.tap, p.target)))
-    if len(names) == 1 and names[0] in project.pipelines:
-        pipe = project.pipelines[names[0]]
-        return [pipe.tap, pipe.target]
-    return list(names) if len(names) == 2 else []
+        pipes = list(project.pipelines.values())
+    elif len(names) == 1 and names[0] in project.pipelines:
+        pipes = [project.pipelines[names[0]]]
+    else:
+        return [*names, *maps] if len(names) == 2 else []
+    return list(dict.fromkeys(n for p in pipes for n in (p.tap, *(step.mapper for step in p.maps), p.target)))
 
 
 def lock_problems(obj: Ctx) -> list[str]:

@@ -30,6 +30,7 @@ __all__ = [
     "coerce_config",
     "connector_secrets",
     "discover",
+    "dry_start",
     "settings_schema",
     "validate_catalog",
 ]
@@ -222,6 +223,13 @@ def check(conn: ResolvedConnector, run_dir: RunDir, redact: Redactor, timeout: f
     if done.returncode == ExitCode.OK:
         return CheckResult(True, redact(message or "connection check passed"))
     return CheckResult(False, redact(message or f"exit code {done.returncode}"))
+
+
+def dry_start(conn: ResolvedConnector, run_dir: RunDir, redact: Redactor, timeout: float = 60.0) -> tuple[int, str]:
+    """Start a program that reads Singer messages (a mapper, a target) on empty input: its exit
+    code and last message. A program built on our kit checks its whole config first (exit 2)."""
+    done = _run(conn, [], run_dir, timeout)
+    return done.returncode, redact(_last_message(done.stderr) or f"exit code {done.returncode}")
 
 
 def discover(conn: ResolvedConnector, run_dir: RunDir, redact: Redactor, timeout: float = 600.0) -> dict[str, Any]:

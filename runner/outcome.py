@@ -7,7 +7,7 @@ one table, :class:`protocol.ExitCode`. Nothing here reads an error's text.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -49,13 +49,15 @@ _STOP_EXIT_CODES = {
 @dataclass
 class Outcome:
     status: RunStatus
-    failed_side: str | None  # "tap", "target" or "runner"
+    failed_side: str | None  # "tap", "mapper", "target" or "runner"
     reason: str | None
     tap: Side
     target: Side
     states: int
     elapsed: float
     stopped_by: StopCause | None = None  # the stop that cut the run short (never LOCK: that one failed it)
+    mappers: list[Side] = field(default_factory=list)  # between the tap and the target, in pipe order
+    failed_name: str | None = None  # the name of the failed tap, mapper or target
 
     @property
     def ok(self) -> bool:
@@ -69,9 +71,9 @@ class Outcome:
             return _STOP_EXIT_CODES[self.stopped_by]
         return ExitCode.FAILED
 
-    def fail(self, side: str, reason: str) -> None:
+    def fail(self, side: str, reason: str, name: str | None = None) -> None:
         """Turn a run that looked fine into a failure of ``side`` (e.g. records went missing)."""
-        self.status, self.failed_side, self.reason = RunStatus.FAILED, side, reason
+        self.status, self.failed_side, self.reason, self.failed_name = RunStatus.FAILED, side, reason, name
 
 
 #: ``sluice run --all``: the first of these that any pipeline returned is the exit code

@@ -30,6 +30,7 @@ from runner.project_validate import validate_project
 __all__ = [
     "Connector",
     "Limits",
+    "MapStep",
     "Pipeline",
     "Project",
     "ResolvedConnector",
@@ -90,6 +91,21 @@ class ResolvedConnector:
     cwd: Path  # the project directory: relative paths in config and args resolve from it
 
 
+@dataclass(frozen=True)
+class MapStep:
+    """One mapper of a pipeline's ``maps:``: a connector, and settings laid over its own."""
+
+    mapper: str
+    config: dict[str, Any] | str | None = None
+    location: str = ""  # "pipelines[0].maps[1]", or "--map" on the command line
+
+    @classmethod
+    def from_yaml(cls, raw: str | dict[str, Any], location: str) -> MapStep:
+        if isinstance(raw, str):
+            return cls(raw, None, location)
+        return cls(raw["mapper"], raw.get("config"), location)
+
+
 @dataclass
 class Pipeline:
     name: str
@@ -98,6 +114,7 @@ class Pipeline:
     state_id: str
     schedule: str | None = None
     timeout: float | None = None
+    maps: list[MapStep] = field(default_factory=list)  # tap | maps[0] | maps[1] | ... | target
 
 
 def interpolate(value: Any, environ: Mapping[str, str], where: str, problems: list[str], secrets: set[str],
@@ -162,7 +179,7 @@ class Project:
                 pip_url=_pip_specs(raw.get("pip_url")),
                 python=raw.get("python"),
             )
-        for raw in data.get("pipelines") or []:
+        for i, raw in enumerate(data.get("pipelines") or []):
             self.pipelines[raw["name"]] = Pipeline(
                 name=raw["name"],
                 tap=raw["tap"],
@@ -170,6 +187,8 @@ class Project:
                 state_id=raw.get("state_id") or raw["name"],
                 schedule=raw.get("schedule"),
                 timeout=raw.get("timeout"),
+                maps=[MapStep.from_yaml(step, f"pipelines[{i}].maps[{j}]")
+                      for j, step in enumerate(raw.get("maps") or [])],
             )
 
     @property
@@ -239,15 +258,8 @@ class Project:
             argv0 = program_in_env(self, connector, connector.executable, f"{where}.executable", problems)
         else:
             argv0 = self._find_program(connector.executable, f"{where}.executable", problems)
-        config: dict[str, Any] = {}
-        raw = connector.config if with_config else None
-        if isinstance(raw, str):
-            path = self.dir / interpolate(raw, environ, f"{where}.config", problems, secrets)
-            config = self._read_config_file(path, f"{where}.config", problems)
-            config = interpolate(config, environ, f"{where}.config({path.name})", problems, secrets, origins,
-                                 ("config",))
-        elif isinstance(raw, dict):
-            config = interpolate(raw, environ, f"{where}.config", problems, secrets, origins, ("config",))
+        config = self.read_config(connector.config if with_config else None, f"{where}.config", environ, problems,
+                                  secrets, origins)
         env = interpolate(connector.env, environ, f"{where}.env", problems, secrets, origins, ("env",))
         if connector.pip_url:  # as if its environment were activated (its own programs first on PATH)
             from runner.install.envs import activation
@@ -273,6 +285,18 @@ class Project:
             secret_settings=list(connector.secret_settings),
             cwd=self.dir,
         )
+
+    def read_config(self, raw: dict[str, Any] | str | None, where: str, environ: Mapping[str, str],
+                    problems: list[str], secrets: set[str], origins: dict[Place, set[str]]) -> dict[str, Any]:
+        """A ``config:`` value as the settings it means: inline, or read from a JSON file; interpolated."""
+        if isinstance(raw, str):
+            path = self.dir / interpolate(raw, environ, where, problems, secrets)
+            config = self._read_config_file(path, where, problems)
+            return interpolate(config, environ, f"{where}({path.name})", problems, secrets, origins,
+                               ("config",))
+        if isinstance(raw, dict):
+            return interpolate(raw, environ, where, problems, secrets, origins, ("config",))
+        return {}
 
     def _find_program(self, executable: str, where: str, problems: list[str]) -> str:
         if "/" in executable:

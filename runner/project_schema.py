@@ -74,6 +74,24 @@ _CONNECTOR: dict[str, Any] = {
     },
 }
 
+_MAP_STEP: dict[str, Any] = {
+    "description": "A mapper run as a process between the tap and the target: the name of a connector of "
+                   "`connectors:`, or a mapping naming it with settings laid over its own.",
+    "type": ["string", "object"],
+    "if": {"type": "string"},
+    "then": {"minLength": 1},
+    "else": {
+        "additionalProperties": False,
+        "required": ["mapper"],
+        "properties": {
+            "mapper": {"type": "string", "minLength": 1, "description": "The name of a connector."},
+            "config": {"type": ["object", "string"],
+                       "description": "Settings laid over the connector's own, key by key: inline (an object) "
+                                      "or the path of a JSON file. ${ENV} is interpolated."},
+        },
+    },
+}
+
 _PIPELINE: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -85,6 +103,8 @@ _PIPELINE: dict[str, Any] = {
         "schedule": {"type": "string", "pattern": _CRON, "description": "A cron schedule (5 fields or @daily...)."},
         "state_id": {"type": "string", "minLength": 1, "maxLength": 200},
         "timeout": {"type": "number", "exclusiveMinimum": 0, "description": "Seconds before the run is stopped."},
+        "maps": {"type": "array", "items": _MAP_STEP,
+                 "description": "Mappers between the tap and the target, in order: tap | m1 | m2 | target."},
     },
 }
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from runner.hints import did_you_mean
+
 __all__ = ["validate_project"]
 
 
@@ -54,6 +56,13 @@ def _check_references(data: dict[str, Any], root: Any) -> list[tuple[int, str]]:
             if pipe[side] not in names:
                 out.append((_line_of(root, ["pipelines", i, side]),
                             f"pipelines[{i}].{side}: no connector named '{pipe[side]}'"))
+        for j, step in enumerate(pipe.get("maps") or []):
+            mapper = step if isinstance(step, str) else step["mapper"]
+            if mapper not in names:
+                where = ["pipelines", i, "maps", j] + ([] if isinstance(step, str) else ["mapper"])
+                out.append((_line_of(root, where), f"{_path_text(where)}: no connector named '{mapper}' "
+                                                    f"(a mapper is a connector of connectors:)"
+                            + did_you_mean(mapper, dict.fromkeys(names))))
     return out
 
 

@@ -16,9 +16,10 @@ from protocol import ConfigError, ExitCode
 from runner.connectors import ConnectorError, about, coerce_config, connector_secrets
 from runner.counts import keyless_shortfalls, nothing_moved, stream_keys
 from runner.isolation import Redactor, RunDir, child_env, make_preexec
+from runner.map_steps import resolve_step
 from runner.outcome import Outcome, RunStatus
 from runner.output import RunOutput
-from runner.project import Connector, Project, ResolvedConnector
+from runner.project import Connector, MapStep, Project, ResolvedConnector
 from runner.reconcile import ControlPipe, ReconcileError, choose_state, read_committed, supports_exactly_once
 from runner.run_summary import stopped_line, summary
 from runner.stores import StateStore, StoreError, open_store
@@ -49,6 +50,7 @@ class RunPlan:
     target: Connector
     timeout: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    maps: list[MapStep] = field(default_factory=list)  # tap | maps[0] | ... | target
 
 
 def plan_pipeline(project: Project, name: str, options: RunOptions) -> RunPlan:
@@ -59,13 +61,18 @@ def plan_pipeline(project: Project, name: str, options: RunOptions) -> RunPlan:
         tap=project.connector(pipe.tap),
         target=project.connector(pipe.target),
         timeout=options.timeout if options.timeout is not None else pipe.timeout,
+        maps=list(pipe.maps),
     )
 
 
-def plan_adhoc(project: Project, tap: str, target: str, options: RunOptions) -> RunPlan:
+def plan_adhoc(project: Project, tap: str, target: str, options: RunOptions, maps: tuple[str, ...] = ()) -> RunPlan:
+    """``sluice run TAP TARGET [--map MAPPER ...]``: connectors of sluice.yml or programs on PATH."""
     tap_conn, target_conn = project.connector(tap), project.connector(target)
+    for name in maps:
+        project.connector(name)  # a connector of sluice.yml or a program on PATH, or a ConfigError now
+    steps = [MapStep(name, None, "--map") for name in maps]
     name = f"{tap_conn.name}-to-{target_conn.name}"
-    return RunPlan(name, options.state_id or name, tap_conn, target_conn, options.timeout)
+    return RunPlan(name, options.state_id or name, tap_conn, target_conn, options.timeout, maps=steps)
 
 
 def _safe(name: str) -> str:
@@ -76,7 +83,7 @@ class _Commands:
     """The argv of both sides, with their config (and state) files in a private run directory."""
 
     def __init__(self, tap: ResolvedConnector, target: ResolvedConnector, state: dict[str, Any] | None,
-                 run_dir: RunDir | None) -> None:
+                 run_dir: RunDir | None, mappers: list[ResolvedConnector]) -> None:
         def config_path(conn: ResolvedConnector, role: str) -> str:
             name = f"{role}-{_safe(conn.name)}.config.json"
             if run_dir is None:
@@ -91,21 +98,27 @@ class _Commands:
                 run_dir.write_private("state.json", orjson.dumps(state)))
             self.tap += ["--state", path]
         self.target = [*target.argv, "--config", config_path(target, "target")]
+        self.mappers = [[*m.argv, "--config", config_path(m, f"map{i}")] for i, m in enumerate(mappers)]
 
 
 def _print_dry_run(plan: RunPlan, tap: ResolvedConnector, target: ResolvedConnector, state: dict[str, Any] | None,
-                   out: IO[str]) -> None:
-    cmds = _Commands(tap, target, state, None)
+                   out: IO[str], mappers: list[ResolvedConnector]) -> None:
+    cmds = _Commands(tap, target, state, None, mappers)
     out.write(f"pipeline: {plan.pipeline} (state id {plan.state_id})\n")
     out.write(f"tap:    {shlex.join(cmds.tap)}\n")
     if plan.tap.metadata:
         base = "the catalog file" if tap.catalog else "its --discover output"
         out.write(f"        --catalog <run dir>/catalog.json: {base} with the metadata: of sluice.yml laid over it\n")
     out.write(f"        env: {' '.join(sorted(child_env(tap.env)))}\n")
+    for mapper, argv in zip(mappers, cmds.mappers, strict=True):
+        out.write(f"mapper: {shlex.join(argv)}\n")
+        out.write(f"        env: {' '.join(sorted(child_env(mapper.env)))}\n")
     out.write(f"target: {shlex.join(cmds.target)}\n")
     out.write(f"        env: {' '.join(sorted(child_env(target.env)))}\n")
-    out.write(f"pipe:   {Path(cmds.tap[0]).name} | {Path(cmds.target[0]).name}; STATE from the target is stored\n")
-    out.write(f"dir:    {tap.cwd} (both run here: relative paths in their config resolve from it)\n")
+    pipe = " | ".join(Path(argv[0]).name for argv in (cmds.tap, *cmds.mappers, cmds.target))
+    out.write(f"pipe:   {pipe}; STATE from the target is stored\n")
+    out.write(f"dir:    {tap.cwd} ({'both' if not mappers else 'all'} run here: relative paths in their config "
+              f"resolve from it)\n")
 
 
 def run_pipeline(project: Project, plan: RunPlan, options: RunOptions, *,
@@ -115,17 +128,19 @@ def run_pipeline(project: Project, plan: RunPlan, options: RunOptions, *,
     terminal = terminal or sys.stderr
     out = out or sys.stdout
     tap = project.resolve(plan.tap, check_catalog=True)
+    mappers = [resolve_step(project, step) for step in plan.maps]
     target = project.resolve(plan.target)
     url, url_secrets = project.state_store_url()
     store = open_store(url, project.dir)
     try:
         if options.dry_run:
             state = None if options.full_refresh else store.get_state(plan.state_id)
-            _print_dry_run(plan, tap, target, state, out)
+            _print_dry_run(plan, tap, target, state, out, mappers)
             return ExitCode.OK
         lock = store.lock(plan.state_id)
         try:
-            return _locked_run(project, plan, options, store, lock.alive, tap, target, url_secrets, terminal)
+            return _locked_run(project, plan, options, store, lock.alive, (tap, mappers, target), url_secrets,
+                               terminal)
         finally:
             lock.release()
     finally:
@@ -148,6 +163,7 @@ class _Run:
     generation: int
     saved: int = 0  # STATE values stored during this run
     control: ControlPipe | None = None
+    mappers: list[ResolvedConnector] = field(default_factory=list)  # between tap and target, in pipe order
 
     def on_state(self, value: dict[str, Any]) -> None:
         self.store.set_state(self.plan.state_id, value)
@@ -155,13 +171,16 @@ class _Run:
 
 
 def _locked_run(project: Project, plan: RunPlan, options: RunOptions, store: StateStore, lock_alive: Any,
-                tap: ResolvedConnector, target: ResolvedConnector, url_secrets: set[str], terminal: IO[str]) -> int:
+                sides: tuple[ResolvedConnector, list[ResolvedConnector], ResolvedConnector], url_secrets: set[str],
+                terminal: IO[str]) -> int:
+    tap, mappers, target = sides
     base = project.dir / SLUICE_DIR
     store.abandon_stale_runs(plan.state_id)
     started = store.start_run(plan.pipeline, plan.state_id)
     state = None if options.full_refresh else store.get_state(plan.state_id)
     generation = store.bump_generation(plan.state_id) if options.full_refresh else store.generation(plan.state_id)
-    run = _Run(plan, options, store, tap, target, Redactor(url_secrets), started.id, started.number, state, generation)
+    run = _Run(plan, options, store, tap, target, Redactor(url_secrets), started.id, started.number, state, generation,
+               mappers=mappers)
     exactly_once = _introduce(run, base / "cache")
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     log_path = base / "logs" / _safe(plan.pipeline) / f"{stamp}-run{started.number}.log"
@@ -177,10 +196,10 @@ def _locked_run(project: Project, plan: RunPlan, options: RunOptions, store: Sta
 
 
 def _introduce(run: _Run, cache: Path) -> bool:
-    """Ask both connectors what they are (--about): their secrets, setting types, exactly-once."""
+    """Ask every process what it is (--about): its secrets, setting types; the target: exactly-once."""
     exactly_once = False
     try:
-        for conn in (run.tap, run.target):
+        for conn in (run.tap, *run.mappers, run.target):
             info = about(conn, cache)
             run.redactor.add(connector_secrets(conn, info))
             conn.config = coerce_config(conn.config, info)
@@ -236,22 +255,27 @@ def _prepare(run: _Run, output: RunOutput, run_dir: RunDir, exactly_once: bool) 
 
 def _supervised(run: _Run, output: RunOutput, run_dir: RunDir, lock_alive: Any) -> Outcome:
     tap, target, plan, control = run.tap, run.target, run.plan, run.control
-    cmds = _Commands(tap, target, run.state, run_dir)
+    cmds = _Commands(tap, target, run.state, run_dir, run.mappers)
     how = "full refresh" if run.options.full_refresh else ("resuming from the stored state" if run.state
                                                            else "no stored state")
-    output.runner_line(f"run {run.number} of pipeline '{plan.pipeline}': {tap.name} | {target.name} ({how})")
+    pipe = " | ".join(conn.name for conn in (tap, *run.mappers, target))
+    output.runner_line(f"run {run.number} of pipeline '{plan.pipeline}': {pipe} ({how})")
     output.runner_line(f"tap: {shlex.join(cmds.tap)}", terminal=False)
+    for argv in cmds.mappers:
+        output.runner_line(f"mapper: {shlex.join(argv)}", terminal=False)
     output.runner_line(f"delivery: exactly-once (the target commits state id '{plan.state_id}', generation "
                        f"{run.generation}, with its rows)" if control else
                        "delivery: at-least-once (the target does not list sluice-exactly-once)", terminal=False)
     output.runner_line(f"target: {shlex.join(cmds.target)}", terminal=False)
-    output.runner_line(f"working directory of both: {tap.cwd}", terminal=False)
+    output.runner_line(f"working directory of {'both' if not run.mappers else 'all'}: {tap.cwd}", terminal=False)
+    mappers = [SideSpec("mapper", m.name, argv, child_env(m.env), make_preexec(m.limits), str(m.cwd))
+               for m, argv in zip(run.mappers, cmds.mappers, strict=True)]
     return supervise(
         # connectors run in the project directory: relative paths in their config resolve from it
         SideSpec("tap", tap.name, cmds.tap, child_env(tap.env), make_preexec(tap.limits), str(tap.cwd)),
         SideSpec("target", target.name, cmds.target, {**child_env(target.env), **(control.env if control else {})},
                  make_preexec(target.limits), str(target.cwd), pass_fds=(control.read_fd,) if control else ()),
-        output, run.on_state, timeout=plan.timeout, grace=run.options.grace, lock_alive=lock_alive,
+        output, run.on_state, mappers=mappers, timeout=plan.timeout, grace=run.options.grace, lock_alive=lock_alive,
         on_tap_exit=control.tap_exited if control else None,
         on_stop=control.stopping if control else None,
     )
@@ -259,8 +283,7 @@ def _supervised(run: _Run, output: RunOutput, run_dir: RunDir, lock_alive: Any) 
 
 def _finish_supervised(run: _Run, output: RunOutput, outcome: Outcome, keyed: dict[str, bool]) -> None:
     """Record a run that reached the pair, with its counts; then its summary."""
-    error = None if outcome.ok else run.redactor(f"{_side_name(outcome, run.tap, run.target)} failed: "
-                                                 f"{outcome.reason}")
+    error = None if outcome.ok else run.redactor(f"{_side_name(outcome)} failed: {outcome.reason}")
     emitted = outcome.tap.stats.total if outcome.tap.stats.reported else None
     committed = outcome.target.stats.total if outcome.target.stats.reported else None
     if outcome.ok and nothing_moved(outcome.tap.stats, outcome.target.stats):
@@ -284,7 +307,7 @@ def _last_line(run: _Run, outcome: Outcome) -> str:
         return f"sluice: pipeline '{pipeline}' succeeded in {outcome.elapsed:.2f} s"
     if outcome.stopped_by is not None:
         return stopped_line(pipeline, run.plan.timeout, outcome.stopped_by, run.saved, run.state is not None)
-    error = run.redactor(f"{_side_name(outcome, run.tap, run.target)} failed: {outcome.reason}")
+    error = run.redactor(f"{_side_name(outcome)} failed: {outcome.reason}")
     return f"sluice: pipeline '{pipeline}' {outcome.status}: {error}"
 
 
@@ -303,16 +326,18 @@ def _reconcile(plan: RunPlan, target: ResolvedConnector, run_dir: RunDir, store:
     return chosen
 
 
-def _side_name(outcome: Outcome, tap: ResolvedConnector, target: ResolvedConnector) -> str:
-    if outcome.failed_side == "tap":
-        return f"tap '{tap.name}'"
-    if outcome.failed_side == "target":
-        return f"target '{target.name}'"
-    return "runner"
+def _side_name(outcome: Outcome) -> str:
+    """"tap 'orders-db'", "mapper 'mask'", "target 'warehouse'" or "runner"."""
+    if outcome.failed_side in (None, "runner"):
+        return "runner"
+    return f"{outcome.failed_side} '{outcome.failed_name}'"
 
 
 def _fail_on_lost_records(outcome: Outcome, keyed: dict[str, bool]) -> None:
-    """A run that committed fewer records of a keyless stream than the tap emitted failed."""
+    """A run that committed fewer records of a keyless stream than the tap emitted failed. Not
+    with mappers between: they may filter, rename, copy and key streams (see run_summary)."""
+    if outcome.mappers:
+        return
     lost = keyless_shortfalls(outcome.tap.stats, outcome.target.stats, keyed)
     if lost and outcome.ok:
-        outcome.fail("target", "; ".join(shortfall.describe() for shortfall in lost))
+        outcome.fail("target", "; ".join(shortfall.describe() for shortfall in lost), outcome.target.spec.name)

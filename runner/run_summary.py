@@ -38,7 +38,8 @@ def summary(output: RunOutput, state_id: str, outcome: Outcome, saved: int, had_
         lines.append("  no record counts reported (no METRIC record_count lines from either side)")
     else:
         lines.append(f"  {'stream':<{width}}  {'tap emitted':>12}  {'target committed':>16}")
-        both = emitted.reported and committed.reported
+        # a mapper between may filter, rename, copy or drop streams: the two counts then differ by design
+        both = emitted.reported and committed.reported and not outcome.mappers
         for stream in streams:
             e = emitted.counts.get(stream, 0) if emitted.reported else None
             c = committed.counts.get(stream, 0) if committed.reported else None
@@ -52,6 +53,8 @@ def summary(output: RunOutput, state_id: str, outcome: Outcome, saved: int, had_
         for side, stats in (("tap", emitted), ("target", committed)):
             if not stats.reported:
                 lines.append(f"  note: the {side} reported no record counts (no METRIC record_count lines)")
+        if outcome.mappers:
+            lines.append("  note: the counts are not compared: the maps between may filter, rename or copy streams")
     if saved:
         lines.append(f"  state: {plural(saved, 'STATE value')} stored under '{state_id}'")
     else:

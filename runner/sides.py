@@ -1,19 +1,39 @@
-"""One side of a run (the tap or the target) as the supervisor sees it, and how it ended."""
+"""One side of a run (the tap, a mapper or the target) as the supervisor sees it, and how it ended."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from protocol import ExitCode, signal_exit_code
 from runner.pumps import SideStats
 
-if TYPE_CHECKING:
-    from runner.supervise import SideSpec
+__all__ = ["Side", "SideSpec", "first_cause", "pidfd"]
 
-__all__ = ["Side"]
+
+@dataclass
+class SideSpec:
+    role: str  # "tap", "mapper" or "target"
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    preexec: Callable[[], None] | None = None
+    cwd: str | None = None
+    pass_fds: tuple[int, ...] = ()  # the target's exactly-once control channel (runner/reconcile.py)
+
+
+def pidfd(pid: int) -> int | None:
+    """A descriptor that becomes readable when the process exits (None where the OS has none)."""
+    opener = getattr(os, "pidfd_open", None)
+    if opener is None:
+        return None
+    try:
+        return int(opener(pid))
+    except OSError:
+        return None
 
 
 @dataclass
@@ -26,6 +46,11 @@ class Side:
     stopped_by_us: bool = False
     start_error: str | None = None
     exited_at: float | None = None
+
+    @property
+    def title(self) -> str:
+        """How messages name it: "the tap", "the target", "mapper 'mask'"."""
+        return f"mapper '{self.spec.name}'" if self.spec.role == "mapper" else f"the {self.spec.role}"
 
     @property
     def running(self) -> bool:
@@ -64,3 +89,24 @@ class Side:
             return f"{status}; its last error: {error}" if error else status
         message = self.stats.last_error or self.stats.last_line
         return f"{message} ({status})" if message else status
+
+
+def first_cause(chain: list[Side]) -> tuple[Side, str] | None:
+    """The process whose failure explains the run, from the exits so far (None: not yet known),
+    ``chain`` in pipe order (tap, mappers, target). Of the processes that failed by themselves
+    and not on a broken pipe the first is the cause, once every process before it has exited;
+    a process that failed on a broken pipe blames the one reading it, which exited 0 early."""
+    last = len(chain) - 1
+    for i, side in enumerate(chain):
+        if i < last and side.failed_by_itself and not side.broke_pipe:
+            return side, side.failure_reason()
+        if side.running:
+            return None  # one after it that exited: the supervisor waits; a broken pipe: wait for its reader
+        if i == last and side.rc != ExitCode.OK:
+            return side, side.failure_reason()
+    broken = [i for i in range(last) if chain[i].failed_by_itself]  # all of them on a broken pipe
+    if not broken:
+        return None
+    writer, reader = chain[broken[-1]], chain[broken[-1] + 1]
+    return reader, (f"exited (exit code 0) before reading all of {writer.title}'s output; "
+                    f"{writer.title} then ended with: {writer.failure_reason()}")

@@ -1,8 +1,9 @@
-"""Running a tap and a target as a pair of processes joined by a pipe.
+"""Running a tap and a target as processes joined by a pipe, with any mappers in between.
 
-The tap's stdout is a pipe whose other end is the target's stdin; the runner never reads
-it. One loop (``selectors``) reads both stderrs and the target's stdout, reaps the
-children (pidfds, so an exit is seen at once), and reacts:
+The tap's stdout is a pipe whose other end is the target's stdin (or the first mapper's:
+tap | m1 | m2 | target); the runner never reads them. One loop (``selectors``) reads every
+stderr and the target's stdout, reaps the children (pidfds, so an exit is seen at once),
+and reacts:
 
 - the tap fails: the target gets EOF, may finish and send STATE for what it committed;
   the run fails with the tap's error;
@@ -13,8 +14,15 @@ children (pidfds, so an exit is seen at once), and reacts:
   the tap's output pipe. So when the target fails the tap gets ``SETTLE_SECONDS`` to exit on
   its own: a tap failure that is not a broken pipe (SIGPIPE, "Broken pipe", EPIPE) is the
   cause; otherwise the target is, and the tap is stopped;
-- SIGINT/SIGTERM to the runner, or ``timeout``: the tap is stopped first so the target can
-  commit and send its last STATE; the target is stopped ``grace`` s later if still alive.
+- a mapper is the target of what runs before it and the tap of what runs after it: of the
+  processes that failed by themselves (not on a broken pipe) the first in the pipe is the
+  cause; one that fails while a process before it still runs is the cause unless that one
+  fails by itself within ``SETTLE_SECONDS``, and the processes before it are then stopped;
+- ``on_tap_exit(ok)`` (the exactly-once verdict) is said once the tap and every mapper have
+  exited: ok only when each of them exited 0 by itself;
+- SIGINT/SIGTERM to the runner, or ``timeout``: the tap is stopped first so the mappers see
+  the end of their input and the target can commit and send its last STATE; the mappers and
+  the target are stopped ``grace`` s later if still alive.
   A second signal kills both at once. ``on_stop(cause)`` hears of a stop first ("SIGINT",
   "SIGTERM", "timeout"), and the outcome names it (``stopped_by``). A timeout that cut
   nothing short (the tap had finished by itself, and the target then finished by itself,
@@ -30,15 +38,14 @@ import selectors
 import signal
 import subprocess
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from protocol import ExitCode
 from runner.outcome import Outcome, RunStatus, StopCause
 from runner.output import RunOutput
 from runner.pumps import LineBuffer, StateReader
-from runner.sides import Side
+from runner.sides import Side, SideSpec, first_cause, pidfd
 
 __all__ = ["Side", "SideSpec", "supervise"]
 
@@ -50,17 +57,6 @@ LOCK_CHECK_SECONDS = 30.0
 SETTLE_SECONDS = 1.0
 
 
-@dataclass
-class SideSpec:
-    role: str  # "tap" or "target"
-    name: str
-    argv: list[str]
-    env: dict[str, str]
-    preexec: Callable[[], None] | None = None
-    cwd: str | None = None
-    pass_fds: tuple[int, ...] = ()  # the target's exactly-once control channel (runner/reconcile.py)
-
-
 class _Supervisor:
     def __init__(
         self,
@@ -69,6 +65,7 @@ class _Supervisor:
         output: RunOutput,
         on_state: Callable[[dict[str, Any]], None],
         *,
+        mappers: Sequence[SideSpec] = (),
         timeout: float | None,
         grace: float,
         lock_alive: Callable[[], bool] | None,
@@ -78,14 +75,17 @@ class _Supervisor:
         self.on_tap_exit, self.on_stop = on_tap_exit, on_stop
         self.stop_cause: StopCause | None = None
         self.tap = Side(tap)
+        self.mappers = [Side(spec) for spec in mappers]
         self.target = Side(target)
+        self.chain = [self.tap, *self.mappers, self.target]  # in pipe order
+        self.upstream_done = False  # the tap and every mapper have exited (the verdict was said)
         self.output = output
         self.timeout = timeout
         self.grace = grace
         self.lock_alive = lock_alive
         self.sel = selectors.DefaultSelector()
         self.states = StateReader(on_state, self._target_stdout_other)
-        self.failure: tuple[str, str] | None = None
+        self.failure: tuple[Side | None, str] | None = None  # the cause (None: the runner) and why
         self.stop_reason: str | None = None
         self.stop_started: float | None = None
         self.interrupted = False
@@ -108,9 +108,9 @@ class _Supervisor:
             return
         assert side.proc.stderr is not None
         self._register(side.proc.stderr.fileno(), ("stderr", side, LineBuffer()))
-        pidfd = _pidfd(side.proc.pid)
-        if pidfd is not None:
-            self._register(pidfd, ("exit", side, None), count=False)
+        exit_fd = pidfd(side.proc.pid)
+        if exit_fd is not None:
+            self._register(exit_fd, ("exit", side, None), count=False)
 
     def _register(self, fd: int, data: tuple[str, Side | None, LineBuffer | None], count: bool = True) -> None:
         os.set_blocking(fd, False)
@@ -119,25 +119,32 @@ class _Supervisor:
             self.open_fds += 1
 
     def start(self) -> None:
-        read_end, write_end = os.pipe2(os.O_CLOEXEC)
-        with contextlib.suppress(OSError):
-            fcntl.fcntl(write_end, _F_SETPIPE_SZ, PIPE_SIZE)
+        """Start the processes from the target back to the tap, each writing into the pipe of
+        the next; one that cannot start leaves those before it unstarted."""
+        pipes: list[tuple[int, int]] = []
         try:
-            self._spawn(self.target, read_end, subprocess.PIPE)
-            if self.target.proc is None:
-                self._fail("target", self.target.failure_reason())
-                self.tap.start_error = "not started: the target could not start"
-                self.tap.rc = ExitCode.NOT_STARTED
-                return
-            assert self.target.proc.stdout is not None
-            self._register(self.target.proc.stdout.fileno(), ("state", self.target, None))
-            self._spawn(self.tap, subprocess.DEVNULL, write_end)
-            if self.tap.proc is None:
-                self._fail("tap", self.tap.failure_reason())
-                self._tap_exited(False)
+            for _ in self.chain[1:]:
+                pipes.append(os.pipe2(os.O_CLOEXEC))
+                with contextlib.suppress(OSError):
+                    fcntl.fcntl(pipes[-1][1], _F_SETPIPE_SZ, PIPE_SIZE)
+            for k in range(len(self.chain) - 1, -1, -1):
+                side = self.chain[k]
+                self._spawn(side, pipes[k - 1][0] if k else subprocess.DEVNULL,
+                            pipes[k][1] if k < len(pipes) else subprocess.PIPE)
+                if side.proc is None:
+                    self._fail(side, side.failure_reason())
+                    for before in self.chain[:k]:
+                        before.start_error = f"not started: {side.title} could not start"
+                        before.rc = ExitCode.NOT_STARTED
+                    break
+                if side is self.target:
+                    assert side.proc.stdout is not None
+                    self._register(side.proc.stdout.fileno(), ("state", side, None))
         finally:
-            os.close(read_end)
-            os.close(write_end)
+            for fd in (fd for pair in pipes for fd in pair):
+                os.close(fd)
+        if self.target.proc is not None:
+            self._upstream_exited()
 
     # -- events ---------------------------------------------------------------------------
     def _target_stdout_other(self, text: str) -> None:
@@ -190,31 +197,30 @@ class _Supervisor:
         side.rc = rc
         side.exited_at = time.monotonic()
         self.output.runner_line(f"{side.spec.role} {side.spec.name} finished: {side.describe_exit()}", terminal=False)
-        if side is self.tap:
-            self._tap_exited(rc == ExitCode.OK and not side.stopped_by_us)
+        if side is not self.target:
+            self._upstream_exited()
         self._judge()
 
     def _judge(self) -> None:
         """Name the first cause as soon as the exits tell it (see the module docstring)."""
-        tap, target = self.tap, self.target
-        if tap.failed_by_itself and not tap.broke_pipe:
-            self._fail("tap", tap.failure_reason())
-        elif tap.running or target.running:
-            return  # a target that exited while the tap runs: see _tick; a broken pipe: wait for the target
-        elif target.rc != ExitCode.OK:
-            self._fail("target", target.failure_reason())
-        elif tap.failed_by_itself:
-            self._fail("target", f"exited (exit code 0) before reading all of the tap's output; "
-                                 f"the tap then ended with: {tap.failure_reason()}")
+        cause = first_cause(self.chain)
+        if cause is not None:
+            self._fail(*cause)
 
-    def _tap_exited(self, ok: bool) -> None:
-        """Exactly-once: the target commits records no STATE covers only after a clean exit."""
+    def _upstream_exited(self) -> None:
+        """Exactly-once: once the tap and every mapper have exited, tell the target whether all of
+        them did so cleanly; only then does it commit records no STATE covers."""
+        upstream = self.chain[:-1]
+        if self.upstream_done or any(side.rc is None for side in upstream):
+            return
+        self.upstream_done = True
+        ok = all(side.rc == ExitCode.OK and not side.stopped_by_us for side in upstream)
         if self.on_tap_exit is not None:
             self.on_tap_exit(ok and self.stop_reason is None)
 
-    def _fail(self, role: str, reason: str) -> None:
+    def _fail(self, side: Side | None, reason: str) -> None:
         if self.failure is None and self.stop_reason is None:
-            self.failure = (role, reason)
+            self.failure = (side, reason)
 
     def _terminate(self, side: Side, sig: int = signal.SIGTERM) -> None:
         if not side.running or side.proc is None:
@@ -249,28 +255,36 @@ class _Supervisor:
             if self.stop_reason is None:
                 self._stop(f"interrupted by {name}", StopCause(name))
             else:
-                self.output.runner_line(f"{name} again: killing both connectors")
-                self._terminate(self.tap, signal.SIGKILL)
-                self._terminate(self.target, signal.SIGKILL)
+                self.output.runner_line(f"{name} again: killing {'both connectors' if not self.mappers else 'all'}")
+                for side in self.chain:
+                    self._terminate(side, signal.SIGKILL)
         if self.timeout is not None and self.stop_reason is None and now - self.started > self.timeout:
             self.timed_out = True
             self._stop(f"timed out after {self.timeout:g} s", StopCause.TIMEOUT)
-        for side in (self.tap, self.target):
+        for side in self.chain:
             if side.running and side.term_sent is not None and now - side.term_sent > self.grace:
                 self._terminate(side, signal.SIGKILL)
-        target = self.target
-        if self.tap.running and target.exited_at is not None:
-            waited = now - target.exited_at
-            if target.rc != ExitCode.OK and waited > min(SETTLE_SECONDS, self.grace):
-                self._fail("target", target.failure_reason())  # the tap did not fail by itself meanwhile
-                self._terminate(self.tap)
-            elif target.rc == ExitCode.OK and waited > self.grace:
-                self._fail("target", "exited (exit code 0) before the tap finished")
-                self._terminate(self.tap)
-        # a stop: the tap has had `grace` s to exit, the target `grace` more to commit
-        if self.stop_started is not None and self.target.running and self.target.term_sent is None:
-            if now - self.stop_started > 2 * self.grace:
-                self._terminate(self.target)
+        for i, side in enumerate(self.chain[1:], start=1):
+            self._exited_early(side, [before for before in self.chain[:i] if before.running], now)
+        # a stop: the tap has had `grace` s to exit, the mappers and the target `grace` more
+        if self.stop_started is not None and now - self.stop_started > 2 * self.grace:
+            for side in self.chain[1:]:
+                if side.running and side.term_sent is None:
+                    self._terminate(side)
+
+    def _exited_early(self, side: Side, running_before: list[Side], now: float) -> None:
+        """``side`` exited while processes before it in the pipe still run."""
+        if side.exited_at is None or not running_before:
+            return
+        waited = now - side.exited_at
+        if side.rc != ExitCode.OK and waited > min(SETTLE_SECONDS, self.grace):
+            self._fail(side, side.failure_reason())  # none before it failed by itself meanwhile
+        elif side.rc == ExitCode.OK and waited > self.grace:
+            self._fail(side, f"exited (exit code 0) before {self.chain[self.chain.index(side) - 1].title} finished")
+        else:
+            return
+        for before in running_before:
+            self._terminate(before)
 
     # -- loop -----------------------------------------------------------------------------
     def run(self) -> Outcome:
@@ -303,15 +317,15 @@ class _Supervisor:
                     continue
                 self._read(key)
             now = time.monotonic()
-            self._reap(self.target)
-            self._reap(self.tap)
+            for side in reversed(self.chain):
+                self._reap(side)
             self._tick(now)
             if self.lock_alive is not None and now - last_lock_check > LOCK_CHECK_SECONDS:
                 last_lock_check = now
                 if not self.lock_alive():
-                    self._fail("runner", "lost the pipeline lock (state store connection broken)")
+                    self._fail(None, "lost the pipeline lock (state store connection broken)")
                     self._stop("lost the pipeline lock", StopCause.LOCK)
-            if self.tap.rc is not None and self.target.rc is not None:
+            if all(side.rc is not None for side in self.chain):
                 exited_at = exited_at or now
                 if self.open_fds == 0 or now - exited_at > DRAIN_SECONDS:
                     break
@@ -319,7 +333,7 @@ class _Supervisor:
                 self.output.progress(self.tap.stats, self.target.stats, now - self.started)
 
     def _kill_leftovers(self) -> None:
-        for side in (self.tap, self.target):
+        for side in self.chain:
             if side.proc is None:
                 continue
             if side.rc is None:
@@ -331,39 +345,31 @@ class _Supervisor:
 
     def _outcome(self) -> Outcome:
         elapsed = time.monotonic() - self.started
+        culprit: Side | None = None
         role: str | None
         reason: str | None
         if self.failure is not None:
-            role, reason = self.failure
-            status = RunStatus.FAILED
+            culprit, reason = self.failure
+            role, status = culprit.spec.role if culprit else "runner", RunStatus.FAILED
         elif self.stop_reason is not None and self._cut_short():
             role, reason = "runner", self.stop_reason
             status = RunStatus.INTERRUPTED if self.interrupted else RunStatus.FAILED
         else:
             role, reason, status = None, None, RunStatus.SUCCEEDED
-            for side in (self.tap, self.target):
+            for side in self.chain:
                 if side.rc != ExitCode.OK:
-                    role, reason, status = side.spec.role, side.failure_reason(), RunStatus.FAILED
+                    culprit, role, reason, status = side, side.spec.role, side.failure_reason(), RunStatus.FAILED
                     break
         stopped_by = self.stop_cause if role == "runner" and self.stop_cause is not StopCause.LOCK else None
-        return Outcome(status, role, reason, self.tap, self.target, self.states.states, elapsed, stopped_by)
+        return Outcome(status, role, reason, self.tap, self.target, self.states.states, elapsed, stopped_by,
+                       mappers=self.mappers, failed_name=culprit.spec.name if culprit else None)
 
     def _cut_short(self) -> bool:
         """Whether the stop took work away. A timeout after which both sides still finished
         by themselves with exit code 0 did not: the tap emitted all, the target read it all."""
         if self.interrupted or not self.timed_out:
             return True
-        return any(side.rc != ExitCode.OK or side.stopped_by_us for side in (self.tap, self.target))
-
-
-def _pidfd(pid: int) -> int | None:
-    opener = getattr(os, "pidfd_open", None)
-    if opener is None:
-        return None
-    try:
-        return int(opener(pid))
-    except OSError:
-        return None
+        return any(side.rc != ExitCode.OK or side.stopped_by_us for side in self.chain)
 
 
 def supervise(
@@ -372,16 +378,18 @@ def supervise(
     output: RunOutput,
     on_state: Callable[[dict[str, Any]], None],
     *,
+    mappers: Sequence[SideSpec] = (),
     timeout: float | None = None,
     grace: float = 10.0,
     lock_alive: Callable[[], bool] | None = None,
     on_tap_exit: Callable[[bool], None] | None = None,
     on_stop: Callable[[StopCause], None] | None = None,
 ) -> Outcome:
-    """Run the pair to the end and say how it went. Never leaves a child behind.
+    """Run tap | mappers | target to the end and say how it went. Never leaves a child behind.
 
-    ``on_tap_exit(ok)`` is called once the tap has exited: ok when it exited 0 on its own;
+    ``on_tap_exit(ok)`` is called once the tap and every mapper have exited: ok when each
+    exited 0 on its own;
     ``on_stop(cause)`` when the runner starts stopping the run ("SIGINT", "SIGTERM", "timeout").
     """
-    return _Supervisor(tap, target, output, on_state, timeout=timeout, grace=grace, lock_alive=lock_alive,
-                       on_tap_exit=on_tap_exit, on_stop=on_stop).run()
+    return _Supervisor(tap, target, output, on_state, mappers=mappers, timeout=timeout, grace=grace,
+                       lock_alive=lock_alive, on_tap_exit=on_tap_exit, on_stop=on_stop).run()

@@ -79,3 +79,37 @@ def test_meltano_run_lands_rows_and_stores_state() -> None:
     assert "unknown setting 'files[0].delimeter' (did you mean 'delimiter'?)" in invoked.stderr
     relanded = (PROJECT / "output" / "customers.jsonl").read_text().splitlines()
     assert len(relanded) == len(source_rows)
+
+
+def test_meltano_runs_mapper_sluice_as_a_mapping() -> None:
+    """`meltano run tap-csv mask-emails target-jsonl`: Meltano starts mapper-sluice with the
+    settings of its `mask-emails` mapping (examples/meltano/meltano.yml) between the two."""
+    import csv
+    import hashlib
+
+    shutil.rmtree(PROJECT / ".meltano", ignore_errors=True)
+    shutil.rmtree(PROJECT / "output", ignore_errors=True)
+    installed = meltano("install")
+    assert installed.returncode == 0, installed.stderr[-3000:]
+
+    result = meltano("run", "tap-csv", "mask-emails", "target-jsonl")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "unknown setting" not in result.stderr
+
+    # the oracle, from the CSV in plain Python: rows with a country, e-mail hashed, name dropped
+    with (ROOT / "examples" / "data" / "customers.csv").open(newline="") as fh:
+        source = [row for row in csv.DictReader(fh) if row["country"] != ""]
+    landed = [json.loads(line) for line in (PROJECT / "output" / "customers_masked.jsonl").read_text().splitlines()]
+    total = len((ROOT / "examples" / "data" / "customers.csv").read_text().strip().splitlines()) - 1
+    assert 0 < len(landed) < total  # the filter dropped some
+    assert sorted(r["id"] for r in landed) == sorted(int(row["id"]) for row in source)
+    by_id = {int(row["id"]): row for row in source}
+    for record in landed:
+        assert record["email"] == hashlib.sha256(by_id[record["id"]]["email"].encode()).hexdigest()
+        assert "name" not in record and record["country"] == by_id[record["id"]]["country"]
+    assert not (PROJECT / "output" / "customers.jsonl").exists()  # the stream went through the mapping
+
+    # the state went through the mapper: Meltano stored the target's echo of the tap's bookmark
+    state = meltano("state", "get", "dev:tap-csv-to-target-jsonl")
+    assert state.returncode == 0, state.stderr[-3000:]
+    assert json.loads(state.stdout.strip().splitlines()[-1])["singer_state"]["bookmarks"]["customers"]

@@ -370,7 +370,7 @@ def _project_keys(schema: Any) -> Iterator[str]:
         yield name
         yield from _project_keys(sub)
     yield from _project_keys(list((schema.get("patternProperties") or {}).values()))
-    for key in ("items", "additionalProperties", "anyOf", "oneOf", "allOf"):
+    for key in ("items", "additionalProperties", "anyOf", "oneOf", "allOf", "then", "else"):
         yield from _project_keys(schema.get(key))
 
 

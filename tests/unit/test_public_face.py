@@ -20,7 +20,7 @@ import pytest
 
 from tests.conftest import ROOT, pg_address
 
-FACES = ("protocol", "protocol.http", "protocol.pg")
+FACES = ("protocol", "protocol.http", "protocol.pg", "protocol.maps")
 
 
 def face_tables(package: str, source: str

@@ -91,4 +91,9 @@ def test_demo_project_file_runs(tmp_path: Path) -> None:
     jsonl = sluice(["--project", "examples/sluice.yml", "run", "demo-jsonl"], tmp_path)
     assert jsonl.returncode == 0, jsonl.stderr
     assert (tmp_path / "examples" / "output" / "customers.jsonl").stat().st_size > 0
+    masked = sluice(["--project", "examples/sluice.yml", "run", "demo-masked"], tmp_path)
+    assert masked.returncode == 0, masked.stderr
+    rows = [json.loads(line) for line in
+            (tmp_path / "examples" / "output" / "customers_masked.jsonl").read_text().splitlines()]
+    assert len(rows) == 50 and all(len(r["email"]) == 64 and "@" not in r["email"] and "name" not in r for r in rows)
     assert sluice(["--project", "examples/sluice.yml", "validate"], tmp_path).returncode == 0

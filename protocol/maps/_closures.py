@@ -1,0 +1,114 @@
+"""The leaf closures of compiled stream-map expressions (see :mod:`protocol.maps._expr`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+__all__ = [
+    "Expression", "Undefined", "compare1", "constant", "constant_of", "exact", "frame_lookup", "key_of", "record",
+    "record_lookup", "record_or",
+]
+
+Expression = Callable[[dict[str, Any]], Any]
+
+
+class Undefined(NameError):
+    """A name the record does not hold."""
+
+
+def exact(value: Any) -> Any:
+    """A number read from the record as singer-sdk's engine sees it: a float (orjson parses short
+    decimals to floats) becomes the Decimal of its shortest repr, the digits the input held, so
+    ``int(total * 100)`` is 1999 for 19.99 as in the SDK, not 1998."""
+    return Decimal(repr(value)) if value.__class__ is float else value
+
+
+def constant(value: Any) -> Expression:
+    def const(r: dict[str, Any]) -> Any:
+        return value
+    const.constant = (value,)  # type: ignore[attr-defined]
+    return const
+
+
+def constant_of(fn: Expression) -> tuple[Any] | None:
+    """``(value,)`` when ``fn`` is a constant; the fused closures below inline it."""
+    return getattr(fn, "constant", None)
+
+
+def key_of(fn: Expression) -> tuple[str, str] | None:
+    """``(key, name)`` when ``fn`` reads a property of the record; the fused closures inline the read."""
+    return getattr(fn, "record_key", None)
+
+
+def undefined(name: str, key: str) -> Undefined:
+    return Undefined(f"name {name!r} is not defined (the record has no property {key!r})")
+
+
+def record(r: dict[str, Any]) -> Any:
+    return r
+
+
+def record_lookup(key: str, name: str) -> Expression:
+    def lookup(r: dict[str, Any]) -> Any:
+        try:
+            value = r[key]
+        except KeyError:
+            raise undefined(name, key) from None
+        return Decimal(repr(value)) if value.__class__ is float else value
+    lookup.record_key = (key, name)  # type: ignore[attr-defined]
+    return lookup
+
+
+def compare1(op: Callable[[Any, Any], Any], left: Expression, right: Expression) -> Expression:
+    """``left <op> right``; a property compared with a constant (a filter's usual shape) in one call."""
+    found, const = key_of(left), constant_of(right)
+    if found is None or const is None:
+        return lambda r: op(left(r), right(r))
+    (key, name), (value,) = found, const
+
+    def compare(r: dict[str, Any]) -> Any:
+        try:
+            item = r[key]
+        except KeyError:
+            raise undefined(name, key) from None
+        return op(Decimal(repr(item)) if item.__class__ is float else item, value)
+    return compare
+
+
+def call1(function: Callable[[Any], Any], arg: Expression, *, digest: Any = None) -> Expression:
+    """``function(arg)``; of a property, in one call. ``digest`` (hashlib's sha256 or md5): the
+    function is the hex digest of its string's UTF-8 bytes, computed here without another call."""
+    found = key_of(arg)
+    if found is None:
+        return lambda r: function(arg(r))
+    key, name = found
+    if digest is not None:
+        def hexdigest(r: dict[str, Any]) -> Any:
+            try:
+                item = r[key]
+            except KeyError:
+                raise undefined(name, key) from None
+            return digest(item.encode()).hexdigest()
+        return hexdigest
+
+    def call(r: dict[str, Any]) -> Any:
+        try:
+            item = r[key]
+        except KeyError:
+            raise undefined(name, key) from None
+        return function(Decimal(repr(item)) if item.__class__ is float else item)
+    return call
+
+
+def record_or(key: str, default: Any) -> Expression:
+    """A function name: the record's property of that name shadows it, as in singer-sdk."""
+    def lookup(r: dict[str, Any]) -> Any:
+        return exact(r[key]) if key in r else default
+    return lookup
+
+
+def frame_lookup(frame: dict[str, Any], name: str) -> Expression:
+    """A comprehension variable, read from the frame its loop writes."""
+    return lambda r: frame[name]
