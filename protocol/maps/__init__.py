@@ -15,23 +15,19 @@ closures over a whitelist of Python syntax (see docs/stream-maps.md). Everything
 
 from typing import TYPE_CHECKING
 
-from protocol._face import lazy_attributes
+from protocol._face import lazy_attributes, lazy_table
 
-if TYPE_CHECKING:
-    from protocol.maps._errors import MapExpressionError
-    from protocol.maps._settings import MAP_SETTINGS
-    from protocol.maps._streammaps import StreamMaps
+if TYPE_CHECKING:  # what a type checker sees: the names declared below (``X as X`` re-exports them)
+    from protocol.maps._errors import MapExpressionError as MapExpressionError
+    from protocol.maps._settings import MAP_SETTINGS as MAP_SETTINGS
+    from protocol.maps._streammaps import StreamMaps as StreamMaps
 
-_LAZY: dict[str, tuple[str, str]] = {
-    "MAP_SETTINGS": ("protocol.maps._settings", "MAP_SETTINGS"),
-    "MapExpressionError": ("protocol.maps._errors", "MapExpressionError"),
-    "StreamMaps": ("protocol.maps._streammaps", "StreamMaps"),
-}
+_LAZY = lazy_table(__name__, {  # private module: its public names
+    "_errors": ["MapExpressionError"],
+    "_settings": ["MAP_SETTINGS"],
+    "_streammaps": ["StreamMaps"],
+})
 
 __getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
 
-__all__ = [
-    "MAP_SETTINGS",
-    "MapExpressionError",
-    "StreamMaps",
-]
+__all__ = sorted(_LAZY)

@@ -20,7 +20,7 @@ import orjson
 
 from protocol._cli import _connector_command, _start, run_cli
 from protocol._errors import ProtocolError
-from protocol._exitcodes import CONNECTOR_CODES, describe
+from protocol._exitcodes import CONNECTOR_CODES, describe_exit_codes
 from protocol._jsoncodec import _default as _jsoncodec_default
 from protocol._jsoncodec import dumps, needs_exact_parse
 from protocol._logs import setup_logging
@@ -158,7 +158,7 @@ def _pass(msg: Any, writer: MessageWriter) -> None:
 
 _SUMMARY = ("A Singer mapper: reads Singer lines on stdin (or --input), writes them mapped on stdout; STATE lines "
             "pass untouched. Settings: stream_maps, stream_map_config, flattening_enabled, flattening_max_depth "
-            f"(docs/stream-maps.md). Exit codes: {describe(CONNECTOR_CODES, connector=True, sep=', ')}.")
+            f"(docs/stream-maps.md). Exit codes: {describe_exit_codes(CONNECTOR_CODES, connector=True, sep=', ')}.")
 _TEST = ("Check the config (the stream maps): exit 0, or 2 listing every problem. --test=schema checks it against "
          "the settings schema only.")
 

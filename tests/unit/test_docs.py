@@ -248,9 +248,9 @@ def _module_file(name: str) -> Path | None:
 
 def _imported_modules(path: Path, module: str) -> Iterator[str]:
     tree = ast.parse(path.read_text())
-    # ``from protocol import X`` (or protocol.http, protocol.pg) loads X's module through the face's lazy table
-    lazy: dict[str, dict[str, tuple[str, str]]] = {
-        face: importlib.import_module(face)._LAZY for face in ("protocol", "protocol.http", "protocol.pg")}
+    # ``from protocol import X`` (or another face) loads X's module through the face's lazy table
+    faces = ("protocol", "protocol.http", "protocol.pg", "protocol.maps")
+    lazy: dict[str, dict[str, tuple[str, str]]] = {face: importlib.import_module(face)._LAZY for face in faces}
     skip: set[int] = set()
     for node in ast.walk(tree):  # imports under `if TYPE_CHECKING:` are not run
         if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
