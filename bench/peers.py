@@ -21,6 +21,7 @@ from pathlib import Path
 import orjson
 from checks import lines_check, metric_count_check
 from cmp_http import HTTP_COMPARISONS
+from cmp_maps import MAPS_COMPARISONS
 from cmp_runner import RUNNER_COMPARISONS
 from cmp_sql import SQL_COMPARISONS
 from cmp_taps_pg import TAP_PG_COMPARISONS
@@ -83,6 +84,7 @@ COMPARISONS: tuple[Comparison, ...] = (
     *SQL_COMPARISONS,      # issue 4: target-postgres, target-sqlite
     *TAP_PG_COMPARISONS,   # issue 5: tap-postgres
     *HTTP_COMPARISONS,     # issue 6: tap-rest, tap-github against a loopback API
+    *MAPS_COMPARISONS,     # issue 14: with maps / without maps
 )
 
 
