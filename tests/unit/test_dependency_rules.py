@@ -5,7 +5,7 @@
   file targets also targets/files), never another connector;
 - runner/ imports protocol/ only: it runs every connector as a program behind a pipe;
 - taps/, targets/ and runner/ use the kit through its public faces only: ``protocol``,
-  ``protocol.http`` and ``protocol.pg``, never a private module (``protocol._x``,
+  ``protocol.http``, ``protocol.pg`` and ``protocol.maps``, never a private module (``protocol._x``,
   ``protocol.http._x``); the kit's own modules and tests/ and bench/ may.
 """
 
@@ -21,7 +21,7 @@ from tests.conftest import ROOT
 OURS = ("protocol", "taps", "targets", "runner")
 SHARED_TARGET_CORES = ("targets.sql", "targets.files")
 #: what a connector or the runner may import of the kit
-PUBLIC_FACES = ("protocol", "protocol.http", "protocol.pg")
+PUBLIC_FACES = ("protocol", "protocol.http", "protocol.pg", "protocol.maps")
 
 
 def imports_in(source: str, filename: str = "<source>") -> list[str]:

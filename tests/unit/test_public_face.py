@@ -19,7 +19,7 @@ import pytest
 
 from tests.conftest import ROOT, pg_address
 
-FACES = ("protocol", "protocol.http", "protocol.pg")
+FACES = ("protocol", "protocol.http", "protocol.pg", "protocol.maps")
 
 
 def face_tables(source: str) -> tuple[list[str], dict[str, tuple[str, str]], dict[str, tuple[str, str]]]:

@@ -1,0 +1,5 @@
+"""python -m protocol.maps: the mapper-sluice program."""
+
+from protocol.maps._program import main
+
+main()

@@ -1,0 +1,197 @@
+"""The compiler's nodes for attributes, calls and comprehensions (mixed into :mod:`protocol.maps._expr`).
+
+Attributes are read only on record values, what the functions return, the ``datetime`` / ``json``
+namespaces and the datetime classes; on a dict a missing attribute falls back to the key, as in
+simpleeval (``record.id``). A call names one of the functions or a method of such a value; the
+methods that grow values have their sizes checked first, and every result is length-checked.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import TYPE_CHECKING, Any
+
+from protocol.maps import _limits as lim
+from protocol.maps._closures import Expression, constant, exact
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = ["CallNodes", "ComprehensionNodes"]
+
+
+def _attribute(value: Any, attr: str) -> Any:
+    if isinstance(value, lim.Namespace):
+        return value.attribute(attr)
+    if isinstance(value, lim.ALLOWED_METHOD_TYPES) or (isinstance(value, type) and value in lim.ALLOWED_CLASSES):
+        try:
+            return getattr(value, attr)
+        except AttributeError:
+            if isinstance(value, dict) and attr in value:
+                return value[attr]
+            raise
+    if value is None:
+        raise AttributeError(f"None has no attribute {attr!r}")
+    raise TypeError(f"attribute {attr!r} of a {type(value).__name__} is not available in a stream map")
+
+
+class CallNodes:
+    problems: list[str]
+    node: Callable[[ast.AST], Expression]
+    refuse: Callable[[str], Expression]
+
+    def attr_name(self, attr: str) -> bool:
+        if attr.startswith("_"):
+            self.problems.append(f"attribute {attr!r} is not allowed (names starting with '_' are refused)")
+            return False
+        if attr in lim.FORBIDDEN_METHODS:
+            self.problems.append(f"method {attr!r} is not allowed")
+            return False
+        return True
+
+    def n_Attribute(self, node: ast.Attribute) -> Expression:
+        attr = node.attr
+        if not self.attr_name(attr):
+            return constant(None)
+        target = self.node(node.value)
+        return lambda r: exact(_attribute(target(r), attr))
+
+    def arguments(self, node: ast.Call) -> tuple[list[Expression], list[tuple[str, Expression]]] | None:
+        if any(isinstance(arg, ast.Starred) for arg in node.args) or any(kw.arg is None for kw in node.keywords):
+            self.problems.append("'*' and '**' arguments are not allowed")
+            return None
+        return [self.node(arg) for arg in node.args], [(str(kw.arg), self.node(kw.value)) for kw in node.keywords]
+
+    def n_Call(self, node: ast.Call) -> Expression:
+        func = node.func
+        if isinstance(func, ast.Name):
+            if func.id not in lim.CALLABLE:
+                return self.refuse(f"{func.id}() is not a function a stream map can call "
+                                   f"(functions: {', '.join(sorted(lim.CALLABLE))})")
+            function = lim.FUNCTIONS[func.id]
+            parsed = self.arguments(node)
+            if parsed is None:
+                return constant(None)
+            args, kwargs = parsed
+            if not kwargs and len(args) == 1:
+                only = args[0]
+                return lambda r: lim.check_length(function(only(r)))
+            return lambda r: lim.check_length(function(*[a(r) for a in args], **{k: v(r) for k, v in kwargs}))
+        if not isinstance(func, ast.Attribute):
+            return self.refuse("only functions and methods can be called")
+        name = func.attr
+        if not self.attr_name(name):
+            return constant(None)
+        target = self.node(func.value)
+        parsed = self.arguments(node)
+        if parsed is None:
+            return constant(None)
+        args, kwargs = parsed
+
+        def method(r: dict[str, Any]) -> Any:
+            obj = target(r)
+            bound = _attribute(obj, name)
+            values = tuple(a(r) for a in args)
+            named = {k: v(r) for k, v in kwargs}
+            lim.check_call(name, obj, values, named)
+            return exact(lim.check_length(bound(*values, **named)))
+        return method
+
+
+class ComprehensionNodes:
+    problems: list[str]
+    scopes: list[dict[str, Any]]
+    node: Callable[[ast.AST], Expression]
+
+    def loops(self, generators: list[ast.comprehension]) -> Callable[[dict[str, Any], Callable[[], None]], None] | None:
+        """A driver running the comprehension's loops, calling ``emit`` for each innermost step."""
+        frame: dict[str, Any] = {}
+        names: set[str] = set()
+        steps: list[tuple[Expression, Callable[[Any], None], list[Expression]]] = []
+        first_iter = self.node(generators[0].iter)
+        self.scopes.append({"frame": frame, "names": names})
+        for i, gen in enumerate(generators):
+            if gen.is_async:
+                self.problems.append("async comprehensions are not allowed")
+                return None
+            iterable = first_iter if i == 0 else self.node(gen.iter)
+            bind = self.binder(gen.target, frame, names)
+            if bind is None:
+                return None
+            steps.append((iterable, bind, [self.node(cond) for cond in gen.ifs]))
+
+        def run(r: dict[str, Any], emit: Callable[[], None]) -> None:
+            count = [0]
+
+            def level(depth: int) -> None:
+                iterable, bind, conds = steps[depth]
+                for item in iterable(r):
+                    count[0] += 1
+                    if count[0] > lim.MAX_ITERATIONS:
+                        raise lim.LimitExceeded(f"comprehension past {lim.MAX_ITERATIONS} steps")
+                    bind(item)
+                    if all(cond(r) for cond in conds):
+                        if depth + 1 == len(steps):
+                            emit()
+                        else:
+                            level(depth + 1)
+            level(0)
+        return run
+
+    def binder(self, target: ast.expr, frame: dict[str, Any], names: set[str]) -> Callable[[Any], None] | None:
+        if isinstance(target, ast.Name) and not target.id.startswith("_"):
+            names.add(target.id)
+            key = target.id
+
+            def bind(item: Any) -> None:
+                frame[key] = item
+            return bind
+        if isinstance(target, ast.Tuple) and all(isinstance(e, ast.Name) and not e.id.startswith("_")
+                                                 for e in target.elts):
+            keys = [e.id for e in target.elts]  # type: ignore[attr-defined]
+            names.update(keys)
+
+            def unpack(item: Any) -> None:
+                values = tuple(item)
+                if len(values) != len(keys):
+                    raise ValueError(f"cannot unpack {len(values)} values into {len(keys)} names")
+                frame.update(zip(keys, values, strict=True))
+            return unpack
+        self.problems.append("a comprehension variable must be a name, or a tuple of names, not starting with '_'")
+        return None
+
+    def comprehension(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp,
+                      make: Callable[[list[Expression]], Callable[[dict[str, Any], Any], None]],
+                      empty: Callable[[], Any], parts: list[ast.expr]) -> Expression:
+        depth = len(self.scopes)
+        run = self.loops(node.generators)
+        if run is None:
+            del self.scopes[depth:]
+            return constant(None)
+        compiled = [self.node(part) for part in parts]
+        del self.scopes[depth:]
+        add = make(compiled)
+
+        def evaluate(r: dict[str, Any]) -> Any:
+            out = empty()
+            run(r, lambda: add(r, out))
+            return lim.check_length(out)
+        return evaluate
+
+    def n_ListComp(self, node: ast.ListComp) -> Expression:
+        return self.comprehension(node, lambda c: lambda r, out: out.append(c[0](r)), list, [node.elt])
+
+    def n_GeneratorExp(self, node: ast.GeneratorExp) -> Expression:  # evaluated eagerly, as a list
+        return self.comprehension(node, lambda c: lambda r, out: out.append(c[0](r)), list, [node.elt])
+
+    def n_SetComp(self, node: ast.SetComp) -> Expression:
+        return self.comprehension(node, lambda c: lambda r, out: out.add(c[0](r)), set, [node.elt])
+
+    def n_DictComp(self, node: ast.DictComp) -> Expression:
+        def make(c: list[Expression]) -> Callable[[dict[str, Any], Any], None]:
+            def put(r: dict[str, Any], out: dict[Any, Any]) -> None:
+                out[c[0](r)] = c[1](r)
+            return put
+        return self.comprehension(node, make, dict, [node.key, node.value])
+
+

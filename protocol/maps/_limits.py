@@ -1,0 +1,256 @@
+"""What a stream-map expression may compute, and how far: the functions, the operators, the bounds.
+
+Every operator that can grow a value is checked before it runs, so a hostile expression is
+refused instead of allocated: a power whose result would pass :data:`MAX_INT_BITS`, a string or
+sequence longer than :data:`MAX_LENGTH`, a shift past :data:`MAX_SHIFT`, a padding width or a
+``%`` / format-spec width past the limit, a comprehension looping more than
+:data:`MAX_ITERATIONS` times. The limits follow simpleeval's (MAX_STRING_LENGTH, MAX_POWER),
+which singer-sdk's engine uses, and are raised as :class:`LimitExceeded`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import operator
+import random
+import re
+from collections.abc import Callable
+from decimal import Context, Decimal
+from typing import Any
+
+__all__ = [
+    "ALLOWED_METHOD_TYPES",
+    "BINARY",
+    "FUNCTIONS",
+    "MAX_ITERATIONS",
+    "MAX_LENGTH",
+    "LimitExceeded",
+    "check_call",
+    "check_length",
+    "check_spec",
+]
+
+MAX_LENGTH = 100_000  # characters of a string, items of a sequence (simpleeval's MAX_STRING_LENGTH)
+MAX_INT_BITS = 4_000_000  # bits of an integer result of ** * << (simpleeval bounds the exponent at 4,000,000)
+MAX_SHIFT = 10_000
+MAX_ITERATIONS = 100_000  # loop steps of one comprehension, nested loops counted together
+_SIZED = (str, bytes, list, tuple, dict, set, frozenset)
+# a % directive asking for a width or precision of 6 digits or more, or one taken from the arguments
+_BIG_DIRECTIVE = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(?:\*|\d{6,}|\d*\.(?:\*|\d{6,}))")
+# a format spec (f"{x:>10}") with a width or precision of 6 digits or more
+_BIG_SPEC = re.compile(r"\d{6,}")
+
+#: methods that are never called (they reach attributes by name, or evaluate code)
+FORBIDDEN_METHODS = frozenset({"format", "format_map", "mro", "exec"})
+
+
+class LimitExceeded(ArithmeticError):
+    """An expression asked for more than the bounds allow (a huge power, an endless string)."""
+
+
+def check_length(value: Any) -> Any:
+    if isinstance(value, _SIZED) and len(value) > MAX_LENGTH:
+        raise LimitExceeded(f"result longer than {MAX_LENGTH} items")
+    return value
+
+
+def _bits(value: Any) -> int:
+    return value.bit_length() if isinstance(value, int) else 0
+
+
+def _repeat(seq: Any, times: Any) -> Any:
+    if isinstance(times, int) and times * len(seq) > MAX_LENGTH:
+        raise LimitExceeded(f"repeating a sequence past {MAX_LENGTH} items")
+    return seq * times
+
+
+def _mul(a: Any, b: Any) -> Any:
+    if isinstance(a, _SIZED):
+        return _repeat(a, b)
+    if isinstance(b, _SIZED):
+        return _repeat(b, a)
+    if _bits(a) + _bits(b) > MAX_INT_BITS:
+        raise LimitExceeded(f"integer product past {MAX_INT_BITS} bits")
+    return _arith(operator.mul, "multiply", a, b)
+
+
+def _add(a: Any, b: Any) -> Any:
+    if isinstance(a, _SIZED) and isinstance(b, _SIZED) and len(a) + len(b) > MAX_LENGTH:
+        raise LimitExceeded(f"concatenation past {MAX_LENGTH} items")
+    return _arith(operator.add, "add", a, b)
+
+
+def _pow(a: Any, b: Any) -> Any:
+    if isinstance(b, int) and not isinstance(b, bool):
+        if abs(b) > MAX_INT_BITS or (isinstance(a, int) and abs(a) > 1 and _bits(a) * b > MAX_INT_BITS):
+            raise LimitExceeded(f"power too large ({MAX_INT_BITS} bits at most)")
+    elif isinstance(b, (float, Decimal)) and isinstance(a, int) and abs(b) > MAX_INT_BITS:  # type: ignore[operator]
+        raise LimitExceeded(f"power too large ({MAX_INT_BITS} bits at most)")
+    return _arith(operator.pow, "power", a, b)
+
+
+def _shift(op: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    def shift(a: Any, b: Any) -> Any:
+        if isinstance(b, int) and abs(b) > MAX_SHIFT:
+            raise LimitExceeded(f"shift by more than {MAX_SHIFT}")
+        return op(a, b)
+
+    return shift
+
+
+def _mod(a: Any, b: Any) -> Any:
+    if isinstance(a, str):
+        if _BIG_DIRECTIVE.search(a):
+            raise LimitExceeded("a % width or precision of 6 digits or more, or taken from the arguments")
+        return check_length(a % b)
+    return _arith(operator.mod, "remainder", a, b)
+
+
+# Decimal arithmetic (numbers parsed exactly) runs at this precision, not the default 28 digits;
+# a Decimal meets a float as the float's shortest repr.
+_EXACT = Context(prec=100)
+
+
+def _arith(op: Callable[[Any, Any], Any], name: str, a: Any, b: Any) -> Any:
+    if a.__class__ is Decimal or b.__class__ is Decimal:
+        if a.__class__ is float:
+            a = Decimal(repr(a))
+        if b.__class__ is float:
+            b = Decimal(repr(b))
+        if isinstance(a, (Decimal, int)) and isinstance(b, (Decimal, int)):
+            return getattr(_EXACT, name)(a, b)
+    return op(a, b)
+
+
+def _divide(a: Any, b: Any) -> Any:
+    """Division of decimals at the default 28 digits, as in singer-sdk (it cannot be exact anyway)."""
+    if a.__class__ is Decimal or b.__class__ is Decimal:
+        if a.__class__ is float:
+            a = Decimal(repr(a))
+        if b.__class__ is float:
+            b = Decimal(repr(b))
+    return a / b
+
+
+def _plain(op: Callable[[Any, Any], Any], name: str) -> Callable[[Any, Any], Any]:
+    def arith(a: Any, b: Any) -> Any:
+        return _arith(op, name, a, b)
+
+    return arith
+
+
+BINARY: dict[type, Callable[[Any, Any], Any]] = {}
+
+
+def _fill_binary() -> None:
+    import ast  # only for the operator node types
+
+    BINARY.update({
+        ast.Add: _add, ast.Sub: _plain(operator.sub, "subtract"), ast.Mult: _mul,
+        ast.Div: _divide, ast.FloorDiv: _plain(operator.floordiv, "divide_int"),
+        ast.Mod: _mod, ast.Pow: _pow, ast.LShift: _shift(operator.lshift), ast.RShift: _shift(operator.rshift),
+        ast.BitAnd: operator.and_, ast.BitOr: operator.or_, ast.BitXor: operator.xor,
+    })
+
+
+_fill_binary()
+
+
+def check_spec(spec: str) -> str:
+    """A format spec (f"{x:>10}") with no huge width or precision."""
+    if _BIG_SPEC.search(spec):
+        raise LimitExceeded("a format width or precision of 6 digits or more")
+    return spec
+
+
+_WIDTH_METHODS = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs", "to_bytes"})
+
+
+def check_call(name: str, target: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """Refuse, before the call, a method whose arguments would build a value past the bounds."""
+    if name in _WIDTH_METHODS:
+        for value in (*args, *kwargs.values()):
+            if isinstance(value, int) and value > MAX_LENGTH:
+                raise LimitExceeded(f"{name}() with a size past {MAX_LENGTH}")
+    elif name == "replace" and isinstance(target, (str, bytes)) and len(args) >= 2:
+        old, new = args[0], args[1]
+        if isinstance(old, (str, bytes)) and isinstance(new, (str, bytes)):
+            count = target.count(old) if old else len(target) + 1  # type: ignore[arg-type]
+            if len(target) + count * len(new) > MAX_LENGTH:
+                raise LimitExceeded(f"replace() past {MAX_LENGTH} characters")
+
+
+def md5(text: str) -> str:
+    """The hex MD5 digest of a string's UTF-8 bytes (as singer-sdk's ``md5``)."""
+    return hashlib.md5(text.encode("utf-8")).hexdigest()  # a mask, not a signature
+
+
+def sha256(text: str) -> str:
+    """The hex SHA-256 digest of a string's UTF-8 bytes (as singer-sdk's ``sha256``)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _dumps(obj: Any, **options: Any) -> str:
+    indent = options.get("indent")
+    if (isinstance(indent, int) and indent > 100) or (isinstance(indent, str) and len(indent) > 100):
+        raise LimitExceeded("json.dumps() indent past 100")
+    return check_length(json.dumps(obj, default=_json_default, **options))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _loads(text: str | bytes) -> Any:
+    return json.loads(text)
+
+
+class Namespace:
+    """A module as an expression sees it: only the listed attributes, nothing else."""
+
+    __slots__ = ("_attrs", "_name")
+
+    def __init__(self, name: str, attrs: dict[str, Any]) -> None:
+        self._name = name
+        self._attrs = attrs
+
+    def attribute(self, attr: str) -> Any:
+        try:
+            return self._attrs[attr]
+        except KeyError:
+            raise AttributeError(f"{self._name}.{attr} is not available in a stream map") from None
+
+
+DATETIME = Namespace("datetime", {name: getattr(datetime, name) for name in (
+    "date", "datetime", "time", "timedelta", "timezone", "tzinfo", "MINYEAR", "MAXYEAR")})
+JSON = Namespace("json", {"dumps": _dumps, "loads": _loads})
+
+#: the names an expression may call (singer-sdk's set, with len)
+FUNCTIONS: dict[str, Any] = {
+    "md5": md5,
+    "sha256": sha256,
+    "datetime": DATETIME,
+    "json": JSON,
+    "bool": bool,
+    "int": int,
+    "float": float,
+    "str": str,
+    "len": len,
+    "rand": random.random,
+    "randint": lambda top: random.randint(0, top),
+}
+#: the plain functions among them (what a call may name)
+CALLABLE = frozenset(name for name, value in FUNCTIONS.items() if not isinstance(value, Namespace))
+
+#: values whose methods an expression may call (record values, and what the functions return)
+ALLOWED_METHOD_TYPES = (str, bytes, int, float, bool, Decimal, dict, list, tuple, set, frozenset,
+                        datetime.date, datetime.time, datetime.timedelta, datetime.tzinfo)
+#: classes reached through the datetime namespace, whose class methods may be called
+ALLOWED_CLASSES = frozenset({datetime.date, datetime.datetime, datetime.time, datetime.timedelta,
+                             datetime.timezone, datetime.tzinfo})

@@ -1,0 +1,139 @@
+"""StreamMaps: singer-sdk's stream maps, decided per stream when its SCHEMA arrives.
+
+    maps = StreamMaps.from_config(config, program="tap-x")   # None: nothing to do
+    for out in maps.schema(schema_message): writer.write_message(out)
+    for stream, record in maps.record(stream, record, line): writer.write_record(stream, record)
+
+For each input stream the outputs are resolved as the SDK resolves them: the stream itself (kept,
+mapped, or dropped by ``null`` or a top-level ``__else__: null``), renamed by ``__alias__``, plus one
+copy per entry whose ``__source__`` names it; an entry's key may be an fnmatch pattern. Each output
+holds its compiled expressions, its schema and, with flattening, its flattener.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping
+from typing import Any
+
+from protocol._errors import ConfigError, ProtocolError
+from protocol._messages import SchemaMessage
+from protocol.maps._expr import compile_expression
+from protocol.maps._output import Output, build_output
+from protocol.maps._spec import MapsConfig, MapSpec, parse_config
+
+__all__ = ["StreamMaps"]
+
+
+class StreamMaps:
+    """Stream maps and flattening for one program (see the module docstring)."""
+
+    def __init__(self, settings: MapsConfig, *, program: str) -> None:
+        self._settings = settings
+        self._program = program
+        self._outputs: dict[str, list[Output]] = {}
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], *, program: str) -> StreamMaps | None:
+        """None when nothing is asked for; ConfigError listing every problem of an invalid map."""
+        settings = parse_config(config, program=program)
+        return cls(settings, program=program) if settings.active else None
+
+    def schema(self, msg: SchemaMessage) -> list[SchemaMessage]:
+        """The SCHEMA messages for one incoming SCHEMA ([] when the stream is dropped)."""
+        outputs: list[Output] = []
+        problems: list[str] = []
+        for alias, spec, dropped in self._resolve(msg.stream):
+            if dropped:
+                outputs.append(Output.dropped(alias))
+                continue
+            outputs.append(self._output(msg, alias, spec, problems))
+        if problems:
+            raise ConfigError(f"{self._program}: invalid stream maps for stream '{msg.stream}'", problems)
+        self._outputs[msg.stream] = outputs
+        return [out.schema_message(msg.bookmark_properties) for out in outputs if not out.drop]
+
+    def _output(self, msg: SchemaMessage, alias: str, spec: MapSpec | None, problems: list[str]) -> Output:
+        depth = self._settings.flatten_depth
+        try:
+            return build_output(msg, alias, spec, depth, self._compile(msg.stream, alias), problems)
+        except ValueError as exc:  # flattening gave one column name twice
+            problems.append(f"stream '{alias}': {exc}")
+            return Output.dropped(alias)
+
+    def _compile(self, stream: str, alias: str) -> Any:
+        names = {"__stream_name__": alias, "__original_stream_name__": stream}
+        config = self._settings.map_config
+
+        def compile_one(text: str, prop: str | None) -> Any:
+            return compile_expression(text, prop=prop, config=config, names=names)
+        return compile_one
+
+    def _resolve(self, stream: str) -> list[tuple[str, MapSpec | None, bool]]:
+        """(output name, map or None, dropped) for each output of ``stream``, the stream's own first."""
+        outputs: list[tuple[str, MapSpec | None, bool]] = [(stream, None, self._settings.drop_others)]
+        for entry in self._settings.entries:
+            spec = entry.spec
+            source = entry.key
+            alias = entry.key
+            primary = True
+            if spec is not None and spec.source is not None:
+                source, primary = spec.source, False
+            elif spec is not None and spec.alias is not None:
+                alias = _alias(spec.alias, stream)
+            if stream != source:
+                if not fnmatch.fnmatch(stream, source):
+                    continue
+                if alias == source:
+                    alias = stream
+            item = (alias, spec, spec is None)
+            if primary:
+                outputs[0] = item
+            else:
+                outputs.append(item)
+        return outputs
+
+    def record(self, stream: str, record: dict[str, Any], line: int | None = None
+               ) -> list[tuple[str, dict[str, Any]]]:
+        """The (output stream, output record) pairs for one incoming record."""
+        outputs = self._outputs.get(stream)
+        if outputs is None:
+            raise ProtocolError(f"RECORD for stream '{stream}' before its SCHEMA", line=line, stream=stream)
+        if len(outputs) == 1:
+            out = outputs[0]
+            if out.drop:
+                return []
+            mapped = out.apply(record, line)
+            return [(out.name, mapped)] if mapped is not None else []
+        pairs = []
+        for out in outputs:
+            if not out.drop:
+                mapped = out.apply(record, line)
+                if mapped is not None:
+                    pairs.append((out.name, mapped))
+        return pairs
+
+    def streams(self, stream: str) -> list[str]:
+        """Output stream names of an input stream (ACTIVATE_VERSION / BATCH fan-out)."""
+        outputs = self._outputs.get(stream)
+        if outputs is None:
+            return [] if self._settings.drop_others and not self._named(stream) else [stream]
+        return [out.name for out in outputs if not out.drop]
+
+    def _named(self, stream: str) -> bool:
+        return any(entry.key == stream or fnmatch.fnmatch(stream, entry.key) for entry in self._settings.entries)
+
+    def output_schema(self, stream: str) -> list[dict[str, Any]]:
+        """The schemas of a stream's outputs (for tests and --about)."""
+        return [out.schema for out in self._outputs.get(stream, []) if not out.drop]
+
+
+def _alias(text: str, stream: str) -> str:
+    """An ``__alias__``: an expression of ``__stream_name__`` (``__stream_name__ + '_v2'``) when it
+    evaluates to a name, else the name as written (the SDK falls back to the text the same way)."""
+    try:
+        value = compile_expression(text, prop=None, config={}, names={"__stream_name__": stream})({})
+    except (ValueError, ArithmeticError, LookupError, TypeError, NameError):
+        return text
+    return value if isinstance(value, str) and value else text
+

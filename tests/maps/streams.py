@@ -1,0 +1,122 @@
+"""Canned Singer input for the stream-map tests: three streams, nested objects, nulls, unicode,
+integers past 64 bits and decimals past a float's digits, STATE and ACTIVATE_VERSION lines."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import exe
+
+HERE = Path(__file__).resolve().parent
+REFERENCE = HERE / "sdk_reference_mapper.py"
+
+USERS_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "email": {"type": ["string", "null"]},
+        "name": {"type": "string"},
+        "ssn": {"type": ["string", "null"]},
+        "age": {"type": ["integer", "null"]},
+        "score": {"type": ["number", "null"]},
+        "big": {"type": "integer"},
+        "amount": {"type": "number"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "tags": {"type": "array", "items": {"type": "string"}},
+        "address": {
+            "type": ["object", "null"],
+            "properties": {
+                "city": {"type": "string"},
+                "geo": {"type": "object", "properties": {"lat": {"type": "number"}, "lon": {"type": "number"},
+                                                          "meta": {"type": "object",
+                                                                   "properties": {"src": {"type": "string"}}}}},
+                "lines": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+        "prefs": {"type": "object"},
+    },
+    "required": ["id", "ssn"],
+}
+ORDERS_SCHEMA = {
+    "type": "object",
+    "properties": {"id": {"type": "integer"}, "user_id": {"type": "integer"}, "total": {"type": "number"},
+                   "status": {"type": "string"}},
+}
+EVENTS_SCHEMA = {"type": "object", "properties": {"kind": {"type": "string"}, "payload": {"type": "string"}}}
+
+_USERS = [
+    '{"id": 1, "email": "Ada@Example.com", "name": "Ada Lovelace", "ssn": "111-22-3333", "age": 36, '
+    '"score": 9.5, "big": 18446744073709551617, "amount": 12345678901234567890.123456789, '
+    '"created_at": "2024-01-02T03:04:05+00:00", "tags": ["math", "poet"], '
+    '"address": {"city": "London", "geo": {"lat": 51.5, "lon": -0.12, "meta": {"src": "gps"}}, '
+    '"lines": ["12 St James", "Flat 2"]}, "prefs": {"theme": "dark", "n": [1, 2]}}',
+    '{"id": 2, "email": null, "name": "Zoë Ünïcødé 漢字", "ssn": null, "age": null, "score": null, '
+    '"big": -99999999999999999999999, "amount": 0.1, "created_at": "2023-12-31T23:59:59+00:00", '
+    '"tags": [], "address": null, "prefs": {}}',
+    '{"id": 3, "email": "grace@navy.mil", "name": "Grace", "ssn": "999-88-7777", "age": 85, "score": 7.25, '
+    '"big": 42, "amount": 3.5, "created_at": "2020-06-15T12:00:00+00:00", "tags": ["cobol"], '
+    '"address": {"city": "Arlington", "geo": {"lat": 38.88, "lon": -77.1, "meta": {"src": "map"}}, "lines": []}, '
+    '"prefs": {"emoji": "\\ud83d\\ude00"}}',
+]
+_ORDERS = ['{"id": 10, "user_id": 1, "total": 19.99, "status": "paid"}',
+           '{"id": 11, "user_id": 3, "total": 5, "status": "open"}']
+_EVENTS = ['{"kind": "click", "payload": "a"}', '{"kind": "click", "payload": "a"}',
+           '{"kind": "view", "payload": "b"}']
+
+
+def _schema(stream: str, schema: dict[str, Any], keys: list[str]) -> str:
+    return json.dumps({"type": "SCHEMA", "stream": stream, "schema": schema, "key_properties": keys})
+
+
+def _records(stream: str, bodies: list[str]) -> list[str]:
+    return [f'{{"type": "RECORD", "stream": "{stream}", "record": {body}}}' for body in bodies]
+
+
+def input_lines() -> bytes:
+    lines = [
+        _schema("users", USERS_SCHEMA, ["id"]),
+        _schema("orders", ORDERS_SCHEMA, ["id"]),
+        _schema("events", EVENTS_SCHEMA, []),
+        '{"type": "ACTIVATE_VERSION", "stream": "users", "version": 7}',
+        *_records("users", _USERS[:2]),
+        '{"type": "STATE", "value": {"bookmarks": {"users": {"id": 2}}}}',
+        *_records("orders", _ORDERS),
+        *_records("users", _USERS[2:]),
+        *_records("events", _EVENTS),
+        '{"type": "STATE", "value": {"bookmarks": {"users": {"id": 3}, "orders": {"id": 11}}}}',
+    ]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def run(program: list[str], config: dict[str, Any], tmp: Path, data: bytes | None = None
+        ) -> subprocess.CompletedProcess[bytes]:
+    path = tmp / "maps.json"
+    path.write_text(json.dumps(config))
+    return subprocess.run([*program, "--config", str(path)], input=input_lines() if data is None else data,
+                          capture_output=True, timeout=120, check=False)
+
+
+def ours() -> list[str]:
+    return [exe("mapper-sluice")]
+
+
+def reference() -> list[str]:
+    return [sys.executable, str(REFERENCE)]
+
+
+def parsed(stdout: bytes) -> list[dict[str, Any]]:
+    """The output lines as values to compare: numbers exact, empty optional fields dropped."""
+    out = []
+    for line in stdout.decode().splitlines():
+        msg = json.loads(line, parse_float=Decimal)
+        if msg.get("type") == "SCHEMA":
+            msg["key_properties"] = msg.get("key_properties") or []
+            if not msg.get("bookmark_properties"):
+                msg.pop("bookmark_properties", None)
+        out.append({k: v for k, v in msg.items() if v is not None})
+    return out

@@ -1,0 +1,119 @@
+"""Hostile map expressions are refused when the config is read, or stopped by a bound before they
+grow: never executed. A refusal is a ConfigError listing the problem; a bound that trips on a
+record is a MapExpressionError naming the stream, the property and the line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from protocol import ConfigError, SchemaMessage
+from protocol.maps import MapExpressionError, StreamMaps
+
+SCHEMA = SchemaMessage("s", {"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"},
+                                                              "tags": {"type": "array"}}}, ["id"])
+RECORD = {"id": 1, "name": "ada", "tags": ["a", "b"]}
+
+REFUSED_AT_CONFIG = [
+    "__import__('os').system('touch {marker}')",
+    "().__class__.__bases__[0].__subclasses__()",
+    "name.__class__",
+    "md5.__globals__",
+    "record.__class__.__init__.__globals__",
+    "[c for c in ().__class__.__base__.__subclasses__()]",
+    "open('{marker}', 'w')",
+    "eval(\"open('{marker}', 'w')\")",
+    "exec('import os')",
+    "getattr(name, 'upper')",
+    "globals()",
+    "type(name)",
+    "(lambda: 1)()",
+    "'{{0.__class__}}'.format(name)",
+    "'{{x}}'.format_map(record)",
+    "_secret",
+    "name._private",
+    "[*tags]",
+    "md5(**record)",
+    "(x := 1)",
+    "tags[0](1)",
+    "import os",
+    "1 +",
+]
+
+BOUNDED_AT_RUN = [
+    "9**9**9",
+    "10**10**10",
+    "2**40000000",
+    "'a' * 10**9",
+    "[0] * 10**9",
+    "name * 10**8",
+    "'a' * 99999 + 'b' * 99999",
+    "'%999999999d' % 1",
+    "'%*d' % (10**9, 1)",
+    "f'{name:>999999999}'",
+    "name.ljust(10**10)",
+    "name.center(10**9)",
+    "name.zfill(10**9)",
+    "(1).to_bytes(10**9, 'big')",
+    "json.dumps(record, indent=10**9)",
+    "('a' * 100000).replace('a', 'aaaa')",
+    "[x for x in 'a' * 100000 for y in 'b' * 100000]",
+    "1 << 10**9",
+    "(10**1000000) * (10**1000000) * (10**1000000) * (10**1000000) * (10**1000000)",
+    "datetime.sys",
+    "json.decoder",
+    "datetime.datetime.now.__self__",
+]
+
+
+def _maps(expression: str) -> StreamMaps:
+    maps = StreamMaps.from_config({"stream_maps": {"s": {"x": expression}}}, program="test")
+    assert maps is not None
+    return maps
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("expression", REFUSED_AT_CONFIG)
+def test_refused_when_the_config_is_read(expression: str, tmp_path: Path) -> None:
+    marker = tmp_path / "executed"
+    with pytest.raises(ConfigError) as caught:
+        _maps(expression.format(marker=marker))
+    assert caught.value.problems and all("stream_maps.s.x" in p for p in caught.value.problems)
+    assert not marker.exists()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("expression", BOUNDED_AT_RUN)
+def test_bounded_on_the_record(expression: str) -> None:
+    try:
+        maps = _maps(expression)
+    except ConfigError:  # refused even earlier: as good
+        return
+    maps.schema(SCHEMA)
+    with pytest.raises(MapExpressionError) as caught:
+        maps.record("s", dict(RECORD), 12)
+    text = str(caught.value)
+    assert text.startswith("line 12, stream 's', field 'x': ") and "\n" not in text
+
+
+def test_a_refused_expression_is_named_with_the_others() -> None:
+    config: dict[str, Any] = {"stream_maps": {"a": {"x": "__import__('os')", "y": "name.__dict__"},
+                                              "b": {"__filter__": "exec('1')"}}}
+    with pytest.raises(ConfigError) as caught:
+        StreamMaps.from_config(config, program="test")
+    problems = caught.value.problems
+    assert len(problems) == 3
+    assert any(p.startswith("stream_maps.a.x: ") for p in problems)
+    assert any(p.startswith("stream_maps.a.y: ") for p in problems)
+    assert any(p.startswith("stream_maps.b.__filter__: ") for p in problems)
+
+
+def test_the_same_growth_within_the_bounds_is_computed() -> None:
+    maps = StreamMaps.from_config({"stream_maps": {"s": {"x": "'ab' * 1000", "y": "2 ** 100", "z": "name.ljust(10)",
+                                                         "w": "'%5d' % id"}}}, program="test")
+    assert maps is not None
+    maps.schema(SCHEMA)
+    [(_, out)] = maps.record("s", dict(RECORD), 1)
+    assert out["x"] == "ab" * 1000 and out["y"] == 2**100 and out["z"] == "ada       " and out["w"] == "    1"

@@ -1,0 +1,56 @@
+"""Big integers and long decimals keep every digit through maps, where singer-sdk's engine rounds.
+
+The SDK computes with the default decimal context (28 significant digits); mapper-sluice keeps
+the digits of the input through passthrough, flattening and exact arithmetic (+, -, *).
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+from tests.maps.streams import ours, reference, run
+
+AMOUNT = "12345678901234567890.123456789"  # 29 significant digits: past a float and past the SDK's 28
+DOUBLE = "24691357802469135780.246913578"  # AMOUNT * 2, every digit
+BIG = "18446744073709551617"  # 2**64 + 1
+LINES = (
+    '{"type":"SCHEMA","stream":"t","schema":{"type":"object","properties":{"id":{"type":"integer"},'
+    '"amount":{"type":"number"},"big":{"type":"integer"},"nested":{"type":"object","properties":'
+    '{"x":{"type":"number"},"deep":{"type":"object","properties":{"y":{"type":"number"}}}}}}},"key_properties":["id"]}\n'
+    f'{{"type":"RECORD","stream":"t","record":{{"id":1,"amount":{AMOUNT},"big":{BIG},'
+    f'"nested":{{"x":{AMOUNT},"deep":{{"y":{AMOUNT}}}}}}}}}\n'
+).encode()
+CONFIG = {"stream_maps": {"t": {"double": "amount * 2", "sum": "amount + amount", "next": "big + 1",
+                                 "bigger": "big * big"}},
+          "flattening_enabled": True, "flattening_max_depth": 1}
+
+
+def _record(stdout: bytes) -> tuple[dict[str, object], str]:
+    for line in stdout.decode().splitlines():
+        msg = json.loads(line, parse_float=Decimal)
+        if msg["type"] == "RECORD":
+            return msg["record"], line
+    raise AssertionError("no RECORD in the output")
+
+
+def test_ours_keeps_every_digit(tmp_path: Path) -> None:
+    done = run(ours(), CONFIG, tmp_path, LINES)
+    assert done.returncode == 0, done.stderr.decode()
+    record, line = _record(done.stdout)
+    amount = Decimal(AMOUNT)
+    assert record["amount"] == amount and f'"amount":{AMOUNT}' in line
+    assert record["double"] == Decimal(DOUBLE) == record["sum"]
+    assert f'"double":{DOUBLE}' in line
+    assert record["big"] == int(BIG) and record["next"] == int(BIG) + 1 and record["bigger"] == int(BIG) ** 2
+    assert record["nested__x"] == amount
+    assert record["nested__deep"] == '{"y":' + AMOUNT + "}"  # below the depth: JSON text, digits intact
+
+
+def test_the_sdk_rounds_where_ours_does_not(tmp_path: Path) -> None:
+    done = run(reference(), CONFIG, tmp_path, LINES)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    record, _ = _record(done.stdout)
+    assert record["double"] != Decimal(DOUBLE)  # the SDK's 28-digit context rounds
+    assert record["amount"] == Decimal(AMOUNT)  # passthrough is exact in both
