@@ -14,8 +14,8 @@ import pytest
 
 from protocol import ConfigError, load_config
 from protocol.http import HTTP_SETTINGS, HttpSettings, PaginationSettings, RetryPolicy
-from protocol.maps import MAP_SETTINGS
 from protocol.http._paginators import PAGINATION_SCHEMA
+from protocol.maps import MAP_SETTINGS
 from taps.csv.settings import FILE_SCHEMA, CsvSettings, FileSpec
 from taps.csv.settings import SETTINGS as CSV_SETTINGS
 from taps.csv.tap import TapCsv
