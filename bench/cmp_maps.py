@@ -26,7 +26,7 @@ BENCH_MAPS: dict[str, Any] = {
         "__filter__": "id > 0",
         "name": "sha256(name)",
         "email": "sha256(email)",
-        "note_len": "len(note or '')",
+        "note_len": "int(len(note or ''))",
     }},
 }
 WITHOUT = "without maps"

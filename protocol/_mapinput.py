@@ -23,6 +23,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from protocol._batchfiles import batch_records
 from protocol._jsoncodec import dumps, loads
 from protocol._lane import Lane, RecordRun, choose_lane
@@ -83,28 +85,45 @@ class MappedInput:
     def _run(self, run: RecordRun) -> Iterator[RecordMessage | RecordRun]:
         """One input run as output runs (one per output stream), or RECORDs where a run cannot be."""
         records = loads(b"[" + bytes(run.records).replace(b"\n", b",") + b"]")  # exact: the bytes, not values
-        extracted = run.extracted
         record = self.maps.record
-        outs: dict[str, list[dict[str, Any]]] = {}
-        stamps: dict[str, list[str | None]] = {}
-        line = run.first_line
+        stream = run.stream
+        if run.extracted is None:  # the usual run: the output records in order, no per-record stamps
+            pairs: list[tuple[str, dict[str, Any]]] = []
+            for line, values in enumerate(records, run.first_line):
+                pairs += record(stream, values, line)
+            names = {name for name, _ in pairs}
+            if len(names) == 1:
+                yield from self._output(names.pop(), [out for _, out in pairs], None, run)
+                return
+            grouped: dict[str, list[dict[str, Any]]] = {}
+            for name, out in pairs:
+                grouped.setdefault(name, []).append(out)
+            for name, outs in grouped.items():
+                yield from self._output(name, outs, None, run)
+            return
+        yield from self._stamped(run, records)
+
+    def _stamped(self, run: RecordRun, records: list[dict[str, Any]]) -> Iterator[RecordMessage | RecordRun]:
+        """A run whose records carry time_extracted: each output record keeps its own."""
+        assert run.extracted is not None
+        outs: dict[str, tuple[list[dict[str, Any]], list[str | None]]] = {}
+        record = self.maps.record
         for k, values in enumerate(records):
-            for stream, out in record(run.stream, values, line + k):
-                kept = outs.get(stream)
-                if kept is None:
-                    kept = outs[stream] = []
-                    stamps[stream] = []
+            for name, out in record(run.stream, values, run.first_line + k):
+                kept, stamps = outs.setdefault(name, ([], []))
                 kept.append(out)
-                if extracted is not None:
-                    stamps[stream].append(extracted[k])
-        for stream, kept in outs.items():
-            yield from self._output(stream, kept, stamps[stream] if extracted is not None else None, run)
+                stamps.append(run.extracted[k])
+        for name, (kept, stamps) in outs.items():
+            yield from self._output(name, kept, stamps, run)
 
     def _output(self, stream: str, records: list[dict[str, Any]], extracted: list[str | None] | None,
                 run: RecordRun) -> Iterator[RecordMessage | RecordRun]:
         lane = self.target.lanes.get(stream)
         if lane is not None and lane.decoder is not None:
-            encoded = b"\n".join([dumps(r) for r in records])
+            try:
+                encoded = b"\n".join(map(orjson.dumps, records))
+            except TypeError:  # Decimals, integers beyond 64 bits, very deep values: the exact encoder
+                encoded = b"\n".join([dumps(r) for r in records])
             values = _decode(lane, encoded)
             if values is not None and len(values) == len(records):
                 yield RecordRun(stream, encoded, len(records), run.first_line, values, run.version, extracted)
