@@ -98,3 +98,33 @@ def test_mapped_lanes_match_the_engine_applied_record_by_record(fast: bool, tmp_
     assert [r["big"] for r in expected["orders_copy"] if r["id"] == 500] == [2**70 + 500]
     assert any(r["amount"] == Decimal("1234.34") for r in orders)
     assert [json.loads(s) for s in done.stdout.splitlines()][-1] == {"at": 3000}
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast-lane", "reference-lane"])
+def test_an_expression_failing_on_a_record_names_its_line(fast: bool, tmp_path: Path) -> None:
+    maps = {"stream_maps": {"orders": {"ratio": "int(100 // (id - 1500))"}}}
+    dest = make("jsonl", tmp_path, None, **maps)
+    data = stream_bytes()
+    line = 1 + next(n for n, raw in enumerate(data.splitlines(), 1) if b'"id": 1500,' in raw) - 1
+    done = dest.load(data, fast=fast)
+    assert done.returncode == 1
+    errors = [ln for ln in done.stderr.decode().splitlines() if "| ERROR" in ln]
+    assert len(errors) == 1 and "Traceback" not in done.stderr.decode()
+    assert f"line {line}" in errors[0] and "orders" in errors[0] and "ratio" in errors[0], errors[0]
+
+
+def test_batch_records_are_mapped(tmp_path: Path) -> None:
+    batch = tmp_path / "part-1.jsonl"
+    rows = [{"id": i, "email": f"b{i}@example.org", "big": i, "meta": {"tag": "x", "n": i}} for i in range(1, 6)]
+    batch.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    data = (_line({"type": "SCHEMA", "stream": "orders", "schema": SCHEMA, "key_properties": ["id"]})
+            + _line({"type": "BATCH", "stream": "orders", "encoding": {"format": "jsonl", "compression": "none"},
+                     "manifest": [batch.as_uri()]}))
+    dest = make("jsonl", tmp_path, None, **MAPS)
+    done = dest.load(data)
+    assert done.returncode == 0, done.stderr.decode()
+    orders = [exact(line) for line in (dest.out / "orders.jsonl").read_text().splitlines()]
+    assert [(r["id"], r["email"], r["meta__n"]) for r in orders] == [
+        (i, hashlib.sha256(f"b{i}@example.org".encode()).hexdigest(), i) for i in (1, 2, 4, 5)]
+    copies = [exact(line) for line in (dest.out / "orders_copy.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in copies] == [1, 2, 3, 4, 5]
