@@ -4,7 +4,8 @@
     python docs/gen_readmes.py --check  # exit 1, naming each README, when one is out of date
 
 The connectors are the ``[project.scripts]`` of pyproject.toml that live in ``taps/`` or
-``targets/``; each one's README is ``README.md`` beside its module. The section between the
+``targets/``, and the mapper ``mapper-sluice`` (``protocol/maps/``); each one's README is
+``README.md`` beside its module. The section between the
 two markers is generated (the same table ``--about --format markdown`` prints, nested settings
 included); everything outside it is hand-written and left alone. A README without the markers
 gets the section appended.
@@ -40,12 +41,12 @@ class ConnectorDoc:
 
 
 def connectors(root: Path = ROOT) -> list[ConnectorDoc]:
-    """Every tap and target of pyproject.toml's ``[project.scripts]``, with its settings schema."""
+    """Every tap, target and mapper of pyproject.toml's ``[project.scripts]``, with its settings schema."""
     scripts = tomllib.loads((root / "pyproject.toml").read_text())["project"]["scripts"]
     found = []
     for name, target in sorted(scripts.items()):
         module_name = target.split(":")[0]
-        if not module_name.startswith(("taps.", "targets.")):
+        if not module_name.startswith(("taps.", "targets.", "protocol.maps.")):
             continue
         module = importlib.import_module(module_name)
         cls: Any = next((obj for obj in vars(module).values()

@@ -22,6 +22,7 @@ from protocol._errors import ProtocolError
 from protocol._logs import setup_logging
 from protocol._messages import ActivateVersionMessage, BatchMessage, RecordMessage, SchemaMessage, StateMessage
 from protocol._reader import MessageReader
+from protocol._settings_check import with_kit_settings
 from protocol._writer import MessageWriter
 from protocol.maps._settings import MAP_SETTINGS
 from protocol.maps._streammaps import StreamMaps
@@ -36,7 +37,7 @@ class MapperSluice:
     description = ("Applies stream maps (rename, filter, mask, drop, copy streams; computed properties) and "
                    "schema flattening to a Singer stream, compatible with singer-sdk's stream maps.")
     capabilities: ClassVar[list[str]] = ["about", "stream-maps", "schema-flattening", "activate-version"]
-    settings_schema: ClassVar[dict[str, Any]] = {"type": "object", "properties": MAP_SETTINGS}
+    settings_schema: ClassVar[dict[str, Any]] = with_kit_settings({"type": "object", "properties": MAP_SETTINGS})
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config

@@ -21,7 +21,7 @@ def test_shipped_registry_loads_with_ours_first_and_at_least_20_public_connector
     assert len({e.name for e in public}) >= 20
     assert {e.kind for e in public} == {"tap", "target"}
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    ours = sorted(name for name in scripts if name != "sluice")
+    ours = sorted(name for name in scripts if name.startswith(("tap-", "target-")))  # mappers have no entry yet
     for name in ours:
         default = registry.get(name)
         assert (default.variant, default.pip_url, default.executable) == ("sluice", None, name)
@@ -42,7 +42,10 @@ def test_no_secret_setting_carries_a_value() -> None:
                 assert skeleton[setting.name] == "${" + f"{entry.name}_{setting.name}".upper().replace("-", "_") + "}"
 
 
-@pytest.mark.parametrize("doc", CONNECTORS, ids=[doc.name for doc in CONNECTORS])
+TAPS_AND_TARGETS = [doc for doc in CONNECTORS if doc.name.startswith(("tap-", "target-"))]
+
+
+@pytest.mark.parametrize("doc", TAPS_AND_TARGETS, ids=[doc.name for doc in TAPS_AND_TARGETS])
 def test_our_entries_agree_with_the_settings_schema(doc: Any) -> None:
     entry = load_registry([BUILTIN]).get(doc.name)
     props = doc.settings_schema["properties"]
