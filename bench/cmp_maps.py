@@ -1,88 +1,99 @@
-"""Issue 14: what stream maps cost a connector, "with maps / without maps" on the same input.
+"""Issue 14: stream maps. ``mapper-sluice`` against singer-sdk's own engine and an orjson floor.
 
-The map set is the issue's: 1 alias (bench -> orders), 1 filter (``id > 0``: every record is
-evaluated and kept, so both sides write the same rows), 2 sha256-masked properties (name, email)
-and 1 new computed property (``note_len``). Each comparison runs our connector with the map set
-and without it, alternately; the goal is at most 1.5x the time without maps (overhead <= 50%).
+mapper: the bench stream through a map set of 1 alias, 1 filter, 2 masked properties (sha256) and
+1 new computed property, by
+- ours, ``mapper-sluice``;
+- the reference, singer-sdk's ``PluginMapper`` behind an ``InlineMapper`` (the few lines of
+  Meltano's meltano-map-transform: tests/maps/sdk_reference_mapper.py), in its own venv;
+- the floor, tools/orjson_map_floor.py: read, ``orjson.loads``, ``orjson.dumps``, write per line.
+Every side reads the stream file on stdin and writes its output to a file (``sh -c 'exec ...'``);
+the check counts the mapped RECORD lines (the floor's: every line).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import orjson
-import pgbench
-from checks import Check, lines_check, metric_count_check
-from cmp_sql import ours_pg
-from datagen import Dataset
-from model import Comparison, Goal, Program
+from datagen import Dataset, read_lines
+from model import Comparison, Goal, Program, Venv
 
-__all__ = ["BENCH_MAPS", "MAPS_COMPARISONS"]
+__all__ = ["MAPS", "MAPS_COMPARISONS"]
 
-BENCH_MAPS: dict[str, Any] = {
-    "stream_maps": {"bench": {
-        "__alias__": "orders",
-        "__filter__": "id > 0",
-        "name": "sha256(name)",
-        "email": "sha256(email)",
-        "note_len": "int(len(note or ''))",
-    }},
-}
-WITHOUT = "without maps"
-MAPS_PG, PLAIN_PG = "bench_sluice_maps", "bench_sluice_nomaps"
-
-
-def _pg_check(schema: str, table: str) -> Check:
-    def check(_out: Path, _stderr: Path, ds: Dataset) -> str:
-        counted = pgbench.count_rows(schema, table)
-        if isinstance(counted, str):
-            return counted
-        rows, ids = counted
-        if rows == ids == ds.records:
-            return ""
-        return f"{schema}.{table} holds {rows} rows ({ids} ids), expected {ds.records}"
-    return check
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE = ROOT / "tests" / "maps" / "sdk_reference_mapper.py"
+FLOOR = Path(__file__).resolve().parent / "tools" / "orjson_map_floor.py"
+OUTPUT = "mapped.singer"
+ALIAS = "bench_masked"
+MAPS = {"stream_maps": {"bench": {
+    "__alias__": ALIAS,
+    "__filter__": "quantity >= 10",
+    "email": "sha256(email)",
+    "name": "sha256(name)",
+    "domain": "email.split('@')[-1]",
+}}}
+SDK_MAPPER = Venv("singer-sdk-mapper", ("singer-sdk==0.54.9",),
+                  note="singer-sdk's PluginMapper behind an InlineMapper (tests/maps/sdk_reference_mapper.py), "
+                       "as meltano-map-transform runs it")
 
 
-def _fresh(schema: str) -> Any:
-    return lambda _ds: pgbench.fresh_schema(schema)
+def _wrapped(command: list[str], out: Path, ds: Dataset) -> list[str]:
+    """``sh -c 'exec CMD --config C < stream > out/mapped.singer'``: the config written beside the output."""
+    config = out / "maps.json"
+    config.write_bytes(orjson.dumps(MAPS))
+    script = 'c=$1 i=$2 o=$3; shift 3; exec "$@" --config "$c" < "$i" > "$o"'
+    return ["sh", "-c", script, "map", str(config), str(ds.stream_path), str(out / OUTPUT), *command]
 
 
-def _jsonl(maps: bool) -> Any:
-    return lambda out, _ds: {"destination_path": str(out), "do_timestamp_file": False, **(BENCH_MAPS if maps else {})}
+_KEPT: dict[Path, int] = {}
 
 
-def _tap_csv(maps: bool) -> Any:
-    return lambda _out, ds: {**orjson.loads(ds.tap_csv_config.read_bytes()), **(BENCH_MAPS if maps else {})}
+def _expected(ds: Dataset) -> int:
+    """How many records the filter keeps (read once per data set, outside any timing)."""
+    if ds.stream_path not in _KEPT:
+        kept = 0
+        for line in read_lines(ds.stream_path):
+            msg = orjson.loads(line)
+            if msg.get("type") == "RECORD" and msg["record"]["quantity"] >= 10:
+                kept += 1
+        _KEPT[ds.stream_path] = kept
+    return _KEPT[ds.stream_path]
 
 
-_jsonl_rows = lines_check("*.jsonl", header=False)
-_GOAL = (Goal("overhead", 50, WITHOUT, "without maps (<= 1.5x)"),)
+def _records(out: Path) -> tuple[int, int]:
+    """(all RECORD lines, RECORD lines of the alias) in the output."""
+    total = mapped = 0
+    marker = f'"stream":"{ALIAS}"'.encode()
+    with (out / OUTPUT).open("rb") as fh:
+        for line in fh:
+            if b'"type":"RECORD"' in line or b'"type": "RECORD"' in line:
+                total += 1
+                mapped += marker in line.replace(b'": "', b'":"')
+    return total, mapped
+
+
+def _mapped_check(out: Path, _stderr: Path, ds: Dataset) -> str:
+    total, mapped = _records(out)
+    want = _expected(ds)
+    return "" if total == mapped == want else f"wrote {mapped} {ALIAS} RECORDs ({total} in all), expected {want}"
+
+
+def _floor_check(out: Path, _stderr: Path, ds: Dataset) -> str:
+    total, _ = _records(out)
+    return "" if total == ds.records else f"wrote {total} RECORDs, expected {ds.records}"
+
+
+FLOOR_LABEL = "floor: orjson loads+dumps per line"
 
 MAPS_COMPARISONS: tuple[Comparison, ...] = (
     Comparison(
-        "maps-target-jsonl",
-        ours=Program("sluice target-jsonl, with maps", "target-jsonl", "target", _jsonl(True), _jsonl_rows),
-        peer=None,
-        others=(Program(WITHOUT, "target-jsonl", "target", _jsonl(False), _jsonl_rows),),
-        goals=_GOAL,
-    ),
-    Comparison(
-        "maps-target-postgres",
-        ours=Program("sluice target-postgres, with maps", "target-postgres", "target",
-                     lambda _out, _ds: {**ours_pg(MAPS_PG), **BENCH_MAPS}, _pg_check(MAPS_PG, "orders"),
-                     prepare=_fresh(MAPS_PG)),
-        peer=None,
-        others=(Program(WITHOUT, "target-postgres", "target", lambda _out, _ds: ours_pg(PLAIN_PG),
-                        _pg_check(PLAIN_PG, "bench"), prepare=_fresh(PLAIN_PG)),),
-        goals=_GOAL,
-    ),
-    Comparison(
-        "maps-tap-csv",
-        ours=Program("sluice tap-csv, with maps", "tap-csv", "tap", _tap_csv(True), metric_count_check),
-        peer=None,
-        others=(Program(WITHOUT, "tap-csv", "tap", _tap_csv(False), metric_count_check),),
-        goals=_GOAL,
+        "mapper",
+        ours=Program("sluice mapper-sluice", "mapper-sluice", "command", None, _mapped_check,
+                     argv=lambda bin_dir, out, ds: _wrapped([str(bin_dir / "mapper-sluice")], out, ds)),
+        peer=Program("singer-sdk reference mapper", "python", "command", None, _mapped_check, venv=SDK_MAPPER,
+                     argv=lambda bin_dir, out, ds: _wrapped([str(bin_dir / "python"), str(REFERENCE)], out, ds)),
+        others=(Program(FLOOR_LABEL, "python", "command", None, _floor_check,
+                        argv=lambda bin_dir, out, ds: _wrapped([str(bin_dir / "python"), str(FLOOR)], out, ds)),),
+        goals=(Goal("peer", 10), Goal("vs", 0.3, FLOOR_LABEL, "the orjson loads+dumps floor")),
     ),
 )

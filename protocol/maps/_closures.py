@@ -6,7 +6,10 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["Expression", "Undefined", "constant", "exact", "frame_lookup", "record", "record_lookup", "record_or"]
+__all__ = [
+    "Expression", "Undefined", "compare1", "constant", "constant_of", "exact", "frame_lookup", "key_of", "record",
+    "record_lookup", "record_or",
+]
 
 Expression = Callable[[dict[str, Any]], Any]
 
@@ -23,7 +26,24 @@ def exact(value: Any) -> Any:
 
 
 def constant(value: Any) -> Expression:
-    return lambda r: value
+    def const(r: dict[str, Any]) -> Any:
+        return value
+    const.constant = (value,)  # type: ignore[attr-defined]
+    return const
+
+
+def constant_of(fn: Expression) -> tuple[Any] | None:
+    """``(value,)`` when ``fn`` is a constant; the fused closures below inline it."""
+    return getattr(fn, "constant", None)
+
+
+def key_of(fn: Expression) -> tuple[str, str] | None:
+    """``(key, name)`` when ``fn`` reads a property of the record; the fused closures inline the read."""
+    return getattr(fn, "record_key", None)
+
+
+def undefined(name: str, key: str) -> Undefined:
+    return Undefined(f"name {name!r} is not defined (the record has no property {key!r})")
 
 
 def record(r: dict[str, Any]) -> Any:
@@ -35,9 +55,51 @@ def record_lookup(key: str, name: str) -> Expression:
         try:
             value = r[key]
         except KeyError:
-            raise Undefined(f"name {name!r} is not defined (the record has no property {key!r})") from None
+            raise undefined(name, key) from None
         return Decimal(repr(value)) if value.__class__ is float else value
+    lookup.record_key = (key, name)  # type: ignore[attr-defined]
     return lookup
+
+
+def compare1(op: Callable[[Any, Any], Any], left: Expression, right: Expression) -> Expression:
+    """``left <op> right``; a property compared with a constant (a filter's usual shape) in one call."""
+    found, const = key_of(left), constant_of(right)
+    if found is None or const is None:
+        return lambda r: op(left(r), right(r))
+    (key, name), (value,) = found, const
+
+    def compare(r: dict[str, Any]) -> Any:
+        try:
+            item = r[key]
+        except KeyError:
+            raise undefined(name, key) from None
+        return op(Decimal(repr(item)) if item.__class__ is float else item, value)
+    return compare
+
+
+def call1(function: Callable[[Any], Any], arg: Expression, *, digest: Any = None) -> Expression:
+    """``function(arg)``; of a property, in one call. ``digest`` (hashlib's sha256 or md5): the
+    function is the hex digest of its string's UTF-8 bytes, computed here without another call."""
+    found = key_of(arg)
+    if found is None:
+        return lambda r: function(arg(r))
+    key, name = found
+    if digest is not None:
+        def hexdigest(r: dict[str, Any]) -> Any:
+            try:
+                item = r[key]
+            except KeyError:
+                raise undefined(name, key) from None
+            return digest(item.encode()).hexdigest()
+        return hexdigest
+
+    def call(r: dict[str, Any]) -> Any:
+        try:
+            item = r[key]
+        except KeyError:
+            raise undefined(name, key) from None
+        return function(Decimal(repr(item)) if item.__class__ is float else item)
+    return call
 
 
 def record_or(key: str, default: Any) -> Expression:

@@ -18,10 +18,11 @@ from __future__ import annotations
 import ast
 import operator
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from protocol.maps import _limits as lim
-from protocol.maps._closures import Expression, Undefined
+from protocol.maps._closures import Expression, Undefined, compare1
 from protocol.maps._closures import constant as _constant
 from protocol.maps._closures import exact as _exact
 from protocol.maps._closures import frame_lookup as _frame_lookup
@@ -168,8 +169,7 @@ class _Compiler(CallNodes, ComprehensionNodes):
         first = self.node(node.left)
         rest = [self.node(value) for value in node.comparators]
         if len(ops) == 1:
-            op, right = ops[0], rest[0]
-            return lambda r: op(first(r), right(r))
+            return compare1(ops[0], first, rest[0])
         pairs = list(zip(ops, rest, strict=True))
 
         def chain(r: dict[str, Any]) -> Any:
@@ -213,7 +213,15 @@ class _Compiler(CallNodes, ComprehensionNodes):
         return [self.node(item) for item in nodes]
 
     def n_Subscript(self, node: ast.Subscript) -> Expression:
-        value, index = self.node(node.value), self.node(node.slice)
+        value = self.node(node.value)
+        if isinstance(node.slice, ast.Constant):
+            key = node.slice.value
+
+            def item(r: dict[str, Any]) -> Any:
+                found = value(r)[key]
+                return Decimal(repr(found)) if found.__class__ is float else found
+            return item
+        index = self.node(node.slice)
         return lambda r: _exact(value(r)[index(r)])
 
     def n_Slice(self, node: ast.Slice) -> Expression:

@@ -12,7 +12,7 @@ import ast
 from typing import TYPE_CHECKING, Any
 
 from protocol.maps import _limits as lim
-from protocol.maps._closures import Expression, constant, exact
+from protocol.maps._closures import Expression, call1, constant, constant_of, exact, key_of, undefined
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -64,38 +64,74 @@ class CallNodes:
 
     def n_Call(self, node: ast.Call) -> Expression:
         func = node.func
-        if isinstance(func, ast.Name):
-            if func.id not in lim.CALLABLE:
-                return self.refuse(f"{func.id}() is not a function a stream map can call "
-                                   f"(functions: {', '.join(sorted(lim.CALLABLE))})")
-            function = lim.FUNCTIONS[func.id]
-            parsed = self.arguments(node)
-            if parsed is None:
-                return constant(None)
-            args, kwargs = parsed
-            if not kwargs and len(args) == 1:
-                only = args[0]
-                return lambda r: lim.check_length(function(only(r)))
-            return lambda r: lim.check_length(function(*[a(r) for a in args], **{k: v(r) for k, v in kwargs}))
-        if not isinstance(func, ast.Attribute):
+        if isinstance(func, ast.Name) and func.id not in lim.CALLABLE:
+            return self.refuse(f"{func.id}() is not a function a stream map can call "
+                               f"(functions: {', '.join(sorted(lim.CALLABLE))})")
+        if not isinstance(func, ast.Name | ast.Attribute):
             return self.refuse("only functions and methods can be called")
-        name = func.attr
-        if not self.attr_name(name):
+        if isinstance(func, ast.Attribute) and not self.attr_name(func.attr):
             return constant(None)
-        target = self.node(func.value)
         parsed = self.arguments(node)
         if parsed is None:
             return constant(None)
         args, kwargs = parsed
+        if isinstance(func, ast.Name):
+            return _function_call(func.id, args, kwargs)
+        return _method_call(self.node(func.value), func.attr, args, kwargs)
 
-        def method(r: dict[str, Any]) -> Any:
+
+def _function_call(name: str, args: list[Expression], kwargs: list[tuple[str, Expression]]) -> Expression:
+    function = lim.FUNCTIONS[name]
+    if not kwargs and len(args) == 1:
+        return call1(function, args[0], digest=lim.DIGESTS.get(name))
+    return lambda r: function(*[a(r) for a in args], **{k: v(r) for k, v in kwargs})
+
+
+def _method_call(target: Expression, name: str, args: list[Expression], kwargs: list[tuple[str, Expression]]
+                 ) -> Expression:
+    """A method of a value; a str method that cannot grow its string is called directly (the hot path)."""
+    def call(obj: Any, r: dict[str, Any]) -> Any:
+        bound = _attribute(obj, name)
+        values = tuple(a(r) for a in args)
+        named = {k: v(r) for k, v in kwargs}
+        lim.check_call(name, obj, values, named)
+        return exact(bound(*values, **named))
+
+    fast = getattr(str, name) if name in lim.STR_BOUNDED_METHODS and not kwargs and len(args) <= 2 else None
+    if fast is None:
+        return lambda r: call(target(r), r)
+    if not args:
+        def method0(r: dict[str, Any]) -> Any:
             obj = target(r)
-            bound = _attribute(obj, name)
-            values = tuple(a(r) for a in args)
-            named = {k: v(r) for k, v in kwargs}
-            lim.check_call(name, obj, values, named)
-            return exact(lim.check_length(bound(*values, **named)))
-        return method
+            return fast(obj) if obj.__class__ is str else call(obj, r)
+        return method0
+    first = args[0]
+    if len(args) == 1 and key_of(target) is not None and constant_of(first) is not None:
+        return _method1_fused(fast, call, key_of(target), constant_of(first))  # type: ignore[arg-type]
+    if len(args) == 1:
+        def method1(r: dict[str, Any]) -> Any:
+            obj = target(r)
+            return fast(obj, first(r)) if obj.__class__ is str else call(obj, r)
+        return method1
+    second = args[1]
+
+    def method2(r: dict[str, Any]) -> Any:
+        obj = target(r)
+        return fast(obj, first(r), second(r)) if obj.__class__ is str else call(obj, r)
+    return method2
+
+
+def _method1_fused(fast: Any, call: Any, found: tuple[str, str], const: tuple[Any]) -> Expression:
+    """``prop.method(constant)`` (``email.split('@')``) in one call."""
+    (key, name), (value,) = found, const
+
+    def method(r: dict[str, Any]) -> Any:
+        try:
+            obj = r[key]
+        except KeyError:
+            raise undefined(name, key) from None
+        return fast(obj, value) if obj.__class__ is str else call(exact(obj), r)
+    return method
 
 
 class ComprehensionNodes:

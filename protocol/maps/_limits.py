@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 MAX_LENGTH = 100_000  # characters of a string, items of a sequence (simpleeval's MAX_STRING_LENGTH)
-MAX_INT_BITS = 4_000_000  # bits of an integer result of ** * << (simpleeval bounds the exponent at 4,000,000)
+MAX_INT_BITS = 100_000  # bits of an integer result of ** and * (30,000 digits; simpleeval bounds the exponent)
 MAX_SHIFT = 10_000
 MAX_ITERATIONS = 100_000  # loop steps of one comprehension, nested loops counted together
 _SIZED = (str, bytes, list, tuple, dict, set, frozenset)
@@ -42,8 +42,13 @@ _BIG_DIRECTIVE = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(?:\*|\d{6,}|\d*\.(?:\*|\d{
 # a format spec (f"{x:>10}") with a width or precision of 6 digits or more
 _BIG_SPEC = re.compile(r"\d{6,}")
 
-#: methods that are never called (they reach attributes by name, or evaluate code)
-FORBIDDEN_METHODS = frozenset({"format", "format_map", "mro", "exec"})
+#: methods that are never called: they reach attributes by name or evaluate code, or change a value in
+#: place (a record the other outputs still read; a list that doubles in every step of a comprehension)
+FORBIDDEN_METHODS = frozenset({
+    "format", "format_map", "mro", "exec",
+    "append", "extend", "insert", "pop", "remove", "clear", "update", "setdefault", "popitem", "add", "discard",
+    "difference_update", "intersection_update", "symmetric_difference_update",
+})
 
 
 class LimitExceeded(ArithmeticError):
@@ -165,6 +170,13 @@ def check_spec(spec: str) -> str:
     return spec
 
 
+#: str methods whose result is no longer than a few times their string: called without the checks
+STR_BOUNDED_METHODS = frozenset({
+    "capitalize", "casefold", "count", "encode", "endswith", "find", "index", "isalnum", "isalpha", "isascii",
+    "isdecimal", "isdigit", "islower", "isnumeric", "isspace", "istitle", "isupper", "lower", "lstrip",
+    "partition", "removeprefix", "removesuffix", "rfind", "rindex", "rpartition", "rsplit", "rstrip", "split",
+    "splitlines", "startswith", "strip", "swapcase", "title", "upper",
+})
 _WIDTH_METHODS = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs", "to_bytes"})
 
 
@@ -174,6 +186,9 @@ def check_call(name: str, target: Any, args: tuple[Any, ...], kwargs: dict[str, 
         for value in (*args, *kwargs.values()):
             if isinstance(value, int) and value > MAX_LENGTH:
                 raise LimitExceeded(f"{name}() with a size past {MAX_LENGTH}")
+    elif name == "join" and isinstance(target, (str, bytes)) and args and isinstance(args[0], _SIZED):
+        if len(target) * len(args[0]) > MAX_LENGTH:
+            raise LimitExceeded(f"join() past {MAX_LENGTH} characters of separators")
     elif name == "replace" and isinstance(target, (str, bytes)) and len(args) >= 2:
         old, new = args[0], args[1]
         if isinstance(old, (str, bytes)) and isinstance(new, (str, bytes)):
@@ -187,9 +202,14 @@ def md5(text: str) -> str:
     return hashlib.md5(text.encode("utf-8")).hexdigest()  # a mask, not a signature
 
 
+_SHA256 = hashlib.sha256
+#: the hashlib constructor behind each digest function (compiled calls inline them)
+DIGESTS: dict[str, Any] = {"md5": hashlib.md5, "sha256": hashlib.sha256}
+
+
 def sha256(text: str) -> str:
     """The hex SHA-256 digest of a string's UTF-8 bytes (as singer-sdk's ``sha256``)."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return _SHA256(text.encode()).hexdigest()
 
 
 def _dumps(obj: Any, **options: Any) -> str:

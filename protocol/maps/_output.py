@@ -73,27 +73,26 @@ def _flattening(flattener: Flattener) -> Apply:
 
 def _mapper(stream: str, spec: MapSpec, keys: list[str], compile_one: Callable[[str, str | None], Any],
             flattener: Flattener | None) -> Apply:
+    """Each property appears once in a map, so its drops and its expressions commute: the drops are
+    applied first, then the expressions, each reading the incoming record (as in the SDK)."""
     test = compile_one(spec.filter, None) if spec.filter is not None else None
-    ops = [(name, compile_one(text, name) if text is not None else None, text or "") for name, text in spec.properties]
+    drops = tuple(name for name, text in spec.properties if text is None)
+    sets = tuple((name, compile_one(text, name)) for name, text in spec.properties if text is not None)
+    texts = {FILTER: spec.filter or "", **{name: text for name, text in spec.properties if text is not None}}
     keep_others = spec.keep_others
-    filter_text = spec.filter or ""
 
     def apply(record: dict[str, Any], line: int | None) -> dict[str, Any] | None:
-        if test is not None:
-            try:
-                if not test(record):
-                    return None
-            except EXPRESSION_ERRORS as exc:
-                raise MapExpressionError(stream, FILTER, filter_text, exc, line) from None
-        result = record.copy() if keep_others else {key: record[key] for key in keys if key in record}
-        for name, fn, text in ops:
-            if fn is None:
+        name = FILTER
+        try:
+            if test is not None and not test(record):
+                return None
+            result = record.copy() if keep_others else {key: record[key] for key in keys if key in record}
+            for name in drops:
                 result.pop(name, None)
-                continue
-            try:
+            for name, fn in sets:
                 result[name] = fn(record)
-            except EXPRESSION_ERRORS as exc:
-                raise MapExpressionError(stream, name, text, exc, line) from None
+        except EXPRESSION_ERRORS as exc:
+            raise MapExpressionError(stream, name, texts[name], exc, line) from None
         if not result:
             return None
         return flattener(result) if flattener is not None else result

@@ -16,9 +16,13 @@ import sys
 from typing import IO, Any, ClassVar
 
 import click
+import orjson
 
 from protocol._cli import _connector_command, _start, run_cli
 from protocol._errors import ProtocolError
+from protocol._exitcodes import CONNECTOR_CODES, describe
+from protocol._jsoncodec import _default as _jsoncodec_default
+from protocol._jsoncodec import dumps, needs_exact_parse
 from protocol._logs import setup_logging
 from protocol._messages import ActivateVersionMessage, BatchMessage, RecordMessage, SchemaMessage, StateMessage
 from protocol._reader import MessageReader
@@ -54,24 +58,87 @@ def map_stream(source: IO[bytes], writer: MessageWriter, maps: StreamMaps | None
         for msg in reader:
             _pass(msg, writer)
         return
-    record = maps.record
-    write_record = writer.write_record
-    for msg in reader:
-        if msg.__class__ is RecordMessage:
-            version, extracted = msg.version, msg.time_extracted  # type: ignore[union-attr]
-            for stream, out in record(msg.stream, msg.record, msg.line):  # type: ignore[union-attr]
-                write_record(stream, out, version=version, time_extracted=extracted)
-        elif isinstance(msg, SchemaMessage):
-            for schema in maps.schema(msg):
-                writer.write_message(schema)
-        elif isinstance(msg, ActivateVersionMessage):
-            for stream in maps.streams(msg.stream):
-                writer.write_activate_version(stream, msg.version)
-        elif isinstance(msg, BatchMessage):
-            raise ProtocolError("BATCH messages (records in files) cannot be mapped; "
-                                "run the tap without batch_config", line=msg.line, stream=msg.stream)
-        else:
-            _pass(msg, writer)
+    plans: dict[str, list[tuple[str, Any]] | None] = {}
+    batch = _Batch(writer)
+    rows, key = batch.rows, batch.key
+    readline, most, loads, encode = source.readline, reader.max_line_bytes, orjson.loads, _encoder()
+    n = 0
+    while line := readline(most + 1):
+        n += 1
+        # the hot path: a plain RECORD of a stream whose SCHEMA was seen, mapped straight from orjson's
+        # dict; every other line (and any line the checks below doubt) goes through the strict reader
+        if len(line) <= most and not needs_exact_parse(line):
+            try:
+                obj = loads(line)
+            except orjson.JSONDecodeError:
+                obj = None
+            if obj.__class__ is dict and obj.get("type") == "RECORD":
+                stream, record = obj.get("stream"), obj.get("record")
+                plan = plans.get(stream) if stream.__class__ is str else None
+                if plan is not None and record.__class__ is dict and obj.get("time_extracted") is None:
+                    version = obj.get("version")
+                    for name, apply in plan:
+                        mapped = apply(record, n)
+                        if mapped is not None:
+                            if key[0] != name or key[1] != version:
+                                batch.flush()
+                                key[0], key[1] = name, version
+                            rows.append(encode(mapped))
+                    if len(rows) >= 1000:
+                        batch.flush()
+                    continue
+        reader.line_number = n
+        parsed = reader.parse_line(line, n)
+        if parsed is not None:
+            batch.flush()
+            _message(parsed, writer, maps, plans)
+    batch.flush()
+
+
+def _encoder() -> Any:
+    """orjson.dumps for the usual record; the kit's dumps (Decimals, integers past 64 bits) for the rest."""
+    fast, default = orjson.dumps, _jsoncodec_default
+
+    def encode(record: dict[str, Any]) -> bytes:
+        try:
+            return fast(record, default=default)
+        except TypeError:
+            return dumps(record)
+    return encode
+
+
+class _Batch:
+    """Mapped records of one output stream (and version) in a row, written as one block."""
+
+    __slots__ = ("key", "rows", "writer")
+
+    def __init__(self, writer: MessageWriter) -> None:
+        self.writer = writer
+        self.rows: list[bytes] = []
+        self.key: list[Any] = ["", None]  # the output stream and version of the rows
+
+    def flush(self) -> None:
+        if self.rows:
+            self.writer.write_records_json(self.key[0], b"\n".join(self.rows) + b"\n", version=self.key[1])
+            self.rows.clear()
+
+
+def _message(msg: Any, writer: MessageWriter, maps: StreamMaps, plans: dict[str, Any]) -> None:
+    if isinstance(msg, RecordMessage):
+        for stream, out in maps.record(msg.stream, msg.record, msg.line):
+            writer.write_record(stream, out, version=msg.version, time_extracted=msg.time_extracted)
+    elif isinstance(msg, SchemaMessage):
+        for schema in maps.schema(msg):
+            writer.write_message(schema)
+        plans[msg.stream] = maps.plan(msg.stream)
+    elif isinstance(msg, ActivateVersionMessage):
+        for stream in maps.streams(msg.stream):
+            writer.write_activate_version(stream, msg.version)
+    elif isinstance(msg, BatchMessage):
+        raise ProtocolError("BATCH messages (records in files) cannot be mapped; "
+                            "run the tap without batch_config", line=msg.line, stream=msg.stream)
+    else:
+        _pass(msg, writer)
 
 
 def _pass(msg: Any, writer: MessageWriter) -> None:
@@ -84,10 +151,15 @@ def _pass(msg: Any, writer: MessageWriter) -> None:
         writer.write_message(msg)
 
 
+_SUMMARY = ("A Singer mapper: reads Singer lines on stdin (or --input), writes them mapped on stdout; STATE lines "
+            "pass untouched. Settings: stream_maps, stream_map_config, flattening_enabled, flattening_max_depth "
+            f"(docs/stream-maps.md). Exit codes: {describe(CONNECTOR_CODES, connector=True, sep=', ')}.")
+_TEST = ("Check the config (the stream maps): exit 0, or 2 listing every problem. --test=schema checks it against "
+         "the settings schema only.")
+
+
 def _build() -> click.Command:
-    @_connector_command(MapperSluice, "A Singer mapper: reads Singer lines on stdin (or --input), writes them "
-                        "mapped on stdout.", "Check the config (the stream maps): exit 0, or 2 listing every "
-                        "problem. --test=schema checks it against the settings schema only.")
+    @_connector_command(MapperSluice, _SUMMARY, _TEST)
     @click.option("--input", "input_file", type=click.File("rb"), default=None,
                   help="Read Singer messages from FILE instead of stdin ('-' for stdin).")
     def command(configs: tuple[str, ...], about: bool, fmt: str | None, test: str | None,

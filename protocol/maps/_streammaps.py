@@ -113,6 +113,12 @@ class StreamMaps:
                     pairs.append((out.name, mapped))
         return pairs
 
+    def plan(self, stream: str) -> list[tuple[str, Any]] | None:
+        """(output name, ``apply(record, line)``) of each output of a stream whose SCHEMA was seen
+        (None before it): what a hot loop calls instead of :meth:`record`."""
+        outputs = self._outputs.get(stream)
+        return None if outputs is None else [(out.name, out.apply) for out in outputs if not out.drop]
+
     def streams(self, stream: str) -> list[str]:
         """Output stream names of an input stream (ACTIVATE_VERSION / BATCH fan-out)."""
         outputs = self._outputs.get(stream)

@@ -47,6 +47,15 @@ ORDERS_SCHEMA = {
     "properties": {"id": {"type": "integer"}, "user_id": {"type": "integer"}, "total": {"type": "number"},
                    "status": {"type": "string"}},
 }
+LONG = "a_rather_long_property_name_" * 5  # 140 characters: two levels of it flatten past 255
+ODD_SCHEMA = {"type": "object", "properties": {
+    "id": {"type": "integer"},
+    "choice": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+    "options": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
+    "loose": {},
+    "described": {"description": "no type"},
+    LONG: {"type": "object", "properties": {LONG: {"type": "string"}, "short_one": {"type": "integer"}}},
+}}
 EVENTS_SCHEMA = {"type": "object", "properties": {"kind": {"type": "string"}, "payload": {"type": "string"}}}
 
 _USERS = [
@@ -65,6 +74,10 @@ _USERS = [
 ]
 _ORDERS = ['{"id": 10, "user_id": 1, "total": 19.99, "status": "paid"}',
            '{"id": 11, "user_id": 3, "total": 5, "status": "open"}']
+_ODD = [json.dumps({"id": 1, "choice": "b", "options": 3, "loose": {"k": [1, "ü"]}, "described": 5,
+                    LONG: {LONG: "deep", "short_one": 1}}),
+        json.dumps({"id": 2, "choice": None, "options": None, "loose": None, "described": None,
+                    LONG: None})]
 _EVENTS = ['{"kind": "click", "payload": "a"}', '{"kind": "click", "payload": "a"}',
            '{"kind": "view", "payload": "b"}']
 
@@ -82,12 +95,14 @@ def input_lines() -> bytes:
         _schema("users", USERS_SCHEMA, ["id"]),
         _schema("orders", ORDERS_SCHEMA, ["id"]),
         _schema("events", EVENTS_SCHEMA, []),
+        _schema("odd", ODD_SCHEMA, ["id"]),
         '{"type": "ACTIVATE_VERSION", "stream": "users", "version": 7}',
         *_records("users", _USERS[:2]),
         '{"type": "STATE", "value": {"bookmarks": {"users": {"id": 2}}}}',
         *_records("orders", _ORDERS),
         *_records("users", _USERS[2:]),
         *_records("events", _EVENTS),
+        *_records("odd", _ODD),
         '{"type": "STATE", "value": {"bookmarks": {"users": {"id": 3}, "orders": {"id": 11}}}}',
     ]
     return ("\n".join(lines) + "\n").encode()

@@ -63,11 +63,26 @@ CASES: dict[str, dict[str, Any]] = {
                           "stream_maps": {"users": {"__alias__": "people", **MASK, "tags": None}}},
     "flatten off with a depth": {"flattening_enabled": False, "flattening_max_depth": 3,
                                  "stream_maps": {"users": {"ssn": None}}},
+    "flatten the whole record as a property": {"flattening_enabled": True, "flattening_max_depth": 1,
+                                               "stream_maps": {"odd": {"__else__": None, "id": "id", "all": "record"}}},
+    "division and modulo": {"stream_maps": {"orders": {"half": "total / 4", "rest": "id % 3", "neg": "-total"}}},
+    "filter on a missing value": {"stream_maps": {"users": {"__filter__": "age is not None and age > 40"}}},
     "several maps at once": {"stream_maps": {
         "users": {"__alias__": "customers", "__filter__": "id != 2", **MASK, "domain": "email.split('@')[-1]"},
         "orders": {"__key_properties__": ["id", "user_id"], "cents": "int(total * 100)"},
         "big_users": {"__source__": "users", "__filter__": "big > 2**64", "__else__": None,
                       "id": "id", "big": "big"}}},
+}
+
+
+REFUSED = {
+    "dropping a key property": {"stream_maps": {"users": {"id": None}}},
+    "else null without the key": {"stream_maps": {"orders": {"__else__": None, "total": "total"}}},
+    "unknown key property": {"stream_maps": {"orders": {"__key_properties__": ["nope"]}}},
+    "flattening to one name twice": {"flattening_enabled": True, "flattening_max_depth": 1,
+                                     "stream_maps": {"users": {"address__city": "'x'"}}},
+    "a non-null __else__": {"stream_maps": {"users": {"__else__": "keep"}}},
+    "a stream mapped to a string": {"stream_maps": {"users": "keep"}},
 }
 
 
@@ -87,3 +102,13 @@ def test_same_output_as_singer_sdk(case: str, tmp_path: Path) -> None:
     assert [m["type"] for m in have] == [m["type"] for m in want]
     for mine, theirs in zip(have, want, strict=True):
         assert mine == theirs
+
+
+@pytest.mark.parametrize("case", list(REFUSED))
+def test_refused_by_both(case: str, tmp_path: Path) -> None:
+    """What singer-sdk's engine refuses, ours refuses as a config error (exit 2) before any RECORD."""
+    expected = run(reference(), REFUSED[case], tmp_path)
+    assert expected.returncode != 0
+    got = run(ours(), REFUSED[case], tmp_path)
+    assert got.returncode == 2, got.stderr.decode()
+    assert not any(m["type"] == "RECORD" for m in parsed(got.stdout))

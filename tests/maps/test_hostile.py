@@ -38,6 +38,9 @@ REFUSED_AT_CONFIG = [
     "md5(**record)",
     "(x := 1)",
     "tags[0](1)",
+    "[tags.extend(tags) for x in 'a' * 100]",
+    "record.pop('id')",
+    "config.update(record)",
     "import os",
     "1 +",
 ]
@@ -46,6 +49,7 @@ BOUNDED_AT_RUN = [
     "9**9**9",
     "10**10**10",
     "2**40000000",
+    "[10**29000 * 10**29000 for x in 'ab']",
     "'a' * 10**9",
     "[0] * 10**9",
     "name * 10**8",

@@ -34,7 +34,7 @@ def test_state_passes_untouched_and_activate_version_fans_out(tmp_path: Path) ->
     assert len(states) == 4
     versions = [m["stream"] for m in out if m["type"] == "ACTIVATE_VERSION"]
     assert versions == ["people", "copy"]
-    assert {m["stream"] for m in out if m["type"] == "SCHEMA"} == {"people", "copy", "events"}
+    assert {m["stream"] for m in out if m["type"] == "SCHEMA"} == {"people", "copy", "events", "odd"}
     assert not any(m.get("stream") == "orders" for m in out)
 
 
@@ -66,7 +66,7 @@ def test_an_expression_failing_on_a_record_names_stream_property_and_line(tmp_pa
     done = run(ours(), {"stream_maps": {"users": {"domain": "email.split('@')[1]"}}}, tmp_path)
     assert done.returncode == 1
     line = _error_line(done)
-    assert "line 6, stream 'users', field 'domain'" in line  # the second users record: email is null
+    assert "line 7, stream 'users', field 'domain'" in line  # the second users record: email is null
     assert "email.split('@')[1]" in line and "AttributeError" in line
     assert all(m["type"] != "RECORD" or m["record"]["id"] == 1 for m in _lines(done))
 
@@ -83,7 +83,7 @@ def test_bad_input_names_the_line(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert _error_line(done).endswith("line 1: RECORD for stream 'nope' before its SCHEMA")
     done = run(ours(), {}, tmp_path, input_lines() + b'{"type":"RECORD",\n')
-    assert done.returncode == 1 and "line 15: malformed JSON" in _error_line(done)
+    assert done.returncode == 1 and "line 18: malformed JSON" in _error_line(done)
 
 
 def test_batch_cannot_be_mapped(tmp_path: Path) -> None:
@@ -115,3 +115,12 @@ def test_test_schema_checks_the_maps(tmp_path: Path) -> None:
 def test_unknown_setting_is_reported(tmp_path: Path) -> None:
     done = run(ours(), {"stream_mapz": {}}, tmp_path)
     assert "stream_mapz" in done.stderr.decode()
+
+
+def test_help_names_the_settings_and_the_exit_codes() -> None:
+    done = subprocess.run([exe("mapper-sluice"), "--help"], capture_output=True, check=True)
+    text = " ".join(done.stdout.decode().split())
+    assert "Exit codes: 0 done, 1 failed at run time, 2 bad usage or invalid config, 130 interrupted by SIGINT" in text
+    for name in ("stream_maps", "stream_map_config", "flattening_enabled", "flattening_max_depth", "--config",
+                 "--about", "--input"):
+        assert name in text
