@@ -128,7 +128,8 @@ def test_tap_csv_applies_maps(tmp_path: Path) -> None:
     (tmp_path / "users.csv").write_text("id,name,email\n" + "".join(
         f"{i},name {i},{email}\n" for i, email in enumerate(EMAILS, 1)), encoding="utf-8")
     (tmp_path / "logs.csv").write_text("id,msg\n1,a\n2,b\n")
-    config = {"files": [{"entity": "users", "path": str(tmp_path / "users.csv"), "keys": ["id"]},
+    config = {"files": [{"entity": "users", "path": str(tmp_path / "users.csv"), "keys": ["id"],
+                         "replication_key": "id"},
                         {"entity": "logs", "path": str(tmp_path / "logs.csv"), "keys": ["id"]}], **MAPS}
     result = tap("tap-csv", tmp_path, config)
     result.validate()
@@ -136,7 +137,9 @@ def test_tap_csv_applies_maps(tmp_path: Path) -> None:
     assert result.records("people") == [{"id": i, "email": sha(email)} for i, email in enumerate(EMAILS, 1)
                                         if i != 2]
     assert set(result.schema("people")["schema"]["properties"]) == {"id", "email"}
-    assert result.state["bookmarks"].keys() <= {"users", "logs"}  # bookmarks speak of the source
+    # bookmarks speak of the source: its stream names, its values (record 4 filtered in, 2 out)
+    assert result.state["bookmarks"]["users"]["replication_key_value"] == len(EMAILS)
+    assert "people" not in result.state["bookmarks"]
     assert MAP_CAPABILITIES <= about("tap-csv")
 
 
