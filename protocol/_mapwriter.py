@@ -42,6 +42,8 @@ class MappedWriter(MessageWriter):
     def __init__(self, stream: IO[bytes], maps: StreamMaps, *, buffer_bytes: int = 256 * 1024) -> None:
         super().__init__(stream, buffer_bytes=buffer_bytes)
         self.maps = maps
+        self._map = maps.record
+        self._write = MessageWriter.write_record.__get__(self)  # the plain writer's, bound once
 
     def write_record(
         self,
@@ -51,8 +53,8 @@ class MappedWriter(MessageWriter):
         version: int | None = None,
         time_extracted: str | None = None,
     ) -> None:
-        write = super().write_record
-        for out_stream, out_record in self.maps.record(stream, record):
+        write = self._write
+        for out_stream, out_record in self._map(stream, record):
             write(out_stream, out_record, version=version, time_extracted=time_extracted)
 
     def write_records_json(self, stream: str, rows: bytes, *, version: int | None = None) -> None:
