@@ -96,17 +96,23 @@ def _set_up(program: peers.Program, bins: dict[str, Path], ds: datagen.Dataset) 
     return ""
 
 
-def _run_once(program: peers.Program, bins: dict[str, Path], ds: datagen.Dataset, work: Path) -> measure.Run:
+@dataclass
+class Command:
+    """One run of a program, ready to start: its argv, stdin file, environment and output folder."""
+    argv: list[str]
+    stdin: Path | None
+    env: dict[str, str] | None
+    out: Path
+
+
+def command(program: peers.Program, bins: dict[str, Path], ds: datagen.Dataset, work: Path) -> Command:
+    """A fresh output folder under ``work`` and the program's command line there; the program's
+    ``prepare`` (a fresh schema, say) has run. RuntimeError when that failed."""
     out = work / "out"
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    stderr = work / "stderr.log"
-    try:
-        if program.prepare is not None:
-            program.prepare(ds)
-    except RuntimeError as exc:
-        say(f"  {program.label}: FAILED before the run: {exc}")
-        return measure.Run(0.0, None, 1, str(exc))
+    if program.prepare is not None:
+        program.prepare(ds)
     if program.argv is not None:
         argv, stdin = program.argv(_bin(program, bins), out, ds), None
     else:
@@ -115,7 +121,17 @@ def _run_once(program: peers.Program, bins: dict[str, Path], ds: datagen.Dataset
         config.write_bytes(orjson.dumps(program.config(out, ds)))
         argv = [str(_exe(program, bins)), "--config", str(config)]
         stdin = ds.stream_path if program.kind == "target" else None
-    env = {**os.environ, **program.env} if program.env else None
+    return Command(argv, stdin, {**os.environ, **program.env} if program.env else None, out)
+
+
+def _run_once(program: peers.Program, bins: dict[str, Path], ds: datagen.Dataset, work: Path) -> measure.Run:
+    stderr = work / "stderr.log"
+    try:
+        cmd = command(program, bins, ds, work)
+    except RuntimeError as exc:
+        say(f"  {program.label}: FAILED before the run: {exc}")
+        return measure.Run(0.0, None, 1, str(exc))
+    argv, stdin, env, out = cmd.argv, cmd.stdin, cmd.env, cmd.out
     run = measure.run_child(argv, stdin=stdin, cwd=out, stderr_path=stderr, env=env, rss=program.rss,
                             timing=program.timing)
     if run.ok:

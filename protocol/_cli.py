@@ -37,7 +37,6 @@ from protocol._exitcodes import ExitCode
 from protocol._logs import setup_logging
 from protocol._mapwriter import MappedWriter
 from protocol._signals import install as install_signal_handlers
-from protocol._state import Bookmarks, state_value
 from protocol._writer import MessageWriter
 
 if TYPE_CHECKING:  # a tap never loads the target side of the kit (reader, validators)
@@ -211,6 +210,8 @@ def tap_main(cls: type[Tap]) -> Callable[..., Any]:
                 selected = tap.discover()
                 for entry in selected:
                     entry.select_all()
+            from protocol._state import Bookmarks  # a tap's only: a target starts without the bookmark kinds
+
             writer = _stdout_writer() if tap.stream_maps is None else MappedWriter(sys.stdout.buffer, tap.stream_maps)
             bookmarks = Bookmarks(_read_state(state))
             writer.resume_from(bookmarks.to_value())
@@ -225,6 +226,8 @@ def tap_main(cls: type[Tap]) -> Callable[..., Any]:
 def _read_state(path: str | None) -> dict[str, Any]:
     if not path:
         return {}
+    from protocol._state import state_value
+
     data = state_value(read_json_file(path, "state"))
     if data is None:
         raise ConfigError(f"state file {path} must hold a JSON object")

@@ -126,6 +126,21 @@ class Installer:
             raise InstallFailed(f"{what} failed (exit {done.returncode})", output)
         return done.stdout
 
+    def _run_cached_first(self, env: ConnectorEnv, argv: list[str], what: str, log: list[str],
+                          stdin: str | None = None, again: Callable[[], None] | None = None) -> str:
+        """uv: first from the local cache alone (``--offline``: no index round trips, the most of a
+        cold install's time when every file is cached), and only when something is missing there,
+        again asking the index, after ``again()`` undid the first try. pip has no such mode: one call."""
+        if not self.uv:
+            return self._run(env, argv, what, log, stdin)
+        try:
+            return self._run(env, [*argv, "--offline"], what, log, stdin)
+        except InstallFailed:
+            log.append("(not everything is in uv's cache: asking the package index)")
+            if again is not None:
+                again()
+            return self._run(env, argv, what, log, stdin)
+
     def create(self, env: ConnectorEnv, log: list[str]) -> None:
         """A fresh, empty environment at ``env.home`` (any old one is removed first)."""
         if env.python is None:
@@ -133,8 +148,9 @@ class Installer:
         shutil.rmtree(env.home, ignore_errors=True)
         env.home.parent.mkdir(parents=True, exist_ok=True)
         if self.uv:  # --seed: pip and setuptools too, as `python -m venv` gives (old taps import pkg_resources)
-            self._run(env, [self.uv, "venv", "--quiet", "--seed", "--python", env.python, str(env.home)],
-                      "creating the environment", log)
+            self._run_cached_first(env, [self.uv, "venv", "--quiet", "--seed", "--python", env.python,
+                                         str(env.home)], "creating the environment", log,
+                                   again=lambda: shutil.rmtree(env.home, ignore_errors=True))
         else:
             self._run(env, [env.python, "-m", "venv", str(env.home)], "creating the environment", log)
         record_seeded(env.home)
@@ -178,9 +194,10 @@ class Installer:
         dists = [Distribution(name, installed[name], requirement) for name, requirement in direct.items()
                  if name in installed]
         if pins:
-            compiled = self._run(env, [uv, "pip", "compile", "-", "--quiet", "--no-deps", "--generate-hashes",
-                                       "--no-header", "--no-annotate", "--python", str(env.bin / "python")],
-                                 "hashing the installed distributions", log, stdin="\n".join(pins) + "\n")
+            argv = [uv, "pip", "compile", "-", "--quiet", "--no-deps", "--generate-hashes", "--no-header",
+                    "--no-annotate", "--python", str(env.bin / "python")]
+            compiled = self._run_cached_first(env, argv, "hashing the installed distributions", log,
+                                              stdin="\n".join(pins) + "\n")
             dists.extend(parse_compiled(compiled))
         return dists
 
@@ -214,7 +231,7 @@ class Installer:
                 argv = [self.uv, "pip", "install", "--python", str(env.bin / "python")]
             else:
                 argv = [str(env.bin / "python"), "-m", "pip", "install"]
-            self._run(env, [*argv, "--no-deps", *extra, "-r", str(reqs)], "installing", log)
+            self._run_cached_first(env, [*argv, "--no-deps", *extra, "-r", str(reqs)], "installing", log)
 
     def _entry(self, env: ConnectorEnv, dists: list[Distribution]) -> LockEntry:
         """The lock entry of what is now installed: versions as installed, requirements and hashes as resolved.

@@ -169,6 +169,24 @@ def test_a_checkout_with_a_lock_installs_what_it_lists_without_resolving(install
     assert "pip compile" in (fresh / ".sluice" / "venvs" / "target-jsonl.log").read_text()
 
 
+def test_a_checkout_with_a_lock_installs_from_the_cache_without_the_index(installed: Installed,
+                                                                           tmp_path: Path) -> None:
+    """What sluice.lock lists is in uv's cache after the first install: a fresh checkout builds its
+    environments from there alone (the index is not even reachable here), which is what makes a
+    cold install fast."""
+    fresh = make_project(tmp_path / "fresh", [TAP, TARGET])
+    shutil.copy(installed.root / "sluice.lock", fresh / "sluice.lock")
+    dead = "http://127.0.0.1:9"  # every request through a proxy on the discard port: nothing answers
+    done = sluice(["install", "-j", "2"], fresh, env=env(HTTPS_PROXY=dead, HTTP_PROXY=dead, ALL_PROXY=dead),
+                  timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    log = (fresh / ".sluice" / "venvs" / "target-jsonl.log").read_text()
+    assert "--offline" in log and "asking the package index" not in log
+    run = sluice(["run", "people"], fresh, env=env())
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert [r["id"] for r in landed(fresh)] == [r["id"] for r in ROWS]
+
+
 def test_a_lock_edited_by_hand_is_refused(installed: Installed, tmp_path: Path) -> None:
     fresh = make_project(tmp_path / "fresh", [TAP, TARGET])
     text = (installed.root / "sluice.lock").read_text()
