@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from protocol.maps import _limits as lim
-from protocol.maps._closures import Expression, Undefined, compare1
+from protocol.maps._closures import Expression, Undefined, compare1, constant_of
 from protocol.maps._closures import constant as _constant
 from protocol.maps._closures import exact as _exact
 from protocol.maps._closures import frame_lookup as _frame_lookup
@@ -136,12 +136,14 @@ class _Compiler(CallNodes, ComprehensionNodes):
         if op is None:
             return self.refuse(f"operator {type(node.op).__name__} is not allowed")
         left, right = self.node(node.left), self.node(node.right)
-        return lambda r: op(left(r), right(r))
+        folded = _fold(op, left, right)
+        return folded if folded is not None else lambda r: op(left(r), right(r))
 
     def n_UnaryOp(self, node: ast.UnaryOp) -> Expression:
         op = _UNARY[type(node.op)]
         operand = self.node(node.operand)
-        return lambda r: op(operand(r))
+        folded = _fold(op, operand)
+        return folded if folded is not None else lambda r: op(operand(r))
 
     def n_BoolOp(self, node: ast.BoolOp) -> Expression:
         parts = [self.node(value) for value in node.values]
@@ -213,15 +215,15 @@ class _Compiler(CallNodes, ComprehensionNodes):
         return [self.node(item) for item in nodes]
 
     def n_Subscript(self, node: ast.Subscript) -> Expression:
-        value = self.node(node.value)
-        if isinstance(node.slice, ast.Constant):
-            key = node.slice.value
+        value, index = self.node(node.value), self.node(node.slice)
+        fixed = constant_of(index)
+        if fixed is not None:
+            key = fixed[0]
 
             def item(r: dict[str, Any]) -> Any:
                 found = value(r)[key]
                 return Decimal(repr(found)) if found.__class__ is float else found
             return item
-        index = self.node(node.slice)
         return lambda r: _exact(value(r)[index(r)])
 
     def n_Slice(self, node: ast.Slice) -> Expression:
@@ -253,3 +255,16 @@ def _describe(node: ast.AST) -> str:
     names = {"Lambda": "lambda", "NamedExpr": "':=' assignment", "Await": "await", "Yield": "yield",
              "YieldFrom": "yield", "Starred": "'*' unpacking", "MatMult": "'@'"}
     return names.get(type(node).__name__, f"{type(node).__name__} syntax")
+
+
+def _fold(op: Callable[..., Any], *parts: Expression) -> Expression | None:
+    """An operator on constants (``-1``, ``2 ** 10``), computed once; None when a part is not constant
+    or the operation fails or is refused (it then fails on every record, with the record's line)."""
+    values = [constant_of(part) for part in parts]
+    if any(value is None for value in values):
+        return None
+    try:
+        return _constant(op(*(value[0] for value in values)))  # type: ignore[index]
+    except (ArithmeticError, LookupError, TypeError, ValueError):
+        return None
+

@@ -263,7 +263,7 @@ FUNCTIONS: dict[str, Any] = {
     "str": str,
     "len": len,
     "rand": random.random,
-    "randint": lambda top: random.randint(0, top),
+    "randint": lambda top: int(random.random() * top),  # 0 <= n < top, as simpleeval's
 }
 #: the plain functions among them (what a call may name)
 CALLABLE = frozenset(name for name, value in FUNCTIONS.items() if not isinstance(value, Namespace))

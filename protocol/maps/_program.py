@@ -84,7 +84,7 @@ def map_stream(source: IO[bytes], writer: MessageWriter, maps: StreamMaps | None
                                 batch.flush()
                                 key[0], key[1] = name, version
                             rows.append(encode(mapped))
-                    if len(rows) >= 1000:
+                    if len(rows) >= _BLOCK_ROWS:
                         batch.flush()
                     continue
         reader.line_number = n
@@ -93,6 +93,11 @@ def map_stream(source: IO[bytes], writer: MessageWriter, maps: StreamMaps | None
             batch.flush()
             _message(parsed, writer, maps, plans)
     batch.flush()
+
+
+# rows per block: a block of about 30 KB stays below the allocator's mmap threshold; blocks of 1,000
+# rows (300 KB) were mapped and unmapped each time: 230,000 page faults on 200,000 records, 0.5 s of system time
+_BLOCK_ROWS = 100
 
 
 def _encoder() -> Any:
