@@ -35,6 +35,7 @@ from protocol._config import RedactingFilter, load_config, read_json_file, secre
 from protocol._errors import ConfigError, DownstreamClosed, SluiceError, Terminated
 from protocol._exitcodes import ExitCode
 from protocol._logs import setup_logging
+from protocol._mapwriter import MappedWriter
 from protocol._signals import install as install_signal_handlers
 from protocol._writer import MessageWriter
 
@@ -211,7 +212,7 @@ def tap_main(cls: type[Tap]) -> Callable[..., Any]:
                     entry.select_all()
             from protocol._state import Bookmarks  # a tap's only: a target starts without the bookmark kinds
 
-            writer = _stdout_writer()
+            writer = _stdout_writer() if tap.stream_maps is None else MappedWriter(sys.stdout.buffer, tap.stream_maps)
             bookmarks = Bookmarks(_read_state(state))
             writer.resume_from(bookmarks.to_value())
             tap.sync(selected, bookmarks, writer)

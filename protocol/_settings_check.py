@@ -32,6 +32,7 @@ from protocol._wording import closest
 __all__ = [
     "FEATURE_SWITCHES",
     "KIT_SETTINGS",
+    "MAP_SETTING_NAMES",
     "QUIET_SETTINGS",
     "RESERVED_SETTINGS",
     "TARGET_KIT_SETTINGS",
@@ -84,23 +85,28 @@ TARGET_KIT_SETTINGS: dict[str, dict[str, Any]] = {
     },
 }
 
-#: singer-sdk's built-in plugin settings (singer_sdk/helpers/capabilities): stream maps,
-#: flattening and BATCH for every plugin. Not implemented by the kit yet (stream maps and
-#: flattening are planned in protocol/maps/): reserved, accepted without a warning about
-#: the key, but a value that asks for the feature is reported as not applied.
-RESERVED_SETTINGS: frozenset[str] = frozenset({
-    "stream_maps", "stream_map_config", "faker_config", "flattening_enabled", "flattening_max_depth",
-    "batch_config",
+#: singer-sdk's built-in plugin settings (singer_sdk/helpers/capabilities) the kit does not apply:
+#: ``faker_config`` (the SDK's ``fake`` object in map expressions, which our maps do not offer)
+#: and ``batch_config`` (our taps do not write BATCH messages). Reserved: accepted without a
+#: warning about the key.
+RESERVED_SETTINGS: frozenset[str] = frozenset({"faker_config", "batch_config"})
+
+#: singer-sdk's stream-map and flattening settings. Every connector on the kit declares them
+#: (:func:`with_kit_settings` adds ``protocol.maps.MAP_SETTINGS``) and applies them: taps before
+#: writing, targets after reading. Quiet on a connector that does not declare them.
+MAP_SETTING_NAMES: frozenset[str] = frozenset({
+    "stream_maps", "stream_map_config", "flattening_enabled", "flattening_max_depth",
 })
 
-#: The reserved keys that switch a feature on: a value there that is not empty or false is
-#: warned about (records would otherwise pass unmapped or unflattened without a word).
+#: The map settings that switch mapping on: on a connector that does not declare them (one not
+#: built on the kit's Tap or Target), a value there that is not empty or false is warned about
+#: (records would otherwise pass unmapped or unflattened without a word).
 FEATURE_SWITCHES: frozenset[str] = frozenset({"stream_maps", "flattening_enabled"})
 
 #: Quiet where a connector does not declare them: the reserved keys above plus singer-sdk's
 #: built-in target settings, which Hub definitions of SDK loaders carry (Meltano fills
 #: ``default_target_schema`` from ``$MELTANO_EXTRACT__LOAD_SCHEMA`` for database loaders).
-QUIET_SETTINGS: frozenset[str] = RESERVED_SETTINGS | {
+QUIET_SETTINGS: frozenset[str] = RESERVED_SETTINGS | MAP_SETTING_NAMES | {
     "default_target_schema", "activate_version", "add_record_metadata", "hard_delete",
     "validate_records", "batch_size_rows", "load_method",
 }
@@ -120,9 +126,12 @@ class UnknownSetting:
 
 
 def with_kit_settings(schema: Mapping[str, Any], *, target: bool = False) -> dict[str, Any]:
-    """``schema`` with the kit's own settings (and a target's) added to its top-level properties."""
+    """``schema`` with the kit's own settings (and a target's) and the stream-map settings added to
+    its top-level properties; a connector that declares one itself keeps its own."""
+    from protocol.maps import MAP_SETTINGS
+
     properties = dict(schema.get("properties") or {})
-    for key, prop in {**KIT_SETTINGS, **(TARGET_KIT_SETTINGS if target else {})}.items():
+    for key, prop in {**KIT_SETTINGS, **(TARGET_KIT_SETTINGS if target else {}), **MAP_SETTINGS}.items():
         properties.setdefault(key, prop)
     return {**schema, "properties": properties}
 
@@ -201,6 +210,6 @@ def report_unknown(config: Mapping[str, Any], schema: Mapping[str, Any], connect
     declared = schema.get("properties") or {}
     for key in sorted(FEATURE_SWITCHES - set(declared)):
         if _asks_for_feature(config.get(key)):
-            log.warning("setting '%s' is reserved: %s does not apply it yet; its value is ignored",
+            log.warning("setting '%s' is not declared by %s, which does not apply it; its value is ignored",
                         key, connector_name)
     return problems

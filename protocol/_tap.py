@@ -8,6 +8,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 from protocol._catalog import Catalog, CatalogEntry, Metadata
+from protocol._mapwriter import stream_maps_from_config
 from protocol._messages import SchemaMessage
 from protocol._metrics import RecordCounter, emit_metric
 from protocol._settings_check import with_kit_settings
@@ -151,7 +152,8 @@ class Tap:
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     settings_schema: ClassVar[dict[str, Any]] = {"type": "object", "properties": {}}
-    capabilities: ClassVar[list[str]] = ["catalog", "discover", "state", "about", "test"]
+    capabilities: ClassVar[list[str]] = ["catalog", "discover", "state", "about", "test", "stream-maps",
+                                         "schema-flattening"]
     kind: ClassVar[str] = "tap"
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -160,6 +162,8 @@ class Tap:
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         self.config = dict(config)
+        #: the stream maps the CLI applies to what this tap writes (protocol/_mapwriter.py); None: none asked for
+        self.stream_maps = stream_maps_from_config(self.config, self.name)
 
     def streams(self) -> list[Stream]:
         raise NotImplementedError

@@ -14,18 +14,17 @@ at the end: the records after the last STATE only if the runner says the tap exi
 
 from __future__ import annotations
 
-import gzip
 import logging
 import signal
 import time
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import IO, Any, ClassVar
-from urllib.parse import unquote, urlparse
 
+from protocol._batchfiles import batch_records
 from protocol._errors import ProtocolError, TargetError, Terminated, TruncatedLineError, stop_description
-from protocol._jsoncodec import JSONDecodeError, deep_recursion, loads
+from protocol._jsoncodec import deep_recursion
 from protocol._lane import Lane, RecordRun, choose_lane, fast_path_enabled
+from protocol._mapwriter import stream_maps_from_config
 from protocol._messages import (
     ActivateVersionMessage,
     BatchMessage,
@@ -135,6 +134,7 @@ class Target(ExactlyOnceMixin):
         self._state_since = 0.0
         self.lanes: dict[str, Lane] = {}  # each stream's record lane, chosen at its SCHEMA
         self._fast_lanes = False
+        self.stream_maps = stream_maps_from_config(self.config, self.name)  # None: no maps asked for
         self.init_exactly_once()
 
     def test_connection(self) -> str:
@@ -166,10 +166,17 @@ class Target(ExactlyOnceMixin):
         started = time.monotonic()
         messages: Iterable[Any] = reader
         self._fast_lanes = self.validate_records and self.raw_capable() and fast_path_enabled(self.config)
+        mapped = None
+        if self.stream_maps is not None:  # the loop sees the mapped streams (protocol/_mapinput.py)
+            from protocol._mapinput import MappedInput
+
+            mapped = MappedInput(self, self.stream_maps, reader, self._fast_lanes)
         if self._fast_lanes:
             from protocol._chunks import ChunkReader  # msgspec is imported only when it can be used
 
-            messages = ChunkReader(reader, source, self.lanes.get)
+            messages = ChunkReader(reader, source, self.lanes.get if mapped is None else mapped.lanes.get)
+        if mapped is not None:
+            messages = mapped.messages(messages)
         stopped: Terminated | None = None
         try:
             if self.control is not None:
@@ -299,36 +306,10 @@ class Target(ExactlyOnceMixin):
 
     def _on_batch(self, msg: BatchMessage) -> None:
         sink = self._sink_for(msg.stream, msg.line)
-        validator = self._reader.validator(msg.stream)
-        compression = (msg.encoding.get("compression") or "none").lower()
-        fmt = (msg.encoding.get("format") or "jsonl").lower()
-        if fmt != "jsonl":
-            raise ProtocolError(
-                f"BATCH format {fmt!r} is not supported", line=msg.line, stream=msg.stream, field="encoding"
-            )
-        for uri in msg.manifest:
-            path = Path(unquote(urlparse(uri).path)) if uri.startswith("file:") else Path(uri)
-            try:
-                opener = gzip.open if compression == "gzip" else open
-                with opener(path, "rb") as fh:  # type: ignore[operator]
-                    for i, raw in enumerate(fh, 1):
-                        if not raw.strip():
-                            continue
-                        try:
-                            record = loads(raw)
-                        except JSONDecodeError as exc:
-                            raise ProtocolError(
-                                f"BATCH file {path} line {i}: malformed JSON: {exc}",
-                                line=msg.line, stream=msg.stream,
-                            ) from None
-                        if self.validate_records:
-                            validator(record, msg.line)
-                        sink.add(record, RecordMessage(msg.stream, record, line=msg.line))
-                        sink.pending += 1
-            except OSError as exc:
-                raise ProtocolError(
-                    f"BATCH file {path} cannot be read: {exc.strerror}", line=msg.line, stream=msg.stream
-                ) from exc
+        add = sink.add
+        for record in batch_records(msg, self._reader.validator(msg.stream) if self.validate_records else None):
+            add(record, RecordMessage(msg.stream, record, line=msg.line))
+            sink.pending += 1
         self.drain()
 
     def _maybe_drain_for_state(self) -> None:

@@ -54,7 +54,7 @@ class TapPostgres(Tap):
     )
     settings_schema: ClassVar[dict[str, Any]] = SETTINGS
     capabilities: ClassVar[list[str]] = ["catalog", "properties", "discover", "state", "about", "test",
-                                         "activate-version", "log-based"]
+                                         "activate-version", "log-based", "stream-maps", "schema-flattening"]
 
     @cached_property
     def settings(self) -> TapSettings:

@@ -32,11 +32,6 @@ COMMON_SETTINGS: dict[str, Any] = {
         "default": "none",
         "description": "gzip writes '.gz' files; every committed batch is one complete gzip member.",
     },
-    "stream_maps": {
-        "type": "object",
-        "description": "Accepted for compatibility; stream maps are not supported (a non-empty value is "
-                       "refused).",
-    },
     "batch_size_rows": {
         "type": "integer",
         "minimum": 1,

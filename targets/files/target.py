@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, ClassVar
 
-from protocol import EXACTLY_ONCE_CAPABILITY, Committed, ConfigError, SchemaMessage, Target, TargetError, setting
+from protocol import EXACTLY_ONCE_CAPABILITY, Committed, ConfigError, SchemaMessage, Target, TargetError
 from targets.files.durable import DurableFile
 from targets.files.marker import Marker, Positions
 from targets.files.settings import FileSettings
@@ -20,15 +20,13 @@ class FileTarget(Target):
     """A target writing one file per stream. Subclasses define :meth:`read_settings`,
     :meth:`make_sink` (handing the sink the settings) and :meth:`file_path`."""
 
-    capabilities: ClassVar[list[str]] = ["about", EXACTLY_ONCE_CAPABILITY]
+    capabilities: ClassVar[list[str]] = ["about", "stream-maps", "schema-flattening", EXACTLY_ONCE_CAPABILITY]
     sink_class: ClassVar[type[FileSink]]
     exactly_once = True
     settings: FileSettings
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
-        if setting(self.settings_schema, self.config, "stream_maps"):
-            raise ConfigError("invalid config", [f"setting 'stream_maps': not supported by {self.name}"])
         self.settings = self.read_settings()
         self.overwrite = self.settings.overwrite  # false when resuming a run that died (start_exactly_once)
         self._files: dict[str, tuple[DurableFile, str]] = {}

@@ -30,6 +30,7 @@ class PostgresTarget(SQLTarget):
     )
     settings_schema: ClassVar[dict[str, Any]] = SETTINGS
     loader_class: ClassVar[type[Loader]] = PostgresLoader
+    capabilities: ClassVar[list[str]] = [*SQLTarget.capabilities, "target-schema"]
     settings: PostgresSettings
 
     def __init__(self, config: dict[str, Any]) -> None:

@@ -239,8 +239,8 @@ class SQLTarget(Target):
     loader_class: ClassVar[type[Loader]]
     capabilities: ClassVar[list[str]] = [
         "about", "stream-maps", "schema-flattening", "activate-version", "hard-delete",
-        "validate-records", "target-schema", EXACTLY_ONCE_CAPABILITY,
-    ]
+        "validate-records", EXACTLY_ONCE_CAPABILITY,
+    ]  # target-postgres adds target-schema (default_target_schema); SQLite has no schemas
     exactly_once = True
     settings: SQLSettings
 

@@ -196,10 +196,15 @@ def test_a_stream_without_records_gets_a_header_only_file(tmp_path: Path) -> Non
     assert rows(tmp_path / "out" / "users.csv") == [["id", "name"]]
 
 
-def test_stream_maps_are_refused_not_ignored(tmp_path: Path) -> None:
-    result = target(config(tmp_path, stream_maps={"users": {"name": None}}), schema())
-    assert result.returncode == 2
-    assert b"stream_maps" in result.stderr and b"Traceback" not in result.stderr
+def test_stream_maps_are_applied_not_refused(tmp_path: Path) -> None:
+    data = schema() + record(id=1, name="a") + record(id=2, name="b")
+    result = target(config(tmp_path, stream_maps={"users": {"name": None, "__alias__": "people"}}), data)
+    assert result.returncode == 0, result.stderr
+    assert rows(tmp_path / "out" / "people.csv") == [["id"], ["1"], ["2"]]
+    assert not (tmp_path / "out" / "users.csv").exists()
+    bad = target(config(tmp_path, stream_maps={"users": {"name": "len(("}}), data)
+    assert bad.returncode == 2
+    assert b"stream_maps" in bad.stderr and b"Traceback" not in bad.stderr
 
 
 def test_about_publishes_the_meltanolabs_settings_plus_ours() -> None:

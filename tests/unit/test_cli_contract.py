@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from protocol import Bookmarks, FatalSourceError, Sink, Stream, Tap, Target, tap_main, target_main
 from protocol._messages import RecordMessage, SchemaMessage
 from protocol._settings_check import KIT_SETTINGS
+from protocol.maps import MAP_SETTINGS
 
 SETTINGS = {
     "type": "object",
@@ -122,9 +123,10 @@ def test_about_json_has_sdk_shape() -> None:
     about = json.loads(result.stdout)
     assert set(about) == {"name", "description", "version", "sdk_version", "supported_python_versions",
                           "capabilities", "settings"}
-    # the declared settings, plus the kit's own strict_settings, published for every connector
+    # the declared settings, plus the kit's own strict_settings and the stream-map settings, published
+    # for every connector
     assert about["name"] == "tap-numbers"
-    kit = {"strict_settings": KIT_SETTINGS["strict_settings"]}
+    kit = {"strict_settings": KIT_SETTINGS["strict_settings"], **MAP_SETTINGS}
     assert about["settings"]["properties"] == {**SETTINGS["properties"], **kit}
     assert "discover" in about["capabilities"] and "state" in about["capabilities"]
 

@@ -124,12 +124,13 @@ def test_each_target_builds_its_settings_once_and_hands_them_to_its_sinks(tmp_pa
 
 
 @pytest.mark.parametrize("target", [TargetCsv, TargetJsonl])
-def test_stream_maps_are_declared_and_a_non_empty_value_is_refused(target: type[Any]) -> None:
-    assert "stream_maps" in target.settings_schema["properties"]
-    target({"stream_maps": {}})  # empty: nothing asked for
-    with pytest.raises(ConfigError) as raised:
-        target({"stream_maps": {"users": {"name": None}}})
-    assert raised.value.problems == [f"setting 'stream_maps': not supported by {target.name}"]
+def test_stream_maps_are_declared_and_applied_and_an_invalid_map_is_a_config_error(target: type[Any]) -> None:
+    assert {"stream_maps", "stream_map_config", "flattening_enabled", "flattening_max_depth"} <= set(
+        target.settings_schema["properties"])
+    assert target({"stream_maps": {}}).stream_maps is None  # empty: nothing asked for, the unmapped path
+    assert target({"stream_maps": {"users": {"name": None}}}).stream_maps is not None
+    with pytest.raises(ConfigError):
+        target({"stream_maps": {"users": {"name": "len(("}}})
 
 
 def test_the_file_targets_read_no_setting_from_the_config_mapping() -> None:

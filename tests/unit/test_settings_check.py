@@ -129,19 +129,24 @@ def test_forbidden_key_is_an_error_without_strict_and_named_once(tmp_path: Path)
     assert err.value.problems == ["unknown setting 'files[0].pagination.styel' (did you mean 'style'?)"]
 
 
-def test_reserved_feature_asked_for_is_reported_as_not_applied(tmp_path: Path,
-                                                               caplog: pytest.LogCaptureFixture) -> None:
+def test_map_settings_are_declared_by_the_kit_and_warned_about_where_not_declared(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING)
+    asked = {"stream_maps": {"s": {"x": None}}, "flattening_enabled": True, "flattening_max_depth": 3,
+             "faker_config": {"seed": 1}, "batch_config": {}}
     schema = with_kit_settings({"properties": {"path": {"type": "string"}}})
-    source = _write(tmp_path, {"stream_maps": {"s": {"x": None}}, "flattening_enabled": True,
-                               "flattening_max_depth": 3, "faker_config": {"seed": 1}, "batch_config": {}})
-    load_config([source], connector_name="tap-x", settings_schema=schema, environ={})
+    assert {"stream_maps", "stream_map_config", "flattening_enabled", "flattening_max_depth"} <= set(
+        schema["properties"])
+    load_config([_write(tmp_path, asked)], connector_name="tap-x", settings_schema=schema, environ={})
+    assert caplog.records == []  # declared: applied by the kit, nothing to warn about
+    bare = {"properties": {"path": {"type": "string"}}}  # a connector not built on the kit
+    load_config([_write(tmp_path, asked)], connector_name="tap-x", settings_schema=bare, environ={})
     assert [r.getMessage() for r in caplog.records] == [
-        "setting 'flattening_enabled' is reserved: tap-x does not apply it yet; its value is ignored",
-        "setting 'stream_maps' is reserved: tap-x does not apply it yet; its value is ignored"]
+        "setting 'flattening_enabled' is not declared by tap-x, which does not apply it; its value is ignored",
+        "setting 'stream_maps' is not declared by tap-x, which does not apply it; its value is ignored"]
     caplog.clear()
     source = _write(tmp_path, {"stream_maps": {}, "flattening_enabled": False})
-    load_config([source], connector_name="tap-x", settings_schema=schema, environ={})
+    load_config([source], connector_name="tap-x", settings_schema=bare, environ={})
     assert caplog.records == []
 
 

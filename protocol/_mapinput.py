@@ -1,0 +1,143 @@
+"""Stream maps on the target side: the messages read, mapped before they reach the sinks.
+
+With stream maps configured (see protocol/maps/), :class:`MappedInput` sits between the reader
+and the target's message loop. The reader still reads and validates what arrives (the *input*
+streams, their SCHEMAs, their records); the loop and the sinks see only the *output* streams:
+
+- a SCHEMA becomes the mapped SCHEMAs of its output streams (none when the stream is dropped);
+  the input stream's own record lane (protocol/_lane.py) is chosen here, for the chunked reader;
+- a RECORD becomes its output RECORDs (none when filtered out or dropped);
+- a fast-lane :class:`RecordRun` stays a run: its records are decoded in one call (exactly, from
+  their bytes), mapped, encoded again and checked against the output stream's compiled type in one
+  more call, so the sink still takes them in bulk. Records of an output stream not on the fast lane,
+  or that its fast check refuses, go on as RECORD messages;
+- an ACTIVATE_VERSION goes to every output stream; a BATCH's records are read from its files
+  (validated against the input schema), mapped and go on as RECORD messages;
+- STATE passes untouched.
+
+Without maps this module is not loaded and the loop reads the reader's messages directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from protocol._batchfiles import batch_records
+from protocol._jsoncodec import dumps, loads
+from protocol._lane import Lane, RecordRun, choose_lane
+from protocol._messages import ActivateVersionMessage, BatchMessage, RecordMessage, SchemaMessage
+
+if TYPE_CHECKING:
+    from protocol._reader import MessageReader
+    from protocol._target import Target
+    from protocol.maps import StreamMaps
+
+__all__ = ["MappedInput"]
+
+
+class MappedInput:
+    """Maps a target's input. ``lanes`` holds each *input* stream's lane (the chunked reader's
+    ``lane_of``); the target's own ``lanes`` hold those of the output streams, chosen as usual
+    when their mapped SCHEMAs reach the loop."""
+
+    def __init__(self, target: Target, maps: StreamMaps, reader: MessageReader, fast_lanes: bool) -> None:
+        self.target = target
+        self.maps = maps
+        self.reader = reader
+        self.fast_lanes = fast_lanes
+        self.lanes: dict[str, Lane] = {}
+
+    def messages(self, source: Iterable[Any]) -> Iterator[Any]:
+        maps = self.maps
+        record = maps.record
+        for msg in source:
+            cls = msg.__class__
+            if cls is RecordMessage:
+                for stream, out in record(msg.stream, msg.record, msg.line):
+                    yield RecordMessage(stream, out, msg.version, msg.time_extracted, msg.line)
+            elif cls is RecordRun:
+                yield from self._run(msg)
+            elif cls is SchemaMessage:
+                if self.fast_lanes:
+                    self.lanes[msg.stream] = choose_lane(msg, self.target.raw_capable())
+                for mapped in maps.schema(msg):
+                    mapped.line = msg.line
+                    yield mapped
+            elif cls is ActivateVersionMessage:
+                for stream in maps.streams(msg.stream):
+                    yield ActivateVersionMessage(stream, msg.version, msg.line)
+            elif cls is BatchMessage:
+                yield from self._batch(msg)
+            else:
+                yield msg
+
+    def _batch(self, msg: BatchMessage) -> Iterator[RecordMessage]:
+        reader = self.reader
+        validator = reader.validator(msg.stream) if reader.validate_records else None
+        record = self.maps.record
+        for values in batch_records(msg, validator):
+            for stream, out in record(msg.stream, values, msg.line):
+                yield RecordMessage(stream, out, line=msg.line)
+
+    def _run(self, run: RecordRun) -> Iterator[RecordMessage | RecordRun]:
+        """One input run as output runs (one per output stream), or RECORDs where a run cannot be."""
+        records = loads(b"[" + bytes(run.records).replace(b"\n", b",") + b"]")  # exact: the bytes, not values
+        record = self.maps.record
+        stream = run.stream
+        if run.extracted is None:  # the usual run: the output records in order, no per-record stamps
+            pairs: list[tuple[str, dict[str, Any]]] = []
+            for line, values in enumerate(records, run.first_line):
+                pairs += record(stream, values, line)
+            names = {name for name, _ in pairs}
+            if len(names) == 1:
+                yield from self._output(names.pop(), [out for _, out in pairs], None, run)
+                return
+            grouped: dict[str, list[dict[str, Any]]] = {}
+            for name, out in pairs:
+                grouped.setdefault(name, []).append(out)
+            for name, outs in grouped.items():
+                yield from self._output(name, outs, None, run)
+            return
+        yield from self._stamped(run, records)
+
+    def _stamped(self, run: RecordRun, records: list[dict[str, Any]]) -> Iterator[RecordMessage | RecordRun]:
+        """A run whose records carry time_extracted: each output record keeps its own."""
+        assert run.extracted is not None
+        outs: dict[str, tuple[list[dict[str, Any]], list[str | None]]] = {}
+        record = self.maps.record
+        for k, values in enumerate(records):
+            for name, out in record(run.stream, values, run.first_line + k):
+                kept, stamps = outs.setdefault(name, ([], []))
+                kept.append(out)
+                stamps.append(run.extracted[k])
+        for name, (kept, stamps) in outs.items():
+            yield from self._output(name, kept, stamps, run)
+
+    def _output(self, stream: str, records: list[dict[str, Any]], extracted: list[str | None] | None,
+                run: RecordRun) -> Iterator[RecordMessage | RecordRun]:
+        lane = self.target.lanes.get(stream)
+        if lane is not None and lane.decoder is not None:
+            try:
+                encoded = b"\n".join(map(orjson.dumps, records))
+            except TypeError:  # Decimals, integers beyond 64 bits, very deep values: the exact encoder
+                encoded = b"\n".join([dumps(r) for r in records])
+            values = _decode(lane, encoded)
+            if values is not None and len(values) == len(records):
+                yield RecordRun(stream, encoded, len(records), run.first_line, values, run.version, extracted)
+                return
+        for k, out in enumerate(records):
+            yield RecordMessage(stream, out, run.version, None if extracted is None else extracted[k],
+                                run.first_line)
+
+
+def _decode(lane: Lane, encoded: bytes) -> list[Any] | None:
+    """The output stream's fast check: the decoded values, or None when it refuses the records."""
+    import msgspec
+
+    try:
+        return lane.decoder.decode_lines(encoded)  # type: ignore[no-any-return]
+    except (msgspec.DecodeError, RecursionError):
+        return None

@@ -1,0 +1,130 @@
+"""Mapped input on both record lanes (protocol/_mapinput.py) against an oracle.
+
+A target with maps hands fast-lane runs to its sinks as mapped runs; the reference lane maps record
+by record. Both must give what the engine gives applied to each input record in plain Python (the
+oracle below calls ``StreamMaps`` directly, message by message), for a stream long enough to span many
+chunks, with a ``__source__`` copy (one input stream, two outputs), records carrying
+``time_extracted``, a filter, flattening, exact decimals and integers beyond 64 bits, and
+ACTIVATE_VERSION fanned out to every output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from protocol import SchemaMessage
+from protocol.maps import StreamMaps
+from tests.integration.destinations import exact, make
+
+SCHEMA = {"type": "object", "properties": {
+    "id": {"type": "integer"}, "email": {"type": ["string", "null"]}, "amount": {"type": ["number", "null"]},
+    "big": {"type": ["integer", "null"]},
+    "meta": {"type": ["object", "null"], "properties": {"tag": {"type": ["string", "null"]},
+                                                        "n": {"type": ["integer", "null"]}}}}}
+MAPS: dict[str, Any] = {
+    "stream_maps": {
+        "orders": {"__filter__": "id % 7 != 3", "email": "sha256(email)", "tag_len": "int(len(meta['tag']))"},
+        "orders_copy": {"__source__": "orders", "__else__": None, "id": "id", "big": "big"},
+        "noise": None,
+    },
+    "flattening_enabled": True,
+    "flattening_max_depth": 1,
+}
+COUNT = 3000
+
+
+def _line(message: dict[str, Any]) -> bytes:
+    return json.dumps(message, ensure_ascii=False).encode() + b"\n"
+
+
+def stream_bytes() -> bytes:
+    out = [_line({"type": "SCHEMA", "stream": "orders", "schema": SCHEMA, "key_properties": ["id"]}),
+           _line({"type": "SCHEMA", "stream": "noise", "schema": {"type": "object", "properties": {
+               "id": {"type": "integer"}}}, "key_properties": ["id"]})]
+    for i in range(1, COUNT + 1):
+        record = {"id": i, "email": f"user{i}@exämple.org", "amount": f"{i}.{i % 100:02d}",
+                  "big": 2**70 + i if i % 500 == 0 else i, "meta": {"tag": "t" * (i % 9), "n": i}}
+        line = _line({"type": "RECORD", "stream": "orders", "record": record,
+                      **({"time_extracted": "2024-01-01T00:00:00Z"} if 1000 < i <= 1200 else {})})
+        out.append(line.replace(f'"{record["amount"]}"'.encode(), record["amount"].encode()))  # a JSON number
+        if i % 400 == 0:
+            out.append(_line({"type": "RECORD", "stream": "noise", "record": {"id": i}}))
+        if i % 1000 == 0:
+            out.append(_line({"type": "STATE", "value": {"at": i}}))
+    out.append(_line({"type": "ACTIVATE_VERSION", "stream": "orders", "version": 1}))
+    return b"".join(out)
+
+
+def oracle(data: bytes) -> dict[str, list[dict[str, Any]]]:
+    """Each output stream's records, from the engine applied message by message."""
+    maps = StreamMaps.from_config(MAPS, program="oracle")
+    assert maps is not None
+    out: dict[str, list[dict[str, Any]]] = {}
+    for n, raw in enumerate(data.splitlines(), 1):
+        msg = json.loads(raw, parse_float=Decimal)
+        if msg["type"] == "SCHEMA":
+            for mapped in maps.schema(SchemaMessage(msg["stream"], msg["schema"], msg["key_properties"])):
+                out.setdefault(mapped.stream, [])
+        elif msg["type"] == "RECORD":
+            for stream, record in maps.record(msg["stream"], msg["record"], n):
+                out[stream].append(record)
+    return out
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast-lane", "reference-lane"])
+def test_mapped_lanes_match_the_engine_applied_record_by_record(fast: bool, tmp_path: Path) -> None:
+    data = stream_bytes()
+    dest = make("jsonl", tmp_path, None, **MAPS)
+    done = dest.load(data, fast=fast)
+    assert done.returncode == 0, done.stderr.decode()
+    expected = oracle(data)
+    assert set(expected) == {"orders", "orders_copy"}
+    files = {p.stem for p in dest.out.iterdir()}
+    assert files == {"orders", "orders_copy"}
+    for stream, records in expected.items():
+        landed = [exact(line) for line in (dest.out / f"{stream}.jsonl").read_text().splitlines()]
+        assert landed == records, stream
+    orders = expected["orders"]
+    assert len(orders) == COUNT - len([i for i in range(1, COUNT + 1) if i % 7 == 3])
+    first = orders[0]
+    assert first["email"] == hashlib.sha256(b"user1@ex\xc3\xa4mple.org").hexdigest()
+    assert (first["meta__tag"], first["tag_len"], "meta" in first) == ("t", 1, False)
+    assert [r["big"] for r in expected["orders_copy"] if r["id"] == 500] == [2**70 + 500]
+    assert any(r["amount"] == Decimal("1234.34") for r in orders)
+    assert [json.loads(s) for s in done.stdout.splitlines()][-1] == {"at": 3000}
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast-lane", "reference-lane"])
+def test_an_expression_failing_on_a_record_names_its_line(fast: bool, tmp_path: Path) -> None:
+    maps = {"stream_maps": {"orders": {"ratio": "int(100 // (id - 1500))"}}}
+    dest = make("jsonl", tmp_path, None, **maps)
+    data = stream_bytes()
+    line = 1 + next(n for n, raw in enumerate(data.splitlines(), 1) if b'"id": 1500,' in raw) - 1
+    done = dest.load(data, fast=fast)
+    assert done.returncode == 1
+    errors = [ln for ln in done.stderr.decode().splitlines() if "| ERROR" in ln]
+    assert len(errors) == 1 and "Traceback" not in done.stderr.decode()
+    assert f"line {line}" in errors[0] and "orders" in errors[0] and "ratio" in errors[0], errors[0]
+
+
+def test_batch_records_are_mapped(tmp_path: Path) -> None:
+    batch = tmp_path / "part-1.jsonl"
+    rows = [{"id": i, "email": f"b{i}@example.org", "big": i, "meta": {"tag": "x", "n": i}} for i in range(1, 6)]
+    batch.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    data = (_line({"type": "SCHEMA", "stream": "orders", "schema": SCHEMA, "key_properties": ["id"]})
+            + _line({"type": "BATCH", "stream": "orders", "encoding": {"format": "jsonl", "compression": "none"},
+                     "manifest": [batch.as_uri()]}))
+    dest = make("jsonl", tmp_path, None, **MAPS)
+    done = dest.load(data)
+    assert done.returncode == 0, done.stderr.decode()
+    orders = [exact(line) for line in (dest.out / "orders.jsonl").read_text().splitlines()]
+    assert [(r["id"], r["email"], r["meta__n"]) for r in orders] == [
+        (i, hashlib.sha256(f"b{i}@example.org".encode()).hexdigest(), i) for i in (1, 2, 4, 5)]
+    copies = [exact(line) for line in (dest.out / "orders_copy.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in copies] == [1, 2, 3, 4, 5]
