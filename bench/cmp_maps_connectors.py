@@ -9,14 +9,11 @@ and without it, alternately; the goal is at most 1.5x the time without maps (ove
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import orjson
-import pgbench
-from checks import Check, lines_check, metric_count_check
-from cmp_sql import ours_pg
-from datagen import Dataset
+from checks import lines_check, metric_count_check
+from cmp_sql import fresh, ours_pg, rows_check
 from model import Comparison, Goal, Program
 
 __all__ = ["BENCH_MAPS", "CONNECTOR_MAPS_COMPARISONS"]
@@ -32,22 +29,6 @@ BENCH_MAPS: dict[str, Any] = {
 }
 WITHOUT = "without maps"
 MAPS_PG, PLAIN_PG = "bench_sluice_maps", "bench_sluice_nomaps"
-
-
-def _pg_check(schema: str, table: str) -> Check:
-    def check(_out: Path, _stderr: Path, ds: Dataset) -> str:
-        counted = pgbench.count_rows(schema, table)
-        if isinstance(counted, str):
-            return counted
-        rows, ids = counted
-        if rows == ids == ds.records:
-            return ""
-        return f"{schema}.{table} holds {rows} rows ({ids} ids), expected {ds.records}"
-    return check
-
-
-def _fresh(schema: str) -> Any:
-    return lambda _ds: pgbench.fresh_schema(schema)
 
 
 def _jsonl(maps: bool) -> Any:
@@ -72,11 +53,11 @@ CONNECTOR_MAPS_COMPARISONS: tuple[Comparison, ...] = (
     Comparison(
         "maps-target-postgres",
         ours=Program("sluice target-postgres, with maps", "target-postgres", "target",
-                     lambda _out, _ds: {**ours_pg(MAPS_PG), **BENCH_MAPS}, _pg_check(MAPS_PG, "orders"),
-                     prepare=_fresh(MAPS_PG)),
+                     lambda _out, _ds: {**ours_pg(MAPS_PG), **BENCH_MAPS}, rows_check(MAPS_PG, "orders"),
+                     prepare=fresh(MAPS_PG)),
         peer=None,
         others=(Program(WITHOUT, "target-postgres", "target", lambda _out, _ds: ours_pg(PLAIN_PG),
-                        _pg_check(PLAIN_PG, "bench"), prepare=_fresh(PLAIN_PG)),),
+                        rows_check(PLAIN_PG, "bench"), prepare=fresh(PLAIN_PG)),),
         goals=_GOAL,
     ),
     Comparison(

@@ -21,7 +21,8 @@ from checks import Check
 from datagen import Dataset
 from model import Comparison, Goal, Program, Venv
 
-__all__ = ["MELTANOLABS_TARGET_POSTGRES", "PIPELINEWISE_TARGET_POSTGRES", "SQL_COMPARISONS", "ours_pg", "rows_check"]
+__all__ = ["MELTANOLABS_TARGET_POSTGRES", "PIPELINEWISE_TARGET_POSTGRES", "SQL_COMPARISONS", "fresh", "ours_pg",
+           "rows_check"]
 
 BENCH = Path(__file__).resolve().parent
 
@@ -40,19 +41,20 @@ MELTANOLABS_TARGET_POSTGRES = Venv(
 
 # -- PostgreSQL ------------------------------------------------------------------------------
 
-def rows_check(schema: str) -> Check:
+def rows_check(schema: str, table: str = pgbench.TABLE) -> Check:
+    """Every record of the data set landed in ``schema.table``, each id once."""
     def check(_out: Path, _stderr: Path, ds: Dataset) -> str:
-        counted = pgbench.count_rows(schema)
+        counted = pgbench.count_rows(schema, table)
         if isinstance(counted, str):
             return counted
         rows, ids = counted
         if rows == ids == ds.records:
             return ""
-        return f"{schema}.bench holds {rows} rows ({ids} ids), expected {ds.records}"
+        return f"{schema}.{table} holds {rows} rows ({ids} ids), expected {ds.records}"
     return check
 
 
-def _fresh(schema: str) -> Callable[[Dataset], None]:
+def fresh(schema: str) -> Callable[[Dataset], None]:
     return lambda _ds: pgbench.fresh_schema(schema)
 
 
@@ -115,14 +117,14 @@ SQL_COMPARISONS: tuple[Comparison, ...] = (
     Comparison(
         "target-postgres",
         ours=Program("sluice target-postgres", "target-postgres", "target", lambda _out, _ds: ours_pg(OURS_PG),
-                     rows_check(OURS_PG), prepare=_fresh(OURS_PG)),
+                     rows_check(OURS_PG), prepare=fresh(OURS_PG)),
         peer=Program("pipelinewise-target-postgres 2.1.2", "target-postgres", "target",
                      lambda _out, _ds: _pipelinewise_pg(PW_PG), rows_check(PW_PG), venv=PIPELINEWISE_TARGET_POSTGRES,
-                     prepare=_fresh(PW_PG)),
+                     prepare=fresh(PW_PG)),
         others=(
             Program(MELTANOLABS, "target-postgres", "target",
                     lambda _out, _ds: {**ours_pg(ML_PG), **_NO_METADATA}, rows_check(ML_PG),
-                    venv=MELTANOLABS_TARGET_POSTGRES, prepare=_fresh(ML_PG)),
+                    venv=MELTANOLABS_TARGET_POSTGRES, prepare=fresh(ML_PG)),
             Program(PSQL_FLOOR, "psql", "command", None, rows_check(pgbench.FLOOR_SCHEMA),
                     argv=lambda _bin, _out, ds: pgbench.psql_copy_argv(ds.csv_path),
                     prepare=lambda _ds: pgbench.fresh_floor_table()),
@@ -147,11 +149,11 @@ SQL_COMPARISONS: tuple[Comparison, ...] = (
         # writes it; against the COPY floor of the same rows and ours on the plain rows.
         "target-postgres-escaped",
         ours=Program("sluice target-postgres, escaped data", "target-postgres", "target",
-                     lambda _out, _ds: ours_pg(ESC_PG), rows_check(ESC_PG), prepare=_fresh(ESC_PG)),
+                     lambda _out, _ds: ours_pg(ESC_PG), rows_check(ESC_PG), prepare=fresh(ESC_PG)),
         peer=None,
         others=(
             Program(PLAIN_SAME, "sh", "command", None, rows_check(PLAIN_PG), argv=_plain_argv,
-                    prepare=_fresh(PLAIN_PG)),
+                    prepare=fresh(PLAIN_PG)),
             Program(PSQL_FLOOR, "psql", "command", None, rows_check(pgbench.FLOOR_SCHEMA),
                     argv=lambda _bin, _out, ds: pgbench.psql_copy_argv(ds.csv_path),
                     prepare=lambda _ds: pgbench.fresh_floor_table()),
