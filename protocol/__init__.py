@@ -56,6 +56,7 @@ if TYPE_CHECKING:  # what a type checker sees: the names declared below (``X as 
     from protocol._jsoncodec import dumps as dumps
     from protocol._jsoncodec import exact_loads as exact_loads
     from protocol._jsoncodec import loads as loads
+    from protocol._jsoncodec import long_digit_lines as long_digit_lines
     from protocol._jsoncodec import needs_exact_parse as needs_exact_parse
     from protocol._lane import RecordRun as RecordRun
     from protocol._messages import ActivateVersionMessage as ActivateVersionMessage
@@ -102,7 +103,7 @@ _LAZY = lazy_table(__name__, {  # private module: its public names
                       "ENV_GENERATION", "ENV_STATE_ID", "EXACTLY_ONCE_CAPABILITY"],
     "_exitcodes": ["CONNECTOR_CODES", "ExitCode", "RUNNER_CODES", "describe_exit_codes", "signal_exit_code"],
     "_fastcheck": ["is_date"],
-    "_jsoncodec": ["JSONDecodeError", "dumps", "exact_loads", "loads", "needs_exact_parse"],
+    "_jsoncodec": ["JSONDecodeError", "dumps", "exact_loads", "loads", "long_digit_lines", "needs_exact_parse"],
     "_lane": ["RecordRun"],
     "_messages": ["ActivateVersionMessage", "BatchMessage", "Message", "RecordMessage", "SchemaMessage",
                   "StateMessage"],

@@ -25,7 +25,8 @@ from typing import Any
 
 import orjson
 
-__all__ = ["MAX_DEPTH", "deep_recursion", "dumps", "loads", "needs_exact_parse", "too_deep", "where_too_deep"]
+__all__ = ["MAX_DEPTH", "deep_recursion", "dumps", "loads", "long_digit_lines", "needs_exact_parse", "too_deep",
+           "where_too_deep"]
 
 MAX_DEPTH = 1024
 # Lines with fewer opening brackets than this cannot hit the interpreter's recursion limit.
@@ -44,6 +45,24 @@ _RUN = b"d" * 16
 def needs_exact_parse(raw: bytes) -> bool:
     """True when ``raw`` may hold a number that a 64-bit float would round."""
     return _RUN in raw.translate(_DIGITS)
+
+
+def long_digit_lines(raw: bytes) -> list[int]:
+    """The (0-based) numbers of the lines of ``raw`` for which :func:`needs_exact_parse` is true,
+    in one pass over ``raw``; empty when it is false for the whole text."""
+    marks = raw.translate(_DIGITS)  # a newline is not a digit: a run never spans two lines
+    found: list[int] = []
+    pos = marks.find(_RUN)
+    line = 0
+    counted = 0
+    while pos >= 0:
+        line += raw.count(b"\n", counted, pos)
+        found.append(line)
+        counted = raw.find(b"\n", pos)
+        if counted < 0:
+            break
+        pos = marks.find(_RUN, counted)
+    return found
 
 JSONDecodeError = orjson.JSONDecodeError
 

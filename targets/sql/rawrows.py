@@ -15,10 +15,10 @@ JSON escapes are not CSV. msgspec writes non-ASCII text as itself (a ``\\u00e9``
 is gone), so the escapes left are a quote, a backslash and control characters: the common ones
 (``\\"``, ``\\\\``, ``\\n``, ``\\t``, ``\\r``, ``\\b``, ``\\f``) are undone for the whole run
 at once (a quoted CSV field may hold newlines). A run that still holds
-an escape then (a control character as ``\\u00XX``, NUL among them) and a run with a digit run
-of 16 or more (a float could round it) are rewritten line by line: the escaped lines from their
-decoded values, the long-digit ones from their exact parse; strings are quoted CSV-style with
-NUL dropped, as the record-by-record path does; every value that loses a NUL is counted per
+an escape then (a control character as ``\\u00XX``, NUL among them) is rewritten line by line
+from the decoded values; a line with a digit run of 16 or more (a float could round it) is
+written from its exact parse, the lines between such lines still in bulk (a sha256 hex digest
+often holds such a run); strings are quoted CSV-style with NUL dropped, as the record-by-record path does; every value that loses a NUL is counted per
 (table, column) in the loader's ``nul_removed`` (a NUL is always escaped in JSON, so only
 these lines hold one).
 Constant columns (a field the schema lacks, the table version) are appended to every line.
@@ -35,7 +35,7 @@ from typing import Any
 
 import msgspec
 
-from protocol import exact_loads, field_types, needs_exact_parse
+from protocol import exact_loads, field_types, long_digit_lines
 from targets.sql import types as T
 from targets.sql.dialect import VERSION_COLUMN
 from targets.sql.table import TableSpec
@@ -108,36 +108,47 @@ class RawRows:
         suffix = b"".join(b"," + (str(version).encode() if kind == "version" and version is not None else b"null")
                           for _, kind in self.constants)
         raw = bytes(records)
-        exact = needs_exact_parse(raw)
-        if not exact:
-            # Lines are split on the structure first: until the escapes are undone, the only
-            # newlines in ``data`` are the ones between records.
-            rows = data[1:-2].replace(b"]\n[", suffix + b"\n") + suffix + b"\n"
-            if b"\\" not in rows:
-                return rows
-            unescaped = _csv_text(rows)
-            if unescaped is not None:
-                return unescaped
-        # The few lines that need more are rewritten one by one: a record with a digit run a
-        # float could round (from its exact parse), or a string holding an escape.
-        lines = data[:-1].split(b"\n")
-        texts = raw.split(b"\n") if exact else []
-        out = []
+        exact = long_digit_lines(raw)
         nul: Counter[tuple[str, str]] = Counter()  # added to the loader's count once the run is built
         try:
-            for i, line in enumerate(lines):
-                if exact and needs_exact_parse(texts[i]):
-                    record = exact_loads(texts[i])
-                    out.append(self._csv_row([record.get(f) for _, f in self.fields], nul) + suffix)
-                elif b"\\" in line:
-                    out.append(self._csv_row(_DECODER.decode(line), nul) + suffix)
-                else:
-                    out.append(line[1:-1] + suffix)
+            rows = self._exact(data, raw.split(b"\n"), exact, suffix, nul) if exact else self._rows(data, suffix, nul)
         except (msgspec.DecodeError, ValueError):
             return None
         if nul and self._nul_removed is not None:
             self._nul_removed.update(nul)
+        return rows
+
+    def _rows(self, data: bytes, suffix: bytes, nul: Counter[tuple[str, str]]) -> bytes:
+        """The CSV lines of ``data`` (msgspec's lines of value arrays, newline-terminated)."""
+        # Lines are split on the structure first: until the escapes are undone, the only
+        # newlines in ``data`` are the ones between records.
+        rows = data[1:-2].replace(b"]\n[", suffix + b"\n") + suffix + b"\n"
+        if b"\\" not in rows:
+            return rows
+        unescaped = _csv_text(rows)
+        if unescaped is not None:
+            return unescaped
+        # A string holding an escape the bulk step leaves (a control character): its lines
+        # are rewritten one by one from their decoded values.
+        out = [self._csv_row(_DECODER.decode(line), nul) + suffix if b"\\" in line else line[1:-1] + suffix
+               for line in data[:-1].split(b"\n")]
         return b"\n".join(out) + b"\n"
+
+    def _exact(self, data: bytes, texts: list[bytes], exact: list[int], suffix: bytes,
+               nul: Counter[tuple[str, str]]) -> bytes:
+        """:meth:`_rows` for a run with digit runs a float could round: the lines ``exact``
+        are written from their exact parse, the lines between them in bulk."""
+        lines = data[:-1].split(b"\n")
+        parts: list[bytes] = []
+        start = 0
+        for i in [*exact, len(lines)]:
+            if i > start:
+                parts.append(self._rows(b"\n".join(lines[start:i]) + b"\n", suffix, nul))
+            if i < len(lines):
+                record = exact_loads(texts[i])
+                parts.append(self._csv_row([record.get(f) for _, f in self.fields], nul) + suffix + b"\n")
+            start = i + 1
+        return b"".join(parts)
 
     def _csv_row(self, values: Iterable[Any], nul: Counter[tuple[str, str]]) -> bytes:
         """One CSV line (no suffix) of the field values; counts in ``nul`` the values that lose a NUL."""

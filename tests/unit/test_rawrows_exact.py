@@ -1,0 +1,50 @@
+"""Lines with long digit runs are rebuilt from their exact parse; the lines between them stay bulk.
+
+A run of 16 or more digits (a number a float could round, or a sha256 hex digest that happens
+to hold one) flags only its own line (protocol's ``long_digit_lines``); the oracle for the built
+CSV is Python's csv reader compared with the records' exact values.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from protocol import long_digit_lines, needs_exact_parse
+from protocol._recordtype import compile_record_type
+from targets.sql.rawrows import RawRows
+
+SCHEMA: dict[str, Any] = {"type": "object", "properties": {
+    "id": {"type": "integer"}, "n": {"type": ["null", "number"]}, "s": {"type": ["null", "string"]}}}
+LONG = st.sampled_from(["12345678901234567.25", "0.1000000000000000055511151231257827", "123456789012345678901",
+                        "1.5", "42", "null"])
+TEXT = st.sampled_from(["plain", "a\"quote\"\nline", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+                        "1234567890123456", "x" * 20, "é☃"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b" ")), max_size=8))
+def test_long_digit_lines_flags_exactly_the_lines_needs_exact_parse_flags(lines: list[bytes]) -> None:
+    raw = b"\n".join(lines)
+    assert long_digit_lines(raw) == [i for i, line in enumerate(raw.split(b"\n")) if needs_exact_parse(line)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(LONG, TEXT), min_size=1, max_size=8))
+def test_a_run_with_long_digits_reads_back_exact(values: list[tuple[str, str]]) -> None:
+    lines = [b'{"id":%d,"n":%s,"s":%s}' % (i, n.encode(), json.dumps(s).encode()) for i, (n, s) in enumerate(values)]
+    records = list(msgspec.json.Decoder(compile_record_type(SCHEMA, ["id"])).decode_lines(b"\n".join(lines)))
+    built = RawRows([("id", "id"), ("n", "n"), ("s", "s")], []).build(records, b"\n".join(lines), None)
+    assert built is not None
+    back = list(csv.reader(io.StringIO(built.decode(), newline="")))
+    assert len(back) == len(values)
+    for i, ((n, s), row) in enumerate(zip(values, back, strict=True)):
+        assert row[0] == str(i) and row[2] == s
+        assert row[1] == "null" if n == "null" else Decimal(row[1]) == Decimal(n)
