@@ -56,6 +56,9 @@ def cli(ctx: click.Context, project_arg: str | None) -> None:
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Stop the run after SECONDS.")
 @click.option("--dry-run", is_flag=True, help="Print the commands that would run, and exit.")
 @click.option("--metrics-file", type=click.Path(dir_okay=False), help="Write a Prometheus textfile after the run.")
+@click.option("--summary-json", type=click.Path(dir_okay=False),
+              help="With one PIPELINE: write the run's outcome and per-stream counts to this JSON file "
+                   "(not written when the run is refused or fails before its connectors start).")
 @click.option("--grace", type=click.FloatRange(min=0), default=10.0, show_default=True,
               help="Seconds between SIGTERM and SIGKILL when a connector is stopped.")
 @click.option("-v", "--verbose", is_flag=True, help="Also show METRIC lines on the terminal.")
@@ -65,8 +68,8 @@ def cli(ctx: click.Context, project_arg: str | None) -> None:
                    "or a program on PATH; repeat for several, in pipe order.")
 @click.pass_obj
 def run(obj: Ctx, names: tuple[str, ...], all_: bool, jobs: int, full_refresh: bool, state_id: str | None,
-        timeout: float | None, dry_run: bool, metrics_file: str | None, grace: float, verbose: bool,
-        install_: bool, maps: tuple[str, ...]) -> int:
+        timeout: float | None, dry_run: bool, metrics_file: str | None, summary_json: str | None, grace: float,
+        verbose: bool, install_: bool, maps: tuple[str, ...]) -> int:
     """Run a pipeline of sluice.yml, or TAP | TARGET ad hoc.
 
     The tap's stdout is piped into the target's stdin (through the pipeline's maps: or the
@@ -80,14 +83,15 @@ def run(obj: Ctx, names: tuple[str, ...], all_: bool, jobs: int, full_refresh: b
     from runner.run import RunOptions, plan_adhoc, plan_pipeline, run_pipeline
 
     options = RunOptions(full_refresh, state_id, timeout, dry_run,
-                         Path(metrics_file).resolve() if metrics_file else None, grace, verbose)
+                         Path(metrics_file).resolve() if metrics_file else None, grace, verbose,
+                         Path(summary_json).resolve() if summary_json else None)
     project = obj.project
     if maps and len(names) != 2:
         raise click.UsageError("--map goes with TAP TARGET; a pipeline of sluice.yml lists its mappers under maps:")
     ensure_installed(obj, run_connectors(project, names, all_, maps), install_)
     if all_:
-        if names or state_id:
-            raise click.UsageError("--all takes no PIPELINE and no --state-id")
+        if names or state_id or summary_json:
+            raise click.UsageError("--all takes no PIPELINE, no --state-id and no --summary-json")
         from runner.parallel import run_all
 
         if not project.pipelines:

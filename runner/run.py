@@ -21,7 +21,7 @@ from runner.outcome import Outcome, RunStatus
 from runner.output import RunOutput
 from runner.project import Connector, MapStep, Project, ResolvedConnector
 from runner.reconcile import ControlPipe, ReconcileError, choose_state, read_committed, supports_exactly_once
-from runner.run_summary import stopped_line, summary
+from runner.run_summary import stopped_line, summary, summary_record, write_summary_json
 from runner.stores import StateStore, StoreError, open_store
 from runner.supervise import SideSpec, supervise
 from runner.tap_catalog import write_effective_catalog
@@ -40,6 +40,7 @@ class RunOptions:
     metrics_file: Path | None = None
     grace: float = 10.0
     verbose: bool = False
+    summary_json: Path | None = None  # --summary-json: the run's outcome as JSON, for orchestrators
 
 
 @dataclass
@@ -190,6 +191,9 @@ def _locked_run(project: Project, plan: RunPlan, options: RunOptions, store: Sta
         from runner.metrics_file import write_metrics_file
 
         write_metrics_file(options.metrics_file, store.last_runs())
+    if options.summary_json is not None:
+        write_summary_json(options.summary_json, summary_record(
+            plan.pipeline, plan.state_id, (started.number, started.id), outcome, run.saved, _last_line(run, outcome)))
     terminal.write(_last_line(run, outcome) + "\n")
     terminal.flush()
     return outcome.exit_code

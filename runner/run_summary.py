@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import orjson
+
 from protocol import plural
 from runner.counts import nothing_moved
 from runner.outcome import Outcome, StopCause
 from runner.output import RunOutput
 
-__all__ = ["stopped_line", "summary"]
+__all__ = ["stopped_line", "summary", "summary_record", "write_summary_json"]
 
 _STOPPED_BY = {StopCause.SIGINT: "interrupted by SIGINT (Ctrl-C)", StopCause.SIGTERM: "interrupted by SIGTERM"}
 
@@ -73,3 +80,36 @@ def _shortfall_flag(gap: int, has_keys: bool | None) -> str:
 
 def _n(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
+
+
+def summary_record(pipeline: str, state_id: str, run: tuple[int, int], outcome: Outcome, saved: int,
+                   last_line: str) -> dict[str, Any]:
+    """The run's summary as data (``sluice run --summary-json``): what orchestrators read. ``run`` is
+    (the run's number, as ``sluice runs`` shows it; the store's id of the run)."""
+    emitted, committed = outcome.tap.stats, outcome.target.stats
+    none_moved = outcome.ok and nothing_moved(emitted, committed)  # the target may then report no counts
+    committed_total = 0 if none_moved else (committed.total if committed.reported else None)
+    streams = {
+        stream: {"emitted": emitted.counts.get(stream, 0) if emitted.reported else None,
+                 "committed": committed.counts.get(stream, 0) if committed.reported or none_moved else None}
+        for stream in sorted(set(emitted.counts) | set(committed.counts))
+    }
+    return {
+        "pipeline": pipeline, "state_id": state_id, "run": run[0], "run_id": run[1],
+        "status": str(outcome.status), "exit_code": int(outcome.exit_code), "duration_s": round(outcome.elapsed, 3),
+        "records_emitted": emitted.total if emitted.reported else None, "records_committed": committed_total,
+        "streams": streams, "states_stored": saved, "message": last_line.removeprefix("sluice: "),
+    }
+
+
+def write_summary_json(path: Path, record: dict[str, Any]) -> None:
+    """Write the summary atomically (a temporary file beside it, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(orjson.dumps(record, option=orjson.OPT_INDENT_2) + b"\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

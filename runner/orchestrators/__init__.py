@@ -1,0 +1,2 @@
+"""Sluice pipelines under orchestrators. ``runner.orchestrators.dagster`` needs ``sluice[dagster]``;
+``runner.orchestrators.sluice_run`` (``sluice run`` as a subprocess, its outcome as data) needs nothing."""
