@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from protocol import ConfigError, ExitCode
 
 try:
     from airflow.sdk import DAG, BaseOperator
@@ -39,15 +40,18 @@ except ImportError:  # Airflow 2, or no Airflow at all
             AirflowSkipException,
         )
         from airflow.models import DAG, BaseOperator  # type: ignore[no-redef,assignment]
-    except ImportError as exc:
-        raise ImportError("runner.orchestrators.airflow needs Apache Airflow in this environment; "
-                          "install it with: pip install 'sluice[airflow]'") from exc
+    except ImportError as exc:  # the extra is not installed
 
-from protocol import ConfigError, ExitCode
-from runner.orchestrators.sluice_run import SluiceRunResult, run_sluice
+        class AirflowMissing(ConfigError, ImportError):
+            """``runner.orchestrators.airflow`` imported without Apache Airflow."""
+
+        raise AirflowMissing("runner.orchestrators.airflow needs Apache Airflow, which is not installed: "
+                             "pip install 'sluice[airflow]'") from exc
+
+from runner.orchestrators.sluice_run import SluiceRunResult, run_sluice, safe_name
 from runner.project import Pipeline, find_project, load_project
 
-__all__ = ["DEFAULT_ARGS", "SluiceRunOperator", "dag_id_for", "dags_from_project"]
+__all__ = ["DEFAULT_ARGS", "SluiceRunOperator", "dags_from_project"]
 
 _log = logging.getLogger("sluice.orchestrators.airflow")
 
@@ -79,7 +83,7 @@ class SluiceRunOperator(BaseOperator):  # type: ignore[misc]
     def __init__(self, *, pipeline: str, project: str | Path = "sluice.yml", args: Sequence[str] = (),
                  sluice: Sequence[str] | None = None, env: Mapping[str, str] | None = None,
                  skip_when_locked: bool = False, **kwargs: Any) -> None:
-        kwargs.setdefault("task_id", dag_id_for(pipeline))
+        kwargs.setdefault("task_id", safe_name(pipeline))
         super().__init__(**kwargs)
         self.pipeline = pipeline
         self.project = str(project)
@@ -90,11 +94,14 @@ class SluiceRunOperator(BaseOperator):  # type: ignore[misc]
         self._proc: subprocess.Popen[str] | None = None
 
     def execute(self, context: Any) -> dict[str, Any] | None:
-        project = self._project_file()
+        try:
+            project = self._project_file()
+        except ConfigError as exc:
+            raise AirflowFailException(str(exc)) from None
         self.log.info("sluice run %s (project %s)", self.pipeline, project)
         env = None if self.env is None else {**os.environ, **self.env}
-        result = run_sluice(self.pipeline, project, args=self.args, command=self.sluice, log=self.log.info,
-                            env=env, on_start=self._started)
+        result = run_sluice(self.pipeline, project, args=self.args, command=self.sluice, env=env,
+                            log=lambda line: self.log.info("%s", line), on_start=self._started)
         self._proc = None
         if not result.ok:
             raise _failure(result, self.skip_when_locked)
@@ -146,12 +153,6 @@ def _n(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
 
 
-def dag_id_for(pipeline: str) -> str:
-    """The DAG (and task) id of a pipeline: its name, with every character Airflow refuses in an id
-    (anything but letters, digits, ``_``, ``-`` and ``.``; e.g. the ``@`` of ``orders@acme``) as ``_``."""
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", pipeline)[:250]
-
-
 def dags_from_project(project: str | Path = "sluice.yml", *, default_args: Mapping[str, Any] | None = None,
                       task_kwargs: Mapping[str, Any] | None = None, dag_id_prefix: str = "",
                       **dag_kwargs: Any) -> dict[str, DAG]:
@@ -175,7 +176,7 @@ def dags_from_project(project: str | Path = "sluice.yml", *, default_args: Mappi
         schedule = _schedule(pipe)
         if schedule is None:
             continue
-        dag_id = dag_id_prefix + dag_id_for(pipe.name)
+        dag_id = dag_id_prefix + safe_name(pipe.name)
         if dag_id in owners:
             raise ConfigError(f"{found}: pipelines '{owners[dag_id]}' and '{pipe.name}' would both be "
                               f"the Airflow DAG '{dag_id}'; rename one of them")
