@@ -145,8 +145,12 @@ def _stream_assets(setup: _Setup, pipe: Pipeline, name: str, streams: list[str])
 def _run(setup: _Setup, pipeline: str, context: dg.AssetExecutionContext) -> SluiceRunResult:
     """``sluice run PIPELINE``, its stderr into the step's log; a run that did not succeed fails the step
     with its one error line (a refusal because another run holds the lock says so)."""
-    result = run_sluice(pipeline, setup.project_file, args=setup.run_args, command=setup.command,
-                        log=context.log.info)
+    try:
+        result = run_sluice(pipeline, setup.project_file, args=setup.run_args, command=setup.command,
+                            log=context.log.info)
+    except OSError as exc:  # no such program, not executable
+        raise dg.Failure(description=f"cannot start sluice for pipeline '{pipeline}': {exc}",
+                         metadata={"sluice/pipeline": pipeline, "sluice/outcome": "not started"}) from None
     if not result.ok:
         raise dg.Failure(description=result.message(), metadata={
             "sluice/pipeline": pipeline, "sluice/exit_code": result.exit_code,

@@ -1,6 +1,6 @@
 """Run inside the Dagster test venv (tests/integration/orchestrators/test_dagster.py); prints one JSON object.
 
-    python dagster_driver.py materialize PROJECT [--per-stream] SELECTION...   # each selection in its own run
+    python dagster_driver.py materialize PROJECT [--per-stream] [--sluice=PROGRAM] SELECTION...   # a run each
     python dagster_driver.py definitions PROJECT [--per-stream]                # assets and schedules
     python dagster_driver.py events DAGSTER_HOME ASSET_KEY                     # latest materialization's metadata
 """
@@ -20,8 +20,8 @@ def _metadata(entries: Any) -> dict[str, Any]:
     return {key: value.value for key, value in entries.items()}
 
 
-def materialize(project: str, per_stream: bool, selections: list[str]) -> dict[str, Any]:
-    defs = definitions_from_project(project, per_stream=per_stream)
+def materialize(project: str, per_stream: bool, selections: list[str], sluice: list[str] | None) -> dict[str, Any]:
+    defs = definitions_from_project(project, per_stream=per_stream, sluice=sluice)
     assets = list(defs.assets or [])
     runs = []
     for selection in selections:
@@ -68,9 +68,10 @@ def events(home: str, key: str) -> dict[str, Any]:
 def main(argv: list[str]) -> None:
     command, target, *rest = argv
     per_stream = "--per-stream" in rest
-    rest = [arg for arg in rest if arg != "--per-stream"]
+    sluice = [arg.removeprefix("--sluice=") for arg in rest if arg.startswith("--sluice=")] or None
+    rest = [arg for arg in rest if arg != "--per-stream" and not arg.startswith("--sluice=")]
     if command == "materialize":
-        out = materialize(target, per_stream, rest)
+        out = materialize(target, per_stream, rest, sluice)
     elif command == "definitions":
         out = definitions(target, per_stream)
     else:
