@@ -8,6 +8,7 @@ counts, duration, state id, run number). No orchestrator is imported here.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
@@ -78,9 +79,14 @@ class SluiceRunResult:
 
 
 def _error_line(lines: Sequence[str]) -> str | None:
-    for line in reversed(lines):
-        if line.startswith("sluice: "):
-            return line.removeprefix("sluice: ").removeprefix("error: ").strip()
+    """The last ``sluice: ...`` line; an error with a list of problems (``summary:`` then one indented
+    problem per line) as one line, ``summary: problem; problem``."""
+    lines = list(lines)  # a deque cannot be sliced
+    for i in range(len(lines) - 1, -1, -1):
+        if lines[i].startswith("sluice: "):
+            head = lines[i].removeprefix("sluice: ").removeprefix("error: ").strip()
+            problems = list(itertools.takewhile(lambda line: line.startswith((" ", "\t")), lines[i + 1:]))
+            return " ".join([head, "; ".join(p.strip() for p in problems)]) if problems else head
     return next((line.strip() for line in reversed(lines) if line.strip()), None)
 
 
