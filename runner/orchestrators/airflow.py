@@ -81,14 +81,14 @@ class SluiceRunOperator(BaseOperator):  # type: ignore[misc]
     ui_color = "#d7ecf7"
 
     def __init__(self, *, pipeline: str, project: str | Path = "sluice.yml", args: Sequence[str] = (),
-                 sluice: Sequence[str] | None = None, env: Mapping[str, str] | None = None,
+                 sluice: str | Sequence[str] | None = None, env: Mapping[str, str] | None = None,
                  skip_when_locked: bool = False, **kwargs: Any) -> None:
         kwargs.setdefault("task_id", safe_name(pipeline))
         super().__init__(**kwargs)
         self.pipeline = pipeline
         self.project = str(project)
         self.args = list(args)
-        self.sluice = list(sluice) if sluice else None
+        self.sluice = [sluice] if isinstance(sluice, str) else list(sluice) if sluice else None
         self.env = dict(env) if env is not None else None
         self.skip_when_locked = skip_when_locked
         self._proc: subprocess.Popen[str] | None = None
@@ -166,7 +166,7 @@ def dags_from_project(project: str | Path = "sluice.yml", *, default_args: Mappi
     """
     path = _from_caller(Path(project).expanduser(), sys._getframe(1).f_globals.get("__file__"))
     found = find_project(str(path))
-    assert found is not None
+    assert found is not None  # find_project raises for a missing explicit path
     found = found.resolve()
     loaded = load_project(found)
     args = {**DEFAULT_ARGS, **(default_args or {})}
