@@ -4,6 +4,8 @@
 materialized by running ``sluice run PIPELINE`` as a subprocess (``runner.orchestrators.sluice_run``),
 so every Dagster executor works and the run is the one cron would start: same lock, same state,
 same history. Needs the extra: ``pip install 'sluice[dagster]'``. Dagster is imported here only.
+
+No ``from __future__ import annotations`` here: Dagster reads the asset functions' annotations.
 """
 
 import logging
