@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -16,6 +16,9 @@ from runner.cli_import import import_command
 from runner.cli_install import INSTALL_HELP, ensure_installed, install, lock_problems, run_connectors
 from runner.cli_registry import add, search
 from runner.outcome import ALL_EXIT_HELP
+
+if TYPE_CHECKING:
+    from runner.run import RunOptions
 
 __all__ = ["cli", "main"]
 
@@ -50,7 +53,7 @@ def cli(ctx: click.Context, project_arg: str | None) -> None:
 @click.argument("names", nargs=-1, metavar="PIPELINE | TAP TARGET")
 @click.option("--all", "all_", is_flag=True, help=f"Run every pipeline of the project. {ALL_EXIT_HELP}")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
-              help="With --all: pipelines run at once.")
+              help="With --all or a pipeline with for_each: pipelines run at once.")
 @click.option("--full-refresh", is_flag=True, help="Ignore the stored state (it is replaced as the run goes).")
 @click.option("--state-id", help="Store state under this id instead of the pipeline's.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Stop the run after SECONDS.")
@@ -72,6 +75,9 @@ def run(obj: Ctx, names: tuple[str, ...], all_: bool, jobs: int, full_refresh: b
         verbose: bool, install_: bool, maps: tuple[str, ...]) -> int:
     """Run a pipeline of sluice.yml, or TAP | TARGET ad hoc.
 
+    A pipeline with for_each: runs once per tenant (PIPELINE@ID, -j at once); PIPELINE@ID
+    runs one tenant's.
+
     The tap's stdout is piped into the target's stdin (through the pipeline's maps: or the
     --map mappers, if any); every STATE the target sends back is stored as it arrives and
     given to the tap (--state) on the next run. Both run in the
@@ -89,29 +95,12 @@ def run(obj: Ctx, names: tuple[str, ...], all_: bool, jobs: int, full_refresh: b
     if maps and len(names) != 2:
         raise click.UsageError("--map goes with TAP TARGET; a pipeline of sluice.yml lists its mappers under maps:")
     ensure_installed(obj, run_connectors(project, names, all_, maps), install_)
-    if all_:
-        if names or state_id or summary_json:
-            raise click.UsageError("--all takes no PIPELINE, no --state-id and no --summary-json")
-        from runner.parallel import run_all
-
-        if not project.pipelines:
-            from protocol import ConfigError
-
-            raise ConfigError(project.missing() if project.path is None else f"{project.where} declares no pipelines")
-        run_args = [flag for flag, on in (("--full-refresh", full_refresh), ("--dry-run", dry_run),
-                                          ("--verbose", verbose)) if on]
-        if timeout is not None:
-            run_args += ["--timeout", str(timeout)]
-        if options.metrics_file:
-            run_args += ["--metrics-file", str(options.metrics_file)]
-        run_args += ["--grace", str(grace)]
-        code = run_all(list(project.pipelines), jobs, obj.base_args(), run_args)
-        if options.metrics_file and not dry_run:  # once more, after every run: the last writer saw them all
-            from runner.metrics_file import write_metrics_file
-
-            with _store(obj) as store:
-                write_metrics_file(options.metrics_file, store.last_runs())
-        return code
+    if all_ or (len(names) == 1 and names[0] in project.templates):
+        if (names if all_ else state_id) or summary_json:
+            raise click.UsageError("--all takes no PIPELINE, no --state-id and no --summary-json" if all_ else
+                                   f"'{names[0]}' runs once per tenant, each with its own state id: no --state-id"
+                                   " and no --summary-json")
+        return _run_many(obj, None if all_ else names[0], jobs, options)
     if len(names) == 1:
         plan = plan_pipeline(project, names[0], options)
     elif len(names) == 2:
@@ -121,6 +110,35 @@ def run(obj: Ctx, names: tuple[str, ...], all_: bool, jobs: int, full_refresh: b
     return run_pipeline(project, plan, options)
 
 
+def _run_many(obj: Ctx, template: str | None, jobs: int, options: RunOptions) -> int:
+    """``--all`` (``template`` None) or the pipelines of a template's tenants: each pipeline in its own
+    runner process, ``jobs`` at once."""
+    from protocol import ConfigError
+    from runner.parallel import run_all
+    from runner.tenant_env import runner_environments
+
+    project = obj.project
+    names = list(project.pipelines) if template is None else project.templates[template]
+    if not names and template is not None:
+        raise ConfigError(f"{project.where}: pipeline '{template}' has no tenants (its for_each: list is empty)")
+    if not names:
+        raise ConfigError(project.missing() if project.path is None else f"{project.where} declares no pipelines")
+    run_args = [flag for flag, on in (("--full-refresh", options.full_refresh), ("--dry-run", options.dry_run),
+                                      ("--verbose", options.verbose)) if on]
+    if options.timeout is not None:
+        run_args += ["--timeout", str(options.timeout)]
+    if options.metrics_file:
+        run_args += ["--metrics-file", str(options.metrics_file)]
+    run_args += ["--grace", str(options.grace)]
+    code = run_all(names, jobs, obj.base_args(), run_args, envs=runner_environments(project, names))
+    if options.metrics_file and not options.dry_run:  # once more, after every run: the last writer saw them all
+        from runner.metrics_file import write_metrics_file
+
+        with _store(obj) as store:
+            write_metrics_file(options.metrics_file, store.last_runs())
+    return code
+
+
 # -- state ----------------------------------------------------------------------------------
 @cli.group(epilog=EXIT_HELP)
 def state() -> None:
@@ -128,6 +146,8 @@ def state() -> None:
 
 
 def _state_id(obj: Ctx, name: str) -> str:
+    if name in obj.project.templates:
+        obj.project.pipeline(name)  # a ConfigError: each tenant has its own state, name one
     pipe = obj.project.pipelines.get(name)
     return pipe.state_id if pipe else name
 
@@ -231,11 +251,18 @@ def state_clear(obj: Ctx, pipeline: str) -> int:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.pass_obj
 def runs(obj: Ctx, pipeline: str | None, limit: int, as_json: bool) -> int:
-    """The run history: start, end, status, records, error (most recent first)."""
+    """The run history: start, end, status, records, error (most recent first).
+
+    PIPELINE with for_each: shows the runs of all its tenants' pipelines."""
     import json
 
+    tenants = obj.project.templates.get(pipeline or "")
     with _store(obj) as store:
-        records = store.runs(pipeline, limit)
+        if tenants is None:
+            records = store.runs(pipeline, limit)
+        else:
+            found = [r for name in tenants for r in store.runs(name, limit)]
+            records = sorted(found, key=lambda r: r.id, reverse=True)[:limit]
     if as_json:
         for r in records:
             _echo(json.dumps(r.to_dict()))
@@ -266,6 +293,8 @@ def crontab(obj: Ctx, metrics_file: str | None) -> int:
 def validate(obj: Ctx, strict: bool) -> int:
     """Check sluice.yml and resolve every connector (programs, config files, ${ENV}), listing every problem.
 
+    A connector that tenants' pipelines (for_each:) run is resolved once per tenant.
+
     Also reports config keys a connector's settings schema does not declare (typos),
     connectors whose environment differs from their pip_url or from sluice.lock, and pipeline
     maps whose mapper is unknown or, for mapper-sluice and other mappers on Sluice's kit,
@@ -273,14 +302,16 @@ def validate(obj: Ctx, strict: bool) -> int:
     from protocol import ConfigError, plural
     from runner.map_steps import map_problems
     from runner.settings_report import settings_report
+    from runner.tenants import connector_variants
 
     project = obj.project
     problems: list[str] = []
     for conn in project.connectors.values():
-        try:
-            project.resolve(conn, check_catalog=True)
-        except ConfigError as exc:
-            problems.extend(exc.problems or [exc.summary])
+        for variant in connector_variants(project, conn):  # once per tenant that runs it
+            try:
+                project.resolve(variant, check_catalog=True)
+            except ConfigError as exc:
+                problems.extend(exc.problems or [exc.summary])
     problems.extend(lock_problems(obj))
     report = settings_report(project, strict=strict)
     map_warnings, map_issues = map_problems(project, project.dir / ".sluice" / "cache", strict=strict)
@@ -289,10 +320,13 @@ def validate(obj: Ctx, strict: bool) -> int:
         _echo(f"sluice: warning: {line}", err=True)
     problems.extend(report.problems)
     problems.extend(map_issues)
-    if problems:
-        raise ConfigError(f"{project.where}: problems found", problems)
+    if problems:  # a problem that is not a tenant's (a program not found) is listed once, not per tenant
+        raise ConfigError(f"{project.where}: problems found", list(dict.fromkeys(problems)))
     unknown = f"; {plural(len(report.warnings), 'unknown setting')}, see the warnings" if report.warnings else ""
     counts = f"{plural(len(project.connectors), 'connector')}, {plural(len(project.pipelines), 'pipeline')}"
+    if project.templates:
+        stamped = sum(len(names) for names in project.templates.values())
+        counts += f", {stamped:,} of them for the tenants of {plural(len(project.templates), 'for_each: pipeline')}"
     _echo(f"{project.where}: ok ({counts}{unknown})")
     return ExitCode.OK
 

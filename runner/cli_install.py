@@ -168,6 +168,8 @@ def run_connectors(project: Project, names: tuple[str, ...], all_: bool, maps: t
         pipes = list(project.pipelines.values())
     elif len(names) == 1 and names[0] in project.pipelines:
         pipes = [project.pipelines[names[0]]]
+    elif len(names) == 1 and names[0] in project.templates:  # a pipeline with for_each: runs its tenants'
+        pipes = [project.pipelines[name] for name in project.templates[names[0]]]
     else:
         return [*names, *maps] if len(names) == 2 else []
     return list(dict.fromkeys(n for p in pipes for n in (p.tap, *(step.mapper for step in p.maps), p.target)))

@@ -10,6 +10,7 @@ TARGET); the step's ``config:`` is laid over that connector's own config, key by
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import replace
@@ -20,22 +21,29 @@ from protocol import ConfigError
 
 if TYPE_CHECKING:
     from runner.project import MapStep, Place, Project, ResolvedConnector
+    from runner.tenants import Tenant
 
 __all__ = ["map_problems", "resolve_step"]
 
 KIT_SDK = "sluice-protocol"  # the sdk_version prefix of programs built on our kit (--about)
 
 
-def resolve_step(project: Project, step: MapStep, environ: Mapping[str, str] | None = None) -> ResolvedConnector:
-    """The mapper of ``step`` ready to start: its connector resolved, the step's settings laid over."""
+def resolve_step(project: Project, step: MapStep, environ: Mapping[str, str] | None = None, *,
+                 tenant: Tenant | None = None) -> ResolvedConnector:
+    """The mapper of ``step`` ready to start: its connector resolved, the step's settings laid over
+    (for a tenant's pipeline, with that tenant's ``${tenant.x}`` filled in both)."""
     environ = os.environ if environ is None else environ
-    resolved = project.resolve(project.connector(step.mapper), environ)
+    conn = project.connector(step.mapper)
+    if tenant is not None:
+        conn = replace(conn, tenant=tenant)
+    resolved = project.resolve(conn, environ)
     if step.config is None:
         return resolved
     problems: list[str] = []
     secrets: set[str] = set()
     origins: dict[Place, set[str]] = {}
-    config = project.read_config(step.config, f"{step.location}.config", environ, problems, secrets, origins)
+    where = f"{step.location}@{tenant.id}" if tenant else step.location
+    config = project.read_config(step.config, f"{where}.config", environ, problems, secrets, origins, tenant)
     if problems:
         raise ConfigError(f"{project.where}: mapper '{step.mapper}' of {step.location} cannot be used", problems)
     # a setting the step replaces no longer holds the connector's interpolated values
@@ -60,19 +68,24 @@ def map_problems(project: Project, cache_dir: Path, *, strict: bool = False) -> 
 
     warnings: list[str] = []
     problems: list[str] = []
+    seen: set[str] = set()  # a template's tenants often give one mapper the same settings: checked once
     for pipe in project.pipelines.values():
         for step in pipe.maps:
             try:
-                mapper = resolve_step(project, step)
+                mapper = resolve_step(project, step, tenant=pipe.tenant_record)
             except ConfigError as exc:
                 problems.extend(exc.problems or [exc.summary])
                 continue
+            key = json.dumps([mapper.argv, mapper.config], sort_keys=True, default=str)
+            if key in seen:
+                continue
+            seen.add(key)
             info = about(mapper, cache_dir)
             schema = settings_schema(info)
             if info is None or schema is None or not str(info.get("sdk_version", "")).startswith(KIT_SDK):
                 continue
             mapper.config = coerce_config(mapper.config, info)
-            where = f"{step.location} ({step.mapper})"
+            where = f"{step.location}{'@' + pipe.tenant if pipe.tenant else ''} ({step.mapper})"
             fatal = strict or mapper.config.get("strict_settings") is True
             for unknown in unknown_settings(mapper.config, schema, nested=True):
                 (problems if fatal or unknown.forbidden else warnings).append(f"{where}: {unknown.describe()}")

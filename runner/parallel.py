@@ -2,7 +2,8 @@
 
 Each pipeline runs as ``python -m runner run NAME`` (its own lock, signals and state), so
 one failing pipeline cannot disturb the others. Their stderr lines are prefixed with the
-pipeline's name. SIGINT/SIGTERM stop launching and are passed on to the running ones. The
+pipeline's name; a tenant's pipeline (for_each:) runs without the other tenants' variables
+(runner/tenant_env.py). SIGINT/SIGTERM stop launching and are passed on to the running ones. The
 exit code combines theirs (runner/outcome.py, :data:`~runner.outcome.ALL_EXIT_HELP`).
 """
 
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from typing import IO
 
 from protocol import ExitCode, plural
@@ -31,7 +33,8 @@ def _pump(name: str, stream: IO[bytes], terminal: IO[str], lock: threading.Lock)
 
 
 def run_all(names: list[str], jobs: int, base_args: list[str], run_args: list[str],
-            terminal: IO[str] | None = None) -> int:
+            terminal: IO[str] | None = None, envs: Mapping[str, Mapping[str, str]] | None = None) -> int:
+    """Run ``names``; ``envs`` gives the environment of a pipeline's runner (default: this one's)."""
     terminal = terminal or sys.stderr
     lock = threading.Lock()
     pending = list(names)
@@ -55,6 +58,7 @@ def run_all(names: list[str], jobs: int, base_args: list[str], run_args: list[st
                     # no preexec_fn: the pump threads make fork-time code unsafe. A run started here
                     # finishes on its own (with its own lock) even if this parent dies.
                     stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+                    env=(envs or {}).get(name),
                 )
                 assert proc.stderr is not None
                 pump = threading.Thread(target=_pump, args=(name, proc.stderr, terminal, lock), daemon=True)

@@ -9,23 +9,25 @@ problem at once. Relative paths (``config:`` and ``catalog:`` files, an ``execut
 on the command line resolves from the current directory. Every value that came from the
 environment is remembered with the place it went to (``env_values``); which of them are secret
 is decided from the connector's settings schema (``runner.connectors.connector_secrets``), not
-from where a value came from.
+from where a value came from. A pipeline with ``for_each:`` is held as one pipeline per tenant
+(``NAME@ID``, runner/tenants.py), whose connectors fill ``${tenant.x}`` before ``${ENV}``.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from protocol import ConfigError
 from runner.hints import did_you_mean, yaml_error_text
+from runner.interpolation import Place, interpolate
 from runner.project_validate import validate_project
+from runner.tenants import Tenant, fill, read_tenants
 
 __all__ = [
     "Connector",
@@ -40,10 +42,6 @@ __all__ = [
 ]
 
 PROJECT_FILES = ("sluice.yml", "sluice.yaml")
-_VAR = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-#: where a value sits in a resolved connector: ("config", key, ...), ("env", NAME), ("args", i)
-Place = tuple[str | int, ...]
 
 
 @dataclass(frozen=True)
@@ -67,6 +65,7 @@ class Connector:
     metadata: dict[str, Any] = field(default_factory=dict)  # stream glob -> Singer metadata (taps)
     pip_url: tuple[str, ...] = ()  # requirement specs installed into the connector's own venv (sluice install)
     python: str | None = None  # the interpreter of that venv (None: the one running sluice)
+    tenant: Tenant | None = None  # whose ${tenant.x} it fills (Project.connector_for a tenant pipeline)
 
 
 def _pip_specs(value: str | list[str] | None) -> tuple[str, ...]:
@@ -115,38 +114,9 @@ class Pipeline:
     schedule: str | None = None
     timeout: float | None = None
     maps: list[MapStep] = field(default_factory=list)  # tap | maps[0] | maps[1] | ... | target
-
-
-def interpolate(value: Any, environ: Mapping[str, str], where: str, problems: list[str], secrets: set[str],
-                origins: dict[Place, set[str]] | None = None, place: Place = ()) -> Any:
-    """Replace ``${VAR}`` / ``${VAR:-default}`` in every string of ``value`` (``$${`` is a literal ``${``).
-
-    Every non-empty value taken from ``environ`` goes into ``secrets``, and into ``origins``
-    under the place (``place`` + keys and indexes) of the string it went into."""
-    if isinstance(value, str):
-        def sub(m: re.Match[str]) -> str:
-            if m.group(0) == "$${":
-                return "${"
-            name, default = m.group(1), m.group(2)
-            if name in environ:
-                if environ[name]:
-                    secrets.add(environ[name])
-                    if origins is not None:
-                        origins.setdefault(place, set()).add(environ[name])
-                return environ[name]
-            if default is not None:
-                return default
-            problems.append(f"{where}: environment variable {name} is not set")
-            return ""
-
-        return _VAR.sub(sub, value)
-    if isinstance(value, dict):
-        return {k: interpolate(v, environ, f"{where}.{k}", problems, secrets, origins, (*place, k))
-                for k, v in value.items()}
-    if isinstance(value, list):
-        return [interpolate(v, environ, f"{where}[{i}]", problems, secrets, origins, (*place, i))
-                for i, v in enumerate(value)]
-    return value
+    tenant: str | None = None  # the tenant id of a pipeline stamped out by for_each: (named <template>@<id>)
+    template: str | None = None  # the name of the pipeline with for_each: it was stamped out of
+    tenant_record: Tenant | None = None  # that tenant's record: the values of ${tenant.x}
 
 
 def which(program: str) -> str | None:
@@ -157,12 +127,14 @@ def which(program: str) -> str | None:
 
 
 class Project:
-    def __init__(self, path: Path | None, data: dict[str, Any]) -> None:
+    def __init__(self, path: Path | None, data: dict[str, Any], tenants: dict[int, list[Tenant]] | None = None) -> None:
         self.path = path
         self.dir = (path.parent if path else Path.cwd()).resolve()
         self.state_store: str | None = data.get("state_store")
         self.connectors: dict[str, Connector] = {}
         self.pipelines: dict[str, Pipeline] = {}
+        self.templates: dict[str, list[str]] = {}  # a pipeline with for_each: -> its tenant pipelines' names
+        self.template_pipelines: dict[str, Pipeline] = {}  # those pipelines themselves (not run as they are)
         for i, raw in enumerate(data.get("connectors") or []):
             limits = raw.get("limits") or {}
             self.connectors[raw["name"]] = Connector(
@@ -180,7 +152,7 @@ class Project:
                 python=raw.get("python"),
             )
         for i, raw in enumerate(data.get("pipelines") or []):
-            self.pipelines[raw["name"]] = Pipeline(
+            pipe = Pipeline(
                 name=raw["name"],
                 tap=raw["tap"],
                 target=raw["target"],
@@ -190,6 +162,16 @@ class Project:
                 maps=[MapStep.from_yaml(step, f"pipelines[{i}].maps[{j}]")
                       for j, step in enumerate(raw.get("maps") or [])],
             )
+            if "for_each" not in raw:
+                self.pipelines[pipe.name] = pipe
+                continue
+            self.templates[pipe.name] = []
+            self.template_pipelines[pipe.name] = pipe
+            for tenant in (tenants or {}).get(i, []):
+                name = f"{pipe.name}@{tenant.id}"
+                self.templates[pipe.name].append(name)
+                self.pipelines[name] = replace(pipe, name=name, state_id=f"{pipe.state_id}@{tenant.id}",
+                                               tenant=tenant.id, template=pipe.name, tenant_record=tenant)
 
     @property
     def where(self) -> str:
@@ -216,11 +198,21 @@ class Project:
     def pipeline(self, name: str) -> Pipeline:
         if name in self.pipelines:
             return self.pipelines[name]
+        if name in self.templates:
+            raise ConfigError(f"'{name}' runs once per tenant (for_each:): name one of its "
+                              f"{len(self.templates[name])} pipelines, as {name}@ID")
         if self.path is None:
             raise ConfigError(f"no pipeline named '{name}': {self.missing()}")
         known = ", ".join(sorted(self.pipelines)) or "none declared"
         raise ConfigError(f"no pipeline named '{name}' in {self.path.resolve()} (pipelines: {known})"
                           + did_you_mean(name, self.pipelines))
+
+    def connector_for(self, pipe: Pipeline, name: str) -> Connector:
+        """The connector ``name`` as ``pipe`` runs it: for a tenant's pipeline, filling its ``${tenant.x}``."""
+        conn = self.connector(name)
+        if pipe.tenant_record is None:
+            return conn
+        return replace(conn, tenant=pipe.tenant_record)
 
     def connector(self, name: str) -> Connector:
         """A declared connector, or an ad hoc one: any program on PATH or by path, no config."""
@@ -258,22 +250,27 @@ class Project:
             argv0 = program_in_env(self, connector, connector.executable, f"{where}.executable", problems)
         else:
             argv0 = self._find_program(connector.executable, f"{where}.executable", problems)
+        tenant = connector.tenant
+        where = f"{where}@{tenant.id}" if tenant else where  # what is filled differs per tenant
         config = self.read_config(connector.config if with_config else None, f"{where}.config", environ, problems,
-                                  secrets, origins)
-        env = interpolate(connector.env, environ, f"{where}.env", problems, secrets, origins, ("env",))
+                                  secrets, origins, tenant)
+        env = interpolate(fill(connector.env, tenant, f"{where}.env", problems), environ, f"{where}.env", problems,
+                          secrets, origins, ("env",))
         if connector.pip_url:  # as if its environment were activated (its own programs first on PATH)
             from runner.install.envs import activation
 
             env = {**activation(self, connector, environ), **env}
-        args = interpolate(connector.args, environ, f"{where}.args", problems, secrets, origins, ("args",))
+        args = interpolate(fill(connector.args, tenant, f"{where}.args", problems), environ, f"{where}.args",
+                           problems, secrets, origins, ("args",))
         catalog = None
         if connector.catalog:
-            catalog = self.dir / connector.catalog
+            catalog = self.dir / fill(connector.catalog, tenant, f"{where}.catalog", problems)
             if check_catalog and not catalog.is_file():
                 problems.append(f"{where}.catalog: catalog file not found: {catalog} "
                                 f"(write it with: sluice discover {connector.name} -o {os.path.relpath(catalog)})")
         if problems:
-            raise ConfigError(f"{self.where}: connector '{connector.name}' cannot be used", problems)
+            whose = f" (tenant '{tenant.id}')" if tenant else ""
+            raise ConfigError(f"{self.where}: connector '{connector.name}'{whose} cannot be used", problems)
         return ResolvedConnector(
             name=connector.name,
             argv=[argv0, *args],
@@ -287,15 +284,18 @@ class Project:
         )
 
     def read_config(self, raw: dict[str, Any] | str | None, where: str, environ: Mapping[str, str],
-                    problems: list[str], secrets: set[str], origins: dict[Place, set[str]]) -> dict[str, Any]:
-        """A ``config:`` value as the settings it means: inline, or read from a JSON file; interpolated."""
+                    problems: list[str], secrets: set[str], origins: dict[Place, set[str]],
+                    tenant: Tenant | None = None) -> dict[str, Any]:
+        """A ``config:`` value as the settings it means: inline, or read from a JSON file; ``${tenant.x}``
+        filled (runner/tenants.py), then ``${ENV}`` interpolated."""
         if isinstance(raw, str):
-            path = self.dir / interpolate(raw, environ, where, problems, secrets)
-            config = self._read_config_file(path, where, problems)
+            path = self.dir / interpolate(fill(raw, tenant, where, problems), environ, where, problems, secrets)
+            config = fill(self._read_config_file(path, where, problems), tenant, f"{where}({path.name})", problems)
             return interpolate(config, environ, f"{where}({path.name})", problems, secrets, origins,
                                ("config",))
         if isinstance(raw, dict):
-            return interpolate(raw, environ, where, problems, secrets, origins, ("config",))
+            return interpolate(fill(raw, tenant, where, problems), environ, where, problems, secrets, origins,
+                               ("config",))
         return {}
 
     def _find_program(self, executable: str, where: str, problems: list[str]) -> str:
@@ -373,7 +373,13 @@ def load_project(path: Path | None) -> Project:
         raise ConfigError(yaml_error_text(path, text, exc)) from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the project file must be a mapping (connectors:, pipelines:)")
-    problems = validate_project(data, root)
+    problems = [f"{path.name}:{p}" for p in validate_project(data, root)]
+    tenants: dict[int, list[Tenant]] = {}
+    for i, raw in enumerate(data.get("pipelines") or []):
+        if isinstance(raw, dict) and isinstance(raw.get("for_each"), str | list):
+            tenants[i], found = read_tenants(raw["for_each"], path.parent, f"pipelines[{i}].for_each", path.name,
+                                             root, ["pipelines", i, "for_each"])
+            problems += found
     if problems:
-        raise ConfigError(f"{path}: invalid project file", [f"{path.name}:{p}" for p in problems])
-    return Project(path, data)
+        raise ConfigError(f"{path}: invalid project file", problems)
+    return Project(path, data, tenants)

@@ -92,6 +92,16 @@ _MAP_STEP: dict[str, Any] = {
     },
 }
 
+_TENANT: dict[str, Any] = {
+    "description": "A tenant record: its id, values for ${tenant.FIELD} (strings, numbers, booleans) and env:.",
+    "properties": {
+        "id": {"description": "Unique; lowercase letters, digits and '_', starting with a letter, at most 63 "
+                              "characters. The tenant's pipeline is <pipeline>@<id>."},
+        "env": {"description": "NAME -> the environment variable ${tenant.env.NAME} reads for this tenant "
+                               "(default: <ID>_NAME, the id in capitals)."},
+    },
+}
+
 _PIPELINE: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -105,6 +115,14 @@ _PIPELINE: dict[str, Any] = {
         "timeout": {"type": "number", "exclusiveMinimum": 0, "description": "Seconds before the run is stopped."},
         "maps": {"type": "array", "items": _MAP_STEP,
                  "description": "Mappers between the tap and the target, in order: tap | m1 | m2 | target."},
+        "for_each": {
+            "description": "One pipeline per tenant, named <name>@<id>: the tenant records inline (a list), or the "
+                           "path of a YAML or JSON file holding that list. ${tenant.FIELD} and ${tenant.env.NAME} in "
+                           "the connectors' settings take each tenant's values (runner/tenants.py checks the records).",
+            "type": ["string", "array"],
+            "minLength": 1,
+            "items": _TENANT,
+        },
     },
 }
 

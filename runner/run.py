@@ -25,6 +25,7 @@ from runner.run_summary import stopped_line, summary, summary_record, write_summ
 from runner.stores import StateStore, StoreError, open_store
 from runner.supervise import SideSpec, supervise
 from runner.tap_catalog import write_effective_catalog
+from runner.tenants import Tenant
 
 __all__ = ["RunOptions", "RunPlan", "plan_adhoc", "plan_pipeline", "run_pipeline"]
 
@@ -52,6 +53,7 @@ class RunPlan:
     timeout: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     maps: list[MapStep] = field(default_factory=list)  # tap | maps[0] | ... | target
+    tenant: Tenant | None = None  # a tenant's pipeline (for_each:): fills ${tenant.x}, private run directory
 
 
 def plan_pipeline(project: Project, name: str, options: RunOptions) -> RunPlan:
@@ -59,10 +61,11 @@ def plan_pipeline(project: Project, name: str, options: RunOptions) -> RunPlan:
     return RunPlan(
         pipeline=pipe.name,
         state_id=options.state_id or pipe.state_id,
-        tap=project.connector(pipe.tap),
-        target=project.connector(pipe.target),
+        tap=project.connector_for(pipe, pipe.tap),
+        target=project.connector_for(pipe, pipe.target),
         timeout=options.timeout if options.timeout is not None else pipe.timeout,
         maps=list(pipe.maps),
+        tenant=pipe.tenant_record,
     )
 
 
@@ -77,7 +80,16 @@ def plan_adhoc(project: Project, tap: str, target: str, options: RunOptions, map
 
 
 def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", name)[:100]
+    return re.sub(r"[^A-Za-z0-9._@-]", "_", name)[:170]
+
+
+def _tmp_root(base: Path, plan: RunPlan) -> Path:
+    """Where a run's private directory goes: a tenant's runs in their own 0700 directory."""
+    if plan.tenant is None:
+        return base / "tmp"
+    root = base / "tmp" / f"tenant-{plan.tenant.id}"
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return root
 
 
 class _Commands:
@@ -129,7 +141,7 @@ def run_pipeline(project: Project, plan: RunPlan, options: RunOptions, *,
     terminal = terminal or sys.stderr
     out = out or sys.stdout
     tap = project.resolve(plan.tap, check_catalog=True)
-    mappers = [resolve_step(project, step) for step in plan.maps]
+    mappers = [resolve_step(project, step, tenant=plan.tenant) for step in plan.maps]
     target = project.resolve(plan.target)
     url, url_secrets = project.state_store_url()
     store = open_store(url, project.dir)
@@ -221,7 +233,7 @@ def _recorded(run: _Run, output: RunOutput, base: Path, exactly_once: bool, lock
     status, error = RunStatus.FAILED, None  # how a run that never reached the pair ended
     keyed = stream_keys(run.tap.catalog)
     try:
-        with RunDir(base / "tmp") as run_dir:
+        with RunDir(_tmp_root(base, run.plan)) as run_dir:
             keyed = _prepare(run, output, run_dir, exactly_once)
             outcome = _supervised(run, output, run_dir, lock_alive)
     except StoreError as exc:

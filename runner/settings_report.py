@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from protocol import ConfigError, read_json_file, unknown_settings
 from runner.connectors import about, coerce_config, settings_schema
 from runner.project import interpolate
+from runner.tenants import connector_variants, fill
 
 if TYPE_CHECKING:
     from runner.project import Connector, Project, ResolvedConnector
@@ -41,7 +42,7 @@ class SettingsReport:
 def _config_as_passed(project: Project, conn: Connector) -> dict[str, Any] | None:
     """The connector's config with ``${ENV}`` expanded where set; None when it cannot be read."""
     scratch: list[str] = []
-    raw = conn.config
+    raw = fill(conn.config, conn.tenant, conn.location, scratch)
     if isinstance(raw, dict):
         config = interpolate(raw, os.environ, conn.location, scratch, set())
         return config if isinstance(config, dict) else None
@@ -51,7 +52,8 @@ def _config_as_passed(project: Project, conn: Connector) -> dict[str, Any] | Non
             data = read_json_file(path, "config")
         except ConfigError:
             return None
-        expanded = interpolate(data, os.environ, conn.location, scratch, set())
+        expanded = interpolate(fill(data, conn.tenant, conn.location, scratch), os.environ, conn.location, scratch,
+                               set())
         return expanded if isinstance(expanded, dict) else None
     return {}
 
@@ -70,7 +72,9 @@ def settings_report(project: Project, *, strict: bool, cache_dir: Path | None = 
     """Check the settings of every connector of ``project``; see the module docstring."""
     cache_dir = cache_dir or project.dir / ".sluice" / "cache"  # where the other commands cache --about
     report = SettingsReport()
-    for conn in project.connectors.values():
+    for declared in project.connectors.values():
+        # run by tenants' pipelines (for_each:): checked as the first tenant fills it
+        conn = next(iter(connector_variants(project, declared)), declared)
         resolved = _resolved(project, conn)
         config = _config_as_passed(project, conn)
         if resolved is None or config is None:

@@ -1,0 +1,85 @@
+"""What the runner of one tenant's pipeline is started with: none of the other tenants' variables.
+
+``sluice run --all`` and ``sluice run TEMPLATE`` start one ``sluice run NAME`` process per
+pipeline. For a tenant's pipeline that process gets the environment of the command minus every
+variable another tenant's ``${tenant.env.NAME}`` references (and every variable another
+tenant's ``env:`` names), unless its own tenant reads it too. Its connectors get even less:
+only their declared ``env:`` besides PATH, HOME and LANG (runner/isolation.py).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from runner.interpolation import interpolate
+from runner.tenants import Tenant, fill
+
+if TYPE_CHECKING:
+    from runner.project import Pipeline, Project
+
+__all__ = ["runner_environments", "tenant_variables"]
+
+_ENV_REF = re.compile(r"(?<!\$)\$\{tenant\.env\.([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _names_in(value: Any) -> set[str]:
+    """The NAMEs of every ``${tenant.env.NAME}`` in the strings of ``value``."""
+    if isinstance(value, str):
+        return set(_ENV_REF.findall(value))
+    if isinstance(value, dict):
+        return {n for v in value.values() for n in _names_in(v)}
+    if isinstance(value, list):
+        return {n for v in value for n in _names_in(v)}
+    return set()
+
+
+def _config_names(project: Project, raw: Any, tenant: Tenant, environ: Mapping[str, str]) -> set[str]:
+    """The names an inline config, or the config file it names (as this tenant reads it), references."""
+    if not isinstance(raw, str):
+        return _names_in(raw)
+    scratch: list[str] = []  # a config that cannot be read is reported by the run that reads it
+    path = project.dir / interpolate(fill(raw, tenant, "", scratch), environ, "", scratch, set())
+    try:
+        return _names_in(path.read_text(errors="replace"))
+    except OSError:
+        return set()
+
+
+def tenant_variables(project: Project, pipe: Pipeline, environ: Mapping[str, str] | None = None) -> set[str]:
+    """The environment variables a tenant's pipeline reads through ``${tenant.env.NAME}``, and those
+    its record's ``env:`` names."""
+    tenant = pipe.tenant_record
+    if tenant is None:
+        return set()
+    environ = os.environ if environ is None else environ
+    names: set[str] = set()
+    for name in (pipe.tap, pipe.target, *(step.mapper for step in pipe.maps)):
+        conn = project.connectors.get(name)
+        if conn is not None:
+            names |= _names_in([conn.args, conn.env, conn.catalog])
+            names |= _config_names(project, conn.config, tenant, environ)
+    for step in pipe.maps:
+        names |= _config_names(project, step.config, tenant, environ)
+    return {tenant.variable(name) for name in names} | set(tenant.env.values())
+
+
+def runner_environments(project: Project, names: list[str],
+                        environ: Mapping[str, str] | None = None) -> dict[str, dict[str, str]]:
+    """The environment of the runner process of each tenant pipeline among ``names`` (others: absent)."""
+    environ = os.environ if environ is None else environ
+    by_tenant: dict[str, set[str]] = {}
+    for pipe in project.pipelines.values():
+        if pipe.tenant is not None:
+            by_tenant.setdefault(pipe.tenant, set()).update(tenant_variables(project, pipe, environ))
+    out: dict[str, dict[str, str]] = {}
+    for name in names:
+        pipe = project.pipelines[name]
+        if pipe.tenant is None:
+            continue
+        own = by_tenant.get(pipe.tenant, set())
+        foreign = {var for tenant, found in by_tenant.items() if tenant != pipe.tenant for var in found} - own
+        out[name] = {key: value for key, value in environ.items() if key not in foreign}
+    return out
