@@ -26,6 +26,7 @@ from typing import Any
 from protocol import ConfigError
 from runner.hints import did_you_mean, yaml_error_text
 from runner.interpolation import Place, interpolate
+from runner.project_cache import known_valid, remember_valid
 from runner.project_validate import validate_project
 from runner.tenants import Tenant, fill, read_tenants
 
@@ -373,7 +374,8 @@ def load_project(path: Path | None) -> Project:
         raise ConfigError(yaml_error_text(path, text, exc)) from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the project file must be a mapping (connectors:, pipelines:)")
-    problems = [f"{path.name}:{p}" for p in validate_project(data, root)]
+    checked = known_valid(path, text)
+    problems = [] if checked else [f"{path.name}:{p}" for p in validate_project(data, root)]
     tenants: dict[int, list[Tenant]] = {}
     for i, raw in enumerate(data.get("pipelines") or []):
         if isinstance(raw, dict) and isinstance(raw.get("for_each"), str | list):
@@ -382,4 +384,6 @@ def load_project(path: Path | None) -> Project:
             problems += found
     if problems:
         raise ConfigError(f"{path}: invalid project file", problems)
+    if not checked:
+        remember_valid(path, text)
     return Project(path, data, tenants)
