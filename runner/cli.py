@@ -12,6 +12,7 @@ from protocol import RUNNER_CODES, ExitCode
 from protocol import describe_exit_codes as describe
 from runner.cli_connectors import check, discover, select, spec
 from runner.cli_context import Ctx
+from runner.cli_hosts import locks
 from runner.cli_import import import_command
 from runner.cli_install import INSTALL_HELP, ensure_installed, install, lock_problems, run_connectors
 from runner.cli_registry import add, search
@@ -88,7 +89,9 @@ def run(obj: Ctx, names: tuple[str, ...], all_: bool, jobs: int, full_refresh: b
     if all_:
         if names or state_id:
             raise click.UsageError("--all takes no PIPELINE and no --state-id")
-        from runner.parallel import run_all
+        from runner.cli_hosts import Batch
+        from runner.parallel import host_order, run_all
+        from runner.stores import host_name, is_shared
 
         if not project.pipelines:
             from protocol import ConfigError
@@ -101,7 +104,14 @@ def run(obj: Ctx, names: tuple[str, ...], all_: bool, jobs: int, full_refresh: b
         if options.metrics_file:
             run_args += ["--metrics-file", str(options.metrics_file)]
         run_args += ["--grace", str(grace)]
-        code = run_all(list(project.pipelines), jobs, obj.base_args(), run_args)
+        order = list(project.pipelines)
+        if is_shared(project.state_store_url()[0]):
+            order = host_order(order, host_name())
+        batch = Batch(obj, active=not dry_run)
+        try:
+            code = run_all(order, jobs, obj.base_args(), run_args, skip=batch.skip)
+        finally:
+            batch.close()
         if options.metrics_file and not dry_run:  # once more, after every run: the last writer saw them all
             from runner.metrics_file import write_metrics_file
 
@@ -124,15 +134,11 @@ def state() -> None:
 
 
 def _state_id(obj: Ctx, name: str) -> str:
-    pipe = obj.project.pipelines.get(name)
-    return pipe.state_id if pipe else name
+    return obj.state_id(name)
 
 
 def _store(obj: Ctx) -> Any:
-    from runner.stores import open_store
-
-    url, _ = obj.project.state_store_url()
-    return open_store(url, obj.project.dir)
+    return obj.open_store()
 
 
 def _when(ts: float | None) -> str:
@@ -224,23 +230,24 @@ def state_clear(obj: Ctx, pipeline: str) -> int:
 @cli.command()
 @click.argument("pipeline", required=False)
 @click.option("-n", "--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--host", help="Only the runs of this host (as recorded: SLUICE_HOST or the machine's name).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.pass_obj
-def runs(obj: Ctx, pipeline: str | None, limit: int, as_json: bool) -> int:
-    """The run history: start, end, status, records, error (most recent first)."""
+def runs(obj: Ctx, pipeline: str | None, limit: int, host: str | None, as_json: bool) -> int:
+    """The run history: start, end, status, records, host, error (most recent first)."""
     import json
 
     with _store(obj) as store:
-        records = store.runs(pipeline, limit)
+        records = store.runs(pipeline, limit, host=host)
     if as_json:
         for r in records:
             _echo(json.dumps(r.to_dict()))
         return ExitCode.OK
-    _echo("RUN\tPIPELINE\tSTARTED\tENDED\tSTATUS\tRECORDS\tERROR")
+    _echo("RUN\tPIPELINE\tSTARTED\tENDED\tSTATUS\tRECORDS\tHOST\tERROR")
     for r in records:
         recs = "-" if r.records_committed is None else str(r.records_committed)
         _echo(f"{r.number}\t{r.pipeline}\t{_when(r.started_at)}\t{_when(r.ended_at)}\t{r.status}\t{recs}\t"
-              f"{r.error or ''}")
+              f"{r.host}\t{r.error or ''}")
     return ExitCode.OK
 
 
@@ -293,7 +300,7 @@ def validate(obj: Ctx, strict: bool) -> int:
     return ExitCode.OK
 
 
-for command in (spec, check, discover, select, install, add, search, import_command):
+for command in (spec, check, discover, select, install, add, search, import_command, locks):
     cli.add_command(command)
 
 

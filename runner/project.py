@@ -161,6 +161,7 @@ class Project:
         self.path = path
         self.dir = (path.parent if path else Path.cwd()).resolve()
         self.state_store: str | None = data.get("state_store")
+        self.lock_timeout: float | None = data.get("lock_timeout_seconds")  # see runner.stores.lock_timeout
         self.connectors: dict[str, Connector] = {}
         self.pipelines: dict[str, Pipeline] = {}
         for i, raw in enumerate(data.get("connectors") or []):

@@ -22,7 +22,7 @@ from runner.output import RunOutput
 from runner.project import Connector, MapStep, Project, ResolvedConnector
 from runner.reconcile import ControlPipe, ReconcileError, choose_state, read_committed, supports_exactly_once
 from runner.run_summary import stopped_line, summary
-from runner.stores import StateStore, StoreError, open_store
+from runner.stores import LockLost, StateStore, StoreError, lock_timeout, open_store
 from runner.supervise import SideSpec, supervise
 from runner.tap_catalog import write_effective_catalog
 
@@ -131,7 +131,7 @@ def run_pipeline(project: Project, plan: RunPlan, options: RunOptions, *,
     mappers = [resolve_step(project, step) for step in plan.maps]
     target = project.resolve(plan.target)
     url, url_secrets = project.state_store_url()
-    store = open_store(url, project.dir)
+    store = open_store(url, project.dir, lock_timeout(project.lock_timeout))
     try:
         if options.dry_run:
             state = None if options.full_refresh else store.get_state(plan.state_id)
@@ -166,7 +166,10 @@ class _Run:
     mappers: list[ResolvedConnector] = field(default_factory=list)  # between tap and target, in pipe order
 
     def on_state(self, value: dict[str, Any]) -> None:
-        self.store.set_state(self.plan.state_id, value)
+        try:
+            self.store.set_state(self.plan.state_id, value)
+        except LockLost:
+            return  # not stored: the lock is gone, the supervisor stops the run at its next lock check
         self.saved += 1
 
 
