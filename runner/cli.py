@@ -61,13 +61,16 @@ def cli(ctx: click.Context, project_arg: str | None) -> None:
               help="Seconds between SIGTERM and SIGKILL when a connector is stopped.")
 @click.option("-v", "--verbose", is_flag=True, help="Also show METRIC lines on the terminal.")
 @click.option("--install", "install_", is_flag=True, help=INSTALL_HELP)
+@click.option("--skip-if-done-since", "done_since", type=float, hidden=True,
+              help="Internal (sluice run --all): exit 3 without running if a run that began at this time (the "
+                   "store's clock) or later succeeded.")
 @click.option("--map", "maps", multiple=True, metavar="MAPPER",
               help="With TAP TARGET: a mapper run between them (TAP | MAPPER | TARGET), a connector of sluice.yml "
                    "or a program on PATH; repeat for several, in pipe order.")
 @click.pass_obj
 def run(obj: Ctx, names: tuple[str, ...], all_: bool, jobs: int, full_refresh: bool, state_id: str | None,
         timeout: float | None, dry_run: bool, metrics_file: str | None, grace: float, verbose: bool,
-        install_: bool, maps: tuple[str, ...]) -> int:
+        install_: bool, maps: tuple[str, ...], done_since: float | None) -> int:
     """Run a pipeline of sluice.yml, or TAP | TARGET ad hoc.
 
     The tap's stdout is piped into the target's stdin (through the pipeline's maps: or the
@@ -81,7 +84,7 @@ def run(obj: Ctx, names: tuple[str, ...], all_: bool, jobs: int, full_refresh: b
     from runner.run import RunOptions, plan_adhoc, plan_pipeline, run_pipeline
 
     options = RunOptions(full_refresh, state_id, timeout, dry_run,
-                         Path(metrics_file).resolve() if metrics_file else None, grace, verbose)
+                         Path(metrics_file).resolve() if metrics_file else None, grace, verbose, done_since)
     project = obj.project
     if maps and len(names) != 2:
         raise click.UsageError("--map goes with TAP TARGET; a pipeline of sluice.yml lists its mappers under maps:")
@@ -108,6 +111,8 @@ def run(obj: Ctx, names: tuple[str, ...], all_: bool, jobs: int, full_refresh: b
         if is_shared(project.state_store_url()[0]):
             order = host_order(order, host_name())
         batch = Batch(obj, active=not dry_run)
+        if batch.began is not None:
+            run_args += ["--skip-if-done-since", repr(batch.began)]
         try:
             code = run_all(order, jobs, obj.base_args(), run_args, skip=batch.skip)
         finally:

@@ -13,7 +13,7 @@ import click
 
 from protocol import ExitCode
 from runner.cli_context import Ctx
-from runner.stores import StateStore, StoreError
+from runner.stores import StateStore, StoreError, ran_since
 
 __all__ = ["Batch", "locks"]
 
@@ -49,27 +49,25 @@ class Batch:
     def __init__(self, obj: Ctx, active: bool) -> None:
         self._obj = obj
         self._store: StateStore | None = None
-        self._began = 0.0
+        self.began: float | None = None  # on the store's clock
         if active:
             try:
                 self._store = obj.open_store()
-                self._began = self._store.clock()
+                self.began = self._store.clock()
             except StoreError:
                 self.close()  # each runner will say what is wrong with the store
 
     def skip(self, name: str) -> str | None:
-        if self._store is None:
+        if self._store is None or self.began is None:
             return None
         try:
             holder = self._store.lock_holder(self._obj.state_id(name))
             if holder is not None:
                 return f"already running: {holder}"
-            last = self._store.runs(name, 1)
+            done = self._store.succeeded_since(name, self.began)
         except StoreError:
             return None
-        if last and last[0].status == "succeeded" and last[0].started_at >= self._began:
-            return f"already ran since this batch began: run {last[0].number} on {last[0].host}"
-        return None
+        return None if done is None else ran_since(done)
 
     def close(self) -> None:
         if self._store is not None:

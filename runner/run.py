@@ -22,7 +22,7 @@ from runner.output import RunOutput
 from runner.project import Connector, MapStep, Project, ResolvedConnector
 from runner.reconcile import ControlPipe, ReconcileError, choose_state, read_committed, supports_exactly_once
 from runner.run_summary import stopped_line, summary
-from runner.stores import LockLost, StateStore, StoreError, lock_timeout, open_store
+from runner.stores import LockLost, StateStore, StoreError, lock_timeout, open_store, ran_since
 from runner.supervise import SideSpec, supervise
 from runner.tap_catalog import write_effective_catalog
 
@@ -40,6 +40,7 @@ class RunOptions:
     metrics_file: Path | None = None
     grace: float = 10.0
     verbose: bool = False
+    done_since: float | None = None  # skip (exit 3) if a run that began then or later succeeded: --all's batch
 
 
 @dataclass
@@ -139,6 +140,10 @@ def run_pipeline(project: Project, plan: RunPlan, options: RunOptions, *,
             return ExitCode.OK
         lock = store.lock(plan.state_id)
         try:
+            done = None if options.done_since is None else store.succeeded_since(plan.pipeline, options.done_since)
+            if done is not None:  # another host's batch ran it while this one was on its way: it is done
+                terminal.write(f"sluice: pipeline '{plan.pipeline}' skipped: {ran_since(done)}\n")
+                return ExitCode.LOCKED
             return _locked_run(project, plan, options, store, lock.alive, (tap, mappers, target), url_secrets,
                                terminal)
         finally:

@@ -17,6 +17,7 @@ from runner.stores.base import (
     StateStore,
     StoreError,
     host_name,
+    ran_since,
 )
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "is_shared",
     "lock_timeout",
     "open_store",
+    "ran_since",
 ]
 
 DEFAULT_SQLITE = Path(".sluice") / "state.db"

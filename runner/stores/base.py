@@ -41,6 +41,7 @@ __all__ = [
     "StoreError",
     "abandoned_error",
     "host_name",
+    "ran_since",
 ]
 
 #: seconds after which a runner cut off from a PostgreSQL store loses its locks (``lock_timeout_seconds``)
@@ -109,6 +110,11 @@ class StartedRun:
 def host_name() -> str:
     """The host recorded with runs and locks: ``SLUICE_HOST`` when set, else the machine's name."""
     return os.environ.get("SLUICE_HOST") or socket.gethostname()
+
+
+def ran_since(run: RunRecord) -> str:
+    """Why ``sluice run --all`` skips a pipeline another host's batch ran meanwhile."""
+    return f"already ran since this batch began: run {run.number} on {run.host}"
 
 
 def abandoned_error() -> str:
@@ -224,6 +230,11 @@ class StateStore(ABC):
     @abstractmethod
     def last_runs(self) -> list[RunRecord]:
         """The most recent finished run of every pipeline."""
+
+    def succeeded_since(self, pipeline: str, since: float) -> RunRecord | None:
+        """The pipeline's last run when it succeeded and started at ``since`` or later (store clock)."""
+        last = self.runs(pipeline, 1)
+        return last[0] if last and last[0].status == "succeeded" and last[0].started_at >= since else None
 
     @abstractmethod
     def abandon_stale_runs(self, state_id: str) -> int:

@@ -103,3 +103,26 @@ def test_a_batch_skips_what_another_host_did_since_it_began(tmp_path: Path, stor
         ("quick", "elsewhere"), ("held", batch_host)]
     again = sluice(["run", "--all"], tmp_path, env=store_env)  # a batch that began after those runs: runs both
     assert again.returncode == 0 and "skipped" not in again.stderr, again.stderr
+
+
+def test_a_runner_of_a_batch_checks_under_the_lock_that_no_other_host_ran_it_meanwhile(
+        tmp_path: Path, store_env: dict[str, str]) -> None:
+    # `sluice run --all` starts each runner with the time its batch began; a run of the pipeline
+    # that began since and succeeded (another host's, between the batch's look and its lock) is enough
+    write_project(tmp_path, tap={"records": 5})
+    done = sluice(["run", "demo"], tmp_path, env={**store_env, "SLUICE_HOST": "elsewhere"})
+    assert done.returncode == 0, done.stderr
+    began = _json(["runs"], tmp_path, store_env)[0]["started_at"]
+    late = sluice(["run", "demo", "--skip-if-done-since", repr(began)], tmp_path, env=store_env)
+    assert late.returncode == EXIT_LOCKED
+    assert late.stderr.splitlines()[-1] == ("sluice: pipeline 'demo' skipped: already ran since this batch began: "
+                                            "run 1 on elsewhere")
+    after = sluice(["run", "demo", "--skip-if-done-since", repr(began + 3600)], tmp_path, env=store_env)
+    assert after.returncode == 0, after.stderr
+    assert [r["host"] for r in _json(["runs"], tmp_path, store_env)] == [after_host(store_env), "elsewhere"]
+
+
+def after_host(env: dict[str, str]) -> str:
+    import socket
+
+    return env.get("SLUICE_HOST") or socket.gethostname()
