@@ -12,6 +12,7 @@ from protocol import RUNNER_CODES, ExitCode
 from protocol import describe_exit_codes as describe
 from runner.cli_connectors import check, discover, select, spec
 from runner.cli_context import Ctx
+from runner.cli_hosts import locks
 from runner.cli_import import import_command
 from runner.cli_install import INSTALL_HELP, ensure_installed, install, lock_problems, run_connectors
 from runner.cli_registry import add, search
@@ -66,13 +67,16 @@ def cli(ctx: click.Context, project_arg: str | None) -> None:
               help="Seconds between SIGTERM and SIGKILL when a connector is stopped.")
 @click.option("-v", "--verbose", is_flag=True, help="Also show METRIC lines on the terminal.")
 @click.option("--install", "install_", is_flag=True, help=INSTALL_HELP)
+@click.option("--skip-if-done-since", "done_since", type=float, hidden=True,
+              help="Internal (sluice run --all): exit 3 without running if a run that began at this time (the "
+                   "store's clock) or later succeeded.")
 @click.option("--map", "maps", multiple=True, metavar="MAPPER",
               help="With TAP TARGET: a mapper run between them (TAP | MAPPER | TARGET), a connector of sluice.yml "
                    "or a program on PATH; repeat for several, in pipe order.")
 @click.pass_obj
 def run(obj: Ctx, names: tuple[str, ...], all_: bool, jobs: int, full_refresh: bool, state_id: str | None,
         timeout: float | None, dry_run: bool, metrics_file: str | None, summary_json: str | None, grace: float,
-        verbose: bool, install_: bool, maps: tuple[str, ...]) -> int:
+        verbose: bool, install_: bool, maps: tuple[str, ...], done_since: float | None) -> int:
     """Run a pipeline of sluice.yml, or TAP | TARGET ad hoc.
 
     A pipeline with for_each: runs once per tenant (PIPELINE@ID, -j at once); PIPELINE@ID
@@ -90,7 +94,7 @@ def run(obj: Ctx, names: tuple[str, ...], all_: bool, jobs: int, full_refresh: b
 
     options = RunOptions(full_refresh, state_id, timeout, dry_run,
                          Path(metrics_file).resolve() if metrics_file else None, grace, verbose,
-                         Path(summary_json).resolve() if summary_json else None)
+                         summary_json=Path(summary_json).resolve() if summary_json else None, done_since=done_since)
     project = obj.project
     if maps and len(names) != 2:
         raise click.UsageError("--map goes with TAP TARGET; a pipeline of sluice.yml lists its mappers under maps:")
@@ -114,7 +118,9 @@ def _run_many(obj: Ctx, template: str | None, jobs: int, options: RunOptions) ->
     """``--all`` (``template`` None) or the pipelines of a template's tenants: each pipeline in its own
     runner process, ``jobs`` at once."""
     from protocol import ConfigError
-    from runner.parallel import run_all
+    from runner.cli_hosts import Batch
+    from runner.parallel import host_order, run_all
+    from runner.stores import host_name, is_shared
     from runner.tenant_env import runner_environments
 
     project = obj.project
@@ -130,7 +136,16 @@ def _run_many(obj: Ctx, template: str | None, jobs: int, options: RunOptions) ->
     if options.metrics_file:
         run_args += ["--metrics-file", str(options.metrics_file)]
     run_args += ["--grace", str(options.grace)]
-    code = run_all(names, jobs, obj.base_args(), run_args, envs=runner_environments(project, names))
+    if is_shared(project.state_store_url()[0]):
+        names = host_order(names, host_name())
+    batch = Batch(obj, active=not options.dry_run)
+    if batch.began is not None:
+        run_args += ["--skip-if-done-since", repr(batch.began)]
+    try:
+        code = run_all(names, jobs, obj.base_args(), run_args, skip=batch.skip,
+                       envs=runner_environments(project, names))
+    finally:
+        batch.close()
     if options.metrics_file and not options.dry_run:  # once more, after every run: the last writer saw them all
         from runner.metrics_file import write_metrics_file
 
@@ -148,15 +163,11 @@ def state() -> None:
 def _state_id(obj: Ctx, name: str) -> str:
     if name in obj.project.templates:
         obj.project.pipeline(name)  # a ConfigError: each tenant has its own state, name one
-    pipe = obj.project.pipelines.get(name)
-    return pipe.state_id if pipe else name
+    return obj.state_id(name)
 
 
 def _store(obj: Ctx) -> Any:
-    from runner.stores import open_store
-
-    url, _ = obj.project.state_store_url()
-    return open_store(url, obj.project.dir)
+    return obj.open_store()
 
 
 def _when(ts: float | None) -> str:
@@ -248,10 +259,11 @@ def state_clear(obj: Ctx, pipeline: str) -> int:
 @cli.command()
 @click.argument("pipeline", required=False)
 @click.option("-n", "--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--host", help="Only the runs of this host (as recorded: SLUICE_HOST or the machine's name).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.pass_obj
-def runs(obj: Ctx, pipeline: str | None, limit: int, as_json: bool) -> int:
-    """The run history: start, end, status, records, error (most recent first).
+def runs(obj: Ctx, pipeline: str | None, limit: int, host: str | None, as_json: bool) -> int:
+    """The run history: start, end, status, records, host, error (most recent first).
 
     PIPELINE with for_each: shows the runs of all its tenants' pipelines."""
     import json
@@ -259,19 +271,19 @@ def runs(obj: Ctx, pipeline: str | None, limit: int, as_json: bool) -> int:
     tenants = obj.project.templates.get(pipeline or "")
     with _store(obj) as store:
         if tenants is None:
-            records = store.runs(pipeline, limit)
+            records = store.runs(pipeline, limit, host=host)
         else:
-            found = [r for name in tenants for r in store.runs(name, limit)]
+            found = [r for name in tenants for r in store.runs(name, limit, host=host)]
             records = sorted(found, key=lambda r: r.id, reverse=True)[:limit]
     if as_json:
         for r in records:
             _echo(json.dumps(r.to_dict()))
         return ExitCode.OK
-    _echo("RUN\tPIPELINE\tSTARTED\tENDED\tSTATUS\tRECORDS\tERROR")
+    _echo("RUN\tPIPELINE\tSTARTED\tENDED\tSTATUS\tRECORDS\tHOST\tERROR")
     for r in records:
         recs = "-" if r.records_committed is None else str(r.records_committed)
         _echo(f"{r.number}\t{r.pipeline}\t{_when(r.started_at)}\t{_when(r.ended_at)}\t{r.status}\t{recs}\t"
-              f"{r.error or ''}")
+              f"{r.host}\t{r.error or ''}")
     return ExitCode.OK
 
 
@@ -331,7 +343,7 @@ def validate(obj: Ctx, strict: bool) -> int:
     return ExitCode.OK
 
 
-for command in (spec, check, discover, select, install, add, search, import_command):
+for command in (spec, check, discover, select, install, add, search, import_command, locks):
     cli.add_command(command)
 
 

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from runner.project import Project
+    from runner.stores import StateStore
 
 __all__ = ["Ctx"]
 
@@ -26,3 +27,15 @@ class Ctx:
     def base_args(self) -> list[str]:
         p = self.project
         return ["--project", str(p.path.resolve())] if p.path else []
+
+    def open_store(self) -> StateStore:
+        """The project's state store (``SLUICE_STATE_URL`` or ``state_store:``), opened."""
+        from runner.stores import lock_timeout, open_store
+
+        url, _ = self.project.state_store_url()
+        return open_store(url, self.project.dir, lock_timeout(self.project.lock_timeout))
+
+    def state_id(self, name: str) -> str:
+        """The state id of pipeline ``name``; any other name is taken as a state id."""
+        pipe = self.project.pipelines.get(name)
+        return pipe.state_id if pipe else name

@@ -77,11 +77,12 @@ class Outcome:
 
 
 #: ``sluice run --all``: the first of these that any pipeline returned is the exit code
-ALL_PRECEDENCE = (ExitCode.FAILED, ExitCode.USAGE, ExitCode.LOCKED, ExitCode.TIMEOUT, ExitCode.INTERRUPTED,
-                  ExitCode.TERMINATED)
-ALL_EXIT_HELP = (f"Exit code: {int(ExitCode.INTERRUPTED)} or {int(ExitCode.TERMINATED)} when sluice itself is "
+#: (a pipeline refused with ExitCode.LOCKED is running already, here or on another host: skipped, not counted)
+ALL_PRECEDENCE = (ExitCode.FAILED, ExitCode.USAGE, ExitCode.TIMEOUT, ExitCode.INTERRUPTED, ExitCode.TERMINATED)
+ALL_EXIT_HELP = (f"A pipeline already running (its lock held, on any host) is skipped, not failed. "
+                 f"Exit code: {int(ExitCode.INTERRUPTED)} or {int(ExitCode.TERMINATED)} when sluice itself is "
                  f"interrupted; else the first of {', '.join(str(int(c)) for c in ALL_PRECEDENCE)} that a "
-                 f"pipeline returned; 0 when all succeeded.")
+                 f"pipeline returned; 0 when all that ran succeeded.")
 
 
 def combine_exit_codes(codes: Iterable[int], stopped_by: int | None = None) -> ExitCode:
@@ -89,11 +90,12 @@ def combine_exit_codes(codes: Iterable[int], stopped_by: int | None = None) -> E
 
     ``stopped_by`` is the signal that stopped sluice itself: then the run as a whole was
     interrupted, whatever its pipelines returned (those not started count as failed in the
-    summary). Any other code (a runner killed by a signal) counts as a failure.
+    summary). A pipeline refused as already running (3) is skipped, not counted. Any other code (a
+    runner killed by a signal) counts as a failure.
     """
     if stopped_by is not None:
         return ExitCode(signal_exit_code(stopped_by))
-    seen = set(codes)
+    seen = set(codes) - {ExitCode.LOCKED}  # running already (here or on another host): skipped
     for code in ALL_PRECEDENCE:
         if code in seen:
             return code

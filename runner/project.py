@@ -132,6 +132,7 @@ class Project:
         self.path = path
         self.dir = (path.parent if path else Path.cwd()).resolve()
         self.state_store: str | None = data.get("state_store")
+        self.lock_timeout: float | None = data.get("lock_timeout_seconds")  # see runner.stores.lock_timeout
         self.connectors: dict[str, Connector] = {}
         self.pipelines: dict[str, Pipeline] = {}
         self.templates: dict[str, list[str]] = {}  # a pipeline with for_each: -> its tenant pipelines' names

@@ -139,6 +139,12 @@ PROJECT_SCHEMA: dict[str, Any] = {
             "minLength": 1,
             "description": "sqlite (default, .sluice/state.db), sqlite:PATH, or a postgresql:// URL.",
         },
+        "lock_timeout_seconds": {
+            "type": "number",
+            "minimum": 1,
+            "description": "PostgreSQL store: seconds after which a runner cut off from the store loses its "
+                           "pipeline locks, so another host can take over (default 30).",
+        },
         "connectors": {"type": "array", "items": _CONNECTOR},
         "pipelines": {"type": "array", "items": _PIPELINE},
     },

@@ -22,7 +22,7 @@ from runner.output import RunOutput
 from runner.project import Connector, MapStep, Project, ResolvedConnector
 from runner.reconcile import ControlPipe, ReconcileError, choose_state, read_committed, supports_exactly_once
 from runner.run_summary import stopped_line, summary, summary_record, write_summary_json
-from runner.stores import StateStore, StoreError, open_store
+from runner.stores import LockLost, StateStore, StoreError, lock_timeout, open_store, ran_since
 from runner.supervise import SideSpec, supervise
 from runner.tap_catalog import write_effective_catalog
 from runner.tenants import Tenant
@@ -42,6 +42,7 @@ class RunOptions:
     grace: float = 10.0
     verbose: bool = False
     summary_json: Path | None = None  # --summary-json: the run's outcome as JSON, for orchestrators
+    done_since: float | None = None  # skip (exit 3) if a run that began then or later succeeded: --all's batch
 
 
 @dataclass
@@ -144,7 +145,7 @@ def run_pipeline(project: Project, plan: RunPlan, options: RunOptions, *,
     mappers = [resolve_step(project, step, tenant=plan.tenant) for step in plan.maps]
     target = project.resolve(plan.target)
     url, url_secrets = project.state_store_url()
-    store = open_store(url, project.dir)
+    store = open_store(url, project.dir, lock_timeout(project.lock_timeout))
     try:
         if options.dry_run:
             state = None if options.full_refresh else store.get_state(plan.state_id)
@@ -152,6 +153,10 @@ def run_pipeline(project: Project, plan: RunPlan, options: RunOptions, *,
             return ExitCode.OK
         lock = store.lock(plan.state_id)
         try:
+            done = None if options.done_since is None else store.succeeded_since(plan.pipeline, options.done_since)
+            if done is not None:  # another host's batch ran it while this one was on its way: it is done
+                terminal.write(f"sluice: pipeline '{plan.pipeline}' skipped: {ran_since(done)}\n")
+                return ExitCode.LOCKED
             return _locked_run(project, plan, options, store, lock.alive, (tap, mappers, target), url_secrets,
                                terminal)
         finally:
@@ -179,7 +184,10 @@ class _Run:
     mappers: list[ResolvedConnector] = field(default_factory=list)  # between tap and target, in pipe order
 
     def on_state(self, value: dict[str, Any]) -> None:
-        self.store.set_state(self.plan.state_id, value)
+        try:
+            self.store.set_state(self.plan.state_id, value)
+        except LockLost:
+            return  # not stored: the lock is gone, the supervisor stops the run at its next lock check
         self.saved += 1
 
 

@@ -53,7 +53,7 @@ PIPE_SIZE = 1 << 20
 _F_SETPIPE_SZ = 1031
 POLL_SECONDS = 0.5
 DRAIN_SECONDS = 2.0
-LOCK_CHECK_SECONDS = 30.0
+LOCK_CHECK_SECONDS = 1.0  # a flag the lock's own heartbeat keeps: cheap to read
 SETTLE_SECONDS = 1.0
 
 
@@ -323,7 +323,8 @@ class _Supervisor:
             if self.lock_alive is not None and now - last_lock_check > LOCK_CHECK_SECONDS:
                 last_lock_check = now
                 if not self.lock_alive():
-                    self._fail(None, "lost the pipeline lock (state store connection broken)")
+                    self._fail(None, "lost the pipeline lock (its state store session ended or stopped answering); "
+                                     "no state is stored from now on")
                     self._stop("lost the pipeline lock", StopCause.LOCK)
             if all(side.rc is not None for side in self.chain):
                 exited_at = exited_at or now

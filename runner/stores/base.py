@@ -11,7 +11,10 @@ Two backends implement it: :mod:`runner.stores.sqlite` (an embedded file, the de
   of a pipeline is run 1 whatever other pipelines ran before. Stores written before the
   numbers existed are numbered in place on first open (their history kept, in id order);
 - locks: one per pipeline (keyed by its state id), released by the OS or the database
-  when the holder dies, so a dead runner never blocks a pipeline for ever.
+  when the holder dies, so a dead runner never blocks a pipeline for ever. Each lock says who
+  holds it (:class:`LockInfo`: host, pid, since, run), shown by ``sluice locks``.
+
+The host of a run and of a lock is :func:`host_name`: ``SLUICE_HOST`` or the machine's name.
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ from typing import Any
 from protocol import ExitCode, SluiceError
 
 __all__ = [
+    "DEFAULT_LOCK_TIMEOUT",
+    "LockInfo",
+    "LockLost",
     "PipelineLock",
     "PipelineLocked",
     "RunRecord",
@@ -33,12 +39,22 @@ __all__ = [
     "StartedRun",
     "StateStore",
     "StoreError",
-    "holder_description",
+    "abandoned_error",
+    "host_name",
+    "ran_since",
 ]
+
+#: seconds after which a runner cut off from a PostgreSQL store loses its locks (``lock_timeout_seconds``)
+DEFAULT_LOCK_TIMEOUT = 30.0
 
 
 class StoreError(SluiceError):
     """The state store cannot be reached or used."""
+
+
+class LockLost(StoreError):
+    """The pipeline lock this run held is gone (its store session ended or stopped answering):
+    nothing more is written under it."""
 
 
 class PipelineLocked(SluiceError):
@@ -91,10 +107,50 @@ class StartedRun:
     number: int
 
 
-def holder_description() -> str:
-    """Who holds a lock: ``pid 123 on host since 2024-01-01T00:00:00Z``."""
-    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    return f"pid {os.getpid()} on {socket.gethostname()} since {since}"
+def host_name() -> str:
+    """The host recorded with runs and locks: ``SLUICE_HOST`` when set, else the machine's name."""
+    return os.environ.get("SLUICE_HOST") or socket.gethostname()
+
+
+def ran_since(run: RunRecord) -> str:
+    """Why ``sluice run --all`` skips a pipeline another host's batch ran meanwhile."""
+    return f"already ran since this batch began: run {run.number} on {run.host}"
+
+
+def abandoned_error() -> str:
+    """The error of a run the next holder of its lock found still 'running'."""
+    return (f"abandoned: its runner died or lost the pipeline lock during the run "
+            f"(found by pid {os.getpid()} on {host_name()})")
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    """Who holds a pipeline lock: the state id locked, the holder's host and pid, since when,
+    and the run it is for (none for ``sluice state set|clear``)."""
+
+    state_id: str
+    host: str
+    pid: int
+    since: float
+    pipeline: str | None = None
+    run_id: int | None = None
+    run: int | None = None  # the run's number within its pipeline
+
+    @classmethod
+    def mine(cls, state_id: str) -> LockInfo:
+        return cls(state_id, host_name(), os.getpid(), time.time())
+
+    def describe(self) -> str:
+        """``pid 123 on host-a since 2024-01-01T00:00:00Z, run 7 of 'orders'``."""
+        since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.since))
+        text = f"pid {self.pid} on {self.host} since {since}"
+        if self.run is not None and self.pipeline is not None:
+            text += f", run {self.run} of '{self.pipeline}'"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"state_id": self.state_id, "pipeline": self.pipeline, "host": self.host, "pid": self.pid,
+                "since": self.since, "run_id": self.run_id, "run": self.run}
 
 
 class PipelineLock(ABC):
@@ -143,7 +199,11 @@ class StateStore(ABC):
 
     @abstractmethod
     def lock_holder(self, state_id: str) -> str | None:
-        """A description of the last holder of the lock, when known."""
+        """A description of the live holder of the lock (:meth:`LockInfo.describe`), when known."""
+
+    @abstractmethod
+    def locks(self) -> list[LockInfo]:
+        """Every lock held now, by any runner on any host, in state id order."""
 
     def lock(self, state_id: str) -> PipelineLock:
         held = self.try_lock(state_id)
@@ -164,16 +224,25 @@ class StateStore(ABC):
     ) -> None: ...
 
     @abstractmethod
-    def runs(self, pipeline: str | None = None, limit: int = 20) -> list[RunRecord]:
-        """Most recent first."""
+    def runs(self, pipeline: str | None = None, limit: int = 20, host: str | None = None) -> list[RunRecord]:
+        """Most recent first; only those of ``pipeline`` and of ``host`` when given."""
 
     @abstractmethod
     def last_runs(self) -> list[RunRecord]:
         """The most recent finished run of every pipeline."""
 
+    def succeeded_since(self, pipeline: str, since: float) -> RunRecord | None:
+        """The pipeline's last run when it succeeded and started at ``since`` or later (store clock)."""
+        last = self.runs(pipeline, 1)
+        return last[0] if last and last[0].status == "succeeded" and last[0].started_at >= since else None
+
     @abstractmethod
     def abandon_stale_runs(self, state_id: str) -> int:
         """Mark 'running' rows of a pipeline whose lock we now hold as 'abandoned'."""
+
+    def clock(self) -> float:
+        """Now, on the clock the run history is written with (the database server's for PostgreSQL)."""
+        return time.time()
 
     @abstractmethod
     def close(self) -> None: ...
@@ -196,18 +265,26 @@ class SQLStore(StateStore):
     def _exec(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
         """A cursor of ``sql`` run with ``params``; a database error raised as StoreError."""
 
+    def _fenced(self, state_id: str, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        """A write under ``state_id``'s lock: a backend whose locks can be lost while the process
+        lives runs it only while the lock is still held (see runner/stores/postgres.py)."""
+        return self._exec(sql, params)
+
     def clear_state(self, state_id: str) -> bool:
-        return bool(self._exec(f"delete from sluice_state where state_id = {self._mark}", (state_id,)).rowcount > 0)
+        sql = f"delete from sluice_state where state_id = {self._mark}"
+        return bool(self._fenced(state_id, sql, (state_id,)).rowcount > 0)
 
     def generation(self, state_id: str) -> int:
         sql = f"select generation from sluice_generation where state_id = {self._mark}"
         row = self._exec(sql, (state_id,)).fetchone()
         return 0 if row is None else int(row[0])
 
-    def runs(self, pipeline: str | None = None, limit: int = 20) -> list[RunRecord]:
-        where, params = ("", (limit,)) if pipeline is None else (f"where pipeline = {self._mark} ", (pipeline, limit))
-        sql = f"select {self._run_columns} from sluice_runs {where}order by id desc limit {self._mark}"
-        return [RunRecord(*row) for row in self._exec(sql, params).fetchall()]
+    def runs(self, pipeline: str | None = None, limit: int = 20, host: str | None = None) -> list[RunRecord]:
+        filters = [(column, value) for column, value in (("pipeline", pipeline), ("host", host)) if value is not None]
+        where = " and ".join(f"{column} = {self._mark}" for column, _ in filters)
+        sql = (f"select {self._run_columns} from sluice_runs {'where ' + where + ' ' if where else ''}"
+               f"order by id desc limit {self._mark}")
+        return [RunRecord(*row) for row in self._exec(sql, (*(value for _, value in filters), limit)).fetchall()]
 
     def last_runs(self) -> list[RunRecord]:
         cur = self._exec(

@@ -1,9 +1,13 @@
 """The PostgreSQL state store, for pipelines run from many hosts.
 
 Locks are session advisory locks (``pg_try_advisory_lock``) on a 64-bit hash of the
-pipeline's state id, held on a dedicated connection for the whole run. The server drops
-them when that session ends: at once when the runner dies and its socket closes, and
-within about a minute when its host disappears (TCP keepalives on both sides).
+pipeline's state id, held on a dedicated session for the whole run; ``sluice_locks`` says who
+holds each (host, pid, since, run), and ``pg_locks`` which of its rows are live. The server
+drops a lock when its session ends: at once when the runner dies (its socket closes), and
+``lock_timeout`` seconds after the runner's host went silent (its network gone), because the
+session holds a lease (runner/stores/pg_session.py). Writes under a lock (the state, the
+generation, the run's start) go through that session: a holder that lost its lock cannot
+write any more.
 """
 
 from __future__ import annotations
@@ -11,16 +15,28 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import socket
 from typing import Any
 
 import psycopg
 
 from protocol import dumps, loads
 from protocol.pg import first_line
-from runner.stores.base import PipelineLock, SQLStore, StartedRun, StoreError, holder_description
+from runner.stores.base import (
+    DEFAULT_LOCK_TIMEOUT,
+    LockInfo,
+    LockLost,
+    PipelineLock,
+    SQLStore,
+    StartedRun,
+    StoreError,
+    abandoned_error,
+    host_name,
+)
+from runner.stores.pg_session import GuardedSession, LeaseLock, lease_settings
 
 __all__ = ["PostgresStore", "lock_key", "redact_url"]
+
+MIN_QUERY_LIMIT = 10.0  # seconds: the least a query on the store's own session may take before it is given up
 
 # Keepalives: the client notices a dead server, the server notices a dead client host.
 _CONNECT_ARGS: dict[str, Any] = {
@@ -68,7 +84,22 @@ _SCHEMA = [
         state_id text primary key,
         holder text not null,
         since timestamptz not null default now())""",
+    # who holds the lock, and the session holding it (a row is live while pg_locks shows its lock)
+    """alter table sluice_locks add column if not exists host text, add column if not exists pid integer,
+        add column if not exists pipeline text, add column if not exists run_id bigint,
+        add column if not exists backend_pid integer, add column if not exists lock_key bigint""",
 ]
+# the last step of _SCHEMA is done: nothing to create (saves every runner the DDL lock)
+_SCHEMA_DONE = ("select 1 from pg_attribute where attrelid = to_regclass('sluice_locks') "
+                "and attname = 'lock_key' and not attisdropped")
+
+# the rows of sluice_locks whose advisory lock (classid: high 32 bits of the key, objid: low) is held now
+_LIVE_LOCKS = """select l.state_id, l.host, l.pid, extract(epoch from l.since)::float8, l.pipeline, l.run_id,
+        r.run_number
+    from sluice_locks l left join sluice_runs r on r.id = l.run_id
+    where exists (select 1 from pg_locks p where p.locktype = 'advisory' and p.granted and p.objsubid = 1
+        and p.pid = l.backend_pid and p.classid::bigint = ((l.lock_key >> 32) & 4294967295)
+        and p.objid::bigint = (l.lock_key & 4294967295))"""
 
 _RUN_COLUMNS = (
     "id, pipeline, state_id, extract(epoch from started_at)::float8, extract(epoch from ended_at)::float8, status, "
@@ -94,54 +125,33 @@ def _connect(url: str) -> psycopg.Connection[Any]:
         raise StoreError(f"cannot connect to the state store {redact_url(url)}: {first_line(exc)}") from exc
 
 
-class _AdvisoryLock(PipelineLock):
-    def __init__(self, conn: psycopg.Connection[Any], key: int) -> None:
-        self._conn: psycopg.Connection[Any] | None = conn
-        self._key = key
-
-    def alive(self) -> bool:
-        if self._conn is None:
-            return False
-        try:
-            self._conn.execute("select 1")
-        except psycopg.Error:
-            return False
-        return True
-
-    def release(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is None:
-            return
-        try:
-            conn.execute("select pg_advisory_unlock(%s)", (self._key,))
-        except psycopg.Error:
-            pass  # the session is gone, and the lock with it
-        finally:
-            conn.close()
-
-
 class PostgresStore(SQLStore):
     _mark = "%s"
     _run_columns = _RUN_COLUMNS
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> None:
         self.url = url
         self.description = redact_url(url)
-        self._db = _connect(url)
+        self.lock_timeout = lock_timeout
+        self._held: dict[str, LeaseLock] = {}  # the locks this store holds, by state id
+        where = f"state store {self.description}"
+        self._session = GuardedSession(_connect(url), where, max(lock_timeout, MIN_QUERY_LIMIT))
         try:
-            with self._db.transaction():
-                self._db.execute("select pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
-                for ddl in _SCHEMA:
-                    self._db.execute(ddl)
-        except psycopg.Error as exc:
-            self._db.close()
-            raise StoreError(f"state store {self.description}: {first_line(exc)}") from exc
+            self._session.run(_create_schema)
+        except StoreError:
+            self._session.close()
+            raise
 
     def _exec(self, sql: str, params: tuple[Any, ...] = ()) -> psycopg.Cursor[Any]:
-        try:
-            return self._db.execute(sql, params)  # type: ignore[arg-type]
-        except psycopg.Error as exc:
-            raise StoreError(f"state store {self.description}: {first_line(exc)}") from exc
+        return self._session.execute(sql, params)
+
+    def _session_for(self, state_id: str) -> GuardedSession:
+        """The session of the lock on ``state_id`` when this store holds it, else its own."""
+        held = self._held.get(state_id)
+        return self._session if held is None else held.session
+
+    def _fenced(self, state_id: str, sql: str, params: tuple[Any, ...] = ()) -> psycopg.Cursor[Any]:
+        return self._session_for(state_id).execute(sql, params)
 
     # -- states -------------------------------------------------------------------------
     def get_state(self, state_id: str) -> dict[str, Any] | None:
@@ -149,7 +159,8 @@ class PostgresStore(SQLStore):
         return None if row is None else loads(row[0])  # type: ignore[no-any-return]
 
     def set_state(self, state_id: str, value: dict[str, Any]) -> None:
-        self._exec(
+        self._fenced(
+            state_id,
             "insert into sluice_state (state_id, value, updated_at) values (%s, %s::jsonb, now()) "
             "on conflict (state_id) do update set value = excluded.value, updated_at = excluded.updated_at",
             (state_id, dumps(value).decode()),
@@ -162,7 +173,8 @@ class PostgresStore(SQLStore):
         return [(r[0], r[1]) for r in rows]
 
     def bump_generation(self, state_id: str) -> int:
-        row = self._exec(
+        row = self._fenced(
+            state_id,
             "insert into sluice_generation (state_id, generation) values (%s, 1) on conflict (state_id) "
             "do update set generation = sluice_generation.generation + 1 returning generation", (state_id,)).fetchone()
         assert row is not None
@@ -170,45 +182,70 @@ class PostgresStore(SQLStore):
 
     # -- locks --------------------------------------------------------------------------
     def try_lock(self, state_id: str) -> PipelineLock | None:
-        key = lock_key(state_id)
-        conn = _connect(self.url)
-        try:
-            row = conn.execute("select pg_try_advisory_lock(%s)", (key,)).fetchone()
-            if not row or not row[0]:
-                conn.close()
-                return None
+        key, timeout = lock_key(state_id), self.lock_timeout
+        session = GuardedSession(_connect(self.url), f"the lock of '{state_id}' in {self.description}",
+                                 timeout / 2, lease=timeout / 2, lost_error=LockLost)
+
+        def take(conn: psycopg.Connection[Any]) -> bool:
+            settings = lease_settings(timeout, conn.info.server_version)
+            calls = "".join("set_config(%s, %s, false), " for _ in settings)
+            params = [item for pair in settings.items() for item in pair]
+            row = conn.execute(f"select {calls}pg_try_advisory_lock(%s)", (*params, key)).fetchone()
+            if not row or not row[-1]:
+                return False
+            mine = LockInfo.mine(state_id)
             conn.execute(
-                "insert into sluice_locks (state_id, holder, since) values (%s, %s, now()) "
-                "on conflict (state_id) do update set holder = excluded.holder, since = excluded.since",
-                (state_id, holder_description()),
+                "insert into sluice_locks (state_id, holder, since, host, pid, pipeline, run_id, backend_pid, "
+                "lock_key) values (%s, %s, now(), %s, %s, null, null, pg_backend_pid(), %s) "
+                "on conflict (state_id) do update set holder = excluded.holder, since = excluded.since, "
+                "host = excluded.host, pid = excluded.pid, "
+                "pipeline = null, run_id = null, backend_pid = excluded.backend_pid, lock_key = excluded.lock_key",
+                (state_id, mine.describe(), mine.host, mine.pid, key),
             )
-        except psycopg.Error as exc:
-            conn.close()
-            raise StoreError(f"state store {self.description}: cannot take the lock: {first_line(exc)}") from exc
-        return _AdvisoryLock(conn, key)
+            return True
+
+        try:
+            taken = session.run(take)
+        except StoreError as exc:
+            session.close()
+            raise StoreError(f"cannot take the lock of '{state_id}': {exc}") from exc
+        if not taken:
+            session.close()
+            return None
+        lock = LeaseLock(session, key, timeout, on_release=lambda: self._held.pop(state_id, None))
+        self._held[state_id] = lock
+        return lock
 
     def lock_holder(self, state_id: str) -> str | None:
-        row = self._exec("select holder from sluice_locks where state_id = %s", (state_id,)).fetchone()
-        return None if row is None else str(row[0])
+        rows = self._exec(f"{_LIVE_LOCKS} and l.state_id = %s", (state_id,)).fetchall()
+        return _lock_info(rows[0]).describe() if rows else None
+
+    def locks(self) -> list[LockInfo]:
+        return [_lock_info(row) for row in self._exec(f"{_LIVE_LOCKS} order by l.state_id").fetchall()]
 
     # -- run history --------------------------------------------------------------------
     def start_run(self, pipeline: str, state_id: str) -> StartedRun:
-        try:
-            with self._db.transaction():
+        held = state_id in self._held
+
+        def insert(conn: psycopg.Connection[Any]) -> tuple[int, int]:
+            with conn.transaction():
                 # runs of one pipeline under different state ids hold different pipeline locks:
                 # this transaction lock keeps them from taking the same number
-                self._db.execute("select pg_advisory_xact_lock(%s)", (lock_key(f"run-number:{pipeline}"),))
-                row = self._db.execute(
+                conn.execute("select pg_advisory_xact_lock(%s)", (lock_key(f"run-number:{pipeline}"),))
+                row = conn.execute(
                     "insert into sluice_runs (pipeline, state_id, status, host, pid, run_number) "
                     "values (%s, %s, 'running', %s, %s, "
                     "(select coalesce(max(run_number), 0) + 1 from sluice_runs where pipeline = %s)) "
                     "returning id, run_number",
-                    (pipeline, state_id, socket.gethostname(), os.getpid(), pipeline),
+                    (pipeline, state_id, host_name(), os.getpid(), pipeline),
                 ).fetchone()
-        except psycopg.Error as exc:
-            raise StoreError(f"state store {self.description}: {first_line(exc)}") from exc
-        assert row is not None
-        return StartedRun(int(row[0]), int(row[1]))
+                assert row is not None
+                if held:
+                    conn.execute("update sluice_locks set pipeline = %s, run_id = %s where state_id = %s",
+                                 (pipeline, row[0], state_id))
+            return int(row[0]), int(row[1])
+
+        return StartedRun(*self._session_for(state_id).run(insert))
 
     def finish_run(
         self, run_id: int, status: str, records_emitted: int | None, records_committed: int | None, error: str | None
@@ -220,12 +257,34 @@ class PostgresStore(SQLStore):
         )
 
     def abandon_stale_runs(self, state_id: str) -> int:
-        cur = self._exec(
+        cur = self._fenced(
+            state_id,
             "update sluice_runs set status = 'abandoned', ended_at = coalesce(ended_at, now()), "
-            "error = coalesce(error, 'the runner died during the run') where state_id = %s and status = 'running'",
-            (state_id,),
+            "error = coalesce(error, %s) where state_id = %s and status = 'running'",
+            (abandoned_error(), state_id),
         )
         return cur.rowcount
 
+    def clock(self) -> float:
+        row = self._exec("select extract(epoch from clock_timestamp())::float8").fetchone()
+        assert row is not None
+        return float(row[0])
+
     def close(self) -> None:
-        self._db.close()
+        self._session.close()
+
+
+def _create_schema(conn: psycopg.Connection[Any]) -> None:
+    if conn.execute(_SCHEMA_DONE).fetchone():
+        return
+    with conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
+        for ddl in _SCHEMA:
+            conn.execute(ddl)
+
+
+def _lock_info(row: tuple[Any, ...]) -> LockInfo:
+    state_id, host, pid, since, pipeline, run_id, run = row
+    return LockInfo(state_id, host or "?", int(pid or 0), float(since), pipeline,
+                    None if run_id is None else int(run_id), None if run is None else int(run))
+

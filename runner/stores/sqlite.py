@@ -2,23 +2,33 @@
 
 The lock is ``fcntl.flock`` on ``locks/<pipeline>.lock`` next to the database. The kernel
 drops it when the holding process dies, however it dies (kill -9 included), so a dead
-runner never blocks a pipeline. The lock file is never deleted (deleting would race).
+runner never blocks a pipeline. The lock file is never deleted (deleting would race); it holds
+its last holder as JSON (:class:`LockInfo`), and ``/proc/locks`` says whether it is held now.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import hashlib
 import os
 import re
-import socket
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from protocol import dumps, loads
-from runner.stores.base import PipelineLock, SQLStore, StartedRun, StoreError, holder_description
+from protocol import JSONDecodeError, dumps, loads
+from runner.stores.base import (
+    LockInfo,
+    PipelineLock,
+    SQLStore,
+    StartedRun,
+    StoreError,
+    abandoned_error,
+    host_name,
+)
 
 __all__ = ["SQLiteStore"]
 
@@ -71,17 +81,79 @@ def lock_file_name(state_id: str) -> str:
 
 
 class _FlockLock(PipelineLock):
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, info: LockInfo, on_release: Callable[[], object]) -> None:
         self._fd: int | None = fd
+        self._on_release = on_release
+        self.info = info
+        self.write(info)
+
+    def write(self, info: LockInfo) -> None:
+        """Say who holds the lock, in its file (read by ``sluice locks`` and a refused run)."""
+        self.info = info
+        if self._fd is not None:
+            data = dumps(info.to_dict()) + b"\n"
+            os.ftruncate(self._fd, 0)
+            os.pwrite(self._fd, data, 0)
 
     def alive(self) -> bool:
         return self._fd is not None
 
     def release(self) -> None:
         if self._fd is not None:
+            self._on_release()
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+
+
+def _read_holder(path: Path) -> LockInfo | str | None:
+    """The holder a lock file names: a LockInfo, the text of an older runner's file, or None."""
+    try:
+        text = path.read_text().strip()
+    except OSError:
+        return None
+    if not text:
+        return None
+    try:
+        data = loads(text)
+        return LockInfo(data["state_id"], data["host"], int(data["pid"]), float(data["since"]), data.get("pipeline"),
+                        data.get("run_id"), data.get("run"))
+    except (JSONDecodeError, KeyError, TypeError, ValueError):
+        return text
+
+
+def _flocked_files() -> set[tuple[int, int, int]] | None:
+    """(major, minor, inode) of every file flock()ed now, from /proc/locks; None without it."""
+    try:
+        lines = Path("/proc/locks").read_text().splitlines()
+    except OSError:
+        return None
+    held = set()
+    for line in lines:
+        fields = line.split()
+        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[3] == "WRITE":
+            with_dev = fields[5].split(":")
+            if len(with_dev) == 3:
+                held.add((int(with_dev[0], 16), int(with_dev[1], 16), int(with_dev[2])))
+    return held
+
+
+def _is_held(path: Path, flocked: set[tuple[int, int, int]] | None) -> bool:
+    try:
+        st = path.stat()
+    except OSError:
+        return False
+    if flocked is not None:
+        return (os.major(st.st_dev), os.minor(st.st_dev), st.st_ino) in flocked
+    # no /proc/locks: try a shared lock for an instant (a run starting in that instant is refused)
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 class SQLiteStore(SQLStore):
@@ -90,6 +162,7 @@ class SQLiteStore(SQLStore):
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._held: dict[str, _FlockLock] = {}
         self.description = f"sqlite:{path}"
         self.lock_dir = path.parent / "locks"
         try:
@@ -164,16 +237,27 @@ class SQLiteStore(SQLStore):
         except BlockingIOError:
             os.close(fd)
             return None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{holder_description()}\n".encode(), 0)
-        return _FlockLock(fd)
+        lock = _FlockLock(fd, LockInfo.mine(state_id), lambda: self._held.pop(state_id, None))
+        self._held[state_id] = lock
+        return lock
 
     def lock_holder(self, state_id: str) -> str | None:
-        try:
-            text = self._lock_path(state_id).read_text().strip()
-        except OSError:
+        path = self._lock_path(state_id)
+        holder = _read_holder(path)
+        if holder is None or not _is_held(path, _flocked_files()):
             return None
-        return text or None
+        return holder.describe() if isinstance(holder, LockInfo) else holder
+
+    def locks(self) -> list[LockInfo]:
+        if not self.lock_dir.is_dir():
+            return []
+        flocked = _flocked_files()
+        found = []
+        for path in sorted(self.lock_dir.glob("*.lock")):
+            holder = _read_holder(path)
+            if isinstance(holder, LockInfo) and _is_held(path, flocked):
+                found.append(holder)
+        return sorted(found, key=lambda info: info.state_id)
 
     # -- run history --------------------------------------------------------------------
     def start_run(self, pipeline: str, state_id: str) -> StartedRun:
@@ -182,10 +266,14 @@ class SQLiteStore(SQLStore):
             "insert into sluice_runs (pipeline, state_id, started_at, status, host, pid, run_number) "
             "values (?, ?, ?, ?, ?, ?, (select coalesce(max(run_number), 0) + 1 from sluice_runs where pipeline = ?)) "
             "returning id, run_number",
-            (pipeline, state_id, time.time(), "running", socket.gethostname(), os.getpid(), pipeline),
+            (pipeline, state_id, time.time(), "running", host_name(), os.getpid(), pipeline),
         ).fetchone()
         assert row is not None
-        return StartedRun(int(row[0]), int(row[1]))
+        started = StartedRun(int(row[0]), int(row[1]))
+        held = self._held.get(state_id)
+        if held is not None:
+            held.write(dataclasses.replace(held.info, pipeline=pipeline, run_id=started.id, run=started.number))
+        return started
 
     def finish_run(
         self, run_id: int, status: str, records_emitted: int | None, records_committed: int | None, error: str | None
@@ -199,8 +287,8 @@ class SQLiteStore(SQLStore):
     def abandon_stale_runs(self, state_id: str) -> int:
         cur = self._exec(
             "update sluice_runs set status = 'abandoned', ended_at = coalesce(ended_at, ?), "
-            "error = coalesce(error, 'the runner died during the run') where state_id = ? and status = 'running'",
-            (time.time(), state_id),
+            "error = coalesce(error, ?) where state_id = ? and status = 'running'",
+            (time.time(), abandoned_error(), state_id),
         )
         return cur.rowcount
 

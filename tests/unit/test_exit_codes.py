@@ -107,7 +107,8 @@ def test_the_literal_scan_sees_what_it_is_written_for(tmp_path: Path) -> None:
     ([0, 0], None, ExitCode.OK),
     ([0, 1, 2, 3], None, ExitCode.FAILED),
     ([3, 2, 0], None, ExitCode.USAGE),
-    ([124, 3], None, ExitCode.LOCKED),
+    ([124, 3], None, ExitCode.TIMEOUT),  # 3: running already (another host), skipped
+    ([0, 3, 3], None, ExitCode.OK),
     ([0, 124], None, ExitCode.TIMEOUT),  # a pipeline that timed out is not folded into 1
     ([143, 130, 0], None, ExitCode.INTERRUPTED),
     ([0, 143], None, ExitCode.TERMINATED),

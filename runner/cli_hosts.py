@@ -1,0 +1,75 @@
+"""``sluice locks``, and what ``sluice run --all`` asks the store before it starts a pipeline.
+
+Both matter most when several hosts share one PostgreSQL store (docs/scaling.md, "Many
+hosts, one store"), and work the same with SQLite.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import click
+
+from protocol import ExitCode
+from runner.cli_context import Ctx
+from runner.stores import StateStore, StoreError, ran_since
+
+__all__ = ["Batch", "locks"]
+
+
+def _when(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_obj
+def locks(obj: Ctx, as_json: bool) -> int:
+    """The pipeline locks held now, by any runner on any host sharing the store: state id,
+    pipeline, host, pid, since when, and the run (its number in `sluice runs`)."""
+    with obj.open_store() as store:
+        held = store.locks()
+    if as_json:
+        for info in held:
+            click.echo(json.dumps(info.to_dict()))
+        return ExitCode.OK
+    click.echo("STATE ID\tPIPELINE\tHOST\tPID\tSINCE\tRUN")
+    for info in held:
+        run = "-" if info.run is None else str(info.run)
+        click.echo(f"{info.state_id}\t{info.pipeline or '-'}\t{info.host}\t{info.pid}\t{_when(info.since)}\t{run}")
+    return ExitCode.OK
+
+
+class Batch:
+    """Asked by ``sluice run --all`` before it starts a pipeline: is it running already (its lock
+    held, here or on another host), or did a run of it that began since this batch began
+    succeed (another host's batch did it)? Either way the pipeline is skipped."""
+
+    def __init__(self, obj: Ctx, active: bool) -> None:
+        self._obj = obj
+        self._store: StateStore | None = None
+        self.began: float | None = None  # on the store's clock
+        if active:
+            try:
+                self._store = obj.open_store()
+                self.began = self._store.clock()
+            except StoreError:
+                self.close()  # each runner will say what is wrong with the store
+
+    def skip(self, name: str) -> str | None:
+        if self._store is None or self.began is None:
+            return None
+        try:
+            holder = self._store.lock_holder(self._obj.state_id(name))
+            if holder is not None:
+                return f"already running: {holder}"
+            done = self._store.succeeded_since(name, self.began)
+        except StoreError:
+            return None
+        return None if done is None else ran_since(done)
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
