@@ -182,6 +182,9 @@ class _Run:
     saved: int = 0  # STATE values stored during this run
     control: ControlPipe | None = None
     mappers: list[ResolvedConnector] = field(default_factory=list)  # between tap and target, in pipe order
+    # exactly-once: ask the target for its committed state. Not after a run that succeeded (the store
+    # holds what it committed) nor on a full refresh (the new generation makes the store's win).
+    reconcile: bool = True
 
     def on_state(self, value: dict[str, Any]) -> None:
         try:
@@ -197,11 +200,12 @@ def _locked_run(project: Project, plan: RunPlan, options: RunOptions, store: Sta
     tap, mappers, target = sides
     base = project.dir / SLUICE_DIR
     store.abandon_stale_runs(plan.state_id)
+    clean = store.ended_cleanly(plan.pipeline, plan.state_id)  # before this run's row: the last one's ending
     started = store.start_run(plan.pipeline, plan.state_id)
     state = None if options.full_refresh else store.get_state(plan.state_id)
     generation = store.bump_generation(plan.state_id) if options.full_refresh else store.generation(plan.state_id)
     run = _Run(plan, options, store, tap, target, Redactor(url_secrets), started.id, started.number, state, generation,
-               mappers=mappers)
+               mappers=mappers, reconcile=not (clean or options.full_refresh))
     exactly_once = _introduce(run, base / "cache")
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     log_path = base / "logs" / _safe(plan.pipeline) / f"{stamp}-run{started.number}.log"
@@ -272,7 +276,8 @@ def _prepare(run: _Run, output: RunOutput, run_dir: RunDir, exactly_once: bool) 
     if plan.tap.metadata:  # sluice.yml metadata: over the catalog file or a fresh discovery
         write_effective_catalog(tap, plan.tap.metadata, run_dir, run.redactor, output.runner_line)
     if exactly_once:
-        run.state = _reconcile(plan, target, run_dir, run.store, run.state, run.generation, output, run.redactor)
+        if run.reconcile:
+            run.state = _reconcile(plan, target, run_dir, run.store, run.state, run.generation, output, run.redactor)
         run.control = ControlPipe(plan.state_id, run.generation)
     return stream_keys(tap.catalog)
 

@@ -236,6 +236,11 @@ class StateStore(ABC):
         last = self.runs(pipeline, 1)
         return last[0] if last and last[0].status == "succeeded" and last[0].started_at >= since else None
 
+    def ended_cleanly(self, pipeline: str, state_id: str) -> bool:
+        """Whether the last recorded run of ``pipeline`` under ``state_id`` succeeded: every STATE its
+        target committed was stored then, so the store holds the destination's committed state."""
+        return False
+
     @abstractmethod
     def abandon_stale_runs(self, state_id: str) -> int:
         """Mark 'running' rows of a pipeline whose lock we now hold as 'abandoned'."""
@@ -285,6 +290,12 @@ class SQLStore(StateStore):
         sql = (f"select {self._run_columns} from sluice_runs {'where ' + where + ' ' if where else ''}"
                f"order by id desc limit {self._mark}")
         return [RunRecord(*row) for row in self._exec(sql, (*(value for _, value in filters), limit)).fetchall()]
+
+    def ended_cleanly(self, pipeline: str, state_id: str) -> bool:
+        sql = (f"select status from sluice_runs where pipeline = {self._mark} and state_id = {self._mark} "
+               "order by id desc limit 1")
+        row = self._exec(sql, (pipeline, state_id)).fetchone()
+        return row is not None and row[0] == "succeeded"
 
     def last_runs(self) -> list[RunRecord]:
         cur = self._exec(

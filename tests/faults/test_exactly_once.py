@@ -105,18 +105,37 @@ def test_stopped_run_rolls_back_the_rows_after_the_last_state(pipeline: Pipeline
 
 
 def test_destination_ahead_of_the_store_is_reconciled(pipeline: Pipeline) -> None:
-    """The runner died after the target committed a STATE and before storing its echo."""
+    """The runner died after the target committed a STATE and before storing its echo: the store
+    holds an older state and the run's row still says 'running' (what a killed runner leaves)."""
     pipeline.target_config["mode"] = "append"  # target-csv's default, overwrite, would start a new file
     pipeline.write(records=400)
     assert sluice(["run", STATE_ID], pipeline.root).returncode == 0
     behind = json.dumps({"bookmarks": {"events": {"position": 200}}})
     with closing(sqlite3.connect(pipeline.root / ".sluice" / "state.db")) as db, db:
         db.execute("update sluice_state set value = ? where state_id = ?", (behind, STATE_ID))
+        db.execute("update sluice_runs set status = 'running', ended_at = null where id = (select max(id) from "
+                    "sluice_runs)")
     err = _rerun(pipeline, 500)
     assert "resuming after position 400" in err
     assert bookmark_of(pipeline) == 500
     logs = [path.read_text() for path in (pipeline.root / ".sluice" / "logs" / STATE_ID).glob("*.log")]
     assert len(logs) == 2 and all("delivery: exactly-once (the target commits state id 'demo'" in t for t in logs)
+
+
+def test_after_a_clean_run_the_store_is_the_truth(pipeline: Pipeline) -> None:
+    """After a run that succeeded, every STATE the target committed was stored: the next run starts
+    from the store without asking the target (one process fewer per run)."""
+    pipeline.target_config["mode"] = "append"
+    pipeline.write(records=400)
+    assert sluice(["run", STATE_ID], pipeline.root).returncode == 0
+    behind = json.dumps({"bookmarks": {"events": {"position": 200}}})
+    with closing(sqlite3.connect(pipeline.root / ".sluice" / "state.db")) as db, db:
+        db.execute("update sluice_state set value = ? where state_id = ?", (behind, STATE_ID))
+    pipeline.write(records=500)
+    done = sluice(["run", STATE_ID], pipeline.root)
+    assert done.returncode == 0, done.stderr
+    assert "resuming after position 200" in done.stderr  # the store's state: the target was not asked
+    assert "committed a newer state" not in done.stderr
 
 
 def bookmark_of(p: Pipeline) -> int | None:
