@@ -26,7 +26,7 @@ from typing import Any
 from protocol import ConfigError
 from runner.hints import did_you_mean, yaml_error_text
 from runner.interpolation import Place, interpolate
-from runner.project_cache import known_valid, remember_valid
+from runner.project_cache import lookup, remember_valid
 from runner.project_validate import validate_project
 from runner.tenants import Tenant, fill, read_tenants
 
@@ -361,12 +361,35 @@ def load_project(path: Path | None) -> Project:
     """Load and validate ``sluice.yml``; None gives an empty project in the current directory."""
     if path is None:
         return Project(None, {})
-    import yaml
-
     try:
         text = path.read_text()
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    checked, data = lookup(path, text)
+    root = None
+    if data is None:
+        data, root = _parse(path, text)
+    problems = [] if checked else [f"{path.name}:{p}" for p in validate_project(data, root)]
+    tenants: dict[int, list[Tenant]] = {}
+    for i, raw in enumerate(data.get("pipelines") or []):
+        if isinstance(raw, dict) and isinstance(raw.get("for_each"), str | list):
+            tenants[i], found = read_tenants(raw["for_each"], path.parent, f"pipelines[{i}].for_each", path.name,
+                                             root, ["pipelines", i, "for_each"])
+            problems += found
+    if problems and root is None:  # from the cache: parse the file for the lines of the problems
+        path.parent.joinpath(".sluice", "cache", "valid-project").unlink(missing_ok=True)
+        return load_project(path)
+    if problems:
+        raise ConfigError(f"{path}: invalid project file", problems)
+    if not checked:
+        remember_valid(path, text, data)
+    return Project(path, data, tenants)
+
+
+def _parse(path: Path, text: str) -> tuple[dict[str, Any], Any]:
+    """The project file's value and its YAML node (for the lines of problems)."""
+    import yaml
+
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         data = yaml.load(text, Loader=loader) or {}
@@ -375,16 +398,4 @@ def load_project(path: Path | None) -> Project:
         raise ConfigError(yaml_error_text(path, text, exc)) from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the project file must be a mapping (connectors:, pipelines:)")
-    checked = known_valid(path, text)
-    problems = [] if checked else [f"{path.name}:{p}" for p in validate_project(data, root)]
-    tenants: dict[int, list[Tenant]] = {}
-    for i, raw in enumerate(data.get("pipelines") or []):
-        if isinstance(raw, dict) and isinstance(raw.get("for_each"), str | list):
-            tenants[i], found = read_tenants(raw["for_each"], path.parent, f"pipelines[{i}].for_each", path.name,
-                                             root, ["pipelines", i, "for_each"])
-            problems += found
-    if problems:
-        raise ConfigError(f"{path}: invalid project file", problems)
-    if not checked:
-        remember_valid(path, text)
-    return Project(path, data, tenants)
+    return data, root

@@ -1,7 +1,8 @@
-"""A project file that passed its checks is not checked again until it (or the schema) changes."""
+"""A project file that passed its checks is neither checked nor parsed again until it (or the schema) changes."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -20,20 +21,43 @@ pipelines:
 """
 
 
-def _imports_jsonschema(path: Path) -> bool:
-    code = ("import sys; from pathlib import Path; from runner.project import load_project; "
-            f"load_project(Path({str(path)!r})); print('jsonschema' in sys.modules)")
+def _imports(path: Path) -> list[str]:
+    """Which of jsonschema and yaml loading the project imported, in a fresh interpreter."""
+    code = ("import json, sys; from pathlib import Path; from runner.project import load_project; "
+            f"load_project(Path({str(path)!r})); print(json.dumps([m for m in ('jsonschema', 'yaml') "
+            "if m in sys.modules]))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return done.stdout.strip() == "True"
+    return list(json.loads(done.stdout))
 
 
-def test_a_checked_file_loads_without_the_schema_check(tmp_path: Path) -> None:
+def test_a_checked_file_loads_without_the_schema_check_or_the_yaml_parser(tmp_path: Path) -> None:
     path = tmp_path / "sluice.yml"
     path.write_text(VALID)
-    assert _imports_jsonschema(path)  # first load: checked, then remembered
+    assert _imports(path) == ["jsonschema", "yaml"]  # first load: parsed, checked, then remembered
     assert (tmp_path / ".sluice" / "cache" / "valid-project").exists()
-    assert not _imports_jsonschema(path)
+    assert _imports(path) == []
     assert load_project(path).pipelines["p"].tap == "src"
+
+
+def test_a_file_holding_a_yaml_date_is_still_checked_once_and_parsed_each_time(tmp_path: Path) -> None:
+    path = tmp_path / "sluice.yml"
+    path.write_text(VALID.replace("config: {files: []}", "config: {files: [], start_date: 2024-01-02}"))
+    assert _imports(path) == ["jsonschema", "yaml"]
+    assert _imports(path) == ["yaml"]  # marshal cannot hold a date: parsed again, not checked
+    assert str(load_project(path).connectors["src"].config["start_date"]) == "2024-01-02"
+
+
+def test_a_tenant_problem_keeps_its_line_with_the_file_cached(tmp_path: Path) -> None:
+    path = tmp_path / "sluice.yml"
+    path.write_text(VALID.replace("{name: p, tap: src, target: dst}", "{name: p, tap: src, target: dst, "
+                                  "for_each: tenants.yml}"))
+    (tmp_path / "tenants.yml").write_text("- id: acme\n")
+    assert list(load_project(path).pipelines) == ["p@acme"]  # remembered
+    (tmp_path / "tenants.yml").write_text("- id: acme\n- id: acme\n")
+    with pytest.raises(ConfigError) as caught:
+        load_project(path)
+    assert any("duplicate tenant id 'acme'" in problem for problem in caught.value.problems)
+    assert any("sluice.yml:" in problem or "tenants.yml:" in problem for problem in caught.value.problems)
 
 
 def test_an_edit_is_checked_again(tmp_path: Path) -> None:
