@@ -18,9 +18,9 @@ at once (a quoted CSV field may hold newlines). A run that still holds
 an escape then (a control character as ``\\u00XX``, NUL among them) is rewritten line by line
 from the decoded values; a line with a digit run of 16 or more (a float could round it) is
 written from its exact parse, the lines between such lines still in bulk (a sha256 hex digest
-often holds such a run); strings are quoted CSV-style with NUL dropped, as the record-by-record path does; every value that loses a NUL is counted per
-(table, column) in the loader's ``nul_removed`` (a NUL is always escaped in JSON, so only
-these lines hold one).
+often holds such a run); strings are quoted CSV-style with NUL dropped, as the record-by-record
+path does; every value that loses a NUL is counted per (table, column) in the loader's
+``nul_removed`` (a NUL is always escaped in JSON, so only these lines hold one).
 Constant columns (a field the schema lacks, the table version) are appended to every line.
 """
 
