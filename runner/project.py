@@ -26,7 +26,7 @@ from typing import Any
 from protocol import ConfigError
 from runner.hints import did_you_mean, yaml_error_text
 from runner.interpolation import Place, interpolate
-from runner.project_cache import lookup, remember_valid
+from runner.project_cache import known_valid, remember_valid
 from runner.project_validate import validate_project
 from runner.tenants import Tenant, fill, read_tenants
 
@@ -365,10 +365,8 @@ def load_project(path: Path | None) -> Project:
         text = path.read_text()
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
-    checked, data = lookup(path, text)
-    root = None
-    if data is None:
-        data, root = _parse(path, text)
+    data, root = _parse(path, text)
+    checked = known_valid(path, text)
     problems = [] if checked else [f"{path.name}:{p}" for p in validate_project(data, root)]
     tenants: dict[int, list[Tenant]] = {}
     for i, raw in enumerate(data.get("pipelines") or []):
@@ -376,13 +374,10 @@ def load_project(path: Path | None) -> Project:
             tenants[i], found = read_tenants(raw["for_each"], path.parent, f"pipelines[{i}].for_each", path.name,
                                              root, ["pipelines", i, "for_each"])
             problems += found
-    if problems and root is None:  # from the cache: parse the file for the lines of the problems
-        path.parent.joinpath(".sluice", "cache", "valid-project").unlink(missing_ok=True)
-        return load_project(path)
     if problems:
         raise ConfigError(f"{path}: invalid project file", problems)
     if not checked:
-        remember_valid(path, text, data)
+        remember_valid(path, text)
     return Project(path, data, tenants)
 
 
