@@ -11,7 +11,7 @@ import click
 from protocol import RUNNER_CODES, ExitCode
 from protocol import describe_exit_codes as describe
 from runner.cli_connectors import check, discover, select, spec
-from runner.cli_context import Ctx
+from runner.cli_context import Ctx, when
 from runner.cli_hosts import locks
 from runner.cli_import import import_command
 from runner.cli_install import INSTALL_HELP, ensure_installed, install, lock_problems, run_connectors
@@ -170,19 +170,13 @@ def _store(obj: Ctx) -> Any:
     return obj.open_store()
 
 
-def _when(ts: float | None) -> str:
-    import time
-
-    return "-" if ts is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
-
-
 @state.command("list")
 @click.pass_obj
 def state_list(obj: Ctx) -> int:
     """Every stored state id and when it was last written."""
     with _store(obj) as store:
         for state_id, updated in store.list_states():
-            _echo(f"{state_id}\t{_when(updated)}")
+            _echo(f"{state_id}\t{when(updated)}")
     return ExitCode.OK
 
 
@@ -282,7 +276,7 @@ def runs(obj: Ctx, pipeline: str | None, limit: int, host: str | None, as_json: 
     _echo("RUN\tPIPELINE\tSTARTED\tENDED\tSTATUS\tRECORDS\tHOST\tERROR")
     for r in records:
         recs = "-" if r.records_committed is None else str(r.records_committed)
-        _echo(f"{r.number}\t{r.pipeline}\t{_when(r.started_at)}\t{_when(r.ended_at)}\t{r.status}\t{recs}\t"
+        _echo(f"{r.number}\t{r.pipeline}\t{when(r.started_at)}\t{when(r.ended_at)}\t{r.status}\t{recs}\t"
               f"{r.host}\t{r.error or ''}")
     return ExitCode.OK
 

@@ -8,7 +8,7 @@ if TYPE_CHECKING:
     from runner.project import Project
     from runner.stores import StateStore
 
-__all__ = ["Ctx"]
+__all__ = ["Ctx", "when"]
 
 
 class Ctx:
@@ -39,3 +39,10 @@ class Ctx:
         """The state id of pipeline ``name``; any other name is taken as a state id."""
         pipe = self.project.pipelines.get(name)
         return pipe.state_id if pipe else name
+
+
+def when(ts: float | None) -> str:
+    """A store time as the CLI shows it (local time), "-" for none."""
+    import time
+
+    return "-" if ts is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))

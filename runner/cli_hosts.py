@@ -7,19 +7,14 @@ hosts, one store"), and work the same with SQLite.
 from __future__ import annotations
 
 import json
-import time
 
 import click
 
 from protocol import ExitCode
-from runner.cli_context import Ctx
+from runner.cli_context import Ctx, when
 from runner.stores import StateStore, StoreError, ran_since
 
 __all__ = ["Batch", "locks"]
-
-
-def _when(ts: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
 
 
 @click.command()
@@ -37,7 +32,7 @@ def locks(obj: Ctx, as_json: bool) -> int:
     click.echo("STATE ID\tPIPELINE\tHOST\tPID\tSINCE\tRUN")
     for info in held:
         run = "-" if info.run is None else str(info.run)
-        click.echo(f"{info.state_id}\t{info.pipeline or '-'}\t{info.host}\t{info.pid}\t{_when(info.since)}\t{run}")
+        click.echo(f"{info.state_id}\t{info.pipeline or '-'}\t{info.host}\t{info.pid}\t{when(info.since)}\t{run}")
     return ExitCode.OK
 
 

@@ -26,7 +26,7 @@ from typing import Any
 from protocol import ConfigError
 from runner.hints import did_you_mean, yaml_error_text
 from runner.interpolation import Place, interpolate
-from runner.project_cache import known_valid, remember_valid
+from runner.project_cache import digest, known_valid, remember_valid
 from runner.project_validate import validate_project
 from runner.tenants import Tenant, fill, read_tenants
 
@@ -366,7 +366,8 @@ def load_project(path: Path | None) -> Project:
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
     data, root = _parse(path, text)
-    checked = known_valid(path, text)
+    text_digest = digest(text)
+    checked = known_valid(path, text_digest)
     problems = [] if checked else [f"{path.name}:{p}" for p in validate_project(data, root)]
     tenants: dict[int, list[Tenant]] = {}
     for i, raw in enumerate(data.get("pipelines") or []):
@@ -377,7 +378,7 @@ def load_project(path: Path | None) -> Project:
     if problems:
         raise ConfigError(f"{path}: invalid project file", problems)
     if not checked:
-        remember_valid(path, text)
+        remember_valid(path, text_digest)
     return Project(path, data, tenants)
 
 

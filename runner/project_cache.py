@@ -14,43 +14,49 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+from functools import cache
 from pathlib import Path
 
 import orjson
 
-__all__ = ["known_valid", "remember_valid"]
+__all__ = ["digest", "known_valid", "remember_valid"]
 
 _NAME = "valid-project"
 
 
-def _digest(text: str) -> bytes:
+@cache
+def _salt() -> bytes:
     from runner.project_schema import PROJECT_SCHEMA
 
-    schema = orjson.dumps(PROJECT_SCHEMA, option=orjson.OPT_SORT_KEYS)
-    salt = sys.version.encode() + b"\0" + schema + b"\0"
-    return hashlib.sha256(salt + text.encode("utf-8", "surrogatepass")).hexdigest().encode()
+    return sys.version.encode() + b"\0" + orjson.dumps(PROJECT_SCHEMA, option=orjson.OPT_SORT_KEYS) + b"\0"
+
+
+def digest(text: str) -> bytes:
+    """The project text's digest, with the schema that checks it and this Python."""
+    return hashlib.sha256(_salt() + text.encode("utf-8", "surrogatepass")).hexdigest().encode()
 
 
 def _cache_file(path: Path) -> Path:
     return path.parent / ".sluice" / "cache" / _NAME
 
 
-def known_valid(path: Path, text: str) -> bool:
-    """Whether ``text`` (the content of the project file ``path``) passed its checks before."""
+def known_valid(path: Path, checked: bytes) -> bool:
+    """Whether the project file ``path``, whose content has the :func:`digest` ``checked``, passed its
+    checks before."""
     try:
-        return _cache_file(path).read_bytes().strip() == _digest(text)
+        return _cache_file(path).read_bytes().strip() == checked
     except OSError:
         return False
 
 
-def remember_valid(path: Path, text: str) -> None:
-    """Record that ``text`` passed (its digest only); a project directory that cannot be written is
-    checked each time."""
+def remember_valid(path: Path, checked: bytes) -> None:
+    """Record that the content with the :func:`digest` ``checked`` passed (the digest only); a project
+    directory that cannot be written is checked each time."""
     cache = _cache_file(path)
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
         part = cache.with_name(f"{_NAME}.{os.getpid()}")
-        part.write_bytes(_digest(text) + b"\n")
+        part.write_bytes(checked + b"\n")
         part.replace(cache)
     except OSError:
         pass  # read-only project directory: nothing is cached

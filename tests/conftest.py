@@ -92,6 +92,16 @@ def pg_address(dsn: str) -> tuple[str, int]:
     return parsed.hostname or "127.0.0.1", parsed.port or 5432
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_env(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The runner's environment, once with the default SQLite store and once with a PostgreSQL one."""
+    from tests.integration.runner.helpers import sluice_env
+
+    if request.param == "postgres":
+        return sluice_env(SLUICE_STATE_URL=request.getfixturevalue("pg_dsn"))
+    return sluice_env()
+
+
 @pytest.fixture
 def pg_dsn(pg_server_dsn: str) -> Iterator[str]:
     """A fresh, empty database for one test; dropped afterwards."""

@@ -17,13 +17,14 @@ from typing import Any
 
 import pytest
 
+from protocol import ExitCode
 from tests.conftest import pg_address
 from tests.faults.hosts.hosts import LOCK_TIMEOUT, Host, overlaps
 from tests.faults.hosts.proxy import StallingProxy
 from tests.integration.runner.helpers import wait_for
 
 PIPELINES = [f"p{i:02d}" for i in range(30)]
-EXIT_LOCKED = 3
+EXIT_LOCKED = ExitCode.LOCKED
 
 
 @pytest.fixture

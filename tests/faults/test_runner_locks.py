@@ -5,29 +5,21 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
+from protocol import ExitCode
 from tests.integration.runner.helpers import (
     finish,
     kill9,
     pid_alive,
     read_ids,
     sluice,
-    sluice_env,
     start_sluice,
     wait_for,
     write_project,
 )
 
-EXIT_LOCKED = 3
+EXIT_LOCKED = ExitCode.LOCKED
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store_env(request: pytest.FixtureRequest) -> dict[str, str]:
-    if request.param == "postgres":
-        dsn = request.getfixturevalue("pg_dsn")
-        return sluice_env(SLUICE_STATE_URL=dsn)
-    return sluice_env()
 
 
 def test_second_concurrent_run_is_refused(tmp_path: Path, store_env: dict[str, str]) -> None:

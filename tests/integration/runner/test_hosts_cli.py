@@ -7,27 +7,20 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-
+from protocol import ExitCode
 from runner.parallel import host_order
 from tests.integration.runner.helpers import (
     finish,
     fixture_connector,
     sluice,
-    sluice_env,
     start_sluice,
     wait_for,
     write_project,
 )
 
-EXIT_LOCKED = 3
+EXIT_LOCKED = ExitCode.LOCKED
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store_env(request: pytest.FixtureRequest) -> dict[str, str]:
-    if request.param == "postgres":
-        return sluice_env(SLUICE_STATE_URL=request.getfixturevalue("pg_dsn"))
-    return sluice_env()
 
 
 def _json(args: list[str], root: Path, env: dict[str, str]) -> list[dict[str, Any]]:
