@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from protocol import ConfigError, ExitCode, plural
-from runner.cli_context import Ctx
+from runner.cli_context import INSTALL_HELP, Ctx
 
 if TYPE_CHECKING:
     from runner.install.jobs import Mode, Outcome
@@ -17,7 +17,6 @@ if TYPE_CHECKING:
 
 __all__ = ["INSTALL_HELP", "ensure_installed", "install", "lock_problems", "run_connectors"]
 
-INSTALL_HELP = "Install a connector with a pip_url that is not installed (default: fail, naming `sluice install`)."
 
 
 @click.command(epilog="Exit codes: 0 every connector installed or up to date; 1 one or more failed (each is "

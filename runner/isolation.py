@@ -10,14 +10,15 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
-import secrets as _random
 import shutil
 import signal
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from protocol import ExitCode
 from runner.project import Limits
@@ -70,7 +71,7 @@ class RunDir:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
         sweep_stale(root)
-        self.path = root / f"run-{os.getpid()}-{_random.token_hex(4)}"
+        self.path = root / f"run-{os.getpid()}-{os.urandom(4).hex()}"
         self.path.mkdir(mode=0o700)
 
     def write_private(self, name: str, data: bytes) -> Path:
@@ -113,14 +114,26 @@ def sweep_stale(root: Path) -> None:
             shutil.rmtree(entry, ignore_errors=True)
 
 
+@functools.cache
+def _libc() -> Any:
+    """The C library, for prctl(2); None where there is none to load. The symbols of the running
+    program (dlopen(NULL)) include libc's: no ``ldconfig -p`` run (ctypes.util.find_library), which
+    cost a fork and exec at every ``sluice run``."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl  # noqa: B018  (an AttributeError where the C library has no prctl)
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
 def make_preexec(limits: Limits) -> Callable[[], None]:
     """The function run in the child between fork and exec."""
-    import ctypes
-    import ctypes.util
     import resource
 
-    libc_name = ctypes.util.find_library("c")
-    libc = ctypes.CDLL(libc_name, use_errno=True) if libc_name else None
+    libc = _libc()
     parent = os.getpid()
     memory = limits.memory_mb * 1024 * 1024 if limits.memory_mb else None
     cpu = limits.cpu_seconds

@@ -15,6 +15,7 @@ from where a value came from. A pipeline with ``for_each:`` is held as one pipel
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import sys
@@ -383,15 +384,16 @@ def load_project(path: Path | None) -> Project:
 
 
 def _parse(path: Path, text: str) -> tuple[dict[str, Any], Any]:
-    """The project file's value and its YAML node (for the lines of problems)."""
-    import yaml
+    """The project file's value, and a function that composes its YAML node (for the lines of problems;
+    a file that passed its checks before is parsed once)."""
+    from runner.yamlload import yaml_module
 
+    yaml = yaml_module()
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         data = yaml.load(text, Loader=loader) or {}
-        root = yaml.compose(text, Loader=loader)
     except yaml.YAMLError as exc:
         raise ConfigError(yaml_error_text(path, text, exc)) from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the project file must be a mapping (connectors:, pipelines:)")
-    return data, root
+    return data, functools.cache(lambda: yaml.compose(text, Loader=loader))
