@@ -96,7 +96,8 @@ def run(obj: Ctx, names: tuple[str, ...], all_: bool, jobs: int, full_refresh: b
     committed; SLUICE_PROGRESS=SECONDS prints one every SECONDS anywhere (and in the run's log),
     SLUICE_PROGRESS=0 none.
     """
-    from runner.cli_install import ensure_installed, run_connectors
+    from runner.cli_install import ensure_installed
+    from runner.install.needed import run_connectors
     from runner.run import RunOptions, plan_adhoc, plan_pipeline, run_pipeline
 
     options = RunOptions(full_refresh, state_id, timeout, dry_run,
@@ -347,7 +348,8 @@ def validate(obj: Ctx, strict: bool) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``sluice`` console script."""
-    from protocol import ConfigError, SluiceError
+    from protocol import SluiceError
+    from runner.entry import report
 
     try:
         code = cli.main(args=argv, prog_name="sluice", standalone_mode=False)
@@ -357,13 +359,6 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:  # click says its code: 2 (ExitCode.USAGE) for a usage error
         exc.show()
         sys.exit(exc.exit_code)
-    except ConfigError as exc:
-        click.echo(f"sluice: error: {exc.block()}", err=True)
-        sys.exit(exc.exit_code)
-    except SluiceError as exc:
-        click.echo(f"sluice: error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("sluice: interrupted by SIGINT (Ctrl-C)", err=True)
-        sys.exit(ExitCode.INTERRUPTED)
+    except (SluiceError, KeyboardInterrupt) as exc:
+        sys.exit(report(exc, lambda text: click.echo(text, err=True)))
     sys.exit(code if isinstance(code, int) else ExitCode.OK)

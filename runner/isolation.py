@@ -10,11 +10,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import re
-import shutil
 import signal
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -84,7 +84,7 @@ class RunDir:
         return path
 
     def cleanup(self) -> None:
-        shutil.rmtree(self.path, ignore_errors=True)
+        remove_tree(self.path)
 
     def __enter__(self) -> RunDir:
         return self
@@ -103,6 +103,22 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def remove_tree(path: Path) -> None:
+    """``shutil.rmtree(path, ignore_errors=True)`` for a run directory (files and directories the runner
+    made), without importing shutil at every run. Symbolic links are removed, never followed."""
+    for top, dirs, files in os.walk(path, topdown=False):
+        for name in files:
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(top, name))
+        for name in dirs:
+            full = os.path.join(top, name)
+            remove = os.unlink if os.path.islink(full) else os.rmdir
+            with contextlib.suppress(OSError):
+                remove(full)
+    with contextlib.suppress(OSError):
+        os.rmdir(path)
+
+
 def sweep_stale(root: Path) -> None:
     """Remove run directories whose runner is dead (killed before it could clean up)."""
     for entry in root.glob("run-*-*"):
@@ -111,7 +127,7 @@ def sweep_stale(root: Path) -> None:
         except (IndexError, ValueError):
             continue
         if pid != os.getpid() and not _pid_alive(pid):
-            shutil.rmtree(entry, ignore_errors=True)
+            remove_tree(entry)
 
 
 @functools.cache
