@@ -25,8 +25,8 @@ if TYPE_CHECKING:  # what a type checker sees: the names declared below (``X as 
     from protocol._cli import tap_main as tap_main
     from protocol._cli import target_main as target_main
     from protocol._config import load_config as load_config
-    from protocol._config import read_json_file as read_json_file
-    from protocol._config import secret_values as secret_values
+    from protocol._configfiles import read_json_file as read_json_file
+    from protocol._configfiles import secret_values as secret_values
     from protocol._errors import ConfigError as ConfigError
     from protocol._errors import DownstreamClosed as DownstreamClosed
     from protocol._errors import FatalSourceError as FatalSourceError
@@ -95,7 +95,8 @@ _LAZY = lazy_table(__name__, {  # private module: its public names
     "_bookmarks": ["FullTableBookmark", "IncrementalBookmark", "KeyRange", "LogBasedBookmark"],
     "_catalog": ["Breadcrumb", "Catalog", "CatalogEntry", "Metadata", "REPLICATION_METHODS"],
     "_cli": ["run_cli", "tap_main", "target_main"],
-    "_config": ["load_config", "read_json_file", "secret_values"],
+    "_config": ["load_config"],
+    "_configfiles": ["read_json_file", "secret_values"],
     "_errors": ["ConfigError", "DownstreamClosed", "FatalSourceError", "ProtocolError", "RecordValidationError",
                 "RetryableSourceError", "SluiceError", "SourceError", "TargetError", "Terminated",
                 "TruncatedLineError"],

@@ -31,7 +31,8 @@ import orjson
 
 from protocol._about import format_about
 from protocol._catalog import Catalog
-from protocol._config import RedactingFilter, load_config, read_json_file, secret_values
+from protocol._config import RedactingFilter, load_config
+from protocol._configfiles import read_json_file, secret_values
 from protocol._errors import ConfigError, DownstreamClosed, SluiceError, Terminated
 from protocol._exitcodes import ExitCode
 from protocol._logs import setup_logging

@@ -10,18 +10,18 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from protocol._configfiles import read_json_file, secret_values
 from protocol._errors import ConfigError
 from protocol._settings_check import report_unknown
 
 if TYPE_CHECKING:
     import jsonschema
 
-__all__ = ["RedactingFilter", "env_prefix", "load_config", "read_json_file", "secret_values"]
+__all__ = ["RedactingFilter", "env_prefix", "load_config", "read_json_file"]
 
 REDACTED = "********"
 
@@ -29,20 +29,6 @@ REDACTED = "********"
 def env_prefix(connector_name: str) -> str:
     """``tap-csv`` reads ``TAP_CSV_<SETTING>`` variables."""
     return connector_name.upper().replace("-", "_") + "_"
-
-
-def read_json_file(path: str | os.PathLike[str], what: str) -> Any:
-    p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"{what} file not found: {p}") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read {what} file {p}: {exc.strerror}") from exc
-    try:
-        return orjson.loads(raw) if raw.strip() else {}
-    except orjson.JSONDecodeError as exc:
-        raise ConfigError(f"{what} file {p} is not valid JSON: {exc}") from exc
 
 
 def _coerce_env(name: str, raw: str, prop: Mapping[str, Any]) -> Any:
@@ -88,30 +74,6 @@ def _apply_defaults(config: dict[str, Any], schema: Mapping[str, Any]) -> None:
     for key, prop in (schema.get("properties") or {}).items():
         if key not in config and isinstance(prop, Mapping) and "default" in prop:
             config[key] = prop["default"]
-
-
-def secret_values(config: Mapping[str, Any], schema: Mapping[str, Any]) -> list[str]:
-    """The values of settings marked secret (``secret`` or ``writeOnly``), to scrub from any
-    output: every string or number inside a secret setting, at any depth of the config (a
-    stream's own password, each value of an ``api_keys`` map, ...)."""
-    found: list[str] = []
-    _secrets_in(config, schema, False, found)
-    return list(dict.fromkeys(found))
-
-
-def _secrets_in(value: Any, schema: Any, secret: bool, found: list[str]) -> None:
-    schema = schema if isinstance(schema, Mapping) else {}
-    secret = secret or bool(schema.get("secret") or schema.get("writeOnly"))
-    if isinstance(value, Mapping):
-        props = schema.get("properties") or {}
-        extra = schema.get("additionalProperties")
-        for key, item in value.items():
-            _secrets_in(item, props.get(key, extra), secret, found)
-    elif isinstance(value, list):
-        for item in value:
-            _secrets_in(item, schema.get("items"), secret, found)
-    elif secret and isinstance(value, (str, int, float)) and not isinstance(value, bool) and str(value):
-        found.append(str(value))
 
 
 def _describe(error: jsonschema.ValidationError, secrets: Sequence[str]) -> str:

@@ -21,15 +21,16 @@ is a full-table read whose bookmark sits beside the LSN).
 from __future__ import annotations
 
 import copy
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from protocol._bookmarks import BookmarkKind
+if TYPE_CHECKING:  # the bookmark kinds are imported where a tap reads them: the runner needs state_value only
+    from protocol._bookmarks import BookmarkKind
 
 __all__ = ["Bookmarks", "state_value"]
 
 _MESSAGE_TYPES = frozenset({"SCHEMA", "RECORD", "ACTIVATE_VERSION", "BATCH"})
 
-K = TypeVar("K", bound=BookmarkKind)
+K = TypeVar("K", bound="BookmarkKind")
 
 
 def state_value(data: Any) -> dict[str, Any] | None:

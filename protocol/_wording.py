@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 __all__ = ["closest", "plural"]
@@ -24,5 +23,7 @@ def plural(count: int, word: str, many: str | None = None) -> str:
 
 def closest(name: str, known: Iterable[str]) -> str | None:
     """The known name closest to ``name`` (a did-you-mean), or None when none is close."""
+    import difflib  # only when a name is mistyped: not on every start of a connector or the runner
+
     match = difflib.get_close_matches(name, list(known), n=1)
     return match[0] if match else None

@@ -10,12 +10,8 @@ import click
 
 from protocol import RUNNER_CODES, ExitCode
 from protocol import describe_exit_codes as describe
-from runner.cli_connectors import check, discover, select, spec
-from runner.cli_context import Ctx, when
-from runner.cli_hosts import locks
-from runner.cli_import import import_command
-from runner.cli_install import INSTALL_HELP, ensure_installed, install, lock_problems, run_connectors
-from runner.cli_registry import add, search
+from runner.cli_context import INSTALL_HELP, Ctx, when
+from runner.cli_lazy import LazyGroup
 from runner.outcome import ALL_EXIT_HELP
 
 if TYPE_CHECKING:
@@ -31,7 +27,17 @@ def _echo(text: str, err: bool = False) -> None:
     click.echo(text, err=err)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_HELP)
+#: the commands of other modules, imported when named (``sluice run`` imports none of them)
+LAZY_COMMANDS = {
+    "spec": "runner.cli_connectors:spec", "check": "runner.cli_connectors:check",
+    "discover": "runner.cli_connectors:discover", "select": "runner.cli_connectors:select",
+    "install": "runner.cli_install:install", "add": "runner.cli_registry:add", "search": "runner.cli_registry:search",
+    "import": "runner.cli_import:import_command", "locks": "runner.cli_hosts:locks",
+}
+
+
+@click.group(cls=LazyGroup, lazy=LAZY_COMMANDS, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog=EXIT_HELP)
 @click.version_option(None, "-V", "--version", package_name="sluice", prog_name="sluice",
                       help="Print the version of sluice and exit.")
 @click.option("-p", "--project", "project_arg", metavar="FILE", envvar="SLUICE_PROJECT",
@@ -90,6 +96,8 @@ def run(obj: Ctx, names: tuple[str, ...], all_: bool, jobs: int, full_refresh: b
     committed; SLUICE_PROGRESS=SECONDS prints one every SECONDS anywhere (and in the run's log),
     SLUICE_PROGRESS=0 none.
     """
+    from runner.cli_install import ensure_installed
+    from runner.install.needed import run_connectors
     from runner.run import RunOptions, plan_adhoc, plan_pipeline, run_pipeline
 
     options = RunOptions(full_refresh, state_id, timeout, dry_run,
@@ -306,6 +314,7 @@ def validate(obj: Ctx, strict: bool) -> int:
     maps whose mapper is unknown or, for mapper-sluice and other mappers on Sluice's kit,
     whose settings it refuses (a bad expression, an unknown setting)."""
     from protocol import ConfigError, plural
+    from runner.cli_install import lock_problems
     from runner.map_steps import map_problems
     from runner.settings_report import settings_report
     from runner.tenants import connector_variants
@@ -337,13 +346,10 @@ def validate(obj: Ctx, strict: bool) -> int:
     return ExitCode.OK
 
 
-for command in (spec, check, discover, select, install, add, search, import_command, locks):
-    cli.add_command(command)
-
-
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``sluice`` console script."""
-    from protocol import ConfigError, SluiceError
+    from protocol import SluiceError
+    from runner.entry import report
 
     try:
         code = cli.main(args=argv, prog_name="sluice", standalone_mode=False)
@@ -353,13 +359,6 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:  # click says its code: 2 (ExitCode.USAGE) for a usage error
         exc.show()
         sys.exit(exc.exit_code)
-    except ConfigError as exc:
-        click.echo(f"sluice: error: {exc.block()}", err=True)
-        sys.exit(exc.exit_code)
-    except SluiceError as exc:
-        click.echo(f"sluice: error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("sluice: interrupted by SIGINT (Ctrl-C)", err=True)
-        sys.exit(ExitCode.INTERRUPTED)
+    except (SluiceError, KeyboardInterrupt) as exc:
+        sys.exit(report(exc, lambda text: click.echo(text, err=True)))
     sys.exit(code if isinstance(code, int) else ExitCode.OK)

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from protocol import ExitCode, plural
-from runner.cli_context import Ctx
-from runner.cli_install import INSTALL_HELP, ensure_installed
+from runner.cli_context import INSTALL_HELP, Ctx
+from runner.cli_install import ensure_installed
 
 if TYPE_CHECKING:
     from runner.isolation import Redactor, RunDir

@@ -8,7 +8,9 @@ if TYPE_CHECKING:
     from runner.project import Project
     from runner.stores import StateStore
 
-__all__ = ["Ctx", "when"]
+__all__ = ["INSTALL_HELP", "Ctx", "when"]
+
+INSTALL_HELP = "Install a connector with a pip_url that is not installed (default: fail, naming `sluice install`)."
 
 
 class Ctx:

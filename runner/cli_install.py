@@ -13,11 +13,9 @@ from runner.cli_context import Ctx
 if TYPE_CHECKING:
     from runner.install.jobs import Mode, Outcome
     from runner.install.lockfile import LockEntry
-    from runner.project import Project
 
-__all__ = ["INSTALL_HELP", "ensure_installed", "install", "lock_problems", "run_connectors"]
+__all__ = ["ensure_installed", "install", "lock_problems"]
 
-INSTALL_HELP = "Install a connector with a pip_url that is not installed (default: fail, naming `sluice install`)."
 
 
 @click.command(epilog="Exit codes: 0 every connector installed or up to date; 1 one or more failed (each is "
@@ -142,13 +140,13 @@ def _update_lock(obj: Ctx, outcomes: list[Outcome]) -> None:
 def ensure_installed(obj: Ctx, names: list[str], install_missing: bool) -> None:
     """Before a run: the connectors among ``names`` with a pip_url must be installed. Without
     ``install_missing`` a missing one is one error line naming the command; with it, it is installed."""
-    from runner.install.envs import missing_error, require_installed
+    from runner.install.needed import check_installed, refuse_missing
 
-    missing = require_installed(obj.project, names)
+    missing = check_installed(obj.project, names)
     if not missing:
         return
     if not install_missing:
-        raise missing_error(missing)
+        refuse_missing(missing)
     from runner.install.jobs import Mode
 
     outcomes = run_installs(obj, missing, jobs=len(missing), mode=Mode())
@@ -159,20 +157,6 @@ def ensure_installed(obj: Ctx, names: list[str], install_missing: bool) -> None:
         lines = [f"{o.name}: {o.message}" + (f" ({o.tail[-1]})" if o.tail else "") for o in failed]
         raise SluiceError("install failed: " + "; ".join(lines))
     _update_lock(obj, outcomes)
-
-
-def run_connectors(project: Project, names: tuple[str, ...], all_: bool, maps: tuple[str, ...] = ()) -> list[str]:
-    """The connectors ``sluice run`` would start: a pipeline's (with its mappers), an ad hoc pair
-    (with its --map mappers), or every pipeline's."""
-    if all_:
-        pipes = list(project.pipelines.values())
-    elif len(names) == 1 and names[0] in project.pipelines:
-        pipes = [project.pipelines[names[0]]]
-    elif len(names) == 1 and names[0] in project.templates:  # a pipeline with for_each: runs its tenants'
-        pipes = [project.pipelines[name] for name in project.templates[names[0]]]
-    else:
-        return [*names, *maps] if len(names) == 2 else []
-    return list(dict.fromkeys(n for p in pipes for n in (p.tap, *(step.mapper for step in p.maps), p.target)))
 
 
 def lock_problems(obj: Ctx) -> list[str]:

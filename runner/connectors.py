@@ -7,7 +7,6 @@ working directory), and its output is parsed here, never its code imported.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import subprocess
@@ -18,6 +17,7 @@ from typing import Any
 import orjson
 
 from protocol import Catalog, ConfigError, ExitCode, ProtocolError, SluiceError, secret_values
+from runner.digests import blake2b
 from runner.isolation import Redactor, RunDir, child_env
 from runner.project import ResolvedConnector
 from runner.pumps import error_message
@@ -43,7 +43,7 @@ class ConnectorError(SluiceError):
 
 
 def _cache_key(argv: list[str]) -> str:
-    h = hashlib.blake2b(digest_size=12)
+    h = blake2b(digest_size=12)
     for part in argv:
         h.update(part.encode() + b"\0")
     try:

@@ -10,14 +10,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import os
 import re
-import secrets as _random
-import shutil
 import signal
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from protocol import ExitCode
 from runner.project import Limits
@@ -70,7 +71,7 @@ class RunDir:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
         sweep_stale(root)
-        self.path = root / f"run-{os.getpid()}-{_random.token_hex(4)}"
+        self.path = root / f"run-{os.getpid()}-{os.urandom(4).hex()}"
         self.path.mkdir(mode=0o700)
 
     def write_private(self, name: str, data: bytes) -> Path:
@@ -83,7 +84,7 @@ class RunDir:
         return path
 
     def cleanup(self) -> None:
-        shutil.rmtree(self.path, ignore_errors=True)
+        remove_tree(self.path)
 
     def __enter__(self) -> RunDir:
         return self
@@ -102,6 +103,22 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def remove_tree(path: Path) -> None:
+    """``shutil.rmtree(path, ignore_errors=True)`` for a run directory (files and directories the runner
+    made), without importing shutil at every run. Symbolic links are removed, never followed."""
+    for top, dirs, files in os.walk(path, topdown=False):
+        for name in files:
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(top, name))
+        for name in dirs:
+            full = os.path.join(top, name)
+            remove = os.unlink if os.path.islink(full) else os.rmdir
+            with contextlib.suppress(OSError):
+                remove(full)
+    with contextlib.suppress(OSError):
+        os.rmdir(path)
+
+
 def sweep_stale(root: Path) -> None:
     """Remove run directories whose runner is dead (killed before it could clean up)."""
     for entry in root.glob("run-*-*"):
@@ -110,17 +127,29 @@ def sweep_stale(root: Path) -> None:
         except (IndexError, ValueError):
             continue
         if pid != os.getpid() and not _pid_alive(pid):
-            shutil.rmtree(entry, ignore_errors=True)
+            remove_tree(entry)
+
+
+@functools.cache
+def _libc() -> Any:
+    """The C library, for prctl(2); None where there is none to load. The symbols of the running
+    program (dlopen(NULL)) include libc's: no ``ldconfig -p`` run (ctypes.util.find_library), which
+    cost a fork and exec at every ``sluice run``."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl  # noqa: B018  (an AttributeError where the C library has no prctl)
+    except (OSError, AttributeError):
+        return None
+    return libc
 
 
 def make_preexec(limits: Limits) -> Callable[[], None]:
     """The function run in the child between fork and exec."""
-    import ctypes
-    import ctypes.util
     import resource
 
-    libc_name = ctypes.util.find_library("c")
-    libc = ctypes.CDLL(libc_name, use_errno=True) if libc_name else None
+    libc = _libc()
     parent = os.getpid()
     memory = limits.memory_mb * 1024 * 1024 if limits.memory_mb else None
     cpu = limits.cpu_seconds

@@ -12,7 +12,6 @@ records themselves), so they move as often as the tap reports: our taps about ev
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from pathlib import Path
 from typing import IO
@@ -123,6 +122,8 @@ class RunOutput:
         if not self.tty:
             self.runner_line(f"progress: {text}")
             return
+        import shutil  # a terminal's progress line only
+
         width = shutil.get_terminal_size((200, 24)).columns - 1
         self.terminal.write(_CLEAR + text[:max(width, 40)])
         self.terminal.flush()

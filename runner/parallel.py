@@ -15,7 +15,6 @@ line) spread over the pipelines and share them out instead of racing for the sam
 
 from __future__ import annotations
 
-import hashlib
 import signal
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from collections.abc import Callable, Mapping
 from typing import IO
 
 from protocol import ExitCode, plural
+from runner.digests import blake2b
 from runner.outcome import combine_exit_codes
 
 __all__ = ["host_order", "run_all"]
@@ -43,7 +43,7 @@ def host_order(names: list[str], host: str) -> list[str]:
     """``names`` rotated to begin at a place chosen by ``host`` (the same place on every run)."""
     if not names:
         return names
-    start = int.from_bytes(hashlib.blake2b(host.encode(), digest_size=4).digest(), "big") % len(names)
+    start = int.from_bytes(blake2b(host.encode(), digest_size=4).digest(), "big") % len(names)
     return names[start:] + names[:start]
 
 

@@ -15,8 +15,8 @@ from where a value came from. A pipeline with ``for_each:`` is held as one pipel
 
 from __future__ import annotations
 
+import functools
 import os
-import shutil
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -122,9 +122,20 @@ class Pipeline:
 
 def which(program: str) -> str | None:
     """A program on PATH, or else beside the running interpreter (the venv sluice is installed in)."""
-    found = shutil.which(program) or shutil.which(program, path=str(Path(sys.executable).parent))
+    found = _on_path(program, os.environ.get("PATH", os.defpath)) or _on_path(program, str(Path(sys.executable).parent))
     # absolute: connectors run in the project directory, where a relative PATH entry means something else
     return os.path.abspath(found) if found else None
+
+
+def _on_path(program: str, path: str) -> str | None:
+    """POSIX ``shutil.which`` (an executable file, not a directory), without importing shutil: a run's
+    start-up reads this for each of its connectors."""
+    dirs = path.split(os.pathsep)
+    candidates = [program] if os.sep in program else [os.path.join(d or os.curdir, program) for d in dirs]
+    for candidate in candidates:
+        if os.access(candidate, os.X_OK) and os.path.isfile(candidate):
+            return candidate
+    return None
 
 
 class Project:
@@ -383,15 +394,16 @@ def load_project(path: Path | None) -> Project:
 
 
 def _parse(path: Path, text: str) -> tuple[dict[str, Any], Any]:
-    """The project file's value and its YAML node (for the lines of problems)."""
-    import yaml
+    """The project file's value, and a function that composes its YAML node (for the lines of problems;
+    a file that passed its checks before is parsed once)."""
+    from runner.yamlload import yaml_module
 
+    yaml = yaml_module()
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         data = yaml.load(text, Loader=loader) or {}
-        root = yaml.compose(text, Loader=loader)
     except yaml.YAMLError as exc:
         raise ConfigError(yaml_error_text(path, text, exc)) from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the project file must be a mapping (connectors:, pipelines:)")
-    return data, root
+    return data, functools.cache(lambda: yaml.compose(text, Loader=loader))

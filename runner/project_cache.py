@@ -11,13 +11,14 @@ not part of the digest).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 from functools import cache
 from pathlib import Path
 
 import orjson
+
+from runner.digests import blake2b
 
 __all__ = ["digest", "known_valid", "remember_valid"]
 
@@ -26,14 +27,20 @@ _NAME = "valid-project"
 
 @cache
 def _salt() -> bytes:
-    from runner.project_schema import PROJECT_SCHEMA
+    """This Python and the project schema: the source of its module (read, not imported: a run's start-up
+    does not pay for building the schema), or the schema itself where there is no source."""
+    try:
+        schema = Path(__file__).with_name("project_schema.py").read_bytes()
+    except OSError:
+        from runner.project_schema import PROJECT_SCHEMA
 
-    return sys.version.encode() + b"\0" + orjson.dumps(PROJECT_SCHEMA, option=orjson.OPT_SORT_KEYS) + b"\0"
+        schema = orjson.dumps(PROJECT_SCHEMA, option=orjson.OPT_SORT_KEYS)
+    return sys.version.encode() + b"\0" + schema + b"\0"
 
 
 def digest(text: str) -> bytes:
     """The project text's digest, with the schema that checks it and this Python."""
-    return hashlib.sha256(_salt() + text.encode("utf-8", "surrogatepass")).hexdigest().encode()
+    return blake2b(_salt() + text.encode("utf-8", "surrogatepass"), digest_size=32).hexdigest().encode()
 
 
 def _cache_file(path: Path) -> Path:

@@ -75,7 +75,10 @@ def _duplicate_name(root: Any, kind: str, i: int, name: str, seen: set[str]) -> 
 
 
 def _line_of(node: Any, path: list[Any]) -> int:
-    """The 1-based line of the YAML node at ``path`` (or of its nearest existing parent)."""
+    """The 1-based line of the YAML node at ``path`` (or of its nearest existing parent). ``node`` may
+    be a function that composes it (a file's nodes are built only when one of its problems needs a line)."""
+    if callable(node):
+        node = node()
     if node is None:
         return 0
     line = int(node.start_mark.line) + 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +104,8 @@ def summary_record(pipeline: str, state_id: str, run: tuple[int, int], outcome: 
 def write_summary_json(path: Path, record: dict[str, Any]) -> None:
     """Write the summary atomically (a temporary file beside it, then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    import tempfile  # the summary file only: not imported by every run
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:

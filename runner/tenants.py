@@ -14,6 +14,7 @@ variable that is not set is an error naming it), and a field's text is inserted 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -116,16 +117,16 @@ def read_tenants(for_each: str | list[Any], base: Path, where: str, project_file
         return [], [_problem(project_file, line, where, f"tenants file not found: {path}")]
     except OSError as exc:
         return [], [_problem(project_file, line, where, f"cannot read tenants file {path}: {exc.strerror}")]
-    import yaml
-
     from runner.hints import yaml_error_text
+    from runner.yamlload import yaml_module
 
+    yaml = yaml_module()
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         data = yaml.load(text, Loader=loader)
-        root = yaml.compose(text, Loader=loader)
     except yaml.YAMLError as exc:
         return [], [yaml_error_text(Path(for_each), text, exc)]
+    root = functools.cache(lambda: yaml.compose(text, Loader=loader))  # for the lines of problems only
     if not isinstance(data, list):
         return [], [_problem(for_each, _line_of(root, []), "(top level)",
                                         f"a tenants file holds a list of tenant records (each a mapping with an "

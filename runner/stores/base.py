@@ -20,7 +20,6 @@ The host of a run and of a lock is :func:`host_name`: ``SLUICE_HOST`` or the mac
 from __future__ import annotations
 
 import os
-import socket
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -109,7 +108,7 @@ class StartedRun:
 
 def host_name() -> str:
     """The host recorded with runs and locks: ``SLUICE_HOST`` when set, else the machine's name."""
-    return os.environ.get("SLUICE_HOST") or socket.gethostname()
+    return os.environ.get("SLUICE_HOST") or os.uname().nodename  # gethostname(), without importing socket
 
 
 def ran_since(run: RunRecord) -> str:

@@ -12,7 +12,6 @@ write any more.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from typing import Any
@@ -21,6 +20,7 @@ import psycopg
 
 from protocol import dumps, loads
 from protocol.pg import first_line
+from runner.digests import blake2b
 from runner.stores.base import (
     DEFAULT_LOCK_TIMEOUT,
     LockInfo,
@@ -114,7 +114,7 @@ def redact_url(url: str) -> str:
 
 def lock_key(state_id: str) -> int:
     """A signed 64-bit advisory lock key for a pipeline."""
-    digest = hashlib.blake2b(f"sluice:{state_id}".encode(), digest_size=8).digest()
+    digest = blake2b(f"sluice:{state_id}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
-import hashlib
 import os
 import re
 import sqlite3
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from protocol import JSONDecodeError, dumps, loads
+from runner.digests import blake2b
 from runner.stores.base import (
     LockInfo,
     PipelineLock,
@@ -76,7 +76,7 @@ _RUN_COLUMNS = (
 
 def lock_file_name(state_id: str) -> str:
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", state_id)[:80]
-    digest = hashlib.blake2b(state_id.encode(), digest_size=4).hexdigest()
+    digest = blake2b(state_id.encode(), digest_size=4).hexdigest()
     return f"{safe}-{digest}.lock"
 
 

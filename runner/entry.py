@@ -1,0 +1,92 @@
+"""The ``sluice`` console script. ``sluice run PIPELINE [--full-refresh]``, the command a cron host
+starts every few minutes, is read here without click (whose import is a fifth of a run's own start-up
+cost); any other command line, and a pipeline with ``for_each:``, go to the click interface
+(:mod:`runner.cli`), which gives every command its options, help and usage errors.
+
+Both ways end in the same code (:func:`runner.run.run_pipeline`, the same :class:`RunOptions` defaults)
+and report errors with the same lines and exit codes (:func:`report`).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import NoReturn
+
+from protocol import ConfigError, ExitCode, SluiceError
+
+__all__ = ["main", "report", "simple_run"]
+
+_FLAGS = ("--full-refresh",)
+
+
+def simple_run(args: Sequence[str]) -> tuple[str | None, str, bool] | None:
+    """``(project file or None, PIPELINE, full refresh)`` when ``args`` are ``[-p FILE] run PIPELINE
+    [--full-refresh]`` (in any order after ``run``); None for any other command line."""
+    project: str | None = None
+    rest = list(args)
+    if len(rest) >= 2 and rest[0] in ("-p", "--project"):
+        project, rest = rest[1], rest[2:]
+    elif rest and rest[0].startswith("--project="):
+        project, rest = rest[0].partition("=")[2], rest[1:]
+    if rest[:1] != ["run"]:
+        return None
+    names = [arg for arg in rest[1:] if arg not in _FLAGS]
+    flags = [arg for arg in rest[1:] if arg in _FLAGS]
+    if len(names) != 1 or not names[0] or names[0].startswith("-") or len(flags) != len(set(flags)):
+        return None
+    return project or os.environ.get("SLUICE_PROJECT") or None, names[0], bool(flags)
+
+
+def _run_simple(project_arg: str | None, name: str, full_refresh: bool) -> int | None:
+    """Run one pipeline as ``sluice run`` does; None when it is a pipeline with tenants (for click's path)."""
+    from runner.cli_context import Ctx
+    from runner.install.needed import check_installed, refuse_missing, run_connectors
+
+    obj = Ctx(project_arg)
+    project = obj.project
+    if name in project.templates:
+        return None
+    refuse_missing(check_installed(project, run_connectors(project, (name,), False)))
+    from runner.run import RunOptions, plan_pipeline, run_pipeline
+
+    options = RunOptions(full_refresh=full_refresh)
+    return run_pipeline(project, plan_pipeline(project, name, options), options)
+
+
+def _stderr_line(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+def report(exc: BaseException, echo: Callable[[str], None] = _stderr_line) -> int:
+    """The one line on stderr for an error that ends a command, and the exit code it gets."""
+    say = echo
+    if isinstance(exc, ConfigError):
+        say(f"sluice: error: {exc.block()}")
+        return int(exc.exit_code)
+    if isinstance(exc, SluiceError):
+        say(f"sluice: error: {exc}")
+        return int(exc.exit_code)
+    if isinstance(exc, KeyboardInterrupt):
+        say("sluice: interrupted by SIGINT (Ctrl-C)")
+        return int(ExitCode.INTERRUPTED)
+    raise exc
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """Entry point of the ``sluice`` console script."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    simple = simple_run(args)
+    if simple is not None:
+        try:
+            code = _run_simple(*simple)
+        except (SluiceError, KeyboardInterrupt) as exc:
+            sys.exit(report(exc))
+        if code is not None:
+            sys.exit(code)
+    from runner.cli import main as cli_main
+
+    cli_main(args)
+    sys.exit(ExitCode.OK)  # cli_main exits itself; for the type checker
