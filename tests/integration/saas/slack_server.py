@@ -224,9 +224,9 @@ class SlackApi:
         if channel is None:
             return {"ok": False, "error": error}
         with self._lock:
-            rows = _window(channel.messages, channel.keys, q)
-        rows.reverse()  # newest first
-        return self._page(q, rows, "messages")
+            lo, hi = _bounds(channel.keys, q)
+            newest_first = _Reversed(channel.messages, lo, hi)
+            return self._page(q, newest_first, "messages")
 
     def m_conversations_replies(self, q: dict[str, str], token: str) -> Any:
         channel, error = self._readable(q)
@@ -256,7 +256,7 @@ class SlackApi:
             return None, "not_in_channel"
         return channel, ""
 
-    def _page(self, q: dict[str, str], rows: list[Any], key: str) -> Any:
+    def _page(self, q: dict[str, str], rows: Any, key: str) -> Any:
         limit = min(int(q.get("limit", 100)), 1000)
         cursor = q.get("cursor")
         start = int(base64.b64decode(cursor).decode().split(":")[1]) if cursor else 0
@@ -277,17 +277,39 @@ def _type(info: dict[str, Any]) -> str:
     return "private_channel" if info.get("is_private") else "public_channel"
 
 
+class _Reversed:
+    """``rows[lo:hi]`` newest first, sliced without copying the rest (large channels, benchmarks)."""
+
+    def __init__(self, rows: list[dict[str, Any]], lo: int, hi: int) -> None:
+        self.rows, self.lo, self.hi = rows, lo, hi
+
+    def __len__(self) -> int:
+        return self.hi - self.lo
+
+    def __getitem__(self, part: slice) -> list[dict[str, Any]]:
+        start, stop, _ = part.indices(len(self))
+        chunk = self.rows[max(self.lo, self.hi - stop):self.hi - start]
+        chunk.reverse()
+        return chunk
+
+
 def _window(rows: list[dict[str, Any]], keys: list[int], q: dict[str, str]) -> list[dict[str, Any]]:
     """The rows (ascending) between ``oldest`` and ``latest``, exclusive unless ``inclusive``."""
+    lo, hi = _bounds(keys, q)
+    return rows[lo:hi]
+
+
+def _bounds(keys: list[int], q: dict[str, str]) -> tuple[int, int]:
+    """The slice of ascending ``keys`` between ``oldest`` and ``latest``, exclusive unless ``inclusive``."""
     inclusive = q.get("inclusive") in ("true", "1")
-    lo, hi = 0, len(rows)
+    lo, hi = 0, len(keys)
     if q.get("oldest"):
         oldest = micros(q["oldest"])
         lo = (bisect.bisect_left if inclusive else bisect.bisect_right)(keys, oldest)
     if q.get("latest"):
         latest = micros(q["latest"])
         hi = (bisect.bisect_right if inclusive else bisect.bisect_left)(keys, latest)
-    return rows[lo:hi]
+    return lo, hi
 
 
 def _handler(api: SlackApi) -> Any:
