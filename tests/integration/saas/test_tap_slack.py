@@ -168,14 +168,14 @@ def test_channel_selection_types_and_start_date(tmp_path: Path, api: SlackApi) -
     start = "2024-01-01T00:05:00Z"  # minute 5: messages 5.. of GENERAL, none of the others is older
     result = slack(tmp_path, api, streams=("channels", "messages"), settings={
         "selected_channels": [GENERAL], "channels": [RANDOM, SECRET], "excluded_channels": [RANDOM],
-        "channel_types": ["private_channel", "public_channel"], "start_date": start})
+        "channel_types": ["private_channel", "public_channel"], "start_date": start, "team_id": "T0SLUICE1"})
     assert [c["id"] for c in result.records("channels")] == [GENERAL, SECRET]
     general = [m for m in result.records("messages") if m["channel_id"] == GENERAL]
     assert len(general) == 445 and min(micros(m["ts"]) for m in general) == (BASE_TS + 300) * 1_000_000 + 6
     first = next(r for r in api.requests("conversations.history") if r.query["channel"] == GENERAL)
     assert (first.query["oldest"], first.query["inclusive"]) == (f"{BASE_TS + 300}.000000", "true")
     listing = api.requests("conversations.list")[0]
-    assert listing.query["types"] == "private_channel,public_channel"
+    assert (listing.query["types"], listing.query["team_id"]) == ("private_channel,public_channel", "T0SLUICE1")
 
 
 def test_resume_reads_only_the_unfinished_channels(tmp_path: Path, api: SlackApi) -> None:
