@@ -1,0 +1,3 @@
+from taps.slack.tap import main
+
+main()

@@ -1,0 +1,126 @@
+"""The Slack Web API client: the kit's HttpClient with a bot token, Slack's ``ok``/``error``
+convention mapped into the error tree, and ``response_metadata.next_cursor`` paging.
+
+Slack answers most failures with HTTP 200 and ``{"ok": false, "error": "..."}``:
+
+    invalid_auth, not_authed, token_revoked, missing_scope, ...   -> FatalSourceError, one line
+    channel_not_found, not_in_channel, is_archived, ...           -> ChannelUnavailable (fatal;
+                                                                      the streams skip the channel)
+    ratelimited, internal_error, service_unavailable, ...         -> RetryableSourceError
+    anything else                                                 -> FatalSourceError
+
+An HTTP 429 (Slack's per-method rate limit) carries ``Retry-After``; the kit maps it (and 5xx) to
+a retryable error. Retries are made here, once for both kinds, with the configured policy; the
+kit's own client is built without retries so that they do not multiply.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from protocol import FatalSourceError, RetryableSourceError
+from protocol.http import BearerTokenAuth, HttpClient, Response, RetryPolicy, parse_retry_after
+from taps.slack.settings import SlackSettings
+
+__all__ = ["ChannelUnavailable", "SlackApiError", "SlackClient"]
+
+AUTH_ERRORS = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired",
+                         "no_permission", "missing_scope", "not_allowed_token_type", "ekm_access_denied",
+                         "team_access_not_granted", "org_login_required"})
+CHANNEL_ERRORS = frozenset({"channel_not_found", "not_in_channel", "is_archived", "thread_not_found",
+                            "method_not_supported_for_channel_type", "access_denied"})
+TRANSIENT_ERRORS = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable",
+                              "request_timeout"})
+
+
+class SlackApiError(FatalSourceError):
+    """``{"ok": false}`` from a Web API method that retrying cannot fix."""
+
+    def __init__(self, message: str, *, method: str, code: str) -> None:
+        super().__init__(message)
+        self.method, self.code = method, code
+
+
+class ChannelUnavailable(SlackApiError):
+    """One channel cannot be read (not found, bot not a member, ...); the others can."""
+
+
+def slack_error(method: str, body: Mapping[str, Any], response: Response) -> RetryableSourceError | SlackApiError:
+    """The error for an ``{"ok": false}`` answer of ``method``."""
+    code = str(body.get("error") or "unknown_error")
+    if code in TRANSIENT_ERRORS:
+        return RetryableSourceError(f"{method}: Slack error {code}",
+                                    retry_after=parse_retry_after(response.headers.get("Retry-After")))
+    if code in AUTH_ERRORS:
+        detail = f" (needs {body['needed']})" if body.get("needed") else ""
+        return SlackApiError(f"{method}: Slack rejected the token: {code}{detail}", method=method, code=code)
+    if code in CHANNEL_ERRORS:
+        return ChannelUnavailable(f"{method}: {code}", method=method, code=code)
+    return SlackApiError(f"{method}: Slack error {code}", method=method, code=code)
+
+
+class SlackClient:
+    def __init__(self, settings: SlackSettings) -> None:
+        self.api_url = settings.api_url
+        self.limit = settings.limit
+        self.team_id = settings.team_id
+        self.retry: RetryPolicy = settings.http.retry
+        once = dataclasses.replace(settings.http, retry=RetryPolicy(max_tries=1))
+        self.http = HttpClient(once, auth=BearerTokenAuth(settings.api_key))
+
+    def close(self) -> None:
+        self.http.close()
+
+    def call(self, method: str, params: Mapping[str, Any] | None = None, *, post: bool = False) -> dict[str, Any]:
+        """One Web API method call (GET with a query, or POST with a form); its body when ``ok``."""
+
+        def attempt() -> dict[str, Any]:
+            if post:
+                response = self.http.request("POST", f"{self.api_url}/{method}", data=dict(params or {}),
+                                             endpoint=method)
+                body = self.http.decode(response, method)
+            else:
+                response, body = self.http.get_json(f"{self.api_url}/{method}", params=params, endpoint=method)
+            if not isinstance(body, dict):
+                raise FatalSourceError(f"{method}: expected a JSON object, got {type(body).__name__}")
+            if body.get("ok") is not True:
+                raise slack_error(method, body, response)
+            return body
+
+        def on_retry(exc: RetryableSourceError) -> None:
+            if exc.retry_after:
+                self.http.limiter.block_for(exc.retry_after, f"{method}: Slack asked to wait")
+
+        return self.retry.call(attempt, on_retry)
+
+    def pages(self, method: str, key: str, params: Mapping[str, Any] | None = None) -> Iterator[list[Any]]:
+        """The ``key`` list of every page of a cursor-paged method (``limit`` per page)."""
+        query: dict[str, Any] = {**(params or {}), "limit": self.limit}
+        seen: set[str] = set()
+        while True:
+            body = self.call(method, query)
+            rows = body.get(key) or []
+            if not isinstance(rows, list):
+                raise FatalSourceError(f"{method}: '{key}' is not a list")
+            yield rows
+            cursor = (body.get("response_metadata") or {}).get("next_cursor")
+            if not cursor or cursor in seen:
+                return
+            seen.add(cursor)
+            query["cursor"] = cursor
+
+    def numbered_pages(self, method: str, key: str, params: Mapping[str, Any] | None = None) -> Iterator[list[Any]]:
+        """The ``key`` list of every page of a page-numbered method (``paging.pages``; admin methods)."""
+        page = 1
+        while True:
+            body = self.call(method, {**(params or {}), "count": self.limit, "page": page})
+            yield body.get(key) or []
+            pages = (body.get("paging") or {}).get("pages") or 1
+            if page >= int(pages):
+                return
+            page += 1
+
+    def team_params(self) -> dict[str, Any]:
+        return {"team_id": self.team_id} if self.team_id else {}
