@@ -87,7 +87,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "products": _schema(
         id=STR, object=STR, active=BOOL, created=TIME, default_price=STR, description=STR, images=STRS,
         livemode=BOOL, metadata=METADATA, name=STR, shippable=BOOL, statement_descriptor=STR, tax_code=STR,
-        type=STR, unit_label=STR, updated_at=TIME, url=STR),
+        type=STR, unit_label=STR, url=STR),
     "prices": _schema(**PRICE_PROPS),
     "payment_intents": _schema(
         id=STR, object=STR, amount=INT, amount_capturable=INT, amount_received=INT, application=STR,

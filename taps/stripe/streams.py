@@ -114,11 +114,15 @@ class StripeStream(Stream):
             for page, after in self.tap.client.pages(self.path, params, after):
                 yield from (self.record(raw) for raw in page)
                 if after is not None:
+                    if start is not None:
+                        bookmarks.set(self.name, self.bookmark_key, start)
                     bookmarks.set(self.name, "window_end", stop)
                     bookmarks.set(self.name, "starting_after", after)
+                    self.tap.checkpoint(bookmarks)
             bookmarks.clear(self.name, "window_end")
             bookmarks.clear(self.name, "starting_after")
             bookmarks.set(self.name, self.bookmark_key, stop)
+            self.tap.checkpoint(bookmarks)
             start = stop
 
     def updated_records(self, since: int, listed: set[str]) -> Iterator[dict[str, Any]]:

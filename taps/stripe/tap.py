@@ -28,6 +28,12 @@ class TapStripe(Tap):
         self.client = StripeClient(self.settings)
         #: the end of every window of this run (unix seconds): what is created later, the next run reads
         self.now = int(time.time())
+        self.writer: MessageWriter | None = None
+
+    def checkpoint(self, bookmarks: Bookmarks) -> None:
+        """A STATE now (a page's records are all written): a resumed run goes on from the next page."""
+        if self.writer is not None:
+            self.writer.write_state(bookmarks.to_value())
 
     def streams(self) -> list[StripeStream]:  # type: ignore[override]
         return [cls(self) for cls in STREAM_TYPES]
@@ -42,6 +48,7 @@ class TapStripe(Tap):
         return f"key accepted; account {body.get('id', account)}" + (f" ({name})" if name else "") + " is readable"
 
     def sync(self, catalog: Catalog, bookmarks: Bookmarks, writer: MessageWriter) -> None:
+        self.writer = writer
         try:
             super().sync(catalog, bookmarks, writer)
         finally:

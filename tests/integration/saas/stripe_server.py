@@ -153,7 +153,7 @@ class StripeApi:
         self.objects: dict[str, list[dict[str, Any]]] = {kind: [] for kind in PREFIX}
         self.by_id: dict[str, dict[str, Any]] = {}
         self.log: list[Logged] = []
-        self.faults: dict[str, list[tuple[int, dict[str, str], Any]]] = {}
+        self.faults: dict[str, list[tuple[int, dict[str, str], Any] | None]] = {}
         self._lock = threading.Lock()
         self._events = 0
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -174,12 +174,14 @@ class StripeApi:
 
     # -- data ---------------------------------------------------------------------------------
 
-    def populate(self, *, events: bool = True, days_ago: int = 3, **counts: int) -> None:
-        """``counts[kind]`` objects of each kind, created two a second from ``days_ago`` days ago."""
-        base = int(time.time()) - days_ago * 86400
+    def populate(self, *, events: bool = True, seconds_ago: int = 86400, **counts: int) -> int:
+        """``counts[kind]`` objects of each kind, created two a second from ``seconds_ago`` ago; returns
+        that start (unix seconds)."""
+        base = int(time.time()) - seconds_ago
         for kind, count in counts.items():
             for n in range(1, count + 1):
                 self.add(kind, MAKERS[kind](n, base + n // 2), event=events)
+        return base
 
     def add(self, kind: str, obj: dict[str, Any], *, event: bool = True) -> dict[str, Any]:
         self.objects[kind].append(obj)
@@ -208,9 +210,13 @@ class StripeApi:
                "request": {"id": None, "idempotency_key": None}, "type": kind}
         self.objects["events"].append(evt)
 
-    def fail(self, path: str, *answers: tuple[int, dict[str, str]] | tuple[int, dict[str, str], Any]) -> None:
-        """The next requests to ``path`` get these answers: (status, headers[, error body])."""
+    def fail(self, path: str, *answers: tuple[Any, ...] | None) -> None:
+        """The next requests to ``path`` get these answers: (status, headers[, error body]), or None:
+        the normal answer."""
         for answer in answers:
+            if answer is None:
+                self.faults.setdefault(path, []).append(None)
+                continue
             status, headers = answer[0], answer[1]
             body = answer[2] if len(answer) > 2 else {  # type: ignore[misc]
                 "error": {"type": "api_error", "message": "An unknown error occurred"}}
@@ -225,8 +231,9 @@ class StripeApi:
     def handle(self, path: str, query: dict[str, str], headers: dict[str, str]) -> tuple[int, dict[str, str], Any]:
         with self._lock:
             queued = self.faults.get(path)
-            if queued:
-                return queued.pop(0)
+            answer = queued.pop(0) if queued else None
+        if answer is not None:
+            return answer
         auth = headers.get("authorization", "")
         if not auth.startswith("Bearer "):
             return error(401, "invalid_request_error", "You did not provide an API key. You need to provide "
