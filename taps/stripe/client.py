@@ -62,7 +62,8 @@ def stripe_error(response: Response, endpoint: str, secrets: list[str]) -> HttpR
     should = str(response.headers.get("Stripe-Should-Retry", "")).lower()
     retry = should == "true" if should in ("true", "false") else (status in (409, 429) or status >= 500)
     if retry:
-        return HttpRetryableError(text, status=status, retry_after=parse_retry_after(response.headers.get("Retry-After")))
+        wait = parse_retry_after(response.headers.get("Retry-After"))
+        return HttpRetryableError(text, status=status, retry_after=wait)
     return HttpFatalError(text, status=status)
 
 

@@ -106,11 +106,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
 def _time_paths(props: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     """The paths of the date-time fields (inside objects, not arrays) of a schema's properties."""
     paths: list[tuple[str, ...]] = []
-    for name, spec in props.items():
-        if spec.get("format") == "date-time":
+    for name, prop in props.items():
+        if prop.get("format") == "date-time":
             paths.append((*prefix, name))
-        elif "object" in spec.get("type", ()) and "properties" in spec:
-            paths.extend(_time_paths(spec["properties"], (*prefix, name)))
+        elif "object" in prop.get("type", ()) and "properties" in prop:
+            paths.extend(_time_paths(prop["properties"], (*prefix, name)))
     return paths
 
 

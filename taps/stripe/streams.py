@@ -43,7 +43,7 @@ def _ids(value: Any) -> Any:
     if isinstance(value, dict):
         value = value.get("data")
     if isinstance(value, list):
-        return [item["id"] if isinstance(item, dict) else item for item in value] or None
+        return [obj["id"] if isinstance(obj, dict) else obj for obj in value] or None
     return value
 
 
@@ -111,8 +111,9 @@ class StripeStream(Stream):
             params = {**self.params, "created[lt]": stop}
             if start is not None:
                 params["created[gte]"] = start
-            for page, after in self.tap.client.pages(self.path, params, after):
+            for page, cursor in self.tap.client.pages(self.path, params, after):
                 yield from (self.record(raw) for raw in page)
+                after = cursor
                 if after is not None:
                     if start is not None:
                         bookmarks.set(self.name, self.bookmark_key, start)

@@ -70,6 +70,7 @@ def _charge(n: int, created: int) -> dict[str, Any]:
 def _invoice(n: int, created: int) -> dict[str, Any]:
     lines = [{"id": f"il_{n:012d}{i:02d}", "object": "line_item", "amount": 500, "currency": "usd"}
              for i in range(2)]
+    lines_url = f"/v1/invoices/{_oid('invoices', n)}/lines"
     return {"id": _oid("invoices", n), "object": "invoice", "account_country": "US", "account_name": "Acme",
             "amount_due": 1000, "amount_paid": 1000, "amount_remaining": 0, "attempt_count": 1, "attempted": True,
             "auto_advance": False, "billing_reason": "subscription_cycle", "charge": _oid("charges", n),
@@ -77,7 +78,7 @@ def _invoice(n: int, created: int) -> dict[str, Any]:
             "customer": _oid("customers", n), "customer_email": f"c{n}@example.com", "customer_name": None,
             "description": None, "discount": None, "due_date": None, "ending_balance": 0,
             "hosted_invoice_url": None, "invoice_pdf": None, "livemode": False, "metadata": {},
-            "lines": {"object": "list", "data": lines, "has_more": False, "url": f"/v1/invoices/{_oid('invoices', n)}/lines"},
+            "lines": {"object": "list", "data": lines, "has_more": False, "url": lines_url},
             "next_payment_attempt": None, "number": f"ABC-{n:04d}", "paid": True,
             "payment_intent": _oid("payment_intents", n), "period_end": created, "period_start": created - 2592000,
             "starting_balance": 0, "status": "paid", "status_transitions": {
