@@ -16,6 +16,7 @@ Run standalone (``python -m tests.integration.saas.stripe_server --customers N``
 
 from __future__ import annotations
 
+import bisect
 import sys
 import threading
 import time
@@ -157,6 +158,7 @@ class StripeApi:
         self.faults: dict[str, list[tuple[int, dict[str, str], Any] | None]] = {}
         self._lock = threading.Lock()
         self._events = 0
+        self._cache: dict[str, tuple[list[dict[str, Any]], list[int], dict[str, int]]] = {}
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.server.daemon_threads = True
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -187,6 +189,7 @@ class StripeApi:
     def add(self, kind: str, obj: dict[str, Any], *, event: bool = True) -> dict[str, Any]:
         self.objects[kind].append(obj)
         self.by_id[obj["id"]] = obj
+        self._cache.pop(kind, None)
         if event:
             self.event(f"{EVENT_PREFIX[kind]}.created", obj, obj["created"])
         return obj
@@ -210,6 +213,7 @@ class StripeApi:
                "created": created, "data": data, "livemode": False, "pending_webhooks": 0,
                "request": {"id": None, "idempotency_key": None}, "type": kind}
         self.objects["events"].append(evt)
+        self._cache.pop("events", None)
 
     def fail(self, path: str, *answers: tuple[Any, ...] | None) -> None:
         """The next requests to ``path`` get these answers: (status, headers[, error body]), or None:
@@ -249,30 +253,41 @@ class StripeApi:
             return error(404, "invalid_request_error", f"Unrecognized request URL (GET: {path}).")
         return self._list(kind, query)
 
+    def _sorted(self, kind: str) -> tuple[list[dict[str, Any]], list[int], dict[str, int]]:
+        """A kind's objects newest first (by created, then id), their negated created times (for
+        bisect) and each ID's position; kept until an object of the kind is added."""
+        cached = self._cache.get(kind)
+        if cached is None:
+            rows = sorted(self.objects[kind], key=lambda r: (r["created"], r["id"]), reverse=True)
+            cached = (rows, [-r["created"] for r in rows], {r["id"]: i for i, r in enumerate(rows)})
+            self._cache[kind] = cached
+        return cached
+
     def _list(self, kind: str, query: dict[str, str]) -> tuple[int, dict[str, str], Any]:
         limit = int(query.get("limit", "10"))
         if not 1 <= limit <= 100:
             return error(400, "invalid_request_error", "This value must be less than or equal to 100 (it currently "
                          f"is '{limit}').", "parameter_invalid_integer")
-        rows = self.objects[kind]
+        with self._lock:
+            rows, negated, position = self._sorted(kind)
         low, high = query.get("created[gte]"), query.get("created[lt]")
-        if low is not None or high is not None:
-            lo, hi = int(low or 0), int(high or 1 << 62)
-            rows = [r for r in rows if lo <= r["created"] < hi]
-        wanted = query.get("type")
-        if wanted:
-            prefix = wanted.removesuffix("*")
-            rows = [r for r in rows if (r["type"].startswith(prefix) if wanted.endswith("*") else r["type"] == wanted)]
-        rows = sorted(rows, key=lambda r: (r["created"], r["id"]), reverse=True)
+        first = bisect.bisect_right(negated, -int(high)) if high is not None else 0
+        end = bisect.bisect_right(negated, -int(low)) if low is not None else len(rows)
         after = query.get("starting_after")
         if after:
-            at = next((i for i, r in enumerate(rows) if r["id"] == after), None)
+            at = position.get(after)
             if at is None:
                 return error(400, "invalid_request_error", f"No such {OBJECT[kind]}: '{after}'",
                              "resource_missing")
-            rows = rows[at + 1:]
-        page = rows[:limit]
-        return 200, {}, {"object": "list", "data": page, "has_more": len(rows) > limit, "url": f"/v1/{kind}"}
+            first = max(first, at + 1)
+        wanted = query.get("type")
+        if wanted:
+            prefix = wanted.removesuffix("*")
+            rows = [r for r in rows[first:end]
+                    if (r["type"].startswith(prefix) if wanted.endswith("*") else r["type"] == wanted)]
+            first, end = 0, len(rows)
+        page = rows[first:min(end, first + limit)]
+        return 200, {}, {"object": "list", "data": page, "has_more": first + limit < end, "url": f"/v1/{kind}"}
 
 
 def _handler(api: StripeApi) -> Callable[..., BaseHTTPRequestHandler]:
