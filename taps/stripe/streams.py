@@ -15,6 +15,7 @@ The first run reads no events: its listing is the objects as they are now.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -34,8 +35,13 @@ ID_LISTS = ("subscriptions", "items", "lines")
 def iso(seconds: Any) -> Any:
     """Unix seconds as singer-io writes date-times (``2024-01-01T00:00:00.000000Z``); other values as they are."""
     if isinstance(seconds, int) and not isinstance(seconds, bool):
-        return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return _iso(seconds)
     return seconds
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _iso(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _ids(value: Any) -> Any:

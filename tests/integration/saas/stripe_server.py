@@ -155,7 +155,7 @@ class StripeApi:
         self.objects: dict[str, list[dict[str, Any]]] = {kind: [] for kind in PREFIX}
         self.by_id: dict[str, dict[str, Any]] = {}
         self.log: list[Logged] = []
-        self.faults: dict[str, list[tuple[int, dict[str, str], Any] | None]] = {}
+        self.faults: dict[str, list[Any]] = {}
         self._lock = threading.Lock()
         self._events = 0
         self._cache: dict[str, tuple[list[dict[str, Any]], list[int], dict[str, int]]] = {}
@@ -227,6 +227,12 @@ class StripeApi:
                 "error": {"type": "api_error", "message": "An unknown error occurred"}}
             self.faults.setdefault(path, []).append((status, headers, body))
 
+    def on_request(self, path: str, number: int, action: Callable[[], object]) -> None:
+        """Run ``action`` when the ``number``-th next request to ``path`` arrives (then answer it as usual)."""
+        queue = self.faults.setdefault(path, [])
+        queue.extend([None] * (number - 1 - len(queue)))
+        queue.insert(number - 1, lambda: action() and None)
+
     def requests(self, path: str | None = None) -> list[Logged]:
         with self._lock:
             return [r for r in self.log if path is None or r.path == path]
@@ -237,6 +243,8 @@ class StripeApi:
         with self._lock:
             queued = self.faults.get(path)
             answer = queued.pop(0) if queued else None
+        if callable(answer):
+            answer = answer()  # something that happens as this request arrives
         if answer is not None:
             return answer
         auth = headers.get("authorization", "")

@@ -114,6 +114,17 @@ def test_incremental_run_gets_new_objects_and_updates_once(tmp_path: Path, api: 
     assert len(second.records("events")) == 7
 
 
+def test_an_object_created_during_a_run_is_read_by_the_next_run_once(tmp_path: Path, api: StripeApi) -> None:
+    api.on_request(CUSTOMERS, 2, lambda: api.create("customers", 300, int(time.time())))  # while paging
+    first = stripe(tmp_path, api, streams=("customers",))
+    assert len(first.records("customers")) == 250 == len({r["id"] for r in first.records("customers")})
+    _next_second(api.by_id["cus_00000000000300"]["created"])  # created at or after the first run's end
+    second = stripe(tmp_path, api, streams=("customers",), state=first.state)
+    assert [r["id"] for r in second.records("customers")] == ["cus_00000000000300"]
+    third = stripe(tmp_path, api, streams=("customers",), state=second.state)
+    assert third.records("customers") == []
+
+
 def test_lookback_window_reads_recent_events_again(tmp_path: Path, api: StripeApi) -> None:
     first = stripe(tmp_path, api, streams=("events",))
     end = first.state["bookmarks"]["events"]["created"]
