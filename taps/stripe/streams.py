@@ -16,6 +16,7 @@ The first run reads no events: its listing is the objects as they are now.
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -28,6 +29,10 @@ if TYPE_CHECKING:
 
 __all__ = ["STREAM_TYPES", "StripeStream", "iso"]
 
+log = logging.getLogger("sluice.tap")
+
+#: seconds of events the API keeps (its reference: 30 days)
+EVENTS_KEPT = 30 * 86400
 #: list fields emitted as the IDs of their objects
 ID_LISTS = ("subscriptions", "items", "lines")
 
@@ -134,6 +139,10 @@ class StripeStream(Stream):
 
     def updated_records(self, since: int, listed: set[str]) -> Iterator[dict[str, Any]]:
         """Each object changed in [since, now) once, as in its newest event; not those listed this run."""
+        if since < self.tap.now - EVENTS_KEPT:
+            log.warning("%s: the last run ended %s; Stripe keeps events for 30 days, so changes before %s "
+                        "are not read (a full sync, without the state, reads every object)", self.name,
+                        iso(since), iso(self.tap.now - EVENTS_KEPT))
         params = {"type": self.event_type, "created[gte]": since, "created[lt]": self.tap.now}
         for page, _ in self.tap.client.pages("events", params):
             for event in page:

@@ -215,3 +215,13 @@ def test_api_key_is_another_name_for_the_secret_and_one_is_required(tmp_path: Pa
     assert len(result.records("products")) == 3
     missing = stripe(tmp_path, api, settings={"client_secret": None}, ok=False)
     assert missing.code == 2 and "client_secret" in missing.stderr
+
+
+def test_an_events_bookmark_older_than_stripe_keeps_events_is_warned_about(tmp_path: Path, api: StripeApi) -> None:
+    old = api.base - 31 * 86400  # type: ignore[attr-defined]
+    state = {"bookmarks": {"products": {"created": api.base - 5},  # type: ignore[attr-defined]
+                           "products_events": {"updates_created": old}}}
+    result = stripe(tmp_path, api, streams=("products",), state=state)
+    assert "products: the last run ended" in result.stderr and "keeps events for 30 days" in result.stderr
+    assert len(result.records("products")) == 3
+    assert api.requests("/v1/events")[0].query["created[gte]"] == str(old)
