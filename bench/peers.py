@@ -26,6 +26,7 @@ from cmp_maps_connectors import CONNECTOR_MAPS_COMPARISONS
 from cmp_runner import RUNNER_COMPARISONS
 from cmp_slack import SLACK_COMPARISONS
 from cmp_sql import SQL_COMPARISONS
+from cmp_stripe import STRIPE_COMPARISONS
 from cmp_taps_pg import TAP_PG_COMPARISONS
 from model import Comparison, Goal, Program, Venv
 
@@ -89,6 +90,7 @@ COMPARISONS: tuple[Comparison, ...] = (
     *MAPS_COMPARISONS,     # issue 14: mapper-sluice against singer-sdk's stream-map engine
     *CONNECTOR_MAPS_COMPARISONS,  # issue 14: a connector with maps / without maps
     *SLACK_COMPARISONS,    # issue 17: tap-slack against a loopback Slack Web API
+    *STRIPE_COMPARISONS,   # issue 17: tap-stripe against a loopback Stripe API
 )
 
 

@@ -1,0 +1,1 @@
+"""tap-stripe: customers, charges, invoices, subscriptions, products, prices, payment intents and events."""

@@ -1,0 +1,3 @@
+from taps.stripe.tap import main
+
+main()

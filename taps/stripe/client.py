@@ -1,0 +1,122 @@
+"""The Stripe API client: the kit's HttpClient with Stripe's auth, headers, errors and list paging.
+
+Errors: Stripe's body ``{"error": {"type", "code", "message"}}`` becomes one line,
+``/v1/customers: HTTP 401 authentication_error: Invalid API Key provided: ...``; the
+``Stripe-Should-Retry`` header decides retrying when present (``true``: retry, even a 4xx;
+``false``: never, even a 5xx or 429); otherwise 409, 429 and 5xx are retried, other 4xx are not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from protocol import FatalSourceError
+from protocol.http import (
+    Auth,
+    BearerTokenAuth,
+    HttpClient,
+    HttpFatalError,
+    HttpRetryableError,
+    Response,
+    Transport,
+    Urllib3Transport,
+    parse_retry_after,
+    redact,
+)
+from taps.stripe.settings import StripeSettings
+
+__all__ = ["StripeClient", "stripe_error"]
+
+
+class _Recording:
+    """A transport that keeps the last response, so that an error can be read from Stripe's body."""
+
+    def __init__(self, inner: Transport) -> None:
+        self.inner = inner
+        self.last: Response | None = None
+
+    def send(self, method: str, url: str, headers: Mapping[str, str], params: Mapping[str, Any] | None = None,
+             body: bytes | None = None, timeout: tuple[float, float] | None = None) -> Response:
+        self.last = self.inner.send(method, url, headers, params, body, timeout)
+        return self.last
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def stripe_error(response: Response, endpoint: str, secrets: list[str]) -> HttpRetryableError | HttpFatalError:
+    """The error for a non-2xx Stripe response (see the module's docstring)."""
+    status = response.status
+    try:
+        error = HttpClient.decode(response, endpoint)
+    except HttpFatalError:
+        error = None
+    detail = error.get("error") if isinstance(error, dict) else None
+    if isinstance(detail, dict):
+        kind, code, message = detail.get("type"), detail.get("code"), detail.get("message")
+        words = f"{kind or 'error'}" + (f" ({code})" if code else "") + (f": {message}" if message else "")
+    else:
+        words = response.content.decode("utf-8", "replace").strip().replace("\n", " ")[:300] or response.reason
+    text = redact(f"{endpoint}: HTTP {status} {words}".rstrip(), secrets)
+    should = str(response.headers.get("Stripe-Should-Retry", "")).lower()
+    retry = should == "true" if should in ("true", "false") else (status in (409, 429) or status >= 500)
+    if retry:
+        wait = parse_retry_after(response.headers.get("Retry-After"))
+        return HttpRetryableError(text, status=status, retry_after=wait)
+    return HttpFatalError(text, status=status)
+
+
+class _StripeHttp(HttpClient):
+    """The kit's client, its HTTP errors re-read as Stripe's."""
+
+    recorder: _Recording
+
+    def _send(self, method: str, url: str, params: Mapping[str, Any] | None, headers: Mapping[str, str] | None,
+              endpoint: str, auth: Auth, body: bytes | None) -> Response:
+        try:
+            return super()._send(method, url, params, headers, endpoint, auth, body)
+        except (HttpRetryableError, HttpFatalError) as exc:
+            response = self.recorder.last
+            if response is None or response.status != exc.status:
+                raise
+            raise stripe_error(response, endpoint, auth.secrets()) from None
+
+
+class StripeClient:
+    def __init__(self, settings: StripeSettings) -> None:
+        self.base = f"{settings.api_url}/v1"
+        self.limit = settings.limit
+        headers = {"Stripe-Version": settings.stripe_version}
+        if settings.account_id:
+            headers["Stripe-Account"] = settings.account_id
+        recorder = _Recording(Urllib3Transport(10, (settings.http.connect_timeout, settings.http.timeout)))
+        self.http = _StripeHttp(settings.http, auth=BearerTokenAuth(settings.secret), headers=headers,
+                                transport=recorder)
+        self.http.recorder = recorder
+
+    def close(self) -> None:
+        self.http.close()
+
+    def get(self, path: str) -> Any:
+        """``GET /v1/{path}``: one object."""
+        _, body = self.http.get_json(f"{self.base}/{path}", endpoint=f"/v1/{path.split('/')[0]}")
+        return body
+
+    def pages(self, path: str, params: Mapping[str, Any], after: str | None = None
+              ) -> Iterator[tuple[list[dict[str, Any]], str | None]]:
+        """Every page of ``GET /v1/{path}`` (newest first), from ``starting_after=after``; each with the
+        ``starting_after`` of the page that follows it (None after the last)."""
+        url, endpoint = f"{self.base}/{path}", f"/v1/{path}"
+        while True:
+            query = {**params, "limit": self.limit}
+            if after:
+                query["starting_after"] = after
+            _, body = self.http.get_json(url, params=query, endpoint=endpoint)
+            data = body.get("data") if isinstance(body, dict) else None
+            if not isinstance(data, list):
+                raise FatalSourceError(f"{endpoint}: expected a list object with 'data', got {type(body).__name__}")
+            after = data[-1].get("id") if data and body.get("has_more") else None
+            yield data, after
+            if after is None:
+                return
