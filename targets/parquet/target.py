@@ -8,8 +8,8 @@ pyarrow is imported only when the target runs (the ``parquet`` extra), never by 
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from itertools import count
 from typing import Any, ClassVar
