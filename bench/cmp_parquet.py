@@ -46,7 +46,9 @@ def _rows_check(out: Path, _stderr: Path, ds: Dataset) -> str:
 
     files = sorted(out.rglob("*.parquet"))
     rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
-    return "" if rows == ds.records else f"{rows} rows in {len(files)} Parquet file(s) under {out}, expected {ds.records}"
+    if rows == ds.records:
+        return ""
+    return f"{rows} rows in {len(files)} Parquet file(s) under {out}, expected {ds.records}"
 
 
 PARQUET_COMPARISONS: tuple[Comparison, ...] = (

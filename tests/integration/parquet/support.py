@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from protocol import dumps
-
 from tests.conftest import exe, run, service_unavailable
 
 __all__ = ["config", "duckdb_rows", "line", "need_readers", "parquet_files", "pyarrow_rows", "record",

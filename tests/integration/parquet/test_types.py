@@ -36,7 +36,8 @@ ROWS = [
     (1, '{"id":1,"amount":1234.56,"price":0.125,'
         '"at":"2024-03-01T10:00:00+02:00","day":"2024-03-01","name":"Zoë \\"q\\"","ok":true,'
         '"addr":{"city":"Utrecht","zip":3511,"since":"2020-01-02"},"tags":["a","b"],"free":{"x":[1,{"y":2.50}]}}'),
-    (2, '{"id":2,"amount":0.1,"price":7,"big":123456789012345678901234567890,"at":"2024-03-02T00:00:00.123456Z","day":null,'
+    (2, '{"id":2,"amount":0.1,"price":7,"big":123456789012345678901234567890,'
+        '"at":"2024-03-02T00:00:00.123456Z","day":null,'
         '"name":null,"ok":false,"addr":{"city":"Gent","zip":null},"tags":[],"free":null}'),
     (3, '{"id":3,"amount":-99999999.99,"big":-5,"at":"1999-12-31T23:59:59.5-05:30",'
         '"free":{"p":0.12345678901234567890123}}'),
@@ -66,10 +67,12 @@ def expected(decimals: bool) -> list[dict[str, Any]]:
          "at": ts("2024-03-01T10:00:00+02:00"), "day": date(2024, 3, 1), "name": 'Zoë "q"', "ok": True,
          "addr": {"city": "Utrecht", "zip": 3511, "since": date(2020, 1, 2)}, "tags": ["a", "b"],
          "free": '{"x":[1,{"y":2.5}]}'},
-        {**base, "id": 2, "amount": num("0.1"), "price": Decimal("7.000"), "big": Decimal(123456789012345678901234567890),
+        {**base, "id": 2, "amount": num("0.1"), "price": Decimal("7.000"),
+         "big": Decimal(123456789012345678901234567890),
          "at": ts("2024-03-02T00:00:00.123456+00:00"), "ok": False,
          "addr": {"city": "Gent", "zip": None, "since": None}, "tags": []},
-        {**base, "id": 3, "amount": num("-99999999.99"), "big": Decimal(-5), "at": ts("1999-12-31T23:59:59.500000-05:30"),
+        {**base, "id": 3, "amount": num("-99999999.99"), "big": Decimal(-5),
+         "at": ts("1999-12-31T23:59:59.500000-05:30"),
          "free": '{"p":0.12345678901234567890123}'},
         {**base, "id": 9223372036854775807, "amount": num("100")},
     ]
