@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from protocol import ProtocolError, loads
@@ -85,7 +84,7 @@ def _fast(data: bytes, columns: Sequence[Column], schema: pa.Schema, count: int)
     for c in columns:
         array = arrays[c.name]
         if array.type != c.type:
-            array = pc.cast(array, c.type)
+            array = array.cast(c.type)  # dates read as strings
         out.append(array)
     if not columns:  # a schema without properties: rows without columns
         return pa.table({"_": pa.nulls(count)}).drop_columns(["_"])

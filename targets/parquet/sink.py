@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from protocol import ConfigError, RecordMessage, SchemaMessage, Sink, SluiceError, TargetError, dumps
 from targets.parquet.columns import Column, plan_columns
@@ -96,7 +95,8 @@ class ParquetSink(Sink):
 
     def __init__(self, schema: SchemaMessage, loader: RunFiles, settings: ParquetSettings) -> None:
         super().__init__(schema, loader, settings)
-        self._buf = bytearray()
+        self._parts: list[bytes | memoryview] = []  # JSON lines, each part ending in a newline
+        self._size = 0
         self._lines = Lines()
         self._tasks: list[Future[None]] = []
         # the worker's (the main thread touches them only after waiting for every task)
@@ -126,19 +126,18 @@ class ParquetSink(Sink):
     # -- records (the main thread) ---------------------------------------------------------
 
     def add(self, record: dict[str, Any], message: RecordMessage) -> None:
-        buf = self._buf
-        buf += dumps(record)
-        buf += b"\n"
+        data = dumps(record) + b"\n"
+        self._parts.append(data)
+        self._size += len(data)
         self._lines.add(message.line, 1)
-        if len(buf) >= CONVERT_BYTES:
+        if self._size >= CONVERT_BYTES:
             self._hand_over()
 
     def add_run(self, run: RecordRun) -> bool:
-        buf = self._buf
-        buf += run.records
-        buf += b"\n"
+        self._parts += (run.records, b"\n")
+        self._size += len(run.records) + 1
         self._lines.add(run.first_line, run.count)
-        if len(buf) >= CONVERT_BYTES:
+        if self._size >= CONVERT_BYTES:
             self._hand_over()
         return True
 
@@ -149,8 +148,9 @@ class ParquetSink(Sink):
             self._result(tasks.pop(0))
         if not self._lines.count:
             return
-        data = bytes(self._buf)
-        self._buf.clear()
+        data = b"".join(self._parts)
+        self._parts = []
+        self._size = 0
         lines, self._lines = self._lines, Lines()
         tasks.append(self.loader.worker.submit(self._stage, data, lines))
 
@@ -224,6 +224,8 @@ class ParquetSink(Sink):
 
     def _partitions(self, table: pa.Table) -> Iterator[tuple[str, pa.Table]]:
         """(sub-path, rows) of every partition of the batch."""
+        import pyarrow.compute as pc  # ~20 ms of start-up: only for streams with field partitions
+
         split = self.partitioning
         assert split.field is not None
         prefix = split.load_date or ""
@@ -254,7 +256,8 @@ class ParquetSink(Sink):
         if self._open is not None:
             self._open.discard()
             self._open = None
-        self._buf.clear()
+        self._parts = []
+        self._size = 0
         self._lines = Lines()
         self._staged = []
         self._staged_rows = 0
