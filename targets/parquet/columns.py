@@ -84,7 +84,7 @@ def _decimal(scale: int) -> Convert:
 
 def _timestamp(value: Any) -> datetime:
     try:
-        moment = datetime.fromisoformat(value)
+        moment = datetime.fromisoformat(value.upper())  # RFC 3339 allows 't' and 'z'; Python wants them upper
     except (TypeError, ValueError) as exc:
         raise ValueFault(f"{value!r} is not an ISO 8601 date-time") from exc
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -161,3 +161,19 @@ def test_a_decimal_with_more_digits_than_its_scale_is_never_rounded(tmp_path: Pa
     assert "more than 2 digits after the point" in done.stderr.decode()
     assert target_states(done.stdout) == []
     assert not list((tmp_path / "out").rglob("*.parquet"))
+
+
+@pytest.mark.parametrize("fast_path", [True, False])
+def test_every_date_time_form_the_validator_accepts_is_written_in_utc(tmp_path: Path, fast_path: bool) -> None:
+    forms = {"2024-01-01T00:00:00.1234567Z": datetime(2024, 1, 1, 0, 0, 0, 123456, tzinfo=UTC),
+             "2024-01-01t10:00:00z": datetime(2024, 1, 1, 10, tzinfo=UTC),
+             "2024-01-01T00:00:00+0200": datetime(2023, 12, 31, 22, tzinfo=UTC),
+             "2024-01-01 05:00:00Z": datetime(2024, 1, 1, 5, tzinfo=UTC),
+             "2024-06-30T23:59:59-09:30": datetime(2024, 7, 1, 9, 29, 59, tzinfo=UTC)}
+    props = {"id": {"type": "integer"}, "at": {"type": "string", "format": "date-time"}}
+    data = schema("t", props) + b"".join(
+        f'{{"type":"RECORD","stream":"t","record":{{"id":{i},"at":"{text}"}}}}\n'.encode()
+        for i, text in enumerate(forms)) + state(1)
+    done = run_target(tmp_path, data, fast_path=fast_path)
+    assert done.returncode == 0, done.stderr.decode()
+    assert [r["at"] for r in pyarrow_rows(tmp_path / "out" / "t" / "v1")] == list(forms.values())
