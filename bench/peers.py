@@ -23,6 +23,7 @@ from checks import lines_check, metric_count_check
 from cmp_http import HTTP_COMPARISONS
 from cmp_maps import MAPS_COMPARISONS
 from cmp_maps_connectors import CONNECTOR_MAPS_COMPARISONS
+from cmp_parquet import PARQUET_COMPARISONS
 from cmp_runner import RUNNER_COMPARISONS
 from cmp_slack import SLACK_COMPARISONS
 from cmp_sql import SQL_COMPARISONS
@@ -91,6 +92,7 @@ COMPARISONS: tuple[Comparison, ...] = (
     *CONNECTOR_MAPS_COMPARISONS,  # issue 14: a connector with maps / without maps
     *SLACK_COMPARISONS,    # issue 17: tap-slack against a loopback Slack Web API
     *STRIPE_COMPARISONS,   # issue 17: tap-stripe against a loopback Stripe API
+    *PARQUET_COMPARISONS,  # issue 16: target-parquet against pyarrow by itself
 )
 
 
