@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import time
+from decimal import Decimal
 from typing import Any
 
 import fastjsonschema
@@ -160,13 +161,25 @@ class RecordValidator:
         self._fast = compile_fast_check(schema, also_required=self.key_properties, formats=_FORMATS)
 
     def __call__(self, record: Any, line: int | None = None) -> None:
-        fast = self._fast
-        if fast is not None and fast(record):
-            return
-        if self._deep is not None:
-            self._deep(record, line)
-            self._check_keys(record, line)
-            return
+        try:
+            fast = self._fast
+            if fast is not None and fast(record):
+                return
+            if self._deep is not None:
+                self._deep(record, line)
+                self._check_keys(record, line)
+                return
+            self._compiled(record, line)
+        except (TypeError, ArithmeticError):
+            # Both validators divide for multipleOf, and neither can divide an exactly parsed number (a
+            # Decimal: the record's line held a long run of digits) by a float. The record is checked as
+            # the plain parse would have given it, floats for its decimals: the same answers as on every
+            # other line (the record itself, exact, is what goes on).
+            if not _holds_decimal(record):
+                raise
+            self(_floats(record), line)
+
+    def _compiled(self, record: Any, line: int | None) -> None:
         try:
             self._validate(record)
         except fastjsonschema.JsonSchemaValueException as exc:
@@ -192,6 +205,27 @@ class RecordValidator:
                 raise RecordValidationError(
                     "key property missing from record", line=line, stream=self.stream, field=key
                 )
+
+
+def _holds_decimal(value: Any) -> bool:
+    if isinstance(value, Decimal):
+        return True
+    if isinstance(value, dict):
+        return any(_holds_decimal(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_decimal(v) for v in value)
+    return False
+
+
+def _floats(value: Any) -> Any:
+    """``value`` with every Decimal in it a float (a copy; ``value`` is not changed)."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: _floats(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_floats(v) for v in value]
+    return value
 
 
 class _DeepValidator:
