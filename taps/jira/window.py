@@ -70,7 +70,7 @@ class Window:
             terms.append(f'updated >= "{_minute(start, zone)}"')
         if self.end is not None:
             terms.append(f'updated < "{_minute(self.end + timedelta(minutes=1), zone)}"')
-        return " AND ".join(terms) + " ORDER BY updated ASC"
+        return " ".join([" AND ".join(terms), "ORDER BY updated ASC"]).lstrip()
 
     def accept(self, issue_id: str, updated: str | None) -> bool:
         """Whether an issue found by the search is new to this stream (and remember it when it is)."""
