@@ -25,7 +25,7 @@ SEEN = "ids_at_bookmark"
 
 def utc_text(value: datetime) -> str:
     """``2024-01-01T09:15:30.123Z``: UTC, milliseconds (Jira's precision)."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return value.astimezone(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def jira_time(value: str | None, what: str = "updated") -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from datetime import timedelta
@@ -170,3 +171,17 @@ def test_config_errors_exit_2(tmp_path: Path, api: JiraApi) -> None:
     assert missing.code == 2 and "set email and api_token" in missing.stderr
     big = jira(tmp_path, api, settings={"page_size": {"changelogs": 500}}, ok=False)
     assert big.code == 2 and "changelogs" in big.stderr
+
+
+def test_stream_maps_and_flattening_apply_to_jira_records(tmp_path: Path, api: JiraApi) -> None:
+    maps = {"projects": {"__alias__": "spaces", "__filter__": "key != 'BETA'", "description": "sha256(description)"},
+            **{name: None for name in ("issues", "issue_comments", "issue_changelogs", "users", "boards", "sprints")}}
+    result = jira(tmp_path, api, settings={"stream_maps": maps, "flattening_enabled": True, "flattening_max_depth": 1})
+    result.validate()
+    assert {m["stream"] for m in result.messages if m["type"] in ("SCHEMA", "RECORD")} == {"spaces"}
+    [space] = result.records("spaces")
+    assert space["key"] == "ALPHA" and space["description"] == hashlib.sha256(b"All about ALPHA").hexdigest()
+    assert space["lead__displayName"] == "User 1" and "lead" not in space
+    assert "lead__accountId" in result.schema("spaces")["schema"]["properties"]
+    about = json.loads(jira(tmp_path, api, "--about", "--format", "json").stdout)
+    assert {"stream-maps", "schema-flattening"} <= set(about["capabilities"])
