@@ -174,13 +174,18 @@ class IssueChildStream(IssueSearchStream):
         issue_id = str(raw.get("id"))
         context = {"issue_id": issue_id, "issue_key": raw.get("key"), "issue_updated": updated}
         url, endpoint = f"{client.api}/issue/{issue_id}/{self.path}", f"{API}/issue/{{issueIdOrKey}}/{self.path}"
-        for rows in client.pages(url, endpoint, self.key, client.settings.page_sizes[self.size_name]):
-            for entry in rows:
-                record = {f: entry.get(f) for f in fields}
-                record["created"] = rfc3339(record["created"])
-                if "updated" in record:
-                    record["updated"] = rfc3339(record["updated"])
-                yield {**record, **context}
+        try:
+            for rows in client.pages(url, endpoint, self.key, client.settings.page_sizes[self.size_name]):
+                for entry in rows:
+                    record = {f: entry.get(f) for f in fields}
+                    record["created"] = rfc3339(record["created"])
+                    if "updated" in record:
+                        record["updated"] = rfc3339(record["updated"])
+                    yield {**record, **context}
+        except HttpFatalError as exc:
+            if exc.status != 404:
+                raise
+            log.info("%s: issue %s is gone since the search (%s); skipped", self.name, raw.get("key"), exc)
 
 
 class IssueCommentsStream(IssueChildStream):

@@ -19,6 +19,7 @@ from protocol import Bookmarks, FatalSourceError
 
 __all__ = ["Window", "jira_time", "utc_text"]
 
+HOUR = timedelta(hours=1)
 #: the bookmark's extra key: the ids of the issues seen at exactly replication_key_value
 SEEN = "ids_at_bookmark"
 
@@ -39,8 +40,13 @@ def jira_time(value: str | None, what: str = "updated") -> str | None:
     return utc_text(parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC))
 
 
-def _minute(value: datetime, zone: ZoneInfo) -> str:
-    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+def _minute(value: datetime, zone: ZoneInfo, shift: timedelta) -> str:
+    """``value`` as a JQL minute in ``zone``; a wall time the zone has twice (the hour clocks go back)
+    is moved by ``shift`` first, so that Jira, whichever of the two it reads, reads no less than asked."""
+    local = value.astimezone(zone).replace(tzinfo=None)
+    if zone.utcoffset(local.replace(fold=0)) != zone.utcoffset(local.replace(fold=1)):
+        local = (value + shift).astimezone(zone).replace(tzinfo=None)
+    return local.strftime("%Y-%m-%d %H:%M")
 
 
 @dataclass
@@ -67,9 +73,9 @@ class Window:
         terms = [f"({base})"] if base else []
         if self.start is not None:
             start = datetime.fromisoformat(self.start.replace("Z", "+00:00"))
-            terms.append(f'updated >= "{_minute(start, zone)}"')
+            terms.append(f'updated >= "{_minute(start, zone, -HOUR)}"')
         if self.end is not None:
-            terms.append(f'updated < "{_minute(self.end + timedelta(minutes=1), zone)}"')
+            terms.append(f'updated < "{_minute(self.end + timedelta(minutes=1), zone, HOUR)}"')
         return " ".join([" AND ".join(terms), "ORDER BY updated ASC"]).lstrip()
 
     def accept(self, issue_id: str, updated: str | None) -> bool:

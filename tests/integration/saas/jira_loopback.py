@@ -64,7 +64,8 @@ class LoopbackApi:
             fault = faults.pop(0) if faults else None
         if fault is not None:
             status, headers = fault
-            text = "Rate limit exceeded." if status == 429 else "Internal server error"
+            text = {429: "Rate limit exceeded.", 404: "Issue does not exist or you do not have permission to see it."
+                    }.get(status, "Internal server error")
             return status, headers, {"errorMessages": [text], "errors": {}}
         return self.route(path, query, authorization)
 

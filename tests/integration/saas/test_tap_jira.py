@@ -185,3 +185,12 @@ def test_stream_maps_and_flattening_apply_to_jira_records(tmp_path: Path, api: J
     assert "lead__accountId" in result.schema("spaces")["schema"]["properties"]
     about = json.loads(jira(tmp_path, api, "--about", "--format", "json").stdout)
     assert {"stream-maps", "schema-flattening"} <= set(about["capabilities"])
+
+
+def test_an_issue_gone_between_search_and_comments_is_skipped(tmp_path: Path, api: JiraApi) -> None:
+    api.fail("/rest/api/3/issue/10003/comment", 404)
+    api.fail("/rest/api/3/issue/10005/comment", 429, headers={"Retry-After": "0"})
+    result = jira(tmp_path, api, catalog=catalog(tmp_path, api, "issue_comments"))
+    issues = [int(r["issue_id"]) - 10000 for r in result.records("issue_comments")]
+    assert sorted(set(issues)) == [n for n in range(1, 251, 2) if n != 3] and len(issues) == 124 * 3
+    assert "issue_comments: issue BETA-3 is gone since the search" in result.stderr
