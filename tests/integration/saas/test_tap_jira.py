@@ -160,7 +160,10 @@ def test_test_flag_and_oauth_bearer(tmp_path: Path, api: JiraApi) -> None:
     assert "signed in as User 1" in jira(tmp_path, api, "--test", settings=oauth).stderr
     bad = jira(tmp_path, api, "--test", settings={"auth": {"flow": "oauth", "access_token": "nope-nope"}}, ok=False)
     assert bad.code == 1 and len(bad.errors) == 1 and "HTTP 401 You are not authenticated" in bad.errors[0]
-    assert [r.path for r in api.requests()] == ["/rest/api/3/myself"] * 3
+    password = {"email": None, "api_token": None,
+                "auth": {"flow": "password", "username": EMAIL, "password": API_TOKEN}}
+    assert "signed in as User 1" in jira(tmp_path, api, "--test", settings=password).stderr
+    assert [r.path for r in api.requests()] == ["/rest/api/3/myself"] * 4
 
 
 def test_config_errors_exit_2(tmp_path: Path, api: JiraApi) -> None:
