@@ -12,8 +12,10 @@ line before the kit maps the status into the error tree; 429 and its Retry-After
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -30,7 +32,10 @@ from protocol.http import (
 )
 from taps.jira.settings import JiraSettings
 
-__all__ = ["JiraClient", "jira_message"]
+__all__ = ["JiraClient", "jira_message", "prefetched"]
+
+T = TypeVar("T")
+_DONE = object()
 
 API = "/rest/api/3"
 ACCEPT = {"Accept": "application/json"}
@@ -114,6 +119,44 @@ class TokenPaginator(Paginator):
         return NextPage(params={"nextPageToken": token})
 
 
+def prefetched(pages: Iterator[T], depth: int = 2) -> Iterator[T]:
+    """``pages`` read ahead by a thread (at most ``depth`` waiting), so that the next request is on the
+    wire while this one's records are written; its errors are raised here, in order, after the pages
+    before them. Closing the iterator early stops the thread after its current request."""
+    ahead: queue.Queue[Any] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                ahead.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for page in pages:
+                if not put(page):
+                    return
+        except Exception as exc:  # noqa: BLE001 - handed to the reader, which raises it
+            put(exc)
+            return
+        put(_DONE)
+
+    worker = threading.Thread(target=read, name="jira-prefetch", daemon=True)
+    worker.start()
+    try:
+        while (item := ahead.get()) is not _DONE:
+            if isinstance(item, Exception):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=5)  # a request under way ends on its own (daemon thread; its result is dropped)
+
+
 def _auth(settings: JiraSettings) -> Auth:
     if settings.access_token:
         return BearerTokenAuth(settings.access_token)
@@ -156,3 +199,8 @@ class JiraClient:
         for page in self.http.paginate(f"{self.api}/search/jql", paginator, lambda body: (body or {}).get("issues"),
                                        params=params, endpoint=f"{API}/search/jql"):
             yield page.records
+
+    def search_ahead(self, jql: str, fields: str) -> Iterator[list[dict[str, Any]]]:
+        """:meth:`search`, the next page requested while this one is read (only for a caller that sends
+        no other request meanwhile: the client is used by one thread at a time)."""
+        return prefetched(self.search(jql, fields))

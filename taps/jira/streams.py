@@ -121,13 +121,15 @@ class IssueSearchStream(JiraStream):
     """Streams read from the issues an incremental JQL search finds (see :mod:`taps.jira.window`)."""
 
     search_fields: ClassVar[str | None] = None  # None: the configured fields
+    reads_ahead: ClassVar[bool] = True  # False: records() sends requests of its own (one thread at a time)
 
     def get_records(self, bookmarks: Bookmarks) -> Iterator[dict[str, Any]]:
         settings, key = self.tap.settings, self.replication_key or ""
         window = Window.open(self.name, bookmarks, settings.start_date, settings.end_date)
         jql = window.jql(settings.jql, self.tap.zone())
         fields = self.search_fields or _with_times(settings.fields)
-        for issues in self.tap.client.search(jql, fields):
+        search = self.tap.client.search_ahead if self.reads_ahead else self.tap.client.search
+        for issues in search(jql, fields):
             for raw in issues:
                 issue_fields = raw.get("fields") or {}
                 updated = jira_time(issue_fields.get("updated"))
@@ -165,6 +167,7 @@ class IssueChildStream(IssueSearchStream):
 
     replication_key = "issue_updated"
     search_fields = "updated"
+    reads_ahead = False
     path: ClassVar[str] = ""
     key: ClassVar[str] = "values"
     size_name: ClassVar[str] = ""
