@@ -21,6 +21,7 @@ from pathlib import Path
 import orjson
 from checks import lines_check, metric_count_check
 from cmp_http import HTTP_COMPARISONS
+from cmp_jira import JIRA_COMPARISONS
 from cmp_maps import MAPS_COMPARISONS
 from cmp_maps_connectors import CONNECTOR_MAPS_COMPARISONS
 from cmp_parquet import PARQUET_COMPARISONS
@@ -88,6 +89,7 @@ COMPARISONS: tuple[Comparison, ...] = (
     *SQL_COMPARISONS,      # issue 4: target-postgres, target-sqlite
     *TAP_PG_COMPARISONS,   # issue 5: tap-postgres
     *HTTP_COMPARISONS,     # issue 6: tap-rest, tap-github against a loopback API
+    *JIRA_COMPARISONS,     # issue 17: tap-jira against a loopback Jira
     *MAPS_COMPARISONS,     # issue 14: mapper-sluice against singer-sdk's stream-map engine
     *CONNECTOR_MAPS_COMPARISONS,  # issue 14: a connector with maps / without maps
     *SLACK_COMPARISONS,    # issue 17: tap-slack against a loopback Slack Web API

@@ -25,6 +25,7 @@ CSV = "tests/integration/test_tap_csv.py"
 REST = "tests/integration/http/test_tap_rest.py"
 GITHUB = "tests/integration/http/test_tap_github.py"
 SLACK = "tests/integration/saas/test_tap_slack.py"
+JIRA = "tests/integration/saas/test_tap_jira.py"
 PG_TAP = "tests/integration/postgres_tap"
 SQL = "tests/integration/sql"
 EXACTLY_ONCE = "tests/faults/test_exactly_once.py::test_target_killed_after_commits"  # every target
@@ -66,6 +67,12 @@ EVIDENCE: dict[str, dict[str, str]] = {
         "state": f"{SLACK}::test_incremental_run_fetches_only_what_changed",
         "test": f"{SLACK}::test_test_flag_checks_the_token",
     }, f"{SLACK}::test_tap_slack_applies_maps_and_flattens_nested_objects"),
+    "tap-jira": _tap({
+        "catalog": f"{JIRA}::test_legacy_search_pages_by_start_at",
+        "discover": f"{JIRA}::test_legacy_search_pages_by_start_at",
+        "state": f"{JIRA}::test_incremental_rereads_the_boundary_minute_without_doubles",
+        "test": f"{JIRA}::test_test_flag_and_oauth_bearer",
+    }, f"{JIRA}::test_stream_maps_and_flattening_apply_to_jira_records"),
     "tap-postgres": _tap({
         "catalog": f"{PG_TAP}/test_read.py::test_incremental_reads_at_or_after_the_bookmark_in_key_order",
         "properties": f"{PG_TAP}/test_maps.py::test_properties_is_the_legacy_name_of_catalog",

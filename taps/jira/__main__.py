@@ -1,0 +1,3 @@
+from taps.jira.tap import main
+
+main()

@@ -1,0 +1,107 @@
+"""The updated-time window of an incremental issue search, and its bookmark.
+
+JQL compares ``updated`` to the minute, in the Jira user's time zone. The bookmark is the newest
+``updated`` seen (UTC, to the millisecond, so that strings compare) and the ids of the issues seen at
+exactly that time. The next search asks for ``updated >= "yyyy-MM-dd HH:mm"`` (the bookmark's minute,
+floored, in the user's zone): the issues of that minute come again, and those older than the bookmark,
+or at it and already seen, are dropped. Nothing is lost (the minute is re-read) and nothing is
+emitted twice (id + updated de-duplicates).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from protocol import Bookmarks, FatalSourceError
+
+__all__ = ["Window", "jira_time", "utc_text"]
+
+HOUR = timedelta(hours=1)
+#: the bookmark's extra key: the ids of the issues seen at exactly replication_key_value
+SEEN = "ids_at_bookmark"
+
+
+def utc_text(value: datetime) -> str:
+    """``2024-01-01T09:15:30.123Z``: UTC, milliseconds (Jira's precision)."""
+    return value.astimezone(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+
+
+def jira_time(value: str | None, what: str = "updated") -> str | None:
+    """A Jira time (``2024-01-01T10:15:30.123+0100``) as :func:`utc_text`."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise FatalSourceError(f"field '{what}': {value!r} is not a Jira date-time") from exc
+    return utc_text(parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC))
+
+
+def _minute(value: datetime, zone: ZoneInfo, shift: timedelta) -> str:
+    """``value`` as a JQL minute in ``zone``; a wall time the zone has twice (the hour clocks go back)
+    is moved by ``shift`` first, so that Jira, whichever of the two it reads, reads no less than asked."""
+    local = value.astimezone(zone).replace(tzinfo=None)
+    if zone.utcoffset(local.replace(fold=0)) != zone.utcoffset(local.replace(fold=1)):
+        local = (value + shift).astimezone(zone).replace(tzinfo=None)
+    return local.strftime("%Y-%m-%d %H:%M")
+
+
+@dataclass
+class Window:
+    """One stream's search window: from its bookmark (or start_date) to end_date."""
+
+    stream: str
+    start: str | None  # utc_text
+    seen: set[str]  # ids at exactly ``start``
+    end: datetime | None
+    best: str | None = None
+    best_ids: set[str] = field(default_factory=set)
+
+    @classmethod
+    def open(cls, stream: str, bookmarks: Bookmarks, start_date: datetime | None,
+             end_date: datetime | None) -> Window:
+        value = bookmarks.replication_value(stream)
+        if value is not None:
+            return cls(stream, str(value), {str(i) for i in bookmarks.get(stream, SEEN) or []}, end_date)
+        return cls(stream, utc_text(start_date) if start_date else None, set(), end_date)
+
+    def jql(self, base: str | None, zone: ZoneInfo) -> str:
+        """The search: ``(base) AND updated >= "start minute" AND updated < "minute after end" ORDER BY updated``."""
+        terms = [f"({base})"] if base else []
+        if self.start is not None:
+            start = datetime.fromisoformat(self.start.replace("Z", "+00:00"))
+            terms.append(f'updated >= "{_minute(start, zone, -HOUR)}"')
+        if self.end is not None:
+            terms.append(f'updated < "{_minute(self.end + timedelta(minutes=1), zone, HOUR)}"')
+        return " ".join([" AND ".join(terms), "ORDER BY updated ASC"]).lstrip()
+
+    def accept(self, issue_id: str, updated: str | None) -> bool:
+        """Whether an issue found by the search is new to this stream (and remember it when it is)."""
+        if updated is None:
+            return False
+        start = self.start
+        if start is not None and (updated < start or (updated == start and issue_id in self.seen)):
+            return False
+        if self.end is not None and updated > utc_text(self.end):
+            return False
+        if self.best is None or updated > self.best:
+            self.best, self.best_ids = updated, {issue_id}
+        elif updated == self.best:
+            self.best_ids.add(issue_id)
+        return True
+
+    def save(self, bookmarks: Bookmarks, key: str) -> None:
+        """Write the bookmark (after a page whose records are all emitted)."""
+        if self.best is None:
+            return
+        current = bookmarks.replication_value(self.stream)
+        if current is not None and self.best < str(current):
+            return
+        ids: Iterable[str] = self.best_ids
+        if current is not None and self.best == str(current):
+            ids = self.best_ids | {str(i) for i in bookmarks.get(self.stream, SEEN) or []}
+        bookmarks.advance(self.stream, key, self.best)
+        bookmarks.set(self.stream, SEEN, sorted(ids))
