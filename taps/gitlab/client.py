@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 import orjson
 
+from protocol import FatalSourceError
 from protocol.http import (
     ApiKeyAuth,
     Auth,
@@ -119,6 +120,17 @@ class GitLabClient:
             project = self.get(f"/projects/{project_ref(ref)}", "/projects/:id", params)
             self._projects[ref] = project
         return project  # type: ignore[no-any-return]
+
+    def page(self, path: str, endpoint: str, params: Mapping[str, Any]) -> tuple[list[dict[str, Any]], bool]:
+        """One page of a listing, and whether another follows (a next Link or ``X-Next-Page``)."""
+        try:
+            response, body = self.http.get_json(self.api + path, params={**params, "per_page": self.per_page},
+                                                endpoint=endpoint)
+        except (HttpFatalError, HttpRetryableError) as exc:
+            raise _cleaned(exc) from exc
+        if not isinstance(body, list):
+            raise FatalSourceError(f"{endpoint}: expected a list of records, got {type(body).__name__}")
+        return body, GitLabPaginator(self.per_page).next_page(response, body, body) is not None
 
     def pages(self, path: str, endpoint: str, params: Mapping[str, Any]) -> Iterator[list[dict[str, Any]]]:
         """Every page of an offset-paged listing."""

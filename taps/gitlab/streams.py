@@ -55,45 +55,108 @@ class ProjectChildStream(GitLabStream):
     path: ClassVar[str] = ""
     params: ClassVar[dict[str, Any]] = {}
     since_param: ClassVar[str] = "updated_after"
-    ascending: ClassVar[bool] = True
+    ascending: ClassVar[bool] = True  # False: newest first, the bookmark moves when the project is done
+    live: ClassVar[bool] = True  # the bookmark moves with each record (see Window)
 
-    def start_value(self, bookmarks: Bookmarks, context: dict[str, Any]) -> str | None:
-        value = bookmarks.partition_value(self.name, context)
-        return str(value) if value is not None else self.tap.settings.start_date
+    def listing(self, project: dict[str, Any], window: Window) -> Iterator[list[dict[str, Any]]]:
+        """The project's records from the window's start. Ascending listings seek: each page is asked
+        for ``updated_after`` the newest value seen (page 1 again), so records that change meanwhile
+        cannot shift one past the offset and out of the run; the page number grows only while a
+        whole page shares one value. Newest-first listings (commits) follow the offset pages."""
+        path, endpoint = f"/projects/{project['id']}/{self.path}", f"/projects/:id/{self.path}"
+        since = window.start
+        params = {**self.params, self.since_param: since} if since else dict(self.params)
+        if not self.ascending:
+            yield from self.tap.client.pages(path, endpoint, params)
+            return
+        page = 1
+        while True:
+            rows, more = self.tap.client.page(path, endpoint, {**params, "page": page})
+            yield rows
+            if not more:
+                return
+            if window.best is not None and window.best != since:
+                since, page = window.best, 1
+                params[self.since_param] = since
+            else:
+                page += 1
 
     def get_records(self, bookmarks: Bookmarks) -> Iterator[dict[str, Any]]:
         for project in self.tap.projects():
-            context = {"project_path": project["path_with_namespace"]}
-            yield from self.project_records(project, context, bookmarks)
+            window = Window(self, bookmarks, {"project_path": project["path_with_namespace"]}, live=self.live)
+            yield from self.project_records(project, window)
+            window.save()
 
-    def listing(self, project: dict[str, Any], start: str | None) -> Iterator[list[dict[str, Any]]]:
-        params = dict(self.params)
-        if start:
-            params[self.since_param] = start
-        return self.tap.client.pages(f"/projects/{project['id']}/{self.path}", f"/projects/:id/{self.path}", params)
-
-    def project_records(self, project: dict[str, Any], context: dict[str, Any],
-                        bookmarks: Bookmarks) -> Iterator[dict[str, Any]]:
-        fields, key = self.fields(), self.replication_key
-        assert key is not None
-        start = self.start_value(bookmarks, context)
-        best: str | None = None
-        path = context["project_path"]
-        for rows in self.listing(project, start):
+    def project_records(self, project: dict[str, Any], window: Window) -> Iterator[dict[str, Any]]:
+        fields, key = self.fields(), self.replication_key or ""
+        path = window.context["project_path"]
+        for rows in self.listing(project, window):
             for raw in rows:
-                value = raw.get(key)
-                value = gitlab_time(value) if value else None
-                if start is not None and value is not None and value < start:
-                    continue  # (commits) older than the bookmark
-                if value is not None and (best is None or value > best):
-                    best = value
-                record = {f: raw.get(f) for f in fields}
-                record["project_path"] = path
-                yield record
-            if self.ascending and best is not None:
-                bookmarks.advance_partition(self.name, context, key, best)
-        if best is not None:
-            bookmarks.advance_partition(self.name, context, key, best)
+                if window.admit(raw.get(key), raw.get("id")):
+                    record = {f: raw.get(f) for f in fields}
+                    record["project_path"] = path
+                    yield record
+
+
+class Window:
+    """One partition's bookmark. GitLab's ``updated_after`` and ``since`` are inclusive, so the
+    bookmark also keeps the ids already emitted at its exact value (``ids_at_value``): a rerun
+    skips those, so nothing comes twice, while a record changed since comes again.
+
+    ``live`` (ascending listings): the bookmark moves with each record admitted, so a STATE the
+    sync loop writes between two records covers exactly the records written before it.
+    Otherwise it moves on :meth:`save` (when the project is done).
+    """
+
+    def __init__(self, stream: ProjectChildStream, bookmarks: Bookmarks, context: dict[str, Any],
+                 live: bool = False) -> None:
+        self.name, self.key, self.live = stream.name, stream.replication_key or "", live
+        self.bookmarks, self.context = bookmarks, context
+        part = bookmarks.get_partition(stream.name, context)
+        value = part.get("replication_key_value")
+        self.start: str | None = str(value) if value is not None else stream.tap.settings.start_date
+        self.best: str | None = self.start if value is not None else None
+        self.ids: list[Any] = list(part.get("ids_at_value") or []) if value is not None else []
+        self._skip = set(self.ids)
+        self._at_best = set(self.ids)
+        self._bound = False  # live: the bookmark holds self.ids
+        if live and value is not None:
+            self._bind()
+
+    def _bind(self) -> None:
+        self.bookmarks.set_partition(self.name, self.context, "ids_at_value", self.ids)
+        self._bound = True
+
+    def admit(self, raw_value: Any, ident: Any) -> bool:
+        """Whether a record is new: at or after the start, and not emitted at the bookmark's value
+        before (by an earlier run, or by this one: a seeking listing asks from the newest value again)."""
+        if not raw_value:
+            return True
+        value = gitlab_time(raw_value)
+        if self.start is not None and (value < self.start or (value == self.start and ident in self._skip)):
+            return False
+        if self.best is None or value > self.best:
+            self.best, self.ids, self._at_best = value, [ident], {ident}
+            if self.live:  # no deep copies per record: the values only grow, the list is the bookmark's
+                if self._bound:
+                    self.bookmarks.set_partition(self.name, self.context, "replication_key_value", value)
+                else:
+                    self.bookmarks.advance_partition(self.name, self.context, self.key, value)
+                self._bind()
+        elif value == self.best:
+            if ident in self._at_best:
+                return False
+            self._at_best.add(ident)
+            self.ids.append(ident)
+        return True
+
+    def save(self) -> None:
+        """Move the bookmark to the newest value admitted so far (never backward)."""
+        if self.best is None or self.live:
+            return
+        self.bookmarks.advance_partition(self.name, self.context, self.key, self.best)
+        if self.bookmarks.partition_value(self.name, self.context) == self.best:
+            self.bookmarks.set_partition(self.name, self.context, "ids_at_value", list(self.ids))
 
 
 class IssuesStream(ProjectChildStream):
@@ -127,23 +190,21 @@ class CommitsStream(ProjectChildStream):
     path = "repository/commits"
     params: ClassVar[dict[str, Any]] = {"with_stats": "true"}
     since_param = "since"
-    ascending = False  # newest first: the bookmark moves when the project is done
+    ascending = live = False  # newest first: the bookmark moves when the project is done
 
 
 class PerParentStream(ProjectChildStream):
-    """Records read per changed parent (a merge request, a pipeline) of a project's listing."""
+    """Records read per changed parent (a merge request, a pipeline) of a project's listing; the
+    bookmark (the parent's ``updated_at``) moves after each parent's records."""
 
-    def project_records(self, project: dict[str, Any], context: dict[str, Any],
-                        bookmarks: Bookmarks) -> Iterator[dict[str, Any]]:
-        key = self.replication_key
-        assert key is not None
-        start = self.start_value(bookmarks, context)
-        for rows in self.listing(project, start):
+    live = False
+
+    def project_records(self, project: dict[str, Any], window: Window) -> Iterator[dict[str, Any]]:
+        for rows in self.listing(project, window):
             for parent in rows:
-                yield from self.children(project, parent, context)
-                value = parent.get("updated_at")
-                if value:
-                    bookmarks.advance_partition(self.name, context, key, gitlab_time(value))
+                if window.admit(parent.get("updated_at"), parent.get("id")):
+                    yield from self.children(project, parent, window.context)
+                    window.save()
 
     def children(self, project: dict[str, Any], parent: dict[str, Any],
                  context: dict[str, Any]) -> Iterator[dict[str, Any]]:

@@ -144,7 +144,7 @@ class GitLabApi:
         self.projects: dict[int, Project] = {}
         self.site_users = [user(n) for n in range(1, 251)]
         self.rate_limit, self.keyset, self.link_headers = rate_limit, keyset, link_headers
-        self._remaining, self._reset = rate_limit or 0, 0
+        self._remaining, self._reset = rate_limit or 0, 0.0
         self.log: list[Logged] = []
         self._faults: dict[str, list[tuple[int, dict[str, str], Any]]] = {}
         self._views: dict[tuple[Any, ...], list[Any]] = {}
@@ -192,7 +192,7 @@ class GitLabApi:
             self._views.clear()
 
     def fail(self, path: str, *statuses: int, headers: dict[str, str] | None = None, body: Any = None) -> None:
-        """The next requests to ``path`` answer with these statuses, in order."""
+        """The next requests to ``path`` answer with these statuses, in order (0: answered as usual)."""
         with self._lock:
             self._faults.setdefault(path, []).extend((s, dict(headers or {}), body) for s in statuses)
 
@@ -206,7 +206,7 @@ class GitLabApi:
         with self._lock:
             faults = self._faults.get(path)
             fault = faults.pop(0) if faults else None
-        if fault is not None:
+        if fault is not None and fault[0]:
             status, headers, body = fault
             return status, headers, body if body is not None else {"message": f"{status} scripted failure"}
         bearer = h.headers.get("Authorization", "")
@@ -336,7 +336,7 @@ class GitLabApi:
         return 200, headers, page
 
     def _link(self, path: str, query: dict[str, str], **changes: Any) -> str:
-        return f"{self.url}{path}?{urlencode({**query, **changes})}"
+        return f"{self.url}{PREFIX}{path}?{urlencode({**query, **changes})}"
 
 
 def _handler(api: GitLabApi) -> Callable[..., BaseHTTPRequestHandler]:
