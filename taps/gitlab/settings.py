@@ -45,7 +45,9 @@ SETTINGS: dict[str, Any] = {
         "per_page": {"type": "integer", "minimum": 1, "maximum": 100, "default": 100,
                      "description": "Records per page (GitLab allows at most 100)."},
         "include_license_info_for_projects": {"type": "boolean", "default": False,
-                                              "description": "Ask for each project's license (license=true)."},
+                                              "description": "Ask for the license of each project named in 'projects' "
+                                                             "(GET /projects/:id?license=true); group listings "
+                                                             "have no license."},
         "fetch_merge_request_commits": {"type": "boolean", "default": False,
                                         "description": "Offer the 'merge_request_commits' stream (one request "
                                                        "per changed merge request)."},
