@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -263,3 +264,20 @@ def test_api_url_with_or_without_the_api_suffix(tmp_path: Path, api: GitLabApi) 
     a = gitlab(tmp_path, api, catalog=catalog, settings={"api_url": api.url + "/api/v4/"})
     assert len(a.records("projects")) == 2
     assert {r.path for r in api.requests()} == {"/api/v4/groups/acme/projects"}
+
+
+def test_tap_gitlab_applies_maps_and_flattens_nested_objects(tmp_path: Path, api: GitLabApi) -> None:
+    drop = {name: None for name in COUNTS if name != "projects"}
+    maps = {"projects": {"__alias__": "repos", "__filter__": "path_with_namespace != 'acme/sub/api'",
+                         "description": "sha256(description)"}, **drop}
+    result = gitlab(tmp_path, api, settings={"stream_maps": maps, "flattening_enabled": True,
+                                             "flattening_max_depth": 1})
+    result.validate()
+    assert {m["stream"] for m in result.messages if m["type"] in ("SCHEMA", "RECORD")} == {"repos"}
+    [repo] = result.records("repos")
+    assert repo["path_with_namespace"] == WEB
+    assert repo["description"] == hashlib.sha256(b"The web project").hexdigest()
+    assert (repo["namespace__full_path"], repo["namespace__kind"]) == ("acme", "group")
+    assert "namespace" not in repo and "namespace__full_path" in result.schema("repos")["schema"]["properties"]
+    about = json.loads(tap("tap-gitlab", tmp_path, config(api), "--about", "--format", "json").stdout)
+    assert {"stream-maps", "schema-flattening"} <= set(about["capabilities"])
