@@ -1,6 +1,6 @@
 """A GitLab-shaped REST API (v4) on loopback, following GitLab's documented behaviour:
 
-- auth: ``PRIVATE-TOKEN`` header or ``Authorization: Bearer``; a bad token gets 401
+- auth: ``PRIVATE-TOKEN`` header (or ``private_token`` parameter) or ``Authorization: Bearer``; a bad token gets 401
   ``{"message": "401 Unauthorized"}`` (a bad OAuth token ``{"error": "invalid_token", ...}``)
 - offset pages: ``page``/``per_page`` (default 20, at most 100), ``X-Page``, ``X-Per-Page``,
   ``X-Next-Page``, ``X-Prev-Page``, ``X-Total``, ``X-Total-Pages`` and a Link header
@@ -210,7 +210,7 @@ class GitLabApi:
             status, headers, body = fault
             return status, headers, body if body is not None else {"message": f"{status} scripted failure"}
         bearer = h.headers.get("Authorization", "")
-        private = h.headers.get("PRIVATE-TOKEN")
+        private = h.headers.get("PRIVATE-TOKEN", query.get("private_token"))  # header, or the documented param
         if bearer and bearer.removeprefix("Bearer ") != OAUTH:
             return 401, {}, {"error": "invalid_token", "error_description": "Token was revoked. You have to "
                                                                              "re-authorize from the user."}
@@ -281,6 +281,8 @@ class GitLabApi:
             return self._offset(path, query, rows)
         if rest == "users":
             return self._offset(path, query, p.users)
+        if rest in ("repository/branches", "milestones"):  # (read by other GitLab taps; none here)
+            return self._offset(path, query, [])
         if parts[2:3] == ["merge_requests"] and parts[4:] == ["commits"]:
             return self._offset(path, query, p.commits[: int(parts[3]) % 4 + 1])
         if parts[2:3] == ["pipelines"] and len(parts) == 4:
