@@ -23,6 +23,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -298,16 +299,18 @@ class GitLabApi:
 
     def _updated(self, rows: list[dict[str, Any]], query: dict[str, str]) -> list[Any]:
         after, desc = query.get("updated_after"), query.get("sort", "desc") == "desc"
-        key = (id(rows), after, desc, query.get("order_by"))
+        order = "updated_at" if query.get("order_by") == "updated_at" else "created_at"
+        key = (id(rows), order)
         with self._lock:
             cached = self._views.get(key)
-        if cached is None:  # cached between changes: the server must not be the bottleneck
-            picked = [r for r in rows if after is None or r["updated_at"] >= after]
-            order = "updated_at" if query.get("order_by") == "updated_at" else "created_at"
-            cached = sorted(picked, key=lambda r: (r[order], r["id"]), reverse=desc)
+        if cached is None:  # sorted once between changes, then bisected: the server must not be the bottleneck
+            ordered = sorted(rows, key=lambda r: (r[order], r["id"]))
+            cached = [ordered, [r[order] for r in ordered]]
             with self._lock:
                 self._views[key] = cached
-        return cached
+        ordered, keys = cached
+        picked = ordered[bisect_left(keys, after):] if after else ordered
+        return picked[::-1] if desc else picked
 
     def _offset(self, path: str, query: dict[str, str], rows: list[Any]) -> Answer:
         per_page = min(int(query.get("per_page", 20)), 100)
