@@ -130,13 +130,15 @@ def test_resume_after_a_failure_emits_every_record_once(tmp_path: Path) -> None:
 def test_start_date_is_the_first_updated_after(tmp_path: Path, api: GitLabApi) -> None:
     catalog = only(tmp_path, api, "issues", "commits")
     result = gitlab(tmp_path, api, catalog=catalog, settings={"start_date": "2024-01-01T02:00:00+00:00",
-                                                               "projects": [WEB], "groups": []})
+                                                               "projects": [WEB], "groups": [],
+                                                               "include_license_info_for_projects": True})
     assert [r.query.get("updated_after") for r in api.requests(ISSUES)] == [
         "2024-01-01T02:00:00.000Z", "2024-01-01T03:39:00.000Z"]
     assert [r["iid"] for r in result.records("issues")] == list(range(120, 251))
     assert [r["id"][-2:] for r in result.records("commits")] == ["82", "81", "80", "7f", "7e", "7d", "7c", "7b",
                                                                   "7a", "79", "78"]  # commits 130..120, newest first
-    assert len(api.requests("/api/v4/projects/acme%2Fweb")) == 1  # the parent, once, by its encoded path
+    [parent] = api.requests("/api/v4/projects/acme%2Fweb")  # the parent, once, by its encoded path
+    assert parent.query == {"license": "true"}
 
 
 def test_transient_failures_are_retried_and_nothing_is_duplicated(tmp_path: Path, api: GitLabApi) -> None:
