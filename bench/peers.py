@@ -20,6 +20,7 @@ from pathlib import Path
 
 import orjson
 from checks import lines_check, metric_count_check
+from cmp_gitlab import GITLAB_COMPARISONS
 from cmp_http import HTTP_COMPARISONS
 from cmp_jira import JIRA_COMPARISONS
 from cmp_maps import MAPS_COMPARISONS
@@ -95,6 +96,7 @@ COMPARISONS: tuple[Comparison, ...] = (
     *SLACK_COMPARISONS,    # issue 17: tap-slack against a loopback Slack Web API
     *STRIPE_COMPARISONS,   # issue 17: tap-stripe against a loopback Stripe API
     *PARQUET_COMPARISONS,  # issue 16: target-parquet against pyarrow by itself
+    *GITLAB_COMPARISONS,   # issue 17: tap-gitlab against a GitLab-shaped loopback API
 )
 
 

@@ -26,6 +26,7 @@ REST = "tests/integration/http/test_tap_rest.py"
 GITHUB = "tests/integration/http/test_tap_github.py"
 SLACK = "tests/integration/saas/test_tap_slack.py"
 JIRA = "tests/integration/saas/test_tap_jira.py"
+GITLAB = "tests/integration/saas/test_tap_gitlab.py"
 PG_TAP = "tests/integration/postgres_tap"
 SQL = "tests/integration/sql"
 EXACTLY_ONCE = "tests/faults/test_exactly_once.py::test_target_killed_after_commits"  # every target
@@ -73,6 +74,12 @@ EVIDENCE: dict[str, dict[str, str]] = {
         "state": f"{JIRA}::test_incremental_rereads_the_boundary_minute_without_doubles",
         "test": f"{JIRA}::test_test_flag_and_oauth_bearer",
     }, f"{JIRA}::test_stream_maps_and_flattening_apply_to_jira_records"),
+    "tap-gitlab": _tap({
+        "catalog": f"{GITLAB}::test_start_date_is_the_first_updated_after",
+        "discover": f"{GITLAB}::test_opt_in_streams",
+        "state": f"{GITLAB}::test_incremental_run_fetches_only_what_changed",
+        "test": f"{GITLAB}::test_test_flag_checks_the_token",
+    }, f"{GITLAB}::test_tap_gitlab_applies_maps_and_flattens_nested_objects"),
     "tap-postgres": _tap({
         "catalog": f"{PG_TAP}/test_read.py::test_incremental_reads_at_or_after_the_bookmark_in_key_order",
         "properties": f"{PG_TAP}/test_maps.py::test_properties_is_the_legacy_name_of_catalog",

@@ -1,0 +1,3 @@
+from taps.gitlab.tap import main
+
+main()
