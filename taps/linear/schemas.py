@@ -81,9 +81,9 @@ SCHEMAS: dict[str, dict[str, Any]] = {name: _schema(fields) for name, (_, _, fie
 def selection(fields: dict[str, Field], only: set[str] | None = None) -> str:
     """The GraphQL selection of these fields (``only``: just those, ``id`` and ``updatedAt`` always)."""
     parts = []
-    for name, spec in fields.items():
+    for name, field_type in fields.items():
         if only is not None and name not in only and name not in ("id", "updatedAt"):
             continue
-        props = spec.get("properties")
-        parts.append(f"{name} {{ {selection(props)} }}" if props else name)
+        nested = field_type.get("properties")
+        parts.append(f"{name} {{ {selection(nested)} }}" if nested else name)
     return " ".join(parts)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from protocol import ConfigError, build_settings, setting
-from protocol.http import HttpSettings, http_settings
+from protocol.http import HTTP_SETTINGS, HttpSettings, http_settings
 
 __all__ = ["SETTINGS", "LinearSettings"]
 
@@ -39,6 +39,10 @@ SETTINGS: dict[str, Any] = {
         "include_archived": {"type": "boolean", "default": False,
                              "description": "Also sync archived records (Linear's includeArchived)."},
         **http_settings("sluice-tap-linear"),
+        "rate_limit_buffer": {**HTTP_SETTINGS["rate_limit_buffer"],
+                              "description": "Wait for Linear's reset when this many requests or complexity points "
+                                             "or fewer remain (X-RateLimit-Requests-Remaining, "
+                                             "X-RateLimit-Complexity-Remaining)."},
     },
 }
 

@@ -175,3 +175,16 @@ def test_test_flag_makes_one_cheap_query(tmp_path: Path, api: LinearApi) -> None
 def test_config_errors_exit_2(tmp_path: Path, api: LinearApi, settings: dict[str, Any]) -> None:
     result = linear(tmp_path, api, settings=settings, ok=False)
     assert result.code == 2 and not api.log
+
+
+def test_stream_maps_and_flattening_apply_to_linear_records(tmp_path: Path, api: LinearApi) -> None:
+    maps = {"issues": {"__alias__": "tickets", "__filter__": "priority == 1", "title": "md5(title)"},
+            "projects": None, "teams": None, "users": None, "cycles": None}
+    result = linear(tmp_path, api, settings={"stream_maps": maps, "flattening_enabled": True,
+                                             "flattening_max_depth": 1})
+    result.validate()
+    assert {m["stream"] for m in result.messages if m["type"] in ("SCHEMA", "RECORD")} == {"tickets"}
+    tickets = result.records("tickets")
+    assert tickets and all(t["priority"] == 1 for t in tickets)
+    assert all(len(t["title"]) == 32 and not t["title"].startswith("Issue") for t in tickets)
+    assert "team__key" in tickets[0] and "team" not in tickets[0]
