@@ -41,7 +41,7 @@ def gql() -> Iterator[GraphQLServer]:
 
 def client(server: GraphQLServer, **http: Any) -> GraphQLClient:
     settings = HttpSettings(retry=RetryPolicy(max_tries=4, base_wait=0.01, max_wait=0.05), **http)
-    session = HttpClient(settings, auth=ApiKeyAuth("Authorization", KEY), )
+    session = HttpClient(settings, auth=ApiKeyAuth("Authorization", KEY), rate_limit_headers=RATE)
     return GraphQLClient(session, server.url, stream="widgets")
 
 
