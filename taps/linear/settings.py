@@ -1,10 +1,12 @@
 """tap-linear's settings: their schema (what ``--about`` publishes and the config is validated
 against) and the one frozen object the tap reads them from.
 
-The Meltano Hub default variant's settings (``auth_token``, ``api_url``, ``start_date``, and
-``user_agent``, which it reads too) keep their names and meanings; added: ``access_token`` (OAuth),
-``page_size``, ``include_archived``, and the HTTP kit's settings (timeouts, retries, backoff,
-breaker, client-side rate limit, ``rate_limit_buffer`` on Linear's request budget).
+The settings of the variant Meltano Hub lists as the default (renesteeman: ``auth_token``,
+``api_url``, ``start_date``, and the SDK's ``stream_maps``, ``stream_map_config``,
+``flattening_*``, which every connector has) keep their names and meanings; added:
+``access_token`` (OAuth), ``page_size``, ``include_archived``, and the HTTP kit's settings
+(timeouts, retries, backoff, breaker, client-side rate limit, ``user_agent``,
+``rate_limit_buffer`` on Linear's budgets).
 """
 
 from __future__ import annotations
