@@ -19,7 +19,7 @@ from typing import Any
 from protocol import ConfigError, build_settings, setting
 from protocol.http import HTTP_SETTINGS, HttpSettings, http_settings
 
-__all__ = ["SETTINGS", "LinearSettings"]
+__all__ = ["SETTINGS", "LinearSettings", "linear_time"]
 
 SETTINGS: dict[str, Any] = {
     "type": "object",

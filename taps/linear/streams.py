@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from protocol import Bookmarks, CatalogEntry, Stream
 from taps.linear.schemas import FIELDS, SCHEMAS, selection
+from taps.linear.settings import linear_time
 
 if TYPE_CHECKING:
     from taps.linear.tap import TapLinear
@@ -49,7 +50,8 @@ class LinearStream(Stream):
 
     def get_records(self, bookmarks: Bookmarks) -> Iterator[dict[str, Any]]:
         settings = self.tap.settings
-        since = bookmarks.replication_value(self.name) or settings.start_date
+        saved = bookmarks.replication_value(self.name)
+        since = linear_time(saved) if saved else settings.start_date  # as Linear writes times
         variables: dict[str, Any] = {"includeArchived": settings.include_archived}
         if since:
             variables["filter"] = {"updatedAt": {"gt": since}}

@@ -188,3 +188,11 @@ def test_stream_maps_and_flattening_apply_to_linear_records(tmp_path: Path, api:
     assert tickets and all(t["priority"] == 1 for t in tickets)
     assert all(len(t["title"]) == 32 and not t["title"].startswith("Issue") for t in tickets)
     assert "team__key" in tickets[0] and "team" not in tickets[0]
+
+
+def test_a_bookmark_in_another_iso_form_is_sent_as_linear_writes_times(tmp_path: Path, api: LinearApi) -> None:
+    state = {"bookmarks": {"issues": {"replication_key": "updatedAt",
+                                      "replication_key_value": "2024-01-01T03:00:00+00:00"}}}
+    result = linear(tmp_path, api, state=state)
+    assert api.queries("issues")[0].variables["filter"] == {"updatedAt": {"gt": "2024-01-01T03:00:00.000Z"}}
+    assert len(result.records("issues")) == ISSUES - 121  # issue n was updated at minute 60 + n; none archived
