@@ -6,7 +6,8 @@
         ...
 
 Every failure arrives as a ``protocol`` SourceError: retryable (timeouts, resets,
-5xx, 429) after the retries are spent, fatal (401, 403, other 4xx) at once.
+5xx, 429) after the retries are spent, fatal (401, 403, other 4xx) at once. GraphQL APIs:
+:class:`GraphQLClient` (a query with variables, relay pagination, errors inside a 200 mapped).
 
 Everything not listed in ``__all__`` is private (modules ``protocol.http._x``); names are
 imported on first use (PEP 562).
@@ -37,6 +38,10 @@ if TYPE_CHECKING:  # what a type checker sees: the names declared below (``X as 
     from protocol.http._errors import parse_retry_after as parse_retry_after
     from protocol.http._errors import redact as redact
     from protocol.http._errors import status_error as status_error
+    from protocol.http._graphql import GraphQLClient as GraphQLClient
+    from protocol.http._graphql import GraphQLFatalError as GraphQLFatalError
+    from protocol.http._graphql import GraphQLPage as GraphQLPage
+    from protocol.http._graphql import GraphQLRetryableError as GraphQLRetryableError
     from protocol.http._jsonpath import find as find
     from protocol.http._jsonpath import find_first as find_first
     from protocol.http._paginators import PAGINATION_SCHEMA as PAGINATION_SCHEMA
@@ -67,6 +72,7 @@ _LAZY = lazy_table(__name__, {  # private module: its public names
     "_breaker": ["Breakers", "CLOSED", "CircuitBreaker", "HALF_OPEN", "OPEN"],
     "_errors": ["CircuitOpenError", "HttpFatalError", "HttpRetryableError", "WaitTooLong", "map_transport_exception",
                 "parse_retry_after", "redact", "status_error"],
+    "_graphql": ["GraphQLClient", "GraphQLFatalError", "GraphQLPage", "GraphQLRetryableError"],
     "_jsonpath": ["find", "find_first"],
     "_paginators": ["CursorPaginator", "LinkPaginator", "NextPage", "OffsetPaginator", "PAGINATION_SCHEMA",
                     "PageNumberPaginator", "PaginationSettings", "Paginator", "SinglePage", "paginator_from_config"],

@@ -35,6 +35,7 @@ __all__ = [
     "map_transport_exception",
     "parse_retry_after",
     "redact",
+    "reset_wait",
     "status_error",
 ]
 
@@ -138,6 +139,15 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+def reset_wait(value: float, now: float | None = None) -> float:
+    """Seconds until a rate-limit reset given as epoch milliseconds (Linear), epoch seconds or
+    seconds from now; negative when it has passed."""
+    now = time.time() if now is None else now
+    if value > 1e11:
+        return value / 1000.0 - now
+    return value - now if value > 1e9 else value
+
+
 def _rate_limit_wait(headers: Mapping[str, str]) -> float | None:
     reset = headers.get("X-RateLimit-Reset") or headers.get("RateLimit-Reset")
     if reset is None:
@@ -146,7 +156,7 @@ def _rate_limit_wait(headers: Mapping[str, str]) -> float | None:
         value = float(reset)
     except ValueError:
         return None
-    return max(0.0, value - time.time()) if value > 1e9 else max(0.0, value)
+    return max(0.0, reset_wait(value))
 
 
 def response_message(response: Response, limit: int = 300) -> str:

@@ -2,8 +2,10 @@
 
 The bucket allows ``burst`` requests at once and refills at ``requests_per_minute``. On
 top of it the limiter honours what the server says: ``Retry-After``, and
-``X-RateLimit-Remaining`` / ``X-RateLimit-Reset`` (or the IETF ``RateLimit-*`` names):
-when fewer than ``buffer`` requests remain, it waits until the reset time.
+``X-RateLimit-Remaining`` / ``X-RateLimit-Reset`` (or the IETF ``RateLimit-*`` names, or an
+API's own pair given as ``headers``, e.g. Linear's ``X-RateLimit-Requests-*``): when
+``buffer`` requests or fewer remain, it waits until the reset time (epoch seconds or
+milliseconds, or seconds from now).
 """
 
 from __future__ import annotations
@@ -11,12 +13,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from protocol._wording import plural
-from protocol.http._errors import WaitTooLong
+from protocol.http._errors import WaitTooLong, reset_wait
 
-__all__ = ["RateLimiter"]
+__all__ = ["HEADER_PAIRS", "RateLimiter"]
+
+#: (remaining, reset) header names read by default
+HEADER_PAIRS: tuple[tuple[str, str], ...] = (("X-RateLimit-Remaining", "X-RateLimit-Reset"),
+                                             ("RateLimit-Remaining", "RateLimit-Reset"))
 
 log = logging.getLogger("sluice.http")
 
@@ -31,7 +37,9 @@ class RateLimiter:
         max_wait: float = 3600.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        headers: Sequence[tuple[str, str]] = (),
     ) -> None:
+        self.header_pairs = (*headers, *HEADER_PAIRS)
         self.rate = requests_per_minute / 60.0 if requests_per_minute else None
         self.burst = max(1, int(burst))
         self.buffer = max(0, int(buffer))
@@ -79,22 +87,24 @@ class RateLimiter:
 
     def observe(self, headers: Mapping[str, str]) -> None:
         """Read the server's rate-limit headers of a response."""
-        remaining = headers.get("X-RateLimit-Remaining") or headers.get("RateLimit-Remaining")
-        if remaining is None:
+        pair = next(((rem, reset) for rem, reset in self.header_pairs if headers.get(rem)), None)
+        if pair is None:
             return
+        remaining_name, reset_name = pair
+        remaining = headers[remaining_name]
         try:
             left = int(float(remaining))
         except ValueError:
             return
         if left > self.buffer:
             return
-        reset = headers.get("X-RateLimit-Reset") or headers.get("RateLimit-Reset")
+        reset = headers.get(reset_name)
         try:
             value = float(reset) if reset is not None else None
         except ValueError:
             value = None
         if value is None:
             return
-        wait = value - time.time() if value > 1e9 else value  # epoch seconds, or seconds from now
+        wait = reset_wait(value)  # epoch seconds or milliseconds, or seconds from now
         if wait > 0:
             self.block_for(wait + 0.05, f"rate limit: {plural(left, 'request')} left")

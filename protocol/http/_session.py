@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import orjson
 
-from protocol._errors import FatalSourceError, RetryableSourceError
+from protocol._errors import FatalSourceError, RetryableSourceError, SourceError
 from protocol._jsoncodec import JSONDecodeError, loads
 from protocol._metrics import emit_metric
 from protocol.http._auth import Auth, BasicAuth, OAuth2Base
@@ -27,7 +27,10 @@ from protocol.http._ratelimit import RateLimiter
 from protocol.http._settings import HttpSettings
 from protocol.http._transport import DEFAULT_HEADERS, Response, Transport, Urllib3Transport
 
-__all__ = ["HttpClient", "Page", "redact_headers"]
+__all__ = ["Check", "HttpClient", "Page", "redact_headers"]
+
+#: looks at one response before its status is judged: the error it stands for, or None
+Check = Callable[[Response], SourceError | None]
 
 log = logging.getLogger("sluice.http")
 
@@ -94,7 +97,8 @@ class HttpClient:
     """The one pooled transport of a tap. Close it (or use ``with``) to release its connections."""
 
     def __init__(self, settings: HttpSettings | None = None, auth: Auth | None = None,
-                 headers: Mapping[str, str] | None = None, transport: Transport | None = None) -> None:
+                 headers: Mapping[str, str] | None = None, transport: Transport | None = None,
+                 rate_limit_headers: Sequence[tuple[str, str]] = ()) -> None:
         self.settings = settings or HttpSettings()
         self.auth = auth or Auth()
         self._auths: list[Auth] = []
@@ -102,7 +106,8 @@ class HttpClient:
         self.transport: Transport = transport or Urllib3Transport(POOL_SIZE, self.timeout)
         self.headers = merge_headers({"User-Agent": self.settings.user_agent, **DEFAULT_HEADERS}, headers)
         self.limiter = RateLimiter(self.settings.requests_per_minute, self.settings.burst,
-                                   buffer=self.settings.rate_limit_buffer, max_wait=self.settings.max_wait)
+                                   buffer=self.settings.rate_limit_buffer, max_wait=self.settings.max_wait,
+                                   headers=rate_limit_headers)
         self.breakers = Breakers(self.settings.breaker_failures, self.settings.breaker_cool_down)
         self.attach(self.auth)
 
@@ -134,12 +139,14 @@ class HttpClient:
                 headers: Mapping[str, str] | None = None, endpoint: str | None = None,
                 use_auth: bool = True, strategy: Auth | None = None,
                 data: Mapping[str, Any] | str | bytes | None = None, json: Any = None,
-                auth: tuple[str, str] | None = None) -> Response:
+                auth: tuple[str, str] | None = None, check: Check | None = None) -> Response:
         """Send with retries; return a 2xx (or 3xx) response or raise a SourceError.
 
         ``strategy`` replaces the client's auth for this request (:meth:`attach` it first);
         ``data`` is a form (or a raw body), ``json`` a JSON body, ``auth`` a (user, password)
-        pair sent as Basic credentials.
+        pair sent as Basic credentials. ``check(response)`` sees every answer before its status
+        is judged and may return the error it stands for (an API's errors inside a 200, say):
+        raised as any other, so a retryable one is retried.
         """
         endpoint = endpoint or urlsplit(url).path or "/"
         body, content_type = encode_body(data, json)
@@ -164,19 +171,19 @@ class HttpClient:
         def attempt() -> Response:
             nonlocal reauthorized
             try:
-                return self._send(method, url, params, headers, endpoint, strategy, body)
+                return self._send(method, url, params, headers, endpoint, strategy, body, check)
             except HttpFatalError as exc:
                 if exc.status == 401 and not reauthorized:
                     reauthorized = True
                     if strategy.refresh_after_401():
                         log.info("%s: HTTP 401, credentials refreshed; trying once more", endpoint)
-                        return self._send(method, url, params, headers, endpoint, strategy, body)
+                        return self._send(method, url, params, headers, endpoint, strategy, body, check)
                 raise
 
         return self.settings.retry.call(attempt, on_retry)
 
     def _send(self, method: str, url: str, params: Mapping[str, Any] | None, headers: Mapping[str, str] | None,
-              endpoint: str, auth: Auth, body: bytes | None) -> Response:
+              endpoint: str, auth: Auth, body: bytes | None, check: Check | None = None) -> Response:
         host = urlsplit(url).netloc.rpartition("@")[2]
         breaker = self.breakers.for_host(host)
         self.limiter.acquire()
@@ -198,6 +205,13 @@ class HttpClient:
         status = response.status
         self._metric(started, endpoint, status)
         self.limiter.observe(response.headers)
+        checked = check(response) if check is not None else None
+        if checked is not None:
+            if status >= 500:
+                breaker.failure(str(checked))
+            else:
+                breaker.success()  # the host answered
+            raise checked
         if status < 400:
             breaker.success()
             return response

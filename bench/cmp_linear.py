@@ -1,0 +1,105 @@
+"""Issue 17: tap-linear against the loopback Linear GraphQL API (``tests/integration/saas/linear_server.py``).
+
+The server runs as a subprocess (``linearbench``), holding N issues (capped at ``LINEAR_CAP``), no
+rate limit; each side counts when its ``record_count`` METRIC lines add up to N.
+
+- ``tap-linear``: our tap-linear, the ``issues`` stream alone with every field, 50 a page (Linear's
+  default ``first``). Goal: 20,000 records/s.
+- ``tap-linear-pypi``: the PyPI ``tap-linear`` 0.1.1 (singer-sdk 0.4, Python < 3.11: its own
+  python3.10 venv), whose one stream ``Issues`` asks for 8 fields, 100 a page; against ours with the
+  same 8 fields selected and ``page_size`` 100. Goal: 5x.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import linearbench
+import orjson
+from checks import metric_count_check
+from datagen import DATA_DIR, Dataset
+from model import Comparison, Goal, Program, Venv
+
+__all__ = ["LINEAR_CAP", "LINEAR_COMPARISONS"]
+
+LINEAR_CAP = 100_000
+PEER_FIELDS = {"id", "title", "url", "updatedAt", "creator", "assignee", "project", "team"}
+SERVER_CPU: dict[str, Any] = {"prepare": linearbench.mark, "note": linearbench.busy_note}
+
+PYPI_TAP_LINEAR = Venv("tap-linear", ("tap-linear==0.1.1",), pythons=("python3.10",),
+                       note="singer-sdk 0.4; requires Python < 3.11; api_url points it at the loopback server")
+
+
+def _cap(n: int) -> int:
+    return min(n, LINEAR_CAP)
+
+
+def _setup(_bin: Path, ds: Dataset) -> None:
+    linearbench.ensure(ds.records)
+
+
+def _ours(label: str, page_size: int, fields: set[str] | None) -> Program:
+    """Our tap on the ``issues`` stream alone (only ``fields``, when given): a catalog from its ``--discover``."""
+    catalog = DATA_DIR / "catalogs" / f"sluice-tap-linear-{page_size}.json"
+
+    def config(out: Path) -> Path:
+        conf = out / f"linear-{page_size}.config.json"
+        conf.write_bytes(orjson.dumps({"auth_token": linearbench.token(), "api_url": linearbench.url(),
+                                       "page_size": page_size}))
+        return conf
+
+    def setup(bin_dir: Path, ds: Dataset) -> None:
+        linearbench.ensure(ds.records)
+        catalog.parent.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run([str(bin_dir / "tap-linear"), "--config", str(config(catalog.parent)), "--discover"],
+                              capture_output=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"tap-linear --discover failed: {done.stderr.decode(errors='replace')[-300:]}")
+        discovered = orjson.loads(done.stdout)
+        streams = [s for s in discovered["streams"] if s["tap_stream_id"] == "issues"]
+        for entry in streams[0]["metadata"]:
+            crumb = entry["breadcrumb"]
+            entry["metadata"]["selected"] = not crumb or fields is None or crumb[-1] in fields
+        catalog.write_bytes(orjson.dumps({"streams": streams}))
+
+    def argv(bin_dir: Path, out: Path, _ds: Dataset) -> list[str]:
+        return [str(bin_dir / "tap-linear"), "--config", str(config(out.parent)), "--catalog", str(catalog)]
+
+    return Program(label, "tap-linear", "command", None, metric_count_check, argv=argv, setup=setup, **SERVER_CPU)
+
+
+_SDK04_COUNT = re.compile(rb"'metric': 'record_count', 'value': (\d+)")
+
+
+def _sdk04_count_check(_out: Path, stderr: Path, ds: Dataset) -> str:
+    """singer-sdk 0.4 logs its METRIC points as Python dicts (single quotes), not JSON."""
+    total = sum(int(m.group(1)) for m in _SDK04_COUNT.finditer(stderr.read_bytes()))
+    return "" if total == ds.records else f"reported {total} records in record_count METRICs, expected {ds.records}"
+
+
+def _peer_config(_out: Path, _ds: Dataset) -> dict[str, Any]:
+    return {"auth_token": linearbench.token(), "api_url": linearbench.url()}
+
+
+LINEAR_COMPARISONS: tuple[Comparison, ...] = (
+    Comparison(
+        "tap-linear",
+        ours=_ours("sluice tap-linear (issues, all fields, 50 a page)", 50, None),
+        peer=None,
+        goals=(Goal("rate", 20_000),),
+        records=_cap,
+        teardown=linearbench.stop,
+    ),
+    Comparison(
+        "tap-linear-pypi",
+        ours=_ours("sluice tap-linear (issues, the peer's 8 fields, 100 a page)", 100, PEER_FIELDS),
+        peer=Program("PyPI tap-linear 0.1.1", "tap-linear", "tap", _peer_config, _sdk04_count_check,
+                     venv=PYPI_TAP_LINEAR, setup=_setup, **SERVER_CPU),
+        goals=(Goal("peer", 5),),
+        records=_cap,
+        teardown=linearbench.stop,
+    ),
+)

@@ -1,0 +1,3 @@
+from taps.linear.tap import main
+
+main()
