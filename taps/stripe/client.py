@@ -24,6 +24,7 @@ from protocol.http import (
     parse_retry_after,
     redact,
 )
+from protocol.http._session import Check  # the signature of HttpClient._send, overridden below
 from taps.stripe.settings import StripeSettings
 
 __all__ = ["StripeClient", "stripe_error"]
@@ -73,9 +74,9 @@ class _StripeHttp(HttpClient):
     recorder: _Recording
 
     def _send(self, method: str, url: str, params: Mapping[str, Any] | None, headers: Mapping[str, str] | None,
-              endpoint: str, auth: Auth, body: bytes | None) -> Response:
+              endpoint: str, auth: Auth, body: bytes | None, check: Check | None = None) -> Response:
         try:
-            return super()._send(method, url, params, headers, endpoint, auth, body)
+            return super()._send(method, url, params, headers, endpoint, auth, body, check)
         except (HttpRetryableError, HttpFatalError) as exc:
             response = self.recorder.last
             if response is None or response.status != exc.status:
