@@ -116,11 +116,18 @@ def _message(error: Mapping[str, Any]) -> str:
     return (f"{category}: " if category else "") + text + (f" (correlationId {correlation})" if correlation else "")
 
 
+class HubSpotRefreshToken(OAuth2RefreshToken):
+    """HubSpot's refresh-token grant: the client id and secret go in the form (``/oauth/v1/token``)."""
+
+    def form(self) -> dict[str, str]:
+        return {**super().form(), "client_id": self.client_id, "client_secret": self.client_secret}
+
+
 def _auth(settings: HubSpotSettings) -> Auth:
     if settings.access_token:
         return BearerTokenAuth(settings.access_token)
     assert settings.client_id and settings.client_secret and settings.refresh_token
-    return OAuth2RefreshToken(f"{settings.api_url}/oauth/v1/token", settings.client_id, settings.client_secret,
+    return HubSpotRefreshToken(f"{settings.api_url}/oauth/v1/token", settings.client_id, settings.client_secret,
                               settings.refresh_token)
 
 

@@ -119,7 +119,8 @@ class HubSpotApi:
         self.objects: dict[str, dict[str, dict[str, Any]]] = {k: {} for k in MODIFIED}
         self.owners = [owner(n) for n in range(1, 6)]
         self.log: list[Logged] = []
-        self.faults: dict[str, list[tuple[int, dict[str, str]]]] = {}
+        self.faults: dict[str, list[tuple[int, str]]] = {}
+        self.refresh_token = "refresh-me-123"  # the OAuth app's refresh token
         self.rate_limit, self.interval_ms = rate_limit, interval_ms
         self._window: list[float] = []
         self._lock = threading.Lock()
@@ -148,8 +149,9 @@ class HubSpotApi:
         for n in ids:
             self.objects[kind][str(n)] = make_object(kind, n, minute)
 
-    def fail(self, path: str, *statuses: int, headers: dict[str, str] | None = None) -> None:
-        self.faults.setdefault(path, []).extend((s, dict(headers or {})) for s in statuses)
+    def fail(self, path: str, *statuses: int, policy: str = "TEN_SECONDLY_ROLLING") -> None:
+        """The next requests to ``path`` fail with these statuses (a 429 names the rate-limit ``policy``)."""
+        self.faults.setdefault(path, []).extend((s, policy) for s in statuses)
 
     def requests(self, path: str | None = None) -> list[Logged]:
         return [r for r in self.log if path is None or r.path == path]
@@ -158,6 +160,8 @@ class HubSpotApi:
 
     def handle(self, method: str, path: str, query: dict[str, str], auth: str | None,
                body: Any) -> tuple[int, dict[str, str], Any]:
+        if path == "/oauth/v1/token" and method == "POST":
+            return self._token(body)
         if auth != f"Bearer {TOKEN}":
             return error(401, "INVALID_AUTHENTICATION", "Authentication credentials not found. This API supports "
                          "OAuth 2.0 authentication.")
@@ -167,12 +171,12 @@ class HubSpotApi:
         with self._lock:
             fault = self.faults.get(path)
             if fault:
-                status, headers = fault.pop(0)
+                status, policy = fault.pop(0)
                 if status == 429:
-                    code, _, payload = error(429, "RATE_LIMITS", "You have reached your ten_secondly_rolling limit.",
-                                             policyName="TEN_SECONDLY_ROLLING")
-                    return code, {"X-HubSpot-RateLimit-Interval-Milliseconds": "10", **headers}, payload
-                return error(status, "INTERNAL_ERROR", "internal error", **headers)
+                    code, _, payload = error(429, "RATE_LIMITS", f"You have reached your {policy.lower()} limit.",
+                                             policyName=policy)
+                    return code, {"X-HubSpot-RateLimit-Interval-Milliseconds": "10"}, payload
+                return error(status, "INTERNAL_ERROR", "internal error")
         parts = path.strip("/").split("/")
         if parts[:3] == ["crm", "v3", "properties"] and len(parts) == 4 and parts[3] in PROPERTIES:
             return 200, {}, {"results": PROPERTIES[parts[3]]}
@@ -186,6 +190,15 @@ class HubSpotApi:
                 wanted = [p for p in query.get("properties", "").split(",") if p]
                 return self._page([_only(o, wanted) for o in self.objects[kind].values()], query)
         return error(404, "OBJECT_NOT_FOUND", f"resource not found: {path}")
+
+    def _token(self, form: Any) -> tuple[int, dict[str, str], Any]:
+        """``POST /oauth/v1/token``: a refresh token exchanged for an access token (HubSpot's refresh
+        tokens do not rotate: the same one comes back)."""
+        if not isinstance(form, dict) or form.get("grant_type") != "refresh_token" \
+                or form.get("refresh_token") != self.refresh_token or form.get("client_secret") != "app-secret":
+            return 400, {}, {"status": "BAD_REFRESH_TOKEN", "message": "missing or unknown refresh token"}
+        return 200, {}, {"access_token": TOKEN, "refresh_token": self.refresh_token, "expires_in": 1800,
+                         "token_type": "bearer"}
 
     def _limited(self) -> tuple[int, dict[str, str], Any] | None:
         if self.rate_limit is None:
@@ -273,7 +286,10 @@ def _handler(api: HubSpotApi) -> Callable[..., BaseHTTPRequestHandler]:
             raw = self.rfile.read(length) if length else b""
             split = urlsplit(self.path)
             query = {k: v[-1] for k, v in parse_qs(split.query).items()}
-            body = orjson.loads(raw) if raw else None
+            form = self.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded")
+            body: Any = orjson.loads(raw) if raw and not form else None
+            if form:
+                body = {k: v[-1] for k, v in parse_qs(raw.decode()).items()}
             entry = Logged(method, split.path, query, body, self.headers.get("Authorization"), 0)
             with api._lock:
                 api.log.append(entry)
