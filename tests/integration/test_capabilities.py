@@ -24,6 +24,7 @@ KIT = "tests/unit/test_cli_contract.py"
 CSV = "tests/integration/test_tap_csv.py"
 REST = "tests/integration/http/test_tap_rest.py"
 GITHUB = "tests/integration/http/test_tap_github.py"
+HUBSPOT = "tests/integration/saas/test_tap_hubspot.py"
 PG_TAP = "tests/integration/postgres_tap"
 SQL = "tests/integration/sql"
 EXACTLY_ONCE = "tests/faults/test_exactly_once.py::test_target_killed_after_commits"  # every target
@@ -59,6 +60,12 @@ EVIDENCE: dict[str, dict[str, str]] = {
         "state": f"{GITHUB}::test_incremental_run_fetches_only_what_changed",
         "test": f"{GITHUB}::test_test_flag_checks_the_token",
     }, f"{MAPS}::test_tap_github_applies_maps_and_flattens_nested_objects"),
+    "tap-hubspot": _tap({
+        "catalog": f"{HUBSPOT}::test_start_and_end_date_bound_the_search",
+        "discover": f"{HUBSPOT}::test_start_and_end_date_bound_the_search",
+        "state": f"{HUBSPOT}::test_incremental_run_fetches_only_what_changed",
+        "test": f"{HUBSPOT}::test_test_flag_checks_the_token_with_one_call",
+    }, f"{HUBSPOT}::test_tap_hubspot_applies_maps_and_flattens_nested_objects"),
     "tap-postgres": _tap({
         "catalog": f"{PG_TAP}/test_read.py::test_incremental_reads_at_or_after_the_bookmark_in_key_order",
         "properties": f"{PG_TAP}/test_maps.py::test_properties_is_the_legacy_name_of_catalog",
