@@ -123,6 +123,7 @@ class HubSpotApi:
         self.refresh_token = "refresh-me-123"  # the OAuth app's refresh token
         self.rate_limit, self.interval_ms = rate_limit, interval_ms
         self._window: list[float] = []
+        self._searches: dict[bytes, list[dict[str, Any]]] = {}
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
@@ -142,10 +143,12 @@ class HubSpotApi:
 
     def add(self, kind: str, count: int, per_minute: int = 1) -> None:
         """``count`` objects, ids 1..count, ``per_minute`` of them modified in each minute."""
+        self._searches.clear()
         for n in range(1, count + 1):
             self.objects[kind][str(n)] = make_object(kind, n, n // per_minute)
 
     def touch(self, kind: str, ids: list[int], minute: int) -> None:
+        self._searches.clear()
         for n in ids:
             self.objects[kind][str(n)] = make_object(kind, n, minute)
 
@@ -188,7 +191,7 @@ class HubSpotApi:
                 return self._search(kind, body)
             if len(parts) == 4:
                 wanted = [p for p in query.get("properties", "").split(",") if p]
-                return self._page([_only(o, wanted) for o in self.objects[kind].values()], query)
+                return self._page(list(self.objects[kind].values()), query, wanted)
         return error(404, "OBJECT_NOT_FOUND", f"resource not found: {path}")
 
     def _token(self, form: Any) -> tuple[int, dict[str, str], Any]:
@@ -225,10 +228,11 @@ class HubSpotApi:
         with self._lock:
             return self._rate_headers(max(0, self.rate_limit - len(self._window)))
 
-    def _page(self, rows: list[dict[str, Any]], query: dict[str, str]) -> tuple[int, dict[str, str], Any]:
+    def _page(self, rows: list[dict[str, Any]], query: dict[str, str],
+              wanted: list[str] | None = None) -> tuple[int, dict[str, str], Any]:
         limit = min(int(query.get("limit", "10")), 100)
         start = int(query.get("after", "0"))
-        body: dict[str, Any] = {"results": rows[start:start + limit]}
+        body: dict[str, Any] = {"results": [_only(r, wanted or []) for r in rows[start:start + limit]]}
         if start + limit < len(rows):
             body["paging"] = {"next": {"after": str(start + limit), "link": f"?after={start + limit}"}}
         return 200, {}, body
@@ -238,15 +242,19 @@ class HubSpotApi:
         start = int(request.get("after", 0) or 0)
         if start + limit > SEARCH_WINDOW:
             return error(400, "VALIDATION_ERROR", f"after + limit must be <= {SEARCH_WINDOW}")
-        rows = list(self.objects[kind].values())
-        for group in request.get("filterGroups", [])[:1]:
-            for f in group.get("filters", []):
-                rows = [r for r in rows if _match(r, f)]
-        sort = (request.get("sorts") or [{}])[0]
-        if sort.get("propertyName"):
-            name = sort["propertyName"]
-            rows.sort(key=lambda r: (r["properties"].get(name) or "", int(r["id"])),
-                      reverse=sort.get("direction") == "DESCENDING")
+        key = orjson.dumps([kind, request.get("filterGroups"), request.get("sorts")])
+        rows = self._searches.get(key)
+        if rows is None:  # the matches of one query, kept until the data changes (pages of it come next)
+            rows = list(self.objects[kind].values())
+            for group in request.get("filterGroups", [])[:1]:
+                for f in group.get("filters", []):
+                    rows = [r for r in rows if _match(r, f)]
+            sort = (request.get("sorts") or [{}])[0]
+            if sort.get("propertyName"):
+                name = sort["propertyName"]
+                rows.sort(key=lambda r: (r["properties"].get(name) or "", int(r["id"])),
+                          reverse=sort.get("direction") == "DESCENDING")
+            self._searches[key] = rows
         wanted = request.get("properties") or []
         page = [_only(r, wanted) for r in rows[start:start + limit]]
         body: dict[str, Any] = {"total": len(rows), "results": page}
