@@ -41,12 +41,6 @@ class TapHubSpot(Tap):
             self.client.close()
         return "token accepted; contacts are readable"
 
-    def discover(self) -> Catalog:
-        try:
-            return super().discover()
-        finally:
-            self.client.close()
-
     def sync(self, catalog: Catalog, bookmarks: Bookmarks, writer: MessageWriter) -> None:
         try:
             super().sync(catalog, bookmarks, writer)

@@ -153,7 +153,8 @@ class HubSpotApi:
             self.objects[kind][str(n)] = make_object(kind, n, minute)
 
     def fail(self, path: str, *statuses: int, policy: str = "TEN_SECONDLY_ROLLING") -> None:
-        """The next requests to ``path`` fail with these statuses (a 429 names the rate-limit ``policy``)."""
+        """The next requests to ``path`` fail with these statuses (a 429 names the rate-limit ``policy``;
+        0 lets one request through)."""
         self.faults.setdefault(path, []).extend((s, policy) for s in statuses)
 
     def requests(self, path: str | None = None) -> list[Logged]:
@@ -179,7 +180,8 @@ class HubSpotApi:
                     code, _, payload = error(429, "RATE_LIMITS", f"You have reached your {policy.lower()} limit.",
                                              policyName=policy)
                     return code, {"X-HubSpot-RateLimit-Interval-Milliseconds": "10"}, payload
-                return error(status, "INTERNAL_ERROR", "internal error")
+                if status:
+                    return error(status, "INTERNAL_ERROR", "internal error")
         parts = path.strip("/").split("/")
         if parts[:3] == ["crm", "v3", "properties"] and len(parts) == 4 and parts[3] in PROPERTIES:
             return 200, {}, {"results": PROPERTIES[parts[3]]}

@@ -223,3 +223,23 @@ def test_tap_hubspot_applies_maps_and_flattens_nested_objects(tmp_path: Path, ap
     assert first["email"] == "PERSON1@EXAMPLE.COM" and first["properties__firstname"] == "First1"
     assert second["id"] == "3"
     assert {"stream-maps", "schema-flattening"} <= about("tap-hubspot")
+
+
+def test_a_run_stopped_in_the_second_window_resumes_from_its_last_state(tmp_path: Path) -> None:
+    with HubSpotApi() as api:
+        api.add("contacts", 10_250, per_minute=3)
+        catalog = select(json.loads(hubspot(tmp_path, api, "--discover").stdout), "contacts")
+        api.fail(SEARCH, *([0] * 101), 400)  # the second page of the second window: a fatal answer
+        start = {"start_date": "2024-01-01T00:00:00Z"}
+        first = hubspot(tmp_path, api, catalog=catalog, settings=start, ok=False)
+        assert first.code == 1 and "HTTP 400" in first.errors[0]
+        states = [i for i, m in enumerate(first.messages) if m["type"] == "STATE"]
+        kept = [m["record"] for m in first.messages[:states[-1]] if m["type"] == "RECORD"]
+        assert len(kept) == 10_000  # the STATE after 10,000 records
+        state = first.messages[states[-1]]["value"]
+        # the bookmark moves after a whole page: the STATE in the middle of page 100 holds page 99's last date
+        assert state["bookmarks"]["contacts"]["replication_key_value"] == iso(3300)
+        second = hubspot(tmp_path, api, catalog=catalog, settings=start, state=state)
+        again = [int(r["id"]) for r in second.records("contacts")]
+        assert sorted({int(r["id"]) for r in kept} | set(again)) == list(range(1, 10_251)), "a record was lost"
+        assert again == list(range(9_900, 10_251))  # from the bookmark's date (GTE), once each
