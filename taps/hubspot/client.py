@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -152,18 +153,37 @@ class HubSpotClient:
             raise FatalSourceError(f"/crm/v3/properties/{object_type}: expected 'results', a list")
         return results
 
-    def pages(self, path: str, params: Mapping[str, Any], endpoint: str) -> Iterator[list[dict[str, Any]]]:
-        """Every page of a GET listing, following ``paging.next.after``."""
+    def pages(self, path: str, params: Mapping[str, Any], endpoint: str, *,
+              prefetch: bool = True) -> Iterator[list[dict[str, Any]]]:
+        """Every page of a GET listing, following ``paging.next.after``. With ``prefetch`` the next
+        page is requested (on one worker thread) while the caller works through this one."""
+        url = f"{self.api_url}{path}"
         query: dict[str, Any] = {"limit": self.limit, **params}
         seen: set[str] = set()
-        while True:
-            _, body = self.http.get_json(f"{self.api_url}{path}", params=query, endpoint=endpoint)
-            yield _results(body, endpoint)
-            after = _after(body)
-            if after is None or after in seen:
-                return
-            seen.add(after)
-            query["after"] = after
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hubspot-page") as pool:
+            body = self._get(url, query, endpoint)
+            while True:
+                rows = _results(body, endpoint)
+                after = _after(body)
+                if after is None or after in seen:
+                    yield rows
+                    return
+                seen.add(after)
+                query = {**query, "after": after}
+                if not prefetch:
+                    yield rows
+                    body = self._get(url, query, endpoint)
+                    continue
+                ahead = pool.submit(self._get, url, query, endpoint)
+                try:
+                    yield rows
+                except GeneratorExit:
+                    ahead.cancel()
+                    raise
+                body = ahead.result()
+
+    def _get(self, url: str, query: Mapping[str, Any], endpoint: str) -> Any:
+        return self.http.get_json(url, params=query, endpoint=endpoint)[1]
 
     def search(self, object_type: str, request: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
         """One page of ``POST /crm/v3/objects/{objectType}/search``: its results and next ``after``."""

@@ -243,3 +243,13 @@ def test_a_run_stopped_in_the_second_window_resumes_from_its_last_state(tmp_path
         again = [int(r["id"]) for r in second.records("contacts")]
         assert sorted({int(r["id"]) for r in kept} | set(again)) == list(range(1, 10_251)), "a record was lost"
         assert again == list(range(9_900, 10_251))  # from the bookmark's date (GTE), once each
+
+
+def test_a_page_read_ahead_that_fails_stops_the_run_with_one_line(tmp_path: Path, api: HubSpotApi) -> None:
+    api.fail(CONTACTS, 0, 0, 403)  # the third page, requested while the second one is written
+    catalog = select(json.loads(hubspot(tmp_path, api, "--discover").stdout), "contacts")
+    result = hubspot(tmp_path, api, catalog=catalog, ok=False)
+    assert result.code == 1 and len(result.errors) == 1, result.stderr
+    assert "/crm/v3/objects/{objectType}: HTTP 403 INTERNAL_ERROR: internal error" in result.errors[0]
+    assert [r.status for r in api.requests(CONTACTS)] == [200, 200, 403]
+    assert all("contacts" not in m["value"].get("bookmarks", {}) for m in result.messages if m["type"] == "STATE")
