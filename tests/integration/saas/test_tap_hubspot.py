@@ -135,6 +135,9 @@ def test_start_and_end_date_bound_the_search(tmp_path: Path, api: HubSpotApi) ->
     assert [r["id"] for r in result.records("contacts")] == ["240", "241", "242", "243", "244"]
     filters = api.requests(SEARCH)[0].body["filterGroups"][0]["filters"]
     assert [(f["operator"], f["value"]) for f in filters] == [("GTE", millis(240)), ("LTE", millis(244))]
+    listed = hubspot(tmp_path, api, catalog=catalog, settings={"end_date": iso(3)})  # no start: the listing
+    assert [r["id"] for r in listed.records("contacts")] == ["1", "2", "3"]
+    assert listed.state["bookmarks"]["contacts"]["replication_key_value"] == iso(3)
 
 
 def test_rate_limits_and_server_errors_are_retried_once_each(tmp_path: Path, api: HubSpotApi) -> None:
