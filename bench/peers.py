@@ -24,6 +24,7 @@ from cmp_gitlab import GITLAB_COMPARISONS
 from cmp_http import HTTP_COMPARISONS
 from cmp_jira import JIRA_COMPARISONS
 from cmp_linear import LINEAR_COMPARISONS
+from cmp_hubspot import HUBSPOT_COMPARISONS
 from cmp_maps import MAPS_COMPARISONS
 from cmp_maps_connectors import CONNECTOR_MAPS_COMPARISONS
 from cmp_parquet import PARQUET_COMPARISONS
@@ -99,6 +100,7 @@ COMPARISONS: tuple[Comparison, ...] = (
     *PARQUET_COMPARISONS,  # issue 16: target-parquet against pyarrow by itself
     *GITLAB_COMPARISONS,   # issue 17: tap-gitlab against a GitLab-shaped loopback API
     *LINEAR_COMPARISONS,   # issue 17: tap-linear against a loopback Linear GraphQL API
+    *HUBSPOT_COMPARISONS,  # issue 17: tap-hubspot against a loopback HubSpot CRM v3 API
 )
 
 

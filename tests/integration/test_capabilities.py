@@ -28,6 +28,7 @@ SLACK = "tests/integration/saas/test_tap_slack.py"
 JIRA = "tests/integration/saas/test_tap_jira.py"
 GITLAB = "tests/integration/saas/test_tap_gitlab.py"
 LINEAR = "tests/integration/saas/test_tap_linear.py"
+HUBSPOT = "tests/integration/saas/test_tap_hubspot.py"
 PG_TAP = "tests/integration/postgres_tap"
 SQL = "tests/integration/sql"
 EXACTLY_ONCE = "tests/faults/test_exactly_once.py::test_target_killed_after_commits"  # every target
@@ -87,6 +88,12 @@ EVIDENCE: dict[str, dict[str, str]] = {
         "state": f"{LINEAR}::test_incremental_run_fetches_only_what_changed",
         "test": f"{LINEAR}::test_test_flag_makes_one_cheap_query",
     }, f"{LINEAR}::test_stream_maps_and_flattening_apply_to_linear_records"),
+    "tap-hubspot": _tap({
+        "catalog": f"{HUBSPOT}::test_start_and_end_date_bound_the_search",
+        "discover": f"{HUBSPOT}::test_start_and_end_date_bound_the_search",
+        "state": f"{HUBSPOT}::test_incremental_run_fetches_only_what_changed",
+        "test": f"{HUBSPOT}::test_test_flag_checks_the_token_with_one_call",
+    }, f"{HUBSPOT}::test_tap_hubspot_applies_maps_and_flattens_nested_objects"),
     "tap-postgres": _tap({
         "catalog": f"{PG_TAP}/test_read.py::test_incremental_reads_at_or_after_the_bookmark_in_key_order",
         "properties": f"{PG_TAP}/test_maps.py::test_properties_is_the_legacy_name_of_catalog",

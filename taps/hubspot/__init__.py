@@ -1,0 +1,1 @@
+"""tap-hubspot: contacts, companies, deals and owners from the HubSpot CRM v3 API."""

@@ -1,0 +1,3 @@
+from taps.hubspot.tap import main
+
+main()
