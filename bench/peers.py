@@ -22,9 +22,9 @@ import orjson
 from checks import lines_check, metric_count_check
 from cmp_gitlab import GITLAB_COMPARISONS
 from cmp_http import HTTP_COMPARISONS
+from cmp_hubspot import HUBSPOT_COMPARISONS
 from cmp_jira import JIRA_COMPARISONS
 from cmp_linear import LINEAR_COMPARISONS
-from cmp_hubspot import HUBSPOT_COMPARISONS
 from cmp_maps import MAPS_COMPARISONS
 from cmp_maps_connectors import CONNECTOR_MAPS_COMPARISONS
 from cmp_parquet import PARQUET_COMPARISONS

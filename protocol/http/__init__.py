@@ -56,6 +56,7 @@ if TYPE_CHECKING:  # what a type checker sees: the names declared below (``X as 
     from protocol.http._paginators import paginator_from_config as paginator_from_config
     from protocol.http._ratelimit import RateLimiter as RateLimiter
     from protocol.http._retry import RetryPolicy as RetryPolicy
+    from protocol.http._session import Check as Check
     from protocol.http._session import HttpClient as HttpClient
     from protocol.http._session import Page as Page
     from protocol.http._session import redact_headers as redact_headers
@@ -78,7 +79,7 @@ _LAZY = lazy_table(__name__, {  # private module: its public names
                     "PageNumberPaginator", "PaginationSettings", "Paginator", "SinglePage", "paginator_from_config"],
     "_ratelimit": ["RateLimiter"],
     "_retry": ["RetryPolicy"],
-    "_session": ["HttpClient", "Page", "redact_headers"],
+    "_session": ["Check", "HttpClient", "Page", "redact_headers"],
     "_settings": ["HTTP_SETTINGS", "HttpSettings", "http_settings"],
     "_transport": ["Response", "Transport", "Urllib3Transport"],
 })

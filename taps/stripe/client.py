@@ -15,6 +15,7 @@ from protocol import FatalSourceError
 from protocol.http import (
     Auth,
     BearerTokenAuth,
+    Check,
     HttpClient,
     HttpFatalError,
     HttpRetryableError,
@@ -24,7 +25,6 @@ from protocol.http import (
     parse_retry_after,
     redact,
 )
-from protocol.http._session import Check  # the signature of HttpClient._send, overridden below
 from taps.stripe.settings import StripeSettings
 
 __all__ = ["StripeClient", "stripe_error"]

@@ -148,7 +148,7 @@ def test_search_lists_matches_default_variant_first(tmp_path: Path) -> None:
     assert all(len(row) == 4 and row[3] for row in rows)
     by_keyword = sluice(["search", "CRM"], tmp_path).stdout  # keywords and descriptions, any case
     assert {line.split("\t")[0] for line in by_keyword.splitlines()} == {"tap-pipedrive", "tap-closeio",
-                                                                         "tap-intercom"}
+                                                                         "tap-intercom", "tap-hubspot"}
     everything = sluice(["search"], tmp_path).stdout.splitlines()
     assert len(everything) == len(load_registry([BUILTIN]).entries())
     none = sluice(["search", "mainframe"], tmp_path)
