@@ -46,7 +46,7 @@ class SourceRun:
     def __init__(self, settings: AirbyteSettings, command: str, files: dict[str, bytes]) -> None:
         self.settings = settings
         self.command = command
-        self.name = os.path.basename(settings.executable)
+        self.name = settings.source_name
         self._files = files
         self._dir: tempfile.TemporaryDirectory[str] | None = None
         self._proc: subprocess.Popen[bytes] | None = None

@@ -75,6 +75,11 @@ class AirbyteSettings:
     def command(self) -> list[str]:
         return [self.executable, *self.executable_args]
 
+    @property
+    def source_name(self) -> str:
+        """The source's name in messages: its program's, or its script's when it runs under an interpreter."""
+        return os.path.basename(self.command[-1] if self.executable_args else self.executable)
+
 
 def resolve_executable(name: str, env: Mapping[str, str]) -> str:
     """The absolute path of the source program (a name is looked up on PATH)."""

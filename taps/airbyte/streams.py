@@ -95,9 +95,10 @@ class AirbyteStream(Stream):
         extra: dict[str, Any] = {"replication-method": self.replication_method, AIRBYTE_STREAM: self.airbyte}
         if self.replication_key:
             extra["replication-key"] = self.replication_key
+        # the method and key are in the metadata only, where a catalog edits them (the top-level
+        # fields would win over the metadata)
         return CatalogEntry(tap_stream_id=self.name, stream=self.name, schema=self.schema,
-                            metadata=self._metadata(self.forced_method, extra), key_properties=list(self.primary_keys),
-                            replication_key=self.replication_key, replication_method=self.replication_method)
+                            metadata=self._metadata(self.forced_method, extra), key_properties=list(self.primary_keys))
 
 
 @dataclass(frozen=True)

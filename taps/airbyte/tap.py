@@ -9,7 +9,6 @@ both ways (:mod:`taps.airbyte.streams`, :mod:`taps.airbyte.sync`, :mod:`taps.air
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from typing import Any, ClassVar
 
@@ -61,7 +60,7 @@ class TapAirbyte(Tap):
 
     def test_connection(self) -> str:
         status = ask(self.settings, "check", "CONNECTION_STATUS", self._config_file()).connectionStatus
-        name = os.path.basename(self.settings.command[-1])
+        name = self.settings.source_name
         if status is None or status.status != "SUCCEEDED":
             said = " ".join((status.message or "no message").split()) if status is not None else "no status"
             raise FatalSourceError(f"the Airbyte source {name} check FAILED: {said}")
