@@ -11,6 +11,8 @@ latest of each, as the exact JSON text the source wrote, in its Singer state::
 Strings pass unchanged through any JSON store (the runner's, Meltano's), so the next run hands
 the source back, byte for byte, what it emitted: a JSON array of those state messages (or, for
 a source that only ever wrote a LEGACY state, that state's ``data``, as such sources read it).
+A stream read by full refresh starts over at every run, as Airbyte's platform runs it: its
+STREAM state is kept but not handed back.
 Other keys of the state value are left as they are.
 """
 
@@ -89,9 +91,12 @@ class AirbyteState:
         """The Singer state value (a copy)."""
         return copy.deepcopy(self._value)
 
-    def state_file(self) -> bytes | None:
-        """What ``read --state`` is given; None when the source has checkpointed nothing yet."""
-        texts = [*self._streams.values(), *(t for t in (self._global,) if t is not None)]
+    def state_file(self, restart: frozenset[str] = frozenset()) -> bytes | None:
+        """What ``read --state`` is given; None when the source has checkpointed nothing yet.
+        The STREAM states of the streams in ``restart`` (read by full refresh) are left out."""
+        texts = [text for name, text in self._streams.items() if name not in restart]
+        if self._global is not None:
+            texts.append(self._global)
         if not texts and self._legacy is not None:
             data = decode_state(self._legacy.encode()).data
             return bytes(data) if data else None

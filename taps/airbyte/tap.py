@@ -91,7 +91,7 @@ class TapAirbyte(Tap):
             return
         files = {**self._config_file(),
                  "catalog": orjson.dumps({"streams": [plan.configured for plan in plans.values()]})}
-        given = state.state_file()
+        given = state.state_file(frozenset(name for name, plan in plans.items() if not plan.incremental))
         if given is not None:
             files["state"] = given
         with SourceRun(self.settings, "read", files) as run:
