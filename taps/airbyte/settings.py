@@ -93,22 +93,22 @@ def resolve_executable(name: str, env: Mapping[str, str]) -> str:
     return os.path.abspath(found)
 
 
-def with_source_spec(schema: Mapping[str, Any], spec: Mapping[str, Any] | None, note: str) -> dict[str, Any]:
+def with_source_spec(schema: Mapping[str, Any], source_spec: Mapping[str, Any] | None, note: str) -> dict[str, Any]:
     """The settings schema with ``airbyte_config`` described by the source's connection
-    specification (``spec``), or, without it, by ``note`` saying why it is not there."""
+    specification (``source_spec``), or, without it, by ``note`` saying why it is not there."""
     out = copy.deepcopy(dict(schema))
     prop = out["properties"]["airbyte_config"]
-    if spec is None:
+    if source_spec is None:
         prop["description"] = f"{prop['description']} ({note})"
         return out
-    connection = spec.get("connectionSpecification") or {}
+    connection = source_spec.get("connectionSpecification") or {}
     for key in ("properties", "required", "additionalProperties"):
         if key in connection:
             prop[key] = copy.deepcopy(connection[key])
     title = connection.get("title")
     prop["description"] = f"The config of {title or 'the source'}: {note}." if note else prop["description"]
-    if spec.get("documentationUrl"):
-        prop["description"] += f" Documentation: {spec['documentationUrl']}"
+    if source_spec.get("documentationUrl"):
+        prop["description"] += f" Documentation: {source_spec['documentationUrl']}"
     _mark_secrets(prop)
     return out
 
