@@ -4,10 +4,16 @@ state kept byte for byte, logs, TRACE errors and a source dying mid-stream."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from protocol import ExitCode
+from tests.conftest import exe
 from tests.integration.airbyte.conftest import fixture_config, messages, records, states, tap
 
 
@@ -177,3 +183,28 @@ def test_a_source_dying_mid_stream_fails_with_one_line_and_no_state_after_its_la
         out = messages(done.stdout)
         assert out[-1]["type"] == "STATE" and len(states(out)) == 1, death
         assert [r["id"] for r in records(out, "orders")] == [1, 2, 3, 4, 5]
+
+
+def test_sigterm_stops_the_source_too_and_nothing_follows_its_last_state(tmp_path: Path) -> None:
+    (tmp_path / "rec").mkdir()
+    config = fixture_config("slow.py", records=3, record_dir=str(tmp_path / "rec"))
+    (tmp_path / "tap.json").write_text(json.dumps(config))
+    proc = subprocess.Popen([exe("tap-airbyte"), "--config", str(tmp_path / "tap.json")], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        lines = []
+        while not lines or json.loads(lines[-1])["type"] != "STATE":
+            line = proc.stdout.readline()
+            assert line, "tap-airbyte ended before the source's STATE"
+            lines.append(line)
+        proc.send_signal(signal.SIGTERM)
+        rest, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == ExitCode.TERMINATED, err.decode()
+    assert rest == b""
+    assert [m["record"]["id"] for m in messages(b"".join(lines)) if m["type"] == "RECORD"] == [1, 2, 3]
+    pid = int((tmp_path / "rec" / "pid").read_text())
+    with pytest.raises(ProcessLookupError):  # the source was stopped (and reaped) before tap-airbyte exited
+        os.kill(pid, 0)
