@@ -2,7 +2,8 @@
 
 The config, catalog and state files it is given live in a private temporary directory, removed
 when the run ends. Its stdout is read line by line and decoded (:mod:`taps.airbyte.messages`); a
-line that is not an Airbyte message is logged, as Airbyte's platform does. Its stderr is ours.
+line that is not an Airbyte message is logged, as Airbyte's platform does, but a RECORD or STATE
+line that cannot be read is an error naming its line (skipping it would lose data). Its stderr is ours.
 A run left early (an error, SIGTERM) stops the source: SIGTERM, then SIGKILL after
 ``stop_timeout``.
 """
@@ -19,7 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-from protocol import ConfigError, FatalSourceError
+from protocol import ConfigError, FatalSourceError, ProtocolError
 from taps.airbyte.messages import AirbyteMessage, DecodeError, decode_line
 from taps.airbyte.settings import AirbyteSettings
 
@@ -27,6 +28,17 @@ __all__ = ["SourceRun", "describe_exit"]
 
 log = logging.getLogger("sluice.airbyte")
 _NOT_A_MESSAGE_SHOWN = 300  # characters of a stray stdout line that reach the log
+
+
+def _data_kind(line: bytes) -> str | None:
+    """RECORD or STATE when a line that did not decode looks like one (a log line never does)."""
+    head = line[:64]
+    if not head.lstrip().startswith(b"{"):
+        return None
+    for kind in ("RECORD", "STATE"):
+        if b'"type":"%s"' % kind.encode() in head.replace(b" ", b""):
+            return kind
+    return None
 
 
 def describe_exit(code: int) -> str:
@@ -89,8 +101,12 @@ class SourceRun:
             n += 1
             try:
                 message = decode_line(line)
-            except DecodeError:
+            except DecodeError as exc:
                 self.line_number = n
+                kind = _data_kind(line)
+                if kind is not None:  # not to be skipped: it would be lost
+                    raise ProtocolError(f"a {kind} message of the Airbyte source {self.name} that cannot be read: "
+                                        f"{exc}", line=n) from exc
                 if line.strip():
                     text = line.decode(errors="replace").strip()
                     log.info("%s: %s", self.name, text[:_NOT_A_MESSAGE_SHOWN])

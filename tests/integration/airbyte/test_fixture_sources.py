@@ -184,6 +184,12 @@ def test_a_source_dying_mid_stream_fails_with_one_line_and_no_state_after_its_la
         assert out[-1]["type"] == "STATE" and len(states(out)) == 1, death
         assert [r["id"] for r in records(out, "orders")] == [1, 2, 3, 4, 5]
 
+    cut = tap(tmp_path, fixture_config("dies.py", records=5, death="cut"))
+    assert cut.returncode == ExitCode.FAILED
+    last = cut.stderr.decode().strip().splitlines()[-1]
+    assert "line 10: a RECORD message of the Airbyte source dies.py that cannot be read" in last, last
+    assert messages(cut.stdout)[-1]["type"] == "STATE" and len(states(messages(cut.stdout))) == 1
+
 
 def test_sigterm_stops_the_source_too_and_nothing_follows_its_last_state(tmp_path: Path) -> None:
     (tmp_path / "rec").mkdir()

@@ -1,5 +1,6 @@
 """A source that dies mid-stream: records, a STATE, more records, then SIGKILL on itself (or, with
-``"death": "exit"``, exit code 3), without a word."""
+``"death": "exit"``, exit code 3), without a word; with ``"death": "cut"`` a RECORD line cut short
+and exit code 0."""
 
 from __future__ import annotations
 
@@ -20,6 +21,10 @@ def read(config: dict[str, Any], catalog: dict[str, Any], state: Any) -> None:
         record("orders", {"id": i, "updated": i, "note": "not covered by a state"})
     if config.get("death") == "exit":
         sys.exit(3)
+    if config.get("death") == "cut":  # a RECORD cut short, then a clean exit
+        sys.stdout.write('{"type": "RECORD", "record": {"stream": "orders", "data": {"id": 9\n')
+        sys.stdout.flush()
+        sys.exit(0)
     os.kill(os.getpid(), signal.SIGKILL)
 
 
