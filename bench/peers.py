@@ -20,6 +20,7 @@ from pathlib import Path
 
 import orjson
 from checks import lines_check, metric_count_check
+from cmp_airbyte import AIRBYTE_COMPARISONS
 from cmp_gitlab import GITLAB_COMPARISONS
 from cmp_http import HTTP_COMPARISONS
 from cmp_hubspot import HUBSPOT_COMPARISONS
@@ -101,6 +102,7 @@ COMPARISONS: tuple[Comparison, ...] = (
     *GITLAB_COMPARISONS,   # issue 17: tap-gitlab against a GitLab-shaped loopback API
     *LINEAR_COMPARISONS,   # issue 17: tap-linear against a loopback Linear GraphQL API
     *HUBSPOT_COMPARISONS,  # issue 17: tap-hubspot against a loopback HubSpot CRM v3 API
+    *AIRBYTE_COMPARISONS,  # issue 16: tap-airbyte against the Airbyte source by itself
 )
 
 

@@ -1,0 +1,1 @@
+"""tap-airbyte: any Airbyte source program as a Singer tap."""

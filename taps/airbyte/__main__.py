@@ -1,0 +1,3 @@
+from taps.airbyte.tap import main
+
+main()

@@ -1,0 +1,147 @@
+"""The Airbyte source behind a pipe: one run of one of its commands (spec, check, discover, read).
+
+The config, catalog and state files it is given live in a private temporary directory, removed
+when the run ends. Its stdout is read line by line and decoded (:mod:`taps.airbyte.messages`); a
+line that is not an Airbyte message is logged, as Airbyte's platform does, but a RECORD or STATE
+line that cannot be read is an error naming its line (skipping it would lose data). Its stderr is ours.
+A run left early (an error, SIGTERM) stops the source: SIGTERM, then SIGKILL after
+``stop_timeout``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+from protocol import ConfigError, FatalSourceError, ProtocolError
+from taps.airbyte.messages import AirbyteMessage, DecodeError, decode_line
+from taps.airbyte.settings import AirbyteSettings
+
+__all__ = ["SourceRun", "describe_exit"]
+
+log = logging.getLogger("sluice.airbyte")
+_NOT_A_MESSAGE_SHOWN = 300  # characters of a stray stdout line that reach the log
+
+
+def _data_kind(line: bytes) -> str | None:
+    """RECORD or STATE when a line that did not decode looks like one (a log line never does)."""
+    head = line[:64]
+    if not head.lstrip().startswith(b"{"):
+        return None
+    for kind in ("RECORD", "STATE"):
+        if b'"type":"%s"' % kind.encode() in head.replace(b" ", b""):
+            return kind
+    return None
+
+
+def describe_exit(code: int) -> str:
+    """How the source ended: "exited with code 1", "was killed by SIGKILL"."""
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"was killed by {name}"
+    return f"exited with code {code}"
+
+
+class SourceRun:
+    """One command of the source, started on ``__enter__``; iterate :meth:`messages`, then :meth:`wait`."""
+
+    def __init__(self, settings: AirbyteSettings, command: str, files: dict[str, bytes]) -> None:
+        self.settings = settings
+        self.command = command
+        self.name = settings.source_name
+        self._files = files
+        self._dir: tempfile.TemporaryDirectory[str] | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self.line_number = 0
+
+    def __enter__(self) -> SourceRun:
+        self._dir = tempfile.TemporaryDirectory(prefix="tap-airbyte-")
+        argv = [*self.settings.command, self.command]
+        for option, data in self._files.items():  # config first, as the Airbyte commands list them
+            path = Path(self._dir.name) / f"{option}.json"
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # the config holds secrets
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            argv += [f"--{option}", str(path)]
+        env = {**os.environ, **self.settings.env}
+        log.debug("starting %s", " ".join(argv))
+        try:
+            self._proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, env=env,
+                                          bufsize=1 << 16)
+        except OSError as exc:
+            self._cleanup()
+            raise ConfigError(f"cannot start the Airbyte source {self.settings.executable}: {exc}") from exc
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        try:
+            self.stop()
+        finally:
+            self._cleanup()
+
+    @property
+    def stdout(self) -> IO[bytes]:
+        assert self._proc is not None and self._proc.stdout is not None, "the source is not started"
+        return self._proc.stdout
+
+    def messages(self) -> Iterator[AirbyteMessage]:
+        """Every Airbyte message the source writes, in order; other lines are logged and skipped."""
+        n = self.line_number
+        for line in self.stdout:
+            n += 1
+            try:
+                message = decode_line(line)
+            except DecodeError as exc:
+                self.line_number = n
+                kind = _data_kind(line)
+                if kind is not None:  # not to be skipped: it would be lost
+                    raise ProtocolError(f"a {kind} message of the Airbyte source {self.name} that cannot be read: "
+                                        f"{exc}", line=n) from exc
+                if line.strip():
+                    text = line.decode(errors="replace").strip()
+                    log.info("%s: %s", self.name, text[:_NOT_A_MESSAGE_SHOWN])
+                continue
+            self.line_number = n
+            yield message
+        self.line_number = n
+
+    def wait(self) -> int:
+        """The source's exit code, once its stdout is read to the end."""
+        assert self._proc is not None
+        self.stdout.close()
+        return self._proc.wait()
+
+    def stop(self) -> None:
+        """End the source if it still runs: SIGTERM, then SIGKILL after ``stop_timeout``."""
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(self.settings.stop_timeout)
+        except subprocess.TimeoutExpired:
+            log.warning("%s did not exit %ss after SIGTERM; killing it", self.name, self.settings.stop_timeout)
+            proc.kill()
+            proc.wait()
+
+    def _cleanup(self) -> None:
+        if self._proc is not None and self._proc.stdout is not None:
+            self._proc.stdout.close()
+        if self._dir is not None:
+            self._dir.cleanup()
+            self._dir = None
+
+    def failed(self, code: int) -> FatalSourceError:
+        """The error of a source that ended with ``code`` (not 0) without saying why."""
+        return FatalSourceError(f"the Airbyte source {self.name} {describe_exit(code)} during `{self.command}`"
+                                f" (line {self.line_number} of its output was the last)")

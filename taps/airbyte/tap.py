@@ -1,0 +1,128 @@
+"""tap-airbyte: any Airbyte source program as a Singer tap, without Docker or Airbyte's platform.
+
+The source (installed from its package into its own environment, or found on PATH) is run with
+its own commands: ``spec`` for ``--about``, ``check`` for ``--test``, ``discover`` for
+``--discover`` and ``read`` for a run; catalogs, records, states, logs and errors are translated
+both ways (:mod:`taps.airbyte.streams`, :mod:`taps.airbyte.sync`, :mod:`taps.airbyte.state`).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any, ClassVar
+
+import orjson
+
+from protocol import Bookmarks, Catalog, FatalSourceError, MessageWriter, SluiceError, Tap, load_config, tap_main
+from taps.airbyte.client import SourceRun
+from taps.airbyte.events import ask
+from taps.airbyte.settings import SETTINGS, AirbyteSettings, with_source_spec
+from taps.airbyte.state import AirbyteState
+from taps.airbyte.streams import AIRBYTE_STREAM, AirbyteStream, StreamPlan, plan_stream
+from taps.airbyte.sync import Translation
+
+__all__ = ["TapAirbyte", "main"]
+
+log = logging.getLogger("sluice.airbyte")
+
+
+class TapAirbyte(Tap):
+    name = "tap-airbyte"
+    description = ("Singer tap for any Airbyte source program: its spec, check, discover and read, translated "
+                   "to Singer catalogs, records and states.")
+    settings_schema: ClassVar[dict[str, Any]] = SETTINGS
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__(config)
+        self.settings = AirbyteSettings.from_config(self.config)
+        self._streams: list[AirbyteStream] | None = None
+
+    def _config_file(self) -> dict[str, bytes]:
+        return {"config": orjson.dumps(dict(self.settings.airbyte_config))}
+
+    def spec(self) -> dict[str, Any]:
+        """The source's SPEC (its ``connectionSpecification`` is the schema of its config)."""
+        message = ask(self.settings, "spec", "SPEC", {})
+        return message.spec or {}
+
+    def airbyte_catalog(self) -> list[dict[str, Any]]:
+        message = ask(self.settings, "discover", "CATALOG", self._config_file())
+        streams = (message.catalog or {}).get("streams")
+        if not isinstance(streams, list):
+            raise FatalSourceError(f"the Airbyte source {self.settings.executable} wrote a CATALOG without streams")
+        return streams
+
+    def streams(self) -> list[AirbyteStream]:  # type: ignore[override]
+        if self._streams is None:
+            self._streams = [AirbyteStream(self, item) for item in self.airbyte_catalog()]
+        return self._streams
+
+    def test_connection(self) -> str:
+        status = ask(self.settings, "check", "CONNECTION_STATUS", self._config_file()).connectionStatus
+        name = self.settings.source_name
+        if status is None or status.status != "SUCCEEDED":
+            said = " ".join((status.message or "no message").split()) if status is not None else "no status"
+            raise FatalSourceError(f"the Airbyte source {name} check FAILED: {said}")
+        return f"the Airbyte source {name} check SUCCEEDED"
+
+    def plans(self, catalog: Catalog) -> dict[str, StreamPlan]:
+        """The selected streams' plans; a catalog written without tap-airbyte's metadata is
+        completed from the source's own catalog (one ``discover``)."""
+        selected = catalog.selected()
+        known: dict[str, dict[str, Any]] = {}
+        if any(entry.metadata.get((), AIRBYTE_STREAM) is None for entry in selected):
+            known = {stream.name: stream.airbyte for stream in self.streams()}
+        plans: dict[str, StreamPlan] = {}
+        for entry in selected:
+            airbyte = entry.metadata.get((), AIRBYTE_STREAM) or known.get(entry.tap_stream_id)
+            if not isinstance(airbyte, dict) or not airbyte.get("name"):
+                log.warning("catalog stream '%s' is not offered by the source; skipped", entry.tap_stream_id)
+                continue
+            plans[entry.tap_stream_id] = plan_stream(entry, airbyte)
+        return plans
+
+    def sync(self, catalog: Catalog, bookmarks: Bookmarks, writer: MessageWriter) -> None:
+        state = AirbyteState(bookmarks.to_value())
+        plans = self.plans(catalog)
+        if not plans:
+            log.warning("no stream is selected; the source is not run")
+            writer.write_state(state.to_value(), final=True)
+            return
+        files = {**self._config_file(),
+                 "catalog": orjson.dumps({"streams": [plan.configured for plan in plans.values()]})}
+        given = state.state_file(frozenset(name for name, plan in plans.items() if not plan.incremental))
+        if given is not None:
+            files["state"] = given
+        with SourceRun(self.settings, "read", files) as run:
+            Translation(run, plans, state, writer).translate()
+
+
+def _about_schema(argv: list[str]) -> dict[str, Any] | None:
+    """For ``--about`` with ``--config``: the settings schema with the source's spec in ``airbyte_config``
+    (or a note saying why it is missing). None without ``--config``."""
+    configs = [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == "--config"]
+    configs += [arg.split("=", 1)[1] for arg in argv if arg.startswith("--config=")]
+    if not configs:
+        return None
+    try:
+        config = load_config(configs, connector_name=TapAirbyte.name, settings_schema=TapAirbyte.settings_schema)
+        spec = TapAirbyte(config).spec()
+    except SluiceError as exc:
+        return with_source_spec(TapAirbyte.settings_schema, None, f"the source's spec is not shown: {exc}")
+    return with_source_spec(TapAirbyte.settings_schema, spec, "the source's own connection specification")
+
+
+_main = tap_main(TapAirbyte)
+
+
+def main() -> Any:
+    """The console script. ``--about --config FILE`` runs the source's ``spec`` to show its settings."""
+    argv = sys.argv[1:]
+    if "--about" in argv:
+        schema = _about_schema(argv)
+        if schema is not None:
+            about = type("TapAirbyte", (TapAirbyte,), {"settings_schema": schema})
+            return tap_main(about)()
+    return _main()
+

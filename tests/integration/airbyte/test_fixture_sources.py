@@ -1,0 +1,216 @@
+"""tap-airbyte against small Airbyte source programs (tests/integration/airbyte/sources/): catalogs,
+state kept byte for byte, logs, TRACE errors and a source dying mid-stream."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from protocol import ExitCode
+from tests.conftest import exe
+from tests.integration.airbyte.conftest import fixture_config, messages, records, states, tap
+
+
+def _discovered(tmp_path: Path, config: dict[str, Any]) -> dict[str, Any]:
+    done = tap(tmp_path, config, "--discover")
+    assert done.returncode == 0, done.stderr.decode()
+    catalog: dict[str, Any] = json.loads(done.stdout)
+    return catalog
+
+
+def _stream_md(entry: dict[str, Any]) -> dict[str, Any]:
+    return next(m["metadata"] for m in entry["metadata"] if m["breadcrumb"] == [])
+
+
+def test_discover_translates_keys_cursors_sync_modes_and_namespaces(tmp_path: Path) -> None:
+    catalog = _discovered(tmp_path, fixture_config("stateful.py", records=1))
+    by_id = {s["tap_stream_id"]: s for s in catalog["streams"]}
+    assert list(by_id) == ["orders", "app-events"]
+    orders, events = by_id["orders"], by_id["app-events"]
+    assert orders["key_properties"] == ["id"]
+    md = _stream_md(orders)
+    assert md["valid-replication-keys"] == ["updated"] and md["replication-method"] == "INCREMENTAL"
+    assert md["replication-key"] == "updated"
+    assert "forced-replication-method" not in md  # both sync modes: the catalog may choose
+    assert md["airbyte-stream"]["supported_sync_modes"] == ["full_refresh", "incremental"]
+    assert "json_schema" not in md["airbyte-stream"]
+    props = orders["schema"]["properties"]
+    assert props["id"]["type"] == "integer" and props["note"]["type"] == ["null", "string"]
+    fields = {tuple(m["breadcrumb"]): m["metadata"] for m in orders["metadata"]}
+    assert fields[("properties", "id")]["inclusion"] == "automatic"
+    assert fields[("properties", "updated")]["inclusion"] == "automatic"
+    assert fields[("properties", "note")] == {"inclusion": "available", "selected-by-default": True}
+    assert events["key_properties"] == [] and "replication_key" not in events
+    assert _stream_md(events)["forced-replication-method"] == "FULL_TABLE"
+    assert _stream_md(events)["airbyte-stream"]["namespace"] == "app"
+
+
+def test_state_is_handed_back_byte_for_byte_and_the_source_resumes(tmp_path: Path) -> None:
+    (tmp_path / "rec").mkdir()
+    config = fixture_config("stateful.py", records=5, record_dir=str(tmp_path / "rec"))
+    first = tap(tmp_path, config)
+    assert first.returncode == 0, first.stderr.decode()
+    out = messages(first.stdout)
+    assert [r["id"] for r in records(out, "orders")] == [1, 2, 3, 4, 5]
+    assert records(out, "app-events")[0] == {"seq": 1, "kind": None}
+    assert not (tmp_path / "rec" / "given_state.json").exists()
+    # the source's own state text, blanks and escapes as it wrote them, kept as a string
+    last = states(out)[-1]
+    orders_state = last["bookmarks"]["orders"]["airbyte_state"]
+    assert orders_state == ('{"type": "STREAM", "stream": {"stream_descriptor": {"name": "orders"}, '
+                            '"stream_state": {"updated": 5, "ratio": 1.0, "label": "\\u00e9t\\u00e9"}}}')
+    assert last["airbyte_global_state"] == ('{"type":"GLOBAL","global":{"shared_state":{"runs":1},'
+                                            '"stream_states":[]}}')
+    # SCHEMA before each stream's first record, a STATE after the records it covers, one STATE at the end
+    kinds = [(m["type"], m.get("stream")) for m in out]
+    assert kinds.index(("SCHEMA", "orders")) < kinds.index(("RECORD", "orders"))
+    assert kinds.index(("SCHEMA", "app-events")) < kinds.index(("RECORD", "app-events"))
+    assert out[-1]["type"] == "STATE" and out[-2]["type"] != "STATE"
+    assert states(out)[0]["bookmarks"]["orders"]["airbyte_state"].endswith('"sourceStats": {"recordCount": 3.0}}')
+
+    second = tap(tmp_path, config, state={"type": "STATE", "value": last})
+    assert second.returncode == 0, second.stderr.decode()
+    given = (tmp_path / "rec" / "given_state.json").read_bytes()
+    assert given == f"[{orders_state},{last['airbyte_global_state']}]".encode()
+    again = messages(second.stdout)
+    assert [r["id"] for r in records(again, "orders")] == [6, 7, 8, 9, 10]
+    assert json.loads(states(again)[-1]["airbyte_global_state"])["global"]["shared_state"] == {"runs": 2}
+
+
+def test_logs_go_to_stderr_with_their_levels(tmp_path: Path) -> None:
+    done = tap(tmp_path, fixture_config("stateful.py", records=1))
+    assert done.returncode == 0
+    err = done.stderr.decode()
+    for level, ours in (("INFO", "INFO"), ("WARN", "WARNING"), ("ERROR", "ERROR")):
+        assert any(f"| {ours}" in line and f"a {level} line" in line for line in err.splitlines()), err
+    assert "a DEBUG line" not in err and "a TRACE line" not in err  # below the default level
+    assert "stream 'orders': COMPLETE" in err
+    assert "not an Airbyte message, as some sources print" in err  # a stray stdout line is logged, not passed
+    messages(done.stdout)
+
+
+def test_selection_filters_fields_and_configures_the_source(tmp_path: Path) -> None:
+    (tmp_path / "rec").mkdir()
+    config = fixture_config("stateful.py", records=2, record_dir=str(tmp_path / "rec"))
+    catalog = _discovered(tmp_path, config)
+    orders = catalog["streams"][0]
+    for m in orders["metadata"]:
+        if m["breadcrumb"] == ["properties", "note"]:
+            m["metadata"]["selected"] = False
+        if m["breadcrumb"] == []:
+            m["metadata"]["replication-method"] = "FULL_TABLE"
+    catalog["streams"][1]["metadata"][0]["metadata"]["selected"] = False
+    done = tap(tmp_path, config, catalog=catalog)
+    assert done.returncode == 0, done.stderr.decode()
+    out = messages(done.stdout)
+    assert records(out, "orders") == [{"id": 1, "updated": 1}, {"id": 2, "updated": 2}]
+    assert records(out, "app-events") == []
+    schema = next(m for m in out if m["type"] == "SCHEMA")
+    assert set(schema["schema"]["properties"]) == {"id", "updated"} and "bookmark_properties" not in schema
+    given = json.loads((tmp_path / "rec" / "given_catalog.json").read_text())
+    assert [(s["stream"]["name"], s["sync_mode"], s["destination_sync_mode"]) for s in given["streams"]] == [
+        ("orders", "full_refresh", "overwrite")]
+    assert given["streams"][0]["primary_key"] == [["id"]]
+
+    incremental = tap(tmp_path, config)  # no catalog: every stream, its default method
+    given = json.loads((tmp_path / "rec" / "given_catalog.json").read_text())
+    assert incremental.returncode == 0
+    assert [(s["sync_mode"], s["destination_sync_mode"], s.get("cursor_field")) for s in given["streams"]] == [
+        ("incremental", "append_dedup", ["updated"]), ("full_refresh", "overwrite", None)]
+    assert given["streams"][1]["stream"]["namespace"] == "app"
+
+
+def test_a_method_the_source_does_not_support_is_a_config_error(tmp_path: Path) -> None:
+    config = fixture_config("stateful.py", records=1)
+    catalog = _discovered(tmp_path, config)
+    _stream_md(catalog["streams"][1])["replication-method"] = "INCREMENTAL"
+    done = tap(tmp_path, config, catalog=catalog)
+    assert done.returncode == ExitCode.USAGE
+    assert done.stdout == b""
+    assert "stream 'app-events': replication method INCREMENTAL is not supported by the source" in done.stderr.decode()
+
+
+def test_about_shows_the_source_spec_and_test_runs_check(tmp_path: Path) -> None:
+    config = fixture_config("stateful.py", records=1)
+    about = tap(tmp_path, config, "--about", "--format", "json")
+    assert about.returncode == 0, about.stderr.decode()
+    settings = json.loads(about.stdout)["settings"]["properties"]["airbyte_config"]
+    assert settings["required"] == ["records"]
+    assert settings["properties"]["api_key"]["secret"] is True
+    without = tap(tmp_path, {"executable": "/nonexistent/source-x"}, "--about", "--format", "json")
+    assert without.returncode == 0
+    described = json.loads(without.stdout)["settings"]["properties"]["airbyte_config"]
+    assert "properties" not in described and "/nonexistent/source-x is not an executable file" in described[
+        "description"]
+
+    ok = tap(tmp_path, config, "--test")
+    assert ok.returncode == 0 and "check SUCCEEDED" in ok.stderr.decode()
+    failed = tap(tmp_path, fixture_config("stateful.py", records="many"), "--test")
+    assert failed.returncode == ExitCode.FAILED
+    last = failed.stderr.decode().strip().splitlines()[-1]
+    assert last.endswith("the Airbyte source stateful.py check FAILED: 'records' must be an integer")
+
+
+def test_a_trace_error_is_one_line_naming_the_stream_after_its_last_state(tmp_path: Path) -> None:
+    done = tap(tmp_path, fixture_config("trace_error.py", records=4))
+    assert done.returncode == ExitCode.FAILED
+    err = done.stderr.decode().strip().splitlines()
+    assert err[-1].endswith("stream 'orders': the Airbyte source trace_error.py failed: "
+                            "The API answered 403 Forbidden for /orders"), err
+    out = messages(done.stdout)
+    assert [r["id"] for r in records(out, "orders")] == [1, 2, 3, 4]  # 999 came after the last STATE
+    assert out[-1]["type"] == "STATE" and len(states(out)) == 1
+    assert json.loads(out[-1]["value"]["bookmarks"]["orders"]["airbyte_state"])["stream"]["stream_state"] == {
+        "updated": 4}
+
+    config_error = tap(tmp_path, fixture_config("trace_error.py", records=1, failure_type="config_error"))
+    assert config_error.returncode == ExitCode.USAGE
+    assert "stream 'orders': the Airbyte source trace_error.py failed" in config_error.stderr.decode()
+
+
+def test_a_source_dying_mid_stream_fails_with_one_line_and_no_state_after_its_last(tmp_path: Path) -> None:
+    for death, how in (("signal", "was killed by SIGKILL"), ("exit", "exited with code 3")):
+        done = tap(tmp_path, fixture_config("dies.py", records=5, death=death))
+        assert done.returncode == ExitCode.FAILED, death
+        last = done.stderr.decode().strip().splitlines()[-1]
+        assert f"the Airbyte source dies.py {how} during `read`" in last, last
+        out = messages(done.stdout)
+        assert out[-1]["type"] == "STATE" and len(states(out)) == 1, death
+        assert [r["id"] for r in records(out, "orders")] == [1, 2, 3, 4, 5]
+
+    cut = tap(tmp_path, fixture_config("dies.py", records=5, death="cut"))
+    assert cut.returncode == ExitCode.FAILED
+    last = cut.stderr.decode().strip().splitlines()[-1]
+    assert "line 10: a RECORD message of the Airbyte source dies.py that cannot be read" in last, last
+    assert messages(cut.stdout)[-1]["type"] == "STATE" and len(states(messages(cut.stdout))) == 1
+
+
+def test_sigterm_stops_the_source_too_and_nothing_follows_its_last_state(tmp_path: Path) -> None:
+    (tmp_path / "rec").mkdir()
+    config = fixture_config("slow.py", records=3, record_dir=str(tmp_path / "rec"))
+    (tmp_path / "tap.json").write_text(json.dumps(config))
+    proc = subprocess.Popen([exe("tap-airbyte"), "--config", str(tmp_path / "tap.json")], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        lines = []
+        while not lines or json.loads(lines[-1])["type"] != "STATE":
+            line = proc.stdout.readline()
+            assert line, "tap-airbyte ended before the source's STATE"
+            lines.append(line)
+        proc.send_signal(signal.SIGTERM)
+        rest, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == ExitCode.TERMINATED, err.decode()
+    assert rest == b""
+    assert [m["record"]["id"] for m in messages(b"".join(lines)) if m["type"] == "RECORD"] == [1, 2, 3]
+    pid = int((tmp_path / "rec" / "pid").read_text())
+    with pytest.raises(ProcessLookupError):  # the source was stopped (and reaped) before tap-airbyte exited
+        os.kill(pid, 0)
