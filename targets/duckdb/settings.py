@@ -62,6 +62,14 @@ SETTINGS: dict[str, Any] = {
                                        "DOUBLE (binary floating point). text: VARCHAR holding the exact decimal "
                                        "text, never rounded."},
         **COMMON_SETTINGS,
+        "hard_delete": {**COMMON_SETTINGS["hard_delete"], "description": COMMON_SETTINGS["hard_delete"]["description"]
+                        + " A record that carries _sdc_deleted_at (log-based change capture) is loaded with it, "
+                        "not deleted, whatever this setting."},
+        # no default here: when it is not set, add_metadata_columns decides (translated_config)
+        "add_record_metadata": {key: value for key, value in COMMON_SETTINGS["add_record_metadata"].items()
+                                if key != "default"} | {
+            "description": COMMON_SETTINGS["add_record_metadata"]["description"] + " Default: "
+                           "add_metadata_columns, else false."},
     },
 }
 
@@ -70,12 +78,13 @@ def translated_config(config: Mapping[str, Any]) -> dict[str, Any]:
     """The config with the other variant's names turned into ours: add_metadata_columns ->
     add_record_metadata, data_flattening_max_level -> the kit's flattening settings."""
     out = dict(config)
-    if "add_record_metadata" not in out and "add_metadata_columns" in out:
-        out["add_record_metadata"] = out["add_metadata_columns"]
+    if out.get("add_record_metadata") is None:
+        out["add_record_metadata"] = bool(out.get("add_metadata_columns", False))
     level = out.get("data_flattening_max_level") or 0
-    if level > 0 and "flattening_enabled" not in out:
+    if level > 0 and not out.get("flattening_enabled"):
         out["flattening_enabled"] = True
-        out.setdefault("flattening_max_depth", level)
+        if not out.get("flattening_max_depth"):
+            out["flattening_max_depth"] = level
     return out
 
 

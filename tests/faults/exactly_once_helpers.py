@@ -21,6 +21,7 @@ import yaml
 
 from tests.conftest import exe
 from tests.integration.runner.helpers import FIXTURES, PY, wait_for
+from tests.integration.sql.helpers import require_duckdb
 
 TARGETS = ("jsonl", "csv", "sqlite", "postgres", "duckdb")
 STATE_ID = "demo"
@@ -47,6 +48,7 @@ class Pipeline:
         elif kind == "sqlite":
             base["database"] = str(root / "dest.db")
         elif kind == "duckdb":
+            require_duckdb()
             base["path"] = str(root / "dest.duckdb")
         else:
             base["sqlalchemy_url"] = dsn

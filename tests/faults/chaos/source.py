@@ -21,6 +21,7 @@ from typing import Any
 import psycopg
 
 from tests.faults.chaos.chaos_tap import SCHEMAS, STREAMS, source_row
+from tests.integration.sql.helpers import require_duckdb
 
 __all__ = ["KINDS", "STREAMS", "Check", "canonical", "check_stream", "read_rows", "source_rows", "target_config",
            "write_source_csv"]
@@ -74,6 +75,7 @@ def target_config(dest: Destination, batch_rows: int) -> dict[str, Any]:
     if dest.kind == "sqlite":
         return {**common, "database": str(dest.root / "warehouse.db")}
     if dest.kind == "duckdb":
+        require_duckdb()
         return {**common, "path": str(dest.root / "warehouse.duckdb")}
     return {**common, "sqlalchemy_url": dest.dsn, "default_target_schema": dest.schema}
 

@@ -14,7 +14,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import set_json_loads
 
-from tests.conftest import exe, run
+from tests.conftest import exe, run, service_unavailable
 
 TARGETS = ("sqlite", "postgres", "duckdb")
 
@@ -170,6 +170,14 @@ def _from_sqlite(value: Any, declared: str) -> Any:
     return value
 
 
+def require_duckdb() -> None:
+    """Skip (fail under CI=true) when the duckdb extra is not installed."""
+    try:
+        import duckdb  # noqa: F401
+    except ImportError:
+        service_unavailable("duckdb is not installed: pip install 'sluice[duckdb]'")
+
+
 def make_dest(kind: str, tmp_path: Path, pg_dsn: str | None, **settings: Any) -> Dest:
     config: dict[str, Any] = {"state_flush_seconds": 0, **settings}
     if kind == "sqlite":
@@ -177,6 +185,7 @@ def make_dest(kind: str, tmp_path: Path, pg_dsn: str | None, **settings: Any) ->
         config.setdefault("database", str(path))
         dest = Dest(kind, tmp_path / "sqlite.json", sqlite_path=Path(config["database"]))
     elif kind == "duckdb":
+        require_duckdb()
         config.setdefault("path", str(tmp_path / "warehouse.duckdb"))
         config.setdefault("default_target_schema", "main")
         dest = Dest(kind, tmp_path / "duckdb.json", sqlite_path=Path(config["path"]),
