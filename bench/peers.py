@@ -20,6 +20,7 @@ from pathlib import Path
 
 import orjson
 from checks import lines_check, metric_count_check
+from cmp_duckdb import DUCKDB_COMPARISONS
 from cmp_http import HTTP_COMPARISONS
 from cmp_maps import MAPS_COMPARISONS
 from cmp_maps_connectors import CONNECTOR_MAPS_COMPARISONS
@@ -87,6 +88,7 @@ COMPARISONS: tuple[Comparison, ...] = (
     *HTTP_COMPARISONS,     # issue 6: tap-rest, tap-github against a loopback API
     *MAPS_COMPARISONS,     # issue 14: mapper-sluice against singer-sdk's stream-map engine
     *CONNECTOR_MAPS_COMPARISONS,  # issue 14: a connector with maps / without maps
+    *DUCKDB_COMPARISONS,   # issue 16: target-duckdb
 )
 
 

@@ -5,23 +5,32 @@
 :class:`protocol.TargetError` where they enter (:meth:`Connection.run`), one line each.
 A DuckDB file has one writer at a time: a second target on the same file waits for the lock
 (up to ``LOCK_WAIT`` seconds), then fails with one line naming the file.
+
+Chunk loads run on one worker thread (:meth:`Connection.submit`; DuckDB releases the GIL while
+it executes), so the next chunk is decoded and built while DuckDB loads this one. At most
+``MAX_PENDING`` loads are queued; every other statement, the commit included, first waits for
+them (:meth:`Connection.settle`), and a failed load is raised there.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from protocol import ConfigError, TargetError
+from protocol import ConfigError, TargetError, stop_held
 
-__all__ = ["LOCK_WAIT", "Connection", "load_duckdb"]
+__all__ = ["LOCK_WAIT", "MAX_PENDING", "Connection", "load_duckdb"]
 
 log = logging.getLogger("sluice.target.duckdb")
 
 LOCK_WAIT = 30.0
+MAX_PENDING = 2
 MISSING_EXTRA = "target-duckdb needs the extra: pip install 'sluice[duckdb]'"
 
 
@@ -51,6 +60,8 @@ class Connection:
             except OSError as exc:
                 raise TargetError(f"cannot create the directory of DuckDB database {path}: {exc}") from exc
         self.conn = self._open(str(Path(path).expanduser()) if path != ":memory:" else path)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sluice-duckdb")
+        self._pending: deque[Future[None]] = deque()
 
     def _open(self, where: str) -> Any:
         deadline = time.monotonic() + LOCK_WAIT
@@ -71,26 +82,53 @@ class Connection:
             except self.duckdb.Error as exc:
                 raise TargetError(f"cannot open DuckDB database {self.path}: {_first_line(exc)}") from exc
 
-    def run(self, what: str, sql: str, params: tuple[Any, ...] | list[Any] | None = None) -> list[Any]:
-        """Run one statement (outside the transaction); its rows."""
+    def _execute(self, what: str, sql: str, params: tuple[Any, ...] | list[Any] | None = None) -> list[Any]:
         try:
             return list(self.conn.execute(sql, params).fetchall())
         except self.duckdb.Error as exc:
             raise TargetError(f"DuckDB {what} failed: {_first_line(exc)}") from exc
 
+    def run(self, what: str, sql: str, params: tuple[Any, ...] | list[Any] | None = None) -> list[Any]:
+        """Run one statement after every queued load; its rows."""
+        self.settle(0)
+        return self._execute(what, sql, params)
+
     def write(self, what: str, sql: str, params: tuple[Any, ...] | list[Any] | None = None) -> None:
         """Run one statement in the open transaction (begun if needed)."""
+        self._begin()
+        self.run(what, sql, params)
+
+    def _begin(self) -> None:
         if not self.in_tx:
             self.run("begin", "BEGIN TRANSACTION")
             self.in_tx = True
-        self.run(what, sql, params)
+
+    def submit(self, job: Callable[[Callable[..., list[Any]]], None]) -> None:
+        """Queue ``job(execute)`` in the open transaction, ``execute(what, sql, params)`` running
+        one statement; returns before it ran (at most MAX_PENDING - 1 others still queued)."""
+        self._begin()
+        self.settle(MAX_PENDING - 1)
+        self._pending.append(self._pool.submit(job, self._execute))
+
+    def settle(self, keep: int) -> None:
+        """Wait until at most ``keep`` queued loads remain; raise the first that failed."""
+        while len(self._pending) > keep:
+            self._pending.popleft().result()
 
     def commit(self) -> None:
         if self.in_tx:
-            self.run("commit", "COMMIT")
+            # once COMMIT is sent, its outcome is what we report: a SIGTERM or SIGINT waits for it
+            self.settle(0)
+            with stop_held("the commit in flight went through"):
+                self._execute("commit", "COMMIT")
             self.in_tx = False
 
     def rollback(self) -> None:
+        while self._pending:  # let queued loads end (their errors are the rollback's reason, or moot)
+            try:
+                self._pending.popleft().result()
+            except TargetError:
+                pass
         if self.in_tx:
             self.in_tx = False
             try:
@@ -100,6 +138,7 @@ class Connection:
 
     def close(self) -> None:
         self.rollback()
+        self._pool.shutdown(wait=True)
         try:
             self.conn.close()
         except self.duckdb.Error as exc:

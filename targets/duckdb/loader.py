@@ -1,11 +1,5 @@
-"""DuckDB: every chunk is a CSV file that DuckDB's own reader parses (in C, in parallel), then
-
-- streams without keys: ``INSERT INTO t SELECT ... FROM read_csv(...)``;
-- streams with keys: the file becomes a temp staging table (its ``rowid`` keeps the order of
-  the records), and one statement upserts it, the last record of a key winning::
-
-    INSERT INTO t SELECT ... FROM stage QUALIFY row_number() OVER (PARTITION BY keys
-    ORDER BY rowid DESC) = 1 ON CONFLICT (keys) DO UPDATE SET col = excluded.col, ...
+"""DuckDB: every chunk is a CSV file that DuckDB's own reader parses (in C, in parallel),
+loaded on a worker thread while the next chunk is built (chunks.py, connection.py).
 
 The CSV text is built in bulk from the fast lane's decoded records (targets/sql/rawrows.py)
 or record by record (csvtext.py). Everything runs in one transaction the target commits
@@ -25,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from protocol import Committed, TargetError
-from targets.duckdb.connection import Connection
+from targets.duckdb.chunks import LoadPlan, qualified
+from targets.duckdb.connection import MAX_PENDING, Connection
 from targets.duckdb.csvtext import converter
 from targets.sql import statetable
 from targets.sql import types as T
@@ -78,8 +73,7 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _qual(schema: str | None, table: str) -> str:
-    return f"{quote_identifier(schema)}.{quote_identifier(table)}" if schema else quote_identifier(table)
+_qual = qualified
 
 
 class DuckDBLoader(Loader):
@@ -108,7 +102,8 @@ class DuckDBLoader(Loader):
             self.db.close()
             raise TargetError(f"cannot create a temporary directory in {temp_dir or tempfile.gettempdir()}: "
                               f"{exc}") from exc
-        self._chunk_file = self._tmp / "chunk.csv"
+        self._chunks = 0
+        self._columns: dict[tuple[str | None, str], set[str]] = {}  # every column of a table, as described
         self._schema_ready = False
 
     # -- inspection -----------------------------------------------------------------
@@ -136,6 +131,7 @@ class DuckDBLoader(Loader):
                            "ORDER BY column_index", (schema or "main", name))
         keys = self.db.run("describe", f"SELECT constraint_column_names FROM duckdb_constraints() WHERE {where} "
                            "AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')", (schema or "main", name))
+        self._columns[(schema, table)] = {str(c) for c, _ in cols}
         return Existing({str(c): _logical(str(t)) for c, t in cols}, [tuple(k[0]) for k in keys])
 
     def owner(self, schema: str | None, table: str) -> str | None:
@@ -219,43 +215,32 @@ class DuckDBLoader(Loader):
     def write_csv(self, spec: TableSpec, data: bytes, columns: list[str], *, upsert: bool, truncate: bool) -> None:
         self._load(spec, data, columns, upsert=upsert, truncate=truncate)
 
-    def _reader(self, spec: TableSpec, columns: list[str], size: int) -> str:
-        """read_csv of the chunk file, its columns named c0.. in the file's order."""
+    def _reader(self, spec: TableSpec, columns: list[str], path: Path, size: int) -> str:
+        """read_csv of a chunk file, its columns named c0.. in the file's order."""
         logical = {c.name: c.logical for c in spec.columns}
         kinds = ", ".join(f"'c{i}': '{'VARCHAR' if logical[n] == T.JSON else self.types[logical[n]]}'"
                           for i, n in enumerate(columns))
         longest = f", max_line_size={size + 1}, buffer_size={size + 1}" if size >= _CSV_LIMIT else ""
-        return (f"read_csv({_literal(str(self._chunk_file))}, columns={{{kinds}}}, header=false, delim=',', "
+        return (f"read_csv({_literal(str(path))}, columns={{{kinds}}}, header=false, delim=',', "
                 f"quote='\"', escape='\"', nullstr='null', allow_quoted_nulls=false, auto_detect=false{longest})")
 
     def _load(self, spec: TableSpec, data: bytes, columns: list[str], *, upsert: bool, truncate: bool) -> None:
-        target = _qual(spec.schema, spec.table)
+        """Queue the chunk's load (see the module docstring); the file is one of two kept in turn,
+        free once the load before the last is done."""
+        self.db.settle(MAX_PENDING - 1)
+        self._chunks += 1
+        path = self._tmp / f"chunk{self._chunks % MAX_PENDING}.csv"
         try:
-            self._chunk_file.write_bytes(data)
+            path.write_bytes(data)
         except OSError as exc:
-            raise TargetError(f"cannot write the temporary file {self._chunk_file}: {exc}") from exc
-        what = f"load into table {spec.table}"
+            raise TargetError(f"cannot write the temporary file {path}: {exc}") from exc
+        plan = LoadPlan(spec, columns, self._reader(spec, columns, path, len(data)),
+                         whole=set(columns) == self._columns.get((spec.schema, spec.table)))
         if truncate:
-            self.db.write(what, f"DELETE FROM {target}")
-        cols = ", ".join(quote_identifier(n) for n in columns)
-        stage_cols = ", ".join(f"c{i}" for i in range(len(columns)))
-        source = self._reader(spec, columns, len(data))
-        if not upsert:
-            self.db.write(what, f"INSERT INTO {target} ({cols}) SELECT {stage_cols} FROM {source}")
-            return
-        self.db.write(what, f"CREATE OR REPLACE TEMP TABLE sluice_stage AS SELECT * FROM {source}")
-        position = {n: i for i, n in enumerate(columns)}
-        keys = ", ".join(f"c{position[k]}" for k in spec.key)
-        others = [n for n in columns if n not in spec.key]
-        action = ("DO UPDATE SET " + ", ".join(f"{quote_identifier(n)} = excluded.{quote_identifier(n)}"
-                                              for n in others)) if others else "DO NOTHING"
-        conflict = ", ".join(quote_identifier(k) for k in spec.key)
-        self.db.write(what, f"INSERT INTO {target} ({cols}) SELECT {stage_cols} FROM sluice_stage QUALIFY "
-                      f"row_number() OVER (PARTITION BY {keys} ORDER BY rowid DESC) = 1 "
-                      f"ON CONFLICT ({conflict}) {action}")
-        self.db.write(what, "DROP TABLE sluice_stage")
+            self.db.write(plan.what, f"DELETE FROM {plan.target}")
+        self.db.submit(plan.upsert if upsert else plan.append)
 
-    # -- transactions ---------------------------------------------------------------
+    # -- transactions    # -- transactions ---------------------------------------------------------------
 
     def commit(self) -> None:
         self.db.commit()

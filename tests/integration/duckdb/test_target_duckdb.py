@@ -152,3 +152,31 @@ def test_check_reports_the_version(duck: Dest) -> None:
     result = run([exe("target-duckdb"), "--config", str(duck.config_path), "--test"])
     assert result.returncode == 0, result.stderr.decode()
     assert b"DuckDB v" in result.stdout + result.stderr and b"is writable" in result.stdout + result.stderr
+
+
+def test_sigterm_mid_load_keeps_exactly_what_the_last_state_covers(duck: Dest) -> None:
+    def records(first: int, last: int) -> bytes:
+        return b"".join(singer({"type": "RECORD", "stream": "t", "record": {"id": i, "pad": "x" * 200}})
+                        for i in range(first, last))
+
+    proc = subprocess.Popen([duck.exe, "--config", str(duck.config_path)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdin and proc.stdout and proc.stderr
+    try:
+        proc.stdin.write(singer(_schema(pad={"type": "string"})) + records(1, 101)
+                         + singer({"type": "STATE", "value": {"n": 100}}))
+        proc.stdin.flush()
+        assert stdout_states(proc.stdout.readline()) == [{"n": 100}]  # committed, then echoed
+        proc.stdin.write(records(101, 30_101))  # loaded into the open transaction in chunks, never committed
+        proc.stdin.flush()
+        time.sleep(1.0)
+        proc.send_signal(15)
+        assert proc.wait(timeout=60) == 143, proc.stderr.read().decode()
+        assert proc.stdout.read() == b""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            pipe.close()
+    assert sorted(r["id"] for r in duck.rows("t")) == list(range(1, 101))
