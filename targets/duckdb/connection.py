@@ -32,6 +32,9 @@ log = logging.getLogger("sluice.target.duckdb")
 LOCK_WAIT = 30.0
 MAX_PENDING = 2
 MISSING_EXTRA = "target-duckdb needs the extra: pip install 'sluice[duckdb]'"
+#: 1.2 checks a key deleted and inserted again in one transaction at commit (1.1 refuses the insert) and
+#: has ALTER TABLE ... ADD PRIMARY KEY
+OLDEST = (1, 2)
 
 
 def load_duckdb() -> ModuleType:
@@ -40,6 +43,11 @@ def load_duckdb() -> ModuleType:
         import duckdb
     except ImportError as exc:
         raise ConfigError(MISSING_EXTRA) from exc
+    version = str(getattr(duckdb, "__version__", "0"))
+    parts = tuple(int(p) if p.isdigit() else 0 for p in version.split(".")[:2])
+    if parts < OLDEST:
+        raise ConfigError(f"target-duckdb needs duckdb {OLDEST[0]}.{OLDEST[1]} or later (found {version}): "
+                          "pip install 'sluice[duckdb]'")
     return duckdb
 
 

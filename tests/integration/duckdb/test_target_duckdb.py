@@ -128,6 +128,10 @@ def test_without_the_extra_one_line_says_how_to_install_it(tmp_path: Path) -> No
     assert "Traceback" not in result.stderr.decode() and not (tmp_path / "x.duckdb").exists()
     about = run([sys.executable, "-c", code.replace("'--config', sys.argv[1]", "'--about'"), "-"])
     assert about.returncode == 0 and b"number_type" in about.stdout
+    # duckdb 1.1 refuses a key deleted and inserted again in one transaction: 1.2 is the oldest taken
+    old = code.replace("sys.modules['duckdb'] = None", "import duckdb; duckdb.__version__ = '1.1.3'")
+    result = run([sys.executable, "-c", old, str(config)], input=b"")
+    assert result.returncode == 2 and "needs duckdb 1.2 or later (found 1.1.3)" in error_lines(result.stderr)[0]
 
 
 def test_a_second_writer_waits_for_the_lock(duck: Dest) -> None:
