@@ -22,6 +22,7 @@ import orjson
 from checks import lines_check, metric_count_check
 from cmp_airbyte import AIRBYTE_COMPARISONS
 from cmp_gitlab import GITLAB_COMPARISONS
+from cmp_duckdb import DUCKDB_COMPARISONS
 from cmp_http import HTTP_COMPARISONS
 from cmp_hubspot import HUBSPOT_COMPARISONS
 from cmp_jira import JIRA_COMPARISONS
@@ -103,6 +104,7 @@ COMPARISONS: tuple[Comparison, ...] = (
     *LINEAR_COMPARISONS,   # issue 17: tap-linear against a loopback Linear GraphQL API
     *HUBSPOT_COMPARISONS,  # issue 17: tap-hubspot against a loopback HubSpot CRM v3 API
     *AIRBYTE_COMPARISONS,  # issue 16: tap-airbyte against the Airbyte source by itself
+    *DUCKDB_COMPARISONS,   # issue 16: target-duckdb
 )
 
 

@@ -103,6 +103,8 @@ class Loader(ABC):
     #: for a database that cannot store NUL characters: how many values had them removed, per
     #: (table, column), counted by the row builders; None where NUL is stored as it is
     nul_removed: Counter[tuple[str, str]] | None = None
+    #: whether text values keep their NUL characters in the bulk rows (targets/sql/rawrows.py): DuckDB
+    stores_nul: ClassVar[bool] = False
 
     _claims: TableClaims | None = None
 

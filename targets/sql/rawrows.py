@@ -20,7 +20,8 @@ from the decoded values; a line with a digit run of 16 or more (a float could ro
 written from its exact parse, the lines between such lines still in bulk (a sha256 hex digest
 often holds such a run); strings are quoted CSV-style with NUL dropped, as the record-by-record
 path does; every value that loses a NUL is counted per (table, column) in the loader's
-``nul_removed`` (a NUL is always escaped in JSON, so only these lines hold one).
+``nul_removed`` (a NUL is always escaped in JSON, so only these lines hold one); for a database
+that stores NUL (``keep_nul``, DuckDB) it is written as it is.
 Constant columns (a field the schema lacks, the table version) are appended to every line.
 """
 
@@ -77,7 +78,7 @@ class RawRows:
     """How one table's CSV rows are built from decoded records."""
 
     def __init__(self, fields: list[tuple[str, str]], constants: list[tuple[str, str]], *, table: str = "",
-                 nul_removed: Counter[tuple[str, str]] | None = None) -> None:
+                 nul_removed: Counter[tuple[str, str]] | None = None, keep_nul: bool = False) -> None:
         #: (column, record field) written from the decoded record, then constant columns
         self.fields = fields
         self.constants = constants  # (column, "null" | "version")
@@ -85,6 +86,7 @@ class RawRows:
         self._getters: dict[type, Callable[[Any], Any]] = {}
         self._nul_keys = [(table, c) for c, _ in fields]
         self._nul_removed = nul_removed
+        self._keep_nul = keep_nul
 
     def _getter(self, cls: type) -> Callable[[Any], Any] | None:
         getter = self._getters.get(cls)
@@ -154,9 +156,9 @@ class RawRows:
         """One CSV line (no suffix) of the field values; counts in ``nul`` the values that lose a NUL."""
         parts = []
         for key, value in zip(self._nul_keys, values, strict=True):
-            if value.__class__ is str and "\x00" in value:
+            if value.__class__ is str and "\x00" in value and not self._keep_nul:
                 nul[key] += 1
-            parts.append(_csv_value(value))
+            parts.append(_csv_value(value, keep_nul=self._keep_nul))
         return b",".join(parts)
 
 
@@ -214,21 +216,24 @@ def _with_backslashes(parts: list[bytes]) -> bytes:
     return b"".join(out)
 
 
-def _csv_value(value: Any) -> bytes:
+def _csv_value(value: Any, *, keep_nul: bool = False) -> bytes:
     """One scalar as CSV text: strings quoted with '"' doubled and NUL dropped (PostgreSQL
-    cannot store it; the record-by-record path drops it too); exact Decimals as text."""
+    cannot store it; the record-by-record path drops it too) unless ``keep_nul``; exact
+    Decimals as text."""
     cls = value.__class__
     if cls is str:
-        return b'"' + value.replace("\x00", "").replace('"', '""').encode() + b'"'
+        text = value if keep_nul else value.replace("\x00", "")
+        return b'"' + text.replace('"', '""').encode() + b'"'
     if cls is Decimal:
         return str(value).encode()
     return _ENCODER.encode(value)
 
 
 def plan_raw_rows(spec: TableSpec, props: Mapping[str, Any],
-                  nul_removed: Counter[tuple[str, str]] | None = None) -> RawRows | None:
+                  nul_removed: Counter[tuple[str, str]] | None = None, *, keep_nul: bool = False) -> RawRows | None:
     """The bulk row builder for ``spec``, or None when some column needs the per-record path.
-    ``nul_removed`` counts, per (table, column), the values whose NUL characters were dropped."""
+    ``nul_removed`` counts, per (table, column), the values whose NUL characters were dropped;
+    ``keep_nul``: the database stores NUL, strings are written with it."""
     fields: list[tuple[str, str]] = []
     constants: list[tuple[str, str]] = []
     for col in spec.columns:
@@ -245,4 +250,4 @@ def plan_raw_rows(spec: TableSpec, props: Mapping[str, Any],
             return None
     if len(fields) < 2:
         return None  # attrgetter of one name returns the value, not a tuple
-    return RawRows(fields, constants, table=spec.table, nul_removed=nul_removed)
+    return RawRows(fields, constants, table=spec.table, nul_removed=nul_removed, keep_nul=keep_nul)

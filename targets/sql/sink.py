@@ -120,7 +120,8 @@ class SQLSink(Sink):
         if loader.csv_rows and not self.settings.add_record_metadata:
             from targets.sql.rawrows import plan_raw_rows  # msgspec: only where it is used
 
-            self._raw = plan_raw_rows(spec, property_schemas(self.schema), loader.nul_removed)
+            self._raw = plan_raw_rows(spec, property_schemas(self.schema), loader.nul_removed,
+                                      keep_nul=loader.stores_nul)
         self.accepts_runs = self._raw is not None
         self._new_chunk()
 

@@ -1,5 +1,5 @@
 """Helpers of the exactly-once fault tests: a sluice project from the keyless fixture tap into
-one of our four targets, the destination's rows, and the processes of a running pipeline."""
+one of our targets, the destination's rows, and the processes of a running pipeline."""
 
 from __future__ import annotations
 
@@ -21,8 +21,9 @@ import yaml
 
 from tests.conftest import exe
 from tests.integration.runner.helpers import FIXTURES, PY, wait_for
+from tests.integration.sql.helpers import require_duckdb
 
-TARGETS = ("jsonl", "csv", "sqlite", "postgres")
+TARGETS = ("jsonl", "csv", "sqlite", "postgres", "duckdb")
 STATE_ID = "demo"
 
 
@@ -46,6 +47,9 @@ class Pipeline:
             base["output_path"] = str(self.out)
         elif kind == "sqlite":
             base["database"] = str(root / "dest.db")
+        elif kind == "duckdb":
+            require_duckdb()
+            base["path"] = str(root / "dest.duckdb")
         else:
             base["sqlalchemy_url"] = dsn
         base.update(target)
@@ -82,6 +86,15 @@ class Pipeline:
                 if not db.execute("select 1 from sqlite_master where name = 'events'").fetchone():
                     return []  # nothing was ever committed, not even the table
                 return [(int(s), int(a)) for s, a in db.execute("select seq, amount from events")]
+        if self.kind == "duckdb":
+            import duckdb
+
+            if not (self.root / "dest.duckdb").exists():
+                return []
+            with closing(duckdb.connect(str(self.root / "dest.duckdb"))) as ddb:
+                if not ddb.execute("select 1 from duckdb_tables() where table_name = 'events'").fetchone():
+                    return []
+                return [(int(s), int(a)) for s, a in ddb.execute("select seq, amount from events").fetchall()]
         import psycopg
 
         with psycopg.connect(str(self.dsn)) as conn:

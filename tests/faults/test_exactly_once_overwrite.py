@@ -12,7 +12,7 @@ from tests.faults.exactly_once_helpers import STATE_ID, Pipeline, assert_exactly
 from tests.integration.runner.helpers import finish, kill9, sluice, start_sluice, wait_for
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+@pytest.mark.parametrize("kind", ["sqlite", "postgres", "duckdb"])
 def test_a_resumed_overwrite_run_does_not_empty_the_table_again(kind: str, tmp_path: Path,
                                                                request: pytest.FixtureRequest) -> None:
     dsn = request.getfixturevalue("pg_dsn") if kind == "postgres" else None

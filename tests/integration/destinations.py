@@ -1,5 +1,5 @@
 """Every target behind one small interface: configure it, run it as a real process, read back
-what landed (target-jsonl, target-csv, target-sqlite, target-postgres)."""
+what landed (target-jsonl, target-csv, target-sqlite, target-postgres, target-duckdb)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from typing import Any
 from tests.conftest import exe, run
 from tests.integration.sql.helpers import Dest, make_dest
 
-KINDS = ("jsonl", "csv", "sqlite", "postgres")
+KINDS = ("jsonl", "csv", "sqlite", "postgres", "duckdb")
 
 # How a column is read back: "int", "str" (None for null / an empty CSV cell) or "json" (parsed).
 Columns = dict[str, str]
@@ -59,14 +59,14 @@ class Destination:
             return []
         select = ", ".join(f'"{c}"' if k != "json" or self.kind == "sqlite" else f'"{c}"::text' for c, k in
                            columns.items())
-        table = f'"{stream}"' if self.kind == "sqlite" else f'public."{stream}"'
+        table = {"sqlite": f'"{stream}"', "duckdb": f'main."{stream}"'}.get(self.kind, f'public."{stream}"')
         return [tuple(_sql(v, k) for v, k in zip(row, columns.values(), strict=True))
                 for row in self.sql.sql(f"SELECT {select} FROM {table}")]
 
 
 def make(kind: str, tmp_path: Path, pg_dsn: str | None, **settings: Any) -> Destination:
     out = tmp_path / "out"
-    if kind in ("sqlite", "postgres"):
+    if kind in ("sqlite", "postgres", "duckdb"):
         dest = make_dest(kind, tmp_path, pg_dsn if kind == "postgres" else None, **settings)
         return Destination(kind, out, dest.config_path, dest)
     config = tmp_path / f"{kind}.json"

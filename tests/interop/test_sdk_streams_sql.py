@@ -1,4 +1,5 @@
-"""singer-sdk's canned target streams, every one of them, fed to target-sqlite and target-postgres.
+"""singer-sdk's canned target streams, every one of them, fed to target-sqlite, target-postgres and
+target-duckdb.
 
 Each (target, canned file) pair is a test. Valid streams: exit 0, the last STATE of the file is
 the last STATE on stdout, and the rows that landed are exactly the ones in ``EXPECTED`` (upsert
@@ -127,14 +128,15 @@ def _without_nul(value: Any) -> Any:
 
 
 def _encoded_strings(kind: str) -> dict[str, Rows]:
-    """encoded_string_data: every record as it is in the file (unique keys), NULs dropped by PostgreSQL."""
+    """encoded_string_data: every record as it is in the file (unique keys), NULs dropped by PostgreSQL
+    (SQLite and DuckDB store them)."""
     tables: dict[str, Rows] = {}
     for line in (sdk_target_streams() / "encoded_string_data.singer").read_text().splitlines():
         msg = json.loads(line)
         if msg["type"] == "RECORD":
             tables.setdefault(msg["stream"], []).append(msg["record"])
     assert sum(map(len, tables.values())) == 28 and "\x00" in tables["test_strings"][10]["info"]
-    return tables if kind == "sqlite" else _without_nul(tables)
+    return tables if kind in ("sqlite", "duckdb") else _without_nul(tables)
 
 
 def _key(row: dict[str, Any]) -> str:

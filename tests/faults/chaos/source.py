@@ -21,11 +21,12 @@ from typing import Any
 import psycopg
 
 from tests.faults.chaos.chaos_tap import SCHEMAS, STREAMS, source_row
+from tests.integration.sql.helpers import require_duckdb
 
 __all__ = ["KINDS", "STREAMS", "Check", "canonical", "check_stream", "read_rows", "source_rows", "target_config",
            "write_source_csv"]
 
-KINDS = ("jsonl", "csv", "sqlite", "postgres")
+KINDS = ("jsonl", "csv", "sqlite", "postgres", "duckdb")
 FIELDS = {stream: list(schema["properties"]) for stream, schema in SCHEMAS.items()}
 INTEGER_FIELDS = {stream: {f for f, p in schema["properties"].items() if p["type"] == "integer"}
                   for stream, schema in SCHEMAS.items()}
@@ -73,6 +74,9 @@ def target_config(dest: Destination, batch_rows: int) -> dict[str, Any]:
         return {**common, "output_path": str(dest.root / "out"), "overwrite_behavior": "append_records"}
     if dest.kind == "sqlite":
         return {**common, "database": str(dest.root / "warehouse.db")}
+    if dest.kind == "duckdb":
+        require_duckdb()
+        return {**common, "path": str(dest.root / "warehouse.duckdb")}
     return {**common, "sqlalchemy_url": dest.dsn, "default_target_schema": dest.schema}
 
 
@@ -97,11 +101,24 @@ def read_rows(dest: Destination, stream: str) -> list[dict[str, Any]]:
             if not conn.execute("select 1 from sqlite_master where name = ?", (stream,)).fetchone():
                 return []
             return [dict(zip(cols, r, strict=True)) for r in conn.execute(f'{select} from "{stream}"')]
+    if dest.kind == "duckdb":
+        return _duckdb_rows(dest.root / "warehouse.duckdb", stream, select, cols)
     with psycopg.connect(dest.dsn) as conn:
         if conn.execute("select to_regclass(%s)", (f'"{dest.schema}"."{stream}"',)).fetchone() == (None,):
             return []
         table = f'"{dest.schema}"."{stream}"'
         return [dict(zip(cols, r, strict=True)) for r in conn.execute(f"{select} from {table}".encode())]
+
+
+def _duckdb_rows(path: Path, stream: str, select: str, cols: list[str]) -> list[dict[str, Any]]:
+    import duckdb
+
+    if not path.exists():
+        return []
+    with closing(duckdb.connect(str(path))) as conn:
+        if not conn.execute("select 1 from duckdb_tables() where table_name = ?", [stream]).fetchone():
+            return []
+        return [dict(zip(cols, r, strict=True)) for r in conn.execute(f'{select} from "{stream}"').fetchall()]
 
 
 def _checksum(rows: list[str]) -> int:

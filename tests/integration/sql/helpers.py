@@ -1,4 +1,4 @@
-"""Run target-sqlite / target-postgres as real subprocesses and read back what landed."""
+"""Run target-sqlite / target-postgres / target-duckdb as real subprocesses and read back what landed."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import set_json_loads
 
-from tests.conftest import exe, run
+from tests.conftest import exe, run, service_unavailable
 
-TARGETS = ("sqlite", "postgres")
+TARGETS = ("sqlite", "postgres", "duckdb")
 
 
 @dataclass
@@ -25,7 +25,7 @@ class Dest:
 
     kind: str
     config_path: Path
-    sqlite_path: Path | None = None
+    sqlite_path: Path | None = None  # SQLite and DuckDB: the database file
     dsn: str | None = None
     schema: str = "public"
 
@@ -41,6 +41,13 @@ class Dest:
         if self.kind == "sqlite":
             with _sqlite(self.sqlite_path) as conn:
                 names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        elif self.kind == "duckdb":
+            if self.sqlite_path is None or not self.sqlite_path.exists():
+                return set()
+            with _duckdb(self.sqlite_path) as conn:
+                rows = conn.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = ?",
+                                    [self.schema]).fetchall()
+            names = {r[0] for r in rows}
         else:
             with psycopg.connect(self.dsn) as conn:
                 rows = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (self.schema,)).fetchall()
@@ -57,6 +64,11 @@ class Dest:
         if self.kind == "sqlite":
             with _sqlite(self.sqlite_path) as conn:
                 return {r[1]: str(r[2]).lower() for r in conn.execute(f"PRAGMA table_info({_q(table)})")}
+        if self.kind == "duckdb":
+            with _duckdb(self.sqlite_path) as conn:
+                rows = conn.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = ? AND "
+                                    "table_name = ? ORDER BY column_index", [self.schema, table]).fetchall()
+            return {r[0]: str(r[1]).lower() for r in rows}
         with psycopg.connect(self.dsn) as conn:
             rows = conn.execute(
                 "SELECT a.attname, format_type(a.atttypid, NULL) FROM pg_attribute a WHERE a.attrelid = "
@@ -73,6 +85,9 @@ class Dest:
             with _sqlite(self.sqlite_path) as conn:
                 raw = conn.execute(f"SELECT {select} FROM {_q(table)}").fetchall()
             return [{c: _from_sqlite(v, types[c]) for c, v in zip(cols, r, strict=True)} for r in raw]
+        if self.kind == "duckdb":
+            raw = self.sql(f"SELECT {select} FROM {_q(self.schema)}.{_q(table)}")
+            return [{c: _from_duckdb(v, types[c]) for c, v in zip(cols, r, strict=True)} for r in raw]
         with psycopg.connect(self.dsn, row_factory=dict_row) as conn:
             set_json_loads(_exact_json, conn)
             return [dict(r) for r in conn.execute(f"SELECT {select} FROM {_q(self.schema)}.{_q(table)}")]
@@ -85,6 +100,11 @@ class Dest:
                     conn.execute(statement)
                 conn.commit()
             return
+        if self.kind == "duckdb":
+            with _duckdb(self.sqlite_path) as conn:
+                for statement in statements:
+                    conn.execute(statement)
+            return
         with psycopg.connect(self.dsn) as conn:
             for statement in statements:
                 conn.execute(statement.encode())
@@ -92,6 +112,9 @@ class Dest:
     def sql(self, query: str) -> list[tuple[Any, ...]]:
         if self.kind == "sqlite":
             with _sqlite(self.sqlite_path) as conn:
+                return list(conn.execute(query).fetchall())
+        if self.kind == "duckdb":
+            with _duckdb(self.sqlite_path) as conn:
                 return list(conn.execute(query).fetchall())
         with psycopg.connect(self.dsn) as conn:
             return list(conn.execute(query.encode()).fetchall())
@@ -106,6 +129,25 @@ class _sqlite:  # a context manager that closes (sqlite3's own only commits)
 
     def __exit__(self, *exc: object) -> None:
         self.conn.close()
+
+
+class _duckdb:  # a context manager that closes the file (DuckDB lets one process at a time open it)
+    def __init__(self, path: Path | None) -> None:
+        import duckdb
+
+        self.conn = duckdb.connect(str(path))
+
+    def __enter__(self) -> Any:
+        return self.conn
+
+    def __exit__(self, *exc: object) -> None:
+        self.conn.close()
+
+
+def _from_duckdb(value: Any, declared: str) -> Any:
+    if value is not None and declared == "json":
+        return json.loads(value, parse_float=Decimal)
+    return value
 
 
 def _exact_json(text: str | bytes) -> Any:
@@ -128,12 +170,26 @@ def _from_sqlite(value: Any, declared: str) -> Any:
     return value
 
 
+def require_duckdb() -> None:
+    """Skip (fail under CI=true) when the duckdb extra is not installed."""
+    try:
+        import duckdb  # noqa: F401
+    except ImportError:
+        service_unavailable("duckdb is not installed: pip install 'sluice[duckdb]'")
+
+
 def make_dest(kind: str, tmp_path: Path, pg_dsn: str | None, **settings: Any) -> Dest:
     config: dict[str, Any] = {"state_flush_seconds": 0, **settings}
     if kind == "sqlite":
         path = tmp_path / "warehouse.db"
         config.setdefault("database", str(path))
         dest = Dest(kind, tmp_path / "sqlite.json", sqlite_path=Path(config["database"]))
+    elif kind == "duckdb":
+        require_duckdb()
+        config.setdefault("path", str(tmp_path / "warehouse.duckdb"))
+        config.setdefault("default_target_schema", "main")
+        dest = Dest(kind, tmp_path / "duckdb.json", sqlite_path=Path(config["path"]),
+                    schema=config["default_target_schema"])
     else:
         assert pg_dsn is not None
         config.setdefault("sqlalchemy_url", pg_dsn)

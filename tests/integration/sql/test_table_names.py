@@ -93,8 +93,11 @@ def test_an_existing_table_is_not_altered_unless_adopted(dest_factory: Callable[
     assert "'hr-x'" in error and '"x"' in error and "adopt_existing_tables" in error
     assert dest.columns("x").keys() == {"id", "note"}
     assert sorted(r["note"] for r in dest.rows("x")) == ["also mine", "mine"]
-    unique = "SELECT count(*) FROM pg_indexes WHERE tablename = 'x'" if dest.kind == "postgres" else \
-        "SELECT count(*) FROM pragma_index_list('x')"
+    unique = {"postgres": "SELECT count(*) FROM pg_indexes WHERE tablename = 'x'",
+              "sqlite": "SELECT count(*) FROM pragma_index_list('x')",
+              "duckdb": "SELECT (SELECT count(*) FROM duckdb_indexes() WHERE table_name = 'x') + (SELECT count(*) "
+                        "FROM duckdb_constraints() WHERE table_name = 'x' AND constraint_type <> 'NOT NULL')",
+              }[dest.kind]
     assert dest.sql(unique) == [(0,)]
     # adopted on request: loaded and recorded, so the next run needs no setting
     dest.execute("DELETE FROM x WHERE note = 'also mine'")

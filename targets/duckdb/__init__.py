@@ -1,0 +1,1 @@
+"""target-duckdb: loads Singer streams into a DuckDB database file."""

@@ -1,0 +1,84 @@
+"""One chunk's load: the statements run on the connection's worker thread.
+
+- streams without keys: ``INSERT INTO t SELECT ... FROM read_csv(...)``;
+- streams with keys, when the chunk writes every column of the table and holds no key twice
+  (one aggregate over the file tells): ``DELETE FROM t WHERE (keys) IN (SELECT keys FROM
+  read_csv(...))`` then the insert above. DuckDB reads the file again for each; that costs
+  less than its ``ON CONFLICT`` path, and the delete is nearly free on a new table;
+- otherwise (a key twice in the chunk, or columns of the table the chunk does not write,
+  whose values an upsert keeps): the file becomes a temp staging table (its ``rowid`` keeps
+  the order of the records) and one statement upserts it, the last record of a key winning::
+
+    INSERT INTO t SELECT ... FROM stage QUALIFY row_number() OVER (PARTITION BY keys
+    ORDER BY rowid DESC) = 1 ON CONFLICT (keys) DO UPDATE SET col = excluded.col, ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from targets.sql.dialect import quote_identifier
+from targets.sql.table import TableSpec
+
+__all__ = ["Execute", "LoadPlan", "qualified"]
+
+#: execute(what, sql, params=None) -> rows: one statement on the connection
+Execute = Callable[..., list[Any]]
+
+
+def qualified(schema: str | None, table: str) -> str:
+    return f"{quote_identifier(schema)}.{quote_identifier(table)}" if schema else quote_identifier(table)
+
+
+class LoadPlan:
+    """The statements of one chunk's load, run on the connection's worker thread."""
+
+    def __init__(self, spec: TableSpec, columns: list[str], source: str, *, whole: bool) -> None:
+        self.target = qualified(spec.schema, spec.table)
+        self.what = f"load into table {spec.table}"
+        self.source = source
+        self.columns = columns
+        self.cols = ", ".join(quote_identifier(n) for n in columns)
+        self.stage_cols = ", ".join(f"c{i}" for i in range(len(columns)))
+        position = {n: i for i, n in enumerate(columns)}
+        self.key_names = [quote_identifier(k) for k in spec.key]
+        self.keys = [f"c{position[k]}" for k in spec.key]
+        self.others = [n for n in columns if n not in spec.key]
+        self.whole = whole  # the chunk writes every column of the table: delete + insert is an upsert
+
+    def _upsert_unique(self, execute: Execute, keys: str) -> bool:
+        """Delete + insert when no key is twice in the chunk (False: it is, nothing done). With
+        one key column, rows outside the chunk's key range are not looked at: the delete is
+        skipped when the table holds none in it (row groups are pruned by their min/max)."""
+        if len(self.keys) > 1:
+            ((unique,),) = execute(self.what, f"SELECT count(*) = count(DISTINCT ({keys})) FROM {self.source}")
+            overlap = unique
+        else:
+            ((unique, low, high),) = execute(self.what, f"SELECT count(*) = count(DISTINCT {keys}), min({keys}), "
+                                                        f"max({keys}) FROM {self.source}")
+            key = self.key_names[0]
+            ((overlap,),) = execute(self.what, f"SELECT EXISTS (SELECT 1 FROM {self.target} WHERE {key} >= ? AND "
+                                               f"{key} <= ?)", (low, high)) if unique else ((False,),)
+        if not unique:
+            return False
+        if overlap:
+            match = f"({', '.join(self.key_names)}) IN (SELECT {keys} FROM {self.source})"
+            execute(self.what, f"DELETE FROM {self.target} WHERE {match}")
+        self.append(execute)
+        return True
+
+    def append(self, execute: Execute) -> None:
+        execute(self.what, f"INSERT INTO {self.target} ({self.cols}) SELECT {self.stage_cols} FROM {self.source}")
+
+    def upsert(self, execute: Execute) -> None:
+        keys = ", ".join(self.keys)
+        if self.whole and self._upsert_unique(execute, keys):
+            return
+        execute(self.what, f"CREATE OR REPLACE TEMP TABLE sluice_stage AS SELECT * FROM {self.source}")
+        action = ("DO UPDATE SET " + ", ".join(f"{quote_identifier(n)} = excluded.{quote_identifier(n)}"
+                                              for n in self.others)) if self.others else "DO NOTHING"
+        execute(self.what, f"INSERT INTO {self.target} ({self.cols}) SELECT {self.stage_cols} FROM sluice_stage "
+                f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY rowid DESC) = 1 "
+                f"ON CONFLICT ({', '.join(self.key_names)}) {action}")
+        execute(self.what, "DROP TABLE sluice_stage")

@@ -1,0 +1,153 @@
+"""The DuckDB connection: the lazy import of the extra, the file lock, one transaction.
+
+``duckdb`` is imported here, on first use, never when the package is imported, so
+``--about`` and ``pip install sluice`` need no DuckDB. Errors of the driver are mapped into
+:class:`protocol.TargetError` where they enter (:meth:`Connection.run`), one line each.
+A DuckDB file has one writer at a time: a second target on the same file waits for the lock
+(up to ``LOCK_WAIT`` seconds), then fails with one line naming the file.
+
+Chunk loads run on one worker thread (:meth:`Connection.submit`; DuckDB releases the GIL while
+it executes), so the next chunk is decoded and built while DuckDB loads this one. At most
+``MAX_PENDING`` loads are queued; every other statement, the commit included, first waits for
+them (:meth:`Connection.settle`), and a failed load is raised there.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from protocol import ConfigError, TargetError, stop_held
+
+__all__ = ["LOCK_WAIT", "MAX_PENDING", "Connection", "load_duckdb"]
+
+log = logging.getLogger("sluice.target.duckdb")
+
+LOCK_WAIT = 30.0
+MAX_PENDING = 2
+MISSING_EXTRA = "target-duckdb needs the extra: pip install 'sluice[duckdb]'"
+#: 1.2 checks a key deleted and inserted again in one transaction at commit (1.1 refuses the insert) and
+#: has ALTER TABLE ... ADD PRIMARY KEY
+OLDEST = (1, 2)
+
+
+def load_duckdb() -> ModuleType:
+    """The duckdb module, or ConfigError with the one line that says how to install it."""
+    try:
+        import duckdb
+    except ImportError as exc:
+        raise ConfigError(MISSING_EXTRA) from exc
+    version = str(getattr(duckdb, "__version__", "0"))
+    parts = tuple(int(p) if p.isdigit() else 0 for p in version.split(".")[:2])
+    if parts < OLDEST:
+        raise ConfigError(f"target-duckdb needs duckdb {OLDEST[0]}.{OLDEST[1]} or later (found {version}): "
+                          "pip install 'sluice[duckdb]'")
+    return duckdb
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+class Connection:
+    """One DuckDB database file, opened read-write, and its open transaction."""
+
+    def __init__(self, path: str) -> None:
+        self.duckdb = load_duckdb()
+        self.path = path
+        self.in_tx = False
+        if path != ":memory:":
+            try:
+                Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise TargetError(f"cannot create the directory of DuckDB database {path}: {exc}") from exc
+        self.conn = self._open(str(Path(path).expanduser()) if path != ":memory:" else path)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sluice-duckdb")
+        self._pending: deque[Future[None]] = deque()
+
+    def _open(self, where: str) -> Any:
+        deadline = time.monotonic() + LOCK_WAIT
+        waited = False
+        while True:
+            try:
+                return self.duckdb.connect(where)
+            except self.duckdb.IOException as exc:
+                if "lock" not in str(exc).lower():
+                    raise TargetError(f"cannot open DuckDB database {self.path}: {_first_line(exc)}") from exc
+                if time.monotonic() >= deadline:
+                    raise TargetError(f"DuckDB database {self.path} is locked by another process (waited "
+                                      f"{LOCK_WAIT:.0f} s): {_first_line(exc)}") from exc
+                if not waited:
+                    log.info("DuckDB database %s is locked by another process; waiting", self.path)
+                    waited = True
+                time.sleep(0.1)
+            except self.duckdb.Error as exc:
+                raise TargetError(f"cannot open DuckDB database {self.path}: {_first_line(exc)}") from exc
+
+    def _execute(self, what: str, sql: str, params: tuple[Any, ...] | list[Any] | None = None) -> list[Any]:
+        try:
+            return list(self.conn.execute(sql, params).fetchall())
+        except self.duckdb.Error as exc:
+            raise TargetError(f"DuckDB {what} failed: {_first_line(exc)}") from exc
+
+    def run(self, what: str, sql: str, params: tuple[Any, ...] | list[Any] | None = None) -> list[Any]:
+        """Run one statement after every queued load; its rows."""
+        self.settle(0)
+        return self._execute(what, sql, params)
+
+    def write(self, what: str, sql: str, params: tuple[Any, ...] | list[Any] | None = None) -> None:
+        """Run one statement in the open transaction (begun if needed)."""
+        self._begin()
+        self.run(what, sql, params)
+
+    def _begin(self) -> None:
+        if not self.in_tx:
+            self.run("begin", "BEGIN TRANSACTION")
+            self.in_tx = True
+
+    def submit(self, job: Callable[[Callable[..., list[Any]]], None]) -> None:
+        """Queue ``job(execute)`` in the open transaction, ``execute(what, sql, params)`` running
+        one statement; returns before it ran (at most MAX_PENDING - 1 others still queued)."""
+        self._begin()
+        self.settle(MAX_PENDING - 1)
+        self._pending.append(self._pool.submit(job, self._execute))
+
+    def settle(self, keep: int) -> None:
+        """Wait until at most ``keep`` queued loads remain; raise the first that failed."""
+        while len(self._pending) > keep:
+            self._pending.popleft().result()
+
+    def commit(self) -> None:
+        if self.in_tx:
+            # once COMMIT is sent, its outcome is what we report: a SIGTERM or SIGINT waits for it
+            self.settle(0)
+            with stop_held("the commit in flight went through"):
+                self._execute("commit", "COMMIT")
+            self.in_tx = False
+
+    def rollback(self) -> None:
+        while self._pending:  # let queued loads end (their errors are the rollback's reason, or moot)
+            try:
+                self._pending.popleft().result()
+            except TargetError:
+                pass
+        if self.in_tx:
+            self.in_tx = False
+            try:
+                self.conn.execute("ROLLBACK")
+            except self.duckdb.Error as exc:
+                log.warning("rollback failed: %s", _first_line(exc))
+
+    def close(self) -> None:
+        self.rollback()
+        self._pool.shutdown(wait=True)
+        try:
+            self.conn.close()
+        except self.duckdb.Error as exc:
+            log.warning("close of DuckDB database %s failed: %s", self.path, _first_line(exc))

@@ -1,0 +1,91 @@
+"""Rows as CSV lines, record by record (the path of records the bulk builder does not take:
+metadata columns, JSON columns, times, the reference lane).
+
+The text is the one :mod:`targets.sql.rawrows` builds in bulk, so DuckDB reads both with the
+same ``read_csv`` options: values separated by ``,``, text in ``"`` with ``"`` doubled, and a
+bare ``null`` for NULL (a quoted ``"null"`` is the string). NUL characters are kept: DuckDB
+stores them (the bulk builder keeps them too, ``Loader.stores_nul``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from protocol import dumps
+from targets.sql import types as T
+
+__all__ = ["NULL", "converter", "quoted"]
+
+NULL = "null"
+Converter = Callable[[Any], str]
+
+
+def quoted(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def _scalar_text(v: Any) -> str:
+    """Any non-null value as the text of a VARCHAR column."""
+    cls = v.__class__
+    if cls is bool:
+        return "true" if v else "false"
+    if cls is dict or cls is list:
+        return dumps(v).decode()
+    if cls is float:
+        return repr(v)
+    return str(v)
+
+
+def _number_text(v: Any) -> str:
+    cls = v.__class__
+    if cls is float:
+        return repr(v)
+    if cls is int or cls is Decimal:
+        return str(v)
+    return quoted(_scalar_text(v))  # not a number: DuckDB refuses it, naming the value
+
+
+def _integer_text(v: Any) -> str:
+    cls = v.__class__
+    if cls is int:
+        return str(v)
+    if cls is float and v.is_integer():
+        return str(int(v))
+    return quoted(_scalar_text(v))
+
+
+def _boolean_text(v: Any) -> str:
+    if v.__class__ is bool:
+        return "true" if v else "false"
+    return quoted(_scalar_text(v))
+
+
+def _text(v: Any) -> str:
+    if v is None:
+        return NULL
+    return quoted(v) if v.__class__ is str else quoted(_scalar_text(v))
+
+
+def _json(v: Any) -> str:
+    return NULL if v is None else quoted(dumps(v).decode())
+
+
+def converter(logical: str) -> Converter:
+    """The CSV text of one value of a ``logical`` column."""
+
+    def guarded(fn: Converter) -> Converter:
+        def convert(v: Any) -> str:
+            return NULL if v is None else fn(v)
+        return convert
+
+    if logical == T.INTEGER:
+        return guarded(_integer_text)
+    if logical == T.NUMBER:
+        return guarded(_number_text)
+    if logical == T.BOOLEAN:
+        return guarded(_boolean_text)
+    if logical == T.JSON:
+        return _json
+    return _text

@@ -1,0 +1,276 @@
+"""DuckDB: every chunk is a CSV file that DuckDB's own reader parses (in C, in parallel),
+loaded on a worker thread while the next chunk is built (chunks.py, connection.py).
+
+The CSV text is built in bulk from the fast lane's decoded records (targets/sql/rawrows.py)
+or record by record (csvtext.py). Everything runs in one transaction the target commits
+before it emits a STATE; DuckDB has no savepoints, so a failed statement fails the run and
+the transaction is rolled back.
+
+Types: integer HUGEINT (128 bits), number DECIMAL(38,18) (or DOUBLE or exact text, see the
+setting number_type), date-time TIMESTAMPTZ, date DATE, time TIME, objects and arrays JSON,
+anything else VARCHAR. DuckDB compares identifiers without regard to case, as SQLite does.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from protocol import Committed, TargetError
+from targets.duckdb.chunks import LoadPlan, qualified
+from targets.duckdb.connection import MAX_PENDING, Connection
+from targets.duckdb.csvtext import converter
+from targets.sql import statetable
+from targets.sql import types as T
+from targets.sql.dialect import (
+    DELETED_COLUMN,
+    OWNERS_TABLE,
+    VERSION_COLUMN,
+    Encoder,
+    Loader,
+    MetaValues,
+    meta_row,
+    quote_identifier,
+    utc_now,
+)
+from targets.sql.table import Action, AddColumn, AddUniqueKey, AlterColumn, CreateTable, Existing, TableSpec
+
+__all__ = ["DuckDBLoader", "sql_types"]
+
+_INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+                  "UBIGINT", "UHUGEINT"}
+_FROM_DUCKDB = {"BOOLEAN": T.BOOLEAN, "TIMESTAMP WITH TIME ZONE": T.TIMESTAMP, "TIMESTAMP": T.TIMESTAMP,
+                "DATE": T.DATE, "TIME": T.TIME, "JSON": T.JSON, "DOUBLE": T.NUMBER, "FLOAT": T.NUMBER}
+_CSV_LIMIT = 2 * 1024 * 1024  # read_csv's default longest line
+
+
+def sql_types(number_type: str) -> dict[str, str]:
+    return {T.INTEGER: "HUGEINT", T.NUMBER: number_type, T.BOOLEAN: "BOOLEAN", T.TIMESTAMP: "TIMESTAMPTZ",
+            T.DATE: "DATE", T.TIME: "TIME", T.JSON: "JSON", T.STRING: "VARCHAR"}
+
+
+def _logical(declared: str) -> str:
+    if declared in _INTEGER_TYPES:
+        return T.INTEGER
+    if declared.startswith("DECIMAL"):
+        return T.NUMBER
+    return _FROM_DUCKDB.get(declared, T.STRING)
+
+
+def _using(col: str, old: str, new: str, types: dict[str, str]) -> str:
+    """The value of a column whose type widens from ``old`` to ``new``: a decimal becomes the
+    text of its value without the scale's trailing zeros (2.5, not 2.500000000000000000)."""
+    if new == T.JSON:
+        return f"to_json({col})"
+    if new == T.STRING and old == T.NUMBER and types[T.NUMBER].startswith("DECIMAL"):
+        return rf"regexp_replace(regexp_replace(CAST({col} AS VARCHAR), '(\.[0-9]*?)0+$', '\1'), '\.$', '')"
+    return f"CAST({col} AS {types[new]})"
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+_qual = qualified
+
+
+class DuckDBLoader(Loader):
+    name = "duckdb"
+    max_identifier_bytes = None
+    case_insensitive = True  # DuckDB finds "Id" and "id" to be one column, quoted or not
+    can_alter = True
+    chunk_size = 64 * 1024 * 1024
+    chunk_rows = 500_000
+    csv_rows = True
+    stores_nul = True  # VARCHAR holds NUL characters: text is loaded as it is
+
+    schema: str
+
+    def __init__(self, path: str, schema: str, *, number_type: str = "DECIMAL(38,18)", temp_dir: str | None = None,
+                 chunk_size: int | None = None) -> None:
+        self.path = path
+        self.schema = schema
+        if chunk_size:
+            self.chunk_size = chunk_size
+        self.types = sql_types(number_type)
+        self.db = Connection(path)
+        try:
+            self._tmp = Path(tempfile.mkdtemp(prefix="sluice-duckdb-", dir=temp_dir))
+        except OSError as exc:
+            self.db.close()
+            raise TargetError(f"cannot create a temporary directory in {temp_dir or tempfile.gettempdir()}: "
+                              f"{exc}") from exc
+        self._chunks = 0
+        self._columns: dict[tuple[str | None, str], set[str]] = {}  # every column of a table, as described
+        self._schema_ready = False
+
+    # -- inspection -----------------------------------------------------------------
+
+    def check(self) -> str:
+        (version,) = self.db.run("check", "SELECT version()")[0]
+        self.db.write("check", "CREATE TEMP TABLE IF NOT EXISTS sluice_check (x INTEGER)")
+        self.db.rollback()
+        return f"DuckDB {version} at {self.path} is writable"
+
+    def _find(self, schema: str | None, table: str) -> str | None:
+        """The table's name as the database holds it (names compare without regard to ASCII case)."""
+        key = self.mapper().same_key
+        rows = self.db.run("describe", "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = "
+                           "current_database() AND NOT temporary")
+        want_schema, want = key(schema or "main"), key(table)
+        return next((str(t) for s, t in rows if key(str(s)) == want_schema and key(str(t)) == want), None)
+
+    def describe(self, schema: str | None, table: str) -> Existing | None:
+        name = self._find(schema, table)
+        if name is None:
+            return None
+        where = "database_name = current_database() AND lower(schema_name) = lower(?) AND table_name = ?"
+        cols = self.db.run("describe", f"SELECT column_name, data_type FROM duckdb_columns() WHERE {where} "
+                           "ORDER BY column_index", (schema or "main", name))
+        keys = self.db.run("describe", f"SELECT constraint_column_names FROM duckdb_constraints() WHERE {where} "
+                           "AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')", (schema or "main", name))
+        self._columns[(schema, table)] = {str(c) for c, _ in cols}
+        return Existing({str(c): _logical(str(t)) for c, t in cols}, [tuple(k[0]) for k in keys])
+
+    def owner(self, schema: str | None, table: str) -> str | None:
+        if self._find(schema, OWNERS_TABLE) is None:
+            return None
+        key = self.mapper().same_key
+        rows = self.db.run("read of table owners", f"SELECT table_name, stream FROM {_qual(schema, OWNERS_TABLE)}")
+        return next((str(s) for t, s in rows if key(str(t)) == key(table)), None)
+
+    def record_owner(self, schema: str | None, table: str, stream: str, *, replace: bool) -> str:
+        self._ensure_schema()
+        owners = _qual(schema, OWNERS_TABLE)
+        self.db.write("create of the table owners", f"CREATE TABLE IF NOT EXISTS {owners} (table_name VARCHAR "
+                      "PRIMARY KEY, stream VARCHAR NOT NULL, created_at TIMESTAMPTZ NOT NULL DEFAULT now())")
+        key = self.mapper().same_key
+        rows = self.db.run("read of table owners", f"SELECT table_name FROM {owners}")
+        same = [str(t) for (t,) in rows if key(str(t)) == key(table)]
+        if same and replace:
+            for name in same:
+                self.db.write("record of a table owner", f"DELETE FROM {owners} WHERE table_name = ?", (name,))
+            same = []
+        if not same:
+            self.db.write("record of a table owner", f"INSERT INTO {owners} (table_name, stream) VALUES (?, ?)",
+                          (table, stream))
+        return str(self.owner(schema, table))
+
+    # -- DDL ------------------------------------------------------------------------
+
+    def _ensure_schema(self) -> None:
+        if not self._schema_ready:
+            self.db.write("create of the schema", f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(self.schema)}")
+            self._schema_ready = True
+
+    def apply(self, schema: str | None, table: str, actions: list[Action]) -> None:
+        self._ensure_schema()
+        q = _qual(schema, table)
+        types = self.types
+        for action in actions:
+            if isinstance(action, CreateTable):
+                cols = [f"{quote_identifier(n)} {types[t]}" for n, t in action.columns]
+                if action.key:
+                    cols.append("PRIMARY KEY (" + ", ".join(map(quote_identifier, action.key)) + ")")
+                sql = f"CREATE TABLE IF NOT EXISTS {q} (" + ", ".join(cols) + ")"
+            elif isinstance(action, AddColumn):
+                col = quote_identifier(action.name)
+                sql = f"ALTER TABLE {q} ADD COLUMN IF NOT EXISTS {col} {types[action.logical]}"
+            elif isinstance(action, AddUniqueKey):
+                sql = f"ALTER TABLE {q} ADD PRIMARY KEY (" + ", ".join(map(quote_identifier, action.columns)) + ")"
+            elif isinstance(action, AlterColumn):
+                col = quote_identifier(action.name)
+                using = _using(col, action.old, action.new, types)
+                sql = f"ALTER TABLE {q} ALTER COLUMN {col} SET DATA TYPE {types[action.new]} USING {using}"
+            self.db.write(f"DDL on table {table}", sql)
+
+    # -- rows -----------------------------------------------------------------------
+
+    def encoder(self, spec: TableSpec, meta: MetaValues) -> Encoder:
+        converters = [converter(c.logical) for c in spec.columns]
+        extra = [c.source.meta for c in spec.columns if c.source.meta is not None]
+        if not extra:
+            plain = [(c.source.field, conv) for c, conv in zip(spec.columns, converters, strict=True)]
+
+            def encode(record: dict[str, Any], message: Any) -> str:
+                get = record.get
+                return ",".join([conv(get(f)) for f, conv in plain]) + "\n"
+            return encode
+
+        text, integer = converter(T.STRING), converter(T.INTEGER)
+        order = [(c.source.meta, c.source.field, conv) for c, conv in zip(spec.columns, converters, strict=True)]
+        values = meta_row(order, meta, extracted=text, version=integer, sequence=str)
+
+        def encode_meta(record: dict[str, Any], message: Any) -> str:
+            # a value is never empty text (strings are quoted) but an unset receive time: NULL
+            return ",".join([v or "null" for v in values(record, message)]) + "\n"
+        return encode_meta
+
+    def write(self, spec: TableSpec, rows: list[Any], *, upsert: bool, truncate: bool) -> None:
+        data = "".join(rows).encode("utf-8", "surrogatepass")
+        self._load(spec, data, spec.names, upsert=upsert, truncate=truncate)
+
+    def write_csv(self, spec: TableSpec, data: bytes, columns: list[str], *, upsert: bool, truncate: bool) -> None:
+        self._load(spec, data, columns, upsert=upsert, truncate=truncate)
+
+    def _reader(self, spec: TableSpec, columns: list[str], path: Path, size: int) -> str:
+        """read_csv of a chunk file, its columns named c0.. in the file's order."""
+        logical = {c.name: c.logical for c in spec.columns}
+        kinds = ", ".join(f"'c{i}': '{'VARCHAR' if logical[n] == T.JSON else self.types[logical[n]]}'"
+                          for i, n in enumerate(columns))
+        longest = f", max_line_size={size + 1}, buffer_size={size + 1}" if size >= _CSV_LIMIT else ""
+        return (f"read_csv({_literal(str(path))}, columns={{{kinds}}}, header=false, delim=',', "
+                f"quote='\"', escape='\"', nullstr='null', allow_quoted_nulls=false, auto_detect=false{longest})")
+
+    def _load(self, spec: TableSpec, data: bytes, columns: list[str], *, upsert: bool, truncate: bool) -> None:
+        """Queue the chunk's load (see the module docstring); the file is one of two kept in turn,
+        free once the load before the last is done."""
+        self.db.settle(MAX_PENDING - 1)
+        self._chunks += 1
+        path = self._tmp / f"chunk{self._chunks % MAX_PENDING}.csv"
+        try:
+            path.write_bytes(data)
+        except OSError as exc:
+            raise TargetError(f"cannot write the temporary file {path}: {exc}") from exc
+        plan = LoadPlan(spec, columns, self._reader(spec, columns, path, len(data)),
+                         whole=set(columns) == self._columns.get((spec.schema, spec.table)))
+        if truncate:
+            self.db.write(plan.what, f"DELETE FROM {plan.target}")
+        self.db.submit(plan.upsert if upsert else plan.append)
+
+    # -- transactions    # -- transactions ---------------------------------------------------------------
+
+    def commit(self) -> None:
+        self.db.commit()
+
+    def rollback(self) -> None:
+        self.db.rollback()
+
+    def activate_version(self, spec: TableSpec, version: int, *, hard_delete: bool) -> None:
+        q = _qual(spec.schema, spec.table)
+        ver = quote_identifier(VERSION_COLUMN)
+        old = f"({ver} IS NULL OR {ver} < ?)"
+        if hard_delete:
+            self.db.write("delete of old versions", f"DELETE FROM {q} WHERE {old}", (version,))
+        else:
+            deleted = quote_identifier(DELETED_COLUMN)
+            self.db.write("update of old versions", f"UPDATE {q} SET {deleted} = ? WHERE {old} AND {deleted} IS NULL",
+                          (utc_now(), version))
+
+    def save_state(self, schema: str | None, state_id: str, committed: Committed) -> None:
+        self._ensure_schema()
+        self.db.write("create of the state table", statetable.create_sql(schema))
+        self.db.write("write of the committed state", statetable.upsert_sql(schema, "?"),
+                      statetable.params(state_id, committed))
+
+    def load_state(self, schema: str | None, state_id: str) -> Committed | None:
+        if self._find(schema, statetable.TABLE) is None:
+            return None
+        rows = self.db.run("read of the committed state", statetable.select_sql(schema, "?"), (state_id,))
+        return statetable.from_row(rows[0] if rows else None)
+
+    def close(self) -> None:
+        self.db.close()
+        shutil.rmtree(self._tmp, ignore_errors=True)

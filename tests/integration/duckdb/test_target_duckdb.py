@@ -1,0 +1,186 @@
+"""target-duckdb's own behaviour beyond the SQL suite (tests/integration/sql, parametrized with
+duckdb): exact big integers and numbers in each number_type, NUL kept, the settings of the other
+target-duckdb variant, the missing extra, and the file lock. Real DuckDB files, the target run
+as a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import exe, run
+from tests.integration.sql.helpers import Dest, error_lines, make_dest, require_duckdb, singer, stdout_states
+
+HUGE = 2**127 - 1
+DIGITS = "1234567890123456789012345678901234567890.0123456789012345678901"  # 40 + 22 digits
+
+
+def _schema(stream: str = "t", keys: list[str] | None = None, **props: Any) -> dict[str, Any]:
+    return {"type": "SCHEMA", "stream": stream, "key_properties": ["id"] if keys is None else keys,
+            "schema": {"type": "object", "properties": {"id": {"type": "integer"}, **props}}}
+
+
+def _load(dest: Dest, data: bytes, *, fast: bool = True) -> subprocess.CompletedProcess[bytes]:
+    env = {**os.environ, "SLUICE_FAST_PATH": "1" if fast else "0"}
+    return run([dest.exe, "--config", str(dest.config_path)], input=data, env=env)
+
+
+@pytest.fixture
+def duck(tmp_path: Path) -> Dest:
+    return make_dest("duckdb", tmp_path, None)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_integers_past_64_bits_and_nul_characters_land_exactly(tmp_path: Path, fast: bool) -> None:
+    dest = make_dest("duckdb", tmp_path, None)
+    head = singer(_schema(n={"type": ["integer", "null"]}, s={"type": ["string", "null"]}))
+    lines = [f'{{"type":"RECORD","stream":"t","record":{{"id":{i},"n":{n},"s":{json.dumps(s)}}}}}'
+             for i, n, s in [(1, HUGE, "nul\x00inside"), (2, -HUGE, "plain"), (3, 2**64 + 1, "x\x00"), (1, 7, "last")]]
+    data = head + "\n".join(lines).encode() + b"\n" + singer({"type": "STATE", "value": {"n": 4}})
+    result = _load(dest, data, fast=fast)
+    assert result.returncode == 0, result.stderr.decode()
+    assert stdout_states(result.stdout) == [{"n": 4}]
+    rows = {r["id"]: (r["n"], r["s"]) for r in dest.rows("t")}
+    assert rows == {1: (7, "last"), 2: (-HUGE, "plain"), 3: (2**64 + 1, "x\x00")}
+    assert dest.columns("t")["n"] == "hugeint"
+
+
+@pytest.mark.parametrize(("number_type", "declared"), [("text", "varchar"), ("double", "double"),
+                                                        ("decimal", "decimal(38,18)")])
+def test_number_type_chooses_the_column(tmp_path: Path, number_type: str, declared: str) -> None:
+    dest = make_dest("duckdb", tmp_path, None, number_type=number_type)
+    head = singer(_schema(x={"type": ["number", "null"]}))
+    value = DIGITS if number_type == "text" else "2.5"
+    data = head + (b'{"type":"RECORD","stream":"t","record":{"id":1,"x":%s}}\n' % value.encode())
+    result = _load(dest, data + singer({"type": "RECORD", "stream": "t", "record": {"id": 2, "x": -0.125}}))
+    assert result.returncode == 0, result.stderr.decode()
+    assert dest.columns("t")["x"] == declared
+    rows = {r["id"]: r["x"] for r in dest.rows("t")}
+    if number_type == "text":  # exact, whatever the digits
+        assert Decimal(rows[1]) == Decimal(DIGITS) and Decimal(rows[2]) == Decimal("-0.125")
+    else:
+        assert rows == {1: 2.5, 2: -0.125} and Decimal(str(rows[1])) == Decimal("2.5")
+
+
+def test_a_decimal_out_of_range_fails_and_keeps_what_the_last_state_covers(duck: Dest) -> None:
+    head = singer(_schema(x={"type": ["number", "null"]}),
+                  {"type": "RECORD", "stream": "t", "record": {"id": 1, "x": 1}}, {"type": "STATE", "value": {"n": 1}})
+    bad = b'{"type":"RECORD","stream":"t","record":{"id":2,"x":1e30}}\n'
+    result = _load(duck, head + bad + singer({"type": "STATE", "value": {"n": 2}}))
+    assert result.returncode == 1
+    (line,) = error_lines(result.stderr)
+    assert "DuckDB" in line and "table t" in line and "Traceback" not in result.stderr.decode()
+    assert stdout_states(result.stdout) == [{"n": 1}]
+    assert [r["id"] for r in duck.rows("t")] == [1]
+
+
+def test_settings_of_the_other_variant(tmp_path: Path) -> None:
+    temp = tmp_path / "chunks"
+    temp.mkdir()
+    dest = make_dest("duckdb", tmp_path, None)
+    config = {k: v for k, v in json.loads(dest.config_path.read_text()).items() if k != "path"}
+    dest.config_path.write_text(json.dumps({
+        **config, "filepath": str(dest.sqlite_path), "add_metadata_columns": True, "data_flattening_max_level": 1,
+        "temp_dir": str(temp), "flush_all_streams": True, "delimiter": "|", "quotechar": "'", "dbname": "x",
+        "schema_mapping": {}}))
+    data = singer(_schema(doc={"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "string"}}}),
+                  {"type": "RECORD", "stream": "t", "record": {"id": 1, "doc": {"a": 5, "b": "x"}}},
+                  {"type": "STATE", "value": {"n": 1}})
+    result = _load(dest, data)
+    assert result.returncode == 0, result.stderr.decode()
+    assert b"unknown setting" not in result.stderr.lower()
+    columns = dest.columns("t")
+    assert {"doc__a", "doc__b", "_sdc_extracted_at", "_sdc_batched_at", "_sdc_table_version"} <= set(columns)
+    (row,) = dest.rows("t")
+    assert (row["id"], row["doc__a"], row["doc__b"]) == (1, 5, "x") and row["_sdc_batched_at"] is not None
+    assert list(temp.iterdir()) == []  # the chunk files are removed when the run ends
+
+
+def test_primary_key_required_names_the_stream_and_line(tmp_path: Path) -> None:
+    dest = make_dest("duckdb", tmp_path, None, primary_key_required=True)
+    data = singer(_schema("keyed"), {"type": "RECORD", "stream": "keyed", "record": {"id": 1}},
+                  {"type": "STATE", "value": {"n": 1}}, _schema("loose", keys=[]),
+                  {"type": "RECORD", "stream": "loose", "record": {"id": 1}})
+    result = _load(dest, data)
+    assert result.returncode != 0
+    (line,) = error_lines(result.stderr)
+    assert "line 4" in line and "'loose'" in line and "primary_key_required" in line
+    assert stdout_states(result.stdout) == [{"n": 1}] and dest.tables() == {"keyed"}
+
+
+def test_without_the_extra_one_line_says_how_to_install_it(tmp_path: Path) -> None:
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"path": str(tmp_path / "x.duckdb")}))
+    code = ("import sys; sys.modules['duckdb'] = None; sys.argv = ['target-duckdb', '--config', sys.argv[1]]; "
+            "from targets.duckdb.target import main; main()")
+    result = run([sys.executable, "-c", code, str(config)], input=b"")
+    assert result.returncode == 2
+    assert error_lines(result.stderr) and "pip install 'sluice[duckdb]'" in error_lines(result.stderr)[0]
+    assert "Traceback" not in result.stderr.decode() and not (tmp_path / "x.duckdb").exists()
+    about = run([sys.executable, "-c", code.replace("'--config', sys.argv[1]", "'--about'"), "-"])
+    assert about.returncode == 0 and b"number_type" in about.stdout
+    # duckdb 1.1 refuses a key deleted and inserted again in one transaction: 1.2 is the oldest taken
+    old = code.replace("sys.modules['duckdb'] = None", "import duckdb; duckdb.__version__ = '1.1.3'")
+    result = run([sys.executable, "-c", old, str(config)], input=b"")
+    assert result.returncode == 2 and "needs duckdb 1.2 or later (found 1.1.3)" in error_lines(result.stderr)[0]
+
+
+def test_a_second_writer_waits_for_the_lock(duck: Dest) -> None:
+    require_duckdb()
+    import duckdb
+
+    holder = duckdb.connect(str(duck.sqlite_path))
+    release = threading.Timer(1.5, holder.close)
+    started = time.monotonic()
+    release.start()
+    try:
+        result = _load(duck, singer(_schema(), {"type": "RECORD", "stream": "t", "record": {"id": 1}},
+                                    {"type": "STATE", "value": {"n": 1}}))
+    finally:
+        release.join()
+    assert result.returncode == 0, result.stderr.decode()
+    assert b"locked by another process; waiting" in result.stderr
+    assert time.monotonic() - started >= 1.0 and duck.rows("t") == [{"id": 1}]
+
+
+def test_check_reports_the_version(duck: Dest) -> None:
+    result = run([exe("target-duckdb"), "--config", str(duck.config_path), "--test"])
+    assert result.returncode == 0, result.stderr.decode()
+    assert b"DuckDB v" in result.stdout + result.stderr and b"is writable" in result.stdout + result.stderr
+
+
+def test_sigterm_mid_load_keeps_exactly_what_the_last_state_covers(duck: Dest) -> None:
+    def records(first: int, last: int) -> bytes:
+        return b"".join(singer({"type": "RECORD", "stream": "t", "record": {"id": i, "pad": "x" * 200}})
+                        for i in range(first, last))
+
+    proc = subprocess.Popen([duck.exe, "--config", str(duck.config_path)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdin and proc.stdout and proc.stderr
+    try:
+        proc.stdin.write(singer(_schema(pad={"type": "string"})) + records(1, 101)
+                         + singer({"type": "STATE", "value": {"n": 100}}))
+        proc.stdin.flush()
+        assert stdout_states(proc.stdout.readline()) == [{"n": 100}]  # committed, then echoed
+        proc.stdin.write(records(101, 30_101))  # loaded into the open transaction in chunks, never committed
+        proc.stdin.flush()
+        time.sleep(1.0)
+        proc.send_signal(15)
+        assert proc.wait(timeout=60) == 143, proc.stderr.read().decode()
+        assert proc.stdout.read() == b""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            pipe.close()
+    assert sorted(r["id"] for r in duck.rows("t")) == list(range(1, 101))
