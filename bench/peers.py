@@ -21,8 +21,8 @@ from pathlib import Path
 import orjson
 from checks import lines_check, metric_count_check
 from cmp_airbyte import AIRBYTE_COMPARISONS
-from cmp_gitlab import GITLAB_COMPARISONS
 from cmp_duckdb import DUCKDB_COMPARISONS
+from cmp_gitlab import GITLAB_COMPARISONS
 from cmp_http import HTTP_COMPARISONS
 from cmp_hubspot import HUBSPOT_COMPARISONS
 from cmp_jira import JIRA_COMPARISONS
