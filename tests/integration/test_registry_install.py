@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import tarfile
+import threading
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -80,11 +81,11 @@ def check_specs(specs: list[str], executable: str) -> Checked:
         return Checked(f"{executable} is not a console script of {' '.join(specs)} ({sorted(scripts)})", scripts)
     report = where / "report.json"
     if not report.exists():
-        done = _pip("install", "--dry-run", "--ignore-installed", "-q", "--report", str(where / "partial.json"),
-                    *specs)
+        partial = where / f"partial-{os.getpid()}-{threading.get_ident()}.json"  # two runs may share the cache
+        done = _pip("install", "--dry-run", "--ignore-installed", "-q", "--report", str(partial), *specs)
         if done.returncode:
             return Checked(f"{' '.join(specs)} does not resolve: {done.stderr.strip()[-600:]}", scripts)
-        (where / "partial.json").rename(report)
+        partial.replace(report)
     installs = json.loads(report.read_text())["install"]
     return Checked("", scripts, tuple(f"{i['metadata']['name']}=={i['metadata']['version']}" for i in installs))
 
