@@ -1,4 +1,4 @@
-"""Issue 17: tap-gitlab against the GitLab-shaped loopback API (``bench/gitlabbench.py`` runs
+"""Issue 17: tap-gitlab against the GitLab-shaped loopback API (``bench/GITLAB_SERVER.py`` runs
 ``tests/integration/saas/gitlab_server.py``), no rate limit; N capped at ``GITLAB_CAP`` (the server
 holds every issue in memory).
 
@@ -18,13 +18,15 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import gitlabbench
 import orjson
 from checks import metric_count_check
 from datagen import DATA_DIR, Dataset
+from loopback import Loopback
 from model import Comparison, Goal, Program, Venv
 
 __all__ = ["GITLAB_CAP", "GITLAB_COMPARISONS", "TAP_GITLAB_PEER"]
+
+GITLAB_SERVER = Loopback("GitLab", "tests.integration.saas.gitlab_server", "--issues")
 
 GITLAB_CAP = 50_000
 PROJECT = "acme/web"
@@ -37,7 +39,7 @@ TAP_GITLAB_PEER = Venv(
          "without requiring it",
 )
 
-SERVER_CPU: dict[str, Any] = {"prepare": gitlabbench.mark, "note": gitlabbench.busy_note}
+SERVER_CPU: dict[str, Any] = {"prepare": GITLAB_SERVER.mark, "note": GITLAB_SERVER.busy_note}
 
 
 def _cap(n: int) -> int:
@@ -45,12 +47,13 @@ def _cap(n: int) -> int:
 
 
 def _ours_config() -> dict[str, Any]:
-    return {"projects": PROJECT, "private_token": gitlabbench.token(), "api_url": gitlabbench.url(), "per_page": 100}
+    return {"projects": PROJECT, "private_token": GITLAB_SERVER.token(), "api_url": GITLAB_SERVER.url(),
+            "per_page": 100}
 
 
 def _ours_setup(bin_dir: Path, ds: Dataset) -> None:
     """Start the server with N issues; discover once and keep a catalog with ``issues`` alone selected."""
-    gitlabbench.ensure(ds.records)
+    GITLAB_SERVER.ensure(ds.records)
     CATALOG.parent.mkdir(parents=True, exist_ok=True)
     conf = CATALOG.with_suffix(".config.json")
     conf.write_bytes(orjson.dumps(_ours_config()))
@@ -73,12 +76,12 @@ def _ours_argv(bin_dir: Path, out: Path, _ds: Dataset) -> list[str]:
 
 
 def _peer_setup(_bin: Path, ds: Dataset) -> None:
-    gitlabbench.ensure(ds.records)
+    GITLAB_SERVER.ensure(ds.records)
 
 
 def _peer_argv(bin_dir: Path, out: Path, _ds: Dataset) -> list[str]:
     conf = out.parent / "peer-config.json"
-    conf.write_bytes(orjson.dumps({"api_url": f"{gitlabbench.url()}/api/v4", "private_token": gitlabbench.token(),
+    conf.write_bytes(orjson.dumps({"api_url": f"{GITLAB_SERVER.url()}/api/v4", "private_token": GITLAB_SERVER.token(),
                                    "projects": PROJECT, "start_date": "2000-01-01T00:00:00Z"}))
     return ["sh", "-c", 'exec "$0" --config "$1" > "$2"', str(bin_dir / "tap-gitlab"), str(conf),
             str(out / PEER_OUT)]
@@ -100,6 +103,6 @@ GITLAB_COMPARISONS: tuple[Comparison, ...] = (
                      argv=_peer_argv, setup=_peer_setup, **SERVER_CPU),
         goals=(Goal("rate", 20_000), Goal("peer", 5)),
         records=_cap,
-        teardown=gitlabbench.stop,
+        teardown=GITLAB_SERVER.stop,
     ),
 )

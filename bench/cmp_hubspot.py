@@ -1,6 +1,6 @@
 """Issue 17: tap-hubspot against the loopback HubSpot CRM v3 API (``tests/integration/saas/hubspot_server.py``).
 
-The server runs as a subprocess (``hubspotbench``), started in the comparison's setup with N
+The server runs as a subprocess (``loopback.Loopback``), started in the comparison's setup with N
 contacts and stopped after it; no rate limit. Ours reads the ``contacts`` stream only (a catalog
 from its ``--discover`` with every other stream deselected): no bookmark, so the listing
 ``GET /crm/v3/objects/contacts``, 100 a page (HubSpot's maximum), ``paging.next.after``, every
@@ -19,18 +19,20 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import hubspotbench
 import orjson
 from checks import metric_count_check
 from datagen import DATA_DIR, Dataset
+from loopback import Loopback
 from model import Comparison, Goal, Program
 
 __all__ = ["HUBSPOT_CAP", "HUBSPOT_COMPARISONS"]
 
+HUBSPOT_SERVER = Loopback("HubSpot", "tests.integration.saas.hubspot_server", "--contacts")
+
 HUBSPOT_CAP = 100_000
 LIMIT = 100
 CATALOG = DATA_DIR / "catalogs" / "sluice-tap-hubspot.json"
-SERVER_CPU: dict[str, Any] = {"prepare": hubspotbench.mark, "note": hubspotbench.busy_note}
+SERVER_CPU: dict[str, Any] = {"prepare": HUBSPOT_SERVER.mark, "note": HUBSPOT_SERVER.busy_note}
 
 
 def _cap(n: int) -> int:
@@ -38,12 +40,12 @@ def _cap(n: int) -> int:
 
 
 def _config() -> dict[str, Any]:
-    return {"access_token": hubspotbench.token(), "api_url": hubspotbench.url(), "limit": LIMIT}
+    return {"access_token": HUBSPOT_SERVER.token(), "api_url": HUBSPOT_SERVER.url(), "limit": LIMIT}
 
 
 def _setup(bin_dir: Path, ds: Dataset) -> None:
     """Start the server with N contacts; discover once and keep a catalog with ``contacts`` alone selected."""
-    hubspotbench.ensure(ds.records)
+    HUBSPOT_SERVER.ensure(ds.records)
     CATALOG.parent.mkdir(parents=True, exist_ok=True)
     conf = CATALOG.with_suffix(".config.json")
     conf.write_bytes(orjson.dumps(_config()))
@@ -73,6 +75,6 @@ HUBSPOT_COMPARISONS: tuple[Comparison, ...] = (
         peer=None,
         goals=(Goal("rate", 20_000),),
         records=_cap,
-        teardown=hubspotbench.stop,
+        teardown=HUBSPOT_SERVER.stop,
     ),
 )

@@ -1,6 +1,6 @@
 """Issue 17: tap-linear against the loopback Linear GraphQL API (``tests/integration/saas/linear_server.py``).
 
-The server runs as a subprocess (``linearbench``), holding N issues (capped at ``LINEAR_CAP``), no
+The server runs as a subprocess (``loopback.Loopback``), holding N issues (capped at ``LINEAR_CAP``), no
 rate limit; each side counts when its ``record_count`` METRIC lines add up to N.
 
 - ``tap-linear``: our tap-linear, the ``issues`` stream alone with every field, 50 a page (Linear's
@@ -17,17 +17,19 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import linearbench
 import orjson
 from checks import metric_count_check
 from datagen import DATA_DIR, Dataset
+from loopback import Loopback
 from model import Comparison, Goal, Program, Venv
 
 __all__ = ["LINEAR_CAP", "LINEAR_COMPARISONS"]
 
+LINEAR_SERVER = Loopback("Linear", "tests.integration.saas.linear_server", "--issues")
+
 LINEAR_CAP = 100_000
 PEER_FIELDS = {"id", "title", "url", "updatedAt", "creator", "assignee", "project", "team"}
-SERVER_CPU: dict[str, Any] = {"prepare": linearbench.mark, "note": linearbench.busy_note}
+SERVER_CPU: dict[str, Any] = {"prepare": LINEAR_SERVER.mark, "note": LINEAR_SERVER.busy_note}
 
 PYPI_TAP_LINEAR = Venv("tap-linear", ("tap-linear==0.1.1",), pythons=("python3.10",),
                        note="singer-sdk 0.4; requires Python < 3.11; api_url points it at the loopback server")
@@ -38,7 +40,7 @@ def _cap(n: int) -> int:
 
 
 def _setup(_bin: Path, ds: Dataset) -> None:
-    linearbench.ensure(ds.records)
+    LINEAR_SERVER.ensure(ds.records)
 
 
 def _ours(label: str, page_size: int, fields: set[str] | None) -> Program:
@@ -47,12 +49,12 @@ def _ours(label: str, page_size: int, fields: set[str] | None) -> Program:
 
     def config(out: Path) -> Path:
         conf = out / f"linear-{page_size}.config.json"
-        conf.write_bytes(orjson.dumps({"auth_token": linearbench.token(), "api_url": linearbench.url(),
+        conf.write_bytes(orjson.dumps({"auth_token": LINEAR_SERVER.token(), "api_url": LINEAR_SERVER.url(),
                                        "page_size": page_size}))
         return conf
 
     def setup(bin_dir: Path, ds: Dataset) -> None:
-        linearbench.ensure(ds.records)
+        LINEAR_SERVER.ensure(ds.records)
         catalog.parent.mkdir(parents=True, exist_ok=True)
         done = subprocess.run([str(bin_dir / "tap-linear"), "--config", str(config(catalog.parent)), "--discover"],
                               capture_output=True, check=False)
@@ -81,7 +83,7 @@ def _sdk04_count_check(_out: Path, stderr: Path, ds: Dataset) -> str:
 
 
 def _peer_config(_out: Path, _ds: Dataset) -> dict[str, Any]:
-    return {"auth_token": linearbench.token(), "api_url": linearbench.url()}
+    return {"auth_token": LINEAR_SERVER.token(), "api_url": LINEAR_SERVER.url()}
 
 
 LINEAR_COMPARISONS: tuple[Comparison, ...] = (
@@ -91,7 +93,7 @@ LINEAR_COMPARISONS: tuple[Comparison, ...] = (
         peer=None,
         goals=(Goal("rate", 20_000),),
         records=_cap,
-        teardown=linearbench.stop,
+        teardown=LINEAR_SERVER.stop,
     ),
     Comparison(
         "tap-linear-pypi",
@@ -100,6 +102,6 @@ LINEAR_COMPARISONS: tuple[Comparison, ...] = (
                      venv=PYPI_TAP_LINEAR, setup=_setup, **SERVER_CPU),
         goals=(Goal("peer", 5),),
         records=_cap,
-        teardown=linearbench.stop,
+        teardown=LINEAR_SERVER.stop,
     ),
 )

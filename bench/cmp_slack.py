@@ -1,6 +1,6 @@
 """Issue 17: tap-slack against the loopback Slack Web API (``tests/integration/saas/slack_server.py``).
 
-The server runs as a subprocess (``slackbench``), started in the comparison's setup with N
+The server runs as a subprocess (``loopback.Loopback``), started in the comparison's setup with N
 messages in one channel and stopped after it; no rate limit. Ours reads the ``messages`` stream
 only (a catalog from its ``--discover`` with every other stream deselected), ``limit`` 200 (the
 page size Slack advises), cursor paging. The run counts when its ``record_count`` METRIC lines
@@ -19,17 +19,19 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import slackbench
 from checks import metric_count_check
 from datagen import DATA_DIR, Dataset
+from loopback import Loopback
 from model import Comparison, Goal, Program
 
 __all__ = ["SLACK_CAP", "SLACK_COMPARISONS"]
 
+SLACK_SERVER = Loopback("Slack", "tests.integration.saas.slack_server", "--messages")
+
 SLACK_CAP = 100_000
 LIMIT = 200
 CATALOG = DATA_DIR / "catalogs" / "sluice-tap-slack.json"
-SERVER_CPU: dict[str, Any] = {"prepare": slackbench.mark, "note": slackbench.busy_note}
+SERVER_CPU: dict[str, Any] = {"prepare": SLACK_SERVER.mark, "note": SLACK_SERVER.busy_note}
 
 
 def _cap(n: int) -> int:
@@ -37,12 +39,12 @@ def _cap(n: int) -> int:
 
 
 def _config() -> dict[str, Any]:
-    return {"api_key": slackbench.token(), "api_url": slackbench.url(), "limit": LIMIT}
+    return {"api_key": SLACK_SERVER.token(), "api_url": SLACK_SERVER.url(), "limit": LIMIT}
 
 
 def _setup(bin_dir: Path, ds: Dataset) -> None:
     """Start the server with N messages; discover once and keep a catalog with ``messages`` alone selected."""
-    slackbench.ensure(ds.records)
+    SLACK_SERVER.ensure(ds.records)
     CATALOG.parent.mkdir(parents=True, exist_ok=True)
     conf = CATALOG.with_suffix(".config.json")
     conf.write_bytes(orjson.dumps(_config()))
@@ -72,6 +74,6 @@ SLACK_COMPARISONS: tuple[Comparison, ...] = (
         peer=None,
         goals=(Goal("rate", 20_000),),
         records=_cap,
-        teardown=slackbench.stop,
+        teardown=SLACK_SERVER.stop,
     ),
 )

@@ -1,6 +1,6 @@
 """Issue 17: tap-stripe against the loopback Stripe-shaped API (``tests/integration/saas/stripe_server.py``).
 
-The server runs as a subprocess (``stripebench``), started in the comparison's setup with N
+The server runs as a subprocess (``loopback.Loopback``), started in the comparison's setup with N
 customers (created two a second from a day ago), stopped after the comparison; no rate limit.
 Both taps read the ``customers`` stream alone (a catalog from each one's ``--discover`` with the
 rest deselected), 100 a page (Stripe's largest and both taps' page size), from a ``start_date``
@@ -22,12 +22,14 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import stripebench
 from checks import metric_count_check
 from datagen import DATA_DIR, Dataset
+from loopback import Loopback
 from model import Comparison, Goal, Program, Venv
 
 __all__ = ["STRIPE_CAP", "STRIPE_COMPARISONS", "TAP_STRIPE_SINGER_IO"]
+
+STRIPE_SERVER = Loopback("Stripe", "tests.integration.saas.stripe_server", "--customers")
 
 STRIPE_CAP = 50_000
 ACCOUNT = "acct_1032D82eZvKYlo2C"
@@ -40,7 +42,7 @@ TAP_STRIPE_SINGER_IO = Venv(
          "server by stripe.api_base=http://api.stripe.com and HTTP_PROXY (bench/tools/stripe_peer.py)",
 )
 
-SERVER_CPU: dict[str, Any] = {"prepare": stripebench.mark, "note": stripebench.busy_note}
+SERVER_CPU: dict[str, Any] = {"prepare": STRIPE_SERVER.mark, "note": STRIPE_SERVER.busy_note}
 
 
 def _cap(n: int) -> int:
@@ -49,8 +51,8 @@ def _cap(n: int) -> int:
 
 def _config() -> dict[str, Any]:
     start = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 2 * 86400))
-    return {"client_secret": stripebench.key(), "account_id": ACCOUNT, "start_date": start,
-            "api_url": stripebench.url(), "bench_proxy": stripebench.url()}
+    return {"client_secret": STRIPE_SERVER.token(), "account_id": ACCOUNT, "start_date": start,
+            "api_url": STRIPE_SERVER.url(), "bench_proxy": STRIPE_SERVER.url()}
 
 
 def _ours_config() -> dict[str, Any]:
@@ -76,12 +78,12 @@ def _catalog(name: str, argv: list[str], config: dict[str, Any]) -> Path:
 
 
 def _ours_setup(bin_dir: Path, ds: Dataset) -> None:
-    stripebench.ensure(_cap(ds.records))
+    STRIPE_SERVER.ensure(_cap(ds.records))
     _catalog("sluice-tap-stripe", [str(bin_dir / "tap-stripe")], _ours_config())
 
 
 def _peer_setup(bin_dir: Path, ds: Dataset) -> None:
-    stripebench.ensure(_cap(ds.records))
+    STRIPE_SERVER.ensure(_cap(ds.records))
     _catalog("singer-io-tap-stripe", [str(bin_dir / "python"), str(PEER_TOOL)], _config())
 
 
@@ -107,7 +109,7 @@ STRIPE_COMPARISONS: tuple[Comparison, ...] = (
                      venv=TAP_STRIPE_SINGER_IO, argv=_peer_argv, setup=_peer_setup, **SERVER_CPU),
         goals=(Goal("rate", 20_000), Goal("peer", 5)),
         records=_cap,
-        teardown=stripebench.stop,
+        teardown=STRIPE_SERVER.stop,
     ),
 )
 

@@ -62,15 +62,14 @@ def _stderr_line(text: str) -> None:
 
 def report(exc: BaseException, echo: Callable[[str], None] = _stderr_line) -> int:
     """The one line on stderr for an error that ends a command, and the exit code it gets."""
-    say = echo
     if isinstance(exc, ConfigError):
-        say(f"sluice: error: {exc.block()}")
+        echo(f"sluice: error: {exc.block()}")
         return int(exc.exit_code)
     if isinstance(exc, SluiceError):
-        say(f"sluice: error: {exc}")
+        echo(f"sluice: error: {exc}")
         return int(exc.exit_code)
     if isinstance(exc, KeyboardInterrupt):
-        say("sluice: interrupted by SIGINT (Ctrl-C)")
+        echo("sluice: interrupted by SIGINT (Ctrl-C)")
         return int(ExitCode.INTERRUPTED)
     raise exc
 

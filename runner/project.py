@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import os
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any
 from protocol import ConfigError
 from runner.hints import did_you_mean, yaml_error_text
 from runner.interpolation import Place, interpolate
+from runner.programs import which
 from runner.project_cache import digest, known_valid, remember_valid
 from runner.project_validate import validate_project
 from runner.tenants import Tenant, fill, read_tenants
@@ -118,24 +118,6 @@ class Pipeline:
     tenant: str | None = None  # the tenant id of a pipeline stamped out by for_each: (named <template>@<id>)
     template: str | None = None  # the name of the pipeline with for_each: it was stamped out of
     tenant_record: Tenant | None = None  # that tenant's record: the values of ${tenant.x}
-
-
-def which(program: str) -> str | None:
-    """A program on PATH, or else beside the running interpreter (the venv sluice is installed in)."""
-    found = _on_path(program, os.environ.get("PATH", os.defpath)) or _on_path(program, str(Path(sys.executable).parent))
-    # absolute: connectors run in the project directory, where a relative PATH entry means something else
-    return os.path.abspath(found) if found else None
-
-
-def _on_path(program: str, path: str) -> str | None:
-    """POSIX ``shutil.which`` (an executable file, not a directory), without importing shutil: a run's
-    start-up reads this for each of its connectors."""
-    dirs = path.split(os.pathsep)
-    candidates = [program] if os.sep in program else [os.path.join(d or os.curdir, program) for d in dirs]
-    for candidate in candidates:
-        if os.access(candidate, os.X_OK) and os.path.isfile(candidate):
-            return candidate
-    return None
 
 
 class Project:
