@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,9 @@ class DuckDBLoader(Loader):
         if chunk_size:
             self.chunk_size = chunk_size
         self.types = sql_types(number_type)
+        # JSON lines are read by DuckDB itself, numbers from their text; a number kept as text
+        # ('text') is written the way the CSV builder writes it, so that path stays
+        self.json_runs = number_type != "VARCHAR"
         self.db = Connection(path)
         try:
             self._tmp = Path(tempfile.mkdtemp(prefix="sluice-duckdb-", dir=temp_dir))
@@ -215,6 +219,19 @@ class DuckDBLoader(Loader):
     def write_csv(self, spec: TableSpec, data: bytes, columns: list[str], *, upsert: bool, truncate: bool) -> None:
         self._load(spec, data, columns, upsert=upsert, truncate=truncate)
 
+    def write_json(self, spec: TableSpec, data: bytes, fields: list[tuple[str, str]], nulls: list[str], *,
+                   upsert: bool, truncate: bool) -> None:
+        logical = {c.name: c.logical for c in spec.columns}
+        kinds = ", ".join(f"{_literal(f)}: '{self.types[logical[c]]}'" for c, f in fields)
+        names = [c for c, _ in fields] + nulls
+        picks = ", ".join([f"{quote_identifier(f)} AS c{i}" for i, (_, f) in enumerate(fields)]
+                          + [f"NULL AS c{i}" for i in range(len(fields), len(names))])
+
+        def reader(path: Path, size: int) -> str:
+            return (f"(SELECT {picks} FROM read_json({_literal(str(path))}, columns={{{kinds}}}, "
+                    f"format='newline_delimited', maximum_object_size={max(size + 1, 16 * 1024 * 1024)}))")
+        self._load(spec, data, names, upsert=upsert, truncate=truncate, reader=reader, suffix=".json")
+
     def _reader(self, spec: TableSpec, columns: list[str], path: Path, size: int) -> str:
         """read_csv of a chunk file, its columns named c0.. in the file's order."""
         logical = {c.name: c.logical for c in spec.columns}
@@ -224,17 +241,20 @@ class DuckDBLoader(Loader):
         return (f"read_csv({_literal(str(path))}, columns={{{kinds}}}, header=false, delim=',', "
                 f"quote='\"', escape='\"', nullstr='null', allow_quoted_nulls=false, auto_detect=false{longest})")
 
-    def _load(self, spec: TableSpec, data: bytes, columns: list[str], *, upsert: bool, truncate: bool) -> None:
+    def _load(self, spec: TableSpec, data: bytes, columns: list[str], *, upsert: bool, truncate: bool,
+              reader: Callable[[Path, int], str] | None = None, suffix: str = ".csv") -> None:
         """Queue the chunk's load (see the module docstring); the file is one of two kept in turn,
-        free once the load before the last is done."""
+        free once the load before the last is done. ``reader``: the chunk file's relation (its
+        columns named c0.., in ``columns``' order); read_csv by default."""
         self.db.settle(MAX_PENDING - 1)
         self._chunks += 1
-        path = self._tmp / f"chunk{self._chunks % MAX_PENDING}.csv"
+        path = self._tmp / f"chunk{self._chunks % MAX_PENDING}{suffix}"
         try:
             path.write_bytes(data)
         except OSError as exc:
             raise TargetError(f"cannot write the temporary file {path}: {exc}") from exc
-        plan = LoadPlan(spec, columns, self._reader(spec, columns, path, len(data)),
+        source = reader(path, len(data)) if reader else self._reader(spec, columns, path, len(data))
+        plan = LoadPlan(spec, columns, source,
                          whole=set(columns) == self._columns.get((spec.schema, spec.table)))
         if truncate:
             self.db.write(plan.what, f"DELETE FROM {plan.target}")

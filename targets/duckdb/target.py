@@ -23,7 +23,7 @@ __all__ = ["DuckDBTarget", "main"]
 class DuckDBTarget(SQLTarget):
     name: ClassVar[str] = "target-duckdb"
     description: ClassVar[str] = (
-        "Load Singer streams into a DuckDB database file: each chunk read by DuckDB's own CSV reader, "
+        "Load Singer streams into a DuckDB database file: each chunk read by DuckDB's own JSON or CSV reader, "
         "upserted by key, one transaction per batch."
     )
     loader_class: ClassVar[type[Loader]] = DuckDBLoader

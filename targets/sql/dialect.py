@@ -103,6 +103,9 @@ class Loader(ABC):
     #: for a database that cannot store NUL characters: how many values had them removed, per
     #: (table, column), counted by the row builders; None where NUL is stored as it is
     nul_removed: Counter[tuple[str, str]] | None = None
+    #: whether :meth:`write_json` is implemented: runs are loaded as the JSON text they arrived in
+    #: (targets/sql/jsonruns.py)
+    json_runs: bool = False
     #: whether text values keep their NUL characters in the bulk rows (targets/sql/rawrows.py): DuckDB
     stores_nul: ClassVar[bool] = False
 
@@ -149,6 +152,12 @@ class Loader(ABC):
 
     def write_csv(self, spec: TableSpec, data: bytes, columns: list[str], *, upsert: bool, truncate: bool) -> None:
         """Load CSV rows (see :mod:`targets.sql.rawrows`) like :meth:`write`, if ``csv_rows``."""
+        raise NotImplementedError
+
+    def write_json(self, spec: TableSpec, data: bytes, fields: list[tuple[str, str]], nulls: list[str], *,
+                   upsert: bool, truncate: bool) -> None:
+        """Load JSON lines (records as received, see :mod:`targets.sql.jsonruns`) like :meth:`write`:
+        ``fields`` (column, record field), then the ``nulls`` columns, if ``json_runs``."""
         raise NotImplementedError
 
     @abstractmethod

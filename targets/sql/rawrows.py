@@ -77,6 +77,8 @@ def _simple(prop: Mapping[str, Any], logical: str) -> bool:
 class RawRows:
     """How one table's CSV rows are built from decoded records."""
 
+    fmt = "csv"  # what :meth:`build` writes (targets/sql/jsonruns.py: "json")
+
     def __init__(self, fields: list[tuple[str, str]], constants: list[tuple[str, str]], *, table: str = "",
                  nul_removed: Counter[tuple[str, str]] | None = None, keep_nul: bool = False) -> None:
         #: (column, record field) written from the decoded record, then constant columns

@@ -118,10 +118,10 @@ class SQLSink(Sink):
         self._encode = loader.encoder(spec, self.meta)
         self._raw: RawRows | None = None
         if loader.csv_rows and not self.settings.add_record_metadata:
-            from targets.sql.rawrows import plan_raw_rows  # msgspec: only where it is used
+            from targets.sql.jsonruns import plan_runs  # msgspec: only where it is used
 
-            self._raw = plan_raw_rows(spec, property_schemas(self.schema), loader.nul_removed,
-                                      keep_nul=loader.stores_nul)
+            self._raw = plan_runs(spec, property_schemas(self.schema), json=loader.json_runs,
+                                  nul_removed=loader.nul_removed, keep_nul=loader.stores_nul)
         self.accepts_runs = self._raw is not None
         self._new_chunk()
 
@@ -181,8 +181,13 @@ class SQLSink(Sink):
             self._batch_started = time.monotonic()
         if self._bulk:
             assert self._raw is not None
-            self.loader.write_csv(self.spec, b"".join(chunk), self._raw.columns, upsert=self._upsert,
-                                  truncate=self._truncate)
+            raw = self._raw
+            if raw.fmt == "json":
+                self.loader.write_json(self.spec, b"".join(chunk), raw.fields, [c for c, _ in raw.constants],
+                                       upsert=self._upsert, truncate=self._truncate)
+            else:
+                self.loader.write_csv(self.spec, b"".join(chunk), raw.columns, upsert=self._upsert,
+                                      truncate=self._truncate)
             self._batch_rows += self._bulk_count
             self._bulk = False
             self._bulk_count = 0
