@@ -108,8 +108,10 @@ def test_pipelines_show_each_last_run_with_its_host_streams_schedule_and_tenant(
 
 def test_history_pages_newest_first_and_a_run_has_its_commands_and_log_tail(
         store: StateStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    ids = [_run(store, monkeypatch, f"host-{'ab'[i % 2]}", "p", "succeeded", {"a": (i, i)}) for i in range(7)]
-    _run(store, monkeypatch, "host-a", "other", "failed", {"z": (1, 0)})
+    ids = []
+    for i in range(7):  # runs of another pipeline between: ids and numbers differ
+        _run(store, monkeypatch, "host-a", "other", "failed", {"z": (1, 0)})
+        ids.append(_run(store, monkeypatch, f"host-{'ab'[i % 2]}", "p", "succeeded", {"a": (i, i)}))
     data = DashboardData(None, store)
     first = data.history("p", limit=3)
     assert [r.id for r in first] == ids[::-1][:3] and [r.number for r in first] == [7, 6, 5]
@@ -234,3 +236,24 @@ def test_a_store_from_before_the_dashboard_is_migrated_in_place(url: str | None,
         store.record_run_end(started.id, {"s": (1, 1)}, ["done"])
         detail = DashboardData(None, store).run(started.id)
         assert detail is not None and detail.log_tail == ["done"] and detail.run.number == 5
+
+
+def test_log_tails_are_kept_for_the_newest_runs_of_each_pipeline(store: StateStore,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from runner.stores import dashboard
+
+    monkeypatch.setattr(dashboard, "LOG_TAILS_KEPT", 2)
+    ids = [_run(store, monkeypatch, "host-a", pipeline, "succeeded", {"s": (1, 1)})
+           for pipeline in ("p", "q", "p", "p", "q", "p")]
+    data = DashboardData(None, store)
+    kept = {run_id: detail.log_tail for run_id in ids if (detail := data.run(run_id)) is not None}
+    p_ids, q_ids = [ids[i] for i in (0, 2, 3, 5)], [ids[i] for i in (1, 4)]
+    assert [bool(kept[i]) for i in p_ids] == [False, False, True, True]  # only p's newest two
+    assert [bool(kept[i]) for i in q_ids] == [True, True]
+    assert all((d := data.run(i)) is not None and d.commands for i in ids)  # the commands stay
+    long = store.start_run("p", "p")
+    store.record_run_end(long.id, {}, [f"{n} " + "x" * 5000 for n in range(500)])
+    detail = data.run(long.id)
+    assert detail is not None and len(detail.log_tail) == dashboard.LOG_TAIL_LINES
+    assert detail.log_tail[-1].startswith("499 ") and all(len(line) == dashboard.MAX_LOG_LINE
+                                                          for line in detail.log_tail)
