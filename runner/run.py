@@ -183,11 +183,11 @@ class _Run:
     generation: int
     saved: int = 0  # STATE values stored during this run
     control: ControlPipe | None = None
+    live: ProgressTimer | None = None  # writes live progress for `sluice ui` while the connectors run
     mappers: list[ResolvedConnector] = field(default_factory=list)  # between tap and target, in pipe order
     # exactly-once: ask the target for its committed state. Not after a run that succeeded (the store
     # holds what it committed) nor on a full refresh (the new generation makes the store's win).
     reconcile: bool = True
-    live: ProgressTimer | None = None  # writes live progress for `sluice ui` while the connectors run
 
     def on_state(self, value: dict[str, Any]) -> None:
         try:
@@ -289,6 +289,8 @@ def _prepare(run: _Run, output: RunOutput, run_dir: RunDir, exactly_once: bool) 
 def _supervised(run: _Run, output: RunOutput, run_dir: RunDir, lock_alive: Any) -> Outcome:
     tap, target, plan, control = run.tap, run.target, run.plan, run.control
     cmds = _Commands(tap, target, run.state, run_dir, run.mappers)
+    record_commands(run.store, run.run_id, [cmds.tap, *cmds.mappers, cmds.target], run.redactor, output.runner_line)
+    run.live = live = ProgressTimer.start(run.store, run.run_id)  # `sluice ui`'s live view; stopped by record_end
     how = "full refresh" if run.options.full_refresh else ("resuming from the stored state" if run.state
                                                            else "no stored state")
     pipe = " | ".join(conn.name for conn in (tap, *run.mappers, target))
@@ -303,8 +305,6 @@ def _supervised(run: _Run, output: RunOutput, run_dir: RunDir, lock_alive: Any) 
     output.runner_line(f"working directory of {'both' if not run.mappers else 'all'}: {tap.cwd}", terminal=False)
     mappers = [SideSpec("mapper", m.name, argv, child_env(m.env), make_preexec(m.limits), str(m.cwd))
                for m, argv in zip(run.mappers, cmds.mappers, strict=True)]
-    record_commands(run.store, run.run_id, [cmds.tap, *cmds.mappers, cmds.target], run.redactor, output.runner_line)
-    run.live = live = ProgressTimer.start(run.store, run.run_id)  # `sluice ui`'s live view; stopped by record_end
     return supervise(
         # connectors run in the project directory: relative paths in their config resolve from it
         SideSpec("tap", tap.name, cmds.tap, child_env(tap.env), make_preexec(tap.limits), str(tap.cwd)),

@@ -392,8 +392,7 @@ def supervise(
 ) -> Outcome:
     """Run tap | mappers | target to the end and say how it went. Never leaves a child behind.
 
-    ``on_tap_exit(ok)`` is called once the tap and every mapper have exited: ok when each
-    exited 0 on its own;
+    ``on_tap_exit(ok)`` once the tap and every mapper have exited: ok when each exited 0 on its own;
     ``on_stop(cause)`` when the runner starts stopping the run ("SIGINT", "SIGTERM", "timeout");
     ``watch(tap_stats, target_stats)`` once every process started: the counts the loop keeps up to date.
     """
