@@ -152,7 +152,9 @@ class DashboardData:
         last = {r.pipeline: r for r in self._rows(self.store.dash_last_runs())}
         still = [name for name, run in last.items() if run.status == "running"]
         finished = {r.pipeline: r for r in self._rows(self.store.dash_last_runs(still, finished=True))} if still else {}
-        held = {lock.state_id: lock for lock in self.store.locks()}
+        locks = self.store.locks()
+        held = {lock.state_id: lock for lock in locks}
+        by_pipeline = {lock.pipeline: lock for lock in locks if lock.pipeline}  # a run under another state id
         configured = self.project.pipelines if self.project is not None else {}
         now = time.time()
         out = []
@@ -164,8 +166,9 @@ class DashboardData:
                 assert run is not None
                 state_id, tenant, schedule, template = run.state_id, run.tenant, None, None
             done = run if run is not None and run.status != "running" else finished.get(name)
-            out.append(PipelineRow(name, tenant, state_id, schedule, next_due(schedule, now), run, held.get(state_id),
-                                   done, template, pipe is not None))
+            running = held.get(state_id) or by_pipeline.get(name)
+            out.append(PipelineRow(name, tenant, state_id, schedule, next_due(schedule, now), run, running, done,
+                                   template, pipe is not None))
         return out
 
     def history(self, pipeline: str, limit: int = 200, before: int | None = None) -> list[RunRow]:

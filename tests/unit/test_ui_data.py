@@ -95,6 +95,11 @@ def test_pipelines_show_each_last_run_with_its_host_streams_schedule_and_tenant(
     held = rows["orders"].running
     assert held is not None and held.host == "host-b" and held.run_id == rows["orders"].last_run.id
     assert rows["users@acme"].running is None
+    backfill = store.lock("users@zeta-backfill")  # a run of users@zeta under another state id (--state-id)
+    store.start_run("users@zeta", "users@zeta-backfill", "zeta")
+    zeta = {row.pipeline: row for row in data.pipelines()}["users@zeta"].running
+    assert zeta is not None and zeta.state_id == "users@zeta-backfill" and zeta.host == "host-b"
+    backfill.release()
     assert (rows["users@acme"].tenant, rows["users@acme"].template) == ("acme", "users")
     assert rows["never"].last_run is None and rows["never"].state_id == "never-state"
     assert rows["gone"].in_project is False and rows["orders"].in_project is True
