@@ -16,11 +16,13 @@ from protocol import ConfigError, ExitCode
 from runner.connectors import ConnectorError, about, coerce_config, connector_secrets
 from runner.counts import keyless_shortfalls, nothing_moved, stream_keys
 from runner.isolation import Redactor, RunDir, child_env, make_preexec
+from runner.live_progress import ProgressTimer
 from runner.map_steps import resolve_step
 from runner.outcome import Outcome, RunStatus
 from runner.output import RunOutput
 from runner.project import Connector, MapStep, Project, ResolvedConnector
 from runner.reconcile import ControlPipe, ReconcileError, choose_state, read_committed, supports_exactly_once
+from runner.run_details import record_commands, record_end
 from runner.run_summary import stopped_line, summary, summary_record, write_summary_json
 from runner.stores import LockLost, StateStore, StoreError, lock_timeout, open_store, ran_since
 from runner.supervise import SideSpec, supervise
@@ -181,6 +183,7 @@ class _Run:
     generation: int
     saved: int = 0  # STATE values stored during this run
     control: ControlPipe | None = None
+    live: ProgressTimer | None = None  # writes live progress for `sluice ui` while the connectors run
     mappers: list[ResolvedConnector] = field(default_factory=list)  # between tap and target, in pipe order
     # exactly-once: ask the target for its committed state. Not after a run that succeeded (the store
     # holds what it committed) nor on a full refresh (the new generation makes the store's win).
@@ -201,7 +204,7 @@ def _locked_run(project: Project, plan: RunPlan, options: RunOptions, store: Sta
     base = project.dir / SLUICE_DIR
     store.abandon_stale_runs(plan.state_id)
     clean = store.ended_cleanly(plan.pipeline, plan.state_id)  # before this run's row: the last one's ending
-    started = store.start_run(plan.pipeline, plan.state_id)
+    started = store.start_run(plan.pipeline, plan.state_id, plan.tenant.id if plan.tenant else None)
     state = None if options.full_refresh else store.get_state(plan.state_id)
     generation = store.bump_generation(plan.state_id) if options.full_refresh else store.generation(plan.state_id)
     run = _Run(plan, options, store, tap, target, Redactor(url_secrets), started.id, started.number, state, generation,
@@ -266,6 +269,7 @@ def _recorded(run: _Run, output: RunOutput, base: Path, exactly_once: bool, lock
             _fail_on_lost_records(outcome, keyed)
             _finish_supervised(run, output, outcome, keyed)
         output.runner_line(f"log: {output.log_path}", terminal=outcome is not None and not outcome.ok)
+        record_end(run.store, run.run_id, outcome, output, run.live)  # for `sluice ui`
         output.close()
     return outcome
 
@@ -285,6 +289,8 @@ def _prepare(run: _Run, output: RunOutput, run_dir: RunDir, exactly_once: bool) 
 def _supervised(run: _Run, output: RunOutput, run_dir: RunDir, lock_alive: Any) -> Outcome:
     tap, target, plan, control = run.tap, run.target, run.plan, run.control
     cmds = _Commands(tap, target, run.state, run_dir, run.mappers)
+    record_commands(run.store, run.run_id, [cmds.tap, *cmds.mappers, cmds.target], run.redactor, output.runner_line)
+    run.live = live = ProgressTimer.start(run.store, run.run_id)  # `sluice ui`'s live view; stopped by record_end
     how = "full refresh" if run.options.full_refresh else ("resuming from the stored state" if run.state
                                                            else "no stored state")
     pipe = " | ".join(conn.name for conn in (tap, *run.mappers, target))
@@ -306,7 +312,7 @@ def _supervised(run: _Run, output: RunOutput, run_dir: RunDir, lock_alive: Any) 
                  make_preexec(target.limits), str(target.cwd), pass_fds=(control.read_fd,) if control else ()),
         output, run.on_state, mappers=mappers, timeout=plan.timeout, grace=run.options.grace, lock_alive=lock_alive,
         on_tap_exit=control.tap_exited if control else None,
-        on_stop=control.stopping if control else None,
+        on_stop=control.stopping if control else None, watch=live.watch if live else None,
     )
 
 
