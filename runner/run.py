@@ -16,11 +16,13 @@ from protocol import ConfigError, ExitCode
 from runner.connectors import ConnectorError, about, coerce_config, connector_secrets
 from runner.counts import keyless_shortfalls, nothing_moved, stream_keys
 from runner.isolation import Redactor, RunDir, child_env, make_preexec
+from runner.live_progress import ProgressTimer
 from runner.map_steps import resolve_step
 from runner.outcome import Outcome, RunStatus
 from runner.output import RunOutput
 from runner.project import Connector, MapStep, Project, ResolvedConnector
 from runner.reconcile import ControlPipe, ReconcileError, choose_state, read_committed, supports_exactly_once
+from runner.run_details import record_commands, record_end
 from runner.run_summary import stopped_line, summary, summary_record, write_summary_json
 from runner.stores import LockLost, StateStore, StoreError, lock_timeout, open_store, ran_since
 from runner.supervise import SideSpec, supervise
@@ -185,6 +187,7 @@ class _Run:
     # exactly-once: ask the target for its committed state. Not after a run that succeeded (the store
     # holds what it committed) nor on a full refresh (the new generation makes the store's win).
     reconcile: bool = True
+    live: ProgressTimer | None = None  # writes live progress for `sluice ui` while the connectors run
 
     def on_state(self, value: dict[str, Any]) -> None:
         try:
@@ -201,7 +204,7 @@ def _locked_run(project: Project, plan: RunPlan, options: RunOptions, store: Sta
     base = project.dir / SLUICE_DIR
     store.abandon_stale_runs(plan.state_id)
     clean = store.ended_cleanly(plan.pipeline, plan.state_id)  # before this run's row: the last one's ending
-    started = store.start_run(plan.pipeline, plan.state_id)
+    started = store.start_run(plan.pipeline, plan.state_id, plan.tenant.id if plan.tenant else None)
     state = None if options.full_refresh else store.get_state(plan.state_id)
     generation = store.bump_generation(plan.state_id) if options.full_refresh else store.generation(plan.state_id)
     run = _Run(plan, options, store, tap, target, Redactor(url_secrets), started.id, started.number, state, generation,
@@ -266,6 +269,7 @@ def _recorded(run: _Run, output: RunOutput, base: Path, exactly_once: bool, lock
             _fail_on_lost_records(outcome, keyed)
             _finish_supervised(run, output, outcome, keyed)
         output.runner_line(f"log: {output.log_path}", terminal=outcome is not None and not outcome.ok)
+        record_end(run.store, run.run_id, outcome, output, run.live)  # for `sluice ui`
         output.close()
     return outcome
 
@@ -299,6 +303,8 @@ def _supervised(run: _Run, output: RunOutput, run_dir: RunDir, lock_alive: Any) 
     output.runner_line(f"working directory of {'both' if not run.mappers else 'all'}: {tap.cwd}", terminal=False)
     mappers = [SideSpec("mapper", m.name, argv, child_env(m.env), make_preexec(m.limits), str(m.cwd))
                for m, argv in zip(run.mappers, cmds.mappers, strict=True)]
+    record_commands(run.store, run.run_id, [cmds.tap, *cmds.mappers, cmds.target], run.redactor, output.runner_line)
+    run.live = live = ProgressTimer.start(run.store, run.run_id)  # `sluice ui`'s live view; stopped by record_end
     return supervise(
         # connectors run in the project directory: relative paths in their config resolve from it
         SideSpec("tap", tap.name, cmds.tap, child_env(tap.env), make_preexec(tap.limits), str(tap.cwd)),
@@ -306,7 +312,7 @@ def _supervised(run: _Run, output: RunOutput, run_dir: RunDir, lock_alive: Any) 
                  make_preexec(target.limits), str(target.cwd), pass_fds=(control.read_fd,) if control else ()),
         output, run.on_state, mappers=mappers, timeout=plan.timeout, grace=run.options.grace, lock_alive=lock_alive,
         on_tap_exit=control.tap_exited if control else None,
-        on_stop=control.stopping if control else None,
+        on_stop=control.stopping if control else None, watch=live.watch if live else None,
     )
 
 

@@ -44,7 +44,7 @@ from typing import Any
 from protocol import ExitCode
 from runner.outcome import Outcome, RunStatus, StopCause
 from runner.output import RunOutput
-from runner.pumps import LineBuffer, StateReader
+from runner.pumps import LineBuffer, SideStats, StateReader
 from runner.sides import Side, SideSpec, first_cause, pidfd
 
 __all__ = ["Side", "SideSpec", "supervise"]
@@ -71,8 +71,9 @@ class _Supervisor:
         lock_alive: Callable[[], bool] | None,
         on_tap_exit: Callable[[bool], None] | None = None,
         on_stop: Callable[[StopCause], None] | None = None,
+        watch: Callable[[SideStats, SideStats], None] | None = None,
     ) -> None:
-        self.on_tap_exit, self.on_stop = on_tap_exit, on_stop
+        self.on_tap_exit, self.on_stop, self.watch = on_tap_exit, on_stop, watch
         self.stop_cause: StopCause | None = None
         self.tap = Side(tap)
         self.mappers = [Side(spec) for spec in mappers]
@@ -294,6 +295,8 @@ class _Supervisor:
         self.sel.register(wake_r, selectors.EVENT_READ, ("wake", None, None))
         try:
             self.start()
+            if self.watch is not None:  # the live progress timer (runner/live_progress.py), once all started
+                self.watch(self.tap.stats, self.target.stats)
             self._loop()
         finally:
             for s, handler in old_handlers.items():
@@ -385,12 +388,14 @@ def supervise(
     lock_alive: Callable[[], bool] | None = None,
     on_tap_exit: Callable[[bool], None] | None = None,
     on_stop: Callable[[StopCause], None] | None = None,
+    watch: Callable[[SideStats, SideStats], None] | None = None,
 ) -> Outcome:
     """Run tap | mappers | target to the end and say how it went. Never leaves a child behind.
 
     ``on_tap_exit(ok)`` is called once the tap and every mapper have exited: ok when each
     exited 0 on its own;
-    ``on_stop(cause)`` when the runner starts stopping the run ("SIGINT", "SIGTERM", "timeout").
+    ``on_stop(cause)`` when the runner starts stopping the run ("SIGINT", "SIGTERM", "timeout");
+    ``watch(tap_stats, target_stats)`` once every process started: the counts the loop keeps up to date.
     """
     return _Supervisor(tap, target, output, on_state, mappers=mappers, timeout=timeout, grace=grace,
-                       lock_alive=lock_alive, on_tap_exit=on_tap_exit, on_stop=on_stop).run()
+                       lock_alive=lock_alive, on_tap_exit=on_tap_exit, on_stop=on_stop, watch=watch).run()

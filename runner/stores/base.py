@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from protocol import ExitCode, SluiceError
+from runner.stores.dashboard import DashboardSQL, ProgressRow
 
 __all__ = [
     "DEFAULT_LOCK_TIMEOUT",
@@ -33,6 +34,7 @@ __all__ = [
     "LockLost",
     "PipelineLock",
     "PipelineLocked",
+    "ProgressWriter",
     "RunRecord",
     "SQLStore",
     "StartedRun",
@@ -163,6 +165,17 @@ class PipelineLock(ABC):
     def release(self) -> None: ...
 
 
+class ProgressWriter(ABC):
+    """Writes one running run's live progress, from a background timer, on a connection of its own."""
+
+    @abstractmethod
+    def write(self, run_id: int, rows: list[ProgressRow]) -> None:
+        """Upsert the run's progress of each stream: (stream, records emitted, committed, records/s)."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
 class StateStore(ABC):
     """What the runner needs from a state store."""
 
@@ -214,8 +227,23 @@ class StateStore(ABC):
 
     # -- run history --------------------------------------------------------------------
     @abstractmethod
-    def start_run(self, pipeline: str, state_id: str) -> StartedRun:
-        """Enter a 'running' run; its number is one more than the pipeline's last run's."""
+    def start_run(self, pipeline: str, state_id: str, tenant: str | None = None) -> StartedRun:
+        """Enter a 'running' run (of ``tenant``'s pipeline, if any); its number is one more than the
+        pipeline's last run's."""
+
+    # what the dashboard shows besides the history row (runner/stores/dashboard.py)
+    @abstractmethod
+    def set_run_commands(self, run_id: int, commands: list[list[str]]) -> None:
+        """The run's commands (argv lists, already redacted), when its connectors start."""
+
+    @abstractmethod
+    def record_run_end(self, run_id: int, streams: dict[str, tuple[int | None, int | None]],
+                       log_tail: list[str]) -> None:
+        """The run's (emitted, committed) counts per stream and its log's last lines (redacted)."""
+
+    @abstractmethod
+    def progress_writer(self) -> ProgressWriter | None:
+        """A writer of live progress on a connection of its own, used from another thread; None: no progress."""
 
     @abstractmethod
     def finish_run(
@@ -258,7 +286,7 @@ class StateStore(ABC):
         self.close()
 
 
-class SQLStore(StateStore):
+class SQLStore(DashboardSQL, StateStore):
     """The statements both SQL backends share, written once: each backend gives its ``_exec``,
     its parameter mark (``%s`` or ``?``) and the run columns as :class:`RunRecord` takes them."""
 

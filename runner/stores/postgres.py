@@ -26,12 +26,14 @@ from runner.stores.base import (
     LockInfo,
     LockLost,
     PipelineLock,
+    ProgressWriter,
     SQLStore,
     StartedRun,
     StoreError,
     abandoned_error,
     host_name,
 )
+from runner.stores.dashboard import ProgressRow, progress_upsert
 from runner.stores.pg_session import GuardedSession, LeaseLock, lease_settings
 
 __all__ = ["PostgresStore", "lock_key", "redact_url"]
@@ -88,10 +90,29 @@ _SCHEMA = [
     """alter table sluice_locks add column if not exists host text, add column if not exists pid integer,
         add column if not exists pipeline text, add column if not exists run_id bigint,
         add column if not exists backend_pid integer, add column if not exists lock_key bigint""",
+    # the dashboard (sluice ui): a run's tenant (named in its pipeline's name), commands, log tail;
+    # counts per stream at its end, live progress while it runs
+    """alter table sluice_runs add column if not exists tenant text, add column if not exists commands text,
+        add column if not exists log_tail text""",
+    """update sluice_runs set tenant = substr(pipeline, strpos(pipeline, '@') + 1)
+        where tenant is null and strpos(pipeline, '@') > 0""",
+    """create table if not exists sluice_run_streams (
+        run_id bigint not null,
+        stream text not null,
+        emitted bigint,
+        committed bigint,
+        primary key (run_id, stream))""",
+    """create table if not exists sluice_run_progress (
+        run_id bigint not null,
+        stream text not null,
+        records bigint not null,
+        committed bigint,
+        rate double precision,
+        updated_at timestamptz not null default now(),
+        primary key (run_id, stream))""",
 ]
 # the last step of _SCHEMA is done: nothing to create (saves every runner the DDL lock)
-_SCHEMA_DONE = ("select 1 from pg_attribute where attrelid = to_regclass('sluice_locks') "
-                "and attname = 'lock_key' and not attisdropped")
+_SCHEMA_DONE = "select 1 where to_regclass('sluice_run_progress') is not null"
 
 # the rows of sluice_locks whose advisory lock (classid: high 32 bits of the key, objid: low) is held now
 _LIVE_LOCKS = """select l.state_id, l.host, l.pid, extract(epoch from l.since)::float8, l.pipeline, l.run_id,
@@ -224,7 +245,7 @@ class PostgresStore(SQLStore):
         return [_lock_info(row) for row in self._exec(f"{_LIVE_LOCKS} order by l.state_id").fetchall()]
 
     # -- run history --------------------------------------------------------------------
-    def start_run(self, pipeline: str, state_id: str) -> StartedRun:
+    def start_run(self, pipeline: str, state_id: str, tenant: str | None = None) -> StartedRun:
         held = state_id in self._held
 
         def insert(conn: psycopg.Connection[Any]) -> tuple[int, int]:
@@ -233,11 +254,11 @@ class PostgresStore(SQLStore):
                 # this transaction lock keeps them from taking the same number
                 conn.execute("select pg_advisory_xact_lock(%s)", (lock_key(f"run-number:{pipeline}"),))
                 row = conn.execute(
-                    "insert into sluice_runs (pipeline, state_id, status, host, pid, run_number) "
-                    "values (%s, %s, 'running', %s, %s, "
+                    "insert into sluice_runs (pipeline, state_id, status, host, pid, tenant, run_number) "
+                    "values (%s, %s, 'running', %s, %s, %s, "
                     "(select coalesce(max(run_number), 0) + 1 from sluice_runs where pipeline = %s)) "
                     "returning id, run_number",
-                    (pipeline, state_id, host_name(), os.getpid(), pipeline),
+                    (pipeline, state_id, host_name(), os.getpid(), tenant, pipeline),
                 ).fetchone()
                 assert row is not None
                 if held:
@@ -269,6 +290,34 @@ class PostgresStore(SQLStore):
         row = self._exec("select extract(epoch from clock_timestamp())::float8").fetchone()
         assert row is not None
         return float(row[0])
+
+    def _epoch(self, column: str) -> str:
+        return f"extract(epoch from {column})::float8"
+
+    def _state_text(self, column: str) -> str:
+        return f"{column}::text"
+
+    def progress_writer(self) -> ProgressWriter:
+        limit = max(self.lock_timeout, MIN_QUERY_LIMIT)
+        return _PostgresProgress(GuardedSession(_connect(self.url), f"progress in {self.description}", limit))
+
+    def close(self) -> None:
+        self._session.close()
+
+
+class _PostgresProgress(ProgressWriter):
+    """Progress on a session of its own: a slow write never holds up (or loses) the run's sessions."""
+
+    def __init__(self, session: GuardedSession) -> None:
+        self._session = session
+        self._sql = progress_upsert("%s", "now()")
+
+    def write(self, run_id: int, rows: list[ProgressRow]) -> None:
+        def upsert(conn: psycopg.Connection[Any]) -> None:
+            with conn.transaction(), conn.cursor() as cur:
+                cur.executemany(self._sql, [(run_id, *row) for row in rows])
+
+        self._session.run(upsert)
 
     def close(self) -> None:
         self._session.close()

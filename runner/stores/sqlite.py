@@ -23,14 +23,18 @@ from runner.digests import blake2b
 from runner.stores.base import (
     LockInfo,
     PipelineLock,
+    ProgressWriter,
     SQLStore,
     StartedRun,
     StoreError,
     abandoned_error,
     host_name,
 )
+from runner.stores.dashboard import ProgressRow, progress_upsert
 
 __all__ = ["SQLiteStore"]
+
+PROGRESS_BUSY_SECONDS = 2.0  # a progress write waits this long for the database at most (then it is skipped)
 
 _SCHEMA = """
 create table if not exists sluice_state (
@@ -57,6 +61,22 @@ create table if not exists sluice_runs (
     run_number integer
 );
 create index if not exists sluice_runs_pipeline on sluice_runs (pipeline, id);
+create table if not exists sluice_run_streams (
+    run_id integer not null,
+    stream text not null,
+    emitted integer,
+    committed integer,
+    primary key (run_id, stream)
+);
+create table if not exists sluice_run_progress (
+    run_id integer not null,
+    stream text not null,
+    records integer not null,
+    committed integer,
+    rate real,
+    updated_at real not null,
+    primary key (run_id, stream)
+);
 """
 
 # a store written before runs were numbered per pipeline: number its history in id order
@@ -65,6 +85,13 @@ alter table sluice_runs add column run_number integer;
 update sluice_runs set run_number = (
     select count(*) from sluice_runs earlier
     where earlier.pipeline = sluice_runs.pipeline and earlier.id <= sluice_runs.id);
+"""
+# a store from before the dashboard (sluice ui): a run's tenant (named in its pipeline's name), commands, log tail
+_DASHBOARD_COLUMNS = """
+alter table sluice_runs add column tenant text;
+alter table sluice_runs add column commands text;
+alter table sluice_runs add column log_tail text;
+update sluice_runs set tenant = substr(pipeline, instr(pipeline, '@') + 1) where instr(pipeline, '@') > 0;
 """
 _NUMBER_INDEX = "create unique index if not exists sluice_runs_number on sluice_runs (pipeline, run_number)"
 
@@ -171,27 +198,28 @@ class SQLiteStore(SQLStore):
             self._db.execute("pragma journal_mode=wal")
             self._db.execute("pragma synchronous=normal")
             self._db.executescript(_SCHEMA)
-            self._number_runs()
+            self._migrate("run_number", _NUMBER_RUNS)
+            self._db.execute(_NUMBER_INDEX)
+            self._migrate("log_tail", _DASHBOARD_COLUMNS)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the state store {path}: {exc}") from exc
 
-    def _number_runs(self) -> None:
-        """Add per-pipeline run numbers to a store that predates them (once, under the write lock)."""
-        if not self._has_run_numbers():
+    def _migrate(self, column: str, script: str) -> None:
+        """Bring a store that predates ``column`` of sluice_runs up to date (once, under the write lock)."""
+        if not self._has_run_column(column):
             self._db.execute("begin immediate")
             try:
-                if not self._has_run_numbers():  # another runner may have migrated meanwhile
-                    for statement in _NUMBER_RUNS.split(";"):
+                if not self._has_run_column(column):  # another runner may have migrated meanwhile
+                    for statement in script.split(";"):
                         if statement.strip():
                             self._db.execute(statement)
                 self._db.execute("commit")
             except sqlite3.Error:
                 self._db.execute("rollback")
                 raise
-        self._db.execute(_NUMBER_INDEX)
 
-    def _has_run_numbers(self) -> bool:
-        return any(row[1] == "run_number" for row in self._db.execute("pragma table_info(sluice_runs)"))
+    def _has_run_column(self, column: str) -> bool:
+        return any(row[1] == column for row in self._db.execute("pragma table_info(sluice_runs)"))
 
     def _exec(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
         try:
@@ -260,13 +288,13 @@ class SQLiteStore(SQLStore):
         return sorted(found, key=lambda info: info.state_id)
 
     # -- run history --------------------------------------------------------------------
-    def start_run(self, pipeline: str, state_id: str) -> StartedRun:
+    def start_run(self, pipeline: str, state_id: str, tenant: str | None = None) -> StartedRun:
         # one statement: SQLite's write lock keeps two runners from taking the same number
         row = self._exec(
-            "insert into sluice_runs (pipeline, state_id, started_at, status, host, pid, run_number) "
-            "values (?, ?, ?, ?, ?, ?, (select coalesce(max(run_number), 0) + 1 from sluice_runs where pipeline = ?)) "
-            "returning id, run_number",
-            (pipeline, state_id, time.time(), "running", host_name(), os.getpid(), pipeline),
+            "insert into sluice_runs (pipeline, state_id, started_at, status, host, pid, tenant, run_number) "
+            "values (?, ?, ?, ?, ?, ?, ?, "
+            "(select coalesce(max(run_number), 0) + 1 from sluice_runs where pipeline = ?)) returning id, run_number",
+            (pipeline, state_id, time.time(), "running", host_name(), os.getpid(), tenant, pipeline),
         ).fetchone()
         assert row is not None
         started = StartedRun(int(row[0]), int(row[1]))
@@ -291,6 +319,34 @@ class SQLiteStore(SQLStore):
             (time.time(), abandoned_error(), state_id),
         )
         return cur.rowcount
+
+    def progress_writer(self) -> ProgressWriter:
+        try:
+            db = sqlite3.connect(str(self.path), timeout=PROGRESS_BUSY_SECONDS, isolation_level=None,
+                                 check_same_thread=False)  # opened here, then used by the timer's thread only
+        except sqlite3.Error as exc:
+            raise StoreError(f"state store {self.path}: {exc}") from exc
+        return _SQLiteProgress(db, self.path)
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class _SQLiteProgress(ProgressWriter):
+    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
+        self._db, self._path = db, path
+        self._sql = progress_upsert("?", "?")
+
+    def write(self, run_id: int, rows: list[ProgressRow]) -> None:
+        now = time.time()
+        try:
+            self._db.execute("begin immediate")
+            try:
+                self._db.executemany(self._sql, [(run_id, *row, now) for row in rows])
+            finally:
+                self._db.execute("commit")
+        except sqlite3.Error as exc:
+            raise StoreError(f"state store {self._path}: {exc}") from exc
 
     def close(self) -> None:
         self._db.close()

@@ -1,18 +1,31 @@
-"""INTERIM (ui-web): the DashboardData read API over today's store, replaced by ui-data's module at merge.
+"""The dashboard's read API over the project's state store (no third-party import).
 
-Only what the store holds today: no per-stream counts, commands, log tail or live progress.
+Everything here comes from the store (runs, their per-stream counts, commands, log tails, live
+progress, states, locks) and, from sluice.yml, only each pipeline's name, tenant, state id and
+schedule: never a connector's config, so no secret of a config can reach a page. The commands
+and log tails were redacted by the runner before they were stored (runner/run.py).
+
+``before`` in :meth:`DashboardData.history` is a run's id (``RunRow.id``, the store's own):
+the next page of a pipeline's history is ``history(name, before=rows[-1].id)``.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from runner.project import Project
-from runner.stores import LockInfo, RunRecord, StateStore
+from runner.stores import LockInfo, StateStore
+from runner.stores.base import SQLStore
+from runner.ui.cron import next_due
+
+if TYPE_CHECKING:
+    from runner.project import Project
 
 __all__ = ["DashboardData", "PipelineRow", "RunDetail", "RunRow", "StateRow", "StreamCount", "StreamProgress",
            "open_dashboard_store"]
+
+MAX_HISTORY = 1000  # runs one history() call returns at most
 
 
 @dataclass(frozen=True)
@@ -22,16 +35,16 @@ class StreamCount:
     committed: int | None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"stream": self.stream, "emitted": self.emitted, "committed": self.committed}
 
 
 @dataclass(frozen=True)
 class RunRow:
-    id: int
-    number: int
+    id: int  # the store's id of the run (unique in the store)
+    number: int  # its number within its pipeline (1, 2, ...)
     pipeline: str
     tenant: str | None
-    status: str
+    status: str  # running, succeeded, failed, interrupted, abandoned
     started_at: float
     ended_at: float | None
     duration: float | None
@@ -43,7 +56,11 @@ class RunRow:
     streams: list[StreamCount] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"id": self.id, "number": self.number, "pipeline": self.pipeline, "tenant": self.tenant,
+                "status": self.status, "started_at": self.started_at, "ended_at": self.ended_at,
+                "duration": self.duration, "records_emitted": self.records_emitted,
+                "records_committed": self.records_committed, "error": self.error, "host": self.host,
+                "pid": self.pid, "streams": [s.to_dict() for s in self.streams]}
 
 
 @dataclass(frozen=True)
@@ -52,37 +69,45 @@ class PipelineRow:
     tenant: str | None
     state_id: str
     schedule: str | None
-    next_due: float | None
-    last_run: RunRow | None
-    running: LockInfo | None
+    next_due: float | None  # epoch seconds, local cron time; None without a schedule
+    last_run: RunRow | None  # the latest run, whatever its status (it may be running)
+    running: LockInfo | None  # the lock held now: who runs it (host, pid, run)
+    last_finished: RunRow | None = None  # the latest run that is not running (== last_run when that ended)
+    template: str | None = None  # a tenant's pipeline: the for_each: pipeline it was stamped out of
+    in_project: bool = True  # False: only its runs are left in the store (removed from sluice.yml)
 
     def to_dict(self) -> dict[str, Any]:
         return {"pipeline": self.pipeline, "tenant": self.tenant, "state_id": self.state_id,
                 "schedule": self.schedule, "next_due": self.next_due,
                 "last_run": self.last_run.to_dict() if self.last_run else None,
-                "running": self.running.to_dict() if self.running else None}
+                "running": self.running.to_dict() if self.running else None,
+                "last_finished": self.last_finished.to_dict() if self.last_finished else None,
+                "template": self.template, "in_project": self.in_project}
 
 
 @dataclass(frozen=True)
 class RunDetail:
     run: RunRow
     streams: list[StreamCount]
-    commands: list[list[str]]
-    log_tail: list[str]
+    commands: list[list[str]]  # tap, mappers, target: argv lists, secrets redacted
+    log_tail: list[str]  # the last lines of the run's log (both stderrs and the runner's lines), redacted
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"run": self.run.to_dict(), "streams": [s.to_dict() for s in self.streams],
+                "commands": self.commands, "log_tail": self.log_tail}
 
 
 @dataclass(frozen=True)
 class StreamProgress:
     stream: str
-    records: int
-    rate: float | None
+    records: int  # emitted by the tap so far (its METRIC record_count lines)
+    rate: float | None  # records/s: over the last second or so while running, the run's average once ended
     updated_at: float
+    committed: int | None = None  # committed by the target so far
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"stream": self.stream, "records": self.records, "rate": self.rate, "updated_at": self.updated_at,
+                "committed": self.committed}
 
 
 @dataclass(frozen=True)
@@ -93,58 +118,108 @@ class StateRow:
     updated_at: float
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"state_id": self.state_id, "value": self.value, "generation": self.generation,
+                "updated_at": self.updated_at}
 
 
-def _row(r: RunRecord, tenant: str | None = None) -> RunRow:
-    return RunRow(r.id, r.number, r.pipeline, tenant, r.status, r.started_at, r.ended_at, r.duration,
-                  r.records_emitted, r.records_committed, r.error, r.host, r.pid)
+def _run_row(row: dict[str, Any], streams: list[tuple[str, int | None, int | None]]) -> RunRow:
+    started, ended = float(row["started_at"]), None if row["ended_at"] is None else float(row["ended_at"])
+    return RunRow(int(row["id"]), int(row["run_number"] or 0), row["pipeline"], row["tenant"], row["status"],
+                  started, ended, None if ended is None else max(0.0, ended - started), row["records_emitted"],
+                  row["records_committed"], row["error"], row["host"], int(row["pid"]),
+                  [StreamCount(*s) for s in streams])
 
 
 class DashboardData:
-    def __init__(self, project: Project, store: StateStore) -> None:
+    """What the pages show, read from ``store`` (a SQL store) for ``project``'s pipelines."""
+
+    def __init__(self, project: Project | None, store: StateStore) -> None:
+        if not isinstance(store, SQLStore):
+            from protocol import ConfigError
+
+            raise ConfigError(f"the dashboard reads SQLite and PostgreSQL stores, not {store.description}")
         self.project = project
-        self.store = store
+        self.store: SQLStore = store
+
+    def _rows(self, rows: list[dict[str, Any]]) -> list[RunRow]:
+        streams = self.store.dash_streams([int(r["id"]) for r in rows])
+        return [_run_row(r, streams[int(r["id"])]) for r in rows]
 
     def pipelines(self) -> list[PipelineRow]:
-        last = {r.pipeline: r for r in self.store.runs(None, 100_000)[::-1]}
+        """Every pipeline of the project and every pipeline with runs in the store, by name."""
+        last = {r.pipeline: r for r in self._rows(self.store.dash_last_runs())}
+        still = [name for name, run in last.items() if run.status == "running"]
+        finished = {r.pipeline: r for r in self._rows(self.store.dash_last_runs(still, finished=True))} if still else {}
         held = {lock.state_id: lock for lock in self.store.locks()}
-        names = sorted({*self.project.pipelines, *last})
+        configured = self.project.pipelines if self.project is not None else {}
+        now = time.time()
         out = []
-        for name in names:
-            pipe = self.project.pipelines.get(name)
-            state_id = pipe.state_id if pipe else (last[name].state_id if name in last else name)
-            tenant = pipe.tenant if pipe else None
-            out.append(PipelineRow(name, tenant, state_id, pipe.schedule if pipe else None, None,
-                                   _row(last[name], tenant) if name in last else None, held.get(state_id)))
+        for name in sorted({*configured, *last}):
+            pipe, run = configured.get(name), last.get(name)
+            if pipe is not None:
+                state_id, tenant, schedule, template = pipe.state_id, pipe.tenant, pipe.schedule, pipe.template
+            else:
+                assert run is not None
+                state_id, tenant, schedule, template = self._state_id(run), run.tenant, None, None
+            done = run if run is not None and run.status != "running" else finished.get(name)
+            out.append(PipelineRow(name, tenant, state_id, schedule, next_due(schedule, now), run, held.get(state_id),
+                                   done, template, pipe is not None))
         return out
 
+    def _state_id(self, run: RunRow) -> str:
+        row = self.store.runs(run.pipeline, 1)
+        return row[0].state_id if row else run.pipeline
+
     def history(self, pipeline: str, limit: int = 200, before: int | None = None) -> list[RunRow]:
-        rows = [r for r in self.store.runs(pipeline, 100_000) if before is None or r.id < before]
-        return [_row(r) for r in rows[:limit]]
+        """The pipeline's runs, newest first (for its chart and table); below run id ``before`` when given."""
+        limit = max(1, min(int(limit), MAX_HISTORY))
+        return self._rows(self.store.dash_history(pipeline, limit, before))
 
     def run(self, run_id: int) -> RunDetail | None:
-        for r in self.store.runs(None, 100_000):
-            if r.id == run_id:
-                return RunDetail(_row(r), [], [], [])
-        return None
+        """One run: its per-stream counts, error, commands (redacted) and log tail (redacted)."""
+        found = self.store.dash_run(run_id)
+        if found is None:
+            return None
+        row, commands, tail = found
+        [run] = self._rows([row])
+        return RunDetail(run, run.streams, commands, tail)
 
     def progress(self, run_id: int) -> list[StreamProgress]:
-        return []
+        """A running run's records per stream and rate, as its runner last wrote them (about every
+        second); once it ended, its final counts with the run's average rate."""
+        live = self.store.dash_progress(run_id)
+        if live:
+            return [StreamProgress(stream, records, rate, at, committed)
+                    for stream, records, committed, rate, at in live]
+        found = self.store.dash_run(run_id)
+        if found is None or found[0]["ended_at"] is None:
+            return []
+        run = _run_row(found[0], self.store.dash_streams([run_id])[run_id])
+        seconds = run.duration or 0.0
+        return [StreamProgress(s.stream, s.emitted or 0, (s.emitted or 0) / seconds if seconds > 0 else None,
+                               run.ended_at or run.started_at, s.committed) for s in run.streams]
 
     def states(self) -> list[StateRow]:
-        return [StateRow(sid, self.store.get_state(sid), self.store.generation(sid), at)
-                for sid, at in self.store.list_states()]
+        """Every stored state: its JSON value, generation and when it was written."""
+        return [StateRow(*row) for row in self.store.dash_states()]
 
     def locks(self) -> list[LockInfo]:
+        """Every pipeline lock held now, by any runner on any host."""
         return self.store.locks()
 
     def close(self) -> None:
         self.store.close()
 
+    def __enter__(self) -> DashboardData:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def open_dashboard_store(project: Project) -> DashboardData:
+    """The dashboard over the project's configured state store (``state_store:``, ``SLUICE_STATE_URL``)."""
     from runner.stores import lock_timeout, open_store
 
-    url, _ = project.state_store_url()
+    url, _secrets = project.state_store_url()
     return DashboardData(project, open_store(url, project.dir, lock_timeout(project.lock_timeout)))

@@ -1,0 +1,161 @@
+"""What a run leaves for the dashboard (``sluice ui``), and the queries that read it back.
+
+Besides its history row, a run records (both SQL stores, the same statements):
+
+- its commands (argv lists, redacted as the run's log is) when the connectors start;
+- live progress while it runs: per stream, the records the tap emitted and the target committed
+  and the current rate, upserted by a background timer at most once a second
+  (runner/live_progress.py) on a connection of its own, and removed when the run ends;
+- at its end: the emitted and committed counts per stream, and the tail of its log (redacted).
+
+The reads are the dashboard's (runner/ui/data.py): they answer in index lookups whatever the
+length of the history, so a page stays fast with 100,000 runs in the store.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+from protocol import dumps, loads
+
+__all__ = ["DASH_RUN_COLUMNS", "DashboardSQL", "ProgressRow", "progress_upsert"]
+
+#: a progress row: stream, records emitted, records committed, records/s now
+ProgressRow = tuple[str, int, int, float]
+
+#: the columns of a run as the dashboard reads it (time columns through ``_epoch``)
+DASH_RUN_COLUMNS = ("id", "run_number", "pipeline", "tenant", "status", "started_at", "ended_at", "records_emitted",
+                    "records_committed", "error", "host", "pid")
+_TIMES = {"started_at", "ended_at"}
+LOG_TAIL_LINES = 200
+MAX_LOG_LINE = 2000  # characters kept of one line of the tail
+
+
+class DashboardSQL:
+    """Mixed into :class:`runner.stores.base.SQLStore`: the dashboard's writes and reads."""
+
+    _mark: str
+
+    @abstractmethod
+    def _exec(self, sql: str, params: tuple[Any, ...] = ()) -> Any: ...
+
+    def _epoch(self, column: str) -> str:
+        """``column`` (a time) as seconds since the epoch."""
+        return column
+
+    # -- writes -------------------------------------------------------------------------
+    def set_run_commands(self, run_id: int, commands: Sequence[Sequence[str]]) -> None:
+        m = self._mark
+        self._exec(f"update sluice_runs set commands = {m} where id = {m}",
+                   (dumps([list(argv) for argv in commands]).decode(), run_id))
+
+    def record_run_end(self, run_id: int, streams: dict[str, tuple[int | None, int | None]],
+                       log_tail: Sequence[str]) -> None:
+        """The run's counts per stream and the tail of its log; its live progress removed."""
+        m = self._mark
+        for stream, (emitted, committed) in sorted(streams.items()):
+            self._exec("insert into sluice_run_streams (run_id, stream, emitted, committed) "
+                       f"values ({m}, {m}, {m}, {m}) on conflict (run_id, stream) do update set "
+                       "emitted = excluded.emitted, committed = excluded.committed",
+                       (run_id, stream, emitted, committed))
+        tail = [line[:MAX_LOG_LINE] for line in list(log_tail)[-LOG_TAIL_LINES:]]
+        self._exec(f"update sluice_runs set log_tail = {m} where id = {m}", ("\n".join(tail), run_id))
+        self._exec(f"delete from sluice_run_progress where run_id = {m}", (run_id,))
+
+    def clear_progress_of_stale_runs(self, state_id: str) -> None:
+        """The progress rows of runs of ``state_id`` that no longer run (their runner died)."""
+        m = self._mark
+        self._exec(f"delete from sluice_run_progress where run_id in (select id from sluice_runs where state_id = {m} "
+                   "and status != 'running')", (state_id,))
+
+    # -- reads --------------------------------------------------------------------------
+    def _run_select(self) -> str:
+        return ", ".join(self._epoch(c) if c in _TIMES else c for c in DASH_RUN_COLUMNS)
+
+    def _run_dicts(self, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
+        return [dict(zip(DASH_RUN_COLUMNS, row, strict=True)) for row in self._exec(sql, params).fetchall()]
+
+    def dash_pipeline_names(self) -> list[str]:
+        """Every pipeline with runs in the store: a skip scan of the (pipeline, id) index."""
+        rows = self._exec(
+            "with recursive p(pipeline) as (select min(pipeline) from sluice_runs union all "
+            "select (select min(pipeline) from sluice_runs where pipeline > p.pipeline) from p "
+            "where p.pipeline is not null) select pipeline from p where pipeline is not null").fetchall()
+        return [row[0] for row in rows]
+
+    def dash_last_runs(self, names: Sequence[str] | None = None, finished: bool = False) -> list[dict[str, Any]]:
+        """The last run of every pipeline (of ``names`` when given; ``finished``: the last not running)."""
+        names = self.dash_pipeline_names() if names is None else names
+        if not names:
+            return []
+        m = self._mark
+        done = " and status != 'running'" if finished else ""
+        ids = [row[0] for name in names for row in self._exec(
+            f"select id from sluice_runs where pipeline = {m}{done} order by id desc limit 1", (name,)).fetchall()]
+        return self._runs_by_id(ids)
+
+    def _runs_by_id(self, ids: Sequence[int]) -> list[dict[str, Any]]:
+        if not ids:
+            return []
+        marks = ", ".join(self._mark for _ in ids)
+        return self._run_dicts(f"select {self._run_select()} from sluice_runs where id in ({marks}) order by id desc",
+                               tuple(ids))
+
+    def dash_history(self, pipeline: str, limit: int, before: int | None) -> list[dict[str, Any]]:
+        """The runs of ``pipeline``, newest first; only those numbered below ``before`` when given."""
+        m = self._mark
+        below = f" and run_number < {m}" if before is not None else ""
+        params: tuple[Any, ...] = (pipeline, before, limit) if before is not None else (pipeline, limit)
+        return self._run_dicts(f"select {self._run_select()} from sluice_runs where pipeline = {m}{below} "
+                               f"order by run_number desc limit {m}", params)
+
+    def dash_run(self, run_id: int) -> tuple[dict[str, Any], list[list[str]], list[str]] | None:
+        """One run, its commands and its log tail."""
+        m = self._mark
+        row = self._exec(f"select {self._run_select()}, commands, log_tail from sluice_runs where id = {m}",
+                         (run_id,)).fetchone()
+        if row is None:
+            return None
+        n = len(DASH_RUN_COLUMNS)
+        run = dict(zip(DASH_RUN_COLUMNS, row[:n], strict=True))
+        commands, tail = row[n], row[n + 1]
+        return run, (loads(commands) if commands else []), (tail.split("\n") if tail else [])
+
+    def dash_streams(self, run_ids: Sequence[int]) -> dict[int, list[tuple[str, int | None, int | None]]]:
+        """Per run: (stream, emitted, committed), in stream order."""
+        found: dict[int, list[tuple[str, int | None, int | None]]] = {int(i): [] for i in run_ids}
+        if not run_ids:
+            return found
+        marks = ", ".join(self._mark for _ in run_ids)
+        rows = self._exec("select run_id, stream, emitted, committed from sluice_run_streams "
+                          f"where run_id in ({marks}) order by run_id, stream", tuple(run_ids)).fetchall()
+        for run_id, stream, emitted, committed in rows:
+            found[int(run_id)].append((stream, emitted, committed))
+        return found
+
+    def dash_progress(self, run_id: int) -> list[tuple[str, int, int | None, float | None, float]]:
+        """A running run's live progress: (stream, records, committed, rate, updated_at)."""
+        rows = self._exec(f"select stream, records, committed, rate, {self._epoch('updated_at')} "
+                          f"from sluice_run_progress where run_id = {self._mark} order by stream", (run_id,)).fetchall()
+        return [(r[0], int(r[1]), r[2], r[3], float(r[4])) for r in rows]
+
+    def dash_states(self) -> list[tuple[str, Any, int, float]]:
+        """Every stored state: (state id, value, generation, updated at), in state id order."""
+        value, at = self._state_text("s.value"), self._epoch("s.updated_at")
+        rows = self._exec(
+            f"select s.state_id, {value}, coalesce(g.generation, 0), {at} from sluice_state s "
+            "left join sluice_generation g on g.state_id = s.state_id order by s.state_id").fetchall()
+        return [(r[0], loads(r[1]), int(r[2]), float(r[3])) for r in rows]
+
+    def _state_text(self, column: str) -> str:
+        return column
+
+
+def progress_upsert(mark: str, now: str) -> str:
+    """The statement a progress writer runs per stream: run id, stream, records, committed, rate (and now)."""
+    return ("insert into sluice_run_progress (run_id, stream, records, committed, rate, updated_at) "
+            f"values ({mark}, {mark}, {mark}, {mark}, {mark}, {now}) on conflict (run_id, stream) do update set "
+            "records = excluded.records, committed = excluded.committed, rate = excluded.rate, "
+            "updated_at = excluded.updated_at")
