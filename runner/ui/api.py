@@ -76,7 +76,7 @@ def routes(read: Reader) -> list[BaseRoute]:
             detail = d.run(run_id)
             if detail is None:
                 return None
-            streams = [p.to_dict() for p in d.progress(run_id)] if detail.run.status == "running" else []
+            streams = [p.to_dict() for p in d.progress(run_id)]
             return {"run_id": run_id, "status": detail.run.status, "streams": streams,
                     "records_emitted": detail.run.records_emitted, "records_committed": detail.run.records_committed}
 

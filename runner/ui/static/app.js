@@ -35,7 +35,9 @@
   function render(streams) {
     const rows = streams.map(function (s) {
       const tr = document.createElement("tr");
-      tr.append(cell(s.stream, "stream"), cell(number.format(s.records), "num"), cell(rate(s.rate), "num"),
+      const committed = s.committed === null || s.committed === undefined ? "-" : number.format(s.committed);
+      tr.append(cell(s.stream, "stream"), cell(number.format(s.records), "num"), cell(committed, "num"),
+                cell(rate(s.rate), "num"),
                 cell(utc(s.updated_at)));
       return tr;
     });
