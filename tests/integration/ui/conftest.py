@@ -1,7 +1,7 @@
 """A project with real runs for the dashboard's tests, and `sluice ui` serving it.
 
 The runs go through `sluice run` (the real runner, the real target-sqlite) from two hosts (SLUICE_HOST):
-``orders`` three times with varying counts, ``broken`` failing with a known error line, ``xss`` with a
+``orders`` three times with varying counts, ``broken`` succeeding then failing with a known error line, ``xss`` with a
 stream named ``<script>alert(1)</script>``, and ``live`` left running: its tap waits on a FIFO the test
 writes to, so the test decides when records move.
 """
@@ -31,7 +31,9 @@ XSS = "<script>alert(1)</script>"
 ERROR_TEXT = "upstream refused page 3: HTTP 503 Service Unavailable"
 ORDERS = {"orders": [120, 95, 143], "customers": [35, 41, 38]}
 #: (pipeline, SLUICE_HOST) in the order they run
-RUNS = [("orders", "host-a"), ("orders", "host-b"), ("broken", "host-b"), ("orders", "host-a"), ("xss", "host-a")]
+RUNS = [("orders", "host-a"), ("broken", "host-a"), ("orders", "host-b"), ("broken", "host-b"), ("orders", "host-a"),
+        ("xss", "host-a")]
+FAILING = {("broken", 2)}  # (pipeline, run number) of the runs that fail
 
 
 def _tap(name: str, root: Path, streams: dict[str, list[int]], **extra: Any) -> dict[str, Any]:
@@ -46,7 +48,7 @@ def _target(name: str) -> dict[str, Any]:
 def write_project(root: Path, fifo: Path) -> None:
     connectors = [
         _tap("tap-orders", root, ORDERS), _target("db-orders"),
-        _tap("tap-broken", root, {"payments": [12]}, fail=ERROR_TEXT), _target("db-broken"),
+        _tap("tap-broken", root, {"payments": [12, 9]}, fail=ERROR_TEXT, fail_runs=[1]), _target("db-broken"),
         _tap("tap-xss", root, {XSS: [7], "plain": [3]}), _target("db-xss"),
         _tap("tap-live", root, {"events": [5], "clicks": [2]}, fifo=str(fifo)), _target("db-live"),
     ]
@@ -137,9 +139,10 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory, ui_extra: None) -> Itera
     write_project(root, fifo)
     secret = f"s3cr3t-{uuid.uuid4().hex}"
     env = sluice_env(UI_TEST_API_KEY=secret)
-    for pipeline, host in RUNS:
+    for i, (pipeline, host) in enumerate(RUNS):
         done = sluice(["run", pipeline], root, env={**env, "SLUICE_HOST": host})
-        assert done.returncode == (1 if pipeline == "broken" else 0), done.stderr
+        number = sum(1 for p, _ in RUNS[: i + 1] if p == pipeline)
+        assert done.returncode == (1 if (pipeline, number) in FAILING else 0), done.stderr
     listed = sluice(["runs", "--json", "-n", "100"], root, env=env)
     runs = [json.loads(line) for line in listed.stdout.splitlines()]
     board = Dashboard(root, env, [secret], runs, fifo)

@@ -85,6 +85,7 @@ def test_every_endpoint(dashboard: Dashboard, ui_url: str) -> None:
     assert runs["next_before"] is None
     first = api.json("/api/runs?pipeline=orders&limit=2")
     assert [r["id"] for r in first["runs"]] == [r["id"] for r in oracle[:2]]
+    assert first["next_before"] == 2  # run numbers: 3 and 2 shown, 1 left
     rest = api.json(f"/api/runs?pipeline=orders&limit=2&before={first['next_before']}")
     assert [r["id"] for r in rest["runs"]] == [oracle[2]["id"]] and rest["next_before"] is None
     assert api.json(f"/api/runs?pipeline={quote('no such')}")["runs"] == []
@@ -103,6 +104,9 @@ def test_every_endpoint(dashboard: Dashboard, ui_url: str) -> None:
     broken = api.json(f"/api/runs/{_oracle(dashboard, 'broken')[0]['id']}")
     assert ERROR_TEXT in broken["run"]["error"] and broken["run"]["status"] == "failed"
     assert any(ERROR_TEXT in line for line in broken["log_tail"])
+    assert [s["emitted"] for s in broken["streams"]] == [9]
+    ok = api.json(f"/api/runs/{_oracle(dashboard, 'broken')[1]['id']}")
+    assert (ok["run"]["status"], ok["run"]["error"], [s["emitted"] for s in ok["streams"]]) == ("succeeded", None, [12])
     xss = api.json(f"/api/runs/{_oracle(dashboard, 'xss')[0]['id']}")
     assert {s["stream"] for s in xss["streams"]} == {XSS, "plain"}
     assert "error" in api.json("/api/runs/999999", 404)
@@ -147,6 +151,8 @@ def test_pages_answer_with_headers_and_no_secret(dashboard: Dashboard, ui_url: s
         assert got["x-content-type-options"] == "nosniff"
         assert XSS.encode() not in body  # escaped wherever it appears
     assert web.get("/pipelines/nothing-here")[0] == 404
+    older = web.get("/pipelines/orders?before=3")[2].decode()  # the history's pages go by run number
+    assert older.count('<tr data-run="') == 2 and 'data-status="succeeded"' in older
     # a page asked for under another name (DNS rebinding) is refused without a token
     assert web.get("/api/pipelines", {"Host": "evil.example:8765"})[0] == 421
 
