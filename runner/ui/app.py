@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 from protocol import ConfigError
+from runner.stores import StoreError
+from runner.ui.data import DashboardData
+from runner.ui.format import FILTERS
+from runner.ui.security import Guard, is_loopback
 
 MISSING = "sluice ui needs the extra, which is not installed: pip install 'sluice[ui]'"
 
@@ -36,10 +40,6 @@ except ImportError as exc:  # the extra is not installed
 
     raise UIMissing(MISSING) from exc
 
-from runner.stores import StoreError
-from runner.ui.data import DashboardData
-from runner.ui.format import FILTERS
-from runner.ui.security import Guard, is_loopback
 
 __all__ = ["MISSING", "Reader", "create_app", "require_token"]
 
@@ -121,6 +121,7 @@ def create_app(open_data: Callable[[], DashboardData], token: str | None = None)
         yield
         reader.close()
 
-    app = Starlette(routes=routes, exception_handlers={StoreError: store_down, HTTPException: http_error}, lifespan=lifespan)
+    handlers = {StoreError: store_down, HTTPException: http_error}
+    app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
     return Guard(app, token)
 

@@ -54,4 +54,5 @@ def shell(argv: list[str]) -> str:
     return shlex.join(str(a) for a in argv)
 
 
-FILTERS = {"shell": shell, "count": count, "seconds": seconds, "utc": utc, "iso": iso, "pretty_json": pretty_json, "rate": rate}
+FILTERS = {"shell": shell, "count": count, "seconds": seconds, "utc": utc, "iso": iso, "pretty_json": pretty_json,
+           "rate": rate}

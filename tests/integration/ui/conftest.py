@@ -154,9 +154,10 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory, ui_extra: None) -> Itera
         while board.feed is None:  # the tap opens the FIFO once its first records are out
             try:
                 board.feed = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-            except OSError:
+            except OSError as exc:
                 if board.live.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"the live run never opened its FIFO: {(root / 'live.log').read_text()}")
+                    log_text = (root / "live.log").read_text()
+                    raise AssertionError(f"the live run never opened its FIFO: {log_text}") from exc
                 time.sleep(0.05)
         os.set_blocking(board.feed, True)
         yield board
