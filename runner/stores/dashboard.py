@@ -6,7 +6,13 @@ Besides its history row, a run records (both SQL stores, the same statements):
 - live progress while it runs: per stream, the records the tap emitted and the target committed
   and the current rate, upserted by a background timer at most once a second
   (runner/live_progress.py) on a connection of its own, and removed when the run ends;
-- at its end: the emitted and committed counts per stream, and the tail of its log (redacted).
+- at its end: the emitted and committed counts per stream, and the tail of its log (redacted):
+  at most ``LOG_TAIL_LINES`` lines of ``MAX_LOG_LINE`` characters, kept for the newest
+  ``LOG_TAILS_KEPT`` runs of each pipeline (the run that falls out of that window loses its tail
+  when a run ends; the whole log stays in .sluice/logs/ on the host that ran it).
+
+Commands and log tails live in ``sluice_run_details``, apart from the run rows, so the rows the
+history pages read stay small.
 
 The reads are the dashboard's (runner/ui/data.py): they answer in index lookups whatever the
 length of the history, so a page stays fast with 100,000 runs in the store.
@@ -26,11 +32,12 @@ __all__ = ["DASH_RUN_COLUMNS", "DashboardSQL", "ProgressRow", "progress_upsert"]
 ProgressRow = tuple[str, int, int, float]
 
 #: the columns of a run as the dashboard reads it (time columns through ``_epoch``)
-DASH_RUN_COLUMNS = ("id", "run_number", "pipeline", "tenant", "status", "started_at", "ended_at", "records_emitted",
-                    "records_committed", "error", "host", "pid")
+DASH_RUN_COLUMNS = ("id", "run_number", "pipeline", "state_id", "tenant", "status", "started_at", "ended_at",
+                    "records_emitted", "records_committed", "error", "host", "pid")
 _TIMES = {"started_at", "ended_at"}
 LOG_TAIL_LINES = 200
-MAX_LOG_LINE = 2000  # characters kept of one line of the tail
+MAX_LOG_LINE = 1000  # characters kept of one line of the tail
+LOG_TAILS_KEPT = 100  # runs of a pipeline whose log tail is kept: the newest
 
 
 class DashboardSQL:
@@ -48,8 +55,9 @@ class DashboardSQL:
     # -- writes -------------------------------------------------------------------------
     def set_run_commands(self, run_id: int, commands: Sequence[Sequence[str]]) -> None:
         m = self._mark
-        self._exec(f"update sluice_runs set commands = {m} where id = {m}",
-                   (dumps([list(argv) for argv in commands]).decode(), run_id))
+        self._exec(f"insert into sluice_run_details (run_id, commands) values ({m}, {m}) "
+                   "on conflict (run_id) do update set commands = excluded.commands",
+                   (run_id, dumps([list(argv) for argv in commands]).decode()))
 
     def record_run_end(self, run_id: int, streams: dict[str, tuple[int | None, int | None]],
                        log_tail: Sequence[str]) -> None:
@@ -60,9 +68,14 @@ class DashboardSQL:
                        f"values ({m}, {m}, {m}, {m}) on conflict (run_id, stream) do update set "
                        "emitted = excluded.emitted, committed = excluded.committed",
                        (run_id, stream, emitted, committed))
-        tail = [line[:MAX_LOG_LINE] for line in list(log_tail)[-LOG_TAIL_LINES:]]
-        self._exec(f"update sluice_runs set log_tail = {m} where id = {m}", ("\n".join(tail), run_id))
+        tail = "\n".join(line[:MAX_LOG_LINE] for line in list(log_tail)[-LOG_TAIL_LINES:])
+        self._exec(f"insert into sluice_run_details (run_id, log_tail) values ({m}, {m}) "
+                   "on conflict (run_id) do update set log_tail = excluded.log_tail", (run_id, tail))
         self._exec(f"delete from sluice_run_progress where run_id = {m}", (run_id,))
+        # the run that just fell out of the pipeline's window of kept tails
+        self._exec(f"update sluice_run_details set log_tail = null where run_id = (select id from sluice_runs "
+                   f"where pipeline = (select pipeline from sluice_runs where id = {m}) "
+                   f"order by id desc limit 1 offset {LOG_TAILS_KEPT})", (run_id,))
 
     def clear_progress_of_stale_runs(self, state_id: str) -> None:
         """The progress rows of runs of ``state_id`` that no longer run (their runner died)."""
@@ -72,50 +85,48 @@ class DashboardSQL:
 
     # -- reads --------------------------------------------------------------------------
     def _run_select(self) -> str:
-        return ", ".join(self._epoch(c) if c in _TIMES else c for c in DASH_RUN_COLUMNS)
+        return ", ".join(self._epoch(f"r.{c}") if c in _TIMES else f"r.{c}" for c in DASH_RUN_COLUMNS)
 
     def _run_dicts(self, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
         return [dict(zip(DASH_RUN_COLUMNS, row, strict=True)) for row in self._exec(sql, params).fetchall()]
 
-    def dash_pipeline_names(self) -> list[str]:
-        """Every pipeline with runs in the store: a skip scan of the (pipeline, id) index."""
-        rows = self._exec(
-            "with recursive p(pipeline) as (select min(pipeline) from sluice_runs union all "
-            "select (select min(pipeline) from sluice_runs where pipeline > p.pipeline) from p "
-            "where p.pipeline is not null) select pipeline from p where pipeline is not null").fetchall()
-        return [row[0] for row in rows]
-
     def dash_last_runs(self, names: Sequence[str] | None = None, finished: bool = False) -> list[dict[str, Any]]:
-        """The last run of every pipeline (of ``names`` when given; ``finished``: the last not running)."""
-        names = self.dash_pipeline_names() if names is None else names
-        if not names:
-            return []
+        """The last run of every pipeline (of ``names`` when given; ``finished``: the last not running).
+        Every pipeline: a skip scan of the (pipeline, id) index, one lookup per pipeline, one query."""
         m = self._mark
         done = " and status != 'running'" if finished else ""
-        ids = [row[0] for name in names for row in self._exec(
-            f"select id from sluice_runs where pipeline = {m}{done} order by id desc limit 1", (name,)).fetchall()]
-        return self._runs_by_id(ids)
+        if names is None:
+            rows = self._exec(
+                "with recursive p(pipeline) as (select min(pipeline) from sluice_runs union all "
+                "select (select min(pipeline) from sluice_runs where pipeline > p.pipeline) from p "
+                "where p.pipeline is not null) "
+                f"select (select id from sluice_runs r where r.pipeline = p.pipeline{done} order by id desc limit 1) "
+                "from p where p.pipeline is not null").fetchall()
+        else:
+            rows = [row for name in names for row in self._exec(
+                f"select id from sluice_runs where pipeline = {m}{done} order by id desc limit 1", (name,)).fetchall()]
+        return self._runs_by_id([row[0] for row in rows if row[0] is not None])
 
     def _runs_by_id(self, ids: Sequence[int]) -> list[dict[str, Any]]:
         if not ids:
             return []
         marks = ", ".join(self._mark for _ in ids)
-        return self._run_dicts(f"select {self._run_select()} from sluice_runs where id in ({marks}) order by id desc",
-                               tuple(ids))
+        return self._run_dicts(f"select {self._run_select()} from sluice_runs r where id in ({marks}) "
+                               "order by id desc", tuple(ids))
 
     def dash_history(self, pipeline: str, limit: int, before: int | None) -> list[dict[str, Any]]:
-        """The runs of ``pipeline``, newest first; only those numbered below ``before`` when given."""
+        """The runs of ``pipeline``, newest first; only those with an id below ``before`` when given."""
         m = self._mark
-        below = f" and run_number < {m}" if before is not None else ""
+        below = f" and id < {m}" if before is not None else ""
         params: tuple[Any, ...] = (pipeline, before, limit) if before is not None else (pipeline, limit)
-        return self._run_dicts(f"select {self._run_select()} from sluice_runs where pipeline = {m}{below} "
-                               f"order by run_number desc limit {m}", params)
+        return self._run_dicts(f"select {self._run_select()} from sluice_runs r where pipeline = {m}{below} "
+                               f"order by id desc limit {m}", params)
 
     def dash_run(self, run_id: int) -> tuple[dict[str, Any], list[list[str]], list[str]] | None:
         """One run, its commands and its log tail."""
         m = self._mark
-        row = self._exec(f"select {self._run_select()}, commands, log_tail from sluice_runs where id = {m}",
-                         (run_id,)).fetchone()
+        row = self._exec(f"select {self._run_select()}, d.commands, d.log_tail from sluice_runs r "
+                         f"left join sluice_run_details d on d.run_id = r.id where r.id = {m}", (run_id,)).fetchone()
         if row is None:
             return None
         n = len(DASH_RUN_COLUMNS)

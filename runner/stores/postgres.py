@@ -90,10 +90,9 @@ _SCHEMA = [
     """alter table sluice_locks add column if not exists host text, add column if not exists pid integer,
         add column if not exists pipeline text, add column if not exists run_id bigint,
         add column if not exists backend_pid integer, add column if not exists lock_key bigint""",
-    # the dashboard (sluice ui): a run's tenant (named in its pipeline's name), commands, log tail;
-    # counts per stream at its end, live progress while it runs
-    """alter table sluice_runs add column if not exists tenant text, add column if not exists commands text,
-        add column if not exists log_tail text""",
+    # the dashboard (sluice ui): a run's tenant (named in its pipeline's name); its commands and log
+    # tail, counts per stream at its end, live progress while it runs
+    "alter table sluice_runs add column if not exists tenant text",
     """update sluice_runs set tenant = substr(pipeline, strpos(pipeline, '@') + 1)
         where tenant is null and strpos(pipeline, '@') > 0""",
     """create table if not exists sluice_run_streams (
@@ -102,6 +101,10 @@ _SCHEMA = [
         emitted bigint,
         committed bigint,
         primary key (run_id, stream))""",
+    """create table if not exists sluice_run_details (
+        run_id bigint primary key,
+        commands text,
+        log_tail text)""",
     """create table if not exists sluice_run_progress (
         run_id bigint not null,
         stream text not null,

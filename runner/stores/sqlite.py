@@ -68,6 +68,11 @@ create table if not exists sluice_run_streams (
     committed integer,
     primary key (run_id, stream)
 );
+create table if not exists sluice_run_details (
+    run_id integer primary key,
+    commands text,
+    log_tail text
+);
 create table if not exists sluice_run_progress (
     run_id integer not null,
     stream text not null,
@@ -86,11 +91,9 @@ update sluice_runs set run_number = (
     select count(*) from sluice_runs earlier
     where earlier.pipeline = sluice_runs.pipeline and earlier.id <= sluice_runs.id);
 """
-# a store from before the dashboard (sluice ui): a run's tenant (named in its pipeline's name), commands, log tail
+# a store from before the dashboard (sluice ui): a run's tenant (named in its pipeline's name)
 _DASHBOARD_COLUMNS = """
 alter table sluice_runs add column tenant text;
-alter table sluice_runs add column commands text;
-alter table sluice_runs add column log_tail text;
 update sluice_runs set tenant = substr(pipeline, instr(pipeline, '@') + 1) where instr(pipeline, '@') > 0;
 """
 _NUMBER_INDEX = "create unique index if not exists sluice_runs_number on sluice_runs (pipeline, run_number)"
@@ -200,7 +203,7 @@ class SQLiteStore(SQLStore):
             self._db.executescript(_SCHEMA)
             self._migrate("run_number", _NUMBER_RUNS)
             self._db.execute(_NUMBER_INDEX)
-            self._migrate("log_tail", _DASHBOARD_COLUMNS)
+            self._migrate("tenant", _DASHBOARD_COLUMNS)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the state store {path}: {exc}") from exc
 

@@ -8,6 +8,7 @@ of month and the day of week are either-or when both are restricted, and times a
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 
 __all__ = ["next_due"]
@@ -45,10 +46,10 @@ def _field(text: str, low: int, high: int, names: dict[str, int]) -> tuple[set[i
     return values, not text.startswith("*")
 
 
-def next_due(schedule: str | None, after: float) -> float | None:
-    """The first time (epoch seconds) after ``after`` that ``schedule`` fires; None without one."""
-    if not schedule:
-        return None
+@functools.lru_cache(maxsize=256)
+def _parse(schedule: str) -> tuple[list[int], list[int], set[int], set[int], set[int], bool] | None:
+    """Minutes and hours (sorted), days of month, months, days of week (0 is Sunday), and whether the
+    two kinds of day are either-or; None for a schedule without a next time or not understood."""
     text = _MACROS.get(schedule.strip().lower(), schedule.strip())
     parts = text.split()
     if len(parts) != 5:
@@ -58,13 +59,19 @@ def next_due(schedule: str | None, after: float) -> float | None:
             _field(part, low, high, names) for part, (low, high, names) in zip(parts, _FIELDS, strict=True))
     except (ValueError, KeyError):
         return None
-    wdays = {d % 7 for d in wdays}  # 7 is Sunday too
+    return sorted(minutes), sorted(hours), mdays, months, {d % 7 for d in wdays}, mday_set and wday_set
+
+
+def next_due(schedule: str | None, after: float) -> float | None:
+    """The first time (epoch seconds) after ``after`` that ``schedule`` fires; None without one."""
+    parsed = _parse(schedule) if schedule else None
+    if parsed is None:
+        return None
+    minutes, hours, mdays, months, wdays, either = parsed
 
     def day_ok(t: datetime) -> bool:
         by_mday, by_wday = t.day in mdays, (t.weekday() + 1) % 7 in wdays
-        if mday_set and wday_set:
-            return by_mday or by_wday
-        return by_mday and by_wday
+        return (by_mday or by_wday) if either else (by_mday and by_wday)
 
     t = datetime.fromtimestamp(after).replace(second=0, microsecond=0) + timedelta(minutes=1)
     for _ in range(_MAX_STEPS):
@@ -73,9 +80,11 @@ def next_due(schedule: str | None, after: float) -> float | None:
         elif not day_ok(t):
             t = t.replace(hour=0, minute=0) + timedelta(days=1)
         elif t.hour not in hours:
-            t = t.replace(minute=0) + timedelta(hours=1)
+            later = [h for h in hours if h > t.hour]
+            t = t.replace(hour=later[0], minute=0) if later else t.replace(hour=0, minute=0) + timedelta(days=1)
         elif t.minute not in minutes:
-            t += timedelta(minutes=1)
+            later = [m for m in minutes if m > t.minute]
+            t = t.replace(minute=later[0]) if later else t.replace(minute=0) + timedelta(hours=1)
         else:
             return t.timestamp()
     return None

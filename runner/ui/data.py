@@ -54,9 +54,11 @@ class RunRow:
     host: str
     pid: int
     streams: list[StreamCount] = field(default_factory=list)
+    state_id: str = ""  # the state id it ran under
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "number": self.number, "pipeline": self.pipeline, "tenant": self.tenant,
+        return {"id": self.id, "number": self.number, "pipeline": self.pipeline, "state_id": self.state_id,
+                "tenant": self.tenant,
                 "status": self.status, "started_at": self.started_at, "ended_at": self.ended_at,
                 "duration": self.duration, "records_emitted": self.records_emitted,
                 "records_committed": self.records_committed, "error": self.error, "host": self.host,
@@ -127,7 +129,7 @@ def _run_row(row: dict[str, Any], streams: list[tuple[str, int | None, int | Non
     return RunRow(int(row["id"]), int(row["run_number"] or 0), row["pipeline"], row["tenant"], row["status"],
                   started, ended, None if ended is None else max(0.0, ended - started), row["records_emitted"],
                   row["records_committed"], row["error"], row["host"], int(row["pid"]),
-                  [StreamCount(*s) for s in streams])
+                  [StreamCount(*s) for s in streams], row["state_id"])
 
 
 class DashboardData:
@@ -160,15 +162,11 @@ class DashboardData:
                 state_id, tenant, schedule, template = pipe.state_id, pipe.tenant, pipe.schedule, pipe.template
             else:
                 assert run is not None
-                state_id, tenant, schedule, template = self._state_id(run), run.tenant, None, None
+                state_id, tenant, schedule, template = run.state_id, run.tenant, None, None
             done = run if run is not None and run.status != "running" else finished.get(name)
             out.append(PipelineRow(name, tenant, state_id, schedule, next_due(schedule, now), run, held.get(state_id),
                                    done, template, pipe is not None))
         return out
-
-    def _state_id(self, run: RunRow) -> str:
-        row = self.store.runs(run.pipeline, 1)
-        return row[0].state_id if row else run.pipeline
 
     def history(self, pipeline: str, limit: int = 200, before: int | None = None) -> list[RunRow]:
         """The pipeline's runs, newest first (for its chart and table); below run id ``before`` when given."""
