@@ -18,8 +18,8 @@ __all__ = ["ENDPOINTS", "MAX_LIMIT", "int_param", "json_response", "routes"]
 MAX_LIMIT = 1000
 ENDPOINTS = {
     "/api/pipelines": "every pipeline (and tenant): last run, schedule, next due, running now on which host",
-    "/api/runs?pipeline=NAME[&limit=N][&before=RUN]": "a pipeline's runs, newest first (limit 1..1000, default 200; "
-                                                      "before: only runs numbered below RUN, as next_before says)",
+    "/api/runs?pipeline=NAME[&limit=N][&before=ID]": "a pipeline's runs, newest first (limit 1..1000, default 200; "
+                                                     "before: only runs with an id below ID, as next_before says)",
     "/api/runs/ID": "one run: per-stream emitted and committed, error, commands (redacted), log tail",
     "/api/runs/ID/progress": "a run's live progress: records per stream, rate, when last updated",
     "/api/states": "every stored state: its JSON value, generation, when written",
@@ -60,7 +60,7 @@ def routes(read: Reader) -> list[BaseRoute]:
         limit = int_param(request, "limit", 200, 1, MAX_LIMIT)
         before = int_param(request, "before", None, 1, 2**62)
         found = await read(lambda d: [r.to_dict() for r in d.history(pipeline, limit or 200, before)])
-        more = found[-1]["number"] if len(found) == limit else None
+        more = found[-1]["id"] if len(found) == limit else None
         return json_response({"pipeline": pipeline, "runs": found, "next_before": more})
 
     async def run(request: Request) -> Response:

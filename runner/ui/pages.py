@@ -35,7 +35,7 @@ def routes(read: Reader, env: jinja2.Environment) -> list[BaseRoute]:
             runs = d.history(name, HISTORY_RUNS, before)
             if not runs and before is None and all(p.pipeline != name for p in d.pipelines()):
                 return None
-            older = runs[-1].number if len(runs) == HISTORY_RUNS else None
+            older = runs[-1].id if len(runs) == HISTORY_RUNS else None
             return page("history.html", pipeline=name, runs=runs, rows=rows_chart(runs),
                         duration=duration_chart(runs), older=older, paged=before is not None)
 
