@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from runner.ui.data import RunRow
-from runner.ui.format import count, seconds
+from runner.ui.format import count, seconds, utc
 
 __all__ = ["Bar", "Chart", "duration_chart", "rows_chart"]
 
@@ -49,6 +49,8 @@ class Chart:
     left: int
     right: float
     failures: int
+    first: str  # when the oldest run shown started (under the axis, left)
+    last: str  # when the newest did (right)
 
     @property
     def empty(self) -> bool:
@@ -80,7 +82,8 @@ def _chart(title: str, runs: Sequence[RunRow], value: Callable[[RunRow], float |
                         f"run {run.number}: {shown} {unit}, {run.status}", run.id))
     ticks = [Tick(TOP + plot_h * (1 - f), label(top * f)) for f in (0.0, 0.5, 1.0)]
     failures = sum(1 for b in bars if b.css == "failed")
-    return Chart(title, WIDTH, HEIGHT, bars, ticks, TOP + plot_h, LEFT, WIDTH - RIGHT, failures)
+    first, last = (utc(ordered[0].started_at), utc(ordered[-1].started_at)) if ordered else ("", "")
+    return Chart(title, WIDTH, HEIGHT, bars, ticks, TOP + plot_h, LEFT, WIDTH - RIGHT, failures, first, last)
 
 
 def rows_chart(runs: Sequence[RunRow]) -> Chart:
