@@ -8,6 +8,7 @@ writes to, so the test decides when records move.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -19,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import yaml
@@ -131,21 +133,22 @@ def ui_extra() -> None:
         service_unavailable(f"the extra 'ui' is not installed ({exc}): pip install -e '.[ui]'")
 
 
-@pytest.fixture(scope="session")
-def dashboard(tmp_path_factory: pytest.TempPathFactory, ui_extra: None) -> Iterator[Dashboard]:
-    root = tmp_path_factory.mktemp("ui-project")
+@contextlib.contextmanager
+def recorded(root: Path, extra_env: dict[str, str] | None = None,
+             extra_secrets: tuple[str, ...] = ()) -> Iterator[Dashboard]:
+    """The project in ``root`` after its runs, with ``live`` running until the block ends."""
     fifo = root / "live.fifo"
     os.mkfifo(fifo)
     write_project(root, fifo)
     secret = f"s3cr3t-{uuid.uuid4().hex}"
-    env = sluice_env(UI_TEST_API_KEY=secret)
+    env = sluice_env(UI_TEST_API_KEY=secret, **(extra_env or {}))
     for i, (pipeline, host) in enumerate(RUNS):
         done = sluice(["run", pipeline], root, env={**env, "SLUICE_HOST": host})
         number = sum(1 for p, _ in RUNS[: i + 1] if p == pipeline)
         assert done.returncode == (1 if (pipeline, number) in FAILING else 0), done.stderr
     listed = sluice(["runs", "--json", "-n", "100"], root, env=env)
     runs = [json.loads(line) for line in listed.stdout.splitlines()]
-    board = Dashboard(root, env, [secret], runs, fifo)
+    board = Dashboard(root, env, [secret, *extra_secrets], runs, fifo)
     with (root / "live.log").open("wb") as log:
         board.live = subprocess.Popen([exe("sluice"), "run", "live"], cwd=root, env={**env, "SLUICE_HOST": "host-b"},
                                       stdout=subprocess.DEVNULL, stderr=log)
@@ -172,9 +175,47 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory, ui_extra: None) -> Itera
 
 
 @pytest.fixture(scope="session")
+def dashboard(tmp_path_factory: pytest.TempPathFactory, ui_extra: None) -> Iterator[Dashboard]:
+    """The runs in the default store (SQLite)."""
+    with recorded(tmp_path_factory.mktemp("ui-project")) as board:
+        yield board
+
+
+@pytest.fixture(scope="session")
+def pg_dashboard(tmp_path_factory: pytest.TempPathFactory, ui_extra: None, pg_server_dsn: str) -> Iterator[Dashboard]:
+    """The runs in a PostgreSQL store (SLUICE_STATE_URL) that a role with a password owns: the
+    password is one more secret no response may carry."""
+    import psycopg
+
+    name, password = f"sluice_ui_{uuid.uuid4().hex[:10]}", f"pw-{uuid.uuid4().hex}"
+    with psycopg.connect(pg_server_dsn, autocommit=True) as conn:
+        conn.execute(f"create role {name} login password '{password}'")
+        conn.execute(f'create database "{name}" owner {name}')
+    parts = urlsplit(pg_server_dsn)
+    url = urlunsplit((parts.scheme, f"{name}:{password}@{parts.hostname}:{parts.port or 5432}", f"/{name}", "", ""))
+    try:
+        with recorded(tmp_path_factory.mktemp("ui-project-pg"), {"SLUICE_STATE_URL": url}, (password,)) as board:
+            yield board
+    finally:
+        with psycopg.connect(pg_server_dsn, autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{name}" with (force)')
+            conn.execute(f"drop role if exists {name}")
+
+
+@pytest.fixture(scope="session")
 def ui_url(dashboard: Dashboard) -> Iterator[str]:
     """`sluice ui` on loopback, without a token."""
     proc, url = start_ui(dashboard.root, dashboard.env)
+    try:
+        yield url
+    finally:
+        stop(proc)
+
+
+@pytest.fixture(scope="session")
+def pg_ui_url(pg_dashboard: Dashboard) -> Iterator[str]:
+    """`sluice ui` on loopback over the PostgreSQL store."""
+    proc, url = start_ui(pg_dashboard.root, pg_dashboard.env)
     try:
         yield url
     finally:

@@ -55,7 +55,12 @@ def _oracle(board: Dashboard, pipeline: str) -> list[dict[str, Any]]:
     return [r for r in board.runs if r["pipeline"] == pipeline]
 
 
-def test_every_endpoint(dashboard: Dashboard, ui_url: str) -> None:
+@pytest.mark.parametrize("store", ["sqlite", "postgres"])
+def test_every_endpoint(store: str, request: pytest.FixtureRequest) -> None:
+    """Every endpoint over runs from two hosts, in a SQLite store and in a PostgreSQL one."""
+    prefix = "" if store == "sqlite" else "pg_"
+    dashboard: Dashboard = request.getfixturevalue(f"{prefix}dashboard")
+    ui_url: str = request.getfixturevalue(f"{prefix}ui_url")
     api = Client(ui_url, dashboard.secrets)
     listed = api.json("/api/")["endpoints"]
     assert {p.split("?")[0] for p in listed} == {"/api/pipelines", "/api/runs", "/api/runs/ID",
