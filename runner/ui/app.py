@@ -12,6 +12,7 @@ Needs the extra ``sluice[ui]``; imported only by ``sluice ui`` and the tests.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -58,18 +59,23 @@ class Reader:
     def _call(self, fn: Callable[[DashboardData], T]) -> T:
         if self._data is None:
             self._data = self._open()
-        return fn(self._data)
+        try:
+            return fn(self._data)
+        except StoreError:  # the next request opens the store again (a PostgreSQL session may be gone)
+            self._drop()
+            raise
+
+    def _drop(self) -> None:
+        data, self._data = self._data, None
+        if data is not None:
+            with contextlib.suppress(StoreError):
+                data.close()
 
     async def __call__(self, fn: Callable[[DashboardData], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._pool, self._call, fn)
 
     def close(self) -> None:
-        def shut() -> None:
-            if self._data is not None:
-                self._data.close()
-                self._data = None
-
-        self._pool.submit(shut).result()
+        self._pool.submit(self._drop).result()
         self._pool.shutdown()
 
 

@@ -198,3 +198,18 @@ def test_loopback_needs_no_token(host: str, ui_extra: None) -> None:
     assert require_token("0.0.0.0", "t") == "t"
     with pytest.raises(ConfigError, match="SLUICE_UI_TOKEN"):
         require_token("192.168.1.4", None)
+
+
+def test_store_down_is_503_without_its_password(dashboard: Dashboard) -> None:
+    password = f"pw-{time.time_ns()}"
+    env = {**dashboard.env, "SLUICE_STATE_URL": f"postgresql://someone:{password}@127.0.0.1:1/nothing"}
+    proc, url = start_ui(dashboard.root, env)
+    try:
+        web = Client(url, [*dashboard.secrets, password])
+        for _ in range(2):  # the store is opened again on the next request
+            error = web.json("/api/pipelines", 503)["error"]
+            assert error.startswith("the state store cannot be read: cannot connect to the state store")
+            code, _, body = web.get("/")
+            assert code == 503 and b"State store unavailable" in body
+    finally:
+        stop(proc)
