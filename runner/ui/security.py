@@ -19,7 +19,7 @@ import hashlib
 import hmac
 import ipaddress
 from collections.abc import Awaitable, Callable, MutableMapping
-from http.cookies import SimpleCookie
+from http.cookies import CookieError, SimpleCookie
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
@@ -78,7 +78,10 @@ class Guard:
         self.session = session_value(token).encode() if token else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] == "websocket":  # the dashboard has none: refused before any token check matters
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        if scope["type"] != "http":  # lifespan
             await self.app(scope, receive, send)
             return
 
@@ -117,7 +120,7 @@ class Guard:
         cookie = SimpleCookie()
         try:
             cookie.load(headers.get("cookie", ""))
-        except ValueError:  # http.cookies.CookieError: an unreadable Cookie header is no login
+        except CookieError:  # an unreadable Cookie header is no login
             return False
         held = cookie.get(COOKIE)
         return held is not None and hmac.compare_digest(held.value.encode(), self.session)

@@ -177,6 +177,7 @@ def test_token_required_off_loopback(dashboard: Dashboard) -> None:
             assert web.get(path, {"Authorization": f"Bearer {token}x"})[0] == 401
             assert web.get(path, {"Authorization": f"Bearer {token[:-1]}"})[0] == 401
             assert web.get(path, {"Cookie": f"sluice_ui={token}"})[0] == 401  # the cookie is not the token
+            assert web.get(path, {"Cookie": 'sluice_ui="\\x; other=\\'})[0] == 401  # unreadable: no login
             assert web.get(path, {"Authorization": f"Bearer {token}"})[0] == 200
         assert web.get(f"/api/states?token={token}0")[0] == 401
         code, got, _ = web.get(f"/pipelines/orders?limit=3&token={token}")
