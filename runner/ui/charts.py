@@ -3,6 +3,8 @@
 One bar per run, oldest on the left; a run that did not succeed is drawn in the failure colour with
 a mark above it, so a failure with no rows (a zero-height bar) still shows. The y axis has a few round
 ticks. No script and no inline style: the page's CSP forbids both, classes carry the colours.
+Coordinates reach the page as attribute strings made of numbers only (``Bar.geometry``, ``Bar.mark``),
+inserted unescaped; every text (titles, labels) is escaped by the template.
 """
 
 from __future__ import annotations
@@ -30,6 +32,16 @@ class Bar:
     css: str  # "ok", "running" or "failed"
     title: str  # the tooltip: run number, value, status
     run_id: int
+
+    @property
+    def geometry(self) -> str:
+        """The rect's attributes: numbers only, so the template inserts them as they are."""
+        return f'x="{self.x:.1f}" y="{self.y:.1f}" width="{self.width:.1f}" height="{self.height:.1f}"'
+
+    @property
+    def mark(self) -> str:
+        """The failure mark's attributes (a circle above the bar): numbers only."""
+        return f'cx="{self.x + self.width / 2:.1f}" cy="{self.y - 6:.1f}" r="3.5"'
 
 
 @dataclass(frozen=True)
