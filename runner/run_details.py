@@ -16,10 +16,12 @@ from runner.stores.dashboard import LOG_TAIL_LINES
 __all__ = ["log_tail", "record_commands", "record_end", "stream_counts"]
 
 _TAIL_BYTES = 256 * 1024  # read at most this much of the log's end
+_METRIC = "METRIC: {"
 
 
 def log_tail(path: Path | None, lines: int = LOG_TAIL_LINES) -> list[str]:
-    """The last ``lines`` lines of the run's log (already redacted: every line passed the Redactor)."""
+    """The last ``lines`` lines of the run's log (already redacted: every line passed the Redactor),
+    without its METRIC lines (the counts per stream are stored apart)."""
     if path is None:
         return []
     try:
@@ -32,7 +34,7 @@ def log_tail(path: Path | None, lines: int = LOG_TAIL_LINES) -> list[str]:
     text = data.decode("utf-8", "replace").splitlines()
     if len(data) == _TAIL_BYTES and text:
         text = text[1:]  # the first line was cut
-    return text[-lines:]
+    return [line for line in text if _METRIC not in line][-lines:]
 
 
 def stream_counts(outcome: Outcome | None) -> dict[str, tuple[int | None, int | None]]:

@@ -77,11 +77,11 @@ class DashboardSQL:
                    f"where pipeline = (select pipeline from sluice_runs where id = {m}) "
                    f"order by id desc limit 1 offset {LOG_TAILS_KEPT})", (run_id,))
 
-    def clear_progress_of_stale_runs(self, state_id: str) -> None:
-        """The progress rows of runs of ``state_id`` that no longer run (their runner died)."""
-        m = self._mark
-        self._exec(f"delete from sluice_run_progress where run_id in (select id from sluice_runs where state_id = {m} "
-                   "and status != 'running')", (state_id,))
+    def clear_ended_progress(self) -> None:
+        """The progress rows left by runs that ended without clearing them (their runner died):
+        a look at each (few) progress row's run."""
+        self._exec("delete from sluice_run_progress where run_id in (select p.run_id from sluice_run_progress p "
+                   "join sluice_runs r on r.id = p.run_id where r.status != 'running')")
 
     # -- reads --------------------------------------------------------------------------
     def _run_select(self) -> str:
@@ -121,6 +121,11 @@ class DashboardSQL:
         params: tuple[Any, ...] = (pipeline, before, limit) if before is not None else (pipeline, limit)
         return self._run_dicts(f"select {self._run_select()} from sluice_runs r where pipeline = {m}{below} "
                                f"order by id desc limit {m}", params)
+
+    def dash_run_row(self, run_id: int) -> dict[str, Any] | None:
+        """One run, without its commands and log tail."""
+        rows = self._run_dicts(f"select {self._run_select()} from sluice_runs r where r.id = {self._mark}", (run_id,))
+        return rows[0] if rows else None
 
     def dash_run(self, run_id: int) -> tuple[dict[str, Any], list[list[str]], list[str]] | None:
         """One run, its commands and its log tail."""

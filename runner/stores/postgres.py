@@ -287,6 +287,8 @@ class PostgresStore(SQLStore):
             "error = coalesce(error, %s) where state_id = %s and status = 'running'",
             (abandoned_error(), state_id),
         )
+        if cur.rowcount:
+            self.clear_ended_progress()  # what the dead runner's live progress left
         return cur.rowcount
 
     def clock(self) -> float:

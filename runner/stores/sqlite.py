@@ -321,6 +321,8 @@ class SQLiteStore(SQLStore):
             "error = coalesce(error, ?) where state_id = ? and status = 'running'",
             (time.time(), abandoned_error(), state_id),
         )
+        if cur.rowcount:
+            self.clear_ended_progress()  # what the dead runner's live progress left
         return cur.rowcount
 
     def progress_writer(self) -> ProgressWriter:

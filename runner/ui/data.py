@@ -185,14 +185,13 @@ class DashboardData:
     def progress(self, run_id: int) -> list[StreamProgress]:
         """A running run's records per stream and rate, as its runner last wrote them (about every
         second); once it ended, its final counts with the run's average rate."""
-        live = self.store.dash_progress(run_id)
-        if live:
-            return [StreamProgress(stream, records, rate, at, committed)
-                    for stream, records, committed, rate, at in live]
-        found = self.store.dash_run(run_id)
-        if found is None or found[0]["ended_at"] is None:
+        row = self.store.dash_run_row(run_id)
+        if row is None:
             return []
-        run = _run_row(found[0], self.store.dash_streams([run_id])[run_id])
+        if row["status"] == "running":
+            return [StreamProgress(stream, records, rate, at, committed)
+                    for stream, records, committed, rate, at in self.store.dash_progress(run_id)]
+        run = _run_row(row, self.store.dash_streams([run_id])[run_id])
         seconds = run.duration or 0.0
         return [StreamProgress(s.stream, s.emitted or 0, (s.emitted or 0) / seconds if seconds > 0 else None,
                                run.ended_at or run.started_at, s.committed) for s in run.streams]

@@ -257,3 +257,20 @@ def test_log_tails_are_kept_for_the_newest_runs_of_each_pipeline(store: StateSto
     assert detail is not None and len(detail.log_tail) == dashboard.LOG_TAIL_LINES
     assert detail.log_tail[-1].startswith("499 ") and all(len(line) == dashboard.MAX_LOG_LINE
                                                           for line in detail.log_tail)
+
+
+def test_a_dead_runners_progress_is_not_shown_as_live(store: StateStore) -> None:
+    started = store.start_run("p", "p")
+    writer = store.progress_writer()
+    assert writer is not None
+    writer.write(started.id, [("a", 5, 0, 1.0)])
+    writer.close()
+    data = DashboardData(None, store)
+    assert [(p.stream, p.records) for p in data.progress(started.id)] == [("a", 5)]
+    lock = store.lock("p")  # the next run of p finds the dead runner's row still 'running'
+    try:
+        assert store.abandon_stale_runs("p") == 1
+    finally:
+        lock.release()
+    assert data.progress(started.id) == []  # ended with no counts recorded: nothing live any more
+    assert store.dash_progress(started.id) == []  # type: ignore[attr-defined]

@@ -40,6 +40,7 @@ def _project(root: Path, url: str | None) -> Path:
                                                           "log_secret": TARGET_SECRET}),
     ]
     pipelines = [{"name": name, "tap": f"tap-{name}", "target": "target"} for name in ("ok", "bad", "slow")]
+    pipelines.append({"name": "per", "tap": "tap-ok", "target": "target", "for_each": [{"id": "acme"}, {"id": "zed"}]})
     return write_project(root, connectors=connectors, pipelines=pipelines, state_store=url)
 
 
@@ -88,7 +89,8 @@ def test_runs_from_two_hosts_with_counts_commands_log_tails_and_live_progress(
                 slow.kill()
                 slow.communicate()
         rows = _rows(data)
-        assert sorted(rows) == ["bad", "ok", "slow"] and all(row.running is None for row in rows.values())
+        assert sorted(rows) == ["bad", "ok", "per@acme", "per@zed", "slow"]
+        assert all(row.running is None for row in rows.values())
         ok, bad, slow_run = (rows[name].last_run for name in ("ok", "bad", "slow"))
         assert ok is not None and bad is not None and slow_run is not None
         assert (ok.status, ok.host, bad.status, bad.host, slow_run.host) == (
@@ -107,6 +109,7 @@ def test_runs_from_two_hosts_with_counts_commands_log_tails_and_live_progress(
         tail = "\n".join(detail.log_tail)
         assert "connecting with key" in tail and "password is" in tail  # the lines are there, their secrets not
         assert f"run {ok.number} of pipeline 'ok'" in tail and 0 < len(detail.log_tail) <= 200
+        assert "METRIC" not in tail  # the counts are stored apart
         bad_detail = data.run(bad.id)
         assert bad_detail is not None and any("source went away at record 7" in line for line in bad_detail.log_tail)
         history = data.history("slow")
@@ -122,7 +125,7 @@ def _running_run(data: DashboardData) -> int | None:
     return None if lock is None else lock.run_id
 
 
-def test_no_live_progress_when_turned_off(tmp_path: Path) -> None:
+def test_no_live_progress_when_turned_off_and_a_tenants_run(tmp_path: Path) -> None:
     project = load_project(_project(tmp_path, None))
     slow = start_sluice(["run", "slow"], tmp_path, env=sluice_env(SLUICE_HOST="host-c", SLUICE_LIVE_PROGRESS="0"))
     try:
@@ -136,6 +139,13 @@ def test_no_live_progress_when_turned_off(tmp_path: Path) -> None:
             assert finish(slow)[0] == 0
             done = data.progress(running.run_id)  # the final counts are recorded all the same
             assert [(p.stream, p.records) for p in done] == [("slow", 40)]
+        assert sluice(["run", "per@acme"], tmp_path, env=sluice_env(SLUICE_HOST="host-c")).returncode == 0
+        with open_dashboard_store(project) as data:
+            rows = _rows(data)
+            acme, zed = rows["per@acme"], rows["per@zed"]
+            assert (acme.tenant, acme.template, zed.tenant, zed.last_run) == ("acme", "per", "zed", None)
+            assert acme.last_run is not None and (acme.last_run.tenant, acme.last_run.host) == ("acme", "host-c")
+            assert [(s.stream, s.committed) for s in acme.last_run.streams] == [(STREAM, 30)]
     finally:
         (tmp_path / "hold").touch()
         if slow.poll() is None:
