@@ -1,10 +1,10 @@
 """A project with real runs for the dashboard's tests, and `sluice ui` serving it.
 
 The runs go through `sluice run` (the real runner, the real target-sqlite) from two hosts (SLUICE_HOST):
-``orders`` three times with varying counts, ``broken`` succeeding then failing with a known error line, ``xss`` with a
-stream named ``<script>alert(1)</script>``, and ``live`` left running: its tap waits on a FIFO the test
-writes to, so the test decides when records move.
-"""
+``orders`` three times with varying counts, ``broken`` succeeding then failing with a known error line,
+``xss`` with a stream named ``<script>alert(1)</script>``, ``shop`` for one of its two tenants
+(``for_each:``), and ``live`` left running: its tap waits on a FIFO the test writes to, so the test
+decides when records move."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ ERROR_TEXT = "upstream refused page 3: HTTP 503 Service Unavailable"
 ORDERS = {"orders": [120, 95, 143], "customers": [35, 41, 38]}
 #: (pipeline, SLUICE_HOST) in the order they run
 RUNS = [("orders", "host-a"), ("broken", "host-a"), ("orders", "host-b"), ("broken", "host-b"), ("orders", "host-a"),
-        ("xss", "host-a")]
+        ("xss", "host-a"), ("shop@acme", "host-b")]  # shop@globex, a tenant's pipeline too, never runs
 FAILING = {("broken", 2)}  # (pipeline, run number) of the runs that fail
 
 
@@ -53,12 +53,15 @@ def write_project(root: Path, fifo: Path) -> None:
         _tap("tap-broken", root, {"payments": [12, 9]}, fail=ERROR_TEXT, fail_runs=[1]), _target("db-broken"),
         _tap("tap-xss", root, {XSS: [7], "plain": [3]}), _target("db-xss"),
         _tap("tap-live", root, {"events": [5], "clicks": [2]}, fifo=str(fifo)), _target("db-live"),
+        _tap("tap-shop", root, {"sales": [4]}), _target("db-shop"),
     ]
+    connectors[-1]["config"] = {"database": "shop-${tenant.id}.db"}
     pipelines = [
         {"name": "orders", "tap": "tap-orders", "target": "db-orders", "schedule": "*/15 * * * *"},
         {"name": "broken", "tap": "tap-broken", "target": "db-broken"},
         {"name": "xss", "tap": "tap-xss", "target": "db-xss"},
         {"name": "live", "tap": "tap-live", "target": "db-live"},
+        {"name": "shop", "tap": "tap-shop", "target": "db-shop", "for_each": [{"id": "acme"}, {"id": "globex"}]},
     ]
     (root / "sluice.yml").write_text(yaml.safe_dump({"connectors": connectors, "pipelines": pipelines}))
 

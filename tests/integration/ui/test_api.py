@@ -68,7 +68,10 @@ def test_every_endpoint(store: str, request: pytest.FixtureRequest) -> None:
 
     # pipelines: each one's last run as the runner recorded it, the schedule, who runs now
     pipes = {p["pipeline"]: p for p in api.json("/api/pipelines")["pipelines"]}
-    assert set(pipes) == {"orders", "broken", "xss", "live"}
+    assert set(pipes) == {"orders", "broken", "xss", "live", "shop@acme", "shop@globex"}
+    assert [(pipes[n]["tenant"], pipes[n]["template"]) for n in ("shop@acme", "shop@globex")] == [
+        ("acme", "shop"), ("globex", "shop")]
+    assert pipes["shop@acme"]["last_run"]["host"] == "host-b" and pipes["shop@globex"]["last_run"] is None
     newest = _oracle(dashboard, "orders")[0]
     last = pipes["orders"]["last_run"]
     assert (last["id"], last["number"], last["host"], last["status"]) == (newest["id"], 3, "host-a", "succeeded")

@@ -92,6 +92,10 @@ def test_pipelines_page(browser: Any, dashboard: Dashboard, ui_url: str, shoot: 
     assert "succeeded" in orders and "#3" in orders and "*/15 * * * *" in orders
     assert f"orders {ORDERS['orders'][2]:,}" in orders and f"customers {ORDERS['customers'][2]:,}" in orders
     assert "failed" in _row(browser, "broken").text
+    # tenants: a column of their own; a tenant's pipeline that never ran says so
+    assert "Tenant" in [th.text for th in browser.find_elements(By.CSS_SELECTOR, "#pipelines thead th")]
+    assert "acme" in _row(browser, "shop@acme").text and "succeeded" in _row(browser, "shop@acme").text
+    assert "never ran" in _row(browser, "shop@globex").text
     live = _row(browser, "live").find_element(By.CLASS_NAME, "running-cell").text
     assert "running on host-b" in live
     assert _row(browser, "orders").find_element(By.CLASS_NAME, "running-cell").text == ""
