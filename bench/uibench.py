@@ -238,6 +238,16 @@ def _pg_server(stack: contextlib.ExitStack) -> str | None:
     return cluster.start()
 
 
+def _pages(project: Project, repeat: int) -> None:
+    """The rendering half (bench/uibench_pages.py): the pages served, whole requests timed."""
+    try:
+        import uibench_pages
+    except ImportError as exc:  # the extra 'ui' (Starlette, Uvicorn, Jinja2) is not installed
+        print(f"pages: skipped ({exc}: pip install -e '.[ui]')")
+        return
+    uibench_pages.report(project, repeat)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=100_000)
@@ -264,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{'query':<34} {'median ms':>10} {'slowest ms':>11} {'rows':>6}")
                 for name, median, worst, rows in queries(data, args.repeat):
                     print(f"{name:<34} {median:>10.2f} {worst:>11.2f} {rows:>6}")
+            _pages(project, args.repeat)
     if args.live:
         from uibench_live import live_cost
 

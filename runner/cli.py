@@ -33,6 +33,7 @@ LAZY_COMMANDS = {
     "discover": "runner.cli_connectors:discover", "select": "runner.cli_connectors:select",
     "install": "runner.cli_install:install", "add": "runner.cli_registry:add", "search": "runner.cli_registry:search",
     "import": "runner.cli_import:import_command", "locks": "runner.cli_hosts:locks",
+    "ui": "runner.cli_ui:ui",
 }
 
 
