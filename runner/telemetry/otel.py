@@ -67,7 +67,7 @@ class _Process:
         self.metrics = RunMetrics(resource) if config.metrics else None
 
 
-_PROCESS: dict[TelemetryConfig, _Process] = {}
+_PROCESS: dict[tuple[TelemetryConfig, tuple[tuple[str, str], ...]], _Process] = {}  # by config and OTEL_*
 
 
 def _wall_ns(monotonic: float | None) -> int:
@@ -86,7 +86,8 @@ class OtelRun:
     def __init__(self, config: TelemetryConfig, attributes: dict[str, Any], begun_ns: int,
                  redact: Callable[[str], str], environ: dict[str, str]) -> None:
         self._config, self._redact = config, redact
-        self._process = _PROCESS.get(config) or _PROCESS.setdefault(config, _Process(config))
+        key = (config, tuple(sorted((k, v) for k, v in environ.items() if k.startswith("OTEL_"))))
+        self._process = _PROCESS.get(key) or _PROCESS.setdefault(key, _Process(config))
         self._pipeline = str(attributes["sluice.pipeline"])
         self._begun_ns = begun_ns
         self._collect = _Collect()
