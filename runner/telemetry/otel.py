@@ -131,8 +131,7 @@ class OtelRun:
         sides = [] if outcome is None else [outcome.tap, *outcome.mappers, outcome.target]
         for role, name, span in self._connectors:
             side = next((s for s in sides if s.spec.role == role and s.spec.name == name), None)
-            if side is not None:
-                sides.remove(side)
+            sides = [s for s in sides if s is not side]  # two mappers of one name: each its own span
             self._end_connector(span, side, outcome)
         self._end_run(status, error, outcome)
         jobs: list[tuple[str, Callable[[], bool]]] = []
