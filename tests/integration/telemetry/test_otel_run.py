@@ -208,3 +208,16 @@ def test_unsupported_settings_leave_a_note_not_an_error(tmp_path: Path, receiver
     text = log.read_text()
     assert "OTEL_TRACES_EXPORTER=zipkin: sluice exports traces over OTLP only" in text
     assert "SLUICE_OTEL_EXPORT_TIMEOUT=soon" in text
+
+
+def test_no_secret_reaches_the_collector(tmp_path: Path, receiver: OtlpReceiver) -> None:
+    secret = "tok-7Qx9-otel-never"
+    tap = {"records": 10, "state_every": 2, "fail_at": 6, "api_key": secret, "error_detail": f" (key {secret})"}
+    write_project(tmp_path, tap=tap)
+    done = sluice(["run", "demo"], tmp_path, env=otel_env(receiver.url))
+    assert done.returncode == 1, done.stderr
+    got = spans(receiver.received)
+    [event] = got["tap tap-fix"].events
+    assert "source went away at record 6 (key ********)" in attributes(event.attributes)["sluice.error"]
+    sent = b"".join(m.SerializeToString() for m in [*receiver.received.traces, *receiver.received.metrics])
+    assert b"source went away" in sent and secret.encode() not in sent
