@@ -20,9 +20,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
-from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.sdk.metrics.export import MetricExportResult
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExportResult
@@ -31,11 +29,13 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 from runner.telemetry.config import TelemetryConfig
 from runner.telemetry.export import export_bounded
-from runner.telemetry.metrics import RunMetrics
 
 if TYPE_CHECKING:
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+
     from runner.outcome import Outcome, RunStatus
     from runner.sides import Side
+    from runner.telemetry.metrics import RunMetrics
 
 __all__ = ["EVENT_EVERY_SECONDS", "OtelRun"]
 
@@ -63,8 +63,15 @@ class _Process:
             resource = resource.merge(Resource({"service.name": "sluice"}))
         self.resource = resource
         self.spans = OTLPSpanExporter(timeout=config.export_timeout) if config.traces else None
-        self.metric_exporter = OTLPMetricExporter(timeout=config.export_timeout) if config.metrics else None
-        self.metrics = RunMetrics(resource) if config.metrics else None
+        self.metric_exporter: OTLPMetricExporter | None = None
+        self.metrics: RunMetrics | None = None
+        if config.metrics:  # the metrics SDK and its exporter: a third of the import time, only when asked for
+            from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+
+            from runner.telemetry.metrics import RunMetrics
+
+            self.metric_exporter = OTLPMetricExporter(timeout=config.export_timeout)
+            self.metrics = RunMetrics(resource)
 
 
 _PROCESS: dict[tuple[TelemetryConfig, tuple[tuple[str, str], ...]], _Process] = {}  # by config and OTEL_*
@@ -140,6 +147,8 @@ class OtelRun:
             jobs.append(("trace", lambda: exporter.export(spans) is SpanExportResult.SUCCESS))
         if self._process.metrics is not None and self._process.metric_exporter is not None:
             self._record_metrics(status, outcome)
+            from opentelemetry.sdk.metrics.export import MetricExportResult
+
             data, metric_exporter = self._process.metrics.collect(), self._process.metric_exporter
             if data is not None:
                 jobs.append(("metrics", lambda: metric_exporter.export(data) is MetricExportResult.SUCCESS))

@@ -44,7 +44,11 @@ def test_sluice_run_imports_nothing_of_telemetry_without_otel_variables(tmp_path
     # configured: the SDK is loaded (so the checks above can fail)
     loaded = otel_modules(imported_modules(tmp_path, OTEL_EXPORTER_OTLP_ENDPOINT=closed_port(),
                                            SLUICE_OTEL_EXPORT_TIMEOUT="0.5"))
-    assert {"runner.telemetry.otel", "opentelemetry.sdk.trace"} <= loaded
+    assert {"runner.telemetry.otel", "opentelemetry.sdk.trace", "runner.telemetry.metrics"} <= loaded
+    # traces only: the metrics side stays out
+    loaded = otel_modules(imported_modules(tmp_path, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=closed_port(),
+                                           SLUICE_OTEL_EXPORT_TIMEOUT="0.5"))
+    assert "runner.telemetry.otel" in loaded and "runner.telemetry.metrics" not in loaded
 
 
 @pytest.mark.parametrize("commits", [1, 64, 1000])
