@@ -41,7 +41,10 @@ def test_sluice_run_imports_nothing_of_telemetry_without_otel_variables(tmp_path
         "runner.telemetry", "runner.telemetry.config"}
     assert otel_modules(imported_modules(tmp_path, OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:1",
                                          OTEL_SDK_DISABLED="true")) == {"runner.telemetry", "runner.telemetry.config"}
-    # configured: the SDK is loaded (so the checks above can fail)
+
+
+def test_configured_the_sdk_is_loaded_and_only_what_is_asked_for(tmp_path: Path, otel_sdk: None) -> None:
+    write_project(tmp_path)  # so that the test above can fail
     loaded = otel_modules(imported_modules(tmp_path, OTEL_EXPORTER_OTLP_ENDPOINT=closed_port(),
                                            SLUICE_OTEL_EXPORT_TIMEOUT="0.5"))
     assert {"runner.telemetry.otel", "opentelemetry.sdk.trace", "runner.telemetry.metrics"} <= loaded
@@ -52,8 +55,7 @@ def test_sluice_run_imports_nothing_of_telemetry_without_otel_variables(tmp_path
 
 
 @pytest.mark.parametrize("commits", [1, 64, 1000])
-def test_state_commit_events_are_throttled(monkeypatch: pytest.MonkeyPatch, commits: int) -> None:
-    pytest.importorskip("opentelemetry.sdk", reason="the extra 'otel' is not installed")
+def test_state_commit_events_are_throttled(monkeypatch: pytest.MonkeyPatch, commits: int, otel_sdk: None) -> None:
     from runner.outcome import RunStatus
     from runner.telemetry import start_run
 

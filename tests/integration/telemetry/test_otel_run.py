@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import service_unavailable
 from tests.integration.runner.helpers import PY, fixture_connector, read_ids, sluice, sluice_env, write_project
 from tests.integration.telemetry.receiver import BlackHole, OtlpReceiver, Received, attributes, closed_port
 
@@ -22,13 +21,9 @@ TAP = Path(__file__).parent / "fixtures" / "streams_tap.py"
 PARENT_TRACE, PARENT_SPAN = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _otel_installed() -> None:
-    try:
-        import opentelemetry.proto
-        import opentelemetry.sdk  # noqa: F401
-    except ImportError:
-        service_unavailable("the extra 'otel' is not installed (pip install -e '.[dev]')")
+@pytest.fixture(autouse=True)
+def _needs_otel(otel_sdk: None) -> None:
+    return None
 
 
 @pytest.fixture
