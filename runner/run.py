@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
@@ -28,6 +29,9 @@ from runner.stores import LockLost, StateStore, StoreError, lock_timeout, open_s
 from runner.supervise import SideSpec, supervise
 from runner.tap_catalog import write_effective_catalog
 from runner.tenants import Tenant
+
+if TYPE_CHECKING:
+    from runner.telemetry import Telemetry
 
 __all__ = ["RunOptions", "RunPlan", "plan_adhoc", "plan_pipeline", "run_pipeline"]
 
@@ -167,6 +171,28 @@ def run_pipeline(project: Project, plan: RunPlan, options: RunOptions, *,
         store.close()
 
 
+class _NoTelemetry:
+    """A run's telemetry when OTEL_* configure none (runner/telemetry/)."""
+
+    def connector_env(self, role: str, name: str) -> dict[str, str]:
+        return {}
+
+    def state_committed(self) -> None:
+        return None
+
+    def finish(self, status: RunStatus, error: str | None, outcome: Outcome | None) -> str | None:
+        return None
+
+
+def _telemetry(run: _Run, begun_ns: int) -> Telemetry:
+    if any(key.startswith("OTEL_") for key in os.environ):  # else runner/telemetry/ is not even imported
+        from runner.telemetry import start_run
+
+        return start_run(run.plan.pipeline, run.plan.state_id, (run.number, run.run_id), begun_ns,
+                         run.redactor) or _NoTelemetry()
+    return _NoTelemetry()
+
+
 @dataclass
 class _Run:
     """What one run under the pipeline's lock carries from its start to its history row."""
@@ -188,6 +214,7 @@ class _Run:
     # exactly-once: ask the target for its committed state. Not after a run that succeeded (the store
     # holds what it committed) nor on a full refresh (the new generation makes the store's win).
     reconcile: bool = True
+    telemetry: Telemetry = field(default_factory=_NoTelemetry)  # OpenTelemetry: runner/telemetry/
 
     def on_state(self, value: dict[str, Any]) -> None:
         try:
@@ -195,13 +222,14 @@ class _Run:
         except LockLost:
             return  # not stored: the lock is gone, the supervisor stops the run at its next lock check
         self.saved += 1
+        self.telemetry.state_committed()
 
 
 def _locked_run(project: Project, plan: RunPlan, options: RunOptions, store: StateStore, lock_alive: Any,
                 sides: tuple[ResolvedConnector, list[ResolvedConnector], ResolvedConnector], url_secrets: set[str],
                 terminal: IO[str]) -> int:
     tap, mappers, target = sides
-    base = project.dir / SLUICE_DIR
+    base, begun_ns = project.dir / SLUICE_DIR, time.time_ns()
     store.abandon_stale_runs(plan.state_id)
     clean = store.ended_cleanly(plan.pipeline, plan.state_id)  # before this run's row: the last one's ending
     started = store.start_run(plan.pipeline, plan.state_id, plan.tenant.id if plan.tenant else None)
@@ -210,6 +238,7 @@ def _locked_run(project: Project, plan: RunPlan, options: RunOptions, store: Sta
     run = _Run(plan, options, store, tap, target, Redactor(url_secrets), started.id, started.number, state, generation,
                mappers=mappers, reconcile=not (clean or options.full_refresh))
     exactly_once = _introduce(run, base / "cache")
+    run.telemetry = _telemetry(run, begun_ns)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     log_path = base / "logs" / _safe(plan.pipeline) / f"{stamp}-run{started.number}.log"
     output = RunOutput(log_path, run.redactor, terminal, verbose=options.verbose)
@@ -267,7 +296,10 @@ def _recorded(run: _Run, output: RunOutput, base: Path, exactly_once: bool, lock
             _finish(run, output, status, error, None, None)
         else:
             _fail_on_lost_records(outcome, keyed)
-            _finish_supervised(run, output, outcome, keyed)
+            status, error = outcome.status, _finish_supervised(run, output, outcome, keyed)
+        note = run.telemetry.finish(status, error, outcome)  # at most the export bound: runner/telemetry/export.py
+        if note:
+            output.runner_line(note, terminal=False)
         output.runner_line(f"log: {output.log_path}", terminal=outcome is not None and not outcome.ok)
         record_end(run.store, run.run_id, outcome, output, run.live)  # for `sluice ui`
         output.close()
@@ -303,12 +335,15 @@ def _supervised(run: _Run, output: RunOutput, run_dir: RunDir, lock_alive: Any) 
                        "delivery: at-least-once (the target does not list sluice-exactly-once)", terminal=False)
     output.runner_line(f"target: {shlex.join(cmds.target)}", terminal=False)
     output.runner_line(f"working directory of {'both' if not run.mappers else 'all'}: {tap.cwd}", terminal=False)
-    mappers = [SideSpec("mapper", m.name, argv, child_env(m.env), make_preexec(m.limits), str(m.cwd))
+    def env(role: str, conn: ResolvedConnector) -> dict[str, str]:  # TRACEPARENT: its span of the run's trace
+        return {**child_env(conn.env), **run.telemetry.connector_env(role, conn.name)}
+
+    mappers = [SideSpec("mapper", m.name, argv, env("mapper", m), make_preexec(m.limits), str(m.cwd))
                for m, argv in zip(run.mappers, cmds.mappers, strict=True)]
     return supervise(
         # connectors run in the project directory: relative paths in their config resolve from it
-        SideSpec("tap", tap.name, cmds.tap, child_env(tap.env), make_preexec(tap.limits), str(tap.cwd)),
-        SideSpec("target", target.name, cmds.target, {**child_env(target.env), **(control.env if control else {})},
+        SideSpec("tap", tap.name, cmds.tap, env("tap", tap), make_preexec(tap.limits), str(tap.cwd)),
+        SideSpec("target", target.name, cmds.target, {**env("target", target), **(control.env if control else {})},
                  make_preexec(target.limits), str(target.cwd), pass_fds=(control.read_fd,) if control else ()),
         output, run.on_state, mappers=mappers, timeout=plan.timeout, grace=run.options.grace, lock_alive=lock_alive,
         on_tap_exit=control.tap_exited if control else None,
@@ -316,8 +351,8 @@ def _supervised(run: _Run, output: RunOutput, run_dir: RunDir, lock_alive: Any) 
     )
 
 
-def _finish_supervised(run: _Run, output: RunOutput, outcome: Outcome, keyed: dict[str, bool]) -> None:
-    """Record a run that reached the pair, with its counts; then its summary."""
+def _finish_supervised(run: _Run, output: RunOutput, outcome: Outcome, keyed: dict[str, bool]) -> str | None:
+    """Record a run that reached the pair, with its counts; then its summary. Return its error."""
     error = None if outcome.ok else run.redactor(f"{_side_name(outcome)} failed: {outcome.reason}")
     emitted = outcome.tap.stats.total if outcome.tap.stats.reported else None
     committed = outcome.target.stats.total if outcome.target.stats.reported else None
@@ -325,6 +360,7 @@ def _finish_supervised(run: _Run, output: RunOutput, outcome: Outcome, keyed: di
         committed = 0
     _finish(run, output, outcome.status, error, emitted, committed)
     summary(output, run.plan.state_id, outcome, run.saved, run.state is not None, keyed)
+    return error
 
 
 def _finish(run: _Run, output: RunOutput, status: RunStatus, error: str | None, emitted: int | None,
