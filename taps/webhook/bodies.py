@@ -6,7 +6,7 @@ standard library only for lines holding long digit runs), so *valid* means "orjs
 line". That is checked cheaply, a batch at a time, by screens that together imply it:
 
 - syntax: msgspec scans each body without building objects (``msgspec.Raw``); its depth is bounded by
-  the recursion limit, which must leave the two levels the line adds (orjson stops at 1024);
+  the recursion limit, held during the scan to leave the two levels the line adds (orjson stops at 1024);
 - UTF-8: msgspec does not check it, so the batch's bodies are checked at once (``isascii``, else a
   strict decode). Syntax-valid bodies begin and end with ASCII, so no sequence straddles two bodies;
 - numbers: orjson refuses a number that overflows a double (``1e400``), which msgspec accepts; such
@@ -33,6 +33,7 @@ __all__ = ["as_json", "spliced"]
 _scan = msgspec.json.Decoder(msgspec.Raw).decode
 _LINE_LEVELS = 2  # a body is nested in the RECORD message and its record
 _ORJSON_DEPTH = 1024
+_MAX_BODY_DEPTH = _ORJSON_DEPTH - _LINE_LEVELS
 # digits -> "d", e/E -> "e", everything else a space ('+' is deleted): an exponent of 3+ digits is "eddd"
 _EXPONENT = bytes(0x64 if 0x30 <= i <= 0x39 else 0x65 if i in (0x45, 0x65) else 0x20 for i in range(256))
 _LONG_EXPONENT = b"eddd"
@@ -63,12 +64,7 @@ def as_json(body: bytes) -> bytes:
 
 def _all_valid(bodies: Sequence[bytes], joined: bytes) -> bool:
     """The batch screens: True only when every body is JSON that orjson parses inside a line."""
-    if not _shallow_enough():
-        return False
-    try:
-        for _ in map(_scan, bodies):
-            pass
-    except (msgspec.DecodeError, RecursionError):
+    if not _scan_all(bodies):
         return False
     if not joined.isascii():
         try:
@@ -82,16 +78,28 @@ def _all_valid(bodies: Sequence[bytes], joined: bytes) -> bool:
     return True
 
 
-def _shallow_enough() -> bool:
-    """msgspec's depth limit is the recursion limit: it must not let through what the line cannot hold."""
-    return sys.getrecursionlimit() <= _ORJSON_DEPTH - _LINE_LEVELS
+def _scan_all(bodies: Sequence[bytes]) -> bool:
+    """msgspec's syntax check of every body. Its depth limit is the recursion limit, held here at most
+    at the depth a body may have in a line (some libraries raise it), so nothing deeper gets through."""
+    limit = sys.getrecursionlimit()
+    try:
+        if limit > _MAX_BODY_DEPTH:
+            sys.setrecursionlimit(_MAX_BODY_DEPTH)
+        try:
+            for _ in map(_scan, bodies):
+                pass
+        finally:
+            sys.setrecursionlimit(limit)
+    except (msgspec.DecodeError, RecursionError):  # RecursionError: too deep, or our stack already is
+        return False
+    return True
 
 
 def _orjson_accepts(body: bytes) -> bool:
     """The exact check: orjson parses the body at the depth it has in a line."""
     try:
         orjson.loads(body)
-        if body.count(b"[") + body.count(b"{") > _ORJSON_DEPTH - _LINE_LEVELS:  # it may be too deep for a line
+        if body.count(b"[") + body.count(b"{") > _MAX_BODY_DEPTH:  # it may be too deep for a line
             orjson.loads(b"[" * _LINE_LEVELS + body + b"]" * _LINE_LEVELS)  # one value: this only nests it
     except orjson.JSONDecodeError:
         return False
