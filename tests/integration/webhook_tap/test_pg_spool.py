@@ -51,17 +51,18 @@ def test_a_late_commit_below_the_horizon_is_read_not_skipped(tmp_path: Path, pg_
         conn.execute(INSERT, _row(early))  # position 12, committed first
     config = tmp_path / "config.json"
     config.write_text(json.dumps(_config(pg_dsn)))
-    proc = subprocess.Popen([exe("tap-webhook"), "--config", str(config)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
-    try:
-        time.sleep(1.5)
-        assert proc.poll() is None, "the tap must wait for the transaction holding position 11"
-        slow.commit()
-        out, err = proc.communicate(timeout=60)
-    finally:
-        slow.close()
-        if proc.poll() is None:
-            proc.kill()
+    with subprocess.Popen([exe("tap-webhook"), "--config", str(config)], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE) as proc:
+        try:
+            time.sleep(1.5)
+            waited = proc.poll() is None
+            slow.commit()
+            out, err = proc.communicate(timeout=60)
+        finally:
+            slow.close()
+            if proc.poll() is None:
+                proc.kill()
+    assert waited, "the tap must wait for the transaction holding position 11"
     assert proc.returncode == 0, err.decode()
     lines = [json.loads(line) for line in out.splitlines()]
     ids = [m["record"]["delivery_id"] for m in lines if m["type"] == "RECORD"]
