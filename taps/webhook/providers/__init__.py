@@ -18,6 +18,9 @@ from taps.webhook.providers._base import DEFAULT_TOLERANCE_SECONDS, Reason, Reje
 from taps.webhook.providers.generic import HmacVerifier
 from taps.webhook.providers.github import GitHubVerifier
 from taps.webhook.providers.gitlab import GitLabVerifier
+from taps.webhook.providers.shopify import ShopifyVerifier
+from taps.webhook.providers.slack import SlackVerifier
+from taps.webhook.providers.stripe import StripeVerifier
 
 __all__ = [
     "DEFAULT_CONTENT_TYPES",
@@ -34,6 +37,9 @@ __all__ = [
 _BUILDERS: dict[str, Callable[[str, Mapping[str, Any]], Verifier]] = {
     "github": GitHubVerifier,
     "gitlab": GitLabVerifier,
+    "stripe": StripeVerifier,
+    "slack": SlackVerifier,
+    "shopify": ShopifyVerifier,
     "hmac": HmacVerifier,
 }
 
@@ -47,6 +53,9 @@ REASONS: tuple[Reason, ...] = ("unsigned", "bad_signature", "expired", "bad_body
 DEFAULT_CONTENT_TYPES: dict[str, tuple[str, ...]] = {
     "github": ("application/json",),
     "gitlab": ("application/json",),
+    "stripe": ("application/json",),
+    "slack": ("application/json", "application/x-www-form-urlencoded"),  # Events API; commands, interactivity
+    "shopify": ("application/json",),
     "hmac": ("application/json",),
 }
 
