@@ -162,18 +162,17 @@ class SpoolWriter:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            await self._ready.wait()
             if not self._queue:
                 if self._closing:
                     return
                 self._ready.clear()
+                await self._ready.wait()
                 continue
             if self.window > 0 and self.arriving > 0 and not self._closing:
                 timer = loop.call_later(self.window, self._full.set)
                 await self._full.wait()
                 timer.cancel()
             batch, self._queue = self._queue, []
-            self._ready.clear()
             self._full.clear()
             await self._commit(loop, batch)
 
