@@ -19,20 +19,9 @@ from types import MappingProxyType
 from typing import Any
 
 from protocol import ConfigError, closest
+from taps.webhook.providers import DEFAULT_CONTENT_TYPES, PROVIDERS
 
-__all__ = ["PROVIDERS", "SETTINGS", "ServerSettings", "SourceSettings", "SpoolSettings", "WebhookSettings"]
-
-PROVIDERS = ("github", "gitlab", "stripe", "slack", "shopify", "hmac")
-
-#: Content types each provider sends when ``content_types`` is not set (media type only, lower case).
-DEFAULT_CONTENT_TYPES: Mapping[str, tuple[str, ...]] = MappingProxyType({
-    "github": ("application/json", "application/x-www-form-urlencoded"),  # the hook's "content type" choice
-    "gitlab": ("application/json",),
-    "stripe": ("application/json",),
-    "slack": ("application/json", "application/x-www-form-urlencoded"),  # Events API; slash commands
-    "shopify": ("application/json",),
-    "hmac": ("application/json",),
-})
+__all__ = ["DEFAULT_KEEP_HEADERS", "SETTINGS", "ServerSettings", "SourceSettings", "SpoolSettings", "WebhookSettings"]
 
 #: Headers copied into records when ``keep_headers`` is not set (lower case).
 DEFAULT_KEEP_HEADERS: Mapping[str, tuple[str, ...]] = MappingProxyType({
@@ -63,7 +52,7 @@ _SOURCE: dict[str, Any] = {
                                              "than this is rejected (401)."},
         "content_types": {"type": ["array", "null"], "items": {"type": "string"}, "default": None,
                           "description": "Accepted media types (415 otherwise). Default: what the provider "
-                                         "sends (JSON; GitHub and Slack also form-encoded)."},
+                                         "sends (JSON; Slack also form-encoded)."},
         "keep_headers": {"type": ["array", "null"], "items": {"type": "string"}, "default": None,
                          "description": "Request headers copied into each record (case-insensitive). Default: "
                                         "the provider's event and delivery headers."},
@@ -83,9 +72,12 @@ _SOURCE: dict[str, Any] = {
         "timestamp_header": {"type": ["string", "null"], "default": None,
                              "description": "Generic HMAC: the header carrying a unix timestamp that is signed "
                                             "too, checked against tolerance_seconds."},
-        "signed_payload": {"type": "string", "default": "{body}",
-                           "description": "Generic HMAC: what is signed, a template of {body} and {timestamp}, "
-                                          "for example '{timestamp}.{body}'."},
+        "signed_payload": {"type": ["string", "null"], "default": None,
+                           "description": "Generic HMAC: what is signed, a template over {body}, {timestamp} and "
+                                          "{id}. Default '{body}', or '{timestamp}.{body}' when timestamp_header "
+                                          "is set."},
+        "event_header": {"type": ["string", "null"], "default": None,
+                         "description": "Generic HMAC: the header holding the event type."},
     },
 }
 
@@ -187,7 +179,7 @@ class SourceSettings:
     content_types: frozenset[str]  # media types, lower case
     keep_headers: tuple[str, ...]  # lower case, each once
     streams: str  # "source" | "event_type"
-    options: Mapping[str, Any] = field(repr=False)  # the whole source with defaults: what verifier_for reads
+    options: Mapping[str, Any] = field(repr=False)  # the source's set values and defaults: what verifier_for reads
 
     @classmethod
     def from_config(cls, name: str, raw: Mapping[str, Any]) -> SourceSettings:
@@ -198,7 +190,8 @@ class SourceSettings:
         return cls(name=name, provider=provider,
                    content_types=frozenset(t.split(";")[0].strip().lower() for t in types),
                    keep_headers=tuple(dict.fromkeys(h.strip().lower() for h in keep)),
-                   streams=values["streams"], options=MappingProxyType(values))
+                   streams=values["streams"],
+                   options=MappingProxyType({k: v for k, v in values.items() if v is not None}))
 
 
 @dataclass(frozen=True)
