@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from itertools import chain, repeat
 
 from protocol import Catalog, MessageWriter, RecordCounter, SchemaMessage, dumps, loads
@@ -27,6 +28,8 @@ log = logging.getLogger("tap_webhook")
 BATCH_SIZE = 5_000
 _DROP = ""  # the route of a deselected stream
 _TAIL = b"}\n"
+_PARTS = 5  # head, date and time, microseconds and "body" key, body, tail
+_STAMPS_KEPT = 100_000  # seconds formatted and remembered (a run's deliveries mostly share a few)
 
 
 class Routes:
@@ -40,6 +43,7 @@ class Routes:
         self.partial: dict[str, frozenset[str]] = {}  # streams with some fields deselected: the kept ones
         self.counters: dict[str, RecordCounter] = {}
         self.counts: Counter[str] = Counter()
+        self._stamps: dict[int, bytes] = {}
         for entry in catalog.selected():
             self._open(entry.tap_stream_id, entry.selected_schema())
 
@@ -65,6 +69,17 @@ class Routes:
         self.by_key[key] = name
         return name
 
+    def stamps(self, seconds: tuple[int, ...]) -> list[bytes]:
+        """Each unix second as ``YYYY-MM-DDTHH:MM:SS`` (UTC), formatted once per second."""
+        stamps = list(map(self._stamps.get, seconds))
+        if None in stamps:
+            if len(self._stamps) > _STAMPS_KEPT:
+                self._stamps.clear()
+            for second in set(seconds) - self._stamps.keys():
+                self._stamps[second] = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S").encode()
+            stamps = list(map(self._stamps.__getitem__, seconds))
+        return stamps  # type: ignore[return-value]
+
     def finish(self) -> None:
         for name, counter in self.counters.items():
             counter.finish(self.counts[name])
@@ -83,25 +98,27 @@ def drain(reader: SpoolReader, after: int, upto: int, routes: Routes, writer: Me
 
 
 def write_batch(rows: list[Row], routes: Routes, writer: MessageWriter) -> None:
-    _seqs, sources, types, heads, raw = zip(*rows, strict=True)
+    _seqs, sources, types, heads, seconds, tails, raw = zip(*rows, strict=True)
     keys = list(zip(sources, types, strict=True))
     by_key = routes.by_key
     try:
         names = list(map(by_key.__getitem__, keys))
     except KeyError:  # a kind of delivery first seen in this run
         names = [by_key[key] if key in by_key else routes.resolve(key) for key in keys]
+    stamps = routes.stamps(seconds)
     values = spliced(raw)
     bodies = raw if values is None else values
     first = names[0]
     if first and not routes.partial and names.count(first) == len(names):  # one stream: the common case
-        _write(writer, routes, first, list(chain.from_iterable(zip(heads, bodies, repeat(_TAIL)))), len(names))
+        parts = list(chain.from_iterable(zip(heads, stamps, tails, bodies, repeat(_TAIL))))
+        _write(writer, routes, first, parts, len(names))
         return
     groups: dict[str, list[bytes]] = {}
-    for name, head, body in zip(names, heads, bodies, strict=True):
+    for name, *record in zip(names, heads, stamps, tails, bodies, strict=True):
         if name:
-            groups.setdefault(name, []).extend((head, body, _TAIL))
+            groups.setdefault(name, []).extend((*record, _TAIL))
     for name, parts in groups.items():
-        count = len(parts) // 3
+        count = len(parts) // _PARTS
         kept = routes.partial.get(name)
         _write(writer, routes, name, parts if kept is None else _project(parts, kept), count)
 
@@ -117,7 +134,7 @@ def _write(writer: MessageWriter, routes: Routes, name: str, parts: list[bytes],
 def _project(parts: list[bytes], kept: frozenset[str]) -> list[bytes]:
     """The slow path of a stream with deselected fields: each record parsed, cut down, encoded again."""
     out = []
-    for i in range(0, len(parts), 3):
-        record = loads(parts[i] + parts[i + 1] + b"}")
+    for i in range(0, len(parts), _PARTS):
+        record = loads(b"".join(parts[i:i + _PARTS - 1]) + b"}")
         out.append(dumps({k: v for k, v in record.items() if k in kept}) + b"\n")
     return out

@@ -1,10 +1,11 @@
 """The tap's side of the spool: read deliveries in ``seq`` order, find the horizon, prune.
 
 One small interface (:class:`SpoolReader`) with two backends: SQLite here, PostgreSQL in
-:mod:`taps.webhook.reader_pg`. Each row comes out as ``(seq, source, event_type, head, body)``:
-``head`` is the start of the record's JSON, built by the database (``{"delivery_id":...,
-"received_at":"...Z","event_type":...,"headers":{...},"body":``), ``body`` the raw bytes; the tap
-closes the record after the body (:mod:`taps.webhook.bodies`), so Python never touches a field.
+:mod:`taps.webhook.reader_pg`. Each row comes out as ``(seq, source, event_type, head, second,
+tail, body)``: the database builds the record's JSON around the body (``head`` is
+``{"delivery_id":...,"event_type":...,"headers":{...},"received_at":"``, ``tail`` is
+``.123456Z","body":``), the tap puts the date and time of ``second`` (UTC) between them and the raw
+body after them (:mod:`taps.webhook.bodies`), so Python never touches a field.
 
 The horizon is the highest position allocated, of which every delivery is committed (or was rolled
 back): a run reads ``(state, horizon]`` and leaves what arrives meanwhile for the next run. It never
@@ -27,7 +28,7 @@ __all__ = ["Row", "SpoolReader", "open_reader"]
 
 log = logging.getLogger("tap_webhook")
 
-Row = tuple[int, str, "str | None", bytes, bytes]  # seq, source, event_type, head, body
+Row = tuple[int, str, "str | None", bytes, int, bytes, bytes]  # seq, source, event_type, head, second, tail, body
 PRUNE_CHUNK = 20_000  # rows deleted per transaction: the receiver's commits wait at most one chunk
 BUSY_TIMEOUT_MS = 30_000
 
@@ -66,17 +67,18 @@ def open_reader(spool: SpoolSettings) -> SpoolReader | None:
     return SqliteSpoolReader(spool.path)
 
 
-# The head of the record, built by SQLite: received_at to the microsecond, in UTC.
-_SELECT = """
+# The record around the body, built by SQLite: the head up to received_at's opening quote, the whole
+# second (formatted by the tap, once per second: SQLite's strftime costs more than the rest of the row),
+# and the microseconds with the "body" key. Both parts of the time come from the same rounded value.
+_US = "CAST(round(received_at * 1000000) AS INTEGER)"
+_SELECT = f"""
 SELECT seq, source, event_type,
-       CAST('{"delivery_id":' || json_quote(delivery_id)
-            || ',"received_at":"' || strftime('%Y-%m-%dT%H:%M:%S', us / 1000000, 'unixepoch')
-            || printf('.%06dZ', us % 1000000)
-            || '","event_type":' || json_quote(event_type)
-            || ',"headers":' || json(headers) || ',"body":' AS BLOB),
+       CAST('{{"delivery_id":' || json_quote(delivery_id) || ',"event_type":' || json_quote(event_type)
+            || ',"headers":' || json(headers) || ',"received_at":"' AS BLOB),
+       {_US} / 1000000,
+       CAST('.' || substr(1000000 + {_US} % 1000000, 2) || 'Z","body":' AS BLOB),
        CAST(body AS BLOB)
-FROM (SELECT *, CAST(round(received_at * 1000000) AS INTEGER) AS us FROM deliveries
-      WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?)
+FROM deliveries WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?
 """
 
 

@@ -48,13 +48,14 @@ class PgSpoolReader:
             raise (FatalSourceError if cause is None and refused_for_good(exc) else SourceError)(message) from exc
         self._has_table = bool(found and found[0])
         self._sequence = found[1] if found else None
+        us = "round(received_at * 1000000)::bigint"
         self._select = sql.SQL(
             "SELECT seq, source, event_type, convert_to("
             "'{{\"delivery_id\":' || to_json(delivery_id)::text"
-            " || ',\"received_at\":\"' || to_char(to_timestamp(received_at) AT TIME ZONE 'UTC',"
-            " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-            " || '\",\"event_type\":' || coalesce(to_json(event_type)::text, 'null')"
-            " || ',\"headers\":' || headers::jsonb::text || ',\"body\":', 'UTF8'), body"
+            " || ',\"event_type\":' || coalesce(to_json(event_type)::text, 'null')"
+            " || ',\"headers\":' || headers::jsonb::text || ',\"received_at\":\"', 'UTF8'),"
+            f" {us} / 1000000,"
+            f" convert_to('.' || lpad(({us} %% 1000000)::text, 6, '0') || 'Z\",\"body\":', 'UTF8'), body"
             " FROM {} WHERE seq > %s AND seq <= %s ORDER BY seq LIMIT %s").format(self._table)
 
     def _fail(self, what: str, exc: psycopg.Error) -> SourceError:

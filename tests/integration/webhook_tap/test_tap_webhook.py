@@ -159,3 +159,12 @@ def test_stream_maps_and_flattening_apply_to_webhook_records(tmp_path: Path) -> 
         assert set(r) == {"delivery_id", "received_at", "headers", "body", "kind"} and r["kind"] == "github"
         assert json.loads(r["headers"]) == d.headers  # flattened below depth 1: JSON text
         assert r["body"] is None or isinstance(r["body"], str)
+
+
+def test_received_at_rounds_to_the_microsecond_across_a_second(tmp_path: Path) -> None:
+    d = deliveries(1)[0]
+    fill_sqlite(tmp_path / "webhooks.db", [d.__class__(**{**d.__dict__, "received_at": 1_764_900_059.9999996}),
+                                           d.__class__(**{**d.__dict__, "delivery_id": "x", "received_at": 0.5})])
+    done = run_tap("tap-webhook", tmp_path, _config(tmp_path), result=Out)
+    assert [r["received_at"] for r in done.records("gh")] == ["2025-12-05T02:01:00.000000Z",
+                                                              "1970-01-01T00:00:00.500000Z"]
