@@ -54,7 +54,8 @@ def body(i: int, shape: str) -> bytes:
         sha = [hashlib.sha1(f"{i}:{k}".encode()).hexdigest() for k in range(8)]
         doc = {"ref": "refs/heads/main", "before": sha[0], "after": sha[1], "repository": repo,
                "commits": [{"id": sha[k], "tree_id": sha[k + 1], "message": f"Fix #{i}",
-                            "timestamp": "2026-12-05T03:03:06Z", "author": {"name": "Mona", "email": "mona@example.com"}}
+                            "timestamp": "2026-12-05T03:03:06Z",
+                            "author": {"name": "Mona", "email": "mona@example.com"}}
                            for k in range(2, 6)], "pusher": {"name": "mona"}, "sender": {"login": "octocat", "id": 1}}
     else:
         doc = {"action": "opened", "issue": {"number": i, "title": f"Issue {i}: the spool drains fast",
@@ -119,14 +120,15 @@ def inner(path: Path, mode: str) -> None:
         writer = MessageWriter(sink)
         reader = SqliteSpoolReader(str(path))
         upto = reader.horizon()
+        routes = Routes(settings.sources, catalog, writer)
         if mode == "splice":
-            routes = Routes(settings.sources, catalog, writer)
             drain(reader, 0, upto, routes, writer, lambda seq: writer.write_state({"seq": seq}))
-        else:
+        else:  # the same rows and time stamps; each body parsed, each record encoded again
             loads, write = orjson.loads, writer.write_record
             for rows in reader.batches(0, upto, 5000):
-                for _seq, _source, _event, head, raw in rows:
-                    record = loads(head + b"null}")
+                stamps = routes.stamps(tuple(row[4] for row in rows))
+                for (_seq, _source, _event, head, _second, tail, raw), stamp in zip(rows, stamps, strict=True):
+                    record = loads(head + stamp + tail + b"null}")
                     record["body"] = loads(raw)
                     write("gh", record)
                 writer.write_state({"seq": rows[-1][0]})

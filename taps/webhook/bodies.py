@@ -34,8 +34,9 @@ _scan = msgspec.json.Decoder(msgspec.Raw).decode
 _LINE_LEVELS = 2  # a body is nested in the RECORD message and its record
 _ORJSON_DEPTH = 1024
 _MAX_BODY_DEPTH = _ORJSON_DEPTH - _LINE_LEVELS
-# digits -> "d", e/E -> "e", everything else a space ('+' is deleted): an exponent of 3+ digits is "eddd"
-_EXPONENT = bytes(0x64 if 0x30 <= i <= 0x39 else 0x65 if i in (0x45, 0x65) else 0x20 for i in range(256))
+# digits -> "d"; e, E and + -> "e"; everything else a space: an exponent of 3+ digits holds "eddd".
+# (No deleted bytes: bytes.translate with a delete set costs twice as much.)
+_EXPONENT = bytes(0x64 if 0x30 <= i <= 0x39 else 0x65 if i in (0x45, 0x65, 0x2B) else 0x20 for i in range(256))
 _LONG_EXPONENT = b"eddd"
 _BASE64 = "base64:"
 
@@ -71,10 +72,10 @@ def _all_valid(bodies: Sequence[bytes], joined: bytes) -> bool:
             joined.decode()
         except UnicodeDecodeError:
             return False
-    if joined.translate(_EXPONENT, b"+").find(_LONG_EXPONENT) >= 0:
+    if joined.translate(_EXPONENT).find(_LONG_EXPONENT) >= 0:
         # hexadecimal text looks like a long exponent too: orjson decides, for those bodies only
         return all(_orjson_accepts(body) for body in bodies
-                   if body.translate(_EXPONENT, b"+").find(_LONG_EXPONENT) >= 0)
+                   if body.translate(_EXPONENT).find(_LONG_EXPONENT) >= 0)
     return True
 
 
