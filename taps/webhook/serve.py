@@ -60,6 +60,7 @@ def run(config: dict[str, Any], *, http: str = "auto", loop: str = "auto") -> No
     app = build_app(Receiver(settings, verifiers, writer))
     server = uvicorn.Server(uvicorn.Config(
         app, http=http, loop=loop, lifespan="on", log_config=None, access_log=False, server_header=False,
+        proxy_headers=False,
         timeout_graceful_shutdown=int(settings.server.shutdown_grace_seconds + 0.999)))
     sock = _bind(settings.server.host, settings.server.port)
     host, port = sock.getsockname()[:2]
