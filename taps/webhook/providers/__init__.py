@@ -23,7 +23,6 @@ from taps.webhook.providers.slack import SlackVerifier
 from taps.webhook.providers.stripe import StripeVerifier
 
 __all__ = [
-    "DEFAULT_CONTENT_TYPES",
     "DEFAULT_TOLERANCE_SECONDS",
     "PROVIDERS",
     "REASONS",
@@ -48,16 +47,6 @@ PROVIDERS: tuple[str, ...] = tuple(_BUILDERS)
 
 #: every value of :attr:`Rejected.reason` (the receiver's ``rejected{reason}`` metric labels)
 REASONS: tuple[Reason, ...] = ("unsigned", "bad_signature", "expired", "bad_body")
-
-#: the content types each provider sends, for a source that does not set ``content_types``
-DEFAULT_CONTENT_TYPES: dict[str, tuple[str, ...]] = {
-    "github": ("application/json",),
-    "gitlab": ("application/json",),
-    "stripe": ("application/json",),
-    "slack": ("application/json", "application/x-www-form-urlencoded"),  # Events API; commands, interactivity
-    "shopify": ("application/json",),
-    "hmac": ("application/json",),
-}
 
 
 def verifier_for(name: str, source: Mapping[str, Any]) -> Verifier:
