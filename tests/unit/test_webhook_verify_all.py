@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from protocol import ConfigError
-from taps.webhook.providers import PROVIDERS, REASONS, Rejected, verifier_for
+from taps.webhook.providers import DEFAULT_CONTENT_TYPES, PROVIDERS, REASONS, Rejected, verifier_for
 from taps.webhook.providers.signing import sign
 from tests.unit.webhook_vectors import (
     GITHUB_PAYLOAD,
@@ -39,7 +39,7 @@ def test_sign_reproduces_the_published_examples():
 
 
 def test_the_interface_lists_every_provider():
-    assert set(PROVIDERS) == {"github", "gitlab", "stripe", "slack", "shopify", "hmac"}
+    assert set(PROVIDERS) == {"github", "gitlab", "stripe", "slack", "shopify", "hmac"} == set(DEFAULT_CONTENT_TYPES)
     assert REASONS == ("unsigned", "bad_signature", "expired", "bad_body")
 
 
