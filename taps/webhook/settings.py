@@ -29,7 +29,8 @@ DEFAULT_KEEP_HEADERS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "gitlab": ("x-gitlab-event", "x-gitlab-event-uuid", "x-gitlab-instance"),
     "stripe": (),
     "slack": ("x-slack-retry-num", "x-slack-retry-reason"),
-    "shopify": ("x-shopify-topic", "x-shopify-shop-domain", "x-shopify-webhook-id", "x-shopify-api-version"),
+    "shopify": ("x-shopify-topic", "x-shopify-shop-domain", "x-shopify-event-id", "x-shopify-webhook-id",
+                "x-shopify-api-version"),
     "hmac": (),
 })
 
