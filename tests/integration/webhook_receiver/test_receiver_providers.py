@@ -75,7 +75,8 @@ def test_valid_then_replayed(receiver: Receiver, provider: str) -> None:
 
 
 @pytest.mark.parametrize(("provider", "case"), [
-    (p, case) for p in SECRETS for case in ("tampered", "foreign_secret", "expired") if case != "expired" or p in TIMED])
+    (p, case) for p in SECRETS for case in ("tampered", "foreign_secret", "expired")
+    if case != "expired" or p in TIMED])
 def test_refused_and_not_stored(receiver: Receiver, provider: str, case: str) -> None:
     marker = secrets.token_hex(5)
     body, _, _ = event(provider, marker)
