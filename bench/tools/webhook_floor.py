@@ -28,9 +28,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 
-def main() -> None:
-    db, secret, port = sys.argv[1], sys.argv[2].encode(), int(sys.argv[3])
-    http, loop_kind = (sys.argv[4], sys.argv[5]) if len(sys.argv) > 5 else ("auto", "auto")
+def build(db: str, secret: bytes) -> Starlette:
+    """The floor's ASGI app over the SQLite file ``db``."""
     conn = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
@@ -75,8 +74,13 @@ def main() -> None:
         yield
         task.cancel()
 
-    app = Starlette(routes=[Route("/hooks/gh", hook, methods=["POST"])], lifespan=lifespan)
-    uvicorn.run(app, host="127.0.0.1", port=port, http=http, loop=loop_kind, log_level="warning",
+    return Starlette(routes=[Route("/hooks/gh", hook, methods=["POST"])], lifespan=lifespan)
+
+
+def main() -> None:
+    db, secret, port = sys.argv[1], sys.argv[2].encode(), int(sys.argv[3])
+    http, loop_kind = (sys.argv[4], sys.argv[5]) if len(sys.argv) > 5 else ("auto", "auto")
+    uvicorn.run(build(db, secret), host="127.0.0.1", port=port, http=http, loop=loop_kind, log_level="warning",
                 access_log=False, server_header=False)
 
 

@@ -30,6 +30,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from taps.webhook.metrics import Metrics, RejectionLog
 from taps.webhook.providers import Rejected, Verifier
@@ -42,6 +43,8 @@ log = logging.getLogger("sluice.webhook.receiver")
 
 _STORED = b'{"status":"stored"}'
 _DUPLICATE = b'{"status":"duplicate"}'
+_JSON = [(b"content-type", b"application/json")]
+_Reply = tuple[int, bytes, list[tuple[bytes, bytes]]]
 _STATUS_OF_REASON = {"unsigned": 401, "bad_signature": 401, "expired": 401, "bad_body": 400}
 
 
@@ -60,7 +63,8 @@ class _Source:
 
 
 class Receiver:
-    """What the handlers share: the sources with their verifiers, the spool writer, the metrics."""
+    """The sources with their verifiers, the spool writer, the metrics; called as the ASGI endpoint
+    of ``POST /hooks/<source>``."""
 
     def __init__(self, settings: WebhookSettings, verifiers: Mapping[str, Verifier], writer: SpoolWriter) -> None:
         self.max_body = settings.server.max_body_bytes
@@ -69,21 +73,31 @@ class Receiver:
         self.metrics = Metrics(tuple(self.sources))
         self.rejections = RejectionLog(log)
 
-    def _refuse(self, source: str, status: int, reason: str) -> Response:
+    def _refuse(self, source: str, status: int, reason: str) -> _Reply:
         self.metrics.rejected[source, reason] += 1
         self.rejections.rejected(source or "(unknown)", reason, status)
-        return Response(f'{{"error":"{reason}"}}'.encode(), status, media_type="application/json")
+        return status, f'{{"error":"{reason}"}}'.encode(), _JSON
 
-    async def hook(self, request: Request) -> Response:
-        name = request.path_params["source"]
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``POST /hooks/<source>``: a plain ASGI endpoint under Starlette's routing (no Request
+        object or response class on the hot path: they cost more per delivery than the rest)."""
+        status, body, headers = await self._hook(scope, receive)
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _hook(self, scope: Scope, receive: Receive) -> _Reply:
+        name = scope["path_params"]["source"]
         source = self.sources.get(name)
         if source is None:
             return self._refuse("", 404, "unknown_source")
+        # one pass over the raw headers (the server gives lower-case names)
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         self.writer.started()
         try:
-            body = await self._read(request, source.settings)
-            headers = dict(request.headers)
-            verified = source.verifier.verify(headers, body, time.time())
+            body = await self._read(receive, headers, source.settings)
+            now = time.time()
+            verified = source.verifier.verify(headers, body, now)
         except _Refused as refused:
             return self._refuse(name, refused.status, refused.reason)
         except Rejected as rejected:
@@ -91,34 +105,40 @@ class Receiver:
         finally:
             self.writer.arrived()
         if verified.reply is not None:
-            return Response(verified.reply, 200, media_type=verified.reply_content_type)
+            return 200, verified.reply, [(b"content-type", verified.reply_content_type.encode())]
         kept = {h: headers[h] for h in source.settings.keep_headers if h in headers}
         try:
-            new = await self.writer.add(name, verified, kept, body, time.time())
+            new = await self.writer.add(name, verified, kept, body, now)
         except SpoolError:
             self.metrics.rejected[name, "spool_error"] += 1
-            return Response(b'{"error":"spool_error"}', 503, {"retry-after": "1"}, media_type="application/json")
+            return 503, b'{"error":"spool_error"}', [*_JSON, (b"retry-after", b"1")]
         if new:
             self.metrics.accepted[name] += 1
-            return Response(_STORED, 200, media_type="application/json")
+            return 200, _STORED, _JSON
         self.metrics.duplicates[name] += 1
-        return Response(_DUPLICATE, 200, media_type="application/json")
+        return 200, _DUPLICATE, _JSON
 
-    async def _read(self, request: Request, source: SourceSettings) -> bytes:
-        media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    async def _read(self, receive: Receive, headers: Mapping[str, str], source: SourceSettings) -> bytes:
+        media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if media not in source.content_types:
             raise _Refused(415, "content_type")
-        length = request.headers.get("content-length")
+        length = headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body:
             raise _Refused(413, "too_large")
         chunks = []
         size = 0
-        async for chunk in request.stream():
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":  # the client is gone: nothing to answer, nothing stored
+                raise _Refused(400, "disconnected")
+            chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body:
                 raise _Refused(413, "too_large")
             chunks.append(chunk)
-        return b"".join(chunks)
+            more = message.get("more_body", False)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     async def healthz(self, request: Request) -> Response:
         if not self.writer.running:
@@ -154,7 +174,7 @@ def build_app(receiver: Receiver) -> Starlette:
                      receiver.writer.committed)
 
     return Starlette(routes=[
-        Route("/hooks/{source}", receiver.hook, methods=["POST"]),
+        Route("/hooks/{source}", receiver, methods=["POST"]),
         Route("/healthz", receiver.healthz, methods=["GET"]),
         Route("/metrics", receiver.metrics_page, methods=["GET"]),
     ], lifespan=lifespan)

@@ -22,7 +22,7 @@ from typing import Any
 
 import click
 
-from protocol import ConfigError, SluiceError, load_config, secret_values
+from protocol import ConfigError, RedactingFilter, SluiceError, load_config, secret_values, setup_logging
 from taps.webhook.settings import SETTINGS, WebhookSettings
 
 __all__ = ["main", "run"]
@@ -60,6 +60,7 @@ def run(config: dict[str, Any], *, http: str = "auto", loop: str = "auto") -> No
     app = build_app(Receiver(settings, verifiers, writer))
     server = uvicorn.Server(uvicorn.Config(
         app, http=http, loop=loop, lifespan="on", log_config=None, access_log=False, server_header=False,
+        proxy_headers=False,
         timeout_graceful_shutdown=int(settings.server.shutdown_grace_seconds + 0.999)))
     sock = _bind(settings.server.host, settings.server.port)
     host, port = sock.getsockname()[:2]
@@ -71,11 +72,7 @@ def run(config: dict[str, Any], *, http: str = "auto", loop: str = "auto") -> No
         raise SluiceError("the receiver did not start (see the lines above)")
 
 
-def _setup_logging(config: dict[str, Any]) -> None:
-    from protocol._config import RedactingFilter
-    from protocol._logs import setup_logging
-
-    handler = setup_logging()
+def _redact(handler: logging.Handler, config: dict[str, Any]) -> None:
     handler.addFilter(RedactingFilter(secret_values(config, SETTINGS)))
 
 
@@ -84,12 +81,10 @@ def _setup_logging(config: dict[str, Any]) -> None:
               help="Config JSON file (the one tap-webhook reads), or ENV. Repeatable; merged left to right.")
 def _command(configs: tuple[str, ...]) -> None:
     """Receive webhooks: verify each delivery, store it durably in the spool, then acknowledge it."""
-    from protocol._logs import setup_logging
-
-    setup_logging()
+    handler = setup_logging()
     try:
         config = load_config(configs, connector_name=NAME, settings_schema=SETTINGS)
-        _setup_logging(config)
+        _redact(handler, config)
         run(config)
     except ConfigError as exc:
         log.error("%s", exc)

@@ -29,7 +29,8 @@ DEFAULT_KEEP_HEADERS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "gitlab": ("x-gitlab-event", "x-gitlab-event-uuid", "x-gitlab-instance"),
     "stripe": (),
     "slack": ("x-slack-retry-num", "x-slack-retry-reason"),
-    "shopify": ("x-shopify-topic", "x-shopify-shop-domain", "x-shopify-webhook-id", "x-shopify-api-version"),
+    "shopify": ("x-shopify-topic", "x-shopify-shop-domain", "x-shopify-event-id", "x-shopify-webhook-id",
+                "x-shopify-api-version"),
     "hmac": (),
 })
 
@@ -52,7 +53,7 @@ _SOURCE: dict[str, Any] = {
                                              "than this is rejected (401)."},
         "content_types": {"type": ["array", "null"], "items": {"type": "string"}, "default": None,
                           "description": "Accepted media types (415 otherwise). Default: what the provider "
-                                         "sends (JSON; Slack also form-encoded)."},
+                                         "sends (JSON; GitHub and Slack also form-encoded)."},
         "keep_headers": {"type": ["array", "null"], "items": {"type": "string"}, "default": None,
                          "description": "Request headers copied into each record (case-insensitive). Default: "
                                         "the provider's event and delivery headers."},

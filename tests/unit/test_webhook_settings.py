@@ -32,7 +32,8 @@ def test_defaults(tmp_path: Path) -> None:
     gh, sl = s.sources["gh"], s.sources["sl"]
     assert list(s.sources) == ["gh", "sl"]
     assert (gh.streams, gh.content_types, gh.keep_headers[:2]) == (
-        "source", frozenset({"application/json"}), ("x-github-event", "x-github-delivery"))
+        "source", frozenset({"application/json", "application/x-www-form-urlencoded"}),
+        ("x-github-event", "x-github-delivery"))
     assert (sl.streams, sl.content_types, sl.keep_headers) == ("event_type", frozenset({"application/json"}),
                                                                 ("x-tenant",))
     assert gh.options["tolerance_seconds"] == 300 and "timestamp_header" not in gh.options  # None: unset

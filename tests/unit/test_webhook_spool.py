@@ -117,3 +117,26 @@ def test_an_unopenable_spool_is_a_spool_error(tmp_path: Path) -> None:
     writer = SQLiteSpoolWriter(str(tmp_path / "missing-dir" / "s.db"))
     with pytest.raises(SpoolError, match="cannot open the SQLite spool"):
         writer.open()
+
+
+def test_checkpoints_run_off_the_commit_path_and_at_close(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+
+    async def main() -> None:
+        writer = SQLiteSpoolWriter(str(db))
+        writer.CHECKPOINT_SECONDS = 0.1
+        writer.open()
+        await writer.start()
+        await asyncio.gather(*(writer.add("s", Verified(f"c{i}", None), {}, b"b" * 2000, 1.0) for i in range(100)))
+        assert db.stat().st_size < 100_000  # the commits wrote the WAL only: no checkpoint inside a commit
+        for _ in range(50):
+            await asyncio.sleep(0.1)
+            if db.stat().st_size > 200_000:  # the background checkpoint copied the pages into the file
+                break
+        assert db.stat().st_size > 200_000
+        await writer.close()
+
+    run(main())
+    wal = Path(f"{db}-wal")  # checkpointed and truncated at close (then removed with the last connection)
+    assert not wal.exists() or wal.stat().st_size == 0
+    assert len(stored(db)) == 100

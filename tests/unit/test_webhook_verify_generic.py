@@ -145,3 +145,21 @@ def test_generated_requests(secret, body, algorithm, encoding, prefix, tampered)
         assert reason(verifier, {"x-signature": text}, sent) == "bad_signature"
     else:
         assert verifier.verify({"x-signature": text}, sent, NOW).delivery_id.startswith("sha256:")
+
+
+FILLED = {"tolerance_seconds": 300, "content_types": None, "keep_headers": None, "streams": "source",
+          "id_header": None, "header": "X-Signature", "algorithm": "sha256", "encoding": "hex", "prefix": "",
+          "timestamp_header": None, "signed_payload": None, "event_header": None}
+
+
+@pytest.mark.parametrize("provider", ["github", "gitlab", "stripe", "slack", "shopify", "hmac"])
+def test_a_source_with_every_default_filled_in_builds(provider):
+    """settings.py hands verifier_for the whole source with its schema's defaults; null means 'the default'."""
+    assert verifier_for("s", {**FILLED, "provider": provider, "secrets": ["k"]})
+
+
+def test_signed_payload_null_follows_the_timestamp_header():
+    verifier = verifier_for("s", {**FILLED, "provider": "hmac", "secrets": ["k1"], "timestamp_header": "X-Ts"})
+    body = b"{}"
+    headers = {"x-ts": str(NOW), "x-signature": digest("k1", f"{NOW}.".encode() + body).hex()}
+    assert verifier.verify(headers, body, NOW)

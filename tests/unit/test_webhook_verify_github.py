@@ -133,3 +133,12 @@ def test_gitlab_rejections(headers, expected):
     with pytest.raises(Rejected) as info:
         gitlab("new-token").verify(headers, b"{}", NOW)
     assert info.value.reason == expected and "new-token" not in str(info.value)
+
+
+def test_gitlab_non_ascii_token_as_text_or_as_latin1_decoded_header_bytes():
+    secret = "t\u00f6ken-\u00a7"
+    as_received = secret.encode("utf-8").decode("latin-1")  # what an ASGI server hands over
+    for value in (secret, as_received):
+        assert gitlab(secret).verify({"x-gitlab-token": value}, b"{}", NOW)
+    with pytest.raises(Rejected):
+        gitlab(secret).verify({"x-gitlab-token": secret.encode("utf-8").decode("latin-1")[:-1]}, b"{}", NOW)

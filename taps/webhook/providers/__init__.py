@@ -11,6 +11,7 @@ See taps/webhook/PROVIDERS.md for each provider's scheme and settings.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from protocol import ConfigError
@@ -49,15 +50,15 @@ PROVIDERS: tuple[str, ...] = tuple(_BUILDERS)
 #: every value of :attr:`Rejected.reason` (the receiver's ``rejected{reason}`` metric labels)
 REASONS: tuple[Reason, ...] = ("unsigned", "bad_signature", "expired", "bad_body")
 
-#: the content types each provider sends, for a source that does not set ``content_types``
-DEFAULT_CONTENT_TYPES: dict[str, tuple[str, ...]] = {
-    "github": ("application/json",),
+#: the media types each provider sends, for a source that does not set ``content_types``
+DEFAULT_CONTENT_TYPES: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "github": ("application/json", "application/x-www-form-urlencoded"),  # the hook's "content type" choice
     "gitlab": ("application/json",),
     "stripe": ("application/json",),
     "slack": ("application/json", "application/x-www-form-urlencoded"),  # Events API; commands, interactivity
     "shopify": ("application/json",),
     "hmac": ("application/json",),
-}
+})
 
 
 def verifier_for(name: str, source: Mapping[str, Any]) -> Verifier:

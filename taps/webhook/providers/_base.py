@@ -6,8 +6,8 @@ bytes and the receiver's clock. It returns :class:`Verified` or raises :class:`R
 
 Rules every provider follows here:
 
-- signatures are compared with :func:`hmac.compare_digest`, on decoded bytes, against every
-  configured secret (several are active while a secret is being rotated);
+- signatures are compared with :func:`hmac.compare_digest`, on decoded bytes, against each
+  configured secret in turn (several are active while a secret is being rotated);
 - a rejection's message names the reason and the header, never a secret, a signature value,
   any other header value, or a byte of the body (they are attacker-controlled or confidential);
 - the signature is checked before the timestamp, so ``expired`` means "signed by the provider,
@@ -21,7 +21,7 @@ import binascii
 import hashlib
 import hmac
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -114,15 +114,20 @@ def decode_base64(text: str) -> bytes | None:
         return None
 
 
-def hmac_matches(secrets: Sequence[bytes], algorithm: str, message: bytes, candidates: Iterable[bytes]) -> bool:
-    """True when some candidate equals HMAC(secret, message) for some secret; constant-time compares."""
-    wanted = [hmac.digest(secret, message, algorithm) for secret in secrets]
-    found = False
-    for candidate in candidates:
-        for digest in wanted:
-            # no early exit: the time taken does not depend on which secret or candidate matched
-            found |= hmac.compare_digest(candidate, digest)
-    return found
+def hmac_matches(secrets: Sequence[bytes], algorithm: str, message: bytes, candidates: Sequence[bytes]) -> bool:
+    """True when some candidate equals HMAC(secret, message) for some secret.
+
+    Each comparison is constant-time. The loop stops at the first secret that matches: how long it
+    takes tells at most *which* configured secret signed (their order is in the config file), never
+    anything about a secret's or a signature's bytes; and the common case, one active secret listed
+    first, costs one HMAC.
+    """
+    for secret in secrets:
+        digest = hmac.digest(secret, message, algorithm)
+        for candidate in candidates:
+            if hmac.compare_digest(candidate, digest):
+                return True
+    return False
 
 
 def within_window(timestamp: str, now: float, tolerance: float, name: str) -> None:

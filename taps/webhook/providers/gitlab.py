@@ -25,10 +25,14 @@ class GitLabVerifier:
         token = header(headers, "x-gitlab-token")
         if token is None:
             raise Rejected("unsigned", "no X-Gitlab-Token header")
-        given = token.encode("utf-8", "surrogateescape")
+        # a server hands header bytes over decoded as latin-1: undo that, and also try the text as UTF-8
+        candidates = {token.encode("utf-8", "surrogateescape")}
+        if not token.isascii() and all(ord(c) < 256 for c in token):
+            candidates.add(token.encode("latin-1"))
         found = False
-        for secret in self.secrets:
-            found |= hmac.compare_digest(given, secret)
+        for given in candidates:
+            for secret in self.secrets:
+                found |= hmac.compare_digest(given, secret)
         if not found:
             raise Rejected("bad_signature", "X-Gitlab-Token matches no configured secret")
         delivery = header(headers, "idempotency-key") or header(headers, "x-gitlab-event-uuid") or body_id(body)
