@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # what a type checker sees: the names declared below (``X as 
     from protocol._cli import run_cli as run_cli
     from protocol._cli import tap_main as tap_main
     from protocol._cli import target_main as target_main
+    from protocol._config import RedactingFilter as RedactingFilter
     from protocol._config import load_config as load_config
     from protocol._configfiles import read_json_file as read_json_file
     from protocol._configfiles import secret_values as secret_values
@@ -59,6 +60,7 @@ if TYPE_CHECKING:  # what a type checker sees: the names declared below (``X as 
     from protocol._jsoncodec import long_digit_lines as long_digit_lines
     from protocol._jsoncodec import needs_exact_parse as needs_exact_parse
     from protocol._lane import RecordRun as RecordRun
+    from protocol._logs import setup_logging as setup_logging
     from protocol._messages import ActivateVersionMessage as ActivateVersionMessage
     from protocol._messages import BatchMessage as BatchMessage
     from protocol._messages import Message as Message
@@ -95,7 +97,7 @@ _LAZY = lazy_table(__name__, {  # private module: its public names
     "_bookmarks": ["FullTableBookmark", "IncrementalBookmark", "KeyRange", "LogBasedBookmark"],
     "_catalog": ["Breadcrumb", "Catalog", "CatalogEntry", "Metadata", "REPLICATION_METHODS"],
     "_cli": ["run_cli", "tap_main", "target_main"],
-    "_config": ["load_config"],
+    "_config": ["RedactingFilter", "load_config"],
     "_configfiles": ["read_json_file", "secret_values"],
     "_errors": ["ConfigError", "DownstreamClosed", "FatalSourceError", "ProtocolError", "RecordValidationError",
                 "RetryableSourceError", "SluiceError", "SourceError", "TargetError", "Terminated",
@@ -106,6 +108,7 @@ _LAZY = lazy_table(__name__, {  # private module: its public names
     "_fastcheck": ["is_date"],
     "_jsoncodec": ["JSONDecodeError", "dumps", "exact_loads", "loads", "long_digit_lines", "needs_exact_parse"],
     "_lane": ["RecordRun"],
+    "_logs": ["setup_logging"],
     "_messages": ["ActivateVersionMessage", "BatchMessage", "Message", "RecordMessage", "SchemaMessage",
                   "StateMessage"],
     "_metrics": ["RecordCounter", "emit_metric"],

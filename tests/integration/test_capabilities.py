@@ -29,6 +29,7 @@ JIRA = "tests/integration/saas/test_tap_jira.py"
 GITLAB = "tests/integration/saas/test_tap_gitlab.py"
 LINEAR = "tests/integration/saas/test_tap_linear.py"
 HUBSPOT = "tests/integration/saas/test_tap_hubspot.py"
+WEBHOOK = "tests/integration/webhook_tap/test_tap_webhook.py"
 PG_TAP = "tests/integration/postgres_tap"
 SQL = "tests/integration/sql"
 EXACTLY_ONCE = "tests/faults/test_exactly_once.py::test_target_killed_after_commits"  # every target
@@ -94,6 +95,12 @@ EVIDENCE: dict[str, dict[str, str]] = {
         "state": f"{HUBSPOT}::test_incremental_run_fetches_only_what_changed",
         "test": f"{HUBSPOT}::test_test_flag_checks_the_token_with_one_call",
     }, f"{HUBSPOT}::test_tap_hubspot_applies_maps_and_flattens_nested_objects"),
+    "tap-webhook": _tap({
+        "catalog": f"{WEBHOOK}::test_catalog_drops_deselected_streams_and_fields",
+        "discover": f"{WEBHOOK}::test_discover_lists_each_source_and_the_event_types_spooled",
+        "state": f"{WEBHOOK}::test_state_resumes_after_its_position_and_prunes_only_up_to_it",
+        "test": f"{WEBHOOK}::test_test_flag_reports_the_spool_or_its_absence",
+    }, f"{WEBHOOK}::test_stream_maps_and_flattening_apply_to_webhook_records"),
     "tap-postgres": _tap({
         "catalog": f"{PG_TAP}/test_read.py::test_incremental_reads_at_or_after_the_bookmark_in_key_order",
         "properties": f"{PG_TAP}/test_maps.py::test_properties_is_the_legacy_name_of_catalog",

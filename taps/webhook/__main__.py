@@ -1,0 +1,3 @@
+from taps.webhook.tap import main
+
+main()

@@ -1,0 +1,112 @@
+"""A delivery's body inside its RECORD line: spliced in as it was received when it is JSON, else a string.
+
+The hot path never parses a body into Python objects. A body goes into the line byte for byte
+when it is JSON that every reader of the line accepts: our targets read lines with orjson (the
+standard library only for lines holding long digit runs), so *valid* means "orjson parses the
+line". That is checked cheaply, a batch at a time, by screens that together imply it:
+
+- syntax: msgspec scans each body without building objects (``msgspec.Raw``); its depth is bounded by
+  the recursion limit, held during the scan to leave the two levels the line adds (orjson stops at 1024);
+- UTF-8: msgspec does not check it, so the batch's bodies are checked at once (``isascii``, else a
+  strict decode). Syntax-valid bodies begin and end with ASCII, so no sequence straddles two bodies;
+- numbers: orjson refuses a number that overflows a double (``1e400``), which msgspec accepts; such
+  a number has an exponent of three or more digits, and bodies holding ``e`` + three digits anywhere
+  (hexadecimal hashes do) are parsed by orjson, which decides;
+- line breaks: JSON allows raw CR and LF only as whitespace between tokens (never inside a string),
+  so they are replaced by spaces, which keeps the value and keeps the line one line.
+
+A body that fails is not JSON for our readers: it goes in as a JSON string, its UTF-8 text, or
+``base64:`` and its bytes in base64 when it is not UTF-8 text.
+"""
+
+from __future__ import annotations
+
+import base64
+import sys
+from collections.abc import Sequence
+
+import msgspec
+import orjson
+
+__all__ = ["as_json", "spliced"]
+
+_scan = msgspec.json.Decoder(msgspec.Raw).decode
+_LINE_LEVELS = 2  # a body is nested in the RECORD message and its record
+_ORJSON_DEPTH = 1024
+_MAX_BODY_DEPTH = _ORJSON_DEPTH - _LINE_LEVELS
+# digits -> "d"; e, E and + -> "e"; everything else a space: an exponent of 3+ digits holds "eddd".
+# (No deleted bytes: bytes.translate with a delete set costs twice as much.)
+_EXPONENT = bytes(0x64 if 0x30 <= i <= 0x39 else 0x65 if i in (0x45, 0x65, 0x2B) else 0x20 for i in range(256))
+_LONG_EXPONENT = b"eddd"
+_BASE64 = "base64:"
+
+
+def spliced(bodies: Sequence[bytes]) -> list[bytes] | None:
+    """None when every body goes into its line as it is; else each body's JSON value for its line."""
+    joined = b"".join(bodies)
+    if not _all_valid(bodies, joined):
+        return [as_json(body) for body in bodies]
+    if b"\n" in joined or b"\r" in joined:
+        return [_one_line(body) for body in bodies]
+    return None
+
+
+def as_json(body: bytes) -> bytes:
+    """One body's JSON value for its line: the body itself (on one line) when it is JSON our readers
+    accept, else a JSON string of its text (``base64:`` and its bytes when it is not UTF-8)."""
+    if _orjson_accepts(body):
+        return _one_line(body)
+    try:
+        text = body.decode()
+    except UnicodeDecodeError:
+        text = _BASE64 + base64.b64encode(body).decode("ascii")
+    return orjson.dumps(text)
+
+
+def _all_valid(bodies: Sequence[bytes], joined: bytes) -> bool:
+    """The batch screens: True only when every body is JSON that orjson parses inside a line."""
+    if not _scan_all(bodies):
+        return False
+    if not joined.isascii():
+        try:
+            joined.decode()
+        except UnicodeDecodeError:
+            return False
+    if joined.translate(_EXPONENT).find(_LONG_EXPONENT) >= 0:
+        # hexadecimal text looks like a long exponent too: orjson decides, for those bodies only
+        return all(_orjson_accepts(body) for body in bodies
+                   if body.translate(_EXPONENT).find(_LONG_EXPONENT) >= 0)
+    return True
+
+
+def _scan_all(bodies: Sequence[bytes]) -> bool:
+    """msgspec's syntax check of every body. Its depth limit is the recursion limit, held here at most
+    at the depth a body may have in a line (some libraries raise it), so nothing deeper gets through."""
+    limit = sys.getrecursionlimit()
+    try:
+        if limit > _MAX_BODY_DEPTH:
+            sys.setrecursionlimit(_MAX_BODY_DEPTH)
+        try:
+            for _ in map(_scan, bodies):
+                pass
+        finally:
+            sys.setrecursionlimit(limit)
+    except (msgspec.DecodeError, RecursionError):  # RecursionError: too deep, or our stack already is
+        return False
+    return True
+
+
+def _orjson_accepts(body: bytes) -> bool:
+    """The exact check: orjson parses the body at the depth it has in a line."""
+    try:
+        orjson.loads(body)
+        if body.count(b"[") + body.count(b"{") > _MAX_BODY_DEPTH:  # it may be too deep for a line
+            orjson.loads(b"[" * _LINE_LEVELS + body + b"]" * _LINE_LEVELS)  # one value: this only nests it
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+def _one_line(body: bytes) -> bytes:
+    """A JSON body with its raw CR and LF (whitespace between tokens, in valid JSON) made spaces."""
+    return body.replace(b"\r", b" ").replace(b"\n", b" ")

@@ -1,0 +1,162 @@
+"""The tap's side of the spool: read deliveries in ``seq`` order, find the horizon, prune.
+
+One small interface (:class:`SpoolReader`) with two backends: SQLite here, PostgreSQL in
+:mod:`taps.webhook.reader_pg`. Each row comes out as ``(seq, source, event_type, head, second,
+tail, body)``: the database builds the record's JSON around the body (``head`` is
+``{"delivery_id":...,"event_type":...,"headers":{...},"received_at":"``, ``tail`` is
+``.123456Z","body":``), the tap puts the date and time of ``second`` (UTC) between them and the raw
+body after them (:mod:`taps.webhook.bodies`), so Python never touches a field.
+
+The horizon is the highest position allocated, of which every delivery is committed (or was rolled
+back): a run reads ``(state, horizon]`` and leaves what arrives meanwhile for the next run. It never
+moves backwards (SQLite's AUTOINCREMENT keeps the largest position ever used, pruned or not), so a
+state past it means the spool is not the one the state was taken from.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+from protocol import FatalSourceError, SourceError, plural
+from taps.webhook.settings import SpoolSettings
+
+__all__ = ["Row", "SpoolReader", "open_reader"]
+
+log = logging.getLogger("tap_webhook")
+
+Row = tuple[int, str, "str | None", bytes, int, bytes, bytes]  # seq, source, event_type, head, second, tail, body
+PRUNE_CHUNK = 20_000  # rows deleted per transaction: the receiver's commits wait at most one chunk
+BUSY_TIMEOUT_MS = 30_000
+
+
+class SpoolReader(Protocol):
+    """What tap-webhook needs of a spool."""
+
+    where: str  # for messages: the file, or the table
+
+    def horizon(self) -> int:
+        """The highest position allocated so far; every delivery at or below it is committed."""
+
+    def prune(self, upto: int) -> int:
+        """Delete the deliveries at or below ``upto``; how many were deleted."""
+
+    def batches(self, after: int, upto: int, size: int) -> Iterator[list[Row]]:
+        """The deliveries in ``(after, upto]`` in ``seq`` order, ``size`` at a time."""
+
+    def kinds(self) -> list[tuple[str, str | None]]:
+        """Each (source, event type) the spool holds."""
+
+    def depth(self) -> tuple[int, int | None, int | None]:
+        """How many deliveries are spooled, and the lowest and highest position."""
+
+    def close(self) -> None: ...
+
+
+def open_reader(spool: SpoolSettings) -> SpoolReader | None:
+    """The spool's reader; None when an SQLite spool file does not exist yet (nothing received)."""
+    if spool.backend == "postgres":
+        from taps.webhook.reader_pg import PgSpoolReader
+
+        return PgSpoolReader(str(spool.dsn), spool.table)
+    if not Path(spool.path).exists():
+        return None
+    return SqliteSpoolReader(spool.path)
+
+
+# The record around the body, built by SQLite: the head up to received_at's opening quote, the whole
+# second (formatted by the tap, once per second: SQLite's strftime costs more than the rest of the row),
+# and the microseconds with the "body" key. Both parts of the time come from the same rounded value.
+_US = "CAST(round(received_at * 1000000) AS INTEGER)"
+_SELECT = f"""
+SELECT seq, source, event_type,
+       CAST('{{"delivery_id":' || json_quote(delivery_id) || ',"event_type":' || json_quote(event_type)
+            || ',"headers":' || json(headers) || ',"received_at":"' AS BLOB),
+       {_US} / 1000000,
+       CAST('.' || substr(1000000 + {_US} % 1000000, 2) || 'Z","body":' AS BLOB),
+       CAST(body AS BLOB)
+FROM deliveries WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?
+"""
+
+
+class SqliteSpoolReader:
+    """The SQLite spool (WAL mode): reads never wait for the receiver; a prune chunk may, briefly."""
+
+    def __init__(self, path: str) -> None:
+        self.where = path
+        try:
+            # mode=rw: never create the file (an absent spool is the receiver's to make)
+            self._db = sqlite3.connect(f"file:{Path(path).resolve()}?mode=rw", uri=True, isolation_level=None,
+                                       timeout=BUSY_TIMEOUT_MS / 1000)
+            self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            self._has_table = bool(self._db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'deliveries'").fetchone())
+        except sqlite3.Error as exc:
+            raise FatalSourceError(f"spool {path}: cannot open it: {exc}") from exc
+
+    def _fail(self, what: str, exc: sqlite3.Error) -> SourceError:
+        return SourceError(f"spool {self.where}: {what}: {exc}")
+
+    def horizon(self) -> int:
+        if not self._has_table:
+            return 0
+        try:
+            row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'deliveries'").fetchone()
+        except sqlite3.Error as exc:
+            raise self._fail("cannot read its position", exc) from exc
+        return int(row[0]) if row else 0
+
+    def prune(self, upto: int) -> int:
+        if not self._has_table or upto <= 0:
+            return 0
+        deleted = 0
+        try:
+            low = self._db.execute("SELECT min(seq) FROM deliveries").fetchone()[0]
+            while low is not None and low <= upto:
+                high = min(upto, low + PRUNE_CHUNK - 1)
+                deleted += self._db.execute("DELETE FROM deliveries WHERE seq >= ? AND seq <= ?",
+                                            (low, high)).rowcount
+                low = high + 1
+        except sqlite3.Error as exc:
+            raise self._fail("cannot prune it", exc) from exc
+        if deleted:
+            log.info("spool %s: pruned %s at or below position %d (loaded by an earlier run)", self.where,
+                     plural(deleted, "delivery", "deliveries"), upto)
+        return deleted
+
+    def batches(self, after: int, upto: int, size: int) -> Iterator[list[Row]]:
+        if not self._has_table:
+            return
+        while after < upto:
+            try:
+                rows: list[Row] = self._db.execute(_SELECT, (after, upto, size)).fetchall()
+            except sqlite3.Error as exc:
+                raise self._fail("cannot read deliveries", exc) from exc
+            if not rows:
+                return
+            yield rows
+            after = rows[-1][0]
+
+    def kinds(self) -> list[tuple[str, str | None]]:
+        if not self._has_table:
+            return []
+        try:
+            return [(s, e) for s, e in self._db.execute(
+                "SELECT DISTINCT source, event_type FROM deliveries ORDER BY source, event_type")]
+        except sqlite3.Error as exc:
+            raise self._fail("cannot read it", exc) from exc
+
+    def depth(self) -> tuple[int, int | None, int | None]:
+        if not self._has_table:
+            return 0, None, None
+        try:
+            count, low, high = self._db.execute("SELECT count(*), min(seq), max(seq) FROM deliveries").fetchone()
+        except sqlite3.Error as exc:
+            raise self._fail("cannot read it", exc) from exc
+        return int(count), low, high
+
+    def close(self) -> None:
+        self._db.close()
