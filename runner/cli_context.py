@@ -14,8 +14,8 @@ __all__ = ["ENVIRONMENT_HELP", "INSTALL_HELP", "Ctx", "environment_option", "whe
 F = TypeVar("F", bound=Callable[..., Any])
 
 INSTALL_HELP = "Install a connector with a pip_url that is not installed (default: fail, naming `sluice install`)."
-ENVIRONMENT_HELP = ("The environment of sluice.yml (environments:) laid over the project (default: $SLUICE_ENVIRONMENT, "
-                    "else default_environment:, else none).")
+ENVIRONMENT_HELP = ("The environment of sluice.yml (environments:) laid over the project "
+                    "(default: $SLUICE_ENVIRONMENT, else default_environment:, else none).")
 
 
 class Ctx:

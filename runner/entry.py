@@ -1,6 +1,6 @@
 """The ``sluice`` console script. ``sluice run PIPELINE [--full-refresh] [--environment NAME]``, the
-command a cron host starts every few minutes, is read here without click (whose import is a fifth of a run's own start-up
-cost); any other command line, and a pipeline with ``for_each:``, go to the click interface
+command a cron host starts every few minutes, is read here without click (whose import is a fifth of a
+run's own start-up cost); any other command line, and a pipeline with ``for_each:``, go to the click interface
 (:mod:`runner.cli`), which gives every command its options, help and usage errors.
 
 Both ways end in the same code (:func:`runner.run.run_pipeline`, the same :class:`RunOptions` defaults)

@@ -107,7 +107,7 @@ def _merge_named(base: list[Any], overlay: Mapping[str, Any], where: str, proble
     seen: set[str] = set()
     for entry in base:
         name = entry.get("name") if isinstance(entry, dict) else None
-        if name in overlay:
+        if isinstance(name, str) and name in overlay:
             seen.add(name)
             if overlay[name] is None:
                 continue
@@ -144,10 +144,11 @@ def _is_append(value: Any) -> bool:
 
 
 def environment_problems(data: dict[str, Any], validate: Any, line_of: Any) -> list[tuple[int, str]]:
-    """The problems of every environment: its overlay merged into the project and the result checked as a
-    project file (``validate(merged) -> [(line, text)]``, lines of the base file), each said as
-    ``environments.NAME: ...``; and ``default_environment`` naming no environment."""
-    environments = data.get("environments") or {}
+    """``default_environment`` naming no environment; and unless ``validate`` is None (the file itself has
+    problems), those of every environment: its overlay merged into the project and the result checked as a
+    project file (``validate(merged) -> [(line, text)]``), each said as ``environments.NAME: ...`` at the
+    line of that environment."""
+    environments = data.get("environments") if isinstance(data.get("environments"), dict) else {}
     out: list[tuple[int, str]] = []
     default = data.get("default_environment")
     if default is not None and default not in environments:
@@ -155,7 +156,7 @@ def environment_problems(data: dict[str, Any], validate: Any, line_of: Any) -> l
         out.append((line_of(["default_environment"]),
                     f"default_environment: no environment named '{default}' (environments: {listed})"
                     + did_you_mean(str(default), environments)))
-    for name in environments:
+    for name in environments if validate is not None else ():
         merged, problems = _apply(data, name)
         line = line_of(["environments", name])
         out += [(line, text) for text in problems]

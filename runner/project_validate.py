@@ -20,10 +20,11 @@ def validate_project(data: dict[str, Any], root: Any = None) -> list[str]:
     """Every problem of a project file, as ``LINE: LOCATION: message`` (sorted by line); with
     ``environments:``, those of the project merged with each of them too."""
     found = _problems(data, root)
-    if not found and ("environments" in data or "default_environment" in data):
+    if "environments" in data or "default_environment" in data:  # each merged project, once the file is sound
         from runner.environments import environment_problems
 
-        found = environment_problems(data, lambda merged: _problems(merged, None), lambda at: _line_of(root, at))
+        found += environment_problems(data, None if found else lambda merged: _problems(merged, None),
+                                      lambda at: _line_of(root, at))
     found.sort(key=lambda item: item[0])
     return [f"{line}: {text}" for line, text in found]
 
