@@ -386,7 +386,7 @@ def load_project(path: Path | None, environment: str | None = None,
                          or "default_environment" in data):
         from runner.environments import overlay
 
-        data, chosen = overlay(data, environment, environ, str(path))
+        data, chosen = overlay(data, environment, environ, str(path.resolve()))
     tenants: dict[int, list[Tenant]] = {}
     for i, raw in enumerate(data.get("pipelines") or []):
         if isinstance(raw, dict) and isinstance(raw.get("for_each"), str | list):
