@@ -10,7 +10,8 @@ import click
 
 from protocol import RUNNER_CODES, ExitCode
 from protocol import describe_exit_codes as describe
-from runner.cli_context import ENVIRONMENT_HELP, INSTALL_HELP, Ctx, environment_option, when
+from runner.cli_context import INSTALL_HELP, Ctx, when
+from runner.cli_environment import ENVIRONMENT_HELP, environment_option
 from runner.cli_lazy import LazyGroup
 from runner.outcome import ALL_EXIT_HELP
 

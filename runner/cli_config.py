@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from protocol import ExitCode
-from runner.cli_context import Ctx, environment_option
+from runner.cli_context import Ctx
+from runner.cli_environment import environment_option
 
 if TYPE_CHECKING:
     from runner.isolation import Redactor

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from protocol import ExitCode, plural
-from runner.cli_context import INSTALL_HELP, Ctx, environment_option
+from runner.cli_context import INSTALL_HELP, Ctx
+from runner.cli_environment import environment_option
 from runner.cli_install import ensure_installed
 
 if TYPE_CHECKING:

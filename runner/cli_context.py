@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from runner.project import Project
     from runner.stores import StateStore
 
-__all__ = ["ENVIRONMENT_HELP", "INSTALL_HELP", "Ctx", "environment_option", "when"]
-
-F = TypeVar("F", bound=Callable[..., Any])
+__all__ = ["INSTALL_HELP", "Ctx", "when"]
 
 INSTALL_HELP = "Install a connector with a pip_url that is not installed (default: fail, naming `sluice install`)."
-ENVIRONMENT_HELP = ("The environment of sluice.yml (environments:) laid over the project "
-                    "(default: $SLUICE_ENVIRONMENT, else default_environment:, else none).")
 
 
 class Ctx:
@@ -49,21 +44,6 @@ class Ctx:
         """The state id of pipeline ``name``; any other name is taken as a state id."""
         pipe = self.project.pipelines.get(name) or self.project.disabled.get(name)
         return pipe.state_id if pipe else name
-
-
-def environment_option(command: F) -> F:
-    """``-e/--environment NAME`` on a command that reads the project (as after ``sluice`` itself)."""
-    import click
-
-    def remember(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
-        if value is not None:
-            obj = ctx.find_object(Ctx)
-            if obj is not None:
-                obj.environment = value
-
-    option = click.option("-e", "--environment", metavar="NAME", expose_value=False, is_eager=True,
-                          callback=remember, help=ENVIRONMENT_HELP)
-    return option(command)
 
 
 def when(ts: float | None) -> str:

@@ -11,7 +11,8 @@ import json
 import click
 
 from protocol import ExitCode
-from runner.cli_context import Ctx, environment_option, when
+from runner.cli_context import Ctx, when
+from runner.cli_environment import environment_option
 from runner.stores import StateStore, StoreError, ran_since
 
 __all__ = ["Batch", "locks"]

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 import click
 
 from protocol import ConfigError, ExitCode, plural
-from runner.cli_context import Ctx, environment_option
+from runner.cli_context import Ctx
+from runner.cli_environment import environment_option
 
 if TYPE_CHECKING:
     from runner.install.jobs import Mode, Outcome

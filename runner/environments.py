@@ -148,7 +148,8 @@ def environment_problems(data: dict[str, Any], validate: Any, line_of: Any) -> l
     problems), those of every environment: its overlay merged into the project and the result checked as a
     project file (``validate(merged) -> [(line, text)]``), each said as ``environments.NAME: ...`` at the
     line of that environment."""
-    environments = data.get("environments") if isinstance(data.get("environments"), dict) else {}
+    declared = data.get("environments")
+    environments: dict[str, Any] = declared if isinstance(declared, dict) else {}
     out: list[tuple[int, str]] = []
     default = data.get("default_environment")
     if default is not None and default not in environments:

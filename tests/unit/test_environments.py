@@ -80,7 +80,8 @@ EXPECTED: dict[str | None, dict[str, Any]] = {
                     "config": {"files": [{"entity": "a", "path": "a.csv"}],
                                "options": {"delimiter": ",", "quote": '"', "encoding": "utf-8"},
                                "tags": ["one", "two"]}},
-            "dst": {"args": [], "env": {}, "config": {"destination_path": "out", "batch": {"rows": 100, "bytes": 5000}}},
+            "dst": {"args": [], "env": {},
+                    "config": {"destination_path": "out", "batch": {"rows": 100, "bytes": 5000}}},
         },
         "pipelines": {"load": ("load", "src", "dst", "0 * * * *"), "nightly": ("nightly", "src", "dst", "@daily")},
         "disabled": ["backfill"],
@@ -105,7 +106,8 @@ EXPECTED: dict[str | None, dict[str, Any]] = {
                     "config": {"files": [{"entity": "b", "path": "b.csv"}],
                                "options": {"delimiter": ",", "quote": '"', "encoding": "utf-8"},
                                "tags": ["one", "two", "prod", "eu"]}},
-            "dst": {"args": [], "env": {}, "config": {"destination_path": "out", "batch": {"rows": 100, "bytes": 5000}}},
+            "dst": {"args": [], "env": {},
+                    "config": {"destination_path": "out", "batch": {"rows": 100, "bytes": 5000}}},
             "extra": {"args": [], "env": {}, "config": {"destination_path": "csv-out"}},
         },
         "pipelines": {"load": ("load", "src", "extra", None), "backfill": ("back-v2", "src", "dst", None),
@@ -178,7 +180,7 @@ def test_an_unknown_environment_is_one_error_naming_the_known_ones(tmp_path: Pat
 def test_an_environment_asked_of_a_project_without_any_is_an_error(tmp_path: Path) -> None:
     path = _write(tmp_path, BASE.split("environments:")[0])
     for flag, environ in (("dev", {}), (None, {"SLUICE_ENVIRONMENT": "dev"})):
-        with pytest.raises(ConfigError, match="no environment named 'dev'.*it declares none"):
+        with pytest.raises(ConfigError, match=r"no environment named 'dev'.*it declares none"):
             load_project(path, flag, environ=environ)
 
 

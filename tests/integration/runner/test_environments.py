@@ -149,17 +149,18 @@ def test_run_all_and_crontab_take_the_environments_pipelines(tmp_path: Path) -> 
 
 
 def test_config_show_prints_the_effective_settings_with_secrets_masked(tmp_path: Path) -> None:
-    _project(tmp_path, state_store=f"sqlite:.sluice/{{}}.db".format("x"))
+    _project(tmp_path, state_store="postgresql://loader:${PROD_PW}@db.invalid/state")  # config show opens no store
     env = sluice_env(PROD_PW=SECRET)
     done = sluice(["config", "show", "sync", "--environment", "prod"], tmp_path, env=env)
     assert done.returncode == 0, done.stderr
     assert SECRET not in done.stdout + done.stderr
     shown = json.loads(done.stdout)
     assert (shown["environment"], shown["pipeline"], shown["state_id"]) == ("prod", "sync", "prod:sync")
+    assert shown["state_store"] == "postgresql://loader:********@db.invalid/state"
     assert shown["target"]["config"] == {"destination_path": "out-prod", "api_password": "********"}
     assert shown["target"]["env"] == {"VENDOR_TOKEN": "********"}
     assert shown["tap"]["config"]["files"][0]["path"] == "a.csv"
-    dev = json.loads(sluice(["config", "show", "sync", "-e", "dev"], tmp_path).stdout)
+    dev = json.loads(sluice(["config", "show", "sync", "-e", "dev"], tmp_path, env=env).stdout)
     assert dev["target"]["config"] == {"destination_path": "out-dev"}
     assert (dev["state_id"], dev["schedule"]) == ("dev:sync", "*/5 * * * *")
 
