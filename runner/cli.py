@@ -11,6 +11,7 @@ import click
 from protocol import RUNNER_CODES, ExitCode
 from protocol import describe_exit_codes as describe
 from runner.cli_context import INSTALL_HELP, Ctx, when
+from runner.cli_environment import ENVIRONMENT_HELP, environment_option
 from runner.cli_lazy import LazyGroup
 from runner.outcome import ALL_EXIT_HELP
 
@@ -34,6 +35,7 @@ LAZY_COMMANDS = {
     "install": "runner.cli_install:install", "add": "runner.cli_registry:add", "search": "runner.cli_registry:search",
     "import": "runner.cli_import:import_command", "locks": "runner.cli_hosts:locks",
     "ui": "runner.cli_ui:ui",
+    "config": "runner.cli_config:config",
 }
 
 
@@ -43,8 +45,9 @@ LAZY_COMMANDS = {
                       help="Print the version of sluice and exit.")
 @click.option("-p", "--project", "project_arg", metavar="FILE", envvar="SLUICE_PROJECT",
               help="The project file (default: sluice.yml in the current directory).")
+@click.option("-e", "--environment", metavar="NAME", help=ENVIRONMENT_HELP)
 @click.pass_context
-def cli(ctx: click.Context, project_arg: str | None) -> None:
+def cli(ctx: click.Context, project_arg: str | None, environment: str | None) -> None:
     """Run Singer taps into Singer targets, keep their state, and inspect any connector.
 
     The state store is .sluice/state.db (SQLite) in the project directory, or the
@@ -53,11 +56,12 @@ def cli(ctx: click.Context, project_arg: str | None) -> None:
     Relative paths in sluice.yml and in connector settings resolve from the directory of
     sluice.yml (connectors run there); paths given on the command line, from the current one.
     """
-    ctx.obj = Ctx(project_arg)
+    ctx.obj = Ctx(project_arg, environment)
 
 
 # -- run ------------------------------------------------------------------------------------
 @cli.command(epilog=EXIT_HELP)
+@environment_option
 @click.argument("names", nargs=-1, metavar="PIPELINE | TAP TARGET")
 @click.option("--all", "all_", is_flag=True, help=f"Run every pipeline of the project. {ALL_EXIT_HELP}")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
@@ -180,6 +184,7 @@ def _store(obj: Ctx) -> Any:
 
 
 @state.command("list")
+@environment_option
 @click.pass_obj
 def state_list(obj: Ctx) -> int:
     """Every stored state id and when it was last written."""
@@ -190,6 +195,7 @@ def state_list(obj: Ctx) -> int:
 
 
 @state.command("get")
+@environment_option
 @click.argument("pipeline")
 @click.pass_obj
 def state_get(obj: Ctx, pipeline: str) -> int:
@@ -206,6 +212,7 @@ def state_get(obj: Ctx, pipeline: str) -> int:
 
 
 @state.command("set")
+@environment_option
 @click.argument("pipeline")
 @click.argument("value", metavar="JSON|@FILE|-")
 @click.pass_obj
@@ -242,6 +249,7 @@ def state_set(obj: Ctx, pipeline: str, value: str) -> int:
 
 
 @state.command("clear")
+@environment_option
 @click.argument("pipeline")
 @click.pass_obj
 def state_clear(obj: Ctx, pipeline: str) -> int:
@@ -260,6 +268,7 @@ def state_clear(obj: Ctx, pipeline: str) -> int:
 
 # -- history, cron ----------------------------------------------------------------------------
 @cli.command()
+@environment_option
 @click.argument("pipeline", required=False)
 @click.option("-n", "--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--host", help="Only the runs of this host (as recorded: SLUICE_HOST or the machine's name).")
@@ -291,6 +300,7 @@ def runs(obj: Ctx, pipeline: str | None, limit: int, host: str | None, as_json: 
 
 
 @cli.command()
+@environment_option
 @click.option("--metrics-file", type=click.Path(dir_okay=False), help="Add --metrics-file to every line.")
 @click.pass_obj
 def crontab(obj: Ctx, metrics_file: str | None) -> int:
@@ -303,6 +313,7 @@ def crontab(obj: Ctx, metrics_file: str | None) -> int:
 
 
 @cli.command()
+@environment_option
 @click.option("--strict", is_flag=True, help="Unknown settings are problems (exit 2), not warnings.")
 @click.pass_obj
 def validate(obj: Ctx, strict: bool) -> int:

@@ -15,6 +15,7 @@ import click
 
 from protocol import ExitCode, plural
 from runner.cli_context import INSTALL_HELP, Ctx
+from runner.cli_environment import environment_option
 from runner.cli_install import ensure_installed
 
 if TYPE_CHECKING:
@@ -119,6 +120,7 @@ _INSTALL_OPTION = click.option("--install", "install_", is_flag=True, help=INSTA
 @click.argument("connector")
 @click.option("--full", is_flag=True, help="Print the whole --about output, not only the settings schema.")
 @_INSTALL_OPTION
+@environment_option
 @click.pass_obj
 def spec(obj: Ctx, connector: str, full: bool, install_: bool) -> int:
     """Print CONNECTOR's settings JSON Schema (from its --about --format json)."""
@@ -141,6 +143,7 @@ def spec(obj: Ctx, connector: str, full: bool, install_: bool) -> int:
 @_CONFIG_OPTION
 @click.option("--timeout", type=float, default=300.0, show_default=True)
 @_INSTALL_OPTION
+@environment_option
 @click.pass_obj
 def check(obj: Ctx, connector: str, configs: tuple[str, ...], timeout: float, install_: bool) -> int:
     """Run CONNECTOR's --test: exit 0 when it passes, 1 with the connector's message when not.
@@ -165,6 +168,7 @@ def check(obj: Ctx, connector: str, configs: tuple[str, ...], timeout: float, in
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the catalog here (default: stdout).")
 @click.option("--timeout", type=float, default=600.0, show_default=True)
 @_INSTALL_OPTION
+@environment_option
 @click.pass_obj
 def discover(obj: Ctx, connector: str, configs: tuple[str, ...], output: str | None, timeout: float,
              install_: bool) -> int:
@@ -196,6 +200,7 @@ def discover(obj: Ctx, connector: str, configs: tuple[str, ...], output: str | N
 @click.option("--replication", nargs=2, multiple=True, metavar="STREAM METHOD[:KEY]",
               help="Set STREAM's replication in sluice.yml's metadata: (INCREMENTAL:updated_at, FULL_TABLE, "
                    "LOG_BASED); repeatable.")
+@environment_option
 @click.pass_obj
 def select(obj: Ctx, connector: str, patterns: tuple[str, ...], catalog_path: str | None, list_only: bool,
            replication: tuple[tuple[str, str], ...]) -> int:

@@ -14,8 +14,9 @@ INSTALL_HELP = "Install a connector with a pip_url that is not installed (defaul
 
 
 class Ctx:
-    def __init__(self, project_arg: str | None) -> None:
+    def __init__(self, project_arg: str | None, environment: str | None = None) -> None:
         self.project_arg = project_arg
+        self.environment = environment  # --environment (None: SLUICE_ENVIRONMENT or the file's default)
         self._project: Project | None = None
 
     @property
@@ -23,12 +24,14 @@ class Ctx:
         if self._project is None:
             from runner.project import find_project, load_project
 
-            self._project = load_project(find_project(self.project_arg))
+            self._project = load_project(find_project(self.project_arg), self.environment)
         return self._project
 
     def base_args(self) -> list[str]:
+        """The options that give a child ``sluice`` this project, in this environment."""
         p = self.project
-        return ["--project", str(p.path.resolve())] if p.path else []
+        env = ["--environment", p.environment.name] if p.environment else []
+        return ["--project", str(p.path.resolve()), *env] if p.path else []
 
     def open_store(self) -> StateStore:
         """The project's state store (``SLUICE_STATE_URL`` or ``state_store:``), opened."""
@@ -39,7 +42,7 @@ class Ctx:
 
     def state_id(self, name: str) -> str:
         """The state id of pipeline ``name``; any other name is taken as a state id."""
-        pipe = self.project.pipelines.get(name)
+        pipe = self.project.pipelines.get(name) or self.project.disabled.get(name)
         return pipe.state_id if pipe else name
 
 

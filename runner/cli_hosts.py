@@ -12,6 +12,7 @@ import click
 
 from protocol import ExitCode
 from runner.cli_context import Ctx, when
+from runner.cli_environment import environment_option
 from runner.stores import StateStore, StoreError, ran_since
 
 __all__ = ["Batch", "locks"]
@@ -19,6 +20,7 @@ __all__ = ["Batch", "locks"]
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@environment_option
 @click.pass_obj
 def locks(obj: Ctx, as_json: bool) -> int:
     """The pipeline locks held now, by any runner on any host sharing the store: state id,

@@ -9,6 +9,7 @@ import click
 
 from protocol import ConfigError, ExitCode, plural
 from runner.cli_context import Ctx
+from runner.cli_environment import environment_option
 
 if TYPE_CHECKING:
     from runner.install.jobs import Mode, Outcome
@@ -31,6 +32,7 @@ __all__ = ["ensure_installed", "install", "lock_problems"]
 @click.option("-U", "--upgrade", is_flag=True,
               help="Resolve the pip_url afresh (newest versions it allows) instead of installing what sluice.lock "
                    "lists, and re-lock.")
+@environment_option
 @click.pass_obj
 def install(obj: Ctx, connectors: tuple[str, ...], jobs: int, force: bool, frozen: bool, upgrade: bool) -> int:
     """Install the connectors that have a pip_url (default: all of them), each into its own

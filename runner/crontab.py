@@ -53,6 +53,8 @@ def crontab_lines(project: Project, metrics_file: Path | None = None) -> list[st
         cmd = [*_sluice_command()]
         if where:
             cmd += ["--project", str(where)]
+        if project.environment:
+            cmd += ["--environment", project.environment.name]
         cmd += ["run", pipe.name]
         if metrics_file:
             cmd += ["--metrics-file", str(metrics_file.absolute())]

@@ -1,6 +1,6 @@
-"""The ``sluice`` console script. ``sluice run PIPELINE [--full-refresh]``, the command a cron host
-starts every few minutes, is read here without click (whose import is a fifth of a run's own start-up
-cost); any other command line, and a pipeline with ``for_each:``, go to the click interface
+"""The ``sluice`` console script. ``sluice run PIPELINE [--full-refresh] [--environment NAME]``, the
+command a cron host starts every few minutes, is read here without click (whose import is a fifth of a
+run's own start-up cost); any other command line, and a pipeline with ``for_each:``, go to the click interface
 (:mod:`runner.cli`), which gives every command its options, help and usage errors.
 
 Both ways end in the same code (:func:`runner.run.run_pipeline`, the same :class:`RunOptions` defaults)
@@ -19,32 +19,61 @@ from protocol import ConfigError, ExitCode, SluiceError
 __all__ = ["main", "report", "simple_run"]
 
 _FLAGS = ("--full-refresh",)
+_GLOBAL = {"-p": "project", "--project": "project", "-e": "environment", "--environment": "environment"}
+_AFTER_RUN = {"-e": "environment", "--environment": "environment"}
 
 
-def simple_run(args: Sequence[str]) -> tuple[str | None, str, bool] | None:
-    """``(project file or None, PIPELINE, full refresh)`` when ``args`` are ``[-p FILE] run PIPELINE
-    [--full-refresh]`` (in any order after ``run``); None for any other command line."""
-    project: str | None = None
+def _options(rest: list[str], known: dict[str, str], found: dict[str, str]) -> list[str] | None:
+    """``rest`` without the options of ``known`` (``-x V``, ``--xx V``, ``--xx=V``), each put in ``found``;
+    None when one is given twice or has no value."""
+    out: list[str] = []
+    i = 0
+    while i < len(rest):
+        arg = rest[i]
+        name, eq, value = arg.partition("=")
+        if arg in known and i + 1 < len(rest):
+            key, value, i = known[arg], rest[i + 1], i + 2
+        elif eq and name.startswith("--") and name in known:
+            key, i = known[name], i + 1
+        elif arg in known:
+            return None
+        else:
+            out.append(arg)
+            i += 1
+            continue
+        if key in found or not value:
+            return None
+        found[key] = value
+    return out
+
+
+def simple_run(args: Sequence[str]) -> tuple[str | None, str, bool, str | None] | None:
+    """``(project file or None, PIPELINE, full refresh, environment or None)`` when ``args`` are
+    ``[-p FILE] [-e NAME] run PIPELINE [--full-refresh] [-e NAME]`` (in any order after ``run``); None
+    for any other command line."""
+    found: dict[str, str] = {}
     rest = list(args)
-    if len(rest) >= 2 and rest[0] in ("-p", "--project"):
-        project, rest = rest[1], rest[2:]
-    elif rest and rest[0].startswith("--project="):
-        project, rest = rest[0].partition("=")[2], rest[1:]
-    if rest[:1] != ["run"]:
+    cut = rest.index("run") if "run" in rest else len(rest)
+    head = _options(rest[:cut], _GLOBAL, found)
+    if head != [] or rest[cut:cut + 1] != ["run"]:
         return None
-    names = [arg for arg in rest[1:] if arg not in _FLAGS]
-    flags = [arg for arg in rest[1:] if arg in _FLAGS]
+    tail = _options(rest[cut + 1:], _AFTER_RUN, found)
+    if tail is None:
+        return None
+    names = [arg for arg in tail if arg not in _FLAGS]
+    flags = [arg for arg in tail if arg in _FLAGS]
     if len(names) != 1 or not names[0] or names[0].startswith("-") or len(flags) != len(set(flags)):
         return None
-    return project or os.environ.get("SLUICE_PROJECT") or None, names[0], bool(flags)
+    project = found.get("project") or os.environ.get("SLUICE_PROJECT") or None
+    return project, names[0], bool(flags), found.get("environment")
 
 
-def _run_simple(project_arg: str | None, name: str, full_refresh: bool) -> int | None:
+def _run_simple(project_arg: str | None, name: str, full_refresh: bool, environment: str | None) -> int | None:
     """Run one pipeline as ``sluice run`` does; None when it is a pipeline with tenants (for click's path)."""
     from runner.cli_context import Ctx
     from runner.install.needed import check_installed, refuse_missing, run_connectors
 
-    obj = Ctx(project_arg)
+    obj = Ctx(project_arg, environment)
     project = obj.project
     if name in project.templates:
         return None

@@ -15,20 +15,22 @@ from where a value came from. A pipeline with ``for_each:`` is held as one pipel
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from protocol import ConfigError
-from runner.hints import did_you_mean, yaml_error_text
+from runner.hints import did_you_mean
 from runner.interpolation import Place, interpolate
 from runner.programs import which
 from runner.project_cache import digest, known_valid, remember_valid
 from runner.project_validate import validate_project
 from runner.tenants import Tenant, fill, read_tenants
+
+if TYPE_CHECKING:
+    from runner.environments import Environment
 
 __all__ = [
     "Connector",
@@ -121,8 +123,12 @@ class Pipeline:
 
 
 class Project:
-    def __init__(self, path: Path | None, data: dict[str, Any], tenants: dict[int, list[Tenant]] | None = None) -> None:
+    def __init__(self, path: Path | None, data: dict[str, Any], tenants: dict[int, list[Tenant]] | None = None,
+                 environment: Environment | None = None) -> None:
         self.path = path
+        self.environment = environment  # the environments: overlay ``data`` was merged with (runner/environments.py)
+        self.disabled: dict[str, Pipeline] = {}  # pipelines with enabled: false (not run, listed or scheduled)
+        prefix = environment.state_prefix if environment else ""
         self.dir = (path.parent if path else Path.cwd()).resolve()
         self.state_store: str | None = data.get("state_store")
         self.lock_timeout: float | None = data.get("lock_timeout_seconds")  # see runner.stores.lock_timeout
@@ -151,12 +157,15 @@ class Project:
                 name=raw["name"],
                 tap=raw["tap"],
                 target=raw["target"],
-                state_id=raw.get("state_id") or raw["name"],
+                state_id=prefix + (raw.get("state_id") or raw["name"]),
                 schedule=raw.get("schedule"),
                 timeout=raw.get("timeout"),
                 maps=[MapStep.from_yaml(step, f"pipelines[{i}].maps[{j}]")
                       for j, step in enumerate(raw.get("maps") or [])],
             )
+            if raw.get("enabled") is False:
+                self.disabled[pipe.name] = pipe
+                continue
             if "for_each" not in raw:
                 self.pipelines[pipe.name] = pipe
                 continue
@@ -196,6 +205,9 @@ class Project:
         if name in self.templates:
             raise ConfigError(f"'{name}' runs once per tenant (for_each:): name one of its "
                               f"{len(self.templates[name])} pipelines, as {name}@ID")
+        if name in self.disabled:
+            env = f" in environment '{self.environment.name}'" if self.environment else ""
+            raise ConfigError(f"pipeline '{name}' is disabled{env} (enabled: false in {self.where})")
         if self.path is None:
             raise ConfigError(f"no pipeline named '{name}': {self.missing()}")
         known = ", ".join(sorted(self.pipelines)) or "none declared"
@@ -350,18 +362,31 @@ def find_project(explicit: str | None) -> Path | None:
     return None
 
 
-def load_project(path: Path | None) -> Project:
-    """Load and validate ``sluice.yml``; None gives an empty project in the current directory."""
+def load_project(path: Path | None, environment: str | None = None,
+                 environ: Mapping[str, str] | None = None) -> Project:
+    """Load and validate ``sluice.yml`` (every environment) and lay the chosen one over it (runner/environments.py);
+    None gives an empty project in the current directory."""
+    environ = os.environ if environ is None else environ
     if path is None:
+        if environment:
+            raise ConfigError(f"--environment {environment}: no sluice.yml found in {Path.cwd()}; pass -p FILE")
         return Project(None, {})
     try:
         text = path.read_text()
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
-    data, root = _parse(path, text)
+    from runner.yamlload import parse_project
+
+    data, root = parse_project(path, text)
     text_digest = digest(text)
     checked = known_valid(path, text_digest)
     problems = [] if checked else [f"{path.name}:{p}" for p in validate_project(data, root)]
+    chosen = None
+    if not problems and (environment or environ.get("SLUICE_ENVIRONMENT") or "environments" in data
+                         or "default_environment" in data):
+        from runner.environments import overlay
+
+        data, chosen = overlay(data, environment, environ, str(path.resolve()))
     tenants: dict[int, list[Tenant]] = {}
     for i, raw in enumerate(data.get("pipelines") or []):
         if isinstance(raw, dict) and isinstance(raw.get("for_each"), str | list):
@@ -372,20 +397,5 @@ def load_project(path: Path | None) -> Project:
         raise ConfigError(f"{path}: invalid project file", problems)
     if not checked:
         remember_valid(path, text_digest)
-    return Project(path, data, tenants)
+    return Project(path, data, tenants, chosen)
 
-
-def _parse(path: Path, text: str) -> tuple[dict[str, Any], Any]:
-    """The project file's value, and a function that composes its YAML node (for the lines of problems;
-    a file that passed its checks before is parsed once)."""
-    from runner.yamlload import yaml_module
-
-    yaml = yaml_module()
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        data = yaml.load(text, Loader=loader) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(yaml_error_text(path, text, exc)) from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the project file must be a mapping (connectors:, pipelines:)")
-    return data, functools.cache(lambda: yaml.compose(text, Loader=loader))

@@ -112,6 +112,8 @@ _PIPELINE: dict[str, Any] = {
         "target": {"type": "string", "minLength": 1},
         "schedule": {"type": "string", "pattern": _CRON, "description": "A cron schedule (5 fields or @daily...)."},
         "state_id": {"type": "string", "minLength": 1, "maxLength": 200},
+        "enabled": {"type": "boolean", "description": "false: the pipeline is not run, listed by --all, scheduled "
+                                                      "or given to an orchestrator (default true)."},
         "timeout": {"type": "number", "exclusiveMinimum": 0, "description": "Seconds before the run is stopped."},
         "maps": {"type": "array", "items": _MAP_STEP,
                  "description": "Mappers between the tap and the target, in order: tap | m1 | m2 | target."},
@@ -123,6 +125,30 @@ _PIPELINE: dict[str, Any] = {
             "minLength": 1,
             "items": _TENANT,
         },
+    },
+}
+
+_ENVIRONMENT: dict[str, Any] = {
+    "description": "An overlay laid over the base project when this environment is chosen (docs/environments.md): "
+                   "mappings merge key by key, other values replace, a list is replaced unless given as "
+                   "{\"+\": [...]} (appended), null removes a key. The merged project is checked as a whole.",
+    "type": ["object", "null"],
+    "additionalProperties": False,
+    "properties": {
+        "state_store": {"type": "string", "minLength": 1, "description": "This environment's state store."},
+        "lock_timeout_seconds": {"type": "number", "minimum": 1},
+        "state_id_scope": {"enum": ["environment", "shared"],
+                           "description": "environment (default): state ids get the prefix NAME:, so this "
+                                          "environment's bookmarks are its own; shared: the base project's ids."},
+        "env": {"type": "object", "propertyNames": {"pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"},
+                "additionalProperties": {"type": ["string", "number", "boolean", "null"]},
+                "description": "Laid over the env: of every connector (this environment's connectors.X.env over it)."},
+        "connectors": {"type": "object", "propertyNames": _NAME, "additionalProperties": {"type": ["object", "null"]},
+                       "description": "By connector name: laid over that connector (a new name adds one; null "
+                                      "removes it)."},
+        "pipelines": {"type": "object", "propertyNames": _NAME, "additionalProperties": {"type": ["object", "null"]},
+                      "description": "By pipeline name: laid over that pipeline (enabled:, schedule:, ...; a new name "
+                                     "adds one; null removes it)."},
     },
 }
 
@@ -147,5 +173,11 @@ PROJECT_SCHEMA: dict[str, Any] = {
         },
         "connectors": {"type": "array", "items": _CONNECTOR},
         "pipelines": {"type": "array", "items": _PIPELINE},
+        "environments": {"type": "object", "propertyNames": _NAME, "additionalProperties": _ENVIRONMENT,
+                         "description": "Named overlays; one is chosen by --environment, SLUICE_ENVIRONMENT or "
+                                        "default_environment."},
+        "default_environment": {"type": "string", "minLength": 1,
+                                "description": "The environment used when neither --environment nor "
+                                               "SLUICE_ENVIRONMENT names one."},
     },
 }

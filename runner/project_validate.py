@@ -17,7 +17,19 @@ def _path_text(path: Any) -> str:
 
 
 def validate_project(data: dict[str, Any], root: Any = None) -> list[str]:
-    """Every problem of a project file, as ``LINE: LOCATION: message`` (sorted by line)."""
+    """Every problem of a project file, as ``LINE: LOCATION: message`` (sorted by line); with
+    ``environments:``, those of the project merged with each of them too."""
+    found = _problems(data, root)
+    if "environments" in data or "default_environment" in data:  # each merged project, once the file is sound
+        from runner.environments import environment_problems
+
+        found += environment_problems(data, None if found else lambda merged: _problems(merged, None),
+                                      lambda at: _line_of(root, at))
+    found.sort(key=lambda item: item[0])
+    return [f"{line}: {text}" for line, text in found]
+
+
+def _problems(data: dict[str, Any], root: Any) -> list[tuple[int, str]]:
     import jsonschema
 
     from runner.project_schema import PROJECT_SCHEMA
@@ -40,8 +52,7 @@ def validate_project(data: dict[str, Any], root: Any = None) -> list[str]:
         found.append((_line_of(root, path), f"{_path_text(path)}: {message}"))
     if not found:
         found.extend(_check_references(data, root))
-    found.sort(key=lambda item: item[0])
-    return [f"{line}: {text}" for line, text in found]
+    return found
 
 
 def _check_references(data: dict[str, Any], root: Any) -> list[tuple[int, str]]:

@@ -17,7 +17,7 @@ import sys
 from types import ModuleType
 from typing import Any
 
-__all__ = ["yaml_module"]
+__all__ = ["parse_project", "yaml_module"]
 
 # the pattern of yaml/reader.py (PyYAML 5 and 6), character for character
 _NON_PRINTABLE = "[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
@@ -50,3 +50,22 @@ def yaml_module() -> ModuleType:
         for cache in caches:
             cache.pop(key, None)
     return yaml
+
+
+def parse_project(path: Any, text: str) -> tuple[dict[str, Any], Any]:
+    """The project file's value, and a function that composes its YAML node (for the lines of problems;
+    a file that passed its checks before is parsed once)."""
+    import functools
+
+    from protocol import ConfigError
+    from runner.hints import yaml_error_text
+
+    yaml = yaml_module()
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        data = yaml.load(text, Loader=loader) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(yaml_error_text(path, text, exc)) from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the project file must be a mapping (connectors:, pipelines:)")
+    return data, functools.cache(lambda: yaml.compose(text, Loader=loader))

@@ -68,7 +68,8 @@ class SluiceRunOperator(BaseOperator):  # type: ignore[misc]
 
     A relative ``project`` is taken from the directory of the DAG file. ``args`` are more
     ``sluice run`` options (``--full-refresh``, ``--timeout 600``); ``sluice`` is the command
-    to run (default: the ``sluice`` installed beside Airflow's Python).
+    to run (default: the ``sluice`` installed beside Airflow's Python); ``environment`` the
+    environment of sluice.yml to run in (default: ``$SLUICE_ENVIRONMENT`` or ``default_environment``).
 
     Failure semantics (docs/airflow.md): exit 0 succeeds and returns the run's summary; exit 2
     (an invalid project or usage) fails the task without retries, since a retry cannot fix it;
@@ -77,12 +78,12 @@ class SluiceRunOperator(BaseOperator):  # type: ignore[misc]
     anything else fails it with the pipeline's error line, and Airflow's retries apply.
     """
 
-    template_fields: Sequence[str] = ("pipeline", "project", "args")
+    template_fields: Sequence[str] = ("pipeline", "project", "args", "environment")
     ui_color = "#d7ecf7"
 
     def __init__(self, *, pipeline: str, project: str | Path = "sluice.yml", args: Sequence[str] = (),
                  sluice: str | Sequence[str] | None = None, env: Mapping[str, str] | None = None,
-                 skip_when_locked: bool = False, **kwargs: Any) -> None:
+                 skip_when_locked: bool = False, environment: str | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("task_id", safe_name(pipeline))
         super().__init__(**kwargs)
         self.pipeline = pipeline
@@ -91,6 +92,7 @@ class SluiceRunOperator(BaseOperator):  # type: ignore[misc]
         self.sluice = [sluice] if isinstance(sluice, str) else list(sluice) if sluice else None
         self.env = dict(env) if env is not None else None
         self.skip_when_locked = skip_when_locked
+        self.environment = environment
         self._proc: subprocess.Popen[str] | None = None
 
     def execute(self, context: Any) -> dict[str, Any] | None:
@@ -101,7 +103,8 @@ class SluiceRunOperator(BaseOperator):  # type: ignore[misc]
         self.log.info("sluice run %s (project %s)", self.pipeline, project)
         env = None if self.env is None else {**os.environ, **self.env}
         result = run_sluice(self.pipeline, project, args=self.args, command=self.sluice, env=env,
-                            log=lambda line: self.log.info("%s", line), on_start=self._started)
+                            log=lambda line: self.log.info("%s", line), on_start=self._started,
+                            environment=self.environment)
         self._proc = None
         if not result.ok:
             raise _failure(result, self.skip_when_locked)
@@ -155,20 +158,23 @@ def _n(value: int | None) -> str:
 
 def dags_from_project(project: str | Path = "sluice.yml", *, default_args: Mapping[str, Any] | None = None,
                       task_kwargs: Mapping[str, Any] | None = None, dag_id_prefix: str = "",
-                      **dag_kwargs: Any) -> dict[str, DAG]:
+                      environment: str | None = None, **dag_kwargs: Any) -> dict[str, DAG]:
     """One DAG per pipeline of ``project`` that has a ``schedule:``, by DAG id.
 
     Each DAG holds one :class:`SluiceRunOperator` (task id ``run``). A relative ``project`` is
     taken from the directory of the calling DAG file. The DAGs run on the pipeline's cron
     schedule with catchup off and one active run at a time; ``default_args`` are merged over
     :data:`DEFAULT_ARGS`, ``task_kwargs`` go to every operator (``pool``, ``execution_timeout``,
-    ``skip_when_locked``, ``args``...), and any other keyword to every ``DAG(...)``.
+    ``skip_when_locked``, ``args``...), and any other keyword to every ``DAG(...)``. ``environment``
+    is the environment of sluice.yml (default: ``$SLUICE_ENVIRONMENT``, else ``default_environment``):
+    its pipelines and schedules make the DAGs, and every task runs in it.
     """
     path = _from_caller(Path(project).expanduser(), sys._getframe(1).f_globals.get("__file__"))
     found = find_project(str(path))
     assert found is not None  # find_project raises for a missing explicit path
     found = found.resolve()
-    loaded = load_project(found)
+    loaded = load_project(found, environment)
+    chosen = loaded.environment.name if loaded.environment else None
     args = {**DEFAULT_ARGS, **(default_args or {})}
     dags: dict[str, DAG] = {}
     owners: dict[str, str] = {}
@@ -181,7 +187,8 @@ def dags_from_project(project: str | Path = "sluice.yml", *, default_args: Mappi
             raise ConfigError(f"{found}: pipelines '{owners[dag_id]}' and '{pipe.name}' would both be "
                               f"the Airflow DAG '{dag_id}'; rename one of them")
         owners[dag_id] = pipe.name
-        dags[dag_id] = _dag(dag_id, pipe, schedule, found, args, task_kwargs or {}, dag_kwargs)
+        dags[dag_id] = _dag(dag_id, pipe, schedule, found, args, {"environment": chosen, **(task_kwargs or {})},
+                            dag_kwargs)
     return dags
 
 

@@ -48,11 +48,13 @@ class _Setup:
     group_name: str
     command: Sequence[str] | None  # the sluice program (default: runner.orchestrators.sluice_run.sluice_command)
     run_args: Sequence[str]  # added to every `sluice run`
+    environment: str | None = None  # the environment of sluice.yml the definitions were built in
 
 
 def definitions_from_project(project: "str | os.PathLike[str] | None" = None, *, per_stream: bool = False,
                              group_name: str = "sluice", sluice: Sequence[str] | None = None,
-                             run_args: Sequence[str] = (), timezone: str | None = None) -> dg.Definitions:
+                             run_args: Sequence[str] = (), timezone: str | None = None,
+                             environment: str | None = None) -> dg.Definitions:
     """One asset per pipeline of the project (``per_stream``: one per selected stream, materialized
     together), each by ``sluice run PIPELINE``; one schedule per pipeline ``schedule:``.
 
@@ -60,10 +62,12 @@ def definitions_from_project(project: "str | os.PathLike[str] | None" = None, *,
     sluice.yml, else ``$SLUICE_PROJECT``, else sluice.yml in the current directory. ``sluice``
     is the program to run (default: the ``sluice`` beside this Python); ``run_args`` are added to
     every ``sluice run`` (e.g. ``["--timeout", "3600"]``); ``timezone`` is the schedules'
-    (Dagster's default: UTC).
+    (Dagster's default: UTC). ``environment`` is the environment of sluice.yml to build and run in
+    (default: ``$SLUICE_ENVIRONMENT``, else the file's ``default_environment``); every run is given it.
     """
-    loaded = _load(project)
-    setup = _Setup(loaded.path.resolve() if loaded.path else Path(), group_name, sluice, tuple(run_args))
+    loaded = _load(project, environment)
+    chosen = loaded.environment.name if loaded.environment else None
+    setup = _Setup(loaded.path.resolve() if loaded.path else Path(), group_name, sluice, tuple(run_args), chosen)
     names = _unique_names(list(loaded.pipelines), f"pipelines of {loaded.where}")
     assets: list[dg.AssetsDefinition] = []
     schedules: list[dg.ScheduleDefinition] = []
@@ -78,12 +82,12 @@ def definitions_from_project(project: "str | os.PathLike[str] | None" = None, *,
     return dg.Definitions(assets=assets, schedules=schedules)
 
 
-def _load(project: "str | os.PathLike[str] | None") -> Project:
+def _load(project: "str | os.PathLike[str] | None", environment: str | None) -> Project:
     explicit = os.fspath(project) if project is not None else os.environ.get("SLUICE_PROJECT") or None
     path = find_project(explicit)
     if path is None:
         raise ConfigError(f"no sluice.yml found in {Path.cwd()}; pass definitions_from_project('path/to/sluice.yml')")
-    return load_project(path.resolve())
+    return load_project(path.resolve(), environment)
 
 
 def _unique_names(originals: list[str], what: str) -> dict[str, str]:
@@ -149,7 +153,7 @@ def _run(setup: _Setup, pipeline: str, context: dg.AssetExecutionContext) -> Slu
     with its one error line (a refusal because another run holds the lock says so)."""
     try:
         result = run_sluice(pipeline, setup.project_file, args=setup.run_args, command=setup.command,
-                            log=context.log.info)
+                            log=context.log.info, environment=setup.environment)
     except OSError as exc:  # no such program, not executable
         raise dg.Failure(description=f"cannot start sluice for pipeline '{pipeline}': {exc}",
                          metadata={"sluice/pipeline": pipeline, "sluice/outcome": "not started"}) from None

@@ -112,14 +112,16 @@ def _stop(proc: subprocess.Popen[str]) -> None:
 
 def run_sluice(pipeline: str, project: Path, *, args: Sequence[str] = (), command: Sequence[str] | None = None,
                log: Callable[[str], None] | None = None, env: dict[str, str] | None = None,
-               on_start: Callable[[subprocess.Popen[str]], None] | None = None) -> SluiceRunResult:
-    """Run ``sluice --project PROJECT run PIPELINE [ARGS]`` in the project directory; every stderr line
-    goes to ``log`` as it comes. ``on_start`` gets the process as soon as it runs (to signal it from
+               on_start: Callable[[subprocess.Popen[str]], None] | None = None,
+               environment: str | None = None) -> SluiceRunResult:
+    """Run ``sluice --project PROJECT [--environment NAME] run PIPELINE [ARGS]`` in the project directory;
+    every stderr line goes to ``log`` as it comes. ``on_start`` gets the process as soon as it runs (to signal it from
     elsewhere, e.g. an orchestrator's kill hook)."""
     project = project.resolve()
     with tempfile.TemporaryDirectory(prefix="sluice-run-") as tmp:
         summary_path = Path(tmp) / "summary.json"
-        argv = [*(command or sluice_command()), "--project", str(project), "run", pipeline,
+        chosen = ["--environment", environment] if environment else []
+        argv = [*(command or sluice_command()), "--project", str(project), *chosen, "run", pipeline,
                 "--summary-json", str(summary_path), *args]
         tail: deque[str] = deque(maxlen=_TAIL)
         started = time.monotonic()

@@ -18,12 +18,16 @@ from runner import run as run_module
 
 
 @pytest.mark.parametrize(("args", "expected"), [
-    (["run", "sync"], (None, "sync", False)),
-    (["run", "sync", "--full-refresh"], (None, "sync", True)),
-    (["run", "--full-refresh", "sync@t1"], (None, "sync@t1", True)),
-    (["-p", "a/sluice.yml", "run", "sync"], ("a/sluice.yml", "sync", False)),
-    (["--project", "b.yml", "run", "sync"], ("b.yml", "sync", False)),
-    (["--project=c.yml", "run", "sync", "--full-refresh"], ("c.yml", "sync", True)),
+    (["run", "sync"], (None, "sync", False, None)),
+    (["run", "sync", "--full-refresh"], (None, "sync", True, None)),
+    (["run", "--full-refresh", "sync@t1"], (None, "sync@t1", True, None)),
+    (["-p", "a/sluice.yml", "run", "sync"], ("a/sluice.yml", "sync", False, None)),
+    (["--project", "b.yml", "run", "sync"], ("b.yml", "sync", False, None)),
+    (["--project=c.yml", "run", "sync", "--full-refresh"], ("c.yml", "sync", True, None)),
+    (["-e", "dev", "run", "sync"], (None, "sync", False, "dev")),
+    (["run", "sync", "--environment", "prod"], (None, "sync", False, "prod")),
+    (["--project=c.yml", "run", "--environment=qa", "sync"], ("c.yml", "sync", False, "qa")),
+    (["--environment", "x", "-p", "d.yml", "run", "sync"], ("d.yml", "sync", False, "x")),
 ])
 def test_the_simple_forms_are_read_without_click(args: list[str], expected: tuple[Any, ...],
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
@@ -35,6 +39,8 @@ def test_the_simple_forms_are_read_without_click(args: list[str], expected: tupl
     [], ["--help"], ["run"], ["run", "--help"], ["run", "-h"], ["run", "a", "b"], ["run", "--all"],
     ["run", "sync", "--timeout", "5"], ["run", "sync", "--full-refresh", "--full-refresh"], ["run", "--", "sync"],
     ["run", ""], ["state", "list"], ["-p"], ["-p", "x.yml"], ["runs", "sync"], ["run", "sync", "-v"],
+    ["run", "sync", "-e"], ["-e", "a", "-e", "b", "run", "sync"], ["run", "sync", "-e", "a", "--environment=b"],
+    ["-e", "run", "sync"], ["run", "sync", "--environment="],
 ])
 def test_every_other_command_line_goes_to_click(args: list[str]) -> None:
     assert entry.simple_run(args) is None
@@ -42,10 +48,10 @@ def test_every_other_command_line_goes_to_click(args: list[str]) -> None:
 
 def test_the_project_variable_counts_as_click_reads_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SLUICE_PROJECT", "env.yml")
-    assert entry.simple_run(["run", "sync"]) == ("env.yml", "sync", False)
-    assert entry.simple_run(["-p", "flag.yml", "run", "sync"]) == ("flag.yml", "sync", False)
+    assert entry.simple_run(["run", "sync"]) == ("env.yml", "sync", False, None)
+    assert entry.simple_run(["-p", "flag.yml", "run", "sync"]) == ("flag.yml", "sync", False, None)
     monkeypatch.setenv("SLUICE_PROJECT", "")
-    assert entry.simple_run(["run", "sync"]) == (None, "sync", False)
+    assert entry.simple_run(["run", "sync"]) == (None, "sync", False, None)
 
 
 def _project(tmp_path: Path) -> Path:

@@ -65,6 +65,12 @@ with DAG("sluice_failures", schedule=None, default_args={"retries": 1, "retry_de
                       execution_timeout=timedelta(seconds=10))
 '''
 # two pipelines whose names sanitize to one DAG id: the DAG file fails to import, saying so
+# the DAGs of the project's dev environment (environments: in sluice.yml)
+ENV_FILE = '''\
+from runner.orchestrators.airflow import dags_from_project
+
+globals().update(dags_from_project("project/sluice.yml", environment="dev", dag_id_prefix="dev__"))
+'''
 CLASH_FILE = '''\
 from runner.orchestrators.airflow import dags_from_project
 
@@ -80,7 +86,8 @@ print(json.dumps({
     "import_errors": {k: str(v) for k, v in bag.import_errors.items()},
     "dags": {d.dag_id: {"schedule": d.schedule, "catchup": d.catchup, "max_active_runs": d.max_active_runs,
                         "tags": sorted(d.tags), "default_args": {k: str(v) for k, v in d.default_args.items()},
-                        "tasks": {t.task_id: {"pipeline": t.pipeline, "project": t.project} for t in d.tasks}}
+                        "tasks": {t.task_id: {"pipeline": t.pipeline, "project": t.project,
+                                              "environment": t.environment} for t in d.tasks}}
              for d in bag.dags.values()},
 }))
 '''
@@ -174,6 +181,11 @@ def _project(root: Path) -> None:
             {"name": "at-boot", "tap": "tap-csv", "target": "target-jsonl", "schedule": "@reboot"},
             {"name": "slow", "tap": "tap-slow", "target": "target-jsonl"},
         ],
+        "environments": {"dev": {
+            "connectors": {"target-jsonl": {"config": {"destination_path": "output-dev"}}},
+            "pipelines": {"customers-daily": {"schedule": "0 5 * * *"}, "broken.one": {"enabled": False},
+                          "misconfigured": None},
+        }},
     }
     (root / "sluice.yml").write_text(yaml.safe_dump(project, sort_keys=False))
 
@@ -196,6 +208,7 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airflow]:
     (dags / "sluice_dags.py").write_text(DAG_FILE)
     (dags / "sluice_failures.py").write_text(FAILURES_FILE)
     (dags / "sluice_clash.py").write_text(CLASH_FILE)
+    (dags / "sluice_dev.py").write_text(ENV_FILE)
     _project(dags / "project")
     _clash(dags / "clash")
     home = base / "home"
@@ -211,7 +224,8 @@ def test_dags_match_the_project(airflow: Airflow) -> None:
     assert listed.returncode == 0, listed.stderr[-3000:]
     bag = json.loads(listed.stdout.strip().splitlines()[-1])
     # one DAG per scheduled pipeline (not by-hand: no schedule; not at-boot: @reboot means nothing to Airflow)
-    generated = {dag_id: dag for dag_id, dag in bag["dags"].items() if dag_id != "sluice_failures"}
+    generated = {dag_id: dag for dag_id, dag in bag["dags"].items()
+                 if dag_id != "sluice_failures" and not dag_id.startswith("dev__")}
     assert sorted(generated) == ["broken_one", "customers_daily", "misconfigured"]
     assert {d: dag["schedule"] for d, dag in generated.items()} == {
         "customers_daily": "0 3 * * *", "broken_one": "@hourly", "misconfigured": "@yearly"}
@@ -222,7 +236,7 @@ def test_dags_match_the_project(airflow: Airflow) -> None:
         # default_args merge over the module's: owner kept, retries and delay from the DAG file
         assert dag["default_args"] == {"owner": "sluice", "retries": "1", "retry_delay": "0:00:00"}
         # the task runs the pipeline by its own name, in the project found from the DAG file's directory
-        assert dag["tasks"] == {"run": {"pipeline": pipeline, "project": project_file}}
+        assert dag["tasks"] == {"run": {"pipeline": pipeline, "project": project_file, "environment": None}}
     (clash,) = [error for path, error in bag["import_errors"].items() if path.endswith("sluice_clash.py")]
     assert "pipelines 'a-b' and 'a.b' would both be the Airflow DAG 'a_b'" in clash
     assert len(bag["import_errors"]) == 1
@@ -279,6 +293,28 @@ def test_failures_fail_the_task_with_the_pipeline_error_line(airflow: Airflow) -
     with open_store(None, airflow.project) as store:
         (slow,) = store.runs("slow")
     assert slow.status == "interrupted", slow
+
+
+def test_an_environment_makes_its_own_dags_and_state(airflow: Airflow) -> None:
+    listed = airflow.run("python", "-c", DAGBAG_SCRIPT, str(airflow.dags))
+    assert listed.returncode == 0, listed.stderr[-3000:]
+    dev = {d: dag for d, dag in json.loads(listed.stdout.strip().splitlines()[-1])["dags"].items()
+           if d.startswith("dev__")}
+    assert list(dev) == ["dev__customers_daily"]  # broken.one disabled, misconfigured removed in dev
+    assert dev["dev__customers_daily"]["schedule"] == "0 5 * * *"
+    assert dev["dev__customers_daily"]["tasks"] == {"run": {
+        "pipeline": "customers-daily", "project": str((airflow.project / "sluice.yml").resolve()),
+        "environment": "dev"}}
+    done = airflow.run("airflow", "dags", "test", "dev__customers_daily")
+    assert done.returncode == 0, (done.stdout + done.stderr)[-5000:]
+    landed = (airflow.project / "output-dev" / "customers.jsonl").read_text().splitlines()
+    assert len(landed) == len(CUSTOMERS.read_text().strip().splitlines()) - 1
+    from runner.stores import open_store
+
+    with open_store(None, airflow.project) as store:
+        assert store.get_state("dev:customers-daily") is not None
+        assert [r.state_id for r in store.runs("customers-daily") if r.state_id.startswith("dev:")] == [
+            "dev:customers-daily"]
 
 
 def test_a_clear_error_without_airflow() -> None:

@@ -65,8 +65,8 @@ def _env(bin_dir: Path, **extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
-def _drive(bin_dir: Path, *args: str, cwd: Path) -> dict[str, Any]:
-    done = subprocess.run([str(bin_dir / "python"), str(DRIVER), *args], cwd=cwd, env=_env(bin_dir),
+def _drive(bin_dir: Path, *args: str, cwd: Path, **env: str) -> dict[str, Any]:
+    done = subprocess.run([str(bin_dir / "python"), str(DRIVER), *args], cwd=cwd, env=_env(bin_dir, **env),
                           capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -221,3 +221,25 @@ def test_module_without_dagster_says_how_to_install_it() -> None:
     assert "needs Dagster, which is not installed: pip install 'sluice[dagster]'" in done.stderr.splitlines()[-1]
     # ... and the rest of sluice imports without it
     subprocess.run([sys.executable, "-c", "import runner.cli, runner.orchestrators.sluice_run"], check=True)
+
+
+def test_an_environment_gives_its_pipelines_schedules_and_state(dagster_venv: Path, tmp_path: Path) -> None:
+    path = _project(tmp_path)
+    data = yaml.safe_load(path.read_text())
+    data["environments"] = {"dev": {
+        "connectors": {"target-jsonl": {"config": {"destination_path": str(tmp_path / "out-dev")}}},
+        "pipelines": {"cust-a.b": {"schedule": "0 6 * * *"}, "broken": {"enabled": False}, "daily": None}}}
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    defs = _drive(dagster_venv, "definitions", "sluice.yml", cwd=tmp_path, SLUICE_ENVIRONMENT="dev")
+    assert defs["assets"] == ["cust_a_b"]
+    assert [(s["name"], s["cron"]) for s in defs["schedules"]] == [("cust_a_b_schedule", "0 6 * * *")]
+    out = _drive(dagster_venv, "materialize", "sluice.yml", "cust_a_b", cwd=tmp_path, SLUICE_ENVIRONMENT="dev")
+    (run,) = out["runs"]
+    assert run["success"], run
+    (mat,) = run["materializations"]
+    assert mat["metadata"]["state_id"] == "dev:cust-a.b"
+    assert sorted(json.loads(line)["id"] for line in (tmp_path / "out-dev" / "customers.jsonl").read_text()
+                  .splitlines()) == _csv_ids()
+    assert not (tmp_path / "out").exists()
+    base = _drive(dagster_venv, "definitions", "sluice.yml", cwd=tmp_path)  # no environment: the file as it is
+    assert base["assets"] == ["broken", "cust_a_b", "daily"]
