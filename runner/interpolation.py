@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,14 +42,17 @@ PROVIDED = "provided"
 DEFAULT_SECRET_TIMEOUT = 10.0
 
 
-@dataclass
 class _Memo:
-    """What one project has resolved already: each reference once per command."""
+    """What one project has resolved already: each reference once per command. (A plain class: a
+    dataclass would cost every run's start-up more than all the rest of this module.)"""
 
-    dotenv: dict[str, str] | None = None
-    values: dict[tuple[str, str], str] = field(default_factory=dict)
-    failures: dict[tuple[str, str], str] = field(default_factory=dict)
-    providers: dict[str, SecretProvider] = field(default_factory=dict)
+    __slots__ = ("dotenv", "failures", "providers", "values")
+
+    def __init__(self) -> None:
+        self.dotenv: dict[str, str] | None = None
+        self.values: dict[tuple[str, str], str] = {}
+        self.failures: dict[tuple[str, str], str] = {}
+        self.providers: dict[str, SecretProvider] = {}
 
 
 class Scope(Mapping[str, str]):
@@ -141,6 +143,9 @@ def interpolate(value: Any, environ: Mapping[str, str], where: str, problems: li
     which reference (never a value); it is replaced by an empty string, which is never used."""
     if isinstance(value, str):
         def _provided(text: str, scheme: str, reference: str) -> str:
+            if "${" in reference:  # ${cmd:get ${file:x}}: the reference would end at the first }
+                problems.append(f"{where}: {text}: a reference cannot hold another (they do not nest)")
+                return ""
             try:
                 found = _default_scope(environ).secret(scheme, reference)
             except ConfigError as exc:
