@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import ItemsView, Iterator, KeysView, Mapping, ValuesView
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,11 +55,22 @@ class _Memo:
         self.providers: dict[str, SecretProvider] = {}
 
 
-class Scope(Mapping[str, str]):
+if TYPE_CHECKING:
+    _MappingBase = Mapping[str, str]
+else:  # at run time a plain class: making an ABC subclass costs every run's start-up more than all the rest
+    _MappingBase = object
+
+
+class Scope(_MappingBase):
     """What ``${...}`` resolves against: the variables of ``environ``, then those of the ``.env`` file
     ``dotenv`` (read on the first variable ``environ`` lacks; None: no such file); ``directory``, which
     relative provider references (``${file:PATH}``) and commands start from; ``timeout``, the seconds a
-    provider may take for one reference. Providers receive it as their context (runner/secrets/)."""
+    provider may take for one reference. Providers receive it as their context (runner/secrets/).
+
+    A read-only mapping (``[]``, ``in``, ``get``, ``keys``, ``items``, iteration, ``dict(scope)``) that is
+    no ``collections.abc.Mapping`` at run time (see ``_MappingBase``)."""
+
+    __slots__ = ("_memo", "dir", "dotenv", "environ", "timeout")
 
     def __init__(self, environ: Mapping[str, str], directory: Path, *, dotenv: Path | None = None,
                  timeout: float = DEFAULT_SECRET_TIMEOUT, memo: _Memo | None = None) -> None:
@@ -102,6 +113,18 @@ class Scope(Mapping[str, str]):
     def __iter__(self) -> Iterator[str]:
         yield from self.environ
         yield from (name for name in self._file_values() if name not in self.environ)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self[name] if name in self else default
+
+    def keys(self) -> KeysView[str]:
+        return dict.fromkeys(self).keys()
+
+    def items(self) -> ItemsView[str, str]:
+        return {name: self[name] for name in self}.items()
+
+    def values(self) -> ValuesView[str]:
+        return {name: self[name] for name in self}.values()
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
