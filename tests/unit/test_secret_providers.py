@@ -186,3 +186,20 @@ def test_a_state_store_secret_that_cannot_be_had_names_the_reference(tmp_path: P
     with pytest.raises(ConfigError) as info:
         project.state_store_url({})
     assert info.value.problems == [f"state_store: ${{file:pg.pw}}: secret file not found: {tmp_path / 'pg.pw'}"]
+
+
+def test_a_tenant_reads_its_own_secret_file(tmp_path: Path) -> None:
+    """``${tenant.x}`` is filled first, so a provider reference can name each tenant's own secret."""
+    (tmp_path / "secrets").mkdir()
+    for tenant in ("acme", "globex"):
+        (tmp_path / "secrets" / f"{tenant}.pw").write_text(f"pw-of-{tenant}\n")
+    data = {
+        "connectors": [{"name": "c", "executable": PY, "config": {"password": "${file:secrets/${tenant.id}.pw}"}},
+                       {"name": "t", "executable": PY}],
+        "pipelines": [{"name": "p", "tap": "c", "target": "t", "for_each": [{"id": "acme"}, {"id": "globex"}]}],
+    }
+    (tmp_path / "sluice.yml").write_text(yaml.safe_dump(data))
+    project = load_project(tmp_path / "sluice.yml")
+    got = {name: project.resolve(project.connector_for(project.pipeline(name), "c"), {}).config["password"]
+           for name in ("p@acme", "p@globex")}
+    assert got == {"p@acme": "pw-of-acme", "p@globex": "pw-of-globex"}
