@@ -18,6 +18,7 @@ import orjson
 
 from protocol import Catalog, ConfigError, ExitCode, ProtocolError, SluiceError, secret_values
 from runner.digests import blake2b
+from runner.interpolation import PROVIDED
 from runner.isolation import Redactor, RunDir, child_env
 from runner.project import ResolvedConnector
 from runner.pumps import error_message
@@ -126,12 +127,13 @@ _CREDENTIAL_NAME = re.compile(r"PASSW|SECRET|TOKEN|CREDENTIAL|PRIVATE|(?:^|_)(?:
 
 
 def connector_secrets(conn: ResolvedConnector, info: dict[str, Any] | None) -> set[str]:
-    """Values to redact. Where a value came from (``${ENV}`` or not) does not make it secret:
+    """Values to redact. A value from ``${ENV}`` is not secret for that (a secret provider's is):
 
     - config settings the connector's settings schema marks ``secret``/``writeOnly`` (any depth),
       and top-level settings named in the project's ``secrets:`` list;
     - ``env:`` variables named in ``secrets:`` or named like a credential (``*PASSWORD*``, ``*_KEY``, ...);
     - the ``${ENV}`` values interpolated into any of those (a password inside a DSN, alone);
+    - every value of a secret provider (``${file:...}``, ``${cmd:...}``, ...), wherever it went;
     - every ``${ENV}`` value in ``args``, and, for a connector that publishes no settings schema
       (no ``--about``), every ``${ENV}`` value in its config: nothing says which are harmless.
     """
@@ -146,7 +148,7 @@ def connector_secrets(conn: ResolvedConnector, info: dict[str, Any] | None) -> s
     out.update(conn.env[n] for n in secret_env)
     for place, values in conn.env_values.items():
         root, rest = place[0], place[1:]
-        if root == "args":
+        if root in ("args", PROVIDED):  # a secret provider's value is secret wherever it went
             secret = True
         elif root == "env":
             secret = rest[0] in secret_env

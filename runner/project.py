@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from protocol import ConfigError
 from runner.hints import did_you_mean
-from runner.interpolation import Place, interpolate
+from runner.interpolation import Place, Scope, interpolate, project_scope
 from runner.programs import which
 from runner.project_cache import digest, known_valid, remember_valid
 from runner.project_validate import validate_project
@@ -132,6 +132,7 @@ class Project:
         self.dir = (path.parent if path else Path.cwd()).resolve()
         self.state_store: str | None = data.get("state_store")
         self.lock_timeout: float | None = data.get("lock_timeout_seconds")  # see runner.stores.lock_timeout
+        self._scope = project_scope(self.dir, path is not None, data.get("secret_timeout_seconds"))
         self.connectors: dict[str, Connector] = {}
         self.pipelines: dict[str, Pipeline] = {}
         self.templates: dict[str, list[str]] = {}  # a pipeline with for_each: -> its tenant pipelines' names
@@ -181,6 +182,12 @@ class Project:
     def where(self) -> str:
         return str(self.path) if self.path else "(no sluice.yml)"
 
+    def scope(self, environ: Mapping[str, str] | None = None) -> Scope:
+        """What ``${...}`` resolves against: ``environ`` (default ``os.environ``), then ``.env`` (interpolation.py)."""
+        if isinstance(environ, Scope):
+            return environ
+        return self._scope if environ is None else self._scope.with_environ(environ)
+
     def state_store_url(self, environ: Mapping[str, str] | None = None) -> tuple[str | None, set[str]]:
         """The state store URL (``SLUICE_STATE_URL`` wins over sluice.yml) and its secrets."""
         environ = os.environ if environ is None else environ
@@ -190,7 +197,7 @@ class Project:
         if not self.state_store:
             return None, secrets
         problems: list[str] = []
-        url = interpolate(self.state_store, environ, "state_store", problems, secrets)
+        url = interpolate(self.state_store, self.scope(environ), "state_store", problems, secrets)
         if problems:
             raise ConfigError(f"{self.where}: invalid state_store", problems)
         return url, secrets
@@ -246,7 +253,7 @@ class Project:
         with_config: bool = True,
     ) -> ResolvedConnector:
         """Read config files, interpolate ``${ENV}``, find the program. Lists every problem."""
-        environ = os.environ if environ is None else environ
+        environ = self.scope(environ)
         problems: list[str] = []
         secrets: set[str] = set()
         origins: dict[Place, set[str]] = {}
@@ -295,6 +302,7 @@ class Project:
                     tenant: Tenant | None = None) -> dict[str, Any]:
         """A ``config:`` value as the settings it means: inline, or read from a JSON file; ``${tenant.x}``
         filled (runner/tenants.py), then ``${ENV}`` interpolated."""
+        environ = self.scope(environ)
         if isinstance(raw, str):
             path = self.dir / interpolate(fill(raw, tenant, where, problems), environ, where, problems, secrets)
             config = fill(self._read_config_file(path, where, problems), tenant, f"{where}({path.name})", problems)

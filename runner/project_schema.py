@@ -171,6 +171,12 @@ PROJECT_SCHEMA: dict[str, Any] = {
             "description": "PostgreSQL store: seconds after which a runner cut off from the store loses its "
                            "pipeline locks, so another host can take over (default 30).",
         },
+        "secret_timeout_seconds": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "description": "Seconds one secret reference may take: a ${cmd:...} command is stopped after it, "
+                           "plugin providers are given it (default 10).",
+        },
         "connectors": {"type": "array", "items": _CONNECTOR},
         "pipelines": {"type": "array", "items": _PIPELINE},
         "environments": {"type": "object", "propertyNames": _NAME, "additionalProperties": _ENVIRONMENT,

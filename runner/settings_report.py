@@ -14,7 +14,6 @@ start with them).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,15 +43,15 @@ def _config_as_passed(project: Project, conn: Connector) -> dict[str, Any] | Non
     scratch: list[str] = []
     raw = fill(conn.config, conn.tenant, conn.location, scratch)
     if isinstance(raw, dict):
-        config = interpolate(raw, os.environ, conn.location, scratch, set())
+        config = interpolate(raw, project.scope(), conn.location, scratch, set())
         return config if isinstance(config, dict) else None
     if isinstance(raw, str):
-        path = project.dir / Path(interpolate(raw, os.environ, conn.location, scratch, set()))
+        path = project.dir / Path(interpolate(raw, project.scope(), conn.location, scratch, set()))
         try:
             data = read_json_file(path, "config")
         except ConfigError:
             return None
-        expanded = interpolate(fill(data, conn.tenant, conn.location, scratch), os.environ, conn.location, scratch,
+        expanded = interpolate(fill(data, conn.tenant, conn.location, scratch), project.scope(), conn.location, scratch,
                                set())
         return expanded if isinstance(expanded, dict) else None
     return {}

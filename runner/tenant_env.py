@@ -41,7 +41,7 @@ def _config_names(project: Project, raw: Any, tenant: Tenant, environ: Mapping[s
     if not isinstance(raw, str):
         return _names_in(raw)
     scratch: list[str] = []  # a config that cannot be read is reported by the run that reads it
-    path = project.dir / interpolate(fill(raw, tenant, "", scratch), environ, "", scratch, set())
+    path = project.dir / interpolate(fill(raw, tenant, "", scratch), project.scope(environ), "", scratch, set())
     try:
         return _names_in(path.read_text(errors="replace"))
     except OSError:

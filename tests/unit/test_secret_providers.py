@@ -1,0 +1,205 @@
+"""Secret providers in sluice.yml: ``${file:PATH}``, ``${cmd:...}``, unknown schemes, and what stays as it
+was (``${VAR}``, ``${VAR:-default}``, ``$${``). Real files and real commands (docs/secrets.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from protocol import ConfigError
+from runner.connectors import connector_secrets
+from runner.project import Project, ResolvedConnector, load_project
+
+PY = sys.executable
+# a command that prints its arguments as JSON (to see how a reference was split, and that no shell ran)
+ARGV = f"{PY} -c 'import json,sys; print(json.dumps(sys.argv[1:]))'"
+
+
+def _project(tmp_path: Path, config: dict[str, Any], **top: Any) -> Project:
+    data = {**top, "connectors": [{"name": "c", "executable": PY, "config": config}]}
+    path = tmp_path / "sluice.yml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return load_project(path)
+
+
+def _resolve(tmp_path: Path, config: dict[str, Any], environ: dict[str, str] | None = None,
+             **top: Any) -> ResolvedConnector:
+    project = _project(tmp_path, config, **top)
+    return project.resolve(project.connector("c"), environ if environ is not None else {})
+
+
+def _problems(tmp_path: Path, config: dict[str, Any], environ: dict[str, str] | None = None,
+              **top: Any) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        _resolve(tmp_path, config, environ, **top)
+    return info.value.problems
+
+
+def test_file_reads_relative_to_the_project_and_drops_one_trailing_newline(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "run" / "secrets").mkdir(parents=True)
+    (tmp_path / "run" / "secrets" / "pg").write_text("pg-Pa55\n")
+    (tmp_path / "two").write_bytes(b"two-lines\n\n")
+    (tmp_path / "crlf").write_bytes(b"win-dows\r\n")
+    (tmp_path / "bare").write_bytes(b" spaced \t")
+    elsewhere = tmp_path / "abs"
+    elsewhere.write_text("abs-olute\n")
+    monkeypatch.chdir("/")  # not the project directory: relative paths still resolve from it
+    conn = _resolve(tmp_path, {"a": "${file:run/secrets/pg}", "b": "${file:two}", "c": "${file:crlf}",
+                               "d": "${file:bare}", "e": f"${{file:{elsewhere}}}",
+                               "url": "postgresql://u:${file:run/secrets/pg}@h/db"})
+    assert conn.config == {"a": "pg-Pa55", "b": "two-lines\n", "c": "win-dows", "d": " spaced \t",
+                           "e": "abs-olute", "url": "postgresql://u:pg-Pa55@h/db"}
+
+
+def test_a_missing_empty_or_unreadable_file_is_an_error_naming_the_reference(tmp_path: Path) -> None:
+    (tmp_path / "empty").write_text("\n")
+    (tmp_path / "dir").mkdir()
+    problems = _problems(tmp_path, {"a": "${file:nope/pw}", "b": {"deep": ["${file:empty}"]}, "c": "${file:dir}",
+                                    "d": "${file:}"})
+    assert problems == [
+        f"connectors[0].config.a: ${{file:nope/pw}}: secret file not found: {tmp_path / 'nope' / 'pw'}",
+        f"connectors[0].config.b.deep[0]: ${{file:empty}}: secret file {tmp_path / 'empty'} is empty",
+        f"connectors[0].config.c: ${{file:dir}}: {tmp_path / 'dir'} is a directory, not a secret file",
+        "connectors[0].config.d: ${file:}: no file named (write ${file:PATH})",
+    ]
+
+
+def test_cmd_splits_words_like_a_shell_but_runs_without_one(tmp_path: Path) -> None:
+    conn = _resolve(tmp_path, {"argv": f"${{cmd:{ARGV} one 'two words' \"$HOME\" ';' '*' '|'}}"},
+                    {"HOME": "/home/nobody"})
+    assert json.loads(conn.config["argv"]) == ["one", "two words", "$HOME", ";", "*", "|"]
+
+
+def test_cmd_output_runs_in_the_project_directory_with_the_environment_and_dotenv(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / ".env").write_text("FROM_DOTENV=dot-value\nBOTH=dot-loses\n")
+    (tmp_path / "bin").mkdir()
+    script = tmp_path / "bin" / "get-secret"
+    script.write_text(f"#!{PY}\nimport os\nprint(os.getcwd(), os.environ['FROM_DOTENV'], os.environ['BOTH'],"
+                      " os.environ['REAL'])\n")
+    script.chmod(0o755)
+    monkeypatch.chdir("/")
+    project = _project(tmp_path, {"out": "${cmd:./bin/get-secret}"})
+    conn = project.resolve(project.connector("c"), {"REAL": "real-value", "BOTH": "real-wins"})
+    assert conn.config["out"] == f"{tmp_path} dot-value real-wins real-value"
+
+
+def test_a_failing_command_is_an_error_that_never_shows_its_output(tmp_path: Path) -> None:
+    fail = f"{PY} -c 'import sys; print(\"out-Zq81\"); print(\"err-Zq82\", file=sys.stderr); sys.exit(3)'"
+    silent = f"{PY} -c 'pass'"
+    problems = _problems(tmp_path, {"a": f"${{cmd:{fail}}}", "b": f"${{cmd:{silent}}}",
+                                    "c": "${cmd:no-such-program-x9 --flag}", "d": "${cmd:'unclosed}",
+                                    "e": "${cmd: }"})
+    assert problems == [
+        f"connectors[0].config.a: ${{cmd:{fail}}}: the command exited with status 3 (its output is not shown; "
+        "run it yourself to see why)",
+        f"connectors[0].config.b: ${{cmd:{silent}}}: the command printed nothing",
+        "connectors[0].config.c: ${cmd:no-such-program-x9 --flag}: program 'no-such-program-x9' not found",
+        "connectors[0].config.d: ${cmd:'unclosed}: cannot split the command into words: No closing quotation",
+        "connectors[0].config.e: ${cmd: }: no command given (write ${cmd:PROGRAM ARGS...})",
+    ]
+    assert not any("Zq8" in p.replace(fail, "") for p in problems)
+
+
+def test_a_command_past_its_timeout_is_stopped_with_what_it_started(tmp_path: Path) -> None:
+    pid_file = tmp_path / "grandchild.pid"
+    # the command starts a grandchild that would outlive it, then waits: both must be gone
+    slow = (f"{PY} -c 'import subprocess,sys,time; p=subprocess.Popen([sys.executable, \"-c\", "
+            f"\"import time; time.sleep(120)\"]); open(\"{pid_file}\", \"w\").write(str(p.pid)); time.sleep(120)'")
+    started = time.monotonic()
+    problems = _problems(tmp_path, {"slow": f"${{cmd:{slow}}}"}, secret_timeout_seconds=1.5)
+    elapsed = time.monotonic() - started
+    assert problems == [f"connectors[0].config.slow: ${{cmd:{slow}}}: the command gave no answer in 1.5 s and was "
+                        "stopped (secret_timeout_seconds)"]
+    assert elapsed < 60  # not the 120 s the command would take
+    grandchild = int(pid_file.read_text())
+    for _ in range(100):
+        try:
+            os.kill(grandchild, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the command's own child outlived the timeout")
+
+
+def test_each_reference_runs_once_per_command_failures_too(tmp_path: Path) -> None:
+    count = tmp_path / "count"
+    counting = f"{PY} -c 'open(\"{count}\", \"a\").write(\"x\"); print(\"v-1\")'"
+    failing = f"{PY} -c 'open(\"{count}.f\", \"a\").write(\"x\"); raise SystemExit(1)'"
+    project = _project(tmp_path, {"a": f"${{cmd:{counting}}}", "b": [f"${{cmd:{counting}}}"]})
+    for _ in range(3):
+        assert project.resolve(project.connector("c"), {}).config == {"a": "v-1", "b": ["v-1"]}
+    assert count.read_text() == "x"
+    project = _project(tmp_path, {"a": f"${{cmd:{failing}}}", "b": f"${{cmd:{failing}}}"})
+    for _ in range(2):
+        with pytest.raises(ConfigError) as info:
+            project.resolve(project.connector("c"), {})
+        assert len(info.value.problems) == 2
+    assert Path(f"{count}.f").read_text() == "x"
+
+
+def test_an_unknown_scheme_is_an_error_and_variables_and_escapes_stay_as_they_were(tmp_path: Path) -> None:
+    problems = _problems(tmp_path, {"v": "${vault:secret/data/db#password}"})
+    assert len(problems) == 1
+    assert problems[0].startswith("connectors[0].config.v: ${vault:secret/data/db#password}: no secret provider "
+                                  "for the scheme 'vault' (known: cmd, file")
+    assert "sluice.secret_providers" in problems[0]
+    assert _problems(tmp_path, {"n": "${cmd:echo ${file:x}}"}) == [
+        "connectors[0].config.n: ${cmd:echo ${file:x}: a reference cannot hold another (they do not nest)"]
+    conn = _resolve(tmp_path, {
+        "escaped": "$${file:x} and $${cmd:y}",       # a literal ${
+        "default": "${cmd:-fallback}",                # the variable cmd, or its default: as before
+        "set": "${file:-unused}",
+        "upper": "${FILE:x}",                         # not a scheme (lower case only): left as it is, as before
+        "var": "${PGPORT}/${MISSING:-d}/${EMPTY:-e}",
+    }, {"file": "file-var", "PGPORT": "5432", "EMPTY": ""})
+    assert conn.config == {"escaped": "${file:x} and ${cmd:y}", "default": "fallback", "set": "file-var",
+                           "upper": "${FILE:x}", "var": "5432/d/"}
+
+
+def test_provider_values_are_secret_wherever_they_go_env_values_only_where_secret(tmp_path: Path) -> None:
+    (tmp_path / "k").write_text("file-Kx7a\n")
+    project = _project(tmp_path, {"host": "${file:k}", "port": "${PGPORT}", "note": f"${{cmd:{PY} -c 'print(42)'}}"})
+    project.connectors["c"].env = {"PLAIN": "${cmd:echo env-Kx7b}"}
+    project.connectors["c"].args = ["--x=${file:k}"]
+    conn = project.resolve(project.connector("c"), {"PGPORT": "5432"})
+    info = {"settings": {"type": "object", "properties": {"host": {"type": "string"}, "port": {"type": "string"},
+                                                          "note": {"type": "string"}}}}
+    assert connector_secrets(conn, info) == {"file-Kx7a", "42", "env-Kx7b"}
+    url, secrets = _project(tmp_path, {}, state_store="postgresql://u:${file:k}@h:${PGPORT}/db").state_store_url(
+        {"PGPORT": "6543"})
+    assert url == "postgresql://u:file-Kx7a@h:6543/db"
+    assert secrets == {"file-Kx7a", "6543"}
+
+
+def test_a_state_store_secret_that_cannot_be_had_names_the_reference(tmp_path: Path) -> None:
+    project = _project(tmp_path, {}, state_store="postgresql://u:${file:pg.pw}@h/db")
+    with pytest.raises(ConfigError) as info:
+        project.state_store_url({})
+    assert info.value.problems == [f"state_store: ${{file:pg.pw}}: secret file not found: {tmp_path / 'pg.pw'}"]
+
+
+def test_a_tenant_reads_its_own_secret_file(tmp_path: Path) -> None:
+    """``${tenant.x}`` is filled first, so a provider reference can name each tenant's own secret."""
+    (tmp_path / "secrets").mkdir()
+    for tenant in ("acme", "globex"):
+        (tmp_path / "secrets" / f"{tenant}.pw").write_text(f"pw-of-{tenant}\n")
+    data = {
+        "connectors": [{"name": "c", "executable": PY, "config": {"password": "${file:secrets/${tenant.id}.pw}"}},
+                       {"name": "t", "executable": PY}],
+        "pipelines": [{"name": "p", "tap": "c", "target": "t", "for_each": [{"id": "acme"}, {"id": "globex"}]}],
+    }
+    (tmp_path / "sluice.yml").write_text(yaml.safe_dump(data))
+    project = load_project(tmp_path / "sluice.yml")
+    got = {name: project.resolve(project.connector_for(project.pipeline(name), "c"), {}).config["password"]
+           for name in ("p@acme", "p@globex")}
+    assert got == {"p@acme": "pw-of-acme", "p@globex": "pw-of-globex"}
