@@ -233,13 +233,15 @@ class DuckDBLoader(Loader):
         self._load(spec, data, names, upsert=upsert, truncate=truncate, reader=reader, suffix=".json")
 
     def _reader(self, spec: TableSpec, columns: list[str], path: Path, size: int) -> str:
-        """read_csv of a chunk file, its columns named c0.. in the file's order."""
+        """read_csv of a chunk file, its columns named c0.. in the file's order. The line ending is
+        given: guessed, a chunk whose first text holds a carriage return was read as CR-separated."""
         logical = {c.name: c.logical for c in spec.columns}
         kinds = ", ".join(f"'c{i}': '{'VARCHAR' if logical[n] == T.JSON else self.types[logical[n]]}'"
                           for i, n in enumerate(columns))
         longest = f", max_line_size={size + 1}, buffer_size={size + 1}" if size >= _CSV_LIMIT else ""
         return (f"read_csv({_literal(str(path))}, columns={{{kinds}}}, header=false, delim=',', "
-                f"quote='\"', escape='\"', nullstr='null', allow_quoted_nulls=false, auto_detect=false{longest})")
+                f"quote='\"', escape='\"', nullstr='null', allow_quoted_nulls=false, auto_detect=false, "
+                f"new_line='\\n'{longest})")
 
     def _load(self, spec: TableSpec, data: bytes, columns: list[str], *, upsert: bool, truncate: bool,
               reader: Callable[[Path, int], str] | None = None, suffix: str = ".csv") -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from protocol._writer import MessageWriter
@@ -82,6 +82,7 @@ def _duckdb_present() -> None:
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(RECORD, min_size=1, max_size=30), st.booleans())
+@example(records=[{"name": "\r"}], ascii_only=False)  # a chunk's first text a CR: read_csv guessed CR line ends
 def test_runs_as_json_text_land_as_the_reference_lane_and_the_oracle(
         _duckdb_present: None, tmp_path: Path, records: list[dict[str, Any]], ascii_only: bool) -> None:
     lines = [json.dumps({"type": "SCHEMA", "stream": "s", "schema": SCHEMA, "key_properties": ["id"]})]
