@@ -33,7 +33,14 @@ class Load:
         self.threads = [threading.Thread(target=self._work, args=(n,), daemon=True) for n in range(WORKERS)]
 
     def _work(self, n: int) -> None:
-        conn: http.client.HTTPConnection | None = None
+        conn_holder: list[http.client.HTTPConnection | None] = [None]
+        try:
+            self._send_until_stopped(n, conn_holder)
+        finally:  # stopped or cut off: the connection is closed either way (no socket left to the GC)
+            if conn_holder[0] is not None:
+                conn_holder[0].close()
+
+    def _send_until_stopped(self, n: int, conn_holder: list[http.client.HTTPConnection | None]) -> None:
         i = 0
         while not self.stop.is_set():
             i += 1
@@ -43,16 +50,15 @@ class Load:
             with self.lock:
                 self.sent[delivery] = sent
             try:
+                conn = conn_holder[0]
                 if conn is None:
-                    conn = self.rec.connection(timeout=10)
+                    conn = conn_holder[0] = self.rec.connection(timeout=10)
                 conn.request("POST", "/hooks/gh", body=sent, headers=headers)
                 status = conn.getresponse()
                 status.read()
             except (OSError, http.client.HTTPException):
                 with self.lock:
                     self.cut.append(delivery)
-                if conn is not None:
-                    conn.close()
                 return  # the receiver is gone
             with self.lock:
                 (self.acked if 200 <= status.status < 300 else self.refused).append(delivery)
