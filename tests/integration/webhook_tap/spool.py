@@ -14,17 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS deliveries (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  source TEXT NOT NULL,
-  delivery_id TEXT NOT NULL,
-  event_type TEXT,
-  received_at REAL NOT NULL,
-  headers TEXT NOT NULL,
-  body BLOB NOT NULL,
-  UNIQUE (source, delivery_id)
-)"""
+from taps.webhook.spool import SCHEMA  # the receiver's table: one definition for both sides
 
 EVENTS = ("push", "issues", "pull_request", "Push Hook", "invoice.paid", None)
 
