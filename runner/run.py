@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import sys
@@ -25,6 +24,7 @@ from runner.project import Connector, MapStep, Project, ResolvedConnector
 from runner.reconcile import ControlPipe, ReconcileError, choose_state, read_committed, supports_exactly_once
 from runner.run_details import record_commands, record_end
 from runner.run_summary import stopped_line, summary, summary_record, write_summary_json
+from runner.run_telemetry import NoTelemetry, start_telemetry
 from runner.stores import LockLost, StateStore, StoreError, lock_timeout, open_store, ran_since
 from runner.supervise import SideSpec, supervise
 from runner.tap_catalog import write_effective_catalog
@@ -171,28 +171,6 @@ def run_pipeline(project: Project, plan: RunPlan, options: RunOptions, *,
         store.close()
 
 
-class _NoTelemetry:
-    """A run's telemetry when OTEL_* configure none (runner/telemetry/)."""
-
-    def connector_env(self, role: str, name: str) -> dict[str, str]:
-        return {}
-
-    def state_committed(self) -> None:
-        return None
-
-    def finish(self, status: RunStatus, error: str | None, outcome: Outcome | None) -> str | None:
-        return None
-
-
-def _telemetry(run: _Run, begun_ns: int) -> Telemetry:
-    if any(key.startswith("OTEL_") for key in os.environ):  # else runner/telemetry/ is not even imported
-        from runner.telemetry import start_run
-
-        return start_run(run.plan.pipeline, run.plan.state_id, (run.number, run.run_id), begun_ns,
-                         run.redactor) or _NoTelemetry()
-    return _NoTelemetry()
-
-
 @dataclass
 class _Run:
     """What one run under the pipeline's lock carries from its start to its history row."""
@@ -214,7 +192,7 @@ class _Run:
     # exactly-once: ask the target for its committed state. Not after a run that succeeded (the store
     # holds what it committed) nor on a full refresh (the new generation makes the store's win).
     reconcile: bool = True
-    telemetry: Telemetry = field(default_factory=_NoTelemetry)  # OpenTelemetry: runner/telemetry/
+    telemetry: Telemetry = field(default_factory=NoTelemetry)  # OpenTelemetry: runner/telemetry/
 
     def on_state(self, value: dict[str, Any]) -> None:
         try:
@@ -238,7 +216,8 @@ def _locked_run(project: Project, plan: RunPlan, options: RunOptions, store: Sta
     run = _Run(plan, options, store, tap, target, Redactor(url_secrets), started.id, started.number, state, generation,
                mappers=mappers, reconcile=not (clean or options.full_refresh))
     exactly_once = _introduce(run, base / "cache")
-    run.telemetry = _telemetry(run, begun_ns)
+    run.telemetry = start_telemetry(run.plan.pipeline, run.plan.state_id, (run.number, run.run_id), begun_ns,
+                                    run.redactor)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     log_path = base / "logs" / _safe(plan.pipeline) / f"{stamp}-run{started.number}.log"
     output = RunOutput(log_path, run.redactor, terminal, verbose=options.verbose)
