@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from protocol import ConfigError
 from runner.hints import did_you_mean
 from runner.interpolation import Place, Scope, interpolate, project_scope
-from runner.programs import which
+from runner.programs import find_program, which
 from runner.project_cache import digest, known_valid, remember_valid
 from runner.project_validate import validate_project
 from runner.tenants import Tenant, fill, read_tenants
@@ -263,7 +263,7 @@ class Project:
 
             argv0 = program_in_env(self, connector, connector.executable, f"{where}.executable", problems)
         else:
-            argv0 = self._find_program(connector.executable, f"{where}.executable", problems)
+            argv0 = find_program(connector.executable, self.dir, f"{where}.executable", problems)
         tenant = connector.tenant
         where = f"{where}@{tenant.id}" if tenant else where  # what is filled differs per tenant
         config = self.read_config(connector.config if with_config else None, f"{where}.config", environ, problems,
@@ -312,19 +312,6 @@ class Project:
             return interpolate(fill(raw, tenant, where, problems), environ, where, problems, secrets, origins,
                                ("config",))
         return {}
-
-    def _find_program(self, executable: str, where: str, problems: list[str]) -> str:
-        if "/" in executable:
-            path = Path(executable).expanduser()
-            path = path if path.is_absolute() else self.dir / path
-            if not os.access(path, os.X_OK) or path.is_dir():
-                problems.append(f"{where}: {path} is not an executable file")
-            return str(path)
-        found = which(executable)
-        if not found:
-            problems.append(f"{where}: program '{executable}' not found on PATH")
-            return executable
-        return found
 
     @staticmethod
     def _read_config_file(path: Path, where: str, problems: list[str]) -> dict[str, Any]:
