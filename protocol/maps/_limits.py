@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import importlib
 import json
 import operator
 import random
@@ -197,14 +198,31 @@ def check_call(name: str, target: Any, args: tuple[Any, ...], kwargs: dict[str, 
                 raise LimitExceeded(f"replace() past {MAX_LENGTH} characters")
 
 
+def _builtin_hash(modules: tuple[str, ...], name: str, fallback: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+    """CPython's own implementation of a hash (``_sha2`` from 3.12, ``_sha256`` before, ``_md5``), the
+    one hashlib falls back to: the same digests, and for the short values a mask hashes about a third
+    cheaper than OpenSSL's EVP object, which allocates and copies a context for every digest."""
+    for module in modules:
+        try:
+            found = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            continue
+        if found(b"abc").hexdigest() == fallback(b"abc").hexdigest():
+            return found  # type: ignore[no-any-return]
+    return fallback
+
+
+_MD5 = _builtin_hash(("_md5",), "md5", hashlib.md5)
+_SHA256 = _builtin_hash(("_sha2", "_sha256"), "sha256", hashlib.sha256)
+
+
 def md5(text: str) -> str:
     """The hex MD5 digest of a string's UTF-8 bytes (as singer-sdk's ``md5``)."""
-    return hashlib.md5(text.encode("utf-8")).hexdigest()  # a mask, not a signature
+    return _MD5(text.encode("utf-8")).hexdigest()  # type: ignore[no-any-return]  # a mask, not a signature
 
 
-_SHA256 = hashlib.sha256
-#: the hashlib constructor behind each digest function (compiled calls inline them)
-DIGESTS: dict[str, Any] = {"md5": hashlib.md5, "sha256": hashlib.sha256}
+#: the constructor behind each digest function (compiled calls inline them)
+DIGESTS: dict[str, Any] = {"md5": _MD5, "sha256": _SHA256}
 
 
 def sha256(text: str) -> str:

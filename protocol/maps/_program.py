@@ -21,8 +21,8 @@ import orjson
 from protocol._cli import _connector_command, _start, run_cli
 from protocol._errors import ProtocolError
 from protocol._exitcodes import CONNECTOR_CODES, describe_exit_codes
+from protocol._jsoncodec import _DIGITS, _RUN, dumps
 from protocol._jsoncodec import _default as _jsoncodec_default
-from protocol._jsoncodec import dumps, needs_exact_parse
 from protocol._logs import setup_logging
 from protocol._messages import ActivateVersionMessage, BatchMessage, RecordMessage, SchemaMessage, StateMessage
 from protocol._reader import MessageReader
@@ -61,13 +61,15 @@ def map_stream(source: IO[bytes], writer: MessageWriter, maps: StreamMaps | None
     plans: dict[str, list[tuple[str, Any]] | None] = {}
     batch = _Batch(writer)
     rows, key = batch.rows, batch.key
-    readline, most, loads, encode = source.readline, reader.max_line_bytes, orjson.loads, _encoder()
+    readline, most, loads, dumps_fast, default = source.readline, reader.max_line_bytes, orjson.loads, orjson.dumps, \
+        _jsoncodec_default
+    digits, run = _DIGITS, _RUN  # needs_exact_parse, inlined: a call costs as much as the check
     n = 0
     while line := readline(most + 1):
         n += 1
         # the hot path: a plain RECORD of a stream whose SCHEMA was seen, mapped straight from orjson's
         # dict; every other line (and any line the checks below doubt) goes through the strict reader
-        if len(line) <= most and not needs_exact_parse(line):
+        if len(line) <= most and line.translate(digits).find(run) < 0:
             try:
                 obj = loads(line)
             except orjson.JSONDecodeError:
@@ -83,7 +85,10 @@ def map_stream(source: IO[bytes], writer: MessageWriter, maps: StreamMaps | None
                             if key[0] != name or key[1] != version:
                                 batch.flush()
                                 key[0], key[1] = name, version
-                            rows.append(encode(mapped))
+                            try:
+                                rows.append(dumps_fast(mapped, default=default))
+                            except TypeError:  # an integer past 64 bits, nesting orjson refuses
+                                rows.append(dumps(mapped))
                     if len(rows) >= _BLOCK_ROWS:
                         batch.flush()
                     continue
@@ -98,18 +103,6 @@ def map_stream(source: IO[bytes], writer: MessageWriter, maps: StreamMaps | None
 # rows per block: a block of about 30 KB stays below the allocator's mmap threshold; blocks of 1,000
 # rows (300 KB) were mapped and unmapped each time: 230,000 page faults on 200,000 records, 0.5 s of system time
 _BLOCK_ROWS = 100
-
-
-def _encoder() -> Any:
-    """orjson.dumps for the usual record; the kit's dumps (Decimals, integers past 64 bits) for the rest."""
-    fast, default = orjson.dumps, _jsoncodec_default
-
-    def encode(record: dict[str, Any]) -> bytes:
-        try:
-            return fast(record, default=default)
-        except TypeError:
-            return dumps(record)
-    return encode
 
 
 class _Batch:
