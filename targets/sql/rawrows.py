@@ -170,7 +170,6 @@ _UNESCAPE = {ord('"'): b'""', ord("n"): b"\n", ord("t"): b"\t", ord("r"): b"\r",
              ord("f"): b"\f"}
 # Any escape but \" and \n (an escaped backslash included); absent in most text.
 _NOT_QUOTE_OR_NEWLINE = re.compile(rb'\\[^"n]')
-_NEWLINE_ESCAPE = re.compile(rb"\\n")
 
 
 def _csv_text(rows: bytes) -> bytes | None:
@@ -181,10 +180,12 @@ def _csv_text(rows: bytes) -> bytes | None:
 
     The usual text (quotes and newlines, no backslash of its own) takes three passes over the
     whole run, none of them per escape: one search that finds no other escape, so that every
-    backslash starts ``\\"`` or ``\\n``; the newlines; then every backslash left becomes a
-    quote (``\\"`` is ``""``), a one-byte replace. Anything else is split at the escapes."""
+    backslash starts ``\\"`` or ``\\n``; the newlines (a split at ``\\n`` joined by newlines,
+    cheaper than a regular expression's substitution, which builds a match per escape); then
+    every backslash left becomes a quote (``\\"`` is ``""``), a one-byte replace. Anything else
+    is split at the escapes."""
     if _NOT_QUOTE_OR_NEWLINE.search(rows) is None:
-        return _NEWLINE_ESCAPE.sub(b"\n", rows).replace(b"\\", b'"')
+        return b"\n".join(rows.split(b"\\n")).replace(b"\\", b'"')
     return _split_at_escapes(rows)
 
 
