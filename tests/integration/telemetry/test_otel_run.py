@@ -182,7 +182,9 @@ def test_a_dead_collector_adds_at_most_the_bound_and_never_fails_the_run(tmp_pat
             assert f"did not answer within {bound:g} s" in text
         else:  # refused at once ("failed"), or the exporter's own retries outlast the bound
             assert "failed" in text or f"did not answer within {bound:g} s" in text, text
-        slack = 0.5  # thread start and the log's own writes, on a loaded machine
+        # thread start and the log's own writes on a loaded machine; still far below the 10 s an
+        # unbounded OTLP export would wait
+        slack = 2.0
         assert (times["last"] - times["summary"]).total_seconds() <= bound + slack, times
         # the abandoned export does not hold the process at its exit either
         assert (exited - times["last"]).total_seconds() <= bound + slack + 1.0, (exited, times)
