@@ -1,6 +1,6 @@
 """The chaos suite: `sluice run` into each of our targets, one process killed at a random moment.
 
-Per target kind, TRIALS trials (24 by default): the victim is the tap, the target or the
+Per target kind, TRIALS trials (16 by default): the victim is the tap, the target or the
 runner; the signal SIGKILL or SIGTERM; the delay drawn from the trial's seed; half the
 trials run the chaos tap (a STATE every 100 rows per stream), half tap-csv (its bookmark moves only
 at the end). Each kill is followed by reruns until one succeeds; then the keyed stream and
@@ -28,7 +28,7 @@ import pytest
 from tests.faults.chaos.source import KINDS, Destination
 from tests.faults.chaos.trial import Trial, TrialResult, run_trial
 
-TRIALS = int(os.environ.get("SLUICE_CHAOS_TRIALS", "24"))
+TRIALS = int(os.environ.get("SLUICE_CHAOS_TRIALS", "16"))
 WORKERS = int(os.environ.get("SLUICE_CHAOS_WORKERS", "4"))
 BASE_SEED = int(os.environ.get("SLUICE_CHAOS_SEED") or random.SystemRandom().randrange(1, 1_000_000))
 
