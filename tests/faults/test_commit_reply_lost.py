@@ -21,6 +21,7 @@ import psycopg
 
 from tests.conftest import exe, pg_address, run
 from tests.integration.sql.helpers import singer, stdout_states
+from tests.listeners import close_listener
 
 COMMIT = b"Q\x00\x00\x00\x0bCOMMIT\x00"  # the simple-query message psycopg sends for commit()
 
@@ -34,7 +35,8 @@ class CommitReplyEater:
         self.port = self.listener.getsockname()[1]
         self.eaten = threading.Event()
         self._armed = threading.Lock()  # held by the connection whose COMMIT reply is to be lost
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._acceptor = threading.Thread(target=self._accept, daemon=True)
+        self._acceptor.start()
 
     def _accept(self) -> None:
         while True:
@@ -72,7 +74,7 @@ class CommitReplyEater:
             _close(server)
 
     def close(self) -> None:
-        self.listener.close()
+        close_listener(self.listener, self._acceptor)
 
 
 def _close(sock: socket.socket) -> None:

@@ -13,6 +13,8 @@ import select
 import socket
 import threading
 
+from tests.listeners import close_listener
+
 __all__ = ["StallingProxy"]
 
 
@@ -27,7 +29,9 @@ class StallingProxy:
         self._flowing.set()
         self._closed = threading.Event()
         self._sockets: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._lock = threading.Lock()
+        self._acceptor = threading.Thread(target=self._accept, daemon=True)
+        self._acceptor.start()
 
     def stall(self) -> None:
         self._flowing.clear()
@@ -41,8 +45,12 @@ class StallingProxy:
                 client, _ = self.listener.accept()
             except OSError:
                 return
-            server = socket.create_connection(self.upstream)
-            self._sockets += [client, server]
+            with self._lock:
+                if self._closed.is_set():  # accepted while closing: nothing to forward
+                    client.close()
+                    return
+                server = socket.create_connection(self.upstream)
+                self._sockets += [client, server]
             threading.Thread(target=self._pump, args=(client, server), daemon=True).start()
             threading.Thread(target=self._pump, args=(server, client), daemon=True).start()
 
@@ -74,8 +82,11 @@ class StallingProxy:
         return parsed._replace(netloc=f"{who}127.0.0.1:{self.port}").geturl()
 
     def close(self) -> None:
-        self._closed.set()
-        self.listener.close()
-        for sock in self._sockets:
-            with contextlib.suppress(OSError):
-                sock.close()
+        """Stop accepting (tests/listeners.py says why not just close the listener) and close every socket."""
+        with self._lock:
+            self._closed.set()
+        close_listener(self.listener, self._acceptor)
+        with self._lock:
+            for sock in self._sockets:
+                with contextlib.suppress(OSError):
+                    sock.close()

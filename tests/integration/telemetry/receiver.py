@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.listeners import close_listener
+
 
 @dataclass
 class Received:
@@ -128,9 +130,9 @@ class BlackHole:
             self.accepted.append(conn)
 
     def close(self) -> None:
+        close_listener(self.sock, self.thread)  # first: no connection is accepted after this
         for conn in self.accepted:
             conn.close()
-        self.sock.close()
 
 
 def closed_port() -> str:
