@@ -50,7 +50,10 @@ def count(comp: peers.Comparison, bin_dir: Path, records: int) -> int | str:
         return f"prepare failed: {exc}"
     env = {**(cmd.env or os.environ), "PYTHONHASHSEED": "0"}
     with open(cmd.stdin or os.devnull, "rb") as fin:
-        done = subprocess.run([*VALGRIND, *cmd.argv], stdin=fin, stdout=subprocess.DEVNULL,
+        # a program started through ``sh -c 'exec ...'`` (its redirections): follow the exec, or the
+        # count would be the shell's; no other program's children are counted
+        follow = ["--trace-children=yes"] if Path(cmd.argv[0]).name == "sh" else []
+        done = subprocess.run([*VALGRIND, *follow, *cmd.argv], stdin=fin, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, cwd=cmd.out, env=env, check=False)
     shutil.rmtree(cmd.out, ignore_errors=True)
     found = COLLECTED.findall(done.stderr)
