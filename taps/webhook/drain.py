@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from itertools import chain, repeat
 
@@ -87,30 +87,39 @@ def drain(reader: SpoolReader, after: int, upto: int, routes: Routes, writer: Me
 
 def write_batch(rows: list[Row], heads: Heads, routes: Routes, writer: MessageWriter) -> None:
     seqs, sources, types, ids, micros, headers, raw = zip(*rows, strict=True)
-    keys = list(zip(sources, types, strict=True))
-    by_key = routes.by_key
-    try:
-        names = list(map(by_key.__getitem__, keys))
-    except KeyError:  # a kind of delivery first seen in this run
-        names = [by_key[key] if key in by_key else routes.resolve(key) for key in keys]
     columns = heads.columns(seqs, types, ids, micros, headers)
     values = spliced(raw)
     records = zip(*columns, raw if values is None else values, repeat(_TAIL))
-    first = names[0]
-    if first and not routes.partial and names.count(first) == len(names):  # one stream: the common case
-        _write(writer, routes, first, list(chain.from_iterable(records)), len(names))
+    names = _names(routes, sources, types)
+    if isinstance(names, str):  # one kind of delivery: the common case
+        if names:
+            _write(writer, routes, names, records, len(rows))
         return
     groups: dict[str, list[tuple[bytes, ...]]] = {}
     for name, record in zip(names, records, strict=True):
         if name:
             groups.setdefault(name, []).append(record)
     for name, group in groups.items():
-        kept = routes.partial.get(name)
-        parts = chain.from_iterable(group) if kept is None else map(partial(_project, kept), group)
-        _write(writer, routes, name, list(parts), len(group))
+        _write(writer, routes, name, iter(group), len(group))
 
 
-def _write(writer: MessageWriter, routes: Routes, name: str, parts: list[bytes], count: int) -> None:
+def _names(routes: Routes, sources: tuple[str, ...], types: tuple[str | None, ...]) -> str | list[str]:
+    """Each row's stream (``""``: dropped); one name for the batch when its rows are all of one kind."""
+    by_key = routes.by_key
+    key = (sources[0], types[0])
+    if sources.count(key[0]) == len(sources) and types.count(key[1]) == len(types):
+        return by_key[key] if key in by_key else routes.resolve(key)
+    keys = list(zip(sources, types, strict=True))
+    try:
+        return list(map(by_key.__getitem__, keys))
+    except KeyError:  # a kind of delivery first seen in this run
+        return [by_key[key] if key in by_key else routes.resolve(key) for key in keys]
+
+
+def _write(writer: MessageWriter, routes: Routes, name: str, records: Iterator[tuple[bytes, ...]],
+           count: int) -> None:
+    kept = routes.partial.get(name)
+    parts = chain.from_iterable(records) if kept is None else map(partial(_project, kept), records)
     writer.write_records_json(name, b"".join(parts))
     total = routes.counts[name] = routes.counts[name] + count
     counter = routes.counters[name]

@@ -45,8 +45,8 @@ _scan = msgspec.json.Decoder(msgspec.Raw).decode
 
 
 class Heads:
-    """What precedes each body in its line, as columns of parts (each batch's parts, row by row, joined
-    give the record up to its body). Remembers what the database wrote once for many rows."""
+    """What precedes each body in its line, as columns of parts (a row's parts joined give its record
+    up to the body). Remembers what the database wrote once for many rows."""
 
     def __init__(self, reader: SpoolReader) -> None:
         self._reader = reader
