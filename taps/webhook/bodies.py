@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import sys
 from bisect import bisect_right
+from collections import deque
 from collections.abc import Iterator, Sequence
 from itertools import accumulate
 
@@ -107,8 +108,7 @@ def _scan_all(bodies: Sequence[bytes]) -> bool:
         if limit > _MAX_BODY_DEPTH:
             sys.setrecursionlimit(_MAX_BODY_DEPTH)
         try:
-            for _ in map(_scan, bodies):
-                pass
+            deque(map(_scan, bodies), maxlen=0)  # consumed in C
         finally:
             sys.setrecursionlimit(limit)
     except (msgspec.DecodeError, RecursionError):  # RecursionError: too deep, or our stack already is
