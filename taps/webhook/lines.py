@@ -28,6 +28,7 @@ from operator import floordiv, mod
 
 import msgspec
 
+from protocol import SourceError
 from taps.webhook.reader import SpoolReader
 
 __all__ = ["Heads"]
@@ -69,7 +70,11 @@ class Heads:
 
     def _from_database(self, seqs: Sequence[int]) -> list[Iterable[bytes]]:
         heads = self._reader.heads(seqs[0], seqs[-1])
-        head, seconds, micros = zip(*map(heads.__getitem__, seqs), strict=True)
+        try:
+            head, seconds, micros = zip(*map(heads.__getitem__, seqs), strict=True)
+        except KeyError as exc:
+            raise SourceError(f"spool {self._reader.where}: the delivery at position {exc.args[0]} was deleted "
+                              "while it was read (another tap-webhook run pruning the spool?)") from exc
         return [head, map(bytes.__getitem__, self._at(seconds), repeat(_STAMP)), micros]
 
     @staticmethod

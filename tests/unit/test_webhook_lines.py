@@ -120,3 +120,17 @@ def test_headers_sqlite_refuses_fail_the_read_as_before(tmp_path: Path) -> None:
     _spool(path, [("a", "push", 1.5e9, '{"a":"b"}'), ("b", "push", 1.5e9, '{"a":')])
     with pytest.raises(SourceError, match="cannot read deliveries"):
         _drain(path, 5)
+
+
+def test_a_row_deleted_between_the_two_reads_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "spool.db"
+    _spool(path, [("a\"b", "push", 1.5e9, "{}"), ("c", "push", 1.5e9, "{}")])
+    reader = SqliteSpoolReader(str(path))
+    try:
+        rows = next(reader.batches(0, reader.horizon(), 5))
+        reader.prune(1)  # as a second run would, between the batch and its heads
+        seqs, _sources, types, ids, micros, headers, _bodies = zip(*rows, strict=True)
+        with pytest.raises(SourceError, match="position 1 was deleted while it was read"):
+            Heads(reader).columns(seqs, types, ids, micros, headers)
+    finally:
+        reader.close()
