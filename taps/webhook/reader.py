@@ -101,6 +101,14 @@ FROM deliveries WHERE seq >= ? AND seq <= ?
 """
 
 
+def _kind_order(kind: tuple[str, str | None]) -> tuple[str, bool, str]:
+    """``ORDER BY source, event_type`` as SQLite sorts (BINARY: UTF-8 byte order is code point order;
+    NULL first). SQLite's own ORDER BY here walks the unique index and looks up every row (~4.5 k
+    instructions a delivery); a plain scan keeping a small distinct set costs ~1.2 k."""
+    source, event_type = kind
+    return source, event_type is not None, event_type or ""
+
+
 class SqliteSpoolReader:
     """The SQLite spool (WAL mode): reads never wait for the receiver; a prune chunk may, briefly."""
 
@@ -184,10 +192,10 @@ class SqliteSpoolReader:
         if not self._has_table:
             return []
         try:
-            return [(s, e) for s, e in self._db.execute(
-                "SELECT DISTINCT source, event_type FROM deliveries ORDER BY source, event_type")]
+            kinds = self._db.execute("SELECT DISTINCT source, event_type FROM deliveries NOT INDEXED").fetchall()
         except sqlite3.Error as exc:
             raise self._fail("cannot read it", exc) from exc
+        return sorted(kinds, key=_kind_order)
 
     def depth(self) -> tuple[int, int | None, int | None]:
         if not self._has_table:

@@ -134,3 +134,19 @@ def test_a_row_deleted_between_the_two_reads_is_named(tmp_path: Path) -> None:
             Heads(reader).columns(seqs, types, ids, micros, headers)
     finally:
         reader.close()
+
+
+def test_kinds_come_in_the_order_sqlite_sorts_them(tmp_path: Path) -> None:
+    path = tmp_path / "spool.db"
+    kinds = [(s, e) for s in ("gh", "a", "é", "Z", "gh2") for e in (None, "push", "Push", "é", "", "z", "pusH")]
+    with closing(sqlite3.connect(path)) as db:
+        db.executescript(SCHEMA)
+        db.executemany("INSERT INTO deliveries (source, delivery_id, event_type, received_at, headers, body) "
+                       "VALUES (?, ?, ?, 0, '{}', x'')", [(s, f"{i}", e) for i, (s, e) in enumerate(kinds * 2)])
+        db.commit()
+        oracle = db.execute("SELECT DISTINCT source, event_type FROM deliveries ORDER BY source, event_type").fetchall()
+    reader = SqliteSpoolReader(str(path))
+    try:
+        assert reader.kinds() == oracle and len(oracle) == len(kinds)
+    finally:
+        reader.close()
