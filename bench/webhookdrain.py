@@ -36,6 +36,7 @@ import orjson  # noqa: E402
 
 from protocol import Catalog, MessageWriter  # noqa: E402
 from taps.webhook.drain import Routes, drain  # noqa: E402
+from taps.webhook.lines import Heads  # noqa: E402
 from taps.webhook.reader import SqliteSpoolReader  # noqa: E402
 from taps.webhook.settings import WebhookSettings  # noqa: E402
 from taps.webhook.spool import SCHEMA  # noqa: E402
@@ -123,12 +124,14 @@ def inner(path: Path, mode: str) -> None:
         routes = Routes(settings.sources, catalog, writer)
         if mode == "splice":
             drain(reader, 0, upto, routes, writer, lambda seq: writer.write_state({"seq": seq}))
-        else:  # the same rows and time stamps; each body parsed, each record encoded again
+        else:  # the same rows and record heads; each body parsed, each record encoded again
             loads, write = orjson.loads, writer.write_record
+            heads = Heads(reader)
             for rows in reader.batches(0, upto, 5000):
-                stamps = routes.stamps(tuple(row[4] for row in rows))
-                for (_seq, _source, _event, head, _second, tail, raw), stamp in zip(rows, stamps, strict=True):
-                    record = loads(head + stamp + tail + b"null}")
+                seqs, _sources, types, ids, micros, headers, bodies = zip(*rows, strict=True)
+                columns = heads.columns(seqs, types, ids, micros, headers)
+                for *parts, raw in zip(*columns, bodies, strict=False):  # columns may repeat a constant
+                    record = loads(b"".join(parts) + b"null}")
                     record["body"] = loads(raw)
                     write("gh", record)
                 writer.write_state({"seq": rows[-1][0]})

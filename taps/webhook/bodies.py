@@ -7,8 +7,9 @@ line". That is checked cheaply, a batch at a time, by screens that together impl
 
 - syntax: msgspec scans each body without building objects (``msgspec.Raw``); its depth is bounded by
   the recursion limit, held during the scan to leave the two levels the line adds (orjson stops at 1024);
-- UTF-8: msgspec does not check it, so the batch's bodies are checked at once (``isascii``, else a
-  strict decode). Syntax-valid bodies begin and end with ASCII, so no sequence straddles two bodies;
+- UTF-8: msgspec does not check it, so the batch's bodies are checked at once (a strict decode when
+  the number screen's translation marks a byte past ASCII). Syntax-valid bodies begin and end with
+  ASCII, so no sequence straddles two bodies;
 - numbers: orjson refuses a number that overflows a double (``1e400``), which msgspec accepts; such
   a number has an exponent of three or more digits, and bodies holding ``e`` + three digits anywhere
   (hexadecimal hashes do) are parsed by orjson, which decides;
@@ -23,7 +24,10 @@ from __future__ import annotations
 
 import base64
 import sys
-from collections.abc import Sequence
+from bisect import bisect_right
+from collections import deque
+from collections.abc import Iterator, Sequence
+from itertools import accumulate
 
 import msgspec
 import orjson
@@ -34,10 +38,13 @@ _scan = msgspec.json.Decoder(msgspec.Raw).decode
 _LINE_LEVELS = 2  # a body is nested in the RECORD message and its record
 _ORJSON_DEPTH = 1024
 _MAX_BODY_DEPTH = _ORJSON_DEPTH - _LINE_LEVELS
-# digits -> "d"; e, E and + -> "e"; everything else a space: an exponent of 3+ digits holds "eddd".
-# (No deleted bytes: bytes.translate with a delete set costs twice as much.)
-_EXPONENT = bytes(0x64 if 0x30 <= i <= 0x39 else 0x65 if i in (0x45, 0x65, 0x2B) else 0x20 for i in range(256))
+# digits -> "d"; e, E and + -> "e"; bytes past ASCII -> "u"; everything else a space: an exponent of 3+
+# digits holds "eddd", and text to check as UTF-8 a "u". (No deleted bytes: bytes.translate with a
+# delete set costs twice as much.)
+_EXPONENT = bytes(0x64 if 0x30 <= i <= 0x39 else 0x65 if i in (0x45, 0x65, 0x2B) else 0x75 if i >= 0x80 else 0x20
+                  for i in range(256))
 _LONG_EXPONENT = b"eddd"
+_NOT_ASCII = b"u"
 _BASE64 = "base64:"
 
 
@@ -67,16 +74,30 @@ def _all_valid(bodies: Sequence[bytes], joined: bytes) -> bool:
     """The batch screens: True only when every body is JSON that orjson parses inside a line."""
     if not _scan_all(bodies):
         return False
-    if not joined.isascii():
+    screened = joined.translate(_EXPONENT)
+    if _NOT_ASCII in screened:
         try:
             joined.decode()
         except UnicodeDecodeError:
             return False
-    if joined.translate(_EXPONENT).find(_LONG_EXPONENT) >= 0:
+    if screened.find(_LONG_EXPONENT) >= 0:
         # hexadecimal text looks like a long exponent too: orjson decides, for those bodies only
-        return all(_orjson_accepts(body) for body in bodies
-                   if body.translate(_EXPONENT).find(_LONG_EXPONENT) >= 0)
+        return all(map(_orjson_accepts, _long_exponents(bodies, screened)))
     return True
+
+
+def _long_exponents(bodies: Sequence[bytes], screened: bytes) -> Iterator[bytes]:
+    """The bodies that hold a long exponent, found in the batch's screened text (a match across two
+    bodies belongs to neither): one search per body at most, not a second translation of each."""
+    ends = list(accumulate(map(len, bodies)))
+    at = screened.find(_LONG_EXPONENT)
+    while at >= 0:
+        index = bisect_right(ends, at)
+        if at + len(_LONG_EXPONENT) <= ends[index]:
+            yield bodies[index]
+            at = screened.find(_LONG_EXPONENT, ends[index])
+        else:
+            at = screened.find(_LONG_EXPONENT, at + 1)
 
 
 def _scan_all(bodies: Sequence[bytes]) -> bool:
@@ -87,8 +108,7 @@ def _scan_all(bodies: Sequence[bytes]) -> bool:
         if limit > _MAX_BODY_DEPTH:
             sys.setrecursionlimit(_MAX_BODY_DEPTH)
         try:
-            for _ in map(_scan, bodies):
-                pass
+            deque(map(_scan, bodies), maxlen=0)  # consumed in C
         finally:
             sys.setrecursionlimit(limit)
     except (msgspec.DecodeError, RecursionError):  # RecursionError: too deep, or our stack already is
@@ -100,7 +120,8 @@ def _orjson_accepts(body: bytes) -> bool:
     """The exact check: orjson parses the body at the depth it has in a line."""
     try:
         orjson.loads(body)
-        if body.count(b"[") + body.count(b"{") > _MAX_BODY_DEPTH:  # it may be too deep for a line
+        # it may be too deep for a line: JSON orjson parses opens no more levels than half its length
+        if len(body) > 2 * _MAX_BODY_DEPTH and body.count(b"[") + body.count(b"{") > _MAX_BODY_DEPTH:
             orjson.loads(b"[" * _LINE_LEVELS + body + b"]" * _LINE_LEVELS)  # one value: this only nests it
     except orjson.JSONDecodeError:
         return False

@@ -1,8 +1,8 @@
 """The drain: spooled deliveries to RECORD lines, a batch at a time, and a STATE after each batch.
 
 Which stream a delivery goes to is decided once per (source, event type) (:class:`Routes`), from
-the catalog. The records of a batch are assembled from the database-built heads and the raw bodies
-(:mod:`taps.webhook.bodies`) with joins only, and handed to the writer a stream at a time
+the catalog. The records of a batch are assembled from the spool's raw columns (:mod:`taps.webhook.lines`)
+and bodies (:mod:`taps.webhook.bodies`) with joins only, and handed to the writer a stream at a time
 (``write_records_json``: stream maps still apply). A stream whose catalog deselects some fields
 takes the slow path: its records are parsed (exactly) and written field by field.
 """
@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator, Mapping
+from functools import partial
 from itertools import chain, repeat
 
 from protocol import Catalog, MessageWriter, RecordCounter, SchemaMessage, dumps, loads
 from taps.webhook.bodies import spliced
+from taps.webhook.lines import Heads
 from taps.webhook.reader import Row, SpoolReader
 from taps.webhook.settings import SourceSettings
 from taps.webhook.streams import FIELDS, KEY, RECORD_SCHEMA, stream_name
@@ -28,8 +29,6 @@ log = logging.getLogger("tap_webhook")
 BATCH_SIZE = 5_000
 _DROP = ""  # the route of a deselected stream
 _TAIL = b"}\n"
-_PARTS = 5  # head, date and time, microseconds and "body" key, body, tail
-_STAMPS_KEPT = 100_000  # seconds formatted and remembered (a run's deliveries mostly share a few)
 
 
 class Routes:
@@ -43,7 +42,6 @@ class Routes:
         self.partial: dict[str, frozenset[str]] = {}  # streams with some fields deselected: the kept ones
         self.counters: dict[str, RecordCounter] = {}
         self.counts: Counter[str] = Counter()
-        self._stamps: dict[int, bytes] = {}
         for entry in catalog.selected():
             self._open(entry.tap_stream_id, entry.selected_schema())
 
@@ -69,17 +67,6 @@ class Routes:
         self.by_key[key] = name
         return name
 
-    def stamps(self, seconds: tuple[int, ...]) -> list[bytes]:
-        """Each unix second as ``YYYY-MM-DDTHH:MM:SS`` (UTC), formatted once per second."""
-        stamps = list(map(self._stamps.get, seconds))
-        if None in stamps:
-            if len(self._stamps) > _STAMPS_KEPT:
-                self._stamps.clear()
-            for second in set(seconds) - self._stamps.keys():
-                self._stamps[second] = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S").encode()
-            stamps = list(map(self._stamps.__getitem__, seconds))
-        return stamps  # type: ignore[return-value]
-
     def finish(self) -> None:
         for name, counter in self.counters.items():
             counter.finish(self.counts[name])
@@ -89,41 +76,50 @@ def drain(reader: SpoolReader, after: int, upto: int, routes: Routes, writer: Me
           state: Callable[[int], None], batch_size: int = BATCH_SIZE) -> int:
     """Write every delivery in ``(after, upto]``; the last position written (``after`` when none)."""
     last = after
+    heads = Heads(reader)
     for rows in reader.batches(after, upto, batch_size):
-        write_batch(rows, routes, writer)
+        write_batch(rows, heads, routes, writer)
         last = rows[-1][0]
         state(last)
     routes.finish()
     return last
 
 
-def write_batch(rows: list[Row], routes: Routes, writer: MessageWriter) -> None:
-    _seqs, sources, types, heads, seconds, tails, raw = zip(*rows, strict=True)
-    keys = list(zip(sources, types, strict=True))
-    by_key = routes.by_key
-    try:
-        names = list(map(by_key.__getitem__, keys))
-    except KeyError:  # a kind of delivery first seen in this run
-        names = [by_key[key] if key in by_key else routes.resolve(key) for key in keys]
-    stamps = routes.stamps(seconds)
+def write_batch(rows: list[Row], heads: Heads, routes: Routes, writer: MessageWriter) -> None:
+    seqs, sources, types, ids, micros, headers, raw = zip(*rows, strict=True)
+    columns = heads.columns(seqs, types, ids, micros, headers)
     values = spliced(raw)
-    bodies = raw if values is None else values
-    first = names[0]
-    if first and not routes.partial and names.count(first) == len(names):  # one stream: the common case
-        parts = list(chain.from_iterable(zip(heads, stamps, tails, bodies, repeat(_TAIL))))
-        _write(writer, routes, first, parts, len(names))
+    records = zip(*columns, raw if values is None else values, repeat(_TAIL))
+    names = _names(routes, sources, types)
+    if isinstance(names, str):  # one kind of delivery: the common case
+        if names:
+            _write(writer, routes, names, records, len(rows))
         return
-    groups: dict[str, list[bytes]] = {}
-    for name, *record in zip(names, heads, stamps, tails, bodies, strict=True):
+    groups: dict[str, list[tuple[bytes, ...]]] = {}
+    for name, record in zip(names, records, strict=True):
         if name:
-            groups.setdefault(name, []).extend((*record, _TAIL))
-    for name, parts in groups.items():
-        count = len(parts) // _PARTS
-        kept = routes.partial.get(name)
-        _write(writer, routes, name, parts if kept is None else _project(parts, kept), count)
+            groups.setdefault(name, []).append(record)
+    for name, group in groups.items():
+        _write(writer, routes, name, iter(group), len(group))
 
 
-def _write(writer: MessageWriter, routes: Routes, name: str, parts: list[bytes], count: int) -> None:
+def _names(routes: Routes, sources: tuple[str, ...], types: tuple[str | None, ...]) -> str | list[str]:
+    """Each row's stream (``""``: dropped); one name for the batch when its rows are all of one kind."""
+    by_key = routes.by_key
+    key = (sources[0], types[0])
+    if sources.count(key[0]) == len(sources) and types.count(key[1]) == len(types):
+        return by_key[key] if key in by_key else routes.resolve(key)
+    keys = list(zip(sources, types, strict=True))
+    try:
+        return list(map(by_key.__getitem__, keys))
+    except KeyError:  # a kind of delivery first seen in this run
+        return [by_key[key] if key in by_key else routes.resolve(key) for key in keys]
+
+
+def _write(writer: MessageWriter, routes: Routes, name: str, records: Iterator[tuple[bytes, ...]],
+           count: int) -> None:
+    kept = routes.partial.get(name)
+    parts = chain.from_iterable(records) if kept is None else map(partial(_project, kept), records)
     writer.write_records_json(name, b"".join(parts))
     total = routes.counts[name] = routes.counts[name] + count
     counter = routes.counters[name]
@@ -131,10 +127,7 @@ def _write(writer: MessageWriter, routes: Routes, name: str, parts: list[bytes],
         counter.tick(total)
 
 
-def _project(parts: list[bytes], kept: frozenset[str]) -> list[bytes]:
-    """The slow path of a stream with deselected fields: each record parsed, cut down, encoded again."""
-    out = []
-    for i in range(0, len(parts), _PARTS):
-        record = loads(b"".join(parts[i:i + _PARTS - 1]) + b"}")
-        out.append(dumps({k: v for k, v in record.items() if k in kept}) + b"\n")
-    return out
+def _project(kept: frozenset[str], record: tuple[bytes, ...]) -> bytes:
+    """The slow path of a stream with deselected fields: a record parsed, cut down, encoded again."""
+    parsed = loads(b"".join(record[:-1]) + b"}")
+    return dumps({k: v for k, v in parsed.items() if k in kept}) + b"\n"

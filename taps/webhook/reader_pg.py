@@ -19,7 +19,7 @@ from psycopg import sql
 
 from protocol import FatalSourceError, SourceError, plural
 from protocol.pg import connect, first_line, refused_for_good, unreachable
-from taps.webhook.reader import PRUNE_CHUNK, Row
+from taps.webhook.reader import PRUNE_CHUNK, Head, Row
 
 __all__ = ["PgSpoolReader"]
 
@@ -33,6 +33,8 @@ def _table(name: str) -> sql.Composable:
 
 
 class PgSpoolReader:
+    headers_rendered = True  # read as jsonb writes them, which is what a record holds
+
     def __init__(self, dsn: str, table: str) -> None:
         self.where = f"table {table}"
         self._table = _table(table)
@@ -49,14 +51,17 @@ class PgSpoolReader:
         self._has_table = bool(found and found[0])
         self._sequence = found[1] if found else None
         us = "round(received_at * 1000000)::bigint"
+        head = ("convert_to('{{\"delivery_id\":' || to_json(delivery_id)::text"
+                " || ',\"event_type\":' || coalesce(to_json(event_type)::text, 'null')"
+                " || ',\"headers\":' || headers::jsonb::text || ',\"received_at\":\"', 'UTF8')")
         self._select = sql.SQL(
-            "SELECT seq, source, event_type, convert_to("
-            "'{{\"delivery_id\":' || to_json(delivery_id)::text"
-            " || ',\"event_type\":' || coalesce(to_json(event_type)::text, 'null')"
-            " || ',\"headers\":' || headers::jsonb::text || ',\"received_at\":\"', 'UTF8'),"
-            f" {us} / 1000000,"
-            f" convert_to('.' || lpad(({us} %% 1000000)::text, 6, '0') || 'Z\",\"body\":', 'UTF8'), body"
+            "SELECT seq, source, event_type, convert_to(delivery_id, 'UTF8'),"
+            f" {us}, convert_to(headers::jsonb::text, 'UTF8'), body"
             " FROM {} WHERE seq > %s AND seq <= %s ORDER BY seq LIMIT %s").format(self._table)
+        self._heads = sql.SQL(
+            f"SELECT seq, {head}, {us} / 1000000,"
+            f" convert_to('.' || lpad(({us} %% 1000000)::text, 6, '0') || 'Z\",\"body\":', 'UTF8')"
+            " FROM {} WHERE seq >= %s AND seq <= %s").format(self._table)
 
     def _fail(self, what: str, exc: psycopg.Error) -> SourceError:
         return SourceError(f"PostgreSQL spool {self.where}: {what}: {first_line(exc)}")
@@ -105,6 +110,26 @@ class PgSpoolReader:
                 return
             yield rows
             after = rows[-1][0]
+
+    def heads(self, first: int, last: int) -> dict[int, Head]:
+        try:
+            return {seq: (head, second, tail) for seq, head, second, tail in
+                    self._conn.execute(self._heads, (first, last))}
+        except psycopg.Error as exc:
+            raise self._fail("cannot read deliveries", exc) from exc
+
+    def quote(self, text: str | None) -> bytes:
+        return self._one("SELECT convert_to(coalesce(to_json(%s::text)::text, 'null'), 'UTF8')", text)
+
+    def render(self, headers: bytes) -> bytes:
+        return self._one("SELECT convert_to(convert_from(%s, 'UTF8')::jsonb::text, 'UTF8')", headers)
+
+    def _one(self, query: str, value: object) -> bytes:
+        try:
+            row = self._conn.execute(query, (value,)).fetchone()
+        except psycopg.Error as exc:
+            raise self._fail("cannot read deliveries", exc) from exc
+        return bytes(row[0]) if row else b""
 
     def kinds(self) -> list[tuple[str, str | None]]:
         if not self._has_table:

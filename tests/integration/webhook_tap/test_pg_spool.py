@@ -6,11 +6,15 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
+from taps.webhook.lines import Heads
+from taps.webhook.reader import Head
+from taps.webhook.reader_pg import PgSpoolReader
 from tests.conftest import exe
 from tests.integration.webhook_tap.spool import Delivery, deliveries
 from tests.tapio import TapResult, run_tap
@@ -85,3 +89,32 @@ def test_prune_and_resume_on_postgres(tmp_path: Path, pg_dsn: str) -> None:
     assert "12 deliveries spooled (positions 9 to 20)" in tested.stderr
     run_tap("tap-webhook", tmp_path, _config(pg_dsn), state={"seq": 20}, result=TapResult)
     assert _spooled(pg_dsn) == []
+
+
+def test_built_heads_are_byte_for_byte_what_postgres_writes(pg_dsn: str) -> None:
+    """The record heads built from the raw columns (taps/webhook/lines.py) against PostgreSQL's own JSON
+    (``PgSpoolReader.heads``), on ids and times both paths must handle: plain, escaped, non-ASCII, pre-1970."""
+    odd = [Delivery("gh", i, e, t, {"k": "v é", "\t": '"q"'}, b"{}") for i, e, t in
+           (('a"b', "push", 1.5e9), ("tab\there", None, 1.5e9), ("é\u2028", "Push Hook", 1.5e9),
+            ("x", "push", -0.25), ("y", "é", 1_764_900_000.9999995))]
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute(CREATE)
+        with conn.cursor() as cur:
+            cur.executemany(INSERT, [_row(d) for d in deliveries(12) + odd])
+    reader = PgSpoolReader(pg_dsn, TABLE)
+    heads = Heads(reader)
+    try:
+        for size in (1, 4, 17):
+            for rows in reader.batches(0, reader.horizon(), size):
+                seqs, _sources, types, ids, micros, headers, _bodies = zip(*rows, strict=True)
+                built = [b"".join(parts) for parts in zip(*heads.columns(seqs, types, ids, micros, headers),
+                                                           strict=False)]
+                oracle = reader.heads(seqs[0], seqs[-1])
+                assert built == [_expected(oracle[seq]) for seq in seqs]
+    finally:
+        reader.close()
+
+
+def _expected(head: Head) -> bytes:
+    text, second, tail = head
+    return text + datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S").encode() + tail
