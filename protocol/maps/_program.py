@@ -21,8 +21,8 @@ import orjson
 from protocol._cli import _connector_command, _start, run_cli
 from protocol._errors import ProtocolError
 from protocol._exitcodes import CONNECTOR_CODES, describe_exit_codes
-from protocol._jsoncodec import _DIGITS, _RUN, dumps
 from protocol._jsoncodec import _default as _jsoncodec_default
+from protocol._jsoncodec import dumps, needs_exact_parse
 from protocol._logs import setup_logging
 from protocol._messages import ActivateVersionMessage, BatchMessage, RecordMessage, SchemaMessage, StateMessage
 from protocol._reader import MessageReader
@@ -63,13 +63,12 @@ def map_stream(source: IO[bytes], writer: MessageWriter, maps: StreamMaps | None
     rows, key = batch.rows, batch.key
     readline, most, loads, dumps_fast, default = source.readline, reader.max_line_bytes, orjson.loads, orjson.dumps, \
         _jsoncodec_default
-    digits, run = _DIGITS, _RUN  # needs_exact_parse, inlined: a call costs as much as the check
     n = 0
     while line := readline(most + 1):
         n += 1
         # the hot path: a plain RECORD of a stream whose SCHEMA was seen, mapped straight from orjson's
         # dict; every other line (and any line the checks below doubt) goes through the strict reader
-        if len(line) <= most and line.translate(digits).find(run) < 0:
+        if len(line) <= most and not needs_exact_parse(line):
             try:
                 obj = loads(line)
             except orjson.JSONDecodeError:

@@ -32,7 +32,7 @@ from itertools import accumulate
 import msgspec
 import orjson
 
-__all__ = ["as_json", "spliced"]
+__all__ = ["all_json", "as_json", "spliced"]
 
 _scan = msgspec.json.Decoder(msgspec.Raw).decode
 _LINE_LEVELS = 2  # a body is nested in the RECORD message and its record
@@ -72,7 +72,7 @@ def as_json(body: bytes) -> bytes:
 
 def _all_valid(bodies: Sequence[bytes], joined: bytes) -> bool:
     """The batch screens: True only when every body is JSON that orjson parses inside a line."""
-    if not _scan_all(bodies):
+    if not all_json(bodies):
         return False
     screened = joined.translate(_EXPONENT)
     if _NOT_ASCII in screened:
@@ -100,9 +100,10 @@ def _long_exponents(bodies: Sequence[bytes], screened: bytes) -> Iterator[bytes]
             at = screened.find(_LONG_EXPONENT, at + 1)
 
 
-def _scan_all(bodies: Sequence[bytes]) -> bool:
-    """msgspec's syntax check of every body. Its depth limit is the recursion limit, held here at most
-    at the depth a body may have in a line (some libraries raise it), so nothing deeper gets through."""
+def all_json(bodies: Sequence[bytes]) -> bool:
+    """msgspec's syntax check of every body (or any JSON text: the drain's headers too). Its depth
+    limit is the recursion limit, held here at most at the depth a body may have in a line (some
+    libraries raise it), so nothing deeper gets through."""
     limit = sys.getrecursionlimit()
     try:
         if limit > _MAX_BODY_DEPTH:

@@ -20,15 +20,13 @@ headers to render) takes the database's heads for its rows instead: slower, the 
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from itertools import repeat
 from operator import floordiv, mod
 
-import msgspec
-
 from protocol import SourceError
+from taps.webhook.bodies import all_json
 from taps.webhook.reader import SpoolReader
 
 __all__ = ["Heads"]
@@ -43,7 +41,6 @@ _SECOND = 1_000_000
 _SPACES = (b" ", b"\t", b"\n", b"\r")  # JSON's whitespace
 _KEPT = 100_000  # values remembered (seconds, rendered headers); a run's rows mostly share a few
 _RENDERED_PER_BATCH = 64  # distinct headers rendered one query each; past that the batch takes the heads
-_scan = msgspec.json.Decoder(msgspec.Raw).decode
 
 
 class Heads:
@@ -96,7 +93,7 @@ class Heads:
         if self._reader.headers_rendered:
             return headers
         joined = b"".join(headers)
-        if not any(space in joined for space in _SPACES) and _valid(headers):
+        if not any(space in joined for space in _SPACES) and all_json(headers):
             return headers
         parts = list(map(self._headers.get, headers))
         if None in parts:
@@ -128,17 +125,4 @@ def _plain(ids: bytes) -> bool:
     scan of it as one JSON string refuses control characters)."""
     if not ids.isascii() or b'"' in ids or b"\\" in ids:
         return False
-    try:
-        _scan(b'"' + ids + b'"')
-    except msgspec.DecodeError:
-        return False
-    return True
-
-
-def _valid(headers: Sequence[bytes]) -> bool:
-    """Every value is JSON (msgspec's scan): with no whitespace, SQLite's json() writes it unchanged."""
-    try:
-        deque(map(_scan, headers), maxlen=0)  # consumed in C
-    except (msgspec.DecodeError, RecursionError):  # too deep for our stack: the database decides
-        return False
-    return True
+    return all_json([b'"' + ids + b'"'])
