@@ -173,8 +173,16 @@ def test_unknown_source_is_404_and_not_stored(receiver: Receiver) -> None:
     marker = secrets.token_hex(6)
     sent = body(marker)
     assert receiver.post("nope", sent, gh_headers(sent))[0] == 404
-    assert receiver.request("GET", "/hooks/gh")[0] == 405
     assert with_marker(receiver, marker) == []
+    assert receiver.request("GET", "/hooks/gh")[0] == 405
+    # the hooks' fast dispatch (app.py's _Front) answers as Starlette's "/hooks/{source}" route did
+    # (a trailing slash is its redirect)
+    got = {path: receiver.request("POST", path, sent, gh_headers(sent))[0]
+           for path in ("/hooks/", "/hooks/gh/", "/hooks/gh/x", "/hooks//gh", "/hooks/g%2Fh")}
+    assert got == {"/hooks/": 404, "/hooks/gh/": 307, "/hooks/gh/x": 404, "/hooks//gh": 404, "/hooks/g%2Fh": 404}
+    status, reply, _ = receiver.request("POST", "/hooks/g%68", sent, gh_headers(sent, delivery=marker))
+    assert (status, reply) == (200, b'{"status":"stored"}')  # the name is percent-decoded, as Starlette does
+    assert [r["delivery_id"] for r in with_marker(receiver, marker)] == [marker]
 
 
 def test_stripe_and_slack_ids_and_the_slack_challenge(receiver: Receiver) -> None:
