@@ -115,18 +115,23 @@ class RawRows:
         exact = long_digit_lines(raw)
         nul: Counter[tuple[str, str]] = Counter()  # added to the loader's count once the run is built
         try:
-            rows = self._exact(data, raw.split(b"\n"), exact, suffix, nul) if exact else self._rows(data, suffix, nul)
+            rows = (self._exact(data, raw.split(b"\n"), exact, suffix, nul) if exact
+                    else self._rows(data, len(values), suffix, nul))
         except (msgspec.DecodeError, ValueError):
             return None
         if nul and self._nul_removed is not None:
             self._nul_removed.update(nul)
         return rows
 
-    def _rows(self, data: bytes, suffix: bytes, nul: Counter[tuple[str, str]]) -> bytes:
-        """The CSV lines of ``data`` (msgspec's lines of value arrays, newline-terminated)."""
+    def _rows(self, data: bytes, count: int, suffix: bytes, nul: Counter[tuple[str, str]]) -> bytes:
+        """The CSV lines of ``data`` (msgspec's ``count`` lines of value arrays, newline-terminated)."""
         # Lines are split on the structure first: until the escapes are undone, the only
-        # newlines in ``data`` are the ones between records.
-        rows = data[1:-2].replace(b"]\n[", suffix + b"\n") + suffix + b"\n"
+        # newlines in ``data`` are the ones between records. Each line holds one "[" and one "]"
+        # of its own; when the text holds no other (no string has one: the length tells), they
+        # are deleted in one pass, several times cheaper than replacing the three bytes "]\n[".
+        rows = data.translate(None, b"[]") if not suffix else b""
+        if len(rows) != len(data) - 2 * count:
+            rows = data[1:-2].replace(b"]\n[", suffix + b"\n") + suffix + b"\n"
         if b"\\" not in rows:
             return rows
         unescaped = _csv_text(rows)
@@ -147,7 +152,7 @@ class RawRows:
         start = 0
         for i in [*exact, len(lines)]:
             if i > start:
-                parts.append(self._rows(b"\n".join(lines[start:i]) + b"\n", suffix, nul))
+                parts.append(self._rows(b"\n".join(lines[start:i]) + b"\n", i - start, suffix, nul))
             if i < len(lines):
                 record = exact_loads(texts[i])
                 parts.append(self._csv_row([record.get(f) for _, f in self.fields], nul) + suffix + b"\n")
