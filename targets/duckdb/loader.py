@@ -82,7 +82,7 @@ class DuckDBLoader(Loader):
     max_identifier_bytes = None
     case_insensitive = True  # DuckDB finds "Id" and "id" to be one column, quoted or not
     can_alter = True
-    chunk_size = 64 * 1024 * 1024
+    chunk_size = 8 * 1024 * 1024  # loaded while the next is read: small enough that the last one is short
     chunk_rows = 500_000
     csv_rows = True
     stores_nul = True  # VARCHAR holds NUL characters: text is loaded as it is
