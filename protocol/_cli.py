@@ -102,8 +102,8 @@ def _stdout_writer() -> MessageWriter:
     return MessageWriter(sys.stdout.buffer)
 
 
-def _install_redactor(config: dict[str, Any], schema: dict[str, Any]) -> None:
-    secrets = secret_values(config, schema)
+def _install_redactor(config: dict[str, Any], cls: Any) -> None:
+    secrets = secret_values(config, cls.settings_schema) + cls.log_secrets(config)
     if secrets:
         redactor = RedactingFilter(secrets)
         for handler in logging.getLogger().handlers:
@@ -171,7 +171,7 @@ def _start(cls: Any, configs: tuple[str, ...], about: bool, fmt: str | None, tes
         click.echo(format_about(cls, fmt or "text"))
         return None
     config = _load(cls, configs)
-    _install_redactor(config, cls.settings_schema)
+    _install_redactor(config, cls)
     connector = cls(config)  # parses its settings: the connector's own checks of the config; connects nowhere
     if test == "schema":
         log.info("config is valid for %s", cls.name)

@@ -160,6 +160,12 @@ class Tap:
         super().__init_subclass__(**kwargs)
         cls.settings_schema = with_kit_settings(cls.settings_schema)  # strict_settings, in --about too
 
+    @classmethod
+    def log_secrets(cls, config: Mapping[str, Any]) -> list[str]:
+        """Values of ``config`` to keep out of every log line beyond the settings its schema marks
+        secret (the CLI adds these to the redaction): none by default."""
+        return []
+
     def __init__(self, config: Mapping[str, Any]) -> None:
         self.config = dict(config)
         #: the stream maps the CLI applies to what this tap writes (protocol/_mapwriter.py); None: none asked for

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -37,7 +38,11 @@ SETTINGS: dict[str, Any] = {
             "type": "object", "default": {},
             "description": "The source's config, passed to it as its config file. Its schema is the source's "
                            "connection specification: `tap-airbyte --about --config CONFIG` shows it once "
-                           "executable is set.",
+                           "executable is set. The values of its keys named like secrets (password, secret, "
+                           "token, api key, private key, credentials, auth...; at any depth, everything under "
+                           "such a key; six characters or more) never appear in tap-airbyte's logs, the "
+                           "source's LOG messages included (what a source writes to its own stderr, which "
+                           "Airbyte sources seldom do, passes through as it is).",
         },
         "env": {
             "type": "object", "additionalProperties": {"type": "string"}, "default": {},
@@ -111,6 +116,32 @@ def with_source_spec(schema: Mapping[str, Any], source_spec: Mapping[str, Any] |
         prop["description"] += f" Documentation: {source_spec['documentationUrl']}"
     _mark_secrets(prop)
     return out
+
+
+# Key names Airbyte sources give their secret settings (matched anywhere in the name, any case).
+_SECRET_NAME = re.compile(r"pass(word|phrase)?|secret|token|api_?key|apikey|private_?key|credential|auth|"
+                          r"access_?key|session|cookie|signature|dsn|connection_?string|jwt|bearer", re.IGNORECASE)
+
+# Shorter values under such names are mostly choices ("none", "oauth2"), which redaction would cut out
+# of every log line that holds the word.
+_SHORTEST = 6
+
+
+def secret_like_values(value: Any, *, inside: bool = False) -> list[str]:
+    """The scalar values of ``airbyte_config`` under keys named like secrets (``_SECRET_NAME``), at any
+    depth: what a run keeps out of its logs without the source's spec (its ``airbyte_secret`` marks are
+    known only to ``--about``, which runs the source's ``spec``)."""
+    found: list[str] = []
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            found += secret_like_values(item, inside=inside or bool(_SECRET_NAME.search(str(key))))
+    elif isinstance(value, list):
+        for item in value:
+            found += secret_like_values(item, inside=inside)
+    elif inside and isinstance(value, (str, int, float)) and not isinstance(value, bool) and \
+            len(str(value)) >= _SHORTEST:
+        found.append(str(value))
+    return found
 
 
 def _mark_secrets(schema: Any) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import orjson
@@ -17,7 +18,7 @@ import orjson
 from protocol import Bookmarks, Catalog, FatalSourceError, MessageWriter, SluiceError, Tap, load_config, tap_main
 from taps.airbyte.client import SourceRun
 from taps.airbyte.events import ask
-from taps.airbyte.settings import SETTINGS, AirbyteSettings, with_source_spec
+from taps.airbyte.settings import SETTINGS, AirbyteSettings, secret_like_values, with_source_spec
 from taps.airbyte.state import AirbyteState
 from taps.airbyte.streams import AIRBYTE_STREAM, AirbyteStream, StreamPlan, plan_stream
 from taps.airbyte.sync import Translation
@@ -32,6 +33,11 @@ class TapAirbyte(Tap):
     description = ("Singer tap for any Airbyte source program: its spec, check, discover and read, translated "
                    "to Singer catalogs, records and states.")
     settings_schema: ClassVar[dict[str, Any]] = SETTINGS
+
+    @classmethod
+    def log_secrets(cls, config: Mapping[str, Any]) -> list[str]:
+        """The values of ``airbyte_config`` under keys named like secrets (settings.py)."""
+        return secret_like_values(config.get("airbyte_config") or {})
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)

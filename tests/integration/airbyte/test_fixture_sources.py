@@ -95,6 +95,22 @@ def test_logs_go_to_stderr_with_their_levels(tmp_path: Path) -> None:
     messages(done.stdout)
 
 
+def test_secrets_of_the_source_config_stay_out_of_the_logs(tmp_path: Path) -> None:
+    # without the source's spec (a run does not fetch it) secrets are known by their key names
+    credentials = {"auth_type": "oauth", "client_id": "client-42", "client_secret": "cs-Very-Secret-77",
+                   "refresh_token": "rt-Also-Secret-88"}
+    config = fixture_config("stateful.py", records=1, api_key="ak-Secret-Value-99", mode="incremental-plus",
+                            credentials=credentials)
+    done = tap(tmp_path, config)
+    assert done.returncode == 0, done.stderr.decode()
+    err = done.stderr.decode()
+    assert "GET https://api.example.test/v1/orders?api_key=" in err and "refreshing the token with" in err
+    for secret in ("ak-Secret-Value-99", "cs-Very-Secret-77", "rt-Also-Secret-88", "client-42"):
+        assert secret not in err, secret
+    assert "mode=incremental-plus" in err  # not named like a secret: kept
+    assert "'auth_type': 'oauth'" in err  # under "credentials", but too short to be a secret
+
+
 def test_selection_filters_fields_and_configures_the_source(tmp_path: Path) -> None:
     (tmp_path / "rec").mkdir()
     config = fixture_config("stateful.py", records=2, record_dir=str(tmp_path / "rec"))

@@ -29,6 +29,9 @@ def read(config: dict[str, Any], catalog: dict[str, Any], state: Any) -> None:
     selected = {c["stream"]["name"] for c in catalog["streams"]}
     for level in ("TRACE", "DEBUG", "INFO", "WARN", "ERROR"):
         log(level, f"a {level} line")
+    if "api_key" in config:  # a careless source: a request URL with its key, and its OAuth client in full
+        log("INFO", f"GET https://api.example.test/v1/orders?api_key={config['api_key']}&mode={config.get('mode')}")
+        log("WARN", f"refreshing the token with {config.get('credentials')}")
     runs = _global_runs(state) + 1
     if "orders" in selected:
         start = _stream_state(state, "orders").get("updated", 0)
