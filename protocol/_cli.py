@@ -103,7 +103,8 @@ def _stdout_writer() -> MessageWriter:
 
 
 def _install_redactor(config: dict[str, Any], cls: Any) -> None:
-    secrets = secret_values(config, cls.settings_schema) + cls.log_secrets(config)
+    extra = getattr(cls, "log_secrets", None)  # a tap's values its schema cannot mark (Tap.log_secrets)
+    secrets = secret_values(config, cls.settings_schema) + (extra(config) if extra is not None else [])
     if secrets:
         redactor = RedactingFilter(secrets)
         for handler in logging.getLogger().handlers:

@@ -123,12 +123,6 @@ class Target(ExactlyOnceMixin):
         super().__init_subclass__(**kwargs)
         cls.settings_schema = with_kit_settings(cls.settings_schema, target=True)  # in --about too
 
-    @classmethod
-    def log_secrets(cls, config: Mapping[str, Any]) -> list[str]:
-        """Values of ``config`` to keep out of every log line beyond the settings its schema marks
-        secret (the CLI adds these to the redaction): none by default."""
-        return []
-
     def __init__(self, config: Mapping[str, Any]) -> None:
         self.config = dict(config)
         self.sinks: dict[str, Sink] = {}

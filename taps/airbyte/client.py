@@ -3,9 +3,10 @@
 The config, catalog and state files it is given live in a private temporary directory, removed
 when the run ends. Its stdout is read line by line and decoded (:mod:`taps.airbyte.messages`); a
 line that is not an Airbyte message is logged, as Airbyte's platform does, but a RECORD or STATE
-line that cannot be read is an error naming its line (skipping it would lose data). Its stderr is ours.
-A run left early (an error, SIGTERM) stops the source: SIGTERM, then SIGKILL after
-``stop_timeout``.
+line that cannot be read is an error naming its line (skipping it would lose data). Its stderr is read
+on a thread of its own, each line logged at WARNING under the source's name, so that the redaction of
+secrets covers it as it covers the source's LOG messages. A run left early (an error, SIGTERM) stops
+the source: SIGTERM, then SIGKILL after ``stop_timeout``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 import signal
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
@@ -28,6 +30,7 @@ __all__ = ["SourceRun", "describe_exit"]
 
 log = logging.getLogger("sluice.airbyte")
 _NOT_A_MESSAGE_SHOWN = 300  # characters of a stray stdout line that reach the log
+_STDERR_GRACE = 2.0  # seconds the source's last stderr lines are waited for once it has exited
 
 
 def _data_kind(line: bytes) -> str | None:
@@ -62,6 +65,7 @@ class SourceRun:
         self._files = files
         self._dir: tempfile.TemporaryDirectory[str] | None = None
         self._proc: subprocess.Popen[bytes] | None = None
+        self._stderr: threading.Thread | None = None
         self.line_number = 0
 
     def __enter__(self) -> SourceRun:
@@ -76,12 +80,28 @@ class SourceRun:
         env = {**os.environ, **self.settings.env}
         log.debug("starting %s", " ".join(argv))
         try:
-            self._proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, env=env,
-                                          bufsize=1 << 16)
+            self._proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                          stderr=subprocess.PIPE, env=env, bufsize=1 << 16)
         except OSError as exc:
             self._cleanup()
             raise ConfigError(f"cannot start the Airbyte source {self.settings.executable}: {exc}") from exc
+        assert self._proc.stderr is not None
+        self._stderr = threading.Thread(target=self._relay, args=(self._proc.stderr,), daemon=True,
+                                        name=f"{self.name}-stderr")
+        self._stderr.start()
         return self
+
+    def _relay(self, stream: IO[bytes]) -> None:
+        """The source's stderr, a log line per line (through the redacting handlers), to its end."""
+        with stream:
+            for line in stream:
+                if line.strip():
+                    log.warning("%s (stderr): %s", self.name, line.decode(errors="replace").rstrip())
+
+    def _stderr_done(self) -> None:
+        """Wait for the last stderr lines (a grandchild holding the pipe open is not waited for)."""
+        if self._stderr is not None:
+            self._stderr.join(_STDERR_GRACE)
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         try:
@@ -119,20 +139,22 @@ class SourceRun:
         """The source's exit code, once its stdout is read to the end."""
         assert self._proc is not None
         self.stdout.close()
-        return self._proc.wait()
+        code = self._proc.wait()
+        self._stderr_done()
+        return code
 
     def stop(self) -> None:
         """End the source if it still runs: SIGTERM, then SIGKILL after ``stop_timeout``."""
         proc = self._proc
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(self.settings.stop_timeout)
-        except subprocess.TimeoutExpired:
-            log.warning("%s did not exit %ss after SIGTERM; killing it", self.name, self.settings.stop_timeout)
-            proc.kill()
-            proc.wait()
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(self.settings.stop_timeout)
+            except subprocess.TimeoutExpired:
+                log.warning("%s did not exit %ss after SIGTERM; killing it", self.name, self.settings.stop_timeout)
+                proc.kill()
+                proc.wait()
+        self._stderr_done()
 
     def _cleanup(self) -> None:
         if self._proc is not None and self._proc.stdout is not None:

@@ -41,8 +41,7 @@ SETTINGS: dict[str, Any] = {
                            "executable is set. The values of its keys named like secrets (password, secret, "
                            "token, api key, private key, credentials, auth...; at any depth, everything under "
                            "such a key; six characters or more) never appear in tap-airbyte's logs, the "
-                           "source's LOG messages included (what a source writes to its own stderr, which "
-                           "Airbyte sources seldom do, passes through as it is).",
+                           "source's LOG messages and its stderr (relayed as log lines) included.",
         },
         "env": {
             "type": "object", "additionalProperties": {"type": "string"}, "default": {},

@@ -105,6 +105,8 @@ def test_secrets_of_the_source_config_stay_out_of_the_logs(tmp_path: Path) -> No
     assert done.returncode == 0, done.stderr.decode()
     err = done.stderr.decode()
     assert "GET https://api.example.test/v1/orders?api_key=" in err and "refreshing the token with" in err
+    # what the source writes to its stderr is relayed through the same redacting log
+    assert "stateful.py (stderr): urllib3 retrying https://api.example.test/v1/orders?api_key=" in err
     for secret in ("ak-Secret-Value-99", "cs-Very-Secret-77", "rt-Also-Secret-88", "client-42"):
         assert secret not in err, secret
     assert "mode=incremental-plus" in err  # not named like a secret: kept

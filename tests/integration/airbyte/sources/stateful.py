@@ -6,6 +6,7 @@ unicode as a Python program might write them, and logs at every level.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from airbyte_fixture import emit, log, main, record
@@ -32,6 +33,8 @@ def read(config: dict[str, Any], catalog: dict[str, Any], state: Any) -> None:
     if "api_key" in config:  # a careless source: a request URL with its key, and its OAuth client in full
         log("INFO", f"GET https://api.example.test/v1/orders?api_key={config['api_key']}&mode={config.get('mode')}")
         log("WARN", f"refreshing the token with {config.get('credentials')}")
+        print(f"urllib3 retrying https://api.example.test/v1/orders?api_key={config['api_key']}", file=sys.stderr,
+              flush=True)
     runs = _global_runs(state) + 1
     if "orders" in selected:
         start = _stream_state(state, "orders").get("updated", 0)
