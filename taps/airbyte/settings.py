@@ -38,10 +38,12 @@ SETTINGS: dict[str, Any] = {
             "type": "object", "default": {},
             "description": "The source's config, passed to it as its config file. Its schema is the source's "
                            "connection specification: `tap-airbyte --about --config CONFIG` shows it once "
-                           "executable is set. The values of its keys named like secrets (password, secret, "
-                           "token, api key, private key, credentials, auth...; at any depth, everything under "
-                           "such a key; six characters or more) never appear in tap-airbyte's logs, the "
-                           "source's LOG messages and its stderr (relayed as log lines) included.",
+                           "executable is set. The values the source's spec marks airbyte_secret (the spec is "
+                           "asked for once per program version and kept in $XDG_CACHE_HOME/sluice/airbyte-specs) "
+                           "and those of its keys named like secrets (password, secret, token, api key, private "
+                           "key, credentials, auth...; at any depth, everything under such a key; six characters "
+                           "or more) never appear in tap-airbyte's logs, the source's LOG messages and its "
+                           "stderr (relayed as log lines) included.",
         },
         "env": {
             "type": "object", "additionalProperties": {"type": "string"}, "default": {},

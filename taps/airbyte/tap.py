@@ -15,10 +15,21 @@ from typing import Any, ClassVar
 
 import orjson
 
-from protocol import Bookmarks, Catalog, FatalSourceError, MessageWriter, SluiceError, Tap, load_config, tap_main
+from protocol import (
+    Bookmarks,
+    Catalog,
+    FatalSourceError,
+    MessageWriter,
+    SluiceError,
+    Tap,
+    load_config,
+    secret_values,
+    tap_main,
+)
 from taps.airbyte.client import SourceRun
 from taps.airbyte.events import ask
 from taps.airbyte.settings import SETTINGS, AirbyteSettings, secret_like_values, with_source_spec
+from taps.airbyte.specs import cached_spec
 from taps.airbyte.state import AirbyteState
 from taps.airbyte.streams import AIRBYTE_STREAM, AirbyteStream, StreamPlan, plan_stream
 from taps.airbyte.sync import Translation
@@ -36,8 +47,17 @@ class TapAirbyte(Tap):
 
     @classmethod
     def log_secrets(cls, config: Mapping[str, Any]) -> list[str]:
-        """The values of ``airbyte_config`` under keys named like secrets (settings.py)."""
-        return secret_like_values(config.get("airbyte_config") or {})
+        """The values of ``airbyte_config`` the source's spec marks ``airbyte_secret`` (the spec cached
+        per program version, specs.py), and those under keys named like secrets (settings.py)."""
+        values = secret_like_values(config.get("airbyte_config") or {})
+        try:
+            tap = cls(dict(config))
+        except SluiceError:
+            return values  # a config error: the run reports it next
+        spec = cached_spec(tap.settings, tap.spec)
+        if spec:
+            values += secret_values(dict(config), with_source_spec(cls.settings_schema, spec, ""))
+        return values
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)

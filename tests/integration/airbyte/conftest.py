@@ -51,6 +51,14 @@ def faker_exe() -> str:
     return str(program)
 
 
+@pytest.fixture(autouse=True)
+def _spec_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """tap-airbyte caches each source's spec under $XDG_CACHE_HOME: one of the test session's own."""
+    cache = tmp_path_factory.getbasetemp() / "xdg-cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    return cache
+
+
 def fixture_config(script: str, **airbyte: Any) -> dict[str, Any]:
     """tap-airbyte's config running the fixture source ``script`` (under this interpreter)."""
     return {"executable": sys.executable, "executable_args": [str(SOURCES / script)], "airbyte_config": airbyte}

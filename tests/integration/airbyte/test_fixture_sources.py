@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 from pathlib import Path
@@ -95,22 +96,27 @@ def test_logs_go_to_stderr_with_their_levels(tmp_path: Path) -> None:
     messages(done.stdout)
 
 
-def test_secrets_of_the_source_config_stay_out_of_the_logs(tmp_path: Path) -> None:
-    # without the source's spec (a run does not fetch it) secrets are known by their key names
+def test_secrets_of_the_source_config_stay_out_of_the_logs(tmp_path: Path, _spec_cache: Path) -> None:
+    # secrets are known by the source's spec (airbyte_secret, cached per program) and by their key names
     credentials = {"auth_type": "oauth", "client_id": "client-42", "client_secret": "cs-Very-Secret-77",
                    "refresh_token": "rt-Also-Secret-88"}
     config = fixture_config("stateful.py", records=1, api_key="ak-Secret-Value-99", mode="incremental-plus",
-                            credentials=credentials)
-    done = tap(tmp_path, config)
-    assert done.returncode == 0, done.stderr.decode()
-    err = done.stderr.decode()
-    assert "GET https://api.example.test/v1/orders?api_key=" in err and "refreshing the token with" in err
-    # what the source writes to its stderr is relayed through the same redacting log
-    assert "stateful.py (stderr): urllib3 retrying https://api.example.test/v1/orders?api_key=" in err
-    for secret in ("ak-Secret-Value-99", "cs-Very-Secret-77", "rt-Also-Secret-88", "client-42"):
-        assert secret not in err, secret
-    assert "mode=incremental-plus" in err  # not named like a secret: kept
-    assert "'auth_type': 'oauth'" in err  # under "credentials", but too short to be a secret
+                            credentials=credentials, account_sid="AC-plainly-named-55")
+    shutil.rmtree(_spec_cache / "sluice" / "airbyte-specs", ignore_errors=True)
+    for run_no in (1, 2):  # the first run asks the source for its spec and caches it, the second reads it
+        done = tap(tmp_path, config)
+        assert done.returncode == 0, done.stderr.decode()
+        err = done.stderr.decode()
+        assert "GET https://api.example.test/v1/orders?api_key=" in err and "refreshing the token with" in err
+        assert "stateful.py | account " in err
+        # what the source writes to its stderr is relayed through the same redacting log
+        assert "stateful.py (stderr): urllib3 retrying https://api.example.test/v1/orders?api_key=" in err
+        for secret in ("ak-Secret-Value-99", "cs-Very-Secret-77", "rt-Also-Secret-88", "client-42",
+                       "AC-plainly-named-55"):
+            assert secret not in err, (run_no, secret)
+        assert "mode=incremental-plus" in err  # not named like a secret, not marked: kept
+        assert "'auth_type': 'oauth'" in err  # under "credentials", but too short to be a secret
+        assert len(list((_spec_cache / "sluice" / "airbyte-specs").glob("*.json"))) == 1
 
 
 def test_selection_filters_fields_and_configures_the_source(tmp_path: Path) -> None:

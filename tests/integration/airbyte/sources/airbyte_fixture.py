@@ -19,6 +19,7 @@ SPEC = {"connectionSpecification": {
     "type": "object", "required": ["records"],
     "properties": {"records": {"type": "integer", "description": "Records per stream"},
                    "api_key": {"type": "string", "airbyte_secret": True, "description": "Unused key"},
+                   "account_sid": {"type": "string", "airbyte_secret": True, "description": "A secret named plainly"},
                    "record_dir": {"type": "string"}}}}
 
 STREAMS = [

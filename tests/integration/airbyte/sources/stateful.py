@@ -33,6 +33,7 @@ def read(config: dict[str, Any], catalog: dict[str, Any], state: Any) -> None:
     if "api_key" in config:  # a careless source: a request URL with its key, and its OAuth client in full
         log("INFO", f"GET https://api.example.test/v1/orders?api_key={config['api_key']}&mode={config.get('mode')}")
         log("WARN", f"refreshing the token with {config.get('credentials')}")
+        log("INFO", f"account {config.get('account_sid')}")
         print(f"urllib3 retrying https://api.example.test/v1/orders?api_key={config['api_key']}", file=sys.stderr,
               flush=True)
     runs = _global_runs(state) + 1
