@@ -130,8 +130,8 @@ _SHORTEST = 6
 
 def secret_like_values(value: Any, *, inside: bool = False) -> list[str]:
     """The scalar values of ``airbyte_config`` under keys named like secrets (``_SECRET_NAME``), at any
-    depth: what a run keeps out of its logs without the source's spec (its ``airbyte_secret`` marks are
-    known only to ``--about``, which runs the source's ``spec``)."""
+    depth: what a run keeps out of its logs besides what the source's spec marks ``airbyte_secret``
+    (specs.py), and all it has when the source gives no spec."""
     found: list[str] = []
     if isinstance(value, Mapping):
         for key, item in value.items():

@@ -51,13 +51,13 @@ class TapAirbyte(Tap):
         per program version, specs.py), and those under keys named like secrets (settings.py)."""
         values = secret_like_values(config.get("airbyte_config") or {})
         try:
-            tap = cls(dict(config))
+            settings = AirbyteSettings.from_config(config)
         except SluiceError:
             return values  # a config error: the run reports it next
-        spec = cached_spec(tap.settings, tap.spec)
+        spec = cached_spec(settings, lambda: _spec(settings))
         if spec:
             values += secret_values(dict(config), with_source_spec(cls.settings_schema, spec, ""))
-        return values
+        return list(dict.fromkeys(values))
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
@@ -69,8 +69,7 @@ class TapAirbyte(Tap):
 
     def spec(self) -> dict[str, Any]:
         """The source's SPEC (its ``connectionSpecification`` is the schema of its config)."""
-        message = ask(self.settings, "spec", "SPEC", {})
-        return message.spec or {}
+        return _spec(self.settings)
 
     def airbyte_catalog(self) -> list[dict[str, Any]]:
         message = ask(self.settings, "discover", "CATALOG", self._config_file())
@@ -122,6 +121,10 @@ class TapAirbyte(Tap):
             files["state"] = given
         with SourceRun(self.settings, "read", files) as run:
             Translation(run, plans, state, writer).translate()
+
+
+def _spec(settings: AirbyteSettings) -> dict[str, Any]:
+    return ask(settings, "spec", "SPEC", {}).spec or {}
 
 
 def _about_schema(argv: list[str]) -> dict[str, Any] | None:

@@ -166,7 +166,7 @@ class Receiver:
 class _Front:
     """The ASGI app Uvicorn calls: ``POST /hooks/<source>`` goes straight to the receiver; every
     other request, and the lifespan, to Starlette. Starlette's middleware and router cost about a
-    tenth of a delivery's CPU (two send wrappers, a regular expression per route, a scope copy);
+    fifth of a delivery's CPU (two send wrappers, a regular expression per route, a scope copy);
     its own route for the hooks stays, for the 405 of other methods."""
 
     def __init__(self, receiver: Receiver, app: Starlette) -> None:

@@ -126,12 +126,8 @@ class RawRows:
     def _rows(self, data: bytes, count: int, suffix: bytes, nul: Counter[tuple[str, str]]) -> bytes:
         """The CSV lines of ``data`` (msgspec's ``count`` lines of value arrays, newline-terminated)."""
         # Lines are split on the structure first: until the escapes are undone, the only
-        # newlines in ``data`` are the ones between records. Each line holds one "[" and one "]"
-        # of its own; when the text holds no other (no string has one: the length tells), they
-        # are deleted in one pass, several times cheaper than replacing the three bytes "]\n[".
-        rows = data.translate(None, b"[]") if not suffix else b""
-        if len(rows) != len(data) - 2 * count:
-            rows = data[1:-2].replace(b"]\n[", suffix + b"\n") + suffix + b"\n"
+        # newlines in ``data`` are the ones between records.
+        rows = _unbracketed(data, count, suffix)
         if b"\\" not in rows:
             return rows
         unescaped = _csv_text(rows)
@@ -167,6 +163,17 @@ class RawRows:
                 nul[key] += 1
             parts.append(_csv_value(value, keep_nul=self._keep_nul))
         return b",".join(parts)
+
+
+def _unbracketed(data: bytes, count: int, suffix: bytes) -> bytes:
+    """``count`` lines of value arrays without their brackets, ``suffix`` before each newline. Each
+    line holds one "[" and one "]" of its own; when the text holds no other (no string has one: the
+    length tells), they are deleted in one pass, several times cheaper than replacing "]\n["."""
+    if not suffix:
+        rows = data.translate(None, b"[]")
+        if len(rows) == len(data) - 2 * count:
+            return rows
+    return data[1:-2].replace(b"]\n[", suffix + b"\n") + suffix + b"\n"
 
 
 # The escapes msgspec writes inside a string (by the letter after the backslash), and what a
