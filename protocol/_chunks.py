@@ -24,12 +24,13 @@ from typing import IO, Any
 import msgspec
 
 from protocol._lane import Lane, RecordRun
+from protocol._lines import LINE_BLOCK_BYTES, line_blocks
 from protocol._messages import Message
 from protocol._reader import MessageReader
 
 __all__ = ["CHUNK_BYTES", "ChunkReader"]
 
-CHUNK_BYTES = 1 << 16
+CHUNK_BYTES = LINE_BLOCK_BYTES
 
 _NOTHING = msgspec.Raw(b"")
 
@@ -91,32 +92,11 @@ class ChunkReader:
         self._chunk = chunk_bytes
 
     def __iter__(self) -> Iterator[Message | RecordRun]:
-        # read1: what is available now (a pipe from a slow tap does not stall a whole chunk)
-        read = getattr(self._source, "read1", self._source.read)
-        limit = self._reader.max_line_bytes
-        carry: list[bytes] = []  # the start of a line longer than one read: joined once
-        carried = 0
-        while True:
-            data = read(self._chunk)
-            if not data:
-                if carry:
-                    yield from self._one_by_one([b"".join(carry)])  # the last line has no newline
-                break
-            cut = data.rfind(b"\n") + 1
-            if cut == 0:
-                carry.append(data)
-                carried += len(data)
-                if carried > limit + 1:
-                    yield from self._one_by_one([b"".join(carry)])  # raises: line too long
-                continue
-            if carry:
-                carry.append(data)
-                cut += carried
-                data = b"".join(carry)
-            yield from self._block(data, 0, cut)
-            tail = data[cut:]
-            carry = [tail] if tail else []
-            carried = len(tail)
+        for data, cut in line_blocks(self._source, self._reader.max_line_bytes, self._chunk):
+            if cut < 0:
+                yield from self._one_by_one([data])  # the last line (no newline), or one too long: raises
+            else:
+                yield from self._block(data, 0, cut)
 
     def _block(self, data: bytes, start: int, cut: int) -> Iterator[Message | RecordRun]:
         """The complete lines data[start:cut] (cut is just after a newline; start is 0 or

@@ -22,7 +22,8 @@ from protocol._cli import _connector_command, _start, run_cli
 from protocol._errors import ProtocolError
 from protocol._exitcodes import CONNECTOR_CODES, describe_exit_codes
 from protocol._jsoncodec import _default as _jsoncodec_default
-from protocol._jsoncodec import dumps, needs_exact_parse
+from protocol._jsoncodec import dumps, long_digit_lines
+from protocol._lines import line_blocks
 from protocol._logs import setup_logging
 from protocol._messages import ActivateVersionMessage, BatchMessage, RecordMessage, SchemaMessage, StateMessage
 from protocol._reader import MessageReader
@@ -31,7 +32,7 @@ from protocol._writer import MessageWriter
 from protocol.maps._settings import MAP_SETTINGS
 from protocol.maps._streammaps import StreamMaps
 
-__all__ = ["MapperSluice", "main", "map_stream"]
+__all__ = ["READ_BYTES", "LineMapper", "MapperSluice", "main", "map_stream"]
 
 
 class MapperSluice:
@@ -41,63 +42,131 @@ class MapperSluice:
     description = ("Applies stream maps (rename, filter, mask, drop, copy streams; computed properties) and "
                    "schema flattening to a Singer stream, compatible with singer-sdk's stream maps.")
     capabilities: ClassVar[list[str]] = ["about", "stream-maps", "schema-flattening", "activate-version"]
-    settings_schema: ClassVar[dict[str, Any]] = with_kit_settings({"type": "object", "properties": MAP_SETTINGS})
+    settings_schema: ClassVar[dict[str, Any]] = with_kit_settings({"type": "object", "properties": {
+        **MAP_SETTINGS,
+        "workers": {
+            "type": "integer",
+            "minimum": 1,
+            "description": ("Processes that map records side by side (1: all in this process). Default: one per "
+                            "CPU this process may use, at most 4; an input of less than one read (256 KiB) of "
+                            "records starts none. The output is the same: every line in input order, each STATE "
+                            "after the records before it, the same error for the same bad line."),
+        },
+    }})
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
         self.maps = StreamMaps.from_config(config, program=self.name)
+        workers = config.get("workers")
+        if workers is None:
+            from protocol.maps._parallel import default_workers
+            workers = default_workers()
+        self.workers: int = workers
 
     def test_connection(self) -> str:
         return "nothing to connect to: the stream maps are valid"
 
 
-def map_stream(source: IO[bytes], writer: MessageWriter, maps: StreamMaps | None) -> None:
-    """Read Singer lines from ``source``, write them mapped with ``writer``."""
+def map_stream(source: IO[bytes], writer: MessageWriter, maps: StreamMaps | None, *, workers: int = 1) -> None:
+    """Read Singer lines from ``source``, write them mapped with ``writer``; with ``workers`` > 1,
+    long runs of RECORD lines are mapped by that many processes (protocol.maps._parallel)."""
     reader = MessageReader(source, validate_records=False)
     if maps is None:
         for msg in reader:
             _pass(msg, writer)
         return
-    plans: dict[str, list[tuple[str, Any]] | None] = {}
-    batch = _Batch(writer)
-    rows, key = batch.rows, batch.key
-    readline, most, loads, dumps_fast, default = source.readline, reader.max_line_bytes, orjson.loads, orjson.dumps, \
-        _jsoncodec_default
+    if workers > 1:
+        from protocol.maps._parallel import map_parallel
+        map_parallel(source, writer, LineMapper(reader, writer, maps), workers)
+        return
+    mapper = LineMapper(reader, writer, maps)
     n = 0
-    while line := readline(most + 1):
-        n += 1
-        # the hot path: a plain RECORD of a stream whose SCHEMA was seen, mapped straight from orjson's
-        # dict; every other line (and any line the checks below doubt) goes through the strict reader
-        if len(line) <= most and not needs_exact_parse(line):
-            try:
-                obj = loads(line)
-            except orjson.JSONDecodeError:
-                obj = None
-            if obj.__class__ is dict and obj.get("type") == "RECORD":
-                stream, record = obj.get("stream"), obj.get("record")
-                plan = plans.get(stream) if stream.__class__ is str else None
-                if plan is not None and record.__class__ is dict and obj.get("time_extracted") is None:
-                    version = obj.get("version")
-                    for name, apply in plan:
-                        mapped = apply(record, n)
-                        if mapped is not None:
-                            if key[0] != name or key[1] != version:
-                                batch.flush()
-                                key[0], key[1] = name, version
-                            try:
-                                rows.append(dumps_fast(mapped, default=default))
-                            except TypeError:  # an integer past 64 bits, nesting orjson refuses
-                                rows.append(dumps(mapped))
-                    if len(rows) >= _BLOCK_ROWS:
-                        batch.flush()
-                    continue
-        reader.line_number = n
-        parsed = reader.parse_line(line, n)
-        if parsed is not None:
-            batch.flush()
-            _message(parsed, writer, maps, plans)
-    batch.flush()
+    for data, cut in line_blocks(source, reader.max_line_bytes, READ_BYTES):
+        if cut < 0:  # the last line, without its newline (or the start of one too long)
+            n = mapper.run([data], n, b"")
+        else:
+            n = mapper.run_text(data[:cut] if cut < len(data) else data, n)
+    mapper.flush()
 
+
+class LineMapper:
+    """Maps lines: the hot loop of mapper-sluice (also run by each worker process)."""
+
+    def __init__(self, reader: MessageReader, writer: MessageWriter, maps: StreamMaps) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.maps = maps
+        self.plans: dict[str, list[tuple[str, Any]] | None] = {}
+        self.batch = _Batch(writer)
+        #: set by :meth:`run` with ``stop``: the index of the line it stopped at, and that line's message
+        self.stopped: tuple[int, Any] | None = None
+
+    def flush(self) -> None:
+        self.batch.flush()
+
+    def run_text(self, text: bytes, n: int, *, stop: bool = False) -> int:
+        """Map the whole lines of ``text`` (it ends with a newline), the first being line ``n`` + 1;
+        the number of the last (see :meth:`run`)."""
+        lines = text.split(b"\n")
+        lines.pop()  # after the last newline
+        # lines with a number a float could round are read by the strict reader's exact parse
+        return self.run(lines, n, b"\n", set(long_digit_lines(text)), stop=stop)
+
+    def handle(self, msg: Any) -> None:
+        """The message :meth:`run` stopped at (a SCHEMA, ACTIVATE_VERSION or BATCH)."""
+        _message(msg, self.writer, self.maps, self.plans)
+
+    def run(self, lines: list[bytes], n: int, ending: bytes, doubted: set[int] | None = None, *,
+            stop: bool = False) -> int:
+        """Map ``lines`` (without their newline, ``ending`` each), the first being line ``n`` + 1.
+        With ``stop``, the first line that is neither a RECORD nor a STATE is parsed, not handled:
+        :attr:`stopped` says which, and the number returned is that of the line before it."""
+        self.stopped = None
+        if doubted is None:
+            doubted = set(range(len(lines)))
+        plans, batch, reader, writer, maps = self.plans, self.batch, self.reader, self.writer, self.maps
+        rows, key = batch.rows, batch.key
+        most, loads, dumps_fast, default = reader.max_line_bytes, orjson.loads, orjson.dumps, _jsoncodec_default
+        for i, line in enumerate(lines):
+            n += 1
+            # the hot path: a plain RECORD of a stream whose SCHEMA was seen, mapped straight from orjson's
+            # dict; every other line (and any line the checks below doubt) goes through the strict reader
+            if len(line) < most and not (doubted and i in doubted):
+                try:
+                    obj = loads(line)
+                except orjson.JSONDecodeError:
+                    obj = None
+                if obj.__class__ is dict and obj.get("type") == "RECORD":
+                    stream, record = obj.get("stream"), obj.get("record")
+                    plan = plans.get(stream) if stream.__class__ is str else None
+                    if plan is not None and record.__class__ is dict and obj.get("time_extracted") is None:
+                        version = obj.get("version")
+                        for name, apply in plan:
+                            mapped = apply(record, n)
+                            if mapped is not None:
+                                if key[0] != name or key[1] != version:
+                                    batch.flush()
+                                    key[0], key[1] = name, version
+                                try:
+                                    rows.append(dumps_fast(mapped, default=default))
+                                except TypeError:  # an integer past 64 bits, nesting orjson refuses
+                                    rows.append(dumps(mapped))
+                        if len(rows) >= _BLOCK_ROWS:
+                            batch.flush()
+                        continue
+            reader.line_number = n
+            parsed = reader.parse_line(line + ending, n)
+            if parsed is not None:
+                batch.flush()
+                if stop and parsed.__class__ is not RecordMessage and parsed.__class__ is not StateMessage:
+                    self.stopped = (i, parsed)
+                    return n - 1
+                _message(parsed, writer, maps, plans)
+        return n
+
+
+#: bytes read at a time: lines are split and screened for long digit runs per read, not per line
+READ_BYTES = 1 << 18
 
 # rows per block: a block of about 30 KB stays below the allocator's mmap threshold; blocks of 1,000
 # rows (300 KB) were mapped and unmapped each time: 230,000 page faults on 200,000 records, 0.5 s of system time
@@ -168,7 +237,8 @@ def _build() -> click.Command:
             if mapper is None:
                 return
             writer = MessageWriter(sys.stdout.buffer)
-            map_stream(input_file if input_file is not None else sys.stdin.buffer, writer, mapper.maps)
+            map_stream(input_file if input_file is not None else sys.stdin.buffer, writer, mapper.maps,
+                       workers=mapper.workers)
             writer.close()
 
         run_cli(body)
