@@ -80,6 +80,7 @@ class PostgresLoader(Loader):
     can_alter = True
     chunk_size = 2 * 1024 * 1024  # small chunks: less to wait for at each commit, less memory
     csv_rows = True
+    csv_backslash = True
 
     schema: str
 
@@ -255,8 +256,11 @@ class PostgresLoader(Loader):
 
     def write_csv(self, spec: TableSpec, data: bytes, columns: list[str], *, upsert: bool, truncate: bool) -> None:
         """Rows as CSV lines holding JSON scalar text (see :mod:`targets.sql.rawrows`): one
-        value per name of ``columns`` (the columns of ``spec`` in some order), null unquoted."""
-        self._load(spec, data, columns, b" (FORMAT csv, NULL 'null')", upsert=upsert, truncate=truncate)
+        value per name of ``columns`` (the columns of ``spec`` in some order), null unquoted,
+        a backslash as the escape (``csv_backslash``; an E'' string whatever
+        standard_conforming_strings says)."""
+        self._load(spec, data, columns, b" (FORMAT csv, NULL 'null', ESCAPE E'\\\\')", upsert=upsert,
+                   truncate=truncate)
 
     def _load(self, spec: TableSpec, data: bytes, columns: list[str], options: bytes, *, upsert: bool,
               truncate: bool) -> None:

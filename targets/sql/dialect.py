@@ -108,6 +108,9 @@ class Loader(ABC):
     json_runs: bool = False
     #: whether text values keep their NUL characters in the bulk rows (targets/sql/rawrows.py): DuckDB
     stores_nul: ClassVar[bool] = False
+    #: whether :meth:`write_csv` reads a backslash as the CSV escape (a quote inside a string is \",
+    #: a backslash \\, as JSON writes them; PostgreSQL's ESCAPE '\'), not a doubled quote
+    csv_backslash: ClassVar[bool] = False
 
     _claims: TableClaims | None = None
 

@@ -40,10 +40,10 @@ class JsonRuns(RawRows):
 
 
 def plan_runs(spec: TableSpec, props: Mapping[str, Any], *, json: bool, keep_nul: bool = False,
-              nul_removed: Any = None) -> RawRows | None:
+              nul_removed: Any = None, backslash: bool = False) -> RawRows | None:
     """The bulk builder for ``spec``: a :class:`JsonRuns` where ``json`` (the loader reads
     JSON lines) and the table allows it, else the CSV builder of rawrows.py, else None."""
-    plan = plan_raw_rows(spec, props, nul_removed, keep_nul=keep_nul)
+    plan = plan_raw_rows(spec, props, nul_removed, keep_nul=keep_nul, backslash=backslash)
     if plan is None or not json:
         return plan
     names = [f for _, f in plan.fields]

@@ -80,7 +80,8 @@ class RawRows:
     fmt = "csv"  # what :meth:`build` writes (targets/sql/jsonruns.py: "json")
 
     def __init__(self, fields: list[tuple[str, str]], constants: list[tuple[str, str]], *, table: str = "",
-                 nul_removed: Counter[tuple[str, str]] | None = None, keep_nul: bool = False) -> None:
+                 nul_removed: Counter[tuple[str, str]] | None = None, keep_nul: bool = False,
+                 backslash: bool = False) -> None:
         #: (column, record field) written from the decoded record, then constant columns
         self.fields = fields
         self.constants = constants  # (column, "null" | "version")
@@ -89,6 +90,9 @@ class RawRows:
         self._nul_keys = [(table, c) for c, _ in fields]
         self._nul_removed = nul_removed
         self._keep_nul = keep_nul
+        #: the CSV is read with a backslash as its escape (PostgreSQL's ESCAPE '\'): a quote inside a
+        #: string is \" and a backslash \\, as in JSON, instead of a doubled quote
+        self._backslash = backslash
 
     def _getter(self, cls: type) -> Callable[[Any], Any] | None:
         getter = self._getters.get(cls)
@@ -130,7 +134,7 @@ class RawRows:
         rows = _unbracketed(data, count, suffix)
         if b"\\" not in rows:
             return rows
-        unescaped = _csv_text(rows)
+        unescaped = _csv_text_backslash(rows) if self._backslash else _csv_text(rows)
         if unescaped is not None:
             return unescaped
         # A string holding an escape the bulk step leaves (a control character): its lines
@@ -161,7 +165,7 @@ class RawRows:
         for key, value in zip(self._nul_keys, values, strict=True):
             if value.__class__ is str and "\x00" in value and not self._keep_nul:
                 nul[key] += 1
-            parts.append(_csv_value(value, keep_nul=self._keep_nul))
+            parts.append(_csv_value(value, keep_nul=self._keep_nul, backslash=self._backslash))
         return b",".join(parts)
 
 
@@ -231,13 +235,41 @@ def _with_backslashes(parts: list[bytes]) -> bytes:
     return b"".join(out)
 
 
-def _csv_value(value: Any, *, keep_nul: bool = False) -> bytes:
-    """One scalar as CSV text: strings quoted with '"' doubled and NUL dropped (PostgreSQL
-    cannot store it; the record-by-record path drops it too) unless ``keep_nul``; exact
-    Decimals as text."""
+def _csv_text_backslash(rows: bytes) -> bytes | None:
+    """:func:`_csv_text` for CSV read with a backslash as its escape: ``\\"`` and ``\\\\`` stay as
+    msgspec wrote them, so the usual text (quotes and newlines) takes two passes: the search, and the
+    newlines. Text with an escaped backslash is split at those first: between them every
+    backslash starts an escape of one letter (a backslash followed by another is always the
+    escape ``\\\\``, found from the left). None when a ``\\u00XX`` is left."""
+    if _NOT_QUOTE_OR_NEWLINE.search(rows) is None:
+        return b"\n".join(rows.split(b"\\n"))
+    try:
+        return b"\\\\".join([_controls(piece) for piece in rows.split(b"\\\\")])
+    except (KeyError, IndexError):  # \u00XX
+        return None
+
+
+# What a backslash-escaped CSV field holds for msgspec's escapes other than \\ (by the letter)
+_UNESCAPE_BACKSLASH = {**_UNESCAPE, ord('"'): b'\\"'}
+
+
+def _controls(piece: bytes) -> bytes:
+    """Text without an escaped backslash: its escapes undone but the quote's."""
+    if b"\\" not in piece:
+        return piece
+    parts = piece.split(b"\\")
+    return parts[0] + b"".join([_UNESCAPE_BACKSLASH[p[0]] + p[1:] for p in parts[1:]])
+
+
+def _csv_value(value: Any, *, keep_nul: bool = False, backslash: bool = False) -> bytes:
+    """One scalar as CSV text: strings quoted with '"' doubled (with ``backslash``: a quote and a
+    backslash escaped by a backslash) and NUL dropped (PostgreSQL cannot store it; the
+    record-by-record path drops it too) unless ``keep_nul``; exact Decimals as text."""
     cls = value.__class__
     if cls is str:
         text = value if keep_nul else value.replace("\x00", "")
+        if backslash:
+            return b'"' + text.replace("\\", "\\\\").replace('"', '\\"').encode() + b'"'
         return b'"' + text.replace('"', '""').encode() + b'"'
     if cls is Decimal:
         return str(value).encode()
@@ -245,7 +277,8 @@ def _csv_value(value: Any, *, keep_nul: bool = False) -> bytes:
 
 
 def plan_raw_rows(spec: TableSpec, props: Mapping[str, Any],
-                  nul_removed: Counter[tuple[str, str]] | None = None, *, keep_nul: bool = False) -> RawRows | None:
+                  nul_removed: Counter[tuple[str, str]] | None = None, *, keep_nul: bool = False,
+                  backslash: bool = False) -> RawRows | None:
     """The bulk row builder for ``spec``, or None when some column needs the per-record path.
     ``nul_removed`` counts, per (table, column), the values whose NUL characters were dropped;
     ``keep_nul``: the database stores NUL, strings are written with it."""
@@ -265,4 +298,5 @@ def plan_raw_rows(spec: TableSpec, props: Mapping[str, Any],
             return None
     if len(fields) < 2:
         return None  # attrgetter of one name returns the value, not a tuple
-    return RawRows(fields, constants, table=spec.table, nul_removed=nul_removed, keep_nul=keep_nul)
+    return RawRows(fields, constants, table=spec.table, nul_removed=nul_removed, keep_nul=keep_nul,
+                   backslash=backslash)

@@ -121,7 +121,8 @@ class SQLSink(Sink):
             from targets.sql.jsonruns import plan_runs  # msgspec: only where it is used
 
             self._raw = plan_runs(spec, property_schemas(self.schema), json=loader.json_runs,
-                                  nul_removed=loader.nul_removed, keep_nul=loader.stores_nul)
+                                  nul_removed=loader.nul_removed, keep_nul=loader.stores_nul,
+                                  backslash=loader.csv_backslash)
         self.accepts_runs = self._raw is not None
         self._new_chunk()
 

@@ -16,7 +16,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from protocol._recordtype import compile_record_type
-from targets.sql.rawrows import _NOT_QUOTE_OR_NEWLINE, RawRows, _csv_text, _split_at_escapes
+from targets.sql.rawrows import (
+    _NOT_QUOTE_OR_NEWLINE,
+    RawRows,
+    _csv_text,
+    _csv_text_backslash,
+    _csv_value,
+    _split_at_escapes,
+)
 
 SCHEMA: dict[str, Any] = {"type": "object", "properties": {
     "id": {"type": "integer"}, "a": {"type": ["null", "string"]}, "b": {"type": ["null", "string"]}}}
@@ -28,11 +35,12 @@ TEXT = st.text(alphabet=st.sampled_from([*'ab,"\\\n\r\t\b\f]\n[é☃ /u0', "\x00
 COMMON = st.lists(st.sampled_from([*'an,"\n u]é☃ ', '","', '"n', "\n\n", "00e9"]), max_size=8).map("".join)
 
 
-def _build(values: list[tuple[str | None, str | None]], *, ascii_only: bool) -> tuple[bytes | None, list[Any]]:
+def _build(values: list[tuple[str | None, str | None]], *, ascii_only: bool,
+           backslash: bool = False) -> tuple[bytes | None, list[Any]]:
     lines = [json.dumps({"id": i, "a": a, "b": b}, ensure_ascii=ascii_only).encode()
              for i, (a, b) in enumerate(values)]
     records = list(msgspec.json.Decoder(compile_record_type(SCHEMA, ["id"])).decode_lines(b"\n".join(lines)))
-    rows = RawRows([("id", "id"), ("a", "a"), ("b", "b")], [])
+    rows = RawRows([("id", "id"), ("a", "a"), ("b", "b")], [], backslash=backslash)
     return rows.build(records, b"\n".join(lines), None), records
 
 
@@ -127,3 +135,35 @@ def test_backslashes_beside_newline_and_quote_escapes_read_back_exact(
     assert built is not None
     back = list(csv.reader(io.StringIO(built.decode(), newline="")))
     assert back == [[str(i), "null" if a is None else a, "null" if b is None else b] for i, (a, b) in enumerate(values)]
+
+
+# PostgreSQL's ESCAPE '\\' (targets/postgres): a quote inside a string is \\" and a backslash \\\\, as JSON
+# writes them; what Python's csv reader reads with that escape and no doubled quotes.
+def _backslash_csv(text: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text.decode(), newline=""), escapechar="\\", doublequote=False))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.none() | TEXT | NEAR | COMMON, st.none() | TEXT | NEAR | COMMON), min_size=1,
+                max_size=6), st.booleans())
+def test_backslash_escaped_csv_reads_back_exact(values: list[tuple[str | None, str | None]], ascii_only: bool) -> None:
+    built, _ = _build(values, ascii_only=ascii_only, backslash=True)
+    assert built is not None
+    want = [[str(i), "null" if a is None else a.replace("\x00", ""), "null" if b is None else b.replace("\x00", "")]
+            for i, (a, b) in enumerate(values)]
+    assert _backslash_csv(built) == want
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.none() | TEXT | NEAR | COMMON, st.none() | TEXT | NEAR | COMMON), min_size=1,
+                max_size=6))
+def test_the_backslash_bulk_step_writes_what_each_value_writes(values: list[tuple[str | None, str | None]]) -> None:
+    """In bulk (no quote pass; escaped backslashes split out first) or not at all (a control
+    character as \\u00XX), never different from the value-by-value text."""
+    built = _csv_text_backslash(_rows(values))
+    if any(v is not None and any(c in v for c in "\x00\x01\x1f") for pair in values for v in pair):
+        assert built is None
+        return
+    assert built == b"".join(b",".join([str(i).encode(), *(b"null" if v is None else _csv_value(v, backslash=True)
+                                                             for v in (a, b))]) + b"\n"
+                             for i, (a, b) in enumerate(values))
