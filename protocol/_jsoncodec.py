@@ -38,23 +38,35 @@ _DEEP_RECURSION = 40 * MAX_DEPTH
 # long digit run inside a string (a harmless false positive). bytes.translate maps digits
 # and dots to "d" and everything else to a space; the search is then a plain substring
 # search, several times faster than a regular expression over a digit-heavy line.
-_DIGITS = bytes(0x64 if (0x30 <= i <= 0x39 or i == 0x2E) else 0x20 for i in range(256))
+_DIGITS = bytes(0x64 if (0x30 <= i <= 0x39 or i == 0x2E) else 0x65 if i in (0x45, 0x65) else 0x2D if i == 0x2D
+                else 0x20 for i in range(256))
 _RUN = b"d" * 16
+# A negative exponent of three digits after a digit: below 1e-307 a float keeps fewer digits, below
+# about 5e-324 it reads 0.0 (orjson and msgspec say nothing). Also a harmless false positive in a
+# string ("2e-100"); positive exponents past a float's range are refused by orjson, not rounded.
+_TINY = b"de-ddd"
 
 
 def needs_exact_parse(raw: bytes) -> bool:
-    """True when ``raw`` may hold a number that a 64-bit float would round."""
+    """True when ``raw`` may hold a number that a 64-bit float would round (or read as 0.0)."""
     # find, not ``in``: ``bytes in bytes`` first tries the operand as an integer and raises and
     # clears a TypeError on every call, which costs more than the search itself
-    return raw.translate(_DIGITS).find(_RUN) >= 0
+    marks = raw.translate(_DIGITS)
+    return marks.find(_RUN) >= 0 or marks.find(_TINY) >= 0
 
 
 def long_digit_lines(raw: bytes) -> list[int]:
     """The (0-based) numbers of the lines of ``raw`` for which :func:`needs_exact_parse` is true,
     in one pass over ``raw``; empty when it is false for the whole text."""
     marks = raw.translate(_DIGITS)  # a newline is not a digit: a run never spans two lines
+    runs = _lines_with(raw, marks, _RUN)
+    tiny = _lines_with(raw, marks, _TINY)
+    return sorted({*runs, *tiny}) if tiny else runs
+
+
+def _lines_with(raw: bytes, marks: bytes, pattern: bytes) -> list[int]:
     found: list[int] = []
-    pos = marks.find(_RUN)
+    pos = marks.find(pattern)
     line = 0
     counted = 0
     while pos >= 0:
@@ -63,7 +75,7 @@ def long_digit_lines(raw: bytes) -> list[int]:
         counted = raw.find(b"\n", pos)
         if counted < 0:
             break
-        pos = marks.find(_RUN, counted)
+        pos = marks.find(pattern, counted)
     return found
 
 JSONDecodeError = orjson.JSONDecodeError

@@ -24,13 +24,17 @@ from targets.sql.rawrows import RawRows
 SCHEMA: dict[str, Any] = {"type": "object", "properties": {
     "id": {"type": "integer"}, "n": {"type": ["null", "number"]}, "s": {"type": ["null", "string"]}}}
 LONG = st.sampled_from(["12345678901234567.25", "0.1000000000000000055511151231257827", "123456789012345678901",
-                        "1.5", "42", "null"])
+                        "1.5", "42", "null", "2.5e-400", "-1E-330", "4.9e-324", "1e-100", "3e+100"])
 TEXT = st.sampled_from(["plain", "a\"quote\"\nline", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
                         "1234567890123456", "x" * 20, "é☃"])
 
 
+PIECES = st.lists(st.sampled_from([b"1", b"2.5", b"e", b"E", b"-", b"+", b"000", b"1234567890123456", b"x", b" "]),
+                  max_size=12).map(b"".join)
+
+
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b" ")), max_size=8))
+@given(st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b" ")) | PIECES, max_size=8))
 def test_long_digit_lines_flags_exactly_the_lines_needs_exact_parse_flags(lines: list[bytes]) -> None:
     raw = b"\n".join(lines)
     assert long_digit_lines(raw) == [i for i, line in enumerate(raw.split(b"\n")) if needs_exact_parse(line)]
@@ -48,3 +52,11 @@ def test_a_run_with_long_digits_reads_back_exact(values: list[tuple[str, str]]) 
     for i, ((n, s), row) in enumerate(zip(values, back, strict=True)):
         assert row[0] == str(i) and row[2] == s
         assert row[1] == "null" if n == "null" else Decimal(row[1]) == Decimal(n)
+
+
+def test_a_number_below_a_floats_range_is_parsed_exactly_not_read_as_zero() -> None:
+    """orjson and msgspec read 2.5e-400 as 0.0 without a word; the screen sends it to the exact parse."""
+    for text in (b'{"n":2.5e-400}', b'{"n":-1E-330}', b'{"n":1.5e-310}'):
+        assert needs_exact_parse(text)
+        assert long_digit_lines(b'{"n":1}\n' + text + b'\n{"n":2}') == [1]
+    assert not needs_exact_parse(b'{"n":1.5e-30,"s":"e-100","t":"abc-123"}')
