@@ -28,6 +28,7 @@ Constant columns (a field the schema lacks, the table version) are appended to e
 from __future__ import annotations
 
 import re
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
@@ -81,18 +82,41 @@ class RawRows:
 
     def __init__(self, fields: list[tuple[str, str]], constants: list[tuple[str, str]], *, table: str = "",
                  nul_removed: Counter[tuple[str, str]] | None = None, keep_nul: bool = False,
-                 backslash: bool = False) -> None:
+                 backslash: bool = False, number_fields: list[str] | None = None) -> None:
         #: (column, record field) written from the decoded record, then constant columns
         self.fields = fields
         self.constants = constants  # (column, "null" | "version")
         self.columns = [c for c, _ in fields] + [c for c, _ in constants]
         self._getters: dict[type, Callable[[Any], Any]] = {}
+        #: the record fields of number columns (None: not known, every field is looked at)
+        self._number_fields = [f for _, f in fields] if number_fields is None else number_fields
+        self._numbers: dict[type, list[Callable[[Any], Any]]] = {}
         self._nul_keys = [(table, c) for c, _ in fields]
         self._nul_removed = nul_removed
         self._keep_nul = keep_nul
         #: the CSV is read with a backslash as its escape (PostgreSQL's ESCAPE '\'): a quote inside a
         #: string is \" and a backslash \\, as in JSON, instead of a doubled quote
         self._backslash = backslash
+
+    def _tiny(self, values: list[Any]) -> bool:
+        """Whether a number field of ``values`` holds 0.0 or a float below the normal range (a
+        tiny exponent read as 0.0, or a subnormal with fewer digits than written)."""
+        for get in self._number_getters(values[0].__class__):
+            column = list(map(get, values))
+            try:
+                if 0.0 in column or min(map(abs, filter(None, column)), default=1.0) < sys.float_info.min:
+                    return True
+            except TypeError:  # a field that is not a number (the fields were not told): search
+                return True
+        return False
+
+    def _number_getters(self, cls: type) -> list[Callable[[Any], Any]]:
+        getters = self._numbers.get(cls)
+        if getters is None:
+            attrs = dict(zip(cls.__struct_encode_fields__, cls.__struct_fields__, strict=True))  # type: ignore[attr-defined]
+            getters = [attrgetter(attrs[f]) for f in self._number_fields if f in attrs]
+            self._numbers[cls] = getters
+        return getters
 
     def _getter(self, cls: type) -> Callable[[Any], Any] | None:
         getter = self._getters.get(cls)
@@ -116,7 +140,9 @@ class RawRows:
         suffix = b"".join(b"," + (str(version).encode() if kind == "version" and version is not None else b"null")
                           for _, kind in self.constants)
         raw = bytes(records)
-        exact = long_digit_lines(raw)
+        # a number below a float's normal range was read as 0.0 or lost digits: only then are
+        # the lines searched for tiny exponents (the search costs twice the long-digit one)
+        exact = long_digit_lines(raw, tiny=self._tiny(values))
         nul: Counter[tuple[str, str]] = Counter()  # added to the loader's count once the run is built
         try:
             rows = (self._exact(data, raw.split(b"\n"), exact, suffix, nul) if exact
@@ -298,5 +324,7 @@ def plan_raw_rows(spec: TableSpec, props: Mapping[str, Any],
             return None
     if len(fields) < 2:
         return None  # attrgetter of one name returns the value, not a tuple
+    numbers = [col.source.field for col in spec.columns if col.logical == T.NUMBER and col.source.meta is None
+               and col.source.field in props]
     return RawRows(fields, constants, table=spec.table, nul_removed=nul_removed, keep_nul=keep_nul,
-                   backslash=backslash)
+                   backslash=backslash, number_fields=numbers)
