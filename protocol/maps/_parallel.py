@@ -95,17 +95,19 @@ class _Channel:
         return self._read(size)
 
     def _read(self, size: int) -> bytes:
-        buf = bytearray(size)
-        view = memoryview(buf)
-        got = 0
+        """``size`` bytes (b"" at the end of the pipe before any); usually one read, no copy."""
+        data = os.read(self.fd, size) if size else b""
+        if len(data) == size or not data:
+            return data
+        parts = [data]
+        got = len(data)
         while got < size:
-            n = os.readv(self.fd, [view[got:]])
-            if n == 0:
-                if got == 0:
-                    return b""
+            more = os.read(self.fd, size - got)
+            if not more:
                 raise EOFError
-            got += n
-        return bytes(buf) if size else b""
+            parts.append(more)
+            got += len(more)
+        return b"".join(parts)
 
     def close(self) -> None:
         os.close(self.fd)
