@@ -55,7 +55,12 @@ def install(obj: Ctx, connectors: tuple[str, ...], jobs: int, force: bool, froze
     if not names:
         click.echo("sluice: no connector declares a pip_url: nothing to install", err=True)
         return ExitCode.OK
-    outcomes = run_installs(obj, names, jobs=jobs, mode=Mode(force, frozen, upgrade))
+    from runner.install.exclusive import one_install
+
+    with one_install(project.dir):
+        outcomes = run_installs(obj, names, jobs=jobs, mode=Mode(force, frozen, upgrade))
+        if project.path is not None and not frozen:
+            _update_lock(obj, outcomes)
     failed = [o for o in outcomes if o.failed]
     for o in failed:
         click.echo(f"sluice: {o.name}: install failed: {o.message}", err=True)
@@ -66,8 +71,6 @@ def install(obj: Ctx, connectors: tuple[str, ...], jobs: int, force: bool, froze
     counts = {s: sum(o.status == s for o in outcomes) for s in ("installed", "up to date", "failed")}
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
     click.echo(f"sluice: {plural(len(outcomes), 'connector')}: {summary}", err=True)
-    if project.path is not None and not frozen:
-        _update_lock(obj, outcomes)
     return ExitCode.FAILED if failed else ExitCode.OK
 
 
@@ -149,16 +152,21 @@ def ensure_installed(obj: Ctx, names: list[str], install_missing: bool) -> None:
         return
     if not install_missing:
         refuse_missing(missing)
+    from runner.install.exclusive import one_install
     from runner.install.jobs import Mode
 
-    outcomes = run_installs(obj, missing, jobs=len(missing), mode=Mode())
-    failed = [o for o in outcomes if o.failed]
-    if failed:
-        from protocol import SluiceError
+    with one_install(obj.project.dir):
+        missing = check_installed(obj.project, names)  # another install may have built them meanwhile
+        if not missing:
+            return
+        outcomes = run_installs(obj, missing, jobs=len(missing), mode=Mode())
+        failed = [o for o in outcomes if o.failed]
+        if failed:
+            from protocol import SluiceError
 
-        lines = [f"{o.name}: {o.message}" + (f" ({o.tail[-1]})" if o.tail else "") for o in failed]
-        raise SluiceError("install failed: " + "; ".join(lines))
-    _update_lock(obj, outcomes)
+            lines = [f"{o.name}: {o.message}" + (f" ({o.tail[-1]})" if o.tail else "") for o in failed]
+            raise SluiceError("install failed: " + "; ".join(lines))
+        _update_lock(obj, outcomes)
 
 
 def lock_problems(obj: Ctx) -> list[str]:

@@ -9,6 +9,7 @@ by the tests of one session, so a run downloads each distribution once.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -23,7 +24,7 @@ import yaml
 
 from runner.install.envs import installed_distributions
 from runner.install.lockfile import Distribution, LockEntry, read_lock, write_lock
-from tests.integration.runner.helpers import sluice, sluice_env
+from tests.integration.runner.helpers import finish, sluice, sluice_env, start_sluice
 
 pytestmark = pytest.mark.slow
 
@@ -283,3 +284,28 @@ def test_a_local_path_with_pip_installs_on_demand_with_run_install(tmp_path: Pat
     lock = read_lock(root / "sluice.lock")
     assert lock is not None and lock["tap-local"].versions() == {"tap-local-demo": "0.2.0"}
     assert lock["tap-local"].distributions[0].requirement.startswith("tap-local-demo @ file://")
+
+
+def test_a_second_install_waits_for_the_first(installed: Installed) -> None:
+    """The install lock: a second install waits for the holder, bounded by SLUICE_INSTALL_WAIT; one line when
+    it gives up; it goes on as soon as the holder is done."""
+    lock = installed.root / ".sluice" / "install.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("a+b") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        held.truncate(0)
+        held.write(b"pid 4711\n")
+        held.flush()
+        refused = sluice(["install", "tap-jsonl"], installed.root, env=env(SLUICE_INSTALL_WAIT="0.5"))
+        assert refused.returncode == 1, refused.stderr
+        lines = [line for line in refused.stderr.splitlines() if line.strip()]
+        assert lines[0] == ("sluice: another install is running in this project (pid 4711); waiting for it "
+                            "(at most 0.5 s, SLUICE_INSTALL_WAIT)")
+        assert "another install still holds" in lines[-1] and "after 0.5 s" in lines[-1]
+        waiting = start_sluice(["install", "tap-jsonl"], installed.root, env=env())
+        time.sleep(1.5)
+        assert waiting.poll() is None  # still waiting for the lock
+    code, _, stderr = finish(waiting)
+    assert code == 0, stderr
+    assert "waiting for it" in stderr and "1 connector: 1 up to date" in stderr
+    assert lock.read_text().startswith("pid ")
