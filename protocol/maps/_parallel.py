@@ -38,7 +38,7 @@ from protocol._messages import SchemaMessage
 from protocol._writer import MessageWriter
 from protocol.maps._program import READ_BYTES, LineMapper
 
-__all__ = ["default_workers", "map_parallel"]
+__all__ = ["can_fork", "default_workers", "map_parallel"]
 
 log = logging.getLogger("sluice.mapper")
 
@@ -55,6 +55,11 @@ def default_workers() -> int:
         return max(1, min(4, len(os.sched_getaffinity(0))))
     except (AttributeError, OSError):  # no affinity on this system
         return max(1, min(4, os.cpu_count() or 1))
+
+
+def can_fork() -> bool:
+    """Whether workers can be forked here (not on Windows): elsewhere the mapper runs in one process."""
+    return "fork" in multiprocessing.get_all_start_methods() and hasattr(os, "writev")
 
 
 class _Channel:

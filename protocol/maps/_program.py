@@ -76,9 +76,10 @@ def map_stream(source: IO[bytes], writer: MessageWriter, maps: StreamMaps | None
             _pass(msg, writer)
         return
     if workers > 1:
-        from protocol.maps._parallel import map_parallel
-        map_parallel(source, writer, LineMapper(reader, writer, maps), workers)
-        return
+        from protocol.maps._parallel import can_fork, map_parallel
+        if can_fork():
+            map_parallel(source, writer, LineMapper(reader, writer, maps), workers)
+            return
     mapper = LineMapper(reader, writer, maps)
     n = 0
     for data, cut in line_blocks(source, reader.max_line_bytes, READ_BYTES):
