@@ -40,6 +40,7 @@ from protocol import (
     FatalSourceError,
     LogBasedBookmark,
     MessageWriter,
+    RecordCounter,
     RetryableSourceError,
     loads,
     plural,
@@ -206,6 +207,9 @@ class _Changes:
         self.plans = {(p.table.schema_name, p.table.name): p for p in plans}
         self.targets: dict[int, _Target | None] = {}
         self.since = {p.name: bookmarks.read(p.name, LogBasedBookmark).lsn or 0 for p in plans}
+        #: per stream, its change records and their record_count counter (what a snapshot reports too)
+        self.counts = {p.name: 0 for p in plans}
+        self.counters = {p.name: RecordCounter(p.name, writer.flush) for p in plans}
         self.toast_warned: set[str] = set()
 
     def _bind(self, rel: Relation) -> None:
@@ -247,10 +251,15 @@ class _Changes:
                         if self.pending:
                             self.pending = False
                             self.writer.write_state(self.bookmarks.to_value())
-                        for record in self._records(target, msg, commit_lsn, committed_at):
-                            write(target.plan.name, record)
-                            count += 1
-                            since_state += 1
+                        name = target.plan.name
+                        produced = self._records(target, msg, commit_lsn, committed_at)
+                        for record in produced:
+                            write(name, record)
+                        count += len(produced)
+                        since_state += len(produced)
+                        total = self.counts[name] = self.counts[name] + len(produced)
+                        if total >= self.counters[name].check_at:
+                            self.counters[name].tick(total)
                     elif isinstance(msg, Begin):
                         commit_lsn, committed_at = msg.commit_lsn, msg.committed_at
                         skip = commit_lsn >= end  # belongs to the next run
@@ -264,6 +273,9 @@ class _Changes:
                         self._truncate(msg, commit_lsn)
         except psycopg.Error as exc:
             raise self.source.error(exc, f"reading changes from slot {self.slot}") from exc
+        self.writer.flush()  # the records counted are on the pipe before their count
+        for name, counter in self.counters.items():
+            counter.finish(self.counts[name])
         log.info("read %s from slot %s up to %s", plural(count, "change"), self.slot, lsn_to_text(end))
 
     def _records(self, target: _Target, msg: Change, lsn: int, committed_at: str) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ import psycopg
 import yaml
 
 from tests.conftest import exe, run
-from tests.integration.postgres_tap.conftest import Src, last_state, records, tap, tap_killed_at
+from tests.integration.postgres_tap.conftest import Src, last_state, messages, records, tap, tap_killed_at
 
 
 def _changes(recs: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
@@ -58,6 +58,41 @@ def test_changes_follow_the_snapshot_and_the_slot_advances_only_to_the_state_giv
     third = tap(config, catalog, s2, src.tmp)
     assert records(third) == []
     assert src.slot_position() == s2["bookmarks"]["public-a"]["lsn"]  # the WAL before it may be recycled
+
+
+def _record_counts(stderr: bytes) -> dict[str, int]:
+    """The record_count METRICs of a run added up per stream (each is an increment)."""
+    counts: dict[str, int] = {}
+    for line in stderr.decode().splitlines():
+        if "METRIC: " in line:
+            metric = json.loads(line.split("METRIC: ", 1)[1])
+            if metric["metric"] == "record_count":
+                stream = metric["tags"]["stream"]
+                counts[stream] = counts.get(stream, 0) + metric["value"]
+    return counts
+
+
+def test_changes_are_counted_in_record_count_metrics(src: Src) -> None:
+    """A runner's summary adds up record_count: the changes read from the slot count, per stream, as the
+    snapshot's rows do (a key change is two records: the old key deleted, the new row)."""
+    src.sql("CREATE TABLE a (id int PRIMARY KEY, v text); CREATE TABLE b (id int PRIMARY KEY, v text)")
+    src.sql("INSERT INTO a VALUES (1, 'one'), (2, 'two'); INSERT INTO b VALUES (1, 'x')")
+    config = src.config()
+    catalog = src.catalog(config, {"public-a": {"replication-method": "LOG_BASED"},
+                                   "public-b": {"replication-method": "LOG_BASED"}})
+    args = [exe("tap-postgres"), "--config", str(config), "--catalog", str(catalog)]
+    first = run(args)
+    assert first.returncode == 0, first.stderr.decode()
+    assert _record_counts(first.stderr) == {"public-a": 2, "public-b": 1}
+    state = src.tmp / "state-counts.json"
+    state.write_text(json.dumps(last_state(messages(first.stdout))))
+    src.sql("INSERT INTO a SELECT g, 'n' FROM generate_series(3, 1502) g; UPDATE a SET v = 'uno' WHERE id = 1")
+    src.sql("UPDATE b SET id = 10 WHERE id = 1")
+    second = run([*args, "--state", str(state)])
+    assert second.returncode == 0, second.stderr.decode()
+    out = messages(second.stdout)
+    assert len(records(out, "public-a")) == 1501 and len(records(out, "public-b")) == 2
+    assert _record_counts(second.stderr) == {"public-a": 1501, "public-b": 2}
 
 
 def test_a_truncate_makes_the_next_run_take_a_new_snapshot(src: Src) -> None:
