@@ -12,9 +12,9 @@ Outputs are written in input order, each worker's answer whole: a STATE goes out
 record before it, as in one process. A worker has one block at a time (no side blocks the other
 on a full pipe). An error in a worker (a failing map expression, a bad line) is raised by the
 main process when its block's turn comes, after every earlier block is written: the same error
-for the same line as in one process. The first block is mapped by the main process; workers are forked (Linux)
-when the second is read, so they start knowing the SCHEMAs of the first, and an input of one
-block starts none.
+for the same line as in one process. The first block is mapped by the main process; workers are
+forked (Linux) when the second is read, so they start knowing the SCHEMAs of the first, and an
+input of one block starts none.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import stat
 import struct
 import sys
 from collections import deque
+from dataclasses import dataclass
 from typing import IO, Any
 
 from protocol._errors import SluiceError
@@ -62,10 +63,17 @@ def can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods() and hasattr(os, "writev")
 
 
+def _widen_pipe(fd: int) -> None:
+    """A pipe of 1 MiB when the system allows: a block passes in one write or read, not in 64 KiB turns."""
+    try:
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+    except OSError:  # above /proc/sys/fs/pipe-max-size: the default size works too, in more turns
+        pass
+
+
 class _Channel:
     """One direction of a pipe between the main process and a worker: length-prefixed messages,
-    written with one ``writev`` and read straight into their buffer (a pipe of 1 MiB when the
-    system allows: a block passes in one write, not in 64 KiB turns)."""
+    written with one ``writev``, each read with (usually) one ``os.read``."""
 
     __slots__ = ("fd",)
     _SIZE = struct.Struct("<Q")
@@ -77,10 +85,7 @@ class _Channel:
     def pair() -> tuple[_Channel, _Channel]:
         """(reading end, writing end)."""
         read_fd, write_fd = os.pipe()
-        try:
-            fcntl.fcntl(write_fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
-        except OSError:  # above /proc/sys/fs/pipe-max-size: the default size works too, in more turns
-            pass
+        _widen_pipe(write_fd)
         return _Channel(read_fd), _Channel(write_fd)
 
     def send(self, *parts: bytes | memoryview) -> None:
@@ -167,24 +172,22 @@ def _fail(answers: _Channel, message: str, code: int, out: io.BytesIO) -> None:
     answers.send(_ANSWER.pack(_ERROR, code, len(text)), text, out.getvalue())
 
 
+@dataclass(slots=True)
 class _Link:
-    """The main process's ends of one worker's pipes."""
+    """The main process's ends of one worker's pipes, and the worker."""
 
-    __slots__ = ("answers", "proc", "tasks")
-
-    def __init__(self, tasks: _Channel, answers: _Channel, proc: Any) -> None:
-        self.tasks = tasks
-        self.answers = answers
-        self.proc = proc
+    tasks: _Channel
+    answers: _Channel
+    proc: Any
 
 
+@dataclass(slots=True)
 class _Task:
-    __slots__ = ("link", "n", "text")
+    """A block handed to a worker: its lines, the number of the line before them."""
 
-    def __init__(self, link: _Link, text: bytes, n: int) -> None:
-        self.link = link
-        self.text = text
-        self.n = n
+    link: _Link
+    text: bytes
+    n: int
 
 
 class _Pool:
@@ -309,7 +312,6 @@ class _Input:
     STATE the tap wrote reaches the target now, not when more input comes)."""
 
     def __init__(self, source: IO[bytes], pool: _Pool) -> None:
-        self.source = source
         self.pool = pool
         self._read = getattr(source, "read1", source.read)
         try:
@@ -317,10 +319,7 @@ class _Input:
         except (AttributeError, OSError, ValueError):  # an in-memory input: never waits
             self.fd = None
         if self.fd is not None and stat.S_ISFIFO(os.fstat(self.fd).st_mode):
-            try:  # a pipe of 1 MiB: reads of whole blocks, not of 64 KiB
-                fcntl.fcntl(self.fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
-            except OSError:  # above the system's pipe-max-size: smaller reads work too
-                pass
+            _widen_pipe(self.fd)
 
     def read(self, size: int = -1, /) -> bytes:
         if self.pool.due and self.fd is not None and not select.select([self.fd], [], [], 0)[0]:
@@ -344,7 +343,7 @@ def _keep_heap() -> None:
     mallopt(m_trim_threshold, 128 << 20)
 
 
-def map_parallel(source: IO[bytes], writer: MessageWriter, mapper: LineMapper, workers: int) -> None:
+def map_parallel(source: IO[bytes], mapper: LineMapper, workers: int) -> None:
     """:func:`protocol.maps._program.map_stream` with ``workers`` processes (see the module docstring)."""
     _keep_heap()
     pool = _Pool(mapper, workers)

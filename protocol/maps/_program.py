@@ -75,12 +75,12 @@ def map_stream(source: IO[bytes], writer: MessageWriter, maps: StreamMaps | None
         for msg in reader:
             _pass(msg, writer)
         return
+    mapper = LineMapper(reader, writer, maps)
     if workers > 1:
         from protocol.maps._parallel import can_fork, map_parallel
         if can_fork():
-            map_parallel(source, writer, LineMapper(reader, writer, maps), workers)
+            map_parallel(source, mapper, workers)
             return
-    mapper = LineMapper(reader, writer, maps)
     n = 0
     for data, cut in line_blocks(source, reader.max_line_bytes, READ_BYTES):
         if cut < 0:  # the last line, without its newline (or the start of one too long)

@@ -120,7 +120,7 @@ def with_source_spec(schema: Mapping[str, Any], source_spec: Mapping[str, Any] |
 
 
 # Key names Airbyte sources give their secret settings (matched anywhere in the name, any case).
-_SECRET_NAME = re.compile(r"pass(word|phrase)?|secret|token|api_?key|apikey|private_?key|credential|auth|"
+_SECRET_NAME = re.compile(r"pass|secret|token|api_?key|private_?key|credential|auth|"
                           r"access_?key|session|cookie|signature|dsn|connection_?string|jwt|bearer", re.IGNORECASE)
 
 # Shorter values under such names are mostly choices ("none", "oauth2"), which redaction would cut out

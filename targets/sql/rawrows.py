@@ -113,7 +113,7 @@ class RawRows:
     def _number_getters(self, cls: type) -> list[Callable[[Any], Any]]:
         getters = self._numbers.get(cls)
         if getters is None:
-            attrs = dict(zip(cls.__struct_encode_fields__, cls.__struct_fields__, strict=True))  # type: ignore[attr-defined]
+            attrs = _struct_attrs(cls)
             getters = [attrgetter(attrs[f]) for f in self._number_fields if f in attrs]
             self._numbers[cls] = getters
         return getters
@@ -121,7 +121,7 @@ class RawRows:
     def _getter(self, cls: type) -> Callable[[Any], Any] | None:
         getter = self._getters.get(cls)
         if getter is None:
-            attrs = dict(zip(cls.__struct_encode_fields__, cls.__struct_fields__, strict=True))  # type: ignore[attr-defined]
+            attrs = _struct_attrs(cls)
             if not all(f in attrs for _, f in self.fields):
                 return None
             getter = attrgetter(*(attrs[f] for _, f in self.fields))
@@ -195,6 +195,11 @@ class RawRows:
         return b",".join(parts)
 
 
+def _struct_attrs(cls: type) -> dict[str, str]:
+    """A decoded record type's attribute per record field (msgspec renames fields that are not identifiers)."""
+    return dict(zip(cls.__struct_encode_fields__, cls.__struct_fields__, strict=True))  # type: ignore[attr-defined]
+
+
 def _unbracketed(data: bytes, count: int, suffix: bytes) -> bytes:
     """``count`` lines of value arrays without their brackets, ``suffix`` before each newline. Each
     line holds one "[" and one "]" of its own; when the text holds no other (no string has one: the
@@ -210,6 +215,8 @@ def _unbracketed(data: bytes, count: int, suffix: bytes) -> bytes:
 # quoted CSV field holds instead.
 _UNESCAPE = {ord('"'): b'""', ord("n"): b"\n", ord("t"): b"\t", ord("r"): b"\r", ord("b"): b"\b",
              ord("f"): b"\f"}
+# The same for a CSV read with a backslash as its escape (PostgreSQL's ESCAPE '\\'): the quote stays \\".
+_UNESCAPE_BACKSLASH = {**_UNESCAPE, ord('"'): b'\\"'}
 # Any escape but \" and \n (an escaped backslash included); absent in most text.
 _NOT_QUOTE_OR_NEWLINE = re.compile(rb'\\[^"n]')
 
@@ -231,19 +238,22 @@ def _csv_text(rows: bytes) -> bytes | None:
     return _split_at_escapes(rows)
 
 
-def _split_at_escapes(rows: bytes) -> bytes | None:
+def _split_at_escapes(rows: bytes, unescape: dict[int, bytes] = _UNESCAPE,
+                      backslash: bytes = b"\\") -> bytes | None:
     """:func:`_csv_text` for any text: split on the backslash (one ``memchr`` pass), every
-    piece after the first starts with an escape letter."""
+    piece after the first starts with an escape letter. ``unescape``: what each escape becomes,
+    ``backslash``: what an escaped backslash becomes (for a CSV read with a backslash escape, see
+    :func:`_csv_text_backslash`, the quote and the backslash stay escaped)."""
     parts = rows.split(b"\\")
     try:
         if b"" not in parts:
-            return parts[0] + b"".join([_UNESCAPE[p[0]] + p[1:] for p in parts[1:]])
-        return _with_backslashes(parts)
+            return parts[0] + b"".join([unescape[p[0]] + p[1:] for p in parts[1:]])
+        return _with_backslashes(parts, unescape, backslash)
     except KeyError:  # \u00XX
         return None
 
 
-def _with_backslashes(parts: list[bytes]) -> bytes:
+def _with_backslashes(parts: list[bytes], unescape: dict[int, bytes], backslash: bytes) -> bytes:
     """:func:`_split_at_escapes` for text that holds a backslash itself (``\\\\``): its split leaves an
     empty piece, and the piece after that follows the backslash as written."""
     out = [parts[0]]
@@ -251,11 +261,11 @@ def _with_backslashes(parts: list[bytes]) -> bytes:
     while i < n:
         piece = parts[i]
         if piece:
-            out.append(_UNESCAPE[piece[0]])
+            out.append(unescape[piece[0]])
             out.append(piece[1:])
             i += 1
         else:
-            out.append(b"\\")
+            out.append(backslash)
             out.append(parts[i + 1])
             i += 2
     return b"".join(out)
@@ -264,27 +274,10 @@ def _with_backslashes(parts: list[bytes]) -> bytes:
 def _csv_text_backslash(rows: bytes) -> bytes | None:
     """:func:`_csv_text` for CSV read with a backslash as its escape: ``\\"`` and ``\\\\`` stay as
     msgspec wrote them, so the usual text (quotes and newlines) takes two passes: the search, and the
-    newlines. Text with an escaped backslash is split at those first: between them every
-    backslash starts an escape of one letter (a backslash followed by another is always the
-    escape ``\\\\``, found from the left). None when a ``\\u00XX`` is left."""
+    newlines. Anything else is split at the escapes. None when a ``\\u00XX`` is left."""
     if _NOT_QUOTE_OR_NEWLINE.search(rows) is None:
         return b"\n".join(rows.split(b"\\n"))
-    try:
-        return b"\\\\".join([_controls(piece) for piece in rows.split(b"\\\\")])
-    except (KeyError, IndexError):  # \u00XX
-        return None
-
-
-# What a backslash-escaped CSV field holds for msgspec's escapes other than \\ (by the letter)
-_UNESCAPE_BACKSLASH = {**_UNESCAPE, ord('"'): b'\\"'}
-
-
-def _controls(piece: bytes) -> bytes:
-    """Text without an escaped backslash: its escapes undone but the quote's."""
-    if b"\\" not in piece:
-        return piece
-    parts = piece.split(b"\\")
-    return parts[0] + b"".join([_UNESCAPE_BACKSLASH[p[0]] + p[1:] for p in parts[1:]])
+    return _split_at_escapes(rows, _UNESCAPE_BACKSLASH, b"\\\\")
 
 
 def _csv_value(value: Any, *, keep_nul: bool = False, backslash: bool = False) -> bytes:
