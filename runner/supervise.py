@@ -151,18 +151,19 @@ class _Supervisor:
     def _target_stdout_other(self, text: str) -> None:
         self.output.runner_line(f"{self.target.spec.name} wrote a non-STATE line on stdout: {text}", terminal=False)
 
-    def _read(self, key: selectors.SelectorKey) -> None:
+    def _read(self, key: selectors.SelectorKey) -> bool:
+        """Handle one ready descriptor; True when it gave data and may give more now."""
         kind, side, buffer = key.data
         fd = key.fd
         if kind == "exit":
             self.sel.unregister(fd)
             os.close(fd)
             self._reap(side)
-            return
+            return False
         try:
             chunk = os.read(fd, 65536)
         except BlockingIOError:
-            return
+            return False
         if kind == "state":
             if chunk:
                 self.states.feed(chunk)
@@ -179,6 +180,22 @@ class _Supervisor:
             proc = side.proc
             stream = proc.stdout if kind == "state" else proc.stderr
             stream.close()
+        return bool(chunk)
+
+    def _drain_stderr(self, side: Side) -> None:
+        """What an exited process wrote on stderr before it ended, read before its exit is judged
+        (its last line may say "Broken pipe": a consequence, not the cause). Bounded: a grandchild
+        still writing to the pipe is not waited for."""
+        stream = side.proc.stderr if side.proc is not None else None
+        if stream is None or stream.closed:
+            return
+        try:
+            key = self.sel.get_key(stream.fileno())
+        except (KeyError, ValueError):
+            return
+        for _ in range(64):
+            if not self._read(key):
+                return
 
     def _stderr_line(self, side: Side, raw: bytes) -> None:
         text = raw.decode("utf-8", "replace").rstrip("\r")
@@ -197,6 +214,7 @@ class _Supervisor:
             return
         side.rc = rc
         side.exited_at = time.monotonic()
+        self._drain_stderr(side)
         self.output.runner_line(f"{side.spec.role} {side.spec.name} finished: {side.describe_exit()}", terminal=False)
         if side is not self.target:
             self._upstream_exited()
