@@ -25,7 +25,8 @@ from typing import Any
 
 import orjson
 
-__all__ = ["MAX_DEPTH", "deep_recursion", "dumps", "loads", "long_digit_lines", "needs_exact_parse", "too_deep",
+__all__ = ["MAX_DEPTH", "deep_recursion", "dumps", "loads", "long_digit_lines", "needs_exact_parse", "out_of_range",
+           "too_deep",
            "where_too_deep"]
 
 MAX_DEPTH = 1024
@@ -167,20 +168,45 @@ def loads(data: bytes | str) -> Any:
         raw = data
     if needs_exact_parse(raw):
         return exact_loads(raw)
-    return orjson.loads(raw)
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        if out_of_range(exc):
+            return exact_loads(raw)
+        raise
+
+
+def _depth_check(raw: bytes) -> None:
+    """Raise orjson's error past MAX_DEPTH levels (a number out of a float's range is no error here)."""
+    try:
+        orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        if not out_of_range(exc):
+            raise
+
+
+def out_of_range(exc: ValueError) -> bool:
+    """Whether orjson refused a valid number it cannot hold as a float (``1E400``): JSON has no
+    such limit, and the exact parser reads it as a Decimal."""
+    return "number is infinity" in str(exc)
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def exact_loads(raw: bytes) -> Any:
-    """The slow, exact path: stdlib json with Decimal for non-integers.
+    """The slow, exact path: stdlib json with Decimal for non-integers (NaN and Infinity, which
+    the standard library reads by default, are refused: they are not JSON).
 
     A line that may be deep is first checked by orjson, so the depth limit is orjson's.
     """
     try:
         if raw.count(b"{") + raw.count(b"[") < _SHALLOW:
-            return json.loads(raw, parse_float=Decimal)
-        orjson.loads(raw)  # raises past MAX_DEPTH levels
+            return json.loads(raw, parse_float=Decimal, parse_constant=_not_json)
+        _depth_check(raw)
         with deep_recursion():
-            return json.loads(raw, parse_float=Decimal)
+            return json.loads(raw, parse_float=Decimal, parse_constant=_not_json)
     except ValueError as exc:  # json.JSONDecodeError, orjson.JSONDecodeError and UnicodeDecodeError
         raise orjson.JSONDecodeError(str(exc), raw.decode("utf-8", "replace"), 0) from exc
 

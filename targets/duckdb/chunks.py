@@ -15,13 +15,18 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
+from protocol import TargetError
 from targets.sql.dialect import quote_identifier
 from targets.sql.table import TableSpec
 
 __all__ = ["Execute", "LoadPlan", "qualified"]
+
+#: a column of a chunk file, as an error names it
+_CHUNK_COLUMN = re.compile(r'column "c(\d+)"')
 
 #: execute(what, sql, params=None) -> rows: one statement on the connection
 Execute = Callable[..., list[Any]]
@@ -67,6 +72,17 @@ class LoadPlan:
             execute(self.what, f"DELETE FROM {self.target} WHERE {match}")
         self.append(execute)
         return True
+
+    def load(self, execute: Execute, *, upsert: bool) -> None:
+        """The chunk's load; an error that names a column of the chunk file (``c0``...) names
+        the table's column instead."""
+        try:
+            self.upsert(execute) if upsert else self.append(execute)
+        except TargetError as exc:
+            named = _CHUNK_COLUMN.sub(lambda m: f'column "{self.columns[int(m[1])]}"', str(exc))
+            if named == str(exc):
+                raise
+            raise TargetError(named) from exc
 
     def append(self, execute: Execute) -> None:
         execute(self.what, f"INSERT INTO {self.target} ({self.cols}) SELECT {self.stage_cols} FROM {self.source}")

@@ -52,7 +52,13 @@ def load_duckdb() -> ModuleType:
 
 
 def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    """The error's first line; for a value a reader could not convert, also the line that names
+    the value and the column (DuckDB gives the file's line first, then these)."""
+    lines = str(exc).strip().splitlines()
+    if not lines:
+        return type(exc).__name__
+    which = next((line.strip() for line in lines[1:] if line.startswith("Error when converting column")), None)
+    return f"{lines[0]}: {which}" if which else lines[0]
 
 
 class Connection:

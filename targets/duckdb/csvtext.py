@@ -47,6 +47,19 @@ def _number_text(v: Any) -> str:
     return quoted(_scalar_text(v))  # not a number: DuckDB refuses it, naming the value
 
 
+#: the largest finite double: DuckDB reads a larger number into a DOUBLE column as infinity
+_DOUBLE_MAX = Decimal("1.7976931348623157e308")
+
+
+def _double_text(v: Any) -> str:
+    """:func:`_number_text` for a DOUBLE column (``number_type: double``): an exact number past a
+    double's range (``1E400`` is JSON) is written so that DuckDB refuses it, naming it, rather
+    than storing infinity."""
+    if v.__class__ is Decimal and v.is_finite() and abs(v) > _DOUBLE_MAX:
+        return quoted(f"{v} (past the range of DOUBLE)")
+    return _number_text(v)
+
+
 def _integer_text(v: Any) -> str:
     cls = v.__class__
     if cls is int:
@@ -68,12 +81,23 @@ def _text(v: Any) -> str:
     return quoted(v) if v.__class__ is str else quoted(_scalar_text(v))
 
 
+def _timestamp_text(v: Any) -> str:
+    """:func:`_text` for a TIMESTAMPTZ column: RFC 3339 allows a lower-case ``t`` and ``z``, which
+    DuckDB refuses; they are written upper-case (nothing else in a date-time is a letter)."""
+    if v.__class__ is str and len(v) > 10:
+        if v[10] == "t":
+            v = v[:10] + "T" + v[11:]
+        if v[-1] == "z":
+            v = v[:-1] + "Z"
+    return _text(v)
+
+
 def _json(v: Any) -> str:
     return NULL if v is None else quoted(dumps(v).decode())
 
 
-def converter(logical: str) -> Converter:
-    """The CSV text of one value of a ``logical`` column."""
+def converter(logical: str, *, double: bool = False) -> Converter:
+    """The CSV text of one value of a ``logical`` column (``double``: numbers go to DOUBLE)."""
 
     def guarded(fn: Converter) -> Converter:
         def convert(v: Any) -> str:
@@ -83,9 +107,11 @@ def converter(logical: str) -> Converter:
     if logical == T.INTEGER:
         return guarded(_integer_text)
     if logical == T.NUMBER:
-        return guarded(_number_text)
+        return guarded(_double_text if double else _number_text)
     if logical == T.BOOLEAN:
         return guarded(_boolean_text)
     if logical == T.JSON:
         return _json
+    if logical == T.TIMESTAMP:
+        return _timestamp_text
     return _text

@@ -62,7 +62,13 @@ def _int64(value: Any) -> Any:
 
 
 def _float(value: Any) -> float:
-    return float(value)
+    number = float(value)
+    if number in _INFINITE and value.__class__ is not float:  # 1E400 is JSON; a double holds no such number
+        raise ValueFault(f"number {value} is past a double's range (setting decimals keeps exact decimals)")
+    return number
+
+
+_INFINITE = (float("inf"), float("-inf"))
 
 
 def _decimal(scale: int) -> Convert:

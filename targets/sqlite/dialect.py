@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from protocol import Committed, TargetError, dumps
+from protocol import Committed, ProtocolError, TargetError, dumps
 from targets.sql import statetable
 from targets.sql import types as T
 from targets.sql.dialect import (
@@ -53,14 +53,31 @@ def _number(v: Any) -> Any:
     return str(v)
 
 
+class _BeyondInt64(ValueError):
+    """An integer SQLite cannot store exactly: past 64 bits, an INTEGER column's affinity turns
+    it into a float (its text too), so it would be silently rounded."""
+
+
 def _integer(v: Any) -> Any:
     if v.__class__ is int:
-        return v if -INT64 <= v < INT64 else str(v)
+        if -INT64 <= v < INT64:
+            return v
+        raise _BeyondInt64(v)
     if v is None or v.__class__ is bool:
         return v
     if v.__class__ is float and v.is_integer():
         return int(v)
     return _text(v)
+
+
+def _beyond_int64(exc: _BeyondInt64, fields: list[tuple[str, Any]], record: dict[str, Any],
+                  message: Any) -> ProtocolError:
+    """The error for an integer past 64 bits: its stream, line and field."""
+    (value,) = exc.args
+    field = next((f for f, conv in fields if conv is _integer and record.get(f) == value), None)
+    return ProtocolError(f"integer {value} does not fit SQLite's 64-bit INTEGER (it would be stored rounded); "
+                         f"declare the field as \"number\" to keep its digits as text",
+                         line=getattr(message, "line", None), stream=getattr(message, "stream", None), field=field)
 
 
 def _text(v: Any) -> Any:
@@ -228,14 +245,20 @@ class SQLiteLoader(Loader):
         if not extra:
             def encode(record: dict[str, Any], message: Any) -> tuple[Any, ...]:
                 get = record.get
-                return tuple([conv(get(f)) for f, conv in plain])
+                try:
+                    return tuple([conv(get(f)) for f, conv in plain])
+                except _BeyondInt64 as exc:
+                    raise _beyond_int64(exc, plain, record, message) from None
             return encode
 
         order = [(c.source.meta, c.source.field, CONVERT[c.logical]) for c in spec.columns]
         values = meta_row(order, meta, extracted=_same, version=_same, sequence=_same)
 
         def encode_meta(record: dict[str, Any], message: Any) -> Any:
-            return tuple(values(record, message))
+            try:
+                return tuple(values(record, message))
+            except _BeyondInt64 as exc:
+                raise _beyond_int64(exc, plain, record, message) from None
         return encode_meta
 
     def _insert_sql(self, spec: TableSpec, upsert: bool) -> str:

@@ -156,6 +156,24 @@ def test_state_value_must_be_object() -> None:
     assert error_of(b'{"type":"STATE","value":1}\n').field == "value"
 
 
-def test_infinite_number_is_malformed() -> None:
-    data = SCHEMA + b'{"type":"RECORD","stream":"users","record":{"id":1,"amount":1e999}}\n'
+def test_a_number_past_a_floats_range_is_read_exactly() -> None:
+    # JSON sets no range: orjson refuses 1e999 ("number is infinity"), the exact parser reads it
+    data = SCHEMA + (b'{"type":"RECORD","stream":"users","record":{"id":1,"amount":1e999}}\n'
+                     b'{"type":"RECORD","stream":"users","record":{"id":2,"amount":-1E+309,"at":null}}\n')
+    recs = [m for m in read(data) if isinstance(m, RecordMessage)]
+    assert [r.record["amount"] for r in recs] == [Decimal("1E+999"), Decimal("-1E+309")]
+    assert str(recs[0].record["amount"]) == "1E+999"
+
+
+@pytest.mark.parametrize("constant", [b"NaN", b"Infinity", b"-Infinity"])
+def test_nan_and_infinity_are_malformed_on_the_exact_path_too(constant: bytes) -> None:
+    # a 16-digit run sends the line to the exact parser (stdlib json), which reads NaN by default
+    data = SCHEMA + (b'{"type":"RECORD","stream":"users","record":{"id":1234567890123456789,"amount":'
+                     + constant + b"}}\n")
+    error = error_of(data)
+    assert error.line == 2 and "malformed JSON" in str(error) and constant.lstrip(b"-").decode() in str(error)
+
+
+def test_a_malformed_line_with_a_huge_number_is_still_malformed() -> None:
+    data = SCHEMA + b'{"type":"RECORD","stream":"users","record":{"id":1,"amount":1e999,}}\n'
     assert error_of(data).line == 2

@@ -83,6 +83,26 @@ def test_a_decimal_out_of_range_fails_and_keeps_what_the_last_state_covers(duck:
     assert [r["id"] for r in duck.rows("t")] == [1]
 
 
+@pytest.mark.parametrize("number_type", ["double", "decimal", "text"])
+def test_a_number_past_a_doubles_range_is_never_stored_as_infinity(tmp_path: Path, number_type: str) -> None:
+    """1E400 is JSON, read exactly: text keeps it; DOUBLE (which would read it as inf) and DECIMAL
+    refuse it in one line naming the column and the value; the STATE before it holds."""
+    dest = make_dest("duckdb", tmp_path, None, number_type=number_type)
+    first = {"type": "RECORD", "stream": "t", "record": {"id": 1, "x": 2.5}}
+    head = singer(_schema(x={"type": ["number", "null"]}), first, {"type": "STATE", "value": {"n": 1}})
+    big = b'{"type":"RECORD","stream":"t","record":{"id":2,"x":1E400}}\n'
+    result = _load(dest, head + big + singer({"type": "STATE", "value": {"n": 2}}))
+    if number_type == "text":
+        assert result.returncode == 0, result.stderr.decode()
+        assert {r["id"]: Decimal(r["x"]) for r in dest.rows("t")} == {1: Decimal("2.5"), 2: Decimal("1E+400")}
+        return
+    assert result.returncode == 1
+    (line,) = error_lines(result.stderr)
+    assert 'column "x"' in line and "1E+400" in line, line
+    assert stdout_states(result.stdout) == [{"n": 1}]
+    assert [r["id"] for r in dest.rows("t")] == [1]
+
+
 def test_settings_of_the_other_variant(tmp_path: Path) -> None:
     temp = tmp_path / "chunks"
     temp.mkdir()

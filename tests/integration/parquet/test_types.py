@@ -151,6 +151,21 @@ def test_an_integer_beyond_int64_stops_with_its_line_and_field(tmp_path: Path, f
     assert [r["id"] for r in pyarrow_rows(tmp_path / "out" / "n" / "v1")] == [1]  # before the last STATE: kept
 
 
+@pytest.mark.parametrize("fast_path", [True, False])
+def test_a_number_past_a_doubles_range_stops_instead_of_becoming_infinity(tmp_path: Path, fast_path: bool) -> None:
+    # 1E400 is JSON, read exactly (a Decimal); a double column would hold inf
+    data = (schema("n", {"id": {"type": "integer"}, "v": {"type": ["number", "null"]}})
+            + b'{"type":"RECORD","stream":"n","record":{"id":1,"v":-2.5e300}}\n' + state(1)
+            + b'{"type":"RECORD","stream":"n","record":{"id":2,"v":1E400}}\n' + state(2))
+    done = run_target(tmp_path, data, fast_path=fast_path, state_flush_seconds=0)
+    assert done.returncode == 1
+    errors = [ln for ln in done.stderr.decode().splitlines() if "ERROR" in ln]
+    assert len(errors) == 1, errors
+    assert "line 4, stream 'n', field 'v'" in errors[0] and "1E+400" in errors[0], errors[0]
+    assert target_states(done.stdout) == [{"n": 1}]
+    assert [r["v"] for r in pyarrow_rows(tmp_path / "out" / "n" / "v1")] == [-2.5e300]
+
+
 def test_a_decimal_with_more_digits_than_its_scale_is_never_rounded(tmp_path: Path) -> None:
     data = (schema("n", {"id": {"type": "integer"}, "v": {"type": "number"}})
             + b'{"type":"RECORD","stream":"n","record":{"id":1,"v":1.25}}\n'

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
+import pytest
+
+from tests.conftest import run
 from tests.integration.sql.helpers import Dest, error_lines, singer
 
 TYPED_SCHEMA = {
@@ -155,3 +159,77 @@ def test_invalid_record_names_line_stream_and_field(dest: Dest) -> None:
     (line,) = error_lines(result.stderr)
     assert "line 3" in line and "stream 's'" in line and "field 'amount'" in line
     assert json.dumps(result.stdout.decode()) == '""'
+
+
+WIDE_SCHEMA = {"type": "object", "properties": {"id": {"type": "integer"}, "amount": {"type": ["number", "null"]},
+                                                "big": {"type": ["integer", "null"]}}}
+
+
+def _wide(*records: str) -> bytes:
+    head = singer({"type": "SCHEMA", "stream": "wide", "schema": WIDE_SCHEMA, "key_properties": ["id"]})
+    lines = [f'{{"type":"RECORD","stream":"wide","record":{r}}}' for r in records]  # by hand: numbers as written
+    return head + "\n".join(lines).encode() + b"\n" + singer({"type": "STATE", "value": {"n": len(records)}})
+
+
+def test_a_number_past_a_floats_range_is_kept_or_refused_never_changed(dest: Dest) -> None:
+    """1E400 is JSON (no range limit); read exactly, it lands where the column can hold it."""
+    result = dest.load(_wide('{"id":1,"amount":0.5}', '{"id":2,"amount":1E400}', '{"id":3,"amount":-2.5e+309}'))
+    if dest.kind == "duckdb":  # DECIMAL(38,18) cannot: one line naming the column and the value
+        assert result.returncode != 0
+        (line,) = error_lines(result.stderr)
+        assert 'column "amount"' in line and "1E+400" in line, line
+        assert dest.tables() == set() or dest.rows("wide") == []
+        return
+    assert result.returncode == 0, result.stderr.decode()
+    rows = {r["id"]: r["amount"] for r in dest.rows("wide")}
+    assert rows == {1: Decimal("0.5"), 2: Decimal("1E+400"), 3: Decimal("-2.5E+309")}
+
+
+def test_an_integer_past_64_bits_is_kept_or_refused_never_rounded(dest: Dest) -> None:
+    """2**64 in an integer column: DuckDB's HUGEINT holds it; PostgreSQL's bigint refuses it; SQLite
+    would round it to a float (an INTEGER column's affinity converts even its text), so it refuses."""
+    data = _wide('{"id":1,"big":5}') + _wide('{"id":2,"big":18446744073709551616}')
+    result = dest.load(data)
+    if dest.kind == "duckdb":
+        assert result.returncode == 0, result.stderr.decode()
+        assert {r["id"]: r["big"] for r in dest.rows("wide")} == {1: 5, 2: 2**64}
+        return
+    assert result.returncode != 0
+    (line,) = error_lines(result.stderr)
+    assert "18446744073709551616" in line, line
+    if dest.kind == "sqlite":
+        assert "line 5, stream 'wide', field 'big'" in line, line  # SCHEMA, RECORD, STATE, SCHEMA, this
+    assert {r["id"]: r["big"] for r in dest.rows("wide")} == {1: 5}  # the record before the STATE is safe
+
+
+# every RFC 3339 form the validators accept (protocol/_fastcheck.py is_date_time), and its instant
+RFC3339_FORMS = {
+    "2024-01-01T10:00:00Z": datetime(2024, 1, 1, 10, tzinfo=UTC),
+    "2024-01-01t10:00:01z": datetime(2024, 1, 1, 10, 0, 1, tzinfo=UTC),
+    "2024-01-01t10:00:02Z": datetime(2024, 1, 1, 10, 0, 2, tzinfo=UTC),
+    "2024-01-01T10:00:03z": datetime(2024, 1, 1, 10, 0, 3, tzinfo=UTC),
+    "2024-01-01 10:00:04Z": datetime(2024, 1, 1, 10, 0, 4, tzinfo=UTC),
+    "2024-01-01T10:00:05.25+05:30": datetime(2024, 1, 1, 10, 0, 5, 250000, tzinfo=timezone(timedelta(hours=5.5))),
+    "2024-01-01T10:00:06-0800": datetime(2024, 1, 1, 10, 0, 6, tzinfo=timezone(timedelta(hours=-8))),
+    "2024-01-01T10:00:07.5-00:00": datetime(2024, 1, 1, 10, 0, 7, 500000, tzinfo=UTC),
+    "2024-01-01t10:00:08.123456z": datetime(2024, 1, 1, 10, 0, 8, 123456, tzinfo=UTC),
+}
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_every_rfc3339_form_the_validators_accept_lands(dest: Dest, fast: bool) -> None:
+    """A lower-case "t" or "z" is RFC 3339 (PostgreSQL reads it, DuckDB does not: it is upper-cased there)."""
+    schema = {"type": "object", "properties": {"id": {"type": "integer"},
+                                               "at": {"type": ["string", "null"], "format": "date-time"}}}
+    data = singer({"type": "SCHEMA", "stream": "stamps", "schema": schema, "key_properties": ["id"]},
+                  *({"type": "RECORD", "stream": "stamps", "record": {"id": i, "at": text}}
+                    for i, text in enumerate(RFC3339_FORMS)), {"type": "STATE", "value": {"n": 1}})
+    env = {**os.environ, "SLUICE_FAST_PATH": "1" if fast else "0"}
+    result = run([dest.exe, "--config", str(dest.config_path)], input=data, env=env)
+    assert result.returncode == 0, result.stderr.decode()
+    rows = {r["id"]: r["at"] for r in dest.rows("stamps")}
+    for i, (text, instant) in enumerate(RFC3339_FORMS.items()):
+        landed = rows[i] if dest.kind != "sqlite" else datetime.fromisoformat(rows[i].upper())
+        assert landed == instant, (text, landed)
+        if dest.kind == "sqlite":
+            assert rows[i] == text  # SQLite keeps the text as written
