@@ -99,7 +99,12 @@ class FileSet:
         _mkdirs(self.root)
         self.clean()
         versions = self._versions()
-        if versions and self._descriptor(versions[-1][1]).get("fingerprint") == self.fingerprint:
+        newest = self._descriptor(versions[-1][1]) if versions else {}
+        owner = newest.get("stream", self.stream)
+        if owner != self.stream:  # another stream's name maps to the same directory: never mix them
+            raise TargetError(f"stream '{self.stream}': {self.root} holds the file sets of stream '{owner}'; "
+                              "give this stream its own name (a stream map's __alias__)")
+        if newest.get("fingerprint") == self.fingerprint:
             self.directory = versions[-1][1]
             return self.directory
         number = versions[-1][0] + 1 if versions else 1

@@ -46,13 +46,21 @@ class TargetParquet(Target):
         now = datetime.now(UTC)
         self.files = RunFiles(now.strftime("%Y%m%dT%H%M%S%fZ") + f"-{os.getpid()}", now.date().isoformat(), count(1),
                               ThreadPoolExecutor(1, thread_name_prefix="parquet"))
+        self._directories: dict[str, str] = {}  # a stream's directory name -> the stream
 
     def raw_capable(self) -> bool:
         return True  # every stream's sink takes runs of the fast lane
 
     def make_sink(self, schema: SchemaMessage) -> Sink:
+        from targets.files import safe_name
         from targets.parquet.sink import ParquetSink  # pyarrow: imported only when records come
 
+        directory = safe_name(schema.stream)
+        other = self._directories.setdefault(directory, schema.stream)
+        if other != schema.stream:
+            raise ConfigError(f"streams '{other}' and '{schema.stream}' would both write to "
+                              f"{self.settings.output_dir / directory}: give each stream its own name "
+                              "(a stream map's __alias__)")
         return ParquetSink(schema, self.files, self.settings)
 
     def test_connection(self) -> str:

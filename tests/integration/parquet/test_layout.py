@@ -129,6 +129,27 @@ def test_a_changed_schema_starts_a_new_file_set_and_both_read(tmp_path: Path) ->
     assert every == [(1, "5"), (2, "6"), (3, "x"), (4, "y"), (5, "7")]
 
 
+def test_two_streams_never_share_a_directory(tmp_path: Path) -> None:
+    """'a/b' and 'a_b' both map to the directory a_b: in one run and in later runs, the second is
+    refused (their files would read as one table's versions), and the first's files are untouched."""
+    at = "2024-01-01T00:00:00Z"
+    both = (schema("a/b", PROPS) + schema("a_b", PROPS) + record("a/b", {"id": 1, "at": at})
+            + record("a_b", {"id": 2, "at": at}) + state(1))
+    done = run_target(tmp_path, both)
+    assert done.returncode == 2, done.stderr.decode()
+    errors = [ln for ln in done.stderr.decode().splitlines() if "ERROR" in ln]
+    assert len(errors) == 1 and "streams 'a/b' and 'a_b' would both write to" in errors[0], errors
+    assert parquet_files(tmp_path / "out") == []
+    first = run_target(tmp_path, data([{"id": 1, "at": at}], stream="a/b"))
+    assert first.returncode == 0, first.stderr.decode()
+    later = run_target(tmp_path, data([{"id": 2, "at": at, "n": 1}], stream="a_b"))
+    assert later.returncode == 1
+    assert "holds the file sets of stream 'a/b'" in later.stderr.decode()
+    assert target_states(later.stdout) == []
+    assert sorted(p.name for p in (tmp_path / "out" / "a_b").iterdir()) == ["v1"]
+    assert [r["id"] for r in pyarrow_rows(tmp_path / "out" / "a_b" / "v1")] == [1]
+
+
 def test_bad_input_is_one_error_line_and_keeps_what_a_state_covers(tmp_path: Path) -> None:
     good = [record("s", {"id": i, "at": "2024-01-01T00:00:00Z"}) for i in range(3)]
     stream = (schema("s", PROPS) + b"".join(good) + state(1) + record("s", {"id": 3, "at": "2024-01-01T00:00:00Z"})
