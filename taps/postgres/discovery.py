@@ -12,16 +12,20 @@ the converter for its text form (log-based reads, see ``values.py``):
     tstz     timestamptz                            string date-time (*)    2024-01-02T03:04:05+00:00
     ts       timestamp (read as UTC)                string date-time (*)    ... with +00:00
     date     date                                   string date (*)
-    time     time                                   string time
+    time     time                                   string time (*)
     uuid     uuid                                   string uuid
     json     json, jsonb                            any JSON value (object with json_as_object: others wrapped)
     bytea    bytea                                  string, base16          lower-case hex, no \\x
     enum     enum types                             string with enum
-    array    any array                              array of the element's type
+    array    any array                              array of the element's type, or of arrays of it
     text     everything else (text, interval, ...)  string                  PostgreSQL text form
 
 (*) or, in an anyOf beside it, PostgreSQL's text of what RFC 3339 cannot hold: ``infinity``,
-``-infinity``, years past 9999 (``10000-01-01T00:00:00+00:00``) and BC (``... BC``).
+``-infinity``, years past 9999 (``10000-01-01T00:00:00+00:00``) and BC (``... BC``); for a time,
+``24:00:00`` (the end of a day, which PostgreSQL stores and RFC 3339 has not).
+
+A PostgreSQL array column holds arrays of any number of dimensions (``int[]`` takes ``{{1,2},{3,4}}``):
+its items are the element's type or arrays (of arrays...) of it.
 """
 
 from __future__ import annotations
@@ -65,9 +69,19 @@ _BEYOND_RFC3339 = {
     "tstz": r"^(-?infinity|\d{5,}-\d\d-\d\dT\S+|\d{4}-\d\d-\d\dT\S+ BC)$",
     "ts": r"^(-?infinity|\d{5,}-\d\d-\d\dT\S+|\d{4}-\d\d-\d\dT\S+ BC)$",
     "date": r"^(-?infinity|\d{5,}-\d\d-\d\d|\d{4}-\d\d-\d\d BC)$",
+    "time": r"^24:00:00(\.0+)?$",
 }
+_FORMAT = {"tstz": "date-time", "ts": "date-time", "date": "date", "time": "time"}
 _ITEM_SCHEMA = {"int": {"type": ["null", "integer"]}, "numeric": {"type": ["null", "number"]},
                 "float": {"type": ["null", "number"]}, "bool": {"type": ["null", "boolean"]}}
+
+
+def _or_arrays(items: dict[str, Any]) -> dict[str, Any]:
+    """An array column's items: its element's schema, or an array (a dimension more; not constrained)."""
+    kinds = items.get("type")
+    if kinds is None:
+        return items  # any value already
+    return {**items, "type": [*(kinds if isinstance(kinds, list) else [kinds]), "array"]}
 
 
 @dataclass
@@ -83,8 +97,7 @@ class Column:
     def schema(self, json_as_object: bool = False) -> dict[str, Any]:
         if self.kind in _BEYOND_RFC3339:
             # RFC 3339 values, or PostgreSQL's own text of what it cannot express (see README)
-            fmt = "date" if self.kind == "date" else "date-time"
-            branches: list[dict[str, Any]] = [{"type": "string", "format": fmt},
+            branches: list[dict[str, Any]] = [{"type": "string", "format": _FORMAT[self.kind]},
                                               {"type": "string", "pattern": _BEYOND_RFC3339[self.kind]}]
             return {"anyOf": [*branches, {"type": "null"}] if self.nullable else branches}
         if self.kind == "json":
@@ -92,7 +105,7 @@ class Column:
         if self.kind == "array":
             items = _ITEM_SCHEMA.get(self.element_kind or "", {"type": ["null", "string"]} if self.element_kind in
                                      ("text", "enum", "uuid", "date", "tstz", "ts", "time", "bytea") else {})
-            return {"type": ["null", "array"] if self.nullable else "array", "items": items}
+            return {"type": ["null", "array"] if self.nullable else "array", "items": _or_arrays(items)}
         if self.kind == "enum":
             labels: list[Any] = list(self.labels or [])
             return {"type": ["null", "string"] if self.nullable else "string",

@@ -143,3 +143,38 @@ def test_infinite_bc_and_far_future_dates_validate_and_round_trip_through_target
                   "OR s.tz IS DISTINCT FROM x.tz OR (s.t AT TIME ZONE 'UTC') IS DISTINCT FROM x.t "
                   "OR s.d IS DISTINCT FROM x.d")
     assert bad == [] and src.sql("SELECT count(*) FROM dst.w")[0][0] == 2 * len(BEYOND)
+
+
+def test_end_of_day_times_and_multidimensional_arrays_validate_and_round_trip(src: Src) -> None:
+    """PostgreSQL stores 24:00:00 in a time column and arrays of any dimension in an int[] column;
+    the discovered schema accepts both (before, the tap's own records failed its schema)."""
+    src.sql("CREATE TABLE e (id int PRIMARY KEY, tm time, ai int[], at text[])")
+    src.sql("INSERT INTO e VALUES (1, '24:00:00', '{{1,2},{3,NULL}}', '{{\"a,b\",\"c\"},{\"d\",NULL}}'), "
+            "(2, '23:59:59.5', '{1,2}', '{x}'), (3, NULL, '{}', NULL), (4, '00:00:00', '{{{7}}}', '{{\"\"}}')")
+    config = src.config()
+    catalog = src.catalog(config, {"public-e": {"replication-method": "LOG_BASED"}})
+    schema = json.loads(catalog.read_text())["streams"][0]["schema"]
+    target = src.tmp / "target.json"
+    target.write_text(json.dumps({"sqlalchemy_url": src.dsn, "default_target_schema": "dst"}))
+    tap_args = [exe("tap-postgres"), "--config", str(config), "--catalog", str(catalog)]
+    snapshot, _ = _run(tap_args[1:])
+    states = pipe(tap_args, target)
+    src.sql("INSERT INTO e SELECT id + 100, tm, ai, at FROM e")  # the same values through logical decoding
+    state = src.tmp / "state.json"
+    state.write_text(json.dumps(states[-1]))
+    changes, _ = _run([*tap_args[1:], "--state", str(state)])
+    pipe([*tap_args, "--state", str(state)], target)
+    assert [(r["tm"], r["ai"], r["at"]) for r in records(snapshot)] == [
+        ("24:00:00", [[1, 2], [3, None]], [["a,b", "c"], ["d", None]]), ("23:59:59.5", [1, 2], ["x"]),
+        (None, [], None), ("00:00:00", [[[7]]], [[""]])]
+    replayed = [{k: v for k, v in r.items() if not k.startswith("_sdc_")} for r in records(changes)]
+    assert replayed == [{**r, "id": r["id"] + 100} for r in records(snapshot)]
+    validator = jsonschema.Draft7Validator({**schema, "properties": {**schema["properties"], "_sdc_deleted_at": {},
+                                                                     "_sdc_lsn": {}}},
+                                           format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
+    for record in records(snapshot) + records(changes):
+        assert not [e.message for e in validator.iter_errors(record)], record
+    assert src.sql("SELECT data_type FROM information_schema.columns WHERE table_schema = 'dst' AND "
+                   "table_name = 'e' AND column_name = 'tm'") == [("time without time zone",)]
+    assert src.sql("SELECT id, tm::text, ai::text FROM dst.e WHERE id IN (1, 101, 4) ORDER BY id") == [
+        (1, "24:00:00", "[[1, 2], [3, null]]"), (4, "00:00:00", "[[[7]]]"), (101, "24:00:00", "[[1, 2], [3, null]]")]
