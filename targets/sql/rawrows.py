@@ -110,6 +110,11 @@ class RawRows:
                 return True
         return False
 
+    def field_values(self, values: list[Any], fields: list[str]) -> list[list[Any] | None]:
+        """Each of ``fields``' values in the decoded records ``values`` (None: not a field of their type)."""
+        attrs = _struct_attrs(values[0].__class__) if values else {}
+        return [list(map(attrgetter(attrs[f]), values)) if f in attrs else None for f in fields]
+
     def _number_getters(self, cls: type) -> list[Callable[[Any], Any]]:
         getters = self._numbers.get(cls)
         if getters is None:

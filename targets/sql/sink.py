@@ -21,16 +21,19 @@ from protocol import (
     MessageWriter,
     RecordMessage,
     RecordRun,
+    RecordValidationError,
     SchemaMessage,
     Sink,
     Target,
+    TargetError,
     emit_metric,
+    is_nullable,
     plural,
     property_schemas,
 )
 from targets.sql.dialect import DELETED_COLUMN, VERSION_COLUMN, Loader, MetaValues, utc_now
 from targets.sql.settings import SQLSettings
-from targets.sql.table import Existing, TableSpec, Wanted, plan_table
+from targets.sql.table import Existing, KeyChanged, TableSpec, Wanted, plan_table
 from targets.sql.types import INTEGER, TIMESTAMP, logical_type
 
 if TYPE_CHECKING:
@@ -54,6 +57,11 @@ METADATA_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("_sdc_table_version", INTEGER, "version"),
 )
 
+
+
+def _null_key(stream: str, key: str, line: int | None) -> RecordValidationError:
+    return RecordValidationError("key property is null: a table's key columns cannot hold NULL (records are "
+                                 "upserted by key)", line=line, stream=stream, field=key)
 
 class SQLSink(Sink):
     """One stream's table. Encodes rows on arrival; writes them in bounded chunks."""
@@ -104,8 +112,11 @@ class SQLSink(Sink):
         schema, mapper = loader.schema, loader.mapper()
         wanted = self._wanted()
         existing: Existing | None = loader.describe(schema, self.table)
-        actions, spec = plan_table(existing, wanted, keys, mapper, can_alter=loader.can_alter,
-                                   schema=schema, table=self.table)
+        try:
+            actions, spec = plan_table(existing, wanted, keys, mapper, can_alter=loader.can_alter,
+                                       schema=schema, table=self.table)
+        except KeyChanged as exc:
+            raise TargetError(f"stream '{self.stream}': {exc}") from None
         if actions:
             log.info("stream '%s': table %s: %s", self.stream, self.table,
                      "; ".join(type(a).__name__ + " " + str(getattr(a, "name", "")) for a in actions))
@@ -115,6 +126,10 @@ class SQLSink(Sink):
                                  schema=schema, table=self.table)
         self.spec: TableSpec = spec
         self._upsert = bool(spec.key)
+        # keys whose schema admits null: a null there is refused here, naming its line (a key column
+        # is NOT NULL: PostgreSQL and DuckDB would refuse the chunk, SQLite would number the row itself)
+        props = property_schemas(self.schema)
+        self._nullable_keys = [k for k in keys if is_nullable(props.get(k, {}))]
         self._encode = loader.encoder(spec, self.meta)
         self._raw: RawRows | None = None
         if loader.csv_rows and not self.settings.add_record_metadata:
@@ -142,6 +157,9 @@ class SQLSink(Sink):
             self._enable_versions()
         if self._bulk:
             self._ship()  # runs added in bulk before: theirs is the earlier chunk
+        for key in self._nullable_keys:
+            if record.get(key) is None:
+                raise _null_key(self.stream, key, message.line)
         row = self._encode(record, message)
         rows = self._chunk
         rows.append(row)
@@ -154,6 +172,13 @@ class SQLSink(Sink):
         or this run needs the record-by-record path (the target then adds it record by record)."""
         if run.version is not None and not self.versioned:
             self._enable_versions()
+        if self._nullable_keys and self._raw is not None:
+            for key, values in zip(self._nullable_keys, self._raw.field_values(run.values, self._nullable_keys),
+                                   strict=True):
+                if values is None:
+                    return False  # not a field of the run's type: the records go one by one (checked there)
+                if None in values:
+                    raise _null_key(self.stream, key, run.first_line + values.index(None))
         data = self._raw.build(run.values, run.records, run.version) if self._raw is not None else None
         if data is None:
             return False

@@ -25,6 +25,7 @@ __all__ = [
     "Column",
     "CreateTable",
     "Existing",
+    "KeyChanged",
     "TableSpec",
     "Wanted",
     "plan_table",
@@ -155,5 +156,21 @@ def plan_table(
             have[sib] = wider
             columns.append(Column(sib, wider, w))
     if key and not any(set(u) == set(key) for u in existing.unique_keys):
+        narrower = [u for u in existing.unique_keys if set(u) < set(key)]
+        if narrower:  # rows that differ only in the added key columns could not both be stored
+            raise KeyChanged(table, narrower[0], key)
         actions.append(AddUniqueKey(key))
     return actions, TableSpec(schema, table, columns, key)
+
+
+class KeyChanged(ValueError):
+    """The stream's key properties add columns to a key the table already has."""
+
+    def __init__(self, table: str, old: tuple[str, ...], new: tuple[str, ...]) -> None:
+        self.table, self.old, self.new = table, old, new
+        added = [c for c in new if c not in old]
+        super().__init__(
+            f"table {table} has the key ({', '.join(old)}) and the key properties make it ({', '.join(new)}): "
+            f"rows that differ only in {', '.join(added)} cannot both be stored. Load the stream into a new "
+            f"table (table_names), or drop the table (PostgreSQL: or its key's constraint) for the next run "
+            f"to key it anew")

@@ -7,7 +7,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from targets.sql.naming import EMPTY_NAME, IdentifierMapper, safe_identifier
-from targets.sql.table import AddColumn, AddUniqueKey, AlterColumn, CreateTable, Existing, Wanted, plan_table
+from targets.sql.table import (
+    AddColumn,
+    AddUniqueKey,
+    AlterColumn,
+    CreateTable,
+    Existing,
+    KeyChanged,
+    Wanted,
+    plan_table,
+)
 from targets.sql.types import accepts, logical_type, widen
 
 
@@ -122,6 +131,25 @@ def test_plan_adds_a_sibling_where_columns_cannot_change_and_keeps_using_it() ->
     actions, spec = plan_table(existing, _wanted(id="integer", a="integer"), ["id"], IdentifierMapper(None),
                                can_alter=False, schema=None, table="t")
     assert actions == [] and spec.columns[1].name == "a__number"
+
+
+def test_plan_refuses_key_properties_that_widen_the_tables_key() -> None:
+    """(id) -> (id, r): rows differing only in r would collide on the table's key (the database said
+    "duplicate key", "only one primary key" or "ON CONFLICT clause does not match" before)."""
+    existing = Existing({"id": "integer", "r": "string", "v": "string"}, [("id",)])
+    with pytest.raises(KeyChanged) as info:
+        plan_table(existing, _wanted(id="integer", r="string", v="string"), ["id", "r"], IdentifierMapper(63),
+                   can_alter=True, schema=None, table="t")
+    assert "table t has the key (id) and the key properties make it (id, r)" in str(info.value)
+    assert "differ only in r" in str(info.value)
+    # a key the table's key is part of (or the same key) is fine: distinct rows stay distinct
+    wider = Existing({"id": "integer", "r": "string"}, [("id", "r")])
+    actions, _ = plan_table(wider, _wanted(id="integer", r="string"), ["id"], IdentifierMapper(63),
+                            can_alter=True, schema=None, table="t")
+    assert actions == [AddUniqueKey(("id",))]
+    same = Existing({"id": "integer", "r": "string"}, [("r", "id")])
+    assert plan_table(same, _wanted(id="integer", r="string"), ["id", "r"], IdentifierMapper(63),
+                      can_alter=True, schema=None, table="t")[0] == []
 
 
 def test_plan_adds_a_unique_key_for_new_key_properties() -> None:
