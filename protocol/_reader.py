@@ -100,9 +100,10 @@ class MessageReader:
                 )
             if self._validate:
                 validator(record, n)  # type: ignore[misc]
-            return RecordMessage(
-                stream, record, obj.get("version"), obj.get("time_extracted"), n  # type: ignore[arg-type]
-            )
+            version = obj.get("version")
+            if version is not None and version.__class__ is not int:  # a table version: bool and 1.5 are not
+                raise ProtocolError("RECORD 'version' must be an integer", line=n, stream=stream, field="version")
+            return RecordMessage(stream, record, version, obj.get("time_extracted"), n)  # type: ignore[arg-type]
         if kind == "STATE":
             if obj.get("value").__class__ is not dict:
                 raise ProtocolError("STATE needs a 'value' object", line=n, field="value")

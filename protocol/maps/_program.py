@@ -140,8 +140,9 @@ class LineMapper:
                 if obj.__class__ is dict and obj.get("type") == "RECORD":
                     stream, record = obj.get("stream"), obj.get("record")
                     plan = plans.get(stream) if stream.__class__ is str else None
-                    if plan is not None and record.__class__ is dict and obj.get("time_extracted") is None:
-                        version = obj.get("version")
+                    version = obj.get("version")  # not an int: the strict reader names the line
+                    if (plan is not None and record.__class__ is dict and obj.get("time_extracted") is None
+                            and (version is None or version.__class__ is int)):
                         for name, apply in plan:
                             mapped = apply(record, n)
                             if mapped is not None:

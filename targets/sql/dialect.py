@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from protocol import Committed
+from protocol import Committed, ProtocolError, is_date_time
 from targets.sql.naming import IdentifierMapper
 from targets.sql.owners import OWNERS_TABLE, TableClaims
 from targets.sql.table import Action, Existing, TableSpec
@@ -69,7 +69,12 @@ def meta_row(
             if kind is None:
                 out.append(conv(get(f)))
             elif kind == "extracted":
-                out.append(extracted(message.time_extracted))
+                stamp = message.time_extracted
+                if stamp is not None and (stamp.__class__ is not str or not is_date_time(stamp)):
+                    # PostgreSQL would read "yesterday" or "now" as a time: never guess
+                    raise ProtocolError(f"time_extracted {stamp!r} is not an RFC 3339 date-time",
+                                        line=message.line, stream=message.stream, field="time_extracted")
+                out.append(extracted(stamp))
             elif kind == "version":
                 out.append(version(message.version))
             elif kind == "sequence":

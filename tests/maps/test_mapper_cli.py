@@ -86,6 +86,17 @@ def test_bad_input_names_the_line(tmp_path: Path) -> None:
     assert done.returncode == 1 and "line 18: malformed JSON" in _error_line(done)
 
 
+def test_a_record_version_that_is_not_an_integer_names_the_line(tmp_path: Path) -> None:
+    """It went through the hot path: 1.5 was written as version 1, "abc" an internal error."""
+    head = (b'{"type":"SCHEMA","stream":"s","schema":{"type":"object","properties":{"id":{"type":"integer"}}},'
+            b'"key_properties":["id"]}\n{"type":"RECORD","stream":"s","record":{"id":1},"version":3}\n')
+    for bad in (b"1.5", b'"abc"', b"true"):
+        data = head + b'{"type":"RECORD","stream":"s","record":{"id":2},"version":' + bad + b"}\n"
+        done = run(ours(), {"stream_maps": {"s": {"w": "id"}}, "workers": 1}, tmp_path, data)
+        assert done.returncode == 1, bad
+        assert _error_line(done).endswith("line 3, stream 's', field 'version': RECORD 'version' must be an integer")
+
+
 def test_batch_cannot_be_mapped(tmp_path: Path) -> None:
     data = input_lines() + b'{"type":"BATCH","stream":"users","encoding":{"format":"jsonl"},"manifest":["f"]}\n'
     done = run(ours(), {"stream_maps": {"users": {"ssn": None}}}, tmp_path, data)

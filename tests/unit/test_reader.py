@@ -177,3 +177,12 @@ def test_nan_and_infinity_are_malformed_on_the_exact_path_too(constant: bytes) -
 def test_a_malformed_line_with_a_huge_number_is_still_malformed() -> None:
     data = SCHEMA + b'{"type":"RECORD","stream":"users","record":{"id":1,"amount":1e999,}}\n'
     assert error_of(data).line == 2
+
+
+@pytest.mark.parametrize("version", [b"1.5", b'"7"', b"true", b"1e400"])
+def test_a_record_version_must_be_an_integer(version: bytes) -> None:
+    data = SCHEMA + b'{"type":"RECORD","stream":"users","record":{"id":1},"version":' + version + b"}\n"
+    error = error_of(data)
+    assert (error.line, error.stream, error.field) == (2, "users", "version")
+    ok = SCHEMA + b'{"type":"RECORD","stream":"users","record":{"id":1},"version":12345678901234567}\n'
+    assert [m.version for m in read(ok) if isinstance(m, RecordMessage)] == [12345678901234567]

@@ -281,3 +281,21 @@ def test_key_properties_that_widen_the_tables_key_are_one_clear_error(dest: Dest
     (line,) = error_lines(result.stderr)
     assert "stream 'kc': table kc has the key (id) and the key properties make it (id, r)" in line, line
     assert [(r["id"], r["r"], r["v"]) for r in dest.rows("kc")] == [(1, "eu", "a")]
+
+
+def test_time_extracted_must_be_a_date_time_where_it_is_stored(dest_factory: Callable[..., Dest]) -> None:
+    """With add_record_metadata, time_extracted lands in _sdc_extracted_at: PostgreSQL read "yesterday"
+    as a date, so anything but an RFC 3339 date-time is refused, naming its line."""
+    dest = dest_factory(add_record_metadata=True)
+    head = singer({"type": "SCHEMA", "stream": "te", "schema": {"type": "object", "properties": {
+        "id": {"type": "integer"}}}, "key_properties": ["id"]},
+        {"type": "RECORD", "stream": "te", "record": {"id": 1}, "time_extracted": "2024-01-01T00:00:00Z"},
+        {"type": "STATE", "value": {"n": 1}})
+    for bad in ("yesterday", "now", 12):
+        result = dest.load(head + singer({"type": "RECORD", "stream": "te", "record": {"id": 2},
+                                          "time_extracted": bad}, {"type": "STATE", "value": {"n": 2}}))
+        assert result.returncode != 0, bad
+        (line,) = error_lines(result.stderr)
+        assert "line 4, stream 'te', field 'time_extracted'" in line and "not an RFC 3339 date-time" in line, line
+    rows = dest.rows("te")
+    assert [r["id"] for r in rows] == [1]
