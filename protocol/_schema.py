@@ -178,6 +178,17 @@ class RecordValidator:
             if not _holds_decimal(record):
                 raise
             self(_floats(record), line)
+        except RecordValidationError as first:
+            # Neither validator counts a Decimal as an integer: 1234567890123456.0 is one (as 2.0 is, read
+            # as a float). Checked as the plain parse would have given it; the first error stands.
+            if not _holds_decimal(record):
+                raise
+            try:
+                with deep_recursion():
+                    plain = _floats(record)
+                self(plain, line)
+            except RecordValidationError:
+                raise first from None
 
     def _compiled(self, record: Any, line: int | None) -> None:
         try:
@@ -208,19 +219,24 @@ class RecordValidator:
 
 
 def _holds_decimal(value: Any) -> bool:
-    if isinstance(value, Decimal):
-        return True
-    if isinstance(value, dict):
-        return any(_holds_decimal(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_holds_decimal(v) for v in value)
+    """Whether a Decimal is anywhere in ``value`` (a loop, not recursion: records nest deep)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Decimal):
+            return True
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
     return False
 
 
 def _floats(value: Any) -> Any:
-    """``value`` with every Decimal in it a float (a copy; ``value`` is not changed)."""
+    """``value`` with every Decimal in it a float, or an int where it is integral (a copy; ``value``
+    is not changed): what the plain parse gives, but for integers it would round."""
     if isinstance(value, Decimal):
-        return float(value)
+        return int(value) if value.is_finite() and value == value.to_integral_value() else float(value)
     if isinstance(value, dict):
         return {k: _floats(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -66,6 +66,8 @@ def _integer_text(v: Any) -> str:
         return str(v)
     if cls is float and v.is_integer():
         return str(int(v))
+    if cls is Decimal and v.is_finite() and v == v.to_integral_value():  # 1234567890123456.0, read exactly
+        return str(int(v))
     return quoted(_scalar_text(v))
 
 

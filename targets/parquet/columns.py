@@ -56,6 +56,8 @@ class Column:
 # -- value converters (the reference path) ---------------------------------------------------
 
 def _int64(value: Any) -> Any:
+    if value.__class__ is Decimal and value.is_finite() and value == value.to_integral_value():
+        value = int(value)  # 1234567890123456.0, read exactly
     if value.__class__ is not bool and isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
         raise ValueFault(f"integer {value} does not fit an int64 column (setting integers: decimal holds 38 digits)")
     return value

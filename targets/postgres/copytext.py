@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from protocol import dumps
@@ -62,6 +63,8 @@ def _integer(v: Any) -> str:
     if v is None:
         return NULL
     if v.__class__ is float and v.is_integer():
+        return str(int(v))
+    if v.__class__ is Decimal and v.is_finite() and v == v.to_integral_value():  # 1234567890123456.0, read exactly
         return str(int(v))
     return _text(v)
 

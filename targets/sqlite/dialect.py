@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,8 @@ def _integer(v: Any) -> Any:
         return v
     if v.__class__ is float and v.is_integer():
         return int(v)
+    if v.__class__ is Decimal and v.is_finite() and v == v.to_integral_value():  # 1234567890123456.0, read exactly
+        return _integer(int(v))
     return _text(v)
 
 

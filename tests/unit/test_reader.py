@@ -186,3 +186,14 @@ def test_a_record_version_must_be_an_integer(version: bytes) -> None:
     assert (error.line, error.stream, error.field) == (2, "users", "version")
     ok = SCHEMA + b'{"type":"RECORD","stream":"users","record":{"id":1},"version":12345678901234567}\n'
     assert [m.version for m in read(ok) if isinstance(m, RecordMessage)] == [12345678901234567]
+
+
+def test_an_integral_number_read_exactly_is_an_integer_as_a_short_one_is() -> None:
+    # 2.0 is read as a float and is an integer; 1234567890123456.0 (16 digits: read exactly, a Decimal) is one too
+    data = SCHEMA + (b'{"type":"RECORD","stream":"users","record":{"id":2.0}}\n'
+                     b'{"type":"RECORD","stream":"users","record":{"id":1234567890123456.0}}\n'
+                     b'{"type":"RECORD","stream":"users","record":{"id":12345678901234567890123.000}}\n')
+    assert [m.record["id"] for m in read(data) if isinstance(m, RecordMessage)] == [
+        2.0, Decimal("1234567890123456.0"), Decimal("12345678901234567890123.000")]
+    error = error_of(SCHEMA + b'{"type":"RECORD","stream":"users","record":{"id":1234567890123456.5}}\n')
+    assert (error.line, error.field) == (2, "id") and "is not of type" in str(error)

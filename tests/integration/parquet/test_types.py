@@ -166,6 +166,16 @@ def test_a_number_past_a_doubles_range_stops_instead_of_becoming_infinity(tmp_pa
     assert [r["v"] for r in pyarrow_rows(tmp_path / "out" / "n" / "v1")] == [-2.5e300]
 
 
+@pytest.mark.parametrize("fast_path", [True, False])
+def test_an_integral_number_with_a_fraction_of_zeros_is_an_int64(tmp_path: Path, fast_path: bool) -> None:
+    data = (schema("n", {"id": {"type": "integer"}, "v": {"type": ["integer", "null"]}})
+            + b'{"type":"RECORD","stream":"n","record":{"id":1,"v":2.0}}\n'
+            + b'{"type":"RECORD","stream":"n","record":{"id":2,"v":1234567890123456.0}}\n' + state(1))
+    done = run_target(tmp_path, data, fast_path=fast_path)
+    assert done.returncode == 0, done.stderr.decode()
+    assert [r["v"] for r in pyarrow_rows(tmp_path / "out" / "n" / "v1")] == [2, 1234567890123456]
+
+
 def test_a_decimal_with_more_digits_than_its_scale_is_never_rounded(tmp_path: Path) -> None:
     data = (schema("n", {"id": {"type": "integer"}, "v": {"type": "number"}})
             + b'{"type":"RECORD","stream":"n","record":{"id":1,"v":1.25}}\n'

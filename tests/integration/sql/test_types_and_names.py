@@ -299,3 +299,14 @@ def test_time_extracted_must_be_a_date_time_where_it_is_stored(dest_factory: Cal
         assert "line 4, stream 'te', field 'time_extracted'" in line and "not an RFC 3339 date-time" in line, line
     rows = dest.rows("te")
     assert [r["id"] for r in rows] == [1]
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_an_integral_number_with_a_fraction_of_zeros_lands_in_an_integer_column(dest: Dest, fast: bool) -> None:
+    """2.0 and 1234567890123456.0 are integers (JSON Schema): the second, read exactly (16 digits), was
+    refused by the validator, and a database reading its text into an integer column refuses it too."""
+    data = _wide('{"id":1,"big":2.0}', '{"id":2,"big":1234567890123456.0}', '{"id":3.0,"big":-9000000000000000.00}')
+    env = {**os.environ, "SLUICE_FAST_PATH": "1" if fast else "0"}
+    result = run([dest.exe, "--config", str(dest.config_path)], input=data, env=env)
+    assert result.returncode == 0, result.stderr.decode()
+    assert {r["id"]: r["big"] for r in dest.rows("wide")} == {1: 2, 2: 1234567890123456, 3: -9000000000000000}
