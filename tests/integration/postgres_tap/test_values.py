@@ -104,22 +104,19 @@ def test_nan_and_infinity_become_null_and_are_counted_once_per_stream_and_column
                       ("public-g", 'we,ird"', "1")]
 
 
-BEYOND = ["'infinity'", "'-infinity'", "'10000-01-01 12:00:00.5+00'", "'0044-03-15 10:00:00+00 BC'",
-          "'2024-02-29 23:59:59+00'", "NULL"]
-
-
-def test_infinite_bc_and_far_future_dates_validate_and_round_trip_through_target_postgres(src: Src) -> None:
-    src.sql("CREATE TABLE w (id int PRIMARY KEY, tz timestamptz, t timestamp, d date)")
-    src.sql("INSERT INTO w VALUES " + ", ".join(f"({i}, {v}, {v}, {v})" for i, v in enumerate(BEYOND, 1)))
+def _snapshot_then_changes(src: Src, table: str, copy: str) -> tuple[Any, list[dict[str, Any]], list[dict[str, Any]]]:
+    """LOG_BASED: a snapshot of ``table`` and, after ``copy`` (an INSERT of the same values under other
+    ids), the changes read from the slot, each also piped into target-postgres (schema dst). The stream's
+    schema as a validator (formats checked), the snapshot's and the changes' messages."""
     config = src.config()
-    catalog = src.catalog(config, {"public-w": {"replication-method": "LOG_BASED"}})
+    catalog = src.catalog(config, {f"public-{table}": {"replication-method": "LOG_BASED"}})
     schema = json.loads(catalog.read_text())["streams"][0]["schema"]
     target = src.tmp / "target.json"
     target.write_text(json.dumps({"sqlalchemy_url": src.dsn, "default_target_schema": "dst"}))
     tap_args = [exe("tap-postgres"), "--config", str(config), "--catalog", str(catalog)]
     snapshot, _ = _run(tap_args[1:])
     states = pipe(tap_args, target)
-    src.sql("INSERT INTO w SELECT id + 100, tz, t, d FROM w")  # the same values through logical decoding
+    src.sql(copy)  # the same values through logical decoding
     state = src.tmp / "state.json"
     state.write_text(json.dumps(states[-1]))
     changes, _ = _run([*tap_args[1:], "--state", str(state)])
@@ -127,6 +124,17 @@ def test_infinite_bc_and_far_future_dates_validate_and_round_trip_through_target
     validator = jsonschema.Draft7Validator({**schema, "properties": {**schema["properties"], "_sdc_deleted_at": {},
                                                                      "_sdc_lsn": {}}},
                                            format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
+    return validator, snapshot, changes
+
+
+BEYOND = ["'infinity'", "'-infinity'", "'10000-01-01 12:00:00.5+00'", "'0044-03-15 10:00:00+00 BC'",
+          "'2024-02-29 23:59:59+00'", "NULL"]
+
+
+def test_infinite_bc_and_far_future_dates_validate_and_round_trip_through_target_postgres(src: Src) -> None:
+    src.sql("CREATE TABLE w (id int PRIMARY KEY, tz timestamptz, t timestamp, d date)")
+    src.sql("INSERT INTO w VALUES " + ", ".join(f"({i}, {v}, {v}, {v})" for i, v in enumerate(BEYOND, 1)))
+    validator, snapshot, changes = _snapshot_then_changes(src, "w", "INSERT INTO w SELECT id + 100, tz, t, d FROM w")
     assert [(r["tz"], r["t"], r["d"]) for r in records(snapshot)] == [
         ("infinity", "infinity", "infinity"), ("-infinity", "-infinity", "-infinity"),
         ("10000-01-01T12:00:00.5+00:00", "10000-01-01T12:00:00.5+00:00", "10000-01-01"),
@@ -151,27 +159,12 @@ def test_end_of_day_times_and_multidimensional_arrays_validate_and_round_trip(sr
     src.sql("CREATE TABLE e (id int PRIMARY KEY, tm time, ai int[], at text[])")
     src.sql("INSERT INTO e VALUES (1, '24:00:00', '{{1,2},{3,NULL}}', '{{\"a,b\",\"c\"},{\"d\",NULL}}'), "
             "(2, '23:59:59.5', '{1,2}', '{x}'), (3, NULL, '{}', NULL), (4, '00:00:00', '{{{7}}}', '{{\"\"}}')")
-    config = src.config()
-    catalog = src.catalog(config, {"public-e": {"replication-method": "LOG_BASED"}})
-    schema = json.loads(catalog.read_text())["streams"][0]["schema"]
-    target = src.tmp / "target.json"
-    target.write_text(json.dumps({"sqlalchemy_url": src.dsn, "default_target_schema": "dst"}))
-    tap_args = [exe("tap-postgres"), "--config", str(config), "--catalog", str(catalog)]
-    snapshot, _ = _run(tap_args[1:])
-    states = pipe(tap_args, target)
-    src.sql("INSERT INTO e SELECT id + 100, tm, ai, at FROM e")  # the same values through logical decoding
-    state = src.tmp / "state.json"
-    state.write_text(json.dumps(states[-1]))
-    changes, _ = _run([*tap_args[1:], "--state", str(state)])
-    pipe([*tap_args, "--state", str(state)], target)
+    validator, snapshot, changes = _snapshot_then_changes(src, "e", "INSERT INTO e SELECT id + 100, tm, ai, at FROM e")
     assert [(r["tm"], r["ai"], r["at"]) for r in records(snapshot)] == [
         ("24:00:00", [[1, 2], [3, None]], [["a,b", "c"], ["d", None]]), ("23:59:59.5", [1, 2], ["x"]),
         (None, [], None), ("00:00:00", [[[7]]], [[""]])]
     replayed = [{k: v for k, v in r.items() if not k.startswith("_sdc_")} for r in records(changes)]
     assert replayed == [{**r, "id": r["id"] + 100} for r in records(snapshot)]
-    validator = jsonschema.Draft7Validator({**schema, "properties": {**schema["properties"], "_sdc_deleted_at": {},
-                                                                     "_sdc_lsn": {}}},
-                                           format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
     for record in records(snapshot) + records(changes):
         assert not [e.message for e in validator.iter_errors(record)], record
     assert src.sql("SELECT data_type FROM information_schema.columns WHERE table_schema = 'dst' AND "
