@@ -56,6 +56,7 @@ if TYPE_CHECKING:  # what a type checker sees: the names declared below (``X as 
     from protocol._fastcheck import is_date_time as is_date_time
     from protocol._jsoncodec import JSONDecodeError as JSONDecodeError
     from protocol._jsoncodec import dumps as dumps
+    from protocol._jsoncodec import dumps_pretty as dumps_pretty
     from protocol._jsoncodec import exact_loads as exact_loads
     from protocol._jsoncodec import loads as loads
     from protocol._jsoncodec import long_digit_lines as long_digit_lines
@@ -107,7 +108,8 @@ _LAZY = lazy_table(__name__, {  # private module: its public names
                       "ENV_GENERATION", "ENV_STATE_ID", "EXACTLY_ONCE_CAPABILITY"],
     "_exitcodes": ["CONNECTOR_CODES", "ExitCode", "RUNNER_CODES", "describe_exit_codes", "signal_exit_code"],
     "_fastcheck": ["is_date", "is_date_time"],
-    "_jsoncodec": ["JSONDecodeError", "dumps", "exact_loads", "loads", "long_digit_lines", "needs_exact_parse"],
+    "_jsoncodec": ["JSONDecodeError", "dumps", "dumps_pretty", "exact_loads", "loads", "long_digit_lines",
+                   "needs_exact_parse"],
     "_lane": ["RecordRun"],
     "_logs": ["setup_logging"],
     "_messages": ["ActivateVersionMessage", "BatchMessage", "Message", "RecordMessage", "SchemaMessage",

@@ -18,16 +18,15 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
 import orjson
 
-__all__ = ["MAX_DEPTH", "deep_recursion", "dumps", "loads", "long_digit_lines", "needs_exact_parse", "out_of_range",
-           "too_deep",
-           "where_too_deep"]
+__all__ = ["MAX_DEPTH", "deep_recursion", "dumps", "dumps_pretty", "loads", "long_digit_lines", "needs_exact_parse",
+           "out_of_range", "too_deep", "where_too_deep"]
 
 MAX_DEPTH = 1024
 # Lines with fewer opening brackets than this cannot hit the interpreter's recursion limit.
@@ -106,6 +105,41 @@ def dumps(obj: Any) -> bytes:
         # orjson refuses integers beyond 64 bits without calling ``default`` (the exact parser
         # produces them from long digit runs), and values nested deeper than 255 levels.
         return _dumps_piecewise(obj)
+
+
+def dumps_pretty(obj: Any, *, other: Callable[[Any], Any] | None = None, sort_keys: bool = False) -> str:
+    """JSON text for people, indented by two spaces: Decimals and integers past 64 bits are numbers,
+    exact (``json.dumps(default=str)`` wrote them as strings, which a state or catalog saved from the
+    output then held). ``other`` makes what JSON has no type for encodable (``str`` for a path).
+    A value orjson cannot encode even so (an integer past 64 bits, 255 levels) is written compact."""
+    def default(value: Any) -> Any:
+        try:
+            return _default(value)
+        except TypeError:
+            if other is None:
+                raise
+            return other(value)
+
+    option = orjson.OPT_INDENT_2 | (orjson.OPT_SORT_KEYS if sort_keys else 0)
+    try:
+        return orjson.dumps(obj, default=default, option=option).decode()
+    except TypeError:  # orjson refuses an integer past 64 bits without asking ``default``
+        pass
+    try:
+        return orjson.dumps(_big_ints_as_text(obj), default=default, option=option).decode()
+    except (TypeError, RecursionError):
+        return _dumps_piecewise(obj).decode()
+
+
+def _big_ints_as_text(value: Any) -> Any:
+    """``value`` with every integer past 64 bits as an orjson fragment of its digits (for display)."""
+    if value.__class__ is int and not _INT64_MIN <= value <= _UINT64_MAX:
+        return orjson.Fragment(str(value))
+    if isinstance(value, dict):
+        return {k: _big_ints_as_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_big_ints_as_text(v) for v in value]
+    return value
 
 
 _INT64_MIN = -(2**63)

@@ -200,14 +200,14 @@ def state_list(obj: Ctx) -> int:
 @click.pass_obj
 def state_get(obj: Ctx, pipeline: str) -> int:
     """Print the stored state of PIPELINE (or of a state id) as JSON."""
-    import json
+    from protocol import dumps_pretty
 
     with _store(obj) as store:
         value = store.get_state(_state_id(obj, pipeline))
     if value is None:
         _echo(f"sluice: no state stored for '{pipeline}'", err=True)
         return ExitCode.FAILED
-    _echo(json.dumps(value, indent=2, default=str))
+    _echo(dumps_pretty(value))
     return ExitCode.OK
 
 

@@ -9,13 +9,12 @@ project's ``secrets:``, credential-named ``env:`` variables and the ``${ENV}`` v
 
 from __future__ import annotations
 
-import json
 import re
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from protocol import ExitCode
+from protocol import ExitCode, dumps_pretty
 from runner.cli_context import Ctx
 from runner.cli_environment import environment_option
 
@@ -59,7 +58,7 @@ def show(obj: Ctx, pipeline: str) -> int:
         "maps": [_side(obj, resolve_step(project, step, tenant=pipe.tenant_record)) for step in pipe.maps],
         "target": _side(obj, project.resolve(project.connector_for(pipe, pipe.target))),
     }
-    click.echo(json.dumps(out, indent=2, default=str))
+    click.echo(dumps_pretty(out, other=str))
     return ExitCode.OK
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import tempfile
@@ -13,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from protocol import ExitCode, plural
+from protocol import ExitCode, dumps_pretty, plural
 from runner.cli_context import INSTALL_HELP, Ctx
 from runner.cli_environment import environment_option
 from runner.cli_install import ensure_installed
@@ -30,7 +29,7 @@ def _write_json_atomic(path: Path, data: Any) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=2, default=str)
+            fh.write(dumps_pretty(data, other=str))
             fh.write("\n")
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
@@ -134,7 +133,7 @@ def spec(obj: Ctx, connector: str, full: bool, install_: bool) -> int:
     schema = settings_schema(info)
     if info is None or schema is None:
         raise ConnectorError(f"{conn.name} has no --about --format json with a settings schema")
-    click.echo(json.dumps(info if full else schema, indent=2, default=str))
+    click.echo(dumps_pretty(info if full else schema, other=str))
     return ExitCode.OK
 
 
@@ -182,7 +181,7 @@ def discover(obj: Ctx, connector: str, configs: tuple[str, ...], output: str | N
     with _run_dir(obj) as run_dir:
         catalog = run_discover(conn, run_dir, redact, timeout)
     if output is None:
-        click.echo(json.dumps(catalog, indent=2, default=str))
+        click.echo(dumps_pretty(catalog, other=str))
     else:
         path = Path(output)
         _write_json_atomic(path, catalog)

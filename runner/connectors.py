@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from protocol import Catalog, ConfigError, ExitCode, ProtocolError, SluiceError, secret_values
+from protocol import Catalog, ConfigError, ExitCode, ProtocolError, SluiceError, dumps, secret_values
 from runner.digests import blake2b
 from runner.interpolation import PROVIDED
 from runner.isolation import Redactor, RunDir, child_env
@@ -79,7 +79,7 @@ def about(conn: ResolvedConnector, cache_dir: Path | None = None, *, refresh: bo
     if cache is not None:
         try:
             cache.parent.mkdir(parents=True, exist_ok=True)
-            cache.write_bytes(orjson.dumps({"about": info}))
+            cache.write_bytes(dumps({"about": info}))
         except OSError:
             pass
     return info
@@ -178,7 +178,7 @@ def _secret_place(path: tuple[str | int, ...], schema: dict[str, Any], names: se
 def _run(
     conn: ResolvedConnector, flags: list[str], run_dir: RunDir, timeout: float
 ) -> subprocess.CompletedProcess[bytes]:
-    config = run_dir.write_private(f"{conn.name}.config.json", orjson.dumps(conn.config))
+    config = run_dir.write_private(f"{conn.name}.config.json", dumps(conn.config))
     try:
         return subprocess.run(
             [*conn.argv, "--config", str(config), *flags], capture_output=True, env=child_env(conn.env),

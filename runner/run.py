@@ -10,9 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-import orjson
-
-from protocol import ConfigError, ExitCode
+from protocol import ConfigError, ExitCode, dumps
 from runner.connectors import ConnectorError, about, coerce_config, connector_secrets
 from runner.counts import keyless_shortfalls, nothing_moved, stream_keys
 from runner.isolation import Redactor, RunDir, child_env, make_preexec
@@ -108,14 +106,14 @@ class _Commands:
             name = f"{role}-{_safe(conn.name)}.config.json"
             if run_dir is None:
                 return f"<run dir>/{name}"
-            return str(run_dir.write_private(name, orjson.dumps(conn.config)))
+            return str(run_dir.write_private(name, dumps(conn.config)))
 
         self.tap = [*tap.argv, "--config", config_path(tap, "tap")]
         if tap.catalog is not None:
             self.tap += ["--catalog", str(tap.catalog)]
         if state:
             path = "<run dir>/state.json" if run_dir is None else str(
-                run_dir.write_private("state.json", orjson.dumps(state)))
+                run_dir.write_private("state.json", dumps(state)))  # exact: a bookmark may hold any number
             self.tap += ["--state", path]
         self.target = [*target.argv, "--config", config_path(target, "target")]
         self.mappers = [[*m.argv, "--config", config_path(m, f"map{i}")] for i, m in enumerate(mappers)]
@@ -365,7 +363,7 @@ def _reconcile(plan: RunPlan, target: ResolvedConnector, run_dir: RunDir, store:
                state: dict[str, Any] | None, generation: int, output: RunOutput,
                redactor: Redactor) -> dict[str, Any] | None:
     """Exactly-once: start from the destination's committed state when it is the newer truth."""
-    config = str(run_dir.write_private("committed-state.config.json", orjson.dumps(target.config)))
+    config = str(run_dir.write_private("committed-state.config.json", dumps(target.config)))
     committed = read_committed(target.argv, config, plan.state_id, child_env(target.env), target.name,
                                str(target.cwd))
     chosen, changed = choose_state(state, generation, committed)

@@ -12,9 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from protocol import ConfigError, read_json_file
+from protocol import ConfigError, dumps, read_json_file
 from runner.catalog_metadata import apply_metadata, metadata_rules
 from runner.connectors import discover
 from runner.isolation import Redactor, RunDir
@@ -51,5 +49,5 @@ def write_effective_catalog(tap: ResolvedConnector, metadata: dict[str, Any], ru
                             warn: Callable[[str], None]) -> Path:
     """Build the effective catalog into the run directory and point ``tap.catalog`` at it."""
     catalog = effective_catalog(tap, metadata, run_dir, redact, warn)
-    tap.catalog = run_dir.write_private("catalog.json", orjson.dumps(catalog))
+    tap.catalog = run_dir.write_private("catalog.json", dumps(catalog))
     return tap.catalog

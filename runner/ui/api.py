@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from protocol import dumps
 from runner.ui.app import Reader
 from runner.ui.data import DashboardData
 
@@ -28,7 +28,7 @@ ENDPOINTS = {
 
 
 def json_response(value: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(value), status, media_type="application/json")
+    return Response(dumps(value), status, media_type="application/json")  # stored states: exact numbers
 
 
 def int_param(request: Request, name: str, default: int | None, low: int, high: int) -> int | None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import shlex
 import time
 from typing import Any
+
+from protocol import dumps_pretty
 
 __all__ = ["FILTERS", "count", "pretty_json", "seconds", "utc"]
 
@@ -41,7 +42,7 @@ def iso(ts: float | None) -> str:
 
 def pretty_json(value: Any) -> str:
     """A stored state as indented JSON (escaped by the template like any text)."""
-    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+    return dumps_pretty(value, other=str, sort_keys=True)  # numbers exact and as numbers
 
 
 def rate(r: float | None) -> str:

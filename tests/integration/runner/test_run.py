@@ -6,6 +6,7 @@ import json
 import os
 import pty
 import subprocess
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,27 @@ def test_second_run_resumes_from_stored_state_and_full_refresh_ignores_it(tmp_pa
     done = sluice(["run", "demo", "--full-refresh"], tmp_path)
     assert done.returncode == 0, done.stderr
     assert read_ids(tmp_path / "out.jsonl") == list(range(1, 31))
+
+
+def test_a_state_holding_exact_numbers_reaches_the_tap_and_prints_as_numbers(tmp_path: Path) -> None:
+    """A bookmark may be any JSON number (a numeric key with 25 digits, an id past 64 bits): stored
+    exactly, it made every later run stop with an internal error (writing the tap's state file), and
+    `state get` printed such numbers as strings."""
+    copy = tmp_path / "state-the-tap-read.json"
+    write_project(tmp_path, tap={"records": 30, "state_every": 10, "state_copy": str(copy)})
+    state = ('{"bookmarks": {"items": {"replication_key_value": 20}, "other": {"replication_key_value": '
+             '1234567890123456789012.125, "id": 123456789012345678901234567890, "tiny": 2.5e-400}}}')
+    assert sluice(["state", "set", "demo", state], tmp_path).returncode == 0
+    shown = sluice(["state", "get", "demo"], tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    other = json.loads(shown.stdout, parse_float=Decimal)["bookmarks"]["other"]
+    assert other == {"replication_key_value": Decimal("1234567890123456789012.125"),
+                     "id": 123456789012345678901234567890, "tiny": Decimal("2.5E-400")}
+    done = sluice(["run", "demo"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert read_ids(tmp_path / "out.jsonl") == list(range(21, 31))
+    read = json.loads(copy.read_text(), parse_float=Decimal)["bookmarks"]["other"]
+    assert read == other
 
 
 def test_record_count_difference_is_flagged(tmp_path: Path) -> None:
