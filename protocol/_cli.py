@@ -27,7 +27,6 @@ from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any
 
 import click
-import orjson
 
 from protocol._about import format_about
 from protocol._catalog import Catalog
@@ -35,6 +34,7 @@ from protocol._config import RedactingFilter, load_config
 from protocol._configfiles import read_json_file, secret_values
 from protocol._errors import ConfigError, DownstreamClosed, SluiceError, Terminated
 from protocol._exitcodes import ExitCode
+from protocol._jsoncodec import dumps_pretty
 from protocol._logs import setup_logging
 from protocol._mapwriter import MappedWriter
 from protocol._signals import install as install_signal_handlers
@@ -202,7 +202,7 @@ def tap_main(cls: type[Tap]) -> Callable[..., Any]:
                 return
             if discover:
                 cat = tap.discover()
-                sys.stdout.buffer.write(orjson.dumps(cat.to_dict(), option=orjson.OPT_INDENT_2) + b"\n")
+                sys.stdout.buffer.write(dumps_pretty(cat.to_dict()).encode() + b"\n")  # numbers exact
                 sys.stdout.flush()
                 return
             catalog_path = catalog or properties

@@ -22,9 +22,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
-
-from protocol import ConfigError
+from protocol import ConfigError, dumps
 from taps.airbyte.messages import DecodeError, decode_state, stream_id
 
 __all__ = ["GLOBAL_KEY", "LEGACY_KEY", "STREAM_KEY", "AirbyteState"]
@@ -37,7 +35,7 @@ LEGACY_KEY = "airbyte_legacy_state"
 def _text(value: Any, where: str) -> str:
     """A stored state: its JSON text (an object given instead is encoded compactly)."""
     if isinstance(value, dict):
-        value = orjson.dumps(value).decode()
+        value = dumps(value).decode()  # exact: any number a source wrote
     if not isinstance(value, str):
         raise ConfigError(f"state: {where} must be the JSON text of an Airbyte state message")
     try:

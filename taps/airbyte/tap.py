@@ -13,8 +13,6 @@ import sys
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-import orjson
-
 from protocol import (
     Bookmarks,
     Catalog,
@@ -22,6 +20,7 @@ from protocol import (
     MessageWriter,
     SluiceError,
     Tap,
+    dumps,
     load_config,
     secret_values,
     tap_main,
@@ -65,7 +64,7 @@ class TapAirbyte(Tap):
         self._streams: list[AirbyteStream] | None = None
 
     def _config_file(self) -> dict[str, bytes]:
-        return {"config": orjson.dumps(dict(self.settings.airbyte_config))}
+        return {"config": dumps(dict(self.settings.airbyte_config))}  # exact: numbers as the config wrote them
 
     def spec(self) -> dict[str, Any]:
         """The source's SPEC (its ``connectionSpecification`` is the schema of its config)."""
@@ -115,7 +114,7 @@ class TapAirbyte(Tap):
             writer.write_state(state.to_value(), final=True)
             return
         files = {**self._config_file(),
-                 "catalog": orjson.dumps({"streams": [plan.configured for plan in plans.values()]})}
+                 "catalog": dumps({"streams": [plan.configured for plan in plans.values()]})}
         given = state.state_file(frozenset(name for name, plan in plans.items() if not plan.incremental))
         if given is not None:
             files["state"] = given

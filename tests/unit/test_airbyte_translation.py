@@ -40,6 +40,17 @@ def test_a_legacy_only_state_hands_back_its_data() -> None:
     assert AirbyteState(state.to_value()).state_file() == b'{"cursor": "2024-01-01", "n": 10.50}'
 
 
+def test_a_state_stored_as_an_object_with_exact_numbers_is_handed_back_exactly() -> None:
+    """A hand-written state (an object, not the text) read exactly: a 22-digit cursor is a Decimal, an
+    id past 64 bits an int; both were refused by the plain encoder (an internal error)."""
+    from protocol import loads
+
+    message = ('{"type":"STREAM","stream":{"stream_descriptor":{"name":"users"},"stream_state":'
+               '{"cursor":1234567890123456789012.125,"id":123456789012345678901234567890}}}')
+    state = AirbyteState(loads('{"bookmarks":{"users":{"airbyte_state":' + message + "}}}"))
+    assert state.state_file() == b"[" + message.encode() + b"]"
+
+
 @pytest.mark.parametrize("value, problem", [
     ({"bookmarks": {"users": {"airbyte_state": 7}}}, "bookmarks.users.airbyte_state must be the JSON text"),
     ({"airbyte_global_state": "{not json"}, "airbyte_global_state is not an Airbyte state message"),
