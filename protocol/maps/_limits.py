@@ -14,6 +14,7 @@ import datetime
 import hashlib
 import importlib
 import json
+import math
 import operator
 import random
 import re
@@ -246,7 +247,19 @@ def _json_default(value: Any) -> Any:
 
 
 def _loads(text: str | bytes) -> Any:
-    return json.loads(text)
+    return json.loads(text, parse_constant=_not_json)
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _float(value: Any = 0.0) -> float:
+    """float(), refusing what JSON cannot hold: the output writer would turn inf and NaN into null."""
+    number = float(value)
+    if number != number or number in (math.inf, -math.inf):
+        raise ValueError(f"float({value}) is {number}, which JSON cannot hold")
+    return number
 
 
 class Namespace:
@@ -277,7 +290,7 @@ FUNCTIONS: dict[str, Any] = {
     "json": JSON,
     "bool": bool,
     "int": int,
-    "float": float,
+    "float": _float,
     "str": str,
     "len": len,
     "rand": random.random,

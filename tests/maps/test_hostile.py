@@ -121,3 +121,18 @@ def test_the_same_growth_within_the_bounds_is_computed() -> None:
     maps.schema(SCHEMA)
     [(_, out)] = maps.record("s", dict(RECORD), 1)
     assert out["x"] == "ab" * 1000 and out["y"] == 2**100 and out["z"] == "ada       " and out["w"] == "    1"
+
+
+@pytest.mark.parametrize("expression", ["float('inf')", "float('-inf')", "float('nan')", "float(big)",
+                                        "json.loads('NaN')", "json.loads('[1, -Infinity]')"])
+def test_what_json_cannot_hold_is_an_error_not_a_null(expression: str) -> None:
+    """orjson writes inf and NaN as null: a value the expression made would be lost without a word."""
+    from decimal import Decimal
+
+    maps = _maps(expression)
+    maps.schema(SCHEMA)
+    with pytest.raises(MapExpressionError, match=r"^line 3, stream 's', field 'x': .*(JSON cannot hold|not JSON)"):
+        maps.record("s", {**RECORD, "big": Decimal("1E+400")}, 3)
+    finite = _maps("float(big)")
+    finite.schema(SCHEMA)
+    assert [out["x"] for _, out in finite.record("s", {**RECORD, "big": Decimal("2.5")}, 3)] == [2.5]
