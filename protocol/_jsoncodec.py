@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 
 __all__ = ["MAX_DEPTH", "deep_recursion", "dumps", "dumps_pretty", "loads", "long_digit_lines", "needs_exact_parse",
-           "out_of_range", "too_deep", "where_too_deep"]
+           "refuse_constant", "too_deep", "where_too_deep", "whole_number"]
 
 MAX_DEPTH = 1024
 # Lines with fewer opening brackets than this cannot hit the interpreter's recursion limit.
@@ -205,7 +205,7 @@ def loads(data: bytes | str) -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        if out_of_range(exc):
+        if _out_of_range(exc):
             return exact_loads(raw)
         raise
 
@@ -215,18 +215,25 @@ def _depth_check(raw: bytes) -> None:
     try:
         orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        if not out_of_range(exc):
+        if not _out_of_range(exc):
             raise
 
 
-def out_of_range(exc: ValueError) -> bool:
+def _out_of_range(exc: ValueError) -> bool:
     """Whether orjson refused a valid number it cannot hold as a float (``1E400``): JSON has no
     such limit, and the exact parser reads it as a Decimal."""
     return "number is infinity" in str(exc)
 
 
-def _not_json(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON value")
+def refuse_constant(name: str) -> Any:
+    """``parse_constant`` for the standard library's json: NaN and Infinity are not JSON."""
+    raise ValueError(f"{name} is not JSON")
+
+
+def whole_number(value: Decimal) -> int | None:
+    """The int an exactly read number is when it is integral (``1234567890123456.0``: JSON Schema's
+    integer, as ``2.0`` read as a float is), else None."""
+    return int(value) if value.is_finite() and value == value.to_integral_value() else None
 
 
 def exact_loads(raw: bytes) -> Any:
@@ -237,10 +244,10 @@ def exact_loads(raw: bytes) -> Any:
     """
     try:
         if raw.count(b"{") + raw.count(b"[") < _SHALLOW:
-            return json.loads(raw, parse_float=Decimal, parse_constant=_not_json)
+            return json.loads(raw, parse_float=Decimal, parse_constant=refuse_constant)
         _depth_check(raw)
         with deep_recursion():
-            return json.loads(raw, parse_float=Decimal, parse_constant=_not_json)
+            return json.loads(raw, parse_float=Decimal, parse_constant=refuse_constant)
     except ValueError as exc:  # json.JSONDecodeError, orjson.JSONDecodeError and UnicodeDecodeError
         raise orjson.JSONDecodeError(str(exc), raw.decode("utf-8", "replace"), 0) from exc
 

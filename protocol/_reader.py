@@ -11,9 +11,7 @@ from protocol._errors import ProtocolError, TruncatedLineError
 from protocol._jsoncodec import (
     MAX_DEPTH,
     deep_recursion,
-    exact_loads,
-    needs_exact_parse,
-    out_of_range,
+    loads,
     too_deep,
     where_too_deep,
 )
@@ -80,11 +78,14 @@ class MessageReader:
         if len(line) > limit and not (len(line) == limit + 1 and line[-1:] == b"\n"):
             raise ProtocolError(f"line is longer than the limit of {limit} bytes", line=n)
         try:
-            obj = exact_loads(line) if needs_exact_parse(line) else orjson.loads(line)
+            obj = loads(line)  # exact where a float would change a number (protocol/_jsoncodec.py)
         except orjson.JSONDecodeError as exc:
             if not line.strip():
                 return None
-            obj = _unreadable(line, n, exc)
+            if not line.endswith(b"\n") and not too_deep(exc):  # the input ended mid-line: cut short, or written wrong
+                raise TruncatedLineError(f"malformed JSON: {exc} (the input ends in the middle of this line)",
+                                         line=n) from None
+            raise _malformed(line, n, exc) from None
         if obj.__class__ is not dict:
             raise ProtocolError("line is not a JSON object", line=n)
         kind = obj.get("type")
@@ -198,20 +199,6 @@ class MessageReader:
             raise ProtocolError(exc.detail, line=n, stream=stream) from exc
         self.schemas[stream] = message
         return message
-
-
-def _unreadable(line: bytes, n: int, exc: orjson.JSONDecodeError) -> Any:
-    """A line orjson refused: read exactly when its only fault is a number past a float's range
-    (``1E400`` is JSON; the exact parser reads it as a Decimal); otherwise the error."""
-    if out_of_range(exc):
-        try:
-            return exact_loads(line)
-        except orjson.JSONDecodeError as exact:
-            exc = exact
-    if not line.endswith(b"\n") and not too_deep(exc):  # the input ended mid-line: cut short, or written wrong
-        raise TruncatedLineError(f"malformed JSON: {exc} (the input ends in the middle of this line)",
-                                 line=n) from None
-    raise _malformed(line, n, exc) from None
 
 
 def _malformed(line: bytes, n: int, exc: ValueError) -> ProtocolError:

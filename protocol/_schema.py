@@ -22,7 +22,7 @@ import fastjsonschema
 
 from protocol._errors import ProtocolError, RecordValidationError
 from protocol._fastcheck import compile_fast_check, is_date, is_date_time
-from protocol._jsoncodec import deep_recursion
+from protocol._jsoncodec import deep_recursion, whole_number
 
 __all__ = [
     "FAST_SCHEMA_DEPTH",
@@ -170,25 +170,22 @@ class RecordValidator:
                 self._check_keys(record, line)
                 return
             self._compiled(record, line)
-        except (TypeError, ArithmeticError):
-            # Both validators divide for multipleOf, and neither can divide an exactly parsed number (a
-            # Decimal: the record's line held a long run of digits) by a float. The record is checked as
-            # the plain parse would have given it, floats for its decimals: the same answers as on every
-            # other line (the record itself, exact, is what goes on).
+        except (TypeError, ArithmeticError, RecordValidationError) as first:
+            # An exactly parsed number (a Decimal: the record's line held a long run of digits) is one
+            # neither validator can divide by a float (multipleOf) nor counts as an integer (1234567890123456.0
+            # is one, as 2.0 is). The record is checked as the plain parse would have given it, the same
+            # answers as on every other line (the record itself, exact, is what goes on); a record it
+            # still refuses keeps its first error.
             if not _holds_decimal(record):
                 raise
-            self(_floats(record), line)
-        except RecordValidationError as first:
-            # Neither validator counts a Decimal as an integer: 1234567890123456.0 is one (as 2.0 is, read
-            # as a float). Checked as the plain parse would have given it; the first error stands.
-            if not _holds_decimal(record):
-                raise
+            with deep_recursion():
+                plain = _floats(record)
             try:
-                with deep_recursion():
-                    plain = _floats(record)
                 self(plain, line)
             except RecordValidationError:
-                raise first from None
+                if isinstance(first, RecordValidationError):
+                    raise first from None
+                raise
 
     def _compiled(self, record: Any, line: int | None) -> None:
         try:
@@ -236,7 +233,8 @@ def _floats(value: Any) -> Any:
     """``value`` with every Decimal in it a float, or an int where it is integral (a copy; ``value``
     is not changed): what the plain parse gives, but for integers it would round."""
     if isinstance(value, Decimal):
-        return int(value) if value.is_finite() and value == value.to_integral_value() else float(value)
+        whole = whole_number(value)
+        return float(value) if whole is None else whole
     if isinstance(value, dict):
         return {k: _floats(v) for k, v in value.items()}
     if isinstance(value, list):

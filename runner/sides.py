@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import signal
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from protocol import ExitCode, signal_exit_code
 from runner.pumps import SideStats
 
-__all__ = ["Side", "SideSpec", "first_cause", "pidfd"]
+__all__ = ["Side", "SideSpec", "first_cause", "pidfd", "wide_pipes"]
+
+PIPE_SIZE = 1 << 20
+_F_SETPIPE_SZ = 1031
 
 
 @dataclass
@@ -23,6 +29,21 @@ class SideSpec:
     preexec: Callable[[], None] | None = None
     cwd: str | None = None
     pass_fds: tuple[int, ...] = ()  # the target's exactly-once control channel (runner/reconcile.py)
+
+
+def wide_pipes(count: int) -> list[tuple[int, int]]:
+    """``count`` pipes (close-on-exec) of ``PIPE_SIZE`` bytes where the system allows it."""
+    pipes: list[tuple[int, int]] = []
+    try:
+        for _ in range(count):
+            pipes.append(os.pipe2(os.O_CLOEXEC))
+            with contextlib.suppress(OSError):
+                fcntl.fcntl(pipes[-1][1], _F_SETPIPE_SZ, PIPE_SIZE)
+    except OSError:
+        for fd in (fd for pair in pipes for fd in pair):
+            os.close(fd)
+        raise
+    return pipes
 
 
 def pidfd(pid: int) -> int | None:
@@ -46,6 +67,28 @@ class Side:
     stopped_by_us: bool = False
     start_error: str | None = None
     exited_at: float | None = None
+
+    def spawn(self, stdin: Any, stdout: Any) -> bool:
+        """Start the process, its stderr a pipe, in a session of its own; False (the reason kept,
+        exit code NOT_STARTED) when it cannot start."""
+        spec = self.spec
+        try:
+            self.proc = subprocess.Popen(
+                spec.argv, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, env=spec.env, cwd=spec.cwd,
+                preexec_fn=spec.preexec, start_new_session=True, pass_fds=spec.pass_fds,
+            )
+        except (OSError, subprocess.SubprocessError) as exc:  # SubprocessError: preexec (limits) failed
+            self.start_error = getattr(exc, "strerror", None) or str(exc)
+            self.rc = ExitCode.NOT_STARTED
+            return False
+        return True
+
+    def close_streams(self) -> None:
+        """Close the runner's ends of the process's stdout and stderr pipes."""
+        if self.proc is not None:
+            for stream in (self.proc.stdout, self.proc.stderr):
+                if stream is not None and not stream.closed:
+                    stream.close()
 
     @property
     def title(self) -> str:

@@ -32,7 +32,6 @@ and reacts:
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import selectors
 import signal
@@ -45,12 +44,10 @@ from protocol import ExitCode
 from runner.outcome import Outcome, RunStatus, StopCause
 from runner.output import RunOutput
 from runner.pumps import LineBuffer, SideStats, StateReader
-from runner.sides import Side, SideSpec, first_cause, pidfd
+from runner.sides import Side, SideSpec, first_cause, pidfd, wide_pipes
 
 __all__ = ["Side", "SideSpec", "supervise"]
 
-PIPE_SIZE = 1 << 20
-_F_SETPIPE_SZ = 1031
 POLL_SECONDS = 0.5
 DRAIN_SECONDS = 2.0
 LOCK_CHECK_SECONDS = 1.0  # a flag the lock's own heartbeat keeps: cheap to read
@@ -97,17 +94,9 @@ class _Supervisor:
 
     # -- start ----------------------------------------------------------------------------
     def _spawn(self, side: Side, stdin: Any, stdout: Any) -> None:
-        spec = side.spec
-        try:
-            side.proc = subprocess.Popen(
-                spec.argv, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, env=spec.env, cwd=spec.cwd,
-                preexec_fn=spec.preexec, start_new_session=True, pass_fds=spec.pass_fds,
-            )
-        except (OSError, subprocess.SubprocessError) as exc:  # SubprocessError: preexec (limits) failed
-            side.start_error = getattr(exc, "strerror", None) or str(exc)
-            side.rc = ExitCode.NOT_STARTED
+        if not side.spawn(stdin, stdout):
             return
-        assert side.proc.stderr is not None
+        assert side.proc is not None and side.proc.stderr is not None
         self._register(side.proc.stderr.fileno(), ("stderr", side, LineBuffer()))
         exit_fd = pidfd(side.proc.pid)
         if exit_fd is not None:
@@ -122,12 +111,8 @@ class _Supervisor:
     def start(self) -> None:
         """Start the processes from the target back to the tap, each writing into the pipe of
         the next; one that cannot start leaves those before it unstarted."""
-        pipes: list[tuple[int, int]] = []
+        pipes = wide_pipes(len(self.chain) - 1)
         try:
-            for _ in self.chain[1:]:
-                pipes.append(os.pipe2(os.O_CLOEXEC))
-                with contextlib.suppress(OSError):
-                    fcntl.fcntl(pipes[-1][1], _F_SETPIPE_SZ, PIPE_SIZE)
             for k in range(len(self.chain) - 1, -1, -1):
                 side = self.chain[k]
                 self._spawn(side, pipes[k - 1][0] if k else subprocess.DEVNULL,
@@ -183,9 +168,8 @@ class _Supervisor:
         return bool(chunk)
 
     def _drain_stderr(self, side: Side) -> None:
-        """What an exited process wrote on stderr before it ended, read before its exit is judged
-        (its last line may say "Broken pipe": a consequence, not the cause). Bounded: a grandchild
-        still writing to the pipe is not waited for."""
+        """An exited process's stderr, read before its exit is judged (its last line may say "Broken
+        pipe": a consequence, not the cause); bounded, a grandchild still writing is not waited for."""
         stream = side.proc.stderr if side.proc is not None else None
         if stream is None or stream.closed:
             return
@@ -361,9 +345,7 @@ class _Supervisor:
             if side.rc is None:
                 self._terminate(side, signal.SIGKILL)
                 side.rc = side.proc.wait()
-            for stream in (side.proc.stdout, side.proc.stderr):
-                if stream is not None and not stream.closed:
-                    stream.close()
+            side.close_streams()
 
     def _outcome(self) -> Outcome:
         elapsed = time.monotonic() - self.started

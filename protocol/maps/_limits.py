@@ -22,6 +22,8 @@ from collections.abc import Callable
 from decimal import Context, Decimal
 from typing import Any
 
+from protocol._jsoncodec import refuse_constant
+
 __all__ = [
     "ALLOWED_METHOD_TYPES",
     "BINARY",
@@ -247,17 +249,13 @@ def _json_default(value: Any) -> Any:
 
 
 def _loads(text: str | bytes) -> Any:
-    return json.loads(text, parse_constant=_not_json)
-
-
-def _not_json(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
+    return json.loads(text, parse_constant=refuse_constant)
 
 
 def _float(value: Any = 0.0) -> float:
     """float(), refusing what JSON cannot hold: the output writer would turn inf and NaN into null."""
     number = float(value)
-    if number != number or number in (math.inf, -math.inf):
+    if not math.isfinite(number):
         raise ValueError(f"float({value}) is {number}, which JSON cannot hold")
     return number
 

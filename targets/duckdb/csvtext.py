@@ -13,7 +13,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from protocol import dumps
+from protocol import dumps, whole_number
 from targets.sql import types as T
 
 __all__ = ["NULL", "converter", "quoted"]
@@ -66,8 +66,8 @@ def _integer_text(v: Any) -> str:
         return str(v)
     if cls is float and v.is_integer():
         return str(int(v))
-    if cls is Decimal and v.is_finite() and v == v.to_integral_value():  # 1234567890123456.0, read exactly
-        return str(int(v))
+    if cls is Decimal and (whole := whole_number(v)) is not None:  # 1234567890123456.0, read exactly
+        return str(whole)
     return quoted(_scalar_text(v))
 
 

@@ -19,6 +19,7 @@ cannot hold exactly (the reference path, used when the reader refuses a batch).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -27,7 +28,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from protocol import dumps, field_types
+from protocol import dumps, field_types, whole_number
 from targets.parquet.settings import ParquetSettings
 
 __all__ = ["Column", "ValueFault", "plan_columns"]
@@ -56,8 +57,8 @@ class Column:
 # -- value converters (the reference path) ---------------------------------------------------
 
 def _int64(value: Any) -> Any:
-    if value.__class__ is Decimal and value.is_finite() and value == value.to_integral_value():
-        value = int(value)  # 1234567890123456.0, read exactly
+    if value.__class__ is Decimal and (whole := whole_number(value)) is not None:
+        value = whole  # 1234567890123456.0, read exactly
     if value.__class__ is not bool and isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
         raise ValueFault(f"integer {value} does not fit an int64 column (setting integers: decimal holds 38 digits)")
     return value
@@ -65,12 +66,9 @@ def _int64(value: Any) -> Any:
 
 def _float(value: Any) -> float:
     number = float(value)
-    if number in _INFINITE and value.__class__ is not float:  # 1E400 is JSON; a double holds no such number
+    if math.isinf(number) and value.__class__ is not float:  # 1E400 is JSON; a double holds no such number
         raise ValueFault(f"number {value} is past a double's range (setting decimals keeps exact decimals)")
     return number
-
-
-_INFINITE = (float("inf"), float("-inf"))
 
 
 def _decimal(scale: int) -> Convert:

@@ -58,10 +58,10 @@ METADATA_COLUMNS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-
 def _null_key(stream: str, key: str, line: int | None) -> RecordValidationError:
     return RecordValidationError("key property is null: a table's key columns cannot hold NULL (records are "
                                  "upserted by key)", line=line, stream=stream, field=key)
+
 
 class SQLSink(Sink):
     """One stream's table. Encodes rows on arrival; writes them in bounded chunks."""

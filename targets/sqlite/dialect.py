@@ -16,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from protocol import Committed, ProtocolError, TargetError, dumps
+from protocol import Committed, ProtocolError, TargetError, dumps, whole_number
 from targets.sql import statetable
 from targets.sql import types as T
 from targets.sql.dialect import (
@@ -68,8 +68,8 @@ def _integer(v: Any) -> Any:
         return v
     if v.__class__ is float and v.is_integer():
         return int(v)
-    if v.__class__ is Decimal and v.is_finite() and v == v.to_integral_value():  # 1234567890123456.0, read exactly
-        return _integer(int(v))
+    if v.__class__ is Decimal and (whole := whole_number(v)) is not None:  # 1234567890123456.0, read exactly
+        return _integer(whole)
     return _text(v)
 
 
