@@ -25,8 +25,8 @@ from typing import Any
 
 import orjson
 
-__all__ = ["MAX_DEPTH", "deep_recursion", "dumps", "dumps_pretty", "loads", "long_digit_lines", "needs_exact_parse",
-           "refuse_constant", "too_deep", "where_too_deep", "whole_number"]
+__all__ = ["MAX_DEPTH", "deep_recursion", "dumps", "dumps_pretty", "loads", "loads_lines", "long_digit_lines",
+           "needs_exact_parse", "refuse_constant", "too_deep", "where_too_deep", "whole_number"]
 
 MAX_DEPTH = 1024
 # Lines with fewer opening brackets than this cannot hit the interpreter's recursion limit.
@@ -208,6 +208,24 @@ def loads(data: bytes | str) -> Any:
         if _out_of_range(exc):
             return exact_loads(raw)
         raise
+
+
+def loads_lines(raw: bytes) -> list[Any]:
+    """The JSON values of ``raw``'s lines (joined by b"\\n", none empty), each as :func:`loads`
+    reads it: one orjson call for the whole text, then only the lines that may hold a number a
+    float rounds are read again, exactly (not the whole text, as one such line would make it)."""
+    try:
+        values: list[Any] = orjson.loads(b"[" + raw.replace(b"\n", b",") + b"]")
+    except orjson.JSONDecodeError as exc:
+        if not _out_of_range(exc):
+            raise
+        return [loads(line) for line in raw.split(b"\n")]
+    doubted = long_digit_lines(raw)
+    if doubted:
+        lines = raw.split(b"\n")
+        for i in doubted:
+            values[i] = exact_loads(lines[i])
+    return values
 
 
 def _depth_check(raw: bytes) -> None:

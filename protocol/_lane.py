@@ -85,14 +85,19 @@ class RecordRun:
     ``values`` holds the same records decoded (instances of the stream's compiled record
     type, in order), ``version`` the "version" of the RECORD messages (one run never
     mixes versions) and ``extracted`` their "time_extracted" strings in order (None when no
-    record of the run has one).
+    record of the run has one). ``faithful`` says that ``values`` hold every number exactly as
+    ``records`` write it: true for a run encoded from Python values by orjson (stream maps on the
+    target side, protocol/_mapinput.py), whose floats are written as the shortest text that reads
+    back the same float; false for text received, where a digit run of 16 or more or a tiny
+    exponent can be rounded by the decode, so a sink that writes ``values`` screens ``records``.
     """
 
-    __slots__ = ("count", "extracted", "first_line", "records", "stream", "values", "version")
+    __slots__ = ("count", "extracted", "faithful", "first_line", "records", "stream", "values", "version")
 
     def __init__(self, stream: str, records: bytes | memoryview, count: int, first_line: int,
                  values: list[Any] | None = None, version: int | None = None,
-                 extracted: list[str | None] | None = None) -> None:
+                 extracted: list[str | None] | None = None, *, faithful: bool = False) -> None:
+        self.faithful = faithful
         self.stream = stream
         self.records = records
         self.count = count
@@ -106,9 +111,9 @@ class RecordRun:
         parts = bytes(self.records).split(b"\n", head)
         values, extracted = self.values, self.extracted
         first = RecordRun(self.stream, b"\n".join(parts[:head]), head, self.first_line, values[:head], self.version,
-                          None if extracted is None else extracted[:head])
+                          None if extracted is None else extracted[:head], faithful=self.faithful)
         return first, RecordRun(self.stream, parts[head], self.count - head, self.first_line + head, values[head:],
-                                self.version, None if extracted is None else extracted[head:])
+                                self.version, None if extracted is None else extracted[head:], faithful=self.faithful)
 
     def messages(self) -> Iterator[tuple[dict[str, Any], RecordMessage]]:
         """The run exactly as the reference lane gives it: each record parsed again from its

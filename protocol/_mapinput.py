@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from protocol._batchfiles import batch_records
-from protocol._jsoncodec import dumps, loads
+from protocol._jsoncodec import dumps, loads_lines
 from protocol._lane import Lane, RecordRun, choose_lane
 from protocol._messages import ActivateVersionMessage, BatchMessage, RecordMessage, SchemaMessage
 
@@ -84,7 +84,7 @@ class MappedInput:
 
     def _run(self, run: RecordRun) -> Iterator[RecordMessage | RecordRun]:
         """One input run as output runs (one per output stream), or RECORDs where a run cannot be."""
-        records = loads(b"[" + bytes(run.records).replace(b"\n", b",") + b"]")  # exact: the bytes, not values
+        records = loads_lines(bytes(run.records))  # exact: the bytes, not the decoded values
         record = self.maps.record
         stream = run.stream
         if run.extracted is None:  # the usual run: the output records in order, no per-record stamps
@@ -120,13 +120,14 @@ class MappedInput:
                 run: RecordRun) -> Iterator[RecordMessage | RecordRun]:
         lane = self.target.lanes.get(stream)
         if lane is not None and lane.decoder is not None:
-            try:
-                encoded = b"\n".join(map(orjson.dumps, records))
+            try:  # orjson writes each float as the shortest text that reads back the same float
+                encoded, faithful = b"\n".join(map(orjson.dumps, records)), True
             except TypeError:  # Decimals, integers beyond 64 bits, very deep values: the exact encoder
-                encoded = b"\n".join([dumps(r) for r in records])
+                encoded, faithful = b"\n".join([dumps(r) for r in records]), False
             values = _decode(lane, encoded)
             if values is not None and len(values) == len(records):
-                yield RecordRun(stream, encoded, len(records), run.first_line, values, run.version, extracted)
+                yield RecordRun(stream, encoded, len(records), run.first_line, values, run.version, extracted,
+                                faithful=faithful)
                 return
         for k, out in enumerate(records):
             yield RecordMessage(stream, out, run.version, None if extracted is None else extracted[k],

@@ -33,7 +33,8 @@ class JsonRuns(RawRows):
 
     fmt = "json"
 
-    def build(self, values: list[Any], records: bytes | memoryview, version: int | None) -> bytes | None:
+    def build(self, values: list[Any], records: bytes | memoryview, version: int | None, *,
+              faithful: bool = False) -> bytes | None:
         if not values or self._getter(values[0].__class__) is None:
             return None
         return bytes(records) + b"\n"

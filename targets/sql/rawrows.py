@@ -133,9 +133,12 @@ class RawRows:
             self._getters[cls] = getter
         return getter
 
-    def build(self, values: list[Any], records: bytes | memoryview, version: int | None) -> bytes | None:
+    def build(self, values: list[Any], records: bytes | memoryview, version: int | None, *,
+              faithful: bool = False) -> bytes | None:
         """CSV lines (newline-terminated) for the decoded ``values`` (``records``: their JSON
-        text, one per line), or None when this run must be written record by record."""
+        text, one per line), or None when this run must be written record by record.
+        ``faithful``: ``values`` hold every number as ``records`` write it (see
+        :class:`protocol.RecordRun`), so the text is not searched for numbers a float rounds."""
         if not values:
             return None
         getter = self._getter(values[0].__class__)
@@ -144,10 +147,10 @@ class RawRows:
         data = _ENCODER.encode_lines(map(getter, values))
         suffix = b"".join(b"," + (str(version).encode() if kind == "version" and version is not None else b"null")
                           for _, kind in self.constants)
-        raw = bytes(records)
+        raw = b"" if faithful else bytes(records)
         # a number below a float's normal range was read as 0.0 or lost digits: only then are
         # the lines searched for tiny exponents (the search costs twice the long-digit one)
-        exact = long_digit_lines(raw, tiny=self._tiny(values))
+        exact = [] if faithful else long_digit_lines(raw, tiny=self._tiny(values))
         nul: Counter[tuple[str, str]] = Counter()  # added to the loader's count once the run is built
         try:
             rows = (self._exact(data, raw.split(b"\n"), exact, suffix, nul) if exact

@@ -179,7 +179,8 @@ class SQLSink(Sink):
                     return False  # not a field of the run's type: the records go one by one (checked there)
                 if None in values:
                     raise _null_key(self.stream, key, run.first_line + values.index(None))
-        data = self._raw.build(run.values, run.records, run.version) if self._raw is not None else None
+        data = (self._raw.build(run.values, run.records, run.version, faithful=run.faithful)
+                if self._raw is not None else None)
         if data is None:
             return False
         if self._chunk and not self._bulk:

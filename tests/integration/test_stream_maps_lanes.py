@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -128,3 +129,30 @@ def test_batch_records_are_mapped(tmp_path: Path) -> None:
         (i, hashlib.sha256(f"b{i}@example.org".encode()).hexdigest(), i) for i in (1, 2, 4, 5)]
     copies = [exact(line) for line in (dest.out / "orders_copy.jsonl").read_text().splitlines()]
     assert [r["id"] for r in copies] == [1, 2, 3, 4, 5]
+
+
+def test_mapped_runs_keep_every_digit_in_postgres(tmp_path: Path, pg_dsn: str) -> None:
+    """A mapped run is written from its decoded values, and the SQL sinks search the text for numbers
+    a float rounds only when the run was not encoded from floats (``RecordRun.faithful``): a run
+    with one 20-digit amount among plain ones, whose masked emails often hold 16-digit runs, lands
+    every digit of that amount and every other row as it came."""
+    schema = {"type": "object", "properties": {"id": {"type": "integer"}, "amount": {"type": ["number", "null"]},
+                                               "email": {"type": ["string", "null"]}}}
+    long = "0.12345678901234567891"
+    lines = [_line({"type": "SCHEMA", "stream": "orders", "schema": schema, "key_properties": ["id"]})]
+    for i in range(1, 401):
+        amount = long if i == 200 else f"{i}.25"
+        lines.append(_line({"type": "RECORD", "stream": "orders",
+                            "record": {"id": i, "amount": 0, "email": f"u{i}@example.org"}}).replace(
+            b'"amount": 0', b'"amount": ' + amount.encode()))
+    maps = {"stream_maps": {"orders": {"email": "sha256(email)", "n": "int(len(email))"}}}
+    dest = make("postgres", tmp_path, pg_dsn, **maps)
+    done = dest.load(b"".join(lines))
+    assert done.returncode == 0, done.stderr.decode()
+    rows = dest.rows("orders", {"id": "int", "amount": "str", "email": "str", "n": "int"})
+    assert len(rows) == 400
+    digests = [hashlib.sha256(f"u{i}@example.org".encode()).hexdigest() for i in range(1, 401)]
+    assert sum(re.search("[0-9]{16}", d) is not None for d in digests) >= 2  # text a float could round
+    for (i, amount, email, n) in sorted(rows):
+        assert Decimal(amount) == Decimal(long if i == 200 else f"{i}.25"), (i, amount)
+        assert (email, n) == (digests[i - 1], len(f"u{i}@example.org"))

@@ -17,7 +17,8 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocol import long_digit_lines, needs_exact_parse
+from protocol import loads, long_digit_lines, needs_exact_parse
+from protocol._jsoncodec import loads_lines
 from protocol._recordtype import compile_record_type
 from targets.sql.rawrows import RawRows
 
@@ -60,3 +61,26 @@ def test_a_number_below_a_floats_range_is_parsed_exactly_not_read_as_zero() -> N
         assert needs_exact_parse(text)
         assert long_digit_lines(b'{"n":1}\n' + text + b'\n{"n":2}') == [1]
     assert not needs_exact_parse(b'{"n":1.5e-30,"s":"e-100","t":"abc-123"}')
+
+
+def _typed(value: Any) -> Any:
+    """A value with its number types spelled out (Decimal("1.5") == 1.5 in Python)."""
+    if isinstance(value, dict):
+        return {k: _typed(v) for k, v in value.items()}
+    return (type(value).__name__, repr(value))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(LONG, TEXT), min_size=1, max_size=8))
+def test_loads_lines_reads_each_line_as_loads_does(values: list[tuple[str, str]]) -> None:
+    """One orjson call for the run; only the doubted lines are read again exactly, so a line
+    without a long digit run keeps its floats even when another line of the run has one."""
+    lines = [b'{"id":%d,"n":%s,"s":%s}' % (i, n.encode(), json.dumps(s).encode()) for i, (n, s) in enumerate(values)]
+    got = loads_lines(b"\n".join(lines))
+    assert [_typed(v) for v in got] == [_typed(loads(line)) for line in lines]
+    assert all(type(v["n"]) is float for v, line, (n, _) in zip(got, lines, values, strict=True)
+               if n == "1.5" and not needs_exact_parse(line))
+
+
+def test_loads_lines_reads_a_number_past_a_floats_range() -> None:
+    assert loads_lines(b'{"n":1}\n{"n":1E400}') == [{"n": 1}, {"n": Decimal("1E400")}]
