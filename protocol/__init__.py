@@ -73,6 +73,8 @@ if TYPE_CHECKING:  # what a type checker sees: the names declared below (``X as 
     from protocol._metrics import RecordCounter as RecordCounter
     from protocol._metrics import emit_metric as emit_metric
     from protocol._reader import MessageReader as MessageReader
+    from protocol._recordtype import TinyNumbers as TinyNumbers
+    from protocol._recordtype import struct_attrs as struct_attrs
     from protocol._schema import RecordValidator as RecordValidator
     from protocol._schema import check_schema as check_schema
     from protocol._schema import field_types as field_types
@@ -117,6 +119,7 @@ _LAZY = lazy_table(__name__, {  # private module: its public names
                   "StateMessage"],
     "_metrics": ["RecordCounter", "emit_metric"],
     "_reader": ["MessageReader"],
+    "_recordtype": ["TinyNumbers", "struct_attrs"],
     "_schema": ["RecordValidator", "check_schema", "field_types", "is_nullable", "merge_types", "property_schemas"],
     "_settings": ["build_settings", "setting"],
     "_settings_check": ["report_unknown", "unknown_settings"],

@@ -210,17 +210,19 @@ def loads(data: bytes | str) -> Any:
         raise
 
 
-def loads_lines(raw: bytes) -> list[Any]:
+def loads_lines(raw: bytes, *, tiny: bool = True) -> list[Any]:
     """The JSON values of ``raw``'s lines (joined by b"\\n", none empty), each as :func:`loads`
     reads it: one orjson call for the whole text, then only the lines that may hold a number a
-    float rounds are read again, exactly (not the whole text, as one such line would make it)."""
+    float rounds are read again, exactly (not the whole text, as one such line would make it).
+    ``tiny``: as for :func:`long_digit_lines` (false only where the decoded values show no number
+    a tiny exponent may have become, see :class:`protocol.TinyNumbers`)."""
     try:
         values: list[Any] = orjson.loads(b"[" + raw.replace(b"\n", b",") + b"]")
     except orjson.JSONDecodeError as exc:
         if not _out_of_range(exc):
             raise
         return [loads(line) for line in raw.split(b"\n")]
-    doubted = long_digit_lines(raw)
+    doubted = long_digit_lines(raw, tiny=tiny)
     if doubted:
         lines = raw.split(b"\n")
         for i in doubted:

@@ -8,9 +8,12 @@ streams, their SCHEMAs, their records); the loop and the sinks see only the *out
   the input stream's own record lane (protocol/_lane.py) is chosen here, for the chunked reader;
 - a RECORD becomes its output RECORDs (none when filtered out or dropped);
 - a fast-lane :class:`RecordRun` stays a run: its records are decoded in one call (exactly, from
-  their bytes), mapped, encoded again and checked against the output stream's compiled type in one
-  more call, so the sink still takes them in bulk. Records of an output stream not on the fast lane,
-  or that its fast check refuses, go on as RECORD messages;
+  their bytes: only lines that may hold a number a float rounds are read again, and tiny exponents
+  are searched for only where the run's decoded values hold a 0.0), mapped, encoded again and
+  checked against the output stream's compiled type in one more call, so the sink still takes them
+  in bulk. An output run encoded by orjson is ``faithful`` (its floats are Python's, written as the
+  shortest text that reads back the same): the sink does not search it again. Records of an output
+  stream not on the fast lane, or that its fast check refuses, go on as RECORD messages;
 - an ACTIVATE_VERSION goes to every output stream; a BATCH's records are read from its files
   (validated against the input schema), mapped and go on as RECORD messages;
 - STATE passes untouched.
@@ -29,6 +32,7 @@ from protocol._batchfiles import batch_records
 from protocol._jsoncodec import dumps, loads_lines
 from protocol._lane import Lane, RecordRun, choose_lane
 from protocol._messages import ActivateVersionMessage, BatchMessage, RecordMessage, SchemaMessage
+from protocol._recordtype import TinyNumbers, number_fields
 
 if TYPE_CHECKING:
     from protocol._reader import MessageReader
@@ -49,6 +53,7 @@ class MappedInput:
         self.reader = reader
         self.fast_lanes = fast_lanes
         self.lanes: dict[str, Lane] = {}
+        self.tiny: dict[str, TinyNumbers] = {}  # per input stream on the fast lane
 
     def messages(self, source: Iterable[Any]) -> Iterator[Any]:
         maps = self.maps
@@ -63,6 +68,7 @@ class MappedInput:
             elif cls is SchemaMessage:
                 if self.fast_lanes:
                     self.lanes[msg.stream] = choose_lane(msg, self.target.raw_capable())
+                    self.tiny[msg.stream] = TinyNumbers(number_fields(msg.schema))
                 for mapped in maps.schema(msg):
                     mapped.line = msg.line
                     yield mapped
@@ -84,24 +90,30 @@ class MappedInput:
 
     def _run(self, run: RecordRun) -> Iterator[RecordMessage | RecordRun]:
         """One input run as output runs (one per output stream), or RECORDs where a run cannot be."""
-        records = loads_lines(bytes(run.records))  # exact: the bytes, not the decoded values
-        record = self.maps.record
         stream = run.stream
-        if run.extracted is None:  # the usual run: the output records in order, no per-record stamps
-            pairs: list[tuple[str, dict[str, Any]]] = []
-            for line, values in enumerate(records, run.first_line):
-                pairs += record(stream, values, line)
-            names = {name for name, _ in pairs}
-            if len(names) == 1:
-                yield from self._output(names.pop(), [out for _, out in pairs], None, run)
-                return
-            grouped: dict[str, list[dict[str, Any]]] = {}
-            for name, out in pairs:
-                grouped.setdefault(name, []).append(out)
-            for name, outs in grouped.items():
+        tiny = self.tiny[stream](run.values) if stream in self.tiny else True
+        records = loads_lines(bytes(run.records), tiny=tiny)  # exact: the bytes, not the decoded values
+        if run.extracted is not None:
+            yield from self._stamped(run, records)
+            return
+        # the usual run: each output stream's records in order, no per-record stamps
+        plan = self.maps.plan(stream)
+        assert plan is not None  # a run's stream is on a lane: its SCHEMA was mapped
+        lines = range(run.first_line, run.first_line + len(records))
+        if len(plan) == 1:
+            name, apply = plan[0]
+            outs = [out for out in map(apply, records, lines) if out is not None]
+            if outs:  # none when the filter kept none
                 yield from self._output(name, outs, None, run)
             return
-        yield from self._stamped(run, records)
+        grouped: dict[str, list[dict[str, Any]]] = {}
+        for values, line in zip(records, lines, strict=True):
+            for name, apply in plan:
+                out = apply(values, line)
+                if out is not None:
+                    grouped.setdefault(name, []).append(out)
+        for name, outs in grouped.items():
+            yield from self._output(name, outs, None, run)
 
     def _stamped(self, run: RecordRun, records: list[dict[str, Any]]) -> Iterator[RecordMessage | RecordRun]:
         """A run whose records carry time_extracted: each output record keeps its own."""

@@ -9,12 +9,14 @@ accepts, or None when some construct has no exact msgspec equivalent. The fast r
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Mapping
+from operator import attrgetter
 from typing import Any
 
 import msgspec
 
-__all__ = ["compile_record_type"]
+__all__ = ["TinyNumbers", "compile_record_type", "number_fields", "struct_attrs"]
 
 _IGNORED = frozenset(
     {"description", "title", "default", "examples", "$comment", "$schema", "inclusion",
@@ -137,3 +139,58 @@ def _value_type(schema: Mapping[str, Any], name: str) -> Any:
     except TypeError as exc:
         raise _NoFastPath("union") from exc
     return result
+
+
+def struct_attrs(cls: type) -> dict[str, str]:
+    """A decoded record type's attribute per record field (msgspec renames fields that are not identifiers)."""
+    return dict(zip(cls.__struct_encode_fields__, cls.__struct_fields__, strict=True))  # type: ignore[attr-defined]
+
+
+def number_fields(schema: Mapping[str, Any]) -> list[str] | None:
+    """The top-level properties of ``schema`` that may decode to a float, or None when a float may
+    also sit deeper (an object, an array or an untyped property)."""
+    from protocol._schema import field_types
+
+    found = []
+    for name, prop in (schema.get("properties") or {}).items():
+        types = field_types(prop) if isinstance(prop, Mapping) else set()
+        if not types or types & {"object", "array"}:
+            return None
+        if "number" in types:
+            found.append(name)
+    return found
+
+
+class TinyNumbers:
+    """Whether decoded records hold a number a tiny exponent may have become.
+
+    orjson and msgspec read ``2.5e-400`` as 0.0, and a number below a float's normal range with
+    fewer digits than written, without a word. The text search for such exponents
+    (:func:`protocol.long_digit_lines` with ``tiny``) costs twice the search for long digit runs;
+    a caller holding the decoded values asks this first: only a 0.0 or a subnormal float among
+    ``fields`` (None: every field) makes the search worth doing."""
+
+    __slots__ = ("_fields", "_getters")
+
+    def __init__(self, fields: list[str] | None) -> None:
+        self._fields = fields
+        self._getters: dict[type, list[Callable[[Any], Any]]] = {}
+
+    def __call__(self, values: list[Any]) -> bool:
+        if not values:
+            return False
+        if self._fields is None:
+            return True
+        cls = values[0].__class__
+        getters = self._getters.get(cls)
+        if getters is None:
+            attrs = struct_attrs(cls)
+            getters = self._getters[cls] = [attrgetter(attrs[f]) for f in self._fields if f in attrs]
+        for get in getters:
+            column = list(map(get, values))
+            try:
+                if 0.0 in column or min(map(abs, filter(None, column)), default=1.0) < sys.float_info.min:
+                    return True
+            except TypeError:  # a field that is not a number (the fields were not told): search
+                return True
+        return False

@@ -28,7 +28,6 @@ Constant columns (a field the schema lacks, the table version) are appended to e
 from __future__ import annotations
 
 import re
-import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
@@ -37,7 +36,7 @@ from typing import Any
 
 import msgspec
 
-from protocol import exact_loads, field_types, long_digit_lines
+from protocol import TinyNumbers, exact_loads, field_types, long_digit_lines, struct_attrs
 from targets.sql import types as T
 from targets.sql.dialect import VERSION_COLUMN
 from targets.sql.table import TableSpec
@@ -89,8 +88,7 @@ class RawRows:
         self.columns = [c for c, _ in fields] + [c for c, _ in constants]
         self._getters: dict[type, Callable[[Any], Any]] = {}
         #: the record fields of number columns (None: not known, every field is looked at)
-        self._number_fields = [f for _, f in fields] if number_fields is None else number_fields
-        self._numbers: dict[type, list[Callable[[Any], Any]]] = {}
+        self._tiny = TinyNumbers([f for _, f in fields] if number_fields is None else number_fields)
         self._nul_keys = [(table, c) for c, _ in fields]
         self._nul_removed = nul_removed
         self._keep_nul = keep_nul
@@ -98,35 +96,15 @@ class RawRows:
         #: string is \" and a backslash \\, as in JSON, instead of a doubled quote
         self._backslash = backslash
 
-    def _tiny(self, values: list[Any]) -> bool:
-        """Whether a number field of ``values`` holds 0.0 or a float below the normal range (a
-        tiny exponent read as 0.0, or a subnormal with fewer digits than written)."""
-        for get in self._number_getters(values[0].__class__):
-            column = list(map(get, values))
-            try:
-                if 0.0 in column or min(map(abs, filter(None, column)), default=1.0) < sys.float_info.min:
-                    return True
-            except TypeError:  # a field that is not a number (the fields were not told): search
-                return True
-        return False
-
     def field_values(self, values: list[Any], fields: list[str]) -> list[list[Any] | None]:
         """Each of ``fields``' values in the decoded records ``values`` (None: not a field of their type)."""
-        attrs = _struct_attrs(values[0].__class__) if values else {}
+        attrs = struct_attrs(values[0].__class__) if values else {}
         return [list(map(attrgetter(attrs[f]), values)) if f in attrs else None for f in fields]
-
-    def _number_getters(self, cls: type) -> list[Callable[[Any], Any]]:
-        getters = self._numbers.get(cls)
-        if getters is None:
-            attrs = _struct_attrs(cls)
-            getters = [attrgetter(attrs[f]) for f in self._number_fields if f in attrs]
-            self._numbers[cls] = getters
-        return getters
 
     def _getter(self, cls: type) -> Callable[[Any], Any] | None:
         getter = self._getters.get(cls)
         if getter is None:
-            attrs = _struct_attrs(cls)
+            attrs = struct_attrs(cls)
             if not all(f in attrs for _, f in self.fields):
                 return None
             getter = attrgetter(*(attrs[f] for _, f in self.fields))
@@ -201,11 +179,6 @@ class RawRows:
                 nul[key] += 1
             parts.append(_csv_value(value, keep_nul=self._keep_nul, backslash=self._backslash))
         return b",".join(parts)
-
-
-def _struct_attrs(cls: type) -> dict[str, str]:
-    """A decoded record type's attribute per record field (msgspec renames fields that are not identifiers)."""
-    return dict(zip(cls.__struct_encode_fields__, cls.__struct_fields__, strict=True))  # type: ignore[attr-defined]
 
 
 def _unbracketed(data: bytes, count: int, suffix: bytes) -> bytes:

@@ -135,13 +135,14 @@ def test_mapped_runs_keep_every_digit_in_postgres(tmp_path: Path, pg_dsn: str) -
     """A mapped run is written from its decoded values, and the SQL sinks search the text for numbers
     a float rounds only when the run was not encoded from floats (``RecordRun.faithful``): a run
     with one 20-digit amount among plain ones, whose masked emails often hold 16-digit runs, lands
-    every digit of that amount and every other row as it came."""
+    every digit of that amount and every other row as it came; a number a tiny exponent makes 0.0
+    is searched for only where the decoded input holds a 0.0 (``TinyNumbers``), and found."""
     schema = {"type": "object", "properties": {"id": {"type": "integer"}, "amount": {"type": ["number", "null"]},
                                                "email": {"type": ["string", "null"]}}}
-    long = "0.12345678901234567891"
+    long, tiny = "0.12345678901234567891", "2.5e-400"  # a float rounds the one, reads the other as 0.0
     lines = [_line({"type": "SCHEMA", "stream": "orders", "schema": schema, "key_properties": ["id"]})]
     for i in range(1, 401):
-        amount = long if i == 200 else f"{i}.25"
+        amount = {200: long, 300: tiny}.get(i, f"{i}.25")
         lines.append(_line({"type": "RECORD", "stream": "orders",
                             "record": {"id": i, "amount": 0, "email": f"u{i}@example.org"}}).replace(
             b'"amount": 0', b'"amount": ' + amount.encode()))
@@ -154,5 +155,5 @@ def test_mapped_runs_keep_every_digit_in_postgres(tmp_path: Path, pg_dsn: str) -
     digests = [hashlib.sha256(f"u{i}@example.org".encode()).hexdigest() for i in range(1, 401)]
     assert sum(re.search("[0-9]{16}", d) is not None for d in digests) >= 2  # text a float could round
     for (i, amount, email, n) in sorted(rows):
-        assert Decimal(amount) == Decimal(long if i == 200 else f"{i}.25"), (i, amount)
+        assert Decimal(amount) == Decimal({200: long, 300: tiny}.get(i, f"{i}.25")), (i, amount)
         assert (email, n) == (digests[i - 1], len(f"u{i}@example.org"))
