@@ -2,9 +2,10 @@
 
 - streams without keys: ``INSERT INTO t SELECT ... FROM read_csv(...)``;
 - streams with keys, when the chunk writes every column of the table and holds no key twice
-  (one aggregate over the file tells): ``DELETE FROM t WHERE (keys) IN (SELECT keys FROM
-  read_csv(...))`` then the insert above. DuckDB reads the file again for each; that costs
-  less than its ``ON CONFLICT`` path, and the delete is nearly free on a new table;
+  (the sink's gathered key stats tell, targets/sql/chunkkeys.py, or else one aggregate over
+  the file): ``DELETE FROM t WHERE (keys) IN (SELECT keys FROM read_csv(...))``, only when
+  the table may hold one of the chunk's keys (in its range, or not empty), then the insert
+  above. DuckDB reads the file again for each; that costs less than its ``ON CONFLICT`` path;
 - otherwise (a key twice in the chunk, or columns of the table the chunk does not write,
   whose values an upsert keeps): the file becomes a temp staging table (its ``rowid`` keeps
   the order of the records) and one statement upserts it, the last record of a key winning::
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from protocol import TargetError
+from targets.sql.chunkkeys import KeyStats
 from targets.sql.dialect import quote_identifier
 from targets.sql.table import TableSpec
 
@@ -52,32 +54,41 @@ class LoadPlan:
         self.others = [n for n in columns if n not in spec.key]
         self.whole = whole  # the chunk writes every column of the table: delete + insert is an upsert
 
-    def _upsert_unique(self, execute: Execute, keys: str) -> bool:
+    def _upsert_unique(self, execute: Execute, keys: str, stats: KeyStats | None) -> bool:
         """Delete + insert when no key is twice in the chunk (False: it is, nothing done). With
         one key column, rows outside the chunk's key range are not looked at: the delete is
-        skipped when the table holds none in it (row groups are pruned by their min/max)."""
-        if len(self.keys) > 1:
-            ((unique,),) = execute(self.what, f"SELECT count(*) = count(DISTINCT ({keys})) FROM {self.source}")
-            overlap = unique
-        else:
-            ((unique, low, high),) = execute(self.what, f"SELECT count(*) = count(DISTINCT {keys}), min({keys}), "
-                                                        f"max({keys}) FROM {self.source}")
+        skipped when the table holds none in it (row groups are pruned by their min/max). With
+        ``stats`` (gathered by the sink, targets/sql/chunkkeys.py) the file is not read for them."""
+        if stats is None:
+            stats = self._stats(execute, keys)
+        if not stats.unique:
+            return False
+        if stats.low is not None:
             key = self.key_names[0]
             ((overlap,),) = execute(self.what, f"SELECT EXISTS (SELECT 1 FROM {self.target} WHERE {key} >= ? AND "
-                                               f"{key} <= ?)", (low, high)) if unique else ((False,),)
-        if not unique:
-            return False
+                                               f"{key} <= ?)", (stats.low, stats.high))
+        else:  # a key of several columns: only an empty table is known to hold none of the chunk's
+            ((overlap,),) = execute(self.what, f"SELECT EXISTS (SELECT 1 FROM {self.target})")
         if overlap:
             match = f"({', '.join(self.key_names)}) IN (SELECT {keys} FROM {self.source})"
             execute(self.what, f"DELETE FROM {self.target} WHERE {match}")
         self.append(execute)
         return True
 
-    def load(self, execute: Execute, *, upsert: bool) -> None:
+    def _stats(self, execute: Execute, keys: str) -> KeyStats:
+        """The chunk's key stats, read from its file."""
+        if len(self.keys) > 1:
+            ((unique,),) = execute(self.what, f"SELECT count(*) = count(DISTINCT ({keys})) FROM {self.source}")
+            return KeyStats(bool(unique))
+        ((unique, low, high),) = execute(self.what, f"SELECT count(*) = count(DISTINCT {keys}), min({keys}), "
+                                                    f"max({keys}) FROM {self.source}")
+        return KeyStats(bool(unique), low, high)
+
+    def load(self, execute: Execute, *, upsert: bool, keys: KeyStats | None = None) -> None:
         """The chunk's load; an error that names a column of the chunk file (``c0``...) names
-        the table's column instead."""
+        the table's column instead. ``keys``: the chunk's key stats, when the sink gathered them."""
         try:
-            self.upsert(execute) if upsert else self.append(execute)
+            self.upsert(execute, keys) if upsert else self.append(execute)
         except TargetError as exc:
             named = _CHUNK_COLUMN.sub(lambda m: f'column "{self.columns[int(m[1])]}"', str(exc))
             if named == str(exc):
@@ -87,9 +98,9 @@ class LoadPlan:
     def append(self, execute: Execute) -> None:
         execute(self.what, f"INSERT INTO {self.target} ({self.cols}) SELECT {self.stage_cols} FROM {self.source}")
 
-    def upsert(self, execute: Execute) -> None:
+    def upsert(self, execute: Execute, stats: KeyStats | None = None) -> None:
         keys = ", ".join(self.keys)
-        if self.whole and self._upsert_unique(execute, keys):
+        if self.whole and self._upsert_unique(execute, keys, stats):
             return
         execute(self.what, f"CREATE OR REPLACE TEMP TABLE sluice_stage AS SELECT * FROM {self.source}")
         action = ("DO UPDATE SET " + ", ".join(f"{quote_identifier(n)} = excluded.{quote_identifier(n)}"

@@ -26,6 +26,7 @@ from targets.postgres.connection import Session
 from targets.postgres.copytext import compile_encoder, counting_converter, integer_value, text_value
 from targets.sql import statetable
 from targets.sql import types as T
+from targets.sql.chunkkeys import KeyStats
 from targets.sql.dialect import (
     DELETED_COLUMN,
     OWNERS_TABLE,
@@ -254,7 +255,8 @@ class PostgresLoader(Loader):
         data = "".join(rows).encode("utf-8", "surrogatepass")
         self._load(spec, data, spec.names, b"", upsert=upsert, truncate=truncate)
 
-    def write_csv(self, spec: TableSpec, data: bytes, columns: list[str], *, upsert: bool, truncate: bool) -> None:
+    def write_csv(self, spec: TableSpec, data: bytes, columns: list[str], *, upsert: bool, truncate: bool,
+                  keys: KeyStats | None = None) -> None:
         """Rows as CSV lines holding JSON scalar text (see :mod:`targets.sql.rawrows`): one
         value per name of ``columns`` (the columns of ``spec`` in some order), null unquoted,
         a backslash as the escape (``csv_backslash``; an E'' string whatever

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from protocol import Committed, ProtocolError, is_date_time
+from targets.sql.chunkkeys import KeyStats
 from targets.sql.naming import IdentifierMapper
 from targets.sql.owners import OWNERS_TABLE, TableClaims
 from targets.sql.table import Action, Existing, TableSpec
@@ -116,6 +117,9 @@ class Loader(ABC):
     #: whether :meth:`write_csv` reads a backslash as the CSV escape (a quote inside a string is \",
     #: a backslash \\, as JSON writes them; PostgreSQL's ESCAPE '\'), not a doubled quote
     csv_backslash: ClassVar[bool] = False
+    #: whether :meth:`write_csv` and :meth:`write_json` use the chunk's key stats gathered by the
+    #: sink (targets/sql/chunkkeys.py) instead of reading the chunk for them
+    key_stats: ClassVar[bool] = False
 
     _claims: TableClaims | None = None
 
@@ -158,12 +162,14 @@ class Loader(ABC):
     def write(self, spec: TableSpec, rows: list[Any], *, upsert: bool, truncate: bool) -> None:
         """Load a chunk of rows in the open transaction (last row of a key wins)."""
 
-    def write_csv(self, spec: TableSpec, data: bytes, columns: list[str], *, upsert: bool, truncate: bool) -> None:
-        """Load CSV rows (see :mod:`targets.sql.rawrows`) like :meth:`write`, if ``csv_rows``."""
+    def write_csv(self, spec: TableSpec, data: bytes, columns: list[str], *, upsert: bool, truncate: bool,
+                  keys: KeyStats | None = None) -> None:
+        """Load CSV rows (see :mod:`targets.sql.rawrows`) like :meth:`write`, if ``csv_rows``.
+        ``keys``: what the chunk's keys are, when ``key_stats`` and the sink gathered them."""
         raise NotImplementedError
 
     def write_json(self, spec: TableSpec, data: bytes, fields: list[tuple[str, str]], nulls: list[str], *,
-                   upsert: bool, truncate: bool) -> None:
+                   upsert: bool, truncate: bool, keys: KeyStats | None = None) -> None:
         """Load JSON lines (records as received, see :mod:`targets.sql.jsonruns`) like :meth:`write`:
         ``fields`` (column, record field), then the ``nulls`` columns, if ``json_runs``."""
         raise NotImplementedError

@@ -31,10 +31,11 @@ from protocol import (
     plural,
     property_schemas,
 )
+from targets.sql.chunkkeys import ChunkKeys
 from targets.sql.dialect import DELETED_COLUMN, VERSION_COLUMN, Loader, MetaValues, utc_now
 from targets.sql.settings import SQLSettings
 from targets.sql.table import Existing, KeyChanged, TableSpec, Wanted, plan_table
-from targets.sql.types import INTEGER, TIMESTAMP, logical_type
+from targets.sql.types import INTEGER, STRING, TIMESTAMP, logical_type
 
 if TYPE_CHECKING:
     from targets.sql.rawrows import RawRows
@@ -139,6 +140,11 @@ class SQLSink(Sink):
                                   nul_removed=loader.nul_removed, keep_nul=loader.stores_nul,
                                   backslash=loader.csv_backslash)
         self.accepts_runs = self._raw is not None
+        # the key values of bulk runs, for a loader that takes them (targets/sql/chunkkeys.py)
+        fields, logical = dict(self._raw.fields if self._raw else []), {c.name: c.logical for c in spec.columns}
+        exact = bool(spec.key) and all(k in fields and logical[k] in (INTEGER, STRING) for k in spec.key)
+        self._key_fields = [fields[k] for k in spec.key] if exact and loader.key_stats else []
+        self._keys = ChunkKeys() if self._key_fields else None
         self._new_chunk()
 
     def update_schema(self, schema: SchemaMessage) -> None:
@@ -185,6 +191,8 @@ class SQLSink(Sink):
             return False
         if self._chunk and not self._bulk:
             self._ship()  # rows added one by one before: theirs is the earlier chunk
+        if self._keys is not None:
+            self._keys.add(self._raw.field_values(run.values, self._key_fields))  # type: ignore[arg-type, union-attr]
         self._bulk = True
         self._chunk.append(data)
         self._bulk_count += run.count
@@ -209,12 +217,13 @@ class SQLSink(Sink):
         if self._bulk:
             assert self._raw is not None
             raw = self._raw
+            keys = self._keys.take(self._bulk_count) if self._keys is not None else None
             if raw.fmt == "json":
                 self.loader.write_json(self.spec, b"".join(chunk), raw.fields, [c for c, _ in raw.constants],
-                                       upsert=self._upsert, truncate=self._truncate)
+                                       upsert=self._upsert, truncate=self._truncate, keys=keys)
             else:
                 self.loader.write_csv(self.spec, b"".join(chunk), raw.columns, upsert=self._upsert,
-                                      truncate=self._truncate)
+                                      truncate=self._truncate, keys=keys)
             self._batch_rows += self._bulk_count
             self._bulk = False
             self._bulk_count = 0
@@ -244,6 +253,8 @@ class SQLSink(Sink):
         self._bulk = False
         self._bulk_count = 0
         self._size = 0
+        if self._keys is not None:
+            self._keys.take(0)
 
     # -- versions -------------------------------------------------------------------
 
