@@ -63,7 +63,9 @@ class LoadPlan:
             stats = self._stats(execute, keys)
         if not stats.unique:
             return False
-        if stats.low is not None:
+        if stats.new:  # the sink knows the table holds none of the chunk's keys
+            overlap = False
+        elif stats.low is not None:
             key = self.key_names[0]
             ((overlap,),) = execute(self.what, f"SELECT EXISTS (SELECT 1 FROM {self.target} WHERE {key} >= ? AND "
                                                f"{key} <= ?)", (stats.low, stats.high))

@@ -24,25 +24,32 @@ __all__ = ["ChunkKeys", "KeyStats"]
 @dataclass(frozen=True, slots=True)
 class KeyStats:
     """What a chunk's keys are: ``unique`` (no key twice) and, for a one-column key, its
-    smallest and largest value (None for a key of several columns)."""
+    smallest and largest value (None for a key of several columns); ``new``: the table holds
+    none of them (it was created by this run, and every chunk loaded into it before had its
+    keys gathered, in ranges this one's does not meet)."""
 
     unique: bool
     low: Any = None
     high: Any = None
+    new: bool = False
 
 
 class ChunkKeys:
     """The keys of the chunk being built: :meth:`add` each bulk run's key columns (in the key's
-    order), :meth:`take` when the chunk is shipped."""
+    order), :meth:`take` when the chunk is shipped, :meth:`forget` when rows reach the table
+    otherwise. ``created``: the table was created by this run (it held no row before it)."""
 
-    __slots__ = ("_high", "_low", "_rows", "_seen", "_unique")
+    __slots__ = ("_high", "_known", "_loaded", "_low", "_rows", "_seen", "_unique")
 
-    def __init__(self) -> None:
+    def __init__(self, *, created: bool = False) -> None:
         self._seen: set[Any] = set()
         self._unique = True
         self._low: Any = None
         self._high: Any = None
         self._rows = 0
+        #: whether every key in the table lies in ``_loaded`` (the range of the chunks taken, None: none)
+        self._known = created
+        self._loaded: tuple[Any, Any] | None = None
 
     def add(self, columns: list[list[Any]]) -> None:
         keys: list[Any] = columns[0] if len(columns) == 1 else list(zip(*columns, strict=True))
@@ -63,8 +70,20 @@ class ChunkKeys:
         """The stats of the chunk of ``rows`` rows (None unless every one of its rows was added);
         the next chunk starts empty."""
         stats = KeyStats(self._unique, self._low, self._high) if rows == self._rows and rows else None
+        if stats is None or stats.low is None:
+            self.forget()
+        elif self._known:
+            loaded = self._loaded
+            if loaded is None or stats.high < loaded[0] or stats.low > loaded[1]:
+                stats = KeyStats(stats.unique, stats.low, stats.high, new=True)
+            self._loaded = (stats.low, stats.high) if loaded is None else (
+                min(loaded[0], stats.low), max(loaded[1], stats.high))
         self._seen = set()
         self._unique = True
         self._low = self._high = None
         self._rows = 0
         return stats
+
+    def forget(self) -> None:
+        """Rows whose keys were not gathered reach the table: from now on it may hold any key."""
+        self._known = False

@@ -34,7 +34,7 @@ from protocol import (
 from targets.sql.chunkkeys import ChunkKeys
 from targets.sql.dialect import DELETED_COLUMN, VERSION_COLUMN, Loader, MetaValues, utc_now
 from targets.sql.settings import SQLSettings
-from targets.sql.table import Existing, KeyChanged, TableSpec, Wanted, plan_table
+from targets.sql.table import CreateTable, Existing, KeyChanged, TableSpec, Wanted, plan_table
 from targets.sql.types import INTEGER, STRING, TIMESTAMP, logical_type
 
 if TYPE_CHECKING:
@@ -144,7 +144,7 @@ class SQLSink(Sink):
         fields, logical = dict(self._raw.fields if self._raw else []), {c.name: c.logical for c in spec.columns}
         exact = bool(spec.key) and all(k in fields and logical[k] in (INTEGER, STRING) for k in spec.key)
         self._key_fields = [fields[k] for k in spec.key] if exact and loader.key_stats else []
-        self._keys = ChunkKeys() if self._key_fields else None
+        self._keys = ChunkKeys(created=any(isinstance(a, CreateTable) for a in actions)) if self._key_fields else None
         self._new_chunk()
 
     def update_schema(self, schema: SchemaMessage) -> None:
@@ -228,6 +228,8 @@ class SQLSink(Sink):
             self._bulk = False
             self._bulk_count = 0
         else:
+            if self._keys is not None:
+                self._keys.forget()
             self.loader.write(self.spec, chunk, upsert=self._upsert, truncate=self._truncate)
             self._batch_rows += len(chunk)
         self._chunk = []

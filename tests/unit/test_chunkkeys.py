@@ -30,3 +30,29 @@ def test_rows_not_gathered_give_no_stats() -> None:
     assert keys.take(0) is None
     keys.add([["é", "a", "z"]])
     assert keys.take(3) == KeyStats(True, "a", "é")
+
+
+def test_a_new_tables_chunks_are_new_until_their_ranges_meet() -> None:
+    keys = ChunkKeys(created=True)
+    keys.add([[1, 5]])
+    assert keys.take(2) == KeyStats(True, 1, 5, new=True)
+    keys.add([[6, 9]])
+    assert keys.take(2) == KeyStats(True, 6, 9, new=True)
+    keys.add([[9, 12]])  # meets the range loaded before
+    assert keys.take(2) == KeyStats(True, 9, 12)
+    keys.add([[20]])
+    assert keys.take(1) == KeyStats(True, 20, 20, new=True)  # the loaded range is 1..12: 20 is outside it
+    keys.add([[15]])  # inside 1..20, the range now known (a conservative envelope)
+    assert keys.take(1) == KeyStats(True, 15, 15)
+    keys.add([[0]])
+    assert keys.take(1) == KeyStats(True, 0, 0, new=True)
+
+
+def test_rows_loaded_otherwise_end_what_is_known() -> None:
+    keys = ChunkKeys(created=True)
+    keys.forget()
+    keys.add([[1]])
+    assert keys.take(1) == KeyStats(True, 1, 1)
+    existing = ChunkKeys()  # a table that was there before the run
+    existing.add([[1]])
+    assert existing.take(1) == KeyStats(True, 1, 1)
