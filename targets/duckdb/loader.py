@@ -224,7 +224,7 @@ class DuckDBLoader(Loader):
                   keys: KeyStats | None = None) -> None:
         self._load(spec, data, columns, upsert=upsert, truncate=truncate, keys=keys)
 
-    def write_json(self, spec: TableSpec, data: bytes, fields: list[tuple[str, str]], nulls: list[str], *,
+    def write_json(self, spec: TableSpec, data: list[bytes], fields: list[tuple[str, str]], nulls: list[str], *,
                    upsert: bool, truncate: bool, keys: KeyStats | None = None) -> None:
         logical = {c.name: c.logical for c in spec.columns}
         # a date-time is read as text and cast upper-cased: RFC 3339 allows "t" and "z", DuckDB does not
@@ -252,21 +252,25 @@ class DuckDBLoader(Loader):
                 f"quote='\"', escape='\"', nullstr='null', allow_quoted_nulls=false, auto_detect=false, "
                 f"new_line='\\n'{longest})")
 
-    def _load(self, spec: TableSpec, data: bytes, columns: list[str], *, upsert: bool, truncate: bool,
+    def _load(self, spec: TableSpec, data: bytes | list[bytes], columns: list[str], *, upsert: bool, truncate: bool,
               reader: Callable[[Path, int], str] | None = None, suffix: str = ".csv",
               keys: KeyStats | None = None) -> None:
         """Queue the chunk's load (see the module docstring); the file is one of two kept in turn,
         free once the load before the last is done. ``reader``: the chunk file's relation (its
         columns named c0.., in ``columns``' order); read_csv by default. ``keys``: the chunk's key
-        stats gathered by the sink (None: the load reads the file for them)."""
+        stats gathered by the sink (None: the load reads the file for them). ``data``: the file's
+        text, or its parts in order (written as they are, not joined first)."""
         self.db.settle(MAX_PENDING - 1)
         self._chunks += 1
         path = self._tmp / f"chunk{self._chunks % MAX_PENDING}{suffix}"
+        parts = [data] if isinstance(data, bytes) else data
         try:
-            path.write_bytes(data)
+            with path.open("wb") as fh:
+                fh.writelines(parts)
         except OSError as exc:
             raise TargetError(f"cannot write the temporary file {path}: {exc}") from exc
-        source = reader(path, len(data)) if reader else self._reader(spec, columns, path, len(data))
+        size = sum(map(len, parts))
+        source = reader(path, size) if reader else self._reader(spec, columns, path, size)
         plan = LoadPlan(spec, columns, source,
                          whole=set(columns) == self._columns.get((spec.schema, spec.table)))
         if truncate:

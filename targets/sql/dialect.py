@@ -168,10 +168,11 @@ class Loader(ABC):
         ``keys``: what the chunk's keys are, when ``key_stats`` and the sink gathered them."""
         raise NotImplementedError
 
-    def write_json(self, spec: TableSpec, data: bytes, fields: list[tuple[str, str]], nulls: list[str], *,
+    def write_json(self, spec: TableSpec, data: list[bytes], fields: list[tuple[str, str]], nulls: list[str], *,
                    upsert: bool, truncate: bool, keys: KeyStats | None = None) -> None:
         """Load JSON lines (records as received, see :mod:`targets.sql.jsonruns`) like :meth:`write`:
-        ``fields`` (column, record field), then the ``nulls`` columns, if ``json_runs``."""
+        ``data`` the chunk's text in parts (not joined: the loader writes them to its file as they
+        are), ``fields`` (column, record field), then the ``nulls`` columns, if ``json_runs``."""
         raise NotImplementedError
 
     @abstractmethod

@@ -195,6 +195,8 @@ class SQLSink(Sink):
             self._keys.add(self._raw.field_values(run.values, self._key_fields))  # type: ignore[arg-type, union-attr]
         self._bulk = True
         self._chunk.append(data)
+        if self._raw.fmt == "json":  # type: ignore[union-attr]  # a run's JSON lines end without a newline
+            self._chunk.append(b"\n")
         self._bulk_count += run.count
         self.bulk_rows += run.count
         self._size += len(data)
@@ -219,7 +221,7 @@ class SQLSink(Sink):
             raw = self._raw
             keys = self._keys.take(self._bulk_count) if self._keys is not None else None
             if raw.fmt == "json":
-                self.loader.write_json(self.spec, b"".join(chunk), raw.fields, [c for c, _ in raw.constants],
+                self.loader.write_json(self.spec, chunk, raw.fields, [c for c, _ in raw.constants],
                                        upsert=self._upsert, truncate=self._truncate, keys=keys)
             else:
                 self.loader.write_csv(self.spec, b"".join(chunk), raw.columns, upsert=self._upsert,
