@@ -220,7 +220,7 @@ def _lines_decoder() -> Any:
 
 def loads_lines(raw: bytes, *, tiny: bool = True) -> list[Any]:
     """The JSON values of ``raw``'s lines (joined by b"\\n", none empty), each as :func:`loads`
-    reads it: one orjson call for the whole text, then only the lines that may hold a number a
+    reads it: one msgspec call for the whole text, then only the lines that may hold a number a
     float rounds are read again, exactly (not the whole text, as one such line would make it).
     ``tiny``: as for :func:`long_digit_lines` (false only where the decoded values show no number
     a tiny exponent may have become, see :class:`protocol.TinyNumbers`)."""

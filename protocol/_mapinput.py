@@ -91,8 +91,8 @@ class MappedInput:
     def _run(self, run: RecordRun) -> Iterator[RecordMessage | RecordRun]:
         """One input run as output runs (one per output stream), or RECORDs where a run cannot be."""
         stream = run.stream
-        tiny = self.tiny[stream](run.values) if stream in self.tiny else True
-        records = loads_lines(bytes(run.records), tiny=tiny)  # exact: the bytes, not the decoded values
+        # exact: the bytes, not the decoded values (a run's stream is on the fast lane: its SCHEMA set self.tiny)
+        records = loads_lines(bytes(run.records), tiny=self.tiny[stream](run.values))
         if run.extracted is not None:
             yield from self._stamped(run, records)
             return

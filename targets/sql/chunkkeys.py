@@ -39,11 +39,10 @@ class ChunkKeys:
     order), :meth:`take` when the chunk is shipped, :meth:`forget` when rows reach the table
     otherwise. ``created``: the table was created by this run (it held no row before it)."""
 
-    __slots__ = ("_high", "_known", "_loaded", "_low", "_rows", "_seen", "_unique")
+    __slots__ = ("_high", "_known", "_loaded", "_low", "_rows", "_seen")
 
     def __init__(self, *, created: bool = False) -> None:
-        self._seen: set[Any] = set()
-        self._unique = True
+        self._seen: set[Any] = set()  # the distinct keys: fewer than ``_rows`` when one is repeated
         self._low: Any = None
         self._high: Any = None
         self._rows = 0
@@ -56,11 +55,7 @@ class ChunkKeys:
         self._rows += len(keys)
         if not keys:
             return
-        seen = self._seen
-        before = len(seen)
-        seen.update(keys)
-        if len(seen) - before != len(keys):
-            self._unique = False
+        self._seen.update(keys)
         if len(columns) == 1:
             low, high = min(keys), max(keys)
             self._low = low if self._low is None or low < self._low else self._low
@@ -69,7 +64,8 @@ class ChunkKeys:
     def take(self, rows: int) -> KeyStats | None:
         """The stats of the chunk of ``rows`` rows (None unless every one of its rows was added);
         the next chunk starts empty."""
-        stats = KeyStats(self._unique, self._low, self._high) if rows == self._rows and rows else None
+        unique = len(self._seen) == rows
+        stats = KeyStats(unique, self._low, self._high) if rows == self._rows and rows else None
         if stats is None or stats.low is None:
             self.forget()
         elif self._known:
@@ -79,7 +75,6 @@ class ChunkKeys:
             self._loaded = (stats.low, stats.high) if loaded is None else (
                 min(loaded[0], stats.low), max(loaded[1], stats.high))
         self._seen = set()
-        self._unique = True
         self._low = self._high = None
         self._rows = 0
         return stats

@@ -178,24 +178,26 @@ class SQLSink(Sink):
         or this run needs the record-by-record path (the target then adds it record by record)."""
         if run.version is not None and not self.versioned:
             self._enable_versions()
-        if self._nullable_keys and self._raw is not None:
-            for key, values in zip(self._nullable_keys, self._raw.field_values(run.values, self._nullable_keys),
+        raw = self._raw  # after the version column: the table's plan may have changed
+        if raw is None:
+            return False
+        if self._nullable_keys:
+            for key, values in zip(self._nullable_keys, raw.field_values(run.values, self._nullable_keys),
                                    strict=True):
                 if values is None:
                     return False  # not a field of the run's type: the records go one by one (checked there)
                 if None in values:
                     raise _null_key(self.stream, key, run.first_line + values.index(None))
-        data = (self._raw.build(run.values, run.records, run.version, faithful=run.faithful)
-                if self._raw is not None else None)
+        data = raw.build(run.values, run.records, run.version, faithful=run.faithful)
         if data is None:
             return False
         if self._chunk and not self._bulk:
             self._ship()  # rows added one by one before: theirs is the earlier chunk
-        if self._keys is not None:
-            self._keys.add(self._raw.field_values(run.values, self._key_fields))  # type: ignore[arg-type, union-attr]
+        if self._keys is not None:  # built: every field of the table, the key's among them, is in the run's type
+            self._keys.add(raw.field_values(run.values, self._key_fields))  # type: ignore[arg-type]
         self._bulk = True
         self._chunk.append(data)
-        if self._raw.fmt == "json":  # type: ignore[union-attr]  # a run's JSON lines end without a newline
+        if raw.fmt == "json":  # a run's JSON lines end without a newline
             self._chunk.append(b"\n")
         self._bulk_count += run.count
         self.bulk_rows += run.count
