@@ -95,7 +95,7 @@ def _method_call(target: Expression, name: str, args: list[Expression], kwargs: 
         values = tuple(a(r) for a in args)
         named = {k: v(r) for k, v in kwargs}
         lim.check_call(name, obj, values, named)
-        return exact(bound(*values, **named))
+        return exact(lim.finite(bound(*values, **named), name))
 
     fast = getattr(str, name) if name in lim.STR_BOUNDED_METHODS and not kwargs and len(args) <= 2 else None
     if fast is None:

@@ -34,6 +34,7 @@ __all__ = [
     "check_call",
     "check_length",
     "check_spec",
+    "finite",
 ]
 
 MAX_LENGTH = 100_000  # characters of a string, items of a sequence (simpleeval's MAX_STRING_LENGTH)
@@ -130,7 +131,15 @@ def _arith(op: Callable[[Any, Any], Any], name: str, a: Any, b: Any) -> Any:
             b = Decimal(repr(b))
         if isinstance(a, (Decimal, int)) and isinstance(b, (Decimal, int)):
             return getattr(_EXACT, name)(a, b)
-    return op(a, b)
+    return finite(op(a, b), name)
+
+
+def finite(result: Any, name: str) -> Any:
+    """A float result past the largest float is inf (Python raises only for some operations):
+    refused, as float() refuses it, since the output writer would turn it into null."""
+    if result.__class__ is float and not math.isfinite(result):
+        raise OverflowError(f"{name} gives {result}, which JSON cannot hold")
+    return result
 
 
 def _divide(a: Any, b: Any) -> Any:
@@ -140,7 +149,7 @@ def _divide(a: Any, b: Any) -> Any:
             a = Decimal(repr(a))
         if b.__class__ is float:
             b = Decimal(repr(b))
-    return a / b
+    return finite(a / b, "divide")
 
 
 def _plain(op: Callable[[Any, Any], Any], name: str) -> Callable[[Any, Any], Any]:
@@ -249,7 +258,7 @@ def _json_default(value: Any) -> Any:
 
 
 def _loads(text: str | bytes) -> Any:
-    return json.loads(text, parse_constant=refuse_constant)
+    return json.loads(text, parse_constant=refuse_constant, parse_float=_float)
 
 
 def _float(value: Any = 0.0) -> float:
