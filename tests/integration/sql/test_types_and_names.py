@@ -235,6 +235,15 @@ def test_every_rfc3339_form_the_validators_accept_lands(dest: Dest, fast: bool) 
             assert rows[i] == text  # SQLite keeps the text as written
 
 
+def _elsewhere(dest: Dest, schema: str) -> dict[str, str]:
+    """The settings of a second destination beside ``dest`` (another file, or another schema)."""
+    if dest.kind == "sqlite":
+        return {"database": str(dest.sqlite_path) + "2"}
+    if dest.kind == "duckdb":
+        return {"path": str(dest.sqlite_path) + "2"}
+    return {"default_target_schema": schema}
+
+
 @pytest.mark.parametrize("fast", [True, False])
 def test_a_null_key_is_one_error_naming_its_line(dest_factory: Callable[..., Dest], fast: bool) -> None:
     """A key whose schema admits null, null in a record: refused with its line (PostgreSQL and DuckDB
@@ -256,14 +265,31 @@ def test_a_null_key_is_one_error_naming_its_line(dest_factory: Callable[..., Des
     ids = sorted(r["id"] for r in dest.rows("nk"))
     assert ids[:300] == list(range(1, 301)) and None not in ids and 400 not in ids
     # append-only keeps no key: the same input loads, the null included
-    appended = dest_factory(load_method="append-only", **({"database": str(dest.sqlite_path) + "2"}
-                                                          if dest.kind == "sqlite" else
-                                                          {"path": str(dest.sqlite_path) + "2"}
-                                                          if dest.kind == "duckdb" else
-                                                          {"default_target_schema": "appended"}))
+    appended = dest_factory(load_method="append-only", **_elsewhere(dest, "appended"))
     result = run([appended.exe, "--config", str(appended.config_path)], input=data, env=env)
     assert result.returncode == 0, result.stderr.decode()
     assert sum(r["id"] is None for r in appended.rows("nk")) == 1
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_key_both_string_and_number_is_one_key_unless_mapped_to_keep_its_type(
+        dest_factory: Callable[..., Dest], fast: bool) -> None:
+    """As targets/sql/README.md says: a text key column makes 1 and "1" one key (the second upserts
+    over the first); the README's map (``json.dumps(id)``) keeps them apart."""
+    schema = {"type": "object", "properties": {"id": {"type": ["string", "integer"]}, "v": {"type": "string"}}}
+    data = singer({"type": "SCHEMA", "stream": "uk", "schema": schema, "key_properties": ["id"]},
+                  *({"type": "RECORD", "stream": "uk", "record": {"id": i, "v": f"n{i}"}} for i in range(1, 4)),
+                  *({"type": "RECORD", "stream": "uk", "record": {"id": str(i), "v": f"s{i}"}} for i in range(1, 4)),
+                  {"type": "STATE", "value": {"n": 1}})
+    env = {**os.environ, "SLUICE_FAST_PATH": "1" if fast else "0"}
+    merged = dest_factory()
+    assert run([merged.exe, "--config", str(merged.config_path)], input=data, env=env).returncode == 0
+    assert sorted((str(r["id"]), r["v"]) for r in merged.rows("uk")) == [("1", "s1"), ("2", "s2"), ("3", "s3")]
+    kept = dest_factory(stream_maps={"uk": {"id": "json.dumps(id)"}}, **_elsewhere(merged, "kept"))
+    result = run([kept.exe, "--config", str(kept.config_path)], input=data, env=env)
+    assert result.returncode == 0, result.stderr.decode()
+    assert sorted((r["id"], r["v"]) for r in kept.rows("uk")) == sorted(
+        [(str(i), f"n{i}") for i in range(1, 4)] + [(f'"{i}"', f"s{i}") for i in range(1, 4)])
 
 
 def test_key_properties_that_widen_the_tables_key_are_one_clear_error(dest: Dest) -> None:
