@@ -31,12 +31,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from protocol._jsoncodec import loads
 from protocol._messages import RecordMessage, SchemaMessage
 
-__all__ = ["Lane", "RecordRun", "choose_lane", "fast_path_enabled"]
+__all__ = ["Bounds", "Lane", "RecordRun", "choose_lane", "fast_path_enabled"]
 
 
 def fast_path_enabled(config: Mapping[str, Any]) -> bool:
@@ -62,14 +62,29 @@ class Lane:
         return f"Lane({self.stream!r}, {'fast' if self.fast else 'reference'})"
 
 
-def choose_lane(schema: SchemaMessage, takes_runs: bool) -> Lane:
+class Bounds(NamedTuple):
+    """The numbers a destination column holds: ``low < n < high`` (both exclusive, exact). ``what``
+    names the column type for an error. A compiled record type refuses a number outside them as
+    far as msgspec can tell (integers only within 64 bits): such a run leaves the fast lane, and
+    the sink checks each record exactly (targets/sql/sink.py)."""
+
+    low: int
+    high: int
+    what: str
+
+    def holds(self, value: Any) -> bool:
+        return self.low < value < self.high
+
+
+def choose_lane(schema: SchemaMessage, takes_runs: bool, bounds: Mapping[str, Bounds] | None = None) -> Lane:
     """The lane of ``schema``'s stream: fast when its sink takes runs (``takes_runs``) and the
-    schema compiles to a msgspec type; the reference lane otherwise."""
+    schema compiles to a msgspec type; the reference lane otherwise. ``bounds``: the numbers the
+    sink's columns hold, per property (a record outside them leaves the fast lane)."""
     if not takes_runs:
         return Lane(schema.stream)
     from protocol._recordtype import compile_record_type  # msgspec: imported only where it is used
 
-    kind = compile_record_type(schema.schema, schema.key_properties)
+    kind = compile_record_type(schema.schema, schema.key_properties, bounds)
     if kind is None:
         return Lane(schema.stream)
     import msgspec

@@ -12,9 +12,11 @@ import datetime
 import sys
 from collections.abc import Callable, Mapping
 from operator import attrgetter
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
+
+from protocol._lane import Bounds
 
 __all__ = ["TinyNumbers", "compile_record_type", "number_fields", "struct_attrs"]
 
@@ -31,16 +33,31 @@ _SCALARS: dict[str, tuple[Any, ...]] = {"integer": (int,), "number": (int, float
 _FORMATS: dict[str, Any] = {"date-time": datetime.datetime, "date": datetime.date}
 
 
+_INT64 = (-(2**63), 2**63 - 1)
+
+
 class _NoFastPath(Exception):
     pass
 
 
-def compile_record_type(schema: Mapping[str, Any], key_properties: list[str] | tuple[str, ...] = ()) -> Any:
-    """A msgspec type accepting a subset of what ``RecordValidator`` accepts; None if none maps exactly."""
+def compile_record_type(schema: Mapping[str, Any], key_properties: list[str] | tuple[str, ...] = (),
+                        bounds: Mapping[str, Bounds] | None = None) -> Any:
+    """A msgspec type accepting a subset of what ``RecordValidator`` accepts; None if none maps exactly.
+    ``bounds``: the range of a top-level property's numbers (see :class:`Bounds`)."""
     try:
-        return _object_type(schema, "Record", tuple(key_properties), top=True)
+        return _object_type(schema, "Record", tuple(key_properties), top=True, bounds=bounds or {})
     except (_NoFastPath, RecursionError):  # a schema nested too deep for a msgspec type
         return None
+
+
+def _bounded(part: Any, bounds: Bounds) -> Any:
+    """``int`` or ``float`` within ``bounds``, as msgspec checks them (int bounds must fit 64 bits:
+    a larger integer is refused here and checked exactly by the sink)."""
+    if part is int:
+        return Annotated[int, msgspec.Meta(ge=max(bounds.low + 1, _INT64[0]), le=min(bounds.high - 1, _INT64[1]))]
+    if part is float and max(-bounds.low, bounds.high) <= sys.float_info.max:
+        return Annotated[float, msgspec.Meta(gt=float(bounds.low), lt=float(bounds.high))]
+    return part
 
 
 def _check_keys(schema: Mapping[str, Any]) -> None:
@@ -59,7 +76,8 @@ def _types(schema: Mapping[str, Any]) -> list[str]:
     return types
 
 
-def _object_type(schema: Mapping[str, Any], name: str, keys: tuple[str, ...], *, top: bool = False) -> Any:
+def _object_type(schema: Mapping[str, Any], name: str, keys: tuple[str, ...], *, top: bool = False,
+                 bounds: Mapping[str, Bounds] | None = None) -> Any:
     _check_keys(schema)
     if top and "type" not in schema:
         types = ["object"]
@@ -82,7 +100,7 @@ def _object_type(schema: Mapping[str, Any], name: str, keys: tuple[str, ...], *,
         sub = props.get(prop, {})
         if not isinstance(sub, dict):
             raise _NoFastPath(prop)
-        kind = _value_type(sub, f"{name}_{i}")
+        kind = _value_type(sub, f"{name}_{i}", bounds.get(prop) if bounds else None)
         # an absent optional field decodes as None, like a null (the decoded values are rows)
         fields.append((attr, kind) if prop in needed else (attr, kind, None))
     try:
@@ -93,7 +111,7 @@ def _object_type(schema: Mapping[str, Any], name: str, keys: tuple[str, ...], *,
         raise _NoFastPath("name") from exc
 
 
-def _value_type(schema: Mapping[str, Any], name: str) -> Any:
+def _value_type(schema: Mapping[str, Any], name: str, bounds: Bounds | None = None) -> Any:
     _check_keys(schema)
     if "type" not in schema:
         if set(schema) & {"properties", "required", "items", "format"}:
@@ -131,6 +149,8 @@ def _value_type(schema: Mapping[str, Any], name: str) -> Any:
             parts.append(list[_value_type(items, name + "_i")])  # type: ignore[misc]
         else:
             raise _NoFastPath(kind)
+    if bounds is not None:
+        parts = [_bounded(part, bounds) for part in parts]
     result = parts[0]
     for part in parts[1:]:
         result = result | part

@@ -229,12 +229,26 @@ def _holds_decimal(value: Any) -> bool:
     return False
 
 
+class _Fraction(float):
+    """The float of an exactly read number with a fraction that the float lost (past 2**53 every
+    float is integral: -999999999999999999999999999999.5 reads as -1e+30): a number, never an
+    integer, as the validators ask (``is_integer``)."""
+
+    __slots__ = ()
+
+    def is_integer(self) -> bool:
+        return False
+
+
 def _floats(value: Any) -> Any:
     """``value`` with every Decimal in it a float, or an int where it is integral (a copy; ``value``
     is not changed): what the plain parse gives, but for integers it would round."""
     if isinstance(value, Decimal):
         whole = whole_number(value)
-        return float(value) if whole is None else whole
+        if whole is not None:
+            return whole
+        number = float(value)
+        return _Fraction(number) if number.is_integer() else number
     if isinstance(value, dict):
         return {k: _floats(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -310,7 +324,7 @@ def _remote_ref(node: Any) -> str | None:
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
+    text = str(value) if isinstance(value, Decimal) else repr(value)  # an exactly read number, as written
     return text if len(text) <= 60 else text[:57] + "..."
 
 

@@ -23,7 +23,7 @@ from typing import IO, Any, ClassVar
 from protocol._batchfiles import batch_records
 from protocol._errors import ProtocolError, TargetError, Terminated, TruncatedLineError, stop_description
 from protocol._jsoncodec import deep_recursion
-from protocol._lane import Lane, RecordRun, choose_lane, fast_path_enabled
+from protocol._lane import Bounds, Lane, RecordRun, choose_lane, fast_path_enabled
 from protocol._mapwriter import stream_maps_from_config
 from protocol._messages import (
     ActivateVersionMessage,
@@ -68,6 +68,9 @@ class Sink:
         self.pending = 0  # records added since the last flush
         self.flushed = 0  # records flushed and not yet committed
         self.committed = 0
+        #: the numbers each property's column holds (read with ``accepts_runs``): a record with one
+        #: outside them leaves the fast lane (protocol.Bounds), and the sink's ``add`` names it
+        self.bounds: dict[str, Bounds] = {}
 
     def add(self, record: dict[str, Any], message: RecordMessage) -> None:
         raise NotImplementedError
@@ -282,7 +285,7 @@ class Target(ExactlyOnceMixin):
     def _choose_lane(self, msg: SchemaMessage, sink: Sink) -> None:
         """Decide the stream's record lane, once per (changed) SCHEMA; see protocol/_lane.py."""
         if self._fast_lanes:
-            self.lanes[msg.stream] = choose_lane(msg, sink.accepts_runs)
+            self.lanes[msg.stream] = choose_lane(msg, sink.accepts_runs, sink.bounds)
 
     def _sink_for(self, stream: str, line: int) -> Sink:
         sink = self.sinks.get(stream)

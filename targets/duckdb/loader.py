@@ -14,13 +14,15 @@ anything else VARCHAR. DuckDB compares identifiers without regard to case, as SQ
 from __future__ import annotations
 
 import functools
+import re
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from protocol import Committed, TargetError
+from protocol import Bounds, Committed, TargetError
 from targets.duckdb.chunks import LoadPlan, qualified
 from targets.duckdb.connection import MAX_PENDING, Connection
 from targets.duckdb.csvtext import converter
@@ -72,6 +74,22 @@ def _using(col: str, old: str, new: str, types: dict[str, str]) -> str:
     return f"CAST({col} AS {types[new]})"
 
 
+_HUGEINT = Bounds(-(2**127) - 1, 2**127, "HUGEINT: 128 bits")
+
+
+def _number_bounds(declared: str) -> Bounds | None:
+    """What a number column holds: DECIMAL(p,s) less than 10^(p-s) in magnitude, DOUBLE a finite float."""
+    found = re.fullmatch(r"DECIMAL\((\d+),(\d+)\)", declared)
+    if found:
+        whole = int(found[1]) - int(found[2])
+        return Bounds(-(10**whole), 10**whole, f"{declared}: less than 10^{whole} in magnitude; number_type: double "
+                                               "or text loads it")
+    if declared == "DOUBLE":
+        top = int(sys.float_info.max) + 1
+        return Bounds(-top, top, "DOUBLE: a finite float; number_type: text loads it")
+    return None
+
+
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -112,6 +130,10 @@ class DuckDBLoader(Loader):
         self._chunks = 0
         self._columns: dict[tuple[str | None, str], set[str]] = {}  # every column of a table, as described
         self._schema_ready = False
+        self._bounds = {T.INTEGER: _HUGEINT, T.NUMBER: _number_bounds(self.types[T.NUMBER])}
+
+    def number_bounds(self, logical: str) -> Bounds | None:
+        return self._bounds.get(logical)
 
     # -- inspection -----------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from typing import Any
 import psycopg
 from psycopg import errors as pg_errors
 
-from protocol import Committed, TargetError
+from protocol import Bounds, Committed, TargetError
 from targets.postgres.connection import Session
 from targets.postgres.copytext import compile_encoder, counting_converter, integer_value, text_value
 from targets.sql import statetable
@@ -75,6 +75,10 @@ def _statement(sql: bytes, params: tuple[Any, ...] | None = None) -> Callable[[p
     return run
 
 
+#: an integer column is BIGINT (NUMERIC holds any number)
+_BIGINT = Bounds(-(2**63) - 1, 2**63, "BIGINT: 64 bits; declare the field a number for a NUMERIC column")
+
+
 class PostgresLoader(Loader):
     name = "postgres"
     max_identifier_bytes = 63
@@ -95,6 +99,9 @@ class PostgresLoader(Loader):
         self._schema_ready = False
         #: values whose NUL characters were removed, per (table, column): PostgreSQL cannot store NUL
         self.nul_removed: Counter[tuple[str, str]] = Counter()
+
+    def number_bounds(self, logical: str) -> Bounds | None:
+        return _BIGINT if logical == T.INTEGER else None
 
     # -- inspection -----------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from protocol import Committed, ProtocolError, is_date_time
+from protocol import Bounds, Committed, ProtocolError, is_date_time
 from targets.sql.chunkkeys import KeyStats
 from targets.sql.naming import IdentifierMapper
 from targets.sql.owners import OWNERS_TABLE, TableClaims
@@ -122,6 +122,12 @@ class Loader(ABC):
     key_stats: ClassVar[bool] = False
 
     _claims: TableClaims | None = None
+
+    def number_bounds(self, logical: str) -> Bounds | None:
+        """The numbers a column of ``logical`` type holds, when the database refuses some that
+        JSON Schema allows (a record outside them is one error naming its line and field, not a
+        failed load); None: any."""
+        return None
 
     def mapper(self) -> IdentifierMapper:
         return IdentifierMapper(self.max_identifier_bytes, case_insensitive=self.case_insensitive)

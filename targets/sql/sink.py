@@ -17,6 +17,7 @@ from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from protocol import (
     EXACTLY_ONCE_CAPABILITY,
+    Bounds,
     Committed,
     MessageWriter,
     RecordMessage,
@@ -62,6 +63,12 @@ METADATA_COLUMNS: tuple[tuple[str, str, str], ...] = (
 def _null_key(stream: str, key: str, line: int | None) -> RecordValidationError:
     return RecordValidationError("key property is null: a table's key columns cannot hold NULL (records are "
                                  "upserted by key)", line=line, stream=stream, field=key)
+
+
+def _past_bounds(stream: str, field: str, column: str, value: Any, bounds: Bounds, line: int | None
+                 ) -> RecordValidationError:
+    return RecordValidationError(f"{value} is past what column {column} holds ({bounds.what})", line=line,
+                                 stream=stream, field=field)
 
 
 class SQLSink(Sink):
@@ -131,6 +138,11 @@ class SQLSink(Sink):
         # is NOT NULL: PostgreSQL and DuckDB would refuse the chunk, SQLite would number the row itself)
         props = property_schemas(self.schema)
         self._nullable_keys = [k for k in keys if is_nullable(props.get(k, {}))]
+        # numbers the columns cannot hold: the fast lane refuses them (protocol.Bounds), ``add`` names them
+        self.bounds = {c.source.field: b for c in spec.columns
+                       if c.source.meta is None and (b := loader.number_bounds(c.logical)) is not None}
+        self._bounded = [(c.source.field, c.name, self.bounds[c.source.field]) for c in spec.columns
+                         if c.source.meta is None and c.source.field in self.bounds]
         self._encode = loader.encoder(spec, self.meta)
         self._raw: RawRows | None = None
         if loader.csv_rows and not self.settings.add_record_metadata:
@@ -166,6 +178,10 @@ class SQLSink(Sink):
         for key in self._nullable_keys:
             if record.get(key) is None:
                 raise _null_key(self.stream, key, message.line)
+        for field, column, bounds in self._bounded:
+            value = record.get(field)
+            if value is not None and value.__class__ is not bool and not bounds.holds(value):
+                raise _past_bounds(self.stream, field, column, value, bounds, message.line)
         row = self._encode(record, message)
         rows = self._chunk
         rows.append(row)

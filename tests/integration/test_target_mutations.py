@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -157,12 +158,13 @@ def mutated_streams(draw: st.DrawFn, mutations: list[Any]) -> Case:
 # -- the oracle: plain Python over the bytes sent ------------------------------------------
 
 def _parse(line: bytes) -> Any:
-    """The line as the standard library reads it; None if it cannot (or it is blank)."""
+    """The line as the standard library reads it, numbers with a fraction or an exponent exactly (as
+    the targets read them: 1e400 is 1E+400, not inf); None if it cannot (or it is blank)."""
     if not line.strip():
         return None
     try:
         with room():  # a probe nests 5,000 levels
-            return json.loads(line)
+            return json.loads(line, parse_float=Decimal)
     except ValueError:
         return None
 

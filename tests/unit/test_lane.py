@@ -72,8 +72,8 @@ def _run(lines: list[bytes], **config: Any) -> _Target:
 def test_the_lane_is_chosen_once_per_schema(monkeypatch: pytest.MonkeyPatch) -> None:
     chosen: list[Lane] = []
 
-    def counting(schema: SchemaMessage, takes_runs: bool) -> Lane:
-        chosen.append(choose_lane(schema, takes_runs))
+    def counting(schema: SchemaMessage, takes_runs: bool, bounds: Any = None) -> Lane:
+        chosen.append(choose_lane(schema, takes_runs, bounds))
         return chosen[-1]
 
     monkeypatch.setattr(target_module, "choose_lane", counting)

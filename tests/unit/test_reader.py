@@ -156,6 +156,24 @@ def test_state_value_must_be_object() -> None:
     assert error_of(b'{"type":"STATE","value":1}\n').field == "value"
 
 
+@pytest.mark.parametrize("number", [b"-999999999999999999999999999999.5", b"12345678901234567.5",
+                                    b"9007199254740993.25", b"123456789012345678.0"])
+def test_a_long_number_with_a_fraction_is_no_integer_though_its_float_is(number: bytes) -> None:
+    """Read exactly (16 digits or more), it is checked as its float when the Decimal fails a
+    validator; past 2**53 every float is integral, so the fraction must still count (a zero
+    fraction is an integer: JSON Schema's integer is any number with a zero fraction)."""
+    data = SCHEMA + b'{"type":"RECORD","stream":"users","record":{"id":' + number + b'}}\n'
+    if number.endswith(b".0"):
+        assert [m.record["id"] for m in read(data) if isinstance(m, RecordMessage)] == [int(number[:-2])]
+        return
+    error = error_of(data)
+    assert (error.line, error.stream, error.field) == (2, "users", "id")
+    assert f"value {number.decode()} is not of type integer" in str(error), str(error)
+    # a number field takes it, exactly
+    ok = SCHEMA + b'{"type":"RECORD","stream":"users","record":{"id":1,"amount":' + number + b'}}\n'
+    assert [m.record["amount"] for m in read(ok) if isinstance(m, RecordMessage)] == [Decimal(number.decode())]
+
+
 def test_a_number_past_a_floats_range_is_read_exactly() -> None:
     # JSON sets no range: orjson refuses 1e999 ("number is infinity"), the exact parser reads it
     data = SCHEMA + (b'{"type":"RECORD","stream":"users","record":{"id":1,"amount":1e999}}\n'

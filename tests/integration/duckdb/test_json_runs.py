@@ -58,6 +58,11 @@ def _expected(fields: dict[str, Any]) -> tuple[Any, ...]:
             None if at is None else datetime.fromisoformat(at.replace("Z", "+00:00")).astimezone(UTC))
 
 
+def _decoded_in_bounds(fields: dict[str, Any]) -> bool:
+    big, amount = fields.get("big"), fields.get("amount")
+    return (big is None or -(2**63) <= big < 2**63) and (amount is None or abs(float(amount)) < 1e20)
+
+
 def _load(tmp: Path, data: bytes, fast: bool) -> tuple[list[tuple[Any, ...]], int, set[str | None]]:
     from targets.duckdb.target import DuckDBTarget
 
@@ -95,4 +100,6 @@ def test_runs_as_json_text_land_as_the_reference_lane_and_the_oracle(
     assert ref == expected
     assert fast == expected
     assert lanes == {"json"}
-    assert (bulk, ref_bulk) == (len(records), 0)  # every fast-lane row went as JSON text
+    # every fast-lane row went as JSON text, unless the run holds a number the decoder leaves to the
+    # sink's exact check (protocol.Bounds): an integer past 64 bits, or a float of 10^20 or more
+    assert (bulk, ref_bulk) == (len(records) if all(map(_decoded_in_bounds, records)) else 0, 0)
