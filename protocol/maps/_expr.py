@@ -16,6 +16,7 @@ of :mod:`protocol.maps._limits`. What can grow is bounded there (:class:`LimitEx
 from __future__ import annotations
 
 import ast
+import math
 import operator
 from collections.abc import Callable
 from decimal import Decimal
@@ -71,6 +72,7 @@ class _Compiler(CallNodes, ComprehensionNodes):
         self.names = names
         self.problems: list[str] = []
         self.scopes: list[dict[str, Any]] = []  # comprehension variables: name -> the frame dict holding it
+        self.text = ""  # the expression being compiled
 
     def compile(self, source: Any) -> Expression:
         if not isinstance(source, str):
@@ -79,8 +81,9 @@ class _Compiler(CallNodes, ComprehensionNodes):
         if len(source) > _MAX_SOURCE:
             self.problems.append(f"expression longer than {_MAX_SOURCE} characters")
             return _constant(None)
+        self.text = source.strip()
         try:
-            tree = ast.parse(source.strip(), mode="eval")
+            tree = ast.parse(self.text, mode="eval")
         except SyntaxError as exc:
             self.problems.append(f"invalid syntax in {source!r}: {exc.msg}")
             return _constant(None)
@@ -108,6 +111,11 @@ class _Compiler(CallNodes, ComprehensionNodes):
     def n_Constant(self, node: ast.Constant) -> Expression:
         if isinstance(node.value, (str, bytes)) and len(node.value) > lim.MAX_LENGTH:
             return self.refuse("a literal longer than the limit")
+        if isinstance(node.value, float) and not math.isfinite(node.value):
+            return self.refuse(f"the number {ast.get_source_segment(self.text, node) or node.value} is past a float's "
+                               "range (JSON cannot hold infinity)")
+        if isinstance(node.value, complex):
+            return self.refuse("complex numbers are not allowed (JSON cannot hold them)")
         return _constant(node.value)
 
     def n_Name(self, node: ast.Name) -> Expression:

@@ -43,6 +43,10 @@ REFUSED_AT_CONFIG = [
     "config.update(record)",
     "import os",
     "1 +",
+    "1e999",  # a float literal past the range is infinity, which the writer would make null
+    "-1e999",
+    "[1, 1e999]",
+    "2j",  # a complex number: no JSON for it
 ]
 
 BOUNDED_AT_RUN = [
