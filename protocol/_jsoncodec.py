@@ -26,8 +26,8 @@ from typing import Any
 
 import orjson
 
-__all__ = ["MAX_DEPTH", "deep_recursion", "dumps", "dumps_pretty", "loads", "loads_lines", "long_digit_lines",
-           "needs_exact_parse", "refuse_constant", "too_deep", "where_too_deep", "whole_number"]
+__all__ = ["MAX_DEPTH", "deep_recursion", "dumps", "dumps_pretty", "holds_decimal", "loads", "loads_lines", "loads_run",
+           "long_digit_lines", "needs_exact_parse", "refuse_constant", "too_deep", "where_too_deep", "whole_number"]
 
 MAX_DEPTH = 1024
 # Lines with fewer opening brackets than this cannot hit the interpreter's recursion limit.
@@ -224,18 +224,40 @@ def loads_lines(raw: bytes, *, tiny: bool = True) -> list[Any]:
     float rounds are read again, exactly (not the whole text, as one such line would make it).
     ``tiny``: as for :func:`long_digit_lines` (false only where the decoded values show no number
     a tiny exponent may have become, see :class:`protocol.TinyNumbers`)."""
+    return loads_run(raw, tiny=tiny)[0]
+
+
+def loads_run(raw: bytes, *, tiny: bool = True) -> tuple[list[Any], bool]:
+    """:func:`loads_lines`, and whether any value holds a Decimal (a number read exactly that a
+    float would round: only the lines read again can)."""
     import msgspec  # only the fast lane, which has it loaded, reads runs of lines
 
     try:  # msgspec's untyped decoder: no joined copy of the text, and faster than orjson here
         values: list[Any] = _lines_decoder().decode_lines(raw)
     except msgspec.DecodeError:  # a number out of a float's range (or bad text: loads names it)
-        return [loads(line) for line in raw.split(b"\n")]
+        values = [loads(line) for line in raw.split(b"\n")]
+        return values, any(map(holds_decimal, values))
     doubted = long_digit_lines(raw, tiny=tiny)
-    if doubted:
-        lines = raw.split(b"\n")
-        for i in doubted:
-            values[i] = exact_loads(lines[i])
-    return values
+    if not doubted:
+        return values, False
+    lines = raw.split(b"\n")
+    for i in doubted:
+        values[i] = exact_loads(lines[i])
+    return values, any(holds_decimal(values[i]) for i in doubted)
+
+
+def holds_decimal(value: Any) -> bool:
+    """Whether a Decimal is anywhere in ``value`` (a loop, not recursion: records nest deep)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Decimal):
+            return True
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _depth_check(raw: bytes) -> None:

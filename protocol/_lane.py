@@ -33,7 +33,9 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 
-from protocol._jsoncodec import loads
+import orjson
+
+from protocol._jsoncodec import dumps, loads
 from protocol._messages import RecordMessage, SchemaMessage
 
 __all__ = ["Bounds", "Lane", "RecordRun", "choose_lane", "fast_path_enabled"]
@@ -105,21 +107,47 @@ class RecordRun:
     target side, protocol/_mapinput.py), whose floats are written as the shortest text that reads
     back the same float; false for text received, where a digit run of 16 or more or a tiny
     exponent can be rounded by the decode, so a sink that writes ``values`` screens ``records``.
+    A run made from Python objects (:meth:`of_objects`) encodes ``records`` when first read: a
+    sink that writes ``values`` only (target-postgres) never pays for the text.
     """
 
-    __slots__ = ("count", "extracted", "faithful", "first_line", "records", "stream", "values", "version")
+    __slots__ = ("_objects", "_records", "count", "extracted", "faithful", "first_line", "stream", "values",
+                 "version")
 
     def __init__(self, stream: str, records: bytes | memoryview, count: int, first_line: int,
                  values: list[Any] | None = None, version: int | None = None,
                  extracted: list[str | None] | None = None, *, faithful: bool = False) -> None:
         self.faithful = faithful
         self.stream = stream
-        self.records = records
+        self._records: bytes | memoryview | None = records
+        self._objects: list[Any] | None = None
         self.count = count
         self.first_line = first_line
         self.values: list[Any] = values if values is not None else []
         self.version = version
         self.extracted = extracted
+
+    @classmethod
+    def of_objects(cls, stream: str, objects: list[Any], first_line: int, values: list[Any],
+                   version: int | None = None, extracted: list[str | None] | None = None) -> RecordRun:
+        """A run of records that are Python objects (stream maps' output) and ``values``, their
+        decoded form holding every number as the objects do (``faithful``): the text is written
+        from ``objects`` when ``records`` is first read."""
+        run = cls(stream, b"", len(objects), first_line, values, version, extracted, faithful=True)
+        run._records, run._objects = None, objects
+        return run
+
+    @property
+    def records(self) -> bytes | memoryview:
+        records = self._records
+        if records is None:
+            assert self._objects is not None
+            try:  # orjson writes each float as the shortest text that reads back the same float
+                records = b"\n".join(map(orjson.dumps, self._objects))
+            except TypeError:  # integers beyond 64 bits, very deep values: the exact encoder
+                records = b"\n".join([dumps(r) for r in self._objects])
+            self._records, self._objects = records, None
+        return records
 
     def split(self, head: int) -> tuple[RecordRun, RecordRun]:
         """The first ``head`` records and the rest (0 < head < count)."""

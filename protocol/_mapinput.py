@@ -23,13 +23,14 @@ Without maps this module is not loaded and the loop reads the reader's messages 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from protocol._batchfiles import batch_records
-from protocol._jsoncodec import dumps, loads_lines
+from protocol._jsoncodec import dumps, loads_run
 from protocol._lane import Lane, RecordRun, choose_lane
 from protocol._messages import ActivateVersionMessage, BatchMessage, RecordMessage, SchemaMessage
 from protocol._recordtype import TinyNumbers, number_fields
@@ -92,9 +93,9 @@ class MappedInput:
         """One input run as output runs (one per output stream), or RECORDs where a run cannot be."""
         stream = run.stream
         # exact: the bytes, not the decoded values (a run's stream is on the fast lane: its SCHEMA set self.tiny)
-        records = loads_lines(bytes(run.records), tiny=self.tiny[stream](run.values))
+        records, exact = loads_run(bytes(run.records), tiny=self.tiny[stream](run.values))
         if run.extracted is not None:
-            yield from self._stamped(run, records)
+            yield from self._stamped(run, records, exact)
             return
         # the usual run: each output stream's records in order, no per-record stamps
         plan = self.maps.plan(stream)
@@ -104,7 +105,7 @@ class MappedInput:
             name, apply = plan[0]
             outs = [out for out in map(apply, records, lines) if out is not None]
             if outs:  # none when the filter kept none
-                yield from self._output(name, outs, None, run)
+                yield from self._output(name, outs, None, run, exact)
             return
         grouped: dict[str, list[dict[str, Any]]] = {}
         for values, line in zip(records, lines, strict=True):
@@ -113,9 +114,10 @@ class MappedInput:
                 if out is not None:
                     grouped.setdefault(name, []).append(out)
         for name, outs in grouped.items():
-            yield from self._output(name, outs, None, run)
+            yield from self._output(name, outs, None, run, exact)
 
-    def _stamped(self, run: RecordRun, records: list[dict[str, Any]]) -> Iterator[RecordMessage | RecordRun]:
+    def _stamped(self, run: RecordRun, records: list[dict[str, Any]], exact: bool
+                 ) -> Iterator[RecordMessage | RecordRun]:
         """A run whose records carry time_extracted: each output record keeps its own."""
         assert run.extracted is not None
         outs: dict[str, tuple[list[dict[str, Any]], list[str | None]]] = {}
@@ -126,12 +128,19 @@ class MappedInput:
                 kept.append(out)
                 stamps.append(run.extracted[k])
         for name, (kept, stamps) in outs.items():
-            yield from self._output(name, kept, stamps, run)
+            yield from self._output(name, kept, stamps, run, exact)
 
     def _output(self, stream: str, records: list[dict[str, Any]], extracted: list[str | None] | None,
-                run: RecordRun) -> Iterator[RecordMessage | RecordRun]:
+                run: RecordRun, exact: bool) -> Iterator[RecordMessage | RecordRun]:
+        """The mapped records of one output stream as a run, when its lane's type takes them all;
+        ``exact``: the input run held a number read exactly (a Decimal), which a float would round."""
         lane = self.target.lanes.get(stream)
         if lane is not None and lane.decoder is not None:
+            if not exact:  # checked as Python objects: no text is written unless the sink reads it
+                values = _convert(lane, records)
+                if values is not None:
+                    yield RecordRun.of_objects(stream, records, run.first_line, values, run.version, extracted)
+                    return
             try:  # orjson writes each float as the shortest text that reads back the same float
                 encoded, faithful = b"\n".join(map(orjson.dumps, records)), True
             except TypeError:  # Decimals, integers beyond 64 bits, very deep values: the exact encoder
@@ -144,6 +153,23 @@ class MappedInput:
         for k, out in enumerate(records):
             yield RecordMessage(stream, out, run.version, None if extracted is None else extracted[k],
                                 run.first_line)
+
+
+def _convert(lane: Lane, records: list[dict[str, Any]]) -> list[Any] | None:
+    """The output stream's check of mapped records: msgspec's conversion to the lane's type (the
+    same rules as decoding their JSON text; a Decimal would become a float, so runs holding one
+    are not converted), or None when it refuses them."""
+    import msgspec
+
+    try:
+        return msgspec.convert(records, _many(lane.decoder.type))  # type: ignore[no-any-return]
+    except (msgspec.ValidationError, RecursionError):
+        return None
+
+
+@functools.cache
+def _many(kind: Any) -> Any:
+    return list[kind]  # type: ignore[valid-type]
 
 
 def _decode(lane: Lane, encoded: bytes) -> list[Any] | None:

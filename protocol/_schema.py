@@ -22,7 +22,7 @@ import fastjsonschema
 
 from protocol._errors import ProtocolError, RecordValidationError
 from protocol._fastcheck import compile_fast_check, is_date, is_date_time
-from protocol._jsoncodec import deep_recursion, whole_number
+from protocol._jsoncodec import deep_recursion, holds_decimal, whole_number
 
 __all__ = [
     "FAST_SCHEMA_DEPTH",
@@ -176,7 +176,7 @@ class RecordValidator:
             # is one, as 2.0 is). The record is checked as the plain parse would have given it, the same
             # answers as on every other line (the record itself, exact, is what goes on); a record it
             # still refuses keeps its first error.
-            if not _holds_decimal(record):
+            if not holds_decimal(record):
                 raise
             with deep_recursion():
                 plain = _floats(record)
@@ -213,20 +213,6 @@ class RecordValidator:
                 raise RecordValidationError(
                     "key property missing from record", line=line, stream=self.stream, field=key
                 )
-
-
-def _holds_decimal(value: Any) -> bool:
-    """Whether a Decimal is anywhere in ``value`` (a loop, not recursion: records nest deep)."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, Decimal):
-            return True
-        if isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
 
 
 class _Fraction(float):

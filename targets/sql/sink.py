@@ -204,7 +204,10 @@ class SQLSink(Sink):
                     return False  # not a field of the run's type: the records go one by one (checked there)
                 if None in values:
                     raise _null_key(self.stream, key, run.first_line + values.index(None))
-        data = raw.build(run.values, run.records, run.version, faithful=run.faithful)
+        # a faithful run's CSV is written from its values alone: its text (written on demand for a
+        # mapped run, protocol.RecordRun.of_objects) is not read
+        records = b"" if run.faithful and raw.fmt == "csv" else run.records
+        data = raw.build(run.values, records, run.version, faithful=run.faithful)
         if data is None:
             return False
         if self._chunk and not self._bulk:
