@@ -108,16 +108,20 @@ class RecordRun:
     back the same float; false for text received, where a digit run of 16 or more or a tiny
     exponent can be rounded by the decode, so a sink that writes ``values`` screens ``records``.
     A run made from Python objects (:meth:`of_objects`) encodes ``records`` when first read: a
-    sink that writes ``values`` only (target-postgres) never pays for the text.
+    sink that writes ``values`` only (target-postgres) never pays for the text. ``lines``: each
+    record's line, where they do not follow one another (stream maps' filter dropped some; see
+    :meth:`line_of`).
     """
 
-    __slots__ = ("_objects", "_records", "count", "extracted", "faithful", "first_line", "stream", "values",
-                 "version")
+    __slots__ = ("_objects", "_records", "count", "extracted", "faithful", "first_line", "lines", "stream",
+                 "values", "version")
 
     def __init__(self, stream: str, records: bytes | memoryview, count: int, first_line: int,
                  values: list[Any] | None = None, version: int | None = None,
-                 extracted: list[str | None] | None = None, *, faithful: bool = False) -> None:
+                 extracted: list[str | None] | None = None, *, faithful: bool = False,
+                 lines: list[int] | None = None) -> None:
         self.faithful = faithful
+        self.lines = lines
         self.stream = stream
         self._records: bytes | memoryview | None = records
         self._objects: list[Any] | None = None
@@ -129,11 +133,12 @@ class RecordRun:
 
     @classmethod
     def of_objects(cls, stream: str, objects: list[Any], first_line: int, values: list[Any],
-                   version: int | None = None, extracted: list[str | None] | None = None) -> RecordRun:
+                   version: int | None = None, extracted: list[str | None] | None = None, *,
+                   lines: list[int] | None = None) -> RecordRun:
         """A run of records that are Python objects (stream maps' output) and ``values``, their
         decoded form holding every number as the objects do (``faithful``): the text is written
         from ``objects`` when ``records`` is first read."""
-        run = cls(stream, b"", len(objects), first_line, values, version, extracted, faithful=True)
+        run = cls(stream, b"", len(objects), first_line, values, version, extracted, faithful=True, lines=lines)
         run._records, run._objects = None, objects
         return run
 
@@ -149,14 +154,20 @@ class RecordRun:
             self._records, self._objects = records, None
         return records
 
+    def line_of(self, k: int) -> int:
+        """The line of the run's record ``k`` (0-based)."""
+        return self.first_line + k if self.lines is None else self.lines[k]
+
     def split(self, head: int) -> tuple[RecordRun, RecordRun]:
         """The first ``head`` records and the rest (0 < head < count)."""
         parts = bytes(self.records).split(b"\n", head)
-        values, extracted = self.values, self.extracted
+        values, extracted, lines = self.values, self.extracted, self.lines
         first = RecordRun(self.stream, b"\n".join(parts[:head]), head, self.first_line, values[:head], self.version,
-                          None if extracted is None else extracted[:head], faithful=self.faithful)
-        return first, RecordRun(self.stream, parts[head], self.count - head, self.first_line + head, values[head:],
-                                self.version, None if extracted is None else extracted[head:], faithful=self.faithful)
+                          None if extracted is None else extracted[:head], faithful=self.faithful,
+                          lines=None if lines is None else lines[:head])
+        return first, RecordRun(self.stream, parts[head], self.count - head, self.line_of(head), values[head:],
+                                self.version, None if extracted is None else extracted[head:], faithful=self.faithful,
+                                lines=None if lines is None else lines[head:])
 
     def messages(self) -> Iterator[tuple[dict[str, Any], RecordMessage]]:
         """The run exactly as the reference lane gives it: each record parsed again from its
@@ -167,10 +178,8 @@ class RecordRun:
         digit run a float rounds, an absent optional field decoded as None, date-times as
         ``datetime``); parsing the exact bytes again is the only lossless way back.
         """
-        line = self.first_line
         extracted = self.extracted
         for k, raw in enumerate(bytes(self.records).split(b"\n")):
             record = loads(raw)
             yield record, RecordMessage(self.stream, record, self.version,
-                                        None if extracted is None else extracted[k], line)
-            line += 1
+                                        None if extracted is None else extracted[k], self.line_of(k))

@@ -103,43 +103,52 @@ class MappedInput:
         lines = range(run.first_line, run.first_line + len(records))
         if len(plan) == 1:
             name, apply = plan[0]
-            outs = [out for out in map(apply, records, lines) if out is not None]
-            if outs:  # none when the filter kept none
+            outs = list(map(apply, records, lines))
+            if None not in outs:  # one output per input record: their lines follow the run's
                 yield from self._output(name, outs, None, run, exact)
+                return
+            kept = [(out, line) for out, line in zip(outs, lines, strict=True) if out is not None]
+            if kept:  # none when the filter kept none
+                yield from self._output(name, [k[0] for k in kept], None, run, exact, [k[1] for k in kept])
             return
-        grouped: dict[str, list[dict[str, Any]]] = {}
+        grouped: dict[str, tuple[list[dict[str, Any]], list[int]]] = {}
         for values, line in zip(records, lines, strict=True):
             for name, apply in plan:
                 out = apply(values, line)
                 if out is not None:
-                    grouped.setdefault(name, []).append(out)
-        for name, outs in grouped.items():
-            yield from self._output(name, outs, None, run, exact)
+                    kept_outs, kept_lines = grouped.setdefault(name, ([], []))
+                    kept_outs.append(out)
+                    kept_lines.append(line)
+        for name, (outs, out_lines) in grouped.items():
+            yield from self._output(name, outs, None, run, exact, out_lines)
 
     def _stamped(self, run: RecordRun, records: list[dict[str, Any]], exact: bool
                  ) -> Iterator[RecordMessage | RecordRun]:
         """A run whose records carry time_extracted: each output record keeps its own."""
         assert run.extracted is not None
-        outs: dict[str, tuple[list[dict[str, Any]], list[str | None]]] = {}
+        outs: dict[str, tuple[list[dict[str, Any]], list[str | None], list[int]]] = {}
         record = self.maps.record
         for k, values in enumerate(records):
             for name, out in record(run.stream, values, run.first_line + k):
-                kept, stamps = outs.setdefault(name, ([], []))
+                kept, stamps, lines = outs.setdefault(name, ([], [], []))
                 kept.append(out)
                 stamps.append(run.extracted[k])
-        for name, (kept, stamps) in outs.items():
-            yield from self._output(name, kept, stamps, run, exact)
+                lines.append(run.first_line + k)
+        for name, (kept, stamps, lines) in outs.items():
+            yield from self._output(name, kept, stamps, run, exact, lines)
 
     def _output(self, stream: str, records: list[dict[str, Any]], extracted: list[str | None] | None,
-                run: RecordRun, exact: bool) -> Iterator[RecordMessage | RecordRun]:
+                run: RecordRun, exact: bool, lines: list[int] | None = None) -> Iterator[RecordMessage | RecordRun]:
         """The mapped records of one output stream as a run, when its lane's type takes them all;
-        ``exact``: the input run held a number read exactly (a Decimal), which a float would round."""
+        ``exact``: the input run held a number read exactly (a Decimal), which a float would round;
+        ``lines``: each record's input line (None: one record per line of the run, in order)."""
         lane = self.target.lanes.get(stream)
         if lane is not None and lane.decoder is not None:
             if not exact:  # checked as Python objects: no text is written unless the sink reads it
                 values = _convert(lane, records)
                 if values is not None:
-                    yield RecordRun.of_objects(stream, records, run.first_line, values, run.version, extracted)
+                    yield RecordRun.of_objects(stream, records, run.first_line, values, run.version, extracted,
+                                               lines=lines)
                     return
             try:  # orjson writes each float as the shortest text that reads back the same float
                 encoded, faithful = b"\n".join(map(orjson.dumps, records)), True
@@ -148,11 +157,11 @@ class MappedInput:
             values = _decode(lane, encoded)
             if values is not None and len(values) == len(records):
                 yield RecordRun(stream, encoded, len(records), run.first_line, values, run.version, extracted,
-                                faithful=faithful)
+                                faithful=faithful, lines=lines)
                 return
         for k, out in enumerate(records):
             yield RecordMessage(stream, out, run.version, None if extracted is None else extracted[k],
-                                run.first_line)
+                                run.first_line + k if lines is None else lines[k])
 
 
 def _convert(lane: Lane, records: list[dict[str, Any]]) -> list[Any] | None:

@@ -136,7 +136,11 @@ class ParquetSink(Sink):
     def add_run(self, run: RecordRun) -> bool:
         self._parts += (run.records, b"\n")
         self._size += len(run.records) + 1
-        self._lines.add(run.first_line, run.count)
+        if run.lines is None:
+            self._lines.add(run.first_line, run.count)
+        else:  # stream maps' filter dropped some of the run's lines
+            for line in run.lines:
+                self._lines.add(line, 1)
         if self._size >= CONVERT_BYTES:
             self._hand_over()
         return True

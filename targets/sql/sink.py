@@ -203,7 +203,7 @@ class SQLSink(Sink):
                 if values is None:
                     return False  # not a field of the run's type: the records go one by one (checked there)
                 if None in values:
-                    raise _null_key(self.stream, key, run.first_line + values.index(None))
+                    raise _null_key(self.stream, key, run.line_of(values.index(None)))
         # a faithful run's CSV is written from its values alone: its text (written on demand for a
         # mapped run, protocol.RecordRun.of_objects) is not read
         records = b"" if run.faithful and raw.fmt == "csv" else run.records

@@ -157,3 +157,28 @@ def test_mapped_runs_keep_every_digit_in_postgres(tmp_path: Path, pg_dsn: str) -
     for (i, amount, email, n) in sorted(rows):
         assert Decimal(amount) == Decimal({200: long, 300: tiny}.get(i, f"{i}.25")), (i, amount)
         assert (email, n) == (digests[i - 1], len(f"u{i}@example.org"))
+
+
+@pytest.mark.parametrize("kind", ["postgres", "duckdb"])
+@pytest.mark.parametrize("fast", [True, False])
+def test_an_error_in_a_filtered_run_names_its_own_line(tmp_path: Path, request: pytest.FixtureRequest,
+                                                        kind: str, fast: bool) -> None:
+    """The filter drops every odd record, so a mapped run's records are no longer one per line: an
+    error on one of them (here a number past what its column holds) names the line it came from,
+    not the run's first line or its place among the kept ones."""
+    pg_dsn = request.getfixturevalue("pg_dsn") if kind == "postgres" else None
+    if kind == "duckdb":
+        pytest.importorskip("duckdb")
+    schema = {"type": "object", "properties": {"id": {"type": "integer"}, "q": {"type": ["integer", "null"]}}}
+    lines = [_line({"type": "SCHEMA", "stream": "orders", "schema": schema, "key_properties": ["id"]})]
+    lines += [_line({"type": "RECORD", "stream": "orders", "record": {"id": i, "q": i}}) for i in range(1, 301)]
+    # PostgreSQL's BIGINT ends at 2**63 (id 128, on line 129); DuckDB's DECIMAL(38,18) at 10**20 (id 100, line 101)
+    grow = "int(q * 2**56)" if kind == "postgres" else "float(q) * 1e18"  # typed integer, number
+    maps = {"stream_maps": {"orders": {"__filter__": "id % 2 == 0", "big": grow}}}
+    dest = make(kind, tmp_path, pg_dsn, **maps)
+    done = dest.load(b"".join(lines), fast=fast)
+    assert done.returncode == 1, done.stderr.decode()
+    errors = [line for line in done.stderr.decode().splitlines() if "| ERROR" in line]
+    assert len(errors) == 1, errors
+    line = 129 if kind == "postgres" else 101
+    assert f"line {line}, stream 'orders', field 'big'" in errors[0], errors[0]
