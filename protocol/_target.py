@@ -18,6 +18,7 @@ import logging
 import signal
 import time
 from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import IO, Any, ClassVar
 
 from protocol._batchfiles import batch_records
@@ -58,6 +59,9 @@ class Sink:
     """
 
     accepts_runs: bool = False
+    #: the numbers each property's column holds (read with ``accepts_runs``): a record with one
+    #: outside them leaves the fast lane (protocol.Bounds), and the sink's ``add`` names it
+    bounds: Mapping[str, Bounds] = MappingProxyType({})
 
     def __init__(self, schema: SchemaMessage, loader: Any, settings: Any) -> None:
         self.loader = loader
@@ -68,9 +72,6 @@ class Sink:
         self.pending = 0  # records added since the last flush
         self.flushed = 0  # records flushed and not yet committed
         self.committed = 0
-        #: the numbers each property's column holds (read with ``accepts_runs``): a record with one
-        #: outside them leaves the fast lane (protocol.Bounds), and the sink's ``add`` names it
-        self.bounds: dict[str, Bounds] = {}
 
     def add(self, record: dict[str, Any], message: RecordMessage) -> None:
         raise NotImplementedError
