@@ -61,6 +61,7 @@ if TYPE_CHECKING:  # what a type checker sees: the names declared below (``X as 
     from protocol._jsoncodec import loads as loads
     from protocol._jsoncodec import long_digit_lines as long_digit_lines
     from protocol._jsoncodec import needs_exact_parse as needs_exact_parse
+    from protocol._jsoncodec import whole_float as whole_float
     from protocol._jsoncodec import whole_number as whole_number
     from protocol._lane import Bounds as Bounds
     from protocol._lane import RecordRun as RecordRun
@@ -113,7 +114,7 @@ _LAZY = lazy_table(__name__, {  # private module: its public names
     "_exitcodes": ["CONNECTOR_CODES", "ExitCode", "RUNNER_CODES", "describe_exit_codes", "signal_exit_code"],
     "_fastcheck": ["is_date", "is_date_time"],
     "_jsoncodec": ["JSONDecodeError", "dumps", "dumps_pretty", "exact_loads", "loads", "long_digit_lines",
-                   "needs_exact_parse", "whole_number"],
+                   "needs_exact_parse", "whole_float", "whole_number"],
     "_lane": ["Bounds", "RecordRun"],
     "_logs": ["setup_logging"],
     "_messages": ["ActivateVersionMessage", "BatchMessage", "Message", "RecordMessage", "SchemaMessage",

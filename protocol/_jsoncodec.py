@@ -27,7 +27,8 @@ from typing import Any
 import orjson
 
 __all__ = ["MAX_DEPTH", "deep_recursion", "dumps", "dumps_pretty", "holds_decimal", "loads", "loads_lines", "loads_run",
-           "long_digit_lines", "needs_exact_parse", "refuse_constant", "too_deep", "where_too_deep", "whole_number"]
+           "long_digit_lines", "needs_exact_parse", "refuse_constant", "too_deep", "where_too_deep", "whole_float",
+           "whole_number"]
 
 MAX_DEPTH = 1024
 # Lines with fewer opening brackets than this cannot hit the interpreter's recursion limit.
@@ -284,6 +285,13 @@ def whole_number(value: Decimal) -> int | None:
     """The int an exactly read number is when it is integral (``1234567890123456.0``: JSON Schema's
     integer, as ``2.0`` read as a float is), else None."""
     return int(value) if value.is_finite() and value == value.to_integral_value() else None
+
+
+def whole_float(value: float) -> int:
+    """The integer an integral float read from JSON stands for: the value of its shortest text
+    (``1e30`` is 10**30, where ``int()`` gives the float's own 1000000000000000019884624838656).
+    Below 2**53 the two agree; text with 16 or more digits is read exactly, never as a float."""
+    return int(value) if -(2**53) <= value <= 2**53 else int(Decimal(repr(value)))
 
 
 def exact_loads(raw: bytes) -> Any:

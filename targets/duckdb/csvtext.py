@@ -13,7 +13,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from protocol import dumps, whole_number
+from protocol import dumps, whole_float, whole_number
 from targets.sql import types as T
 
 __all__ = ["NULL", "converter", "quoted"]
@@ -65,7 +65,7 @@ def _integer_text(v: Any) -> str:
     if cls is int:
         return str(v)
     if cls is float and v.is_integer():
-        return str(int(v))
+        return str(whole_float(v))  # 1e30 is 10**30
     if cls is Decimal and (whole := whole_number(v)) is not None:  # 1234567890123456.0, read exactly
         return str(whole)
     return quoted(_scalar_text(v))

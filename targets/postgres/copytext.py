@@ -13,7 +13,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from protocol import dumps, whole_number
+from protocol import dumps, whole_float, whole_number
 from targets.sql import types as T
 
 __all__ = ["CONVERT", "NULL", "compile_encoder", "counting_converter", "integer_value", "text_value"]
@@ -63,7 +63,7 @@ def _integer(v: Any) -> str:
     if v is None:
         return NULL
     if v.__class__ is float and v.is_integer():
-        return str(int(v))
+        return str(whole_float(v))  # 1e30 is 10**30
     if v.__class__ is Decimal and (whole := whole_number(v)) is not None:  # 1234567890123456.0, read exactly
         return str(whole)
     return _text(v)

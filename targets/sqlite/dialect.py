@@ -16,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from protocol import Committed, ProtocolError, TargetError, dumps, whole_number
+from protocol import Committed, ProtocolError, TargetError, dumps, whole_float, whole_number
 from targets.sql import statetable
 from targets.sql import types as T
 from targets.sql.dialect import (
@@ -67,7 +67,7 @@ def _integer(v: Any) -> Any:
     if v is None or v.__class__ is bool:
         return v
     if v.__class__ is float and v.is_integer():
-        return int(v)
+        return _integer(whole_float(v))  # 1e30 is 10**30, past 64 bits
     if v.__class__ is Decimal and (whole := whole_number(v)) is not None:  # 1234567890123456.0, read exactly
         return _integer(whole)
     return _text(v)
@@ -77,10 +77,15 @@ def _beyond_int64(exc: _BeyondInt64, fields: list[tuple[str, Any]], record: dict
                   message: Any) -> ProtocolError:
     """The error for an integer past 64 bits: its stream, line and field."""
     (value,) = exc.args
-    field = next((f for f, conv in fields if conv is _integer and record.get(f) == value), None)
+    field = next((f for f, conv in fields if conv is _integer and _stands_for(record.get(f)) == value), None)
     return ProtocolError(f"integer {value} does not fit SQLite's 64-bit INTEGER (it would be stored rounded); "
                          f"declare the field as \"number\" to keep its digits as text",
                          line=getattr(message, "line", None), stream=getattr(message, "stream", None), field=field)
+
+
+def _stands_for(v: Any) -> Any:
+    """The integer a record's value stands for in an INTEGER column (a float such as 1e30: its text's)."""
+    return whole_float(v) if v.__class__ is float and v.is_integer() else v
 
 
 def _text(v: Any) -> Any:
