@@ -38,7 +38,7 @@ import orjson
 from protocol._jsoncodec import dumps, loads
 from protocol._messages import RecordMessage, SchemaMessage
 
-__all__ = ["Bounds", "Lane", "RecordRun", "choose_lane", "fast_path_enabled"]
+__all__ = ["Bounds", "Lane", "RecordRun", "choose_lane", "fast_path_enabled", "json_lines"]
 
 
 def fast_path_enabled(config: Mapping[str, Any]) -> bool:
@@ -94,6 +94,16 @@ def choose_lane(schema: SchemaMessage, takes_runs: bool, bounds: Mapping[str, Bo
     return Lane(schema.stream, msgspec.json.Decoder(kind))
 
 
+def json_lines(objects: list[Any]) -> tuple[bytes, bool]:
+    """``objects`` as JSON lines joined by b"\\n", and whether orjson wrote them (each float as the
+    shortest text that reads back the same float); else the exact encoder did (Decimals, integers
+    beyond 64 bits, very deep values)."""
+    try:
+        return b"\n".join(map(orjson.dumps, objects)), True
+    except TypeError:
+        return b"\n".join([dumps(r) for r in objects]), False
+
+
 class RecordRun:
     """Consecutive validated RECORDs of one stream from the fast lane.
 
@@ -147,10 +157,7 @@ class RecordRun:
         records = self._records
         if records is None:
             assert self._objects is not None
-            try:  # orjson writes each float as the shortest text that reads back the same float
-                records = b"\n".join(map(orjson.dumps, self._objects))
-            except TypeError:  # integers beyond 64 bits, very deep values: the exact encoder
-                records = b"\n".join([dumps(r) for r in self._objects])
+            records = json_lines(self._objects)[0]
             self._records, self._objects = records, None
         return records
 

@@ -27,11 +27,9 @@ import functools
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from protocol._batchfiles import batch_records
-from protocol._jsoncodec import dumps, loads_run
-from protocol._lane import Lane, RecordRun, choose_lane
+from protocol._jsoncodec import loads_run
+from protocol._lane import Lane, RecordRun, choose_lane, json_lines
 from protocol._messages import ActivateVersionMessage, BatchMessage, RecordMessage, SchemaMessage
 from protocol._recordtype import TinyNumbers, number_fields
 
@@ -150,10 +148,7 @@ class MappedInput:
                     yield RecordRun.of_objects(stream, records, run.first_line, values, run.version, extracted,
                                                lines=lines)
                     return
-            try:  # orjson writes each float as the shortest text that reads back the same float
-                encoded, faithful = b"\n".join(map(orjson.dumps, records)), True
-            except TypeError:  # Decimals, integers beyond 64 bits, very deep values: the exact encoder
-                encoded, faithful = b"\n".join([dumps(r) for r in records]), False
+            encoded, faithful = json_lines(records)
             values = _decode(lane, encoded)
             if values is not None and len(values) == len(records):
                 yield RecordRun(stream, encoded, len(records), run.first_line, values, run.version, extracted,

@@ -139,10 +139,9 @@ class SQLSink(Sink):
         props = property_schemas(self.schema)
         self._nullable_keys = [k for k in keys if is_nullable(props.get(k, {}))]
         # numbers the columns cannot hold: the fast lane refuses them (protocol.Bounds), ``add`` names them
-        self.bounds = {c.source.field: b for c in spec.columns
-                       if c.source.meta is None and (b := loader.number_bounds(c.logical)) is not None}
-        self._bounded = [(c.source.field, c.name, self.bounds[c.source.field]) for c in spec.columns
-                         if c.source.meta is None and c.source.field in self.bounds]
+        self._bounded = [(c.source.field, c.name, b) for c in spec.columns
+                         if c.source.meta is None and (b := loader.number_bounds(c.logical)) is not None]
+        self.bounds = {field: b for field, _, b in self._bounded}
         self._encode = loader.encoder(spec, self.meta)
         self._raw: RawRows | None = None
         if loader.csv_rows and not self.settings.add_record_metadata:
