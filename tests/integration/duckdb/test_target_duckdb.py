@@ -5,6 +5,7 @@ as a real process."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -143,7 +144,7 @@ def test_primary_key_required_names_the_stream_and_line(tmp_path: Path) -> None:
 def test_without_the_extra_one_line_says_how_to_install_it(tmp_path: Path) -> None:
     config = tmp_path / "c.json"
     config.write_text(json.dumps({"path": str(tmp_path / "x.duckdb")}))
-    code = ("import sys; sys.modules['duckdb'] = None; sys.argv = ['target-duckdb', '--config', sys.argv[1]]; "
+    code = ("import sys; sys.modules['duckdb'] = sys.modules['_duckdb'] = None; sys.argv = ['target-duckdb', '--config', sys.argv[1]]; "
             "from targets.duckdb.target import main; main()")
     result = run([sys.executable, "-c", code, str(config)], input=b"")
     assert result.returncode == 2
@@ -152,9 +153,33 @@ def test_without_the_extra_one_line_says_how_to_install_it(tmp_path: Path) -> No
     about = run([sys.executable, "-c", code.replace("'--config', sys.argv[1]", "'--about'"), "-"])
     assert about.returncode == 0 and b"number_type" in about.stdout
     # duckdb 1.1 refuses a key deleted and inserted again in one transaction: 1.2 is the oldest taken
-    old = code.replace("sys.modules['duckdb'] = None", "import duckdb; duckdb.__version__ = '1.1.3'")
+    # the engine's version where it stands alone (duckdb 1.4+: _duckdb), else the package's
+    engine = "_duckdb" if importlib.util.find_spec("_duckdb") is not None else "duckdb"
+    old = code.replace("sys.modules['duckdb'] = sys.modules['_duckdb'] = None",
+                       f"import {engine}; {engine}.__version__ = '1.1.3'")
     result = run([sys.executable, "-c", old, str(config)], input=b"")
     assert result.returncode == 2 and "needs duckdb 1.2 or later (found 1.1.3)" in error_lines(result.stderr)[0]
+
+
+def test_a_load_does_not_import_the_python_package_where_the_engine_stands_alone(tmp_path: Path) -> None:
+    """duckdb 1.4+ ships its engine as ``_duckdb``; the ``duckdb`` package around it imports its
+    relation API in Python (~0.1 s), which a load never calls. Where the engine is not on its own
+    (an older duckdb), the package is used."""
+    require_duckdb()
+    import duckdb
+
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"path": str(tmp_path / "x.duckdb")}))
+    code = ("import sys, protocol._cli as cli; done = cli._exit_now; "  # a clean exit ends with os._exit
+            "cli._exit_now = lambda: (print('PACKAGE', 'duckdb' in sys.modules, file=sys.stderr), done()); "
+            "sys.argv = ['target-duckdb', '--config', sys.argv[1]]; from targets.duckdb.target import main; main()")
+    data = singer(_schema(), {"type": "RECORD", "stream": "t", "record": {"id": 1}}, {"type": "STATE", "value": {"n": 1}})
+    result = run([sys.executable, "-c", code, str(config)], input=data)
+    assert result.returncode == 0, result.stderr
+    alone = importlib.util.find_spec("_duckdb") is not None
+    assert f"PACKAGE {not alone}" in result.stderr.decode()
+    with duckdb.connect(str(tmp_path / "x.duckdb"), read_only=True) as conn:
+        assert conn.execute("SELECT id FROM t").fetchall() == [(1,)]
 
 
 def test_a_second_writer_waits_for_the_lock(duck: Dest) -> None:
