@@ -142,8 +142,9 @@ class Column:
             expr = sql.SQL("CASE WHEN {0} IN ('NaN', 'Infinity', '-Infinity') THEN {1}::json "
                            "ELSE to_json({0}) END").format(ref, sql.Literal(NONFINITE_MARK))
         elif self.kind == "text" and self.base not in _PLAIN_TEXT:
-            # the type's output function, as logical decoding sends it (a ::text cast may differ: inet)
-            expr = sql.SQL("CASE WHEN {0} IS NULL THEN NULL ELSE format('%s', {0}) END").format(ref)
+            # the type's output function, as logical decoding sends it (a ::text cast may differ: inet);
+            # num_nulls, not IS NULL, which is true of a composite value whose fields are all null: "(,)"
+            expr = sql.SQL("CASE WHEN num_nulls({0}) = 1 THEN NULL ELSE format('%s', {0}) END").format(ref)
         else:
             expr = ref
         return sql.SQL("{} AS {}").format(expr, sql.Identifier(self.name))

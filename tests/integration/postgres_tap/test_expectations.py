@@ -16,13 +16,13 @@ import jsonschema
 from protocol import MessageReader
 from tests.conftest import exe, run
 from tests.integration.postgres_tap.conftest import Src, messages
-from tests.integration.postgres_tap.test_roundtrip import COLUMNS, ROWS
+from tests.integration.postgres_tap.test_roundtrip import COLUMNS, ROWS, TYPES
 
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 
 
 def test_sdk_tap_expectations_hold(src: Src) -> None:
-    src.sql("CREATE TYPE mood AS ENUM ('sad', 'happy'); CREATE DOMAIN posint AS int CHECK (VALUE > 0)")
+    src.sql(TYPES)
     src.sql(f"CREATE TABLE t ({COLUMNS})")
     src.sql("INSERT INTO t VALUES " + ", ".join(ROWS))
     src.sql("CREATE TABLE pair (a int, b text, PRIMARY KEY (a, b)); INSERT INTO pair VALUES (1, 'x'), (1, 'y')")
