@@ -17,15 +17,16 @@ the converter for its text form (log-based reads, see ``values.py``):
     json     json, jsonb                            any JSON value (object with json_as_object: others wrapped)
     bytea    bytea                                  string, base16          lower-case hex, no \\x
     enum     enum types                             string with enum
-    array    any array                              array of the element's type, or of arrays of it
+    array    any array                              array of the element's type, or of arrays of it (**)
     text     everything else (text, interval, ...)  string                  PostgreSQL text form
 
 (*) or, in an anyOf beside it, PostgreSQL's text of what RFC 3339 cannot hold: ``infinity``,
 ``-infinity``, years past 9999 (``10000-01-01T00:00:00+00:00``) and BC (``... BC``); for a time,
 ``24:00:00`` (the end of a day, which PostgreSQL stores and RFC 3339 has not).
 
-A PostgreSQL array column holds arrays of any number of dimensions (``int[]`` takes ``{{1,2},{3,4}}``):
-its items are the element's type or arrays (of arrays...) of it.
+(**) A PostgreSQL array column holds arrays of any number of dimensions (``int[]`` takes ``{{1,2},{3,4}}``):
+its items are the element's type or arrays (of arrays...) of it. Elements are rendered as logical
+decoding converts them: NaN and ±Infinity null, money a number, a composite its text.
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ class Column:
     nullable: bool = True
     element_kind: str | None = None  # arrays
     labels: list[str] | None = None  # enums
+    element_composite: bool = False  # an array of a composite type
 
     def schema(self, json_as_object: bool = False) -> dict[str, Any]:
         if self.kind in _BEYOND_RFC3339:
@@ -141,6 +143,14 @@ class Column:
             # marked by a tab (JSON whitespace, never in row_to_json text otherwise) so the tap can count it
             expr = sql.SQL("CASE WHEN {0} IN ('NaN', 'Infinity', '-Infinity') THEN {1}::json "
                            "ELSE to_json({0}) END").format(ref, sql.Literal(NONFINITE_MARK))
+        elif self.kind == "array" and self.element_kind in ("numeric", "float"):
+            # to_json quotes an element's NaN or ±Infinity, and writes money as text: null and numbers, as
+            # logical decoding gives them (the array's schema says numbers)
+            array = sql.SQL("{}::numeric[]").format(ref) if self.base == "_money" else ref
+            expr = sql.SQL("regexp_replace(to_json({})::text, '\"(NaN|-?Infinity)\"', 'null', 'g')::json").format(array)
+        elif self.kind == "array" and self.element_composite:
+            # to_json writes a composite element as an object: its text, as logical decoding gives it
+            expr = sql.SQL("{}::text[]").format(ref)
         elif self.kind == "text" and self.base not in _PLAIN_TEXT:
             # the type's output function, as logical decoding sends it (a ::text cast may differ: inet);
             # num_nulls, not IS NULL, which is true of a composite value whose fields are all null: "(,)"
@@ -253,7 +263,8 @@ def load_tables(source: Source, schemas: Iterable[str] | None) -> list[Table]:
             table = tables[(nsp, rel)] = Table(nsp, rel, bool(is_view), replica_identity=str(identity))
         kind = _kind(typname, typtype, category)
         element_kind = _kind(elem, elem_typtype, "") if kind == "array" and elem else None
-        table.columns[att] = Column(att, sql_type, typname, kind, bool(nullable), element_kind, labels)
+        table.columns[att] = Column(att, sql_type, typname, kind, bool(nullable), element_kind, labels,
+                                    element_composite=kind == "array" and elem_typtype == "c")
     for nsp, rel, att in source.query(_KEYS, params, doing="reading primary keys"):
         if (nsp, rel) in tables:
             tables[(nsp, rel)].keys.append(att)

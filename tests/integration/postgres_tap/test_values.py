@@ -171,3 +171,25 @@ def test_end_of_day_times_and_multidimensional_arrays_validate_and_round_trip(sr
                    "table_name = 'e' AND column_name = 'tm'") == [("time without time zone",)]
     assert src.sql("SELECT id, tm::text, ai::text FROM dst.e WHERE id IN (1, 101, 4) ORDER BY id") == [
         (1, "24:00:00", "[[1, 2], [3, null]]"), (4, "00:00:00", "[[[7]]]"), (101, "24:00:00", "[[1, 2], [3, null]]")]
+
+
+def test_arrays_of_numbers_money_and_composites_hold_what_their_schema_says(src: Src) -> None:
+    """An element's NaN or ±Infinity is null and money is a number (the items' schema says numbers),
+    a composite element is its text (the items' schema says strings): the snapshot wrote "NaN",
+    "$1.00" and objects, which failed the stream's own schema, while logical decoding wrote these."""
+    src.sql("CREATE TYPE duo AS (a int, b text)")
+    src.sql("CREATE TABLE v (id int PRIMARY KEY, na numeric[], fa float8[], ma money[], pa duo[])")
+    src.sql("INSERT INTO v VALUES (1, '{1.5,NaN,NULL}', '{{Infinity,1.25},{-Infinity,NaN}}', '{1.00,-2.5}', "
+            "ARRAY[ROW(1, 'x,\"y')::duo, ROW(NULL, NULL)::duo, NULL]), "
+            "(2, '{12345678901234567890.123456789}', '{}', NULL, '{}'), (3, NULL, NULL, '{}', NULL)")
+    validator, snapshot, changes = _snapshot_then_changes(src, "v", "INSERT INTO v SELECT id + 100, na, fa, ma, pa "
+                                                                    "FROM v")
+    assert [(r["na"], r["fa"], r["ma"], r["pa"]) for r in records(snapshot)] == [
+        ([Decimal("1.5"), None, None], [[None, 1.25], [None, None]], [Decimal("1.00"), Decimal("-2.50")],
+         ['(1,"x,""y")', "(,)", None]),
+        ([Decimal("12345678901234567890.123456789")], [], None, []), (None, None, [], None)]
+    replayed = [{k: v for k, v in r.items() if not k.startswith("_sdc_")} for r in records(changes)]
+    assert replayed == [{**r, "id": r["id"] + 100} for r in records(snapshot)]
+    for record in records(snapshot) + records(changes):
+        assert not [e.message for e in validator.iter_errors(record)], record
+    assert src.sql("SELECT count(*) FROM dst.v")[0][0] == 6
