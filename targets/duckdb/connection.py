@@ -21,7 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
-from typing import Any, cast
+from typing import Any
 
 from protocol import ConfigError, TargetError, stop_held
 
@@ -42,14 +42,15 @@ def _engine() -> ModuleType:
     the ``duckdb`` package re-exports), else the package. The package also imports its relation
     API in Python (~100 ms of a ~1 s load here); a target that only connects and executes SQL
     needs none of it. Whichever module it is, it has what :class:`Connection` calls."""
+    engine: ModuleType | None
     try:
-        import _duckdb  # type: ignore[import-not-found,unused-ignore]
+        import _duckdb as engine  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
-        _duckdb = None
-    if _duckdb is not None and all(hasattr(_duckdb, name) for name in ("connect", "Error", "IOException",
-                                                                         "__version__")) \
-            and all(hasattr(_duckdb.DuckDBPyConnection, name) for name in ("execute", "fetchall", "close")):
-        return cast(ModuleType, _duckdb)
+        engine = None
+    calls = ("connect", "Error", "IOException", "__version__")
+    if engine is not None and all(hasattr(engine, name) for name in calls) \
+            and all(hasattr(engine.DuckDBPyConnection, name) for name in ("execute", "fetchall", "close")):
+        return engine
     import duckdb
 
     return duckdb

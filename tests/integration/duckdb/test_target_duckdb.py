@@ -144,7 +144,8 @@ def test_primary_key_required_names_the_stream_and_line(tmp_path: Path) -> None:
 def test_without_the_extra_one_line_says_how_to_install_it(tmp_path: Path) -> None:
     config = tmp_path / "c.json"
     config.write_text(json.dumps({"path": str(tmp_path / "x.duckdb")}))
-    code = ("import sys; sys.modules['duckdb'] = sys.modules['_duckdb'] = None; sys.argv = ['target-duckdb', '--config', sys.argv[1]]; "
+    code = ("import sys; sys.modules['duckdb'] = sys.modules['_duckdb'] = None; "
+            "sys.argv = ['target-duckdb', '--config', sys.argv[1]]; "
             "from targets.duckdb.target import main; main()")
     result = run([sys.executable, "-c", code, str(config)], input=b"")
     assert result.returncode == 2
@@ -173,7 +174,8 @@ def test_a_load_does_not_import_the_python_package_where_the_engine_stands_alone
     code = ("import sys, protocol._cli as cli; done = cli._exit_now; "  # a clean exit ends with os._exit
             "cli._exit_now = lambda: (print('PACKAGE', 'duckdb' in sys.modules, file=sys.stderr), done()); "
             "sys.argv = ['target-duckdb', '--config', sys.argv[1]]; from targets.duckdb.target import main; main()")
-    data = singer(_schema(), {"type": "RECORD", "stream": "t", "record": {"id": 1}}, {"type": "STATE", "value": {"n": 1}})
+    data = singer(_schema(), {"type": "RECORD", "stream": "t", "record": {"id": 1}},
+                  {"type": "STATE", "value": {"n": 1}})
     result = run([sys.executable, "-c", code, str(config)], input=data)
     assert result.returncode == 0, result.stderr
     alone = importlib.util.find_spec("_duckdb") is not None
