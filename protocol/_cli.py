@@ -230,7 +230,7 @@ def _read_state(path: str | None) -> dict[str, Any]:
         return {}
     from protocol._state import state_value
 
-    data = state_value(read_json_file(path, "state"))
+    data = state_value(read_json_file(path, "state", exact=True))
     if data is None:
         raise ConfigError(f"state file {path} must hold a JSON object")
     return data

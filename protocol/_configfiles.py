@@ -17,7 +17,10 @@ from protocol._errors import ConfigError
 __all__ = ["read_json_file", "secret_values"]
 
 
-def read_json_file(path: str | os.PathLike[str], what: str) -> Any:
+def read_json_file(path: str | os.PathLike[str], what: str, *, exact: bool = False) -> Any:
+    """The JSON document of a file (``{}`` for an empty one); ConfigError naming ``what`` when it
+    cannot be read. ``exact``: a number a float would round (16 or more digits) is read exactly,
+    as a Decimal or int (a state's bookmarks: a numeric replication key must come back as emitted)."""
     p = Path(path)
     try:
         raw = p.read_bytes()
@@ -25,8 +28,12 @@ def read_json_file(path: str | os.PathLike[str], what: str) -> Any:
         raise ConfigError(f"{what} file not found: {p}") from None
     except OSError as exc:
         raise ConfigError(f"cannot read {what} file {p}: {exc.strerror}") from exc
+    if exact:
+        from protocol._jsoncodec import loads
+    else:
+        loads = orjson.loads
     try:
-        return orjson.loads(raw) if raw.strip() else {}
+        return loads(raw) if raw.strip() else {}
     except orjson.JSONDecodeError as exc:
         raise ConfigError(f"{what} file {p} is not valid JSON: {exc}") from exc
 

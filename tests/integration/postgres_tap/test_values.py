@@ -193,3 +193,21 @@ def test_arrays_of_numbers_money_and_composites_hold_what_their_schema_says(src:
     for record in records(snapshot) + records(changes):
         assert not [e.message for e in validator.iter_errors(record)], record
     assert src.sql("SELECT count(*) FROM dst.v")[0][0] == 6
+
+
+def test_a_numeric_bookmark_past_a_floats_digits_resumes_where_it_was(src: Src) -> None:
+    """The --state file's numbers are read exactly: read as a float, 12345678901234568300.5 became
+    12345678901234569216, above every row since, and the next run skipped them."""
+    src.sql("CREATE TABLE nk (id int PRIMARY KEY, k numeric)")
+    src.sql("INSERT INTO nk VALUES (1, 1), (2, 12345678901234568300.5)")
+    config = src.config()
+    catalog = src.catalog(config, {"public-nk": {"replication-method": "INCREMENTAL", "replication-key": "k"}})
+    state = src.tmp / "state.json"
+    done = run([exe("tap-postgres"), "--config", str(config), "--catalog", str(catalog)])
+    state.write_bytes(done.stdout.splitlines()[-1])  # the STATE message as the tap wrote it
+    assert b'"replication_key_value":12345678901234568300.5' in state.read_bytes()
+    src.sql("INSERT INTO nk VALUES (3, 12345678901234568400), (4, 12345678901234568300.4)")
+    second, _ = _run(["--config", str(config), "--catalog", str(catalog), "--state", str(state)])
+    assert [(r["id"], r["k"]) for r in records(second)] == [(2, Decimal("12345678901234568300.5")),
+                                                            (3, 12345678901234568400)]
+    assert last_state(second)["bookmarks"]["public-nk"]["replication_key_value"] == 12345678901234568400
