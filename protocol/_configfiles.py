@@ -28,12 +28,14 @@ def read_json_file(path: str | os.PathLike[str], what: str, *, exact: bool = Fal
         raise ConfigError(f"{what} file not found: {p}") from None
     except OSError as exc:
         raise ConfigError(f"cannot read {what} file {p}: {exc.strerror}") from exc
-    if exact:
-        from protocol._jsoncodec import loads
-    else:
-        loads = orjson.loads
     try:
-        return loads(raw) if raw.strip() else {}
+        if not raw.strip():
+            return {}
+        if exact:
+            from protocol._jsoncodec import loads
+
+            return loads(raw)
+        return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise ConfigError(f"{what} file {p} is not valid JSON: {exc}") from exc
 
