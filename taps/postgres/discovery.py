@@ -26,7 +26,8 @@ the converter for its text form (log-based reads, see ``values.py``):
 
 (**) A PostgreSQL array column holds arrays of any number of dimensions (``int[]`` takes ``{{1,2},{3,4}}``):
 its items are the element's type or arrays (of arrays...) of it. Elements are rendered as logical
-decoding converts them: NaN and ±Infinity null, money a number, a composite its text.
+decoding converts them: NaN and ±Infinity null, money a number, a composite (or a type cast to json,
+such as hstore) its text.
 """
 
 from __future__ import annotations
@@ -94,7 +95,8 @@ class Column:
     nullable: bool = True
     element_kind: str | None = None  # arrays
     labels: list[str] | None = None  # enums
-    element_composite: bool = False  # an array of a composite type
+    #: an array whose elements to_json writes as objects (a composite type, or one cast to json: hstore)
+    element_as_text: bool = False
 
     def schema(self, json_as_object: bool = False) -> dict[str, Any]:
         if self.kind in _BEYOND_RFC3339:
@@ -151,8 +153,8 @@ class Column:
             # logical decoding gives them (the array's schema says numbers)
             array = sql.SQL("{}::numeric[]").format(ref) if self.base == "_money" else ref
             expr = sql.SQL("regexp_replace(to_json({})::text, '\"(NaN|-?Infinity)\"', 'null', 'g')::json").format(array)
-        elif self.kind == "array" and self.element_composite:
-            # to_json writes a composite element as an object: its text, as logical decoding gives it
+        elif self.kind == "array" and self.element_kind == "text" and self.element_as_text:
+            # to_json writes such an element as an object: its text, as logical decoding gives it
             expr = sql.SQL("{}::text[]").format(ref)
         elif self.kind == "text" and self.base not in _PLAIN_TEXT:
             # the type's output function, as logical decoding sends it (a ::text cast may differ: inet);
@@ -223,7 +225,9 @@ class Table:
 _COLUMNS = """
 SELECT n.nspname, c.relname, c.relkind IN ('v', 'm'), c.relreplident, a.attname, format_type(a.atttypid, a.atttypmod),
        t.typname, t.typtype, t.typcategory, et.typname, et.typtype, NOT a.attnotnull,
-       (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid)
+       (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid),
+       COALESCE(et.typtype = 'c' OR EXISTS (SELECT 1 FROM pg_cast pc WHERE pc.castsource = et.oid
+                                            AND pc.casttarget IN ('json'::regtype, 'jsonb'::regtype)), false)
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -260,14 +264,14 @@ def load_tables(source: Source, schemas: Iterable[str] | None) -> list[Table]:
     params = {"schemas": list(schemas) if schemas is not None else None}
     tables: dict[tuple[str, str], Table] = {}
     for (nsp, rel, is_view, identity, att, sql_type, typname, typtype, category, elem, elem_typtype,
-         nullable, labels) in source.query(_COLUMNS, params, doing="reading the catalog"):
+         nullable, labels, as_text) in source.query(_COLUMNS, params, doing="reading the catalog"):
         table = tables.get((nsp, rel))
         if table is None:
             table = tables[(nsp, rel)] = Table(nsp, rel, bool(is_view), replica_identity=str(identity))
         kind = _kind(typname, typtype, category)
         element_kind = _kind(elem, elem_typtype, "") if kind == "array" and elem else None
         table.columns[att] = Column(att, sql_type, typname, kind, bool(nullable), element_kind, labels,
-                                    element_composite=kind == "array" and elem_typtype == "c")
+                                    element_as_text=bool(as_text))
     for nsp, rel, att in source.query(_KEYS, params, doing="reading primary keys"):
         if (nsp, rel) in tables:
             tables[(nsp, rel)].keys.append(att)

@@ -175,19 +175,20 @@ def test_end_of_day_times_and_multidimensional_arrays_validate_and_round_trip(sr
 
 def test_arrays_of_numbers_money_and_composites_hold_what_their_schema_says(src: Src) -> None:
     """An element's NaN or ±Infinity is null and money is a number (the items' schema says numbers),
-    a composite element is its text (the items' schema says strings): the snapshot wrote "NaN",
-    "$1.00" and objects, which failed the stream's own schema, while logical decoding wrote these."""
-    src.sql("CREATE TYPE duo AS (a int, b text)")
-    src.sql("CREATE TABLE v (id int PRIMARY KEY, na numeric[], fa float8[], ma money[], pa duo[])")
+    a composite or hstore element is its text (the items' schema says strings): the snapshot wrote
+    "NaN", "$1.00" and objects, which failed the stream's own schema, while logical decoding wrote
+    these. (hstore ships with PostgreSQL, as contrib.)"""
+    src.sql("CREATE TYPE duo AS (a int, b text); CREATE EXTENSION IF NOT EXISTS hstore")
+    src.sql("CREATE TABLE v (id int PRIMARY KEY, na numeric[], fa float8[], ma money[], pa duo[], ha hstore[])")
     src.sql("INSERT INTO v VALUES (1, '{1.5,NaN,NULL}', '{{Infinity,1.25},{-Infinity,NaN}}', '{1.00,-2.5}', "
-            "ARRAY[ROW(1, 'x,\"y')::duo, ROW(NULL, NULL)::duo, NULL]), "
-            "(2, '{12345678901234567890.123456789}', '{}', NULL, '{}'), (3, NULL, NULL, '{}', NULL)")
-    validator, snapshot, changes = _snapshot_then_changes(src, "v", "INSERT INTO v SELECT id + 100, na, fa, ma, pa "
-                                                                    "FROM v")
-    assert [(r["na"], r["fa"], r["ma"], r["pa"]) for r in records(snapshot)] == [
+            "ARRAY[ROW(1, 'x,\"y')::duo, ROW(NULL, NULL)::duo, NULL], ARRAY['a=>1, b=>NULL'::hstore, NULL]), "
+            "(2, '{12345678901234567890.123456789}', '{}', NULL, '{}', '{}'), (3, NULL, NULL, '{}', NULL, NULL)")
+    validator, snapshot, changes = _snapshot_then_changes(src, "v", "INSERT INTO v SELECT id + 100, na, fa, ma, pa, "
+                                                                    "ha FROM v")
+    assert [(r["na"], r["fa"], r["ma"], r["pa"], r["ha"]) for r in records(snapshot)] == [
         ([Decimal("1.5"), None, None], [[None, 1.25], [None, None]], [Decimal("1.00"), Decimal("-2.50")],
-         ['(1,"x,""y")', "(,)", None]),
-        ([Decimal("12345678901234567890.123456789")], [], None, []), (None, None, [], None)]
+         ['(1,"x,""y")', "(,)", None], ['"a"=>"1", "b"=>NULL', None]),
+        ([Decimal("12345678901234567890.123456789")], [], None, [], []), (None, None, [], None, None)]
     replayed = [{k: v for k, v in r.items() if not k.startswith("_sdc_")} for r in records(changes)]
     assert replayed == [{**r, "id": r["id"] + 100} for r in records(snapshot)]
     for record in records(snapshot) + records(changes):
