@@ -140,9 +140,9 @@ class Column:
             expr = sql.SQL(_AS_OBJECT if json_as_object else "{}::jsonb").format(ref)
         elif self.base == "money":
             expr = sql.SQL("{}::numeric").format(ref)
-        elif self.base in ("oid", "_oid"):
+        elif self.base in ("oid", "_oid", "oidvector"):
             # to_json writes an oid as a string (it is no JSON number to PostgreSQL); its schema says integer
-            expr = sql.SQL("{}::int8" if self.base == "oid" else "{}::int8[]").format(ref)
+            expr = sql.SQL("{}::int8" if self.base == "oid" else "{}::oid[]::int8[]").format(ref)
         elif self.kind in ("numeric", "float"):
             # JSON has no NaN or Infinity (row_to_json would quote them): null, as logical decoding gives,
             # marked by a tab (JSON whitespace, never in row_to_json text otherwise) so the tap can count it

@@ -104,9 +104,12 @@ def converter_for(kind: str, element_kind: str | None = None, *, json_as_object:
 
 
 def parse_array(text: str, element: Converter = _identity) -> list[Any]:
-    """A PostgreSQL array literal ``{1,2,NULL}``, ``{"a b","c\\"d"}``, ``{{1,2},{3,4}}`` as nested lists."""
+    """A PostgreSQL array literal ``{1,2,NULL}``, ``{"a b","c\\"d"}``, ``{{1,2},{3,4}}`` as nested lists;
+    an ``int2vector`` or ``oidvector`` (array types written ``1 2``) as a list."""
     if text.startswith("["):  # explicit bounds: "[0:1]={1,2}"
         text = text[text.index("=") + 1:]
+    elif not text.startswith("{"):
+        return [element(item) for item in text.split()]
     pos = 0
     n = len(text)
 
