@@ -226,7 +226,8 @@ class _Changes:
 
     @staticmethod
     def _converter(plan: StreamPlan, column: Column) -> Converter:
-        convert = converter_for(column.kind, column.element_kind, json_as_object=plan.json_as_object)
+        convert = converter_for(column.kind, column.element_kind, json_as_object=plan.json_as_object,
+                                delimiter=column.element_delimiter)
         if column.kind in ("numeric", "float"):
             return plan.nonfinite.counting(column.name, convert)  # NaN, ±Infinity: null, counted
         return convert

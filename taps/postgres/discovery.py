@@ -97,6 +97,7 @@ class Column:
     labels: list[str] | None = None  # enums
     #: an array whose elements to_json writes as objects (a composite type, or one cast to json: hstore)
     element_as_text: bool = False
+    element_delimiter: str = ","  # what separates an array's elements in its text: "," (";" for box)
 
     def schema(self, json_as_object: bool = False) -> dict[str, Any]:
         if self.kind in _BEYOND_RFC3339:
@@ -227,7 +228,8 @@ SELECT n.nspname, c.relname, c.relkind IN ('v', 'm'), c.relreplident, a.attname,
        t.typname, t.typtype, t.typcategory, et.typname, et.typtype, NOT a.attnotnull,
        (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid),
        COALESCE(et.typtype = 'c' OR EXISTS (SELECT 1 FROM pg_cast pc WHERE pc.castsource = et.oid
-                                            AND pc.casttarget IN ('json'::regtype, 'jsonb'::regtype)), false)
+                                            AND pc.casttarget IN ('json'::regtype, 'jsonb'::regtype)), false),
+       COALESCE(et.typdelim, ',')
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -264,14 +266,14 @@ def load_tables(source: Source, schemas: Iterable[str] | None) -> list[Table]:
     params = {"schemas": list(schemas) if schemas is not None else None}
     tables: dict[tuple[str, str], Table] = {}
     for (nsp, rel, is_view, identity, att, sql_type, typname, typtype, category, elem, elem_typtype,
-         nullable, labels, as_text) in source.query(_COLUMNS, params, doing="reading the catalog"):
+         nullable, labels, as_text, delimiter) in source.query(_COLUMNS, params, doing="reading the catalog"):
         table = tables.get((nsp, rel))
         if table is None:
             table = tables[(nsp, rel)] = Table(nsp, rel, bool(is_view), replica_identity=str(identity))
         kind = _kind(typname, typtype, category)
         element_kind = _kind(elem, elem_typtype, "") if kind == "array" and elem else None
         table.columns[att] = Column(att, sql_type, typname, kind, bool(nullable), element_kind, labels,
-                                    element_as_text=bool(as_text))
+                                    element_as_text=bool(as_text), element_delimiter=str(delimiter))
     for nsp, rel, att in source.query(_KEYS, params, doing="reading primary keys"):
         if (nsp, rel) in tables:
             tables[(nsp, rel)].keys.append(att)

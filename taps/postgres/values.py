@@ -85,8 +85,10 @@ def _json_object(text: str) -> Any:
     return _json(text) if head in ("{", "n") else {"value": _json(text)}
 
 
-def converter_for(kind: str, element_kind: str | None = None, *, json_as_object: bool = False) -> Converter:
-    """The converter of one column kind (arrays: of their element kind)."""
+def converter_for(kind: str, element_kind: str | None = None, *, json_as_object: bool = False,
+                  delimiter: str = ",") -> Converter:
+    """The converter of one column kind (arrays: of their element kind, whose elements ``delimiter``
+    separates: ``,`` but for ``box``, whose text holds commas, ``;``)."""
     if kind == "json" and json_as_object:
         return _json_object
     if kind == "array":
@@ -97,13 +99,13 @@ def converter_for(kind: str, element_kind: str | None = None, *, json_as_object:
             element = _ts_element  # ... and timestamps without an offset
 
         def array(text: str) -> Any:
-            return parse_array(text, element)
+            return parse_array(text, element, delimiter)
 
         return array
     return _SCALARS.get(kind, _identity)
 
 
-def parse_array(text: str, element: Converter = _identity) -> list[Any]:
+def parse_array(text: str, element: Converter = _identity, delimiter: str = ",") -> list[Any]:
     """A PostgreSQL array literal ``{1,2,NULL}``, ``{"a b","c\\"d"}``, ``{{1,2},{3,4}}`` as nested lists;
     an ``int2vector`` or ``oidvector`` (array types written ``1 2``) as a list."""
     if text.startswith("["):  # explicit bounds: "[0:1]={1,2}"
@@ -112,6 +114,7 @@ def parse_array(text: str, element: Converter = _identity) -> list[Any]:
         return [element(item) for item in text.split()]
     pos = 0
     n = len(text)
+    stops = delimiter + "}"
 
     def parse() -> list[Any]:
         nonlocal pos
@@ -137,11 +140,11 @@ def parse_array(text: str, element: Converter = _identity) -> list[Any]:
                 items.append(element("".join(chars)))
             else:
                 start = pos
-                while pos < n and text[pos] not in ",}":
+                while pos < n and text[pos] not in stops:
                     pos += 1
                 raw = text[start:pos].strip()
                 items.append(None if raw == "NULL" else element(raw))
-            if text[pos] == ",":
+            if text[pos] == delimiter:
                 pos += 1
                 continue
             pos += 1  # "}"
