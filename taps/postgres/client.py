@@ -27,8 +27,10 @@ BLOCK_ROWS = 500
 __all__ = ["BLOCK_ROWS", "SSL_MODES", "Source", "connect_error", "conninfo_from_config", "describe", "source_error"]
 
 
-#: Session settings every value rendering relies on: UTC date-times, ISO dates and intervals.
-SESSION_OPTIONS = "-c TimeZone=UTC -c DateStyle=ISO,YMD -c IntervalStyle=iso_8601 -c extra_float_digits=1"
+#: Session settings every value rendering relies on: UTC date-times, ISO dates and intervals, and
+#: money as ``$1,234.56`` whatever the server's locale (logical decoding's converter reads that text)
+SESSION_OPTIONS = ("-c TimeZone=UTC -c DateStyle=ISO,YMD -c IntervalStyle=iso_8601 -c extra_float_digits=1 "
+                   "-c lc_monetary=C")
 
 def conninfo_from_config(config: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     """(conninfo, keyword parameters) for psycopg.connect, from the tap's settings."""

@@ -1,6 +1,6 @@
 """Column values from their PostgreSQL text form (what logical decoding sends) to JSON values.
 
-The session settings of client.py (TimeZone=UTC, DateStyle=ISO, IntervalStyle=iso_8601)
+The session settings of client.py (TimeZone=UTC, DateStyle=ISO, IntervalStyle=iso_8601, lc_monetary=C)
 fix the text forms, and every converter gives the same JSON value the full-table read
 renders on the server for the same kind (see discovery.py).
 """
