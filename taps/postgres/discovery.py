@@ -64,8 +64,11 @@ NONFINITE_MARK = "null\t"
 #: the schema types of a json/jsonb column: any JSON value
 JSON_TYPES = ("null", "object", "array", "string", "number", "boolean")
 #: json_as_object: a value that is not an object (nor null) becomes {"value": <it>}
-_AS_OBJECT = ("CASE WHEN jsonb_typeof({0}::jsonb) IN ('array', 'string', 'number', 'boolean') "
-              "THEN jsonb_build_object('value', {0}::jsonb) ELSE {0}::jsonb END")
+_AS_OBJECT = ("CASE WHEN {1}_typeof({0}) IN ('array', 'string', 'number', 'boolean') "
+              "THEN {1}_build_object('value', {0}) ELSE {0} END")
+#: a json (not jsonb) value as its own text, raw line breaks (whitespace between tokens: inside a
+#: string they are escaped) made blanks: a cast to jsonb would refuse "\u0000", which json holds
+_JSON_TEXT = "translate({}::text, E'\\n\\r', '  ')::json"
 #: timestamps and dates RFC 3339 cannot hold, as PostgreSQL writes them: ±infinity, years past 9999, BC
 _BEYOND_RFC3339 = {
     "tstz": r"^(-?infinity|\d{5,}-\d\d-\d\dT\S+|\d{4}-\d\d-\d\dT\S+ BC)$",
@@ -137,8 +140,11 @@ class Column:
         elif self.kind == "bytea":
             expr = sql.SQL("encode({}, 'hex')").format(ref)
         elif self.kind == "json":
-            # jsonb text never holds a raw newline; json_as_object wraps what is not an object
-            expr = sql.SQL(_AS_OBJECT if json_as_object else "{}::jsonb").format(ref)
+            # one line per row: jsonb text never holds a raw line break, json's are made blanks (_JSON_TEXT);
+            # json_as_object wraps what is not an object
+            value = sql.SQL(_JSON_TEXT).format(ref) if self.base == "json" else ref
+            family = sql.SQL("json" if self.base == "json" else "jsonb")
+            expr = sql.SQL(_AS_OBJECT).format(value, family) if json_as_object else value
         elif self.base == "money":
             expr = sql.SQL("{}::numeric").format(ref)
         elif self.base in ("oid", "_oid", "oidvector"):
