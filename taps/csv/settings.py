@@ -19,8 +19,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import jsonschema
-
 from protocol import ConfigError, build_settings, read_json_file, report_unknown, setting
 from taps.csv.inference import TYPE_NAMES
 
@@ -162,6 +160,8 @@ def _definition(config: Mapping[str, Any], definition: str) -> list[Any]:
     items = read_json_file(definition, "csv_files_definition")
     if not isinstance(items, list):
         raise ConfigError(f"csv_files_definition {definition} must hold a JSON array of file settings")
+    import jsonschema  # ~80 ms to import: only for a csv_files_definition file
+
     validator = jsonschema.Draft7Validator(FILE_SCHEMA)
     problems = sorted(
         f"entry {i}" + (f" '{'/'.join(map(str, e.absolute_path))}'" if e.absolute_path else "") + f": {e.message}"
