@@ -26,6 +26,17 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_GIVEN_DSN = os.environ.get("SLUICE_TEST_PG")
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Byte-compile the package before the tests start its programs thousands of times: where
+    PYTHONDONTWRITEBYTECODE is set, no process writes a .pyc, and each would compile every module it
+    imports again (a `sluice run` of the demo: 0.43 s without them, 0.39 s with them). Only missing
+    or stale files are written."""
+    import compileall
+
+    for package in ("protocol", "taps", "targets", "runner"):
+        compileall.compile_dir(ROOT / package, quiet=1)
+
+
 def exe(name: str) -> str:
     """Path of a console script installed beside the running interpreter."""
     path = BIN / name
