@@ -21,7 +21,7 @@ COLUMNS = """
     id int PRIMARY KEY, i2 smallint, i8 bigint, n numeric(40,12), nf numeric, f float8, r real, bo boolean,
     ts timestamptz, tt timestamp, d date, tm time, u uuid, j json, jb jsonb, a int[], na numeric[], ta text[],
     b bytea, m mood, iv interval, txt text, vc varchar(12), ch char(3), mo money, dom posint, ip inet,
-    pr duo, oi oid, oa oid[], ov oidvector, i2v int2vector, bx box[]
+    pr duo, oi oid, oa oid[], ov oidvector, i2v int2vector, bx box[], doma posint[]
 """
 
 ROWS = [
@@ -32,14 +32,14 @@ ROWS = [
         '{"a,b","c\\"d",NULL,"","NULL"}', '\\x00ff7f80', 'happy', '1 year 2 mons 3 days 04:05:06.5',
         E'tab\\there\\nnew line \\\\ back ✓ 😀 ''quote''', 'varchar', 'ab', 1234.56, 7, '192.168.0.1/24',
         ROW(1, 'x,"y')::duo, 4294967295, '{1,4294967295}', '1 4294967295', '-32768 7',
-        ARRAY['(1,1),(0,0)'::box, '(2,2),(1,1)'])""",
+        ARRAY['(1,1),(0,0)'::box, '(2,2),(1,1)'], '{1,2}')""",
     "(2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
-    "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
+    "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
     """(3, 0, -9223372036854775808, -0.5, -99999999999999999999999999999.99999, -0.0, -1, false,
         '1970-01-01 00:00:00+00', '2038-01-19 03:14:07', '9999-12-31', '00:00:00',
         '00000000-0000-0000-0000-000000000000',
         '[]', '"just a string"', '{}', '{}', '{}', '\\x', 'sad', '-00:00:01', '', '', '   ', 0, 1, '::1',
-        ROW(NULL, NULL)::duo, 0, '{}', '', '', '{}')""",
+        ROW(NULL, NULL)::duo, 0, '{}', '', '', '{}', '{}')""",
 ]
 
 # source expression = loaded expression, for every column
@@ -63,6 +63,8 @@ CHECKS = {
     "i2v": ("to_jsonb(s.i2v::int2[])", "d.i2v"),
     # box elements hold commas: box[] text separates them with ";"
     "bx": ("to_jsonb(s.bx::text[])", "d.bx"),
+    # an array of a domain: of the domain's base type
+    "doma": ("to_jsonb(s.doma::int[])", "d.doma"),
 }
 
 
@@ -102,7 +104,7 @@ def test_every_type_round_trips_through_target_postgres(src: Src) -> None:
     assert _mismatches(src) == []
     # the same rows again, now through logical decoding
     src.sql("INSERT INTO t SELECT id + 10, i2, i8, n, nf, f, r, bo, ts, tt, d, tm, u, j, jb, a, na, ta, b, m, iv, "
-            "txt, vc, ch, mo, dom, ip, pr, oi, oa, ov, i2v, bx FROM t")
+            "txt, vc, ch, mo, dom, ip, pr, oi, oa, ov, i2v, bx, doma FROM t")
     src.sql("UPDATE t SET txt = txt || ' (updated)', n = n + 1 WHERE id = 1")
     state_file = src.tmp / "state.json"
     state_file.write_text(json.dumps(states[-1]))
