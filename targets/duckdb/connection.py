@@ -31,6 +31,16 @@ log = logging.getLogger("sluice.target.duckdb")
 
 LOCK_WAIT = 30.0
 MAX_PENDING = 2
+#: Rows per row group of the tables written (DuckDB's default: 122,880). A transaction's rows wait
+#: in memory until a whole row group is there, and what waits is compressed by the COMMIT, on one
+#: core, while the target does nothing else; with smaller groups flushed one at a time
+#: (write_buffer_row_group_count = 1), most are compressed and written by the chunk loads on the
+#: worker thread, overlapping the reading of the input. 200,000 records (bench/): the COMMIT
+#: 0.31 -> 0.06 s, the run 10-15% shorter, the file 6% larger, scans as fast.
+ROW_GROUP_SIZE = 32_768
+#: The database file's name inside the connection (attached to an in-memory one, the only way
+#: to give ROW_GROUP_SIZE); every statement runs in it (USE)
+ALIAS = "sluice_target"
 MISSING_EXTRA = "target-duckdb needs the extra: pip install 'sluice[duckdb]'"
 #: 1.2 checks a key deleted and inserted again in one transaction at commit (1.1 refuses the insert) and
 #: has ALTER TABLE ... ADD PRIMARY KEY
@@ -101,7 +111,7 @@ class Connection:
         waited = False
         while True:
             try:
-                return self.duckdb.connect(where)
+                return self._connect(where)
             except self.duckdb.IOException as exc:
                 if "lock" not in str(exc).lower():
                     raise TargetError(f"cannot open DuckDB database {self.path}: {_first_line(exc)}") from exc
@@ -114,6 +124,21 @@ class Connection:
                 time.sleep(0.1)
             except self.duckdb.Error as exc:
                 raise TargetError(f"cannot open DuckDB database {self.path}: {_first_line(exc)}") from exc
+
+    def _connect(self, where: str) -> Any:
+        """A connection whose default database is the file, attached with ROW_GROUP_SIZE row
+        groups and flushed to the file one row group at a time (see the constants)."""
+        if where == ":memory:":
+            return self.duckdb.connect(where)
+        conn = self.duckdb.connect(":memory:")
+        try:
+            conn.execute(f"ATTACH '{where.replace(chr(39), chr(39) * 2)}' AS {ALIAS} (ROW_GROUP_SIZE {ROW_GROUP_SIZE})")
+            conn.execute(f"USE {ALIAS}")
+            conn.execute("SET write_buffer_row_group_count = 1")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
     def _execute(self, what: str, sql: str, params: tuple[Any, ...] | list[Any] | None = None) -> list[Any]:
         try:

@@ -62,13 +62,15 @@ SETTINGS: dict[str, Any] = {
                                        "DOUBLE (binary floating point). text: VARCHAR holding the exact decimal "
                                        "text, never rounded."},
         **COMMON_SETTINGS,
-        # a DuckDB commit writes the transaction's rows out compressed (a checkpoint) while the target
-        # waits: fewer commits by count; state_flush_seconds still commits a held STATE every second
+        # a DuckDB commit writes out what the loads have not (each table's last, partial row group,
+        # compressed; the key index) while the target waits: fewer commits by count;
+        # state_flush_seconds still commits a held STATE every second
         "batch_size_rows": {**COMMON_SETTINGS["batch_size_rows"], "default": 1_000_000,
                             "description": COMMON_SETTINGS["batch_size_rows"]["description"] + " Each DuckDB "
-                            "commit compresses what the transaction wrote (a checkpoint) while the target "
-                            "waits, hence the high default; state_flush_seconds still commits a held STATE "
-                            "once it is that old."},
+                            "commit writes out, compressed, what the loads before it have not (each table's "
+                            "last, partial row group, and its key index) while the target waits, hence the "
+                            "high default; state_flush_seconds still commits a held STATE once it is that "
+                            "old."},
         "batch_size_bytes": {**COMMON_SETTINGS["batch_size_bytes"], "description": COMMON_SETTINGS[
             "batch_size_bytes"]["description"] + " Default 8 MiB: DuckDB loads each chunk while the next "
             "is read; the last chunk's load is what the run waits for at its end."},
