@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from protocol import (
     Bookmarks,
     Catalog,
+    ConfigError,
     FatalSourceError,
     MessageWriter,
     SluiceError,
@@ -79,7 +80,9 @@ class TapAirbyte(Tap):
 
     def streams(self) -> list[AirbyteStream]:  # type: ignore[override]
         if self._streams is None:
-            self._streams = [AirbyteStream(self, item) for item in self.airbyte_catalog()]
+            streams = [AirbyteStream(self, item) for item in self.airbyte_catalog()]
+            _refuse_collisions(streams)
+            self._streams = streams
         return self._streams
 
     def test_connection(self) -> str:
@@ -99,6 +102,9 @@ class TapAirbyte(Tap):
             known = {stream.name: stream.airbyte for stream in self.streams()}
         plans: dict[str, StreamPlan] = {}
         for entry in selected:
+            if entry.tap_stream_id in plans:
+                raise ConfigError(f"the catalog selects stream '{entry.tap_stream_id}' twice: one Singer stream "
+                                  "cannot carry two Airbyte streams (their records and states would be merged)")
             airbyte = entry.metadata.get((), AIRBYTE_STREAM) or known.get(entry.tap_stream_id)
             if not isinstance(airbyte, dict) or not airbyte.get("name"):
                 log.warning("catalog stream '%s' is not offered by the source; skipped", entry.tap_stream_id)
@@ -154,3 +160,20 @@ def main() -> Any:
             return tap_main(about)()
     return _main()
 
+
+def _refuse_collisions(streams: list[AirbyteStream]) -> None:
+    """Two Airbyte streams whose Singer names are one (``orders`` of namespace ``shop`` and a stream
+    named ``shop-orders``) would share a table and a bookmark: one's rows would overwrite the
+    other's and one state would be lost. Refused, naming both."""
+    seen: dict[str, AirbyteStream] = {}
+    for stream in streams:
+        other = seen.setdefault(stream.name, stream)
+        if other is not stream:
+            raise FatalSourceError(
+                f"the Airbyte streams {_described(other)} and {_described(stream)} are both Singer stream "
+                f"'{stream.name}' (namespace-name): tap-airbyte cannot keep their records and states apart")
+
+
+def _described(stream: AirbyteStream) -> str:
+    namespace = stream.airbyte.get("namespace")
+    return f"'{stream.airbyte['name']}' (namespace '{namespace}')" if namespace else f"'{stream.airbyte['name']}'"

@@ -160,6 +160,29 @@ def test_a_method_the_source_does_not_support_is_a_config_error(tmp_path: Path) 
     assert "stream 'app-events': replication method INCREMENTAL is not supported by the source" in done.stderr.decode()
 
 
+def test_two_airbyte_streams_of_one_singer_name_are_refused(tmp_path: Path) -> None:
+    """``events`` of namespace ``app`` and a stream named ``app-events`` would share one table and
+    one bookmark (records merged, a state lost): discovery and a run say so instead."""
+    clash = {"name": "app-events", "json_schema": {"type": "object", "properties": {"seq": {"type": "integer"}}},
+             "supported_sync_modes": ["full_refresh"]}
+    config = fixture_config("stateful.py", records=1, extra_streams=[clash])
+    for args in (("--discover",), ()):
+        done = tap(tmp_path, config, *args)
+        assert done.returncode == ExitCode.FAILED, done.stderr.decode()
+        assert done.stdout == b""
+        assert ("the Airbyte streams 'events' (namespace 'app') and 'app-events' are both Singer stream "
+                "'app-events'") in done.stderr.decode()
+
+
+def test_a_catalog_selecting_one_stream_twice_is_refused(tmp_path: Path) -> None:
+    config = fixture_config("stateful.py", records=1)
+    catalog = _discovered(tmp_path, config)
+    catalog["streams"].append(catalog["streams"][0])
+    done = tap(tmp_path, config, catalog=catalog)
+    assert done.returncode == ExitCode.USAGE and done.stdout == b""
+    assert "the catalog selects stream 'orders' twice" in done.stderr.decode()
+
+
 def test_about_shows_the_source_spec_and_test_runs_check(tmp_path: Path) -> None:
     config = fixture_config("stateful.py", records=1)
     about = tap(tmp_path, config, "--about", "--format", "json")

@@ -20,7 +20,8 @@ SPEC = {"connectionSpecification": {
     "properties": {"records": {"type": "integer", "description": "Records per stream"},
                    "api_key": {"type": "string", "airbyte_secret": True, "description": "Unused key"},
                    "account_sid": {"type": "string", "airbyte_secret": True, "description": "A secret named plainly"},
-                   "record_dir": {"type": "string"}}}}
+                   "record_dir": {"type": "string"},
+                   "extra_streams": {"type": "array", "description": "Streams discover offers besides STREAMS"}}}}
 
 STREAMS = [
     {"name": "orders", "json_schema": {"type": "object", "properties": {
@@ -67,7 +68,7 @@ def main(read: Callable[[dict[str, Any], dict[str, Any], Any], None]) -> None:
             "status": "SUCCEEDED" if ok else "FAILED", "message": None if ok else "'records' must be\nan integer"}})
         return
     if args.command == "discover":
-        emit({"type": "CATALOG", "catalog": {"streams": STREAMS}})
+        emit({"type": "CATALOG", "catalog": {"streams": STREAMS + config.get("extra_streams", [])}})
         return
     record_dir = config.get("record_dir")
     if record_dir:
