@@ -16,6 +16,11 @@ replaces it with a rewritten copy (a wider header): the inode on disk says which
 
 A file the marker does not list is entered (with its size at that moment) before the
 first byte is written to it, so a run killed before its first commit is undone too.
+
+Two pipelines (two state ids) may append to one file in turn: a roll-back never cuts a file
+below what another state id's marker committed in it. Bytes a killed run wrote before another
+pipeline's commit are then kept (the records after its last STATE come again: at least once,
+for that one pipeline); what another pipeline committed is never removed.
 """
 
 from __future__ import annotations
@@ -71,11 +76,31 @@ class Marker:
         return self.committed
 
     def recover(self) -> None:
-        """Truncate every listed file back to its committed size; drop unfinished markers."""
+        """Truncate every listed file back to its committed size, never below what another state
+        id's marker committed in it (two pipelines appending to one file in turn: each one's
+        commits are the other's to keep); drop unfinished markers."""
+        others = self._committed_by_others()
         for name, positions in self.files.items():
-            _truncate_back(Path(name), positions)
+            _truncate_back(Path(name), positions, others.get(name, {}))
         for stale in self.directory.glob(f"{glob.escape(self.path.name)}.*.tmp"):
             stale.unlink(missing_ok=True)  # a marker write killed before its rename: never committed
+
+    def _committed_by_others(self) -> dict[str, dict[int, int]]:
+        """{file: {inode: the largest size committed}} in the other markers of the directory."""
+        found: dict[str, dict[int, int]] = {}
+        for other in self.directory.glob(".sluice-state-*.json"):
+            if other == self.path:
+                continue
+            try:
+                files = loads(other.read_bytes()).get("files") or {}
+                listed = [(str(k), int(i), int(n)) for k, v in files.items() for i, n in v]
+            except (OSError, JSONDecodeError, AttributeError, TypeError, ValueError) as exc:
+                raise TargetError(f"cannot read the commit marker {other} (another pipeline's, which the "
+                                  f"roll-back must respect): {exc}") from exc
+            for name, inode, size in listed:
+                sizes = found.setdefault(name, {})
+                sizes[inode] = max(size, sizes.get(inode, 0))
+        return found
 
     def write(self, committed: Committed | None, files: dict[str, Positions]) -> None:
         """Replace the marker atomically and durably."""
@@ -97,7 +122,9 @@ class Marker:
         self.files = {k: list(v) for k, v in files.items()}
 
 
-def _truncate_back(path: Path, positions: Positions) -> None:
+def _truncate_back(path: Path, positions: Positions, others: dict[int, int]) -> None:
+    """Cut ``path`` back to its committed size, or to what another marker committed (``others``:
+    {inode: size}) when that is more."""
     try:
         st = path.stat()
     except FileNotFoundError:
@@ -107,6 +134,10 @@ def _truncate_back(path: Path, positions: Positions) -> None:
         log.warning("%s was replaced outside sluice since its last commit; left as it is", path)
         return
     size = sizes[-1]
+    if others.get(st.st_ino, 0) > size and st.st_size > size:
+        size = min(others[st.st_ino], st.st_size)
+        log.info("%s: another pipeline committed %d bytes of it after this one's last commit: kept", path,
+                 size - sizes[-1])
     if st.st_size < size:
         log.warning("%s is shorter (%d bytes) than its last commit (%d bytes): changed outside sluice",
                     path, st.st_size, size)
