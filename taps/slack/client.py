@@ -6,12 +6,17 @@ Slack answers most failures with HTTP 200 and ``{"ok": false, "error": "..."}``:
     invalid_auth, not_authed, token_revoked, missing_scope, ...   -> FatalSourceError, one line
     channel_not_found, not_in_channel, is_archived, ...           -> ChannelUnavailable (fatal;
                                                                       the streams skip the channel)
+    thread_not_found (conversations.replies: the parent is gone)  -> ThreadUnavailable (threads
+                                                                      skips that thread only)
     ratelimited, internal_error, service_unavailable, ...         -> RetryableSourceError
     anything else                                                 -> FatalSourceError
 
 An HTTP 429 (Slack's per-method rate limit) carries ``Retry-After``; the kit maps it (and 5xx) to
 a retryable error. Retries are made here, once for both kinds, with the configured policy; the
 kit's own client is built without retries so that they do not multiply.
+
+A ``next_cursor`` that comes twice in one listing fails the stream (FatalSourceError): following
+it would loop, and stopping there would end the listing early with its rest unread.
 """
 
 from __future__ import annotations
@@ -24,13 +29,15 @@ from protocol import FatalSourceError, RetryableSourceError
 from protocol.http import BearerTokenAuth, HttpClient, Response, RetryPolicy, parse_retry_after
 from taps.slack.settings import SlackSettings
 
-__all__ = ["ChannelUnavailable", "SlackApiError", "SlackClient"]
+__all__ = ["ChannelUnavailable", "SlackApiError", "SlackClient", "ThreadUnavailable"]
 
 AUTH_ERRORS = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired",
                          "no_permission", "missing_scope", "not_allowed_token_type", "ekm_access_denied",
                          "team_access_not_granted", "org_login_required"})
-CHANNEL_ERRORS = frozenset({"channel_not_found", "not_in_channel", "is_archived", "thread_not_found",
+CHANNEL_ERRORS = frozenset({"channel_not_found", "not_in_channel", "is_archived",
                             "method_not_supported_for_channel_type", "access_denied"})
+#: conversations.replies: "Value for thread_ts was missing or invalid": no such parent message (any more)
+THREAD_ERRORS = frozenset({"thread_not_found"})
 TRANSIENT_ERRORS = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable",
                               "request_timeout"})
 
@@ -47,6 +54,12 @@ class ChannelUnavailable(SlackApiError):
     """One channel cannot be read (not found, bot not a member, ...); the others can."""
 
 
+class ThreadUnavailable(ChannelUnavailable):
+    """One thread cannot be read: its parent message was deleted after conversations.history
+    listed it. The channel's other threads can; a reader that does not read threads one by one
+    treats it as its channel being unavailable (its base class)."""
+
+
 def slack_error(method: str, body: Mapping[str, Any], response: Response) -> RetryableSourceError | SlackApiError:
     """The error for an ``{"ok": false}`` answer of ``method``."""
     code = str(body.get("error") or "unknown_error")
@@ -56,6 +69,8 @@ def slack_error(method: str, body: Mapping[str, Any], response: Response) -> Ret
     if code in AUTH_ERRORS:
         detail = f" (needs {body['needed']})" if body.get("needed") else ""
         return SlackApiError(f"{method}: Slack rejected the token: {code}{detail}", method=method, code=code)
+    if code in THREAD_ERRORS:
+        return ThreadUnavailable(f"{method}: {code}", method=method, code=code)
     if code in CHANNEL_ERRORS:
         return ChannelUnavailable(f"{method}: {code}", method=method, code=code)
     return SlackApiError(f"{method}: Slack error {code}", method=method, code=code)
@@ -95,8 +110,10 @@ class SlackClient:
 
         return self.retry.call(attempt, on_retry)
 
-    def pages(self, method: str, key: str, params: Mapping[str, Any] | None = None) -> Iterator[list[Any]]:
-        """The ``key`` list of every page of a cursor-paged method (``limit`` per page)."""
+    def pages(self, method: str, key: str, params: Mapping[str, Any] | None = None, *,
+              stream: str) -> Iterator[list[Any]]:
+        """The ``key`` list of every page of a cursor-paged method (``limit`` per page), read for
+        ``stream`` (named by the error of a cursor that comes twice)."""
         query: dict[str, Any] = {**(params or {}), "limit": self.limit}
         seen: set[str] = set()
         while True:
@@ -106,8 +123,11 @@ class SlackClient:
                 raise FatalSourceError(f"{method}: '{key}' is not a list")
             yield rows
             cursor = (body.get("response_metadata") or {}).get("next_cursor")
-            if not cursor or cursor in seen:
+            if not cursor:
                 return
+            if cursor in seen:
+                raise FatalSourceError(f"stream '{stream}': {method}: unexpected answer: next_cursor {cursor!r} "
+                                       "came twice; paging would not end (the rest of the listing is unread)")
             seen.add(cursor)
             query["cursor"] = cursor
 

@@ -9,7 +9,8 @@ tap-slack), ``messages`` and ``threads`` with one bookmark per channel.
                ``latest`` = the run's start (a reply posted during the run comes next run)
 
 A channel Slack refuses (``not_in_channel``, ``channel_not_found``, ...) is skipped with a
-warning. ``ts`` values are compared as exact decimals, never as floats.
+warning; so is a thread whose parent is gone (``thread_not_found``), and the channel's other
+threads are read. ``ts`` values are compared as exact decimals, never as floats.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from protocol import Bookmarks, Stream
-from taps.slack.client import ChannelUnavailable
+from taps.slack.client import ChannelUnavailable, ThreadUnavailable
 from taps.slack.schemas import SCHEMAS
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ class ChannelsStream(SlackStream):
 
     def get_records(self, bookmarks: Bookmarks) -> Iterator[dict[str, Any]]:
         fields = self.fields()
-        for channel in self.tap.channels():
+        for channel in self.tap.channels(self.name):
             yield {f: channel.get(f) for f in fields}
 
 
@@ -83,14 +84,15 @@ class UsersStream(SlackStream):
 
     def get_records(self, bookmarks: Bookmarks) -> Iterator[dict[str, Any]]:
         fields = self.fields()
-        for rows in self.tap.client.pages("users.list", "members", self.tap.client.team_params()):
+        for rows in self.tap.client.pages("users.list", "members", self.tap.client.team_params(),
+                                             stream=self.name):
             for raw in rows:
                 yield {f: raw.get(f) for f in fields}
 
 
 class PerChannelStream(SlackStream):
     def get_records(self, bookmarks: Bookmarks) -> Iterator[dict[str, Any]]:
-        for channel in self.tap.channels():
+        for channel in self.tap.channels(self.name):
             channel_id = str(channel["id"])
             try:
                 yield from self.channel_records(bookmarks, channel_id)
@@ -106,7 +108,8 @@ class ChannelMembersStream(PerChannelStream):
     primary_keys = ("channel_id", "member_id")
 
     def channel_records(self, bookmarks: Bookmarks, channel_id: str) -> Iterator[dict[str, Any]]:
-        for rows in self.tap.client.pages("conversations.members", "members", {"channel": channel_id}):
+        for rows in self.tap.client.pages("conversations.members", "members", {"channel": channel_id},
+                                             stream=self.name):
             for member in rows:
                 yield {"channel_id": channel_id, "member_id": member}
 
@@ -128,7 +131,7 @@ class MessagesStream(PerChannelStream):
         fields = self.fields()
         best: str | None = None
         params = {"channel": channel_id, **self.window(bookmarks, channel_id)}
-        for rows in self.tap.client.pages("conversations.history", "messages", params):
+        for rows in self.tap.client.pages("conversations.history", "messages", params, stream=self.name):
             for raw in rows:
                 record = {f: raw.get(f) for f in fields}
                 record["channel_id"] = channel_id
@@ -151,23 +154,32 @@ class ThreadsStream(MessagesStream):
             back = Decimal(mark) - DAY * self.tap.settings.thread_lookback_days
             params["oldest"] = f"{max(back, Decimal(0)):.6f}"
         best: str | None = None
-        for rows in self.tap.client.pages("conversations.history", "messages", params):
+        for rows in self.tap.client.pages("conversations.history", "messages", params, stream=self.name):
             for parent in rows:
                 if not parent.get("reply_count") or not later(parent.get("latest_reply"), mark):
                     continue
-                for record in self.replies(channel_id, str(parent["ts"]), mark, fields):
+                for record in self.thread(channel_id, str(parent["ts"]), mark, fields):
                     if later(record["ts"], best):
                         best = record["ts"]
                     yield record
         if best is not None:
             self.set_bookmark(bookmarks, channel_id, best)
 
+    def thread(self, channel_id: str, thread_ts: str, mark: str | None, fields: list[str]) -> Iterator[dict[str, Any]]:
+        """:meth:`replies`, or none when the thread is gone: a parent deleted after the listing
+        took it leaves nothing to read, and must not cost the channel's other threads."""
+        try:
+            yield from self.replies(channel_id, thread_ts, mark, fields)
+        except ThreadUnavailable as exc:
+            log.warning("%s: channel %s: thread %s skipped: %s (its parent message is gone)",
+                        self.name, channel_id, thread_ts, exc)
+
     def replies(self, channel_id: str, thread_ts: str, mark: str | None, fields: list[str]) -> Iterator[dict[str, Any]]:
         """The replies of one thread after ``mark`` and before the run's start (not the parent)."""
         params: dict[str, Any] = {"channel": channel_id, "ts": thread_ts, "latest": self.tap.run_ts}
         if mark is not None:
             params["oldest"] = mark
-        for rows in self.tap.client.pages("conversations.replies", "messages", params):
+        for rows in self.tap.client.pages("conversations.replies", "messages", params, stream=self.name):
             for raw in rows:
                 ts = raw.get("ts")
                 if ts == thread_ts or not later(ts, mark):

@@ -36,14 +36,15 @@ class TapSlack(Tap):
         kinds = STREAM_TYPES + (ADMIN_STREAM_TYPES if self.settings.include_admin_streams else [])
         return [cls(self) for cls in kinds]
 
-    def channels(self) -> list[dict[str, Any]]:
-        """The channels read (listed once a run): of the configured types, selected, not excluded;
-        public ones the bot is not in joined first when ``auto_join_channels`` is on."""
+    def channels(self, stream: str) -> list[dict[str, Any]]:
+        """The channels read (listed once a run, by the first ``stream`` that needs them): of the
+        configured types, selected, not excluded; public ones the bot is not in joined first when
+        ``auto_join_channels`` is on."""
         if self._channels is None:
             params = {"types": ",".join(self.settings.channel_types), "exclude_archived": "false",
                       **self.client.team_params()}
-            found = [c for rows in self.client.pages("conversations.list", "channels", params) for c in rows
-                     if self.settings.wanted(str(c.get("id")))]
+            pages = self.client.pages("conversations.list", "channels", params, stream=stream)
+            found = [c for rows in pages for c in rows if self.settings.wanted(str(c.get("id")))]
             if self.settings.auto_join_channels:
                 found = [self._join(c) for c in found]
             self._channels = found

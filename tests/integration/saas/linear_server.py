@@ -1,7 +1,7 @@
 """A Linear-shaped GraphQL API on loopback: one POST endpoint (/graphql), Linear's auth (a personal
 API key as the Authorization header as it is, an OAuth token as ``Bearer``), relay pagination
 (``first`` up to 250, ``after`` = an opaque keyset cursor), ``orderBy: updatedAt`` (newest first),
-``filter: {updatedAt: {gt: ...}}``, ``includeArchived``, its rate-limit headers and its error bodies
+``filter: {updatedAt: {gt: ...}}`` (or ``gte``), ``includeArchived``, its rate-limit headers and its error bodies
 (``{"errors": [{"message", "extensions": {"code", "type", "userPresentableMessage"}}]}``).
 
 It is no GraphQL engine: it reads the root field, its arguments and the selection set from the
@@ -110,17 +110,19 @@ def _arg(args: str, name: str, variables: dict[str, Any]) -> Any:
     return int(raw) if raw.isdigit() else raw
 
 
-def _updated_gt(args: str, variables: dict[str, Any]) -> Any:
-    """``filter: $f`` (``$f.updatedAt.gt``) or an inline ``filter: {updatedAt: {gt: $v}}``."""
+def _updated_since(args: str, variables: dict[str, Any]) -> tuple[str, Any]:
+    """The comparator (``gt`` or ``gte``) and time of ``filter: $f`` (``$f.updatedAt``) or of an
+    inline ``filter: {updatedAt: {gt: $v}}``; ``("gt", None)`` without one."""
     m = re.search(r"\bfilter\s*:\s*\$(\w+)", args)
     if m:
         spec = variables.get(m.group(1)) or {}
-        return ((spec.get("updatedAt") or {}) if isinstance(spec, dict) else {}).get("gt")
-    m = re.search(r"updatedAt\s*:\s*\{\s*gt\s*:\s*(\$\w+|\"[^\"]*\")", args)
+        updated = (spec.get("updatedAt") or {}) if isinstance(spec, dict) else {}
+        return ("gte", updated["gte"]) if "gte" in updated else ("gt", updated.get("gt"))
+    m = re.search(r"updatedAt\s*:\s*\{\s*(gte?)\s*:\s*(\$\w+|\"[^\"]*\")", args)
     if m is None:
-        return None
-    raw = m.group(1)
-    return variables.get(raw[1:]) if raw.startswith("$") else raw.strip('"')
+        return "gt", None
+    raw = m.group(2)
+    return m.group(1), variables.get(raw[1:]) if raw.startswith("$") else raw.strip('"')
 
 
 def _parse_time(value: str) -> datetime:
@@ -267,16 +269,17 @@ class LinearApi:
                  "extensions": {"code": "INVALID_INPUT", "type": "invalid input"}}]}
         return 200, headers, orjson.Fragment(body)
 
-    def _view(self, root: str, order: str, since: str | None, archived: bool) -> tuple[list[dict[str, Any]],
-                                                                                          dict[str, int]]:
+    def _view(self, root: str, order: str, since: tuple[str, Any], archived: bool) -> tuple[list[dict[str, Any]],
+                                                                                               dict[str, int]]:
         key = (root, order, since, archived)
         with self._lock:
             cached = self._views.get(key)
             if cached is None:
                 rows = [r for r in self.data[root] if archived or r.get("archivedAt") is None]
-                if since is not None:
-                    bound = _parse_time(since)
-                    rows = [r for r in rows if _parse_time(r["updatedAt"]) > bound]
+                if since[1] is not None:
+                    keep = datetime.__ge__ if since[0] == "gte" else datetime.__gt__
+                    bound = _parse_time(since[1])
+                    rows = [r for r in rows if keep(_parse_time(r["updatedAt"]), bound)]
                 rows.sort(key=lambda r: (r[order], r["id"]), reverse=True)  # newest first, as Linear
                 cached = self._views[key] = (rows, {r["id"]: i for i, r in enumerate(rows)})
             return cached
@@ -290,7 +293,7 @@ class LinearApi:
         order = _arg(args, "orderBy", q.variables) or "createdAt"
         if order not in ("createdAt", "updatedAt"):
             raise ValueError(f'Value "{order}" does not exist in "PaginationOrderBy" enum.')
-        since = _updated_gt(args, q.variables)
+        since = _updated_since(args, q.variables)
         rows, index = self._view(q.root, order, since, bool(_arg(args, "includeArchived", q.variables)))
         after = _arg(args, "after", q.variables)
         start = 0

@@ -4,7 +4,9 @@ failures (``not_authed``, ``invalid_auth``, ``channel_not_found``, ``not_in_chan
 ``limit`` + ``response_metadata.next_cursor`` paging (an empty cursor on the last page),
 conversations.history newest first with ``oldest``/``latest`` exclusive unless
 ``inclusive``, conversations.replies with the parent first, and per-method HTTP 429 +
-``Retry-After`` scripted with :meth:`SlackApi.fail`. Every request is logged.
+``Retry-After`` scripted with :meth:`SlackApi.fail`. Every request is logged. Misbehaviour on
+request: a message deleted once listed (:meth:`SlackApi.delete_once_listed`), a method whose
+pages repeat their cursor (:attr:`SlackApi.cursor_loops`).
 
     with SlackApi() as api:
         api.add_channel("C001", messages=250, threads=3, replies=4)
@@ -95,6 +97,8 @@ class SlackApi:
                      for n in range(1, 8)]
         self.log: list[Logged] = []
         self._faults: dict[str, list[tuple[int, str, dict[str, str]]]] = {}
+        self._doomed: set[str] = set()  # ts of messages deleted once conversations.history serves them
+        self.cursor_loops: set[str] = set()  # methods whose pages read by a cursor answer it as next_cursor
         self._lock = threading.Lock()
         self._serial = 0
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -174,6 +178,11 @@ class SlackApi:
         """The next calls of ``method`` answer these (HTTP status, Slack error) pairs, in order."""
         self._faults.setdefault(method, []).extend((s, e, headers or {}) for s, e in faults)
 
+    def delete_once_listed(self, ts: str) -> None:
+        """Delete message ``ts`` (and its thread) as soon as conversations.history has served it,
+        as a user deleting it between the listing and conversations.replies."""
+        self._doomed.add(ts)
+
     def requests(self, method: str | None = None) -> list[Logged]:
         with self._lock:
             return [r for r in self.log if method is None or r.method == method]
@@ -192,7 +201,11 @@ class SlackApi:
         handler = getattr(self, "m_" + method.replace(".", "_"), None)
         if handler is None:
             return 404, {}, {"ok": False, "error": "unknown_method"}
-        return 200, {}, handler(query, auth[7:])
+        body = handler(query, auth[7:])
+        if method in self.cursor_loops and query.get("cursor") and (body.get("response_metadata") or {}).get(
+                "next_cursor"):
+            body["response_metadata"]["next_cursor"] = query["cursor"]  # a server bug: the same page again
+        return 200, {}, body
 
     def m_auth_test(self, q: dict[str, str], token: str) -> Any:
         return {"ok": True, "url": "https://sluice-test.slack.example/", "team": "Sluice Test", "user": "sluicebot",
@@ -225,8 +238,13 @@ class SlackApi:
             return {"ok": False, "error": error}
         with self._lock:
             lo, hi = _bounds(channel.keys, q)
-            newest_first = _Reversed(channel.messages, lo, hi)
-            return self._page(q, newest_first, "messages")
+            body = self._page(q, _Reversed(channel.messages, lo, hi), "messages")
+            for gone in [m for m in body["messages"] if m["ts"] in self._doomed]:
+                self._doomed.discard(gone["ts"])
+                channel.messages.remove(gone)
+                channel.replies.pop(gone["ts"], None)
+                channel.keys = [micros(m["ts"]) for m in channel.messages]
+            return body
 
     def m_conversations_replies(self, q: dict[str, str], token: str) -> Any:
         channel, error = self._readable(q)
