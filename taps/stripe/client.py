@@ -27,7 +27,18 @@ from protocol.http import (
 )
 from taps.stripe.settings import StripeSettings
 
-__all__ = ["StripeClient", "stripe_error"]
+__all__ = ["StripeClient", "StripeError", "stripe_error"]
+
+
+class StripeError(HttpFatalError):
+    """A Stripe error that retrying cannot fix, with its ``code`` and ``param`` kept apart from the
+    text, so that a caller can react to one case (a ``starting_after`` object gone:
+    ``resource_missing``) without parsing the message."""
+
+    def __init__(self, message: str, *, status: int, code: str | None = None, param: str | None = None) -> None:
+        super().__init__(message, status=status)
+        self.code = code
+        self.param = param
 
 
 class _Recording:
@@ -46,7 +57,7 @@ class _Recording:
         self.inner.close()
 
 
-def stripe_error(response: Response, endpoint: str, secrets: list[str]) -> HttpRetryableError | HttpFatalError:
+def stripe_error(response: Response, endpoint: str, secrets: list[str]) -> HttpRetryableError | StripeError:
     """The error for a non-2xx Stripe response (see the module's docstring)."""
     status = response.status
     try:
@@ -54,8 +65,10 @@ def stripe_error(response: Response, endpoint: str, secrets: list[str]) -> HttpR
     except HttpFatalError:
         error = None
     detail = error.get("error") if isinstance(error, dict) else None
+    code = param = None
     if isinstance(detail, dict):
         kind, code, message = detail.get("type"), detail.get("code"), detail.get("message")
+        param = detail.get("param")
         words = f"{kind or 'error'}" + (f" ({code})" if code else "") + (f": {message}" if message else "")
     else:
         words = response.content.decode("utf-8", "replace").strip().replace("\n", " ")[:300] or response.reason
@@ -65,7 +78,12 @@ def stripe_error(response: Response, endpoint: str, secrets: list[str]) -> HttpR
     if retry:
         wait = parse_retry_after(response.headers.get("Retry-After"))
         return HttpRetryableError(text, status=status, retry_after=wait)
-    return HttpFatalError(text, status=status)
+    return StripeError(text, status=status, code=_text(code), param=_text(param))
+
+
+def _text(value: Any) -> str | None:
+    """A field of Stripe's error body when it is a string (else None: the body is not Stripe's)."""
+    return value if isinstance(value, str) else None
 
 
 class _StripeHttp(HttpClient):

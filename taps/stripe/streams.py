@@ -10,7 +10,16 @@ Updates come from the events stream (``event_updates``): a later run reads the e
 stream's type (``customer.*``, ...) between the last run's ``now`` and this one's, and emits each
 changed object once, as in its newest event (``updated`` = the event's time), unless this run's
 listing already emitted it. Its bookmark is ``{"<stream>_events": {"updates_created": ...}}``.
-The first run reads no events: its listing is the objects as they are now.
+The first run reads no events: its listing is the objects as they are now. It sets that bookmark
+to its own start before listing, so that every checkpoint carries it: a run that resumes an
+interrupted first run reads the changes made since the interrupted run started (to objects it
+already emitted). A state with a stream bookmark but no events bookmark (an interrupted first run
+of an older version, or ``event_updates`` off before) cannot tell when that run started: its run
+reads every event Stripe keeps (30 days), so nothing Stripe can still tell is lost.
+
+A resumed ``starting_after`` whose object was deleted meanwhile (``resource_missing``) restarts
+its window from the newest object, with a warning: that window's objects already emitted come
+again, none is skipped.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from protocol import Bookmarks, Stream
+from taps.stripe.client import StripeError
 from taps.stripe.schemas import SCHEMAS, TIME_FIELDS
 
 if TYPE_CHECKING:
@@ -97,7 +107,10 @@ class StripeStream(Stream):
 
     def get_records(self, bookmarks: Bookmarks) -> Iterator[dict[str, Any]]:
         updates = self.tap.settings.event_updates and self.event_type is not None
-        since = bookmarks.get(f"{self.name}_events", "updates_created") if updates else None
+        since = self.events_since(bookmarks) if updates else None
+        if updates and since is None:
+            # the checkpoints of this first run carry its start: a resumed run reads the changes since
+            bookmarks.set(f"{self.name}_events", "updates_created", self.tap.now)
         listed: set[str] | None = set() if since is not None else None
         for record in self.created_records(bookmarks, self.start(bookmarks)):
             if listed is not None:
@@ -107,6 +120,24 @@ class StripeStream(Stream):
             if since is not None:
                 yield from self.updated_records(int(since), listed or set())
             bookmarks.set(f"{self.name}_events", "updates_created", self.tap.now)
+
+    def events_since(self, bookmarks: Bookmarks) -> int | None:
+        """Where this run's events start: the events bookmark; None on a first run (no bookmark of the
+        stream at all: its listing is every object as it is). A stream bookmark without an events
+        bookmark was written by a run that never finished (by a version that did not carry its start)
+        or ran without ``event_updates``: the changes since that run's unknown start may be missing,
+        so every event Stripe keeps is read (objects changed since then may come twice)."""
+        value = bookmarks.get(f"{self.name}_events", "updates_created")
+        if value is not None:
+            return int(value)
+        if self.name not in bookmarks.streams():
+            return None
+        oldest = self.tap.now - EVENTS_KEPT
+        log.warning("%s: the state has a bookmark but no events bookmark (%s_events.updates_created: an "
+                    "interrupted first run of an older version, or event_updates off); reading every event "
+                    "Stripe keeps, since %s (objects changed since then may come again)", self.name, self.name,
+                    iso(oldest))
+        return oldest
 
     def created_records(self, bookmarks: Bookmarks, start: int | None) -> Iterator[dict[str, Any]]:
         """The objects created in [start, now), window by window, newest first within each."""
@@ -122,7 +153,7 @@ class StripeStream(Stream):
             params = {**self.params, "created[lt]": stop}
             if start is not None:
                 params["created[gte]"] = start
-            for page, cursor in self.tap.client.pages(self.path, params, after):
+            for page, cursor in self.pages(params, after):
                 yield from (self.record(raw) for raw in page)
                 after = cursor
                 if after is not None:
@@ -136,6 +167,23 @@ class StripeStream(Stream):
             bookmarks.set(self.name, self.bookmark_key, stop)
             self.tap.checkpoint(bookmarks)
             start = stop
+
+    def pages(self, params: dict[str, Any], after: str | None) -> Iterator[tuple[list[dict[str, Any]], str | None]]:
+        """The window's pages from the cursor ``after``; when Stripe no longer has the cursor's object
+        (deleted since the state was written: ``resource_missing``), from the window's newest object
+        instead. The objects before the cursor come again; none is skipped."""
+        pages = self.tap.client.pages(self.path, params, after)
+        try:
+            first = next(pages)
+        except StripeError as exc:
+            if not after or exc.code != "resource_missing" or exc.param not in (None, "starting_after"):
+                raise
+            log.warning("%s: the state's starting_after %s is gone (%s); reading its window again from the "
+                        "newest object (objects already emitted come again)", self.name, after, exc)
+            pages = self.tap.client.pages(self.path, params)
+            first = next(pages)
+        yield first
+        yield from pages
 
     def updated_records(self, since: int, listed: set[str]) -> Iterator[dict[str, Any]]:
         """Each object changed in [since, now) once, as in its newest event; not those listed this run."""

@@ -7,6 +7,7 @@ events filtered by ``type`` (``customer.*``); Bearer secret keys; errors as
     with StripeApi() as api:              # ThreadingHTTPServer on 127.0.0.1, port 0, in a thread
         api.populate(customers=250)       # objects created in the past, one "<kind>.created" event each
         api.update("customers", 5, name="New")   # the change and its customer.updated event
+        api.delete("customers", 7, when)          # gone from lists (a starting_after of it: 400), one event
         api.fail("/v1/customers", (500, {"Stripe-Should-Retry": "true"}))
         ... api.url ... api.requests("/v1/customers")
 
@@ -135,10 +136,12 @@ MAKERS: dict[str, Callable[[int, int], dict[str, Any]]] = {
 
 
 def error(status: int, kind: str, message: str, code: str | None = None,
-          headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], Any]:
+          headers: dict[str, str] | None = None, param: str | None = None) -> tuple[int, dict[str, str], Any]:
     body: dict[str, Any] = {"type": kind, "message": message}
     if code:
         body["code"] = code
+    if param:
+        body["param"] = param
     return status, {"Request-Id": "req_test", **(headers or {})}, {"error": body}
 
 
@@ -202,6 +205,15 @@ class StripeApi:
         obj = self.by_id[_oid(kind, n)]
         obj.update(changes)
         self.event(f"{EVENT_PREFIX[kind]}.updated", obj, when, previous=dict.fromkeys(changes))
+        return obj
+
+    def delete(self, kind: str, n: int, when: int) -> dict[str, Any]:
+        """Delete an object (its lists no longer show it, a ``starting_after`` of it is
+        ``resource_missing``), with its ``<kind>.deleted`` event."""
+        obj = self.by_id.pop(_oid(kind, n))
+        self.objects[kind].remove(obj)
+        self._cache.pop(kind, None)
+        self.event(f"{EVENT_PREFIX[kind]}.deleted", {**obj, "deleted": True}, when)
         return obj
 
     def event(self, kind: str, obj: dict[str, Any], created: int, previous: dict[str, Any] | None = None) -> None:
@@ -286,7 +298,7 @@ class StripeApi:
             at = position.get(after)
             if at is None:
                 return error(400, "invalid_request_error", f"No such {OBJECT[kind]}: '{after}'",
-                             "resource_missing")
+                             "resource_missing", param="starting_after")
             first = max(first, at + 1)
         wanted = query.get("type")
         if wanted:

@@ -225,3 +225,74 @@ def test_an_events_bookmark_older_than_stripe_keeps_events_is_warned_about(tmp_p
     assert "products: the last run ended" in result.stderr and "keeps events for 30 days" in result.stderr
     assert len(result.records("products")) == 3
     assert api.requests("/v1/events")[0].query["created[gte]"] == str(old)
+
+
+BOOM = (400, {}, {"error": {"type": "invalid_request_error", "message": "boom"}})
+
+
+def _cut_first_run(tmp_path: Path, api: StripeApi) -> Result:
+    """A first run that fails on page 2 of customers, after emitting page 1 (customers 151..250)."""
+    api.fail(CUSTOMERS, None, BOOM)
+    cut = stripe(tmp_path, api, streams=("customers",), ok=False)
+    assert cut.code == 1 and len(cut.records("customers")) == 100, cut.stderr
+    assert cut.state["bookmarks"]["customers"]["starting_after"] == "cus_00000000000151"
+    return cut
+
+
+def test_a_resumed_first_run_reads_the_changes_since_the_interrupted_run_started(tmp_path: Path,
+                                                                                 api: StripeApi) -> None:
+    cut = _cut_first_run(tmp_path, api)
+    started = cut.state["bookmarks"]["customers"]["window_end"]  # the first run's end of windows: its start
+    _next_second(started)
+    now = int(time.time())
+    api.update("customers", 250, now, email="changed@example.com")  # emitted by the cut run, changed since
+    _next_second(now)
+    resumed = stripe(tmp_path, api, streams=("customers",), state=cut.state)
+    records = resumed.records("customers")
+    assert len(records) == 151 and len({r["id"] for r in cut.records("customers") + records}) == 250
+    changed = [r for r in records if r["id"] == "cus_00000000000250"]
+    assert [(r["email"], r["updated_by_event_type"]) for r in changed] == [("changed@example.com",
+                                                                            "customer.updated")]
+    # the cut run's checkpoint carried its start; the resumed run read the events since then
+    assert cut.state["bookmarks"]["customers_events"] == {"updates_created": started}
+    assert [r.query["created[gte]"] for r in api.requests("/v1/events")] == [str(started)]
+    assert resumed.state["bookmarks"]["customers_events"]["updates_created"] > now
+
+
+def test_a_state_without_the_events_bookmark_reads_every_event_stripe_keeps(tmp_path: Path,
+                                                                            api: StripeApi) -> None:
+    # as an interrupted first run of an older version left it: page 1 (customers 151..250) emitted
+    start, cut_at = api.base - 5, int(time.time())  # type: ignore[attr-defined]
+    state = {"bookmarks": {"customers": {"created": start, "window_end": cut_at,
+                                         "starting_after": "cus_00000000000151"}}}
+    _next_second(cut_at)
+    now = int(time.time())
+    api.update("customers", 250, now, email="changed@example.com")
+    _next_second(now)
+    resumed = stripe(tmp_path, api, streams=("customers",), state=state)
+    records = {r["id"]: r for r in resumed.records("customers")}  # the page already emitted comes again
+    assert len(records) == 250 and records["cus_00000000000250"]["email"] == "changed@example.com"
+    assert "customers: the state has a bookmark but no events bookmark" in resumed.stderr
+    since = int(api.requests("/v1/events")[0].query["created[gte]"])
+    assert now - 30 * 86400 <= since <= int(time.time()) - 30 * 86400
+
+
+def test_a_resumed_cursor_deleted_meanwhile_reads_its_window_again(tmp_path: Path, api: StripeApi) -> None:
+    cut = _cut_first_run(tmp_path, api)
+    start = cut.state["bookmarks"]["customers"]["created"]
+    end = cut.state["bookmarks"]["customers"]["window_end"]
+    _next_second(end)
+    deleted = int(time.time())
+    api.delete("customers", 151, deleted)  # the object the state's starting_after names
+    _next_second(deleted)  # its customer.deleted event falls before the resumed run's end
+    api.log.clear()
+    resumed = stripe(tmp_path, api, streams=("customers",), state=cut.state)
+    assert "customers: the state's starting_after cus_00000000000151 is gone" in resumed.stderr
+    assert "resource_missing" in resumed.stderr and resumed.errors == []
+    queries = [r.query for r in api.requests(CUSTOMERS)]
+    assert [(q.get("starting_after"), q["created[gte]"], q["created[lt]"]) for q in queries[:2]] == [
+        ("cus_00000000000151", str(start), str(end)), (None, str(start), str(end))]
+    listed = [r["id"] for r in resumed.records("customers") if r["updated_by_event_type"] is None]
+    assert len(listed) == 249 == len(set(listed)) and "cus_00000000000151" not in listed
+    again = stripe(tmp_path, api, streams=("customers",), state=resumed.state)
+    assert again.records("customers") == [] and "is gone" not in again.stderr
