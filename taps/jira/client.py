@@ -4,7 +4,9 @@
                                (or ``"comments"``, ``"issues"``), or a bare array (users); the next
                                page starts after the records received, until isLast, the total, or an
                                empty page
-    nextPageToken              the issue search ``/rest/api/3/search/jql``, until isLast or no token
+    nextPageToken              the issue search ``/rest/api/3/search/jql``, until isLast or no token; the
+                               issue search (either API) is read one page at a time, :meth:`JiraClient.search_page`,
+                               by :mod:`taps.jira.search`, which decides whether to follow a page's cursor
 
 Jira's error bodies (``{"errorMessages": [...], "errors": {"field": "..."}}``) are turned into one
 line before the kit maps the status into the error tree; 429 and its Retry-After are the kit's.
@@ -15,10 +17,12 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import orjson
 
+from protocol import FatalSourceError
 from protocol.http import (
     Auth,
     BasicAuth,
@@ -32,7 +36,7 @@ from protocol.http import (
 )
 from taps.jira.settings import JiraSettings
 
-__all__ = ["JiraClient", "jira_message", "prefetched"]
+__all__ = ["JiraClient", "SearchPage", "jira_message", "prefetched"]
 
 T = TypeVar("T")
 _DONE = object()
@@ -100,23 +104,28 @@ class StartAtPaginator(Paginator):
         return NextPage(params={"startAt": self._at, "maxResults": self.size})
 
 
-class TokenPaginator(Paginator):
-    """``nextPageToken``: until ``isLast`` or no token (a repeated token stops too)."""
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of an issue search, and the cursor of the same search's next page (None: the last page):
+    ``startAt`` (legacy search) or ``nextPageToken``."""
 
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._seen: set[str] = set()
+    issues: list[dict[str, Any]]
+    next: int | str | None
 
-    def first_params(self) -> dict[str, Any]:
-        self._seen.clear()
-        return {"maxResults": self.size}
 
-    def next_page(self, response: Response, body: Any, records: list[Any]) -> NextPage | None:
-        token = body.get("nextPageToken") if isinstance(body, dict) else None
-        if not token or body.get("isLast") is True or token in self._seen:
-            return None
-        self._seen.add(token)
-        return NextPage(params={"nextPageToken": token})
+def _issues(body: Any, endpoint: str) -> list[dict[str, Any]]:
+    issues = body.get("issues") if isinstance(body, dict) else None
+    if not isinstance(issues, list):
+        raise FatalSourceError(f"{endpoint}: expected a list of issues, got {type(issues).__name__}")
+    return issues
+
+
+def _next_start(body: dict[str, Any], at: int, issues: list[dict[str, Any]]) -> int | None:
+    """The legacy search's next ``startAt``: after the issues received, until isLast, the total or an empty page."""
+    total = body.get("total")
+    if not issues or body.get("isLast") is True or (isinstance(total, int) and at + len(issues) >= total):
+        return None
+    return at + len(issues)
 
 
 def prefetched(pages: Iterator[T], depth: int = 2) -> Iterator[T]:
@@ -188,19 +197,25 @@ class JiraClient:
         for page in self.http.paginate(url, StartAtPaginator(size), extract, params=params, endpoint=endpoint):
             yield page.records
 
-    def search(self, jql: str, fields: str) -> Iterator[list[dict[str, Any]]]:
-        """The issues matching ``jql``, page by page (token paging, or startAt with ``search_api`` legacy)."""
-        size = self.settings.page_sizes["issues"]
-        params = {"jql": jql, "fields": fields}
-        if self.settings.search_api == "legacy":
-            yield from self.pages(f"{self.api}/search", f"{API}/search", "issues", size, params)
-            return
-        paginator = TokenPaginator(size)
-        for page in self.http.paginate(f"{self.api}/search/jql", paginator, lambda body: (body or {}).get("issues"),
-                                       params=params, endpoint=f"{API}/search/jql"):
-            yield page.records
+    @property
+    def search_endpoint(self) -> str:
+        return f"{API}/search" if self.settings.search_api == "legacy" else f"{API}/search/jql"
 
-    def search_ahead(self, jql: str, fields: str) -> Iterator[list[dict[str, Any]]]:
-        """:meth:`search`, the next page requested while this one is read (only for a caller that sends
-        no other request meanwhile: the client is used by one thread at a time)."""
-        return prefetched(self.search(jql, fields))
+    def search_page(self, jql: str, fields: str, cursor: int | str | None) -> SearchPage:
+        """One page of the issues matching ``jql`` (``cursor`` None: the first): startAt paging with
+        ``search_api`` legacy, else nextPageToken paging (no token when isLast)."""
+        params: dict[str, Any] = {"jql": jql, "fields": fields, "maxResults": self.settings.page_sizes["issues"]}
+        endpoint = self.search_endpoint
+        if self.settings.search_api == "legacy":
+            at = cursor if isinstance(cursor, int) else 0
+            _, body = self.http.get_json(self.settings.base_url + endpoint, params={"startAt": at, **params},
+                                         endpoint=endpoint)
+            issues = _issues(body, endpoint)
+            return SearchPage(issues, _next_start(body, at, issues))
+        if isinstance(cursor, str):
+            params["nextPageToken"] = cursor
+        _, body = self.http.get_json(self.settings.base_url + endpoint, params=params, endpoint=endpoint)
+        issues = _issues(body, endpoint)
+        token = body.get("nextPageToken")
+        more = isinstance(token, str) and token != "" and body.get("isLast") is not True
+        return SearchPage(issues, token if more else None)

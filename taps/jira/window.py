@@ -6,6 +6,10 @@ exactly that time. The next search asks for ``updated >= "yyyy-MM-dd HH:mm"`` (t
 floored, in the user's zone): the issues of that minute come again, and those older than the bookmark,
 or at it and already seen, are dropped. Nothing is lost (the minute is re-read) and nothing is
 emitted twice (id + updated de-duplicates).
+
+Within a run the window moves the same way after each page (:meth:`Window.advance`), because the
+search asks again from the newest minute seen instead of following offsets (see
+:mod:`taps.jira.search`): the overlap it reads again is dropped just as a next run would drop it.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from protocol import Bookmarks, FatalSourceError
 
-__all__ = ["Window", "jira_time", "utc_text"]
+__all__ = ["Window", "jira_time", "search_jql", "utc_text"]
 
 HOUR = timedelta(hours=1)
 #: the bookmark's extra key: the ids of the issues seen at exactly replication_key_value
@@ -49,6 +53,18 @@ def _minute(value: datetime, zone: ZoneInfo, shift: timedelta) -> str:
     return local.strftime("%Y-%m-%d %H:%M")
 
 
+def search_jql(base: str | None, start: str | None, end: datetime | None, zone: ZoneInfo) -> str:
+    """The search: ``(base) AND updated >= "start minute" AND updated < "minute after end" ORDER BY updated``.
+    ``start`` is a :func:`utc_text`; its minute is floored, so issues of that minute come again."""
+    terms = [f"({base})"] if base else []
+    if start is not None:
+        when = datetime.fromisoformat(start.replace("Z", "+00:00"))
+        terms.append(f'updated >= "{_minute(when, zone, -HOUR)}"')
+    if end is not None:
+        terms.append(f'updated < "{_minute(end + timedelta(minutes=1), zone, HOUR)}"')
+    return " ".join([" AND ".join(terms), "ORDER BY updated ASC"]).lstrip()
+
+
 @dataclass
 class Window:
     """One stream's search window: from its bookmark (or start_date) to end_date."""
@@ -69,14 +85,8 @@ class Window:
         return cls(stream, utc_text(start_date) if start_date else None, set(), end_date)
 
     def jql(self, base: str | None, zone: ZoneInfo) -> str:
-        """The search: ``(base) AND updated >= "start minute" AND updated < "minute after end" ORDER BY updated``."""
-        terms = [f"({base})"] if base else []
-        if self.start is not None:
-            start = datetime.fromisoformat(self.start.replace("Z", "+00:00"))
-            terms.append(f'updated >= "{_minute(start, zone, -HOUR)}"')
-        if self.end is not None:
-            terms.append(f'updated < "{_minute(self.end + timedelta(minutes=1), zone, HOUR)}"')
-        return " ".join([" AND ".join(terms), "ORDER BY updated ASC"]).lstrip()
+        """:func:`search_jql` from the window's start."""
+        return search_jql(base, self.start, self.end, zone)
 
     def accept(self, issue_id: str, updated: str | None) -> bool:
         """Whether an issue found by the search is new to this stream (and remember it when it is)."""
@@ -92,6 +102,17 @@ class Window:
         elif updated == self.best:
             self.best_ids.add(issue_id)
         return True
+
+    def advance(self) -> None:
+        """Start the window at the newest issue accepted (after a page whose records are all emitted): the
+        search may ask again from that minute, and what it then finds older, or at that time and already
+        accepted, is dropped as a next run would drop it. An issue changed since comes again (newer)."""
+        if self.best is None:
+            return
+        if self.best == self.start:
+            self.seen |= self.best_ids
+        else:
+            self.start, self.seen = self.best, set(self.best_ids)
 
     def save(self, bookmarks: Bookmarks, key: str) -> None:
         """Write the bookmark (after a page whose records are all emitted)."""

@@ -7,6 +7,9 @@
     JQL: an optional ``(project = KEY)``, ``updated >= "yyyy-MM-dd HH:mm"``, ``updated < "..."`` read in
     the user's time zone, to the minute, ``ORDER BY updated ASC``; anything else is a 400 JQL error
     Errors: ``{"errorMessages": [...], "errors": {...}}``; faults (429 + Retry-After, 5xx) scripted per path
+    Live data: ``on_search(n, query)`` runs before the n-th search request is answered (1-based: e.g. it
+    updates an issue while the tap pages on); ``repeat_token`` answers a request that carries a
+    nextPageToken with that same token (a server whose paging would never end)
 
 Issue n is updated ``BASE + 20 s * n`` (three a minute: the minute boundary matters) and written in
 the user's zone (+0100), as Jira does.
@@ -15,9 +18,11 @@ the user's zone (+0100), as Jira does.
 from __future__ import annotations
 
 import base64
+import bisect
 import re
 import sys
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -73,6 +78,10 @@ class JiraApi(LoopbackApi):
         self.sprints = {1: [self.sprint(s, 1) for s in range(1, 4)], 3: [self.sprint(3, 1), self.sprint(4, 3)]}
         self.page_max = 50
         self._found: dict[str, list[str]] = {}  # JQL -> matching ids, until the next change
+        self._order: tuple[list[datetime], list[str]] | None = None  # (times, ids) by updated, until a change
+        self.on_search: Callable[[int, dict[str, str]], None] | None = None
+        self.repeat_token = False
+        self._searches = 0
 
     # -- data -----------------------------------------------------------------------------------
 
@@ -101,7 +110,7 @@ class JiraApi(LoopbackApi):
         self.changelogs[issue_id] = [self.history(issue_id, c) for c in range(1, changelogs + 1)]
 
     def touch(self, issue_id: str, when: datetime) -> None:
-        self._found = {}
+        self._found, self._order = {}, None
         self.updated[issue_id] = when
         self.issues[issue_id]["fields"]["updated"] = jira_time(when)
         self.issues[issue_id]["fields"]["statuscategorychangedate"] = jira_time(when)
@@ -158,6 +167,11 @@ class JiraApi(LoopbackApi):
         return 200, {}, body
 
     def search(self, path: str, query: dict[str, str]) -> Handled:
+        with self._lock:
+            self._searches += 1
+            n = self._searches
+        if self.on_search is not None:
+            self.on_search(n, query)
         jql = query.get("jql", "")
         rest = _PROJECT.sub("", _UPDATED.sub("", jql)).replace("AND", "").replace("ORDER BY updated ASC", "").strip()
         if rest:
@@ -176,13 +190,23 @@ class JiraApi(LoopbackApi):
         body: dict[str, Any] = {"issues": page, "isLast": at + size >= len(ids)}
         if not body["isLast"]:
             body["nextPageToken"] = base64.b64encode(str(at + size).encode()).decode()
+            if self.repeat_token and query.get("nextPageToken"):
+                body["nextPageToken"] = query["nextPageToken"]
         return 200, {}, body
 
     def matching(self, jql: str) -> list[str]:
-        ids = sorted(self.issues, key=lambda i: (self.updated[i], int(i)))
+        if self._order is None:  # sorted once per change: the tap asks a new JQL bound for each page
+            ordered = sorted(self.issues, key=lambda i: (self.updated[i], int(i)))
+            self._order = ([self.updated[i] for i in ordered], ordered)
+        times, ids = self._order
+        low, high = 0, len(ids)
         for op, text in _UPDATED.findall(jql):
             bound = datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=ZONE)
-            ids = [i for i in ids if (self.updated[i] >= bound if op == ">=" else self.updated[i] < bound)]
+            if op == ">=":
+                low = max(low, bisect.bisect_left(times, bound))
+            else:
+                high = min(high, bisect.bisect_left(times, bound))
+        ids = ids[low:max(low, high)]
         if project := _PROJECT.search(jql):
             ids = [i for i in ids if self.issues[i]["fields"]["project"]["key"] == project[1]]
         return ids

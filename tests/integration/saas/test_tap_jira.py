@@ -53,10 +53,13 @@ def test_full_sync_every_record_once(tmp_path: Path, api: JiraApi) -> None:
     assert issue["fields"]["customfield_10016"] == 1
     comment = result.records("issue_comments")[0]
     assert (comment["issue_key"], comment["issue_updated"]) == ("BETA-1", "2024-01-10T08:00:20.123Z")
-    # token paging, 100 a page: three pages; the first asks for no token
+    # 100 a page: three pages, each a search of its own from the minute of the previous page's newest
+    # issue (100: 08:33:20 UTC, 198: 09:06:00 UTC; 10:06 in Berlin), never an offset
     searches = api.requests(SEARCH)
-    assert [r.query.get("nextPageToken") is None for r in searches[:3]] == [True, False, False]
-    assert searches[0].query["jql"] == "ORDER BY updated ASC" and searches[0].query["fields"] == "*all"
+    assert [r.query.get("jql") for r in searches[:3]] == [
+        "ORDER BY updated ASC", 'updated >= "2024-01-10 09:33" ORDER BY updated ASC',
+        'updated >= "2024-01-10 10:06" ORDER BY updated ASC']
+    assert not [r for r in searches if "nextPageToken" in r.query] and searches[0].query["fields"] == "*all"
     assert searches[3].query["fields"] == "updated"  # the comments stream's own search: ids and times only
     # users: bare arrays, startAt paging until an empty page
     assert [r.query["startAt"] for r in api.requests("/rest/api/3/users/search")] == ["0", "100", "120"]
@@ -97,8 +100,9 @@ def test_resume_from_a_mid_run_checkpoint_loses_and_doubles_nothing(tmp_path: Pa
     assert ids(first) == list(range(1, 101))
     checkpoint = first.state
     assert checkpoint["bookmarks"]["issues"]["ids_at_bookmark"] == ["10100"]
+    before = len(api.requests(SEARCH))
     resumed = jira(tmp_path, api, catalog=cat, state=checkpoint)
-    assert api.requests(SEARCH)[-1].query["jql"] == 'updated >= "2024-01-10 09:33" ORDER BY updated ASC'
+    assert api.requests(SEARCH)[before].query["jql"] == 'updated >= "2024-01-10 09:33" ORDER BY updated ASC'
     assert ids(resumed) == list(range(101, 251))
 
 
@@ -106,7 +110,9 @@ def test_legacy_search_pages_by_start_at(tmp_path: Path, api: JiraApi) -> None:
     cat = catalog(tmp_path, api, "issues")
     result = jira(tmp_path, api, catalog=cat, settings={"search_api": "legacy", "page_size": {"issues": 100}})
     assert ids(result) == list(range(1, 251))
-    assert [r.query["startAt"] for r in api.requests("/rest/api/3/search")] == ["0", "100", "200"]
+    searches = api.requests("/rest/api/3/search")  # each page a search from the newest minute seen
+    assert [r.query["startAt"] for r in searches] == ["0", "0", "0"]
+    assert searches[2].query["jql"] == 'updated >= "2024-01-10 10:06" ORDER BY updated ASC'
 
 
 def test_rate_limits_and_server_errors_are_retried_without_doubles(tmp_path: Path, api: JiraApi) -> None:
@@ -135,9 +141,12 @@ def test_jql_errors_are_one_line_and_the_filter_applies(tmp_path: Path, api: Jir
     assert bad.code == 1 and len(bad.errors) == 1
     assert "/rest/api/3/search/jql: HTTP 400 Error in the JQL Query: the character '(' is a reserved JQL character." \
         in bad.errors[0]
+    before = len(api.requests(SEARCH))
     good = jira(tmp_path, api, catalog=cat, settings={"stream_options": {"issues": {"jql": "project = ALPHA"}}})
     assert ids(good) == list(range(2, 251, 2))
-    assert api.requests(SEARCH)[-1].query["jql"] == "(project = ALPHA) ORDER BY updated ASC"
+    assert [r.query["jql"] for r in api.requests(SEARCH)[before:]] == [
+        "(project = ALPHA) ORDER BY updated ASC",
+        '(project = ALPHA) AND updated >= "2024-01-10 10:06" ORDER BY updated ASC']
 
 
 def test_start_end_dates_and_time_zone_setting(tmp_path: Path, api: JiraApi) -> None:
@@ -197,3 +206,54 @@ def test_an_issue_gone_between_search_and_comments_is_skipped(tmp_path: Path, ap
     issues = [int(r["issue_id"]) - 10000 for r in result.records("issue_comments")]
     assert sorted(set(issues)) == [n for n in range(1, 251, 2) if n != 3] and len(issues) == 124 * 3
     assert "issue_comments: issue BETA-3 is gone since the search" in result.stderr
+
+
+def crowd(api: JiraApi, count: int) -> None:
+    """Issues 1..count updated in one minute (08:00 UTC, a millisecond apart), before every other issue."""
+    for n in range(1, count + 1):
+        api.touch(str(10000 + n), BASE + timedelta(milliseconds=n))
+
+
+@pytest.mark.parametrize("search_api", ["jql", "legacy"])
+def test_an_issue_updated_during_the_run_shifts_no_other_out(tmp_path: Path, api: JiraApi, search_api: str) -> None:
+    """Issue 5 (page 1) changes when the second search arrives: it leaves the front of the result set.
+    Offset paging would then skip issue 101 and the bookmark would pass it; seeking from the newest
+    time seen delivers every issue, and issue 5 once more at its new time."""
+    def change(n: int, query: dict[str, str]) -> None:
+        if n == 2:
+            api.touch("10005", BASE + timedelta(hours=3))
+    api.on_search = change
+    cat = catalog(tmp_path, api, "issues")
+    first = jira(tmp_path, api, catalog=cat, settings={"search_api": search_api})
+    got = ids(first)
+    assert sorted(set(got)) == list(range(1, 251)) and len(got) == 251
+    assert got[-1] == 5 and first.records("issues")[-1]["updated"] == "2024-01-10T11:00:00.000Z"
+    assert first.state["bookmarks"]["issues"]["replication_key_value"] == "2024-01-10T11:00:00.000Z"
+    searches = api.requests("/rest/api/3/search" if search_api == "legacy" else SEARCH)
+    assert all(r.query.get("startAt", "0") == "0" and "nextPageToken" not in r.query for r in searches)
+    assert ids(jira(tmp_path, api, catalog=cat, state=first.state)) == []
+
+
+def test_more_issues_in_one_minute_than_a_page_holds_are_paged_within_it(tmp_path: Path, api: JiraApi) -> None:
+    """130 issues share one JQL minute, 50 a page: a search from that minute would return the same
+    page forever, so the tap follows that search's page tokens until the minute is passed."""
+    crowd(api, 130)
+    result = jira(tmp_path, api, catalog=catalog(tmp_path, api, "issues"), settings={"page_size": {"issues": 50}})
+    assert sorted(ids(result)) == list(range(1, 251)) and len(ids(result)) == 250
+    searches = api.requests(SEARCH)
+    assert [r.query.get("nextPageToken") for r in searches[:4]] == [None, None, "NTA=", "MTAw"]
+    assert searches[1].query["jql"] == 'updated >= "2024-01-10 09:00" ORDER BY updated ASC'
+    assert "nextPageToken" not in searches[4].query and len(searches) < 12
+
+
+def test_a_repeated_page_token_is_an_error_naming_the_stream(tmp_path: Path, api: JiraApi) -> None:
+    """The server answers page 2 with page 2's own token again: following it would read the same page
+    forever, stopping there would end the run with issues missing. Either way: one error line, exit 1."""
+    crowd(api, 250)  # one minute: the tap must follow the tokens
+    api.repeat_token = True
+    result = jira(tmp_path, api, catalog=catalog(tmp_path, api, "issues"), ok=False)
+    assert result.code == 1 and len(result.errors) == 1, result.stderr
+    assert "stream 'issues': /rest/api/3/search/jql: nextPageToken 'MTAw' came twice" in result.errors[0]
+    got = ids(result)  # what the writer flushed before the error, in order; none past page 2
+    assert got == list(range(1, len(got) + 1)) and len(got) <= 200
+    assert not [m for m in result.messages if m["type"] == "STATE"]  # no bookmark past a record not written
