@@ -9,14 +9,20 @@ daily ``-Daily-Remaining``) are given to the kit under the names it reads (``X-R
 ``Retry-After`` is given one: the rest of the rolling window, or, for the daily limit
 (``policyName`` DAILY), the time to the next UTC midnight (longer than ``max_wait``: the run
 fails with one line instead of waiting hours).
+
+The client also keeps a lower bound of the server's clock (:meth:`HubSpotClient.server_time`) from
+the ``Date`` header of each answer: a listing's bookmark may not pass the moment it began, by the
+clock that stamps the records' modified dates, whatever this machine's clock says.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import orjson
@@ -25,10 +31,8 @@ from protocol import FatalSourceError
 from protocol.http import Auth, BearerTokenAuth, HttpClient, OAuth2RefreshToken, Response, Transport, Urllib3Transport
 from taps.hubspot.settings import HubSpotSettings
 
-__all__ = ["HubSpotClient", "HubSpotTransport", "SEARCH_WINDOW"]
+__all__ = ["HubSpotClient", "HubSpotTransport"]
 
-#: the search API's result window: ``after`` + ``limit`` may not pass it
-SEARCH_WINDOW = 10_000
 POOL_SIZE = 10
 
 
@@ -132,10 +136,24 @@ def _auth(settings: HubSpotSettings) -> Auth:
                               settings.refresh_token)
 
 
+def _server_offset(response: Response, received: float) -> float | None:
+    """The server's clock minus ours, at least (seconds; negative: the server is behind), from the
+    ``Date`` header: the server wrote it (rounded down to the second) before we ``received`` the answer."""
+    date = response.headers.get("Date")
+    if not date:
+        return None
+    try:
+        dated = parsedate_to_datetime(date)
+    except (TypeError, ValueError):
+        return None
+    return None if dated.tzinfo is None else dated.timestamp() - received
+
+
 class HubSpotClient:
     def __init__(self, settings: HubSpotSettings) -> None:
         self.api_url = settings.api_url
         self.limit = settings.limit
+        self._offset: float | None = None  # the server's clock minus ours, a lower bound (seconds)
         http = settings.http
         transport = HubSpotTransport(Urllib3Transport(POOL_SIZE, (http.connect_timeout, http.timeout)))
         self.http = HttpClient(http, auth=_auth(settings), headers={"Accept": "application/json"},
@@ -153,10 +171,18 @@ class HubSpotClient:
             raise FatalSourceError(f"/crm/v3/properties/{object_type}: expected 'results', a list")
         return results
 
-    def pages(self, path: str, params: Mapping[str, Any], endpoint: str, *,
+    def server_time(self, local: datetime) -> datetime:
+        """A moment of our clock by the server's, as far as its answers tell (rounded down to the
+        second), and never later than ours: a record modified after ``local`` is stamped at or after it."""
+        offset = min(0.0, self._offset) if self._offset is not None else 0.0
+        return (local + timedelta(seconds=offset)).replace(microsecond=0)
+
+    def pages(self, path: str, params: Mapping[str, Any], endpoint: str, stream: str, *,
               prefetch: bool = True) -> Iterator[list[dict[str, Any]]]:
         """Every page of a GET listing, following ``paging.next.after``. With ``prefetch`` the next
-        page is requested (on one worker thread) while the caller works through this one."""
+        page is requested (on one worker thread) while the caller works through this one. An
+        ``after`` that comes twice fails the run (``stream`` names it): the listing would not end,
+        and stopping there would drop the pages not read as if there were none."""
         url = f"{self.api_url}{path}"
         query: dict[str, Any] = {"limit": self.limit, **params}
         seen: set[str] = set()
@@ -165,9 +191,12 @@ class HubSpotClient:
             while True:
                 rows = _results(body, endpoint)
                 after = _after(body)
-                if after is None or after in seen:
+                if after is None:
                     yield rows
                     return
+                if after in seen:
+                    raise FatalSourceError(f"stream '{stream}': {endpoint}: paging.next.after {after!r} came "
+                                           "twice; paging would not end")
                 seen.add(after)
                 query = {**query, "after": after}
                 if not prefetch:
@@ -183,15 +212,23 @@ class HubSpotClient:
                 body = ahead.result()
 
     def _get(self, url: str, query: Mapping[str, Any], endpoint: str) -> Any:
-        return self.http.get_json(url, params=query, endpoint=endpoint)[1]
+        response, body = self.http.get_json(url, params=query, endpoint=endpoint)
+        self._observe(response)
+        return body
 
-    def search(self, object_type: str, request: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
-        """One page of ``POST /crm/v3/objects/{objectType}/search``: its results and next ``after``."""
+    def _observe(self, response: Response) -> None:
+        offset = _server_offset(response, time.time())
+        if offset is not None:
+            self._offset = offset
+
+    def search(self, object_type: str, request: dict[str, Any]) -> list[dict[str, Any]]:
+        """One page of ``POST /crm/v3/objects/{objectType}/search``: its results (the caller pages by
+        the sort key, never by ``after``)."""
         endpoint = "/crm/v3/objects/{objectType}/search"
         response = self.http.request("POST", f"{self.api_url}/crm/v3/objects/{object_type}/search",
                                      json=request, endpoint=endpoint)
-        body = self.http.decode(response, endpoint)
-        return _results(body, endpoint), _after(body)
+        self._observe(response)
+        return _results(self.http.decode(response, endpoint), endpoint)
 
 
 def _results(body: Any, endpoint: str) -> list[dict[str, Any]]:

@@ -2,32 +2,27 @@
 
     contacts, companies, deals   CRM objects; schema from the properties API. With no bookmark and
                                  no start_date: every page of ``GET /crm/v3/objects/{type}`` (the
-                                 bookmark moves when the stream is done). Otherwise the search API,
-                                 modified-date >= the bookmark, ascending: the bookmark moves after
-                                 each page, and the 10,000-result window is re-opened at the last
-                                 modified date seen (ids already emitted at that date are skipped).
+                                 bookmark moves when the stream is done, never past the listing's
+                                 start). Otherwise the search API, modified-date >= the bookmark,
+                                 ascending, each page a new search from the last modified date
+                                 emitted (:mod:`taps.hubspot.search`): the bookmark moves after each.
     owners                       ``GET /crm/v3/owners``, full table.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from protocol import Bookmarks, CatalogEntry, FatalSourceError, Stream
-from taps.hubspot.client import SEARCH_WINDOW
+from protocol import Bookmarks, CatalogEntry, Stream
 from taps.hubspot.schemas import OWNERS_SCHEMA, PropertyTyper
+from taps.hubspot.search import Cursor, Search, millis
 
 if TYPE_CHECKING:
     from taps.hubspot.tap import TapHubSpot
 
 __all__ = ["STREAM_TYPES", "HubSpotStream"]
-
-
-def millis(iso: str) -> str:
-    """An ISO 8601 time as the epoch milliseconds the search API filters on."""
-    return str(int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000))
 
 
 class HubSpotStream(Stream):
@@ -44,7 +39,7 @@ class OwnersStream(HubSpotStream):
         return OWNERS_SCHEMA
 
     def get_records(self, bookmarks: Bookmarks) -> Iterator[dict[str, Any]]:
-        for rows in self.tap.client.pages("/crm/v3/owners", {"archived": "false"}, "/crm/v3/owners"):
+        for rows in self.tap.client.pages("/crm/v3/owners", {"archived": "false"}, "/crm/v3/owners", self.name):
             yield from rows
 
 
@@ -82,11 +77,16 @@ class CrmObjectStream(HubSpotStream):
             yield typer(raw)
 
     def _listed(self, bookmarks: Bookmarks) -> Iterator[dict[str, Any]]:
+        """Every page of the listing. It is not sorted by modified date: a record changed while it
+        pages may be on a page already read, so the bookmark is the newest date listed but never
+        later than the moment the listing began (see :meth:`_listing_began`): the next run's search
+        starts there and meets every change made since."""
         end = self.tap.settings.end_date
         params = {"properties": ",".join(self.property_names()), "archived": "false"}
         best: str | None = None
         path = f"/crm/v3/objects/{self.object_type}"
-        for rows in self.tap.client.pages(path, params, "/crm/v3/objects/{objectType}"):
+        began, newest = datetime.now(UTC), self._search().newest()
+        for rows in self.tap.client.pages(path, params, "/crm/v3/objects/{objectType}", self.name):
             for raw in rows:
                 updated = raw.get("updatedAt")
                 if end is not None and updated is not None and updated > end:
@@ -95,69 +95,28 @@ class CrmObjectStream(HubSpotStream):
                     best = updated
                 yield raw
         if best is not None:
-            bookmarks.advance(self.name, "updatedAt", best)
+            bookmarks.advance(self.name, "updatedAt", min(best, *self._listing_began(began, newest), key=millis))
 
-    def _request(self, start: str) -> dict[str, Any]:
-        filters = [{"propertyName": self.modified_property, "operator": "GTE", "value": millis(start)}]
-        if self.tap.settings.end_date:
-            filters.append({"propertyName": self.modified_property, "operator": "LTE",
-                            "value": millis(self.tap.settings.end_date)})
-        return {"filterGroups": [{"filters": filters}], "properties": self.property_names(),
-                "sorts": [{"propertyName": self.modified_property, "direction": "ASCENDING"}],
-                "limit": self.tap.client.limit}
+    def _listing_began(self, began: datetime, newest: str | None) -> list[str]:
+        """When the listing began, at the latest: the newest modified date there was then (the server's
+        own stamp), and our clock at that moment, read on the server's as far as its ``Date`` headers
+        tell (for when there was none)."""
+        clock = self.tap.client.server_time(began).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return [clock] if newest is None else [clock, newest]
+
+    def _search(self) -> Search:
+        end = self.tap.settings.end_date
+        return Search(self.name, self.tap.client, self.object_type, self.modified_property,
+                      self.property_names(), millis(end) if end else None)
 
     def _searched(self, bookmarks: Bookmarks, start: str) -> Iterator[dict[str, Any]]:
-        """Search windows from ``start``: each one is re-opened at its last modified date."""
-        skip: set[str] = set()  # ids emitted at ``start`` by the window before
-        while True:
-            window = _Window(start, skip)
-            yield from self._window(bookmarks, window)
-            if window.done:
-                return
-            if window.last is None or window.last == start:
-                raise FatalSourceError(
-                    f"stream '{self.name}': more than {SEARCH_WINDOW} records modified at {start}; the search "
-                    "API cannot page past them")
-            start, skip = window.last, window.at_last
+        """The search from ``start`` (see :mod:`taps.hubspot.search`); the bookmark moves after each page."""
 
-    def _window(self, bookmarks: Bookmarks, window: _Window) -> Iterator[dict[str, Any]]:
-        request = self._request(window.start)
-        limit = self.tap.client.limit
-        while True:
-            rows, after = self.tap.client.search(self.object_type, request)
-            for raw in rows:
-                if window.take(raw):
-                    yield raw
-            if window.last is not None:
-                bookmarks.advance(self.name, "updatedAt", window.last)
-            if after is None:
-                window.done = True
-                return
-            if not after.isdigit() or int(after) + limit > SEARCH_WINDOW:
-                return  # the next page would pass the search API's window
-            request["after"] = after
+        def paged(cursor: Cursor) -> None:
+            if cursor.at is not None:
+                bookmarks.advance(self.name, "updatedAt", cursor.at)
 
-
-class _Window:
-    """One search from ``start``: the last modified date seen and the ids emitted at it."""
-
-    def __init__(self, start: str, skip: set[str]) -> None:
-        self.start, self.skip = start, skip
-        self.last: str | None = None
-        self.at_last: set[str] = set()
-        self.done = False
-
-    def take(self, raw: dict[str, Any]) -> bool:
-        rid = str(raw.get("id"))
-        updated = raw.get("updatedAt")
-        if updated == self.start and rid in self.skip:
-            return False  # emitted by the window before, at the date this one starts from
-        if updated != self.last:
-            self.last, self.at_last = updated, set()
-        self.at_last.add(rid)
-        if updated == self.start:
-            self.at_last |= self.skip
-        return True
+        yield from self._search().rows(Cursor(millis(start)), paged)
 
 
 class ContactsStream(CrmObjectStream):

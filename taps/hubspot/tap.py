@@ -37,7 +37,7 @@ class TapHubSpot(Tap):
     def test_connection(self) -> str:
         try:
             next(iter(self.client.pages("/crm/v3/objects/contacts", {"limit": 1}, "/crm/v3/objects/{objectType}",
-                                           prefetch=False)))
+                                           "contacts", prefetch=False)))
         finally:
             self.client.close()
         return "token accepted; contacts are readable"

@@ -2,11 +2,13 @@
 and the search API paged by ``paging.next.after``, owners, Bearer auth, HubSpot's error bodies
 (``{"status": "error", "message", "correlationId", "category"}``) and rate limits
 (``X-HubSpot-RateLimit-*`` headers; 429 with ``policyName``). Every property value is a string,
-as the API sends it. The search API refuses to page past 10,000 results (HTTP 400).
+as the API sends it. The search API refuses to page past 10,000 results (HTTP 400). Its clock (the
+``Date`` header, :meth:`HubSpotApi.now`) may run ``skew`` apart from this machine's.
 
     with HubSpotApi() as api:      # ThreadingHTTPServer on 127.0.0.1, port 0, in a thread
         api.add("contacts", 250)
         api.fail("/crm/v3/objects/contacts", 429, 502)   # the next two requests there fail
+        api.before("/crm/v3/objects/contacts", 2, lambda: api.touch("contacts", [5], at=api.now()))  # data changes
         ... api.url ... api.requests("/crm/v3/objects/contacts/search")
 
 Run standalone (``python -m tests.integration.saas.hubspot_server --contacts N``) for the bench:
@@ -21,6 +23,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -34,7 +38,12 @@ MODIFIED = {"contacts": "lastmodifieddate", "companies": "hs_lastmodifieddate", 
 
 
 def iso(minutes: int) -> str:
-    return (BASE_TIME + timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return stamp(BASE_TIME + timedelta(minutes=minutes))
+
+
+def stamp(when: datetime) -> str:
+    """A time as HubSpot writes it: ISO 8601 in UTC, to the millisecond."""
+    return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def millis(minutes: int) -> str:
@@ -75,9 +84,11 @@ PROPERTIES: dict[str, list[dict[str, Any]]] = {
 }
 
 
-def make_object(kind: str, n: int, minute: int) -> dict[str, Any]:
-    """One object as the API returns it: every property value a string (or null)."""
-    props: dict[str, str | None] = {"createdate": iso(0), MODIFIED[kind]: iso(minute), "hs_object_id": str(n)}
+def make_object(kind: str, n: int, minute: int, at: datetime | None = None) -> dict[str, Any]:
+    """One object as the API returns it: every property value a string (or null); modified ``minute``
+    minutes after BASE_TIME, or ``at``."""
+    modified = stamp(at) if at is not None else iso(minute)
+    props: dict[str, str | None] = {"createdate": iso(0), MODIFIED[kind]: modified, "hs_object_id": str(n)}
     if kind == "contacts":
         props.update(email=f"person{n}@example.com", firstname=f"First{n}", lastname=f"Last{n}",
                      annualrevenue=f"{n}.{n % 100:02d}", hs_email_optout="true" if n % 2 else "false",
@@ -89,7 +100,7 @@ def make_object(kind: str, n: int, minute: int) -> dict[str, Any]:
         props.update(dealname=f"Deal {n}", amount="1234567890.123456789" if n == 1 else f"{n * 100}.50",
                      closedate=millis(n) if n % 2 else iso(n), dealstage="appointmentscheduled",
                      pipeline="default")
-    return {"id": str(n), "properties": props, "createdAt": iso(0), "updatedAt": iso(minute), "archived": False}
+    return {"id": str(n), "properties": props, "createdAt": iso(0), "updatedAt": modified, "archived": False}
 
 
 def owner(n: int) -> dict[str, Any]:
@@ -115,13 +126,18 @@ def error(status: int, category: str, message: str, **extra: Any) -> tuple[int, 
 
 
 class HubSpotApi:
-    def __init__(self, *, rate_limit: int | None = None, interval_ms: int = 300) -> None:
+    def __init__(self, *, rate_limit: int | None = None, interval_ms: int = 300,
+                 skew: timedelta = timedelta(0)) -> None:
         self.objects: dict[str, dict[str, dict[str, Any]]] = {k: {} for k in MODIFIED}
         self.owners = [owner(n) for n in range(1, 6)]
         self.log: list[Logged] = []
         self.faults: dict[str, list[tuple[int, str]]] = {}
         self.refresh_token = "refresh-me-123"  # the OAuth app's refresh token
         self.rate_limit, self.interval_ms = rate_limit, interval_ms
+        self.skew = skew  # the server's clock minus this machine's
+        self.stuck_after: str | None = None  # a listing page asked for with this after names it again as next
+        self.search_lag: timedelta | None = None  # the search index misses what changed this recently
+        self._hooks: list[tuple[str, int, Callable[[], None]]] = []
         self._window: list[float] = []
         self._searches: dict[bytes, list[dict[str, Any]]] = {}
         self._lock = threading.Lock()
@@ -147,10 +163,26 @@ class HubSpotApi:
         for n in range(1, count + 1):
             self.objects[kind][str(n)] = make_object(kind, n, n // per_minute)
 
-    def touch(self, kind: str, ids: list[int], minute: int) -> None:
+    def touch(self, kind: str, ids: list[int], minute: int = 0, at: datetime | None = None) -> None:
+        """These objects modified ``minute`` minutes after BASE_TIME, or ``at`` (e.g. ``api.now()``)."""
         self._searches.clear()
         for n in ids:
-            self.objects[kind][str(n)] = make_object(kind, n, minute)
+            self.objects[kind][str(n)] = make_object(kind, n, minute, at)
+
+    def now(self) -> datetime:
+        """The server's clock."""
+        return datetime.now(UTC) + self.skew
+
+    def before(self, path: str, nth: int, action: Callable[[], None]) -> None:
+        """Run ``action`` when the ``nth`` request to ``path`` (counting from 1) arrives, before it is answered."""
+        self._hooks.append((path, nth, action))
+
+    def _run_hooks(self, path: str) -> None:
+        with self._lock:
+            count = sum(1 for r in self.log if r.path == path)
+            due = [h for h in self._hooks if h[0] == path and h[1] == count]
+        for _, _, action in due:
+            action()
 
     def fail(self, path: str, *statuses: int, policy: str = "TEN_SECONDLY_ROLLING") -> None:
         """The next requests to ``path`` fail with these statuses (a 429 names the rate-limit ``policy``;
@@ -172,6 +204,7 @@ class HubSpotApi:
         limited = self._limited()
         if limited is not None:
             return limited
+        self._run_hooks(path)
         with self._lock:
             fault = self.faults.get(path)
             if fault:
@@ -236,7 +269,9 @@ class HubSpotApi:
         start = int(query.get("after", "0"))
         body: dict[str, Any] = {"results": [_only(r, wanted or []) for r in rows[start:start + limit]]}
         if start + limit < len(rows):
-            body["paging"] = {"next": {"after": str(start + limit), "link": f"?after={start + limit}"}}
+            stuck = self.stuck_after is not None and query.get("after") == self.stuck_after
+            after = self.stuck_after if stuck else str(start + limit)
+            body["paging"] = {"next": {"after": after, "link": f"?after={after}"}}
         return 200, {}, body
 
     def _search(self, kind: str, request: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
@@ -245,16 +280,19 @@ class HubSpotApi:
         if start + limit > SEARCH_WINDOW:
             return error(400, "VALIDATION_ERROR", f"after + limit must be <= {SEARCH_WINDOW}")
         key = orjson.dumps([kind, request.get("filterGroups"), request.get("sorts")])
-        rows = self._searches.get(key)
+        rows = self._searches.get(key) if self.search_lag is None else None
         if rows is None:  # the matches of one query, kept until the data changes (pages of it come next)
             rows = list(self.objects[kind].values())
+            if self.search_lag is not None:
+                indexed = int((self.now() - self.search_lag).timestamp() * 1000)
+                rows = [r for r in rows if _comparable(r["properties"][MODIFIED[kind]]) <= indexed]
             for group in request.get("filterGroups", [])[:1]:
                 for f in group.get("filters", []):
                     rows = [r for r in rows if _match(r, f)]
             sort = (request.get("sorts") or [{}])[0]
             if sort.get("propertyName"):
                 name = sort["propertyName"]
-                rows.sort(key=lambda r: (r["properties"].get(name) or "", int(r["id"])),
+                rows.sort(key=lambda r: (_comparable(r["properties"].get(name) or "0"), int(r["id"])),
                           reverse=sort.get("direction") == "DESCENDING")
             self._searches[key] = rows
         wanted = request.get("properties") or []
@@ -276,10 +314,17 @@ def _match(obj: dict[str, Any], f: dict[str, Any]) -> bool:
     value = obj["properties"].get(f.get("propertyName"))
     if value is None:
         return False
-    stamp = int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
-    bound = int(f["value"])
-    return {"GTE": stamp >= bound, "LTE": stamp <= bound, "GT": stamp > bound, "LT": stamp < bound,
-            "EQ": stamp == bound}[f["operator"]]
+    have, bound = _comparable(value), int(f["value"])
+    return {"GTE": have >= bound, "LTE": have <= bound, "GT": have > bound, "LT": have < bound,
+            "EQ": have == bound}[f["operator"]]
+
+
+@lru_cache(maxsize=1 << 16)
+def _comparable(value: str) -> int:
+    """A number property as its number, a datetime one as epoch milliseconds (what filters and sorts compare)."""
+    if value.isdigit():
+        return int(value)
+    return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
 
 
 def _handler(api: HubSpotApi) -> Callable[..., BaseHTTPRequestHandler]:
@@ -290,6 +335,9 @@ def _handler(api: HubSpotApi) -> Callable[..., BaseHTTPRequestHandler]:
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
+
+        def date_time_string(self, timestamp: float | None = None) -> str:
+            return format_datetime(api.now(), usegmt=True)  # the Date header, by the server's clock
 
         def _serve(self, method: str) -> None:
             length = int(self.headers.get("Content-Length") or 0)

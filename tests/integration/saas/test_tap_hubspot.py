@@ -39,11 +39,14 @@ def exact(result: Result, stream: str) -> list[dict[str, Any]]:
 
 
 def searched_from(api: HubSpotApi, path: str = SEARCH) -> list[tuple[str, str | None]]:
-    """(the GTE filter value, after) of each search request."""
+    """(the lower bound's operator and value, after) of each search request with filters (not the
+    listing's one look at the newest modified date)."""
     out = []
     for r in api.requests(path):
-        filters = r.body["filterGroups"][0]["filters"]
-        out.append((next(f["value"] for f in filters if f["operator"] == "GTE"), r.body.get("after")))
+        if "filterGroups" not in r.body:
+            continue
+        lower = r.body["filterGroups"][0]["filters"][0]
+        out.append((f"{lower['operator']} {lower['value']}", r.body.get("after")))
     return out
 
 
@@ -79,7 +82,11 @@ def test_full_sync_every_record_once_with_typed_properties(tmp_path: Path, api: 
     bookmarks = result.state["bookmarks"]
     assert bookmarks["contacts"] == {"replication_key": "updatedAt", "replication_key_value": iso(250)}
     assert bookmarks["deals"]["replication_key_value"] == iso(12) and "owners" not in bookmarks
-    assert api.requests(SEARCH) == []  # no bookmark, no start_date: the listing, not the search API
+    # no bookmark, no start_date: the listing, not the search API, but for one look at the newest
+    # modified date before it (the bookmark may not pass it)
+    assert [r.body for r in api.requests(SEARCH)] == [
+        {"properties": ["lastmodifieddate"], "limit": 1,
+         "sorts": [{"propertyName": "lastmodifieddate", "direction": "DESCENDING"}]}]
     assert TOKEN not in result.stderr
 
 
@@ -93,40 +100,51 @@ def test_incremental_run_fetches_only_what_changed(tmp_path: Path, api: HubSpotA
     assert sorted(int(r["id"]) for r in second.records("contacts")) == [5, 6, 250]
     assert [r["id"] for r in second.records("deals")] == ["12", "3"]
     assert [r["id"] for r in second.records("companies")] == ["30"]
-    assert searched_from(api) == [(millis(250), None)]
-    body = api.requests(SEARCH)[0].body
+    assert searched_from(api) == [(f"GTE {millis(250)}", None)]
+    body = api.requests(SEARCH)[-1].body
     assert body["sorts"] == [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}]
     assert body["filterGroups"][0]["filters"][0]["propertyName"] == "lastmodifieddate"
-    deal_search = api.requests("/crm/v3/objects/deals/search")[0].body
+    deal_search = api.requests("/crm/v3/objects/deals/search")[-1].body
     assert deal_search["filterGroups"][0]["filters"][0]["propertyName"] == "hs_lastmodifieddate"
     assert len(api.requests(CONTACTS)) == 3  # the listing only in the first run
     assert second.state["bookmarks"]["contacts"]["replication_key_value"] == iso(500)
     assert second.state["bookmarks"]["deals"]["replication_key_value"] == iso(600)
 
 
-def test_search_window_is_reopened_at_the_last_modified_date(tmp_path: Path) -> None:
+def test_search_pages_from_the_last_modified_date_never_by_offset(tmp_path: Path) -> None:
     with HubSpotApi() as api:
-        api.add("contacts", 10_250, per_minute=3)  # three contacts per minute: ties at the window's edge
+        api.add("contacts", 10_250, per_minute=3)  # three contacts per minute: ties at every page's edge
         catalog = select(json.loads(hubspot(tmp_path, api, "--discover").stdout), "contacts")
         result = hubspot(tmp_path, api, catalog=catalog, settings={"start_date": "2024-01-01T00:00:00Z"})
         ids = [int(r["id"]) for r in result.records("contacts")]
-        assert len(ids) == 10_250 and sorted(ids) == list(range(1, 10_251)), "a record lost or doubled"
+        assert ids == list(range(1, 10_251)), "a record lost or doubled"
         searches = searched_from(api)
         assert {r.status for r in api.requests(SEARCH)} == {200}  # never past the 10,000-result window
-        assert searches[0] == (millis(0), None) and searches[99] == (millis(0), "9900")
-        # the 10,000th result is contact 9999 (minute 3333): the next window starts there
-        assert searches[100] == (millis(3333), None)
-        assert len(searches) == 100 + 3
+        assert all(after is None for _, after in searches)  # each page a new search, no offset
+        # page 1 ends with contact 100 (minute 33, with 99): page 2 starts at minute 33, skipping 99 and 100
+        assert searches[:2] == [(f"GTE {millis(0)}", None), (f"GTE {millis(33)}", None)]
+        assert len(searches) == 104  # 100 a page, less the one or two ids emitted at the page's first date
         assert result.state["bookmarks"]["contacts"]["replication_key_value"] == iso(10_250 // 3)
 
 
-def test_a_window_of_one_modified_date_fails_with_one_line(tmp_path: Path) -> None:
+def test_more_records_at_one_modified_date_than_a_page_are_paged_by_id(tmp_path: Path) -> None:
     with HubSpotApi() as api:
         api.add("companies", 10_001, per_minute=20_000)  # every company modified at minute 0
+        api.add("deals", 12)
         catalog = select(json.loads(hubspot(tmp_path, api, "--discover").stdout), "companies")
-        result = hubspot(tmp_path, api, catalog=catalog, settings={"start_date": iso(0)}, ok=False)
-        assert result.code == 1 and len(result.errors) == 1, result.stderr
-        assert "stream 'companies': more than 10000 records modified at 2024-01-01T00:00:00.000Z" in result.errors[0]
+        result = hubspot(tmp_path, api, catalog=catalog, settings={"start_date": iso(0)})
+        ids = [int(r["id"]) for r in result.records("companies")]
+        assert sorted(ids) == list(range(1, 10_002)) and len(ids) == 10_001, "a record lost or doubled"
+        bodies = [r.body for r in api.requests("/crm/v3/objects/companies/search")]
+        assert {r.status for r in api.requests()} == {200}
+        by_id = [b for b in bodies if b["sorts"][0]["propertyName"] == "hs_object_id"]
+        at_zero = [("GTE", millis(0)), ("LTE", millis(0))]
+        assert [(f["operator"], f["value"]) for f in by_id[0]["filterGroups"][0]["filters"]] == at_zero
+        assert [(f["operator"], f["value"]) for f in by_id[1]["filterGroups"][0]["filters"]][2] == ("GT", "100")
+        # after the last company at minute 0: the search goes on after it (GT), and finds nothing more
+        assert bodies[-1]["filterGroups"][0]["filters"][0] == {"propertyName": "hs_lastmodifieddate",
+                                                                 "operator": "GT", "value": millis(0)}
+        assert result.state["bookmarks"]["companies"]["replication_key_value"] == iso(0)
 
 
 def test_start_and_end_date_bound_the_search(tmp_path: Path, api: HubSpotApi) -> None:
@@ -228,24 +246,26 @@ def test_tap_hubspot_applies_maps_and_flattens_nested_objects(tmp_path: Path, ap
     assert {"stream-maps", "schema-flattening"} <= about("tap-hubspot")
 
 
-def test_a_run_stopped_in_the_second_window_resumes_from_its_last_state(tmp_path: Path) -> None:
+def test_a_run_stopped_in_the_middle_resumes_from_its_last_state(tmp_path: Path) -> None:
     with HubSpotApi() as api:
         api.add("contacts", 10_250, per_minute=3)
         catalog = select(json.loads(hubspot(tmp_path, api, "--discover").stdout), "contacts")
-        api.fail(SEARCH, *([0] * 101), 400)  # the second page of the second window: a fatal answer
+        api.fail(SEARCH, *([0] * 102), 400)  # the 103rd page (of 104): a fatal answer
         start = {"start_date": "2024-01-01T00:00:00Z"}
         first = hubspot(tmp_path, api, catalog=catalog, settings=start, ok=False)
         assert first.code == 1 and "HTTP 400" in first.errors[0]
         states = [i for i, m in enumerate(first.messages) if m["type"] == "STATE"]
         kept = [m["record"] for m in first.messages[:states[-1]] if m["type"] == "RECORD"]
-        assert len(kept) == 10_000  # the STATE after 10,000 records
         state = first.messages[states[-1]]["value"]
-        # the bookmark moves after a whole page: the STATE in the middle of page 100 holds page 99's last date
-        assert state["bookmarks"]["contacts"]["replication_key_value"] == iso(3300)
+        assert len(kept) == 10_000  # the STATE after 10,000 records
+        # the bookmark moves after a whole page: the STATE in the middle of page 102 holds page 101's last date
+        bookmark = state["bookmarks"]["contacts"]["replication_key_value"]
+        minute = next(m for m in range(3_400) if iso(m) == bookmark)
+        assert bookmark <= kept[-1]["updatedAt"] and minute > 3_200
         second = hubspot(tmp_path, api, catalog=catalog, settings=start, state=state)
         again = [int(r["id"]) for r in second.records("contacts")]
         assert sorted({int(r["id"]) for r in kept} | set(again)) == list(range(1, 10_251)), "a record was lost"
-        assert again == list(range(9_900, 10_251))  # from the bookmark's date (GTE), once each
+        assert again == [n for n in range(1, 10_251) if n // 3 >= minute]  # from the bookmark's date (GTE), once each
 
 
 def test_a_page_read_ahead_that_fails_stops_the_run_with_one_line(tmp_path: Path, api: HubSpotApi) -> None:
