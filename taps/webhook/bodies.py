@@ -10,14 +10,18 @@ line". That is checked cheaply, a batch at a time, by screens that together impl
 - UTF-8: msgspec does not check it, so the batch's bodies are checked at once (a strict decode when
   the number screen's translation marks a byte past ASCII). Syntax-valid bodies begin and end with
   ASCII, so no sequence straddles two bodies;
-- numbers: orjson refuses a number that overflows a double (``1e400``), which msgspec accepts; such
-  a number has an exponent of three or more digits, and bodies holding ``e`` + three digits anywhere
-  (hexadecimal hashes do) are parsed by orjson, which decides;
+- numbers: orjson refuses a number that overflows a double (``1e400``, or ``1`` and 400 zeros), which
+  msgspec accepts; such a number has an exponent of three or more digits, or (an exponent of at most
+  two digits adding at most 99) an integer part of more than 209 digits. Bodies holding ``e`` + three
+  digits or a run of ``_LONG_RUN`` digits anywhere (hexadecimal hashes, long strings of digits do) are
+  parsed by orjson, which decides;
 - line breaks: JSON allows raw CR and LF only as whitespace between tokens (never inside a string),
   so they are replaced by spaces, which keeps the value and keeps the line one line.
 
 A body that fails is not JSON for our readers: it goes in as a JSON string, its UTF-8 text, or
-``base64:`` and its bytes in base64 when it is not UTF-8 text.
+``base64:`` and its bytes in base64 when it is not UTF-8 text. The screens pass a body only when
+orjson parses it, so what a body becomes depends on that body alone, never on the others of its
+batch (a batch that fails is decided body by body, by orjson: :func:`as_json`).
 """
 
 from __future__ import annotations
@@ -44,6 +48,9 @@ _MAX_BODY_DEPTH = _ORJSON_DEPTH - _LINE_LEVELS
 _EXPONENT = bytes(0x64 if 0x30 <= i <= 0x39 else 0x65 if i in (0x45, 0x65, 0x2B) else 0x75 if i >= 0x80 else 0x20
                   for i in range(256))
 _LONG_EXPONENT = b"eddd"
+# an integer part this long may overflow a double even with a two-digit exponent (10**(200 + 99 + 10))
+_LONG_RUN = 200
+_LONG_DIGITS = b"d" * _LONG_RUN
 _NOT_ASCII = b"u"
 _BASE64 = "base64:"
 
@@ -80,24 +87,27 @@ def _all_valid(bodies: Sequence[bytes], joined: bytes) -> bool:
             joined.decode()
         except UnicodeDecodeError:
             return False
-    if screened.find(_LONG_EXPONENT) >= 0:
-        # hexadecimal text looks like a long exponent too: orjson decides, for those bodies only
-        return all(map(_orjson_accepts, _long_exponents(bodies, screened)))
+    doubtful = [mark for mark in (_LONG_EXPONENT, _LONG_DIGITS) if screened.find(mark) >= 0]
+    if doubtful:
+        # hexadecimal text looks like a long exponent too, and a long digit run may sit in a string:
+        # orjson decides, for those bodies only
+        ends = list(accumulate(map(len, bodies)))
+        held = {index for mark in doubtful for index in _holding(mark, ends, screened)}
+        return all(_orjson_accepts(bodies[index]) for index in held)
     return True
 
 
-def _long_exponents(bodies: Sequence[bytes], screened: bytes) -> Iterator[bytes]:
-    """The bodies that hold a long exponent, found in the batch's screened text (a match across two
+def _holding(mark: bytes, ends: Sequence[int], screened: bytes) -> Iterator[int]:
+    """The index of each body holding ``mark``, found in the batch's screened text (a match across two
     bodies belongs to neither): one search per body at most, not a second translation of each."""
-    ends = list(accumulate(map(len, bodies)))
-    at = screened.find(_LONG_EXPONENT)
+    at = screened.find(mark)
     while at >= 0:
         index = bisect_right(ends, at)
-        if at + len(_LONG_EXPONENT) <= ends[index]:
-            yield bodies[index]
-            at = screened.find(_LONG_EXPONENT, ends[index])
+        if at + len(mark) <= ends[index]:
+            yield index
+            at = screened.find(mark, ends[index])
         else:
-            at = screened.find(_LONG_EXPONENT, at + 1)
+            at = screened.find(mark, at + 1)
 
 
 def all_json(bodies: Sequence[bytes]) -> bool:

@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from protocol import FatalSourceError, SourceError, plural
+from taps.webhook import ledger
 from taps.webhook.settings import SpoolSettings
 
 __all__ = ["Head", "Row", "SpoolReader", "open_reader"]
@@ -33,6 +36,7 @@ log = logging.getLogger("tap_webhook")
 
 Row = tuple[int, str, "str | None", bytes, int, bytes, bytes]  # seq, source, event_type, delivery_id, micros,
 # headers, body
+T = TypeVar("T")
 Head = tuple[bytes, int, bytes]  # the record before the body: up to received_at's quote, the second, the rest
 PRUNE_CHUNK = 20_000  # rows deleted per transaction: the receiver's commits wait at most one chunk
 BUSY_TIMEOUT_MS = 30_000
@@ -47,8 +51,18 @@ class SpoolReader(Protocol):
     def horizon(self) -> int:
         """The highest position allocated so far; every delivery at or below it is committed."""
 
-    def prune(self, upto: int) -> int:
-        """Delete the deliveries at or below ``upto``; how many were deleted."""
+    def identity(self) -> tuple[str, int]:
+        """The spool's id and the position it had when the id was minted (minting it if it has none)."""
+
+    def pruned_through(self) -> int:
+        """The highest position a run has pruned up to (0: none)."""
+
+    def claim(self, reader: str, position: int, now: float, idle_seconds: float) -> int:
+        """Record this run's reader at its starting position; the position every known reader has passed."""
+
+    def prune(self, upto: int, now: float | None = None, keep_seconds: float = 0.0) -> int:
+        """Delete the deliveries at or below ``upto``, keeping their ids ``keep_seconds`` (tombstones, so a
+        late retry is a duplicate) and dropping older tombstones; how many deliveries were deleted."""
 
     def batches(self, after: int, upto: int, size: int) -> Iterator[list[Row]]:
         """The deliveries in ``(after, upto]`` in ``seq`` order, ``size`` at a time."""
@@ -109,6 +123,11 @@ def _kind_order(kind: tuple[str, str | None]) -> tuple[str, bool, str]:
     return source, event_type is not None, event_type or ""
 
 
+def _lowest(db: sqlite3.Connection) -> int | None:
+    low = db.execute("SELECT min(seq) FROM deliveries").fetchone()[0]
+    return None if low is None else int(low)
+
+
 class SqliteSpoolReader:
     """The SQLite spool (WAL mode): reads never wait for the receiver; a prune chunk may, briefly."""
 
@@ -133,27 +152,58 @@ class SqliteSpoolReader:
         if not self._has_table:
             return 0
         try:
-            row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'deliveries'").fetchone()
+            return ledger.horizon(self._db)
         except sqlite3.Error as exc:
             raise self._fail("cannot read its position", exc) from exc
-        return int(row[0]) if row else 0
 
-    def prune(self, upto: int) -> int:
-        if not self._has_table or upto <= 0:
-            return 0
-        deleted = 0
+    def _write(self, what: str, work: Callable[[sqlite3.Connection], T]) -> T:
+        """``work`` in one write transaction (the receiver's commits wait for it, briefly)."""
         try:
-            low = self._db.execute("SELECT min(seq) FROM deliveries").fetchone()[0]
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                done = work(self._db)
+                self._db.execute("COMMIT")
+            finally:
+                if self._db.in_transaction:
+                    self._db.rollback()
+        except sqlite3.Error as exc:
+            raise self._fail(what, exc) from exc
+        return done
+
+    def identity(self) -> tuple[str, int]:
+        def read(db: sqlite3.Connection) -> tuple[str, int]:
+            ledger.ensure(db)  # a spool written by an earlier receiver: given its id now
+            return ledger.identity(db)
+        return self._write("cannot read its identity", read)
+
+    def pruned_through(self) -> int:
+        try:
+            known = self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'spool_meta'").fetchone()
+            return ledger.pruned_through(self._db) if known else 0
+        except sqlite3.Error as exc:
+            raise self._fail("cannot read its readers", exc) from exc
+
+    def claim(self, reader: str, position: int, now: float, idle_seconds: float) -> int:
+        return self._write("cannot record its reader",
+                           lambda db: ledger.claim(db, reader, position, now, idle_seconds))
+
+    def prune(self, upto: int, now: float | None = None, keep_seconds: float = 0.0) -> int:
+        now = time.time() if now is None else now
+        deleted = 0
+        if self._has_table and upto > 0:
+            low = self._write("cannot prune it", _lowest)
             while low is not None and low <= upto:
                 high = min(upto, low + PRUNE_CHUNK - 1)
-                deleted += self._db.execute("DELETE FROM deliveries WHERE seq >= ? AND seq <= ?",
-                                            (low, high)).rowcount
+                deleted += self._write("cannot prune it", partial(ledger.prune_chunk, low=low, high=high, now=now,
+                                                                   keep=keep_seconds > 0))
                 low = high + 1
-        except sqlite3.Error as exc:
-            raise self._fail("cannot prune it", exc) from exc
+        purged = self._write("cannot prune it", lambda db: ledger.purge(db, now - keep_seconds))
         if deleted:
-            log.info("spool %s: pruned %s at or below position %d (loaded by an earlier run)", self.where,
-                     plural(deleted, "delivery", "deliveries"), upto)
+            log.info("spool %s: pruned %s at or below position %d (loaded by every pipeline reading it)",
+                     self.where, plural(deleted, "delivery", "deliveries"), upto)
+        if purged:
+            log.info("spool %s: forgot the ids of %s pruned over spool.dedupe_days ago", self.where,
+                     plural(purged, "delivery", "deliveries"))
         return deleted
 
     def batches(self, after: int, upto: int, size: int) -> Iterator[list[Row]]:

@@ -11,6 +11,7 @@ sequence's last value) is committed or rolled back. The lock is held only for th
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +20,7 @@ from psycopg import sql
 
 from protocol import FatalSourceError, SourceError, plural
 from protocol.pg import connect, first_line, refused_for_good, unreachable
+from taps.webhook.ledger_pg import PgLedger
 from taps.webhook.reader import PRUNE_CHUNK, Head, Row
 
 __all__ = ["PgSpoolReader"]
@@ -38,6 +40,7 @@ class PgSpoolReader:
     def __init__(self, dsn: str, table: str) -> None:
         self.where = f"table {table}"
         self._table = _table(table)
+        self._ledger = PgLedger(table)
         try:
             self._conn: psycopg.Connection[Any] = connect(dsn, {"application_name": "sluice tap-webhook"},
                                                           autocommit=True)
@@ -79,23 +82,54 @@ class PgSpoolReader:
             raise self._fail("cannot read its position", exc) from exc
         return int(row[0]) if row else 0
 
-    def prune(self, upto: int) -> int:
-        if not self._has_table or upto <= 0:
+    def identity(self) -> tuple[str, int]:
+        if not self._has_table:  # nothing was received: no spool to name yet
+            return "", 0
+        try:
+            with self._conn.transaction():
+                return self._ledger.ensure(self._conn)
+        except psycopg.Error as exc:
+            raise self._fail("cannot read its identity", exc) from exc
+
+    def pruned_through(self) -> int:
+        if not self._has_table:
             return 0
+        try:
+            return self._ledger.pruned_through(self._conn)
+        except psycopg.Error as exc:
+            raise self._fail("cannot read its readers", exc) from exc
+
+    def claim(self, reader: str, position: int, now: float, idle_seconds: float) -> int:
+        if not self._has_table:
+            return 0
+        try:
+            with self._conn.transaction():
+                return self._ledger.claim(self._conn, reader, position, now, idle_seconds)
+        except psycopg.Error as exc:
+            raise self._fail("cannot record its reader", exc) from exc
+
+    def prune(self, upto: int, now: float | None = None, keep_seconds: float = 0.0) -> int:
+        if not self._has_table:
+            return 0
+        now = time.time() if now is None else now
         deleted = 0
         try:
             low = self._conn.execute(sql.SQL("SELECT min(seq) FROM {}").format(self._table)).fetchone()
-            start = low[0] if low else None
+            start = low[0] if low and upto > 0 else None
             while start is not None and start <= upto:
                 high = min(upto, start + PRUNE_CHUNK - 1)
-                deleted += self._conn.execute(sql.SQL("DELETE FROM {} WHERE seq >= %s AND seq <= %s")
-                                              .format(self._table), (start, high)).rowcount
+                with self._conn.transaction():
+                    deleted += self._ledger.prune_chunk(self._conn, start, high, now, keep_seconds > 0)
                 start = high + 1
+            purged = self._ledger.purge(self._conn, now - keep_seconds)
         except psycopg.Error as exc:
             raise self._fail("cannot prune it", exc) from exc
         if deleted:
-            log.info("spool %s: pruned %s at or below position %d (loaded by an earlier run)", self.where,
-                     plural(deleted, "delivery", "deliveries"), upto)
+            log.info("spool %s: pruned %s at or below position %d (loaded by every pipeline reading it)",
+                     self.where, plural(deleted, "delivery", "deliveries"), upto)
+        if purged:
+            log.info("spool %s: forgot the ids of %s pruned over spool.dedupe_days ago", self.where,
+                     plural(purged, "delivery", "deliveries"))
         return deleted
 
     def batches(self, after: int, upto: int, size: int) -> Iterator[list[Row]]:

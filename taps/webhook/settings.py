@@ -94,6 +94,16 @@ _SPOOL: dict[str, Any] = {
                 "description": "PostgreSQL: the connection string (postgresql://user:password@host/db)."},
         "table": {"type": "string", "default": "sluice_webhook_deliveries",
                   "description": "PostgreSQL: the spool table, optionally schema-qualified."},
+        "dedupe_days": {"type": "number", "minimum": 0, "default": 7,
+                        "description": "How long the ids of deliveries tap-webhook has loaded and pruned from "
+                                       "the spool are kept, so that a provider's retry of one within that time "
+                                       "is answered duplicate and not stored again (Stripe retries for 3 days). "
+                                       "0 keeps none."},
+        "reader_idle_days": {"type": "number", "exclusiveMinimum": 0, "default": 30,
+                             "description": "A pipeline reading the spool (tap-webhook, known by the reader id "
+                                            "in its state) holds back pruning until it has read what others "
+                                            "loaded; after this long without a run it no longer does, and if it "
+                                            "runs again behind what was pruned it fails (exit 2)."},
     },
 }
 
@@ -148,6 +158,8 @@ class SpoolSettings:
     path: str  # SQLite file
     dsn: str | None  # PostgreSQL
     table: str  # PostgreSQL table (validated identifier, optionally schema.table)
+    dedupe_days: float  # tombstones of pruned deliveries are kept this long
+    reader_idle_days: float  # a reader not seen this long no longer holds back pruning
 
     @classmethod
     def from_config(cls, raw: Mapping[str, Any]) -> SpoolSettings:

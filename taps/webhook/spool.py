@@ -6,7 +6,8 @@ and many concurrent deliveries share one commit (group commit).
     └── PgSpoolWriter        a PostgreSQL table (taps/webhook/spool_pg.py)
 
 A request handler calls :meth:`SpoolWriter.add`; the returned future resolves with True (newly
-stored) or False (a re-delivery of a (source, delivery_id) already in the spool) only after the
+stored) or False (a re-delivery of a (source, delivery_id) in the spool, or pruned from it within
+``spool.dedupe_days``: :mod:`taps.webhook.ledger`) only after the
 transaction that holds it has committed. A failed commit fails every future of its batch with
 :class:`SpoolError` and rolls the batch back: nothing of it is stored, and the handler answers 503.
 
@@ -34,6 +35,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from protocol import TargetError
+from taps.webhook import ledger
 
 if TYPE_CHECKING:
     from taps.webhook.providers import Verified
@@ -56,8 +58,6 @@ CREATE TABLE IF NOT EXISTS deliveries (
 )
 """
 
-_INSERT = ("INSERT INTO deliveries (source, delivery_id, event_type, received_at, headers, body) "
-           "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (source, delivery_id) DO NOTHING")
 
 
 class SpoolError(TargetError):
@@ -221,7 +221,10 @@ class SQLiteSpoolWriter(SpoolWriter):
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA wal_autocheckpoint=0")
+            conn.execute("BEGIN IMMEDIATE")  # a new spool gets its id in the transaction creating it
             conn.execute(SCHEMA)
+            ledger.ensure(conn)
+            conn.execute("COMMIT")
         except sqlite3.Error as exc:
             raise SpoolError(f"cannot open the SQLite spool {self.path}: {exc}") from exc
         self._conn = conn
@@ -262,8 +265,9 @@ class SQLiteSpoolWriter(SpoolWriter):
         assert conn is not None, "the spool is not open"
         try:
             conn.execute("BEGIN IMMEDIATE")
-            stored = [conn.execute(_INSERT, (d.source, d.delivery_id, d.event_type, d.received_at, d.headers,
-                                             d.body)).rowcount == 1 for d in batch]
+            stored = [conn.execute(ledger.INSERT, {
+                "source": d.source, "delivery_id": d.delivery_id, "event_type": d.event_type,
+                "received_at": d.received_at, "headers": d.headers, "body": d.body}).rowcount == 1 for d in batch]
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             if conn.in_transaction:

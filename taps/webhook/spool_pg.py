@@ -1,7 +1,8 @@
 """The PostgreSQL spool: the same columns as the SQLite one, in ``spool.table``.
 
-A batch is one INSERT of arrays (one round trip) ``ON CONFLICT (source, delivery_id) DO NOTHING``
-in one transaction; the commit returns once the server has flushed its WAL (PostgreSQL's default
+A batch is one INSERT of arrays (one round trip) ``ON CONFLICT (source, delivery_id) DO NOTHING``,
+skipping the ids pruned within ``spool.dedupe_days``, in one transaction; the commit returns once
+the server has flushed its WAL (PostgreSQL's default
 ``synchronous_commit``), so an acknowledged delivery is durable. ``seq`` is a BIGSERIAL: with one
 receiver per table the batches commit in ``seq`` order, which is what tap-webhook's ``{"seq": N}``
 state relies on. A lost connection fails the batch (503) and is reopened for the next one.
@@ -16,6 +17,7 @@ import psycopg
 from psycopg import sql
 
 from protocol.pg import connect, first_line
+from taps.webhook.ledger_pg import PgLedger
 from taps.webhook.spool import Delivery, SpoolError, SpoolStats, SpoolWriter
 
 __all__ = ["PgSpoolWriter", "create_table"]
@@ -26,11 +28,13 @@ def _table(name: str) -> sql.Composable:
 
 
 def create_table(conn: psycopg.Connection[Any], table: str) -> None:
-    """The spool table and its unique (source, delivery_id) constraint, if absent."""
+    """The spool table and its unique (source, delivery_id) constraint, if absent, and its bookkeeping
+    (:mod:`taps.webhook.ledger_pg`): a new table gets its id in the transaction creating it."""
     conn.execute(sql.SQL(
         "CREATE TABLE IF NOT EXISTS {} (seq BIGSERIAL PRIMARY KEY, source TEXT NOT NULL, delivery_id TEXT NOT NULL, "
         "event_type TEXT, received_at DOUBLE PRECISION NOT NULL, headers TEXT NOT NULL, body BYTEA NOT NULL, "
         "UNIQUE (source, delivery_id))").format(_table(table)))
+    PgLedger(table).ensure(conn)
 
 
 class PgSpoolWriter(SpoolWriter):
@@ -39,10 +43,7 @@ class PgSpoolWriter(SpoolWriter):
         self.dsn = dsn
         self.table = table
         self._conn: psycopg.Connection[Any] | None = None
-        self._insert = sql.SQL(
-            "INSERT INTO {} (source, delivery_id, event_type, received_at, headers, body) "
-            "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::float8[], %s::text[], %s::bytea[]) "
-            "ON CONFLICT (source, delivery_id) DO NOTHING RETURNING source, delivery_id").format(_table(table))
+        self._insert = PgLedger(table).insert()
 
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed:

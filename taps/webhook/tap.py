@@ -4,24 +4,32 @@
     tap-webhook --config webhooks.json           # this tap: drain the spool (no extra needed)
 
 Both read the same config (:mod:`taps.webhook.settings`). STATE is the spool position,
-``{"seq": N}``: a run reads the deliveries after N up to the horizon it finds at its start, and
-first prunes those at or below N, which the run that wrote N had delivered to a target that
-committed them (a runner passes a tap the state its target sent back). So a failed target never
-loses a delivery: the next run starts from the same state and sends them again.
+``{"seq": N, "spool": ..., "reader": ...}`` (:mod:`taps.webhook.position`): a run reads the
+deliveries after N up to the horizon it finds at its start, and first prunes those at or below the
+lowest position of the spool's readers, each of which the run that wrote it had delivered to a
+target that committed them (a runner passes a tap the state its target sent back). So a failed
+target never loses a delivery: the next run starts from the same state and sends them again; and a
+second pipeline reading the same spool holds back the prune until it has read them too.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
+import time
 from typing import Any, ClassVar
 
-from protocol import Bookmarks, Catalog, ConfigError, FatalSourceError, MessageWriter, Tap, plural, tap_main
+from protocol import Bookmarks, Catalog, FatalSourceError, MessageWriter, Tap, plural, tap_main
 from taps.webhook.drain import Routes, drain
+from taps.webhook.position import SpoolState, check_spool, check_unpruned
 from taps.webhook.reader import SpoolReader, open_reader
 from taps.webhook.settings import SETTINGS, WebhookSettings
 from taps.webhook.streams import WebhookStream, stream_name
 
 __all__ = ["TapWebhook", "main"]
+
+log = logging.getLogger("tap_webhook")
+_DAY = 86_400.0
 
 
 class TapWebhook(Tap):
@@ -63,29 +71,39 @@ class TapWebhook(Tap):
         return f"spool {where}: {plural(count, 'delivery', 'deliveries')} spooled{held}"
 
     def sync(self, catalog: Catalog, bookmarks: Bookmarks, writer: MessageWriter) -> None:
-        start = _start_seq(bookmarks.to_value())
+        state = SpoolState.parse(bookmarks.to_value())
         routes = Routes(self.settings.sources, catalog, writer)
         reader = self._reader()
-        last = start
+        last = state.seq
         if reader is not None:
             try:
-                upto = reader.horizon()
-                if start > upto:
-                    raise ConfigError(f"the state's position {start} is past the last position of spool "
-                                      f"{reader.where} ({upto}): it is not the spool the state was taken from "
-                                      "(recreated?); clear the state to read this spool from its start")
-                reader.prune(start)
-                last = drain(reader, start, upto, routes, writer, lambda seq: writer.write_state({"seq": seq}))
+                state, upto = self._start(reader, state)
+                last = drain(reader, state.seq, upto, routes, writer, lambda seq: writer.write_state(state.at(seq)))
             finally:
                 reader.close()
-        writer.write_state({"seq": last}, final=True)
+        writer.write_state(state.at(last), final=True)
 
-
-def _start_seq(state: dict[str, Any]) -> int:
-    seq = state.get("seq", 0)
-    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
-        raise ConfigError(f"state: 'seq' must be a spool position (an integer >= 0), not {seq!r}")
-    return seq
+    def _start(self, reader: SpoolReader, state: SpoolState) -> tuple[SpoolState, int]:
+        """Check the state against the spool, record this pipeline as its reader and prune what every
+        reader has passed: the state to write from now on, and the last position to read."""
+        upto = reader.horizon()
+        spool, identified_at = reader.identity()
+        check_spool(state, spool, identified_at, upto, reader.where)
+        pruned = reader.pruned_through()
+        check_unpruned(state, pruned, reader.where)
+        if state.reader is None and pruned:
+            log.info("spool %s: this pipeline's first run: it reads the deliveries the spool holds (those at or "
+                     "below position %d were pruned before)", reader.where, pruned)
+        state = state.on(spool)
+        assert state.reader is not None
+        now = time.time()
+        settings = self.settings.spool
+        passed = reader.claim(state.reader, state.seq, now, settings.reader_idle_days * _DAY)
+        if passed < state.seq:
+            log.info("spool %s: kept the deliveries after position %d for another pipeline reading it", reader.where,
+                     passed)
+        reader.prune(passed, now, settings.dedupe_days * _DAY)
+        return state, upto
 
 
 _tap_command = tap_main(TapWebhook)

@@ -71,7 +71,7 @@ def test_a_late_commit_below_the_horizon_is_read_not_skipped(tmp_path: Path, pg_
     lines = [json.loads(line) for line in out.splitlines()]
     ids = [m["record"]["delivery_id"] for m in lines if m["type"] == "RECORD"]
     assert ids == [d.delivery_id for d in deliveries(10)] + [late.delivery_id, early.delivery_id]
-    assert lines[-1] == {"type": "STATE", "value": {"seq": 12}}
+    assert lines[-1]["type"] == "STATE" and lines[-1]["value"]["seq"] == 12
     record = next(m["record"] for m in lines if m["type"] == "RECORD")
     assert record["headers"] == deliveries(1)[0].headers and record["received_at"].endswith("Z")
 
@@ -84,10 +84,10 @@ def test_prune_and_resume_on_postgres(tmp_path: Path, pg_dsn: str) -> None:
     done = run_tap("tap-webhook", tmp_path, _config(pg_dsn), state={"seq": 8}, result=TapResult)
     assert [r["delivery_id"] for r in done.records("gh")] == [d.delivery_id for d in deliveries(20)][8:]
     assert _spooled(pg_dsn) == [d.delivery_id for d in deliveries(20)][8:]
-    assert done.state == {"seq": 20}
+    assert done.state["seq"] == 20
     tested = run_tap("tap-webhook", tmp_path, _config(pg_dsn), "--test", result=TapResult)
     assert "12 deliveries spooled (positions 9 to 20)" in tested.stderr
-    run_tap("tap-webhook", tmp_path, _config(pg_dsn), state={"seq": 20}, result=TapResult)
+    run_tap("tap-webhook", tmp_path, _config(pg_dsn), state=done.state, result=TapResult)
     assert _spooled(pg_dsn) == []
 
 
