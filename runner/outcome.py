@@ -58,6 +58,7 @@ class Outcome:
     stopped_by: StopCause | None = None  # the stop that cut the run short (never LOCK: that one failed it)
     mappers: list[Side] = field(default_factory=list)  # between the tap and the target, in pipe order
     failed_name: str | None = None  # the name of the failed tap, mapper or target
+    state_overlong: int | None = None  # bytes of a target's stdout line too long to read: its STATE unstored
 
     @property
     def ok(self) -> bool:

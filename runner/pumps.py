@@ -16,7 +16,14 @@ from protocol import loads, state_value
 
 __all__ = ["LineBuffer", "SideStats", "StateReader", "error_message", "parse_metric"]
 
-MAX_LINE = 1 << 20  # a longer line is cut into pieces rather than buffered for ever
+MAX_LINE = 1 << 20  # a longer stderr line is cut into pieces rather than buffered for ever
+# The longest line a target of this kit reads (protocol's MessageReader, its max_line_bytes default):
+# a tap's STATE up to this size reaches the target whole, and the target echoes it once committed.
+TARGET_LINE_BYTES = 64 * 1024 * 1024
+# The longest line read from a target's stdout. Its echo of a STATE it read whole may be longer than
+# that line: a target that escapes every non-ASCII character (\uXXXX, Python's json.dumps) writes up
+# to three times the bytes. A longer line fails the run (StateReader.overlong): its state is not stored.
+MAX_STATE_LINE = 4 * TARGET_LINE_BYTES
 
 _ERROR = re.compile(r"\b(?:ERROR|CRITICAL|FATAL)\b[\s|:\]\-]*(.*)")
 _LOGGER_PREFIX = re.compile(r"^[\w.\-]+\s*\|\s*")
@@ -28,22 +35,63 @@ _BROKEN_PIPE = re.compile(r"broken pipe|\bEPIPE\b|errno 32\b|closed the pipe", r
 
 
 class LineBuffer:
-    """Splits a byte stream read in chunks into complete lines."""
+    """Splits a byte stream read in chunks into complete lines, holding at most ``limit`` bytes of
+    an unfinished line. What happens to a longer one is the reader's choice: cut into pieces of
+    about ``limit`` bytes (logs: nothing is lost but the line breaks), or, with ``on_overlong``,
+    dropped up to its end and reported with its length (a STATE cut into pieces is no STATE)."""
 
-    def __init__(self) -> None:
-        self._rest = b""
+    def __init__(self, limit: int = MAX_LINE, on_overlong: Callable[[int], None] | None = None) -> None:
+        self._rest = bytearray()  # appended to in place: a long line read in small chunks costs linear time
+        self._limit = limit
+        self._on_overlong = on_overlong
+        self._dropping: int | None = None  # bytes dropped so far of an overlong line (on_overlong only)
 
     def feed(self, chunk: bytes) -> list[bytes]:
-        data = self._rest + chunk if self._rest else chunk
-        lines = data.split(b"\n")
-        self._rest = lines.pop()
-        if len(self._rest) > MAX_LINE:
-            lines.append(self._rest)
-            self._rest = b""
+        if self._dropping is not None:
+            chunk = self._drop(chunk)
+        end = chunk.rfind(b"\n")  # only the new bytes are searched: the rest holds no newline
+        if end < 0:
+            self._rest += chunk
+            lines: list[bytes] = []
+        else:
+            head, self._rest = bytes(self._rest) + chunk[:end], bytearray(chunk[end + 1:])
+            lines = head.split(b"\n")
+            if self._on_overlong is not None and len(head) > self._limit:  # a long line came in one chunk
+                lines = self._within_limit(lines)
+        if len(self._rest) > self._limit:
+            if self._on_overlong is None:
+                lines.append(bytes(self._rest))
+            else:
+                self._dropping = len(self._rest)
+            self._rest = bytearray()
         return lines
 
+    def _within_limit(self, lines: list[bytes]) -> list[bytes]:
+        assert self._on_overlong is not None
+        kept: list[bytes] = []
+        for line in lines:
+            if len(line) > self._limit:
+                self._on_overlong(len(line))
+            else:
+                kept.append(line)
+        return kept
+
+    def _drop(self, chunk: bytes) -> bytes:
+        """Skip the overlong line to its end; what follows its newline is read as usual."""
+        assert self._dropping is not None and self._on_overlong is not None
+        at = chunk.find(b"\n")
+        if at < 0:
+            self._dropping += len(chunk)
+            return b""
+        self._on_overlong(self._dropping + at)
+        self._dropping = None
+        return chunk[at + 1:]
+
     def close(self) -> list[bytes]:
-        rest, self._rest = self._rest, b""
+        if self._dropping is not None and self._on_overlong is not None:
+            self._on_overlong(self._dropping)
+            self._dropping = None
+        rest, self._rest = bytes(self._rest), bytearray()
         return [rest] if rest else []
 
 
@@ -112,14 +160,23 @@ class StateReader:
     """Reads the target's stdout; hands the last state value of each chunk to ``on_state``.
 
     Only the newest STATE of a chunk is persisted: each one holds the whole state, and the
-    older ones in the same chunk were superseded before we could store them.
+    older ones in the same chunk were superseded before we could store them. A line longer than
+    ``limit`` is not read (memory stays bounded); ``overlong`` then says how long the last was, and
+    the run must fail: the target may have committed the STATE that line carried.
     """
 
-    def __init__(self, on_state: Callable[[dict[str, Any]], None], on_other: Callable[[str], None]) -> None:
-        self._buffer = LineBuffer()
+    def __init__(self, on_state: Callable[[dict[str, Any]], None], on_other: Callable[[str], None],
+                 limit: int = MAX_STATE_LINE) -> None:
+        self._buffer = LineBuffer(limit, self._overlong)
         self._on_state = on_state
         self._on_other = on_other
+        self.limit = limit
         self.states = 0
+        self.overlong: int | None = None  # bytes of the last line too long to read
+
+    def _overlong(self, size: int) -> None:
+        self.overlong = size
+        self._on_other(f"(a line of {size} bytes, longer than the {self.limit} bytes read for a STATE: dropped)")
 
     def feed(self, chunk: bytes) -> None:
         self._handle(self._buffer.feed(chunk))

@@ -12,7 +12,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from protocol import ConfigError, ExitCode, dumps
 from runner.connectors import ConnectorError, about, coerce_config, connector_secrets
-from runner.counts import keyless_shortfalls, nothing_moved, stream_keys
+from runner.counts import nothing_moved, stream_keys
 from runner.isolation import Redactor, RunDir, child_env, make_preexec
 from runner.live_progress import ProgressTimer
 from runner.map_steps import resolve_step
@@ -20,6 +20,7 @@ from runner.outcome import Outcome, RunStatus
 from runner.output import RunOutput
 from runner.project import Connector, MapStep, Project, ResolvedConnector
 from runner.reconcile import ControlPipe, ReconcileError, choose_state, read_committed, supports_exactly_once
+from runner.run_checks import fail_on_lost_records, fail_on_unstored_state
 from runner.run_details import record_commands, record_end
 from runner.run_summary import stopped_line, summary, summary_record, write_summary_json
 from runner.run_telemetry import NoTelemetry, start_telemetry
@@ -184,6 +185,7 @@ class _Run:
     state: dict[str, Any] | None
     generation: int
     saved: int = 0  # STATE values stored during this run
+    lock_lost: bool = False  # a STATE came after the lock was lost: not stored, the run failed
     control: ControlPipe | None = None
     live: ProgressTimer | None = None  # writes live progress for `sluice ui` while the connectors run
     mappers: list[ResolvedConnector] = field(default_factory=list)  # between tap and target, in pipe order
@@ -195,8 +197,9 @@ class _Run:
     def on_state(self, value: dict[str, Any]) -> None:
         try:
             self.store.set_state(self.plan.state_id, value)
-        except LockLost:
-            return  # not stored: the lock is gone, the supervisor stops the run at its next lock check
+        except LockLost:  # not stored: the lock is gone, the supervisor stops the run at its next lock check
+            self.lock_lost = True
+            return
         self.saved += 1
         self.telemetry.state_committed()
 
@@ -272,7 +275,8 @@ def _recorded(run: _Run, output: RunOutput, base: Path, exactly_once: bool, lock
         if outcome is None:
             _finish(run, output, status, error, None, None)
         else:
-            _fail_on_lost_records(outcome, keyed)
+            fail_on_lost_records(outcome, keyed)
+            fail_on_unstored_state(outcome, run.lock_lost)
             status, error = outcome.status, _finish_supervised(run, output, outcome, keyed)
         note = run.telemetry.finish(status, error, outcome)  # at most the export bound: runner/telemetry/export.py
         if note:
@@ -379,13 +383,3 @@ def _side_name(outcome: Outcome) -> str:
     if outcome.failed_side in (None, "runner"):
         return "runner"
     return f"{outcome.failed_side} '{outcome.failed_name}'"
-
-
-def _fail_on_lost_records(outcome: Outcome, keyed: dict[str, bool]) -> None:
-    """A run that committed fewer records of a keyless stream than the tap emitted failed. Not
-    with mappers between: they may filter, rename, copy and key streams (see run_summary)."""
-    if outcome.mappers:
-        return
-    lost = keyless_shortfalls(outcome.tap.stats, outcome.target.stats, keyed)
-    if lost and outcome.ok:
-        outcome.fail("target", "; ".join(shortfall.describe() for shortfall in lost), outcome.target.spec.name)

@@ -61,7 +61,10 @@ def summary(output: RunOutput, state_id: str, outcome: Outcome, saved: int, had_
                 lines.append(f"  note: the {side} reported no record counts (no METRIC record_count lines)")
         if outcome.mappers:
             lines.append("  note: the counts are not compared: the maps between may filter, rename or copy streams")
-    if saved:
+    if outcome.state_overlong is not None:
+        lines.append(f"  state: a line too long to read for a STATE was not stored ({plural(saved, 'STATE value')} "
+                     f"stored under '{state_id}')")
+    elif saved:
         lines.append(f"  state: {plural(saved, 'STATE value')} stored under '{state_id}'")
     else:
         kept = "the stored bookmarks are unchanged" if had_state else "nothing stored"

@@ -366,7 +366,7 @@ class _Supervisor:
                     break
         stopped_by = self.stop_cause if role == "runner" and self.stop_cause is not StopCause.LOCK else None
         return Outcome(status, role, reason, self.tap, self.target, self.states.states, elapsed, stopped_by,
-                       mappers=self.mappers, failed_name=culprit.spec.name if culprit else None)
+                       self.mappers, culprit.spec.name if culprit else None, self.states.overlong)
 
     def _cut_short(self) -> bool:
         """Whether the stop took work away. A timeout after which both sides still finished

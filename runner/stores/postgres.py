@@ -57,7 +57,7 @@ _DDL_LOCK = 0x51C3_5C4E  # serializes CREATE TABLE IF NOT EXISTS between concurr
 _SCHEMA = [
     """create table if not exists sluice_state (
         state_id text primary key,
-        value jsonb not null,
+        value json not null,
         updated_at timestamptz not null default now())""",
     """create table if not exists sluice_generation (
         state_id text primary key,
@@ -113,9 +113,13 @@ _SCHEMA = [
         rate double precision,
         updated_at timestamptz not null default now(),
         primary key (run_id, stream))""",
+    # a state is kept as the JSON text the target sent (json, not jsonb): it comes back exactly, key order
+    # and numbers as written, and may hold "\u0000" (jsonb refuses it) and more than jsonb's 256 MiB
+    "alter table sluice_state alter column value type json using value::json",
 ]
-# the last step of _SCHEMA is done: nothing to create (saves every runner the DDL lock)
-_SCHEMA_DONE = "select 1 where to_regclass('sluice_run_progress') is not null"
+# the last steps of _SCHEMA are done: nothing to create (saves every runner the DDL lock)
+_SCHEMA_DONE = """select 1 where to_regclass('sluice_run_progress') is not null and (select atttypid from pg_attribute
+    where attrelid = to_regclass('sluice_state') and attname = 'value') = 'json'::regtype"""
 
 # the rows of sluice_locks whose advisory lock (classid: high 32 bits of the key, objid: low) is held now
 _LIVE_LOCKS = """select l.state_id, l.host, l.pid, extract(epoch from l.since)::float8, l.pipeline, l.run_id,
@@ -183,12 +187,19 @@ class PostgresStore(SQLStore):
         return None if row is None else loads(row[0])  # type: ignore[no-any-return]
 
     def set_state(self, state_id: str, value: dict[str, Any]) -> None:
-        self._fenced(
-            state_id,
-            "insert into sluice_state (state_id, value, updated_at) values (%s, %s::jsonb, now()) "
-            "on conflict (state_id) do update set value = excluded.value, updated_at = excluded.updated_at",
-            (state_id, dumps(value).decode()),
-        )
+        text = dumps(value).decode()
+
+        def store(conn: psycopg.Connection[Any]) -> None:
+            try:
+                conn.execute(
+                    "insert into sluice_state (state_id, value, updated_at) values (%s, %s::json, now()) "
+                    "on conflict (state_id) do update set value = excluded.value, updated_at = excluded.updated_at",
+                    (state_id, text))
+            except (psycopg.DataError, psycopg.errors.ProgramLimitExceeded) as exc:  # the value, not the session
+                raise StoreError(f"cannot store the state of '{state_id}' ({len(text):,} bytes of JSON) in "
+                                 f"{self.description}: {first_line(exc)}") from exc
+
+        self._session_for(state_id).run(store)
 
     def list_states(self) -> list[tuple[str, float]]:
         rows = self._exec(
