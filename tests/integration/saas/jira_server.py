@@ -77,7 +77,7 @@ class JiraApi(LoopbackApi):
                         "type": "scrum", "location": {"projectId": 10000, "projectKey": "ALPHA", "name": "ALPHA"}}]
         self.sprints = {1: [self.sprint(s, 1) for s in range(1, 4)], 3: [self.sprint(3, 1), self.sprint(4, 3)]}
         self.page_max = 50
-        self._found: dict[str, list[str]] = {}  # JQL -> matching ids, until the next change
+        self._found: dict[str, tuple[list[str], int, int]] = {}  # JQL -> its ids (matching), until a change
         self._order: tuple[list[datetime], list[str]] | None = None  # (times, ids) by updated, until a change
         self.on_search: Callable[[int, dict[str, str]], None] | None = None
         self.repeat_token = False
@@ -176,25 +176,30 @@ class JiraApi(LoopbackApi):
         rest = _PROJECT.sub("", _UPDATED.sub("", jql)).replace("AND", "").replace("ORDER BY updated ASC", "").strip()
         if rest:
             return error(400, f"Error in the JQL Query: the character '{rest[0]}' is a reserved JQL character.")
-        ids = self._found.get(jql)
-        if ids is None:  # cached per query: the server must not be the bottleneck of a benchmark
-            ids = self._found[jql] = self.matching(jql)
+        found = self._found.get(jql)
+        if found is None:  # cached per query: the server must not be the bottleneck of a benchmark
+            found = self._found[jql] = self.matching(jql)
+        ids, low, high = found
         size = min(int(query.get("maxResults", 50)), SEARCH_MAX)
         at = int(base64.b64decode(query["nextPageToken"]).decode()) if query.get("nextPageToken") else 0
         if path.endswith("/search"):
             at = int(query.get("startAt", 0))
         wanted = set(query.get("fields", "*navigable").split(","))
-        page = [self.shaped(i, wanted) for i in ids[at:at + size]]
+        page = [self.shaped(i, wanted) for i in ids[low + at:min(low + at + size, high)]]
+        total = high - low
         if path.endswith("/search"):
-            return 200, {}, {"startAt": at, "maxResults": size, "total": len(ids), "issues": page}
-        body: dict[str, Any] = {"issues": page, "isLast": at + size >= len(ids)}
+            return 200, {}, {"startAt": at, "maxResults": size, "total": total, "issues": page}
+        body: dict[str, Any] = {"issues": page, "isLast": at + size >= total}
         if not body["isLast"]:
             body["nextPageToken"] = base64.b64encode(str(at + size).encode()).decode()
             if self.repeat_token and query.get("nextPageToken"):
                 body["nextPageToken"] = query["nextPageToken"]
         return 200, {}, body
 
-    def matching(self, jql: str) -> list[str]:
+    def matching(self, jql: str) -> tuple[list[str], int, int]:
+        """The issues a JQL finds: ``ids[low:high]`` (a range of the sorted ids, not a copy: the tap
+        asks a new bound for each page, and copying the rest of 100,000 ids each time made this
+        server the benchmark's bottleneck)."""
         if self._order is None:  # sorted once per change: the tap asks a new JQL bound for each page
             ordered = sorted(self.issues, key=lambda i: (self.updated[i], int(i)))
             self._order = ([self.updated[i] for i in ordered], ordered)
@@ -206,10 +211,11 @@ class JiraApi(LoopbackApi):
                 low = max(low, bisect.bisect_left(times, bound))
             else:
                 high = min(high, bisect.bisect_left(times, bound))
-        ids = ids[low:max(low, high)]
+        high = max(low, high)
         if project := _PROJECT.search(jql):
-            ids = [i for i in ids if self.issues[i]["fields"]["project"]["key"] == project[1]]
-        return ids
+            ids = [i for i in ids[low:high] if self.issues[i]["fields"]["project"]["key"] == project[1]]
+            return ids, 0, len(ids)
+        return ids, low, high
 
     def shaped(self, issue_id: str, wanted: set[str]) -> dict[str, Any]:
         issue = self.issues[issue_id]
