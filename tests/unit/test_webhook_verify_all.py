@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from protocol import ConfigError
@@ -66,6 +66,8 @@ secret_text = st.text(alphabet=st.characters(min_codepoint=48, max_codepoint=0x2
 @settings(deadline=None, max_examples=60)
 @given(provider=st.sampled_from(PROVIDERS), secrets=st.lists(secret_text, min_size=1, max_size=3, unique=True),
        pick=st.integers(0, 2), n=st.integers(0, 10**9), skew=st.integers(-300, 300))
+# a token ending in U+0085 (NEL), which str.strip() took for a blank: found by this test once
+@example(provider="gitlab", secrets=["\u00a700000\x85"], pick=0, n=0, skew=0)
 def test_valid_and_replayed_requests(provider, secrets, pick, n, skew):
     verifier = verifier_for("src", source(provider, secrets))
     body = event_body(provider, n)

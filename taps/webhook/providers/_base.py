@@ -85,11 +85,13 @@ class Verifier(Protocol):
 
 
 def header(headers: Mapping[str, str], name: str) -> str | None:
-    """The header's value with surrounding blanks removed, or None when absent or empty."""
+    """The header's value with surrounding blanks removed, or None when absent or empty. Blanks are
+    HTTP's (space and tab, RFC 9110's OWS): str.strip() would also cut a secret's trailing NBSP or
+    NEL (U+00A0, U+0085), which a server hands over as latin-1 text, and refuse a valid token."""
     value = headers.get(name)
     if value is None:
         return None
-    value = value.strip()
+    value = value.strip(" \t")
     return value or None
 
 
