@@ -13,7 +13,8 @@ A run, in order:
    commit record that starts before it is returned); a change is emitted for a
    stream when its transaction commits at or after the stream's ``lsn``, deletes with
    ``_sdc_deleted_at`` (the commit time). Replays of changes a snapshot already holds are
-   harmless: keyed streams are upserted.
+   harmless for keyed streams (upserted); keyless ones (appended) get them twice: at-least-once,
+   as the README says.
 5. every stream's ``lsn`` becomes ``end`` (or, in intermediate STATEs, the end of the last whole
    transaction written), and the STATE carries it.
 
@@ -292,12 +293,14 @@ class _Changes:
         if msg.new is not None:
             row = msg.new
             record: dict[str, Any] = {}
-            old = msg.old
+            # only a whole old row (REPLICA IDENTITY FULL) holds the unchanged TOASTed values: an old key
+            # (a key change under the default identity) has NULL in every other column
+            old = msg.old if msg.old_full else None
             unsent: list[str] = []
             for i, name, conv in target.picks:
                 value = row[i]
                 if value is UNCHANGED and old is not None:
-                    value = old[i]  # REPLICA IDENTITY FULL: the old row holds the unchanged TOASTed value
+                    value = old[i]
                 if value is None:
                     record[name] = None
                 elif value is not UNCHANGED:
@@ -305,18 +308,21 @@ class _Changes:
                 else:
                     unsent.append(name)
             if unsent:
-                self._fill_unsent(target.plan, record, unsent)
+                self._fill_unsent(target, row, record, unsent)
             record[DELETED_AT] = None
             record[LSN] = lsn
             out.append(record)
         return out
 
-    def _fill_unsent(self, plan: StreamPlan, record: dict[str, Any], names: list[str]) -> None:
+    def _fill_unsent(self, target: _Target, row: list[Any], record: dict[str, Any], names: list[str]) -> None:
         """Values an update left unchanged that PostgreSQL did not send (TOASTed, default replica identity).
 
         A target would null a missing field on upsert, so they are read from the table: the current
         value, which later changes in the WAL (if any) overwrite in order. A row deleted since is skipped.
+        The row is found by its key as PostgreSQL sent it (its text form, cast back to the column's
+        type): exact for every type, where the JSON value of an array or a float is not.
         """
+        plan = target.plan
         if not plan.keys:
             return  # REPLICA IDENTITY FULL sends every value of the old row: nothing is unsent
         if plan.name not in self.toast_warned:
@@ -325,7 +331,9 @@ class _Changes:
                      "(ALTER TABLE ... REPLICA IDENTITY FULL makes PostgreSQL send them)", plan.name)
         table = plan.table
         where = sql.SQL(" AND ").join(
-            sql.SQL("{} = {}").format(table.columns[k].ref, table.columns[k].from_json(record[k])) for k in plan.keys)
+            sql.SQL("{} = CAST({} AS {})").format(table.columns[k].ref, sql.Literal(row[i]),
+                                                 sql.SQL(table.columns[k].sql_type))
+            for i, k, _ in target.key_picks)
         query = sql.SQL("SELECT {}::text FROM (SELECT {} FROM {} WHERE {}) {}").format(
             ROW_JSON, sql.SQL(", ").join(table.columns[n].select_expr(plan.json_as_object) for n in names),
             table.aliased, where, sql.Identifier(ROW))

@@ -175,6 +175,8 @@ class Column:
         """A bookmark value (as emitted) back into a typed SQL literal for comparisons."""
         if value is None:
             return sql.NULL
+        if isinstance(value, list):
+            return sql.SQL("CAST({} AS {})").format(sql.Literal(self._array_text(value)), sql.SQL(self.sql_type))
         text = value if isinstance(value, str) else ("true" if value is True else "false" if value is False
                                                      else str(value))
         if self.kind == "bytea":
@@ -182,6 +184,19 @@ class Column:
         if self.kind == "ts":
             return sql.SQL("({}::timestamptz AT TIME ZONE 'UTC')").format(sql.Literal(text))
         return sql.SQL("CAST({} AS {})").format(sql.Literal(text), sql.SQL(self.sql_type))
+
+    def _array_text(self, value: list[Any]) -> str:
+        """An emitted array (elements as JSON values, arrays nested) as PostgreSQL's array input text."""
+        def element(item: Any) -> str:
+            if item is None:
+                return "NULL"
+            if isinstance(item, list):
+                return self._array_text(item)
+            if isinstance(item, bool):
+                return "true" if item else "false"
+            text = item if isinstance(item, str) else str(item)  # bytea elements keep their \x prefix
+            return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return "{" + self.element_delimiter.join(element(item) for item in value) + "}"
 
 
 @dataclass
@@ -194,11 +209,25 @@ class Table:
     #: pg_class.relreplident: d(efault: the primary key), f(ull row), i(ndex), n(othing)
     replica_identity: str = "d"
 
+    #: the columns of the replica identity index (REPLICA IDENTITY USING INDEX)
+    identity_columns: list[str] = field(default_factory=list)
+
     def log_based_problem(self) -> str | None:
-        """Why LOG_BASED cannot read this relation (None: it can)."""
+        """Why LOG_BASED cannot read this relation (None: it can).
+
+        A delete (and a key change) is identified by the old tuple PostgreSQL writes, which holds the
+        replica identity only: it must hold the primary key (or, without one, the whole row).
+        """
         if self.is_view:
             return "LOG_BASED needs a table with a primary key or REPLICA IDENTITY FULL; views have no changes"
-        if self.keys or self.replica_identity == "f":
+        if self.replica_identity == "f":
+            return None
+        if self.keys and self.replica_identity in ("n", "i") and not set(self.keys) <= set(self.identity_columns):
+            what = "NOTHING" if self.replica_identity == "n" else "USING INDEX on " + ", ".join(self.identity_columns)
+            return (f"LOG_BASED cannot use REPLICA IDENTITY {what}: the old rows PostgreSQL writes for deletes and "
+                    f"key changes do not hold the primary key ({', '.join(self.keys)}); run: ALTER TABLE "
+                    f"{self.schema_name}.{self.name} REPLICA IDENTITY DEFAULT (or FULL)")
+        if self.keys:
             return None
         return (f"LOG_BASED needs a table with a primary key or REPLICA IDENTITY FULL (updates and deletes must "
                 f"carry the old row); run: ALTER TABLE {self.schema_name}.{self.name} REPLICA IDENTITY FULL")
@@ -259,6 +288,8 @@ WHERE i.indisprimary AND (%(schemas)s::text[] IS NULL OR n.nspname = ANY(%(schem
 ORDER BY n.nspname, c.relname, array_position(i.indkey::int2[], a.attnum)
 """
 
+_IDENTITY = _KEYS.replace("i.indisprimary", "i.indisreplident")
+
 
 def _kind(typname: str, typtype: str, category: str) -> str:
     if category == "A":
@@ -284,6 +315,9 @@ def load_tables(source: Source, schemas: Iterable[str] | None) -> list[Table]:
     for nsp, rel, att in source.query(_KEYS, params, doing="reading primary keys"):
         if (nsp, rel) in tables:
             tables[(nsp, rel)].keys.append(att)
+    for nsp, rel, att in source.query(_IDENTITY, params, doing="reading replica identity indexes"):
+        if (nsp, rel) in tables:
+            tables[(nsp, rel)].identity_columns.append(att)
     return list(tables.values())
 
 

@@ -47,6 +47,9 @@ class Change:
     relid: int
     old: list[Any] | None  # the old key (or old row) of an update that changed it, or of a delete
     new: list[Any] | None
+    #: old is the whole old row ('O': REPLICA IDENTITY FULL); otherwise only its identity columns ('K')
+    #: hold values, the others are NULL whatever the row held
+    old_full: bool = False
 
 
 @dataclass(slots=True)
@@ -102,11 +105,12 @@ def decode(data: bytes) -> Begin | Commit | Relation | Change | Truncate | None:
         relid = _I32.unpack_from(data, 1)[0]
         pos = 5
         old = new = None
+        old_full = data[pos] == 0x4F  # O: the whole old row; K: its identity columns only
         if data[pos] in (0x4B, 0x4F):  # K or O
             old, pos = _tuple(data, pos + 1)
         if pos < len(data) and data[pos] == 0x4E:  # N
             new, pos = _tuple(data, pos + 1)
-        return Change(chr(tag), relid, old, new)
+        return Change(chr(tag), relid, old, new, old_full and old is not None)
     if tag == 0x52:  # R
         relid = _I32.unpack_from(data, 1)[0]
         schema, pos = _cstring(data, 5)
