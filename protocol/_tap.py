@@ -12,7 +12,7 @@ from protocol._mapwriter import stream_maps_from_config
 from protocol._messages import SchemaMessage
 from protocol._metrics import RecordCounter, emit_metric
 from protocol._settings_check import with_kit_settings
-from protocol._state import Bookmarks
+from protocol._state import Bookmarks, _greater
 from protocol._wording import plural
 from protocol._writer import MessageWriter
 
@@ -225,8 +225,8 @@ class Tap:
                 counter.tick(count)
             if key is not None:
                 value = record.get(key)
-                if value is not None and (best is None or value > best):
-                    best = value
+                if value is not None and (best is None or _greater(value, best)):
+                    best = value  # values of mixed types (1 and "2") compare as text, as Bookmarks does
             if count % STATE_EVERY_RECORDS == 0:
                 if key is not None and stream.is_sorted and best is not None:
                     bookmarks.advance(name, key, best)
