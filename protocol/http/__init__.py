@@ -52,6 +52,7 @@ if TYPE_CHECKING:  # what a type checker sees: the names declared below (``X as 
     from protocol.http._paginators import PageNumberPaginator as PageNumberPaginator
     from protocol.http._paginators import PaginationSettings as PaginationSettings
     from protocol.http._paginators import Paginator as Paginator
+    from protocol.http._paginators import PagingError as PagingError
     from protocol.http._paginators import SinglePage as SinglePage
     from protocol.http._paginators import paginator_from_config as paginator_from_config
     from protocol.http._ratelimit import RateLimiter as RateLimiter
@@ -76,7 +77,8 @@ _LAZY = lazy_table(__name__, {  # private module: its public names
     "_graphql": ["GraphQLClient", "GraphQLFatalError", "GraphQLPage", "GraphQLRetryableError"],
     "_jsonpath": ["find", "find_first"],
     "_paginators": ["CursorPaginator", "LinkPaginator", "NextPage", "OffsetPaginator", "PAGINATION_SCHEMA",
-                    "PageNumberPaginator", "PaginationSettings", "Paginator", "SinglePage", "paginator_from_config"],
+                    "PageNumberPaginator", "PaginationSettings", "Paginator", "PagingError", "SinglePage",
+                    "paginator_from_config"],
     "_ratelimit": ["RateLimiter"],
     "_retry": ["RetryPolicy"],
     "_session": ["Check", "HttpClient", "Page", "redact_headers"],

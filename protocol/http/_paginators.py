@@ -1,11 +1,16 @@
 """Paginators: given one page, the request for the next one, or None to stop.
 
-    LinkPaginator         the ``rel="next"`` URL of the Link header; stops when there is none
+    LinkPaginator         the ``rel="next"`` URL of the Link header (relative ones resolved against
+                          the page's URL); stops when there is none
     CursorPaginator       a cursor / next token (or next URL) at a JSON path; stops when it is
-                          empty, or repeats
-    OffsetPaginator       ``offset``/``limit`` parameters; stops on a short page (or at a total)
+                          empty
+    OffsetPaginator       ``offset``/``limit`` parameters; stops on a short page, or, given a
+                          total, at the total (or on an empty page)
     PageNumberPaginator   ``page`` (and page size) parameters; stops on a short or empty page
     SinglePage            one request
+
+A next link or cursor that came before would read the same pages again, forever: it raises
+:class:`PagingError` instead of stopping (stopping would drop the pages not read yet).
 """
 
 from __future__ import annotations
@@ -13,8 +18,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 
-from protocol._errors import ConfigError
+from protocol._errors import ConfigError, FatalSourceError
 from protocol._settings import build_settings, setting
 from protocol.http._jsonpath import find_first
 from protocol.http._transport import Response
@@ -26,11 +32,24 @@ __all__ = [
     "NextPage",
     "OffsetPaginator",
     "PageNumberPaginator",
+    "PagingError",
     "Paginator",
     "PaginationSettings",
     "SinglePage",
     "paginator_from_config",
 ]
+
+
+class PagingError(FatalSourceError):
+    """The listing cannot be paged to its end (a next link or cursor repeats, a page repeats the one
+    before it). ``str`` is the detail; :meth:`HttpClient.paginate` adds the endpoint, a tap the stream."""
+
+
+def url_key(url: str) -> str:
+    """``url`` with its query parameters sorted: two spellings of one request compare equal."""
+    split = urlsplit(url)
+    query = urlencode(sorted(parse_qsl(split.query, keep_blank_values=True)))
+    return split._replace(query=query, fragment="").geturl()
 
 
 @dataclass
@@ -57,16 +76,27 @@ class SinglePage(Paginator):
 class LinkPaginator(Paginator):
     def __init__(self, page_size: int | None = None, size_param: str = "per_page") -> None:
         self.page_size, self.size_param = page_size, size_param
+        self._seen: set[str] = set()
 
     def first_params(self) -> dict[str, Any]:
+        self._seen.clear()
         return {self.size_param: self.page_size} if self.page_size else {}
 
     def next_page(self, response: Response, body: Any, records: list[Any]) -> NextPage | None:
+        """The next link, resolved against this page's URL; one already read is an error (it would loop)."""
+        self._seen.add(url_key(response.url))
         link = response.headers.get("Link")
         if not link:
             return None
         url = response.links.get("next", {}).get("url")
-        return NextPage(url=url) if url else None
+        if not url:
+            return None
+        url = urljoin(response.url, url)
+        key = url_key(url)
+        if key in self._seen:
+            raise PagingError(f"next link {url} came twice; paging would not end")
+        self._seen.add(key)
+        return NextPage(url=url)
 
 
 class CursorPaginator(Paginator):
@@ -91,7 +121,7 @@ class CursorPaginator(Paginator):
             return None
         text = str(token)
         if text in self._seen:
-            return None
+            raise PagingError(f"{self.path} {text!r} came twice; paging would not end")
         self._seen.add(text)
         if text.startswith(("http://", "https://")):
             return NextPage(url=text)
@@ -99,6 +129,9 @@ class CursorPaginator(Paginator):
 
 
 class OffsetPaginator(Paginator):
+    """With ``total_path``, pages until the total is read (a server may send fewer than ``limit``
+    records a page, so a short page does not end it; an empty page does); without, until a short page."""
+
     def __init__(self, limit: int = 100, offset_param: str = "offset", limit_param: str = "limit",
                  total_path: str | None = None) -> None:
         self.limit, self.offset_param, self.limit_param = limit, offset_param, limit_param
@@ -111,12 +144,12 @@ class OffsetPaginator(Paginator):
 
     def next_page(self, response: Response, body: Any, records: list[Any]) -> NextPage | None:
         self._offset += len(records)
-        if len(records) < self.limit:
-            return None
-        if self.total_path is not None:
-            total = find_first(body, self.total_path)
-            if isinstance(total, int) and self._offset >= total:
+        total = find_first(body, self.total_path) if self.total_path is not None else None
+        if isinstance(total, int) and not isinstance(total, bool):
+            if not records or self._offset >= total:
                 return None
+        elif len(records) < self.limit:
+            return None
         return NextPage(params={self.offset_param: self._offset, self.limit_param: self.limit})
 
 

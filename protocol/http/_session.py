@@ -7,6 +7,7 @@ transient. Logs name the endpoint (the URL path), never the query, headers or se
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -22,7 +23,7 @@ from protocol._metrics import emit_metric
 from protocol.http._auth import Auth, BasicAuth, OAuth2Base
 from protocol.http._breaker import Breakers
 from protocol.http._errors import TRANSPORT_ERRORS, HttpFatalError, map_transport_exception, redact, status_error
-from protocol.http._paginators import Paginator
+from protocol.http._paginators import Paginator, PagingError
 from protocol.http._ratelimit import RateLimiter
 from protocol.http._settings import HttpSettings
 from protocol.http._transport import DEFAULT_HEADERS, Response, Transport, Urllib3Transport
@@ -246,23 +247,39 @@ class HttpClient:
     def paginate(self, url: str, paginator: Paginator, extract: Any, *, params: Mapping[str, Any] | None = None,
                  endpoint: str | None = None, headers: Mapping[str, str] | None = None,
                  strategy: Auth | None = None) -> Iterator[Page]:
-        """Every page of a listing; ``extract(body)`` returns a page's records."""
+        """Every page of a listing; ``extract(body)`` returns a page's records.
+
+        A page whose body is the very body of the page before it (records in it) means the server
+        ignored the paging parameter: a :class:`PagingError`, before its records go out again.
+        """
+        where = endpoint or urlsplit(url).path
         base = {**(params or {}), **paginator.first_params()}
         next_url, next_params = url, base
+        previous, moved_by = b"", ""
         while True:
             response, body = self.get_json(next_url, params=next_params, endpoint=endpoint, headers=headers,
                                            strategy=strategy)
             records = extract(body)
             if not isinstance(records, list):
-                raise FatalSourceError(f"{endpoint or urlsplit(url).path}: expected a list of records, "
-                                       f"got {type(records).__name__}")
+                raise FatalSourceError(f"{where}: expected a list of records, got {type(records).__name__}")
+            digest = hashlib.blake2b(response.content, digest_size=16).digest()
+            if records and digest == previous:
+                raise PagingError(f"{where}: this page repeats the one before it: the server ignored the paging "
+                                  f"parameter {moved_by} (check its name); paging would not end")
+            previous = digest
             yield Page(response, body, records)
-            nxt = paginator.next_page(response, body, records)
+            try:
+                nxt = paginator.next_page(response, body, records)
+            except PagingError as exc:
+                raise PagingError(self.safe(f"{where}: {exc}")) from None
             if nxt is None:
                 return
             if nxt.url is not None:
                 next_url, next_params = nxt.url, nxt.params
+                moved_by = "(the next link or URL)"
             else:
+                moved = [name for name, value in nxt.params.items() if next_params.get(name) != value]
+                moved_by = ", ".join(repr(name) for name in moved or nxt.params)
                 next_params = {**base, **nxt.params}
 
     def secrets(self) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from protocol import FatalSourceError
 from protocol.http import (
     ApiKeyAuth,
     Auth,
@@ -14,6 +15,7 @@ from protocol.http import (
     OAuth2ClientCredentials,
     OAuth2RefreshToken,
     Paginator,
+    PagingError,
     find,
 )
 from taps.rest.settings import AuthSettings, RestSettings
@@ -39,12 +41,31 @@ def auth_from_settings(settings: AuthSettings) -> Auth:
     return Auth()
 
 
-def extract_records(body: Any, path: str) -> list[Any]:
-    """The records of one page: every match of ``path``; a single matched list is the records."""
+def extract_records(body: Any, path: str, where: str = "") -> list[Any]:
+    """The records of one page: every match of ``path``; a single matched list is the records.
+
+    An empty list is an empty page (the end). An empty body, or ``path`` (or the list it walks)
+    missing or null, is an error naming ``where``: taken as an empty page it would end the paging
+    early, the pages after it never read.
+    """
+    if body is None:
+        raise FatalSourceError(f"{where}: the response is empty (no records at records_path {path!r})")
     found = find(body, path)
     if len(found) == 1 and isinstance(found[0], list):
         return found[0]  # type: ignore[no-any-return]
+    if found == [None] or (not found and not _holds(body, path)):
+        raise FatalSourceError(f"{where}: the response has no records at records_path {path!r} "
+                               "(missing or null); fix records_path if the API answers so")
     return found
+
+
+def _holds(body: Any, path: str) -> bool:
+    """Whether the lists (or objects) that ``path``'s last wildcard walks are there, non-null."""
+    cut = max(path.rfind("[*]"), path.rfind(".*"))
+    if cut < 0:
+        return False
+    found = find(body, path[:cut] or "$")
+    return bool(found) and all(isinstance(value, (list, dict)) for value in found)
 
 
 class RestClient:
@@ -60,8 +81,14 @@ class RestClient:
         return self.http.attach(auth_from_settings(settings))
 
     def pages(self, path: str, paginator: Paginator, records_path: str, params: Mapping[str, Any],
-              headers: Mapping[str, str] | None = None, auth: Auth | None = None) -> Iterator[list[dict[str, Any]]]:
+              headers: Mapping[str, str] | None = None, auth: Auth | None = None,
+              stream: str = "") -> Iterator[list[dict[str, Any]]]:
+        """A listing's pages; a paging error names ``stream``."""
         url = path if path.startswith(("http://", "https://")) else f"{self.api_url}/{path.lstrip('/')}"
-        for page in self.http.paginate(url, paginator, lambda body: extract_records(body, records_path),
-                                       params=params, endpoint=path, headers=headers, strategy=auth):
-            yield page.records
+        where = f"stream '{stream}': {path}" if stream else path
+        try:
+            for page in self.http.paginate(url, paginator, lambda body: extract_records(body, records_path, where),
+                                           params=params, endpoint=path, headers=headers, strategy=auth):
+                yield page.records
+        except PagingError as exc:
+            raise PagingError(f"stream '{stream}': {exc}" if stream else str(exc)) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,8 @@ if TYPE_CHECKING:
 
 __all__ = ["RestStream"]
 
+log = logging.getLogger("sluice.tap_rest")
+
 
 class RestStream(Stream):
     tap: TapRest
@@ -27,6 +30,8 @@ class RestStream(Stream):
         self.replication_key = spec.replication_key
         self._schema = spec.schema
         self._auth = tap.client.auth_for(spec.auth) if spec.auth is not None else None
+        self._warned: set[str] = set()
+        self._deselected: set[str] = set()  # left out on purpose: dropped without a warning
 
     @property
     def schema(self) -> dict[str, Any]:
@@ -45,6 +50,7 @@ class RestStream(Stream):
 
     def bind(self, entry: CatalogEntry) -> None:
         self._schema = entry.selected_schema()
+        self._deselected = set(entry.schema.get("properties") or {}) - set(self._schema.get("properties") or {})
 
     def paginator(self) -> Paginator:
         return self.spec.pagination.paginator()
@@ -52,7 +58,7 @@ class RestStream(Stream):
     def pages(self, params: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
         spec = self.spec
         return self.tap.client.pages(spec.path, self.paginator(), spec.records_path, params,
-                                     dict(spec.headers) or None, self._auth)
+                                     dict(spec.headers) or None, self._auth, stream=self.name)
 
     def sample(self) -> list[dict[str, Any]]:
         """The first ``num_inference_records`` records (0: the first page)."""
@@ -74,9 +80,22 @@ class RestStream(Stream):
         props = self.schema.get("properties") or {}
         names = set(props)
         for records in self.pages(params):
-            # fields the schema does not know (the sample did not show them) are left out
+            # fields the schema does not know (the sample did not show them) are left out, said once
             for record in self.checked(records):
-                yield record if record.keys() <= names else {k: v for k, v in record.items() if k in names}
+                if record.keys() <= names:
+                    yield record
+                else:
+                    self._warn_unknown(record.keys() - names)
+                    yield {k: v for k, v in record.items() if k in names}
+
+    def _warn_unknown(self, fields: set[str]) -> None:
+        """Say (once per field) that a field outside the schema is dropped, and how to keep it."""
+        for field in sorted(fields - self._warned - self._deselected):
+            self._warned.add(field)
+            log.warning("stream '%s': field '%s' is not in the schema (the inferred sample did not show it, or "
+                        "the schema leaves it out); its values are dropped. To keep it, raise "
+                        "num_inference_records or give the field in the stream's schema (config or catalog)",
+                        self.name, field)
 
     def checked(self, records: list[Any]) -> list[dict[str, Any]]:
         """The page's records, which must be JSON objects (else ``records_path`` is wrong)."""

@@ -29,6 +29,7 @@ from protocol.http import (
     OAuth2RefreshToken,
     OffsetPaginator,
     PageNumberPaginator,
+    PagingError,
     RateLimiter,
     Response,
     RetryPolicy,
@@ -80,12 +81,14 @@ def test_paginators_fetch_every_record_once(api: FakeApi, path: str, paginator: 
     assert len(api.requests(path)) == requests_made
 
 
-def test_cursor_paginator_stops_on_a_repeated_cursor() -> None:
+def test_cursor_paginator_raises_on_a_repeated_cursor() -> None:
+    """A cursor that came before would read the same pages again: an error, not a silent stop."""
     resp = _response(b"{}")
     p = CursorPaginator("$.next")
     p.first_params()
     assert p.next_page(resp, {"next": "abc"}, [1]) is not None
-    assert p.next_page(resp, {"next": "abc"}, [1]) is None
+    with pytest.raises(PagingError, match=r"\$\.next 'abc' came twice; paging would not end"):
+        p.next_page(resp, {"next": "abc"}, [1])
     assert p.next_page(resp, {"next": None}, [1]) is None
 
 

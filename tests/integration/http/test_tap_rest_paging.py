@@ -1,0 +1,183 @@
+"""tap-rest against APIs that page badly: each must end in one clear error or every record, never a
+silent exit 0 with pages missing, nor a loop writing the same records forever."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+
+from tests.integration.http.tapio import Result, tap
+
+ITEMS = [{"id": i, "v": f"x{i}"} for i in range(1, 251)]
+SCHEMA = {"type": "object", "properties": {"id": {"type": "integer"}, "v": {"type": "string"}}}
+#: a server stuck in a loop answers this many times, then an empty page: without the fix, the tap
+#: ends (exit 0, records repeated) instead of running into the test's timeout
+LOOP_LIMIT = 30
+
+Reply = tuple[int, dict[str, str], Any]
+Handler = Callable[["Api", dict[str, str]], Reply]
+
+
+class Api:
+    """A loopback server answering GET /items with ``handler(api, query)``; counts the requests."""
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler, self.count = handler, 0
+        self.state: dict[str, Any] = {}
+        api = self
+
+        class Serve(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                api.count += 1
+                query = dict(parse_qsl(urlsplit(self.path).query))
+                looping = api.count > LOOP_LIMIT
+                status, headers, body = (200, {}, {"data": []}) if looping else api.handler(api, query)
+                raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Serve)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[Handler], Api]]:
+    started: list[Api] = []
+
+    def start(handler: Handler) -> Api:
+        started.append(Api(handler))
+        return started[-1]
+
+    yield start
+    for api in started:
+        api.close()
+
+
+def rest(tmp_path: Path, api: Api, pagination: dict[str, Any], records_path: str = "$.data[*]",
+         **stream: Any) -> Result:
+    spec = {"name": "items", "path": "/items", "records_path": records_path, "primary_keys": ["id"],
+            "pagination": pagination, "schema": SCHEMA, **stream}
+    spec = {name: value for name, value in spec.items() if value is not None}
+    cfg = {"api_url": api.url, "streams": [spec], "max_retries": 1, "backoff_base": 0.01, "backoff_max": 0.02}
+    return tap("tap-rest", tmp_path, cfg, ok=False)
+
+
+def failed(result: Result, *texts: str) -> None:
+    """Exit non-zero, one error line holding every text, and no record written twice."""
+    assert result.code != 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.errors) == 1, result.stderr
+    for text in texts:
+        assert text in result.errors[0], result.errors[0]
+    ids = [r["id"] for r in result.records("items")]
+    assert len(ids) == len(set(ids))
+
+
+def page(query: dict[str, str], size: int = 50) -> list[dict[str, Any]]:
+    n = int(query.get("page", 1))
+    return ITEMS[(n - 1) * size:n * size]
+
+
+def test_a_link_back_to_a_page_already_read_is_an_error(tmp_path: Path, serve: Any) -> None:
+    def handler(api: Api, query: dict[str, str]) -> Reply:
+        n = int(query.get("page", 1))  # page 3 says its next page is page 3
+        return 200, {"Link": f'<{api.url}/items?page={min(n + 1, 3)}>; rel="next"'}, page(query)
+
+    api = serve(handler)
+    failed(rest(tmp_path, api, {"style": "link"}, "$[*]"),
+           "stream 'items': /items: next link", "/items?page=3 came twice; paging would not end")
+    assert api.count == 3
+
+
+def test_a_relative_link_is_resolved_against_the_page_url(tmp_path: Path, serve: Any) -> None:
+    def handler(api: Api, query: dict[str, str]) -> Reply:
+        n = int(query.get("page", 1))
+        return 200, ({"Link": f'</items?page={n + 1}>; rel="next"'} if n < 5 else {}), page(query)
+
+    result = rest(tmp_path, serve(handler), {"style": "link"}, "$[*]")
+    assert result.code == 0, result.stderr
+    assert [r["id"] for r in result.records("items")] == list(range(1, 251))
+
+
+@pytest.mark.parametrize(("pagination", "param"), [
+    ({"style": "page", "page_size": 100}, "'page'"),
+    ({"style": "offset", "page_size": 100}, "'offset'"),
+])
+def test_a_server_ignoring_the_paging_parameter_is_an_error(tmp_path: Path, serve: Any,
+                                                            pagination: dict[str, Any], param: str) -> None:
+    api = serve(lambda api, query: (200, {}, {"data": ITEMS[:100]}))
+    failed(rest(tmp_path, api, pagination),
+           "stream 'items': /items: this page repeats the one before it: the server ignored the paging "
+           f"parameter {param} (check its name)")
+    assert api.count == 2
+
+
+def test_a_repeated_cursor_is_an_error(tmp_path: Path, serve: Any) -> None:
+    def handler(api: Api, query: dict[str, str]) -> Reply:
+        n = int(query.get("cursor", 0))
+        nxt = "1" if n == 1 and not api.state.get("again") else (str(n + 1) if n < 4 else None)
+        api.state["again"] = api.state.get("again") or n == 1
+        return 200, {}, {"data": ITEMS[n * 50:(n + 1) * 50], "next": nxt}
+
+    failed(rest(tmp_path, serve(handler), {"style": "cursor", "next_token_path": "$.next"}),
+           "stream 'items': /items: $.next '1' came twice; paging would not end")
+
+
+@pytest.mark.parametrize(("second", "says"), [
+    ({"error": "temporarily unavailable"}, "no records at records_path '$.data[*]'"),
+    ({"data": None}, "no records at records_path '$.data[*]'"),
+    (b"", "the response is empty"),
+])
+def test_a_page_without_its_records_is_an_error(tmp_path: Path, serve: Any, second: Any, says: str) -> None:
+    def handler(api: Api, query: dict[str, str]) -> Reply:
+        return 200, {}, second if query.get("page") == "2" else {"data": page(query)}
+
+    failed(rest(tmp_path, serve(handler), {"style": "page", "page_size": 50}), "stream 'items': /items: ", says)
+
+
+def test_an_empty_list_is_an_empty_page(tmp_path: Path, serve: Any) -> None:
+    result = rest(tmp_path, serve(lambda api, query: (200, {}, {"data": page(query)})), {"style": "page"})
+    assert result.code == 0, result.stderr
+    assert [r["id"] for r in result.records("items")] == list(range(1, 251))
+
+
+def test_offset_with_a_total_pages_past_a_server_capped_page_size(tmp_path: Path, serve: Any) -> None:
+    def handler(api: Api, query: dict[str, str]) -> Reply:
+        at, size = int(query["offset"]), min(int(query["limit"]), 50)  # asked 100, sends 50
+        return 200, {}, {"data": ITEMS[at:at + size], "total": len(ITEMS)}
+
+    api = serve(handler)
+    result = rest(tmp_path, api, {"style": "offset", "page_size": 100, "total_path": "$.total"})
+    assert result.code == 0, result.stderr
+    assert [r["id"] for r in result.records("items")] == list(range(1, 251))
+    assert api.count == 5
+
+
+def test_fields_outside_the_inferred_schema_are_dropped_with_a_warning(tmp_path: Path, serve: Any) -> None:
+    rows = [{"id": 1}, {"id": 2}, {"id": 3, "late": "x"}, {"id": 4, "late": "y"}]
+    api = serve(lambda api, query: (200, {}, {"data": rows}))
+    result = rest(tmp_path, api, {"style": "none"}, schema=None, num_inference_records=2)
+    assert result.code == 0, result.stderr
+    assert result.records("items")[2] == {"id": 3}
+    warnings = [line for line in result.stderr.splitlines() if "field 'late'" in line]
+    assert len(warnings) == 1, result.stderr
+    assert "stream 'items'" in warnings[0] and "num_inference_records" in warnings[0]
