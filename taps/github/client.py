@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from protocol import FatalSourceError
 from protocol.http import Auth, BearerTokenAuth, HttpClient, LinkPaginator
 from taps.github.settings import GitHubSettings
 
@@ -43,3 +44,17 @@ class GitHubClient:
         endpoint = "/repos/{owner}/{repo}/" + what
         for page in self.http.paginate(url, LinkPaginator(self.per_page), _body, params=params, endpoint=endpoint):
             yield page.records
+
+    def listing(self, full_name: str, what: str) -> tuple[str, str]:
+        """The URL of ``GET /repos/{owner}/{repo}/{what}`` and its endpoint label (metrics, errors)."""
+        return f"{self.api_url}/repos/{full_name}/{what}", "/repos/{owner}/{repo}/" + what
+
+    def page(self, url: str, params: Mapping[str, Any] | None,
+             endpoint: str) -> tuple[list[dict[str, Any]], str | None]:
+        """One page and its ``rel="next"`` URL (None on the last page): for callers that choose the
+        next request themselves (keyset paging) instead of always following the Link header."""
+        response, body = self.http.get_json(url, params=params, endpoint=endpoint)
+        if not isinstance(body, list):
+            raise FatalSourceError(f"{endpoint}: expected a list of records, got {type(body).__name__}")
+        next_url = response.links.get("next", {}).get("url")
+        return body, next_url if isinstance(next_url, str) and next_url else None

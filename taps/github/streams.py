@@ -2,7 +2,9 @@
 (their partition context is ``{"org", "repo"}``, as in MeltanoLabs tap-github) and keep one
 bookmark per repository.
 
-    issues, issue_comments   ``since`` + ascending ``updated_at``: the bookmark moves after each page
+    issues, issue_comments   ``since`` + ascending ``updated_at``, keyset paging (taps/github/keyset.py):
+                             each page asks again from the newest ``updated_at`` seen; the bookmark
+                             moves after each page
     commits                  ``since`` (newest first): the bookmark moves when the repository is done
     pull_requests            no ``since`` in the API: newest updated first, paging stops at the bookmark
 """
@@ -13,6 +15,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from protocol import Bookmarks, Stream
+from taps.github.keyset import KeysetListing
 from taps.github.schemas import SCHEMAS
 
 if TYPE_CHECKING:
@@ -52,6 +55,7 @@ class RepoChildStream(GitHubStream):
     params: ClassVar[dict[str, Any]] = {}
     uses_since: ClassVar[bool] = True
     ascending: ClassVar[bool] = True
+    keyset: ClassVar[bool] = False  # sorted by updated_at ascending with ``since``: page by ``since``
 
     def start_value(self, bookmarks: Bookmarks, context: dict[str, Any]) -> str | None:
         value = bookmarks.partition_value(self.name, context)
@@ -66,11 +70,8 @@ class RepoChildStream(GitHubStream):
             context = {"org": org, "repo": repo}
             repo_id = self.tap.client.repository(full_name).get("id")
             start = self.start_value(bookmarks, context)
-            params = dict(self.params)
-            if start and self.uses_since:
-                params["since"] = start
             best: str | None = None
-            for rows in self.tap.client.pages(full_name, self.path, params):
+            for rows in self._pages(full_name, start):
                 stop = False
                 for raw in rows:
                     record = {f: raw.get(f) for f in fields}
@@ -89,6 +90,18 @@ class RepoChildStream(GitHubStream):
             if best is not None:
                 bookmarks.advance_partition(self.name, context, key, best)
 
+    def _pages(self, full_name: str, start: str | None) -> Iterator[list[dict[str, Any]]]:
+        """The listing's pages: by keyset where the listing allows it (an update during the run cannot
+        shift a row past the tap), else by the Link header."""
+        if self.keyset:
+            assert self.replication_key is not None
+            listing = KeysetListing(self.tap.client, self.name, self.replication_key)
+            return listing.pages(full_name, self.path, self.params, start)
+        params = dict(self.params)
+        if start and self.uses_since:
+            params["since"] = start
+        return self.tap.client.pages(full_name, self.path, params)
+
     def replication_value(self, raw: dict[str, Any], record: dict[str, Any]) -> str | None:
         return record.get(self.replication_key or "")
 
@@ -99,6 +112,7 @@ class IssuesStream(RepoChildStream):
     replication_key = "updated_at"
     path = "issues"
     params: ClassVar[dict[str, Any]] = {"state": "all", "sort": "updated", "direction": "asc"}
+    keyset = True
 
 
 class IssueCommentsStream(RepoChildStream):
@@ -107,6 +121,7 @@ class IssueCommentsStream(RepoChildStream):
     replication_key = "updated_at"
     path = "issues/comments"
     params: ClassVar[dict[str, Any]] = {"sort": "updated", "direction": "asc"}
+    keyset = True
 
 
 class PullRequestsStream(RepoChildStream):
@@ -128,6 +143,18 @@ class CommitsStream(RepoChildStream):
 
     def fields(self) -> list[str]:
         return [f for f in super().fields() if f != "commit_timestamp"]
+
+    def _pages(self, full_name: str, start: str | None) -> Iterator[list[dict[str, Any]]]:
+        """The listing's pages: by keyset where the listing allows it (an update during the run cannot
+        shift a row past the tap), else by the Link header."""
+        if self.keyset:
+            assert self.replication_key is not None
+            listing = KeysetListing(self.tap.client, self.name, self.replication_key)
+            return listing.pages(full_name, self.path, self.params, start)
+        params = dict(self.params)
+        if start and self.uses_since:
+            params["since"] = start
+        return self.tap.client.pages(full_name, self.path, params)
 
     def replication_value(self, raw: dict[str, Any], record: dict[str, Any]) -> str | None:
         committer = (raw.get("commit") or {}).get("committer") or {}

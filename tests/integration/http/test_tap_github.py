@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.http.servers import TOKEN, FakeApi
+from tests.integration.http.servers import TOKEN, FakeApi, iso
 from tests.integration.http.tapio import Result, select, tap
 
 HELLO, WORLD = "octo/hello", "octo/world"
@@ -47,8 +47,9 @@ def test_full_sync_every_record_once_with_parent_context(tmp_path: Path, api: Fa
     assert (issue["org"], issue["repo"], issue["repo_id"]) == ("octo", "hello", 1)
     assert result.records("commits")[0]["commit_timestamp"] == "2024-01-01T02:10:00Z"
     assert result.schema("issues")["key_properties"] == ["id"]
-    # Link pagination, 100 per page: 3 pages for 250 issues
-    assert [r.query["page"] if "page" in r.query else "1" for r in api.requests(ISSUES)] == ["1", "2", "3"]
+    # keyset paging, 100 per page: each page asks again from the newest updated_at seen (inclusive)
+    assert [r.query.get("since") for r in api.requests(ISSUES)] == [None, iso(100), iso(199)]
+    assert all("page" not in r.query for r in api.requests(ISSUES))
     assert all(r.query["per_page"] == "100" for r in api.requests(ISSUES))
     partitions = result.state["bookmarks"]["issues"]["partitions"]
     assert partitions == [
@@ -69,7 +70,7 @@ def test_incremental_run_fetches_only_what_changed(tmp_path: Path, api: FakeApi)
     # GitHub's since is inclusive: the issue at the bookmark comes again, with the two changed ones
     assert sorted(r["number"] for r in second.records("issues") if r["repo"] == "hello") == [5, 6, 250]
     assert [r["number"] for r in second.records("issues") if r["repo"] == "world"] == [30]
-    assert api.since_values(ISSUES) == [None, bookmark]
+    assert api.since_values(ISSUES) == [None, iso(100), iso(199), bookmark]
     assert api.since_values("/repos/octo/world/issues") == [None, "2024-01-01T00:30:00Z"]
     hello = second.state["bookmarks"]["issues"]["partitions"][0]
     assert hello["context"] == {"org": "octo", "repo": "hello"}
