@@ -11,10 +11,11 @@ listings (offset, cursor, page number, Link). Faults are scripted per path; ever
 from __future__ import annotations
 
 import base64
+import bisect
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,6 +26,22 @@ import orjson
 
 BASE_TIME = datetime(2024, 1, 1, tzinfo=UTC)
 TOKEN = "ghp_good_token_123"
+
+
+class _Tail(Sequence[Any]):
+    """``rows[start:]`` without copying it (what a listing's pages are sliced from)."""
+
+    def __init__(self, rows: list[Any], start: int) -> None:
+        self.rows, self.start = rows, start
+
+    def __len__(self) -> int:
+        return len(self.rows) - self.start
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            begin, end, step = index.indices(len(self))
+            return self.rows[self.start + begin:self.start + end:step]
+        return self.rows[self.start + range(len(self))[index]]
 
 
 def iso(minutes: int) -> str:
@@ -257,19 +274,26 @@ class FakeApi:
             return 404, self._rate_headers(), {"message": "Not Found"}
         return self._paged(path, query, rows)
 
-    def _ordered(self, rows: list[dict[str, Any]], key: str, query: dict[str, str], since: str | None) -> list[Any]:
+    def _ordered(self, rows: list[dict[str, Any]], key: str, query: dict[str, str],
+                 since: str | None) -> Sequence[Any]:
+        """``rows`` with ``key`` >= ``since``, sorted by it (then id). The whole sorted listing is
+        cached between changes and a ``since`` is a range of it, found by bisection, not a copy: a
+        tap that asks a new ``since`` for each page must not make this server the bottleneck."""
         desc = query.get("direction") == "desc"
-        cache_key = (id(rows), key, since, desc)
+        cache_key = (id(rows), key, desc)
         with self._lock:
             cached = self._views.get(cache_key)
-        if cached is None:  # listings are cached between changes: the server must not be the bottleneck
-            picked = [r for r in rows if since is None or r[key] >= since]
-            cached = sorted(picked, key=lambda r: (r[key], r["id"]), reverse=desc)
+        if cached is None:
+            cached = sorted(rows, key=lambda r: (r[key], r["id"]), reverse=desc)
             with self._lock:
                 self._views[cache_key] = cached
-        return cached
+        if since is None:
+            return cached
+        if desc:
+            return [r for r in cached if r[key] >= since]
+        return _Tail(cached, bisect.bisect_left(cached, since, key=lambda r: r[key]))
 
-    def _paged(self, path: str, query: dict[str, str], rows: list[Any]) -> tuple[int, dict[str, str], Any]:
+    def _paged(self, path: str, query: dict[str, str], rows: Sequence[Any]) -> tuple[int, dict[str, str], Any]:
         per_page = min(int(query.get("per_page", 30)), self.per_page_max)
         page = int(query.get("page", 1))
         last = max(1, -(-len(rows) // per_page))
