@@ -144,18 +144,6 @@ class CommitsStream(RepoChildStream):
     def fields(self) -> list[str]:
         return [f for f in super().fields() if f != "commit_timestamp"]
 
-    def _pages(self, full_name: str, start: str | None) -> Iterator[list[dict[str, Any]]]:
-        """The listing's pages: by keyset where the listing allows it (an update during the run cannot
-        shift a row past the tap), else by the Link header."""
-        if self.keyset:
-            assert self.replication_key is not None
-            listing = KeysetListing(self.tap.client, self.name, self.replication_key)
-            return listing.pages(full_name, self.path, self.params, start)
-        params = dict(self.params)
-        if start and self.uses_since:
-            params["since"] = start
-        return self.tap.client.pages(full_name, self.path, params)
-
     def replication_value(self, raw: dict[str, Any], record: dict[str, Any]) -> str | None:
         committer = (raw.get("commit") or {}).get("committer") or {}
         value = committer.get("date")
