@@ -225,8 +225,13 @@ class Tap:
                 counter.tick(count)
             if key is not None:
                 value = record.get(key)
-                if value is not None and (best is None or _greater(value, best)):
-                    best = value  # values of mixed types (1 and "2") compare as text, as Bookmarks does
+                if value is not None:
+                    try:  # inline: this runs per record
+                        newer = best is None or value > best
+                    except TypeError:  # values of mixed types (1 and "2") compare as text, as Bookmarks does
+                        newer = _greater(value, best)
+                    if newer:
+                        best = value
             if count % STATE_EVERY_RECORDS == 0:
                 if key is not None and stream.is_sorted and best is not None:
                     bookmarks.advance(name, key, best)
