@@ -13,7 +13,9 @@ memory stays bounded whatever the batch size.
 The connection is used by one worker thread: :meth:`Session.submit` queues a statement
 and returns at once (at most ``MAX_PENDING`` wait), so the database loads one chunk
 while the main thread parses and encodes the next; :meth:`Session.run` waits for its
-result. An error of a queued statement is raised by the next ``submit``/``run``.
+result. An error of a queued statement is raised by the next ``submit``/``run``. The worker needs the GIL
+after each wait on the socket: the main thread hands it over within 0.5 ms (see
+:mod:`protocol._threads`), not the interpreter's default 5 ms.
 
 A SIGTERM (or SIGINT) arriving while COMMIT is in flight does not abandon it: :meth:`Session.commit`
 waits for the outcome (see :mod:`protocol._signals`), so what the target reports is what
@@ -34,7 +36,7 @@ import backoff
 import psycopg
 from psycopg import pq
 
-from protocol import TargetError, stop_held
+from protocol import TargetError, hand_over_promptly, stop_held
 from protocol.pg import connect, conninfo_from_settings, describe, first_line, unreachable
 
 __all__ = ["KEEP_BYTES", "Chunk", "Session", "conninfo_from_config"]
@@ -145,6 +147,7 @@ class Session:
         self._failed = False
         self._pending: deque[Future[Any]] = deque()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="target-postgres")
+        hand_over_promptly()  # the COPY sender waits on the socket 16 times per 2 MiB chunk
         #: bumped by every reconnect: per-connection objects (temp tables) are gone after it
         self.generation = 0
         #: the open transaction's id (recorded when it starts): after a connection drop during
