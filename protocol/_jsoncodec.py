@@ -47,6 +47,11 @@ _RUN = b"d" * 16
 # about 5e-324 it reads 0.0 (orjson and msgspec say nothing). Also a harmless false positive in a
 # string ("2e-100"); positive exponents past a float's range are refused by orjson, not rounded.
 _TINY = b"de-ddd"
+# Each place the marks show one is confirmed in the text: the exponent's digits end where a JSON number
+# can end (a separator, a blank, the end). Text such as a UUID ("1b9d6bcd-bbfd-4b2d-9b5d-ab8dfbbd4bed",
+# "...3e-1234-...") matches the marks in about one of three values; without the check, every response
+# body or line holding UUIDs was parsed again, slowly, by the exact parser.
+_TINY_NUMBER = re.compile(rb"[0-9.][eE]-[0-9]{3,}(?=[\s,\]}]|\Z)")
 
 
 def needs_exact_parse(raw: bytes) -> bool:
@@ -54,7 +59,16 @@ def needs_exact_parse(raw: bytes) -> bool:
     # find, not ``in``: ``bytes in bytes`` first tries the operand as an integer and raises and
     # clears a TypeError on every call, which costs more than the search itself
     marks = raw.translate(_DIGITS)
-    return marks.find(_RUN) >= 0 or marks.find(_TINY) >= 0
+    return marks.find(_RUN) >= 0 or _tiny_at(raw, marks, 0) >= 0
+
+
+def _tiny_at(raw: bytes, marks: bytes, start: int) -> int:
+    """The position in ``raw`` (from ``start``) of the first number with a negative exponent of three
+    digits or more (see ``_TINY_NUMBER``), or -1."""
+    pos = marks.find(_TINY, start)
+    while pos >= 0 and _TINY_NUMBER.match(raw, pos) is None:
+        pos = marks.find(_TINY, pos + 1)
+    return pos
 
 
 def long_digit_lines(raw: bytes, *, tiny: bool = True) -> list[int]:
@@ -64,14 +78,16 @@ def long_digit_lines(raw: bytes, *, tiny: bool = True) -> list[int]:
     47 ms per 66 MB), and a caller that has the decoded values can tell first whether any number
     is small enough for it to matter (targets/sql/rawrows.py)."""
     marks = raw.translate(_DIGITS)  # a newline is not a digit: a run never spans two lines
-    runs = _lines_with(raw, marks, _RUN)
-    small = _lines_with(raw, marks, _TINY) if tiny else []
+    runs = _lines_with(raw, lambda start: marks.find(_RUN, start))
+    small = _lines_with(raw, lambda start: _tiny_at(raw, marks, start)) if tiny else []
     return sorted({*runs, *small}) if small else runs
 
 
-def _lines_with(raw: bytes, marks: bytes, pattern: bytes) -> list[int]:
+def _lines_with(raw: bytes, find: Callable[[int], int]) -> list[int]:
+    """The numbers of the lines of ``raw`` where ``find(start)`` (the next position from ``start``,
+    or -1) finds something."""
     found: list[int] = []
-    pos = marks.find(pattern)
+    pos = find(0)
     line = 0
     counted = 0
     while pos >= 0:
@@ -80,7 +96,7 @@ def _lines_with(raw: bytes, marks: bytes, pattern: bytes) -> list[int]:
         counted = raw.find(b"\n", pos)
         if counted < 0:
             break
-        pos = marks.find(pattern, counted)
+        pos = find(counted)
     return found
 
 JSONDecodeError = orjson.JSONDecodeError
