@@ -59,7 +59,7 @@ def needs_exact_parse(raw: bytes) -> bool:
     # find, not ``in``: ``bytes in bytes`` first tries the operand as an integer and raises and
     # clears a TypeError on every call, which costs more than the search itself
     marks = raw.translate(_DIGITS)
-    return marks.find(_RUN) >= 0 or _tiny_at(raw, marks, 0) >= 0
+    return marks.find(_RUN) >= 0 or (marks.find(_TINY) >= 0 and _tiny_at(raw, marks, 0) >= 0)
 
 
 def _tiny_at(raw: bytes, marks: bytes, start: int) -> int:
