@@ -59,13 +59,20 @@ def needs_exact_parse(raw: bytes) -> bool:
     # find, not ``in``: ``bytes in bytes`` first tries the operand as an integer and raises and
     # clears a TypeError on every call, which costs more than the search itself
     marks = raw.translate(_DIGITS)
-    return marks.find(_RUN) >= 0 or (marks.find(_TINY) >= 0 and _tiny_at(raw, marks, 0) >= 0)
+    if marks.find(_RUN) >= 0:
+        return True
+    pos = marks.find(_TINY)  # usually -1: the confirmation below is not even called
+    return pos >= 0 and _confirmed(raw, marks, pos) >= 0
 
 
 def _tiny_at(raw: bytes, marks: bytes, start: int) -> int:
     """The position in ``raw`` (from ``start``) of the first number with a negative exponent of three
     digits or more (see ``_TINY_NUMBER``), or -1."""
-    pos = marks.find(_TINY, start)
+    return _confirmed(raw, marks, marks.find(_TINY, start))
+
+
+def _confirmed(raw: bytes, marks: bytes, pos: int) -> int:
+    """The first candidate from ``pos`` (one the marks show, or -1) that the text confirms, or -1."""
     while pos >= 0 and _TINY_NUMBER.match(raw, pos) is None:
         pos = marks.find(_TINY, pos + 1)
     return pos
