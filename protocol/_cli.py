@@ -252,6 +252,8 @@ def target_main(cls: type[Target]) -> Callable[..., Any]:
         setup_logging()
 
         def body() -> None:
+            if not about:
+                cls.start_early()
             target = _start(cls, configs, about, fmt, test)
             if target is None:
                 return

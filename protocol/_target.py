@@ -141,6 +141,11 @@ class Target(ExactlyOnceMixin):
         self.stream_maps = stream_maps_from_config(self.config, self.name)  # None: no maps asked for
         self.init_exactly_once()
 
+    @classmethod
+    def start_early(cls) -> None:
+        """Begin work that needs no config while the config is read and checked (a no-op here;
+        target-duckdb opens its engine's instance on a thread). Not called for ``--about``."""
+
     def test_connection(self) -> str:
         return "ok"
 

@@ -24,6 +24,7 @@ from types import ModuleType
 from typing import Any
 
 from protocol import ConfigError, TargetError, stop_held
+from targets.duckdb.instance import instance
 
 __all__ = ["LOCK_WAIT", "MAX_PENDING", "Connection", "load_duckdb"]
 
@@ -127,10 +128,11 @@ class Connection:
 
     def _connect(self, where: str) -> Any:
         """A connection whose default database is the file, attached with ROW_GROUP_SIZE row
-        groups and flushed to the file one row group at a time (see the constants)."""
+        groups and flushed to the file one row group at a time (see the constants), to an
+        instance opened ahead (instance.py)."""
+        conn = instance(self.duckdb)
         if where == ":memory:":
-            return self.duckdb.connect(where)
-        conn = self.duckdb.connect(":memory:")
+            return conn
         try:
             conn.execute(f"ATTACH '{where.replace(chr(39), chr(39) * 2)}' AS {ALIAS} (ROW_GROUP_SIZE {ROW_GROUP_SIZE})")
             conn.execute(f"USE {ALIAS}")

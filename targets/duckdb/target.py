@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from protocol import ConfigError, SchemaMessage, Sink, target_main
 from targets.duckdb.connection import load_duckdb
+from targets.duckdb.instance import open_ahead
 from targets.duckdb.loader import DuckDBLoader
 from targets.duckdb.settings import NUMBER_TYPES, SETTINGS, DuckDBSettings, translated_config
 from targets.sql.dialect import Loader
@@ -34,7 +35,14 @@ class DuckDBTarget(SQLTarget):
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(translated_config(config))
         self.settings = DuckDBSettings.from_config(self.config)
-        load_duckdb()  # a missing extra: one line, before anything is read
+        open_ahead(load_duckdb())  # a missing extra: one line, before anything is read
+
+    @classmethod
+    def start_early(cls) -> None:
+        try:
+            open_ahead(load_duckdb())
+        except ConfigError:
+            return  # the constructor says what is missing
 
     def make_sink(self, schema: SchemaMessage) -> Sink:
         if self.settings.primary_key_required and not schema.key_properties:
