@@ -16,12 +16,15 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from protocol import TargetError
 from targets.sql.chunkkeys import KeyStats
+from targets.sql.chunklines import ChunkOrigin
 from targets.sql.dialect import quote_identifier
 from targets.sql.table import TableSpec
 
@@ -41,7 +44,9 @@ def qualified(schema: str | None, table: str) -> str:
 class LoadPlan:
     """The statements of one chunk's load, run on the connection's worker thread."""
 
-    def __init__(self, spec: TableSpec, columns: list[str], source: str, *, whole: bool) -> None:
+    def __init__(self, spec: TableSpec, columns: list[str], source: str, *, whole: bool,
+                 origin: tuple[Path, ChunkOrigin] | None = None) -> None:
+        self.origin = origin  # a chunk of JSON lines: its file and the input line of each record
         self.target = qualified(spec.schema, spec.table)
         self.what = f"load into table {spec.table}"
         self.source = source
@@ -92,6 +97,13 @@ class LoadPlan:
         try:
             self.upsert(execute, keys) if upsert else self.append(execute)
         except TargetError as exc:
+            if self.origin is not None and "has duplicate key" in str(exc):
+                found = duplicate_key(*self.origin)
+                if found is not None:
+                    line, key = found
+                    raise TargetError(f"line {line}, stream '{self.origin[1].stream}', field '{key}': the record holds "
+                                      "this key twice, which DuckDB's JSON reader refuses (the record-by-record "
+                                      "path, SLUICE_FAST_PATH=0, loads its last value)") from exc
             named = _CHUNK_COLUMN.sub(lambda m: f'column "{self.columns[int(m[1])]}"', str(exc))
             if named == str(exc):
                 raise
@@ -111,3 +123,21 @@ class LoadPlan:
                 f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY rowid DESC) = 1 "
                 f"ON CONFLICT ({', '.join(self.key_names)}) {action}")
         execute(self.what, "DROP TABLE sluice_stage")
+
+
+def duplicate_key(path: Path, origin: ChunkOrigin) -> tuple[int, str] | None:
+    """The first record of a chunk file of JSON lines holding a key twice in its top-level object:
+    (its input line, the key); None if there is none (or the file cannot be read again)."""
+    try:
+        with path.open("rb") as fh:
+            for k, text in enumerate(fh):
+                pairs = json.loads(text, object_pairs_hook=list)  # each object as the list of its pairs
+                seen: set[str] = set()
+                for key, _ in pairs:
+                    if key in seen:
+                        line = origin.line(k)
+                        return None if line is None else (line, key)
+                    seen.add(key)
+    except (OSError, ValueError):
+        return None
+    return None

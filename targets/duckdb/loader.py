@@ -30,6 +30,7 @@ from targets.duckdb.csvtext import converter
 from targets.sql import statetable
 from targets.sql import types as T
 from targets.sql.chunkkeys import KeyStats
+from targets.sql.chunklines import ChunkOrigin
 from targets.sql.dialect import (
     DELETED_COLUMN,
     OWNERS_TABLE,
@@ -287,7 +288,8 @@ class DuckDBLoader(Loader):
         self._load(spec, data, columns, upsert=upsert, truncate=truncate, keys=keys)
 
     def write_json(self, spec: TableSpec, data: list[bytes], fields: list[tuple[str, str]], nulls: list[str], *,
-                   upsert: bool, truncate: bool, keys: KeyStats | None = None) -> None:
+                   upsert: bool, truncate: bool, keys: KeyStats | None = None,
+                   origin: ChunkOrigin | None = None) -> None:
         logical = {c.name: c.logical for c in spec.columns}
         # a date-time is read as text and cast; RFC 3339 allows "t" and "z", DuckDB does not: text
         # the cast refuses is cast again upper-cased (upper-casing every value took 5-8% of the load)
@@ -301,7 +303,8 @@ class DuckDBLoader(Loader):
         def reader(path: Path, size: int) -> str:
             return (f"(SELECT {picks} FROM read_json({_literal(str(path))}, columns={{{kinds}}}, "
                     f"format='newline_delimited', maximum_object_size={max(size + 1, 16 * 1024 * 1024)}))")
-        self._load(spec, data, names, upsert=upsert, truncate=truncate, reader=reader, suffix=".json", keys=keys)
+        self._load(spec, data, names, upsert=upsert, truncate=truncate, reader=reader, suffix=".json", keys=keys,
+                   origin=origin)
 
     def _reader(self, spec: TableSpec, columns: list[str], path: Path, size: int) -> str:
         """read_csv of a chunk file, its columns named c0.. in the file's order. The line ending is
@@ -316,12 +319,13 @@ class DuckDBLoader(Loader):
 
     def _load(self, spec: TableSpec, data: bytes | list[bytes], columns: list[str], *, upsert: bool, truncate: bool,
               reader: Callable[[Path, int], str] | None = None, suffix: str = ".csv",
-              keys: KeyStats | None = None) -> None:
+              keys: KeyStats | None = None, origin: ChunkOrigin | None = None) -> None:
         """Queue the chunk's load (see the module docstring); the file is one of two kept in turn,
         free once the load before the last is done. ``reader``: the chunk file's relation (its
         columns named c0.., in ``columns``' order); read_csv by default. ``keys``: the chunk's key
         stats gathered by the sink (None: the load reads the file for them). ``data``: the file's
-        text, or its parts in order (written as they are, not joined first)."""
+        text, or its parts in order (written as they are, not joined first). ``origin``: the input
+        line of each record of a chunk of JSON lines, for an error DuckDB reports about one."""
         self.db.settle(MAX_PENDING - 1)
         self._chunks += 1
         path = self._tmp / f"chunk{self._chunks % MAX_PENDING}{suffix}"
@@ -333,8 +337,8 @@ class DuckDBLoader(Loader):
             raise TargetError(f"cannot write the temporary file {path}: {exc}") from exc
         size = sum(map(len, parts))
         source = reader(path, size) if reader else self._reader(spec, columns, path, size)
-        plan = LoadPlan(spec, columns, source,
-                         whole=set(columns) == self._columns.get((spec.schema, spec.table)))
+        plan = LoadPlan(spec, columns, source, whole=set(columns) == self._columns.get((spec.schema, spec.table)),
+                        origin=None if origin is None else (path, origin))
         if truncate:
             self.db.write(plan.what, f"DELETE FROM {plan.target}")
         if upsert and not (plan.whole and keys is not None and keys.unique):

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 from protocol import Bounds, Committed, ProtocolError, is_date_time
 from targets.sql.chunkkeys import KeyStats
+from targets.sql.chunklines import ChunkOrigin
 from targets.sql.naming import IdentifierMapper
 from targets.sql.owners import OWNERS_TABLE, TableClaims
 from targets.sql.table import Action, Existing, TableSpec
@@ -175,10 +176,12 @@ class Loader(ABC):
         raise NotImplementedError
 
     def write_json(self, spec: TableSpec, data: list[bytes], fields: list[tuple[str, str]], nulls: list[str], *,
-                   upsert: bool, truncate: bool, keys: KeyStats | None = None) -> None:
+                   upsert: bool, truncate: bool, keys: KeyStats | None = None,
+                   origin: ChunkOrigin | None = None) -> None:
         """Load JSON lines (records as received, see :mod:`targets.sql.jsonruns`) like :meth:`write`:
         ``data`` the chunk's text in parts (not joined: the loader writes them to its file as they
-        are), ``fields`` (column, record field), then the ``nulls`` columns, if ``json_runs``."""
+        are), ``fields`` (column, record field), then the ``nulls`` columns, if ``json_runs``.
+        ``origin``: the stream and input line of each record, for the errors of the load."""
         raise NotImplementedError
 
     @abstractmethod

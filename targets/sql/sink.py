@@ -33,6 +33,7 @@ from protocol import (
     property_schemas,
 )
 from targets.sql.chunkkeys import ChunkKeys
+from targets.sql.chunklines import ChunkLines
 from targets.sql.dialect import DELETED_COLUMN, VERSION_COLUMN, Loader, MetaValues, utc_now
 from targets.sql.settings import SQLSettings
 from targets.sql.table import CreateTable, Existing, KeyChanged, TableSpec, Wanted, plan_table
@@ -88,6 +89,7 @@ class SQLSink(Sink):
         # The chunk being built: encoded rows (``add``) or, when ``_bulk``, CSV text of whole runs
         # (``add_run``, ``_bulk_count`` rows); a chunk holds one kind, never both.
         self._chunk: list[Any] = []
+        self._lines = ChunkLines(self.stream)  # a chunk of JSON lines: the input line of each
         self._bulk = False
         self._bulk_count = 0
         self.bulk_rows = 0  # rows built in bulk from runs (reported in the closing log line)
@@ -217,6 +219,7 @@ class SQLSink(Sink):
         self._chunk.append(data)
         if raw.fmt == "json":  # a run's JSON lines end without a newline
             self._chunk.append(b"\n")
+            self._lines.add(run)
         self._bulk_count += run.count
         self.bulk_rows += run.count
         self._size += len(data)
@@ -242,7 +245,8 @@ class SQLSink(Sink):
             keys = self._keys.take(self._bulk_count) if self._keys is not None else None
             if raw.fmt == "json":
                 self.loader.write_json(self.spec, chunk, raw.fields, [c for c, _ in raw.constants],
-                                       upsert=self._upsert, truncate=self._truncate, keys=keys)
+                                       upsert=self._upsert, truncate=self._truncate, keys=keys,
+                                       origin=self._lines.take())
             else:
                 self.loader.write_csv(self.spec, b"".join(chunk), raw.columns, upsert=self._upsert,
                                       truncate=self._truncate, keys=keys)
@@ -274,6 +278,7 @@ class SQLSink(Sink):
     def abort(self) -> None:
         """Drop the chunk being built (the target rolls the loader's transaction back)."""
         self._chunk = []
+        self._lines.take()
         self._bulk = False
         self._bulk_count = 0
         self._size = 0

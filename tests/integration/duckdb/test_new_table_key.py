@@ -1,7 +1,8 @@
 """A table target-duckdb creates is loaded without its key's index and gets its PRIMARY KEY
 before the transaction commits (targets/duckdb/loader.py, ``_create``); a load that needs the
-index (a chunk holding a key twice goes through ``ON CONFLICT``) declares it first. Real DuckDB
-files, the target run as a real process, on both lanes."""
+index (a chunk holding a key twice goes through ``ON CONFLICT``) declares it first. And a record
+whose JSON object holds one key twice, which DuckDB's JSON reader refuses, is named by its input
+line (targets/sql/chunklines.py). Real DuckDB files, the target run as a real process."""
 
 from __future__ import annotations
 
@@ -95,3 +96,27 @@ def test_a_second_key_for_a_new_table_is_refused_as_for_an_old_one(tmp_path: Pat
         assert 'table "t" can have only one primary key' in line, line
     assert stdout_states(in_one_run.stdout) == []
     assert ("PRIMARY KEY", ("id",)) in _constraints(new, "t")
+
+
+def test_a_record_holding_a_key_twice_is_named_by_its_input_line(tmp_path: Path) -> None:
+    """DuckDB's JSON reader refuses an object holding a key twice (JSON parsers keep the last);
+    the error names the input line, stream and field, not a line of the chunk file, and what the
+    last STATE covers is kept."""
+    dest = make_dest("duckdb", tmp_path, None, batch_size_bytes=1024)
+    good = _records("t", [(i, "x" * 40) for i in range(1, 31)])
+    lines = (singer(_schema("t", ["id"]), _schema("other", ["id"])) + good
+             + singer({"type": "STATE", "value": {"n": 1}}) + _records("t", [(31, "a")])
+             + _records("other", [(1, "split")]) + _records("t", [(32, "b")]))
+    bad_line = lines.count(b"\n") + 1
+    data = lines + b'{"type":"RECORD","stream":"t","record":{"id":33,"v":"first","v":"second"}}\n' + _records(
+        "t", [(34, "c")]) + singer({"type": "STATE", "value": {"n": 2}})
+    result = _load(dest, data, fast=True)
+    assert result.returncode == 1
+    (line,) = error_lines(result.stderr)
+    assert f"line {bad_line}, stream 't', field 'v': the record holds this key twice" in line, line
+    assert stdout_states(result.stdout) == [{"n": 1}]
+    assert sorted(r["id"] for r in dest.rows("t")) == list(range(1, 31))
+    (tmp_path / "ref").mkdir()
+    reference = make_dest("duckdb", tmp_path / "ref", None)  # record by record: the last value, as JSON parsers
+    assert _load(reference, data, fast=False).returncode == 0
+    assert {r["id"]: r["v"] for r in reference.rows("t")}[33] == "second"
