@@ -32,6 +32,8 @@ __all__ = ["Execute", "LoadPlan", "qualified"]
 
 #: a column of a chunk file, as an error names it
 _CHUNK_COLUMN = re.compile(r'column "c(\d+)"')
+#: DuckDB's JSON reader on an object holding a key twice (the key as JSON text would write it)
+_DUPLICATE_KEY = re.compile(r'has duplicate key "((?:[^"\\]|\\.)*)"')
 
 #: execute(what, sql, params=None) -> rows: one statement on the connection
 Execute = Callable[..., list[Any]]
@@ -97,13 +99,12 @@ class LoadPlan:
         try:
             self.upsert(execute, keys) if upsert else self.append(execute)
         except TargetError as exc:
-            if self.origin is not None and "has duplicate key" in str(exc):
-                found = duplicate_key(*self.origin)
-                if found is not None:
-                    line, key = found
-                    raise TargetError(f"line {line}, stream '{self.origin[1].stream}', field '{key}': the record holds "
-                                      "this key twice, which DuckDB's JSON reader refuses (the record-by-record "
-                                      "path, SLUICE_FAST_PATH=0, loads its last value)") from exc
+            twice = _DUPLICATE_KEY.search(str(exc))
+            line = None if self.origin is None or twice is None else twice_in(*self.origin, twice[1])
+            if line is not None and self.origin is not None and twice is not None:
+                raise TargetError(f"line {line}, stream '{self.origin[1].stream}', field '{twice[1]}': the record "
+                                  "holds this key twice, which DuckDB's JSON reader refuses (the record-by-record "
+                                  "path, SLUICE_FAST_PATH=0, loads its last value)") from exc
             named = _CHUNK_COLUMN.sub(lambda m: f'column "{self.columns[int(m[1])]}"', str(exc))
             if named == str(exc):
                 raise
@@ -125,19 +126,15 @@ class LoadPlan:
         execute(self.what, "DROP TABLE sluice_stage")
 
 
-def duplicate_key(path: Path, origin: ChunkOrigin) -> tuple[int, str] | None:
-    """The first record of a chunk file of JSON lines holding a key twice in its top-level object:
-    (its input line, the key); None if there is none (or the file cannot be read again)."""
+def twice_in(path: Path, origin: ChunkOrigin, key: str) -> int | None:
+    """The input line of the first record of a chunk file of JSON lines whose top-level object
+    holds ``key`` twice; None if there is none (or the file cannot be read again)."""
     try:
         with path.open("rb") as fh:
             for k, text in enumerate(fh):
                 pairs = json.loads(text, object_pairs_hook=list)  # each object as the list of its pairs
-                seen: set[str] = set()
-                for key, _ in pairs:
-                    if key in seen:
-                        line = origin.line(k)
-                        return None if line is None else (line, key)
-                    seen.add(key)
+                if sum(1 for name, _ in pairs if name == key) > 1:
+                    return origin.line(k)
     except (OSError, ValueError):
         return None
     return None
