@@ -51,6 +51,10 @@ _INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYI
 _FROM_DUCKDB = {"BOOLEAN": T.BOOLEAN, "TIMESTAMP WITH TIME ZONE": T.TIMESTAMP, "TIMESTAMP": T.TIMESTAMP,
                 "DATE": T.DATE, "TIME": T.TIME, "JSON": T.JSON, "DOUBLE": T.NUMBER, "FLOAT": T.NUMBER}
 _CSV_LIMIT = 2 * 1024 * 1024  # read_csv's default longest line
+#: DuckDB 1.2 and 1.3 leave the rows a transaction inserted before its ``ADD PRIMARY KEY`` out of
+#: the key's index until the COMMIT: a later ``ON CONFLICT`` in that transaction inserts a second
+#: row for their keys and the COMMIT fails. 1.4 and later index them at once.
+LATE_KEYS = (1, 4)
 
 
 def sql_types(number_type: str) -> dict[str, str]:
@@ -238,12 +242,15 @@ class DuckDBLoader(Loader):
         """The table, its key columns NOT NULL and the key itself declared by :meth:`_declare`:
         rows loaded into a table without an index take ~8% less of DuckDB's time (200,000
         records, bench/), and the key's index built once, at the COMMIT, costs next to nothing.
-        A table that exists already is an error here (the sink creates only what it did not find)."""
+        A table that exists already is an error here (the sink creates only what it did not find).
+        DuckDB before LATE_KEYS gets the key at once (see there)."""
         key = set(action.key)
         cols = [f"{quote_identifier(n)} {self.types[t]}{' NOT NULL' if n in key else ''}" for n, t in action.columns]
-        if action.key:
+        if action.key and self.db.version >= LATE_KEYS:
             self._undeclared[self._same(schema, table)] = (_qual(schema, table), action.key)
             return f"CREATE TABLE {_qual(schema, table)} (" + ", ".join(cols) + ")"
+        if action.key:
+            cols.append("PRIMARY KEY (" + ", ".join(map(quote_identifier, action.key)) + ")")
         return f"CREATE TABLE IF NOT EXISTS {_qual(schema, table)} (" + ", ".join(cols) + ")"
 
     def _declare(self, schema: str | None, table: str) -> None:

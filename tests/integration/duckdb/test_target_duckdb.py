@@ -153,13 +153,14 @@ def test_without_the_extra_one_line_says_how_to_install_it(tmp_path: Path) -> No
     assert "Traceback" not in result.stderr.decode() and not (tmp_path / "x.duckdb").exists()
     about = run([sys.executable, "-c", code.replace("'--config', sys.argv[1]", "'--about'"), "-"])
     assert about.returncode == 0 and b"number_type" in about.stdout
-    # duckdb 1.1 refuses a key deleted and inserted again in one transaction: 1.2 is the oldest taken
+    # duckdb 1.1 refuses a key deleted and inserted again in one transaction, 1.2 drops rows of an upsert: 1.3
+    # is the oldest taken
     # the engine's version where it stands alone (duckdb 1.4+: _duckdb), else the package's
     engine = "_duckdb" if importlib.util.find_spec("_duckdb") is not None else "duckdb"
     old = code.replace("sys.modules['duckdb'] = sys.modules['_duckdb'] = None",
-                       f"import {engine}; {engine}.__version__ = '1.1.3'")
+                       f"import {engine}; {engine}.__version__ = '1.2.2'")
     result = run([sys.executable, "-c", old, str(config)], input=b"")
-    assert result.returncode == 2 and "needs duckdb 1.2 or later (found 1.1.3)" in error_lines(result.stderr)[0]
+    assert result.returncode == 2 and "needs duckdb 1.3 or later (found 1.2.2)" in error_lines(result.stderr)[0]
 
 
 def test_a_load_does_not_import_the_python_package_where_the_engine_stands_alone(tmp_path: Path) -> None:

@@ -1,0 +1,78 @@
+"""target-duckdb on the oldest DuckDB it accepts: a real duckdb 1.3.0 in a venv of its own (with
+this checkout installed into it), cached like the Airbyte faker's. It lacks settings the target
+uses on newer engines (``write_buffer_row_group_count``: connection.py goes without it).
+
+DuckDB 1.2 and 1.3 leave the rows a transaction inserted before its ``ADD PRIMARY KEY`` out of the
+key's index until the COMMIT, so a new table's key is not declared late there
+(targets/duckdb/loader.py, ``LATE_KEYS``): a chunk that upserts keys an earlier chunk of the same
+run loaded must still replace them, and the COMMIT must go through.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run, service_unavailable
+from tests.integration.airbyte.conftest import CACHE
+from tests.integration.sql.helpers import make_dest, singer, stdout_states
+
+OLD = "duckdb==1.3.0"  # the oldest the target accepts (connection.py, OLDEST)
+REPO = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(scope="module")
+def old_python() -> str:
+    """A Python whose duckdb is the oldest accepted and which imports this checkout (built once per checkout)."""
+    key = hashlib.sha256(f"{OLD} {REPO}".encode()).hexdigest()[:12]
+    venv = CACHE / f"duckdb-old-{key}"
+    python = venv / "bin" / "python"
+    if python.exists():
+        return str(python)
+    uv = Path(sys.executable).parent / "uv"
+    uv_exe = str(uv) if uv.exists() else shutil.which("uv")
+    if uv_exe is None:
+        service_unavailable("uv is not installed (pip install -e '.[dev]' installs it)")
+    shutil.rmtree(venv, ignore_errors=True)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    built = subprocess.run([str(uv_exe), "venv", "-q", "--python", sys.executable, str(venv)],
+                           capture_output=True, text=True, check=False)
+    if built.returncode == 0:
+        built = subprocess.run([str(uv_exe), "pip", "install", "-q", "--python", str(python), "-e", str(REPO), OLD,
+                                "pytz"], capture_output=True, text=True, timeout=600, check=False)
+    if built.returncode != 0 or not python.exists():
+        shutil.rmtree(venv, ignore_errors=True)
+        service_unavailable(f"cannot install {OLD} with uv (is the package index reachable?): "
+                            f"{built.stderr.strip()[-500:]}")
+    return str(python)
+
+
+def _schema(stream: str) -> dict[str, object]:
+    return {"type": "SCHEMA", "stream": stream, "key_properties": ["id"], "schema": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "v": {"type": ["string", "null"]}}}}
+
+
+def _records(stream: str, rows: list[tuple[int, str]]) -> bytes:
+    return singer(*({"type": "RECORD", "stream": stream, "record": {"id": i, "v": v}} for i, v in rows))
+
+
+@pytest.mark.parametrize("fast", ["1", "0"])
+def test_a_new_tables_upsert_of_keys_loaded_earlier_in_the_run(tmp_path: Path, old_python: str, fast: str) -> None:
+    engine = run([old_python, "-c", "import duckdb; print(duckdb.__version__)"])
+    assert engine.stdout.decode().strip() == OLD.split("==")[1]
+    dest = make_dest("duckdb", tmp_path, None, batch_size_bytes=1024)
+    first = [(i, "x" * 40) for i in range(1, 51)]
+    data = (singer(_schema("t"), _schema("other")) + _records("t", first) + _records("other", [(1, "split")])
+            + _records("t", [(1, "a"), (2, "b"), (1, "last")]) + singer({"type": "STATE", "value": {"n": 2}}))
+    result = run([old_python, "-m", "targets.duckdb", "--config", str(dest.config_path)], input=data,
+                 env={**os.environ, "SLUICE_FAST_PATH": fast})
+    assert result.returncode == 0, result.stderr.decode()
+    assert stdout_states(result.stdout) == [{"n": 2}]
+    rows = {r["id"]: r["v"] for r in dest.rows("t")}
+    assert rows == {**dict(first), 1: "last", 2: "b"}
