@@ -70,8 +70,8 @@ def _engine() -> ModuleType:
 
 
 def engine_version(duckdb: ModuleType) -> tuple[int, ...]:
-    """The module's (major, minor) version."""
-    return tuple(int(p) if p.isdigit() else 0 for p in str(getattr(duckdb, "__version__", "0")).split(".")[:2])
+    """The module's (major, minor, patch) version (a part that is not a number: 0)."""
+    return tuple(int(p) if p.isdigit() else 0 for p in str(getattr(duckdb, "__version__", "0")).split(".")[:3])
 
 
 def load_duckdb() -> ModuleType:

@@ -86,12 +86,7 @@ def _text(v: Any) -> str:
 def _timestamp_text(v: Any) -> str:
     """:func:`_text` for a TIMESTAMPTZ column: RFC 3339 allows a lower-case ``t`` and ``z``, which
     DuckDB refuses; they are written upper-case (nothing else in a date-time is a letter)."""
-    if v.__class__ is str and len(v) > 10:
-        if v[10] == "t":
-            v = v[:10] + "T" + v[11:]
-        if v[-1] == "z":
-            v = v[:-1] + "Z"
-    return _text(v)
+    return _text(T.upper_time(v))
 
 
 def _json(v: Any) -> str:

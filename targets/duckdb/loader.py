@@ -55,6 +55,8 @@ _CSV_LIMIT = 2 * 1024 * 1024  # read_csv's default longest line
 #: the key's index until the COMMIT: a later ``ON CONFLICT`` in that transaction inserts a second
 #: row for their keys and the COMMIT fails. 1.4 and later index them at once.
 LATE_KEYS = (1, 4)
+#: the first DuckDB whose read_json reads a JSON number into a DECIMAL from its text (``json_runs``)
+EXACT_JSON_DECIMALS = (2, 0, 1)
 
 
 def sql_types(number_type: str) -> dict[str, str]:
@@ -129,10 +131,13 @@ class DuckDBLoader(Loader):
         if chunk_size:
             self.chunk_size = chunk_size
         self.types = sql_types(number_type)
-        # JSON lines are read by DuckDB itself, numbers from their text; a number kept as text
-        # ('text') is written the way the CSV builder writes it, so that path stays
-        self.json_runs = number_type != "VARCHAR"
         self.db = Connection(path)
+        # JSON lines are read by DuckDB itself, numbers from their text; a number kept as text
+        # ('text') is written the way the CSV builder writes it, so that path stays. Before DuckDB
+        # 2.0.1, read_json reads every JSON number as a double first (9007199254740993.0 became
+        # ...992, 2363.0 a DECIMAL 2363.000000000000262144): there the CSV builder writes decimals
+        exact = self.db.version >= EXACT_JSON_DECIMALS
+        self.json_runs = number_type == "DOUBLE" or (number_type != "VARCHAR" and exact)
         try:
             self._tmp = Path(tempfile.mkdtemp(prefix="sluice-duckdb-", dir=temp_dir))
         except OSError as exc:
@@ -300,10 +305,10 @@ class DuckDBLoader(Loader):
         logical = {c.name: c.logical for c in spec.columns}
         # a date-time is read as text and cast; RFC 3339 allows "t" and "z", DuckDB does not: text
         # the cast refuses is cast again upper-cased (upper-casing every value took 5-8% of the load)
-        stamps = {c for c, _ in fields if logical[c] == T.TIMESTAMP}
-        kinds = ", ".join(f"{_literal(f)}: '{'VARCHAR' if c in stamps else self.types[logical[c]]}'" for c, f in fields)
+        texts = {c: _stamp for c, _ in fields if logical[c] == T.TIMESTAMP}
+        kinds = ", ".join(f"{_literal(f)}: '{'VARCHAR' if c in texts else self.types[logical[c]]}'" for c, f in fields)
         names = [c for c, _ in fields] + nulls
-        picks = ", ".join([_stamp(quote_identifier(f), self.types[T.TIMESTAMP]) + f" AS c{i}" if c in stamps
+        picks = ", ".join([texts[c](quote_identifier(f), self.types[logical[c]]) + f" AS c{i}" if c in texts
                            else f"{quote_identifier(f)} AS c{i}" for i, (c, f) in enumerate(fields)]
                           + [f"NULL AS c{i}" for i in range(len(fields), len(names))])
 

@@ -81,7 +81,8 @@ class RawRows:
 
     def __init__(self, fields: list[tuple[str, str]], constants: list[tuple[str, str]], *, table: str = "",
                  nul_removed: Counter[tuple[str, str]] | None = None, keep_nul: bool = False,
-                 backslash: bool = False, number_fields: list[str] | None = None) -> None:
+                 backslash: bool = False, number_fields: list[str] | None = None,
+                 time_fields: list[str] | None = None) -> None:
         #: (column, record field) written from the decoded record, then constant columns
         self.fields = fields
         self.constants = constants  # (column, "null" | "version")
@@ -95,6 +96,10 @@ class RawRows:
         #: the CSV is read with a backslash as its escape (PostgreSQL's ESCAPE '\'): a quote inside a
         #: string is \" and a backslash \\, as in JSON, instead of a doubled quote
         self._backslash = backslash
+        #: the positions in ``fields`` of date-time columns: a value written from its exact parse (the
+        #: decoded one is a datetime, written upper-case) has its "t" and "z" upper-cased, as
+        #: RFC 3339 allows and DuckDB requires (its read_csv refuses them, or before 2.0.1 reads NULL)
+        self._times = [i for i, (_, f) in enumerate(fields) if f in (time_fields or [])]
 
     def field_values(self, values: list[Any], fields: list[str]) -> list[list[Any] | None]:
         """Each of ``fields``' values in the decoded records ``values`` (None: not a field of their type)."""
@@ -167,7 +172,10 @@ class RawRows:
                 parts.append(self._rows(b"\n".join(lines[start:i]) + b"\n", i - start, suffix, nul))
             if i < len(lines):
                 record = exact_loads(texts[i])
-                parts.append(self._csv_row([record.get(f) for _, f in self.fields], nul) + suffix + b"\n")
+                values = [record.get(f) for _, f in self.fields]
+                for k in self._times:
+                    values[k] = T.upper_time(values[k])
+                parts.append(self._csv_row(values, nul) + suffix + b"\n")
             start = i + 1
         return b"".join(parts)
 
@@ -300,5 +308,6 @@ def plan_raw_rows(spec: TableSpec, props: Mapping[str, Any],
         return None  # attrgetter of one name returns the value, not a tuple
     numbers = [col.source.field for col in spec.columns if col.logical == T.NUMBER and col.source.meta is None
                and col.source.field in props]
+    times = [col.source.field for col in spec.columns if col.logical == T.TIMESTAMP and col.source.meta is None]
     return RawRows(fields, constants, table=spec.table, nul_removed=nul_removed, keep_nul=keep_nul,
-                   backslash=backslash, number_fields=numbers)
+                   backslash=backslash, number_fields=numbers, time_fields=times)

@@ -31,6 +31,7 @@ __all__ = [
     "TIMESTAMP",
     "accepts",
     "logical_type",
+    "upper_time",
     "widen",
     "width",
 ]
@@ -96,6 +97,17 @@ def logical_type(prop: Mapping[str, Any]) -> str:
     if types & {"object", "array"}:
         return JSON
     return STRING
+
+
+def upper_time(value: Any) -> Any:
+    """An RFC 3339 date-time with its separator "t" and zone "z" upper-cased, as RFC 3339 allows
+    and DuckDB requires (other values as they are)."""
+    if value.__class__ is str and len(value) > 10:
+        if value[10] == "t":
+            value = value[:10] + "T" + value[11:]
+        if value[-1] == "z":
+            value = value[:-1] + "Z"
+    return value
 
 
 def width(logical: str) -> int:

@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -55,7 +56,7 @@ def old_python() -> str:
 
 def _schema(stream: str) -> dict[str, object]:
     return {"type": "SCHEMA", "stream": stream, "key_properties": ["id"], "schema": {"type": "object", "properties": {
-        "id": {"type": "integer"}, "v": {"type": ["string", "null"]}}}}
+        "id": {"type": "integer"}, "v": {"type": ["string", "null"]}, "n": {"type": ["number", "null"]}}}}
 
 
 def _records(stream: str, rows: list[tuple[int, str]]) -> bytes:
@@ -76,3 +77,18 @@ def test_a_new_tables_upsert_of_keys_loaded_earlier_in_the_run(tmp_path: Path, o
     assert stdout_states(result.stdout) == [{"n": 2}]
     rows = {r["id"]: r["v"] for r in dest.rows("t")}
     assert rows == {**dict(first), 1: "last", 2: "b"}
+
+
+@pytest.mark.parametrize("fast", ["1", "0"])
+def test_decimals_land_exactly(tmp_path: Path, old_python: str, fast: str) -> None:
+    """Before DuckDB 2.0.1 read_json reads a JSON number into a DECIMAL by way of a double (2363.0
+    became 2363.000000000000262144): the fast lane writes such tables as CSV there."""
+    dest = make_dest("duckdb", tmp_path, None)
+    numbers = ["2363.0", "9007199254740993.0", "12345678901234567890.123456789012345678", "-0.1", "1e3"]
+    data = singer(_schema("t")) + b"".join(
+        b'{"type":"RECORD","stream":"t","record":{"id":%d,"n":%s}}\n' % (i, n.encode()) for i, n in enumerate(numbers)
+    ) + singer({"type": "STATE", "value": {"n": 1}})
+    result = run([old_python, "-m", "targets.duckdb", "--config", str(dest.config_path)], input=data,
+                 env={**os.environ, "SLUICE_FAST_PATH": fast})
+    assert result.returncode == 0, result.stderr.decode()
+    assert {r["id"]: r["n"] for r in dest.rows("t")} == {i: Decimal(n) for i, n in enumerate(numbers)}
