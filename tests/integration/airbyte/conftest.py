@@ -8,10 +8,7 @@ skipped, except under CI=true, where they fail.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import exe, run, service_unavailable
+from tests.conftest import exe, run
+from tests.venvs import cached_venv
 
-CACHE = Path(os.environ.get("SLUICE_TEST_CACHE", Path.home() / ".cache" / "sluice-tests"))
 FAKER = "airbyte-source-faker==7.2.1"
 SOURCES = Path(__file__).parent / "sources"
 
@@ -29,26 +26,7 @@ SOURCES = Path(__file__).parent / "sources"
 @pytest.fixture(scope="session")
 def faker_exe() -> str:
     """The ``source-faker`` program of the cached venv (built on first use, a few seconds with uv's cache)."""
-    venv = CACHE / f"airbyte-faker-{hashlib.sha256(FAKER.encode()).hexdigest()[:12]}"
-    program = venv / "bin" / "source-faker"
-    if program.exists():
-        return str(program)
-    uv = Path(sys.executable).parent / "uv"
-    uv_exe = str(uv) if uv.exists() else shutil.which("uv")
-    if uv_exe is None:
-        service_unavailable("uv is not installed (pip install -e '.[dev]' installs it)")
-    shutil.rmtree(venv, ignore_errors=True)
-    CACHE.mkdir(parents=True, exist_ok=True)
-    built = subprocess.run([str(uv_exe), "venv", "-q", "--python", sys.executable, str(venv)],
-                           capture_output=True, text=True, check=False)
-    if built.returncode == 0:
-        built = subprocess.run([str(uv_exe), "pip", "install", "-q", "--python", str(venv / "bin" / "python"),
-                                FAKER], capture_output=True, text=True, timeout=600, check=False)
-    if built.returncode != 0 or not program.exists():
-        shutil.rmtree(venv, ignore_errors=True)
-        service_unavailable(f"cannot install {FAKER} with uv (is the package index reachable?): "
-                            f"{built.stderr.strip()[-500:]}")
-    return str(program)
+    return str(cached_venv("airbyte-faker", [FAKER], "source-faker"))
 
 
 @pytest.fixture(autouse=True)

@@ -1,28 +1,24 @@
 """target-duckdb on the oldest DuckDB it accepts: a real duckdb 1.3.0 in a venv of its own (with
-this checkout installed into it), cached like the Airbyte faker's. It lacks settings the target
-uses on newer engines (``write_buffer_row_group_count``: connection.py goes without it).
-
-DuckDB 1.2 and 1.3 leave the rows a transaction inserted before its ``ADD PRIMARY KEY`` out of the
-key's index until the COMMIT, so a new table's key is not declared late there
-(targets/duckdb/loader.py, ``LATE_KEYS``): a chunk that upserts keys an earlier chunk of the same
-run loaded must still replace them, and the COMMIT must go through.
+this checkout installed into it, tests/venvs.py). It lacks a setting the target uses on newer
+engines (``write_buffer_row_group_count``: connection.py goes without it); it leaves the rows a
+transaction inserted before its ``ADD PRIMARY KEY`` out of the key's index until the COMMIT, so
+a new table's key is not declared late there (loader.py, ``LATE_KEYS``): a chunk that upserts
+keys an earlier chunk of the same run loaded must still replace them; and its read_json reads
+JSON numbers by way of a double, so decimals go as CSV there (loader.py, ``EXACT_JSON_DECIMALS``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import shutil
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import run, service_unavailable
-from tests.integration.airbyte.conftest import CACHE
+from tests.conftest import run
 from tests.integration.sql.helpers import make_dest, singer, stdout_states
+from tests.venvs import cached_venv
 
 OLD = "duckdb==1.3.0"  # the oldest the target accepts (connection.py, OLDEST)
 REPO = Path(__file__).resolve().parents[3]
@@ -31,27 +27,8 @@ REPO = Path(__file__).resolve().parents[3]
 @pytest.fixture(scope="module")
 def old_python() -> str:
     """A Python whose duckdb is the oldest accepted and which imports this checkout (built once per checkout)."""
-    key = hashlib.sha256(f"{OLD} {REPO}".encode()).hexdigest()[:12]
-    venv = CACHE / f"duckdb-old-{key}"
-    python = venv / "bin" / "python"
-    if python.exists():
-        return str(python)
-    uv = Path(sys.executable).parent / "uv"
-    uv_exe = str(uv) if uv.exists() else shutil.which("uv")
-    if uv_exe is None:
-        service_unavailable("uv is not installed (pip install -e '.[dev]' installs it)")
-    shutil.rmtree(venv, ignore_errors=True)
-    CACHE.mkdir(parents=True, exist_ok=True)
-    built = subprocess.run([str(uv_exe), "venv", "-q", "--python", sys.executable, str(venv)],
-                           capture_output=True, text=True, check=False)
-    if built.returncode == 0:
-        built = subprocess.run([str(uv_exe), "pip", "install", "-q", "--python", str(python), "-e", str(REPO), OLD,
-                                "pytz"], capture_output=True, text=True, timeout=600, check=False)
-    if built.returncode != 0 or not python.exists():
-        shutil.rmtree(venv, ignore_errors=True)
-        service_unavailable(f"cannot install {OLD} with uv (is the package index reachable?): "
-                            f"{built.stderr.strip()[-500:]}")
-    return str(python)
+    deps = hashlib.sha256((REPO / "pyproject.toml").read_bytes()).hexdigest()[:8]  # a new dependency: a new venv
+    return str(cached_venv(f"duckdb-old-{deps}", [f"-e {REPO}", OLD, "pytz"], "python"))
 
 
 def _schema(stream: str) -> dict[str, object]:
