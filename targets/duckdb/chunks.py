@@ -99,16 +99,27 @@ class LoadPlan:
         try:
             self.upsert(execute, keys) if upsert else self.append(execute)
         except TargetError as exc:
-            twice = _DUPLICATE_KEY.search(str(exc))
-            line = None if self.origin is None or twice is None else twice_in(*self.origin, twice[1])
-            if line is not None and self.origin is not None and twice is not None:
-                raise TargetError(f"line {line}, stream '{self.origin[1].stream}', field '{twice[1]}': the record "
-                                  "holds this key twice, which DuckDB's JSON reader refuses (the record-by-record "
-                                  "path, SLUICE_FAST_PATH=0, loads its last value)") from exc
+            twice = self._key_twice(str(exc))
+            if twice is not None:
+                raise twice from exc
             named = _CHUNK_COLUMN.sub(lambda m: f'column "{self.columns[int(m[1])]}"', str(exc))
             if named == str(exc):
                 raise
             raise TargetError(named) from exc
+
+    def _key_twice(self, error: str) -> TargetError | None:
+        """DuckDB's JSON reader refusing an object that holds a key twice, said of the input's line
+        (None: not that error, or not a chunk whose origin is known)."""
+        found = _DUPLICATE_KEY.search(error)
+        if found is None or self.origin is None:
+            return None
+        path, origin = self.origin
+        line = twice_in(path, origin, found[1])
+        if line is None:
+            return None
+        return TargetError(f"line {line}, stream '{origin.stream}', field '{found[1]}': the record holds this key "
+                           "twice, which DuckDB's JSON reader refuses (the record-by-record path, SLUICE_FAST_PATH=0, "
+                           "loads its last value)")
 
     def append(self, execute: Execute) -> None:
         execute(self.what, f"INSERT INTO {self.target} ({self.cols}) SELECT {self.stage_cols} FROM {self.source}")

@@ -48,8 +48,8 @@ class _Opener(threading.Thread):
     def run(self) -> None:
         try:
             self.conn = _open(self.engine)
-        except self.engine.Error:  # opened again by instance(), which reports the error
-            self.conn = None
+        except self.engine.Error:
+            return  # conn stays None: instance() opens again, and reports the error
 
 
 def open_ahead(engine: ModuleType) -> None:

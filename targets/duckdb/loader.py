@@ -166,11 +166,10 @@ class DuckDBLoader(Loader):
 
     def _find(self, schema: str | None, table: str) -> str | None:
         """The table's name as the database holds it (names compare without regard to ASCII case)."""
-        key = self.mapper().same_key
         rows = self.db.run("describe", "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = "
                            "current_database() AND NOT temporary")
-        want_schema, want = key(schema or "main"), key(table)
-        return next((str(t) for s, t in rows if key(str(s)) == want_schema and key(str(t)) == want), None)
+        want = self._same(schema, table)
+        return next((str(t) for s, t in rows if self._same(str(s), str(t)) == want), None)
 
     def _same(self, schema: str | None, table: str) -> tuple[str, str]:
         key = self.mapper().same_key
@@ -185,7 +184,7 @@ class DuckDBLoader(Loader):
                            "ORDER BY column_index", (schema or "main", name))
         undeclared = self._undeclared.get(self._same(schema, table))
         if undeclared is not None:  # created by this transaction: its key is the one to declare
-            keys: list[tuple[str, ...]] = [tuple(undeclared[1])]
+            keys: list[tuple[str, ...]] = [undeclared[1]]
         else:
             found = self.db.run("describe", f"SELECT constraint_column_names FROM duckdb_constraints() WHERE "
                                 f"{where} AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')", (schema or "main", name))
@@ -305,10 +304,10 @@ class DuckDBLoader(Loader):
         logical = {c.name: c.logical for c in spec.columns}
         # a date-time is read as text and cast; RFC 3339 allows "t" and "z", DuckDB does not: text
         # the cast refuses is cast again upper-cased (upper-casing every value took 5-8% of the load)
-        texts = {c: _stamp for c, _ in fields if logical[c] == T.TIMESTAMP}
-        kinds = ", ".join(f"{_literal(f)}: '{'VARCHAR' if c in texts else self.types[logical[c]]}'" for c, f in fields)
+        stamps = {c for c, _ in fields if logical[c] == T.TIMESTAMP}
+        kinds = ", ".join(f"{_literal(f)}: '{'VARCHAR' if c in stamps else self.types[logical[c]]}'" for c, f in fields)
         names = [c for c, _ in fields] + nulls
-        picks = ", ".join([texts[c](quote_identifier(f), self.types[logical[c]]) + f" AS c{i}" if c in texts
+        picks = ", ".join([_stamp(quote_identifier(f), self.types[T.TIMESTAMP]) + f" AS c{i}" if c in stamps
                            else f"{quote_identifier(f)} AS c{i}" for i, (c, f) in enumerate(fields)]
                           + [f"NULL AS c{i}" for i in range(len(fields), len(names))])
 

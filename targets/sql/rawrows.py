@@ -99,7 +99,8 @@ class RawRows:
         #: the positions in ``fields`` of date-time columns: a value written from its exact parse (the
         #: decoded one is a datetime, written upper-case) has its "t" and "z" upper-cased, as
         #: RFC 3339 allows and DuckDB requires (its read_csv refuses them, or before 2.0.1 reads NULL)
-        self._times = [i for i, (_, f) in enumerate(fields) if f in (time_fields or [])]
+        times = set(time_fields or ())
+        self._times = [i for i, (_, f) in enumerate(fields) if f in times]
 
     def field_values(self, values: list[Any], fields: list[str]) -> list[list[Any] | None]:
         """Each of ``fields``' values in the decoded records ``values`` (None: not a field of their type)."""
