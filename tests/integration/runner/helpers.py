@@ -119,11 +119,14 @@ def stop_when(proc: subprocess.Popen[bytes], condition: Callable[[], bool], stop
     """Wait for ``condition``, then ``stop`` the process (send it a signal); its stderr once it exited.
     It is killed if anything goes wrong on the way, so no test leaves it behind."""
     try:
-        wait_for(condition, what=what)
+        wait_for(lambda: condition() or proc.poll() is not None, what=what)
+        if proc.poll() is not None and not condition():
+            _, early = proc.communicate()
+            raise AssertionError(f"the process ended (exit {proc.returncode}) before {what}:\n{early.decode()}")
         stop()
         _, err = proc.communicate(timeout=timeout)
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.communicate()
+        proc.communicate()  # closes its pipes, whatever happened
     return err.decode()
