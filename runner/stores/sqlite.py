@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from protocol import JSONDecodeError, dumps, loads
+from protocol import JSONDecodeError, dumps, enter_wal, loads
 from runner.digests import blake2b
 from runner.stores.base import (
     LockInfo,
@@ -187,26 +187,6 @@ def _is_held(path: Path, flocked: set[tuple[int, int, int]] | None) -> bool:
     return False
 
 
-def _enter_wal(db: sqlite3.Connection, seconds: float) -> None:
-    """Put the database in WAL mode, waiting out other processes opening it at the same moment.
-
-    SQLite answers a journal-mode change that meets another connection's lock with "database is
-    locked" at once, without its busy timeout: two runners (or a run and ``sluice state get``)
-    opening a new store together would fail. The mode is stored in the file, so this is needed
-    (and races) only on a store's first opening."""
-    deadline = time.monotonic() + seconds
-    pause = 0.002
-    while True:
-        try:
-            db.execute("pragma journal_mode=wal")
-            return
-        except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() + pause > deadline:
-                raise
-        time.sleep(pause)
-        pause = min(pause * 2, 0.1)
-
-
 class SQLiteStore(SQLStore):
     _mark = "?"
     _run_columns = _RUN_COLUMNS
@@ -219,7 +199,7 @@ class SQLiteStore(SQLStore):
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(str(path), timeout=BUSY_SECONDS, isolation_level=None)
-            _enter_wal(self._db, BUSY_SECONDS)
+            enter_wal(self._db, BUSY_SECONDS)
             self._db.execute("pragma synchronous=normal")
             self._db.executescript(_SCHEMA)
             self._migrate("run_number", _NUMBER_RUNS)

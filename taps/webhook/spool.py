@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from protocol import TargetError
+from protocol import TargetError, enter_wal
 from taps.webhook import ledger
 
 if TYPE_CHECKING:
@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 __all__ = ["SCHEMA", "Delivery", "SQLiteSpoolWriter", "SpoolError", "SpoolStats", "SpoolWriter", "open_writer"]
 
 log = logging.getLogger("sluice.webhook.spool")
+
+BUSY_SECONDS = 30.0  # a statement waits this long for another process's lock on the spool
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -217,8 +219,8 @@ class SQLiteSpoolWriter(SpoolWriter):
 
     def _open(self) -> None:
         try:
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-            conn.execute("PRAGMA journal_mode=WAL")
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_SECONDS)
+            enter_wal(conn, BUSY_SECONDS)
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA wal_autocheckpoint=0")
             conn.execute("BEGIN IMMEDIATE")  # a new spool gets its id in the transaction creating it
