@@ -97,6 +97,7 @@ if TYPE_CHECKING:  # what a type checker sees: the names declared below (``X as 
     from protocol._tap import Tap as Tap
     from protocol._target import Sink as Sink
     from protocol._target import Target as Target
+    from protocol._threads import ENGINE_SWITCH_INTERVAL as ENGINE_SWITCH_INTERVAL
     from protocol._threads import hand_over_promptly as hand_over_promptly
     from protocol._wording import closest as closest
     from protocol._wording import plural as plural
@@ -132,7 +133,7 @@ _LAZY = lazy_table(__name__, {  # private module: its public names
     "_state": ["Bookmarks", "state_value"],
     "_tap": ["STATE_EVERY_RECORDS", "Stream", "TableStream", "Tap"],
     "_target": ["Sink", "Target"],
-    "_threads": ["hand_over_promptly"],
+    "_threads": ["ENGINE_SWITCH_INTERVAL", "hand_over_promptly"],
     "_wording": ["closest", "plural"],
     "_writer": ["MessageWriter"],
 })

@@ -10,22 +10,30 @@ chunk that PostgreSQL reads in 31-38 ms took 48-54 ms to send while the main thr
 
 :func:`hand_over_promptly` shortens the interval for the process. It costs the main thread
 nothing while no other thread asks for the GIL, and a few microseconds per hand-over when one
-does. Used where it was measured to help: target-postgres. target-duckdb and target-parquet were
-measured too (bench/RESULTS.md, 2026-12-06): no gain beyond noise, so they leave the interval alone.
+does. Used where it was measured to help: target-postgres (0.5 ms) and target-duckdb (20 us,
+:data:`ENGINE_SWITCH_INTERVAL`). DuckDB's Python client takes the GIL between the tasks of a query it
+executes (to check for a signal), many times per chunk load: on this machine (2 cores) one thread
+loading the bench stream's 200,000 records took 0.35 s alone, 0.83-0.87 s beside a thread running
+Python at the default 5 ms, 0.60 s at 0.5 ms, 0.35 s at 0.1 ms. Inside target-duckdb, whose main
+thread also holds the GIL through long C calls (a chunk's decode), whole runs took a median of 0.69 s
+at 0.1 ms, 0.66 s at 20 us (twelve interleaved runs each; 10 and 5 us no better).
+target-parquet's worker (pyarrow) does not take the GIL while it writes: no gain, left alone.
 """
 
 from __future__ import annotations
 
 import sys
 
-__all__ = ["WORKER_SWITCH_INTERVAL", "hand_over_promptly"]
+__all__ = ["ENGINE_SWITCH_INTERVAL", "WORKER_SWITCH_INTERVAL", "hand_over_promptly"]
 
 #: seconds the main thread may keep the GIL while a worker thread waits for it
 WORKER_SWITCH_INTERVAL = 0.0005
+#: the same, for a worker running an embedded engine that asks for the GIL between its tasks (DuckDB)
+ENGINE_SWITCH_INTERVAL = 0.00002
 
 
-def hand_over_promptly() -> None:
-    """Shorten the interpreter's switch interval to :data:`WORKER_SWITCH_INTERVAL` (never lengthen it):
-    called by a connector when it starts a worker thread that waits on I/O."""
-    if sys.getswitchinterval() > WORKER_SWITCH_INTERVAL:
-        sys.setswitchinterval(WORKER_SWITCH_INTERVAL)
+def hand_over_promptly(seconds: float = WORKER_SWITCH_INTERVAL) -> None:
+    """Shorten the interpreter's switch interval to ``seconds`` (never lengthen it): called by a
+    connector when it starts a worker thread that waits on I/O or runs an engine's queries."""
+    if sys.getswitchinterval() > seconds:
+        sys.setswitchinterval(seconds)

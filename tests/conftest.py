@@ -37,6 +37,15 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         compileall.compile_dir(ROOT / package, quiet=1)
 
 
+@pytest.fixture(autouse=True)
+def _switch_interval() -> Iterator[None]:
+    """A connector opened in the test process may shorten the interpreter's switch interval
+    (protocol/_threads.py) for the process; the next test starts with it as it was."""
+    before = sys.getswitchinterval()
+    yield
+    sys.setswitchinterval(before)
+
+
 def exe(name: str) -> str:
     """Path of a console script installed beside the running interpreter."""
     path = BIN / name

@@ -5,6 +5,7 @@ target's command line opens it before the config is read, never for ``--about``.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from pathlib import Path
 
@@ -78,3 +79,21 @@ def test_the_command_line_opens_it_ahead_and_about_does_not(tmp_path: Path) -> N
     assert bad.returncode == 2, bad.stderr.decode()
     assert "duckdb loaded: True" in lines[-1]  # opened ahead, before the config was read
     assert sum("| ERROR" in line for line in lines) == 1 and "path" in lines[-2]
+
+
+def test_a_connection_hands_the_gil_over_within_the_engine_interval(tmp_path: Path) -> None:
+    """DuckDB's client takes the GIL between the tasks of a load; at the default 5 ms the loads ran
+    at 40% of their speed beside the main thread (protocol/_threads.py)."""
+    from protocol import ENGINE_SWITCH_INTERVAL
+    from targets.duckdb.connection import Connection
+
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(0.005)  # CPython's default
+    try:
+        conn = Connection(str(tmp_path / "t.duckdb"))
+        try:
+            assert sys.getswitchinterval() == pytest.approx(ENGINE_SWITCH_INTERVAL)
+        finally:
+            conn.close()
+    finally:
+        sys.setswitchinterval(before)
