@@ -15,10 +15,11 @@ from hypothesis import strategies as st
 from protocol._chunks import ChunkReader
 from protocol._errors import ProtocolError
 from protocol._jsoncodec import dumps, loads
-from protocol._lane import Lane, RecordRun, choose_lane
+from protocol._lane import RecordRun
 from protocol._reader import MessageReader
 from protocol._recordtype import compile_record_type
 from protocol._schema import _FORMATS, RecordValidator
+from tests.unit.lanes import fast_lanes
 
 # -- date-time and date: msgspec accepts only what our formats accept ----------------------
 
@@ -224,22 +225,6 @@ FRAGMENTS = [
 ]
 
 
-def _fast_lanes(reader: MessageReader) -> Any:
-    """Every stream on the fast lane its schema allows, chosen from the SCHEMA the reader last
-    accepted (as a target whose sinks all take runs chooses it)."""
-    lanes: dict[str, tuple[Any, Lane]] = {}
-
-    def lane_of(stream: str) -> Lane | None:
-        message = reader.schemas.get(stream)
-        if message is None:
-            return None
-        if stream not in lanes or lanes[stream][0] is not message:
-            lanes[stream] = (message, choose_lane(message, True))
-        return lanes[stream][1]
-
-    return lane_of
-
-
 def _collect(items: Any) -> list[Any]:
     out: list[Any] = []
     try:
@@ -268,7 +253,7 @@ def test_batch_reader_matches_line_reader(fragments: list[bytes], chunk: int, fi
     data = b"\n".join([SCHEMA, *fragments]) + (b"\n" if final_newline else b"")
     reference = _collect(MessageReader(io.BytesIO(data)))
     reader = MessageReader(io.BytesIO(data))
-    fast = _collect(ChunkReader(reader, io.BufferedReader(io.BytesIO(data)), _fast_lanes(reader), chunk))
+    fast = _collect(ChunkReader(reader, io.BufferedReader(io.BytesIO(data)), fast_lanes(reader), chunk))
     assert _normal(fast) == _normal(reference)
 
 
@@ -277,7 +262,7 @@ def test_clean_records_come_as_raw_runs_with_exact_bytes() -> None:
         b'{"type":"RECORD","stream":"s","record":{"id":%d,"x":2.50}}\n' % i for i in range(100)
     )
     reader = MessageReader(io.BytesIO(data))
-    items = list(ChunkReader(reader, io.BytesIO(data), _fast_lanes(reader)))
+    items = list(ChunkReader(reader, io.BytesIO(data), fast_lanes(reader)))
     runs = [i for i in items if isinstance(i, RecordRun)]
     assert sum(r.count for r in runs) == 100
     assert bytes(runs[0].records).split(b"\n")[0] == b'{"id":0,"x":2.50}'
@@ -291,7 +276,7 @@ def test_long_line_error_is_the_same() -> None:
 
     def run(fast: bool) -> str:
         reader = MessageReader(io.BytesIO(data), max_line_bytes=limit)
-        items = ChunkReader(reader, io.BytesIO(data), _fast_lanes(reader), 64) if fast else reader
+        items = ChunkReader(reader, io.BytesIO(data), fast_lanes(reader), 64) if fast else reader
         with pytest.raises(ProtocolError) as exc:
             list(items)
         return str(exc.value)
@@ -313,7 +298,7 @@ def test_pathological_lines_match_line_reader(lines: list[bytes], chunk: int) ->
     data = b"\n".join([SCHEMA, clean, *lines, clean]) + b"\n"
     reference = _collect(MessageReader(io.BytesIO(data)))
     reader = MessageReader(io.BytesIO(data))
-    fast = _collect(ChunkReader(reader, io.BufferedReader(io.BytesIO(data)), _fast_lanes(reader), chunk))
+    fast = _collect(ChunkReader(reader, io.BufferedReader(io.BytesIO(data)), fast_lanes(reader), chunk))
     assert _normal(fast) == _normal(reference)
 
 
@@ -370,7 +355,7 @@ def test_mostly_valid_blocks_match_line_reader(fragments: list[bytes], chunk: in
     data = b"\n".join([SCHEMA, *fragments]) + b"\n"
     reference = _collect(MessageReader(io.BytesIO(data)))
     reader = MessageReader(io.BytesIO(data))
-    fast = _collect(ChunkReader(reader, io.BufferedReader(io.BytesIO(data)), _fast_lanes(reader), chunk))
+    fast = _collect(ChunkReader(reader, io.BufferedReader(io.BytesIO(data)), fast_lanes(reader), chunk))
     assert _normal(fast) == _normal(reference)
     # and both are what the lines say, independently of either reader
     expected = _oracle(fragments)
@@ -429,9 +414,9 @@ def test_lines_longer_than_a_read_are_carried_whole() -> None:
     data = b"\n".join([SCHEMA, small, big, small, big]) + b"\n" + big  # the last one without newline
     reference = _collect(MessageReader(io.BytesIO(data)))
     reader = MessageReader(io.BytesIO(data))
-    items = list(ChunkReader(reader, io.BufferedReader(io.BytesIO(data)), _fast_lanes(reader)))
+    items = list(ChunkReader(reader, io.BufferedReader(io.BytesIO(data)), fast_lanes(reader)))
     assert any(isinstance(i, RecordRun) and b"[[1,1," in bytes(i.records) for i in items)
     reader = MessageReader(io.BytesIO(data))
-    fast = _collect(ChunkReader(reader, io.BufferedReader(io.BytesIO(data)), _fast_lanes(reader)))
+    fast = _collect(ChunkReader(reader, io.BufferedReader(io.BytesIO(data)), fast_lanes(reader)))
     assert _normal(fast) == _normal(reference)
     assert [row[-1] for row in fast] == [1, 2, 3, 4, 5, 6]

@@ -21,8 +21,9 @@ import protocol._chunks as chunks
 from protocol._chunks import ChunkReader
 from protocol._errors import ProtocolError
 from protocol._jsoncodec import exact_loads
-from protocol._lane import Lane, RecordRun, choose_lane
+from protocol._lane import RecordRun
 from protocol._reader import MessageReader
+from tests.unit.lanes import fast_lanes
 
 
 def _schema(stream: str) -> bytes:
@@ -69,20 +70,6 @@ LINES = [
 CLEAN = [LINES[0], LINES[1], LINES[2]]
 
 
-def _lanes(reader: MessageReader) -> Any:
-    lanes: dict[str, tuple[Any, Lane]] = {}
-
-    def lane_of(stream: str) -> Lane | None:
-        message = reader.schemas.get(stream)
-        if message is None:
-            return None
-        if stream not in lanes or lanes[stream][0] is not message:
-            lanes[stream] = (message, choose_lane(message, True))
-        return lanes[stream][1]
-
-    return lane_of
-
-
 def _flat(items: Iterable[Any]) -> tuple[list[Any], dict[int, tuple[bytes, bytes]]]:
     """Each record (stream, value as the reference parses it, line, version, time_extracted), each
     other message, the error that ended the input; and the text (its tokens: blanks between them
@@ -112,7 +99,7 @@ def _flat(items: Iterable[Any]) -> tuple[list[Any], dict[int, tuple[bytes, bytes
 
 def _read(data: bytes, chunk: int) -> tuple[list[Any], dict[int, tuple[bytes, bytes]]]:
     reader = MessageReader(io.BytesIO(data))
-    return _flat(ChunkReader(reader, io.BufferedReader(io.BytesIO(data)), _lanes(reader), chunk))
+    return _flat(ChunkReader(reader, io.BufferedReader(io.BytesIO(data)), fast_lanes(reader), chunk))
 
 
 def _enveloped_only(monkeypatch: pytest.MonkeyPatch) -> None:
