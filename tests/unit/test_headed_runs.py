@@ -59,6 +59,8 @@ LINES = [
     _head(b'"t"') + b'{"id":17}}',
     _head(b'"\\u0073"') + b'{"id":18}}',
     _head(b'"u"') + b'{"id":19}}',
+    _head(b'"\\q"') + b'{"id":22}}',
+    _head(b'"\\ud800"') + b'{"id":23}}',
     b'{"type": "RECORD", "stream": "s", "record": {"id": 20}}',
     b'{"type":"STATE","value":{"n":1}}',
     b'{"type":"ACTIVATE_VERSION","stream":"s","version":5}',
@@ -122,7 +124,7 @@ def test_headed_runs_give_what_the_envelopes_give(lines: list[bytes], chunk: int
 
 def test_clean_records_between_states_skip_the_envelopes(monkeypatch: pytest.MonkeyPatch) -> None:
     state = b'{"type":"STATE","value":{"n":1}}'
-    body = [_head() + b'{"id":%d,"name":"n%d"}}' % (i, i) if i % 50 else state for i in range(1, 501)]
+    body = [_head() + b'{"id":%d,"name":"n%d"}}' % (i, i) if i % 200 else state for i in range(1, 2001)]
     data = b"\n".join([_schema("s"), *body]) + b"\n"
     decoded: list[bytes] = []
     envelopes = chunks.ChunkReader._envelopes
@@ -133,6 +135,6 @@ def test_clean_records_between_states_skip_the_envelopes(monkeypatch: pytest.Mon
 
     monkeypatch.setattr(chunks.ChunkReader, "_envelopes", staticmethod(spy))
     got, texts = _read(data, 1 << 20)
-    assert sorted(texts) == [g[3] for g in got if g[0] == "RECORD"] == [i + 1 for i in range(1, 501) if i % 50]
+    assert sorted(texts) == [g[3] for g in got if g[0] == "RECORD"] == [i + 1 for i in range(1, 2001) if i % 200]
     assert all(b'"RECORD"' not in text for text in decoded)  # only the SCHEMA and STATE lines were
     assert sum(text.count(b"\n") for text in decoded) == 1 + 10
