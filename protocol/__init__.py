@@ -88,6 +88,7 @@ if TYPE_CHECKING:  # what a type checker sees: the names declared below (``X as 
     from protocol._settings_check import report_unknown as report_unknown
     from protocol._settings_check import unknown_settings as unknown_settings
     from protocol._signals import stop_held as stop_held
+    from protocol._sqlitefiles import SQLITE_BUSY_SECONDS as SQLITE_BUSY_SECONDS
     from protocol._sqlitefiles import enter_wal as enter_wal
     from protocol._state import Bookmarks as Bookmarks
     from protocol._state import state_value as state_value
@@ -129,7 +130,7 @@ _LAZY = lazy_table(__name__, {  # private module: its public names
     "_settings": ["build_settings", "setting"],
     "_settings_check": ["report_unknown", "unknown_settings"],
     "_signals": ["stop_held"],
-    "_sqlitefiles": ["enter_wal"],
+    "_sqlitefiles": ["SQLITE_BUSY_SECONDS", "enter_wal"],
     "_state": ["Bookmarks", "state_value"],
     "_tap": ["STATE_EVERY_RECORDS", "Stream", "TableStream", "Tap"],
     "_target": ["Sink", "Target"],

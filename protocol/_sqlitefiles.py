@@ -12,10 +12,14 @@ from __future__ import annotations
 import sqlite3
 import time
 
-__all__ = ["enter_wal"]
+__all__ = ["SQLITE_BUSY_SECONDS", "enter_wal"]
+
+#: how long a statement on a shared SQLite file waits for another process's lock (the connection's
+#: ``timeout``), and the switch to WAL mode for the other openers of a new file
+SQLITE_BUSY_SECONDS = 30.0
 
 
-def enter_wal(conn: sqlite3.Connection, seconds: float) -> None:
+def enter_wal(conn: sqlite3.Connection, seconds: float = SQLITE_BUSY_SECONDS) -> None:
     """Put ``conn``'s database in WAL mode, waiting up to ``seconds`` for other processes' locks."""
     deadline = time.monotonic() + seconds
     pause = 0.002

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from protocol import JSONDecodeError, dumps, enter_wal, loads
+from protocol import SQLITE_BUSY_SECONDS, JSONDecodeError, dumps, enter_wal, loads
 from runner.digests import blake2b
 from runner.stores.base import (
     LockInfo,
@@ -35,7 +35,6 @@ from runner.stores.dashboard import ProgressRow, progress_upsert
 __all__ = ["SQLiteStore"]
 
 PROGRESS_BUSY_SECONDS = 2.0  # a progress write waits this long for the database at most (then it is skipped)
-BUSY_SECONDS = 30.0  # any other statement waits this long for another process's lock on the database
 
 _SCHEMA = """
 create table if not exists sluice_state (
@@ -198,8 +197,8 @@ class SQLiteStore(SQLStore):
         self.lock_dir = path.parent / "locks"
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(path), timeout=BUSY_SECONDS, isolation_level=None)
-            enter_wal(self._db, BUSY_SECONDS)
+            self._db = sqlite3.connect(str(path), timeout=SQLITE_BUSY_SECONDS, isolation_level=None)
+            enter_wal(self._db)
             self._db.execute("pragma synchronous=normal")
             self._db.executescript(_SCHEMA)
             self._migrate("run_number", _NUMBER_RUNS)

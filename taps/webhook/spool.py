@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from protocol import TargetError, enter_wal
+from protocol import SQLITE_BUSY_SECONDS, TargetError, enter_wal
 from taps.webhook import ledger
 
 if TYPE_CHECKING:
@@ -44,8 +44,6 @@ if TYPE_CHECKING:
 __all__ = ["SCHEMA", "Delivery", "SQLiteSpoolWriter", "SpoolError", "SpoolStats", "SpoolWriter", "open_writer"]
 
 log = logging.getLogger("sluice.webhook.spool")
-
-BUSY_SECONDS = 30.0  # a statement waits this long for another process's lock on the spool
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -219,8 +217,9 @@ class SQLiteSpoolWriter(SpoolWriter):
 
     def _open(self) -> None:
         try:
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_SECONDS)
-            enter_wal(conn, BUSY_SECONDS)
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                   timeout=SQLITE_BUSY_SECONDS)
+            enter_wal(conn)
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA wal_autocheckpoint=0")
             conn.execute("BEGIN IMMEDIATE")  # a new spool gets its id in the transaction creating it

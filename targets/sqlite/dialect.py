@@ -16,7 +16,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from protocol import Committed, ProtocolError, TargetError, dumps, enter_wal, whole_float, whole_number
+from protocol import (
+    SQLITE_BUSY_SECONDS,
+    Committed,
+    ProtocolError,
+    TargetError,
+    dumps,
+    enter_wal,
+    whole_float,
+    whole_number,
+)
 from targets.sql import statetable
 from targets.sql import types as T
 from targets.sql.dialect import (
@@ -41,7 +50,6 @@ SQL_TYPES = {
     T.DATE: "DATE", T.TIME: "TIME", T.JSON: "JSON_TEXT", T.STRING: "TEXT",
 }
 LOGICAL = {v: k for k, v in SQL_TYPES.items()}
-BUSY_SECONDS = 30.0  # a statement waits this long for another process's lock on the database
 INT64 = 2**63
 
 
@@ -148,8 +156,8 @@ class SQLiteLoader(Loader):
             if path != ":memory:":
                 Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
             self.conn = sqlite3.connect(str(Path(path).expanduser()) if path != ":memory:" else path,
-                                        isolation_level=None, timeout=BUSY_SECONDS)
-            enter_wal(self.conn, BUSY_SECONDS)
+                                        isolation_level=None, timeout=SQLITE_BUSY_SECONDS)
+            enter_wal(self.conn)
             self.conn.execute("PRAGMA synchronous=FULL")
         except (sqlite3.Error, OSError) as exc:
             raise TargetError(f"cannot open SQLite database {path}: {exc}") from exc
