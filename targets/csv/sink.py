@@ -67,6 +67,7 @@ class CsvSink(FileSink):
         self._colset = set(self.columns)
         self._special: list[int] = [] if settings.validate_records else list(range(len(self.columns)))
         self._widened = False
+        self._aborted = False
         self._sort_by: str | None = settings.record_sort_property_name or None
         self._rows: list[list[Any]] = []
         self._add_columns(list(schema.schema.get("properties") or {}))
@@ -164,10 +165,11 @@ class CsvSink(FileSink):
 
     def abort(self) -> None:
         self._rows.clear()
+        self._aborted = True  # rolled back (the tap failed after its last STATE): no header-only file either
         super().abort()
 
     def close(self) -> None:
-        if not self.file.opened and (self.file.overwrite or self.file.existing_size() == 0):
+        if not self.file.opened and not self._aborted and (self.file.overwrite or self.file.existing_size() == 0):
             head = _Lines()  # the stream had no records: a file with the header only
             csv.writer(head, **self._dialect).writerow(self.columns)
             try:

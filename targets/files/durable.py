@@ -15,12 +15,16 @@ Gzip: each sync ends a complete gzip member, and concatenated members are one va
 file (RFC 1952), so the rollback point always sits on a member boundary and truncating
 there leaves a file every gzip reader accepts.
 
-The file is opened lazily, on the first write: an ``overwrite`` file is truncated only
-then, so a run that fails before writing anything leaves the previous file untouched.
+The file is opened lazily, on the first write. An ``overwrite`` file is written as a new file
+beside the old one (``.<name>.<pid>.overwrite``, *staged*) that replaces it by a rename at the
+first checkpoint (or at :meth:`close`, for a run without STATE): until then the previous file is
+untouched, so a run that fails before its first STATE leaves it as it was, and :meth:`abort`
+removes the staged file. A staged file a killed run left behind is removed by the next open.
 
 Exactly-once (targets/files/marker.py): ``journal(file, [(inode, size), ...])`` is called
-before the first byte is written (or the file truncated) and before a rewritten copy
-replaces the file, so the commit marker names the file's committed bytes at all times.
+before the first byte is appended and before a rewritten copy replaces the file, so the commit
+marker names the file's committed bytes at all times. A staged file is not journaled: the target
+commits it with its rename (the marker first, then :meth:`install`; see FileTarget.commit_state).
 """
 
 from __future__ import annotations
@@ -32,10 +36,11 @@ import os
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import IO
 
-__all__ = ["DurableFile", "fsync_dir"]
+__all__ = ["DurableFile", "fsync_dir", "staged_path"]
 
 log = logging.getLogger("sluice.files")
 
@@ -56,6 +61,30 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def staged_path(path: Path, pid: int | None = None) -> Path:
+    """Where an ``overwrite`` run writes ``path``'s new content until its first checkpoint."""
+    return path.with_name(f".{path.name}.{os.getpid() if pid is None else pid}.overwrite")
+
+
+def _remove_stale_staged(path: Path) -> None:
+    """Staged files of ``path`` that runs no longer alive left behind (killed before their first STATE)."""
+    for stale in path.parent.glob(f".{glob_escape(path.name)}.*.overwrite"):
+        pid = stale.name[len(path.name) + 2:-len(".overwrite")]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            stale.unlink(missing_ok=True)
+            log.info("%s: removed %s, left by an interrupted overwrite run", path, stale.name)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 class _Window(io.RawIOBase):
@@ -97,12 +126,18 @@ class DurableFile:
         self.committed = 0   # the rollback point: size at the last checkpoint (or at open)
         self.ino = 0         # the inode of the open file
         self.journal: Journal | None = None
+        self._staged: Path | None = None  # overwrite: the new file until it replaces ``path``
 
     # -- state -----------------------------------------------------------------------
 
     @property
     def opened(self) -> bool:
         return self._fd is not None
+
+    @property
+    def staged(self) -> Path | None:
+        """The staged file of an ``overwrite`` run not yet installed (None: the writes go to ``path``)."""
+        return self._staged
 
     def existing_size(self) -> int:
         """Size of the file on disk before this run wrote to it (0 when absent)."""
@@ -130,10 +165,13 @@ class DurableFile:
             return
         parent = self.path.parent
         parent.mkdir(parents=True, exist_ok=True)
+        if self.overwrite:
+            self._open_staged()
+            return
         created = not self.path.exists()
         fd = os.open(self.path, _OPEN_FLAGS, 0o666)
         try:
-            size = 0 if self.overwrite else os.lseek(fd, 0, os.SEEK_END)
+            size = os.lseek(fd, 0, os.SEEK_END)
             if size and self.line_based and not self.compress:
                 size = self._cut_torn_line(fd, size)
             if created:
@@ -141,14 +179,32 @@ class DurableFile:
             self.ino = os.fstat(fd).st_ino
             if self.journal is not None:
                 self.journal(self, [(self.ino, size)])
-            if self.overwrite:
-                os.ftruncate(fd, 0)
         except BaseException:
             os.close(fd)
             raise
         self._fd = fd
         self.size = self.synced = self.committed = size
-        log.info("writing to %s (%s)", self.path, "overwrite" if self.overwrite else "append")
+        log.info("writing to %s (append)", self.path)
+
+    def _open_staged(self) -> None:
+        _remove_stale_staged(self.path)
+        staged = staged_path(self.path)
+        fd = os.open(staged, _OPEN_FLAGS | os.O_TRUNC, 0o666)
+        self._fd, self._staged = fd, staged
+        self.ino = os.fstat(fd).st_ino
+        self.size = self.synced = self.committed = 0
+        log.info("writing to %s (overwrite: it replaces the file at the first STATE)", staged)
+
+    def install(self) -> None:
+        """Overwrite: the staged file (synced) replaces ``path``; later writes append to it."""
+        staged = self._staged
+        if staged is None:
+            return
+        self.sync()
+        os.replace(staged, self.path)
+        fsync_dir(self.path.parent)
+        self._staged = None
+        log.info("%s replaced by this run's file", self.path)
 
     def _cut_torn_line(self, fd: int, size: int) -> int:
         """A run killed mid-write (SIGKILL, power loss) can leave a partial last line; no
@@ -207,8 +263,9 @@ class DurableFile:
             self.synced = self.size
 
     def checkpoint(self) -> None:
-        """A STATE covering everything synced is about to be emitted."""
+        """A STATE covering everything synced is about to be emitted (a staged file replaces the old one)."""
         if self._fd is not None:
+            self.install()
             self.committed = self.synced
 
     def abort(self) -> None:
@@ -216,6 +273,9 @@ class DurableFile:
         if self._fd is None:
             return
         self._z = None
+        if self._staged is not None:  # never installed: the previous file stays as it was
+            self._drop_staged()
+            return
         if self.size == self.committed:
             return
         try:
@@ -227,11 +287,27 @@ class DurableFile:
         log.info("%s: rolled back %d bytes written after the last STATE", self.path, self.size - self.committed)
         self.size = self.synced = self.committed
 
+    def _drop_staged(self) -> None:
+        assert self._fd is not None and self._staged is not None
+        os.close(self._fd)
+        self._fd = None
+        try:
+            self._staged.unlink(missing_ok=True)
+        except OSError as exc:
+            log.error("%s: could not remove %s: %s", self.path, self._staged, exc)
+        else:
+            log.info("%s: left as it was; this run's file %s removed (no STATE covered it)", self.path,
+                     self._staged.name)
+        self._staged = None
+        self.size = self.synced = self.committed = 0
+
     def close(self) -> None:
+        """The run ended well: everything written is durable (a staged file replaces the old one)."""
         if self._fd is None:
             return
         try:
             self.sync()
+            self.install()
         finally:
             os.close(self._fd)
             self._fd = None
@@ -249,12 +325,14 @@ class DurableFile:
         if self._fd is None:
             self.open()
         self._end_member()
+        live = self._staged or self.path
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.rewrite")
-        new = DurableFile(tmp, overwrite=True, compress=self.compress)
+        tmp.unlink(missing_ok=True)  # a scratch file of this process's: appended to from empty
+        new = DurableFile(tmp, compress=self.compress)
         done = False
         new_committed = 0
         try:
-            src = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            src = os.open(live, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
             try:
                 for first, start, end in ((True, 0, self.committed), (False, self.committed, self.size)):
                     with self._part(src, start, end) as part:
@@ -268,9 +346,9 @@ class DurableFile:
                 os.close(src)
             new.sync()
             new_ino = os.fstat(new._fd).st_ino  # type: ignore[arg-type]
-            if self.journal is not None:
+            if self.journal is not None and self._staged is None:  # a staged file is in no marker yet
                 self.journal(self, [(self.ino, self.committed), (new_ino, new_committed)])
-            os.replace(tmp, self.path)
+            os.replace(tmp, live)
             self.ino = new_ino
             fsync_dir(self.path.parent)
             done = True

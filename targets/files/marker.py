@@ -17,6 +17,11 @@ replaces it with a rewritten copy (a wider header): the inode on disk says which
 A file the marker does not list is entered (with its size at that moment) before the
 first byte is written to it, so a run killed before its first commit is undone too.
 
+An ``overwrite`` run writes a new file beside the old one (targets/files/durable.py) and commits
+it with the marker, which then also names the rename still to be done (``"renames": {file: staged
+file}``); the rename follows. A run killed between the two leaves the staged file: the next
+start renames it (when its inode is the one listed), completing what the marker committed.
+
 Two pipelines (two state ids) may append to one file in turn: a roll-back never cuts a file
 below what another state id's marker committed in it. Bytes a killed run wrote before another
 pipeline's commit are then kept (the records after its last STATE come again: at least once,
@@ -59,6 +64,7 @@ class Marker:
         self.path = directory / marker_name(state_id)
         self.committed: Committed | None = None
         self.files: dict[str, Positions] = {}
+        self.renames: dict[str, str] = {}  # file -> its staged replacement, committed but maybe not renamed
 
     def load(self) -> Committed | None:
         """Read the marker (None if there is none)."""
@@ -71,6 +77,7 @@ class Marker:
         try:
             self.committed = Committed.from_dict(data)
             self.files = {str(k): [(int(i), int(n)) for i, n in v] for k, v in (data.get("files") or {}).items()}
+            self.renames = {str(k): str(v) for k, v in (data.get("renames") or {}).items()}
         except (KeyError, TypeError, ValueError) as exc:
             raise TargetError(f"the commit marker {self.path} is malformed: {exc}") from exc
         return self.committed
@@ -79,6 +86,8 @@ class Marker:
         """Truncate every listed file back to its committed size, never below what another state
         id's marker committed in it (two pipelines appending to one file in turn: each one's
         commits are the other's to keep); drop unfinished markers."""
+        for name, staged in self.renames.items():
+            _complete_rename(Path(staged), Path(name), self.files.get(name, []))
         others = self._committed_by_others()
         for name, positions in self.files.items():
             _truncate_back(Path(name), positions, others.get(name, {}))
@@ -102,12 +111,16 @@ class Marker:
                 sizes[inode] = max(size, sizes.get(inode, 0))
         return found
 
-    def write(self, committed: Committed | None, files: dict[str, Positions]) -> None:
-        """Replace the marker atomically and durably."""
+    def write(self, committed: Committed | None, files: dict[str, Positions],
+              renames: dict[str, str] | None = None) -> None:
+        """Replace the marker atomically and durably. ``renames``: staged files (overwrite) that
+        replace the files named, committed by this write and renamed after it."""
         base = committed or Committed(0, 0, True, None)
-        data = {"state_id": self.state_id, "generation": base.generation, "sequence": base.sequence,
-                "complete": base.complete, "value": base.value,
-                "files": {k: [list(p) for p in v] for k, v in files.items()}}
+        data: dict[str, Any] = {"state_id": self.state_id, "generation": base.generation, "sequence": base.sequence,
+                                "complete": base.complete, "value": base.value,
+                                "files": {k: [list(p) for p in v] for k, v in files.items()}}
+        if renames:
+            data["renames"] = renames
         self.directory.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o644)
@@ -120,6 +133,22 @@ class Marker:
         fsync_dir(self.directory)
         self.committed = committed
         self.files = {k: list(v) for k, v in files.items()}
+        self.renames = dict(renames or {})
+
+
+def _complete_rename(staged: Path, path: Path, positions: Positions) -> None:
+    """A committed overwrite whose rename a killed run did not do: done now (if ``staged`` is still
+    the file the marker committed)."""
+    try:
+        inode = staged.stat().st_ino
+    except FileNotFoundError:
+        return  # renamed before the run ended
+    if inode not in {ino for ino, _ in positions}:
+        return
+    os.replace(staged, path)
+    fsync_dir(path.parent)
+    log.warning("%s: replaced by its committed new content %s, which an interrupted run had not yet renamed",
+                path, staged.name)
 
 
 def _truncate_back(path: Path, positions: Positions, others: dict[int, int]) -> None:

@@ -23,8 +23,9 @@ COMMON_SETTINGS: dict[str, Any] = {
     "mode": {
         "type": "string",
         "enum": ["append", "overwrite"],
-        "description": "append: add to an existing file. overwrite: replace it (the old file is truncated "
-                       "when the first batch is written, so a run that fails before that leaves it untouched).",
+        "description": "append: add to an existing file. overwrite: replace it (the run's file is written "
+                       "beside it and renamed over it at the first STATE, or at the end of a run without "
+                       "one, so a run that fails before that leaves it untouched).",
     },
     "compression": {
         "type": "string",

@@ -51,7 +51,10 @@ class FileSink(Sink):
             raise self.error(exc) from exc
 
     def checkpoint(self) -> None:
-        self.file.checkpoint()
+        try:
+            self.file.checkpoint()  # an overwrite's new file replaces the old one at the first
+        except OSError as exc:
+            raise self.error(exc) from exc
 
     def abort(self) -> None:
         self.take()

@@ -60,8 +60,10 @@ class FileTarget(Target):
             self.overwrite = False  # continue the files of the run that died; they were this run's
 
     def _positions(self, synced: bool) -> dict[str, Positions]:
+        """Each open file's committed bytes (``synced``: the bytes about to be); a staged file (an
+        overwrite not yet installed) only when it is about to be committed."""
         return {key: [(file.ino, file.synced if synced else file.committed)]
-                for key, (file, _) in self._files.items() if file.opened}
+                for key, (file, _) in self._files.items() if file.opened and (synced or file.staged is None)}
 
     def _journal(self, file: DurableFile, positions: Positions) -> None:
         """A file is about to get its first bytes (or be replaced): list it in the marker."""
@@ -74,9 +76,15 @@ class FileTarget(Target):
             raise TargetError(f"cannot write the commit marker {self._marker.path}: {exc}") from exc
 
     def commit_state(self, committed: Committed) -> None:
-        """Every file is synced (the drain flushed them): the marker's rename commits."""
+        """Every file is synced (the drain flushed them): the marker's rename commits. A staged file
+        (overwrite) replaces its file after that: the marker names the rename, which the next start
+        completes if this run dies before it does (Marker.recover)."""
         assert self._marker is not None
-        self._marker.write(committed, self._positions(synced=True))
+        staged = [file for file, _ in self._files.values() if file.staged is not None]
+        self._marker.write(committed, self._positions(synced=True),
+                           renames={os.path.abspath(f.path): str(f.staged) for f in staged})
+        for file in staged:
+            file.install()
 
     def test_connection(self) -> str:
         """--test: the directory of a stream named 'test' can be created and written to."""

@@ -32,3 +32,27 @@ def test_a_resumed_overwrite_run_does_not_empty_the_table_again(kind: str, tmp_p
     assert done.returncode == 0, done.stderr
     assert_exactly_once(p.rows(), 400)
     assert "load_method overwrite continues as upsert" in done.stderr
+
+
+@pytest.mark.parametrize("kind", ["jsonl", "csv"])
+def test_a_failed_overwrite_run_leaves_the_committed_file_as_it_was(kind: str, tmp_path: Path) -> None:
+    """A file target in ``mode: overwrite`` writes the run's file beside the old one and renames it
+    over the old one when it commits: a run that fails before its first commit (here a
+    ``--full-refresh`` whose tap dies before any STATE) leaves the file the stored state covers.
+    It used to empty the file at its first batch, and the marker then named the stored state
+    with an empty file: the next run resumed after records that were gone."""
+    p = Pipeline(tmp_path, kind, mode="overwrite")
+    p.write(records=100)
+    assert sluice(["run", STATE_ID], p.root).returncode == 0
+    name = f"events.{kind}"
+    before = (p.out / name).read_bytes()
+    assert_exactly_once(p.rows(), 100)
+    p.write(records=100, state_every=0, fail_at=60)  # 59 records, then the tap exits 1: no STATE
+    failed = sluice(["run", STATE_ID, "--full-refresh"], p.root)
+    assert failed.returncode == 1, failed.stderr
+    assert (p.out / name).read_bytes() == before
+    assert sorted(f.name for f in p.out.iterdir() if not f.name.startswith(".sluice-state-")) == [name]
+    p.write(records=100, state_every=30)
+    redone = sluice(["run", STATE_ID, "--full-refresh"], p.root)
+    assert redone.returncode == 0, redone.stderr
+    assert_exactly_once(p.rows(), 100)

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import gzip
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
 import pytest
 
+from protocol import Committed
 from targets.files import DurableFile, safe_name
+from targets.files.durable import staged_path
+from targets.files.marker import Marker
 
 
 def _written(path: Path, before: bytes, data: bytes, *, sync: bool = False, **options: bool) -> bytes:
@@ -150,3 +155,79 @@ def test_whole_lines_and_other_formats_are_left_alone(tmp_path: Path) -> None:
     whole = _written(tmp_path / "whole.jsonl", b'{"id":1}\n', b'{"id":2}\n', line_based=True)
     assert whole == b'{"id":1}\n{"id":2}\n'
     assert _written(tmp_path / "s.csv", b"id\r\n1", b"\r\n2\r\n") == b"id\r\n1\r\n2\r\n"
+
+
+def test_an_overwrite_that_fails_before_its_first_state_leaves_the_previous_file(tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(b"previous run\n")
+    f = DurableFile(path, overwrite=True)
+    f.write(b"new 1\n")
+    f.sync()  # a full batch went out, no STATE yet
+    assert path.read_bytes() == b"previous run\n"
+    f.abort()
+    f.close()
+    assert path.read_bytes() == b"previous run\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["s.jsonl"]
+
+
+def test_an_overwrite_replaces_the_file_at_its_first_state_and_rolls_back_from_there(tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(b"previous run\n")
+    f = DurableFile(path, overwrite=True)
+    f.write(b"new 1\n")
+    f.sync()
+    f.checkpoint()  # the first STATE: the new file replaces the old one
+    assert path.read_bytes() == b"new 1\n"
+    f.write(b"new 2\n")
+    f.sync()
+    f.abort()
+    assert path.read_bytes() == b"new 1\n"
+    f.close()
+    assert [p.name for p in tmp_path.iterdir()] == ["s.jsonl"]
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_a_staged_file_of_a_killed_overwrite_run_is_removed_by_the_next_one(tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(b"previous run\n")
+    stale = staged_path(path, _dead_pid())
+    stale.write_bytes(b"half of a killed run's file\n")
+    kept = tmp_path / ".other.jsonl.1.overwrite"  # another file's: not this one's to remove
+    kept.write_bytes(b"x\n")
+    f = DurableFile(path, overwrite=True)
+    f.write(b"new\n")
+    f.close()
+    assert path.read_bytes() == b"new\n"
+    assert not stale.exists() and kept.exists()
+
+
+def test_the_marker_completes_a_committed_rename_that_a_killed_run_did_not_do(tmp_path: Path) -> None:
+    path, staged = tmp_path / "s.jsonl", staged_path(tmp_path / "s.jsonl", 4242)
+    path.write_bytes(b"previous run\n")
+    staged.write_bytes(b"new 1\nnew 2 (after the commit)\n")
+    marker = Marker(tmp_path, "demo")
+    committed = Committed(1, 3, False, {"position": 1})
+    marker.write(committed, {str(path): [(staged.stat().st_ino, 6)]}, renames={str(path): str(staged)})
+    # the run died here, before its rename
+    again = Marker(tmp_path, "demo")
+    assert again.load() == committed
+    again.recover()
+    assert path.read_bytes() == b"new 1\n" and not staged.exists()
+
+
+def test_the_marker_leaves_a_staged_file_it_did_not_commit(tmp_path: Path) -> None:
+    path, staged = tmp_path / "s.jsonl", staged_path(tmp_path / "s.jsonl", 4242)
+    path.write_bytes(b"previous run\n")
+    staged.write_bytes(b"another file\n")
+    marker = Marker(tmp_path, "demo")
+    marker.write(Committed(1, 3, False, None), {str(path): [(path.stat().st_ino, 13)]},
+                 renames={str(path): str(staged)})
+    again = Marker(tmp_path, "demo")
+    again.load()
+    again.recover()
+    assert path.read_bytes() == b"previous run\n"
