@@ -6,7 +6,9 @@ import contextlib
 import fcntl
 import os
 import signal
+import struct
 import subprocess
+import termios
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,7 +16,7 @@ from typing import Any
 from protocol import ExitCode, signal_exit_code
 from runner.pumps import SideStats
 
-__all__ = ["Side", "SideSpec", "first_cause", "pidfd", "wide_pipes"]
+__all__ = ["Side", "SideSpec", "cut_short", "first_cause", "pidfd", "wide_pipes"]
 
 PIPE_SIZE = 1 << 20
 _F_SETPIPE_SZ = 1031
@@ -64,9 +66,36 @@ class Side:
     rc: int | None = None
     stats: SideStats = field(default_factory=SideStats)
     term_sent: float | None = None
+    kill_sent: bool = False
     stopped_by_us: bool = False
     start_error: str | None = None
     exited_at: float | None = None
+    input_fd: int | None = None  # the runner's copy of the read end of its input pipe (mappers, the target)
+    unread: int = 0  # bytes of its input it left in the pipe when it exited
+
+    def close_input(self) -> None:
+        """At its exit: note how much of its input it left unread, then close the runner's copy of
+        the pipe (a writer still running gets EPIPE from then on). The copy is what lets the runner
+        tell a reader that quit early with exit code 0 from one that read to the end: the data it
+        did not read stays in the pipe, even when its writer has exited and broke no pipe."""
+        fd, self.input_fd = self.input_fd, None
+        if fd is None:
+            return
+        try:
+            self.unread = struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+        except OSError:
+            self.unread = 0
+        finally:
+            os.close(fd)
+
+    def quit_early_reason(self, writer: Side) -> str:
+        return (f"exited (exit code 0) without reading all of its input: {self.unread} bytes of {writer.title}'s "
+                "output left unread")
+
+    @property
+    def quit_early(self) -> bool:
+        """It exited 0 by itself with some of its input unread: it did not read to the end."""
+        return self.rc == ExitCode.OK and self.unread > 0 and not self.stopped_by_us
 
     def spawn(self, stdin: Any, stdout: Any) -> bool:
         """Start the process, its stderr a pipe, in a session of its own; False (the reason kept,
@@ -153,3 +182,11 @@ def first_cause(chain: list[Side]) -> tuple[Side, str] | None:
     writer, reader = chain[broken[-1]], chain[broken[-1] + 1]
     return reader, (f"exited (exit code 0) before reading all of {writer.title}'s output; "
                     f"{writer.title} then ended with: {writer.failure_reason()}")
+
+
+def cut_short(chain: list[Side], interrupted: bool, timed_out: bool) -> bool:
+    """Whether a stop took work away. A timeout after which every process still finished by
+    itself with exit code 0 did not: the tap emitted all, the target read it all."""
+    if interrupted or not timed_out:
+        return True
+    return any(side.rc != ExitCode.OK or side.stopped_by_us for side in chain)

@@ -8,18 +8,19 @@ and reacts:
 - the tap fails: the target gets EOF, may finish and send STATE for what it committed;
   the run fails with the tap's error;
 - the target fails (or quits early): the tap is stopped, SIGTERM then SIGKILL after
-  ``grace`` seconds; the run fails with the target's error;
+  ``grace`` seconds; the run fails with the target's error. A reader that exits 0 with input left
+  in its pipe (the runner holds a read end until it exits) quit early, and is the cause;
 - the first cause is what the run reports. A failing tap breaks the target's input, and the
   target may exit first (the tap still logging or cleaning up); a failing target only breaks
-  the tap's output pipe. So when the target fails the tap gets ``SETTLE_SECONDS`` to exit on
-  its own: a tap failure that is not a broken pipe (SIGPIPE, "Broken pipe", EPIPE) is the
-  cause; otherwise the target is, and the tap is stopped;
+  the tap's output pipe. So when the target fails the tap gets ``SETTLE_SECONDS`` to exit on its
+  own: a tap failure that is not a broken pipe (SIGPIPE, "Broken pipe", EPIPE) is the cause;
+  otherwise the target is, and the tap is stopped;
 - a mapper is the target of what runs before it and the tap of what runs after it: of the
   processes that failed by themselves (not on a broken pipe) the first in the pipe is the
   cause; one that fails while a process before it still runs is the cause unless that one
   fails by itself within ``SETTLE_SECONDS``, and the processes before it are then stopped;
 - ``on_tap_exit(ok)`` (the exactly-once verdict) is said once the tap and every mapper have
-  exited: ok only when each of them exited 0 by itself;
+  exited: ok only when each of them exited 0 by itself, the mappers having read all their input;
 - SIGINT/SIGTERM to the runner, or ``timeout``: the tap is stopped first so the mappers see
   the end of their input and the target can commit and send its last STATE; the mappers and
   the target are stopped ``grace`` s later if still alive.
@@ -44,7 +45,7 @@ from protocol import ExitCode
 from runner.outcome import Outcome, RunStatus, StopCause
 from runner.output import RunOutput
 from runner.pumps import LineBuffer, SideStats, StateReader
-from runner.sides import Side, SideSpec, first_cause, pidfd, wide_pipes
+from runner.sides import Side, SideSpec, cut_short, first_cause, pidfd, wide_pipes
 
 __all__ = ["Side", "SideSpec", "supervise"]
 
@@ -117,6 +118,8 @@ class _Supervisor:
                 side = self.chain[k]
                 self._spawn(side, pipes[k - 1][0] if k else subprocess.DEVNULL,
                             pipes[k][1] if k < len(pipes) else subprocess.PIPE)
+                if k and side.proc is not None:
+                    side.input_fd = pipes[k - 1][0]  # kept open: see Side.close_input
                 if side.proc is None:
                     self._fail(side, side.failure_reason())
                     for before in self.chain[:k]:
@@ -127,7 +130,8 @@ class _Supervisor:
                     assert side.proc.stdout is not None
                     self._register(side.proc.stdout.fileno(), ("state", side, None))
         finally:
-            for fd in (fd for pair in pipes for fd in pair):
+            kept = {side.input_fd for side in self.chain}
+            for fd in (fd for pair in pipes for fd in pair if fd not in kept):
                 os.close(fd)
         if self.target.proc is not None:
             self._upstream_exited()
@@ -199,7 +203,10 @@ class _Supervisor:
         side.rc = rc
         side.exited_at = time.monotonic()
         self._drain_stderr(side)
+        side.close_input()
         self.output.runner_line(f"{side.spec.role} {side.spec.name} finished: {side.describe_exit()}", terminal=False)
+        if side.quit_early:
+            self._fail(side, side.quit_early_reason(self.chain[self.chain.index(side) - 1]))
         if side is not self.target:
             self._upstream_exited()
         self._judge()
@@ -217,7 +224,7 @@ class _Supervisor:
         if self.upstream_done or any(side.rc is None for side in upstream):
             return
         self.upstream_done = True
-        ok = all(side.rc == ExitCode.OK and not side.stopped_by_us for side in upstream)
+        ok = all(side.rc == ExitCode.OK and not side.stopped_by_us and not side.quit_early for side in upstream)
         if self.on_tap_exit is not None:
             self.on_tap_exit(ok and self.stop_reason is None)
 
@@ -229,10 +236,11 @@ class _Supervisor:
         if not side.running or side.proc is None:
             return
         side.stopped_by_us = True
-        if sig == signal.SIGTERM and side.term_sent is not None:
-            return
+        if side.term_sent is not None if sig == signal.SIGTERM else side.kill_sent:
+            return  # sent already: once each
         if sig == signal.SIGTERM:
             side.term_sent = time.monotonic()
+        side.kill_sent = side.kill_sent or sig == signal.SIGKILL
         self.output.runner_line(f"sending {signal.Signals(sig).name} to {side.spec.role} {side.spec.name}")
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(side.proc.pid, sig)
@@ -340,11 +348,10 @@ class _Supervisor:
 
     def _kill_leftovers(self) -> None:
         for side in self.chain:
-            if side.proc is None:
-                continue
-            if side.rc is None:
+            if side.running and side.proc is not None:
                 self._terminate(side, signal.SIGKILL)
                 side.rc = side.proc.wait()
+            side.close_input()
             side.close_streams()
 
     def _outcome(self) -> Outcome:
@@ -355,7 +362,7 @@ class _Supervisor:
         if self.failure is not None:
             culprit, reason = self.failure
             role, status = culprit.spec.role if culprit else "runner", RunStatus.FAILED
-        elif self.stop_reason is not None and self._cut_short():
+        elif self.stop_reason is not None and cut_short(self.chain, self.interrupted, self.timed_out):
             role, reason = "runner", self.stop_reason
             status = RunStatus.INTERRUPTED if self.interrupted else RunStatus.FAILED
         else:
@@ -367,13 +374,6 @@ class _Supervisor:
         stopped_by = self.stop_cause if role == "runner" and self.stop_cause is not StopCause.LOCK else None
         return Outcome(status, role, reason, self.tap, self.target, self.states.states, elapsed, stopped_by,
                        self.mappers, culprit.spec.name if culprit else None, self.states.overlong)
-
-    def _cut_short(self) -> bool:
-        """Whether the stop took work away. A timeout after which both sides still finished
-        by themselves with exit code 0 did not: the tap emitted all, the target read it all."""
-        if self.interrupted or not self.timed_out:
-            return True
-        return any(side.rc != ExitCode.OK or side.stopped_by_us for side in self.chain)
 
 
 def supervise(

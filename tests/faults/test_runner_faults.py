@@ -144,7 +144,7 @@ def test_tap_ignoring_sigterm_is_killed_after_the_grace_period(tmp_path: Path) -
     done = sluice(["run", "demo", "--grace", "1"], tmp_path, timeout=60)
     assert done.returncode == 1
     assert "sending SIGTERM to tap tap-fix" in done.stderr
-    assert "sending SIGKILL to tap tap-fix" in done.stderr
+    assert done.stderr.count("sending SIGKILL to tap tap-fix") == 1  # once, not on every tick until reaped
     assert "target 'target-fix' failed: disk full while writing record 1" in _last_line(done.stderr)
     assert not pid_alive(int(tap_pid.read_text()))
 
@@ -154,7 +154,7 @@ def test_target_quitting_early_is_a_failure_of_the_target(tmp_path: Path) -> Non
                   target={"path": str(tmp_path / "out.jsonl"), "exit_after": 5})
     done = sluice(["run", "demo", "--grace", "2"], tmp_path)
     assert done.returncode == 1
-    assert "target 'target-fix' failed: exited (exit code 0) before" in _last_line(done.stderr)
+    assert "target 'target-fix' failed: exited (exit code 0) " in _last_line(done.stderr)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])

@@ -92,14 +92,31 @@ def test_a_mapper_that_stops_reading_early_is_the_cause(tmp_path: Path) -> None:
     _project(tmp_path, ["fixmap"], tap={"records": 200000, "state_every": 1000}, mapper={"exit_after": 5})
     done = sluice(["run", "demo"], tmp_path)
     assert done.returncode == ExitCode.FAILED, done.stderr
-    assert "failed: mapper 'fixmap' failed: exited (exit code 0) before" in done.stderr.splitlines()[-1], done.stderr
+    # the tap fails on a broken pipe, or is still writing when the mapper's exit leaves data in its pipe
+    assert "failed: mapper 'fixmap' failed: exited (exit code 0) " in done.stderr.splitlines()[-1], done.stderr
+
+
+def test_a_mapper_that_quits_after_the_tap_has_finished_is_the_cause(tmp_path: Path) -> None:
+    # the whole stream fits in the pipe: the tap writes it and exits 0 while the mapper, slow, has
+    # passed a few records; the mapper then exits 0 and breaks no pipe. What it left unread in its
+    # pipe says it quit early (the run used to succeed, and the target committed what followed the
+    # last STATE on a clean verdict).
+    _project(tmp_path, ["fixmap"], tap={"records": 3000, "state_every": 2}, mapper={"exit_after": 5, "sleep": 0.1})
+    done = sluice(["run", "demo"], tmp_path)
+    assert done.returncode == ExitCode.FAILED, done.stderr
+    row = next(line for line in done.stderr.splitlines() if line.strip().startswith("sluice |   items"))
+    assert row.split()[3] == "3,000" and "Broken pipe" not in done.stderr  # the tap wrote all, broke nothing
+    assert done.stderr.splitlines()[-1].startswith(
+        "sluice: pipeline 'demo' failed: mapper 'fixmap' failed: exited (exit code 0) without reading all of its "
+        "input: "), done.stderr
+    assert "of the tap's output left unread" in done.stderr.splitlines()[-1]
 
 
 def test_a_target_that_stops_reading_early_is_the_cause_not_the_mapper(tmp_path: Path) -> None:
     _project(tmp_path, ["fixmap"], tap={"records": 200000, "state_every": 1000}, target={"exit_after": 3})
     done = sluice(["run", "demo"], tmp_path)
     assert done.returncode == ExitCode.FAILED, done.stderr
-    assert "failed: target 'target-fix' failed: exited (exit code 0) before" in done.stderr.splitlines()[-1], \
+    assert "failed: target 'target-fix' failed: exited (exit code 0) " in done.stderr.splitlines()[-1], \
         done.stderr
 
 
