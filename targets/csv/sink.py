@@ -89,6 +89,7 @@ class CsvSink(FileSink):
     def _add_columns(self, names: list[str]) -> None:
         props = self.schema.get("properties") or {}
         validated = self.settings.validate_records
+        before = len(self.columns)
         for name in names:
             if name in self._colset:
                 continue
@@ -100,6 +101,19 @@ class CsvSink(FileSink):
                 self._special.append(len(self.columns) - 1)
             if self.header or self._buf.lines or self._rows:
                 self._widened = True
+        if self._buf.lines and len(self.columns) > before:
+            self._pad_buffered()
+
+    def _pad_buffered(self) -> None:
+        """Rows buffered before a column was added get its empty cell: every row written has the
+        width of the header written before it (the header is widened before them, see :meth:`spill`)."""
+        width = len(self.columns)
+        out = _Lines()
+        writer = csv.writer(out, **self._dialect)
+        for row in csv.reader(io.StringIO("".join(self._buf.lines), newline=""), **self._dialect):
+            row.extend([""] * (width - len(row)))
+            writer.writerow(row)
+        self._buf.lines[:] = out.lines
 
     def update_schema(self, schema: SchemaMessage) -> None:
         super().update_schema(schema)
@@ -148,6 +162,9 @@ class CsvSink(FileSink):
 
     def _write_sorted(self) -> None:
         rows, self._rows = self._rows, []
+        width = len(self.columns)
+        for row in rows:
+            row.extend([None] * (width - len(row)))  # rows held before a column was added
         sort_by = self._sort_by
         if sort_by in self._colset:
             i = self.columns.index(sort_by)  # type: ignore[arg-type]
@@ -156,6 +173,14 @@ class CsvSink(FileSink):
             except TypeError as exc:
                 raise TargetError(f"stream '{self.stream}': cannot sort by '{sort_by}': {exc}") from exc
         self._writer.writerows(rows)
+
+    def spill(self) -> None:
+        # rows wider than the file's header go out after the header is widened: a run killed in
+        # between never leaves a row with a cell the header does not name (which the next run's
+        # new column would then take)
+        if self._widened and self.header and (self._buf.lines or self._rows):
+            self._rewrite()
+        super().spill()
 
     def flush(self) -> None:
         self.spill()

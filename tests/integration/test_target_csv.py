@@ -8,6 +8,7 @@ import io
 import json
 import re
 import subprocess
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -234,3 +235,37 @@ def test_a_header_widens_over_cells_larger_than_the_csv_modules_default_limit(tm
         csv.field_size_limit(limit)
     assert table == [["id", "name", "extra", "more"], ["1", big, "", ""], ["2", "b", "true", ""],
                      ["3", big, "", "1"]]
+
+
+def test_a_run_killed_after_a_widening_leaves_no_row_wider_than_the_header(tmp_path: Path) -> None:
+    """Rows are written out every few thousand; those of a widened stream go out only after the
+    header is widened. A SIGKILL then leaves (besides rows no STATE covers, as documented) a file
+    whose every row lines up with its header: a row wider than the header would hand its extra
+    cell to the column the next run adds (here 'email' would get 'S3CR3T')."""
+    out = tmp_path / "out" / "users.csv"
+    data = (schema() + record(id=1, name="a") + state(1) + schema(secret={"type": "string"})
+            + b"".join(record(id=i, name="b", secret="S3CR3T") for i in range(2, 6000)))
+    proc = subprocess.Popen([exe("target-csv"), "--config", str(config(tmp_path, mode="append"))],
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert proc.stdin is not None
+        proc.stdin.write(data)
+        proc.stdin.flush()  # the input stays open: the target has spilled rows and waits for more
+        deadline = time.monotonic() + 30
+        while (not out.exists() or out.read_bytes().count(b"\n") < 4097) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert out.read_bytes().count(b"\n") >= 4097, "the target never spilled its rows"
+    finally:
+        proc.kill()
+        proc.wait()
+        if proc.stdin is not None:
+            proc.stdin.close()
+    table = list(csv.reader(io.StringIO(out.read_text(), newline="")))
+    wider = [row for row in table if len(row) != len(table[0])]
+    assert not wider, f"{len(wider)} rows wider than the header {table[0]}, the first {wider[0]}"
+    assert table[0] == ["id", "name", "secret"] and table[1] == ["1", "a", ""]
+    data = schema(secret={"type": "string"}, email={"type": "string"}) + record(id=9, name="c", email="c@x")
+    assert target(config(tmp_path, mode="append"), data + state(9)).returncode == 0
+    table = rows(out)
+    assert table[0] == ["id", "name", "secret", "email"]
+    assert all(row[3] == "" for row in table[1:-1]) and table[-1] == ["9", "c", "", "c@x"]
