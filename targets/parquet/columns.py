@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -66,7 +66,7 @@ def _int64(value: Any) -> Any:
 
 def _float(value: Any) -> float:
     number = float(value)
-    if math.isinf(number) and value.__class__ is not float:  # 1E400 is JSON; a double holds no such number
+    if math.isinf(number):  # 1E400 or 1.7976931348623159e308 is JSON; a double holds no such number
         raise ValueFault(f"number {value} is past a double's range (setting decimals keeps exact decimals)")
     return number
 
@@ -88,12 +88,18 @@ def _decimal(scale: int) -> Convert:
     return convert
 
 
-def _timestamp(value: Any) -> datetime:
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _timestamp(value: Any) -> int:
+    """Microseconds since the epoch: also for an instant before year 1 in UTC ("0001-01-01T00:00:00+01:00"),
+    which pyarrow's reader writes and a Python datetime in UTC cannot hold."""
     try:
         moment = datetime.fromisoformat(value.upper())  # RFC 3339 allows 't' and 'z'; Python wants them upper
     except (TypeError, ValueError) as exc:
         raise ValueFault(f"{value!r} is not an ISO 8601 date-time") from exc
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return ((moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment) - _EPOCH) // _MICROSECOND
 
 
 def _date(value: Any) -> date:

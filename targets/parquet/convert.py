@@ -3,8 +3,9 @@
 The fast path hands the lines to pyarrow's JSON reader with the columns' explicit read types, in
 one call (its threads parse blocks in parallel), then casts the columns read in another type
 (dates, read as strings) and builds the JSON-text columns. When the reader refuses a batch (a value
-it does not parse: an integer beyond int64, a date-time form it does not know, a decimal with too
-many digits, a record larger than a block), the batch is converted again on the reference path:
+it does not parse: an integer beyond int64, a date-time form it does not know, a record larger than
+a block), or reads a value its column cannot hold (a decimal with more digits than its precision, a
+number past a double's range as infinity), the batch is converted again on the reference path:
 every line decoded by the kit's exact JSON parser and every value converted in Python
 (columns.py), which either builds the same columns or names the line and field of the value
 that no column of that type can hold.
@@ -18,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from protocol import ProtocolError, loads
@@ -75,6 +77,8 @@ def _fast(data: bytes, columns: Sequence[Column], schema: pa.Schema, count: int)
         if table.num_rows != count:
             raise pa.ArrowInvalid(f"read {table.num_rows} rows of {count}")
         arrays = dict(zip(table.column_names, table.columns, strict=True))
+        for array in arrays.values():
+            _check_read(array)
     texts = [c for c in columns if c.read_type is None]
     if texts:
         records = _decoded(data)
@@ -89,6 +93,16 @@ def _fast(data: bytes, columns: Sequence[Column], schema: pa.Schema, count: int)
     if not columns:  # a schema without properties: rows without columns
         return pa.table({"_": pa.nulls(count)}).drop_columns(["_"])
     return pa.Table.from_arrays(out, schema=schema)
+
+
+def _check_read(array: pa.ChunkedArray) -> None:
+    """What pyarrow's JSON reader lets through and no column of its type holds: a decimal with more
+    digits than its precision, a number past a double's range read as infinity (JSON has no
+    infinity). The batch then goes the reference way, which names the line and field."""
+    if pa.types.is_decimal(array.type):
+        array.validate(full=True)
+    elif pa.types.is_floating(array.type) and pc.any(pc.is_inf(array)).as_py():
+        raise pa.ArrowInvalid("a number past a double's range")
 
 
 def _decoded(data: bytes) -> list[dict[str, Any]]:

@@ -8,10 +8,20 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import target_states
-from tests.integration.parquet.support import duckdb_rows, pyarrow_rows, run_target, schema, state
+from tests.integration.parquet.support import (
+    duckdb_rows,
+    parquet_files,
+    pyarrow_rows,
+    record,
+    run_target,
+    schema,
+    state,
+)
 
 PROPS: dict[str, Any] = {
     "id": {"type": "integer"},
@@ -202,3 +212,40 @@ def test_every_date_time_form_the_validator_accepts_is_written_in_utc(tmp_path: 
     done = run_target(tmp_path, data, fast_path=fast_path)
     assert done.returncode == 0, done.stderr.decode()
     assert [r["at"] for r in pyarrow_rows(tmp_path / "out" / "t" / "v1")] == list(forms.values())
+
+
+@pytest.mark.parametrize("fast_path", [True, False])
+def test_an_instant_before_year_1_in_utc_is_written_whatever_its_neighbours(tmp_path: Path, fast_path: bool) -> None:
+    # 0001-01-01T00:00:00+01:00 is year 0 in UTC: pyarrow's reader writes it; a neighbour that sends
+    # the batch the reference way ('t' and 'z' lower-case) used to make the run fail with an internal error
+    props = {"id": {"type": "integer"}, "at": {"type": ["string", "null"], "format": "date-time"}}
+    data = (schema("t", props) + record("t", {"id": 1, "at": "0001-01-01T00:00:00+01:00"})
+            + record("t", {"id": 2, "at": "2024-01-01t00:00:00z"}) + state(1))
+    done = run_target(tmp_path, data, fast_path=fast_path)
+    assert done.returncode == 0, done.stderr.decode()
+    files = parquet_files(tmp_path / "out")
+    micros = sorted(pq.read_table(files[0]).column("at").cast(pa.int64()).to_pylist())
+    assert micros == [-62135600400000000, 1704067200000000]
+
+
+@pytest.mark.parametrize("fast_path", [True, False])
+def test_a_double_that_overflows_stops_instead_of_becoming_infinity(tmp_path: Path, fast_path: bool) -> None:
+    # read as a float (not a Decimal as 1E400 is), it overflows to inf: pyarrow's reader took it
+    data = (schema("n", {"id": {"type": "integer"}, "v": {"type": ["number", "null"]}})
+            + b'{"type":"RECORD","stream":"n","record":{"id":1,"v":1.7976931348623159e308}}\n' + state(1))
+    done = run_target(tmp_path, data, fast_path=fast_path)
+    assert done.returncode == 1
+    assert "line 2, stream 'n', field 'v'" in done.stderr.decode() and "past a double's range" in done.stderr.decode()
+    assert not parquet_files(tmp_path / "out")
+
+
+@pytest.mark.parametrize("fast_path", [True, False])
+def test_a_decimal_with_more_digits_than_its_precision_stops(tmp_path: Path, fast_path: bool) -> None:
+    # 39 digits in a decimal128(38, 2) column: pyarrow's reader took it without a word
+    data = (schema("n", {"id": {"type": "integer"}, "m": {"type": "number", "multipleOf": 0.01}})
+            + b'{"type":"RECORD","stream":"n","record":{"id":1,"m":1234567890123456789012345678901234567.8}}\n'
+            + state(1))
+    done = run_target(tmp_path, data, fast_path=fast_path)
+    assert done.returncode == 1
+    assert "line 2, stream 'n', field 'm'" in done.stderr.decode(), done.stderr.decode()
+    assert not parquet_files(tmp_path / "out")
