@@ -23,6 +23,7 @@ from typing import IO, Any, ClassVar
 
 from protocol._batchfiles import batch_records
 from protocol._errors import ProtocolError, TargetError, Terminated, TruncatedLineError, stop_description
+from protocol._idle import idle_aware
 from protocol._jsoncodec import deep_recursion
 from protocol._lane import Bounds, Lane, RecordRun, choose_lane, fast_path_enabled
 from protocol._mapwriter import stream_maps_from_config
@@ -169,6 +170,7 @@ class Target(ExactlyOnceMixin):
     # -- the loop ---------------------------------------------------------------------
 
     def run(self, source: IO[bytes], out: MessageWriter) -> None:
+        source = idle_aware(source, self)  # a held STATE goes out when the input falls idle
         reader = MessageReader(source, validate_records=self.validate_records)
         self._out = out
         self._reader = reader

@@ -1,0 +1,87 @@
+"""A held STATE goes out when the input falls idle, not only when the next message arrives.
+
+A target holds a STATE until its records are committed: at the next drain, which the message loop
+reaches when a message arrives (``state_flush_seconds`` after the STATE, a full batch, the end).
+A tap that pauses (a slow API, a long query, a wait for new data) used to leave the STATE held
+for the whole pause: the runner could not store it, and a run killed then resumed from the one
+before. :func:`idle_aware` puts a hook under the input's buffer: before a read that would block,
+while a STATE is held, it waits for input at most until the STATE is due, and if none comes
+drains (commits and emits the STATE). The hook runs only where the loop would block: every
+message read before it has been handled, so the drain covers exactly what a drain at that point
+of the loop would.
+
+Under `sluice` (exactly-once) a commit at a STATE boundary stores that STATE with everything before
+it: an idle commit is made only when no record arrived after the held STATE (the records of a
+later STATE are committed with it).
+"""
+
+from __future__ import annotations
+
+import io
+import select
+import time
+from typing import IO, TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from protocol._target import Target
+
+__all__ = ["idle_aware"]
+
+_BUFFER = 1 << 16
+
+
+def idle_aware(source: IO[bytes], target: Target) -> IO[bytes]:
+    """``source`` read through the idle hook when it is a buffered reader over a descriptor
+    (stdin, a pipe, a file); anything else as it is."""
+    raw = getattr(source, "raw", None)
+    if not isinstance(source, io.BufferedReader) or raw is None:
+        return source
+    try:
+        raw.fileno()
+    except (OSError, ValueError):
+        return source
+    return io.BufferedReader(_IdleRaw(raw, target), buffer_size=_BUFFER)
+
+
+def idle_timeout(target: Target) -> float | None:
+    """Seconds until the held STATE is due (0: due now), or None: nothing to emit while idle."""
+    if target._pending_state is None:
+        return None
+    if target.control is None:
+        return max(0.0, target.state_flush_seconds - (time.monotonic() - target._state_since))
+    if target._received() != target._covered:
+        return None  # records after the STATE: they are committed with a later one
+    return max(0.0, target.state_flush_seconds - (time.monotonic() - target._committed_at))
+
+
+def _drain(target: Target) -> None:
+    if target.control is None:
+        target.drain()
+    else:
+        target._commit_exactly_once(complete=False)
+
+
+class _IdleRaw(io.RawIOBase):
+    """The raw input under the target's buffer; see the module docstring."""
+
+    def __init__(self, raw: IO[bytes], target: Target) -> None:
+        super().__init__()
+        self._raw = raw
+        self._fd = raw.fileno()
+        self._target = target
+
+    def readable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def readinto(self, buffer: bytearray | memoryview) -> int | None:  # type: ignore[override]
+        wait = idle_timeout(self._target)
+        while wait is not None:
+            ready, _, _ = select.select([self._fd], [], [], wait)
+            if ready:
+                break
+            _drain(self._target)
+            wait = idle_timeout(self._target)
+        return self._raw.readinto(buffer)  # type: ignore[attr-defined, no-any-return]
