@@ -77,7 +77,7 @@ class IdentifierMapper:
                 if len(group) > 1:
                     for n in group:
                         if n != n.lower():
-                            mapped[n] = self._forced(n)
+                            mapped[n] = self.forced(n)
         return mapped
 
     def one(self, name: str) -> str:
@@ -88,6 +88,7 @@ class IdentifierMapper:
         letters (only those), PostgreSQL compares quoted identifiers exactly."""
         return identifier.translate(_ASCII_LOWER) if self.case_insensitive else identifier
 
-    def _forced(self, name: str) -> str:
+    def forced(self, name: str) -> str:
+        """``name``'s identifier with the hash suffix (two names of a table that the database finds equal)."""
         limit = self.limit or 10_000
         return f"{_truncate_utf8(name.replace(chr(0), ''), limit - HASH_LEN - 1)}_{stable_hash(name)}"

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from targets.sql.naming import IdentifierMapper
-from targets.sql.types import accepts, widen, width
+from targets.sql.types import INTEGER, NUMBER, accepts, widen, width
 
 __all__ = [
     "AddColumn",
@@ -115,20 +115,19 @@ def plan_table(
     table: str,
 ) -> tuple[list[Action], TableSpec]:
     names = mapper.columns(w.field for w in wanted)
-    key = tuple(names[k] for k in key_fields)
     if existing is None:
+        key = tuple(names[k] for k in key_fields)
         cols = [Column(names[w.field], w.logical, w) for w in wanted]
         create = CreateTable(tuple((c.name, c.logical) for c in cols), key)
         return [create], TableSpec(schema, table, cols, key)
 
     actions: list[Action] = []
     have = dict(existing.columns)
-    have_folded = {n.lower(): n for n in have} if mapper.case_insensitive else {}
+    names = _existing_names(wanted, names, have, mapper)
+    key = tuple(names[k] for k in key_fields)
     columns: list[Column] = []
     for w in wanted:
         base = names[w.field]
-        if have_folded and base not in have and base.lower() in have_folded:
-            base = have_folded[base.lower()]
         if base not in have:
             actions.append(AddColumn(base, w.logical))
             have[base] = w.logical
@@ -148,7 +147,9 @@ def plan_table(
             actions.append(AlterColumn(base, have[base], wider, w.field))
             have[base] = wider
             columns.append(Column(base, wider, w))
-        elif is_key:
+        elif is_key:  # kept: a key column's values are what rows are found by
+            if have[base] in (INTEGER, NUMBER) and wider not in (INTEGER, NUMBER):
+                raise KeyTypeChanged(table, base, have[base], w.logical)  # '007' would be found as 7
             columns.append(Column(base, have[base], w))
         else:
             sib = sibling_name(mapper, w.field, wider)
@@ -163,6 +164,34 @@ def plan_table(
     return actions, TableSpec(schema, table, columns, key)
 
 
+def _existing_names(wanted: list[Wanted], names: dict[str, str], have: dict[str, str],
+                    mapper: IdentifierMapper) -> dict[str, str]:
+    """The columns of the fields of a table that exists. Where the database compares names without
+    regard to case (SQLite, DuckDB), a field whose own name (or hashed name) is a column keeps it,
+    whatever other fields the schema now has; a field whose name is a column's in another case
+    takes that column (a table made by another program: "ID" for "id") unless the column is a
+    field's own, in which case it gets its hashed name. So a column never changes fields between
+    runs, and two fields never share one."""
+    if not mapper.case_insensitive:
+        return names
+    own: dict[str, str] = {}
+    for w in wanted:
+        for name in (mapper.one(w.field), mapper.forced(w.field)):
+            if name in have:
+                own[w.field] = name
+                break
+    taken = set(own.values())
+    folded = {n.lower(): n for n in have}
+    mapped = {}
+    for w in wanted:
+        name = own.get(w.field, names[w.field])
+        if w.field not in own and name not in have and name.lower() in folded:
+            other = folded[name.lower()]
+            name = mapper.forced(w.field) if other in taken else other
+        mapped[w.field] = name
+    return mapped
+
+
 class KeyChanged(ValueError):
     """The stream's key properties add columns to a key the table already has."""
 
@@ -174,3 +203,14 @@ class KeyChanged(ValueError):
             f"rows that differ only in {', '.join(added)} cannot both be stored. Load the stream into a new "
             f"table (table_names), or drop the table (PostgreSQL: or its key's constraint) for the next run "
             f"to key it anew")
+
+
+class KeyTypeChanged(KeyChanged):
+    """A key column that would need another type, where the database cannot change it (SQLite)."""
+
+    def __init__(self, table: str, column: str, old: str, new: str) -> None:
+        ValueError.__init__(
+            self, f"key column {column} of table {table} holds {old} values and the stream now declares that "
+                  f"key {new}: the database cannot change a key column's type, and converting the values "
+                  f"would merge keys ('007' and '7' are one integer). Load the stream into a new table "
+                  f"(table_names), or drop the table for the next run to create it anew")
