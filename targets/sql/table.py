@@ -94,6 +94,9 @@ class TableSpec:
     table: str
     columns: list[Column]
     key: tuple[str, ...]
+    #: the columns that held the spec's fields in other types (siblings, see plan_table): an upsert
+    #: sets them to NULL, so a row never keeps an older value beside the one its field now has
+    superseded: tuple[str, ...] = ()
 
     @property
     def names(self) -> list[str]:
@@ -126,6 +129,7 @@ def plan_table(
     names = _existing_names(wanted, names, have, mapper)
     key = tuple(names[k] for k in key_fields)
     columns: list[Column] = []
+    superseded: list[str] = []
     for w in wanted:
         base = names[w.field]
         if base not in have:
@@ -141,6 +145,7 @@ def plan_table(
         if fitting:
             best = max(fitting, key=lambda c: (width(have[c]), c == base))
             columns.append(Column(best, have[best], w))
+            superseded += [c for c in candidates if c != best]
             continue
         wider = widen(have[base], w.logical)
         if can_alter:
@@ -156,12 +161,13 @@ def plan_table(
             actions.append(AddColumn(sib, wider, sibling_of=base))
             have[sib] = wider
             columns.append(Column(sib, wider, w))
+            superseded += candidates
     if key and not any(set(u) == set(key) for u in existing.unique_keys):
         narrower = [u for u in existing.unique_keys if set(u) < set(key)]
         if narrower:  # rows that differ only in the added key columns could not both be stored
             raise KeyChanged(table, narrower[0], key)
         actions.append(AddUniqueKey(key))
-    return actions, TableSpec(schema, table, columns, key)
+    return actions, TableSpec(schema, table, columns, key, tuple(dict.fromkeys(superseded)))
 
 
 def _existing_names(wanted: list[Wanted], names: dict[str, str], have: dict[str, str],

@@ -162,7 +162,7 @@ class SQLiteLoader(Loader):
         except (sqlite3.Error, OSError) as exc:
             raise TargetError(f"cannot open SQLite database {path}: {exc}") from exc
         self._in_tx = False
-        self._statements: dict[tuple[str, bool, tuple[str, ...]], str] = {}
+        self._statements: dict[tuple[str, bool, tuple[str, ...], tuple[str, ...]], str] = {}
 
     # -- plumbing -------------------------------------------------------------------
 
@@ -279,7 +279,7 @@ class SQLiteLoader(Loader):
         return encode_meta
 
     def _insert_sql(self, spec: TableSpec, upsert: bool) -> str:
-        cache_key = (spec.table, upsert, tuple(spec.names))
+        cache_key = (spec.table, upsert, tuple(spec.names), spec.superseded)
         sql = self._statements.get(cache_key)
         if sql is None:
             cols = ", ".join(quote_identifier(n) for n in spec.names)
@@ -289,7 +289,8 @@ class SQLiteLoader(Loader):
                 others = [n for n in spec.names if n not in spec.key]
                 conflict = ", ".join(quote_identifier(k) for k in spec.key)
                 if others:
-                    sets = ", ".join(f"{quote_identifier(n)} = excluded.{quote_identifier(n)}" for n in others)
+                    sets = ", ".join([f"{quote_identifier(n)} = excluded.{quote_identifier(n)}" for n in others]
+                                     + [f"{quote_identifier(n)} = NULL" for n in spec.superseded])
                     sql += f" ON CONFLICT ({conflict}) DO UPDATE SET {sets}"
                 else:
                     sql += f" ON CONFLICT ({conflict}) DO NOTHING"

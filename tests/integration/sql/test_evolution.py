@@ -58,8 +58,10 @@ def _widening_adds_siblings_in_sqlite(dest: Dest) -> None:
     assert dest.columns("evo") == {"id": "integer", "a": "integer", "b": "decimal_text", "gone": "text",
                                    "a__number": "decimal_text", "b__string": "text", "c": "boolean"}
     rows = {r["id"]: r for r in dest.rows("evo")}
-    # the old values stay where they were; later ones go to the wider sibling, v3 included
-    assert rows[1] == {"id": 1, "a": 10, "b": Decimal("2.5"), "gone": "kept", "a__number": Decimal(11),
+    # later values go to the wider sibling, v3 included; the rows they upsert lose their older values
+    # (id 1's a=10 and b=2.5 stayed beside a__number=11 and b__string='1b': a reader of column a saw
+    # a value its record no longer had); a row no later record touched keeps its columns as they were
+    assert rows[1] == {"id": 1, "a": None, "b": None, "gone": "kept", "a__number": Decimal(11),
                        "b__string": "1b", "c": None}
     assert rows[2]["a__number"] == Decimal("1.25") and rows[2]["b__string"] == "two" and rows[2]["a"] is None
     assert rows[3]["a__number"] == Decimal(7) and rows[3]["b__string"] == "0.5" and rows[3]["c"] is False
