@@ -27,12 +27,14 @@ the converter for its text form (log-based reads, see ``values.py``):
 (**) A PostgreSQL array column holds arrays of any number of dimensions (``int[]`` takes ``{{1,2},{3,4}}``):
 its items are the element's type or arrays (of arrays...) of it. Elements are rendered as logical
 decoding converts them: NaN and ±Infinity null, money a number, a composite (or a type cast to json,
-such as hstore) its text.
+such as hstore) its text, a json element's line breaks (between tokens) blanks, as a json column's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import hashlib
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,6 +103,7 @@ class Column:
     #: an array whose elements to_json writes as objects (a composite type, or one cast to json: hstore)
     element_as_text: bool = False
     element_delimiter: str = ","  # what separates an array's elements in its text: "," (";" for box)
+    element_base: str | None = None  # arrays: the element's base type's name (domains resolved), e.g. "json"
 
     def schema(self, json_as_object: bool = False) -> dict[str, Any]:
         if self.kind in _BEYOND_RFC3339:
@@ -160,6 +163,9 @@ class Column:
             # logical decoding gives them (the array's schema says numbers)
             array = sql.SQL("{}::numeric[]").format(ref) if self.base == "_money" else ref
             expr = sql.SQL("regexp_replace(to_json({})::text, '\"(NaN|-?Infinity)\"', 'null', 'g')::json").format(array)
+        elif self.kind == "array" and self.element_base == "json":
+            # to_json copies a json element's text, raw line breaks included: made blanks, as for a json column
+            expr = sql.SQL(_JSON_TEXT + "[]").format(ref)
         elif self.kind == "array" and self.element_kind == "text" and self.element_as_text:
             # to_json writes such an element as an object: its text, as logical decoding gives it
             expr = sql.SQL("{}::text[]").format(ref)
@@ -211,6 +217,11 @@ class Table:
 
     #: the columns of the replica identity index (REPLICA IDENTITY USING INDEX)
     identity_columns: list[str] = field(default_factory=list)
+    #: the stream's tap_stream_id: ``<schema>-<table>``, made unique by load_tables (see unique_stream_ids)
+    stream_id: str = ""
+
+    def __post_init__(self) -> None:
+        self.stream_id = self.stream_id or f"{self.schema_name}-{self.name}"
 
     def log_based_problem(self) -> str | None:
         """Why LOG_BASED cannot read this relation (None: it can).
@@ -231,10 +242,6 @@ class Table:
             return None
         return (f"LOG_BASED needs a table with a primary key or REPLICA IDENTITY FULL (updates and deletes must "
                 f"carry the old row); run: ALTER TABLE {self.schema_name}.{self.name} REPLICA IDENTITY FULL")
-
-    @property
-    def stream_id(self) -> str:
-        return f"{self.schema_name}-{self.name}"
 
     @property
     def ident(self) -> sql.Composable:
@@ -311,19 +318,41 @@ def load_tables(source: Source, schemas: Iterable[str] | None) -> list[Table]:
         kind = _kind(typname, typtype, category)
         element_kind = _kind(elem, elem_typtype, "") if kind == "array" and elem else None
         table.columns[att] = Column(att, sql_type, typname, kind, bool(nullable), element_kind, labels,
-                                    element_as_text=bool(as_text), element_delimiter=str(delimiter))
+                                    element_as_text=bool(as_text), element_delimiter=str(delimiter),
+                                    element_base=str(elem) if kind == "array" and elem else None)
     for nsp, rel, att in source.query(_KEYS, params, doing="reading primary keys"):
         if (nsp, rel) in tables:
             tables[(nsp, rel)].keys.append(att)
     for nsp, rel, att in source.query(_IDENTITY, params, doing="reading replica identity indexes"):
         if (nsp, rel) in tables:
             tables[(nsp, rel)].identity_columns.append(att)
+    unique_stream_ids(list(tables.values()))
     return list(tables.values())
 
 
-def entry_for(tables: Mapping[str, Table], entry: CatalogEntry) -> Table | None:
-    """The live table behind a catalog entry (by its schema-name/table-name metadata, else its id)."""
+def unique_stream_ids(tables: list[Table]) -> None:
+    """Give every table a stream id of its own: ``<schema>-<table>``, unless relations share it
+    (``"a-b".c`` and ``a."b-c"`` are both ``a-b-c``): each of those gets ``-`` and the first 8 hex
+    digits of the SHA-256 of its schema and table names (longer if they still collide), the same
+    on every run."""
+    plain = [f"{t.schema_name}-{t.name}" for t in tables]
+    ids = list(plain)
+    for length in (8, 16, 64):
+        counts = Counter(ids)
+        if len(counts) == len(ids):
+            break
+        for i, table in enumerate(tables):
+            if counts[ids[i]] > 1:
+                digest = hashlib.sha256(f"{table.schema_name}\0{table.name}".encode()).hexdigest()
+                ids[i] = f"{plain[i]}-{digest[:length]}"
+    for table, stream_id in zip(tables, ids, strict=True):
+        table.stream_id = stream_id
+
+
+def entry_for(tables: Iterable[Table], entry: CatalogEntry) -> Table | None:
+    """The live table behind a catalog entry: the one its schema-name/table-name metadata names
+    (never found again through a stream id, which two relations may share); without them, its id."""
     nsp, rel = entry.metadata.get((), "schema-name"), entry.metadata.get((), "table-name")
     if nsp and rel:
-        return tables.get(f"{nsp}-{rel}")
-    return tables.get(entry.tap_stream_id)
+        return next((t for t in tables if (t.schema_name, t.name) == (nsp, rel)), None)
+    return next((t for t in tables if t.stream_id == entry.tap_stream_id), None)

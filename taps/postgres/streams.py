@@ -22,6 +22,8 @@ from contextlib import closing
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import psycopg
+from psycopg import errors as pg_errors
 from psycopg import sql
 
 from protocol import (
@@ -39,7 +41,8 @@ from taps.postgres.discovery import Column, Table
 from taps.postgres.nonfinite import NonFinite
 from taps.postgres.parallel import RangeReads, checkpoint_due, plan_ranges, range_where
 
-__all__ = ["ROW", "ROW_JSON", "StreamPlan", "sync_full_table", "sync_incremental"]
+__all__ = ["ROW", "ROW_JSON", "StreamPlan", "at_or_after", "ordering_problems", "sync_full_table",
+           "sync_incremental"]
 
 log = logging.getLogger("sluice.tap.postgres")
 
@@ -62,6 +65,8 @@ class StreamPlan:
     extra_properties: dict[str, Any] = field(default_factory=dict)
     json_as_object: bool = False
     nonfinite: NonFinite = field(default_factory=NonFinite)
+    #: the keys are a primary key (unique, never null); false for a view's declared view-key-properties
+    unique_keys: bool = True
 
     def schema(self) -> dict[str, Any]:
         props = {c.name: c.schema(self.json_as_object) for c in self.columns}
@@ -71,6 +76,33 @@ class StreamPlan:
     def write_schema(self, writer: MessageWriter) -> None:
         writer.write_schema(self.name, self.schema(), self.keys,
                             [self.replication_key] if self.replication_key else None)
+
+
+def ordering_problems(source: Source, plan: StreamPlan) -> list[str]:
+    """Why the columns a read orders and compares by cannot be (an empty list: they can): a replication
+    key, or a view's declared key, whose type PostgreSQL cannot order (json, xml, point, ...).
+
+    The server decides, as it would mid-run after the SCHEMA: a probe of ``>=`` and ORDER BY, on no row.
+    """
+    if plan.method == "INCREMENTAL" and plan.replication_key:
+        named = [("replication key", plan.table.columns[plan.replication_key])]
+    elif plan.method == "FULL_TABLE" and not plan.unique_keys:
+        named = [("view key property", plan.table.columns[k]) for k in plan.keys if k in plan.table.columns]
+    else:
+        return []
+    problems = []
+    for what, column in named:
+        probe = sql.SQL("SELECT FROM {} WHERE false AND {c} >= {c} ORDER BY {c}").format(plan.table.aliased,
+                                                                                       c=column.ref)
+        try:
+            with source.conn.cursor() as cur:
+                cur.execute(probe)
+        except pg_errors.UndefinedFunction:
+            problems.append(f"{what} {column.name!r} has type {column.sql_type}, which PostgreSQL cannot order "
+                            f"(no ordering operator): choose another column")
+        except psycopg.Error as exc:
+            raise source.error(exc, f"checking the {what} {column.name!r}") from exc
+    return problems
 
 
 def build_copy(plan: StreamPlan, *, where: sql.Composable | None, order: list[Column],
@@ -175,7 +207,7 @@ def sync_full_table(source: Source, plan: StreamPlan, writer: MessageWriter, boo
     keys = [plan.table.columns[k] for k in plan.keys if k in plan.table.columns]
     if len(keys) != len(plan.keys):
         keys = []  # a view whose declared keys are not columns: not resumable
-    ranges = bookmark.key_ranges if len(keys) == 1 else None
+    ranges = bookmark.key_ranges if len(keys) == 1 and plan.unique_keys else None
     if ranges is None:
         bookmark = replace(bookmark, key_ranges=None)
         bookmarks.write(name, bookmark)
@@ -199,12 +231,17 @@ def _read_sequential(source: Source, plan: StreamPlan, writer: MessageWriter, bo
                      keys: list[Column], bookmark: FullTableBookmark) -> None:
     name = plan.name
     last_pk = bookmark.last_pk
-    where = None
+    where: sql.Composable | None = None
     if keys and last_pk is not None and all(k.name in last_pk for k in keys):
-        where = sql.SQL("({}) > ({})").format(
-            sql.SQL(", ").join(k.ref for k in keys),
-            sql.SQL(", ").join(k.from_json(last_pk[k.name]) for k in keys))
-        log.info("stream '%s': resuming the full-table read after key %s", name, last_pk)
+        if plan.unique_keys:
+            where = sql.SQL("({}) > ({})").format(
+                sql.SQL(", ").join(k.ref for k in keys),
+                sql.SQL(", ").join(k.from_json(last_pk[k.name]) for k in keys))
+            log.info("stream '%s': resuming the full-table read after key %s", name, last_pk)
+        else:
+            where = at_or_after(keys, last_pk)
+            log.info("stream '%s': resuming the full-table read at view key %s (rows with that key are read "
+                     "again)", name, last_pk)
     else:
         bookmark = replace(bookmark, last_pk=None)
         bookmarks.write(name, bookmark)
@@ -218,6 +255,24 @@ def _read_sequential(source: Source, plan: StreamPlan, writer: MessageWriter, bo
 
     query = build_copy(plan, where=where, order=keys)
     _stream_rows(source, plan, writer, query, bookmark.version, checkpoint)
+
+
+def at_or_after(keys: list[Column], last: dict[str, Any]) -> sql.Composable:
+    """Rows at or after the key ``last`` in the order ``ORDER BY k1, k2, ...`` gives (ascending, nulls last).
+
+    A view's key is a declaration: it may repeat and hold nulls, which a row comparison
+    ``(k1, k2) > (...)`` never matches. So the rows sharing ``last`` are read again (at least once,
+    never lost) and null keys count as after every value, as the ORDER BY puts them.
+    """
+    clause: sql.Composable = sql.SQL("true")
+    for key in reversed(keys):
+        value = last[key.name]
+        if value is None:
+            clause = sql.SQL("({} IS NULL AND {})").format(key.ref, clause)
+        else:
+            clause = sql.SQL("({0} > {1} OR {0} IS NULL OR ({0} = {1} AND {2}))").format(
+                key.ref, key.from_json(value), clause)
+    return clause
 
 
 def sync_incremental(source: Source, plan: StreamPlan, writer: MessageWriter, bookmarks: Bookmarks) -> None:

@@ -10,6 +10,7 @@ Replication: FULL_TABLE (resumable by key, ACTIVATE_VERSION at the end), INCREME
 
 from __future__ import annotations
 
+from collections import Counter
 from functools import cached_property
 from typing import Any, ClassVar
 
@@ -31,7 +32,7 @@ from taps.postgres.cdc import CDC_PROPERTIES, sync_log_based
 from taps.postgres.client import Source
 from taps.postgres.discovery import Table, entry_for, load_tables
 from taps.postgres.settings import SETTINGS, TapSettings
-from taps.postgres.streams import StreamPlan, sync_full_table, sync_incremental
+from taps.postgres.streams import StreamPlan, ordering_problems, sync_full_table, sync_incremental
 
 __all__ = ["SETTINGS", "TapPostgres", "main"]
 
@@ -122,7 +123,7 @@ class TapPostgres(Tap):
         return StreamPlan(name=entry.stream or entry.tap_stream_id, table=table, columns=columns, keys=keys,
                           method=method, replication_key=rk,
                           extra_properties=dict(CDC_PROPERTIES) if method == "LOG_BASED" else {},
-                          json_as_object=self.settings.json_as_object)
+                          json_as_object=self.settings.json_as_object, unique_keys=not table.is_view)
 
     def _sync_plans(self, source: Source, plans: list[StreamPlan], writer: MessageWriter,
                     bookmarks: Bookmarks) -> None:
@@ -140,10 +141,11 @@ class TapPostgres(Tap):
 
     def sync(self, catalog: Catalog, bookmarks: Bookmarks, writer: MessageWriter) -> None:
         selected = catalog.selected()
+        _refuse_shared_ids(selected)
         with Source(self.config) as source:
             schemas = sorted({str(e.metadata.get((), "schema-name") or e.tap_stream_id.split("-", 1)[0])
                               for e in selected})
-            tables = {t.stream_id: t for t in load_tables(source, schemas)} if selected else {}
+            tables = load_tables(source, schemas) if selected else []
             plans = []
             for entry in selected:
                 table = entry_for(tables, entry)
@@ -151,6 +153,10 @@ class TapPostgres(Tap):
                     raise FatalSourceError(f"stream '{entry.tap_stream_id}': the table is gone from "
                                            f"PostgreSQL at {source.where} (or not readable)")
                 plans.append(self._plan(entry, table))
+            problems = [f"stream '{plan.name}': {problem}"
+                        for plan in plans for problem in ordering_problems(source, plan)]
+            if problems:
+                raise ConfigError("invalid catalog", problems)
             try:
                 self._sync_plans(source, plans, writer, bookmarks)
             finally:
@@ -159,6 +165,20 @@ class TapPostgres(Tap):
         # each stream's sync ended with a STATE too: the writer skips this one when it repeats that line
         writer.write_state(bookmarks.to_value(), final=True)
         emit_metric("counter", "streams_synced", len(plans), {"tap": self.name})
+
+
+def _refuse_shared_ids(selected: list[CatalogEntry]) -> None:
+    """Selected entries sharing a tap_stream_id (or a stream name) would mix their records and
+    bookmarks: a configuration error, one line per shared name."""
+    problems: dict[str, str] = {}
+    for what, names in (("tap_stream_id", [e.tap_stream_id for e in selected]),
+                        ("stream name", [e.stream or e.tap_stream_id for e in selected])):
+        for name, count in Counter(names).items():
+            if count > 1 and name not in problems:
+                problems[name] = (f"stream '{name}': {count} selected catalog entries share this {what}; give "
+                                  "each its own (tap-postgres --discover writes unique ids)")
+    if problems:
+        raise ConfigError("invalid catalog", list(problems.values()))
 
 
 main = tap_main(TapPostgres)
