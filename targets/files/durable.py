@@ -68,13 +68,16 @@ def staged_path(path: Path, pid: int | None = None) -> Path:
     return path.with_name(f".{path.name}.{os.getpid() if pid is None else pid}.overwrite")
 
 
-def _remove_stale_staged(path: Path) -> None:
-    """Staged files of ``path`` that runs no longer alive left behind (killed before their first STATE)."""
-    for stale in path.parent.glob(f".{glob_escape(path.name)}.*.overwrite"):
-        pid = stale.name[len(path.name) + 2:-len(".overwrite")]
-        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
-            stale.unlink(missing_ok=True)
-            log.info("%s: removed %s, left by an interrupted overwrite run", path, stale.name)
+def _remove_stale(path: Path) -> None:
+    """Files of ``path`` that runs no longer alive left behind: the staged file of an overwrite run
+    killed before its first STATE, the copy of a rewrite (target-csv's wider header) killed before
+    its rename."""
+    for suffix in (".overwrite", ".rewrite"):
+        for stale in path.parent.glob(f".{glob_escape(path.name)}.*{suffix}"):
+            pid = stale.name[len(path.name) + 2:-len(suffix)]
+            if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+                stale.unlink(missing_ok=True)
+                log.info("%s: removed %s, left by an interrupted run", path, stale.name)
 
 
 def _alive(pid: int) -> bool:
@@ -165,6 +168,7 @@ class DurableFile:
             return
         parent = self.path.parent
         parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale(self.path)
         if self.overwrite:
             self._open_staged()
             return
@@ -187,7 +191,6 @@ class DurableFile:
         log.info("writing to %s (append)", self.path)
 
     def _open_staged(self) -> None:
-        _remove_stale_staged(self.path)
         staged = staged_path(self.path)
         fd = os.open(staged, _OPEN_FLAGS | os.O_TRUNC, 0o666)
         self._fd, self._staged = fd, staged

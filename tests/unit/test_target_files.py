@@ -231,3 +231,14 @@ def test_the_marker_leaves_a_staged_file_it_did_not_commit(tmp_path: Path) -> No
     again.load()
     again.recover()
     assert path.read_bytes() == b"previous run\n"
+
+
+def test_a_rewrite_copy_of_a_killed_run_is_removed_by_the_next_one(tmp_path: Path) -> None:
+    path = tmp_path / "s.csv"
+    path.write_bytes(b"a\n1\n")
+    stale = tmp_path / f".s.csv.{_dead_pid()}.rewrite"  # target-csv widened its header, killed before the rename
+    stale.write_bytes(b"a,b\n1,\n")
+    f = DurableFile(path)  # append mode
+    f.write(b"2\n")
+    f.close()
+    assert path.read_bytes() == b"a\n1\n2\n" and not stale.exists()
