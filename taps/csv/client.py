@@ -6,6 +6,12 @@ pattern in ``path``, or a directory plus a ``glob`` pattern. Files ending in ``.
 decompressed. Every failure of the file system, the decompressor, the decoder or the CSV
 parser leaves this module as a :class:`FatalSourceError` naming the stream, the file and
 the line.
+
+Without ``strict`` (the default, as in Python's ``csv`` module) a stray quote inside an
+unquoted field is kept as text, but a quote never closed would make the rest of the file,
+rows included, one cell. :func:`check_last_row` catches that after the last row, at no
+cost per row: only when the last cell holds a line break, as such a cell must, is the file
+read again, and only its last row parsed.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import codecs
 import csv
 import glob as globlib
 import gzip
+import itertools
 import logging
 import os
 import zlib
@@ -29,6 +36,7 @@ from taps.csv.settings import FileSpec
 __all__ = [
     "CsvReader",
     "SourceFile",
+    "check_last_row",
     "iso_to_ns",
     "list_files",
     "missing_path",
@@ -183,6 +191,39 @@ def read_header(reader: CsvReader, spec: FileSpec, path: str) -> list[str]:
             raise source_error(spec.entity, path, f"header names column '{name}' twice", line=reader.line_num)
         seen.add(name)
     return header
+
+
+def check_last_row(spec: FileSpec, path: str, row: list[str], lines_read: int) -> None:
+    """After a file read without ``strict``: an error when it ends inside a quoted field.
+
+    Such a field holds the rest of the file, line breaks included, so nothing is done unless
+    the last row's last cell holds one (a quote opened on the last line of a file without a
+    final line break is not seen; it loses no row: the cell is that line's rest). The row's
+    first line follows from its line breaks, all inside its cells: ``lines_read - breaks``,
+    or the line after when the file's final break is in the cell too. The lines from there
+    are read again, the start that parses to exactly this row is taken, and that row is
+    parsed again strictly."""
+    options = dict(spec.dialect)
+    if options.get("strict") or not row or ("\n" not in row[-1] and "\r" not in row[-1]):
+        return
+    breaks = sum(cell.count("\n") + cell.count("\r") - cell.count("\r\n") for cell in row)
+    first = max(1, lines_read - breaks)
+    try:
+        with _open_text(path, spec.read_encoding) as text:
+            tail = list(itertools.islice(text, first - 1, None))
+    except (*READ_ERRORS, UnicodeDecodeError) as exc:
+        raise source_error(spec.entity, path, f"cannot read again: {exc}", line=first) from exc
+    for skip in (0, 1):
+        if list(csv.reader(tail[skip:], **options)) != [row]:
+            continue
+        try:
+            for _ in csv.reader(tail[skip:], **{**options, "strict": True}):
+                pass
+        except csv.Error as exc:
+            if "end of data" in str(exc):  # CPython's words; its other strict complaints are tolerated
+                raise source_error(spec.entity, path, "malformed CSV: a quoted field opened in this row is "
+                                   "never closed (the file ends inside it)", line=first + skip) from exc
+        return
 
 
 def _undecodable_line(path: str, encoding: str) -> int | None:

@@ -1,28 +1,35 @@
 """Column types: inferred from a sample of cells, and turned into per-column converters.
 
-Inference keeps, per column, the types that every non-empty sampled cell satisfies and
-picks the narrowest, in the order integer, number, boolean, date, date-time, string. A
-column is nullable when the sample held an empty cell. Rules are deliberately strict
-(no leading zeros for integers, only ``true``/``false`` for booleans, ISO 8601 dates),
-because a value past the sample that does not fit its column stops the sync with an
-error naming the file, the line and the field.
+Inference keeps, per column, the types whose converter accepts every non-empty sampled
+cell, and picks the narrowest, in the order integer, number, boolean, date, date-time,
+string. A column is nullable when the sample held an empty cell. The converters are the
+only definition of each type, so inference and conversion never disagree: a value past
+the sample that does not fit its column stops the sync with an error naming the file, the
+line and the field, it is never changed to fit. Rules are deliberately strict: an integer
+or number is written as JSON writes it (no leading zeros, blanks, ``+``, ``_``, non-ASCII
+digits, or ``-0`` for an integer), booleans are ``true``/``false`` in any case, dates are
+ISO 8601 ``YYYY-MM-DD``, date-times ``YYYY-MM-DD`` + ``T``/``t``/blank + ``HH:MM`` with
+optional seconds, fraction and ``Z`` or offset.
 
 Converters turn a non-empty cell into its JSON value: ``int`` for integers,
 ``decimal.Decimal`` for numbers (exact, never a float), ``bool``, and RFC 3339 text for
-date-times (naive values are taken as UTC, as singer-sdk does).
+date-times (naive values are taken as UTC, as singer-sdk does). A column declared boolean
+in the configuration (``types`` or ``schema``) also accepts ``t``/``f``, ``yes``/``no``,
+``y``/``n`` and ``1``/``0``: that is what declaring it is for.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from protocol import field_types, is_date, loads
 
 __all__ = [
+    "CELL_ERRORS",
     "TYPE_NAMES",
     "Converter",
     "comparable_for",
@@ -33,12 +40,11 @@ __all__ = [
 ]
 
 Converter = Callable[[str], Any]
+CELL_ERRORS = (ValueError, ArithmeticError)  # what a converter raises for a cell it refuses
 
 TYPE_NAMES = ("integer", "number", "boolean", "date", "date-time", "string")
 
-_INTEGER = re.compile(r"-?(?:0|[1-9][0-9]*)\Z")
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?\Z")
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 _DATE_TIME = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?"
     r"(?:[Zz]|[+-][0-9]{2}(?::?[0-9]{2})?)?\Z"
@@ -50,25 +56,6 @@ _RFC3339 = re.compile(
 # Naive, otherwise RFC 3339 (the common "2024-01-31 10:00:00"): taken as UTC by appending the offset.
 _NAIVE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?\Z")
 _fromisoformat = datetime.fromisoformat
-
-
-def _is_date_time(value: str) -> bool:
-    if not _DATE_TIME.match(value):
-        return False
-    try:
-        _fromisoformat(value.upper())
-    except ValueError:
-        return False
-    return True
-
-
-_CHECKS: tuple[tuple[str, Callable[[str], bool]], ...] = (
-    ("integer", lambda v: bool(_INTEGER.match(v))),
-    ("number", lambda v: bool(_NUMBER.match(v))),
-    ("boolean", lambda v: v.lower() in ("true", "false")),
-    ("date", is_date),
-    ("date-time", _is_date_time),
-)
 
 
 def property_for(type_name: str, nullable: bool) -> dict[str, Any]:
@@ -127,28 +114,46 @@ def type_label(prop: Mapping[str, Any]) -> str:
     return "string"
 
 
-def _to_decimal(value: str) -> Decimal:
-    number = Decimal(value)
-    if not number.is_finite():
-        raise ValueError(f"{value!r} is not a finite number")
+def _to_integer(value: str, _int: Any = int, _str: Any = str) -> int:
+    # int() alone takes " 42 ", "+5", "1_000", "٣", "007" and "-0"; only JSON's own spelling
+    # reads back unchanged, which is cheaper to check than a regular expression.
+    number: int = _int(value)
+    if _str(number) != value:
+        raise ValueError(f"{value!r} is not an integer as JSON writes it")
     return number
 
 
-_BOOLEANS = {"true": True, "false": False, "t": True, "f": False, "yes": True, "no": False,
-             "y": True, "n": False, "1": True, "0": False}
+def _to_decimal(value: str, _decimal: Any = Decimal, _str: Any = str, _json: Any = _NUMBER.match) -> Decimal:
+    # Decimal() takes blanks, "+", "_", ".5", non-ASCII digits, NaN and Infinity. Most cells
+    # read back unchanged (finite ones then are JSON numbers); only the others need the pattern.
+    number: Decimal = _decimal(value)
+    if (_str(number) != value or not number.is_finite()) and _json(value) is None:
+        raise ValueError(f"{value!r} is not a number as JSON writes it")
+    return number
 
 
-def _to_boolean(value: str) -> bool:
+_BOOLEANS = {"true": True, "false": False}
+_DECLARED_BOOLEANS = {**_BOOLEANS, "t": True, "f": False, "yes": True, "no": False,
+                      "y": True, "n": False, "1": True, "0": False}
+
+
+def _to_boolean(value: str, _booleans: dict[str, bool] = _BOOLEANS) -> bool:
     try:
-        return _BOOLEANS[value.lower()]
+        return _booleans[value.lower()]
+    except KeyError:
+        raise ValueError(f"{value!r} is not a boolean (true or false)") from None
+
+
+def _to_declared_boolean(value: str) -> bool:
+    try:
+        return _DECLARED_BOOLEANS[value.lower()]
     except KeyError:
         raise ValueError(f"{value!r} is not a boolean") from None
 
 
 def _to_date(value: str) -> str:
-    if not _DATE.match(value):
+    if not is_date(value):
         raise ValueError(f"{value!r} is not a YYYY-MM-DD date")
-    date.fromisoformat(value)
     return value
 
 
@@ -160,6 +165,9 @@ def _to_date_time(value: str, _rfc3339: Any = _RFC3339.match, _naive: Any = _NAI
     if _naive(value):
         _parse(value)
         return f"{value[:10]}T{value[11:]}+00:00"
+    # fromisoformat alone also takes "20240101T1000", "2024-01-01T10" and offsets with seconds
+    if not _DATE_TIME.match(value):
+        raise ValueError(f"{value!r} is not an ISO 8601 date-time (YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM])")
     moment = _parse(value.upper())
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
@@ -172,7 +180,7 @@ def _to_json(value: str) -> Any:
 
 _CONVERTERS: dict[str, Converter | None] = {
     "string": None,
-    "integer": int,
+    "integer": _to_integer,
     "number": _to_decimal,
     "boolean": _to_boolean,
     "date": _to_date,
@@ -182,9 +190,33 @@ _CONVERTERS: dict[str, Converter | None] = {
 }
 
 
-def converter_for(prop: Mapping[str, Any]) -> Converter | None:
-    """The converter of a non-empty cell for a property, or None when the text is the value."""
-    return _CONVERTERS[type_label(prop)]
+def converter_for(prop: Mapping[str, Any], *, declared: bool = False) -> Converter | None:
+    """The converter of a non-empty cell for a property, or None when the text is the value.
+    ``declared``: the column's type comes from the configuration, not from inference."""
+    label = type_label(prop)
+    if declared and label == "boolean":
+        return _to_declared_boolean
+    return _CONVERTERS[label]
+
+
+def _accepts(convert: Converter) -> Callable[[str], bool]:
+    def check(value: str) -> bool:
+        try:
+            convert(value)
+        except CELL_ERRORS:
+            return False
+        return True
+    return check
+
+
+# Inference asks the converters themselves: a column is typed only by rules its values are read by.
+_CHECKS: tuple[tuple[str, Callable[[str], bool]], ...] = (
+    ("integer", _accepts(_to_integer)),
+    ("number", _accepts(_to_decimal)),
+    ("boolean", _accepts(_to_boolean)),
+    ("date", _accepts(_to_date)),
+    ("date-time", _accepts(_to_date_time)),
+)
 
 
 def comparable_for(prop: Mapping[str, Any]) -> Callable[[Any], Any]:

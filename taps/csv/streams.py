@@ -25,6 +25,7 @@ from typing import Any
 from protocol import Bookmarks, CatalogEntry, ConfigError, Stream, Tap, is_nullable, plural
 from taps.csv.client import (
     SourceFile,
+    check_last_row,
     iso_to_ns,
     list_files,
     ns_to_iso,
@@ -32,7 +33,14 @@ from taps.csv.client import (
     read_header,
     source_error,
 )
-from taps.csv.inference import comparable_for, converter_for, infer_properties, property_for, type_label
+from taps.csv.inference import (
+    CELL_ERRORS,
+    comparable_for,
+    converter_for,
+    infer_properties,
+    property_for,
+    type_label,
+)
 from taps.csv.settings import FileSpec
 
 __all__ = ["MTIME_BOOKMARK", "SDC_COLUMNS", "CsvStream"]
@@ -46,7 +54,6 @@ SDC_COLUMNS: dict[str, dict[str, Any]] = {
     SDC_MTIME: {"type": ["string"], "format": "date-time"},
     SDC_LINENO: {"type": ["integer"]},
 }
-CELL_ERRORS = (ValueError, ArithmeticError)
 
 
 class _EmptyCell(ValueError):
@@ -78,6 +85,9 @@ class CsvStream(Stream):
         self._files: list[SourceFile] | None = None
         self._schema: dict[str, Any] | None = None
         self._schema_source = "configured" if spec.schema is not None else "inferred"
+        # columns whose type the configuration gives (a declared boolean also reads yes/no, 1/0, ...)
+        declared = [name for name, _ in spec.types] + list((spec.schema or {}).get("properties") or {})
+        self._declared = frozenset(declared)
 
     def files(self) -> list[SourceFile]:
         if self._files is None:
@@ -214,7 +224,7 @@ class CsvStream(Stream):
         raw = bookmarks.replication_value(self.name)
         start = None
         if raw is not None:
-            convert = converter_for(prop)
+            convert = converter_for(prop, declared=key in self._declared)
             try:
                 value = convert(str(raw)) if convert is not None else str(raw)
                 start = comparable_for(prop)(value)
@@ -230,7 +240,7 @@ class CsvStream(Stream):
             header = read_header(reader, spec, file.path)
             width = len(header)
             names = [n for n in header if n in props]
-            convs = [converter_for(props[n]) for n in names]
+            convs = [converter_for(props[n], declared=n in self._declared) for n in names]
             # an empty cell of a string column is "" (MeltanoLabs), of a typed one null
             kept = set() if spec.empty_as_null else {n for n, conv in zip(names, convs) if conv is None}  # noqa: B905
             blank = dict.fromkeys(kept, "")
@@ -241,6 +251,7 @@ class CsvStream(Stream):
             key = key_filter.key if key_filter is not None else None
             order = key_filter.order if key_filter is not None else None
             start = key_filter.start if key_filter is not None else None
+            row: list[str] = []
             for lineno, row in enumerate(reader, 1):
                 if len(row) != width:
                     if not row:
@@ -276,6 +287,8 @@ class CsvStream(Stream):
                             key_filter.best = rank
                             key_filter.best_value = value
                 yield record
+            lines_read = reader.line_num
+        check_last_row(spec, file.path, row, lines_read)
 
     def _cell_error(self, path: str, line: int, names: list[str], convs: list[Any], required: set[str],
                     values: Any) -> Exception:
@@ -283,7 +296,9 @@ class CsvStream(Stream):
         props = self.schema.get("properties") or {}
         for n, conv, v in zip(names, convs, values):  # noqa: B905
             label = type_label(props[n])
-            if self._schema_source == "inferred":
+            if self._schema_source == "inferred" and n in self._declared:
+                hint = f"the type '{label}' is set for this field in 'types'"
+            elif self._schema_source == "inferred":
                 hint = (f"the type '{label}' was inferred from the first {self.spec.sample_size} rows; "
                         f"set 'types' for this field or a larger 'sample_size'")
             else:

@@ -81,7 +81,7 @@ def test_number_converter_rejects_what_json_cannot_hold(bad: str) -> None:
 
 
 def test_boolean_converter_accepts_common_spellings_only() -> None:
-    to_bool = converter_for(property_for("boolean", True))
+    to_bool = converter_for(property_for("boolean", True), declared=True)  # a boolean the configuration sets
     assert to_bool is not None
     assert [to_bool(v) for v in ("true", "FALSE", "t", "f", "yes", "No", "1", "0")] == [
         True, False, True, False, True, False, True, False]
