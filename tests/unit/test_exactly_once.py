@@ -149,8 +149,9 @@ def test_sigterm_right_after_the_marker_commit_keeps_the_committed_rows(tmp_path
         monkeypatch.setenv(name, value)
     real_write = Marker.write
 
-    def write_then_sigterm(self: Marker, committed: Committed | None, files: Any) -> None:
-        real_write(self, committed, files)
+    def write_then_sigterm(self: Marker, committed: Committed | None, files: Any,
+                           renames: dict[str, str] | None = None) -> None:
+        real_write(self, committed, files, renames)
         if committed is not None:  # the commit of the first STATE: the signal arrives right after it
             os.kill(os.getpid(), signal.SIGTERM)
 
