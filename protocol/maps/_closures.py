@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 __all__ = [
+    "json_checked",
     "Expression", "Undefined", "compare1", "constant", "constant_of", "exact", "frame_lookup", "key_of", "record",
     "record_lookup", "record_or",
 ]
@@ -112,3 +114,42 @@ def record_or(key: str, default: Any) -> Expression:
 def frame_lookup(frame: dict[str, Any], name: str) -> Expression:
     """A comprehension variable, read from the frame its loop writes."""
     return lambda r: frame[name]
+
+
+#: what the output writers take as it is (datetimes as RFC 3339)
+_JSON_LEAVES = frozenset({str, int, float, bool, type(None), Decimal, datetime.datetime, datetime.date,
+                          datetime.time})
+_MAX_INT_DIGITS_BITS = 14_000  # Python writes an int of up to 4,300 digits (about 14,284 bits)
+
+
+def json_checked(fn: Expression) -> Expression:
+    """``fn``, whose result must be a JSON value: a dict key that is not text, a set, a timedelta,
+    a method or ``dict.keys()`` is an error naming what it is (raised in the expression, so the
+    map names the line, the stream and the property), not an internal error when the record is
+    written."""
+    def checked(r: dict[str, Any]) -> Any:
+        value = fn(r)
+        if value.__class__ in _JSON_LEAVES and not (value.__class__ is int and value.bit_length() > 64):
+            return value
+        _check_json(value)
+        return value
+    return checked
+
+
+def _check_json(value: Any) -> None:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        cls = item.__class__
+        if cls is dict:
+            for key in item:
+                if key.__class__ is not str:
+                    raise TypeError(f"a dict key {key!r} ({type(key).__name__}) cannot be written as JSON: "
+                                    "keys are text (str() it)")
+            stack.extend(item.values())
+        elif cls is list or cls is tuple:
+            stack.extend(item)
+        elif isinstance(item, int) and not isinstance(item, bool) and item.bit_length() > _MAX_INT_DIGITS_BITS:
+            raise ValueError("an integer of more than 4,300 digits cannot be written as JSON text")
+        elif cls not in _JSON_LEAVES:
+            raise TypeError(f"a {type(item).__name__} cannot be written as JSON (str() it)")

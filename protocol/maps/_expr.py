@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from protocol.maps import _limits as lim
-from protocol.maps._closures import Expression, Undefined, compare1, constant_of
+from protocol.maps._closures import Expression, Undefined, compare1, constant_of, json_checked
 from protocol.maps._closures import constant as _constant
 from protocol.maps._closures import exact as _exact
 from protocol.maps._closures import frame_lookup as _frame_lookup
@@ -65,6 +65,19 @@ def compile_expression(source: str, *, prop: str | None, config: Any, names: dic
     return fn
 
 
+_PLAIN_CALLS = frozenset({"md5", "sha256", "str", "int", "float", "bool", "len"})
+
+
+def _plain(node: ast.expr) -> bool:
+    """Whether an expression's result is a JSON value whatever the record (a text, a number, a
+    bool): only the others are checked when they are computed (json_checked)."""
+    if isinstance(node, (ast.Constant, ast.JoinedStr, ast.Compare)):
+        return True
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        return True
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _PLAIN_CALLS
+
+
 class _Compiler(CallNodes, ComprehensionNodes):
     def __init__(self, *, prop: str | None, config: Any, names: dict[str, Any]) -> None:
         self.prop = prop
@@ -91,10 +104,11 @@ class _Compiler(CallNodes, ComprehensionNodes):
             self.problems.append(f"cannot parse {source!r}: {exc}")
             return _constant(None)
         try:
-            return self.node(tree.body)
+            fn = self.node(tree.body)
         except RecursionError:
             self.problems.append("expression nested too deeply")
             return _constant(None)
+        return fn if self.prop is None or _plain(tree.body) else json_checked(fn)
 
     def refuse(self, what: str) -> Expression:
         self.problems.append(what)
@@ -251,7 +265,7 @@ class _Compiler(CallNodes, ComprehensionNodes):
         convert = {-1: None, 115: str, 114: repr, 97: ascii}[node.conversion]
 
         def formatted(r: dict[str, Any]) -> str:
-            item = value(r)
+            item = lim.check_size(value(r))
             if convert is not None:
                 item = convert(item)
             return format(item, lim.check_spec(spec(r)))

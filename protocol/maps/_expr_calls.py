@@ -20,6 +20,11 @@ if TYPE_CHECKING:
 __all__ = ["CallNodes", "ComprehensionNodes"]
 
 
+#: [steps, depth] of the comprehension being evaluated: nested comprehensions count their steps
+#: together (an inner one runs once per step of the outer), so three nested loops of 99,999 items
+#: stop at MAX_ITERATIONS steps in all, not at 10^15
+_STEPS = [0, 0]
+
 def _attribute(value: Any, attr: str) -> Any:
     if isinstance(value, lim.Namespace):
         return value.attribute(attr)
@@ -95,7 +100,7 @@ def _method_call(target: Expression, name: str, args: list[Expression], kwargs: 
         values = tuple(a(r) for a in args)
         named = {k: v(r) for k, v in kwargs}
         lim.check_call(name, obj, values, named)
-        return exact(lim.finite(bound(*values, **named), name))
+        return exact(lim.check_length(lim.finite(bound(*values, **named), name)))
 
     fast = getattr(str, name) if name in lim.STR_BOUNDED_METHODS and not kwargs and len(args) <= 2 else None
     if fast is None:
@@ -157,7 +162,10 @@ class ComprehensionNodes:
             steps.append((iterable, bind, [self.node(cond) for cond in gen.ifs]))
 
         def run(r: dict[str, Any], emit: Callable[[], None]) -> None:
-            count = [0]
+            count = _STEPS  # shared by the comprehensions nested in this one (reset by the outermost)
+            if count[1] == 0:
+                count[0] = 0
+            count[1] += 1
 
             def level(depth: int) -> None:
                 iterable, bind, conds = steps[depth]
@@ -171,7 +179,10 @@ class ComprehensionNodes:
                             emit()
                         else:
                             level(depth + 1)
-            level(0)
+            try:
+                level(0)
+            finally:
+                count[1] -= 1
         return run
 
     def binder(self, target: ast.expr, frame: dict[str, Any], names: set[str]) -> Callable[[Any], None] | None:

@@ -3,9 +3,13 @@
 Every operator that can grow a value is checked before it runs, so a hostile expression is
 refused instead of allocated: a power whose result would pass :data:`MAX_INT_BITS`, a string or
 sequence longer than :data:`MAX_LENGTH`, a shift past :data:`MAX_SHIFT`, a padding width or a
-``%`` / format-spec width past the limit, a comprehension looping more than
-:data:`MAX_ITERATIONS` times. The limits follow simpleeval's (MAX_STRING_LENGTH, MAX_POWER),
-which singer-sdk's engine uses, and are raised as :class:`LimitExceeded`.
+``%`` / format-spec width past the limit, comprehensions (nested ones together) looping more than
+:data:`MAX_ITERATIONS` times. A value within those bounds may still hold more text than them (a
+list of 99,999 strings of 99,999 characters): what turns a value into one text (``str``,
+``join``, ``json.dumps``, an f-string, ``%``) measures it first (:func:`check_size`), and a
+method's result (``hex`` doubles its bytes) is measured after. The limits follow simpleeval's
+(MAX_STRING_LENGTH, MAX_POWER), which singer-sdk's engine uses, and are raised as
+:class:`LimitExceeded`.
 """
 
 from __future__ import annotations
@@ -33,12 +37,15 @@ __all__ = [
     "LimitExceeded",
     "check_call",
     "check_length",
+    "check_size",
     "check_spec",
     "finite",
 ]
 
 MAX_LENGTH = 100_000  # characters of a string, items of a sequence (simpleeval's MAX_STRING_LENGTH)
-MAX_INT_BITS = 100_000  # bits of an integer result of ** and * (30,000 digits; simpleeval bounds the exponent)
+# bits of an integer result of **, * and shifts: 4,214 digits, within the 4,300 Python writes as text
+# (a bigger integer could be computed but not written; simpleeval bounds the exponent)
+MAX_INT_BITS = 14_000
 MAX_SHIFT = 10_000
 MAX_ITERATIONS = 100_000  # loop steps of one comprehension, nested loops counted together
 _SIZED = (str, bytes, list, tuple, dict, set, frozenset)
@@ -52,7 +59,7 @@ _BIG_SPEC = re.compile(r"\d{6,}")
 FORBIDDEN_METHODS = frozenset({
     "format", "format_map", "mro", "exec",
     "append", "extend", "insert", "pop", "remove", "clear", "update", "setdefault", "popitem", "add", "discard",
-    "difference_update", "intersection_update", "symmetric_difference_update",
+    "difference_update", "intersection_update", "symmetric_difference_update", "sort", "reverse",
 })
 
 
@@ -64,6 +71,38 @@ def check_length(value: Any) -> Any:
     if isinstance(value, _SIZED) and len(value) > MAX_LENGTH:
         raise LimitExceeded(f"result longer than {MAX_LENGTH} items")
     return value
+
+
+def check_size(value: Any) -> Any:
+    """``value`` when its text would be at most about :data:`MAX_LENGTH` characters (its strings,
+    plus one per item and per integer digit group); measured with a bounded walk, before the text
+    is built."""
+    if value.__class__ is str or not isinstance(value, (*_SIZED, int)):
+        return value
+    budget = MAX_LENGTH
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (str, bytes)):
+            budget -= len(item)
+        elif isinstance(item, int):
+            budget -= 1 + item.bit_length() // 3  # a little more than its decimal digits
+        elif isinstance(item, dict):
+            budget -= len(item)
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            budget -= len(item)
+            stack.extend(item)
+        else:
+            budget -= 1
+        if budget < 0:
+            raise LimitExceeded(f"a text past {MAX_LENGTH} characters")
+    return value
+
+
+def _str(value: Any = "") -> str:
+    return str(check_size(value))
 
 
 def _bits(value: Any) -> int:
@@ -105,6 +144,8 @@ def _shift(op: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
     def shift(a: Any, b: Any) -> Any:
         if isinstance(b, int) and abs(b) > MAX_SHIFT:
             raise LimitExceeded(f"shift by more than {MAX_SHIFT}")
+        if isinstance(b, int) and op is operator.lshift and _bits(a) + b > MAX_INT_BITS:
+            raise LimitExceeded(f"shift past {MAX_INT_BITS} bits")
         return op(a, b)
 
     return shift
@@ -114,7 +155,7 @@ def _mod(a: Any, b: Any) -> Any:
     if isinstance(a, str):
         if _BIG_DIRECTIVE.search(a):
             raise LimitExceeded("a % width or precision of 6 digits or more, or taken from the arguments")
-        return check_length(a % b)
+        return check_length(a % check_size(b))
     return _arith(operator.mod, "remainder", a, b)
 
 
@@ -202,6 +243,12 @@ def check_call(name: str, target: Any, args: tuple[Any, ...], kwargs: dict[str, 
     elif name == "join" and isinstance(target, (str, bytes)) and args and isinstance(args[0], _SIZED):
         if len(target) * len(args[0]) > MAX_LENGTH:
             raise LimitExceeded(f"join() past {MAX_LENGTH} characters of separators")
+        check_size(args[0])
+    elif name == "expandtabs" and isinstance(target, (str, bytes)):
+        size = next((v for v in (*args, *kwargs.values()) if isinstance(v, int)), 8)
+        tab: Any = "\t" if isinstance(target, str) else b"\t"
+        if len(target) + target.count(tab) * max(size, 0) > MAX_LENGTH:
+            raise LimitExceeded(f"expandtabs() past {MAX_LENGTH} characters")
     elif name == "replace" and isinstance(target, (str, bytes)) and len(args) >= 2:
         old, new = args[0], args[1]
         if isinstance(old, (str, bytes)) and isinstance(new, (str, bytes)):
@@ -246,7 +293,7 @@ def _dumps(obj: Any, **options: Any) -> str:
     indent = options.get("indent")
     if (isinstance(indent, int) and indent > 100) or (isinstance(indent, str) and len(indent) > 100):
         raise LimitExceeded("json.dumps() indent past 100")
-    return check_length(json.dumps(obj, default=_json_default, **options))
+    return check_length(json.dumps(check_size(obj), default=_json_default, **options))
 
 
 def _json_default(value: Any) -> Any:
@@ -298,7 +345,7 @@ FUNCTIONS: dict[str, Any] = {
     "bool": bool,
     "int": int,
     "float": _float,
-    "str": str,
+    "str": _str,
     "len": len,
     "rand": random.random,
     "randint": lambda top: int(random.random() * top),  # 0 <= n < top, as simpleeval's

@@ -40,6 +40,8 @@ REFUSED_AT_CONFIG = [
     "tags[0](1)",
     "[tags.extend(tags) for x in 'a' * 100]",
     "record.pop('id')",
+    "tags.sort()",  # changes the record the other outputs read (the SDK lets it)
+    "tags.reverse()",
     "config.update(record)",
     "import os",
     "1 +",
@@ -73,6 +75,17 @@ BOUNDED_AT_RUN = [
     "datetime.sys",
     "json.decoder",
     "datetime.datetime.now.__self__",
+    # a list within the item bound holding strings within the length bound: its text is not
+    "''.join(['a' * 99999] * 99999)",
+    "str(['a' * 99999] * 100)",
+    "json.dumps(['a' * 99999] * 100)",
+    "f'{[\"a\" * 99999] * 100}'",
+    "'%s' % (['a' * 99999] * 100,)",
+    "('a' * 99999).encode().hex().encode().hex().encode().hex()",  # each hex() doubles
+    "('\\t' * 100).expandtabs(10000)",
+    "id << 9999 << 9999 << 9999",  # each shift within its bound, the integer not
+    # nested comprehensions count their steps together: 300 ** 3 steps, not 300 each
+    "len([[[0 for a in 'a' * 300] for b in 'a' * 300] for c in 'a' * 300])",
 ]
 
 
@@ -104,6 +117,27 @@ def test_bounded_on_the_record(expression: str) -> None:
         maps.record("s", dict(RECORD), 12)
     text = str(caught.value)
     assert text.startswith("line 12, stream 's', field 'x': ") and "\n" not in text
+
+
+def test_texts_and_nested_comprehensions_within_the_bounds_are_computed() -> None:
+    maps = StreamMaps.from_config({"stream_maps": {"s": {
+        "x": "','.join(tags)", "y": "str(tags)", "z": "len([[0 for a in 'a' * 100] for b in 'a' * 100])",
+        "w": "'a\\tb'.expandtabs(4)"}}}, program="test")
+    assert maps is not None
+    maps.schema(SCHEMA)
+    [(_, out)] = maps.record("s", dict(RECORD), 1)
+    assert out["x"] == "a,b" and out["y"] == "['a', 'b']" and out["z"] == 100 and out["w"] == "a   b"
+
+
+@pytest.mark.parametrize("expression", ["{1: 2}", "{'a': {None: 1}}", "datetime.timedelta(1)", "record.keys()",
+                                        "[datetime.timezone.utc]", "md5"])
+def test_a_value_json_cannot_hold_fails_naming_its_property(expression: str) -> None:
+    # it used to fail when the record was written: "internal error: TypeError: Dict key must be str"
+    maps = _maps(expression)
+    maps.schema(SCHEMA)
+    with pytest.raises(MapExpressionError) as caught:
+        maps.record("s", dict(RECORD), 7)
+    assert str(caught.value).startswith("line 7, stream 's', field 'x': ") and "JSON" in str(caught.value)
 
 
 def test_a_refused_expression_is_named_with_the_others() -> None:
