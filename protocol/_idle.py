@@ -18,7 +18,9 @@ later STATE are committed with it).
 from __future__ import annotations
 
 import io
+import os
 import select
+import stat
 import time
 from typing import IO, TYPE_CHECKING
 
@@ -31,13 +33,14 @@ _BUFFER = 1 << 16
 
 
 def idle_aware(source: IO[bytes], target: Target) -> IO[bytes]:
-    """``source`` read through the idle hook when it is a buffered reader over a descriptor
-    (stdin, a pipe, a file); anything else as it is."""
+    """``source`` read through the idle hook when it is a buffered reader over a descriptor whose
+    reads may wait (a pipe, a socket, a terminal); anything else (a regular file never waits) as it is."""
     raw = getattr(source, "raw", None)
     if not isinstance(source, io.BufferedReader) or raw is None:
         return source
     try:
-        raw.fileno()
+        if stat.S_ISREG(os.fstat(raw.fileno()).st_mode):
+            return source
     except (OSError, ValueError):
         return source
     return io.BufferedReader(_IdleRaw(raw, target), buffer_size=_BUFFER)
