@@ -162,12 +162,18 @@ def plan_table(
             have[sib] = wider
             columns.append(Column(sib, wider, w))
             superseded += candidates
-    if key and not any(set(u) == set(key) for u in existing.unique_keys):
-        narrower = [u for u in existing.unique_keys if set(u) < set(key)]
-        if narrower:  # rows that differ only in the added key columns could not both be stored
-            raise KeyChanged(table, narrower[0], key)
-        actions.append(AddUniqueKey(key))
+    actions += _unique_key(existing, key, table)
     return actions, TableSpec(schema, table, columns, key, tuple(dict.fromkeys(superseded)))
+
+
+def _unique_key(existing: Existing, key: tuple[str, ...], table: str) -> list[Action]:
+    """The key to add to a table that exists (none when it has it)."""
+    if not key or any(set(u) == set(key) for u in existing.unique_keys):
+        return []
+    narrower = [u for u in existing.unique_keys if set(u) < set(key)]
+    if narrower:  # rows that differ only in the added key columns could not both be stored
+        raise KeyChanged(table, narrower[0], key)
+    return [AddUniqueKey(key)]
 
 
 def _existing_names(wanted: list[Wanted], names: dict[str, str], have: dict[str, str],
