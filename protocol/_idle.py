@@ -10,9 +10,8 @@ drains (commits and emits the STATE). The hook runs only where the loop would bl
 message read before it has been handled, so the drain covers exactly what a drain at that point
 of the loop would.
 
-Under `sluice` (exactly-once) a commit at a STATE boundary stores that STATE with everything before
-it: an idle commit is made only when no record arrived after the held STATE (the records of a
-later STATE are committed with it).
+When a STATE is due, and what an idle drain does (under `sluice`, only for a STATE no record came
+after), is the target's to say: :meth:`Target.idle_wait` and :meth:`Target.drain_idle`.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ import io
 import os
 import select
 import stat
-import time
 from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -46,24 +44,6 @@ def idle_aware(source: IO[bytes], target: Target) -> IO[bytes]:
     return io.BufferedReader(_IdleRaw(raw, target), buffer_size=_BUFFER)
 
 
-def idle_timeout(target: Target) -> float | None:
-    """Seconds until the held STATE is due (0: due now), or None: nothing to emit while idle."""
-    if target._pending_state is None:
-        return None
-    if target.control is None:
-        return max(0.0, target.state_flush_seconds - (time.monotonic() - target._state_since))
-    if target._received() != target._covered:
-        return None  # records after the STATE: they are committed with a later one
-    return max(0.0, target.state_flush_seconds - (time.monotonic() - target._committed_at))
-
-
-def _drain(target: Target) -> None:
-    if target.control is None:
-        target.drain()
-    else:
-        target._commit_exactly_once(complete=False)
-
-
 class _IdleRaw(io.RawIOBase):
     """The raw input under the target's buffer; see the module docstring."""
 
@@ -80,11 +60,12 @@ class _IdleRaw(io.RawIOBase):
         return self._fd
 
     def readinto(self, buffer: bytearray | memoryview) -> int | None:  # type: ignore[override]
-        wait = idle_timeout(self._target)
+        target = self._target
+        wait = target.idle_wait()
         while wait is not None:
             ready, _, _ = select.select([self._fd], [], [], wait)
             if ready:
                 break
-            _drain(self._target)
-            wait = idle_timeout(self._target)
+            target.drain_idle()
+            wait = target.idle_wait()
         return self._raw.readinto(buffer)  # type: ignore[attr-defined, no-any-return]

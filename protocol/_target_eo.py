@@ -33,6 +33,7 @@ class ExactlyOnceMixin:
     batch_size_rows: int
     state_flush_seconds: float
     _pending_state: dict[str, Any] | None
+    _state_since: float
 
     def init_exactly_once(self) -> None:
         #: the runner's control channel: set when run by `sluice` with exactly-once
@@ -43,6 +44,30 @@ class ExactlyOnceMixin:
         self._covered = 0  # records received up to the last STATE message
         self._since_commit = 0  # records since the last commit
         self._committed_at = 0.0
+
+    def idle_wait(self) -> float | None:
+        """While the input is idle (protocol/_idle.py): seconds until the held STATE is due (0: now),
+        or None when there is none to emit. Exactly-once, only a STATE no record came after: its
+        commit stores it with everything before it (later records are committed with a later STATE)."""
+        if self._pending_state is None:
+            return None
+        if self.control is None:
+            since = self._state_since
+        elif self._received() != self._covered:
+            return None
+        else:
+            since = self._committed_at
+        return max(0.0, self.state_flush_seconds - (time.monotonic() - since))
+
+    def drain_idle(self) -> None:
+        """The held STATE is due and no input came: commit and emit it."""
+        if self.control is None:
+            self.drain()
+        else:
+            self._commit_exactly_once(complete=False)
+
+    def drain(self) -> None:
+        raise NotImplementedError
 
     def _received(self) -> int:
         """Records received so far (counted by the sinks, so the record loop pays nothing)."""

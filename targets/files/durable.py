@@ -63,16 +63,25 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+# a file of one process's beside ``path``: ``.<name>.<pid>.overwrite`` (an overwrite run's new file
+# until its first checkpoint), ``.<name>.<pid>.rewrite`` (target-csv's wider copy until its rename)
+_STAGED, _REWRITE = ".overwrite", ".rewrite"
+
+
+def _scratch(path: Path, suffix: str, pid: int | None = None) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid() if pid is None else pid}{suffix}")
+
+
 def staged_path(path: Path, pid: int | None = None) -> Path:
     """Where an ``overwrite`` run writes ``path``'s new content until its first checkpoint."""
-    return path.with_name(f".{path.name}.{os.getpid() if pid is None else pid}.overwrite")
+    return _scratch(path, _STAGED, pid)
 
 
 def _remove_stale(path: Path) -> None:
     """Files of ``path`` that runs no longer alive left behind: the staged file of an overwrite run
     killed before its first STATE, the copy of a rewrite (target-csv's wider header) killed before
     its rename."""
-    for suffix in (".overwrite", ".rewrite"):
+    for suffix in (_STAGED, _REWRITE):
         for stale in path.parent.glob(f".{glob_escape(path.name)}.*{suffix}"):
             pid = stale.name[len(path.name) + 2:-len(suffix)]
             if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
@@ -329,7 +338,7 @@ class DurableFile:
             self.open()
         self._end_member()
         live = self._staged or self.path
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.rewrite")
+        tmp = _scratch(self.path, _REWRITE)
         tmp.unlink(missing_ok=True)  # a scratch file of this process's: appended to from empty
         new = DurableFile(tmp, compress=self.compress)
         done = False

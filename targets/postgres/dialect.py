@@ -36,6 +36,7 @@ from targets.sql.dialect import (
     MetaValues,
     meta_row,
     quote_identifier,
+    upsert_action,
     utc_now,
 )
 from targets.sql.naming import IdentifierMapper, stable_hash
@@ -280,11 +281,7 @@ class PostgresLoader(Loader):
             stage, create = self._stage(spec)
             positions = {n: i for i, n in enumerate(spec.names)}
             keys = ", ".join(f"c{positions[k]}" for k in spec.key)
-            others = [n for n in spec.names if n not in spec.key]
-            action = ("DO UPDATE SET " + ", ".join([f"{quote_identifier(n)} = EXCLUDED.{quote_identifier(n)}"
-                                                   for n in others]
-                                                  + [f"{quote_identifier(n)} = NULL" for n in spec.superseded])
-                      ) if others else "DO NOTHING"
+            action = upsert_action(spec)
             stage_cols = ", ".join(f"c{i}" for i in range(len(spec.names)))
             copy_sql = f"COPY {stage} ({', '.join(f'c{positions[n]}' for n in columns)}) FROM STDIN".encode() + options
             all_cols = ", ".join(quote_identifier(n) for n in spec.names)

@@ -24,7 +24,7 @@ from targets.sql.owners import OWNERS_TABLE, TableClaims
 from targets.sql.table import Action, Existing, TableSpec
 
 __all__ = ["DELETED_COLUMN", "OWNERS_TABLE", "VERSION_COLUMN", "Encoder", "Loader", "MetaValues", "meta_row",
-           "quote_identifier", "utc_now"]
+           "quote_identifier", "upsert_action", "utc_now"]
 
 Encoder = Callable[[dict[str, Any], Any], Any]
 VERSION_COLUMN = "_sdc_table_version"
@@ -38,6 +38,18 @@ def utc_now() -> str:
 def quote_identifier(name: str) -> str:
     """Standard SQL quoting: double quotes, embedded quotes doubled. NUL is dropped."""
     return '"' + name.replace("\x00", "").replace('"', '""') + '"'
+
+
+def upsert_action(spec: TableSpec) -> str:
+    """The ``ON CONFLICT`` action of an upsert into ``spec``'s table: each column outside the key takes
+    the incoming value, and the columns that held the spec's fields in other types are cleared
+    (``TableSpec.superseded``); ``DO NOTHING`` for a table of key columns only."""
+    q = quote_identifier
+    others = [n for n in spec.names if n not in spec.key]
+    if not others:
+        return "DO NOTHING"
+    sets = [f"{q(n)} = excluded.{q(n)}" for n in others] + [f"{q(n)} = NULL" for n in spec.superseded]
+    return "DO UPDATE SET " + ", ".join(sets)
 
 
 class MetaValues:

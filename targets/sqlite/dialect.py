@@ -37,6 +37,7 @@ from targets.sql.dialect import (
     MetaValues,
     meta_row,
     quote_identifier,
+    upsert_action,
     utc_now,
 )
 from targets.sql.table import Action, AddColumn, AddUniqueKey, AlterColumn, CreateTable, Existing, TableSpec
@@ -286,14 +287,8 @@ class SQLiteLoader(Loader):
             marks = ", ".join("?" for _ in spec.names)
             sql = f"INSERT INTO {self._table(spec.schema, spec.table)} ({cols}) VALUES ({marks})"
             if upsert:
-                others = [n for n in spec.names if n not in spec.key]
                 conflict = ", ".join(quote_identifier(k) for k in spec.key)
-                if others:
-                    sets = ", ".join([f"{quote_identifier(n)} = excluded.{quote_identifier(n)}" for n in others]
-                                     + [f"{quote_identifier(n)} = NULL" for n in spec.superseded])
-                    sql += f" ON CONFLICT ({conflict}) DO UPDATE SET {sets}"
-                else:
-                    sql += f" ON CONFLICT ({conflict}) DO NOTHING"
+                sql += f" ON CONFLICT ({conflict}) {upsert_action(spec)}"
             self._statements[cache_key] = sql
         return sql
 
