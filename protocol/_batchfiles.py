@@ -15,10 +15,15 @@ from protocol._messages import BatchMessage
 __all__ = ["batch_records"]
 
 
-def batch_records(msg: BatchMessage, validator: Callable[[dict[str, Any], int], Any] | None
-                  ) -> Iterator[dict[str, Any]]:
+def batch_records(msg: BatchMessage, validator: Callable[[dict[str, Any], int], Any] | None,
+                  *, decimals: bool = False) -> Iterator[dict[str, Any]]:
     """Every record of the BATCH's files in order, each checked by ``validator`` (when given)
-    with the BATCH's line number. A bad format, file or line is a :class:`ProtocolError`."""
+    with the BATCH's line number. A bad format, file or line is a :class:`ProtocolError`.
+    ``decimals``: every decimal as a Decimal of its text (protocol/_exactdecode.py)."""
+    decode: Callable[[bytes], Any] = loads
+    if decimals:
+        from protocol._exactdecode import loads_decimals
+        decode = loads_decimals
     compression = (msg.encoding.get("compression") or "none").lower()
     fmt = (msg.encoding.get("format") or "jsonl").lower()
     if fmt != "jsonl":
@@ -33,7 +38,7 @@ def batch_records(msg: BatchMessage, validator: Callable[[dict[str, Any], int], 
                     if not raw.strip():
                         continue
                     try:
-                        record = loads(raw)
+                        record = decode(raw)
                     except JSONDecodeError as exc:
                         raise ProtocolError(f"BATCH file {path} line {i}: malformed JSON: {exc}",
                                             line=msg.line, stream=msg.stream) from None

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from protocol._batchfiles import batch_records
+from protocol._exactdecode import loads_decimals_lines
 from protocol._jsoncodec import loads_run
 from protocol._lane import Lane, RecordRun, choose_lane, json_lines
 from protocol._messages import ActivateVersionMessage, BatchMessage, RecordMessage, SchemaMessage
@@ -53,6 +54,7 @@ class MappedInput:
         self.fast_lanes = fast_lanes
         self.lanes: dict[str, Lane] = {}
         self.tiny: dict[str, TinyNumbers] = {}  # per input stream on the fast lane
+        reader.exact_streams = maps.exact_streams  # one set: the maps decide when a SCHEMA arrives
 
     def messages(self, source: Iterable[Any]) -> Iterator[Any]:
         maps = self.maps
@@ -83,15 +85,17 @@ class MappedInput:
         reader = self.reader
         validator = reader.validator(msg.stream) if reader.validate_records else None
         record = self.maps.record
-        for values in batch_records(msg, validator):
+        for values in batch_records(msg, validator, decimals=msg.stream in self.maps.exact_streams):
             for stream, out in record(msg.stream, values, msg.line):
                 yield RecordMessage(stream, out, line=msg.line)
 
     def _run(self, run: RecordRun) -> Iterator[RecordMessage | RecordRun]:
         """One input run as output runs (one per output stream), or RECORDs where a run cannot be."""
         stream = run.stream
-        # exact: the bytes, not the decoded values (a run's stream is on the fast lane: its SCHEMA set self.tiny)
-        records, exact = loads_run(bytes(run.records), tiny=self.tiny[stream](run.values))
+        if stream in self.maps.exact_streams:  # a map may write a decimal as text: its digits as written
+            records, exact = loads_decimals_lines(bytes(run.records)), True
+        else:  # exact: the bytes, not the decoded values (a run's stream is on the fast lane: its SCHEMA set self.tiny)
+            records, exact = loads_run(bytes(run.records), tiny=self.tiny[stream](run.values))
         if run.extracted is not None:
             yield from self._stamped(run, records, exact)
             return

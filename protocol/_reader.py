@@ -52,6 +52,9 @@ class MessageReader:
         self.line_number = 0
         self.schemas: dict[str, SchemaMessage] = {}
         self._validators: dict[str, RecordValidator] = {}
+        #: streams whose records are read with every decimal as written (stream maps that write one as
+        #: text set it: protocol/maps/_exactness.py); the others' decimals are floats where that is exact
+        self.exact_streams: set[str] | frozenset[str] = frozenset()
 
     def __iter__(self) -> Iterator[Message]:
         readline = self._stream.readline
@@ -99,6 +102,9 @@ class MessageReader:
                 raise ProtocolError(
                     "RECORD has no 'record' object", line=n, stream=stream, field="record"
                 )
+            elif self.exact_streams and stream in self.exact_streams:
+                from protocol._exactdecode import loads_decimals
+                record = loads_decimals(line)["record"]
             if self._validate:
                 validator(record, n)  # type: ignore[misc]
             version = obj.get("version")

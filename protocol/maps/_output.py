@@ -7,6 +7,7 @@ from typing import Any
 
 from protocol._messages import SchemaMessage
 from protocol.maps._errors import MapExpressionError
+from protocol.maps._exactness import reads_decimals, usual_numbers
 from protocol.maps._flatten import Flattener, flatten_schema
 from protocol.maps._limits import LimitExceeded
 from protocol.maps._schema import mapped_schema
@@ -26,17 +27,20 @@ def _same(record: dict[str, Any], line: int | None) -> dict[str, Any]:
 
 class Output:
     """An output stream: ``name``, ``schema``, ``key_properties``; ``apply(record, line)`` gives the
-    output record, or None when filtered out. ``drop``: the stream is dropped (no output)."""
+    output record, or None when filtered out. ``drop``: the stream is dropped (no output).
+    ``exact``: the output may write a decimal of the input as text, so the input's records are read
+    with their decimals as written (protocol/maps/_exactness.py)."""
 
-    __slots__ = ("apply", "drop", "key_properties", "name", "schema")
+    __slots__ = ("apply", "drop", "exact", "key_properties", "name", "schema")
 
     def __init__(self, name: str, schema: dict[str, Any], key_properties: list[str], apply: Apply,
-                 *, drop: bool = False) -> None:
+                 *, drop: bool = False, exact: bool = False) -> None:
         self.name = name
         self.schema = schema
         self.key_properties = key_properties
         self.apply = apply
         self.drop = drop
+        self.exact = exact
 
     @classmethod
     def dropped(cls, name: str) -> Output:
@@ -50,11 +54,12 @@ class Output:
 def build_output(msg: SchemaMessage, alias: str, spec: MapSpec | None, depth: int,
                  compile_one: Callable[[str, str | None], Any], problems: list[str]) -> Output:
     """The output ``alias`` of the stream of ``msg`` under ``spec`` (None: the stream as it is)."""
+    exact = reads_decimals(spec, msg.schema, depth)
     if spec is None:
         schema, keys = msg.schema, list(msg.key_properties)
         if depth:
             schema = flatten_schema(schema, depth)
-            return Output(alias, schema, keys, _flattening(Flattener(schema, depth)))
+            return Output(alias, schema, keys, _usual(_flattening(Flattener(schema, depth)), exact), exact=exact)
         return Output(alias, schema, keys, _same)
     schema, keys, found = mapped_schema(spec, msg.schema, msg.key_properties, stream=alias)
     problems.extend(found)
@@ -62,7 +67,18 @@ def build_output(msg: SchemaMessage, alias: str, spec: MapSpec | None, depth: in
     if depth:
         schema = flatten_schema(schema, depth)
         flattener = Flattener(schema, depth)
-    return Output(alias, schema, keys, _mapper(alias, spec, keys, compile_one, flattener))
+    return Output(alias, schema, keys, _usual(_mapper(alias, spec, keys, compile_one, flattener), exact), exact=exact)
+
+
+def _usual(apply: Apply, exact: bool) -> Apply:
+    """``apply``, whose records (read exactly) then hold the usual numbers (see ``usual_numbers``)."""
+    if not exact:
+        return apply
+
+    def usual(record: dict[str, Any], line: int | None) -> dict[str, Any] | None:
+        out = apply(record, line)
+        return None if out is None else usual_numbers(out)
+    return usual
 
 
 def _flattening(flattener: Flattener) -> Apply:

@@ -20,6 +20,7 @@ import orjson
 
 from protocol._cli import _connector_command, _start, run_cli
 from protocol._errors import ProtocolError
+from protocol._exactdecode import loads_decimals
 from protocol._exitcodes import CONNECTOR_CODES, describe_exit_codes
 from protocol._jsoncodec import _default as _jsoncodec_default
 from protocol._jsoncodec import dumps, long_digit_lines
@@ -98,6 +99,7 @@ class LineMapper:
         self.writer = writer
         self.maps = maps
         self.plans: dict[str, list[tuple[str, Any]] | None] = {}
+        reader.exact_streams = maps.exact_streams  # one set: the maps decide when a SCHEMA arrives
         self.batch = _Batch(writer)
         #: set by :meth:`run` with ``stop``: the index of the line it stopped at, and that line's message
         self.stopped: tuple[int, Any] | None = None
@@ -128,6 +130,7 @@ class LineMapper:
         plans, batch, reader, writer, maps = self.plans, self.batch, self.reader, self.writer, self.maps
         rows, key = batch.rows, batch.key
         most, loads, dumps_fast, default = reader.max_line_bytes, orjson.loads, orjson.dumps, _jsoncodec_default
+        exact = maps.exact_streams  # their records are read with each decimal as written
         for i, line in enumerate(lines):
             n += 1
             # the hot path: a plain RECORD of a stream whose SCHEMA was seen, mapped straight from orjson's
@@ -143,6 +146,8 @@ class LineMapper:
                     version = obj.get("version")  # not an int: the strict reader names the line
                     if (plan is not None and record.__class__ is dict and obj.get("time_extracted") is None
                             and (version is None or version.__class__ is int)):
+                        if exact and stream in exact:
+                            record = loads_decimals(line)["record"]
                         for name, apply in plan:
                             mapped = apply(record, n)
                             if mapped is not None:

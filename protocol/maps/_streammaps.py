@@ -32,6 +32,9 @@ class StreamMaps:
         self._settings = settings
         self._program = program
         self._outputs: dict[str, list[Output]] = {}
+        #: the input streams whose records are read with their decimals as written (an output may write
+        #: one as text: protocol/maps/_exactness.py); a reader shares this set (see :meth:`schema`)
+        self.exact_streams: set[str] = set()
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], *, program: str) -> StreamMaps | None:
@@ -51,6 +54,10 @@ class StreamMaps:
         if problems:
             raise ConfigError(f"{self._program}: invalid stream maps for stream '{msg.stream}'", problems)
         self._outputs[msg.stream] = outputs
+        if any(out.exact for out in outputs if not out.drop):
+            self.exact_streams.add(msg.stream)
+        else:
+            self.exact_streams.discard(msg.stream)
         return [out.schema_message(msg.bookmark_properties) for out in outputs if not out.drop]
 
     def _output(self, msg: SchemaMessage, alias: str, spec: MapSpec | None, problems: list[str]) -> Output:

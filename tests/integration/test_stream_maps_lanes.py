@@ -74,8 +74,20 @@ def oracle(data: bytes) -> dict[str, list[dict[str, Any]]]:
                 out.setdefault(mapped.stream, [])
         elif msg["type"] == "RECORD":
             for stream, record in maps.record(msg["stream"], msg["record"], n):
-                out[stream].append(record)
+                out[stream].append(_as_written(record))
     return out
+
+
+def _as_written(value: Any) -> Any:
+    """A mapped value as its JSON text reads back exactly: a float as the Decimal of its repr (the
+    engine hands a decimal that only passes through on as the float the usual decode makes of it)."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {k: _as_written(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_written(v) for v in value]
+    return value
 
 
 @pytest.mark.parametrize("fast", [True, False], ids=["fast-lane", "reference-lane"])
@@ -182,3 +194,29 @@ def test_an_error_in_a_filtered_run_names_its_own_line(tmp_path: Path, request: 
     assert len(errors) == 1, errors
     line = 129 if kind == "postgres" else 101
     assert f"line {line}, stream 'orders', field 'big'" in errors[0], errors[0]
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast-lane", "reference-lane"])
+def test_a_decimal_made_text_keeps_the_digits_it_was_written_with(fast: bool, tmp_path: Path) -> None:
+    """singer-sdk reads 2.50 as Decimal('2.50'): ``str(price)`` is '2.50' there. The usual decode reads
+    a float (2.5), so a stream whose map makes a decimal text is read with its decimals as written;
+    a number that only passes through is written as without the map (2.5), and a line holding a long
+    digit run (read exactly anyway) gives the same text as a line without one."""
+    schema = {"type": "object", "properties": {"id": {"type": "integer"}, "price": {"type": "number"},
+                                               "note": {"type": ["string", "null"]}}}
+    lines = [_line({"type": "SCHEMA", "stream": "p", "schema": schema, "key_properties": ["id"]})]
+    texts = {1: "2.50", 2: "19.90", 3: "1e5", 4: "2.50"}
+    for i, text in texts.items():
+        note = "12345678901234567890" if i == 4 else None  # a 20-digit run: this line is read exactly
+        lines.append(_line({"type": "RECORD", "stream": "p", "record": {"id": i, "price": 0, "note": note}})
+                     .replace(b'"price": 0', b'"price": ' + text.encode()))
+    maps = {"stream_maps": {"p": {"label": "str(price)", "line": "f'{price} each'",
+                                  "h": "sha256(str(price))"}}}
+    dest = make("jsonl", tmp_path, None, **maps)
+    done = dest.load(b"".join(lines), fast=fast)
+    assert done.returncode == 0, done.stderr.decode()
+    landed = [json.loads(line) for line in (dest.out / "p.jsonl").read_text().splitlines()]
+    want = {1: "2.50", 2: "19.90", 3: "1E+5", 4: "2.50"}  # Decimal's text, as singer-sdk's str() gives it
+    assert [(r["id"], r["label"], r["line"], r["h"]) for r in landed] == [
+        (i, want[i], f"{want[i]} each", hashlib.sha256(want[i].encode()).hexdigest()) for i in texts]
+    assert [r["price"] for r in landed] == [2.5, 19.9, 100000.0, 2.5]

@@ -1,5 +1,6 @@
-"""Canned Singer input for the stream-map tests: three streams, nested objects, nulls, unicode,
-integers past 64 bits and decimals past a float's digits, STATE and ACTIVATE_VERSION lines."""
+"""Canned Singer input for the stream-map tests: five streams, nested objects, nulls, unicode,
+integers past 64 bits, decimals past a float's digits and with trailing zeros, STATE and
+ACTIVATE_VERSION lines."""
 
 from __future__ import annotations
 
@@ -57,6 +58,11 @@ ODD_SCHEMA = {"type": "object", "properties": {
     LONG: {"type": "object", "properties": {LONG: {"type": "string"}, "short_one": {"type": "integer"}}},
 }}
 EVENTS_SCHEMA = {"type": "object", "properties": {"kind": {"type": "string"}, "payload": {"type": "string"}}}
+PRICES_SCHEMA = {"type": "object", "properties": {
+    "id": {"type": "integer"}, "price": {"type": "number"}, "qty": {"type": "integer"},
+    "box": {"type": ["object", "null"], "properties": {"inner": {"type": "object", "properties": {
+        "w": {"type": "number"}}}}},
+}}
 
 _USERS = [
     '{"id": 1, "email": "Ada@Example.com", "name": "Ada Lovelace", "ssn": "111-22-3333", "age": 36, '
@@ -78,6 +84,11 @@ _ODD = [json.dumps({"id": 1, "choice": "b", "options": 3, "loose": {"k": [1, "ü
                     LONG: {LONG: "deep", "short_one": 1}}),
         json.dumps({"id": 2, "choice": None, "options": None, "loose": None, "described": None,
                     LONG: None})]
+# decimals written with trailing zeros or an exponent, on lines without a long digit run: their text is
+# what str(), an f-string or flattening's JSON text shows (singer-sdk reads each as a Decimal of its text)
+_PRICES = ['{"id": 1, "price": 2.50, "qty": 3, "box": {"inner": {"w": 0.50}}}',
+           '{"id": 2, "price": 1e5, "qty": 1, "box": {"inner": {"w": -0.0}}}',
+           '{"id": 3, "price": 19.90, "qty": 2, "box": null}']
 _EVENTS = ['{"kind": "click", "payload": "a"}', '{"kind": "click", "payload": "a"}',
            '{"kind": "view", "payload": "b"}']
 
@@ -96,6 +107,7 @@ def input_lines() -> bytes:
         _schema("orders", ORDERS_SCHEMA, ["id"]),
         _schema("events", EVENTS_SCHEMA, []),
         _schema("odd", ODD_SCHEMA, ["id"]),
+        _schema("prices", PRICES_SCHEMA, ["id"]),
         '{"type": "ACTIVATE_VERSION", "stream": "users", "version": 7}',
         *_records("users", _USERS[:2]),
         '{"type": "STATE", "value": {"bookmarks": {"users": {"id": 2}}}}',
@@ -103,6 +115,7 @@ def input_lines() -> bytes:
         *_records("users", _USERS[2:]),
         *_records("events", _EVENTS),
         *_records("odd", _ODD),
+        *_records("prices", _PRICES),
         '{"type": "STATE", "value": {"bookmarks": {"users": {"id": 3}, "orders": {"id": 11}}}}',
     ]
     return ("\n".join(lines) + "\n").encode()

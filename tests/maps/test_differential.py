@@ -67,6 +67,11 @@ CASES: dict[str, dict[str, Any]] = {
                                                "stream_maps": {"odd": {"__else__": None, "id": "id", "all": "record"}}},
     "division and modulo": {"stream_maps": {"orders": {"half": "total / 4", "rest": "id % 3", "neg": "-total"}}},
     "filter on a missing value": {"stream_maps": {"users": {"__filter__": "age is not None and age > 40"}}},
+    "a decimal as text keeps its digits": {"stream_maps": {"prices": {
+        "label": "str(price)", "hashed": "sha256(str(price))", "line": "f'{qty} x {price}'",
+        "total": "price * qty", "w": "str(box['inner']['w']) if box else None"}}},
+    "a decimal only compared keeps its value": {"stream_maps": {"prices": {"__filter__": "price > 2.5"}}},
+    "flatten a decimal into JSON text": {"flattening_enabled": True, "flattening_max_depth": 1},
     "several maps at once": {"stream_maps": {
         "users": {"__alias__": "customers", "__filter__": "id != 2", **MASK, "domain": "email.split('@')[-1]"},
         "orders": {"__key_properties__": ["id", "user_id"], "cents": "int(total * 100)"},

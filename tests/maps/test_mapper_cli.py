@@ -34,7 +34,7 @@ def test_state_passes_untouched_and_activate_version_fans_out(tmp_path: Path) ->
     assert len(states) == 4
     versions = [m["stream"] for m in out if m["type"] == "ACTIVATE_VERSION"]
     assert versions == ["people", "copy"]
-    assert {m["stream"] for m in out if m["type"] == "SCHEMA"} == {"people", "copy", "events", "odd"}
+    assert {m["stream"] for m in out if m["type"] == "SCHEMA"} == {"people", "copy", "events", "odd", "prices"}
     assert not any(m.get("stream") == "orders" for m in out)
 
 
@@ -66,7 +66,7 @@ def test_an_expression_failing_on_a_record_names_stream_property_and_line(tmp_pa
     done = run(ours(), {"stream_maps": {"users": {"domain": "email.split('@')[1]"}}}, tmp_path)
     assert done.returncode == 1
     line = _error_line(done)
-    assert "line 7, stream 'users', field 'domain'" in line  # the second users record: email is null
+    assert "line 8, stream 'users', field 'domain'" in line  # the second users record: email is null
     assert "email.split('@')[1]" in line and "AttributeError" in line
     assert all(m["type"] != "RECORD" or m["record"]["id"] == 1 for m in _lines(done))
 
@@ -83,7 +83,8 @@ def test_bad_input_names_the_line(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert _error_line(done).endswith("line 1: RECORD for stream 'nope' before its SCHEMA")
     done = run(ours(), {}, tmp_path, input_lines() + b'{"type":"RECORD",\n')
-    assert done.returncode == 1 and "line 18: malformed JSON" in _error_line(done)
+    bad = len(input_lines().splitlines()) + 1
+    assert done.returncode == 1 and f"line {bad}: malformed JSON" in _error_line(done)
 
 
 def test_a_record_version_that_is_not_an_integer_names_the_line(tmp_path: Path) -> None:

@@ -85,7 +85,8 @@ def test_each_expression_is_compiled_once_not_per_record(monkeypatch: pytest.Mon
     before = len(parses)
     for i in range(1, 500):
         maps.record("a", {"id": i, "email": "e", "n": 1}, i)
-    assert len(parses) == before <= 4  # checked once with the config, compiled once with the SCHEMA
+    # checked once with the config, compiled once with the SCHEMA, its names read once (exact decimals?)
+    assert len(parses) == before <= 6
 
 
 def _run(lines: list[bytes], config: dict[str, Any]) -> list[dict[str, Any]]:
