@@ -6,7 +6,8 @@ streams, their SCHEMAs, their records); the loop and the sinks see only the *out
 
 - a SCHEMA becomes the mapped SCHEMAs of its output streams (none when the stream is dropped);
   the input stream's own record lane (protocol/_lane.py) is chosen here, for the chunked reader;
-- a RECORD becomes its output RECORDs (none when filtered out or dropped);
+- a RECORD becomes its output RECORDs (none when filtered out or dropped), each checked against
+  its output stream's mapped SCHEMA (as a target reading the mapper's output would check it);
 - a fast-lane :class:`RecordRun` stays a run: its records are decoded in one call (exactly, from
   their bytes: only lines that may hold a number a float rounds are read again, and tiny exponents
   are searched for only where the run's decoded values hold a 0.0), mapped, encoded again and
@@ -28,11 +29,13 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from protocol._batchfiles import batch_records
+from protocol._errors import ProtocolError
 from protocol._exactdecode import loads_decimals_lines
 from protocol._jsoncodec import loads_run
 from protocol._lane import Lane, RecordRun, choose_lane, json_lines
 from protocol._messages import ActivateVersionMessage, BatchMessage, RecordMessage, SchemaMessage
 from protocol._recordtype import TinyNumbers, number_fields
+from protocol._schema import RecordValidator
 
 if TYPE_CHECKING:
     from protocol._reader import MessageReader
@@ -54,6 +57,7 @@ class MappedInput:
         self.fast_lanes = fast_lanes
         self.lanes: dict[str, Lane] = {}
         self.tiny: dict[str, TinyNumbers] = {}  # per input stream on the fast lane
+        self.checks: dict[str, RecordValidator] = {}  # per output stream: its mapped SCHEMA's validator
         reader.exact_streams = maps.exact_streams  # one set: the maps decide when a SCHEMA arrives
 
     def messages(self, source: Iterable[Any]) -> Iterator[Any]:
@@ -63,6 +67,7 @@ class MappedInput:
             cls = msg.__class__
             if cls is RecordMessage:
                 for stream, out in record(msg.stream, msg.record, msg.line):
+                    self._check(stream, out, msg.line)
                     yield RecordMessage(stream, out, msg.version, msg.time_extracted, msg.line)
             elif cls is RecordRun:
                 yield from self._run(msg)
@@ -72,6 +77,7 @@ class MappedInput:
                     self.tiny[msg.stream] = TinyNumbers(number_fields(msg.schema))
                 for mapped in maps.schema(msg):
                     mapped.line = msg.line
+                    self._checker(mapped)
                     yield mapped
             elif cls is ActivateVersionMessage:
                 for stream in maps.streams(msg.stream):
@@ -81,12 +87,29 @@ class MappedInput:
             else:
                 yield msg
 
+    def _checker(self, schema: SchemaMessage) -> None:
+        """The check of an output stream's records against its mapped SCHEMA, as a target reading the
+        mapper's output checks them (a map can make a value its SCHEMA does not allow: ``x / 2`` of
+        an integer ``x``). Runs are checked by the output lane's type (:meth:`_output`)."""
+        if not self.reader.validate_records:
+            return
+        try:
+            self.checks[schema.stream] = RecordValidator(schema.stream, schema.schema, schema.key_properties)
+        except ProtocolError as exc:
+            raise ProtocolError(exc.detail, line=schema.line, stream=schema.stream) from exc
+
+    def _check(self, stream: str, record: dict[str, Any], line: int | None) -> None:
+        check = self.checks.get(stream)
+        if check is not None:
+            check(record, line)
+
     def _batch(self, msg: BatchMessage) -> Iterator[RecordMessage]:
         reader = self.reader
         validator = reader.validator(msg.stream) if reader.validate_records else None
         record = self.maps.record
         for values in batch_records(msg, validator, decimals=msg.stream in self.maps.exact_streams):
             for stream, out in record(msg.stream, values, msg.line):
+                self._check(stream, out, msg.line)
                 yield RecordMessage(stream, out, line=msg.line)
 
     def _run(self, run: RecordRun) -> Iterator[RecordMessage | RecordRun]:
@@ -159,8 +182,9 @@ class MappedInput:
                                 faithful=faithful, lines=lines)
                 return
         for k, out in enumerate(records):
-            yield RecordMessage(stream, out, run.version, None if extracted is None else extracted[k],
-                                run.first_line + k if lines is None else lines[k])
+            line = run.first_line + k if lines is None else lines[k]
+            self._check(stream, out, line)
+            yield RecordMessage(stream, out, run.version, None if extracted is None else extracted[k], line)
 
 
 def _convert(lane: Lane, records: list[dict[str, Any]]) -> list[Any] | None:

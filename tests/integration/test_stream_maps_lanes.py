@@ -220,3 +220,22 @@ def test_a_decimal_made_text_keeps_the_digits_it_was_written_with(fast: bool, tm
     assert [(r["id"], r["label"], r["line"], r["h"]) for r in landed] == [
         (i, want[i], f"{want[i]} each", hashlib.sha256(want[i].encode()).hexdigest()) for i in texts]
     assert [r["price"] for r in landed] == [2.5, 19.9, 100000.0, 2.5]
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast-lane", "reference-lane"])
+def test_a_mapped_value_its_schema_does_not_allow_is_an_error_not_a_wrong_row(fast: bool, tmp_path: Path) -> None:
+    """``x / 2`` keeps the integer type of ``x`` but gives 0.5: target-sqlite stored 0.5 in an
+    INTEGER column and exited 0, where ``mapper-sluice | target-sqlite`` fails on the line."""
+    schema = {"type": "object", "properties": {"id": {"type": "integer"}, "x": {"type": ["integer", "null"]}}}
+    lines = [_line({"type": "SCHEMA", "stream": "u", "schema": schema, "key_properties": ["id"]}),
+             _line({"type": "RECORD", "stream": "u", "record": {"id": 1, "x": 2}}),
+             _line({"type": "STATE", "value": {"at": 1}}),
+             _line({"type": "RECORD", "stream": "u", "record": {"id": 2, "x": 1}}),
+             _line({"type": "STATE", "value": {"at": 2}})]
+    dest = make("sqlite", tmp_path, None, stream_maps={"u": {"x": "x / 2"}})
+    done = dest.load(b"".join(lines), fast=fast)
+    assert done.returncode == 1, done.stderr.decode()
+    errors = [ln for ln in done.stderr.decode().splitlines() if "| ERROR" in ln]
+    assert len(errors) == 1 and "line 4, stream 'u', field 'x'" in errors[0], errors
+    assert [json.loads(s) for s in done.stdout.splitlines()] == [{"at": 1}]
+    assert dest.rows("u", {"id": "int", "x": "int"}) == [(1, 1)]
