@@ -58,10 +58,11 @@ class Batch:
         if self._store is None or self.began is None:
             return None
         try:
-            holder = self._store.lock_holder(self._obj.state_id(name))
+            state_id = self._obj.state_id(name)
+            holder = self._store.lock_holder(state_id)
             if holder is not None:
                 return f"already running: {holder}"
-            done = self._store.succeeded_since(name, self.began)
+            done = self._store.succeeded_since(name, state_id, self.began)
         except StoreError:
             return None
         return None if done is None else ran_since(done)

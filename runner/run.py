@@ -158,7 +158,8 @@ def run_pipeline(project: Project, plan: RunPlan, options: RunOptions, *,
             return ExitCode.OK
         lock = store.lock(plan.state_id)
         try:
-            done = None if options.done_since is None else store.succeeded_since(plan.pipeline, options.done_since)
+            done = (None if options.done_since is None
+                    else store.succeeded_since(plan.pipeline, plan.state_id, options.done_since))
             if done is not None:  # another host's batch ran it while this one was on its way: it is done
                 terminal.write(f"sluice: pipeline '{plan.pipeline}' skipped: {ran_since(done)}\n")
                 return ExitCode.LOCKED

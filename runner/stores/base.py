@@ -258,9 +258,11 @@ class StateStore(ABC):
     def last_runs(self) -> list[RunRecord]:
         """The most recent finished run of every pipeline."""
 
-    def succeeded_since(self, pipeline: str, since: float) -> RunRecord | None:
-        """The pipeline's last run when it succeeded and started at ``since`` or later (store clock)."""
-        last = self.runs(pipeline, 1)
+    def succeeded_since(self, pipeline: str, state_id: str, since: float) -> RunRecord | None:
+        """The last run of ``pipeline`` under ``state_id`` when it succeeded and started at ``since``
+        or later (store clock). The state id, not the name alone: a dev run of a pipeline is not its
+        production run (environments and tenants share a store and a pipeline's name)."""
+        last = [run for run in self.runs(pipeline, 1_000) if run.state_id == state_id][:1]
         return last[0] if last and last[0].status == "succeeded" and last[0].started_at >= since else None
 
     def ended_cleanly(self, pipeline: str, state_id: str) -> bool:
@@ -317,6 +319,13 @@ class SQLStore(DashboardSQL, StateStore):
         sql = (f"select {self._run_columns} from sluice_runs {'where ' + where + ' ' if where else ''}"
                f"order by id desc limit {self._mark}")
         return [RunRecord(*row) for row in self._exec(sql, (*(value for _, value in filters), limit)).fetchall()]
+
+    def succeeded_since(self, pipeline: str, state_id: str, since: float) -> RunRecord | None:
+        sql = (f"select {self._run_columns} from sluice_runs where pipeline = {self._mark} "
+               f"and state_id = {self._mark} order by id desc limit 1")
+        row = self._exec(sql, (pipeline, state_id)).fetchone()
+        last = None if row is None else RunRecord(*row)
+        return last if last is not None and last.status == "succeeded" and last.started_at >= since else None
 
     def ended_cleanly(self, pipeline: str, state_id: str) -> bool:
         sql = (f"select status from sluice_runs where pipeline = {self._mark} and state_id = {self._mark} "

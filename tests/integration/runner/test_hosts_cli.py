@@ -115,6 +115,26 @@ def test_a_runner_of_a_batch_checks_under_the_lock_that_no_other_host_ran_it_mea
     assert [r["host"] for r in _json(["runs"], tmp_path, store_env)] == [after_host(store_env), "elsewhere"]
 
 
+def test_a_run_under_another_state_id_is_not_this_pipelines_run(tmp_path: Path, store_env: dict[str, str]) -> None:
+    """A pipeline's name is shared by its environments (``dev:demo``, ``prod:demo``) and its tenants: a
+    dev run that succeeded since a production batch began made that batch skip production's run
+    (exit 0, nothing loaded). Only a run under the same state id is the batch's own."""
+    write_project(tmp_path, tap={"records": 5},
+                  pipelines=[{"name": "demo", "tap": "tap-fix", "target": "target-fix", "state_id": "dev:demo"}])
+    done = sluice(["run", "demo"], tmp_path, env=store_env)
+    assert done.returncode == 0, done.stderr
+    began = _json(["runs"], tmp_path, store_env)[0]["started_at"]
+    write_project(tmp_path, tap={"records": 5},
+                  pipelines=[{"name": "demo", "tap": "tap-fix", "target": "target-fix", "state_id": "prod:demo"}])
+    prod = sluice(["run", "demo", "--skip-if-done-since", repr(began)], tmp_path, env=store_env)
+    assert prod.returncode == 0, prod.stderr
+    assert "skipped" not in prod.stderr
+    assert [r["state_id"] for r in _json(["runs"], tmp_path, store_env)] == ["prod:demo", "dev:demo"]
+    again = sluice(["run", "demo", "--skip-if-done-since", repr(began)], tmp_path, env=store_env)
+    assert again.returncode == EXIT_LOCKED, again.stderr  # production's own run since then: skipped
+    assert "skipped: already ran since this batch began: run 2 on" in again.stderr.splitlines()[-1]
+
+
 def after_host(env: dict[str, str]) -> str:
     import socket
 
