@@ -44,13 +44,15 @@ _RETRIES = Retry(total=None, connect=False, read=False, other=0, status=None, re
 
 
 def parse_links(value: str | None) -> dict[str, dict[str, str]]:
-    """A Link header as ``{rel: {"url": ..., "rel": ...}}``."""
+    """A Link header as ``{rel: {"url": ..., "rel": ...}}``. A registered relation type is keyed in
+    lower case (RFC 8288 compares them without case: ``rel="Next"`` is the next page; it ended
+    paging after the first page); an extension type (a URI) as written."""
     links: dict[str, dict[str, str]] = {}
     for match in _LINK.finditer(value or ""):
         rel = _REL.search(match.group(2))
         if rel:
             for name in rel.group(1).split():
-                links[name] = {"url": match.group(1).strip(), "rel": name}
+                links[name if ":" in name else name.lower()] = {"url": match.group(1).strip(), "rel": name}
     return links
 
 

@@ -118,6 +118,18 @@ def test_a_relative_link_is_resolved_against_the_page_url(tmp_path: Path, serve:
     assert [r["id"] for r in result.records("items")] == list(range(1, 251))
 
 
+def test_a_link_relation_is_matched_without_case(tmp_path: Path, serve: Any) -> None:
+    """RFC 8288: relation types compare without case. ``rel="Next"`` ended paging after page 1
+    (exit 0, four pages of records silently missing)."""
+    def handler(api: Api, query: dict[str, str]) -> Reply:
+        n = int(query.get("page", 1))
+        return 200, ({"Link": f'<{api.url}/items?page={n + 1}>; rel="Next"'} if n < 5 else {}), page(query)
+
+    result = rest(tmp_path, serve(handler), {"style": "link"}, "$[*]")
+    assert result.code == 0, result.stderr
+    assert [r["id"] for r in result.records("items")] == list(range(1, 251))
+
+
 @pytest.mark.parametrize(("pagination", "param"), [
     ({"style": "page", "page_size": 100}, "'page'"),
     ({"style": "offset", "page_size": 100}, "'offset'"),
