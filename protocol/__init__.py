@@ -46,6 +46,7 @@ if TYPE_CHECKING:  # what a type checker sees: the names declared below (``X as 
     from protocol._exactly_once import ENV_GENERATION as ENV_GENERATION
     from protocol._exactly_once import ENV_STATE_ID as ENV_STATE_ID
     from protocol._exactly_once import EXACTLY_ONCE_CAPABILITY as EXACTLY_ONCE_CAPABILITY
+    from protocol._exactly_once import STOP_LOCK as STOP_LOCK
     from protocol._exactly_once import Committed as Committed
     from protocol._exitcodes import CONNECTOR_CODES as CONNECTOR_CODES
     from protocol._exitcodes import RUNNER_CODES as RUNNER_CODES
@@ -114,7 +115,7 @@ _LAZY = lazy_table(__name__, {  # private module: its public names
                 "RetryableSourceError", "SluiceError", "SourceError", "TargetError", "Terminated",
                 "TruncatedLineError"],
     "_exactly_once": ["CONTROL_STOP", "CONTROL_TAP_FAILED", "CONTROL_TAP_OK", "Committed", "ENV_CONTROL_FD",
-                      "ENV_GENERATION", "ENV_STATE_ID", "EXACTLY_ONCE_CAPABILITY"],
+                      "ENV_GENERATION", "ENV_STATE_ID", "EXACTLY_ONCE_CAPABILITY", "STOP_LOCK"],
     "_exitcodes": ["CONNECTOR_CODES", "ExitCode", "RUNNER_CODES", "describe_exit_codes", "signal_exit_code"],
     "_fastcheck": ["is_date", "is_date_time"],
     "_jsoncodec": ["JSONDecodeError", "dumps", "dumps_pretty", "exact_loads", "loads", "long_digit_lines",

@@ -15,7 +15,9 @@ STATE are committed at the end only if the runner wrote ``tap-ok`` on the contro
 (the runner is gone) means they are rolled back, and an orphaned target commits nothing.
 When the runner stops a run (it got SIGINT or SIGTERM, or ``--timeout`` expired) it first
 writes ``stop REASON`` (``stop SIGINT``, ``stop SIGTERM``, ``stop timeout``): a target whose
-input then ends in the middle of a line knows the line was cut, not written wrong.
+input then ends in the middle of a line knows the line was cut, not written wrong. ``stop lock``
+(the run lost its pipeline lock: its state store session ended or stopped answering) is said even
+after the verdict, and the target commits nothing after it: another host may run the pipeline now.
 
 Before a run, ``TARGET --committed-state STATE_ID`` prints the committed :class:`Committed`
 as JSON (``null`` if none); the runner uses its value when its generation is the store's
@@ -36,8 +38,8 @@ from typing import Any
 from protocol._errors import ConfigError
 from protocol._jsoncodec import dumps, loads
 
-__all__ = ["CONTROL_STOP", "CONTROL_TAP_FAILED", "CONTROL_TAP_OK", "Committed", "Control", "ENV_CONTROL_FD",
-           "ENV_GENERATION", "ENV_STATE_ID", "EXACTLY_ONCE_CAPABILITY"]
+__all__ = ["CONTROL_STOP", "CONTROL_TAP_FAILED", "CONTROL_TAP_OK", "STOP_LOCK", "Committed", "Control",
+           "ENV_CONTROL_FD", "ENV_GENERATION", "ENV_STATE_ID", "EXACTLY_ONCE_CAPABILITY"]
 
 EXACTLY_ONCE_CAPABILITY = "sluice-exactly-once"
 ENV_STATE_ID = "SLUICE_STATE_ID"
@@ -46,6 +48,7 @@ ENV_CONTROL_FD = "SLUICE_CONTROL_FD"
 CONTROL_TAP_OK = b"tap-ok\n"
 CONTROL_TAP_FAILED = b"tap-failed\n"
 CONTROL_STOP = b"stop "  # + the reason the runner stops the run, and a newline
+STOP_LOCK = "lock"  # the reason when the run lost its pipeline lock: said even after the verdict
 
 
 @dataclass(frozen=True)
@@ -130,10 +133,34 @@ class Control:
             self.stop = line[len(CONTROL_STOP):].strip().decode("ascii", "replace") or "unknown"
 
     def runner_gone(self) -> bool:
-        """Checked (without waiting) before every commit: a target orphaned by a killed runner
-        must not commit while a new run may already have read the committed state."""
+        """Whether the runner died before its verdict (checked without waiting)."""
         self._read(0)
         return self.gone and self.verdict is None
+
+    def commit_refused(self) -> str | None:
+        """Checked (without waiting) before every commit: why nothing more may be committed, or None.
+        A target orphaned by a killed runner, or of a run that lost its pipeline lock (``stop lock``,
+        said even after the verdict), must not commit: another run may already hold the lock and have
+        read the committed state, and would load the same records again."""
+        if self.runner_gone():
+            return "the sluice runner is gone (control channel closed)"
+        self._drain()
+        if self.stop == STOP_LOCK:
+            return "the run lost its pipeline lock (another run may hold it now)"
+        return None
+
+    def _drain(self) -> None:
+        """Read whatever the runner has sent, verdict or not, without waiting."""
+        poller = select.poll()
+        poller.register(self.fd, select.POLLIN)
+        while not self.gone and poller.poll(0):
+            chunk = os.read(self.fd, 64)
+            if not chunk:
+                self.gone = True
+                return
+            *lines, self._buf = (self._buf + chunk).split(b"\n")
+            for line in lines:
+                self._take(line + b"\n")
 
     def stopped(self) -> str | None:
         """Why the runner stopped the run, waiting for its verdict on the tap (None: it did not)."""

@@ -122,8 +122,9 @@ class ExactlyOnceMixin:
         control = self.control
         assert control is not None
         self._flush_sinks()
-        if control.runner_gone():
-            raise TargetError("the sluice runner is gone (control channel closed): nothing more is committed")
+        refused = control.commit_refused()
+        if refused is not None:
+            raise TargetError(f"{refused}: nothing more is committed")
         value = self._pending_state
         if value is None:  # no STATE since the last commit: the committed value still holds
             last = self.last_commit or self.previous

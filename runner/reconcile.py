@@ -32,6 +32,7 @@ from protocol import (
     ENV_GENERATION,
     ENV_STATE_ID,
     EXACTLY_ONCE_CAPABILITY,
+    STOP_LOCK,
     Committed,
     ExitCode,
     JSONDecodeError,
@@ -104,9 +105,10 @@ class ControlPipe:
             os.write(self.write_fd, CONTROL_TAP_OK if ok else CONTROL_TAP_FAILED)
 
     def stopping(self, reason: str) -> None:
-        """Tell the target the run is being stopped, and why ("SIGINT", "SIGTERM", "timeout"), before
-        the tap is: its input may then end in the middle of a line, cut rather than written wrong."""
-        if self._told:
+        """Tell the target the run is being stopped, and why ("SIGINT", "SIGTERM", "timeout", "lock"),
+        before the tap is: its input may then end in the middle of a line, cut rather than written
+        wrong. A lost lock is said even after the verdict: the target must not commit any more."""
+        if self._told and reason != STOP_LOCK:
             return
         with contextlib.suppress(OSError):
             os.write(self.write_fd, CONTROL_STOP + reason.encode("ascii", "replace") + b"\n")

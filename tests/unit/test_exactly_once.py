@@ -225,3 +225,56 @@ def test_control_reads_the_stop_then_the_verdict() -> None:
         assert control.verdict == b"tap-failed\n"
     finally:
         pipe.close()
+
+
+class _Chunks(io.RawIOBase):
+    """A target's input in parts, calling ``between()`` when a part has been read: what the runner
+    says on the control channel then reaches the target between two STATEs."""
+
+    def __init__(self, parts: list[bytes], between: Any) -> None:
+        self.parts, self.between = parts, between
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while self.parts and not self.parts[0]:
+            self.parts.pop(0)
+            self.between()
+        if not self.parts:
+            return 0
+        n = min(len(buffer), len(self.parts[0]))
+        buffer[:n], self.parts[0] = self.parts[0][:n], self.parts[0][n:]
+        return n
+
+
+@pytest.mark.parametrize("verdict_first", [False, True], ids=["tap-running", "tap-exited-ok"])
+def test_a_target_commits_nothing_after_the_run_lost_its_lock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              verdict_first: bool) -> None:
+    """A host cut off from the PostgreSQL store loses the pipeline lock; another host may take it and
+    read the destination's committed state. The cut-off run's target went on committing at each STATE
+    (and at the end after tap-ok): the other host loaded the same records again (found by a probe).
+    ``stop lock`` is said even after the verdict, and the target refuses every commit after it."""
+    from protocol import STOP_LOCK, TargetError
+
+    pipe = ControlPipe("p", 0)
+    for name, value in pipe.env.items():
+        monkeypatch.setenv(name, value)
+    target = TargetJsonl({"destination_path": str(tmp_path), "batch_size_rows": 1, "state_flush_seconds": 0})
+
+    def lose_the_lock() -> None:
+        if verdict_first:
+            pipe.tap_exited(True)
+        pipe.stopping(STOP_LOCK)
+        pipe.tap_exited(False)  # the runner stops the tap (only the first verdict is sent)
+
+    first = _stream(SCHEMA, _record(1), {"type": "STATE", "value": S1}).getvalue()
+    then = _stream(_record(2), {"type": "STATE", "value": {"n": 2}}, _record(3)).getvalue()
+    out = io.BytesIO()
+    with pytest.raises(TargetError, match="lost its pipeline lock"):
+        target.run(io.BufferedReader(_Chunks([first, then], lose_the_lock)), MessageWriter(out))
+    pipe.close()
+    assert [json.loads(line) for line in out.getvalue().splitlines()] == [S1]
+    assert Marker(tmp_path, "p").load() == Committed(0, 1, False, S1)
+    Marker(tmp_path, "p").recover()
+    assert [json.loads(line)["n"] for line in (tmp_path / "s.jsonl").read_text().splitlines()] == [1]
