@@ -16,7 +16,7 @@ from typing import Any
 from protocol import ConfigError, build_settings, setting
 from protocol.http import HttpSettings, http_settings
 
-__all__ = ["SETTINGS", "GitHubSettings"]
+__all__ = ["SETTINGS", "GitHubSettings", "github_instant", "github_time"]
 
 SETTINGS: dict[str, Any] = {
     "type": "object",
@@ -62,9 +62,19 @@ def _iso(value: Any) -> str | None:
     if not value:
         return None
     try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return github_time(github_instant(str(value)))
     except ValueError as exc:
         raise ConfigError(f"setting 'start_date': {value!r} is not an ISO 8601 date-time") from exc
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def github_instant(value: str) -> datetime:
+    """A time as an aware UTC datetime (no precision lost; no zone: UTC), for comparing instants:
+    RFC 3339 allows many texts for one instant (an offset, milliseconds), and a bookmark set by hand
+    or by another GitHub tap need not be in GitHub's form. Raises ValueError when it is not ISO 8601."""
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def github_time(value: datetime) -> str:
+    """An instant as GitHub writes times (``2024-01-01T00:00:00Z``), floored to the second."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -12,11 +12,13 @@ bookmark per repository.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from protocol import Bookmarks, Stream
+from protocol import Bookmarks, ConfigError, FatalSourceError, Stream
 from taps.github.keyset import KeysetListing
 from taps.github.schemas import SCHEMAS
+from taps.github.settings import github_instant, github_time
 
 if TYPE_CHECKING:
     from taps.github.tap import TapGitHub
@@ -57,38 +59,40 @@ class RepoChildStream(GitHubStream):
     ascending: ClassVar[bool] = True
     keyset: ClassVar[bool] = False  # sorted by updated_at ascending with ``since``: page by ``since``
 
-    def start_value(self, bookmarks: Bookmarks, context: dict[str, Any]) -> str | None:
+    def start_value(self, bookmarks: Bookmarks, context: dict[str, Any]) -> Mark:
+        """Where a repository's listing starts: its bookmark (checked to be a time), else start_date."""
         value = bookmarks.partition_value(self.name, context)
-        return str(value) if value is not None else self.tap.settings.start_date
+        if value is None:
+            start = self.tap.settings.start_date
+            return Mark(self.name, context, start, github_instant(start) if start else None, None)
+        try:
+            at = github_instant(str(value))
+        except ValueError as exc:
+            raise ConfigError(f"state: stream '{self.name}' {context}: replication_key_value {value!r} is not "
+                              "an ISO 8601 date-time") from exc
+        return Mark(self.name, context, github_time(at), at, at)
 
     def get_records(self, bookmarks: Bookmarks) -> Iterator[dict[str, Any]]:
         fields = self.fields()
-        key = self.replication_key
-        assert key is not None
         for full_name in self.tap.settings.repositories:
             org, repo = full_name.split("/", 1)
             context = {"org": org, "repo": repo}
             repo_id = self.tap.client.repository(full_name).get("id")
-            start = self.start_value(bookmarks, context)
-            best: str | None = None
-            for rows in self._pages(full_name, start):
+            mark = self.start_value(bookmarks, context)
+            for rows in self._pages(full_name, mark.text):
                 stop = False
                 for raw in rows:
                     record = {f: raw.get(f) for f in fields}
                     record["org"], record["repo"], record["repo_id"] = org, repo, repo_id
-                    value = self.replication_value(raw, record)
-                    if start is not None and value is not None and value < start:
+                    if not mark.admit(self.replication_value(raw, record)):
                         stop = not self.uses_since  # newest first, no since: the rest is older
                         continue
-                    if value is not None and (best is None or value > best):
-                        best = value
                     yield record
-                if self.ascending and best is not None:
-                    bookmarks.advance_partition(self.name, context, key, best)
+                if self.ascending:
+                    mark.save(bookmarks, self.replication_key or "")
                 if stop:
                     break
-            if best is not None:
-                bookmarks.advance_partition(self.name, context, key, best)
+            mark.save(bookmarks, self.replication_key or "")
 
     def _pages(self, full_name: str, start: str | None) -> Iterator[list[dict[str, Any]]]:
         """The listing's pages: by keyset where the listing allows it (an update during the run cannot
@@ -104,6 +108,43 @@ class RepoChildStream(GitHubStream):
 
     def replication_value(self, raw: dict[str, Any], record: dict[str, Any]) -> str | None:
         return record.get(self.replication_key or "")
+
+
+class Mark:
+    """One repository's bookmark during a run. Times are compared as instants, never as text: a saved
+    bookmark may be any RFC 3339 form of its time (an offset, milliseconds: set by hand, or by another
+    GitHub tap), whose text does not sort with GitHub's. ``text`` is the start in GitHub's form (what
+    ``since`` asks from, floored to the second: ``since`` is inclusive); the bookmark is moved to the
+    newest record's own time."""
+
+    def __init__(self, stream: str, context: dict[str, Any], text: str | None, at: datetime | None,
+                 saved_at: datetime | None) -> None:
+        self.stream, self.context, self.text, self.at, self.saved_at = stream, context, text, at, saved_at
+        self.best: str | None = None
+        self.best_at: datetime | None = None
+
+    def admit(self, value: str | None) -> bool:
+        """Whether a record with this replication value is not older than the start (noting the newest)."""
+        if value is None:
+            return True
+        try:
+            at = github_instant(str(value))
+        except ValueError as exc:
+            raise FatalSourceError(f"stream '{self.stream}': replication value {value!r} is not a date-time") from exc
+        if self.at is not None and at < self.at:
+            return False
+        if self.best_at is None or at > self.best_at:
+            self.best, self.best_at = value, at
+        return True
+
+    def save(self, bookmarks: Bookmarks, key: str) -> None:
+        """Move the bookmark to the newest time admitted when it is newer (decided by instant: the
+        state's own "never backward" compares texts, which need not sort as times)."""
+        if self.best is None or self.best_at is None or (self.saved_at is not None and self.best_at <= self.saved_at):
+            return
+        bookmarks.set_partition(self.stream, self.context, "replication_key", key)
+        bookmarks.set_partition(self.stream, self.context, "replication_key_value", self.best)
+        self.saved_at = self.best_at
 
 
 class IssuesStream(RepoChildStream):

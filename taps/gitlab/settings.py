@@ -19,7 +19,7 @@ from typing import Any
 from protocol import ConfigError, build_settings, setting
 from protocol.http import HttpSettings, http_settings
 
-__all__ = ["SETTINGS", "GitLabSettings", "gitlab_time"]
+__all__ = ["SETTINGS", "GitLabSettings", "gitlab_instant", "gitlab_time"]
 
 _NAMES = {"type": ["string", "array"], "items": {"type": "string", "minLength": 1}}
 _NO_OP = " Accepted for compatibility with MeltanoLabs tap-gitlab; this tap has no such stream, so it changes nothing."
@@ -119,7 +119,13 @@ def gitlab_time(value: str) -> str:
     GitLab's own form passes through untouched. Raises ValueError when it is not ISO 8601."""
     if len(value) == 24 and value[-1] == "Z" and value[19] == ".":
         return value
+    parsed = gitlab_instant(value)
+    return parsed.strftime("%Y-%m-%dT%H:%M:%S.") + f"{parsed.microsecond // 1000:03d}Z"
+
+
+def gitlab_instant(value: str) -> datetime:
+    """A time as an aware UTC datetime (no precision lost; no zone: UTC), for comparing instants:
+    RFC 3339 allows many texts for one instant (an offset, no milliseconds), and a bookmark set by
+    hand or by another GitLab tap need not be in GitLab's form. Raises ValueError when it is not ISO 8601."""
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{parsed.microsecond // 1000:03d}Z"
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)

@@ -14,11 +14,12 @@ is ``{"project_path": ...}``, as in MeltanoLabs tap-gitlab) and keep one bookmar
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from protocol import Bookmarks, Stream
+from protocol import Bookmarks, ConfigError, Stream
 from taps.gitlab.schemas import SCHEMAS
-from taps.gitlab.settings import gitlab_time
+from taps.gitlab.settings import gitlab_instant, gitlab_time
 
 if TYPE_CHECKING:
     from taps.gitlab.tap import TapGitLab
@@ -103,6 +104,11 @@ class Window:
     bookmark also keeps the ids already emitted at its exact value (``ids_at_value``): a rerun
     skips those, so nothing comes twice, while a record changed since comes again.
 
+    Times are compared as instants (``*_at``), never as text: a saved bookmark may be any RFC 3339
+    form of its time (an offset, no milliseconds: set by hand, or by another GitLab tap), whose text
+    does not sort with GitLab's. The texts kept are GitLab's form: what the API is asked from
+    (``start``) and what the bookmark is moved to (``best``, the newest record's own time).
+
     ``live`` (ascending listings): the bookmark moves with each record admitted, so a STATE the
     sync loop writes between two records covers exactly the records written before it.
     Otherwise it moves on :meth:`save` (when the project is done).
@@ -114,8 +120,12 @@ class Window:
         self.bookmarks, self.context = bookmarks, context
         part = bookmarks.get_partition(stream.name, context)
         value = part.get("replication_key_value")
-        self.start: str | None = str(value) if value is not None else stream.tap.settings.start_date
+        self._saved_at = None if value is None else saved_instant(stream.name, context, value)
+        start = stream.tap.settings.start_date if self._saved_at is None else gitlab_time(str(value))
+        self.start: str | None = start
+        self._start_at = self._saved_at or (gitlab_instant(start) if start else None)  # exact, not ms
         self.best: str | None = self.start if value is not None else None
+        self._best_at = self._saved_at
         self.ids: list[Any] = list(part.get("ids_at_value") or []) if value is not None else []
         self._skip = set(self.ids)
         self._at_best = set(self.ids)
@@ -132,31 +142,47 @@ class Window:
         before (by an earlier run, or by this one: a seeking listing asks from the newest value again)."""
         if not raw_value:
             return True
-        value = gitlab_time(raw_value)
-        if self.start is not None and (value < self.start or (value == self.start and ident in self._skip)):
+        value, at = gitlab_time(raw_value), gitlab_instant(str(raw_value))
+        start = self._start_at
+        if start is not None and (at < start or (at == start and ident in self._skip)):
             return False
-        if self.best is None or value > self.best:
-            self.best, self.ids, self._at_best = value, [ident], {ident}
+        if self._best_at is None or at > self._best_at:
+            self.best, self._best_at, self.ids, self._at_best = value, at, [ident], {ident}
             if self.live:  # no deep copies per record: the values only grow, the list is the bookmark's
-                if self._bound:
-                    self.bookmarks.set_partition(self.name, self.context, "replication_key_value", value)
-                else:
-                    self.bookmarks.advance_partition(self.name, self.context, self.key, value)
+                self._store(value, at)
                 self._bind()
-        elif value == self.best:
+        elif at == self._best_at:
             if ident in self._at_best:
                 return False
             self._at_best.add(ident)
             self.ids.append(ident)
         return True
 
+    def _store(self, value: str, at: datetime) -> None:
+        """Move the bookmark to ``value``, newer than what it holds: the window decides that by instant
+        (the state's own "never backward" compares texts, which need not sort as times)."""
+        self.bookmarks.set_partition(self.name, self.context, "replication_key", self.key)
+        self.bookmarks.set_partition(self.name, self.context, "replication_key_value", value)
+        self._saved_at = at
+
     def save(self) -> None:
         """Move the bookmark to the newest value admitted so far (never backward)."""
-        if self.best is None or self.live:
+        if self.best is None or self._best_at is None or self.live:
             return
-        self.bookmarks.advance_partition(self.name, self.context, self.key, self.best)
-        if self.bookmarks.partition_value(self.name, self.context) == self.best:
+        if self._saved_at is None or self._best_at > self._saved_at:
+            self._store(self.best, self._best_at)
+        if self._best_at == self._saved_at:
             self.bookmarks.set_partition(self.name, self.context, "ids_at_value", list(self.ids))
+
+
+def saved_instant(stream: str, context: dict[str, Any], value: Any) -> datetime:
+    """A saved bookmark's instant; one that is no date-time stops the run (comparing it as text would
+    drop records silently)."""
+    try:
+        return gitlab_instant(str(value))
+    except ValueError as exc:
+        raise ConfigError(f"state: stream '{stream}' {context}: replication_key_value {value!r} is not "
+                          "an ISO 8601 date-time") from exc
 
 
 class IssuesStream(ProjectChildStream):

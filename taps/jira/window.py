@@ -1,10 +1,12 @@
 """The updated-time window of an incremental issue search, and its bookmark.
 
 JQL compares ``updated`` to the minute, in the Jira user's time zone. The bookmark is the newest
-``updated`` seen (UTC, to the millisecond, so that strings compare) and the ids of the issues seen at
-exactly that time. The next search asks for ``updated >= "yyyy-MM-dd HH:mm"`` (the bookmark's minute,
-floored, in the user's zone): the issues of that minute come again, and those older than the bookmark,
-or at it and already seen, are dropped. Nothing is lost (the minute is re-read) and nothing is
+``updated`` seen (UTC, to the millisecond) and the ids of the issues seen at exactly that time. A
+saved bookmark is compared as an instant, never as text: set by hand or by another Jira tap, it may
+be any ISO 8601 form of its time (``+0200``, no milliseconds), whose text does not sort with ours.
+The next search asks for ``updated >= "yyyy-MM-dd HH:mm"`` (the bookmark's minute, floored, in the
+user's zone): the issues of that minute come again, and those older than the bookmark, or at it and
+already seen, are dropped. Nothing is lost (the minute is re-read) and nothing is
 emitted twice (id + updated de-duplicates).
 
 Within a run the window moves the same way after each page (:meth:`Window.advance`), because the
@@ -19,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from protocol import Bookmarks, FatalSourceError
+from protocol import Bookmarks, ConfigError, FatalSourceError
 
 __all__ = ["Window", "jira_time", "search_jql", "utc_text"]
 
@@ -42,6 +44,22 @@ def jira_time(value: str | None, what: str = "updated") -> str | None:
     except ValueError as exc:
         raise FatalSourceError(f"field '{what}': {value!r} is not a Jira date-time") from exc
     return utc_text(parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC))
+
+
+def instant(value: str) -> datetime:
+    """A time as an aware UTC datetime (no zone: UTC); raises ValueError when it is not ISO 8601."""
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def saved_instant(stream: str, value: object) -> datetime:
+    """A saved bookmark's instant; one that is no date-time stops the run (comparing it as text would
+    drop issues silently)."""
+    try:
+        return instant(str(value))
+    except ValueError as exc:
+        raise ConfigError(f"state: stream '{stream}': replication_key_value {value!r} is not an ISO 8601 "
+                          "date-time") from exc
 
 
 def _minute(value: datetime, zone: ZoneInfo, shift: timedelta) -> str:
@@ -75,13 +93,20 @@ class Window:
     end: datetime | None
     best: str | None = None
     best_ids: set[str] = field(default_factory=set)
+    start_at: datetime | None = None  # ``start``'s exact instant (a saved bookmark may be finer than ms)
+
+    def __post_init__(self) -> None:
+        if self.start_at is None and self.start is not None:
+            self.start_at = instant(self.start)
 
     @classmethod
     def open(cls, stream: str, bookmarks: Bookmarks, start_date: datetime | None,
              end_date: datetime | None) -> Window:
         value = bookmarks.replication_value(stream)
         if value is not None:
-            return cls(stream, str(value), {str(i) for i in bookmarks.get(stream, SEEN) or []}, end_date)
+            at = saved_instant(stream, value)
+            seen = {str(i) for i in bookmarks.get(stream, SEEN) or []}
+            return cls(stream, utc_text(at), seen, end_date, start_at=at)
         return cls(stream, utc_text(start_date) if start_date else None, set(), end_date)
 
     def jql(self, base: str | None, zone: ZoneInfo) -> str:
@@ -92,8 +117,8 @@ class Window:
         """Whether an issue found by the search is new to this stream (and remember it when it is)."""
         if updated is None:
             return False
-        start = self.start
-        if start is not None and (updated < start or (updated == start and issue_id in self.seen)):
+        start, at = self.start_at, instant(updated)
+        if start is not None and (at < start or (at == start and issue_id in self.seen)):
             return False
         if self.end is not None and updated > utc_text(self.end):
             return False
@@ -109,20 +134,25 @@ class Window:
         accepted, is dropped as a next run would drop it. An issue changed since comes again (newer)."""
         if self.best is None:
             return
-        if self.best == self.start:
+        best_at = instant(self.best)
+        if best_at == self.start_at:
             self.seen |= self.best_ids
         else:
-            self.start, self.seen = self.best, set(self.best_ids)
+            self.start, self.start_at, self.seen = self.best, best_at, set(self.best_ids)
 
     def save(self, bookmarks: Bookmarks, key: str) -> None:
-        """Write the bookmark (after a page whose records are all emitted)."""
+        """Write the bookmark (after a page whose records are all emitted), never backward: decided by
+        instant, as the state's own "never backward" compares texts, which need not sort as times."""
         if self.best is None:
             return
         current = bookmarks.replication_value(self.stream)
-        if current is not None and self.best < str(current):
+        best_at = instant(self.best)
+        current_at = None if current is None else saved_instant(self.stream, current)
+        if current_at is not None and best_at < current_at:
             return
         ids: Iterable[str] = self.best_ids
-        if current is not None and self.best == str(current):
+        if best_at == current_at:
             ids = self.best_ids | {str(i) for i in bookmarks.get(self.stream, SEEN) or []}
-        bookmarks.advance(self.stream, key, self.best)
+        bookmarks.set(self.stream, "replication_key", key)
+        bookmarks.set(self.stream, "replication_key_value", self.best)
         bookmarks.set(self.stream, SEEN, sorted(ids))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -162,3 +163,48 @@ def test_piped_into_target_jsonl(tmp_path: Path, api: FakeApi) -> None:
         "repositories": 2, "issues": 280, "pull_requests": 125, "commits": 137, "issue_comments": 113}
     state = json.loads(target.stdout.splitlines()[-1])
     assert state["bookmarks"]["issues"]["partitions"][1]["replication_key_value"] == "2024-01-01T00:30:00Z"
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@pytest.mark.parametrize("mark", [
+    "2024-01-01T03:40:00+02:00",  # 01:40Z, as another tap or a hand might write it
+    "2024-01-01T01:40:00.000Z",  # milliseconds, as SDK taps write times
+    "2024-01-01T01:40:00Z",  # GitHub's own form, no milliseconds
+])
+def test_a_bookmark_in_another_rfc3339_form_is_compared_as_an_instant(tmp_path: Path, api: FakeApi,
+                                                                      mark: str) -> None:
+    keys = {"issues": "updated_at", "pull_requests": "updated_at", "commits": "commit_timestamp"}
+    state = {"bookmarks": {stream: {"partitions": [{"context": {"org": "octo", "repo": "hello"},
+                                                    "replication_key": key, "replication_key_value": mark}]}
+                           for stream, key in keys.items()}}
+    catalog = select(json.loads(github(tmp_path, api, "--discover").stdout), *keys)
+    result = github(tmp_path, api, catalog=catalog, state=state, settings={"repositories": [HELLO]})
+    repo = api.repos[HELLO]
+    newer = {"issues": [i["number"] for i in repo.issues if _instant(i["updated_at"]) >= _instant(mark)],
+             "pull_requests": [p["number"] for p in repo.pulls if _instant(p["updated_at"]) >= _instant(mark)],
+             "commits": [c["commit"]["message"] for c in repo.commits
+                         if _instant(c["commit"]["committer"]["date"]) >= _instant(mark)]}
+    assert newer["issues"][0] == 100 and newer["pull_requests"][0] == 100 and len(newer["commits"]) == 31
+    assert sorted(r["number"] for r in result.records("issues")) == newer["issues"]
+    assert sorted(r["number"] for r in result.records("pull_requests")) == newer["pull_requests"]
+    assert sorted(r["commit"]["message"] for r in result.records("commits")) == sorted(newer["commits"])
+    assert api.since_values(ISSUES)[0] == "2024-01-01T01:40:00Z"  # as GitHub writes times
+    final = {s: result.state["bookmarks"][s]["partitions"][0]["replication_key_value"] for s in keys}
+    assert final == {"issues": iso(250), "pull_requests": iso(120), "commits": iso(130)}
+    again = github(tmp_path, api, catalog=catalog, state=result.state, settings={"repositories": [HELLO]})
+    assert [r["number"] for r in again.records("issues")] == [250]  # since is inclusive: the newest comes again
+    assert [r["number"] for r in again.records("pull_requests")] == [120]
+
+
+def test_a_bookmark_that_is_no_time_is_a_state_error(tmp_path: Path, api: FakeApi) -> None:
+    state = {"bookmarks": {"issues": {"partitions": [{"context": {"org": "octo", "repo": "hello"},
+                                                      "replication_key": "updated_at",
+                                                      "replication_key_value": "last tuesday"}]}}}
+    catalog = select(json.loads(github(tmp_path, api, "--discover").stdout), "issues")
+    result = github(tmp_path, api, catalog=catalog, state=state, ok=False)
+    assert result.code == 2 and len(result.errors) == 1, result.stderr
+    assert "stream 'issues'" in result.errors[0] and "'last tuesday'" in result.errors[0]
+    assert result.records("issues") == []

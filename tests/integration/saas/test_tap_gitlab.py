@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -283,3 +284,45 @@ def test_tap_gitlab_applies_maps_and_flattens_nested_objects(tmp_path: Path, api
     assert "namespace" not in repo and "namespace__full_path" in result.schema("repos")["schema"]["properties"]
     about = json.loads(tap("tap-gitlab", tmp_path, config(api), "--about", "--format", "json").stdout)
     assert {"stream-maps", "schema-flattening"} <= set(about["capabilities"])
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@pytest.mark.parametrize(("mark", "ids"), [
+    ("2024-01-01T03:40:00+02:00", []),  # 01:40Z, as another tap or a hand might write it
+    ("2024-01-01T01:40:00Z", [100_100]),  # no milliseconds: '.' sorts before 'Z'
+])
+def test_a_bookmark_in_another_rfc3339_form_is_compared_as_an_instant(
+        tmp_path: Path, api: GitLabApi, mark: str, ids: list[int]) -> None:
+    api.projects[1].issues[100]["updated_at"] = "2024-01-01T01:40:00.500Z"  # issue 101: half a second later
+    api.changed()
+    web = {"context": {"project_path": WEB}, "replication_key_value": mark}
+    state = {"bookmarks": {"issues": {"partitions": [{**web, "replication_key": "updated_at", "ids_at_value": ids}]},
+                           "commits": {"partitions": [{**web, "replication_key": "created_at"}]}}}
+    result = gitlab(tmp_path, api, catalog=only(tmp_path, api, "issues", "commits"), state=state,
+                    settings={"projects": [WEB], "groups": []})
+    newer = [i["iid"] for i in api.projects[1].issues
+             if _instant(i["updated_at"]) >= _instant(mark) and i["id"] not in ids]
+    assert newer[:2] == ([100, 101] if not ids else [101, 102]) and newer[-1] == 250
+    assert sorted(r["iid"] for r in result.records("issues")) == newer
+    assert api.requests(ISSUES)[0].query.get("updated_after") == "2024-01-01T01:40:00.000Z"
+    assert partition(result, "issues", WEB)["replication_key_value"] == "2024-01-01T04:10:00.000Z"
+    assert partition(result, "issues", WEB)["ids_at_value"] == [100_250]
+    commits = [c["title"] for c in result.records("commits")]
+    assert commits == [f"Commit {n}" for n in range(130, 99, -1)]  # newest first, down to the bookmark's minute
+    assert partition(result, "commits", WEB)["replication_key_value"] == "2024-01-01T02:10:00.000Z"
+    again = gitlab(tmp_path, api, catalog=only(tmp_path, api, "issues", "commits"), state=result.state,
+                   settings={"projects": [WEB], "groups": []})
+    assert again.records("issues") == [] and again.records("commits") == []
+
+
+def test_a_bookmark_that_is_no_time_is_a_state_error(tmp_path: Path, api: GitLabApi) -> None:
+    state = {"bookmarks": {"issues": {"partitions": [{"context": {"project_path": WEB}, "replication_key": "updated_at",
+                                                      "replication_key_value": "last tuesday"}]}}}
+    result = gitlab(tmp_path, api, catalog=only(tmp_path, api, "issues"), state=state, ok=False,
+                    settings={"projects": [WEB], "groups": []})
+    assert result.code == 2 and len(result.errors) == 1, result.stderr
+    assert "stream 'issues'" in result.errors[0] and "'last tuesday'" in result.errors[0]
+    assert result.records("issues") == []

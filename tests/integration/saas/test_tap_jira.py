@@ -257,3 +257,29 @@ def test_a_repeated_page_token_is_an_error_naming_the_stream(tmp_path: Path, api
     got = ids(result)  # what the writer flushed before the error, in order; none past page 2
     assert got == list(range(1, len(got) + 1)) and len(got) <= 200
     assert not [m for m in result.messages if m["type"] == "STATE"]  # no bookmark past a record not written
+
+
+@pytest.mark.parametrize(("mark", "seen", "newer"), [
+    ("2024-01-10T10:33:20.123+0200", ["10100"], range(101, 251)),  # issue 100's time, as Jira writes it in +02:00
+    ("2024-01-10T08:33:20Z", [], range(100, 251)),  # no milliseconds: issue 100 (08:33:20.123) is newer
+])
+def test_a_bookmark_in_another_iso_form_is_compared_as_an_instant(tmp_path: Path, api: JiraApi, mark: str,
+                                                                   seen: list[str], newer: range) -> None:
+    state = {"bookmarks": {"issues": {"replication_key": "updated", "replication_key_value": mark,
+                                      "ids_at_bookmark": seen}}}
+    result = jira(tmp_path, api, catalog=catalog(tmp_path, api, "issues"), state=state)
+    assert ids(result) == list(newer)
+    assert api.requests(SEARCH)[0].query["jql"] == 'updated >= "2024-01-10 09:33" ORDER BY updated ASC'
+    assert result.state["bookmarks"]["issues"] == {
+        "replication_key": "updated", "replication_key_value": "2024-01-10T09:23:20.123Z",
+        "ids_at_bookmark": ["10250"]}
+    again = jira(tmp_path, api, catalog=catalog(tmp_path, api, "issues"), state=result.state)
+    assert ids(again) == []
+
+
+def test_a_bookmark_that_is_no_time_is_a_state_error(tmp_path: Path, api: JiraApi) -> None:
+    state = {"bookmarks": {"issues": {"replication_key": "updated", "replication_key_value": "last tuesday"}}}
+    result = jira(tmp_path, api, catalog=catalog(tmp_path, api, "issues"), state=state, ok=False)
+    assert result.code == 2 and len(result.errors) == 1, result.stderr
+    assert "stream 'issues'" in result.errors[0] and "'last tuesday'" in result.errors[0]
+    assert ids(result) == []
