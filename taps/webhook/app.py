@@ -11,6 +11,7 @@ A delivery's way through, and what each refusal answers (none of them stores any
     body over server.max_body_bytes ........... 413 (from Content-Length, or while reading)
     unsigned / wrong signature / too old ...... 401 (the verifier's reason)
     signed but unusable (no id in the body) ... 400
+    signed, but the spool cannot hold it ...... 422 (PostgreSQL: U+0000 in its id or type)
     spool commit failed ....................... 503, Retry-After: 1 (the batch rolled back)
     stored, or already stored (re-delivery) ... 200 {"status": "stored" | "duplicate"}
     Slack url_verification .................... 200 with the challenge, not stored
@@ -33,9 +34,9 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from taps.webhook.metrics import Metrics, RejectionLog
-from taps.webhook.providers import Rejected, Verifier
+from taps.webhook.providers import Rejected, Verifier, decode_headers
 from taps.webhook.settings import SourceSettings, WebhookSettings
-from taps.webhook.spool import SpoolError, SpoolWriter
+from taps.webhook.spool import SpoolError, SpoolWriter, Unstorable
 
 __all__ = ["Receiver", "build_app"]
 
@@ -94,8 +95,9 @@ class Receiver:
         source = self.sources.get(name)
         if source is None:
             return self._refuse("", 404, "unknown_source")
-        # one pass over the raw headers (the server gives lower-case names)
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        # one pass over the raw headers (the server gives lower-case names): values as UTF-8 text
+        # (latin-1 when not UTF-8), their bytes kept for the verifiers (providers/_base.py, Headers)
+        headers = decode_headers(scope["headers"])
         self.writer.started()
         try:
             body = await self._read(receive, headers, source.settings)
@@ -112,6 +114,10 @@ class Receiver:
         kept = {h: headers[h] for h in source.settings.keep_headers if h in headers}
         try:
             new = await self.writer.add(name, verified, kept, body, now)
+        except Unstorable as exc:  # this delivery alone, never its batch: see spool.Unstorable
+            self.metrics.rejected[name, "unstorable"] += 1  # signed by the provider: logged each time, with why
+            log.error("source %r: 422 unstorable: a verified delivery cannot be stored: %s", name, exc)
+            return 422, b'{"error":"unstorable"}', _JSON
         except SpoolError:
             self.metrics.rejected[name, "spool_error"] += 1
             return 503, b'{"error":"spool_error"}', [*_JSON, (b"retry-after", b"1")]

@@ -22,11 +22,16 @@ from taps.webhook.reader import Row, SpoolReader
 from taps.webhook.settings import SourceSettings
 from taps.webhook.streams import FIELDS, KEY, RECORD_SCHEMA, stream_name
 
-__all__ = ["BATCH_SIZE", "Routes", "drain"]
+__all__ = ["BATCH_BYTES", "BATCH_SIZE", "Routes", "drain"]
 
 log = logging.getLogger("tap_webhook")
 
 BATCH_SIZE = 5_000
+#: Body bytes the drain holds at once: a batch of BATCH_SIZE rows is read and written in pieces of
+#: about this much (at least one row each). A piece costs ~4x its bodies in memory while its lines
+#: are assembled, so 5,000 bodies of 1 MiB (the receiver's default max_body_bytes) took ~20 GB.
+#: STATE still follows each batch of BATCH_SIZE rows (and the last), so the output does not change.
+BATCH_BYTES = 32 * 1024 * 1024
 _DROP = ""  # the route of a deselected stream
 _TAIL = b"}\n"
 
@@ -73,13 +78,19 @@ class Routes:
 
 
 def drain(reader: SpoolReader, after: int, upto: int, routes: Routes, writer: MessageWriter,
-          state: Callable[[int], None], batch_size: int = BATCH_SIZE) -> int:
+          state: Callable[[int], None], batch_size: int = BATCH_SIZE, batch_bytes: int = BATCH_BYTES) -> int:
     """Write every delivery in ``(after, upto]``; the last position written (``after`` when none)."""
     last = after
     heads = Heads(reader)
-    for rows in reader.batches(after, upto, batch_size):
+    held = 0  # rows written since the last STATE: the reader's pieces never straddle a batch
+    for rows in reader.batches(after, upto, batch_size, batch_bytes):
         write_batch(rows, heads, routes, writer)
         last = rows[-1][0]
+        held += len(rows)
+        if held >= batch_size:
+            state(last)
+            held = 0
+    if held:
         state(last)
     routes.finish()
     return last

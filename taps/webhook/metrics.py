@@ -2,8 +2,9 @@
 
     sluice_webhook_deliveries_accepted_total{source}        stored now (2xx)
     sluice_webhook_deliveries_duplicate_total{source}       re-deliveries: acknowledged, not stored again
-    sluice_webhook_deliveries_rejected_total{source,reason} 401/400/413/415/404, 503 (spool_error), and
-                                                            clients gone before their body arrived (disconnected)
+    sluice_webhook_deliveries_rejected_total{source,reason} 401/400/413/415/404, 503 (spool_error), 422
+                                                            (unstorable), and clients gone before their body
+                                                            arrived (disconnected)
     sluice_webhook_spool_commits_total                      group commits (deliveries / commits = batch size)
     sluice_webhook_spool_depth                              deliveries in the spool, not yet pruned
     sluice_webhook_spool_oldest_age_seconds                 age of the oldest of them (0 when empty)
@@ -26,7 +27,7 @@ __all__ = ["REJECT_REASONS", "Metrics", "RejectionLog"]
 
 #: the ``reason`` label values: the verifiers' reasons, then the receiver's own
 REJECT_REASONS = ("unsigned", "bad_signature", "expired", "bad_body", "too_large", "content_type",
-                  "unknown_source", "spool_error", "disconnected")
+                  "unknown_source", "spool_error", "unstorable", "disconnected")
 
 
 class Metrics:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from pathlib import Path
 from typing import Protocol, TypeVar
@@ -64,8 +64,10 @@ class SpoolReader(Protocol):
         """Delete the deliveries at or below ``upto``, keeping their ids ``keep_seconds`` (tombstones, so a
         late retry is a duplicate) and dropping older tombstones; how many deliveries were deleted."""
 
-    def batches(self, after: int, upto: int, size: int) -> Iterator[list[Row]]:
-        """The deliveries in ``(after, upto]`` in ``seq`` order, ``size`` at a time."""
+    def batches(self, after: int, upto: int, size: int, max_bytes: int | None = None) -> Iterator[list[Row]]:
+        """The deliveries in ``(after, upto]`` in ``seq`` order, ``size`` at a time; with ``max_bytes``,
+        each such batch comes in pieces holding about that many body bytes at most (at least one
+        delivery each: see :func:`pieces`), so memory is bounded whatever the bodies' size."""
 
     def heads(self, first: int, last: int) -> dict[int, Head]:
         """The record before the body of each delivery in ``[first, last]``, written by the database."""
@@ -113,6 +115,28 @@ SELECT seq,
        CAST('.' || substr(1000000 + {_US} % 1000000, 2) || 'Z","body":' AS BLOB)
 FROM deliveries WHERE seq >= ? AND seq <= ?
 """
+
+
+def body_size(row: Row) -> int:
+    """A row's body bytes: what bounds a piece of a batch (:func:`pieces`)."""
+    return len(row[6])
+
+
+def pieces(rows: Iterable[T], max_bytes: int | None, size: Callable[[T], int]) -> Iterator[list[T]]:
+    """``rows`` in lists that end once their bodies (``size`` of each row) reach ``max_bytes`` (a piece
+    is never empty, so a body larger than the bound still goes, alone); one list when ``max_bytes``
+    is None. The rows are taken from ``rows`` as the pieces are: a database cursor is never read
+    ahead of the drain."""
+    piece: list[T] = []
+    held = 0
+    for row in rows:
+        piece.append(row)
+        held += size(row)
+        if max_bytes is not None and held >= max_bytes:
+            yield piece
+            piece, held = [], 0
+    if piece:
+        yield piece
 
 
 def _kind_order(kind: tuple[str, str | None]) -> tuple[str, bool, str]:
@@ -206,18 +230,26 @@ class SqliteSpoolReader:
                      plural(purged, "delivery", "deliveries"))
         return deleted
 
-    def batches(self, after: int, upto: int, size: int) -> Iterator[list[Row]]:
+    def batches(self, after: int, upto: int, size: int, max_bytes: int | None = None) -> Iterator[list[Row]]:
         if not self._has_table:
             return
         while after < upto:
             try:
-                rows: list[Row] = self._db.execute(_SELECT, (after, upto, size)).fetchall()
+                cursor = self._db.execute(_SELECT, (after, upto, size))
             except sqlite3.Error as exc:
                 raise self._fail("cannot read deliveries", exc) from exc
-            if not rows:
+            found = False
+            try:
+                for rows in pieces(cursor if max_bytes is not None else cursor.fetchall(), max_bytes, body_size):
+                    found = True
+                    yield rows
+                    after = rows[-1][0]
+            except sqlite3.Error as exc:
+                raise self._fail("cannot read deliveries", exc) from exc
+            finally:
+                cursor.close()
+            if not found:
                 return
-            yield rows
-            after = rows[-1][0]
 
     def heads(self, first: int, last: int) -> dict[int, Head]:
         try:

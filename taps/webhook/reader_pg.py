@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from operator import itemgetter
 from typing import Any
 
 import psycopg
@@ -21,7 +22,7 @@ from psycopg import sql
 from protocol import FatalSourceError, SourceError, plural
 from protocol.pg import connect, first_line, refused_for_good, unreachable
 from taps.webhook.ledger_pg import PgLedger
-from taps.webhook.reader import PRUNE_CHUNK, Head, Row
+from taps.webhook.reader import PRUNE_CHUNK, Head, Row, pieces
 
 __all__ = ["PgSpoolReader"]
 
@@ -61,6 +62,9 @@ class PgSpoolReader:
             "SELECT seq, source, event_type, convert_to(delivery_id, 'UTF8'),"
             f" {us}, convert_to(headers::jsonb::text, 'UTF8'), body"
             " FROM {} WHERE seq > %s AND seq <= %s ORDER BY seq LIMIT %s").format(self._table)
+        # (seq, body size) of the next deliveries: octet_length reads a stored body's size, not the body
+        self._sizes = sql.SQL("SELECT seq, octet_length(body) FROM {} WHERE seq > %s AND seq <= %s "
+                              "ORDER BY seq LIMIT %s").format(self._table)
         self._heads = sql.SQL(
             f"SELECT seq, {head}, {us} / 1000000,"
             f" convert_to('.' || lpad(({us} %% 1000000)::text, 6, '0') || 'Z\",\"body\":', 'UTF8')"
@@ -132,18 +136,29 @@ class PgSpoolReader:
                      plural(purged, "delivery", "deliveries"))
         return deleted
 
-    def batches(self, after: int, upto: int, size: int) -> Iterator[list[Row]]:
+    def batches(self, after: int, upto: int, size: int, max_bytes: int | None = None) -> Iterator[list[Row]]:
+        """As :meth:`SpoolReader.batches`. A client-side cursor holds a query's whole result, so with
+        ``max_bytes`` the body sizes of the next ``size`` deliveries are read first (without their
+        bodies) and each piece is a query of its own, up to the position where :func:`pieces` ends it."""
         if not self._has_table:
             return
         while after < upto:
             try:
-                rows: list[Row] = self._conn.execute(self._select, (after, upto, size)).fetchall()
+                if max_bytes is None:
+                    ends = [upto]
+                else:
+                    sizes = self._conn.execute(self._sizes, (after, upto, size)).fetchall()
+                    ends = [piece[-1][0] for piece in pieces(sizes, max_bytes, itemgetter(1))]
+                for end in ends:
+                    rows: list[Row] = self._conn.execute(self._select, (after, end, size)).fetchall()
+                    if not rows:
+                        return
+                    yield rows
+                    after = rows[-1][0]
             except psycopg.Error as exc:
                 raise self._fail("cannot read deliveries", exc) from exc
-            if not rows:
+            if not ends:
                 return
-            yield rows
-            after = rows[-1][0]
 
     def heads(self, first: int, last: int) -> dict[int, Head]:
         try:

@@ -24,6 +24,7 @@ import click
 
 from protocol import ConfigError, RedactingFilter, SluiceError, load_config, secret_values, setup_logging
 from taps.webhook.settings import SETTINGS, WebhookSettings
+from taps.webhook.tap import TapWebhook
 
 __all__ = ["main", "run"]
 
@@ -83,7 +84,9 @@ def _command(configs: tuple[str, ...]) -> None:
     """Receive webhooks: verify each delivery, store it durably in the spool, then acknowledge it."""
     handler = setup_logging()
     try:
-        config = load_config(configs, connector_name=NAME, settings_schema=SETTINGS)
+        # the tap's schema (SETTINGS with the kit's strict_settings and stream-map settings): the config
+        # file is shared, so a key the tap accepts must not be an unknown setting here
+        config = load_config(configs, connector_name=NAME, settings_schema=TapWebhook.settings_schema)
         _redact(handler, config)
         run(config)
     except ConfigError as exc:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from protocol import ConfigError, closest
+from protocol import ConfigError
 from taps.webhook.providers import DEFAULT_CONTENT_TYPES, PROVIDERS
 
 __all__ = ["DEFAULT_KEEP_HEADERS", "SETTINGS", "ServerSettings", "SourceSettings", "SpoolSettings", "WebhookSettings"]
@@ -138,17 +138,16 @@ SETTINGS: dict[str, Any] = {
 }
 
 
-def _filled(schema: Mapping[str, Any], given: Mapping[str, Any], where: str) -> dict[str, Any]:
-    """``given`` with the schema's defaults for unset keys; an undeclared key is a config error."""
+def _filled(schema: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
+    """``given`` with the schema's defaults for unset keys, and without the keys the schema does not declare.
+
+    An undeclared key (a typo such as ``dedup_days``) is the kit's to judge, not this parser's:
+    :func:`protocol.load_config` already warned about it at every depth, or refused the config
+    under ``strict_settings`` (docs/unknown-settings.md). Raising here too made every typo fatal
+    despite the warning saying it is ignored."""
     props = schema["properties"]
-    unknown = [key for key in given if key not in props]
-    if unknown:
-        raise ConfigError("invalid config", [
-            f"setting '{where}.{key}' is not known" + (f" (did you mean '{hint}'?)" if (hint := closest(key, props))
-                                                       else "")
-            for key in unknown])
     out = {key: prop.get("default") for key, prop in props.items()}
-    out.update({key: value for key, value in given.items() if value is not None})
+    out.update({key: value for key, value in given.items() if value is not None and key in props})
     return out
 
 
@@ -163,7 +162,7 @@ class SpoolSettings:
 
     @classmethod
     def from_config(cls, raw: Mapping[str, Any]) -> SpoolSettings:
-        values = _filled(_SPOOL, raw, "spool")
+        values = _filled(_SPOOL, raw)
         if values["backend"] == "postgres" and not values["dsn"]:
             raise ConfigError("invalid config", ["setting 'spool.dsn' is required when spool.backend is 'postgres'"])
         if not _IDENTIFIER.match(values["table"]):
@@ -182,7 +181,7 @@ class ServerSettings:
 
     @classmethod
     def from_config(cls, raw: Mapping[str, Any]) -> ServerSettings:
-        return cls(**_filled(_SERVER, raw, "server"))
+        return cls(**_filled(_SERVER, raw))
 
 
 @dataclass(frozen=True)
@@ -196,7 +195,7 @@ class SourceSettings:
 
     @classmethod
     def from_config(cls, name: str, raw: Mapping[str, Any]) -> SourceSettings:
-        values = _filled(_SOURCE, raw, f"sources.{name}")
+        values = _filled(_SOURCE, raw)
         provider = values["provider"]
         types = values["content_types"] or DEFAULT_CONTENT_TYPES[provider]
         keep = values["keep_headers"] if values["keep_headers"] is not None else DEFAULT_KEEP_HEADERS[provider]

@@ -41,7 +41,8 @@ if TYPE_CHECKING:
     from taps.webhook.providers import Verified
     from taps.webhook.settings import SpoolSettings
 
-__all__ = ["SCHEMA", "Delivery", "SQLiteSpoolWriter", "SpoolError", "SpoolStats", "SpoolWriter", "open_writer"]
+__all__ = ["SCHEMA", "Delivery", "SQLiteSpoolWriter", "SpoolError", "SpoolStats", "SpoolWriter", "Unstorable",
+           "open_writer"]
 
 log = logging.getLogger("sluice.webhook.spool")
 
@@ -62,6 +63,13 @@ CREATE TABLE IF NOT EXISTS deliveries (
 
 class SpoolError(TargetError):
     """The spool could not store a batch; none of its deliveries is stored (the request gets 503)."""
+
+
+class Unstorable(SpoolError):
+    """This one delivery can never be stored by the spool's backend (a retry would fail the same way).
+
+    It is refused before it joins a batch: inside one, it would fail the commit of every delivery
+    queued with it, and again at each of the provider's retries. The receiver answers 422."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +114,10 @@ class SpoolWriter:
     def _close(self) -> None:
         raise NotImplementedError
 
+    def _unstorable(self, delivery: Delivery) -> str | None:
+        """Why the backend cannot store ``delivery``, or None (the SQLite spool stores any text)."""
+        return None
+
     def _stats(self) -> SpoolStats:
         """Read on a connection of its own (called from a worker thread, not the writer's)."""
         raise NotImplementedError
@@ -135,12 +147,15 @@ class SpoolWriter:
 
     def add(self, source: str, verified: Verified, headers: Mapping[str, str], body: bytes,
             received_at: float) -> Awaitable[bool]:
-        """Queue a delivery; the future resolves after the commit holding it (True: newly stored)."""
+        """Queue a delivery; the future resolves after the commit holding it (True: newly stored).
+        Raises :class:`Unstorable` for a delivery the backend cannot hold (it is not queued)."""
         if self._closing:
             raise SpoolError("the spool is closing")
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         delivery = Delivery(source, verified.delivery_id, verified.event_type, received_at,
                             orjson.dumps(dict(headers)).decode(), body)
+        if (problem := self._unstorable(delivery)) is not None:
+            raise Unstorable(problem)
         self._queue.append((delivery, future))
         self._ready.set()
         if self.arriving <= 0:

@@ -6,6 +6,12 @@ the server has flushed its WAL (PostgreSQL's default
 ``synchronous_commit``), so an acknowledged delivery is durable. ``seq`` is a BIGSERIAL: with one
 receiver per table the batches commit in ``seq`` order, which is what tap-webhook's ``{"seq": N}``
 state relies on. A lost connection fails the batch (503) and is reopened for the next one.
+
+PostgreSQL text cannot hold U+0000, which a provider's signed body may put in an event id or type
+(SQLite stores it). Such a delivery is refused on its own (:class:`~taps.webhook.spool.Unstorable`,
+422) before it joins a batch; storing a stand-in id instead would give the same delivery another
+id than on SQLite, one that could also be some other delivery's. Headers never hold it (the HTTP
+server refuses a NUL in a header with 400, and kept headers are stored as JSON text, escaped).
 """
 
 from __future__ import annotations
@@ -60,6 +66,12 @@ class PgSpoolWriter(SpoolWriter):
                 create_table(conn, self.table)
         except psycopg.Error as exc:
             raise SpoolError(f"cannot create the spool table {self.table}: {first_line(exc)}") from exc
+
+    def _unstorable(self, delivery: Delivery) -> str | None:
+        for what, text in (("delivery id", delivery.delivery_id), ("event type", delivery.event_type)):
+            if text is not None and "\x00" in text:
+                return f"its {what} holds U+0000, which a PostgreSQL text column cannot store"
+        return None
 
     def _write(self, batch: Sequence[Delivery]) -> list[bool]:
         conn = self._connection()

@@ -10,6 +10,7 @@ import pytest
 
 from protocol import ConfigError, load_config, secret_values
 from taps.webhook.settings import SETTINGS, WebhookSettings
+from taps.webhook.tap import TapWebhook
 
 
 def parse(tmp_path: Path, config: dict[str, Any]) -> WebhookSettings:
@@ -18,7 +19,7 @@ def parse(tmp_path: Path, config: dict[str, Any]) -> WebhookSettings:
     path = tmp_path / "c.json"
     path.write_text(json.dumps(config))
     return WebhookSettings.from_config(load_config([str(path)], connector_name="tap-webhook",
-                                                   settings_schema=SETTINGS, environ={}))
+                                                   settings_schema=TapWebhook.settings_schema, environ={}))
 
 
 def test_defaults(tmp_path: Path) -> None:
@@ -41,14 +42,14 @@ def test_defaults(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("config", "problem"), [
     ({"sources": {}}, "sources"),
-    ({"sources": {"gh": {"provider": "github", "secrets": ["sec-aaa"], "secret": "b"}}},
-     "'sources.gh.secret' is not known (did you mean 'secrets'?)"),
+    ({"strict_settings": True, "sources": {"gh": {"provider": "github", "secrets": ["sec-aaa"], "secret": "b"}}},
+     "unknown setting 'sources.gh.secret' (did you mean 'secrets'?)"),
     ({"sources": {"gh": {"provider": "github", "secrets": ["sec-aaa"]}}, "spool": {"backend": "postgres"}},
      "spool.dsn' is required"),
     ({"sources": {"gh": {"provider": "github", "secrets": ["sec-aaa"]}}, "spool": {"table": "x; drop table y"}},
      "is not a table name"),
-    ({"sources": {"gh": {"provider": "github", "secrets": ["sec-aaa"]}}, "server": {"prot": 1}},
-     "'server.prot' is not known (did you mean 'port'?)"),
+    ({"strict_settings": True, "sources": {"gh": {"provider": "github", "secrets": ["sec-aaa"]}},
+      "server": {"prot": 1}}, "unknown setting 'server.prot' (did you mean 'port'?)"),
     ({"sources": {"bad name": {"provider": "github", "secrets": ["sec-aaa"]}}}, "bad name"),
     ({"sources": {"gh": {"provider": "gitbucket", "secrets": ["sec-aaa"]}}}, "gitbucket"),
 ])
@@ -56,6 +57,26 @@ def test_mistakes_are_named(tmp_path: Path, config: dict[str, Any], problem: str
     with pytest.raises(ConfigError) as caught:
         parse(tmp_path, config)
     assert problem in str(caught.value)
+
+
+def test_unknown_settings_at_any_depth_are_warnings_and_ignored_unless_strict(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """docs/unknown-settings.md: a typo is a warning ("it is ignored") unless strict_settings is on;
+    tap-webhook's own parser must not turn it into an error after the kit has warned."""
+    config: dict[str, Any] = {"spool": {"path": "s.db", "dedup_days": 3}, "server": {"prot": 1},
+                              "sources": {"gh": {"provider": "github", "secrets": ["sec-aaa"], "keep_header": ["a"]}}}
+    with caplog.at_level("WARNING", logger="sluice.config"):
+        s = parse(tmp_path, config)
+    warned = caplog.text
+    for path, hint in (("spool.dedup_days", "dedupe_days"), ("server.prot", "port"),
+                       ("sources.gh.keep_header", "keep_headers")):
+        assert f"unknown setting '{path}' (did you mean '{hint}'?); it is ignored" in warned
+    assert (s.spool.path, s.spool.dedupe_days, s.server.port) == ("s.db", 7, 8787)
+    assert s.sources["gh"].keep_headers[0] == "x-github-event" and "keep_header" not in s.sources["gh"].options
+    with pytest.raises(ConfigError) as caught:
+        parse(tmp_path, {**config, "strict_settings": True})
+    assert all(f"unknown setting '{p}'" in str(caught.value)
+               for p in ("spool.dedup_days", "server.prot", "sources.gh.keep_header"))
 
 
 def test_every_secret_is_found_for_redaction() -> None:

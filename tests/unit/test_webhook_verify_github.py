@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from protocol import ConfigError
-from taps.webhook.providers import Rejected, Verified, verifier_for
+from taps.webhook.providers import Rejected, Verified, decode_headers, verifier_for
 from tests.unit.webhook_vectors import GITHUB_PAYLOAD as DOC_PAYLOAD
 from tests.unit.webhook_vectors import GITHUB_SECRET as DOC_SECRET
 from tests.unit.webhook_vectors import GITHUB_SIGNATURE as DOC_HEADER
@@ -135,10 +135,15 @@ def test_gitlab_rejections(headers, expected):
     assert info.value.reason == expected and "new-token" not in str(info.value)
 
 
-def test_gitlab_non_ascii_token_as_text_or_as_latin1_decoded_header_bytes():
+def test_gitlab_non_ascii_token_is_compared_byte_exact():
+    """The receiver hands the verifier the header's text and the bytes sent (decode_headers): the
+    token matches only when those bytes are the secret's UTF-8, never through a decoding of them."""
     secret = "t\u00f6ken-\u00a7"
-    as_received = secret.encode("utf-8").decode("latin-1")  # what an ASGI server hands over
-    for value in (secret, as_received):
-        assert gitlab(secret).verify({"x-gitlab-token": value}, b"{}", NOW)
-    with pytest.raises(Rejected):
-        gitlab(secret).verify({"x-gitlab-token": secret.encode("utf-8").decode("latin-1")[:-1]}, b"{}", NOW)
+    sent = secret.encode("utf-8")
+    assert gitlab(secret).verify(decode_headers([(b"x-gitlab-token", sent)]), b"{}", NOW)
+    assert gitlab(secret).verify({"x-gitlab-token": secret}, b"{}", NOW)  # text given directly: its UTF-8
+    for other in (secret.encode("latin-1"), sent.decode("latin-1").encode("utf-8"), sent[:-1]):
+        with pytest.raises(Rejected):  # latin-1 bytes, the UTF-8 of mojibake, a cut token
+            gitlab(secret).verify(decode_headers([(b"x-gitlab-token", other)]), b"{}", NOW)
+    with pytest.raises(Rejected):  # mojibake given as text is not the token either
+        gitlab(secret).verify({"x-gitlab-token": sent.decode("latin-1")}, b"{}", NOW)

@@ -15,7 +15,15 @@ from types import MappingProxyType
 from typing import Any
 
 from protocol import ConfigError
-from taps.webhook.providers._base import DEFAULT_TOLERANCE_SECONDS, Reason, Rejected, Verified, Verifier
+from taps.webhook.providers._base import (
+    DEFAULT_TOLERANCE_SECONDS,
+    Headers,
+    Reason,
+    Rejected,
+    Verified,
+    Verifier,
+    decode_headers,
+)
 from taps.webhook.providers.generic import HmacVerifier
 from taps.webhook.providers.github import GitHubVerifier
 from taps.webhook.providers.gitlab import GitLabVerifier
@@ -27,11 +35,13 @@ __all__ = [
     "DEFAULT_CONTENT_TYPES",
     "DEFAULT_TOLERANCE_SECONDS",
     "PROVIDERS",
+    "Headers",
     "REASONS",
     "Reason",
     "Rejected",
     "Verified",
     "Verifier",
+    "decode_headers",
     "verifier_for",
 ]
 

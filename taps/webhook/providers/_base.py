@@ -21,7 +21,7 @@ import binascii
 import hashlib
 import hmac
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -29,6 +29,7 @@ from protocol import ConfigError, SluiceError
 
 __all__ = [
     "DEFAULT_TOLERANCE_SECONDS",
+    "Headers",
     "Reason",
     "Rejected",
     "Settings",
@@ -37,7 +38,9 @@ __all__ = [
     "body_id",
     "decode_base64",
     "decode_hex",
+    "decode_headers",
     "header",
+    "header_bytes",
     "hmac_matches",
     "within_window",
 ]
@@ -84,15 +87,58 @@ class Verifier(Protocol):
         ...
 
 
+class Headers(dict[str, str]):
+    """A request's headers as text (lower-case names), with the bytes each value arrived as in ``raw``.
+
+    Records and delivery ids want text; a signature over a header (GitLab's token, a signed
+    timestamp or id) must be checked against the exact bytes sent. No decoding can serve both: a
+    value that is not UTF-8 is read as latin-1, and ``é`` then stands for b"\\xe9" or b"\\xc3\\xa9"."""
+
+    raw: dict[str, bytes]
+
+
+def header_text(value: bytes) -> str:
+    """A header value as text: UTF-8 when it is valid UTF-8 (what providers send: ``naïve`` stays
+    ``naïve``), else latin-1 (every byte sequence decodes, and ASCII reads the same either way, so
+    the ids of headers already spooled, all ASCII so far, do not change)."""
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value.decode("latin-1")
+
+
+def decode_headers(pairs: Iterable[tuple[bytes, bytes]]) -> Headers:
+    """The ASGI server's raw ``(name, value)`` pairs (names already lower case) as :class:`Headers`;
+    a repeated header keeps its last value. Names are tokens (ASCII): latin-1 reads them as they are."""
+    raw = {name.decode("latin-1"): value for name, value in pairs}
+    headers = Headers({name: header_text(value) for name, value in raw.items()})
+    headers.raw = raw
+    return headers
+
+
 def header(headers: Mapping[str, str], name: str) -> str | None:
     """The header's value with surrounding blanks removed, or None when absent or empty. Blanks are
     HTTP's (space and tab, RFC 9110's OWS): str.strip() would also cut a secret's trailing NBSP or
-    NEL (U+00A0, U+0085), which a server hands over as latin-1 text, and refuse a valid token."""
+    NEL (U+00A0, U+0085) and refuse a valid token."""
     value = headers.get(name)
     if value is None:
         return None
     value = value.strip(" \t")
     return value or None
+
+
+def header_bytes(headers: Mapping[str, str], name: str) -> bytes | None:
+    """The header's value as the bytes that were sent (blanks removed as :func:`header` does), for
+    what is compared with a secret or signed: byte-exact, whatever the text decoding made of them.
+    Headers given as plain text (a caller other than the receiver) stand for their UTF-8."""
+    if isinstance(headers, Headers):
+        value = headers.raw.get(name)
+        if value is None:
+            return None
+        value = value.strip(b" \t")
+        return value or None
+    text = header(headers, name)
+    return None if text is None else text.encode("utf-8", "surrogateescape")
 
 
 def body_id(body: bytes) -> str:

@@ -29,6 +29,7 @@ from taps.webhook.providers._base import (
     decode_base64,
     decode_hex,
     header,
+    header_bytes,
     header_name,
     hmac_matches,
     within_window,
@@ -104,12 +105,12 @@ class HmacVerifier:
             timestamp = header(headers, self.timestamp_header)
             if timestamp is None:
                 raise Rejected("unsigned", "no timestamp header")
-            values["timestamp"] = timestamp.encode("ascii", "replace")
+            values["timestamp"] = header_bytes(headers, self.timestamp_header) or b""
         delivery = header(headers, self.id_header) if self.id_header else None
         if self.id_header:
             if delivery is None and any(p == "id" for p in self.parts):
                 raise Rejected("unsigned", "no delivery id header")
-            values["id"] = (delivery or "").encode("utf-8", "surrogateescape")
+            values["id"] = header_bytes(headers, self.id_header) or b""  # signed as sent
         if not signature.startswith(self.prefix):
             raise Rejected("bad_signature", f"{self.label} does not start with the configured prefix")
         text = signature[len(self.prefix):]

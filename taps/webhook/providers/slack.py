@@ -26,6 +26,7 @@ from taps.webhook.providers._base import (
     body_id,
     decode_hex,
     header,
+    header_bytes,
     hmac_matches,
     within_window,
 )
@@ -54,7 +55,7 @@ class SlackVerifier:
         digest = decode_hex(signature[len(PREFIX):]) if signature.startswith(PREFIX) else None
         if digest is None:
             raise Rejected("bad_signature", "X-Slack-Signature is not 'v0=' and a hex digest")
-        message = b"v0:" + timestamp.encode("utf-8", "surrogateescape") + b":" + body
+        message = b"v0:" + (header_bytes(headers, "x-slack-request-timestamp") or b"") + b":" + body
         if not hmac_matches(self.secrets, "sha256", message, [digest]):
             raise Rejected("bad_signature", "X-Slack-Signature matches no configured secret")
         within_window(timestamp, now, self.tolerance, "X-Slack-Request-Timestamp")

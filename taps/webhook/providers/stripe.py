@@ -38,7 +38,7 @@ class StripeVerifier:
                 timestamps.append(text)
             elif key == "v1" and (digest := decode_hex(text)) is not None:
                 signatures.append(digest)
-        if len(timestamps) != 1 or not timestamps[0].isdigit():
+        if len(timestamps) != 1 or not (timestamps[0].isascii() and timestamps[0].isdigit()):  # signed as sent
             raise Rejected("bad_signature", "Stripe-Signature has no single t= timestamp")
         if not signatures:
             raise Rejected("unsigned", "Stripe-Signature has no v1 signature")

@@ -168,3 +168,18 @@ def test_received_at_rounds_to_the_microsecond_across_a_second(tmp_path: Path) -
     done = run_tap("tap-webhook", tmp_path, _config(tmp_path), result=Out)
     assert [r["received_at"] for r in done.records("gh")] == ["2025-12-05T02:01:00.000000Z",
                                                               "1970-01-01T00:00:00.500000Z"]
+
+
+def test_an_unknown_nested_setting_is_a_warning_unless_strict(tmp_path: Path) -> None:
+    """docs/unknown-settings.md: "it is ignored (set strict_settings to make this an error)" means a
+    run that goes on; strict_settings makes it exit 2."""
+    _spool(tmp_path)
+    config = _config(tmp_path)
+    config["spool"]["dedup_days"] = 3
+    config["sources"]["gh"]["keep_header"] = ["a"]
+    done = run_tap("tap-webhook", tmp_path, config, result=Out)
+    assert "unknown setting 'spool.dedup_days' (did you mean 'dedupe_days'?); it is ignored" in done.stderr
+    assert "unknown setting 'sources.gh.keep_header' (did you mean 'keep_headers'?)" in done.stderr
+    assert len(done.records("gh")) == 12
+    strict = run_tap("tap-webhook", tmp_path, {**config, "strict_settings": True}, result=Out, ok=False)
+    assert strict.code == 2 and "unknown setting 'spool.dedup_days'" in strict.stderr
