@@ -5,10 +5,15 @@ The map set is the issue's: 1 alias (bench -> orders), 1 filter (``id > 0``: eve
 evaluated and kept, so both sides write the same rows), 2 sha256-masked properties (name, email)
 and 1 new computed property (``note_len``). Each comparison runs our connector with the map set
 and without it, alternately; the goal is at most 1.5x the time without maps (overhead <= 50%).
+
+Beside target-jsonl runs the floor of that work in one Python process (tools/jsonl_maps_floor.py:
+orjson loads, the filter, two sha256, a len, orjson dumps, append; no validation, no checks): no
+goal, it shows what the 1.5x asks of Python where the unmapped target never decodes a record.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -40,6 +45,16 @@ def _tap_csv(maps: bool) -> Any:
 
 
 _jsonl_rows = lines_check("*.jsonl", header=False)
+FLOOR = Path(__file__).resolve().parent / "tools" / "jsonl_maps_floor.py"
+
+
+def _floor_argv(bin_dir: Path, out: Path, ds: Any) -> list[str]:
+    """``sh -c 'exec python jsonl_maps_floor.py --config C < stream > /dev/null'``, its config beside the output."""
+    config = out / "floor.json"
+    config.write_bytes(orjson.dumps({"destination_path": str(out)}))
+    script = 'c=$1 i=$2; shift 2; exec "$@" --config "$c" < "$i" > /dev/null'
+    return ["sh", "-c", script, "floor", str(config), str(ds.stream_path), str(bin_dir / "python"), str(FLOOR)]
+
 _GOAL = (Goal("overhead", 50, WITHOUT, "without maps (<= 1.5x)"),)
 
 CONNECTOR_MAPS_COMPARISONS: tuple[Comparison, ...] = (
@@ -47,7 +62,9 @@ CONNECTOR_MAPS_COMPARISONS: tuple[Comparison, ...] = (
         "maps-target-jsonl",
         ours=Program("sluice target-jsonl, with maps", "target-jsonl", "target", _jsonl(True), _jsonl_rows),
         peer=None,
-        others=(Program(WITHOUT, "target-jsonl", "target", _jsonl(False), _jsonl_rows),),
+        others=(Program(WITHOUT, "target-jsonl", "target", _jsonl(False), _jsonl_rows),
+                Program("floor: the maps in one Python process", "python", "command", None, _jsonl_rows,
+                        argv=_floor_argv)),
         goals=_GOAL,
     ),
     Comparison(
