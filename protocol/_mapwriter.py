@@ -26,14 +26,15 @@ __all__ = ["MAP_SWITCHES", "MappedWriter", "stream_maps_from_config"]
 MAP_SWITCHES = ("stream_maps", "flattening_enabled")
 
 
-def stream_maps_from_config(config: Mapping[str, Any], program: str) -> StreamMaps | None:
+def stream_maps_from_config(config: Mapping[str, Any], program: str, *, decoded: bool = True) -> StreamMaps | None:
     """The connector's stream maps, or None when its config asks for none (the engine is then
-    not even imported). An invalid map raises :class:`protocol.ConfigError` listing every problem."""
+    not even imported). An invalid map raises :class:`protocol.ConfigError` listing every problem.
+    ``decoded``: the records mapped are decoded from JSON lines (a target's); a tap maps its own values."""
     if not any(config.get(key) for key in MAP_SWITCHES):
         return None
     from protocol.maps import StreamMaps
 
-    return StreamMaps.from_config(config, program=program)
+    return StreamMaps.from_config(config, program=program, decoded=decoded)
 
 
 class MappedWriter(MessageWriter):

@@ -169,7 +169,7 @@ class Tap:
     def __init__(self, config: Mapping[str, Any]) -> None:
         self.config = dict(config)
         #: the stream maps the CLI applies to what this tap writes (protocol/_mapwriter.py); None: none asked for
-        self.stream_maps = stream_maps_from_config(self.config, self.name)
+        self.stream_maps = stream_maps_from_config(self.config, self.name, decoded=False)
 
     def streams(self) -> list[Stream]:
         raise NotImplementedError

@@ -52,9 +52,11 @@ class Output:
 
 
 def build_output(msg: SchemaMessage, alias: str, spec: MapSpec | None, depth: int,
-                 compile_one: Callable[[str, str | None], Any], problems: list[str]) -> Output:
-    """The output ``alias`` of the stream of ``msg`` under ``spec`` (None: the stream as it is)."""
-    exact = reads_decimals(spec, msg.schema, depth)
+                 compile_one: Callable[[str, str | None], Any], problems: list[str], *, decoded: bool = True
+                 ) -> Output:
+    """The output ``alias`` of the stream of ``msg`` under ``spec`` (None: the stream as it is);
+    ``decoded``: its records are decoded from JSON text (false in a tap, which maps its own values)."""
+    exact = decoded and reads_decimals(spec, msg.schema, depth)
     if spec is None:
         schema, keys = msg.schema, list(msg.key_properties)
         if depth:

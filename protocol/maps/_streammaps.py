@@ -28,19 +28,22 @@ __all__ = ["StreamMaps"]
 class StreamMaps:
     """Stream maps and flattening for one program (see the module docstring)."""
 
-    def __init__(self, settings: MapsConfig, *, program: str) -> None:
+    def __init__(self, settings: MapsConfig, *, program: str, decoded: bool = True) -> None:
         self._settings = settings
         self._program = program
+        self._decoded = decoded  # False in a tap: its records are its own values, not decoded JSON text
         self._outputs: dict[str, list[Output]] = {}
         #: the input streams whose records are read with their decimals as written (an output may write
         #: one as text: protocol/maps/_exactness.py); a reader shares this set (see :meth:`schema`)
         self.exact_streams: set[str] = set()
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], *, program: str) -> StreamMaps | None:
-        """None when nothing is asked for; ConfigError listing every problem of an invalid map."""
+    def from_config(cls, config: Mapping[str, Any], *, program: str, decoded: bool = True) -> StreamMaps | None:
+        """None when nothing is asked for; ConfigError listing every problem of an invalid map.
+        ``decoded``: the records come decoded from JSON text (a target, a mapper), so a decimal an
+        output writes as text needs them read exactly (:attr:`exact_streams`); a tap's do not."""
         settings = parse_config(config, program=program)
-        return cls(settings, program=program) if settings.active else None
+        return cls(settings, program=program, decoded=decoded) if settings.active else None
 
     def schema(self, msg: SchemaMessage) -> list[SchemaMessage]:
         """The SCHEMA messages for one incoming SCHEMA ([] when the stream is dropped)."""
@@ -63,7 +66,8 @@ class StreamMaps:
     def _output(self, msg: SchemaMessage, alias: str, spec: MapSpec | None, problems: list[str]) -> Output:
         depth = self._settings.flatten_depth
         try:
-            return build_output(msg, alias, spec, depth, self._compile(msg.stream, alias), problems)
+            return build_output(msg, alias, spec, depth, self._compile(msg.stream, alias), problems,
+                                decoded=self._decoded)
         except ValueError as exc:  # flattening gave one column name twice
             problems.append(f"stream '{alias}': {exc}")
             return Output.dropped(alias)

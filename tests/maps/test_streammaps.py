@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import io
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -111,3 +112,19 @@ def test_the_fast_path_and_the_strict_reader_map_alike() -> None:
     assert records[0]["version"] == 3 and records[2]["time_extracted"] == "2024-01-01T00:00:00Z"
     assert records[0]["record"]["email"] == records[2]["record"]["email"] != records[1]["record"]["email"]
     assert {r["stream"] for r in records} == {"b"}
+
+
+def test_a_tap_maps_its_own_decimals_as_they_are() -> None:
+    """A target (decoded: its records come from JSON text) reads a stream exactly when a map may write
+    a decimal as text, and writes a decimal that only passes through as its usual float; a tap maps its
+    own values (tap-postgres's NUMERIC 2.50 is Decimal('2.50')) and writes them as they are."""
+    schema = {"type": "object", "properties": {"id": {"type": "integer"}, "price": {"type": "number"}}}
+    config = {"stream_maps": {"p": {"label": "str(price)"}}}
+    for decoded, price in ((True, 2.5), (False, Decimal("2.50"))):
+        maps = StreamMaps.from_config(config, program="t", decoded=decoded)
+        assert maps is not None
+        maps.schema(SchemaMessage("p", schema, ["id"]))
+        assert maps.exact_streams == ({"p"} if decoded else set())
+        [(_, out)] = maps.record("p", {"id": 1, "price": Decimal("2.50")}, 1)
+        assert out == {"id": 1, "price": price, "label": "2.50"}
+        assert out["price"].__class__ is price.__class__
