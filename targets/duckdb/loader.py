@@ -50,7 +50,7 @@ _INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYI
                   "UBIGINT", "UHUGEINT"}
 _FROM_DUCKDB = {"BOOLEAN": T.BOOLEAN, "TIMESTAMP WITH TIME ZONE": T.TIMESTAMP, "TIMESTAMP": T.TIMESTAMP,
                 "DATE": T.DATE, "TIME": T.TIME, "JSON": T.JSON, "DOUBLE": T.NUMBER, "FLOAT": T.NUMBER}
-_CSV_LIMIT = 2 * 1024 * 1024  # read_csv's default longest line
+_CSV_LIMIT = 2_000_000  # read_csv's default longest line (max_line_size): 2,000,000 bytes, not 2 MiB
 #: DuckDB 1.2 and 1.3 leave the rows a transaction inserted before its ``ADD PRIMARY KEY`` out of
 #: the key's index until the COMMIT: a later ``ON CONFLICT`` in that transaction inserts a second
 #: row for their keys and the COMMIT fails. 1.4 and later index them at once.

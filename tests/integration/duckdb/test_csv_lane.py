@@ -34,3 +34,17 @@ def test_lower_case_date_times_beside_long_digit_runs(tmp_path: Path, fast: str)
     assert stdout_states(result.stdout) == [{"n": 1}]
     landed = {r["id"]: r["at"].astimezone(UTC) for r in dest.rows("t")}
     assert landed == {i: datetime.fromisoformat(at.upper().replace("Z", "+00:00")).astimezone(UTC) for i, _, at in rows}
+
+
+@pytest.mark.parametrize("size", [2_000_010, 2_097_140])
+def test_a_line_between_duckdbs_limit_and_2_mib_loads(tmp_path: Path, size: int) -> None:
+    """read_csv's default longest line is 2,000,000 bytes; the lane raised it only for chunks of 2 MiB
+    or more, so a text value of 2,000,000 to 2,097,151 bytes failed the load, on every rerun."""
+    dest = make_dest("duckdb", tmp_path, None)
+    schema = {"type": "SCHEMA", "stream": "t", "key_properties": ["id"], "schema": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "s": {"type": ["string", "null"]}, "o": {"type": ["object", "null"]}}}}
+    data = (singer(schema) + singer({"type": "RECORD", "stream": "t", "record": {"id": 1, "s": "x" * size}})
+            + singer({"type": "STATE", "value": {"n": 1}}))
+    result = run([dest.exe, "--config", str(dest.config_path)], input=data)
+    assert result.returncode == 0, result.stderr.decode()
+    assert [len(r["s"]) for r in dest.rows("t")] == [size]
