@@ -37,7 +37,8 @@ SETTINGS: dict[str, Any] = {
                            "partition directory is <field>=<value> (the value percent-encoded, null as "
                            "__HIVE_DEFAULT_PARTITION__) and the field is left out of the files, as hive "
                            "readers expect; a date-time field partitions by its UTC date, <field>_date="
-                           "YYYY-MM-DD, and stays in the files.",
+                           "YYYY-MM-DD, and stays in the files. The field's name is the directory's as it "
+                           "is: one holding '/', '\\', '=', '%' or NUL, or '.' or '..', is refused.",
         },
         "partition_by_load_date": {
             "type": "boolean",
@@ -164,7 +165,19 @@ class ParquetSettings:
             partitions: dict[str, str] = {"*": raw}
         else:
             partitions = dict(raw or {})
+        bad = [f"setting 'partition_by': field {name!r} cannot name a directory (<field>=<value>): a partition "
+               "field's name may not hold '/', '\\', '=', '%' or a NUL, nor be '.' or '..'"
+               for name in partitions.values() if not _segment(name)]
+        if bad:
+            raise ConfigError("invalid config", bad)
         level = setting(SETTINGS, config, "compression_level")
         return build_settings(cls, SETTINGS, config,
                               output_dir=directory(setting(SETTINGS, config, "destination_path")),
                               partitions=MappingProxyType(partitions), compression_level=level)
+
+
+def _segment(name: str) -> bool:
+    """Whether a field's name is a directory's name as it is: the directory is ``<field>=<value>``
+    (only the value is percent-encoded), so a name with a separator wrote files outside the stream's
+    file set (``../x``) or outside destination_path (``../../../escaped``), where no reader looks."""
+    return not any(c in name for c in "/\\=%\x00") and name not in (".", "..")

@@ -84,6 +84,19 @@ def test_partition_by_a_missing_field_of_a_named_stream_is_a_config_error(tmp_pa
     assert [p.parent.name for p in parquet_files(tmp_path / "out")] == ["v1"]
 
 
+@pytest.mark.parametrize("field", ["../../../escaped", "../x", "a/b", "=", ".."])
+def test_a_partition_field_whose_name_is_no_directory_name_is_a_config_error(tmp_path: Path, field: str) -> None:
+    """The directory is <field>=<value> and only the value was encoded: a field named ../../../escaped
+    wrote its files outside destination_path (../x outside the stream's v1), exit 0, where no reader
+    of the stream looks."""
+    props = {"id": {"type": "integer"}, field: {"type": "string"}}
+    done = run_target(tmp_path, schema("t", props) + record("t", {"id": 1, field: "v"}) + state(1),
+                      partition_by=field)
+    assert done.returncode == 2, done.stderr.decode()
+    assert f"setting 'partition_by': field {field!r} cannot name a directory" in done.stderr.decode()
+    assert not parquet_files(tmp_path)
+
+
 @pytest.mark.parametrize("codec", ["snappy", "zstd", "gzip", "none"])
 def test_compression_row_groups_and_file_size(tmp_path: Path, codec: str) -> None:
     import pyarrow.parquet as pq
