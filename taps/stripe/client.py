@@ -8,7 +8,10 @@ Errors: Stripe's body ``{"error": {"type", "code", "message"}}`` becomes one lin
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Iterator, Mapping
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from protocol import FatalSourceError
@@ -42,19 +45,36 @@ class StripeError(HttpFatalError):
 
 
 class _Recording:
-    """A transport that keeps the last response, so that an error can be read from Stripe's body."""
+    """A transport that keeps the last response, so that an error can be read from Stripe's body,
+    and the server's clock as far as its ``Date`` headers tell (:attr:`offset`)."""
 
     def __init__(self, inner: Transport) -> None:
         self.inner = inner
         self.last: Response | None = None
+        self.offset: float | None = None  # Stripe's clock minus ours, a lower bound (seconds)
 
     def send(self, method: str, url: str, headers: Mapping[str, str], params: Mapping[str, Any] | None = None,
              body: bytes | None = None, timeout: tuple[float, float] | None = None) -> Response:
         self.last = self.inner.send(method, url, headers, params, body, timeout)
+        offset = _server_offset(self.last.headers.get("Date"), time.time())
+        if offset is not None:
+            self.offset = offset
         return self.last
 
     def close(self) -> None:
         self.inner.close()
+
+
+def _server_offset(date: str | None, received: float) -> float | None:
+    """The server's clock minus ours, at least (seconds; negative: Stripe's is behind), from a ``Date``
+    header: the server wrote it (rounded down to the second) before we ``received`` the answer."""
+    if not date:
+        return None
+    try:
+        dated = parsedate_to_datetime(date)
+    except (TypeError, ValueError):
+        return None
+    return None if dated.tzinfo is None else dated.timestamp() - received
 
 
 def stripe_error(response: Response, endpoint: str, secrets: list[str]) -> HttpRetryableError | StripeError:
@@ -116,6 +136,13 @@ class StripeClient:
 
     def close(self) -> None:
         self.http.close()
+
+    def server_time(self, local: int) -> int:
+        """The second ``local`` of our clock on Stripe's, which stamps ``created``, as far as its answers
+        tell, and never later than ours: an object Stripe creates after our ``local`` has a ``created``
+        at or after the second returned (a run's end, for the next run, is taken so)."""
+        offset = self.http.recorder.offset
+        return local if offset is None or offset >= 0 else math.floor(local + offset)
 
     def get(self, path: str) -> Any:
         """``GET /v1/{path}``: one object."""

@@ -4,7 +4,8 @@ A run reads ``created[gte]=bookmark`` and ``created[lt]=now`` in windows of ``da
 days. A list is newest first, so the bookmark (``{"created": unix seconds}``; invoices:
 ``"date"``) moves to a window's end only when its last page is read; between pages the STATE
 carries the window's end and the ``starting_after`` cursor, so a resumed run goes on from the
-next page. An object created during the run falls at or after ``now``: the next run reads it.
+next page. An object created during the run falls at or after ``now``: the next run reads it
+(``now`` as stored for the next run is read on Stripe's clock: taps/stripe/ends.py).
 
 Updates come from the events stream (``event_updates``): a later run reads the events of the
 stream's type (``customer.*``, ...) between the last run's ``now`` and this one's, and emits each
@@ -32,6 +33,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from protocol import Bookmarks, Stream
 from taps.stripe.client import StripeError
+from taps.stripe.ends import RunEnd, read_before
 from taps.stripe.schemas import SCHEMAS, TIME_FIELDS
 
 if TYPE_CHECKING:
@@ -117,9 +119,10 @@ class StripeStream(Stream):
                 listed.add(record["id"])
             yield record
         if updates:
+            events, end = f"{self.name}_events", RunEnd(self.tap.client, self.tap.now)
             if since is not None:
-                yield from self.updated_records(int(since), listed or set())
-            bookmarks.set(f"{self.name}_events", "updates_created", self.tap.now)
+                yield from self.updated_records(int(since), listed or set(), read_before(bookmarks, events), end)
+            end.save(bookmarks, events, "updates_created")
 
     def events_since(self, bookmarks: Bookmarks) -> int | None:
         """Where this run's events start: the events bookmark; None on a first run (no bookmark of the
@@ -144,6 +147,7 @@ class StripeStream(Stream):
         end, step = self.tap.now, self.tap.settings.window_seconds
         after = bookmarks.get(self.name, "starting_after")
         resumed = bookmarks.get(self.name, "window_end")
+        done, last = read_before(bookmarks, self.name), RunEnd(self.tap.client, end)
         while start is None or start < end:
             stop = end if start is None else min(start + step, end)
             if after and isinstance(resumed, int) and (start is None or start < resumed <= end):
@@ -154,7 +158,10 @@ class StripeStream(Stream):
             if start is not None:
                 params["created[gte]"] = start
             for page, cursor in self.pages(params, after):
-                yield from (self.record(raw) for raw in page)
+                for raw in page:
+                    last.note(raw.get("created"), raw.get("id"))
+                    if raw.get("id") not in done:
+                        yield self.record(raw)
                 after = cursor
                 if after is not None:
                     if start is not None:
@@ -164,7 +171,10 @@ class StripeStream(Stream):
                     self.tap.checkpoint(bookmarks)
             bookmarks.clear(self.name, "window_end")
             bookmarks.clear(self.name, "starting_after")
-            bookmarks.set(self.name, self.bookmark_key, stop)
+            if stop == end:  # the run's end on Stripe's clock, and the ids read from there (taps/stripe/ends.py)
+                last.save(bookmarks, self.name, self.bookmark_key)
+            else:
+                bookmarks.set(self.name, self.bookmark_key, stop)
             self.tap.checkpoint(bookmarks)
             start = stop
 
@@ -185,8 +195,10 @@ class StripeStream(Stream):
         yield first
         yield from pages
 
-    def updated_records(self, since: int, listed: set[str]) -> Iterator[dict[str, Any]]:
-        """Each object changed in [since, now) once, as in its newest event; not those listed this run."""
+    def updated_records(self, since: int, listed: set[str], done: frozenset[str], end: RunEnd
+                        ) -> Iterator[dict[str, Any]]:
+        """Each object changed in [since, now) once, as in its newest event; not those listed this run,
+        nor by the events the run before read (``done``); each event read is noted at ``end``."""
         if since < self.tap.now - EVENTS_KEPT:
             log.warning("%s: the last run ended %s; Stripe keeps events for 30 days, so changes before %s "
                         "are not read (a full sync, without the state, reads every object)", self.name,
@@ -194,6 +206,9 @@ class StripeStream(Stream):
         params = {"type": self.event_type, "created[gte]": since, "created[lt]": self.tap.now}
         for page, _ in self.tap.client.pages("events", params):
             for event in page:
+                end.note(event.get("created"), event.get("id"))
+                if event.get("id") in done:
+                    continue
                 obj = (event.get("data") or {}).get("object")
                 if not isinstance(obj, dict) or obj.get("object") != self.event_object:
                     continue

@@ -162,6 +162,7 @@ class StripeApi:
         self._lock = threading.Lock()
         self._events = 0
         self._cache: dict[str, tuple[list[dict[str, Any]], list[int], dict[str, int]]] = {}
+        self.skew = 0  # seconds this Stripe's clock is ahead of ours (negative: behind), in its Date headers
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.server.daemon_threads = True
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -318,6 +319,9 @@ def _handler(api: StripeApi) -> Callable[..., BaseHTTPRequestHandler]:
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
+
+        def date_time_string(self, timestamp: float | None = None) -> str:
+            return super().date_time_string(time.time() + api.skew if timestamp is None else timestamp)
 
         def do_GET(self) -> None:
             split = urlsplit(self.path)

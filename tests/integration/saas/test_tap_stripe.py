@@ -125,6 +125,24 @@ def test_an_object_created_during_a_run_is_read_by_the_next_run_once(tmp_path: P
     assert third.records("customers") == []
 
 
+def test_an_object_stamped_by_a_clock_behind_ours_is_read_by_the_next_run(tmp_path: Path, api: StripeApi) -> None:
+    """Stripe stamps ``created`` with its clock. Ours 5 s ahead: a customer created while the first run
+    paged got ``created`` before that run's end (its ``now``), past the page that would have held it;
+    the next run listed from that end, and neither run read it (found by an outside probe). The end
+    stored for the next run is read on Stripe's clock (its Date headers), so the next run reads it."""
+    api.skew = -5
+
+    def create() -> None:
+        api.create("customers", 300, int(time.time()) + api.skew)
+    api.on_request(CUSTOMERS, 2, create)
+    first = stripe(tmp_path, api, streams=("customers",))
+    assert "cus_00000000000300" not in {r["id"] for r in first.records("customers")}
+    _next_second(int(time.time()))
+    second = stripe(tmp_path, api, streams=("customers",), state=first.state)
+    assert "cus_00000000000300" in {r["id"] for r in second.records("customers")}
+    assert first.state["bookmarks"]["customers"]["created"] <= api.by_id["cus_00000000000300"]["created"]
+
+
 def test_lookback_window_reads_recent_events_again(tmp_path: Path, api: StripeApi) -> None:
     first = stripe(tmp_path, api, streams=("events",))
     end = first.state["bookmarks"]["events"]["created"]
@@ -156,7 +174,8 @@ def test_windows_and_a_resumed_run_going_on_from_the_cursor(tmp_path: Path, api:
     assert (queries[0]["starting_after"], queries[0]["created[gte]"], queries[0]["created[lt]"]) == (
         "cus_00000000000130", str(start), str(start + 120))
     assert [int(q["created[gte]"]) for q in queries[2:5]] == [start + 120, start + 240, start + 360]
-    assert resumed.state["bookmarks"]["customers"]["created"] == int(queries[-1]["created[lt]"])
+    end = int(queries[-1]["created[lt]"])  # the run's end; stored on Stripe's clock, read to the second
+    assert end - 1 <= resumed.state["bookmarks"]["customers"]["created"] <= end
     assert "window_end" not in resumed.state["bookmarks"]["customers"]
 
 
@@ -256,7 +275,7 @@ def test_a_resumed_first_run_reads_the_changes_since_the_interrupted_run_started
     # the cut run's checkpoint carried its start; the resumed run read the events since then
     assert cut.state["bookmarks"]["customers_events"] == {"updates_created": started}
     assert [r.query["created[gte]"] for r in api.requests("/v1/events")] == [str(started)]
-    assert resumed.state["bookmarks"]["customers_events"]["updates_created"] > now
+    assert resumed.state["bookmarks"]["customers_events"]["updates_created"] >= now  # its end, on Stripe's clock
 
 
 def test_a_state_without_the_events_bookmark_reads_every_event_stripe_keeps(tmp_path: Path,
