@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import subprocess
 import tempfile
@@ -33,15 +34,23 @@ _NOT_A_MESSAGE_SHOWN = 300  # characters of a stray stdout line that reach the l
 _STDERR_GRACE = 2.0  # seconds the source's last stderr lines are waited for once it has exited
 
 
+# A "type" key whose value is RECORD or STATE, with any JSON whitespace around the colon, anywhere on
+# the line: the key may follow a long record (Python's json puts keys in insertion order).
+_DATA_TYPE = re.compile(rb'"type"[ \t\r\n]*:[ \t\r\n]*"(RECORD|STATE)"')
+
+
 def _data_kind(line: bytes) -> str | None:
-    """RECORD or STATE when a line that did not decode looks like one (a log line never does)."""
-    head = line[:64]
-    if not head.lstrip().startswith(b"{"):
+    """RECORD or STATE when a line that did not decode looks like one, so that it fails the run.
+
+    The whole line is searched (a 64-byte head misses ``"type"`` written after the record, and a
+    line skipped is a record lost). Only lines that failed to decode are searched, so the hot path
+    is unchanged. A line that does not start with ``{`` is log text, never a message, and stays
+    tolerated; a non-message JSON line that merely mentions such a key fails the run, which is safe.
+    """
+    if not line.lstrip().startswith(b"{"):
         return None
-    for kind in ("RECORD", "STATE"):
-        if b'"type":"%s"' % kind.encode() in head.replace(b" ", b""):
-            return kind
-    return None
+    found = _DATA_TYPE.search(line)
+    return found.group(1).decode() if found is not None else None
 
 
 def describe_exit(code: int) -> str:
@@ -67,6 +76,9 @@ class SourceRun:
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr: threading.Thread | None = None
         self.line_number = 0
+        # Lines that were not messages, since the reader last cleared this: only an error needs them,
+        # to map the n-th record of a batch back to its line (see taps.airbyte.sync).
+        self.skipped_lines: list[int] = []
 
     def __enter__(self) -> SourceRun:
         self._dir = tempfile.TemporaryDirectory(prefix="tap-airbyte-")
@@ -127,6 +139,7 @@ class SourceRun:
                 if kind is not None:  # not to be skipped: it would be lost
                     raise ProtocolError(f"a {kind} message of the Airbyte source {self.name} that cannot be read: "
                                         f"{exc}", line=n) from exc
+                self.skipped_lines.append(n)
                 if line.strip():
                     text = line.decode(errors="replace").strip()
                     log.info("%s: %s", self.name, text[:_NOT_A_MESSAGE_SHOWN])

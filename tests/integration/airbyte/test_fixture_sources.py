@@ -261,3 +261,50 @@ def test_sigterm_stops_the_source_too_and_nothing_follows_its_last_state(tmp_pat
     pid = int((tmp_path / "rec" / "pid").read_text())
     with pytest.raises(ProcessLookupError):  # the source was stopped (and reaped) before tap-airbyte exited
         os.kill(pid, 0)
+
+
+def _raw_lines_run(tmp_path: Path, *lines: bytes) -> tuple[list[dict[str, Any]], str]:
+    """tap-airbyte over a source writing a RECORD, a STATE, then ``lines``, a RECORD and a STATE: the run must
+    fail with nothing written after the first STATE; its Singer messages and last stderr line."""
+    def rec(i: int) -> bytes:
+        return b'{"type":"RECORD","record":{"stream":"orders","data":{"id":%d,"updated":%d}}}' % (i, i)
+
+    def st(i: int) -> bytes:
+        return (b'{"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":"orders"},'
+                b'"stream_state":{"updated":%d}}}}' % i)
+
+    every = [rec(1), st(1), *lines, rec(9), st(9)]
+    done = tap(tmp_path, fixture_config("raw_lines.py", records=0, lines=[line.hex() for line in every]))
+    assert done.returncode == ExitCode.FAILED, done.stderr.decode()
+    out = messages(done.stdout)
+    assert [r["id"] for r in records(out, "orders")] == [1] and len(states(out)) == 1, out
+    assert out[-1]["type"] == "STATE"
+    return out, done.stderr.decode(errors="replace").strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("bad", [
+    b'{"record":{"stream":"orders","data":{"id":2,"updated":NaN,"note":"a note long enough"}},"type":"RECORD"}',
+    b'{"type":\t"RECORD","record":{"stream":"orders","data":{"id":2,"updated":NaN}}}',
+    b'{"type" :\r"RECORD","record":{"stream":"orders","data":{"id":2,"updated":NaN}}}',
+], ids=["type-after-the-record", "tab-after-the-colon", "cr-after-the-colon"])
+def test_an_unreadable_record_line_anywhere_fails_the_run_and_log_text_does_not(tmp_path: Path, bad: bytes) -> None:
+    _, last = _raw_lines_run(tmp_path, b"plain log text", b"{not json either", bad)
+    assert "line 5: a RECORD message of the Airbyte source raw_lines.py that cannot be read" in last, last
+
+
+@pytest.mark.parametrize(("bad", "what"), [
+    (b'{"type":"RECORD","record":{"stream":"orders","data":null}}', "with data that is not a JSON object"),
+    (b'{"type":"RECORD","record":{"stream":"orders","data":[1,2]}}', "with data that is not a JSON object"),
+    (b'{"type":"RECORD","record":{"stream":"orders"}}', "with no data"),
+    (b'{"type":"RECORD","record":{"stream":"orders","data":{"id":2,"note":"\xff\xfe"}}}',
+     "with data that is not valid UTF-8"),
+    (b'{"type":"RECORD","record":null}', "without a record"),
+    (b'{"type":"RECORD"}', "without a record"),
+], ids=["null", "array", "missing", "not-utf8", "record-null", "record-missing"])
+def test_a_record_whose_data_is_not_a_json_object_fails_the_run_at_its_line(tmp_path: Path, bad: bytes,
+                                                                           what: str) -> None:
+    ok = b'{"type":"RECORD","record":{"stream":"orders","data":{"id":2,"updated":2}}}'
+    _, last = _raw_lines_run(tmp_path, ok, b"plain log text", bad)  # joined with record 2: found at its line
+    where = "line 5" if what == "without a record" else "line 5, stream 'orders'"
+    assert f"{where}: a RECORD" in last, last
+    assert f"of the Airbyte source raw_lines.py {what}" in last, last
