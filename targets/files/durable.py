@@ -40,6 +40,8 @@ from glob import escape as glob_escape
 from pathlib import Path
 from typing import IO
 
+from targets.files.writelock import lock_for_writing
+
 __all__ = ["DurableFile", "fsync_dir", "staged_path"]
 
 log = logging.getLogger("sluice.files")
@@ -183,6 +185,7 @@ class DurableFile:
             return
         created = not self.path.exists()
         fd = os.open(self.path, _OPEN_FLAGS, 0o666)
+        lock_for_writing(fd, self.path)  # one writer at a time (targets/files/writelock.py)
         try:
             size = os.lseek(fd, 0, os.SEEK_END)
             if size and self.line_based and not self.compress:
@@ -202,6 +205,7 @@ class DurableFile:
     def _open_staged(self) -> None:
         staged = staged_path(self.path)
         fd = os.open(staged, _OPEN_FLAGS | os.O_TRUNC, 0o666)
+        lock_for_writing(fd, staged)
         self._fd, self._staged = fd, staged
         self.ino = os.fstat(fd).st_ino
         self.size = self.synced = self.committed = 0
@@ -281,23 +285,26 @@ class DurableFile:
             self.committed = self.synced
 
     def abort(self) -> None:
-        """Truncate back to the last checkpoint. Never raises: a failure is already on its way."""
+        """Truncate back to the last checkpoint and close the file (its write lock goes with it: a
+        write after this opens it again). Never raises: a failure is already on its way."""
         if self._fd is None:
             return
         self._z = None
         if self._staged is not None:  # never installed: the previous file stays as it was
             self._drop_staged()
             return
-        if self.size == self.committed:
-            return
         try:
-            os.ftruncate(self._fd, self.committed)
-            os.fsync(self._fd)
+            if self.size != self.committed:
+                os.ftruncate(self._fd, self.committed)
+                os.fsync(self._fd)
+                log.info("%s: rolled back %d bytes written after the last STATE", self.path,
+                         self.size - self.committed)
+            self.size = self.synced = self.committed
         except OSError as exc:
             log.error("%s: could not roll back to %d bytes: %s", self.path, self.committed, exc)
-            return
-        log.info("%s: rolled back %d bytes written after the last STATE", self.path, self.size - self.committed)
-        self.size = self.synced = self.committed
+        finally:
+            os.close(self._fd)
+            self._fd = None
 
     def _drop_staged(self) -> None:
         assert self._fd is not None and self._staged is not None

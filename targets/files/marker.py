@@ -40,6 +40,7 @@ from typing import Any
 
 from protocol import Committed, JSONDecodeError, TargetError, dumps, loads
 from targets.files.durable import fsync_dir
+from targets.files.writelock import lock_for_writing
 
 __all__ = ["Marker", "Positions"]
 
@@ -153,15 +154,31 @@ def _complete_rename(staged: Path, path: Path, positions: Positions) -> None:
 
 def _truncate_back(path: Path, positions: Positions, others: dict[int, int]) -> None:
     """Cut ``path`` back to its committed size, or to what another marker committed (``others``:
-    {inode: size}) when that is more."""
+    {inode: size}) when that is more. Under the file's write lock (targets/files/writelock.py): a
+    run writing it now would have its rows cut while it still counts them as written."""
     try:
-        st = path.stat()
+        fd = os.open(path, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         return
+    lock_for_writing(fd, path)
+    try:
+        st = os.fstat(fd)
+        size = _committed_size(path, st, positions, others)
+        if size is None or st.st_size == size:
+            return
+        os.ftruncate(fd, size)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    log.warning("%s: removed %d bytes written after the last commit by an interrupted run", path, st.st_size - size)
+
+
+def _committed_size(path: Path, st: os.stat_result, positions: Positions, others: dict[int, int]) -> int | None:
+    """The size ``path`` is cut back to, or None when it is to be left as it is."""
     sizes = [size for ino, size in positions if ino == st.st_ino]
     if not sizes:
         log.warning("%s was replaced outside sluice since its last commit; left as it is", path)
-        return
+        return None
     size = sizes[-1]
     if others.get(st.st_ino, 0) > size and st.st_size > size:
         size = min(others[st.st_ino], st.st_size)
@@ -170,13 +187,5 @@ def _truncate_back(path: Path, positions: Positions, others: dict[int, int]) -> 
     if st.st_size < size:
         log.warning("%s is shorter (%d bytes) than its last commit (%d bytes): changed outside sluice",
                     path, st.st_size, size)
-        return
-    if st.st_size == size:
-        return
-    fd = os.open(path, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
-    try:
-        os.ftruncate(fd, size)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    log.warning("%s: removed %d bytes written after the last commit by an interrupted run", path, st.st_size - size)
+        return None
+    return size

@@ -242,3 +242,29 @@ def test_a_rewrite_copy_of_a_killed_run_is_removed_by_the_next_one(tmp_path: Pat
     f.write(b"2\n")
     f.close()
     assert path.read_bytes() == b"a\n1\n2\n" and not stale.exists()
+
+
+def test_a_second_writer_of_one_file_is_refused_before_it_writes(tmp_path: Path) -> None:
+    """Two runs appending to one file at once (tenants sharing a destination_path under -j N): the
+    failing one's rollback truncated the file to its own last checkpoint, cutting the rows the other
+    had committed since, whose stored state still said they were delivered (found by a probe). The
+    second writer now fails before writing a byte, and the first's rollback cuts only its own tail."""
+    from protocol import TargetError
+
+    path = tmp_path / "shared.jsonl"
+    first = DurableFile(path)
+    first.write(b'{"a":1}\n')
+    first.sync()
+    first.checkpoint()
+    first.write(b'{"a":2}\n')  # after the last STATE: rolled back below
+    second = DurableFile(path)
+    with pytest.raises(TargetError, match="is being written by another run"):
+        second.write(b'{"b":1}\n')
+    first.abort()
+    assert path.read_bytes() == b'{"a":1}\n'
+    first.close()
+    second.write(b'{"b":1}\n')  # in turn: once the first is done
+    second.sync()
+    second.checkpoint()
+    second.close()
+    assert path.read_bytes() == b'{"a":1}\n{"b":1}\n'
