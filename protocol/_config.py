@@ -140,13 +140,22 @@ class RedactingFilter(logging.Filter):
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
-        self.secrets = [s for s in secrets if len(s) >= 3]
+        # the longest first: a secret inside a longer one, replaced first, left the rest of that one readable
+        self.secrets = sorted({s for s in secrets if len(s) >= 3}, key=len, reverse=True)
 
     def filter(self, record: logging.LogRecord) -> bool:
         if self.secrets:
-            message = record.getMessage()
-            for secret in self.secrets:
-                message = message.replace(secret, REDACTED)
-            record.msg = message
+            record.msg = self._redact(record.getMessage())
             record.args = None
+            if record.exc_info and not record.exc_text:  # a traceback quotes values too (a failing call's)
+                record.exc_text = self._redact(logging.Formatter().formatException(record.exc_info))
+            if record.exc_text:
+                record.exc_text = self._redact(record.exc_text)
+            if record.stack_info:
+                record.stack_info = self._redact(record.stack_info)
         return True
+
+    def _redact(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, REDACTED)
+        return text

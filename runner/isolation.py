@@ -19,6 +19,7 @@ import signal
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 from protocol import ExitCode
 from runner.project import Limits
@@ -49,8 +50,9 @@ class Redactor:
     def add(self, secrets: Iterable[str]) -> None:
         for secret in secrets:
             if len(secret) >= MIN_SECRET_LENGTH:
-                self._secrets.add(secret)
-                self._secrets.add(json.dumps(secret)[1:-1])
+                # as written, JSON-escaped, and URL-encoded (a key in a query string an HTTP error
+                # quotes, a password in a DSN: a third-party connector's words, which we cannot redact)
+                self._secrets.update({secret, json.dumps(secret)[1:-1], quote(secret, safe=""), quote_plus(secret)})
         if self._secrets:
             ordered = sorted(self._secrets, key=len, reverse=True)
             self._pattern = re.compile("|".join(re.escape(s) for s in ordered))

@@ -72,11 +72,13 @@ class HttpFatalError(FatalSourceError):
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every secret (also URL-encoded, as in a query string) replaced by asterisks."""
-    for secret in secrets:
-        if secret and len(secret) >= 3:
-            for form in {secret, quote(secret, safe=""), quote_plus(secret)}:
-                text = text.replace(form, REDACTED)
+    """``text`` with every secret (also URL-encoded, as in a query string) replaced by asterisks,
+    the longest first: a secret inside a longer one (a client secret that begins a refresh token)
+    replaced first left the rest of the longer one readable."""
+    forms = {form for secret in secrets if secret and len(secret) >= 3
+             for form in (secret, quote(secret, safe=""), quote_plus(secret))}
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, REDACTED)
     return text
 
 
@@ -159,8 +161,14 @@ def _rate_limit_wait(headers: Mapping[str, str]) -> float | None:
     return max(0.0, reset_wait(value))
 
 
-def response_message(response: Response, limit: int = 300) -> str:
-    """The server's own words: a JSON ``message``/``error_description``/``error``, or the text."""
+def response_message(response: Response, limit: int = 300, secrets: Iterable[str] = ()) -> str:
+    """The server's own words: a JSON ``message``/``error_description``/``error``, or the text;
+    ``secrets`` are redacted before the text is cut to ``limit`` (cut first, a secret the cut
+    split was no longer found, and its first characters were shown)."""
+    return redact(_server_words(response), secrets)[:limit] or response.reason or ""
+
+
+def _server_words(response: Response) -> str:
     content = response.content or b""
     try:
         body = orjson.loads(content)
@@ -170,9 +178,8 @@ def response_message(response: Response, limit: int = 300) -> str:
         for key in ("message", "error_description", "error", "detail", "title"):
             value = body.get(key)
             if isinstance(value, str) and value:
-                return value[:limit]
-    text = content.decode("utf-8", "replace").strip().replace("\n", " ")
-    return text[:limit] or response.reason or ""
+                return value
+    return content.decode("utf-8", "replace").strip().replace("\n", " ")
 
 
 def status_error(
@@ -180,7 +187,7 @@ def status_error(
 ) -> HttpRetryableError | HttpFatalError:
     """The error for a non-2xx response."""
     status = response.status
-    message = redact(response_message(response), secrets)
+    message = response_message(response, secrets=secrets)
     what = f"{endpoint}: HTTP {status}" + (f" {message}" if message else "")
     headers = response.headers
     exhausted = headers.get("X-RateLimit-Remaining", headers.get("RateLimit-Remaining")) == "0"

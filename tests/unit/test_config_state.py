@@ -116,3 +116,22 @@ def test_secrets_are_found_at_any_depth() -> None:
     config = {"password": "pw-1", "api_keys": {"X-Key": "key-2"}, "host": "db.example",
               "streams": [{"name": "a", "bearer_token": "tok-3"}, {"name": "b"}], "flag": True}
     assert secret_values(config, schema) == ["pw-1", "key-2", "tok-3"]  # never a plain value, never a boolean
+
+
+def test_redacting_filter_hides_the_longest_secret_first_and_tracebacks_too() -> None:
+    """A secret inside a longer one (a client secret beginning a refresh token) replaced first left
+    the rest of the longer one readable; a traceback logged with exc_info was not redacted at all."""
+    import logging
+    import sys
+
+    secrets = ["cs_4242", "cs_4242.RT-9f8e7d6c5b4a"]
+    record = logging.LogRecord("x", logging.ERROR, __file__, 1, "invalid grant for %s", (secrets[1],), None)
+    RedactingFilter(secrets).filter(record)
+    assert record.getMessage() == "invalid grant for ********"
+    try:
+        raise RuntimeError("bad token " + secrets[0])
+    except RuntimeError:
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
+    RedactingFilter(secrets).filter(record)
+    text = logging.Formatter().format(record)
+    assert "RuntimeError: bad token ********" in text and "cs_4242" not in text

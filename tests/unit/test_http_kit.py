@@ -549,3 +549,20 @@ def test_transport_helpers_keep_what_requests_did() -> None:
     links = parse_links('<http://h/x?page=2>; rel="next", <http://h/x?page=9>; rel="last"')
     assert links["next"]["url"] == "http://h/x?page=2" and links["last"]["url"] == "http://h/x?page=9"
     assert _response(b"").links == {}
+
+
+def test_an_error_body_is_redacted_before_it_is_cut() -> None:
+    """The body was cut at 300 characters, then redacted: a token the cut split was no longer
+    found, and its first 33 characters were shown."""
+    token = "tok_ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    body = ("x" * 267 + " token " + token).encode()
+    err = status_error(Response(status=401, headers=HTTPHeaderDict(), content=body, url="http://h/y"), "/y",
+                       [token])
+    assert "tok_" not in str(err) and str(err).endswith(" token ********")
+
+
+def test_redact_replaces_the_longest_secret_first() -> None:
+    from protocol.http import redact
+
+    assert redact("rt cs_4242.RT-9f8e7d6c5b4a, cs cs_4242", ["cs_4242", "cs_4242.RT-9f8e7d6c5b4a"]) == (
+        "rt ********, cs ********")

@@ -156,3 +156,11 @@ def test_interpolated_strings_are_coerced_to_the_settings_types() -> None:
     assert coerce_config(config, info) == {
         "port": 5432, "ratio": 0.5, "on": True, "tags": ["a"], "name": "7", "bad": "x", "other": "1"}
     assert coerce_config(config, None) == config
+
+
+def test_redactor_hides_url_encoded_secrets() -> None:
+    """A third-party tap's HTTP error quotes the URL: an API key with '+', '/' or '=' appears
+    percent-encoded there (and a password with '@' in a DSN), which the runner did not hide."""
+    redact = Redactor(["Xy7+Qa/9Lk=="])
+    assert redact("401 for url: http://h/data?api_key=Xy7%2BQa%2F9Lk%3D%3D") == "401 for url: http://h/data?api_key=********"
+    assert redact("q=Xy7%2BQa%2F9Lk%3D%3D&r=Xy7+Qa/9Lk==") == "q=********&r=********"
