@@ -9,7 +9,6 @@ project's ``secrets:``, credential-named ``env:`` variables and the ``${ENV}`` v
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -24,7 +23,13 @@ if TYPE_CHECKING:
 
 __all__ = ["config"]
 
-_URL_PASSWORD = re.compile(r"(://[^/:@]*:)[^/@]*@")
+
+def _masked_url(url: str) -> str:
+    """The state store's URL as shown: its password masked in every form (runner.stores.postgres.redact_url)."""
+    from runner.isolation import REDACTED
+    from runner.stores.urls import redact_url
+
+    return redact_url(url).replace("***", REDACTED)
 
 
 @click.group()
@@ -41,7 +46,7 @@ def show(obj: Ctx, pipeline: str) -> int:
 
     Also its state id and state store: with an environment, the state id is the one that
     environment keeps its bookmarks under."""
-    from runner.isolation import REDACTED, Redactor
+    from runner.isolation import Redactor
     from runner.map_steps import resolve_step
 
     project = obj.project
@@ -52,7 +57,7 @@ def show(obj: Ctx, pipeline: str) -> int:
         "environment": project.environment.name if project.environment else None,
         "pipeline": pipe.name,
         "state_id": pipe.state_id,
-        "state_store": _URL_PASSWORD.sub(rf"\g<1>{REDACTED}@", Redactor(url_secrets)(url)) if url else "sqlite",
+        "state_store": _masked_url(Redactor(url_secrets)(url)) if url else "sqlite",
         "schedule": pipe.schedule,
         "tap": _side(obj, project.resolve(project.connector_for(pipe, pipe.tap))),
         "maps": [_side(obj, resolve_step(project, step, tenant=pipe.tenant_record)) for step in pipe.maps],

@@ -81,5 +81,6 @@ def open_store(url: str | None, project_dir: Path, lock_timeout: float = DEFAULT
         path = Path(rest).expanduser()
         return SQLiteStore(path if path.is_absolute() else project_dir / path)
     from protocol import ConfigError
+    from runner.stores.urls import redact_url
 
-    raise ConfigError(f"unknown state store {url!r}: use sqlite, sqlite:PATH or postgresql://...")
+    raise ConfigError(f"unknown state store {redact_url(url)!r}: use sqlite, sqlite:PATH or postgresql://...")

@@ -13,7 +13,6 @@ write any more.
 from __future__ import annotations
 
 import os
-import re
 from typing import Any
 
 import psycopg
@@ -35,6 +34,7 @@ from runner.stores.base import (
 )
 from runner.stores.dashboard import ProgressRow, progress_upsert
 from runner.stores.pg_session import GuardedSession, LeaseLock, lease_settings
+from runner.stores.urls import redact_url
 
 __all__ = ["PostgresStore", "lock_key", "redact_url"]
 
@@ -133,11 +133,6 @@ _RUN_COLUMNS = (
     "id, pipeline, state_id, extract(epoch from started_at)::float8, extract(epoch from ended_at)::float8, status, "
     "records_emitted, records_committed, error, host, pid, coalesce(run_number, 0)"
 )
-
-
-def redact_url(url: str) -> str:
-    """``postgresql://user:secret@host/db`` -> ``postgresql://user:***@host/db``."""
-    return re.sub(r"(//[^:/@]*:).*@(?=[^@]*$)", r"\1***@", url)
 
 
 def lock_key(state_id: str) -> int:

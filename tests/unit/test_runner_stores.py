@@ -79,3 +79,18 @@ def test_helpers() -> None:
     assert redact_url("postgresql://user:pa@ss@host/db") == "postgresql://user:***@host/db"
     assert redact_url("postgresql://host/db") == "postgresql://host/db"
     assert lock_key("a") != lock_key("b") and -(2**63) <= lock_key("a") < 2**63
+
+
+def test_a_store_password_is_masked_in_every_form_libpq_takes(tmp_path: Path) -> None:
+    """Found by a probe: ``?password=`` and key=value DSNs showed the password in connection errors,
+    and an unknown store's message quoted the whole URL."""
+    from protocol import ConfigError
+    from runner.stores import open_store
+
+    assert redact_url("postgresql://u@h/db?sslmode=require&password=StoreSecret9") == (
+        "postgresql://u@h/db?sslmode=require&password=***")
+    assert redact_url("host=h password=StoreSecret9 dbname=d") == "host=h password=*** dbname=d"
+    assert redact_url("host=h PASSWORD = 'a b\\' c' dbname=d") == "host=h PASSWORD = *** dbname=d"
+    with pytest.raises(ConfigError) as caught:
+        open_store("postgresql+psycopg://u:StoreSecret9@h/d", tmp_path)
+    assert "StoreSecret9" not in str(caught.value) and "u:***@h/d" in str(caught.value)
