@@ -185,6 +185,9 @@ def interpolate(value: Any, environ: Mapping[str, str], where: str, problems: li
             name, default, scheme = m.group(1), m.group(2), m.group(3)
             if scheme is not None:
                 return _provided(m.group(0), scheme, m.group(4))
+            if default is not None and "${" in default:  # ${A:-${B}}: read as default "${B", then a "}"
+                problems.append(f"{where}: {m.group(0)}: a reference cannot hold another (they do not nest)")
+                return ""
             if name in environ:
                 found = environ[name]
                 if found:

@@ -155,6 +155,12 @@ def test_an_unknown_scheme_is_an_error_and_variables_and_escapes_stay_as_they_we
     assert "sluice.secret_providers" in problems[0]
     assert _problems(tmp_path, {"n": "${cmd:echo ${file:x}}"}) == [
         "connectors[0].config.n: ${cmd:echo ${file:x}: a reference cannot hold another (they do not nest)"]
+    # a variable's default holding a reference was cut at the inner brace: ${A:-${B}} gave "${B}" (A unset)
+    # or A's value and a "}" (A set), without a word (found by a probe)
+    for value in ("${UNSET_A:-${PGPORT}}", "pre${UNSET_A:-x${PGPORT}}post", "${PGPORT:-${PGPORT}}"):
+        assert _problems(tmp_path, {"n": value}, {"PGPORT": "5432"}) == [
+            f"connectors[0].config.n: {value[value.index('${'):value.index('}') + 1]}: a reference cannot hold "
+            "another (they do not nest)"]
     conn = _resolve(tmp_path, {
         "escaped": "$${file:x} and $${cmd:y}",       # a literal ${
         "default": "${cmd:-fallback}",                # the variable cmd, or its default: as before
