@@ -55,6 +55,8 @@ if TYPE_CHECKING:  # what a type checker sees: the names declared below (``X as 
     from protocol._exitcodes import signal_exit_code as signal_exit_code
     from protocol._fastcheck import is_date as is_date
     from protocol._fastcheck import is_date_time as is_date_time
+    from protocol._instants import saved_instant as saved_instant
+    from protocol._instants import utc_instant as utc_instant
     from protocol._jsoncodec import JSONDecodeError as JSONDecodeError
     from protocol._jsoncodec import dumps as dumps
     from protocol._jsoncodec import dumps_pretty as dumps_pretty
@@ -116,6 +118,7 @@ _LAZY = lazy_table(__name__, {  # private module: its public names
                 "TruncatedLineError"],
     "_exactly_once": ["CONTROL_STOP", "CONTROL_TAP_FAILED", "CONTROL_TAP_OK", "Committed", "ENV_CONTROL_FD",
                       "ENV_GENERATION", "ENV_STATE_ID", "EXACTLY_ONCE_CAPABILITY", "STOP_LOCK"],
+    "_instants": ["saved_instant", "utc_instant"],
     "_exitcodes": ["CONNECTOR_CODES", "ExitCode", "RUNNER_CODES", "describe_exit_codes", "signal_exit_code"],
     "_fastcheck": ["is_date", "is_date_time"],
     "_jsoncodec": ["JSONDecodeError", "dumps", "dumps_pretty", "exact_loads", "loads", "long_digit_lines",

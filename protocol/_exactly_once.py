@@ -118,13 +118,17 @@ class Control:
         while not self.gone and self.verdict is None:
             if not poller.poll(None if timeout is None else int(timeout * 1000)):
                 return
-            chunk = os.read(self.fd, 64)
-            if not chunk:
-                self.gone = True
-                return
-            *lines, self._buf = (self._buf + chunk).split(b"\n")
-            for line in lines:
-                self._take(line + b"\n")
+            self._read_chunk()
+
+    def _read_chunk(self) -> None:
+        """One read of the channel (it is readable): its whole lines taken, end of file noted."""
+        chunk = os.read(self.fd, 64)
+        if not chunk:
+            self.gone = True
+            return
+        *lines, self._buf = (self._buf + chunk).split(b"\n")
+        for line in lines:
+            self._take(line + b"\n")
 
     def _take(self, line: bytes) -> None:
         if line in (CONTROL_TAP_OK, CONTROL_TAP_FAILED):
@@ -154,13 +158,7 @@ class Control:
         poller = select.poll()
         poller.register(self.fd, select.POLLIN)
         while not self.gone and poller.poll(0):
-            chunk = os.read(self.fd, 64)
-            if not chunk:
-                self.gone = True
-                return
-            *lines, self._buf = (self._buf + chunk).split(b"\n")
-            for line in lines:
-                self._take(line + b"\n")
+            self._read_chunk()
 
     def stopped(self) -> str | None:
         """Why the runner stopped the run, waiting for its verdict on the tap (None: it did not)."""

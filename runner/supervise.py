@@ -252,12 +252,10 @@ class _Supervisor:
             self.stop_started = time.monotonic()
             if self.on_stop is not None:
                 self.on_stop(cause)
-            if cause == StopCause.LOCK:  # another host may run the pipeline now (protocol/_exactly_once.py)
-                self.output.runner_line(f"{reason}: stopping the tap; an exactly-once target commits nothing more")
-            elif self.tap.rc == ExitCode.OK:
-                self.output.runner_line(f"{reason}: the tap has finished; the target may still commit")
-            else:
-                self.output.runner_line(f"{reason}: stopping the tap; the target may commit what it has")
+            tail = ("stopping the tap; an exactly-once target commits nothing more" if cause == StopCause.LOCK
+                    else "the tap has finished; the target may still commit" if self.tap.rc == ExitCode.OK
+                    else "stopping the tap; the target may commit what it has")
+            self.output.runner_line(f"{reason}: {tail}")  # lock: another host may run it now
         self._terminate(self.tap)
 
     def _tick(self, now: float) -> None:

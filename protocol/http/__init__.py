@@ -67,6 +67,7 @@ if TYPE_CHECKING:  # what a type checker sees: the names declared below (``X as 
     from protocol.http._transport import Response as Response
     from protocol.http._transport import Transport as Transport
     from protocol.http._transport import Urllib3Transport as Urllib3Transport
+    from protocol.http._transport import server_clock_offset as server_clock_offset
 
 _LAZY = lazy_table(__name__, {  # private module: its public names
     "_auth": ["ApiKeyAuth", "Auth", "BasicAuth", "BearerTokenAuth", "OAuth2Base", "OAuth2ClientCredentials",
@@ -83,7 +84,7 @@ _LAZY = lazy_table(__name__, {  # private module: its public names
     "_retry": ["RetryPolicy"],
     "_session": ["Check", "HttpClient", "Page", "redact_headers"],
     "_settings": ["HTTP_SETTINGS", "HttpSettings", "http_settings"],
-    "_transport": ["Response", "Transport", "Urllib3Transport"],
+    "_transport": ["Response", "Transport", "Urllib3Transport", "server_clock_offset"],
 })
 
 __getattr__, __dir__ = lazy_attributes(__name__, _LAZY)

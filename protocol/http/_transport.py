@@ -19,6 +19,7 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 from urllib.parse import unquote, urlencode, urljoin, urlsplit
 from urllib.request import getproxies, proxy_bypass
@@ -26,7 +27,8 @@ from urllib.request import getproxies, proxy_bypass
 import urllib3
 from urllib3.util import Retry, make_headers
 
-__all__ = ["DEFAULT_HEADERS", "Response", "Transport", "Urllib3Transport", "ca_bundle", "parse_links"]
+__all__ = ["DEFAULT_HEADERS", "Response", "Transport", "Urllib3Transport", "ca_bundle", "parse_links",
+           "server_clock_offset"]
 
 #: headers every request carries unless the caller overrides them (what ``requests`` sent)
 DEFAULT_HEADERS: dict[str, str] = {
@@ -54,6 +56,20 @@ def parse_links(value: str | None) -> dict[str, dict[str, str]]:
             for name in rel.group(1).split():
                 links[name if ":" in name else name.lower()] = {"url": match.group(1).strip(), "rel": name}
     return links
+
+
+def server_clock_offset(date: str | None, received: float) -> float | None:
+    """The server's clock minus ours, at least (seconds; negative: the server is behind), from a
+    ``Date`` header: the server wrote it (rounded down to the second) before we ``received`` the
+    answer. None without a usable header. (A bookmark may not pass the moment a listing began on the
+    clock that stamps the records, whatever this machine's clock says: tap-hubspot, tap-stripe.)"""
+    if not date:
+        return None
+    try:
+        dated = parsedate_to_datetime(date)
+    except (TypeError, ValueError):
+        return None
+    return None if dated.tzinfo is None else dated.timestamp() - received
 
 
 @dataclass(slots=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from protocol import ConfigError, build_settings, setting
+from protocol import ConfigError, build_settings, setting, utc_instant
 from protocol.http import HttpSettings, http_settings
 
 __all__ = ["SETTINGS", "GitHubSettings", "github_instant", "github_time"]
@@ -67,12 +67,7 @@ def _iso(value: Any) -> str | None:
         raise ConfigError(f"setting 'start_date': {value!r} is not an ISO 8601 date-time") from exc
 
 
-def github_instant(value: str) -> datetime:
-    """A time as an aware UTC datetime (no precision lost; no zone: UTC), for comparing instants:
-    RFC 3339 allows many texts for one instant (an offset, milliseconds), and a bookmark set by hand
-    or by another GitHub tap need not be in GitHub's form. Raises ValueError when it is not ISO 8601."""
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+github_instant = utc_instant  # a time as an aware UTC datetime (protocol._instants)
 
 
 def github_time(value: datetime) -> str:

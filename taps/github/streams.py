@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from protocol import Bookmarks, ConfigError, FatalSourceError, Stream
+from protocol import Bookmarks, FatalSourceError, Stream, saved_instant
 from taps.github.keyset import KeysetListing
 from taps.github.schemas import SCHEMAS
 from taps.github.settings import github_instant, github_time
@@ -65,11 +65,7 @@ class RepoChildStream(GitHubStream):
         if value is None:
             start = self.tap.settings.start_date
             return Mark(self.name, context, start, github_instant(start) if start else None, None)
-        try:
-            at = github_instant(str(value))
-        except ValueError as exc:
-            raise ConfigError(f"state: stream '{self.name}' {context}: replication_key_value {value!r} is not "
-                              "an ISO 8601 date-time") from exc
+        at = saved_instant(self.name, value, str(context))
         return Mark(self.name, context, github_time(at), at, at)
 
     def get_records(self, bookmarks: Bookmarks) -> Iterator[dict[str, Any]]:

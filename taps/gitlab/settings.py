@@ -13,10 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from protocol import ConfigError, build_settings, setting
+from protocol import ConfigError, build_settings, setting, utc_instant
 from protocol.http import HttpSettings, http_settings
 
 __all__ = ["SETTINGS", "GitLabSettings", "gitlab_instant", "gitlab_time"]
@@ -123,9 +122,4 @@ def gitlab_time(value: str) -> str:
     return parsed.strftime("%Y-%m-%dT%H:%M:%S.") + f"{parsed.microsecond // 1000:03d}Z"
 
 
-def gitlab_instant(value: str) -> datetime:
-    """A time as an aware UTC datetime (no precision lost; no zone: UTC), for comparing instants:
-    RFC 3339 allows many texts for one instant (an offset, no milliseconds), and a bookmark set by
-    hand or by another GitLab tap need not be in GitLab's form. Raises ValueError when it is not ISO 8601."""
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+gitlab_instant = utc_instant  # a time as an aware UTC datetime (protocol._instants)

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from protocol import Bookmarks, ConfigError, Stream
+from protocol import Bookmarks, Stream, saved_instant
 from taps.gitlab.schemas import SCHEMAS
 from taps.gitlab.settings import gitlab_instant, gitlab_time
 
@@ -120,7 +120,7 @@ class Window:
         self.bookmarks, self.context = bookmarks, context
         part = bookmarks.get_partition(stream.name, context)
         value = part.get("replication_key_value")
-        self._saved_at = None if value is None else saved_instant(stream.name, context, value)
+        self._saved_at = None if value is None else saved_instant(stream.name, value, str(context))
         start = stream.tap.settings.start_date if self._saved_at is None else gitlab_time(str(value))
         self.start: str | None = start
         self._start_at = self._saved_at or (gitlab_instant(start) if start else None)  # exact, not ms
@@ -173,16 +173,6 @@ class Window:
             self._store(self.best, self._best_at)
         if self._best_at == self._saved_at:
             self.bookmarks.set_partition(self.name, self.context, "ids_at_value", list(self.ids))
-
-
-def saved_instant(stream: str, context: dict[str, Any], value: Any) -> datetime:
-    """A saved bookmark's instant; one that is no date-time stops the run (comparing it as text would
-    drop records silently)."""
-    try:
-        return gitlab_instant(str(value))
-    except ValueError as exc:
-        raise ConfigError(f"state: stream '{stream}' {context}: replication_key_value {value!r} is not "
-                          "an ISO 8601 date-time") from exc
 
 
 class IssuesStream(ProjectChildStream):

@@ -22,13 +22,21 @@ import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import orjson
 
 from protocol import FatalSourceError
-from protocol.http import Auth, BearerTokenAuth, HttpClient, OAuth2RefreshToken, Response, Transport, Urllib3Transport
+from protocol.http import (
+    Auth,
+    BearerTokenAuth,
+    HttpClient,
+    OAuth2RefreshToken,
+    Response,
+    Transport,
+    Urllib3Transport,
+    server_clock_offset,
+)
 from taps.hubspot.settings import HubSpotSettings
 
 __all__ = ["HubSpotClient", "HubSpotTransport"]
@@ -136,19 +144,6 @@ def _auth(settings: HubSpotSettings) -> Auth:
                               settings.refresh_token)
 
 
-def _server_offset(response: Response, received: float) -> float | None:
-    """The server's clock minus ours, at least (seconds; negative: the server is behind), from the
-    ``Date`` header: the server wrote it (rounded down to the second) before we ``received`` the answer."""
-    date = response.headers.get("Date")
-    if not date:
-        return None
-    try:
-        dated = parsedate_to_datetime(date)
-    except (TypeError, ValueError):
-        return None
-    return None if dated.tzinfo is None else dated.timestamp() - received
-
-
 class HubSpotClient:
     def __init__(self, settings: HubSpotSettings) -> None:
         self.api_url = settings.api_url
@@ -217,7 +212,7 @@ class HubSpotClient:
         return body
 
     def _observe(self, response: Response) -> None:
-        offset = _server_offset(response, time.time())
+        offset = server_clock_offset(response.headers.get("Date"), time.time())
         if offset is not None:
             self._offset = offset
 

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from protocol import Bookmarks, ConfigError, FatalSourceError
+from protocol import Bookmarks, FatalSourceError, saved_instant
+from protocol import utc_instant as instant
 
 __all__ = ["Window", "jira_time", "search_jql", "utc_text"]
 
@@ -44,22 +45,6 @@ def jira_time(value: str | None, what: str = "updated") -> str | None:
     except ValueError as exc:
         raise FatalSourceError(f"field '{what}': {value!r} is not a Jira date-time") from exc
     return utc_text(parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC))
-
-
-def instant(value: str) -> datetime:
-    """A time as an aware UTC datetime (no zone: UTC); raises ValueError when it is not ISO 8601."""
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def saved_instant(stream: str, value: object) -> datetime:
-    """A saved bookmark's instant; one that is no date-time stops the run (comparing it as text would
-    drop issues silently)."""
-    try:
-        return instant(str(value))
-    except ValueError as exc:
-        raise ConfigError(f"state: stream '{stream}': replication_key_value {value!r} is not an ISO 8601 "
-                          "date-time") from exc
 
 
 def _minute(value: datetime, zone: ZoneInfo, shift: timedelta) -> str:

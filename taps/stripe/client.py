@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator, Mapping
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from protocol import FatalSourceError
@@ -27,6 +26,7 @@ from protocol.http import (
     Urllib3Transport,
     parse_retry_after,
     redact,
+    server_clock_offset,
 )
 from taps.stripe.settings import StripeSettings
 
@@ -56,25 +56,13 @@ class _Recording:
     def send(self, method: str, url: str, headers: Mapping[str, str], params: Mapping[str, Any] | None = None,
              body: bytes | None = None, timeout: tuple[float, float] | None = None) -> Response:
         self.last = self.inner.send(method, url, headers, params, body, timeout)
-        offset = _server_offset(self.last.headers.get("Date"), time.time())
+        offset = server_clock_offset(self.last.headers.get("Date"), time.time())
         if offset is not None:
             self.offset = offset
         return self.last
 
     def close(self) -> None:
         self.inner.close()
-
-
-def _server_offset(date: str | None, received: float) -> float | None:
-    """The server's clock minus ours, at least (seconds; negative: Stripe's is behind), from a ``Date``
-    header: the server wrote it (rounded down to the second) before we ``received`` the answer."""
-    if not date:
-        return None
-    try:
-        dated = parsedate_to_datetime(date)
-    except (TypeError, ValueError):
-        return None
-    return None if dated.tzinfo is None else dated.timestamp() - received
 
 
 def stripe_error(response: Response, endpoint: str, secrets: list[str]) -> HttpRetryableError | StripeError:
