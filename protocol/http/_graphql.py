@@ -79,12 +79,13 @@ def _codes(errors: list[Any]) -> tuple[str, ...]:
     return tuple(codes)
 
 
-def _messages(errors: list[Any]) -> str:
+def _messages(errors: list[Any], secrets: list[str]) -> str:
+    """The errors' messages, redacted before they are cut (a secret the cut split is no longer found)."""
     texts = []
     for error in errors:
         text = error.get("message") if isinstance(error, dict) else None
         texts.append(str(text) if text else "(no message)")
-    return "; ".join(dict.fromkeys(texts)).replace("\n", " ")[:_MESSAGE_LIMIT]
+    return redact("; ".join(dict.fromkeys(texts)).replace("\n", " "), secrets)[:_MESSAGE_LIMIT]
 
 
 def _has_data(data: Any) -> bool:
@@ -154,7 +155,7 @@ class GraphQLClient:
     def classify(self, response: Response, errors: list[Any], data: Any) -> SourceError | None:
         """Retryable when every error is a rate limit; fatal otherwise (a partial answer included)."""
         codes = _codes(errors)
-        text = redact(_messages(errors), self.http.secrets())
+        text = _messages(errors, self.http.secrets())
         named = "/".join(c for c in dict.fromkeys(codes) if c)
         what = f"{self.endpoint}: GraphQL error{' ' + named if named else ''}: {text}"
         status = response.status

@@ -79,7 +79,9 @@ def stripe_error(response: Response, endpoint: str, secrets: list[str]) -> HttpR
         param = detail.get("param")
         words = f"{kind or 'error'}" + (f" ({code})" if code else "") + (f": {message}" if message else "")
     else:
-        words = response.content.decode("utf-8", "replace").strip().replace("\n", " ")[:300] or response.reason
+        # redacted before the cut: a secret the cut split is no longer found (protocol.http.response_message)
+        words = redact(response.content.decode("utf-8", "replace").strip().replace("\n", " "), secrets)[:300]
+        words = words or response.reason
     text = redact(f"{endpoint}: HTTP {status} {words}".rstrip(), secrets)
     should = str(response.headers.get("Stripe-Should-Retry", "")).lower()
     retry = should == "true" if should in ("true", "false") else (status in (409, 429) or status >= 500)

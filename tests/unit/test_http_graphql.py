@@ -71,6 +71,14 @@ def test_errors_inside_a_200_are_fatal_at_once_naming_the_stream(gql: GraphQLSer
     assert len(gql.log) == 1
 
 
+def test_a_key_an_error_message_quotes_past_the_cut_is_not_shown_in_part(gql: GraphQLServer) -> None:
+    """Messages were cut at 300 characters, then redacted: a key the cut split was shown in part."""
+    gql.script((200, {"data": None, "errors": [gql_error("x" * 290 + " key " + KEY, "INVALID_INPUT")]}, {}))
+    with pytest.raises(GraphQLFatalError) as caught:
+        list(client(gql).paginate(QUERY, path="widgets"))
+    assert KEY[:4] not in str(caught.value) and str(caught.value).endswith(" key *****")  # masked, then cut
+
+
 @pytest.mark.parametrize("status", [200, 400, 401])
 def test_authentication_errors_are_fatal_and_say_so(gql: GraphQLServer, status: int) -> None:
     gql.script((status, {"errors": [gql_error("Authentication required, not authenticated",

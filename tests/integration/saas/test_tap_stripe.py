@@ -212,6 +212,15 @@ def test_stripe_errors_are_one_clear_line(tmp_path: Path, api: StripeApi, status
     assert b'"RECORD"' not in result.stdout
 
 
+def test_a_key_an_error_body_quotes_past_the_cut_is_not_shown_in_part(tmp_path: Path, api: StripeApi) -> None:
+    """An answer that is not Stripe's error object is shown as its first 300 characters: cut before it
+    was redacted, a key the cut split was no longer found and its first characters were shown."""
+    api.fail(CUSTOMERS, (400, {}, "x" * 280 + " key " + KEY))
+    result = stripe(tmp_path, api, streams=("customers",), ok=False)
+    assert result.code == 1 and len(result.errors) == 1, result.stderr
+    assert KEY[:8] not in result.stderr and "key ****" in result.errors[0]
+
+
 def test_bad_key_fails_fast_with_one_line(tmp_path: Path, api: StripeApi) -> None:
     wrong = "sk_test_wrongwrongwrong1234"
     result = stripe(tmp_path, api, settings={"client_secret": wrong}, ok=False)
