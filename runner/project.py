@@ -28,6 +28,7 @@ from runner.programs import find_program, which
 from runner.project_cache import digest, known_valid, remember_valid
 from runner.project_validate import validate_project
 from runner.tenants import Tenant, fill, read_tenants
+from runner.yamlscalars import env_text
 
 if TYPE_CHECKING:
     from runner.environments import Environment
@@ -146,7 +147,7 @@ class Project:
                 args=list(raw.get("args") or []),
                 config=raw.get("config"),
                 catalog=raw.get("catalog"),
-                env={k: _env_text(v) for k, v in (raw.get("env") or {}).items()},
+                env={k: env_text(v) for k, v in (raw.get("env") or {}).items()},
                 secret_settings=list(raw.get("secrets") or []),
                 limits=Limits(limits.get("memory_mb"), limits.get("cpu_seconds")),
                 metadata=dict(raw.get("metadata") or {}),
@@ -332,12 +333,6 @@ class Project:
             problems.append(f"{where}: config file {path} must hold a JSON object")
             return {}
         return data
-
-
-def _env_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def find_project(explicit: str | None) -> Path | None:

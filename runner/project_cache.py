@@ -3,7 +3,7 @@
 Checking ``sluice.yml`` against its JSON Schema imports jsonschema (about 70 ms, most of what
 loading a project costs). The checks are a pure function of the file's text (and of the schema),
 so a passing file's digest is kept in ``.sluice/cache/valid-project``; a file whose digest is there
-passes without the import, and any edit or another sluice schema checks again. Only the digest is
+passes without the import, and any edit, another schema or other checks check again. Only the digest is
 kept, never the file's content: a password written inline in ``sluice.yml`` must not be copied
 under ``.sluice/``. The tenant files of ``for_each:`` are read and checked on every load (they are
 not part of the digest).
@@ -23,14 +23,16 @@ from runner.digests import blake2b
 __all__ = ["digest", "known_valid", "remember_valid"]
 
 _NAME = "valid-project"
+_CHECKS = ("project_schema.py", "project_validate.py", "yamlscalars.py")  # a new check checks again
 
 
 @cache
 def _salt() -> bytes:
-    """This Python and the project schema: the source of its module (read, not imported: a run's start-up
-    does not pay for building the schema), or the schema itself where there is no source."""
+    """This Python and the project's checks: the source of their modules (read, not imported: a run's
+    start-up does not pay for building the schema), or the schema itself where there is no source."""
     try:
-        schema = Path(__file__).with_name("project_schema.py").read_bytes()
+        here = Path(__file__)
+        schema = b"\0".join(here.with_name(name).read_bytes() for name in _CHECKS)
     except OSError:
         from runner.project_schema import PROJECT_SCHEMA
 

@@ -20,6 +20,10 @@ def validate_project(data: dict[str, Any], root: Any = None) -> list[str]:
     """Every problem of a project file, as ``LINE: LOCATION: message`` (sorted by line); with
     ``environments:``, those of the project merged with each of them too."""
     found = _problems(data, root)
+    if root is not None:
+        from runner.yamlscalars import surprising_scalars
+
+        found += surprising_scalars(root)
     if "environments" in data or "default_environment" in data:  # each merged project, once the file is sound
         from runner.environments import environment_problems
 

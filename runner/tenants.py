@@ -131,7 +131,11 @@ def read_tenants(for_each: str | list[Any], base: Path, where: str, project_file
         return [], [_problem(for_each, _line_of(root, []), "(top level)",
                                         f"a tenants file holds a list of tenant records (each a mapping with an "
                                         f"id), not {_kind(data)} (for_each: of {where.split('.')[0]})")]
-    return _records(data, root, [], for_each, "")
+    from runner.yamlscalars import surprising_scalars
+
+    tenants, problems = _records(data, root, [], for_each, "")
+    surprises = [f"{for_each}:{line}: {text}" for line, text in surprising_scalars(root)]
+    return ([] if surprises else tenants), problems + surprises
 
 
 def _records(raw: list[Any], node: Any, at: list[Any], file: str, where: str) -> tuple[list[Tenant], list[str]]:

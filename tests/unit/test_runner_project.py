@@ -187,3 +187,55 @@ def test_relative_paths_resolve_from_the_project_directory(tmp_path: Path, monke
     with pytest.raises(ConfigError) as info:  # the hint's -o path is typed in the current directory
         project.resolve(project.connectors["t"], {}, check_catalog=True)
     assert "sluice discover t -o ../proj/cat.json)" in info.value.problems[0]
+
+
+def test_plain_scalars_yaml_reads_as_other_values_are_problems(tmp_path: Path) -> None:
+    """YAML 1.1 reads ``0123`` as 83, ``1:30`` as 90, ``on`` as true: a connector would get a value
+    nobody wrote. ``env:`` values are text: ``1.10`` must not become ``1.1``."""
+    path = _write(tmp_path, (
+        "connectors:\n"
+        "  - name: a\n"
+        "    executable: x\n"
+        "    config: {account: 0123, window: 1:30, flag: on, port: 5432, ratio: 0.5, ok: true, big: 1_000}\n"
+        "    env:\n"
+        "      PIN: 0123\n"
+        "      VERSION: 1.10\n"
+        "      PORT: 5432\n"
+        "      DEBUG: false\n"
+        "      QUOTED: '0123'\n"
+        "pipelines:\n"
+        "  - {name: p, tap: a, target: a}\n"
+    ))
+    with pytest.raises(ConfigError) as info:
+        load_project(path)
+    assert info.value.problems == [
+        "sluice.yml:4: connectors[0].config.account: 0123 is read by YAML (1.1) as the number 83; "
+        "quote it ('0123') to keep the text, or write 83",
+        "sluice.yml:4: connectors[0].config.window: 1:30 is read by YAML (1.1) as the number 90; "
+        "quote it ('1:30') to keep the text, or write 90",
+        "sluice.yml:4: connectors[0].config.flag: on is read by YAML as the boolean true; "
+        "quote it ('on') to keep the text, or write true",
+        "sluice.yml:6: connectors[0].env.PIN: 0123 is read by YAML (1.1) as the number 83; "
+        "quote it ('0123') to keep the text, or write 83",
+        "sluice.yml:7: connectors[0].env.VERSION: env values are text: 1.10 would be passed as '1.1'; "
+        "quote it ('1.10') to keep the text",
+    ]
+
+
+def test_a_file_that_passed_older_checks_is_checked_again(tmp_path: Path) -> None:
+    """The cache of checked files is keyed by the checks' code too: a file remembered as valid before a
+    check was added is checked by it."""
+    from runner import project_cache
+
+    path = _write(tmp_path, "connectors:\n  - {name: a, executable: x, env: {PIN: 0123}}\n")
+    project_cache.remember_valid(path, project_cache.digest(path.read_text()))
+    assert project_cache.known_valid(path, project_cache.digest(path.read_text()))
+    project_cache._salt.cache_clear()
+    original = project_cache._CHECKS
+    try:
+        project_cache._CHECKS = ("project_schema.py",)  # the checks as an older sluice had them
+        old = project_cache.digest(path.read_text())
+    finally:
+        project_cache._CHECKS = original
+        project_cache._salt.cache_clear()
+    assert old != project_cache.digest(path.read_text())

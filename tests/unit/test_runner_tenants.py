@@ -227,3 +227,14 @@ def test_validate_resolves_a_connector_once_per_tenant_that_runs_it(tmp_path: Pa
     assert tenants("out") == [None, "acme", "globex"]  # "plain" runs it as it is
     assert tenants("lone") == [None]
     assert tenants("spare") == []  # only a pipeline whose for_each: has no tenants yet runs it
+
+
+def test_a_tenants_files_plain_scalars_that_yaml_changes_are_problems(tmp_path: Path) -> None:
+    files = {"t.yml": "- {id: acme, account: 0123}\n- {id: beta, account: '0456', active: yes}\n"}
+    problems = _problems(tmp_path, "  - {name: a, tap: tap, target: out, for_each: t.yml}\n", files=files)
+    assert problems == [
+        "t.yml:1: [0].account: 0123 is read by YAML (1.1) as the number 83; quote it ('0123') to keep the text, "
+        "or write 83",
+        "t.yml:2: [1].active: yes is read by YAML as the boolean true; quote it ('yes') to keep the text, "
+        "or write true",
+    ]
