@@ -387,5 +387,12 @@ def load_project(path: Path | None, environment: str | None = None,
         raise ConfigError(f"{path}: invalid project file", problems)
     if not checked:
         remember_valid(path, text_digest)
-    return Project(path, data, tenants, chosen)
+    project = Project(path, data, tenants, chosen)
+    if tenants:
+        from runner.tenant_env import variable_clashes
+
+        clashes = variable_clashes(project, environ)
+        if clashes:
+            raise ConfigError(f"{path}: invalid project file", clashes)
+    return project
 

@@ -20,7 +20,7 @@ from runner.tenants import Tenant, fill
 if TYPE_CHECKING:
     from runner.project import Pipeline, Project
 
-__all__ = ["runner_environments", "tenant_variables"]
+__all__ = ["runner_environments", "tenant_variables", "variable_clashes"]
 
 _ENV_REF = re.compile(r"(?<!\$)\$\{tenant\.env\.([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -54,7 +54,34 @@ def tenant_variables(project: Project, pipe: Pipeline, environ: Mapping[str, str
     tenant = pipe.tenant_record
     if tenant is None:
         return set()
+    names = _referenced(project, pipe, tenant, os.environ if environ is None else environ)
+    return {tenant.variable(name) for name in names} | set(tenant.env.values())
+
+
+def variable_clashes(project: Project, environ: Mapping[str, str] | None = None) -> list[str]:
+    """Tenants whose ``${tenant.env.NAME}`` read one variable by the default rule ``<ID>_NAME``: tenant
+    ``acme``'s ``DB_PASSWORD`` and tenant ``acme_db``'s ``PASSWORD`` are both ``ACME_DB_PASSWORD``, so
+    one tenant's pipeline would run with the other's secret. A variable a record's ``env:`` names is
+    chosen, not a clash."""
     environ = os.environ if environ is None else environ
+    readers: dict[str, dict[str, str]] = {}  # variable -> tenant id -> the NAME it reads it for
+    for pipe in project.pipelines.values():
+        tenant = pipe.tenant_record
+        if tenant is None:
+            continue
+        for name in sorted(_referenced(project, pipe, tenant, environ) - set(tenant.env)):
+            readers.setdefault(tenant.variable(name), {}).setdefault(tenant.id, name)
+    problems = []
+    for variable, who in sorted(readers.items()):
+        if len(who) > 1:
+            reads = ", ".join(f"'{tid}' for ${{tenant.env.{name}}}" for tid, name in sorted(who.items()))
+            problems.append(f"for_each: tenants read the same variable {variable} ({reads}): name another "
+                            f"variable in one record's env: (NAME: VARIABLE), or rename a tenant")
+    return problems
+
+
+def _referenced(project: Project, pipe: Pipeline, tenant: Tenant, environ: Mapping[str, str]) -> set[str]:
+    """The NAMEs of the ``${tenant.env.NAME}`` a tenant's pipeline references (connectors, map steps)."""
     names: set[str] = set()
     for name in (pipe.tap, pipe.target, *(step.mapper for step in pipe.maps)):
         conn = project.connectors.get(name)
@@ -63,7 +90,7 @@ def tenant_variables(project: Project, pipe: Pipeline, environ: Mapping[str, str
             names |= _config_names(project, conn.config, tenant, environ)
     for step in pipe.maps:
         names |= _config_names(project, step.config, tenant, environ)
-    return {tenant.variable(name) for name in names} | set(tenant.env.values())
+    return names
 
 
 def runner_environments(project: Project, names: list[str],

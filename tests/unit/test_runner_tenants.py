@@ -238,3 +238,22 @@ def test_a_tenants_files_plain_scalars_that_yaml_changes_are_problems(tmp_path: 
         "t.yml:2: [1].active: yes is read by YAML as the boolean true; quote it ('yes') to keep the text, "
         "or write true",
     ]
+
+
+def test_tenants_reading_one_variable_by_the_default_rule_are_a_problem(tmp_path: Path) -> None:
+    """``acme``'s DB_PASSWORD and ``acme_db``'s PASSWORD are both ACME_DB_PASSWORD: one tenant would
+    run with the other's secret. A variable a record's env: names is chosen, not a clash."""
+    connectors = (f"  - {{name: db, executable: {PY}, config: {{user: '${{tenant.env.USER}}', "
+                  "password: '${tenant.env.DB_PASSWORD}', other: '${tenant.env.PASSWORD}'}}\n")
+    pipelines = "  - name: p\n    tap: db\n    target: out\n    for_each: [{id: acme}, {id: acme_db}]\n"
+    with pytest.raises(ConfigError) as info:
+        _project(tmp_path, pipelines, connectors=connectors)
+    assert info.value.problems == [
+        "for_each: tenants read the same variable ACME_DB_PASSWORD ('acme' for ${tenant.env.DB_PASSWORD}, "
+        "'acme_db' for ${tenant.env.PASSWORD}): name another variable in one record's env: (NAME: VARIABLE), "
+        "or rename a tenant",
+    ]
+    chosen = ("  - name: p\n    tap: db\n    target: out\n"
+              "    for_each: [{id: acme}, {id: acme_db, env: {PASSWORD: X}}]\n")
+    project = _project(tmp_path, chosen, connectors=connectors)
+    assert sorted(project.pipelines) == ["p@acme", "p@acme_db"]
