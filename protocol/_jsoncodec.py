@@ -19,7 +19,7 @@ import functools
 import json
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
@@ -325,12 +325,46 @@ def exact_loads(raw: bytes) -> Any:
     """
     try:
         if raw.count(b"{") + raw.count(b"[") < _SHALLOW:
-            return json.loads(raw, parse_float=Decimal, parse_constant=refuse_constant)
-        _depth_check(raw)
-        with deep_recursion():
-            return json.loads(raw, parse_float=Decimal, parse_constant=refuse_constant)
+            value = json.loads(raw, parse_float=Decimal, parse_constant=refuse_constant)
+        else:
+            _depth_check(raw)
+            with deep_recursion():
+                value = json.loads(raw, parse_float=Decimal, parse_constant=refuse_constant)
     except ValueError as exc:  # json.JSONDecodeError, orjson.JSONDecodeError and UnicodeDecodeError
         raise orjson.JSONDecodeError(str(exc), raw.decode("utf-8", "replace"), 0) from exc
+    escape = _SURROGATE_ESCAPE.search(raw)
+    if escape is not None and _holds_lone_surrogate(value):
+        text = raw.decode("utf-8", "replace")
+        raise orjson.JSONDecodeError("a \\u escape is a lone UTF-16 surrogate, which is no character", text,
+                                     len(raw[:escape.start()].decode("utf-8", "replace")))
+    return value
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _holds_lone_surrogate(value: Any) -> bool:
+    """Whether a string of ``value`` holds a lone surrogate: the standard library reads ``"\\ud800"``
+    as one, which is no text (orjson and msgspec refuse it, a database cannot store it)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            texts: Iterable[str] = (item,)
+        elif isinstance(item, dict):
+            texts = item.keys()
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+            continue
+        else:
+            continue
+        for text in texts:
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+    return False
 
 
 @contextmanager

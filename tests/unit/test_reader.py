@@ -215,3 +215,29 @@ def test_an_integral_number_read_exactly_is_an_integer_as_a_short_one_is() -> No
         2.0, Decimal("1234567890123456.0"), Decimal("12345678901234567890123.000")]
     error = error_of(SCHEMA + b'{"type":"RECORD","stream":"users","record":{"id":1234567890123456.5}}\n')
     assert (error.line, error.field) == (2, "id") and "is not of type" in str(error)
+
+
+@pytest.mark.parametrize("number", [b"1E400", b"123456789012345678901234567890"])
+@pytest.mark.parametrize("text", [b'"\\ud800"', b'"a\\udc00b"', b'"\\ud800\\ud800\\udc00"'])
+def test_a_lone_surrogate_is_malformed_on_the_exact_path_too(number: bytes, text: bytes) -> None:
+    # a number a float cannot hold sends the line to the exact parser (stdlib json), which reads a lone
+    # \\u surrogate escape as text that no UTF-8 destination can store; orjson refuses it everywhere else
+    data = SCHEMA + (b'{"type":"RECORD","stream":"users","record":{"id":1,"amount":' + number
+                     + b',"name":' + text + b"}}\n")
+    error = error_of(data)
+    assert error.line == 2 and "lone UTF-16 surrogate" in str(error)
+
+
+def test_a_surrogate_pair_and_an_escaped_backslash_are_text_on_the_exact_path() -> None:
+    data = SCHEMA + (b'{"type":"RECORD","stream":"users","record":{"id":1,"amount":1E400,'
+                     b'"name":"\\ud83d\\ude00 \\\\ud800"}}\n')
+    record = read(data)[1]
+    assert record.record["name"] == "\U0001f600 \\ud800"  # type: ignore[attr-defined]
+
+
+def test_bounds_leave_a_value_that_is_no_number_to_the_destination() -> None:
+    # validate_records: false lets a string reach an integer column's bounds check: not a TypeError
+    from protocol import Bounds
+
+    bounds = Bounds(-(2**63), 2**63, "BIGINT")
+    assert bounds.holds(5) and not bounds.holds(2**64) and bounds.holds("abc") and bounds.holds([1])
