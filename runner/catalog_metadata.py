@@ -40,6 +40,7 @@ class MetadataRule:
     breadcrumb: Breadcrumb  # () for the stream; property names may be globs
     key: str
     value: Any
+    alternative: Breadcrumb | None = None  # the other reading of ``properties.x``: property "properties", child x
 
     @property
     def where(self) -> str:
@@ -49,16 +50,22 @@ class MetadataRule:
         return fnmatchcase(tap_stream_id, self.stream)
 
     def matches_crumb(self, crumb: Breadcrumb) -> bool:
-        return len(crumb) == len(self.breadcrumb) and fnmatchcase(".".join(crumb), ".".join(self.breadcrumb))
+        return _matches(crumb, self.breadcrumb)
 
 
-def _property_crumb(parts: list[str]) -> Breadcrumb:
-    if parts and parts[0] == "properties":
-        return tuple(parts)  # already a breadcrumb: properties.col.properties.sub
-    crumb: list[str] = []
-    for part in parts:
-        crumb += ["properties", part]
-    return tuple(crumb)
+def _matches(crumb: Breadcrumb, pattern: Breadcrumb) -> bool:
+    return len(crumb) == len(pattern) and fnmatchcase(".".join(crumb), ".".join(pattern))
+
+
+def _property_crumbs(parts: list[str]) -> tuple[Breadcrumb, Breadcrumb | None]:
+    """The breadcrumb of a property path, and its other reading where there is one. ``properties.col``
+    may be the breadcrumb form (property ``col``) or the path of a property named ``properties``
+    (common in event data) and its child ``col``: the breadcrumb form first, the other where it matches
+    no property of a stream. ``properties`` alone (an odd length) is only a property's name."""
+    named = tuple(crumb for part in parts for crumb in ("properties", part))
+    if parts and len(parts) % 2 == 0 and all(part == "properties" for part in parts[0::2]):
+        return tuple(parts), named
+    return named, None
 
 
 def flatten_metadata(value: Any, prefix: list[str]) -> list[tuple[list[str], Any]]:
@@ -79,7 +86,8 @@ def metadata_rules(block: dict[str, Any] | None) -> list[MetadataRule]:
             raise ConfigError(f"metadata '{stream}': must be a mapping of metadata keys (replication-method: ...)")
         for path, value in flatten_metadata(entry, []):
             *props, key = path
-            rule = MetadataRule(str(stream), _property_crumb(props), key, value)
+            crumb, other = _property_crumbs(props)
+            rule = MetadataRule(str(stream), crumb, key, value, other)
             if key == "replication-method" and value not in REPLICATION_METHODS:
                 raise ConfigError(f"metadata '{rule.where}': {value!r} is not a replication method "
                                   f"({', '.join(REPLICATION_METHODS)})")
@@ -97,10 +105,12 @@ def _apply_stream(stream: dict[str, Any], rules: list[MetadataRule], used: set[M
             if rule.key in _LEGACY:
                 stream[_LEGACY[rule.key]] = rule.value
             continue
-        for crumb in crumbs:
-            if rule.matches_crumb(crumb):
-                md.set(crumb, rule.key, rule.value)
-                used.add(rule)
+        hits = [crumb for crumb in crumbs if rule.matches_crumb(crumb)]
+        if not hits and rule.alternative is not None:
+            hits = [crumb for crumb in crumbs if _matches(crumb, rule.alternative)]
+        for crumb in hits:
+            md.set(crumb, rule.key, rule.value)
+            used.add(rule)
     stream["metadata"] = md.to_list()
 
 

@@ -2,15 +2,18 @@
 
 Patterns are ``STREAM.FIELD`` with shell globs on both parts (``users.*``, ``*.id``,
 ``orders.address.city`` for a nested field); ``STREAM`` alone means every field of it; a
-leading ``!`` excludes. The patterns given are the whole selection: a stream is selected
-when an include pattern matches it and no ``!STREAM`` / ``!STREAM.*`` excludes it; a field
-when an include pattern matches it (or a parent of it) and no exclude pattern does.
+leading ``!`` excludes. The stream ends at the first dot not escaped, as in Meltano: a stream
+whose id holds a dot is written with ``\\.`` (``public\\.users.*``). The patterns given are the
+whole selection: a stream is selected when an include pattern matches it and no ``!STREAM`` /
+``!STREAM.*`` excludes it; a field when an include pattern matches it (or a parent of it) and no
+exclude pattern does. Include patterns that select no stream at all change nothing (an error).
 Fields with ``inclusion: automatic`` (keys, replication keys) are always kept.
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -44,11 +47,16 @@ def parse_patterns(patterns: list[str]) -> list[Rule]:
         exclude = raw.startswith("!")
         if exclude:
             raw = raw[1:]
-        stream, _, field = raw.partition(".")
+        cut = _STREAM_END.search(raw)
+        stream, field = (raw[:cut.start()], raw[cut.end():]) if cut else (raw, "")
+        stream = stream.replace("\\.", ".")
         if not stream:
             raise ConfigError(f"select pattern {text!r} names no stream (use STREAM.FIELD, globs, ! to exclude)")
         rules.append(Rule(exclude, stream, field or "*", text))
     return rules
+
+
+_STREAM_END = re.compile(r"(?<!\\)\.")  # the first dot not escaped: public\.users.* is stream public.users
 
 
 def field_paths(schema: dict[str, Any], prefix: Breadcrumb = ()) -> Iterator[tuple[str, Breadcrumb]]:
@@ -88,8 +96,21 @@ def apply_selection(catalog: dict[str, Any], patterns: list[str]) -> tuple[dict[
             for _, crumb in field_paths(stream.get("schema") or {}):
                 md.set(crumb, "selected", crumb in chosen)
         stream["metadata"] = md.to_list()
-    warnings = [f"pattern {r.text!r} matched nothing" for r in rules if r.text not in used]
+    ids = [str(s.get("tap_stream_id") or s.get("stream")) for s in out.get("streams") or []]
+    warnings = [f"pattern {r.text!r} matched nothing{_dotted_hint(r, ids)}" for r in rules if r.text not in used]
+    if includes and not any(Metadata.from_list(s.get("metadata") or []).is_selected(()) for s in out["streams"]):
+        raise ConfigError("no stream selected by the patterns: the catalog was not changed", warnings)
     return out, warnings
+
+
+def _dotted_hint(rule: Rule, ids: list[str]) -> str:
+    """For a pattern whose text starts with a stream id holding a dot: how to write that stream."""
+    raw = rule.text.lstrip("!")
+    for stream_id in ids:
+        if "." in stream_id and (raw == stream_id or raw.startswith(stream_id + ".")):
+            escaped = stream_id.replace(".", "\\.")
+            return f" (stream ids end at the first dot: for stream '{stream_id}' write {escaped}{raw[len(stream_id):]})"
+    return ""
 
 
 def describe_selection(catalog: dict[str, Any]) -> list[str]:

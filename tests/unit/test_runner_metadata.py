@@ -148,3 +148,24 @@ def test_a_layout_the_edit_cannot_handle_is_refused_with_what_to_write(tmp_path:
     with pytest.raises(ConfigError, match=r"add under connector 'tap': metadata: \{s: \{replication-method: "):
         set_stream_metadata(path, "tap", "s", {"replication-method": "FULL_TABLE"})
     assert path.read_text() == text
+
+
+def test_a_property_named_properties_is_a_property_not_a_breadcrumb() -> None:
+    """Event and CRM data often has a column named ``properties``: ``stream.properties`` (Meltano's
+    ``!events.properties``) names it; ``properties.x`` is still the breadcrumb form of ``x`` unless
+    only the ``properties`` column's child ``x`` exists."""
+    def events() -> dict[str, Any]:
+        return {"streams": [{"tap_stream_id": "events", "schema": {"type": "object", "properties": {
+            "id": {"type": "integer"}, "properties": {"type": "object", "properties": {"ssn": {"type": "string"}}},
+            "email": {"type": "string"}}}, "metadata": []}]}
+
+    out, warnings = apply_metadata(events(), metadata_rules({"events": {"properties": {"selected": False}}}), "tap")
+    entry = Catalog.from_dict(out).get("events")
+    assert entry is not None and warnings == []
+    assert entry.metadata.get(("properties", "properties"), "selected") is False
+    out, warnings = apply_metadata(events(), metadata_rules({"events": {"properties.email": {"selected": False},
+                                                                        "properties.ssn": {"selected": False}}}), "tap")
+    entry = Catalog.from_dict(out).get("events")
+    assert entry is not None and warnings == []
+    assert entry.metadata.get(("properties", "email"), "selected") is False  # the breadcrumb form
+    assert entry.metadata.get(("properties", "properties", "properties", "ssn"), "selected") is False

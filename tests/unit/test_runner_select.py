@@ -68,3 +68,25 @@ def test_describe_and_bad_patterns() -> None:
     assert "  users.id [automatic]" in lines and "  users.email [excluded]" in lines
     with pytest.raises(ConfigError):
         parse_patterns(["!.field"])
+
+
+def _dotted() -> dict[str, Any]:
+    catalog = _catalog()
+    catalog["streams"][0]["tap_stream_id"] = "public.users"
+    return catalog
+
+
+def test_a_stream_id_with_a_dot_is_written_with_an_escaped_dot_as_in_meltano() -> None:
+    catalog, warnings = apply_selection(_dotted(), ["public\\.users.*", "!public\\.users.email"])
+    assert _selected(catalog) == {"public.users": ["name", "address", "address.city", "address.zip"]}
+    assert warnings == []
+
+
+def test_patterns_that_select_no_stream_change_nothing_and_say_how_to_write_a_dotted_id() -> None:
+    with pytest.raises(ConfigError) as info:
+        apply_selection(_dotted(), ["public.users.*"])
+    assert info.value.summary == "no stream selected by the patterns: the catalog was not changed"
+    assert info.value.problems == ["pattern 'public.users.*' matched nothing (stream ids end at the first dot: "
+                                   "for stream 'public.users' write public\\.users.*)"]
+    catalog, _ = apply_selection(_dotted(), ["!orders"])  # only exclusions: nothing selected, as asked
+    assert _selected(catalog) == {}
