@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from protocol import Catalog
+from runner.connectors import about, coerce_config, connector_secrets
 from runner.isolation import Redactor, RunDir
 from runner.project import Pipeline, Project
 from runner.tap_catalog import base_catalog, effective_catalog
@@ -25,7 +26,9 @@ def selected_streams(project: Project, pipe: Pipeline) -> list[str]:
     """The ``tap_stream_id`` of every stream the pipeline's tap will emit, in catalog order."""
     conn = project.connector(pipe.tap)
     tap = project.resolve(conn, check_catalog=True)
-    redactor = Redactor()
+    info = about(tap, project.dir / ".sluice" / "cache" if project.path else None)
+    redactor = Redactor(connector_secrets(tap, info))  # a failed --discover's words name no secret
+    tap.config = coerce_config(tap.config, info)  # as a run hands the config over
     with RunDir(project.dir / ".sluice" / "tmp") as run_dir:
         catalog: dict[str, Any]
         if conn.metadata:

@@ -86,9 +86,17 @@ def templates() -> jinja2.Environment:
     return env
 
 
+MIN_TOKEN = 16  # characters: a token is guessed by asking, one 401 at a time
+
+
 def require_token(host: str, token: str | None) -> str | None:
-    """The token the server asks for: ``SLUICE_UI_TOKEN`` (``token``), required off loopback."""
-    if token:
+    """The token the server asks for: ``SLUICE_UI_TOKEN`` (``token``), required off loopback; a set
+    token shorter than :data:`MIN_TOKEN` characters (or blank) is refused wherever it listens."""
+    if token is not None and token != "":
+        if len(token.strip()) < MIN_TOKEN:
+            raise ConfigError(f"SLUICE_UI_TOKEN is too short ({len(token.strip())} characters): use at least "
+                              f"{MIN_TOKEN} random ones, as: "
+                              "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'")
         return token
     if not is_loopback(host):
         raise ConfigError(f"sluice ui --host {host} listens beyond the loopback: set SLUICE_UI_TOKEN to a secret "

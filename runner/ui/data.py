@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 __all__ = ["DashboardData", "PipelineRow", "RunDetail", "RunRow", "StateRow", "StreamCount", "StreamProgress",
            "open_dashboard_store"]
 
+_MAX_RUN_ID = 2**63 - 1  # run ids are 64-bit integers in every store
+
 MAX_HISTORY = 1000  # runs one history() call returns at most
 
 
@@ -178,6 +180,8 @@ class DashboardData:
 
     def run(self, run_id: int) -> RunDetail | None:
         """One run: its per-stream counts, error, commands (redacted) and log tail (redacted)."""
+        if not 0 < run_id <= _MAX_RUN_ID:  # no store holds it (SQLite cannot even be asked)
+            return None
         found = self.store.dash_run(run_id)
         if found is None:
             return None
@@ -188,6 +192,8 @@ class DashboardData:
     def progress(self, run_id: int) -> list[StreamProgress]:
         """A running run's records per stream and rate, as its runner last wrote them (about every
         second); once it ended, its final counts with the run's average rate."""
+        if not 0 < run_id <= _MAX_RUN_ID:
+            return []
         row = self.store.dash_run_row(run_id)
         if row is None:
             return []

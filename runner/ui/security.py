@@ -19,7 +19,6 @@ import hashlib
 import hmac
 import ipaddress
 from collections.abc import Awaitable, Callable, MutableMapping
-from http.cookies import CookieError, SimpleCookie
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
@@ -117,13 +116,8 @@ class Guard:
         auth = headers.get("authorization", "")
         if auth[:7].lower() == "bearer " and hmac.compare_digest(auth[7:].strip().encode(), self.token):
             return True
-        cookie = SimpleCookie()
-        try:
-            cookie.load(headers.get("cookie", ""))
-        except CookieError:  # an unreadable Cookie header is no login
-            return False
-        held = cookie.get(COOKIE)
-        return held is not None and hmac.compare_digest(held.value.encode(), self.session)
+        held = _cookie(headers.get("cookie", ""), COOKIE)
+        return held is not None and hmac.compare_digest(held.encode(), self.session)
 
     async def _login(self, scope: Scope, query: list[tuple[str, str]], given: str, send: Send) -> None:
         assert self.token is not None and self.session is not None
@@ -134,10 +128,28 @@ class Guard:
         # the same page without the token; never "//host" (a redirect to another site)
         where = "/" + quote(scope["path"].lstrip("/")) + (f"?{rest}" if rest else "")
         cookie = f"{COOKIE}={self.session.decode()}; Path=/; HttpOnly; SameSite=Strict"
-        if scope.get("scheme") == "https":
-            cookie += "; Secure"
+        if scope.get("scheme") == "https" or _forwarded_https(scope):
+            cookie += "; Secure"  # behind a TLS proxy too (a client that lies about it only locks itself out)
         await _plain(send, 303, "signed in", [(b"location", where.encode()),
                                               (b"set-cookie", cookie.encode())])
+
+
+def _cookie(header: str, name: str) -> str | None:
+    """The value of cookie ``name`` in a Cookie header, whatever the other cookies hold (a browser sends
+    every localhost cookie to every port; :class:`http.cookies.SimpleCookie` stops at the first one it
+    cannot read, a JSON value or a blank)."""
+    for part in header.split(";"):
+        key, sep, value = part.strip().partition("=")
+        if sep and key.strip() == name:
+            return value.strip()
+    return None
+
+
+def _forwarded_https(scope: Scope) -> bool:
+    for key, value in scope.get("headers") or []:
+        if key == b"x-forwarded-proto":
+            return value.split(b",")[0].strip().lower() == b"https"
+    return False
 
 
 async def _plain(send: Send, status: int, text: str, extra: list[tuple[bytes, bytes]] | None = None) -> None:

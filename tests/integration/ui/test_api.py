@@ -189,6 +189,14 @@ def test_token_required_off_loopback(dashboard: Dashboard) -> None:
         assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
         session = cookie.split(";")[0]
         assert web.get("/api/pipelines", {"Cookie": session})[0] == 200
+        for other in ('prefs={"theme":"dark"}', "x=a b"):  # another localhost app's cookie, unreadable to SimpleCookie
+            assert web.get("/api/pipelines", {"Cookie": f"{other}; {session}"})[0] == 200
+        behind = web.get(f"/?token={token}", {"X-Forwarded-Proto": "https"})[1]["set-cookie"]
+        assert "; Secure" in behind and "; Secure" not in cookie
+        assert web.get(f"/api/runs/{2**63}")[0] == 401  # no token: nothing is read
+        assert web.get(f"/api/runs/{2**63}", {"Authorization": f"Bearer {token}"})[0] == 404
+        assert web.get(f"/runs/{10**20}", {"Authorization": f"Bearer {token}"})[0] == 404
+        assert web.get(f"/api/runs/{2**64}/progress", {"Authorization": f"Bearer {token}"})[0] == 404
         assert web.get("//evil.example/?token=" + token)[1]["location"].startswith("/evil.example")
     finally:
         stop(proc)
@@ -199,9 +207,13 @@ def test_loopback_needs_no_token(host: str, ui_extra: None) -> None:
     from runner.ui.app import require_token
 
     assert require_token(host, None) is None
-    assert require_token("0.0.0.0", "t") == "t"
+    token = "t" * 16
+    assert require_token("0.0.0.0", token) == token
     with pytest.raises(ConfigError, match="SLUICE_UI_TOKEN"):
         require_token("192.168.1.4", None)
+    for weak in ("q", " " * 20, "short-token-15ch"[:15]):  # a short token is guessed one 401 at a time
+        with pytest.raises(ConfigError, match="SLUICE_UI_TOKEN is too short"):
+            require_token(host, weak)
 
 
 def test_store_down_is_503_without_its_password(dashboard: Dashboard) -> None:
