@@ -29,7 +29,9 @@ def import_command(meltano_yml: Path, output: Path | None, force: bool, environm
     in meltano.yml (a password-kind or sensitive setting, a credential-like name, a password in a
     URL) is never written: the file references the variable Meltano reads it from
     (TAP_X_PASSWORD) instead. The report on stderr lists what was converted, what was not and why,
-    and the environment variables to set. .env files are never read for values.
+    and the environment variables to set. A setting the project's .env sets (Meltano's
+    TAP_X_SETTING names) is written as a ${VAR} reference over meltano.yml's value; .env values are
+    never copied into sluice.yml. meltano.yml is read by YAML 1.2's rules, as Meltano reads it.
     See docs/import-meltano.md.
     """
     from runner.meltano_import import import_meltano, write_import

@@ -2,10 +2,11 @@
 
 Kept: ``name``; ``executable`` (Meltano's default, the plugin's name, when it names none); ``pip_url``
 (local paths rebased on the new file's directory) and ``python``; ``config`` (with the defaults
-``settings:`` declares, and ``${VAR}`` for each variable of a ``.env`` file that Meltano would read
-as a declared setting: only the names of ``.env`` are read, never a value); ``select`` and
-``metadata`` as one ``metadata:`` block (runner.meltano_select), only when the extractor takes a
-catalog, as Meltano applies them; the ``catalog`` extra; ``env``. Secrets become references
+``settings:`` declares, and ``${VAR}`` for each setting Meltano would read from a variable of the
+``.env`` file, over meltano.yml's value as in Meltano: only the names of ``.env`` are read, never a
+value, runner.meltano_dotenv); ``select`` and ``metadata`` as one ``metadata:`` block
+(runner.meltano_select), only when the extractor takes a catalog, as Meltano applies them, less the
+values sluice.yml cannot hold (reported); the ``catalog`` extra; ``env``. Secrets become references
 (runner.meltano_values) and their top-level settings are listed in ``secrets:``.
 """
 
@@ -20,12 +21,13 @@ from typing import Any
 
 from runner.meltano_project import Plugin, deep_merge
 from runner.meltano_report import Report
-from runner.meltano_select import metadata_block, metadata_rules, select_rules
-from runner.meltano_values import Refs, convert_refs, env_var_name, holds_password, is_secret_name, literal_part
+from runner.meltano_select import invalid_value, metadata_block, metadata_rules, select_rules
+from runner.meltano_values import Refs, convert_refs, env_var_name, holds_credential, is_secret_name, literal_part
 
 __all__ = ["Context", "connector"]
 
 _URL_USER = re.compile(r"://([^/@\s]+)@")  # the user part of a URL: a token, in git+https://TOKEN@host/...
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 # keys of a plugin that describe it for Meltano and Meltano Hub: nothing for sluice to do with them
 _DESCRIPTIVE = {"name", "inherit_from", "variant", "namespace", "label", "logo_url", "description", "docs",
@@ -49,7 +51,6 @@ class Context:
     out_dir: Path
     refs: Refs
     report: Report
-    dotenv_names: frozenset[str]  # the variable names a .env file sets (values never read)
 
 
 def _rebase(token: str, ctx: Context) -> str:
@@ -67,11 +68,11 @@ def _pip_url(plugin: Plugin, ctx: Context) -> str | None:
                                     f"Meltano Hub lists for variant '{plugin.get('variant')}'")
         return None
     text = " ".join(str(value).split())
-    if holds_password(text) or any(user != "git" and literal_part(user) for user in _URL_USER.findall(text)):
+    if holds_credential(text) or any(user != "git" and literal_part(user) for user in _URL_USER.findall(text)):
         ctx.report.skip(f"{plugin.name}.pip_url", "it carries a credential; write it with a ${VAR} reference "
                         "instead (or install from a private index configured for pip)")
         return None
-    converted = convert_refs(text, ctx.refs, f"{plugin.name}.pip_url")
+    converted = convert_refs(text, ctx.refs, f"{plugin.name}.pip_url", secret=bool(_URL_USER.search(text)))
     if _ref_names(text):
         ctx.report.notes.append(f"{plugin.name}.pip_url uses environment variables: check that "
                                 f"`sluice install` expands them")
@@ -139,10 +140,10 @@ def _value(plugin: Plugin, path: list[str], value: Any, ctx: Context, secret: bo
     if secret and _has_literal(value):
         return _secret_ref(plugin, path, value, ctx, where)
     if isinstance(value, str):
-        if holds_password(value):
+        if holds_credential(value):
             found.add(path[0])
             return _secret_ref(plugin, path, value, ctx, where)
-        return convert_refs(value, ctx.refs, f"{plugin.name}.{where}")
+        return convert_refs(value, ctx.refs, f"{plugin.name}.{where}", secret=secret)
     if isinstance(value, list):
         return [_value(plugin, [*path, str(i)], v, ctx, secret, found) for i, v in enumerate(value)]
     if isinstance(value, date | datetime):  # an unquoted YAML date: Meltano hands it on as text
@@ -150,7 +151,7 @@ def _value(plugin: Plugin, path: list[str], value: Any, ctx: Context, secret: bo
     return value
 
 
-def _set_path(config: dict[str, Any], dotted: str, value: Any) -> bool:
+def _set_path(config: dict[str, Any], dotted: str, value: Any, replace: bool = False) -> bool:
     node = config
     *parents, last = dotted.split(".")
     for part in parents:
@@ -158,7 +159,7 @@ def _set_path(config: dict[str, Any], dotted: str, value: Any) -> bool:
         if not isinstance(child, dict):
             return False
         node = child
-    if last in node:
+    if last in node and not replace:
         return False
     node[last] = value
     return True
@@ -166,22 +167,31 @@ def _set_path(config: dict[str, Any], dotted: str, value: Any) -> bool:
 
 def _config(plugin: Plugin, ctx: Context) -> tuple[dict[str, Any], list[str]]:
     """The connector's config and the top-level settings that are secret."""
-    settings = plugin.settings()
     declared_defaults: dict[str, Any] = {}
     for item in plugin.data.get("settings") or []:  # meltano.yml's own declarations (not the lock file's)
         if isinstance(item, dict) and "value" in item and isinstance(item.get("name"), str):
             _set_path(declared_defaults, item["name"], item["value"])
     raw = deep_merge(declared_defaults, plugin.get("config") or {})
+    _dotenv(plugin, raw, ctx)
     found: set[str] = set()
     config = {str(k): _value(plugin, [str(k)], v, ctx, False, found) for k, v in raw.items()}
-    for name, setting in settings.items():
-        var = setting.get("env") if isinstance(setting.get("env"), str) else env_var_name(plugin.name, name)
-        if var in ctx.dotenv_names and _set_path(config, name, f"${{{var}}}"):
-            ctx.report.need(var, f"{plugin.name} setting {name}, which Meltano read from .env (sluice does not "
-                            f"read .env)")
-            if _declared_secret(setting) or is_secret_name(name):
-                found.add(name.split(".")[0])
     return config, sorted(found)
+
+
+def _dotenv(plugin: Plugin, raw: dict[str, Any], ctx: Context) -> None:
+    """The settings Meltano reads from .env, over meltano.yml's values: ``${VAR}`` in ``raw``."""
+    for name, var in plugin.dotenv.items():
+        over = _at(raw, name.split(".")) is not None
+        if not _set_path(raw, name, f"${{{var}}}", replace=True):
+            ctx.report.skip(f"{plugin.name}.config.{name}", f".env sets it ({var}) but meltano.yml's config "
+                            f"holds a value that is not a mapping on its path")
+            continue
+        ctx.report.need(var, f"{plugin.name} setting {name}, which Meltano reads from .env"
+                        + (" over the value in meltano.yml" if over else "")
+                        + " (sluice reads the .env beside sluice.yml)")
+    for var in plugin.dotenv_extras:
+        ctx.report.skip(f"{plugin.name}: .env sets {var}", "a Meltano extra set from the environment is not "
+                        "converted; write it in the connector's metadata: (select, metadata) or catalog:")
 
 
 def _takes_catalog(plugin: Plugin) -> bool:
@@ -211,7 +221,16 @@ def _metadata(plugin: Plugin, ctx: Context) -> dict[str, Any] | None:
         if not isinstance(entry, dict):
             ctx.report.skip(f"{plugin.name}.metadata.{stream}", "not a mapping of metadata keys")
     patterns = [str(p) for p in (select if isinstance(select, list) else ["*.*"])]
-    block, respelt = metadata_block(select_rules(patterns) + metadata_rules(metadata))
+    rules = []
+    for rule in metadata_rules(metadata):
+        problem = invalid_value(rule)
+        if problem:
+            where = ".".join((rule.stream, *rule.path, rule.key))
+            ctx.report.skip(f"{plugin.name}.metadata.{where}", f"{problem} (Meltano hands it to the tap as "
+                            f"written; sluice.yml takes only these): the rule is left out")
+        else:
+            rules.append(rule)
+    block, respelt = metadata_block(select_rules(patterns) + rules)
     if respelt:
         ctx.report.notes.append(f"{plugin.name}.metadata: to keep Meltano's order of rules, a second entry "
                                 f"spells {', '.join(respelt)} (the same streams)")
@@ -220,14 +239,27 @@ def _metadata(plugin: Plugin, ctx: Context) -> dict[str, Any] | None:
 
 def _env(plugin: Plugin, ctx: Context) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for name, value in (plugin.get("env") or {}).items():
-        if isinstance(value, str) and (is_secret_name(name) or holds_password(value)) and literal_part(value):
-            ctx.report.need(str(name), f"secret in env: of {plugin.name}; its value in meltano.yml was not copied")
-            out[str(name)] = f"${{{name}}}"
+    for key, value in (plugin.get("env") or {}).items():
+        name, where = str(key), f"{plugin.name}.env.{key}"
+        secret = is_secret_name(name)
+        if not _ENV_NAME.match(name):
+            ctx.report.skip(where, "not a variable name sluice.yml can hold (letters, digits, '_')")
+        elif isinstance(value, str) and (secret or holds_credential(value)) and literal_part(value):
+            ctx.report.need(name, f"secret in env: of {plugin.name} ({where}); its value in meltano.yml was "
+                            f"not copied")
+            out[name] = f"${{{name}}}"
         elif isinstance(value, str):
-            out[str(name)] = convert_refs(value, ctx.refs, f"{plugin.name}.env.{name}")
+            out[name] = convert_refs(value, ctx.refs, where, secret=secret or holds_credential(value))
+        elif isinstance(value, bool | int | float) and secret:
+            ctx.report.need(name, f"secret in env: of {plugin.name} ({where}); its value in meltano.yml was "
+                            f"not copied")
+            out[name] = f"${{{name}}}"
+        elif isinstance(value, bool | int | float):
+            out[name] = value
+        elif isinstance(value, date | datetime):
+            out[name] = value.isoformat()
         else:
-            out[str(name)] = value
+            ctx.report.skip(where, "not text, a number or a boolean: Meltano passes no such variable")
     return out
 
 

@@ -6,12 +6,16 @@ turns jobs and schedules into pipelines, runner.meltano_values keeps references 
 This module joins them, adds what the whole project says (its ``env:``, its environments, the
 plugins sluice does not run), and writes the file with a comment above each entry saying where it
 came from. The file is checked against the sluice.yml schema before it is written.
+
+A value of the project's ``env:`` becomes the default of the references to its variable
+(``${PG_HOST:-prod-db.internal}``), unless it is a secret: by its name, by its value, or because a
+reference to it stands where a secret goes (a password setting): the connectors are then converted
+again without that default, and the report asks for the variable.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +28,7 @@ from runner.meltano_connectors import Context, connector
 from runner.meltano_pipelines import pipelines
 from runner.meltano_project import OTHER_TYPES, PLUGIN_TYPES, MeltanoProject, Plugin, load_meltano
 from runner.meltano_report import Report
-from runner.meltano_values import Refs, holds_password, is_secret_name
+from runner.meltano_values import Refs, holds_credential, is_secret_name
 
 __all__ = ["ImportResult", "import_meltano", "write_import"]
 
@@ -44,31 +48,22 @@ class ImportResult:
     report: Report
 
 
-def _dotenv_names(root: Path) -> frozenset[str]:
-    """The variable names a .env file sets. Its values are never read."""
-    path = root / ".env"
-    if not path.is_file():
-        return frozenset()
-    names = set()
-    for line in path.read_text(errors="replace").splitlines():
-        match = re.match(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=", line)
-        if match:
-            names.add(match.group(1))
-    return frozenset(names)
-
-
-def _env_defaults(meltano: MeltanoProject, report: Report) -> dict[str, str]:
-    """The project's (and its environment's) ``env:`` values a reference may default to; secrets left out."""
-    env: dict[str, Any] = dict(meltano.data.get("env") or {})
+def _env_defaults(meltano: MeltanoProject, report: Report, hidden: frozenset[str]) -> dict[str, str]:
+    """The project's (and its environment's) ``env:`` values a reference may default to; secrets, and the
+    ``hidden`` variables (referenced where a secret goes), left out."""
+    env: dict[str, tuple[Any, str]] = {name: (value, "env:") for name, value in (meltano.data.get("env") or {}).items()}
     for item in meltano.data.get("environments") or []:
         if isinstance(item, dict) and item.get("name") == meltano.environment:
-            env.update(item.get("env") or {})
+            where = f"the env: of environment {meltano.environment}"
+            env.update({name: (value, where) for name, value in (item.get("env") or {}).items()})
     out: dict[str, str] = {}
-    for name, value in env.items():
+    for name, (value, where) in env.items():
         text = "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
-        if is_secret_name(str(name)) or holds_password(text):
-            report.need(str(name), "secret in meltano.yml's env:, not copied: set it, and add it under the env: "
-                        "of a connector that reads it")
+        if is_secret_name(str(name)) or holds_credential(text):
+            report.need(str(name), f"secret in meltano.yml's {where}, not copied: set it, and add it under the env: "
+                        f"of a connector that reads it")
+        elif str(name) in hidden:
+            continue  # reported where it is referenced
         elif "$" in text or "}" in text or "\n" in text:
             report.skip(f"env.{name}", "its value cannot be a ${VAR:-default}; set the variable instead")
         else:
@@ -102,10 +97,16 @@ def _project_notes(meltano: MeltanoProject, report: Report) -> None:
         report.skip("plugins", problem)
 
 
-def _refs_report(refs: Refs, report: Report) -> None:
+def _refs_report(refs: Refs, report: Report, hidden: frozenset[str], dotenv: set[str]) -> None:
     for name, where in refs.used.items():
+        if name in dotenv:  # a setting of .env: reported as such
+            continue
         if name in refs.meltano:
             report.skip(f"${name} ({where})", "Meltano sets it at run time and sluice does not: set it yourself")
+        elif name in hidden:
+            report.need(name, f"referenced where a secret goes ({refs.secret_used[name]}); meltano.yml's env: "
+                        f"sets it, its value was not copied")
+            continue
         elif name in refs.defaults:
             continue
         report.need(name, f"referenced by {where}")
@@ -146,24 +147,38 @@ def _render(data: dict[str, Any], comments: dict[str, list[str]], meltano: Melta
     return "\n".join(out) + "\n"
 
 
-def import_meltano(path: Path, out_dir: Path, environment: str | None = None) -> ImportResult:
-    """Convert the Meltano project of ``path`` into sluice.yml data meant for ``out_dir``."""
-    meltano = load_meltano(path, environment)
+def _connectors(meltano: MeltanoProject, out_dir: Path,
+                hidden: frozenset[str]) -> tuple[Report, Refs, list[dict[str, Any]], list[str]]:
+    """The connectors, and the report and references so far; no default for the ``hidden`` variables."""
     report = Report()
-    refs = Refs(_env_defaults(meltano, report))
-    ctx = Context(meltano.dir.resolve(), out_dir.resolve(), refs, report, _dotenv_names(meltano.dir))
+    refs = Refs(_env_defaults(meltano, report, hidden))
+    ctx = Context(meltano.dir.resolve(), out_dir.resolve(), refs, report)
     connectors, comments = [], []
     for kind in PLUGIN_TYPES:
         for plugin in meltano.of_kind(kind):
             connectors.append(connector(plugin, ctx))
             comments.append(_origin(plugin))
             report.converted.append(f"{plugin.kind[:-1]} {plugin.name} -> connector {plugin.name}")
+    return report, refs, connectors, comments
+
+
+def import_meltano(path: Path, out_dir: Path, environment: str | None = None) -> ImportResult:
+    """Convert the Meltano project of ``path`` into sluice.yml data meant for ``out_dir``."""
+    meltano = load_meltano(path, environment)
+    hidden: frozenset[str] = frozenset()
+    report, refs, connectors, comments = _connectors(meltano, out_dir, hidden)
+    if refs.secret_used.keys() & refs.defaults.keys():  # a default would write a secret: again without it
+        hidden = frozenset(refs.secret_used.keys() & refs.defaults.keys())
+        report, refs, connectors, comments = _connectors(meltano, out_dir, hidden)
     found = pipelines(meltano, report)
     _project_notes(meltano, report)
-    _refs_report(refs, report)
-    if ctx.meltano_dir != ctx.out_dir:
-        report.notes.append(f"relative paths inside settings resolve from {ctx.out_dir} under sluice (from "
-                            f"{ctx.meltano_dir} under Meltano): check them")
+    _refs_report(refs, report, hidden, {var for p in meltano.plugins.values() for var in p.dotenv.values()})
+    if meltano.dir.resolve() != out_dir.resolve():
+        report.notes.append(f"relative paths inside settings resolve from {out_dir.resolve()} under sluice (from "
+                            f"{meltano.dir.resolve()} under Meltano): check them")
+        if any(p.dotenv for p in meltano.plugins.values()):
+            report.notes.append(f"settings read from {meltano.dir / '.env'} are references to its variables: "
+                                f"sluice reads the .env beside sluice.yml, so copy it there or set them")
     report.notes.append("connectors see only PATH, HOME, LANG and their env: (Meltano passes its whole "
                         "environment): add any other variable a connector reads under its env:")
     data: dict[str, Any] = {"version": 1, "connectors": connectors}
@@ -177,7 +192,7 @@ def import_meltano(path: Path, out_dir: Path, environment: str | None = None) ->
 def _check(text: str) -> None:
     from runner.project_validate import validate_project
 
-    problems = validate_project(yaml.safe_load(text))
+    problems = validate_project(yaml.safe_load(text), yaml.compose(text))  # with the scalars `validate` checks
     if problems:  # a bug of the converter: say so rather than write a file sluice refuses
         raise ConfigError("sluice import made a sluice.yml that does not validate", problems)
 

@@ -13,9 +13,12 @@ What is read and how it combines, as Meltano does:
   definition of a plugin: ``pip_url``, ``executable``, ``capabilities`` and ``settings`` a plugin of
   meltano.yml does not state.
 - an environment (``environments[].config.plugins``): its ``config``, ``metadata`` and ``env`` merge
-  over the plugin's, its ``select`` replaces it.
-
-The values of a ``.env`` file are never read.
+  over the plugin's, its ``select`` replaces it. As in Meltano, a child gets its parent with the
+  parent's overlay applied, then its own keys, then its own overlay.
+- meltano.yml and its included files are read by YAML 1.2's rules, as Meltano reads them
+  (runner.meltano_yaml): ``NO`` is text, ``0755`` is 755.
+- a ``.env`` file: the names of the variables Meltano would read a setting from (runner.meltano_dotenv);
+  its values are never read.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from typing import Any
 import yaml
 
 from protocol import ConfigError
+from runner.meltano_dotenv import dotenv_names, extra_vars, setting_vars
+from runner.meltano_yaml import load_yaml12
 
 __all__ = ["MeltanoProject", "Plugin", "deep_merge", "load_meltano"]
 
@@ -55,6 +60,8 @@ class Plugin:
     data: dict[str, Any]  # the resolved keys of meltano.yml
     lock: dict[str, Any] = field(default_factory=dict)  # the lock file's definition, when found
     ancestors: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (name, resolved keys), parent first
+    dotenv: dict[str, str] = field(default_factory=dict)  # setting -> the .env variable Meltano reads it from
+    dotenv_extras: list[str] = field(default_factory=list)  # .env variables that set an extra (TAP_X__SELECT)
 
     @property
     def parent(self) -> str | None:
@@ -88,6 +95,7 @@ class MeltanoProject:
     plugins: dict[str, Plugin]  # extractors and loaders by name
     environment: str | None  # the environment whose overlay was applied
     problems: list[str] = field(default_factory=list)  # what could not be read, for the report
+    dotenv: frozenset[str] = frozenset()  # the variable names of the project's .env (values never read)
 
     @property
     def dir(self) -> Path:
@@ -103,7 +111,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from exc
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml12(text)
     except yaml.YAMLError as exc:
         from runner.hints import yaml_error_text
 
@@ -155,24 +163,44 @@ def _inherit(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-Ancestors = list[tuple[str, dict[str, Any]]]
+@dataclass
+class _Source:
+    """What resolving a plugin reads: the project's plugins of one type by name, its directory, the
+    environment applied and the variable names of its .env file."""
+
+    kind: str
+    by_name: dict[str, dict[str, Any]]
+    root: Path
+    environment: dict[str, Any]
+    dotenv: frozenset[str]
 
 
-def _resolve(kind: str, raw: dict[str, Any], by_name: dict[str, dict[str, Any]], root: Path,
-             seen: tuple[str, ...] = ()) -> tuple[dict[str, Any], dict[str, Any], Ancestors]:
-    """A plugin's keys with its ancestors' under them, the lock file of the plugin or its first ancestor,
-    and the ancestors themselves (parent first)."""
+def _resolve(raw: dict[str, Any], src: _Source, seen: tuple[str, ...] = ()) -> Plugin:
+    """A plugin as Meltano resolves it: its parent (with the parent's environment overlay) under its own
+    keys, its own overlay over both; the lock file of the plugin or its first ancestor; the settings
+    Meltano would read from .env."""
     name = str(raw.get("name"))
+    own = _overlay(raw, src.environment, src.kind, name)
     parent_name = raw.get("inherit_from")
     if not parent_name:
-        return dict(raw), _lock_file(root, kind, name, raw.get("variant")), []
-    if parent_name in seen:
-        raise ConfigError(f"plugins.{kind}: {name}: inherit_from makes a cycle ({' -> '.join((*seen, name))})")
-    if parent_name in by_name:
-        parent, lock, ancestors = _resolve(kind, by_name[parent_name], by_name, root, (*seen, name))
-    else:  # a plugin of Meltano Hub, known here by its lock file only
-        lock, parent, ancestors = _lock_file(root, kind, str(parent_name), raw.get("variant")), {}, []
-    return _inherit(parent, raw), lock, [(str(parent_name), parent), *ancestors]
+        plugin = Plugin(src.kind, name, own, _lock_file(src.root, src.kind, name, raw.get("variant")))
+        inherited: dict[str, str] = {}
+    else:
+        if parent_name in seen:
+            raise ConfigError(f"plugins.{src.kind}: {name}: inherit_from makes a cycle "
+                              f"({' -> '.join((*seen, name))})")
+        if parent_name in src.by_name:
+            parent = _resolve(src.by_name[parent_name], src, (*seen, name))
+        else:  # a plugin of Meltano Hub, known here by its lock file only
+            lock = _lock_file(src.root, src.kind, str(parent_name), raw.get("variant"))
+            parent = Plugin(src.kind, str(parent_name), {}, lock)
+            parent.dotenv = setting_vars(parent, {}, {}, src.dotenv)
+        plugin = Plugin(src.kind, name, _inherit(parent.data, own), parent.lock,
+                        [(parent.name, parent.data), *parent.ancestors])
+        inherited = parent.dotenv
+    plugin.dotenv = setting_vars(plugin, own, inherited, src.dotenv)
+    plugin.dotenv_extras = extra_vars(plugin, own, src.dotenv)
+    return plugin
 
 
 def _overlay(data: dict[str, Any], environment: dict[str, Any], kind: str, name: str) -> dict[str, Any]:
@@ -206,16 +234,16 @@ def load_meltano(path: Path, environment: str | None = None) -> MeltanoProject:
     root = path.parent
     data = _include(root, _read_yaml(path))
     env, env_name = _environment(data, environment)
+    names = dotenv_names(root)
     plugins: dict[str, Plugin] = {}
     problems: list[str] = []
     for kind in PLUGIN_TYPES:
         items = (data.get("plugins") or {}).get(kind) or []
         by_name = {str(i.get("name")): i for i in items if isinstance(i, dict) and i.get("name")}
+        src = _Source(kind, by_name, root, env, names)
         for raw in items:
             if not isinstance(raw, dict) or not raw.get("name"):
                 problems.append(f"plugins.{kind}: an entry without a name ({raw!r:.60})")
                 continue
-            resolved, lock, ancestors = _resolve(kind, raw, by_name, root)
-            name = str(raw["name"])
-            plugins[name] = Plugin(kind, name, _overlay(resolved, env, kind, name), lock, ancestors)
-    return MeltanoProject(path, data, plugins, env_name, problems)
+            plugins[str(raw["name"])] = _resolve(raw, src)
+    return MeltanoProject(path, data, plugins, env_name, problems, names)

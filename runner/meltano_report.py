@@ -18,7 +18,12 @@ class Report:
         self.not_converted.append((what, why))
 
     def need(self, name: str, why: str) -> None:
-        self.env_vars.setdefault(name, why)
+        """A variable to set, and why; a variable needed for several reasons lists each once."""
+        known = self.env_vars.get(name)
+        if known is None:
+            self.env_vars[name] = why
+        elif why not in known:
+            self.env_vars[name] = f"{known}; also {why}"
 
     def lines(self) -> list[str]:
         out = [f"converted ({len(self.converted)}):"] + [f"  {item}" for item in self.converted]

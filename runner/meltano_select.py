@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any
 
+from protocol import REPLICATION_METHODS
 from runner.catalog_metadata import flatten_metadata
 
-__all__ = ["MetaRule", "metadata_block", "metadata_rules", "select_rules"]
+__all__ = ["MetaRule", "invalid_value", "metadata_block", "metadata_rules", "select_rules"]
 
 _GLOB = re.compile(r"[*?\[\]]")
 _UNESCAPED_DOT = re.compile(r"(?<!\\)\.")
@@ -75,6 +76,24 @@ def metadata_rules(block: dict[str, Any]) -> list[MetaRule]:
             *props, key = path
             rules.append(MetaRule(str(stream), _property_path(props), key, value))
     return rules
+
+
+def invalid_value(rule: MetaRule) -> str | None:
+    """Why sluice.yml's ``metadata:`` cannot hold the rule's value (Meltano passes any value to the tap,
+    sluice checks the keys it knows): None when it can."""
+    allowed: tuple[Any, ...] | None = None
+    if rule.key == "replication-method":
+        allowed = REPLICATION_METHODS
+    elif rule.key == "inclusion":
+        allowed = ("available", "automatic", "unsupported")
+    elif rule.key == "selected":
+        allowed = (True, False)
+    if allowed is not None and (rule.value not in allowed or type(rule.value) is not type(allowed[0])):
+        shown = ", ".join(str(a).lower() if isinstance(a, bool) else str(a) for a in allowed)
+        return f"{rule.key} {rule.value!r} is not one of {shown}"
+    if rule.key == "replication-key" and not (isinstance(rule.value, str) and rule.value):
+        return f"replication-key {rule.value!r} is not a property name"
+    return None
 
 
 def _property_path(parts: list[str]) -> tuple[str, ...]:
