@@ -13,7 +13,8 @@ The block maps a stream glob (``fnmatch`` on ``tap_stream_id``) to Singer metada
         properties.address.properties.zip: {selected: false}
 
 A scalar (or list) value sets that key on the stream's breadcrumb; a mapping names a property
-(``col``, ``col.sub``, or the breadcrumb form ``properties.col``; property names are globs too).
+(``col``, ``col.sub``, or the breadcrumb form ``properties.col``; property names are globs too,
+matched as Meltano matches them: a ``*`` reaches nested properties as well).
 Entries apply in file order and the last one that sets a key wins, as in Meltano: put broad
 globs first. ``replication-method`` / ``replication-key`` also set the catalog's legacy
 top-level ``replication_method`` / ``replication_key`` so no reader sees two answers.
@@ -54,7 +55,9 @@ class MetadataRule:
 
 
 def _matches(crumb: Breadcrumb, pattern: Breadcrumb) -> bool:
-    return len(crumb) == len(pattern) and fnmatchcase(".".join(crumb), ".".join(pattern))
+    """Meltano's match: the dotted breadcrumb against the dotted glob, so a ``*`` reaches nested
+    properties too (``properties.*`` covers ``properties.address.properties.zip``)."""
+    return bool(pattern) == bool(crumb) and fnmatchcase(".".join(crumb), ".".join(pattern))
 
 
 def _property_crumbs(parts: list[str]) -> tuple[Breadcrumb, Breadcrumb | None]:

@@ -169,3 +169,19 @@ def test_a_property_named_properties_is_a_property_not_a_breadcrumb() -> None:
     assert entry is not None and warnings == []
     assert entry.metadata.get(("properties", "email"), "selected") is False  # the breadcrumb form
     assert entry.metadata.get(("properties", "properties", "properties", "ssn"), "selected") is False
+
+
+def test_a_property_glob_reaches_nested_properties_as_in_meltano() -> None:
+    """Meltano matches the dotted breadcrumb against the dotted glob: ``*`` covers ``address.zip`` too,
+    so ``select: [users.id, users.address.city]`` (imported as a reset and two rules) leaves zip out."""
+    cat, warnings = _apply({"*": {"selected": False, "*": {"selected": False}},
+                            "public-users": {"selected": True, "id": {"selected": True},
+                                             "address": {"selected": True}, "address.zip": {"selected": True}}})
+    users = cat.get("public-users")
+    assert users is not None and warnings == []
+    assert users.metadata.get(("properties", "address", "properties", "zip"), "selected") is True
+    assert users.metadata.get(("properties", "email"), "selected") is False
+    orders = cat.get("public-orders")
+    assert orders is not None
+    assert orders.metadata.get(("properties", "address", "properties", "zip"), "selected") is False
+    assert orders.metadata.get((), "selected") is False  # the stream's own breadcrumb is no property's
