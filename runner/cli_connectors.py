@@ -123,16 +123,20 @@ _INSTALL_OPTION = click.option("--install", "install_", is_flag=True, help=INSTA
 @click.pass_obj
 def spec(obj: Ctx, connector: str, full: bool, install_: bool) -> int:
     """Print CONNECTOR's settings JSON Schema (from its --about --format json)."""
-    from runner.connectors import ConnectorError, about, settings_schema
+    from runner.connectors import ConnectorError, about_answer, connector_secrets, settings_schema
+    from runner.isolation import Redactor
 
     project = obj.project
     declared = project.connector(connector)
     ensure_installed(obj, [declared.name], install_)
     conn = project.resolve(declared, with_config=False)
-    info = about(conn, None)
+    answer = about_answer(conn, None)
+    info = answer.info
     schema = settings_schema(info)
     if info is None or schema is None:
-        raise ConnectorError(f"{conn.name} has no --about --format json with a settings schema")
+        why = f": {answer.problem}" if answer.problem else ""
+        redact = Redactor(connector_secrets(conn, None))
+        raise ConnectorError(redact(f"{conn.name} has no --about --format json with a settings schema{why}"))
     click.echo(dumps_pretty(info if full else schema, other=str))
     return ExitCode.OK
 

@@ -18,7 +18,6 @@ if TYPE_CHECKING:
 __all__ = ["ensure_installed", "install", "lock_problems"]
 
 
-
 @click.command(epilog="Exit codes: 0 every connector installed or up to date; 1 one or more failed (each is "
                       "reported); 2 a usage or project-file problem, or a damaged sluice.lock with --frozen. "
                       "See docs/install.md.")
@@ -172,7 +171,7 @@ def ensure_installed(obj: Ctx, names: list[str], install_missing: bool) -> None:
 def lock_problems(obj: Ctx) -> list[str]:
     """For ``sluice validate``: connectors whose environment differs from sluice.lock or from their pip_url."""
     from runner.install.envs import connector_env, installed_distributions, read_marker
-    from runner.install.lockfile import LOCK_FILE, read_lock
+    from runner.install.lockfile import LOCK_FILE, entry_problems, read_lock
 
     project = obj.project
     try:
@@ -187,6 +186,9 @@ def lock_problems(obj: Ctx) -> list[str]:
         if locked is not None and locked.pip_url != conn.pip_url:
             problems.append(f"{name}: sluice.lock was made for pip_url '{' '.join(locked.pip_url)}', "
                             f"sluice.yml says '{' '.join(conn.pip_url)}' (run `sluice install {name}`)")
+        elif locked is not None:
+            problems.extend(f"{name}: sluice.lock: {problem} (run `sluice install --upgrade {name}`)"
+                            for problem in entry_problems(locked))
         marker = read_marker(env.home)
         if marker is None:
             continue  # not installed: resolve() reports it

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,14 +26,17 @@ from runner.project import ResolvedConnector
 from runner.pumps import error_message
 
 __all__ = [
+    "AboutAnswer",
     "CheckResult",
     "ConnectorError",
     "about",
+    "about_answer",
     "check",
     "coerce_config",
     "connector_secrets",
     "discover",
     "dry_start",
+    "run_bounded",
     "settings_schema",
     "validate_catalog",
 ]
@@ -43,46 +48,151 @@ class ConnectorError(SluiceError):
     """A connector could not answer (--about, --discover) as the Singer contract says."""
 
 
+#: the version of how --about answers are read and cached: a new reader ignores older cache files
+_ABOUT_READER = "2"
+_GRACE = 2.0  # seconds between SIGTERM and SIGKILL for a connector stopped on a timeout
+
+
+def run_bounded(argv: list[str], *, env: dict[str, str], cwd: Path | str | None,
+                timeout: float) -> subprocess.CompletedProcess[bytes]:
+    """Run ``argv`` to its end, its output captured, in a process group of its own. After ``timeout``
+    seconds the whole group (the program and whatever it started) gets SIGTERM, then SIGKILL after a
+    short grace, and :class:`subprocess.TimeoutExpired` is raised. OSError when it cannot start."""
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=env, cwd=cwd, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _stop_group(proc)
+        raise
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+
+
+def _stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the process group of ``proc``, SIGKILL to what is left after the grace; reaped."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break  # the whole group is gone
+        if sig == signal.SIGTERM:
+            try:
+                proc.wait(timeout=_GRACE)
+            except subprocess.TimeoutExpired:
+                pass
+            time.sleep(0.05)  # its children get the same moment to leave
+    try:
+        proc.communicate(timeout=_GRACE)
+    except subprocess.TimeoutExpired:  # a grandchild in a session of its own holds the pipes
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+        proc.wait()
+
+
 def _cache_key(argv: list[str]) -> str:
+    """The program (every word of argv), and, for each word that is a file (the program, a script
+    given to an interpreter), its size and modification time; and the reader's version."""
     h = blake2b(digest_size=12)
+    h.update(f"about-reader {_ABOUT_READER}\0".encode())
     for part in argv:
         h.update(part.encode() + b"\0")
-    try:
-        st = os.stat(argv[0])
-        h.update(f"{st.st_mtime_ns}:{st.st_size}".encode())
-    except OSError:
-        pass
+        try:
+            st = os.stat(part)
+        except (OSError, ValueError):
+            continue
+        h.update(f"{st.st_mtime_ns}:{st.st_size}\0".encode())
     return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class AboutAnswer:
+    """What ``--about --format json`` gave: ``info`` (None when none), and when it failed, why
+    (``problem``, the program's own last words). ``certain``: worth caching (an answer, or a usage
+    error that names --about: the program has none)."""
+
+    info: dict[str, Any] | None
+    problem: str = ""
+    certain: bool = False
 
 
 def about(conn: ResolvedConnector, cache_dir: Path | None = None, *, refresh: bool = False) -> dict[str, Any] | None:
     """The connector's ``--about --format json``; None when it has none. Cached per program version."""
+    return about_answer(conn, cache_dir, refresh=refresh).info
+
+
+def about_answer(conn: ResolvedConnector, cache_dir: Path | None = None, *, refresh: bool = False) -> AboutAnswer:
+    """:func:`about` with the reason of a failure. Only a certain answer is cached: a JSON object, or a
+    usage error about --about itself; never a crash, a timeout or output that is not JSON (the next
+    command asks again, and until then nothing is taken for the connector's settings schema)."""
     cache = cache_dir / f"about-{_cache_key(conn.argv)}.json" if cache_dir else None
     if cache is not None and cache.exists() and not refresh:
         try:
             cached = orjson.loads(cache.read_bytes())
         except (OSError, orjson.JSONDecodeError):
             cached = None
-        if isinstance(cached, dict):
-            return cached.get("about") if isinstance(cached.get("about"), dict) else None
-    info: dict[str, Any] | None = None
-    try:
-        done = subprocess.run(
-            [*conn.argv, "--about", "--format", "json"], capture_output=True, env=child_env(conn.env),
-            cwd=conn.cwd, stdin=subprocess.DEVNULL, timeout=ABOUT_TIMEOUT, check=False,
-        )
-        if done.returncode == ExitCode.OK:
-            parsed = orjson.loads(done.stdout)
-            info = parsed if isinstance(parsed, dict) else None
-    except (OSError, subprocess.TimeoutExpired, orjson.JSONDecodeError):
-        info = None
-    if cache is not None:
+        if isinstance(cached, dict) and "about" in cached:
+            info = cached["about"]
+            return AboutAnswer(info if isinstance(info, dict) else None, certain=True)
+    answer = _ask_about(conn)
+    if cache is not None and answer.certain:
         try:
             cache.parent.mkdir(parents=True, exist_ok=True)
-            cache.write_bytes(dumps({"about": info}))
+            cache.write_bytes(dumps({"about": answer.info}))
         except OSError:
             pass
-    return info
+    return answer
+
+
+def _ask_about(conn: ResolvedConnector) -> AboutAnswer:
+    try:
+        done = run_bounded([*conn.argv, "--about", "--format", "json"], env=child_env(conn.env), cwd=conn.cwd,
+                           timeout=ABOUT_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return AboutAnswer(None, f"--about gave no answer in {ABOUT_TIMEOUT:g} s")
+    except OSError as exc:
+        return AboutAnswer(None, f"cannot start: {exc.strerror or exc}")
+    stderr = done.stderr.decode("utf-8", "replace")
+    if done.returncode != ExitCode.OK:
+        if _no_such_flag(stderr + done.stdout.decode("utf-8", "replace")):
+            return AboutAnswer(None, "it has no --about option", certain=True)
+        return AboutAnswer(None, f"--about failed (exit code {done.returncode}): {_tail(stderr, done.stdout)}")
+    info = _json_object(done.stdout)
+    if info is None:
+        return AboutAnswer(None, f"--about did not print a JSON object: {_tail(stderr, done.stdout)}")
+    return AboutAnswer(info, certain=True)
+
+
+# what argparse, click and optparse say of an option they do not know
+_UNKNOWN_OPTION = re.compile(r"unrecognized arguments?:.*--about|no such option:?\s*'?--about|"
+                             r"no such option:?\s*'?--format", re.IGNORECASE)
+
+
+def _no_such_flag(text: str) -> bool:
+    return bool(_UNKNOWN_OPTION.search(text))
+
+
+def _json_object(stdout: bytes) -> dict[str, Any] | None:
+    """The JSON object on stdout; a connector that logs a line or two there first is forgiven: the
+    object is then read from the first line that starts with ``{``."""
+    try:
+        parsed = orjson.loads(stdout)
+    except orjson.JSONDecodeError:
+        start = stdout.find(b"\n{")
+        if start < 0:
+            return None
+        try:
+            parsed = orjson.loads(stdout[start + 1:])
+        except orjson.JSONDecodeError:
+            return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def _tail(stderr: str, stdout: bytes, lines: int = 5) -> str:
+    """The last non-blank lines the program wrote (stderr, else stdout), joined with " | "."""
+    text = stderr if stderr.strip() else stdout.decode("utf-8", "replace")
+    last = [ln.strip() for ln in text.splitlines() if ln.strip()][-lines:]
+    return " | ".join(last) or "no output"
 
 
 def settings_schema(info: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -180,12 +290,10 @@ def _run(
 ) -> subprocess.CompletedProcess[bytes]:
     config = run_dir.write_private(f"{conn.name}.config.json", dumps(conn.config))
     try:
-        return subprocess.run(
-            [*conn.argv, "--config", str(config), *flags], capture_output=True, env=child_env(conn.env),
-            cwd=conn.cwd, stdin=subprocess.DEVNULL, timeout=timeout, check=False,
-        )
+        return run_bounded([*conn.argv, "--config", str(config), *flags], env=child_env(conn.env), cwd=conn.cwd,
+                           timeout=timeout)
     except subprocess.TimeoutExpired as exc:
-        raise ConnectorError(f"{conn.name}: no answer after {timeout:g} s") from exc
+        raise ConnectorError(f"{conn.name}: no answer after {timeout:g} s (stopped, with what it started)") from exc
     except OSError as exc:
         raise ConnectorError(f"{conn.name}: cannot start: {exc.strerror or exc}") from exc
 

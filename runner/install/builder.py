@@ -25,13 +25,17 @@ from runner.install.envs import (
     ConnectorEnv,
     direct_requirements,
     installed_distributions,
+    local_requirement,
     normalize,
     record_seeded,
+    site_packages,
 )
 from runner.install.lockfile import Distribution, LockEntry
 
 __all__ = ["InstallFailed", "Installer", "find_installer", "parse_compiled", "write_marker"]
 
+#: the setuptools a uv environment is seeded with: the last releases that still have ``pkg_resources``
+SEED_SETUPTOOLS = "setuptools<81"
 Step = Callable[[str], None]  # told what the build is doing now ("resolving", "installing")
 
 
@@ -144,16 +148,30 @@ class Installer:
     def create(self, env: ConnectorEnv, log: list[str]) -> None:
         """A fresh, empty environment at ``env.home`` (any old one is removed first)."""
         if env.python is None:
-            raise InstallFailed(f"python '{env.python_asked}' not found")
+            raise InstallFailed(f"the interpreter '{env.python_asked}' was not found (python: in sluice.yml names "
+                                "a program on PATH or a path to one)")
         shutil.rmtree(env.home, ignore_errors=True)
         env.home.parent.mkdir(parents=True, exist_ok=True)
         if self.uv:  # --seed: pip and setuptools too, as `python -m venv` gives (old taps import pkg_resources)
             self._run_cached_first(env, [self.uv, "venv", "--quiet", "--seed", "--python", env.python,
                                          str(env.home)], "creating the environment", log,
                                    again=lambda: shutil.rmtree(env.home, ignore_errors=True))
+            self._seed_pkg_resources(self.uv, env, log)
         else:
             self._run(env, [env.python, "-m", "venv", str(env.home)], "creating the environment", log)
         record_seeded(env.home)
+
+    def _seed_pkg_resources(self, uv: str, env: ConnectorEnv, log: list[str]) -> None:
+        """uv seeds the newest setuptools, which since version 81 has no ``pkg_resources``: one that
+        still has it (older connectors import it) replaces it. When the index has none, the
+        environment keeps what it has (the connector's start-up check tells whether it matters)."""
+        if any((folder / "pkg_resources" / "__init__.py").is_file() for folder in site_packages(env.home)):
+            return
+        try:
+            self._run_cached_first(env, [uv, "pip", "install", "--quiet", "--python", str(env.bin / "python"),
+                                         SEED_SETUPTOOLS], f"seeding {SEED_SETUPTOOLS}", log)
+        except InstallFailed as exc:
+            log.append(f"({exc}: the environment keeps the setuptools it was seeded with)")
 
     def python_version(self, env: ConnectorEnv) -> str:
         """major.minor of the environment's interpreter, from its pyvenv.cfg."""
@@ -181,7 +199,7 @@ class Installer:
             report = env.home / "sluice-pip-report.json"
             self._run(env, [py, "-m", "pip", "install", "--report", str(report), *_spec_lines_argv(env.specs)],
                       "pip install", log)
-            dists = _from_pip_report(report)
+            dists = _from_pip_report(report, env.cwd)
         return self._entry(env, dists)
 
     def _hashes_of_installed(self, uv: str, env: ConnectorEnv, log: list[str]) -> list[Distribution]:
@@ -208,7 +226,8 @@ class Installer:
         got = self._entry(env, list(entry.distributions))
         if got.versions() != entry.versions():
             diff = _difference(entry.versions(), got.versions())
-            raise InstallFailed(f"the environment differs from sluice.lock: {diff}")
+            raise InstallFailed(f"the environment differs from sluice.lock: {diff} "
+                                f"(re-lock it: `sluice install --upgrade {env.name}`)")
         return got
 
     def _install_pinned(self, env: ConnectorEnv, dists: list[Distribution], log: list[str]) -> None:
@@ -253,7 +272,8 @@ def _spec_lines_argv(specs: tuple[str, ...]) -> list[str]:
     return argv
 
 
-def _from_pip_report(report: Path) -> list[Distribution]:
+def _from_pip_report(report: Path, base: Path) -> list[Distribution]:
+    """pip's ``--report``: what it installed, as lock lines (an editable directory as ``-e PATH``)."""
     data = json.loads(report.read_text())
     dists: list[Distribution] = []
     for item in data.get("install", []):
@@ -261,7 +281,9 @@ def _from_pip_report(report: Path) -> list[Distribution]:
         info = item.get("download_info") or {}
         hashes = tuple(f"{algo}:{value}" for algo, value in sorted((info.get("archive_info") or {})
                                                                    .get("hashes", {}).items()) if algo == "sha256")
-        if item.get("is_direct"):
+        if item.get("is_direct") and (info.get("dir_info") or {}).get("editable"):
+            dists.append(Distribution(name, version, local_requirement(info["url"], base, editable=True)))
+        elif item.get("is_direct"):
             vcs = info.get("vcs_info")
             url = f"{vcs['vcs']}+{info['url']}@{vcs['commit_id']}" if vcs else info["url"]
             dists.append(Distribution(name, version, f"{name} @ {url}", () if vcs else hashes))

@@ -33,6 +33,7 @@ __all__ = [
     "connector_env",
     "direct_requirements",
     "installed_distributions",
+    "local_requirement",
     "missing_error",
     "normalize",
     "not_installed",
@@ -40,6 +41,7 @@ __all__ = [
     "read_marker",
     "record_seeded",
     "require_installed",
+    "site_packages",
 ]
 
 MARKER = "sluice-env.json"
@@ -62,6 +64,7 @@ class ConnectorEnv:
     python_asked: str  # as sluice.yml names it (or the running interpreter)
     home: Path  # .sluice/venvs/NAME
     cwd: Path  # the project directory: relative paths in pip_url resolve from it
+    executable: str = ""  # the connector's program, looked up in bin/ ('' or a path: not checked by install)
 
     @property
     def key(self) -> str:
@@ -97,7 +100,7 @@ def connector_env(project: Project, connector: Connector) -> ConnectorEnv:
     """The environment of a connector that has a ``pip_url``."""
     python, asked = _interpreter(connector.python, project.dir)
     return ConnectorEnv(connector.name, connector.pip_url, python, asked,
-                        project.dir / ".sluice" / "venvs" / connector.name, project.dir)
+                        project.dir / ".sluice" / "venvs" / connector.name, project.dir, connector.executable)
 
 
 def read_marker(home: Path) -> dict[str, Any] | None:
@@ -150,18 +153,45 @@ def site_packages(home: Path) -> list[Path]:
 def installed_distributions(home: Path, keep_seeded: frozenset[str] = frozenset()) -> dict[str, str]:
     """``{normalized name: version}`` of what is installed in the environment ``home``, read from its
     ``.dist-info`` folders (no interpreter started). What the environment tool put there itself
-    (pip, setuptools, ... listed in ``sluice-seeded.txt``) is left out unless named in ``keep_seeded``."""
-    try:
-        seeded = set((home / SEEDED).read_text().split())
-    except OSError:
-        seeded = set()
+    (pip, setuptools, ... listed in ``sluice-seeded.txt``) is left out, unless the connector needs it:
+    some distribution that is not seeded requires it (directly or through other seeded ones), or its
+    version is no longer the one seeded; or it is named in ``keep_seeded``."""
+    seeded = _seeded(home)
     found: dict[str, str] = {}
+    requires: dict[str, set[str]] = {}
     for folder in site_packages(home):
         for info in folder.glob("*.dist-info"):
-            name, version = _name_version(info)
-            if name and (name not in seeded or name in keep_seeded):
-                found[name] = version
-    return found
+            name, version, needs = _metadata(info)
+            if name:
+                found[name], requires[name] = version, needs
+    needed = _needed_seeded(found, requires, seeded)
+    return {n: v for n, v in found.items() if n not in seeded or n in needed or n in keep_seeded}
+
+
+def _needed_seeded(found: dict[str, str], requires: dict[str, set[str]], seeded: dict[str, str]) -> set[str]:
+    """The seeded distributions the connector needs (see :func:`installed_distributions`)."""
+    todo = [n for n in found if n not in seeded or (seeded[n] and seeded[n] != found[n])]
+    seen = set(todo)
+    while todo:
+        for dep in requires.get(todo.pop(), set()):
+            if dep in found and dep not in seen:
+                seen.add(dep)
+                todo.append(dep)
+    return {n for n in seen if n in seeded}
+
+
+def _seeded(home: Path) -> dict[str, str]:
+    """``sluice-seeded.txt``: ``name version`` per line ('' for the version in files of older sluices)."""
+    try:
+        lines = (home / SEEDED).read_text().splitlines()
+    except OSError:
+        return {}
+    out: dict[str, str] = {}
+    for line in lines:
+        name, _, version = line.strip().partition(" ")
+        if name:
+            out[name] = version.strip()
+    return out
 
 
 def direct_requirements(home: Path, base: Path) -> dict[str, str]:
@@ -180,21 +210,34 @@ def direct_requirements(home: Path, base: Path) -> dict[str, str]:
             if vcs:
                 found[name] = f"{name} @ {vcs['vcs']}+{url}@{vcs['commit_id']}"
             elif folder_info is not None and url.startswith("file://"):
-                path = Path(unquote(url[len("file://"):]))
-                shown = f"./{path.relative_to(base)}" if path.is_relative_to(base) else str(path)
-                found[name] = f"-e {shown}" if folder_info.get("editable") else shown
+                found[name] = local_requirement(url, base, editable=bool(folder_info.get("editable")))
             else:
                 found[name] = f"{name} @ {url}"
     return found
 
 
+def local_requirement(url: str, base: Path, *, editable: bool) -> str:
+    """The lock line of a directory installed from ``file://...``: its path (``./`` relative to ``base``,
+    the project directory, when inside it, so the lock travels), ``-e PATH`` when editable."""
+    path = Path(unquote(url[len("file://"):]))
+    shown = f"./{path.relative_to(base)}" if path.is_relative_to(base) else str(path)
+    return f"-e {shown}" if editable else shown
+
+
 def record_seeded(home: Path) -> None:
-    """Right after the environment is made: remember what it came with."""
-    (home / SEEDED).write_text("\n".join(sorted(installed_distributions(home))) + "\n")
+    """Right after the environment is made: remember what it came with, and in which versions."""
+    (home / SEEDED).unlink(missing_ok=True)
+    found = installed_distributions(home)
+    (home / SEEDED).write_text("".join(f"{name} {found[name]}\n" for name in sorted(found)))
 
 
-def _name_version(info: Path) -> tuple[str, str]:
+_REQUIREMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def _metadata(info: Path) -> tuple[str, str, set[str]]:
+    """Name, version and the names of the requirements (``Requires-Dist`` not limited to an extra)."""
     name = version = ""
+    needs: set[str] = set()
     try:
         with (info / "METADATA").open(encoding="utf-8", errors="replace") as fh:
             for line in fh:
@@ -202,10 +245,20 @@ def _name_version(info: Path) -> tuple[str, str]:
                     name = normalize(line[5:].strip())
                 elif line.startswith("Version:"):
                     version = line[8:].strip()
-                elif not line.strip() or (name and version):
+                elif line.startswith("Requires-Dist:"):
+                    requirement, _, marker = line[14:].partition(";")
+                    found = _REQUIREMENT_NAME.match(requirement.strip())
+                    if found and "extra" not in marker:
+                        needs.add(normalize(found.group()))
+                elif not line.strip():
                     break
     except OSError:
-        return "", ""
+        return "", "", set()
+    return name, version, needs
+
+
+def _name_version(info: Path) -> tuple[str, str]:
+    name, version, _ = _metadata(info)
     return name, version
 
 

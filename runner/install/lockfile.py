@@ -21,7 +21,10 @@ A JSON file next to sluice.yml::
 ``checksum`` is the SHA-256 of the ``connectors`` object in canonical JSON (sorted keys, no
 spaces): a lock edited by hand, or half-merged, no longer matches it and ``sluice install
 --frozen`` refuses it. The hashes of each distribution are checked by the installer itself
-(``--require-hashes``), so a lock whose hashes were changed along with its checksum fails there.
+(``--require-hashes``), so a lock whose hashes were changed along with its checksum fails there;
+and before any install, :func:`entry_problems` refuses an entry that names a distribution from the
+index without hashes (nothing would be checked), or a version that contradicts an exact pin
+(``name==version``) of its pip_url.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +40,7 @@ from typing import Any
 
 from protocol import ConfigError
 
-__all__ = ["LOCK_FILE", "Distribution", "LockEntry", "read_lock", "write_lock"]
+__all__ = ["LOCK_FILE", "Distribution", "LockEntry", "entry_problems", "read_lock", "write_lock"]
 
 LOCK_FILE = "sluice.lock"
 VERSION = 1
@@ -119,3 +123,55 @@ def write_lock(path: Path, entries: dict[str, LockEntry]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+_PIN = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*==\s*([A-Za-z0-9.!+_-]+)")
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _same_version(a: str, b: str) -> bool:
+    """PEP 440 equality of two plain versions, enough for pins: ``1.0`` is ``1.0.0``, ``V1.2`` is ``1.2``."""
+    def key(v: str) -> tuple[list[int], str]:
+        m = re.match(r"v?(\d+(?:\.\d+)*)(.*)", v.strip().lower())
+        if m is None:
+            return [], v.strip().lower()
+        release = [int(p) for p in m.group(1).split(".")]
+        while len(release) > 1 and release[-1] == 0:
+            release.pop()
+        return release, m.group(2)
+    return key(a) == key(b)
+
+
+def _exact_pins(pip_url: tuple[str, ...]) -> dict[str, str]:
+    """``{name: version}`` of the ``name==version`` specs of a pip_url (not after ``-e``)."""
+    pins: dict[str, str] = {}
+    for before, spec in zip(("", *pip_url), pip_url, strict=False):
+        found = _PIN.fullmatch(spec.split(";", 1)[0].strip())
+        if found and before not in ("-e", "--editable"):
+            pins[_normal(found.group(1))] = found.group(2)
+    return pins
+
+
+def _from_index(requirement: str) -> bool:
+    """A line that installs a distribution from the package index (``name==version``), not a path or URL."""
+    head = requirement.split(";", 1)[0].strip()
+    return " @ " not in head and "==" in head and not head.startswith(("-", ".", "/", "~"))
+
+
+def entry_problems(entry: LockEntry) -> list[str]:
+    """Why a lock entry cannot be installed as it is, one line per distribution: a distribution from
+    the index with no hashes, a version that contradicts an exact pin of the pip_url, or a pinned
+    distribution that is not in it. Paths, URLs and ``-e`` lines have no hashes by nature."""
+    problems: list[str] = []
+    pins = _exact_pins(entry.pip_url)
+    for dist in entry.distributions:
+        if _from_index(dist.requirement) and not dist.hashes:
+            problems.append(f"'{dist.requirement}' has no hashes")
+        pinned = pins.pop(dist.name, None)
+        if pinned is not None and not _same_version(pinned, dist.version):
+            problems.append(f"'{dist.requirement}' contradicts the pip_url's {dist.name}=={pinned}")
+    problems.extend(f"the pip_url pins {name}=={version}, which is not in it" for name, version in pins.items())
+    return problems

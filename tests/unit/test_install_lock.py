@@ -178,3 +178,30 @@ def test_a_connector_not_installed_is_one_line_naming_the_command(tmp_path: Path
     assert done.stderr.strip().splitlines() == [
         "sluice: error: tap-x is not installed: run `sluice install tap-x` (or pass --install)"]
     assert not (tmp_path / ".sluice" / "venvs").exists()
+
+
+def test_an_interpreter_that_does_not_exist_is_named_without_an_empty_log(tmp_path: Path) -> None:
+    root = _project(tmp_path, [{"name": "tap-x", "executable": "tap-x", "pip_url": "tap-x==1.0",
+                                "python": "python3.99"}])
+    done = sluice(["install"], root)
+    assert done.returncode == 1
+    assert "sluice: tap-x: install failed: the interpreter 'python3.99' was not found (python: in sluice.yml " \
+           "names a program on PATH or a path to one)" in done.stderr
+    assert "the installer's whole output" not in done.stderr
+
+
+def test_a_lock_entry_without_hashes_or_against_a_pin_is_refused() -> None:
+    from runner.install.lockfile import entry_problems
+
+    def entry(*dists: Distribution) -> LockEntry:
+        return LockEntry(("Target_JSONL[extra]==0.1.4", "-e", "./tap-mine==2", "six>=1"), "3.11", dists)
+
+    good = entry(Distribution("target-jsonl", "0.1.4.0", "target-jsonl==0.1.4.0", ("sha256:1",)),
+                 Distribution("tap-mine", "1.0", "-e ./tap-mine==2"),
+                 Distribution("git-thing", "0.3", "git-thing @ git+https://example.invalid/x@0123"),
+                 Distribution("six", "1.17.0", "six==1.17.0", ("sha256:2",)))
+    assert entry_problems(good) == []
+    assert entry_problems(entry(Distribution("target-jsonl", "0.1.3", "target-jsonl==0.1.3"))) == [
+        "'target-jsonl==0.1.3' has no hashes", "'target-jsonl==0.1.3' contradicts the pip_url's target-jsonl==0.1.4"]
+    assert entry_problems(entry(Distribution("six", "1.17.0", "six==1.17.0", ("sha256:2",)))) == [
+        "the pip_url pins target-jsonl==0.1.4, which is not in it"]
