@@ -18,6 +18,11 @@ A run, in order:
 5. every stream's ``lsn`` becomes ``end`` (or, in intermediate STATEs, the end of the last whole
    transaction written), and the STATE carries it.
 
+Each change is read with the table's columns as they were when it was logged: binding.py matches
+them to the stream's columns and converts each value by its logged type (or fails the stream in
+one line when it cannot); columns a change does not carry (generated, added since) are read from
+the table by the row's key, as unchanged TOAST values are.
+
 A TRUNCATE cannot be replayed row by row: the stream's ``snapshot_done`` is cleared (its ``lsn``
 moves on past the TRUNCATE) so that the next run takes a new snapshot, whose ACTIVATE_VERSION
 removes the stale rows downstream.
@@ -28,7 +33,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import psycopg
@@ -46,12 +51,11 @@ from protocol import (
     loads,
     plural,
 )
+from taps.postgres.binding import Target, bind
 from taps.postgres.client import Source
-from taps.postgres.discovery import Column
 from taps.postgres.pgoutput import UNCHANGED, Begin, Change, Commit, Relation, Truncate, decode, lsn_to_text
 from taps.postgres.settings import TapSettings
 from taps.postgres.streams import ROW, ROW_JSON, StreamPlan, sync_full_table
-from taps.postgres.values import Converter, converter_for
 
 __all__ = ["CDC_PROPERTIES", "sync_log_based"]
 
@@ -64,15 +68,6 @@ CDC_PROPERTIES: dict[str, Any] = {
     DELETED_AT: {"type": ["null", "string"], "format": "date-time"},
     LSN: {"type": ["null", "integer"]},
 }
-
-
-@dataclass
-class _Target:
-    """A decoded relation bound to its stream: column positions and converters."""
-
-    plan: StreamPlan
-    picks: list[tuple[int, str, Converter]]
-    key_picks: list[tuple[int, str, Converter]]
 
 
 def _lsn(source: Source, expr: str) -> int:
@@ -206,7 +201,7 @@ class _Changes:
         self.pending = pending  # a snapshot's STATE is due before the first record
         self.slot, self.publication = slot, publication
         self.plans = {(p.table.schema_name, p.table.name): p for p in plans}
-        self.targets: dict[int, _Target | None] = {}
+        self.targets: dict[int, Target | None] = {}
         self.since = {p.name: bookmarks.read(p.name, LogBasedBookmark).lsn or 0 for p in plans}
         #: per stream, its change records and their record_count counter (what a snapshot reports too)
         self.counts = {p.name: 0 for p in plans}
@@ -214,24 +209,11 @@ class _Changes:
         self.toast_warned: set[str] = set()
 
     def _bind(self, rel: Relation) -> None:
-        plan = self.plans.get((rel.schema, rel.name))
-        if plan is None:
-            self.targets[rel.relid] = None
-            return
-        wanted = {c.name: c for c in plan.columns}
-        picks = [(i, name, self._converter(plan, wanted[name])) for i, name in enumerate(rel.columns)
-                 if name in wanted]
-        # a deleted row is identified by its key; without one (REPLICA IDENTITY FULL) by its whole old row
-        key_picks = [p for p in picks if p[1] in plan.keys] if plan.keys else picks
-        self.targets[rel.relid] = _Target(plan, picks, key_picks)
-
-    @staticmethod
-    def _converter(plan: StreamPlan, column: Column) -> Converter:
-        convert = converter_for(column.kind, column.element_kind, json_as_object=plan.json_as_object,
-                                delimiter=column.element_delimiter)
-        if column.kind in ("numeric", "float"):
-            return plan.nonfinite.counting(column.name, convert)  # NaN, ±Infinity: null, counted
-        return convert
+        # the table's name now (renamed since the change: the logged name is the old one)
+        now = self.source.query("SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = "
+                                "c.relnamespace WHERE c.oid = %s", [rel.relid], doing="reading the table's name")
+        plan = self.plans.get(now[0] if now else (rel.schema, rel.name))
+        self.targets[rel.relid] = None if plan is None else bind(self.source, plan, rel)
 
     def read(self, end: int) -> None:
         query = ("SELECT data FROM pg_logical_slot_peek_binary_changes(%s, %s::pg_lsn, NULL, 'proto_version', '1', "
@@ -280,7 +262,9 @@ class _Changes:
             counter.finish(self.counts[name])
         log.info("read %s from slot %s up to %s", plural(count, "change"), self.slot, lsn_to_text(end))
 
-    def _records(self, target: _Target, msg: Change, lsn: int, committed_at: str) -> list[dict[str, Any]]:
+    def _records(self, target: Target, msg: Change, lsn: int, committed_at: str) -> list[dict[str, Any]]:
+        if target.problem is not None:
+            raise FatalSourceError(target.problem)
         out = []
         if msg.old is not None and (msg.action == "D" or msg.new is None or (
                 target.plan.keys and any(msg.old[i] != msg.new[i] for i, _, _ in target.key_picks))):
@@ -296,7 +280,7 @@ class _Changes:
             # only a whole old row (REPLICA IDENTITY FULL) holds the unchanged TOASTed values: an old key
             # (a key change under the default identity) has NULL in every other column
             old = msg.old if msg.old_full else None
-            unsent: list[str] = []
+            unsent = list(target.absent)  # generated columns (never sent), columns added since
             for i, name, conv in target.picks:
                 value = row[i]
                 if value is UNCHANGED and old is not None:
@@ -314,8 +298,9 @@ class _Changes:
             out.append(record)
         return out
 
-    def _fill_unsent(self, target: _Target, row: list[Any], record: dict[str, Any], names: list[str]) -> None:
-        """Values an update left unchanged that PostgreSQL did not send (TOASTed, default replica identity).
+    def _fill_unsent(self, target: Target, row: list[Any], record: dict[str, Any], names: list[str]) -> None:
+        """Values PostgreSQL did not send: an update's unchanged TOASTed values (default replica identity),
+        STORED generated columns (never sent) and columns added since the change.
 
         A target would null a missing field on upsert, so they are read from the table: the current
         value, which later changes in the WAL (if any) overwrite in order. A row deleted since is skipped.
@@ -323,12 +308,11 @@ class _Changes:
         type): exact for every type, where the JSON value of an array or a float is not.
         """
         plan = target.plan
-        if not plan.keys:
-            return  # REPLICA IDENTITY FULL sends every value of the old row: nothing is unsent
         if plan.name not in self.toast_warned:
             self.toast_warned.add(plan.name)
-            log.info("stream '%s': updates left TOASTed values unchanged; reading them from the table "
-                     "(ALTER TABLE ... REPLICA IDENTITY FULL makes PostgreSQL send them)", plan.name)
+            self._tell_unsent(plan, names)
+        if not plan.keys:
+            return  # REPLICA IDENTITY FULL sends every value but generated ones; no key finds the row
         table = plan.table
         where = sql.SQL(" AND ").join(
             sql.SQL("{} = CAST({} AS {})").format(table.columns[k].ref, sql.Literal(row[i]),
@@ -340,6 +324,17 @@ class _Changes:
         rows = self.source.query(query, doing=f"reading unchanged values of {table.schema_name}.{table.name}")
         if rows:
             record.update(loads(plan.nonfinite.scan(rows[0][0].encode())))
+
+    @staticmethod
+    def _tell_unsent(plan: StreamPlan, names: list[str]) -> None:
+        if not plan.keys:
+            log.warning("stream '%s': changes do not carry %s (a generated column, or added since) and the "
+                        "stream has no key to read them from the table by: they are left out of its change "
+                        "records", plan.name, ", ".join(repr(n) for n in names))
+        else:
+            log.info("stream '%s': reading values changes do not carry from the table by the row's key: TOASTed "
+                     "values an update left unchanged (ALTER TABLE ... REPLICA IDENTITY FULL makes PostgreSQL "
+                     "send them), generated columns, columns added since", plan.name)
 
     def _truncate(self, msg: Truncate, lsn: int) -> None:
         for relid in msg.relids:

@@ -40,10 +40,11 @@ from typing import Any
 
 from psycopg import sql
 
-from protocol import CatalogEntry, TableStream, Tap
+from protocol import CatalogEntry, TableStream, Tap, dumps
 from taps.postgres.client import Source
 
-__all__ = ["JSON_TYPES", "NONFINITE_MARK", "REL", "Column", "Table", "entry_for", "load_tables"]
+__all__ = ["JSON_TYPES", "NONFINITE_MARK", "NONFINITE_MARKS", "REL", "Column", "Table", "entry_for", "kind_of",
+           "load_tables"]
 
 _KINDS = {
     "int2": "int", "int4": "int", "int8": "int", "oid": "int",
@@ -61,16 +62,19 @@ _SCALAR_SCHEMA: dict[str, dict[str, Any]] = {
 }
 #: the relation alias of the table in every generated query (columns are always qualified by it)
 REL = "_sluice_rel"
-#: what a NaN or ±Infinity is rendered as: JSON null followed by a tab
+#: what a NaN or ±Infinity is rendered as: JSON null followed by a tab, and blanks telling which
+#: (JSON whitespace: nonfinite.py reads them for a bookmark, then removes them)
 NONFINITE_MARK = "null\t"
+NONFINITE_MARKS = {"NaN": NONFINITE_MARK, "Infinity": NONFINITE_MARK + " ", "-Infinity": NONFINITE_MARK + "  "}
 #: the schema types of a json/jsonb column: any JSON value
 JSON_TYPES = ("null", "object", "array", "string", "number", "boolean")
 #: json_as_object: a value that is not an object (nor null) becomes {"value": <it>}
 _AS_OBJECT = ("CASE WHEN {1}_typeof({0}) IN ('array', 'string', 'number', 'boolean') "
               "THEN {1}_build_object('value', {0}) ELSE {0} END")
-#: a json (not jsonb) value as its own text, raw line breaks (whitespace between tokens: inside a
-#: string they are escaped) made blanks: a cast to jsonb would refuse "\u0000", which json holds
-_JSON_TEXT = "translate({}::text, E'\\n\\r', '  ')::json"
+#: a json (not jsonb) value as its own text, raw line breaks and tabs (whitespace between tokens: inside
+#: a string they are escaped) made blanks (a raw tab would pass for a NaN's mark, see nonfinite.py):
+#: a cast to jsonb would refuse "\u0000", which json holds
+_JSON_TEXT = "translate({}::text, E'\\n\\r\\t', '   ')::json"
 #: timestamps and dates RFC 3339 cannot hold, as PostgreSQL writes them: ±infinity, years past 9999, BC
 _BEYOND_RFC3339 = {
     "tstz": r"^(-?infinity|\d{5,}-\d\d-\d\dT\S+|\d{4}-\d\d-\d\dT\S+ BC)$",
@@ -156,8 +160,9 @@ class Column:
         elif self.kind in ("numeric", "float"):
             # JSON has no NaN or Infinity (row_to_json would quote them): null, as logical decoding gives,
             # marked by a tab (JSON whitespace, never in row_to_json text otherwise) so the tap can count it
-            expr = sql.SQL("CASE WHEN {0} IN ('NaN', 'Infinity', '-Infinity') THEN {1}::json "
-                           "ELSE to_json({0}) END").format(ref, sql.Literal(NONFINITE_MARK))
+            expr = sql.SQL("CASE WHEN {0} = 'NaN' THEN {1}::json WHEN {0} = 'Infinity' THEN {2}::json "
+                           "WHEN {0} = '-Infinity' THEN {3}::json ELSE to_json({0}) END").format(
+                ref, *(sql.Literal(NONFINITE_MARKS[v]) for v in ("NaN", "Infinity", "-Infinity")))
         elif self.kind == "array" and self.element_kind in ("numeric", "float"):
             # to_json quotes an element's NaN or ±Infinity, and writes money as text: null and numbers, as
             # logical decoding gives them (the array's schema says numbers)
@@ -181,6 +186,8 @@ class Column:
         """A bookmark value (as emitted) back into a typed SQL literal for comparisons."""
         if value is None:
             return sql.NULL
+        if self.kind == "json":  # the value as emitted is the JSON value itself: its JSON text
+            return sql.SQL("CAST({} AS {})").format(sql.Literal(dumps(value).decode()), sql.SQL(self.sql_type))
         if isinstance(value, list):
             return sql.SQL("CAST({} AS {})").format(sql.Literal(self._array_text(value)), sql.SQL(self.sql_type))
         text = value if isinstance(value, str) else ("true" if value is True else "false" if value is False
@@ -198,6 +205,8 @@ class Column:
                 return "NULL"
             if isinstance(item, list):
                 return self._array_text(item)
+            if self.element_base in ("json", "jsonb"):
+                item = dumps(item).decode()  # an element is a JSON value: its JSON text
             if isinstance(item, bool):
                 return "true" if item else "false"
             text = item if isinstance(item, str) else str(item)  # bytea elements keep their \x prefix
@@ -298,7 +307,7 @@ ORDER BY n.nspname, c.relname, array_position(i.indkey::int2[], a.attnum)
 _IDENTITY = _KEYS.replace("i.indisprimary", "i.indisreplident")
 
 
-def _kind(typname: str, typtype: str, category: str) -> str:
+def kind_of(typname: str, typtype: str, category: str) -> str:
     if category == "A":
         return "array"
     if typtype == "e":
@@ -315,8 +324,8 @@ def load_tables(source: Source, schemas: Iterable[str] | None) -> list[Table]:
         table = tables.get((nsp, rel))
         if table is None:
             table = tables[(nsp, rel)] = Table(nsp, rel, bool(is_view), replica_identity=str(identity))
-        kind = _kind(typname, typtype, category)
-        element_kind = _kind(elem, elem_typtype, "") if kind == "array" and elem else None
+        kind = kind_of(typname, typtype, category)
+        element_kind = kind_of(elem, elem_typtype, "") if kind == "array" and elem else None
         table.columns[att] = Column(att, sql_type, typname, kind, bool(nullable), element_kind, labels,
                                     element_as_text=bool(as_text), element_delimiter=str(delimiter),
                                     element_base=str(elem) if kind == "array" and elem else None)

@@ -4,9 +4,15 @@ The server renders JSON at about 2.5 µs a row on one core; the tap needs well u
 of that. Reading ranges of an integer primary key over ``max_parallel_reads`` connections
 puts more server cores to work. Each range is read in key order; records of the ranges are
 interleaved. The bookmark (``FullTableBookmark.key_ranges``, protocol._bookmarks) keeps, per
-range, the last key written; a resumed run continues every range after it. The last range has
-no upper bound, so rows added during the read are read too, as a sequential read would.
+range, the last key written; a resumed run continues every range after it.
 Readers hand rows over in batches through a bounded queue, so memory stays flat.
+
+Every reader reads the same snapshot, as one sequential COPY would: a coordinator connection
+opens a REPEATABLE READ transaction and exports its snapshot (``pg_export_snapshot()``), which
+each reader's REPEATABLE READ transaction adopts (``SET TRANSACTION SNAPSHOT``) before its COPY;
+the coordinator keeps its transaction open until the read ends. Without it, a row whose key moved
+from one range to another between two readers' snapshots would be read by neither (and the
+ACTIVATE_VERSION at the end would delete it downstream).
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ log = logging.getLogger("sluice.tap.postgres")
 MIN_TABLE_BYTES = 8 * 1024 * 1024
 BATCH_ROWS = 500
 QUEUE_BATCHES = 16
+#: the transaction of the coordinator and of every reader: one snapshot for the whole statement list
+_BEGIN = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
 
 def plan_ranges(source: Source, table: Table, key: Column, parts: int) -> tuple[KeyRange, ...] | None:
@@ -67,8 +75,8 @@ class RangeReads:
         self._queue: queue.Queue[tuple[int, tuple[bytes, bytes, int] | BaseException | None]] = queue.Queue(
             QUEUE_BATCHES)
         self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._read, args=(i, open_source, q, doing), daemon=True,
-                                          name=f"tap-postgres-range-{i}") for i, q in enumerate(queries)]
+        self._open_source, self._queries, self._doing = open_source, queries, doing
+        self._threads: list[threading.Thread] = []
 
     def _put(self, item: tuple[int, tuple[bytes, bytes, int] | BaseException | None]) -> bool:
         while not self._stop.is_set():
@@ -79,19 +87,32 @@ class RangeReads:
                 continue
         return False
 
-    def _read(self, index: int, open_source: Callable[[], Source], query: sql.Composed, doing: str) -> None:
+    def _read(self, index: int, snapshot: str) -> None:
         try:
-            with open_source() as source:
-                for block in source.copy_blocks(query, doing, BATCH_ROWS):
+            with self._open_source() as source:
+                source.query(_BEGIN, doing=self._doing)
+                source.query(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)),
+                             doing=f"{self._doing} (adopting the shared snapshot)")
+                for block in source.copy_blocks(self._queries[index], self._doing, BATCH_ROWS):
                     if not self._put((index, block)):
                         return
+                source.query("COMMIT", doing=self._doing)
             self._put((index, None))
         except SluiceError as exc:
             self._put((index, exc))
 
     def batches(self) -> Any:
-        """(range index, rows joined, last row, how many) until every range is read; a
-        reader's error is raised here."""
+        """(range index, rows joined, last row, how many) until every range is read, all of one
+        snapshot; a reader's error is raised here."""
+        with self._open_source() as coordinator:
+            coordinator.query(_BEGIN, doing=self._doing)
+            snapshot = str(coordinator.query("SELECT pg_export_snapshot()",
+                                             doing=f"{self._doing} (exporting a snapshot)")[0][0])
+            yield from self._batches(snapshot)
+
+    def _batches(self, snapshot: str) -> Any:
+        self._threads = [threading.Thread(target=self._read, args=(i, snapshot), daemon=True,
+                                          name=f"tap-postgres-range-{i}") for i in range(len(self._queries))]
         for thread in self._threads:
             thread.start()
         running = len(self._threads)

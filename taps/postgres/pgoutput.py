@@ -9,7 +9,7 @@ converts them. See the PostgreSQL manual, "Logical Replication Message Formats".
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,10 +35,14 @@ class Commit:
 
 @dataclass(slots=True)
 class Relation:
+    """A table's columns as they were when the changes that follow were logged (names, type oids):
+    its current definition may differ since (binding.py)."""
+
     relid: int
     schema: str
     name: str
     columns: list[str]
+    type_oids: list[int] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -118,12 +122,13 @@ def decode(data: bytes) -> Begin | Commit | Relation | Change | Truncate | None:
         pos += 1  # replica identity
         (count,) = _I16.unpack_from(data, pos)
         pos += 2
-        columns = []
+        columns, oids = [], []
         for _ in range(count):
             column, pos = _cstring(data, pos + 1)  # after the flags byte
             columns.append(column)
+            oids.append(_I32.unpack_from(data, pos)[0] & 0xFFFFFFFF)  # an oid is unsigned
             pos += 8  # type oid, type modifier
-        return Relation(relid, schema, name, columns)
+        return Relation(relid, schema, name, columns, oids)
     if tag == 0x54:  # T
         (count,) = _I32.unpack_from(data, 1)
         return Truncate([_I32.unpack_from(data, 6 + 4 * i)[0] for i in range(count)])

@@ -38,7 +38,7 @@ from protocol import (
 )
 from taps.postgres.client import Source
 from taps.postgres.discovery import Column, Table
-from taps.postgres.nonfinite import NonFinite
+from taps.postgres.nonfinite import NonFinite, marked_values
 from taps.postgres.parallel import RangeReads, checkpoint_due, plan_ranges, range_where
 
 __all__ = ["ROW", "ROW_JSON", "StreamPlan", "at_or_after", "ordering_problems", "sync_full_table",
@@ -121,10 +121,12 @@ def build_copy(plan: StreamPlan, *, where: sql.Composable | None, order: list[Co
 
 
 def _values(raw: bytes, names: list[str]) -> list[Any]:
-    """The values of ``names`` in one raw row (as emitted: the bookmark form)."""
+    """The values of ``names`` in one raw row (as emitted: the bookmark form; a NaN or ±Infinity,
+    emitted as null, as PostgreSQL's text of it, which a query reads back: ``"NaN"``)."""
     record = loads(raw[:-1])
     assert isinstance(record, dict)
-    return [record[name] for name in names]
+    nonfinite = marked_values(raw)
+    return [nonfinite.get(name) if record[name] is None else record[name] for name in names]
 
 
 def _stream_rows(source: Source, plan: StreamPlan, writer: MessageWriter, query: sql.Composed,

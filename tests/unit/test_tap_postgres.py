@@ -91,7 +91,7 @@ def test_pgoutput_messages() -> None:
     assert decode(b"C\0" + struct.pack(">QQq", 5, 9, 0)) == Commit(9)
     rel = (b"R" + struct.pack(">i", 42) + b"public\0items\0d" + struct.pack(">h", 2)
            + b"\x01id\0" + struct.pack(">ii", 23, -1) + b"\0v\0" + struct.pack(">ii", 25, -1))
-    assert decode(rel) == Relation(42, "public", "items", ["id", "v"])
+    assert decode(rel) == Relation(42, "public", "items", ["id", "v"], [23, 25])
     assert decode(b"I" + struct.pack(">i", 42) + b"N" + _tuple("1", None)) == Change("I", 42, None, ["1", None])
     update = decode(b"U" + struct.pack(">i", 42) + b"K" + _tuple("1", None) + b"N" + _tuple("2", "x"))
     assert update == Change("U", 42, ["1", None], ["2", "x"])
@@ -238,3 +238,31 @@ def test_date_time_schemas_admit_what_rfc3339_cannot_hold_and_keep_their_column_
         assert not Column("c", kind, kind, kind, nullable=False).schema().get("type")
     assert logical_type({"type": "string", "pattern": "^a$"}) == STRING
     assert logical_type({"anyOf": [{"type": "string", "format": "date"}, {"type": "string"}]}) == STRING
+
+
+def test_marks_tell_nan_from_infinity_for_bookmarks_and_are_all_removed() -> None:
+    from taps.postgres.nonfinite import NonFinite, marked_values
+
+    row = b'{"id":1,"a":null\t,"b":null\t ,"c":null\t  ,"d":null,"e":1}\n'
+    assert marked_values(row) == {"a": "NaN", "b": "Infinity", "c": "-Infinity"}
+    tally = NonFinite()
+    assert tally.scan(row) == b'{"id":1,"a":null,"b":null,"c":null,"d":null,"e":1}\n'
+    assert tally.counts == {"a": 1, "b": 1, "c": 1}
+    assert marked_values(b'{"id":1,"j":{"x":null , "y":1}}\n') == {}
+
+
+def test_logged_columns_are_matched_by_attribute_number() -> None:
+    from taps.postgres.binding import Attribute, match_columns
+
+    def attrs(*names: str, dropped: int = 0, generated: int = 0) -> list[Attribute]:
+        return [Attribute(i + 1, n, i + 1 == dropped, i + 1 == generated) for i, n in enumerate(names)]
+
+    assert match_columns(["id", "v"], attrs("id", "v", "total", generated=3)) == ["id", "v"]
+    assert match_columns(["id", "x"], attrs("id", "v", "x")) == ["id", "x"]  # a publication's column list
+    assert match_columns(["id", "v", "x"], attrs("id", "w", "x")) == ["id", "w", "x"]  # renamed since
+    assert match_columns(["id", "v", "x"], attrs("id", "w", "x", "v")) == ["id", "w", "x"]  # and the name reused
+    assert match_columns(["a", "b"], attrs("b", "a")) == ["b", "a"]  # swapped names
+    assert match_columns(["id", "v"], attrs("id", "w", "x", "y")) == ["id", "w"]  # added since
+    assert match_columns(["id", "v", "x"], attrs("id", "w", "gone", dropped=3)) is None  # renamed and dropped
+    assert match_columns(["id", "v"], attrs("id", "v", "gone", dropped=3)) == ["id", "v"]  # dropped: names hold
+    assert match_columns(["id", "v"], []) == ["id", "v"]  # the table is gone
