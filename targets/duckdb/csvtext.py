@@ -89,6 +89,12 @@ def _timestamp_text(v: Any) -> str:
     return _text(T.upper_time(v))
 
 
+def _time_text(v: Any) -> str:
+    """:func:`_text` for a TIME column: a time with a UTC offset is written as its UTC time (DuckDB
+    would drop the offset)."""
+    return _text(T.utc_time(v))
+
+
 def _json(v: Any) -> str:
     return NULL if v is None else quoted(dumps(v).decode())
 
@@ -111,4 +117,6 @@ def converter(logical: str, *, double: bool = False) -> Converter:
         return _json
     if logical == T.TIMESTAMP:
         return _timestamp_text
+    if logical == T.TIME:
+        return _time_text
     return _text

@@ -116,6 +116,8 @@ class DuckDBLoader(Loader):
     max_identifier_bytes = None
     case_insensitive = True  # DuckDB finds "Id" and "id" to be one column, quoted or not
     can_alter = True
+    can_alter_key = False  # "Cannot change the type of a column that has a UNIQUE or PRIMARY KEY constraint"
+    parses_times = True
     chunk_size = 8 * 1024 * 1024  # loaded while the next is read: small enough that the last one is short
     chunk_rows = 500_000
     csv_rows = True

@@ -88,9 +88,14 @@ def _boolean(v: Any) -> str:
     return _text(v)
 
 
+def _time(v: Any) -> str:
+    """A TIME value: one with a UTC offset as its UTC time (PostgreSQL would drop the offset)."""
+    return _text(T.utc_time(v))
+
+
 CONVERT: dict[str, Callable[[Any], str]] = {
     T.INTEGER: _integer, T.NUMBER: _number, T.BOOLEAN: _boolean, T.JSON: _json,
-    T.TIMESTAMP: _text, T.DATE: _text, T.TIME: _text, T.STRING: _text,
+    T.TIMESTAMP: _text, T.DATE: _text, T.TIME: _time, T.STRING: _text,
 }
 
 
@@ -129,7 +134,7 @@ _FAST = {
     T.BOOLEAN: "('t' if {v} is True else 'f' if {v} is False else {c}({v}))",
     T.STRING: "({v} if {v}.__class__ is str and {v}.isprintable() and '\\\\' not in {v} else {c}({v}))",
 }
-for _t in (T.TIMESTAMP, T.DATE, T.TIME):
+for _t in (T.TIMESTAMP, T.DATE):  # a TIME value calls its converter (an offset becomes UTC)
     _FAST[_t] = _FAST[T.STRING]
 
 

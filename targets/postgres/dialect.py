@@ -84,6 +84,7 @@ class PostgresLoader(Loader):
     name = "postgres"
     max_identifier_bytes = 63
     can_alter = True
+    parses_times = True
     chunk_size = 2 * 1024 * 1024  # small chunks: less to wait for at each commit, less memory
     csv_rows = True
     csv_backslash = True
@@ -222,9 +223,14 @@ class PostgresLoader(Loader):
             conn.execute(b"SAVEPOINT sluice_alter")
             try:
                 conn.execute(alter.encode())
-            except (pg_errors.FeatureNotSupported, pg_errors.DependentObjectsStillExist):
+            except (pg_errors.FeatureNotSupported, pg_errors.DependentObjectsStillExist) as exc:
                 # a view or rule depends on the column: keep it as it is, add a sibling column
                 conn.execute(b"ROLLBACK TO SAVEPOINT sluice_alter")
+                if action.taken_by is not None:
+                    raise TargetError(f"column {action.name} of table {q} cannot change its type ({exc}), and the "
+                                      f"column kept for its {action.new} values would be {sibling}, the column of "
+                                      f"property {action.taken_by!r}. Rename one of the two properties (a stream "
+                                      f"map), or load the stream into a new table (table_names)") from exc
                 conn.execute(add.encode())
             conn.execute(b"RELEASE SAVEPOINT sluice_alter")
         return run

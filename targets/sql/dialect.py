@@ -133,6 +133,12 @@ class Loader(ABC):
     #: whether :meth:`write_csv` and :meth:`write_json` use the chunk's key stats gathered by the
     #: sink (targets/sql/chunkkeys.py) instead of reading the chunk for them
     key_stats: ClassVar[bool] = False
+    #: whether the database parses date-time and date text itself (PostgreSQL reads "yesterday" and
+    #: "epoch" as dates; DuckDB's error names its CSV line): with validate_records false, the sink
+    #: refuses such a value that is not RFC 3339, naming its line (SQLite stores text as it is)
+    parses_times: ClassVar[bool] = False
+    #: whether a column of the table's key can change its type (DuckDB: not that of a key column)
+    can_alter_key: ClassVar[bool] = True
 
     _claims: TableClaims | None = None
 

@@ -4,7 +4,8 @@ config. Defaults are stated once, in the schema; :func:`protocol.build_settings`
 takes them from there.
 
 ``batch_size_rows``, ``state_flush_seconds`` and ``validate_records`` are the kit's (read by
-protocol/_target.py); the rest are the SQL core's, in :class:`SQLSettings`. Each SQL target
+protocol/_target.py; a sink reads ``validate_records`` too: without validation it checks the
+date-times the database would otherwise guess at); the rest are the SQL core's, in :class:`SQLSettings`. Each SQL target
 extends it with its own settings (targets/postgres/settings.py, targets/sqlite/settings.py).
 """
 
@@ -88,6 +89,7 @@ class SQLSettings:
     table_prefix: str
     table_names: Mapping[str, str]
     adopt_existing_tables: bool
+    validate_records: bool
 
     @classmethod
     def build(cls, schema: Mapping[str, Any], config: Mapping[str, Any], **given: Any) -> Self:

@@ -17,12 +17,10 @@ from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from protocol import (
     EXACTLY_ONCE_CAPABILITY,
-    Bounds,
     Committed,
     MessageWriter,
     RecordMessage,
     RecordRun,
-    RecordValidationError,
     SchemaMessage,
     Sink,
     Target,
@@ -34,10 +32,11 @@ from protocol import (
 )
 from targets.sql.chunkkeys import ChunkKeys
 from targets.sql.chunklines import ChunkLines
-from targets.sql.dialect import DELETED_COLUMN, VERSION_COLUMN, Loader, MetaValues, utc_now
+from targets.sql.dialect import Loader, MetaValues, utc_now
+from targets.sql.metadata import METADATA_COLUMNS, bad_time, null_key, past_bounds, wanted_columns
 from targets.sql.settings import SQLSettings
-from targets.sql.table import CreateTable, Existing, KeyChanged, TableSpec, Wanted, plan_table
-from targets.sql.types import INTEGER, STRING, TIMESTAMP, logical_type
+from targets.sql.table import CreateTable, Existing, TableError, TableSpec, Wanted, plan_table
+from targets.sql.types import DATE, INTEGER, STRING, TIMESTAMP
 
 if TYPE_CHECKING:
     from targets.sql.rawrows import RawRows
@@ -49,28 +48,6 @@ log = logging.getLogger("sluice.target.sql")
 #: The first chunk of a transaction is this small (then each doubles up to the loader's
 #: chunk size), so the database starts loading while the rest of the batch is parsed.
 FIRST_CHUNK_BYTES = 256 * 1024
-
-#: name, logical type, source (``field``: read from the record like any field)
-METADATA_COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("_sdc_extracted_at", TIMESTAMP, "extracted"),
-    ("_sdc_received_at", TIMESTAMP, "received"),
-    ("_sdc_batched_at", TIMESTAMP, "batched"),
-    ("_sdc_deleted_at", TIMESTAMP, "field"),
-    ("_sdc_sequence", INTEGER, "sequence"),
-    ("_sdc_table_version", INTEGER, "version"),
-)
-
-
-def _null_key(stream: str, key: str, line: int | None) -> RecordValidationError:
-    return RecordValidationError("key property is null: a table's key columns cannot hold NULL (records are "
-                                 "upserted by key)", line=line, stream=stream, field=key)
-
-
-def _past_bounds(stream: str, field: str, column: str, value: Any, bounds: Bounds, line: int | None
-                 ) -> RecordValidationError:
-    return RecordValidationError(f"{value} is past what column {column} holds ({bounds.what})", line=line,
-                                 stream=stream, field=field)
-
 
 class SQLSink(Sink):
     """One stream's table. Encodes rows on arrival; writes them in bounded chunks."""
@@ -103,29 +80,21 @@ class SQLSink(Sink):
 
     # -- the table ------------------------------------------------------------------
 
-    def _wanted(self) -> list[Wanted]:
-        props = property_schemas(self.schema)
-        wanted = [Wanted(name, logical_type(prop)) for name, prop in props.items()]
-        if self.settings.add_record_metadata:
-            metas = list(METADATA_COLUMNS)
-        else:
-            metas = [m for m in METADATA_COLUMNS if (m[0] == VERSION_COLUMN and self.versioned)
-                     or (m[0] == DELETED_COLUMN and self.soft_deletes)]
-        wanted += [Wanted(name, logical, None if src == "field" else src)
-                   for name, logical, src in metas if name not in props]
-        return wanted
+    def _wanted(self, existing: Existing | None) -> list[Wanted]:
+        return wanted_columns(property_schemas(self.schema), existing, all_metadata=self.settings.add_record_metadata,
+                              versioned=self.versioned, soft_deletes=self.soft_deletes)
 
     def _prepare(self) -> None:
         """Create or evolve the table for the current schema; rebuild the row encoder."""
         keys = [] if self.settings.load_method == "append-only" else list(self.key_properties)
         loader = self.loader
         schema, mapper = loader.schema, loader.mapper()
-        wanted = self._wanted()
         existing: Existing | None = loader.describe(schema, self.table)
+        wanted = self._wanted(existing)
         try:
             actions, spec = plan_table(existing, wanted, keys, mapper, can_alter=loader.can_alter,
-                                       schema=schema, table=self.table)
-        except KeyChanged as exc:
+                                       can_alter_key=loader.can_alter_key, schema=schema, table=self.table)
+        except TableError as exc:
             raise TargetError(f"stream '{self.stream}': {exc}") from None
         if actions:
             log.info("stream '%s': table %s: %s", self.stream, self.table,
@@ -133,7 +102,7 @@ class SQLSink(Sink):
             loader.apply(schema, self.table, actions)
             existing = loader.describe(schema, self.table)
             _, spec = plan_table(existing, wanted, keys, mapper, can_alter=loader.can_alter,
-                                 schema=schema, table=self.table)
+                                 can_alter_key=loader.can_alter_key, schema=schema, table=self.table)
         self.spec: TableSpec = spec
         self._upsert = bool(spec.key)
         # keys whose schema admits null: a null there is refused here, naming its line (a key column
@@ -144,6 +113,10 @@ class SQLSink(Sink):
         self._bounded = [(c.source.field, c.name, b) for c in spec.columns
                          if c.source.meta is None and (b := loader.number_bounds(c.logical)) is not None]
         self.bounds = {field: b for field, _, b in self._bounded}
+        # without validation, the date-times and dates a database would guess at are refused here
+        checked = loader.parses_times and not self.settings.validate_records
+        self._times = [(c.source.field, c.logical) for c in spec.columns
+                       if checked and c.source.meta is None and c.logical in (TIMESTAMP, DATE)]
         self._encode = loader.encoder(spec, self.meta)
         self._raw: RawRows | None = None
         if loader.csv_rows and not self.settings.add_record_metadata:
@@ -178,11 +151,15 @@ class SQLSink(Sink):
             self._ship()  # runs added in bulk before: theirs is the earlier chunk
         for key in self._nullable_keys:
             if record.get(key) is None:
-                raise _null_key(self.stream, key, message.line)
+                raise null_key(self.stream, key, message.line)
         for field, column, bounds in self._bounded:
             value = record.get(field)
             if value is not None and value.__class__ is not bool and not bounds.holds(value):
-                raise _past_bounds(self.stream, field, column, value, bounds, message.line)
+                raise past_bounds(self.stream, field, column, value, bounds, message.line)
+        for field, logical in self._times:
+            value = record.get(field)
+            if value is not None and (error := bad_time(self.stream, field, logical, value, message.line)):
+                raise error
         row = self._encode(record, message)
         rows = self._chunk
         rows.append(row)
@@ -204,7 +181,7 @@ class SQLSink(Sink):
                 if values is None:
                     return False  # not a field of the run's type: the records go one by one (checked there)
                 if None in values:
-                    raise _null_key(self.stream, key, run.line_of(values.index(None)))
+                    raise null_key(self.stream, key, run.line_of(values.index(None)))
         # a faithful run's CSV is written from its values alone: its text (written on demand for a
         # mapped run, protocol.RecordRun.of_objects) is not read
         records = b"" if run.faithful and raw.fmt == "csv" else run.records

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from targets.sql.naming import IdentifierMapper
-from targets.sql.types import INTEGER, NUMBER, accepts, widen, width
+from targets.sql.types import INTEGER, LOGICAL_TYPES, NUMBER, accepts, widen, width
 
 __all__ = [
     "AddColumn",
@@ -26,6 +26,9 @@ __all__ = [
     "CreateTable",
     "Existing",
     "KeyChanged",
+    "KeyTypeChanged",
+    "SiblingTaken",
+    "TableError",
     "TableSpec",
     "Wanted",
     "plan_table",
@@ -76,6 +79,9 @@ class AlterColumn:
     old: str
     new: str
     field: str
+    #: the declared field whose own column has the name of this column's sibling: where the type cannot
+    #: change after all (PostgreSQL: a view depends on the column), no sibling can be added
+    taken_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -116,18 +122,19 @@ def plan_table(
     can_alter: bool,
     schema: str | None,
     table: str,
+    can_alter_key: bool = True,
 ) -> tuple[list[Action], TableSpec]:
     names = mapper.columns(w.field for w in wanted)
     if existing is None:
-        key = tuple(names[k] for k in key_fields)
-        cols = [Column(names[w.field], w.logical, w) for w in wanted]
-        create = CreateTable(tuple((c.name, c.logical) for c in cols), key)
-        return [create], TableSpec(schema, table, cols, key)
+        return _create(wanted, key_fields, names, schema, table)
 
     actions: list[Action] = []
     have = dict(existing.columns)
     names = _existing_names(wanted, names, have, mapper)
     key = tuple(names[k] for k in key_fields)
+    # each declared field's own column: never another field's sibling, never a sibling's name
+    owners = {mapper.same_key(c): f for f, c in names.items()}
+    keyed = {c for u in existing.unique_keys for c in u}
     columns: list[Column] = []
     superseded: list[str] = []
     for w in wanted:
@@ -138,9 +145,7 @@ def plan_table(
             columns.append(Column(base, w.logical, w))
             continue
         is_key = w.field in key_fields
-        candidates = [base] if is_key else [base] + [
-            s for s in (sibling_name(mapper, w.field, t) for t in set(have.values()) | {w.logical}) if s in have
-        ]
+        candidates = [base] if is_key else [base, *_siblings(mapper, w.field, have, owners)]
         fitting = [c for c in candidates if accepts(have[c], w.logical)]
         if fitting:
             best = max(fitting, key=lambda c: (width(have[c]), c == base))
@@ -148,22 +153,39 @@ def plan_table(
             superseded += [c for c in candidates if c != best]
             continue
         wider = widen(have[base], w.logical)
-        if can_alter:
-            actions.append(AlterColumn(base, have[base], wider, w.field))
+        if can_alter and (can_alter_key or not (is_key or base in keyed)):
+            taken = owners.get(mapper.same_key(sibling_name(mapper, w.field, wider)))
+            actions.append(AlterColumn(base, have[base], wider, w.field, taken_by=taken))
             have[base] = wider
             columns.append(Column(base, wider, w))
-        elif is_key:  # kept: a key column's values are what rows are found by
-            if have[base] in (INTEGER, NUMBER) and wider not in (INTEGER, NUMBER):
-                raise KeyTypeChanged(table, base, have[base], w.logical)  # '007' would be found as 7
+        elif is_key or can_alter:  # a key column's values are what rows are found by
+            if can_alter or have[base] in (INTEGER, NUMBER):  # '007' would be found as 7, 7.5 not at all
+                raise KeyTypeChanged(table, w.field, base, have[base], w.logical)
             columns.append(Column(base, have[base], w))
         else:
             sib = sibling_name(mapper, w.field, wider)
+            if mapper.same_key(sib) in owners:
+                raise SiblingTaken(table, (w.field, base), owners[mapper.same_key(sib)], sib, (have[base], wider))
             actions.append(AddColumn(sib, wider, sibling_of=base))
             have[sib] = wider
             columns.append(Column(sib, wider, w))
             superseded += candidates
     actions += _unique_key(existing, key, table)
     return actions, TableSpec(schema, table, columns, key, tuple(dict.fromkeys(superseded)))
+
+
+def _create(wanted: list[Wanted], key_fields: list[str], names: dict[str, str], schema: str | None,
+            table: str) -> tuple[list[Action], TableSpec]:
+    key = tuple(names[k] for k in key_fields)
+    cols = [Column(names[w.field], w.logical, w) for w in wanted]
+    return [CreateTable(tuple((c.name, c.logical) for c in cols), key)], TableSpec(schema, table, cols, key)
+
+
+def _siblings(mapper: IdentifierMapper, field_name: str, have: dict[str, str], owners: dict[str, str]) -> list[str]:
+    """The sibling columns of a field in the table (``<field>__<type>``, see :func:`sibling_name`),
+    leaving out the columns that are declared fields' own (a field "v__string" beside "v")."""
+    found = (sibling_name(mapper, field_name, t) for t in LOGICAL_TYPES)
+    return [s for s in found if s in have and mapper.same_key(s) not in owners]
 
 
 def _unique_key(existing: Existing, key: tuple[str, ...], table: str) -> list[Action]:
@@ -204,7 +226,11 @@ def _existing_names(wanted: list[Wanted], names: dict[str, str], have: dict[str,
     return mapped
 
 
-class KeyChanged(ValueError):
+class TableError(ValueError):
+    """The table cannot take the stream as it is now; the message says what to do."""
+
+
+class KeyChanged(TableError):
     """The stream's key properties add columns to a key the table already has."""
 
     def __init__(self, table: str, old: tuple[str, ...], new: tuple[str, ...]) -> None:
@@ -217,12 +243,27 @@ class KeyChanged(ValueError):
             f"to key it anew")
 
 
-class KeyTypeChanged(KeyChanged):
-    """A key column that would need another type, where the database cannot change it (SQLite)."""
+class KeyTypeChanged(TableError):
+    """A key column that would need another type, where the database cannot change it (SQLite; DuckDB,
+    whose key columns keep their type)."""
 
-    def __init__(self, table: str, column: str, old: str, new: str) -> None:
-        ValueError.__init__(
-            self, f"key column {column} of table {table} holds {old} values and the stream now declares that "
-                  f"key {new}: the database cannot change a key column's type, and converting the values "
-                  f"would merge keys ('007' and '7' are one integer). Load the stream into a new table "
-                  f"(table_names), or drop the table for the next run to create it anew")
+    def __init__(self, table: str, field_name: str, column: str, old: str, new: str) -> None:
+        merge = old in (INTEGER, NUMBER) and new not in (INTEGER, NUMBER)
+        why = ", and converting the values would merge keys ('007' and '7' are one integer)" if merge else ""
+        super().__init__(
+            f"key column {column} of table {table} holds {old} values and the stream now declares that key {new} "
+            f"(key property {field_name!r}): the database cannot change a key column's type{why}. Load the stream "
+            f"into a new table (table_names), or drop the table for the next run to create it anew")
+
+
+class SiblingTaken(TableError):
+    """A field whose column cannot change type needs a sibling column, and that column's name is the
+    column of another declared field (``v`` widened to string, beside a field ``v__string``)."""
+
+    def __init__(self, table: str, field: tuple[str, str], other: str, column: str, types: tuple[str, str]) -> None:
+        (field_name, base), (old, new) = field, types
+        super().__init__(
+            f"property {field_name!r} now declares {new} values and its column {base} of table {table} holds "
+            f"{old}: the database cannot change its type, and the column kept for its {new} values would be "
+            f"{column}, which is the column of property {other!r}. Rename one of the two properties (a stream "
+            f"map), or load the stream into a new table (table_names)")

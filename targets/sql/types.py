@@ -4,7 +4,7 @@ Every property maps to one *logical* type; each dialect names the SQL type for i
 
     integer    BIGINT / INTEGER           number   NUMERIC (exact, never float)
     boolean    BOOLEAN                    timestamp  TIMESTAMPTZ ("date-time")
-    date       DATE                       time     TIME
+    date       DATE                       time     TIME (a time with a UTC offset: its UTC time)
     json       JSONB / TEXT (objects, arrays, untyped values)
     string     TEXT (anything else; also the type every other one widens to)
 
@@ -14,6 +14,7 @@ no longer fits widens to string (or json when the new type is json).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,6 +33,7 @@ __all__ = [
     "accepts",
     "logical_type",
     "upper_time",
+    "utc_time",
     "widen",
     "width",
 ]
@@ -108,6 +110,28 @@ def upper_time(value: Any) -> Any:
         if value[-1] == "z":
             value = value[:-1] + "Z"
     return value
+
+
+_OFFSET_TIME = re.compile(r"(\d\d):(\d\d)(:\d\d(?:\.\d+)?)(?:([+-])(\d\d):?(\d\d)|[zZ])")
+
+
+def utc_time(value: Any) -> Any:
+    """A time of day with a UTC offset (RFC 3339's full-time: "10:00:00+02:00", "10:00:00Z") as the
+    same instant's UTC time of day without one ("08:00:00"), the seconds and their fraction as
+    written; any other value as it is. A TIME column holds no offset: PostgreSQL and DuckDB drop it,
+    so 10:00:00+02:00 and 10:00:00-07:00 were both stored as 10:00:00."""
+    if value.__class__ is not str:
+        return value
+    found = _OFFSET_TIME.fullmatch(value)
+    if found is None:
+        return value
+    hour, minute, seconds, sign, off_hour, off_minute = found.groups()
+    total = int(hour) * 60 + int(minute)
+    if sign is not None:
+        offset = int(off_hour) * 60 + int(off_minute)
+        total -= offset if sign == "+" else -offset
+    total %= 24 * 60
+    return f"{total // 60:02d}:{total % 60:02d}{seconds}"
 
 
 def width(logical: str) -> int:

@@ -143,6 +143,7 @@ class SQLiteLoader(Loader):
     max_identifier_bytes = None
     case_insensitive = True
     can_alter = False
+    can_alter_key = False
     chunk_size = 5_000 * 64  # without batch_size_bytes, rows are measured in columns: chunks are bounded by rows
     chunk_rows = 5_000
 

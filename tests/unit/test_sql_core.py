@@ -14,10 +14,12 @@ from targets.sql.table import (
     CreateTable,
     Existing,
     KeyChanged,
+    KeyTypeChanged,
+    SiblingTaken,
     Wanted,
     plan_table,
 )
-from targets.sql.types import accepts, logical_type, widen
+from targets.sql.types import accepts, logical_type, utc_time, widen
 
 
 def test_short_names_are_kept_as_they_are() -> None:
@@ -157,3 +159,51 @@ def test_plan_adds_a_unique_key_for_new_key_properties() -> None:
     actions, _ = plan_table(existing, _wanted(id="integer", v="string"), ["id"], IdentifierMapper(63),
                             can_alter=True, schema=None, table="t")
     assert actions == [AddUniqueKey(("id",))]
+
+
+def test_plan_never_takes_a_declared_fields_column_for_a_sibling() -> None:
+    """"v__string" is the name of v's sibling for strings, and here the column of a field of that name:
+    each field keeps its own column (v's values went to v__string's, the wider of the two)."""
+    existing = Existing({"id": "integer", "v": "integer", "v__string": "string"}, [("id",)])
+    for can_alter in (True, False):
+        actions, spec = plan_table(existing, _wanted(id="integer", v="integer", v__string="string"), ["id"],
+                                   IdentifierMapper(None, case_insensitive=not can_alter), can_alter=can_alter,
+                                   schema=None, table="t")
+        assert actions == [] and spec.superseded == ()
+        assert [(c.name, c.source.field) for c in spec.columns] == \
+            [("id", "id"), ("v", "v"), ("v__string", "v__string")]
+
+
+def test_plan_refuses_a_sibling_named_as_a_declared_fields_column() -> None:
+    existing = Existing({"id": "integer", "v": "integer", "v__string": "string"}, [("id",)])
+    wanted = _wanted(id="integer", v="string", v__string="string")
+    with pytest.raises(SiblingTaken, match=r"property 'v' now declares string values and its column v of table t "
+                                           r"holds integer.* would be v__string, which is the column of property "
+                                           r"'v__string'\. Rename one of the two properties"):
+        plan_table(existing, wanted, ["id"], IdentifierMapper(None), can_alter=False, schema=None, table="t")
+    # where the column can change, it does; the sibling PostgreSQL would add if a view kept it is named taken
+    actions, _ = plan_table(existing, wanted, ["id"], IdentifierMapper(63), can_alter=True, schema=None, table="t")
+    assert actions == [AlterColumn("v", "integer", "string", "v", taken_by="v__string")]
+
+
+@pytest.mark.parametrize(("can_alter", "can_alter_key"), [(False, False), (True, False)])
+def test_plan_refuses_a_key_whose_column_cannot_change(can_alter: bool, can_alter_key: bool) -> None:
+    """SQLite (no column changes) and DuckDB (no key column changes): integer -> number is refused, naming the
+    key property; PostgreSQL alters the column."""
+    existing = Existing({"id": "integer", "v": "string"}, [("id",)])
+    wanted = _wanted(id="number", v="string")
+    with pytest.raises(KeyTypeChanged, match="key column id of table t holds integer values and the stream now "
+                                             r"declares that key number \(key property 'id'\)"):
+        plan_table(existing, wanted, ["id"], IdentifierMapper(None), can_alter=can_alter,
+                   can_alter_key=can_alter_key, schema=None, table="t")
+    actions, _ = plan_table(existing, wanted, ["id"], IdentifierMapper(63), can_alter=True, schema=None, table="t")
+    assert actions == [AlterColumn("id", "integer", "number", "id")]
+
+
+@pytest.mark.parametrize(("sent", "stored"), [
+    ("10:00:00+02:00", "08:00:00"), ("10:00:00-07:00", "17:00:00"), ("10:00:00Z", "10:00:00"),
+    ("10:00:00z", "10:00:00"), ("23:30:15.123456789-02:00", "01:30:15.123456789"), ("00:10:00+0530", "18:40:00"),
+    ("10:00:00", "10:00:00"), ("24:00:00", "24:00:00"), ("not a time", "not a time"), (5, 5), (None, None),
+])
+def test_a_time_with_an_offset_is_its_utc_time(sent: object, stored: object) -> None:
+    assert utc_time(sent) == stored

@@ -30,7 +30,8 @@ def test_every_field_is_a_declared_setting() -> None:
 def test_unset_settings_take_the_schema_defaults(config: dict[str, Any]) -> None:
     expected = PostgresSettings(load_method="upsert", add_record_metadata=False, activate_version=True,
                                 hard_delete=False, batch_size_bytes=None, table_prefix="", table_names={},
-                                adopt_existing_tables=False, default_target_schema="public", connection_retries=5)
+                                adopt_existing_tables=False, validate_records=True, default_target_schema="public",
+                                connection_retries=5)
     built = PostgresSettings.from_config(config)
     assert built == expected
     # and the oracle of the schema itself: each field's value is its setting's default there

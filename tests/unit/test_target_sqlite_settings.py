@@ -23,7 +23,7 @@ def test_unset_settings_take_the_schema_defaults() -> None:
     built = SQLiteSettings.from_config({"database": "x.db", "load_method": None, "table_prefix": None})
     assert built == SQLiteSettings(load_method="upsert", add_record_metadata=False, activate_version=True,
                                    hard_delete=False, batch_size_bytes=None, table_prefix="", table_names={},
-                                   adopt_existing_tables=False, database="x.db")
+                                   adopt_existing_tables=False, validate_records=True, database="x.db")
     for field in dataclasses.fields(SQLiteSettings):
         if field.name not in ("database", "table_names"):
             assert getattr(built, field.name) == SETTINGS["properties"][field.name].get("default")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.sql.helpers import Dest, singer
+from tests.integration.sql.helpers import Dest, error_lines, singer
 
 
 def _schema(**props: Any) -> dict[str, Any]:
@@ -172,7 +172,72 @@ def test_sqlite_refuses_a_key_that_turns_from_integer_to_string(dest_factory: An
         assert [r["v"] for r in dest.rows("evo")] == ["int7"]
     elif dest.kind == "duckdb":
         assert second.returncode == 1, second.stderr.decode()
+        assert "key column id of table evo holds integer values and the stream now declares that key string " \
+               "(key property 'id')" in second.stderr.decode()
         assert [r["v"] for r in dest.rows("evo")] == ["int7"]
     else:
         assert second.returncode == 0, second.stderr.decode()
         assert sorted(str(r["id"]) for r in dest.rows("evo")) == ["007", "7", "7.0"]
+
+
+def test_a_key_widened_where_its_column_cannot_change_is_one_clear_error(dest_factory: Any) -> None:
+    """integer -> number: PostgreSQL changes the key column's type; SQLite and DuckDB cannot (SQLite
+    refused 7.5 with "datatype mismatch", DuckDB with its Binder Error): one error naming the stream,
+    the key property, both types and the fix, and nothing of the run is loaded."""
+    dest: Dest = dest_factory()
+    first = dest.load(singer(_schema(v={"type": ["string", "null"]}), _rec(id=7, v="int7"),
+                             {"type": "STATE", "value": {"v": 1}}))
+    assert first.returncode == 0, first.stderr.decode()
+    as_number = _schema(v={"type": ["string", "null"]})
+    as_number["schema"]["properties"]["id"] = {"type": "number"}
+    second = dest.load(singer(as_number, _rec(id=7.5, v="num7.5"), _rec(id=8, v="num8"),
+                              {"type": "STATE", "value": {"v": 2}}))
+    if dest.kind == "postgres":
+        assert second.returncode == 0, second.stderr.decode()
+        assert sorted((r["id"], r["v"]) for r in dest.rows("evo")) == \
+            [(Decimal(7), "int7"), (Decimal("7.5"), "num7.5"), (Decimal(8), "num8")]
+        return
+    assert second.returncode == 1
+    (line,) = error_lines(second.stderr)
+    assert "stream 'evo': key column id of table evo holds integer values and the stream now declares that key " \
+           "number (key property 'id'): the database cannot change a key column's type. Load the stream into a " \
+           "new table (table_names), or drop the table" in line, line
+    assert [(r["id"], r["v"]) for r in dest.rows("evo")] == [(7, "int7")]
+
+
+_INTEGER, _TEXT = {"type": ["integer", "null"]}, {"type": ["string", "null"]}
+
+
+def test_a_field_named_like_a_sibling_column_keeps_its_own_column(dest: Dest) -> None:
+    """Fields "v" and "v__string" (the name of v's sibling column for strings): each keeps its own
+    column, run after run (SQLite wrote v into v__string, losing v__string's value; PostgreSQL and
+    DuckDB failed every run with "column v__string specified more than once")."""
+    for i in (1, 2):
+        result = dest.load(singer(_schema(v=_INTEGER, v__string=_TEXT), _rec(id=i, v=10 * i, v__string=f"text{i}"),
+                                  {"type": "STATE", "value": {"v": i}}))
+        assert result.returncode == 0, result.stderr.decode()
+    assert list(dest.columns("evo")) == ["id", "v", "v__string"]
+    assert sorted((r["id"], r["v"], r["v__string"]) for r in dest.rows("evo")) == [(1, 10, "text1"), (2, 20, "text2")]
+
+
+def test_a_sibling_column_never_takes_a_declared_fields_column(dest: Dest) -> None:
+    """v widens from integer to string beside a field v__string: PostgreSQL and DuckDB change v's type;
+    SQLite, which would keep v's strings in a sibling column v__string, refuses naming both properties
+    and the fix (it wrote v's values into v__string's column)."""
+    first = dest.load(singer(_schema(v=_INTEGER, v__string=_TEXT), _rec(id=1, v=10, v__string="own1"),
+                             {"type": "STATE", "value": {"v": 1}}))
+    assert first.returncode == 0, first.stderr.decode()
+    second = dest.load(singer(_schema(v=_TEXT, v__string=_TEXT), _rec(id=2, v="twenty", v__string="own2"),
+                              {"type": "STATE", "value": {"v": 2}}))
+    if dest.kind == "sqlite":
+        assert second.returncode == 1
+        (line,) = error_lines(second.stderr)
+        assert "stream 'evo': property 'v' now declares string values and its column v of table evo holds " \
+               "integer" in line and "would be v__string, which is the column of property 'v__string'. Rename " \
+               "one of the two properties (a stream map), or load the stream into a new table" in line, line
+        assert dest.rows("evo") == [{"id": 1, "v": 10, "v__string": "own1"}]
+        return
+    assert second.returncode == 0, second.stderr.decode()
+    assert list(dest.columns("evo")) == ["id", "v", "v__string"]
+    assert sorted((r["id"], r["v"], r["v__string"]) for r in dest.rows("evo")) == [(1, "10", "own1"),
+                                                                                  (2, "twenty", "own2")]

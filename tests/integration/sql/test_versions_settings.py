@@ -55,6 +55,56 @@ def test_activate_version_can_be_ignored(dest_factory: Any) -> None:
     assert sorted(r["id"] for r in dest.rows("items")) == [1, 2, 3, 4]
 
 
+@pytest.mark.parametrize("hard", [True, False])
+def test_a_declared_table_version_field_takes_the_message_version(dest_factory: Any, hard: bool) -> None:
+    """A schema read back from a Singer-loaded warehouse declares _sdc_table_version: the column holds the
+    RECORD's "version" (what ACTIVATE_VERSION compares), not the record's own value, so the version just
+    loaded is not deleted (or marked deleted) by its own ACTIVATE_VERSION."""
+    dest: Dest = dest_factory(hard_delete=hard)
+    props = {"id": {"type": "integer"}, "v": {"type": "string"}, "_sdc_table_version": {"type": ["integer", "null"]},
+             "_sdc_deleted_at": {"type": ["string", "null"], "format": "date-time"}}
+    schema = {"type": "SCHEMA", "stream": "items", "key_properties": ["id"],
+              "schema": {"type": "object", "properties": props}}
+    records = [{"type": "RECORD", "stream": "items", "version": 5, "record": record} for record in (
+        {"id": 1, "v": "a", "_sdc_table_version": 1, "_sdc_deleted_at": None},
+        {"id": 2, "v": "b", "_sdc_table_version": None},
+        {"id": 3, "v": "c", "_sdc_table_version": 9})]
+    for run_ in (1, 2):  # the second run finds the table (and its metadata columns) as the first left it
+        result = dest.load(singer(schema, *records, _activate(5), {"type": "STATE", "value": {"run": run_}}))
+        assert result.returncode == 0, result.stderr.decode()
+        rows = {r["id"]: r for r in dest.rows("items")}
+        assert {i: (r["v"], r["_sdc_table_version"], r["_sdc_deleted_at"]) for i, r in rows.items()} == \
+            {1: ("a", 5, None), 2: ("b", 5, None), 3: ("c", 5, None)}
+
+
+def test_a_soft_deleted_row_sent_again_is_no_longer_deleted(dest: Dest) -> None:
+    """Version 2 lacks id 2 (marked _sdc_deleted_at), version 3, in a later run, has it again: its
+    mark is cleared (it was kept: the run wrote _sdc_deleted_at only after its ACTIVATE_VERSION). A
+    record's own _sdc_deleted_at (LOG_BASED taps mark deleted rows so) is still written as it is."""
+    def sync(version: int, ids: tuple[int, ...]) -> dict[int, Any]:
+        result = dest.load(singer(SCHEMA, *(_rec(i, f"v{version}-{i}", version) for i in ids), _activate(version),
+                                  {"type": "STATE", "value": {"v": version}}))
+        assert result.returncode == 0, result.stderr.decode()
+        return {r["id"]: r for r in dest.rows("items")}
+
+    sync(1, (1, 2, 3))
+    second = sync(2, (1,))
+    assert {i for i, r in second.items() if r["_sdc_deleted_at"] is not None} == {2, 3}
+    third = sync(3, (1, 2))
+    assert {i: (r["v"], r["_sdc_deleted_at"] is None) for i, r in third.items()} == \
+        {1: ("v3-1", True), 2: ("v3-2", True), 3: ("v1-3", False)}
+    logged = {**SCHEMA, "schema": {"type": "object", "properties": {
+        **SCHEMA["schema"]["properties"], "_sdc_deleted_at": {"type": ["string", "null"], "format": "date-time"}}}}
+    gone = {"type": "RECORD", "stream": "items", "version": 3,
+            "record": {"id": 1, "v": "gone", "_sdc_deleted_at": "2024-05-06T07:08:09Z"}}
+    result = dest.load(singer(logged, gone, _rec(2, "back", 3), {"type": "STATE", "value": {"v": 4}}))
+    assert result.returncode == 0, result.stderr.decode()
+    rows = {r["id"]: r for r in dest.rows("items")}
+    assert datetime.fromisoformat(str(rows[1]["_sdc_deleted_at"]).replace(" ", "T")) == \
+        datetime.fromisoformat("2024-05-06T07:08:09+00:00")
+    assert rows[2]["v"] == "back" and rows[2]["_sdc_deleted_at"] is None
+
+
 def test_record_metadata_columns(dest_factory: Any) -> None:
     dest: Dest = dest_factory(add_record_metadata=True)
     result = dest.load(singer(SCHEMA, _rec(1, "a", 5, time_extracted="2024-01-02T03:04:05+00:00"), _rec(2, "b")))

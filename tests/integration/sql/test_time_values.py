@@ -1,0 +1,87 @@
+"""Times of day and date-times as the databases store them: a time's UTC offset is not dropped, and
+without record validation no date-time is left to the database to guess at."""
+
+from __future__ import annotations
+
+from datetime import time
+from typing import Any
+
+import pytest
+
+from tests.integration.sql.helpers import Dest, error_lines, singer
+
+TIMES = {"type": "SCHEMA", "stream": "t", "key_properties": ["id"], "schema": {"type": "object", "properties": {
+    "id": {"type": "integer"}, "t": {"type": ["string", "null"], "format": "time"}}}}
+#: as sent -> the UTC time of day a TIME column holds (an oracle written by hand)
+OFFSETS = {
+    "10:00:00+02:00": time(8), "10:00:00Z": time(10), "10:00:00-07:00": time(17), "10:00:00": time(10),
+    "23:30:00.25-02:00": time(1, 30, 0, 250000), "00:15:00+05:30": time(18, 45),
+}
+
+
+def _times(first: int, values: list[str]) -> bytes:
+    return singer(TIMES, *({"type": "RECORD", "stream": "t", "record": {"id": first + i, "t": v}}
+                           for i, v in enumerate(values)), {"type": "STATE", "value": {"first": first}})
+
+
+def test_a_time_with_an_offset_keeps_its_instant(dest: Dest) -> None:
+    """PostgreSQL and DuckDB store a time with a UTC offset as its UTC time in their TIME column (they
+    stored 10:00:00 for 10:00:00+02:00 and 10:00:00-07:00 alike); a time without one as it is. SQLite
+    keeps the text as sent. A second run loads into the TIME column the first created."""
+    values = list(OFFSETS)
+    first = dest.load(_times(0, values[:4]))
+    assert first.returncode == 0, first.stderr.decode()
+    second = dest.load(_times(4, values[4:]))
+    assert second.returncode == 0, second.stderr.decode()
+    got = {r["id"]: r["t"] for r in dest.rows("t")}
+    if dest.kind == "sqlite":
+        assert got == dict(enumerate(values))
+        return
+    assert dest.columns("t")["t"] in ("time", "time without time zone")
+    assert got == {i: OFFSETS[v] for i, v in enumerate(values)}
+
+
+DATES = {"type": "SCHEMA", "stream": "d", "key_properties": ["id"], "schema": {"type": "object", "properties": {
+    "id": {"type": "integer"}, "ts": {"type": ["string", "null"], "format": "date-time"},
+    "day": {"type": ["string", "null"], "format": "date"}}}}
+
+
+def _dates(*pairs: tuple[Any, Any]) -> bytes:
+    return singer(DATES, *({"type": "RECORD", "stream": "d", "record": {"id": i, "ts": ts, "day": day}}
+                           for i, (ts, day) in enumerate(pairs, 1)), {"type": "STATE", "value": {"n": len(pairs)}})
+
+
+@pytest.mark.parametrize(("ts", "day", "field"), [
+    ("yesterday", "2024-01-02", "ts"), ("epoch", None, "ts"), ("1/2/2024 10:00", None, "ts"), (1704153600, None, "ts"),
+    ("2024-01-02T03:04:05Z", "today", "day"), (None, "1/2/2024", "day"),
+])
+def test_without_validation_a_date_time_the_database_would_guess_at_is_refused(
+        dest_factory: Any, ts: Any, day: Any, field: str) -> None:
+    """validate_records false: PostgreSQL read "yesterday" as the day before, "epoch" as 1970-01-01 (exit
+    0), DuckDB refused naming a line of its CSV file. Both now refuse naming the input line and the
+    field, before anything of the batch loads; SQLite stores the text as it is, as it does any value."""
+    dest: Dest = dest_factory(validate_records=False)
+    result = dest.load(_dates(("2024-01-02T03:04:05+01:00", "2024-01-02"), (ts, day)))
+    if dest.kind == "sqlite":
+        assert result.returncode == 0, result.stderr.decode()
+        assert [(r["ts"], r["day"]) for r in dest.rows("d") if r["id"] == 2] == [(ts, day)]
+        return
+    assert result.returncode == 1
+    (line,) = error_lines(result.stderr)
+    what = "an RFC 3339 date-time" if field == "ts" else "an RFC 3339 date (YYYY-MM-DD)"
+    assert f"line 3, stream 'd', field '{field}': {ts if field == 'ts' else day!r} is not {what}" in line, line
+    assert "d" not in dest.tables() or dest.rows("d") == []
+
+
+def test_without_validation_rfc3339_and_the_databases_own_values_load(dest_factory: Any) -> None:
+    """What the check lets through: RFC 3339 (a lower-case "t" and "z", a blank separator) and the values
+    tap-postgres sends for what RFC 3339 cannot hold (±infinity, years past 9999, BC), which the
+    databases read as they are."""
+    dest: Dest = dest_factory(validate_records=False)
+    pairs = [("2024-01-02t03:04:05z", "2024-01-02"), ("2024-01-02 03:04:05.5+01:00", None)]
+    if dest.kind == "postgres":
+        pairs += [("infinity", "-infinity"), ("10000-01-01T00:00:00+00:00", "0044-03-15 BC")]
+    result = dest.load(_dates(*pairs))
+    assert result.returncode == 0, result.stderr.decode()
+    table = "d" if dest.kind == "sqlite" else f'"{dest.schema}".d'
+    assert dest.sql(f"SELECT count(*) FROM {table}") == [(len(pairs),)]
