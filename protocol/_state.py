@@ -21,12 +21,20 @@ is a full-table read whose bookmark sits beside the LSN).
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Mapping
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, TypeVar
+
+from protocol._errors import ConfigError
+from protocol._instants import utc_instant
 
 if TYPE_CHECKING:  # the bookmark kinds are imported where a tap reads them: the runner needs state_value only
     from protocol._bookmarks import BookmarkKind
 
-__all__ = ["Bookmarks", "state_value"]
+__all__ = ["Bookmarks", "Order", "bookmark_order", "state_value"]
+
+#: a replication-key value as the thing its type compares by (an instant, a number); ValueError when it is none
+Order = Callable[[Any], Any]
 
 _MESSAGE_TYPES = frozenset({"SCHEMA", "RECORD", "ACTIVATE_VERSION", "BATCH"})
 
@@ -96,10 +104,19 @@ class Bookmarks:
     def replication_value(self, stream: str) -> Any:
         return self.get(stream, "replication_key_value")
 
-    def advance(self, stream: str, replication_key: str, value: Any) -> None:
-        """Move a stream's replication bookmark forward (never backward)."""
+    def advance(self, stream: str, replication_key: str, value: Any, order: Order | None = None) -> None:
+        """Move a stream's replication bookmark forward (never backward); ``order`` (from
+        :func:`bookmark_order`) compares the values by the key's type, else they compare as they are."""
         current = self.get(stream, "replication_key_value")
-        if current is None or (value is not None and _greater(value, current)):
+        if current is None:
+            newer = True
+        elif value is None:
+            newer = False
+        elif order is None:
+            newer = _greater(value, current)
+        else:
+            newer = order(value) > _saved_rank(stream, current, order)
+        if newer:
             self.set(stream, "replication_key", replication_key)
             self.set(stream, "replication_key_value", value)
 
@@ -148,3 +165,47 @@ def _greater(a: Any, b: Any) -> bool:
         return bool(a > b)
     except TypeError:
         return str(a) > str(b)
+
+
+def bookmark_order(prop: Mapping[str, Any] | None) -> Order | None:
+    """How a replication key's values compare, by its schema property: a ``date-time`` string as
+    instants (``08:00:00-05:00`` is after ``10:00:00Z``), an integer or a number as numbers (``"10"``
+    is after ``"9"``), a string without format as text. None: the schema says no one type (values
+    compare as they are, mixed types as text)."""
+    if not prop:
+        return None
+    kinds = prop.get("type")
+    types = {kinds} if isinstance(kinds, str) else set(kinds or ())
+    types.discard("null")
+    if types == {"string"}:
+        return _instant if prop.get("format") == "date-time" else str
+    if types and types <= {"integer", "number"}:
+        return _number
+    return None
+
+
+def _instant(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a date-time")
+    return utc_instant(value)
+
+
+def _number(value: Any) -> Decimal:
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a number")
+    try:
+        number = Decimal(value) if isinstance(value, int | Decimal) else Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not a number") from None
+    if not number.is_finite():
+        raise ValueError(f"{value!r} is not a number")
+    return number
+
+
+def _saved_rank(stream: str, value: Any, order: Order) -> Any:
+    """A saved bookmark as ``order`` ranks it; a ConfigError naming the stream when it is not of the key's type."""
+    try:
+        return order(value)
+    except ValueError as exc:
+        raise ConfigError(f"state: stream '{stream}': replication_key_value {value!r} is not of the replication "
+                          f"key's type in the schema ({exc})") from exc

@@ -8,11 +8,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 from protocol._catalog import Catalog, CatalogEntry, Metadata
+from protocol._errors import FatalSourceError
 from protocol._mapwriter import stream_maps_from_config
 from protocol._messages import SchemaMessage
 from protocol._metrics import RecordCounter, emit_metric
 from protocol._settings_check import with_kit_settings
-from protocol._state import Bookmarks, _greater
+from protocol._state import Bookmarks, Order, _greater, bookmark_order
 from protocol._wording import plural
 from protocol._writer import MessageWriter
 
@@ -146,6 +147,37 @@ class TableStream(Stream):
         )
 
 
+class _Latest:
+    """The greatest replication-key value of a stream's records, as it came (the text kept), compared
+    by the key's type in the schema (``order``, from :func:`bookmark_order`); without one, as the
+    values are, values of mixed types (1 and "2") as text, as Bookmarks does."""
+
+    __slots__ = ("key", "order", "rank", "stream", "value")
+
+    def __init__(self, stream: str, key: str | None, order: Order | None) -> None:
+        self.stream, self.key, self.order = stream, key, order
+        self.value: Any = None
+        self.rank: Any = None
+
+    def see(self, value: Any) -> None:
+        if self.order is None:
+            try:
+                newer = self.value is None or value > self.value
+            except TypeError:
+                newer = _greater(value, self.value)
+            if newer:
+                self.value = value
+            return
+        try:
+            rank = self.order(value)
+        except ValueError as exc:
+            raise FatalSourceError(f"stream '{self.stream}': replication key '{self.key}' value {value!r} is not "
+                                   f"of its type in the schema ({exc}); it cannot be compared with the "
+                                   "bookmark") from exc
+        if self.rank is None or rank > self.rank:
+            self.rank, self.value = rank, value
+
+
 class Tap:
     """Base of every tap. Subclasses set ``name``, ``settings_schema`` and ``streams()``."""
 
@@ -211,9 +243,9 @@ class Tap:
         rk = stream.replication_key
         writer.write_message(SchemaMessage(name, schema, list(stream.primary_keys), [rk] if rk else None))
         key = None if stream.manages_bookmark else rk
+        best = _Latest(name, key, bookmark_order(schema.get("properties", {}).get(key)) if key else None)
         started = time.monotonic()
         count = 0
-        best: Any = None
         write = writer.write_record
         counter = RecordCounter(name, writer.flush)
         for record in stream.get_records(bookmarks):
@@ -226,18 +258,13 @@ class Tap:
             if key is not None:
                 value = record.get(key)
                 if value is not None:
-                    try:  # inline: this runs per record
-                        newer = best is None or value > best
-                    except TypeError:  # values of mixed types (1 and "2") compare as text, as Bookmarks does
-                        newer = _greater(value, best)
-                    if newer:
-                        best = value
+                    best.see(value)
             if count % STATE_EVERY_RECORDS == 0:
-                if key is not None and stream.is_sorted and best is not None:
-                    bookmarks.advance(name, key, best)
+                if key is not None and stream.is_sorted and best.value is not None:
+                    bookmarks.advance(name, key, best.value, best.order)
                 writer.write_state(bookmarks.to_value())
-        if key is not None and best is not None:
-            bookmarks.advance(name, key, best)
+        if key is not None and best.value is not None:
+            bookmarks.advance(name, key, best.value, best.order)
         counter.finish(count)
         emit_metric("timer", "sync_duration", round(time.monotonic() - started, 6),
                     {"stream": name, "status": "succeeded"})

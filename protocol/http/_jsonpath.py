@@ -1,4 +1,9 @@
-"""A small JSONPath subset for records and next-page tokens: ``$``, ``.key``, ``['key']``, ``[n]``, ``[*]``, ``.*``."""
+"""A small JSONPath subset for records and next-page tokens: ``$``, ``.key``, ``['key']``, ``[n]``, ``[*]``, ``.*``.
+
+``[*]`` is every element of an array, and nothing of an object: ``$[*]`` (tap-rest's default
+records path) on a body ``{"errors": [...]}`` turned the error object's values into records.
+``.*`` is every value of an object or an array.
+"""
 
 from __future__ import annotations
 
@@ -33,7 +38,7 @@ def compile_path(path: str) -> tuple[Step, ...]:
         elif m.group(3) is not None:
             steps.append(("key", m.group(3)))
         else:
-            steps.append(("all", None))
+            steps.append(("all", m.group(0) == ".*"))
         pos = m.end()
     return tuple(steps)
 
@@ -52,7 +57,7 @@ def find(data: Any, path: str) -> list[Any]:
                     nxt.append(value[arg])
             elif isinstance(value, list):
                 nxt.extend(value)
-            elif isinstance(value, dict):
+            elif arg and isinstance(value, dict):  # .* only: [*] walks arrays
                 nxt.extend(value.values())
         current = nxt
     return current

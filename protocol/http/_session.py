@@ -13,12 +13,12 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import orjson
 
 from protocol._errors import FatalSourceError, RetryableSourceError, SourceError
-from protocol._jsoncodec import JSONDecodeError, loads
+from protocol._jsoncodec import JSONDecodeError, dumps, loads
 from protocol._metrics import emit_metric
 from protocol.http._auth import Auth, BasicAuth, OAuth2Base
 from protocol.http._breaker import Breakers
@@ -26,7 +26,7 @@ from protocol.http._errors import TRANSPORT_ERRORS, HttpFatalError, map_transpor
 from protocol.http._paginators import Paginator, PagingError
 from protocol.http._ratelimit import RateLimiter
 from protocol.http._settings import HttpSettings
-from protocol.http._transport import DEFAULT_HEADERS, Response, Transport, Urllib3Transport
+from protocol.http._transport import DEFAULT_HEADERS, Response, Transport, Urllib3Transport, with_params
 
 __all__ = ["Check", "HttpClient", "Page", "redact_headers"]
 
@@ -249,24 +249,30 @@ class HttpClient:
                  strategy: Auth | None = None) -> Iterator[Page]:
         """Every page of a listing; ``extract(body)`` returns a page's records.
 
-        A page whose body is the very body of the page before it (records in it) means the server
-        ignored the paging parameter: a :class:`PagingError`, before its records go out again.
+        A page whose records are those of any page before it in this listing means the server
+        ignored the paging parameter (or its pages go round): a :class:`PagingError` naming the
+        request, before its records go out again. A next URL (a Link, a URL in the body) on another
+        origin than ``url``'s is a :class:`PagingError` too: the credentials go only to the origin the
+        tap was configured with, and a page read without them could be another listing (public data).
         """
         where = endpoint or urlsplit(url).path
         base = {**(params or {}), **paginator.first_params()}
         next_url, next_params = url, base
-        previous, moved_by = b"", ""
+        seen = _SeenPages()
+        origin = url_origin(url)
+        moved_by = ""
         while True:
             response, body = self.get_json(next_url, params=next_params, endpoint=endpoint, headers=headers,
                                            strategy=strategy)
             records = extract(body)
             if not isinstance(records, list):
                 raise FatalSourceError(f"{where}: expected a list of records, got {type(records).__name__}")
-            digest = hashlib.blake2b(response.content, digest_size=16).digest()
-            if records and digest == previous:
-                raise PagingError(f"{where}: this page repeats the one before it: the server ignored the paging "
-                                  f"parameter {moved_by} (check its name); paging would not end")
-            previous = digest
+            repeated = seen.repeats(records)
+            if repeated:
+                request = self.safe(with_params(urlsplit(next_url)._replace(scheme="", netloc="").geturl(),
+                                                next_params))
+                raise PagingError(f"{where}: {repeated}: the server ignored the paging parameter {moved_by} "
+                                  f"(check its name); paging would not end (request: GET {request})")
             yield Page(response, body, records)
             try:
                 nxt = paginator.next_page(response, body, records)
@@ -275,6 +281,11 @@ class HttpClient:
             if nxt is None:
                 return
             if nxt.url is not None:
+                if url_origin(urljoin(response.url, nxt.url)) != origin:
+                    raise PagingError(self.safe(
+                        f"{where}: the next page {nxt.url} is on another origin than the API's ({origin}); "
+                        "credentials go only to the API's origin, so it is not followed (set the API URL to "
+                        "the origin the API's links use)"))
                 next_url, next_params = nxt.url, nxt.params
                 moved_by = "(the next link or URL)"
             else:
@@ -287,3 +298,36 @@ class HttpClient:
 
     def safe(self, text: str) -> str:
         return redact(text, self.secrets())
+
+
+def url_origin(url: str) -> str:
+    """``scheme://host:port`` of ``url`` (the port given even when it is the scheme's default)."""
+    split = urlsplit(url)
+    scheme = split.scheme.lower()
+    try:
+        port = split.port or {"http": 80, "https": 443}.get(scheme)
+    except ValueError:
+        port = None
+    return f"{scheme}://{(split.hostname or '').lower()}:{port}"
+
+
+class _SeenPages:
+    """The digests of every page of records one listing returned (16 bytes a page), in order."""
+
+    def __init__(self) -> None:
+        self.pages: dict[bytes, int] = {}
+        self.count = 0
+
+    def repeats(self, records: list[Any]) -> str | None:
+        """What this page repeats, in words; None when its records are new (an empty page always is)."""
+        self.count += 1
+        if not records:
+            return None
+        digest = hashlib.blake2b(dumps(records), digest_size=16).digest()
+        number = self.count
+        first = self.pages.setdefault(digest, number)
+        if first == number:
+            return None
+        if first == number - 1:
+            return "this page repeats the one before it"
+        return f"this page (page {number}) repeats page {first}"

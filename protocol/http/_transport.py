@@ -5,6 +5,11 @@
                        no retries of its own (the kit retries), redirects followed (at most 30),
                        TLS always verified
 
+A redirect to another origin (scheme, host or port) is followed without the request's
+credentials and API headers: only the headers that describe the request (:data:`NEUTRAL_HEADERS`)
+go on, as curl and requests do for ``Authorization``; urllib3 alone kept ``X-API-Key`` and any
+header a config added, and handed them to the other host.
+
 The environment is read once, when the transport is made: ``REQUESTS_CA_BUNDLE``,
 ``CURL_CA_BUNDLE`` or ``SSL_CERT_FILE`` (a file or a directory of certificates, else certifi's
 bundle, else the system's), and the proxy variables (``HTTP(S)_PROXY``, ``ALL_PROXY``,
@@ -27,8 +32,8 @@ from urllib.request import getproxies, proxy_bypass
 import urllib3
 from urllib3.util import Retry, make_headers
 
-__all__ = ["DEFAULT_HEADERS", "Response", "Transport", "Urllib3Transport", "ca_bundle", "parse_links",
-           "server_clock_offset"]
+__all__ = ["DEFAULT_HEADERS", "NEUTRAL_HEADERS", "Response", "Transport", "Urllib3Transport", "ca_bundle",
+           "parse_links", "server_clock_offset"]
 
 #: headers every request carries unless the caller overrides them (what ``requests`` sent)
 DEFAULT_HEADERS: dict[str, str] = {
@@ -36,6 +41,10 @@ DEFAULT_HEADERS: dict[str, str] = {
     "Accept": "*/*",
     "Connection": "keep-alive",
 }
+
+#: headers that describe the request, not who sends it: the only ones a redirect to another origin keeps
+NEUTRAL_HEADERS = frozenset({"user-agent", "accept", "accept-encoding", "accept-language", "connection",
+                             "content-type", "content-length"})
 
 _LINK = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]*)*)")
 _REL = re.compile(r"""rel\s*=\s*"?([^";]*)"?""", re.IGNORECASE)
@@ -181,8 +190,11 @@ class Urllib3Transport:
              body: bytes | None = None, timeout: tuple[float, float] | None = None) -> Response:
         full = with_params(url, params)
         started = time.perf_counter()
+        # everything but the neutral headers stays behind on a redirect to another origin
+        private = [name for name in headers if name.lower() not in NEUTRAL_HEADERS]
+        retries = _RETRIES.new(remove_headers_on_redirect=private) if private else _RETRIES
         raw = self._manager(full).urlopen(
-            method, full, body=body, headers=headers, retries=_RETRIES, redirect=True, preload_content=True,
+            method, full, body=body, headers=headers, retries=retries, redirect=True, preload_content=True,
             decode_content=True,
             timeout=self.timeout if timeout is None else urllib3.Timeout(connect=timeout[0], read=timeout[1]))
         final = full

@@ -12,12 +12,19 @@ Two bookmarks per stream:
   are skipped (rows equal to it are sent again, as the Singer spec asks);
 - ``max_file_mtime``: files whose modification (or status-change) time is not later are
   skipped. Both move only when the stream ends, so a failed run re-reads, never loses.
+  It is never later than the moment the files were listed: a file dated in the future (a
+  writer's clock ahead, ``rsync -t`` from such a host) moved it to that date, and every file
+  written before then was skipped forever. Such a file is read, said, and read again each run
+  until the clock passes its date; the bookmark stays ``SETTLE`` before the listing, as a file
+  written just after the listing may be stamped by a coarse file-system clock a little
+  earlier. A stored bookmark later than the listing is not trusted: every file is read.
 """
 
 from __future__ import annotations
 
 import copy
 import logging
+import time
 from collections.abc import Iterator
 from operator import itemgetter
 from typing import Any
@@ -48,6 +55,9 @@ __all__ = ["MTIME_BOOKMARK", "SDC_COLUMNS", "CsvStream"]
 log = logging.getLogger("tap_csv")
 
 MTIME_BOOKMARK = "max_file_mtime"
+#: how far before the listing a bookmark clamped by a future-dated file stays (nanoseconds): more
+#: than a coarse file-system clock lags (a jiffy; FAT and SMB stamp to 2 seconds)
+SETTLE = 2_000_000_000
 SDC_FILE, SDC_MTIME, SDC_LINENO = "_sdc_source_file", "_sdc_source_file_mtime", "_sdc_source_lineno"
 SDC_COLUMNS: dict[str, dict[str, Any]] = {
     SDC_FILE: {"type": ["string"]},
@@ -83,6 +93,7 @@ class CsvStream(Stream):
         self.replication_key = spec.replication_key
         self.add_metadata = add_metadata
         self._files: list[SourceFile] | None = None
+        self._listed_ns = 0  # when the files were listed (the clock's time)
         self._schema: dict[str, Any] | None = None
         self._schema_source = "configured" if spec.schema is not None else "inferred"
         # columns whose type the configuration gives (a declared boolean also reads yes/no, 1/0, ...)
@@ -91,6 +102,7 @@ class CsvStream(Stream):
 
     def files(self) -> list[SourceFile]:
         if self._files is None:
+            self._listed_ns = time.time_ns()
             self._files = list_files(self.spec)
         return self._files
 
@@ -190,6 +202,10 @@ class CsvStream(Stream):
         since = bookmarks.get(name, MTIME_BOOKMARK)
         since_ns = self._bookmark_ns(since)
         files = self.files()
+        if since_ns is not None and since_ns > self._listed_ns:
+            log.warning("stream '%s': the state's %s %s is later than now (%s): a file dated in the future "
+                        "set it; reading every file", name, MTIME_BOOKMARK, since, ns_to_iso(self._listed_ns))
+            since_ns = None
         todo = [f for f in files if since_ns is None or f.changed_ns // 1000 * 1000 > since_ns]
         if len(todo) < len(files):
             log.info("stream '%s': %d of %s unchanged since %s; skipped", name, len(files) - len(todo),
@@ -198,7 +214,7 @@ class CsvStream(Stream):
         for file in todo:
             yield from self._read_file(file, props, key_filter)
         if todo:
-            bookmarks.set(name, MTIME_BOOKMARK, ns_to_iso(max(f.changed_ns for f in todo)))
+            bookmarks.set(name, MTIME_BOOKMARK, ns_to_iso(self._mtime_bookmark(todo)))
         if key_filter is not None:
             if key_filter.best is not None:
                 bookmarks.set(name, "replication_key", key_filter.key)
@@ -206,6 +222,19 @@ class CsvStream(Stream):
             if key_filter.null_rows:
                 log.warning("stream '%s': %s with an empty '%s' skipped (they cannot be compared "
                             "with the bookmark)", name, plural(key_filter.null_rows, "row"), key_filter.key)
+
+    def _mtime_bookmark(self, read: list[SourceFile]) -> int:
+        """The ``max_file_mtime`` after reading ``read``: the latest change among them, unless one is
+        dated after the listing (each is named): then ``SETTLE`` before the listing."""
+        newest = max(f.changed_ns for f in read)
+        if newest <= self._listed_ns:
+            return newest
+        for file in read:
+            if file.changed_ns > self._listed_ns:
+                log.warning("stream '%s': file %s is dated %s, later than now (%s): its clock (or the writer's) "
+                            "is ahead; it is read again each run until that time", self.name, file.path,
+                            ns_to_iso(file.changed_ns), ns_to_iso(self._listed_ns))
+        return max(0, self._listed_ns - SETTLE)
 
     def _bookmark_ns(self, value: Any) -> int | None:
         if value is None:

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from typing import Any
+from urllib.parse import urljoin
 
 from protocol import FatalSourceError
+from protocol.http._session import url_origin
 from taps.github.client import GitHubClient
 
 __all__ = ["KeysetListing"]
@@ -50,6 +52,10 @@ class KeysetListing:
                 request_url, request_params = url, self._params(params, since)
                 followed.clear()
                 continue
+            if url_origin(urljoin(request_url, next_url)) != url_origin(url):  # credentials stay on the API
+                raise FatalSourceError(self.client.http.safe(
+                    f"stream '{self.stream}': {endpoint}: the Link header leads to {next_url}, another origin "
+                    f"than the API's: not followed (credentials go only to the API)"))
             if next_url in followed:  # a whole page at one time, and the Link goes round
                 raise FatalSourceError(f"stream '{self.stream}': {endpoint}: the Link header repeats "
                                        f"{next_url}; paging would not end")

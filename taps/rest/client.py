@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from protocol import FatalSourceError
+from protocol import FatalSourceError, dumps
 from protocol.http import (
     ApiKeyAuth,
     Auth,
@@ -21,6 +21,9 @@ from protocol.http import (
 from taps.rest.settings import AuthSettings, RestSettings
 
 __all__ = ["RestClient", "auth_from_settings", "extract_records"]
+
+#: characters of a body shown in an error
+BODY_SHOWN = 200
 
 
 def auth_from_settings(settings: AuthSettings) -> Auth:
@@ -41,31 +44,50 @@ def auth_from_settings(settings: AuthSettings) -> Auth:
     return Auth()
 
 
-def extract_records(body: Any, path: str, where: str = "") -> list[Any]:
+def extract_records(body: Any, path: str, where: str = "", safe: Callable[[str], str] = str) -> list[Any]:
     """The records of one page: every match of ``path``; a single matched list is the records.
 
     An empty list is an empty page (the end). An empty body, or ``path`` (or the list it walks)
     missing or null, is an error naming ``where``: taken as an empty page it would end the paging
-    early, the pages after it never read.
+    early, the pages after it never read. An object where ``path`` walks a list (``[*]``) is an
+    error showing the start of the body (``safe`` redacts it): it is most often the API's error
+    answer (``{"errors": [...]}``) sent with a 200, and its values are no records.
     """
     if body is None:
         raise FatalSourceError(f"{where}: the response is empty (no records at records_path {path!r})")
     found = find(body, path)
     if len(found) == 1 and isinstance(found[0], list):
         return found[0]  # type: ignore[no-any-return]
+    if not found:
+        walked = _walked(body, path)
+        if _arrays_only(path) and any(isinstance(value, dict) for value in walked):
+            start = safe(dumps(body).decode("utf-8", "replace"))
+            shown = start if len(start) <= BODY_SHOWN else start[:BODY_SHOWN] + "..."
+            raise FatalSourceError(f"{where}: records_path {path!r} expects a list of records, the response has "
+                                   "an object there (an error answer? if the object is the one record, set "
+                                   f"records_path '$'): {shown}")
     if found == [None] or (not found and not _holds(body, path)):
         raise FatalSourceError(f"{where}: the response has no records at records_path {path!r} "
                                "(missing or null); fix records_path if the API answers so")
     return found
 
 
-def _holds(body: Any, path: str) -> bool:
-    """Whether the lists (or objects) that ``path``'s last wildcard walks are there, non-null."""
+def _walked(body: Any, path: str) -> list[Any]:
+    """The values that ``path``'s last wildcard walks."""
     cut = max(path.rfind("[*]"), path.rfind(".*"))
-    if cut < 0:
-        return False
-    found = find(body, path[:cut] or "$")
-    return bool(found) and all(isinstance(value, (list, dict)) for value in found)
+    return find(body, path[:cut] or "$") if cut >= 0 else []
+
+
+def _holds(body: Any, path: str) -> bool:
+    """Whether the lists (or, for ``.*``, objects) that ``path``'s last wildcard walks are there, non-null."""
+    walked = _walked(body, path)
+    kinds = list if _arrays_only(path) else (list, dict)
+    return bool(walked) and all(isinstance(value, kinds) for value in walked)
+
+
+def _arrays_only(path: str) -> bool:
+    """Whether ``path``'s last wildcard is ``[*]`` (it walks arrays only), not ``.*``."""
+    return path.rfind("[*]") > path.rfind(".*")
 
 
 class RestClient:
@@ -86,9 +108,13 @@ class RestClient:
         """A listing's pages; a paging error names ``stream``."""
         url = path if path.startswith(("http://", "https://")) else f"{self.api_url}/{path.lstrip('/')}"
         where = f"stream '{stream}': {path}" if stream else path
+
+        def extract(body: Any) -> list[Any]:
+            return extract_records(body, records_path, where, self.http.safe)
+
         try:
-            for page in self.http.paginate(url, paginator, lambda body: extract_records(body, records_path, where),
-                                           params=params, endpoint=path, headers=headers, strategy=auth):
+            for page in self.http.paginate(url, paginator, extract, params=params, endpoint=path, headers=headers,
+                                           strategy=auth):
                 yield page.records
         except PagingError as exc:
             raise PagingError(f"stream '{stream}': {exc}" if stream else str(exc)) from None

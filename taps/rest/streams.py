@@ -64,8 +64,8 @@ class RestStream(Stream):
         """The first ``num_inference_records`` records (0: the first page)."""
         wanted = self.spec.num_inference_records
         taken: list[dict[str, Any]] = []
-        for records in self.pages(dict(self.spec.params)):
-            taken.extend(self.checked(records))
+        for number, records in enumerate(self.pages(dict(self.spec.params)), 1):
+            taken.extend(self.checked(records, number, require_keys=False))  # the schema check names them
             if wanted <= 0 or len(taken) >= wanted:
                 break
         return taken[:wanted] if wanted > 0 else taken
@@ -74,14 +74,16 @@ class RestStream(Stream):
         spec = self.spec
         params = dict(spec.params)
         if spec.replication_key and spec.replication_param:
-            start = bookmarks.replication_value(spec.name) or self.tap.settings.start_date
+            start = bookmarks.replication_value(spec.name)
+            if start is None:  # a bookmark of 0 (or "") is a bookmark
+                start = self.tap.settings.start_date
             if start is not None:
                 params[spec.replication_param] = start
         props = self.schema.get("properties") or {}
         names = set(props)
-        for records in self.pages(params):
+        for number, records in enumerate(self.pages(params), 1):
             # fields the schema does not know (the sample did not show them) are left out, said once
-            for record in self.checked(records):
+            for record in self.checked(records, number):
                 if record.keys() <= names:
                     yield record
                 else:
@@ -97,11 +99,21 @@ class RestStream(Stream):
                         "num_inference_records or give the field in the stream's schema (config or catalog)",
                         self.name, field)
 
-    def checked(self, records: list[Any]) -> list[dict[str, Any]]:
-        """The page's records, which must be JSON objects (else ``records_path`` is wrong)."""
-        for record in records:
+    def checked(self, records: list[Any], page: int, *, require_keys: bool = True) -> list[dict[str, Any]]:
+        """The records of page number ``page``, which must be JSON objects (else ``records_path`` is
+        wrong) holding every primary key (else they are no rows of the stream: an API's error
+        object, say; a target would write them as ``{}`` rows or lose them)."""
+        keys = self.primary_keys if require_keys else []
+        for number, record in enumerate(records, 1):
             if not isinstance(record, dict):
                 raise FatalSourceError(
                     f"stream '{self.name}': records_path {self.spec.records_path!r} matched a "
                     f"{type(record).__name__}, not an object, in the response of {self.spec.path}; fix records_path")
+            missing = [key for key in keys if key not in record]
+            if missing:
+                fields = ", ".join(record) or "none"
+                raise FatalSourceError(
+                    f"stream '{self.name}': record {number} of page {page} of {self.spec.path} has no primary key "
+                    f"{', '.join(repr(k) for k in missing)} (its fields: {fields}); check records_path and "
+                    "primary_keys, or whether the API answered with an error")
         return records

@@ -235,6 +235,39 @@ def test_a_file_moved_in_with_an_old_mtime_is_still_read(tmp_path: Path) -> None
     assert [r["id"] for r in tap(tmp_path, cfg, state=first.state).records("f")] == [2]
 
 
+def test_a_file_dated_in_the_future_does_not_hide_the_files_after_it(tmp_path: Path) -> None:
+    """A file touched a day ahead moved max_file_mtime to tomorrow: a file written after the run was
+    skipped ("2 of 2 files unchanged"), run after run, until that day."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.csv").write_text("id\n1\n")
+    ahead = datetime.now(UTC).timestamp() + 86_400
+    os.utime(folder / "a.csv", (ahead, ahead))
+    cfg = {"files": [{"entity": "f", "path": str(folder), "keys": ["id"]}]}
+    first = tap(tmp_path, cfg)
+    assert [r["id"] for r in first.records("f")] == [1]
+    mark = datetime.fromisoformat(first.state["bookmarks"]["f"]["max_file_mtime"])
+    assert mark <= datetime.now(UTC)
+    warned = [line for line in first.stderr.splitlines() if "later than now" in line]
+    assert len(warned) == 1 and str(folder / "a.csv") in warned[0], first.stderr
+
+    (folder / "b.csv").write_text("id\n2\n3\n")
+    second = tap(tmp_path, cfg, state=first.state)  # a.csv again (still ahead), and the new b.csv
+    assert sorted(r["id"] for r in second.records("f")) == [1, 2, 3]
+    assert "unchanged" not in second.stderr
+    assert datetime.fromisoformat(second.state["bookmarks"]["f"]["max_file_mtime"]) <= datetime.now(UTC)
+
+
+def test_a_saved_mtime_bookmark_in_the_future_is_not_trusted(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("id\n1\n")
+    cfg = {"files": [{"entity": "f", "path": str(tmp_path / "a.csv")}]}
+    state = {"bookmarks": {"f": {"max_file_mtime": "2999-01-01T00:00:00.000000+00:00"}}}  # left by such a file
+    result = tap(tmp_path, cfg, state=state)
+    assert [r["id"] for r in result.records("f")] == [1]
+    assert "the state's max_file_mtime 2999-01-01T00:00:00.000000+00:00 is later than now" in result.stderr
+    assert datetime.fromisoformat(result.state["bookmarks"]["f"]["max_file_mtime"]) <= datetime.now(UTC)
+
+
 def test_the_final_state_holds_every_bookmark(tmp_path: Path) -> None:
     (tmp_path / "a.csv").write_text("id,at\n1,2024-01-01T00:00:00Z\n")
     (tmp_path / "b.csv").write_text("id\n1\n")

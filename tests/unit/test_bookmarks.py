@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from protocol import Bookmarks
+from protocol import Bookmarks, ConfigError
+from protocol._state import bookmark_order
 
 
 @pytest.mark.parametrize("value", [None, {}])
@@ -70,3 +71,32 @@ def test_values_of_different_types_compare_as_text(current: Any, value: Any, mov
     b = Bookmarks({"bookmarks": {"s": {"replication_key": "k", "replication_key_value": current}}})
     b.advance("s", "k", value)
     assert b.replication_value("s") == (value if moves else current)
+
+
+@pytest.mark.parametrize(("prop", "current", "value", "moves"), [
+    # date-times as instants: 08:00-05:00 is 13:00Z; as text "2024-01-01T08" < "2024-01-01T10"
+    ({"type": ["string", "null"], "format": "date-time"}, "2024-01-01T10:00:00Z", "2024-01-01T08:00:00-05:00", True),
+    ({"type": "string", "format": "date-time"}, "2024-01-01T14:00:00+01:00", "2024-01-01T13:30:00Z", True),
+    ({"type": "string", "format": "date-time"}, "2024-01-01T13:30:00Z", "2024-01-01T14:00:00+01:00", False),
+    # numbers as numbers, whatever their JSON type: as text "9" > "10" and 11 vs "9" compared "11" < "9"
+    ({"type": "integer"}, "9", "10", True),
+    ({"type": ["integer", "null"]}, "9", 11, True),
+    ({"type": "number"}, 12, "9.5", False),
+    # a string without format as text
+    ({"type": "string"}, "9", "10", False),
+])
+def test_a_bookmark_compares_by_its_schema_type(prop: dict[str, Any], current: Any, value: Any, moves: bool) -> None:
+    b = Bookmarks({"bookmarks": {"s": {"replication_key": "k", "replication_key_value": current}}})
+    b.advance("s", "k", value, bookmark_order(prop))
+    assert b.replication_value("s") == (value if moves else current)  # kept as it came, text included
+
+
+@pytest.mark.parametrize("prop", [None, {}, {"type": ["integer", "string"]}, {"type": "boolean"}, {"type": "object"}])
+def test_no_single_comparable_type_leaves_values_as_they_are(prop: Any) -> None:
+    assert bookmark_order(prop) is None
+
+
+def test_a_saved_bookmark_not_of_the_key_type_is_a_config_error_naming_the_stream() -> None:
+    b = Bookmarks({"bookmarks": {"s": {"replication_key": "k", "replication_key_value": "yesterday"}}})
+    with pytest.raises(ConfigError, match="state: stream 's': replication_key_value 'yesterday' is not of"):
+        b.advance("s", "k", "2024-01-01T00:00:00Z", bookmark_order({"type": "string", "format": "date-time"}))

@@ -30,6 +30,7 @@ class ChangingApi(FakeApi):
         super().__init__()
         self.after: dict[str, list[Callable[[], None]]] = {}
         self.stuck_link = False
+        self.elsewhere_link = False
         self.ignore_since = False
 
     def _github(self, path: str, query: dict[str, str]) -> tuple[int, dict[str, str], Any]:
@@ -42,6 +43,9 @@ class ChangingApi(FakeApi):
             hooks.pop(0)()
         if self.stuck_link and "Link" in answer[1]:  # a broken server: "next" is always page 2
             answer[1]["Link"] = f'<{self.url}{path}?{urlencode({**query, "page": 2})}>; rel="next"'
+        if self.elsewhere_link and "Link" in answer[1]:  # "next" on another origin (this server, by another name)
+            other = self.url.replace("127.0.0.1", "localhost")
+            answer[1]["Link"] = f'<{other}{path}?{urlencode({**query, "page": 2})}>; rel="next"'
         return answer
 
     def touch(self, rows: list[dict[str, Any]], ids: set[int], minutes: int) -> None:
@@ -118,6 +122,17 @@ def test_a_link_that_goes_round_stops_with_one_error(tmp_path: Path, api: Changi
     assert len(result.errors) == 1, result.stderr
     assert "stream 'issues'" in result.errors[0] and "paging would not end" in result.errors[0]
     assert len(api.requests(ISSUES)) < 10
+
+
+def test_a_link_to_another_origin_is_not_followed(tmp_path: Path, api: ChangingApi) -> None:
+    repo = api.add_repo(HELLO, issues=30)
+    api.touch(repo.issues, {r["id"] for r in repo.issues}, minutes=5)  # one time: only the Link can page
+    api.elsewhere_link = True
+    result = run(tmp_path, api, "issues", ok=False)
+    assert result.code != 0 and len(result.errors) == 1, result.stderr
+    assert "stream 'issues'" in result.errors[0] and "another origin" in result.errors[0]
+    assert TOKEN not in result.stderr
+    assert [r for r in api.requests(ISSUES) if "page" in r.query] == []  # the token never went to the other origin
 
 
 def test_an_api_that_ignores_since_stops_with_one_error(tmp_path: Path, api: ChangingApi) -> None:

@@ -26,16 +26,19 @@ Handler = Callable[["Api", dict[str, str]], Reply]
 
 
 class Api:
-    """A loopback server answering GET /items with ``handler(api, query)``; counts the requests."""
+    """A loopback server answering GET /items with ``handler(api, query)``; counts the requests and
+    keeps the headers of each."""
 
     def __init__(self, handler: Handler) -> None:
         self.handler, self.count = handler, 0
         self.state: dict[str, Any] = {}
+        self.headers: list[dict[str, str]] = []
         api = self
 
         class Serve(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 api.count += 1
+                api.headers.append({name.lower(): value for name, value in self.headers.items()})
                 query = dict(parse_qsl(urlsplit(self.path).query))
                 looping = api.count > LOOP_LIMIT
                 status, headers, body = (200, {}, {"data": []}) if looping else api.handler(api, query)
@@ -72,12 +75,13 @@ def serve() -> Iterator[Callable[[Handler], Api]]:
         api.close()
 
 
-def rest(tmp_path: Path, api: Api, pagination: dict[str, Any], records_path: str = "$.data[*]",
-         **stream: Any) -> Result:
+def rest(tmp_path: Path, api: Api, pagination: dict[str, Any], records_path: str = "$.data[*]", *,
+         settings: dict[str, Any] | None = None, **stream: Any) -> Result:
     spec = {"name": "items", "path": "/items", "records_path": records_path, "primary_keys": ["id"],
             "pagination": pagination, "schema": SCHEMA, **stream}
     spec = {name: value for name, value in spec.items() if value is not None}
-    cfg = {"api_url": api.url, "streams": [spec], "max_retries": 1, "backoff_base": 0.01, "backoff_max": 0.02}
+    cfg = {"api_url": api.url, "streams": [spec], "max_retries": 1, "backoff_base": 0.01, "backoff_max": 0.02,
+           **(settings or {})}
     return tap("tap-rest", tmp_path, cfg, ok=False)
 
 
@@ -193,3 +197,57 @@ def test_fields_outside_the_inferred_schema_are_dropped_with_a_warning(tmp_path:
     warnings = [line for line in result.stderr.splitlines() if "field 'late'" in line]
     assert len(warnings) == 1, result.stderr
     assert "stream 'items'" in warnings[0] and "num_inference_records" in warnings[0]
+
+
+def test_pages_that_go_round_under_a_changing_body_are_an_error(tmp_path: Path, serve: Any) -> None:
+    """Pages A, B, A, B... each with a new request id: the old check hashed the whole body and
+    compared it with the page before only; the tap paged forever, writing A and B again and again."""
+    def handler(api: Api, query: dict[str, str]) -> Reply:
+        n = int(query.get("page", 1))
+        return 200, {}, {"data": page({"page": str(2 - n % 2)}), "request_id": api.count}
+
+    api = serve(handler)
+    failed(rest(tmp_path, api, {"style": "page", "page_size": 50}),
+           "stream 'items': /items: this page (page 3) repeats page 1: the server ignored the paging parameter "
+           "'page' (check its name); paging would not end (request: GET /items?page=3&per_page=50)")
+    assert api.count == 3
+
+
+def test_the_same_records_under_a_changing_timestamp_are_a_repeat(tmp_path: Path, serve: Any) -> None:
+    api = serve(lambda api, query: (200, {}, {"data": ITEMS[:100], "ts": 1_700_000_000.5 + api.count}))
+    failed(rest(tmp_path, api, {"style": "offset", "page_size": 100}),
+           "stream 'items': /items: this page repeats the one before it", "'offset'",
+           "(request: GET /items?offset=100&limit=100)")
+    assert api.count == 2
+
+
+@pytest.mark.parametrize("answer", [
+    {"errors": [{"code": "RATE_LIMITED", "message": "try later"}]},
+    {"error": {"code": 500, "message": "internal"}},
+])
+def test_an_error_object_answered_with_200_is_no_records(tmp_path: Path, serve: Any, answer: Any) -> None:
+    """``$[*]`` walked the object's values: the error became records (``{}`` under the schema), exit 0."""
+    api = serve(lambda api, query: (200, {}, answer))
+    result = rest(tmp_path, api, {"style": "none"}, "$[*]")
+    failed(result, "stream 'items': /items: records_path '$[*]' expects a list of records, the response has an "
+           f"object there (an error answer? if the object is the one record, set records_path '$'): "
+           f"{json.dumps(answer, separators=(',', ':'))[:40]}")
+    assert result.records("items") == []
+
+
+def test_an_error_body_is_shown_redacted(tmp_path: Path, serve: Any) -> None:
+    api = serve(lambda api, query: (200, {}, {"error": "key s3cr3t-KEY-value is over quota", "pad": "x" * 500}))
+    cfg = {"auth_method": "api_key", "api_keys": {"X-API-Key": "s3cr3t-KEY-value"}}
+    result = rest(tmp_path, api, {"style": "none"}, "$[*]", settings=cfg)
+    failed(result, '{"error":"key ******** is over quota","pad":"xxx', 'xxx...')
+    assert "s3cr3t" not in result.stderr
+
+
+def test_a_record_without_its_primary_key_is_an_error(tmp_path: Path, serve: Any) -> None:
+    def handler(api: Api, query: dict[str, str]) -> Reply:
+        rows = page(query)
+        return 200, {}, {"data": [rows[0], {"v": "no id"}, *rows[1:]] if query.get("page") == "2" else rows}
+
+    result = rest(tmp_path, serve(handler), {"style": "page", "page_size": 50})
+    failed(result, "stream 'items': record 2 of page 2 of /items has no primary key 'id' (its fields: v)")
+    assert all("id" in r for r in result.records("items"))
