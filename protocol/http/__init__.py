@@ -61,6 +61,7 @@ if TYPE_CHECKING:  # what a type checker sees: the names declared below (``X as 
     from protocol.http._session import HttpClient as HttpClient
     from protocol.http._session import Page as Page
     from protocol.http._session import redact_headers as redact_headers
+    from protocol.http._session import url_origin as url_origin
     from protocol.http._settings import HTTP_SETTINGS as HTTP_SETTINGS
     from protocol.http._settings import HttpSettings as HttpSettings
     from protocol.http._settings import http_settings as http_settings
@@ -82,7 +83,7 @@ _LAZY = lazy_table(__name__, {  # private module: its public names
                     "paginator_from_config"],
     "_ratelimit": ["RateLimiter"],
     "_retry": ["RetryPolicy"],
-    "_session": ["Check", "HttpClient", "Page", "redact_headers"],
+    "_session": ["Check", "HttpClient", "Page", "redact_headers", "url_origin"],
     "_settings": ["HTTP_SETTINGS", "HttpSettings", "http_settings"],
     "_transport": ["Response", "Transport", "Urllib3Transport", "server_clock_offset"],
 })

@@ -28,7 +28,7 @@ from protocol.http._ratelimit import RateLimiter
 from protocol.http._settings import HttpSettings
 from protocol.http._transport import DEFAULT_HEADERS, Response, Transport, Urllib3Transport, with_params
 
-__all__ = ["Check", "HttpClient", "Page", "redact_headers"]
+__all__ = ["Check", "HttpClient", "Page", "redact_headers", "url_origin"]
 
 #: looks at one response before its status is judged: the error it stands for, or None
 Check = Callable[[Response], SourceError | None]

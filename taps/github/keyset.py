@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 from protocol import FatalSourceError
-from protocol.http._session import url_origin
+from protocol.http import url_origin
 from taps.github.client import GitHubClient
 
 __all__ = ["KeysetListing"]
