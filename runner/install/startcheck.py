@@ -12,8 +12,12 @@ import os
 import subprocess
 from pathlib import Path
 
+from protocol import ExitCode
 from runner.install.builder import InstallFailed
 from runner.install.envs import ConnectorEnv, installed_distributions, normalize, site_packages
+
+#: a shell's "cannot execute" and "command not found": what the program's interpreter line may give
+_CANNOT_RUN = frozenset({126, ExitCode.NOT_STARTED})
 
 __all__ = ["START_TIMEOUT", "check_starts"]
 
@@ -49,7 +53,7 @@ def check_starts(env: ConnectorEnv, log: list[str], timeout: float = START_TIMEO
     log.append(f"$ {program} --help  (exit {done.returncode})")
     log.append(stderr.rstrip())
     if done.returncode and ("Traceback (most recent call last)" in stderr or done.returncode < 0
-                            or done.returncode in (126, 127)):
+                            or done.returncode in _CANNOT_RUN):
         last = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
         why = last[-1] if last else f"exit code {done.returncode}"
         raise InstallFailed(f"'{name}' was installed but cannot start: {why}", stderr)
