@@ -3,30 +3,17 @@ replication-key values compared by their schema type (never as text when the sch
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.integration.http.tapio import Result, tap
-from tests.integration.http.test_tap_rest_paging import Api, Handler, Reply
+from tests.integration.http.test_tap_rest_paging import Api, Reply
+from tests.integration.http.test_tap_rest_paging import serve as serve  # the fixture: a loopback API per handler
 
 SECRETS = {"auth_method": "api_key", "api_keys": {"X-API-Key": "KEY-s3cret-1"}, "headers": {"X-Tenant": "T-s3cret-2"}}
 FAST = {"max_retries": 1, "backoff_base": 0.01, "backoff_max": 0.02}
-
-
-@pytest.fixture
-def serve() -> Iterator[Callable[[Handler], Api]]:
-    started: list[Api] = []
-
-    def start(handler: Handler) -> Api:
-        started.append(Api(handler))
-        return started[-1]
-
-    yield start
-    for api in started:
-        api.close()
 
 
 def run(tmp_path: Path, api: Api, stream: dict[str, Any], settings: dict[str, Any] | None = None,
