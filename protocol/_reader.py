@@ -141,6 +141,9 @@ class MessageReader:
             raise ProtocolError("BATCH has no 'encoding'", line=n, stream=stream, field="encoding")
         if not isinstance(manifest, list):
             raise ProtocolError("BATCH has no 'manifest'", line=n, stream=stream, field="manifest")
+        if not all(isinstance(entry, str) and entry for entry in manifest):
+            raise ProtocolError("BATCH 'manifest' must list file URIs (strings)", line=n, stream=stream,
+                                field="manifest")
         return BatchMessage(stream, encoding, manifest, n)
 
     @property

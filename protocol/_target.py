@@ -318,9 +318,11 @@ class Target(ExactlyOnceMixin):
     def _on_batch(self, msg: BatchMessage) -> None:
         sink = self._sink_for(msg.stream, msg.line)
         add = sink.add
+        since_check = 0
         for record in batch_records(msg, self._reader.validator(msg.stream) if self.validate_records else None):
             add(record, RecordMessage(msg.stream, record, line=msg.line))
             sink.pending += 1
+            since_check = self._after_records(sink, since_check + 1)  # batch_size_rows holds inside a BATCH too
         self.drain()
 
     def _maybe_drain_for_state(self) -> None:
