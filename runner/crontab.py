@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 import shlex
-import shutil
 import sys
 from pathlib import Path
 
+from protocol import ConfigError
 from runner.project import Project
 
 __all__ = ["crontab_lines"]
@@ -21,13 +21,23 @@ CRON_PATH_TAIL = "/usr/local/bin:/usr/bin:/bin"
 
 
 def _sluice_command() -> list[str]:
+    """This very runner: the ``sluice`` it was started as, the one beside its Python (its venv), or
+    ``python -m runner``; never another ``sluice`` that happens to come first on PATH."""
     argv0 = Path(sys.argv[0])
     if os.sep in sys.argv[0] and argv0.name == "sluice" and argv0.exists():
         return [str(argv0.resolve())]
-    found = shutil.which("sluice")
-    if found:
-        return [str(Path(found).resolve())]
+    beside = Path(sys.executable).absolute().parent / "sluice"
+    if beside.exists():
+        return [str(beside)]
     return [str(Path(sys.executable).absolute()), "-m", "runner"]
+
+
+def _refuse_unsafe(text: str, what: str) -> None:
+    """A crontab line is one line, and cron reads ``%`` and ``\\`` itself: a path or name holding a
+    control character (a newline would start another crontab entry) or a backslash is refused."""
+    if any(ord(c) < 0x20 or c in "\x7f\\" for c in text):
+        raise ConfigError(f"sluice crontab: {what} {text!r} holds a control character or a backslash, which a "
+                          "crontab line cannot carry safely; rename it")
 
 
 def _cron_path() -> str:
@@ -42,8 +52,14 @@ def crontab_lines(project: Project, metrics_file: Path | None = None) -> list[st
 
     Cron runs with a bare PATH: each line sets the PATH this shell had, so connectors are found.
     """
+    if os.environ.get("SLUICE_STATE_URL"):
+        raise ConfigError("sluice crontab: SLUICE_STATE_URL is set here, but cron runs without it: its lines would "
+                          "use sluice.yml's state_store (or the local SQLite file), with other bookmarks and locks. "
+                          "Put the store in sluice.yml's state_store: (its password as ${VAR} from .env), or unset "
+                          "SLUICE_STATE_URL to print lines for the store sluice.yml names")
     scheduled = [p for p in project.pipelines.values() if p.schedule]
     where = project.path.resolve() if project.path else None
+    _refuse_unsafe(str(where or project.dir), "the project path")
     lines = [f"# sluice pipelines of {where or project.dir}"]
     if not scheduled:
         lines.append("# (no pipeline has a schedule)")
@@ -58,6 +74,8 @@ def crontab_lines(project: Project, metrics_file: Path | None = None) -> list[st
         cmd += ["run", pipe.name]
         if metrics_file:
             cmd += ["--metrics-file", str(metrics_file.absolute())]
+        for part in [*cmd, _cron_path(), pipe.schedule or ""]:
+            _refuse_unsafe(part, "the value")
         command = (
             f"mkdir -p {shlex.quote(str(log.parent))} && "
             f"PATH={shlex.quote(_cron_path())} {shlex.join(cmd)} >> {shlex.quote(str(log))} 2>&1"

@@ -23,7 +23,7 @@ from runner.digests import blake2b
 __all__ = ["digest", "known_valid", "remember_valid"]
 
 _NAME = "valid-project"
-_CHECKS = ("project_schema.py", "project_validate.py", "yamlscalars.py")  # a new check checks again
+_CHECKS = ("project_schema.py", "project_validate.py", "yamlscalars.py", "ui/cron.py")  # a new check checks again
 
 
 @cache
@@ -32,7 +32,7 @@ def _salt() -> bytes:
     start-up does not pay for building the schema), or the schema itself where there is no source."""
     try:
         here = Path(__file__)
-        schema = b"\0".join(here.with_name(name).read_bytes() for name in _CHECKS)
+        schema = b"\0".join((here.parent / name).read_bytes() for name in _CHECKS)
     except OSError:
         from runner.project_schema import PROJECT_SCHEMA
 

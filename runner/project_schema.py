@@ -8,8 +8,11 @@ from protocol import REPLICATION_METHODS
 
 __all__ = ["PROJECT_SCHEMA"]
 
-_NAME = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]*$", "maxLength": 100}
-_CRON = r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly|reboot)|\S+(\s+\S+){4})$"
+_NAME = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]*\Z", "maxLength": 100}
+# five fields of cron's characters on one line (the values are checked by runner/ui/cron.py), or a macro;
+# \Z, not $: "$" also matches before a final newline, which would end a crontab line
+_CRON_FIELD = r"[0-9A-Za-z*/,-]+"
+_CRON = rf"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly|reboot)|{_CRON_FIELD}([ \t]+{_CRON_FIELD}){{4}})\Z"
 
 _METADATA_ENTRY: dict[str, Any] = {
     "type": "object",
@@ -48,7 +51,7 @@ _CONNECTOR: dict[str, Any] = {
         "env": {
             "type": "object",
             "description": "Extra environment of the connector (besides PATH, HOME and LANG).",
-            "propertyNames": {"pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"},
+            "propertyNames": {"pattern": r"^[A-Za-z_][A-Za-z0-9_]*\Z"},
             "additionalProperties": {"type": ["string", "number", "boolean"]},
         },
         "secrets": {
@@ -140,7 +143,7 @@ _ENVIRONMENT: dict[str, Any] = {
         "state_id_scope": {"enum": ["environment", "shared"],
                            "description": "environment (default): state ids get the prefix NAME:, so this "
                                           "environment's bookmarks are its own; shared: the base project's ids."},
-        "env": {"type": "object", "propertyNames": {"pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"},
+        "env": {"type": "object", "propertyNames": {"pattern": r"^[A-Za-z_][A-Za-z0-9_]*\Z"},
                 "additionalProperties": {"type": ["string", "number", "boolean", "null"]},
                 "description": "Laid over the env: of every connector (this environment's connectors.X.env over it)."},
         "connectors": {"type": "object", "propertyNames": _NAME, "additionalProperties": {"type": ["object", "null"]},

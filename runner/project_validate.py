@@ -67,6 +67,12 @@ def _check_references(data: dict[str, Any], root: Any) -> list[tuple[int, str]]:
     pipelines: set[str] = set()
     for i, pipe in enumerate(data.get("pipelines") or []):
         out += _duplicate_name(root, "pipelines", i, pipe["name"], pipelines)
+        if pipe.get("schedule"):
+            from runner.ui.cron import schedule_problem
+
+            problem = schedule_problem(pipe["schedule"])
+            if problem:
+                out.append((_line_of(root, ["pipelines", i, "schedule"]), f"pipelines[{i}].schedule: {problem}"))
         for side in ("tap", "target"):
             if pipe[side] not in names:
                 out.append((_line_of(root, ["pipelines", i, side]),

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ["TENANT_ID_PATTERN", "Tenant", "connector_variants", "fill", "read_tenants"]
 
-TENANT_ID_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
+TENANT_ID_PATTERN = r"^[a-z][a-z0-9_]{0,62}\Z"  # \Z: "$" would let a final newline in
 _ID = re.compile(TENANT_ID_PATTERN)
 _ID_RULE = "lowercase letters, digits and '_', starting with a letter, at most 63 characters"
 #: ``$${`` (kept for the ${ENV} pass, which makes it a literal), or ``${tenant.A[.B][:-default]}``

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from datetime import datetime, timedelta
 
-__all__ = ["next_due"]
+__all__ = ["next_due", "schedule_problem"]
 
 _MACROS = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@weekly": "0 0 * * 0",
            "@monthly": "0 0 1 * *", "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *"}
@@ -60,6 +60,16 @@ def _parse(schedule: str) -> tuple[list[int], list[int], set[int], set[int], set
     except (ValueError, KeyError):
         return None
     return sorted(minutes), sorted(hours), mdays, months, {d % 7 for d in wdays}, mday_set and wday_set
+
+
+def schedule_problem(schedule: str) -> str | None:
+    """Why cron would not take ``schedule`` as written (a value out of its field's range, an unknown
+    name); None when it would. ``@reboot`` is taken (it has no next time)."""
+    if schedule.strip().lower() == "@reboot" or _parse(schedule) is not None:
+        return None
+    return (f"{schedule!r} is not a cron schedule: five fields (minute 0-59, hour 0-23, day 1-31, month 1-12 "
+            "or jan-dec, weekday 0-7 or sun-sat) with *, a-b, /step and lists, or @hourly, @daily, @weekly, "
+            "@monthly, @yearly, @reboot")
 
 
 def next_due(schedule: str | None, after: float) -> float | None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import closing
@@ -121,3 +123,62 @@ def test_crontab_lines_are_the_same_from_any_directory(tmp_path: Path, token: st
     assert all(os.path.isabs(entry) for entry in path.split(":"))
     executable = line.split("PATH=", 1)[1].split(" ")[1]
     assert os.path.isabs(executable) and os.access(executable, os.X_OK)
+
+
+def test_crontab_refuses_what_a_crontab_line_cannot_carry(tmp_path: Path, token: str) -> None:
+    """A newline in the project's path would start another crontab entry (an injected command); with
+    SLUICE_STATE_URL set here the lines would run against another store; the lines run this runner,
+    not the first ``sluice`` on PATH."""
+    odd = tmp_path / "nl\n* * * * * touch pwned #"
+    odd.mkdir()
+    project = _project(odd / "proj", token)
+    data = yaml.safe_load(project.read_text())
+    data["pipelines"][0]["schedule"] = "*/5 * * * *"
+    project.write_text(yaml.safe_dump(data, sort_keys=False))
+    refused = sluice(["-p", str(project), "crontab"], tmp_path, env=sluice_env())
+    assert refused.returncode == 2 and "control character" in refused.stderr and refused.stdout == ""
+
+    plain = _project(tmp_path / "plain", token)
+    data = yaml.safe_load(plain.read_text())
+    data["pipelines"][0]["schedule"] = "*/5 * * * *"
+    plain.write_text(yaml.safe_dump(data, sort_keys=False))
+    store = sluice(["-p", str(plain), "crontab"], tmp_path,
+                   env=sluice_env(SLUICE_STATE_URL="postgresql://u:pw@127.0.0.1:1/db"))
+    assert store.returncode == 2 and "SLUICE_STATE_URL is set here, but cron runs without it" in store.stderr
+    assert "pw@" not in store.stderr
+
+    fake = tmp_path / "fakebin"
+    fake.mkdir()
+    (fake / "sluice").write_text("#!/bin/sh\nexit 0\n")
+    (fake / "sluice").chmod(0o755)
+    lines = subprocess.run([sys.executable, "-m", "runner", "-p", str(plain), "crontab"], cwd=tmp_path,
+                           env=sluice_env(PATH=f"{fake}:{os.environ['PATH']}"), capture_output=True, text=True,
+                           timeout=120, check=False)
+    assert lines.returncode == 0, lines.stderr
+    assert str(fake / "sluice") not in lines.stdout and str(Path(sys.executable).parent / "sluice") in lines.stdout
+
+
+@pytest.mark.parametrize("schedule", ["@reboot touch /tmp/x ; #", "99 99 99 99 99", "a b c d e", "* * * * %",
+                                      "*\n*\n*\n*\n*", "*/5 * * * *\n"])
+def test_a_schedule_cron_would_not_take_as_written_is_a_problem(tmp_path: Path, token: str, schedule: str) -> None:
+    project = _project(tmp_path / "proj", token)
+    data = yaml.safe_load(project.read_text())
+    data["pipelines"][0]["schedule"] = schedule
+    project.write_text(yaml.safe_dump(data, sort_keys=False))
+    done = sluice(["-p", str(project), "validate"], tmp_path, env=sluice_env())
+    assert done.returncode == 2 and "pipelines[0].schedule" in done.stderr, done.stderr
+
+
+def test_a_name_or_tenant_id_ending_in_a_newline_is_a_problem(tmp_path: Path, token: str) -> None:
+    """"$" matches before a final newline: ``p\n`` passed, and split crontab lines, file names, state ids."""
+    project = _project(tmp_path / "proj", token)
+    data = yaml.safe_load(project.read_text())
+    data["pipelines"][1]["name"] = "j\n"
+    data["pipelines"][0]["for_each"] = [{"id": "acme"}, {"id": "acme\n"}]
+    project.write_text(yaml.safe_dump(data, sort_keys=False))
+    done = sluice(["-p", str(project), "validate"], tmp_path, env=sluice_env())
+    assert done.returncode == 2 and "pipelines[1].name" in done.stderr, done.stderr
+    data["pipelines"][1]["name"] = "j"
+    project.write_text(yaml.safe_dump(data, sort_keys=False))
+    done = sluice(["-p", str(project), "validate"], tmp_path, env=sluice_env())
+    assert done.returncode == 2 and "'acme\\n' is not a valid tenant id" in done.stderr, done.stderr
