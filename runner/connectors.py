@@ -24,6 +24,7 @@ from runner.interpolation import PROVIDED
 from runner.isolation import Redactor, RunDir, child_env
 from runner.project import ResolvedConnector
 from runner.pumps import error_message
+from runner.stores.urls import url_passwords
 
 __all__ = [
     "AboutAnswer",
@@ -232,8 +233,11 @@ def coerce_config(config: dict[str, Any], info: dict[str, Any] | None) -> dict[s
     return out
 
 
-# an ``env:`` variable named like a credential (no settings schema describes ``env:``)
-_CREDENTIAL_NAME = re.compile(r"PASSW|SECRET|TOKEN|CREDENTIAL|PRIVATE|(?:^|_)(?:KEY|PWD|PASS|AUTH)(?:_|$)|APIKEY")
+# an ``env:`` variable named like a credential (no settings schema describes ``env:``); one named like a
+# connection string (DATABASE_URL, SENTRY_DSN) has only the passwords it holds redacted, not its host
+_CREDENTIAL_NAME = re.compile(r"PASSW|PASSPHRASE|SECRET|TOKEN|CREDENTIAL|PRIVATE|COOKIE|DSN|"
+                              r"(?:^|_)(?:KEY|PWD|PASS|AUTH)(?:_|$)|APIKEY")
+_URL_NAME = re.compile(r"(?:URL|URI|DSN)$")
 
 
 def connector_secrets(conn: ResolvedConnector, info: dict[str, Any] | None) -> set[str]:
@@ -242,6 +246,7 @@ def connector_secrets(conn: ResolvedConnector, info: dict[str, Any] | None) -> s
     - config settings the connector's settings schema marks ``secret``/``writeOnly`` (any depth),
       and top-level settings named in the project's ``secrets:`` list;
     - ``env:`` variables named in ``secrets:`` or named like a credential (``*PASSWORD*``, ``*_KEY``, ...);
+      of one named like a URL (``*_URL``, ``*_URI``, ``*_DSN``), the passwords it holds;
     - the ``${ENV}`` values interpolated into any of those (a password inside a DSN, alone);
     - every value of a secret provider (``${file:...}``, ``${cmd:...}``, ...), wherever it went;
     - every ``${ENV}`` value in ``args``, and, for a connector that publishes no settings schema
@@ -254,8 +259,11 @@ def connector_secrets(conn: ResolvedConnector, info: dict[str, Any] | None) -> s
         value = conn.config.get(name)
         if isinstance(value, str | int | float) and not isinstance(value, bool) and str(value):
             out.add(str(value))
-    secret_env = {n for n, v in conn.env.items() if v and (n in names or _CREDENTIAL_NAME.search(n.upper()))}
+    urls = {n for n in conn.env if n not in names and _URL_NAME.search(n.upper())}
+    secret_env = {n for n, v in conn.env.items() if v and n not in urls and (n in names or
+                                                                            _CREDENTIAL_NAME.search(n.upper()))}
     out.update(conn.env[n] for n in secret_env)
+    out.update(password for n in urls for password in url_passwords(conn.env[n]))
     for place, values in conn.env_values.items():
         root, rest = place[0], place[1:]
         if root in ("args", PROVIDED):  # a secret provider's value is secret wherever it went

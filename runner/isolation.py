@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import functools
 import json
@@ -24,11 +25,15 @@ from urllib.parse import quote, quote_plus
 from protocol import ExitCode
 from runner.project import Limits
 
-__all__ = ["BASE_ENV", "REDACTED", "Redactor", "RunDir", "child_env", "make_preexec"]
+__all__ = ["BASE_ENV", "REDACTED", "Redactor", "RunDir", "child_env", "credential_users", "make_preexec"]
 
 BASE_ENV = ("PATH", "HOME", "LANG")
 REDACTED = "********"
 MIN_SECRET_LENGTH = 3
+MIN_LINE_LENGTH = 8  # a line of a multi-line secret (a PEM key) shorter than this is not redacted alone
+MIN_BASE64_LENGTH = 8  # the base64 of a secret this short or shorter is no evidence of it
+SPELLED_UP_TO = 256  # a longer secret is matched in a few whole forms only (see Redactor)
+MAX_USERS = 8  # user names a connector's Basic-auth forms are made with
 _PR_SET_PDEATHSIG = 1
 
 
@@ -40,30 +45,121 @@ def child_env(declared: Mapping[str, str], environ: Mapping[str, str] | None = N
 
 
 class Redactor:
-    """Replaces every secret (and its JSON-escaped form) with asterisks."""
+    """Replaces every secret with asterisks, in the forms a connector's words may carry it.
+
+    A secret is matched character by character, each character as written or in any of its
+    escapes: JSON (``\\u00e9`` in either case, ``\\"``, ``\\/``, nested JSON's doubled
+    backslashes, Go's ``\\u0026``) and percent-encoding (``%C3%A9`` in either case, ``+`` for a
+    space), in any mix (a URL a client encoded only in part). Besides: each line of a secret that
+    holds line breaks (output is redacted line by line), its base64 and, with ``users``, the base64
+    of ``user:secret`` (an ``Authorization: Basic`` header). A secret longer than
+    :data:`SPELLED_UP_TO` characters is matched as written, JSON-escaped or percent-encoded only.
+    """
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        self._secrets: set[str] = set()
-        self._pattern: re.Pattern[str] | None = None
+        self._plain: dict[str, int] = {}  # the secrets' texts as written -> their length
+        self._spelled: dict[str, int] = {}  # patterns of the same texts, escaped in any way -> their length
+        self._pattern: re.Pattern[str] | None = None  # the texts as written: a line without \\, % nor +
+        self._escaped: re.Pattern[str] | None = None  # the texts and their patterns: any other line
         self.add(secrets)
 
-    def add(self, secrets: Iterable[str]) -> None:
+    def add(self, secrets: Iterable[str], users: Iterable[str] = ()) -> None:
+        """Add ``secrets``; ``users``: the user names of the same connector (for Basic auth)."""
+        names = sorted({user for user in users if user and ":" not in user})[:MAX_USERS]
+        before = len(self._plain)
         for secret in secrets:
             if len(secret) >= MIN_SECRET_LENGTH:
-                # as written, JSON-escaped, and URL-encoded (a key in a query string an HTTP error
-                # quotes, a password in a DSN: a third-party connector's words, which we cannot redact)
-                self._secrets.update({secret, json.dumps(secret)[1:-1], quote(secret, safe=""), quote_plus(secret)})
-        if self._secrets:
-            ordered = sorted(self._secrets, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(s) for s in ordered))
+                plain, spelled = _forms(secret, names)
+                self._plain.update(plain)
+                self._spelled.update(spelled)
+        if len(self._plain) == before:
+            return
+        plain = {re.escape(text): length for text, length in self._plain.items()}
+        self._pattern = re.compile(_longest_first(plain))
+        # a cheap look at the first character before trying each pattern: five times faster
+        first = "".join(sorted({re.escape(text[0]) for text in self._plain} | {"\\\\", "%", r"\+"}))
+        self._escaped = re.compile(f"(?=[{first}])(?:{_longest_first({**plain, **self._spelled})})")
 
     def __call__(self, text: str) -> str:
-        if self._pattern is None:
+        if self._pattern is None or self._escaped is None:
             return text
-        return self._pattern.sub(REDACTED, text)
+        # an escaped form always holds a backslash, a % or a + (a space in a query string)
+        pattern = self._escaped if "\\" in text or "%" in text or "+" in text else self._pattern
+        return pattern.sub(REDACTED, text)
 
     def __bool__(self) -> bool:
-        return bool(self._secrets)
+        return bool(self._plain)
+
+
+def _longest_first(patterns: dict[str, int]) -> str:
+    """One alternation; the pattern of the longest text first, so that a secret holding another wins."""
+    return "|".join(sorted(patterns, key=lambda p: (-patterns[p], p)))
+
+
+def _forms(secret: str, users: list[str]) -> tuple[dict[str, int], dict[str, int]]:
+    """One secret's texts as written, and the patterns of their escaped forms, each with its length:
+    the secret, each line of a secret with line breaks (a PEM key; output is redacted line by line),
+    its base64 and the base64 of ``user:secret`` for each user (an ``Authorization: Basic`` header)."""
+    texts = {secret}
+    if "\n" in secret or "\r" in secret:
+        texts.update(line.strip() for line in secret.splitlines() if len(line.strip()) >= MIN_LINE_LENGTH)
+    plain: dict[str, int] = {}
+    spelled: dict[str, int] = {}
+    for text in texts:
+        if len(text) > SPELLED_UP_TO:  # a few whole forms only: a pattern per character would be huge
+            forms = {json.dumps(text)[1:-1], json.dumps(text, ensure_ascii=False)[1:-1], quote(text, safe=""),
+                     quote_plus(text)}
+            plain.update({form: len(text) for form in (text, *forms)})
+        else:
+            plain[text] = len(text)
+            spelled["".join(_spelled_char(char) for char in text)] = len(text)
+    if len(secret) <= SPELLED_UP_TO:
+        raw = secret.encode("utf-8", "surrogatepass")
+        encoded = [base64.b64encode(raw), base64.urlsafe_b64encode(raw)]
+        encoded += [base64.b64encode(f"{user}:{secret}".encode("utf-8", "surrogatepass")) for user in users]
+        for form in encoded:  # with its padding, and without (a URL-safe token drops it)
+            text = form.decode()
+            if len(text) >= MIN_BASE64_LENGTH:
+                plain.update({text: len(text), text.rstrip("="): len(text.rstrip("="))})
+    return plain, spelled
+
+
+# a setting or env: variable that holds a user name (PGUSER, db_user, username, login, client_id, ...)
+_USER_NAME = re.compile(r"(?i)(?:user(?:_?name)?|login|client_id|email|account)$")
+
+
+def credential_users(config: Mapping[str, Any], env: Mapping[str, str]) -> set[str]:
+    """The user names a connector is given, in its settings (at any depth) and its ``env:``: with
+    its secrets they make the base64 ``user:secret`` of HTTP Basic auth (:meth:`Redactor.add`)."""
+    found = {value for name, value in env.items() if value and _USER_NAME.search(name)}
+    todo: list[Any] = [config]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, Mapping):
+            found.update(v for k, v in node.items() if isinstance(v, str) and v and _USER_NAME.search(str(k)))
+            todo.extend(v for v in node.values() if isinstance(v, Mapping | list))
+        elif isinstance(node, list):
+            todo.extend(v for v in node if isinstance(v, Mapping | list))
+    return found
+
+
+_JSON_SHORT = {'"': '"', "\\": "\\", "/": "/", "\n": "n", "\r": "r", "\t": "t", "\b": "b", "\f": "f"}
+
+
+@functools.lru_cache(maxsize=1024)
+def _spelled_char(char: str) -> str:
+    """One character as written or escaped: JSON (one or more backslashes: JSON inside JSON),
+    ``\\uXXXX`` (a pair of them beyond the BMP), ``%XX`` per UTF-8 byte, ``+`` for a space."""
+    alternatives = [re.escape(char)]
+    if char in _JSON_SHORT:
+        alternatives.append(r"\\+" + re.escape(_JSON_SHORT[char]))
+    units = char.encode("utf-16-be", "surrogatepass")
+    escaped = "".join(r"\\+u" + units[i:i + 2].hex() for i in range(0, len(units), 2))
+    alternatives.append(f"(?i:{escaped})")
+    alternatives.append("(?i:" + "".join(f"%{byte:02x}" for byte in char.encode("utf-8", "surrogatepass")) + ")")
+    if char == " ":
+        alternatives.append(r"\+")
+    return "(?:" + "|".join(alternatives) + ")"
 
 
 class RunDir:

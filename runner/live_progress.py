@@ -15,8 +15,9 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 
-from runner.pumps import SideStats
+from runner.pumps import SideStats, redacted_counts
 from runner.stores import StateStore, StoreError
 from runner.stores.base import ProgressWriter
 from runner.stores.dashboard import ProgressRow
@@ -32,19 +33,21 @@ LIVE_PROGRESS_ENV = "SLUICE_LIVE_PROGRESS"
 class ProgressTimer:
     """Started once the connectors run (:meth:`watch`), stopped when the supervisor returns."""
 
-    def __init__(self, store: StateStore, run_id: int, interval: float = INTERVAL_SECONDS) -> None:
+    def __init__(self, store: StateStore, run_id: int, interval: float = INTERVAL_SECONDS,
+                 redact: Callable[[str], str] = str) -> None:
         self.store, self.run_id, self.interval = store, run_id, interval
+        self.redact = redact  # the run's Redactor: a stream may be named after a secret
         self.error: str | None = None  # why progress stopped being written, if it did
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._writer: ProgressWriter | None = None
 
     @classmethod
-    def start(cls, store: StateStore, run_id: int) -> ProgressTimer | None:
+    def start(cls, store: StateStore, run_id: int, redact: Callable[[str], str] = str) -> ProgressTimer | None:
         """A timer for the run, unless ``SLUICE_LIVE_PROGRESS=0``; its thread starts with :meth:`watch`."""
         if os.environ.get(LIVE_PROGRESS_ENV, "").strip().lower() in ("0", "false", "no", "off"):
             return None
-        return cls(store, run_id)
+        return cls(store, run_id, redact=redact)
 
     def watch(self, emitted: SideStats, committed: SideStats) -> None:
         """Start writing the progress the two sides' stats show (called from the supervisor)."""
@@ -67,6 +70,7 @@ class ProgressTimer:
             now = time.monotonic()
             # dict() of a dict with str keys is one step under the GIL: a consistent copy
             counts, done = dict(emitted.counts), dict(committed.counts)
+            counts, done = redacted_counts(counts, self.redact), redacted_counts(done, self.redact)
             current = {s: (counts.get(s, 0), done.get(s, 0)) for s in counts.keys() | done.keys()}
             if current == last and now - last_write < IDLE_WRITE_SECONDS:
                 continue

@@ -26,6 +26,7 @@ _CLEAR = "\r\x1b[K"
 PROGRESS_ENV = "SLUICE_PROGRESS"
 LIVE_SECONDS = 1.0  # the live line on a terminal is redrawn this often
 _STREAMS_SHOWN = 4  # more streams than this: totals only
+MAX_RUNNER_LINE = 4096  # characters of a runner line kept (once redacted); the rest is counted
 
 
 def progress_text(emitted: SideStats, committed: SideStats, elapsed: float) -> str:
@@ -97,7 +98,9 @@ class RunOutput:
             self._to_terminal(f"{name} | {text}")
 
     def runner_line(self, text: str, *, terminal: bool = True) -> None:
-        text = self.redact(text)
+        text = self.redact(text)  # then cut: a secret cut in two first would be no secret to the Redactor
+        if len(text) > MAX_RUNNER_LINE:  # a target's non-STATE line on stdout (runner/pumps.py StateReader)
+            text = f"{text[:MAX_RUNNER_LINE]}... ({len(text) - MAX_RUNNER_LINE:,} more characters not shown)"
         if self._log is not None:
             self._log.write(f"{self._stamp()} sluice | {text}\n")
         if terminal:
@@ -118,7 +121,7 @@ class RunOutput:
         return True
 
     def progress(self, emitted: SideStats, committed: SideStats, elapsed: float) -> None:
-        text = progress_text(emitted, committed, elapsed)
+        text = self.redact(progress_text(emitted, committed, elapsed))  # a stream's name may hold a secret
         if not self.tty:
             self.runner_line(f"progress: {text}")
             return

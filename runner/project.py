@@ -190,18 +190,19 @@ class Project:
         return self._scope if environ is None else self._scope.with_environ(environ)
 
     def state_store_url(self, environ: Mapping[str, str] | None = None) -> tuple[str | None, set[str]]:
-        """The state store URL (``SLUICE_STATE_URL`` wins over sluice.yml) and its secrets."""
+        """The state store URL (``SLUICE_STATE_URL`` wins) and its secrets: its ${} values and its passwords."""
+        from runner.stores.urls import url_passwords
         environ = os.environ if environ is None else environ
         secrets: set[str] = set()
         if environ.get("SLUICE_STATE_URL"):
-            return environ["SLUICE_STATE_URL"], secrets
+            return environ["SLUICE_STATE_URL"], url_passwords(environ["SLUICE_STATE_URL"])
         if not self.state_store:
             return None, secrets
         problems: list[str] = []
         url = interpolate(self.state_store, self.scope(environ), "state_store", problems, secrets)
         if problems:
             raise ConfigError(f"{self.where}: invalid state_store", problems)
-        return url, secrets
+        return url, secrets | url_passwords(url)
 
     def missing(self) -> str:
         """Where no project file was found, and what to do about it."""

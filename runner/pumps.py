@@ -14,9 +14,10 @@ import orjson
 
 from protocol import loads, state_value
 
-__all__ = ["LineBuffer", "SideStats", "StateReader", "error_message", "parse_metric"]
+__all__ = ["LineBuffer", "SideStats", "StateReader", "error_message", "parse_metric", "redacted_counts"]
 
 MAX_LINE = 1 << 20  # a longer stderr line is cut into pieces rather than buffered for ever
+WORD_SEARCH = 4096  # bytes before the cut of such a line searched for a blank to cut after
 # The longest line a target of this kit reads (protocol's MessageReader, its max_line_bytes default):
 # a tap's STATE up to this size reaches the target whole, and the target echoes it once committed.
 TARGET_LINE_BYTES = 64 * 1024 * 1024
@@ -58,11 +59,12 @@ class LineBuffer:
             lines = head.split(b"\n")
             if self._on_overlong is not None and len(head) > self._limit:  # a long line came in one chunk
                 lines = self._within_limit(lines)
-        if len(self._rest) > self._limit:
-            if self._on_overlong is None:
-                lines.append(bytes(self._rest))
-            else:
-                self._dropping = len(self._rest)
+        while len(self._rest) > self._limit and self._on_overlong is None:  # cut into pieces
+            cut = _word_end(self._rest, self._limit)
+            lines.append(bytes(self._rest[:cut]))
+            del self._rest[:cut]
+        if len(self._rest) > self._limit:  # on_overlong: dropped to its end
+            self._dropping = len(self._rest)
             self._rest = bytearray()
         return lines
 
@@ -93,6 +95,15 @@ class LineBuffer:
             self._dropping = None
         rest, self._rest = bytes(self._rest), bytearray()
         return [rest] if rest else []
+
+
+def _word_end(text: bytearray, limit: int) -> int:
+    """Where to cut an overlong log line: after its last blank among the ``WORD_SEARCH`` bytes before
+    ``limit``, so that a secret (or a UTF-8 character) is not cut in two pieces that are each redacted
+    as no secret; at ``limit`` when there is none."""
+    start = max(0, limit - WORD_SEARCH)
+    blank = max(text.rfind(b" ", start, limit), text.rfind(b"\t", start, limit))
+    return blank + 1 if blank > 0 else limit
 
 
 def error_message(line: str) -> str | None:
@@ -155,6 +166,21 @@ class SideStats:
     def total(self) -> int:
         return sum(self.counts.values())
 
+    def redact_streams(self, redact: Callable[[str], str]) -> None:
+        """Rename the streams as the run's Redactor says (a tap may name a stream after a secret):
+        done once, when the processes ended, before the counts go to the summary, the run history,
+        ``--summary-json`` and telemetry."""
+        self.counts = redacted_counts(self.counts, redact)
+
+
+def redacted_counts(counts: dict[str, int], redact: Callable[[str], str]) -> dict[str, int]:
+    """``counts`` by the redacted names of their streams (two names masked alike are added up)."""
+    out: dict[str, int] = {}
+    for stream, rows in counts.items():
+        name = redact(stream)
+        out[name] = out.get(name, 0) + rows
+    return out
+
 
 class StateReader:
     """Reads the target's stdout; hands the last state value of each chunk to ``on_state``.
@@ -197,7 +223,7 @@ class StateReader:
             if value is not None:
                 latest = value
                 self.states += 1
-            else:
-                self._on_other(raw[:500].decode("utf-8", "replace"))
+            else:  # whole (up to MAX_LINE): the output redacts it, then cuts it (RunOutput.runner_line)
+                self._on_other(raw[:MAX_LINE].decode("utf-8", "replace"))
         if latest is not None:
             self._on_state(latest)

@@ -13,7 +13,7 @@ from typing import IO, TYPE_CHECKING, Any
 from protocol import ConfigError, ExitCode, dumps
 from runner.connectors import ConnectorError, about, coerce_config, connector_secrets
 from runner.counts import nothing_moved, stream_keys
-from runner.isolation import Redactor, RunDir, child_env, make_preexec
+from runner.isolation import Redactor, RunDir, child_env, credential_users, make_preexec
 from runner.live_progress import ProgressTimer
 from runner.map_steps import resolve_step
 from runner.outcome import Outcome, RunStatus
@@ -123,16 +123,19 @@ class _Commands:
 def _print_dry_run(plan: RunPlan, tap: ResolvedConnector, target: ResolvedConnector, state: dict[str, Any] | None,
                    out: IO[str], mappers: list[ResolvedConnector]) -> None:
     cmds = _Commands(tap, target, state, None, mappers)
+    redact = Redactor()  # the secrets of args: (every ${} value there), as `sluice config show` masks them
+    for conn in (tap, *mappers, target):
+        redact.add(connector_secrets(conn, None))
     out.write(f"pipeline: {plan.pipeline} (state id {plan.state_id})\n")
-    out.write(f"tap:    {shlex.join(cmds.tap)}\n")
+    out.write(f"tap:    {shlex.join(map(redact, cmds.tap))}\n")
     if plan.tap.metadata:
         base = "the catalog file" if tap.catalog else "its --discover output"
         out.write(f"        --catalog <run dir>/catalog.json: {base} with the metadata: of sluice.yml laid over it\n")
     out.write(f"        env: {' '.join(sorted(child_env(tap.env)))}\n")
     for mapper, argv in zip(mappers, cmds.mappers, strict=True):
-        out.write(f"mapper: {shlex.join(argv)}\n")
+        out.write(f"mapper: {shlex.join(map(redact, argv))}\n")
         out.write(f"        env: {' '.join(sorted(child_env(mapper.env)))}\n")
-    out.write(f"target: {shlex.join(cmds.target)}\n")
+    out.write(f"target: {shlex.join(map(redact, cmds.target))}\n")
     out.write(f"        env: {' '.join(sorted(child_env(target.env)))}\n")
     pipe = " | ".join(Path(argv[0]).name for argv in (cmds.tap, *cmds.mappers, cmds.target))
     out.write(f"pipe:   {pipe}; STATE from the target is stored\n")
@@ -242,7 +245,7 @@ def _introduce(run: _Run, cache: Path) -> bool:
     try:
         for conn in (run.tap, *run.mappers, run.target):
             info = about(conn, cache)
-            run.redactor.add(connector_secrets(conn, info))
+            run.redactor.add(connector_secrets(conn, info), users=credential_users(conn.config, conn.env))
             conn.config = coerce_config(conn.config, info)
             exactly_once = conn is run.target and supports_exactly_once(info)
     except KeyboardInterrupt:
@@ -261,6 +264,8 @@ def _recorded(run: _Run, output: RunOutput, base: Path, exactly_once: bool, lock
         with RunDir(_tmp_root(base, run.plan)) as run_dir:
             keyed = _prepare(run, output, run_dir, exactly_once)
             outcome = _supervised(run, output, run_dir, lock_alive)
+            for side in (outcome.tap, *outcome.mappers, outcome.target):  # a stream named after a secret
+                side.stats.redact_streams(run.redactor)
     except StoreError as exc:
         error = run.redactor(f"runner: state store failed during the run: {exc}")
         raise
@@ -304,18 +309,18 @@ def _supervised(run: _Run, output: RunOutput, run_dir: RunDir, lock_alive: Any) 
     tap, target, plan, control = run.tap, run.target, run.plan, run.control
     cmds = _Commands(tap, target, run.state, run_dir, run.mappers)
     record_commands(run.store, run.run_id, [cmds.tap, *cmds.mappers, cmds.target], run.redactor, output.runner_line)
-    run.live = live = ProgressTimer.start(run.store, run.run_id)  # `sluice ui`'s live view; stopped by record_end
+    run.live = live = ProgressTimer.start(run.store, run.run_id, run.redactor)  # `sluice ui`; stopped by record_end
     how = "full refresh" if run.options.full_refresh else ("resuming from the stored state" if run.state
                                                            else "no stored state")
     pipe = " | ".join(conn.name for conn in (tap, *run.mappers, target))
     output.runner_line(f"run {run.number} of pipeline '{plan.pipeline}': {pipe} ({how})")
-    output.runner_line(f"tap: {shlex.join(cmds.tap)}", terminal=False)
+    output.runner_line(f"tap: {shlex.join(map(run.redactor, cmds.tap))}", terminal=False)
     for argv in cmds.mappers:
-        output.runner_line(f"mapper: {shlex.join(argv)}", terminal=False)
+        output.runner_line(f"mapper: {shlex.join(map(run.redactor, argv))}", terminal=False)
     output.runner_line(f"delivery: exactly-once (the target commits state id '{plan.state_id}', generation "
                        f"{run.generation}, with its rows)" if control else
                        "delivery: at-least-once (the target does not list sluice-exactly-once)", terminal=False)
-    output.runner_line(f"target: {shlex.join(cmds.target)}", terminal=False)
+    output.runner_line(f"target: {shlex.join(map(run.redactor, cmds.target))}", terminal=False)
     output.runner_line(f"working directory of {'both' if not run.mappers else 'all'}: {tap.cwd}", terminal=False)
     def env(role: str, conn: ResolvedConnector) -> dict[str, str]:  # TRACEPARENT: its span of the run's trace
         return {**child_env(conn.env), **run.telemetry.connector_env(role, conn.name)}

@@ -256,7 +256,8 @@ class StateStore(ABC):
 
     @abstractmethod
     def last_runs(self) -> list[RunRecord]:
-        """The most recent finished run of every pipeline."""
+        """The most recent finished run of every pipeline under each of its state ids (an environment's,
+        ``--state-id``'s): what the metrics file reports, one series each (runner/metrics_file.py)."""
 
     def succeeded_since(self, pipeline: str, state_id: str, since: float) -> RunRecord | None:
         """The last run of ``pipeline`` under ``state_id`` when it succeeded and started at ``since``
@@ -336,6 +337,7 @@ class SQLStore(DashboardSQL, StateStore):
     def last_runs(self) -> list[RunRecord]:
         cur = self._exec(
             f"select {self._run_columns} from sluice_runs where id in ("
-            "select max(id) from sluice_runs where status != 'running' group by pipeline) order by pipeline"
+            "select max(id) from sluice_runs where status != 'running' group by pipeline, state_id) "
+            "order by pipeline, state_id"
         )
         return [RunRecord(*row) for row in cur.fetchall()]

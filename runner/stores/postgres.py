@@ -20,6 +20,7 @@ import psycopg
 from protocol import dumps, loads
 from protocol.pg import first_line
 from runner.digests import blake2b
+from runner.isolation import Redactor
 from runner.stores.base import (
     DEFAULT_LOCK_TIMEOUT,
     LockInfo,
@@ -34,7 +35,7 @@ from runner.stores.base import (
 )
 from runner.stores.dashboard import ProgressRow, progress_upsert
 from runner.stores.pg_session import GuardedSession, LeaseLock, lease_settings
-from runner.stores.urls import redact_url
+from runner.stores.urls import redact_url, url_passwords
 
 __all__ = ["PostgresStore", "lock_key", "redact_url"]
 
@@ -145,7 +146,10 @@ def _connect(url: str) -> psycopg.Connection[Any]:
     try:
         return psycopg.connect(url, autocommit=True, **_CONNECT_ARGS)
     except psycopg.Error as exc:
-        raise StoreError(f"cannot connect to the state store {redact_url(url)}: {first_line(exc)}") from exc
+        # libpq quotes what it could not parse (a password with a space or a stray %, the whole URI):
+        # the URL's passwords are masked in its words too
+        said = Redactor(url_passwords(url))(redact_url(first_line(exc)))
+        raise StoreError(f"cannot connect to the state store {redact_url(url)}: {said}") from exc
 
 
 class PostgresStore(SQLStore):

@@ -8,8 +8,9 @@ Imported only when runner/telemetry/config.py finds a signal configured. The tra
   and ``run failed`` / ``run interrupted``;
 - one child span per connector process (``tap NAME``, ``mapper NAME``, ``target NAME``), from
   its start to its exit, with its exit code and the rows it reported per stream
-  (``sluice.rows.STREAM``, and ``sluice.rows`` in all); a ``connector failed`` event when it
-  failed. The connector gets ``TRACEPARENT`` (and ``TRACESTATE``) naming its span.
+  (``sluice.rows.STREAM``, the 100 streams with the most rows, ``sluice.streams.omitted`` the
+  others; and ``sluice.rows`` in all); a ``connector failed`` event when it failed. The
+  connector gets ``TRACEPARENT`` (and ``TRACESTATE``) naming its span.
 """
 
 from __future__ import annotations
@@ -37,9 +38,10 @@ if TYPE_CHECKING:
     from runner.sides import Side
     from runner.telemetry.metrics import RunMetrics
 
-__all__ = ["EVENT_EVERY_SECONDS", "OtelRun"]
+__all__ = ["EVENT_EVERY_SECONDS", "MAX_STREAM_ATTRIBUTES", "OtelRun"]
 
 EVENT_EVERY_SECONDS = 60.0  # a "state committed" event at least this often while commits go on
+MAX_STREAM_ATTRIBUTES = 100  # sluice.rows.STREAM attributes of a connector's span, at most
 _PROPAGATOR = TraceContextTextMapPropagator()
 
 
@@ -81,6 +83,16 @@ def _wall_ns(monotonic: float | None) -> int:
     """A ``time.monotonic()`` reading as nanoseconds since the epoch (now for None)."""
     now = time.time_ns()
     return now if monotonic is None else now - int((time.monotonic() - monotonic) * 1e9)
+
+
+def _stream_rows(span: Span, counts: dict[str, int]) -> None:
+    """``sluice.rows.STREAM`` for the :data:`MAX_STREAM_ATTRIBUTES` streams with the most rows (then by
+    name); ``sluice.streams.omitted``: how many more streams the process reported."""
+    shown = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:MAX_STREAM_ATTRIBUTES]
+    for stream, rows in shown:
+        span.set_attribute(f"sluice.rows.{stream}", rows)
+    if len(counts) > len(shown):
+        span.set_attribute("sluice.streams.omitted", len(counts) - len(shown))
 
 
 def _carrier(environ: dict[str, str]) -> dict[str, str]:
@@ -166,12 +178,15 @@ class OtelRun:
             span.set_status(Status(StatusCode.ERROR, "not run"))
             span.end()
             return
+        if side.stats.reported:
+            _stream_rows(span, side.stats.counts)
+        # the key attributes last: a span full (OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, 128 by default) drops its oldest
+        span.set_attribute("sluice.connector.role", side.spec.role)
+        span.set_attribute("sluice.connector.name", side.spec.name)
         if side.rc is not None:
             span.set_attribute("sluice.connector.exit_code", side.rc)
         if side.stats.reported:
             span.set_attribute("sluice.rows", side.stats.total)
-            for stream, rows in side.stats.counts.items():
-                span.set_attribute(f"sluice.rows.{stream}", rows)
         culprit = outcome is not None and outcome.failed_side == side.spec.role and \
             outcome.failed_name == side.spec.name
         if culprit or side.failed_by_itself or side.start_error:

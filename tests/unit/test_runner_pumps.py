@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -134,11 +135,11 @@ def test_metrics_file_is_complete_and_atomic(tmp_path: Path) -> None:
         RunRecord(2, 'b"q', "b", 100.0, 101.0, "failed", 5, 3, "boom", "h", 1),
     ]
     text = render(runs)
-    assert 'sluice_last_run_success{pipeline="a"} 1\n' in text
-    assert 'sluice_last_run_success{pipeline="b\\"q"} 0\n' in text
-    assert 'sluice_last_run_duration_seconds{pipeline="a"} 12.5\n' in text
-    assert 'sluice_last_run_records{pipeline="b\\"q"} 3\n' in text
-    assert 'sluice_last_run_timestamp_seconds{pipeline="a"} 112.5\n' in text
+    assert 'sluice_last_run_success{pipeline="a",state_id="a"} 1\n' in text
+    assert 'sluice_last_run_success{pipeline="b\\"q",state_id="b"} 0\n' in text
+    assert 'sluice_last_run_duration_seconds{pipeline="a",state_id="a"} 12.5\n' in text
+    assert 'sluice_last_run_records{pipeline="b\\"q",state_id="b"} 3\n' in text
+    assert 'sluice_last_run_timestamp_seconds{pipeline="a",state_id="a"} 112.5\n' in text
     assert text.count("# TYPE ") == 5
     target = tmp_path / "m" / "sluice.prom"
     write_metrics_file(target, runs)
@@ -164,3 +165,80 @@ def test_redactor_hides_url_encoded_secrets() -> None:
     redact = Redactor(["Xy7+Qa/9Lk=="])
     assert redact("401 for url: http://h/data?api_key=Xy7%2BQa%2F9Lk%3D%3D") == "401 for url: http://h/data?api_key=********"
     assert redact("q=Xy7%2BQa%2F9Lk%3D%3D&r=Xy7+Qa/9Lk==") == "q=********&r=********"
+
+
+def test_metrics_file_has_one_series_per_state_id() -> None:
+    """Two environments of one pipeline (state ids prod:p and dev:p): dev's success must not hide
+    prod's failure, whichever ran last."""
+    runs = [RunRecord(1, "p", "prod:p", 100.0, 101.0, "failed", 1, 0, "boom", "h", 1),
+            RunRecord(2, "p", "dev:p", 200.0, 201.0, "succeeded", 1, 1, None, "h", 1)]
+    lines = [line for line in render(runs).splitlines() if line.startswith("sluice_last_run_success")]
+    assert lines == ['sluice_last_run_success{pipeline="p",state_id="dev:p"} 1',
+                     'sluice_last_run_success{pipeline="p",state_id="prod:p"} 0']
+
+
+def _escapes(secret: str) -> list[str]:
+    """The forms a secret takes in other programs' words (an oracle written apart from the Redactor)."""
+    from urllib.parse import quote, quote_plus
+
+    go = json.dumps(secret).replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")[1:-1]
+    return [
+        secret,
+        json.dumps(secret)[1:-1],  # Python's json: \u00e9
+        re.sub(r"\\u([0-9a-f]{4})", lambda m: "\\u" + m.group(1).upper(), json.dumps(secret)[1:-1]),  # upper hex
+        json.dumps(secret, ensure_ascii=False)[1:-1].replace("/", "\\/"),  # PHP's \/
+        go,  # Go's HTML-safe escapes
+        json.dumps(json.dumps(secret))[3:-3],  # JSON in JSON: doubled backslashes
+        quote(secret, safe=""), quote(secret, safe="").lower(),  # upper- and lower-case %XX
+        quote(secret, safe="/&"),  # requests: only some characters encoded
+        quote_plus(secret),  # a form's value: + for a space
+    ]
+
+
+@pytest.mark.parametrize("secret", ["p&ss<wd>/\u00e9xyz", 'quo"te\\back/slash', "with space+plus"])
+def test_redactor_hides_every_escaped_form_of_a_secret(secret: str) -> None:
+    redact = Redactor([secret, "other-secret"])
+    for form in _escapes(secret):
+        assert redact(f"[{form}]") == "[********]", form
+    assert redact("text with \\u0026 and %2F but no secret") == "text with \\u0026 and %2F but no secret"
+
+
+def test_redactor_hides_the_base64_of_a_secret_and_of_user_and_secret() -> None:
+    import base64
+
+    redact = Redactor()
+    redact.add(["Sup3rS3cret!"], users=["loader"])
+    basic = base64.b64encode(b"loader:Sup3rS3cret!").decode()
+    alone = base64.b64encode(b"Sup3rS3cret!").decode()
+    assert redact(f"Authorization: Basic {basic}") == "Authorization: Basic ********"
+    assert "U3VwM3JTM2NyZXQh" not in redact(f"token {alone}")
+    assert Redactor(["Sup3rS3cret!"])(f"Basic {basic}") == f"Basic {basic}"  # no user known: no such form
+
+
+def test_redactor_hides_each_line_of_a_multi_line_secret() -> None:
+    pem = "-----BEGIN KEY-----\nMIIEvQIBADANBgkqhkiG9w0B\r\nshort\n  QC7VJTUt9Us8cKj  \n-----END KEY-----"
+    redact = Redactor([pem])
+    assert redact("MIIEvQIBADANBgkqhkiG9w0B") == "********"
+    assert redact("    QC7VJTUt9Us8cKj") == "    ********"  # its lines stripped of blanks
+    assert redact("short") == "short"  # a line under 8 characters is no evidence
+    assert redact(f"k={pem}") == "k=********"
+
+
+def test_line_buffer_cuts_an_overlong_line_after_a_blank() -> None:
+    """A piece cut inside a secret is two pieces that are no secret to the Redactor."""
+    redact = Redactor(["s3cretXYZ"])
+    buf = LineBuffer(limit=100)
+    pieces = buf.feed(b"x" * 97 + b" s3cr") + buf.feed(b"etXYZ more\n")
+    assert b"".join(pieces) == b"x" * 97 + b" s3cretXYZ more"
+    assert all(len(piece) <= 100 for piece in pieces)
+    assert [redact(piece.decode()) for piece in pieces] == ["x" * 97 + " ", "******** more"]
+    long = LineBuffer(limit=10)  # no blank: cut at the limit
+    assert long.feed(b"a" * 25) == [b"a" * 10, b"a" * 10] and long.close() == [b"a" * 5]
+
+
+def test_a_non_state_line_is_passed_whole_for_redaction_before_any_cut() -> None:
+    other: list[str] = []
+    reader = StateReader(lambda value: None, other.append)
+    line = "debug: " + "x" * 600 + " password=TargetPassw0rd end"
+    reader.feed(line.encode() + b"\n")
+    assert other == [line]

@@ -167,9 +167,9 @@ def test_run_all_runs_every_pipeline_and_reports_a_failure(tmp_path: Path) -> No
     assert "[p1]" in done.stderr and "source went away at record 3" in done.stderr
     assert "2 of 3 pipelines succeeded; failed: p1" in done.stderr
     text = metrics.read_text()
-    assert 'sluice_last_run_success{pipeline="p0"} 1' in text
-    assert 'sluice_last_run_success{pipeline="p1"} 0' in text
-    assert 'sluice_last_run_records{pipeline="p2"} 12' in text
+    assert 'sluice_last_run_success{pipeline="p0",state_id="p0"} 1' in text
+    assert 'sluice_last_run_success{pipeline="p1",state_id="p1"} 0' in text
+    assert 'sluice_last_run_records{pipeline="p2",state_id="p2"} 12' in text
     assert [p.name for p in metrics.parent.iterdir()] == ["sluice.prom"]  # no temp file left behind
 
 
