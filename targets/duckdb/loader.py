@@ -383,8 +383,10 @@ class DuckDBLoader(Loader):
     def save_state(self, schema: str | None, state_id: str, committed: Committed) -> None:
         self._ensure_schema()
         self.db.write("create of the state table", statetable.create_sql(schema))
-        self.db.write("write of the committed state", statetable.upsert_sql(schema, "?"),
-                      statetable.params(state_id, committed))
+        sent = statetable.params(state_id, committed)
+        self.db.write("write of the committed state", statetable.upsert_sql(schema, "?"), sent)
+        rows = self.db.run("read of the committed state", statetable.check_sql(schema, "?"), (state_id,))
+        statetable.verify(rows[0] if rows else None, state_id, sent)
 
     def load_state(self, schema: str | None, state_id: str) -> Committed | None:
         if self._find(schema, statetable.TABLE) is None:

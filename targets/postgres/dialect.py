@@ -355,8 +355,13 @@ class PostgresLoader(Loader):
     def save_state(self, schema: str | None, state_id: str, committed: Committed) -> None:
         self._ensure_schema()
         self.session.run(_statement(statetable.create_sql(schema).encode()))
-        self.session.run(_statement(statetable.upsert_sql(schema, "%s").encode(),
-                                    statetable.params(state_id, committed)))
+        sent = statetable.params(state_id, committed)
+        self.session.run(_statement(statetable.upsert_sql(schema, "%s").encode(), sent))
+
+        def check(conn: psycopg.Connection[Any]) -> None:  # in the transaction (and in its replay)
+            statetable.verify(conn.execute(statetable.check_sql(schema, "%s").encode(), (state_id,)).fetchone(),
+                              state_id, sent)
+        self.session.run(check)
 
     def load_state(self, schema: str | None, state_id: str) -> Committed | None:
         name = _qual(schema, statetable.TABLE)

@@ -328,8 +328,11 @@ class SQLiteLoader(Loader):
     def save_state(self, schema: str | None, state_id: str, committed: Committed) -> None:
         self._begin()
         self._execute("create of the state table", statetable.create_sql(None))
-        self._execute("write of the committed state", statetable.upsert_sql(None, "?"),
-                      statetable.params(state_id, committed))
+        sent = statetable.params(state_id, committed)
+        self._execute("write of the committed state", statetable.upsert_sql(None, "?"), sent)
+        row = self._run("read of the committed state",
+                        lambda: self.conn.execute(statetable.check_sql(None, "?"), (state_id,)).fetchone())
+        statetable.verify(row, state_id, sent)
 
     def load_state(self, schema: str | None, state_id: str) -> Committed | None:
         def read() -> Any:

@@ -278,3 +278,48 @@ def test_a_target_commits_nothing_after_the_run_lost_its_lock(tmp_path: Path, mo
     assert Marker(tmp_path, "p").load() == Committed(0, 1, False, S1)
     Marker(tmp_path, "p").recover()
     assert [json.loads(line)["n"] for line in (tmp_path / "s.jsonl").read_text().splitlines()] == [1]
+
+
+def test_a_run_whose_lock_was_taken_over_commits_nothing_more_to_an_sql_destination(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The store's server ended host A's lock session; host B took the pipeline over, resumed from the
+    destination and committed. A's runner had not noticed yet (no ``stop lock`` said): A's next commit
+    would load its rows a second time and write its older bookmark over B's (found by a probe). The
+    sequence fences it: A wrote on sequence 1, the destination holds B's 2, so A's commit fails and
+    rolls back; B's rows and bookmark stand."""
+    import sqlite3
+
+    from protocol import TargetError
+    from targets.sqlite.target import SQLiteTarget
+
+    database = str(tmp_path / "dest.db")
+    config = {"database": database, "batch_size_rows": 1, "state_flush_seconds": 0}
+    pipe_a = ControlPipe("p", 0)
+    for name, value in pipe_a.env.items():
+        monkeypatch.setenv(name, value)
+    host_a = SQLiteTarget(config)
+    pipe_a.tap_exited(True)  # A's verdict is in: without the fence it would commit to the end
+
+    def host_b_takes_over() -> None:
+        pipe_b = ControlPipe("p", 0)
+        with monkeypatch.context() as env:
+            for name, value in pipe_b.env.items():
+                env.setenv(name, value)
+            host_b = SQLiteTarget(config)
+            pipe_b.tap_exited(True)
+            out = io.BytesIO()
+            host_b.run(_stream(SCHEMA, _record(2), _record(3), {"type": "STATE", "value": S2}), MessageWriter(out))
+        pipe_b.close()
+        assert [json.loads(line) for line in out.getvalue().splitlines()] == [S2]
+
+    first = _stream(SCHEMA, _record(1), {"type": "STATE", "value": S1}).getvalue()
+    then = _stream(_record(2), {"type": "STATE", "value": {"bookmarks": {"s": {"position": 9}}}}).getvalue()
+    out = io.BytesIO()
+    with pytest.raises(TargetError, match="another run committed state 'p'"):
+        host_a.run(io.BufferedReader(_Chunks([first, then], host_b_takes_over)), MessageWriter(out))
+    pipe_a.close()
+    assert [json.loads(line) for line in out.getvalue().splitlines()] == [S1]
+    with sqlite3.connect(database) as conn:
+        assert sorted(n for (n,) in conn.execute('SELECT n FROM "s"')) == [1, 2, 3]
+        (value, sequence), = conn.execute('SELECT value, sequence FROM "_sluice_state" WHERE state_id = ?', ("p",))
+    assert json.loads(value) == S2 and sequence == 3  # B committed at its STATE and at its end
