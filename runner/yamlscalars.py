@@ -28,6 +28,7 @@ def surprising_scalars(root: Any) -> list[tuple[int, str]]:
         root = root()
     if root is None:
         return []
+    from runner.project_validate import _path_text
     from runner.yamlload import yaml_module
 
     constructor = yaml_module().constructor.SafeConstructor()
@@ -74,9 +75,3 @@ def env_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
-
-
-def _path_text(path: list[Any]) -> str:
-    from runner.project_validate import _path_text as text
-
-    return text(path)

@@ -15,6 +15,7 @@ from protocol import Committed, MessageWriter, TargetError
 from runner.reconcile import ControlPipe
 from targets.postgres.target import PostgresTarget
 from tests.conftest import pg_address
+from tests.unit.test_exactly_once import _Chunks  # the input in parts, a callback between them
 
 SCHEMA = {"type": "SCHEMA", "stream": "s", "key_properties": [],
           "schema": {"type": "object", "properties": {"n": {"type": "integer"}}}}
@@ -28,27 +29,6 @@ def _lines(*messages: dict[str, Any]) -> bytes:
 
 def _record(n: int) -> dict[str, Any]:
     return {"type": "RECORD", "stream": "s", "record": {"n": n}}
-
-
-class _Parts(io.RawIOBase):
-    """The input in two parts, calling ``between()`` once the first is read."""
-
-    def __init__(self, first: bytes, then: bytes, between: Any) -> None:
-        self.parts, self.between = [first, then], between
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        while self.parts and not self.parts[0]:
-            self.parts.pop(0)
-            if len(self.parts) == 1:
-                self.between()
-        if not self.parts:
-            return 0
-        n = min(len(buffer), len(self.parts[0]))
-        buffer[:n], self.parts[0] = self.parts[0][:n], self.parts[0][n:]
-        return n
 
 
 def test_a_run_whose_lock_was_taken_over_commits_nothing_more_to_postgres(
@@ -76,7 +56,7 @@ def test_a_run_whose_lock_was_taken_over_commits_nothing_more_to_postgres(
     then = _lines(_record(2), {"type": "STATE", "value": {"bookmarks": {"s": {"position": 9}}}})
     out = io.BytesIO()
     with pytest.raises(TargetError, match="another run committed state 'p'"):
-        host_a.run(io.BufferedReader(_Parts(first, then, host_b_takes_over)), MessageWriter(out))
+        host_a.run(io.BufferedReader(_Chunks([first, then], host_b_takes_over)), MessageWriter(out))
     pipe_a.close()
     assert [json.loads(line) for line in out.getvalue().splitlines()] == [S1]
     monkeypatch.delenv("SLUICE_CONTROL_FD")
