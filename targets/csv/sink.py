@@ -49,6 +49,12 @@ def _cell(value: Any) -> Any:
     return value
 
 
+def _plain(prop: Any) -> bool:
+    """Whether a property's values are written as they are (no object, array or boolean allowed)."""
+    types = field_types(prop) if isinstance(prop, dict) else set()
+    return bool(types) and types <= _PLAIN
+
+
 class CsvSink(FileSink):
     settings: CsvSettings
 
@@ -65,7 +71,7 @@ class CsvSink(FileSink):
         self.header: list[str] = self._existing_header()  # the header row in the file, [] if none yet
         self.columns: list[str] = list(self.header)
         self._colset = set(self.columns)
-        self._special: list[int] = [] if settings.validate_records else list(range(len(self.columns)))
+        self._special: list[int] = []  # the columns whose cells are encoded (see _mark_special)
         self._widened = False
         self._aborted = False
         self._sort_by: str | None = settings.record_sort_property_name or None
@@ -87,22 +93,28 @@ class CsvSink(FileSink):
         return first
 
     def _add_columns(self, names: list[str]) -> None:
-        props = self.schema.get("properties") or {}
-        validated = self.settings.validate_records
         before = len(self.columns)
         for name in names:
             if name in self._colset:
                 continue
             self.columns.append(name)
             self._colset.add(name)
-            prop = props.get(name)
-            types = field_types(prop) if isinstance(prop, dict) else set()
-            if not validated or not types or not types <= _PLAIN:
-                self._special.append(len(self.columns) - 1)
             if self.header or self._buf.lines or self._rows:
                 self._widened = True
+        self._mark_special()
         if self._buf.lines and len(self.columns) > before:
             self._pad_buffered()
+
+    def _mark_special(self) -> None:
+        """Which columns get their cells encoded (JSON, ``true``/``false``), from the current schema,
+        for every column: those of the file's existing header and those an earlier SCHEMA declared
+        plain too. Validated records hold only plain values in a column the schema types string,
+        integer, number or null; every other column (or every column, without validation) is encoded."""
+        if not self.settings.validate_records:
+            self._special = list(range(len(self.columns)))
+            return
+        props = self.schema.get("properties") or {}
+        self._special = [i for i, name in enumerate(self.columns) if not _plain(props.get(name))]
 
     def _pad_buffered(self) -> None:
         """Rows buffered before a column was added get its empty cell: every row written has the
