@@ -1,6 +1,8 @@
 """The Linear streams: each one root connection (issues, projects, teams, users, cycles), read
 newest-updated first (``orderBy: updatedAt``) and filtered by ``updatedAt: {gte: $bookmark}``
-(``gt: $start_date`` on a first run).
+(``gt: $start_date`` on a first run). ``users`` asks for deactivated users too
+(``includeDisabled: true``, :data:`ROOT_FLAGS`; Linear leaves them out by default), so that a user deactivated
+between runs (``active: false``, a newer ``updatedAt``) reaches the target.
 
 The filter includes the bookmark's own time: a record edited in the same millisecond as the
 last one read, but visible only after that read, is not lost. The bookmark keeps the ids
@@ -26,14 +28,19 @@ if TYPE_CHECKING:
 __all__ = ["LinearStream", "STREAM_NAMES", "Watermark", "query"]
 
 STREAM_NAMES = tuple(FIELDS)
+#: per root, Boolean arguments beyond the common ones, with their values (Linear's schema: only
+#: ``users`` has ``includeDisabled``, "Should query return disabled/suspended users (default: false)")
+ROOT_FLAGS: dict[str, dict[str, bool]] = {"users": {"includeDisabled": True}}
 
 
 def query(stream: str, only: set[str] | None = None) -> str:
     """The paged query of ``stream`` (the selected fields only, when ``only`` is given)."""
     root, filter_type, fields = FIELDS[stream]
-    return (f"query Sync($first: Int!, $after: String, $filter: {filter_type}, $includeArchived: Boolean) "
+    flags = ROOT_FLAGS.get(root, {})
+    declared, passed = "".join(f", ${f}: Boolean" for f in flags), "".join(f", {f}: ${f}" for f in flags)
+    return (f"query Sync($first: Int!, $after: String, $filter: {filter_type}, $includeArchived: Boolean{declared}) "
             f"{{ {root}(first: $first, after: $after, filter: $filter, orderBy: updatedAt, "
-            f"includeArchived: $includeArchived) {{ pageInfo {{ hasNextPage endCursor }} "
+            f"includeArchived: $includeArchived{passed}) {{ pageInfo {{ hasNextPage endCursor }} "
             f"nodes {{ {selection(fields, only)} }} }} }}")
 
 
@@ -94,7 +101,8 @@ class LinearStream(Stream):
     def get_records(self, bookmarks: Bookmarks) -> Iterator[dict[str, Any]]:
         settings = self.tap.settings
         mark = Watermark(bookmarks, self.name)
-        variables: dict[str, Any] = {"includeArchived": settings.include_archived}
+        variables: dict[str, Any] = {"includeArchived": settings.include_archived,
+                                     **ROOT_FLAGS.get(FIELDS[self.name][0], {})}
         if mark.since:
             variables["filter"] = {"updatedAt": {"gte": mark.since}}
         elif settings.start_date:  # "updated after" it, as Linear writes times

@@ -16,17 +16,31 @@ a retryable error. Retries are made here, once for both kinds, with the configur
 kit's own client is built without retries so that they do not multiply.
 
 A ``next_cursor`` that comes twice in one listing fails the stream (FatalSourceError): following
-it would loop, and stopping there would end the listing early with its rest unread.
+it would loop, and stopping there would end the listing early with its rest unread. So does
+``has_more: true`` with no ``next_cursor``: the rest is there, and there is no way to it.
+
+The client also keeps a lower bound of Slack's clock (:meth:`SlackClient.server_time`) from the
+``Date`` header of its answers: Slack stamps a message's ``ts`` with its own clock, so a run's
+cut-off for thread replies is taken on it, whatever this machine's clock says.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from protocol import FatalSourceError, RetryableSourceError
-from protocol.http import BearerTokenAuth, HttpClient, Response, RetryPolicy, parse_retry_after
+from protocol.http import (
+    BearerTokenAuth,
+    HttpClient,
+    Response,
+    RetryPolicy,
+    parse_retry_after,
+    server_clock_offset,
+)
 from taps.slack.settings import SlackSettings
 
 __all__ = ["ChannelUnavailable", "SlackApiError", "SlackClient", "ThreadUnavailable"]
@@ -82,6 +96,7 @@ class SlackClient:
         self.limit = settings.limit
         self.team_id = settings.team_id
         self.retry: RetryPolicy = settings.http.retry
+        self.offset: float | None = None  # Slack's clock minus ours, a lower bound (seconds), from Date headers
         once = dataclasses.replace(settings.http, retry=RetryPolicy(max_tries=1))
         self.http = HttpClient(once, auth=BearerTokenAuth(settings.api_key))
 
@@ -98,6 +113,7 @@ class SlackClient:
                 body = self.http.decode(response, method)
             else:
                 response, body = self.http.get_json(f"{self.api_url}/{method}", params=params, endpoint=method)
+            self._observe(response)
             if not isinstance(body, dict):
                 raise FatalSourceError(f"{method}: expected a JSON object, got {type(body).__name__}")
             if body.get("ok") is not True:
@@ -110,10 +126,23 @@ class SlackClient:
 
         return self.retry.call(attempt, on_retry)
 
+    def _observe(self, response: Response) -> None:
+        offset = server_clock_offset(response.headers.get("Date"), time.time())
+        if offset is not None:
+            self.offset = offset
+
+    def server_time(self, local: float) -> str:
+        """The moment ``local`` of our clock as a Slack timestamp on Slack's clock, as far as its
+        answers tell, and never later than ours: a message Slack posts after our ``local`` has a
+        ``ts`` after the one returned."""
+        offset = min(0.0, self.offset) if self.offset is not None else 0.0
+        whole = math.floor((local + offset) * 1_000_000)
+        return f"{whole // 1_000_000}.{whole % 1_000_000:06d}"
+
     def pages(self, method: str, key: str, params: Mapping[str, Any] | None = None, *,
               stream: str) -> Iterator[list[Any]]:
         """The ``key`` list of every page of a cursor-paged method (``limit`` per page), read for
-        ``stream`` (named by the error of a cursor that comes twice)."""
+        ``stream`` (named by the error of a cursor that comes twice, or missing with ``has_more``)."""
         query: dict[str, Any] = {**(params or {}), "limit": self.limit}
         seen: set[str] = set()
         while True:
@@ -123,6 +152,9 @@ class SlackClient:
                 raise FatalSourceError(f"{method}: '{key}' is not a list")
             yield rows
             cursor = (body.get("response_metadata") or {}).get("next_cursor")
+            if not cursor and body.get("has_more") is True:
+                raise FatalSourceError(f"stream '{stream}': {method}: unexpected answer: has_more is true but "
+                                       "next_cursor is empty; paging cannot go on (the rest of the listing is unread)")
             if not cursor:
                 return
             if cursor in seen:

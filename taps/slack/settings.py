@@ -35,10 +35,12 @@ SETTINGS: dict[str, Any] = {
                                    "channels:join for auto_join_channels; admin for the admin streams)."},
         "start_date": {"type": "string", "format": "date-time",
                        "description": "Read messages and replies posted at or after this time, for a channel "
-                                      "with no bookmark yet."},
+                                      "with no bookmark yet (replies also in threads begun up to "
+                                      "thread_lookback_days before it)."},
         "thread_lookback_days": {"type": "integer", "minimum": 0, "default": 1,
-                                 "description": "Days before a channel's thread bookmark whose parent messages "
-                                                "are looked at again for new replies."},
+                                 "description": "Days before a channel's thread bookmark (on a first run: before "
+                                                "start_date) whose parent messages are looked at for new "
+                                                "replies."},
         "channel_types": {"type": "array", "minItems": 1, "uniqueItems": True,
                           "items": {"enum": list(CHANNEL_TYPES)}, "default": ["public_channel"],
                           "description": "The conversation types read: public_channel, private_channel, mpim "
@@ -47,7 +49,9 @@ SETTINGS: dict[str, Any] = {
                                "description": "Join the public channels the bot is not a member of "
                                               "(conversations.join) before reading them. Off: such a channel "
                                               "is skipped with a warning."},
-        "selected_channels": {**_IDS, "description": "Channel IDs to read; unset: every channel listed."},
+        "selected_channels": {**_IDS, "description": "Channel IDs to read; unset: every channel listed. One that "
+                                                     "conversations.list does not list (see channel_types) is "
+                                                     "named in a warning."},
         "channels": {**_IDS, "description": "Channel IDs to read, singer-io tap-slack's name for "
                                             "selected_channels; when both are set, their union is read."},
         "excluded_channels": {**_IDS, "description": "Channel IDs never read (wins over selected_channels)."},

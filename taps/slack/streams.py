@@ -4,9 +4,11 @@ tap-slack), ``messages`` and ``threads`` with one bookmark per channel.
 
     messages   conversations.history, ``oldest`` = the channel's bookmark (exclusive; newest
                first, so the bookmark moves when the channel is done)
-    threads    the parents of the last ``thread_lookback_days`` before the thread bookmark whose
-               ``latest_reply`` is past it, then conversations.replies ``oldest`` = the bookmark,
-               ``latest`` = the run's start (a reply posted during the run comes next run)
+    threads    the parents of the last ``thread_lookback_days`` before the thread bookmark (or,
+               without one, before ``start_date``) whose ``latest_reply`` is past it, then
+               conversations.replies ``oldest`` = the bookmark (or ``start_date``, inclusive),
+               ``latest`` = the run's start on Slack's clock (a reply posted during the run comes
+               next run; the bookmark never passes it, whatever this machine's clock says)
 
 A channel Slack refuses (``not_in_channel``, ``channel_not_found``, ...) is skipped with a
 warning; so is a thread whose parent is gone (``thread_not_found``), and the channel's other
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +41,33 @@ def later(a: str | None, b: str | None) -> bool:
     if a is None:
         return False
     return b is None or Decimal(a) > Decimal(b)
+
+
+@dataclass(frozen=True)
+class Span:
+    """The replies a channel's threads are read for: after ``oldest`` (at or after it when
+    ``inclusive``: start_date's "at or after"; None: from the first), before ``latest`` (the run's
+    cut-off, on Slack's clock)."""
+
+    oldest: str | None
+    inclusive: bool
+    latest: str
+
+    def past_oldest(self, ts: str | None) -> bool:
+        """Whether ``ts`` is past the lower bound (a parent's ``latest_reply``: a reply to read)."""
+        if ts is None or self.oldest is None:
+            return ts is not None
+        return later(ts, self.oldest) or (self.inclusive and Decimal(ts) == Decimal(self.oldest))
+
+    def admits(self, ts: str | None) -> bool:
+        """Whether a reply posted at ``ts`` is read (past the lower bound, before the cut-off)."""
+        return self.past_oldest(ts) and later(self.latest, ts)
+
+    def params(self) -> dict[str, str]:
+        """``oldest`` / ``latest`` / ``inclusive`` (which Slack applies to both: :meth:`admits` decides)."""
+        if self.oldest is None:
+            return {"latest": self.latest}
+        return {"oldest": self.oldest, "latest": self.latest, **({"inclusive": "true"} if self.inclusive else {})}
 
 
 class SlackStream(Stream):
@@ -146,44 +176,54 @@ class ThreadsStream(MessagesStream):
     name = "threads"
     primary_keys = ("channel_id", "thread_ts", "ts")
 
+    def span(self, bookmarks: Bookmarks, channel_id: str) -> Span:
+        """After the channel's bookmark; without one, at or after ``start_date`` (if set)."""
+        mark = self.bookmark(bookmarks, channel_id)
+        if mark is not None:
+            return Span(mark, False, self.tap.cutoff())
+        return Span(self.tap.settings.start_ts, True, self.tap.cutoff())
+
+    def parents(self, span: Span) -> dict[str, Any]:
+        """The conversations.history window of the parents looked at: ``thread_lookback_days``
+        before the span's start, whose older replies were read (or are before ``start_date``)."""
+        if span.oldest is None:
+            return {}
+        back = max(Decimal(span.oldest) - DAY * self.tap.settings.thread_lookback_days, Decimal(0))
+        return {"oldest": f"{back:.6f}", **({"inclusive": "true"} if span.inclusive else {})}
+
     def channel_records(self, bookmarks: Bookmarks, channel_id: str) -> Iterator[dict[str, Any]]:
         fields = self.fields()
-        mark = self.bookmark(bookmarks, channel_id)
-        params: dict[str, Any] = {"channel": channel_id, **self.window(bookmarks, channel_id)}
-        if mark is not None:
-            back = Decimal(mark) - DAY * self.tap.settings.thread_lookback_days
-            params["oldest"] = f"{max(back, Decimal(0)):.6f}"
+        span = self.span(bookmarks, channel_id)
+        params: dict[str, Any] = {"channel": channel_id, **self.parents(span)}
         best: str | None = None
         for rows in self.tap.client.pages("conversations.history", "messages", params, stream=self.name):
             for parent in rows:
-                if not parent.get("reply_count") or not later(parent.get("latest_reply"), mark):
+                if not parent.get("reply_count") or not span.past_oldest(parent.get("latest_reply")):
                     continue
-                for record in self.thread(channel_id, str(parent["ts"]), mark, fields):
+                for record in self.thread(channel_id, str(parent["ts"]), span, fields):
                     if later(record["ts"], best):
                         best = record["ts"]
                     yield record
-        if best is not None:
+        if best is not None:  # before the cut-off: a reply posted during the run is after it
             self.set_bookmark(bookmarks, channel_id, best)
 
-    def thread(self, channel_id: str, thread_ts: str, mark: str | None, fields: list[str]) -> Iterator[dict[str, Any]]:
+    def thread(self, channel_id: str, thread_ts: str, span: Span, fields: list[str]) -> Iterator[dict[str, Any]]:
         """:meth:`replies`, or none when the thread is gone: a parent deleted after the listing
         took it leaves nothing to read, and must not cost the channel's other threads."""
         try:
-            yield from self.replies(channel_id, thread_ts, mark, fields)
+            yield from self.replies(channel_id, thread_ts, span, fields)
         except ThreadUnavailable as exc:
             log.warning("%s: channel %s: thread %s skipped: %s (its parent message is gone)",
                         self.name, channel_id, thread_ts, exc)
 
-    def replies(self, channel_id: str, thread_ts: str, mark: str | None, fields: list[str]) -> Iterator[dict[str, Any]]:
-        """The replies of one thread after ``mark`` and before the run's start (not the parent)."""
-        params: dict[str, Any] = {"channel": channel_id, "ts": thread_ts, "latest": self.tap.run_ts}
-        if mark is not None:
-            params["oldest"] = mark
+    def replies(self, channel_id: str, thread_ts: str, span: Span, fields: list[str]) -> Iterator[dict[str, Any]]:
+        """The replies of one thread in ``span`` (not the parent)."""
+        params: dict[str, Any] = {"channel": channel_id, "ts": thread_ts, **span.params()}
         for rows in self.tap.client.pages("conversations.replies", "messages", params, stream=self.name):
             for raw in rows:
                 ts = raw.get("ts")
-                if ts == thread_ts or not later(ts, mark):
-                    continue  # the parent (always sent first), or a reply read before
+                if ts == thread_ts or not span.admits(ts):
+                    continue  # the parent (always sent first), or a reply read before or after the cut-off
                 record = {f: raw.get(f) for f in fields}
                 record["channel_id"] = channel_id
                 record["thread_ts"] = thread_ts

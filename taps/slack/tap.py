@@ -29,8 +29,16 @@ class TapSlack(Tap):
         super().__init__(config)
         self.settings = SlackSettings.from_config(self.config)
         self.client = SlackClient(self.settings)
-        self.run_ts = f"{time.time():.6f}"  # replies after this come next run
+        self.started = time.time()  # our clock; the run's cut-off is this moment on Slack's (cutoff)
+        self._cutoff: str | None = None
         self._channels: list[dict[str, Any]] | None = None
+
+    def cutoff(self) -> str:
+        """The run's start on Slack's clock (its ``Date`` headers, never later than ours), taken
+        once: thread replies are read before it, and one posted after it comes next run."""
+        if self._cutoff is None:
+            self._cutoff = self.client.server_time(self.started)
+        return self._cutoff
 
     def streams(self) -> list[SlackStream]:  # type: ignore[override]
         kinds = STREAM_TYPES + (ADMIN_STREAM_TYPES if self.settings.include_admin_streams else [])
@@ -44,11 +52,22 @@ class TapSlack(Tap):
             params = {"types": ",".join(self.settings.channel_types), "exclude_archived": "false",
                       **self.client.team_params()}
             pages = self.client.pages("conversations.list", "channels", params, stream=stream)
-            found = [c for rows in pages for c in rows if self.settings.wanted(str(c.get("id")))]
+            listed = [c for rows in pages for c in rows]
+            self._warn_unlisted({str(c.get("id")) for c in listed})
+            found = [c for c in listed if self.settings.wanted(str(c.get("id")))]
             if self.settings.auto_join_channels:
                 found = [self._join(c) for c in found]
             self._channels = found
         return self._channels
+
+    def _warn_unlisted(self, listed: set[str]) -> None:
+        """One warning naming the selected channels conversations.list did not list (read: none)."""
+        missing = sorted((self.settings.selected or frozenset()) - listed - self.settings.excluded_channels)
+        if missing:
+            log.warning("selected_channels: %s not listed by conversations.list with channel_types %s, so not "
+                        "read: a private channel needs private_channel in channel_types (and the bot in it), a "
+                        "direct message im or mpim; or the id is wrong", ", ".join(missing),
+                        ",".join(self.settings.channel_types))
 
     def _join(self, channel: dict[str, Any]) -> dict[str, Any]:
         if channel.get("is_member") is not False or channel.get("is_archived") or not channel.get("is_channel"):

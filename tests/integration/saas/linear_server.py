@@ -1,7 +1,8 @@
 """A Linear-shaped GraphQL API on loopback: one POST endpoint (/graphql), Linear's auth (a personal
 API key as the Authorization header as it is, an OAuth token as ``Bearer``), relay pagination
 (``first`` up to 250, ``after`` = an opaque keyset cursor), ``orderBy: updatedAt`` (newest first),
-``filter: {updatedAt: {gt: ...}}`` (or ``gte``), ``includeArchived``, its rate-limit headers and its error bodies
+``filter: {updatedAt: {gt: ...}}`` (or ``gte``), ``includeArchived``, ``users``' ``includeDisabled`` (deactivated
+users, ``active: false``, are left out without it, as on Linear), its rate-limit headers and its error bodies
 (``{"errors": [{"message", "extensions": {"code", "type", "userPresentableMessage"}}]}``).
 
 It is no GraphQL engine: it reads the root field, its arguments and the selection set from the
@@ -188,6 +189,14 @@ class LinearApi:
             self._views.clear()
             self._encoded.clear()
 
+    def deactivate(self, user_id: str, at: str) -> None:
+        """Deactivate a user (``active: false``, ``updatedAt`` = ``at``), as a workspace admin would."""
+        with self._lock:
+            record = next(r for r in self.data["users"] if r["id"] == user_id)
+            record.update(active=False, disableReason="deactivated by an admin", updatedAt=at)
+            self._views.clear()
+            self._encoded.clear()
+
     def fail(self, root: str, *kinds: str) -> None:
         """The next queries of ``root`` fail: ratelimited (HTTP 400), ratelimited200, auth, partial,
         validation, 500."""
@@ -269,13 +278,14 @@ class LinearApi:
                  "extensions": {"code": "INVALID_INPUT", "type": "invalid input"}}]}
         return 200, headers, orjson.Fragment(body)
 
-    def _view(self, root: str, order: str, since: tuple[str, Any], archived: bool) -> tuple[list[dict[str, Any]],
-                                                                                               dict[str, int]]:
-        key = (root, order, since, archived)
+    def _view(self, root: str, order: str, since: tuple[str, Any], archived: bool,
+              disabled: bool) -> tuple[list[dict[str, Any]], dict[str, int]]:
+        key = (root, order, since, archived, disabled)
         with self._lock:
             cached = self._views.get(key)
             if cached is None:
-                rows = [r for r in self.data[root] if archived or r.get("archivedAt") is None]
+                rows = [r for r in self.data[root] if (archived or r.get("archivedAt") is None)
+                        and (disabled or r.get("active") is not False)]
                 if since[1] is not None:
                     keep = datetime.__ge__ if since[0] == "gte" else datetime.__gt__
                     bound = _parse_time(since[1])
@@ -294,7 +304,8 @@ class LinearApi:
         if order not in ("createdAt", "updatedAt"):
             raise ValueError(f'Value "{order}" does not exist in "PaginationOrderBy" enum.')
         since = _updated_since(args, q.variables)
-        rows, index = self._view(q.root, order, since, bool(_arg(args, "includeArchived", q.variables)))
+        rows, index = self._view(q.root, order, since, bool(_arg(args, "includeArchived", q.variables)),
+                                 bool(_arg(args, "includeDisabled", q.variables)))
         after = _arg(args, "after", q.variables)
         start = 0
         if after:

@@ -6,7 +6,11 @@ conversations.history newest first with ``oldest``/``latest`` exclusive unless
 ``inclusive``, conversations.replies with the parent first, and per-method HTTP 429 +
 ``Retry-After`` scripted with :meth:`SlackApi.fail`. Every request is logged. Misbehaviour on
 request: a message deleted once listed (:meth:`SlackApi.delete_once_listed`), a method whose
-pages repeat their cursor (:attr:`SlackApi.cursor_loops`).
+pages repeat their cursor (:attr:`SlackApi.cursor_loops`) or whose first page says ``has_more``
+with no cursor (:attr:`SlackApi.lost_cursors`). Slack's clock is ours plus :attr:`SlackApi.clock_skew`
+seconds: every answer's ``Date`` header is written on it, and so is the ``ts`` of
+:meth:`SlackApi.reply_now`; :attr:`SlackApi.hooks` run before a call is answered (a user posting
+mid-run).
 
     with SlackApi() as api:
         api.add_channel("C001", messages=250, threads=3, replies=4)
@@ -23,6 +27,8 @@ import base64
 import bisect
 import sys
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -30,19 +36,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
+from tests.integration.saas.slack_data import BASE_TS, TEAM, message, micros, user
+
 TOKEN = "xoxb-1111-2222-good"
 ADMIN_TOKEN = "xoxp-admin-3333"
-TEAM = "T0SLUICE1"
-BASE_TS = 1_704_067_200  # 2024-01-01T00:00:00Z
-
-
-def ts_of(seconds: int, micros: int = 0) -> str:
-    return f"{BASE_TS + seconds}.{micros:06d}"
-
-
-def micros(ts: str) -> int:
-    whole, _, frac = ts.partition(".")
-    return int(whole) * 1_000_000 + int((frac + "000000")[:6])
 
 
 @dataclass
@@ -63,29 +60,6 @@ class Channel:
     keys: list[int] = field(default_factory=list)  # micros of the messages' ts, ascending
 
 
-def user(n: int) -> dict[str, Any]:
-    name = f"user{n}"
-    return {"id": f"U{n:08d}", "team_id": TEAM, "name": name, "deleted": n % 13 == 0, "color": "9f69e7",
-            "real_name": f"User {n}", "tz": "Europe/Paris", "tz_label": "Central European Time", "tz_offset": 3600,
-            "profile": {"avatar_hash": f"ge{n:04x}", "status_text": "", "status_emoji": "", "real_name": f"User {n}",
-                        "display_name": name, "real_name_normalized": f"User {n}", "display_name_normalized": name,
-                        "email": f"{name}@example.com", "image_24": f"https://avatars.example/{n}_24.png",
-                        "image_72": f"https://avatars.example/{n}_72.png", "team": TEAM, "fields": None},
-            "is_admin": n == 1, "is_owner": n == 1, "is_primary_owner": n == 1, "is_restricted": False,
-            "is_ultra_restricted": False, "is_bot": n % 10 == 9, "is_app_user": False, "updated": 1_700_000_000 + n,
-            "is_email_confirmed": True, "who_can_share_contact_card": "EVERYONE"}
-
-
-def message(seconds: int, n: int, *, text: str | None = None) -> dict[str, Any]:
-    ts = ts_of(seconds, n % 1000)
-    return {"type": "message", "user": f"U{n % 7 + 1:08d}", "text": text or f"message {n} about the roadmap",
-            "ts": ts, "team": TEAM, "client_msg_id": f"{n:08x}-0000-4000-8000-000000000000",
-            "blocks": [{"type": "rich_text", "block_id": f"b{n}", "elements": [
-                {"type": "rich_text_section", "elements": [{"type": "text", "text": f"message {n}"}]}]}],
-            **({"reactions": [{"name": "thumbsup", "users": ["U00000001"], "count": 1}]} if n % 5 == 0 else {}),
-            **({"edited": {"user": f"U{n % 7 + 1:08d}", "ts": ts_of(seconds + 30)}} if n % 11 == 0 else {})}
-
-
 class SlackApi:
     def __init__(self) -> None:
         self.tokens = {TOKEN, ADMIN_TOKEN}
@@ -99,6 +73,9 @@ class SlackApi:
         self._faults: dict[str, list[tuple[int, str, dict[str, str]]]] = {}
         self._doomed: set[str] = set()  # ts of messages deleted once conversations.history serves them
         self.cursor_loops: set[str] = set()  # methods whose pages read by a cursor answer it as next_cursor
+        self.lost_cursors: set[str] = set()  # methods whose first page has has_more but an empty next_cursor
+        self.clock_skew = 0.0  # Slack's clock minus ours (seconds): Date headers, reply_now
+        self.hooks: list[Callable[[str, dict[str, str]], None]] = []  # (method, query) before each answer
         self._lock = threading.Lock()
         self._serial = 0
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -160,11 +137,23 @@ class SlackApi:
             channel.keys = [micros(m["ts"]) for m in channel.messages]
         return msg
 
-    def reply(self, cid: str, thread_ts: str, seconds: int) -> dict[str, Any]:
-        """A reply in the thread ``thread_ts``, posted at ``seconds`` after the base time."""
+    def now(self) -> float:
+        """Slack's clock."""
+        return time.time() + self.clock_skew
+
+    def reply_now(self, cid: str, thread_ts: str) -> dict[str, Any]:
+        """A reply in the thread ``thread_ts`` posted now, stamped by Slack's clock."""
+        now = self.now()
+        return self.reply(cid, thread_ts, int(now) - BASE_TS, ts=f"{now:.6f}")
+
+    def reply(self, cid: str, thread_ts: str, seconds: int, *, ts: str | None = None) -> dict[str, Any]:
+        """A reply in the thread ``thread_ts``, posted at ``seconds`` after the base time (``ts``:
+        exactly then)."""
         with self._lock:
             self._serial += 1
             reply = {**message(seconds, self._serial), "thread_ts": thread_ts, "parent_user_id": "U00000001"}
+            if ts is not None:
+                reply["ts"] = ts
             channel = self.channels[cid]
             thread = channel.replies.setdefault(thread_ts, [])
             thread.append(reply)
@@ -190,6 +179,8 @@ class SlackApi:
     # -- the methods -----------------------------------------------------------------------
 
     def handle(self, method: str, query: dict[str, str], auth: str | None) -> tuple[int, dict[str, str], Any]:
+        for hook in list(self.hooks):
+            hook(method, query)
         faults = self._faults.get(method)
         if faults:
             status, error, headers = faults.pop(0)
@@ -205,6 +196,10 @@ class SlackApi:
         if method in self.cursor_loops and query.get("cursor") and (body.get("response_metadata") or {}).get(
                 "next_cursor"):
             body["response_metadata"]["next_cursor"] = query["cursor"]  # a server bug: the same page again
+        if method in self.lost_cursors and not query.get("cursor") and (body.get("response_metadata") or {}).get(
+                "next_cursor"):
+            body["response_metadata"]["next_cursor"] = ""  # a server bug: more pages, and no way to them
+            body["has_more"] = True
         return 200, {}, body
 
     def m_auth_test(self, q: dict[str, str], token: str) -> Any:
@@ -338,6 +333,10 @@ def _handler(api: SlackApi) -> Any:
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
+
+        def date_time_string(self, timestamp: float | None = None) -> str:
+            """The ``Date`` header, on Slack's clock."""
+            return super().date_time_string(api.now() if timestamp is None else timestamp)
 
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)

@@ -80,6 +80,18 @@ def test_incremental_run_fetches_only_what_changed(tmp_path: Path, api: LinearAp
     assert not [m for m in third.messages if m["type"] == "RECORD"]
 
 
+def test_a_user_deactivated_between_runs_reaches_the_target_inactive(tmp_path: Path, api: LinearApi) -> None:
+    first = linear(tmp_path, api)
+    assert sum(1 for r in first.records("users") if r["active"] is False) == 1  # deactivated before: read too
+    user = next(r for r in first.records("users") if r["active"])
+    api.deactivate(user["id"], stamp(10_002))
+    second = linear(tmp_path, api, state=first.state)
+    assert [(r["id"], r["active"], r["disableReason"]) for r in second.records("users")] == [
+        (user["id"], False, "deactivated by an admin")]
+    assert bookmark(second, "users") == stamp(10_002)
+    assert {q.variables.get("includeDisabled") for q in api.queries("users")} == {True}  # Linear's default: false
+
+
 def test_start_date_filters_the_first_run(tmp_path: Path, api: LinearApi) -> None:
     result = linear(tmp_path, api, settings={"start_date": "2024-01-01T02:00:00Z"})
     assert api.queries("issues")[0].variables["filter"] == {"updatedAt": {"gt": "2024-01-01T02:00:00.000Z"}}

@@ -176,6 +176,46 @@ def test_channel_selection_types_and_start_date(tmp_path: Path, api: SlackApi) -
     assert (first.query["oldest"], first.query["inclusive"]) == (f"{BASE_TS + 300}.000000", "true")
     listing = api.requests("conversations.list")[0]
     assert (listing.query["types"], listing.query["team_id"]) == ("private_channel,public_channel", "T0SLUICE1")
+    assert "selected_channels" not in result.stderr  # every channel selected was listed
+
+
+def test_selected_channels_not_listed_are_named_in_one_warning(tmp_path: Path, api: SlackApi) -> None:
+    # SECRET is private (channel_types is public_channel by default); C0TYPO000 does not exist;
+    # C0GONE000 is selected and excluded: not read either way, no warning
+    result = slack(tmp_path, api, streams=("channels", "messages"), settings={
+        "selected_channels": [SECRET, "C0TYPO000", GENERAL], "channels": ["C0GONE000"],
+        "excluded_channels": ["C0GONE000"]})
+    assert [c["id"] for c in result.records("channels")] == [GENERAL]
+    assert {m["channel_id"] for m in result.records("messages")} == {GENERAL}
+    warnings = [line for line in result.stderr.splitlines() if "selected_channels" in line]
+    assert len(warnings) == 1 and "WARNING" in warnings[0], result.stderr  # once, not once per stream
+    assert f"C0TYPO000, {SECRET} not listed by conversations.list with channel_types public_channel" in warnings[0]
+    assert "private_channel in channel_types" in warnings[0] and "C0GONE000" not in warnings[0]
+
+
+def test_start_date_reads_replies_after_it_in_threads_begun_before_it(tmp_path: Path, api: SlackApi) -> None:
+    start = BASE_TS + 86400  # 2024-01-02T00:00:00Z; GENERAL's and RANDOM's messages and replies are before it
+    first, second = (m["ts"] for m in api.channels[GENERAL].messages[:2])  # threads begun at minutes 0 and 1
+    at_start = api.reply(GENERAL, first, 86400, ts=f"{start}.000000")  # "at or after": read
+    later = api.reply(GENERAL, first, 86400 + 3600)
+    api.reply(GENERAL, second, 86400 - 60)  # before start_date: not read, its thread not asked for
+    ancient = api.post(GENERAL, -10)  # before the thread_lookback_days (1) before start_date: not looked at
+    api.reply(GENERAL, ancient["ts"], 86400 + 60)
+    fresh = api.post(GENERAL, 1440 + 5)  # a thread begun after start_date
+    fresh_reply = api.reply(GENERAL, fresh["ts"], 86400 + 400)
+    result = slack(tmp_path, api, streams=("threads",), settings={
+        "start_date": "2024-01-02T00:00:00Z", "selected_channels": [GENERAL]})
+    assert sorted(t["ts"] for t in result.records("threads")) == sorted(
+        r["ts"] for r in (at_start, later, fresh_reply))
+    history = api.requests("conversations.history")[0].query
+    assert (history["oldest"], history["inclusive"]) == (f"{BASE_TS}.000000", "true")  # a day before start_date
+    asked = {r.query["ts"]: r.query for r in api.requests("conversations.replies")}
+    assert set(asked) == {first, fresh["ts"]}
+    assert (asked[first]["oldest"], asked[first]["inclusive"]) == (f"{start}.000000", "true")
+    assert marks(result, "threads") == {GENERAL: later["ts"]}
+    again = slack(tmp_path, api, streams=("threads",), state=result.state, settings={
+        "start_date": "2024-01-02T00:00:00Z", "selected_channels": [GENERAL]})
+    assert again.records("threads") == []
 
 
 def test_resume_reads_only_the_unfinished_channels(tmp_path: Path, api: SlackApi) -> None:

@@ -1,10 +1,13 @@
 """tap-slack against a Slack that changes or misbehaves mid-run: a thread whose parent is deleted
-after the listing, a listing whose cursor comes twice. Nothing may be lost silently."""
+after the listing, a listing whose cursor comes twice or goes missing, replies posted during the
+run on a Slack clock behind or ahead of ours. Nothing may be lost silently."""
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -80,3 +83,66 @@ def test_a_cursor_that_comes_twice_fails_the_run_before_any_state_past_the_unrea
     assert cursors[0] is None and cursors[-1] and cursors.count(cursors[-1]) == 1
     assert f"{cursors[-1]!r} came twice" in result.errors[0]
     assert all(stream not in s.get("bookmarks", {}) for s in states(result))  # no channel was finished
+
+
+@pytest.mark.parametrize(("stream", "method", "cut"), [("messages", "conversations.history", GENERAL),
+                                                       ("threads", "conversations.replies", RANDOM)])
+def test_has_more_without_a_cursor_fails_the_run_before_any_state_past_the_unread_pages(
+        tmp_path: Path, api: SlackApi, stream: str, method: str, cut: str) -> None:
+    api.lost_cursors.add(method)  # GENERAL's 450 messages and RANDOM's threads of 10 take more than a page of 4
+    result = slack(tmp_path, api, stream, settings={"limit": 4}, ok=False)
+    assert result.code == 1 and len(result.errors) == 1, result.stderr
+    assert (f"stream '{stream}': {method}: unexpected answer: has_more is true but next_cursor is empty"
+            in result.errors[0])
+    assert not [r for r in api.requests(method) if r.query.get("cursor")]  # nothing to follow: not guessed
+    marked = [p["context"]["channel_id"] for s in states(result) for p in s.get("bookmarks", {}).get(stream, {}).get(
+        "partitions", [])]
+    assert cut not in marked  # the channel whose listing was cut keeps its old bookmark (none)
+
+
+def replies_mid_run(api: SlackApi) -> list[str]:
+    """Two threads in GENERAL; when the older is asked for (the newer was read: history is newest
+    first), two people reply now on Slack's clock, first in the newer thread, then in the older one.
+    The ts of those replies, once posted."""
+    api.add_channel(GENERAL, messages=2, threads=2, replies=2)
+    older, newer = (m["ts"] for m in api.channels[GENERAL].messages)
+    posted: list[str] = []
+
+    def reply(method: str, query: dict[str, str]) -> None:
+        if method == "conversations.replies" and query.get("ts") == older and not posted:
+            posted.extend([api.reply_now(GENERAL, newer)["ts"], api.reply_now(GENERAL, older)["ts"]])
+
+    api.hooks.append(reply)
+    return posted
+
+
+def thread_mark(result: Result) -> Decimal:
+    return Decimal(result.state["bookmarks"]["threads"]["partitions"][0]["replication_key_value"])
+
+
+def test_a_reply_posted_during_the_run_on_a_slack_clock_behind_ours_comes_next_run(tmp_path: Path) -> None:
+    """Slack stamps a reply with its own clock: the run's cut-off (``latest``) is taken on it."""
+    with SlackApi() as api:
+        api.clock_skew = -120.0  # Slack's clock minus ours: its Date headers and the ts of reply_now
+        posted = replies_mid_run(api)
+        before = {r["ts"] for thread in api.channels[GENERAL].replies.values() for r in thread}
+        first = slack(tmp_path, api, "threads")
+        cutoffs = {r.query["latest"] for r in api.requests("conversations.replies")}
+        api.clock_skew += 2.0  # two seconds pass on Slack's clock (its Date headers are whole seconds)
+        second = slack(tmp_path, api, "threads", state=first.state)
+    assert {r["ts"] for r in first.records("threads")} == before and len(before) == 4
+    assert sorted(r["ts"] for r in second.records("threads")) == sorted(posted)  # none lost, none twice
+    assert len(cutoffs) == 1 and thread_mark(first) < Decimal(cutoffs.pop()) < min(map(Decimal, posted))
+
+
+def test_with_a_slack_clock_ahead_of_ours_the_cut_off_is_ours(tmp_path: Path) -> None:
+    with SlackApi() as api:
+        api.clock_skew = 120.0
+        posted = replies_mid_run(api)
+        first = slack(tmp_path, api, "threads")
+        ours = Decimal(f"{time.time():.6f}")
+        cutoffs = {r.query["latest"] for r in api.requests("conversations.replies")}
+        second = slack(tmp_path, api, "threads", state=first.state)
+    assert len(cutoffs) == 1 and Decimal(cutoffs.pop()) < ours  # never later than this machine's clock
+    assert len(first.records("threads")) == 4 and second.records("threads") == []  # posted "later" than ours
+    assert thread_mark(second) < min(map(Decimal, posted))  # so they come once our clock reaches them
