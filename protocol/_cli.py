@@ -208,8 +208,9 @@ def tap_main(cls: type[Tap]) -> Callable[..., Any]:
             catalog_path = catalog or properties
             if catalog_path:
                 selected = Catalog.from_dict(read_json_file(catalog_path, "catalog"))
-            else:
-                selected = tap.discover()
+            else:  # read as its --discover output would be read from a file: what the tap keeps in the
+                # metadata only (tap-airbyte's replication key and method) counts the same both ways
+                selected = Catalog.from_dict(tap.discover().to_dict())
                 for entry in selected:
                     entry.select_all()
             from protocol._state import Bookmarks  # a tap's only: a target starts without the bookmark kinds

@@ -12,18 +12,19 @@ import re
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from protocol import Catalog, ConfigError, ExitCode, ProtocolError, SluiceError, dumps, secret_values
+from protocol import Catalog, ConfigError, ExitCode, ProtocolError, SluiceError, dumps, plural, secret_values
+from runner.connector_output import last_message, no_such_flag, printed_json, quote, runs_a_test, tail, warn_on_stderr
 from runner.digests import blake2b
 from runner.interpolation import PROVIDED
 from runner.isolation import Redactor, RunDir, child_env
 from runner.project import ResolvedConnector
-from runner.pumps import error_message
 from runner.stores.urls import url_passwords
 
 __all__ = [
@@ -57,8 +58,9 @@ _GRACE = 2.0  # seconds between SIGTERM and SIGKILL for a connector stopped on a
 def run_bounded(argv: list[str], *, env: dict[str, str], cwd: Path | str | None,
                 timeout: float) -> subprocess.CompletedProcess[bytes]:
     """Run ``argv`` to its end, its output captured, in a process group of its own. After ``timeout``
-    seconds the whole group (the program and whatever it started) gets SIGTERM, then SIGKILL after a
-    short grace, and :class:`subprocess.TimeoutExpired` is raised. OSError when it cannot start."""
+    seconds that group (the program and what it started there) gets SIGTERM, then SIGKILL after a
+    short grace, and :class:`subprocess.TimeoutExpired` is raised: a program it started in a session
+    of its own (``setsid``, a daemon) is out of reach. OSError when it cannot start."""
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=env, cwd=cwd, start_new_session=True)
     try:
@@ -155,45 +157,13 @@ def _ask_about(conn: ResolvedConnector) -> AboutAnswer:
         return AboutAnswer(None, f"cannot start: {exc.strerror or exc}")
     stderr = done.stderr.decode("utf-8", "replace")
     if done.returncode != ExitCode.OK:
-        if _no_such_flag(stderr + done.stdout.decode("utf-8", "replace")):
+        if no_such_flag(stderr + done.stdout.decode("utf-8", "replace"), "--about", "--format"):
             return AboutAnswer(None, "it has no --about option", certain=True)
-        return AboutAnswer(None, f"--about failed (exit code {done.returncode}): {_tail(stderr, done.stdout)}")
-    info = _json_object(done.stdout)
-    if info is None:
-        return AboutAnswer(None, f"--about did not print a JSON object: {_tail(stderr, done.stdout)}")
-    return AboutAnswer(info, certain=True)
-
-
-# what argparse, click and optparse say of an option they do not know
-_UNKNOWN_OPTION = re.compile(r"unrecognized arguments?:.*--about|no such option:?\s*'?--about|"
-                             r"no such option:?\s*'?--format", re.IGNORECASE)
-
-
-def _no_such_flag(text: str) -> bool:
-    return bool(_UNKNOWN_OPTION.search(text))
-
-
-def _json_object(stdout: bytes) -> dict[str, Any] | None:
-    """The JSON object on stdout; a connector that logs a line or two there first is forgiven: the
-    object is then read from the first line that starts with ``{``."""
-    try:
-        parsed = orjson.loads(stdout)
-    except orjson.JSONDecodeError:
-        start = stdout.find(b"\n{")
-        if start < 0:
-            return None
-        try:
-            parsed = orjson.loads(stdout[start + 1:])
-        except orjson.JSONDecodeError:
-            return None
-    return parsed if isinstance(parsed, dict) else None
-
-
-def _tail(stderr: str, stdout: bytes, lines: int = 5) -> str:
-    """The last non-blank lines the program wrote (stderr, else stdout), joined with " | "."""
-    text = stderr if stderr.strip() else stdout.decode("utf-8", "replace")
-    last = [ln.strip() for ln in text.splitlines() if ln.strip()][-lines:]
-    return " | ".join(last) or "no output"
+        return AboutAnswer(None, f"--about failed (exit code {done.returncode}): {tail(stderr, done.stdout)}")
+    printed = printed_json(done.stdout)
+    if printed is None or not isinstance(printed.value, dict):
+        return AboutAnswer(None, f"--about did not print a JSON object: {tail(stderr, done.stdout)}")
+    return AboutAnswer(printed.value, certain=True)
 
 
 def settings_schema(info: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -301,28 +271,10 @@ def _run(
         return run_bounded([*conn.argv, "--config", str(config), *flags], env=child_env(conn.env), cwd=conn.cwd,
                            timeout=timeout)
     except subprocess.TimeoutExpired as exc:
-        raise ConnectorError(f"{conn.name}: no answer after {timeout:g} s (stopped, with what it started)") from exc
+        raise ConnectorError(f"{conn.name}: no answer after {timeout:g} s (its process group was stopped; a program "
+                             "it started in a session of its own may still run)") from exc
     except OSError as exc:
         raise ConnectorError(f"{conn.name}: cannot start: {exc.strerror or exc}") from exc
-
-
-_LOG_PREFIX = re.compile(r"^\S+ \S+\s*\|\s*[A-Z]+\s*\|\s*[\w.\-]+\s*\|\s*")
-
-
-def _last_message(stderr: bytes, stdout: bytes = b"", *, errors: bool = True) -> str | None:
-    """The last ERROR message (``errors``), else the last other line, without its log prefix."""
-    last_error = None
-    last_line = None
-    for raw in (stderr + b"\n" + stdout).decode("utf-8", "replace").splitlines():
-        line = raw.strip()
-        if not line or "METRIC: " in line:
-            continue
-        message = error_message(line)
-        if message is not None:
-            last_error = message
-        else:
-            last_line = _LOG_PREFIX.sub("", line)
-    return (last_error or last_line) if errors else (last_line or last_error)
 
 
 @dataclass
@@ -332,34 +284,51 @@ class CheckResult:
 
 
 def check(conn: ResolvedConnector, run_dir: RunDir, redact: Redactor, timeout: float = 300.0) -> CheckResult:
-    """Run the connector's ``--test``."""
+    """Run the connector's ``--test``. A program that refuses the option (click's, argparse's or optparse's
+    words) does not support it; one that exits 0 without its ``--about`` saying it has a --test
+    (:func:`runs_a_test`) may have ignored the option: that it started is all the check shows."""
     done = _run(conn, ["--test"], run_dir, timeout)
-    stderr_text = done.stderr.decode("utf-8", "replace")
-    if done.returncode == ExitCode.USAGE and "no such option" in stderr_text.lower() and "--test" in stderr_text:
-        return CheckResult(False, redact(f"{conn.name} does not support --test"))
-    message = _last_message(done.stderr, done.stdout if done.returncode else b"", errors=done.returncode != ExitCode.OK)
-    if done.returncode == ExitCode.OK:
+    if done.returncode != ExitCode.OK:
+        if no_such_flag((done.stderr + b"\n" + done.stdout).decode("utf-8", "replace"), "--test"):
+            return CheckResult(False, redact(f"{conn.name} does not support --test"))
+        message = last_message(done.stderr, done.stdout)
+        return CheckResult(False, redact(message or f"exit code {done.returncode}"))
+    message = last_message(done.stderr, errors=False)
+    info = about(conn)
+    if runs_a_test(info):
         return CheckResult(True, redact(message or "connection check passed"))
-    return CheckResult(False, redact(message or f"exit code {done.returncode}"))
+    why = "it has no --about to say it has one" if info is None else "its --about lists no 'test' capability"
+    said = f" (it said: {message})" if message else ""
+    return CheckResult(True, redact(f"{conn.name} exited 0 on --test, but {why}: that shows only that the program "
+                                    f"starts, not that the connection works{said}"))
 
 
 def dry_start(conn: ResolvedConnector, run_dir: RunDir, redact: Redactor, timeout: float = 60.0) -> tuple[int, str]:
     """Start a program that reads Singer messages (a mapper, a target) on empty input: its exit
     code and last message. A program built on our kit checks its whole config first (exit 2)."""
     done = _run(conn, [], run_dir, timeout)
-    return done.returncode, redact(_last_message(done.stderr) or f"exit code {done.returncode}")
+    return done.returncode, redact(last_message(done.stderr) or f"exit code {done.returncode}")
 
 
-def discover(conn: ResolvedConnector, run_dir: RunDir, redact: Redactor, timeout: float = 600.0) -> dict[str, Any]:
-    """Run ``--discover``; return the catalog after validating it."""
+def discover(conn: ResolvedConnector, run_dir: RunDir, redact: Redactor, timeout: float = 600.0,
+             warn: Callable[[str], None] = warn_on_stderr) -> dict[str, Any]:
+    """Run ``--discover``; return the catalog after validating it. Lines logged on stdout before the
+    catalog are skipped, the first of them named to ``warn``."""
     done = _run(conn, ["--discover"], run_dir, timeout)
     if done.returncode != ExitCode.OK:
-        message = _last_message(done.stderr) or f"exit code {done.returncode}"
+        message = last_message(done.stderr) or f"exit code {done.returncode}"
         raise ConnectorError(redact(f"{conn.name} --discover failed: {message}"))
-    try:
-        data = orjson.loads(done.stdout)
-    except orjson.JSONDecodeError as exc:
-        raise ConnectorError(f"{conn.name} --discover did not print a JSON catalog: {exc}") from exc
+    printed = printed_json(done.stdout)
+    if printed is None:
+        why = f"must hold only the catalog, and it begins {quote(done.stdout, redact)}" if done.stdout.strip() \
+            else "was empty"
+        raise ConnectorError(f"{conn.name} --discover did not print a JSON catalog: its stdout {why}")
+    if printed.skipped:
+        count = len(printed.skipped.splitlines())
+        lines, which = ("a line", "") if count == 1 else (plural(count, "line"), ", the first")
+        warn(f"{conn.name} --discover printed {lines} on stdout before its catalog; skipped{which}: "
+             f"{quote(printed.skipped, redact)}")
+    data = printed.value
     problems = validate_catalog(data)
     if problems:
         raise ConnectorError(f"{conn.name} --discover printed an invalid catalog: " + "; ".join(problems))

@@ -96,7 +96,8 @@ class AirbyteStream(Stream):
         if self.replication_key:
             extra["replication-key"] = self.replication_key
         # the method and key are in the metadata only, where a catalog edits them (the top-level
-        # fields would win over the metadata)
+        # fields would win over the metadata); a run without a catalog reads its discovery as a file
+        # catalog is read (protocol/_cli.py), so it finds them there too
         return CatalogEntry(tap_stream_id=self.name, stream=self.name, schema=self.schema,
                             metadata=self._metadata(self.forced_method, extra), key_properties=list(self.primary_keys))
 

@@ -150,6 +150,28 @@ def test_selection_filters_fields_and_configures_the_source(tmp_path: Path) -> N
     assert given["streams"][1]["stream"]["namespace"] == "app"
 
 
+def test_a_run_without_a_catalog_is_the_run_given_its_own_discovery(tmp_path: Path) -> None:
+    """``users`` has a default cursor the source does not define (no ``source_defined_cursor``): its
+    replication key and method live in the stream metadata only, which a run without a catalog reads too."""
+    (tmp_path / "rec").mkdir()
+    users = {"name": "users", "json_schema": {"type": "object", "properties": {"id": {"type": "integer"}}},
+             "supported_sync_modes": ["full_refresh", "incremental"], "source_defined_primary_key": [["id"]],
+             "default_cursor_field": ["id"]}
+    config = fixture_config("stateful.py", records=4, record_dir=str(tmp_path / "rec"), extra_streams=[users])
+    catalog = _discovered(tmp_path, config)
+    assert _stream_md(catalog["streams"][2])["replication-key"] == "id"
+    runs = []
+    for given in (None, catalog):
+        done = tap(tmp_path, config, catalog=given)
+        assert done.returncode == 0, done.stderr.decode()
+        runs.append((messages(done.stdout), json.loads((tmp_path / "rec" / "given_catalog.json").read_text())))
+    (without, configured), (with_catalog, configured_too) = runs
+    assert without == with_catalog and configured == configured_too
+    assert [(s["stream"]["name"], s["sync_mode"], s.get("cursor_field")) for s in configured["streams"]] == [
+        ("orders", "incremental", ["updated"]), ("events", "full_refresh", None), ("users", "incremental", ["id"])]
+    assert [r["id"] for r in records(without, "orders")] == [1, 2, 3, 4]
+
+
 def test_a_method_the_source_does_not_support_is_a_config_error(tmp_path: Path) -> None:
     config = fixture_config("stateful.py", records=1)
     catalog = _discovered(tmp_path, config)
