@@ -71,6 +71,8 @@ class Target:
     plan: StreamPlan
     picks: list[tuple[int, str, Converter]]
     key_picks: list[tuple[int, str, Converter]]
+    #: (position in the change, name) of the key columns logged as numeric or float: NaN, ±Infinity possible
+    nonfinite_keys: list[tuple[int, str]] = field(default_factory=list)
     #: selected columns no change of this relation carries: read from the table (cdc.py)
     absent: list[str] = field(default_factory=list)
     #: why this relation's changes cannot be matched to the stream's columns (None: they can)
@@ -105,8 +107,9 @@ def _converter(plan: StreamPlan, column: Column, logged: tuple[str, str | None, 
     kind, element_kind, type_name = logged
     if (kind, element_kind) != (column.kind, column.element_kind) and (kind, column.kind) not in _WIDENINGS:
         return _refusal(plan.name, column, type_name)
+    json_text = plan.surrogates.text_of(column.name) if "json" in (kind, element_kind) else None
     convert = converter_for(kind, element_kind, json_as_object=plan.json_as_object,
-                            delimiter=column.element_delimiter)
+                            delimiter=column.element_delimiter, json_text=json_text)
     if kind in ("numeric", "float"):
         return plan.nonfinite.counting(column.name, convert)  # NaN, ±Infinity: null, counted
     return convert
@@ -138,13 +141,16 @@ def bind(source: Source, plan: StreamPlan, rel: Relation) -> Target:
     oids = rel.type_oids or [0] * len(names)
     kinds = _kinds(source, sorted(set(oids)))
     picks = []
+    nonfinite_keys = []
     for i, name in enumerate(names):
         column = wanted.get(name)
         if column is not None:
             logged = kinds.get(oids[i], (column.kind, column.element_kind, column.sql_type) if not oids[i]
                                else ("text", None, f"oid {oids[i]}"))
             picks.append((i, name, _converter(plan, column, logged)))
+            if name in plan.keys and logged[0] in ("numeric", "float"):
+                nonfinite_keys.append((i, name))
     # a deleted row is identified by its key; without one (REPLICA IDENTITY FULL) by its whole old row
     key_picks = [p for p in picks if p[1] in plan.keys] if plan.keys else picks
     absent = [c.name for c in plan.columns if c.name not in names]
-    return Target(plan, picks, key_picks, absent)
+    return Target(plan, picks, key_picks, nonfinite_keys, absent)

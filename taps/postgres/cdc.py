@@ -53,6 +53,7 @@ from protocol import (
 )
 from taps.postgres.binding import Target, bind
 from taps.postgres.client import Source
+from taps.postgres.nonfinite import nonfinite_key
 from taps.postgres.pgoutput import UNCHANGED, Begin, Change, Commit, Relation, Truncate, decode, lsn_to_text
 from taps.postgres.settings import TapSettings
 from taps.postgres.streams import ROW, ROW_JSON, StreamPlan, sync_full_table
@@ -269,13 +270,18 @@ class _Changes:
         if msg.old is not None and (msg.action == "D" or msg.new is None or (
                 target.plan.keys and any(msg.old[i] != msg.new[i] for i, _, _ in target.key_picks))):
             gone = msg.old
-            deleted: dict[str, Any] = {name: None if gone[i] is None else conv(gone[i])
-                                       for i, name, conv in target.key_picks if gone[i] is not UNCHANGED}
-            deleted[DELETED_AT] = committed_at
-            deleted[LSN] = lsn
-            out.append(deleted)
+            if nonfinite_key(gone, target.nonfinite_keys) is None:  # else never emitted: nothing to delete
+                deleted: dict[str, Any] = {name: None if gone[i] is None else conv(gone[i])
+                                           for i, name, conv in target.key_picks if gone[i] is not UNCHANGED}
+                deleted[DELETED_AT] = committed_at
+                deleted[LSN] = lsn
+                out.append(deleted)
         if msg.new is not None:
             row = msg.new
+            unkeyed = nonfinite_key(row, target.nonfinite_keys)
+            if unkeyed is not None:  # a key JSON cannot hold: skipped, counted (nonfinite.py)
+                target.plan.nonfinite.skipped[unkeyed] += 1
+                return out
             record: dict[str, Any] = {}
             # only a whole old row (REPLICA IDENTITY FULL) holds the unchanged TOASTed values: an old key
             # (a key change under the default identity) has NULL in every other column
@@ -323,7 +329,7 @@ class _Changes:
             table.aliased, where, sql.Identifier(ROW))
         rows = self.source.query(query, doing=f"reading unchanged values of {table.schema_name}.{table.name}")
         if rows:
-            record.update(loads(plan.nonfinite.scan(rows[0][0].encode())))
+            record.update(loads(plan.scan(rows[0][0].encode())))
 
     @staticmethod
     def _tell_unsent(plan: StreamPlan, names: list[str]) -> None:

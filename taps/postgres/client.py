@@ -27,10 +27,11 @@ BLOCK_ROWS = 500
 __all__ = ["BLOCK_ROWS", "SSL_MODES", "Source", "connect_error", "conninfo_from_config", "describe", "source_error"]
 
 
-#: Session settings every value rendering relies on: UTC date-times, ISO dates and intervals, and
-#: money as ``$1,234.56`` whatever the server's locale (logical decoding's converter reads that text)
+#: Session settings every value rendering relies on: UTC date-times, ISO dates and intervals,
+#: money as ``$1,234.56`` whatever the server's locale (logical decoding's converter reads that text),
+#: and bytea as hex (``\x00ff``: bytea[] elements, logical decoding) whatever the database's or role's bytea_output
 SESSION_OPTIONS = ("-c TimeZone=UTC -c DateStyle=ISO,YMD -c IntervalStyle=iso_8601 -c extra_float_digits=1 "
-                   "-c lc_monetary=C")
+                   "-c lc_monetary=C -c bytea_output=hex")
 
 def conninfo_from_config(config: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     """(conninfo, keyword parameters) for psycopg.connect, from the tap's settings."""

@@ -335,6 +335,12 @@ def load_tables(source: Source, schemas: Iterable[str] | None) -> list[Table]:
     for nsp, rel, att in source.query(_IDENTITY, params, doing="reading replica identity indexes"):
         if (nsp, rel) in tables:
             tables[(nsp, rel)].identity_columns.append(att)
+    for table in tables.values():
+        for column in table.columns.values():
+            # NaN and ±Infinity are emitted as null (nonfinite.py): a NOT NULL column's schema admits null too,
+            # a key's does not (such a key value is refused)
+            if (column.kind == "float" or column.base == "numeric") and column.name not in table.keys:
+                column.nullable = True
     unique_stream_ids(list(tables.values()))
     return list(tables.values())
 

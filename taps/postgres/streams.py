@@ -28,8 +28,10 @@ from psycopg import sql
 
 from protocol import (
     Bookmarks,
+    FatalSourceError,
     FullTableBookmark,
     IncrementalBookmark,
+    JSONDecodeError,
     KeyRange,
     MessageWriter,
     RecordCounter,
@@ -40,6 +42,7 @@ from taps.postgres.client import Source
 from taps.postgres.discovery import Column, Table
 from taps.postgres.nonfinite import NonFinite, marked_values
 from taps.postgres.parallel import RangeReads, checkpoint_due, plan_ranges, range_where
+from taps.postgres.surrogates import LoneSurrogates, repaired
 
 __all__ = ["ROW", "ROW_JSON", "StreamPlan", "at_or_after", "ordering_problems", "sync_full_table",
            "sync_incremental"]
@@ -64,9 +67,23 @@ class StreamPlan:
     replication_key: str | None = None
     extra_properties: dict[str, Any] = field(default_factory=dict)
     json_as_object: bool = False
-    nonfinite: NonFinite = field(default_factory=NonFinite)
     #: the keys are a primary key (unique, never null); false for a view's declared view-key-properties
     unique_keys: bool = True
+    nonfinite: NonFinite = field(init=False)
+    surrogates: LoneSurrogates = field(init=False, default_factory=LoneSurrogates)
+
+    def __post_init__(self) -> None:
+        self.nonfinite = NonFinite(self.name, tuple(self.keys))
+
+    def scan(self, rows: bytes) -> bytes:
+        """Server-rendered rows as they are emitted: lone surrogates replaced, NaN marks removed (each
+        counted; a key column's NaN or ±Infinity raises FatalSourceError)."""
+        return self.nonfinite.scan(self.surrogates.rows(rows))
+
+    def report(self) -> None:
+        """One WARNING per column whose values were emitted otherwise (null, U+FFFD), with the count."""
+        self.nonfinite.report(self.name)
+        self.surrogates.report(self.name)
 
     def schema(self) -> dict[str, Any]:
         props = {c.name: c.schema(self.json_as_object) for c in self.columns}
@@ -120,10 +137,14 @@ def build_copy(plan: StreamPlan, *, where: sql.Composable | None, order: list[Co
     return sql.SQL("COPY ({}) TO STDOUT {}").format(outer, _COPY_OPTIONS)
 
 
-def _values(raw: bytes, names: list[str]) -> list[Any]:
+def _values(plan: StreamPlan, raw: bytes, names: list[str]) -> list[Any]:
     """The values of ``names`` in one raw row (as emitted: the bookmark form; a NaN or ±Infinity,
     emitted as null, as PostgreSQL's text of it, which a query reads back: ``"NaN"``)."""
-    record = loads(raw[:-1])
+    try:
+        record = loads(repaired(raw[:-1])[0])
+    except JSONDecodeError as exc:
+        raise FatalSourceError(f"stream '{plan.name}': the last row read cannot be parsed for its bookmark: "
+                               f"{exc}") from exc
     assert isinstance(record, dict)
     nonfinite = marked_values(raw)
     return [nonfinite.get(name) if record[name] is None else record[name] for name in names]
@@ -141,7 +162,7 @@ def _stream_rows(source: Source, plan: StreamPlan, writer: MessageWriter, query:
     count = 0
     last = b""
     started = time.monotonic()
-    scan = plan.nonfinite.scan
+    scan = plan.scan
     counter = RecordCounter(name, writer.flush)
     for rows, last, size in source.copy_blocks(query, f"reading {plan.table.schema_name}.{plan.table.name}"):
         write(name, scan(rows), version=version)
@@ -169,7 +190,7 @@ def _read_ranges(plan: StreamPlan, writer: MessageWriter, bookmarks: Bookmarks, 
     started = time.monotonic()
 
     def checkpoint() -> None:
-        parts = tuple(replace(part, last=_values(last[i], [key.name])[0]) if i in last else part
+        parts = tuple(replace(part, last=_values(plan, last[i], [key.name])[0]) if i in last else part
                       for i, part in enumerate(ranges))
         bookmarks.write(name, replace(bookmark, key_ranges=parts))
         writer.write_state(bookmarks.to_value())
@@ -178,7 +199,7 @@ def _read_ranges(plan: StreamPlan, writer: MessageWriter, bookmarks: Bookmarks, 
     counter = RecordCounter(name, writer.flush)
     with closing(reads.batches()) as batches:
         for index, rows, final, size in batches:
-            write(name, plan.nonfinite.scan(rows), version=version)
+            write(name, plan.scan(rows), version=version)
             last[index] = final
             before, count = count, count + size
             if checkpoint_due(count, before):
@@ -252,7 +273,7 @@ def _read_sequential(source: Source, plan: StreamPlan, writer: MessageWriter, bo
 
     def checkpoint(raw: bytes) -> None:
         if keys:
-            bookmarks.write(name, replace(bookmark, last_pk=dict(zip(names, _values(raw, names), strict=True))))
+            bookmarks.write(name, replace(bookmark, last_pk=dict(zip(names, _values(plan, raw, names), strict=True))))
         writer.write_state(bookmarks.to_value())
 
     query = build_copy(plan, where=where, order=keys)
@@ -290,7 +311,7 @@ def sync_incremental(source: Source, plan: StreamPlan, writer: MessageWriter, bo
     plan.write_schema(writer)
 
     def checkpoint(raw: bytes) -> None:
-        latest = _values(raw, [key])[0]
+        latest = _values(plan, raw, [key])[0]
         if latest is not None:
             bookmarks.write(name, IncrementalBookmark(key, latest))
         writer.write_state(bookmarks.to_value())

@@ -161,7 +161,7 @@ class TapPostgres(Tap):
                 self._sync_plans(source, plans, writer, bookmarks)
             finally:
                 for plan in plans:
-                    plan.nonfinite.report(plan.name)
+                    plan.report()
         # each stream's sync ended with a STATE too: the writer skips this one when it repeats that line
         writer.write_state(bookmarks.to_value(), final=True)
         emit_metric("counter", "streams_synced", len(plans), {"tap": self.name})

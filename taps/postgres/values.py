@@ -79,20 +79,32 @@ _SCALARS: dict[str, Converter] = {
 }
 
 
-def _json_object(text: str) -> Any:
+def _as_object(json: Converter) -> Converter:
     # json_as_object: what is not an object (nor null) becomes {"value": <it>}, as the snapshot renders it
-    head = text.lstrip()[:1]
-    return _json(text) if head in ("{", "n") else {"value": _json(text)}
+    def as_object(text: str) -> Any:
+        head = text.lstrip()[:1]
+        return json(text) if head in ("{", "n") else {"value": json(text)}
+
+    return as_object
+
+
+def _rewritten(rewrite: Callable[[str], str]) -> Converter:
+    def json(text: str) -> Any:
+        return _json(rewrite(text))
+
+    return json
 
 
 def converter_for(kind: str, element_kind: str | None = None, *, json_as_object: bool = False,
-                  delimiter: str = ",") -> Converter:
+                  delimiter: str = ",", json_text: Callable[[str], str] | None = None) -> Converter:
     """The converter of one column kind (arrays: of their element kind, whose elements ``delimiter``
-    separates: ``,`` but for ``box``, whose text holds commas, ``;``)."""
-    if kind == "json" and json_as_object:
-        return _json_object
+    separates: ``,`` but for ``box``, whose text holds commas, ``;``); ``json_text`` rewrites the
+    text of each json value first (a json column's, or an element's)."""
+    json = _json if json_text is None else _rewritten(json_text)
+    if kind == "json":
+        return _as_object(json) if json_as_object else json
     if kind == "array":
-        element = _SCALARS.get(element_kind or "", _identity)
+        element = json if element_kind == "json" else _SCALARS.get(element_kind or "", _identity)
         if element_kind == "bytea":
             element = _identity  # the server's array JSON keeps "\\x..." elements
         elif element_kind == "ts":
