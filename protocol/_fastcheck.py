@@ -7,19 +7,29 @@ Only a False answer runs the full validator, which then either accepts the recor
 names the failing field. The check is never looser than the schema: every construct it
 does not understand makes the whole check unavailable (None) or defers that property
 to a compiled sub-validator.
+
+Both validators compile a schema in the form :func:`compiled_form` gives: Draft 4's boolean
+exclusive bounds in the Draft 6 form (:func:`draft6_bounds`, which the reader also applies to every
+SCHEMA as it arrives), and bounds and multipleOf read exactly (Decimals: the SCHEMA line held a long
+run of digits) as plain numbers. fastjsonschema writes a bound into its code as text (a Decimal
+becomes a float literal) and divides exactly only by a float multipleOf (``Decimal(repr(...))``;
+by a Decimal it divides the float literal: 19.99 / 0.01 is 1998.9999999999998).
 """
 
 from __future__ import annotations
 
+import copy
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 import fastjsonschema
 
-__all__ = ["compile_fast_check", "is_date", "is_date_time"]
+from protocol._jsoncodec import deep_recursion, whole_number
+
+__all__ = ["compile_fast_check", "compiled_form", "draft6_bounds", "is_date", "is_date_time"]
 
 _ANNOTATIONS = {"description", "title", "default", "examples", "$comment", "readOnly", "writeOnly", "deprecated"}
 _CLASSES = {
@@ -73,6 +83,92 @@ def is_date(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+# Keywords whose values are data, not schemas; keywords whose values map names to schemas.
+_DATA_KEYWORDS = frozenset({"enum", "const", "default", "examples"})
+_SCHEMA_MAPS = frozenset({"properties", "patternProperties", "definitions", "$defs", "dependencies"})
+_EXCLUSIVE = (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum"))
+_NUMERIC_KEYWORDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
+
+
+def _subschemas(schema: Any) -> Iterator[dict[str, Any]]:
+    """Every schema object in ``schema``, itself included; no recursion (a schema may nest deep)."""
+    stack: list[tuple[Any, bool]] = [(schema, False)]
+    while stack:
+        item, is_map = stack.pop()
+        if isinstance(item, list):
+            stack.extend((sub, False) for sub in item)
+        elif isinstance(item, dict):
+            if is_map:
+                stack.extend((sub, False) for sub in item.values())
+                continue
+            stack.extend((value, key in _SCHEMA_MAPS) for key, value in item.items() if key not in _DATA_KEYWORDS)
+            yield item
+
+
+def _rewritten(schema: Any, needs: Callable[[dict[str, Any]], bool],
+               rewrite: Callable[[dict[str, Any]], None]) -> Any:
+    """``schema`` itself when no subschema ``needs`` a rewrite, else a copy with each one rewritten."""
+    if not any(map(needs, _subschemas(schema))):
+        return schema
+    with deep_recursion():
+        schema = copy.deepcopy(schema)
+    for node in [node for node in _subschemas(schema) if needs(node)]:
+        rewrite(node)
+    return schema
+
+
+def _draft4_bounds(node: dict[str, Any]) -> bool:
+    return node.get("exclusiveMinimum").__class__ is bool or node.get("exclusiveMaximum").__class__ is bool
+
+
+def _to_draft6(node: dict[str, Any]) -> None:
+    for exclusive, bound in _EXCLUSIVE:
+        flag = node.get(exclusive)
+        if flag.__class__ is bool:
+            del node[exclusive]
+            if flag and bound in node:
+                node[exclusive] = node.pop(bound)
+
+
+def draft6_bounds(schema: Any) -> Any:
+    """``schema`` with Draft 4's boolean exclusive bounds in the Draft 6 form (a copy where one is
+    changed): ``"exclusiveMaximum": true, "maximum": M`` is ``"exclusiveMaximum": M``, ``false`` is
+    dropped. pipelinewise-tap-postgres and -tap-mysql write them for every numeric column; Draft 7,
+    jsonschema and every reader of bounds here take numbers only (True would be the bound 1)."""
+    return _rewritten(schema, _draft4_bounds, _to_draft6)
+
+
+def _exact_numbers(node: dict[str, Any]) -> bool:
+    return any(node.get(key).__class__ is Decimal for key in _NUMERIC_KEYWORDS)
+
+
+def _plain_number(number: Decimal) -> int | float | Decimal:
+    """An exactly read bound or multipleOf as the compiled validators compare it exactly: an int where
+    integral (a 19-digit bound stays exact), else the float the plain parse gives (what fastjsonschema
+    writes into its code for a Decimal, and its multipleOf divides exactly only for a float). A number
+    past any float stays (its text in the code reads as infinity; its int could be too long to write)."""
+    if number.adjusted() > 1000:
+        return number
+    whole = whole_number(number)
+    return float(number) if whole is None else whole
+
+
+def compiled_form(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` as the validators compile it (a copy where it differs): Draft 6 bounds, and no
+    Decimal bound or multipleOf."""
+    def rewrite(node: dict[str, Any]) -> None:
+        _to_draft6(node)
+        for key in _NUMERIC_KEYWORDS:
+            value = node.get(key)
+            if value.__class__ is Decimal:
+                node[key] = _plain_number(value)
+
+    form: dict[str, Any] = _rewritten(schema, lambda node: _draft4_bounds(node) or _exact_numbers(node), rewrite)
+    if "draft-04" in str(form.get("$schema", "")):  # fastjsonschema would compile Draft 4: no numeric exclusive*
+        form = {key: value for key, value in form.items() if key != "$schema"}
+    return form
 
 
 def _types(prop: dict[str, Any]) -> list[str] | None:
@@ -167,6 +263,7 @@ def compile_fast_check(
     ``also_required`` names fields that must be present (key properties); ``formats`` are
     the format checks the full validator uses, given to property sub-validators.
     """
+    schema = compiled_form(schema)
     if _has_ref(schema) or _types(schema) != ["object"]:
         return None
     if set(schema) - _ANNOTATIONS - {"type", "properties", "required", "additionalProperties", "$schema"}:

@@ -23,7 +23,7 @@ from protocol._messages import (
     SchemaMessage,
     StateMessage,
 )
-from protocol._schema import RecordValidator, check_schema
+from protocol._schema import RecordValidator, check_schema, draft6_bounds
 
 __all__ = ["DEFAULT_MAX_LINE_BYTES", "MessageReader"]
 
@@ -176,6 +176,7 @@ class MessageReader:
         schema = obj.get("schema")
         if schema is None:
             raise ProtocolError("SCHEMA has no 'schema'", line=n, stream=stream, field="schema")
+        schema = draft6_bounds(schema)  # once, here: what every target reads (pipelinewise taps write Draft 4's)
         check_schema(schema, stream=stream, line=n)
         previous = self.schemas.get(stream)
         if previous is not None and previous.schema is not schema:

@@ -5,6 +5,10 @@ are checked by a validator compiled once per stream with fastjsonschema. Formats
 ``date-time``, ``date``, ``time``, ``uuid``, ``email`` and the other standard ones are
 checked. Decimals are accepted wherever a number is.
 
+Draft 4's boolean exclusive bounds (``"exclusiveMaximum": true`` beside ``"maximum"``, as
+pipelinewise taps write them) are read in the Draft 6 form; the validators compile a schema's
+exactly read bounds and multipleOf as plain numbers (both: protocol/_fastcheck.py).
+
 fastjsonschema generates nested Python code, which Python refuses past some 45 levels of
 nested properties; a schema nested deeper than :data:`FAST_SCHEMA_DEPTH` levels is checked
 by jsonschema instead (slower, same formats, recursion room for ``MAX_DEPTH`` levels).
@@ -21,13 +25,14 @@ from typing import Any
 import fastjsonschema
 
 from protocol._errors import ProtocolError, RecordValidationError
-from protocol._fastcheck import compile_fast_check, is_date, is_date_time
+from protocol._fastcheck import compile_fast_check, compiled_form, draft6_bounds, is_date, is_date_time
 from protocol._jsoncodec import deep_recursion, holds_decimal, whole_number
 
 __all__ = [
     "FAST_SCHEMA_DEPTH",
     "RecordValidator",
     "check_schema",
+    "draft6_bounds",
     "field_types",
     "is_nullable",
     "merge_types",
@@ -95,9 +100,11 @@ def plainly_valid(node: Any, depth: int = 0) -> bool:
 
 
 def check_schema(schema: Any, *, stream: str, line: int | None = None) -> None:
-    """Reject a stream schema that cannot describe records (not an object with properties)."""
+    """Reject a stream schema that cannot describe records (not an object with properties).
+    Draft 4's boolean exclusive bounds are checked in their Draft 6 form (:func:`draft6_bounds`)."""
     if not isinstance(schema, dict):
         raise ProtocolError("schema is not a JSON object", line=line, stream=stream)
+    schema = draft6_bounds(schema)
     if not plainly_valid(schema):
         import jsonschema  # imported here: ~45 ms, and only unusual schemas need it
 
@@ -146,6 +153,7 @@ class RecordValidator:
         self.key_properties = tuple(key_properties)
         self._deep: _DeepValidator | None = None
         self._fast: Callable[[Any], bool] | None = None
+        schema = compiled_form(schema)
         if nesting_depth(schema) > FAST_SCHEMA_DEPTH:
             self._deep = _DeepValidator(stream, schema)
             return
@@ -162,30 +170,30 @@ class RecordValidator:
 
     def __call__(self, record: Any, line: int | None = None) -> None:
         try:
-            fast = self._fast
-            if fast is not None and fast(record):
-                return
-            if self._deep is not None:
-                self._deep(record, line)
-                self._check_keys(record, line)
-                return
-            self._compiled(record, line)
-        except (TypeError, ArithmeticError, RecordValidationError) as first:
-            # An exactly parsed number (a Decimal: the record's line held a long run of digits) is one
-            # neither validator can divide by a float (multipleOf) nor counts as an integer (1234567890123456.0
-            # is one, as 2.0 is). The record is checked as the plain parse would have given it, the same
-            # answers as on every other line (the record itself, exact, is what goes on); a record it
-            # still refuses keeps its first error.
+            self._check(record, line)
+            return
+        except (TypeError, ArithmeticError, RecordValidationError):
             if not holds_decimal(record):
                 raise
-            with deep_recursion():
-                plain = _floats(record)
-            try:
-                self(plain, line)
-            except RecordValidationError:
-                if isinstance(first, RecordValidationError):
-                    raise first from None
-                raise
+        # An exactly parsed number (a Decimal: the record's line held a long run of digits) is one neither
+        # validator can divide exactly (multipleOf) nor counts as an integer (1234567890123456.0 is one,
+        # as 2.0 is), and compares with a float bound as the float's binary value. The record is checked
+        # again with each such number as the plain parse would give it, but exact (:class:`_Exact`): the
+        # same answers as on every other line, and its error names the field at fault (the record
+        # itself, exact, is what goes on).
+        with deep_recursion():
+            view = _floats(record)
+        self._check(view, line)
+
+    def _check(self, record: Any, line: int | None) -> None:
+        fast = self._fast
+        if fast is not None and fast(record):
+            return
+        if self._deep is not None:
+            self._deep(record, line)
+            self._check_keys(record, line)
+            return
+        self._compiled(record, line)
 
     def _compiled(self, record: Any, line: int | None) -> None:
         try:
@@ -215,26 +223,51 @@ class RecordValidator:
                 )
 
 
-class _Fraction(float):
-    """The float of an exactly read number with a fraction that the float lost (past 2**53 every
-    float is integral: -999999999999999999999999999999.5 reads as -1e+30): a number, never an
-    integer, as the validators ask (``is_integer``)."""
+class _Exact(float):
+    """An exactly read number that is not an integer, as the validators take it: a float (``enum`` and
+    ``const`` compare it as the plain parse would have read it) that is never an integer (past 2**53
+    every float is integral: -999999999999999999999999999999.5 reads as -1e+30), whose repr is the
+    number as written (fastjsonschema's multipleOf divides ``Decimal(repr(value))``: exact) and whose
+    order is the written numbers' (0.1 is not below a bound 0.1; 99999999999999.999999 is below 1e14)."""
 
-    __slots__ = ()
+    __slots__ = ("exact",)
+    exact: Decimal
+
+    def __new__(cls, exact: Decimal) -> _Exact:
+        self = super().__new__(cls, exact)
+        self.exact = exact
+        return self
+
+    def __repr__(self) -> str:
+        return str(self.exact)
 
     def is_integer(self) -> bool:
         return False
 
+    def __lt__(self, other: object) -> bool:
+        return self.exact < _as_written(other)  # type: ignore[no-any-return, operator]
+
+    def __le__(self, other: object) -> bool:
+        return self.exact <= _as_written(other)  # type: ignore[no-any-return, operator]
+
+    def __gt__(self, other: object) -> bool:
+        return self.exact > _as_written(other)  # type: ignore[no-any-return, operator]
+
+    def __ge__(self, other: object) -> bool:
+        return self.exact >= _as_written(other)  # type: ignore[no-any-return, operator]
+
+
+def _as_written(number: object) -> object:
+    """A float as the number its shortest text writes (the text it was read from); others as they are."""
+    return Decimal(repr(number)) if isinstance(number, float) else number
+
 
 def _floats(value: Any) -> Any:
-    """``value`` with every Decimal in it a float, or an int where it is integral (a copy; ``value``
-    is not changed): what the plain parse gives, but for integers it would round."""
+    """``value`` with every Decimal in it an int where it is integral, else an :class:`_Exact` (a copy;
+    ``value`` is not changed): what the plain parse gives, but that no number is rounded."""
     if isinstance(value, Decimal):
         whole = whole_number(value)
-        if whole is not None:
-            return whole
-        number = float(value)
-        return _Fraction(number) if number.is_integer() else number
+        return _Exact(value) if whole is None else whole
     if isinstance(value, dict):
         return {k: _floats(v) for k, v in value.items()}
     if isinstance(value, list):
