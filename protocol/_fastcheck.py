@@ -43,10 +43,11 @@ _fromiso = datetime.fromisoformat
 _date_fromiso = date.fromisoformat
 
 
-# The RFC 3339 shape after the seconds: a fraction, then "Z" or an offset (with or without ":").
+# The RFC 3339 shape after the seconds: a fraction, then "Z" or an offset (with or without ":";
+# hours 00-23, minutes 00-59: fromisoformat would read +00:60 as an hour).
 # Before them, fixed separators do the shape's work: fromisoformat reads every digit group there
 # as ASCII digits and refuses anything else.
-_TAIL = re.compile(r"(?:\.\d+)?(?:[+-]\d{2}:?\d{2}|[zZ])?\Z").match
+_TAIL = re.compile(r"(?:\.\d+)?(?:[+-](?:[01]\d|2[0-3]):?[0-5]\d|[zZ])?\Z").match
 
 
 def is_date_time(value: str) -> bool:

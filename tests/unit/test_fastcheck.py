@@ -169,7 +169,7 @@ def test_an_any_of_with_a_plain_branch_is_accepted_without_its_sub_validator() -
 
 # -- one date-time check for the three validators -------------------------------------------
 
-_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[+-]\d{2}:?\d{2}|[zZ])?")
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[+-](?:[01]\d|2[0-3]):?[0-5]\d|[zZ])?")
 
 
 def _date_time_oracle(value: str) -> bool:
@@ -187,7 +187,8 @@ _NEAR = ["2024-01-02T03:04:05Z", "2024-01-02t03:04:05z", "2024-01-02 03:04:05", 
          "2024-01-02T03:04:05+05", "2024-01-02T03:04:05+05:30:00", "2024-01-02T03:04+05:00",
          "2024-01-02T03:04:05.123456789Z", "2024-01-02T03:04:05.+05:00", "2024-02-30T03:04:05Z",
          "2024-01-02T03:04:05+0530", "2024-01-02T03:04:05Zz", "2024-01-02T03:04:05 ", "2024-01-02X03:04:05",
-         "٢٠٢٤-01-02T03:04:05Z", "2024-01-02T03:04:0\u0665Z", "2024-01-02T03:04:05.\u0661Z", "+024-01-02T03:04:05Z"]
+         "٢٠٢٤-01-02T03:04:05Z", "2024-01-02T03:04:0\u0665Z", "2024-01-02T03:04:05.\u0661Z", "+024-01-02T03:04:05Z",
+         "2024-01-02T03:04:05+00:60", "2024-01-02T03:04:05-23:59", "2024-01-02T03:04:05+0099"]
 
 
 @settings(max_examples=2000, deadline=None)
@@ -208,3 +209,16 @@ def test_fast_check_refuses_the_date_times_the_validator_refuses(value: str) -> 
     assert check({"at": value}) is False
     with pytest.raises(fastjsonschema.JsonSchemaValueException):
         fastjsonschema.compile(schema, formats=_FORMATS)({"at": value})
+
+
+@pytest.mark.parametrize(("fmt", "value"), [("date-time", "2024-01-01T00:00:00+00:60"), ("date-time", "2024-01-01T00:00:00-01:75"),
+                                            ("date-time", "2024-01-01T00:00:00+0060"), ("time", "03:04:05+00:60"),
+                                            ("time", "03:04:05-0199")])
+def test_an_offset_minute_past_59_is_no_offset(fmt: str, value: str) -> None:
+    """RFC 3339's time-minute is 00-59: fromisoformat reads +00:60 as +01:00, and a target stored it so."""
+    schema = {"type": "object", "properties": {"at": {"type": "string", "format": fmt}}}
+    with pytest.raises(fastjsonschema.JsonSchemaValueException):
+        fastjsonschema.compile(schema, formats=_FORMATS)({"at": value})
+    check = compile_fast_check(schema, formats=_FORMATS)
+    assert check is None or check({"at": value}) is False
+    fastjsonschema.compile(schema, formats=_FORMATS)({"at": value.replace("60", "59").replace("75", "45").replace("99", "59")})
