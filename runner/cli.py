@@ -202,10 +202,12 @@ def state_get(obj: Ctx, pipeline: str) -> int:
     """Print the stored state of PIPELINE (or of a state id) as JSON."""
     from protocol import dumps_pretty
 
+    state_id = _state_id(obj, pipeline)
     with _store(obj) as store:
-        value = store.get_state(_state_id(obj, pipeline))
+        value = store.get_state(state_id)
     if value is None:
-        _echo(f"sluice: no state stored for '{pipeline}'", err=True)
+        named = "" if state_id == pipeline else f" (state id '{state_id}')"
+        _echo(f"sluice: no state stored for '{pipeline}'{named}", err=True)
         return ExitCode.FAILED
     _echo(dumps_pretty(value))
     return ExitCode.OK

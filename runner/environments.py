@@ -144,10 +144,12 @@ def _is_append(value: Any) -> bool:
 
 
 def environment_problems(data: dict[str, Any], validate: Any, line_of: Any) -> list[tuple[int, str]]:
-    """``default_environment`` naming no environment; and unless ``validate`` is None (the file itself has
-    problems), those of every environment: its overlay merged into the project and the result checked as a
-    project file (``validate(merged) -> [(line, text)]``), each said as ``environments.NAME: ...`` at the
-    line of that environment."""
+    """``default_environment`` naming no environment; and those of every environment: the entries of its
+    ``connectors:``/``pipelines:`` that are neither the base's nor whole (:func:`_strays`, at their lines),
+    and its overlay merged into the project (without those) and checked as a project file
+    (``validate(merged) -> [(line, text)]``), said as ``environments.NAME: ...`` at the environment's line.
+    ``validate`` None: the file has problems; the environments are still merged and checked when the base
+    project is sound, each whose own overlay is (one's misspelt key hides no other's problems)."""
     declared = data.get("environments")
     environments: dict[str, Any] = declared if isinstance(declared, dict) else {}
     out: list[tuple[int, str]] = []
@@ -157,10 +159,64 @@ def environment_problems(data: dict[str, Any], validate: Any, line_of: Any) -> l
         out.append((line_of(["default_environment"]),
                     f"default_environment: no environment named '{default}' (environments: {listed})"
                     + did_you_mean(str(default), environments)))
-    for name in environments if validate is not None else ():
+    check = validate if validate is not None else _check_if_sound(data)
+    for name, overlay in environments.items():
+        strays = _strays(data, name)
+        out += [(line_of(["environments", name, *path]), text) for path, text in strays]
+        if check is None or (validate is None and not _well_formed(overlay)):
+            continue
         merged, problems = _apply(data, name)
         line = line_of(["environments", name])
         out += [(line, text) for text in problems]
+        dropped = {(section, key) for (section, key), _ in strays}
+        for section in {section for section, _ in dropped}:
+            merged[section] = [e for e in merged[section] if (section, e.get("name")) not in dropped]
         if not problems:
-            out += [(line, f"environments.{name}: {text}") for _, text in validate(merged)]
+            out += [(line, f"environments.{name}: {text}") for _, text in check(merged)]
     return out
+
+
+def _strays(data: dict[str, Any], name: str) -> list[tuple[list[Any], str]]:
+    """The entries of environment ``name``'s ``connectors:`` and ``pipelines:`` that name none of the base's
+    and either remove it (``null``) or lack what a new one needs: most likely a misspelt name. Each as
+    ``([section, key], text)``; none where the file's shape is not what these words assume."""
+    from runner.project_schema import PROJECT_SCHEMA
+
+    overlay = (data.get("environments") or {}).get(name)
+    out: list[tuple[list[Any], str]] = []
+    for section in _SECTIONS:
+        entries, base = overlay.get(section) if isinstance(overlay, dict) else None, data.get(section) or []
+        if not isinstance(entries, dict) or not isinstance(base, list):
+            continue
+        known = {e["name"]: e for e in base if isinstance(e, dict) and isinstance(e.get("name"), str)}
+        need = [k for k in PROJECT_SCHEMA["properties"][section]["items"]["required"] if k != "name"]
+        kind = section[:-1]
+        for key, value in entries.items():
+            missing = [k for k in need if isinstance(value, dict) and k not in value]
+            if key in known or (value is not None and not missing):
+                continue
+            said = (f"null removes a {kind}, and the base has no {kind} '{key}'" if value is None else
+                    f"no {kind} '{key}' in the base and not a whole {kind} "
+                    f"({', '.join(repr(k) for k in missing)} missing)")
+            out.append(([section, key], f"environments.{name}.{section}.{key}: {said}"
+                        + did_you_mean(str(key), known)))
+    return out
+
+
+def _check_if_sound(data: dict[str, Any]) -> Any:
+    """The check of a merged project (``merged -> [(line, text)]``) when the base project (the file without
+    its environments) has no problem of its own, else None: each environment would repeat the base's."""
+    from runner.project_validate import _problems
+
+    base = {k: v for k, v in data.items() if k not in ("environments", "default_environment")}
+    return None if _problems(base, None) else (lambda merged: _problems(merged, None))
+
+
+def _well_formed(overlay: Any) -> bool:
+    """Whether an environment's overlay is as the schema says (its problems are the file's, said apart)."""
+    import jsonschema
+
+    from runner.project_schema import PROJECT_SCHEMA
+
+    return bool(jsonschema.Draft7Validator(PROJECT_SCHEMA["properties"]["environments"]["additionalProperties"])
+                .is_valid(overlay))

@@ -19,6 +19,7 @@ __all__ = ["env_text", "surprising_scalars"]
 
 _PLAIN_INT = re.compile(r"[-+]?(?:0|[1-9][0-9_]*)")
 _TAG = "tag:yaml.org,2002:"
+_MERGE = f"{_TAG}merge"  # the key ``<<`` (YAML 1.1's merge key), which the loaders resolve
 
 
 def surprising_scalars(root: Any) -> list[tuple[int, str]]:
@@ -33,21 +34,36 @@ def surprising_scalars(root: Any) -> list[tuple[int, str]]:
 
     constructor = yaml_module().constructor.SafeConstructor()
     found: list[tuple[int, str]] = []
+    said: set[tuple[int, str]] = set()  # a scalar used again (an alias) is one problem, said where first met
     for path, node in _scalars(root, []):
         message = _surprise(node, constructor.construct_object(node), in_env=len(path) >= 2 and path[-2] == "env")
-        if message:
+        if message and (id(node), message) not in said:
+            said.add((id(node), message))
             found.append((int(node.start_mark.line) + 1, f"{_path_text(path)}: {message}"))
     return found
 
 
 def _scalars(node: Any, path: list[Any]) -> Iterator[tuple[list[Any], Any]]:
-    """The plain (unquoted, untagged-by-hand) scalars under ``node``, with their paths; keys included."""
+    """The plain (unquoted, untagged-by-hand) scalars under ``node``, with their paths; keys included.
+    A node used again (``*alias``, ``<<: *alias``) is met again, once more at most as an ``env:`` mapping
+    or once more as another (YAML allows an anchor inside itself); a merge key ``<<`` is YAML's, not the
+    file's, and the keys merged in are the mapping's own."""
     stack: list[tuple[list[Any], Any]] = [(path, node)]
+    seen: set[tuple[int, bool]] = set()
     while stack:
         at, item = stack.pop()
         tag = item.tag
+        if not isinstance(item.value, str):
+            once = (id(item), at[-1:] == ["env"])
+            if once in seen:
+                continue
+            seen.add(once)
         if tag.endswith(":map"):
             for key, value in reversed(item.value):
+                if key.tag == _MERGE:  # the mappings merged in: their keys are this mapping's
+                    merged = value.value if value.tag.endswith(":seq") else [value]
+                    stack.extend((at, child) for child in reversed(merged))
+                    continue
                 where = [*at, getattr(key, "value", "?")]
                 stack.append((where, value))
                 stack.append((where, key))

@@ -12,6 +12,7 @@ the next page of a pipeline's history is ``history(name, before=rows[-1].id)``.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,7 @@ from runner.stores.base import SQLStore
 from runner.ui.cron import next_due
 
 if TYPE_CHECKING:
-    from runner.project import Project
+    from runner.project import Pipeline, Project
 
 __all__ = ["DashboardData", "PipelineRow", "RunDetail", "RunRow", "StateRow", "StreamCount", "StreamProgress",
            "open_dashboard_store"]
@@ -126,6 +127,21 @@ class StateRow:
                 "updated_at": self.updated_at}
 
 
+def _owner(pipe: Pipeline | None, prefix: str) -> Callable[[str], bool]:
+    """Which state ids of the runs and locks of ``pipe``'s name are its own in the project's environment
+    (state ids prefixed with ``prefix``, runner/environments.py): its state id, or one given with
+    ``--state-id``; not another environment's (``<environment>:<its state id>``) nor the base project's (its
+    state id unprefixed). Every state id is, for a pipeline no longer in the project."""
+    if pipe is None:
+        return lambda state_id: True
+    own, base = pipe.state_id, pipe.state_id.removeprefix(prefix)
+    return lambda state_id: state_id == own or (state_id != base and not state_id.endswith(f":{base}"))
+
+
+def _pick(runs: dict[int, RunRow], row: dict[str, Any] | None) -> RunRow | None:
+    return None if row is None else runs[int(row["id"])]
+
+
 def _run_row(row: dict[str, Any], streams: list[tuple[str, int | None, int | None]]) -> RunRow:
     started, ended = float(row["started_at"]), None if row["ended_at"] is None else float(row["ended_at"])
     return RunRow(int(row["id"]), int(row["run_number"] or 0), row["pipeline"], row["tenant"], row["status"],
@@ -150,28 +166,49 @@ class DashboardData:
         return [_run_row(r, streams[int(r["id"])]) for r in rows]
 
     def pipelines(self) -> list[PipelineRow]:
-        """Every pipeline of the project and every pipeline with runs in the store, by name."""
-        last = {r.pipeline: r for r in self._rows(self.store.dash_last_runs())}
-        still = [name for name, run in last.items() if run.status == "running"]
-        finished = {r.pipeline: r for r in self._rows(self.store.dash_last_runs(still, finished=True))} if still else {}
+        """Every pipeline of the project and every pipeline with runs in the store, by name. A pipeline of
+        the project shows only its own runs and lock (:func:`_owner`): never another environment's."""
+        configured = self.project.pipelines if self.project is not None else {}
+        env = self.project.environment if self.project is not None else None
+        newest = {r["pipeline"]: r for r in self.store.dash_last_runs()}
+        names = sorted({*configured, *newest})
+        owns = {name: _owner(configured.get(name), env.state_prefix if env else "") for name in names}
+        last = {name: self._newest(name, owns[name], row) for name, row in newest.items()}
+        still = [name for name, row in last.items() if row is not None and row["status"] == "running"]
+        ended = {r["pipeline"]: r for r in self.store.dash_last_runs(still, finished=True)} if still else {}
+        finished = {name: self._newest(name, owns[name], ended.get(name), finished=True) for name in still}
+        runs = {r.id: r for r in self._rows([r for r in (*last.values(), *finished.values()) if r is not None])}
         locks = self.store.locks()
         held = {lock.state_id: lock for lock in locks}
-        by_pipeline = {lock.pipeline: lock for lock in locks if lock.pipeline}  # a run under another state id
-        configured = self.project.pipelines if self.project is not None else {}
         now = time.time()
         out = []
-        for name in sorted({*configured, *last}):
-            pipe, run = configured.get(name), last.get(name)
+        for name in names:
+            pipe, run = configured.get(name), _pick(runs, last.get(name))
             if pipe is not None:
                 state_id, tenant, schedule, template = pipe.state_id, pipe.tenant, pipe.schedule, pipe.template
             else:
                 assert run is not None
                 state_id, tenant, schedule, template = run.state_id, run.tenant, None, None
-            done = run if run is not None and run.status != "running" else finished.get(name)
-            running = held.get(state_id) or by_pipeline.get(name)
+            done = run if run is not None and run.status != "running" else _pick(runs, finished.get(name))
+            running = held.get(state_id) or next(  # or a run under another state id (--state-id)
+                (lock for lock in locks if lock.pipeline == name and owns[name](lock.state_id)), None)
             out.append(PipelineRow(name, tenant, state_id, schedule, next_due(schedule, now), run, running, done,
                                    template, pipe is not None))
         return out
+
+    def _newest(self, name: str, owns: Callable[[str], bool], newest: dict[str, Any] | None,
+                finished: bool = False) -> dict[str, Any] | None:
+        """The newest run of pipeline ``name`` under a state id that ``owns`` accepts (``finished``: that is
+        not running): ``newest`` (its newest run of all, None: it has none) when it is one, else the first
+        found back through its history from there, a page at a time."""
+        def fits(row: dict[str, Any]) -> bool:
+            return owns(row["state_id"]) and not (finished and row["status"] == "running")
+
+        row = newest
+        while row is not None and not fits(row):
+            page = self.store.dash_history(name, MAX_HISTORY, int(row["id"]))
+            row = next(filter(fits, page), None if len(page) < MAX_HISTORY else page[-1])
+        return row
 
     def history(self, pipeline: str, limit: int = 200, before: int | None = None) -> list[RunRow]:
         """The pipeline's runs, newest first (for its chart and table); below run id ``before`` when given."""

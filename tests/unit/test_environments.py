@@ -250,17 +250,59 @@ def test_validation_checks_every_environment_with_its_line(tmp_path: Path) -> No
     with pytest.raises(ConfigError) as err:
         load_project(path, environ={})
     problems = err.value.problems
-    assert f"sluice.yml:{at['typo:'] + 1}: environments.typo.state_stor: unknown setting" in problems[0]
-    assert f"sluice.yml:{at['default_environment']}: default_environment: no environment named 'produ'" in problems[1]
-    assert "did you mean 'prod'" in problems[1]
-    assert len(problems) == 2  # the schema's problems first; the merged environments' once those are fixed
+    first = at["broken:"] + 1  # the environment's first line
+    schedule = (f"sluice.yml:{first}: environments.broken: pipelines[0].schedule: 'every hour' is "
+                "not a cron schedule (5 fields, or @hourly, @daily, ...)")
+    assert problems[0] == schedule  # typo's misspelt key hides no other environment's problem
+    assert f"sluice.yml:{at['typo:'] + 1}: environments.typo.state_stor: unknown setting" in problems[1]
+    assert f"sluice.yml:{at['default_environment']}: default_environment: no environment named 'produ'" in problems[2]
+    assert "did you mean 'prod'" in problems[2]
+    assert len(problems) == 3
     fixed = text.replace("    state_stor: sqlite\n", "").replace("produ\n", "prod\n")
     with pytest.raises(ConfigError) as err:
         load_project(_write(tmp_path, fixed), environ={})
-    first = at["broken:"] + 1  # the environment's first line
-    assert err.value.problems == [f"sluice.yml:{first}: environments.broken: pipelines[0].schedule: 'every hour' is "
-                                  "not a cron schedule (5 fields, or @hourly, @daily, ...)"]
+    assert err.value.problems == [schedule]
     with pytest.raises(ConfigError) as err:  # the references are checked once the merged file is well-formed
         load_project(_write(tmp_path, fixed.replace("every hour", "@hourly")), environ={})
     assert err.value.problems == [
         f"sluice.yml:{first}: environments.broken: pipelines[{i}].target: no connector named 'dst'" for i in range(3)]
+
+
+def test_an_overlay_entry_naming_nothing_in_the_base_is_said_at_its_line(tmp_path: Path) -> None:
+    """A connector or pipeline of an overlay that is not the base's and not whole (or removes what the base
+    has not) is a misspelt name: said at its own line with the name meant, every environment at once;
+    the merged projects are checked without it, and not at all while the base has problems of its own."""
+    text = BASE + (
+        "  stage:\n"
+        "    connectors:\n"
+        "      dts:\n"
+        "        config: {destination_path: out-dev}\n"
+        "      whole: {executable: target-csv}\n"
+        "    pipelines:\n"
+        "      laod: {schedule: \"*/5 * * * *\"}\n"
+        "      nightly: {schedule: every day}\n"
+        "  qa:\n"
+        "    connectors: {scr: null}\n"
+    )
+    lines = text.splitlines()
+    at = {word: lines.index(line) + 1 for word in ("dts:", "laod:", "qa:") for line in lines
+          if line.strip().startswith(word)}
+    expected = [
+        f"sluice.yml:{at['dts:'] + 1}: environments.stage.connectors.dts: no connector 'dts' in the base and not "
+        "a whole connector ('executable' missing); did you mean 'dst'?",
+        f"sluice.yml:{at['laod:']}: environments.stage.pipelines.laod: no pipeline 'laod' in the base and not "
+        "a whole pipeline ('tap', 'target' missing); did you mean 'load'?",
+        f"sluice.yml:{at['qa:'] + 1}: environments.qa.connectors.scr: null removes a connector, and the base has "
+        "no connector 'scr'; did you mean 'src'?",
+    ]
+    merged = [f"sluice.yml:{lines.index('  stage:') + 2}: environments.stage: pipelines[2].schedule: 'every day' "
+              "is not a cron schedule (5 fields, or @hourly, @daily, ...)"]
+    with pytest.raises(ConfigError) as err:
+        load_project(_write(tmp_path, text), environ={})
+    assert err.value.problems == sorted(merged + expected, key=lambda p: int(p.split(":")[1]))
+    broken_base = text.replace("executable: target-jsonl", "executable: 5")
+    with pytest.raises(ConfigError) as err:
+        load_project(_write(tmp_path, broken_base), environ={})
+    executable = lines.index("    executable: target-jsonl") + 1
+    assert err.value.problems == [f"sluice.yml:{executable}: connectors[1].executable: 5 is not of type 'string'",
+                                  *expected]

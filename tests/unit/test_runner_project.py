@@ -222,6 +222,40 @@ def test_plain_scalars_yaml_reads_as_other_values_are_problems(tmp_path: Path) -
     ]
 
 
+def test_merge_keys_and_aliases_are_checked_where_written(tmp_path: Path) -> None:
+    """``<<: *anchor`` is no scalar of the file (it made every command fail): the anchor's scalars are
+    checked once, at the anchor; what a merge brings into ``env:`` is checked as env text there."""
+    path = _write(tmp_path, (
+        "connectors:\n"
+        "  - name: a\n"
+        "    executable: x\n"
+        "    config: &base {account: 0123, port: 5432, versions: &v {VERSION: 1.10}}\n"
+        "  - name: b\n"
+        "    executable: x\n"
+        "    config: {<<: *base, port: 5433, copy: *base}\n"
+        "    env:\n"
+        "      <<: [*v, {FLAG: on, LEVEL: debug}]\n"
+        "pipelines:\n"
+        "  - {name: p, tap: a, target: b}\n"
+    ))
+    with pytest.raises(ConfigError) as info:
+        load_project(path)
+    assert info.value.problems == [
+        "sluice.yml:4: connectors[0].config.account: 0123 is read by YAML (1.1) as the number 83; "
+        "quote it ('0123') to keep the text, or write 83",
+        "sluice.yml:4: connectors[1].env.VERSION: env values are text: 1.10 would be passed as '1.1'; "
+        "quote it ('1.10') to keep the text",
+        "sluice.yml:9: connectors[1].env.FLAG: on is read by YAML as the boolean true; "
+        "quote it ('on') to keep the text, or write true",
+    ]
+    fixed = path.read_text().replace("0123", "'0123'").replace("1.10", "'1.10'").replace("on,", "'on',")
+    project = load_project(_write(tmp_path, fixed))
+    assert project.connectors["b"].config == {"account": "0123", "port": 5433, "versions": {"VERSION": "1.10"},
+                                              "copy": {"account": "0123", "port": 5432,
+                                                       "versions": {"VERSION": "1.10"}}}
+    assert project.connectors["b"].env == {"VERSION": "1.10", "FLAG": "on", "LEVEL": "debug"}
+
+
 def test_a_file_that_passed_older_checks_is_checked_again(tmp_path: Path) -> None:
     """The cache of checked files is keyed by the checks' code too: a file remembered as valid before a
     check was added is checked by it."""

@@ -279,3 +279,34 @@ def test_a_dead_runners_progress_is_not_shown_as_live(store: StateStore) -> None
         lock.release()
     assert data.progress(started.id) == []  # ended with no counts recorded: nothing live any more
     assert store.dash_progress(started.id) == []  # type: ignore[attr-defined]
+
+
+def test_an_environments_row_finds_its_own_last_run_pages_back_past_other_environments(
+        store: StateStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """dev's row of orders: its own run, found back past more than a page of prod's and the base project's
+    runs of the same name; a run under another state id (--state-id) is its own too."""
+    data: dict[str, Any] = {"connectors": [{"name": "t", "executable": "true"}, {"name": "d", "executable": "true"}],
+                            "pipelines": [{"name": "orders", "tap": "t", "target": "d"}],
+                            "environments": {"dev": {}, "prod": {}}}
+    (tmp_path / "sluice.yml").write_text(yaml.safe_dump(data))
+    monkeypatch.setattr("runner.ui.data.MAX_HISTORY", 3)
+
+    def run(state_id: str, status: str = "succeeded") -> int:
+        started = store.start_run("orders", state_id)
+        if status != "running":
+            store.finish_run(started.id, status, 1, 1, None)
+        return started.id
+
+    own = run("dev:orders", "failed")
+    others = [run(state_id) for state_id in ["prod:orders", "orders"] * 4]
+    dev = DashboardData(load_project(tmp_path / "sluice.yml", "dev"), store)
+    [row] = dev.pipelines()
+    assert row.last_run is not None and (row.last_run.id, row.last_run.state_id) == (own, "dev:orders")
+    assert row.last_finished == row.last_run
+    [prod] = DashboardData(load_project(tmp_path / "sluice.yml", "prod"), store).pipelines()
+    assert prod.last_run is not None and prod.last_run.id == others[-2]
+    backfill = run("orders-backfill", "running")  # dev's own, under another state id
+    run("prod:orders")
+    [row] = dev.pipelines()
+    assert row.last_run is not None and row.last_run.id == backfill and row.last_run.status == "running"
+    assert row.last_finished is not None and row.last_finished.id == own

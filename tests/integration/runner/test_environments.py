@@ -175,3 +175,54 @@ def test_validate_checks_every_environment(tmp_path: Path) -> None:
     bad = sluice(["validate", "-e", "prod"], tmp_path, env=sluice_env(PROD_PW=SECRET))
     assert bad.returncode == 2
     assert "environments.dev: pipelines[0].target: no connector named 'nowhere'" in bad.stderr
+
+
+MERGE_KEYS = """\
+connectors:
+  - name: csv
+    executable: tap-csv
+    config: &csv
+      files: [{entity: a, path: a.csv, keys: [id], replication_key: id, types: {id: integer}}]
+  - name: csv-copy
+    executable: tap-csv
+    config:
+      <<: *csv
+  - name: jsonl
+    executable: target-jsonl
+    config: &jsonl
+      destination_path: out-base
+pipelines:
+  - {name: sync, tap: csv-copy, target: jsonl}
+environments:
+  dev: {}
+  prod:
+    connectors:
+      jsonl:
+        config:
+          <<: *jsonl
+          destination_path: out-prod
+"""
+
+
+def test_yaml_merge_keys_reach_the_connectors(tmp_path: Path) -> None:
+    """``<<: *anchor`` merges as YAML 1.1 says, in a connector and in an overlay (the keys written beside
+    it win): csv-copy has only the merged files; prod's target writes where its own key says."""
+    (tmp_path / "sluice.yml").write_text(MERGE_KEYS)
+    _csv(tmp_path, [1, 2])
+    checked = sluice(["validate"], tmp_path)
+    assert checked.returncode == 0 and "sluice.yml: ok" in checked.stdout + checked.stderr, checked.stderr
+    for env in ("dev", "prod"):
+        done = sluice(["run", "sync", "-e", env], tmp_path)
+        assert done.returncode == 0, done.stderr
+    assert _rows(tmp_path / "out-base" / "a.jsonl") == [1, 2]  # dev: the base's target
+    assert _rows(tmp_path / "out-prod" / "a.jsonl") == [1, 2]
+    assert _bookmark(tmp_path, "sync", "-e", "prod") == 2
+
+
+def test_state_get_of_nothing_stored_names_the_environments_state_id(tmp_path: Path) -> None:
+    _project(tmp_path)
+    missing = sluice(["state", "get", "sync", "-e", "dev"], tmp_path)
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == "sluice: no state stored for 'sync' (state id 'dev:sync')"
+    plain = sluice(["state", "get", "sync"], tmp_path)
+    assert plain.stderr.strip() == "sluice: no state stored for 'sync'"

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from runner.project import load_project
 from runner.ui.data import DashboardData, PipelineRow, open_dashboard_store
@@ -151,3 +152,54 @@ def test_no_live_progress_when_turned_off_and_a_tenants_run(tmp_path: Path) -> N
         if slow.poll() is None:
             slow.kill()
             slow.communicate()
+
+
+def _environments_project(root: Path) -> Path:
+    """ok and slow, and per's tenant acme, in environments dev and prod: prod's ok fails, prod's slow waits."""
+    path = _project(root, None)
+    data = yaml.safe_load(path.read_text())
+    data["pipelines"][3]["for_each"] = [{"id": "acme"}]
+    data["connectors"][2]["config"].update(records=3, sleep=0, hold_until=None)
+    data["environments"] = {"dev": {}, "prod": {"connectors": {
+        "tap-ok": {"config": {"fail_at": 3}}, "tap-slow": {"config": {"hold_until": str(root / "hold-prod")}}}}}
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def _env_rows(path: Path, environment: str | None) -> dict[str, PipelineRow]:
+    with open_dashboard_store(load_project(path, environment)) as data:
+        return _rows(data)
+
+
+def test_each_environment_shows_its_own_runs_and_locks(tmp_path: Path) -> None:
+    """Runs of the same pipeline names in dev and prod (a tenant's too): each environment's dashboard shows
+    its own last run, last finished run and lock, not the newest of the name."""
+    path = _environments_project(tmp_path)
+    for args, rc in ((["run", "ok", "-e", "dev"], 0), (["run", "slow", "-e", "dev"], 0),
+                     (["run", "ok", "-e", "prod"], 1), (["run", "per@acme", "-e", "prod"], 1)):
+        assert sluice(args, tmp_path).returncode == rc, args
+    slow = start_sluice(["run", "slow", "-e", "prod"], tmp_path)
+    try:
+        wait_for(lambda: (lock := _env_rows(path, "prod")["slow"].running) is not None and lock.run_id is not None,
+                 what="prod's slow run's lock")
+        dev, prod, base = (_env_rows(path, env) for env in ("dev", "prod", None))
+    finally:
+        (tmp_path / "hold-prod").touch()
+        assert finish(slow)[0] == 0
+    ok = dev["ok"].last_run
+    assert ok is not None and (ok.state_id, ok.status) == ("dev:ok", "succeeded") and dev["ok"].last_finished == ok
+    ok = prod["ok"].last_run
+    assert ok is not None and (ok.state_id, ok.status) == ("prod:ok", "failed")
+    acme = prod["per@acme"].last_run
+    assert acme is not None and (acme.state_id, acme.tenant, acme.status) == ("prod:per@acme", "acme", "failed")
+    dev_acme = dev["per@acme"]
+    assert (dev_acme.state_id, dev_acme.last_run, dev_acme.tenant) == ("dev:per@acme", None, "acme")
+    assert dev["slow"].running is None and prod["slow"].running is not None
+    assert prod["slow"].running.state_id == "prod:slow"
+    slow_run = prod["slow"].last_run
+    assert slow_run is not None and (slow_run.state_id, slow_run.status) == ("prod:slow", "running")
+    assert prod["slow"].last_finished is None  # dev's finished run is not prod's
+    dev_slow = dev["slow"].last_run
+    assert dev_slow is not None and (dev_slow.state_id, dev_slow.status) == ("dev:slow", "succeeded")
+    assert all(row.last_run is None and row.running is None for row in base.values())  # the base project ran none
+    assert sorted(base) == sorted(dev) == sorted(prod) == ["bad", "ok", "per@acme", "slow"]
