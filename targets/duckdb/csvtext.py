@@ -5,21 +5,33 @@ The text is the one :mod:`targets.sql.rawrows` builds in bulk, so DuckDB reads b
 same ``read_csv`` options: values separated by ``,``, text in ``"`` with ``"`` doubled, and a
 bare ``null`` for NULL (a quoted ``"null"`` is the string). NUL characters are kept: DuckDB
 stores them (the bulk builder keeps them too, ``Loader.stores_nul``).
+
+A value its column would change is refused here, naming its input line and field: 1.5 (or the
+text "1.5") into a HUGEINT, which DuckDB rounds to 2, and true into a number (a VARCHAR number
+column, number_type text, held "true"; a DECIMAL one failed the load naming a line of the CSV
+file). Only records not validated (``validate_records: false``) hold one; the checks sit where
+a valid value never goes, but for a VARCHAR number column's class check.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from protocol import dumps, whole_float, whole_number
+from protocol import RecordValidationError, dumps, whole_float, whole_number
 from targets.sql import types as T
+from targets.sql.dialect import Encoder, MetaValues, meta_row
+from targets.sql.table import Column, TableSpec
 
-__all__ = ["NULL", "converter", "quoted"]
+__all__ = ["NULL", "converter", "quoted", "row_encoder"]
 
 NULL = "null"
 Converter = Callable[[Any], str]
+
+
+class Inexact(ValueError):
+    """A value its column would change rather than refuse; the message says what it is."""
 
 
 def quoted(text: str) -> str:
@@ -44,6 +56,8 @@ def _number_text(v: Any) -> str:
         return repr(v)
     if cls is int or cls is Decimal:
         return str(v)
+    if cls is bool:  # DuckDB refuses it too, but names a line of its CSV file
+        raise Inexact(f"{_scalar_text(v)} is not a number")
     return quoted(_scalar_text(v))  # not a number: DuckDB refuses it, naming the value
 
 
@@ -68,7 +82,19 @@ def _integer_text(v: Any) -> str:
         return str(whole_float(v))  # 1e30 is 10**30
     if cls is Decimal and (whole := whole_number(v)) is not None:  # 1234567890123456.0, read exactly
         return str(whole)
-    return quoted(_scalar_text(v))
+    if cls is bool or cls is float or cls is Decimal or (cls is str and _fraction(v)):
+        raise Inexact(f"{repr(v) if cls is str else _scalar_text(v)} is not an integer")
+    return quoted(_scalar_text(v))  # not an integer: DuckDB refuses it, naming the value
+
+
+def _fraction(text: str) -> bool:
+    """Whether ``text`` is a number with a fraction ("1.5", "-2.5e0", ".5"): DuckDB's cast to an
+    integer rounds it."""
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        return False
+    return number.is_finite() and number != number.to_integral_value()
 
 
 def _boolean_text(v: Any) -> str:
@@ -120,3 +146,56 @@ def converter(logical: str, *, double: bool = False) -> Converter:
     if logical == T.TIME:
         return _time_text
     return _text
+
+
+def row_encoder(spec: TableSpec, meta: MetaValues, *, double: bool) -> Encoder:
+    """The CSV line of a record (``double``: numbers go to DOUBLE); a value its column would change
+    is refused, naming the record's line and the field."""
+    converters = [_column_converter(c, double) for c in spec.columns]
+    fields = [(c.source.field, conv) for c, conv in zip(spec.columns, converters, strict=True)
+              if c.source.meta is None]
+    if len(fields) == len(converters):
+
+        def encode(record: dict[str, Any], message: Any) -> str:
+            get = record.get
+            try:
+                return ",".join([conv(get(f)) for f, conv in fields]) + "\n"
+            except Inexact:
+                raise _refusal(fields, record, message) from None
+        return encode
+
+    text, integer = converter(T.STRING), converter(T.INTEGER)
+    order = [(c.source.meta, c.source.field, conv) for c, conv in zip(spec.columns, converters, strict=True)]
+    values = meta_row(order, meta, extracted=text, version=integer, sequence=str)
+
+    def encode_meta(record: dict[str, Any], message: Any) -> str:
+        # a value is never empty text (strings are quoted) but an unset receive time: NULL
+        try:
+            return ",".join([v or "null" for v in values(record, message)]) + "\n"
+        except Inexact:
+            raise _refusal(fields, record, message) from None
+    return encode_meta
+
+
+def _column_converter(column: Column, double: bool) -> Converter:
+    conv = converter(column.logical, double=double)
+    if column.logical != T.STRING or column.source.logical != T.NUMBER:
+        return conv
+
+    def number_text(v: Any) -> str:  # a number in a VARCHAR column (number_type: text) is its text
+        if v.__class__ is bool:
+            raise Inexact(f"{_scalar_text(v)} is not a number")
+        return conv(v)
+    return number_text
+
+
+def _refusal(fields: list[tuple[str, Converter]], record: dict[str, Any], message: Any) -> RecordValidationError:
+    """The error naming the first field of ``record`` whose value its column would change."""
+    for field, conv in fields:
+        try:
+            conv(record.get(field))
+        except Inexact as exc:
+            return RecordValidationError(f"{exc}: its column would not hold it as it is, so it is refused "
+                                         "(validate_records is false: records are not checked against their "
+                                         "schema)", line=message.line, stream=message.stream, field=field)
+    raise AssertionError("a value was refused, then accepted")

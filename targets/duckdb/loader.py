@@ -26,7 +26,7 @@ from typing import Any
 from protocol import Bounds, Committed, TargetError
 from targets.duckdb.chunks import LoadPlan, qualified
 from targets.duckdb.connection import MAX_PENDING, Connection
-from targets.duckdb.csvtext import converter
+from targets.duckdb.csvtext import row_encoder
 from targets.sql import statetable
 from targets.sql import types as T
 from targets.sql.chunkkeys import KeyStats
@@ -38,7 +38,6 @@ from targets.sql.dialect import (
     Encoder,
     Loader,
     MetaValues,
-    meta_row,
     quote_identifier,
     utc_now,
 )
@@ -272,25 +271,7 @@ class DuckDBLoader(Loader):
     # -- rows -----------------------------------------------------------------------
 
     def encoder(self, spec: TableSpec, meta: MetaValues) -> Encoder:
-        double = self.types[T.NUMBER] == "DOUBLE"
-        converters = [converter(c.logical, double=double) for c in spec.columns]
-        extra = [c.source.meta for c in spec.columns if c.source.meta is not None]
-        if not extra:
-            plain = [(c.source.field, conv) for c, conv in zip(spec.columns, converters, strict=True)]
-
-            def encode(record: dict[str, Any], message: Any) -> str:
-                get = record.get
-                return ",".join([conv(get(f)) for f, conv in plain]) + "\n"
-            return encode
-
-        text, integer = converter(T.STRING), converter(T.INTEGER)
-        order = [(c.source.meta, c.source.field, conv) for c, conv in zip(spec.columns, converters, strict=True)]
-        values = meta_row(order, meta, extracted=text, version=integer, sequence=str)
-
-        def encode_meta(record: dict[str, Any], message: Any) -> str:
-            # a value is never empty text (strings are quoted) but an unset receive time: NULL
-            return ",".join([v or "null" for v in values(record, message)]) + "\n"
-        return encode_meta
+        return row_encoder(spec, meta, double=self.types[T.NUMBER] == "DOUBLE")
 
     def write(self, spec: TableSpec, rows: list[Any], *, upsert: bool, truncate: bool) -> None:
         data = "".join(rows).encode("utf-8", "surrogatepass")

@@ -2,10 +2,12 @@
 
 The fast path hands the lines to pyarrow's JSON reader with the columns' explicit read types, in
 one call (its threads parse blocks in parallel), then casts the columns read in another type
-(dates, read as strings) and builds the JSON-text columns. When the reader refuses a batch (a value
-it does not parse: an integer beyond int64, a date-time form it does not know, a record larger than
-a block), or reads a value its column cannot hold (a decimal with more digits than its precision, a
-number past a double's range as infinity), the batch is converted again on the reference path:
+(dates, read as strings) and builds the JSON-text columns. Decimals are read wide (see
+:func:`_read_type`) and cast to their column's decimal128, a cast that refuses a value past its
+precision. When the reader refuses a batch (a value it does not parse: an integer beyond int64, a
+date-time form it does not know, a record larger than a block), or reads a value its column cannot
+hold (a decimal past its column's precision, a number past a double's range as infinity), the
+batch is converted again on the reference path:
 every line decoded by the kit's exact JSON parser and every value converted in Python
 (columns.py), which either builds the same columns or names the line and field of the value
 that no column of that type can hold.
@@ -16,6 +18,7 @@ from __future__ import annotations
 import io
 from bisect import bisect_right
 from collections.abc import Sequence
+from decimal import localcontext
 from typing import Any
 
 import pyarrow as pa
@@ -23,11 +26,12 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from protocol import ProtocolError, loads
-from targets.parquet.columns import Column, ValueFault
+from targets.parquet.columns import PRECISION, Column, ValueFault
 
 __all__ = ["Lines", "to_table"]
 
 BLOCK_BYTES = 1 << 20
+WIDE_DIGITS = 76  # decimal256's precision
 
 
 class Lines:
@@ -61,7 +65,7 @@ def to_table(data: bytes, columns: Sequence[Column], schema: pa.Schema, lines: L
 
 
 def _fast(data: bytes, columns: Sequence[Column], schema: pa.Schema, count: int) -> pa.Table:
-    read = [pa.field(c.name, c.read_type) for c in columns if c.read_type is not None]
+    read = [pa.field(c.name, _read_type(c.read_type, c.type)) for c in columns if c.read_type is not None]
     arrays: dict[str, Any] = {}
     if read:
         options = pj.ParseOptions(explicit_schema=pa.schema(read), unexpected_field_behavior="ignore")
@@ -88,20 +92,36 @@ def _fast(data: bytes, columns: Sequence[Column], schema: pa.Schema, count: int)
     for c in columns:
         array = arrays[c.name]
         if array.type != c.type:
-            array = array.cast(c.type)  # dates read as strings
+            array = array.cast(c.type)  # dates read as strings; wide decimals, checked against precision 38
         out.append(array)
     if not columns:  # a schema without properties: rows without columns
         return pa.table({"_": pa.nulls(count)}).drop_columns(["_"])
     return pa.Table.from_arrays(out, schema=schema)
 
 
+def _read_type(read: pa.DataType, kind: pa.DataType) -> pa.DataType:
+    """What pyarrow's JSON reader reads a column of type ``kind`` as: ``read``, with every
+    decimal128(38, s) in ``kind`` (a number, or singer.decimal text: the reader takes both) as a
+    decimal256(76 - s, s). Read as decimal128(38, s), 18446744073709551616 at scale 30 was stored
+    as 93653091.63...: the reader refuses a text of more digits than the type's precision, then
+    rescales it to the type's scale without checking for overflow (Arrow's DecimalConverter). At
+    most 76 - s digits, rescaled to scale s, are less than 10^76 and fit 256 bits; the cast to
+    the column's decimal128 then refuses a value past 38 digits."""
+    if pa.types.is_decimal128(kind):
+        return pa.decimal256(WIDE_DIGITS - kind.scale, kind.scale)
+    if pa.types.is_struct(kind):
+        return pa.struct([r.with_type(_read_type(r.type, k.type)) for r, k in zip(read, kind, strict=True)])
+    if pa.types.is_list(kind):
+        return pa.list_(read.value_field.with_type(_read_type(read.value_type, kind.value_type)))
+    return read
+
+
 def _check_read(array: pa.ChunkedArray) -> None:
-    """What pyarrow's JSON reader lets through and no column of its type holds: a decimal with more
-    digits than its precision, a number past a double's range read as infinity (JSON has no
-    infinity). The batch then goes the reference way, which names the line and field."""
-    if pa.types.is_decimal(array.type):
-        array.validate(full=True)
-    elif pa.types.is_floating(array.type) and pc.any(pc.is_inf(array)).as_py():
+    """What pyarrow's JSON reader lets through and no column of its type holds: a number past a
+    double's range read as infinity (JSON has no infinity); a decimal past its column's precision
+    is refused by the cast to the column's type. The batch then goes the reference way, which
+    names the line and field."""
+    if pa.types.is_floating(array.type) and pc.any(pc.is_inf(array)).as_py():
         raise pa.ArrowInvalid("a number past a double's range")
 
 
@@ -111,7 +131,10 @@ def _decoded(data: bytes) -> list[dict[str, Any]]:
 
 def _reference(data: bytes, columns: Sequence[Column], schema: pa.Schema, lines: Lines, stream: str) -> pa.Table:
     records = _decoded(data)
-    return pa.Table.from_arrays([_array(c, records, lines, stream) for c in columns], schema=schema)
+    # a decimal column's value is quantized to its scale: in Python's default context (28 digits)
+    # 21.5 at scale 30 (32 digits) was refused; one more digit than a column holds names the excess
+    with localcontext(prec=PRECISION + 1):
+        return pa.Table.from_arrays([_array(c, records, lines, stream) for c in columns], schema=schema)
 
 
 def _array(column: Column, records: list[dict[str, Any]], lines: Lines | None, stream: str) -> pa.Array:

@@ -29,6 +29,7 @@ from targets.parquet.columns import Column, plan_columns
 from targets.parquet.convert import Lines, to_table
 from targets.parquet.fileset import FileSet, OpenFile
 from targets.parquet.settings import LOAD_DATE_KEY, ParquetSettings
+from targets.parquet.unvalidated import plan_checks, refusal
 
 if TYPE_CHECKING:
     from protocol import RecordRun
@@ -109,6 +110,7 @@ class ParquetSink(Sink):
     def _plan(self) -> None:
         self.columns = plan_columns(self.schema, self.settings)
         self.arrow_schema = pa.schema([pa.field(c.name, c.type) for c in self.columns])
+        self._checks = plan_checks(self.columns, self.settings.validate_records)
         self.partitioning = plan_partitioning(self.stream, self.columns, self.settings, self.loader)
         split = self.partitioning
         file_schema = self.arrow_schema
@@ -126,6 +128,10 @@ class ParquetSink(Sink):
     # -- records (the main thread) ---------------------------------------------------------
 
     def add(self, record: dict[str, Any], message: RecordMessage) -> None:
+        for field, check in self._checks:  # records not validated only
+            value = record.get(field)
+            if value is not None and (found := check(value)) is not None:
+                raise refusal(found, self.stream, field, message.line or None)
         data = dumps(record) + b"\n"
         self._parts.append(data)
         self._size += len(data)
