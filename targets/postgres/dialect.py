@@ -21,9 +21,10 @@ from typing import Any
 import psycopg
 from psycopg import errors as pg_errors
 
-from protocol import Bounds, Committed, TargetError
+from protocol import Bounds, Committed, RecordValidationError, TargetError
 from targets.postgres.connection import Session
-from targets.postgres.copytext import compile_encoder, counting_converter, integer_value, text_value
+from targets.postgres.copytext import compile_encoder, counting_converter, integer_value, timestamp_value
+from targets.postgres.limits import located
 from targets.sql import statetable
 from targets.sql import types as T
 from targets.sql.chunkkeys import KeyStats
@@ -240,15 +241,19 @@ class PostgresLoader(Loader):
     def encoder(self, spec: TableSpec, meta: MetaValues) -> Encoder:
         extra = [c.source.meta for c in spec.columns if c.source.meta is not None]
         join = "\t".join
-        converters = [counting_converter(c.logical, self._nul_counter(spec.table, c.name)) for c in spec.columns]
+        converters = [counting_converter(c.logical, self._nul_counter(spec.table, c.name), c.source.field,
+                                         key=c.name in spec.key) for c in spec.columns]
         if not extra:
             return compile_encoder([(c.source.field, c.logical) for c in spec.columns], converters)
 
         order = [(c.source.meta, c.source.field, conv) for c, conv in zip(spec.columns, converters, strict=True)]
-        values = meta_row(order, meta, extracted=text_value, version=integer_value, sequence=str)
+        values = meta_row(order, meta, extracted=timestamp_value, version=integer_value, sequence=str)
 
         def encode_meta(record: dict[str, Any], message: Any) -> Any:
-            return join(values(record, message)) + "\n"
+            try:
+                return join(values(record, message)) + "\n"
+            except RecordValidationError as exc:  # a value refused by its converter: name the line
+                raise located(exc, message) from None
         return encode_meta
 
     def _nul_counter(self, table: str, column: str) -> Callable[[], None]:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 from typing import IO, Any, ClassVar
 
-from protocol import MessageWriter, plural, target_main
+from protocol import MessageWriter, Sink, plural, target_main
 from protocol.pg import describe
 from targets.postgres.connection import Session, conninfo_from_config
 from targets.postgres.dialect import PostgresLoader
 from targets.postgres.settings import SETTINGS, PostgresSettings
+from targets.postgres.sink import PostgresSink
 from targets.sql.dialect import Loader
 from targets.sql.sink import SQLSink, SQLTarget
 
@@ -30,6 +31,7 @@ class PostgresTarget(SQLTarget):
     )
     settings_schema: ClassVar[dict[str, Any]] = SETTINGS
     loader_class: ClassVar[type[Loader]] = PostgresLoader
+    sink_class: ClassVar[type[Sink]] = PostgresSink
     capabilities: ClassVar[list[str]] = [*SQLTarget.capabilities, "target-schema"]
     settings: PostgresSettings
 
