@@ -7,17 +7,18 @@ Any program is read the same way, ours or a third party's (singer-sdk, singer-py
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import click
 import orjson
 
 from runner.map_steps import KIT_SDK
 from runner.pumps import error_message
 
-__all__ = ["Printed", "last_message", "no_such_flag", "printed_json", "quote", "runs_a_test", "tail", "warn_on_stderr"]
+__all__ = ["Printed", "last_message", "no_such_flag", "printed_json", "quote", "runs_a_test", "tail", "warn_on_stderr",
+           "wrong_role"]
 
 QUOTED = 80  # characters of a program's words quoted in a message
 _REDACTED_FIRST = 4096  # characters of a line redacted before it is cut to QUOTED
@@ -28,6 +29,10 @@ _UNKNOWN_OPTION = r"unrecognized arguments?:.*{flag}(?![\w-])|no such option:?\s
 _LOG_PREFIX = re.compile(r"^\S+ \S+\s*\|\s*[A-Z]+\s*\|\s*[\w.\-]+\s*\|\s*")
 # a program whose --about lists one of these is a tap (a singer-sdk tap has --test without listing it)
 _TAP_CAPABILITIES = frozenset({"discover", "catalog", "properties"})
+# what only a tap lists (a program that lists none of these is no tap), and what only a target lists
+_TAP_ONLY = _TAP_CAPABILITIES | {"state", "log-based"}
+_TARGET_ONLY = frozenset({"hard-delete", "datatype-failsafe", "validate-records", "target-schema",
+                          "sluice-exactly-once"})
 
 
 @dataclass(frozen=True)
@@ -86,9 +91,28 @@ def runs_a_test(info: dict[str, Any] | None) -> bool:
     return "test" in capabilities or sdk.startswith(KIT_SDK) or bool(sdk and capabilities & _TAP_CAPABILITIES)
 
 
+def wrong_role(info: dict[str, Any] | None, role: str) -> str | None:
+    """What the program ``info`` (its ``--about``) is when it cannot be a pipeline's ``role`` ("tap" or
+    "target"), as words after "is": a target that lists discover, catalog or properties and nothing
+    only a target lists is "a tap, not a target"; a tap that lists none of a tap's capabilities is "a
+    target, not a tap" (or "not a tap" when it lists nothing only a target lists either, as a mapper).
+    None when it may be one: also when it has no ``--about`` or lists no capabilities (no guess)."""
+    listed = (info or {}).get("capabilities")
+    capabilities = {c for c in listed if isinstance(c, str)} if isinstance(listed, list) else set()
+    if not capabilities:
+        return None
+    if role == "target" and capabilities & _TAP_CAPABILITIES and not capabilities & _TARGET_ONLY:
+        return "a tap, not a target"
+    if role == "tap" and not capabilities & _TAP_ONLY:
+        return ("a target, not a tap" if capabilities & _TARGET_ONLY
+                else f"not a tap (its --about lists none of {', '.join(sorted(_TAP_ONLY))})")
+    return None
+
+
 def warn_on_stderr(text: str) -> None:
     """A warning of the runner, on its stderr."""
-    click.echo(f"sluice: warning: {text}", err=True)
+    sys.stderr.write(f"sluice: warning: {text}\n")  # not click's echo: a plain run never imports click
+    sys.stderr.flush()
 
 
 def tail(stderr: str, stdout: bytes, lines: int = 5) -> str:
