@@ -10,7 +10,7 @@ on the command line resolves from the current directory. Every value that came f
 environment is remembered with the place it went to (``env_values``); which of them are secret
 is decided from the connector's settings schema (``runner.connectors.connector_secrets``), not
 from where a value came from. A pipeline with ``for_each:`` is held as one pipeline per tenant
-(``NAME@ID``, runner/tenants.py), whose connectors fill ``${tenant.x}`` before ``${ENV}``.
+(``NAME@ID``, runner/tenants.py), whose connectors fill ``${tenant.x}`` in the pass of ``${ENV}``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from protocol import ConfigError
 from runner.hints import did_you_mean
-from runner.interpolation import Place, Scope, interpolate, project_scope
+from runner.interpolation import Place, Scope, blank_references, interpolate, problems_error, project_scope
 from runner.programs import find_program, which
 from runner.project_cache import digest, known_valid, remember_valid
 from runner.project_validate import validate_project
@@ -190,8 +190,9 @@ class Project:
         return self._scope if environ is None else self._scope.with_environ(environ)
 
     def state_store_url(self, environ: Mapping[str, str] | None = None) -> tuple[str | None, set[str]]:
-        """The state store URL (``SLUICE_STATE_URL`` wins) and its secrets: its ${} values and its passwords."""
-        from runner.stores.urls import url_passwords
+        """The state store URL (``SLUICE_STATE_URL`` wins) and its secrets: its ${} values and its passwords
+        (values in its user-info percent-encoded: runner/stores/urls.py)."""
+        from runner.stores.urls import fill_url, url_passwords
         environ = os.environ if environ is None else environ
         secrets: set[str] = set()
         if environ.get("SLUICE_STATE_URL"):
@@ -199,9 +200,11 @@ class Project:
         if not self.state_store:
             return None, secrets
         problems: list[str] = []
-        url = interpolate(self.state_store, self.scope(environ), "state_store", problems, secrets)
+        scope = self.scope(environ)
+        url = fill_url(self.state_store, blank_references(self.state_store), "state_store", problems,
+                       lambda text, quote: interpolate(text, scope, "state_store", problems, secrets, quote=quote))
         if problems:
-            raise ConfigError(f"{self.where}: invalid state_store", problems)
+            raise problems_error(f"{self.where}: invalid state_store", problems)
         return url, secrets | url_passwords(url)
 
     def missing(self) -> str:
@@ -270,14 +273,13 @@ class Project:
         where = f"{where}@{tenant.id}" if tenant else where  # what is filled differs per tenant
         config = self.read_config(connector.config if with_config else None, f"{where}.config", environ, problems,
                                   secrets, origins, tenant)
-        env = interpolate(fill(connector.env, tenant, f"{where}.env", problems), environ, f"{where}.env", problems,
-                          secrets, origins, ("env",))
+        env = interpolate(connector.env, environ, f"{where}.env", problems, secrets, origins, ("env",), tenant=tenant)
         if connector.pip_url:  # as if its environment were activated (its own programs first on PATH)
             from runner.install.envs import activation
 
             env = {**activation(self, connector, environ), **env}
-        args = interpolate(fill(connector.args, tenant, f"{where}.args", problems), environ, f"{where}.args",
-                           problems, secrets, origins, ("args",))
+        args = interpolate(connector.args, environ, f"{where}.args", problems, secrets, origins, ("args",),
+                           tenant=tenant)
         catalog = None
         if connector.catalog:
             catalog = self.dir / fill(connector.catalog, tenant, f"{where}.catalog", problems)
@@ -286,7 +288,7 @@ class Project:
                                 f"(write it with: sluice discover {connector.name} -o {os.path.relpath(catalog)})")
         if problems:
             whose = f" (tenant '{tenant.id}')" if tenant else ""
-            raise ConfigError(f"{self.where}: connector '{connector.name}'{whose} cannot be used", problems)
+            raise problems_error(f"{self.where}: connector '{connector.name}'{whose} cannot be used", problems)
         return ResolvedConnector(
             name=connector.name,
             argv=[argv0, *args],
@@ -303,16 +305,15 @@ class Project:
                     problems: list[str], secrets: set[str], origins: dict[Place, set[str]],
                     tenant: Tenant | None = None) -> dict[str, Any]:
         """A ``config:`` value as the settings it means: inline, or read from a JSON file; ``${tenant.x}``
-        filled (runner/tenants.py), then ``${ENV}`` interpolated."""
+        and ``${ENV}`` filled in one pass (runner/interpolation.py)."""
         environ = self.scope(environ)
         if isinstance(raw, str):
-            path = self.dir / interpolate(fill(raw, tenant, where, problems), environ, where, problems, secrets)
-            config = fill(self._read_config_file(path, where, problems), tenant, f"{where}({path.name})", problems)
+            path = self.dir / interpolate(raw, environ, where, problems, secrets, tenant=tenant)
+            config = self._read_config_file(path, where, problems)
             return interpolate(config, environ, f"{where}({path.name})", problems, secrets, origins,
-                               ("config",))
+                               ("config",), tenant=tenant)
         if isinstance(raw, dict):
-            return interpolate(fill(raw, tenant, where, problems), environ, where, problems, secrets, origins,
-                               ("config",))
+            return interpolate(raw, environ, where, problems, secrets, origins, ("config",), tenant=tenant)
         return {}
 
     @staticmethod

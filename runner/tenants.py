@@ -7,9 +7,12 @@ and run history). When such a pipeline runs, ``${tenant.FIELD}`` in the settings
 connectors (inline and config files), their ``args:``, ``env:`` and ``catalog:``, and its map
 steps' settings, is replaced by the record's field, and ``${tenant.env.NAME}`` by the
 environment variable of that tenant: ``<ID>_NAME`` (the id in capitals), or the variable the
-record's ``env:`` names for ``NAME``. The tenant pass runs before ``${ENV}`` interpolation: a
-``${tenant.env.NAME}`` becomes an ordinary ``${VARIABLE}`` reference (so it is secret, and a
-variable that is not set is an error naming it), and a field's text is inserted literally.
+record's ``env:`` names for ``NAME``. The connector's settings are filled in the same pass as
+``${ENV}`` (runner/interpolation.py, which asks :func:`lookup`): a ``${tenant.env.NAME}`` is read
+as an ordinary ``${VARIABLE}`` (so it is secret, and a variable that is not set is an error naming
+it), and a field's text is inserted as it is, never read again (a field ending in ``$`` does not
+join the template's next ``{``). Inside a default or a provider's reference (``${file:${tenant.id}.pw}``)
+the fields are filled first, by :func:`fill`, which places that need no ``${ENV}`` use too.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from runner.project import Connector, Pipeline, Project
 
-__all__ = ["TENANT_ID_PATTERN", "Tenant", "connector_variants", "fill", "read_tenants"]
+__all__ = ["TENANT_ID_PATTERN", "Tenant", "connector_variants", "fill", "lookup", "read_tenants"]
 
 TENANT_ID_PATTERN = r"^[a-z][a-z0-9_]{0,62}\Z"  # \Z: "$" would let a final newline in
 _ID = re.compile(TENANT_ID_PATTERN)
@@ -76,18 +79,33 @@ def fill(value: Any, tenant: Tenant | None, where: str, problems: list[str]) -> 
 
 
 def _replace(m: re.Match[str], tenant: Tenant | None, where: str, problems: list[str]) -> str:
+    found = lookup(m.group(0), tenant, where, problems)
+    if isinstance(found, str):
+        return found.replace("${", "$${")  # a field's text is literal: the ${ENV} pass must not read it
+    name, default = found
+    return "${" + name + (f":-{default}" if default is not None else "") + "}"
+
+
+def lookup(text: str, tenant: Tenant | None, where: str, problems: list[str]) -> str | tuple[str, str | None]:
+    """What ``text``, one ``${tenant...}`` reference, stands for: a field's text (or the default), or for
+    ``${tenant.env.NAME[:-default]}`` the variable to read and its default. A problem gives ""."""
+    m = _REF.fullmatch(text)
+    if m is None or m.group(1) is None:
+        problems.append(f"{where}: {text}: not a tenant reference (${{tenant.FIELD}}, ${{tenant.FIELD:-default}} "
+                        "or ${tenant.env.NAME})")
+        return ""
     name, sub, default = m.group(1), m.group(2), m.group(3)
     if tenant is None:
-        problems.append(f"{where}: {m.group(0)} is only filled in a pipeline with for_each: (one per tenant)")
+        problems.append(f"{where}: {text} is only filled in a pipeline with for_each: (one per tenant)")
         return ""
     if name == "env" and sub:
-        return "${" + tenant.variable(sub) + (f":-{default}" if default is not None else "") + "}"
+        return tenant.variable(sub), default
     if sub:
-        problems.append(f"{where}: {m.group(0)}: a tenant field has no parts (only ${{tenant.env.NAME}} has)")
+        problems.append(f"{where}: {text}: a tenant field has no parts (only ${{tenant.env.NAME}} has)")
         return ""
-    text = tenant.field_text(name)
-    if text is not None:
-        return text.replace("${", "$${")  # a field's text is literal: the ${ENV} pass must not read it
+    found = tenant.field_text(name)
+    if found is not None:
+        return found
     if default is not None:
         return default
     known = ", ".join(sorted(tenant.fields))

@@ -7,7 +7,9 @@ environment with ``.env``, its directory, the timeout of one reference). Built i
 distributions' entry points of the group ``sluice.secret_providers`` (the entry point's name is the
 scheme, its object the factory), and only when a reference uses it (runner/secrets/registry.py).
 
-A provider that cannot give a value raises :class:`protocol.ConfigError` with a message that names
+A provider that cannot give a value raises :class:`protocol.ConfigError` (what retrying cannot fix: no
+such secret, exit 2) or :class:`SecretUnavailable` (it cannot give it now: its store is down or slow,
+exit 1, which an orchestrator retries; an OSError it raises counts as such), with a message that names
 what is missing and never holds a secret or a command's output; a value is never an empty string.
 Every value a provider gives is a secret: it is redacted wherever the runner writes.
 
@@ -17,7 +19,7 @@ Nothing here is imported by a project that uses no ``${scheme:...}`` reference a
 
 from __future__ import annotations
 
-from runner.interpolation import Scope
+from runner.interpolation import Scope, SecretUnavailable
 from runner.secrets.provider import ENTRY_POINT_GROUP, ProviderFactory, SecretProvider
 
-__all__ = ["ENTRY_POINT_GROUP", "ProviderFactory", "Scope", "SecretProvider"]
+__all__ = ["ENTRY_POINT_GROUP", "ProviderFactory", "Scope", "SecretProvider", "SecretUnavailable"]

@@ -22,7 +22,8 @@ class SecretProvider(Protocol):
 
     def resolve(self, reference: str) -> str:
         """The secret ``reference`` names (the text after the colon, as written). Raises
-        :class:`protocol.ConfigError` naming what is missing (never the value, never a command's output)."""
+        :class:`protocol.ConfigError` naming what is missing, or :class:`runner.interpolation.SecretUnavailable`
+        when it cannot be had now (never the value, never a command's output)."""
         ...
 
 

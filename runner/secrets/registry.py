@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from protocol import ConfigError
-from runner.interpolation import Scope
+from runner.interpolation import Scope, SecretUnavailable
 from runner.secrets.builtin import CommandProvider, FileProvider
 from runner.secrets.provider import ENTRY_POINT_GROUP, ProviderFactory, SecretProvider
 
@@ -60,14 +60,15 @@ def provider_for(scope: Scope, providers: dict[str, SecretProvider], scheme: str
 
 
 def resolve(scope: Scope, providers: dict[str, SecretProvider], scheme: str, reference: str) -> str:
-    """The value of ``${scheme:reference}``: never empty; ConfigError when it cannot be had. A plugin's
-    network or file errors (OSError) are mapped here, without their text, which may quote what they read."""
+    """The value of ``${scheme:reference}``: never empty; ConfigError when it cannot be had, SecretUnavailable
+    when its provider cannot give it now. A plugin's network or file errors (OSError: a refused connection,
+    a timeout) are such, mapped here without their text, which may quote what they read."""
     provider = provider_for(scope, providers, scheme)
     try:
         value = provider.resolve(reference)
     except OSError as exc:
-        raise ConfigError(f"the '{scheme}' provider failed: {type(exc).__name__}"
-                          + (f" ({exc.strerror})" if exc.strerror else "")) from None
+        raise SecretUnavailable(f"the '{scheme}' provider failed: {type(exc).__name__}"
+                                + (f" ({exc.strerror})" if exc.strerror else "")) from None
     if not isinstance(value, str):
         raise ConfigError(f"the '{scheme}' provider gave a {type(value).__name__}, not a string")
     if not value:

@@ -81,6 +81,19 @@ def test_helpers() -> None:
     assert lock_key("a") != lock_key("b") and -(2**63) <= lock_key("a") < 2**63
 
 
+def test_a_password_libpq_misreads_is_redacted_in_its_pieces() -> None:
+    """Found by a probe: with an "@" in the password libpq read its tail as the host and said
+    "failed to resolve host 'VerySecretPart1'": each piece of such a password is redacted too."""
+    from runner.isolation import Redactor
+    from runner.stores.urls import url_passwords
+
+    url = "postgresql://postgres:Xy@VerySecretPart1:z/Other9@127.0.0.1:5432/db"
+    redact = Redactor(url_passwords(url))
+    assert redact("failed to resolve host 'VerySecretPart1'; dbname 'Other9@127.0.0.1:5432/db'") == (
+        "failed to resolve host '********'; dbname '********@127.0.0.1:5432/db'")
+    assert url_passwords("postgresql://u:pass:word@h/db") == {"pass:word"}  # read right: no pieces
+
+
 def test_a_store_password_is_masked_in_every_form_libpq_takes(tmp_path: Path) -> None:
     """Found by a probe: ``?password=`` and key=value DSNs showed the password in connection errors,
     and an unknown store's message quoted the whole URL."""

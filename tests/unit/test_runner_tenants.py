@@ -122,6 +122,25 @@ def test_a_fields_text_is_literal_not_interpolated(tmp_path: Path) -> None:
     assert resolved.config == {"n": "a ${HOME} b $${x}"}
 
 
+def test_a_field_ending_in_a_dollar_does_not_join_the_text_after_it(tmp_path: Path) -> None:
+    """Found by a probe: fields were filled in a pass of their own before ${ENV}, so a field "US$" before
+    ``${REGION}`` made ``$${REGION}`` (a literal), and a field "$" before "{OTHER}" read the variable OTHER."""
+    project = _project(tmp_path, (
+        "  - {name: p, tap: tap, target: t2, for_each: [{id: acme, prefix: 'US$', sigil: '$', q: '$$'}]}\n"
+    ), connectors=(
+        f"  - name: t2\n    executable: {PY}\n"
+        "    config: {path: 'out/${tenant.prefix}${REGION}', name: '${tenant.sigil}{OTHER_SECRET}',"
+        " two: '${tenant.q}${tenant.sigil}{x}', nested: '${file:${tenant.id}.pw}'}\n"
+        "    args: ['${tenant.sigil}${REGION}']\n"
+        "    env: {V: '${tenant.sigil}$${REGION}'}\n"
+    ), files={"acme.pw": "acme-Pw\n"})
+    resolved = project.resolve(project.connector_for(project.pipelines["p@acme"], "t2"),
+                               {"REGION": "eu", "OTHER_SECRET": "not-acmes"})
+    assert resolved.config == {"path": "out/US$eu", "name": "${OTHER_SECRET}", "two": "$$${x}", "nested": "acme-Pw"}
+    assert resolved.argv[1:] == ["$eu"]
+    assert resolved.env == {"V": "$${REGION}"}
+
+
 def test_bad_references_are_listed_with_their_place(tmp_path: Path) -> None:
     project = _project(tmp_path, (
         "  - {name: p, tap: tap, target: t2, for_each: [{id: acme}]}\n"

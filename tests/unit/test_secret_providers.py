@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 import yaml
 
-from protocol import ConfigError
+from protocol import ConfigError, ExitCode
 from runner.connectors import connector_secrets
+from runner.interpolation import SecretUnavailable
 from runner.project import Project, ResolvedConnector, load_project
 
 PY = sys.executable
@@ -36,9 +37,10 @@ def _resolve(tmp_path: Path, config: dict[str, Any], environ: dict[str, str] | N
 
 
 def _problems(tmp_path: Path, config: dict[str, Any], environ: dict[str, str] | None = None,
-              **top: Any) -> list[str]:
-    with pytest.raises(ConfigError) as info:
+              error: type[ConfigError | SecretUnavailable] = ConfigError, **top: Any) -> list[str]:
+    with pytest.raises(error) as info:
         _resolve(tmp_path, config, environ, **top)
+    assert isinstance(info.value, ConfigError | SecretUnavailable)
     return info.value.problems
 
 
@@ -115,7 +117,7 @@ def test_a_command_past_its_timeout_is_stopped_with_what_it_started(tmp_path: Pa
     slow = (f"{PY} -c 'import subprocess,sys,time; p=subprocess.Popen([sys.executable, \"-c\", "
             f"\"import time; time.sleep(120)\"]); open(\"{pid_file}\", \"w\").write(str(p.pid)); time.sleep(120)'")
     started = time.monotonic()
-    problems = _problems(tmp_path, {"slow": f"${{cmd:{slow}}}"}, secret_timeout_seconds=1.5)
+    problems = _problems(tmp_path, {"slow": f"${{cmd:{slow}}}"}, error=SecretUnavailable, secret_timeout_seconds=1.5)
     elapsed = time.monotonic() - started
     assert problems == [f"connectors[0].config.slow: ${{cmd:{slow}}}: the command gave no answer in 1.5 s and was "
                         "stopped (secret_timeout_seconds)"]
@@ -141,7 +143,7 @@ def test_each_reference_runs_once_per_command_failures_too(tmp_path: Path) -> No
     assert count.read_text() == "x"
     project = _project(tmp_path, {"a": f"${{cmd:{failing}}}", "b": f"${{cmd:{failing}}}"})
     for _ in range(2):
-        with pytest.raises(ConfigError) as info:
+        with pytest.raises(SecretUnavailable) as info:  # a failure remembered stays the kind it was
             project.resolve(project.connector("c"), {})
         assert len(info.value.problems) == 2
     assert Path(f"{count}.f").read_text() == "x"
@@ -209,3 +211,104 @@ def test_a_tenant_reads_its_own_secret_file(tmp_path: Path) -> None:
     got = {name: project.resolve(project.connector_for(project.pipeline(name), "c"), {}).config["password"]
            for name in ("p@acme", "p@globex")}
     assert got == {"p@acme": "pw-of-acme", "p@globex": "pw-of-globex"}
+
+
+def test_values_in_a_state_store_urls_user_info_are_percent_encoded(tmp_path: Path) -> None:
+    """Found by a probe: a password holding "@" made libpq read its tail as the host (and quote it in
+    its error), "/" made it read the user as the host. The values of the references in the user-info
+    are encoded, so that libpq's own parser gives back each value as it was."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    environ = {"STATE_USER": "svc@corp", "STATE_PW": "Xy@VerySecretPart1:z/?#%zz é", "CREDS": "loader:pw:1"}
+    project = _project(tmp_path, {}, state_store="postgresql://${STATE_USER}:${STATE_PW}@127.0.0.1:5432/db"
+                       "?application_name=${CREDS}")
+    url, secrets = project.state_store_url(environ)
+    assert url is not None and conninfo_to_dict(url) == {
+        "user": "svc@corp", "password": "Xy@VerySecretPart1:z/?#%zz é", "host": "127.0.0.1", "port": "5432",
+        "dbname": "db", "application_name": "loader:pw:1"}  # a value outside the user-info is inserted as it is
+    assert {"svc@corp", "Xy@VerySecretPart1:z/?#%zz é"} <= secrets
+    # one variable holding user:password stays two parts; text written in the file is not encoded again
+    for template, expected in (("postgresql://${CREDS}@h/db", ("loader", "pw:1")),
+                               ("postgresql://u%40x:${STATE_PW}@h/db", ("u@x", environ["STATE_PW"]))):
+        url, _ = _project(tmp_path, {}, state_store=template).state_store_url(environ)
+        assert url is not None
+        parsed = conninfo_to_dict(url)
+        assert (parsed["user"], parsed["password"]) == expected
+    # an "@" written as it is in the user-info: libpq would read another user-info; said, quoting nothing
+    project = _project(tmp_path, {}, state_store="postgresql://me@corp:${STATE_PW}@h/db")
+    with pytest.raises(ConfigError) as info:
+        project.state_store_url(environ)
+    assert info.value.problems == ["state_store: the URL's user name or password does not read back as written: "
+                                   "percent-encode an '@', '/', '?', '#' or '%' written as it is there (%40, %2F, "
+                                   "%3F, %23, %25); the values of ${...} references there are encoded by sluice"]
+    # SLUICE_STATE_URL is the user's own URL: used as it is
+    assert project.state_store_url({"SLUICE_STATE_URL": "postgresql://u:a%40b@h/d"})[0] == "postgresql://u:a%40b@h/d"
+
+
+FORMS = "(the forms are ${NAME}, ${NAME:-default} and ${scheme:reference}; $${ is a literal ${)"
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    (f"pre {form} post", f"{form}: not a reference sluice knows {FORMS}")
+    for form in ("${DB_PASSWORD-}", "${DB_USER:=loader}", "${API_TOKEN:?must be set}", "${API_TOKEN:+set}",
+                 "${ DB_HOST }", "${CLÉ}", "${}", "${#PATH}")
+] + [
+    ("pre ${UNCLOSED post", f"${{UNCLOSED post: not a reference sluice knows {FORMS}"),
+    ("${tenant.a.b.c}", "${tenant.a.b.c}: not a tenant reference (${tenant.FIELD}, ${tenant.FIELD:-default} "
+                        "or ${tenant.env.NAME})"),
+])
+def test_a_dollar_brace_that_is_no_reference_is_a_problem_not_text(tmp_path: Path, text: str, problem: str) -> None:
+    """Found by a probe: shell forms sluice does not have reached the connector as they were written,
+    and validate said ok. ``$${`` and ``${WORD:x}`` (no lower-case scheme, docs/secrets.md) stay text."""
+    environ = {"DB_PASSWORD": "pw-1", "DB_USER": "u", "API_TOKEN": "t-1", "DB_HOST": "h", "PATH": "/bin"}
+    assert _problems(tmp_path, {"v": text, "ok": "${FILE:x}"}, environ) == [f"connectors[0].config.v: {problem}"]
+
+
+def test_the_documented_literal_forms_stay_as_written(tmp_path: Path) -> None:
+    conn = _resolve(tmp_path, {"ok": "$${DB_USER:=x} ${FILE:x} ${Vault:y} $${ A } $${"})
+    assert conn.config == {"ok": "${DB_USER:=x} ${FILE:x} ${Vault:y} ${ A } ${"}
+
+
+def test_a_command_printing_more_than_1_mib_is_stopped_and_refused(tmp_path: Path) -> None:
+    """Found by a probe: ${cmd:} had no size cap (30 MB of output: a MemoryError traceback)."""
+    big = f"{PY} -c 'import sys; sys.stdout.write(\"a\" * (3 << 20))'"
+    fits = f"{PY} -c 'import sys; sys.stdout.write(\"b\" * (1 << 20))'"
+    problems = _problems(tmp_path, {"big": f"${{cmd:{big}}}"})
+    assert problems == [f"connectors[0].config.big: ${{cmd:{big}}}: the command printed more than 1 MiB (its "
+                        "output is not shown; a secret is not that large)"]
+    assert _resolve(tmp_path, {"fits": f"${{cmd:{fits}}}"}).config["fits"] == "b" * (1 << 20)
+
+
+@pytest.mark.timeout(20)  # the old ${file:FIFO} blocked in open() for ever
+def test_a_secret_file_must_be_a_regular_file(tmp_path: Path) -> None:
+    """Found by a probe: ${file:} naming a FIFO hung the command (secret_timeout_seconds does not bound it)."""
+    os.mkfifo(tmp_path / "pipe")
+    (tmp_path / "link").symlink_to(tmp_path / "pipe")
+    (tmp_path / "real").write_text("real-Pw1\n")
+    (tmp_path / "to-real").symlink_to(tmp_path / "real")
+    problems = _problems(tmp_path, {"a": "${file:pipe}", "b": "${file:link}", "c": "${file:/dev/zero}"})
+    assert problems == [f"connectors[0].config.{key}: ${{file:{ref}}}: {path} is not a regular file (a FIFO, "
+                        "socket or device is not a secret file)"
+                        for key, ref, path in (("a", "pipe", tmp_path / "pipe"), ("b", "link", tmp_path / "link"),
+                                               ("c", "/dev/zero", "/dev/zero"))]
+    assert _resolve(tmp_path, {"d": "${file:to-real}"}).config == {"d": "real-Pw1"}  # a link to a file is fine
+
+
+def test_a_provider_unavailable_now_is_a_run_time_failure(tmp_path: Path) -> None:
+    """Found by a probe: a command that failed or timed out exited 2 (invalid config), which orchestrators
+    do not retry. Alone, such failures are a SecretUnavailable (exit 1); with a problem a retry cannot
+    fix (an unset variable, an empty value), a ConfigError (exit 2) listing both."""
+    fail = f"{PY} -c 'raise SystemExit(3)'"
+    killed = f"{PY} -c 'import os, signal; os.kill(os.getpid(), signal.SIGKILL)'"
+    with pytest.raises(SecretUnavailable) as info:
+        _resolve(tmp_path, {"a": f"${{cmd:{fail}}}", "b": f"${{cmd:{killed}}}"})
+    assert info.value.exit_code == ExitCode.FAILED and len(info.value.problems) == 2
+    assert "killed by signal 9" in info.value.problems[1]
+    mixed = _problems(tmp_path, {"a": f"${{cmd:{fail}}}", "b": "${UNSET_X}", "c": f"${{cmd:{PY} -c 'pass'}}"})
+    assert [p.split(": ")[-1] for p in mixed] == [
+        "the command exited with status 3 (its output is not shown; run it yourself to see why)",
+        "environment variable UNSET_X is not set", "the command printed nothing"]
+    assert ConfigError("x").exit_code == ExitCode.USAGE
+    project = _project(tmp_path, {}, state_store=f"postgresql://u:${{cmd:{fail}}}@h/db")
+    with pytest.raises(SecretUnavailable):
+        project.state_store_url({})

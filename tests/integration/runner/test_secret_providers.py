@@ -106,3 +106,39 @@ def test_a_secret_that_cannot_be_had_stops_the_run_before_it_starts(tmp_path: Pa
                 f"{tmp_path / 'secrets' / 'missing'}") in done.stderr
         assert not started.exists()
         assert _leaks(tmp_path, done.stdout, done.stderr.replace(failing, "")) == []
+
+
+def test_a_provider_that_is_down_fails_the_run_with_exit_1_for_a_retry(tmp_path: Path) -> None:
+    """Found by a probe: a command timing out (a password manager that is slow or down) exited 2, which
+    Airflow's operator fails without retries; it is a run-time failure (exit 1), retried. Whatever a
+    retry cannot fix stays 2, even beside it."""
+    started = tmp_path / "started"
+    slow = f"{PY} -c 'import time; time.sleep(30)'"
+    _write(tmp_path, {"records": 3, "started_file": str(started), "host": f"${{cmd:{slow}}}"})
+    project = yaml.safe_load((tmp_path / "sluice.yml").read_text())
+    (tmp_path / "sluice.yml").write_text(yaml.safe_dump({"secret_timeout_seconds": 0.5, **project}))
+    for args in (["run", "demo"], ["check", "tap-fix"]):
+        done = sluice(args, tmp_path)
+        assert done.returncode == ExitCode.FAILED, (args, done.stderr)
+        assert (f"connectors[0].config.host: ${{cmd:{slow}}}: the command gave no answer in 0.5 s and was stopped "
+                "(secret_timeout_seconds)") in done.stderr
+        assert not started.exists()
+    project["connectors"][0]["config"]["api_key"] = "${UNSET_KEY_X}"
+    (tmp_path / "sluice.yml").write_text(yaml.safe_dump({"secret_timeout_seconds": 0.5, **project}))
+    done = sluice(["run", "demo"], tmp_path)
+    assert done.returncode == ExitCode.USAGE, done.stderr
+    assert "environment variable UNSET_KEY_X is not set" in done.stderr and "gave no answer" in done.stderr
+
+
+def test_a_dollar_brace_sluice_does_not_know_stops_validate_and_run(tmp_path: Path) -> None:
+    """Found by a probe: ``${DB_PASSWORD-}`` and other shell forms reached the connector as text; validate said ok."""
+    started = tmp_path / "started"
+    _write(tmp_path, {"records": 3, "started_file": str(started), "host": "${DB_HOST:=localhost}",
+                      "api_key": "${ TAP_TOKEN }", "log_secret": "$${kept} ${FILE:kept}"})
+    for args in (["validate"], ["run", "demo"]):
+        done = sluice(args, tmp_path, env=sluice_env(DB_HOST="h"))
+        assert done.returncode == ExitCode.USAGE, (args, done.stderr)
+        assert "connectors[0].config.host: ${DB_HOST:=localhost}: not a reference sluice knows" in done.stderr
+        assert "connectors[0].config.api_key: ${ TAP_TOKEN }: not a reference sluice knows" in done.stderr
+        assert "config.log_secret:" not in done.stderr  # $${ and ${FILE:x} stay as written
+        assert not started.exists()

@@ -55,8 +55,12 @@ def test_dry_run_masks_the_secrets_of_args(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("env", "libpq_says"), [
-    ({"PGPASS": "Sup3r%zzSecret"}, "invalid percent-encoded token"),
-    ({"PGPASS": "Sup3r Secret"}, "unexpected spaces"),
+    ({"SLUICE_STATE_URL": "postgresql://postgres:Sup3r%zzSecret@127.0.0.1:1/none"}, "invalid percent-encoded token"),
+    ({"SLUICE_STATE_URL": "postgresql://postgres:Sup3r Secret@127.0.0.1:1/none"}, "unexpected spaces"),
+    # an "@" or "/" in the password: libpq reads a piece of it as the host or the port, and says so
+    ({"SLUICE_STATE_URL": "postgresql://postgres:Xy@Sup3rSecretPart1:z@127.0.0.1:1/none"}, "resolve host"),
+    ({"SLUICE_STATE_URL": "postgresql://postgres:Sup3rPart/xSecret@127.0.0.1:1/none"}, "port"),
+    ({"PGPASS": "Sup3r Secret%zz"}, "Connection refused"),  # ${} values are encoded: read as given
     ({"SLUICE_STATE_URL": "postgres://postgres:Sup3rSecret@[::1/none"}, "IPv6"),
     ({"SLUICE_STATE_URL": "postgresql://postgres@127.0.0.1:1/none?sslpassword=Sup3rKeyPass&sslmode=require"},
      "127.0.0.1"),
@@ -72,6 +76,23 @@ def test_the_state_store_password_is_masked_in_its_connection_errors(tmp_path: P
         assert "Sup3r" not in done.stderr, done.stderr
     shown = json.loads(sluice(["config", "show", "demo"], tmp_path, env=sluice_env(**env)).stdout)
     assert "Sup3r" not in shown["state_store"] and "***" in shown["state_store"], shown
+
+
+@pytest.mark.parametrize("password", ["Xy@VerySecretPart1:z", "a/b@c", "50%zz off ?#é"])
+def test_a_state_store_password_with_url_characters_reaches_the_server_as_given(tmp_path: Path, pg_dsn: str,
+                                                                                 password: str) -> None:
+    """Found by a probe: an "@" in ``${STATE_PW}`` made libpq read the rest as the host (and say it);
+    the values of references in the user-info are percent-encoded, so the URL reads back as written."""
+    base, _, database = pg_dsn.rpartition("/")
+    write_project(tmp_path, state_store=f"postgresql://${{STATE_USER}}:${{STATE_PW}}@{base.partition('@')[2]}/"
+                                        f"{database}")
+    env = sluice_env(STATE_USER="postgres", STATE_PW=password)
+    done = sluice(["run", "demo"], tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    import psycopg
+
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:  # the store is that database, not another
+        assert conn.execute("select pipeline, status from sluice_runs").fetchall() == [("demo", "succeeded")]
 
 
 def test_a_multi_line_secret_is_redacted_line_by_line(tmp_path: Path) -> None:
