@@ -1,4 +1,4 @@
-"""The connector CLI contract shared by every tap and target (see DESIGN.md).
+"""The connector CLI contract shared by every tap and target.
 
     --config FILE|ENV (repeatable)   --about [--format json|markdown|text]
     --discover  --catalog/--properties FILE  --state FILE        (taps)
@@ -180,7 +180,20 @@ def _start(cls: Any, configs: tuple[str, ...], about: bool, fmt: str | None, tes
     if test:
         log.info("connection check passed: %s", connector.test_connection())
         return None
+    _say_terminal_input()
     return connector
+
+
+def _say_terminal_input() -> None:
+    """A target or mapper (a command with --input) about to read Singer messages from a terminal would wait
+    for typing without a word: say what it waits for."""
+    ctx = click.get_current_context(silent=True)
+    params = ctx.params if ctx is not None else {}
+    if "input_file" not in params or params.get("committed_state") is not None:
+        return  # a tap; a target asked for its committed state reads no input
+    source = params["input_file"] if params["input_file"] is not None else sys.stdin
+    if source.isatty():
+        log.info("reading Singer messages from the terminal (stdin); pipe a tap into it or pass --input FILE")
 
 
 def tap_main(cls: type[Tap]) -> Callable[..., Any]:
@@ -207,7 +220,7 @@ def tap_main(cls: type[Tap]) -> Callable[..., Any]:
                 return
             catalog_path = catalog or properties
             if catalog_path:
-                selected = Catalog.from_dict(read_json_file(catalog_path, "catalog"))
+                selected = _read_catalog(catalog_path)
             else:  # read as its --discover output would be read from a file: what the tap keeps in the
                 # metadata only (tap-airbyte's replication key and method) counts the same both ways
                 selected = Catalog.from_dict(tap.discover().to_dict())
@@ -224,6 +237,16 @@ def tap_main(cls: type[Tap]) -> Callable[..., Any]:
         run_cli(body)
 
     return command
+
+
+def _read_catalog(path: str) -> Catalog:
+    """The catalog of --catalog FILE; its problems name the file (a config given by mistake, say)."""
+    try:
+        return Catalog.from_dict(read_json_file(path, "catalog"))
+    except ConfigError as exc:
+        if path in exc.summary:
+            raise
+        raise ConfigError(f"catalog file {path}: {exc.summary}", exc.problems) from exc
 
 
 def _read_state(path: str | None) -> dict[str, Any]:

@@ -201,13 +201,15 @@ def state_list(obj: Ctx) -> int:
 def state_get(obj: Ctx, pipeline: str) -> int:
     """Print the stored state of PIPELINE (or of a state id) as JSON."""
     from protocol import dumps_pretty
+    from runner.cli_hosts import state_ids, stray_name
 
     state_id = _state_id(obj, pipeline)
     with _store(obj) as store:
         value = store.get_state(state_id)
+        hint = stray_name(obj, pipeline, state_ids(store)) if value is None else None
     if value is None:
         named = "" if state_id == pipeline else f" (state id '{state_id}')"
-        _echo(f"sluice: no state stored for '{pipeline}'{named}", err=True)
+        _echo(f"sluice: no state stored for '{pipeline}'{named}{hint or ''}", err=True)
         return ExitCode.FAILED
     _echo(dumps_pretty(value))
     return ExitCode.OK
@@ -219,8 +221,10 @@ def state_get(obj: Ctx, pipeline: str) -> int:
 @click.argument("value", metavar="JSON|@FILE|-")
 @click.pass_obj
 def state_set(obj: Ctx, pipeline: str, value: str) -> int:
-    """Store a state for PIPELINE (refused while the pipeline runs)."""
+    """Store a state for PIPELINE (refused while the pipeline runs); a name that is no pipeline is taken
+    as a state id (a warning says so when no state is stored under it yet)."""
     from protocol import ConfigError, JSONDecodeError, loads, state_value
+    from runner.cli_hosts import state_ids, stray_name
 
     if value == "-":
         text = sys.stdin.read()
@@ -240,6 +244,10 @@ def state_set(obj: Ctx, pipeline: str, value: str) -> int:
         raise ConfigError("a state must be a JSON object")
     state_id = _state_id(obj, pipeline)
     with _store(obj) as store:
+        hint = stray_name(obj, pipeline, state_ids(store))
+        if hint is not None:
+            _echo(f"sluice: warning: '{pipeline}' is neither a pipeline nor a stored state id: a new state id"
+                  f"{hint}", err=True)
         lock = store.lock(state_id)
         try:
             store.set_state(state_id, data)
@@ -255,9 +263,16 @@ def state_set(obj: Ctx, pipeline: str, value: str) -> int:
 @click.argument("pipeline")
 @click.pass_obj
 def state_clear(obj: Ctx, pipeline: str) -> int:
-    """Delete the stored state of PIPELINE: its next run starts from scratch."""
+    """Delete the stored state of PIPELINE: its next run starts from scratch (exit 1 for a name that is
+    neither a pipeline nor a stored state id)."""
+    from runner.cli_hosts import state_ids, stray_name
+
     state_id = _state_id(obj, pipeline)
     with _store(obj) as store:
+        hint = stray_name(obj, pipeline, state_ids(store))
+        if hint is not None:
+            _echo(f"sluice: no state stored for '{pipeline}', which is not a pipeline either{hint}", err=True)
+            return ExitCode.FAILED
         lock = store.lock(state_id)
         try:
             existed = store.clear_state(state_id)
@@ -272,7 +287,8 @@ def state_clear(obj: Ctx, pipeline: str) -> int:
 @cli.command()
 @environment_option
 @click.argument("pipeline", required=False)
-@click.option("-n", "--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("-n", "--limit", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Show at most this many runs, the most recent.")
 @click.option("--host", help="Only the runs of this host (as recorded: SLUICE_HOST or the machine's name).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.pass_obj
@@ -282,6 +298,8 @@ def runs(obj: Ctx, pipeline: str | None, limit: int, host: str | None, as_json: 
     PIPELINE with for_each: shows the runs of all its tenants' pipelines."""
     import json
 
+    from runner.cli_hosts import run_names, stray_name
+
     tenants = obj.project.templates.get(pipeline or "")
     with _store(obj) as store:
         if tenants is None:
@@ -289,6 +307,9 @@ def runs(obj: Ctx, pipeline: str | None, limit: int, host: str | None, as_json: 
         else:
             found = [r for name in tenants for r in store.runs(name, limit, host=host)]
             records = sorted(found, key=lambda r: r.id, reverse=True)[:limit]
+        hint = stray_name(obj, pipeline, run_names(store)) if pipeline and not records else None
+    if hint is not None:
+        _echo(f"sluice: no runs of '{pipeline}', which is not a pipeline either{hint}", err=True)
     if as_json:
         for r in records:
             _echo(json.dumps(r.to_dict()))

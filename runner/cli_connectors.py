@@ -144,7 +144,8 @@ def spec(obj: Ctx, connector: str, full: bool, install_: bool) -> int:
 @click.command()
 @click.argument("connector")
 @_CONFIG_OPTION
-@click.option("--timeout", type=float, default=300.0, show_default=True)
+@click.option("--timeout", type=float, default=300.0, show_default=True, metavar="SECONDS",
+              help="Seconds to wait for the connector's --test; past them it is stopped and the check fails.")
 @_INSTALL_OPTION
 @environment_option
 @click.pass_obj
@@ -169,7 +170,8 @@ def check(obj: Ctx, connector: str, configs: tuple[str, ...], timeout: float, in
 @click.argument("connector")
 @_CONFIG_OPTION
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the catalog here (default: stdout).")
-@click.option("--timeout", type=float, default=600.0, show_default=True)
+@click.option("--timeout", type=float, default=600.0, show_default=True, metavar="SECONDS",
+              help="Seconds to wait for the catalog; past them the tap is stopped and nothing is written.")
 @_INSTALL_OPTION
 @environment_option
 @click.pass_obj

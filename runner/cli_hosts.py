@@ -1,25 +1,28 @@
 """``sluice locks``, and what ``sluice run --all`` asks the store before it starts a pipeline.
 
 Both matter most when several hosts share one PostgreSQL store (docs/scaling.md, "Many
-hosts, one store"), and work the same with SQLite.
+hosts, one store"), and work the same with SQLite. Also: is a name given to ``sluice state`` or
+``sluice runs`` one the project or the store knows (else, most likely, a typo)?
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 
 import click
 
 from protocol import ExitCode
 from runner.cli_context import Ctx, when
 from runner.cli_environment import environment_option
+from runner.hints import did_you_mean
 from runner.stores import StateStore, StoreError, ran_since
 
-__all__ = ["Batch", "locks"]
+__all__ = ["Batch", "locks", "run_names", "state_ids", "stray_name"]
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line (since: seconds since the epoch).")
 @environment_option
 @click.pass_obj
 def locks(obj: Ctx, as_json: bool) -> int:
@@ -71,3 +74,24 @@ class Batch:
         if self._store is not None:
             self._store.close()
             self._store = None
+
+
+def stray_name(obj: Ctx, name: str, stored: Callable[[], Iterable[str]]) -> str | None:
+    """None for a pipeline, a pipeline's state id or a name in ``stored()``; for any other name the hint
+    "; did you mean 'x'?" naming the closest of the first two, else the closest stored name, or "" when
+    none is close."""
+    project = obj.project
+    declared = [*project.pipelines.values(), *project.disabled.values()]
+    pipes = dict.fromkeys([*project.templates, *(p.name for p in declared), *(p.state_id for p in declared)])
+    names = {} if name in pipes else dict.fromkeys(stored())
+    return None if name in pipes or name in names else did_you_mean(name, pipes) or did_you_mean(name, names)
+
+
+def state_ids(store: StateStore) -> Callable[[], Iterable[str]]:
+    """The state ids ``store`` holds, when asked."""
+    return lambda: (state_id for state_id, _ in store.list_states())
+
+
+def run_names(store: StateStore, recent: int = 500) -> Callable[[], Iterable[str]]:
+    """The pipelines of the ``recent`` last runs ``store`` recorded, when asked."""
+    return lambda: (record.pipeline for record in store.runs(None, recent))

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from protocol import ExitCode
+from runner.cli_context import Ctx
 
 __all__ = ["import_command"]
 
@@ -18,9 +19,10 @@ __all__ = ["import_command"]
 @click.option("--force", is_flag=True, help="Replace an existing file.")
 @click.option("-e", "--environment", metavar="NAME",
               help="The Meltano environment whose config overlay is applied (default: the project's "
-                   "default_environment; '' for none).")
+                   "default_environment; '' for none). `sluice -e NAME import` means the same.")
 @click.option("--dry-run", is_flag=True, help="Print the sluice.yml on stdout instead of writing it.")
-def import_command(meltano_yml: Path, output: Path | None, force: bool, environment: str | None,
+@click.pass_obj
+def import_command(obj: Ctx, meltano_yml: Path, output: Path | None, force: bool, environment: str | None,
                    dry_run: bool) -> int:
     """Convert a Meltano project (MELTANO_YML, default ./meltano.yml) into a sluice.yml.
 
@@ -38,7 +40,7 @@ def import_command(meltano_yml: Path, output: Path | None, force: bool, environm
 
     source = meltano_yml / "meltano.yml" if meltano_yml.is_dir() else meltano_yml
     target = output if output is not None else source.parent / "sluice.yml"
-    result = import_meltano(source, target.parent, environment)
+    result = import_meltano(source, target.parent, _meltano_environment(environment, obj.environment))
     if dry_run:
         click.echo(result.text, nl=False)
     else:
@@ -48,3 +50,12 @@ def import_command(meltano_yml: Path, output: Path | None, force: bool, environm
     if not dry_run:
         click.echo(f"sluice import: wrote {target}; next: sluice -p {target} validate", err=True)
     return ExitCode.OK
+
+
+def _meltano_environment(own: str | None, global_option: str | None) -> str | None:
+    """The Meltano environment to apply: ``import -e NAME`` or ``sluice -e NAME import`` (the same name if
+    both are given). SLUICE_ENVIRONMENT, which names an environment of sluice.yml, is not read."""
+    if own is not None and global_option is not None and own != global_option:
+        raise click.UsageError(f"two environments given: '{global_option}' (sluice -e) and '{own}' (import -e); "
+                               "give one")
+    return own if own is not None else global_option

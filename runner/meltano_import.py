@@ -76,7 +76,9 @@ def _project_notes(meltano: MeltanoProject, report: Report) -> None:
     for kind in OTHER_TYPES:
         for item in plugins.get(kind) or []:
             name = item.get("name") if isinstance(item, dict) else item
-            report.skip(f"{_SINGULAR[kind]} {name}", f"sluice runs extractors and loaders only ({kind} are Meltano's)")
+            why = ("not converted by sluice import: declare it as a connector and list it under a pipeline's maps:"
+                   if kind == "mappers" else f"sluice runs taps, mappers and targets only ({kind} are Meltano's)")
+            report.skip(f"{_SINGULAR[kind]} {name}", why)
     for kind in plugins:
         if kind not in PLUGIN_TYPES and kind not in OTHER_TYPES:
             report.skip(f"plugins.{kind}", "not a plugin type sluice import knows")

@@ -114,8 +114,9 @@ def test_import_writes_the_project_as_sluice_yml(tmp_path: Path) -> None:
     for line in ("job daily-warehouse task 2: dbt-postgres:run: a command",
                  "job masked task 1: tap-postgres hide-emails target-snowflake: mapper hide-emails is not converted",
                  "schedule backfill-once.interval @once: not a cron schedule",
-                 "mapper meltano-map-transformer: sluice runs extractors and loaders only",
-                 "utility dbt-postgres: sluice runs extractors and loaders only",
+                 "mapper meltano-map-transformer: not converted by sluice import: declare it as a connector and "
+                 "list it under a pipeline's maps:",
+                 "utility dbt-postgres: sluice runs taps, mappers and targets only (utilities are Meltano's)",
                  "tap-rest-api-msdk.schema: catalog schema overrides",
                  "state_backend: a Meltano setting with no sluice.yml equivalent",
                  "environment dev: only one environment is converted",
@@ -206,3 +207,35 @@ def test_refuses_to_overwrite_and_names_an_unreadable_project(tmp_path: Path) ->
     listed = sluice(["import", "list.yml"], tmp_path)
     assert listed.returncode == 2 and "not a Meltano project file" in listed.stderr
     assert not (tmp_path / "sluice.yml").exists()
+
+
+_TWO_ENVIRONMENTS = """\
+version: 1
+default_environment: dev
+environments:
+  - name: dev
+  - name: prod
+    config:
+      plugins:
+        extractors:
+          - name: tap-csv
+            config: {files: [{entity: prod, path: prod.csv}]}
+plugins:
+  extractors:
+    - name: tap-csv
+      config: {files: [{entity: dev, path: dev.csv}]}
+"""
+
+
+def test_the_global_environment_option_chooses_the_meltano_environment(tmp_path: Path) -> None:
+    (tmp_path / "meltano.yml").write_text(_TWO_ENVIRONMENTS)
+    env = sluice_env(SLUICE_ENVIRONMENT="dev")  # names an environment of sluice.yml: not read by import
+    before = sluice(["-e", "prod", "import", "--dry-run"], tmp_path, env=env)
+    after = sluice(["import", "-e", "prod", "--dry-run"], tmp_path, env=env)
+    assert before.returncode == after.returncode == 0, before.stderr + after.stderr
+    assert before.stdout == after.stdout
+    [conn] = yaml.safe_load(before.stdout)["connectors"]
+    assert conn["config"]["files"] == [{"entity": "prod", "path": "prod.csv"}]
+    both = sluice(["-e", "prod", "import", "-e", "dev", "--dry-run"], tmp_path, env=env)
+    assert both.returncode == 2 and both.stdout == ""
+    assert "two environments given: 'prod' (sluice -e) and 'dev' (import -e)" in both.stderr

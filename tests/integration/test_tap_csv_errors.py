@@ -123,3 +123,17 @@ def test_the_connection_check_names_a_bad_header(tmp_path: Path) -> None:
     code, stdout, stderr = sync(tmp_path, cfg, "--test")
     assert code == 1 and stdout == b""
     assert f"stream 'people': {path}, line 1: header names column 'a' twice" in the_error(stderr)
+
+
+@pytest.mark.parametrize("flag", ["--catalog", "--properties"])
+def test_a_catalog_file_that_is_no_catalog_is_named(tmp_path: Path, flag: str) -> None:
+    cfg, _ = file_config(tmp_path, "ok.csv", b"id\n1\n")
+    config = tmp_path / "config.json"  # written by sync(): given as the catalog by mistake
+    code, stdout, stderr = sync(tmp_path, cfg, flag, str(config))
+    assert code == 2 and stdout == b""
+    assert the_error(stderr).endswith(f"catalog file {config}: catalog must be a JSON object with a 'streams' list")
+    schemaless = tmp_path / "schemaless.json"
+    schemaless.write_text(json.dumps({"streams": [{"tap_stream_id": "people", "stream": "people"}]}))
+    code, stdout, stderr = sync(tmp_path, cfg, flag, str(schemaless))
+    assert code == 2 and stdout == b""
+    assert the_error(stderr).endswith(f"catalog file {schemaless}: catalog stream 'people' has no 'schema' object")

@@ -171,3 +171,48 @@ def test_a_missing_pipeline_lists_the_pipelines_and_suggests_one(tmp_path: Path)
                                         "(pipelines: orders, users); did you mean 'orders'?")
     done = sluice(["run", "zzz"], tmp_path)
     assert _only_error(done.stderr) == f"sluice: error: no pipeline named 'zzz' in {where} (pipelines: orders, users)"
+
+
+def test_a_mistyped_name_in_state_and_runs_is_said_with_the_name_meant(tmp_path: Path) -> None:
+    write_project(tmp_path)
+    state = '{"bookmarks": {"s": {"id": 7}}}'
+    assert sluice(["state", "set", "demo", state], tmp_path).stderr == "sluice: state of 'demo' set\n"
+    typo = sluice(["state", "set", "dmeo", state], tmp_path)  # stored all the same: a state id may be new
+    assert typo.returncode == 0
+    assert typo.stderr.splitlines() == [
+        "sluice: warning: 'dmeo' is neither a pipeline nor a stored state id: a new state id; did you mean 'demo'?",
+        "sluice: state of 'dmeo' set"]
+    assert sluice(["state", "set", "dmeo", state], tmp_path).stderr == "sluice: state of 'dmeo' set\n"
+
+    cleared = sluice(["state", "clear", "dmoe"], tmp_path)
+    assert cleared.returncode == 1
+    assert _only_error(cleared.stderr) == ("sluice: no state stored for 'dmoe', which is not a pipeline either; "
+                                           "did you mean 'demo'?")
+    got = sluice(["state", "get", "demo"], tmp_path)
+    assert got.returncode == 0 and json.loads(got.stdout) == json.loads(state)
+    missing = sluice(["state", "get", "dmoe"], tmp_path)
+    assert missing.returncode == 1
+    assert _only_error(missing.stderr) == "sluice: no state stored for 'dmoe'; did you mean 'demo'?"
+    assert sluice(["state", "clear", "dmeo"], tmp_path).stderr == "sluice: state of 'dmeo' cleared\n"
+    assert sluice(["state", "clear", "demo"], tmp_path).returncode == 0
+    again = sluice(["state", "clear", "demo"], tmp_path)  # a pipeline with nothing stored: nothing to do
+    assert (again.returncode, again.stderr) == (0, "sluice: state of 'demo' was not stored\n")
+
+    runs = sluice(["runs", "dmeo"], tmp_path)
+    assert runs.returncode == 0 and runs.stdout.startswith("RUN\t") and len(runs.stdout.splitlines()) == 1
+    assert _only_error(runs.stderr) == "sluice: no runs of 'dmeo', which is not a pipeline either; did you mean 'demo'?"
+    never_ran = sluice(["runs", "demo"], tmp_path)
+    assert never_ran.returncode == 0 and never_ran.stderr == ""
+
+
+def test_sluice_run_names_a_catalog_file_that_is_no_catalog(tmp_path: Path) -> None:
+    config = _csv_config(tmp_path)
+    write_project(tmp_path, connectors=[
+        {"name": "people", "executable": exe("tap-csv"), "config": str(config), "catalog": str(config)},
+        {"name": "out", "executable": exe("target-jsonl"), "config": {"destination_path": str(tmp_path / "out")}}],
+        pipelines=[{"name": "demo", "tap": "people", "target": "out"}])
+    done = sluice(["run", "demo"], tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == (
+        f"sluice: pipeline 'demo' failed: tap 'people' failed: catalog file {config}: catalog must be a JSON object "
+        "with a 'streams' list (exit code 2)")
