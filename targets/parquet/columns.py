@@ -23,7 +23,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from typing import Any
 
 import pyarrow as pa
@@ -73,11 +73,14 @@ def _float(value: Any) -> float:
 
 def _decimal(scale: int) -> Convert:
     quantum = Decimal(1).scaleb(-scale)
+    # quantized with one digit more than a column holds: in Python's default context (28 digits) 21.5
+    # at scale 30 (32 digits) was refused; the extra digit names the excess below
+    context = Context(prec=PRECISION + 1)
 
     def convert(value: Any) -> Decimal:
         try:
             exact = Decimal(repr(value)) if value.__class__ is float else Decimal(value)
-            fixed = exact.quantize(quantum)
+            fixed = exact.quantize(quantum, context=context)
         except (InvalidOperation, ValueError, TypeError) as exc:
             raise ValueFault(f"{value!r} is not a decimal of {PRECISION} digits, scale {scale}") from exc
         if fixed != exact:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import io
 from bisect import bisect_right
 from collections.abc import Sequence
-from decimal import localcontext
 from typing import Any
 
 import pyarrow as pa
@@ -26,7 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from protocol import ProtocolError, loads
-from targets.parquet.columns import PRECISION, Column, ValueFault
+from targets.parquet.columns import Column, ValueFault
 
 __all__ = ["Lines", "to_table"]
 
@@ -131,10 +130,7 @@ def _decoded(data: bytes) -> list[dict[str, Any]]:
 
 def _reference(data: bytes, columns: Sequence[Column], schema: pa.Schema, lines: Lines, stream: str) -> pa.Table:
     records = _decoded(data)
-    # a decimal column's value is quantized to its scale: in Python's default context (28 digits)
-    # 21.5 at scale 30 (32 digits) was refused; one more digit than a column holds names the excess
-    with localcontext(prec=PRECISION + 1):
-        return pa.Table.from_arrays([_array(c, records, lines, stream) for c in columns], schema=schema)
+    return pa.Table.from_arrays([_array(c, records, lines, stream) for c in columns], schema=schema)
 
 
 def _array(column: Column, records: list[dict[str, Any]], lines: Lines | None, stream: str) -> pa.Array:
