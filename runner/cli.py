@@ -347,10 +347,11 @@ def validate(obj: Ctx, strict: bool) -> int:
     Also reports config keys a connector's settings schema does not declare (typos),
     connectors whose environment differs from their pip_url or from sluice.lock, and pipeline
     maps whose mapper is unknown or, for mapper-sluice and other mappers on Sluice's kit,
-    whose settings it refuses (a bad expression, an unknown setting)."""
+    whose settings it refuses (a bad expression, an unknown setting), and taps and targets swapped."""
     from protocol import ConfigError, plural
     from runner.cli_install import lock_problems
     from runner.map_steps import map_problems
+    from runner.pipeline_roles import pipeline_role_problems
     from runner.settings_report import settings_report
     from runner.tenants import connector_variants
 
@@ -368,8 +369,7 @@ def validate(obj: Ctx, strict: bool) -> int:
     report.warnings.extend(map_warnings)
     for line in report.warnings:
         _echo(f"sluice: warning: {line}", err=True)
-    problems.extend(report.problems)
-    problems.extend(map_issues)
+    problems.extend([*report.problems, *map_issues, *pipeline_role_problems(project, project.dir / ".sluice/cache")])
     if problems:  # a problem that is not a tenant's (a program not found) is listed once, not per tenant
         raise ConfigError(f"{project.where}: problems found", list(dict.fromkeys(problems)))
     unknown = f"; {plural(len(report.warnings), 'unknown setting')}, see the warnings" if report.warnings else ""

@@ -1,5 +1,6 @@
 """Reading what a connector program printed: the JSON on its stdout (log lines before it forgiven),
-its last words, whether it refused an option, and whether its ``--test`` tests anything.
+its last words, whether it refused an option, whether its ``--test`` tests anything, and whether its
+``--about`` says it cannot be a pipeline's tap (or target).
 
 Any program is read the same way, ours or a third party's (singer-sdk, singer-python, a script).
 """

@@ -23,7 +23,8 @@ from runner.digests import blake2b
 __all__ = ["digest", "known_valid", "remember_valid"]
 
 _NAME = "valid-project"
-_CHECKS = ("project_schema.py", "project_validate.py", "yamlscalars.py", "environments.py", "ui/cron.py")  # a new check checks again
+# a new check checks again
+_CHECKS = ("project_schema.py", "project_validate.py", "yamlscalars.py", "environments.py", "ui/cron.py")
 
 
 @cache

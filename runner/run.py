@@ -18,6 +18,7 @@ from runner.live_progress import ProgressTimer
 from runner.map_steps import resolve_step
 from runner.outcome import Outcome, RunStatus
 from runner.output import RunOutput
+from runner.pipeline_roles import refuse_wrong_roles
 from runner.project import Connector, MapStep, Project, ResolvedConnector
 from runner.reconcile import ControlPipe, ReconcileError, choose_state, read_committed, supports_exactly_once
 from runner.run_checks import fail_on_lost_records, fail_on_unstored_state
@@ -152,6 +153,8 @@ def run_pipeline(project: Project, plan: RunPlan, options: RunOptions, *,
     tap = project.resolve(plan.tap, check_catalog=True)
     mappers = [resolve_step(project, step, tenant=plan.tenant) for step in plan.maps]
     target = project.resolve(plan.target)
+    if not options.dry_run:  # a tap as the target would have its bookmarks stored: refused (exit 2)
+        refuse_wrong_roles(plan.pipeline, tap, target, project.dir / SLUICE_DIR / "cache")
     url, url_secrets = project.state_store_url()
     store = open_store(url, project.dir, lock_timeout(project.lock_timeout))
     try:

@@ -10,6 +10,8 @@ and reacts:
 - the target fails (or quits early): the tap is stopped, SIGTERM then SIGKILL after
   ``grace`` seconds; the run fails with the target's error. A reader that exits 0 with input left
   in its pipe (the runner holds a read end until it exits) quit early, and is the cause;
+- the target writes a tap's output (a SCHEMA or RECORD line, runner/target_stdout.py): it is no
+  target; the run fails, every process is stopped, and none of its STATE is stored from then on;
 - the first cause is what the run reports. A failing tap breaks the target's input, and the
   target may exit first (the tap still logging or cleaning up); a failing target only breaks
   the tap's output pipe. So when the target fails the tap gets ``SETTLE_SECONDS`` to exit on its
@@ -44,8 +46,9 @@ from typing import Any
 from protocol import ExitCode
 from runner.outcome import Outcome, RunStatus, StopCause
 from runner.output import RunOutput
-from runner.pumps import LineBuffer, SideStats, StateReader
+from runner.pumps import LineBuffer, SideStats
 from runner.sides import Side, SideSpec, cut_short, first_cause, pidfd, wide_pipes
+from runner.target_stdout import TargetStdout
 
 __all__ = ["Side", "SideSpec", "supervise"]
 
@@ -73,22 +76,17 @@ class _Supervisor:
     ) -> None:
         self.on_tap_exit, self.on_stop, self.watch = on_tap_exit, on_stop, watch
         self.stop_cause: StopCause | None = None
-        self.tap = Side(tap)
+        self.tap, self.target = Side(tap), Side(target)
         self.mappers = [Side(spec) for spec in mappers]
-        self.target = Side(target)
         self.chain = [self.tap, *self.mappers, self.target]  # in pipe order
         self.upstream_done = False  # the tap and every mapper have exited (the verdict was said)
-        self.output = output
-        self.timeout = timeout
-        self.grace = grace
-        self.lock_alive = lock_alive
+        self.output, self.timeout, self.grace, self.lock_alive = output, timeout, grace, lock_alive
         self.sel = selectors.DefaultSelector()
-        self.states = StateReader(on_state, self._target_stdout_other)
+        self.states = TargetStdout(target.name, on_state, output, self._not_a_target)
         self.failure: tuple[Side | None, str] | None = None  # the cause (None: the runner) and why
         self.stop_reason: str | None = None
         self.stop_started: float | None = None
-        self.interrupted = False
-        self.timed_out = False
+        self.interrupted = self.timed_out = False
         self.signals: list[int] = []
         self.started = time.monotonic()
         self.open_fds = 0
@@ -137,8 +135,10 @@ class _Supervisor:
             self._upstream_exited()
 
     # -- events ---------------------------------------------------------------------------
-    def _target_stdout_other(self, text: str) -> None:
-        self.output.runner_line(f"{self.target.spec.name} wrote a non-STATE line on stdout: {text}", terminal=False)
+    def _not_a_target(self, reason: str) -> None:
+        self.failure = self.failure or (self.target, reason)  # a stop under way does not excuse it
+        for side in self.chain:
+            self._terminate(side)
 
     def _read(self, key: selectors.SelectorKey) -> bool:
         """Handle one ready descriptor; True when it gave data and may give more now."""
