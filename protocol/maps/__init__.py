@@ -8,9 +8,10 @@
 
 ``MAP_SETTINGS`` goes into a connector's settings schema. An invalid map is a ``ConfigError``
 (exit 2) listing every problem; an expression failing on a record a ``MapExpressionError``
-(a ``ProtocolError``: line, stream, property). Expressions are compiled once per stream to
-closures over a whitelist of Python syntax (see docs/stream-maps.md). Everything not listed in
-``__all__`` is private (modules ``protocol.maps._x``); names are imported on first use (PEP 562).
+(a ``ProtocolError``: line, stream, property; its tree in protocol/maps/_errors.py). Expressions
+are compiled once per stream to closures over a whitelist of Python syntax (see
+docs/stream-maps.md). Everything not listed in ``__all__`` is private (modules
+``protocol.maps._x``); names are imported on first use (PEP 562).
 """
 
 from typing import TYPE_CHECKING

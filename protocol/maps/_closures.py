@@ -116,9 +116,10 @@ def frame_lookup(frame: dict[str, Any], name: str) -> Expression:
     return lambda r: frame[name]
 
 
-#: what the output writers take as it is (datetimes as RFC 3339)
-_JSON_LEAVES = frozenset({str, int, float, bool, type(None), Decimal, datetime.datetime, datetime.date,
-                          datetime.time})
+#: what the output writers take as it is
+_JSON_LEAVES = frozenset({str, int, float, bool, type(None), Decimal})
+#: written as their ISO 8601 text, as singer-sdk writes them (``isoformat()``), before a target checks them
+_TIMES = frozenset({datetime.datetime, datetime.date, datetime.time})
 _MAX_INT_DIGITS_BITS = 14_000  # Python writes an int of up to 4,300 digits (about 14,284 bits)
 
 
@@ -126,17 +127,22 @@ def json_checked(fn: Expression) -> Expression:
     """``fn``, whose result must be a JSON value: a dict key that is not text, a set, a timedelta,
     a method or ``dict.keys()`` is an error naming what it is (raised in the expression, so the
     map names the line, the stream and the property), not an internal error when the record is
-    written."""
+    written. A date, time or datetime (in a list or dict too) becomes its ISO 8601 text here, so a
+    target checks the mapped record as it checks the line mapper-sluice writes."""
     def checked(r: dict[str, Any]) -> Any:
         value = fn(r)
-        if value.__class__ in _JSON_LEAVES and not (value.__class__ is int and value.bit_length() > 64):
+        cls = value.__class__
+        if cls in _JSON_LEAVES and not (cls is int and value.bit_length() > 64):
             return value
-        _check_json(value)
-        return value
+        if cls in _TIMES:
+            return value.isoformat()
+        return _times_as_text(value) if _check_json(value) else value
     return checked
 
 
-def _check_json(value: Any) -> None:
+def _check_json(value: Any) -> bool:
+    """Raise on what JSON cannot hold; whether ``value`` holds a date, time or datetime."""
+    times = False
     stack = [value]
     while stack:
         item = stack.pop()
@@ -151,5 +157,18 @@ def _check_json(value: Any) -> None:
             stack.extend(item)
         elif isinstance(item, int) and not isinstance(item, bool) and item.bit_length() > _MAX_INT_DIGITS_BITS:
             raise ValueError("an integer of more than 4,300 digits cannot be written as JSON text")
+        elif cls in _TIMES:
+            times = True
         elif cls not in _JSON_LEAVES:
             raise TypeError(f"a {type(item).__name__} cannot be written as JSON (str() it)")
+    return times
+
+
+def _times_as_text(value: Any) -> Any:
+    """``value`` with each date, time and datetime in it as its ISO 8601 text."""
+    cls = value.__class__
+    if cls is dict:
+        return {key: _times_as_text(item) for key, item in value.items()}
+    if cls is list or cls is tuple:
+        return [_times_as_text(item) for item in value]
+    return value.isoformat() if cls in _TIMES else value

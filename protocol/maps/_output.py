@@ -61,14 +61,14 @@ def build_output(msg: SchemaMessage, alias: str, spec: MapSpec | None, depth: in
         schema, keys = msg.schema, list(msg.key_properties)
         if depth:
             schema = flatten_schema(schema, depth)
-            return Output(alias, schema, keys, _usual(_flattening(Flattener(schema, depth)), exact), exact=exact)
+            return Output(alias, schema, keys, _usual(_flattening(Flattener(schema, depth, alias)), exact), exact=exact)
         return Output(alias, schema, keys, _same)
     schema, keys, found = mapped_schema(spec, msg.schema, msg.key_properties, stream=alias)
     problems.extend(found)
     flattener = None
     if depth:
         schema = flatten_schema(schema, depth)
-        flattener = Flattener(schema, depth)
+        flattener = Flattener(schema, depth, alias)
     return Output(alias, schema, keys, _usual(_mapper(alias, spec, keys, compile_one, flattener), exact), exact=exact)
 
 
@@ -85,7 +85,7 @@ def _usual(apply: Apply, exact: bool) -> Apply:
 
 def _flattening(flattener: Flattener) -> Apply:
     def apply(record: dict[str, Any], line: int | None) -> dict[str, Any]:
-        return flattener(record)
+        return flattener(record, line)
     return apply
 
 
@@ -113,5 +113,5 @@ def _mapper(stream: str, spec: MapSpec, keys: list[str], compile_one: Callable[[
             raise MapExpressionError(stream, name, texts[name], exc, line) from None
         if not result:
             return None
-        return flattener(result) if flattener is not None else result
+        return flattener(result, line) if flattener is not None else result
     return apply

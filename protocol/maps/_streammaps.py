@@ -6,15 +6,19 @@
 
 For each input stream the outputs are resolved as the SDK resolves them: the stream itself (kept,
 mapped, or dropped by ``null`` or a top-level ``__else__: null``), renamed by ``__alias__``, plus one
-copy per entry whose ``__source__`` names it; an entry's key may be an fnmatch pattern. Each output
-holds its compiled expressions, its schema and, with flattening, its flattener.
+copy per entry whose ``__source__`` names it; an entry's key may be an fnmatch pattern. When several
+entries name one stream (``users`` and ``*``), the last one in ``stream_maps`` is its map, as in the
+SDK: the others are still checked against its SCHEMA (an invalid one fails the run, as in the SDK)
+and a WARNING names them all. Each output holds its compiled expressions, its schema and, with
+flattening, its flattener.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from protocol._errors import ConfigError, ProtocolError
 from protocol._messages import SchemaMessage
@@ -23,6 +27,18 @@ from protocol.maps._output import Output, build_output
 from protocol.maps._spec import MapsConfig, MapSpec, parse_config
 
 __all__ = ["StreamMaps"]
+
+log = logging.getLogger("sluice.maps")
+
+
+class _Match(NamedTuple):
+    """An entry of ``stream_maps`` that names a stream: the output it makes of it."""
+
+    key: str  # the entry's key in stream_maps
+    alias: str  # the output stream's name
+    spec: MapSpec | None  # None: the stream as it is (or dropped)
+    primary: bool  # the stream's own output (False: a __source__ copy)
+    drop: bool  # no output
 
 
 class StreamMaps:
@@ -33,6 +49,7 @@ class StreamMaps:
         self._program = program
         self._decoded = decoded  # False in a tap: its records are its own values, not decoded JSON text
         self._outputs: dict[str, list[Output]] = {}
+        self._warned: set[str] = set()  # the streams several entries name, warned of once
         #: the input streams whose records are read with their decimals as written (an output may write
         #: one as text: protocol/maps/_exactness.py); a reader shares this set (see :meth:`schema`)
         self.exact_streams: set[str] = set()
@@ -49,11 +66,16 @@ class StreamMaps:
         """The SCHEMA messages for one incoming SCHEMA ([] when the stream is dropped)."""
         outputs: list[Output] = []
         problems: list[str] = []
-        for alias, spec, dropped in self._resolve(msg.stream):
-            if dropped:
-                outputs.append(Output.dropped(alias))
-                continue
-            outputs.append(self._output(msg, alias, spec, problems))
+        matches = self._resolve(msg.stream)
+        primary = [m for m in matches if m.primary]
+        if len(primary) > 1:
+            self._replaced(msg, primary, problems)
+        own = primary[-1] if primary else _Match("", msg.stream, None, True, self._settings.drop_others)
+        for match in [own, *(m for m in matches if not m.primary)]:
+            if match.drop:
+                outputs.append(Output.dropped(match.alias))
+            else:
+                outputs.append(self._output(msg, match.alias, match.spec, problems))
         if problems:
             raise ConfigError(f"{self._program}: invalid stream maps for stream '{msg.stream}'", problems)
         self._outputs[msg.stream] = outputs
@@ -62,6 +84,22 @@ class StreamMaps:
         else:
             self.exact_streams.discard(msg.stream)
         return [out.schema_message(msg.bookmark_properties) for out in outputs if not out.drop]
+
+    def _replaced(self, msg: SchemaMessage, primary: list[_Match], problems: list[str]) -> None:
+        """Several entries name the stream: the last is its map (as in singer-sdk), a WARNING names
+        them all (once per stream), and the ones it replaces are checked against the SCHEMA all the
+        same (their problems are the run's, as in the SDK)."""
+        keys = [repr(m.key) for m in primary]
+        if msg.stream not in self._warned:
+            self._warned.add(msg.stream)
+            log.warning("stream '%s' matches the stream_maps entries %s; only the last, %s, applies (as in "
+                        "singer-sdk) and the others are ignored for it: merge them into the last one, or narrow "
+                        "the patterns so that one entry matches", msg.stream, " and ".join(keys), keys[-1])
+        for hidden in primary[:-1]:
+            if hidden.spec is not None:
+                found: list[str] = []
+                self._output(msg, hidden.alias, hidden.spec, found)
+                problems.extend(f"stream_maps.{hidden.key}: {problem}" for problem in found)
 
     def _output(self, msg: SchemaMessage, alias: str, spec: MapSpec | None, problems: list[str]) -> Output:
         depth = self._settings.flatten_depth
@@ -80,13 +118,13 @@ class StreamMaps:
             return compile_expression(text, prop=prop, config=config, names=names)
         return compile_one
 
-    def _resolve(self, stream: str) -> list[tuple[str, MapSpec | None, bool]]:
-        """(output name, map or None, dropped) for each output of ``stream``, the stream's own first."""
-        outputs: list[tuple[str, MapSpec | None, bool]] = [(stream, None, self._settings.drop_others)]
+    def _resolve(self, stream: str) -> list[_Match]:
+        """The entries of ``stream_maps`` that name ``stream``, in their order: each primary one
+        replaces the one before it (the last is the stream's map), each ``__source__`` one adds a copy."""
+        matches = []
         for entry in self._settings.entries:
             spec = entry.spec
-            source = entry.key
-            alias = entry.key
+            source = alias = entry.key
             primary = True
             if spec is not None and spec.source is not None:
                 source, primary = spec.source, False
@@ -97,12 +135,8 @@ class StreamMaps:
                     continue
                 if alias == source:
                     alias = stream
-            item = (alias, spec, spec is None)
-            if primary:
-                outputs[0] = item
-            else:
-                outputs.append(item)
-        return outputs
+            matches.append(_Match(entry.key, alias, spec, primary, spec is None))
+        return matches
 
     def record(self, stream: str, record: dict[str, Any], line: int | None = None
                ) -> list[tuple[str, dict[str, Any]]]:

@@ -52,7 +52,10 @@ LONG = "a_rather_long_property_name_" * 5  # 140 characters: two levels of it fl
 ODD_SCHEMA = {"type": "object", "properties": {
     "id": {"type": "integer"},
     "choice": {"anyOf": [{"type": "string"}, {"type": "null"}]},
-    "options": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
+    # its first key is not the anyOf: both engines make it a nullable string (SDK: the first value is
+    # no list; ours: the string branch); anyOf integer first, which they flatten apart, is in
+    # test_sdk_differences.py
+    "options": {"description": "a count", "anyOf": [{"type": "string"}, {"type": "null"}]},
     "loose": {},
     "described": {"description": "no type"},
     LONG: {"type": "object", "properties": {LONG: {"type": "string"}, "short_one": {"type": "integer"}}},
@@ -80,7 +83,7 @@ _USERS = [
 ]
 _ORDERS = ['{"id": 10, "user_id": 1, "total": 19.99, "status": "paid"}',
            '{"id": 11, "user_id": 3, "total": 5, "status": "open"}']
-_ODD = [json.dumps({"id": 1, "choice": "b", "options": 3, "loose": {"k": [1, "ü"]}, "described": 5,
+_ODD = [json.dumps({"id": 1, "choice": "b", "options": "3", "loose": {"k": [1, "ü"]}, "described": 5,
                     LONG: {LONG: "deep", "short_one": 1}}),
         json.dumps({"id": 2, "choice": None, "options": None, "loose": None, "described": None,
                     LONG: None})]

@@ -72,6 +72,14 @@ CASES: dict[str, dict[str, Any]] = {
         "total": "price * qty", "w": "str(box['inner']['w']) if box else None"}}},
     "a decimal only compared keeps its value": {"stream_maps": {"prices": {"__filter__": "price > 2.5"}}},
     "flatten a decimal into JSON text": {"flattening_enabled": True, "flattening_max_depth": 1},
+    "dates and times as ISO 8601 text": {"stream_maps": {"users": {
+        "at": "datetime.time.fromisoformat(created_at[11:19])",
+        "utc_time": "datetime.time(1, 2, 3, 4, tzinfo=datetime.timezone.utc)",
+        "odd_offset": "datetime.datetime(2020, 1, 2, tzinfo=datetime.timezone(datetime.timedelta(seconds=1)))",
+        "nested": "[datetime.date.fromisoformat(created_at[:10]), "
+                  "{'at': datetime.datetime.fromisoformat(created_at)}]"}}},
+    "a wildcard after an explicit entry replaces it": {"stream_maps": {
+        "users": {"ssn": None}, "*": {"__alias__": "__stream_name__ + '_raw'"}}},
     "several maps at once": {"stream_maps": {
         "users": {"__alias__": "customers", "__filter__": "id != 2", **MASK, "domain": "email.split('@')[-1]"},
         "orders": {"__key_properties__": ["id", "user_id"], "cents": "int(total * 100)"},
@@ -80,7 +88,7 @@ CASES: dict[str, dict[str, Any]] = {
 }
 
 
-REFUSED = {
+REFUSED: dict[str, dict[str, Any]] = {
     "dropping a key property": {"stream_maps": {"users": {"id": None}}},
     "else null without the key": {"stream_maps": {"orders": {"__else__": None, "total": "total"}}},
     "unknown key property": {"stream_maps": {"orders": {"__key_properties__": ["nope"]}}},
@@ -88,6 +96,8 @@ REFUSED = {
                                      "stream_maps": {"users": {"address__city": "'x'"}}},
     "a non-null __else__": {"stream_maps": {"users": {"__else__": "keep"}}},
     "a stream mapped to a string": {"stream_maps": {"users": "keep"}},
+    "an entry a later wildcard replaces is still checked": {"stream_maps": {"orders": {"__else__": None},
+                                                                          "*": {"h": "1"}}},
 }
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
-from protocol import MessageWriter, ProtocolError, SchemaMessage
+from protocol import ConfigError, MessageWriter, ProtocolError, SchemaMessage
 from protocol.maps import MAP_SETTINGS, StreamMaps
 from protocol.maps._program import map_stream
 
@@ -128,3 +128,70 @@ def test_a_tap_maps_its_own_decimals_as_they_are() -> None:
         [(_, out)] = maps.record("p", {"id": 1, "price": Decimal("2.50")}, 1)
         assert out == {"id": 1, "price": price, "label": "2.50"}
         assert out["price"].__class__ is price.__class__
+
+
+# a.b.c is not in the schema (else flattening it would be a config error): records may still hold it
+NESTED = {"type": "object", "properties": {
+    "id": {"type": "integer"},
+    "a": {"type": "object", "properties": {"b": {"type": "object", "properties": {"d": {"type": "string"}}}}},
+    "a__b__c": {"type": "string"},
+}}
+
+
+@pytest.mark.parametrize(("record", "column", "paths"), [
+    ({"id": 1, "a": {"b": {"c": "nested"}}, "a__b__c": "top"}, "a__b__c", "'a.b.c' and 'a__b__c'"),
+    ({"id": 1, "a__b__c": "top", "a": {"b": {"c": "nested"}}}, "a__b__c", "'a__b__c' and 'a.b.c'"),
+    ({"id": 1, "a": {"b__c": "x", "b": {"c": "y"}}}, "a__b__c", "'a.b__c' and 'a.b.c'"),
+])
+def test_flattening_two_values_into_one_column_names_it(record: dict[str, Any], column: str, paths: str) -> None:
+    maps = _maps({"flattening_enabled": True, "flattening_max_depth": 2})
+    maps.schema(SchemaMessage("s", NESTED, ["id"]))
+    with pytest.raises(ProtocolError) as caught:
+        maps.record("s", record, 9)
+    assert str(caught.value) == (f"line 9, stream 's', field '{column}': flattening writes {paths} into the one "
+                                 f"column '{column}'; one value would be lost (rename one with a stream map)")
+
+
+def test_flattening_without_a_collision_keeps_every_value() -> None:
+    """Empty, null and list values, a column the record lacks: no false alarm (the check counts writes)."""
+    maps = _maps({"flattening_enabled": True, "flattening_max_depth": 2,
+                  "stream_maps": {"s": {"a__b__c": None, "moved": "record.get('a__b__c')"}}})
+    maps.schema(SchemaMessage("s", NESTED, ["id"]))
+    cases: list[tuple[dict[str, Any], dict[str, Any]]] = [
+        ({"id": 1, "a": {"b": {"c": "n"}}, "a__b__c": "t"}, {"id": 1, "a__b__c": "n", "moved": "t"}),
+        ({"id": 2, "a": {}, "a__b__c": None}, {"id": 2, "moved": None}),
+        ({"id": 3, "a": {"b": {}}}, {"id": 3, "moved": None}),
+        ({"id": 4, "a": None, "x": [1, {"y": 2}]}, {"id": 4, "a": None, "x": '[1,{"y":2}]', "moved": None}),
+    ]
+    for record, want in cases:
+        assert maps.record("s", record, 1) == [("s", want)]
+
+
+def test_a_stream_several_entries_match_takes_the_last_and_warns_once(caplog: pytest.LogCaptureFixture) -> None:
+    maps = _maps({"stream_maps": {"users": {"email": None}, "u*": {"n": None}, "*": {"__alias__": "raw"},
+                                  "other": {"email": None}}})
+    for _ in range(2):
+        [schema] = maps.schema(SchemaMessage("users", SCHEMA, ["id"]))
+    assert schema.stream == "raw" and list(schema.schema["properties"]) == ["id", "email", "n"]
+    assert maps.record("users", {"id": 1, "email": "e", "n": 1}, 3) == [("raw", {"id": 1, "email": "e", "n": 1})]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == ["stream 'users' matches the stream_maps entries 'users' and 'u*' and '*'; only the last, '*', "
+                        "applies (as in singer-sdk) and the others are ignored for it: merge them into the last one, "
+                        "or narrow the patterns so that one entry matches"]
+    caplog.clear()
+    maps.schema(SchemaMessage("other", SCHEMA, ["id"]))  # its own entry is last: applied, the pattern's is not
+    assert maps.output_schema("other") == [{"type": "object", "properties": {"id": {"type": "integer"},
+                                                                            "n": {"type": "number"}}}]
+    assert [r.getMessage()[:68] for r in caplog.records] == [
+        "stream 'other' matches the stream_maps entries '*' and 'other'; only"]
+    maps.schema(SchemaMessage("alone", SCHEMA, ["id"]))  # one entry matches it: no warning
+    assert len(caplog.records) == 1
+
+
+def test_an_entry_a_later_one_replaces_is_still_checked() -> None:
+    maps = _maps({"stream_maps": {"users": {"__else__": None}, "*": {"h": "1"}}})
+    with pytest.raises(ConfigError) as caught:
+        maps.schema(SchemaMessage("users", SCHEMA, ["id"]))
+    assert "stream_maps.users: stream 'users': key properties ['id'] are not in the mapped schema" in str(caught.value)
+    [schema] = maps.schema(SchemaMessage("orders", SCHEMA, ["id"]))  # matched by '*' only
+    assert list(schema.schema["properties"]) == ["id", "email", "n", "h"]
