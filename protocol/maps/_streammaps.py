@@ -11,6 +11,14 @@ entries name one stream (``users`` and ``*``), the last one in ``stream_maps`` i
 SDK: the others are still checked against its SCHEMA (an invalid one fails the run, as in the SDK)
 and a WARNING names them all. Each output holds its compiled expressions, its schema and, with
 flattening, its flattener.
+
+One output stream, one schema: outputs of different input streams (``events_*`` aliased to
+``events``, a ``__source__`` copy named like another input stream) may share a name only with the
+same mapped schema and key properties (sharded tables, merged; an INFO line says so). Otherwise a
+target would shape the stream by whichever SCHEMA came last and lose the other's columns, so the
+SCHEMA that makes the second one is a config error naming both (singer-sdk merges them silently).
+A SCHEMA sent again for an input stream replaces its outputs' schemas. An ACTIVATE_VERSION for a
+merged output is a config error too: the target would delete the other streams' rows.
 """
 
 from __future__ import annotations
@@ -41,6 +49,78 @@ class _Match(NamedTuple):
     drop: bool  # no output
 
 
+class _Claim(NamedTuple):
+    """An output stream as one output of an input stream writes it."""
+
+    stream: str  # the input stream
+    key: str  # the stream_maps entry that makes the output ("": none names the stream)
+    copy: bool  # a __source__ copy (else the input stream's own output)
+    schema: dict[str, Any]
+    keys: list[str]
+
+    def label(self) -> str:
+        entry = f" (stream_maps entry '{self.key}')" if self.key and self.key != self.stream else ""
+        return f"{'the __source__ copy of ' if self.copy else ''}input stream '{self.stream}'{entry}"
+
+    def short(self) -> str:
+        return f"{'the copy of ' if self.copy else ''}'{self.stream}'"
+
+
+class _Owners:
+    """The outputs that write each output stream name: all with one schema and key properties."""
+
+    def __init__(self) -> None:
+        self._held: dict[str, list[_Claim]] = {}  # output name -> the outputs writing it
+        self._names: dict[str, list[str]] = {}  # input stream -> the output names it writes
+        self._told: set[tuple[str, str]] = set()  # (output name, output) of the merges logged
+
+    def claim(self, stream: str, outputs: list[tuple[str, _Claim]], problems: list[str]) -> None:
+        """The outputs (name, claim) of a SCHEMA of ``stream``, replacing those of its last SCHEMA:
+        a problem for each that another output writes with another schema or other key properties;
+        nothing is kept when there is one."""
+        touched = {name for name, _ in outputs}.union(self._names.get(stream, ()))
+        held = {name: self.others(stream, name) for name in touched}
+        found: list[str] = []
+        for name, claim in outputs:
+            others = held[name]
+            if others and (others[0].schema != claim.schema or others[0].keys != claim.keys):
+                found.append(_collision(name, others[0], claim))
+            elif others and (name, claim.label()) not in self._told:
+                self._told.update({(name, others[0].label()), (name, claim.label())})
+                log.info("output stream '%s': %s and %s map to it with the same schema and key properties: "
+                         "their records are merged into it", name, others[0].label(), claim.label())
+            others.append(claim)
+        problems.extend(found)
+        if problems:
+            return
+        for name, claims in held.items():
+            if claims:
+                self._held[name] = claims
+            else:
+                self._held.pop(name, None)
+        self._names[stream] = [name for name, _ in outputs]
+
+    def others(self, stream: str, name: str) -> list[_Claim]:
+        """The outputs of other input streams than ``stream`` that write the output stream ``name``."""
+        return [claim for claim in self._held.get(name, []) if claim.stream != stream]
+
+
+def _collision(name: str, first: _Claim, second: _Claim) -> str:
+    pa, pb = first.schema.get("properties") or {}, second.schema.get("properties") or {}
+    parts = [f"columns only in {claim.short()} {only}" for claim, only in (
+        (first, [p for p in pa if p not in pb]), (second, [p for p in pb if p not in pa])) if only]
+    retyped = [p for p in pa if p in pb and pa[p] != pb[p]]
+    if retyped:
+        parts.append(f"other types of {retyped}")
+    if first.keys != second.keys:
+        parts.append(f"key properties {first.keys} and {second.keys}")
+    return (f"output stream '{name}': {first.label()} and {second.label()} both map to it, with different "
+            f"schemas ({', '.join(parts) or 'other schema keywords'}); a target shapes a stream by the last "
+            "SCHEMA it gets, so the other's columns would be lost: give each its own output name (its own "
+            "__alias__, or another key for a __source__ copy), or map both to the same schema and key "
+            "properties to merge them")
+
+
 class StreamMaps:
     """Stream maps and flattening for one program (see the module docstring)."""
 
@@ -50,6 +130,7 @@ class StreamMaps:
         self._decoded = decoded  # False in a tap: its records are its own values, not decoded JSON text
         self._outputs: dict[str, list[Output]] = {}
         self._warned: set[str] = set()  # the streams several entries name, warned of once
+        self._owners = _Owners()  # which outputs write each output stream name
         #: the input streams whose records are read with their decimals as written (an output may write
         #: one as text: protocol/maps/_exactness.py); a reader shares this set (see :meth:`schema`)
         self.exact_streams: set[str] = set()
@@ -71,11 +152,17 @@ class StreamMaps:
         if len(primary) > 1:
             self._replaced(msg, primary, problems)
         own = primary[-1] if primary else _Match("", msg.stream, None, True, self._settings.drop_others)
+        claims: list[tuple[str, _Claim]] = []
         for match in [own, *(m for m in matches if not m.primary)]:
             if match.drop:
                 outputs.append(Output.dropped(match.alias))
-            else:
-                outputs.append(self._output(msg, match.alias, match.spec, problems))
+                continue
+            out = self._output(msg, match.alias, match.spec, problems)
+            outputs.append(out)
+            if not out.drop:
+                claims.append((out.name, _Claim(msg.stream, match.key, not match.primary, out.schema,
+                                                out.key_properties)))
+        self._owners.claim(msg.stream, claims, problems)
         if problems:
             raise ConfigError(f"{self._program}: invalid stream maps for stream '{msg.stream}'", problems)
         self._outputs[msg.stream] = outputs
@@ -165,11 +252,21 @@ class StreamMaps:
         return None if outputs is None else [(out.name, out.apply) for out in outputs if not out.drop]
 
     def streams(self, stream: str) -> list[str]:
-        """Output stream names of an input stream (ACTIVATE_VERSION / BATCH fan-out)."""
+        """Output stream names of an input stream (ACTIVATE_VERSION fan-out). ConfigError for an output
+        other input streams write too: the target would delete their rows, not of this version."""
         outputs = self._outputs.get(stream)
         if outputs is None:
             return [] if self._settings.drop_others and not self._named(stream) else [stream]
-        return [out.name for out in outputs if not out.drop]
+        names = [out.name for out in outputs if not out.drop]
+        for name in names:
+            others = self._owners.others(stream, name)
+            if others:
+                raise ConfigError(f"{self._program}: invalid stream maps for stream '{stream}'", [
+                    f"ACTIVATE_VERSION of input stream '{stream}' for output stream '{name}', written by "
+                    f"{' and '.join(o.label() for o in others)} too: a target would delete their rows (not of "
+                    "this version); give each its own output name (its own __alias__) to replicate them with "
+                    "versions"])
+        return names
 
     def _named(self, stream: str) -> bool:
         return any(entry.key == stream or fnmatch.fnmatch(stream, entry.key) for entry in self._settings.entries)

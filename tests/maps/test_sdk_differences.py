@@ -6,7 +6,11 @@ and what the SDK writes instead, so a change on either side shows.
   (the SDK leaves integer, number, boolean and null first branches out of the SCHEMA: SQL targets
   then drop the values without an error);
 - ``required`` loses an object opened into children (the SDK keeps it: targets refuse every record);
-- two values of a record landing in one column are an error (the SDK keeps the last).
+- two values of a record landing in one column are an error (the SDK keeps the last);
+- two input streams mapped to one output stream with different schemas are a config error (the SDK
+  writes both SCHEMAs under the one name: a target keeps the last and drops the other's columns);
+  so is an ACTIVATE_VERSION for an output that two input streams write (the SDK passes it on: a target
+  deletes the other stream's rows).
 """
 
 from __future__ import annotations
@@ -155,3 +159,64 @@ def test_two_values_in_one_column_stop_the_run(tmp_path: Path) -> None:
     assert theirs.returncode == 0
     sdk = [m["record"] for m in parsed(theirs.stdout) if m["type"] == "RECORD"]
     assert sdk[1]["a__x"] == "nested"  # the SDK keeps the last value; "top" is gone
+
+
+EMAILS = {"type": "object", "properties": {"id": {"type": "integer"}, "email": {"type": "string"}}}
+TOTALS = {"type": "object", "properties": {"id": {"type": "integer"}, "total": {"type": "number"}}}
+
+
+def _shards(schema_2024: dict[str, Any], record_2024: dict[str, Any]) -> bytes:
+    messages: list[dict[str, Any]] = [
+        {"type": "SCHEMA", "stream": "events_2023", "schema": EMAILS, "key_properties": ["id"]},
+        {"type": "SCHEMA", "stream": "events_2024", "schema": schema_2024, "key_properties": ["id"]},
+        {"type": "RECORD", "stream": "events_2023", "record": {"id": 1, "email": "a@x"}},
+        {"type": "RECORD", "stream": "events_2024", "record": record_2024},
+        {"type": "STATE", "value": {"done": True}},
+    ]
+    return b"".join(json.dumps(m).encode() + b"\n" for m in messages)
+
+
+def test_two_streams_with_other_columns_under_one_name_stop_the_run(tmp_path: Path) -> None:
+    maps = {"stream_maps": {"events_*": {"__alias__": "events"}}}
+    data = _shards(TOTALS, {"id": 101, "total": 9.5})
+    done = run(ours(), maps, tmp_path, data)
+    assert done.returncode == 2
+    assert "output stream 'events': input stream 'events_2023' (stream_maps entry 'events_*') and input stream " \
+           "'events_2024' (stream_maps entry 'events_*') both map to it, with different schemas" in done.stderr.decode()
+    theirs = run(reference(), maps, tmp_path, data)
+    assert theirs.returncode == 0, theirs.stderr.decode()[-2000:]
+    out = parsed(theirs.stdout)
+    assert [(m["stream"], list(m["schema"]["properties"])) for m in out if m["type"] == "SCHEMA"] == [
+        ("events", ["id", "email"]), ("events", ["id", "total"])]
+    config = tmp_path / "target.json"  # what a target then lands of the SDK's output: no email
+    config.write_text(json.dumps({"database": str(tmp_path / "db.sqlite")}))
+    landed = run_args([exe("target-sqlite"), "--config", str(config)], input=theirs.stdout)
+    assert landed.returncode == 0, landed.stderr.decode()
+    with sqlite3.connect(tmp_path / "db.sqlite") as db:
+        assert db.execute("SELECT id, email FROM events ORDER BY id").fetchall() == [(1, None), (101, None)]
+    same = _shards(EMAILS, {"id": 101, "email": "c@x"})  # shards of one schema: merged by both, alike
+    mine, sdk = run(ours(), maps, tmp_path, same), run(reference(), maps, tmp_path, same)
+    assert mine.returncode == sdk.returncode == 0
+    assert parsed(mine.stdout) == parsed(sdk.stdout)
+
+
+def test_activate_version_of_merged_shards_stops_the_run(tmp_path: Path) -> None:
+    maps = {"stream_maps": {"events_*": {"__alias__": "events"}}}
+    messages: list[dict[str, Any]] = [
+        {"type": "SCHEMA", "stream": stream, "schema": EMAILS, "key_properties": ["id"]}
+        for stream in ("events_2023", "events_2024")]
+    for version, (stream, key) in enumerate((("events_2023", 1), ("events_2024", 101)), start=1):
+        messages += [{"type": "RECORD", "stream": stream, "record": {"id": key, "email": "e"}, "version": version},
+                     {"type": "ACTIVATE_VERSION", "stream": stream, "version": version}]
+    data = b"".join(json.dumps(m).encode() + b"\n" for m in messages)
+    done = run(ours(), maps, tmp_path, data)
+    assert done.returncode == 2
+    assert "ACTIVATE_VERSION of input stream 'events_2023' for output stream 'events'" in done.stderr.decode()
+    theirs = run(reference(), maps, tmp_path, data)
+    assert theirs.returncode == 0, theirs.stderr.decode()[-2000:]
+    config = tmp_path / "target.json"  # what a target then lands of the SDK's output: the last shard only
+    config.write_text(json.dumps({"database": str(tmp_path / "db.sqlite"), "hard_delete": True}))
+    landed = run_args([exe("target-sqlite"), "--config", str(config)], input=theirs.stdout)
+    assert landed.returncode == 0, landed.stderr.decode()
+    with sqlite3.connect(tmp_path / "db.sqlite") as db:
+        assert db.execute("SELECT id FROM events").fetchall() == [(101,)]
