@@ -211,7 +211,8 @@ def test_fast_check_refuses_the_date_times_the_validator_refuses(value: str) -> 
         fastjsonschema.compile(schema, formats=_FORMATS)({"at": value})
 
 
-@pytest.mark.parametrize(("fmt", "value"), [("date-time", "2024-01-01T00:00:00+00:60"), ("date-time", "2024-01-01T00:00:00-01:75"),
+@pytest.mark.parametrize(("fmt", "value"), [("date-time", "2024-01-01T00:00:00+00:60"),
+                                            ("date-time", "2024-01-01T00:00:00-01:75"),
                                             ("date-time", "2024-01-01T00:00:00+0060"), ("time", "03:04:05+00:60"),
                                             ("time", "03:04:05-0199")])
 def test_an_offset_minute_past_59_is_no_offset(fmt: str, value: str) -> None:
@@ -221,4 +222,5 @@ def test_an_offset_minute_past_59_is_no_offset(fmt: str, value: str) -> None:
         fastjsonschema.compile(schema, formats=_FORMATS)({"at": value})
     check = compile_fast_check(schema, formats=_FORMATS)
     assert check is None or check({"at": value}) is False
-    fastjsonschema.compile(schema, formats=_FORMATS)({"at": value.replace("60", "59").replace("75", "45").replace("99", "59")})
+    valid = value.replace("60", "59").replace("75", "45").replace("99", "59")
+    fastjsonschema.compile(schema, formats=_FORMATS)({"at": valid})
