@@ -4,9 +4,13 @@ The main process reads the input a block of whole lines at a time and hands each
 next free worker, which maps its RECORD lines and passes its STATE lines, as one process would.
 A worker stops at the first line that is neither (a SCHEMA, ACTIVATE_VERSION or BATCH) and
 answers with what it wrote before it; the main process then handles that line and the rest of
-the block itself. Only a SCHEMA changes how later lines are mapped: the blocks already handed
-out after it are taken back (their answers dropped), every worker applies the SCHEMA, and they
-are handed out again. Taps write one SCHEMA per stream before its records, so this is rare.
+the block itself. An ACTIVATE_VERSION, or a SCHEMA the same as the one the workers hold for its
+stream (schema, key and bookmark properties: singer-sdk taps send it again per partition),
+changes nothing: a worker maps it as one process would and goes on. Only a changed SCHEMA
+changes how later lines are mapped:
+every block handed out is answered, those that may hold a line of its stream are taken back
+(their answers dropped), every worker applies the SCHEMA, and they are handed out again; the
+answers of the others are kept for their turn.
 
 Outputs are written in input order, each worker's answer whole: a STATE goes out after every
 record before it, as in one process. A worker has one block at a time (no side blocks the other
@@ -19,36 +23,38 @@ input of one block starts none.
 
 from __future__ import annotations
 
-import fcntl
-import io
 import logging
 import multiprocessing
 import os
+import re
 import select
-import signal
 import stat
-import struct
 import sys
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any
 
 from protocol._errors import SluiceError
 from protocol._lines import line_blocks
 from protocol._messages import SchemaMessage
-from protocol._writer import MessageWriter
 from protocol.maps._program import READ_BYTES, LineMapper
+from protocol.maps._workers import (
+    ANSWER,
+    BLOCK,
+    ERROR,
+    HEAD,
+    QUIT,
+    SCHEMA,
+    Channel,
+    same_schema,
+    widen_pipe,
+    worker,
+)
 
 __all__ = ["can_fork", "default_workers", "map_parallel"]
 
 log = logging.getLogger("sluice.mapper")
-
-_HEAD = struct.Struct("<cq")  # kind, the number of the line before the payload's first
-#: kind, then the index of the line the worker stopped at (-1: none) or the exit code, then the length of
-#: the error's text; the text, then what the worker wrote (on an error: what it had flushed, as one process would)
-_ANSWER = struct.Struct("<ciI")
-_BLOCK, _SCHEMA, _QUIT, _OUTPUT, _ERROR = b"B", b"S", b"Q", b"O", b"E"
-
 
 def default_workers() -> int:
     """Worker processes when the setting is absent: one per CPU this process may use, at most 4."""
@@ -63,66 +69,6 @@ def can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods() and hasattr(os, "writev")
 
 
-def _widen_pipe(fd: int) -> None:
-    """A pipe of 1 MiB when the system allows: a block passes in one write or read, not in 64 KiB turns."""
-    try:
-        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
-    except OSError:  # above /proc/sys/fs/pipe-max-size: the default size works too, in more turns
-        pass
-
-
-class _Channel:
-    """One direction of a pipe between the main process and a worker: length-prefixed messages,
-    written with one ``writev``, each read with (usually) one ``os.read``."""
-
-    __slots__ = ("fd",)
-    _SIZE = struct.Struct("<Q")
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-
-    @staticmethod
-    def pair() -> tuple[_Channel, _Channel]:
-        """(reading end, writing end)."""
-        read_fd, write_fd = os.pipe()
-        _widen_pipe(write_fd)
-        return _Channel(read_fd), _Channel(write_fd)
-
-    def send(self, *parts: bytes | memoryview) -> None:
-        views = [self._SIZE.pack(sum(len(p) for p in parts)), *parts]
-        total = sum(len(v) for v in views)
-        written = os.writev(self.fd, views)
-        if written < total:  # the pipe took part of it: the rest in plain writes
-            rest = memoryview(b"".join(views))[written:]
-            while rest:
-                rest = rest[os.write(self.fd, rest):]
-
-    def recv(self) -> bytes:
-        head = self._read(self._SIZE.size)
-        if not head:
-            raise EOFError
-        (size,) = self._SIZE.unpack(head)
-        return self._read(size)
-
-    def _read(self, size: int) -> bytes:
-        """``size`` bytes (b"" at the end of the pipe before any); usually one read, no copy."""
-        data = os.read(self.fd, size) if size else b""
-        if len(data) == size or not data:
-            return data
-        parts = [data]
-        got = len(data)
-        while got < size:
-            more = os.read(self.fd, size - got)
-            if not more:
-                raise EOFError
-            parts.append(more)
-            got += len(more)
-        return b"".join(parts)
-
-    def close(self) -> None:
-        os.close(self.fd)
-
-
 class RelayedError(SluiceError):
     """An error raised in a worker process, raised again by the main process (same text and exit code)."""
 
@@ -131,63 +77,36 @@ class RelayedError(SluiceError):
         self.exit_code = exit_code
 
 
-def _worker(tasks: _Channel, answers: _Channel, mapper: LineMapper, others: list[_Channel]) -> None:
-    """A worker's loop: apply SCHEMAs, map blocks, answer each block."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides how the run ends
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # and stops a worker with SIGTERM: nothing to unwind
-    for other in others:  # the main process's ends of the workers forked before: not ours to hold
-        other.close()
-    out = io.BytesIO()
-    while True:
-        try:
-            message = tasks.recv()
-        except EOFError:  # the main process is gone
-            return
-        kind, n = _HEAD.unpack_from(message)
-        if kind == _QUIT:
-            return
-        payload = message[_HEAD.size:]
-        if kind == _SCHEMA:  # the main process applied it first (and wrote its output)
-            mapper.writer = mapper.batch.writer = MessageWriter(io.BytesIO())
-            mapper.run([payload], n, b"\n")
-            continue
-        try:
-            mapper.writer = mapper.batch.writer = writer = MessageWriter(out)
-            mapper.run_text(payload, n, stop=True)
-            mapper.flush()
-            writer.flush()
-            stopped = -1 if mapper.stopped is None else mapper.stopped[0]
-            with out.getbuffer() as view:
-                answers.send(_ANSWER.pack(_OUTPUT, stopped, 0), view)
-        except SluiceError as exc:  # anything else is a bug: the worker ends with its traceback
-            _fail(answers, str(exc), int(exc.exit_code), out)
-        finally:
-            out.seek(0)
-            out.truncate()
-            mapper.batch.rows.clear()
-
-
-def _fail(answers: _Channel, message: str, code: int, out: io.BytesIO) -> None:
-    text = message.encode("utf-8", "replace")
-    answers.send(_ANSWER.pack(_ERROR, code, len(text)), text, out.getvalue())
+def _holder(stream: str) -> Callable[[bytes], bool]:
+    """Whether a block may hold a line of ``stream``: its name in quotes, or a ``\\u`` escape of one of
+    its characters (the only escape JSON has for them); every block, for a name with other characters."""
+    if not (stream.isascii() and stream.isprintable()) or any(c in stream for c in '"\\/'):
+        return lambda text: True
+    quoted = b'"' + stream.encode() + b'"'
+    escape = re.compile(rb"\\u00(?:" + b"|".join(b"%02x" % ord(c) for c in sorted(set(stream))) + b")",
+                        re.IGNORECASE)
+    return lambda text: quoted in text or escape.search(text) is not None
 
 
 @dataclass(slots=True)
 class _Link:
     """The main process's ends of one worker's pipes, and the worker."""
 
-    tasks: _Channel
-    answers: _Channel
+    tasks: Channel
+    answers: Channel
     proc: Any
 
 
 @dataclass(slots=True)
 class _Task:
-    """A block handed to a worker: its lines, the number of the line before them."""
+    """A block handed to a worker: its lines, the number of the line before them; its answer when
+    read before its turn (see :meth:`_Pool._take_back`), or ``again``: to be handed out again."""
 
     link: _Link
     text: bytes
     n: int
+    answer: bytes | None = None
+    again: bool = False
 
 
 class _Pool:
@@ -199,16 +118,21 @@ class _Pool:
         self.links: list[_Link] = []
         self.free: list[_Link] = []
         self.due: deque[_Task] = deque()
+        self.known: dict[str, SchemaMessage] = {}  # the SCHEMA every worker holds for each stream
+        # for the DEBUG line at the end: blocks handed out, blocks a worker stopped in, changed
+        # SCHEMAs sent to every worker, blocks taken back and mapped again
+        self.handed = self.stopped = self.schemas = self.again = 0
 
     def _start(self) -> None:
         context = multiprocessing.get_context("fork")
+        self.known = dict(self.mapper.reader.schemas)
         self.mapper.writer.flush()
         sys.stdout.flush()  # a forked child must hold no output of ours to write again
         for _ in range(self.size):
-            task_read, task_write = _Channel.pair()
-            answer_read, answer_write = _Channel.pair()
+            task_read, task_write = Channel.pair()
+            answer_read, answer_write = Channel.pair()
             ours = [end for link in self.links for end in (link.tasks, link.answers)] + [task_write, answer_read]
-            proc = context.Process(target=_worker, args=(task_read, answer_write, self.mapper, ours), daemon=True)
+            proc = context.Process(target=worker, args=(task_read, answer_write, self.mapper, ours), daemon=True)
             proc.start()
             task_read.close()
             answer_write.close()
@@ -223,9 +147,13 @@ class _Pool:
             self._start()
         while not self.free:
             self.write_head()
+        self.due.append(_Task(self._hand(text, n), text, n))
+
+    def _hand(self, text: bytes, n: int) -> _Link:
         link = self.free.pop()
-        link.tasks.send(_HEAD.pack(_BLOCK, n), text)
-        self.due.append(_Task(link, text, n))
+        link.tasks.send(HEAD.pack(BLOCK, n), text)
+        self.handed += 1
+        return link
 
     def drain(self) -> None:
         while self.due:
@@ -234,21 +162,21 @@ class _Pool:
     def write_head(self) -> None:
         """Wait for the oldest block's answer and write it (or raise its error)."""
         task = self.due.popleft()
-        answer = self._answer(task)
-        kind, value, length = _ANSWER.unpack_from(answer)
-        self._write(memoryview(answer)[_ANSWER.size + length:])
-        if kind == _ERROR:
-            raise RelayedError(answer[_ANSWER.size:_ANSWER.size + length].decode("utf-8", "replace"), value)
+        answer = self._answer(task.link) if task.answer is None else task.answer
+        kind, value, length = ANSWER.unpack_from(answer)
+        self._write(memoryview(answer)[ANSWER.size + length:])
+        if kind == ERROR:
+            raise RelayedError(answer[ANSWER.size:ANSWER.size + length].decode("utf-8", "replace"), value)
         if value >= 0:
             self._resume(task, value)
 
-    def _answer(self, task: _Task) -> bytes:
+    def _answer(self, link: _Link) -> bytes:
         try:
-            answer = task.link.answers.recv()
+            answer = link.answers.recv()
         except EOFError:
             raise SluiceError("internal error: a worker process of the mapper ended without answering "
                               "(its error, if any, is above)") from None
-        self.free.append(task.link)
+        self.free.append(link)
         return answer
 
     def _write(self, data: memoryview) -> None:
@@ -263,17 +191,15 @@ class _Pool:
         mapper = self.mapper
         lines = task.text.split(b"\n")
         lines.pop()
-        taken: list[_Task] = []
+        self.stopped += 1
         i = stopped
         while i < len(lines):
             mapper.run([lines[i]], task.n + i, b"\n", stop=True)
             if mapper.stopped is not None:
                 msg = mapper.stopped[1]
                 mapper.handle(msg)
-                if isinstance(msg, SchemaMessage):
-                    taken += self._take_back()
-                    for link in self.links:
-                        link.tasks.send(_HEAD.pack(_SCHEMA, task.n + i), lines[i])
+                if isinstance(msg, SchemaMessage) and not same_schema(self.known.get(msg.stream), msg):
+                    self._send_schema(msg, lines[i], task.n + i)
             i += 1
             if i < len(lines):
                 mapper.run_text(b"\n".join(lines[i:]) + b"\n", task.n + i, stop=True)
@@ -282,22 +208,38 @@ class _Pool:
                 i += mapper.stopped[0]
         mapper.flush()
         mapper.writer.flush()
-        for old in taken:
-            self.submit(old.text, old.n)
+        for old in self.due:  # every worker is free: one block each at most
+            if old.again:
+                old.link, old.again = self._hand(old.text, old.n), False
 
-    def _take_back(self) -> list[_Task]:
-        """Every block handed out (none written yet), their answers dropped: to be handed out again."""
-        taken = list(self.due)
-        self.due.clear()
-        for task in taken:
-            self._answer(task)
-        return taken
+    def _send_schema(self, msg: SchemaMessage, line: bytes, n: int) -> None:
+        """A changed SCHEMA (line ``n`` + 1), applied here: every worker applies it too."""
+        self.known[msg.stream] = msg
+        self._take_back(msg.stream)
+        for link in self.links:
+            link.tasks.send(HEAD.pack(SCHEMA, n), line)
+        self.schemas += 1
+
+    def _take_back(self, stream: str) -> None:
+        """Every block handed out (none written yet) is answered, so no worker is busy while a SCHEMA
+        goes to all (none blocks on a full pipe). A block that may hold a line of ``stream`` was mapped
+        with its old SCHEMA: its answer is dropped, to map it again; any other's is kept for its turn."""
+        holds = _holder(stream)
+        for task in self.due:
+            if task.answer is None and not task.again:
+                task.answer = self._answer(task.link)
+            if task.answer is not None and holds(task.text):
+                task.answer, task.again = None, True
+                self.again += 1
 
     def close(self, *, failed: bool) -> None:
         """Let the workers end; after a failure, stop them (their blocks are not wanted)."""
+        if self.links:
+            log.debug("workers: %d blocks handed out, %d stopped in, %d changed SCHEMAs sent to every worker, "
+                      "%d blocks mapped again", self.handed, self.stopped, self.schemas, self.again)
         for link in self.links:
             if not failed:
-                link.tasks.send(_HEAD.pack(_QUIT, 0))
+                link.tasks.send(HEAD.pack(QUIT, 0))
             link.tasks.close()
             link.answers.close()
         for link in self.links:
@@ -319,7 +261,7 @@ class _Input:
         except (AttributeError, OSError, ValueError):  # an in-memory input: never waits
             self.fd = None
         if self.fd is not None and stat.S_ISFIFO(os.fstat(self.fd).st_mode):
-            _widen_pipe(self.fd)
+            widen_pipe(self.fd)
 
     def read(self, size: int = -1, /) -> bytes:
         if self.pool.due and self.fd is not None and not select.select([self.fd], [], [], 0)[0]:
