@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from protocol import ConfigError
+from runner.interpolation import problems_error
 
 if TYPE_CHECKING:
     from runner.project import MapStep, Place, Project, ResolvedConnector
@@ -45,7 +46,7 @@ def resolve_step(project: Project, step: MapStep, environ: Mapping[str, str] | N
     where = f"{step.location}@{tenant.id}" if tenant else step.location
     config = project.read_config(step.config, f"{where}.config", environ, problems, secrets, origins, tenant)
     if problems:
-        raise ConfigError(f"{project.where}: mapper '{step.mapper}' of {step.location} cannot be used", problems)
+        raise problems_error(f"{project.where}: mapper '{step.mapper}' of {step.location} cannot be used", problems)
     # a setting the step replaces no longer holds the connector's interpolated values
     kept = {place: values for place, values in resolved.env_values.items()
             if not (len(place) > 1 and place[0] == "config" and place[1] in config)}

@@ -79,3 +79,14 @@ def test_validate_lists_every_problem_of_a_steps_maps(tmp_path: Path) -> None:
     assert "warning: pipelines[0].maps[0] (mask): unknown setting 'flatening_enabled'" in done.stderr
     assert "did you mean 'flattening_enabled'" in done.stderr
     assert sluice(["validate", "--strict"], tmp_path).returncode == ExitCode.USAGE
+
+
+def test_a_secret_provider_down_in_a_steps_config_is_a_run_time_failure(tmp_path: Path) -> None:
+    """As for a connector's config: a ``${cmd:...}`` that fails in a map step's own config (a password
+    manager that is down) exits 1, which orchestrators retry; it exited 2 (bad configuration)."""
+    _project(tmp_path, [{"mapper": "mask", "config": {"stream_map_config": {"salt": "${cmd:false}"},
+                                                      "stream_maps": {"customers": {"name": None}}}}])
+    done = sluice(["run", "customers"], tmp_path)
+    assert done.returncode == ExitCode.FAILED, done.stderr
+    assert "${cmd:false}: the command exited with status 1" in done.stderr
+    assert not (tmp_path / "out").exists()
