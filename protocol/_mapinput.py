@@ -33,7 +33,7 @@ from protocol._errors import ProtocolError
 from protocol._exactdecode import loads_decimals_lines
 from protocol._jsoncodec import loads_run
 from protocol._lane import Lane, RecordRun, choose_lane, json_lines
-from protocol._messages import ActivateVersionMessage, BatchMessage, RecordMessage, SchemaMessage
+from protocol._messages import ActivateVersionMessage, BatchMessage, RecordMessage, SchemaMessage, StateMessage
 from protocol._recordtype import TinyNumbers, number_fields
 from protocol._schema import RecordValidator
 
@@ -59,8 +59,39 @@ class MappedInput:
         self.tiny: dict[str, TinyNumbers] = {}  # per input stream on the fast lane
         self.checks: dict[str, RecordValidator] = {}  # per output stream: its mapped SCHEMA's validator
         reader.exact_streams = maps.exact_streams  # one set: the maps decide when a SCHEMA arrives
+        self.encode_runs = False  # in a map worker: every output run as text (protocol/_mapruns.py)
 
-    def messages(self, source: Iterable[Any]) -> Iterator[Any]:
+    def messages(self, source: Iterable[Any], workers: int = 1, fd: int | None = None) -> Iterator[Any]:
+        """The mapped messages; with ``workers`` > 1, runs are mapped by that many processes
+        (protocol/_mapruns.py), ``fd`` the input's descriptor when a read of it may wait."""
+        if workers < 2 or not self.fast_lanes:
+            yield from self._messages(source)
+            return
+        from protocol._mapruns import RunPool
+
+        pool = RunPool(self, workers, fd)
+        failed = True
+        try:
+            for msg in source:
+                cls = msg.__class__
+                if cls is RecordRun and pool.takes(msg):
+                    yield from pool.submit(msg, self.tiny[msg.stream](msg.values))
+                elif cls is StateMessage:
+                    yield from pool.pass_on(msg)
+                else:
+                    yield from pool.drain()
+                    if cls is SchemaMessage:
+                        pool.schema(msg)
+                    yield from self._messages((msg,))
+                if pool.would_wait():
+                    yield from pool.drain()
+            yield from pool.drain()
+            failed = False
+        finally:
+            pool.close(failed=failed)
+            pool.report()
+
+    def _messages(self, source: Iterable[Any]) -> Iterator[Any]:
         maps = self.maps
         record = maps.record
         for msg in source:
@@ -70,7 +101,7 @@ class MappedInput:
                     self._check(stream, out, msg.line)
                     yield RecordMessage(stream, out, msg.version, msg.time_extracted, msg.line)
             elif cls is RecordRun:
-                yield from self._run(msg)
+                yield from self.mapped_run(msg)
             elif cls is SchemaMessage:
                 if self.fast_lanes:
                     self.lanes[msg.stream] = choose_lane(msg, self.target.raw_capable())
@@ -112,13 +143,16 @@ class MappedInput:
                 self._check(stream, out, msg.line)
                 yield RecordMessage(stream, out, line=msg.line)
 
-    def _run(self, run: RecordRun) -> Iterator[RecordMessage | RecordRun]:
-        """One input run as output runs (one per output stream), or RECORDs where a run cannot be."""
+    def mapped_run(self, run: RecordRun, tiny: bool | None = None) -> Iterator[RecordMessage | RecordRun]:
+        """One input run as output runs (one per output stream), or RECORDs where a run cannot be;
+        ``tiny``: whether its text is searched for tiny exponents (None: asked of its values)."""
         stream = run.stream
         if stream in self.maps.exact_streams:  # a map may write a decimal as text: its digits as written
             records, exact = loads_decimals_lines(bytes(run.records)), True
         else:  # exact: the bytes, not the decoded values (a run's stream is on the fast lane: its SCHEMA set self.tiny)
-            records, exact = loads_run(bytes(run.records), tiny=self.tiny[stream](run.values))
+            if tiny is None:
+                tiny = self.tiny[stream](run.values)
+            records, exact = loads_run(bytes(run.records), tiny=tiny)
         if run.extracted is not None:
             yield from self._stamped(run, records, exact)
             return
@@ -169,7 +203,7 @@ class MappedInput:
         ``lines``: each record's input line (None: one record per line of the run, in order)."""
         lane = self.target.lanes.get(stream)
         if lane is not None and lane.decoder is not None:
-            if not exact:  # checked as Python objects: no text is written unless the sink reads it
+            if not exact and not self.encode_runs:  # checked as Python objects: no text unless the sink reads it
                 values = _convert(lane, records)
                 if values is not None:
                     yield RecordRun.of_objects(stream, records, run.first_line, values, run.version, extracted,
@@ -178,8 +212,10 @@ class MappedInput:
             encoded, faithful = json_lines(records)
             values = _decode(lane, encoded)
             if values is not None and len(values) == len(records):
+                if self.encode_runs:  # a map worker's: the values are decoded again where a sink reads them
+                    values = None
                 yield RecordRun(stream, encoded, len(records), run.first_line, values, run.version, extracted,
-                                faithful=faithful, lines=lines)
+                                faithful=faithful, lines=lines, decoder=lane.decoder)
                 return
         for k, out in enumerate(records):
             line = run.first_line + k if lines is None else lines[k]

@@ -76,6 +76,14 @@ TARGET_KIT_SETTINGS: dict[str, dict[str, Any]] = {
         "description": "Check every record against its stream's schema; a bad record stops the run with one "
                        "error line naming the line, the stream and the field.",
     },
+    "map_workers": {
+        "type": "integer",
+        "minimum": 1,
+        "description": ("Processes that apply stream maps and flattening side by side (1: all in this process). "
+                        "Default: one per CPU this process may use, at most 4; workers start only after 1 MiB of "
+                        "records, and only with maps configured. The result is the same: every record in input order, "
+                        "each STATE after the records before it, the same error for the same bad record."),
+    },
     "fast_path": {
         "type": "boolean",
         "default": True,

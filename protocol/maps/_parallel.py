@@ -38,6 +38,7 @@ from typing import IO, Any
 from protocol._errors import SluiceError
 from protocol._lines import line_blocks
 from protocol._messages import SchemaMessage
+from protocol.maps._pipes import can_fork, default_workers
 from protocol.maps._program import READ_BYTES, LineMapper
 from protocol.maps._workers import (
     ANSWER,
@@ -55,19 +56,6 @@ from protocol.maps._workers import (
 __all__ = ["can_fork", "default_workers", "map_parallel"]
 
 log = logging.getLogger("sluice.mapper")
-
-def default_workers() -> int:
-    """Worker processes when the setting is absent: one per CPU this process may use, at most 4."""
-    try:
-        return max(1, min(4, len(os.sched_getaffinity(0))))
-    except (AttributeError, OSError):  # no affinity on this system
-        return max(1, min(4, os.cpu_count() or 1))
-
-
-def can_fork() -> bool:
-    """Whether workers can be forked here (not on Windows): elsewhere the mapper runs in one process."""
-    return "fork" in multiprocessing.get_all_start_methods() and hasattr(os, "writev")
-
 
 class RelayedError(SluiceError):
     """An error raised in a worker process, raised again by the main process (same text and exit code)."""

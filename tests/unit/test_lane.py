@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import protocol._target as target_module
 from protocol._chunks import ChunkReader
-from protocol._lane import Lane, RecordRun, choose_lane
+from protocol._lane import Lane, RecordRun, choose_lane, json_lines
 from protocol._messages import RecordMessage, SchemaMessage
 from protocol._reader import MessageReader
 from protocol._target import Sink, Target
@@ -128,6 +128,49 @@ def test_a_run_splits_and_gives_its_messages() -> None:
     assert (bytes(rest.records), rest.count, rest.first_line, rest.values) == (b'{"id":2}\n{"id":3}', 2, 11, ["b", "c"])
     assert [(r, m.stream, m.version, m.line) for r, m in rest.messages()] == [
         ({"id": 2}, "s", 4, 11), ({"id": 3}, "s", 4, 12)]
+
+
+def test_a_run_decodes_its_values_when_first_read() -> None:
+    """A run a map worker made holds its text and its lane's decoder: ``values`` are decoded when a
+    sink first reads them, split runs keep that, and a sink that reads only the text never pays."""
+    lane = choose_lane(SchemaMessage("s", {"type": "object", "properties": PROPS}, ["id"]), True)
+    text = b'{"id":1,"name":"a"}\n{"id":2,"name":null}\n{"id":3}'
+    run = RecordRun("s", text, 3, 10, None, 4, faithful=True, decoder=lane.decoder)
+    assert run._values is None
+    head, rest = run.split(1)
+    assert head._values is None and rest._values is None
+    assert rest.values == lane.decoder.decode_lines(b'{"id":2,"name":null}\n{"id":3}')
+    every = lane.decoder.decode_lines(text)
+    assert run.values == every and head.values == every[:1] and len(every) == 3
+    assert RecordRun("s", b"", 0, 1, None, decoder=lane.decoder).values == []
+    assert RecordRun("s", b"", 0, 1).values == []
+
+
+@pytest.mark.parametrize("records", [
+    [{"id": 1, "s": "a},{b"}, {"id": 2}],  # the separator inside a string
+    [{"id": 1, "l": [{"a": 1}, {"b": 2}]}, {"id": 2}],  # and between objects in a list
+    [{"id": 1}, {"id": 2, "n": {"x": {}}}, {}],
+    [{"id": 1, "big": 2**70}, {"id": 2}],  # the exact encoder's
+    [{"id": 1, "d": Decimal("1.10")}],
+    [{"s": "}\n{"}],
+    [],
+])
+def test_json_lines_are_each_record_on_its_line(records: list[dict[str, Any]]) -> None:
+    from protocol._jsoncodec import dumps
+
+    text, faithful = json_lines(records)
+    assert text == b"\n".join(dumps(r) for r in records)
+    assert [json.loads(line) for line in text.split(b"\n")] == [json.loads(dumps(r)) for r in records] if records \
+        else text == b""
+    assert faithful == (not any("big" in r or "d" in r for r in records))  # orjson wrote them all
+
+
+@given(st.lists(st.dictionaries(st.sampled_from(["a", "b", "c"]), st.recursive(
+    st.none() | st.integers(-2**60, 2**60) | st.text(alphabet="{},[]\"ab\n"),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["x", "y"]), inner, max_size=2),
+    max_leaves=6), max_size=3), max_size=8))
+def test_json_lines_match_one_call_per_record(records: list[dict[str, Any]]) -> None:
+    assert json_lines(records) == (b"\n".join(orjson.dumps(r) for r in records), True)
 
 
 # -- the fallback: a refused run's records are exactly the reference lane's --------------------

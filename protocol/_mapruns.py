@@ -1,0 +1,241 @@
+"""Stream maps on the target side, on several processes: runs of records mapped by forked workers.
+
+A target applying stream maps (protocol/_mapinput.py) spends most of its time mapping: each run's
+records decoded as dicts, the expressions, the output stream's check and the encoding. With
+``map_workers`` > 1 (default: one per CPU this process may use, at most 4) the runs go to worker
+processes, forked once ``FORK_AFTER`` bytes of records have been mapped here (a small input starts
+none), while this process reads and validates the input and loads the output. The loop sees what
+one process gives it:
+
+- every output in input order: a run's outputs before anything read after it (a STATE waits in
+  line behind the runs before it, so it still follows every record it covers);
+- the same error for the same bad record, raised when its run's turn comes, after every output
+  before it;
+- a worker answers with each output run's text, checked against the output stream's type; the
+  decoded values are made here only when a sink reads them (target-jsonl writes the text);
+- a SCHEMA, ACTIVATE_VERSION, BATCH or a RECORD off the fast lane waits for every run handed out
+  and is handled here; a changed SCHEMA ends the
+  workers (the next run forks new ones, which know it), a SCHEMA the same as before changes nothing;
+- before a read that would wait for input, every run handed out is answered and passed on: nothing
+  mapped waits for the tap's next line (a held STATE still goes out when the input falls idle).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import pickle
+import select
+import signal
+import struct
+import sys
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from protocol._errors import SluiceError
+from protocol._lane import RecordRun
+from protocol._messages import RecordMessage, SchemaMessage
+from protocol.maps._pipes import Channel, same_schema
+
+if TYPE_CHECKING:
+    from protocol._mapinput import MappedInput
+
+__all__ = ["FORK_AFTER", "MapWorkerError", "RunPool"]
+
+log = logging.getLogger("sluice.maps")
+
+#: Bytes of records mapped in the main process before workers are forked.
+FORK_AFTER = 1 << 20
+
+# a task: first line, count, version (or none), whether tiny exponents are searched for, the
+# stream name's length, the length of the records' time_extracted (JSON; 0: none); then the name,
+# the time_extracted and the records' text
+_TASK = struct.Struct("<qqq??II")
+_ERROR = struct.Struct("<i")  # after b"E": the exit code, then the error's text
+_OUTPUT, _FAILED = b"O", b"E"
+
+
+class MapWorkerError(SluiceError):
+    """An error raised in a map worker, raised again by the main process (same text and exit code)."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass(slots=True)
+class _Worker:
+    """The main process's ends of one worker's pipes, and the worker."""
+
+    tasks: Channel
+    answers: Channel
+    proc: Any
+
+
+class RunPool:
+    """The workers, and what waits in line: runs handed out (their worker) and messages read after them."""
+
+    def __init__(self, mapped: MappedInput, size: int, fd: int | None) -> None:
+        self.mapped = mapped
+        self.size = size
+        self.fd = fd  # the input's descriptor when a read may wait (a pipe), else None
+        self.workers: list[_Worker] = []
+        self.free: list[_Worker] = []
+        self.line: deque[tuple[_Worker | None, Any]] = deque()  # (its worker, None) or (None, a message)
+        self.known: dict[str, SchemaMessage] = {}  # each stream's last SCHEMA (the workers know it)
+        self.mapped_here = 0
+        self.handed = self.forks = 0
+
+    def takes(self, run: RecordRun) -> bool:
+        """Whether ``run`` goes to a worker (else it waits for those handed out and is mapped here)."""
+        if self.workers:
+            return True
+        self.mapped_here += len(run.records)
+        return self.mapped_here > FORK_AFTER
+
+    def submit(self, run: RecordRun, tiny: bool) -> Iterator[Any]:
+        """Hand ``run`` to a free worker; what waits in line before it goes on first while none is free."""
+        if not self.workers:
+            self._start()
+        while not self.free:
+            yield from self._next()
+        worker = self.free.pop()
+        name = run.stream.encode()
+        version = run.version
+        stamps = b"" if run.extracted is None else orjson.dumps(run.extracted)
+        worker.tasks.send(_TASK.pack(run.first_line, run.count, version or 0, version is not None, tiny, len(name),
+                                     len(stamps)), name, stamps, run.records)
+        self.handed += 1
+        self.line.append((worker, None))
+
+    def pass_on(self, msg: Any) -> Iterator[Any]:
+        """A message that changes nothing here (a STATE): now, or in line behind the runs before it."""
+        if self.line:
+            self.line.append((None, msg))
+        else:
+            yield msg
+
+    def drain(self) -> Iterator[Any]:
+        """Everything in line, in order."""
+        while self.line:
+            yield from self._next()
+
+    def would_wait(self) -> bool:
+        """Whether something waits in line and the next read of the input would wait."""
+        return bool(self.line) and self.fd is not None and not select.select([self.fd], [], [], 0)[0]
+
+    def schema(self, msg: SchemaMessage) -> None:
+        """A SCHEMA read (everything before it passed on): a changed one ends the workers."""
+        if self.workers and not same_schema(self.known.get(msg.stream), msg):
+            self.close(failed=False)
+        self.known[msg.stream] = msg
+
+    def _next(self) -> Iterator[Any]:
+        worker, msg = self.line.popleft()
+        if worker is None:
+            yield msg
+            return
+        try:
+            answer = worker.answers.recv()
+        except EOFError:
+            raise SluiceError("internal error: a map worker process ended without answering "
+                              "(its error, if any, is above)") from None
+        self.free.append(worker)
+        if answer[:1] == _FAILED:
+            (code,) = _ERROR.unpack_from(answer, 1)
+            raise MapWorkerError(answer[1 + _ERROR.size:].decode("utf-8", "replace"), code)
+        lanes = self.mapped.target.lanes
+        for out in pickle.loads(answer[1:]):
+            if out.__class__ is RecordMessage:
+                yield out
+            else:
+                stream, records, count, first, version, extracted, faithful, lines = out
+                yield RecordRun(stream, records, count, first, None, version, extracted, faithful=faithful,
+                                lines=lines, decoder=lanes[stream].decoder)
+
+    def _start(self) -> None:
+        context = multiprocessing.get_context("fork")
+        sys.stdout.flush()  # a forked child must hold no output of ours to write again
+        for _ in range(self.size):
+            task_read, task_write = Channel.pair()
+            answer_read, answer_write = Channel.pair()
+            ours = [end for w in self.workers for end in (w.tasks, w.answers)] + [task_write, answer_read]
+            proc = context.Process(target=_work, args=(task_read, answer_write, self.mapped, ours), daemon=True)
+            proc.start()
+            task_read.close()
+            answer_write.close()
+            worker = _Worker(task_write, answer_read, proc)
+            self.workers.append(worker)
+            self.free.append(worker)
+        self.forks += 1
+        log.debug("mapping runs with %d worker processes", self.size)
+
+    def close(self, *, failed: bool) -> None:
+        """Let the workers end (nothing is in line); after a failure, stop them."""
+        for worker in self.workers:
+            if not failed:
+                worker.tasks.send()  # an empty task: stop
+            worker.tasks.close()
+            worker.answers.close()
+        for worker in self.workers:
+            if failed:
+                worker.proc.terminate()
+            worker.proc.join()
+        self.workers.clear()
+        self.free.clear()
+
+    def report(self) -> None:
+        if self.forks:
+            log.debug("map workers: %d runs handed out, forked %d time(s)", self.handed, self.forks)
+
+
+def _work(tasks: Channel, answers: Channel, mapped: MappedInput, others: list[Channel]) -> None:
+    """A worker's loop: map each run handed to it, answer with its outputs (or its error)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process decides how the run ends
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # and stops a worker with SIGTERM: nothing to unwind
+    for other in others:  # the main process's ends of the pipes: not ours to hold
+        other.close()
+    mapped.encode_runs = True
+    while True:
+        try:
+            task = tasks.recv()
+        except EOFError:  # the main process is gone
+            return
+        if not task:
+            return
+        first, count, version, versioned, tiny, size, stamped = _TASK.unpack_from(task)
+        start = _TASK.size + size
+        end = start + stamped
+        run = RecordRun(task[_TASK.size:start].decode(), task[end:], count, first, [],
+                        version if versioned else None, orjson.loads(task[start:end]) if stamped else None)
+        try:
+            outs = [_sent(out) for out in mapped.mapped_run(run, tiny)]
+        except SluiceError as exc:  # anything else is a bug: the worker ends with its traceback
+            answers.send(_FAILED, _ERROR.pack(int(exc.exit_code)), str(exc).encode("utf-8", "replace"))
+            continue
+        answers.send(_OUTPUT, pickle.dumps(outs, protocol=pickle.HIGHEST_PROTOCOL))
+        del outs, run, task
+
+
+def _sent(out: RecordMessage | RecordRun) -> Any:
+    """An output as a worker answers it: a RECORD as it is, a run as its text and what goes with it."""
+    if isinstance(out, RecordMessage):
+        return out
+    return (out.stream, bytes(out.records), out.count, out.first_line, out.version, out.extracted, out.faithful,
+            out.lines)
+
+
+def input_fd(source: Any) -> int | None:
+    """The input's descriptor when a read of it may wait (not a regular file), else None."""
+    import stat
+
+    try:
+        fd: int = source.fileno()
+        return None if stat.S_ISREG(os.fstat(fd).st_mode) else fd
+    except (AttributeError, OSError, ValueError):  # in memory: never waits
+        return None
