@@ -22,6 +22,7 @@ one process gives it:
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import os
@@ -201,6 +202,7 @@ def _work(tasks: Channel, answers: Channel, mapped: MappedInput, others: list[Ch
     for other in others:  # the main process's ends of the pipes: not ours to hold
         other.close()
     mapped.encode_runs = True
+    gc.freeze()  # what the main process held: never scanned here, nor its pages copied for the scan
     while True:
         try:
             task = tasks.recv()

@@ -79,10 +79,12 @@ TARGET_KIT_SETTINGS: dict[str, dict[str, Any]] = {
     "map_workers": {
         "type": "integer",
         "minimum": 1,
-        "description": ("Processes that apply stream maps and flattening side by side (1: all in this process). "
-                        "Default: one per CPU this process may use, at most 4; workers start only after 1 MiB of "
-                        "records, and only with maps configured. The result is the same: every record in input order, "
-                        "each STATE after the records before it, the same error for the same bad record."),
+        "description": ("Processes that apply stream maps and flattening to runs of records side by side (1: all "
+                        "in this process). Default: one per CPU this process may use, at most 4, where the target "
+                        "writes the records' text (target-jsonl, target-parquet); 1 where it loads their values "
+                        "(the SQL targets). Workers start only with maps configured, after 1 MiB of records. The "
+                        "result is the same: every record in input order, each STATE after the records before "
+                        "it, the same error for the same bad record."),
     },
     "fast_path": {
         "type": "boolean",

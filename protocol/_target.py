@@ -60,6 +60,10 @@ class Sink:
     """
 
     accepts_runs: bool = False
+    #: whether ``add_run`` reads ``run.values`` (false: only ``run.records``, the text). With stream
+    #: maps, a sink that reads only the text gets its runs mapped on several processes by default
+    #: (``map_workers``, protocol/_mapruns.py); one that reads the values would decode each again here.
+    run_values: bool = True
     #: the numbers each property's column holds (read with ``accepts_runs``): a record with one
     #: outside them leaves the fast lane (protocol.Bounds), and the sink's ``add`` names it
     bounds: Mapping[str, Bounds] = MappingProxyType({})
@@ -219,7 +223,9 @@ class Target(ExactlyOnceMixin):
         workers = self.config.get("map_workers")
         if not can_fork():  # no fork on this system: one process
             return 1
-        return default_workers() if workers is None else int(workers)
+        if workers is None:  # a sink loading the values works in this process: the maps stay here too
+            return 1 if self.sink_class.run_values else default_workers()
+        return int(workers)
 
     def _cut_by_a_stop(self, exc: TruncatedLineError) -> Terminated:
         """The input ended mid-line. Under `sluice`, a run the runner stopped (protocol/_exactly_once.py)

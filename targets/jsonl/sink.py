@@ -31,6 +31,7 @@ class JsonlSink(FileSink):
 
     line_based = True
     accepts_runs = True
+    run_values = False  # runs are written as their text
 
     def __init__(self, schema: SchemaMessage, loader: DurableFile, settings: FileSettings) -> None:
         super().__init__(schema, loader, settings)

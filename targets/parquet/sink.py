@@ -91,6 +91,7 @@ def plan_partitioning(stream: str, columns: list[Column], settings: ParquetSetti
 
 class ParquetSink(Sink):
     accepts_runs = True
+    run_values = False  # runs are written as their text
     loader: RunFiles
     settings: ParquetSettings
 

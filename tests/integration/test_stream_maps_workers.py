@@ -22,6 +22,7 @@ import psycopg
 import pytest
 
 from protocol._mapruns import FORK_AFTER
+from protocol.maps._pipes import default_workers
 from tests.conftest import exe, run
 from tests.integration.destinations import Destination, make
 from tests.maps.test_parallel import _ORDERS, _ORDERS_V2, _schema
@@ -172,6 +173,21 @@ def test_a_pausing_tap_gets_its_state_through(tmp_path: Path) -> None:
         proc.wait(timeout=60)
     assert proc.returncode == 0, stderr.decode()[-3000:]
     assert b"mapping runs with 2 worker processes" in stderr
+
+
+@pytest.mark.parametrize("kind", ["jsonl", "postgres"])
+def test_by_default_workers_map_where_the_sink_writes_the_text(kind: str, tmp_path: Path,
+                                                               request: pytest.FixtureRequest) -> None:
+    """target-jsonl writes a run's text: its maps go to one worker per CPU. target-postgres loads the
+    decoded values, which a worker's run would be decoded again for in the main process: it maps there."""
+    if default_workers() < 2:
+        pytest.skip("one CPU here: the default is one process for every target")
+    pg_dsn = request.getfixturevalue("pg_dsn") if kind == "postgres" else None
+    dest = make(kind, tmp_path, pg_dsn, **MAPS)
+    done = _load(dest, big_input(wide=kind == "jsonl"))
+    assert done.returncode == 0, done.stderr.decode()[-3000:]
+    started = f"mapping runs with {default_workers()} worker processes".encode() in done.stderr
+    assert started == (kind == "jsonl"), done.stderr.decode()[-3000:]
 
 
 def test_a_small_input_starts_no_worker(tmp_path: Path) -> None:
