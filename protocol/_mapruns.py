@@ -24,15 +24,13 @@ from __future__ import annotations
 
 import gc
 import logging
-import multiprocessing
 import os
 import pickle
 import select
 import signal
 import struct
-import sys
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -41,12 +39,12 @@ import orjson
 from protocol._errors import SluiceError
 from protocol._lane import RecordRun
 from protocol._messages import RecordMessage, SchemaMessage
-from protocol.maps._pipes import Channel, same_schema
+from protocol.maps._pipes import Channel, can_fork, default_workers, fork_worker, same_schema
 
 if TYPE_CHECKING:
     from protocol._mapinput import MappedInput
 
-__all__ = ["FORK_AFTER", "MapWorkerError", "RunPool"]
+__all__ = ["FORK_AFTER", "MapWorkerError", "RunPool", "input_fd", "map_workers"]
 
 log = logging.getLogger("sluice.maps")
 
@@ -141,11 +139,7 @@ class RunPool:
         if worker is None:
             yield msg
             return
-        try:
-            answer = worker.answers.recv()
-        except EOFError:
-            raise SluiceError("internal error: a map worker process ended without answering "
-                              "(its error, if any, is above)") from None
+        answer = worker.answers.answer("a map worker process")
         self.free.append(worker)
         if answer[:1] == _FAILED:
             (code,) = _ERROR.unpack_from(answer, 1)
@@ -160,17 +154,9 @@ class RunPool:
                                 lines=lines, decoder=lanes[stream].decoder)
 
     def _start(self) -> None:
-        context = multiprocessing.get_context("fork")
-        sys.stdout.flush()  # a forked child must hold no output of ours to write again
         for _ in range(self.size):
-            task_read, task_write = Channel.pair()
-            answer_read, answer_write = Channel.pair()
-            ours = [end for w in self.workers for end in (w.tasks, w.answers)] + [task_write, answer_read]
-            proc = context.Process(target=_work, args=(task_read, answer_write, self.mapped, ours), daemon=True)
-            proc.start()
-            task_read.close()
-            answer_write.close()
-            worker = _Worker(task_write, answer_read, proc)
+            held = [end for w in self.workers for end in (w.tasks, w.answers)]
+            worker = _Worker(*fork_worker(_work, self.mapped, held))
             self.workers.append(worker)
             self.free.append(worker)
         self.forks += 1
@@ -241,3 +227,15 @@ def input_fd(source: Any) -> int | None:
         return None if stat.S_ISREG(os.fstat(fd).st_mode) else fd
     except (AttributeError, OSError, ValueError):  # in memory: never waits
         return None
+
+
+def map_workers(config: Mapping[str, Any], run_values: bool) -> int:
+    """Processes that apply a target's stream maps: the ``map_workers`` setting; by default one per CPU
+    (at most 4) where the sink reads only the text of runs, else 1 (``run_values``: it loads the decoded
+    values, which this process would decode again from a worker's text, and its loading is the longer part)."""
+    workers = config.get("map_workers")
+    if not can_fork():  # no fork on this system: one process
+        return 1
+    if workers is None:
+        return 1 if run_values else default_workers()
+    return int(workers)

@@ -191,9 +191,9 @@ class Target(ExactlyOnceMixin):
 
             messages = ChunkReader(reader, source, self.lanes.get if mapped is None else mapped.lanes.get)
         if mapped is not None:
-            from protocol._mapruns import input_fd
+            from protocol._mapruns import input_fd, map_workers
 
-            messages = mapped.messages(messages, self._map_workers(), input_fd(source))
+            messages = mapped.messages(messages, map_workers(self.config, self.sink_class.run_values), input_fd(source))
         stopped: Terminated | None = None
         try:
             if self.control is not None:
@@ -215,17 +215,6 @@ class Target(ExactlyOnceMixin):
         if stopped is not None:
             raise stopped
         emit_metric("timer", "sync_duration", round(time.monotonic() - started, 6), {"status": "succeeded"})
-
-    def _map_workers(self) -> int:
-        """Processes that apply the stream maps (the ``map_workers`` setting; protocol/_mapruns.py)."""
-        from protocol.maps._pipes import can_fork, default_workers
-
-        workers = self.config.get("map_workers")
-        if not can_fork():  # no fork on this system: one process
-            return 1
-        if workers is None:  # a sink loading the values works in this process: the maps stay here too
-            return 1 if self.sink_class.run_values else default_workers()
-        return int(workers)
 
     def _cut_by_a_stop(self, exc: TruncatedLineError) -> Terminated:
         """The input ended mid-line. Under `sluice`, a run the runner stopped (protocol/_exactly_once.py)

@@ -24,12 +24,10 @@ input of one block starts none.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import re
 import select
 import stat
-import sys
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,7 +36,7 @@ from typing import IO, Any
 from protocol._errors import SluiceError
 from protocol._lines import line_blocks
 from protocol._messages import SchemaMessage
-from protocol.maps._pipes import can_fork, default_workers
+from protocol.maps._pipes import can_fork, default_workers, fork_worker
 from protocol.maps._program import READ_BYTES, LineMapper
 from protocol.maps._workers import (
     ANSWER,
@@ -112,19 +110,11 @@ class _Pool:
         self.handed = self.stopped = self.schemas = self.again = 0
 
     def _start(self) -> None:
-        context = multiprocessing.get_context("fork")
         self.known = dict(self.mapper.reader.schemas)
         self.mapper.writer.flush()
-        sys.stdout.flush()  # a forked child must hold no output of ours to write again
         for _ in range(self.size):
-            task_read, task_write = Channel.pair()
-            answer_read, answer_write = Channel.pair()
-            ours = [end for link in self.links for end in (link.tasks, link.answers)] + [task_write, answer_read]
-            proc = context.Process(target=worker, args=(task_read, answer_write, self.mapper, ours), daemon=True)
-            proc.start()
-            task_read.close()
-            answer_write.close()
-            link = _Link(task_write, answer_read, proc)
+            held = [end for link in self.links for end in (link.tasks, link.answers)]
+            link = _Link(*fork_worker(worker, self.mapper, held))
             self.links.append(link)
             self.free.append(link)
         log.debug("mapping with %d worker processes", self.size)
@@ -159,11 +149,7 @@ class _Pool:
             self._resume(task, value)
 
     def _answer(self, link: _Link) -> bytes:
-        try:
-            answer = link.answers.recv()
-        except EOFError:
-            raise SluiceError("internal error: a worker process of the mapper ended without answering "
-                              "(its error, if any, is above)") from None
+        answer = link.answers.answer("a worker process of the mapper")
         self.free.append(link)
         return answer
 

@@ -7,10 +7,14 @@ import fcntl
 import multiprocessing
 import os
 import struct
+import sys
+from collections.abc import Callable
+from typing import Any
 
+from protocol._errors import SluiceError
 from protocol._messages import SchemaMessage
 
-__all__ = ["Channel", "can_fork", "default_workers", "same_schema", "widen_pipe"]
+__all__ = ["Channel", "can_fork", "default_workers", "fork_worker", "same_schema", "widen_pipe"]
 
 
 def default_workers() -> int:
@@ -67,6 +71,14 @@ class Channel:
         (size,) = self._SIZE.unpack(head)
         return self._read(size)
 
+    def answer(self, who: str) -> bytes:
+        """:meth:`recv` of a worker's answer; its end (the worker died) is an internal error naming ``who``."""
+        try:
+            return self.recv()
+        except EOFError:
+            raise SluiceError(f"internal error: {who} ended without answering (its error, if any, is above)"
+                              ) from None
+
     def _read(self, size: int) -> bytes:
         """``size`` bytes (b"" at the end of the pipe before any); usually one read, no copy."""
         data = os.read(self.fd, size) if size else b""
@@ -92,3 +104,20 @@ def same_schema(known: SchemaMessage | None, msg: SchemaMessage) -> bool:
     key and bookmark properties."""
     return (known is not None and known.schema is msg.schema and known.key_properties == msg.key_properties
             and known.bookmark_properties == msg.bookmark_properties)
+
+
+def fork_worker(loop: Callable[..., None], state: Any, held: list[Channel]) -> tuple[Channel, Channel, Any]:
+    """Fork a worker running ``loop(tasks, answers, state, ends)``: the main process's ends of its pipes
+    to hand it tasks and read its answers, and the process. ``held``: the main process's ends of the
+    workers forked before, which the new one closes (with the two of its own, as ``ends``). Whatever
+    the caller buffered for stdout is written first: a child must hold no output to write again."""
+    sys.stdout.flush()
+    task_read, task_write = Channel.pair()
+    answer_read, answer_write = Channel.pair()
+    ends = [*held, task_write, answer_read]
+    proc = multiprocessing.get_context("fork").Process(target=loop, args=(task_read, answer_write, state, ends),
+                                                       daemon=True)
+    proc.start()
+    task_read.close()
+    answer_write.close()
+    return task_write, answer_read, proc

@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import subprocess
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +22,7 @@ from protocol._mapruns import FORK_AFTER
 from protocol.maps._pipes import default_workers
 from tests.conftest import exe, run
 from tests.integration.destinations import Destination, make
+from tests.maps.streams import through_a_pause
 from tests.maps.test_parallel import _ORDERS, _ORDERS_V2, _schema
 from tests.maps.test_parallel import MAPS as MAPPER_MAPS
 
@@ -141,37 +139,10 @@ def test_a_pausing_tap_gets_its_state_through(tmp_path: Path) -> None:
     data = big_input()
     cut = data.index(b'{"type": "STATE", "value": {"orders": 19000}}\n') + 46
     dest = make("jsonl", tmp_path, None, **MAPS, map_workers=2)
-    env = {**os.environ, "SLUICE_LOG_LEVEL": "DEBUG"}
-    proc = subprocess.Popen([exe("target-jsonl"), "--config", str(dest.config_path)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
-    stdin = proc.stdin
-
-    def tap() -> None:
-        stdin.write(data[:cut])
-        stdin.flush()  # and the tap pauses: the input stays open
-
-    writer = threading.Thread(target=tap)
-    writer.start()
-    try:
-        deadline = time.monotonic() + 30
-        seen = b""
-        while b'{"orders":19000}' not in seen:
-            ready, _, _ = select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
-            assert ready, "the STATE written before the pause did not come out during it"
-            chunk = os.read(proc.stdout.fileno(), 1 << 20)
-            assert chunk, "the target ended"
-            seen += chunk
-        assert seen.count(b"orders") == 19
-    finally:
-        writer.join()
-        proc.stdin.close()
-        proc.stdout.read()
-        stderr = proc.stderr.read()
-        proc.stdout.close()
-        proc.stderr.close()
-        proc.wait(timeout=60)
-    assert proc.returncode == 0, stderr.decode()[-3000:]
+    seen, stderr, code = through_a_pause([exe("target-jsonl"), "--config", str(dest.config_path)], data[:cut],
+                                         b'{"orders":19000}', env={**os.environ, "SLUICE_LOG_LEVEL": "DEBUG"})
+    assert seen.count(b"orders") == 19
+    assert code == 0, stderr.decode()[-3000:]
     assert b"mapping runs with 2 worker processes" in stderr
 
 

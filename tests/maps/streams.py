@@ -5,8 +5,12 @@ ACTIVATE_VERSION lines."""
 from __future__ import annotations
 
 import json
+import os
+import select
 import subprocess
 import sys
+import threading
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -151,3 +155,35 @@ def parsed(stdout: bytes) -> list[dict[str, Any]]:
                 msg.pop("bookmark_properties", None)
         out.append({k: v for k, v in msg.items() if v is not None})
     return out
+
+
+def through_a_pause(argv: list[str], data: bytes, wanted: bytes, env: dict[str, str] | None = None
+                    ) -> tuple[bytes, bytes, int]:
+    """Write ``data`` to the program and keep its input open, as a tap pausing: ``wanted`` must come out
+    on its stdout during the pause (20 s at most). Then the input is closed: (its stdout up to
+    ``wanted`` and a little more, its stderr, its exit code)."""
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    stdin, stderr = proc.stdin, [b""]
+    errors = threading.Thread(target=lambda: stderr.__setitem__(0, proc.stderr.read()))  # type: ignore[union-attr]
+    writer = threading.Thread(target=lambda: (stdin.write(data), stdin.flush()))  # and the tap pauses
+    errors.start()
+    writer.start()
+    try:
+        deadline = time.monotonic() + 20
+        seen = b""
+        while wanted not in seen:
+            ready, _, _ = select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
+            assert ready, f"{wanted!r}, written before the pause, did not come out during it"
+            chunk = os.read(proc.stdout.fileno(), 1 << 20)
+            assert chunk, "the program ended"
+            seen += chunk
+    finally:
+        writer.join()
+        stdin.close()
+        proc.stdout.read()
+        proc.stdout.close()
+        proc.wait(timeout=60)
+        errors.join()
+        proc.stderr.close()
+    return seen, stderr[0], proc.returncode

@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import subprocess
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.maps.streams import ours, run
+from tests.maps.streams import ours, run, through_a_pause
 
 _ORDERS = {"type": "object", "properties": {
     "id": {"type": "integer"}, "email": {"type": ["string", "null"]}, "total": {"type": ["number", "null"]},
@@ -156,31 +153,7 @@ def test_a_pausing_tap_gets_its_state_through(tmp_path: Path) -> None:
     data = big_input()
     cut = data.index(b'{"type": "STATE", "value": {"orders": 20000}}\n') + 46
     config = _config(tmp_path, {**MAPS, "workers": 2})
-    proc = subprocess.Popen([*ours(), "--config", str(config)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL)
-    assert proc.stdin is not None and proc.stdout is not None
-    stdin = proc.stdin
-
-    def tap() -> None:
-        stdin.write(data[:cut])
-        stdin.flush()  # and the tap pauses: the input stays open
-
-    writer = threading.Thread(target=tap)
-    writer.start()
-    try:
-        deadline = time.monotonic() + 20
-        seen = b""
-        while b'{"type":"STATE","value":{"orders":20000}}' not in seen:
-            ready, _, _ = select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
-            assert ready, "the STATE written before the pause did not come out during it"
-            chunk = os.read(proc.stdout.fileno(), 1 << 20)
-            assert chunk, "the mapper ended"
-            seen += chunk
-        assert seen.count(b'"type":"STATE"') == 20
-    finally:
-        writer.join()
-        proc.stdin.close()
-        proc.stdout.read()
-        proc.stdout.close()
-        proc.wait(timeout=60)
-    assert proc.returncode == 0
+    seen, _, code = through_a_pause([*ours(), "--config", str(config)], data[:cut],
+                                    b'{"type":"STATE","value":{"orders":20000}}')
+    assert seen.count(b'"type":"STATE"') == 20
+    assert code == 0
