@@ -203,11 +203,18 @@ class MappedInput:
         ``lines``: each record's input line (None: one record per line of the run, in order)."""
         lane = self.target.lanes.get(stream)
         if lane is not None and lane.decoder is not None:
-            if not exact and not self.encode_runs:  # checked as Python objects: no text unless the sink reads it
+            # checked as Python objects: no text unless the sink reads it; in a map worker for a sink that
+            # reads only the text, the same check, then the text (protocol/_mapruns.py)
+            if not exact and (not self.encode_runs or not self.target.sink_class.run_values):
                 values = _convert(lane, records)
-                if values is not None:
+                if values is not None and not self.encode_runs:
                     yield RecordRun.of_objects(stream, records, run.first_line, values, run.version, extracted,
                                                lines=lines)
+                    return
+                if values is not None:
+                    encoded, faithful = json_lines(records)
+                    yield RecordRun(stream, encoded, len(records), run.first_line, None, run.version, extracted,
+                                    faithful=faithful, lines=lines, decoder=lane.decoder)
                     return
             encoded, faithful = json_lines(records)
             values = _decode(lane, encoded)

@@ -145,7 +145,7 @@ class RunPool:
             (code,) = _ERROR.unpack_from(answer, 1)
             raise MapWorkerError(answer[1 + _ERROR.size:].decode("utf-8", "replace"), code)
         lanes = self.mapped.target.lanes
-        for out in pickle.loads(answer[1:]):
+        for out in pickle.loads(memoryview(answer)[1:]):
             if out.__class__ is RecordMessage:
                 yield out
             else:

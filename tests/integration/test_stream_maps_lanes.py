@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +22,7 @@ import pytest
 
 from protocol import SchemaMessage
 from protocol.maps import StreamMaps
+from tests.conftest import exe, run
 from tests.integration.destinations import exact, make
 
 SCHEMA = {"type": "object", "properties": {
@@ -44,11 +46,11 @@ def _line(message: dict[str, Any]) -> bytes:
     return json.dumps(message, ensure_ascii=False).encode() + b"\n"
 
 
-def stream_bytes() -> bytes:
+def stream_bytes(count: int = COUNT) -> bytes:
     out = [_line({"type": "SCHEMA", "stream": "orders", "schema": SCHEMA, "key_properties": ["id"]}),
            _line({"type": "SCHEMA", "stream": "noise", "schema": {"type": "object", "properties": {
                "id": {"type": "integer"}}}, "key_properties": ["id"]})]
-    for i in range(1, COUNT + 1):
+    for i in range(1, count + 1):
         record = {"id": i, "email": f"user{i}@exämple.org", "amount": f"{i}.{i % 100:02d}",
                   "big": 2**70 + i if i % 500 == 0 else i, "meta": {"tag": "t" * (i % 9), "n": i}}
         line = _line({"type": "RECORD", "stream": "orders", "record": record,
@@ -111,6 +113,20 @@ def test_mapped_lanes_match_the_engine_applied_record_by_record(fast: bool, tmp_
     assert [r["big"] for r in expected["orders_copy"] if r["id"] == 500] == [2**70 + 500]
     assert any(r["amount"] == Decimal("1234.34") for r in orders)
     assert [json.loads(s) for s in done.stdout.splitlines()][-1] == {"at": 3000}
+
+
+def test_runs_mapped_by_workers_match_the_engine_applied_record_by_record(tmp_path: Path) -> None:
+    """The same, long enough for worker processes to map the runs (protocol/_mapruns.py)."""
+    data = stream_bytes(16 * COUNT)
+    dest = make("jsonl", tmp_path, None, **MAPS, map_workers=2)
+    done = run([exe("target-jsonl"), "--config", str(dest.config_path)], input=data,
+               env={**os.environ, "SLUICE_LOG_LEVEL": "DEBUG"}, timeout=300)
+    assert done.returncode == 0, done.stderr.decode()[-3000:]
+    assert b"mapping runs with 2 worker processes" in done.stderr
+    for stream, records in oracle(data).items():
+        landed = [exact(line) for line in (dest.out / f"{stream}.jsonl").read_text().splitlines()]
+        assert landed == records, stream
+    assert [json.loads(s) for s in done.stdout.splitlines()][-1] == {"at": 16 * COUNT}
 
 
 @pytest.mark.parametrize("fast", [True, False], ids=["fast-lane", "reference-lane"])

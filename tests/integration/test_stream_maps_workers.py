@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -175,3 +177,36 @@ def test_map_workers_must_be_a_positive_whole_number(tmp_path: Path, workers: An
     done = _load(dest, b"")
     assert done.returncode == 2
     assert "map_workers" in done.stderr.decode()
+
+
+def test_sigterm_stops_the_workers_with_the_target(tmp_path: Path) -> None:
+    """SIGTERM to the target alone (not its process group) while workers map: exit 143, and no worker
+    outlives it."""
+    dest = make("jsonl", tmp_path, None, **MAPS, map_workers=2)
+    env = {**os.environ, "SLUICE_LOG_LEVEL": "DEBUG"}
+    proc = subprocess.Popen([exe("target-jsonl"), "--config", str(dest.config_path)], stdin=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, start_new_session=True)
+    assert proc.stdin is not None and proc.stderr is not None
+    data = big_input()
+    proc.stdin.write(data[:len(data) // 2])  # past FORK_AFTER; the input stays open
+    proc.stdin.flush()
+    seen = b""
+    deadline = time.monotonic() + 30
+    while b"mapping runs with 2 worker processes" not in seen:
+        ready, _, _ = select.select([proc.stderr], [], [], max(0.0, deadline - time.monotonic()))
+        assert ready, seen.decode()[-3000:]
+        chunk = os.read(proc.stderr.fileno(), 1 << 16)
+        assert chunk, seen.decode()[-3000:]
+        seen += chunk
+    proc.terminate()
+    assert proc.wait(timeout=60) == 143
+    proc.stdin.close()
+    proc.stderr.close()
+    deadline = time.monotonic() + 10
+    while True:  # the group of the target's session: the target and its workers
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        assert time.monotonic() < deadline, "a map worker outlived the target"
+        time.sleep(0.05)
