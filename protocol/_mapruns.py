@@ -92,6 +92,8 @@ class RunPool:
 
     def takes(self, run: RecordRun) -> bool:
         """Whether ``run`` goes to a worker (else it waits for those handed out and is mapped here)."""
+        if run.version is not None and not -(1 << 63) <= run.version < 1 << 63:  # past a task's field
+            return False
         if self.workers:
             return True
         self.mapped_here += len(run.records)

@@ -210,3 +210,19 @@ def test_sigterm_stops_the_workers_with_the_target(tmp_path: Path) -> None:
             break
         assert time.monotonic() < deadline, "a map worker outlived the target"
         time.sleep(0.05)
+
+
+def test_a_version_past_64_bits_is_mapped_in_the_main_process(tmp_path: Path) -> None:
+    """A task holds a run's version in 64 bits: a run of a wider one is mapped here, as in one process."""
+    wide = 2**64 + 5
+    data = big_input(wide=False).replace(b'"stream":"orders","record"', b'"stream":"orders","version":%d,"record"'
+                                         % wide)
+    assert data.count(b'"version":%d' % wide) > 30_000
+    done = {}
+    for workers in (1, 2):
+        (tmp_path / f"w{workers}").mkdir()
+        dest = make("jsonl", tmp_path / f"w{workers}", None, **MAPS, map_workers=workers)
+        done[workers] = _load(dest, data)
+        assert done[workers].returncode == 0, done[workers].stderr.decode()[-3000:]
+        done[workers].stdout = (dest.out / "sales.jsonl").read_bytes()
+    assert done[2].stdout == done[1].stdout and done[2].stdout.count(b"\n") > 30_000
