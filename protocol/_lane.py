@@ -105,17 +105,19 @@ def json_lines(objects: list[Any]) -> tuple[bytes, bool]:
     beyond 64 bits, very deep values).
 
     Records (dicts) are written in one orjson call as a JSON array, whose n - 1 separators are each
-    ``},{``: when the text holds exactly n - 1 of them, none is inside a record, and each becomes a
-    newline (a third of the time of one call per record: each call's output buffer costs more than
-    the record). Otherwise, one call per object."""
+    ``},{``; each ``},{`` becomes a newline, and when exactly n - 1 newlines result (orjson writes
+    none of its own: a newline in a string is ``\\n``), none was inside a record (a third of the
+    time of one call per record: each call's output buffer costs more than the record). Otherwise,
+    one call per object."""
     if len(objects) > 1 and all(o.__class__ is dict for o in objects):
         try:
             text = orjson.dumps(objects)
         except TypeError:  # the exact encoder's, or one level too deep inside the array
             pass
         else:
-            if text.count(b"},{") == len(objects) - 1:
-                return text[1:-1].replace(b"},{", b"}\n{"), True
+            lines = text[1:-1].replace(b"},{", b"}\n{")
+            if lines.count(b"\n") == len(objects) - 1:  # counting one byte: half the time of three
+                return lines, True
     try:
         return b"\n".join(map(orjson.dumps, objects)), True
     except TypeError:

@@ -31,7 +31,7 @@ import signal
 import struct
 from collections import deque
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -39,7 +39,7 @@ import orjson
 from protocol._errors import SluiceError
 from protocol._lane import RecordRun
 from protocol._messages import RecordMessage, SchemaMessage
-from protocol.maps._pipes import Channel, can_fork, default_workers, fork_worker, same_schema
+from protocol.maps._pipes import Channel, can_fork, default_workers, fork_worker, pipe_room, same_schema
 
 if TYPE_CHECKING:
     from protocol._mapinput import MappedInput
@@ -67,13 +67,26 @@ class MapWorkerError(SluiceError):
         self.exit_code = exit_code
 
 
+#: Runs handed to one worker and not yet answered, at most: the next waits in its pipe while it maps
+#: one, so it never idles while this process takes an answer (when the tasks fit its pipe, see submit).
+DEPTH = 8
+
+
 @dataclass(slots=True)
 class _Worker:
-    """The main process's ends of one worker's pipes, and the worker."""
+    """The main process's ends of one worker's pipes, the worker, and the sizes of its tasks not yet answered."""
 
     tasks: Channel
     answers: Channel
     proc: Any
+    room: int  # the bytes its tasks pipe holds
+    handed: deque[int] = field(default_factory=deque)
+
+    def takes(self, size: int) -> bool:
+        """Whether a task of ``size`` bytes may be handed now: to an idle worker always (it reads it
+        whole); else only when every task not answered fits its pipe with it, so that the write
+        never waits on a worker that is itself waiting for its answer to be read."""
+        return not self.handed or (len(self.handed) < DEPTH and sum(self.handed) + size <= self.room)
 
 
 class RunPool:
@@ -84,7 +97,6 @@ class RunPool:
         self.size = size
         self.fd = fd  # the input's descriptor when a read may wait (a pipe), else None
         self.workers: list[_Worker] = []
-        self.free: list[_Worker] = []
         self.line: deque[tuple[_Worker | None, Any]] = deque()  # (its worker, None) or (None, a message)
         self.known: dict[str, SchemaMessage] = {}  # each stream's last SCHEMA (the workers know it)
         self.mapped_here = 0
@@ -103,16 +115,22 @@ class RunPool:
         """Hand ``run`` to a free worker; what waits in line before it goes on first while none is free."""
         if not self.workers:
             self._start()
-        while not self.free:
-            yield from self._next()
-        worker = self.free.pop()
         name = run.stream.encode()
         version = run.version
         stamps = b"" if run.extracted is None else orjson.dumps(run.extracted)
+        size = 8 + _TASK.size + len(name) + len(stamps) + len(run.records)
+        while (worker := self._free(size)) is None:
+            yield from self._next()
         worker.tasks.send(_TASK.pack(run.first_line, run.count, version or 0, version is not None, tiny, len(name),
                                      len(stamps)), name, stamps, run.records)
+        worker.handed.append(size)
         self.handed += 1
         self.line.append((worker, None))
+
+    def _free(self, size: int) -> _Worker | None:
+        """The least busy worker that takes a task of ``size`` bytes now, if any."""
+        best = min(self.workers, key=lambda w: len(w.handed))
+        return best if best.takes(size) else None
 
     def pass_on(self, msg: Any) -> Iterator[Any]:
         """A message that changes nothing here (a STATE): now, or in line behind the runs before it."""
@@ -142,7 +160,7 @@ class RunPool:
             yield msg
             return
         answer = worker.answers.answer("a map worker process")
-        self.free.append(worker)
+        worker.handed.popleft()
         if answer[:1] == _FAILED:
             (code,) = _ERROR.unpack_from(answer, 1)
             raise MapWorkerError(answer[1 + _ERROR.size:].decode("utf-8", "replace"), code)
@@ -158,9 +176,8 @@ class RunPool:
     def _start(self) -> None:
         for _ in range(self.size):
             held = [end for w in self.workers for end in (w.tasks, w.answers)]
-            worker = _Worker(*fork_worker(_work, self.mapped, held))
-            self.workers.append(worker)
-            self.free.append(worker)
+            tasks, answers, proc = fork_worker(_work, self.mapped, held)
+            self.workers.append(_Worker(tasks, answers, proc, pipe_room(tasks.fd)))
         self.forks += 1
         log.debug("mapping runs with %d worker processes", self.size)
 
@@ -176,7 +193,6 @@ class RunPool:
                 worker.proc.terminate()
             worker.proc.join()
         self.workers.clear()
-        self.free.clear()
 
     def report(self) -> None:
         if self.forks:

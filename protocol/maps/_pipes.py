@@ -14,7 +14,7 @@ from typing import Any
 from protocol._errors import SluiceError
 from protocol._messages import SchemaMessage
 
-__all__ = ["Channel", "can_fork", "default_workers", "fork_worker", "same_schema", "widen_pipe"]
+__all__ = ["Channel", "can_fork", "default_workers", "fork_worker", "pipe_room", "same_schema", "widen_pipe"]
 
 
 def default_workers() -> int:
@@ -36,6 +36,14 @@ def widen_pipe(fd: int) -> None:
         fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
     except OSError:  # above /proc/sys/fs/pipe-max-size: the default size works too, in more turns
         pass
+
+
+def pipe_room(fd: int) -> int:
+    """The bytes a pipe holds (64 KiB where the system does not tell)."""
+    try:
+        return int(fcntl.fcntl(fd, getattr(fcntl, "F_GETPIPE_SZ", 1032)))
+    except OSError:
+        return 1 << 16
 
 
 class Channel:

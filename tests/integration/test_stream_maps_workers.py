@@ -226,3 +226,24 @@ def test_a_version_past_64_bits_is_mapped_in_the_main_process(tmp_path: Path) ->
         assert done[workers].returncode == 0, done[workers].stderr.decode()[-3000:]
         done[workers].stdout = (dest.out / "sales.jsonl").read_bytes()
     assert done[2].stdout == done[1].stdout and done[2].stdout.count(b"\n") > 30_000
+
+
+def test_runs_larger_than_a_pipe_map_without_a_deadlock(tmp_path: Path) -> None:
+    """A worker holds several runs at once only while their text fits its pipe: with runs of 600 KiB whose
+    mapped text is twice as long, the target waiting to hand over a run while the worker waits to hand
+    back its answer would hang. The load ends, with what one process writes."""
+    schema = _schema("big", {"type": "object", "properties": {"id": {"type": "integer"}, "blob": {"type": "string"}}})
+    lines = [schema] + [json.dumps({"type": "RECORD", "stream": "big", "record": {"id": i, "blob": "x" * (600 << 10)}},
+                                   separators=(",", ":")) for i in range(24)]
+    data = ("\n".join(lines) + "\n").encode()
+    written = {}
+    for workers in (1, 2):
+        (tmp_path / f"w{workers}").mkdir()
+        dest = make("jsonl", tmp_path / f"w{workers}", None, stream_maps={"big": {"copy": "blob"}},
+                    map_workers=workers)
+        done = run([exe("target-jsonl"), "--config", str(dest.config_path)], input=data, timeout=60,
+                   env={**os.environ, "SLUICE_LOG_LEVEL": "DEBUG"})
+        assert done.returncode == 0, done.stderr.decode()[-3000:]
+        assert (b"mapping runs with 2 worker processes" in done.stderr) == (workers == 2)
+        written[workers] = (dest.out / "big.jsonl").read_bytes()
+    assert written[2] == written[1] and written[2].count(b"\n") == 24
