@@ -20,12 +20,12 @@ import io
 import os
 import select
 import stat
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from protocol._target import Target
 
-__all__ = ["idle_aware"]
+__all__ = ["idle_aware", "may_wait"]
 
 _BUFFER = 1 << 16
 
@@ -34,14 +34,19 @@ def idle_aware(source: IO[bytes], target: Target) -> IO[bytes]:
     """``source`` read through the idle hook when it is a buffered reader over a descriptor whose
     reads may wait (a pipe, a socket, a terminal); anything else (a regular file never waits) as it is."""
     raw = getattr(source, "raw", None)
-    if not isinstance(source, io.BufferedReader) or raw is None:
-        return source
-    try:
-        if stat.S_ISREG(os.fstat(raw.fileno()).st_mode):
-            return source
-    except (OSError, ValueError):
+    if not isinstance(source, io.BufferedReader) or raw is None or may_wait(raw) is None:
         return source
     return io.BufferedReader(_IdleRaw(raw, target), buffer_size=_BUFFER)
+
+
+def may_wait(source: Any) -> int | None:
+    """The descriptor of ``source`` when a read of it may wait (a pipe, a socket, a terminal); None for
+    a regular file (never waits) or what has no descriptor (in memory)."""
+    try:
+        fd: int = source.fileno()
+        return None if stat.S_ISREG(os.fstat(fd).st_mode) else fd
+    except (AttributeError, OSError, ValueError):
+        return None
 
 
 class _IdleRaw(io.RawIOBase):

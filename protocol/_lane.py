@@ -160,9 +160,8 @@ class RecordRun:
         self.count = count
         self.first_line = first_line
         self._decoder = decoder
-        self._values: list[Any] | None = values if values is not None or decoder is None else None
-        if self._values is None and decoder is None:
-            self._values = []
+        # None: decoded from the text when first read (with a decoder); no values and no decoder: none
+        self._values: list[Any] | None = values if values is not None else None if decoder is not None else []
         self.version = version
         self.extracted = extracted
 

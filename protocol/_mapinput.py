@@ -61,15 +61,16 @@ class MappedInput:
         reader.exact_streams = maps.exact_streams  # one set: the maps decide when a SCHEMA arrives
         self.encode_runs = False  # in a map worker: every output run as text (protocol/_mapruns.py)
 
-    def messages(self, source: Iterable[Any], workers: int = 1, fd: int | None = None) -> Iterator[Any]:
+    def messages(self, source: Iterable[Any], workers: int = 1, stream: Any = None) -> Iterator[Any]:
         """The mapped messages; with ``workers`` > 1, runs are mapped by that many processes
-        (protocol/_mapruns.py), ``fd`` the input's descriptor when a read of it may wait."""
+        (protocol/_mapruns.py); ``stream``: the input they are read from (a pipe's reads may wait)."""
         if workers < 2 or not self.fast_lanes:
             yield from self._messages(source)
             return
+        from protocol._idle import may_wait
         from protocol._mapruns import RunPool
 
-        pool = RunPool(self, workers, fd)
+        pool = RunPool(self, workers, may_wait(stream))
         failed = True
         try:
             for msg in source:

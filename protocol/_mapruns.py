@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import pickle
 import select
 import signal
@@ -39,12 +38,12 @@ import orjson
 from protocol._errors import SluiceError
 from protocol._lane import RecordRun
 from protocol._messages import RecordMessage, SchemaMessage
-from protocol.maps._pipes import Channel, can_fork, default_workers, fork_worker, pipe_room, same_schema
+from protocol.maps._pipes import Channel, can_fork, default_workers, fork_worker, pipe_room, same_schema, stop_workers
 
 if TYPE_CHECKING:
     from protocol._mapinput import MappedInput
 
-__all__ = ["FORK_AFTER", "MapWorkerError", "RunPool", "input_fd", "map_workers"]
+__all__ = ["FORK_AFTER", "MapWorkerError", "RunPool", "map_workers"]
 
 log = logging.getLogger("sluice.maps")
 
@@ -183,15 +182,7 @@ class RunPool:
 
     def close(self, *, failed: bool) -> None:
         """Let the workers end (nothing is in line); after a failure, stop them."""
-        for worker in self.workers:
-            if not failed:
-                worker.tasks.send()  # an empty task: stop
-            worker.tasks.close()
-            worker.answers.close()
-        for worker in self.workers:
-            if failed:
-                worker.proc.terminate()
-            worker.proc.join()
+        stop_workers([(w.tasks, w.answers, w.proc) for w in self.workers], None if failed else b"")  # empty: stop
         self.workers.clear()
 
     def report(self) -> None:
@@ -234,17 +225,6 @@ def _sent(out: RecordMessage | RecordRun) -> Any:
         return out
     return (out.stream, bytes(out.records), out.count, out.first_line, out.version, out.extracted, out.faithful,
             out.lines)
-
-
-def input_fd(source: Any) -> int | None:
-    """The input's descriptor when a read of it may wait (not a regular file), else None."""
-    import stat
-
-    try:
-        fd: int = source.fileno()
-        return None if stat.S_ISREG(os.fstat(fd).st_mode) else fd
-    except (AttributeError, OSError, ValueError):  # in memory: never waits
-        return None
 
 
 def map_workers(config: Mapping[str, Any], run_values: bool) -> int:

@@ -191,9 +191,9 @@ class Target(ExactlyOnceMixin):
 
             messages = ChunkReader(reader, source, self.lanes.get if mapped is None else mapped.lanes.get)
         if mapped is not None:
-            from protocol._mapruns import input_fd, map_workers
+            from protocol._mapruns import map_workers
 
-            messages = mapped.messages(messages, map_workers(self.config, self.sink_class.run_values), input_fd(source))
+            messages = mapped.messages(messages, map_workers(self.config, self.sink_class.run_values), source)
         stopped: Terminated | None = None
         try:
             if self.control is not None:

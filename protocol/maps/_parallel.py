@@ -36,7 +36,7 @@ from typing import IO, Any
 from protocol._errors import SluiceError
 from protocol._lines import line_blocks
 from protocol._messages import SchemaMessage
-from protocol.maps._pipes import can_fork, default_workers, fork_worker
+from protocol.maps._pipes import can_fork, default_workers, fork_worker, stop_workers
 from protocol.maps._program import READ_BYTES, LineMapper
 from protocol.maps._workers import (
     ANSWER,
@@ -211,15 +211,8 @@ class _Pool:
         if self.links:
             log.debug("workers: %d blocks handed out, %d stopped in, %d changed SCHEMAs sent to every worker, "
                       "%d blocks mapped again", self.handed, self.stopped, self.schemas, self.again)
-        for link in self.links:
-            if not failed:
-                link.tasks.send(HEAD.pack(QUIT, 0))
-            link.tasks.close()
-            link.answers.close()
-        for link in self.links:
-            if failed:
-                link.proc.terminate()
-            link.proc.join()
+        stop_workers([(link.tasks, link.answers, link.proc) for link in self.links],
+                     None if failed else HEAD.pack(QUIT, 0))
 
 
 class _Input:

@@ -14,7 +14,8 @@ from typing import Any
 from protocol._errors import SluiceError
 from protocol._messages import SchemaMessage
 
-__all__ = ["Channel", "can_fork", "default_workers", "fork_worker", "pipe_room", "same_schema", "widen_pipe"]
+__all__ = ["Channel", "can_fork", "default_workers", "fork_worker", "pipe_room", "same_schema", "stop_workers",
+           "widen_pipe"]
 
 
 def default_workers() -> int:
@@ -129,3 +130,17 @@ def fork_worker(loop: Callable[..., None], state: Any, held: list[Channel]) -> t
     task_read.close()
     answer_write.close()
     return task_write, answer_read, proc
+
+
+def stop_workers(workers: list[tuple[Channel, Channel, Any]], last: bytes | None) -> None:
+    """End workers (each: the main process's ends of its pipes, and the process): each is sent ``last``
+    (the task that tells it to end) and waited for; with None (after a failure) each is terminated."""
+    for tasks, answers, _ in workers:
+        if last is not None:
+            tasks.send(last)
+        tasks.close()
+        answers.close()
+    for _, _, proc in workers:
+        if last is None:
+            proc.terminate()
+        proc.join()
