@@ -16,6 +16,7 @@ from typing import IO, TYPE_CHECKING, Any
 from protocol._jsoncodec import dumps, loads
 from protocol._messages import ActivateVersionMessage, BatchMessage, Message, SchemaMessage
 from protocol._writer import MessageWriter
+from protocol.maps._errors import MapRecordError, record_named
 
 if TYPE_CHECKING:
     from protocol.maps import StreamMaps
@@ -45,6 +46,10 @@ class MappedWriter(MessageWriter):
         self.maps = maps
         self._map = maps.record
         self._write = MessageWriter.write_record.__get__(self)  # the plain writer's, bound once
+        #: per stream the tap writes: the records handed here so far, and its key properties (from its
+        #: SCHEMA), which name a record the maps fail on (no input line names it)
+        self._counts: dict[str, int] = {}
+        self._keys: dict[str, list[str]] = {}
 
     def write_record(
         self,
@@ -55,7 +60,14 @@ class MappedWriter(MessageWriter):
         time_extracted: str | None = None,
     ) -> None:
         write = self._write
-        for out_stream, out_record in self._map(stream, record):
+        counts = self._counts
+        counts[stream] = number = counts.get(stream, 0) + 1
+        try:
+            outs = self._map(stream, record)
+        except MapRecordError as exc:
+            exc.locate(record_named(number, record, self._keys.get(stream, ())))
+            raise
+        for out_stream, out_record in outs:
             write(out_stream, out_record, version=version, time_extracted=time_extracted)
 
     def write_records_json(self, stream: str, rows: bytes, *, version: int | None = None) -> None:
@@ -66,12 +78,19 @@ class MappedWriter(MessageWriter):
         records = loads(b"[" + rows[:-1].replace(b"\n", b",") + b"]")
         by_stream: dict[str, list[bytes]] = {}
         mapped = self.maps.record
-        for record in records:
-            for out_stream, out_record in mapped(stream, record):
+        before = self._counts.get(stream, 0)
+        for k, record in enumerate(records):
+            try:
+                outs = mapped(stream, record)
+            except MapRecordError as exc:
+                exc.locate(record_named(before + k + 1, record, self._keys.get(stream, ())))
+                raise
+            for out_stream, out_record in outs:
                 lines = by_stream.get(out_stream)
                 if lines is None:
                     lines = by_stream[out_stream] = []
                 lines.append(dumps(out_record))
+        self._counts[stream] = before + len(records)
         write = super().write_records_json
         for out_stream, lines in by_stream.items():
             lines.append(b"")
@@ -79,6 +98,7 @@ class MappedWriter(MessageWriter):
 
     def write_message(self, message: Message) -> None:
         if isinstance(message, SchemaMessage):
+            self._keys[message.stream] = list(message.key_properties or ())
             for mapped in self.maps.schema(message):
                 super().write_message(mapped)
         elif isinstance(message, ActivateVersionMessage):

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 from protocol._catalog import Catalog, CatalogEntry, Metadata
-from protocol._errors import FatalSourceError, ProtocolError
+from protocol._errors import FatalSourceError
 from protocol._mapwriter import stream_maps_from_config
 from protocol._messages import SchemaMessage
 from protocol._metrics import RecordCounter, emit_metric
@@ -248,44 +248,24 @@ class Tap:
         count = 0
         write = writer.write_record
         counter = RecordCounter(name, writer.flush)
-        record: dict[str, Any] = {}
-        try:
-            for record in stream.get_records(bookmarks):
-                if not all_fields:
-                    record = {k: v for k, v in record.items() if k in fields}
-                write(name, record)
-                count += 1
-                if count >= counter.check_at:
-                    counter.tick(count)
-                if key is not None:
-                    value = record.get(key)
-                    if value is not None:
-                        best.see(value)
-                if count % STATE_EVERY_RECORDS == 0:
-                    if key is not None and stream.is_sorted and best.value is not None:
-                        bookmarks.advance(name, key, best.value, best.order)
-                    writer.write_state(bookmarks.to_value())
-        except ProtocolError as exc:  # a stream map failing on the record (the writer maps it)
-            _locate(exc, count + 1, record, stream.primary_keys)
-            raise
+        for record in stream.get_records(bookmarks):
+            if not all_fields:
+                record = {k: v for k, v in record.items() if k in fields}
+            write(name, record)
+            count += 1
+            if count >= counter.check_at:
+                counter.tick(count)
+            if key is not None:
+                value = record.get(key)
+                if value is not None:
+                    best.see(value)
+            if count % STATE_EVERY_RECORDS == 0:
+                if key is not None and stream.is_sorted and best.value is not None:
+                    bookmarks.advance(name, key, best.value, best.order)
+                writer.write_state(bookmarks.to_value())
         if key is not None and best.value is not None:
             bookmarks.advance(name, key, best.value, best.order)
         counter.finish(count)
         emit_metric("timer", "sync_duration", round(time.monotonic() - started, 6),
                     {"stream": name, "status": "succeeded"})
         writer.write_state(bookmarks.to_value())
-
-
-def _locate(exc: ProtocolError, number: int, record: Mapping[str, Any], keys: Sequence[str]) -> None:
-    """Name the record a stream map failed on, as no input line names it: its number in the stream
-    and its key values (``record 17 (id=5)``)."""
-    from protocol.maps._errors import MapRecordError  # on this error path only: a tap without maps never loads them
-
-    if isinstance(exc, MapRecordError):
-        values = ", ".join(f"{k}={_short(record.get(k))}" for k in keys)
-        exc.locate(f"record {number} ({values})" if values else f"record {number}")
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."

@@ -10,9 +10,12 @@ A tap reads no input lines: it names the record with :meth:`MapRecordError.locat
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from protocol._errors import ProtocolError
 
-__all__ = ["FlatteningCollisionError", "MapExpressionError", "MapRecordError"]
+__all__ = ["FlatteningCollisionError", "MapExpressionError", "MapRecordError", "record_named"]
 
 
 class MapRecordError(ProtocolError):
@@ -51,3 +54,14 @@ class FlatteningCollisionError(MapRecordError):
         super().__init__(f"flattening writes {' and '.join(repr(p) for p in paths)} into the one column "
                          f"{column!r}; one value would be lost (rename one with a stream map)",
                          line=line, stream=stream, field=column)
+
+
+def record_named(number: int, record: Mapping[str, Any], keys: Sequence[str]) -> str:
+    """A tap's record as an error names it: its number in the stream and its key values (``record 17 (id=5)``)."""
+    values = ", ".join(f"{k}={_short(record.get(k))}" for k in keys)
+    return f"record {number} ({values})" if values else f"record {number}"
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -45,3 +45,16 @@ def test_properties_is_the_legacy_name_of_catalog(src: Src, tmp_path: Path) -> N
     assert [r["id"] for r in records(msgs)] == [1, 2]
     assert json.loads(run([exe("tap-postgres"), "--about", "--format", "json"]).stdout)["capabilities"].count(
         "properties") == 1
+
+
+def test_a_map_failing_on_a_bulk_row_names_the_record(src: Src) -> None:
+    """tap-postgres writes its rows in bulk: a map failing on one names it as every tap does (its number
+    in the stream and its key values)."""
+    _tables(src)
+    config = src.config(stream_maps={"public-users": {"x": "1 // (id - 321)"}, "public-logs": None})
+    done = run([exe("tap-postgres"), "--config", str(config)])
+    assert done.returncode == 1
+    errors = [line for line in done.stderr.decode().splitlines() if "| ERROR" in line]
+    assert len(errors) == 1 and errors[0].endswith(
+        "stream 'public-users', record 321 (id=321), field 'x': stream map expression '1 // (id - 321)' failed: "
+        "ZeroDivisionError: integer division or modulo by zero"), done.stderr.decode()
