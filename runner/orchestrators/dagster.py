@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from protocol import ConfigError, SluiceError
+from protocol import ConfigError, ExitCode, SluiceError
 from runner.orchestrators.sluice_run import SluiceRunResult, run_sluice
 from runner.orchestrators.sluice_run import safe_name as asset_name
 from runner.orchestrators.streams import selected_streams
@@ -150,17 +150,19 @@ def _stream_assets(setup: _Setup, pipe: Pipeline, name: str, streams: list[str])
 
 def _run(setup: _Setup, pipeline: str, context: dg.AssetExecutionContext) -> SluiceRunResult:
     """``sluice run PIPELINE``, its stderr into the step's log; a run that did not succeed fails the step
-    with its one error line (a refusal because another run holds the lock says so)."""
+    with its one error line (a refusal because another run holds the lock says so). A retry policy
+    retries a failed or refused run, never an invalid project (exit 2), as Airflow's operator does."""
     try:
         result = run_sluice(pipeline, setup.project_file, args=setup.run_args, command=setup.command,
                             log=context.log.info, environment=setup.environment)
     except OSError as exc:  # no such program, not executable
         raise dg.Failure(description=f"cannot start sluice for pipeline '{pipeline}': {exc}",
                          metadata={"sluice/pipeline": pipeline, "sluice/outcome": "not started"}) from None
-    if not result.ok:
+    if not result.ok:  # an invalid project or usage (exit 2) is not retried: a retry cannot fix it
         raise dg.Failure(description=result.message(), metadata={
             "sluice/pipeline": pipeline, "sluice/exit_code": result.exit_code,
-            "sluice/outcome": "refused" if result.refused else "failed"})
+            "sluice/outcome": "refused" if result.refused else "failed"},
+            allow_retries=result.exit_code != ExitCode.USAGE)
     return result
 
 

@@ -3,6 +3,7 @@
     python dagster_driver.py materialize PROJECT [--per-stream] [--sluice=PROGRAM] SELECTION...   # a run each
     python dagster_driver.py definitions PROJECT [--per-stream]                # assets and schedules
     python dagster_driver.py events DAGSTER_HOME ASSET_KEY                     # latest materialization's metadata
+    python dagster_driver.py retried PROJECT SELECTION...   # a run each, in a job retrying each op twice
 """
 
 from __future__ import annotations
@@ -42,6 +43,26 @@ def materialize(project: str, per_stream: bool, selections: list[str], sluice: l
     return {"runs": runs}
 
 
+def retried(project: str, selections: list[str]) -> dict[str, Any]:
+    """Each selection run by a job whose op retry policy allows two retries: how many it took."""
+    assets = list(definitions_from_project(project).assets or [])
+    runs = []
+    for selection in selections:
+        job = dg.define_asset_job("retried", selection=selection.split(","),
+                                  op_retry_policy=dg.RetryPolicy(max_retries=2))
+        result = dg.Definitions(assets=assets, jobs=[job]).get_job_def("retried").execute_in_process(
+            raise_on_error=False)
+        runs.append({
+            "selection": selection,
+            "success": result.success,
+            "retries": sum(event.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY for event in result.all_events),
+            "exit_codes": [_metadata(event.step_failure_data.user_failure_data.metadata)["sluice/exit_code"]
+                           for event in result.get_step_failure_events()
+                           if event.step_failure_data.user_failure_data is not None],
+        })
+    return {"runs": runs}
+
+
 def definitions(project: str, per_stream: bool) -> dict[str, Any]:
     defs = definitions_from_project(project, per_stream=per_stream)
     repo = defs.get_repository_def()
@@ -72,6 +93,8 @@ def main(argv: list[str]) -> None:
     rest = [arg for arg in rest if arg != "--per-stream" and not arg.startswith("--sluice=")]
     if command == "materialize":
         out = materialize(target, per_stream, rest, sluice)
+    elif command == "retried":
+        out = retried(target, rest)
     elif command == "definitions":
         out = definitions(target, per_stream)
     else:

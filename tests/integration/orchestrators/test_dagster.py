@@ -189,6 +189,23 @@ def test_failed_and_refused_runs_fail_their_step_with_one_line(dagster_venv: Pat
     assert str(missing) in failure["description"]
 
 
+def test_a_retry_policy_retries_a_failed_run_never_an_invalid_project(dagster_venv: Path, tmp_path: Path) -> None:
+    """An op retry policy (two retries) reruns a failed run (exit 1); an invalid project (exit 2, here a
+    connector's unset ``${VAR}``) fails at once, as Airflow's operator fails it without retries."""
+    path = _project(tmp_path)
+    project = yaml.safe_load(path.read_text())
+    project["connectors"].append({"name": "tap-unset", "executable": exe("tap-csv"),
+                                  "config": {"files": "${SLUICE_TEST_NEVER_SET}"}})
+    project["pipelines"].append({"name": "unset", "tap": "tap-unset", "target": "target-jsonl"})
+    path.write_text(yaml.safe_dump(project, sort_keys=False))
+    direct = subprocess.run([str(dagster_venv / "sluice"), "run", "unset"], cwd=tmp_path, capture_output=True,
+                            text=True, env=_env(dagster_venv), check=False)
+    assert direct.returncode == 2, direct.stderr
+    broken, unset = _drive(dagster_venv, "retried", "sluice.yml", "broken", "unset", cwd=tmp_path)["runs"]
+    assert not broken["success"] and broken["retries"] == 2 and broken["exit_codes"] == [1]
+    assert not unset["success"] and unset["retries"] == 0 and unset["exit_codes"] == [2]
+
+
 def test_dagster_cli_materializes_and_records_the_metadata(dagster_venv: Path, tmp_path: Path) -> None:
     _project(tmp_path)
     (tmp_path / "definitions.py").write_text(
