@@ -350,6 +350,7 @@ def validate(obj: Ctx, strict: bool) -> int:
     whose settings it refuses (a bad expression, an unknown setting), and taps and targets swapped."""
     from protocol import ConfigError, plural
     from runner.cli_install import lock_problems
+    from runner.interpolation import SecretUnavailable, problems_error
     from runner.map_steps import map_problems
     from runner.pipeline_roles import pipeline_role_problems
     from runner.settings_report import settings_report
@@ -361,7 +362,7 @@ def validate(obj: Ctx, strict: bool) -> int:
         for variant in connector_variants(project, conn):  # once per tenant that runs it
             try:
                 project.resolve(variant, check_catalog=True)
-            except ConfigError as exc:
+            except (ConfigError, SecretUnavailable) as exc:  # a provider down now: listed too (exit 1 alone)
                 problems.extend(exc.problems or [exc.summary])
     problems.extend(lock_problems(obj))
     report = settings_report(project, strict=strict)
@@ -371,7 +372,7 @@ def validate(obj: Ctx, strict: bool) -> int:
         _echo(f"sluice: warning: {line}", err=True)
     problems.extend([*report.problems, *map_issues, *pipeline_role_problems(project, project.dir / ".sluice/cache")])
     if problems:  # a problem that is not a tenant's (a program not found) is listed once, not per tenant
-        raise ConfigError(f"{project.where}: problems found", list(dict.fromkeys(problems)))
+        raise problems_error(f"{project.where}: problems found", list(dict.fromkeys(problems)))
     unknown = f"; {plural(len(report.warnings), 'unknown setting')}, see the warnings" if report.warnings else ""
     counts = f"{plural(len(project.connectors), 'connector')}, {plural(len(project.pipelines), 'pipeline')}"
     if project.templates:

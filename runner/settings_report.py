@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from protocol import ConfigError, read_json_file, unknown_settings
 from runner.connectors import about, coerce_config, settings_schema
+from runner.interpolation import SecretUnavailable
 from runner.project import interpolate
 from runner.tenants import connector_variants, fill
 
@@ -62,7 +63,7 @@ def _resolved(project: Project, conn: Connector) -> ResolvedConnector | None:
     for with_config in (True, False):
         try:
             return project.resolve(conn, with_config=with_config)
-        except ConfigError:
+        except (ConfigError, SecretUnavailable):  # reported by the resolve step
             continue
     return None
 

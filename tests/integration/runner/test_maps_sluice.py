@@ -90,3 +90,6 @@ def test_a_secret_provider_down_in_a_steps_config_is_a_run_time_failure(tmp_path
     assert done.returncode == ExitCode.FAILED, done.stderr
     assert "${cmd:false}: the command exited with status 1" in done.stderr
     assert not (tmp_path / "out").exists()
+    done = sluice(["validate"], tmp_path)  # listed as a problem, exit 1 as for the run
+    assert done.returncode == ExitCode.FAILED, done.stderr
+    assert "${cmd:false}: the command exited with status 1" in done.stderr and "Traceback" not in done.stderr

@@ -130,6 +130,27 @@ def test_a_provider_that_is_down_fails_the_run_with_exit_1_for_a_retry(tmp_path:
     assert "environment variable UNSET_KEY_X is not set" in done.stderr and "gave no answer" in done.stderr
 
 
+def test_validate_lists_every_provider_that_is_down(tmp_path: Path) -> None:
+    """``sluice validate`` went on past none of them: the first provider that was down ended it (exit 1,
+    one problem). Every one is listed, with the target's problem beside them; exit 1 while every problem
+    is one a retry may get past, else 2."""
+    _write(tmp_path, {"records": 3, "host": "${cmd:false}", "api_key": f"${{cmd:{PY} -c 'raise SystemExit(3)'}}"})
+    project = yaml.safe_load((tmp_path / "sluice.yml").read_text())
+    project["connectors"].append(fixture_connector("target-down", "fixture_target.py", {"path": "${cmd:false}"}))
+    (tmp_path / "sluice.yml").write_text(yaml.safe_dump(project, sort_keys=False))
+    done = sluice(["validate"], tmp_path)
+    assert done.returncode == ExitCode.FAILED, done.stderr
+    for where, status in (("connectors[0].config.host", 1), ("connectors[0].config.api_key", 3),
+                          ("connectors[2].config.path", 1)):
+        assert f"{where}: ${{cmd:" in done.stderr and f"the command exited with status {status}" in done.stderr
+    project["connectors"][1]["config"]["path"] = "${UNSET_PATH_X}"
+    (tmp_path / "sluice.yml").write_text(yaml.safe_dump(project, sort_keys=False))
+    done = sluice(["validate"], tmp_path)
+    assert done.returncode == ExitCode.USAGE, done.stderr
+    assert "environment variable UNSET_PATH_X is not set" in done.stderr
+    assert "connectors[0].config.host: ${cmd:false}: the command exited with status 1" in done.stderr
+
+
 def test_a_dollar_brace_sluice_does_not_know_stops_validate_and_run(tmp_path: Path) -> None:
     """Found by a probe: ``${DB_PASSWORD-}`` and other shell forms reached the connector as text; validate said ok."""
     started = tmp_path / "started"
