@@ -35,7 +35,7 @@ LAZY_COMMANDS = {
     "install": "runner.cli_install:install", "add": "runner.cli_registry:add", "search": "runner.cli_registry:search",
     "import": "runner.cli_import:import_command", "locks": "runner.cli_hosts:locks",
     "ui": "runner.cli_ui:ui",
-    "config": "runner.cli_config:config",
+    "config": "runner.cli_config:config", "validate": "runner.cli_validate:validate",
 }
 
 
@@ -332,53 +332,6 @@ def crontab(obj: Ctx, metrics_file: str | None) -> int:
 
     for line in crontab_lines(obj.project, Path(metrics_file).resolve() if metrics_file else None):
         _echo(line)
-    return ExitCode.OK
-
-
-@cli.command()
-@environment_option
-@click.option("--strict", is_flag=True, help="Unknown settings are problems (exit 2), not warnings.")
-@click.pass_obj
-def validate(obj: Ctx, strict: bool) -> int:
-    """Check sluice.yml and resolve every connector (programs, config files, ${ENV}), listing every problem.
-
-    A connector that tenants' pipelines (for_each:) run is resolved once per tenant.
-
-    Also reports config keys a connector's settings schema does not declare (typos),
-    connectors whose environment differs from their pip_url or from sluice.lock, and pipeline
-    maps whose mapper is unknown or, for mapper-sluice and other mappers on Sluice's kit,
-    whose settings it refuses (a bad expression, an unknown setting), and taps and targets swapped."""
-    from protocol import ConfigError, plural
-    from runner.cli_install import lock_problems
-    from runner.interpolation import SecretUnavailable, problems_error
-    from runner.map_steps import map_problems
-    from runner.pipeline_roles import pipeline_role_problems
-    from runner.settings_report import settings_report
-    from runner.tenants import connector_variants
-
-    project = obj.project
-    problems: list[str] = []
-    for conn in project.connectors.values():
-        for variant in connector_variants(project, conn):  # once per tenant that runs it
-            try:
-                project.resolve(variant, check_catalog=True)
-            except (ConfigError, SecretUnavailable) as exc:  # a provider down now: listed too (exit 1 alone)
-                problems.extend(exc.problems or [exc.summary])
-    problems.extend(lock_problems(obj))
-    report = settings_report(project, strict=strict)
-    map_warnings, map_issues = map_problems(project, project.dir / ".sluice" / "cache", strict=strict)
-    report.warnings.extend(map_warnings)
-    for line in report.warnings:
-        _echo(f"sluice: warning: {line}", err=True)
-    problems.extend([*report.problems, *map_issues, *pipeline_role_problems(project, project.dir / ".sluice/cache")])
-    if problems:  # a problem that is not a tenant's (a program not found) is listed once, not per tenant
-        raise problems_error(f"{project.where}: problems found", list(dict.fromkeys(problems)))
-    unknown = f"; {plural(len(report.warnings), 'unknown setting')}, see the warnings" if report.warnings else ""
-    counts = f"{plural(len(project.connectors), 'connector')}, {plural(len(project.pipelines), 'pipeline')}"
-    if project.templates:
-        stamped = sum(len(names) for names in project.templates.values())
-        counts += f", {stamped:,} of them for the tenants of {plural(len(project.templates), 'for_each: pipeline')}"
-    _echo(f"{project.where}: ok ({counts}{unknown})")
     return ExitCode.OK
 
 

@@ -335,6 +335,20 @@ def discover(conn: ResolvedConnector, run_dir: RunDir, redact: Redactor, timeout
     return data  # type: ignore[no-any-return]
 
 
+def catalog_problems(path: Path | None, where: str) -> list[str]:
+    """Every problem of a connector's catalog file (none when it has none), each after ``where``: a file
+    that is no JSON, or no Singer catalog (:func:`validate_catalog`), which the tap would refuse or misread."""
+    from protocol import read_json_file
+
+    if path is None or not path.is_file():  # a missing file is the resolve step's problem
+        return []
+    try:
+        data = read_json_file(path, "catalog")
+    except ConfigError as exc:
+        return [f"{where}: {exc}"]
+    return [f"{where}: {path}: {problem}" for problem in validate_catalog(data)]
+
+
 def validate_catalog(data: Any) -> list[str]:
     """Every problem of a Singer catalog, each naming its stream."""
     from protocol import check_schema  # jsonschema: imported only when a catalog is checked

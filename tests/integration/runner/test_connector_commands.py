@@ -48,6 +48,29 @@ def test_discover_validates_the_catalog(tmp_path: Path) -> None:
     assert not (tmp_path / "catalogs" / "tap.json").exists()
 
 
+def test_validate_reads_each_catalog_file_as_discover_checks_a_catalog(tmp_path: Path) -> None:
+    """A catalog file that is no JSON, or no Singer catalog, passed validate and failed (or misled) the run."""
+    write_project(tmp_path, connectors=[
+        fixture_connector("tap-fix", "fixture_tap.py", {"records": 1}, catalog="catalogs/fix.json"),
+        fixture_connector("tap-two", "fixture_tap.py", {"records": 1}, catalog="catalogs/two.json"),
+        fixture_connector("target-fix", "fixture_target.py", {"path": "out.jsonl"}),
+    ])
+    (tmp_path / "catalogs").mkdir()
+    (tmp_path / "catalogs" / "fix.json").write_text('{"streams": [')
+    (tmp_path / "catalogs" / "two.json").write_text(json.dumps({"streams": [
+        {"tap_stream_id": "items", "stream": "items", "key_properties": ["no_such_field"],
+         "schema": {"type": "object", "properties": {"id": {"type": "integer"}}}, "metadata": []}]}))
+    done = sluice(["validate"], tmp_path, env=sluice_env())
+    assert done.returncode == 2, done.stderr
+    assert f"connectors[0].catalog: catalog file {tmp_path / 'catalogs' / 'fix.json'} is not valid JSON" in done.stderr
+    assert (f"connectors[1].catalog: {tmp_path / 'catalogs' / 'two.json'}: stream 'items': key property "
+            "'no_such_field' is not in its schema") in done.stderr
+    assert sluice(["discover", "tap-fix", "-o", "catalogs/fix.json"], tmp_path, env=sluice_env()).returncode == 0
+    (tmp_path / "catalogs" / "two.json").write_bytes((tmp_path / "catalogs" / "fix.json").read_bytes())
+    done = sluice(["validate"], tmp_path, env=sluice_env())
+    assert done.returncode == 0, done.stderr
+
+
 def test_validate_lists_every_problem_of_every_connector(tmp_path: Path) -> None:
     write_project(tmp_path, connectors=[
         fixture_connector("tap-fix", "fixture_tap.py", {"k": "${UNSET_ONE}"}, catalog="nope.json"),
