@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from protocol._errors import SluiceError
+from protocol._idle import may_wait
 from protocol._lines import line_blocks
 from protocol._messages import SchemaMessage
 from protocol.maps._pipes import can_fork, default_workers, fork_worker, stop_workers
@@ -223,10 +224,7 @@ class _Input:
     def __init__(self, source: IO[bytes], pool: _Pool) -> None:
         self.pool = pool
         self._read = getattr(source, "read1", source.read)
-        try:
-            self.fd: int | None = source.fileno()
-        except (AttributeError, OSError, ValueError):  # an in-memory input: never waits
-            self.fd = None
+        self.fd = may_wait(source)  # None: a regular file or in memory, never waits
         if self.fd is not None and stat.S_ISFIFO(os.fstat(self.fd).st_mode):
             widen_pipe(self.fd)
 
