@@ -27,6 +27,7 @@ from decimal import Context, Decimal
 from typing import Any
 
 from protocol._jsoncodec import refuse_constant
+from protocol.maps._jsontext import dumps as exact_dumps
 
 __all__ = [
     "ALLOWED_METHOD_TYPES",
@@ -293,15 +294,7 @@ def _dumps(obj: Any, **options: Any) -> str:
     indent = options.get("indent")
     if (isinstance(indent, int) and indent > 100) or (isinstance(indent, str) and len(indent) > 100):
         raise LimitExceeded("json.dumps() indent past 100")
-    return check_length(json.dumps(check_size(obj), default=_json_default, **options))
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, (datetime.date, datetime.time)):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+    return check_length(exact_dumps(check_size(obj), **options))
 
 
 def _loads(text: str | bytes) -> Any:

@@ -54,3 +54,36 @@ def test_the_sdk_rounds_where_ours_does_not(tmp_path: Path) -> None:
     record, _ = _record(done.stdout)
     assert record["double"] != Decimal(DOUBLE)  # the SDK's 28-digit context rounds
     assert record["amount"] == Decimal(AMOUNT)  # passthrough is exact in both
+
+
+def _records(stdout: bytes) -> list[dict[str, object]]:
+    return [msg["record"] for msg in map(lambda line: json.loads(line, parse_float=Decimal), stdout.decode().splitlines())
+            if msg["type"] == "RECORD"]
+
+
+DECIMALS = (
+    b'{"type":"SCHEMA","stream":"e","schema":{"type":"object","properties":{"amount":{"type":"number"}}},'
+    b'"key_properties":[]}\n'
+    b'{"type":"RECORD","stream":"e","record":{"amount":0.12345678901234567890}}\n'
+    b'{"type":"RECORD","stream":"e","record":{"amount":0.12345678901234567891}}\n'
+    b'{"type":"RECORD","stream":"e","record":{"amount":1E+400}}\n'
+    b'{"type":"RECORD","stream":"e","record":{"amount":1E-400}}\n'
+    b'{"type":"RECORD","stream":"e","record":{"amount":2.50}}\n'
+)
+
+
+def test_json_dumps_writes_decimals_with_their_digits(tmp_path: Path) -> None:
+    """The content-hash recipe: records that differ only past a float's 17th digit get other keys,
+    and a number a float cannot hold is written as read (it was 0.0 and Infinity: not even JSON)."""
+    config = {"stream_maps": {"e": {"__key_properties__": ["content_hash"],
+                                    "content_hash": "sha256(json.dumps(record, sort_keys=True))",
+                                    "text": "json.dumps(record)", "indented": "json.dumps(amount, indent=1)"}}}
+    done = run(ours(), config, tmp_path, DECIMALS)
+    assert done.returncode == 0, done.stderr.decode()
+    records = _records(done.stdout)
+    assert [r["text"] for r in records] == [
+        '{"amount": 0.12345678901234567890}', '{"amount": 0.12345678901234567891}', '{"amount": 1E+400}',
+        '{"amount": 1E-400}', '{"amount": 2.50}']
+    assert [r["indented"] for r in records] == ["0.12345678901234567890", "0.12345678901234567891", "1E+400",
+                                                "1E-400", "2.50"]
+    assert len({r["content_hash"] for r in records}) == 5
