@@ -215,13 +215,12 @@ class StreamMaps:
             primary = True
             if spec is not None and spec.source is not None:
                 source, primary = spec.source, False
-            elif spec is not None and spec.alias is not None:
+            if stream != source and not fnmatch.fnmatch(stream, source):
+                continue
+            if primary and spec is not None and spec.alias is not None:
                 alias = _alias(spec.alias, stream)
-            if stream != source:
-                if not fnmatch.fnmatch(stream, source):
-                    continue
-                if alias == source:
-                    alias = stream
+            if stream != source and alias == source:
+                alias = stream
             matches.append(_Match(entry.key, alias, spec, primary, spec is None))
         return matches
 
@@ -278,10 +277,20 @@ class StreamMaps:
 
 def _alias(text: str, stream: str) -> str:
     """An ``__alias__``: an expression of ``__stream_name__`` (``__stream_name__ + '_v2'``) when it
-    evaluates to a name, else the name as written (the SDK falls back to the text the same way)."""
+    evaluates to a name, else the name as written: text that is no expression, or one naming
+    something other than the stream (the SDK falls back to the text on an undefined name). An
+    expression that fails on this stream's name is a config error: falling back to its text would
+    write every stream it fails on into one output stream."""
     try:
-        value = compile_expression(text, prop=None, config={}, names={"__stream_name__": stream})({})
-    except (ValueError, ArithmeticError, LookupError, TypeError, NameError):
+        evaluate = compile_expression(text, prop=None, config={}, names={"__stream_name__": stream})
+    except ValueError:  # no expression (a syntax error, something refused): the name as written
         return text
+    try:
+        value = evaluate({})
+    except NameError:
+        return text
+    except (ArithmeticError, LookupError, TypeError, ValueError) as exc:
+        raise ConfigError(f"stream_maps: the __alias__ {text!r} fails for stream '{stream}': "
+                          f"{type(exc).__name__}: {exc}") from exc
     return value if isinstance(value, str) and value else text
 

@@ -51,6 +51,24 @@ def test_output_streams_of_alias_copy_and_drop() -> None:
     assert maps.plan("never") is None
 
 
+def test_an_alias_that_fails_on_a_stream_is_a_config_error_not_its_text() -> None:
+    """Falling back to the text would write every stream the alias fails on into one stream named
+    by it; an undefined name (the SDK's fallback) and text that is no expression still name it,
+    and an entry's alias is not tried on a stream the entry does not match."""
+    maps = _maps({"stream_maps": {"public-*": {"__alias__": "__stream_name__.split('-')[1]"},
+                                  "x": {"__alias__": "orders v2"}, "y": {"__alias__": "orders_v2"}}})
+    for stream in ("public-users", "x", "y"):
+        maps.schema(SchemaMessage(stream, SCHEMA, ["id"]))
+    assert maps.streams("x") == ["orders v2"]
+    assert maps.streams("y") == ["orders_v2"]
+    assert maps.streams("public-users") == ["users"]
+    failing = _maps({"stream_maps": {"*": {"__alias__": "__stream_name__.split('-')[1]"}}})
+    failing.schema(SchemaMessage("public-users", SCHEMA, ["id"]))
+    with pytest.raises(ConfigError, match=r"the __alias__ \"__stream_name__.split\('-'\)\[1\]\" fails for "
+                                          r"stream 'orders': IndexError: list index out of range"):
+        failing.schema(SchemaMessage("orders", SCHEMA, ["id"]))
+
+
 def test_a_record_before_its_schema_is_a_protocol_error() -> None:
     maps = _maps({"stream_maps": {"a": {"x": "1"}}})
     with pytest.raises(ProtocolError, match="line 4: RECORD for stream 'a' before its SCHEMA"):
