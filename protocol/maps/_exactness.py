@@ -9,8 +9,9 @@ text); every other stream keeps the float decode, which costs less.
 
 "May turn into text" is decided from the expressions' names, once per SCHEMA, erring towards
 exact: an expression reading the whole record (``record``, ``_``), a property that can hold a
-decimal (``"number"`` anywhere in its schema, or no type), or ``self`` of such a property; and
-flattening, which writes the objects and arrays below its depth as JSON text.
+decimal (``"number"`` anywhere in its schema, or no type, or not declared by a schema that allows
+other properties), or ``self`` of such a property; and flattening, which writes the objects and
+arrays below its depth as JSON text.
 """
 
 from __future__ import annotations
@@ -20,11 +21,14 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from protocol.maps._limits import FUNCTIONS
 from protocol.maps._spec import MapSpec
 
 __all__ = ["reads_decimals", "usual_numbers"]
 
 _WHOLE_RECORD = frozenset({"record", "_"})
+#: names an expression reads that are not the record's (unless its schema declares them: see _names)
+_NOT_RECORD = frozenset({*FUNCTIONS, "config", "self", "__stream_name__", "__original_stream_name__"})
 
 
 def reads_decimals(spec: MapSpec | None, schema: Mapping[str, Any], flatten_depth: int) -> bool:
@@ -41,8 +45,12 @@ def reads_decimals(spec: MapSpec | None, schema: Mapping[str, Any], flatten_dept
     texts: list[tuple[str | None, str]] = [(name, text) for name, text in spec.properties if text is not None]
     if spec.filter is not None:
         texts.append((None, spec.filter))
-    for prop, text in texts:
-        names = set(_names(text))
+    reads = [(prop, set(_names(text))) for prop, text in texts]
+    if schema.get("additionalProperties", True) is not False:  # a record may hold undeclared properties:
+        # any of them may hold a decimal
+        named = {name for _, names in reads for name in names} | {name for name, _ in spec.properties}
+        decimal_props.update(name for name in named if name not in properties and name not in _NOT_RECORD)
+    for prop, names in reads:
         if names & _WHOLE_RECORD or names & decimal_props:
             return True
         if "self" in names and prop in decimal_props:
@@ -51,12 +59,14 @@ def reads_decimals(spec: MapSpec | None, schema: Mapping[str, Any], flatten_dept
 
 
 def _names(text: str) -> Iterable[str]:
-    """The names an expression reads (the map's own parser has already accepted it)."""
+    """The names an expression reads, but a comprehension's own (the map's parser has accepted it)."""
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError:  # a map's problems are reported where it is compiled
         return ()
-    return (node.id for node in ast.walk(tree) if isinstance(node, ast.Name))
+    bound = {node.id for comp in ast.walk(tree) if isinstance(comp, ast.comprehension)
+             for node in ast.walk(comp.target) if isinstance(node, ast.Name)}
+    return (node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and node.id not in bound)
 
 
 def _may_hold_decimal(schema: Any) -> bool:

@@ -28,6 +28,7 @@ class _Digits(float):
     """A finite Decimal on its way through the encoder: a float carrying the Decimal's text."""
 
     __slots__ = ("text",)
+    text: str
 
     def __new__(cls, value: Decimal) -> _Digits:
         if not value.is_finite():
@@ -54,7 +55,7 @@ def dumps(obj: Any, **options: Any) -> str:
 
     def floatstr(value: float) -> str:
         if value.__class__ is _Digits:
-            return value.text  # type: ignore[attr-defined, no-any-return]
+            return value.text  # type: ignore[attr-defined]
         if value != value or value in (float("inf"), float("-inf")):
             if not allow_nan:
                 raise ValueError(f"Out of range float values are not JSON compliant: {value!r}")

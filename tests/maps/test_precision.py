@@ -6,9 +6,12 @@ the digits of the input through passthrough, flattening and exact arithmetic (+,
 
 from __future__ import annotations
 
+import hashlib
 import json
 from decimal import Decimal
 from pathlib import Path
+
+import pytest
 
 from tests.maps.streams import ours, reference, run
 
@@ -57,8 +60,8 @@ def test_the_sdk_rounds_where_ours_does_not(tmp_path: Path) -> None:
 
 
 def _records(stdout: bytes) -> list[dict[str, object]]:
-    return [msg["record"] for msg in map(lambda line: json.loads(line, parse_float=Decimal), stdout.decode().splitlines())
-            if msg["type"] == "RECORD"]
+    messages = [json.loads(line, parse_float=Decimal) for line in stdout.decode().splitlines()]
+    return [msg["record"] for msg in messages if msg["type"] == "RECORD"]
 
 
 DECIMALS = (
@@ -87,3 +90,23 @@ def test_json_dumps_writes_decimals_with_their_digits(tmp_path: Path) -> None:
     assert [r["indented"] for r in records] == ["0.12345678901234567890", "0.12345678901234567891", "1E+400",
                                                 "1E-400", "2.50"]
     assert len({r["content_hash"] for r in records}) == 5
+
+
+UNDECLARED = (
+    b'{"type":"SCHEMA","stream":"s","schema":{"type":"object","properties":{"id":{"type":"integer"}}},'
+    b'"key_properties":["id"]}\n'
+    b'{"type":"RECORD","stream":"s","record":{"id":1,"amount":2.50,"items":[{"p":1.10}]}}\n'
+)
+
+
+@pytest.mark.parametrize("others", [{}, {"z": "str(record)"}], ids=["alone", "beside str(record)"])
+def test_a_property_the_schema_does_not_declare_keeps_its_digits(tmp_path: Path, others: dict[str, str]) -> None:
+    """It may hold a decimal: its text is its digits whatever else the map reads (it was "2.5" unless
+    another expression read the whole record); a comprehension's own names are no properties."""
+    config = {"stream_maps": {"s": {"t": "str(amount)", "h": "md5(str(amount))",
+                                    "p": "[str(i['p']) for i in items]", **others}}}
+    done = run(ours(), config, tmp_path, UNDECLARED)
+    assert done.returncode == 0, done.stderr.decode()
+    [record] = _records(done.stdout)
+    assert record["t"] == "2.50" and record["p"] == ["1.10"]
+    assert record["h"] == hashlib.md5(b"2.50").hexdigest()
