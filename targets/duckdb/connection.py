@@ -141,6 +141,8 @@ class Connection:
         groups and flushed to the file one row group at a time (see the constants), to an
         instance opened ahead (instance.py)."""
         conn = instance(self.duckdb)
+        # a date-time without an offset is UTC, as in every target (DuckDB took the machine's zone)
+        conn.execute("SET TimeZone = 'UTC'")
         if where == ":memory:":
             return conn
         try:

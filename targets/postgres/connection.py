@@ -58,6 +58,16 @@ def conninfo_from_config(config: Mapping[str, Any]) -> tuple[str, dict[str, Any]
                                   options="-c TimeZone=UTC -c work_mem=64MB")
 
 
+def _utc(conn: psycopg.Connection[Any]) -> psycopg.Connection[Any]:
+    """``conn`` with the session this target's SQL assumes, whatever the environment asks: libpq
+    sends PGTZ and PGDATESTYLE after the ``options`` above, so they would win. A date-time without
+    an offset is UTC (it was the PGTZ zone's), and a date or time widened to text is ISO 8601."""
+    conn.execute(b"SET TimeZone = 'UTC'")
+    conn.execute(b"SET DateStyle = 'ISO, MDY'")
+    conn.commit()
+    return conn
+
+
 class _ConnectionLost(Exception):
     """Internal: the connection broke; retry after a reconnect."""
 
@@ -159,7 +169,7 @@ class Session:
 
     def _connect(self) -> psycopg.Connection[Any]:
         try:
-            return connect(self._conninfo, self._params)
+            return _utc(connect(self._conninfo, self._params))
         except psycopg.OperationalError as exc:
             detail = unreachable(exc) or (str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__)
             raise TargetError(f"cannot connect to PostgreSQL at {self.where}: {detail}") from exc
@@ -170,7 +180,7 @@ class Session:
         except psycopg.Error:
             pass
         try:
-            self.conn = connect(self._conninfo, self._params)
+            self.conn = _utc(connect(self._conninfo, self._params))
         except psycopg.OperationalError as exc:
             raise _ConnectionLost(str(exc)) from exc
         self.generation += 1

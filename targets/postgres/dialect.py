@@ -215,7 +215,9 @@ class PostgresLoader(Loader):
 
     def _alter(self, q: str, action: AlterColumn, mapper: IdentifierMapper) -> Callable[[Any], None]:
         col = quote_identifier(action.name)
-        using = _USING.get(action.new, "{c}").format(c=col)
+        text_of_time = action.new == T.STRING and action.old in (T.TIMESTAMP, T.DATE, T.TIME)
+        # a date-time widened to text as JSON writes it, RFC 3339 ("2024-03-04T10:00:00+00:00"), not ::text's form
+        using = ("to_json({c}) #>> '{{}}'" if text_of_time else _USING.get(action.new, "{c}")).format(c=col)
         alter = f"ALTER TABLE {q} ALTER COLUMN {col} TYPE {SQL_TYPES[action.new]} USING {using}"
         sibling = quote_identifier(sibling_name(mapper, action.field, action.new))
         add = f"ALTER TABLE {q} ADD COLUMN IF NOT EXISTS {sibling} {SQL_TYPES[action.new]}"

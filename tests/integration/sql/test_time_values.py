@@ -3,11 +3,13 @@ without record validation no date-time is left to the database to guess at."""
 
 from __future__ import annotations
 
-from datetime import time
+import os
+from datetime import UTC, datetime, time
 from typing import Any
 
 import pytest
 
+from tests.conftest import run
 from tests.integration.sql.helpers import Dest, error_lines, singer
 
 TIMES = {"type": "SCHEMA", "stream": "t", "key_properties": ["id"], "schema": {"type": "object", "properties": {
@@ -85,3 +87,32 @@ def test_without_validation_rfc3339_and_the_databases_own_values_load(dest_facto
     assert result.returncode == 0, result.stderr.decode()
     table = "d" if dest.kind == "sqlite" else f'"{dest.schema}".d'
     assert dest.sql(f"SELECT count(*) FROM {table}") == [(len(pairs),)]
+
+
+ZONED = {**os.environ, "TZ": "America/New_York", "PGTZ": "America/New_York", "PGDATESTYLE": "SQL, DMY"}
+WIDER = {"type": "SCHEMA", "stream": "d", "key_properties": ["id"], "schema": {"type": "object", "properties": {
+    "id": {"type": "integer"}, "ts": {"type": ["string", "null"]}, "day": {"type": ["string", "null"]}}}}
+
+
+def test_the_environments_time_zone_and_date_style_change_nothing(dest: Dest) -> None:
+    """A date-time without an offset is UTC on every host: DuckDB took the machine's zone (TZ) and
+    PostgreSQL the PGTZ zone, which libpq sends after the target's own TimeZone option (05:00 UTC
+    was stored for 00:00). A date-time or date column widened to text reads the same whatever
+    PGDATESTYLE says (it was "04/03/2024 10:00:00 UTC" under SQL, DMY)."""
+    first = run([dest.exe, "--config", str(dest.config_path)], env=ZONED,
+                input=_dates(("2024-01-01T00:00:00", "2024-03-04"), ("2024-03-04T10:00:00Z", "2024-03-04")))
+    assert first.returncode == 0, first.stderr.decode()
+    stored = [r["ts"] for r in sorted(dest.rows("d"), key=lambda r: r["id"])]
+    if dest.kind == "sqlite":  # the text as sent
+        assert stored == ["2024-01-01T00:00:00", "2024-03-04T10:00:00Z"]
+        return
+    assert stored == [datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 3, 4, 10, tzinfo=UTC)]
+    if dest.kind == "duckdb":
+        return
+    wider = singer(WIDER, {"type": "RECORD", "stream": "d", "record": {"id": 3, "ts": "x", "day": "y"}},
+                   {"type": "STATE", "value": {}})
+    second = run([dest.exe, "--config", str(dest.config_path)], env=ZONED, input=wider)
+    assert second.returncode == 0, second.stderr.decode()
+    rows = {r["id"]: (r["ts"], r["day"]) for r in dest.rows("d")}
+    assert rows == {1: ("2024-01-01T00:00:00+00:00", "2024-03-04"), 2: ("2024-03-04T10:00:00+00:00", "2024-03-04"),
+                    3: ("x", "y")}
