@@ -182,9 +182,11 @@ class Column:
             expr = ref
         return sql.SQL("{} AS {}").format(expr, sql.Identifier(self.name))
 
-    def from_json(self, value: Any) -> sql.Composable:
-        """A bookmark value (as emitted) back into a typed SQL literal for comparisons."""
-        if value is None:
+    def from_json(self, value: Any, *, document: bool = False) -> sql.Composable:
+        """A bookmark value (as emitted) back into a typed SQL literal for comparisons. A null of a
+        json column that cannot be NULL (a primary key's), or with ``document``, is the JSON document
+        null: as SQL NULL, a resumed read compared every row with NULL and read none."""
+        if value is None and not (self.kind == "json" and (document or not self.nullable)):
             return sql.NULL
         if self.kind == "json":  # the value as emitted is the JSON value itself: its JSON text
             return sql.SQL("CAST({} AS {})").format(sql.Literal(dumps(value).decode()), sql.SQL(self.sql_type))

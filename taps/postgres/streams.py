@@ -147,7 +147,27 @@ def _values(plan: StreamPlan, raw: bytes, names: list[str]) -> list[Any]:
                                f"{exc}") from exc
     assert isinstance(record, dict)
     nonfinite = marked_values(raw)
-    return [nonfinite.get(name) if record[name] is None else record[name] for name in names]
+    values = [nonfinite.get(name) if record[name] is None else record[name] for name in names]
+    if plan.json_as_object:
+        columns = plan.table.columns
+        values = [_unwrapped(v) if columns[name].kind == "json" else v for name, v in zip(names, values, strict=True)]
+    return values
+
+
+def _unwrapped(value: Any) -> Any:
+    """A json key's bookmark under json_as_object: the document a non-object was wrapped into
+    (``{"value": 3}``) is the value it wraps (3), which the next read compares with the column. A
+    source object that looks the same (``{"value": 3}`` itself) then gives a lower bookmark (jsonb
+    sorts every object after every number, string, array and boolean): its rows are read again,
+    never skipped. (The wrapped value as the bookmark skipped every row: no number is after it.)"""
+    if value.__class__ is dict and len(value) == 1:
+        inner = value.get("value", _NO_VALUE)
+        if inner is not _NO_VALUE and inner is not None and inner.__class__ is not dict:
+            return inner
+    return value
+
+
+_NO_VALUE = object()
 
 
 def _stream_rows(source: Source, plan: StreamPlan, writer: MessageWriter, query: sql.Composed,
@@ -254,6 +274,9 @@ def _read_sequential(source: Source, plan: StreamPlan, writer: MessageWriter, bo
                      keys: list[Column], bookmark: FullTableBookmark) -> None:
     name = plan.name
     last_pk = bookmark.last_pk
+    if last_pk is not None and plan.json_as_object:  # as an earlier version wrote a json key's: wrapped
+        last_pk = {k: _unwrapped(v) if k in plan.table.columns and plan.table.columns[k].kind == "json" else v
+                   for k, v in last_pk.items()}
     where: sql.Composable | None = None
     if keys and last_pk is not None and all(k.name in last_pk for k in keys):
         if plan.unique_keys:
@@ -290,7 +313,10 @@ def at_or_after(keys: list[Column], last: dict[str, Any]) -> sql.Composable:
     clause: sql.Composable = sql.SQL("true")
     for key in reversed(keys):
         value = last[key.name]
-        if value is None:
+        if value is None and key.kind == "json":  # the JSON document null (first in jsonb order), or no value
+            clause = sql.SQL("({0} > {1} OR {0} IS NULL OR ({0} = {1} AND {2}))").format(
+                key.ref, key.from_json(None, document=True), clause)
+        elif value is None:
             clause = sql.SQL("({} IS NULL AND {})").format(key.ref, clause)
         else:
             clause = sql.SQL("({0} > {1} OR {0} IS NULL OR ({0} = {1} AND {2}))").format(
@@ -305,6 +331,8 @@ def sync_incremental(source: Source, plan: StreamPlan, writer: MessageWriter, bo
     assert key is not None
     column = plan.table.columns[key]
     value = bookmarks.read(name, IncrementalBookmark).value_for(key)
+    if plan.json_as_object and column.kind == "json":  # as an earlier version wrote it: wrapped
+        value = _unwrapped(value)
     where = None
     if value is not None:
         where = sql.SQL("{} >= {}").format(column.ref, column.from_json(value))
