@@ -34,7 +34,11 @@ def tool(name: str) -> Path:
     """The launcher of bench/tools/<name>.py (``cat_tap`` or ``count_target``), written once."""
     TOOLS.mkdir(parents=True, exist_ok=True)
     launcher = TOOLS / name.replace("_", "-")
-    body = f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -S {shlex.quote(str(BENCH / "tools" / name))}.py "$@"\n'
+    script = BENCH / "tools" / f"{name}.py"
+    # the tool's own mtime in the text: a changed tool rewrites the launcher, whose mtime the runner's
+    # --about cache goes by (it cannot see through a shell script)
+    body = (f'#!/bin/sh\n# {script.stat().st_mtime_ns}\n'
+            f'exec {shlex.quote(sys.executable)} -S {shlex.quote(str(script))} "$@"\n')
     if not launcher.exists() or launcher.read_text() != body:
         launcher.write_text(body)
         launcher.chmod(0o755)

@@ -21,7 +21,9 @@ def parse(name: str, description: str, settings: dict[str, Any], *, tap: bool) -
         parser.add_argument("--discover", action="store_true")
     args = parser.parse_args()
     if args.about:
-        about = {"name": name, "description": description, "capabilities": ["about"],
+        # a tap says it is one (the runner refuses a program whose --about lists no tap capability)
+        capabilities = ["about", "catalog", "discover", "state"] if tap else ["about"]
+        about = {"name": name, "description": description, "capabilities": capabilities,
                  "settings": {"type": "object", "properties": settings}}
         sys.stdout.write(json.dumps(about) + "\n")
         return None
