@@ -27,6 +27,7 @@ from protocol import Bounds, Committed, TargetError
 from targets.duckdb.chunks import LoadPlan, qualified
 from targets.duckdb.connection import MAX_PENDING, Connection
 from targets.duckdb.csvtext import row_encoder
+from targets.duckdb.timetext import cast_text
 from targets.sql import statetable
 from targets.sql import types as T
 from targets.sql.chunkkeys import KeyStats
@@ -95,12 +96,6 @@ def _number_bounds(declared: str) -> Bounds | None:
         top = int(sys.float_info.max) + 1
         return Bounds(-top, top, "DOUBLE: a finite float; number_type: text loads it")
     return None
-
-
-def _stamp(col: str, kind: str) -> str:
-    """A date-time read as text, as ``kind``: text with a lower-case "t" or "z" (RFC 3339 allows
-    them, DuckDB does not) cast upper-cased, and only that text (its cast fails otherwise)."""
-    return f"coalesce(try_cast({col} AS {kind}), CAST(upper({col}) AS {kind}))"
 
 
 def _literal(text: str) -> str:
@@ -287,10 +282,10 @@ class DuckDBLoader(Loader):
         logical = {c.name: c.logical for c in spec.columns}
         # a date-time is read as text and cast; RFC 3339 allows "t" and "z", DuckDB does not: text
         # the cast refuses is cast again upper-cased (upper-casing every value took 5-8% of the load)
-        stamps = {c for c, _ in fields if logical[c] == T.TIMESTAMP}
-        kinds = ", ".join(f"{_literal(f)}: '{'VARCHAR' if c in stamps else self.types[logical[c]]}'" for c, f in fields)
+        texts = {c for c, _ in fields if logical[c] in (T.TIMESTAMP, T.DATE)}  # read as text, cast below
+        kinds = ", ".join(f"{_literal(f)}: '{'VARCHAR' if c in texts else self.types[logical[c]]}'" for c, f in fields)
         names = [c for c, _ in fields] + nulls
-        picks = ", ".join([_stamp(quote_identifier(f), self.types[T.TIMESTAMP]) + f" AS c{i}" if c in stamps
+        picks = ", ".join([f"{cast_text(quote_identifier(f), logical[c], self.types)} AS c{i}" if c in texts
                            else f"{quote_identifier(f)} AS c{i}" for i, (c, f) in enumerate(fields)]
                           + [f"NULL AS c{i}" for i in range(len(fields), len(names))])
 
@@ -304,12 +299,18 @@ class DuckDBLoader(Loader):
         """read_csv of a chunk file, its columns named c0.. in the file's order. The line ending is
         given: guessed, a chunk whose first text holds a carriage return was read as CR-separated."""
         logical = {c.name: c.logical for c in spec.columns}
-        kinds = ", ".join(f"'c{i}': '{'VARCHAR' if logical[n] == T.JSON else self.types[logical[n]]}'"
+        texts = (T.JSON, T.DATE, T.TIMESTAMP)  # dates and date-times cast below (timetext.py)
+        kinds = ", ".join(f"'c{i}': '{'VARCHAR' if logical[n] in texts else self.types[logical[n]]}'"
                           for i, n in enumerate(columns))
         longest = f", max_line_size={size + 1}, buffer_size={size + 1}" if size >= _CSV_LIMIT else ""
-        return (f"read_csv({_literal(str(path))}, columns={{{kinds}}}, header=false, delim=',', "
+        read = (f"read_csv({_literal(str(path))}, columns={{{kinds}}}, header=false, delim=',', "
                 f"quote='\"', escape='\"', nullstr='null', allow_quoted_nulls=false, auto_detect=false, "
                 f"new_line='\\n'{longest})")
+        if all(logical[n] not in (T.DATE, T.TIMESTAMP) for n in columns):
+            return read
+        picks = ", ".join(cast_text(f"c{i}", logical[n], self.types) + f" AS c{i}"
+                          if logical[n] in (T.DATE, T.TIMESTAMP) else f"c{i}" for i, n in enumerate(columns))
+        return f"(SELECT {picks} FROM {read})"
 
     def _load(self, spec: TableSpec, data: bytes | list[bytes], columns: list[str], *, upsert: bool, truncate: bool,
               reader: Callable[[Path, int], str] | None = None, suffix: str = ".csv",

@@ -116,3 +116,35 @@ def test_the_environments_time_zone_and_date_style_change_nothing(dest: Dest) ->
     rows = {r["id"]: (r["ts"], r["day"]) for r in dest.rows("d")}
     assert rows == {1: ("2024-01-01T00:00:00+00:00", "2024-03-04"), 2: ("2024-03-04T10:00:00+00:00", "2024-03-04"),
                     3: ("x", "y")}
+
+
+BEYOND = {"type": "SCHEMA", "stream": "bc", "key_properties": ["id"], "schema": {"type": "object", "properties": {
+    "id": {"type": "integer"},
+    # as tap-postgres declares a timestamptz and a date column: RFC 3339, or PostgreSQL's text of the rest
+    "ts": {"anyOf": [{"type": "string", "format": "date-time"},
+                     {"type": "string", "pattern": r"^(-?infinity|\d{5,}-\d\d-\d\dT\S+|\d{4}-\d\d-\d\dT\S+ BC)$"},
+                     {"type": "null"}]},
+    "d": {"anyOf": [{"type": "string", "format": "date"},
+                    {"type": "string", "pattern": r"^(-?infinity|\d{5,}-\d\d-\d\d|\d{4}-\d\d-\d\d BC)$"},
+                    {"type": "null"}]}}}}
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast path", "reference path"])
+def test_dates_before_year_one_keep_their_era(dest_factory: Any, fast: bool) -> None:
+    """tap-postgres sends PostgreSQL's text of a BC date ("0044-03-15 BC"): DuckDB stored 44 AD
+    without a word (its CSV reader stops at the blank), and refused the BC date-time."""
+    dest = dest_factory(fast_path=fast)
+    done = dest.load(singer(BEYOND, *({"type": "RECORD", "stream": "bc", "record": r} for r in (
+        {"id": 1, "ts": "0044-03-15T12:00:00+00:00 BC", "d": "0044-03-15 BC"},
+        {"id": 2, "ts": "2024-01-02T03:04:05z", "d": "2024-01-02"})), {"type": "STATE", "value": {}}))
+    assert done.returncode == 0, done.stderr.decode()
+    if dest.kind == "sqlite":
+        return  # text as sent
+    era = {"postgres": "SELECT id, to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS BC'), "
+                       "to_char(d, 'YYYY-MM-DD BC') FROM bc",
+           "duckdb": "SELECT id, CAST(ts AS VARCHAR), CAST(d AS VARCHAR) FROM bc"}[dest.kind]
+    want = {"postgres": [(1, "0044-03-15 12:00:00 BC", "0044-03-15 BC"),
+                         (2, "2024-01-02 03:04:05 AD", "2024-01-02 AD")],
+            "duckdb": [(1, "0044-03-15 (BC) 12:00:00+00", "0044-03-15 (BC)"),
+                       (2, "2024-01-02 03:04:05+00", "2024-01-02")]}
+    assert sorted(dest.sql(era)) == want[dest.kind]
