@@ -99,6 +99,7 @@ class PostgresLoader(Loader):
             self.chunk_size = chunk_size
         self._stages: dict[str, int] = {}
         self._conflicts: set[str] = set()
+        self._naive: dict[str, set[str]] = {}  # per existing table: its timestamp without time zone columns
         self._schema_ready = False
         #: values whose NUL characters were removed, per (table, column): PostgreSQL cannot store NUL
         self.nul_removed: Counter[tuple[str, str]] = Counter()
@@ -140,6 +141,7 @@ class PostgresLoader(Loader):
                 (name,)).fetchall()
             if not cols:
                 return None
+            self._naive[name] = {c for c, t in cols if t == "timestamp without time zone"}
             keys = conn.execute(
                 "SELECT array_agg(a.attname ORDER BY k.ord) FROM pg_index i "
                 "CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) "
@@ -285,27 +287,38 @@ class PostgresLoader(Loader):
         self._load(spec, data, columns, b" (FORMAT csv, NULL 'null', ESCAPE E'\\\\')", upsert=upsert,
                    truncate=truncate)
 
+    def _staged(self, spec: TableSpec, target: str, columns: list[str], options: bytes, *, upsert: bool,
+                naive: bool) -> tuple[str, bytes, bytes, list[bytes]]:
+        """How a chunk is loaded: the stage (or ""), its CREATE, the COPY, the statements after it. An
+        upsert merges from the stage by key; a chunk for a ``timestamp without time zone`` column (an
+        adopted table's: ``naive``) goes through the stage too, whose timestamptz columns the INSERT
+        turns into UTC wall-clock time (the session's TimeZone): a COPY into it ignored the offset."""
+        cols = ", ".join(quote_identifier(n) for n in columns)
+        if not upsert and not naive:
+            return "", b"", f"COPY {target} ({cols}) FROM STDIN".encode() + options, []
+        stage, create = self._stage(spec)
+        positions = {n: i for i, n in enumerate(spec.names)}
+        picked = ", ".join(f"c{positions[n]}" for n in columns)
+        copy_sql = f"COPY {stage} ({picked}) FROM STDIN".encode() + options
+        if not upsert:
+            return stage, create, copy_sql, [
+                f"INSERT INTO {target} ({cols}) SELECT {picked} FROM {stage} ORDER BY seq".encode(),
+                f"TRUNCATE {stage}".encode()]
+        keys = ", ".join(f"c{positions[k]}" for k in spec.key)
+        stage_cols = ", ".join(f"c{i}" for i in range(len(spec.names)))
+        all_cols = ", ".join(quote_identifier(n) for n in spec.names)
+        merge = (f"INSERT INTO {target} ({all_cols}) SELECT DISTINCT ON ({keys}) {stage_cols} FROM {stage} "
+                 f"ORDER BY {keys}, seq DESC ON CONFLICT ({', '.join(quote_identifier(k) for k in spec.key)}) "
+                 f"{upsert_action(spec)}").encode()
+        return stage, create, copy_sql, [merge, f"TRUNCATE {stage}".encode()]
+
     def _load(self, spec: TableSpec, data: bytes, columns: list[str], options: bytes, *, upsert: bool,
               truncate: bool) -> None:
         target = _qual(spec.schema, spec.table)
         cols = ", ".join(quote_identifier(n) for n in columns)
         statements: list[bytes] = [f"TRUNCATE {target}".encode()] if truncate else []
-        if upsert:
-            stage, create = self._stage(spec)
-            positions = {n: i for i, n in enumerate(spec.names)}
-            keys = ", ".join(f"c{positions[k]}" for k in spec.key)
-            action = upsert_action(spec)
-            stage_cols = ", ".join(f"c{i}" for i in range(len(spec.names)))
-            copy_sql = f"COPY {stage} ({', '.join(f'c{positions[n]}' for n in columns)}) FROM STDIN".encode() + options
-            all_cols = ", ".join(quote_identifier(n) for n in spec.names)
-            merge = (f"INSERT INTO {target} ({all_cols}) SELECT DISTINCT ON ({keys}) {stage_cols} FROM {stage} "
-                     f"ORDER BY {keys}, seq DESC ON CONFLICT ({', '.join(quote_identifier(k) for k in spec.key)}) "
-                     f"{action}").encode()
-            after = [merge, f"TRUNCATE {stage}".encode()]
-        else:
-            stage, create = "", b""
-            copy_sql = f"COPY {target} ({cols}) FROM STDIN".encode() + options
-            after = []
+        naive = bool(self._naive.get(target, set()) & set(columns))
+        stage, create, copy_sql, after = self._staged(spec, target, columns, options, upsert=upsert, naive=naive)
         chunk = self.session.chunk(data)
 
         direct_sql = f"COPY {target} ({cols}) FROM STDIN".encode() + options
@@ -318,7 +331,7 @@ class PostgresLoader(Loader):
         def load(conn: psycopg.Connection[Any]) -> None:
             for sql in statements:
                 conn.execute(sql)
-            if stage and target not in self._conflicts:
+            if upsert and not naive and target not in self._conflicts:
                 # optimistic: while no key of this run met an existing one, COPY straight
                 # into the table; the key's unique index rejects any duplicate, and then
                 # this chunk and the rest of the run go through staging and merge.

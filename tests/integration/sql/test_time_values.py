@@ -148,3 +148,24 @@ def test_dates_before_year_one_keep_their_era(dest_factory: Any, fast: bool) -> 
             "duckdb": [(1, "0044-03-15 (BC) 12:00:00+00", "0044-03-15 (BC)"),
                        (2, "2024-01-02 03:04:05+00", "2024-01-02")]}
     assert sorted(dest.sql(era)) == want[dest.kind]
+
+
+@pytest.mark.parametrize("target_kind", ["postgres"])
+@pytest.mark.parametrize("keys", [["id"], []], ids=["upserted", "appended"])
+def test_an_adopted_timestamp_without_time_zone_column_holds_utc(dest_factory: Any, keys: list[str]) -> None:
+    """A table made by another loader (MeltanoLabs target-postgres makes `timestamp without time zone`
+    columns): a COPY into such a column ignores the text's offset, so 10:00+02:00 and 10:00-07:00 were
+    both stored as 10:00. They are stored as their UTC wall-clock times, 08:00 and 17:00."""
+    dest = dest_factory(adopt_existing_tables=True)
+    dest.execute(f"CREATE TABLE d (id BIGINT {'PRIMARY KEY' if keys else ''}, ts TIMESTAMP WITHOUT TIME ZONE, "
+                 "day DATE)")
+    schema = {**DATES, "key_properties": keys}
+    for first in (1, 3):  # the second run meets the keys of the first: the merge path
+        done = dest.load(singer(schema, *({"type": "RECORD", "stream": "d", "record": {"id": i, "ts": ts, "day": None}}
+                                          for i, ts in ((first, "2024-01-01T10:00:00+02:00"),
+                                                        (first + 1, "2024-01-01T10:00:00-07:00"))),
+                                {"type": "STATE", "value": {"n": first}}))
+        assert done.returncode == 0, done.stderr.decode()
+    rows = sorted(dest.sql("SELECT id, to_char(ts, 'HH24:MI') FROM d"))
+    assert rows == [(1, "08:00"), (2, "17:00"), (3, "08:00"), (4, "17:00")]
+    assert dest.columns("d")["ts"] == "timestamp without time zone"  # adopted: its type is the user's
