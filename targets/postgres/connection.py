@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 
 import backoff
 import psycopg
+from psycopg import errors as pg_errors
 from psycopg import pq
 
 from protocol import TargetError, hand_over_promptly, stop_held
@@ -195,7 +196,9 @@ class Session:
                 raise _ConnectionLost(str(exc).strip()) from exc
             raise TargetError(f"PostgreSQL at {self.where}: {first_line(exc)}") from exc
         except psycopg.Error as exc:
-            raise TargetError(f"PostgreSQL at {self.where}: {first_line(exc)}") from exc
+            detail = exc.diag.message_detail if isinstance(exc, pg_errors.UniqueViolation) else None
+            raise TargetError(f"PostgreSQL at {self.where}: {first_line(exc)}" +
+                              (f" ({detail.rstrip('.')})" if detail else "")) from exc
 
     def _attempt(self, op: Op, journalled: bool) -> Any:
         if self._lost:

@@ -35,7 +35,7 @@ from targets.sql.chunklines import ChunkLines
 from targets.sql.dialect import Loader, MetaValues, utc_now
 from targets.sql.metadata import METADATA_COLUMNS, bad_time, null_key, past_bounds, wanted_columns
 from targets.sql.settings import SQLSettings
-from targets.sql.table import CreateTable, Existing, TableError, TableSpec, Wanted, plan_table
+from targets.sql.table import AddUniqueKey, CreateTable, Existing, TableError, TableSpec, Wanted, plan_table
 from targets.sql.types import DATE, INTEGER, STRING, TIMESTAMP
 
 if TYPE_CHECKING:
@@ -97,14 +97,26 @@ class SQLSink(Sink):
         except TableError as exc:
             raise TargetError(f"stream '{self.stream}': {exc}") from None
         if actions:
-            log.info("stream '%s': table %s: %s", self.stream, self.table,
-                     "; ".join(type(a).__name__ + " " + str(getattr(a, "name", "")) for a in actions))
-            loader.apply(schema, self.table, actions)
+            done = "; ".join(type(a).__name__ + " " + str(a.columns if isinstance(a, AddUniqueKey)
+                                                         else getattr(a, "name", "")) for a in actions)
+            log.info("stream '%s': table %s: %s", self.stream, self.table, done)
+            try:
+                loader.apply(schema, self.table, actions)
+            except TargetError as exc:  # the database's words, after what was asked of it
+                key = " (a unique key needs the rows' keys to differ)" \
+                    if any(isinstance(a, AddUniqueKey) for a in actions) else ""
+                raise TargetError(f"stream '{self.stream}': table {self.table}: {done} failed{key}: {exc}") from exc
             existing = loader.describe(schema, self.table)
             _, spec = plan_table(existing, wanted, keys, mapper, can_alter=loader.can_alter,
                                  can_alter_key=loader.can_alter_key, schema=schema, table=self.table)
         self.spec: TableSpec = spec
         self._upsert = bool(spec.key)
+        if not spec.key and existing is not None and existing.unique_keys:
+            log.warning("stream '%s': table %s has a unique key %s and the stream's rows are appended (%s): a row "
+                        "whose key is in the table already fails the load; give the stream the key properties "
+                        "(load_method upsert) or load it into another table", self.stream, self.table,
+                        list(existing.unique_keys[0]), "load_method append-only"
+                        if self.settings.load_method == "append-only" else "no key properties")
         # keys whose schema admits null: a null there is refused here, naming its line (a key column
         # is NOT NULL: PostgreSQL and DuckDB would refuse the chunk, SQLite would number the row itself)
         props = property_schemas(self.schema)

@@ -191,3 +191,27 @@ def _feed_when_blocked(proc: subprocess.Popen[bytes], dsn: str, other: psycopg.C
         out, err = proc.stdout.read(), proc.stderr.read()
     proc.wait(timeout=60)
     return out, err
+
+
+def test_a_key_the_table_cannot_take_names_the_stream_and_the_table(dest_factory: Callable[..., Dest]) -> None:
+    """Rows appended to a table with a unique key (load_method append-only after an upsert run), and a
+    stream's key narrowed over rows that share the narrower key: the database's own error came
+    alone ("duplicate key value violates unique constraint", "could not create unique index")."""
+    dest = dest_factory()
+    first = dest.load(singer(_schema("ao", "v"), _rec("ao", id=1, v="a"), _state(1)))
+    assert first.returncode == 0, first.stderr.decode()
+    appended = dest_factory(load_method="append-only").load(singer(_schema("ao", "v"), _rec("ao", id=1, v="b"),
+                                                                    _state(2)))
+    assert appended.returncode != 0
+    warnings = [line for line in appended.stderr.decode().splitlines() if "WARNING" in line]
+    assert any("stream 'ao': table ao has a unique key ['id'] and the stream's rows are appended "
+               "(load_method append-only)" in w for w in warnings), appended.stderr.decode()
+    if dest.kind == "postgres":  # the key the database found taken
+        assert "(Key (id)=(1) already exists)" in error_lines(appended.stderr)[0]
+    dest = dest_factory()  # the config file again without append-only
+    keyless = dest.load(singer(_schema("kc", "v", key=()), _rec("kc", id=1, v="a"), _rec("kc", id=1, v="b"),
+                               _state(3)))
+    assert keyless.returncode == 0, keyless.stderr.decode()
+    error = _one_error(dest.load(singer(_schema("kc", "v"), _rec("kc", id=2, v="c"), _state(4))))
+    assert error.split(" | ")[-1].startswith("stream 'kc': table kc: AddUniqueKey ('id',) failed (a unique key "
+                                             "needs the rows' keys to differ): "), error
