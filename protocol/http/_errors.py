@@ -191,7 +191,9 @@ def status_error(
     what = f"{endpoint}: HTTP {status}" + (f" {message}" if message else "")
     headers = response.headers
     exhausted = headers.get("X-RateLimit-Remaining", headers.get("RateLimit-Remaining")) == "0"
-    if status == 429 or status >= 500 or (status == 403 and exhausted):
+    # a 403 is a rate limit when the quota is spent, or when it says when to come back (GitHub's secondary
+    # limit answers 403 with Retry-After while the quota is not spent): waited for, then asked again
+    if status == 429 or status >= 500 or (status == 403 and (exhausted or "Retry-After" in headers)):
         wait = parse_retry_after(headers.get("Retry-After"))
         if wait is None and exhausted:
             wait = _rate_limit_wait(headers)

@@ -46,8 +46,11 @@ DEFAULT_HEADERS: dict[str, str] = {
 NEUTRAL_HEADERS = frozenset({"user-agent", "accept", "accept-encoding", "accept-language", "connection",
                              "content-type", "content-length"})
 
-_LINK = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]*)*)")
-_REL = re.compile(r"""rel\s*=\s*"?([^";]*)"?""", re.IGNORECASE)
+# a link-value's target, then its parameters: a name, and a token or a quoted string (RFC 8288: a quoted
+# value may hold "," and ";", which ended the parameters, so a rel after one was never read)
+_TARGET = re.compile(r"<([^>]*)>")
+_PARAM = re.compile(r'\s*;\s*([^\s=;,"]+)\s*(?:=\s*("(?:[^"\\]|\\.)*"|[^;,]*))?')
+_ESCAPED = re.compile(r"\\(.)")
 
 #: redirects followed (as requests did); no other retry inside the transport
 _RETRIES = Retry(total=None, connect=False, read=False, other=0, status=None, redirect=30,
@@ -59,11 +62,17 @@ def parse_links(value: str | None) -> dict[str, dict[str, str]]:
     lower case (RFC 8288 compares them without case: ``rel="Next"`` is the next page; it ended
     paging after the first page); an extension type (a URI) as written."""
     links: dict[str, dict[str, str]] = {}
-    for match in _LINK.finditer(value or ""):
-        rel = _REL.search(match.group(2))
-        if rel:
-            for name in rel.group(1).split():
-                links[name if ":" in name else name.lower()] = {"url": match.group(1).strip(), "rel": name}
+    text = value or ""
+    pos = 0
+    while (target := _TARGET.search(text, pos)) is not None:
+        pos, rel = target.end(), None
+        while (param := _PARAM.match(text, pos)) is not None:
+            pos = param.end()
+            raw = param.group(2) or ""
+            if rel is None and param.group(1).lower() == "rel":  # the first rel counts (RFC 8288)
+                rel = _ESCAPED.sub(r"\1", raw[1:-1]) if raw.startswith('"') else raw.strip()
+        for name in (rel or "").split():
+            links[name if ":" in name else name.lower()] = {"url": target.group(1).strip(), "rel": name}
     return links
 
 

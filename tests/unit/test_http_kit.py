@@ -292,6 +292,21 @@ def test_github_rate_limit_403_is_retried_after_the_reset(api: FakeApi) -> None:
     assert second.at >= int(reset)
 
 
+def test_a_403_that_says_when_to_come_back_is_retried_then(api: FakeApi) -> None:
+    """GitHub's secondary rate limit: 403 with Retry-After while the quota is not spent. It stopped
+    the run (only a spent quota made a 403 retryable); GitHub's docs say to wait Retry-After seconds."""
+    api.fail("/api/offset", 403, headers={"Retry-After": "1", "X-RateLimit-Remaining": "4990"})
+    with client() as c:
+        _, body = c.get_json(api.url + "/api/offset")
+    assert body["total"] == 250
+    first, second = api.requests("/api/offset")
+    assert (first.status, second.status) == (403, 200)
+    assert second.at - first.at >= 0.9
+    api.fail("/api/offset", 403, headers={"X-RateLimit-Remaining": "4990"})  # a plain 403: refused, once
+    with client() as c, pytest.raises(FatalSourceError, match="HTTP 403"):
+        c.get_json(api.url + "/api/offset")
+
+
 def test_invalid_json_is_a_source_error() -> None:
     with pytest.raises(FatalSourceError, match="/x: the response is not valid JSON"):
         HttpClient.decode(_response(b"{oops"), "/x")
@@ -548,6 +563,10 @@ def test_transport_helpers_keep_what_requests_did() -> None:
     assert with_params("http://h/x", {"q": "a b&c"}) == "http://h/x?q=a+b%26c"
     links = parse_links('<http://h/x?page=2>; rel="next", <http://h/x?page=9>; rel="last"')
     assert links["next"]["url"] == "http://h/x?page=2" and links["last"]["url"] == "http://h/x?page=9"
+    # a quoted parameter may hold "," and ";" (RFC 8288): the rel after it was lost, and paging ended
+    quoted = parse_links('<http://h/x?page=2>; title="a, b; c"; rel="next", <http://h/x?page=9>; rel=last')
+    assert quoted["next"]["url"] == "http://h/x?page=2" and quoted["last"]["url"] == "http://h/x?page=9"
+    assert parse_links('<http://h/2>; title="say \\"hi\\", <x>"; rel="next prev"').keys() == {"next", "prev"}
     assert _response(b"").links == {}
 
 
