@@ -61,7 +61,12 @@ def _number(v: Any) -> Any:
         return repr(v) if not v.is_integer() or abs(v) >= 1e16 else str(int(v))
     if v.__class__ is bool:
         return "1" if v else "0"
-    return str(v)
+    text = str(v)
+    if v.__class__ is Decimal and "." in text and "E" not in text:
+        # read exactly (16 digits or more): its trailing zeros dropped, as a float's text has none, so
+        # that 1234567890123456.50 and 1234567890123456.5 are one key (they were two rows)
+        text = text.rstrip("0").rstrip(".")
+    return text
 
 
 class _BeyondInt64(ValueError):

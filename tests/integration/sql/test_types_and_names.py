@@ -382,3 +382,21 @@ def test_an_integral_number_with_a_fraction_of_zeros_lands_in_an_integer_column(
     result = run([dest.exe, "--config", str(dest.config_path)], input=data, env=env)
     assert result.returncode == 0, result.stderr.decode()
     assert {r["id"]: r["big"] for r in dest.rows("wide")} == {1: 2, 2: 1234567890123456, 3: -9000000000000000}
+
+
+@pytest.mark.parametrize("target_kind", ["sqlite"])
+def test_a_decimal_key_read_exactly_is_one_key_whatever_its_trailing_zeros(dest: Dest) -> None:
+    """SQLite keeps a number's text (DECIMAL_TEXT): a decimal of 16 digits or more kept its trailing
+    zeros, so 1234567890123456.5 and 1234567890123456.50 were two rows for one key."""
+    schema = {"type": "SCHEMA", "stream": "nk", "key_properties": ["id"], "schema": {
+        "type": "object", "properties": {"id": {"type": "number"}, "v": {"type": "string"}}}}
+    lines = b"\n".join([json.dumps(schema).encode(),
+                        b'{"type":"RECORD","stream":"nk","record":{"id":1234567890123456.5,"v":"first"}}',
+                        b'{"type":"RECORD","stream":"nk","record":{"id":1234567890123456.50,"v":"second"}}',
+                        b'{"type":"RECORD","stream":"nk","record":{"id":12345678901234567890,"v":"a"}}',
+                        b'{"type":"RECORD","stream":"nk","record":{"id":12345678901234567890.000,"v":"b"}}',
+                        b'{"type":"STATE","value":{}}']) + b"\n"
+    done = dest.load(lines)
+    assert done.returncode == 0, done.stderr.decode()
+    assert sorted(dest.sql("SELECT id, v FROM nk")) == [("1234567890123456.5", "second"),
+                                                       ("12345678901234567890", "b")]
