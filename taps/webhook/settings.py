@@ -58,7 +58,9 @@ _SOURCE: dict[str, Any] = {
                          "description": "Request headers copied into each record (case-insensitive). Default: "
                                         "the provider's event and delivery headers."},
         "streams": {"enum": ["source", "event_type"], "default": "source",
-                    "description": "tap-webhook's streams: one per source, or one per source and event type."},
+                    "description": "tap-webhook's streams: one per source, or one per source and event type "
+                                   "('<source>__<event type>'; another source named '<source>__...' is refused: "
+                                   "it would share a stream)."},
         "id_header": {"type": ["string", "null"], "default": None,
                       "description": "Generic HMAC: the header holding the delivery id. Without it (and for "
                                      "providers that send no id) the id is the SHA-256 of the body."},
@@ -217,7 +219,15 @@ class WebhookSettings:
         sources = config.get("sources") or {}
         if not sources:
             raise ConfigError("invalid config", ["setting 'sources': at least one source is required"])
+        built = {name: SourceSettings.from_config(name, raw) for name, raw in sources.items()}
+        # a source streaming by event type names its streams "<source>__<event type>": another source
+        # named so would share a stream with it, and deliveries of the two with one id one key
+        clashes = [f"setting 'sources': source {other!r} would write into the streams of source {name!r}, which "
+                   f"are named '{name}__<event type>' (streams: event_type): rename one of them"
+                   for name, source in built.items() if source.streams == "event_type"
+                   for other in built if other != name and other.casefold().startswith(name.casefold() + "__")]
+        if clashes:
+            raise ConfigError("invalid config", clashes)
         return cls(spool=SpoolSettings.from_config(config.get("spool") or {}),
                    server=ServerSettings.from_config(config.get("server") or {}),
-                   sources=MappingProxyType({name: SourceSettings.from_config(name, raw)
-                                             for name, raw in sources.items()}))
+                   sources=MappingProxyType(built))

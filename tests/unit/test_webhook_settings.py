@@ -52,11 +52,21 @@ def test_defaults(tmp_path: Path) -> None:
       "server": {"prot": 1}}, "unknown setting 'server.prot' (did you mean 'port'?)"),
     ({"sources": {"bad name": {"provider": "github", "secrets": ["sec-aaa"]}}}, "bad name"),
     ({"sources": {"gh": {"provider": "gitbucket", "secrets": ["sec-aaa"]}}}, "gitbucket"),
+    # one stream for two sources: deliveries of both with one id were one key, one of them lost
+    ({"sources": {"gen__ping": {"provider": "github", "secrets": ["sec-aaa"]},
+                  "gen": {"provider": "github", "secrets": ["sec-aaa"], "streams": "event_type"}}},
+     "source 'gen__ping' would write into the streams of source 'gen', which are named 'gen__<event type>'"),
 ])
 def test_mistakes_are_named(tmp_path: Path, config: dict[str, Any], problem: str) -> None:
     with pytest.raises(ConfigError) as caught:
         parse(tmp_path, config)
     assert problem in str(caught.value)
+
+
+def test_sources_named_alike_are_fine_when_no_stream_is_shared(tmp_path: Path) -> None:
+    s = parse(tmp_path, {"sources": {"gen__ping": {"provider": "github", "secrets": ["sec-aaa"]},
+                                     "gen": {"provider": "github", "secrets": ["sec-aaa"]}}})
+    assert list(s.sources) == ["gen__ping", "gen"]
 
 
 def test_unknown_settings_at_any_depth_are_warnings_and_ignored_unless_strict(
