@@ -248,7 +248,7 @@ def state_set(obj: Ctx, pipeline: str, value: str) -> int:
         if hint is not None:
             _echo(f"sluice: warning: '{pipeline}' is neither a pipeline nor a stored state id: a new state id"
                   f"{hint}", err=True)
-        lock = store.lock(state_id)
+        lock = store.lock(state_id, "this change of its state")
         try:
             store.set_state(state_id, data)
             store.bump_generation(state_id)  # a deliberate reset wins over a destination's committed state
@@ -273,7 +273,7 @@ def state_clear(obj: Ctx, pipeline: str) -> int:
         if hint is not None:
             _echo(f"sluice: no state stored for '{pipeline}', which is not a pipeline either{hint}", err=True)
             return ExitCode.FAILED
-        lock = store.lock(state_id)
+        lock = store.lock(state_id, "this change of its state")
         try:
             existed = store.clear_state(state_id)
             store.bump_generation(state_id)

@@ -90,6 +90,23 @@ def problems_error(summary: str, problems: list[str]) -> ConfigError | SecretUna
     return ConfigError(summary, problems)
 
 
+def all_resolved(summary: str, steps: Iterable[Callable[[], Any]]) -> list[Any]:
+    """Each step's result, every step tried: the problems of all that fail raised together (one failing
+    step raises its own error), so a run names every unset variable at once, not one connector's."""
+    results: list[Any] = []
+    failed: list[ConfigError | SecretUnavailable] = []
+    for step in steps:
+        try:
+            results.append(step())
+        except (ConfigError, SecretUnavailable) as exc:
+            failed.append(exc)
+    if len(failed) == 1:
+        raise failed[0]
+    if failed:
+        raise problems_error(summary, [p for exc in failed for p in (exc.problems or [exc.summary])])
+    return results
+
+
 class _Memo:
     """What one project has resolved already: each reference once per command. (A plain class: a
     dataclass would cost every run's start-up more than all the rest of this module.)"""

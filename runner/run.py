@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 import sys
@@ -13,6 +14,7 @@ from typing import IO, TYPE_CHECKING, Any
 from protocol import ConfigError, ExitCode, dumps
 from runner.connectors import ConnectorError, about, coerce_config, connector_secrets
 from runner.counts import nothing_moved, stream_keys
+from runner.interpolation import all_resolved
 from runner.isolation import Redactor, RunDir, child_env, credential_users, make_preexec
 from runner.live_progress import ProgressTimer
 from runner.map_steps import resolve_step
@@ -150,9 +152,10 @@ def run_pipeline(project: Project, plan: RunPlan, options: RunOptions, *,
     124/130/143 stopped). Raises PipelineLocked (exit code 3) when another run holds the lock."""
     terminal = terminal or sys.stderr
     out = out or sys.stdout
-    tap = project.resolve(plan.tap, check_catalog=True)
-    mappers = [resolve_step(project, step, tenant=plan.tenant) for step in plan.maps]
-    target = project.resolve(plan.target)
+    tap, target, *mappers = all_resolved(
+        f"{project.where}: pipeline '{plan.pipeline}' cannot run",
+        [lambda: project.resolve(plan.tap, check_catalog=True), lambda: project.resolve(plan.target),
+         *(functools.partial(resolve_step, project, step, tenant=plan.tenant) for step in plan.maps)])
     if not options.dry_run:  # a tap as the target would have its bookmarks stored: refused (exit 2)
         refuse_wrong_roles(plan.pipeline, tap, target, project.dir / SLUICE_DIR / "cache")
     url, url_secrets = project.state_store_url()

@@ -217,12 +217,13 @@ class StateStore(ABC):
     def locks(self) -> list[LockInfo]:
         """Every lock held now, by any runner on any host, in state id order."""
 
-    def lock(self, state_id: str) -> PipelineLock:
+    def lock(self, state_id: str, doing: str = "this run") -> PipelineLock:
+        """The pipeline's lock; ``doing`` names what is refused when a live run holds it."""
         held = self.try_lock(state_id)
         if held is None:
             holder = self.lock_holder(state_id)
             who = f" (held by {holder})" if holder else ""
-            raise PipelineLocked(f"pipeline '{state_id}' is already running{who}; this run is refused")
+            raise PipelineLocked(f"pipeline '{state_id}' is already running{who}; {doing} is refused")
         return held
 
     # -- run history --------------------------------------------------------------------

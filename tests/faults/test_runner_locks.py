@@ -33,7 +33,9 @@ def test_second_concurrent_run_is_refused(tmp_path: Path, store_env: dict[str, s
         assert second.returncode == EXIT_LOCKED
         last = second.stderr.strip().splitlines()[-1]
         assert "pipeline 'demo' is already running (held by pid" in last and "this run is refused" in last
-        assert sluice(["state", "clear", "demo"], tmp_path, env=store_env).returncode == EXIT_LOCKED
+        cleared = sluice(["state", "clear", "demo"], tmp_path, env=store_env)
+        assert cleared.returncode == EXIT_LOCKED
+        assert cleared.stderr.strip().splitlines()[-1].endswith("this change of its state is refused")  # no "run"
     finally:
         release.touch()
         code, _, err = finish(first)

@@ -312,6 +312,13 @@ def test_unknown_pipeline_and_missing_env_are_config_errors(tmp_path: Path) -> N
     assert done.returncode == 2
     assert "connectors[0].config.api_key: environment variable NOT_SET_ANYWHERE is not set" in done.stderr
     assert "connectors[0].config.other: environment variable ALSO_NOT_SET is not set" in done.stderr
+    # the target's too, in the same error: it was named only once the tap's were set
+    write_project(tmp_path, tap={"records": 1, "api_key": "${NOT_SET_ANYWHERE}"}, target={"path": "${NO_OUT_DIR}"})
+    done = sluice(["run", "demo"], tmp_path)
+    assert done.returncode == 2
+    assert "sluice.yml: pipeline 'demo' cannot run:" in done.stderr
+    assert "connectors[0].config.api_key: environment variable NOT_SET_ANYWHERE is not set" in done.stderr
+    assert "connectors[1].config.path: environment variable NO_OUT_DIR is not set" in done.stderr
 
 
 def test_config_from_a_file_with_env_interpolation(tmp_path: Path) -> None:
