@@ -97,15 +97,7 @@ class SQLSink(Sink):
         except TableError as exc:
             raise TargetError(f"stream '{self.stream}': {exc}") from None
         if actions:
-            done = "; ".join(type(a).__name__ + " " + str(a.columns if isinstance(a, AddUniqueKey)
-                                                         else getattr(a, "name", "")) for a in actions)
-            log.info("stream '%s': table %s: %s", self.stream, self.table, done)
-            try:
-                loader.apply(schema, self.table, actions)
-            except TargetError as exc:  # the database's words, after what was asked of it
-                key = " (a unique key needs the rows' keys to differ)" \
-                    if any(isinstance(a, AddUniqueKey) for a in actions) else ""
-                raise TargetError(f"stream '{self.stream}': table {self.table}: {done} failed{key}: {exc}") from exc
+            self._apply(actions)
             existing = loader.describe(schema, self.table)
             _, spec = plan_table(existing, wanted, keys, mapper, can_alter=loader.can_alter,
                                  can_alter_key=loader.can_alter_key, schema=schema, table=self.table)
@@ -144,6 +136,18 @@ class SQLSink(Sink):
         self._key_fields = [fields[k] for k in spec.key] if exact and loader.key_stats else []
         self._keys = ChunkKeys(created=any(isinstance(a, CreateTable) for a in actions)) if self._key_fields else None
         self._new_chunk()
+
+    def _apply(self, actions: list[Any]) -> None:
+        """The table's changes, logged; a failure names the stream, the table and what was asked."""
+        done = "; ".join(type(a).__name__ + " " + str(a.columns if isinstance(a, AddUniqueKey)
+                                                     else getattr(a, "name", "")) for a in actions)
+        log.info("stream '%s': table %s: %s", self.stream, self.table, done)
+        try:
+            self.loader.apply(self.loader.schema, self.table, actions)
+        except TargetError as exc:  # the database's words, after what was asked of it
+            key = " (a unique key needs the rows' keys to differ)" if any(isinstance(a, AddUniqueKey)
+                                                                             for a in actions) else ""
+            raise TargetError(f"stream '{self.stream}': table {self.table}: {done} failed{key}: {exc}") from exc
 
     def update_schema(self, schema: SchemaMessage) -> None:
         super().update_schema(schema)
