@@ -98,7 +98,7 @@ def load_config(
         if source == "ENV":
             config.update(_from_env(env_prefix(connector_name), settings_schema, environ))
             continue
-        data = read_json_file(source, "config")
+        data = read_json_file(source, "config", exact=True)  # a source's config passed on keeps its digits
         if not isinstance(data, dict):
             raise ConfigError(f"config file {source} must hold a JSON object")
         config.update(data)

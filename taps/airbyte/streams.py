@@ -56,15 +56,36 @@ def _allow_null(schema: Any, keys: frozenset[str]) -> None:
         return
     for name, prop in (schema.get("properties") or {}).items():
         if isinstance(prop, dict):
-            kind = prop.get("type")
-            if name not in keys and isinstance(kind, str) and kind != "null":
-                prop["type"] = ["null", kind]
-            elif name not in keys and isinstance(kind, list) and "null" not in kind:
-                prop["type"] = ["null", *kind]
+            if name not in keys:
+                _null_ok(prop)
             _allow_null(prop, frozenset())
     items = schema.get("items")
     if isinstance(items, dict):
+        _null_ok(items)
         _allow_null(items, frozenset())
+    for key in ("anyOf", "oneOf"):  # the objects and arrays inside each branch
+        for branch in schema.get(key) or ():
+            _allow_null(branch, frozenset())
+
+
+def _null_ok(schema: dict[str, Any]) -> None:
+    """One value's schema allowing null: its type, or a null branch beside its anyOf/oneOf branches
+    (a property typed by branches, and array items, stayed non-null: a target refused the records)."""
+    kind = schema.get("type")
+    if isinstance(kind, str) and kind != "null":
+        schema["type"] = ["null", kind]
+    elif isinstance(kind, list) and "null" not in kind:
+        schema["type"] = ["null", *kind]
+    elif kind is None:
+        for key in ("anyOf", "oneOf"):
+            branches = schema.get(key)
+            if isinstance(branches, list) and not any(_takes_null(b) for b in branches):
+                branches.append({"type": "null"})
+
+
+def _takes_null(branch: Any) -> bool:
+    kind = branch.get("type") if isinstance(branch, dict) else None
+    return kind == "null" or (isinstance(kind, list) and "null" in kind)
 
 
 class AirbyteStream(Stream):

@@ -7,7 +7,8 @@ selection drops fields. A stream's SCHEMA is written before its first record.
 
 A STATE is kept (opaque, :class:`AirbyteState`) and written as a Singer STATE right after the
 records before it. The run ends with the state the source last emitted; when the source failed
-(a TRACE error, a non-zero exit, a signal) nothing is written after its last STATE.
+(a TRACE error, a non-zero exit, a signal) no STATE follows its last one (records after it that the
+writer already flushed, past its buffer, are on stdout: the next run sends them again).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import re
 from protocol import MessageWriter, ProtocolError, RecordCounter, dumps, loads
 from taps.airbyte.client import SourceRun
 from taps.airbyte.events import SourceEvents
-from taps.airbyte.messages import AirbyteMessage, stream_id
+from taps.airbyte.messages import AirbyteMessage, DecodeError, stream_id
 from taps.airbyte.state import AirbyteState
 from taps.airbyte.streams import StreamPlan
 
@@ -56,21 +57,29 @@ class Translation:
         self._counts: dict[str, int] = {}
         self._skipped: set[str] = set()
         self._first_line = 0  # the line of the first record of the batch being joined
+        # a selected stream by its Airbyte name alone, where one has it: a source may write a stream's
+        # records without the namespace its catalog gives it (or with one it lacks); they were skipped
+        # as a stream not selected while its STATE moved past them
+        names: dict[str, list[str]] = {}
+        for sid, plan in plans.items():
+            names.setdefault(str(plan.configured["stream"]["name"]), []).append(sid)
+        self._by_name = {name: sids[0] for name, sids in names.items() if len(sids) == 1}
 
     def translate(self) -> None:
         """Read the source to its end; raise its error if it failed."""
         rows: list[bytes] = []
         append = rows.append
-        current: str | None = None  # the stream of ``rows``
+        current: str | None = None  # the Singer stream of ``rows``
+        read: str | None = None  # the stream as the source named it
         flush = self._flush
         handle = self._control
         for message in self.run.messages():
             record = message.record
             if record is not None:
                 name = record.stream if record.namespace is None else stream_id(record.stream, record.namespace)
-                if name != current:
+                if name != read:
                     flush(current, rows)
-                    current = name if self._open(name) else None
+                    read, current = name, self._open(name, record.stream)
                 if current is not None:
                     if not rows:
                         self._first_line = self.run.line_number
@@ -87,21 +96,24 @@ class Translation:
             counter.finish(self._counts[name])
         self.writer.write_state(self.state.to_value(), final=True)
 
-    def _open(self, name: str) -> bool:
-        """Whether records of ``name`` are written (its SCHEMA goes out before the first)."""
+    def _open(self, name: str, bare: str) -> str | None:
+        """The Singer stream records of ``name`` (``bare``: without its namespace) are written to, its
+        SCHEMA written before the first; None when the stream is not selected (they are skipped)."""
+        if name not in self.plans:
+            name = self._by_name.get(bare, name)
         if name in self._counters:
-            return True
+            return name
         plan = self.plans.get(name)
         if plan is None:
             if name not in self._skipped:
                 self._skipped.add(name)
                 log.warning("line %d: the source wrote records of stream '%s', which is not selected; skipped",
                             self.run.line_number, name)
-            return False
+            return None
         self.writer.write_message(plan.schema)
         self._counters[name] = RecordCounter(name, self.writer.flush)
         self._counts[name] = 0
-        return True
+        return name
 
     def _flush(self, name: str | None, rows: list[bytes]) -> None:
         if not rows or name is None:
@@ -154,7 +166,11 @@ class Translation:
                                 line=self.run.line_number)
         if message.type == "STATE":
             if message.state:
-                what = self.state.update(bytes(message.state))
+                try:
+                    what = self.state.update(bytes(message.state))
+                except DecodeError as exc:  # it was "internal error: ValidationError: ...", naming nothing
+                    raise ProtocolError(f"a STATE message of the Airbyte source {self.run.name} that cannot be "
+                                        f"read: {exc}", line=self.run.line_number) from exc
                 self.writer.write_state(self.state.to_value())
                 log.debug("line %d: state of %s", self.run.line_number, what)
         else:

@@ -101,3 +101,20 @@ def test_nested_keys_give_no_key_properties_and_every_other_field_is_nullable() 
     assert props["tags"]["items"]["properties"]["k"]["type"] == ["null", "string"]
     assert nullable({"properties": {"id": {"type": "integer"}}}, frozenset({"id"}))["properties"]["id"] == {
         "type": "integer"}
+
+
+def test_fields_typed_by_branches_and_array_items_are_nullable_too() -> None:
+    """Only a "type" was made nullable: a property typed by anyOf/oneOf, and the items of an array,
+    stayed non-null, and a target refused the source's records holding null there."""
+    from protocol._schema import RecordValidator
+
+    schema = nullable({"type": "object", "properties": {
+        "id": {"type": "integer"},
+        "u": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+        "o": {"oneOf": [{"type": "object", "properties": {"x": {"anyOf": [{"type": "string"}]}}}]},
+        "tags": {"type": "array", "items": {"type": "string"}},
+        "grid": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}}}}, frozenset({"id"}))
+    check = RecordValidator("s", schema, ["id"])
+    check({"id": 1, "u": None, "o": {"x": None}, "tags": ["a", None], "grid": [[1, None], None]}, 1)
+    check({"id": 2, "u": "a", "o": None, "tags": None, "grid": None}, 2)
+    assert schema["properties"]["id"] == {"type": "integer"}  # the key stays as it is

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from protocol import ExitCode
-from tests.conftest import exe
+from tests.conftest import exe, run
 from tests.integration.airbyte.conftest import fixture_config, messages, records, states, tap
 
 
@@ -330,3 +330,45 @@ def test_a_record_whose_data_is_not_a_json_object_fails_the_run_at_its_line(tmp_
     where = "line 5" if what == "without a record" else "line 5, stream 'orders'"
     assert f"{where}: a RECORD" in last, last
     assert f"of the Airbyte source raw_lines.py {what}" in last, last
+
+
+def test_records_without_their_streams_namespace_go_to_it(tmp_path: Path) -> None:
+    """Some sources write a stream's records without the namespace their catalog gives it: they were
+    skipped as a stream not selected (a WARNING, exit 0) while the STATE after them moved past them."""
+    lines = [b'{"type":"RECORD","record":{"stream":"events","data":{"seq":1,"kind":"a"}}}',
+             b'{"type":"RECORD","record":{"stream":"events","namespace":"app","data":{"seq":2,"kind":"b"}}}',
+             b'{"type":"RECORD","record":{"stream":"events","data":{"seq":3,"kind":"c"}}}',
+             b'{"type":"RECORD","record":{"stream":"elsewhere","data":{"seq":4}}}',
+             b'{"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":"events",'
+             b'"namespace":"app"},"stream_state":{"seq":3}}}}']
+    done = tap(tmp_path, fixture_config("raw_lines.py", records=0, lines=[line.hex() for line in lines]))
+    assert done.returncode == ExitCode.OK, done.stderr.decode()
+    out = messages(done.stdout)
+    assert [r["seq"] for r in records(out, "app-events")] == [1, 2, 3]
+    assert "records of stream 'elsewhere', which is not selected; skipped" in done.stderr.decode()
+
+
+def test_the_source_gets_its_configs_numbers_as_written(tmp_path: Path) -> None:
+    """tap-airbyte's own config was read with floats: the source got 1.2345678901234568e+22 for
+    12345678901234567890123, and 0.1 for 0.1000000000000000055511151231257827."""
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    config = json.dumps(fixture_config("stateful.py", records=1, record_dir=str(rec)))
+    config = config.replace('"records": 1', '"records": 1, "big": 12345678901234567890123, '
+                                             '"dec": 0.1000000000000000055511151231257827')
+    (tmp_path / "exact.json").write_text(config)
+    done = run([exe("tap-airbyte"), "--config", str(tmp_path / "exact.json")], timeout=180)
+    assert done.returncode == ExitCode.OK, done.stderr.decode()
+    given = (rec / "given_config.json").read_text()
+    assert '"big":12345678901234567890123' in given and '"dec":0.1000000000000000055511151231257827' in given, given
+
+
+@pytest.mark.parametrize("bad", [
+    b'{"type":"STATE","state":{"type":"STREAM","stream":{"stream_state":{"updated":2}}}}',
+    b'{"type":"STATE","state":5}',
+    b'{"type":"STATE","state":{"type":null}}',
+], ids=["no-descriptor", "not-an-object", "type-null"])
+def test_a_state_that_cannot_be_read_fails_the_run_at_its_line(tmp_path: Path, bad: bytes) -> None:
+    """It was "internal error: ValidationError: ...", naming no source and no line."""
+    _, last = _raw_lines_run(tmp_path, bad)
+    assert "line 3: a STATE message of the Airbyte source raw_lines.py that cannot be read: " in last, last

@@ -72,7 +72,7 @@ def main(read: Callable[[dict[str, Any], dict[str, Any], Any], None]) -> None:
         return
     record_dir = config.get("record_dir")
     if record_dir:
-        for name, path in (("catalog", args.catalog), ("state", args.state)):
+        for name, path in (("config", args.config), ("catalog", args.catalog), ("state", args.state)):
             if path:
                 shutil.copyfile(path, Path(record_dir) / f"given_{name}.json")
     catalog = json.loads(Path(args.catalog).read_text())
