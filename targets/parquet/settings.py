@@ -38,7 +38,9 @@ SETTINGS: dict[str, Any] = {
                            "__HIVE_DEFAULT_PARTITION__) and the field is left out of the files, as hive "
                            "readers expect; a date-time field partitions by its UTC date, <field>_date="
                            "YYYY-MM-DD, and stays in the files. The field's name is the directory's as it "
-                           "is: one holding '/', '\\', '=', '%' or NUL, or '.' or '..', is refused.",
+                           "is: one holding '/', '\\', '=', '%' or NUL, or '.' or '..', is refused. A value "
+                           "whose directory name passes the file system's limit (255 bytes; each byte of a non-ASCII "
+                           "character is written as 3) fails the run naming it: partition by a shorter field.",
         },
         "partition_by_load_date": {
             "type": "boolean",
