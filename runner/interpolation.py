@@ -135,19 +135,29 @@ class Scope(_MappingBase):
     A read-only mapping (``[]``, ``in``, ``get``, ``keys``, ``items``, iteration, ``dict(scope)``) that is
     no ``collections.abc.Mapping`` at run time (see ``_MappingBase``)."""
 
-    __slots__ = ("_memo", "dir", "dotenv", "environ", "timeout")
+    __slots__ = ("_memo", "dir", "dotenv", "environ", "hidden", "timeout")
 
     def __init__(self, environ: Mapping[str, str], directory: Path, *, dotenv: Path | None = None,
-                 timeout: float = DEFAULT_SECRET_TIMEOUT, memo: _Memo | None = None) -> None:
+                 timeout: float = DEFAULT_SECRET_TIMEOUT, memo: _Memo | None = None,
+                 hidden: frozenset[str] = frozenset()) -> None:
         self.environ = environ
         self.dir = directory
         self.dotenv = dotenv
         self.timeout = timeout
         self._memo = memo if memo is not None else _Memo()
+        self.hidden = hidden  # variables this scope does not have, in the environment or in .env
 
     def with_environ(self, environ: Mapping[str, str]) -> Scope:
         """The same project's scope over another environment (what it resolved stays resolved)."""
-        return Scope(environ, self.dir, dotenv=self.dotenv, timeout=self.timeout, memo=self._memo)
+        return Scope(environ, self.dir, dotenv=self.dotenv, timeout=self.timeout, memo=self._memo,
+                     hidden=self.hidden)
+
+    def without(self, names: Iterable[str]) -> Scope:
+        """This scope without the variables ``names`` (another tenant's: runner/tenant_env.py), in the
+        environment and in ``.env`` alike (the memo is shared: a provider's secret is asked for once)."""
+        hidden = self.hidden | frozenset(names)
+        return self if hidden == self.hidden else Scope(self.environ, self.dir, dotenv=self.dotenv,
+                                                        timeout=self.timeout, memo=self._memo, hidden=hidden)
 
     def _file_values(self) -> dict[str, str]:
         memo = self._memo
@@ -168,16 +178,18 @@ class Scope(_MappingBase):
         return memo.dotenv
 
     def __getitem__(self, name: str) -> str:
+        if name in self.hidden:
+            raise KeyError(name)
         if name in self.environ:
             return self.environ[name]
         return self._file_values()[name]
 
     def __contains__(self, name: object) -> bool:
-        return name in self.environ or name in self._file_values()
+        return name not in self.hidden and (name in self.environ or name in self._file_values())
 
     def __iter__(self) -> Iterator[str]:
-        yield from self.environ
-        yield from (name for name in self._file_values() if name not in self.environ)
+        yield from (name for name in self.environ if name not in self.hidden)
+        yield from (name for name in self._file_values() if name not in self.environ and name not in self.hidden)
 
     def get(self, name: str, default: Any = None) -> Any:
         return self[name] if name in self else default

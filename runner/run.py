@@ -30,6 +30,7 @@ from runner.run_telemetry import NoTelemetry, start_telemetry
 from runner.stores import LockLost, StateStore, StoreError, lock_timeout, open_store, ran_since
 from runner.supervise import SideSpec, supervise
 from runner.tap_catalog import write_effective_catalog
+from runner.tenant_env import foreign_variables
 from runner.tenants import Tenant
 
 if TYPE_CHECKING:
@@ -152,10 +153,12 @@ def run_pipeline(project: Project, plan: RunPlan, options: RunOptions, *,
     124/130/143 stopped). Raises PipelineLocked (exit code 3) when another run holds the lock."""
     terminal = terminal or sys.stderr
     out = out or sys.stdout
+    # a tenant's pipeline reads no other tenant's variable, from the environment or .env, however started
+    scope = project.scope().without(foreign_variables(project, plan.pipeline) if plan.tenant else ())
     tap, target, *mappers = all_resolved(
         f"{project.where}: pipeline '{plan.pipeline}' cannot run",
-        [lambda: project.resolve(plan.tap, check_catalog=True), lambda: project.resolve(plan.target),
-         *(functools.partial(resolve_step, project, step, tenant=plan.tenant) for step in plan.maps)])
+        [lambda: project.resolve(plan.tap, scope, check_catalog=True), lambda: project.resolve(plan.target, scope),
+         *(functools.partial(resolve_step, project, step, scope, tenant=plan.tenant) for step in plan.maps)])
     if not options.dry_run:  # a tap as the target would have its bookmarks stored: refused (exit 2)
         refuse_wrong_roles(plan.pipeline, tap, target, project.dir / SLUICE_DIR / "cache")
     url, url_secrets = project.state_store_url()

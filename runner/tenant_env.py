@@ -20,7 +20,7 @@ from runner.tenants import Tenant, fill
 if TYPE_CHECKING:
     from runner.project import Pipeline, Project
 
-__all__ = ["runner_environments", "tenant_variables", "variable_clashes"]
+__all__ = ["foreign_variables", "runner_environments", "tenant_variables", "variable_clashes"]
 
 _ENV_REF = re.compile(r"(?<!\$)\$\{tenant\.env\.([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -93,20 +93,38 @@ def _referenced(project: Project, pipe: Pipeline, tenant: Tenant, environ: Mappi
     return names
 
 
-def runner_environments(project: Project, names: list[str],
-                        environ: Mapping[str, str] | None = None) -> dict[str, dict[str, str]]:
-    """The environment of the runner process of each tenant pipeline among ``names`` (others: absent)."""
-    environ = os.environ if environ is None else environ
+def _by_tenant(project: Project, environ: Mapping[str, str]) -> dict[str, set[str]]:
     by_tenant: dict[str, set[str]] = {}
     for pipe in project.pipelines.values():
         if pipe.tenant is not None:
             by_tenant.setdefault(pipe.tenant, set()).update(tenant_variables(project, pipe, environ))
+    return by_tenant
+
+
+def _foreign(by_tenant: dict[str, set[str]], tenant: str) -> set[str]:
+    own = by_tenant.get(tenant, set())
+    return {var for other, found in by_tenant.items() if other != tenant for var in found} - own
+
+
+def foreign_variables(project: Project, name: str, environ: Mapping[str, str] | None = None) -> set[str]:
+    """The variables the tenant pipeline ``name`` must not read: the other tenants' (empty for a pipeline
+    of no tenant). Its run hides them from its project's scope, in the environment and in ``.env``
+    alike, however it was started (``sluice run p@acme`` too): ``.env`` gave them to any tenant."""
+    tenant = project.pipelines[name].tenant
+    return set() if tenant is None else _foreign(_by_tenant(project, os.environ if environ is None else environ),
+                                                 tenant)
+
+
+def runner_environments(project: Project, names: list[str],
+                        environ: Mapping[str, str] | None = None) -> dict[str, dict[str, str]]:
+    """The environment of the runner process of each tenant pipeline among ``names`` (others: absent)."""
+    environ = os.environ if environ is None else environ
+    by_tenant = _by_tenant(project, environ)
     out: dict[str, dict[str, str]] = {}
     for name in names:
         pipe = project.pipelines[name]
         if pipe.tenant is None:
             continue
-        own = by_tenant.get(pipe.tenant, set())
-        foreign = {var for tenant, found in by_tenant.items() if tenant != pipe.tenant for var in found} - own
+        foreign = _foreign(by_tenant, pipe.tenant)
         out[name] = {key: value for key, value in environ.items() if key not in foreign}
     return out

@@ -138,3 +138,27 @@ def test_a_tenant_sees_none_of_another_tenants_secrets_or_files(tmp_path: Path) 
         assert stat.S_IMODE(config.parent.parent.stat().st_mode) == 0o700
         assert [json.loads(line)["id"] for line in (tmp_path / "out" / tid / "items.jsonl").read_text().splitlines()] \
             == [1, 2, 3]
+
+
+@pytest.mark.parametrize("run_as", [["run", "sync"], ["run", "sync@acme"]], ids=["all-tenants", "one-tenant"])
+def test_a_tenant_reads_no_other_tenants_secret_from_dot_env(tmp_path: Path, run_as: list[str]) -> None:
+    """The other tenants' variables were taken out of the environment only, and only by a parent `run sync`:
+    from `.env` (which docs/secrets.md recommends for secrets), or in `sluice run sync@acme` (the form
+    `sluice crontab` writes), acme's run read globex's token."""
+    project = {
+        "connectors": [
+            fixture_connector("tap-fix", "fixture_tap.py", {"records": 1, "dump_env": "dumps/${tenant.id}.json"},
+                              env={"TOKEN": "${tenant.env.API_TOKEN}", "OTHER": "${GLOBEX_API_TOKEN:-none}"}),
+            {"name": "out", "executable": "target-jsonl", "config": {"destination_path": "out/${tenant.id}"}},
+        ],
+        "pipelines": [{"name": "sync", "tap": "tap-fix", "target": "out",
+                       "for_each": [{"id": "acme"}, {"id": "globex"}]}],
+    }
+    (tmp_path / "sluice.yml").write_text(yaml.safe_dump(project, sort_keys=False))
+    (tmp_path / ".env").write_text("ACME_API_TOKEN=acme-token-1111\nGLOBEX_API_TOKEN=globex-token-2222\n")
+    (tmp_path / "dumps").mkdir()
+    done = sluice(run_as, tmp_path, env=sluice_env())
+    assert done.returncode == 0, done.stderr
+    dump = _dump(tmp_path / "dumps" / "acme.json")
+    assert dump["env"]["TOKEN"] == "acme-token-1111" and dump["env"]["OTHER"] == "none"
+    assert "globex-token-2222" not in json.dumps(dump)
