@@ -63,9 +63,10 @@ def _utc(conn: psycopg.Connection[Any]) -> psycopg.Connection[Any]:
     """``conn`` with the session this target's SQL assumes, whatever the environment asks: libpq
     sends PGTZ and PGDATESTYLE after the ``options`` above, so they would win. A date-time without
     an offset is UTC (it was the PGTZ zone's), and a date or time widened to text is ISO 8601."""
+    conn.autocommit = True  # set for the session at once: no transaction, so no COMMIT of its own
     conn.execute(b"SET TimeZone = 'UTC'")
     conn.execute(b"SET DateStyle = 'ISO, MDY'")
-    conn.commit()
+    conn.autocommit = False
     return conn
 
 
