@@ -54,8 +54,14 @@ class Context:
 
 
 def _rebase(token: str, ctx: Context) -> str:
-    """A relative local path of meltano.yml, relative to the directory the new file is written to."""
-    if ctx.meltano_dir == ctx.out_dir or (not token.startswith(("./", "../")) and token not in (".", "..")):
+    """A relative local path of meltano.yml (``catalogs/tap.json``, ``./bin/x``, ``-e taps/x``'s path),
+    relative to the directory the new file is written to. A token that is no path is as it was: an
+    option, a requirement (``tap-csv==1.2``: no ``/``), a URL, a ``${VAR}`` reference, an absolute path.
+    Only ``./`` and ``../`` were rebased: Meltano's usual ``catalogs/tap.json`` pointed beside the new file."""
+    if (ctx.meltano_dir == ctx.out_dir or token.startswith(("-", "${", "/", "~", "git+", "hg+", "svn+", "bzr+"))
+            or "://" in token or "@" in token or ":" in token.split("/", 1)[0]):
+        return token
+    if "/" not in token and token not in (".", ".."):
         return token
     return os.path.relpath(ctx.meltano_dir / token, ctx.out_dir)
 

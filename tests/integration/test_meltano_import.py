@@ -239,3 +239,25 @@ def test_the_global_environment_option_chooses_the_meltano_environment(tmp_path:
     both = sluice(["-e", "prod", "import", "-e", "dev", "--dry-run"], tmp_path, env=env)
     assert both.returncode == 2 and both.stdout == ""
     assert "two environments given: 'prod' (sluice -e) and 'dev' (import -e)" in both.stderr
+
+
+def test_paths_in_meltanos_own_form_are_rebased_too(tmp_path: Path) -> None:
+    """Only ./ and ../ paths were rebased: Meltano's usual `catalog: catalogs/tap.json`, `executable:
+    bin/tap-x` and `pip_url: -e taps/tap-x` then named files beside the new sluice.yml (validate: not found)."""
+    root = tmp_path / "proj"
+    (root / "catalogs").mkdir(parents=True)
+    (root / "catalogs" / "tap.json").write_text('{"streams": []}')
+    (root / "meltano.yml").write_text(yaml.safe_dump({"version": 1, "plugins": {
+        "extractors": [{"name": "tap-x", "namespace": "tap_x", "executable": "bin/tap-x",
+                        "pip_url": "-e taps/tap-x git+https://example.invalid/a/b.git tap-y==1.0",
+                        "catalog": "catalogs/tap.json"}],
+        "loaders": [{"name": "target-jsonl", "namespace": "target_jsonl", "executable": "target-jsonl"}]}}))
+    out = tmp_path / "elsewhere" / "sluice.yml"
+    done = sluice(["import", str(root / "meltano.yml"), "-o", str(out)], tmp_path)
+    assert done.returncode == 0, done.stderr
+    tap = next(c for c in yaml.safe_load(out.read_text())["connectors"] if c["name"] == "tap-x")
+    assert (out.parent / tap["catalog"]).resolve() == (root / "catalogs" / "tap.json").resolve()
+    assert (out.parent / tap["executable"]).resolve() == (root / "bin" / "tap-x").resolve()
+    editable, remote, pinned = tap["pip_url"].split()[1:]
+    assert (out.parent / editable).resolve() == (root / "taps" / "tap-x").resolve()
+    assert (remote, pinned) == ("git+https://example.invalid/a/b.git", "tap-y==1.0")
