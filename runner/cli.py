@@ -239,6 +239,9 @@ def state_set(obj: Ctx, pipeline: str, value: str) -> int:
         data = loads(text)
     except JSONDecodeError as exc:
         raise ConfigError(f"the state is not valid JSON: {exc}") from exc
+    if isinstance(data, dict) and set(data) == {"singer_state"} and isinstance(data["singer_state"], dict):
+        _echo("sluice: note: the state is `meltano state get`'s output: its singer_state is set", err=True)
+        data = data["singer_state"]  # as it was, no tap knew it: the next run read everything again
     data = state_value(data)
     if data is None:
         raise ConfigError("a state must be a JSON object")

@@ -56,6 +56,20 @@ def test_second_run_resumes_from_stored_state_and_full_refresh_ignores_it(tmp_pa
     assert read_ids(tmp_path / "out.jsonl") == list(range(1, 31))
 
 
+def test_meltanos_state_get_output_sets_its_singer_state(tmp_path: Path) -> None:
+    """`meltano state get` prints {"singer_state": {...}}: set as it was, no tap knew the key, and the
+    next run read everything again (an appending target got every row twice)."""
+    write_project(tmp_path, tap={"records": 30, "state_every": 10})
+    meltano = '{"singer_state": {"bookmarks": {"items": {"replication_key_value": 20}}}}'
+    done = sluice(["state", "set", "demo", meltano], tmp_path)
+    assert done.returncode == 0 and "`meltano state get`'s output: its singer_state is set" in done.stderr
+    assert json.loads(sluice(["state", "get", "demo"], tmp_path).stdout) == {
+        "bookmarks": {"items": {"replication_key_value": 20}}}
+    done = sluice(["run", "demo"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert read_ids(tmp_path / "out.jsonl") == list(range(21, 31))
+
+
 def test_a_state_holding_exact_numbers_reaches_the_tap_and_prints_as_numbers(tmp_path: Path) -> None:
     """A bookmark may be any JSON number (a numeric key with 25 digits, an id past 64 bits): stored
     exactly, it made every later run stop with an internal error (writing the tap's state file), and
