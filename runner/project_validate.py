@@ -54,32 +54,44 @@ def _problems(data: dict[str, Any], root: Any) -> list[tuple[int, str]]:
         elif error.validator == "pattern" and path and path[-1] == "name":
             message = f"{error.instance!r} is not a valid name (letters, digits, '.', '_' and '-')"
         found.append((_line_of(root, path), f"{_path_text(path)}: {message}"))
-    if not found:
-        found.extend(_check_references(data, root))
+    if isinstance(data, dict):  # with the schema's problems, not after them: every problem at once
+        said = {text.split(":", 1)[0] for _, text in found}  # a place the schema found wrong already
+        found.extend(p for p in _check_references(data, root) if p[1].split(":", 1)[0] not in said)
     return found
 
 
+def _entries(data: dict[str, Any], kind: str) -> list[tuple[int, dict[str, Any]]]:
+    """The entries of ``kind`` that are objects (the schema reports the others), with their index."""
+    entries = data.get(kind)
+    return [(i, e) for i, e in enumerate(entries) if isinstance(e, dict)] if isinstance(entries, list) else []
+
+
 def _check_references(data: dict[str, Any], root: Any) -> list[tuple[int, str]]:
+    """Duplicate names, cron schedules, and names of connectors that do not exist; an entry the schema
+    finds malformed is checked as far as it holds the right types."""
     out: list[tuple[int, str]] = []
     names: set[str] = set()
-    for i, conn in enumerate(data.get("connectors") or []):
-        out += _duplicate_name(root, "connectors", i, conn["name"], names)
+    for i, conn in _entries(data, "connectors"):
+        if isinstance(conn.get("name"), str):
+            out += _duplicate_name(root, "connectors", i, conn["name"], names)
     pipelines: set[str] = set()
-    for i, pipe in enumerate(data.get("pipelines") or []):
-        out += _duplicate_name(root, "pipelines", i, pipe["name"], pipelines)
-        if pipe.get("schedule"):
+    for i, pipe in _entries(data, "pipelines"):
+        if isinstance(pipe.get("name"), str):
+            out += _duplicate_name(root, "pipelines", i, pipe["name"], pipelines)
+        if isinstance(pipe.get("schedule"), str) and pipe["schedule"]:
             from runner.ui.cron import schedule_problem
 
             problem = schedule_problem(pipe["schedule"])
             if problem:
                 out.append((_line_of(root, ["pipelines", i, "schedule"]), f"pipelines[{i}].schedule: {problem}"))
         for side in ("tap", "target"):
-            if pipe[side] not in names:
+            if isinstance(pipe.get(side), str) and pipe[side] not in names:
                 out.append((_line_of(root, ["pipelines", i, side]),
                             f"pipelines[{i}].{side}: no connector named '{pipe[side]}'"))
-        for j, step in enumerate(pipe.get("maps") or []):
-            mapper = step if isinstance(step, str) else step["mapper"]
-            if mapper not in names:
+        maps = pipe.get("maps")
+        for j, step in enumerate(maps if isinstance(maps, list) else []):
+            mapper = step if isinstance(step, str) else step.get("mapper") if isinstance(step, dict) else None
+            if isinstance(mapper, str) and mapper not in names:
                 where = ["pipelines", i, "maps", j] + ([] if isinstance(step, str) else ["mapper"])
                 out.append((_line_of(root, where), f"{_path_text(where)}: no connector named '{mapper}' "
                                                     f"(a mapper is a connector of connectors:)"

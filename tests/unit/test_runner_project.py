@@ -38,7 +38,8 @@ def test_every_problem_is_reported_at_once_with_line_and_location(tmp_path: Path
     assert "sluice.yml:6: connectors[1].limits.memory_mb: 1 is less than the minimum of 16" in problems
     assert any(p.startswith("sluice.yml:8: pipelines[0].name: 'bad name' is not a valid name") for p in problems)
     assert "sluice.yml:8: pipelines[0]: 'target' is a required property" in problems
-    assert len(problems) == 4
+    assert "sluice.yml:4: connectors[1].name: duplicate name 'a'" in problems  # in the same report
+    assert len(problems) == 5
 
 
 def test_references_and_duplicates_are_checked(tmp_path: Path) -> None:
@@ -55,6 +56,31 @@ def test_references_and_duplicates_are_checked(tmp_path: Path) -> None:
         "sluice.yml:3: connectors[1].name: duplicate name 'a'",
         "sluice.yml:5: pipelines[0].target: no connector named 'nope'",
     ]
+
+
+def test_schema_problems_and_reference_problems_come_in_one_report(tmp_path: Path) -> None:
+    """The references were checked only once the schema had no problem: a file with both took two
+    rounds of edits to see them all (the contract: every problem at once)."""
+    path = _write(tmp_path, (
+        "connectors:\n"
+        "  - {name: a, executable: x, confg: {}}\n"
+        "  - {executable: y}\n"
+        "pipelines:\n"
+        "  - {name: p, tap: a, target: outt, schedule: '61 * * * *', timeout: -1}\n"
+        "  - {name: p, tap: 5, target: a, schedule: 'every day'}\n"
+    ))
+    with pytest.raises(ConfigError) as info:
+        load_project(path)
+    problems = info.value.problems
+    assert any(p.startswith("sluice.yml:2: connectors[0].confg: unknown setting") for p in problems)
+    assert "sluice.yml:3: connectors[1]: 'name' is a required property" in problems
+    assert any(p.startswith("sluice.yml:5: pipelines[0].schedule: '61 * * * *' is not a cron schedule")
+               for p in problems)
+    assert "sluice.yml:5: pipelines[0].target: no connector named 'outt'" in problems
+    assert "sluice.yml:6: pipelines[1].name: duplicate name 'p'" in problems
+    assert [p for p in problems if "pipelines[1].schedule" in p] == [
+        "sluice.yml:6: pipelines[1].schedule: 'every day' is not a cron schedule (5 fields, or @hourly, @daily, ...)"]
+    assert len([p for p in problems if "pipelines[1].tap" in p]) == 1  # the schema's: 5 is no name
 
 
 def test_not_yaml_and_not_a_mapping(tmp_path: Path) -> None:
