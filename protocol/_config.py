@@ -21,7 +21,10 @@ from protocol._settings_check import report_unknown
 if TYPE_CHECKING:
     import jsonschema
 
-__all__ = ["RedactingFilter", "env_prefix", "load_config", "read_json_file"]
+__all__ = ["EXACT", "RedactingFilter", "env_prefix", "load_config", "read_json_file"]
+
+#: a settings schema keyword: this setting's numbers are read exactly (a config passed on to another program)
+EXACT = "x-sluice-exact"
 
 REDACTED = "********"
 
@@ -94,13 +97,20 @@ def load_config(
     """Merge config sources left to right, apply defaults, validate, and list every problem."""
     environ = os.environ if environ is None else environ
     config: dict[str, Any] = {}
+    # settings read exactly (EXACT: a number of 16 digits or more stays an int or a Decimal), the others as
+    # floats as always (a setting a connector computes with: a Decimal would not mix with its floats)
+    exact = [key for key, sub in (settings_schema.get("properties") or {}).items()
+             if isinstance(sub, Mapping) and sub.get(EXACT)]
     for source in sources:
         if source == "ENV":
             config.update(_from_env(env_prefix(connector_name), settings_schema, environ))
             continue
-        data = read_json_file(source, "config", exact=True)  # a source's config passed on keeps its digits
+        data = read_json_file(source, "config")
         if not isinstance(data, dict):
             raise ConfigError(f"config file {source} must hold a JSON object")
+        if exact and any(key in data for key in exact):  # passed on to another program: its digits as written
+            digits = read_json_file(source, "config", exact=True)
+            data.update({key: digits[key] for key in exact if key in data})
         config.update(data)
     unknown = report_unknown(config, settings_schema, connector_name,
                              strict=config.get("strict_settings") is True)

@@ -208,18 +208,13 @@ def coerce_config(config: dict[str, Any], info: dict[str, Any] | None) -> dict[s
 _CREDENTIAL_NAME = re.compile(r"PASSW|PASSPHRASE|SECRET|TOKEN|CREDENTIAL|PRIVATE|COOKIE|DSN|"
                               r"(?:^|_)(?:KEY|PWD|PASS|AUTH)(?:_|$)|APIKEY")
 _URL_NAME = re.compile(r"(?:URL|URI|DSN)$")
-# a config setting named like a credential, where a schema does not say (a setting a connector does not
-# declare: `api_token: ${TOKEN}`): narrower than the env: rule, no `*_KEY` (replication_key, primary_key)
-_CREDENTIAL_SETTING = re.compile(r"PASSW|PASSPHRASE|SECRET|TOKEN|CREDENTIAL|PRIVATE_?KEY|API_?KEY|ACCESS_?KEY|"
-                                 r"COOKIE", re.IGNORECASE)
 
 
 def connector_secrets(conn: ResolvedConnector, info: dict[str, Any] | None) -> set[str]:
     """Values to redact. A value from ``${ENV}`` is not secret for that (a secret provider's is):
 
     - config settings the connector's settings schema marks ``secret``/``writeOnly`` (any depth),
-      and top-level settings named in the project's ``secrets:`` list; the ``${ENV}`` values of a
-      setting named like a credential (``api_token``, ``password``, ``client_secret``, ``private_key``);
+      and top-level settings named in the project's ``secrets:`` list;
     - ``env:`` variables named in ``secrets:`` or named like a credential (``*PASSWORD*``, ``*_KEY``, ...);
       of one named like a URL (``*_URL``, ``*_URI``, ``*_DSN``), the passwords it holds;
     - the ``${ENV}`` values interpolated into any of those (a password inside a DSN, alone);
@@ -246,8 +241,7 @@ def connector_secrets(conn: ResolvedConnector, info: dict[str, Any] | None) -> s
         elif root == "env":
             secret = rest[0] in secret_env
         else:
-            secret = (schema is None or _secret_place(rest, schema, names)
-                      or any(isinstance(part, str) and _CREDENTIAL_SETTING.search(part) for part in rest))
+            secret = schema is None or _secret_place(rest, schema, names)
         if secret:
             out.update(values)
     return out

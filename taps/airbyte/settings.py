@@ -35,7 +35,7 @@ SETTINGS: dict[str, Any] = {
                            "the script, when executable is an interpreter.",
         },
         "airbyte_config": {
-            "type": "object", "default": {},
+            "type": "object", "default": {}, "x-sluice-exact": True,  # passed on with its numbers as written
             "description": "The source's config, passed to it as its config file. Its schema is the source's "
                            "connection specification: `tap-airbyte --about --config CONFIG` shows it once "
                            "executable is set. The values the source's spec marks airbyte_secret (the spec is "

@@ -188,15 +188,6 @@ def test_a_host_from_env_is_not_a_secret_when_nothing_secret_holds_it(tmp_path: 
     assert found == {"pw-7f3a"}
 
 
-def test_an_env_value_in_a_setting_named_like_a_credential_is_masked(tmp_path: Path) -> None:
-    """A setting the connector does not declare (examples/sluice.yml's `api_token: ${JSONL_TOKEN}`) was
-    shown in clear by `sluice config show` and in logs; a replication_key from ${ENV} is no secret."""
-    connector = ("{name: c, executable: " + sys.executable + ", config: {api_token: '${TOK}', "
-                 "nested: {client_secret: '${CS}'}, replication_key: '${RK}', host: '${HOST}'}}")
-    environ = {"TOK": "tok-1234", "CS": "cs-5678", "RK": "updated_at", "HOST": "db.internal.example"}
-    assert _secrets_of(tmp_path, connector, environ, _SCHEMA) == {"tok-1234", "cs-5678"}
-
-
 def test_without_a_settings_schema_every_env_value_in_the_config_stays_masked(tmp_path: Path) -> None:
     connector = "{name: c, executable: " + sys.executable + ", config: {host: '${HOST}', n: 1, lit: plain}}"
     assert _secrets_of(tmp_path, connector, {"HOST": "db.internal.example"}, None) == {"db.internal.example"}
