@@ -58,7 +58,8 @@ def _rebase(token: str, ctx: Context) -> str:
     relative to the directory the new file is written to. A token that is no path is as it was: an
     option, a requirement (``tap-csv==1.2``: no ``/``), a URL, a ``${VAR}`` reference, an absolute path.
     Only ``./`` and ``../`` were rebased: Meltano's usual ``catalogs/tap.json`` pointed beside the new file."""
-    if (ctx.meltano_dir == ctx.out_dir or token.startswith(("-", "${", "/", "~", "git+", "hg+", "svn+", "bzr+"))
+    # a VCS requirement (git+https://..., git+git@host:...) has "://" or "@": no prefix list needed
+    if (ctx.meltano_dir == ctx.out_dir or token.startswith(("-", "${", "/", "~"))
             or "://" in token or "@" in token or ":" in token.split("/", 1)[0]):
         return token
     if "/" not in token and token not in (".", ".."):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 from decimal import Decimal
 from json import encoder as _encoder
 from typing import Any
@@ -56,11 +57,11 @@ def dumps(obj: Any, **options: Any) -> str:
     def floatstr(value: float) -> str:
         if value.__class__ is _Digits:
             return value.text  # type: ignore[attr-defined]
-        if value != value or value in (float("inf"), float("-inf")):
-            if not allow_nan:
-                raise ValueError(f"Out of range float values are not JSON compliant: {value!r}")
-            return "NaN" if value != value else "Infinity" if value > 0 else "-Infinity"
-        return float.__repr__(value)
+        if math.isfinite(value):
+            return float.__repr__(value)
+        if not allow_nan:
+            raise ValueError(f"Out of range float values are not JSON compliant: {value!r}")
+        return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
 
     text = _encoder.encode_basestring_ascii if coder.ensure_ascii else _encoder.encode_basestring
     iterencode = _encoder._make_iterencode(  # type: ignore[attr-defined]
